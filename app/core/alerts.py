@@ -1,0 +1,119 @@
+"""Alert events and their lifecycle.
+
+Per patient and kind of condition, an alert opens, may escalate, and resolves;
+every event of one episode carries the same `alert_id`, derived from the
+patient, the kind and the event time at which the episode opened. Re-emitting
+an event (after a worker restart, say) therefore yields the same id, and
+consumers can deduplicate on (`alert_id`, `status`, `severity`).
+
+The schema is `vigil.alert/1`, documented in docs/alerts.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA = "vigil.alert/1"
+SEVERITIES = ("low", "medium", "high")
+_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+_ALERT_NS = uuid.UUID("0b6c1f8e-54a7-4c1b-8d8e-6a2f3c9e7d21")
+
+
+def rank(severity: str) -> int:
+    return _RANK[severity]
+
+
+def alert_id(patient: str, kind: str, opened_ms: int) -> str:
+    return str(uuid.uuid5(_ALERT_NS, f"{patient}\x1f{kind}\x1f{opened_ms}"))
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+@dataclass(slots=True)
+class OpenAlert:
+    opened_ms: int
+    severity: str
+    clear_since_ms: int | None = None  # event time the condition stopped holding
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A condition that holds for the current reading."""
+
+    kind: str
+    severity: str
+    evidence: dict[str, Any]
+
+
+def transition(
+    open_alerts: dict[str, OpenAlert],
+    kinds: tuple[str, ...],
+    findings: dict[str, Finding],
+    ts_ms: int,
+    resolve_after_ms: int,
+) -> list[tuple[str, str, OpenAlert, Finding | None]]:
+    """Advance the lifecycle of each kind given what holds now.
+
+    Returns (status, kind, alert, finding) for every change: "open" when a
+    condition starts, "escalated" when its severity rises, "resolved" once it
+    has not held for `resolve_after_ms` of event time. The wait damps
+    flapping: a condition that comes and goes keeps one alert open instead of
+    opening a new one each time (alarming on onset and resolution, not
+    repeatedly: ../shared/reference/clinical.md). `open_alerts` is updated in
+    place.
+    """
+    changes: list[tuple[str, str, OpenAlert, Finding | None]] = []
+    for kind in kinds:
+        finding = findings.get(kind)
+        current = open_alerts.get(kind)
+        if finding is not None and current is None:
+            current = open_alerts[kind] = OpenAlert(ts_ms, finding.severity)
+            changes.append(("open", kind, current, finding))
+        elif finding is not None and current is not None:
+            current.clear_since_ms = None
+            if rank(finding.severity) > rank(current.severity):
+                current.severity = finding.severity
+                changes.append(("escalated", kind, current, finding))
+        elif current is not None:
+            if current.clear_since_ms is None:
+                current.clear_since_ms = ts_ms
+            if ts_ms - current.clear_since_ms >= resolve_after_ms:
+                del open_alerts[kind]
+                changes.append(("resolved", kind, current, None))
+    return changes
+
+
+def event(
+    *,
+    patient: str,
+    device_id: str,
+    status: str,
+    kind: str,
+    severity: str,
+    opened_ms: int,
+    event_ms: int,
+    reading_id: str,
+    evidence: dict[str, Any],
+    episode_id: str | None = None,
+) -> dict[str, Any]:
+    """One alert event, as written to `vigil.alerts` (docs/alerts.md)."""
+    return {
+        "schema": SCHEMA,
+        "alert_id": episode_id or alert_id(patient, kind, opened_ms),
+        "patient": patient,
+        "device_id": device_id,
+        "status": status,
+        "severity": severity,
+        "kind": kind,
+        "event_time": iso(event_ms),
+        "opened_at": iso(opened_ms),
+        "reading_id": reading_id,
+        "evidence": evidence,
+    }

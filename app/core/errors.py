@@ -1,0 +1,53 @@
+"""The one error hierarchy of Vigil's core.
+
+    VigilError
+     ├── Refusal      a device frame, or one reading in it, is refused; has a `code`
+     └── StateError   an encoded per-patient state cannot be decoded
+
+Messages are short, lower case, and never carry patient data, tokens or
+reading values: they are sent to devices and written to logs as they are.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    """The closed list of error codes a device can receive (docs/protocol.md)."""
+
+    MALFORMED_JSON = "malformed_json"
+    UNKNOWN_TYPE = "unknown_type"
+    MISSING_FIELD = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    OUT_OF_RANGE = "out_of_range"
+    BAD_TIMESTAMP = "bad_timestamp"
+    BATCH_TOO_LARGE = "batch_too_large"
+    FRAME_TOO_LARGE = "frame_too_large"
+    RATE_LIMITED = "rate_limited"
+    UNAUTHORIZED = "unauthorized"
+    UNAVAILABLE = "unavailable"
+
+
+class VigilError(Exception):
+    """Root of every error Vigil's core raises."""
+
+
+class Refusal(VigilError):
+    """A frame or a reading is refused. `seq` is the reading's, when known."""
+
+    def __init__(self, code: Code, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.seq = seq
+        # The refused JSON value, when the refusal is about one reading of a
+        # batch; it goes to `vigil.rejected`, never into a log or a reply.
+        self.item: object = None
+
+    def __repr__(self) -> str:
+        return f"Refusal({self.code.value!r}, {self.message!r}, seq={self.seq!r})"
+
+
+class StateError(VigilError):
+    """An encoded per-patient state is not one this version can read."""

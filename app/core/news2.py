@@ -1,0 +1,116 @@
+"""NEWS2, the National Early Warning Score 2.
+
+Source: Royal College of Physicians, "National Early Warning Score (NEWS) 2",
+2017, Chart 1 (scoring) and Chart 2 (clinical response); the table is copied in
+../shared/reference/clinical.md. Scores are computed from the latest value of
+each parameter. Respiration rate, SpO2, systolic pressure and pulse are charted
+as whole numbers, temperature to one decimal, so values are rounded that way
+before they are banded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PARAMETERS = (
+    "respiratory_rate",
+    "spo2",
+    "on_oxygen",
+    "systolic_bp",
+    "heart_rate",
+    "consciousness",
+    "temperature",
+)
+
+
+def _band(value: float, bands: tuple[tuple[float, int], ...], above: int) -> int:
+    """Score of `value` given (upper bound inclusive, score) pairs, ascending."""
+    for upper, score in bands:
+        if value <= upper:
+            return score
+    return above
+
+
+def respiratory_rate(rr: float) -> int:
+    return _band(round(rr), ((8, 3), (11, 1), (20, 0), (24, 2)), 3)
+
+
+def spo2_scale1(spo2: float) -> int:
+    return _band(round(spo2), ((91, 3), (93, 2), (95, 1)), 0)
+
+
+def spo2_scale2(spo2: float, on_oxygen: bool) -> int:
+    """Scale 2: only for patients prescribed a hypercapnic target of 88-92 %."""
+    s = round(spo2)
+    if s <= 92 or not on_oxygen:
+        return _band(s, ((83, 3), (85, 2), (87, 1)), 0)
+    return _band(s, ((94, 1), (96, 2)), 3)
+
+
+def air_or_oxygen(on_oxygen: bool) -> int:
+    return 2 if on_oxygen else 0
+
+
+def systolic_bp(sbp: float) -> int:
+    return _band(round(sbp), ((90, 3), (100, 2), (110, 1), (219, 0)), 3)
+
+
+def pulse(hr: float) -> int:
+    return _band(round(hr), ((40, 3), (50, 1), (90, 0), (110, 1), (130, 2)), 3)
+
+
+def consciousness(acvpu: str) -> int:
+    return 0 if acvpu == "A" else 3
+
+
+def temperature(t: float) -> int:
+    return _band(round(t, 1), ((35.0, 3), (36.0, 1), (38.0, 0), (39.0, 1)), 2)
+
+
+@dataclass(frozen=True, slots=True)
+class News2:
+    total: int
+    subscores: dict[str, int]
+    complete: bool  # every parameter had a value
+
+    @property
+    def any_three(self) -> bool:
+        return any(s == 3 for s in self.subscores.values())
+
+    @property
+    def band(self) -> str:
+        """Clinical risk (RCP 2017 Chart 2): low, low_medium, medium or high."""
+        if self.total >= 7:
+            return "high"
+        if self.total >= 5:
+            return "medium"
+        if self.any_three:
+            return "low_medium"
+        return "low"
+
+
+def score(latest: dict[str, Any], scale2: bool = False) -> News2:
+    """NEWS2 from the latest value of each parameter present in `latest`.
+
+    A missing parameter scores 0 and makes the result incomplete; a missing
+    `on_oxygen` means the patient is on air, and scores 0 without counting as
+    missing only when SpO2 is missing too.
+    """
+    sub: dict[str, int] = {}
+    on_oxygen = bool(latest.get("on_oxygen", False))
+    if (v := latest.get("respiratory_rate")) is not None:
+        sub["respiratory_rate"] = respiratory_rate(v)
+    if (v := latest.get("spo2")) is not None:
+        sub["spo2"] = spo2_scale2(v, on_oxygen) if scale2 else spo2_scale1(v)
+    if "on_oxygen" in latest:
+        sub["on_oxygen"] = air_or_oxygen(on_oxygen)
+    if (v := latest.get("systolic_bp")) is not None:
+        sub["systolic_bp"] = systolic_bp(v)
+    if (v := latest.get("heart_rate")) is not None:
+        sub["heart_rate"] = pulse(v)
+    if (v := latest.get("consciousness")) is not None:
+        sub["consciousness"] = consciousness(v)
+    if (v := latest.get("temperature")) is not None:
+        sub["temperature"] = temperature(v)
+    return News2(sum(sub.values()), sub, len(sub) == len(PARAMETERS))

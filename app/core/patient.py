@@ -1,0 +1,243 @@
+"""Per-patient detection: the state a worker keeps for each patient, and the
+one function that advances it by one reading.
+
+For every reading, in event time:
+
+1. Cleaning. Values outside physiology (`app.core.vitals.is_artifact`) are
+   marked as artifacts and go no further. A reading older than the newest one
+   already seen (a resend, or a device replaying its buffer) updates the
+   latest values it is newest for, and is neither learned nor scored.
+2. The learned model. Each modelled vital is scored against the patient's
+   baseline (`app.core.model.Baseline`); anomalous values are kept out of
+   learning. A drift (the level moved for good) is adopted as the new
+   baseline only when the new level is clinically safe (NEWS2 scores the vital
+   0); a drift into a range NEWS2 scores is a deterioration and keeps alerting.
+   Either way a `baseline_drift` notice is emitted.
+3. The safety net. NEWS2 from the latest value of each parameter (no older
+   than `news2_max_age_ms`), independent of anything learned.
+4. The lifecycle (`app.core.alerts.transition`): open, escalate, and resolve
+   once the condition has been gone for `resolve_after_ms`.
+
+Everything depends only on the readings and their event times, so a replay
+at any speed produces the same events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from app.core import news2
+from app.core.alerts import Finding, OpenAlert, alert_id, event, transition
+from app.core.errors import StateError
+from app.core.model import Baseline
+from app.core.vitals import MODELLED, is_artifact
+
+STATE_VERSION = 1
+KINDS = ("news2", "anomaly")
+
+_NEWS2_SEVERITY = {"high": "high", "medium": "medium", "low_medium": "low"}
+# The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
+# when the new level scores 0. Diastolic pressure is not in NEWS2.
+_SAFE_LEVEL = {
+    "heart_rate": news2.pulse,
+    "spo2": news2.spo2_scale1,
+    "respiratory_rate": news2.respiratory_rate,
+    "systolic_bp": news2.systolic_bp,
+    "temperature": news2.temperature,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    z_alert: float = 5.0  # |z| at which a vital is anomalous for this patient
+    z_medium: float = 8.0  # |z| from which an anomaly is of medium severity
+    learn_below: float = 3.0  # |z| below which a value is learned from
+    news2_max_age_ms: int = 60 * 60 * 1000  # older latest values do not count
+    resolve_after_ms: int = 10 * 60 * 1000  # a condition must be gone this long to resolve
+    scale2: bool = False  # NEWS2 SpO2 scale 2 (hypercapnic target)
+
+
+@dataclass(slots=True)
+class PatientState:
+    count: int = 0  # readings processed
+    last_ts: int = 0  # newest event time processed, epoch ms
+    baselines: dict[str, Baseline] = field(default_factory=dict)
+    latest: dict[str, list[Any]] = field(default_factory=dict)  # name -> [value, ts_ms]
+    alerts: dict[str, OpenAlert] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What processing one reading did, for the shell's metrics."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: int = 0
+    out_of_order: bool = False
+    drifts: list[str] = field(default_factory=list)
+
+
+def process(
+    state: PatientState,
+    patient: str,
+    device_id: str,
+    reading: dict[str, Any],
+    config: Config = Config(),
+) -> Outcome:
+    """Advance `state` (in place) by one reading from a `vigil.readings` record."""
+    ts: int = reading["ts"]
+    vitals: dict[str, Any] = reading["vitals"]
+    outcome = Outcome()
+
+    clean: dict[str, Any] = {}
+    for name, value in vitals.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and is_artifact(name, value):
+            outcome.artifacts += 1
+        else:
+            clean[name] = value
+    for name, value in clean.items():
+        previous = state.latest.get(name)
+        if previous is None or previous[1] <= ts:
+            state.latest[name] = [value, ts]
+
+    if ts < state.last_ts:
+        outcome.out_of_order = True
+        return outcome
+    state.last_ts = ts
+    state.count += 1
+
+    z_scores: dict[str, float] = {}
+    for name in MODELLED:
+        x = clean.get(name)
+        if x is None:
+            continue
+        baseline = state.baselines.get(name)
+        if baseline is None:
+            baseline = state.baselines[name] = Baseline.prior(name)
+        z = baseline.z(x)
+        z_scores[name] = z
+        old_mean = baseline.mean
+        if baseline.update(x, z, config.learn_below):
+            safe_level = _SAFE_LEVEL.get(name)
+            adopted = safe_level is None or safe_level(baseline.recent) == 0
+            if adopted:
+                baseline.adopt()
+            else:
+                baseline.reject_drift()
+            outcome.drifts.append(name)
+            outcome.events.append(
+                _drift_event(patient, device_id, reading, name, old_mean, baseline.recent, adopted)
+            )
+
+    findings: dict[str, Finding] = {}
+    evidence: dict[str, dict[str, Any]] = {}
+
+    current = {
+        name: value
+        for name, (value, when) in state.latest.items()
+        if name in news2.PARAMETERS and ts - when <= config.news2_max_age_ms
+    }
+    score = news2.score(current, config.scale2)
+    evidence["news2"] = {
+        "score": score.total,
+        "band": score.band,
+        "complete": score.complete,
+        "subscores": score.subscores,
+        "vitals": {k: current[k] for k, s in score.subscores.items() if s > 0},
+    }
+    if score.band in _NEWS2_SEVERITY:
+        findings["news2"] = Finding("news2", _NEWS2_SEVERITY[score.band], evidence["news2"])
+
+    worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)
+    anomalous = {k: z for k, z in z_scores.items() if abs(z) >= config.z_alert}
+    evidence["anomaly"] = {
+        "score": round(abs(z_scores[worst]), 2) if worst else 0.0,
+        "vitals": {k: clean[k] for k in anomalous},
+        "z": {k: round(z, 2) for k, z in anomalous.items()},
+        "baseline": {k: round(state.baselines[k].mean, 2) for k in anomalous},
+    }
+    if anomalous:
+        top = max(abs(z) for z in anomalous.values())
+        severity = "medium" if top >= config.z_medium else "low"
+        findings["anomaly"] = Finding("anomaly", severity, evidence["anomaly"])
+
+    for status, kind, alert, finding in transition(
+        state.alerts, KINDS, findings, ts, config.resolve_after_ms
+    ):
+        outcome.events.append(
+            event(
+                patient=patient,
+                device_id=device_id,
+                status=status,
+                kind=kind,
+                severity=alert.severity,
+                opened_ms=alert.opened_ms,
+                event_ms=ts,
+                reading_id=reading["id"],
+                evidence=finding.evidence if finding else evidence[kind],
+            )
+        )
+    return outcome
+
+
+def _drift_event(
+    patient: str,
+    device_id: str,
+    reading: dict[str, Any],
+    vital: str,
+    old_mean: float,
+    new_level: float,
+    adopted: bool,
+) -> dict[str, Any]:
+    ts = reading["ts"]
+    return event(
+        patient=patient,
+        device_id=device_id,
+        status="notice",
+        kind="baseline_drift",
+        severity="low",
+        opened_ms=ts,
+        event_ms=ts,
+        reading_id=reading["id"],
+        evidence={
+            "vital": vital,
+            "from": round(old_mean, 2),
+            "to": round(new_level, 2),
+            "adopted": adopted,
+        },
+        episode_id=alert_id(patient, f"baseline_drift/{vital}", ts),
+    )
+
+
+# -- explicit, versioned encoding (never pickle) -------------------------------
+
+
+def encode(state: PatientState) -> bytes:
+    return orjson.dumps(
+        {
+            "v": STATE_VERSION,
+            "n": state.count,
+            "t": state.last_ts,
+            "b": {name: b.to_list() for name, b in state.baselines.items()},
+            "l": state.latest,
+            "a": {kind: [a.opened_ms, a.severity, a.clear_since_ms] for kind, a in state.alerts.items()},
+        }
+    )
+
+
+def decode(data: bytes) -> PatientState:
+    try:
+        obj = orjson.loads(data)
+        if obj.get("v") != STATE_VERSION:
+            raise StateError("unknown patient state version")
+        return PatientState(
+            count=obj["n"],
+            last_ts=obj["t"],
+            baselines={name: Baseline.from_list(name, v) for name, v in obj["b"].items()},
+            latest=obj["l"],
+            alerts={kind: OpenAlert(*fields) for kind, fields in obj["a"].items()},
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StateError("undecodable patient state") from exc

@@ -1,0 +1,223 @@
+"""The device protocol, as pure functions: frames in, readings and refusals out.
+
+A device sends JSON text frames (docs/protocol.md):
+
+    {"type": "reading", "seq": 17, "ts": "2026-11-29T17:00:00.000Z",
+     "vitals": {"heart_rate": 72, "spo2": 97}}
+    {"type": "batch", "readings": [<reading>, ...]}
+
+`parse_frame` turns one frame into the readings it accepts and a `Refusal` for
+each it does not; one bad reading in a batch never takes its neighbours down.
+It reads no clock: the caller passes `now_ms`, the receipt time, so the
+timestamp window is checked against it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from app.core.errors import Code, Refusal
+from app.core.vitals import ACVPU, CUSTOM_ABS_MAX, CUSTOM_NAME_MAX, NUMERIC
+
+SEQ_MAX = 2**63 - 1
+MAX_VITALS = 64
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one frame may hold. Defaults suit real devices (docs/protocol.md)."""
+
+    max_frame_bytes: int = 64 * 1024
+    max_batch: int = 500
+    max_future_ms: int = 5 * 60 * 1000  # device clocks drift; 5 minutes of slack
+    max_past_ms: int = 7 * 24 * 3600 * 1000  # devices buffer while offline
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One accepted reading: the device's sequence number, event time, vitals."""
+
+    seq: int
+    ts_ms: int
+    vitals: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ParsedFrame:
+    kind: str  # "reading", "batch", or "invalid"
+    readings: list[Reading] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+
+
+def parse_frame(data: str | bytes, now_ms: int, limits: Limits = Limits()) -> ParsedFrame:
+    """Parse one device frame received at `now_ms` (epoch milliseconds)."""
+    size = len(data.encode() if isinstance(data, str) else data)
+    if size > limits.max_frame_bytes:
+        return _invalid(Code.FRAME_TOO_LARGE, f"frame exceeds {limits.max_frame_bytes} bytes")
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return _invalid(Code.MALFORMED_JSON, "frame is not valid JSON text")
+    if not isinstance(obj, dict):
+        return _invalid(Code.WRONG_TYPE, "frame must be a JSON object")
+    kind = obj.get("type")
+    if kind is None:
+        return _invalid(Code.MISSING_FIELD, "frame has no type")
+    if kind == "reading":
+        parsed = ParsedFrame("reading")
+        _collect(obj, now_ms, limits, parsed)
+        return parsed
+    if kind == "batch":
+        items = obj.get("readings")
+        if items is None:
+            return _invalid(Code.MISSING_FIELD, "batch has no readings")
+        if not isinstance(items, list):
+            return _invalid(Code.WRONG_TYPE, "batch readings must be an array")
+        if not items:
+            return _invalid(Code.MISSING_FIELD, "batch has no readings")
+        if len(items) > limits.max_batch:
+            return _invalid(
+                Code.BATCH_TOO_LARGE,
+                f"batch holds more than {limits.max_batch} readings; split it",
+            )
+        parsed = ParsedFrame("batch")
+        for item in items:
+            _collect(item, now_ms, limits, parsed)
+        return parsed
+    return _invalid(Code.UNKNOWN_TYPE, "unknown frame type")
+
+
+def _invalid(code: Code, message: str) -> ParsedFrame:
+    return ParsedFrame("invalid", refusals=[Refusal(code, message)])
+
+
+def _collect(item: Any, now_ms: int, limits: Limits, parsed: ParsedFrame) -> None:
+    try:
+        parsed.readings.append(parse_reading(item, now_ms, limits))
+    except Refusal as refusal:
+        refusal.item = item
+        parsed.refusals.append(refusal)
+
+
+def parse_reading(item: Any, now_ms: int, limits: Limits = Limits()) -> Reading:
+    """Validate one reading object; raise `Refusal` (with its seq when known)."""
+    if not isinstance(item, dict):
+        raise Refusal(Code.WRONG_TYPE, "reading must be a JSON object")
+    kind = item.get("type", "reading")
+    seq = item.get("seq")
+    if "seq" not in item:
+        raise Refusal(Code.MISSING_FIELD, "reading has no seq")
+    if not _is_int(seq):
+        raise Refusal(Code.WRONG_TYPE, "seq must be an integer")
+    if not 0 <= seq <= SEQ_MAX:
+        raise Refusal(Code.OUT_OF_RANGE, "seq must be between 0 and 2^63-1")
+    if kind != "reading":
+        raise Refusal(Code.UNKNOWN_TYPE, "batch items must be readings", seq)
+    ts_ms = _parse_ts(item.get("ts"), seq)
+    if ts_ms > now_ms + limits.max_future_ms:
+        raise Refusal(Code.BAD_TIMESTAMP, "timestamp is too far in the future", seq)
+    if ts_ms < now_ms - limits.max_past_ms:
+        raise Refusal(Code.BAD_TIMESTAMP, "timestamp is too far in the past", seq)
+    return Reading(seq, ts_ms, _parse_vitals(item.get("vitals"), seq))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _parse_ts(ts: Any, seq: int) -> int:
+    if ts is None:
+        raise Refusal(Code.MISSING_FIELD, "reading has no ts", seq)
+    if isinstance(ts, str):
+        if len(ts) > 40:
+            raise Refusal(Code.BAD_TIMESTAMP, "ts is not an ISO 8601 time", seq)
+        try:
+            moment = datetime.fromisoformat(ts)
+        except ValueError:
+            raise Refusal(Code.BAD_TIMESTAMP, "ts is not an ISO 8601 time", seq) from None
+        if moment.tzinfo is None:
+            raise Refusal(Code.BAD_TIMESTAMP, "ts needs a time zone, such as Z", seq)
+        return int(moment.timestamp() * 1000)
+    if _is_number(ts):
+        if not math.isfinite(ts) or not 0 <= ts < 2**53:
+            raise Refusal(Code.BAD_TIMESTAMP, "ts is not a plausible epoch time", seq)
+        return int(ts)
+    raise Refusal(Code.WRONG_TYPE, "ts must be an ISO 8601 string or epoch milliseconds", seq)
+
+
+def _parse_vitals(vitals: Any, seq: int) -> dict[str, Any]:
+    if vitals is None:
+        raise Refusal(Code.MISSING_FIELD, "reading has no vitals", seq)
+    if not isinstance(vitals, dict):
+        raise Refusal(Code.WRONG_TYPE, "vitals must be a JSON object", seq)
+    if not vitals:
+        raise Refusal(Code.MISSING_FIELD, "vitals is empty", seq)
+    if len(vitals) > MAX_VITALS:
+        raise Refusal(Code.OUT_OF_RANGE, f"more than {MAX_VITALS} vitals in one reading", seq)
+    clean: dict[str, Any] = {}
+    for name, value in vitals.items():
+        if name == "consciousness":
+            if not isinstance(value, str):
+                raise Refusal(Code.WRONG_TYPE, "consciousness must be one ACVPU letter", seq)
+            if value not in ACVPU:
+                raise Refusal(Code.OUT_OF_RANGE, "consciousness must be one of A, C, V, P, U", seq)
+            clean[name] = value
+        elif name == "on_oxygen":
+            if not isinstance(value, bool):
+                raise Refusal(Code.WRONG_TYPE, "on_oxygen must be true or false", seq)
+            clean[name] = value
+        else:
+            clean[name] = _parse_number(name, value, seq)
+    return clean
+
+
+def _parse_number(name: str, value: Any, seq: int) -> float | int:
+    vital = NUMERIC.get(name)
+    if vital is None and (len(name) > CUSTOM_NAME_MAX or not _NAME.match(name)):
+        raise Refusal(
+            Code.WRONG_TYPE, "channel names are lower case letters, digits and _", seq
+        )
+    if not _is_number(value):
+        raise Refusal(Code.WRONG_TYPE, "vital values must be numbers", seq)
+    if not math.isfinite(value):
+        raise Refusal(Code.OUT_OF_RANGE, "vital values must be finite", seq)
+    if vital is None:
+        if abs(value) > CUSTOM_ABS_MAX:
+            raise Refusal(Code.OUT_OF_RANGE, "custom channel value is out of range", seq)
+        return value
+    lo, hi = vital.possible
+    if not lo <= value <= hi:
+        raise Refusal(Code.OUT_OF_RANGE, f"{name} is outside {lo:g}..{hi:g} {vital.unit}", seq)
+    return value
+
+
+# -- frames the gateway sends back -------------------------------------------
+
+
+def ack_frame(seqs: list[int], batch: bool) -> str:
+    """`{"type": "ack", "seq": n}` for a reading, `"seqs": [...]` for a batch."""
+    if batch:
+        return orjson.dumps({"type": "ack", "seqs": seqs}).decode()
+    return orjson.dumps({"type": "ack", "seq": seqs[0]}).decode()
+
+
+def error_frame(refusal: Refusal) -> str:
+    return orjson.dumps(
+        {
+            "type": "error",
+            "seq": refusal.seq,
+            "code": refusal.code.value,
+            "message": refusal.message,
+        }
+    ).decode()

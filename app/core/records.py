@@ -1,0 +1,87 @@
+"""The records Vigil writes to Kafka, and their stable identifiers.
+
+`vigil.readings`: one record per accepted device frame, keyed by patient, so
+all of a patient's readings stay in order on one partition:
+
+    {"v": 1, "device_id": "...", "patient": "...", "received_ms": <gateway
+     receipt, epoch ms>, "readings": [{"id": "...", "seq": 17, "ts": <epoch ms>,
+     "vitals": {...}}, ...]}
+
+Carrying a whole frame as one record lets the worker take many readings per
+Kafka message. `received_ms` travels with the readings so the worker can
+measure end-to-end latency instead of estimating it.
+
+`vigil.rejected`: one record per refused frame or reading, keyed by device,
+with the refusal's code and message and the refused item (never the token).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from app.core.errors import Refusal, StateError
+from app.core.protocol import Reading
+
+READINGS_VERSION = 1
+
+# Fixed namespace: the same (device, seq) yields the same reading id forever.
+_READING_NS = uuid.UUID("6f1d4c0e-8a4b-4f5e-9a55-0c7f1e2b9d10")
+
+
+def reading_id(device_id: str, seq: int) -> str:
+    """Stable id of a reading: resending it yields the same id, so duplicates are harmless."""
+    return str(uuid.uuid5(_READING_NS, f"{device_id}\x1f{seq}"))
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingBatch:
+    """One `vigil.readings` record, decoded."""
+
+    device_id: str
+    patient: str
+    received_ms: int
+    readings: list[dict[str, Any]]  # each {"id", "seq", "ts", "vitals"}
+
+
+def encode_readings(device_id: str, patient: str, received_ms: int, readings: list[Reading]) -> bytes:
+    return orjson.dumps(
+        {
+            "v": READINGS_VERSION,
+            "device_id": device_id,
+            "patient": patient,
+            "received_ms": received_ms,
+            "readings": [
+                {"id": reading_id(device_id, r.seq), "seq": r.seq, "ts": r.ts_ms, "vitals": r.vitals}
+                for r in readings
+            ],
+        }
+    )
+
+
+def decode_readings(value: bytes) -> ReadingBatch:
+    try:
+        obj = orjson.loads(value)
+        if obj["v"] != READINGS_VERSION:
+            raise StateError("unknown readings record version")
+        return ReadingBatch(obj["device_id"], obj["patient"], obj["received_ms"], obj["readings"])
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise StateError("undecodable readings record") from exc
+
+
+def encode_rejection(device_id: str, received_ms: int, refusal: Refusal, item: Any = None) -> bytes:
+    """A refused frame or reading, for `vigil.rejected`."""
+    return orjson.dumps(
+        {
+            "v": 1,
+            "device_id": device_id,
+            "received_ms": received_ms,
+            "seq": refusal.seq,
+            "code": refusal.code.value,
+            "message": refusal.message,
+            "item": item,
+        }
+    )

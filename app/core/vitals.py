@@ -1,0 +1,73 @@
+"""The vital-sign catalogue: names, units and the two ranges each vital has.
+
+`possible` is what the gateway accepts at all: a value outside it cannot come
+from a working device reading a human (negative heart rate, SpO2 above 100 %),
+so the reading is refused with `out_of_range`.
+
+`plausible` is what the worker's cleaning step believes is physiology. A value
+inside `possible` but outside `plausible` (SpO2 of 0 from a probe that fell off,
+a heart rate of 300 from motion) is kept and marked as an artifact: it is
+stored, but never learned from, scored or fed to NEWS2.
+
+`prior` is the population baseline (mean, standard deviation) a new patient's
+model starts from, and `floor` the smallest standard deviation the model will
+assume, so that a very steady patient does not turn every small wobble into a
+large z-score. Adult resting values; NEWS2's score-0 bands
+(../shared/reference/clinical.md, RCP 2017 Chart 1) sit inside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Vital:
+    name: str
+    unit: str  # UCUM
+    possible: tuple[float, float]
+    plausible: tuple[float, float]
+    prior: tuple[float, float]  # population mean, standard deviation
+    floor: float  # smallest standard deviation the model assumes
+
+
+NUMERIC: dict[str, Vital] = {
+    v.name: v
+    for v in (
+        Vital("heart_rate", "/min", (0, 400), (20, 250), (75.0, 12.0), 3.0),
+        Vital("spo2", "%", (0, 100), (50, 100), (97.0, 1.5), 1.0),
+        Vital("respiratory_rate", "/min", (0, 200), (3, 70), (16.0, 3.0), 1.5),
+        Vital("systolic_bp", "mm[Hg]", (0, 400), (40, 300), (120.0, 15.0), 5.0),
+        Vital("diastolic_bp", "mm[Hg]", (0, 300), (20, 200), (75.0, 10.0), 4.0),
+        Vital("temperature", "Cel", (0, 50), (25, 45), (36.8, 0.4), 0.2),
+        Vital("weight", "kg", (0, 700), (0.3, 400), (75.0, 15.0), 0.5),
+    )
+}
+
+# Vitals the per-patient model learns a baseline for. Weight changes too slowly
+# and too rarely to be scored per reading.
+MODELLED: tuple[str, ...] = (
+    "heart_rate",
+    "spo2",
+    "respiratory_rate",
+    "systolic_bp",
+    "diastolic_bp",
+    "temperature",
+)
+
+# ACVPU: Alert, new Confusion, Voice, Pain, Unresponsive.
+ACVPU = frozenset("ACVPU")
+
+CUSTOM_NAME_MAX = 64
+# A custom channel must be any finite number; this bounds it so that a single
+# reading cannot poison downstream consumers with absurd magnitudes.
+CUSTOM_ABS_MAX = 1e12
+
+
+def is_artifact(name: str, value: float) -> bool:
+    """True when a numeric value of a known vital lies outside physiology."""
+    vital = NUMERIC.get(name)
+    if vital is None:
+        return False
+    lo, hi = vital.plausible
+    return not lo <= value <= hi

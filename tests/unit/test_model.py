@@ -1,0 +1,63 @@
+"""The per-vital baseline: cold start, learning, drift, and its encoding."""
+
+from __future__ import annotations
+
+import random
+
+from app.core.model import Baseline
+
+
+def feed(b: Baseline, values: list[float]) -> list[bool]:
+    return [b.update(x, b.z(x), learn_below=3.0) for x in values]
+
+
+def test_new_patient_is_scored_against_the_population_prior() -> None:
+    b = Baseline.prior("heart_rate")
+    assert (b.mean, b.sd, b.n) == (75.0, 12.0, 0)
+    assert round(b.z(111), 1) == 3.0
+
+
+def test_baseline_becomes_personal() -> None:
+    rng = random.Random(3)
+    b = Baseline.prior("heart_rate")
+    feed(b, [58 + rng.gauss(0, 2) for _ in range(200)])
+    assert abs(b.mean - 58) < 1.5
+    assert b.sd < 4
+    assert b.z(75) > 4  # normal for the population, unusual for this patient
+
+
+def test_anomalous_values_are_not_learned() -> None:
+    b = Baseline.prior("spo2")
+    feed(b, [97.0] * 50)
+    n, mean = b.n, b.mean
+    feed(b, [80.0])
+    assert (b.n, b.mean) == (n, mean)
+
+
+def test_sustained_shift_is_detected_as_drift_but_noise_is_not() -> None:
+    rng = random.Random(5)
+    b = Baseline.prior("heart_rate")
+    steady = feed(b, [70 + rng.gauss(0, 3) for _ in range(1000)])
+    assert not any(steady)
+    shifted = feed(b, [86 + rng.gauss(0, 3) for _ in range(60)])
+    assert any(shifted)
+    assert abs(b.recent - 86) < 5
+
+
+def test_adopting_a_drift_moves_the_baseline() -> None:
+    b = Baseline.prior("heart_rate")
+    feed(b, [70.0] * 100)
+    b.recent = 85.0
+    b.adopt()
+    assert b.mean == 85.0
+    assert abs(b.z(85.0)) < 0.01
+
+
+def test_encoding_round_trip_preserves_behaviour() -> None:
+    rng = random.Random(9)
+    a = Baseline.prior("temperature")
+    feed(a, [36.7 + rng.gauss(0, 0.1) for _ in range(100)])
+    b = Baseline.from_list("temperature", a.to_list())
+    tail = [36.7 + rng.gauss(0, 0.1) for _ in range(50)] + [38.0] * 30
+    assert feed(a, tail) == feed(b, tail)
+    assert a.to_list() == b.to_list()

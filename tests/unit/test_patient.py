@@ -1,0 +1,155 @@
+"""Per-patient detection and the alert lifecycle, driven reading by reading."""
+
+from __future__ import annotations
+
+import random
+
+from app.core import patient as core
+from app.core.alerts import SCHEMA, alert_id
+from app.core.records import reading_id
+
+T0 = 1_764_435_600_000
+MINUTE = 60_000
+
+
+def normal(rng: random.Random) -> dict[str, object]:
+    return {
+        "heart_rate": round(72 + rng.gauss(0, 3)),
+        "spo2": round(97 + rng.gauss(0, 0.6)),
+        "respiratory_rate": round(16 + rng.gauss(0, 1)),
+        "systolic_bp": round(122 + rng.gauss(0, 4)),
+        "temperature": round(36.8 + rng.gauss(0, 0.1), 1),
+        "consciousness": "A",
+    }
+
+
+ABNORMAL = {"heart_rate": 142, "spo2": 85, "respiratory_rate": 29, "systolic_bp": 86}
+
+
+def run(state: core.PatientState, seq: int, ts: int, vitals: dict[str, object]) -> core.Outcome:
+    reading = {"id": reading_id("dev-1", seq), "seq": seq, "ts": ts, "vitals": vitals}
+    return core.process(state, "patient-1", "dev-1", reading)
+
+
+def recording(n_normal: int = 120) -> list[tuple[int, dict[str, object]]]:
+    rng = random.Random(11)
+    rows = [(T0 + i * MINUTE, normal(rng)) for i in range(n_normal)]
+    rows += [(T0 + (n_normal + i) * MINUTE, dict(ABNORMAL)) for i in range(3)]
+    rows += [(T0 + (n_normal + 3 + i) * MINUTE, normal(rng)) for i in range(30)]
+    return rows
+
+
+def replay(rows, encode_every: int | None = None) -> list[dict[str, object]]:
+    state = core.PatientState()
+    events = []
+    for seq, (ts, vitals) in enumerate(rows):
+        events += run(state, seq, ts, vitals).events
+        if encode_every and seq % encode_every == 0:
+            state = core.decode(core.encode(state))
+    return events
+
+
+def test_normal_readings_raise_nothing() -> None:
+    rng = random.Random(2)
+    state = core.PatientState()
+    events = [e for i in range(240) for e in run(state, i, T0 + i * MINUTE, normal(rng)).events]
+    assert events == []
+
+
+def test_abnormal_reading_opens_alerts_with_evidence() -> None:
+    events = replay(recording())
+    opened = {e["kind"]: e for e in events if e["status"] == "open"}
+    news = opened["news2"]
+    assert news["schema"] == SCHEMA
+    assert news["severity"] == "high"
+    assert news["patient"] == "patient-1" and news["device_id"] == "dev-1"
+    onset = T0 + 120 * MINUTE
+    assert news["alert_id"] == alert_id("patient-1", "news2", onset)
+    assert news["event_time"] == news["opened_at"] == "2025-11-29T19:00:00.000Z"
+    assert news["evidence"]["score"] >= 7
+    assert news["evidence"]["vitals"] == ABNORMAL
+    assert opened["anomaly"]["evidence"]["z"]["heart_rate"] > 5
+
+
+def test_alert_resolves_after_the_condition_is_gone_with_the_same_id() -> None:
+    events = [e for e in replay(recording()) if e["kind"] == "news2"]
+    assert [e["status"] for e in events] == ["open", "resolved"]
+    assert events[0]["alert_id"] == events[1]["alert_id"]
+    opened_ms = T0 + 120 * MINUTE
+    # Last abnormal reading at +2 min; resolution waits 10 min of normal readings.
+    assert events[1]["event_time"] == "2025-11-29T19:13:00.000Z"
+    assert events[1]["opened_at"] == events[0]["opened_at"]
+    assert opened_ms
+
+
+def test_escalation_keeps_the_alert_id() -> None:
+    state = core.PatientState()
+    rng = random.Random(4)
+    for i in range(60):
+        run(state, i, T0 + i * MINUTE, normal(rng))
+    first = run(state, 60, T0 + 60 * MINUTE, {"respiratory_rate": 22, "heart_rate": 112, "temperature": 38.5})
+    worse = run(state, 61, T0 + 61 * MINUTE, {"respiratory_rate": 27, "spo2": 90})
+    opened = [e for e in first.events if e["kind"] == "news2"]
+    escalated = [e for e in worse.events if e["kind"] == "news2"]
+    assert [(e["status"], e["severity"]) for e in opened] == [("open", "medium")]
+    assert [(e["status"], e["severity"]) for e in escalated] == [("escalated", "high")]
+    assert opened[0]["alert_id"] == escalated[0]["alert_id"]
+
+
+def test_replay_is_deterministic_and_survives_state_round_trips() -> None:
+    rows = recording()
+    assert replay(rows) == replay(rows) == replay(rows, encode_every=7)
+
+
+def test_artifacts_are_marked_not_learned_and_raise_no_alert() -> None:
+    state = core.PatientState()
+    rng = random.Random(6)
+    for i in range(60):
+        run(state, i, T0 + i * MINUTE, normal(rng))
+    before = state.baselines["spo2"].to_list()
+    outcome = run(state, 60, T0 + 60 * MINUTE, {"spo2": 0, "heart_rate": 300})
+    assert outcome.artifacts == 2
+    assert outcome.events == []
+    assert state.baselines["spo2"].to_list() == before
+
+
+def test_out_of_order_reading_is_not_scored() -> None:
+    state = core.PatientState()
+    run(state, 0, T0 + 10 * MINUTE, {"heart_rate": 70})
+    late = run(state, 1, T0, dict(ABNORMAL))
+    assert late.out_of_order and late.events == []
+    assert state.latest["heart_rate"] == [70, T0 + 10 * MINUTE]
+
+
+def test_benign_shift_is_adopted_and_harmful_one_is_not() -> None:
+    rng = random.Random(8)
+    state = core.PatientState()
+    seq = 0
+    for _ in range(200):
+        run(state, seq, T0 + seq * MINUTE, {"heart_rate": round(62 + rng.gauss(0, 2))})
+        seq += 1
+    drifts = []
+    for _ in range(60):  # new medication: 62 -> 80, still NEWS2 0
+        drifts += [e for e in run(state, seq, T0 + seq * MINUTE, {"heart_rate": round(80 + rng.gauss(0, 2))}).events]
+        seq += 1
+    adopted = [e for e in drifts if e["kind"] == "baseline_drift"]
+    assert adopted and adopted[0]["evidence"]["adopted"] is True
+    assert abs(state.baselines["heart_rate"].mean - 80) < 4
+
+    harmful = []
+    for _ in range(60):  # tachycardia: 80 -> 125, NEWS2 scores it
+        harmful += run(state, seq, T0 + seq * MINUTE, {"heart_rate": round(125 + rng.gauss(0, 2))}).events
+        seq += 1
+    drift = [e for e in harmful if e["kind"] == "baseline_drift"]
+    assert drift and all(e["evidence"]["adopted"] is False for e in drift)
+    assert state.baselines["heart_rate"].mean < 90
+    # HR 125 alone scores NEWS2 2 (band low), so the learned model carries it.
+    assert "anomaly" in state.alerts
+
+
+def test_state_is_small() -> None:
+    state = core.PatientState()
+    rng = random.Random(1)
+    for i in range(500):
+        run(state, i, T0 + i * MINUTE, normal(rng))
+    assert len(core.encode(state)) < 4096

@@ -1,0 +1,172 @@
+"""The device protocol core, driven with raw frames and no event loop."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.core.errors import Code
+from app.core.protocol import Limits, ack_frame, error_frame, parse_frame
+
+NOW = 1_764_435_600_000  # 2025-11-29T17:00:00Z
+ISO_NOW = "2025-11-29T17:00:00.000Z"
+
+
+def frame(**fields: object) -> str:
+    return orjson.dumps(fields).decode()
+
+
+def reading(seq: int = 1, ts: object = NOW, **vitals: object) -> dict[str, object]:
+    return {"type": "reading", "seq": seq, "ts": ts, "vitals": vitals or {"heart_rate": 72}}
+
+
+def codes(parsed) -> list[str]:
+    return [r.code.value for r in parsed.refusals]
+
+
+def test_reading_with_iso_time_is_accepted() -> None:
+    parsed = parse_frame(frame(**reading(17, ISO_NOW, heart_rate=72, spo2=97)), NOW)
+    assert parsed.refusals == []
+    assert [(r.seq, r.ts_ms, r.vitals) for r in parsed.readings] == [
+        (17, NOW, {"heart_rate": 72, "spo2": 97})
+    ]
+
+
+def test_epoch_milliseconds_and_offsets_give_the_same_time() -> None:
+    a = parse_frame(frame(**reading(1, NOW)), NOW).readings[0]
+    b = parse_frame(frame(**reading(1, "2025-11-29T18:00:00+01:00")), NOW).readings[0]
+    assert a.ts_ms == b.ts_ms == NOW
+
+
+def test_every_named_vital_and_a_custom_channel_are_accepted() -> None:
+    vitals = {
+        "heart_rate": 72,
+        "spo2": 97,
+        "respiratory_rate": 16,
+        "systolic_bp": 120,
+        "diastolic_bp": 80,
+        "temperature": 36.8,
+        "weight": 70.5,
+        "consciousness": "A",
+        "on_oxygen": False,
+        "etco2": 38.5,
+    }
+    parsed = parse_frame(frame(**reading(1, NOW, **vitals)), NOW)
+    assert parsed.refusals == []
+    assert parsed.readings[0].vitals == vitals
+
+
+def test_batch_with_one_bad_reading_refuses_only_that_one() -> None:
+    items = [reading(1), reading(2, NOW, heart_rate=-5), reading(3)]
+    parsed = parse_frame(frame(type="batch", readings=items), NOW)
+    assert [r.seq for r in parsed.readings] == [1, 3]
+    assert [(r.seq, r.code) for r in parsed.refusals] == [(2, Code.OUT_OF_RANGE)]
+    assert parsed.refusals[0].item == items[1]
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("{not json", Code.MALFORMED_JSON),
+        ('{"type": "reading", "seq": 1, "ts": 1, "vitals": {"heart_rate": NaN}}', Code.MALFORMED_JSON),
+        ("[1, 2]", Code.WRONG_TYPE),
+        ('{"seq": 1}', Code.MISSING_FIELD),
+        ('{"type": "telemetry"}', Code.UNKNOWN_TYPE),
+        ('{"type": "batch"}', Code.MISSING_FIELD),
+        ('{"type": "batch", "readings": {}}', Code.WRONG_TYPE),
+        ('{"type": "batch", "readings": []}', Code.MISSING_FIELD),
+    ],
+)
+def test_frame_level_errors(raw: str, code: Code) -> None:
+    parsed = parse_frame(raw, NOW)
+    assert parsed.readings == []
+    assert [r.code for r in parsed.refusals] == [code]
+
+
+@pytest.mark.parametrize(
+    ("item", "code"),
+    [
+        ({"type": "reading", "ts": NOW, "vitals": {"heart_rate": 70}}, Code.MISSING_FIELD),
+        (reading(seq="7"), Code.WRONG_TYPE),  # type: ignore[arg-type]
+        (reading(seq=True), Code.WRONG_TYPE),  # type: ignore[arg-type]
+        (reading(seq=-1), Code.OUT_OF_RANGE),
+        ({"type": "reading", "seq": 1, "vitals": {"heart_rate": 70}}, Code.MISSING_FIELD),
+        (reading(ts="yesterday"), Code.BAD_TIMESTAMP),
+        (reading(ts="2025-11-29T17:00:00"), Code.BAD_TIMESTAMP),  # no time zone
+        (reading(ts=[1]), Code.WRONG_TYPE),
+        (reading(ts=NOW + 6 * 60_000), Code.BAD_TIMESTAMP),
+        (reading(ts=NOW - 8 * 24 * 3600_000), Code.BAD_TIMESTAMP),
+        ({"type": "reading", "seq": 1, "ts": NOW}, Code.MISSING_FIELD),
+        ({"type": "reading", "seq": 1, "ts": NOW, "vitals": []}, Code.WRONG_TYPE),
+        ({"type": "reading", "seq": 1, "ts": NOW, "vitals": {}}, Code.MISSING_FIELD),
+        (reading(heart_rate="72"), Code.WRONG_TYPE),
+        (reading(heart_rate=True), Code.WRONG_TYPE),
+        (reading(heart_rate=401), Code.OUT_OF_RANGE),
+        (reading(spo2=101), Code.OUT_OF_RANGE),
+        (reading(consciousness="X"), Code.OUT_OF_RANGE),
+        (reading(consciousness=1), Code.WRONG_TYPE),
+        (reading(on_oxygen="yes"), Code.WRONG_TYPE),
+        (reading(**{"Bad-Name": 1}), Code.WRONG_TYPE),
+        (reading(custom=1e300), Code.OUT_OF_RANGE),
+    ],
+)
+def test_reading_level_errors_carry_the_seq_when_known(item: dict, code: Code) -> None:
+    parsed = parse_frame(frame(**item), NOW)
+    assert parsed.readings == []
+    assert [r.code for r in parsed.refusals] == [code]
+    if isinstance(item.get("seq"), int) and not isinstance(item.get("seq"), bool) and item["seq"] >= 0:
+        assert parsed.refusals[0].seq == item["seq"]
+
+
+def test_frame_and_batch_limits() -> None:
+    limits = Limits(max_frame_bytes=200, max_batch=2)
+    big = frame(**reading(1, NOW, note=1), pad="x" * 300)
+    assert codes(parse_frame(big, NOW, limits)) == ["frame_too_large"]
+    three = frame(type="batch", readings=[reading(1), reading(2), reading(3)])
+    assert codes(parse_frame(three, NOW, Limits(max_batch=2))) == ["batch_too_large"]
+
+
+def test_invalid_utf8_is_malformed() -> None:
+    assert codes(parse_frame(b'{"type": "reading", "seq": \xff}', NOW)) == ["malformed_json"]
+
+
+def test_ack_and_error_frames() -> None:
+    assert orjson.loads(ack_frame([17], batch=False)) == {"type": "ack", "seq": 17}
+    assert orjson.loads(ack_frame([1, 3], batch=True)) == {"type": "ack", "seqs": [1, 3]}
+    refusal = parse_frame(frame(**reading(5, NOW, heart_rate=-1)), NOW).refusals[0]
+    assert orjson.loads(error_frame(refusal)) == {
+        "type": "error",
+        "seq": 5,
+        "code": "out_of_range",
+        "message": "heart_rate is outside 0..400 /min",
+    }
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=300),
+        json_values.map(lambda v: json.dumps(v)),
+        st.fixed_dictionaries(
+            {"type": st.sampled_from(["reading", "batch"])},
+            optional={"seq": json_values, "ts": json_values, "vitals": json_values, "readings": json_values},
+        ).map(lambda v: json.dumps(v)),
+    )
+)
+def test_any_input_gets_readings_or_documented_errors(data: bytes | str) -> None:
+    parsed = parse_frame(data, NOW)
+    documented = {c.value for c in Code}
+    assert all(r.code.value in documented for r in parsed.refusals)
+    assert parsed.readings or parsed.refusals

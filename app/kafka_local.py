@@ -1,0 +1,250 @@
+"""The local Kafka broker: Apache Kafka 3.9 in KRaft single-node mode, from
+Maven Central jars.
+
+One module provisions, starts and stops it for `vigil up`, for the integration
+tests (a session fixture on free ports) and so for `.ci/run`:
+
+- `ensure_jars()` resolves the broker's jars with Maven (deploy/kafka/pom.xml)
+  into a cache folder, once; later runs find them there. Maven's own
+  download lines are the progress a user sees on the first run.
+- `LocalKafka(data_dir, port, controller_port).start()` formats the storage on
+  first use, starts the JVM with a small heap, and waits until the broker
+  says it has started. `stop()` shuts it down cleanly.
+
+A user with their own cluster sets VIGIL_KAFKA_BOOTSTRAP and none of this runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+KAFKA_VERSION = "3.9.1"
+POM = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "pom.xml"
+READY_LINE = "Kafka Server started"
+
+
+class LocalKafkaError(RuntimeError):
+    """The local broker cannot be provisioned or started; the message says why."""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("VIGIL_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "vigil"
+    )
+    return Path(base) / f"kafka-{KAFKA_VERSION}"
+
+
+def _require(tool: str, hint: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise LocalKafkaError(hint)
+    return path
+
+
+def java() -> str:
+    return _require(
+        "java",
+        "Java 17 or newer is needed to run the local Kafka broker; install it "
+        "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless), or set "
+        "VIGIL_KAFKA_BOOTSTRAP to use an existing Kafka cluster.",
+    )
+
+
+def ensure_jars(quiet: bool = False) -> Path:
+    """Return the folder holding the broker's jars, downloading them once."""
+    libs = cache_dir() / "libs"
+    done = cache_dir() / ".complete"
+    if done.exists():
+        return libs
+    mvn = _require(
+        "mvn",
+        "Maven is needed once, to fetch the Kafka broker's jars from Maven Central; "
+        "install it (Debian/Ubuntu: apt-get install maven), or set VIGIL_KAFKA_BOOTSTRAP "
+        "to use an existing Kafka cluster.",
+    )
+    java()
+    if not quiet:
+        print(f"vigil: fetching Apache Kafka {KAFKA_VERSION} jars into {libs} (first run only)", file=sys.stderr)
+    tmp = cache_dir() / "libs.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    cmd = [
+        mvn,
+        "-B",  # batch mode: one "Downloading ..." line per jar is the progress shown
+        *(["-q"] if quiet else []),
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={tmp}",
+        "-DincludeScope=runtime",
+    ]
+    # Maven's lines go to stderr, so that a command's own output stays clean.
+    result = subprocess.run(
+        cmd, stdout=subprocess.PIPE if quiet else sys.stderr, stderr=subprocess.STDOUT, text=True
+    )
+    if result.returncode != 0:
+        detail = (result.stdout or "")[-2000:] if quiet else ""
+        raise LocalKafkaError(f"Maven could not fetch the Kafka jars (exit {result.returncode}).\n{detail}")
+    shutil.rmtree(libs, ignore_errors=True)
+    tmp.rename(libs)
+    done.touch()
+    return libs
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+_LOG4J = """\
+log4j.rootLogger=WARN, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File={log}
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+"""
+
+_SERVER = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs={data}
+num.partitions={partitions}
+# Topics are created on purpose (app/topics.py), never by a typo.
+auto.create.topics.enable=false
+# Single node: every internal topic has one replica.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+"""
+
+
+class LocalKafka:
+    """One local KRaft broker with its data under `data_dir`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int = 9092,
+        controller_port: int = 9093,
+        heap: str = "512m",
+        partitions: int = 4,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = port
+        self.controller_port = controller_port
+        self.heap = heap
+        self.partitions = partitions
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "kafka.log"
+
+    def _java(self, libs: Path, main: str, *args: str) -> list[str]:
+        return [
+            java(),
+            f"-Xmx{self.heap}",
+            "-Xms128m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
+            "-cp",
+            f"{libs}/*",
+            main,
+            *args,
+        ]
+
+    def start(self, timeout: float = 90.0, quiet: bool = False) -> None:
+        libs = ensure_jars(quiet=quiet)
+        for port in (self.port, self.controller_port):
+            if _port_in_use(port):
+                raise LocalKafkaError(
+                    f"port {port} is already in use: is another Kafka running? "
+                    "Stop it, choose other ports (VIGIL_LOCAL_KAFKA_PORT, "
+                    "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT) or point Vigil at it "
+                    "with VIGIL_KAFKA_BOOTSTRAP."
+                )
+        logs = self.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "server.properties"
+        config.write_text(
+            _SERVER.format(
+                port=self.port,
+                controller_port=self.controller_port,
+                data=logs,
+                partitions=self.partitions,
+            )
+        )
+        (self.data_dir / "log4j.properties").write_text(_LOG4J.format(log=self.log_path))
+        if not (logs / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            fmt = subprocess.run(
+                self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+                capture_output=True,
+                text=True,
+            )
+            if fmt.returncode != 0:
+                raise LocalKafkaError(f"formatting Kafka storage failed: {fmt.stderr or fmt.stdout}")
+        self.log_path.write_text("")
+        out = open(self.data_dir / "kafka.out", "ab")
+        self.proc = subprocess.Popen(
+            self._java(libs, "kafka.Kafka", str(config)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches `vigil up`, which stops us in order
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise LocalKafkaError(
+                    f"the local Kafka exited with code {self.proc.returncode}; see {self.log_path}"
+                )
+            if READY_LINE in self.log_path.read_text(errors="replace") and _port_in_use(self.port):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise LocalKafkaError(f"the local Kafka did not start within {timeout:.0f} s; see {self.log_path}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> LocalKafka:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""The Faust worker: agents that decode, call the pure core, and send."""

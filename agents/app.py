@@ -1,0 +1,147 @@
+"""The Faust app (`vigil worker`).
+
+One agent consumes `vigil.readings`. For each record (one device frame, all
+from one patient) it decodes the readings, advances the patient's state with
+`app.core.patient.process`, sends any alert events to `vigil.alerts`, and
+writes the state back once. The `patients` table is backed by a changelog
+topic; its values are encoded with Vigil's own versioned encoding
+(`app.core.patient.encode`), never pickle.
+
+Settings that Faust gets wrong for health data are set here on purpose:
+the web server binds to an explicit address with its table, router, stats
+and graph views off; the agent runs with concurrency 1, so an offset is never
+committed past a record still being processed (faust-streaming #606);
+changelog replication follows VIGIL_REPLICATION_FACTOR.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import faust
+import orjson
+import structlog
+from faust.serializers import codecs
+
+from app import metrics
+from app.core import patient as core
+from app.core.errors import StateError
+from app.core.records import decode_readings
+from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
+
+log = structlog.get_logger()
+settings = Settings.from_env()
+
+
+class PatientStateCodec(codecs.Codec):
+    """Faust codec for table values: Vigil's versioned state encoding."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return core.encode(obj)
+
+    def _loads(self, s: bytes) -> Any:
+        return core.decode(s)
+
+
+codecs.register("vigil_state", PatientStateCodec())
+
+app = faust.App(
+    settings.worker_id,
+    broker=f"kafka://{settings.bootstrap}",
+    store="memory://",
+    topic_partitions=settings.partitions,
+    topic_replication_factor=settings.replication_factor,
+    producer_acks=-1,
+    consumer_auto_offset_reset="earliest",
+    web_enabled=True,
+    web_bind=settings.worker_web_host,
+    web_host=settings.worker_web_host,
+    web_port=settings.worker_web_port,
+    web_in_thread=False,
+    web_tables_enabled=False,
+    web_router_enabled=False,
+    web_stats_enabled=False,
+    web_graph_enabled=False,
+    web_metrics_enabled=False,
+    datadir=str(settings.home / "worker"),
+)
+
+readings_topic = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
+alerts_topic = app.topic(ALERTS_TOPIC, key_serializer="raw", value_serializer="raw")
+
+patients = app.Table("patients", default=None, key_type=bytes, partitions=settings.partitions)
+# Faust picks a table's value codec from its value type (JSON by default); the
+# store and the changelog topic are made lazily, so setting it here takes.
+patients.value_serializer = "vigil_state"
+
+detector_config = core.Config()
+
+
+@app.agent(readings_topic, concurrency=1)
+async def detect(stream: faust.StreamT[bytes]) -> None:
+    async for value in stream:
+        started = time.perf_counter()
+        try:
+            batch = decode_readings(value)
+        except StateError:
+            metrics.PROCESSED.labels("undecodable").inc()
+            log.warning("undecodable readings record skipped")
+            continue
+        key = batch.patient.encode()
+        state = patients.get(key)
+        if state is None:
+            state = core.PatientState()
+        decoded = time.perf_counter()
+        metrics.PROCESS_TIME.labels("decode").observe(decoded - started)
+
+        events: list[dict[str, Any]] = []
+        now_ms = time.time() * 1000
+        for reading in batch.readings:
+            outcome = core.process(state, batch.patient, batch.device_id, reading, detector_config)
+            events.extend(outcome.events)
+            metrics.EVENT_TIME_LAG.observe(max(0.0, (now_ms - reading["ts"]) / 1000))
+            if outcome.artifacts:
+                metrics.PROCESSED.labels("artifact").inc()
+            metrics.PROCESSED.labels("out_of_order" if outcome.out_of_order else "scored").inc()
+            for vital in outcome.drifts:
+                metrics.DRIFTS.labels(vital).inc()
+        scored = time.perf_counter()
+        metrics.PROCESS_TIME.labels("score").observe(scored - decoded)
+
+        for event in events:
+            await alerts_topic.send(key=key, value=orjson.dumps(event))
+            metrics.ALERTS.labels(event["kind"], event["severity"], event["status"]).inc()
+        if events:
+            metrics.END_TO_END.observe(max(0.0, time.time() - batch.received_ms / 1000))
+        patients[key] = state  # one changelog record per Kafka record
+        metrics.PROCESS_TIME.labels("emit").observe(time.perf_counter() - scored)
+
+
+def _ready() -> bool:
+    """Connected, assigned partitions, and the tables recovered from their changelog."""
+    try:
+        assigned = bool(app.consumer.assignment())
+    except Exception:  # no consumer yet
+        return False
+    return assigned and not app.rebalancing and app.tables.recovery.completed.is_set()
+
+
+@app.page("/healthz")
+async def healthz(web: Any, request: Any) -> Any:
+    return web.text("ok\n")
+
+
+@app.page("/readyz")
+async def readyz(web: Any, request: Any) -> Any:
+    ready = _ready()
+    metrics.READY.set(1 if ready else 0)
+    return web.text("ready\n" if ready else "not ready\n", status=200 if ready else 503)
+
+
+@app.page("/metrics")
+async def metrics_view(web: Any, request: Any) -> Any:
+    metrics.PATIENTS.set(len(patients))
+    body, content_type = metrics.exposition()
+    # aiohttp refuses a charset inside content_type=, so pass the header whole.
+    return web.bytes(body, headers={"Content-Type": content_type})

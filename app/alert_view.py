@@ -1,0 +1,75 @@
+"""Reading `vigil.alerts` for people: `vigil alerts` and `vigil up --simulate`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from app.settings import ALERTS_TOPIC
+
+_STATUS = {"open": "OPEN", "escalated": "ESCALATE", "resolved": "RESOLVED", "notice": "notice"}
+
+
+def describe(event: dict[str, Any]) -> str:
+    """One line for a terminal."""
+    ev = event.get("evidence", {})
+    status = _STATUS.get(event.get("status", ""), event.get("status", "?"))
+    head = f"{event.get('event_time', '?')}  {status:<8} {event.get('severity', '?'):<6} {event.get('kind', '?'):<14} {event.get('patient', '?')}"
+    if event.get("kind") == "news2":
+        vitals = ", ".join(f"{k} {v}" for k, v in ev.get("vitals", {}).items())
+        return f"{head}  NEWS2 {ev.get('score')} ({ev.get('band')}){': ' + vitals if vitals else ''}"
+    if event.get("kind") == "anomaly":
+        zs = ", ".join(f"{k} {ev['vitals'][k]} (z {z:+.1f})" for k, z in ev.get("z", {}).items())
+        return f"{head}  score {ev.get('score')}{': ' + zs if zs else ''}"
+    if event.get("kind") == "baseline_drift":
+        verb = "adopted" if ev.get("adopted") else "not adopted (unsafe level)"
+        return f"{head}  {ev.get('vital')} {ev.get('from')} -> {ev.get('to')}, {verb}"
+    return head
+
+
+async def tail(
+    bootstrap: str,
+    on_event: Callable[[dict[str, Any]], None],
+    stop: asyncio.Event,
+    from_beginning: bool = False,
+    started: asyncio.Event | None = None,
+) -> None:
+    consumer = AIOKafkaConsumer(
+        ALERTS_TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        # Wait for the assignment, so "latest" means from now on.
+        while not consumer.assignment():
+            await asyncio.sleep(0.05)
+        for tp in consumer.assignment():
+            await consumer.position(tp)
+        if started is not None:
+            started.set()
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    try:
+                        on_event(orjson.loads(record.value))
+                    except orjson.JSONDecodeError:
+                        continue
+    finally:
+        await consumer.stop()
+
+
+def printer(as_json: bool, out: TextIO = sys.stdout) -> Callable[[dict[str, Any]], None]:
+    def show(event: dict[str, Any]) -> None:
+        out.write((orjson.dumps(event).decode() if as_json else describe(event)) + "\n")
+        out.flush()
+
+    return show

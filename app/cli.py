@@ -1,0 +1,182 @@
+"""The `vigil` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+import orjson
+
+from app import logs
+from app.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="vigil", description="Vigil: real-time health-data stream processing."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="run Kafka, the worker and the gateway together (the embedded default)")
+    up.add_argument("--simulate", type=int, default=0, metavar="N", help="also run N simulated devices and print alerts")
+    up.add_argument("--speed", type=float, default=60.0, help="simulated seconds per wall second until caught up (default 60)")
+
+    sub.add_parser("gateway", help="run the websocket gateway")
+    sub.add_parser("worker", help="run the Faust worker")
+
+    devices = sub.add_parser("devices", help="register, list and revoke devices")
+    dsub = devices.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = dsub.add_parser("add", help="register a device for a patient and print its token once")
+    add.add_argument("device_id")
+    add.add_argument("--patient", required=True, metavar="PATIENT_ID")
+    dsub.add_parser("list", help="list registered devices (no tokens)")
+    revoke = dsub.add_parser("revoke", help="revoke a device's token")
+    revoke.add_argument("device_id")
+
+    alerts = sub.add_parser("alerts", help="print alert events from vigil.alerts as they arrive")
+    alerts.add_argument("--from-beginning", action="store_true", help="start at the oldest retained event")
+    alerts.add_argument("--json", action="store_true", help="print each event as one JSON line")
+
+    sim = sub.add_parser("simulate", help="run simulated devices against a running gateway")
+    sim.add_argument("--devices", type=int, default=10, metavar="N")
+    sim.add_argument("--duration", type=float, default=60.0, metavar="S", help="seconds to run (default 60)")
+    sim.add_argument("--speed", type=float, default=60.0)
+
+    kafka = sub.add_parser("kafka", help="run the local Kafka broker alone, or only fetch its jars")
+    kafka.add_argument("action", nargs="?", choices=["run", "fetch"], default="run")
+
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logs.configure(args.command, settings.log_format, settings.log_level)
+    return COMMANDS[args.command](args, settings)
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from app import up
+
+    return up.run(settings, args.simulate, args.speed)
+
+
+def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
+    from app.gateway import Gateway
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await Gateway(settings).run(stop)
+
+    asyncio.run(serve())
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import faust
+
+    from agents.app import app
+
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
+    from app.registry import Registry, RegistryError
+
+    registry = Registry(settings.registry_path)
+    try:
+        if args.action == "add":
+            token = registry.add(args.device_id, args.patient)
+            print(orjson.dumps({"device_id": args.device_id, "patient": args.patient, "token": token}).decode())
+        elif args.action == "list":
+            for device in registry.devices():
+                print(
+                    orjson.dumps(
+                        {
+                            "device_id": device.device_id,
+                            "patient": device.patient,
+                            "created": device.created,
+                            "revoked": device.revoked,
+                        }
+                    ).decode()
+                )
+        elif args.action == "revoke":
+            registry.revoke(args.device_id)
+            print(orjson.dumps({"device_id": args.device_id, "revoked": True}).decode())
+    except RegistryError as exc:
+        print(f"vigil devices: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from app import alert_view
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await alert_view.tail(settings.bootstrap, alert_view.printer(args.json), stop, args.from_beginning)
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from app import up
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        loop.call_later(args.duration, stop.set)
+        await up._simulate(settings, args.devices, args.speed, stop)
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
+    from app.kafka_local import LocalKafka, LocalKafkaError, ensure_jars
+
+    try:
+        if args.action == "fetch":
+            print(ensure_jars())
+            return 0
+        kafka = LocalKafka(
+            settings.home / "kafka",
+            settings.local_kafka_port,
+            settings.local_kafka_controller_port,
+            partitions=settings.partitions,
+        )
+        kafka.start()
+    except LocalKafkaError as exc:
+        print(f"vigil kafka: {exc}", file=sys.stderr)
+        return 1
+    print(f"vigil: Kafka running on {kafka.bootstrap}; Ctrl-C to stop", file=sys.stderr)
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    except KeyboardInterrupt:
+        pass
+    finally:
+        kafka.stop()
+    return 0
+
+
+COMMANDS = {
+    "up": cmd_up,
+    "gateway": cmd_gateway,
+    "worker": cmd_worker,
+    "devices": cmd_devices,
+    "alerts": cmd_alerts,
+    "simulate": cmd_simulate,
+    "kafka": cmd_kafka,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

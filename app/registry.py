@@ -1,0 +1,139 @@
+"""The device registry: which device may connect, and for which patient.
+
+A device's token is random (256 bits), shown once when it is issued, and
+stored only as its SHA-256 hash: a token of that entropy needs no slow hash,
+and the hash alone cannot be used to connect. Lookup is by hash, and the
+stored hash is compared with `hmac.compare_digest`.
+
+The registry is a JSON file (mode 0600) under VIGIL_HOME, written atomically
+under a lock; a gateway re-reads it when it changes, so a revocation applies
+to the next handshake.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+TOKEN_PREFIX = "vgl_"
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+
+
+class RegistryError(Exception):
+    """A registry operation cannot be done; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    device_id: str
+    patient: str
+    created: str
+    revoked: bool = False
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def validate_id(kind: str, value: str) -> str:
+    if not _ID.match(value):
+        raise RegistryError(
+            f"a {kind} id is 1-128 letters, digits and . _ : -, starting with a letter or digit"
+        )
+    return value
+
+
+class Registry:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._mtime_ns: int | None = None
+        self._by_hash: dict[str, tuple[str, Device]] = {}
+
+    # -- reading ------------------------------------------------------------
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            return orjson.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return {"version": 1, "devices": {}}
+
+    def devices(self) -> list[Device]:
+        return [_device(k, v) for k, v in sorted(self._load()["devices"].items())]
+
+    def authenticate(self, token: str) -> Device | None:
+        """The device this token belongs to, or None (unknown or revoked)."""
+        self._refresh()
+        digest = token_hash(token)
+        found = self._by_hash.get(digest)
+        if found is None:
+            return None
+        stored, device = found
+        if not hmac.compare_digest(stored, digest) or device.revoked:
+            return None
+        return device
+
+    def _refresh(self) -> None:
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            mtime = None
+        if mtime == self._mtime_ns and self._mtime_ns is not None:
+            return
+        data = self._load()
+        self._by_hash = {
+            v["token_sha256"]: (v["token_sha256"], _device(k, v)) for k, v in data["devices"].items()
+        }
+        self._mtime_ns = mtime
+
+    # -- writing --------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = self._load()
+            yield data
+            tmp = self.path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+            os.replace(tmp, self.path)
+
+    def add(self, device_id: str, patient: str) -> str:
+        """Register a device for a patient; return its token (shown only now)."""
+        validate_id("device", device_id)
+        validate_id("patient", patient)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._locked() as data:
+            if device_id in data["devices"] and not data["devices"][device_id].get("revoked"):
+                raise RegistryError("that device is already registered; revoke it first")
+            data["devices"][device_id] = {
+                "patient": patient,
+                "token_sha256": token_hash(token),
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "revoked": False,
+            }
+        return token
+
+    def revoke(self, device_id: str) -> None:
+        with self._locked() as data:
+            if device_id not in data["devices"]:
+                raise RegistryError("no such device")
+            data["devices"][device_id]["revoked"] = True
+
+
+def _device(device_id: str, v: dict[str, Any]) -> Device:
+    return Device(device_id, v["patient"], v["created"], bool(v.get("revoked")))

@@ -1,0 +1,86 @@
+"""Settings, read from the environment (VIGIL_*) once at start-up.
+
+Every setting has a default that runs the embedded local set-up; docs/configuration.md
+lists them all. Topic names are public contracts and are not configurable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+READINGS_TOPIC = "vigil.readings"
+REJECTED_TOPIC = "vigil.rejected"
+ALERTS_TOPIC = "vigil.alerts"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"VIGIL_{name}", default)
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"VIGIL_{name} must be a whole number, not {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=lambda: Path.home() / ".vigil")
+    # Bootstrap servers of an existing Kafka cluster. Empty: Vigil runs its own
+    # local broker on `local_kafka_port`.
+    kafka_bootstrap: str = ""
+    local_kafka_port: int = 9092
+    local_kafka_controller_port: int = 9093
+    partitions: int = 4
+    replication_factor: int = 1
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8765
+    gateway_http_port: int = 8766
+    worker_id: str = "vigil-worker"  # Faust app id: consumer group and changelog topic prefix
+    worker_web_host: str = "127.0.0.1"
+    worker_web_port: int = 6066
+    ack_timeout_s: float = 10.0
+    max_inflight: int = 2048  # device frames awaiting Kafka's acknowledgement, per gateway
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            home=Path(_env("HOME", str(Path.home() / ".vigil"))).expanduser(),
+            kafka_bootstrap=_env("KAFKA_BOOTSTRAP", ""),
+            local_kafka_port=_int("LOCAL_KAFKA_PORT", 9092),
+            local_kafka_controller_port=_int("LOCAL_KAFKA_CONTROLLER_PORT", 9093),
+            partitions=_int("PARTITIONS", 4),
+            replication_factor=_int("REPLICATION_FACTOR", 1),
+            gateway_host=_env("GATEWAY_HOST", "127.0.0.1"),
+            gateway_port=_int("GATEWAY_PORT", 8765),
+            gateway_http_port=_int("GATEWAY_HTTP_PORT", 8766),
+            worker_id=_env("WORKER_ID", "vigil-worker"),
+            worker_web_host=_env("WORKER_WEB_HOST", "127.0.0.1"),
+            worker_web_port=_int("WORKER_WEB_PORT", 6066),
+            ack_timeout_s=float(_env("ACK_TIMEOUT_S", "10")),
+            max_inflight=_int("MAX_INFLIGHT", 2048),
+            log_format=_env("LOG_FORMAT", "auto"),
+            log_level=_env("LOG_LEVEL", "info"),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def bootstrap(self) -> str:
+        """Where Kafka is: the configured cluster, or the local broker."""
+        return self.kafka_bootstrap or f"127.0.0.1:{self.local_kafka_port}"
+
+    @property
+    def uses_local_kafka(self) -> bool:
+        return not self.kafka_bootstrap
+
+    @property
+    def registry_path(self) -> Path:
+        return self.home / "devices.json"

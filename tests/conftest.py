@@ -1,0 +1,106 @@
+"""Shared fixtures. The integration tests share one real Kafka broker, started
+once per session on free ports by the same module `vigil up` uses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from app.kafka_local import LocalKafka, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    broker = LocalKafka(
+        tmp_path_factory.mktemp("kafka"), port=free_port(), controller_port=free_port(), partitions=4
+    )
+    broker.start(quiet=True)
+    yield broker
+    broker.stop()
+
+
+@dataclass
+class Vigil:
+    """Environment for running `vigil` commands against the test broker."""
+
+    env: dict[str, str]
+    home: Path
+    ws_url: str
+    http_url: str
+    worker_url: str
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=60,
+        )
+
+    def spawn(self, *args: str, log_name: str) -> subprocess.Popen[bytes]:
+        log = open(self.home / f"{log_name}.log", "ab")
+        return subprocess.Popen(
+            [sys.executable, "-m", "app.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log(self, name: str) -> str:
+        return (self.home / f"{name}.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def vigil(kafka: LocalKafka, tmp_path: Path) -> Vigil:
+    gw, http, web = free_port(), free_port(), free_port()
+    env = dict(
+        os.environ,
+        VIGIL_HOME=str(tmp_path),
+        VIGIL_KAFKA_BOOTSTRAP=kafka.bootstrap,
+        VIGIL_GATEWAY_PORT=str(gw),
+        VIGIL_GATEWAY_HTTP_PORT=str(http),
+        VIGIL_WORKER_WEB_PORT=str(web),
+        VIGIL_WORKER_ID=f"vigil-test-{tmp_path.name}",
+        VIGIL_LOG_FORMAT="json",
+    )
+    return Vigil(env, tmp_path, f"ws://127.0.0.1:{gw}/v1", f"http://127.0.0.1:{http}", f"http://127.0.0.1:{web}")
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"process exited with {proc.returncode}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"{url} not ready within {timeout} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            return proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+    return proc.returncode

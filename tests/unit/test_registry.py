@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from app.registry import Registry, RegistryError
+
+
+def test_token_is_returned_once_and_only_its_hash_is_stored(tmp_path) -> None:
+    registry = Registry(tmp_path / "devices.json")
+    token = registry.add("dev-1", "patient-1")
+    assert token.startswith("vgl_") and len(token) > 40
+    stored = (tmp_path / "devices.json").read_text()
+    assert token not in stored and token[4:] not in stored
+    assert stat.S_IMODE((tmp_path / "devices.json").stat().st_mode) == 0o600
+
+
+def test_authenticate_and_revoke(tmp_path) -> None:
+    registry = Registry(tmp_path / "devices.json")
+    token = registry.add("dev-1", "patient-1")
+    device = registry.authenticate(token)
+    assert device is not None and (device.device_id, device.patient) == ("dev-1", "patient-1")
+    assert registry.authenticate(token + "x") is None
+    assert registry.authenticate("") is None
+    # A second process (the CLI) revokes; this one sees it at the next handshake.
+    Registry(tmp_path / "devices.json").revoke("dev-1")
+    assert registry.authenticate(token) is None
+
+
+def test_reregistering_needs_a_revocation_and_issues_a_new_token(tmp_path) -> None:
+    registry = Registry(tmp_path / "devices.json")
+    old = registry.add("dev-1", "patient-1")
+    with pytest.raises(RegistryError):
+        registry.add("dev-1", "patient-2")
+    registry.revoke("dev-1")
+    new = registry.add("dev-1", "patient-2")
+    assert registry.authenticate(old) is None
+    assert registry.authenticate(new).patient == "patient-2"
+
+
+@pytest.mark.parametrize("bad", ["", "-x", "a b", "x" * 200, "p\n1"])
+def test_ids_are_validated(tmp_path, bad: str) -> None:
+    with pytest.raises(RegistryError):
+        Registry(tmp_path / "devices.json").add(bad, "patient-1")

@@ -99,6 +99,11 @@ def ensure_jars(quiet: bool = False) -> Path:
     return libs
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -204,9 +209,13 @@ class LocalKafka:
         )
         (self.data_dir / "log4j.properties").write_text(_LOG4J.format(log=self.log_path))
         if not (logs / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            cluster_id = new_cluster_id()
             fmt = subprocess.run(
-                self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+                # "--cluster-id=" form: a base64 id may start with "-", which a
+                # separate argument would turn into an unknown option.
+                self._java(
+                    libs, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)
+                ),
                 capture_output=True,
                 text=True,
             )

@@ -54,6 +54,8 @@ app = faust.App(
     topic_replication_factor=settings.replication_factor,
     producer_acks=-1,
     consumer_auto_offset_reset="earliest",
+    broker_session_timeout=settings.worker_session_timeout_s,
+    broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
     web_enabled=True,
     web_bind=settings.worker_web_host,
     web_host=settings.worker_web_host,
@@ -70,10 +72,33 @@ app = faust.App(
 readings_topic = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
 alerts_topic = app.topic(ALERTS_TOPIC, key_serializer="raw", value_serializer="raw")
 
-patients = app.Table("patients", default=None, key_type=bytes, partitions=settings.partitions)
-# Faust picks a table's value codec from its value type (JSON by default); the
-# store and the changelog topic are made lazily, so setting it here takes.
-patients.value_serializer = "vigil_state"
+
+
+class StoredPatientState:
+    """The `patients` table's value type, as Faust sees it.
+
+    Faust takes a table's codec from its value type (`_options.serializer`,
+    JSON otherwise) for both the writes to the changelog and the reads during
+    recovery, and hands what the codec decoded to `from_data`. Naming the
+    codec here keeps the two in agreement; setting serializers on the table
+    after it is declared does not reach the changelog topic.
+    """
+
+    class _options:
+        serializer = "vigil_state"
+
+    @staticmethod
+    def from_data(value: Any, preferred_type: Any = None) -> Any:
+        return value  # already a PatientState, decoded by PatientStateCodec
+
+
+patients = app.Table(
+    "patients",
+    default=None,
+    key_type=bytes,
+    value_type=StoredPatientState,
+    partitions=settings.partitions,
+)
 
 detector_config = core.Config()
 

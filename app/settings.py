@@ -43,6 +43,9 @@ class Settings:
     worker_id: str = "vigil-worker"  # Faust app id: consumer group and changelog topic prefix
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int = 6066
+    # How long Kafka waits for a silent worker before handing its partitions
+    # to another: the pause after a crash. Faust's default is 60 s.
+    worker_session_timeout_s: float = 10.0
     ack_timeout_s: float = 10.0
     max_inflight: int = 2048  # device frames awaiting Kafka's acknowledgement, per gateway
     log_format: str = "auto"  # auto | json | console
@@ -63,6 +66,7 @@ class Settings:
             worker_id=_env("WORKER_ID", "vigil-worker"),
             worker_web_host=_env("WORKER_WEB_HOST", "127.0.0.1"),
             worker_web_port=_int("WORKER_WEB_PORT", 6066),
+            worker_session_timeout_s=float(_env("WORKER_SESSION_TIMEOUT_S", "10")),
             ack_timeout_s=float(_env("ACK_TIMEOUT_S", "10")),
             max_inflight=_int("MAX_INFLIGHT", 2048),
             log_format=_env("LOG_FORMAT", "auto"),

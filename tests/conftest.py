@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from app.kafka_local import LocalKafka, free_port
 
@@ -104,3 +106,25 @@ def stop(proc: subprocess.Popen[bytes]) -> int:
             proc.wait()
             raise
     return proc.returncode
+
+
+async def read_topic(bootstrap: str, topic: str, predicate, timeout: float = 60.0) -> list[dict]:
+    """Records of `topic` (from the start) whose (record, decoded value) match, read with
+    a plain Kafka consumer; returns once at least one matched, or at `timeout`."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    found: list[dict] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not found:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    value = orjson.loads(record.value)
+                    if predicate(record, value):
+                        found.append({"key": record.key, "value": value})
+    finally:
+        await consumer.stop()
+    return found

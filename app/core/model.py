@@ -2,17 +2,20 @@
 
 Per vital:
 
-- `river.stats.Var` holds the patient's baseline mean and variance. It starts
-  from the population prior (`app.core.vitals`) as a few pseudo-observations,
-  so a new patient is scored against population norms at once and becomes
-  personal as readings arrive (cold start).
+- `river.stats.Var` learns the mean and variance of this patient's own
+  readings. Scoring blends them with a prior (mean, standard deviation)
+  weighted as `PRIOR_WEIGHT` readings: at first the population's
+  (`app.core.vitals`), so a new patient is scored at once against population
+  norms and the baseline becomes personal as readings arrive (cold start).
+  Blending variances rather than pooling the prior as pseudo-readings keeps
+  the gap between population and patient means out of the patient's spread.
 - Each reading is scored as a z-score against that baseline. Readings that
   look anomalous (|z| >= `learn_below`) are kept out of learning, so the model
   does not learn a deterioration as the new normal.
 - `river.drift.PageHinkley` watches the z-scores. When the level has moved for
   good it signals drift; the caller then decides whether the new level is
   adopted as baseline (see `app.core.patient`: only when it is clinically
-  safe) and calls `adopt`.
+  safe) and calls `adopt`, which makes the recent level the new prior.
 
 The River objects are rebuilt from, and reduced to, a few plain numbers
 (`to_list` / `from_list`), so the per-patient state has an explicit, versioned
@@ -27,7 +30,7 @@ from river import drift, stats
 
 from app.core.vitals import NUMERIC
 
-PRIOR_WEIGHT = 5.0  # the prior counts as this many observations
+PRIOR_WEIGHT = 5.0  # the prior counts as this many readings
 RECENT_ALPHA = 0.2  # smoothing of the recent level used when a drift is adopted
 
 # PageHinkley on z-scores (unit variance by construction). River's defaults
@@ -41,14 +44,6 @@ PH_THRESHOLD = 25.0
 PH_ALPHA = 1 - 1e-4
 
 
-def _new_var(mean: float, sd: float) -> stats.Var:
-    var = stats.Var()
-    var.mean.n = PRIOR_WEIGHT
-    var.mean._mean = mean
-    var._S = (PRIOR_WEIGHT - 1) * sd * sd
-    return var
-
-
 def _new_ph() -> drift.PageHinkley:
     return drift.PageHinkley(
         min_instances=PH_MIN_INSTANCES, delta=PH_DELTA, threshold=PH_THRESHOLD, alpha=PH_ALPHA
@@ -58,31 +53,46 @@ def _new_ph() -> drift.PageHinkley:
 class Baseline:
     """Learned baseline and drift detector for one vital of one patient."""
 
-    __slots__ = ("name", "floor", "var", "ph", "recent")
+    __slots__ = ("name", "floor", "var", "prior_mean", "prior_sd", "ph", "recent")
 
-    def __init__(self, name: str, var: stats.Var, ph: drift.PageHinkley, recent: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        var: stats.Var,
+        prior_mean: float,
+        prior_sd: float,
+        ph: drift.PageHinkley,
+        recent: float,
+    ) -> None:
         self.name = name
         self.floor = NUMERIC[name].floor
         self.var = var
+        self.prior_mean = prior_mean
+        self.prior_sd = prior_sd
         self.ph = ph
         self.recent = recent
 
     @classmethod
     def prior(cls, name: str) -> Baseline:
         mean, sd = NUMERIC[name].prior
-        return cls(name, _new_var(mean, sd), _new_ph(), mean)
-
-    @property
-    def mean(self) -> float:
-        return self.var.mean.get()
-
-    @property
-    def sd(self) -> float:
-        return max(math.sqrt(max(self.var.get(), 0.0)), self.floor)
+        return cls(name, stats.Var(), mean, sd, _new_ph(), mean)
 
     @property
     def n(self) -> float:
-        return self.var.mean.n - PRIOR_WEIGHT
+        """Readings learned since the last reset."""
+        return self.var.mean.n
+
+    @property
+    def mean(self) -> float:
+        n = self.var.mean.n
+        return (PRIOR_WEIGHT * self.prior_mean + n * self.var.mean.get()) / (PRIOR_WEIGHT + n)
+
+    @property
+    def sd(self) -> float:
+        n = self.var.mean.n
+        own = self.var.get() if n >= 2 else 0.0
+        variance = (PRIOR_WEIGHT * self.prior_sd**2 + n * max(own, 0.0)) / (PRIOR_WEIGHT + n)
+        return max(math.sqrt(variance), self.floor)
 
     def z(self, x: float) -> float:
         return (x - self.mean) / self.sd
@@ -96,8 +106,9 @@ class Baseline:
         return self.ph.drift_detected
 
     def adopt(self) -> None:
-        """Take the recent level as the new baseline, spread as the old one."""
-        self.var = _new_var(self.recent, self.sd)
+        """Take the recent level as the new prior, spread as the old baseline."""
+        self.prior_mean, self.prior_sd = self.recent, self.sd
+        self.var = stats.Var()
         self.ph = _new_ph()
 
     def reject_drift(self) -> None:
@@ -112,6 +123,8 @@ class Baseline:
             self.var.mean.n,
             self.var.mean._mean,
             self.var._S,
+            self.prior_mean,
+            self.prior_sd,
             self.recent,
             ph._x_mean.n,
             ph._x_mean._mean,
@@ -123,7 +136,7 @@ class Baseline:
 
     @classmethod
     def from_list(cls, name: str, values: list[float]) -> Baseline:
-        n, mean, s, recent, ph_n, ph_mean, inc, dec, min_inc, max_dec = values
+        n, mean, s, prior_mean, prior_sd, recent, ph_n, ph_mean, inc, dec, min_inc, max_dec = values
         var = stats.Var()
         var.mean.n = n
         var.mean._mean = mean
@@ -135,4 +148,4 @@ class Baseline:
         ph._sum_decrease = dec
         ph._min_increase = math.inf if min_inc >= 1e300 else min_inc
         ph._max_decrease = max_dec
-        return cls(name, var, ph, recent)
+        return cls(name, var, prior_mean, prior_sd, ph, recent)

@@ -13,36 +13,15 @@ import time
 import urllib.request
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import ROOT, stop, wait_ready
+from tests.conftest import ROOT, read_topic, stop, wait_ready
 
 pytestmark = pytest.mark.integration
 
 VITALS = {"heart_rate": 74, "spo2": 97, "respiratory_rate": 15, "systolic_bp": 121, "temperature": 36.8, "consciousness": "A"}
 ABNORMAL = {"heart_rate": 148, "spo2": 84, "respiratory_rate": 31, "systolic_bp": 84}
-
-
-async def read_topic(bootstrap: str, topic: str, predicate, timeout: float = 60.0) -> list[dict]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    found: list[dict] = []
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not found:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                for record in records:
-                    value = json.loads(record.value)
-                    if predicate(record, value):
-                        found.append({"key": record.key, "value": value})
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_device_to_alert(vigil, kafka) -> None:

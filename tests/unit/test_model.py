@@ -61,3 +61,13 @@ def test_encoding_round_trip_preserves_behaviour() -> None:
     tail = [36.7 + rng.gauss(0, 0.1) for _ in range(50)] + [38.0] * 30
     assert feed(a, tail) == feed(b, tail)
     assert a.to_list() == b.to_list()
+
+
+def test_population_prior_does_not_inflate_a_personal_spread() -> None:
+    # An athlete resting at 50-54/min: after two hours, 75/min is clearly
+    # unusual for them, although it is the population's mean.
+    b = Baseline.prior("heart_rate")
+    feed(b, [52 + (i % 5) - 2 for i in range(120)])
+    assert 52 < b.mean < 54
+    assert b.sd == 3.0  # the floor: the patient's own spread is smaller
+    assert b.z(75) > 7

@@ -35,13 +35,24 @@ settings = Settings.from_env()
 
 
 class PatientStateCodec(codecs.Codec):
-    """Faust codec for table values: Vigil's versioned state encoding."""
+    """Faust codec for table values: Vigil's versioned state encoding.
+
+    A stored state this version cannot read (an older encoding, a corrupt
+    record) must not stop the worker: Faust's recovery stalls for good on a
+    codec error. Such a patient starts again from the population prior, and
+    the metric `vigil_worker_state_resets_total` counts it.
+    """
 
     def _dumps(self, obj: Any) -> bytes:
         return core.encode(obj)
 
     def _loads(self, s: bytes) -> Any:
-        return core.decode(s)
+        try:
+            return core.decode(s)
+        except StateError:
+            metrics.STATE_RESETS.inc()
+            log.warning("undecodable patient state replaced by a fresh one")
+            return core.PatientState()
 
 
 codecs.register("vigil_state", PatientStateCodec())

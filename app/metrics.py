@@ -58,6 +58,10 @@ EVENT_TIME_LAG = Histogram(
     "Time from a reading's device timestamp to its processing.",
     buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 86400),
 )
+STATE_RESETS = Counter(
+    "vigil_worker_state_resets_total",
+    "Stored patient states that could not be decoded and were started afresh.",
+)
 PATIENTS = Gauge("vigil_worker_patients", "Patients with live state in this worker.")
 DRIFTS = Counter("vigil_worker_drift_events_total", "Baseline drifts detected, by vital.", ["vital"])
 ALERTS = Counter(

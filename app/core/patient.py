@@ -35,7 +35,7 @@ from app.core.errors import StateError
 from app.core.model import Baseline
 from app.core.vitals import MODELLED, is_artifact
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: baselines carry their prior (mean, sd) separately
 KINDS = ("news2", "anomaly")
 
 _NEWS2_SEVERITY = {"high": "high", "medium": "medium", "low_medium": "low"}

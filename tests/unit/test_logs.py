@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import structlog
 
 from app import logs
@@ -12,7 +13,13 @@ def test_redact_removes_patient_data_and_secrets() -> None:
     assert out["connection"] == 7
 
 
-def test_configured_logger_writes_json_without_patient_data(capsys) -> None:
+@pytest.fixture
+def restore_structlog():
+    yield
+    structlog.reset_defaults()
+
+
+def test_configured_logger_writes_json_without_patient_data(capsys, restore_structlog) -> None:
     logs.configure("test", fmt="json")
     structlog.get_logger().info("hello", patient="P-123", device_count=2)
     err = capsys.readouterr().err

@@ -1,0 +1,24 @@
+"""The worker's table codec: Vigil's encoding, and no stall on a bad record."""
+
+from __future__ import annotations
+
+from agents.app import PatientStateCodec, patients
+from app import metrics
+from app.core import patient as core
+
+
+def test_table_uses_vigils_codec_for_the_changelog() -> None:
+    # Recovery decodes with the changelog topic's codec: it must be ours, not JSON.
+    assert patients.changelog_topic.value_serializer == "vigil_state"
+    assert patients.value_serializer == "vigil_state"
+    assert patients.changelog_topic.key_serializer == "raw"
+
+
+def test_round_trip_and_fresh_state_for_undecodable_records() -> None:
+    codec = PatientStateCodec()
+    state = core.PatientState(count=3, last_ts=1000)
+    assert codec.loads(codec.dumps(state)) == state
+    before = metrics.STATE_RESETS._value.get()
+    for bad in (b"not json", b'{"v": 1, "n": 1}', b'{"v": 99}'):
+        assert codec.loads(bad) == core.PatientState()
+    assert metrics.STATE_RESETS._value.get() == before + 3

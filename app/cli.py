@@ -10,6 +10,7 @@ import sys
 import orjson
 
 from app import logs
+from app.runtime import stop_on_signals
 from app.settings import Settings
 
 
@@ -63,11 +64,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     from app.gateway import Gateway
 
     async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await Gateway(settings).run(stop)
+        await Gateway(settings).run(stop_on_signals())
 
     asyncio.run(serve())
     return 0
@@ -116,10 +113,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     from app import alert_view
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await alert_view.tail(settings.bootstrap, alert_view.printer(args.json), stop, args.from_beginning)
 
     asyncio.run(run())
@@ -130,12 +124,9 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from app import up
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        loop.call_later(args.duration, stop.set)
-        await up._simulate(settings, args.devices, args.speed, stop)
+        stop = stop_on_signals()
+        asyncio.get_running_loop().call_later(args.duration, stop.set)
+        await up.simulate_fleet(settings, args.devices, args.speed, stop)
 
     asyncio.run(run())
     return 0
@@ -159,10 +150,10 @@ def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
         print(f"vigil kafka: {exc}", file=sys.stderr)
         return 1
     print(f"vigil: Kafka running on {kafka.bootstrap}; Ctrl-C to stop", file=sys.stderr)
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # so sigwait, not a handler, gets them
     try:
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    except KeyboardInterrupt:
-        pass
+        signal.sigwait(stop_signals)
     finally:
         kafka.stop()
     return 0

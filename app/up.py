@@ -22,6 +22,7 @@ from pathlib import Path
 from app import alert_view, simulate
 from app.kafka_local import LocalKafka, LocalKafkaError
 from app.registry import Registry
+from app.runtime import stop_on_signals
 from app.settings import Settings
 from app.topics import ensure_topics
 
@@ -124,10 +125,7 @@ def run(settings: Settings, simulate_devices: int = 0, speed: float = 60.0) -> i
 async def _serve(
     settings: Settings, devices: int, speed: float, children: list[subprocess.Popen[bytes]]
 ) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     tasks = [asyncio.ensure_future(_watch(children, stop))]
     if devices:
         listening = asyncio.Event()
@@ -137,7 +135,7 @@ async def _serve(
             )
         )
         await listening.wait()
-        tasks.append(asyncio.ensure_future(_simulate(settings, devices, speed, stop)))
+        tasks.append(asyncio.ensure_future(simulate_fleet(settings, devices, speed, stop)))
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -150,7 +148,8 @@ async def _watch(children: list[subprocess.Popen[bytes]], stop: asyncio.Event) -
         await asyncio.sleep(0.5)
 
 
-async def _simulate(settings: Settings, n: int, speed: float, stop: asyncio.Event) -> None:
+async def simulate_fleet(settings: Settings, n: int, speed: float, stop: asyncio.Event) -> None:
+    """Register N simulated devices (re-issuing their tokens) and run them until `stop`."""
     registry = Registry(settings.registry_path)
     url = f"ws://{settings.gateway_host}:{settings.gateway_port}/v1"
     schedule = simulate.Schedule(speed=speed)

@@ -82,6 +82,23 @@ def vigil(kafka: LocalKafka, tmp_path: Path) -> Vigil:
     return Vigil(env, tmp_path, f"ws://127.0.0.1:{gw}/v1", f"http://127.0.0.1:{http}", f"http://127.0.0.1:{web}")
 
 
+@pytest.fixture
+def services(vigil: Vigil) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    """The gateway and the worker as separate processes, ready. A test may
+    replace `services["worker"]` with a new process; all are stopped after."""
+    procs = {
+        "gateway": vigil.spawn("gateway", log_name="gateway"),
+        "worker": vigil.spawn("worker", log_name="worker"),
+    }
+    try:
+        wait_ready(vigil.http_url + "/readyz", procs["gateway"])
+        wait_ready(vigil.worker_url + "/readyz", procs["worker"])
+        yield procs
+    finally:
+        codes = {name: stop(proc) for name, proc in procs.items()}
+    assert codes["gateway"] == 0, vigil.log("gateway")[-3000:]
+
+
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -16,7 +16,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import ROOT, read_topic, stop, wait_ready
+from tests.conftest import ROOT, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -24,95 +24,86 @@ VITALS = {"heart_rate": 74, "spo2": 97, "respiratory_rate": 15, "systolic_bp": 1
 ABNORMAL = {"heart_rate": 148, "spo2": 84, "respiratory_rate": 31, "systolic_bp": 84}
 
 
-async def test_device_to_alert(vigil, kafka) -> None:
-    worker = vigil.spawn("worker", log_name="worker")
-    gateway = vigil.spawn("gateway", log_name="gateway")
+async def test_device_to_alert(vigil, kafka, services) -> None:
+    added = vigil.run("devices", "add", "bedside-7", "--patient", "MRN-0042")
+    token = json.loads(added.stdout)["token"]
+
+    # A wrong token is refused in the handshake.
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(vigil.ws_url, additional_headers={"Authorization": "Bearer vgl_wrong"}):
+            pass
+    assert refused.value.response.status_code == 401
+
+    now = int(time.time() * 1000)
+    start = now - 61 * 60_000
+    async with connect(vigil.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        # An hour of normal readings, one a minute, as single readings and batches.
+        for seq in range(30):
+            await ws.send(json.dumps({"type": "reading", "seq": seq, "ts": start + seq * 60_000, "vitals": VITALS}))
+            assert json.loads(await ws.recv()) == {"type": "ack", "seq": seq}
+        batch = [
+            {"type": "reading", "seq": seq, "ts": start + seq * 60_000, "vitals": VITALS} for seq in range(30, 60)
+        ]
+        batch.insert(5, {"type": "reading", "seq": 999, "ts": start, "vitals": {"spo2": 140}})
+        await ws.send(json.dumps({"type": "batch", "readings": batch}))
+        replies = [json.loads(await ws.recv()) for _ in range(2)]
+        assert {"type": "error", "seq": 999, "code": "out_of_range", "message": "spo2 is outside 0..100 %"} in replies
+        assert {"type": "ack", "seqs": list(range(30, 60))} in replies
+
+        # Then a clearly abnormal one, with an ISO timestamp.
+        ts_iso = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now / 1000))
+        await ws.send(json.dumps({"type": "reading", "seq": 60, "ts": ts_iso, "vitals": ABNORMAL}))
+        assert json.loads(await ws.recv()) == {"type": "ack", "seq": 60}
+
+    alerts = await read_topic(
+        kafka.bootstrap,
+        "vigil.alerts",
+        lambda r, v: v.get("patient") == "MRN-0042" and v.get("kind") == "news2" and v.get("status") == "open",
+    )
+    assert len(alerts) == 1, vigil.log("worker")[-3000:]
+    alert = alerts[0]["value"]
+    assert alerts[0]["key"] == b"MRN-0042"
+    assert alert["device_id"] == "bedside-7"
+    assert alert["severity"] == "high"
+    assert alert["event_time"] == ts_iso
+    assert alert["evidence"]["vitals"] == ABNORMAL
+    assert alert["evidence"]["score"] >= 7
+    assert len(alert["alert_id"]) == 36
+
+    rejected = await read_topic(
+        kafka.bootstrap, "vigil.rejected", lambda r, v: v.get("device_id") == "bedside-7"
+    )
+    assert [(r["value"]["seq"], r["value"]["code"]) for r in rejected] == [(999, "out_of_range")]
+    assert token not in json.dumps([r["value"] for r in rejected])
+
+    # The worker's metrics saw it, without any patient id in them.
+    with urllib.request.urlopen(vigil.worker_url + "/metrics") as response:
+        worker_metrics = response.read().decode()
+    assert 'vigil_worker_alert_events_total{kind="news2",severity="high",status="open"}' in worker_metrics
+    with urllib.request.urlopen(vigil.http_url + "/metrics") as response:
+        gateway_metrics = response.read().decode()
+    assert 'vigil_gateway_readings_total{outcome="accepted"} 61.0' in gateway_metrics
+    assert 'vigil_gateway_readings_total{outcome="out_of_range"} 1.0' in gateway_metrics
+    for text in (worker_metrics, gateway_metrics, vigil.log("worker"), vigil.log("gateway")):
+        assert "MRN-0042" not in text and token not in text
+
+    # `vigil alerts` shows the same alert to a person at a terminal.
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "alerts", "--from-beginning", "--json"],
+        env=vigil.env, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
     try:
-        wait_ready(vigil.http_url + "/readyz", gateway)
-        wait_ready(vigil.worker_url + "/readyz", worker)
-
-        added = vigil.run("devices", "add", "bedside-7", "--patient", "MRN-0042")
-        token = json.loads(added.stdout)["token"]
-
-        # A wrong token is refused in the handshake.
-        with pytest.raises(InvalidStatus) as refused:
-            async with connect(vigil.ws_url, additional_headers={"Authorization": "Bearer vgl_wrong"}):
-                pass
-        assert refused.value.response.status_code == 401
-
-        now = int(time.time() * 1000)
-        start = now - 61 * 60_000
-        async with connect(vigil.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
-            # An hour of normal readings, one a minute, as single readings and batches.
-            for seq in range(30):
-                await ws.send(json.dumps({"type": "reading", "seq": seq, "ts": start + seq * 60_000, "vitals": VITALS}))
-                assert json.loads(await ws.recv()) == {"type": "ack", "seq": seq}
-            batch = [
-                {"type": "reading", "seq": seq, "ts": start + seq * 60_000, "vitals": VITALS} for seq in range(30, 60)
-            ]
-            batch.insert(5, {"type": "reading", "seq": 999, "ts": start, "vitals": {"spo2": 140}})
-            await ws.send(json.dumps({"type": "batch", "readings": batch}))
-            replies = [json.loads(await ws.recv()) for _ in range(2)]
-            assert {"type": "error", "seq": 999, "code": "out_of_range", "message": "spo2 is outside 0..100 %"} in replies
-            assert {"type": "ack", "seqs": list(range(30, 60))} in replies
-
-            # Then a clearly abnormal one, with an ISO timestamp.
-            ts_iso = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now / 1000))
-            await ws.send(json.dumps({"type": "reading", "seq": 60, "ts": ts_iso, "vitals": ABNORMAL}))
-            assert json.loads(await ws.recv()) == {"type": "ack", "seq": 60}
-
-        alerts = await read_topic(
-            kafka.bootstrap,
-            "vigil.alerts",
-            lambda r, v: v.get("patient") == "MRN-0042" and v.get("kind") == "news2" and v.get("status") == "open",
-        )
-        assert len(alerts) == 1, vigil.log("worker")[-3000:]
-        alert = alerts[0]["value"]
-        assert alerts[0]["key"] == b"MRN-0042"
-        assert alert["device_id"] == "bedside-7"
-        assert alert["severity"] == "high"
-        assert alert["event_time"] == ts_iso
-        assert alert["evidence"]["vitals"] == ABNORMAL
-        assert alert["evidence"]["score"] >= 7
-        assert len(alert["alert_id"]) == 36
-
-        rejected = await read_topic(
-            kafka.bootstrap, "vigil.rejected", lambda r, v: v.get("device_id") == "bedside-7"
-        )
-        assert [(r["value"]["seq"], r["value"]["code"]) for r in rejected] == [(999, "out_of_range")]
-        assert token not in json.dumps([r["value"] for r in rejected])
-
-        # The worker's metrics saw it, without any patient id in them.
-        with urllib.request.urlopen(vigil.worker_url + "/metrics") as response:
-            worker_metrics = response.read().decode()
-        assert 'vigil_worker_alert_events_total{kind="news2",severity="high",status="open"}' in worker_metrics
-        with urllib.request.urlopen(vigil.http_url + "/metrics") as response:
-            gateway_metrics = response.read().decode()
-        assert 'vigil_gateway_readings_total{outcome="accepted"} 61.0' in gateway_metrics
-        assert 'vigil_gateway_readings_total{outcome="out_of_range"} 1.0' in gateway_metrics
-        for text in (worker_metrics, gateway_metrics, vigil.log("worker"), vigil.log("gateway")):
-            assert "MRN-0042" not in text and token not in text
-
-        # `vigil alerts` shows the same alert to a person at a terminal.
-        tail = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "alerts", "--from-beginning", "--json"],
-            env=vigil.env, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        )
-        try:
-            shown = None
-            for line in tail.stdout:
-                event = json.loads(line)
-                if event["alert_id"] == alert["alert_id"] and event["status"] == "open":
-                    shown = event
-                    break
-            assert shown == alert
-        finally:
-            tail.terminate()
-            assert tail.wait(30) == 0
-
-        listed = [json.loads(line) for line in vigil.run("devices", "list").stdout.splitlines()]
-        assert [(d["device_id"], d["revoked"]) for d in listed] == [("bedside-7", False)]
-        assert token not in vigil.run("devices", "list").stdout
+        shown = None
+        for line in tail.stdout:
+            event = json.loads(line)
+            if event["alert_id"] == alert["alert_id"] and event["status"] == "open":
+                shown = event
+                break
+        assert shown == alert
     finally:
-        assert stop(gateway) == 0
-        stop(worker)
+        tail.terminate()
+        assert tail.wait(30) == 0
+
+    listed = [json.loads(line) for line in vigil.run("devices", "list").stdout.splitlines()]
+    assert [(d["device_id"], d["revoked"]) for d in listed] == [("bedside-7", False)]
+    assert token not in vigil.run("devices", "list").stdout

@@ -9,57 +9,49 @@ import time
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.conftest import read_topic, stop, wait_ready
+from tests.conftest import read_topic, wait_ready
 
 pytestmark = pytest.mark.integration
 
 
-async def test_learned_baseline_survives_a_killed_worker(vigil, kafka) -> None:
-    gateway = vigil.spawn("gateway", log_name="gateway")
-    worker = vigil.spawn("worker", log_name="worker")
-    try:
-        wait_ready(vigil.http_url + "/readyz", gateway)
-        wait_ready(vigil.worker_url + "/readyz", worker)
-        token = json.loads(vigil.run("devices", "add", "wear-1", "--patient", "ATHLETE-1").stdout)["token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        start = int(time.time() * 1000) - 3 * 3600_000
+async def test_learned_baseline_survives_a_killed_worker(vigil, kafka, services) -> None:
+    token = json.loads(vigil.run("devices", "add", "wear-1", "--patient", "ATHLETE-1").stdout)["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    start = int(time.time() * 1000) - 3 * 3600_000
 
-        # An athlete: resting heart rate about 52, far below the population's 75.
-        async with connect(vigil.ws_url, additional_headers=headers) as ws:
-            batch = [
-                {"seq": i, "ts": start + i * 60_000, "vitals": {"heart_rate": 52 + (i % 5) - 2}} for i in range(120)
-            ]
-            await ws.send(json.dumps({"type": "batch", "readings": batch}))
-            assert json.loads(await ws.recv()) == {"type": "ack", "seqs": list(range(120))}
+    # An athlete: resting heart rate about 52, far below the population's 75.
+    async with connect(vigil.ws_url, additional_headers=headers) as ws:
+        batch = [
+            {"seq": i, "ts": start + i * 60_000, "vitals": {"heart_rate": 52 + (i % 5) - 2}} for i in range(120)
+        ]
+        await ws.send(json.dumps({"type": "batch", "readings": batch}))
+        assert json.loads(await ws.recv()) == {"type": "ack", "seqs": list(range(120))}
 
-        # Kill the worker as soon as the patient's state is in the changelog.
-        changelog = f"{vigil.env['VIGIL_WORKER_ID']}-patients-changelog"
-        written = await read_topic(
-            kafka.bootstrap, changelog, lambda r, v: r.key == b"ATHLETE-1" and v["n"] == 120
-        )
-        assert written, vigil.log("worker")[-3000:]
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
+    # Kill the worker as soon as the patient's state is in the changelog.
+    changelog = f"{vigil.env['VIGIL_WORKER_ID']}-patients-changelog"
+    written = await read_topic(
+        kafka.bootstrap, changelog, lambda r, v: r.key == b"ATHLETE-1" and v["n"] == 120
+    )
+    assert written, vigil.log("worker")[-3000:]
+    services["worker"].send_signal(signal.SIGKILL)
+    services["worker"].wait(10)
 
-        worker = vigil.spawn("worker", log_name="worker2")
-        wait_ready(vigil.worker_url + "/readyz", worker)
+    services["worker"] = vigil.spawn("worker", log_name="worker2")
+    wait_ready(vigil.worker_url + "/readyz", services["worker"])
 
-        # 75/min is normal for the population but not for this patient: only a
-        # worker that kept the learned baseline raises an anomaly for it.
-        async with connect(vigil.ws_url, additional_headers=headers) as ws:
-            reading = {"type": "reading", "seq": 120, "ts": start + 120 * 60_000, "vitals": {"heart_rate": 75}}
-            await ws.send(json.dumps(reading))
-            assert json.loads(await ws.recv()) == {"type": "ack", "seq": 120}
+    # 75/min is normal for the population but not for this patient: only a
+    # worker that kept the learned baseline raises an anomaly for it.
+    async with connect(vigil.ws_url, additional_headers=headers) as ws:
+        reading = {"type": "reading", "seq": 120, "ts": start + 120 * 60_000, "vitals": {"heart_rate": 75}}
+        await ws.send(json.dumps(reading))
+        assert json.loads(await ws.recv()) == {"type": "ack", "seq": 120}
 
-        alerts = await read_topic(
-            kafka.bootstrap,
-            "vigil.alerts",
-            lambda r, v: v["patient"] == "ATHLETE-1" and v["kind"] == "anomaly" and v["status"] == "open",
-        )
-        assert len(alerts) == 1, vigil.log("worker2")[-3000:]
-        evidence = alerts[0]["value"]["evidence"]
-        assert 50 < evidence["baseline"]["heart_rate"] < 54
-        assert evidence["z"]["heart_rate"] > 5
-    finally:
-        stop(gateway)
-        stop(worker)
+    alerts = await read_topic(
+        kafka.bootstrap,
+        "vigil.alerts",
+        lambda r, v: v["patient"] == "ATHLETE-1" and v["kind"] == "anomaly" and v["status"] == "open",
+    )
+    assert len(alerts) == 1, vigil.log("worker2")[-3000:]
+    evidence = alerts[0]["value"]["evidence"]
+    assert 50 < evidence["baseline"]["heart_rate"] < 54
+    assert evidence["z"]["heart_rate"] > 5

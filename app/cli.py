@@ -33,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("device_id")
     add.add_argument("--patient", required=True, metavar="PATIENT_ID")
     dsub.add_parser("list", help="list registered devices (no tokens)")
-    revoke = dsub.add_parser("revoke", help="revoke a device's token")
+    revoke = dsub.add_parser("revoke", help="revoke a device's token (open connections close at once)")
     revoke.add_argument("device_id")
+    rotate = dsub.add_parser("rotate", help="issue a new token and print it once; the old one stops working")
+    rotate.add_argument("device_id")
 
     alerts = sub.add_parser("alerts", help="print alert events from vigil.alerts as they arrive")
     alerts.add_argument("--from-beginning", action="store_true", help="start at the oldest retained event")
@@ -61,12 +63,16 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
-    from app.gateway import Gateway
+    from app.gateway import ConfigError, Gateway
 
     async def serve() -> None:
         await Gateway(settings).run(stop_on_signals())
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except ConfigError as exc:
+        print(f"vigil gateway: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -100,6 +106,9 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
                         }
                     ).decode()
                 )
+        elif args.action == "rotate":
+            token = registry.rotate(args.device_id)
+            print(orjson.dumps({"device_id": args.device_id, "token": token}).decode())
         elif args.action == "revoke":
             registry.revoke(args.device_id)
             print(orjson.dumps({"device_id": args.device_id, "revoked": True}).decode())

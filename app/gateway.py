@@ -1,36 +1,56 @@
-"""The websocket gateway: a thin shell around `app.core.protocol`.
+"""The websocket gateway: a thin shell around `app.core.protocol` and
+`app.core.delivery`.
 
 For each device frame it reads the clock once (the receipt time), lets the
-core parse it, writes the accepted readings to `vigil.readings` as one
-record keyed by patient, and acknowledges them only once Kafka has the record
-(`acks=all`, idempotent producer). Refused readings get an error frame and go
-to `vigil.rejected`. Frames from one connection are handed to the producer
-in order, so one patient's readings keep their order on their partition.
+core parse it, and then:
 
-HTTP on a second port serves /metrics, /healthz and /readyz.
+- answers a `hello` with the highest `seq` stored from this device and the
+  gaps below it;
+- refuses readings over the device's rate (`rate_limited`) or naming another
+  patient (`unauthorized`), with an error frame and a record on `vigil.rejected`;
+- acknowledges at once, without storing again, readings whose `seq` is
+  already stored (resends);
+- writes the new readings to `vigil.readings` as one record keyed by patient
+  and acknowledges them only once Kafka has it (`acks=all`, idempotent
+  producer), then records the stored seqs on `vigil.device-seqs`.
+
+If Kafka does not acknowledge within `ack_timeout_s`, the device gets
+`unavailable` for those readings and the connection is closed with 1013 (try
+again later); the gateway reports not ready and refuses handshakes with 503
+until a fresh producer connects, which also clears a producer stuck on
+sequence errors. Records that Kafka stores late are still entered in the
+device's window, so the device's resend is recognised.
+
+Connections: one live connection per device (a new one replaces the old,
+close code 4001), a cap on connections in all, credentials re-checked every
+`credential_check_s` (a revoked or rotated token closes the connection with
+4003). HTTP on a second port serves /metrics, /healthz and /readyz.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import ssl
 import time
 from http import HTTPStatus
 from typing import Any
 
 import structlog
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from app import metrics
-from app.core.errors import Code, Refusal
-from app.core.protocol import Limits, ack_frame, error_frame, parse_frame
+from app.core.delivery import SeqWindow, TokenBucket
+from app.core.errors import Code, Refusal, StateError
+from app.core.protocol import Limits, Reading, ack_frame, error_frame, hello_frame, parse_frame
 from app.core.records import encode_readings, encode_rejection
 from app.registry import Device, Registry
-from app.settings import READINGS_TOPIC, REJECTED_TOPIC, Settings
+from app.settings import DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC, Settings
 from app.topics import ensure_topics
 
 log = structlog.get_logger()
@@ -40,20 +60,63 @@ PATHS = ("/", "/v1")
 # frames between the protocol limit and this get a `frame_too_large` error.
 HARD_FRAME_LIMIT_FACTOR = 4
 
+CLOSE_TRY_LATER = 1013  # Kafka unavailable: reconnect with backoff
+CLOSE_REPLACED = 4001  # a newer connection of the same device took over
+CLOSE_REVOKED = 4003  # the credential was revoked or rotated
+
+
+class ConfigError(Exception):
+    """The gateway's settings are unsafe or inconsistent; the message says why."""
+
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.tls_cert and not settings.tls_key:
+        host = settings.gateway_host
+        loopback = host == "localhost" or _is_loopback(host)
+        if not loopback and not settings.allow_plaintext:
+            raise ConfigError(
+                f"refusing to serve devices on {host} without TLS: set VIGIL_TLS_CERT and "
+                "VIGIL_TLS_KEY, or VIGIL_GATEWAY_ALLOW_PLAINTEXT=1 behind a TLS-terminating proxy"
+            )
+        return None
+    if not (settings.tls_cert and settings.tls_key):
+        raise ConfigError("TLS needs both VIGIL_TLS_CERT and VIGIL_TLS_KEY")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Gateway:
-    def __init__(self, settings: Settings, limits: Limits = Limits()) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.limits = limits
+        self.limits = Limits(max_frame_bytes=settings.max_frame_bytes, max_batch=settings.max_batch)
         self.registry = Registry(settings.registry_path)
         self.producer: AIOKafkaProducer | None = None
         self.inflight = asyncio.Semaphore(settings.max_inflight)
-        self.ready = False
+        self.kafka_ok = False
+        self.serving = False
+        self.live: dict[str, ServerConnection] = {}
+        self.windows: dict[str, SeqWindow] = {}
+        self.buckets: dict[str, TokenBucket] = {}
+        self._kafka_down = asyncio.Event()
         self._connection_ids = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def ready(self) -> bool:
+        return self.serving and self.kafka_ok
 
     # -- handshake --------------------------------------------------------------
 
@@ -69,7 +132,9 @@ class Gateway:
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "unauthorized\n")
             response.headers["WWW-Authenticate"] = 'Bearer realm="vigil"'
             return response
-        if not self.ready:
+        if not self.ready or (
+            len(self.live) >= self.settings.max_connections and device.device_id not in self.live
+        ):
             metrics.HANDSHAKES.labels("unavailable").inc()
             response = connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable\n")
             response.headers["Retry-After"] = "5"
@@ -84,73 +149,144 @@ class Gateway:
         device: Device = connection.device  # type: ignore[attr-defined]
         self._connection_ids += 1
         structlog.contextvars.bind_contextvars(connection=self._connection_ids)
+        previous = self.live.get(device.device_id)
+        self.live[device.device_id] = connection
+        if previous is not None:
+            await previous.close(CLOSE_REPLACED, "replaced by a newer connection")
         metrics.CONNECTIONS_OPEN.inc()
         log.info("device connected")
+        window = self.windows.setdefault(device.device_id, SeqWindow())
+        bucket = self.buckets.setdefault(
+            device.device_id, TokenBucket(self.settings.device_rate, self.settings.device_burst)
+        )
         pending: set[asyncio.Task[None]] = set()
         try:
             async for message in connection:
-                received_ms = _now_ms()
-                started = time.perf_counter()
-                size = len(message)
-                metrics.BYTES_IN.inc(size)
-                parsed = parse_frame(message, received_ms, self.limits)
-                metrics.FRAMES.labels(parsed.kind).inc()
-                for refusal in parsed.refusals:
-                    metrics.READINGS.labels(refusal.code.value).inc()
-                    await self._reject(connection, device, received_ms, refusal, message)
-                if not parsed.readings:
-                    continue
-                value = encode_readings(device.device_id, device.patient, received_ms, parsed.readings)
-                seqs = [r.seq for r in parsed.readings]
-                await self.inflight.acquire()
-                metrics.INFLIGHT.inc()
-                try:
-                    assert self.producer is not None
-                    delivery = await self.producer.send(
-                        READINGS_TOPIC, value, key=device.patient.encode()
-                    )
-                except (KafkaError, AssertionError):
-                    self._release()
-                    await self._unavailable(connection, seqs)
-                    continue
-                task = asyncio.create_task(
-                    self._ack_when_durable(connection, delivery, seqs, parsed.kind == "batch", started)
-                )
-                pending.add(task)
-                task.add_done_callback(pending.discard)
+                task = await self._frame(connection, device, window, bucket, message)
+                if task is not None:
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
         except ConnectionClosed:
             pass
         finally:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+            if self.live.get(device.device_id) is connection:
+                del self.live[device.device_id]
             metrics.CONNECTIONS_OPEN.dec()
             log.info("device disconnected", code=connection.close_code)
             structlog.contextvars.unbind_contextvars("connection")
 
+    async def _frame(
+        self,
+        connection: ServerConnection,
+        device: Device,
+        window: SeqWindow,
+        bucket: TokenBucket,
+        message: str | bytes,
+    ) -> asyncio.Task[None] | None:
+        received_ms = _now_ms()
+        started = time.perf_counter()
+        metrics.BYTES_IN.inc(len(message))
+        parsed = parse_frame(message, received_ms, self.limits)
+        metrics.FRAMES.labels(parsed.kind).inc()
+        if parsed.kind == "hello":
+            top = window.top if window.top >= 0 else None
+            await connection.send(hello_frame(top, window.gaps()))
+            return None
+        for refusal in parsed.refusals:
+            await self._reject(connection, device, received_ms, refusal, message)
+        readings = self._admissible(parsed.readings, device, bucket, received_ms)
+        if not readings:
+            return None
+        for refusal in readings.refusals:
+            await self._reject(connection, device, received_ms, refusal, message)
+        batch = parsed.kind == "batch"
+        if not readings.new:
+            metrics.READINGS.labels("duplicate").inc(len(readings.resent))
+            await connection.send(ack_frame(readings.resent, batch))
+            return None
+        value = encode_readings(device.device_id, device.patient, received_ms, readings.new)
+        await self.inflight.acquire()
+        metrics.INFLIGHT.inc()
+        try:
+            assert self.producer is not None and self.kafka_ok
+            delivery = await self.producer.send(READINGS_TOPIC, value, key=device.patient.encode())
+        except (KafkaError, AssertionError):
+            self._release()
+            await self._unavailable(connection, [r.seq for r in readings.new])
+            return None
+        new_seqs = [r.seq for r in readings.new]
+        delivery.add_done_callback(lambda f: self._stored(f, device.device_id, window, new_seqs))
+        return asyncio.create_task(
+            self._ack_when_durable(connection, delivery, new_seqs, readings.resent, batch, started)
+        )
+
+    def _admissible(
+        self, readings: list[Reading], device: Device, bucket: TokenBucket, received_ms: int
+    ) -> _Admitted | None:
+        if not readings:
+            return None
+        admitted = _Admitted()
+        if not bucket.allow(received_ms / 1000, len(readings)):
+            admitted.refusals = [
+                Refusal(Code.RATE_LIMITED, "too many readings; slow down and resend later", r.seq)
+                for r in readings
+            ]
+            return admitted
+        seen: set[int] = set()
+        window = self.windows[device.device_id]
+        for r in readings:
+            if r.patient is not None and r.patient != device.patient:
+                refusal = Refusal(Code.UNAUTHORIZED, "device is not registered for that patient", r.seq)
+                admitted.refusals.append(refusal)
+            elif window.stored(r.seq) or r.seq in seen:
+                admitted.resent.append(r.seq)
+            else:
+                seen.add(r.seq)
+                admitted.new.append(r)
+        return admitted
+
     def _release(self) -> None:
         self.inflight.release()
         metrics.INFLIGHT.dec()
+
+    def _stored(self, delivery: asyncio.Future[Any], device_id: str, window: SeqWindow, seqs: list[int]) -> None:
+        """Runs when Kafka has the record, even after the device was told to resend."""
+        if delivery.cancelled() or delivery.exception() is not None:
+            return
+        for seq in seqs:
+            window.add(seq)
+        producer = self.producer
+        if producer is not None and self.kafka_ok:
+            task = asyncio.ensure_future(producer.send(DEVICE_SEQS_TOPIC, window.encode(), key=device_id.encode()))
+            task.add_done_callback(_ignore_result)
 
     async def _ack_when_durable(
         self,
         connection: ServerConnection,
         delivery: asyncio.Future[Any],
         seqs: list[int],
+        resent: list[int],
         batch: bool,
         started: float,
     ) -> None:
         sent = time.perf_counter()
         try:
-            await asyncio.wait_for(delivery, self.settings.ack_timeout_s)
+            # shield: on timeout the record may still be stored; keep the future.
+            await asyncio.wait_for(asyncio.shield(delivery), self.settings.ack_timeout_s)
         except (KafkaError, asyncio.TimeoutError):
+            self._kafka_failed()
             await self._unavailable(connection, seqs)
             return
         finally:
             self._release()
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - sent)
         metrics.READINGS.labels("accepted").inc(len(seqs))
+        if resent:
+            metrics.READINGS.labels("duplicate").inc(len(resent))
         try:
-            await connection.send(ack_frame(seqs, batch))
+            await connection.send(ack_frame(sorted(seqs + resent) if batch else seqs, batch))
         except ConnectionClosed:
             return  # the device resends what it has no ack for
         metrics.ACK_LATENCY.observe(time.perf_counter() - started)
@@ -158,12 +294,13 @@ class Gateway:
     async def _unavailable(self, connection: ServerConnection, seqs: list[int]) -> None:
         metrics.READINGS.labels(Code.UNAVAILABLE.value).inc(len(seqs))
         log.warning("kafka did not acknowledge in time", count=len(seqs))
-        for seq in seqs:
-            refusal = Refusal(Code.UNAVAILABLE, "service unavailable; resend later", seq)
-            try:
+        try:
+            for seq in seqs:
+                refusal = Refusal(Code.UNAVAILABLE, "service unavailable; resend later", seq)
                 await connection.send(error_frame(refusal))
-            except ConnectionClosed:
-                return
+            await connection.close(CLOSE_TRY_LATER, "try again later")
+        except ConnectionClosed:
+            return
 
     async def _reject(
         self,
@@ -173,11 +310,12 @@ class Gateway:
         refusal: Refusal,
         message: str | bytes,
     ) -> None:
+        metrics.READINGS.labels(refusal.code.value).inc()
         item = refusal.item
-        if item is None:  # the whole frame was refused: keep a bounded copy of it
+        if item is None and refusal.code not in (Code.RATE_LIMITED, Code.UNAUTHORIZED):
             raw = message if isinstance(message, str) else message.decode(errors="replace")
-            item = raw[:4096]
-        if self.producer is not None:
+            item = raw[:4096]  # the whole frame was refused: keep a bounded copy of it
+        if self.producer is not None and self.kafka_ok:
             try:
                 await self.producer.send(
                     REJECTED_TOPIC,
@@ -191,26 +329,91 @@ class Gateway:
         except ConnectionClosed:
             pass
 
-    # -- life cycle ---------------------------------------------------------------
+    # -- Kafka ----------------------------------------------------------------------
 
-    async def start_kafka(self) -> None:
-        await ensure_topics(self.settings)
-        self.producer = AIOKafkaProducer(
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
             bootstrap_servers=self.settings.bootstrap,
             enable_idempotence=True,  # implies acks=all
             acks="all",
             linger_ms=2,
             max_request_size=4 * 1024 * 1024,
         )
-        await self.producer.start()
-        self.ready = True
-        metrics.READY.set(1)
 
-    async def stop_kafka(self) -> None:
-        self.ready = False
+    def _kafka_failed(self) -> None:
+        if self.kafka_ok:
+            log.warning("kafka unavailable; refusing devices until it is back")
+        self.kafka_ok = False
         metrics.READY.set(0)
-        if self.producer is not None:
-            await self.producer.stop()
+        self._kafka_down.set()
+
+    async def _keep_kafka(self) -> None:
+        """When a send failed, connect a fresh producer as soon as Kafka answers."""
+        while True:
+            await self._kafka_down.wait()
+            fresh = self._new_producer()
+            try:
+                await asyncio.wait_for(fresh.start(), 10)
+            except (KafkaError, OSError, asyncio.TimeoutError):
+                await _stop_quietly(fresh)
+                await asyncio.sleep(1)
+                continue
+            old, self.producer = self.producer, fresh
+            self._kafka_down.clear()
+            self.kafka_ok = True
+            metrics.READY.set(1)
+            log.info("kafka available again")
+            if old is not None:
+                # Its pending records may still be delivered; their callbacks
+                # enter them in the devices' windows.
+                self._tasks.append(asyncio.create_task(_stop_quietly(old, timeout=60)))
+
+    async def _load_windows(self) -> AIOKafkaConsumer:
+        """Read `vigil.device-seqs` to its end, then keep merging what follows."""
+        consumer = AIOKafkaConsumer(
+            DEVICE_SEQS_TOPIC,
+            bootstrap_servers=self.settings.bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        while not consumer.assignment():
+            await asyncio.sleep(0.05)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        while True:
+            behind = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
+            if not behind:
+                return consumer
+            self._merge_windows(await consumer.getmany(*behind, timeout_ms=500))
+
+    def _merge_windows(self, batches: dict[Any, list[Any]]) -> None:
+        for records in batches.values():
+            for record in records:
+                try:
+                    window = SeqWindow.decode(record.value)
+                except StateError:
+                    continue
+                self.windows.setdefault(record.key.decode(), SeqWindow()).merge(window)
+
+    async def _follow_windows(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            try:
+                self._merge_windows(await consumer.getmany(timeout_ms=1000))
+            except KafkaError:
+                await asyncio.sleep(1)
+
+    async def _check_credentials(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.credential_check_s)
+            for device_id, connection in list(self.live.items()):
+                opened_with = connection.device  # type: ignore[attr-defined]
+                current = self.registry.current(device_id)
+                if current is None or current.revoked or current.token_sha256 != opened_with.token_sha256:
+                    log.info("closing a connection whose credential is no longer valid")
+                    await connection.close(CLOSE_REVOKED, "credentials revoked")
+
+    # -- life cycle ---------------------------------------------------------------
 
     async def http_app(self) -> web.Application:
         async def healthz(_: web.Request) -> web.Response:
@@ -232,27 +435,78 @@ class Gateway:
         return app
 
     async def run(self, stop: asyncio.Event) -> None:
+        context = tls_context(self.settings)
         runner = web.AppRunner(await self.http_app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.gateway_host, self.settings.gateway_http_port)
         await site.start()
+        windows: AIOKafkaConsumer | None = None
         try:
-            await self.start_kafka()
+            await ensure_topics(self.settings)
+            windows = await self._load_windows()
+            self.producer = self._new_producer()
+            await self.producer.start()
+            self.kafka_ok = True
+            self._tasks += [
+                asyncio.create_task(self._keep_kafka()),
+                asyncio.create_task(self._follow_windows(windows)),
+                asyncio.create_task(self._check_credentials()),
+            ]
             async with serve(
                 self.handle,
                 self.settings.gateway_host,
                 self.settings.gateway_port,
                 process_request=self.process_request,
+                ssl=context,
                 max_size=self.limits.max_frame_bytes * HARD_FRAME_LIMIT_FACTOR,
-                compression=None,  # compressed frames can amplify memory use 1000x
+                # Compressed frames can amplify memory use 1000x: off unless asked for.
+                compression="deflate" if self.settings.compression == "deflate" else None,
+                ping_interval=self.settings.ping_interval_s,
+                ping_timeout=self.settings.ping_timeout_s,
                 server_header=None,
             ):
+                self.serving = True
+                metrics.READY.set(1)
+                scheme = "wss" if context else "ws"
                 log.info(
                     "gateway listening",
-                    ws=f"ws://{self.settings.gateway_host}:{self.settings.gateway_port}",
+                    ws=f"{scheme}://{self.settings.gateway_host}:{self.settings.gateway_port}",
                     http=f"http://{self.settings.gateway_host}:{self.settings.gateway_http_port}",
                 )
                 await stop.wait()
+                self.serving = False
+                metrics.READY.set(0)
         finally:
-            await self.stop_kafka()
+            for task in self._tasks:
+                task.cancel()
+            if self.producer is not None:
+                await _stop_quietly(self.producer, timeout=30)
+            if windows is not None:
+                await _stop_quietly(windows)
             await runner.cleanup()
+
+
+class _Admitted:
+    """A frame's readings sorted by what happens to them."""
+
+    __slots__ = ("new", "resent", "refusals")
+
+    def __init__(self) -> None:
+        self.new: list[Reading] = []
+        self.resent: list[int] = []
+        self.refusals: list[Refusal] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.new or self.resent or self.refusals)
+
+
+def _ignore_result(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it
+
+
+async def _stop_quietly(client: Any, timeout: float = 10) -> None:
+    try:
+        await asyncio.wait_for(client.stop(), timeout)
+    except Exception:  # noqa: BLE001 - shutting down; nothing to do about it
+        pass

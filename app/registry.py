@@ -6,8 +6,9 @@ and the hash alone cannot be used to connect. Lookup is by hash, and the
 stored hash is compared with `hmac.compare_digest`.
 
 The registry is a JSON file (mode 0600) under VIGIL_HOME, written atomically
-under a lock; a gateway re-reads it when it changes, so a revocation applies
-to the next handshake.
+under a lock; a gateway re-reads it when it changes, so a revocation or a
+rotation applies to the next handshake, and the gateway's periodic check
+closes connections that were opened with a credential no longer in force.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Device:
     patient: str
     created: str
     revoked: bool = False
+    token_sha256: str = ""  # identifies the credential in force; not a secret
 
 
 def token_hash(token: str) -> str:
@@ -60,6 +62,7 @@ class Registry:
         self.path = Path(path)
         self._mtime_ns: int | None = None
         self._by_hash: dict[str, tuple[str, Device]] = {}
+        self._by_id: dict[str, Device] = {}
 
     # -- reading ------------------------------------------------------------
 
@@ -71,6 +74,11 @@ class Registry:
 
     def devices(self) -> list[Device]:
         return [_device(k, v) for k, v in sorted(self._load()["devices"].items())]
+
+    def current(self, device_id: str) -> Device | None:
+        """The device as registered now (re-read if the file changed)."""
+        self._refresh()
+        return self._by_id.get(device_id)
 
     def authenticate(self, token: str) -> Device | None:
         """The device this token belongs to, or None (unknown or revoked)."""
@@ -92,9 +100,8 @@ class Registry:
         if mtime == self._mtime_ns and self._mtime_ns is not None:
             return
         data = self._load()
-        self._by_hash = {
-            v["token_sha256"]: (v["token_sha256"], _device(k, v)) for k, v in data["devices"].items()
-        }
+        self._by_id = {k: _device(k, v) for k, v in data["devices"].items()}
+        self._by_hash = {d.token_sha256: (d.token_sha256, d) for d in self._by_id.values()}
         self._mtime_ns = mtime
 
     # -- writing --------------------------------------------------------------
@@ -128,6 +135,17 @@ class Registry:
             }
         return token
 
+    def rotate(self, device_id: str) -> str:
+        """Issue a new token for a device; the old one stops working at once."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._locked() as data:
+            entry = data["devices"].get(device_id)
+            if entry is None or entry.get("revoked"):
+                raise RegistryError("no such active device")
+            entry["token_sha256"] = token_hash(token)
+            entry["rotated"] = datetime.now(UTC).isoformat(timespec="seconds")
+        return token
+
     def revoke(self, device_id: str) -> None:
         with self._locked() as data:
             if device_id not in data["devices"]:
@@ -136,4 +154,4 @@ class Registry:
 
 
 def _device(device_id: str, v: dict[str, Any]) -> Device:
-    return Device(device_id, v["patient"], v["created"], bool(v.get("revoked")))
+    return Device(device_id, v["patient"], v["created"], bool(v.get("revoked")), v["token_sha256"])

@@ -13,6 +13,8 @@ from pathlib import Path
 READINGS_TOPIC = "vigil.readings"
 REJECTED_TOPIC = "vigil.rejected"
 ALERTS_TOPIC = "vigil.alerts"
+# Compacted: per device, the window of `seq`s already stored (app/core/delivery.py).
+DEVICE_SEQS_TOPIC = "vigil.device-seqs"
 
 
 def _env(name: str, default: str) -> str:
@@ -48,6 +50,18 @@ class Settings:
     worker_session_timeout_s: float = 10.0
     ack_timeout_s: float = 10.0
     max_inflight: int = 2048  # device frames awaiting Kafka's acknowledgement, per gateway
+    tls_cert: str = ""  # PEM certificate chain; with tls_key, the gateway serves wss://
+    tls_key: str = ""
+    allow_plaintext: bool = False  # needed to listen without TLS on a non-loopback address
+    max_connections: int = 10_000
+    device_rate: float = 20.0  # readings per second per device, sustained
+    device_burst: int = 1_000  # readings a device may send at once (an offline buffer)
+    max_frame_bytes: int = 64 * 1024
+    max_batch: int = 500
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
+    compression: str = ""  # "" (off) or "deflate"
+    credential_check_s: float = 1.0  # how often open connections are re-checked against the registry
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
 
@@ -69,6 +83,18 @@ class Settings:
             worker_session_timeout_s=float(_env("WORKER_SESSION_TIMEOUT_S", "10")),
             ack_timeout_s=float(_env("ACK_TIMEOUT_S", "10")),
             max_inflight=_int("MAX_INFLIGHT", 2048),
+            tls_cert=_env("TLS_CERT", ""),
+            tls_key=_env("TLS_KEY", ""),
+            allow_plaintext=_env("GATEWAY_ALLOW_PLAINTEXT", "") in ("1", "true", "yes"),
+            max_connections=_int("MAX_CONNECTIONS", 10_000),
+            device_rate=float(_env("DEVICE_RATE", "20")),
+            device_burst=_int("DEVICE_BURST", 1_000),
+            max_frame_bytes=_int("MAX_FRAME_BYTES", 64 * 1024),
+            max_batch=_int("MAX_BATCH", 500),
+            ping_interval_s=float(_env("PING_INTERVAL_S", "20")),
+            ping_timeout_s=float(_env("PING_TIMEOUT_S", "20")),
+            compression=_env("GATEWAY_COMPRESSION", ""),
+            credential_check_s=float(_env("CREDENTIAL_CHECK_S", "1")),
             log_format=_env("LOG_FORMAT", "auto"),
             log_level=_env("LOG_LEVEL", "info"),
         )

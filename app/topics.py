@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from app.settings import ALERTS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC, Settings
+from app.settings import ALERTS_TOPIC, DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC, Settings
 
 
 async def ensure_topics(settings: Settings) -> None:
@@ -13,9 +13,10 @@ async def ensure_topics(settings: Settings) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        configs = {DEVICE_SEQS_TOPIC: {"cleanup.policy": "compact"}}
         wanted = [
-            NewTopic(name, settings.partitions, settings.replication_factor)
-            for name in (READINGS_TOPIC, REJECTED_TOPIC, ALERTS_TOPIC)
+            NewTopic(name, settings.partitions, settings.replication_factor, topic_configs=configs.get(name, {}))
+            for name in (READINGS_TOPIC, REJECTED_TOPIC, ALERTS_TOPIC, DEVICE_SEQS_TOPIC)
             if name not in existing
         ]
         if wanted:

@@ -25,6 +25,7 @@ import orjson
 from app.core.errors import Code, Refusal
 from app.core.vitals import ACVPU, CUSTOM_ABS_MAX, CUSTOM_NAME_MAX, NUMERIC
 
+PROTOCOL_VERSION = 1
 SEQ_MAX = 2**63 - 1
 MAX_VITALS = 64
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -47,11 +48,12 @@ class Reading:
     seq: int
     ts_ms: int
     vitals: dict[str, Any]
+    patient: str | None = None  # optional; must then be the device's own patient
 
 
 @dataclass(slots=True)
 class ParsedFrame:
-    kind: str  # "reading", "batch", or "invalid"
+    kind: str  # "hello", "reading", "batch", or "invalid"
     readings: list[Reading] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
 
@@ -70,6 +72,8 @@ def parse_frame(data: str | bytes, now_ms: int, limits: Limits = Limits()) -> Pa
     kind = obj.get("type")
     if kind is None:
         return _invalid(Code.MISSING_FIELD, "frame has no type")
+    if kind == "hello":
+        return ParsedFrame("hello")
     if kind == "reading":
         parsed = ParsedFrame("reading")
         _collect(obj, now_ms, limits, parsed)
@@ -125,7 +129,10 @@ def parse_reading(item: Any, now_ms: int, limits: Limits = Limits()) -> Reading:
         raise Refusal(Code.BAD_TIMESTAMP, "timestamp is too far in the future", seq)
     if ts_ms < now_ms - limits.max_past_ms:
         raise Refusal(Code.BAD_TIMESTAMP, "timestamp is too far in the past", seq)
-    return Reading(seq, ts_ms, _parse_vitals(item.get("vitals"), seq))
+    patient = item.get("patient")
+    if patient is not None and (not isinstance(patient, str) or not 0 < len(patient) <= 128):
+        raise Refusal(Code.WRONG_TYPE, "patient must be a string of 1 to 128 characters", seq)
+    return Reading(seq, ts_ms, _parse_vitals(item.get("vitals"), seq), patient)
 
 
 def _is_int(value: Any) -> bool:
@@ -210,6 +217,16 @@ def ack_frame(seqs: list[int], batch: bool) -> str:
     if batch:
         return orjson.dumps({"type": "ack", "seqs": seqs}).decode()
     return orjson.dumps({"type": "ack", "seq": seqs[0]}).decode()
+
+
+def hello_frame(last_seq: int | None, gaps: list[int]) -> str:
+    """The answer to a device's hello: the highest `seq` stored from it, and
+    the seqs below that (within the remembered window) that are not stored.
+    A reconnecting device resends only unacknowledged readings whose seq is
+    above `last_seq` or listed in `gaps`."""
+    return orjson.dumps(
+        {"type": "hello", "protocol": PROTOCOL_VERSION, "last_seq": last_seq, "gaps": gaps}
+    ).decode()
 
 
 def error_frame(refusal: Refusal) -> str:

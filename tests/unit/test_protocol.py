@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.errors import Code
-from app.core.protocol import Limits, ack_frame, error_frame, parse_frame
+from app.core.protocol import Limits, ack_frame, error_frame, hello_frame, parse_frame
 
 NOW = 1_764_435_600_000  # 2025-11-29T17:00:00Z
 ISO_NOW = "2025-11-29T17:00:00.000Z"
@@ -170,3 +170,15 @@ def test_any_input_gets_readings_or_documented_errors(data: bytes | str) -> None
     documented = {c.value for c in Code}
     assert all(r.code.value in documented for r in parsed.refusals)
     assert parsed.readings or parsed.refusals
+
+
+def test_hello_frame_and_reply() -> None:
+    assert parse_frame('{"type": "hello"}', NOW).kind == "hello"
+    assert orjson.loads(hello_frame(41, [7])) == {"type": "hello", "protocol": 1, "last_seq": 41, "gaps": [7]}
+    assert orjson.loads(hello_frame(None, [])) == {"type": "hello", "protocol": 1, "last_seq": None, "gaps": []}
+
+
+def test_optional_patient_field_is_carried_for_the_gateway_to_check() -> None:
+    parsed = parse_frame(frame(**reading(1), patient="MRN-1"), NOW)
+    assert parsed.readings[0].patient == "MRN-1"
+    assert codes(parse_frame(frame(**reading(1), patient=7), NOW)) == ["wrong_type"]

@@ -43,3 +43,16 @@ def test_reregistering_needs_a_revocation_and_issues_a_new_token(tmp_path) -> No
 def test_ids_are_validated(tmp_path, bad: str) -> None:
     with pytest.raises(RegistryError):
         Registry(tmp_path / "devices.json").add(bad, "patient-1")
+
+
+def test_rotation_replaces_the_token_at_once(tmp_path) -> None:
+    registry = Registry(tmp_path / "devices.json")
+    old = registry.add("dev-1", "patient-1")
+    before = registry.current("dev-1").token_sha256
+    new = Registry(tmp_path / "devices.json").rotate("dev-1")
+    assert registry.authenticate(old) is None
+    assert registry.authenticate(new).device_id == "dev-1"
+    assert registry.current("dev-1").token_sha256 != before
+    registry.revoke("dev-1")
+    with pytest.raises(RegistryError):
+        registry.rotate("dev-1")

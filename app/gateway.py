@@ -113,6 +113,7 @@ class Gateway:
         self._kafka_down = asyncio.Event()
         self._connection_ids = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._window_writes: set[asyncio.Future[None]] = set()
 
     @property
     def ready(self) -> bool:
@@ -168,6 +169,9 @@ class Gateway:
                     task.add_done_callback(pending.discard)
         except ConnectionClosed:
             pass
+        except Exception:
+            log.exception("connection handler failed")  # websockets closes with 1011
+            raise
         finally:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
@@ -203,8 +207,9 @@ class Gateway:
             await self._reject(connection, device, received_ms, refusal, message)
         batch = parsed.kind == "batch"
         if not readings.new:
-            metrics.READINGS.labels("duplicate").inc(len(readings.resent))
-            await connection.send(ack_frame(readings.resent, batch))
+            if readings.resent:
+                metrics.READINGS.labels("duplicate").inc(len(readings.resent))
+                await connection.send(ack_frame(readings.resent, batch))
             return None
         value = encode_readings(device.device_id, device.patient, received_ms, readings.new)
         await self.inflight.acquire()
@@ -257,10 +262,20 @@ class Gateway:
             return
         for seq in seqs:
             window.add(seq)
+        task = asyncio.ensure_future(self._record_window(device_id, window))
+        self._window_writes.add(task)
+        task.add_done_callback(self._window_writes.discard)
+
+    async def _record_window(self, device_id: str, window: SeqWindow) -> None:
+        """Best effort: a lost window record only means a resend is stored twice
+        (with the same reading id), never that a reading is lost."""
         producer = self.producer
-        if producer is not None and self.kafka_ok:
-            task = asyncio.ensure_future(producer.send(DEVICE_SEQS_TOPIC, window.encode(), key=device_id.encode()))
-            task.add_done_callback(_ignore_result)
+        if producer is None:
+            return
+        try:
+            await (await producer.send(DEVICE_SEQS_TOPIC, window.encode(), key=device_id.encode()))
+        except KafkaError:
+            log.warning("could not record a device's stored seqs")
 
     async def _ack_when_durable(
         self,
@@ -446,6 +461,8 @@ class Gateway:
             windows = await self._load_windows()
             self.producer = self._new_producer()
             await self.producer.start()
+            for topic in (READINGS_TOPIC, DEVICE_SEQS_TOPIC):  # fetch metadata now, not on first send
+                await self.producer.partitions_for(topic)
             self.kafka_ok = True
             self._tasks += [
                 asyncio.create_task(self._keep_kafka()),
@@ -479,6 +496,8 @@ class Gateway:
         finally:
             for task in self._tasks:
                 task.cancel()
+            if self._window_writes:
+                await asyncio.wait(self._window_writes, timeout=10)
             if self.producer is not None:
                 await _stop_quietly(self.producer, timeout=30)
             if windows is not None:
@@ -498,11 +517,6 @@ class _Admitted:
 
     def __bool__(self) -> bool:
         return bool(self.new or self.resent or self.refusals)
-
-
-def _ignore_result(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved, so asyncio does not log it
 
 
 async def _stop_quietly(client: Any, timeout: float = 10) -> None:

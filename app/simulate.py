@@ -1,9 +1,11 @@
 """Simulated devices, and the reference device client they are built on.
 
 `DeviceClient` shows firmware authors the protocol end to end: connect with
-`Authorization: Bearer <token>`, send readings with increasing `seq`, keep
-every reading until its ack arrives, and on a lost connection reconnect with
-exponential backoff and jitter and resend whatever was not acknowledged.
+`Authorization: Bearer <token>`, say hello and learn which seqs the gateway
+already stored, send readings with increasing `seq`, keep every reading until
+its ack arrives (buffering while offline), and on a lost connection reconnect
+with exponential backoff and full jitter and resend only what the gateway
+does not have.
 
 `Patient` makes plausible vitals for one simulated patient: a personal
 baseline, a daily rhythm, noise, and, for some, a deterioration (rising heart
@@ -25,7 +27,7 @@ from typing import Any
 
 import orjson
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -77,10 +79,14 @@ class Stats:
 class DeviceClient:
     """Reference client: at-least-once delivery of readings over one websocket."""
 
-    def __init__(self, url: str, token: str, stats: Stats | None = None) -> None:
+    def __init__(
+        self, url: str, token: str, stats: Stats | None = None, ssl: Any = None, track_acks: bool = False
+    ) -> None:
         self.url = url
         self.token = token
         self.stats = stats or Stats()
+        self.ssl = ssl
+        self.acked_seqs: set[int] | None = set() if track_acks else None
         self.next_seq = 0
         self.unacked: dict[int, dict[str, Any]] = {}  # seq -> reading, until acked
         self._ws: Any = None
@@ -96,14 +102,16 @@ class DeviceClient:
                     additional_headers={"Authorization": f"Bearer {self.token}"},
                     compression=None,
                     open_timeout=10,
+                    **({"ssl": self.ssl} if self.ssl is not None else {}),
                 ) as ws:
+                    await self._hello(ws)
                     self._ws = ws
                     backoff = 0.5
-                    for reading in list(self.unacked.values()):  # resend the unacknowledged
+                    for reading in list(self.unacked.values()):  # resend what is missing
                         await ws.send(orjson.dumps(reading).decode())
                     self._connected.set()
                     await self._receive(ws, stop)
-            except (OSError, ConnectionClosed, InvalidStatus, asyncio.TimeoutError):
+            except (OSError, ConnectionClosed, InvalidHandshake, asyncio.TimeoutError):
                 pass
             finally:
                 self._connected.clear()
@@ -114,6 +122,27 @@ class DeviceClient:
             # Exponential backoff with full jitter, capped at 30 s.
             await _sleep_or_stop(stop, random.uniform(0, backoff))
             backoff = min(30.0, backoff * 2)
+
+    async def _hello(self, ws: Any) -> None:
+        """Drop buffered readings the gateway says it already stored."""
+        await ws.send('{"type": "hello"}')
+        while True:
+            frame = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            if frame.get("type") == "hello":
+                break
+            self._on_frame(frame)  # a late ack from before the hello
+        last, gaps = frame.get("last_seq"), set(frame.get("gaps") or ())
+        if last is None:
+            return
+        lowest_known = last - 1023  # the gateway's window (app/core/delivery.py)
+        for seq in [s for s in self.unacked if lowest_known <= s <= last and s not in gaps]:
+            del self.unacked[seq]
+            self._acked(seq)
+
+    def _acked(self, seq: int) -> None:
+        self.stats.acked += 1
+        if self.acked_seqs is not None:
+            self.acked_seqs.add(seq)
 
     async def _receive(self, ws: Any, stop: asyncio.Event) -> None:
         receiver = asyncio.ensure_future(self._acks(ws))
@@ -129,16 +158,27 @@ class DeviceClient:
 
     async def _acks(self, ws: Any) -> None:
         async for message in ws:
-            frame = orjson.loads(message)
-            if frame.get("type") == "ack":
-                for seq in frame.get("seqs") or [frame["seq"]]:
-                    if self.unacked.pop(seq, None) is not None:
-                        self.stats.acked += 1
-            elif frame.get("type") == "error":
-                code = frame.get("code", "?")
-                self.stats.errors[code] = self.stats.errors.get(code, 0) + 1
-                if code != "unavailable":  # unavailable: keep it and resend later
-                    self.unacked.pop(frame.get("seq"), None)
+            self._on_frame(orjson.loads(message))
+
+    def _on_frame(self, frame: dict[str, Any]) -> None:
+        if frame.get("type") == "ack":
+            for seq in frame.get("seqs") or [frame["seq"]]:
+                if self.unacked.pop(seq, None) is not None:
+                    self._acked(seq)
+        elif frame.get("type") == "error":
+            code = frame.get("code", "?")
+            self.stats.errors[code] = self.stats.errors.get(code, 0) + 1
+            seq = frame.get("seq")
+            if code == "rate_limited" and seq in self.unacked:
+                asyncio.get_running_loop().call_later(1.0, self._resend, seq)
+            elif code != "unavailable":  # unavailable: keep it; resent after reconnecting
+                self.unacked.pop(seq, None)
+
+    def _resend(self, seq: int) -> None:
+        reading, ws = self.unacked.get(seq), self._ws
+        if reading is not None and ws is not None:
+            task = asyncio.ensure_future(ws.send(orjson.dumps(reading).decode()))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def send(self, ts_ms: int, vitals: dict[str, Any]) -> int:
         """Queue one reading; it is sent now if connected, else on reconnect."""

@@ -1,0 +1,242 @@
+"""The gateway as firmware meets it: real websocket clients, real gateway
+process, real Kafka. Readings are checked on `vigil.readings` with a plain
+Kafka consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import subprocess
+import sys
+import time
+
+import pytest
+import trustme
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from tests.conftest import ROOT, read_topic, stop, wait_ready
+
+pytestmark = pytest.mark.integration
+
+VITALS = {"heart_rate": 70, "spo2": 98}
+
+
+@pytest.fixture
+def gateway(vigil):
+    vigil.env.update(VIGIL_DEVICE_RATE="50", VIGIL_DEVICE_BURST="100", VIGIL_CREDENTIAL_CHECK_S="0.2")
+    proc = vigil.spawn("gateway", log_name="gateway")
+    wait_ready(vigil.http_url + "/readyz", proc)
+    yield proc
+    assert stop(proc) == 0, vigil.log("gateway")[-3000:]
+
+
+def add_device(vigil, device_id: str, patient: str) -> str:
+    return json.loads(vigil.run("devices", "add", device_id, "--patient", patient).stdout)["token"]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def reading(seq: int, **extra) -> dict:
+    return {"type": "reading", "seq": seq, "ts": int(time.time() * 1000), "vitals": VITALS, **extra}
+
+
+async def replies(ws, n: int) -> list[dict]:
+    return [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(n)]
+
+
+async def stored_seqs(kafka, device_id: str, expect: int) -> list[int]:
+    """Every seq of `device_id` on vigil.readings, once `expect` of them are there."""
+    seqs: list[int] = []
+
+    def match(record, value) -> bool:
+        if value["device_id"] == device_id:
+            seqs.extend(r["seq"] for r in value["readings"])
+        return len(seqs) >= expect
+
+    await read_topic(kafka.bootstrap, "vigil.readings", match, timeout=15)
+    return sorted(seqs)
+
+
+async def test_handshake_refusals(vigil, gateway) -> None:
+    token = add_device(vigil, "dev-a", "P-A")
+    for headers in ({}, {"Authorization": "Basic " + token}, auth("vgl_not-a-token")):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(vigil.ws_url, additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == 401
+    with pytest.raises(InvalidStatus) as missing:
+        async with connect(vigil.ws_url.replace("/v1", "/v2"), additional_headers=auth(token)):
+            pass
+    assert missing.value.response.status_code == 404
+
+
+async def test_every_error_code_a_frame_can_earn(vigil, gateway) -> None:
+    token = add_device(vigil, "dev-b", "P-B")
+    now = int(time.time() * 1000)
+    frames = {
+        "malformed_json": "{oops",
+        "unknown_type": json.dumps({"type": "telemetry"}),
+        "missing_field": json.dumps({"type": "reading", "seq": 1, "ts": now}),
+        "wrong_type": json.dumps({"type": "reading", "seq": "1", "ts": now, "vitals": VITALS}),
+        "out_of_range": json.dumps({"type": "reading", "seq": 2, "ts": now, "vitals": {"spo2": 120}}),
+        "bad_timestamp": json.dumps({"type": "reading", "seq": 3, "ts": now + 3600_000, "vitals": VITALS}),
+        "batch_too_large": json.dumps({"type": "batch", "readings": [reading(i) for i in range(501)]}),
+        "frame_too_large": json.dumps({**reading(4), "pad": "x" * 70_000}),
+        "unauthorized": json.dumps(reading(5, patient="SOMEONE-ELSE")),
+    }
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        for code, frame in frames.items():
+            await ws.send(frame)
+            (reply,) = await replies(ws, 1)
+            assert (reply["type"], reply["code"]) == ("error", code)
+            assert "SOMEONE-ELSE" not in reply["message"] and "P-B" not in reply["message"]
+    rejected = await read_topic(
+        kafka_bootstrap(vigil), "vigil.rejected", lambda r, v: v["device_id"] == "dev-b" and v["seq"] == 5
+    )
+    assert rejected and token not in json.dumps([r["value"] for r in rejected])
+
+
+def kafka_bootstrap(vigil) -> str:
+    return vigil.env["VIGIL_KAFKA_BOOTSTRAP"]
+
+
+async def test_batch_with_a_bad_reading_and_a_resend_after_reconnect(vigil, kafka, gateway) -> None:
+    token = add_device(vigil, "dev-c", "P-C")
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        await ws.send(json.dumps({"type": "hello"}))
+        assert (await replies(ws, 1))[0] == {"type": "hello", "protocol": 1, "last_seq": None, "gaps": []}
+        batch = [reading(i) for i in range(6)]
+        batch[2] = {**batch[2], "vitals": {"heart_rate": 999}}
+        await ws.send(json.dumps({"type": "batch", "readings": batch}))
+        got = await replies(ws, 2)
+        assert {"type": "ack", "seqs": [0, 1, 3, 4, 5]} in got
+        assert any(r["type"] == "error" and r["seq"] == 2 and r["code"] == "out_of_range" for r in got)
+
+    # Reconnect: the gateway says what it has; the device resends 3..6 anyway
+    # (its acks for 3..5 were "lost"), and 6 is new.
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        await ws.send(json.dumps({"type": "hello"}))
+        assert (await replies(ws, 1))[0] == {"type": "hello", "protocol": 1, "last_seq": 5, "gaps": [2]}
+        await ws.send(json.dumps({"type": "batch", "readings": [reading(i) for i in range(3, 7)]}))
+        assert (await replies(ws, 1))[0] == {"type": "ack", "seqs": [3, 4, 5, 6]}
+        await ws.send(json.dumps(reading(4)))
+        assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 4}
+
+    assert await stored_seqs(kafka, "dev-c", expect=6) == [0, 1, 3, 4, 5, 6]
+
+
+async def test_a_restarted_gateway_still_knows_what_is_stored(vigil, kafka, gateway) -> None:
+    token = add_device(vigil, "dev-d", "P-D")
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        await ws.send(json.dumps({"type": "batch", "readings": [reading(i) for i in range(10)]}))
+        assert (await replies(ws, 1))[0]["seqs"] == list(range(10))
+    assert stop(gateway) == 0
+    second = vigil.spawn("gateway", log_name="gateway2")
+    try:
+        wait_ready(vigil.http_url + "/readyz", second)
+        async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+            await ws.send(json.dumps({"type": "hello"}))
+            assert (await replies(ws, 1))[0]["last_seq"] == 9
+            await ws.send(json.dumps({"type": "batch", "readings": [reading(i) for i in range(8, 12)]}))
+            assert (await replies(ws, 1))[0]["seqs"] == [8, 9, 10, 11]
+    finally:
+        assert stop(second) == 0
+    assert await stored_seqs(kafka, "dev-d", expect=12) == list(range(12))
+
+
+async def test_revoked_and_rotated_tokens_close_open_connections(vigil, gateway) -> None:
+    token = add_device(vigil, "dev-e", "P-E")
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        vigil.run("devices", "rotate", "dev-e")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 4003
+    with pytest.raises(InvalidStatus):
+        async with connect(vigil.ws_url, additional_headers=auth(token)):
+            pass
+
+    token = add_device(vigil, "dev-f", "P-F")
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        vigil.run("devices", "revoke", "dev-f")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 4003
+
+
+async def test_a_new_connection_replaces_the_old_one(vigil, gateway) -> None:
+    token = add_device(vigil, "dev-g", "P-G")
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as first:
+        async with connect(vigil.ws_url, additional_headers=auth(token)) as second:
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(first.recv(), 5)
+            assert first.close_code == 4001
+            await second.send(json.dumps(reading(1)))
+            assert (await replies(second, 1))[0] == {"type": "ack", "seq": 1}
+
+
+async def test_a_flooding_device_is_limited_and_others_are_not_slowed(vigil, gateway) -> None:
+    flood_token = add_device(vigil, "dev-flood", "P-H")
+    calm_token = add_device(vigil, "dev-calm", "P-I")
+    async with connect(vigil.ws_url, additional_headers=auth(flood_token)) as flood, connect(
+        vigil.ws_url, additional_headers=auth(calm_token)
+    ) as calm:
+
+        async def flood_it() -> list[dict]:
+            for seq in range(400):
+                await flood.send(json.dumps(reading(seq)))
+            return await replies(flood, 400)
+
+        async def calm_readings() -> list[float]:
+            latencies = []
+            for seq in range(20):
+                started = time.perf_counter()
+                await calm.send(json.dumps(reading(seq)))
+                assert (await replies(calm, 1))[0] == {"type": "ack", "seq": seq}
+                latencies.append(time.perf_counter() - started)
+                await asyncio.sleep(0.05)
+            return latencies
+
+        flooded, latencies = await asyncio.gather(flood_it(), calm_readings())
+    limited = [r for r in flooded if r.get("code") == "rate_limited"]
+    acked = [r for r in flooded if r["type"] == "ack"]
+    assert len(limited) > 200  # burst 100, then 50/s
+    assert 100 <= len(acked) < 200
+    assert sorted(latencies)[len(latencies) // 2] < 0.5
+
+
+async def test_wss_with_a_locally_generated_ca(vigil, kafka, tmp_path) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    vigil.env.update(VIGIL_TLS_CERT=str(tmp_path / "server.pem"), VIGIL_TLS_KEY=str(tmp_path / "server.pem"))
+    proc = vigil.spawn("gateway", log_name="gateway-tls")
+    try:
+        wait_ready(vigil.http_url + "/readyz", proc)
+        token = add_device(vigil, "dev-tls", "P-T")
+        client = ssl.create_default_context()
+        ca.configure_trust(client)
+        url = vigil.ws_url.replace("ws://", "wss://")
+        async with connect(url, ssl=client, additional_headers=auth(token)) as ws:
+            await ws.send(json.dumps(reading(1)))
+            assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 1}
+        with pytest.raises(ssl.SSLCertVerificationError):  # an untrusting client refuses it
+            async with connect(url, ssl=ssl.create_default_context(), additional_headers=auth(token)):
+                pass
+        with pytest.raises((OSError, ConnectionClosed, InvalidHandshake, asyncio.TimeoutError)):  # plain ws
+            async with connect(vigil.ws_url, additional_headers=auth(token), open_timeout=3):
+                pass
+    finally:
+        assert stop(proc) == 0
+
+
+def test_plaintext_on_a_public_address_needs_an_opt_in(vigil) -> None:
+    env = dict(vigil.env, VIGIL_GATEWAY_HOST="0.0.0.0")
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "gateway"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "without TLS" in result.stderr and "VIGIL_GATEWAY_ALLOW_PLAINTEXT" in result.stderr

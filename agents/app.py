@@ -1,7 +1,8 @@
 """The Faust app (`vigil worker`).
 
 One agent consumes `vigil.readings`. For each record (one device frame, all
-from one patient) it decodes the readings, advances the patient's state with
+from one patient, keyed by the patient's pseudonym) it decodes the readings,
+looks up the patient reference alert consumers need (`app.pseudonyms`), advances the patient's state with
 `app.core.patient.process`, sends any alert events to `vigil.alerts`, and
 writes the state back once. The `patients` table is backed by a changelog
 topic; its values are encoded with Vigil's own versioned encoding
@@ -28,6 +29,8 @@ from app import metrics
 from app.core import patient as core
 from app.core.errors import StateError
 from app.core.records import decode_readings
+from app.pseudonyms import PatientDirectory, load_key
+from app.registry import Registry
 from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
 
 log = structlog.get_logger()
@@ -112,6 +115,8 @@ patients = app.Table(
 )
 
 detector_config = core.Config()
+# Readings arrive keyed by pseudonym; alerts carry the patient reference too.
+directory = PatientDirectory(Registry(settings.registry_path), load_key(settings))
 
 # Label children bound once: `.labels()` per reading would cost a dict lookup
 # and a lock on the hot path.
@@ -134,7 +139,9 @@ async def detect(stream: faust.StreamT[bytes]) -> None:
             _UNDECODABLE.inc()
             log.warning("undecodable readings record skipped")
             continue
-        key = batch.patient.encode()
+        subject = batch.patient  # the pseudonym; the real identifier never comes here
+        key = subject.encode()
+        patient_ref = directory.patient(subject)
         state = patients.get(key)
         if state is None:
             state = core.PatientState()
@@ -144,7 +151,7 @@ async def detect(stream: faust.StreamT[bytes]) -> None:
         events: list[dict[str, Any]] = []
         now_ms = time.time() * 1000
         for reading in batch.readings:
-            outcome = core.process(state, batch.patient, batch.device_id, reading, detector_config)
+            outcome = core.process(state, subject, batch.device_id, reading, detector_config, patient_ref)
             events.extend(outcome.events)
             metrics.EVENT_TIME_LAG.observe(max(0.0, (now_ms - reading["ts"]) / 1000))
             if outcome.artifacts:

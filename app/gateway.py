@@ -10,8 +10,8 @@ core parse it, and then:
   patient (`unauthorized`), with an error frame and a record on `vigil.rejected`;
 - acknowledges at once, without storing again, readings whose `seq` is
   already stored (resends);
-- writes the new readings to `vigil.readings` as one record keyed by patient
-  and acknowledges them only once Kafka has it (`acks=all`, idempotent
+- writes the new readings to `vigil.readings` as one record keyed by the
+  patient's pseudonym (keyed HMAC, `app.pseudonyms`) and acknowledges them only once Kafka has it (`acks=all`, idempotent
   producer), then records the stored seqs on `vigil.device-seqs`.
 
 If Kafka does not acknowledge within `ack_timeout_s`, the device gets
@@ -48,7 +48,8 @@ from app import metrics
 from app.core.delivery import SeqWindow, TokenBucket
 from app.core.errors import Code, Refusal, StateError
 from app.core.protocol import Limits, Reading, ack_frame, error_frame, hello_frame, parse_frame
-from app.core.records import encode_readings, encode_rejection
+from app.core.records import encode_readings, encode_rejection, pseudonym
+from app.pseudonyms import load_key
 from app.registry import Device, Registry
 from app.settings import DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC, Settings
 from app.topics import ensure_topics
@@ -103,6 +104,7 @@ class Gateway:
         self.settings = settings
         self.limits = Limits(max_frame_bytes=settings.max_frame_bytes, max_batch=settings.max_batch)
         self.registry = Registry(settings.registry_path)
+        self.key = load_key(settings)
         self.producer: AIOKafkaProducer | None = None
         self.inflight = asyncio.Semaphore(settings.max_inflight)
         self.kafka_ok = False
@@ -141,6 +143,7 @@ class Gateway:
             response.headers["Retry-After"] = "5"
             return response
         connection.device = device  # type: ignore[attr-defined]
+        connection.subject = pseudonym(self.key, device.patient)  # type: ignore[attr-defined]
         metrics.HANDSHAKES.labels("accepted").inc()
         return None
 
@@ -211,12 +214,13 @@ class Gateway:
                 metrics.READINGS.labels("duplicate").inc(len(readings.resent))
                 await connection.send(ack_frame(readings.resent, batch))
             return None
-        value = encode_readings(device.device_id, device.patient, received_ms, readings.new)
+        subject: str = connection.subject  # type: ignore[attr-defined]
+        value = encode_readings(device.device_id, subject, received_ms, readings.new)
         await self.inflight.acquire()
         metrics.INFLIGHT.inc()
         try:
             assert self.producer is not None and self.kafka_ok
-            delivery = await self.producer.send(READINGS_TOPIC, value, key=device.patient.encode())
+            delivery = await self.producer.send(READINGS_TOPIC, value, key=subject.encode())
         except (KafkaError, AssertionError):
             self._release()
             await self._unavailable(connection, [r.seq for r in readings.new])

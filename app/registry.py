@@ -72,6 +72,13 @@ class Registry:
         except FileNotFoundError:
             return {"version": 1, "devices": {}}
 
+    def version(self) -> int | None:
+        """Changes whenever the registry file is rewritten."""
+        try:
+            return self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
     def devices(self) -> list[Device]:
         return [_device(k, v) for k, v in sorted(self._load()["devices"].items())]
 

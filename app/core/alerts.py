@@ -2,7 +2,7 @@
 
 Per patient and kind of condition, an alert opens, may escalate, and resolves;
 every event of one episode carries the same `alert_id`, derived from the
-patient, the kind and the event time at which the episode opened. Re-emitting
+patient's pseudonym, the kind and the event time at which the episode opened. Re-emitting
 an event (after a worker restart, say) therefore yields the same id, and
 consumers can deduplicate on (`alert_id`, `status`, `severity`).
 
@@ -26,8 +26,9 @@ def rank(severity: str) -> int:
     return _RANK[severity]
 
 
-def alert_id(patient: str, kind: str, opened_ms: int) -> str:
-    return str(uuid.uuid5(_ALERT_NS, f"{patient}\x1f{kind}\x1f{opened_ms}"))
+def alert_id(subject: str, kind: str, opened_ms: int) -> str:
+    """Derived from the patient's pseudonym, the kind and the opening event time."""
+    return str(uuid.uuid5(_ALERT_NS, f"{subject}\x1f{kind}\x1f{opened_ms}"))
 
 
 def iso(ms: int) -> str:
@@ -92,7 +93,8 @@ def transition(
 
 def event(
     *,
-    patient: str,
+    subject: str,
+    patient: str | None,
     device_id: str,
     status: str,
     kind: str,
@@ -106,8 +108,9 @@ def event(
     """One alert event, as written to `vigil.alerts` (docs/alerts.md)."""
     return {
         "schema": SCHEMA,
-        "alert_id": episode_id or alert_id(patient, kind, opened_ms),
+        "alert_id": episode_id or alert_id(subject, kind, opened_ms),
         "patient": patient,
+        "subject": subject,
         "device_id": device_id,
         "status": status,
         "severity": severity,

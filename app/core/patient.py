@@ -81,12 +81,18 @@ class Outcome:
 
 def process(
     state: PatientState,
-    patient: str,
+    subject: str,
     device_id: str,
     reading: dict[str, Any],
     config: Config = Config(),
+    patient: str | None = None,
 ) -> Outcome:
-    """Advance `state` (in place) by one reading from a `vigil.readings` record."""
+    """Advance `state` (in place) by one reading from a `vigil.readings` record.
+
+    `subject` is the patient's pseudonym, which keys the state and derives the
+    alert ids; `patient` is the reference alert consumers act on, put in the
+    alert events as it is.
+    """
     ts: int = reading["ts"]
     vitals: dict[str, Any] = reading["vitals"]
     outcome = Outcome()
@@ -128,7 +134,7 @@ def process(
                 baseline.reject_drift()
             outcome.drifts.append(name)
             outcome.events.append(
-                _drift_event(patient, device_id, reading, name, old_mean, baseline.recent, adopted)
+                _drift_event(subject, patient, device_id, reading, name, old_mean, baseline.recent, adopted)
             )
 
     findings: dict[str, Finding] = {}
@@ -168,6 +174,7 @@ def process(
     ):
         outcome.events.append(
             event(
+                subject=subject,
                 patient=patient,
                 device_id=device_id,
                 status=status,
@@ -183,7 +190,8 @@ def process(
 
 
 def _drift_event(
-    patient: str,
+    subject: str,
+    patient: str | None,
     device_id: str,
     reading: dict[str, Any],
     vital: str,
@@ -193,6 +201,7 @@ def _drift_event(
 ) -> dict[str, Any]:
     ts = reading["ts"]
     return event(
+        subject=subject,
         patient=patient,
         device_id=device_id,
         status="notice",
@@ -207,7 +216,7 @@ def _drift_event(
             "to": round(new_level, 2),
             "adopted": adopted,
         },
-        episode_id=alert_id(patient, f"baseline_drift/{vital}", ts),
+        episode_id=alert_id(subject, f"baseline_drift/{vital}", ts),
     )
 
 

@@ -1,9 +1,10 @@
 """The records Vigil writes to Kafka, and their stable identifiers.
 
-`vigil.readings`: one record per accepted device frame, keyed by patient, so
-all of a patient's readings stay in order on one partition:
+`vigil.readings`: one record per accepted device frame, keyed by the
+patient's pseudonym (`pseudonym`), so all of a patient's readings stay in
+order on one partition and no patient identifier enters the topic:
 
-    {"v": 1, "device_id": "...", "patient": "...", "received_ms": <gateway
+    {"v": 1, "device_id": "...", "patient": "p-<pseudonym>", "received_ms": <gateway
      receipt, epoch ms>, "readings": [{"id": "...", "seq": 17, "ts": <epoch ms>,
      "vitals": {...}}, ...]}
 
@@ -17,6 +18,8 @@ with the refusal's code and message and the refused item (never the token).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +33,15 @@ READINGS_VERSION = 1
 
 # Fixed namespace: the same (device, seq) yields the same reading id forever.
 _READING_NS = uuid.UUID("6f1d4c0e-8a4b-4f5e-9a55-0c7f1e2b9d10")
+
+
+def pseudonym(key: bytes, patient: str) -> str:
+    """The patient's pseudonym inside Vigil: a keyed HMAC-SHA256, 128 bits in hex.
+
+    Without the key it cannot be reversed or recomputed from a guessed
+    identifier; with it, the same patient always gets the same pseudonym.
+    """
+    return "p-" + hmac.new(key, patient.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def reading_id(device_id: str, seq: int) -> str:

@@ -62,7 +62,9 @@ async def test_device_to_alert(vigil, kafka, services) -> None:
     )
     assert len(alerts) == 1, vigil.log("worker")[-3000:]
     alert = alerts[0]["value"]
-    assert alerts[0]["key"] == b"MRN-0042"
+    assert alert["patient"] == "MRN-0042"
+    assert alert["subject"].startswith("p-") and "0042" not in alert["subject"]
+    assert alerts[0]["key"] == alert["subject"].encode()
     assert alert["device_id"] == "bedside-7"
     assert alert["severity"] == "high"
     assert alert["event_time"] == ts_iso
@@ -74,6 +76,17 @@ async def test_device_to_alert(vigil, kafka, services) -> None:
         kafka.bootstrap, "vigil.rejected", lambda r, v: v.get("device_id") == "bedside-7"
     )
     assert [(r["value"]["seq"], r["value"]["code"]) for r in rejected] == [(999, "out_of_range")]
+
+    # The patient identifier never enters the internal topics: only its pseudonym.
+    internal = await read_topic(
+        kafka.bootstrap, "vigil.readings", lambda r, v: v["device_id"] == "bedside-7" and v["readings"][-1]["seq"] == 60
+    )
+    assert internal and internal[0]["value"]["patient"] == alert["subject"]
+    changelog = f"{vigil.env['VIGIL_WORKER_ID']}-patients-changelog"
+    states = await read_topic(kafka.bootstrap, changelog, lambda r, v: r.key == alert["subject"].encode())
+    assert states
+    for record in internal + states + rejected:
+        assert "MRN-0042" not in json.dumps(record["value"]) and b"MRN-0042" not in (record["key"] or b"")
     assert token not in json.dumps([r["value"] for r in rejected])
 
     # The worker's metrics saw it, without any patient id in them.

@@ -9,6 +9,7 @@ import time
 import pytest
 from websockets.asyncio.client import connect
 
+from app.core.records import pseudonym
 from tests.conftest import read_topic, wait_ready
 
 pytestmark = pytest.mark.integration
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.integration
 async def test_learned_baseline_survives_a_killed_worker(vigil, kafka, services) -> None:
     token = json.loads(vigil.run("devices", "add", "wear-1", "--patient", "ATHLETE-1").stdout)["token"]
     headers = {"Authorization": f"Bearer {token}"}
+    subject = pseudonym(bytes.fromhex((vigil.home / "pseudonym.key").read_text()), "ATHLETE-1")
     start = int(time.time() * 1000) - 3 * 3600_000
 
     # An athlete: resting heart rate about 52, far below the population's 75.
@@ -30,7 +32,7 @@ async def test_learned_baseline_survives_a_killed_worker(vigil, kafka, services)
     # Kill the worker as soon as the patient's state is in the changelog.
     changelog = f"{vigil.env['VIGIL_WORKER_ID']}-patients-changelog"
     written = await read_topic(
-        kafka.bootstrap, changelog, lambda r, v: r.key == b"ATHLETE-1" and v["n"] == 120
+        kafka.bootstrap, changelog, lambda r, v: r.key == subject.encode() and v["n"] == 120
     )
     assert written, vigil.log("worker")[-3000:]
     services["worker"].send_signal(signal.SIGKILL)

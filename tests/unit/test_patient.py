@@ -28,7 +28,7 @@ ABNORMAL = {"heart_rate": 142, "spo2": 85, "respiratory_rate": 29, "systolic_bp"
 
 def run(state: core.PatientState, seq: int, ts: int, vitals: dict[str, object]) -> core.Outcome:
     reading = {"id": reading_id("dev-1", seq), "seq": seq, "ts": ts, "vitals": vitals}
-    return core.process(state, "patient-1", "dev-1", reading)
+    return core.process(state, "p-subject-1", "dev-1", reading, patient="patient-1")
 
 
 def recording(n_normal: int = 120) -> list[tuple[int, dict[str, object]]]:
@@ -63,8 +63,9 @@ def test_abnormal_reading_opens_alerts_with_evidence() -> None:
     assert news["schema"] == SCHEMA
     assert news["severity"] == "high"
     assert news["patient"] == "patient-1" and news["device_id"] == "dev-1"
+    assert news["subject"] == "p-subject-1"
     onset = T0 + 120 * MINUTE
-    assert news["alert_id"] == alert_id("patient-1", "news2", onset)
+    assert news["alert_id"] == alert_id("p-subject-1", "news2", onset)
     assert news["event_time"] == news["opened_at"] == "2025-11-29T19:00:00.000Z"
     assert news["evidence"]["score"] >= 7
     assert news["evidence"]["vitals"] == ABNORMAL

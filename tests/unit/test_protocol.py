@@ -182,3 +182,13 @@ def test_optional_patient_field_is_carried_for_the_gateway_to_check() -> None:
     parsed = parse_frame(frame(**reading(1), patient="MRN-1"), NOW)
     assert parsed.readings[0].patient == "MRN-1"
     assert codes(parse_frame(frame(**reading(1), patient=7), NOW)) == ["wrong_type"]
+
+
+def test_pseudonyms_are_keyed_stable_and_distinct() -> None:
+    from app.core.records import pseudonym
+
+    a = pseudonym(b"k" * 32, "MRN-0042")
+    assert a == pseudonym(b"k" * 32, "MRN-0042")
+    assert a.startswith("p-") and len(a) == 34 and "0042" not in a
+    assert a != pseudonym(b"j" * 32, "MRN-0042")
+    assert a != pseudonym(b"k" * 32, "MRN-0043")

@@ -6,7 +6,8 @@ A device sends JSON text frames (docs/protocol.md):
      "vitals": {"heart_rate": 72, "spo2": 97}}
     {"type": "batch", "readings": [<reading>, ...]}
 
-`parse_frame` turns one frame into the readings it accepts and a `Refusal` for
+or a FHIR R4 Observation (a Bundle of them for a batch), mapped by
+`app.core.fhir`. `parse_frame` turns one frame into the readings it accepts and a `Refusal` for
 each it does not; one bad reading in a batch never takes its neighbours down.
 It reads no clock: the caller passes `now_ms`, the receipt time, so the
 timestamp window is checked against it.
@@ -22,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from app.core import fhir
 from app.core.errors import Code, Refusal
 from app.core.vitals import ACVPU, CUSTOM_ABS_MAX, CUSTOM_NAME_MAX, NUMERIC
 
@@ -69,6 +71,8 @@ def parse_frame(data: str | bytes, now_ms: int, limits: Limits = Limits()) -> Pa
         return _invalid(Code.MALFORMED_JSON, "frame is not valid JSON text")
     if not isinstance(obj, dict):
         return _invalid(Code.WRONG_TYPE, "frame must be a JSON object")
+    if fhir.is_fhir(obj):
+        return _parse_fhir(obj, now_ms, limits)
     kind = obj.get("type")
     if kind is None:
         return _invalid(Code.MISSING_FIELD, "frame has no type")
@@ -96,6 +100,34 @@ def parse_frame(data: str | bytes, now_ms: int, limits: Limits = Limits()) -> Pa
             _collect(item, now_ms, limits, parsed)
         return parsed
     return _invalid(Code.UNKNOWN_TYPE, "unknown frame type")
+
+
+def _parse_fhir(obj: dict[str, Any], now_ms: int, limits: Limits) -> ParsedFrame:
+    """An Observation is a reading; a Bundle of Observations is a batch."""
+    if obj["resourceType"] == "Bundle":
+        try:
+            resources = fhir.bundle_entries(obj)
+        except Refusal as refusal:
+            return ParsedFrame("invalid", refusals=[refusal])
+        if not resources:
+            return _invalid(Code.MISSING_FIELD, "bundle has no entry")
+        if len(resources) > limits.max_batch:
+            return _invalid(Code.BATCH_TOO_LARGE, f"bundle holds more than {limits.max_batch} entries; split it")
+        parsed = ParsedFrame("batch")
+    else:
+        resources = [obj]
+        parsed = ParsedFrame("reading")
+    for resource in resources:
+        try:
+            native = fhir.to_reading(resource)
+        except Refusal as refusal:
+            refusal.item = resource
+            parsed.refusals.append(refusal)
+            continue
+        _collect(native, now_ms, limits, parsed)
+        if parsed.refusals and parsed.refusals[-1].item is native:
+            parsed.refusals[-1].item = resource  # record what the device sent
+    return parsed
 
 
 def _invalid(code: Code, message: str) -> ParsedFrame:

@@ -240,3 +240,30 @@ def test_plaintext_on_a_public_address_needs_an_opt_in(vigil) -> None:
     )
     assert result.returncode == 2
     assert "without TLS" in result.stderr and "VIGIL_GATEWAY_ALLOW_PLAINTEXT" in result.stderr
+
+
+async def test_fhir_bundle_through_the_gateway(vigil, kafka, gateway) -> None:
+    token = add_device(vigil, "dev-fhir", "MRN-77")
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+    def temperature(seq: int, fahrenheit: float, patient: str) -> dict:
+        return {
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "identifier": [{"system": "urn:vigil:seq", "value": str(seq)}],
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
+                "subject": {"reference": f"Patient/{patient}"},
+                "effectiveDateTime": iso,
+                "valueQuantity": {"value": fahrenheit, "unit": "degF", "system": "http://unitsofmeasure.org", "code": "[degF]"},
+            }
+        }
+
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [temperature(1, 101.3, "MRN-77"), temperature(2, 99, "MRN-78")]}
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        await ws.send(json.dumps(bundle))
+        got = await replies(ws, 2)
+    assert {"type": "ack", "seqs": [1]} in got
+    assert any(r.get("code") == "unauthorized" and r["seq"] == 2 for r in got)
+    stored = await read_topic(kafka.bootstrap, "vigil.readings", lambda r, v: v["device_id"] == "dev-fhir")
+    assert [(r["seq"], r["vitals"]) for r in stored[0]["value"]["readings"]] == [(1, {"temperature": 38.5})]

@@ -1,0 +1,153 @@
+"""FHIR R4 vital-signs Observations, mapped onto native readings.
+
+A device may send an Observation (vital-signs profile) instead of a native
+reading, and a Bundle of them instead of a batch. Each is turned into the
+native reading it stands for, which `app.core.protocol` then validates like
+any other:
+
+- `seq`: the Observation's identifier with system `urn:vigil:seq` (FHIR has
+  no sequence number of its own; the gateway acknowledges by it);
+- `ts`: `effectiveDateTime` (or `effectiveInstant`);
+- the vital: the LOINC code in `code.coding` (table below; the blood-pressure
+  panel 85354-9 carries systolic and diastolic as components);
+- the value: `valueQuantity`, converted from its UCUM unit to Vigil's
+  canonical one (°F to °C, lb and g to kg, kPa to mmHg);
+- `subject.reference` `Patient/<id>`, when present, must be the device's own
+  patient (the gateway checks it).
+
+Codes and units: FHIR R4 vital-signs profile, LOINC and UCUM, as listed in
+../shared/reference/clinical.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.core.errors import Code, Refusal
+
+LOINC = "http://loinc.org"
+SEQ_SYSTEM = "urn:vigil:seq"
+BP_PANEL = "85354-9"
+
+VITAL_BY_LOINC = {
+    "8867-4": "heart_rate",
+    "9279-1": "respiratory_rate",
+    "2708-6": "spo2",
+    "59408-5": "spo2",
+    "8310-5": "temperature",
+    "29463-7": "weight",
+    "8480-6": "systolic_bp",
+    "8462-4": "diastolic_bp",
+}
+
+_PER_MIN = {"/min": 1.0, "{beats}/min": 1.0, "{breaths}/min": 1.0, "{Beats}/min": 1.0}
+_MMHG = {"mm[Hg]": 1.0, "mmHg": 1.0, "kPa": 7.500617}
+# (factor, offset): canonical = value * factor + offset
+UNITS: dict[str, dict[str, tuple[float, float]]] = {
+    "heart_rate": {u: (f, 0.0) for u, f in _PER_MIN.items()},
+    "respiratory_rate": {u: (f, 0.0) for u, f in _PER_MIN.items()},
+    "spo2": {"%": (1.0, 0.0)},
+    "temperature": {"Cel": (1.0, 0.0), "[degF]": (5 / 9, -32 * 5 / 9)},
+    "weight": {"kg": (1.0, 0.0), "g": (0.001, 0.0), "[lb_av]": (0.45359237, 0.0)},
+    "systolic_bp": {u: (f, 0.0) for u, f in _MMHG.items()},
+    "diastolic_bp": {u: (f, 0.0) for u, f in _MMHG.items()},
+}
+
+
+def is_fhir(obj: dict[str, Any]) -> bool:
+    return "resourceType" in obj
+
+
+def bundle_entries(bundle: dict[str, Any]) -> list[Any]:
+    entries = bundle.get("entry")
+    if entries is None:
+        raise Refusal(Code.MISSING_FIELD, "bundle has no entry")
+    if not isinstance(entries, list):
+        raise Refusal(Code.WRONG_TYPE, "bundle entry must be an array")
+    return [e.get("resource") if isinstance(e, dict) else e for e in entries]
+
+
+def to_reading(obs: Any) -> dict[str, Any]:
+    """The native reading an Observation stands for (not yet validated)."""
+    if not isinstance(obs, dict):
+        raise Refusal(Code.WRONG_TYPE, "bundle entries must hold Observation resources")
+    if obs.get("resourceType") != "Observation":
+        raise Refusal(Code.UNKNOWN_TYPE, "only Observation resources are accepted")
+    seq = _seq(obs)
+    if obs.get("status") == "entered-in-error":
+        raise Refusal(Code.OUT_OF_RANGE, "observation was entered in error", seq)
+    reading: dict[str, Any] = {
+        "type": "reading",
+        "seq": seq,
+        "ts": obs.get("effectiveDateTime", obs.get("effectiveInstant")),
+        "vitals": _vitals(obs, seq),
+    }
+    subject = obs.get("subject")
+    if subject is not None:
+        reference = subject.get("reference") if isinstance(subject, dict) else None
+        if not isinstance(reference, str) or not reference.startswith("Patient/"):
+            raise Refusal(Code.WRONG_TYPE, "subject must reference a Patient", seq)
+        reading["patient"] = reference.removeprefix("Patient/")
+    return reading
+
+
+def _seq(obs: dict[str, Any]) -> int:
+    identifiers = obs.get("identifier")
+    if isinstance(identifiers, list):
+        for ident in identifiers:
+            if isinstance(ident, dict) and ident.get("system") == SEQ_SYSTEM:
+                value = ident.get("value")
+                if isinstance(value, str) and value.isdigit() and len(value) <= 19:
+                    return int(value)
+                raise Refusal(Code.WRONG_TYPE, "urn:vigil:seq identifier must be a decimal integer")
+    raise Refusal(Code.MISSING_FIELD, "observation has no urn:vigil:seq identifier")
+
+
+def _loinc(concept: Any) -> str | None:
+    if not isinstance(concept, dict) or not isinstance(concept.get("coding"), list):
+        return None
+    for coding in concept["coding"]:
+        if isinstance(coding, dict) and coding.get("system") == LOINC and coding.get("code") in (
+            *VITAL_BY_LOINC,
+            BP_PANEL,
+        ):
+            return coding["code"]
+    return None
+
+
+def _vitals(obs: dict[str, Any], seq: int) -> dict[str, Any]:
+    code = _loinc(obs.get("code"))
+    if code is None:
+        raise Refusal(Code.UNKNOWN_TYPE, "observation code is not a supported LOINC vital sign", seq)
+    if code == BP_PANEL:
+        components = obs.get("component")
+        if not isinstance(components, list) or not components:
+            raise Refusal(Code.MISSING_FIELD, "blood pressure panel has no component", seq)
+        vitals = {}
+        for component in components:
+            sub = _loinc(component.get("code")) if isinstance(component, dict) else None
+            if sub not in ("8480-6", "8462-4"):
+                raise Refusal(Code.UNKNOWN_TYPE, "blood pressure component must be 8480-6 or 8462-4", seq)
+            name = VITAL_BY_LOINC[sub]
+            vitals[name] = _quantity(component.get("valueQuantity"), name, seq)
+        return vitals
+    name = VITAL_BY_LOINC[code]
+    return {name: _quantity(obs.get("valueQuantity"), name, seq)}
+
+
+def _quantity(quantity: Any, name: str, seq: int) -> Any:
+    if quantity is None:
+        raise Refusal(Code.MISSING_FIELD, f"{name} has no valueQuantity", seq)
+    if not isinstance(quantity, dict):
+        raise Refusal(Code.WRONG_TYPE, "valueQuantity must be an object", seq)
+    value = quantity.get("value")
+    unit = quantity.get("code", quantity.get("unit"))
+    conversion = UNITS[name].get(unit) if isinstance(unit, str) else None
+    if conversion is None:
+        raise Refusal(Code.WRONG_TYPE, f"unit not supported for {name}", seq)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return value  # left for the native validation to refuse with its own message
+    factor, offset = conversion
+    if factor == 1.0 and offset == 0.0:
+        return value
+    return round(value * factor + offset, 3)

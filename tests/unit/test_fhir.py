@@ -1,0 +1,101 @@
+"""FHIR R4 Observations in, native readings out, units converted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.core.protocol import parse_frame
+
+NOW = 1_764_435_600_000
+ISO = "2025-11-29T17:00:00Z"
+
+
+def obs(code: str, value: float | None = None, unit: str | None = None, seq: int = 1, **extra) -> dict:
+    o = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+        "identifier": [{"system": "urn:vigil:seq", "value": str(seq)}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "effectiveDateTime": ISO,
+        **extra,
+    }
+    if value is not None:
+        o["valueQuantity"] = {"value": value, "system": "http://unitsofmeasure.org", "code": unit}
+    return o
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "expected"),
+    [
+        ("8867-4", 72, "/min", {"heart_rate": 72}),
+        ("9279-1", 18, "/min", {"respiratory_rate": 18}),
+        ("2708-6", 97, "%", {"spo2": 97}),
+        ("59408-5", 95, "%", {"spo2": 95}),
+        ("8310-5", 37.2, "Cel", {"temperature": 37.2}),
+        ("8310-5", 98.6, "[degF]", {"temperature": 37.0}),
+        ("29463-7", 154, "[lb_av]", {"weight": 69.853}),
+        ("29463-7", 70500, "g", {"weight": 70.5}),
+    ],
+)
+def test_single_observations_map_and_convert(code, value, unit, expected) -> None:
+    parsed = parse_frame(json.dumps(obs(code, value, unit, seq=9)), NOW)
+    assert parsed.refusals == []
+    assert (parsed.kind, parsed.readings[0].seq, parsed.readings[0].ts_ms, parsed.readings[0].vitals) == (
+        "reading",
+        9,
+        NOW,
+        expected,
+    )
+
+
+def test_blood_pressure_panel_in_kpa() -> None:
+    panel = obs("85354-9", seq=3)
+    panel["component"] = [
+        {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": 16, "code": "kPa"}},
+        {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": 80, "code": "mm[Hg]"}},
+    ]
+    (reading,) = parse_frame(json.dumps(panel), NOW).readings
+    assert reading.vitals == {"systolic_bp": 120.01, "diastolic_bp": 80}
+
+
+def test_bundle_is_a_batch_and_a_bad_entry_is_refused_alone() -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": obs("8867-4", 70, "/min", seq=1)},
+            {"resource": obs("8867-4", 70, "furlongs", seq=2)},
+            {"resource": obs("1234-5", 1, "/min", seq=3)},
+            {"resource": obs("2708-6", 150, "%", seq=4)},
+            {"resource": obs("2708-6", 96, "%", seq=5, subject={"reference": "Patient/MRN-7"})},
+        ],
+    }
+    parsed = parse_frame(json.dumps(bundle), NOW)
+    assert parsed.kind == "batch"
+    assert [(r.seq, r.patient) for r in parsed.readings] == [(1, None), (5, "MRN-7")]
+    assert [(r.seq, r.code.value) for r in parsed.refusals] == [
+        (2, "wrong_type"),
+        (3, "unknown_type"),
+        (4, "out_of_range"),
+    ]
+    assert parsed.refusals[0].item["resourceType"] == "Observation"
+
+
+@pytest.mark.parametrize(
+    ("resource", "code"),
+    [
+        ({"resourceType": "Patient"}, "unknown_type"),
+        ({**obs("8867-4", 70, "/min"), "identifier": []}, "missing_field"),
+        ({**obs("8867-4", 70, "/min"), "identifier": [{"system": "urn:vigil:seq", "value": "x"}]}, "wrong_type"),
+        (obs("8867-4"), "missing_field"),
+        ({**obs("8867-4", 70, "/min"), "effectiveDateTime": "soon"}, "bad_timestamp"),
+        ({"resourceType": "Bundle"}, "missing_field"),
+        ({"resourceType": "Bundle", "entry": {}}, "wrong_type"),
+        ({**obs("8867-4", 70, "/min"), "subject": {"reference": "Group/1"}}, "wrong_type"),
+    ],
+)
+def test_fhir_refusals_use_the_same_codes(resource, code) -> None:
+    assert [r.code.value for r in parse_frame(json.dumps(resource), NOW).refusals] == [code]

@@ -192,3 +192,40 @@ def test_pseudonyms_are_keyed_stable_and_distinct() -> None:
     assert a.startswith("p-") and len(a) == 34 and "0042" not in a
     assert a != pseudonym(b"j" * 32, "MRN-0042")
     assert a != pseudonym(b"k" * 32, "MRN-0043")
+
+
+hostile = st.one_of(
+    # deep nesting, in and out of the fields that matter
+    st.integers(min_value=1, max_value=5000).map(lambda n: "[" * n + "]" * n),
+    st.integers(min_value=1, max_value=3000).map(
+        lambda n: '{"type": "reading", "seq": 1, "ts": 0, "vitals": ' + '{"a": ' * n + "1" + "}" * n + "}"
+    ),
+    # huge numbers, NaN and Infinity spelled every way
+    st.sampled_from(["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "1" * 400, "0." + "0" * 400 + "1"]).map(
+        lambda v: '{"type": "reading", "seq": ' + v + ', "ts": ' + v + ', "vitals": {"heart_rate": ' + v + "}}"
+    ),
+    # invalid UTF-8 and lone surrogates
+    st.binary(min_size=1, max_size=64).map(lambda b: b'{"type": "reading", "seq": 1, "note": "' + b + b'"}'),
+    st.just('{"type": "reading", "seq": 1, "ts": 0, "vitals": {"\\ud800": 1}}'),
+    # enormous strings where short ones are expected
+    st.integers(min_value=1_000, max_value=200_000).map(
+        lambda n: json.dumps({"type": "reading", "seq": 1, "ts": "x" * n, "vitals": {"heart_rate": 70}})
+    ),
+    st.integers(min_value=1_000, max_value=70_000).map(
+        lambda n: json.dumps({"type": "reading", "seq": 1, "ts": 0, "vitals": {"h" * n: 70}})
+    ),
+    # FHIR-shaped garbage
+    json_values.map(lambda v: json.dumps({"resourceType": "Observation", "identifier": v, "code": v, "valueQuantity": v})),
+    json_values.map(lambda v: json.dumps({"resourceType": "Bundle", "entry": [v, {"resource": v}]})),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hostile)
+def test_hostile_frames_only_earn_documented_errors(data: bytes | str) -> None:
+    parsed = parse_frame(data, NOW)
+    documented = {c.value for c in Code}
+    assert all(r.code.value in documented for r in parsed.refusals)
+    assert all(len(r.message) <= 200 for r in parsed.refusals)
+    for reading in parsed.readings:  # anything accepted is within the documented ranges
+        assert all(isinstance(v, (int, float, str, bool)) for v in reading.vitals.values())

@@ -25,7 +25,9 @@ VITALS = {"heart_rate": 70, "spo2": 98}
 
 @pytest.fixture
 def gateway(vigil):
-    vigil.env.update(VIGIL_DEVICE_RATE="50", VIGIL_DEVICE_BURST="100", VIGIL_CREDENTIAL_CHECK_S="0.2")
+    vigil.env.update(
+        VIGIL_DEVICE_RATE="50", VIGIL_DEVICE_BURST="100", VIGIL_CREDENTIAL_CHECK_S="0.2", VIGIL_MAX_CONNECTIONS="2"
+    )
     proc = vigil.spawn("gateway", log_name="gateway")
     wait_ready(vigil.http_url + "/readyz", proc)
     yield proc
@@ -176,6 +178,21 @@ async def test_a_new_connection_replaces_the_old_one(vigil, gateway) -> None:
             assert first.close_code == 4001
             await second.send(json.dumps(reading(1)))
             assert (await replies(second, 1))[0] == {"type": "ack", "seq": 1}
+
+
+async def test_connection_cap_refuses_new_devices_but_not_reconnects(vigil, gateway) -> None:
+    tokens = [add_device(vigil, f"dev-cap-{i}", f"P-CAP-{i}") for i in range(3)]
+    async with connect(vigil.ws_url, additional_headers=auth(tokens[0])), connect(
+        vigil.ws_url, additional_headers=auth(tokens[1])
+    ):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(vigil.ws_url, additional_headers=auth(tokens[2])):
+                pass
+        assert refused.value.response.status_code == 503
+        assert refused.value.response.headers["Retry-After"] == "5"
+        async with connect(vigil.ws_url, additional_headers=auth(tokens[1])) as again:
+            await again.send(json.dumps(reading(1)))
+            assert (await replies(again, 1))[0] == {"type": "ack", "seq": 1}
 
 
 async def test_a_flooding_device_is_limited_and_others_are_not_slowed(vigil, gateway) -> None:

@@ -124,6 +124,7 @@ _SCORED = metrics.PROCESSED.labels("scored")
 _OUT_OF_ORDER = metrics.PROCESSED.labels("out_of_order")
 _ARTIFACT = metrics.PROCESSED.labels("artifact")
 _UNDECODABLE = metrics.PROCESSED.labels("undecodable")
+_DUPLICATE = metrics.PROCESSED.labels("duplicate")
 _STAGE_DECODE = metrics.PROCESS_TIME.labels("decode")
 _STAGE_SCORE = metrics.PROCESS_TIME.labels("score")
 _STAGE_EMIT = metrics.PROCESS_TIME.labels("emit")
@@ -154,6 +155,9 @@ async def detect(stream: faust.StreamT[bytes]) -> None:
             outcome = core.process(state, subject, batch.device_id, reading, detector_config, patient_ref)
             events.extend(outcome.events)
             metrics.EVENT_TIME_LAG.observe(max(0.0, (now_ms - reading["ts"]) / 1000))
+            if outcome.duplicate:
+                _DUPLICATE.inc()
+                continue
             if outcome.artifacts:
                 _ARTIFACT.inc()
             (_OUT_OF_ORDER if outcome.out_of_order else _SCORED).inc()

@@ -45,9 +45,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from app import metrics
-from app.core.delivery import SeqWindow, TokenBucket
+from app.core.delivery import SeqWindow, TokenBucket, admit
 from app.core.errors import Code, Refusal, StateError
-from app.core.protocol import Limits, Reading, ack_frame, error_frame, hello_frame, parse_frame
+from app.core.protocol import Limits, ack_frame, error_frame, hello_frame, parse_frame
 from app.core.records import encode_readings, encode_rejection, pseudonym
 from app.pseudonyms import load_key
 from app.registry import Device, Registry
@@ -203,9 +203,7 @@ class Gateway:
             return None
         for refusal in parsed.refusals:
             await self._reject(connection, device, received_ms, refusal, message)
-        readings = self._admissible(parsed.readings, device, bucket, received_ms)
-        if not readings:
-            return None
+        readings = admit(parsed.readings, device.patient, window, bucket, received_ms / 1000)
         for refusal in readings.refusals:
             await self._reject(connection, device, received_ms, refusal, message)
         batch = parsed.kind == "batch"
@@ -230,31 +228,6 @@ class Gateway:
         return asyncio.create_task(
             self._ack_when_durable(connection, delivery, new_seqs, readings.resent, batch, started)
         )
-
-    def _admissible(
-        self, readings: list[Reading], device: Device, bucket: TokenBucket, received_ms: int
-    ) -> _Admitted | None:
-        if not readings:
-            return None
-        admitted = _Admitted()
-        if not bucket.allow(received_ms / 1000, len(readings)):
-            admitted.refusals = [
-                Refusal(Code.RATE_LIMITED, "too many readings; slow down and resend later", r.seq)
-                for r in readings
-            ]
-            return admitted
-        seen: set[int] = set()
-        window = self.windows[device.device_id]
-        for r in readings:
-            if r.patient is not None and r.patient != device.patient:
-                refusal = Refusal(Code.UNAUTHORIZED, "device is not registered for that patient", r.seq)
-                admitted.refusals.append(refusal)
-            elif window.stored(r.seq) or r.seq in seen:
-                admitted.resent.append(r.seq)
-            else:
-                seen.add(r.seq)
-                admitted.new.append(r)
-        return admitted
 
     def _release(self) -> None:
         self.inflight.release()
@@ -507,20 +480,6 @@ class Gateway:
             if windows is not None:
                 await _stop_quietly(windows)
             await runner.cleanup()
-
-
-class _Admitted:
-    """A frame's readings sorted by what happens to them."""
-
-    __slots__ = ("new", "resent", "refusals")
-
-    def __init__(self) -> None:
-        self.new: list[Reading] = []
-        self.resent: list[int] = []
-        self.refusals: list[Refusal] = []
-
-    def __bool__(self) -> bool:
-        return bool(self.new or self.resent or self.refusals)
 
 
 async def _stop_quietly(client: Any, timeout: float = 10) -> None:

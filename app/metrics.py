@@ -39,7 +39,7 @@ ACK_LATENCY = Histogram(
 # -- worker --------------------------------------------------------------------
 PROCESSED = Counter(
     "vigil_worker_readings_total",
-    "Readings processed, by outcome (scored, artifact, out_of_order, undecodable).",
+    "Readings processed, by outcome (scored, artifact, out_of_order, duplicate, undecodable).",
     ["outcome"],
 )
 PROCESS_TIME = Histogram(

@@ -17,9 +17,10 @@ its offline buffer gets through while a runaway one is held back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from app.core.errors import StateError
+from app.core.errors import Code, Refusal, StateError
+from app.core.protocol import Reading
 
 WINDOW = 1024
 _MASK = (1 << WINDOW) - 1
@@ -96,3 +97,41 @@ class TokenBucket:
             self.tokens -= n
             return True
         return False
+
+
+@dataclass(slots=True)
+class Admission:
+    """A frame's readings sorted by what the gateway does with them."""
+
+    new: list[Reading] = field(default_factory=list)  # to store, then acknowledge
+    resent: list[int] = field(default_factory=list)  # already stored: acknowledge only
+    refusals: list[Refusal] = field(default_factory=list)
+
+
+def admit(
+    readings: list[Reading], patient: str, window: SeqWindow, bucket: TokenBucket, now_s: float
+) -> Admission:
+    """Decide, for one frame's valid readings from a device registered for
+    `patient`: over the rate, all are refused (`rate_limited`); a reading
+    naming another patient is refused (`unauthorized`); one whose seq is
+    stored, or repeated within the frame, is a resend; the rest are new."""
+    admission = Admission()
+    if not readings:
+        return admission
+    if not bucket.allow(now_s, len(readings)):
+        admission.refusals = [
+            Refusal(Code.RATE_LIMITED, "too many readings; slow down and resend later", r.seq) for r in readings
+        ]
+        return admission
+    seen: set[int] = set()
+    for r in readings:
+        if r.patient is not None and r.patient != patient:
+            admission.refusals.append(
+                Refusal(Code.UNAUTHORIZED, "device is not registered for that patient", r.seq)
+            )
+        elif window.stored(r.seq) or r.seq in seen:
+            admission.resent.append(r.seq)
+        else:
+            seen.add(r.seq)
+            admission.new.append(r)
+    return admission

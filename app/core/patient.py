@@ -3,8 +3,9 @@ one function that advances it by one reading.
 
 For every reading, in event time:
 
-1. Cleaning. Values outside physiology (`app.core.vitals.is_artifact`) are
-   marked as artifacts and go no further. A reading older than the newest one
+1. Cleaning. A duplicate of the reading processed last (same id and time:
+   a resend stored twice) is dropped. Values outside physiology
+   (`app.core.vitals.is_artifact`) are marked as artifacts and go no further. A reading older than the newest one
    already seen (a resend, or a device replaying its buffer) updates the
    latest values it is newest for, and is neither learned nor scored.
 2. The learned model. Each modelled vital is scored against the patient's
@@ -64,6 +65,7 @@ class Config:
 class PatientState:
     count: int = 0  # readings processed
     last_ts: int = 0  # newest event time processed, epoch ms
+    last_id: str = ""  # id of the reading processed last, to drop its duplicates
     baselines: dict[str, Baseline] = field(default_factory=dict)
     latest: dict[str, list[Any]] = field(default_factory=dict)  # name -> [value, ts_ms]
     alerts: dict[str, OpenAlert] = field(default_factory=dict)
@@ -76,6 +78,7 @@ class Outcome:
     events: list[dict[str, Any]] = field(default_factory=list)
     artifacts: int = 0
     out_of_order: bool = False
+    duplicate: bool = False
     drifts: list[str] = field(default_factory=list)
 
 
@@ -96,6 +99,9 @@ def process(
     ts: int = reading["ts"]
     vitals: dict[str, Any] = reading["vitals"]
     outcome = Outcome()
+    if ts == state.last_ts and reading["id"] == state.last_id:
+        outcome.duplicate = True  # the same reading stored twice (a resend): already counted
+        return outcome
 
     clean: dict[str, Any] = {}
     for name, value in vitals.items():
@@ -112,6 +118,7 @@ def process(
         outcome.out_of_order = True
         return outcome
     state.last_ts = ts
+    state.last_id = reading["id"]
     state.count += 1
 
     z_scores: dict[str, float] = {}
@@ -229,6 +236,7 @@ def encode(state: PatientState) -> bytes:
             "v": STATE_VERSION,
             "n": state.count,
             "t": state.last_ts,
+            "i": state.last_id,
             "b": {name: b.to_list() for name, b in state.baselines.items()},
             "l": state.latest,
             "a": {kind: [a.opened_ms, a.severity, a.clear_since_ms] for kind, a in state.alerts.items()},
@@ -244,6 +252,7 @@ def decode(data: bytes) -> PatientState:
         return PatientState(
             count=obj["n"],
             last_ts=obj["t"],
+            last_id=obj.get("i", ""),
             baselines={name: Baseline.from_list(name, v) for name, v in obj["b"].items()},
             latest=obj["l"],
             alerts={kind: OpenAlert(*fields) for kind, fields in obj["a"].items()},

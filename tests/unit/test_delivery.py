@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.delivery import WINDOW, SeqWindow, TokenBucket
+from app.core.delivery import WINDOW, SeqWindow, TokenBucket, admit
 
 
 def test_window_remembers_stored_seqs_and_gaps() -> None:
@@ -69,3 +69,22 @@ def test_gaps_lists_what_a_device_must_resend() -> None:
     for seq in (0, 1, 3, 6):
         w.add(seq)
     assert w.gaps() == [2, 4, 5]
+
+
+def test_admit_sorts_a_frame() -> None:
+    from app.core.protocol import Reading
+
+    window = SeqWindow()
+    window.add(3)
+    readings = [Reading(s, 0, {"heart_rate": 70}) for s in (3, 4, 4, 5)] + [
+        Reading(6, 0, {"heart_rate": 70}, patient="OTHER"),
+        Reading(7, 0, {"heart_rate": 70}, patient="MRN-1"),
+    ]
+    admission = admit(readings, "MRN-1", window, TokenBucket(rate=1, burst=10), now_s=0)
+    assert [r.seq for r in admission.new] == [4, 5, 7]
+    assert admission.resent == [3, 4]
+    assert [(r.seq, r.code.value) for r in admission.refusals] == [(6, "unauthorized")]
+
+    over = admit(readings, "MRN-1", window, TokenBucket(rate=1, burst=5), now_s=0)
+    assert over.new == [] and over.resent == []
+    assert {r.code.value for r in over.refusals} == {"rate_limited"} and len(over.refusals) == 6

@@ -154,3 +154,14 @@ def test_state_is_small() -> None:
     for i in range(500):
         run(state, i, T0 + i * MINUTE, normal(rng))
     assert len(core.encode(state)) < 4096
+
+
+def test_a_reading_stored_twice_counts_once() -> None:
+    once, twice = core.PatientState(), core.PatientState()
+    rng = random.Random(3)
+    for i in range(50):
+        vitals = normal(rng)
+        run(once, i, T0 + i * MINUTE, vitals)
+        run(twice, i, T0 + i * MINUTE, vitals)
+        assert run(twice, i, T0 + i * MINUTE, vitals).duplicate
+    assert core.encode(once) == core.encode(twice)

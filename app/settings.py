@@ -52,6 +52,7 @@ class Settings:
     max_inflight: int = 2048  # device frames awaiting Kafka's acknowledgement, per gateway
     tls_cert: str = ""  # PEM certificate chain; with tls_key, the gateway serves wss://
     tls_key: str = ""
+    tls_ca: str = ""  # CA bundle that Vigil's own clients (vigil simulate) trust for wss://
     allow_plaintext: bool = False  # needed to listen without TLS on a non-loopback address
     max_connections: int = 10_000
     device_rate: float = 20.0  # readings per second per device, sustained
@@ -85,6 +86,7 @@ class Settings:
             max_inflight=_int("MAX_INFLIGHT", 2048),
             tls_cert=_env("TLS_CERT", ""),
             tls_key=_env("TLS_KEY", ""),
+            tls_ca=_env("TLS_CA", ""),
             allow_plaintext=_env("GATEWAY_ALLOW_PLAINTEXT", "") in ("1", "true", "yes"),
             max_connections=_int("MAX_CONNECTIONS", 10_000),
             device_rate=float(_env("DEVICE_RATE", "20")),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -148,12 +149,19 @@ async def _watch(children: list[subprocess.Popen[bytes]], stop: asyncio.Event) -
         await asyncio.sleep(0.5)
 
 
-async def simulate_fleet(settings: Settings, n: int, speed: float, stop: asyncio.Event) -> None:
-    """Register N simulated devices (re-issuing their tokens) and run them until `stop`."""
+async def simulate_fleet(settings: Settings, n: int, speed: float, stop: asyncio.Event) -> simulate.Stats:
+    """Register N simulated devices (re-issuing their tokens), run them until
+    `stop`, and print what they sent and got back."""
     registry = Registry(settings.registry_path)
-    url = f"ws://{settings.gateway_host}:{settings.gateway_port}/v1"
+    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::") else settings.gateway_host
+    context = None
+    if settings.tls_cert:
+        context = ssl.create_default_context(cafile=settings.tls_ca or None)
+    scheme = "wss" if context else "ws"
+    url = f"{scheme}://{host}:{settings.gateway_port}/v1"
     schedule = simulate.Schedule(speed=speed)
     start_ms = int(time.time() * 1000) - schedule.history_ms
+    stats = simulate.Stats()
     tasks = []
     known = {d.device_id for d in registry.devices()}
     for i, patient in enumerate(simulate.fleet(n, start_ms, schedule), start=1):
@@ -161,8 +169,13 @@ async def simulate_fleet(settings: Settings, n: int, speed: float, stop: asyncio
         if device_id in known:
             registry.revoke(device_id)
         token = registry.add(device_id, patient_id)
-        client = simulate.DeviceClient(url, token)
+        client = simulate.DeviceClient(url, token, stats=stats, ssl=context)
         tasks.append(simulate.run_device(client, patient, start_ms, schedule, stop))
     deteriorating = sum(1 for i in range(n) if i % 4 == 3)
     say(f"simulating {n} devices ({deteriorating} patients deteriorate); alerts follow")
     await asyncio.gather(*tasks)
+    say(
+        f"devices sent {stats.sent} readings, {stats.acked} acknowledged; "
+        f"errors {dict(sorted(stats.errors.items())) or 'none'}; reconnects {stats.reconnects}"
+    )
+    return stats

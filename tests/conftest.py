@@ -41,10 +41,12 @@ class Vigil:
     http_url: str
     worker_url: str
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, env_extra: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "app.cli", *args],
-            env=self.env,
+            env={**self.env, **(env_extra or {})},
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import ssl
 import subprocess
 import sys
@@ -240,6 +241,11 @@ async def test_wss_with_a_locally_generated_ca(vigil, kafka, tmp_path) -> None:
         async with connect(url, ssl=client, additional_headers=auth(token)) as ws:
             await ws.send(json.dumps(reading(1)))
             assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 1}
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        simulated = vigil.run("simulate", "--devices", "2", "--duration", "4", env_extra={"VIGIL_TLS_CA": str(tmp_path / "ca.pem")})
+        summary = simulated.stderr.strip().splitlines()[-1]
+        sent, acked = (int(w) for w in re.findall(r"sent (\d+) readings, (\d+) acknowledged", summary)[0])
+        assert sent > 10 and acked >= sent - 4, summary  # the last few may be in flight at the end
         with pytest.raises(ssl.SSLCertVerificationError):  # an untrusting client refuses it
             async with connect(url, ssl=ssl.create_default_context(), additional_headers=auth(token)):
                 pass

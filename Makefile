@@ -1,4 +1,5 @@
-# Two commands do all the set-up on a fresh machine (Python >= 3.11, Java 17, Maven):
+# Two commands do all the set-up on a fresh machine (Python >= 3.11, Java 17, Maven;
+# `make test` also installs Debian's prometheus package when run as root):
 #   make run    the main job: `vigil up --simulate 20` on a local Kafka it provisions
 #   make test   the whole test suite, unit and integration (real Kafka)
 
@@ -7,7 +8,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SIMULATE ?= 20
 
-.PHONY: install run test test-unit kafka-jars clean
+.PHONY: install run test test-unit kafka-jars prometheus clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,15 @@ kafka-jars: install
 run: install
 	$(BIN)/vigil up --simulate $(SIMULATE)
 
-test: kafka-jars
+# promtool and prometheus (Debian's package) check the shipped rules and
+# dashboards. Installed here when missing and we are root (as in CI).
+prometheus:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else echo "install Debian's prometheus package (promtool, prometheus): sudo apt-get install prometheus" >&2; exit 1; fi; }
+
+test: kafka-jars prometheus
 	$(BIN)/pytest
 
 test-unit: install

@@ -47,7 +47,10 @@ class PatientStateCodec(codecs.Codec):
     """
 
     def _dumps(self, obj: Any) -> bytes:
-        return core.encode(obj)
+        data = core.encode(obj)
+        metrics.CHANGELOG_WRITES.inc()
+        metrics.CHANGELOG_BYTES.inc(len(data))
+        return data
 
     def _loads(self, s: bytes) -> Any:
         try:
@@ -125,6 +128,7 @@ _OUT_OF_ORDER = metrics.PROCESSED.labels("out_of_order")
 _ARTIFACT = metrics.PROCESSED.labels("artifact")
 _UNDECODABLE = metrics.PROCESSED.labels("undecodable")
 _DUPLICATE = metrics.PROCESSED.labels("duplicate")
+_MODEL_UPDATE = metrics.MODEL_UPDATE
 _STAGE_DECODE = metrics.PROCESS_TIME.labels("decode")
 _STAGE_SCORE = metrics.PROCESS_TIME.labels("score")
 _STAGE_EMIT = metrics.PROCESS_TIME.labels("emit")
@@ -140,6 +144,7 @@ async def detect(stream: faust.StreamT[bytes]) -> None:
             _UNDECODABLE.inc()
             log.warning("undecodable readings record skipped")
             continue
+        structlog.contextvars.bind_contextvars(trace_id=batch.trace)
         subject = batch.patient  # the pseudonym; the real identifier never comes here
         key = subject.encode()
         patient_ref = directory.patient(subject)
@@ -152,7 +157,9 @@ async def detect(stream: faust.StreamT[bytes]) -> None:
         events: list[dict[str, Any]] = []
         now_ms = time.time() * 1000
         for reading in batch.readings:
+            began = time.perf_counter()
             outcome = core.process(state, subject, batch.device_id, reading, detector_config, patient_ref)
+            _MODEL_UPDATE.observe(time.perf_counter() - began)
             events.extend(outcome.events)
             metrics.EVENT_TIME_LAG.observe(max(0.0, (now_ms - reading["ts"]) / 1000))
             if outcome.duplicate:
@@ -172,6 +179,7 @@ async def detect(stream: faust.StreamT[bytes]) -> None:
         if events:
             metrics.END_TO_END.observe(max(0.0, time.time() - batch.received_ms / 1000))
         patients[key] = state  # one changelog record per Kafka record
+        log.debug("record processed", count=len(batch.readings), events=len(events))
         _STAGE_EMIT.observe(time.perf_counter() - scored)
 
 
@@ -192,13 +200,33 @@ async def healthz(web: Any, request: Any) -> Any:
 @app.page("/readyz")
 async def readyz(web: Any, request: Any) -> Any:
     ready = _ready()
-    metrics.READY.set(1 if ready else 0)
+    metrics.WORKER_READY.set(1 if ready else 0)
     return web.text("ready\n" if ready else "not ready\n", status=200 if ready else 503)
+
+
+def _record_lag() -> None:
+    try:
+        consumer = app.consumer
+        assigned = [tp for tp in consumer.assignment() if tp.topic == READINGS_TOPIC]
+    except Exception:  # no consumer yet
+        return
+    metrics.CONSUMER_LAG.clear()
+    for tp in assigned:
+        read = consumer._read_offset.get(tp)
+        try:
+            highwater = consumer.highwater(tp)
+        except Exception:  # not fetched yet
+            continue
+        if highwater is not None:
+            lag = highwater - (read + 1 if read is not None else 0)
+            metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, lag))
 
 
 @app.page("/metrics")
 async def metrics_view(web: Any, request: Any) -> Any:
     metrics.PATIENTS.set(len(patients))
-    body, content_type = metrics.exposition()
+    metrics.WORKER_READY.set(1 if _ready() else 0)
+    _record_lag()
+    body, content_type = metrics.exposition(metrics.WORKER)
     # aiohttp refuses a charset inside content_type=, so pass the header whole.
     return web.bytes(body, headers={"Content-Type": content_type})

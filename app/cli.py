@@ -81,7 +81,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from agents.app import app
 
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level,
+        quiet=True,
+        logging_config=logs.stdlib_config(settings.log_format, settings.log_level),
+        # mode would swap sys.stderr for a logging proxy, swallowing structlog's output.
+        redirect_stdouts=False,
+    )
     worker.execute_from_commandline()
     return 0
 

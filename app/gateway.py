@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import ssl
 import time
 from http import HTTPStatus
@@ -116,6 +117,14 @@ class Gateway:
         self._connection_ids = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._window_writes: set[asyncio.Future[None]] = set()
+        self._rate_limited_at: dict[str, float] = {}
+        metrics.RATE_LIMITED_DEVICES.set_function(self._count_rate_limited)
+
+    def _count_rate_limited(self) -> int:
+        horizon = time.time() - 60
+        for device_id in [d for d, t in self._rate_limited_at.items() if t < horizon]:
+            del self._rate_limited_at[device_id]
+        return len(self._rate_limited_at)
 
     @property
     def ready(self) -> bool:
@@ -194,9 +203,15 @@ class Gateway:
     ) -> asyncio.Task[None] | None:
         received_ms = _now_ms()
         started = time.perf_counter()
+        trace = os.urandom(8).hex()  # follows this frame's readings into the worker's logs
+        structlog.contextvars.bind_contextvars(trace_id=trace)
         metrics.BYTES_IN.inc(len(message))
         parsed = parse_frame(message, received_ms, self.limits)
         metrics.FRAMES.labels(parsed.kind).inc()
+        log.debug(
+            "frame received", kind=parsed.kind, size=len(message), accepted=len(parsed.readings),
+            refused=len(parsed.refusals),
+        )
         if parsed.kind == "hello":
             top = window.top if window.top >= 0 else None
             await connection.send(hello_frame(top, window.gaps()))
@@ -204,6 +219,8 @@ class Gateway:
         for refusal in parsed.refusals:
             await self._reject(connection, device, received_ms, refusal, message)
         readings = admit(parsed.readings, device.patient, window, bucket, received_ms / 1000)
+        if readings.refusals and readings.refusals[0].code is Code.RATE_LIMITED:
+            self._rate_limited_at[device.device_id] = received_ms / 1000
         for refusal in readings.refusals:
             await self._reject(connection, device, received_ms, refusal, message)
         batch = parsed.kind == "batch"
@@ -213,7 +230,7 @@ class Gateway:
                 await connection.send(ack_frame(readings.resent, batch))
             return None
         subject: str = connection.subject  # type: ignore[attr-defined]
-        value = encode_readings(device.device_id, subject, received_ms, readings.new)
+        value = encode_readings(device.device_id, subject, received_ms, readings.new, trace)
         await self.inflight.acquire()
         metrics.INFLIGHT.inc()
         try:
@@ -336,7 +353,8 @@ class Gateway:
         if self.kafka_ok:
             log.warning("kafka unavailable; refusing devices until it is back")
         self.kafka_ok = False
-        metrics.READY.set(0)
+        metrics.GATEWAY_READY.set(0)
+        metrics.KAFKA_UP.set(0)
         self._kafka_down.set()
 
     async def _keep_kafka(self) -> None:
@@ -353,7 +371,8 @@ class Gateway:
             old, self.producer = self.producer, fresh
             self._kafka_down.clear()
             self.kafka_ok = True
-            metrics.READY.set(1)
+            metrics.GATEWAY_READY.set(1)
+            metrics.KAFKA_UP.set(1)
             log.info("kafka available again")
             if old is not None:
                 # Its pending records may still be delivered; their callbacks
@@ -417,7 +436,7 @@ class Gateway:
             return web.Response(status=503, text="not ready\n")
 
         async def metrics_view(_: web.Request) -> web.Response:
-            body, content_type = metrics.exposition()
+            body, content_type = metrics.exposition(metrics.GATEWAY)
             return web.Response(body=body, headers={"Content-Type": content_type})
 
         app = web.Application()
@@ -441,6 +460,7 @@ class Gateway:
             for topic in (READINGS_TOPIC, DEVICE_SEQS_TOPIC):  # fetch metadata now, not on first send
                 await self.producer.partitions_for(topic)
             self.kafka_ok = True
+            metrics.KAFKA_UP.set(1)
             self._tasks += [
                 asyncio.create_task(self._keep_kafka()),
                 asyncio.create_task(self._follow_windows(windows)),
@@ -460,7 +480,7 @@ class Gateway:
                 server_header=None,
             ):
                 self.serving = True
-                metrics.READY.set(1)
+                metrics.GATEWAY_READY.set(1)
                 scheme = "wss" if context else "ws"
                 log.info(
                     "gateway listening",
@@ -469,7 +489,7 @@ class Gateway:
                 )
                 await stop.wait()
                 self.serving = False
-                metrics.READY.set(0)
+                metrics.GATEWAY_READY.set(0)
         finally:
             for task in self._tasks:
                 task.cancel()

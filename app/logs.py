@@ -2,14 +2,16 @@
 of small processors, rendered as JSON lines in production (or when output is
 not a terminal) and readable text on a terminal.
 
-Context (component, connection, partition) is bound once with
-`structlog.contextvars.bind_contextvars`. Logs never carry patient data:
+Context (component, connection, trace id) is bound once with
+`structlog.contextvars.bind_contextvars`. Log records of the libraries (Faust,
+aiokafka, websockets) are rendered by the same chain (`stdlib_config`). Logs never carry patient data:
 `redact` removes any key that could hold it, whatever a caller passes.
 """
 
 from __future__ import annotations
 
 import logging
+import logging.config
 import sys
 from typing import Any
 
@@ -27,29 +29,68 @@ def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, 
     return event_dict
 
 
-def configure(component: str, fmt: str = "auto", level: str = "info") -> None:
+LIBRARIES_CAPPED_AT_INFO = ("faust", "mode", "aiokafka", "kafka", "websockets", "aiohttp")
+
+
+def _renderer(fmt: str) -> Any:
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if json_lines
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
+    if json_lines:
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+
+
+def _level(level: str) -> int:
+    return logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+
+
+# What every event goes through before rendering, ours and the libraries'.
+_SHARED = [
+    structlog.contextvars.merge_contextvars,
+    structlog.processors.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    redact,
+]
+
+
+def stdlib_config(fmt: str = "auto", level: str = "info") -> dict[str, Any]:
+    """A `logging.config.dictConfig` that renders the standard library's log
+    records (Faust, aiokafka, websockets) like Vigil's own: the same JSON
+    lines, the same context, the same redaction."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "vigil": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    _renderer(fmt),
+                ],
+                "foreign_pre_chain": [structlog.stdlib.add_logger_name, *_SHARED],
+            }
+        },
+        "handlers": {
+            "default": {"class": "logging.StreamHandler", "formatter": "vigil", "stream": "ext://sys.stderr"}
+        },
+        "root": {"level": _level(level), "handlers": ["default"]},
+        # These libraries print whole Kafka messages and frames (patient data)
+        # in their DEBUG lines, so they never log below INFO, whatever
+        # VIGIL_LOG_LEVEL says.
+        "loggers": {
+            name: {"level": max(_level(level), logging.INFO)} for name in LIBRARIES_CAPPED_AT_INFO
+        },
+    }
+
+
+def configure(component: str, fmt: str = "auto", level: str = "info") -> None:
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-        ),
+        processors=[*_SHARED, structlog.processors.format_exc_info, _renderer(fmt)],
+        wrapper_class=structlog.make_filtering_bound_logger(_level(level)),
         # sys.stderr is looked up when a logger is made, not when configured.
         logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=True,
     )
+    logging.config.dictConfig(stdlib_config(fmt, level))
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(component=component)
 

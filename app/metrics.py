@@ -3,37 +3,71 @@
 Units are seconds and bytes; counters end in `_total`; label values come from
 small closed sets (outcomes, error codes, alert kinds), never from a patient
 or a device. Shells record these; the pure core never imports this module.
+
+The gateway's and the worker's metrics live in registries of their own, so
+each process exports only its own (plus the process and Python runtime
+metrics of the default registry). Every label value a series can take is
+created at zero up front, so dashboards and alert rules see a series before
+its first event.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from app.core.alerts import SEVERITIES
+from app.core.errors import Code
+from app.core.vitals import MODELLED
+
+disable_created_metrics()  # no *_created series: they double the series count for nothing here
+GATEWAY = CollectorRegistry()
+WORKER = CollectorRegistry()
 
 # Buckets around the latency targets: tens of milliseconds to seconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 # -- gateway -------------------------------------------------------------------
-CONNECTIONS_OPEN = Gauge("vigil_gateway_connections_open", "Device websocket connections open now.")
+CONNECTIONS_OPEN = Gauge("vigil_gateway_connections_open", "Device websocket connections open now.", registry=GATEWAY)
 HANDSHAKES = Counter(
-    "vigil_gateway_handshakes_total", "Websocket handshakes by outcome.", ["outcome"]
+    "vigil_gateway_handshakes_total", "Websocket handshakes by outcome.", ["outcome"],
+    registry=GATEWAY,
 )
-FRAMES = Counter("vigil_gateway_frames_total", "Device frames received, by frame type.", ["type"])
+FRAMES = Counter("vigil_gateway_frames_total", "Device frames received, by frame type.", ["type"], registry=GATEWAY)
 READINGS = Counter(
     "vigil_gateway_readings_total",
     "Readings by outcome: accepted, or the error code they were refused with.",
     ["outcome"],
+    registry=GATEWAY,
 )
-BYTES_IN = Counter("vigil_gateway_received_bytes_total", "Bytes of device frames received.")
+BYTES_IN = Counter("vigil_gateway_received_bytes_total", "Bytes of device frames received.", registry=GATEWAY)
 PRODUCE_LATENCY = Histogram(
     "vigil_gateway_produce_latency_seconds",
     "Time from handing a frame's readings to Kafka to Kafka's acknowledgement.",
     buckets=LATENCY_BUCKETS,
+    registry=GATEWAY,
 )
-INFLIGHT = Gauge("vigil_gateway_inflight_frames", "Frames sent to Kafka and not yet acknowledged.")
+INFLIGHT = Gauge("vigil_gateway_inflight_frames", "Frames sent to Kafka and not yet acknowledged.", registry=GATEWAY)
 ACK_LATENCY = Histogram(
     "vigil_gateway_ack_latency_seconds",
     "Time from receiving a frame to sending its acknowledgement.",
     buckets=LATENCY_BUCKETS,
+    registry=GATEWAY,
+)
+
+GATEWAY_READY = Gauge("vigil_ready", "1 when this process is ready to serve (see /readyz).", registry=GATEWAY)
+KAFKA_UP = Gauge("vigil_gateway_kafka_up", "1 while Kafka acknowledges the gateway's writes in time.", registry=GATEWAY)
+RATE_LIMITED_DEVICES = Gauge(
+    "vigil_gateway_rate_limited_devices", "Devices that had readings refused for their rate in the last minute.",
+    registry=GATEWAY,
 )
 
 # -- worker --------------------------------------------------------------------
@@ -41,37 +75,80 @@ PROCESSED = Counter(
     "vigil_worker_readings_total",
     "Readings processed, by outcome (scored, artifact, out_of_order, duplicate, undecodable).",
     ["outcome"],
+    registry=WORKER,
 )
 PROCESS_TIME = Histogram(
     "vigil_worker_record_seconds",
     "Time to process one vigil.readings record (all its readings), by stage.",
     ["stage"],
     buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
+    registry=WORKER,
 )
 END_TO_END = Histogram(
     "vigil_end_to_end_latency_seconds",
     "Time from the gateway receiving a reading to the alert it caused being produced.",
     buckets=LATENCY_BUCKETS,
+    registry=WORKER,
 )
 EVENT_TIME_LAG = Histogram(
     "vigil_worker_event_time_lag_seconds",
     "Time from a reading's device timestamp to its processing.",
     buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 86400),
+    registry=WORKER,
 )
 STATE_RESETS = Counter(
     "vigil_worker_state_resets_total",
     "Stored patient states that could not be decoded and were started afresh.",
+    registry=WORKER,
 )
-PATIENTS = Gauge("vigil_worker_patients", "Patients with live state in this worker.")
-DRIFTS = Counter("vigil_worker_drift_events_total", "Baseline drifts detected, by vital.", ["vital"])
+PATIENTS = Gauge("vigil_worker_patients", "Patients with live state in this worker.", registry=WORKER)
+DRIFTS = Counter("vigil_worker_drift_events_total", "Baseline drifts detected, by vital.", ["vital"], registry=WORKER)
 ALERTS = Counter(
     "vigil_worker_alert_events_total",
     "Alert events emitted, by kind, severity and status.",
     ["kind", "severity", "status"],
+    registry=WORKER,
 )
-READY = Gauge("vigil_ready", "1 when this process is ready to serve (see /readyz).")
+MODEL_UPDATE = Histogram(
+    "vigil_worker_model_update_seconds",
+    "Time to clean, score, learn and run the alert logic for one reading.",
+    buckets=(0.000005, 0.00001, 0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005),
+    registry=WORKER,
+)
+CHANGELOG_WRITES = Counter("vigil_worker_changelog_writes_total", "Patient states written to the changelog.", registry=WORKER)
+CHANGELOG_BYTES = Counter("vigil_worker_changelog_bytes_total", "Bytes of patient state written to the changelog.", registry=WORKER)
+CONSUMER_LAG = Gauge(
+    "vigil_worker_consumer_lag",
+    "Records of vigil.readings not yet processed, per assigned partition.",
+    ["partition"],
+    registry=WORKER,
+)
+WORKER_READY = Gauge("vigil_ready", "1 when this process is ready to serve (see /readyz).", registry=WORKER)
 
 
-def exposition() -> tuple[bytes, str]:
-    """The registry rendered for a scrape, with its content type."""
-    return generate_latest(), CONTENT_TYPE_LATEST
+def _initialise() -> None:
+    for outcome in ("accepted", "unauthorized", "unavailable", "not_found"):
+        HANDSHAKES.labels(outcome)
+    for kind in ("reading", "batch", "hello", "invalid"):
+        FRAMES.labels(kind)
+    for outcome in ("accepted", "duplicate", *(c.value for c in Code)):
+        READINGS.labels(outcome)
+    for outcome in ("scored", "artifact", "out_of_order", "duplicate", "undecodable"):
+        PROCESSED.labels(outcome)
+    for stage in ("decode", "score", "emit"):
+        PROCESS_TIME.labels(stage)
+    for vital in MODELLED:
+        DRIFTS.labels(vital)
+    for kind, statuses in (("news2", ("open", "escalated", "resolved")), ("anomaly", ("open", "escalated", "resolved"))):
+        for severity in SEVERITIES:
+            for status in statuses:
+                ALERTS.labels(kind, severity, status)
+    ALERTS.labels("baseline_drift", "low", "notice")
+
+
+_initialise()
+
+
+def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
+    """A component's metrics and the process/runtime ones, rendered for a scrape."""
+    return generate_latest(REGISTRY) + generate_latest(registry), CONTENT_TYPE_LATEST

@@ -69,7 +69,7 @@ class Vigil:
 
 
 @pytest.fixture
-def vigil(kafka: LocalKafka, tmp_path: Path) -> Vigil:
+def vigil(kafka: LocalKafka, tmp_path: Path, request: pytest.FixtureRequest) -> Vigil:
     gw, http, web = free_port(), free_port(), free_port()
     env = dict(
         os.environ,
@@ -81,6 +81,9 @@ def vigil(kafka: LocalKafka, tmp_path: Path) -> Vigil:
         VIGIL_WORKER_ID=f"vigil-test-{tmp_path.name}",
         VIGIL_LOG_FORMAT="json",
     )
+    marker = request.node.get_closest_marker("vigil_env")  # per-test settings
+    if marker is not None:
+        env.update(marker.kwargs)
     return Vigil(env, tmp_path, f"ws://127.0.0.1:{gw}/v1", f"http://127.0.0.1:{http}", f"http://127.0.0.1:{web}")
 
 

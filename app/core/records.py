@@ -57,15 +57,19 @@ class ReadingBatch:
     patient: str
     received_ms: int
     readings: list[dict[str, Any]]  # each {"id", "seq", "ts", "vitals"}
+    trace: str = ""  # the gateway's trace id for the frame, for logs
 
 
-def encode_readings(device_id: str, patient: str, received_ms: int, readings: list[Reading]) -> bytes:
+def encode_readings(
+    device_id: str, patient: str, received_ms: int, readings: list[Reading], trace: str = ""
+) -> bytes:
     return orjson.dumps(
         {
             "v": READINGS_VERSION,
             "device_id": device_id,
             "patient": patient,
             "received_ms": received_ms,
+            "trace": trace,
             "readings": [
                 {"id": reading_id(device_id, r.seq), "seq": r.seq, "ts": r.ts_ms, "vitals": r.vitals}
                 for r in readings
@@ -79,7 +83,9 @@ def decode_readings(value: bytes) -> ReadingBatch:
         obj = orjson.loads(value)
         if obj["v"] != READINGS_VERSION:
             raise StateError("unknown readings record version")
-        return ReadingBatch(obj["device_id"], obj["patient"], obj["received_ms"], obj["readings"])
+        return ReadingBatch(
+            obj["device_id"], obj["patient"], obj["received_ms"], obj["readings"], obj.get("trace", "")
+        )
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise StateError("undecodable readings record") from exc
 

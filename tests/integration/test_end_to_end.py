@@ -24,6 +24,7 @@ VITALS = {"heart_rate": 74, "spo2": 97, "respiratory_rate": 15, "systolic_bp": 1
 ABNORMAL = {"heart_rate": 148, "spo2": 84, "respiratory_rate": 31, "systolic_bp": 84}
 
 
+@pytest.mark.vigil_env(VIGIL_LOG_LEVEL="debug")  # the most verbose logs must still hold no patient data
 async def test_device_to_alert(vigil, kafka, services) -> None:
     added = vigil.run("devices", "add", "bedside-7", "--patient", "MRN-0042")
     token = json.loads(added.stdout)["token"]
@@ -99,6 +100,12 @@ async def test_device_to_alert(vigil, kafka, services) -> None:
     assert 'vigil_gateway_readings_total{outcome="out_of_range"} 1.0' in gateway_metrics
     for text in (worker_metrics, gateway_metrics, vigil.log("worker"), vigil.log("gateway")):
         assert "MRN-0042" not in text and token not in text
+
+    # Logs are JSON lines; one frame's trace id is found in both processes' logs.
+    gateway_events = [json.loads(line) for line in vigil.log("gateway").splitlines()]
+    worker_events = [json.loads(line) for line in vigil.log("worker").splitlines() if line.startswith("{")]
+    traced = {e["trace_id"] for e in gateway_events if e.get("event") == "frame received" and e.get("accepted")}
+    assert traced & {e.get("trace_id") for e in worker_events if e.get("event") == "record processed"}
 
     # `vigil alerts` shows the same alert to a person at a terminal.
     tail = subprocess.Popen(

@@ -144,7 +144,10 @@ async def detect(stream: faust.StreamT[bytes]) -> None:
             _UNDECODABLE.inc()
             log.warning("undecodable readings record skipped")
             continue
-        structlog.contextvars.bind_contextvars(trace_id=batch.trace)
+        current = stream.current_event
+        structlog.contextvars.bind_contextvars(
+            trace_id=batch.trace, partition=current.message.partition if current is not None else None
+        )
         subject = batch.patient  # the pseudonym; the real identifier never comes here
         key = subject.encode()
         patient_ref = directory.patient(subject)

@@ -105,7 +105,9 @@ async def test_device_to_alert(vigil, kafka, services) -> None:
     gateway_events = [json.loads(line) for line in vigil.log("gateway").splitlines()]
     worker_events = [json.loads(line) for line in vigil.log("worker").splitlines() if line.startswith("{")]
     traced = {e["trace_id"] for e in gateway_events if e.get("event") == "frame received" and e.get("accepted")}
-    assert traced & {e.get("trace_id") for e in worker_events if e.get("event") == "record processed"}
+    processed = [e for e in worker_events if e.get("event") == "record processed"]
+    assert traced & {e["trace_id"] for e in processed}
+    assert all(e["partition"] in range(4) and e["component"] == "worker" for e in processed)
 
     # `vigil alerts` shows the same alert to a person at a terminal.
     tail = subprocess.Popen(

@@ -47,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--duration", type=float, default=60.0, metavar="S", help="seconds to run (default 60)")
     sim.add_argument("--speed", type=float, default=60.0)
 
+    ev = sub.add_parser(
+        "evaluate", help="run a labeled synthetic cohort through Vigil, static thresholds and NEWS2 alone"
+    )
+    ev.add_argument("--patients", type=int, default=60)
+    ev.add_argument("--days", type=float, default=1.0, help="simulated days per patient (default 1)")
+    ev.add_argument("--seed", type=int, default=2026)
+    ev.add_argument("--json", action="store_true", help="print one JSON object keyed by method")
+
     kafka = sub.add_parser("kafka", help="run the local Kafka broker alone, or only fetch its jars")
     kafka.add_argument("action", nargs="?", choices=["run", "fetch"], default="run")
 
@@ -148,6 +156,14 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from app import evaluation
+
+    result = evaluation.evaluate(args.patients, args.days, args.seed)
+    print(orjson.dumps(result).decode() if args.json else evaluation.table(result))
+    return 0
+
+
 def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
     from app.kafka_local import LocalKafka, LocalKafkaError, ensure_jars
 
@@ -182,6 +198,7 @@ COMMANDS = {
     "devices": cmd_devices,
     "alerts": cmd_alerts,
     "simulate": cmd_simulate,
+    "evaluate": cmd_evaluate,
     "kafka": cmd_kafka,
 }
 

@@ -48,6 +48,8 @@ class Settings:
     # How long Kafka waits for a silent worker before handing its partitions
     # to another: the pause after a crash. Faust's default is 60 s.
     worker_session_timeout_s: float = 10.0
+    confirm_s: float = 15.0  # a condition must hold this long (event time) to open an alert
+    resolve_after_s: float = 600.0  # ... and be gone this long to resolve it
     ack_timeout_s: float = 10.0
     max_inflight: int = 2048  # device frames awaiting Kafka's acknowledgement, per gateway
     tls_cert: str = ""  # PEM certificate chain; with tls_key, the gateway serves wss://
@@ -82,6 +84,8 @@ class Settings:
             worker_web_host=_env("WORKER_WEB_HOST", "127.0.0.1"),
             worker_web_port=_int("WORKER_WEB_PORT", 6066),
             worker_session_timeout_s=float(_env("WORKER_SESSION_TIMEOUT_S", "10")),
+            confirm_s=float(_env("CONFIRM_S", "15")),
+            resolve_after_s=float(_env("RESOLVE_AFTER_S", "600")),
             ack_timeout_s=float(_env("ACK_TIMEOUT_S", "10")),
             max_inflight=_int("MAX_INFLIGHT", 2048),
             tls_cert=_env("TLS_CERT", ""),

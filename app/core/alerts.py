@@ -39,9 +39,10 @@ def iso(ms: int) -> str:
 
 @dataclass(slots=True)
 class OpenAlert:
-    opened_ms: int
+    opened_ms: int  # event time the condition was first seen (also the alert id's)
     severity: str
     clear_since_ms: int | None = None  # event time the condition stopped holding
+    confirmed: bool = True  # False while the condition awaits confirmation
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,30 +60,50 @@ def transition(
     findings: dict[str, Finding],
     ts_ms: int,
     resolve_after_ms: int,
+    confirm_ms: int = 0,
 ) -> list[tuple[str, str, OpenAlert, Finding | None]]:
     """Advance the lifecycle of each kind given what holds now.
 
-    Returns (status, kind, alert, finding) for every change: "open" when a
-    condition starts, "escalated" when its severity rises, "resolved" once it
-    has not held for `resolve_after_ms` of event time. The wait damps
-    flapping: a condition that comes and goes keeps one alert open instead of
-    opening a new one each time (alarming on onset and resolution, not
-    repeatedly: ../shared/reference/clinical.md). `open_alerts` is updated in
-    place.
+    Returns (status, kind, alert, finding) for every change:
+
+    - "open" once a condition has held on consecutive readings for
+      `confirm_ms` of event time (a short confirmation delay: on SpO2, 15 s
+      removed 60 % of alarms, ../shared/reference/clinical.md); a condition
+      that goes away before that never alarms. A "high" finding, or
+      `confirm_ms` 0, opens at once;
+    - "escalated" when an open alert's severity rises;
+    - "resolved" once the condition has not held for `resolve_after_ms`. The
+      wait damps flapping: a condition that comes and goes keeps one alert
+      open instead of opening a new one each time (alarm on onset and
+      resolution, not repeatedly).
+
+    `open_alerts` is updated in place.
     """
     changes: list[tuple[str, str, OpenAlert, Finding | None]] = []
     for kind in kinds:
         finding = findings.get(kind)
         current = open_alerts.get(kind)
         if finding is not None and current is None:
-            current = open_alerts[kind] = OpenAlert(ts_ms, finding.severity)
-            changes.append(("open", kind, current, finding))
+            # High severity needs no confirmation: it takes several vitals at
+            # once (NEWS2 >= 7), which one faulty sensor cannot produce.
+            immediate = confirm_ms <= 0 or finding.severity == "high"
+            current = open_alerts[kind] = OpenAlert(ts_ms, finding.severity, confirmed=immediate)
+            if current.confirmed:
+                changes.append(("open", kind, current, finding))
         elif finding is not None and current is not None:
             current.clear_since_ms = None
-            if rank(finding.severity) > rank(current.severity):
+            if not current.confirmed:
+                current.severity = max(current.severity, finding.severity, key=rank)
+                if ts_ms - current.opened_ms >= confirm_ms or current.severity == "high":
+                    current.confirmed = True
+                    changes.append(("open", kind, current, finding))
+            elif rank(finding.severity) > rank(current.severity):
                 current.severity = finding.severity
                 changes.append(("escalated", kind, current, finding))
         elif current is not None:
+            if not current.confirmed:
+                del open_alerts[kind]  # gone before it was confirmed: never alarmed
+                continue
             if current.clear_since_ms is None:
                 current.clear_since_ms = ts_ms
             if ts_ms - current.clear_since_ms >= resolve_after_ms:

@@ -16,8 +16,9 @@ For every reading, in event time:
    Either way a `baseline_drift` notice is emitted.
 3. The safety net. NEWS2 from the latest value of each parameter (no older
    than `news2_max_age_ms`), independent of anything learned.
-4. The lifecycle (`app.core.alerts.transition`): open, escalate, and resolve
-   once the condition has been gone for `resolve_after_ms`.
+4. The lifecycle (`app.core.alerts.transition`): open once the condition has
+   held for `confirm_ms` (a single artifact-like reading never alarms),
+   escalate, and resolve once it has been gone for `resolve_after_ms`.
 
 Everything depends only on the readings and their event times, so a replay
 at any speed produces the same events.
@@ -58,6 +59,7 @@ class Config:
     learn_below: float = 3.0  # |z| below which a value is learned from
     news2_max_age_ms: int = 60 * 60 * 1000  # older latest values do not count
     resolve_after_ms: int = 10 * 60 * 1000  # a condition must be gone this long to resolve
+    confirm_ms: int = 15 * 1000  # ... and hold this long, over two readings or more, to open
     scale2: bool = False  # NEWS2 SpO2 scale 2 (hypercapnic target)
 
 
@@ -177,7 +179,7 @@ def process(
         findings["anomaly"] = Finding("anomaly", severity, evidence["anomaly"])
 
     for status, kind, alert, finding in transition(
-        state.alerts, KINDS, findings, ts, config.resolve_after_ms
+        state.alerts, KINDS, findings, ts, config.resolve_after_ms, config.confirm_ms
     ):
         outcome.events.append(
             event(
@@ -239,7 +241,9 @@ def encode(state: PatientState) -> bytes:
             "i": state.last_id,
             "b": {name: b.to_list() for name, b in state.baselines.items()},
             "l": state.latest,
-            "a": {kind: [a.opened_ms, a.severity, a.clear_since_ms] for kind, a in state.alerts.items()},
+            "a": {
+                kind: [a.opened_ms, a.severity, a.clear_since_ms, a.confirmed] for kind, a in state.alerts.items()
+            },
         }
     )
 

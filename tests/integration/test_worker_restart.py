@@ -43,10 +43,12 @@ async def test_learned_baseline_survives_a_killed_worker(vigil, kafka, services)
 
     # 75/min is normal for the population but not for this patient: only a
     # worker that kept the learned baseline raises an anomaly for it.
+    # Two readings a minute apart: an anomaly opens once confirmed.
     async with connect(vigil.ws_url, additional_headers=headers) as ws:
-        reading = {"type": "reading", "seq": 120, "ts": start + 120 * 60_000, "vitals": {"heart_rate": 75}}
-        await ws.send(json.dumps(reading))
-        assert json.loads(await ws.recv()) == {"type": "ack", "seq": 120}
+        for seq in (120, 121):
+            reading = {"type": "reading", "seq": seq, "ts": start + seq * 60_000, "vitals": {"heart_rate": 75}}
+            await ws.send(json.dumps(reading))
+            assert json.loads(await ws.recv()) == {"type": "ack", "seq": seq}
 
     alerts = await read_topic(
         kafka.bootstrap,

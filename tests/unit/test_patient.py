@@ -88,13 +88,40 @@ def test_escalation_keeps_the_alert_id() -> None:
     rng = random.Random(4)
     for i in range(60):
         run(state, i, T0 + i * MINUTE, normal(rng))
-    first = run(state, 60, T0 + 60 * MINUTE, {"respiratory_rate": 22, "heart_rate": 112, "temperature": 38.5})
-    worse = run(state, 61, T0 + 61 * MINUTE, {"respiratory_rate": 27, "spo2": 90})
-    opened = [e for e in first.events if e["kind"] == "news2"]
+    medium = {"respiratory_rate": 22, "heart_rate": 112, "temperature": 38.5}
+    first = run(state, 60, T0 + 60 * MINUTE, medium)
+    confirmed = run(state, 61, T0 + 61 * MINUTE, medium)
+    worse = run(state, 62, T0 + 62 * MINUTE, {"respiratory_rate": 27, "spo2": 90})
+    assert [e for e in first.events if e["kind"] == "news2"] == []  # awaiting confirmation
+    opened = [e for e in confirmed.events if e["kind"] == "news2"]
     escalated = [e for e in worse.events if e["kind"] == "news2"]
     assert [(e["status"], e["severity"]) for e in opened] == [("open", "medium")]
+    assert opened[0]["opened_at"] == "2025-11-29T18:00:00.000Z"  # when it was first seen
     assert [(e["status"], e["severity"]) for e in escalated] == [("escalated", "high")]
     assert opened[0]["alert_id"] == escalated[0]["alert_id"]
+
+
+def test_a_single_abnormal_reading_on_one_sensor_never_alarms() -> None:
+    state = core.PatientState()
+    rng = random.Random(12)
+    events = []
+    for i in range(120):
+        vitals = normal(rng)
+        if i == 90:
+            vitals["spo2"] = 72  # a probe slipping: NEWS2 3 and a large z, for one reading
+        events += run(state, i, T0 + i * MINUTE, vitals).events
+    assert events == []
+
+
+def test_a_multi_vital_high_news2_alarms_at_once() -> None:
+    state = core.PatientState()
+    rng = random.Random(13)
+    for i in range(60):
+        run(state, i, T0 + i * MINUTE, normal(rng))
+    now = run(state, 60, T0 + 60 * MINUTE, dict(ABNORMAL)).events
+    assert [(e["kind"], e["status"], e["severity"]) for e in now if e["kind"] == "news2"] == [
+        ("news2", "open", "high")
+    ]
 
 
 def test_replay_is_deterministic_and_survives_state_round_trips() -> None:

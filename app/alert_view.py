@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from app.core.fhir import detected_issue
 from app.settings import ALERTS_TOPIC
 
 _STATUS = {"open": "OPEN", "escalated": "ESCALATE", "resolved": "RESOLVED", "notice": "notice"}
@@ -67,9 +68,17 @@ async def tail(
         await consumer.stop()
 
 
-def printer(as_json: bool, out: TextIO = sys.stdout) -> Callable[[dict[str, Any]], None]:
+def printer(as_json: bool, out: TextIO = sys.stdout, fhir: bool = False) -> Callable[[dict[str, Any]], None]:
+    """One line per event: readable text, the event's JSON, or a FHIR DetectedIssue."""
+
     def show(event: dict[str, Any]) -> None:
-        out.write((orjson.dumps(event).decode() if as_json else describe(event)) + "\n")
+        if fhir:
+            line = orjson.dumps(detected_issue(event)).decode()
+        elif as_json:
+            line = orjson.dumps(event).decode()
+        else:
+            line = describe(event)
+        out.write(line + "\n")
         out.flush()
 
     return show

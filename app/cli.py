@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     alerts = sub.add_parser("alerts", help="print alert events from vigil.alerts as they arrive")
     alerts.add_argument("--from-beginning", action="store_true", help="start at the oldest retained event")
     alerts.add_argument("--json", action="store_true", help="print each event as one JSON line")
+    alerts.add_argument("--fhir", action="store_true", help="print each event as a FHIR R4 DetectedIssue (JSON line)")
 
     sim = sub.add_parser("simulate", help="run simulated devices against a running gateway")
     sim.add_argument("--devices", type=int, default=10, metavar="N")
@@ -138,7 +139,8 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> None:
         stop = stop_on_signals()
-        await alert_view.tail(settings.bootstrap, alert_view.printer(args.json), stop, args.from_beginning)
+        show = alert_view.printer(args.json, fhir=args.fhir)
+        await alert_view.tail(settings.bootstrap, show, stop, args.from_beginning)
 
     asyncio.run(run())
     return 0

@@ -151,3 +151,69 @@ def _quantity(quantity: Any, name: str, seq: int) -> Any:
     if factor == 1.0 and offset == 0.0:
         return value
     return round(value * factor + offset, 3)
+
+
+# -- alerts out: FHIR R4 DetectedIssue -------------------------------------------
+
+LOINC_BY_VITAL = {
+    "heart_rate": "8867-4",
+    "respiratory_rate": "9279-1",
+    "spo2": "59408-5",
+    "temperature": "8310-5",
+    "weight": "29463-7",
+    "systolic_bp": "8480-6",
+    "diastolic_bp": "8462-4",
+}
+_SEVERITY = {"low": "low", "medium": "moderate", "high": "high"}
+# DetectedIssue.status takes the Observation status codes.
+_STATUS = {"open": "preliminary", "escalated": "amended", "resolved": "final", "notice": "final"}
+_KIND_TEXT = {
+    "news2": "NEWS2 early-warning score in a trigger band",
+    "anomaly": "vital signs far from this patient's learned baseline",
+    "baseline_drift": "a lasting change in this patient's baseline",
+}
+
+
+def detected_issue(alert: dict[str, Any]) -> dict[str, Any]:
+    """An alert event (schema vigil.alert/1) as a FHIR R4 DetectedIssue."""
+    evidence = alert.get("evidence", {})
+    values = evidence.get("vitals", {}) if isinstance(evidence.get("vitals"), dict) else {}
+    if alert.get("kind") == "baseline_drift":
+        values = {evidence.get("vital"): evidence.get("to")}
+    issue: dict[str, Any] = {
+        "resourceType": "DetectedIssue",
+        "id": alert["alert_id"],
+        "identifier": [{"system": "urn:vigil:alert-id", "value": alert["alert_id"]}],
+        "status": _STATUS.get(alert.get("status", ""), "unknown"),
+        "severity": _SEVERITY.get(alert.get("severity", ""), "low"),
+        "code": {
+            "coding": [{"system": "urn:vigil:alert-kind", "code": alert.get("kind")}],
+            "text": _KIND_TEXT.get(alert.get("kind", ""), alert.get("kind")),
+        },
+        "identifiedDateTime": alert.get("event_time"),
+        "detail": _detail(alert, evidence),
+        "evidence": [
+            {
+                "code": [
+                    {
+                        "coding": [{"system": LOINC, "code": LOINC_BY_VITAL[name]}],
+                        "text": f"{name} {value}",
+                    }
+                ]
+            }
+            for name, value in values.items()
+            if name in LOINC_BY_VITAL
+        ],
+    }
+    if alert.get("patient"):
+        issue["patient"] = {"reference": f"Patient/{alert['patient']}"}
+    return issue
+
+
+def _detail(alert: dict[str, Any], evidence: dict[str, Any]) -> str:
+    status = alert.get("status")
+    if alert.get("kind") == "news2":
+        return f"{status}: NEWS2 {evidence.get('score')} ({evidence.get('band')})"
+    if alert.get("kind") == "anomaly":
+        return f"{status}: largest deviation {evidence.get('score')} standard deviations"
+    return f"{status}: {evidence.get('vital')} baseline {evidence.get('from')} -> {evidence.get('to')}"

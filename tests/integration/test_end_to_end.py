@@ -109,23 +109,30 @@ async def test_device_to_alert(vigil, kafka, services) -> None:
     assert traced & {e["trace_id"] for e in processed}
     assert all(e["partition"] in range(4) and e["component"] == "worker" for e in processed)
 
-    # `vigil alerts` shows the same alert to a person at a terminal.
-    tail = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "alerts", "--from-beginning", "--json"],
-        env=vigil.env, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        shown = None
-        for line in tail.stdout:
-            event = json.loads(line)
-            if event["alert_id"] == alert["alert_id"] and event["status"] == "open":
-                shown = event
-                break
-        assert shown == alert
-    finally:
-        tail.terminate()
-        assert tail.wait(30) == 0
+    # `vigil alerts` shows the same alert as JSON, and as a FHIR DetectedIssue.
+    shown = tail_alerts(vigil, "--json", lambda e: e["alert_id"] == alert["alert_id"] and e["status"] == "open")
+    assert shown == alert
+    issue = tail_alerts(vigil, "--fhir", lambda e: e["id"] == alert["alert_id"])
+    assert (issue["resourceType"], issue["status"], issue["severity"]) == ("DetectedIssue", "preliminary", "high")
+    assert issue["patient"] == {"reference": "Patient/MRN-0042"}
 
     listed = [json.loads(line) for line in vigil.run("devices", "list").stdout.splitlines()]
     assert [(d["device_id"], d["revoked"]) for d in listed] == [("bedside-7", False)]
     assert token not in vigil.run("devices", "list").stdout
+
+
+def tail_alerts(vigil, flag: str, predicate) -> dict:
+    """The first line `vigil alerts --from-beginning FLAG` prints that matches."""
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "alerts", "--from-beginning", flag],
+        env=vigil.env, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        for line in tail.stdout:
+            event = json.loads(line)
+            if predicate(event):
+                return event
+        raise AssertionError("no matching line")
+    finally:
+        tail.terminate()
+        assert tail.wait(30) == 0

@@ -99,3 +99,30 @@ def test_bundle_is_a_batch_and_a_bad_entry_is_refused_alone() -> None:
 )
 def test_fhir_refusals_use_the_same_codes(resource, code) -> None:
     assert [r.code.value for r in parse_frame(json.dumps(resource), NOW).refusals] == [code]
+
+
+def test_alerts_render_as_detected_issues() -> None:
+    from app.core.fhir import detected_issue
+
+    alert = {
+        "schema": "vigil.alert/1",
+        "alert_id": "6e1c0a8e-0f0e-5f3b-9a58-3d9b1f7e2c44",
+        "patient": "MRN-0042",
+        "subject": "p-" + "0" * 32,
+        "device_id": "bedside-7",
+        "status": "escalated",
+        "severity": "medium",
+        "kind": "news2",
+        "event_time": "2026-11-29T17:00:00.000Z",
+        "opened_at": "2026-11-29T16:58:00.000Z",
+        "reading_id": "x",
+        "evidence": {"score": 6, "band": "medium", "complete": True, "subscores": {}, "vitals": {"heart_rate": 118, "spo2": 93}},
+    }
+    issue = detected_issue(alert)
+    assert issue["resourceType"] == "DetectedIssue" and issue["id"] == alert["alert_id"]
+    assert (issue["status"], issue["severity"]) == ("amended", "moderate")
+    assert issue["patient"] == {"reference": "Patient/MRN-0042"}
+    assert issue["identifiedDateTime"] == "2026-11-29T17:00:00.000Z"
+    assert [e["code"][0]["coding"][0]["code"] for e in issue["evidence"]] == ["8867-4", "59408-5"]
+    assert issue["detail"] == "escalated: NEWS2 6 (medium)"
+    assert detected_issue({**alert, "status": "resolved", "severity": "high"})["status"] == "final"

@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--duration", type=float, default=60.0, metavar="S", help="seconds to run (default 60)")
     sim.add_argument("--speed", type=float, default=60.0)
 
+    rp = sub.add_parser("replay", help="stream a recording (CSV, JSON lines, FHIR) through the live gateway")
+    rp.add_argument("file")
+    rp.add_argument("--speed", type=float, default=60.0, help="speed-up over recorded time; 0: as fast as acks allow")
+    rp.add_argument("--shift-to-now", action="store_true", help="move the recording so that it ends now")
+    rp.add_argument("--patient-prefix", default="", help="prepended to every patient id of the recording")
+
     ev = sub.add_parser(
         "evaluate", help="run a labeled synthetic cohort through Vigil, static thresholds and NEWS2 alone"
     )
@@ -158,6 +164,25 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from app import replay
+
+    try:
+        rows = replay.read_recording(Path(args.file))
+    except (OSError, replay.RecordingError) as exc:
+        print(f"vigil replay: {exc}", file=sys.stderr)
+        return 2
+    stats = asyncio.run(replay.replay(settings, rows, args.speed, args.shift_to_now, args.patient_prefix))
+    print(
+        f"vigil: replayed {stats.sent} readings, {stats.acked} acknowledged; "
+        f"errors {dict(sorted(stats.errors.items())) or 'none'}",
+        file=sys.stderr,
+    )
+    return 0 if stats.acked + sum(stats.errors.values()) >= stats.sent else 1
+
+
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from app import evaluation
 
@@ -200,6 +225,7 @@ COMMANDS = {
     "devices": cmd_devices,
     "alerts": cmd_alerts,
     "simulate": cmd_simulate,
+    "replay": cmd_replay,
     "evaluate": cmd_evaluate,
     "kafka": cmd_kafka,
 }

@@ -126,3 +126,23 @@ def test_alerts_render_as_detected_issues() -> None:
     assert [e["code"][0]["coding"][0]["code"] for e in issue["evidence"]] == ["8867-4", "59408-5"]
     assert issue["detail"] == "escalated: NEWS2 6 (medium)"
     assert detected_issue({**alert, "status": "resolved", "severity": "high"})["status"] == "final"
+
+
+def test_recordings_in_three_formats_read_the_same(tmp_path) -> None:
+    from app.replay import RecordingError, read_recording
+
+    (tmp_path / "r.csv").write_text("patient,ts,heart_rate,spo2,consciousness\nP1,2026-11-29T10:01:00Z,71,,A\nP1,1795000000000,70,97,\n")
+    (tmp_path / "r.jsonl").write_text(
+        json.dumps({"patient": "P1", "ts": 1795000000000, "vitals": {"heart_rate": 70, "spo2": 97}}) + "\n"
+        + json.dumps({"patient": "P1", "ts": "2026-11-29T10:01:00Z", "vitals": {"heart_rate": 71, "consciousness": "A"}}) + "\n"
+    )
+    fhir_obs = {**obs("8310-5", 98.6, "[degF]"), "subject": {"reference": "Patient/P1"}}
+    (tmp_path / "r.ndjson").write_text(json.dumps(fhir_obs) + "\n")
+    csv_rows, jsonl_rows = read_recording(tmp_path / "r.csv"), read_recording(tmp_path / "r.jsonl")
+    assert csv_rows == jsonl_rows
+    assert [r.ts_ms for r in csv_rows] == sorted(r.ts_ms for r in csv_rows)
+    (row,) = read_recording(tmp_path / "r.ndjson")
+    assert (row.patient, row.vitals) == ("P1", {"temperature": 37.0})
+    (tmp_path / "bad.csv").write_text("who,when\nx,y\n")
+    with pytest.raises(RecordingError, match="patient and ts"):
+        read_recording(tmp_path / "bad.csv")

@@ -52,6 +52,7 @@ class Finding:
     kind: str
     severity: str
     evidence: dict[str, Any]
+    urgent: bool = False  # opens without waiting for confirmation
 
 
 def transition(
@@ -69,7 +70,7 @@ def transition(
     - "open" once a condition has held on consecutive readings for
       `confirm_ms` of event time (a short confirmation delay: on SpO2, 15 s
       removed 60 % of alarms, ../shared/reference/clinical.md); a condition
-      that goes away before that never alarms. A "high" finding, or
+      that goes away before that never alarms. An urgent finding, or
       `confirm_ms` 0, opens at once;
     - "escalated" when an open alert's severity rises;
     - "resolved" once the condition has not held for `resolve_after_ms`. The
@@ -84,9 +85,7 @@ def transition(
         finding = findings.get(kind)
         current = open_alerts.get(kind)
         if finding is not None and current is None:
-            # High severity needs no confirmation: it takes several vitals at
-            # once (NEWS2 >= 7), which one faulty sensor cannot produce.
-            immediate = confirm_ms <= 0 or finding.severity == "high"
+            immediate = confirm_ms <= 0 or finding.urgent
             current = open_alerts[kind] = OpenAlert(ts_ms, finding.severity, confirmed=immediate)
             if current.confirmed:
                 changes.append(("open", kind, current, finding))
@@ -94,7 +93,7 @@ def transition(
             current.clear_since_ms = None
             if not current.confirmed:
                 current.severity = max(current.severity, finding.severity, key=rank)
-                if ts_ms - current.opened_ms >= confirm_ms or current.severity == "high":
+                if ts_ms - current.opened_ms >= confirm_ms or finding.urgent:
                     current.confirmed = True
                     changes.append(("open", kind, current, finding))
             elif rank(finding.severity) > rank(current.severity):

@@ -9,9 +9,13 @@ Per vital:
   norms and the baseline becomes personal as readings arrive (cold start).
   Blending variances rather than pooling the prior as pseudo-readings keeps
   the gap between population and patient means out of the patient's spread.
-- Each reading is scored as a z-score against that baseline. Readings that
-  look anomalous (|z| >= `learn_below`) are kept out of learning, so the model
-  does not learn a deterioration as the new normal.
+- Each reading is scored as a z-score against that baseline. After the first
+  `WARMUP` readings, which are all learned (so that a patient whose normal is
+  far from the population's, such as SpO2 89 % with COPD, becomes personal),
+  readings that look anomalous (|z| >= `learn_below`) are kept out of
+  learning, so the model does not learn a deterioration as the new normal.
+  The caller raises no anomaly from a vital still in warm-up; NEWS2 covers
+  that time.
 - `river.drift.PageHinkley` watches the z-scores. When the level has moved for
   good it signals drift; the caller then decides whether the new level is
   adopted as baseline (see `app.core.patient`: only when it is clinically
@@ -31,7 +35,9 @@ from river import drift, stats
 from app.core.vitals import NUMERIC
 
 PRIOR_WEIGHT = 5.0  # the prior counts as this many readings
+WARMUP = 30  # readings learned unconditionally, so an unusual normal becomes personal
 RECENT_ALPHA = 0.2  # smoothing of the recent level used when a drift is adopted
+RECENT_CLIP = 3.0  # standard deviations one value may move the recent level by
 
 # PageHinkley on z-scores (unit variance by construction). River's defaults
 # (delta=0.005, threshold=50 on raw values) raise drift constantly on steady
@@ -42,6 +48,7 @@ PH_MIN_INSTANCES = 30
 PH_DELTA = 0.5
 PH_THRESHOLD = 25.0
 PH_ALPHA = 1 - 1e-4
+PH_CLIP = 4.0  # z fed to the detector is clipped: a drift takes several readings
 
 
 def _new_ph() -> drift.PageHinkley:
@@ -98,11 +105,17 @@ class Baseline:
         return (x - self.mean) / self.sd
 
     def update(self, x: float, z: float, learn_below: float) -> bool:
-        """Feed one clean value (with its z-score); return True on drift."""
-        self.recent += RECENT_ALPHA * (x - self.recent)
-        if abs(z) < learn_below:
+        """Feed one clean value (with its z-score); return True on drift.
+
+        The drift detector and the recent level see the value clipped to a few
+        standard deviations: one spike (a motion artifact) must not look like
+        a lasting change, or be adopted as the new baseline.
+        """
+        sd = self.sd
+        self.recent += RECENT_ALPHA * max(-RECENT_CLIP * sd, min(RECENT_CLIP * sd, x - self.recent))
+        if abs(z) < learn_below or self.n < WARMUP:
             self.var.update(x)
-        self.ph.update(z)
+        self.ph.update(max(-PH_CLIP, min(PH_CLIP, z)))
         return self.ph.drift_detected
 
     def adopt(self) -> None:

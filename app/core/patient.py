@@ -34,7 +34,7 @@ import orjson
 from app.core import news2
 from app.core.alerts import Finding, OpenAlert, alert_id, event, transition
 from app.core.errors import StateError
-from app.core.model import Baseline
+from app.core.model import WARMUP, Baseline
 from app.core.vitals import MODELLED, is_artifact
 
 STATE_VERSION = 2  # 2: baselines carry their prior (mean, sd) separately
@@ -60,6 +60,7 @@ class Config:
     news2_max_age_ms: int = 60 * 60 * 1000  # older latest values do not count
     resolve_after_ms: int = 10 * 60 * 1000  # a condition must be gone this long to resolve
     confirm_ms: int = 15 * 1000  # ... and hold this long, over two readings or more, to open
+    personal_after: int = 120  # readings learned before a NEWS2 single-3 can be the patient's normal
     scale2: bool = False  # NEWS2 SpO2 scale 2 (hypercapnic target)
 
 
@@ -163,10 +164,23 @@ def process(
         "vitals": {k: current[k] for k, s in score.subscores.items() if s > 0},
     }
     if score.band in _NEWS2_SEVERITY:
-        findings["news2"] = Finding("news2", _NEWS2_SEVERITY[score.band], evidence["news2"])
+        deviating = [
+            name for name, sub in score.subscores.items() if sub and _deviates(state, name, current[name], config)
+        ]
+        # Below the high band, a trigger made only of this patient's
+        # established normals does not alarm (personalised limits). The
+        # medium and high bands alarm at once when two or more vitals moved:
+        # one faulty sensor cannot do that; otherwise they wait for
+        # confirmation like the rest.
+        if deviating or score.band == "high":
+            severity = _NEWS2_SEVERITY[score.band]
+            urgent = score.band in ("medium", "high") and len(deviating) >= 2
+            findings["news2"] = Finding("news2", severity, evidence["news2"], urgent)
 
     worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)
-    anomalous = {k: z for k, z in z_scores.items() if abs(z) >= config.z_alert}
+    anomalous = {
+        k: z for k, z in z_scores.items() if abs(z) >= config.z_alert and state.baselines[k].n >= WARMUP
+    }
     evidence["anomaly"] = {
         "score": round(abs(z_scores[worst]), 2) if worst else 0.0,
         "vitals": {k: clean[k] for k in anomalous},
@@ -176,7 +190,8 @@ def process(
     if anomalous:
         top = max(abs(z) for z in anomalous.values())
         severity = "medium" if top >= config.z_medium else "low"
-        findings["anomaly"] = Finding("anomaly", severity, evidence["anomaly"])
+        # Two vitals far from this patient's normal at once: not one sensor's artifact.
+        findings["anomaly"] = Finding("anomaly", severity, evidence["anomaly"], urgent=len(anomalous) >= 2)
 
     for status, kind, alert, finding in transition(
         state.alerts, KINDS, findings, ts, config.resolve_after_ms, config.confirm_ms
@@ -196,6 +211,17 @@ def process(
             )
         )
     return outcome
+
+
+def _deviates(state: PatientState, name: str, value: Any, config: Config) -> bool:
+    """Is this value away from the patient's established normal? Parameters
+    the model does not learn (consciousness, oxygen), or has learned from fewer
+    than `personal_after` readings, always count as deviating: personalised
+    limits apply only to values the patient is known to live with (an
+    athlete's slow pulse; SpO2 and breathing rate with COPD, for whom the
+    chart's scale 2 would be prescribed)."""
+    baseline = state.baselines.get(name)
+    return baseline is None or baseline.n < config.personal_after or abs(baseline.z(value)) >= 2.5
 
 
 def _drift_event(

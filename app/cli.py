@@ -54,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--shift-to-now", action="store_true", help="move the recording so that it ends now")
     rp.add_argument("--patient-prefix", default="", help="prepended to every patient id of the recording")
 
+    ex = sub.add_parser("export", help="write a patient's cleaned readings and alerts over a time range")
+    ex.add_argument("--patient", required=True, metavar="PATIENT_ID")
+    ex.add_argument("--from", dest="start", required=True, metavar="ISO_TIME", help="inclusive, e.g. 2026-11-29T00:00:00Z")
+    ex.add_argument("--to", dest="end", required=True, metavar="ISO_TIME", help="exclusive")
+    ex.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX-readings.EXT and PREFIX-alerts.EXT")
+    ex.add_argument("--format", choices=["csv", "parquet"], default="csv")
+
     ev = sub.add_parser(
         "evaluate", help="run a labeled synthetic cohort through Vigil, static thresholds and NEWS2 alone"
     )
@@ -183,6 +190,26 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if stats.acked + sum(stats.errors.values()) >= stats.sent else 1
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from app import export
+    from app.pseudonyms import load_key
+
+    try:
+        start, end = export.parse_time(args.start), export.parse_time(args.end)
+        if end <= start:
+            raise export.ExportError("--to must be after --from")
+        readings, alerts, n_readings, n_alerts = asyncio.run(
+            export.export(settings, load_key(settings), args.patient, start, end, Path(args.out), args.format)
+        )
+    except export.ExportError as exc:
+        print(f"vigil export: {exc}", file=sys.stderr)
+        return 2
+    print(f"vigil: {n_readings} readings to {readings}, {n_alerts} alert events to {alerts}", file=sys.stderr)
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from app import evaluation
 
@@ -226,6 +253,7 @@ COMMANDS = {
     "alerts": cmd_alerts,
     "simulate": cmd_simulate,
     "replay": cmd_replay,
+    "export": cmd_export,
     "evaluate": cmd_evaluate,
     "kafka": cmd_kafka,
 }

@@ -1,0 +1,137 @@
+"""`vigil export`: one patient's cleaned readings and alerts over a time range,
+to CSV or Parquet.
+
+The patient is looked up by pseudonym (the key of `vigil.readings` and
+`vigil.alerts`), so the identifier itself is only used here, on the
+operator's side. The export scans both topics from their start (simple, and
+fine for a retention of days; a time index is left for later) and keeps the
+records whose event time lies in [from, to).
+
+Readings are *cleaned* as the worker cleans them: each row carries the vitals
+as sent and an `artifacts` column naming the vitals outside physiology
+(`app.core.vitals.is_artifact`), which the worker never learned from or
+alerted on.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from app.core.alerts import iso
+from app.core.records import pseudonym
+from app.core.vitals import is_artifact
+from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
+
+READING_COLUMNS = [
+    "ts", "device_id", "reading_id", "seq", "heart_rate", "spo2", "respiratory_rate", "systolic_bp",
+    "diastolic_bp", "temperature", "weight", "consciousness", "on_oxygen", "artifacts",
+]
+ALERT_COLUMNS = ["event_time", "alert_id", "kind", "status", "severity", "opened_at", "device_id", "evidence"]
+
+
+class ExportError(Exception):
+    """The export cannot be done; the message says why."""
+
+
+def parse_time(text: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ExportError(f"not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise ExportError("times need a time zone, such as Z")
+    return int(moment.timestamp() * 1000)
+
+
+async def _scan(bootstrap: str, topic: str) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        while len(consumer.assignment()) < len(partitions):
+            await consumer.getmany(timeout_ms=100)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        while True:
+            behind = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
+            if not behind:
+                return records
+            batches = await consumer.getmany(*behind, timeout_ms=1000)
+            records += [r for rs in batches.values() for r in rs]
+    finally:
+        await consumer.stop()
+
+
+def readings_rows(records: list[Any], subject: str, start: int, end: int) -> list[dict[str, Any]]:
+    rows = []
+    for record in records:
+        if record.key != subject.encode():
+            continue
+        value = orjson.loads(record.value)
+        for reading in value["readings"]:
+            if not start <= reading["ts"] < end:
+                continue
+            vitals = reading["vitals"]
+            row = {"ts": iso(reading["ts"]), "device_id": value["device_id"], "reading_id": reading["id"],
+                   "seq": reading["seq"]}
+            row.update({k: vitals.get(k) for k in READING_COLUMNS[4:-1]})
+            custom = {k: v for k, v in vitals.items() if k not in READING_COLUMNS}
+            row.update(custom)
+            bad = [k for k, v in vitals.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                   and is_artifact(k, v)]
+            row["artifacts"] = " ".join(bad)
+            rows.append(row)
+    # One row per reading, even if it was stored twice; in event-time order.
+    unique = {r["reading_id"]: r for r in rows}
+    return sorted(unique.values(), key=lambda r: (r["ts"], r["seq"]))
+
+
+def alert_rows(records: list[Any], subject: str, start: int, end: int) -> list[dict[str, Any]]:
+    rows = {}
+    for record in records:
+        if record.key != subject.encode():
+            continue
+        event = orjson.loads(record.value)
+        if not start <= parse_time(event["event_time"]) < end:
+            continue
+        row = {k: event.get(k) for k in ALERT_COLUMNS}
+        row["evidence"] = orjson.dumps(event.get("evidence")).decode()
+        rows[(event["alert_id"], event["status"], event["severity"], event["event_time"])] = row
+    return sorted(rows.values(), key=lambda r: r["event_time"])
+
+
+def write(rows: list[dict[str, Any]], columns: list[str], path: Path, fmt: str) -> None:
+    extra = sorted({k for r in rows for k in r} - set(columns))
+    columns = columns[:-1] + extra + columns[-1:] if extra else columns
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table({c: [r.get(c) for r in rows] for c in columns})
+        pq.write_table(table, path)
+        return
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+
+async def export(
+    settings: Settings, key: bytes, patient: str, start: int, end: int, prefix: Path, fmt: str
+) -> tuple[Path, Path, int, int]:
+    subject = pseudonym(key, patient)
+    readings = readings_rows(await _scan(settings.bootstrap, READINGS_TOPIC), subject, start, end)
+    alerts = alert_rows(await _scan(settings.bootstrap, ALERTS_TOPIC), subject, start, end)
+    paths = (Path(f"{prefix}-readings.{fmt}"), Path(f"{prefix}-alerts.{fmt}"))
+    write(readings, READING_COLUMNS, paths[0], fmt)
+    write(alerts, ALERT_COLUMNS, paths[1], fmt)
+    return paths[0], paths[1], len(readings), len(alerts)

@@ -118,7 +118,9 @@ patients = app.Table(
 )
 
 detector_config = core.Config(
-    confirm_ms=int(settings.confirm_s * 1000), resolve_after_ms=int(settings.resolve_after_s * 1000)
+    confirm_ms=int(settings.confirm_s * 1000),
+    resolve_after_ms=int(settings.resolve_after_s * 1000),
+    renotify_ms=int(settings.renotify_s * 1000),
 )
 # Readings arrive keyed by pseudonym; alerts carry the patient reference too.
 directory = PatientDirectory(Registry(settings.registry_path), load_key(settings))

@@ -13,7 +13,13 @@ from aiokafka import AIOKafkaConsumer
 from app.core.fhir import detected_issue
 from app.settings import ALERTS_TOPIC
 
-_STATUS = {"open": "OPEN", "escalated": "ESCALATE", "resolved": "RESOLVED", "notice": "notice"}
+_STATUS = {
+    "open": "OPEN",
+    "escalated": "ESCALATE",
+    "reminder": "REMINDER",
+    "resolved": "RESOLVED",
+    "notice": "notice",
+}
 
 
 def describe(event: dict[str, Any]) -> str:
@@ -27,6 +33,8 @@ def describe(event: dict[str, Any]) -> str:
     if event.get("kind") == "anomaly":
         zs = ", ".join(f"{k} {ev['vitals'][k]} (z {z:+.1f})" for k, z in ev.get("z", {}).items())
         return f"{head}  score {ev.get('score')}{': ' + zs if zs else ''}"
+    if event.get("kind") == "signal_quality":
+        return f"{head}  {ev.get('artifact_share', 0):.0%} of recent readings carry artifacts; physiology alerts muted"
     if event.get("kind") == "baseline_drift":
         verb = "adopted" if ev.get("adopted") else "not adopted (unsafe level)"
         return f"{head}  {ev.get('vital')} {ev.get('from')} -> {ev.get('to')}, {verb}"

@@ -139,10 +139,12 @@ def _initialise() -> None:
         PROCESS_TIME.labels(stage)
     for vital in MODELLED:
         DRIFTS.labels(vital)
-    for kind, statuses in (("news2", ("open", "escalated", "resolved")), ("anomaly", ("open", "escalated", "resolved"))):
+    for kind in ("news2", "anomaly"):
         for severity in SEVERITIES:
-            for status in statuses:
+            for status in ("open", "escalated", "reminder", "resolved"):
                 ALERTS.labels(kind, severity, status)
+    for status in ("open", "reminder", "resolved"):
+        ALERTS.labels("signal_quality", "low", status)
     ALERTS.labels("baseline_drift", "low", "notice")
 
 

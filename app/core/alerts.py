@@ -43,6 +43,7 @@ class OpenAlert:
     severity: str
     clear_since_ms: int | None = None  # event time the condition stopped holding
     confirmed: bool = True  # False while the condition awaits confirmation
+    notified_ms: int | None = None  # event time of the last open, escalation or reminder
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,8 @@ def transition(
     ts_ms: int,
     resolve_after_ms: int,
     confirm_ms: int = 0,
+    renotify_ms: int = 0,
+    muted: frozenset[str] = frozenset(),
 ) -> list[tuple[str, str, OpenAlert, Finding | None]]:
     """Advance the lifecycle of each kind given what holds now.
 
@@ -73,21 +76,27 @@ def transition(
       that goes away before that never alarms. An urgent finding, or
       `confirm_ms` 0, opens at once;
     - "escalated" when an open alert's severity rises;
+    - "reminder" while it still holds, every `renotify_ms` after the last
+      notification (0: never);
     - "resolved" once the condition has not held for `resolve_after_ms`. The
       wait damps flapping: a condition that comes and goes keeps one alert
       open instead of opening a new one each time (alarm on onset and
       resolution, not repeatedly).
 
-    `open_alerts` is updated in place.
+    Kinds in `muted` open no new alert unless the finding is urgent; alerts
+    already open carry on. `open_alerts` is updated in place.
     """
     changes: list[tuple[str, str, OpenAlert, Finding | None]] = []
     for kind in kinds:
         finding = findings.get(kind)
         current = open_alerts.get(kind)
+        if finding is not None and current is None and kind in muted and not finding.urgent:
+            continue
         if finding is not None and current is None:
             immediate = confirm_ms <= 0 or finding.urgent
             current = open_alerts[kind] = OpenAlert(ts_ms, finding.severity, confirmed=immediate)
             if current.confirmed:
+                current.notified_ms = ts_ms
                 changes.append(("open", kind, current, finding))
         elif finding is not None and current is not None:
             current.clear_since_ms = None
@@ -95,10 +104,15 @@ def transition(
                 current.severity = max(current.severity, finding.severity, key=rank)
                 if ts_ms - current.opened_ms >= confirm_ms or finding.urgent:
                     current.confirmed = True
+                    current.notified_ms = ts_ms
                     changes.append(("open", kind, current, finding))
             elif rank(finding.severity) > rank(current.severity):
                 current.severity = finding.severity
+                current.notified_ms = ts_ms
                 changes.append(("escalated", kind, current, finding))
+            elif renotify_ms > 0 and ts_ms - (current.notified_ms or current.opened_ms) >= renotify_ms:
+                current.notified_ms = ts_ms
+                changes.append(("reminder", kind, current, finding))
         elif current is not None:
             if not current.confirmed:
                 del open_alerts[kind]  # gone before it was confirmed: never alarmed

@@ -166,11 +166,18 @@ LOINC_BY_VITAL = {
 }
 _SEVERITY = {"low": "low", "medium": "moderate", "high": "high"}
 # DetectedIssue.status takes the Observation status codes.
-_STATUS = {"open": "preliminary", "escalated": "amended", "resolved": "final", "notice": "final"}
+_STATUS = {
+    "open": "preliminary",
+    "escalated": "amended",
+    "reminder": "preliminary",
+    "resolved": "final",
+    "notice": "final",
+}
 _KIND_TEXT = {
     "news2": "NEWS2 early-warning score in a trigger band",
     "anomaly": "vital signs far from this patient's learned baseline",
     "baseline_drift": "a lasting change in this patient's baseline",
+    "signal_quality": "the device keeps sending artifacts; physiology alerts are muted",
 }
 
 
@@ -216,4 +223,6 @@ def _detail(alert: dict[str, Any], evidence: dict[str, Any]) -> str:
         return f"{status}: NEWS2 {evidence.get('score')} ({evidence.get('band')})"
     if alert.get("kind") == "anomaly":
         return f"{status}: largest deviation {evidence.get('score')} standard deviations"
+    if alert.get("kind") == "signal_quality":
+        return f"{status}: {evidence.get('artifact_share')} of recent readings carry artifacts"
     return f"{status}: {evidence.get('vital')} baseline {evidence.get('from')} -> {evidence.get('to')}"

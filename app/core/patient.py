@@ -38,7 +38,9 @@ from app.core.model import WARMUP, Baseline
 from app.core.vitals import MODELLED, is_artifact
 
 STATE_VERSION = 2  # 2: baselines carry their prior (mean, sd) separately
-KINDS = ("news2", "anomaly")
+KINDS = ("news2", "anomaly", "signal_quality")
+PHYSIOLOGY = frozenset({"news2", "anomaly"})
+ARTIFACT_ALPHA = 0.2  # smoothing of the share of readings carrying an artifact
 
 _NEWS2_SEVERITY = {"high": "high", "medium": "medium", "low_medium": "low"}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
@@ -61,6 +63,8 @@ class Config:
     resolve_after_ms: int = 10 * 60 * 1000  # a condition must be gone this long to resolve
     confirm_ms: int = 15 * 1000  # ... and hold this long, over two readings or more, to open
     personal_after: int = 120  # readings learned before a NEWS2 single-3 can be the patient's normal
+    renotify_ms: int = 60 * 60 * 1000  # reminder while an alert stays open (NEWS2 medium: hourly)
+    artifact_share: float = 0.3  # share of recent readings with artifacts that marks bad signal
     scale2: bool = False  # NEWS2 SpO2 scale 2 (hypercapnic target)
 
 
@@ -69,6 +73,7 @@ class PatientState:
     count: int = 0  # readings processed
     last_ts: int = 0  # newest event time processed, epoch ms
     last_id: str = ""  # id of the reading processed last, to drop its duplicates
+    artifact_rate: float = 0.0  # smoothed share of recent readings carrying an artifact
     baselines: dict[str, Baseline] = field(default_factory=dict)
     latest: dict[str, list[Any]] = field(default_factory=dict)  # name -> [value, ts_ms]
     alerts: dict[str, OpenAlert] = field(default_factory=dict)
@@ -123,6 +128,7 @@ def process(
     state.last_ts = ts
     state.last_id = reading["id"]
     state.count += 1
+    state.artifact_rate += ARTIFACT_ALPHA * ((1.0 if outcome.artifacts else 0.0) - state.artifact_rate)
 
     z_scores: dict[str, float] = {}
     for name in MODELLED:
@@ -193,8 +199,18 @@ def process(
         # Two vitals far from this patient's normal at once: not one sensor's artifact.
         findings["anomaly"] = Finding("anomaly", severity, evidence["anomaly"], urgent=len(anomalous) >= 2)
 
+    # A device sending artifacts again and again (a loose probe) mutes new
+    # physiology alerts for this patient until its signal is good again; it
+    # raises its own `signal_quality` alert instead. Urgent findings (two or
+    # more vitals moving) are never muted.
+    evidence["signal_quality"] = {"artifact_share": round(state.artifact_rate, 2)}
+    if state.artifact_rate >= config.artifact_share:
+        findings["signal_quality"] = Finding("signal_quality", "low", evidence["signal_quality"], urgent=True)
+    quality = state.alerts.get("signal_quality")
+    muted = PHYSIOLOGY if quality is not None and quality.confirmed else frozenset()
+
     for status, kind, alert, finding in transition(
-        state.alerts, KINDS, findings, ts, config.resolve_after_ms, config.confirm_ms
+        state.alerts, KINDS, findings, ts, config.resolve_after_ms, config.confirm_ms, config.renotify_ms, muted
     ):
         outcome.events.append(
             event(
@@ -265,10 +281,12 @@ def encode(state: PatientState) -> bytes:
             "n": state.count,
             "t": state.last_ts,
             "i": state.last_id,
+            "q": round(state.artifact_rate, 4),
             "b": {name: b.to_list() for name, b in state.baselines.items()},
             "l": state.latest,
             "a": {
-                kind: [a.opened_ms, a.severity, a.clear_since_ms, a.confirmed] for kind, a in state.alerts.items()
+                kind: [a.opened_ms, a.severity, a.clear_since_ms, a.confirmed, a.notified_ms]
+                for kind, a in state.alerts.items()
             },
         }
     )
@@ -283,6 +301,7 @@ def decode(data: bytes) -> PatientState:
             count=obj["n"],
             last_ts=obj["t"],
             last_id=obj.get("i", ""),
+            artifact_rate=obj.get("q", 0.0),
             baselines={name: Baseline.from_list(name, v) for name, v in obj["b"].items()},
             latest=obj["l"],
             alerts={kind: OpenAlert(*fields) for kind, fields in obj["a"].items()},

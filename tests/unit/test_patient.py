@@ -253,3 +253,33 @@ def test_one_spike_does_not_move_the_baseline_or_alarm_on_top_of_a_chronic_score
     assert [e for e in spike + after if e["kind"] != "baseline_drift"] == []
     assert not [e for e in spike + after if e["kind"] == "baseline_drift"]
     assert abs(state.baselines["heart_rate"].mean - before) < 1
+
+
+def test_an_artifact_ridden_device_mutes_physiology_alerts_until_its_signal_is_good() -> None:
+    state = core.PatientState()
+    rng = random.Random(31)
+    for i in range(60):
+        run(state, i, T0 + i * MINUTE, normal(rng))
+    events = []
+    for i in range(60, 80):  # a loose probe: SpO2 0 every other reading, and one real-looking low
+        vitals = normal(rng)
+        vitals["spo2"] = 0 if i % 2 else 89
+        events += run(state, i, T0 + i * MINUTE, vitals).events
+    opened = [(e["kind"], e["status"]) for e in events]
+    assert ("signal_quality", "open") in opened
+    first_quality = next(i for i, k in enumerate(opened) if k == ("signal_quality", "open"))
+    assert ("news2", "open") not in opened[first_quality:]
+    later = [e for i in range(80, 120) for e in run(state, i, T0 + i * MINUTE, normal(rng)).events]
+    assert ("signal_quality", "resolved") in [(e["kind"], e["status"]) for e in later]
+
+
+def test_an_alert_that_stays_open_is_renotified_hourly() -> None:
+    state = core.PatientState()
+    rng = random.Random(32)
+    for i in range(60):
+        run(state, i, T0 + i * MINUTE, normal(rng))
+    sick = {"respiratory_rate": 26, "heart_rate": 125, "spo2": 92}
+    events = [e for i in range(60, 200) for e in run(state, i, T0 + i * MINUTE, dict(sick)).events]
+    news = [(e["status"], e["event_time"]) for e in events if e["kind"] == "news2"]
+    assert [s for s, _ in news] == ["open", "reminder", "reminder"]
+    assert {e["alert_id"] for e in events if e["kind"] == "news2"} == {events[0]["alert_id"]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from app.core import news2
 from app.core import patient as core
 from app.core.alerts import SCHEMA, alert_id
 from app.core.records import reading_id
@@ -283,3 +284,45 @@ def test_an_alert_that_stays_open_is_renotified_hourly() -> None:
     news = [(e["status"], e["event_time"]) for e in events if e["kind"] == "news2"]
     assert [s for s, _ in news] == ["open", "reminder", "reminder"]
     assert {e["alert_id"] for e in events if e["kind"] == "news2"} == {events[0]["alert_id"]}
+
+
+def test_a_slow_harmful_decline_is_caught_and_a_slow_benign_drift_is_not() -> None:
+    """Harmful and benign drift are told apart by where the level goes: a
+    drift that stays where NEWS2 scores 0 is adopted as the new normal; one
+    into ranges NEWS2 scores is never adopted, so the learned model keeps
+    flagging it, and NEWS2 flags it on its own as it deepens."""
+    rng = random.Random(41)
+    benign, harmful = core.PatientState(), core.PatientState()
+    benign_events, harmful_events = [], []
+    for i in range(600):
+        p = max(0.0, min(1.0, (i - 240) / 240))  # from hour 4, four hours of change
+        base = normal(rng)
+        calm = {**base, "heart_rate": base["heart_rate"] + round(12 * p)}  # 72 -> 84: still NEWS2 0
+        sick = {
+            **base,
+            "heart_rate": base["heart_rate"] + round(40 * p),
+            "respiratory_rate": base["respiratory_rate"] + round(10 * p),
+            "systolic_bp": base["systolic_bp"] - round(35 * p),
+            "temperature": round(base["temperature"] + 2 * p, 1),
+        }
+        benign_events += run(benign, i, T0 + i * MINUTE, calm).events
+        harmful_events += run(harmful, i, T0 + i * MINUTE, sick).events
+    assert [e for e in benign_events if e["kind"] != "baseline_drift"] == []
+    assert all(e["evidence"]["adopted"] for e in benign_events if e["kind"] == "baseline_drift")
+    opened = [e for e in harmful_events if e["status"] == "open" and e["kind"] in ("news2", "anomaly")]
+    assert opened, "the decline was never flagged"
+    first = min(core_ts(e) for e in opened)
+    assert first < T0 + 420 * MINUTE  # within three hours of a four-hour decline
+    # The model may follow the decline while it is still in the normal range,
+    # but never adopts a level NEWS2 scores.
+    scorers = {"heart_rate": news2.pulse, "respiratory_rate": news2.respiratory_rate,
+               "systolic_bp": news2.systolic_bp, "temperature": news2.temperature, "spo2": news2.spo2_scale1}
+    drifts = [e["evidence"] for e in harmful_events if e["kind"] == "baseline_drift"]
+    assert drifts  # the model noticed the levels moving
+    assert all(scorers[d["vital"]](d["to"]) == 0 for d in drifts if d["adopted"] and d["vital"] in scorers)
+
+
+def core_ts(event: dict) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(event["event_time"]).timestamp() * 1000)

@@ -104,14 +104,14 @@ class Baseline:
     def z(self, x: float) -> float:
         return (x - self.mean) / self.sd
 
-    def update(self, x: float, z: float, learn_below: float) -> bool:
+    def update(self, x: float, z: float, learn_below: float, sd: float | None = None) -> bool:
         """Feed one clean value (with its z-score); return True on drift.
 
         The drift detector and the recent level see the value clipped to a few
         standard deviations: one spike (a motion artifact) must not look like
         a lasting change, or be adopted as the new baseline.
         """
-        sd = self.sd
+        sd = self.sd if sd is None else sd  # the caller usually has it already
         self.recent += RECENT_ALPHA * max(-RECENT_CLIP * sd, min(RECENT_CLIP * sd, x - self.recent))
         if abs(z) < learn_below or self.n < WARMUP:
             self.var.update(x)

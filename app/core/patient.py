@@ -138,10 +138,10 @@ def process(
         baseline = state.baselines.get(name)
         if baseline is None:
             baseline = state.baselines[name] = Baseline.prior(name)
-        z = baseline.z(x)
+        old_mean, sd = baseline.mean, baseline.sd
+        z = (x - old_mean) / sd
         z_scores[name] = z
-        old_mean = baseline.mean
-        if baseline.update(x, z, config.learn_below):
+        if baseline.update(x, z, config.learn_below, sd):
             safe_level = _SAFE_LEVEL.get(name)
             adopted = safe_level is None or safe_level(baseline.recent) == 0
             if adopted:
@@ -162,13 +162,16 @@ def process(
         if name in news2.PARAMETERS and ts - when <= config.news2_max_age_ms
     }
     score = news2.score(current, config.scale2)
-    evidence["news2"] = {
-        "score": score.total,
-        "band": score.band,
-        "complete": score.complete,
-        "subscores": score.subscores,
-        "vitals": {k: current[k] for k, s in score.subscores.items() if s > 0},
-    }
+    # Evidence is built only when a finding or an open alert needs it: most
+    # readings raise nothing, and this is the hot path.
+    if score.band in _NEWS2_SEVERITY or "news2" in state.alerts:
+        evidence["news2"] = {
+            "score": score.total,
+            "band": score.band,
+            "complete": score.complete,
+            "subscores": score.subscores,
+            "vitals": {k: current[k] for k, s in score.subscores.items() if s > 0},
+        }
     if score.band in _NEWS2_SEVERITY:
         deviating = [
             name for name, sub in score.subscores.items() if sub and _deviates(state, name, current[name], config)
@@ -183,16 +186,17 @@ def process(
             urgent = score.band in ("medium", "high") and len(deviating) >= 2
             findings["news2"] = Finding("news2", severity, evidence["news2"], urgent)
 
-    worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)
     anomalous = {
         k: z for k, z in z_scores.items() if abs(z) >= config.z_alert and state.baselines[k].n >= WARMUP
     }
-    evidence["anomaly"] = {
-        "score": round(abs(z_scores[worst]), 2) if worst else 0.0,
-        "vitals": {k: clean[k] for k in anomalous},
-        "z": {k: round(z, 2) for k, z in anomalous.items()},
-        "baseline": {k: round(state.baselines[k].mean, 2) for k in anomalous},
-    }
+    if anomalous or "anomaly" in state.alerts:
+        worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)
+        evidence["anomaly"] = {
+            "score": round(abs(z_scores[worst]), 2) if worst else 0.0,
+            "vitals": {k: clean[k] for k in anomalous},
+            "z": {k: round(z, 2) for k, z in anomalous.items()},
+            "baseline": {k: round(state.baselines[k].mean, 2) for k in anomalous},
+        }
     if anomalous:
         top = max(abs(z) for z in anomalous.values())
         severity = "medium" if top >= config.z_medium else "low"

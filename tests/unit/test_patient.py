@@ -13,15 +13,20 @@ T0 = 1_764_435_600_000
 MINUTE = 60_000
 
 
-def normal(rng: random.Random) -> dict[str, object]:
+def around(rng: random.Random, hr: tuple, spo2: float, rr: tuple, sbp: float = 122) -> dict[str, object]:
+    """Vitals scattered around a patient's normal; hr and rr are (mean, sd)."""
     return {
-        "heart_rate": round(72 + rng.gauss(0, 3)),
-        "spo2": round(97 + rng.gauss(0, 0.6)),
-        "respiratory_rate": round(16 + rng.gauss(0, 1)),
-        "systolic_bp": round(122 + rng.gauss(0, 4)),
+        "heart_rate": round(hr[0] + rng.gauss(0, hr[1])),
+        "spo2": round(spo2 + rng.gauss(0, 0.6)),
+        "respiratory_rate": round(rr[0] + rng.gauss(0, rr[1])),
+        "systolic_bp": round(sbp + rng.gauss(0, 4)),
         "temperature": round(36.8 + rng.gauss(0, 0.1), 1),
         "consciousness": "A",
     }
+
+
+def normal(rng: random.Random) -> dict[str, object]:
+    return around(rng, (72, 3), 97, (16, 1))
 
 
 ABNORMAL = {"heart_rate": 142, "spo2": 85, "respiratory_rate": 29, "systolic_bp": 86}
@@ -207,14 +212,7 @@ def test_a_reading_stored_twice_counts_once() -> None:
 
 
 def copd(rng: random.Random) -> dict[str, object]:
-    return {
-        "heart_rate": round(80 + rng.gauss(0, 2)),
-        "spo2": round(90 + rng.gauss(0, 0.6)),
-        "respiratory_rate": round(21 + rng.gauss(0, 0.7)),
-        "systolic_bp": round(125 + rng.gauss(0, 4)),
-        "temperature": round(36.8 + rng.gauss(0, 0.1), 1),
-        "consciousness": "A",
-    }
+    return around(rng, (80, 2), 90, (21, 0.7), sbp=125)
 
 
 def test_an_unusual_normal_becomes_personal_and_stops_alarming() -> None:

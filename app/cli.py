@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    logs.configure(args.command, settings.log_format, settings.log_level)
+    services = args.command in ("gateway", "worker")
+    logs.configure(args.command, settings.log_format, settings.log_level, quiet_libraries=not services)
     return COMMANDS[args.command](args, settings)
 
 

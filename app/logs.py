@@ -82,7 +82,10 @@ def stdlib_config(fmt: str = "auto", level: str = "info") -> dict[str, Any]:
     }
 
 
-def configure(component: str, fmt: str = "auto", level: str = "info") -> None:
+def configure(component: str, fmt: str = "auto", level: str = "info", quiet_libraries: bool = False) -> None:
+    """Set up logging for one process. Interactive commands pass
+    `quiet_libraries`, so the libraries' routine INFO lines (connections,
+    metadata) do not drown what the command prints."""
     structlog.configure(
         processors=[*_SHARED, structlog.processors.format_exc_info, _renderer(fmt)],
         wrapper_class=structlog.make_filtering_bound_logger(_level(level)),
@@ -91,6 +94,9 @@ def configure(component: str, fmt: str = "auto", level: str = "info") -> None:
         cache_logger_on_first_use=True,
     )
     logging.config.dictConfig(stdlib_config(fmt, level))
+    if quiet_libraries:
+        for name in LIBRARIES_CAPPED_AT_INFO:
+            logging.getLogger(name).setLevel(max(_level(level), logging.WARNING))
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(component=component)
 

@@ -55,6 +55,8 @@ def test_up_with_simulated_devices_prints_alerts_and_stops_cleanly(tmp_path) -> 
     assert code == 0, err
     assert "Kafka ready" in err and "gateway ready" in err and "worker ready" in err
     assert err.rstrip().endswith("vigil: stopped")
+    # A newcomer's terminal shows Vigil's own lines only, not the libraries' chatter.
+    assert [line for line in err.splitlines() if not line.startswith("vigil: ")] == []
     # Nothing is left running: Kafka's data dir is no longer locked by a JVM.
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(tmp_path) not in ps

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from app.core.alerts import iso
 from app.core.records import pseudonym
 from app.core.vitals import is_artifact
 from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
+from app.topics import from_start, read_to_end
 
 READING_COLUMNS = [
     "ts", "device_id", "reading_id", "seq", "heart_rate", "spo2", "respiratory_rate", "systolic_bp",
@@ -50,24 +50,14 @@ def parse_time(text: str) -> int:
 
 
 async def _scan(bootstrap: str, topic: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
-    )
+    consumer = from_start(bootstrap, topic)
     await consumer.start()
     records: list[Any] = []
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        while len(consumer.assignment()) < len(partitions):
-            await consumer.getmany(timeout_ms=100)
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        while True:
-            behind = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
-            if not behind:
-                return records
-            batches = await consumer.getmany(*behind, timeout_ms=1000)
-            records += [r for rs in batches.values() for r in rs]
+        await read_to_end(consumer, topic, records.extend)
     finally:
         await consumer.stop()
+    return records
 
 
 def readings_rows(records: list[Any], subject: str, start: int, end: int) -> list[dict[str, Any]]:

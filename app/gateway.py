@@ -53,7 +53,7 @@ from app.core.records import encode_readings, encode_rejection, pseudonym
 from app.pseudonyms import load_key
 from app.registry import Device, Registry
 from app.settings import DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC, Settings
-from app.topics import ensure_topics
+from app.topics import ensure_topics, from_start, read_to_end
 
 log = structlog.get_logger()
 
@@ -381,36 +381,24 @@ class Gateway:
 
     async def _load_windows(self) -> AIOKafkaConsumer:
         """Read `vigil.device-seqs` to its end, then keep merging what follows."""
-        consumer = AIOKafkaConsumer(
-            DEVICE_SEQS_TOPIC,
-            bootstrap_servers=self.settings.bootstrap,
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
+        consumer = from_start(self.settings.bootstrap, DEVICE_SEQS_TOPIC)
         await consumer.start()
-        while not consumer.assignment():
-            await asyncio.sleep(0.05)
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        while True:
-            behind = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
-            if not behind:
-                return consumer
-            self._merge_windows(await consumer.getmany(*behind, timeout_ms=500))
+        await read_to_end(consumer, DEVICE_SEQS_TOPIC, self._merge_windows)
+        return consumer
 
-    def _merge_windows(self, batches: dict[Any, list[Any]]) -> None:
-        for records in batches.values():
-            for record in records:
-                try:
-                    window = SeqWindow.decode(record.value)
-                except StateError:
-                    continue
-                self.windows.setdefault(record.key.decode(), SeqWindow()).merge(window)
+    def _merge_windows(self, records: list[Any]) -> None:
+        for record in records:
+            try:
+                window = SeqWindow.decode(record.value)
+            except StateError:
+                continue
+            self.windows.setdefault(record.key.decode(), SeqWindow()).merge(window)
 
     async def _follow_windows(self, consumer: AIOKafkaConsumer) -> None:
         while True:
             try:
-                self._merge_windows(await consumer.getmany(timeout_ms=1000))
+                batches = await consumer.getmany(timeout_ms=1000)
+                self._merge_windows([r for records in batches.values() for r in records])
             except KafkaError:
                 await asyncio.sleep(1)
 

@@ -142,6 +142,25 @@ class Registry:
             }
         return token
 
+    def reissue(self, devices: dict[str, str]) -> dict[str, str]:
+        """Register each device (id -> patient) afresh, replacing any earlier
+        registration, in one write; return the new tokens by device id. For
+        Vigil's own clients (simulated fleets, replays), not for real devices."""
+        for device_id, patient in devices.items():
+            validate_id("device", device_id)
+            validate_id("patient", patient)
+        tokens = {device_id: TOKEN_PREFIX + secrets.token_urlsafe(32) for device_id in devices}
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._locked() as data:
+            for device_id, patient in devices.items():
+                data["devices"][device_id] = {
+                    "patient": patient,
+                    "token_sha256": token_hash(tokens[device_id]),
+                    "created": created,
+                    "revoked": False,
+                }
+        return tokens
+
     def rotate(self, device_id: str) -> str:
         """Issue a new token for a device; the old one stops working at once."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)

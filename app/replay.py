@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +28,6 @@ import orjson
 
 from app import simulate
 from app.core import fhir
-from app.registry import Registry
 from app.settings import Settings
 
 
@@ -118,19 +116,11 @@ async def replay(
 ) -> simulate.Stats:
     """Send every row through the gateway; return once all are acknowledged."""
     offset = int(time.time() * 1000) - 60_000 - rows[-1].ts_ms if shift_to_now else 0
-    registry = Registry(settings.registry_path)
-    known = {d.device_id for d in registry.devices()}
-    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::") else settings.gateway_host
-    context = ssl.create_default_context(cafile=settings.tls_ca or None) if settings.tls_cert else None
-    url = f"{'wss' if context else 'ws'}://{host}:{settings.gateway_port}/v1"
     stats = simulate.Stats()
     stop = asyncio.Event()
-    clients: dict[str, simulate.DeviceClient] = {}
-    for patient in dict.fromkeys(prefix + r.patient for r in rows):
-        device_id = f"replay-{patient}"
-        if device_id in known:
-            registry.revoke(device_id)
-        clients[patient] = simulate.DeviceClient(url, registry.add(device_id, patient), stats=stats, ssl=context)
+    patients = dict.fromkeys(prefix + r.patient for r in rows)
+    by_device = simulate.clients_for(settings, {f"replay-{p}": p for p in patients}, stats)
+    clients = {p: by_device[f"replay-{p}"] for p in patients}
     connections = [asyncio.ensure_future(c.run(stop)) for c in clients.values()]
     started, first = time.monotonic(), rows[0].ts_ms
     for row in rows:

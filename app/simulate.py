@@ -21,12 +21,16 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from websockets.asyncio.client import connect
+
+from app.registry import Registry
+from app.settings import Settings
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 DAY_MS = 24 * 3600 * 1000
@@ -194,6 +198,17 @@ class DeviceClient:
             except ConnectionClosed:
                 pass
         return seq
+
+
+def clients_for(settings: Settings, devices: dict[str, str], stats: Stats) -> dict[str, DeviceClient]:
+    """Reference clients for devices (id -> patient), registered afresh, that
+    connect to this host's gateway: wss when TLS is configured, trusting
+    VIGIL_TLS_CA (or the system's CAs)."""
+    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::") else settings.gateway_host
+    context = ssl.create_default_context(cafile=settings.tls_ca or None) if settings.tls_cert else None
+    url = f"{'wss' if context else 'ws'}://{host}:{settings.gateway_port}/v1"
+    tokens = Registry(settings.registry_path).reissue(devices)
+    return {d: DeviceClient(url, tokens[d], stats=stats, ssl=context) for d in devices}
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

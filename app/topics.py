@@ -1,7 +1,13 @@
-"""Create Vigil's topics when they are missing (idempotent)."""
+"""Vigil's topics: create them when missing (idempotent), and read one from
+its start to its current end."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -27,3 +33,24 @@ async def ensure_topics(settings: Settings) -> None:
                     raise RuntimeError(f"creating topic {name} failed with Kafka error {code}")
     finally:
         await admin.close()
+
+
+def from_start(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+    """A consumer of every partition of `topic`, from the oldest record, outside any group."""
+    return AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+
+
+async def read_to_end(consumer: AIOKafkaConsumer, topic: str, on_batch: Callable[[list[Any]], None]) -> None:
+    """Hand every record up to the end offsets of now to `on_batch`; the
+    started consumer stays where it stopped, so it can go on following."""
+    while not consumer.assignment() or len(consumer.assignment()) < len(consumer.partitions_for_topic(topic) or ()):
+        await asyncio.sleep(0.05)  # not getmany(): records fetched here would be lost
+    ends = await consumer.end_offsets(list(consumer.assignment()))
+    while True:
+        behind = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
+        if not behind:
+            return
+        batches = await consumer.getmany(*behind, timeout_ms=1000)
+        on_batch([r for records in batches.values() for r in records])

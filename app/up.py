@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import time
@@ -22,7 +21,6 @@ from pathlib import Path
 
 from app import alert_view, simulate
 from app.kafka_local import LocalKafka, LocalKafkaError
-from app.registry import Registry
 from app.runtime import stop_on_signals
 from app.settings import Settings
 from app.topics import ensure_topics
@@ -152,26 +150,16 @@ async def _watch(children: list[subprocess.Popen[bytes]], stop: asyncio.Event) -
 async def simulate_fleet(settings: Settings, n: int, speed: float, stop: asyncio.Event) -> simulate.Stats:
     """Register N simulated devices (re-issuing their tokens), run them until
     `stop`, and print what they sent and got back."""
-    registry = Registry(settings.registry_path)
-    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::") else settings.gateway_host
-    context = None
-    if settings.tls_cert:
-        context = ssl.create_default_context(cafile=settings.tls_ca or None)
-    scheme = "wss" if context else "ws"
-    url = f"{scheme}://{host}:{settings.gateway_port}/v1"
     schedule = simulate.Schedule(speed=speed)
     start_ms = int(time.time() * 1000) - schedule.history_ms
     stats = simulate.Stats()
-    tasks = []
-    known = {d.device_id for d in registry.devices()}
-    for i, patient in enumerate(simulate.fleet(n, start_ms, schedule), start=1):
-        device_id, patient_id = f"sim-{i:04d}", f"SIM-{i:04d}"
-        if device_id in known:
-            registry.revoke(device_id)
-        token = registry.add(device_id, patient_id)
-        client = simulate.DeviceClient(url, token, stats=stats, ssl=context)
-        tasks.append(simulate.run_device(client, patient, start_ms, schedule, stop))
-    deteriorating = sum(1 for i in range(n) if i % 4 == 3)
+    patients = simulate.fleet(n, start_ms, schedule)
+    clients = simulate.clients_for(settings, {f"sim-{i:04d}": f"SIM-{i:04d}" for i in range(1, n + 1)}, stats)
+    tasks = [
+        simulate.run_device(client, patient, start_ms, schedule, stop)
+        for client, patient in zip(clients.values(), patients, strict=True)
+    ]
+    deteriorating = sum(p.onset_ms is not None for p in patients)
     say(f"simulating {n} devices ({deteriorating} patients deteriorate); alerts follow")
     await asyncio.gather(*tasks)
     say(

@@ -33,6 +33,12 @@ def describe(event: dict[str, Any]) -> str:
     if event.get("kind") == "anomaly":
         zs = ", ".join(f"{k} {ev['vitals'][k]} (z {z:+.1f})" for k, z in ev.get("z", {}).items())
         return f"{head}  score {ev.get('score')}{': ' + zs if zs else ''}"
+    if event.get("kind") == "trend":
+        heading = ", ".join(
+            f"{k} {v['level']} -> {v['projected']} in {ev.get('horizon_min', 0):g} min (limit {v['limit']})"
+            for k, v in ev.get("vitals", {}).items()
+        )
+        return f"{head}  heading for a dangerous range{': ' + heading if heading else ''}"
     if event.get("kind") == "signal_quality":
         return f"{head}  {ev.get('artifact_share', 0):.0%} of recent readings carry artifacts; physiology alerts muted"
     if event.get("kind") == "baseline_drift":

@@ -143,8 +143,9 @@ def _initialise() -> None:
         for severity in SEVERITIES:
             for status in ("open", "escalated", "reminder", "resolved"):
                 ALERTS.labels(kind, severity, status)
-    for status in ("open", "reminder", "resolved"):
-        ALERTS.labels("signal_quality", "low", status)
+    for kind in ("trend", "signal_quality"):
+        for status in ("open", "reminder", "resolved"):
+            ALERTS.labels(kind, "low", status)
     ALERTS.labels("baseline_drift", "low", "notice")
 
 

@@ -51,6 +51,8 @@ class Settings:
     confirm_s: float = 15.0  # a condition must hold this long (event time) to open an alert
     resolve_after_s: float = 600.0  # ... and be gone this long to resolve it
     renotify_s: float = 3600.0  # reminder while an alert stays open; 0: never
+    trend_horizon_s: float = 900.0  # how far ahead a vital's trend looks for a dangerous range
+    trend_z: float = 2.5  # SDs a vital must have left its normal before its trend counts
     ack_timeout_s: float = 10.0
     max_inflight: int = 2048  # device frames awaiting Kafka's acknowledgement, per gateway
     tls_cert: str = ""  # PEM certificate chain; with tls_key, the gateway serves wss://
@@ -88,6 +90,8 @@ class Settings:
             confirm_s=float(_env("CONFIRM_S", "15")),
             resolve_after_s=float(_env("RESOLVE_AFTER_S", "600")),
             renotify_s=float(_env("RENOTIFY_S", "3600")),
+            trend_horizon_s=float(_env("TREND_HORIZON_S", "900")),
+            trend_z=float(_env("TREND_Z", "2.5")),
             ack_timeout_s=float(_env("ACK_TIMEOUT_S", "10")),
             max_inflight=_int("MAX_INFLIGHT", 2048),
             tls_cert=_env("TLS_CERT", ""),

@@ -176,6 +176,7 @@ _STATUS = {
 _KIND_TEXT = {
     "news2": "NEWS2 early-warning score in a trigger band",
     "anomaly": "vital signs far from this patient's learned baseline",
+    "trend": "a vital sign heading for a dangerous range",
     "baseline_drift": "a lasting change in this patient's baseline",
     "signal_quality": "the device keeps sending artifacts; physiology alerts are muted",
 }
@@ -187,6 +188,8 @@ def detected_issue(alert: dict[str, Any]) -> dict[str, Any]:
     values = evidence.get("vitals", {}) if isinstance(evidence.get("vitals"), dict) else {}
     if alert.get("kind") == "baseline_drift":
         values = {evidence.get("vital"): evidence.get("to")}
+    elif alert.get("kind") == "trend":
+        values = {name: v.get("level") for name, v in values.items() if isinstance(v, dict)}
     issue: dict[str, Any] = {
         "resourceType": "DetectedIssue",
         "id": alert["alert_id"],
@@ -223,6 +226,12 @@ def _detail(alert: dict[str, Any], evidence: dict[str, Any]) -> str:
         return f"{status}: NEWS2 {evidence.get('score')} ({evidence.get('band')})"
     if alert.get("kind") == "anomaly":
         return f"{status}: largest deviation {evidence.get('score')} standard deviations"
+    if alert.get("kind") == "trend":
+        heading = ", ".join(
+            f"{name} {v.get('level')} -> {v.get('projected')} (limit {v.get('limit')} in {v.get('minutes_to_limit')} min)"
+            for name, v in evidence.get("vitals", {}).items()
+        )
+        return f"{status}: heading for a dangerous range{': ' + heading if heading else ''}"
     if alert.get("kind") == "signal_quality":
         return f"{status}: {evidence.get('artifact_share')} of recent readings carry artifacts"
     return f"{status}: {evidence.get('vital')} baseline {evidence.get('from')} -> {evidence.get('to')}"

@@ -16,6 +16,12 @@ Per vital:
   learning, so the model does not learn a deterioration as the new normal.
   The caller raises no anomaly from a vital still in warm-up; NEWS2 covers
   that time.
+- A short-horizon trend (Holt's linear smoothing in event time: a level and
+  a slope per minute, with the time between readings in the smoothing
+  weights) gives `projection`, where the vital will be in a few minutes if it
+  keeps moving as it does; the caller warns when that is a dangerous range the
+  vital has not reached yet. One spike moves it by a few standard deviations
+  at most, and a gap of more than `TREND_GAP_MS` starts it afresh.
 - `river.drift.PageHinkley` watches the z-scores. When the level has moved for
   good it signals drift; the caller then decides whether the new level is
   adopted as baseline (see `app.core.patient`: only when it is clinically
@@ -44,6 +50,13 @@ RECENT_CLIP = 3.0  # standard deviations one value may move the recent level by
 # vitals (../shared/reference/stack-pitfalls.md); on z-scores, a tolerance of
 # half a standard deviation and a threshold of 25 detect a sustained shift of
 # about 2 standard deviations within about 15 readings and stay quiet on noise.
+# Holt's smoothing, per minute of event time: the level follows readings
+# closely, the slope over several minutes, so noise of one reading barely
+# tilts it but a ramp over a few minutes shows.
+TREND_ALPHA = 0.5
+TREND_BETA = 0.15
+TREND_GAP_MS = 10 * 60 * 1000  # a longer gap in readings restarts the trend
+
 PH_MIN_INSTANCES = 30
 PH_DELTA = 0.5
 PH_THRESHOLD = 25.0
@@ -60,7 +73,7 @@ def _new_ph() -> drift.PageHinkley:
 class Baseline:
     """Learned baseline and drift detector for one vital of one patient."""
 
-    __slots__ = ("name", "floor", "var", "prior_mean", "prior_sd", "ph", "recent")
+    __slots__ = ("name", "floor", "var", "prior_mean", "prior_sd", "ph", "recent", "level", "slope", "t_ms")
 
     def __init__(
         self,
@@ -70,6 +83,9 @@ class Baseline:
         prior_sd: float,
         ph: drift.PageHinkley,
         recent: float,
+        level: float = 0.0,
+        slope: float = 0.0,
+        t_ms: int = 0,
     ) -> None:
         self.name = name
         self.floor = NUMERIC[name].floor
@@ -78,6 +94,9 @@ class Baseline:
         self.prior_sd = prior_sd
         self.ph = ph
         self.recent = recent
+        self.level = level  # the trend: smoothed level, slope per minute, and
+        self.slope = slope  # the event time (ms) they were last updated at;
+        self.t_ms = t_ms  # 0: no trend yet
 
     @classmethod
     def prior(cls, name: str) -> Baseline:
@@ -118,10 +137,49 @@ class Baseline:
         self.ph.update(max(-PH_CLIP, min(PH_CLIP, z)))
         return self.ph.drift_detected
 
+    def track(self, x: float, ts_ms: int, sd: float) -> None:
+        """Advance the trend to event time `ts_ms` with one clean value."""
+        dt_ms = ts_ms - self.t_ms
+        if self.t_ms <= 0 or dt_ms > TREND_GAP_MS:
+            self.level, self.slope, self.t_ms = x, 0.0, ts_ms
+            return
+        if dt_ms <= 0:
+            return  # same instant, or older: the trend only moves forward
+        dt = dt_ms / 60_000
+        forecast = self.level + self.slope * dt
+        error = x - forecast
+        limit = RECENT_CLIP * sd
+        if error > limit:
+            error = limit
+        elif error < -limit:
+            error = -limit
+        if dt_ms == 60_000:  # the common case: a reading a minute
+            a, b = TREND_ALPHA, TREND_BETA
+        else:
+            a, b = 1 - (1 - TREND_ALPHA) ** dt, 1 - (1 - TREND_BETA) ** dt
+        level = forecast + a * error
+        self.slope += b * ((level - self.level) / dt - self.slope)
+        self.level, self.t_ms = level, ts_ms
+
+    def projection(self, minutes: float) -> float:
+        """Where the trend puts this vital `minutes` after its last value."""
+        return self.level + self.slope * minutes
+
     def adopt(self) -> None:
-        """Take the recent level as the new prior, spread as the old baseline."""
-        self.prior_mean, self.prior_sd = self.recent, self.sd
+        """Take the recent level as the new baseline, spread as the old one.
+
+        The new baseline counts as already warmed up (`WARMUP` readings at
+        that level and spread): it is this patient's, so from the next reading
+        on anomalous values stay out of learning. Learning everything again for
+        `WARMUP` readings would let a deterioration that starts soon after a
+        benign change become the baseline it is scored against.
+        """
+        level, sd = self.recent, self.sd
+        self.prior_mean, self.prior_sd = level, sd
         self.var = stats.Var()
+        self.var.mean.n = WARMUP
+        self.var.mean._mean = level
+        self.var._S = sd * sd * (WARMUP - 1)  # River's Var divides by n - ddof (1)
         self.ph = _new_ph()
 
     def reject_drift(self) -> None:
@@ -145,11 +203,15 @@ class Baseline:
             ph._sum_decrease,
             ph._min_increase if math.isfinite(ph._min_increase) else 1e300,
             ph._max_decrease,
+            self.level,
+            self.slope,
+            self.t_ms,
         ]
 
     @classmethod
     def from_list(cls, name: str, values: list[float]) -> Baseline:
-        n, mean, s, prior_mean, prior_sd, recent, ph_n, ph_mean, inc, dec, min_inc, max_dec = values
+        n, mean, s, prior_mean, prior_sd, recent, ph_n, ph_mean, inc, dec, min_inc, max_dec = values[:12]
+        level, slope, t_ms = values[12:15] if len(values) >= 15 else (0.0, 0.0, 0)  # v2 had no trend
         var = stats.Var()
         var.mean.n = n
         var.mean._mean = mean
@@ -161,4 +223,4 @@ class Baseline:
         ph._sum_decrease = dec
         ph._min_increase = math.inf if min_inc >= 1e300 else min_inc
         ph._max_decrease = max_dec
-        return cls(name, var, prior_mean, prior_sd, ph, recent)
+        return cls(name, var, prior_mean, prior_sd, ph, recent, level, slope, int(t_ms))

@@ -35,11 +35,12 @@ from app.core import news2
 from app.core.alerts import Finding, OpenAlert, alert_id, event, transition
 from app.core.errors import StateError
 from app.core.model import WARMUP, Baseline
-from app.core.vitals import MODELLED, is_artifact
+from app.core.vitals import DANGER, MODELLED, SPO2_SCALE2_DANGER, is_artifact
 
-STATE_VERSION = 2  # 2: baselines carry their prior (mean, sd) separately
-KINDS = ("news2", "anomaly", "signal_quality")
-PHYSIOLOGY = frozenset({"news2", "anomaly"})
+STATE_VERSION = 3  # 2: baselines carry their prior (mean, sd); 3: and a trend
+_READABLE_VERSIONS = (2, 3)  # a v2 baseline starts its trend afresh
+KINDS = ("news2", "anomaly", "trend", "signal_quality")
+PHYSIOLOGY = frozenset({"news2", "anomaly", "trend"})
 ARTIFACT_ALPHA = 0.2  # smoothing of the share of readings carrying an artifact
 
 _NEWS2_SEVERITY = {"high": "high", "medium": "medium", "low_medium": "low"}
@@ -65,6 +66,8 @@ class Config:
     personal_after: int = 120  # readings learned before a NEWS2 single-3 can be the patient's normal
     renotify_ms: int = 60 * 60 * 1000  # reminder while an alert stays open (NEWS2 medium: hourly)
     artifact_share: float = 0.3  # share of recent readings with artifacts that marks bad signal
+    trend_horizon_ms: int = 15 * 60 * 1000  # how far ahead the trend looks for a dangerous range
+    trend_z: float = 2.5  # how far (in SDs) a vital must have left its normal before its trend counts
     scale2: bool = False  # NEWS2 SpO2 scale 2 (hypercapnic target)
 
 
@@ -131,6 +134,8 @@ def process(
     state.artifact_rate += ARTIFACT_ALPHA * ((1.0 if outcome.artifacts else 0.0) - state.artifact_rate)
 
     z_scores: dict[str, float] = {}
+    near: list[str] = []
+    horizon = config.trend_horizon_ms / 60_000
     for name in MODELLED:
         x = clean.get(name)
         if x is None:
@@ -141,6 +146,14 @@ def process(
         old_mean, sd = baseline.mean, baseline.sd
         z = (x - old_mean) / sd
         z_scores[name] = z
+        baseline.track(x, ts, sd)
+        if baseline.slope and name in DANGER:
+            ahead = baseline.level + baseline.slope * horizon
+            low, high = DANGER[name] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
+            if (low is not None and ahead <= low < baseline.level) or (
+                high is not None and baseline.level < high <= ahead
+            ):
+                near.append(name)  # heading for danger; _heading checks the rest
         if baseline.update(x, z, config.learn_below, sd):
             safe_level = _SAFE_LEVEL.get(name)
             adopted = safe_level is None or safe_level(baseline.recent) == 0
@@ -203,6 +216,18 @@ def process(
         # Two vitals far from this patient's normal at once: not one sensor's artifact.
         findings["anomaly"] = Finding("anomaly", severity, evidence["anomaly"], urgent=len(anomalous) >= 2)
 
+    # Predictive: a vital that has left this patient's normal and, at its
+    # current pace, reaches a dangerous range within the horizon. Once it is
+    # there, NEWS2 and the anomaly score carry on; while either is already
+    # alarming, the trend adds no alert of its own.
+    heading = {}
+    if near and not _alarming(state):
+        heading = _heading(state, near, config)
+    if heading or "trend" in state.alerts:
+        evidence["trend"] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": heading}
+    if heading:
+        findings["trend"] = Finding("trend", "low", evidence["trend"])
+
     # A device sending artifacts again and again (a loose probe) mutes new
     # physiology alerts for this patient until its signal is good again; it
     # raises its own `signal_quality` alert instead. Urgent findings (two or
@@ -231,6 +256,43 @@ def process(
             )
         )
     return outcome
+
+
+def _alarming(state: PatientState) -> bool:
+    news, anomaly = state.alerts.get("news2"), state.alerts.get("anomaly")
+    return (news is not None and news.confirmed) or (anomaly is not None and anomaly.confirmed)
+
+
+def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, dict[str, float]]:
+    """Of the vitals whose trend reaches a dangerous range
+    (`app.core.vitals.DANGER`) within the horizon and that are not there yet
+    (`near`), those the patient has a baseline for (`WARMUP` readings) and
+    whose smoothed level has already left it by `trend_z` standard deviations
+    in that direction: a wobble inside the normal range, or a benign slow
+    drift far from danger, does not count."""
+    horizon = config.trend_horizon_ms / 60_000
+    found: dict[str, dict[str, float]] = {}
+    for name in near:
+        baseline = state.baselines[name]
+        if baseline.n < WARMUP:
+            continue
+        level, slope = baseline.level, baseline.slope
+        departure = (level - baseline.mean) / baseline.sd
+        if slope < 0 and departure <= -config.trend_z:
+            limit = DANGER[name][0] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER[0]
+        elif slope > 0 and departure >= config.trend_z:
+            limit = DANGER[name][1]
+        else:
+            continue
+        assert limit is not None  # `near` only holds vitals heading for a bound they have
+        found[name] = {
+            "level": round(level, 1),
+            "slope_per_min": round(slope, 2),
+            "projected": round(level + slope * horizon, 1),
+            "limit": limit,
+            "minutes_to_limit": round((limit - level) / slope, 1),
+        }
+    return found
 
 
 def _deviates(state: PatientState, name: str, value: Any, config: Config) -> bool:
@@ -299,7 +361,7 @@ def encode(state: PatientState) -> bytes:
 def decode(data: bytes) -> PatientState:
     try:
         obj = orjson.loads(data)
-        if obj.get("v") != STATE_VERSION:
+        if obj.get("v") not in _READABLE_VERSIONS:
             raise StateError("unknown patient state version")
         return PatientState(
             count=obj["n"],

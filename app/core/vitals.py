@@ -55,6 +55,20 @@ MODELLED: tuple[str, ...] = (
     "temperature",
 )
 
+# Dangerous ranges for the predictive trend: a value at or below the first, or
+# at or above the second, scores 3 on its own in NEWS2 (RCP 2017 Chart 1; the
+# "red" single-parameter trigger for an urgent review), except temperature,
+# whose highest NEWS2 band (>= 39.1 C) scores 2. None: no such bound. SpO2 is
+# on scale 1 here; patients on scale 2 use `SPO2_SCALE2_DANGER`.
+DANGER: dict[str, tuple[float | None, float | None]] = {
+    "heart_rate": (40, 131),
+    "respiratory_rate": (8, 25),
+    "spo2": (91, None),
+    "systolic_bp": (90, 220),
+    "temperature": (35.0, 39.1),
+}
+SPO2_SCALE2_DANGER = (83, None)
+
 # ACVPU: Alert, new Confusion, Voice, Pain, Unresponsive.
 ACVPU = frozenset("ACVPU")
 

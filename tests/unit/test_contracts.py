@@ -12,6 +12,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from app.alert_view import describe
 from app.core import patient as core
 from app.core.errors import Code
 from app.core.protocol import ack_frame, error_frame, hello_frame, parse_frame
@@ -80,7 +81,9 @@ def test_every_emitted_alert_event_validates(seed: int) -> None:
         }
         reading = {"id": reading_id("dev-1", i), "seq": i, "ts": NOW + i * 60_000, "vitals": vitals}
         events += core.process(state, subject, "dev-1", reading, patient="MRN-1").events
-    assert {e["kind"] for e in events} >= {"news2", "anomaly"}
+    assert {e["kind"] for e in events} >= {"news2", "anomaly", "trend"}
     check = Draft202012Validator(ALERT_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
     for event in events:
         check.validate(event)
+        line = describe(event)  # what `vigil alerts` and `vigil up` print
+        assert event["kind"] in line and "MRN-1" in line and event["subject"] not in line

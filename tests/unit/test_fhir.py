@@ -126,6 +126,12 @@ def test_alerts_render_as_detected_issues() -> None:
     assert [e["code"][0]["coding"][0]["code"] for e in issue["evidence"]] == ["8867-4", "59408-5"]
     assert issue["detail"] == "escalated: NEWS2 6 (medium)"
     assert detected_issue({**alert, "status": "resolved", "severity": "high"})["status"] == "final"
+    heading = {"level": 52.0, "slope_per_min": -2.5, "projected": 14.5, "limit": 40, "minutes_to_limit": 4.8}
+    trend = detected_issue({**alert, "kind": "trend", "status": "open", "severity": "low",
+                            "evidence": {"horizon_min": 15, "vitals": {"heart_rate": heading}}})
+    assert trend["code"]["text"] == "a vital sign heading for a dangerous range"
+    assert [e["code"][0]["text"] for e in trend["evidence"]] == ["heart_rate 52.0"]
+    assert trend["detail"] == "open: heading for a dangerous range: heart_rate 52.0 -> 14.5 (limit 40 in 4.8 min)"
 
 
 def test_recordings_in_three_formats_read_the_same(tmp_path) -> None:

@@ -71,3 +71,49 @@ def test_population_prior_does_not_inflate_a_personal_spread() -> None:
     assert 52 < b.mean < 54
     assert b.sd == 3.0  # the floor: the patient's own spread is smaller
     assert b.z(75) > 7
+
+
+def test_adopted_baseline_keeps_a_deterioration_out_of_learning() -> None:
+    # A benign change adopted moments before a decline must not let the
+    # decline be learned as the new normal.
+    b = Baseline.prior("heart_rate")
+    feed(b, [70.0 + (i % 5) - 2 for i in range(200)])
+    b.recent = 78.0
+    b.adopt()
+    feed(b, [78.0 - 4 * i for i in range(1, 10)])  # 74, 70, ... 42: a bradycardia
+    assert abs(b.mean - 78) < 2
+    assert b.z(50) < -5
+
+
+MIN = 60_000
+
+
+def test_trend_follows_a_ramp_in_event_time() -> None:
+    rng = random.Random(4)
+    b = Baseline.prior("heart_rate")
+    for i in range(40):
+        b.track(75 + rng.gauss(0, 2), i * MIN, 4.0)
+    assert abs(b.slope) < 0.6  # steady: no trend
+    for i in range(40, 52):  # falling 3/min, readings every 30 s
+        for half in (0, 1):
+            t = i * MIN + half * MIN // 2
+            b.track(75 - 3 * (t / MIN - 40) + rng.gauss(0, 2), t, 4.0)
+    assert -4.0 < b.slope < -2.0
+    assert b.projection(10) < 30
+
+
+def test_trend_shrugs_off_one_spike_and_restarts_after_a_gap() -> None:
+    b = Baseline.prior("heart_rate")
+    for i in range(30):
+        b.track(75.0, i * MIN, 4.0)
+    b.track(220.0, 30 * MIN, 4.0)  # motion artifact inside the plausible range
+    assert b.level < 75 + 3 * 4.0 and b.projection(15) < 110
+    b.track(90.0, 60 * MIN, 4.0)  # half an hour later: no slope from the gap
+    assert (b.level, b.slope) == (90.0, 0.0)
+
+
+def test_version_2_baselines_decode_without_a_trend() -> None:
+    a = Baseline.prior("spo2")
+    feed(a, [97.0] * 40)
+    b = Baseline.from_list("spo2", a.to_list()[:12])
+    assert (b.n, b.mean, b.t_ms, b.slope) == (a.n, a.mean, 0, 0.0)

@@ -324,3 +324,37 @@ def core_ts(event: dict) -> int:
     from datetime import datetime
 
     return int(datetime.fromisoformat(event["event_time"]).timestamp() * 1000)
+
+
+def test_a_vital_heading_for_danger_warns_before_it_gets_there() -> None:
+    rng = random.Random(17)
+    state = core.PatientState()
+    seq = 0
+    for _ in range(180):  # three hours of this patient's normal
+        run(state, seq, T0 + seq * MINUTE, normal(rng))
+        seq += 1
+    events, crossed = [], None
+    for minute in range(12):  # bradycardia: 72 -> 36 over 12 minutes
+        vitals = {**normal(rng), "heart_rate": round(72 - 3 * minute + rng.gauss(0, 1))}
+        if crossed is None and news2.pulse(vitals["heart_rate"]) == 3:
+            crossed = T0 + seq * MINUTE
+        events += run(state, seq, T0 + seq * MINUTE, vitals).events
+        seq += 1
+    trend = [e for e in events if e["kind"] == "trend" and e["status"] == "open"]
+    assert trend, "no warning before the heart rate reached NEWS2's red range"
+    assert crossed is not None and core_ts(trend[0]) < crossed
+    heading = trend[0]["evidence"]["vitals"]["heart_rate"]
+    assert heading["slope_per_min"] < 0 and heading["projected"] <= heading["limit"] == 40
+    assert heading["level"] > 40 and 0 < heading["minutes_to_limit"] <= 15
+
+
+def test_a_benign_step_or_a_wobble_raises_no_trend() -> None:
+    rng = random.Random(23)
+    state = core.PatientState()
+    events = []
+    for i in range(600):
+        vitals = normal(rng)
+        if i >= 300:  # new medication: heart rate 72 -> 60 at once, and stays
+            vitals["heart_rate"] -= 12
+        events += run(state, i, T0 + i * MINUTE, vitals).events
+    assert [e for e in events if e["kind"] == "trend"] == []

@@ -43,10 +43,25 @@ def main(argv: list[str] | None = None) -> int:
     alerts.add_argument("--json", action="store_true", help="print each event as one JSON line")
     alerts.add_argument("--fhir", action="store_true", help="print each event as a FHIR R4 DetectedIssue (JSON line)")
 
-    sim = sub.add_parser("simulate", help="run simulated devices against a running gateway")
+    sim = sub.add_parser(
+        "simulate",
+        help="run simulated devices against a running gateway; with --rate or --report, a measured load test",
+    )
     sim.add_argument("--devices", type=int, default=10, metavar="N")
     sim.add_argument("--duration", type=float, default=60.0, metavar="S", help="seconds to run (default 60)")
-    sim.add_argument("--speed", type=float, default=60.0)
+    sim.add_argument("--speed", type=float, default=60.0, help="demo mode: simulated seconds per wall second")
+    sim.add_argument("--rate", type=float, metavar="R", help="load test: readings per second per device (default 1)")
+    sim.add_argument("--batch", type=int, default=1, metavar="B", help="load test: readings per frame (default 1)")
+    sim.add_argument("--steps", type=int, default=1, metavar="K",
+                     help="load test: K stages of rising load, from R/K to R per device (default 1)")
+    sim.add_argument("--hiccups", type=float, default=0.0, metavar="P",
+                     help="load test: chance per device per second of an abrupt disconnect (default 0)")
+    sim.add_argument("--deteriorate", type=float, default=0.1, metavar="SHARE",
+                     help="load test: share of patients with an injected deterioration (default 0.1)")
+    sim.add_argument("--drain", type=float, default=20.0, metavar="S",
+                     help="load test: seconds to wait for outstanding acks and processing (default 20)")
+    sim.add_argument("--report", metavar="FILE.json", help="load test: write the report here (and a PNG beside it)")
+    sim.add_argument("--plot", metavar="FILE.png", help="load test: where to draw latency against offered load")
 
     rp = sub.add_parser("replay", help="stream a recording (CSV, JSON lines, FHIR) through the live gateway")
     rp.add_argument("file")
@@ -163,12 +178,49 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from app import up
 
+    if args.rate is not None or args.report or args.plot:
+        return _load_test(args, settings)
+
     async def run() -> None:
         stop = stop_on_signals()
         asyncio.get_running_loop().call_later(args.duration, stop.set)
         await up.simulate_fleet(settings, args.devices, args.speed, stop)
 
     asyncio.run(run())
+    return 0
+
+
+def _load_test(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from app import loadtest
+
+    rate = 1.0 if args.rate is None else args.rate
+    if args.devices < 1 or rate <= 0 or args.batch < 1 or args.steps < 1 or args.duration <= 0:
+        print("vigil simulate: --devices, --rate, --batch, --steps and --duration must be positive", file=sys.stderr)
+        return 2
+    if rate > settings.device_rate:
+        print(
+            f"vigil simulate: note: {rate:g} readings/s per device is above the gateway's default "
+            f"limit of {settings.device_rate:g}/s (VIGIL_DEVICE_RATE): expect rate_limited errors "
+            "unless the gateway runs with a higher limit",
+            file=sys.stderr,
+        )
+    plan = loadtest.Plan(
+        devices=args.devices, rate=rate, duration_s=args.duration, batch=args.batch, steps=args.steps,
+        hiccups=args.hiccups, deteriorate=args.deteriorate, drain_s=args.drain,
+    )
+    report = Path(args.report) if args.report else None
+    plot = Path(args.plot) if args.plot else (report.with_suffix(".png") if report else None)
+
+    async def run() -> None:
+        await loadtest.run(settings, plan, stop_on_signals(), report, plot)
+
+    try:
+        asyncio.run(run())
+    except RuntimeError as exc:
+        print(f"vigil simulate: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

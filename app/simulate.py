@@ -138,6 +138,14 @@ class DeviceClient:
         last, gaps = frame.get("last_seq"), set(frame.get("gaps") or ())
         if last is None:
             return
+        if self.next_seq == 0 and last >= 0:
+            # A device that has sent nothing yet but whose id the gateway
+            # already stored readings from (a restarted simulator, firmware
+            # that lost its counter): carry on after them. Reusing their seqs
+            # would have the gateway take new readings for resends, ack them
+            # and drop them.
+            self.next_seq = last + 1
+            return
         lowest_known = last - 1023  # the gateway's window (app/core/delivery.py)
         for seq in [s for s in self.unacked if lowest_known <= s <= last and s not in gaps]:
             del self.unacked[seq]
@@ -183,6 +191,24 @@ class DeviceClient:
         if reading is not None and ws is not None:
             task = asyncio.ensure_future(ws.send(orjson.dumps(reading).decode()))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def send_batch(self, items: list[tuple[int, dict[str, Any]]]) -> list[int]:
+        """Queue several readings (ts_ms, vitals) and send them as one batch
+        frame; each is kept until acked and resent alone after a reconnect."""
+        readings = []
+        for ts_ms, vitals in items:
+            reading = {"type": "reading", "seq": self.next_seq, "ts": ts_ms, "vitals": vitals}
+            self.unacked[self.next_seq] = reading
+            self.next_seq += 1
+            readings.append({"seq": reading["seq"], "ts": ts_ms, "vitals": vitals})
+        self.stats.sent += len(readings)
+        ws = self._ws
+        if ws is not None:
+            try:
+                await ws.send(orjson.dumps({"type": "batch", "readings": readings}).decode())
+            except ConnectionClosed:
+                pass
+        return [r["seq"] for r in readings]
 
     async def send(self, ts_ms: int, vitals: dict[str, Any]) -> int:
         """Queue one reading; it is sent now if connected, else on reconnect."""

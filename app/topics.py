@@ -42,15 +42,25 @@ def from_start(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     )
 
 
-async def read_to_end(consumer: AIOKafkaConsumer, topic: str, on_batch: Callable[[list[Any]], None]) -> None:
-    """Hand every record up to the end offsets of now to `on_batch`; the
-    started consumer stays where it stopped, so it can go on following."""
+async def assignment(consumer: AIOKafkaConsumer, topic: str) -> list[Any]:
+    """Wait until a started `from_start` consumer holds every partition of
+    `topic`, and return them."""
     while not consumer.assignment() or len(consumer.assignment()) < len(consumer.partitions_for_topic(topic) or ()):
         await asyncio.sleep(0.05)  # not getmany(): records fetched here would be lost
-    ends = await consumer.end_offsets(list(consumer.assignment()))
+    return sorted(consumer.assignment())
+
+
+async def read_to_end(
+    consumer: AIOKafkaConsumer, topic: str, on_batch: Callable[[list[Any]], None], ends: dict[Any, int] | None = None
+) -> None:
+    """Hand every record up to the end offsets of now (or `ends`, per
+    partition) to `on_batch`; the started consumer stays where it stopped, so
+    it can go on following."""
+    if ends is None:
+        ends = await consumer.end_offsets(await assignment(consumer, topic))
     while True:
         behind = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
         if not behind:
             return
         batches = await consumer.getmany(*behind, timeout_ms=1000)
-        on_batch([r for records in batches.values() for r in records])
+        on_batch([r for tp, records in batches.items() for r in records if r.offset < ends[tp]])

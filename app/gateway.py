@@ -100,6 +100,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+WINDOW_FLUSH_S = 0.25  # how often changed seq windows are written to vigil.device-seqs
+
+
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -117,6 +120,8 @@ class Gateway:
         self._connection_ids = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._window_writes: set[asyncio.Future[None]] = set()
+        self._dirty_windows: dict[str, SeqWindow] = {}  # stored seqs not yet on vigil.device-seqs
+        self._flush_scheduled = False
         self._rate_limited_at: dict[str, float] = {}
         metrics.RATE_LIMITED_DEVICES.set_function(self._count_rate_limited)
 
@@ -256,18 +261,30 @@ class Gateway:
             return
         for seq in seqs:
             window.add(seq)
-        task = asyncio.ensure_future(self._record_window(device_id, window))
-        self._window_writes.add(task)
-        task.add_done_callback(self._window_writes.discard)
+        # The window goes to `vigil.device-seqs` at most every WINDOW_FLUSH_S
+        # per device, not once per frame: a busy device sends many frames a
+        # second, and one record with its latest window says it all.
+        self._dirty_windows[device_id] = window
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(WINDOW_FLUSH_S, self._flush_windows)
 
-    async def _record_window(self, device_id: str, window: SeqWindow) -> None:
+    def _flush_windows(self) -> None:
+        self._flush_scheduled = False
+        dirty, self._dirty_windows = self._dirty_windows, {}
+        for device_id, window in dirty.items():
+            task = asyncio.ensure_future(self._record_window(device_id, window.encode()))
+            self._window_writes.add(task)
+            task.add_done_callback(self._window_writes.discard)
+
+    async def _record_window(self, device_id: str, encoded: bytes) -> None:
         """Best effort: a lost window record only means a resend is stored twice
         (with the same reading id), never that a reading is lost."""
         producer = self.producer
         if producer is None:
             return
         try:
-            await (await producer.send(DEVICE_SEQS_TOPIC, window.encode(), key=device_id.encode()))
+            await (await producer.send(DEVICE_SEQS_TOPIC, encoded, key=device_id.encode()))
         except KafkaError:
             log.warning("could not record a device's stored seqs")
 
@@ -346,6 +363,12 @@ class Gateway:
             enable_idempotence=True,  # implies acks=all
             acks="all",
             linger_ms=2,
+            # aiokafka's default batch (16 KiB per partition) fills with a few
+            # device frames; every send then waits on the full batch's drain,
+            # and under load most of the gateway's time went to those waits
+            # (py-spy: wait_drain and the wake-ups it schedules). Larger
+            # batches, still under the broker's 1 MiB message limit.
+            max_batch_size=512 * 1024,
             max_request_size=4 * 1024 * 1024,
         )
 
@@ -481,6 +504,7 @@ class Gateway:
         finally:
             for task in self._tasks:
                 task.cancel()
+            self._flush_windows()  # what is stored, for the next gateway to know
             if self._window_writes:
                 await asyncio.wait(self._window_writes, timeout=10)
             if self.producer is not None:

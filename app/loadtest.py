@@ -64,6 +64,7 @@ class Plan:
     hiccups: float = 0.0  # chance per device per second of an abrupt disconnect
     deteriorate: float = 0.1  # share of patients with an injected event
     drain_s: float = 20.0  # how long to wait for acks and processing after sending
+    worker: bool = True  # False: no worker runs (a gateway benchmark); processing is not checked
     seed: int = 7
 
     def stage_rate(self, stage: int) -> float:
@@ -225,8 +226,11 @@ class LoadRun:
                 await asyncio.sleep(0.2)
             progress.cancel()
             end_offsets = await scan.end_offsets(list(start_offsets))
-            processed = await self._wait_processed(end_offsets, deadline + plan.drain_s)
-            await asyncio.sleep(2.0)  # alerts of the last readings
+            if plan.worker:
+                processed = await self._wait_processed(end_offsets, deadline + plan.drain_s)
+                await asyncio.sleep(2.0)  # alerts of the last readings
+            else:
+                processed = {tp.partition: offset for tp, offset in end_offsets.items()}
             closing.set()
             await asyncio.gather(*connections, return_exceptions=True)
             stored = await self._stored(scan, start_offsets, end_offsets, processed)

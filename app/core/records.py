@@ -33,6 +33,7 @@ READINGS_VERSION = 1
 
 # Fixed namespace: the same (device, seq) yields the same reading id forever.
 _READING_NS = uuid.UUID("6f1d4c0e-8a4b-4f5e-9a55-0c7f1e2b9d10")
+_READING_NS_BYTES = _READING_NS.bytes
 
 
 def pseudonym(key: bytes, patient: str) -> str:
@@ -45,8 +46,17 @@ def pseudonym(key: bytes, patient: str) -> str:
 
 
 def reading_id(device_id: str, seq: int) -> str:
-    """Stable id of a reading: resending it yields the same id, so duplicates are harmless."""
-    return str(uuid.uuid5(_READING_NS, f"{device_id}\x1f{seq}"))
+    """Stable id of a reading: resending it yields the same id, so duplicates are harmless.
+
+    A UUID version 5 of (device, seq), equal to
+    `str(uuid.uuid5(_READING_NS, f"{device_id}\x1f{seq}"))`, built without
+    the UUID object: the gateway derives one per reading.
+    """
+    h = bytearray(hashlib.sha1(_READING_NS_BYTES + f"{device_id}\x1f{seq}".encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50  # version 5
+    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 @dataclass(frozen=True, slots=True)

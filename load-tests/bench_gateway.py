@@ -1,0 +1,123 @@
+"""Gateway throughput and ack latency with thousands of connected devices,
+side by side for several frame sizes, in one run.
+
+Starts a local Kafka (or uses `--bootstrap`) and one gateway process (no
+worker: this measures the gateway), registers `--devices` devices, and runs
+the load simulator (`app.loadtest`, the same code as `vigil simulate
+--report`) once per configuration: one reading per frame, batches of 10, and
+batches of 50, each offering more than the previous. Every reading is acked
+only after Kafka's `acks=all` acknowledgement, as in production.
+
+Printed per configuration: offered and acked readings/s, ack latency p50, p99
+and p99.9, readings lost (reconciled against `vigil.readings`), and the
+gateway's own CPU time per reading (from /proc), which says what one core
+would sustain when the gateway has it to itself: on this shared two-core
+machine the simulator and Kafka compete with it for the same cores.
+
+    .venv/bin/python load-tests/bench_gateway.py [--devices 2000] [--duration 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import benchlib  # noqa: F401  (puts the repository root on sys.path)
+from benchlib import Processes, free_port, kafka, machine, machine_line, table, wait_ready
+
+from app import loadtest  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from app.topics import ensure_topics  # noqa: E402
+
+CONFIGS = (  # (readings per frame, readings per second per device)
+    (1, 1.0),
+    (10, 5.0),
+    (50, 25.0),
+)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+async def measure(settings: Settings, devices: int, batch: int, rate: float, duration: float, pid: int) -> dict:
+    plan = loadtest.Plan(
+        devices=devices, rate=rate, duration_s=duration, batch=batch, deteriorate=0.0, drain_s=15.0, worker=False
+    )
+    run = loadtest.LoadRun(settings, plan, out=open(os.devnull, "w"))
+    before = cpu_seconds(pid)
+    report = await run.run(asyncio.Event())
+    report["gateway_cpu_s"] = cpu_seconds(pid) - before
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--devices", type=int, default=2000)
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per configuration")
+    parser.add_argument("--bootstrap", help="an existing Kafka cluster instead of a local one")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures here")
+    args = parser.parse_args()
+    benchlib.exit_on_sigterm()
+
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-gw-") as tmp:
+        home = Path(tmp)
+        procs = Processes(home / "logs")
+        try:
+            with kafka(args.bootstrap, home / "kafka", 4) as (bootstrap, broker):
+                http, ws = free_port(), free_port()
+                env = {
+                    **os.environ,
+                    "VIGIL_HOME": str(home),
+                    "VIGIL_KAFKA_BOOTSTRAP": bootstrap,
+                    "VIGIL_GATEWAY_PORT": str(ws),
+                    "VIGIL_GATEWAY_HTTP_PORT": str(http),
+                    "VIGIL_LOG_FORMAT": "json",
+                    "VIGIL_LOG_LEVEL": "warning",
+                    "VIGIL_MAX_CONNECTIONS": str(args.devices + 100),
+                }
+                os.environ.update({k: v for k, v in env.items() if k.startswith("VIGIL_")})
+                settings = Settings.from_env()
+                asyncio.run(ensure_topics(settings))
+                gateway = procs.start("gateway", [sys.executable, "-m", "app.cli", "gateway"], env)
+                wait_ready(f"http://127.0.0.1:{http}/readyz", gateway, timeout=60)
+                results = []
+                for batch, rate in CONFIGS:
+                    print(f"... {args.devices} devices, {batch} per frame, {rate:g}/s each", file=sys.stderr)
+                    results.append(asyncio.run(measure(settings, args.devices, batch, rate, args.duration, gateway.pid)))
+        finally:
+            procs.stop_all()
+
+    m = machine()
+    rows = []
+    base = results[0]["throughput_rps"] or 1.0
+    for r in results:
+        ack = r["ack_latency_s"]
+        us = r["gateway_cpu_s"] / r["acked"] * 1e6 if r["acked"] else float("nan")
+        rows.append([
+            f"{r['batch']} per frame", f"{r['offered_rps']:,.0f}", f"{r['throughput_rps']:,.0f}",
+            f"{r['throughput_rps'] / base:.1f}x", f"{ack['p50'] * 1000:.1f}", f"{ack['p99'] * 1000:.1f}",
+            f"{ack['p999'] * 1000:.1f}", str(r["lost"]), f"{us:.1f}", f"{1e6 / us:,.0f}",
+        ])
+    print(machine_line(m))
+    print(f"broker: {broker}; {args.devices} devices connected, {args.duration:g} s per configuration")
+    print(table(
+        ["configuration", "offered/s", "acked/s", "vs 1/frame", "p50 ms", "p99 ms", "p99.9 ms", "lost",
+         "gw CPU us/reading", "readings/s per gw core"],
+        rows,
+    ))
+    print("target: >= 50,000 readings/s per gateway process, acked after Kafka's acknowledgement")
+    if args.json:
+        Path(args.json).write_text(
+            __import__("json").dumps({"machine": m, "broker": broker, "results": results}, indent=2)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

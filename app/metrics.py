@@ -92,7 +92,7 @@ END_TO_END = Histogram(
 )
 EVENT_TIME_LAG = Histogram(
     "vigil_worker_event_time_lag_seconds",
-    "Time from a reading's device timestamp to its processing.",
+    "Time from a reading's device timestamp to its processing (the newest reading of each record).",
     buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 86400),
     registry=WORKER,
 )
@@ -111,7 +111,7 @@ ALERTS = Counter(
 )
 MODEL_UPDATE = Histogram(
     "vigil_worker_model_update_seconds",
-    "Time to clean, score, learn and run the alert logic for one reading.",
+    "Time to clean, score, learn and run the alert logic for one reading (per record, averaged over its readings).",
     buckets=(0.000005, 0.00001, 0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005),
     registry=WORKER,
 )

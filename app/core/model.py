@@ -131,11 +131,14 @@ class Baseline:
         a lasting change, or be adopted as the new baseline.
         """
         sd = self.sd if sd is None else sd  # the caller usually has it already
-        self.recent += RECENT_ALPHA * max(-RECENT_CLIP * sd, min(RECENT_CLIP * sd, x - self.recent))
-        if abs(z) < learn_below or self.n < WARMUP:
+        limit = RECENT_CLIP * sd
+        move = x - self.recent
+        self.recent += RECENT_ALPHA * (limit if move > limit else -limit if move < -limit else move)
+        if -learn_below < z < learn_below or self.var.mean.n < WARMUP:
             self.var.update(x)
-        self.ph.update(max(-PH_CLIP, min(PH_CLIP, z)))
-        return self.ph.drift_detected
+        ph = self.ph
+        ph.update(PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z)
+        return ph._drift_detected
 
     def track(self, x: float, ts_ms: int, sd: float) -> None:
         """Advance the trend to event time `ts_ms` with one clean value."""

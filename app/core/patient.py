@@ -35,7 +35,7 @@ from app.core import news2
 from app.core.alerts import Finding, OpenAlert, alert_id, event, transition
 from app.core.errors import StateError
 from app.core.model import WARMUP, Baseline
-from app.core.vitals import DANGER, MODELLED, SPO2_SCALE2_DANGER, is_artifact
+from app.core.vitals import DANGER, MODELLED, NUMERIC, SPO2_SCALE2_DANGER
 
 STATE_VERSION = 3  # 2: baselines carry their prior (mean, sd); 3: and a trend
 _READABLE_VERSIONS = (2, 3)  # a v2 baseline starts its trend afresh
@@ -43,6 +43,8 @@ KINDS = ("news2", "anomaly", "trend", "signal_quality")
 PHYSIOLOGY = frozenset({"news2", "anomaly", "trend"})
 ARTIFACT_ALPHA = 0.2  # smoothing of the share of readings carrying an artifact
 
+_PLAUSIBLE = {name: vital.plausible for name, vital in NUMERIC.items()}
+_NEWS2_PARAMETERS = frozenset(news2.PARAMETERS)
 _NEWS2_SEVERITY = {"high": "high", "medium": "medium", "low_medium": "low"}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
 # when the new level scores 0. Diastolic pressure is not in NEWS2.
@@ -115,15 +117,21 @@ def process(
         return outcome
 
     clean: dict[str, Any] = {}
+    latest = state.latest
     for name, value in vitals.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and is_artifact(name, value):
-            outcome.artifacts += 1
-        else:
-            clean[name] = value
-    for name, value in clean.items():
-        previous = state.latest.get(name)
+        bounds = _PLAUSIBLE.get(name)
+        if (
+            bounds is not None
+            and value.__class__ is not bool
+            and isinstance(value, (int, float))
+            and not bounds[0] <= value <= bounds[1]
+        ):
+            outcome.artifacts += 1  # outside physiology (app.core.vitals.is_artifact)
+            continue
+        clean[name] = value
+        previous = latest.get(name)
         if previous is None or previous[1] <= ts:
-            state.latest[name] = [value, ts]
+            latest[name] = [value, ts]
 
     if ts < state.last_ts:
         outcome.out_of_order = True
@@ -169,23 +177,23 @@ def process(
     findings: dict[str, Finding] = {}
     evidence: dict[str, dict[str, Any]] = {}
 
+    oldest = ts - config.news2_max_age_ms
     current = {
-        name: value
-        for name, (value, when) in state.latest.items()
-        if name in news2.PARAMETERS and ts - when <= config.news2_max_age_ms
+        name: value for name, (value, when) in latest.items() if when >= oldest and name in _NEWS2_PARAMETERS
     }
     score = news2.score(current, config.scale2)
+    band = score.band
     # Evidence is built only when a finding or an open alert needs it: most
     # readings raise nothing, and this is the hot path.
-    if score.band in _NEWS2_SEVERITY or "news2" in state.alerts:
+    if band in _NEWS2_SEVERITY or "news2" in state.alerts:
         evidence["news2"] = {
             "score": score.total,
-            "band": score.band,
+            "band": band,
             "complete": score.complete,
             "subscores": score.subscores,
             "vitals": {k: current[k] for k, s in score.subscores.items() if s > 0},
         }
-    if score.band in _NEWS2_SEVERITY:
+    if band in _NEWS2_SEVERITY:
         deviating = [
             name for name, sub in score.subscores.items() if sub and _deviates(state, name, current[name], config)
         ]
@@ -194,9 +202,9 @@ def process(
         # medium and high bands alarm at once when two or more vitals moved:
         # one faulty sensor cannot do that; otherwise they wait for
         # confirmation like the rest.
-        if deviating or score.band == "high":
-            severity = _NEWS2_SEVERITY[score.band]
-            urgent = score.band in ("medium", "high") and len(deviating) >= 2
+        if deviating or band == "high":
+            severity = _NEWS2_SEVERITY[band]
+            urgent = band in ("medium", "high") and len(deviating) >= 2
             findings["news2"] = Finding("news2", severity, evidence["news2"], urgent)
 
     anomalous = {
@@ -232,7 +240,8 @@ def process(
     # physiology alerts for this patient until its signal is good again; it
     # raises its own `signal_quality` alert instead. Urgent findings (two or
     # more vitals moving) are never muted.
-    evidence["signal_quality"] = {"artifact_share": round(state.artifact_rate, 2)}
+    if state.artifact_rate >= config.artifact_share or "signal_quality" in state.alerts:
+        evidence["signal_quality"] = {"artifact_share": round(state.artifact_rate, 2)}
     if state.artifact_rate >= config.artifact_share:
         findings["signal_quality"] = Finding("signal_quality", "low", evidence["signal_quality"], urgent=True)
     quality = state.alerts.get("signal_quality")

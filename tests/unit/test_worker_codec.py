@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.app import PatientStateCodec, patients
+from agents.app import EncodedState, PatientStateCodec, load_state, patients
 from app import metrics
 from app.core import patient as core
 
@@ -17,8 +17,13 @@ def test_table_uses_vigils_codec_for_the_changelog() -> None:
 def test_round_trip_and_fresh_state_for_undecodable_records() -> None:
     codec = PatientStateCodec()
     state = core.PatientState(count=3, last_ts=1000)
-    assert codec.loads(codec.dumps(state)) == state
+    stored = codec.loads(codec.dumps(state))
+    # Recovery keeps the bytes; the state is decoded when the patient is next seen.
+    assert isinstance(stored, EncodedState) and stored.data == core.encode(state)
+    assert load_state(stored) == state
+    assert codec.dumps(stored) == core.encode(state)  # written back unchanged if it ever is
+    assert load_state(None) == core.PatientState()
     before = metrics.STATE_RESETS._value.get()
     for bad in (b"not json", b'{"v": 1, "n": 1}', b'{"v": 99}'):
-        assert codec.loads(bad) == core.PatientState()
+        assert load_state(codec.loads(bad)) == core.PatientState()
     assert metrics.STATE_RESETS._value.get() == before + 3

@@ -117,6 +117,9 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
+    # Faust makes its data folder (VIGIL_HOME/worker) without its parents.
+    settings.home.mkdir(parents=True, exist_ok=True)
+
     from agents.app import app
 
     worker = faust.Worker(

@@ -1,0 +1,184 @@
+"""End to end: gateway receipt to alert produced, at half of peak throughput.
+
+Starts a local Kafka (or uses `--bootstrap`), one gateway and one worker,
+then runs the load simulator (`app.loadtest`, as `vigil simulate --report`)
+twice, side by side in one run:
+
+1. peak: more load than the pipeline can take (`--peak-offer` readings/s);
+   the peak is what the worker processed per second while it was saturated
+   (from its `vigil_worker_readings_total`), or what the gateway acked if
+   that is lower;
+2. half: half of that peak, with more patients deteriorating, after the
+   worker has caught up.
+
+For each: offered and acked readings/s, readings the worker processed per
+second, readings lost (reconciled by device and seq), the worker's
+`vigil_end_to_end_latency_seconds` p99 (gateway receipt to alert produced,
+the target's definition; read from the histogram's buckets, so an upper
+bound), and the simulator's alert latency (reading sent to alert read back
+from `vigil.alerts`) p50 and p99.
+
+    .venv/bin/python load-tests/bench_pipeline.py [--devices 1000] [--duration 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import benchlib  # noqa: F401  (puts the repository root on sys.path)
+from benchlib import Processes, free_port, http_get, kafka, machine, machine_line, metric, table, wait_ready
+
+from app import loadtest  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from app.topics import ensure_topics  # noqa: E402
+
+
+def scrape(url: str) -> str:
+    answer = http_get(url, timeout=5.0)
+    return answer[1].decode() if answer and answer[0] == 200 else ""
+
+
+def processed(text: str) -> float:
+    return sum(metric(text, "vigil_worker_readings_total").values())
+
+
+def e2e_buckets(text: str) -> dict[float, float]:
+    found = {}
+    for labels, value in metric(text, "vigil_end_to_end_latency_seconds_bucket").items():
+        bound = labels.split('le="', 1)[1].split('"', 1)[0]
+        found[float("inf") if bound == "+Inf" else float(bound)] = value
+    return found
+
+
+def p99_bound(before: dict[float, float], after: dict[float, float]) -> float | None:
+    """Upper bound of the bucket holding the 99th percentile of what was
+    observed between two scrapes."""
+    delta = {b: after.get(b, 0) - before.get(b, 0) for b in after}
+    total = delta.get(float("inf"), 0)
+    if not total:
+        return None
+    for bound in sorted(delta):
+        if delta[bound] >= 0.99 * total:
+            return bound
+    return None
+
+
+def wait_caught_up(url: str, timeout: float = 120.0) -> None:
+    """Until the worker's processed count stops moving (its backlog is done)."""
+    last, still = -1.0, 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and still < 3:
+        now = processed(scrape(url))
+        still = still + 1 if now == last else 0
+        last = now
+        time.sleep(1.0)
+
+
+async def phase(settings: Settings, url: str, devices: int, offered: float, batch: int, duration: float,
+                deteriorate: float) -> dict:
+    plan = loadtest.Plan(
+        devices=devices, rate=offered / devices, duration_s=duration, batch=batch, deteriorate=deteriorate,
+        drain_s=60.0,
+    )
+    before_text = scrape(url)
+    started = time.monotonic()
+    run = loadtest.LoadRun(settings, plan, out=open(os.devnull, "w"))
+    sampler = asyncio.ensure_future(_sample_processed(url, started + 5, started + 5 + duration))
+    report = await run.run(asyncio.Event())
+    after_text = scrape(url)
+    report["worker_rps"] = await sampler
+    report["e2e_p99_bound_s"] = p99_bound(e2e_buckets(before_text), e2e_buckets(after_text))
+    return report
+
+
+async def _sample_processed(url: str, start: float, end: float) -> float:
+    """Readings/s the worker processed over a window inside the sending time
+    (connection set-up excluded)."""
+    await asyncio.sleep(max(0.0, start - time.monotonic()))
+    first, t0 = processed(await asyncio.to_thread(scrape, url)), time.monotonic()
+    await asyncio.sleep(max(1.0, end - time.monotonic() - 2))
+    last, t1 = processed(await asyncio.to_thread(scrape, url)), time.monotonic()
+    return (last - first) / (t1 - t0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=20, help="readings per frame")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending per phase")
+    parser.add_argument("--peak-offer", type=float, default=20_000.0, help="readings/s offered in the peak phase")
+    parser.add_argument("--bootstrap", help="an existing Kafka cluster instead of a local one")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures here")
+    args = parser.parse_args()
+    benchlib.exit_on_sigterm()
+
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-e2e-") as tmp:
+        home = Path(tmp)
+        procs = Processes(home / "logs")
+        try:
+            with kafka(args.bootstrap, home / "kafka", 4) as (bootstrap, broker):
+                http, ws, web = free_port(), free_port(), free_port()
+                env = {
+                    **os.environ,
+                    "VIGIL_HOME": str(home),
+                    "VIGIL_KAFKA_BOOTSTRAP": bootstrap,
+                    "VIGIL_GATEWAY_PORT": str(ws),
+                    "VIGIL_GATEWAY_HTTP_PORT": str(http),
+                    "VIGIL_WORKER_WEB_PORT": str(web),
+                    "VIGIL_WORKER_ID": "vigil-bench-e2e",
+                    "VIGIL_LOG_FORMAT": "json",
+                    "VIGIL_LOG_LEVEL": "warning",
+                    "VIGIL_MAX_CONNECTIONS": str(args.devices + 100),
+                    "VIGIL_DEVICE_RATE": "1000",
+                    "VIGIL_DEVICE_BURST": "5000",
+                }
+                os.environ.update({k: v for k, v in env.items() if k.startswith("VIGIL_")})
+                settings = Settings.from_env()
+                asyncio.run(ensure_topics(settings))
+                gateway = procs.start("gateway", [sys.executable, "-m", "app.cli", "gateway"], env)
+                worker = procs.start("worker", [sys.executable, "-m", "app.cli", "worker"], env)
+                wait_ready(f"http://127.0.0.1:{http}/readyz", gateway, timeout=60)
+                wait_ready(f"http://127.0.0.1:{web}/readyz", worker, timeout=120)
+                url = f"http://127.0.0.1:{web}/metrics"
+                print(f"... peak: offering {args.peak_offer:,.0f} readings/s", file=sys.stderr)
+                peak = asyncio.run(phase(settings, url, args.devices, args.peak_offer, args.batch, args.duration, 0.1))
+                capacity = min(peak["worker_rps"], peak["throughput_rps"])
+                wait_caught_up(url)
+                print(f"... half: offering {capacity / 2:,.0f} readings/s", file=sys.stderr)
+                half = asyncio.run(phase(settings, url, args.devices, capacity / 2, args.batch, args.duration, 0.3))
+        finally:
+            procs.stop_all()
+
+    def ms(x: float | None) -> str:
+        return "-" if x is None else f"{x * 1000:.0f}"
+
+    rows = []
+    for name, r in (("peak", peak), ("half of peak", half)):
+        rows.append([
+            name, f"{r['offered_rps']:,.0f}", f"{r['throughput_rps']:,.0f}", f"{r['worker_rps']:,.0f}",
+            str(r["lost"]), ms(r["e2e_p99_bound_s"]), ms(r["alert_latency_s"]["p50"]),
+            ms(r["alert_latency_s"]["p99"]), str(r["alert_latency_s"]["count"]),
+        ])
+    print(machine_line(machine()))
+    print(f"broker: {broker}; {args.devices} devices, {args.batch} readings per frame, {args.duration:g} s per phase")
+    print(table(
+        ["phase", "offered/s", "acked/s", "worker/s", "lost", "e2e p99 ms (<=)", "alert p50 ms", "alert p99 ms",
+         "alerts"],
+        rows,
+    ))
+    print("target: p99 from gateway receipt to alert produced under 100 ms at half of peak throughput")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine(), "broker": broker, "peak": peak, "half": half},
+                                              indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

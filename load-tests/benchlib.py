@@ -1,0 +1,219 @@
+"""Helpers shared by the Kafka benchmarks (bench_worker.py, bench_state.py).
+
+Not a benchmark itself: the machine description, a local Kafka in a temp dir,
+child processes that are always cleaned up, HTTP polling, RSS, and plain
+tables. Importing it also puts the repository root on sys.path, so the
+benchmarks can import `app`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from app.kafka_local import KAFKA_VERSION, LocalKafka, free_port  # noqa: E402
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_gib = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gib = round(int(line.split()[1]) / 2**20, 1)
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gib": mem_gib,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": platform.platform(),
+    }
+
+
+def machine_line(m: dict[str, Any]) -> str:
+    return (
+        f"machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), "
+        f"{m['memory_gib']} GiB RAM, {m['python']}, {m['os']}"
+    )
+
+
+# -- stopping cleanly on Ctrl-C and SIGTERM ----------------------------------------
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt and SIGTERM raises SystemExit,
+    so the `finally:` blocks that stop the child processes and the broker run
+    for both. SIGINT is reset explicitly: a shell starts background jobs with
+    it ignored, and Python then never raises KeyboardInterrupt."""
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        print("SIGTERM: stopping every process this run started", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+exit_on_sigterm = stop_on_signals  # the earlier name, used by bench_gateway.py and bench_pipeline.py
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGKILL it if the benchmark
+    itself dies without cleaning up (kill -9), so no worker is left behind."""
+    with contextlib.suppress(Exception):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Processes:
+    """The child processes a benchmark starts; `stop_all()` ends every one
+    still running (call it from a `finally:`)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Own session: a Ctrl-C in the terminal reaches only the benchmark,
+            # which then stops its children itself, in order.
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        log.close()  # the child has its own copy of the descriptor
+        self.procs.append(proc)
+        return proc
+
+    def log_tail(self, name: str, chars: int = 3000) -> str:
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+    @staticmethod
+    def stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> int | None:
+        """SIGTERM, then SIGKILL if it has not exited within `timeout`."""
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
+    @staticmethod
+    def kill(proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL: a crash, no chance to commit or flush anything."""
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            with contextlib.suppress(Exception):
+                self.stop(proc, timeout=10.0)
+
+
+@contextlib.contextmanager
+def kafka(bootstrap: str | None, data_dir: Path, partitions: int) -> Iterator[tuple[str, str]]:
+    """Yield (bootstrap, description): the given cluster, or a fresh local
+    broker under `data_dir` that is stopped on the way out, whatever happens."""
+    if bootstrap:
+        yield bootstrap, f"external Kafka at {bootstrap}"
+        return
+    broker = LocalKafka(data_dir, port=free_port(), controller_port=free_port(), partitions=partitions)
+    try:
+        broker.start(quiet=True)
+        yield broker.bootstrap, f"local Apache Kafka {KAFKA_VERSION} (KRaft, one node, same machine)"
+    finally:
+        broker.stop()
+
+
+# -- talking to the workers ----------------------------------------------------------
+
+
+def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes] | None:
+    """(status, body), or None if nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except OSError:
+        return None
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, interval: float = 0.05) -> float:
+    """Poll `url` until it answers 200; return the monotonic time it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the worker exited with code {proc.returncode} before it was ready")
+        answer = http_get(url, timeout=1.0)
+        if answer is not None and answer[0] == 200:
+            return time.monotonic()
+        time.sleep(interval)
+    raise RuntimeError(f"{url} not ready within {timeout:.0f} s")
+
+
+def metric(text: str, name: str) -> dict[str, float]:
+    """Samples of one metric in Prometheus text: {label part or "": value}."""
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(name) and not line.startswith("#"):
+            head, _, value = line.rpartition(" ")
+            labels = head[len(name) :]
+            if labels and not labels.startswith("{"):
+                continue  # another metric whose name starts with this one
+            found[labels] = float(value)
+    return found
+
+
+def rss_bytes(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process, in bytes: resident now, and its peak."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            key, amount, _unit = line.split()
+            values[key] = int(amount) * 1024  # the kernel reports kB
+    return values["VmRSS:"], values["VmHWM:"]
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """Plain fixed-width text: first column left-aligned, the rest right-aligned."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = []
+    for r in [headers, *rows]:
+        cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        lines.append("  ".join(cells))
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

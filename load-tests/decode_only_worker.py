@@ -1,0 +1,76 @@
+"""A Faust worker that only decodes each `vigil.readings` record: the
+framework's ceiling for bench_worker.py, not part of Vigil.
+
+One agent (concurrency 1, like Vigil's) reads the topic, decodes each record
+with `app.core.records.decode_readings`, counts its readings and forwards
+nothing: no table, no model, no output topic. Whatever a worker does per
+reading on top of this costs throughput; this is what Faust and Kafka alone
+allow on this machine. The Faust settings that bear on consumption are
+Vigil's (memory store, earliest offset, same partitions, web server on a
+chosen port).
+
+Configured by the environment (bench_worker.py sets it):
+BENCH_BOOTSTRAP (host:port), BENCH_APP_ID (Faust app id = consumer group),
+BENCH_TOPIC (default vigil.readings), BENCH_PARTITIONS (default 4),
+BENCH_WEB_PORT (default 6067). Run by hand:
+
+    BENCH_BOOTSTRAP=127.0.0.1:9092 BENCH_APP_ID=decode-only \\
+        .venv/bin/python load-tests/decode_only_worker.py worker -l warn
+
+GET http://127.0.0.1:$BENCH_WEB_PORT/bench answers JSON: records and readings
+seen, and the wall-clock times (epoch seconds) of the first record's arrival
+and of the end of the last record's processing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import faust  # noqa: E402
+
+from app.core.records import decode_readings  # noqa: E402
+
+BOOTSTRAP = os.environ.get("BENCH_BOOTSTRAP", "127.0.0.1:9092")
+PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", "4"))
+
+app = faust.App(
+    os.environ.get("BENCH_APP_ID", "bench-decode-only"),
+    broker=f"kafka://{BOOTSTRAP}",
+    store="memory://",
+    topic_partitions=PARTITIONS,
+    consumer_auto_offset_reset="earliest",
+    web_bind="127.0.0.1",
+    web_host="127.0.0.1",
+    web_port=int(os.environ.get("BENCH_WEB_PORT", "6067")),
+    web_in_thread=False,
+)
+readings_topic = app.topic(
+    os.environ.get("BENCH_TOPIC", "vigil.readings"), key_serializer="raw", value_serializer="raw"
+)
+
+stats = {"records": 0, "readings": 0, "first": None, "last": None}
+
+
+@app.agent(readings_topic, concurrency=1)
+async def decode(stream: faust.StreamT[bytes]) -> None:
+    async for value in stream:
+        if stats["first"] is None:
+            stats["first"] = time.time()
+        batch = decode_readings(value)
+        stats["records"] += 1
+        stats["readings"] += len(batch.readings)
+        stats["last"] = time.time()
+
+
+@app.page("/bench")
+async def bench(web, request):  # type: ignore[no-untyped-def]
+    return web.json(stats)
+
+
+if __name__ == "__main__":
+    app.main()

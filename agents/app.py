@@ -94,7 +94,11 @@ codecs.register("vigil_state", PatientStateCodec())
 app = faust.App(
     settings.worker_id,
     broker=f"kafka://{settings.bootstrap}",
-    store="memory://",
+    # Tables live in RocksDB under VIGIL_HOME/worker, backed by the changelog:
+    # a restarted worker reads only the changelog records written since its
+    # last commit, not every patient's state again (crash recovery in
+    # seconds), and states rest on disk rather than in the Python heap.
+    store=settings.worker_store,
     topic_partitions=settings.partitions,
     topic_replication_factor=settings.replication_factor,
     producer_acks=-1,
@@ -149,6 +153,10 @@ patients = app.Table(
     key_type=bytes,
     value_type=StoredPatientState,
     partitions=settings.partitions,
+    # The changelog is compacted, but Kafka compacts only closed segments:
+    # rolling them every 10 minutes keeps what a fresh worker must replay
+    # close to one record per patient instead of one per record processed.
+    extra_topic_configs={"segment.ms": str(10 * 60 * 1000), "min.cleanable.dirty.ratio": "0.2"},
 )
 
 detector_config = core.Config(

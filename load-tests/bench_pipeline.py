@@ -9,7 +9,8 @@ twice, side by side in one run:
    (from its `vigil_worker_readings_total`), or what the gateway acked if
    that is lower;
 2. half: half of that peak, with more patients deteriorating, after the
-   worker has caught up.
+   worker has caught up; then a quarter of it, to show where the latency
+   target is met when it is not at half.
 
 For each: offered and acked readings/s, readings the worker processed per
 second, readings lost (reconciled by device and seq), the worker's
@@ -153,6 +154,11 @@ def main() -> int:
                 wait_caught_up(url)
                 print(f"... half: offering {capacity / 2:,.0f} readings/s", file=sys.stderr)
                 half = asyncio.run(phase(settings, url, args.devices, capacity / 2, args.batch, args.duration, 0.3))
+                wait_caught_up(url)
+                print(f"... quarter: offering {capacity / 4:,.0f} readings/s", file=sys.stderr)
+                quarter = asyncio.run(
+                    phase(settings, url, args.devices, capacity / 4, args.batch, args.duration, 0.3)
+                )
         finally:
             procs.stop_all()
 
@@ -160,7 +166,7 @@ def main() -> int:
         return "-" if x is None else f"{x * 1000:.0f}"
 
     rows = []
-    for name, r in (("peak", peak), ("half of peak", half)):
+    for name, r in (("peak", peak), ("half of peak", half), ("quarter of peak", quarter)):
         rows.append([
             name, f"{r['offered_rps']:,.0f}", f"{r['throughput_rps']:,.0f}", f"{r['worker_rps']:,.0f}",
             str(r["lost"]), ms(r["e2e_p99_bound_s"]), ms(r["alert_latency_s"]["p50"]),
@@ -175,7 +181,7 @@ def main() -> int:
     ))
     print("target: p99 from gateway receipt to alert produced under 100 ms at half of peak throughput")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "broker": broker, "peak": peak, "half": half},
+        Path(args.json).write_text(json.dumps({"machine": machine(), "broker": broker, "peak": peak, "half": half, "quarter": quarter},
                                               indent=2))
     return 0
 

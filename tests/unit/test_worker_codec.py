@@ -27,3 +27,22 @@ def test_round_trip_and_fresh_state_for_undecodable_records() -> None:
     for bad in (b"not json", b'{"v": 1, "n": 1}', b'{"v": 99}'):
         assert load_state(codec.loads(bad)) == core.PatientState()
     assert metrics.STATE_RESETS._value.get() == before + 3
+
+
+async def test_decoded_state_cache_is_bounded_and_forgotten_when_partitions_move(monkeypatch) -> None:
+    from agents import app as worker
+
+    monkeypatch.setattr(worker, "DECODED_CACHE", 3)
+    worker._decoded.clear()
+    for i in range(5):
+        worker._remember(f"p-{i}".encode(), core.PatientState(count=i))
+    assert list(worker._decoded) == [b"p-2", b"p-3", b"p-4"]  # the least recently seen went first
+    worker._remember(b"p-2", core.PatientState(count=2))
+    worker._remember(b"p-5", core.PatientState(count=5))
+    assert list(worker._decoded) == [b"p-4", b"p-2", b"p-5"]
+    # Another worker may advance these patients once their partitions move.
+    await worker.app.on_partitions_revoked.send(set())
+    assert not worker._decoded
+    worker._remember(b"p-6", core.PatientState())
+    await worker.app.on_partitions_assigned.send(set())
+    assert not worker._decoded

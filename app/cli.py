@@ -106,6 +106,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     async def serve() -> None:
         await Gateway(settings).run(stop_on_signals())
 
+    _use_uvloop(settings)
     try:
         asyncio.run(serve())
     except ConfigError as exc:
@@ -114,11 +115,21 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _use_uvloop(settings: Settings) -> None:
+    """uvloop's event loop for the services (VIGIL_UVLOOP=0 keeps asyncio's):
+    set before any loop exists, so Faust and websockets both run on it."""
+    if settings.uvloop:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
     # Faust makes its data folder (VIGIL_HOME/worker) without its parents.
     settings.home.mkdir(parents=True, exist_ok=True)
+    _use_uvloop(settings)
 
     from agents.app import app
 

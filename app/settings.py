@@ -49,6 +49,7 @@ class Settings:
     # to another: the pause after a crash. Faust's default is 60 s.
     worker_session_timeout_s: float = 10.0
     worker_store: str = "rocksdb://"  # Faust table store: rocksdb:// (on disk) or memory://
+    uvloop: bool = True  # gateway and worker on uvloop's event loop
     confirm_s: float = 15.0  # a condition must hold this long (event time) to open an alert
     resolve_after_s: float = 600.0  # ... and be gone this long to resolve it
     renotify_s: float = 3600.0  # reminder while an alert stays open; 0: never
@@ -89,6 +90,7 @@ class Settings:
             worker_web_port=_int("WORKER_WEB_PORT", 6066),
             worker_session_timeout_s=float(_env("WORKER_SESSION_TIMEOUT_S", "10")),
             worker_store=_env("WORKER_STORE", "rocksdb://"),
+            uvloop=_env("UVLOOP", "1") not in ("0", "false", "no"),
             confirm_s=float(_env("CONFIRM_S", "15")),
             resolve_after_s=float(_env("RESOLVE_AFTER_S", "600")),
             renotify_s=float(_env("RENOTIFY_S", "3600")),

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from app.core.fhir import detected_issue
+from app.core.fhir import detected_issue, heading
 from app.settings import ALERTS_TOPIC
 
 _STATUS = {
@@ -34,11 +34,7 @@ def describe(event: dict[str, Any]) -> str:
         zs = ", ".join(f"{k} {ev['vitals'][k]} (z {z:+.1f})" for k, z in ev.get("z", {}).items())
         return f"{head}  score {ev.get('score')}{': ' + zs if zs else ''}"
     if event.get("kind") == "trend":
-        heading = ", ".join(
-            f"{k} {v['level']} -> {v['projected']} in {ev.get('horizon_min', 0):g} min (limit {v['limit']})"
-            for k, v in ev.get("vitals", {}).items()
-        )
-        return f"{head}  heading for a dangerous range{': ' + heading if heading else ''}"
+        return f"{head}  {heading(ev)}"
     if event.get("kind") == "signal_quality":
         return f"{head}  {ev.get('artifact_share', 0):.0%} of recent readings carry artifacts; physiology alerts muted"
     if event.get("kind") == "baseline_drift":

@@ -63,7 +63,7 @@ def main() -> int:
     parser.add_argument("--bootstrap", help="an existing Kafka cluster instead of a local one")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     args = parser.parse_args()
-    benchlib.exit_on_sigterm()
+    benchlib.stop_on_signals()
 
     with tempfile.TemporaryDirectory(prefix="vigil-bench-gw-") as tmp:
         home = Path(tmp)
@@ -71,16 +71,9 @@ def main() -> int:
         try:
             with kafka(args.bootstrap, home / "kafka", 4) as (bootstrap, broker):
                 http, ws = free_port(), free_port()
-                env = {
-                    **os.environ,
-                    "VIGIL_HOME": str(home),
-                    "VIGIL_KAFKA_BOOTSTRAP": bootstrap,
-                    "VIGIL_GATEWAY_PORT": str(ws),
-                    "VIGIL_GATEWAY_HTTP_PORT": str(http),
-                    "VIGIL_LOG_FORMAT": "json",
-                    "VIGIL_LOG_LEVEL": "warning",
-                    "VIGIL_MAX_CONNECTIONS": str(args.devices + 100),
-                }
+                env = benchlib.vigil_env(
+                    home, bootstrap, args.devices, GATEWAY_PORT=str(ws), GATEWAY_HTTP_PORT=str(http)
+                )
                 os.environ.update({k: v for k, v in env.items() if k.startswith("VIGIL_")})
                 settings = Settings.from_env()
                 asyncio.run(ensure_topics(settings))

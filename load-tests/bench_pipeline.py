@@ -20,6 +20,10 @@ bound), and the simulator's alert latency (reading sent to alert read back
 from `vigil.alerts`) p50 and p99.
 
     .venv/bin/python load-tests/bench_pipeline.py [--devices 1000] [--duration 20]
+
+The worker's rate is sampled from 5 s into a phase (after the devices have
+connected) to its end: keep `--duration` at 15 s or more, or the peak, and so
+the half and quarter loads, come out too low.
 """
 
 from __future__ import annotations
@@ -118,7 +122,7 @@ def main() -> int:
     parser.add_argument("--bootstrap", help="an existing Kafka cluster instead of a local one")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     args = parser.parse_args()
-    benchlib.exit_on_sigterm()
+    benchlib.stop_on_signals()
 
     with tempfile.TemporaryDirectory(prefix="vigil-bench-e2e-") as tmp:
         home = Path(tmp)
@@ -126,20 +130,10 @@ def main() -> int:
         try:
             with kafka(args.bootstrap, home / "kafka", 4) as (bootstrap, broker):
                 http, ws, web = free_port(), free_port(), free_port()
-                env = {
-                    **os.environ,
-                    "VIGIL_HOME": str(home),
-                    "VIGIL_KAFKA_BOOTSTRAP": bootstrap,
-                    "VIGIL_GATEWAY_PORT": str(ws),
-                    "VIGIL_GATEWAY_HTTP_PORT": str(http),
-                    "VIGIL_WORKER_WEB_PORT": str(web),
-                    "VIGIL_WORKER_ID": "vigil-bench-e2e",
-                    "VIGIL_LOG_FORMAT": "json",
-                    "VIGIL_LOG_LEVEL": "warning",
-                    "VIGIL_MAX_CONNECTIONS": str(args.devices + 100),
-                    "VIGIL_DEVICE_RATE": "1000",
-                    "VIGIL_DEVICE_BURST": "5000",
-                }
+                env = benchlib.vigil_env(
+                    home, bootstrap, args.devices, GATEWAY_PORT=str(ws), GATEWAY_HTTP_PORT=str(http),
+                    WORKER_WEB_PORT=str(web), WORKER_ID="vigil-bench-e2e", DEVICE_RATE="1000", DEVICE_BURST="5000",
+                )
                 os.environ.update({k: v for k, v in env.items() if k.startswith("VIGIL_")})
                 settings = Settings.from_env()
                 asyncio.run(ensure_topics(settings))

@@ -52,14 +52,11 @@ run id); --keep keeps the temp dir (worker logs, Kafka data).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -329,20 +326,7 @@ def main() -> None:
     args = parser.parse_args()
 
     benchlib.stop_on_signals()
-    tmp = Path(tempfile.mkdtemp(prefix="vigil-bench-state-"))
-    procs = benchlib.Processes(tmp / "logs")
-    try:
-        with benchlib.kafka(args.bootstrap, tmp / "kafka", args.partitions) as (bootstrap, kafka_desc):
-            try:
-                out = asyncio.run(bench(args, bootstrap, tmp, procs))
-            finally:
-                procs.stop_all()  # before the broker goes
-    finally:
-        procs.stop_all()
-        if args.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    out, kafka_desc = benchlib.run_with_kafka(args, "vigil-bench-state-", bench)
     out = {
         "benchmark": "bench_state",
         "machine": benchlib.machine(),

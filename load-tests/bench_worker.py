@@ -77,7 +77,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -548,20 +547,7 @@ def main() -> None:
         parser.error("--profile needs py-spy (.venv/bin/pip install py-spy)")
 
     benchlib.stop_on_signals()
-    tmp = Path(tempfile.mkdtemp(prefix="vigil-bench-worker-"))
-    procs = benchlib.Processes(tmp / "logs")
-    try:
-        with benchlib.kafka(args.bootstrap, tmp / "kafka", args.partitions) as (bootstrap, kafka_desc):
-            try:
-                out = asyncio.run(bench(args, bootstrap, tmp, procs))
-            finally:
-                procs.stop_all()  # before the broker goes
-    finally:
-        procs.stop_all()
-        if args.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    out, kafka_desc = benchlib.run_with_kafka(args, "vigil-bench-worker-", bench)
     out = {
         "benchmark": "bench_worker",
         "machine": benchlib.machine(),

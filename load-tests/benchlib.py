@@ -76,7 +76,6 @@ def stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
-exit_on_sigterm = stop_on_signals  # the earlier name, used by bench_gateway.py and bench_pipeline.py
 
 
 def _die_with_parent() -> None:
@@ -217,3 +216,72 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
         lines.append("  ".join(cells))
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+# -- Vigil's processes and the comparison apps ---------------------------------------
+
+
+def vigil_env(home: Path, bootstrap: str, devices: int, **settings: str) -> dict[str, str]:
+    """Environment for `vigil gateway` / `vigil worker` children (and, once
+    copied into os.environ, for this process's `Settings.from_env()`): a
+    private home, the benchmark's Kafka, free ports, quiet JSON logs, room
+    for `devices` connections. `settings` are more VIGIL_* values, e.g.
+    GATEWAY_PORT=..."""
+    env = {
+        **os.environ,
+        "VIGIL_HOME": str(home),
+        "VIGIL_KAFKA_BOOTSTRAP": bootstrap,
+        "VIGIL_LOG_FORMAT": "json",
+        "VIGIL_LOG_LEVEL": "warning",
+        "VIGIL_MAX_CONNECTIONS": str(devices + 100),
+    }
+    env.update({f"VIGIL_{name}": value for name, value in settings.items()})
+    return env
+
+
+def comparison_app(default_id: str, default_port: int) -> tuple[Any, Any]:
+    """The Faust app and `vigil.readings` topic of a comparison worker
+    (naive_worker.py, decode_only_worker.py), configured by BENCH_* variables."""
+    import faust
+
+    partitions = int(os.environ.get("BENCH_PARTITIONS", "4"))
+    app = faust.App(
+        os.environ.get("BENCH_APP_ID", default_id),
+        broker=f"kafka://{os.environ.get('BENCH_BOOTSTRAP', '127.0.0.1:9092')}",
+        store="memory://",
+        topic_partitions=partitions,
+        consumer_auto_offset_reset="earliest",
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+        web_port=int(os.environ.get("BENCH_WEB_PORT", str(default_port))),
+        web_in_thread=False,
+    )
+    topic = app.topic(os.environ.get("BENCH_TOPIC", "vigil.readings"), key_serializer="raw", value_serializer="raw")
+    return app, topic
+
+
+def run_with_kafka(args: Any, prefix: str, bench: Any) -> tuple[Any, str]:
+    """`asyncio.run(bench(args, bootstrap, tmp, procs))` in a fresh temp dir,
+    with the Kafka `args.bootstrap` names (or a local one with
+    `args.partitions` partitions); every child process is stopped before the
+    broker, and the temp dir removed unless `args.keep`. Returns what `bench`
+    returned and a description of the broker."""
+    import asyncio
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    procs = Processes(tmp / "logs")
+    try:
+        with kafka(args.bootstrap, tmp / "kafka", args.partitions) as (bootstrap, description):
+            try:
+                out = asyncio.run(bench(args, bootstrap, tmp, procs))
+            finally:
+                procs.stop_all()  # before the broker goes
+    finally:
+        procs.stop_all()
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out, description

@@ -24,7 +24,6 @@ and of the end of the last record's processing.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -35,23 +34,10 @@ import faust  # noqa: E402
 
 from app.core.records import decode_readings  # noqa: E402
 
-BOOTSTRAP = os.environ.get("BENCH_BOOTSTRAP", "127.0.0.1:9092")
-PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", "4"))
+from benchlib import comparison_app  # noqa: E402
 
-app = faust.App(
-    os.environ.get("BENCH_APP_ID", "bench-decode-only"),
-    broker=f"kafka://{BOOTSTRAP}",
-    store="memory://",
-    topic_partitions=PARTITIONS,
-    consumer_auto_offset_reset="earliest",
-    web_bind="127.0.0.1",
-    web_host="127.0.0.1",
-    web_port=int(os.environ.get("BENCH_WEB_PORT", "6067")),
-    web_in_thread=False,
-)
-readings_topic = app.topic(
-    os.environ.get("BENCH_TOPIC", "vigil.readings"), key_serializer="raw", value_serializer="raw"
-)
+app, readings_topic = comparison_app("bench-decode-only", 6067)
+PARTITIONS = app.conf.topic_partitions
 
 stats = {"records": 0, "readings": 0, "first": None, "last": None}
 

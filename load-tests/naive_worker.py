@@ -34,7 +34,6 @@ arrival and of the end of the last record's processing.
 
 from __future__ import annotations
 
-import os
 import pickle
 import sys
 import time
@@ -47,23 +46,10 @@ from river import anomaly, preprocessing  # noqa: E402
 
 from app.core.records import decode_readings  # noqa: E402
 
-BOOTSTRAP = os.environ.get("BENCH_BOOTSTRAP", "127.0.0.1:9092")
-PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", "4"))
+from benchlib import comparison_app  # noqa: E402
 
-app = faust.App(
-    os.environ.get("BENCH_APP_ID", "bench-naive"),
-    broker=f"kafka://{BOOTSTRAP}",
-    store="memory://",
-    topic_partitions=PARTITIONS,
-    consumer_auto_offset_reset="earliest",
-    web_bind="127.0.0.1",
-    web_host="127.0.0.1",
-    web_port=int(os.environ.get("BENCH_WEB_PORT", "6068")),
-    web_in_thread=False,
-)
-readings_topic = app.topic(
-    os.environ.get("BENCH_TOPIC", "vigil.readings"), key_serializer="raw", value_serializer="raw"
-)
+app, readings_topic = comparison_app("bench-naive", 6068)
+PARTITIONS = app.conf.topic_partitions
 # patient pseudonym -> pickle.dumps(pipeline); bytes key and value types make
 # Faust store both as they are (its "raw" codec).
 models = app.Table("models", default=None, key_type=bytes, value_type=bytes, partitions=PARTITIONS)

@@ -182,6 +182,15 @@ _KIND_TEXT = {
 }
 
 
+def heading(evidence: dict[str, Any]) -> str:
+    """A `trend` alert's evidence in words (also `vigil alerts`' line)."""
+    vitals = ", ".join(
+        f"{name} {v.get('level')} -> {v.get('projected')} (limit {v.get('limit')} in {v.get('minutes_to_limit')} min)"
+        for name, v in evidence.get("vitals", {}).items()
+    )
+    return f"heading for a dangerous range{': ' + vitals if vitals else ''}"
+
+
 def detected_issue(alert: dict[str, Any]) -> dict[str, Any]:
     """An alert event (schema vigil.alert/1) as a FHIR R4 DetectedIssue."""
     evidence = alert.get("evidence", {})
@@ -227,11 +236,7 @@ def _detail(alert: dict[str, Any], evidence: dict[str, Any]) -> str:
     if alert.get("kind") == "anomaly":
         return f"{status}: largest deviation {evidence.get('score')} standard deviations"
     if alert.get("kind") == "trend":
-        heading = ", ".join(
-            f"{name} {v.get('level')} -> {v.get('projected')} (limit {v.get('limit')} in {v.get('minutes_to_limit')} min)"
-            for name, v in evidence.get("vitals", {}).items()
-        )
-        return f"{status}: heading for a dangerous range{': ' + heading if heading else ''}"
+        return f"{status}: {heading(evidence)}"
     if alert.get("kind") == "signal_quality":
         return f"{status}: {evidence.get('artifact_share')} of recent readings carry artifacts"
     return f"{status}: {evidence.get('vital')} baseline {evidence.get('from')} -> {evidence.get('to')}"

@@ -23,15 +23,13 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import benchlib  # noqa: F401  (puts the repository root on sys.path)
-from benchlib import Processes, free_port, kafka, machine, machine_line, table, wait_ready
+from benchlib import machine, machine_line, table, vigil_services
 
 from app import loadtest  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from app.topics import ensure_topics  # noqa: E402
 
 CONFIGS = (  # (readings per frame, readings per second per device)
     (1, 1.0),
@@ -65,26 +63,14 @@ def main() -> int:
     args = parser.parse_args()
     benchlib.stop_on_signals()
 
-    with tempfile.TemporaryDirectory(prefix="vigil-bench-gw-") as tmp:
-        home = Path(tmp)
-        procs = Processes(home / "logs")
-        try:
-            with kafka(args.bootstrap, home / "kafka", 4) as (bootstrap, broker):
-                http, ws = free_port(), free_port()
-                env = benchlib.vigil_env(
-                    home, bootstrap, args.devices, GATEWAY_PORT=str(ws), GATEWAY_HTTP_PORT=str(http)
-                )
-                os.environ.update({k: v for k, v in env.items() if k.startswith("VIGIL_")})
-                settings = Settings.from_env()
-                asyncio.run(ensure_topics(settings))
-                gateway = procs.start("gateway", [sys.executable, "-m", "app.cli", "gateway"], env)
-                wait_ready(f"http://127.0.0.1:{http}/readyz", gateway, timeout=60)
-                results = []
-                for batch, rate in CONFIGS:
-                    print(f"... {args.devices} devices, {batch} per frame, {rate:g}/s each", file=sys.stderr)
-                    results.append(asyncio.run(measure(settings, args.devices, batch, rate, args.duration, gateway.pid)))
-        finally:
-            procs.stop_all()
+    with vigil_services(args.bootstrap, "vigil-bench-gw-", args.devices, worker=False) as services:
+        broker, gateway = services.broker, services.gateway
+        results = []
+        for batch, rate in CONFIGS:
+            print(f"... {args.devices} devices, {batch} per frame, {rate:g}/s each", file=sys.stderr)
+            results.append(
+                asyncio.run(measure(services.settings, args.devices, batch, rate, args.duration, gateway.pid))
+            )
 
     m = machine()
     rows = []

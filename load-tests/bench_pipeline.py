@@ -33,16 +33,14 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import benchlib  # noqa: F401  (puts the repository root on sys.path)
-from benchlib import Processes, free_port, http_get, kafka, machine, machine_line, metric, table, wait_ready
+from benchlib import http_get, machine, machine_line, metric, table, vigil_services
 
 from app import loadtest  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from app.topics import ensure_topics  # noqa: E402
 
 
 def scrape(url: str) -> str:
@@ -124,37 +122,21 @@ def main() -> int:
     args = parser.parse_args()
     benchlib.stop_on_signals()
 
-    with tempfile.TemporaryDirectory(prefix="vigil-bench-e2e-") as tmp:
-        home = Path(tmp)
-        procs = Processes(home / "logs")
-        try:
-            with kafka(args.bootstrap, home / "kafka", 4) as (bootstrap, broker):
-                http, ws, web = free_port(), free_port(), free_port()
-                env = benchlib.vigil_env(
-                    home, bootstrap, args.devices, GATEWAY_PORT=str(ws), GATEWAY_HTTP_PORT=str(http),
-                    WORKER_WEB_PORT=str(web), WORKER_ID="vigil-bench-e2e", DEVICE_RATE="1000", DEVICE_BURST="5000",
-                )
-                os.environ.update({k: v for k, v in env.items() if k.startswith("VIGIL_")})
-                settings = Settings.from_env()
-                asyncio.run(ensure_topics(settings))
-                gateway = procs.start("gateway", [sys.executable, "-m", "app.cli", "gateway"], env)
-                worker = procs.start("worker", [sys.executable, "-m", "app.cli", "worker"], env)
-                wait_ready(f"http://127.0.0.1:{http}/readyz", gateway, timeout=60)
-                wait_ready(f"http://127.0.0.1:{web}/readyz", worker, timeout=120)
-                url = f"http://127.0.0.1:{web}/metrics"
-                print(f"... peak: offering {args.peak_offer:,.0f} readings/s", file=sys.stderr)
-                peak = asyncio.run(phase(settings, url, args.devices, args.peak_offer, args.batch, args.duration, 0.1))
-                capacity = min(peak["worker_rps"], peak["throughput_rps"])
-                wait_caught_up(url)
-                print(f"... half: offering {capacity / 2:,.0f} readings/s", file=sys.stderr)
-                half = asyncio.run(phase(settings, url, args.devices, capacity / 2, args.batch, args.duration, 0.3))
-                wait_caught_up(url)
-                print(f"... quarter: offering {capacity / 4:,.0f} readings/s", file=sys.stderr)
-                quarter = asyncio.run(
-                    phase(settings, url, args.devices, capacity / 4, args.batch, args.duration, 0.3)
-                )
-        finally:
-            procs.stop_all()
+    with vigil_services(
+        args.bootstrap, "vigil-bench-e2e-", args.devices, worker=True,
+        WORKER_ID="vigil-bench-e2e", DEVICE_RATE="1000", DEVICE_BURST="5000",
+    ) as services:
+        broker, settings = services.broker, services.settings
+        url = f"{services.worker_url}/metrics"
+        print(f"... peak: offering {args.peak_offer:,.0f} readings/s", file=sys.stderr)
+        peak = asyncio.run(phase(settings, url, args.devices, args.peak_offer, args.batch, args.duration, 0.1))
+        capacity = min(peak["worker_rps"], peak["throughput_rps"])
+        wait_caught_up(url)
+        print(f"... half: offering {capacity / 2:,.0f} readings/s", file=sys.stderr)
+        half = asyncio.run(phase(settings, url, args.devices, capacity / 2, args.batch, args.duration, 0.3))
+        wait_caught_up(url)
+        print(f"... quarter: offering {capacity / 4:,.0f} readings/s", file=sys.stderr)
+        quarter = asyncio.run(phase(settings, url, args.devices, capacity / 4, args.batch, args.duration, 0.3))
 
     def ms(x: float | None) -> str:
         return "-" if x is None else f"{x * 1000:.0f}"

@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -239,9 +240,12 @@ def vigil_env(home: Path, bootstrap: str, devices: int, **settings: str) -> dict
     return env
 
 
-def comparison_app(default_id: str, default_port: int) -> tuple[Any, Any]:
+def comparison_app(default_id: str, default_port: int, stats: dict[str, Any]) -> tuple[Any, Any]:
     """The Faust app and `vigil.readings` topic of a comparison worker
-    (naive_worker.py, decode_only_worker.py), configured by BENCH_* variables."""
+    (naive_worker.py, decode_only_worker.py), configured by BENCH_* variables,
+    with its `stats` served as JSON on /bench."""
+    import tempfile
+
     import faust
 
     partitions = int(os.environ.get("BENCH_PARTITIONS", "4"))
@@ -255,8 +259,16 @@ def comparison_app(default_id: str, default_port: int) -> tuple[Any, Any]:
         web_host="127.0.0.1",
         web_port=int(os.environ.get("BENCH_WEB_PORT", str(default_port))),
         web_in_thread=False,
+        # Faust's default data folder is "<app id>-data" in the working
+        # directory: keep it out of the repository.
+        datadir=os.environ.get("BENCH_DATADIR", str(Path(tempfile.gettempdir()) / "vigil-bench-faust")),
     )
     topic = app.topic(os.environ.get("BENCH_TOPIC", "vigil.readings"), key_serializer="raw", value_serializer="raw")
+
+    @app.page("/bench")
+    async def bench(web: Any, request: Any) -> Any:
+        return web.json(stats)
+
     return app, topic
 
 
@@ -285,3 +297,54 @@ def run_with_kafka(args: Any, prefix: str, bench: Any) -> tuple[Any, str]:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     return out, description
+
+
+@dataclass
+class Services:
+    """A running gateway (and worker) started by `vigil_services`."""
+
+    settings: Any  # app.settings.Settings of this process, pointing at them
+    broker: str  # description of the Kafka they use
+    gateway: subprocess.Popen[bytes]
+    worker_url: str | None  # http://127.0.0.1:<port> of the worker, if one runs
+
+
+@contextlib.contextmanager
+def vigil_services(
+    bootstrap: str | None, prefix: str, devices: int, *, worker: bool, **settings: str
+) -> Iterator[Services]:
+    """A temp home, Kafka (`bootstrap` or a local broker with 4 partitions),
+    Vigil's topics, a gateway and, with `worker`, a worker, all ready; every
+    process is stopped and the home removed on the way out. `settings` are
+    more VIGIL_* values for them. This process's environment gets the same
+    VIGIL_* values, so the simulator (`app.loadtest`) finds them."""
+    import asyncio
+    import tempfile
+
+    from app.settings import Settings
+    from app.topics import ensure_topics
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        home = Path(tmp)
+        procs = Processes(home / "logs")
+        try:
+            with kafka(bootstrap, home / "kafka", 4) as (address, broker):
+                http, ws, web = free_port(), free_port(), free_port()
+                env = vigil_env(
+                    home, address, devices, GATEWAY_PORT=str(ws), GATEWAY_HTTP_PORT=str(http),
+                    WORKER_WEB_PORT=str(web), **settings,
+                )
+                os.environ.update({k: v for k, v in env.items() if k.startswith("VIGIL_")})
+                current = Settings.from_env()
+                asyncio.run(ensure_topics(current))
+                gateway = procs.start("gateway", [sys.executable, "-m", "app.cli", "gateway"], env)
+                worker_url = None
+                if worker:
+                    worker_proc = procs.start("worker", [sys.executable, "-m", "app.cli", "worker"], env)
+                    worker_url = f"http://127.0.0.1:{web}"
+                wait_ready(f"http://127.0.0.1:{http}/readyz", gateway, timeout=60)
+                if worker:
+                    wait_ready(f"{worker_url}/readyz", worker_proc, timeout=120)
+                yield Services(current, broker, gateway, worker_url)
+        finally:
+            procs.stop_all()

@@ -36,10 +36,10 @@ from app.core.records import decode_readings  # noqa: E402
 
 from benchlib import comparison_app  # noqa: E402
 
-app, readings_topic = comparison_app("bench-decode-only", 6067)
+stats = {"records": 0, "readings": 0, "first": None, "last": None}
+app, readings_topic = comparison_app("bench-decode-only", 6067, stats)
 PARTITIONS = app.conf.topic_partitions
 
-stats = {"records": 0, "readings": 0, "first": None, "last": None}
 
 
 @app.agent(readings_topic, concurrency=1)
@@ -51,11 +51,6 @@ async def decode(stream: faust.StreamT[bytes]) -> None:
         stats["records"] += 1
         stats["readings"] += len(batch.readings)
         stats["last"] = time.time()
-
-
-@app.page("/bench")
-async def bench(web, request):  # type: ignore[no-untyped-def]
-    return web.json(stats)
 
 
 if __name__ == "__main__":

@@ -48,13 +48,13 @@ from app.core.records import decode_readings  # noqa: E402
 
 from benchlib import comparison_app  # noqa: E402
 
-app, readings_topic = comparison_app("bench-naive", 6068)
+stats = {"records": 0, "readings": 0, "patients": 0, "first": None, "last": None}
+app, readings_topic = comparison_app("bench-naive", 6068, stats)
 PARTITIONS = app.conf.topic_partitions
 # patient pseudonym -> pickle.dumps(pipeline); bytes key and value types make
 # Faust store both as they are (its "raw" codec).
 models = app.Table("models", default=None, key_type=bytes, value_type=bytes, partitions=PARTITIONS)
 
-stats = {"records": 0, "readings": 0, "patients": 0, "first": None, "last": None}
 
 
 def new_model():  # type: ignore[no-untyped-def]
@@ -86,11 +86,6 @@ async def detect(stream: faust.StreamT[bytes]) -> None:
             stats["readings"] += 1
         stats["records"] += 1
         stats["last"] = time.time()
-
-
-@app.page("/bench")
-async def bench(web, request):  # type: ignore[no-untyped-def]
-    return web.json(stats)
 
 
 if __name__ == "__main__":

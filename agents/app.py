@@ -18,6 +18,7 @@ changelog replication follows VIGIL_REPLICATION_FACTOR.
 from __future__ import annotations
 
 import time
+import traceback
 from collections import OrderedDict
 from typing import Any
 
@@ -28,14 +29,16 @@ from faust.serializers import codecs
 
 from app import metrics
 from app.core import patient as core
-from app.core.errors import StateError
-from app.core.records import decode_readings
+from app.core.errors import RECORD_FAILURES, RecordError, StateError
+from app.core.records import decode_readings, encode_dead_letter
 from app.pseudonyms import PatientDirectory, load_key
 from app.registry import Registry
-from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
+from app.settings import ALERTS_TOPIC, DEAD_LETTER_TOPIC, READINGS_TOPIC, Settings
+from app.topics import kafka_reachable
 
 log = structlog.get_logger()
 settings = Settings.from_env()
+KAFKA_PROBE_S = 2.0  # how often readiness asks Kafka whether it is there
 
 
 class EncodedState:
@@ -127,6 +130,7 @@ app = faust.App(
 
 readings_topic = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
 alerts_topic = app.topic(ALERTS_TOPIC, key_serializer="raw", value_serializer="raw")
+dead_letter_topic = app.topic(DEAD_LETTER_TOPIC, key_serializer="raw", value_serializer="raw")
 
 
 
@@ -198,12 +202,9 @@ directory = PatientDirectory(Registry(settings.registry_path), load_key(settings
 
 # Label children bound once: `.labels()` per reading would cost a dict lookup
 # and a lock on the hot path.
-_SCORED = metrics.PROCESSED.labels("scored")
-_OUT_OF_ORDER = metrics.PROCESSED.labels("out_of_order")
-_ARTIFACT = metrics.PROCESSED.labels("artifact")
-_UNDECODABLE = metrics.PROCESSED.labels("undecodable")
-_DUPLICATE = metrics.PROCESSED.labels("duplicate")
-_OUTCOMES = {"scored": _SCORED, "artifact": _ARTIFACT, "out_of_order": _OUT_OF_ORDER, "duplicate": _DUPLICATE}
+_OUTCOMES = {name: metrics.PROCESSED.labels(name) for name in core.READING_OUTCOMES}
+_OUTCOMES_UNDECODABLE = metrics.PROCESSED.labels("undecodable")
+_FAILED = {reason: metrics.RECORDS_FAILED.labels(reason) for reason in RECORD_FAILURES}
 _MODEL_UPDATE = metrics.MODEL_UPDATE
 _STAGE_DECODE = metrics.PROCESS_TIME.labels("decode")
 _STAGE_SCORE = metrics.PROCESS_TIME.labels("score")
@@ -212,70 +213,114 @@ _STAGE_EMIT = metrics.PROCESS_TIME.labels("emit")
 
 @app.agent(readings_topic, concurrency=1)
 async def detect(stream: faust.StreamT[bytes]) -> None:
+    """One record at a time. A record that cannot be processed, whatever the
+    reason, goes to `vigil.dead-letter` and the agent carries on: no record
+    can stop the worker (an exception escaping here would restart the agent
+    and skip the record uncounted)."""
     async for value in stream:
-        started = time.perf_counter()
-        try:
-            batch = decode_readings(value)
-        except StateError:
-            _UNDECODABLE.inc()
-            log.warning("undecodable readings record skipped")
-            continue
         current = stream.current_event
-        structlog.contextvars.bind_contextvars(
-            trace_id=batch.trace, partition=current.message.partition if current is not None else None
-        )
-        subject = batch.patient  # the pseudonym; the real identifier never comes here
-        key = subject.encode()
-        patient_ref = directory.patient(subject)
-        state = _decoded.get(key)
-        if state is None:
-            state = load_state(patients.get(key))
-        _remember(key, state)
-        decoded = time.perf_counter()
-        _STAGE_DECODE.observe(decoded - started)
+        message = current.message if current is not None else None
+        try:
+            await _handle(value, message.partition if message is not None else None)
+        except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
+            await _dead_letter(exc, value, message)
 
-        # Metrics are counted here and recorded once per record: three
-        # Prometheus updates per reading cost about a fifth of the core's time.
-        events: list[dict[str, Any]] = []
-        counts = {"scored": 0, "artifact": 0, "out_of_order": 0, "duplicate": 0}
-        for reading in batch.readings:
-            outcome = core.process(state, subject, batch.device_id, reading, detector_config, patient_ref)
-            events.extend(outcome.events)
-            if outcome.duplicate:
-                counts["duplicate"] += 1
-                continue
-            if outcome.artifacts:
-                counts["artifact"] += 1
-            counts["out_of_order" if outcome.out_of_order else "scored"] += 1
-            for vital in outcome.drifts:
-                metrics.DRIFTS.labels(vital).inc()
-        scored = time.perf_counter()
-        if batch.readings:
-            _MODEL_UPDATE.observe((scored - decoded) / len(batch.readings))
-            newest = max(r["ts"] for r in batch.readings)
-            metrics.EVENT_TIME_LAG.observe(max(0.0, time.time() - newest / 1000))
-        for outcome_name, n in counts.items():
-            if n:
-                _OUTCOMES[outcome_name].inc(n)
-        _STAGE_SCORE.observe(scored - decoded)
 
-        for event in events:
-            await alerts_topic.send(key=key, value=orjson.dumps(event))
-            metrics.ALERTS.labels(event["kind"], event["severity"], event["status"]).inc()
-        if events:
-            metrics.END_TO_END.observe(max(0.0, time.time() - batch.received_ms / 1000))
-        patients[key] = state  # one changelog record per Kafka record
-        log.debug("record processed", count=len(batch.readings), events=len(events))
-        _STAGE_EMIT.observe(time.perf_counter() - scored)
+async def _handle(value: bytes, partition: int | None) -> None:
+    started = time.perf_counter()
+    batch = decode_readings(value)
+    structlog.contextvars.bind_contextvars(trace_id=batch.trace, partition=partition)
+    subject = batch.patient  # the pseudonym; the real identifier never comes here
+    key = subject.encode()
+    state = _decoded.pop(key, None)  # out of the cache while it changes: a failure leaves no half-done state
+    if state is None:
+        state = load_state(patients.get(key))
+    decoded = time.perf_counter()
+    _STAGE_DECODE.observe(decoded - started)
+
+    result = core.process_record(state, batch, detector_config, directory.patient(subject))
+    encoded = core.encode(state)  # bounded (core.MAX_STATE_BYTES); raises StateError otherwise
+    scored = time.perf_counter()
+    # Metrics are counted in the core and recorded once per record: three
+    # Prometheus updates per reading cost about a fifth of the core's time.
+    if batch.readings:
+        _MODEL_UPDATE.observe((scored - decoded) / len(batch.readings))
+        newest = max(r["ts"] for r in batch.readings)
+        metrics.EVENT_TIME_LAG.observe(max(0.0, time.time() - newest / 1000))
+    for outcome_name, n in result.counts.items():
+        if n:
+            _OUTCOMES[outcome_name].inc(n)
+    for vital in result.drifts:
+        metrics.DRIFTS.labels(vital).inc()
+    _STAGE_SCORE.observe(scored - decoded)
+
+    for event in result.events:
+        await alerts_topic.send(key=key, value=orjson.dumps(event))
+        metrics.ALERTS.labels(event["kind"], event["severity"], event["status"]).inc()
+    if result.events:
+        metrics.END_TO_END.observe(max(0.0, time.time() - batch.received_ms / 1000))
+    patients[key] = EncodedState(encoded)  # one changelog record per Kafka record
+    _remember(key, state)
+    log.debug("record processed", count=len(batch.readings), events=len(result.events))
+    _STAGE_EMIT.observe(time.perf_counter() - scored)
+
+
+async def _dead_letter(exc: Exception, value: bytes, message: Any) -> None:
+    """Put a failed record's whereabouts and reason on `vigil.dead-letter`.
+    The log line and the record carry the reason and the exception's class,
+    never its message, which could quote a value from the record."""
+    if isinstance(exc, RecordError):
+        reason, detail = exc.reason, exc.message
+    elif isinstance(exc, StateError):
+        reason, detail = "state_too_large", str(exc)
+    else:
+        reason, detail = "error", f"processing raised {type(exc).__name__}"
+    _FAILED[reason].inc()
+    if reason in ("undecodable", "wrong_shape"):
+        _OUTCOMES_UNDECODABLE.inc()  # the older, coarser count of the same thing
+    partition = message.partition if message is not None else None
+    offset = message.offset if message is not None else None
+    log.warning("record sent to the dead-letter topic", reason=reason, detail=detail, partition=partition,
+                offset=offset)
+    if reason == "error":  # where it raised, for a developer; not the message, which may quote values
+        frames = traceback.extract_tb(exc.__traceback__)
+        log.debug("record failure", where=[f"{f.filename}:{f.lineno} {f.name}" for f in frames[-5:]])
+    await dead_letter_topic.send(
+        value=encode_dead_letter(reason, detail, READINGS_TOPIC, partition, offset, value)
+    )
+
+
+@app.task
+async def _private_datadir() -> None:
+    """The tables' RocksDB files hold patients' states: the folder is the
+    owner's alone (created so, and tightened if it already existed)."""
+    datadir = settings.home / "worker"
+    datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    datadir.chmod(0o700)
+
+
+class _Kafka:
+    """Whether the last probe found Kafka answering (see `_probe_kafka`)."""
+
+    up = False
+
+
+@app.timer(interval=KAFKA_PROBE_S)
+async def _probe_kafka() -> None:
+    """The consumer keeps its partitions while the broker is down (a dead
+    broker, a full disk that took its log directory offline), so readiness
+    asks Kafka itself every few seconds."""
+    _Kafka.up = await kafka_reachable(settings.bootstrap, READINGS_TOPIC)
+    metrics.KAFKA_REACHABLE.set(1 if _Kafka.up else 0)
 
 
 def _ready() -> bool:
-    """Connected, assigned partitions, and the tables recovered from their changelog."""
+    """Kafka reachable, partitions assigned, and the tables recovered from their changelog."""
     try:
         assigned = bool(app.consumer.assignment())
     except Exception:  # no consumer yet
         return False
-    return assigned and not app.rebalancing and app.tables.recovery.completed.is_set()
+    return _Kafka.up and assigned and not app.rebalancing and app.tables.recovery.completed.is_set()
 
 
 @app.page("/healthz")

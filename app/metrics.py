@@ -25,7 +25,7 @@ from prometheus_client import (
 )
 
 from app.core.alerts import SEVERITIES
-from app.core.errors import Code
+from app.core.errors import RECORD_FAILURES, Code
 from app.core.vitals import MODELLED
 
 disable_created_metrics()  # no *_created series: they double the series count for nothing here
@@ -73,7 +73,7 @@ RATE_LIMITED_DEVICES = Gauge(
 # -- worker --------------------------------------------------------------------
 PROCESSED = Counter(
     "vigil_worker_readings_total",
-    "Readings processed, by outcome (scored, artifact, out_of_order, duplicate, undecodable).",
+    "Readings processed, by outcome (scored, artifact, out_of_order, duplicate, future, undecodable).",
     ["outcome"],
     registry=WORKER,
 )
@@ -94,6 +94,16 @@ EVENT_TIME_LAG = Histogram(
     "vigil_worker_event_time_lag_seconds",
     "Time from a reading's device timestamp to its processing (the newest reading of each record).",
     buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 86400),
+    registry=WORKER,
+)
+RECORDS_FAILED = Counter(
+    "vigil_worker_records_failed_total",
+    "vigil.readings records that could not be processed and went to vigil.dead-letter, by reason.",
+    ["reason"],
+    registry=WORKER,
+)
+KAFKA_REACHABLE = Gauge(
+    "vigil_worker_kafka_up", "1 while Kafka answers the worker's metadata probe with a leader for every partition.",
     registry=WORKER,
 )
 STATE_RESETS = Counter(
@@ -133,8 +143,10 @@ def _initialise() -> None:
         FRAMES.labels(kind)
     for outcome in ("accepted", "duplicate", *(c.value for c in Code)):
         READINGS.labels(outcome)
-    for outcome in ("scored", "artifact", "out_of_order", "duplicate", "undecodable"):
+    for outcome in ("scored", "artifact", "out_of_order", "duplicate", "future", "undecodable"):
         PROCESSED.labels(outcome)
+    for reason in RECORD_FAILURES:
+        RECORDS_FAILED.labels(reason)
     for stage in ("decode", "score", "emit"):
         PROCESS_TIME.labels(stage)
     for vital in MODELLED:

@@ -15,6 +15,9 @@ REJECTED_TOPIC = "vigil.rejected"
 ALERTS_TOPIC = "vigil.alerts"
 # Compacted: per device, the window of `seq`s already stored (app/core/delivery.py).
 DEVICE_SEQS_TOPIC = "vigil.device-seqs"
+# Records of vigil.readings the worker could not process: where they are and
+# why, never their content (docs/operations.md#dead-letter).
+DEAD_LETTER_TOPIC = "vigil.dead-letter"
 
 
 def _env(name: str, default: str) -> str:

@@ -2,7 +2,8 @@
 
     VigilError
      ├── Refusal      a device frame, or one reading in it, is refused; has a `code`
-     └── StateError   an encoded per-patient state cannot be decoded
+     ├── StateError   an encoded per-patient state cannot be decoded, or is too large to store
+     └── RecordError  a `vigil.readings` record cannot be processed; has a `reason`
 
 Messages are short, lower case, and never carry patient data, tokens or
 reading values: they are sent to devices and written to logs as they are.
@@ -51,3 +52,22 @@ class Refusal(VigilError):
 
 class StateError(VigilError):
     """An encoded per-patient state is not one this version can read."""
+
+
+class RecordError(VigilError):
+    """A `vigil.readings` record the worker cannot process. `reason` is one of
+    `RECORD_FAILURES` and labels `vigil_worker_records_failed_total`; the
+    message names the first problem found, never a value from the record."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+# Why a record went to `vigil.dead-letter` (docs/operations.md#dead-letter):
+# undecodable  not JSON, or not a version this worker reads
+# wrong_shape  valid JSON that is not a readings record (a field missing or of the wrong type)
+# state_too_large  the patient's state would exceed the bound after this record (a bug: states are bounded)
+# error        processing raised (a bug); the record is kept for a replay once fixed
+RECORD_FAILURES = ("undecodable", "wrong_shape", "state_too_large", "error")

@@ -3,11 +3,13 @@ one function that advances it by one reading.
 
 For every reading, in event time:
 
-1. Cleaning. A duplicate of the reading processed last (same id and time:
-   a resend stored twice) is dropped. Values outside physiology
-   (`app.core.vitals.is_artifact`) are marked as artifacts and go no further. A reading older than the newest one
-   already seen (a resend, or a device replaying its buffer) updates the
-   latest values it is newest for, and is neither learned nor scored.
+1. Cleaning. A duplicate of the reading processed last (same id: a resend
+   stored twice) is dropped. Values outside physiology
+   (`app.core.vitals.is_artifact`) are marked as artifacts and go no further.
+   A reading more than `Config.reorder_ms` older than the newest one already
+   seen (a device replaying its offline buffer) updates the latest values it
+   is newest for, and is neither learned nor scored; one within that window
+   is current (a device clock set back after running ahead).
 2. The learned model. Each modelled vital is scored against the patient's
    baseline (`app.core.model.Baseline`); anomalous values are kept out of
    learning. A drift (the level moved for good) is adopted as the new
@@ -22,6 +24,12 @@ For every reading, in event time:
 
 Everything depends only on the readings and their event times, so a replay
 at any speed produces the same events.
+
+The state is bounded whatever a device sends (docs/operations.md#patient-state):
+baselines exist only for the catalogue's modelled vitals, alerts one per kind,
+and the latest values of at most `MAX_CUSTOM_CHANNELS` custom channels are
+kept (the least recently updated one is forgotten first); `encode` refuses a
+state over `MAX_STATE_BYTES` (`StateError`).
 """
 
 from __future__ import annotations
@@ -35,8 +43,11 @@ from app.core import news2
 from app.core.alerts import Finding, OpenAlert, alert_id, event, transition
 from app.core.errors import StateError
 from app.core.model import WARMUP, Baseline
+from app.core.records import ReadingBatch
 from app.core.vitals import DANGER, MODELLED, NUMERIC, SPO2_SCALE2_DANGER
 
+MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
+MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
 STATE_VERSION = 3  # 2: baselines carry their prior (mean, sd); 3: and a trend
 _READABLE_VERSIONS = (2, 3)  # a v2 baseline starts its trend afresh
 KINDS = ("news2", "anomaly", "trend", "signal_quality")
@@ -44,6 +55,7 @@ PHYSIOLOGY = frozenset({"news2", "anomaly", "trend"})
 ARTIFACT_ALPHA = 0.2  # smoothing of the share of readings carrying an artifact
 
 _PLAUSIBLE = {name: vital.plausible for name, vital in NUMERIC.items()}
+_CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen"}
 _NEWS2_PARAMETERS = frozenset(news2.PARAMETERS)
 _NEWS2_SEVERITY = {"high": "high", "medium": "medium", "low_medium": "low"}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
@@ -71,6 +83,12 @@ class Config:
     trend_horizon_ms: int = 15 * 60 * 1000  # how far ahead the trend looks for a dangerous range
     trend_z: float = 2.5  # how far (in SDs) a vital must have left its normal before its trend counts
     scale2: bool = False  # NEWS2 SpO2 scale 2 (hypercapnic target)
+    # Readings up to this much older than the newest one seen are still
+    # current (scored, learned, fed to NEWS2 and the lifecycle): a device
+    # whose clock ran ahead by up to the gateway's future skew (5 min), then
+    # was corrected, must not make its correctly stamped readings invisible.
+    # Older readings (a replayed offline buffer) are out of order.
+    reorder_ms: int = 5 * 60 * 1000
 
 
 @dataclass(slots=True)
@@ -95,6 +113,51 @@ class Outcome:
     drifts: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class RecordOutcome:
+    """What processing one `vigil.readings` record did: its alert events and,
+    for the shell's metrics, how many readings had each outcome
+    (`READING_OUTCOMES`) and which vitals drifted."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(READING_OUTCOMES, 0))
+    drifts: list[str] = field(default_factory=list)
+
+
+# scored: learned and scored; artifact: carried an implausible value (also
+# counted as scored or out_of_order); out_of_order: older than the reorder
+# window; duplicate: the reading processed last, again; future: stamped more
+# than the reorder window after the record was received (only a producer
+# other than the gateway can write one; it would hold the patient's clock).
+READING_OUTCOMES = ("scored", "artifact", "out_of_order", "duplicate", "future")
+
+
+def process_record(
+    state: PatientState,
+    batch: ReadingBatch,
+    config: Config = Config(),
+    patient: str | None = None,
+) -> RecordOutcome:
+    """Advance `state` (in place) by every reading of one record, in order."""
+    result = RecordOutcome()
+    counts = result.counts
+    horizon = batch.received_ms + config.reorder_ms
+    for reading in batch.readings:
+        if reading["ts"] > horizon:
+            counts["future"] += 1
+            continue
+        outcome = process(state, batch.patient, batch.device_id, reading, config, patient)
+        result.events.extend(outcome.events)
+        if outcome.duplicate:
+            counts["duplicate"] += 1
+            continue
+        if outcome.artifacts:
+            counts["artifact"] += 1
+        counts["out_of_order" if outcome.out_of_order else "scored"] += 1
+        result.drifts.extend(outcome.drifts)
+    return result
+
+
 def process(
     state: PatientState,
     subject: str,
@@ -112,12 +175,13 @@ def process(
     ts: int = reading["ts"]
     vitals: dict[str, Any] = reading["vitals"]
     outcome = Outcome()
-    if ts == state.last_ts and reading["id"] == state.last_id:
+    if reading["id"] == state.last_id:
         outcome.duplicate = True  # the same reading stored twice (a resend): already counted
         return outcome
 
     clean: dict[str, Any] = {}
     latest = state.latest
+    reorder_ms = config.reorder_ms
     for name, value in vitals.items():
         bounds = _PLAUSIBLE.get(name)
         if (
@@ -130,13 +194,18 @@ def process(
             continue
         clean[name] = value
         previous = latest.get(name)
-        if previous is None or previous[1] <= ts:
+        # Newer values replace older ones; within the reorder window, the
+        # value that arrived last wins (a device clock corrected backwards).
+        if previous is None or previous[1] <= ts + reorder_ms:
+            if name not in _CATALOGUE:
+                _keep_custom(latest, name)
             latest[name] = [value, ts]
 
-    if ts < state.last_ts:
+    if ts < state.last_ts - reorder_ms:
         outcome.out_of_order = True
         return outcome
-    state.last_ts = ts
+    if ts > state.last_ts:
+        state.last_ts = ts
     state.last_id = reading["id"]
     state.count += 1
     state.artifact_rate += ARTIFACT_ALPHA * ((1.0 if outcome.artifacts else 0.0) - state.artifact_rate)
@@ -267,6 +336,18 @@ def process(
     return outcome
 
 
+def _keep_custom(latest: dict[str, list[Any]], name: str) -> None:
+    """Make `name` the most recently updated custom channel, forgetting the
+    least recently updated one when the patient already has
+    `MAX_CUSTOM_CHANNELS` (dicts keep insertion order)."""
+    if name in latest:
+        del latest[name]
+        return
+    custom = [k for k in latest if k not in _CATALOGUE]
+    if len(custom) >= MAX_CUSTOM_CHANNELS:
+        del latest[custom[0]]
+
+
 def _alarming(state: PatientState) -> bool:
     news, anomaly = state.alerts.get("news2"), state.alerts.get("anomaly")
     return (news is not None and news.confirmed) or (anomaly is not None and anomaly.confirmed)
@@ -350,6 +431,20 @@ def _drift_event(
 
 
 def encode(state: PatientState) -> bytes:
+    """The state's bytes, at most `MAX_STATE_BYTES`. Custom channels'
+    latest values are the only part that can be dropped to fit (they are not
+    modelled); a state that still does not fit raises `StateError`."""
+    data = _encode(state)
+    if len(data) > MAX_STATE_BYTES:
+        for name in [k for k in state.latest if k not in _CATALOGUE]:
+            del state.latest[name]
+        data = _encode(state)
+        if len(data) > MAX_STATE_BYTES:
+            raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
+    return data
+
+
+def _encode(state: PatientState) -> bytes:
     return orjson.dumps(
         {
             "v": STATE_VERSION,

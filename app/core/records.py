@@ -19,6 +19,7 @@ with the refusal's code and message and the refused item (never the token).
 from __future__ import annotations
 
 import hashlib
+import math
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ from typing import Any
 
 import orjson
 
-from app.core.errors import Refusal, StateError
+from app.core.errors import RecordError, Refusal
 from app.core.protocol import Reading
+from app.core.vitals import ACVPU
 
 READINGS_VERSION = 1
 
@@ -88,16 +90,77 @@ def encode_readings(
     )
 
 
+MAX_RECORD_READINGS = 10_000  # readings in one record; the gateway writes at most a batch (500)
+_VITALS_MAX = 64  # as app.core.protocol.MAX_VITALS
+_NAME_MAX = 64  # as app.core.vitals.CUSTOM_NAME_MAX
+_ID_MAX = 128
+
+
 def decode_readings(value: bytes) -> ReadingBatch:
+    """Decode and check one `vigil.readings` record.
+
+    The gateway writes well-formed records, but other systems may write to the
+    topic too: every field the worker relies on is checked here, so that a
+    record of the wrong shape is refused as a whole (`RecordError`, sent to
+    `vigil.dead-letter` by the worker) before it touches any patient's state.
+    """
     try:
         obj = orjson.loads(value)
-        if obj["v"] != READINGS_VERSION:
-            raise StateError("unknown readings record version")
-        return ReadingBatch(
-            obj["device_id"], obj["patient"], obj["received_ms"], obj["readings"], obj.get("trace", "")
-        )
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        raise StateError("undecodable readings record") from exc
+    except orjson.JSONDecodeError:
+        raise RecordError("undecodable", "record is not JSON") from None
+    if not isinstance(obj, dict):
+        raise RecordError("wrong_shape", "record is not a JSON object")
+    if obj.get("v") != READINGS_VERSION:
+        raise RecordError("undecodable", "unknown readings record version")
+    device_id, patient = obj.get("device_id"), obj.get("patient")
+    received_ms, readings, trace = obj.get("received_ms"), obj.get("readings"), obj.get("trace", "")
+    if not isinstance(device_id, str) or not 0 < len(device_id) <= _ID_MAX:
+        raise RecordError("wrong_shape", "device_id must be a string of 1 to 128 characters")
+    if not isinstance(patient, str) or not 0 < len(patient) <= _ID_MAX:
+        raise RecordError("wrong_shape", "patient must be a string of 1 to 128 characters")
+    if not _is_int(received_ms):
+        raise RecordError("wrong_shape", "received_ms must be an integer")
+    if not isinstance(trace, str) or len(trace) > _ID_MAX:
+        raise RecordError("wrong_shape", "trace must be a short string")
+    if not isinstance(readings, list) or len(readings) > MAX_RECORD_READINGS:
+        raise RecordError("wrong_shape", f"readings must be an array of at most {MAX_RECORD_READINGS}")
+    for reading in readings:
+        _check_reading(reading)
+    return ReadingBatch(device_id, patient, received_ms, readings, trace)
+
+
+def _is_int(value: Any) -> bool:
+    return value.__class__ is int
+
+
+def _check_reading(reading: Any) -> None:
+    if not isinstance(reading, dict):
+        raise RecordError("wrong_shape", "a reading is not a JSON object")
+    rid, ts, vitals = reading.get("id"), reading.get("ts"), reading.get("vitals")
+    if not isinstance(rid, str) or len(rid) > _ID_MAX:
+        raise RecordError("wrong_shape", "a reading's id must be a short string")
+    if not _is_int(ts):
+        raise RecordError("wrong_shape", "a reading's ts must be an integer (epoch ms)")
+    if not isinstance(vitals, dict) or len(vitals) > _VITALS_MAX:
+        raise RecordError("wrong_shape", f"a reading's vitals must be an object of at most {_VITALS_MAX}")
+    for name, x in vitals.items():
+        if len(name) > _NAME_MAX:
+            raise RecordError("wrong_shape", f"a vital's name is longer than {_NAME_MAX} characters")
+        kind = x.__class__
+        if name == "consciousness":
+            if kind is not str or x not in ACVPU:
+                raise RecordError("wrong_shape", "consciousness must be one ACVPU letter")
+        elif name == "on_oxygen":
+            if kind is not bool:
+                raise RecordError("wrong_shape", "on_oxygen must be true or false")
+        elif kind is float:
+            if not math.isfinite(x):  # orjson reads neither NaN nor inf, but a record may come from elsewhere
+                raise RecordError("wrong_shape", "a vital's value is not finite")
+        elif kind is not int:
+            raise RecordError("wrong_shape", "a vital's value must be a number")
+
+
+
 
 
 def encode_rejection(device_id: str, received_ms: int, refusal: Refusal, item: Any = None) -> bytes:
@@ -111,5 +174,30 @@ def encode_rejection(device_id: str, received_ms: int, refusal: Refusal, item: A
             "code": refusal.code.value,
             "message": refusal.message,
             "item": item,
+        }
+    )
+
+
+def encode_dead_letter(
+    reason: str, message: str, topic: str, partition: int | None, offset: int | None, value: bytes | None
+) -> bytes:
+    """A record the worker could not process, for `vigil.dead-letter`.
+
+    It names where the record is (topic, partition, offset) and why it failed,
+    with a fingerprint of its bytes, but carries none of its content: a
+    readings record holds a patient's pseudonym and vital signs, which stay
+    on `vigil.readings` under that topic's access rules.
+    """
+    data = value or b""
+    return orjson.dumps(
+        {
+            "v": 1,
+            "reason": reason,
+            "message": message,
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()[:16],
         }
     )

@@ -16,8 +16,9 @@ from app.alert_view import describe
 from app.core import patient as core
 from app.core.errors import Code
 from app.core.protocol import ack_frame, error_frame, hello_frame, parse_frame
-from app.core.records import encode_readings, encode_rejection, pseudonym, reading_id
-from app.settings import ALERTS_TOPIC, DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC
+from app.core.errors import RECORD_FAILURES
+from app.core.records import encode_dead_letter, encode_readings, encode_rejection, pseudonym, reading_id
+from app.settings import ALERTS_TOPIC, DEAD_LETTER_TOPIC, DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SPEC = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())
@@ -37,7 +38,7 @@ def validator(message: str) -> Draft202012Validator:
 def test_document_names_the_public_contracts() -> None:
     assert SPEC["asyncapi"] == "3.0.0"
     addresses = {c["address"] for c in SPEC["channels"].values()}
-    assert addresses == {"/v1", READINGS_TOPIC, REJECTED_TOPIC, ALERTS_TOPIC, DEVICE_SEQS_TOPIC}
+    assert addresses == {"/v1", READINGS_TOPIC, REJECTED_TOPIC, ALERTS_TOPIC, DEVICE_SEQS_TOPIC, DEAD_LETTER_TOPIC}
     assert SPEC["components"]["schemas"]["errorCode"]["enum"] == [c.value for c in Code]
     Draft202012Validator.check_schema(ALERT_SCHEMA)
 
@@ -87,3 +88,11 @@ def test_every_emitted_alert_event_validates(seed: int) -> None:
         check.validate(event)
         line = describe(event)  # what `vigil alerts` and `vigil up` print
         assert event["kind"] in line and "MRN-1" in line and event["subject"] not in line
+
+
+def test_dead_letter_records_validate() -> None:
+    schema = validator("deadLetter")
+    assert schema.schema["properties"]["reason"]["enum"] == list(RECORD_FAILURES)
+    for reason in RECORD_FAILURES:
+        schema.validate(orjson.loads(encode_dead_letter(reason, "why", READINGS_TOPIC, 1, 17, b"{}")))
+    schema.validate(orjson.loads(encode_dead_letter("error", "why", READINGS_TOPIC, None, None, None)))

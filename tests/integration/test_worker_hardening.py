@@ -1,0 +1,105 @@
+"""Issue 10 on the real worker: no record can stop it, no device can grow a
+patient's state past its bound, and a device clock that ran ahead cannot
+hide a deterioration. Gateway and worker are separate processes on the real
+Kafka; records are read back with a plain Kafka consumer."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from websockets.asyncio.client import connect
+
+from app.core.patient import MAX_STATE_BYTES
+from app.core.records import pseudonym
+from tests.conftest import read_topic
+
+pytestmark = pytest.mark.integration
+
+NORMAL = {"heart_rate": 72, "spo2": 97, "respiratory_rate": 15, "systolic_bp": 122, "temperature": 36.8}
+CRITICAL = {"heart_rate": 146, "spo2": 84, "respiratory_rate": 31, "systolic_bp": 84, "temperature": 36.8}
+
+
+def register(vigil, device: str, patient: str) -> dict[str, str]:
+    token = json.loads(vigil.run("devices", "add", device, "--patient", patient).stdout)["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def send_batch(ws, readings: list[dict]) -> None:
+    await ws.send(json.dumps({"type": "batch", "readings": readings}))
+    reply = json.loads(await ws.recv())
+    assert reply == {"type": "ack", "seqs": [r["seq"] for r in readings]}, reply
+
+
+def opened(patient: str, kind: str = "news2"):
+    return lambda r, v: v.get("patient") == patient and v.get("kind") == kind and v.get("status") == "open"
+
+
+async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> None:
+    now = int(time.time() * 1000)
+    hour_ago = now - 60 * 60_000
+
+    # 1. Poison: records of the wrong shape written straight to the topic by
+    # another producer. Each goes to vigil.dead-letter; the worker goes on.
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    await producer.start()
+    try:
+        poison = [
+            b"\x00not json",
+            orjson.dumps({"v": 1, "device_id": "rogue", "patient": "p-poisoned-patient", "received_ms": now,
+                          "readings": [{"id": "a", "ts": "yesterday", "vitals": {"heart_rate": 80}}]}),
+            orjson.dumps({"v": 1, "device_id": "rogue", "patient": "p-poisoned-patient", "received_ms": now,
+                          "readings": [{"id": "b", "ts": now, "vitals": {"heart_rate": [80]}}]}),
+        ]
+        for value in poison:
+            await producer.send_and_wait("vigil.readings", value, key=b"p-poisoned-patient")
+    finally:
+        await producer.stop()
+
+    # 2. Bloat: one device sends 300 readings, each with 60 new channel names.
+    bloat = register(vigil, "bloat-1", "BLOAT-PATIENT")
+    async with connect(vigil.ws_url, additional_headers=bloat, max_size=None) as ws:
+        for first in range(0, 300, 10):
+            readings = []
+            for seq in range(first, first + 10):
+                vitals = dict(NORMAL)
+                vitals.update({f"ch{seq:03d}_{k:02d}_" + "x" * 55: seq + k / 7 for k in range(58)})
+                readings.append({"seq": seq, "ts": hour_ago + seq * 10_000, "vitals": vitals})
+            await send_batch(ws, readings)
+        await send_batch(ws, [{"seq": 300 + i, "ts": now - 20_000 + i * 5_000, "vitals": CRITICAL} for i in range(4)])
+
+    # 3. A clock that ran ahead: an hour of normal readings, one stamped 290 s
+    # in the future, then critical readings stamped correctly.
+    ahead = register(vigil, "clock-1", "CLOCK-PATIENT")
+    async with connect(vigil.ws_url, additional_headers=ahead) as ws:
+        await send_batch(ws, [{"seq": i, "ts": hour_ago + i * 60_000, "vitals": NORMAL} for i in range(59)])
+        await send_batch(ws, [{"seq": 59, "ts": now + 290_000, "vitals": NORMAL}])
+        await send_batch(ws, [{"seq": 60 + i, "ts": now - 20_000 + i * 5_000, "vitals": CRITICAL} for i in range(4)])
+
+    # Every patient still gets their alert.
+    for patient in ("BLOAT-PATIENT", "CLOCK-PATIENT"):
+        alerts = await read_topic(kafka.bootstrap, "vigil.alerts", opened(patient))
+        assert len(alerts) == 1, (patient, vigil.log("worker")[-3000:])
+    assert services["worker"].poll() is None
+
+    letters = await read_topic(kafka.bootstrap, "vigil.dead-letter", lambda r, v: v.get("topic") == "vigil.readings")
+    assert sorted(letter["value"]["reason"] for letter in letters) == ["undecodable", "wrong_shape", "wrong_shape"]
+    assert all(isinstance(letter["value"]["offset"], int) for letter in letters)
+    assert "poisoned" not in json.dumps([letter["value"] for letter in letters])
+
+    # The bloated patient's state stayed within its bound in the changelog.
+    subject = pseudonym(bytes.fromhex((vigil.home / "pseudonym.key").read_text()), "BLOAT-PATIENT")
+    changelog = f"{vigil.env['VIGIL_WORKER_ID']}-patients-changelog"
+    states = await read_topic(kafka.bootstrap, changelog, lambda r, v: r.key == subject.encode() and v["n"] >= 300)
+    assert states
+    assert max(len(orjson.dumps(s["value"])) for s in states) <= MAX_STATE_BYTES
+
+    with urllib.request.urlopen(vigil.worker_url + "/metrics") as response:
+        text = response.read().decode()
+    assert 'vigil_worker_records_failed_total{reason="wrong_shape"} 2.0' in text
+    assert 'vigil_worker_records_failed_total{reason="undecodable"} 1.0' in text
+    assert "poisoned" not in vigil.log("worker")

@@ -1,0 +1,176 @@
+"""Issue 10, in the core: a patient's state stays bounded whatever a device
+sends, a record of the wrong shape is refused before it touches any state,
+and a device clock that ran ahead cannot hide later readings from detection."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+import pytest
+
+from app.core import patient as core
+from app.core.errors import RecordError, StateError
+from app.core.records import ReadingBatch, decode_readings, encode_dead_letter, reading_id
+
+T0 = 1_764_435_600_000
+MINUTE = 60_000
+CRITICAL = {"heart_rate": 142, "spo2": 85, "respiratory_rate": 29, "systolic_bp": 86, "temperature": 36.8}
+
+
+def normal(rng: random.Random) -> dict[str, object]:
+    return {
+        "heart_rate": round(72 + rng.gauss(0, 3)),
+        "spo2": round(97 + rng.gauss(0, 0.6)),
+        "respiratory_rate": round(16 + rng.gauss(0, 1)),
+        "systolic_bp": round(122 + rng.gauss(0, 4)),
+        "temperature": round(36.8 + rng.gauss(0, 0.1), 1),
+        "consciousness": "A",
+    }
+
+
+def reading(seq: int, ts: int, vitals: dict[str, object]) -> dict[str, object]:
+    return {"id": reading_id("dev-1", seq), "seq": seq, "ts": ts, "vitals": vitals}
+
+
+def record(readings: list[dict[str, object]], received_ms: int) -> ReadingBatch:
+    return ReadingBatch("dev-1", "p-subject-1", received_ms, readings)
+
+
+# -- the state bound ------------------------------------------------------------
+
+
+def test_new_channel_names_cannot_grow_a_state_past_its_bound() -> None:
+    """About 300 readings with new custom channel names made a state of 1 MB,
+    which the changelog refused, stopping the worker for every patient."""
+    state = core.PatientState()
+    rng = random.Random(3)
+    for i in range(300):
+        vitals = normal(rng)
+        # longest names the protocol allows, values that print long
+        vitals[f"c{i:03d}_" + "x" * 59] = -123456789.12345679 - i
+        vitals[f"d{i:03d}_" + "y" * 59] = 1e11 / 3 + i
+        core.process(state, "p-subject-1", "dev-1", reading(i, T0 + i * MINUTE, vitals))
+        assert len(core.encode(state)) <= core.MAX_STATE_BYTES
+    custom = [k for k in state.latest if k.endswith(("xxx", "yyy"))]
+    assert len(custom) == core.MAX_CUSTOM_CHANNELS
+    assert custom[-1].startswith("d299") and custom[-2].startswith("c299")  # the most recent are kept
+
+
+def test_worst_case_state_fits_the_bound() -> None:
+    """Every part at its largest: all modelled vitals learned and trending,
+    every alert kind open, every catalogue vital and the most custom channels
+    with the longest names and values."""
+    state = core.PatientState()
+    rng = random.Random(5)
+    for i in range(400):
+        vitals = {k: v + rng.random() / 7 if isinstance(v, (int, float)) else v for k, v in normal(rng).items()}
+        vitals.update(diastolic_bp=75 + rng.random() / 7, weight=80.123456789, on_oxygen=True)
+        for j in range(core.MAX_CUSTOM_CHANNELS):
+            vitals[f"c{j}_" + "z" * 61] = -999999999999.0 + rng.random()
+        core.process(state, "p-subject-1", "dev-1", reading(i, T0 + i * 997 + 1, vitals))
+    for kind in core.KINDS:
+        state.alerts[kind] = core.OpenAlert(T0 * 3, "medium", T0 * 3, False, T0 * 3)
+    data = core.encode(state)
+    assert len(data) <= core.MAX_STATE_BYTES
+    assert sum(k.endswith("zzz") for k in core.decode(data).latest) == core.MAX_CUSTOM_CHANNELS
+
+
+def test_a_state_that_cannot_fit_is_refused_not_written() -> None:
+    state = core.PatientState(last_id="x" * 5000)  # no device can cause this; a bug could
+    with pytest.raises(StateError):
+        core.encode(state)
+
+
+# -- records of the wrong shape -----------------------------------------------------
+
+
+GOOD = {"v": 1, "device_id": "dev-1", "patient": "p-1", "received_ms": T0, "readings": [reading(0, T0, {"spo2": 97})]}
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"\xff not json", "undecodable"),
+        (orjson.dumps({**GOOD, "v": 9}), "undecodable"),
+        (orjson.dumps([1, 2]), "wrong_shape"),
+        (orjson.dumps({**GOOD, "readings": {"0": 1}}), "wrong_shape"),
+        (orjson.dumps({**GOOD, "patient": 7}), "wrong_shape"),
+        (orjson.dumps({**GOOD, "received_ms": "now"}), "wrong_shape"),
+        (orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": "2026-01-01", "vitals": {}}]}), "wrong_shape"),
+        (orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": [97]}]}), "wrong_shape"),
+        (orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"heart_rate": "72"}}]}), "wrong_shape"),
+        (orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"consciousness": "Q"}}]}), "wrong_shape"),
+        (orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"hr": {"x": 1}}}]}), "wrong_shape"),
+        (orjson.dumps({**GOOD, "readings": [7]}), "wrong_shape"),
+    ],
+)
+def test_records_of_the_wrong_shape_are_refused_with_a_reason(value: bytes, reason: str) -> None:
+    with pytest.raises(RecordError) as refused:
+        decode_readings(value)
+    assert refused.value.reason == reason
+    assert "p-1" not in refused.value.message and "97" not in refused.value.message
+
+
+def test_a_well_formed_record_decodes() -> None:
+    batch = decode_readings(orjson.dumps(GOOD))
+    assert batch.readings[0]["vitals"] == {"spo2": 97} and batch.patient == "p-1"
+
+
+def test_dead_letter_record_says_where_and_why_but_not_what() -> None:
+    value = orjson.dumps({**GOOD, "patient": "p-secret", "readings": "x"})
+    letter = orjson.loads(encode_dead_letter("wrong_shape", "readings must be an array", "vigil.readings", 2, 41, value))
+    assert letter["reason"] == "wrong_shape" and (letter["partition"], letter["offset"]) == (2, 41)
+    assert letter["size"] == len(value) and len(letter["sha256"]) == 16
+    assert b"p-secret" not in orjson.dumps(letter) and b"dev-1" not in orjson.dumps(letter)
+
+
+# -- a device clock that ran ahead --------------------------------------------------
+
+
+def first_open(future_skew_ms: int | None) -> int | None:
+    """Learn an hour of normal readings, optionally one reading stamped
+    `future_skew_ms` ahead, then critical readings stamped correctly every 5 s;
+    return the event time of the first news2 open, relative to the onset."""
+    state = core.PatientState()
+    rng = random.Random(9)
+    seq = 0
+    for i in range(60):
+        core.process(state, "p-subject-1", "dev-1", reading(seq, T0 + i * MINUTE, normal(rng)))
+        seq += 1
+    onset = T0 + 60 * MINUTE
+    if future_skew_ms is not None:
+        core.process(state, "p-subject-1", "dev-1", reading(seq, onset + future_skew_ms, normal(rng)))
+        seq += 1
+    for k in range(30):
+        ts = onset + k * 5_000
+        for event in core.process(state, "p-subject-1", "dev-1", reading(seq, ts, CRITICAL)).events:
+            if event["kind"] == "news2" and event["status"] == "open":
+                return ts - onset
+        seq += 1
+    return None
+
+
+def test_a_future_timestamp_does_not_hide_later_readings() -> None:
+    usual = first_open(None)
+    assert usual is not None
+    for skew in (60_000, 290_000, 299_000):
+        assert first_open(skew) == usual, skew
+
+
+def test_readings_beyond_the_reorder_window_after_receipt_are_counted_not_processed() -> None:
+    state = core.PatientState()
+    received = T0 + 10 * MINUTE
+    result = core.process_record(
+        state,
+        record([reading(0, received - MINUTE, {"spo2": 97}), reading(1, received + 6 * MINUTE, {"spo2": 80})], received),
+    )
+    assert result.counts["scored"] == 1 and result.counts["future"] == 1
+    assert state.last_ts == received - MINUTE and state.latest["spo2"][0] == 97
+
+
+def test_an_offline_buffer_replayed_late_is_still_out_of_order() -> None:
+    state = core.PatientState()
+    core.process(state, "p-subject-1", "dev-1", reading(0, T0 + 30 * MINUTE, {"heart_rate": 70}))
+    late = core.process(state, "p-subject-1", "dev-1", reading(1, T0, CRITICAL))
+    assert late.out_of_order and late.events == []

@@ -12,6 +12,7 @@ import orjson
 from app import logs
 from app.runtime import stop_on_signals
 from app.settings import Settings
+from app.topics import ensure_topics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +130,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     # Faust makes its data folder (VIGIL_HOME/worker) without its parents.
     settings.home.mkdir(parents=True, exist_ok=True)
+    # The topics it reads and writes (vigil.dead-letter included), before
+    # Faust subscribes: a consumer would not see a topic created later for
+    # minutes (its metadata refresh), and a cluster may not auto-create.
+    asyncio.run(ensure_topics(settings))
     _use_uvloop(settings)
 
     from agents.app import app

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 
 import orjson
@@ -15,8 +16,9 @@ from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import connect
 
 from app.core.patient import MAX_STATE_BYTES
+from app.kafka_local import LocalKafka, free_port
 from app.core.records import pseudonym
-from tests.conftest import read_topic
+from tests.conftest import read_topic, stop, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -103,3 +105,43 @@ async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> Non
     assert 'vigil_worker_records_failed_total{reason="wrong_shape"} 2.0' in text
     assert 'vigil_worker_records_failed_total{reason="undecodable"} 1.0' in text
     assert "poisoned" not in vigil.log("worker")
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_worker_readiness_follows_kafka(vigil, tmp_path) -> None:
+    """The consumer keeps its partitions while the broker is down: readiness
+    must still say the worker is not scoring anything."""
+    broker = LocalKafka(tmp_path / "kafka", port=free_port(), controller_port=free_port())
+    broker.start(quiet=True)
+    vigil.env.update(VIGIL_KAFKA_BOOTSTRAP=broker.bootstrap)
+    worker = vigil.spawn("worker", log_name="worker")
+    try:
+        wait_ready(vigil.worker_url + "/readyz", worker)
+        broker.stop()
+        assert wait_for(lambda: http_status(vigil.worker_url + "/readyz") == 503, 30), vigil.log("worker")[-2000:]
+        with urllib.request.urlopen(vigil.worker_url + "/metrics") as response:
+            assert "vigil_worker_kafka_up 0.0" in response.read().decode()
+        broker.start(90.0, True)
+        assert wait_for(lambda: http_status(vigil.worker_url + "/readyz") == 200, 90), vigil.log("worker")[-2000:]
+        assert worker.poll() is None
+    finally:
+        stop(worker)
+        broker.stop()

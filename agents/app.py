@@ -29,6 +29,7 @@ from faust.serializers import codecs
 
 from app import metrics
 from app.core import patient as core
+from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, RecordError, StateError
 from app.core.records import decode_readings, encode_dead_letter
 from app.pseudonyms import PatientDirectory, load_key
@@ -64,7 +65,7 @@ class PatientStateCodec(codecs.Codec):
     """
 
     def _dumps(self, obj: Any) -> bytes:
-        data = obj.data if isinstance(obj, EncodedState) else core.encode(obj)
+        data = obj.data if isinstance(obj, EncodedState) else patient_state.encode(obj)
         metrics.CHANGELOG_WRITES.inc()
         metrics.CHANGELOG_BYTES.inc(len(data))
         return data
@@ -73,7 +74,7 @@ class PatientStateCodec(codecs.Codec):
         return EncodedState(bytes(s))
 
 
-def load_state(stored: Any) -> core.PatientState:
+def load_state(stored: Any) -> patient_state.PatientState:
     """The table's value for a patient as a `PatientState`: a fresh one for
     a new patient, the decoded one for a state recovered from the changelog.
 
@@ -82,14 +83,14 @@ def load_state(stored: Any) -> core.PatientState:
     population prior, and `vigil_worker_state_resets_total` counts it.
     """
     if stored is None:
-        return core.PatientState()
+        return patient_state.PatientState()
     if isinstance(stored, EncodedState):
         try:
-            return core.decode(stored.data)
+            return patient_state.decode(stored.data)
         except StateError:
             metrics.STATE_RESETS.inc()
             log.warning("undecodable patient state replaced by a fresh one")
-            return core.PatientState()
+            return patient_state.PatientState()
     return stored
 
 
@@ -170,10 +171,10 @@ patients = app.Table(
 # back to it (and its changelog) after each record, and the cache is emptied
 # whenever partitions move, so a state another worker advanced is never used.
 DECODED_CACHE = 10_000  # patients; a decoded state takes about 6.4 KB
-_decoded: OrderedDict[bytes, core.PatientState] = OrderedDict()
+_decoded: OrderedDict[bytes, patient_state.PatientState] = OrderedDict()
 
 
-def _remember(key: bytes, state: core.PatientState) -> None:
+def _remember(key: bytes, state: patient_state.PatientState) -> None:
     _decoded[key] = state
     _decoded.move_to_end(key)
     if len(_decoded) > DECODED_CACHE:
@@ -239,7 +240,7 @@ async def _handle(value: bytes, partition: int | None) -> None:
     _STAGE_DECODE.observe(decoded - started)
 
     result = core.process_record(state, batch, detector_config, directory.patient(subject))
-    encoded = core.encode(state)  # bounded (core.MAX_STATE_BYTES); raises StateError otherwise
+    encoded = patient_state.encode(state)  # bounded (patient_state.MAX_STATE_BYTES); raises StateError otherwise
     scored = time.perf_counter()
     # Metrics are counted in the core and recorded once per record: three
     # Prometheus updates per reading cost about a fifth of the core's time.

@@ -30,6 +30,7 @@ from typing import Any
 
 from app.core import news2
 from app.core import patient as core
+from app.core import state as patient_state
 from app.core.records import reading_id
 
 MINUTE = 60_000
@@ -163,14 +164,14 @@ def _deteriorate(v: dict[str, float], event: Event, t: int) -> str | None:
 
 
 def run_vigil(p: SimPatient, sizes: list[int]) -> Iterator[tuple[str, int]]:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     for i, reading in enumerate(p.readings):
         for event in core.process(state, p.subject, "eval", reading).events:
             if event["kind"] != "baseline_drift":
                 yield event["status"], reading["ts"]
         if i % 500 == 0:
-            sizes.append(len(core.encode(state)))
-    sizes.append(len(core.encode(state)))
+            sizes.append(len(patient_state.encode(state)))
+    sizes.append(len(patient_state.encode(state)))
 
 
 def run_static(p: SimPatient, sizes: list[int]) -> Iterator[tuple[str, int]]:

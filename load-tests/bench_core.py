@@ -27,12 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.core import news2  # noqa: E402
 from app.core import patient as core  # noqa: E402
+from app.core import state as patient_state  # noqa: E402
 from app.evaluation import HOUR, STATIC_LIMITS, cohort  # noqa: E402
 
 
 def vigil(readings_by_patient: list[list[dict]]) -> None:
     for readings in readings_by_patient:
-        state = core.PatientState()
+        state = patient_state.PatientState()
         for reading in readings:
             core.process(state, "p-bench", "bench", reading)
 
@@ -58,12 +59,12 @@ def static(readings_by_patient: list[list[dict]]) -> None:
 
 
 def encode_state(readings_by_patient: list[list[dict]]) -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     for reading in readings_by_patient[0][:500]:
         core.process(state, "p-bench", "bench", reading)
     for readings in readings_by_patient:
         for _ in readings:
-            core.encode(state)
+            patient_state.encode(state)
 
 
 def main() -> None:

@@ -70,6 +70,7 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 
 from app.core import patient as core  # noqa: E402
+from app.core import state as patient_state
 from app.core.records import pseudonym, reading_id  # noqa: E402
 from app.evaluation import cohort  # noqa: E402
 from app.kafka_local import free_port  # noqa: E402
@@ -87,10 +88,10 @@ def templates(count: int, readings: int, seed: int) -> list[bytes]:
     days = readings * 1.5 / 1440 + 0.05
     out = []
     for simulated in cohort(count, days, seed):
-        state = core.PatientState()
+        state = patient_state.PatientState()
         for reading in simulated.readings[:readings]:
             core.process(state, simulated.subject, "bench", reading)
-        out.append(core.encode(state))
+        out.append(patient_state.encode(state))
     return out
 
 
@@ -114,7 +115,7 @@ def patient_states(key: bytes, patients: int, bases: list[bytes], seed: int) -> 
                 latest[0] += rng.randint(-2, 2)
         value = orjson.dumps(obj)
         if i % 997 == 0:
-            core.decode(value)  # spot check: still a state the worker can read
+            patient_state.decode(value)  # spot check: still a state the worker can read
         yield pseudonym(key, f"patient-{i}").encode(), value
 
 

@@ -14,16 +14,48 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 SCHEMA = "vigil.alert/1"
-SEVERITIES = ("low", "medium", "high")
-_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 _ALERT_NS = uuid.UUID("0b6c1f8e-54a7-4c1b-8d8e-6a2f3c9e7d21")
 
 
+class Kind(StrEnum):
+    """What an alert event is about (`kind` in docs/alerts.md)."""
+
+    NEWS2 = "news2"  # the safety net: NEWS2 from the latest value of each parameter
+    ANOMALY = "anomaly"  # far from this patient's learned normal
+    TREND = "trend"  # heading for a dangerous range
+    SIGNAL_QUALITY = "signal_quality"  # a device sending artifacts again and again
+    BASELINE_DRIFT = "baseline_drift"  # a notice: a vital's level moved for good
+
+
+class Status(StrEnum):
+    """Where an alert is in its lifecycle (`status` in docs/alerts.md)."""
+
+    OPEN = "open"
+    ESCALATED = "escalated"
+    REMINDER = "reminder"
+    RESOLVED = "resolved"
+    NOTICE = "notice"  # one-off events (baseline_drift), no lifecycle
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+# Kinds with a lifecycle, in the order their changes are reported.
+LIFECYCLE_KINDS = (Kind.NEWS2, Kind.ANOMALY, Kind.TREND, Kind.SIGNAL_QUALITY)
+PHYSIOLOGY = frozenset({Kind.NEWS2, Kind.ANOMALY, Kind.TREND})
+SEVERITIES = tuple(Severity)
+_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
 def rank(severity: str) -> int:
-    return _RANK[severity]
+    return _RANK[severity]  # type: ignore[index]  # a Severity, or its value
 
 
 def alert_id(subject: str, kind: str, opened_ms: int) -> str:
@@ -40,7 +72,7 @@ def iso(ms: int) -> str:
 @dataclass(slots=True)
 class OpenAlert:
     opened_ms: int  # event time the condition was first seen (also the alert id's)
-    severity: str
+    severity: Severity
     clear_since_ms: int | None = None  # event time the condition stopped holding
     confirmed: bool = True  # False while the condition awaits confirmation
     notified_ms: int | None = None  # event time of the last open, escalation or reminder
@@ -50,25 +82,36 @@ class OpenAlert:
 class Finding:
     """A condition that holds for the current reading."""
 
-    kind: str
-    severity: str
+    kind: Kind
+    severity: Severity
     evidence: dict[str, Any]
     urgent: bool = False  # opens without waiting for confirmation
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One step of an alert's lifecycle, to be emitted as an event."""
+
+    status: Status
+    kind: Kind
+    alert: OpenAlert
+    finding: Finding | None  # None when resolved
+
+
 def transition(
-    open_alerts: dict[str, OpenAlert],
-    kinds: tuple[str, ...],
-    findings: dict[str, Finding],
+    open_alerts: dict[Kind, OpenAlert],
+    kinds: tuple[Kind, ...],
+    findings: dict[Kind, Finding],
     ts_ms: int,
+    *,
     resolve_after_ms: int,
-    confirm_ms: int = 0,
-    renotify_ms: int = 0,
-    muted: frozenset[str] = frozenset(),
-) -> list[tuple[str, str, OpenAlert, Finding | None]]:
+    confirm_ms: int,
+    renotify_ms: int,
+    muted: frozenset[Kind] = frozenset(),
+) -> list[Change]:
     """Advance the lifecycle of each kind given what holds now.
 
-    Returns (status, kind, alert, finding) for every change:
+    Returns a `Change` for every step:
 
     - "open" once a condition has held on consecutive readings for
       `confirm_ms` of event time (a short confirmation delay: on SpO2, 15 s
@@ -86,7 +129,7 @@ def transition(
     Kinds in `muted` open no new alert unless the finding is urgent; alerts
     already open carry on. `open_alerts` is updated in place.
     """
-    changes: list[tuple[str, str, OpenAlert, Finding | None]] = []
+    changes: list[Change] = []
     for kind in kinds:
         finding = findings.get(kind)
         current = open_alerts.get(kind)
@@ -97,7 +140,7 @@ def transition(
             current = open_alerts[kind] = OpenAlert(ts_ms, finding.severity, confirmed=immediate)
             if current.confirmed:
                 current.notified_ms = ts_ms
-                changes.append(("open", kind, current, finding))
+                changes.append(Change(Status.OPEN, kind, current, finding))
         elif finding is not None and current is not None:
             current.clear_since_ms = None
             if not current.confirmed:
@@ -109,14 +152,14 @@ def transition(
                 if ts_ms - current.opened_ms >= confirm_ms or finding.urgent:
                     current.confirmed = True
                     current.notified_ms = ts_ms
-                    changes.append(("open", kind, current, finding))
+                    changes.append(Change(Status.OPEN, kind, current, finding))
             elif rank(finding.severity) > rank(current.severity):
                 current.severity = finding.severity
                 current.notified_ms = ts_ms
-                changes.append(("escalated", kind, current, finding))
+                changes.append(Change(Status.ESCALATED, kind, current, finding))
             elif renotify_ms > 0 and ts_ms - (current.notified_ms or current.opened_ms) >= renotify_ms:
                 current.notified_ms = ts_ms
-                changes.append(("reminder", kind, current, finding))
+                changes.append(Change(Status.REMINDER, kind, current, finding))
         elif current is not None:
             if not current.confirmed:
                 del open_alerts[kind]  # gone before it was confirmed: never alarmed
@@ -125,7 +168,7 @@ def transition(
                 current.clear_since_ms = ts_ms  # (earlier: a clock set back, as above)
             if ts_ms - current.clear_since_ms >= resolve_after_ms:
                 del open_alerts[kind]
-                changes.append(("resolved", kind, current, None))
+                changes.append(Change(Status.RESOLVED, kind, current, None))
     return changes
 
 
@@ -134,9 +177,9 @@ def event(
     subject: str,
     patient: str | None,
     device_id: str,
-    status: str,
-    kind: str,
-    severity: str,
+    status: Status,
+    kind: Kind,
+    severity: Severity,
     opened_ms: int,
     event_ms: int,
     reading_id: str,

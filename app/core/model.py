@@ -1,8 +1,9 @@
-"""A patient's learned baseline for one vital, built from River components.
+"""A patient's learned baseline for one vital.
 
 Per vital:
 
-- `river.stats.Var` learns the mean and variance of this patient's own
+- A running variance (`app.core.stats.RunningVar`, River's `stats.Var`
+  with public state) learns the mean and variance of this patient's own
   readings. Scoring blends them with a prior (mean, standard deviation)
   weighted as `PRIOR_WEIGHT` readings: at first the population's
   (`app.core.vitals`), so a new patient is scored at once against population
@@ -22,22 +23,21 @@ Per vital:
   keeps moving as it does; the caller warns when that is a dangerous range the
   vital has not reached yet. One spike moves it by a few standard deviations
   at most, and a gap of more than `TREND_GAP_MS` starts it afresh.
-- `river.drift.PageHinkley` watches the z-scores. When the level has moved for
+- A Page-Hinkley test (`app.core.stats.PageHinkley`, River's
+  `drift.PageHinkley`) watches the z-scores. When the level has moved for
   good it signals drift; the caller then decides whether the new level is
   adopted as baseline (see `app.core.patient`: only when it is clinically
   safe) and calls `adopt`, which makes the recent level the new prior.
 
-The River objects are rebuilt from, and reduced to, a few plain numbers
-(`to_list` / `from_list`), so the per-patient state has an explicit, versioned
-encoding and is never pickled.
+Every part of a baseline is a public number, so the per-patient state has an
+explicit, versioned encoding (`app.core.state`) and is never pickled.
 """
 
 from __future__ import annotations
 
 import math
 
-from river import drift, stats
-
+from app.core.stats import PageHinkley, RunningVar
 from app.core.vitals import NUMERIC
 
 PRIOR_WEIGHT = 5.0  # the prior counts as this many readings
@@ -64,24 +64,18 @@ PH_ALPHA = 1 - 1e-4
 PH_CLIP = 4.0  # z fed to the detector is clipped: a drift takes several readings
 
 
-def _new_ph() -> drift.PageHinkley:
-    return drift.PageHinkley(
-        min_instances=PH_MIN_INSTANCES, delta=PH_DELTA, threshold=PH_THRESHOLD, alpha=PH_ALPHA
-    )
-
-
 class Baseline:
     """Learned baseline and drift detector for one vital of one patient."""
 
-    __slots__ = ("name", "floor", "var", "prior_mean", "prior_sd", "ph", "recent", "level", "slope", "t_ms")
+    __slots__ = ("floor", "level", "name", "ph", "prior_mean", "prior_sd", "recent", "slope", "t_ms", "var")
 
     def __init__(
         self,
         name: str,
-        var: stats.Var,
+        var: RunningVar,
         prior_mean: float,
         prior_sd: float,
-        ph: drift.PageHinkley,
+        ph: PageHinkley,
         recent: float,
         level: float = 0.0,
         slope: float = 0.0,
@@ -101,21 +95,21 @@ class Baseline:
     @classmethod
     def prior(cls, name: str) -> Baseline:
         mean, sd = NUMERIC[name].prior
-        return cls(name, stats.Var(), mean, sd, _new_ph(), mean)
+        return cls(name, RunningVar(), mean, sd, PageHinkley(), mean)
 
     @property
     def n(self) -> float:
         """Readings learned since the last reset."""
-        return self.var.mean.n
+        return self.var.n
 
     @property
     def mean(self) -> float:
-        n = self.var.mean.n
-        return (PRIOR_WEIGHT * self.prior_mean + n * self.var.mean.get()) / (PRIOR_WEIGHT + n)
+        n = self.var.n
+        return (PRIOR_WEIGHT * self.prior_mean + n * self.var.mean) / (PRIOR_WEIGHT + n)
 
     @property
     def sd(self) -> float:
-        n = self.var.mean.n
+        n = self.var.n
         own = self.var.get() if n >= 2 else 0.0
         variance = (PRIOR_WEIGHT * self.prior_sd**2 + n * max(own, 0.0)) / (PRIOR_WEIGHT + n)
         return max(math.sqrt(variance), self.floor)
@@ -134,11 +128,10 @@ class Baseline:
         limit = RECENT_CLIP * sd
         move = x - self.recent
         self.recent += RECENT_ALPHA * (limit if move > limit else -limit if move < -limit else move)
-        if -learn_below < z < learn_below or self.var.mean.n < WARMUP:
+        if -learn_below < z < learn_below or self.var.n < WARMUP:
             self.var.update(x)
-        ph = self.ph
-        ph.update(PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z)
-        return ph._drift_detected
+        clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
+        return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
 
     def track(self, x: float, ts_ms: int, sd: float) -> None:
         """Advance the trend to event time `ts_ms` with one clean value."""
@@ -185,51 +178,9 @@ class Baseline:
         """
         level, sd = self.recent, self.sd
         self.prior_mean, self.prior_sd = level, sd
-        self.var = stats.Var()
-        self.var.mean.n = WARMUP
-        self.var.mean._mean = level
-        self.var._S = sd * sd * (WARMUP - 1)  # River's Var divides by n - ddof (1)
-        self.ph = _new_ph()
+        self.var = RunningVar.of(WARMUP, level, sd)
+        self.ph = PageHinkley()
 
     def reject_drift(self) -> None:
         """Drift to an unsafe level: keep the baseline, restart the detector."""
-        self.ph = _new_ph()
-
-    # -- explicit encoding ----------------------------------------------------
-
-    def to_list(self) -> list[float]:
-        ph = self.ph
-        return [
-            self.var.mean.n,
-            self.var.mean._mean,
-            self.var._S,
-            self.prior_mean,
-            self.prior_sd,
-            self.recent,
-            ph._x_mean.n,
-            ph._x_mean._mean,
-            ph._sum_increase,
-            ph._sum_decrease,
-            ph._min_increase if math.isfinite(ph._min_increase) else 1e300,
-            ph._max_decrease,
-            self.level,
-            self.slope,
-            self.t_ms,
-        ]
-
-    @classmethod
-    def from_list(cls, name: str, values: list[float]) -> Baseline:
-        n, mean, s, prior_mean, prior_sd, recent, ph_n, ph_mean, inc, dec, min_inc, max_dec = values[:12]
-        level, slope, t_ms = values[12:15] if len(values) >= 15 else (0.0, 0.0, 0)  # v2 had no trend
-        var = stats.Var()
-        var.mean.n = n
-        var.mean._mean = mean
-        var._S = s
-        ph = _new_ph()
-        ph._x_mean.n = ph_n
-        ph._x_mean._mean = ph_mean
-        ph._sum_increase = inc
-        ph._sum_decrease = dec
-        ph._min_increase = math.inf if min_inc >= 1e300 else min_inc
-        ph._max_decrease = max_dec
-        return cls(name, var, prior_mean, prior_sd, ph, recent, level, slope, int(t_ms))
+        self.ph = PageHinkley()

@@ -1,66 +1,73 @@
-"""Per-patient detection: the state a worker keeps for each patient, and the
-one function that advances it by one reading.
+"""Per-patient detection: advance a patient's state (`app.core.state`) by one
+reading, or by every reading of one `vigil.readings` record.
 
-For every reading, in event time:
+For every reading, in event time, `process` runs these stages:
 
-1. Cleaning. A duplicate of the reading processed last (same id: a resend
+1. `_clean`. A duplicate of the reading processed last (same id: a resend
    stored twice) is dropped. Values outside physiology
    (`app.core.vitals.is_artifact`) are marked as artifacts and go no further.
    A reading more than `Config.reorder_ms` older than the newest one already
    seen (a device replaying its offline buffer) updates the latest values it
    is newest for, and is neither learned nor scored; one within that window
    is current (a device clock set back after running ahead).
-2. The learned model. Each modelled vital is scored against the patient's
-   baseline (`app.core.model.Baseline`); anomalous values are kept out of
-   learning. A drift (the level moved for good) is adopted as the new
-   baseline only when the new level is clinically safe (NEWS2 scores the vital
-   0); a drift into a range NEWS2 scores is a deterioration and keeps alerting.
-   Either way a `baseline_drift` notice is emitted.
-3. The safety net. NEWS2 from the latest value of each parameter (no older
-   than `news2_max_age_ms`), independent of anything learned.
-4. The lifecycle (`app.core.alerts.transition`): open once the condition has
+2. `_score`. Each modelled vital is scored (a z-score) against the patient's
+   baseline (`app.core.model.Baseline`), before it learns from the value.
+3. `_track`. The vital's short-horizon trend moves on; vitals whose trend
+   reaches a dangerous range within the horizon are noted.
+4. `_learn_and_drift`. The baseline learns (anomalous values are kept out).
+   A drift (the level moved for good) is adopted as the new baseline only
+   when the new level is clinically safe (NEWS2 scores the vital 0); a drift
+   into a range NEWS2 scores is a deterioration and keeps alerting. Either
+   way a `baseline_drift` notice is emitted.
+5. Findings: `_safety_net` (NEWS2 from the latest value of each parameter no
+   older than `news2_max_age_ms`, independent of anything learned),
+   `_anomaly` (far from the learned normal), `_trend` (heading for danger),
+   `_signal_quality` (a device sending artifacts again and again, which mutes
+   new physiology alerts).
+6. `_lifecycle` (`app.core.alerts.transition`): open once the condition has
    held for `confirm_ms` (a single artifact-like reading never alarms),
-   escalate, and resolve once it has been gone for `resolve_after_ms`.
+   escalate, remind, and resolve once it has been gone for `resolve_after_ms`.
 
 Everything depends only on the readings and their event times, so a replay
 at any speed produces the same events.
-
-The state is bounded whatever a device sends (docs/operations.md#patient-state):
-baselines exist only for the catalogue's modelled vitals, alerts one per kind,
-and the latest values of at most `MAX_CUSTOM_CHANNELS` custom channels are
-kept (the least recently updated one is forgotten first); `encode` refuses a
-state over `MAX_STATE_BYTES` (`StateError`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from app.core import news2
-from app.core.alerts import Finding, OpenAlert, alert_id, event, transition
-from app.core.errors import StateError
+from app.core.alerts import (
+    LIFECYCLE_KINDS,
+    PHYSIOLOGY,
+    Finding,
+    Kind,
+    Severity,
+    Status,
+    alert_id,
+    event,
+    transition,
+)
 from app.core.model import WARMUP, Baseline
 from app.core.records import ReadingBatch
+from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
 from app.core.vitals import DANGER, MODELLED, NUMERIC, SPO2_SCALE2_DANGER
 
-MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
-MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
-STATE_VERSION = 3  # 2: baselines carry their prior (mean, sd); 3: and a trend
-_READABLE_VERSIONS = (2, 3)  # a v2 baseline starts its trend afresh
-KINDS = ("news2", "anomaly", "trend", "signal_quality")
-PHYSIOLOGY = frozenset({"news2", "anomaly", "trend"})
 ARTIFACT_ALPHA = 0.2  # smoothing of the share of readings carrying an artifact
 
 _PLAUSIBLE = {name: vital.plausible for name, vital in NUMERIC.items()}
-_CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen"}
 _NEWS2_PARAMETERS = frozenset(news2.PARAMETERS)
-_NEWS2_SEVERITY = {"high": "high", "medium": "medium", "low_medium": "low"}
+# Enum members bound once: looking one up on its class costs four times a
+# plain name on the hot path.
+_NEWS2, _ANOMALY, _TREND, _SIGNAL_QUALITY = Kind.NEWS2, Kind.ANOMALY, Kind.TREND, Kind.SIGNAL_QUALITY
+_BASELINE_DRIFT = Kind.BASELINE_DRIFT
+_LOW, _MEDIUM, _HIGH = Severity.LOW, Severity.MEDIUM, Severity.HIGH
+_NEWS2_SEVERITY = {"high": _HIGH, "medium": _MEDIUM, "low_medium": _LOW}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
 # when the new level scores 0. Diastolic pressure is not in NEWS2.
-_SAFE_LEVEL = {
+_SAFE_LEVEL: dict[str, Callable[[float], int]] = {
     "heart_rate": news2.pulse,
     "spo2": news2.spo2_scale1,
     "respiratory_rate": news2.respiratory_rate,
@@ -92,17 +99,6 @@ class Config:
 
 
 @dataclass(slots=True)
-class PatientState:
-    count: int = 0  # readings processed
-    last_ts: int = 0  # newest event time processed, epoch ms
-    last_id: str = ""  # id of the reading processed last, to drop its duplicates
-    artifact_rate: float = 0.0  # smoothed share of recent readings carrying an artifact
-    baselines: dict[str, Baseline] = field(default_factory=dict)
-    latest: dict[str, list[Any]] = field(default_factory=dict)  # name -> [value, ts_ms]
-    alerts: dict[str, OpenAlert] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
 class Outcome:
     """What processing one reading did, for the shell's metrics."""
 
@@ -111,6 +107,14 @@ class Outcome:
     out_of_order: bool = False
     duplicate: bool = False
     drifts: list[str] = field(default_factory=list)
+
+
+# scored: learned and scored; artifact: carried an implausible value (also
+# counted as scored or out_of_order); out_of_order: older than the reorder
+# window; duplicate: the reading processed last, again; future: stamped more
+# than the reorder window after the record was received (only a producer
+# other than the gateway can write one; it would hold the patient's clock).
+READING_OUTCOMES = ("scored", "artifact", "out_of_order", "duplicate", "future")
 
 
 @dataclass(slots=True)
@@ -124,12 +128,22 @@ class RecordOutcome:
     drifts: list[str] = field(default_factory=list)
 
 
-# scored: learned and scored; artifact: carried an implausible value (also
-# counted as scored or out_of_order); out_of_order: older than the reorder
-# window; duplicate: the reading processed last, again; future: stamped more
-# than the reorder window after the record was received (only a producer
-# other than the gateway can write one; it would hold the patient's clock).
-READING_OUTCOMES = ("scored", "artifact", "out_of_order", "duplicate", "future")
+@dataclass(slots=True)
+class _Reading:
+    """One reading on its way through the stages, with what each found."""
+
+    subject: str  # the patient's pseudonym: keys the state, derives alert ids
+    patient: str | None  # the reference alert consumers act on
+    device_id: str
+    raw: dict[str, Any]
+    ts: int
+    clean: dict[str, Any]
+    z: dict[str, float]  # modelled vital -> z-score
+    # (vital, its baseline, value, mean and spread it was scored against), in MODELLED order
+    scored: list[tuple[str, Baseline, float, float, float]]
+    near: list[str]  # vitals whose trend reaches danger
+    findings: dict[Kind, Finding]
+    evidence: dict[Kind, dict[str, Any]]
 
 
 def process_record(
@@ -172,17 +186,37 @@ def process(
     alert ids; `patient` is the reference alert consumers act on, put in the
     alert events as it is.
     """
-    ts: int = reading["ts"]
-    vitals: dict[str, Any] = reading["vitals"]
     outcome = Outcome()
     if reading["id"] == state.last_id:
         outcome.duplicate = True  # the same reading stored twice (a resend): already counted
         return outcome
+    r = _Reading(subject, patient, device_id, reading, reading["ts"], {}, {}, [], [], {}, {})
+    outcome.artifacts = _clean(state, r, config)
+    if r.ts < state.last_ts - config.reorder_ms:
+        outcome.out_of_order = True
+        return outcome
+    _advance(state, r, outcome.artifacts)
+    _score(state, r)
+    _track(state, r, config)
+    _learn_and_drift(state, r, config, outcome)
+    _safety_net(state, r, config)
+    _anomaly(state, r, config)
+    _trend(state, r, config)
+    muted = _signal_quality(state, r, config)
+    _lifecycle(state, r, config, muted, outcome)
+    return outcome
 
-    clean: dict[str, Any] = {}
+
+# -- 1. clean ---------------------------------------------------------------------
+
+
+def _clean(state: PatientState, r: _Reading, config: Config) -> int:
+    """Keep the plausible values in `r.clean` and as the patient's latest;
+    return how many were artifacts."""
+    artifacts = 0
     latest = state.latest
-    reorder_ms = config.reorder_ms
-    for name, value in vitals.items():
+    ts, reorder_ms, clean = r.ts, config.reorder_ms, r.clean
+    for name, value in r.raw["vitals"].items():
         bounds = _PLAUSIBLE.get(name)
         if (
             bounds is not None
@@ -190,150 +224,17 @@ def process(
             and isinstance(value, (int, float))
             and not bounds[0] <= value <= bounds[1]
         ):
-            outcome.artifacts += 1  # outside physiology (app.core.vitals.is_artifact)
+            artifacts += 1  # outside physiology (app.core.vitals.is_artifact)
             continue
         clean[name] = value
         previous = latest.get(name)
         # Newer values replace older ones; within the reorder window, the
         # value that arrived last wins (a device clock corrected backwards).
         if previous is None or previous[1] <= ts + reorder_ms:
-            if name not in _CATALOGUE:
+            if name not in CATALOGUE:
                 _keep_custom(latest, name)
             latest[name] = [value, ts]
-
-    if ts < state.last_ts - reorder_ms:
-        outcome.out_of_order = True
-        return outcome
-    if ts > state.last_ts:
-        state.last_ts = ts
-    state.last_id = reading["id"]
-    state.count += 1
-    state.artifact_rate += ARTIFACT_ALPHA * ((1.0 if outcome.artifacts else 0.0) - state.artifact_rate)
-
-    z_scores: dict[str, float] = {}
-    near: list[str] = []
-    horizon = config.trend_horizon_ms / 60_000
-    for name in MODELLED:
-        x = clean.get(name)
-        if x is None:
-            continue
-        baseline = state.baselines.get(name)
-        if baseline is None:
-            baseline = state.baselines[name] = Baseline.prior(name)
-        old_mean, sd = baseline.mean, baseline.sd
-        z = (x - old_mean) / sd
-        z_scores[name] = z
-        baseline.track(x, ts, sd)
-        if baseline.slope and name in DANGER:
-            ahead = baseline.level + baseline.slope * horizon
-            low, high = DANGER[name] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
-            if (low is not None and ahead <= low < baseline.level) or (
-                high is not None and baseline.level < high <= ahead
-            ):
-                near.append(name)  # heading for danger; _heading checks the rest
-        if baseline.update(x, z, config.learn_below, sd):
-            safe_level = _SAFE_LEVEL.get(name)
-            adopted = safe_level is None or safe_level(baseline.recent) == 0
-            if adopted:
-                baseline.adopt()
-            else:
-                baseline.reject_drift()
-            outcome.drifts.append(name)
-            outcome.events.append(
-                _drift_event(subject, patient, device_id, reading, name, old_mean, baseline.recent, adopted)
-            )
-
-    findings: dict[str, Finding] = {}
-    evidence: dict[str, dict[str, Any]] = {}
-
-    oldest = ts - config.news2_max_age_ms
-    current = {
-        name: value for name, (value, when) in latest.items() if when >= oldest and name in _NEWS2_PARAMETERS
-    }
-    score = news2.score(current, config.scale2)
-    band = score.band
-    # Evidence is built only when a finding or an open alert needs it: most
-    # readings raise nothing, and this is the hot path.
-    if band in _NEWS2_SEVERITY or "news2" in state.alerts:
-        evidence["news2"] = {
-            "score": score.total,
-            "band": band,
-            "complete": score.complete,
-            "subscores": score.subscores,
-            "vitals": {k: current[k] for k, s in score.subscores.items() if s > 0},
-        }
-    if band in _NEWS2_SEVERITY:
-        deviating = [
-            name for name, sub in score.subscores.items() if sub and _deviates(state, name, current[name], config)
-        ]
-        # Below the high band, a trigger made only of this patient's
-        # established normals does not alarm (personalised limits). The
-        # medium and high bands alarm at once when two or more vitals moved:
-        # one faulty sensor cannot do that; otherwise they wait for
-        # confirmation like the rest.
-        if deviating or band == "high":
-            severity = _NEWS2_SEVERITY[band]
-            urgent = band in ("medium", "high") and len(deviating) >= 2
-            findings["news2"] = Finding("news2", severity, evidence["news2"], urgent)
-
-    anomalous = {
-        k: z for k, z in z_scores.items() if abs(z) >= config.z_alert and state.baselines[k].n >= WARMUP
-    }
-    if anomalous or "anomaly" in state.alerts:
-        worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)
-        evidence["anomaly"] = {
-            "score": round(abs(z_scores[worst]), 2) if worst else 0.0,
-            "vitals": {k: clean[k] for k in anomalous},
-            "z": {k: round(z, 2) for k, z in anomalous.items()},
-            "baseline": {k: round(state.baselines[k].mean, 2) for k in anomalous},
-        }
-    if anomalous:
-        top = max(abs(z) for z in anomalous.values())
-        severity = "medium" if top >= config.z_medium else "low"
-        # Two vitals far from this patient's normal at once: not one sensor's artifact.
-        findings["anomaly"] = Finding("anomaly", severity, evidence["anomaly"], urgent=len(anomalous) >= 2)
-
-    # Predictive: a vital that has left this patient's normal and, at its
-    # current pace, reaches a dangerous range within the horizon. Once it is
-    # there, NEWS2 and the anomaly score carry on; while either is already
-    # alarming, the trend adds no alert of its own.
-    heading = {}
-    if near and not _alarming(state):
-        heading = _heading(state, near, config)
-    if heading or "trend" in state.alerts:
-        evidence["trend"] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": heading}
-    if heading:
-        findings["trend"] = Finding("trend", "low", evidence["trend"])
-
-    # A device sending artifacts again and again (a loose probe) mutes new
-    # physiology alerts for this patient until its signal is good again; it
-    # raises its own `signal_quality` alert instead. Urgent findings (two or
-    # more vitals moving) are never muted.
-    if state.artifact_rate >= config.artifact_share or "signal_quality" in state.alerts:
-        evidence["signal_quality"] = {"artifact_share": round(state.artifact_rate, 2)}
-    if state.artifact_rate >= config.artifact_share:
-        findings["signal_quality"] = Finding("signal_quality", "low", evidence["signal_quality"], urgent=True)
-    quality = state.alerts.get("signal_quality")
-    muted = PHYSIOLOGY if quality is not None and quality.confirmed else frozenset()
-
-    for status, kind, alert, finding in transition(
-        state.alerts, KINDS, findings, ts, config.resolve_after_ms, config.confirm_ms, config.renotify_ms, muted
-    ):
-        outcome.events.append(
-            event(
-                subject=subject,
-                patient=patient,
-                device_id=device_id,
-                status=status,
-                kind=kind,
-                severity=alert.severity,
-                opened_ms=alert.opened_ms,
-                event_ms=ts,
-                reading_id=reading["id"],
-                evidence=finding.evidence if finding else evidence[kind],
-            )
-        )
-    return outcome
+    return artifacts
 
 
 def _keep_custom(latest: dict[str, list[Any]], name: str) -> None:
@@ -343,13 +244,173 @@ def _keep_custom(latest: dict[str, list[Any]], name: str) -> None:
     if name in latest:
         del latest[name]
         return
-    custom = [k for k in latest if k not in _CATALOGUE]
+    custom = [k for k in latest if k not in CATALOGUE]
     if len(custom) >= MAX_CUSTOM_CHANNELS:
         del latest[custom[0]]
 
 
+def _advance(state: PatientState, r: _Reading, artifacts: int) -> None:
+    """The patient's clock and counters move on to this (current) reading."""
+    if r.ts > state.last_ts:
+        state.last_ts = r.ts
+    state.last_id = r.raw["id"]
+    state.count += 1
+    state.artifact_rate += ARTIFACT_ALPHA * ((1.0 if artifacts else 0.0) - state.artifact_rate)
+
+
+# -- 2-4. score, track, learn and drift ------------------------------------------------
+
+
+def _score(state: PatientState, r: _Reading) -> None:
+    """Each modelled vital's z-score against the baseline as it was before
+    this reading (a new patient's: the population prior)."""
+    baselines = state.baselines
+    for name in MODELLED:
+        x = r.clean.get(name)
+        if x is None:
+            continue
+        baseline = baselines.get(name)
+        if baseline is None:
+            baseline = baselines[name] = Baseline.prior(name)
+        mean, sd = baseline.mean, baseline.sd
+        r.scored.append((name, baseline, x, mean, sd))
+        r.z[name] = (x - mean) / sd
+
+
+def _track(state: PatientState, r: _Reading, config: Config) -> None:
+    """Move each scored vital's trend on; note those heading for a dangerous
+    range (`DANGER`) they have not reached yet, within the horizon."""
+    horizon = config.trend_horizon_ms / 60_000
+    for name, baseline, x, _, sd in r.scored:
+        baseline.track(x, r.ts, sd)
+        if baseline.slope and name in DANGER:
+            ahead = baseline.level + baseline.slope * horizon
+            low, high = DANGER[name] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
+            if (low is not None and ahead <= low < baseline.level) or (
+                high is not None and baseline.level < high <= ahead
+            ):
+                r.near.append(name)  # heading for danger; _heading checks the rest
+
+
+def _learn_and_drift(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
+    """Each baseline learns its value; a drift is adopted only at a level
+    NEWS2 scores 0, and reported either way."""
+    for name, baseline, x, old_mean, sd in r.scored:
+        if not baseline.update(x, r.z[name], config.learn_below, sd):
+            continue
+        safe_level = _SAFE_LEVEL.get(name)
+        adopted = safe_level is None or safe_level(baseline.recent) == 0
+        if adopted:
+            baseline.adopt()
+        else:
+            baseline.reject_drift()
+        outcome.drifts.append(name)
+        outcome.events.append(_drift_event(r, name, old_mean, baseline.recent, adopted))
+
+
+def _drift_event(r: _Reading, vital: str, old_mean: float, new_level: float, adopted: bool) -> dict[str, Any]:
+    return event(
+        subject=r.subject,
+        patient=r.patient,
+        device_id=r.device_id,
+        status=Status.NOTICE,
+        kind=_BASELINE_DRIFT,
+        severity=_LOW,
+        opened_ms=r.ts,
+        event_ms=r.ts,
+        reading_id=r.raw["id"],
+        evidence={"vital": vital, "from": round(old_mean, 2), "to": round(new_level, 2), "adopted": adopted},
+        episode_id=alert_id(r.subject, f"baseline_drift/{vital}", r.ts),
+    )
+
+
+# -- 5. findings ------------------------------------------------------------------------
+# Evidence is built only when a finding or an open alert needs it: most
+# readings raise nothing, and this is the hot path.
+
+
+def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
+    """NEWS2 from the latest value of each parameter. Below the high band, a
+    trigger made only of this patient's established normals does not alarm
+    (personalised limits). The medium and high bands alarm at once when two
+    or more vitals moved: one faulty sensor cannot do that; otherwise they
+    wait for confirmation like the rest."""
+    oldest = r.ts - config.news2_max_age_ms
+    current = {
+        name: value
+        for name, (value, when) in state.latest.items()
+        if when >= oldest and name in _NEWS2_PARAMETERS
+    }
+    score = news2.score(current, config.scale2)
+    band = score.band
+    severity = _NEWS2_SEVERITY.get(band)
+    if severity is None and _NEWS2 not in state.alerts:
+        return
+    r.evidence[_NEWS2] = evidence = {
+        "score": score.total,
+        "band": band,
+        "complete": score.complete,
+        "subscores": score.subscores,
+        "vitals": {k: current[k] for k, s in score.subscores.items() if s > 0},
+    }
+    if severity is None:
+        return
+    deviating = [
+        name for name, sub in score.subscores.items() if sub and _deviates(state, name, current[name], config)
+    ]
+    if deviating or band == "high":
+        urgent = band in ("medium", "high") and len(deviating) >= 2
+        r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent)
+
+
+def _deviates(state: PatientState, name: str, value: Any, config: Config) -> bool:
+    """Is this value away from the patient's established normal? Parameters
+    the model does not learn (consciousness, oxygen), or has learned from fewer
+    than `personal_after` readings, always count as deviating: personalised
+    limits apply only to values the patient is known to live with (an
+    athlete's slow pulse; SpO2 and breathing rate with COPD, for whom the
+    chart's scale 2 would be prescribed)."""
+    baseline = state.baselines.get(name)
+    return baseline is None or baseline.n < config.personal_after or abs(baseline.z(value)) >= 2.5
+
+
+def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
+    """Vitals far from this patient's normal (never during warm-up)."""
+    z_scores = r.z
+    anomalous = {
+        k: z for k, z in z_scores.items() if abs(z) >= config.z_alert and state.baselines[k].n >= WARMUP
+    }
+    if not anomalous and _ANOMALY not in state.alerts:
+        return
+    worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)
+    r.evidence[_ANOMALY] = evidence = {
+        "score": round(abs(z_scores[worst]), 2) if worst else 0.0,
+        "vitals": {k: r.clean[k] for k in anomalous},
+        "z": {k: round(z, 2) for k, z in anomalous.items()},
+        "baseline": {k: round(state.baselines[k].mean, 2) for k in anomalous},
+    }
+    if anomalous:
+        top = max(abs(z) for z in anomalous.values())
+        severity = _MEDIUM if top >= config.z_medium else _LOW
+        # Two vitals far from this patient's normal at once: not one sensor's artifact.
+        r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=len(anomalous) >= 2)
+
+
+def _trend(state: PatientState, r: _Reading, config: Config) -> None:
+    """Predictive: a vital that has left this patient's normal and, at its
+    current pace, reaches a dangerous range within the horizon. Once it is
+    there, NEWS2 and the anomaly score carry on; while either is already
+    alarming, the trend adds no alert of its own."""
+    heading = _heading(state, r.near, config) if r.near and not _alarming(state) else {}
+    if not heading and _TREND not in state.alerts:
+        return
+    r.evidence[_TREND] = evidence = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": heading}
+    if heading:
+        r.findings[_TREND] = Finding(_TREND, _LOW, evidence)
+
+
 def _alarming(state: PatientState) -> bool:
-    news, anomaly = state.alerts.get("news2"), state.alerts.get("anomaly")
+    news, anomaly = state.alerts.get(_NEWS2), state.alerts.get(_ANOMALY)
     return (news is not None and news.confirmed) or (anomaly is not None and anomaly.confirmed)
 
 
@@ -368,13 +429,13 @@ def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, 
             continue
         level, slope = baseline.level, baseline.slope
         departure = (level - baseline.mean) / baseline.sd
-        if slope < 0 and departure <= -config.trend_z:
-            limit = DANGER[name][0] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER[0]
-        elif slope > 0 and departure >= config.trend_z:
-            limit = DANGER[name][1]
+        low, high = DANGER[name] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
+        if slope < 0 and departure <= -config.trend_z and low is not None:
+            limit = low
+        elif slope > 0 and departure >= config.trend_z and high is not None:
+            limit = high
         else:
             continue
-        assert limit is not None  # `near` only holds vitals heading for a bound they have
         found[name] = {
             "level": round(level, 1),
             "slope_per_min": round(slope, 2),
@@ -385,96 +446,48 @@ def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, 
     return found
 
 
-def _deviates(state: PatientState, name: str, value: Any, config: Config) -> bool:
-    """Is this value away from the patient's established normal? Parameters
-    the model does not learn (consciousness, oxygen), or has learned from fewer
-    than `personal_after` readings, always count as deviating: personalised
-    limits apply only to values the patient is known to live with (an
-    athlete's slow pulse; SpO2 and breathing rate with COPD, for whom the
-    chart's scale 2 would be prescribed)."""
-    baseline = state.baselines.get(name)
-    return baseline is None or baseline.n < config.personal_after or abs(baseline.z(value)) >= 2.5
-
-
-def _drift_event(
-    subject: str,
-    patient: str | None,
-    device_id: str,
-    reading: dict[str, Any],
-    vital: str,
-    old_mean: float,
-    new_level: float,
-    adopted: bool,
-) -> dict[str, Any]:
-    ts = reading["ts"]
-    return event(
-        subject=subject,
-        patient=patient,
-        device_id=device_id,
-        status="notice",
-        kind="baseline_drift",
-        severity="low",
-        opened_ms=ts,
-        event_ms=ts,
-        reading_id=reading["id"],
-        evidence={
-            "vital": vital,
-            "from": round(old_mean, 2),
-            "to": round(new_level, 2),
-            "adopted": adopted,
-        },
-        episode_id=alert_id(subject, f"baseline_drift/{vital}", ts),
-    )
-
-
-# -- explicit, versioned encoding (never pickle) -------------------------------
-
-
-def encode(state: PatientState) -> bytes:
-    """The state's bytes, at most `MAX_STATE_BYTES`. Custom channels'
-    latest values are the only part that can be dropped to fit (they are not
-    modelled); a state that still does not fit raises `StateError`."""
-    data = _encode(state)
-    if len(data) > MAX_STATE_BYTES:
-        for name in [k for k in state.latest if k not in _CATALOGUE]:
-            del state.latest[name]
-        data = _encode(state)
-        if len(data) > MAX_STATE_BYTES:
-            raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
-    return data
-
-
-def _encode(state: PatientState) -> bytes:
-    return orjson.dumps(
-        {
-            "v": STATE_VERSION,
-            "n": state.count,
-            "t": state.last_ts,
-            "i": state.last_id,
-            "q": round(state.artifact_rate, 4),
-            "b": {name: b.to_list() for name, b in state.baselines.items()},
-            "l": state.latest,
-            "a": {
-                kind: [a.opened_ms, a.severity, a.clear_since_ms, a.confirmed, a.notified_ms]
-                for kind, a in state.alerts.items()
-            },
-        }
-    )
-
-
-def decode(data: bytes) -> PatientState:
-    try:
-        obj = orjson.loads(data)
-        if obj.get("v") not in _READABLE_VERSIONS:
-            raise StateError("unknown patient state version")
-        return PatientState(
-            count=obj["n"],
-            last_ts=obj["t"],
-            last_id=obj.get("i", ""),
-            artifact_rate=obj.get("q", 0.0),
-            baselines={name: Baseline.from_list(name, v) for name, v in obj["b"].items()},
-            latest=obj["l"],
-            alerts={kind: OpenAlert(*fields) for kind, fields in obj["a"].items()},
+def _signal_quality(state: PatientState, r: _Reading, config: Config) -> frozenset[Kind]:
+    """A device sending artifacts again and again (a loose probe) mutes new
+    physiology alerts for this patient until its signal is good again; it
+    raises its own `signal_quality` alert instead. Urgent findings (two or
+    more vitals moving) are never muted. Returns the muted kinds."""
+    bad = state.artifact_rate >= config.artifact_share
+    if bad or _SIGNAL_QUALITY in state.alerts:
+        r.evidence[_SIGNAL_QUALITY] = {"artifact_share": round(state.artifact_rate, 2)}
+    if bad:
+        r.findings[_SIGNAL_QUALITY] = Finding(
+            _SIGNAL_QUALITY, _LOW, r.evidence[_SIGNAL_QUALITY], urgent=True
         )
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise StateError("undecodable patient state") from exc
+    quality = state.alerts.get(_SIGNAL_QUALITY)
+    return PHYSIOLOGY if quality is not None and quality.confirmed else frozenset()
+
+
+# -- 6. lifecycle -------------------------------------------------------------------------
+
+
+def _lifecycle(state: PatientState, r: _Reading, config: Config, muted: frozenset[Kind], outcome: Outcome) -> None:
+    changes = transition(
+        state.alerts,
+        LIFECYCLE_KINDS,
+        r.findings,
+        r.ts,
+        resolve_after_ms=config.resolve_after_ms,
+        confirm_ms=config.confirm_ms,
+        renotify_ms=config.renotify_ms,
+        muted=muted,
+    )
+    for change in changes:
+        outcome.events.append(
+            event(
+                subject=r.subject,
+                patient=r.patient,
+                device_id=r.device_id,
+                status=change.status,
+                kind=change.kind,
+                severity=change.alert.severity,
+                opened_ms=change.alert.opened_ms,
+                event_ms=r.ts,
+                reading_id=r.raw["id"],
+                evidence=change.finding.evidence if change.finding else r.evidence[change.kind],
+            )
+        )

@@ -19,8 +19,8 @@ with the refusal's code and message and the refused item (never the token).
 from __future__ import annotations
 
 import hashlib
-import math
 import hmac
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any

@@ -14,9 +14,9 @@ from jsonschema import Draft202012Validator
 
 from app.alert_view import describe
 from app.core import patient as core
-from app.core.errors import Code
+from app.core import state as patient_state
+from app.core.errors import RECORD_FAILURES, Code
 from app.core.protocol import ack_frame, error_frame, hello_frame, parse_frame
-from app.core.errors import RECORD_FAILURES
 from app.core.records import encode_dead_letter, encode_readings, encode_rejection, pseudonym, reading_id
 from app.settings import ALERTS_TOPIC, DEAD_LETTER_TOPIC, DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC
 
@@ -69,7 +69,7 @@ def refusal_for(raw: str):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_every_emitted_alert_event_validates(seed: int) -> None:
     rng = random.Random(seed)
-    state = core.PatientState()
+    state = patient_state.PatientState()
     subject = pseudonym(b"k" * 32, "MRN-1")
     events = []
     for i in range(400):

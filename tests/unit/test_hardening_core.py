@@ -10,6 +10,8 @@ import orjson
 import pytest
 
 from app.core import patient as core
+from app.core import state as patient_state
+from app.core.alerts import LIFECYCLE_KINDS, OpenAlert
 from app.core.errors import RecordError, StateError
 from app.core.records import ReadingBatch, decode_readings, encode_dead_letter, reading_id
 
@@ -43,7 +45,7 @@ def record(readings: list[dict[str, object]], received_ms: int) -> ReadingBatch:
 def test_new_channel_names_cannot_grow_a_state_past_its_bound() -> None:
     """About 300 readings with new custom channel names made a state of 1 MB,
     which the changelog refused, stopping the worker for every patient."""
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(3)
     for i in range(300):
         vitals = normal(rng)
@@ -51,9 +53,9 @@ def test_new_channel_names_cannot_grow_a_state_past_its_bound() -> None:
         vitals[f"c{i:03d}_" + "x" * 59] = -123456789.12345679 - i
         vitals[f"d{i:03d}_" + "y" * 59] = 1e11 / 3 + i
         core.process(state, "p-subject-1", "dev-1", reading(i, T0 + i * MINUTE, vitals))
-        assert len(core.encode(state)) <= core.MAX_STATE_BYTES
+        assert len(patient_state.encode(state)) <= patient_state.MAX_STATE_BYTES
     custom = [k for k in state.latest if k.endswith(("xxx", "yyy"))]
-    assert len(custom) == core.MAX_CUSTOM_CHANNELS
+    assert len(custom) == patient_state.MAX_CUSTOM_CHANNELS
     assert custom[-1].startswith("d299") and custom[-2].startswith("c299")  # the most recent are kept
 
 
@@ -61,25 +63,25 @@ def test_worst_case_state_fits_the_bound() -> None:
     """Every part at its largest: all modelled vitals learned and trending,
     every alert kind open, every catalogue vital and the most custom channels
     with the longest names and values."""
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(5)
     for i in range(400):
         vitals = {k: v + rng.random() / 7 if isinstance(v, (int, float)) else v for k, v in normal(rng).items()}
         vitals.update(diastolic_bp=75 + rng.random() / 7, weight=80.123456789, on_oxygen=True)
-        for j in range(core.MAX_CUSTOM_CHANNELS):
+        for j in range(patient_state.MAX_CUSTOM_CHANNELS):
             vitals[f"c{j}_" + "z" * 61] = -999999999999.0 + rng.random()
         core.process(state, "p-subject-1", "dev-1", reading(i, T0 + i * 997 + 1, vitals))
-    for kind in core.KINDS:
-        state.alerts[kind] = core.OpenAlert(T0 * 3, "medium", T0 * 3, False, T0 * 3)
-    data = core.encode(state)
-    assert len(data) <= core.MAX_STATE_BYTES
-    assert sum(k.endswith("zzz") for k in core.decode(data).latest) == core.MAX_CUSTOM_CHANNELS
+    for kind in LIFECYCLE_KINDS:
+        state.alerts[kind] = OpenAlert(T0 * 3, "medium", T0 * 3, False, T0 * 3)
+    data = patient_state.encode(state)
+    assert len(data) <= patient_state.MAX_STATE_BYTES
+    assert sum(k.endswith("zzz") for k in patient_state.decode(data).latest) == patient_state.MAX_CUSTOM_CHANNELS
 
 
 def test_a_state_that_cannot_fit_is_refused_not_written() -> None:
-    state = core.PatientState(last_id="x" * 5000)  # no device can cause this; a bug could
+    state = patient_state.PatientState(last_id="x" * 5000)  # no device can cause this; a bug could
     with pytest.raises(StateError):
-        core.encode(state)
+        patient_state.encode(state)
 
 
 # -- records of the wrong shape -----------------------------------------------------
@@ -132,7 +134,7 @@ def first_open(future_skew_ms: int | None) -> int | None:
     """Learn an hour of normal readings, optionally one reading stamped
     `future_skew_ms` ahead, then critical readings stamped correctly every 5 s;
     return the event time of the first news2 open, relative to the onset."""
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(9)
     seq = 0
     for i in range(60):
@@ -159,7 +161,7 @@ def test_a_future_timestamp_does_not_hide_later_readings() -> None:
 
 
 def test_readings_beyond_the_reorder_window_after_receipt_are_counted_not_processed() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     received = T0 + 10 * MINUTE
     result = core.process_record(
         state,
@@ -170,7 +172,7 @@ def test_readings_beyond_the_reorder_window_after_receipt_are_counted_not_proces
 
 
 def test_an_offline_buffer_replayed_late_is_still_out_of_order() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     core.process(state, "p-subject-1", "dev-1", reading(0, T0 + 30 * MINUTE, {"heart_rate": 70}))
     late = core.process(state, "p-subject-1", "dev-1", reading(1, T0, CRITICAL))
     assert late.out_of_order and late.events == []

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import random
 
+import orjson
+
 from app.core import news2
 from app.core import patient as core
+from app.core import state as patient_state
 from app.core.alerts import SCHEMA, alert_id
 from app.core.records import reading_id
 
@@ -32,7 +35,7 @@ def normal(rng: random.Random) -> dict[str, object]:
 ABNORMAL = {"heart_rate": 142, "spo2": 85, "respiratory_rate": 29, "systolic_bp": 86}
 
 
-def run(state: core.PatientState, seq: int, ts: int, vitals: dict[str, object]) -> core.Outcome:
+def run(state: patient_state.PatientState, seq: int, ts: int, vitals: dict[str, object]) -> core.Outcome:
     reading = {"id": reading_id("dev-1", seq), "seq": seq, "ts": ts, "vitals": vitals}
     return core.process(state, "p-subject-1", "dev-1", reading, patient="patient-1")
 
@@ -46,18 +49,18 @@ def recording(n_normal: int = 120) -> list[tuple[int, dict[str, object]]]:
 
 
 def replay(rows, encode_every: int | None = None) -> list[dict[str, object]]:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     events = []
     for seq, (ts, vitals) in enumerate(rows):
         events += run(state, seq, ts, vitals).events
         if encode_every and seq % encode_every == 0:
-            state = core.decode(core.encode(state))
+            state = patient_state.decode(patient_state.encode(state))
     return events
 
 
 def test_normal_readings_raise_nothing() -> None:
     rng = random.Random(2)
-    state = core.PatientState()
+    state = patient_state.PatientState()
     events = [e for i in range(240) for e in run(state, i, T0 + i * MINUTE, normal(rng)).events]
     assert events == []
 
@@ -90,7 +93,7 @@ def test_alert_resolves_after_the_condition_is_gone_with_the_same_id() -> None:
 
 
 def test_escalation_keeps_the_alert_id() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(4)
     for i in range(60):
         run(state, i, T0 + i * MINUTE, normal(rng))
@@ -105,7 +108,7 @@ def test_escalation_keeps_the_alert_id() -> None:
 
 
 def test_a_single_vital_trigger_waits_for_confirmation() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(5)
     for i in range(60):
         run(state, i, T0 + i * MINUTE, normal(rng))
@@ -119,7 +122,7 @@ def test_a_single_vital_trigger_waits_for_confirmation() -> None:
 
 
 def test_a_single_abnormal_reading_on_one_sensor_never_alarms() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(12)
     events = []
     for i in range(120):
@@ -131,7 +134,7 @@ def test_a_single_abnormal_reading_on_one_sensor_never_alarms() -> None:
 
 
 def test_a_multi_vital_high_news2_alarms_at_once() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(13)
     for i in range(60):
         run(state, i, T0 + i * MINUTE, normal(rng))
@@ -147,19 +150,19 @@ def test_replay_is_deterministic_and_survives_state_round_trips() -> None:
 
 
 def test_artifacts_are_marked_not_learned_and_raise_no_alert() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(6)
     for i in range(60):
         run(state, i, T0 + i * MINUTE, normal(rng))
-    before = state.baselines["spo2"].to_list()
+    before = orjson.loads(patient_state.encode(state))["b"]["spo2"]
     outcome = run(state, 60, T0 + 60 * MINUTE, {"spo2": 0, "heart_rate": 300})
     assert outcome.artifacts == 2
     assert outcome.events == []
-    assert state.baselines["spo2"].to_list() == before
+    assert orjson.loads(patient_state.encode(state))["b"]["spo2"] == before
 
 
 def test_out_of_order_reading_is_not_scored() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     run(state, 0, T0 + 10 * MINUTE, {"heart_rate": 70})
     late = run(state, 1, T0, dict(ABNORMAL))
     assert late.out_of_order and late.events == []
@@ -168,7 +171,7 @@ def test_out_of_order_reading_is_not_scored() -> None:
 
 def test_benign_shift_is_adopted_and_harmful_one_is_not() -> None:
     rng = random.Random(8)
-    state = core.PatientState()
+    state = patient_state.PatientState()
     seq = 0
     for _ in range(200):
         run(state, seq, T0 + seq * MINUTE, {"heart_rate": round(62 + rng.gauss(0, 2))})
@@ -193,22 +196,22 @@ def test_benign_shift_is_adopted_and_harmful_one_is_not() -> None:
 
 
 def test_state_is_small() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(1)
     for i in range(500):
         run(state, i, T0 + i * MINUTE, normal(rng))
-    assert len(core.encode(state)) < 4096
+    assert len(patient_state.encode(state)) < 4096
 
 
 def test_a_reading_stored_twice_counts_once() -> None:
-    once, twice = core.PatientState(), core.PatientState()
+    once, twice = patient_state.PatientState(), patient_state.PatientState()
     rng = random.Random(3)
     for i in range(50):
         vitals = normal(rng)
         run(once, i, T0 + i * MINUTE, vitals)
         run(twice, i, T0 + i * MINUTE, vitals)
         assert run(twice, i, T0 + i * MINUTE, vitals).duplicate
-    assert core.encode(once) == core.encode(twice)
+    assert patient_state.encode(once) == patient_state.encode(twice)
 
 
 def copd(rng: random.Random) -> dict[str, object]:
@@ -219,7 +222,7 @@ def test_an_unusual_normal_becomes_personal_and_stops_alarming() -> None:
     # COPD: SpO2 about 90 and breathing about 21 score NEWS2 3 + 2 = 5 (medium)
     # on scale 1, every minute. The chart alarms at first; once the model has
     # learned that this is the patient's normal, it does not.
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(21)
     events = [e for i in range(600) for e in run(state, i, T0 + i * MINUTE, copd(rng)).events]
     kinds = [(e["kind"], e["status"]) for e in events if e["kind"] != "baseline_drift"]
@@ -231,7 +234,7 @@ def test_an_unusual_normal_becomes_personal_and_stops_alarming() -> None:
 
 
 def test_a_real_drop_still_alarms_for_a_patient_with_an_unusual_normal() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(22)
     for i in range(300):
         run(state, i, T0 + i * MINUTE, copd(rng))
@@ -242,7 +245,7 @@ def test_a_real_drop_still_alarms_for_a_patient_with_an_unusual_normal() -> None
 
 
 def test_one_spike_does_not_move_the_baseline_or_alarm_on_top_of_a_chronic_score() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(23)
     for i in range(300):
         run(state, i, T0 + i * MINUTE, copd(rng))
@@ -255,7 +258,7 @@ def test_one_spike_does_not_move_the_baseline_or_alarm_on_top_of_a_chronic_score
 
 
 def test_an_artifact_ridden_device_mutes_physiology_alerts_until_its_signal_is_good() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(31)
     for i in range(60):
         run(state, i, T0 + i * MINUTE, normal(rng))
@@ -273,7 +276,7 @@ def test_an_artifact_ridden_device_mutes_physiology_alerts_until_its_signal_is_g
 
 
 def test_an_alert_that_stays_open_is_renotified_hourly() -> None:
-    state = core.PatientState()
+    state = patient_state.PatientState()
     rng = random.Random(32)
     for i in range(60):
         run(state, i, T0 + i * MINUTE, normal(rng))
@@ -290,7 +293,7 @@ def test_a_slow_harmful_decline_is_caught_and_a_slow_benign_drift_is_not() -> No
     into ranges NEWS2 scores is never adopted, so the learned model keeps
     flagging it, and NEWS2 flags it on its own as it deepens."""
     rng = random.Random(41)
-    benign, harmful = core.PatientState(), core.PatientState()
+    benign, harmful = patient_state.PatientState(), patient_state.PatientState()
     benign_events, harmful_events = [], []
     for i in range(600):
         p = max(0.0, min(1.0, (i - 240) / 240))  # from hour 4, four hours of change
@@ -328,7 +331,7 @@ def core_ts(event: dict) -> int:
 
 def test_a_vital_heading_for_danger_warns_before_it_gets_there() -> None:
     rng = random.Random(17)
-    state = core.PatientState()
+    state = patient_state.PatientState()
     seq = 0
     for _ in range(180):  # three hours of this patient's normal
         run(state, seq, T0 + seq * MINUTE, normal(rng))
@@ -350,7 +353,7 @@ def test_a_vital_heading_for_danger_warns_before_it_gets_there() -> None:
 
 def test_a_benign_step_or_a_wobble_raises_no_trend() -> None:
     rng = random.Random(23)
-    state = core.PatientState()
+    state = patient_state.PatientState()
     events = []
     for i in range(600):
         vitals = normal(rng)

@@ -1,0 +1,142 @@
+"""A patient's state in the worker, and its explicit, versioned encoding.
+
+The state is a small plain value (`PatientState`); the worker keeps one per
+patient in a Faust table backed by a changelog topic, encoded with `encode`
+and read back with `decode`, never pickled. Everything encoded is a public
+value Vigil owns (`app.core.stats`, `app.core.model`, `app.core.alerts`), so
+a library release cannot change what a stored state means.
+
+Version 3, one JSON object:
+
+    {"v": 3, "n": readings processed, "t": newest event time (ms),
+     "i": id of the reading processed last, "q": smoothed artifact share,
+     "b": {vital: [var.n, var.mean, var.m2, prior mean, prior sd, recent level,
+                   ph.n, ph.mean, ph.sum_increase, ph.sum_decrease,
+                   ph.min_increase (1e300 for none yet), ph.max_decrease,
+                   trend level, trend slope per minute, trend time (ms)]},
+     "l": {channel: [latest value, its event time (ms)]},
+     "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null]}}
+
+Version 2 (no trend: baselines of 12 numbers) is still read.
+
+The state is bounded whatever a device sends (docs/operations.md#worker-state):
+baselines exist only for the catalogue's modelled vitals, alerts one per
+kind, and the latest values of at most `MAX_CUSTOM_CHANNELS` custom channels
+are kept; `encode` refuses a state over `MAX_STATE_BYTES` (`StateError`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from app.core.alerts import Kind, OpenAlert, Severity
+from app.core.errors import StateError
+from app.core.model import Baseline
+from app.core.stats import PageHinkley, RunningVar
+from app.core.vitals import NUMERIC
+
+MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
+MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
+STATE_VERSION = 3  # 2: baselines carry their prior (mean, sd); 3: and a trend
+_READABLE_VERSIONS = (2, 3)  # a v2 baseline starts its trend afresh
+CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen"}
+_NONE_YET = 1e300  # JSON has no infinity: PageHinkley.min_increase before its first value
+
+
+@dataclass(slots=True)
+class PatientState:
+    count: int = 0  # readings processed
+    last_ts: int = 0  # newest event time processed, epoch ms
+    last_id: str = ""  # id of the reading processed last, to drop its duplicates
+    artifact_rate: float = 0.0  # smoothed share of recent readings carrying an artifact
+    baselines: dict[str, Baseline] = field(default_factory=dict)
+    latest: dict[str, list[Any]] = field(default_factory=dict)  # name -> [value, ts_ms]
+    alerts: dict[Kind, OpenAlert] = field(default_factory=dict)
+
+
+def encode(state: PatientState) -> bytes:
+    """The state's bytes, at most `MAX_STATE_BYTES`. Custom channels'
+    latest values are the only part that can be dropped to fit (they are not
+    modelled); a state that still does not fit raises `StateError`."""
+    data = _encode(state)
+    if len(data) > MAX_STATE_BYTES:
+        for name in [k for k in state.latest if k not in CATALOGUE]:
+            del state.latest[name]
+        data = _encode(state)
+        if len(data) > MAX_STATE_BYTES:
+            raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
+    return data
+
+
+def decode(data: bytes) -> PatientState:
+    try:
+        obj = orjson.loads(data)
+        if obj.get("v") not in _READABLE_VERSIONS:
+            raise StateError("unknown patient state version")
+        return PatientState(
+            count=obj["n"],
+            last_ts=obj["t"],
+            last_id=obj.get("i", ""),
+            artifact_rate=obj.get("q", 0.0),
+            baselines={name: _baseline(name, values) for name, values in obj["b"].items()},
+            latest=obj["l"],
+            alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StateError("undecodable patient state") from exc
+
+
+def _encode(state: PatientState) -> bytes:
+    return orjson.dumps(
+        {
+            "v": STATE_VERSION,
+            "n": state.count,
+            "t": state.last_ts,
+            "i": state.last_id,
+            "q": round(state.artifact_rate, 4),
+            "b": {name: _baseline_values(b) for name, b in state.baselines.items()},
+            "l": state.latest,
+            "a": {
+                kind.value: [a.opened_ms, a.severity, a.clear_since_ms, a.confirmed, a.notified_ms]
+                for kind, a in state.alerts.items()
+            },
+        }
+    )
+
+
+def _baseline_values(b: Baseline) -> list[float]:
+    var, ph = b.var, b.ph
+    return [
+        var.n,
+        var.mean,
+        var.m2,
+        b.prior_mean,
+        b.prior_sd,
+        b.recent,
+        ph.n,
+        ph.mean,
+        ph.sum_increase,
+        ph.sum_decrease,
+        ph.min_increase if math.isfinite(ph.min_increase) else _NONE_YET,
+        ph.max_decrease,
+        b.level,
+        b.slope,
+        b.t_ms,
+    ]
+
+
+def _baseline(name: str, values: list[float]) -> Baseline:
+    if name not in NUMERIC:
+        raise StateError("baseline of an unknown vital")
+    n, mean, m2, prior_mean, prior_sd, recent, ph_n, ph_mean, inc, dec, min_inc, max_dec = values[:12]
+    level, slope, t_ms = values[12:15] if len(values) >= 15 else (0.0, 0.0, 0)  # v2 had no trend
+    ph = PageHinkley(ph_n, ph_mean, inc, dec, math.inf if min_inc >= _NONE_YET else min_inc, max_dec)
+    return Baseline(name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms))
+
+
+def _alert(opened_ms: int, severity: str, clear_since_ms: int | None, confirmed: bool, notified_ms: int | None) -> OpenAlert:
+    return OpenAlert(opened_ms, Severity(severity), clear_since_ms, confirmed, notified_ms)

@@ -1,12 +1,14 @@
-"""The Faust app (`vigil worker`).
+"""The Faust app (`vigil worker`), built by `create_app(settings)`: nothing
+happens at import.
 
 One agent consumes `vigil.readings`. For each record (one device frame, all
-from one patient, keyed by the patient's pseudonym) it decodes the readings,
-looks up the patient reference alert consumers need (`app.pseudonyms`), advances the patient's state with
-`app.core.patient.process`, sends any alert events to `vigil.alerts`, and
-writes the state back once. The `patients` table is backed by a changelog
-topic; its values are encoded with Vigil's own versioned encoding
-(`app.core.patient.encode`), never pickle.
+from one patient, keyed by the patient's pseudonym) it decodes and checks the
+record (`app.core.records.decode_readings`), looks up the patient reference
+alert consumers need (`app.pseudonyms`), advances the patient's state with
+`app.core.patient.process_record`, sends any alert events to `vigil.alerts`,
+and writes the state back once (`agents.codec`: Vigil's versioned encoding,
+never pickle). A record that cannot be processed goes to `vigil.dead-letter`
+and the agent carries on.
 
 Settings that Faust gets wrong for health data are set here on purpose:
 the web server binds to an explicit address with its table, router, stats
@@ -19,14 +21,14 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections import OrderedDict
 from typing import Any
 
 import faust
 import orjson
 import structlog
-from faust.serializers import codecs
 
+from agents.cache import DecodedStates
+from agents.codec import EncodedState, StoredPatientState, load_state
 from app import metrics
 from app.core import patient as core
 from app.core import state as patient_state
@@ -38,327 +40,262 @@ from app.settings import ALERTS_TOPIC, DEAD_LETTER_TOPIC, READINGS_TOPIC, Settin
 from app.topics import kafka_reachable
 
 log = structlog.get_logger()
-settings = Settings.from_env()
+
 KAFKA_PROBE_S = 2.0  # how often readiness asks Kafka whether it is there
-
-
-class EncodedState:
-    """A patient's state as read from the changelog, still encoded.
-
-    Recovery hands every changelog record to the codec; decoding them all
-    there (River objects for every vital of every patient) made recovering
-    100,000 patients take 45 s and about 7.8 KB of memory each. The bytes are
-    kept instead (about 1.5 KB) and decoded the first time the patient's next
-    reading arrives (`load_state`).
-    """
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-
-class PatientStateCodec(codecs.Codec):
-    """Faust codec for table values: Vigil's versioned state encoding.
-
-    Writes encode a `PatientState`; reads keep the bytes (`EncodedState`).
-    """
-
-    def _dumps(self, obj: Any) -> bytes:
-        data = obj.data if isinstance(obj, EncodedState) else patient_state.encode(obj)
-        metrics.CHANGELOG_WRITES.inc()
-        metrics.CHANGELOG_BYTES.inc(len(data))
-        return data
-
-    def _loads(self, s: bytes) -> Any:
-        return EncodedState(bytes(s))
-
-
-def load_state(stored: Any) -> patient_state.PatientState:
-    """The table's value for a patient as a `PatientState`: a fresh one for
-    a new patient, the decoded one for a state recovered from the changelog.
-
-    A stored state this version cannot read (an older encoding, a corrupt
-    record) must not stop the worker: the patient starts again from the
-    population prior, and `vigil_worker_state_resets_total` counts it.
-    """
-    if stored is None:
-        return patient_state.PatientState()
-    if isinstance(stored, EncodedState):
-        try:
-            return patient_state.decode(stored.data)
-        except StateError:
-            metrics.STATE_RESETS.inc()
-            log.warning("undecodable patient state replaced by a fresh one")
-            return patient_state.PatientState()
-    return stored
-
-
-codecs.register("vigil_state", PatientStateCodec())
-
-app = faust.App(
-    settings.worker_id,
-    broker=f"kafka://{settings.bootstrap}",
-    # Tables live in RocksDB under VIGIL_HOME/worker, backed by the changelog:
-    # a restarted worker reads only the changelog records written since its
-    # last commit, not every patient's state again (crash recovery in
-    # seconds), and states rest on disk rather than in the Python heap.
-    store=settings.worker_store,
-    topic_partitions=settings.partitions,
-    topic_replication_factor=settings.replication_factor,
-    producer_acks=-1,
-    # Faust sends each changelog and alert record at once (linger 0) in
-    # batches of 16 KiB: under load, a produce request per record, and the
-    # socket writes took about a sixth of the worker's time (py-spy). A few
-    # milliseconds of linger and larger batches send them together.
-    producer_linger=0.005,
-    producer_max_batch_size=512 * 1024,
-    consumer_auto_offset_reset="earliest",
-    broker_session_timeout=settings.worker_session_timeout_s,
-    broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
-    web_enabled=True,
-    web_bind=settings.worker_web_host,
-    web_host=settings.worker_web_host,
-    web_port=settings.worker_web_port,
-    web_in_thread=False,
-    web_tables_enabled=False,
-    web_router_enabled=False,
-    web_stats_enabled=False,
-    web_graph_enabled=False,
-    web_metrics_enabled=False,
-    datadir=str(settings.home / "worker"),
-)
-
-readings_topic = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
-alerts_topic = app.topic(ALERTS_TOPIC, key_serializer="raw", value_serializer="raw")
-dead_letter_topic = app.topic(DEAD_LETTER_TOPIC, key_serializer="raw", value_serializer="raw")
-
-
-
-class StoredPatientState:
-    """The `patients` table's value type, as Faust sees it.
-
-    Faust takes a table's codec from its value type (`_options.serializer`,
-    JSON otherwise) for both the writes to the changelog and the reads during
-    recovery, and hands what the codec decoded to `from_data`. Naming the
-    codec here keeps the two in agreement; setting serializers on the table
-    after it is declared does not reach the changelog topic.
-    """
-
-    class _options:
-        serializer = "vigil_state"
-
-    @staticmethod
-    def from_data(value: Any, preferred_type: Any = None) -> Any:
-        return value  # an EncodedState from PatientStateCodec; see load_state
-
-
-patients = app.Table(
-    "patients",
-    default=None,
-    key_type=bytes,
-    value_type=StoredPatientState,
-    partitions=settings.partitions,
-    # The changelog is compacted, but Kafka compacts only closed segments:
-    # rolling them every 10 minutes keeps what a fresh worker must replay
-    # close to one record per patient instead of one per record processed.
-    extra_topic_configs={"segment.ms": str(10 * 60 * 1000), "min.cleanable.dirty.ratio": "0.2"},
-)
-
-# Decoded states of the patients seen most recently. The table's store
-# (RocksDB) holds them encoded; decoding one per record cost about a fifth of
-# the worker's throughput. The table stays the truth: every state is written
-# back to it (and its changelog) after each record, and the cache is emptied
-# whenever partitions move, so a state another worker advanced is never used.
-DECODED_CACHE = 10_000  # patients; a decoded state takes about 6.4 KB
-_decoded: OrderedDict[bytes, patient_state.PatientState] = OrderedDict()
-
-
-def _remember(key: bytes, state: patient_state.PatientState) -> None:
-    _decoded[key] = state
-    _decoded.move_to_end(key)
-    if len(_decoded) > DECODED_CACHE:
-        _decoded.popitem(last=False)
-
-
-@app.on_partitions_revoked.connect
-async def _forget_on_revoke(app: Any, revoked: Any, **kwargs: Any) -> None:
-    _decoded.clear()
-
-
-@app.on_partitions_assigned.connect
-async def _forget_on_assign(app: Any, assigned: Any, **kwargs: Any) -> None:
-    _decoded.clear()
-
-
-detector_config = core.Config(
-    confirm_ms=int(settings.confirm_s * 1000),
-    resolve_after_ms=int(settings.resolve_after_s * 1000),
-    renotify_ms=int(settings.renotify_s * 1000),
-    trend_horizon_ms=int(settings.trend_horizon_s * 1000),
-    trend_z=settings.trend_z,
-)
-# Readings arrive keyed by pseudonym; alerts carry the patient reference too.
-directory = PatientDirectory(Registry(settings.registry_path), load_key(settings))
 
 # Label children bound once: `.labels()` per reading would cost a dict lookup
 # and a lock on the hot path.
 _OUTCOMES = {name: metrics.PROCESSED.labels(name) for name in core.READING_OUTCOMES}
-_OUTCOMES_UNDECODABLE = metrics.PROCESSED.labels("undecodable")
+_UNDECODABLE = metrics.PROCESSED.labels("undecodable")
 _FAILED = {reason: metrics.RECORDS_FAILED.labels(reason) for reason in RECORD_FAILURES}
-_MODEL_UPDATE = metrics.MODEL_UPDATE
 _STAGE_DECODE = metrics.PROCESS_TIME.labels("decode")
 _STAGE_SCORE = metrics.PROCESS_TIME.labels("score")
 _STAGE_EMIT = metrics.PROCESS_TIME.labels("emit")
 
 
-@app.agent(readings_topic, concurrency=1)
-async def detect(stream: faust.StreamT[bytes]) -> None:
-    """One record at a time. A record that cannot be processed, whatever the
-    reason, goes to `vigil.dead-letter` and the agent carries on: no record
-    can stop the worker (an exception escaping here would restart the agent
-    and skip the record uncounted)."""
-    async for value in stream:
-        current = stream.current_event
-        message = current.message if current is not None else None
+def detector_config(settings: Settings) -> core.Config:
+    return core.Config(
+        confirm_ms=int(settings.confirm_s * 1000),
+        resolve_after_ms=int(settings.resolve_after_s * 1000),
+        renotify_ms=int(settings.renotify_s * 1000),
+        trend_horizon_ms=int(settings.trend_horizon_s * 1000),
+        trend_z=settings.trend_z,
+    )
+
+
+def faust_app(settings: Settings) -> faust.App:
+    return faust.App(
+        settings.worker_id,
+        broker=f"kafka://{settings.bootstrap}",
+        # Tables live in RocksDB under VIGIL_HOME/worker, backed by the changelog:
+        # a restarted worker reads only the changelog records written since its
+        # last commit, not every patient's state again (crash recovery in
+        # seconds), and states rest on disk rather than in the Python heap.
+        store=settings.worker_store,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        producer_acks=-1,
+        # Faust sends each changelog and alert record at once (linger 0) in
+        # batches of 16 KiB: under load, a produce request per record, and the
+        # socket writes took about a sixth of the worker's time (py-spy). A few
+        # milliseconds of linger and larger batches send them together.
+        producer_linger=0.005,
+        producer_max_batch_size=512 * 1024,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
+        web_enabled=True,
+        web_bind=settings.worker_web_host,
+        web_host=settings.worker_web_host,
+        web_port=settings.worker_web_port,
+        web_in_thread=False,
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
+        datadir=str(settings.home / "worker"),
+    )
+
+
+class Worker:
+    """Everything one worker process holds: the Faust app, its topics, the
+    patients table, the decoded-state cache and the detector's settings."""
+
+    def __init__(self, settings: Settings, directory: PatientDirectory) -> None:
+        self.settings = settings
+        self.directory = directory
+        self.config = detector_config(settings)
+        self.kafka_up = False
+        self.decoded = DecodedStates()
+        self.app = app = faust_app(settings)
+        self.readings = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
+        self.alerts = app.topic(ALERTS_TOPIC, key_serializer="raw", value_serializer="raw")
+        self.dead_letters = app.topic(DEAD_LETTER_TOPIC, key_serializer="raw", value_serializer="raw")
+        self.patients = app.Table(
+            "patients",
+            default=None,
+            key_type=bytes,
+            value_type=StoredPatientState,
+            partitions=settings.partitions,
+            # The changelog is compacted, but Kafka compacts only closed segments:
+            # rolling them every 10 minutes keeps what a fresh worker must replay
+            # close to one record per patient instead of one per record processed.
+            extra_topic_configs={"segment.ms": str(10 * 60 * 1000), "min.cleanable.dirty.ratio": "0.2"},
+        )
+        self._wire()
+
+    def _wire(self) -> None:
+        app = self.app
+        app.agent(self.readings, name="detect", concurrency=1)(self.detect)
+        app.task(self.private_datadir)
+        app.timer(interval=KAFKA_PROBE_S, name="probe_kafka")(self.probe_kafka)
+        # Faust makes a view class of each page function and calls it as a
+        # method (view, request): plain functions, not bound methods.
+        for path, handler in (("/healthz", self.healthz), ("/readyz", self.readyz), ("/metrics", self.metrics_view)):
+            app.page(path)(_page(handler))
+        app.on_partitions_revoked.connect(self.forget)
+        app.on_partitions_assigned.connect(self.forget)
+
+    # -- the agent ------------------------------------------------------------------
+
+    async def detect(self, stream: faust.StreamT[bytes]) -> None:
+        """One record at a time. A record that cannot be processed, whatever
+        the reason, goes to `vigil.dead-letter` and the agent carries on: no
+        record can stop the worker (an exception escaping here would restart
+        the agent and skip the record uncounted)."""
+        async for value in stream:
+            current = stream.current_event
+            message = current.message if current is not None else None
+            try:
+                await self.handle(value, message.partition if message is not None else None)
+            except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
+                await self.dead_letter(exc, value, message)
+
+    async def handle(self, value: bytes, partition: int | None) -> None:
+        started = time.perf_counter()
+        batch = decode_readings(value)
+        structlog.contextvars.bind_contextvars(trace_id=batch.trace, partition=partition)
+        subject = batch.patient  # the pseudonym; the real identifier never comes here
+        key = subject.encode()
+        state = self.decoded.take(key)
+        if state is None:
+            state = load_state(self.patients.get(key))
+        decoded = time.perf_counter()
+        _STAGE_DECODE.observe(decoded - started)
+
+        result = core.process_record(state, batch, self.config, self.directory.patient(subject))
+        encoded = patient_state.encode(state)  # bounded (MAX_STATE_BYTES); raises StateError otherwise
+        scored = time.perf_counter()
+        _record_outcome(batch.readings, result, scored - decoded)
+        _STAGE_SCORE.observe(scored - decoded)
+
+        for event in result.events:
+            await self.alerts.send(key=key, value=orjson.dumps(event))
+            metrics.ALERTS.labels(event["kind"], event["severity"], event["status"]).inc()
+        if result.events:
+            metrics.END_TO_END.observe(max(0.0, time.time() - batch.received_ms / 1000))
+        self.patients[key] = EncodedState(encoded)  # one changelog record per Kafka record
+        self.decoded.put(key, state)
+        log.debug("record processed", count=len(batch.readings), events=len(result.events))
+        _STAGE_EMIT.observe(time.perf_counter() - scored)
+
+    async def dead_letter(self, exc: Exception, value: bytes, message: Any) -> None:
+        """Put a failed record's whereabouts and reason on `vigil.dead-letter`.
+        The log line and the record carry the reason and the exception's
+        class, never its message, which could quote a value from the record."""
+        reason, detail = _failure(exc)
+        _FAILED[reason].inc()
+        if reason in ("undecodable", "wrong_shape"):
+            _UNDECODABLE.inc()  # the older, coarser count of the same thing
+        partition = message.partition if message is not None else None
+        offset = message.offset if message is not None else None
+        log.warning(
+            "record sent to the dead-letter topic", reason=reason, detail=detail, partition=partition, offset=offset
+        )
+        if reason == "error":  # where it raised, for a developer; not the message, which may quote values
+            frames = traceback.extract_tb(exc.__traceback__)
+            log.debug("record failure", where=[f"{f.filename}:{f.lineno} {f.name}" for f in frames[-5:]])
+        letter = encode_dead_letter(reason, detail, READINGS_TOPIC, partition, offset, value)
+        await self.dead_letters.send(value=letter)
+
+    async def forget(self, app: Any, *args: Any, **kwargs: Any) -> None:
+        """Partitions moved: states another worker may advance are forgotten."""
+        self.decoded.clear()
+
+    # -- housekeeping ---------------------------------------------------------------
+
+    async def private_datadir(self) -> None:
+        """The tables' RocksDB files hold patients' states: the folder is the
+        owner's alone (created so, and tightened if it already existed)."""
+        datadir = self.settings.home / "worker"
+        datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        datadir.chmod(0o700)
+
+    async def probe_kafka(self) -> None:
+        """The consumer keeps its partitions while the broker is down (a dead
+        broker, a full disk that took its log directory offline), so
+        readiness asks Kafka itself every few seconds."""
+        self.kafka_up = await kafka_reachable(self.settings.bootstrap, READINGS_TOPIC)
+        metrics.KAFKA_REACHABLE.set(1 if self.kafka_up else 0)
+
+    def ready(self) -> bool:
+        """Kafka reachable, partitions assigned, and the tables recovered from their changelog."""
+        app = self.app
         try:
-            await _handle(value, message.partition if message is not None else None)
-        except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
-            await _dead_letter(exc, value, message)
+            assigned = bool(app.consumer.assignment())
+        except Exception:  # noqa: BLE001 - no consumer yet
+            return False
+        return self.kafka_up and assigned and not app.rebalancing and app.tables.recovery.completed.is_set()
+
+    # -- HTTP -----------------------------------------------------------------------
+
+    async def healthz(self, web: Any) -> Any:
+        return web.text("ok\n")
+
+    async def readyz(self, web: Any) -> Any:
+        ready = self.ready()
+        metrics.WORKER_READY.set(1 if ready else 0)
+        return web.text("ready\n" if ready else "not ready\n", status=200 if ready else 503)
+
+    async def metrics_view(self, web: Any) -> Any:
+        metrics.PATIENTS.set(len(self.patients))
+        metrics.WORKER_READY.set(1 if self.ready() else 0)
+        self.record_lag()
+        body, content_type = metrics.exposition(metrics.WORKER)
+        # aiohttp refuses a charset inside content_type=, so pass the header whole.
+        return web.bytes(body, headers={"Content-Type": content_type})
+
+    def record_lag(self) -> None:
+        try:
+            consumer = self.app.consumer
+            assigned = [tp for tp in consumer.assignment() if tp.topic == READINGS_TOPIC]
+        except Exception:  # noqa: BLE001 - no consumer yet
+            return
+        metrics.CONSUMER_LAG.clear()
+        for tp in assigned:
+            read = consumer._read_offset.get(tp)
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:  # noqa: BLE001 - not fetched yet
+                continue
+            if highwater is not None:
+                lag = highwater - (read + 1 if read is not None else 0)
+                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, lag))
 
 
-async def _handle(value: bytes, partition: int | None) -> None:
-    started = time.perf_counter()
-    batch = decode_readings(value)
-    structlog.contextvars.bind_contextvars(trace_id=batch.trace, partition=partition)
-    subject = batch.patient  # the pseudonym; the real identifier never comes here
-    key = subject.encode()
-    state = _decoded.pop(key, None)  # out of the cache while it changes: a failure leaves no half-done state
-    if state is None:
-        state = load_state(patients.get(key))
-    decoded = time.perf_counter()
-    _STAGE_DECODE.observe(decoded - started)
+def _page(handler: Any) -> Any:
+    async def view(web: Any, request: Any) -> Any:
+        return await handler(web)
 
-    result = core.process_record(state, batch, detector_config, directory.patient(subject))
-    encoded = patient_state.encode(state)  # bounded (patient_state.MAX_STATE_BYTES); raises StateError otherwise
-    scored = time.perf_counter()
-    # Metrics are counted in the core and recorded once per record: three
-    # Prometheus updates per reading cost about a fifth of the core's time.
-    if batch.readings:
-        _MODEL_UPDATE.observe((scored - decoded) / len(batch.readings))
-        newest = max(r["ts"] for r in batch.readings)
+    return view
+
+
+def _record_outcome(readings: list[dict[str, Any]], result: core.RecordOutcome, seconds: float) -> None:
+    """Metrics counted in the core, recorded once per record: three
+    Prometheus updates per reading cost about a fifth of the core's time."""
+    if readings:
+        metrics.MODEL_UPDATE.observe(seconds / len(readings))
+        newest = max(r["ts"] for r in readings)
         metrics.EVENT_TIME_LAG.observe(max(0.0, time.time() - newest / 1000))
     for outcome_name, n in result.counts.items():
         if n:
             _OUTCOMES[outcome_name].inc(n)
     for vital in result.drifts:
         metrics.DRIFTS.labels(vital).inc()
-    _STAGE_SCORE.observe(scored - decoded)
-
-    for event in result.events:
-        await alerts_topic.send(key=key, value=orjson.dumps(event))
-        metrics.ALERTS.labels(event["kind"], event["severity"], event["status"]).inc()
-    if result.events:
-        metrics.END_TO_END.observe(max(0.0, time.time() - batch.received_ms / 1000))
-    patients[key] = EncodedState(encoded)  # one changelog record per Kafka record
-    _remember(key, state)
-    log.debug("record processed", count=len(batch.readings), events=len(result.events))
-    _STAGE_EMIT.observe(time.perf_counter() - scored)
 
 
-async def _dead_letter(exc: Exception, value: bytes, message: Any) -> None:
-    """Put a failed record's whereabouts and reason on `vigil.dead-letter`.
-    The log line and the record carry the reason and the exception's class,
-    never its message, which could quote a value from the record."""
+def _failure(exc: Exception) -> tuple[str, str]:
+    """(reason, detail) for `vigil.dead-letter`."""
     if isinstance(exc, RecordError):
-        reason, detail = exc.reason, exc.message
-    elif isinstance(exc, StateError):
-        reason, detail = "state_too_large", str(exc)
-    else:
-        reason, detail = "error", f"processing raised {type(exc).__name__}"
-    _FAILED[reason].inc()
-    if reason in ("undecodable", "wrong_shape"):
-        _OUTCOMES_UNDECODABLE.inc()  # the older, coarser count of the same thing
-    partition = message.partition if message is not None else None
-    offset = message.offset if message is not None else None
-    log.warning("record sent to the dead-letter topic", reason=reason, detail=detail, partition=partition,
-                offset=offset)
-    if reason == "error":  # where it raised, for a developer; not the message, which may quote values
-        frames = traceback.extract_tb(exc.__traceback__)
-        log.debug("record failure", where=[f"{f.filename}:{f.lineno} {f.name}" for f in frames[-5:]])
-    await dead_letter_topic.send(
-        value=encode_dead_letter(reason, detail, READINGS_TOPIC, partition, offset, value)
-    )
+        return exc.reason, exc.message
+    if isinstance(exc, StateError):
+        return "state_too_large", str(exc)
+    return "error", f"processing raised {type(exc).__name__}"
 
 
-@app.task
-async def _private_datadir() -> None:
-    """The tables' RocksDB files hold patients' states: the folder is the
-    owner's alone (created so, and tightened if it already existed)."""
-    datadir = settings.home / "worker"
-    datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    datadir.chmod(0o700)
-
-
-class _Kafka:
-    """Whether the last probe found Kafka answering (see `_probe_kafka`)."""
-
-    up = False
-
-
-@app.timer(interval=KAFKA_PROBE_S)
-async def _probe_kafka() -> None:
-    """The consumer keeps its partitions while the broker is down (a dead
-    broker, a full disk that took its log directory offline), so readiness
-    asks Kafka itself every few seconds."""
-    _Kafka.up = await kafka_reachable(settings.bootstrap, READINGS_TOPIC)
-    metrics.KAFKA_REACHABLE.set(1 if _Kafka.up else 0)
-
-
-def _ready() -> bool:
-    """Kafka reachable, partitions assigned, and the tables recovered from their changelog."""
-    try:
-        assigned = bool(app.consumer.assignment())
-    except Exception:  # no consumer yet
-        return False
-    return _Kafka.up and assigned and not app.rebalancing and app.tables.recovery.completed.is_set()
-
-
-@app.page("/healthz")
-async def healthz(web: Any, request: Any) -> Any:
-    return web.text("ok\n")
-
-
-@app.page("/readyz")
-async def readyz(web: Any, request: Any) -> Any:
-    ready = _ready()
-    metrics.WORKER_READY.set(1 if ready else 0)
-    return web.text("ready\n" if ready else "not ready\n", status=200 if ready else 503)
-
-
-def _record_lag() -> None:
-    try:
-        consumer = app.consumer
-        assigned = [tp for tp in consumer.assignment() if tp.topic == READINGS_TOPIC]
-    except Exception:  # no consumer yet
-        return
-    metrics.CONSUMER_LAG.clear()
-    for tp in assigned:
-        read = consumer._read_offset.get(tp)
-        try:
-            highwater = consumer.highwater(tp)
-        except Exception:  # not fetched yet
-            continue
-        if highwater is not None:
-            lag = highwater - (read + 1 if read is not None else 0)
-            metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, lag))
-
-
-@app.page("/metrics")
-async def metrics_view(web: Any, request: Any) -> Any:
-    metrics.PATIENTS.set(len(patients))
-    metrics.WORKER_READY.set(1 if _ready() else 0)
-    _record_lag()
-    body, content_type = metrics.exposition(metrics.WORKER)
-    # aiohttp refuses a charset inside content_type=, so pass the header whole.
-    return web.bytes(body, headers={"Content-Type": content_type})
+def create_app(settings: Settings) -> faust.App:
+    """The worker's Faust app. Reads the device registry and the pseudonym
+    key (alerts carry the patient reference) when called, not at import."""
+    directory = PatientDirectory(Registry(settings.registry_path), load_key(settings))
+    return Worker(settings, directory).app

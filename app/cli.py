@@ -136,10 +136,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     asyncio.run(ensure_topics(settings))
     _use_uvloop(settings)
 
-    from agents.app import app
+    from agents.app import create_app
 
     worker = faust.Worker(
-        app,
+        create_app(settings),
         loglevel=settings.log_level,
         quiet=True,
         logging_config=logs.stdlib_config(settings.log_format, settings.log_level),

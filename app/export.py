@@ -23,7 +23,8 @@ from typing import Any
 import orjson
 
 from app.core.alerts import iso
-from app.core.records import pseudonym
+from app.core.errors import RecordError
+from app.core.records import decode_readings, pseudonym
 from app.core.vitals import is_artifact
 from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
 from app.topics import from_start, read_to_end
@@ -65,13 +66,16 @@ def readings_rows(records: list[Any], subject: str, start: int, end: int) -> lis
     for record in records:
         if record.key != subject.encode():
             continue
-        value = orjson.loads(record.value)
-        for reading in value["readings"]:
+        try:
+            batch = decode_readings(record.value)
+        except RecordError:
+            continue  # a record the worker refused too (vigil.dead-letter)
+        for reading in batch.readings:
             if not start <= reading["ts"] < end:
                 continue
             vitals = reading["vitals"]
-            row = {"ts": iso(reading["ts"]), "device_id": value["device_id"], "reading_id": reading["id"],
-                   "seq": reading["seq"]}
+            row = {"ts": iso(reading["ts"]), "device_id": batch.device_id, "reading_id": reading["id"],
+                   "seq": reading.get("seq")}
             row.update({k: vitals.get(k) for k in READING_COLUMNS[4:-1]})
             custom = {k: v for k, v in vitals.items() if k not in READING_COLUMNS}
             row.update(custom)

@@ -44,7 +44,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from app.core.errors import StateError
+from app.core.errors import RecordError
 from app.core.records import decode_readings, reading_id
 from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
 from app.simulate import DeviceClient, Patient, Stats, clients_for
@@ -370,7 +370,7 @@ class LoadRun:
             for record in records:
                 try:
                     batch = decode_readings(record.value)
-                except StateError:  # not a record Vigil can read: not this run's
+                except RecordError:  # not a record Vigil can read: not this run's
                     continue
                 counts = stored.get(batch.device_id)
                 if counts is None:

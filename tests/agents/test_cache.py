@@ -1,0 +1,23 @@
+"""The decoded-state cache in front of the table."""
+
+from __future__ import annotations
+
+from agents.cache import DecodedStates
+from app.core.state import PatientState
+
+
+def test_bounded_least_recently_seen_out_first() -> None:
+    cache = DecodedStates(size=3)
+    for i in range(5):
+        cache.put(f"p-{i}".encode(), PatientState(count=i))
+    assert cache.keys() == [b"p-2", b"p-3", b"p-4"]
+    cache.put(b"p-2", PatientState(count=2))
+    cache.put(b"p-5", PatientState(count=5))
+    assert cache.keys() == [b"p-4", b"p-2", b"p-5"]
+
+
+def test_a_state_being_changed_is_out_of_the_cache() -> None:
+    cache = DecodedStates(size=3)
+    cache.put(b"p-1", PatientState(count=1))
+    taken = cache.take(b"p-1")
+    assert taken == PatientState(count=1) and cache.take(b"p-1") is None and len(cache) == 0

@@ -145,10 +145,6 @@ def transition(
             current.clear_since_ms = None
             if not current.confirmed:
                 current.severity = max(current.severity, finding.severity, key=rank)
-                # A reading stamped before the one that started the wait (a
-                # device clock set back): the wait starts again from it, so a
-                # clock that ran ahead cannot hold confirmation back.
-                current.opened_ms = min(current.opened_ms, ts_ms)
                 if ts_ms - current.opened_ms >= confirm_ms or finding.urgent:
                     current.confirmed = True
                     current.notified_ms = ts_ms
@@ -164,8 +160,8 @@ def transition(
             if not current.confirmed:
                 del open_alerts[kind]  # gone before it was confirmed: never alarmed
                 continue
-            if current.clear_since_ms is None or ts_ms < current.clear_since_ms:
-                current.clear_since_ms = ts_ms  # (earlier: a clock set back, as above)
+            if current.clear_since_ms is None:
+                current.clear_since_ms = ts_ms
             if ts_ms - current.clear_since_ms >= resolve_after_ms:
                 del open_alerts[kind]
                 changes.append(Change(Status.RESOLVED, kind, current, None))

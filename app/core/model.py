@@ -140,13 +140,7 @@ class Baseline:
             self.level, self.slope, self.t_ms = x, 0.0, ts_ms
             return
         if dt_ms <= 0:
-            # Same instant: nothing to advance. Older (a late reading within
-            # the caller's reorder window, such as a device clock set back):
-            # the trend's clock follows it back, so the readings after it
-            # advance the trend again instead of waiting for the old time.
-            if dt_ms < 0:
-                self.t_ms = ts_ms
-            return
+            return  # same instant, or older: the trend only moves forward
         dt = dt_ms / 60_000
         forecast = self.level + self.slope * dt
         error = x - forecast

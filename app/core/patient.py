@@ -6,10 +6,12 @@ For every reading, in event time, `process` runs these stages:
 1. `_clean`. A duplicate of the reading processed last (same id: a resend
    stored twice) is dropped. Values outside physiology
    (`app.core.vitals.is_artifact`) are marked as artifacts and go no further.
-   A reading more than `Config.reorder_ms` older than the newest one already
-   seen (a device replaying its offline buffer) updates the latest values it
-   is newest for, and is neither learned nor scored; one within that window
-   is current (a device clock set back after running ahead).
+   A reading older than the newest one already seen (a resend, or a device
+   replaying its buffer) updates the latest values it is newest for, and is
+   neither learned nor scored. A reading's event time is never later than
+   its record's receipt by the gateway (`process_record`): a device clock
+   that ran ahead cannot push the patient's clock into the future, where it
+   would make every correctly stamped reading after it look old.
 2. `_score`. Each modelled vital is scored (a z-score) against the patient's
    baseline (`app.core.model.Baseline`), before it learns from the value.
 3. `_track`. The vital's short-horizon trend moves on; vitals whose trend
@@ -90,12 +92,6 @@ class Config:
     trend_horizon_ms: int = 15 * 60 * 1000  # how far ahead the trend looks for a dangerous range
     trend_z: float = 2.5  # how far (in SDs) a vital must have left its normal before its trend counts
     scale2: bool = False  # NEWS2 SpO2 scale 2 (hypercapnic target)
-    # Readings up to this much older than the newest one seen are still
-    # current (scored, learned, fed to NEWS2 and the lifecycle): a device
-    # whose clock ran ahead by up to the gateway's future skew (5 min), then
-    # was corrected, must not make its correctly stamped readings invisible.
-    # Older readings (a replayed offline buffer) are out of order.
-    reorder_ms: int = 5 * 60 * 1000
 
 
 @dataclass(slots=True)
@@ -110,10 +106,10 @@ class Outcome:
 
 
 # scored: learned and scored; artifact: carried an implausible value (also
-# counted as scored or out_of_order); out_of_order: older than the reorder
-# window; duplicate: the reading processed last, again; future: stamped more
-# than the reorder window after the record was received (only a producer
-# other than the gateway can write one; it would hold the patient's clock).
+# counted as scored or out_of_order); out_of_order: older than the newest
+# reading seen; duplicate: the reading processed last, again; future: stamped
+# after its record was received (a device clock ahead), processed at the
+# receipt time (also counted as scored or out_of_order).
 READING_OUTCOMES = ("scored", "artifact", "out_of_order", "duplicate", "future")
 
 
@@ -152,15 +148,23 @@ def process_record(
     config: Config = Config(),
     patient: str | None = None,
 ) -> RecordOutcome:
-    """Advance `state` (in place) by every reading of one record, in order."""
+    """Advance `state` (in place) by every reading of one record, in order.
+
+    No reading can have been taken after the gateway received it: one
+    stamped later (a device clock running ahead) is processed at the
+    record's receipt time, so that it cannot move the patient's clock past
+    the readings that follow it. Replaying `vigil.readings` through this
+    function gives the same events at any speed: the receipt time is in the
+    record."""
     result = RecordOutcome()
     counts = result.counts
-    horizon = batch.received_ms + config.reorder_ms
+    received = batch.received_ms
     for reading in batch.readings:
-        if reading["ts"] > horizon:
+        ts = reading["ts"]
+        if ts > received:
             counts["future"] += 1
-            continue
-        outcome = process(state, batch.patient, batch.device_id, reading, config, patient)
+            ts = received
+        outcome = process(state, batch.patient, batch.device_id, reading, config, patient, ts)
         result.events.extend(outcome.events)
         if outcome.duplicate:
             counts["duplicate"] += 1
@@ -179,20 +183,22 @@ def process(
     reading: dict[str, Any],
     config: Config = Config(),
     patient: str | None = None,
+    ts: int | None = None,
 ) -> Outcome:
     """Advance `state` (in place) by one reading from a `vigil.readings` record.
 
     `subject` is the patient's pseudonym, which keys the state and derives the
     alert ids; `patient` is the reference alert consumers act on, put in the
-    alert events as it is.
+    alert events as it is. `ts` is the reading's event time when it is not
+    the reading's own (see `process_record`).
     """
     outcome = Outcome()
     if reading["id"] == state.last_id:
         outcome.duplicate = True  # the same reading stored twice (a resend): already counted
         return outcome
-    r = _Reading(subject, patient, device_id, reading, reading["ts"], {}, {}, [], [], {}, {})
-    outcome.artifacts = _clean(state, r, config)
-    if r.ts < state.last_ts - config.reorder_ms:
+    r = _Reading(subject, patient, device_id, reading, reading["ts"] if ts is None else ts, {}, {}, [], [], {}, {})
+    outcome.artifacts = _clean(state, r)
+    if r.ts < state.last_ts:
         outcome.out_of_order = True
         return outcome
     _advance(state, r, outcome.artifacts)
@@ -210,12 +216,12 @@ def process(
 # -- 1. clean ---------------------------------------------------------------------
 
 
-def _clean(state: PatientState, r: _Reading, config: Config) -> int:
+def _clean(state: PatientState, r: _Reading) -> int:
     """Keep the plausible values in `r.clean` and as the patient's latest;
     return how many were artifacts."""
     artifacts = 0
     latest = state.latest
-    ts, reorder_ms, clean = r.ts, config.reorder_ms, r.clean
+    ts, clean = r.ts, r.clean
     for name, value in r.raw["vitals"].items():
         bounds = _PLAUSIBLE.get(name)
         if (
@@ -228,9 +234,7 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
             continue
         clean[name] = value
         previous = latest.get(name)
-        # Newer values replace older ones; within the reorder window, the
-        # value that arrived last wins (a device clock corrected backwards).
-        if previous is None or previous[1] <= ts + reorder_ms:
+        if previous is None or previous[1] <= ts:
             if name not in CATALOGUE:
                 _keep_custom(latest, name)
             latest[name] = [value, ts]
@@ -251,8 +255,7 @@ def _keep_custom(latest: dict[str, list[Any]], name: str) -> None:
 
 def _advance(state: PatientState, r: _Reading, artifacts: int) -> None:
     """The patient's clock and counters move on to this (current) reading."""
-    if r.ts > state.last_ts:
-        state.last_ts = r.ts
+    state.last_ts = r.ts
     state.last_id = r.raw["id"]
     state.count += 1
     state.artifact_rate += ARTIFACT_ALPHA * ((1.0 if artifacts else 0.0) - state.artifact_rate)

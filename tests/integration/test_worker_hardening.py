@@ -79,8 +79,9 @@ async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> Non
     ahead = register(vigil, "clock-1", "CLOCK-PATIENT")
     async with connect(vigil.ws_url, additional_headers=ahead) as ws:
         await send_batch(ws, [{"seq": i, "ts": hour_ago + i * 60_000, "vitals": NORMAL} for i in range(59)])
-        await send_batch(ws, [{"seq": 59, "ts": now + 290_000, "vitals": NORMAL}])
-        await send_batch(ws, [{"seq": 60 + i, "ts": now - 20_000 + i * 5_000, "vitals": CRITICAL} for i in range(4)])
+        await send_batch(ws, [{"seq": 59, "ts": int(time.time() * 1000) + 290_000, "vitals": NORMAL}])
+        for i in range(4):  # stamped as they are taken, like a live device
+            await send_batch(ws, [{"seq": 60 + i, "ts": int(time.time() * 1000), "vitals": CRITICAL}])
 
     # Every patient still gets their alert.
     for patient in ("BLOAT-PATIENT", "CLOCK-PATIENT"):

@@ -132,47 +132,51 @@ def test_dead_letter_record_says_where_and_why_but_not_what() -> None:
 
 def first_open(future_skew_ms: int | None) -> int | None:
     """Learn an hour of normal readings, optionally one reading stamped
-    `future_skew_ms` ahead, then critical readings stamped correctly every 5 s;
-    return the event time of the first news2 open, relative to the onset."""
+    `future_skew_ms` ahead of its receipt, then critical readings every 5 s
+    stamped correctly, each record received 200 ms after its reading was
+    taken; return the event time of the first news2 open, after the onset."""
     state = patient_state.PatientState()
     rng = random.Random(9)
     seq = 0
-    for i in range(60):
-        core.process(state, "p-subject-1", "dev-1", reading(seq, T0 + i * MINUTE, normal(rng)))
+
+    def send(ts: int, vitals: dict[str, object], received: int) -> core.RecordOutcome:
+        nonlocal seq
         seq += 1
+        return core.process_record(state, record([reading(seq, ts, vitals)], received))
+
+    for i in range(60):
+        send(T0 + i * MINUTE, normal(rng), T0 + i * MINUTE + 200)
     onset = T0 + 60 * MINUTE
     if future_skew_ms is not None:
-        core.process(state, "p-subject-1", "dev-1", reading(seq, onset + future_skew_ms, normal(rng)))
-        seq += 1
+        ahead = send(onset - 1000 + future_skew_ms, normal(rng), onset - 800)
+        assert ahead.counts["future"] == 1
     for k in range(30):
         ts = onset + k * 5_000
-        for event in core.process(state, "p-subject-1", "dev-1", reading(seq, ts, CRITICAL)).events:
+        for event in send(ts, CRITICAL, ts + 200).events:
             if event["kind"] == "news2" and event["status"] == "open":
                 return ts - onset
-        seq += 1
     return None
 
 
 def test_a_future_timestamp_does_not_hide_later_readings() -> None:
     usual = first_open(None)
     assert usual is not None
-    for skew in (60_000, 290_000, 299_000):
+    for skew in (60_000, 290_000, 299_000, 7 * 24 * 3600_000):
         assert first_open(skew) == usual, skew
 
 
-def test_readings_beyond_the_reorder_window_after_receipt_are_counted_not_processed() -> None:
+def test_a_reading_stamped_after_its_receipt_is_processed_at_the_receipt_time() -> None:
     state = patient_state.PatientState()
     received = T0 + 10 * MINUTE
-    result = core.process_record(
-        state,
-        record([reading(0, received - MINUTE, {"spo2": 97}), reading(1, received + 6 * MINUTE, {"spo2": 80})], received),
-    )
+    result = core.process_record(state, record([reading(0, received + 6 * MINUTE, {"spo2": 97})], received))
     assert result.counts["scored"] == 1 and result.counts["future"] == 1
-    assert state.last_ts == received - MINUTE and state.latest["spo2"][0] == 97
+    assert state.last_ts == received and state.latest["spo2"] == [97, received]
+    later = core.process_record(state, record([reading(1, received + 1000, {"spo2": 96})], received + 1200))
+    assert later.counts["scored"] == 1 and state.latest["spo2"] == [96, received + 1000]
 
 
-def test_an_offline_buffer_replayed_late_is_still_out_of_order() -> None:
+def test_an_offline_buffer_replayed_late_is_out_of_order() -> None:
     state = patient_state.PatientState()
     core.process(state, "p-subject-1", "dev-1", reading(0, T0 + 30 * MINUTE, {"heart_rate": 70}))
-    late = core.process(state, "p-subject-1", "dev-1", reading(1, T0, CRITICAL))
+    late = core.process(state, "p-subject-1", "dev-1", reading(1, T0 + 29 * MINUTE, CRITICAL))
     assert late.out_of_order and late.events == []

@@ -199,7 +199,7 @@ class Worker:
         letter = encode_dead_letter(reason, detail, READINGS_TOPIC, partition, offset, value)
         await self.dead_letters.send(value=letter)
 
-    async def forget(self, app: Any, *args: Any, **kwargs: Any) -> None:
+    async def forget(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Partitions moved: states another worker may advance are forgotten."""
         self.decoded.clear()
 
@@ -226,7 +226,8 @@ class Worker:
             assigned = bool(app.consumer.assignment())
         except Exception:  # noqa: BLE001 - no consumer yet
             return False
-        return self.kafka_up and assigned and not app.rebalancing and app.tables.recovery.completed.is_set()
+        recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]  # TableManager's, untyped
+        return self.kafka_up and assigned and not app.rebalancing and recovered
 
     # -- HTTP -----------------------------------------------------------------------
 
@@ -254,7 +255,7 @@ class Worker:
             return
         metrics.CONSUMER_LAG.clear()
         for tp in assigned:
-            read = consumer._read_offset.get(tp)
+            read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]  # Faust keeps it; no public view
             try:
                 highwater = consumer.highwater(tp)
             except Exception:  # noqa: BLE001 - not fetched yet

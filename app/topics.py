@@ -16,8 +16,8 @@ from app.settings import ALERTS_TOPIC, DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECT
 
 async def ensure_topics(settings: Settings) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         configs = {DEVICE_SEQS_TOPIC: {"cleanup.policy": "compact"}}
         wanted = [

@@ -16,7 +16,7 @@ import orjson
 
 from app import failures, logs, preflight
 from app.runtime import exit_after_parent, silence, stop_on_signals, write_line
-from app.settings import ALERTS_TOPIC, Settings, SettingsError, inspect, unknown_variables
+from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings, SettingsError, inspect, unknown_variables
 
 SETTINGS_EPILOG = """\
 Settings come from VIGIL_* environment variables: `vigil config` shows each
@@ -542,6 +542,11 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> tuple[Path, Path, int, int]:
         await preflight.kafka(settings)
+        for topic in (READINGS_TOPIC, ALERTS_TOPIC):
+            if not await preflight.topic_exists(settings.bootstrap, topic):
+                raise failures.Failure(
+                    f"the topic {topic} does not exist on Kafka at {settings.bootstrap}: nothing to export"
+                )
         return await export.export(settings, key, args.patient, start, end, Path(args.out), args.format)
 
     readings, alerts, n_readings, n_alerts = asyncio.run(run())

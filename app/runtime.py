@@ -35,8 +35,10 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
     thread that started it exits, however that happens (SIGKILL included):
     Linux's parent-death signal. The child then checks that its parent is
     still the one that forked it (if the parent died before prctl, no signal
-    would ever come). None where prctl does not exist."""
-    if not sys.platform.startswith("linux"):
+    would ever come). None where prctl does not exist, and when called
+    from a thread other than the main one: the signal follows the thread that
+    forked, which may end long before the process (an executor thread)."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
         return None
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     prctl = libc.prctl  # looked up now: no dlopen between fork and exec

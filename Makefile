@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SIMULATE ?= 20
 
-.PHONY: install run test test-unit kafka-jars prometheus clean
+.PHONY: install path run test test-unit kafka-jars prometheus clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+# How to get `vigil` on your PATH: `eval "$$(make -s path)"`, or activate the venv.
+path: install
+	@echo 'export PATH="$(abspath $(BIN)):$$PATH"   # or: . $(VENV)/bin/activate'
 
 kafka-jars: install
 	$(BIN)/vigil kafka fetch

@@ -1,4 +1,11 @@
-"""Reading `vigil.alerts` for people: `vigil alerts` and `vigil up --simulate`."""
+"""Reading `vigil.alerts` for people: `vigil alerts` and `vigil up --simulate`.
+
+`vigil up`'s screen (`Screen`) makes physiology alerts stand out (bold and
+coloured on a terminal), counts baseline-drift notices instead of printing
+each one (`--all` prints them), and keeps the set of open alerts for its
+status line. A reader that goes away (`vigil up | head`) is noticed, not a
+traceback.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from app.core.fhir import detected_issue, heading
+from app.runtime import write_line
 from app.settings import ALERTS_TOPIC
+
+PHYSIOLOGY = ("news2", "anomaly", "trend")
+_BOLD_RED, _BOLD_YELLOW, _BOLD, _RESET = "\x1b[1;31m", "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
 
 _STATUS = {
     "open": "OPEN",
@@ -57,10 +68,12 @@ async def tail(
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
     )
-    await consumer.start()
     try:
+        await consumer.start()
         # Wait for the assignment, so "latest" means from now on.
         while not consumer.assignment():
+            if stop.is_set():
+                return
             await asyncio.sleep(0.05)
         for tp in consumer.assignment():
             await consumer.position(tp)
@@ -75,7 +88,7 @@ async def tail(
                     except orjson.JSONDecodeError:
                         continue
     finally:
-        await consumer.stop()
+        await consumer.stop()  # also after a failed start: no "Unclosed AIOKafkaConsumer"
 
 
 def printer(as_json: bool, out: TextIO = sys.stdout, fhir: bool = False) -> Callable[[dict[str, Any]], None]:
@@ -88,7 +101,45 @@ def printer(as_json: bool, out: TextIO = sys.stdout, fhir: bool = False) -> Call
             line = orjson.dumps(event).decode()
         else:
             line = describe(event)
-        out.write(line + "\n")
-        out.flush()
+        if not write_line(out, line):
+            raise BrokenPipeError("the reader of the output has gone away")
 
     return show
+
+
+class Screen:
+    """`vigil up`'s view of the alert stream (see the module docstring)."""
+
+    def __init__(self, out: TextIO = sys.stdout, show_all: bool = False, colour: bool | None = None) -> None:
+        self.out = out
+        self.show_all = show_all
+        self.colour = out.isatty() if colour is None else colour
+        self.open: set[str] = set()
+        self.hidden_notices = 0
+        self.closed = False  # the reader went away
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self._track(event)
+        if event.get("kind") == "baseline_drift" and not self.show_all:
+            self.hidden_notices += 1
+            return
+        if not self.closed and not write_line(self.out, self._paint(event, describe(event))):
+            self.closed = True
+
+    def _track(self, event: dict[str, Any]) -> None:
+        alert_id, status = event.get("alert_id"), event.get("status")
+        if not isinstance(alert_id, str) or status == "notice":
+            return
+        if status == "resolved":
+            self.open.discard(alert_id)
+        else:
+            self.open.add(alert_id)
+
+    def _paint(self, event: dict[str, Any], line: str) -> str:
+        if not self.colour:
+            return line
+        if event.get("kind") in PHYSIOLOGY and event.get("status") in ("open", "escalated"):
+            return f"{_BOLD_RED if event.get('severity') == 'high' else _BOLD_YELLOW}{line}{_RESET}"
+        if event.get("kind") in PHYSIOLOGY:
+            return f"{_BOLD}{line}{_RESET}"
+        return line

@@ -4,116 +4,315 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
 import signal
 import sys
+import traceback
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import orjson
 
-from app import logs
-from app.runtime import stop_on_signals
-from app.settings import Settings
+from app import failures, logs, preflight
+from app.runtime import exit_after_parent, silence, stop_on_signals, write_line
+from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings, SettingsError, inspect, unknown_variables
 from app.topics import ensure_topics
 
+SETTINGS_EPILOG = """\
+Settings come from VIGIL_* environment variables: `vigil config` shows each
+one's value and where it comes from; docs/configuration.md describes them.
+Exit codes: docs/operations.md#exit-codes."""
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="vigil", description="Vigil: real-time health-data stream processing."
+SUPERVISED_GRACE_S = 10.0  # a child of `vigil up` whose supervisor died: seconds to stop gracefully
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """--help shows each option's default (when it has a meaningful one), and the epilog as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default in ("", argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _command(sub: Any, name: str, text: str, **kwargs: Any) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name, help=text, description=text, epilog=SETTINGS_EPILOG, formatter_class=_Help, **kwargs
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vigil",
+        description="Vigil: real-time health-data stream processing.",
+        epilog=SETTINGS_EPILOG,
+        formatter_class=_Help,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = sub.add_parser("up", help="run Kafka, the worker and the gateway together (the embedded default)")
-    up.add_argument("--simulate", type=int, default=0, metavar="N", help="also run N simulated devices and print alerts")
-    up.add_argument("--speed", type=float, default=60.0, help="simulated seconds per wall second until caught up (default 60)")
+    up = _command(sub, "up", "run Kafka, the worker and the gateway together (the embedded default)")
+    up.add_argument(
+        "--simulate", type=int, default=0, metavar="N", help="also run N simulated devices and print alerts"
+    )
+    up.add_argument(
+        "--speed", type=float, default=60.0, help="simulated seconds per wall second until caught up"
+    )
+    up.add_argument(
+        "--all",
+        action="store_true",
+        dest="show_all",
+        help="also print each baseline-drift notice (by default they are counted in the status line)",
+    )
+    up.add_argument(
+        "--status-every",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds between status lines (devices, readings/s, open alerts, worker lag); 0: none",
+    )
 
-    sub.add_parser("gateway", help="run the websocket gateway")
-    sub.add_parser("worker", help="run the Faust worker")
+    for name, text in (("gateway", "run the websocket gateway"), ("worker", "run the Faust worker")):
+        service = _command(sub, name, text)
+        # Set by `vigil up`: if that process goes, stop (SIGKILL after a grace period).
+        service.add_argument("--supervisor", type=int, metavar="PID", help=argparse.SUPPRESS)
+    _command(sub, "config", "print the effective settings, where each comes from, secrets masked")
 
-    devices = sub.add_parser("devices", help="register, list and revoke devices")
+    devices = _command(sub, "devices", "register, list and revoke devices")
     dsub = devices.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add = dsub.add_parser("add", help="register a device for a patient and print its token once")
+    add = _command(dsub, "add", "register a device for a patient and print its token once")
     add.add_argument("device_id")
     add.add_argument("--patient", required=True, metavar="PATIENT_ID")
-    dsub.add_parser("list", help="list registered devices (no tokens)")
-    revoke = dsub.add_parser("revoke", help="revoke a device's token (open connections close at once)")
+    _command(dsub, "list", "list registered devices (no tokens)")
+    revoke = _command(dsub, "revoke", "revoke a device's token (open connections close at once)")
     revoke.add_argument("device_id")
-    rotate = dsub.add_parser("rotate", help="issue a new token and print it once; the old one stops working")
+    rotate = _command(dsub, "rotate", "issue a new token and print it once; the old one stops working")
     rotate.add_argument("device_id")
 
-    alerts = sub.add_parser("alerts", help="print alert events from vigil.alerts as they arrive")
+    alerts = _command(sub, "alerts", "print alert events from vigil.alerts as they arrive")
     alerts.add_argument("--from-beginning", action="store_true", help="start at the oldest retained event")
     alerts.add_argument("--json", action="store_true", help="print each event as one JSON line")
-    alerts.add_argument("--fhir", action="store_true", help="print each event as a FHIR R4 DetectedIssue (JSON line)")
-
-    sim = sub.add_parser(
-        "simulate",
-        help="run simulated devices against a running gateway; with --rate or --report, a measured load test",
+    alerts.add_argument(
+        "--fhir", action="store_true", help="print each event as a FHIR R4 DetectedIssue (JSON line)"
     )
-    sim.add_argument("--devices", type=int, default=10, metavar="N")
-    sim.add_argument("--duration", type=float, default=60.0, metavar="S", help="seconds to run (default 60)")
-    sim.add_argument("--speed", type=float, default=60.0, help="demo mode: simulated seconds per wall second")
-    sim.add_argument("--rate", type=float, metavar="R", help="load test: readings per second per device (default 1)")
-    sim.add_argument("--batch", type=int, default=1, metavar="B", help="load test: readings per frame (default 1)")
-    sim.add_argument("--steps", type=int, default=1, metavar="K",
-                     help="load test: K stages of rising load, from R/K to R per device (default 1)")
-    sim.add_argument("--hiccups", type=float, default=0.0, metavar="P",
-                     help="load test: chance per device per second of an abrupt disconnect (default 0)")
-    sim.add_argument("--deteriorate", type=float, default=0.1, metavar="SHARE",
-                     help="load test: share of patients with an injected deterioration (default 0.1)")
-    sim.add_argument("--drain", type=float, default=20.0, metavar="S",
-                     help="load test: seconds to wait for outstanding acks and processing (default 20)")
-    sim.add_argument("--report", metavar="FILE.json", help="load test: write the report here (and a PNG beside it)")
-    sim.add_argument("--plot", metavar="FILE.png", help="load test: where to draw latency against offered load")
 
-    rp = sub.add_parser("replay", help="stream a recording (CSV, JSON lines, FHIR) through the live gateway")
-    rp.add_argument("file")
-    rp.add_argument("--speed", type=float, default=60.0, help="speed-up over recorded time; 0: as fast as acks allow")
+    sim = _command(
+        sub,
+        "simulate",
+        "run simulated devices against a running gateway; with --rate or --report, a measured load test",
+    )
+    sim.add_argument(
+        "--devices", type=int, default=10, metavar="N", help="simulated devices, one patient each"
+    )
+    sim.add_argument("--duration", type=float, default=60.0, metavar="S", help="seconds to run")
+    sim.add_argument("--speed", type=float, default=60.0, help="demo mode: simulated seconds per wall second")
+    sim.add_argument(
+        "--rate", type=float, metavar="R", help="load test: readings per second per device (1 if unset)"
+    )
+    sim.add_argument("--batch", type=int, default=1, metavar="B", help="load test: readings per frame")
+    sim.add_argument(
+        "--steps",
+        type=int,
+        default=1,
+        metavar="K",
+        help="load test: K stages of rising load, from R/K to R per device",
+    )
+    sim.add_argument(
+        "--hiccups",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="load test: chance per device per second of an abrupt disconnect",
+    )
+    sim.add_argument(
+        "--deteriorate",
+        type=float,
+        default=0.1,
+        metavar="SHARE",
+        help="load test: share of patients with an injected deterioration",
+    )
+    sim.add_argument(
+        "--drain",
+        type=float,
+        default=20.0,
+        metavar="S",
+        help="load test: seconds to wait for outstanding acks and processing",
+    )
+    sim.add_argument(
+        "--report", metavar="FILE.json", help="load test: write the report here (and a PNG beside it)"
+    )
+    sim.add_argument(
+        "--plot", metavar="FILE.png", help="load test: where to draw latency against offered load"
+    )
+
+    rp = _command(sub, "replay", "stream a recording (CSV, JSON lines, FHIR) through the live gateway")
+    rp.add_argument("file", help="the recording: .csv, or JSON lines (native or FHIR Observations)")
+    rp.add_argument(
+        "--speed", type=float, default=60.0, help="speed-up over recorded time; 0: as fast as acks allow"
+    )
     rp.add_argument("--shift-to-now", action="store_true", help="move the recording so that it ends now")
     rp.add_argument("--patient-prefix", default="", help="prepended to every patient id of the recording")
 
-    ex = sub.add_parser("export", help="write a patient's cleaned readings and alerts over a time range")
+    ex = _command(sub, "export", "write a patient's cleaned readings and alerts over a time range")
     ex.add_argument("--patient", required=True, metavar="PATIENT_ID")
-    ex.add_argument("--from", dest="start", required=True, metavar="ISO_TIME", help="inclusive, e.g. 2026-11-29T00:00:00Z")
-    ex.add_argument("--to", dest="end", required=True, metavar="ISO_TIME", help="exclusive")
-    ex.add_argument("--out", required=True, metavar="PREFIX", help="writes PREFIX-readings.EXT and PREFIX-alerts.EXT")
-    ex.add_argument("--format", choices=["csv", "parquet"], default="csv")
-
-    ev = sub.add_parser(
-        "evaluate", help="run a labeled synthetic cohort through Vigil, static thresholds and NEWS2 alone"
+    ex.add_argument(
+        "--from", dest="start", required=True, metavar="ISO_TIME", help="inclusive, e.g. 2026-11-29T00:00:00Z"
     )
-    ev.add_argument("--patients", type=int, default=60)
-    ev.add_argument("--days", type=float, default=1.0, help="simulated days per patient (default 1)")
-    ev.add_argument("--seed", type=int, default=2026)
+    ex.add_argument("--to", dest="end", required=True, metavar="ISO_TIME", help="exclusive")
+    ex.add_argument(
+        "--out", required=True, metavar="PREFIX", help="writes PREFIX-readings.EXT and PREFIX-alerts.EXT"
+    )
+    ex.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format")
+
+    ev = _command(
+        sub, "evaluate", "run a labeled synthetic cohort through Vigil, static thresholds and NEWS2 alone"
+    )
+    ev.add_argument("--patients", type=int, default=60, help="patients in the cohort")
+    ev.add_argument("--days", type=float, default=1.0, help="simulated days per patient")
+    ev.add_argument("--seed", type=int, default=2026, help="random seed of the cohort")
     ev.add_argument("--json", action="store_true", help="print one JSON object keyed by method")
 
-    kafka = sub.add_parser("kafka", help="run the local Kafka broker alone, or only fetch its jars")
-    kafka.add_argument("action", nargs="?", choices=["run", "fetch"], default="run")
+    kafka = _command(sub, "kafka", "run the local Kafka broker alone, or only fetch its jars")
+    kafka.add_argument("action", nargs="?", choices=["run", "fetch"], default="run", help="what to do")
+    return parser
 
-    args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    services = args.command in ("gateway", "worker")
-    logs.configure(args.command, settings.log_format, settings.log_level, quiet_libraries=not services)
-    return COMMANDS[args.command](args, settings)
+
+def _version() -> str:
+    try:
+        return version("vigil")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    name = args.command if args.command != "devices" else f"devices {args.action}"
+    settings = Settings()  # the defaults, until the environment's are known to be valid
+    try:
+        if args.command == "config":
+            return cmd_config(args)
+        settings = Settings.from_env()
+        for variable in unknown_variables():
+            say(name, f"note: {variable} is not a Vigil setting and is ignored (`vigil config` lists them)")
+        services = args.command in ("gateway", "worker")
+        if services and args.supervisor:
+            exit_after_parent(args.supervisor, SUPERVISED_GRACE_S)
+        logs.configure(args.command, settings.log_format, settings.log_level, quiet_libraries=not services)
+        return COMMANDS[args.command](args, settings)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            say(name, problem)
+        say(name, "`vigil config` shows every setting; docs/configuration.md says what each accepts")
+        return failures.USAGE
+    except BaseException as exc:  # noqa: BLE001 - every way out is one line and an exit code
+        return fail(name, exc, settings)
+
+
+def say(command: str, message: str) -> None:
+    """One line on stderr, prefixed with the command; quiet if stderr is gone."""
+    write_line(sys.stderr, f"vigil {command}: {message}")
+
+
+def fail(command: str, exc: BaseException, settings: Settings) -> int:
+    """The central handler: an exception as one line and a documented exit code
+    (app/failures.py); a traceback first only with VIGIL_LOG_LEVEL=debug."""
+    if isinstance(exc, SystemExit):
+        raise exc
+    if isinstance(exc, BrokenPipeError):  # our reader went away (`vigil alerts | head`)
+        silence(sys.stdout)
+        return failures.RUNTIME
+    if isinstance(exc, KeyboardInterrupt):
+        return failures.INTERRUPTED
+    code, message = explain(exc, settings)
+    if settings.debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    elif code == failures.RUNTIME and not isinstance(exc, failures.Failure):
+        message += " (VIGIL_LOG_LEVEL=debug shows the traceback)"
+    say(command, message)
+    return code
+
+
+def explain(exc: BaseException, settings: Settings) -> tuple[int, str]:
+    """What to tell the user about an exception, and the exit code."""
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    if isinstance(exc, failures.Failure):
+        return exc.exit_code, str(exc)
+    if isinstance(exc, KafkaConnectionError):
+        return failures.KAFKA_UNREACHABLE, str(preflight.kafka_unreachable(settings))
+    if isinstance(exc, KafkaError):
+        return (
+            failures.KAFKA_UNREACHABLE,
+            f"Kafka at {settings.bootstrap} failed: {exc}; {preflight.kafka_hint(settings)}",
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return (
+            failures.PORT_IN_USE,
+            "a port Vigil needs is already in use: stop what holds it, or change the port (`vigil config`)",
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return failures.RUNTIME, f"the disk is full{_where(exc)}: free space and try again"
+    if isinstance(exc, OSError):
+        return failures.RUNTIME, f"{exc.strerror or exc}{_where(exc)}"
+    # Not its message: an exception nobody expected could carry anything, patient data included.
+    return failures.RUNTIME, f"unexpected error ({type(exc).__name__})"
+
+
+def _where(exc: OSError) -> str:
+    return f" ({exc.filename})" if exc.filename else ""
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """The effective settings: value and source of each, secrets masked, bad ones flagged."""
+    rows, unknown = inspect()
+    width = max(len(row.var) for row in rows)
+    for row in rows:
+        line = f"{row.var:<{width}}  {row.value or '(empty)'}  [{row.source}]"
+        print(f"{line}  <- invalid: must be {row.problem.split(' must be ', 1)[1]}" if row.problem else line)
+    for variable in unknown:
+        print(f"{variable:<{width}}  (not a Vigil setting; ignored)")
+    return failures.USAGE if any(row.problem for row in rows) else failures.OK
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from app import up
 
-    return up.run(settings, args.simulate, args.speed)
+    return up.run(settings, args.simulate, args.speed, show_all=args.show_all, status_every=args.status_every)
 
 
 def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
-    from app.gateway import ConfigError, Gateway
+    from app.gateway import ConfigError, Gateway, tls_context
+    from app.pseudonyms import PseudonymKeyError, load_key
+
+    try:
+        tls_context(settings)
+    except ConfigError as exc:
+        raise failures.BadInput(str(exc)) from exc
+    except OSError as exc:  # ssl.SSLError included
+        raise failures.BadInput(
+            f"cannot load VIGIL_TLS_CERT and VIGIL_TLS_KEY: {exc.strerror or exc}"
+        ) from exc
+    try:
+        load_key(settings)
+    except (PseudonymKeyError, OSError) as exc:
+        raise failures.BadInput(str(exc)) from exc
+    preflight.ports_free(
+        settings.gateway_host,
+        [
+            (settings.gateway_port, "VIGIL_GATEWAY_PORT"),
+            (settings.gateway_http_port, "VIGIL_GATEWAY_HTTP_PORT"),
+        ],
+        " (another gateway, or `vigil up`?)",
+    )
+    _use_uvloop(settings)
 
     async def serve() -> None:
+        await preflight.kafka(settings, within=5)
         await Gateway(settings).run(stop_on_signals())
 
-    _use_uvloop(settings)
-    try:
-        asyncio.run(serve())
-    except ConfigError as exc:
-        print(f"vigil gateway: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    asyncio.run(serve())
+    return failures.OK
 
 
 def _use_uvloop(settings: Settings) -> None:
@@ -126,15 +325,27 @@ def _use_uvloop(settings: Settings) -> None:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    import faust
+    from app.pseudonyms import PseudonymKeyError, load_key
 
     # Faust makes its data folder (VIGIL_HOME/worker) without its parents.
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        load_key(settings)
+    except (PseudonymKeyError, OSError) as exc:
+        raise failures.BadInput(str(exc)) from exc
+    preflight.ports_free(
+        settings.worker_web_host,
+        [(settings.worker_web_port, "VIGIL_WORKER_WEB_PORT")],
+        " (another worker, or `vigil up`?)",
+    )
+    asyncio.run(preflight.kafka(settings, within=5))
     # The topics it reads and writes (vigil.dead-letter included), before
     # Faust subscribes: a consumer would not see a topic created later for
     # minutes (its metadata refresh), and a cluster may not auto-create.
     asyncio.run(ensure_topics(settings))
     _use_uvloop(settings)
+
+    import faust
 
     from agents.app import create_app
 
@@ -147,7 +358,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         redirect_stdouts=False,
     )
     worker.execute_from_commandline()
-    return 0
+    return failures.OK
 
 
 def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
@@ -157,7 +368,9 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.action == "add":
             token = registry.add(args.device_id, args.patient)
-            print(orjson.dumps({"device_id": args.device_id, "patient": args.patient, "token": token}).decode())
+            print(
+                orjson.dumps({"device_id": args.device_id, "patient": args.patient, "token": token}).decode()
+            )
         elif args.action == "list":
             for device in registry.devices():
                 print(
@@ -177,21 +390,51 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
             registry.revoke(args.device_id)
             print(orjson.dumps({"device_id": args.device_id, "revoked": True}).decode())
     except RegistryError as exc:
-        print(f"vigil devices: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        raise failures.BadInput(str(exc)) from exc
+    return failures.OK
 
 
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     from app import alert_view
 
     async def run() -> None:
+        await preflight.kafka(settings)
         stop = stop_on_signals()
+        if not await _topic_created(settings, stop):
+            return
         show = alert_view.printer(args.json, fhir=args.fhir)
-        await alert_view.tail(settings.bootstrap, show, stop, args.from_beginning)
+        listening = asyncio.Event()
+        waiting = asyncio.ensure_future(_say_waiting(listening, settings))
+        try:
+            await alert_view.tail(settings.bootstrap, show, stop, args.from_beginning, started=listening)
+        finally:
+            waiting.cancel()
 
     asyncio.run(run())
-    return 0
+    return failures.OK
+
+
+async def _topic_created(settings: Settings, stop: asyncio.Event) -> bool:
+    """Wait (saying so once) until vigil.alerts exists; False if stopped first."""
+    said = False
+    while not await preflight.topic_exists(settings.bootstrap, ALERTS_TOPIC):
+        if not said:
+            say(
+                "alerts",
+                f"waiting for the topic {ALERTS_TOPIC} to be created on Kafka at {settings.bootstrap} "
+                "(`vigil up` or `vigil gateway` create it); Ctrl-C to stop",
+            )
+            said = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), 2)
+        if stop.is_set():
+            return False
+    return True
+
+
+async def _say_waiting(listening: asyncio.Event, settings: Settings) -> None:
+    await listening.wait()
+    say("alerts", f"waiting for alert events on vigil.alerts (Kafka at {settings.bootstrap}); Ctrl-C to stop")
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
@@ -201,12 +444,13 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         return _load_test(args, settings)
 
     async def run() -> None:
+        await preflight.gateway(settings)
         stop = stop_on_signals()
         asyncio.get_running_loop().call_later(args.duration, stop.set)
         await up.simulate_fleet(settings, args.devices, args.speed, stop)
 
     asyncio.run(run())
-    return 0
+    return failures.OK
 
 
 def _load_test(args: argparse.Namespace, settings: Settings) -> int:
@@ -216,70 +460,103 @@ def _load_test(args: argparse.Namespace, settings: Settings) -> int:
 
     rate = 1.0 if args.rate is None else args.rate
     if args.devices < 1 or rate <= 0 or args.batch < 1 or args.steps < 1 or args.duration <= 0:
-        print("vigil simulate: --devices, --rate, --batch, --steps and --duration must be positive", file=sys.stderr)
-        return 2
+        raise failures.BadInput("--devices, --rate, --batch, --steps and --duration must be positive")
     if rate > settings.device_rate:
-        print(
-            f"vigil simulate: note: {rate:g} readings/s per device is above the gateway's default "
+        say(
+            "simulate",
+            f"note: {rate:g} readings/s per device is above the gateway's default "
             f"limit of {settings.device_rate:g}/s (VIGIL_DEVICE_RATE): expect rate_limited errors "
             "unless the gateway runs with a higher limit",
-            file=sys.stderr,
         )
     plan = loadtest.Plan(
-        devices=args.devices, rate=rate, duration_s=args.duration, batch=args.batch, steps=args.steps,
-        hiccups=args.hiccups, deteriorate=args.deteriorate, drain_s=args.drain,
+        devices=args.devices,
+        rate=rate,
+        duration_s=args.duration,
+        batch=args.batch,
+        steps=args.steps,
+        hiccups=args.hiccups,
+        deteriorate=args.deteriorate,
+        drain_s=args.drain,
     )
     report = Path(args.report) if args.report else None
     plot = Path(args.plot) if args.plot else (report.with_suffix(".png") if report else None)
 
     async def run() -> None:
+        await preflight.gateway(settings)
+        await preflight.kafka(settings)
         await loadtest.run(settings, plan, stop_on_signals(), report, plot)
 
     try:
         asyncio.run(run())
     except RuntimeError as exc:
-        print(f"vigil simulate: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        if type(exc) is not RuntimeError:  # Kafka's errors are RuntimeErrors too: explained centrally
+            raise
+        raise failures.Failure(str(exc)) from exc
+    return failures.OK
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    import time
     from pathlib import Path
 
     from app import replay
 
     try:
         rows = replay.read_recording(Path(args.file))
-    except (OSError, replay.RecordingError) as exc:
-        print(f"vigil replay: {exc}", file=sys.stderr)
-        return 2
-    stats = asyncio.run(replay.replay(settings, rows, args.speed, args.shift_to_now, args.patient_prefix))
-    print(
-        f"vigil: replayed {stats.sent} readings, {stats.acked} acknowledged; "
-        f"errors {dict(sorted(stats.errors.items())) or 'none'}",
-        file=sys.stderr,
-    )
-    return 0 if stats.acked + sum(stats.errors.values()) >= stats.sent else 1
+        replay.check_times(rows, args.shift_to_now, int(time.time() * 1000))
+        replay.device_ids(rows, args.patient_prefix)
+    except OSError as exc:
+        raise failures.BadInput(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    except replay.RecordingError as exc:
+        raise failures.BadInput(str(exc)) from exc
+
+    async def run() -> replay.simulate.Stats:
+        await preflight.gateway(settings)
+        return await replay.replay(settings, rows, args.speed, args.shift_to_now, args.patient_prefix)
+
+    stats = asyncio.run(run())
+    errors = dict(sorted(stats.errors.items()))
+    say("replay", f"replayed {stats.sent} readings, {stats.acked} acknowledged; errors {errors or 'none'}")
+    if "bad_timestamp" in errors:
+        say(
+            "replay",
+            "bad_timestamp: the gateway takes readings from the last 7 days only; try --shift-to-now",
+        )
+    if stats.acked < stats.sent:
+        missing = stats.sent - stats.acked - sum(errors.values())
+        raise failures.Failure(
+            f"{stats.sent - stats.acked} of {stats.sent} readings were not stored"
+            + (f" ({missing} never acknowledged: is the gateway still running?)" if missing > 0 else "")
+        )
+    return failures.OK
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from app import export
-    from app.pseudonyms import load_key
+    from app.pseudonyms import PseudonymKeyError, load_key
 
     try:
         start, end = export.parse_time(args.start), export.parse_time(args.end)
         if end <= start:
             raise export.ExportError("--to must be after --from")
-        readings, alerts, n_readings, n_alerts = asyncio.run(
-            export.export(settings, load_key(settings), args.patient, start, end, Path(args.out), args.format)
-        )
-    except export.ExportError as exc:
-        print(f"vigil export: {exc}", file=sys.stderr)
-        return 2
-    print(f"vigil: {n_readings} readings to {readings}, {n_alerts} alert events to {alerts}", file=sys.stderr)
-    return 0
+        key = load_key(settings)
+    except (export.ExportError, PseudonymKeyError) as exc:
+        raise failures.BadInput(str(exc)) from exc
+
+    async def run() -> tuple[Path, Path, int, int]:
+        await preflight.kafka(settings)
+        for topic in (READINGS_TOPIC, ALERTS_TOPIC):
+            if not await preflight.topic_exists(settings.bootstrap, topic):
+                raise failures.Failure(
+                    f"the topic {topic} does not exist on Kafka at {settings.bootstrap}: nothing to export"
+                )
+        return await export.export(settings, key, args.patient, start, end, Path(args.out), args.format)
+
+    readings, alerts, n_readings, n_alerts = asyncio.run(run())
+    say("export", f"{n_readings} readings to {readings}, {n_alerts} alert events to {alerts}")
+    return failures.OK
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
@@ -287,7 +564,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
     result = evaluation.evaluate(args.patients, args.days, args.seed)
     print(orjson.dumps(result).decode() if args.json else evaluation.table(result))
-    return 0
+    return failures.OK
 
 
 def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
@@ -295,26 +572,26 @@ def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         if args.action == "fetch":
-            print(ensure_jars())
-            return 0
+            print(ensure_jars(cache=settings.cache))
+            return failures.OK
         kafka = LocalKafka(
             settings.home / "kafka",
             settings.local_kafka_port,
             settings.local_kafka_controller_port,
             partitions=settings.partitions,
+            cache=settings.cache,
         )
         kafka.start()
     except LocalKafkaError as exc:
-        print(f"vigil kafka: {exc}", file=sys.stderr)
-        return 1
-    print(f"vigil: Kafka running on {kafka.bootstrap}; Ctrl-C to stop", file=sys.stderr)
-    stop_signals = {signal.SIGINT, signal.SIGTERM}
+        raise failures.Failure(str(exc)) from exc
+    say("kafka", f"Kafka running on {kafka.bootstrap}; Ctrl-C to stop")
+    stop_signals = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # so sigwait, not a handler, gets them
     try:
         signal.sigwait(stop_signals)
     finally:
         kafka.stop()
-    return 0
+    return failures.OK
 
 
 COMMANDS = {

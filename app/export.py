@@ -52,9 +52,9 @@ def parse_time(text: str) -> int:
 
 async def _scan(bootstrap: str, topic: str) -> list[Any]:
     consumer = from_start(bootstrap, topic)
-    await consumer.start()
     records: list[Any] = []
     try:
+        await consumer.start()
         await read_to_end(consumer, topic, records.extend)
     finally:
         await consumer.stop()

@@ -8,8 +8,11 @@ tests (a session fixture on free ports) and so for `.ci/run`:
   into a cache folder, once; later runs find them there. Maven's own
   download lines are the progress a user sees on the first run.
 - `LocalKafka(data_dir, port, controller_port).start()` formats the storage on
-  first use, starts the JVM with a small heap, and waits until the broker
-  says it has started. `stop()` shuts it down cleanly.
+  first use (the folder readable by its owner only), starts the JVM with a
+  small heap, and waits until the broker says it has started. The JVM gets
+  the kernel's parent-death signal, so it never outlives the process that
+  started it. `stop()` shuts it down cleanly; `failure()` says whether it has
+  died or taken its log directory offline (Kafka does that on a full disk).
 
 A user with their own cluster sets VIGIL_KAFKA_BOOTSTRAP and none of this runs.
 """
@@ -27,19 +30,35 @@ import time
 import uuid
 from pathlib import Path
 
+from app.failures import PortInUse
+from app.runtime import die_with_parent
+
 KAFKA_VERSION = "3.9.1"
 POM = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "pom.xml"
 READY_LINE = "Kafka Server started"
+# What the broker logs when a log directory fails (a full disk, an I/O
+# error): it stops serving the directory, and with no directory left it halts.
+LOG_DIR_FAILED = (
+    "Stopping serving logs in dir",
+    "because the log directory has failed",
+    "Shutdown broker because all log dirs",
+)
+DISK_FULL = "No space left on device"
+PRIVATE = 0o700  # Kafka's data folders: readable by their owner only
 
 
 class LocalKafkaError(RuntimeError):
     """The local broker cannot be provisioned or started; the message says why."""
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("VIGIL_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "vigil"
-    )
+def cache_dir(base: Path | None = None) -> Path:
+    """The jar cache: `base` (Settings.cache, VIGIL_CACHE) or, for callers
+    without settings (the test fixture), the same default."""
+    if base is None:
+        base = Path(
+            os.environ.get("VIGIL_CACHE")
+            or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "vigil")
+        )
     return Path(base) / f"kafka-{KAFKA_VERSION}"
 
 
@@ -59,10 +78,10 @@ def java() -> str:
     )
 
 
-def ensure_jars(quiet: bool = False) -> Path:
+def ensure_jars(quiet: bool = False, cache: Path | None = None) -> Path:
     """Return the folder holding the broker's jars, downloading them once."""
-    libs = cache_dir() / "libs"
-    done = cache_dir() / ".complete"
+    libs = cache_dir(cache) / "libs"
+    done = cache_dir(cache) / ".complete"
     if done.exists():
         return libs
     mvn = _require(
@@ -74,7 +93,7 @@ def ensure_jars(quiet: bool = False) -> Path:
     java()
     if not quiet:
         print(f"vigil: fetching Apache Kafka {KAFKA_VERSION} jars into {libs} (first run only)", file=sys.stderr)
-    tmp = cache_dir() / "libs.partial"
+    tmp = cache_dir(cache) / "libs.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     cmd = [
         mvn,
@@ -156,8 +175,13 @@ class LocalKafka:
         controller_port: int = 9093,
         heap: str = "512m",
         partitions: int = 4,
+        cache: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.cache = cache
+        self._log_seen = 0  # bytes of the log already scanned by failure()
+        self._log_failure: str | None = None
+        self._disk_full = False
         self.port = port
         self.controller_port = controller_port
         self.heap = heap
@@ -187,17 +211,15 @@ class LocalKafka:
         ]
 
     def start(self, timeout: float = 90.0, quiet: bool = False) -> None:
-        libs = ensure_jars(quiet=quiet)
-        for port in (self.port, self.controller_port):
+        libs = ensure_jars(quiet=quiet, cache=self.cache)
+        for port, variable in ((self.port, "VIGIL_LOCAL_KAFKA_PORT"),
+                               (self.controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT")):
             if _port_in_use(port):
-                raise LocalKafkaError(
-                    f"port {port} is already in use: is another Kafka running? "
-                    "Stop it, choose other ports (VIGIL_LOCAL_KAFKA_PORT, "
-                    "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT) or point Vigil at it "
-                    "with VIGIL_KAFKA_BOOTSTRAP."
-                )
+                raise PortInUse(port, "127.0.0.1", variable, " (another Kafka, or another `vigil up`?)")
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+        for folder in (self.data_dir, logs):  # topic data is patient data
+            folder.chmod(PRIVATE)
         config = self.data_dir / "server.properties"
         config.write_text(
             _SERVER.format(
@@ -218,28 +240,57 @@ class LocalKafka:
                 ),
                 capture_output=True,
                 text=True,
+                preexec_fn=die_with_parent(),
             )
             if fmt.returncode != 0:
                 raise LocalKafkaError(f"formatting Kafka storage failed: {fmt.stderr or fmt.stdout}")
         self.log_path.write_text("")
-        out = open(self.data_dir / "kafka.out", "ab")
-        self.proc = subprocess.Popen(
-            self._java(libs, "kafka.Kafka", str(config)),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches `vigil up`, which stops us in order
-        )
+        self._log_seen, self._log_failure, self._disk_full = 0, None, False
+        with open(self.data_dir / "kafka.out", "ab") as out:
+            self.proc = subprocess.Popen(
+                self._java(libs, "kafka.Kafka", str(config)),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches `vigil up`, which stops us in order
+                preexec_fn=die_with_parent(),  # and if `vigil up` dies, so do we
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise LocalKafkaError(
-                    f"the local Kafka exited with code {self.proc.returncode}; see {self.log_path}"
-                )
+                raise LocalKafkaError(str(self.failure()))
             if READY_LINE in self.log_path.read_text(errors="replace") and _port_in_use(self.port):
                 return
             time.sleep(0.2)
         self.stop()
         raise LocalKafkaError(f"the local Kafka did not start within {timeout:.0f} s; see {self.log_path}")
+
+    def failure(self) -> str | None:
+        """Why the broker can no longer serve, or None while it can: it has
+        exited, or it has taken its log directory offline (a full disk; the
+        process may still be alive for a while)."""
+        self._scan_log()
+        if self.proc is not None and self.proc.poll() is not None:
+            why = self._log_failure or f"exited with code {self.proc.returncode}"
+            return f"the local Kafka {why}; see {self.log_path}"
+        if self._log_failure:
+            return f"the local Kafka {self._log_failure}; see {self.log_path}"
+        return None
+
+    def _scan_log(self) -> None:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_seen)
+                data = f.read()
+        except OSError:
+            return
+        complete = data.rfind(b"\n") + 1  # whole lines only; the rest next time
+        self._log_seen += complete
+        text = data[:complete].decode(errors="replace")
+        self._disk_full = self._disk_full or DISK_FULL in text
+        if self._log_failure is None and any(marker in text for marker in LOG_DIR_FAILED):
+            self._log_failure = f"took its log directory {self.data_dir / 'logs'} offline" + (
+                " because the disk is full: free space, then start it again" if self._disk_full else ""
+            )
 
     def stop(self, timeout: float = 30.0) -> None:
         if self.proc is None or self.proc.poll() is not None:

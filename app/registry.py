@@ -120,11 +120,25 @@ class Registry:
             fcntl.flock(lock, fcntl.LOCK_EX)
             data = self._load()
             yield data
-            tmp = self.path.with_suffix(".tmp")
+            self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
+        """Replace the file atomically; on failure (a full disk) the old file
+        stays as it was and no temporary file is left behind."""
+        tmp = self.path.with_suffix(".tmp")
+        try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+                f.flush()
+                os.fsync(f.fileno())
             os.replace(tmp, self.path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            why = exc.strerror or str(exc)
+            raise RegistryError(
+                f"could not write the device registry {self.path} ({why}); nothing was changed"
+            ) from None
 
     def add(self, device_id: str, patient: str) -> str:
         """Register a device for a patient; return its token (shown only now)."""

@@ -11,7 +11,11 @@ reference client (`app.simulate.DeviceClient`), so replay uses the real
 protocol: acks, resends, backoff. Readings are sent at their recorded times
 divided by `speed` (0: as fast as acks allow); since detection runs on event
 time, the alerts are the same at any speed. `shift_to_now` moves the whole
-recording so that it ends now (the gateway accepts readings up to 7 days old).
+recording so that it ends now (the gateway accepts readings up to 7 days old,
+and `check_times` says so before anything is sent).
+
+A recording that cannot be read raises `RecordingError` naming the line and
+what is wrong with it, never the patient identifier it holds.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ import orjson
 
 from app import simulate
 from app.core import fhir
+from app.core.protocol import Limits
+from app.registry import RegistryError, validate_id
 from app.settings import Settings
 
 
 class RecordingError(Exception):
-    """The recording cannot be read; the message says where."""
+    """The recording cannot be read or sent; the message says where and why."""
 
 
 @dataclass(frozen=True)
@@ -70,40 +76,99 @@ def _number(text: str) -> Any:
             return text  # consciousness letters
 
 
-def read_recording(path: Path) -> list[Row]:
-    text = path.read_text()
+def _patient(value: Any, where: str) -> str:
+    try:
+        return validate_id("patient", str(value))
+    except RegistryError as exc:
+        raise RecordingError(f"{where}: {exc}") from None
+
+
+def _text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RecordingError(f"{path.name}: line {line} is not UTF-8 text; save it as UTF-8") from None
+
+
+def _csv_rows(path: Path, text: str) -> list[Row]:
     rows: list[Row] = []
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or not {"patient", "ts"} <= set(reader.fieldnames):
+        raise RecordingError(f"{path.name}: a CSV recording needs patient and ts columns")
+    for record in reader:
+        where = f"line {reader.line_num}"
+        if None in record:  # DictReader keeps cells beyond the header under the key None
+            raise RecordingError(f"{where}: more cells than the header has columns")
+        vitals = {k: _number(v) for k, v in record.items() if k not in ("patient", "ts")
+                  and v not in ("", None)}
+        if vitals:
+            rows.append(Row(_patient(record["patient"], where), _ms(record["ts"], where), vitals))
+    return rows
+
+
+def _json_row(line: str, where: str) -> Row:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise RecordingError(f"{where}: not JSON") from None
+    if isinstance(obj, dict) and obj.get("resourceType") == "Observation":
+        try:
+            native = fhir.to_reading({**obj, "identifier": [{"system": fhir.SEQ_SYSTEM, "value": "0"}]})
+        except Exception as exc:  # noqa: BLE001 - a Refusal: report the line
+            raise RecordingError(f"{where}: {exc}") from None
+        if "patient" not in native:
+            raise RecordingError(f"{where}: the Observation has no subject")
+        return Row(_patient(native["patient"], where), _ms(native["ts"], where), native["vitals"])
+    if isinstance(obj, dict) and {"patient", "ts", "vitals"} <= set(obj) and isinstance(obj["vitals"], dict):
+        return Row(_patient(obj["patient"], where), _ms(obj["ts"], where), obj["vitals"])
+    raise RecordingError(f"{where}: expected patient, ts and vitals, or a FHIR Observation")
+
+
+def read_recording(path: Path) -> list[Row]:
+    text = _text(path)
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        if not reader.fieldnames or not {"patient", "ts"} <= set(reader.fieldnames):
-            raise RecordingError(f"{path.name}: a CSV recording needs patient and ts columns")
-        for n, record in enumerate(reader, start=2):
-            vitals = {k: _number(v) for k, v in record.items() if k not in ("patient", "ts") and v not in ("", None)}
-            if vitals:
-                rows.append(Row(record["patient"], _ms(record["ts"], f"line {n}"), vitals))
+        rows = _csv_rows(path, text)
     else:
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                raise RecordingError(f"line {n}: not JSON") from None
-            if isinstance(obj, dict) and obj.get("resourceType") == "Observation":
-                try:
-                    native = fhir.to_reading({**obj, "identifier": [{"system": fhir.SEQ_SYSTEM, "value": "0"}]})
-                except Exception as exc:  # a Refusal: report the line
-                    raise RecordingError(f"line {n}: {exc}") from None
-                if "patient" not in native:
-                    raise RecordingError(f"line {n}: the Observation has no subject")
-                rows.append(Row(native["patient"], _ms(native["ts"], f"line {n}"), native["vitals"]))
-            elif isinstance(obj, dict) and {"patient", "ts", "vitals"} <= set(obj):
-                rows.append(Row(str(obj["patient"]), _ms(obj["ts"], f"line {n}"), obj["vitals"]))
-            else:
-                raise RecordingError(f"line {n}: expected patient, ts and vitals, or a FHIR Observation")
+        lines = enumerate(text.splitlines(), start=1)
+        rows = [_json_row(line, f"line {n}") for n, line in lines if line.strip()]
     if not rows:
         raise RecordingError(f"{path.name}: no readings")
     return sorted(rows, key=lambda r: r.ts_ms)
+
+
+def check_times(rows: list[Row], shift_to_now: bool, now_ms: int, limits: Limits | None = None) -> None:
+    """Refuse, before sending anything, a recording the gateway would refuse
+    for its times (`bad_timestamp`), with what to do about it."""
+    limits = limits or Limits()
+    offset = now_ms - 60_000 - rows[-1].ts_ms if shift_to_now else 0
+    margin_ms = 10 * 60_000  # the replay itself takes a while
+    too_old = sum(r.ts_ms + offset < now_ms - limits.max_past_ms + margin_ms for r in rows)
+    too_new = sum(r.ts_ms + offset > now_ms + limits.max_future_ms for r in rows)
+    days = limits.max_past_ms // 86_400_000
+    if too_old and shift_to_now:
+        raise RecordingError(
+            f"the recording spans more than {days} days and the gateway refuses readings older than that; "
+            "split it into shorter recordings"
+        )
+    if too_old or too_new:
+        which = (
+            f"{too_old} readings are older than {days} days" if too_old
+            else f"{too_new} readings are dated in the future"
+        )
+        raise RecordingError(
+            f"{which}, which the gateway refuses: replay with --shift-to-now to move the recording to end now"
+        )
+
+
+def device_ids(rows: list[Row], prefix: str) -> dict[str, str]:
+    """The replay device of each patient (device id -> prefixed patient id)."""
+    patients = dict.fromkeys(prefix + r.patient for r in rows)
+    try:
+        return {validate_id("device", f"replay-{p}"): validate_id("patient", p) for p in patients}
+    except RegistryError as exc:
+        raise RecordingError(f"with --patient-prefix {prefix!r}: {exc}") from None
 
 
 async def replay(
@@ -118,9 +183,9 @@ async def replay(
     offset = int(time.time() * 1000) - 60_000 - rows[-1].ts_ms if shift_to_now else 0
     stats = simulate.Stats()
     stop = asyncio.Event()
-    patients = dict.fromkeys(prefix + r.patient for r in rows)
-    by_device = simulate.clients_for(settings, {f"replay-{p}": p for p in patients}, stats)
-    clients = {p: by_device[f"replay-{p}"] for p in patients}
+    devices = device_ids(rows, prefix)
+    by_device = simulate.clients_for(settings, devices, stats)
+    clients = {p: by_device[d] for d, p in devices.items()}
     connections = [asyncio.ensure_future(c.run(stop)) for c in clients.values()]
     started, first = time.monotonic(), rows[0].ts_ms
     for row in rows:

@@ -1,14 +1,24 @@
-"""Settings, read from the environment (VIGIL_*) once at start-up.
+"""Settings, read from the environment (VIGIL_*) once at start-up, and checked.
 
 Every setting has a default that runs the embedded local set-up; docs/configuration.md
-lists them all. Topic names are public contracts and are not configurable.
+lists them all (a test keeps the two in step). Each field names its variable,
+how its text is read (type and range or allowed values) and whether it is a
+secret. `Settings.from_env()` reads them all and raises `SettingsError` with
+one line per bad setting, naming the variable and what it accepts;
+`inspect()` gives the effective value and source of each (`vigil config`).
+This module is the only reader of VIGIL_* variables it declares. Topic names
+are public contracts and are not configurable.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field, replace
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 READINGS_TOPIC = "vigil.readings"
 REJECTED_TOPIC = "vigil.rejected"
@@ -19,104 +29,241 @@ DEVICE_SEQS_TOPIC = "vigil.device-seqs"
 # why, never their content (docs/operations.md#dead-letter).
 DEAD_LETTER_TOPIC = "vigil.dead-letter"
 
+PREFIX = "VIGIL_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("auto", "json", "console")
+MASK = "********"
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"VIGIL_{name}", default)
+
+class SettingsError(Exception):
+    """Some settings are invalid; `problems` holds one line per bad setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
-def _int(name: str, default: int) -> int:
-    raw = _env(name, str(default))
+# -- readers: text -> value, or ValueError saying what is accepted ----------------
+
+
+def _whole(text: str, low: int, high: int | None = None) -> int:
     try:
-        return int(raw)
+        value = int(text.strip())
     except ValueError:
-        raise SystemExit(f"VIGIL_{name} must be a whole number, not {raw!r}") from None
+        raise ValueError from None
+    if value < low or (high is not None and value > high):
+        raise ValueError
+    return value
+
+
+def whole(low: int, high: int | None = None) -> tuple[Callable[[str], Any], str]:
+    accepts = (
+        f"a whole number from {low} to {high}" if high is not None else f"a whole number, at least {low}"
+    )
+    return (lambda text: _whole(text, low, high)), accepts
+
+
+PORT = ((lambda text: _whole(text, 1, 65535)), "a port number from 1 to 65535")
+
+
+def seconds(minimum: float = 0.0, strict: bool = False) -> tuple[Callable[[str], Any], str]:
+    def read(text: str) -> float:
+        value = float(text.strip())
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise ValueError
+        return value
+
+    bound = f"above {minimum:g}" if strict else f"{minimum:g} or more"
+    return read, f"a number of seconds, {bound} (such as 15 or 0.5, without a unit)"
+
+
+def number(minimum: float, strict: bool = True) -> tuple[Callable[[str], Any], str]:
+    read, _ = seconds(minimum, strict)
+    return read, f"a number, {f'above {minimum:g}' if strict else f'{minimum:g} or more'}"
+
+
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError
+
+
+FLAG = (_flag, "1, true, yes or on (or 0, false, no, off)")
+
+
+def choice(*allowed: str) -> tuple[Callable[[str], Any], str]:
+    def read(text: str) -> str:
+        lowered = text.strip().lower()
+        if lowered not in allowed:
+            raise ValueError
+        return lowered
+
+    shown = ", ".join(repr(a) if a else "empty" for a in allowed)
+    return read, f"one of {shown}"
+
+
+TEXT = ((lambda text: text), "any text")
+PATH = ((lambda text: Path(text).expanduser()), "a folder path")
+
+_HOST_PORT = re.compile(r"[A-Za-z0-9._\-\[\]:]+:\d{1,5}\Z")
+
+
+def _bootstrap(text: str) -> str:
+    if not text.strip():
+        return ""
+    servers = [s.strip() for s in text.split(",")]
+    for server in servers:
+        if not _HOST_PORT.match(server) or not 1 <= int(server.rsplit(":", 1)[1]) <= 65535:
+            raise ValueError
+    return ",".join(servers)
+
+
+BOOTSTRAP = (_bootstrap, "host:port[,host:port...], or empty for the local broker")
+
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}\Z")
+
+
+def _name(text: str) -> str:
+    if not _NAME.match(text):
+        raise ValueError
+    return text
+
+
+KAFKA_NAME = (_name, "1-200 letters, digits, '.', '_' or '-' (it prefixes Kafka topic and group names)")
+
+
+def _file(text: str) -> str:
+    if text and not Path(text).expanduser().is_file():
+        raise ValueError
+    return str(Path(text).expanduser()) if text else ""
+
+
+FILE = (_file, "the path of a readable file, or empty")
+
+
+def _hex_key(text: str) -> str:
+    if text and len(bytes.fromhex(text.strip())) < 32:
+        raise ValueError
+    return text.strip()
+
+
+HEX_KEY = (_hex_key, "hexadecimal holding at least 32 bytes (64 hex digits), or empty")
+
+_HOST = re.compile(r"[A-Za-z0-9._:\-]{1,253}\Z")
+
+
+def _host(text: str) -> str:
+    if not _HOST.match(text.strip()):
+        raise ValueError
+    return text.strip()
+
+
+HOST = (_host, "a host name or IP address")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one setting is read from its variable."""
+
+    var: str
+    read: Callable[[str], Any]
+    accepts: str
+    secret: bool = False
+
+
+def setting(
+    var: str,
+    default: Any = None,
+    reader: tuple[Callable[[str], Any], str] = TEXT,
+    *,
+    factory: Callable[[], Any] | None = None,
+    secret: bool = False,
+) -> Any:
+    spec = {"vigil": Spec(PREFIX + var, reader[0], reader[1], secret)}
+    if factory is not None:
+        return field(default_factory=factory, metadata=spec)
+    return field(default=default, metadata=spec)
+
+
+def _cache_default() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "vigil"
 
 
 @dataclass(frozen=True)
 class Settings:
-    home: Path = field(default_factory=lambda: Path.home() / ".vigil")
+    home: Path = setting("HOME", reader=PATH, factory=lambda: Path.home() / ".vigil")
+    # Where the local broker's jars are cached (app/kafka_local.py).
+    cache: Path = setting("CACHE", reader=PATH, factory=_cache_default)
     # Bootstrap servers of an existing Kafka cluster. Empty: Vigil runs its own
     # local broker on `local_kafka_port`.
-    kafka_bootstrap: str = ""
-    local_kafka_port: int = 9092
-    local_kafka_controller_port: int = 9093
-    partitions: int = 4
-    replication_factor: int = 1
-    gateway_host: str = "127.0.0.1"
-    gateway_port: int = 8765
-    gateway_http_port: int = 8766
-    worker_id: str = "vigil-worker"  # Faust app id: consumer group and changelog topic prefix
-    worker_web_host: str = "127.0.0.1"
-    worker_web_port: int = 6066
+    kafka_bootstrap: str = setting("KAFKA_BOOTSTRAP", "", BOOTSTRAP)
+    local_kafka_port: int = setting("LOCAL_KAFKA_PORT", 9092, PORT)
+    local_kafka_controller_port: int = setting("LOCAL_KAFKA_CONTROLLER_PORT", 9093, PORT)
+    partitions: int = setting("PARTITIONS", 4, whole(1, 10_000))
+    replication_factor: int = setting("REPLICATION_FACTOR", 1, whole(1, 32))
+    gateway_host: str = setting("GATEWAY_HOST", "127.0.0.1", HOST)
+    gateway_port: int = setting("GATEWAY_PORT", 8765, PORT)
+    gateway_http_port: int = setting("GATEWAY_HTTP_PORT", 8766, PORT)
+    # Faust app id: consumer group and changelog topic prefix.
+    worker_id: str = setting("WORKER_ID", "vigil-worker", KAFKA_NAME)
+    worker_web_host: str = setting("WORKER_WEB_HOST", "127.0.0.1", HOST)
+    worker_web_port: int = setting("WORKER_WEB_PORT", 6066, PORT)
     # How long Kafka waits for a silent worker before handing its partitions
     # to another: the pause after a crash. Faust's default is 60 s.
-    worker_session_timeout_s: float = 10.0
-    worker_store: str = "rocksdb://"  # Faust table store: rocksdb:// (on disk) or memory://
-    uvloop: bool = True  # gateway and worker on uvloop's event loop
-    confirm_s: float = 15.0  # a condition must hold this long (event time) to open an alert
-    resolve_after_s: float = 600.0  # ... and be gone this long to resolve it
-    renotify_s: float = 3600.0  # reminder while an alert stays open; 0: never
-    trend_horizon_s: float = 900.0  # how far ahead a vital's trend looks for a dangerous range
-    trend_z: float = 2.5  # SDs a vital must have left its normal before its trend counts
-    ack_timeout_s: float = 10.0
-    max_inflight: int = 2048  # device frames awaiting Kafka's acknowledgement, per gateway
-    tls_cert: str = ""  # PEM certificate chain; with tls_key, the gateway serves wss://
-    tls_key: str = ""
-    tls_ca: str = ""  # CA bundle that Vigil's own clients (vigil simulate) trust for wss://
-    allow_plaintext: bool = False  # needed to listen without TLS on a non-loopback address
-    max_connections: int = 10_000
-    device_rate: float = 20.0  # readings per second per device, sustained
-    device_burst: int = 1_000  # readings a device may send at once (an offline buffer)
-    max_frame_bytes: int = 64 * 1024
-    max_batch: int = 500
-    ping_interval_s: float = 20.0
-    ping_timeout_s: float = 20.0
-    compression: str = ""  # "" (off) or "deflate"
-    credential_check_s: float = 1.0  # how often open connections are re-checked against the registry
-    log_format: str = "auto"  # auto | json | console
-    log_level: str = "info"
+    worker_session_timeout_s: float = setting("WORKER_SESSION_TIMEOUT_S", 10.0, seconds(0, strict=True))
+    # Faust table store: rocksdb:// (on disk) or memory://
+    worker_store: str = setting("WORKER_STORE", "rocksdb://", choice("rocksdb://", "memory://"))
+    uvloop: bool = setting("UVLOOP", True, FLAG)  # gateway and worker on uvloop's event loop
+    # A condition must hold this long (event time) to open an alert ...
+    confirm_s: float = setting("CONFIRM_S", 15.0, seconds())
+    resolve_after_s: float = setting(
+        "RESOLVE_AFTER_S", 600.0, seconds()
+    )  # ... and be gone this long to resolve
+    renotify_s: float = setting(
+        "RENOTIFY_S", 3600.0, seconds()
+    )  # reminder while an alert stays open; 0: never
+    # How far ahead a vital's trend looks for a dangerous range.
+    trend_horizon_s: float = setting("TREND_HORIZON_S", 900.0, seconds(0, strict=True))
+    # SDs a vital must have left its normal before its trend counts.
+    trend_z: float = setting("TREND_Z", 2.5, number(0))
+    ack_timeout_s: float = setting("ACK_TIMEOUT_S", 10.0, seconds(0, strict=True))
+    # Device frames awaiting Kafka's acknowledgement, per gateway.
+    max_inflight: int = setting("MAX_INFLIGHT", 2048, whole(1))
+    # PEM certificate chain; with tls_key, the gateway serves wss://
+    tls_cert: str = setting("TLS_CERT", "", FILE)
+    tls_key: str = setting("TLS_KEY", "", FILE)
+    # CA bundle that Vigil's own clients (vigil simulate) trust for wss://
+    tls_ca: str = setting("TLS_CA", "", FILE)
+    # Needed to listen without TLS on a non-loopback address.
+    allow_plaintext: bool = setting("GATEWAY_ALLOW_PLAINTEXT", False, FLAG)
+    max_connections: int = setting("MAX_CONNECTIONS", 10_000, whole(1))
+    device_rate: float = setting("DEVICE_RATE", 20.0, number(0))  # readings per second per device, sustained
+    # Readings a device may send at once (an offline buffer).
+    device_burst: int = setting("DEVICE_BURST", 1_000, whole(1))
+    max_frame_bytes: int = setting("MAX_FRAME_BYTES", 64 * 1024, whole(256, 16 * 1024 * 1024))
+    max_batch: int = setting("MAX_BATCH", 500, whole(1, 100_000))
+    ping_interval_s: float = setting("PING_INTERVAL_S", 20.0, seconds(0, strict=True))
+    ping_timeout_s: float = setting("PING_TIMEOUT_S", 20.0, seconds(0, strict=True))
+    compression: str = setting("GATEWAY_COMPRESSION", "", choice("", "deflate"))  # "" (off) or "deflate"
+    # How often open connections are re-checked against the registry.
+    credential_check_s: float = setting("CREDENTIAL_CHECK_S", 1.0, seconds(0, strict=True))
+    # The patient pseudonym key (app/pseudonyms.py reads it) or a file holding it.
+    pseudonym_key: str = setting("PSEUDONYM_KEY", "", HEX_KEY, secret=True)
+    pseudonym_key_file: str = setting("PSEUDONYM_KEY_FILE", "", FILE)
+    log_format: str = setting("LOG_FORMAT", "auto", choice(*LOG_FORMATS))
+    log_level: str = setting("LOG_LEVEL", "info", choice(*LOG_LEVELS))
 
     @classmethod
-    def from_env(cls) -> Settings:
-        return cls(
-            home=Path(_env("HOME", str(Path.home() / ".vigil"))).expanduser(),
-            kafka_bootstrap=_env("KAFKA_BOOTSTRAP", ""),
-            local_kafka_port=_int("LOCAL_KAFKA_PORT", 9092),
-            local_kafka_controller_port=_int("LOCAL_KAFKA_CONTROLLER_PORT", 9093),
-            partitions=_int("PARTITIONS", 4),
-            replication_factor=_int("REPLICATION_FACTOR", 1),
-            gateway_host=_env("GATEWAY_HOST", "127.0.0.1"),
-            gateway_port=_int("GATEWAY_PORT", 8765),
-            gateway_http_port=_int("GATEWAY_HTTP_PORT", 8766),
-            worker_id=_env("WORKER_ID", "vigil-worker"),
-            worker_web_host=_env("WORKER_WEB_HOST", "127.0.0.1"),
-            worker_web_port=_int("WORKER_WEB_PORT", 6066),
-            worker_session_timeout_s=float(_env("WORKER_SESSION_TIMEOUT_S", "10")),
-            worker_store=_env("WORKER_STORE", "rocksdb://"),
-            uvloop=_env("UVLOOP", "1") not in ("0", "false", "no"),
-            confirm_s=float(_env("CONFIRM_S", "15")),
-            resolve_after_s=float(_env("RESOLVE_AFTER_S", "600")),
-            renotify_s=float(_env("RENOTIFY_S", "3600")),
-            trend_horizon_s=float(_env("TREND_HORIZON_S", "900")),
-            trend_z=float(_env("TREND_Z", "2.5")),
-            ack_timeout_s=float(_env("ACK_TIMEOUT_S", "10")),
-            max_inflight=_int("MAX_INFLIGHT", 2048),
-            tls_cert=_env("TLS_CERT", ""),
-            tls_key=_env("TLS_KEY", ""),
-            tls_ca=_env("TLS_CA", ""),
-            allow_plaintext=_env("GATEWAY_ALLOW_PLAINTEXT", "") in ("1", "true", "yes"),
-            max_connections=_int("MAX_CONNECTIONS", 10_000),
-            device_rate=float(_env("DEVICE_RATE", "20")),
-            device_burst=_int("DEVICE_BURST", 1_000),
-            max_frame_bytes=_int("MAX_FRAME_BYTES", 64 * 1024),
-            max_batch=_int("MAX_BATCH", 500),
-            ping_interval_s=float(_env("PING_INTERVAL_S", "20")),
-            ping_timeout_s=float(_env("PING_TIMEOUT_S", "20")),
-            compression=_env("GATEWAY_COMPRESSION", ""),
-            credential_check_s=float(_env("CREDENTIAL_CHECK_S", "1")),
-            log_format=_env("LOG_FORMAT", "auto"),
-            log_level=_env("LOG_LEVEL", "info"),
-        )
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment gives; `SettingsError` lists every bad one."""
+        values, problems = _read(os.environ if environ is None else environ)
+        if problems:
+            raise SettingsError(problems)
+        return cls(**values)
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)
@@ -133,3 +280,77 @@ class Settings:
     @property
     def registry_path(self) -> Path:
         return self.home / "devices.json"
+
+    @property
+    def debug(self) -> bool:
+        return self.log_level == "debug"
+
+
+def specs() -> list[tuple[str, Spec]]:
+    """(field name, spec) of every setting, in declaration order."""
+    return [(f.name, f.metadata["vigil"]) for f in fields(Settings)]
+
+
+def variables() -> set[str]:
+    return {spec.var for _, spec in specs()}
+
+
+# Readers for which the empty text is a value of its own (it switches something
+# off); for the others an empty variable means the default.
+_EMPTY_OK = {BOOTSTRAP[0], FILE[0], HEX_KEY[0]}
+
+
+def _read(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, spec in specs():
+        raw = environ.get(spec.var)
+        if raw is None or (raw == "" and spec.read not in _EMPTY_OK):
+            continue  # unset (or empty where empty means nothing): the default
+        try:
+            values[name] = spec.read(raw)
+        except ValueError:
+            shown = "" if spec.secret else f", not {raw!r}"
+            problems.append(f"{spec.var} must be {spec.accepts}{shown}")
+    return values, problems
+
+
+@dataclass(frozen=True)
+class Row:
+    var: str
+    value: str
+    source: str  # "default" or "environment"
+    problem: str = ""
+
+
+def inspect(environ: Mapping[str, str] | None = None) -> tuple[list[Row], list[str]]:
+    """Every setting's effective value (secrets masked) and where it came
+    from, plus the VIGIL_* variables that are not settings (typos)."""
+    env = os.environ if environ is None else environ
+    values, problems = _read(env)
+    defaults = Settings()
+    rows = []
+    for name, spec in specs():
+        from_env = spec.var in env and (name in values or env[spec.var] != "")
+        value = values.get(name, getattr(defaults, name))
+        problem = next((p for p in problems if p.startswith(spec.var + " ")), "")
+        shown = _show(value)
+        if spec.secret and shown:
+            shown = MASK
+        elif problem:
+            shown = env[spec.var]
+        rows.append(Row(spec.var, shown, "environment" if from_env else "default", problem))
+    return rows, unknown_variables(env)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    env = os.environ if environ is None else environ
+    return sorted(k for k in env if k.startswith(PREFIX) and k not in variables())

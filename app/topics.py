@@ -23,8 +23,8 @@ from app.settings import (
 
 async def ensure_topics(settings: Settings) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         configs = {DEVICE_SEQS_TOPIC: {"cleanup.policy": "compact"}}
         wanted = [

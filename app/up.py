@@ -1,15 +1,33 @@
-"""`vigil up`: the embedded default.
+"""`vigil up`: the embedded default, and a supervisor that cleans up after itself.
 
 Starts the local Kafka (unless VIGIL_KAFKA_BOOTSTRAP names a cluster), creates
 the topics, starts the worker and the gateway as child processes, waits until
-each answers /readyz, and on Ctrl-C stops them in order: devices, gateway,
-worker, Kafka. With `--simulate N` it also runs N simulated devices and prints
-alerts as they are emitted.
+each of *its own* children answers /readyz, then watches them. With
+`--simulate N` it also runs N simulated devices and prints alerts; a status
+line every few seconds says it is alive.
+
+How it ends (docs/operations.md#vigil-up):
+
+- Ctrl-C, SIGTERM or SIGHUP (the terminal closing), or the reader of its
+  output going away (`vigil up | head`): devices, gateway, worker and Kafka
+  are stopped in that order, each with SIGTERM (SIGKILL after a grace
+  period); exit 0.
+- A child exits, or the local Kafka dies or takes its log directory offline
+  (it does on a full disk, and may stay alive meanwhile): one line saying
+  which, the rest stopped in order; exit 1.
+- `vigil up` itself is killed, even with SIGKILL: the kernel sends each child
+  SIGTERM (Linux's parent-death signal, `app.runtime.die_with_parent`), so no
+  child outlives it.
+- A port it needs is taken, or another `vigil up` runs on the same
+  VIGIL_HOME: one line naming the port and the setting that changes it,
+  before anything starts; exit 4.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -17,151 +35,455 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from app import alert_view, simulate
-from app.kafka_local import LocalKafka, LocalKafkaError
-from app.runtime import stop_on_signals
+from app import alert_view, preflight, simulate
+from app.failures import Failure, InUse
+from app.kafka_local import PRIVATE, LocalKafka, LocalKafkaError
+from app.runtime import STOP_SIGNALS, die_with_parent, write_line
 from app.settings import Settings
 from app.topics import ensure_topics
 
+GRACE_S = {"gateway": 10.0, "worker": 15.0}  # SIGTERM, then SIGKILL after this long
+# With the broker gone there is nothing left to flush or commit, and Faust's
+# consumer retries it until killed: a short grace.
+GRACE_NO_KAFKA_S = 3.0
+KAFKA_SILENT_S = 15.0  # a broker that does not answer this long gets a line
+
 
 def say(message: str) -> None:
-    print(f"vigil: {message}", file=sys.stderr, flush=True)
+    write_line(sys.stderr, f"vigil: {message}")
 
 
-def wait_ready(name: str, url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the {name} exited with code {proc.returncode}; last log lines:\n{tail}")
+class Stopping(Exception):
+    """A stop signal arrived while starting up."""
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+class Supervisor:
+    def __init__(
+        self, settings: Settings, simulate_devices: int, speed: float, show_all: bool, status_every: float
+    ) -> None:
+        self.settings = settings
+        self.devices = simulate_devices
+        self.speed = speed
+        self.status_every = status_every
+        self.screen = alert_view.Screen(show_all=show_all)
+        self.logs = settings.home / "logs"
+        self.kafka: LocalKafka | None = None
+        self.children: list[Child] = []
+        self.failure: str | None = None  # why we stop, when it is not the user's doing
+        self.stopping = False
+        self._wake: Any = None  # sets the running loop's stop event, from a signal handler
+
+    # -- signals ------------------------------------------------------------------------
+
+    def on_signal(self, signum: int, _frame: Any) -> None:
+        if self.stopping:
+            return  # already stopping, in order
+        if self._wake is not None:
+            self._wake()
+            return
+        raise Stopping(signal.Signals(signum).name)
+
+    # -- starting -----------------------------------------------------------------------
+
+    def check_ports(self) -> None:
+        s = self.settings
+        preflight.ports_free(
+            s.gateway_host,
+            [(s.gateway_port, "VIGIL_GATEWAY_PORT"), (s.gateway_http_port, "VIGIL_GATEWAY_HTTP_PORT")],
+            " (another gateway, or another `vigil up`?)",
+        )
+        preflight.ports_free(
+            s.worker_web_host,
+            [(s.worker_web_port, "VIGIL_WORKER_WEB_PORT")],
+            " (another worker, or another `vigil up`?)",
+        )
+        if s.uses_local_kafka:
+            preflight.ports_free(
+                "127.0.0.1",
+                [
+                    (s.local_kafka_port, "VIGIL_LOCAL_KAFKA_PORT"),
+                    (s.local_kafka_controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT"),
+                ],
+                " (another Kafka, or another `vigil up`?)",
+            )
+
+    def start(self) -> None:
+        s = self.settings
+        if s.uses_local_kafka:
+            self.kafka = LocalKafka(
+                s.home / "kafka",
+                s.local_kafka_port,
+                s.local_kafka_controller_port,
+                partitions=s.partitions,
+                cache=s.cache,
+            )
+            started = time.monotonic()
+            say(f"starting the local Kafka on {self.kafka.bootstrap} ...")
+            try:
+                self.kafka.start()
+            except LocalKafkaError as exc:
+                raise Failure(str(exc)) from exc
+            say(f"Kafka ready in {time.monotonic() - started:.1f} s (data in {self.kafka.data_dir})")
+        else:
+            say(f"using the Kafka cluster at {s.bootstrap}")
+            asyncio.run(preflight.kafka(s, within=10))
+        asyncio.run(ensure_topics(s))
+        self.children = [self.spawn("worker"), self.spawn("gateway")]
+        host = s.gateway_host
+        self.wait_ready(self.children[1], f"http://{host}:{s.gateway_http_port}/readyz")
+        say(
+            f"gateway ready on {preflight.gateway_url(s)} (metrics http://{host}:{s.gateway_http_port}/metrics)"
+        )
+        self.wait_ready(self.children[0], f"http://{s.worker_web_host}:{s.worker_web_port}/readyz")
+        say(f"worker ready (metrics http://{s.worker_web_host}:{s.worker_web_port}/metrics)")
+        say(f"logs in {self.logs}; press Ctrl-C to stop")
+
+    def spawn(self, command: str) -> Child:
+        log = self.logs / f"{command}.log"
+        env = dict(
+            os.environ, VIGIL_KAFKA_BOOTSTRAP=self.settings.bootstrap, VIGIL_HOME=str(self.settings.home)
+        )
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", command, "--supervisor", str(os.getpid())],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # Ctrl-C reaches us; we stop children in order
+                preexec_fn=die_with_parent(),  # and if we die, however, so do they
+            )
+        return Child(command, proc, log)
+
+    def wait_ready(self, child: Child, url: str, timeout: float = 120.0) -> None:
+        """Wait until `child` (our own process: it checked its ports were free
+        before binding them) answers `url` with 200 and is still running."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if child.proc.poll() is not None:
+                raise Failure(
+                    f"the {child.name} exited with code {child.proc.returncode} while starting; "
+                    + _last_line(child.log)
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200 and child.proc.poll() is None:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.3)
+        raise Failure(f"the {child.name} was not ready within {timeout:.0f} s; see {child.log}")
+
+    # -- running --------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._wake = lambda: loop.call_soon_threadsafe(stop.set)
+        tasks = [asyncio.ensure_future(self.watch(stop)), asyncio.ensure_future(self.watch_kafka(stop))]
+        if self.status_every > 0:
+            tasks.append(asyncio.ensure_future(self.status(stop)))
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"the {name} was not ready within {timeout:.0f} s; see {log}")
+            if self.devices:
+                listening = asyncio.Event()
+                tasks.append(
+                    asyncio.ensure_future(
+                        alert_view.tail(self.settings.bootstrap, self.screen, stop, started=listening)
+                    )
+                )
+                await _first(listening.wait(), stop.wait())
+                if not stop.is_set():
+                    tasks.append(
+                        asyncio.ensure_future(simulate_fleet(self.settings, self.devices, self.speed, stop))
+                    )
+            await stop.wait()
+        finally:
+            self._wake = None
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def fail(self, why: str, stop: asyncio.Event) -> None:
+        if self.failure is None:
+            self.failure = why
+            say(f"{why}; stopping")
+        stop.set()
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Notice a child or the broker that died, or the reader of our output going away."""
+        while not stop.is_set():
+            # The broker first: when it fails (a full disk), the others fail because of it.
+            why = self.kafka.failure() if self.kafka is not None else None
+            if why:
+                self.fail(why, stop)
+            for child in self.children:
+                if child.proc.poll() is not None:
+                    self.fail(
+                        f"the {child.name} exited with code {child.proc.returncode} "
+                        f"({_last_line(child.log)})",
+                        stop,
+                    )
+            if self.screen.closed:
+                say("the reader of the output has gone away; stopping")
+                stop.set()
+            await _sleep_or_stop(stop, 0.5)
+
+    async def watch_kafka(self, stop: asyncio.Event) -> None:
+        """Ask Kafka for metadata now and then: a broker can be alive and not answering."""
+        silent_since: float | None = None
+        said = False
+        while not await _sleep_or_stop(stop, 5.0):
+            if await preflight.answers(self.settings.bootstrap, timeout=5.0):
+                if said:
+                    say(f"Kafka at {self.settings.bootstrap} answers again")
+                silent_since, said = None, False
+                continue
+            silent_since = silent_since or time.monotonic()
+            if not said and time.monotonic() - silent_since >= KAFKA_SILENT_S:
+                said = True
+                say(
+                    f"Kafka at {self.settings.bootstrap} has not answered for {KAFKA_SILENT_S:.0f} s; "
+                    "devices get `unavailable` and keep their readings until it is back"
+                )
+
+    async def status(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        gateway = f"http://{s.gateway_host}:{s.gateway_http_port}/metrics"
+        worker = f"http://{s.worker_web_host}:{s.worker_web_port}/metrics"
+        before: tuple[float, float] | None = None
+        while not await _sleep_or_stop(stop, self.status_every):
+            gw, wk = await asyncio.gather(scrape(gateway), scrape(worker))
+            now = time.monotonic()
+            accepted = metric(gw, "vigil_gateway_readings_total", outcome="accepted")
+            rate = (accepted - before[1]) / (now - before[0]) if before and accepted is not None else None
+            before = (now, accepted) if accepted is not None else None
+            opened = len(self.screen.open) if self.devices else _open_from_metrics(wk)
+            say(
+                status_line(
+                    metric(gw, "vigil_gateway_connections_open"),
+                    rate,
+                    opened,
+                    metric(wk, "vigil_worker_consumer_lag"),
+                    self.screen.hidden_notices,
+                )
+            )
+
+    # -- stopping ---------------------------------------------------------------------------
+
+    def stop_all(self) -> None:
+        """Gateway, then worker, then Kafka: each with SIGTERM, SIGKILL after its grace period."""
+        if not self.children and self.kafka is None:
+            return
+        started = time.monotonic()
+        say("stopping ...")
+        kafka_gone = self.kafka is not None and self.kafka.failure() is not None
+        for child in sorted(self.children, key=lambda c: c.name != "gateway"):
+            _terminate(child.proc, GRACE_NO_KAFKA_S if kafka_gone else GRACE_S[child.name])
+        if self.kafka is not None:
+            self.kafka.stop()
+        say(f"stopped in {time.monotonic() - started:.1f} s")
 
 
-def spawn(command: str, settings: Settings, logs: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    log = logs / f"{command}.log"
-    env = dict(os.environ, VIGIL_KAFKA_BOOTSTRAP=settings.bootstrap, VIGIL_HOME=str(settings.home))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", command],
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,  # Ctrl-C reaches us; we stop children in order
-    )
-    return proc, log
+def run(
+    settings: Settings,
+    simulate_devices: int = 0,
+    speed: float = 60.0,
+    show_all: bool = False,
+    status_every: float = 10.0,
+) -> int:
+    sup = Supervisor(settings, simulate_devices, speed, show_all, status_every)
+    previous = {sig: signal.signal(sig, sup.on_signal) for sig in STOP_SIGNALS}
+    try:
+        with _home(settings.home) as logs:
+            sup.logs = logs
+            sup.check_ports()
+            try:
+                sup.start()
+                asyncio.run(sup.serve())
+            except Stopping:
+                pass
+            finally:
+                sup.stopping = True
+                sup.stop_all()
+        return 1 if sup.failure else 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
-    if proc is None or proc.poll() is not None:
+@contextlib.contextmanager
+def _home(home: Path) -> Iterator[Path]:
+    """VIGIL_HOME and its logs folder (owner only), held by this `vigil up` alone."""
+    home.mkdir(mode=PRIVATE, parents=True, exist_ok=True)
+    logs = home / "logs"
+    logs.mkdir(exist_ok=True)
+    logs.chmod(PRIVATE)
+    with open(home / "up.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise InUse(
+                f"another `vigil up` (pid {holder}) is running on VIGIL_HOME={home}: stop it, "
+                "or give this one its own VIGIL_HOME"
+            ) from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield logs
+
+
+def _terminate(proc: subprocess.Popen[bytes], grace: float) -> None:
+    if proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout)
+        proc.wait(grace)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
 
 
-def run(settings: Settings, simulate_devices: int = 0, speed: float = 60.0) -> int:
-    settings.home.mkdir(parents=True, exist_ok=True)
-    logs = settings.home / "logs"
-    logs.mkdir(exist_ok=True)
-    kafka: LocalKafka | None = None
-    worker = gateway = None
+def _last_line(log: Path) -> str:
     try:
-        if settings.uses_local_kafka:
-            kafka = LocalKafka(
-                settings.home / "kafka",
-                settings.local_kafka_port,
-                settings.local_kafka_controller_port,
-                partitions=settings.partitions,
-            )
-            started = time.monotonic()
-            say(f"starting the local Kafka on {kafka.bootstrap} ...")
-            kafka.start()
-            say(f"Kafka ready in {time.monotonic() - started:.1f} s (data in {kafka.data_dir})")
-        else:
-            say(f"using the Kafka cluster at {settings.bootstrap}")
-        asyncio.run(ensure_topics(settings))
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    return f"last log line: {lines[-1][:300]}" if lines else f"see {log}"
 
-        worker, worker_log = spawn("worker", settings, logs)
-        gateway, gateway_log = spawn("gateway", settings, logs)
-        host = settings.gateway_host
-        wait_ready("gateway", f"http://{host}:{settings.gateway_http_port}/readyz", gateway, gateway_log)
-        say(f"gateway ready on ws://{host}:{settings.gateway_port} (metrics http://{host}:{settings.gateway_http_port}/metrics)")
-        wait_ready(
-            "worker",
-            f"http://{settings.worker_web_host}:{settings.worker_web_port}/readyz",
-            worker,
-            worker_log,
-        )
-        say(f"worker ready (metrics http://{settings.worker_web_host}:{settings.worker_web_port}/metrics)")
-        say(f"logs in {logs}; press Ctrl-C to stop")
-        asyncio.run(_serve(settings, simulate_devices, speed, [worker, gateway]))
-        return 0
-    except (LocalKafkaError, RuntimeError) as exc:
-        say(str(exc))
-        return 1
-    except KeyboardInterrupt:
-        return 0
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to `seconds`; True if `stop` was set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+async def _first(*aws: Any) -> None:
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        say("stopping ...")
-        stop_process(gateway)
-        stop_process(worker)
-        if kafka is not None:
-            kafka.stop()
-        say("stopped")
+        for task in tasks:
+            task.cancel()
 
 
-async def _serve(
-    settings: Settings, devices: int, speed: float, children: list[subprocess.Popen[bytes]]
-) -> None:
-    stop = stop_on_signals()
-    tasks = [asyncio.ensure_future(_watch(children, stop))]
-    if devices:
-        listening = asyncio.Event()
-        tasks.append(
-            asyncio.ensure_future(
-                alert_view.tail(settings.bootstrap, alert_view.printer(False), stop, started=listening)
-            )
-        )
-        await listening.wait()
-        tasks.append(asyncio.ensure_future(simulate_fleet(settings, devices, speed, stop)))
-    await stop.wait()
-    await asyncio.gather(*tasks, return_exceptions=True)
+# -- the status line ---------------------------------------------------------------------------
 
 
-async def _watch(children: list[subprocess.Popen[bytes]], stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        if any(child.poll() is not None for child in children):
-            say("a child process exited; stopping (see the logs)")
-            stop.set()
-        await asyncio.sleep(0.5)
+async def scrape(url: str) -> list[Any]:
+    """The samples of a /metrics page, or [] when it does not answer."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def fetch() -> str:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode()
+
+    try:
+        text = await asyncio.get_running_loop().run_in_executor(None, fetch)
+    except (OSError, ValueError):
+        return []
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def metric(samples: list[Any], name: str, **labels: str) -> float | None:
+    """The sum of `name`'s samples with these labels; None when there are none."""
+    values = [
+        s.value for s in samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    ]
+    return sum(values) if values else None
+
+
+def _open_from_metrics(samples: list[Any]) -> int | None:
+    opened = metric(samples, "vigil_worker_alert_events_total", status="open")
+    resolved = metric(samples, "vigil_worker_alert_events_total", status="resolved")
+    return None if opened is None else int(opened - (resolved or 0))
+
+
+def status_line(
+    devices: float | None,
+    rate: float | None,
+    open_alerts: int | None,
+    lag: float | None,
+    hidden_notices: int = 0,
+) -> str:
+    def shown(value: float | None, fmt: str = "{:.0f}") -> str:
+        return "?" if value is None else fmt.format(value)
+
+    line = (
+        f"status: {shown(devices)} devices connected, {shown(rate, '{:.1f}')} readings/s, "
+        f"{shown(open_alerts)} open alerts, worker lag {shown(lag)} records"
+    )
+    if hidden_notices:
+        line += f"; {hidden_notices} baseline-drift notices not shown (--all shows them)"
+    return line
+
+
+# -- simulated devices ------------------------------------------------------------------------
+
+
+def _next_run(home: Path) -> int:
+    """1, 2, 3, ...: one more each time devices are simulated on this VIGIL_HOME."""
+    home.mkdir(mode=PRIVATE, parents=True, exist_ok=True)
+    with open(home / "simulated-runs", "a+") as counter:
+        fcntl.flock(counter, fcntl.LOCK_EX)
+        counter.seek(0)
+        text = counter.read().strip()
+        run = int(text) + 1 if text.isdigit() else 1
+        counter.seek(0)
+        counter.truncate()
+        counter.write(f"{run}\n")
+    return run
 
 
 async def simulate_fleet(settings: Settings, n: int, speed: float, stop: asyncio.Event) -> simulate.Stats:
     """Register N simulated devices (re-issuing their tokens), run them until
-    `stop`, and print what they sent and got back."""
+    `stop`, and print what they sent and got back.
+
+    Each run simulates new patients (`SIM-<run>-<n>`, the run counted in
+    VIGIL_HOME): a run re-creates the last 40 minutes of history, and giving
+    an earlier run's patients a second, different history over the same
+    times would leave the worker seeing them as out of order and silent.
+    The devices (`sim-<n>`) stay the same, as real ones do."""
     schedule = simulate.Schedule(speed=speed)
     start_ms = int(time.time() * 1000) - schedule.history_ms
     stats = simulate.Stats()
     patients = simulate.fleet(n, start_ms, schedule)
-    clients = simulate.clients_for(settings, {f"sim-{i:04d}": f"SIM-{i:04d}" for i in range(1, n + 1)}, stats)
+    run = _next_run(settings.home)
+    devices = {f"sim-{i:04d}": f"SIM-{run}-{i:04d}" for i in range(1, n + 1)}
+    clients = simulate.clients_for(settings, devices, stats)
     tasks = [
         simulate.run_device(client, patient, start_ms, schedule, stop)
         for client, patient in zip(clients.values(), patients, strict=True)
     ]
     deteriorating = sum(p.onset_ms is not None for p in patients)
     say(f"simulating {n} devices ({deteriorating} patients deteriorate); alerts follow")
-    await asyncio.gather(*tasks)
+    if speed > 1:  # simulated time runs `speed` times faster until it meets the clock
+        caught_up_s = schedule.history_ms / 1000 / (speed - 1)
+        timer = asyncio.get_running_loop().call_later(
+            caught_up_s,
+            say,
+            f"simulated time has caught up with the clock; one reading per device "
+            f"every {schedule.step_ms / 1000:.0f} s from now on",
+        )
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        if speed > 1:
+            timer.cancel()
     say(
         f"devices sent {stats.sent} readings, {stats.acked} acknowledged; "
         f"errors {dict(sorted(stats.errors.items())) or 'none'}; reconnects {stats.reconnects}"

@@ -1,62 +1,326 @@
-"""`vigil up --simulate`: the main job, on its own local Kafka, as a newcomer runs it."""
+"""`vigil up`: the main job, on its own local Kafka, as a newcomer runs it, and
+the ways it can end: Ctrl-C, the terminal closing, its reader going away,
+being killed, a child or the broker dying, ports already taken."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from app.kafka_local import free_port
+from app.preflight import port_free
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
 
+PORTS = (
+    "VIGIL_LOCAL_KAFKA_PORT",
+    "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT",
+    "VIGIL_GATEWAY_PORT",
+    "VIGIL_GATEWAY_HTTP_PORT",
+    "VIGIL_WORKER_WEB_PORT",
+)
+
+
+def up_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ, VIGIL_HOME=str(home), **{name: str(free_port()) for name in PORTS})
+    env.pop("VIGIL_KAFKA_BOOTSTRAP", None)
+    return env
+
+
+class Up:
+    """`vigil up` run as a user runs it, its stderr lines collected as they come."""
+
+    def __init__(self, env: dict[str, str], *args: str, merged: bool = False, follow: bool = True) -> None:
+        self.env = env
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "up", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+            text=True,
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True)]
+        if not merged:
+            self._readers.append(
+                threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True)
+            )
+        if not follow:  # the test reads (and closes) the output itself
+            self._readers = []
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream, into: list[str]) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            for line in stream:
+                into.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, lines: list[str] | None = None, timeout: float = 150) -> str:
+        lines = self.err if lines is None else lines
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in list(lines) if text in line]
+            if found:
+                return found[0]
+            assert self.proc.poll() is None, (
+                f"vigil up exited with {self.proc.returncode}: {self.err or self.out}"
+            )
+            time.sleep(0.2)
+        raise AssertionError(f"no {text!r} within {timeout} s: {self.err or self.out}")
+
+    def children(self) -> list[int]:
+        return [pid for pid, ppid in processes() if ppid == self.proc.pid]
+
+    def ports(self) -> list[int]:
+        return [int(self.env[name]) for name in PORTS]
+
+
+def processes() -> list[tuple[int, int]]:
+    """(pid, parent pid) of every live process (zombies count as gone)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if state != "Z":
+            found.append((int(entry.name), int(ppid)))
+    return found
+
+
+def alive(pids: list[int]) -> list[int]:
+    live = {pid for pid, _ in processes()}
+    return [pid for pid in pids if pid in live]
+
+
+def wait_gone(pids: list[int], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(pids), f"children still running after {timeout} s: {alive(pids)}"
+
+
+def assert_ports_free(up: Up) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(port_free("127.0.0.1", p) for p in up.ports()):
+        time.sleep(0.2)
+    assert [p for p in up.ports() if not port_free("127.0.0.1", p)] == []
+
 
 def test_up_with_simulated_devices_prints_alerts_and_stops_cleanly(tmp_path) -> None:
-    env = dict(
-        os.environ,
-        VIGIL_HOME=str(tmp_path),
-        VIGIL_LOCAL_KAFKA_PORT=str(free_port()),
-        VIGIL_LOCAL_KAFKA_CONTROLLER_PORT=str(free_port()),
-        VIGIL_GATEWAY_PORT=str(free_port()),
-        VIGIL_GATEWAY_HTTP_PORT=str(free_port()),
-        VIGIL_WORKER_WEB_PORT=str(free_port()),
-    )
-    env.pop("VIGIL_KAFKA_BOOTSTRAP", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "up", "--simulate", "8", "--speed", "240"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
-    reader.start()
+    up = Up(up_env(tmp_path), "--simulate", "8", "--speed", "240", "--status-every", "2")
     try:
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline and not any(" OPEN " in line for line in lines):
-            assert proc.poll() is None, proc.stderr.read()
-            time.sleep(0.5)
-        opened = [line for line in lines if " OPEN " in line]
-        assert opened, "no alert printed"
+        up.wait_for(" OPEN ", up.out)
+        up.wait_for("vigil: status: 8 devices connected")
+        opened = [line for line in up.out if " OPEN " in line]
         # Simulated patients 4 and 8 deteriorate; the others stay well.
-        assert {line.split()[4] for line in opened} <= {"SIM-0004", "SIM-0008"}
+        assert {line.split()[4] for line in opened} <= {"SIM-1-0004", "SIM-1-0008"}
+        # Drift notices do not flood the screen: counted in the status line instead.
+        assert not [line for line in up.out if "baseline_drift" in line]
+        children = up.children()
+        assert len(children) == 3  # Kafka, worker, gateway
     finally:
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(60)
-    err = proc.stderr.read()
-    assert code == 0, err
-    assert "Kafka ready" in err and "gateway ready" in err and "worker ready" in err
-    assert err.rstrip().endswith("vigil: stopped")
+        up.proc.send_signal(signal.SIGINT)
+        code = up.proc.wait(60)
+    for reader in up._readers:
+        reader.join(10)
+    assert code == 0, up.err
+    assert "Kafka ready" in "\n".join(up.err) and any("gateway ready" in line for line in up.err)
+    assert any("worker ready" in line for line in up.err)
+    stopped = re.fullmatch(r"vigil: stopped in ([0-9.]+) s", up.err[-1])
+    assert stopped and float(stopped.group(1)) < 5.0, up.err[-3:]
     # A newcomer's terminal shows Vigil's own lines only, not the libraries' chatter.
-    assert [line for line in err.splitlines() if not line.startswith("vigil: ")] == []
-    # Nothing is left running: Kafka's data dir is no longer locked by a JVM.
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert str(tmp_path) not in ps
+    assert [line for line in up.err if not line.startswith("vigil: ")] == []
+    assert alive(children) == []
+    assert_ports_free(up)
+
+
+@pytest.mark.parametrize("ending", ["reader_closed_then_ctrl_c", "terminal_closed", "killed"])
+def test_no_child_outlives_vigil_up(tmp_path, ending: str) -> None:
+    """`make run | tee` then Ctrl-C (tee goes first, so every later line hits a
+    closed pipe), closing the terminal (SIGHUP), SIGKILL of `vigil up`: the
+    broker, the worker and the gateway all go with it and free their ports."""
+    up = Up(up_env(tmp_path), merged=True, follow=False)
+    try:
+        for line in up.proc.stdout:  # as `tee` would, until it is stopped
+            up.out.append(line.rstrip("\n"))
+            if "press Ctrl-C to stop" in line:
+                break
+        children = up.children()
+        assert len(children) == 3
+        ended = time.monotonic()
+        if ending == "reader_closed_then_ctrl_c":
+            up.proc.stdout.close()
+            up.proc.send_signal(signal.SIGINT)
+        elif ending == "terminal_closed":
+            up.proc.send_signal(signal.SIGHUP)
+        else:
+            up.proc.kill()
+        if ending != "reader_closed_then_ctrl_c":
+            up.out.extend(line.rstrip("\n") for line in up.proc.stdout)
+        code = up.proc.wait(60)
+    finally:
+        if up.proc.poll() is None:
+            up.proc.kill()
+    assert code == (-signal.SIGKILL if ending == "killed" else 0), up.out
+    if ending == "terminal_closed":
+        assert up.out[-1].startswith("vigil: stopped in "), up.out[-3:]
+    # A graceful stop, or for a child whose supervisor was killed, SIGKILL after 10 s.
+    wait_gone(children, timeout=30)
+    print(f"{ending}: every child gone {time.monotonic() - ended:.1f} s after the ending")
+    assert_ports_free(up)
+
+
+def test_busy_port_is_one_line_naming_the_setting(tmp_path) -> None:
+    env = up_env(tmp_path)
+    with socket.socket() as holder:  # another gateway on the same port
+        holder.bind(("127.0.0.1", int(env["VIGIL_GATEWAY_PORT"])))
+        holder.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", "up"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 4
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert env["VIGIL_GATEWAY_PORT"] in lines[0] and "VIGIL_GATEWAY_PORT" in lines[0]
+    assert "gateway ready" not in done.stderr  # nothing was started, nothing else's readiness trusted
+
+
+def test_second_up_on_the_same_home_is_refused(tmp_path) -> None:
+    with open(tmp_path / "up.lock", "w") as lock:  # as a running `vigil up` holds it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", "up"],
+            env=up_env(tmp_path),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 4
+    assert "another `vigil up`" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_up_stops_everything_when_the_broker_dies(tmp_path) -> None:
+    up = Up(up_env(tmp_path))
+    try:
+        up.wait_for("press Ctrl-C to stop")
+        children = up.children()
+        kafka = [pid for pid in children if "java" in Path(f"/proc/{pid}/cmdline").read_bytes().decode()]
+        assert len(kafka) == 1
+        os.kill(kafka[0], signal.SIGKILL)
+        code = up.proc.wait(60)
+    finally:
+        if up.proc.poll() is None:
+            up.proc.kill()
+    for reader in up._readers:
+        reader.join(10)
+    assert code == 1, up.err
+    assert [line for line in up.err if "the local Kafka exited" in line], up.err
+    assert up.err[-1].startswith("vigil: stopped in ")
+    wait_gone(children)
+    assert stat_mode(tmp_path / "kafka") == 0o700 and stat_mode(tmp_path / "kafka" / "logs") == 0o700
+    assert stat_mode(tmp_path / "logs") == 0o700
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("needs to mount a small tmpfs (root) to fill a disk")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_up_notices_the_broker_taking_its_log_dir_offline_on_a_full_disk(tmp_path) -> None:
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    with small_disk(tmp_path / "disk", "96m") as home:
+        env = up_env(home)
+        up = Up(env)
+        try:
+            up.wait_for("press Ctrl-C to stop")
+            children = up.children()
+
+            async def fill() -> None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=f"127.0.0.1:{env['VIGIL_LOCAL_KAFKA_PORT']}",
+                    max_request_size=2_000_000,
+                    request_timeout_ms=5000,
+                )
+                await producer.start()
+                try:
+                    for _ in range(200):
+                        await producer.send_and_wait("vigil.rejected", os.urandom(900_000))
+                except Exception:  # noqa: BLE001 - the broker gives up: that is the point
+                    pass
+                finally:
+                    with contextlib.suppress(Exception):
+                        await producer.stop()
+
+            asyncio.run(fill())
+            code = up.proc.wait(60)
+        finally:
+            if up.proc.poll() is None:
+                up.proc.kill()
+        for reader in up._readers:
+            reader.join(10)
+        assert code == 1, up.err
+        offline = [line for line in up.err if "log directory" in line]
+        assert offline and "disk is full" in offline[0], up.err
+        wait_gone(children)
+
+
+def test_a_second_run_on_the_same_home_shows_alerts_again(tmp_path) -> None:
+    """`make run` twice in a row. The second run re-creates 40 minutes of
+    history: for the first run's patients the worker would take it for out of
+    order, so each run simulates new patients (on the same devices, whose seqs
+    start again from 0: the gateway's seq_reused handling, issue 10, decides
+    what of that is stored), and they alert again."""
+    env = up_env(tmp_path)
+    for run in (1, 2):
+        up = Up(env, "--simulate", "8", "--speed", "240", "--status-every", "0")
+        try:
+            up.wait_for(" OPEN ", up.out, timeout=150)
+            assert [line for line in up.out if " OPEN " in line][0].split()[4].startswith(f"SIM-{run}-")
+            if run == 1:  # until the devices have caught up with now: every seq of the history stored
+                up.wait_for("caught up with the clock")
+        finally:
+            up.proc.send_signal(signal.SIGINT)
+            code = up.proc.wait(60)
+        assert code == 0, (run, up.err)

@@ -1,0 +1,121 @@
+"""Checks a command makes before it starts, so that the usual mistakes are
+one clear line (`app.failures`) instead of a library's traceback: Kafka
+reachable, the gateway reachable, the ports a service binds still free."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Iterator
+
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
+
+from app.failures import GatewayUnreachable, KafkaUnreachable, PortInUse
+from app.settings import Settings
+
+
+@contextlib.contextmanager
+def _quiet(*loggers: str) -> Iterator[None]:
+    """aiokafka logs every refused connection at ERROR; the caller reports the outcome once."""
+    saved = [(logging.getLogger(name), logging.getLogger(name).level) for name in loggers]
+    for logger, _ in saved:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in saved:
+            logger.setLevel(level)
+
+
+def kafka_hint(settings: Settings) -> str:
+    if settings.uses_local_kafka:
+        return "start it with `vigil up` (or `vigil kafka`), or set VIGIL_KAFKA_BOOTSTRAP to your cluster"
+    return "check that the cluster is up and that VIGIL_KAFKA_BOOTSTRAP names it"
+
+
+def kafka_unreachable(settings: Settings, detail: str = "") -> KafkaUnreachable:
+    return KafkaUnreachable(f"cannot reach Kafka at {settings.bootstrap}{detail}: {kafka_hint(settings)}")
+
+
+async def answers(bootstrap: str, timeout: float = 5.0) -> bool:
+    """Whether a Kafka broker at `bootstrap` answers a metadata request within `timeout`."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    with _quiet("aiokafka"):
+        try:
+            await asyncio.wait_for(client.bootstrap(), timeout)
+            return True
+        except (KafkaError, OSError, asyncio.TimeoutError):
+            return False
+        finally:
+            await client.close()
+
+
+async def topic_exists(bootstrap: str, topic: str, timeout: float = 5.0) -> bool:
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    with _quiet("aiokafka"):
+        try:
+            await asyncio.wait_for(client.bootstrap(), timeout)
+            metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
+            return topic in metadata.topics()
+        except (KafkaError, OSError, asyncio.TimeoutError):
+            return False
+        finally:
+            await client.close()
+
+
+async def kafka(settings: Settings, within: float = 0.0) -> None:
+    """Raise `KafkaUnreachable` unless Kafka answers, trying for `within` seconds."""
+    deadline = time.monotonic() + within
+    while not await answers(settings.bootstrap):
+        if time.monotonic() >= deadline:
+            raise kafka_unreachable(settings)
+        await asyncio.sleep(0.5)
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could bind `port` on `host` now (as servers do, with SO_REUSEADDR)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return True  # the service reports the bad address itself
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError:
+            return False
+    return True
+
+
+def ports_free(host: str, ports: list[tuple[int, str]], hint: str = "") -> None:
+    """Raise `PortInUse` for the first (port, VIGIL_* variable) that is taken."""
+    for port, variable in ports:
+        if not port_free(host, port):
+            raise PortInUse(port, host, variable, hint)
+
+
+def gateway_url(settings: Settings) -> str:
+    """Where this host's clients (simulate, replay) reach the gateway."""
+    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::") else settings.gateway_host
+    scheme = "wss" if settings.tls_cert else "ws"
+    return f"{scheme}://{host}:{settings.gateway_port}/v1"
+
+
+async def gateway(settings: Settings, timeout: float = 5.0) -> None:
+    """Raise `GatewayUnreachable` unless something accepts connections on the gateway's port."""
+    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::") else settings.gateway_host
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, settings.gateway_port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        raise GatewayUnreachable(
+            f"cannot reach {gateway_url(settings)}: start the gateway (`vigil up` or `vigil gateway`), "
+            "or set VIGIL_GATEWAY_HOST and VIGIL_GATEWAY_PORT to where it listens"
+        ) from None
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()

@@ -1,0 +1,244 @@
+"""The `vigil` command's expected failures, run as a user runs them: one line
+saying what failed and what to do, a documented exit code, no traceback
+(unless VIGIL_LOG_LEVEL=debug). None of these needs a running Kafka."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.kafka_local import free_port
+from tests.conftest import ROOT
+
+KEY = "ab" * 32
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """Nothing listens on any port these settings name."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    return dict(
+        base,
+        VIGIL_HOME=str(tmp_path / "home"),
+        VIGIL_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
+        VIGIL_GATEWAY_PORT=str(free_port()),
+        VIGIL_GATEWAY_HTTP_PORT=str(free_port()),
+        VIGIL_WORKER_WEB_PORT=str(free_port()),
+    )
+
+
+def vigil(env: dict[str, str], *args: str, preexec_fn=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=preexec_fn,
+    )
+
+
+def one_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Unclosed" not in done.stderr
+    return lines[0]
+
+
+# -- settings (item 3) -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "command"),
+    [
+        ("VIGIL_CONFIRM_S", "abc", ["devices", "list"]),
+        ("VIGIL_ACK_TIMEOUT_S", "10s", ["devices", "list"]),
+        ("VIGIL_GATEWAY_PORT", "99999", ["gateway"]),
+        ("VIGIL_LOG_LEVEL", "verbose", ["worker"]),
+        ("VIGIL_LOG_FORMAT", "xml", ["gateway"]),
+    ],
+)
+def test_a_bad_setting_is_named_with_what_it_accepts(
+    env, variable: str, value: str, command: list[str]
+) -> None:
+    done = vigil({**env, variable: value}, *command)
+    assert done.returncode == 2
+    first, hint = done.stderr.strip().splitlines()
+    assert variable in first and repr(value) in first and "must be" in first
+    assert "vigil config" in hint and "Traceback" not in done.stderr
+
+
+def test_every_bad_setting_is_reported_at_once(env) -> None:
+    done = vigil(
+        {**env, "VIGIL_CONFIRM_S": "abc", "VIGIL_PARTITIONS": "0", "VIGIL_UVLOOP": "maybe"}, "devices", "list"
+    )
+    assert done.returncode == 2
+    assert [v for v in ("VIGIL_CONFIRM_S", "VIGIL_PARTITIONS", "VIGIL_UVLOOP") if v not in done.stderr] == []
+
+
+def test_config_shows_values_sources_and_masks_secrets(env) -> None:
+    done = vigil({**env, "VIGIL_PSEUDONYM_KEY": KEY, "VIGIL_CONFIRM_S": "20"}, "config")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines()}
+    assert "20" in rows["VIGIL_CONFIRM_S"] and "[environment]" in rows["VIGIL_CONFIRM_S"]
+    assert "600" in rows["VIGIL_RESOLVE_AFTER_S"] and "[default]" in rows["VIGIL_RESOLVE_AFTER_S"]
+    assert KEY not in done.stdout and "********" in rows["VIGIL_PSEUDONYM_KEY"]
+
+
+def test_config_flags_a_bad_setting_and_a_typo(env) -> None:
+    done = vigil({**env, "VIGIL_GATEWAY_PORT": "99999", "VIGIL_GATEWAY_PROT": "1"}, "config")
+    assert done.returncode == 2
+    assert (
+        "invalid" in [line for line in done.stdout.splitlines() if line.startswith("VIGIL_GATEWAY_PORT ")][0]
+    )
+    assert "VIGIL_GATEWAY_PROT" in done.stdout and "not a Vigil setting" in done.stdout
+
+
+# -- the first screen (item 5) -------------------------------------------------------------------
+
+
+def test_version(env) -> None:
+    done = vigil(env, "--version")
+    assert done.returncode == 0 and done.stdout.startswith("vigil 0.")
+
+
+COMMANDS = [
+    ["up"],
+    ["gateway"],
+    ["worker"],
+    ["config"],
+    ["devices", "add"],
+    ["devices", "list"],
+    ["devices", "rotate"],
+    ["devices", "revoke"],
+    ["alerts"],
+    ["simulate"],
+    ["replay"],
+    ["export"],
+    ["evaluate"],
+    ["kafka"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_shows_defaults_and_where_settings_live(env, command: list[str]) -> None:
+    done = vigil(env, *command, "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert "vigil config" in text and "docs/configuration.md" in text
+    if command in (["up"], ["simulate"], ["replay"], ["evaluate"], ["export"]):
+        assert "(default: " in text
+
+
+# -- expected failures (item 4) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["alerts"],
+        [
+            "export",
+            "--patient",
+            "P-1",
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--to",
+            "2026-01-02T00:00:00Z",
+            "--out",
+            "x",
+        ],
+        ["gateway"],
+        ["worker"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_kafka_unreachable_is_one_line(env, command: list[str]) -> None:
+    done = vigil({**env, "VIGIL_PSEUDONYM_KEY": KEY}, *command)
+    assert done.returncode == 3
+    line = one_line(done)
+    assert f"cannot reach Kafka at {env['VIGIL_KAFKA_BOOTSTRAP']}" in line and "VIGIL_KAFKA_BOOTSTRAP" in line
+
+
+def test_debug_level_shows_the_traceback(env) -> None:
+    done = vigil({**env, "VIGIL_LOG_LEVEL": "debug"}, "alerts")
+    assert done.returncode == 3 and "Traceback" in done.stderr
+
+
+def test_busy_port_on_the_gateway_is_one_line(env) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", int(env["VIGIL_GATEWAY_HTTP_PORT"])))
+        holder.listen()
+        done = vigil({**env, "VIGIL_PSEUDONYM_KEY": KEY}, "gateway")
+    assert done.returncode == 4
+    line = one_line(done)
+    assert env["VIGIL_GATEWAY_HTTP_PORT"] in line and "VIGIL_GATEWAY_HTTP_PORT" in line
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("extra.csv", "patient,ts,heart_rate\nBED-1,{ts},70\nBED-1,{ts},71,99\n", "line 3: more cells"),
+        ("latin1.csv", "patient,ts,heart_rate\nBED-1,{ts},70\n", "not UTF-8"),
+        ("space.csv", "patient,ts,heart_rate\nBED-1,{ts},70\nMRN 0042,{ts},70\n", "line 3: a patient id is"),
+        ("space.jsonl", '{{"patient": "MRN 0042", "ts": {ts}, "vitals": {{"heart_rate": 70}}}}\n', "line 1:"),
+        ("old.csv", "patient,ts,heart_rate\nBED-1,{old},70\n", "--shift-to-now"),
+    ],
+    ids=["extra_column", "not_utf8", "space_in_patient_csv", "space_in_patient_jsonl", "older_than_7_days"],
+)
+def test_replay_refuses_a_bad_recording_in_one_line(
+    env, tmp_path, name: str, content: str, expected: str
+) -> None:
+    path = tmp_path / name
+    text = content.format(ts=now_ms() - 3_600_000, old=now_ms() - 8 * 86_400_000)
+    path.write_bytes(text.encode() + (b"B\xe9D-2,1,70\n" if name == "latin1.csv" else b""))
+    done = vigil(env, "replay", str(path))
+    assert done.returncode == 2
+    line = one_line(done)
+    assert expected in line
+    assert "MRN 0042" not in done.stderr  # never a patient identifier in a message
+
+
+@pytest.mark.parametrize(
+    "command", [["replay", "REC"], ["simulate", "--devices", "1", "--duration", "2"]], ids=lambda c: c[0]
+)
+def test_no_gateway_is_one_line_naming_the_url(env, tmp_path, command: list[str]) -> None:
+    recording = tmp_path / "rec.csv"
+    recording.write_text(f"patient,ts,heart_rate\nBED-1,{now_ms() - 60_000},70\n")
+    done = vigil(env, *[str(recording) if part == "REC" else part for part in command])
+    assert done.returncode == 5
+    line = one_line(done)
+    assert f"cannot reach ws://127.0.0.1:{env['VIGIL_GATEWAY_PORT']}/v1" in line
+
+
+def test_devices_add_on_a_full_disk_leaves_the_registry_as_it_was(env) -> None:
+    home = Path(env["VIGIL_HOME"])
+    for i in range(20):
+        assert vigil(env, "devices", "add", f"bed-{i}", "--patient", f"P-{i}").returncode == 0
+    registry = home / "devices.json"
+    before = registry.read_bytes()
+
+    def small_files() -> None:  # a write beyond this size fails, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) // 2, resource.RLIM_INFINITY))
+
+    done = vigil(env, "devices", "add", "bed-new", "--patient", "P-NEW", preexec_fn=small_files)
+    assert done.returncode == 2
+    line = one_line(done)
+    assert "could not write the device registry" in line and "nothing was changed" in line
+    assert registry.read_bytes() == before
+    assert not (home / "devices.tmp").exists()
+    listed = [json.loads(row)["device_id"] for row in vigil(env, "devices", "list").stdout.splitlines()]
+    assert "bed-new" not in listed and len(listed) == 20

@@ -1,0 +1,76 @@
+"""What `vigil up` shows: physiology alerts stand out, drift notices are
+counted rather than printed, the status line, and a reader that goes away."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from app.alert_view import Screen
+from app.up import status_line
+
+
+def event(kind: str, status: str, alert_id: str = "a1", severity: str = "high") -> dict:
+    return {
+        "alert_id": alert_id,
+        "kind": kind,
+        "status": status,
+        "severity": severity,
+        "patient": "SIM-1-0004",
+        "event_time": "2026-11-30T12:00:00.000Z",
+        "evidence": {},
+    }
+
+
+def test_drift_notices_are_counted_not_printed_unless_all() -> None:
+    out = io.StringIO()
+    screen = Screen(out, colour=False)
+    screen(event("baseline_drift", "notice", "d1"))
+    screen(event("news2", "open"))
+    assert screen.hidden_notices == 1 and "baseline_drift" not in out.getvalue() and "news2" in out.getvalue()
+    everything = io.StringIO()
+    Screen(everything, show_all=True, colour=False)(event("baseline_drift", "notice", "d1"))
+    assert "baseline_drift" in everything.getvalue()
+
+
+def test_physiology_alerts_stand_out_on_a_terminal() -> None:
+    out = io.StringIO()
+    screen = Screen(out, colour=True)
+    screen(event("news2", "open", severity="high"))
+    screen(event("signal_quality", "open", "s1", severity="low"))
+    first, second = out.getvalue().splitlines()
+    assert first.startswith("\x1b[1;31m") and first.endswith("\x1b[0m")
+    assert not second.startswith("\x1b")
+
+
+def test_open_alerts_are_tracked_for_the_status_line() -> None:
+    screen = Screen(io.StringIO(), colour=False)
+    for e in (
+        event("news2", "open", "a"),
+        event("anomaly", "open", "b"),
+        event("news2", "escalated", "a"),
+        event("anomaly", "resolved", "b"),
+        event("baseline_drift", "notice", "c"),
+    ):
+        screen(e)
+    assert screen.open == {"a"}
+
+
+def test_a_reader_that_goes_away_is_noticed_not_raised() -> None:
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w") as out:
+        screen = Screen(out, colour=False)
+        screen(event("news2", "open"))
+        screen(event("news2", "resolved"))
+        assert screen.closed
+
+
+def test_status_line() -> None:
+    assert status_line(20, 1.96, 3, 0, 12) == (
+        "status: 20 devices connected, 2.0 readings/s, 3 open alerts, worker lag 0 records; "
+        "12 baseline-drift notices not shown (--all shows them)"
+    )
+    assert status_line(None, None, None, None) == (
+        "status: ? devices connected, ? readings/s, ? open alerts, worker lag ? records"
+    )

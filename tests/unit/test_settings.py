@@ -1,0 +1,113 @@
+"""Settings are read once and checked: type, range, allowed values; one
+problem per bad setting, naming the variable and what it accepts; and
+docs/configuration.md documents exactly the settings there are."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from app.settings import MASK, Settings, SettingsError, inspect, specs, variables
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def test_defaults_without_environment() -> None:
+    assert Settings.from_env({}) == Settings()
+
+
+def test_values_are_read_with_their_types() -> None:
+    s = Settings.from_env(
+        {
+            "VIGIL_GATEWAY_PORT": "9000",
+            "VIGIL_CONFIRM_S": "2.5",
+            "VIGIL_UVLOOP": "off",
+            "VIGIL_GATEWAY_ALLOW_PLAINTEXT": "yes",
+            "VIGIL_LOG_LEVEL": "DEBUG",
+            "VIGIL_KAFKA_BOOTSTRAP": "k1:9092, k2:9092",
+            "VIGIL_HOME": "~/somewhere",
+        }
+    )
+    assert (s.gateway_port, s.confirm_s, s.uvloop, s.allow_plaintext) == (9000, 2.5, False, True)
+    assert s.log_level == "debug" and s.debug
+    assert s.kafka_bootstrap == "k1:9092,k2:9092"
+    assert s.home == Path("~/somewhere").expanduser()
+
+
+def test_empty_means_default_except_where_empty_switches_something_off() -> None:
+    s = Settings.from_env(
+        {"VIGIL_GATEWAY_PORT": "", "VIGIL_KAFKA_BOOTSTRAP": "", "VIGIL_GATEWAY_COMPRESSION": ""}
+    )
+    assert s.gateway_port == 8765 and s.kafka_bootstrap == "" and s.compression == ""
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "accepts"),
+    [
+        ("VIGIL_GATEWAY_PORT", "99999", "a port number from 1 to 65535"),
+        ("VIGIL_GATEWAY_PORT", "0", "a port number from 1 to 65535"),
+        ("VIGIL_CONFIRM_S", "abc", "a number of seconds"),
+        ("VIGIL_ACK_TIMEOUT_S", "10s", "without a unit"),
+        ("VIGIL_ACK_TIMEOUT_S", "0", "above 0"),
+        ("VIGIL_RESOLVE_AFTER_S", "-1", "0 or more"),
+        ("VIGIL_RENOTIFY_S", "nan", "a number of seconds"),
+        ("VIGIL_PARTITIONS", "0", "a whole number from 1"),
+        ("VIGIL_MAX_BATCH", "1.5", "a whole number"),
+        ("VIGIL_LOG_LEVEL", "verbose", "one of 'debug', 'info', 'warning', 'error'"),
+        ("VIGIL_LOG_FORMAT", "xml", "one of 'auto', 'json', 'console'"),
+        ("VIGIL_WORKER_STORE", "redis://", "'rocksdb://', 'memory://'"),
+        ("VIGIL_GATEWAY_COMPRESSION", "gzip", "empty, 'deflate'"),
+        ("VIGIL_UVLOOP", "maybe", "1, true, yes or on"),
+        ("VIGIL_KAFKA_BOOTSTRAP", "broker1", "host:port"),
+        ("VIGIL_WORKER_ID", "my worker", "letters, digits"),
+        ("VIGIL_TLS_CERT", "/no/such/cert.pem", "a readable file"),
+        ("VIGIL_PSEUDONYM_KEY_FILE", "/no/such/key", "a readable file"),
+    ],
+)
+def test_a_bad_value_is_one_problem_naming_the_variable(variable: str, value: str, accepts: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({variable: value})
+    (problem,) = refused.value.problems
+    assert problem.startswith(f"{variable} must be ") and accepts in problem and repr(value) in problem
+
+
+def test_a_bad_secret_is_not_echoed() -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"VIGIL_PSEUDONYM_KEY": "ab" * 8})
+    assert "ab" * 8 not in str(refused.value) and "VIGIL_PSEUDONYM_KEY" in str(refused.value)
+
+
+def test_all_problems_at_once() -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"VIGIL_GATEWAY_PORT": "x", "VIGIL_LOG_LEVEL": "loud", "VIGIL_CONFIRM_S": "1"})
+    assert [p.split()[0] for p in refused.value.problems] == ["VIGIL_GATEWAY_PORT", "VIGIL_LOG_LEVEL"]
+
+
+def test_inspect_gives_value_and_source_with_secrets_masked() -> None:
+    rows, unknown = inspect(
+        {"VIGIL_CONFIRM_S": "20", "VIGIL_PSEUDONYM_KEY": "cd" * 32, "VIGIL_CONFIRMS": "1"}
+    )
+    by_var = {row.var: row for row in rows}
+    assert (by_var["VIGIL_CONFIRM_S"].value, by_var["VIGIL_CONFIRM_S"].source) == ("20", "environment")
+    assert (by_var["VIGIL_GATEWAY_PORT"].value, by_var["VIGIL_GATEWAY_PORT"].source) == ("8765", "default")
+    assert by_var["VIGIL_PSEUDONYM_KEY"].value == MASK
+    assert unknown == ["VIGIL_CONFIRMS"]
+    assert [row.var for row in rows] == [spec.var for _, spec in specs()]
+
+
+def test_every_secret_is_masked() -> None:
+    secret = [spec.var for _, spec in specs() if spec.secret]
+    assert secret == ["VIGIL_PSEUDONYM_KEY"]
+    assert [
+        spec.var for _, spec in specs() if re.search(r"PASSWORD|SECRET|TOKEN", spec.var) and not spec.secret
+    ] == []
+
+
+def test_docs_and_settings_are_in_step() -> None:
+    documented = set(re.findall(r"`(VIGIL_[A-Z0-9_]+)`", DOCS.read_text()))
+    assert sorted(variables() - documented) == [], "settings missing from docs/configuration.md"
+    assert sorted(documented - variables()) == [], (
+        "docs/configuration.md names variables that are not settings"
+    )

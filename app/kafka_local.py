@@ -20,7 +20,6 @@ A user with their own cluster sets VIGIL_KAFKA_BOOTSTRAP and none of this runs.
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import signal
 import socket
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from app.failures import PortInUse
 from app.runtime import die_with_parent
+from app.settings import Settings
 
 KAFKA_VERSION = "3.9.1"
 POM = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "pom.xml"
@@ -53,12 +53,9 @@ class LocalKafkaError(RuntimeError):
 
 def cache_dir(base: Path | None = None) -> Path:
     """The jar cache: `base` (Settings.cache, VIGIL_CACHE) or, for callers
-    without settings (the test fixture), the same default."""
+    without settings (the test fixture), the same setting read from the environment."""
     if base is None:
-        base = Path(
-            os.environ.get("VIGIL_CACHE")
-            or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "vigil")
-        )
+        base = Settings.from_env().cache
     return Path(base) / f"kafka-{KAFKA_VERSION}"
 
 

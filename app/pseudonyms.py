@@ -27,8 +27,7 @@ class PseudonymKeyError(Exception):
 
 
 def load_key(settings: Settings) -> bytes:
-    raw = os.environ.get("VIGIL_PSEUDONYM_KEY", "")
-    path = os.environ.get("VIGIL_PSEUDONYM_KEY_FILE", "")
+    raw, path = settings.pseudonym_key, settings.pseudonym_key_file
     if raw:
         key = _hex(raw, "VIGIL_PSEUDONYM_KEY")
     elif path:

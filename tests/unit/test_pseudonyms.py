@@ -24,20 +24,20 @@ def test_generated_once_private_and_stable(tmp_path) -> None:
 
 
 def test_key_from_environment_or_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("VIGIL_HOME", str(tmp_path))
     monkeypatch.setenv("VIGIL_PSEUDONYM_KEY", "ab" * 32)
-    assert load_key(Settings(home=tmp_path)) == bytes.fromhex("ab" * 32)
+    assert load_key(Settings.from_env()) == bytes.fromhex("ab" * 32)
     monkeypatch.delenv("VIGIL_PSEUDONYM_KEY")
     (tmp_path / "k").write_text("cd" * 40 + "\n")
     monkeypatch.setenv("VIGIL_PSEUDONYM_KEY_FILE", str(tmp_path / "k"))
-    assert load_key(Settings(home=tmp_path)) == bytes.fromhex("cd" * 40)
+    assert load_key(Settings.from_env()) == bytes.fromhex("cd" * 40)
     assert not (tmp_path / "pseudonym.key").exists()
 
 
 @pytest.mark.parametrize("bad", ["zz" * 32, "ab" * 8])
 def test_bad_keys_are_refused_without_echoing_them(tmp_path, monkeypatch, bad: str) -> None:
-    monkeypatch.setenv("VIGIL_PSEUDONYM_KEY", bad)
     with pytest.raises(PseudonymKeyError) as refused:
-        load_key(Settings(home=tmp_path))
+        load_key(Settings(home=tmp_path, pseudonym_key=bad))
     assert bad not in str(refused.value)
 
 

@@ -111,3 +111,25 @@ def test_docs_and_settings_are_in_step() -> None:
     assert sorted(documented - variables()) == [], (
         "docs/configuration.md names variables that are not settings"
     )
+
+
+def test_settings_is_the_only_reader_of_the_environment() -> None:
+    """Every other module gets its configuration from a `Settings`; passing
+    the environment on to a child process (`dict(os.environ, ...)`) is not
+    reading it."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readers = []
+    for path in [*(root / "app").rglob("*.py"), *(root / "agents").rglob("*.py")]:
+        if path.name == "settings.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                target = ast.unparse(node.func)
+                if target in ("os.environ.get", "os.getenv", "os.environ.setdefault"):
+                    readers.append(f"{path.relative_to(root)}:{node.lineno}")
+            if isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+                readers.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert readers == []

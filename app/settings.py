@@ -70,6 +70,12 @@ class Settings:
     ping_timeout_s: float = 20.0
     compression: str = ""  # "" (off) or "deflate"
     credential_check_s: float = 1.0  # how often open connections are re-checked against the registry
+    handshake_timeout_s: float = 5.0  # a connection must finish its handshake (TLS included) within this
+    max_handshakes: int = 512  # connections still handshaking, in all; beyond it new ones are closed at once
+    max_handshakes_per_source: int = 64  # ... and per source IP address
+    handshake_failure_rate: float = 1.0  # failed handshakes per second per source IP, sustained ...
+    handshake_failure_burst: int = 20  # ... and at once; beyond them: 429 with Retry-After
+    kafka_probe_s: float = 2.0  # how often the gateway checks that Kafka answers, with no traffic too
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
 
@@ -111,6 +117,12 @@ class Settings:
             ping_timeout_s=float(_env("PING_TIMEOUT_S", "20")),
             compression=_env("GATEWAY_COMPRESSION", ""),
             credential_check_s=float(_env("CREDENTIAL_CHECK_S", "1")),
+            handshake_timeout_s=float(_env("HANDSHAKE_TIMEOUT_S", "5")),
+            max_handshakes=_int("MAX_HANDSHAKES", 512),
+            max_handshakes_per_source=_int("MAX_HANDSHAKES_PER_SOURCE", 64),
+            handshake_failure_rate=float(_env("HANDSHAKE_FAILURE_RATE", "1")),
+            handshake_failure_burst=_int("HANDSHAKE_FAILURE_BURST", 20),
+            kafka_probe_s=float(_env("KAFKA_PROBE_S", "2")),
             log_format=_env("LOG_FORMAT", "auto"),
             log_level=_env("LOG_LEVEL", "info"),
         )

@@ -11,6 +11,8 @@ Each flood runs in a process of its own, so its CPU is not this process's:
 - `invalid`: a device sending frames that cannot be read (`{oops`);
 - `readings`: a device sending valid readings as fast as it can, far over
   its rate;
+- `batches`: the same with batches of 500 readings (the most a frame may
+  hold: each costs the gateway a full parse);
 - `handshakes`: 32 concurrent clients opening connections with a wrong token
   as fast as they can.
 
@@ -49,7 +51,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from app.registry import Registry  # noqa: E402
 
-FLOODS = ("hello", "invalid", "readings", "handshakes")
+FLOODS = ("hello", "invalid", "readings", "batches", "handshakes")
 # The flooder connects from another loopback address: a source of its own, as
 # another host would be (the gateway throttles failed handshakes per source).
 FLOOD_SOURCE = ("127.0.0.2", 0)
@@ -170,6 +172,11 @@ async def flood(kind: str, url: str, token: str, seconds: float) -> dict[str, An
                     frame = '{"type": "hello"}'
                 elif kind == "invalid":
                     frame = "{oops"
+                elif kind == "batches":
+                    now_ms = int(time.time() * 1000)
+                    items = [{"seq": s, "ts": now_ms, "vitals": VITALS} for s in range(seq, seq + 500)]
+                    frame = json.dumps({"type": "batch", "readings": items})
+                    seq += 500
                 else:
                     now_ms = int(time.time() * 1000)
                     frame = json.dumps({"type": "reading", "seq": seq, "ts": now_ms, "vitals": VITALS})

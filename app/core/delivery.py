@@ -254,15 +254,18 @@ class Budget:
         else the frame is refused unread (the cheapest answer to a flood)."""
         if self.bucket.available(now_s) >= 1:
             return None
-        return self._over(now_s)
+        return self._over(now_s, 1)
 
     def charge(self, now_s: float, cost: int) -> OverBudget | None:
-        """After a frame is read: take its cost (at least 1), or refuse it whole."""
-        if self.bucket.allow(now_s, max(1, cost)):
+        """After a frame is read: take its cost (at least 1), or refuse it
+        whole and pause the device until the cost is there (reading a big
+        frame costs the gateway too)."""
+        cost = max(1, cost)
+        if self.bucket.allow(now_s, cost):
             return None
-        return self._over(now_s)
+        return self._over(now_s, cost)
 
-    def _over(self, now_s: float) -> OverBudget:
+    def _over(self, now_s: float, cost: int) -> OverBudget:
         code = Code.RATE_LIMITED.value
         self.counts[code] = self.counts.get(code, 0) + 1
         if self.first_s is None:
@@ -271,7 +274,7 @@ class Budget:
         notify = now_s - self.notified_s >= self.interval_s
         if notify:
             self.notified_s = now_s
-        return OverBudget(notify, min(self.interval_s, self.bucket.wait_s(now_s, 1)))
+        return OverBudget(notify, min(self.interval_s, self.bucket.wait_s(now_s, cost)))
 
     def summary(self, now_s: float, final: bool = False) -> tuple[float, float, dict[str, int]] | None:
         """(first, last, counts by code) of the frames refused beyond the

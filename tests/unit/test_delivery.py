@@ -193,3 +193,13 @@ def test_token_bucket_says_how_long_to_wait() -> None:
     assert bucket.allow(0.0, 100)
     assert bucket.wait_s(0.0, 1) == 0.05
     assert math.isinf(bucket.wait_s(0.0, 101))
+
+
+def test_a_frame_too_costly_for_the_budget_pauses_its_device_too() -> None:
+    budget = Budget(TokenBucket(rate=20, burst=1000), interval_s=1.0)
+    assert budget.charge(0.0, 990) is None  # 10 tokens left
+    refused = budget.charge(0.0, 500)  # a big batch: read (it costs parsing), refused
+    assert refused is not None and refused.pause_s == 1.0  # until it could pass, at most an interval
+    assert budget.charge(0.0, 30).pause_s == 1.0  # 20 tokens short: 1 s at 20/s
+    assert budget.charge(0.0, 12).pause_s == 0.1
+    assert budget.charge(0.0, 2000).pause_s == 1.0  # never passes: the whole interval

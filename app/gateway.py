@@ -2,14 +2,18 @@
 `app.core.delivery`.
 
 For each device frame it reads the clock once (the receipt time), lets the
-core parse it, and then:
+core decide, and then:
 
+- refuses a frame over the device's budget (every frame costs tokens) unread
+  or read, with at most one `rate_limited` error frame and one summary record
+  on `vigil.rejected` per device per interval, and pauses reading that device;
 - answers a `hello` with the highest `seq` stored from this device and the
-  gaps below it;
-- refuses readings over the device's rate (`rate_limited`) or naming another
-  patient (`unauthorized`), with an error frame and a record on `vigil.rejected`;
+  gaps below it (at most 256);
+- refuses invalid readings, readings naming another patient (`unauthorized`)
+  and stored seqs sent with other content (`seq_reused`), each with an
+  error frame and a record on `vigil.rejected` that carries no patient data;
 - acknowledges at once, without storing again, readings whose `seq` is
-  already stored (resends);
+  already stored with the same content (resends);
 - writes the new readings to `vigil.readings` as one record keyed by the
   patient's pseudonym (keyed HMAC, `app.pseudonyms`) and acknowledges them only once Kafka has it (`acks=all`, idempotent
   producer), then records the stored seqs on `vigil.device-seqs`.
@@ -21,10 +25,17 @@ until a fresh producer connects, which also clears a producer stuck on
 sequence errors. Records that Kafka stores late are still entered in the
 device's window, so the device's resend is recognised.
 
-Connections: one live connection per device (a new one replaces the old,
-close code 4001), a cap on connections in all, credentials re-checked every
-`credential_check_s` (a revoked or rotated token closes the connection with
-4003). HTTP on a second port serves /metrics, /healthz and /readyz.
+Kafka is also probed every `kafka_probe_s` with a metadata request, so
+readiness drops within seconds of the broker going away, with no traffic too.
+
+Connections: connections still handshaking are capped (in all and per source
+address) and time out; a source that failed too many handshakes is answered
+429 (`app.core.handshake`); one live connection per device (a new one
+replaces the old, close code 4001), a cap on connections in all, credentials
+re-checked every `credential_check_s` against the registry (a revoked or
+rotated token closes the connection with 4003; while the registry cannot be
+read, handshakes get 503 and the last good copy is used for the re-check).
+HTTP on a second port serves /metrics, /healthz and /readyz.
 """
 
 from __future__ import annotations
@@ -46,12 +57,21 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from app import metrics
-from app.core.delivery import SeqWindow, TokenBucket, admit
+from app.core.delivery import (
+    NOTICE_INTERVAL_S,
+    Budget,
+    OverBudget,
+    SeqWindow,
+    TokenBucket,
+    admit,
+    rate_limited,
+)
 from app.core.errors import Code, Refusal, StateError
+from app.core.handshake import GuardLimits, HandshakeGuard
 from app.core.protocol import Limits, ack_frame, error_frame, hello_frame, parse_frame
-from app.core.records import encode_readings, encode_rejection, pseudonym
+from app.core.records import encode_readings, encode_rejection, encode_rejection_summary, pseudonym
 from app.pseudonyms import load_key
-from app.registry import Device, Registry
+from app.registry import Device, Registry, RegistryUnavailable
 from app.settings import DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC, Settings
 from app.topics import ensure_topics, from_start, read_to_end
 
@@ -65,6 +85,7 @@ HARD_FRAME_LIMIT_FACTOR = 4
 CLOSE_TRY_LATER = 1013  # Kafka unavailable: reconnect with backoff
 CLOSE_REPLACED = 4001  # a newer connection of the same device took over
 CLOSE_REVOKED = 4003  # the credential was revoked or rotated
+THROTTLE_DELAY_S = 1.0  # a source over its failed-handshake budget waits this long for its 429
 
 
 class ConfigError(Exception):
@@ -103,6 +124,71 @@ def _is_loopback(host: str) -> bool:
 WINDOW_FLUSH_S = 0.25  # how often changed seq windows are written to vigil.device-seqs
 
 
+READ_SLICE = 16 * 1024  # bytes handed to websockets' frame parser at once
+
+
+class GuardedConnection(ServerConnection):
+    """A server connection that asks the handshake guard before it reads a
+    byte (over the caps on connections still handshaking, it is closed at
+    once), and that hands what it reads to websockets' frame parser in slices.
+
+    The event loop reads up to 256 KiB at a time; full of 11-byte frames that
+    is some 23,000 frames, which websockets parses in one go (about 70 ms
+    here) before the device's budget can refuse any of them: every other
+    device waits meanwhile. In slices of 16 KiB, with the loop free between
+    them and reading paused until the last, one read holds the loop for a few
+    milliseconds at most."""
+
+    guard: HandshakeGuard  # set on the subclass each gateway makes
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._backlog: bytearray | None = None
+        peer = transport.get_extra_info("peername")
+        self.source = str(peer[0]) if peer else "unknown"
+        self.handshaking = self.guard.open(self.source)
+        if not self.handshaking:
+            metrics.HANDSHAKES.labels("capped").inc()
+            transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        if self._backlog is not None:  # still slicing an earlier read: keep the order
+            self._backlog += data
+            return
+        if len(data) <= READ_SLICE:
+            super().data_received(data)
+            return
+        self._backlog = bytearray(data)
+        self.transport.pause_reading()
+        self._feed()
+
+    def _feed(self) -> None:
+        backlog = self._backlog
+        if backlog is None or self.transport.is_closing():
+            self._backlog = None
+            return
+        piece = bytes(backlog[:READ_SLICE])
+        del backlog[:READ_SLICE]
+        super().data_received(piece)
+        if backlog:
+            self.loop.call_soon(self._feed)
+            return
+        self._backlog = None
+        assembler = getattr(self, "recv_messages", None)
+        if assembler is None or not assembler.paused:  # websockets itself may want reading paused
+            self.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._backlog = None
+        self.handshake_answered()
+        super().connection_lost(exc)
+
+    def handshake_answered(self) -> None:
+        if self.handshaking:
+            self.handshaking = False
+            self.guard.close(self.source)
+
+
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -115,11 +201,23 @@ class Gateway:
         self.serving = False
         self.live: dict[str, ServerConnection] = {}
         self.windows: dict[str, SeqWindow] = {}
-        self.buckets: dict[str, TokenBucket] = {}
+        self.budgets: dict[str, Budget] = {}
+        self.guard = HandshakeGuard(
+            GuardLimits(
+                max_pending=settings.max_handshakes,
+                max_pending_per_source=settings.max_handshakes_per_source,
+                failure_rate=settings.handshake_failure_rate,
+                failure_burst=settings.handshake_failure_burst,
+            )
+        )
+        self._summaries_due: set[str] = set()  # devices with refusals beyond their budget not yet summarised
+        self._written: dict[str, int] = {}  # hash of the last window record this gateway wrote, per device
+        self._registry_ok = True
+        self._closing: set[asyncio.Future[None]] = set()
         self._kafka_down = asyncio.Event()
         self._connection_ids = 0
         self._tasks: list[asyncio.Task[None]] = []
-        self._window_writes: set[asyncio.Future[None]] = set()
+        self._window_writes: set[asyncio.Future[Any]] = set()
         self._dirty_windows: dict[str, SeqWindow] = {}  # stored seqs not yet on vigil.device-seqs
         self._flush_scheduled = False
         self._rate_limited_at: dict[str, float] = {}
@@ -137,14 +235,35 @@ class Gateway:
 
     # -- handshake --------------------------------------------------------------
 
-    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def process_request(self, connection: GuardedConnection, request: Request) -> Response | None:
+        try:
+            return await self._answer_handshake(connection, request)
+        finally:
+            connection.handshake_answered()
+
+    async def _answer_handshake(self, connection: GuardedConnection, request: Request) -> Response | None:
+        now_s = time.monotonic()
+        retry_after = self.guard.throttled(connection.source, now_s)
+        if retry_after is not None:
+            metrics.HANDSHAKES.labels("throttled").inc()
+            await asyncio.sleep(THROTTLE_DELAY_S)  # a client retrying at once is slowed down too
+            return _refusal(
+                connection, HTTPStatus.TOO_MANY_REQUESTS, "too many failed handshakes", retry_after
+            )
         if request.path not in PATHS:
+            self.guard.failed(connection.source, now_s)
             metrics.HANDSHAKES.labels("not_found").inc()
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        device = self.registry.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+        try:
+            device = self.registry.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+        except RegistryUnavailable as exc:
+            self._registry_state(exc)
+            metrics.HANDSHAKES.labels("unavailable").inc()
+            return _refusal(connection, HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", 5)
         if device is None:
+            self.guard.failed(connection.source, now_s)
             metrics.HANDSHAKES.labels("unauthorized").inc()
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "unauthorized\n")
             response.headers["WWW-Authenticate"] = 'Bearer realm="vigil"'
@@ -153,9 +272,7 @@ class Gateway:
             len(self.live) >= self.settings.max_connections and device.device_id not in self.live
         ):
             metrics.HANDSHAKES.labels("unavailable").inc()
-            response = connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable\n")
-            response.headers["Retry-After"] = "5"
-            return response
+            return _refusal(connection, HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", 5)
         connection.device = device  # type: ignore[attr-defined]
         connection.subject = pseudonym(self.key, device.patient)  # type: ignore[attr-defined]
         metrics.HANDSHAKES.labels("accepted").inc()
@@ -174,13 +291,14 @@ class Gateway:
         metrics.CONNECTIONS_OPEN.inc()
         log.info("device connected")
         window = self.windows.setdefault(device.device_id, SeqWindow())
-        bucket = self.buckets.setdefault(
-            device.device_id, TokenBucket(self.settings.device_rate, self.settings.device_burst)
-        )
+        budget = self.budgets.get(device.device_id)
+        if budget is None:  # kept across connections: reconnecting does not refill it
+            budget = Budget(TokenBucket(self.settings.device_rate, self.settings.device_burst))
+            self.budgets[device.device_id] = budget
         pending: set[asyncio.Task[None]] = set()
         try:
             async for message in connection:
-                task = await self._frame(connection, device, window, bucket, message)
+                task = await self._frame(connection, device, window, budget, message)
                 if task is not None:
                     pending.add(task)
                     task.add_done_callback(pending.discard)
@@ -203,31 +321,39 @@ class Gateway:
         connection: ServerConnection,
         device: Device,
         window: SeqWindow,
-        bucket: TokenBucket,
+        budget: Budget,
         message: str | bytes,
     ) -> asyncio.Task[None] | None:
         received_ms = _now_ms()
         started = time.perf_counter()
+        metrics.BYTES_IN.inc(len(message))
+        over = budget.exhausted(received_ms / 1000)
+        if over is not None:  # refused unread: a flood costs as little as possible
+            metrics.FRAMES.labels("unread").inc()
+            await self._over_budget(connection, device, over, None)
+            return None
         trace = os.urandom(8).hex()  # follows this frame's readings into the worker's logs
         structlog.contextvars.bind_contextvars(trace_id=trace)
-        metrics.BYTES_IN.inc(len(message))
         parsed = parse_frame(message, received_ms, self.limits)
         metrics.FRAMES.labels(parsed.kind).inc()
         log.debug(
             "frame received", kind=parsed.kind, size=len(message), accepted=len(parsed.readings),
             refused=len(parsed.refusals),
         )
+        over = budget.charge(received_ms / 1000, len(parsed.readings) + len(parsed.refusals))
+        if over is not None:
+            metrics.READINGS.labels(Code.RATE_LIMITED.value).inc(len(parsed.readings) + len(parsed.refusals))
+            first = parsed.readings[0].seq if parsed.readings else None
+            await self._over_budget(connection, device, over, first)
+            return None
         if parsed.kind == "hello":
-            top = window.top if window.top >= 0 else None
-            await connection.send(hello_frame(top, window.gaps()))
+            await connection.send(hello_frame(*window.hello()))
             return None
         for refusal in parsed.refusals:
-            await self._reject(connection, device, received_ms, refusal, message)
-        readings = admit(parsed.readings, device.patient, window, bucket, received_ms / 1000)
-        if readings.refusals and readings.refusals[0].code is Code.RATE_LIMITED:
-            self._rate_limited_at[device.device_id] = received_ms / 1000
+            await self._reject(connection, device, received_ms, refusal)
+        readings = admit(parsed.readings, device.patient, window)
         for refusal in readings.refusals:
-            await self._reject(connection, device, received_ms, refusal, message)
+            await self._reject(connection, device, received_ms, refusal)
         batch = parsed.kind == "batch"
         if not readings.new:
             if readings.resent:
@@ -246,21 +372,39 @@ class Gateway:
             await self._unavailable(connection, [r.seq for r in readings.new])
             return None
         new_seqs = [r.seq for r in readings.new]
-        delivery.add_done_callback(lambda f: self._stored(f, device.device_id, window, new_seqs))
+        stored = list(zip(new_seqs, readings.fingerprints, strict=True))
+        delivery.add_done_callback(lambda f: self._stored(f, device.device_id, window, stored))
         return asyncio.create_task(
             self._ack_when_durable(connection, delivery, new_seqs, readings.resent, batch, started)
         )
+
+    async def _over_budget(
+        self, connection: ServerConnection, device: Device, over: OverBudget, seq: int | None
+    ) -> None:
+        """The device hears it once an interval; its refusals go into the
+        interval's summary record; its frames wait in the socket meanwhile."""
+        self._rate_limited_at[device.device_id] = time.time()
+        self._summaries_due.add(device.device_id)
+        if over.notify:
+            try:
+                await connection.send(error_frame(rate_limited(seq)))
+            except ConnectionClosed:
+                return
+        if over.pause_s > 0:
+            await asyncio.sleep(over.pause_s)
 
     def _release(self) -> None:
         self.inflight.release()
         metrics.INFLIGHT.dec()
 
-    def _stored(self, delivery: asyncio.Future[Any], device_id: str, window: SeqWindow, seqs: list[int]) -> None:
+    def _stored(
+        self, delivery: asyncio.Future[Any], device_id: str, window: SeqWindow, stored: list[tuple[int, int]]
+    ) -> None:
         """Runs when Kafka has the record, even after the device was told to resend."""
         if delivery.cancelled() or delivery.exception() is not None:
             return
-        for seq in seqs:
-            window.add(seq)
+        for seq, fp in stored:
+            window.add(seq, fp)
         # The window goes to `vigil.device-seqs` at most every WINDOW_FLUSH_S
         # per device, not once per frame: a busy device sends many frames a
         # second, and one record with its latest window says it all.
@@ -273,20 +417,26 @@ class Gateway:
         self._flush_scheduled = False
         dirty, self._dirty_windows = self._dirty_windows, {}
         for device_id, window in dirty.items():
-            task = asyncio.ensure_future(self._record_window(device_id, window.encode()))
-            self._window_writes.add(task)
-            task.add_done_callback(self._window_writes.discard)
+            encoded = window.encode()
+            self._written[device_id] = hash(encoded)  # not merged again when read back
+            self._write(DEVICE_SEQS_TOPIC, encoded, device_id, "could not record a device's stored seqs")
 
-    async def _record_window(self, device_id: str, encoded: bytes) -> None:
-        """Best effort: a lost window record only means a resend is stored twice
-        (with the same reading id), never that a reading is lost."""
+    def _write(self, topic: str, value: bytes, device_id: str, failure: str) -> None:
+        """Best effort, in the background: a lost window record only means a
+        resend is stored twice (with the same reading id), never that a reading
+        is lost; a lost rejection record loses only a diagnosis."""
+        task = asyncio.ensure_future(self._send_record(topic, value, device_id, failure))
+        self._window_writes.add(task)
+        task.add_done_callback(self._window_writes.discard)
+
+    async def _send_record(self, topic: str, value: bytes, device_id: str, failure: str) -> None:
         producer = self.producer
         if producer is None:
             return
         try:
-            await (await producer.send(DEVICE_SEQS_TOPIC, encoded, key=device_id.encode()))
+            await (await producer.send(topic, value, key=device_id.encode()))
         except KafkaError:
-            log.warning("could not record a device's stored seqs")
+            log.warning(failure)
 
     async def _ack_when_durable(
         self,
@@ -334,18 +484,15 @@ class Gateway:
         device: Device,
         received_ms: int,
         refusal: Refusal,
-        message: str | bytes,
     ) -> None:
+        """One refusal within the device's budget: an error frame, and a record
+        on `vigil.rejected` with no patient data (`encode_rejection`)."""
         metrics.READINGS.labels(refusal.code.value).inc()
-        item = refusal.item
-        if item is None and refusal.code not in (Code.RATE_LIMITED, Code.UNAUTHORIZED):
-            raw = message if isinstance(message, str) else message.decode(errors="replace")
-            item = raw[:4096]  # the whole frame was refused: keep a bounded copy of it
         if self.producer is not None and self.kafka_ok:
             try:
                 await self.producer.send(
                     REJECTED_TOPIC,
-                    encode_rejection(device.device_id, received_ms, refusal, item),
+                    encode_rejection(device.device_id, received_ms, refusal),
                     key=device.device_id.encode(),
                 )
             except KafkaError:
@@ -354,6 +501,25 @@ class Gateway:
             await connection.send(error_frame(refusal))
         except ConnectionClosed:
             pass
+
+    async def _summarise(self) -> None:
+        """Every half interval: one summary record per device whose frames
+        were refused beyond its budget for an interval."""
+        while True:
+            await asyncio.sleep(NOTICE_INTERVAL_S / 2)
+            self._write_summaries(final=False)
+
+    def _write_summaries(self, final: bool) -> None:
+        now_s = time.time()
+        for device_id in list(self._summaries_due):
+            summary = self.budgets[device_id].summary(now_s, final)
+            if summary is None:
+                continue
+            self._summaries_due.discard(device_id)
+            first_s, last_s, counts = summary
+            if self.kafka_ok:
+                record = encode_rejection_summary(device_id, int(first_s * 1000), int(last_s * 1000), counts)
+                self._write(REJECTED_TOPIC, record, device_id, "could not record a rejection summary")
 
     # -- Kafka ----------------------------------------------------------------------
 
@@ -411,11 +577,14 @@ class Gateway:
 
     def _merge_windows(self, records: list[Any]) -> None:
         for record in records:
+            device_id = record.key.decode()
+            if self._written.get(device_id) == hash(record.value):
+                continue  # this gateway's own latest record: nothing new in it
             try:
                 window = SeqWindow.decode(record.value)
             except StateError:
                 continue
-            self.windows.setdefault(record.key.decode(), SeqWindow()).merge(window)
+            self.windows.setdefault(device_id, SeqWindow()).merge(window)
 
     async def _follow_windows(self, consumer: AIOKafkaConsumer) -> None:
         while True:
@@ -425,15 +594,60 @@ class Gateway:
             except KafkaError:
                 await asyncio.sleep(1)
 
+    async def _probe_kafka(self) -> None:
+        """A metadata request every `kafka_probe_s`: without traffic a dead
+        broker would only be noticed at the next send."""
+        while True:
+            await asyncio.sleep(self.settings.kafka_probe_s)
+            producer = self.producer
+            if not self.kafka_ok or producer is None:
+                continue  # _keep_kafka is on it
+            try:
+                answer = producer.client.fetch_all_metadata()
+                await asyncio.wait_for(answer, max(2.0, 2 * self.settings.kafka_probe_s))
+            except (KafkaError, OSError, asyncio.TimeoutError):
+                if producer is self.producer:
+                    self._kafka_failed()
+
     async def _check_credentials(self) -> None:
+        """Closes connections whose credential is no longer in force. Survives
+        any error: the next round comes all the same."""
         while True:
             await asyncio.sleep(self.settings.credential_check_s)
-            for device_id, connection in list(self.live.items()):
-                opened_with = connection.device  # type: ignore[attr-defined]
-                current = self.registry.current(device_id)
-                if current is None or current.revoked or current.token_sha256 != opened_with.token_sha256:
-                    log.info("closing a connection whose credential is no longer valid")
-                    await connection.close(CLOSE_REVOKED, "credentials revoked")
+            try:
+                self._recheck_credentials()
+            except Exception as exc:  # noqa: BLE001 - revocation must keep working
+                metrics.REGISTRY_ERRORS.inc()
+                log.error("credential re-check failed; trying again", error=type(exc).__name__)
+
+    def _recheck_credentials(self) -> None:
+        try:
+            self.registry.refresh()
+            self._registry_state(None)
+        except RegistryUnavailable as exc:
+            metrics.REGISTRY_ERRORS.inc()
+            self._registry_state(exc)  # and check against the last good copy
+        for device_id, connection in list(self.live.items()):
+            opened_with = connection.device  # type: ignore[attr-defined]
+            current = self.registry.cached(device_id)
+            if current is None or current.revoked or current.token_sha256 != opened_with.token_sha256:
+                if getattr(connection, "revoking", False):
+                    continue
+                connection.revoking = True  # type: ignore[attr-defined]
+                log.info("closing a connection whose credential is no longer valid")
+                closing = asyncio.ensure_future(connection.close(CLOSE_REVOKED, "credentials revoked"))
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+
+    def _registry_state(self, failure: RegistryUnavailable | None) -> None:
+        if failure is not None and self._registry_ok:
+            log.warning(
+                "device registry unreadable; handshakes get 503, open connections are checked "
+                "against the last good copy", reason=str(failure),
+            )
+        elif failure is None and not self._registry_ok:
+            log.info("device registry readable again")
+        self._registry_ok = failure is None
 
     # -- life cycle ---------------------------------------------------------------
 
@@ -476,12 +690,17 @@ class Gateway:
                 asyncio.create_task(self._keep_kafka()),
                 asyncio.create_task(self._follow_windows(windows)),
                 asyncio.create_task(self._check_credentials()),
+                asyncio.create_task(self._probe_kafka()),
+                asyncio.create_task(self._summarise()),
             ]
+            guarded = type("Guarded", (GuardedConnection,), {"guard": self.guard})
             async with serve(
                 self.handle,
                 self.settings.gateway_host,
                 self.settings.gateway_port,
                 process_request=self.process_request,
+                create_connection=guarded,
+                open_timeout=self.settings.handshake_timeout_s,
                 ssl=context,
                 max_size=self.limits.max_frame_bytes * HARD_FRAME_LIMIT_FACTOR,
                 # Compressed frames can amplify memory use 1000x: off unless asked for.
@@ -504,6 +723,7 @@ class Gateway:
         finally:
             for task in self._tasks:
                 task.cancel()
+            self._write_summaries(final=True)
             self._flush_windows()  # what is stored, for the next gateway to know
             if self._window_writes:
                 await asyncio.wait(self._window_writes, timeout=10)
@@ -512,6 +732,12 @@ class Gateway:
             if windows is not None:
                 await _stop_quietly(windows)
             await runner.cleanup()
+
+
+def _refusal(connection: ServerConnection, status: HTTPStatus, text: str, retry_after_s: int) -> Response:
+    response = connection.respond(status, text + "\n")
+    response.headers["Retry-After"] = str(retry_after_s)
+    return response
 
 
 async def _stop_quietly(client: Any, timeout: float = 10) -> None:

@@ -66,7 +66,12 @@ ACK_LATENCY = Histogram(
 GATEWAY_READY = Gauge("vigil_ready", "1 when this process is ready to serve (see /readyz).", registry=GATEWAY)
 KAFKA_UP = Gauge("vigil_gateway_kafka_up", "1 while Kafka acknowledges the gateway's writes in time.", registry=GATEWAY)
 RATE_LIMITED_DEVICES = Gauge(
-    "vigil_gateway_rate_limited_devices", "Devices that had readings refused for their rate in the last minute.",
+    "vigil_gateway_rate_limited_devices", "Devices that had frames refused for their budget in the last minute.",
+    registry=GATEWAY,
+)
+REGISTRY_ERRORS = Counter(
+    "vigil_gateway_registry_errors_total",
+    "Failed reads of the device registry, and failed credential re-checks (the last good copy stays in use).",
     registry=GATEWAY,
 )
 
@@ -137,9 +142,9 @@ WORKER_READY = Gauge("vigil_ready", "1 when this process is ready to serve (see 
 
 
 def _initialise() -> None:
-    for outcome in ("accepted", "unauthorized", "unavailable", "not_found"):
+    for outcome in ("accepted", "unauthorized", "unavailable", "not_found", "throttled", "capped"):
         HANDSHAKES.labels(outcome)
-    for kind in ("reading", "batch", "hello", "invalid"):
+    for kind in ("reading", "batch", "hello", "invalid", "unread"):
         FRAMES.labels(kind)
     for outcome in ("accepted", "duplicate", *(c.value for c in Code)):
         READINGS.labels(outcome)

@@ -9,6 +9,10 @@ The registry is a JSON file (mode 0600) under VIGIL_HOME, written atomically
 under a lock; a gateway re-reads it when it changes, so a revocation or a
 rotation applies to the next handshake, and the gateway's periodic check
 closes connections that were opened with a credential no longer in force.
+
+A registry file that cannot be read or parsed (a disk error, a hand edit gone
+wrong) raises `RegistryUnavailable`; the last good copy stays in memory
+(`cached`), and the same broken version of the file is not parsed again.
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ class RegistryError(Exception):
     """A registry operation cannot be done; the message says why."""
 
 
+class RegistryUnavailable(RegistryError):
+    """The registry file cannot be read or parsed now. The message names the
+    kind of failure only, never the file's content."""
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
     device_id: str
@@ -61,6 +70,8 @@ class Registry:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._mtime_ns: int | None = None
+        self._failed_mtime_ns: int | None = None  # the version of the file that could not be read
+        self._failure = ""
         self._by_hash: dict[str, tuple[str, Device]] = {}
         self._by_id: dict[str, Device] = {}
 
@@ -68,9 +79,14 @@ class Registry:
 
     def _load(self) -> dict[str, Any]:
         try:
-            return orjson.loads(self.path.read_bytes())
+            data = orjson.loads(self.path.read_bytes())
         except FileNotFoundError:
             return {"version": 1, "devices": {}}
+        except (OSError, ValueError) as exc:
+            raise RegistryUnavailable(f"device registry cannot be read: {type(exc).__name__}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("devices"), dict):
+            raise RegistryUnavailable("device registry cannot be read: not a registry")
+        return data
 
     def version(self) -> int | None:
         """Changes whenever the registry file is rewritten."""
@@ -83,13 +99,19 @@ class Registry:
         return [_device(k, v) for k, v in sorted(self._load()["devices"].items())]
 
     def current(self, device_id: str) -> Device | None:
-        """The device as registered now (re-read if the file changed)."""
-        self._refresh()
+        """The device as registered now (re-read if the file changed).
+        Raises RegistryUnavailable if the file cannot be read."""
+        self.refresh()
+        return self._by_id.get(device_id)
+
+    def cached(self, device_id: str) -> Device | None:
+        """The device as of the last good read of the file."""
         return self._by_id.get(device_id)
 
     def authenticate(self, token: str) -> Device | None:
-        """The device this token belongs to, or None (unknown or revoked)."""
-        self._refresh()
+        """The device this token belongs to, or None (unknown or revoked).
+        Raises RegistryUnavailable if the file cannot be read."""
+        self.refresh()
         digest = token_hash(token)
         found = self._by_hash.get(digest)
         if found is None:
@@ -99,17 +121,31 @@ class Registry:
             return None
         return device
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
+        """Re-read the file if it changed since the last good read; on a
+        failure keep the last good copy and raise RegistryUnavailable."""
         try:
             mtime = self.path.stat().st_mtime_ns
         except FileNotFoundError:
             mtime = None
+        except OSError as exc:
+            raise RegistryUnavailable(f"device registry cannot be read: {type(exc).__name__}") from None
         if mtime == self._mtime_ns and self._mtime_ns is not None:
             return
-        data = self._load()
-        self._by_id = {k: _device(k, v) for k, v in data["devices"].items()}
-        self._by_hash = {d.token_sha256: (d.token_sha256, d) for d in self._by_id.values()}
-        self._mtime_ns = mtime
+        if mtime is not None and mtime == self._failed_mtime_ns:
+            raise RegistryUnavailable(self._failure)
+        try:
+            by_id = {k: _device(k, v) for k, v in self._load()["devices"].items()}
+        except RegistryUnavailable as exc:
+            self._failed_mtime_ns, self._failure = mtime, str(exc)
+            raise
+        except (KeyError, TypeError, AttributeError) as exc:
+            self._failed_mtime_ns = mtime
+            self._failure = f"device registry cannot be read: {type(exc).__name__}"
+            raise RegistryUnavailable(self._failure) from None
+        self._by_id = by_id
+        self._by_hash = {d.token_sha256: (d.token_sha256, d) for d in by_id.values()}
+        self._mtime_ns, self._failed_mtime_ns = mtime, None
 
     # -- writing --------------------------------------------------------------
 
@@ -194,4 +230,6 @@ class Registry:
 
 
 def _device(device_id: str, v: dict[str, Any]) -> Device:
+    if not isinstance(v["patient"], str) or not isinstance(v["token_sha256"], str):
+        raise TypeError("malformed device entry")
     return Device(device_id, v["patient"], v["created"], bool(v.get("revoked")), v["token_sha256"])

@@ -195,7 +195,7 @@ async def replay(
                 await asyncio.sleep(delay)
         await clients[prefix + row.patient].send(row.ts_ms + offset, row.vitals)
     deadline = time.monotonic() + settle_s
-    while any(c.unacked for c in clients.values()) and time.monotonic() < deadline:
+    while any(c.pending for c in clients.values()) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     stop.set()
     await asyncio.gather(*connections)

@@ -251,6 +251,16 @@ class Settings:
     compression: str = setting("GATEWAY_COMPRESSION", "", choice("", "deflate"))  # "" (off) or "deflate"
     # How often open connections are re-checked against the registry.
     credential_check_s: float = setting("CREDENTIAL_CHECK_S", 1.0, seconds(0, strict=True))
+    # A connection must finish its handshake (TLS included) within this.
+    handshake_timeout_s: float = setting("HANDSHAKE_TIMEOUT_S", 5.0, seconds(0, strict=True))
+    # Connections still handshaking, in all (beyond it new ones are closed at once) ...
+    max_handshakes: int = setting("MAX_HANDSHAKES", 512, whole(1))
+    max_handshakes_per_source: int = setting("MAX_HANDSHAKES_PER_SOURCE", 64, whole(1))  # ... and per source IP
+    # Failed handshakes per second per source IP, sustained, and at once; beyond them: 429 with Retry-After.
+    handshake_failure_rate: float = setting("HANDSHAKE_FAILURE_RATE", 1.0, number(0))
+    handshake_failure_burst: int = setting("HANDSHAKE_FAILURE_BURST", 20, whole(1))
+    # How often the gateway checks that Kafka answers, with no traffic too.
+    kafka_probe_s: float = setting("KAFKA_PROBE_S", 2.0, seconds(0, strict=True))
     # The patient pseudonym key (app/pseudonyms.py reads it) or a file holding it.
     pseudonym_key: str = setting("PSEUDONYM_KEY", "", HEX_KEY, secret=True)
     pseudonym_key_file: str = setting("PSEUDONYM_KEY_FILE", "", FILE)

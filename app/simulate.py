@@ -81,7 +81,23 @@ class Stats:
 
 
 class DeviceClient:
-    """Reference client: at-least-once delivery of readings over one websocket."""
+    """Reference client: at-least-once delivery of readings over one websocket.
+
+    What firmware must do, and this client does (docs/protocol.md):
+
+    - send nothing before the gateway's first hello reply, and number readings
+      only after it, from `last_seq + 1` on: a restarted client (or firmware
+      that lost its counter) never reuses a seq the gateway already stored;
+    - keep every reading until its ack (buffering while offline); after a
+      reconnect say hello and resend only what the gateway lacks;
+    - on `rate_limited`, stop sending for a second, then resend whatever is
+      still unacknowledged;
+    - on `seq_reused`, say hello and give that reading a new seq above the
+      gateway's `last_seq`, then resend it: nothing is lost.
+    """
+
+    PAUSE_S = 1.0  # after `rate_limited`
+    RESEND_BATCH = 50  # readings per frame when resending
 
     def __init__(
         self, url: str, token: str, stats: Stats | None = None, ssl: Any = None, track_acks: bool = False
@@ -92,9 +108,14 @@ class DeviceClient:
         self.ssl = ssl
         self.acked_seqs: set[int] | None = set() if track_acks else None
         self.next_seq = 0
+        self.numbered = False  # True once a hello reply said where to start
+        self.unnumbered: list[dict[str, Any]] = []  # readings waiting for a seq
         self.unacked: dict[int, dict[str, Any]] = {}  # seq -> reading, until acked
         self._ws: Any = None
         self._connected = asyncio.Event()
+        self._resume: asyncio.TimerHandle | None = None  # set while paused after rate_limited
+        self._hello_pending = False
+        self._sends: set[asyncio.Future[Any]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep a connection open until `stop`, reconnecting with backoff."""
@@ -111,8 +132,7 @@ class DeviceClient:
                     await self._hello(ws)
                     self._ws = ws
                     backoff = 0.5
-                    for reading in list(self.unacked.values()):  # resend what is missing
-                        await ws.send(orjson.dumps(reading).decode())
+                    await self._send_unacked(ws)  # what the gateway lacks, and what waited for a seq
                     self._connected.set()
                     await self._receive(ws, stop)
             except (OSError, ConnectionClosed, InvalidHandshake, asyncio.TimeoutError):
@@ -120,6 +140,7 @@ class DeviceClient:
             finally:
                 self._connected.clear()
                 self._ws = None
+                self._hello_pending = False
             if stop.is_set():
                 break
             self.stats.reconnects += 1
@@ -128,28 +149,45 @@ class DeviceClient:
             backoff = min(30.0, backoff * 2)
 
     async def _hello(self, ws: Any) -> None:
-        """Drop buffered readings the gateway says it already stored."""
+        """Say hello and wait for the reply (a rate-limited hello is repeated after a pause)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
         await ws.send('{"type": "hello"}')
         while True:
-            frame = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            frame = orjson.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - loop.time())))
             if frame.get("type") == "hello":
                 break
+            refused = frame.get("type") == "error" and frame.get("code") == "rate_limited"
+            if refused and frame.get("seq") is None:
+                await asyncio.sleep(self.PAUSE_S)
+                await ws.send('{"type": "hello"}')
+                continue
             self._on_frame(frame)  # a late ack from before the hello
+        self._apply_hello(frame)
+
+    def _apply_hello(self, frame: dict[str, Any]) -> list[dict[str, Any]]:
+        """Drop buffered readings the gateway says it stored; carry on after
+        its `last_seq`; number the readings that were waiting for a seq (returned)."""
         last, gaps = frame.get("last_seq"), set(frame.get("gaps") or ())
-        if last is None:
-            return
-        if self.next_seq == 0 and last >= 0:
-            # A device that has sent nothing yet but whose id the gateway
-            # already stored readings from (a restarted simulator, firmware
-            # that lost its counter): carry on after them. Reusing their seqs
-            # would have the gateway take new readings for resends, ack them
-            # and drop them.
-            self.next_seq = last + 1
-            return
-        lowest_known = last - 1023  # the gateway's window (app/core/delivery.py)
-        for seq in [s for s in self.unacked if lowest_known <= s <= last and s not in gaps]:
-            del self.unacked[seq]
-            self._acked(seq)
+        if last is not None:
+            lowest = frame.get("gaps_from")
+            if lowest is None:
+                lowest = last - 1023  # a gateway that did not say: its whole window
+            for seq in [s for s in self.unacked if lowest <= s <= last and s not in gaps]:
+                del self.unacked[seq]
+                self._acked(seq)
+            self.next_seq = max(self.next_seq, last + 1)
+        self.numbered = True
+        numbered, self.unnumbered = self.unnumbered, []
+        for reading in numbered:
+            self._number(reading)
+        return numbered
+
+    def _number(self, reading: dict[str, Any]) -> int:
+        seq = reading["seq"] = self.next_seq
+        self.next_seq += 1
+        self.unacked[seq] = reading
+        return seq
 
     def _acked(self, seq: int) -> None:
         self.stats.acked += 1
@@ -173,56 +211,105 @@ class DeviceClient:
             self._on_frame(orjson.loads(message))
 
     def _on_frame(self, frame: dict[str, Any]) -> None:
-        if frame.get("type") == "ack":
+        kind = frame.get("type")
+        if kind == "ack":
             for seq in frame.get("seqs") or [frame["seq"]]:
                 if self.unacked.pop(seq, None) is not None:
                     self._acked(seq)
-        elif frame.get("type") == "error":
+        elif kind == "hello" and self._hello_pending:  # asked for after a seq_reused
+            self._hello_pending = False
+            self._in_background(self._send_now(self._apply_hello(frame)))
+        elif kind == "error":
             code = frame.get("code", "?")
             self.stats.errors[code] = self.stats.errors.get(code, 0) + 1
             seq = frame.get("seq")
-            if code == "rate_limited" and seq in self.unacked:
-                asyncio.get_running_loop().call_later(1.0, self._resend, seq)
+            if code == "rate_limited":
+                self._pause()  # every unacknowledged reading is resent after it
+            elif code == "seq_reused":
+                reading = self.unacked.pop(seq, None)
+                if reading is not None:
+                    self.unnumbered.append(reading)
+                    self._ask_hello()
             elif code != "unavailable":  # unavailable: keep it; resent after reconnecting
                 self.unacked.pop(seq, None)
 
-    def _resend(self, seq: int) -> None:
-        reading, ws = self.unacked.get(seq), self._ws
-        if reading is not None and ws is not None:
-            task = asyncio.ensure_future(ws.send(orjson.dumps(reading).decode()))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    def _ask_hello(self) -> None:
+        ws = self._ws
+        if ws is not None and not self._hello_pending:
+            self._hello_pending = True
+            self._in_background(ws.send('{"type": "hello"}'))
+
+    def _pause(self) -> None:
+        if self._resume is None:
+            self._resume = asyncio.get_running_loop().call_later(self.PAUSE_S, self._resume_sending)
+
+    def _resume_sending(self) -> None:
+        self._resume = None
+        if self._ws is not None:
+            self._in_background(self._send_unacked(self._ws))
+
+    def _in_background(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _send_unacked(self, ws: Any) -> None:
+        """Every unacknowledged reading, in seq order, in batches."""
+        if ws is None:
+            return
+        pending = [self.unacked[s] for s in sorted(self.unacked)]
+        try:
+            for i in range(0, len(pending), self.RESEND_BATCH):
+                await self._transmit(ws, pending[i : i + self.RESEND_BATCH])
+        except ConnectionClosed:
+            pass
+
+    async def _transmit(self, ws: Any, readings: list[dict[str, Any]]) -> None:
+        if len(readings) == 1:
+            await ws.send(orjson.dumps(readings[0]).decode())
+        elif readings:
+            await ws.send(orjson.dumps({"type": "batch", "readings": readings}).decode())
+
+    async def _send_now(self, readings: list[dict[str, Any]]) -> None:
+        """Send if connected and not pausing; else they go with the next resend."""
+        ws = self._ws
+        if ws is None or self._resume is not None:
+            return
+        try:
+            for i in range(0, len(readings), self.RESEND_BATCH):
+                await self._transmit(ws, readings[i : i + self.RESEND_BATCH])
+        except ConnectionClosed:
+            pass
+
+    @property
+    def pending(self) -> int:
+        """Readings not yet acknowledged, numbered or not."""
+        return len(self.unacked) + len(self.unnumbered)
 
     async def send_batch(self, items: list[tuple[int, dict[str, Any]]]) -> list[int]:
         """Queue several readings (ts_ms, vitals) and send them as one batch
-        frame; each is kept until acked and resent alone after a reconnect."""
-        readings = []
-        for ts_ms, vitals in items:
-            reading = {"type": "reading", "seq": self.next_seq, "ts": ts_ms, "vitals": vitals}
-            self.unacked[self.next_seq] = reading
-            self.next_seq += 1
-            readings.append({"seq": reading["seq"], "ts": ts_ms, "vitals": vitals})
+        frame; each is kept until acked. Before the first hello reply they wait
+        unnumbered (and [] is returned)."""
+        readings = [{"type": "reading", "ts": ts_ms, "vitals": vitals} for ts_ms, vitals in items]
         self.stats.sent += len(readings)
-        ws = self._ws
-        if ws is not None:
-            try:
-                await ws.send(orjson.dumps({"type": "batch", "readings": readings}).decode())
-            except ConnectionClosed:
-                pass
-        return [r["seq"] for r in readings]
+        if not self.numbered:
+            self.unnumbered += readings
+            return []
+        seqs = [self._number(r) for r in readings]
+        await self._send_now(readings)
+        return seqs
 
-    async def send(self, ts_ms: int, vitals: dict[str, Any]) -> int:
-        """Queue one reading; it is sent now if connected, else on reconnect."""
-        seq = self.next_seq
-        self.next_seq += 1
-        reading = {"type": "reading", "seq": seq, "ts": ts_ms, "vitals": vitals}
-        self.unacked[seq] = reading
+    async def send(self, ts_ms: int, vitals: dict[str, Any]) -> int | None:
+        """Queue one reading; it is sent now if connected, else on reconnect.
+        Returns its seq, or None while waiting for the first hello reply."""
+        reading = {"type": "reading", "ts": ts_ms, "vitals": vitals}
         self.stats.sent += 1
-        ws = self._ws
-        if ws is not None:
-            try:
-                await ws.send(orjson.dumps(reading).decode())
-            except ConnectionClosed:
-                pass
+        if not self.numbered:
+            self.unnumbered.append(reading)
+            return None
+        seq = self._number(reading)
+        await self._send_now([reading])
         return seq
 
 

@@ -1,35 +1,71 @@
-"""Delivery bookkeeping for one device: which `seq`s are already stored, and
-how fast it may send. Pure: the caller passes the time.
+"""Delivery bookkeeping for one device: which `seq`s are already stored and
+what was stored under each, and how much it may send. Pure: the caller
+passes the time.
 
 `SeqWindow` remembers the highest stored `seq` and, as a bitmap, which of the
 `WINDOW` sequence numbers below it are stored too (the replay window of IPsec
-and DTLS). A resent reading whose `seq` is in the window is acknowledged again
-without being stored twice. A `seq` older than the window is treated as new:
-storing it again is a harmless duplicate (it keeps its reading id), while
-refusing it could lose a reading the device never got an ack for.
+and DTLS), and for each stored one a 4-byte `fingerprint` of what was stored
+(its time and vitals). A reading whose `seq` is stored is a resend, acknowledged
+again without being stored twice, only if its fingerprint matches: the same
+`seq` with other content is refused with `seq_reused` (a device whose counter
+went back), never acknowledged and dropped. A seq stored before fingerprints
+were kept (an older `vigil.device-seqs` record) has fingerprint `UNKNOWN` and
+counts as a resend, as it always did. A `seq` older than the window is treated
+as new: storing it again is a harmless duplicate (it keeps its reading id),
+while refusing it could lose a reading the device never got an ack for.
 
 Windows only ever gain stored seqs, so two copies can be merged (`merge`) by
 union: the gateway merges what it learns from other gateways into its own.
 
-`TokenBucket` limits readings per second with a burst, so a device replaying
-its offline buffer gets through while a runaway one is held back.
+`Budget` is what a device may send: every frame it sends costs tokens from
+its `TokenBucket` (a reading frame one per reading, refused ones included; a
+hello or an unreadable frame one), so a device replaying its offline buffer
+gets through while a runaway one is held back. A frame that finds too few
+tokens is refused whole; the device then hears `rate_limited` at most once an
+interval, and those refusals reach `vigil.rejected` as one summary per interval
+with counts by code instead of one record each.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 from dataclasses import dataclass, field
 
+import orjson
+
 from app.core.errors import Code, Refusal, StateError
-from app.core.protocol import Reading
+from app.core.protocol import Reading, fingerprint_of
 
 WINDOW = 1024
 _MASK = (1 << WINDOW) - 1
+FP_BYTES = 4
+UNKNOWN = 0  # the fingerprint of a seq stored before fingerprints were kept
+MAX_HELLO_GAPS = 256  # a hello reply lists at most this many gaps (the highest)
+NOTICE_INTERVAL_S = 1.0  # at most one `rate_limited` frame and one summary record per device per interval
+
+_V1_SIZE = 8 + WINDOW // 8
+_V2 = b"\x02"
+_V2_SIZE = 1 + _V1_SIZE + WINDOW * FP_BYTES
+
+
+def fingerprint(reading: Reading) -> int:
+    """4 bytes of a hash of what a reading says (time and vitals, not its
+    seq): a resend of the same reading has the same fingerprint. Never UNKNOWN."""
+    content = orjson.dumps([reading.ts_ms, reading.vitals], option=orjson.OPT_SORT_KEYS)
+    return int.from_bytes(hashlib.blake2b(content, digest_size=FP_BYTES).digest(), "big") or 1
+
+
+def _empty_fps() -> bytearray:
+    return bytearray(WINDOW * FP_BYTES)
 
 
 @dataclass(slots=True)
 class SeqWindow:
     top: int = -1  # highest stored seq; -1: none yet
     bits: int = 0  # bit i set: seq (top - i) is stored; bit 0 is top itself
+    # Ring of fingerprints, seq s at slot s % WINDOW; zero wherever s is not stored.
+    fps: bytearray = field(default_factory=_empty_fps)
 
     def stored(self, seq: int) -> bool:
         if self.top < 0 or seq > self.top:
@@ -37,13 +73,26 @@ class SeqWindow:
         offset = self.top - seq
         return offset < WINDOW and bool(self.bits >> offset & 1)
 
-    def add(self, seq: int) -> None:
+    def fingerprint(self, seq: int) -> int | None:
+        """What was stored under `seq` (UNKNOWN if not recorded), or None if nothing is."""
+        return self._get(seq) if self.stored(seq) else None
+
+    def add(self, seq: int, fp: int = UNKNOWN) -> None:
         if seq > self.top:
             shift = seq - self.top if self.top >= 0 else WINDOW
-            self.bits = ((self.bits << shift) | 1) & _MASK if shift < WINDOW else 1
+            if shift < WINDOW:
+                self.bits = ((self.bits << shift) | 1) & _MASK
+                self._clear(self.top + 1, seq - 1)  # slots of seqs that left the window
+            else:
+                self.bits = 1
+                self.fps = _empty_fps()
             self.top = seq
+            self._set(seq, fp)
         elif self.top - seq < WINDOW:
-            self.bits |= 1 << (self.top - seq)
+            bit = 1 << (self.top - seq)
+            if not self.bits & bit or self._get(seq) == UNKNOWN:  # the first stored content stays
+                self._set(seq, fp)
+            self.bits |= bit
 
     def gaps(self) -> list[int]:
         """Seqs inside the window, below `top`, that are not stored, ascending."""
@@ -52,51 +101,190 @@ class SeqWindow:
         lowest = max(0, self.top - WINDOW + 1)
         return [s for s in range(lowest, self.top) if not self.bits >> (self.top - s) & 1]
 
+    def hello(self, limit: int = MAX_HELLO_GAPS) -> tuple[int | None, list[int], int | None]:
+        """(last_seq, gaps, gaps_from) for a hello reply: at most `limit` gaps,
+        the highest ones; `gaps_from` is the lowest seq the reply speaks for
+        (every gap from it up to last_seq is listed). None, [], None: nothing stored."""
+        if self.top < 0:
+            return None, [], None
+        gaps = self.gaps()
+        if len(gaps) > limit:
+            gaps = gaps[-limit:]
+            return self.top, gaps, gaps[0]
+        return self.top, gaps, max(0, self.top - WINDOW + 1)
+
     def merge(self, other: SeqWindow) -> None:
         if other.top < 0:
             return
         if other.top > self.top:
-            mine = SeqWindow(other.top, other.bits)
-            mine._or_shifted(self)
-            self.top, self.bits = mine.top, mine.bits
+            mine = SeqWindow(other.top, other.bits, bytearray(other.fps))
+            mine._absorb(self)
+            self.top, self.bits, self.fps = mine.top, mine.bits, mine.fps
         else:
-            self._or_shifted(other)
+            self._absorb(other)
 
-    def _or_shifted(self, lower: SeqWindow) -> None:
+    def _absorb(self, lower: SeqWindow) -> None:
+        """Union with a window whose top is not above ours; for a seq both
+        hold, a known fingerprint wins over UNKNOWN, and the larger of two."""
         if lower.top < 0:
             return
         shift = self.top - lower.top
-        if shift < WINDOW:
-            self.bits = (self.bits | (lower.bits << shift)) & _MASK
+        if shift >= WINDOW:
+            return
+        incoming = (lower.bits << shift) & _MASK
+        pending = incoming
+        while pending:
+            low = pending & -pending
+            pending ^= low
+            seq = self.top - (low.bit_length() - 1)
+            theirs = lower._get(seq)
+            if not self.bits & low:
+                self._set(seq, theirs)
+            elif theirs != UNKNOWN:
+                mine = self._get(seq)
+                if mine == UNKNOWN or theirs > mine:
+                    self._set(seq, theirs)
+        self.bits |= incoming
+
+    def _get(self, seq: int) -> int:
+        i = seq % WINDOW * FP_BYTES
+        return int.from_bytes(self.fps[i : i + FP_BYTES], "big")
+
+    def _set(self, seq: int, fp: int) -> None:
+        i = seq % WINDOW * FP_BYTES
+        self.fps[i : i + FP_BYTES] = fp.to_bytes(FP_BYTES, "big")
+
+    def _clear(self, first: int, last: int) -> None:
+        """Zero the slots of seqs first..last (fewer than WINDOW of them)."""
+        if last < first:
+            return
+        a, b = first % WINDOW * FP_BYTES, (last % WINDOW + 1) * FP_BYTES
+        if a < b:
+            self.fps[a:b] = bytes(b - a)
+        else:
+            self.fps[a:] = bytes(len(self.fps) - a)
+            self.fps[:b] = bytes(b)
 
     def encode(self) -> bytes:
-        """`top` as 8 bytes, then the bitmap's 128 bytes, big-endian."""
-        return (self.top + 1).to_bytes(8, "big") + self.bits.to_bytes(WINDOW // 8, "big")
+        """Version 2: a 0x02 byte, `top + 1` as 8 bytes, the bitmap's 128
+        bytes (big-endian), then the fingerprints of seqs top-1023 ... top, 4
+        bytes each, in that order (zero where not stored or not known)."""
+        start = (self.top + 1) % WINDOW * FP_BYTES
+        ordered = self.fps[start:] + self.fps[:start]
+        return b"".join(
+            (_V2, (self.top + 1).to_bytes(8, "big"), self.bits.to_bytes(WINDOW // 8, "big"), ordered)
+        )
 
     @classmethod
     def decode(cls, data: bytes) -> SeqWindow:
-        if len(data) != 8 + WINDOW // 8:
+        """Version 2, or version 1 (136 bytes: top and bitmap only; every
+        stored seq then has fingerprint UNKNOWN)."""
+        if len(data) == _V1_SIZE:
+            return cls(int.from_bytes(data[:8], "big") - 1, int.from_bytes(data[8:], "big"))
+        if len(data) != _V2_SIZE or data[:1] != _V2:
             raise StateError("undecodable sequence window")
-        return cls(int.from_bytes(data[:8], "big") - 1, int.from_bytes(data[8:], "big"))
+        top = int.from_bytes(data[1:9], "big") - 1
+        bits = int.from_bytes(data[9:_V1_SIZE + 1], "big")
+        ordered = data[_V1_SIZE + 1 :]
+        cut = (WINDOW - (top + 1) % WINDOW) * FP_BYTES
+        return cls(top, bits, bytearray(ordered[cut:] + ordered[:cut]))
 
 
 @dataclass(slots=True)
 class TokenBucket:
-    rate: float  # readings per second, sustained
-    burst: float  # readings at once
+    rate: float  # tokens per second, sustained
+    burst: float  # tokens at most
     tokens: float = -1.0
     last_s: float = 0.0
 
-    def allow(self, now_s: float, n: int = 1) -> bool:
-        """Take `n` readings' worth of tokens if there are enough."""
+    def _refill(self, now_s: float) -> None:
         if self.tokens < 0:
             self.tokens, self.last_s = self.burst, now_s
-        self.tokens = min(self.burst, self.tokens + (now_s - self.last_s) * self.rate)
-        self.last_s = now_s
+        self.tokens = min(self.burst, self.tokens + max(0.0, now_s - self.last_s) * self.rate)
+        self.last_s = max(self.last_s, now_s)
+
+    def allow(self, now_s: float, n: float = 1) -> bool:
+        """Take `n` tokens if there are enough."""
+        self._refill(now_s)
         if self.tokens >= n:
             self.tokens -= n
             return True
         return False
+
+    def available(self, now_s: float) -> float:
+        self._refill(now_s)
+        return self.tokens
+
+    def wait_s(self, now_s: float, n: float = 1) -> float:
+        """How long until `n` tokens are there (inf if never: more than the burst)."""
+        self._refill(now_s)
+        if n > self.burst:
+            return math.inf
+        return max(0.0, (n - self.tokens) / self.rate) if self.rate > 0 else math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class OverBudget:
+    """A frame refused for the device's budget."""
+
+    notify: bool  # send the one `rate_limited` error frame of this interval now
+    pause_s: float  # read nothing more from this device for this long
+
+
+def rate_limited(seq: int | None = None) -> Refusal:
+    return Refusal(
+        Code.RATE_LIMITED, "over this device's budget; pause, then resend what is not acknowledged", seq
+    )
+
+
+@dataclass(slots=True)
+class Budget:
+    """One device's budget: what its frames cost, and what it hears and what
+    is recorded once it is exceeded."""
+
+    bucket: TokenBucket
+    interval_s: float = NOTICE_INTERVAL_S
+    notified_s: float = -math.inf  # when the last `rate_limited` frame was sent
+    counts: dict[str, int] = field(default_factory=dict)  # refused beyond the budget, not yet summarised
+    first_s: float | None = None
+    last_s: float = 0.0
+
+    def exhausted(self, now_s: float) -> OverBudget | None:
+        """Before a frame is read: None while the device has a token left;
+        else the frame is refused unread (the cheapest answer to a flood)."""
+        if self.bucket.available(now_s) >= 1:
+            return None
+        return self._over(now_s, 1)
+
+    def charge(self, now_s: float, cost: int) -> OverBudget | None:
+        """After a frame is read: take its cost (at least 1), or refuse it
+        whole and pause the device until the cost is there (reading a big
+        frame costs the gateway too)."""
+        cost = max(1, cost)
+        if self.bucket.allow(now_s, cost):
+            return None
+        return self._over(now_s, cost)
+
+    def _over(self, now_s: float, cost: int) -> OverBudget:
+        code = Code.RATE_LIMITED.value
+        self.counts[code] = self.counts.get(code, 0) + 1
+        if self.first_s is None:
+            self.first_s = now_s
+        self.last_s = now_s
+        notify = now_s - self.notified_s >= self.interval_s
+        if notify:
+            self.notified_s = now_s
+        return OverBudget(notify, min(self.interval_s, self.bucket.wait_s(now_s, cost)))
+
+    def summary(self, now_s: float, final: bool = False) -> tuple[float, float, dict[str, int]] | None:
+        """(first, last, counts by code) of the frames refused beyond the
+        budget, once an interval has passed since the first of them (or at
+        once with `final`, when the device goes); None if there is nothing to say yet."""
+        if self.first_s is None or (not final and now_s - self.first_s < self.interval_s):
+            return None
+        out = (self.first_s, self.last_s, self.counts)
+        self.first_s, self.counts = None, {}
+        return out
 
 
 @dataclass(slots=True)
@@ -104,34 +292,43 @@ class Admission:
     """A frame's readings sorted by what the gateway does with them."""
 
     new: list[Reading] = field(default_factory=list)  # to store, then acknowledge
+    fingerprints: list[int] = field(default_factory=list)  # of each new reading, for the window
     resent: list[int] = field(default_factory=list)  # already stored: acknowledge only
     refusals: list[Refusal] = field(default_factory=list)
 
 
-def admit(
-    readings: list[Reading], patient: str, window: SeqWindow, bucket: TokenBucket, now_s: float
-) -> Admission:
+def admit(readings: list[Reading], patient: str, window: SeqWindow) -> Admission:
     """Decide, for one frame's valid readings from a device registered for
-    `patient`: over the rate, all are refused (`rate_limited`); a reading
-    naming another patient is refused (`unauthorized`); one whose seq is
-    stored, or repeated within the frame, is a resend; the rest are new."""
+    `patient`: a reading naming another patient is refused (`unauthorized`);
+    one whose seq is stored (or repeated within the frame) with the same
+    content, or with content not recorded, is a resend; with other content it
+    is refused (`seq_reused`); the rest are new."""
     admission = Admission()
-    if not readings:
-        return admission
-    if not bucket.allow(now_s, len(readings)):
-        admission.refusals = [
-            Refusal(Code.RATE_LIMITED, "too many readings; slow down and resend later", r.seq) for r in readings
-        ]
-        return admission
-    seen: set[int] = set()
+    seen: dict[int, int] = {}  # seq -> fingerprint of the new readings of this frame
     for r in readings:
         if r.patient is not None and r.patient != patient:
             admission.refusals.append(
-                Refusal(Code.UNAUTHORIZED, "device is not registered for that patient", r.seq)
+                _refused(r, Code.UNAUTHORIZED, "device is not registered for that patient", "patient")
             )
-        elif window.stored(r.seq) or r.seq in seen:
+            continue
+        fp = fingerprint(r)
+        known = seen.get(r.seq)
+        if known is None:
+            known = window.fingerprint(r.seq)
+        if known is None:
+            seen[r.seq] = fp
+            admission.new.append(r)
+            admission.fingerprints.append(fp)
+        elif known in (fp, UNKNOWN):
             admission.resent.append(r.seq)
         else:
-            seen.add(r.seq)
-            admission.new.append(r)
+            admission.refusals.append(
+                _refused(r, Code.SEQ_REUSED, "seq already stored with other content; renumber it", "seq")
+            )
     return admission
+
+
+def _refused(r: Reading, code: Code, message: str, field: str) -> Refusal:
+    refusal = Refusal(code, message, r.seq, field)
+    refusal.fingerprint = fingerprint_of({"seq": r.seq, "ts": r.ts_ms, "vitals": r.vitals})
+    return refusal

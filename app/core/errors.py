@@ -28,6 +28,7 @@ class Code(StrEnum):
     RATE_LIMITED = "rate_limited"
     UNAUTHORIZED = "unauthorized"
     UNAVAILABLE = "unavailable"
+    SEQ_REUSED = "seq_reused"
 
 
 class VigilError(Exception):
@@ -35,16 +36,21 @@ class VigilError(Exception):
 
 
 class Refusal(VigilError):
-    """A frame or a reading is refused. `seq` is the reading's, when known."""
+    """A frame or a reading is refused. `seq` is the reading's, when known;
+    `field` names the field that failed (a fixed protocol name such as `ts`
+    or `vitals.spo2`, never a value), when known."""
 
-    def __init__(self, code: Code, message: str, seq: int | None = None) -> None:
+    def __init__(self, code: Code, message: str, seq: int | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.seq = seq
+        self.field = field
         # The refused JSON value, when the refusal is about one reading of a
-        # batch; it goes to `vigil.rejected`, never into a log or a reply.
+        # batch. It never leaves the process: only its `fingerprint` (a
+        # SHA-256 prefix, set by `parse_frame`) goes to `vigil.rejected`.
         self.item: object = None
+        self.fingerprint: str | None = None
 
     def __repr__(self) -> str:
         return f"Refusal({self.code.value!r}, {self.message!r}, seq={self.seq!r})"

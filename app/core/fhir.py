@@ -28,6 +28,7 @@ from app.core.errors import Code, Refusal
 LOINC = "http://loinc.org"
 SEQ_SYSTEM = "urn:vigil:seq"
 BP_PANEL = "85354-9"
+SEQ_DIGITS = 16  # 2^53-1, the largest seq, has 16 digits
 
 VITAL_BY_LOINC = {
     "8867-4": "heart_rate",
@@ -61,21 +62,21 @@ def is_fhir(obj: dict[str, Any]) -> bool:
 def bundle_entries(bundle: dict[str, Any]) -> list[Any]:
     entries = bundle.get("entry")
     if entries is None:
-        raise Refusal(Code.MISSING_FIELD, "bundle has no entry")
+        raise Refusal(Code.MISSING_FIELD, "bundle has no entry", field="entry")
     if not isinstance(entries, list):
-        raise Refusal(Code.WRONG_TYPE, "bundle entry must be an array")
+        raise Refusal(Code.WRONG_TYPE, "bundle entry must be an array", field="entry")
     return [e.get("resource") if isinstance(e, dict) else e for e in entries]
 
 
 def to_reading(obs: Any) -> dict[str, Any]:
     """The native reading an Observation stands for (not yet validated)."""
     if not isinstance(obs, dict):
-        raise Refusal(Code.WRONG_TYPE, "bundle entries must hold Observation resources")
+        raise Refusal(Code.WRONG_TYPE, "bundle entries must hold Observation resources", field="entry")
     if obs.get("resourceType") != "Observation":
-        raise Refusal(Code.UNKNOWN_TYPE, "only Observation resources are accepted")
+        raise Refusal(Code.UNKNOWN_TYPE, "only Observation resources are accepted", field="resourceType")
     seq = _seq(obs)
     if obs.get("status") == "entered-in-error":
-        raise Refusal(Code.OUT_OF_RANGE, "observation was entered in error", seq)
+        raise Refusal(Code.OUT_OF_RANGE, "observation was entered in error", seq, "status")
     reading: dict[str, Any] = {
         "type": "reading",
         "seq": seq,
@@ -86,21 +87,28 @@ def to_reading(obs: Any) -> dict[str, Any]:
     if subject is not None:
         reference = subject.get("reference") if isinstance(subject, dict) else None
         if not isinstance(reference, str) or not reference.startswith("Patient/"):
-            raise Refusal(Code.WRONG_TYPE, "subject must reference a Patient", seq)
+            raise Refusal(Code.WRONG_TYPE, "subject must reference a Patient", seq, "subject")
         reading["patient"] = reference.removeprefix("Patient/")
     return reading
 
 
 def _seq(obs: dict[str, Any]) -> int:
+    """The `urn:vigil:seq` identifier: ASCII digits only (`str.isdigit` and
+    `int` also take other scripts' digits, superscripts among them)."""
     identifiers = obs.get("identifier")
     if isinstance(identifiers, list):
         for ident in identifiers:
             if isinstance(ident, dict) and ident.get("system") == SEQ_SYSTEM:
                 value = ident.get("value")
-                if isinstance(value, str) and value.isdigit() and len(value) <= 19:
-                    return int(value)
-                raise Refusal(Code.WRONG_TYPE, "urn:vigil:seq identifier must be a decimal integer")
-    raise Refusal(Code.MISSING_FIELD, "observation has no urn:vigil:seq identifier")
+                digits = isinstance(value, str) and value.isascii() and value.isdigit()
+                if digits and len(value) <= SEQ_DIGITS:
+                    return int(value)  # above 2^53-1 it is refused like a native seq
+                if digits:
+                    raise Refusal(Code.OUT_OF_RANGE, "seq must be between 0 and 2^53-1", field="identifier")
+                raise Refusal(
+                    Code.WRONG_TYPE, "urn:vigil:seq identifier must be a decimal integer", field="identifier"
+                )
+    raise Refusal(Code.MISSING_FIELD, "observation has no urn:vigil:seq identifier", field="identifier")
 
 
 def _loinc(concept: Any) -> str | None:
@@ -118,16 +126,18 @@ def _loinc(concept: Any) -> str | None:
 def _vitals(obs: dict[str, Any], seq: int) -> dict[str, Any]:
     code = _loinc(obs.get("code"))
     if code is None:
-        raise Refusal(Code.UNKNOWN_TYPE, "observation code is not a supported LOINC vital sign", seq)
+        raise Refusal(Code.UNKNOWN_TYPE, "observation code is not a supported LOINC vital sign", seq, "code")
     if code == BP_PANEL:
         components = obs.get("component")
         if not isinstance(components, list) or not components:
-            raise Refusal(Code.MISSING_FIELD, "blood pressure panel has no component", seq)
+            raise Refusal(Code.MISSING_FIELD, "blood pressure panel has no component", seq, "component")
         vitals = {}
         for component in components:
             sub = _loinc(component.get("code")) if isinstance(component, dict) else None
             if sub not in ("8480-6", "8462-4"):
-                raise Refusal(Code.UNKNOWN_TYPE, "blood pressure component must be 8480-6 or 8462-4", seq)
+                raise Refusal(
+                    Code.UNKNOWN_TYPE, "blood pressure component must be 8480-6 or 8462-4", seq, "component"
+                )
             name = VITAL_BY_LOINC[sub]
             vitals[name] = _quantity(component.get("valueQuantity"), name, seq)
         return vitals
@@ -137,20 +147,23 @@ def _vitals(obs: dict[str, Any], seq: int) -> dict[str, Any]:
 
 def _quantity(quantity: Any, name: str, seq: int) -> Any:
     if quantity is None:
-        raise Refusal(Code.MISSING_FIELD, f"{name} has no valueQuantity", seq)
+        raise Refusal(Code.MISSING_FIELD, f"{name} has no valueQuantity", seq, "valueQuantity")
     if not isinstance(quantity, dict):
-        raise Refusal(Code.WRONG_TYPE, "valueQuantity must be an object", seq)
+        raise Refusal(Code.WRONG_TYPE, "valueQuantity must be an object", seq, "valueQuantity")
     value = quantity.get("value")
     unit = quantity.get("code", quantity.get("unit"))
     conversion = UNITS[name].get(unit) if isinstance(unit, str) else None
     if conversion is None:
-        raise Refusal(Code.WRONG_TYPE, f"unit not supported for {name}", seq)
+        raise Refusal(Code.WRONG_TYPE, f"unit not supported for {name}", seq, "valueQuantity")
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return value  # left for the native validation to refuse with its own message
     factor, offset = conversion
     if factor == 1.0 and offset == 0.0:
         return value
-    return round(value * factor + offset, 3)
+    try:
+        return round(value * factor + offset, 3)
+    except (OverflowError, ValueError):  # an integer no float holds, or inf
+        raise Refusal(Code.OUT_OF_RANGE, f"{name} is out of range", seq, "valueQuantity") from None
 
 
 # -- alerts out: FHIR R4 DetectedIssue -------------------------------------------

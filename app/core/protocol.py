@@ -9,12 +9,14 @@ A device sends JSON text frames (docs/protocol.md):
 or a FHIR R4 Observation (a Bundle of them for a batch), mapped by
 `app.core.fhir`. `parse_frame` turns one frame into the readings it accepts and a `Refusal` for
 each it does not; one bad reading in a batch never takes its neighbours down.
-It reads no clock: the caller passes `now_ms`, the receipt time, so the
+It is total: whatever the input (deep nesting, numbers no float holds, digits
+of other scripts), it returns and never raises. It reads no clock: the caller passes `now_ms`, the receipt time, so the
 timestamp window is checked against it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -28,7 +30,9 @@ from app.core.errors import Code, Refusal
 from app.core.vitals import ACVPU, CUSTOM_ABS_MAX, CUSTOM_NAME_MAX, NUMERIC
 
 PROTOCOL_VERSION = 1
-SEQ_MAX = 2**63 - 1
+# The largest integer an IEEE double (and so every JSON library) holds
+# exactly: a seq above it could not be read back the same by a device or a tool.
+SEQ_MAX = 2**53 - 1
 MAX_VITALS = 64
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
@@ -61,8 +65,20 @@ class ParsedFrame:
 
 
 def parse_frame(data: str | bytes, now_ms: int, limits: Limits = Limits()) -> ParsedFrame:
-    """Parse one device frame received at `now_ms` (epoch milliseconds)."""
-    size = len(data.encode() if isinstance(data, str) else data)
+    """Parse one device frame received at `now_ms` (epoch milliseconds).
+
+    Never raises: a reading that fails in a way not foreseen below is refused
+    alone (`wrong_type`), and every refusal gets a `fingerprint`."""
+    try:
+        parsed = _parse(data, now_ms, limits)
+    except Exception:  # noqa: BLE001 - one frame must never take the connection down
+        parsed = _invalid(Code.WRONG_TYPE, "frame could not be read")
+    _fingerprint(parsed, data)
+    return parsed
+
+
+def _parse(data: str | bytes, now_ms: int, limits: Limits) -> ParsedFrame:
+    size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
     if size > limits.max_frame_bytes:
         return _invalid(Code.FRAME_TOO_LARGE, f"frame exceeds {limits.max_frame_bytes} bytes")
     try:
@@ -75,7 +91,7 @@ def parse_frame(data: str | bytes, now_ms: int, limits: Limits = Limits()) -> Pa
         return _parse_fhir(obj, now_ms, limits)
     kind = obj.get("type")
     if kind is None:
-        return _invalid(Code.MISSING_FIELD, "frame has no type")
+        return _invalid(Code.MISSING_FIELD, "frame has no type", "type")
     if kind == "hello":
         return ParsedFrame("hello")
     if kind == "reading":
@@ -85,21 +101,26 @@ def parse_frame(data: str | bytes, now_ms: int, limits: Limits = Limits()) -> Pa
     if kind == "batch":
         items = obj.get("readings")
         if items is None:
-            return _invalid(Code.MISSING_FIELD, "batch has no readings")
+            return _invalid(Code.MISSING_FIELD, "batch has no readings", "readings")
         if not isinstance(items, list):
-            return _invalid(Code.WRONG_TYPE, "batch readings must be an array")
+            return _invalid(Code.WRONG_TYPE, "batch readings must be an array", "readings")
         if not items:
-            return _invalid(Code.MISSING_FIELD, "batch has no readings")
+            return _invalid(Code.MISSING_FIELD, "batch has no readings", "readings")
         if len(items) > limits.max_batch:
             return _invalid(
                 Code.BATCH_TOO_LARGE,
                 f"batch holds more than {limits.max_batch} readings; split it",
+                "readings",
             )
         parsed = ParsedFrame("batch")
         for item in items:
             _collect(item, now_ms, limits, parsed)
         return parsed
-    return _invalid(Code.UNKNOWN_TYPE, "unknown frame type")
+    return _invalid(Code.UNKNOWN_TYPE, "unknown frame type", "type")
+
+
+# Where a native field of a reading made from an Observation came from.
+_FHIR_FIELD = {"seq": "identifier", "ts": "effectiveDateTime", "patient": "subject", "type": "resourceType"}
 
 
 def _parse_fhir(obj: dict[str, Any], now_ms: int, limits: Limits) -> ParsedFrame:
@@ -110,9 +131,11 @@ def _parse_fhir(obj: dict[str, Any], now_ms: int, limits: Limits) -> ParsedFrame
         except Refusal as refusal:
             return ParsedFrame("invalid", refusals=[refusal])
         if not resources:
-            return _invalid(Code.MISSING_FIELD, "bundle has no entry")
+            return _invalid(Code.MISSING_FIELD, "bundle has no entry", "entry")
         if len(resources) > limits.max_batch:
-            return _invalid(Code.BATCH_TOO_LARGE, f"bundle holds more than {limits.max_batch} entries; split it")
+            return _invalid(
+                Code.BATCH_TOO_LARGE, f"bundle holds more than {limits.max_batch} entries; split it", "entry"
+            )
         parsed = ParsedFrame("batch")
     else:
         resources = [obj]
@@ -124,14 +147,22 @@ def _parse_fhir(obj: dict[str, Any], now_ms: int, limits: Limits) -> ParsedFrame
             refusal.item = resource
             parsed.refusals.append(refusal)
             continue
+        except Exception:  # noqa: BLE001 - see parse_frame
+            parsed.refusals.append(_unreadable(resource, "observation could not be read"))
+            continue
         _collect(native, now_ms, limits, parsed)
         if parsed.refusals and parsed.refusals[-1].item is native:
-            parsed.refusals[-1].item = resource  # record what the device sent
+            refusal = parsed.refusals[-1]
+            refusal.item = resource  # what the device sent
+            if refusal.field is not None:
+                refusal.field = "valueQuantity" if refusal.field.startswith("vitals") else _FHIR_FIELD.get(
+                    refusal.field, refusal.field
+                )
     return parsed
 
 
-def _invalid(code: Code, message: str) -> ParsedFrame:
-    return ParsedFrame("invalid", refusals=[Refusal(code, message)])
+def _invalid(code: Code, message: str, field: str | None = None) -> ParsedFrame:
+    return ParsedFrame("invalid", refusals=[Refusal(code, message, field=field)])
 
 
 def _collect(item: Any, now_ms: int, limits: Limits, parsed: ParsedFrame) -> None:
@@ -140,6 +171,42 @@ def _collect(item: Any, now_ms: int, limits: Limits, parsed: ParsedFrame) -> Non
     except Refusal as refusal:
         refusal.item = item
         parsed.refusals.append(refusal)
+    except Exception:  # noqa: BLE001 - see parse_frame
+        parsed.refusals.append(_unreadable(item, "reading could not be read"))
+
+
+def _unreadable(item: Any, message: str) -> Refusal:
+    seq = item.get("seq") if isinstance(item, dict) else None
+    refusal = Refusal(Code.WRONG_TYPE, message, seq if _is_int(seq) and 0 <= seq <= SEQ_MAX else None)
+    refusal.item = item
+    return refusal
+
+
+def fingerprint_of(value: Any) -> str | None:
+    """The first 16 hex digits of the SHA-256 of a refused item (as compact
+    JSON with sorted keys) or of a raw frame: the same item gives the same
+    fingerprint, so an operator can tell repeats apart without the content.
+    None when the value cannot be written back as JSON (nested too deep)."""
+    try:
+        if isinstance(value, str):
+            raw = value.encode("utf-8", "surrogatepass")
+        elif isinstance(value, bytes):
+            raw = value
+        else:
+            raw = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _fingerprint(parsed: ParsedFrame, data: str | bytes) -> None:
+    whole: str | None = None
+    for refusal in parsed.refusals:
+        if refusal.item is not None:
+            refusal.fingerprint = fingerprint_of(refusal.item)
+        if refusal.fingerprint is None:
+            whole = whole or fingerprint_of(data)
+            refusal.fingerprint = whole
 
 
 def parse_reading(item: Any, now_ms: int, limits: Limits = Limits()) -> Reading:
@@ -149,21 +216,21 @@ def parse_reading(item: Any, now_ms: int, limits: Limits = Limits()) -> Reading:
     kind = item.get("type", "reading")
     seq = item.get("seq")
     if "seq" not in item:
-        raise Refusal(Code.MISSING_FIELD, "reading has no seq")
+        raise Refusal(Code.MISSING_FIELD, "reading has no seq", field="seq")
     if not _is_int(seq):
-        raise Refusal(Code.WRONG_TYPE, "seq must be an integer")
+        raise Refusal(Code.WRONG_TYPE, "seq must be an integer", field="seq")
     if not 0 <= seq <= SEQ_MAX:
-        raise Refusal(Code.OUT_OF_RANGE, "seq must be between 0 and 2^63-1")
+        raise Refusal(Code.OUT_OF_RANGE, "seq must be between 0 and 2^53-1", field="seq")
     if kind != "reading":
-        raise Refusal(Code.UNKNOWN_TYPE, "batch items must be readings", seq)
+        raise Refusal(Code.UNKNOWN_TYPE, "batch items must be readings", seq, "type")
     ts_ms = _parse_ts(item.get("ts"), seq)
     if ts_ms > now_ms + limits.max_future_ms:
-        raise Refusal(Code.BAD_TIMESTAMP, "timestamp is too far in the future", seq)
+        raise Refusal(Code.BAD_TIMESTAMP, "timestamp is too far in the future", seq, "ts")
     if ts_ms < now_ms - limits.max_past_ms:
-        raise Refusal(Code.BAD_TIMESTAMP, "timestamp is too far in the past", seq)
+        raise Refusal(Code.BAD_TIMESTAMP, "timestamp is too far in the past", seq, "ts")
     patient = item.get("patient")
     if patient is not None and (not isinstance(patient, str) or not 0 < len(patient) <= 128):
-        raise Refusal(Code.WRONG_TYPE, "patient must be a string of 1 to 128 characters", seq)
+        raise Refusal(Code.WRONG_TYPE, "patient must be a string of 1 to 128 characters", seq, "patient")
     return Reading(seq, ts_ms, _parse_vitals(item.get("vitals"), seq), patient)
 
 
@@ -177,67 +244,71 @@ def _is_number(value: Any) -> bool:
 
 def _parse_ts(ts: Any, seq: int) -> int:
     if ts is None:
-        raise Refusal(Code.MISSING_FIELD, "reading has no ts", seq)
+        raise Refusal(Code.MISSING_FIELD, "reading has no ts", seq, "ts")
     if isinstance(ts, str):
         if len(ts) > 40:
-            raise Refusal(Code.BAD_TIMESTAMP, "ts is not an ISO 8601 time", seq)
+            raise Refusal(Code.BAD_TIMESTAMP, "ts is not an ISO 8601 time", seq, "ts")
         try:
             moment = datetime.fromisoformat(ts)
         except ValueError:
-            raise Refusal(Code.BAD_TIMESTAMP, "ts is not an ISO 8601 time", seq) from None
+            raise Refusal(Code.BAD_TIMESTAMP, "ts is not an ISO 8601 time", seq, "ts") from None
         if moment.tzinfo is None:
-            raise Refusal(Code.BAD_TIMESTAMP, "ts needs a time zone, such as Z", seq)
-        return int(moment.timestamp() * 1000)
+            raise Refusal(Code.BAD_TIMESTAMP, "ts needs a time zone, such as Z", seq, "ts")
+        try:
+            return int(moment.timestamp() * 1000)
+        except (OverflowError, ValueError):
+            raise Refusal(Code.BAD_TIMESTAMP, "ts is not a plausible time", seq, "ts") from None
     if _is_number(ts):
         if not math.isfinite(ts) or not 0 <= ts < 2**53:
-            raise Refusal(Code.BAD_TIMESTAMP, "ts is not a plausible epoch time", seq)
+            raise Refusal(Code.BAD_TIMESTAMP, "ts is not a plausible epoch time", seq, "ts")
         return int(ts)
-    raise Refusal(Code.WRONG_TYPE, "ts must be an ISO 8601 string or epoch milliseconds", seq)
+    raise Refusal(Code.WRONG_TYPE, "ts must be an ISO 8601 string or epoch milliseconds", seq, "ts")
 
 
 def _parse_vitals(vitals: Any, seq: int) -> dict[str, Any]:
     if vitals is None:
-        raise Refusal(Code.MISSING_FIELD, "reading has no vitals", seq)
+        raise Refusal(Code.MISSING_FIELD, "reading has no vitals", seq, "vitals")
     if not isinstance(vitals, dict):
-        raise Refusal(Code.WRONG_TYPE, "vitals must be a JSON object", seq)
+        raise Refusal(Code.WRONG_TYPE, "vitals must be a JSON object", seq, "vitals")
     if not vitals:
-        raise Refusal(Code.MISSING_FIELD, "vitals is empty", seq)
+        raise Refusal(Code.MISSING_FIELD, "vitals is empty", seq, "vitals")
     if len(vitals) > MAX_VITALS:
-        raise Refusal(Code.OUT_OF_RANGE, f"more than {MAX_VITALS} vitals in one reading", seq)
+        raise Refusal(Code.OUT_OF_RANGE, f"more than {MAX_VITALS} vitals in one reading", seq, "vitals")
     clean: dict[str, Any] = {}
     for name, value in vitals.items():
+        # Custom channel names are the device's own words: only named vitals
+        # are spelled out in `field`.
+        field = f"vitals.{name}" if name in NUMERIC or name in ("consciousness", "on_oxygen") else "vitals"
         if name == "consciousness":
             if not isinstance(value, str):
-                raise Refusal(Code.WRONG_TYPE, "consciousness must be one ACVPU letter", seq)
+                raise Refusal(Code.WRONG_TYPE, "consciousness must be one ACVPU letter", seq, field)
             if value not in ACVPU:
-                raise Refusal(Code.OUT_OF_RANGE, "consciousness must be one of A, C, V, P, U", seq)
+                raise Refusal(Code.OUT_OF_RANGE, "consciousness must be one of A, C, V, P, U", seq, field)
             clean[name] = value
         elif name == "on_oxygen":
             if not isinstance(value, bool):
-                raise Refusal(Code.WRONG_TYPE, "on_oxygen must be true or false", seq)
+                raise Refusal(Code.WRONG_TYPE, "on_oxygen must be true or false", seq, field)
             clean[name] = value
         else:
-            clean[name] = _parse_number(name, value, seq)
+            clean[name] = _parse_number(name, value, seq, field)
     return clean
 
 
-def _parse_number(name: str, value: Any, seq: int) -> float | int:
+def _parse_number(name: str, value: Any, seq: int, field: str) -> float | int:
     vital = NUMERIC.get(name)
     if vital is None and (len(name) > CUSTOM_NAME_MAX or not _NAME.match(name)):
-        raise Refusal(
-            Code.WRONG_TYPE, "channel names are lower case letters, digits and _", seq
-        )
+        raise Refusal(Code.WRONG_TYPE, "channel names are lower case letters, digits and _", seq, field)
     if not _is_number(value):
-        raise Refusal(Code.WRONG_TYPE, "vital values must be numbers", seq)
+        raise Refusal(Code.WRONG_TYPE, "vital values must be numbers", seq, field)
     if not math.isfinite(value):
-        raise Refusal(Code.OUT_OF_RANGE, "vital values must be finite", seq)
+        raise Refusal(Code.OUT_OF_RANGE, "vital values must be finite", seq, field)
     if vital is None:
         if abs(value) > CUSTOM_ABS_MAX:
-            raise Refusal(Code.OUT_OF_RANGE, "custom channel value is out of range", seq)
+            raise Refusal(Code.OUT_OF_RANGE, "custom channel value is out of range", seq, field)
         return value
     lo, hi = vital.possible
     if not lo <= value <= hi:
-        raise Refusal(Code.OUT_OF_RANGE, f"{name} is outside {lo:g}..{hi:g} {vital.unit}", seq)
+        raise Refusal(Code.OUT_OF_RANGE, f"{name} is outside {lo:g}..{hi:g} {vital.unit}", seq, field)
     return value
 
 
@@ -251,14 +322,15 @@ def ack_frame(seqs: list[int], batch: bool) -> str:
     return orjson.dumps({"type": "ack", "seq": seqs[0]}).decode()
 
 
-def hello_frame(last_seq: int | None, gaps: list[int]) -> str:
-    """The answer to a device's hello: the highest `seq` stored from it, and
-    the seqs below that (within the remembered window) that are not stored.
-    A reconnecting device resends only unacknowledged readings whose seq is
-    above `last_seq` or listed in `gaps`."""
-    return orjson.dumps(
-        {"type": "hello", "protocol": PROTOCOL_VERSION, "last_seq": last_seq, "gaps": gaps}
-    ).decode()
+def hello_frame(last_seq: int | None, gaps: list[int], gaps_from: int | None = None) -> str:
+    """The answer to a device's hello: the highest `seq` stored from it, the
+    seqs from `gaps_from` up to it that are not stored (at most 256, the
+    highest), and `gaps_from`. A reconnecting device drops its unacknowledged
+    readings with `gaps_from <= seq <= last_seq` not in `gaps` (they are
+    stored) and resends the rest."""
+    reply = {"type": "hello", "protocol": PROTOCOL_VERSION, "last_seq": last_seq, "gaps": gaps}
+    reply["gaps_from"] = gaps_from
+    return orjson.dumps(reply).decode()
 
 
 def error_frame(refusal: Refusal) -> str:

@@ -12,8 +12,20 @@ Carrying a whole frame as one record lets the worker take many readings per
 Kafka message. `received_ms` travels with the readings so the worker can
 measure end-to-end latency instead of estimating it.
 
-`vigil.rejected`: one record per refused frame or reading, keyed by device,
-with the refusal's code and message and the refused item (never the token).
+`vigil.rejected`, keyed by device, holds what an operator needs to debug a
+device and nothing of its patient: no patient identifier or name, no FHIR
+subject, no copy of the refused item or frame, never the token. One record
+per refused frame or reading while the device is within its budget:
+
+    {"v": 2, "kind": "rejection", "device_id": "...", "received_ms": ...,
+     "seq": 17, "code": "out_of_range", "message": "...", "field": "vitals.spo2",
+     "fingerprint": "<16 hex digits: SHA-256 prefix of the refused item>"}
+
+and, for what a device sends beyond its budget, one summary per device per
+interval, with counts by code (`RejectionSummary`):
+
+    {"v": 2, "kind": "summary", "device_id": "...", "from_ms": ..., "received_ms": ...,
+     "counts": {"rate_limited": 812}}
 """
 
 from __future__ import annotations
@@ -163,17 +175,37 @@ def _check_reading(reading: Any) -> None:
 
 
 
-def encode_rejection(device_id: str, received_ms: int, refusal: Refusal, item: Any = None) -> bytes:
-    """A refused frame or reading, for `vigil.rejected`."""
+REJECTED_VERSION = 2
+
+
+def encode_rejection(device_id: str, received_ms: int, refusal: Refusal) -> bytes:
+    """A refused frame or reading, for `vigil.rejected`: its code, message,
+    seq, the field that failed and a fingerprint; never the item itself."""
     return orjson.dumps(
         {
-            "v": 1,
+            "v": REJECTED_VERSION,
+            "kind": "rejection",
             "device_id": device_id,
             "received_ms": received_ms,
             "seq": refusal.seq,
             "code": refusal.code.value,
             "message": refusal.message,
-            "item": item,
+            "field": refusal.field,
+            "fingerprint": refusal.fingerprint,
+        }
+    )
+
+
+def encode_rejection_summary(device_id: str, from_ms: int, to_ms: int, counts: dict[str, int]) -> bytes:
+    """What a device had refused beyond its budget over one interval: frames by code."""
+    return orjson.dumps(
+        {
+            "v": REJECTED_VERSION,
+            "kind": "summary",
+            "device_id": device_id,
+            "from_ms": from_ms,
+            "received_ms": to_ms,
+            "counts": counts,
         }
     )
 

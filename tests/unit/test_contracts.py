@@ -15,9 +15,17 @@ from jsonschema import Draft202012Validator
 from app.alert_view import describe
 from app.core import patient as core
 from app.core import state as patient_state
+from app.core.delivery import SeqWindow, admit, rate_limited
 from app.core.errors import RECORD_FAILURES, Code
 from app.core.protocol import ack_frame, error_frame, hello_frame, parse_frame
-from app.core.records import encode_dead_letter, encode_readings, encode_rejection, pseudonym, reading_id
+from app.core.records import (
+    encode_dead_letter,
+    encode_readings,
+    encode_rejection,
+    encode_rejection_summary,
+    pseudonym,
+    reading_id,
+)
 from app.settings import ALERTS_TOPIC, DEAD_LETTER_TOPIC, DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -48,8 +56,13 @@ def test_gateway_replies_validate() -> None:
     validator("error").validate(orjson.loads(error_frame(refusal)))
     validator("ack").validate(orjson.loads(ack_frame([1], batch=False)))
     validator("ack").validate(orjson.loads(ack_frame([1, 2], batch=True)))
-    validator("helloReply").validate(orjson.loads(hello_frame(5, [2])))
-    validator("helloReply").validate(orjson.loads(hello_frame(None, [])))
+    validator("helloReply").validate(orjson.loads(hello_frame(5, [2], 0)))
+    validator("helloReply").validate(orjson.loads(hello_frame(None, [], None)))
+    sparse = SeqWindow()
+    for seq in range(0, 4000, 2):
+        sparse.add(seq)
+    validator("helloReply").validate(orjson.loads(hello_frame(*sparse.hello())))
+    validator("error").validate(orjson.loads(error_frame(rate_limited(None))))
 
 
 def test_documented_frames_are_accepted_and_records_validate() -> None:
@@ -59,7 +72,15 @@ def test_documented_frames_are_accepted_and_records_validate() -> None:
     assert parsed.refusals == []
     record = orjson.loads(encode_readings("dev-1", pseudonym(b"k" * 32, "MRN-1"), NOW, parsed.readings))
     validator("readingsRecord").validate(record)
-    validator("rejection").validate(orjson.loads(encode_rejection("dev-1", NOW, refusal_for("{x"), "{x")))
+    validator("rejection").validate(orjson.loads(encode_rejection("dev-1", NOW, refusal_for("{x"))))
+    refused = parse_frame('{"type": "batch", "readings": [{"seq": 1, "ts": "x", "vitals": {"spo2": 1}}]}', NOW)
+    validator("rejection").validate(orjson.loads(encode_rejection("dev-1", NOW, refused.refusals[0])))
+    window = SeqWindow()
+    window.add(17, 1)
+    reused = admit(parsed.readings, "MRN-1", window).refusals[0]
+    validator("rejection").validate(orjson.loads(encode_rejection("dev-1", NOW, reused)))
+    summary = encode_rejection_summary("dev-1", NOW, NOW + 900, {"rate_limited": 812})
+    validator("rejectionSummary").validate(orjson.loads(summary))
 
 
 def refusal_for(raw: str):

@@ -1,9 +1,22 @@
 from __future__ import annotations
 
+import math
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.delivery import WINDOW, SeqWindow, TokenBucket, admit
+from app.core.delivery import (
+    MAX_HELLO_GAPS,
+    UNKNOWN,
+    WINDOW,
+    Budget,
+    SeqWindow,
+    TokenBucket,
+    admit,
+    fingerprint,
+)
+from app.core.errors import StateError
+from app.core.protocol import Reading
 
 
 def test_window_remembers_stored_seqs_and_gaps() -> None:
@@ -24,14 +37,19 @@ def test_seqs_older_than_the_window_count_as_new() -> None:
     assert w.stored(5 + WINDOW + 10)
 
 
+def fp_of(seq: int) -> int:
+    return seq * 7919 % 65521 + 1  # any non-zero fingerprint that depends on the seq
+
+
 @given(st.lists(st.integers(min_value=0, max_value=3000), max_size=200))
-def test_window_agrees_with_a_set_inside_the_window(seqs: list[int]) -> None:
+def test_window_agrees_with_a_dict_inside_the_window(seqs: list[int]) -> None:
     w = SeqWindow()
     for s in seqs:
-        w.add(s)
+        w.add(s, fp_of(s))
     top = max(seqs, default=-1)
     for s in range(max(0, top - WINDOW + 1), top + 2):
         assert w.stored(s) == (s in set(seqs))
+        assert w.fingerprint(s) == (fp_of(s) if s in set(seqs) else None)
     assert SeqWindow.decode(w.encode()) == w
 
 
@@ -42,13 +60,48 @@ def test_window_agrees_with_a_set_inside_the_window(seqs: list[int]) -> None:
 def test_merge_is_the_union(a: list[int], b: list[int]) -> None:
     wa, wb, both = SeqWindow(), SeqWindow(), SeqWindow()
     for s in a:
-        wa.add(s)
-        both.add(s)
+        wa.add(s, fp_of(s))
+        both.add(s, fp_of(s))
     for s in b:
-        wb.add(s)
-        both.add(s)
+        wb.add(s, fp_of(s))
+        both.add(s, fp_of(s))
+    wb_copy = SeqWindow.decode(wb.encode())
     wa.merge(wb)
     assert wa == both
+    wb_copy.merge(SeqWindow.decode(both.encode()))
+    assert wb_copy == both
+
+
+def test_merge_keeps_a_known_fingerprint_over_an_unknown_one() -> None:
+    old, new = SeqWindow(), SeqWindow()
+    old.add(5)  # from a version 1 record: stored, content unknown
+    new.add(5, 42)
+    old.merge(new)
+    assert old.fingerprint(5) == 42
+    new.merge(SeqWindow.decode(SeqWindow(5, 1).encode()))
+    assert new.fingerprint(5) == 42
+
+
+def test_version_1_records_still_decode_with_unknown_fingerprints() -> None:
+    v1 = (41 + 1).to_bytes(8, "big") + (0b1011).to_bytes(WINDOW // 8, "big")  # what the gateway wrote before
+    assert len(v1) == 136
+    w = SeqWindow.decode(v1)
+    assert (w.top, [w.fingerprint(s) for s in (38, 39, 40, 41)]) == (41, [UNKNOWN, None, UNKNOWN, UNKNOWN])
+    for bad in (b"", v1[:-1], b"\x03" + w.encode()[1:]):
+        try:
+            SeqWindow.decode(bad)
+        except StateError:
+            continue
+        raise AssertionError("decoded a malformed window")
+
+
+def test_seqs_leaving_the_window_forget_their_fingerprints() -> None:
+    w = SeqWindow()
+    w.add(3, 77)
+    w.add(3 + WINDOW, 78)  # seq 3's slot is reused
+    assert w.fingerprint(3) is None and w.fingerprint(3 + WINDOW) == 78
+    w.add(3 + WINDOW + 5, 79)
+    assert w.fingerprint(3 + WINDOW + 1) is None  # a gap, not the slot's previous content
 
 
 def test_token_bucket_allows_a_burst_then_the_rate() -> None:
@@ -71,20 +124,82 @@ def test_gaps_lists_what_a_device_must_resend() -> None:
     assert w.gaps() == [2, 4, 5]
 
 
+def test_hello_replies_are_bounded() -> None:
+    w = SeqWindow()
+    assert w.hello() == (None, [], None)
+    for seq in (0, 1, 3, 6):
+        w.add(seq)
+    assert w.hello() == (6, [2, 4, 5], 0)
+    sparse = SeqWindow()
+    for seq in range(0, 3000, 2):  # every other seq missing
+        sparse.add(seq)
+    last, gaps, gaps_from = sparse.hello()
+    assert (last, len(gaps)) == (2998, MAX_HELLO_GAPS)
+    assert gaps == list(range(gaps_from, 2998, 2)) and gaps[-1] == 2997
+
+
+def reading(seq: int, hr: int = 70, patient: str | None = None) -> Reading:
+    return Reading(seq, 1_000, {"heart_rate": hr}, patient)
+
+
 def test_admit_sorts_a_frame() -> None:
-    from app.core.protocol import Reading
-
     window = SeqWindow()
-    window.add(3)
-    readings = [Reading(s, 0, {"heart_rate": 70}) for s in (3, 4, 4, 5)] + [
-        Reading(6, 0, {"heart_rate": 70}, patient="OTHER"),
-        Reading(7, 0, {"heart_rate": 70}, patient="MRN-1"),
-    ]
-    admission = admit(readings, "MRN-1", window, TokenBucket(rate=1, burst=10), now_s=0)
+    window.add(3, fingerprint(reading(3)))
+    window.add(2)  # stored before fingerprints were kept
+    readings = [reading(3), reading(4), reading(4), reading(5), reading(2, hr=99)]
+    readings += [reading(6, patient="OTHER"), reading(7, patient="MRN-1")]
+    readings += [reading(3, hr=71), reading(5, hr=71)]
+    admission = admit(readings, "MRN-1", window)
     assert [r.seq for r in admission.new] == [4, 5, 7]
-    assert admission.resent == [3, 4]
-    assert [(r.seq, r.code.value) for r in admission.refusals] == [(6, "unauthorized")]
+    assert admission.fingerprints == [fingerprint(reading(s)) for s in (4, 5, 7)]
+    assert admission.resent == [3, 4, 2]
+    assert [(r.seq, r.code.value, r.field) for r in admission.refusals] == [
+        (6, "unauthorized", "patient"),
+        (3, "seq_reused", "seq"),
+        (5, "seq_reused", "seq"),
+    ]
 
-    over = admit(readings, "MRN-1", window, TokenBucket(rate=1, burst=5), now_s=0)
-    assert over.new == [] and over.resent == []
-    assert {r.code.value for r in over.refusals} == {"rate_limited"} and len(over.refusals) == 6
+
+def test_a_fingerprint_is_of_time_and_vitals_not_seq_or_order() -> None:
+    a = Reading(1, 1_000, {"heart_rate": 70, "spo2": 97})
+    assert fingerprint(a) == fingerprint(Reading(2, 1_000, {"spo2": 97, "heart_rate": 70}))
+    assert fingerprint(a) != fingerprint(Reading(1, 1_001, {"heart_rate": 70, "spo2": 97}))
+    assert fingerprint(a) != fingerprint(Reading(1, 1_000, {"heart_rate": 71, "spo2": 97}))
+    assert 0 < fingerprint(a) < 2**32
+
+
+def test_every_frame_costs_and_over_the_budget_a_device_hears_once_an_interval() -> None:
+    budget = Budget(TokenBucket(rate=10, burst=5), interval_s=1.0)
+    assert budget.exhausted(0.0) is None
+    assert budget.charge(0.0, 1) is None  # a hello
+    assert budget.charge(0.0, 4) is None  # a batch of four
+    over = [budget.exhausted(0.0) for _ in range(1000)]  # a flood, refused unread
+    assert over[0] is not None and over[0].notify and over[0].pause_s == 0.1
+    assert sum(o.notify for o in over if o) == 1
+    assert budget.summary(0.5) is None  # not before an interval has passed
+    assert budget.summary(1.0) == (0.0, 0.0, {"rate_limited": 1000})
+    assert budget.summary(2.0) is None
+    refused = budget.charge(1.0, 11)  # more than the burst never passes
+    assert refused is not None and refused.notify  # a new interval: the device hears it
+    assert budget.exhausted(1.0) is None and budget.charge(1.0, 5) is None
+    again = budget.exhausted(1.05)
+    assert again is not None and not again.notify
+    assert budget.summary(1.1, final=True) == (1.0, 1.05, {"rate_limited": 2})
+
+
+def test_token_bucket_says_how_long_to_wait() -> None:
+    bucket = TokenBucket(rate=20, burst=100)
+    assert bucket.wait_s(0.0, 100) == 0.0
+    assert bucket.allow(0.0, 100)
+    assert bucket.wait_s(0.0, 1) == 0.05
+    assert math.isinf(bucket.wait_s(0.0, 101))
+
+
+def test_a_frame_too_costly_for_the_budget_pauses_its_device_too() -> None:
+    budget = Budget(TokenBucket(rate=20, burst=1000), interval_s=1.0)
+    assert budget.charge(0.0, 990) is None  # 10 tokens left
+    refused = budget.charge(0.0, 500)  # a big batch: read (it costs parsing), refused
+    assert refused is not None and refused.pause_s == 1.0  # until it could pass, at most an interval
+    assert budget.charge(0.0, 30).pause_s == 1.0  # 20 tokens short: 1 s at 20/s
+    assert budget.charge(0.0, 12).pause_s == 0.1
+    assert budget.charge(0.0, 2000).pause_s == 1.0  # never passes: the whole interval

@@ -174,8 +174,12 @@ def test_any_input_gets_readings_or_documented_errors(data: bytes | str) -> None
 
 def test_hello_frame_and_reply() -> None:
     assert parse_frame('{"type": "hello"}', NOW).kind == "hello"
-    assert orjson.loads(hello_frame(41, [7])) == {"type": "hello", "protocol": 1, "last_seq": 41, "gaps": [7]}
-    assert orjson.loads(hello_frame(None, [])) == {"type": "hello", "protocol": 1, "last_seq": None, "gaps": []}
+    assert orjson.loads(hello_frame(41, [7], 0)) == {
+        "type": "hello", "protocol": 1, "last_seq": 41, "gaps": [7], "gaps_from": 0
+    }
+    assert orjson.loads(hello_frame(None, [], None)) == {
+        "type": "hello", "protocol": 1, "last_seq": None, "gaps": [], "gaps_from": None
+    }
 
 
 def test_optional_patient_field_is_carried_for_the_gateway_to_check() -> None:

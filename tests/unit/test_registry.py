@@ -66,3 +66,27 @@ def test_reissue_replaces_registrations_in_one_write(tmp_path) -> None:
     assert {d: registry.authenticate(t).patient for d, t in tokens.items()} == {"sim-1": "SIM-1", "sim-2": "SIM-2"}
     with pytest.raises(RegistryError):
         registry.reissue({"bad id": "P"})
+
+
+def test_an_unreadable_registry_keeps_the_last_good_copy(tmp_path) -> None:
+    from app.registry import RegistryUnavailable
+
+    path = tmp_path / "devices.json"
+    registry = Registry(path)
+    token = registry.add("dev-1", "patient-1")
+    assert registry.authenticate(token) is not None
+    good = path.read_bytes()
+    for broken in (b'{"devices": {"dev-1": ', b"[]", b'{"devices": {"dev-1": {"patient": 7}}}', b"\xff"):
+        path.write_bytes(broken)
+        with pytest.raises(RegistryUnavailable) as failure:
+            registry.authenticate(token)
+        assert "patient-1" not in str(failure.value) and "dev-1" not in str(failure.value)
+        with pytest.raises(RegistryUnavailable):  # the same broken version: not parsed again, same answer
+            registry.current("dev-1")
+        assert registry.cached("dev-1") is not None  # the last good copy
+    path.write_bytes(good)
+    Registry(path).revoke("dev-1")
+    assert registry.current("dev-1").revoked and registry.authenticate(token) is None
+    path.write_bytes(b"{")
+    with pytest.raises(RegistryError):  # the CLI gets one clear line, not a traceback
+        Registry(path).revoke("dev-1")

@@ -1,0 +1,395 @@
+"""Issue 10 against the real gateway process and real Kafka: a device cannot
+lose acknowledged data (seq reuse), starve the gateway (floods), leak its
+patient onto `vigil.rejected`, break revocation (registry errors) or close
+its own connection with parseable input; and readiness follows Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import urllib.request
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from app.kafka_local import LocalKafka, free_port
+from app.simulate import DeviceClient
+from tests.conftest import stop, wait_ready
+from tests.integration.test_gateway import add_device, all_records, auth, drain, kafka_bootstrap, replies
+
+pytestmark = pytest.mark.integration
+
+TS = int(time.time() * 1000)
+VITALS = {"heart_rate": 70, "spo2": 98}
+
+
+def reading(seq: int, hr: int = 70, **extra) -> dict:
+    return {"type": "reading", "seq": seq, "ts": TS, "vitals": {**VITALS, "heart_rate": hr}, **extra}
+
+
+def start_gateway(vigil, name: str = "gateway", **env: str):
+    vigil.env.update(VIGIL_DEVICE_RATE="50", VIGIL_DEVICE_BURST="100", VIGIL_CREDENTIAL_CHECK_S="0.2")
+    vigil.env.update({f"VIGIL_{k}": v for k, v in env.items()})
+    proc = vigil.spawn("gateway", log_name=name)
+    wait_ready(vigil.http_url + "/readyz", proc)
+    return proc
+
+
+@pytest.fixture
+def gateway(vigil):
+    proc = start_gateway(vigil)
+    yield proc
+    assert stop(proc) == 0, vigil.log("gateway")[-3000:]
+
+
+async def stored(vigil, device_id: str) -> dict[int, list[dict]]:
+    """seq -> every reading stored under it on vigil.readings for `device_id`."""
+    found: dict[int, list[dict]] = {}
+    from app.topics import from_start, read_to_end
+
+    def keep(records) -> None:
+        for r in records:
+            value = json.loads(r.value)
+            if value["device_id"] == device_id:
+                for item in value["readings"]:
+                    found.setdefault(item["seq"], []).append(item)
+
+    consumer = from_start(kafka_bootstrap(vigil), "vigil.readings")
+    await consumer.start()
+    try:
+        await read_to_end(consumer, "vigil.readings", keep)
+    finally:
+        await consumer.stop()
+    return found
+
+
+def metric(vigil, name: str) -> float:
+    with urllib.request.urlopen(vigil.http_url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+async def wait_for(condition, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(condition):
+            return True
+        await asyncio.sleep(interval)
+    return False
+
+
+# -- item 3: nothing acknowledged is lost ------------------------------------------------
+
+
+async def test_a_device_that_resets_its_seq_gets_seq_reused_never_a_false_ack(vigil, gateway) -> None:
+    """Written from docs/protocol.md alone: send, lose the counter, reconnect."""
+    token = add_device(vigil, "dev-reset", "P-R")
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        await ws.send(json.dumps({"type": "batch", "readings": [reading(s, 60 + s) for s in range(10)]}))
+        assert (await replies(ws, 1))[0] == {"type": "ack", "seqs": list(range(10))}
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:  # the battery was changed
+        await ws.send(json.dumps({"type": "batch", "readings": [reading(s, 90 + s) for s in range(3)]}))
+        got = await replies(ws, 3)
+        assert [(r["type"], r["code"], r["seq"]) for r in got] == [("error", "seq_reused", s) for s in (0, 1, 2)]
+        await ws.send(json.dumps(reading(5, 65)))  # a true resend is still recognised
+        assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 5}
+        # what the protocol says to do: hello, then renumber above last_seq
+        await ws.send(json.dumps({"type": "hello"}))
+        hello = (await replies(ws, 1))[0]
+        assert (hello["last_seq"], hello["gaps"]) == (9, [])
+        renumbered = [reading(hello["last_seq"] + 1 + i, 90 + i) for i in range(3)]
+        await ws.send(json.dumps({"type": "batch", "readings": renumbered}))
+        assert (await replies(ws, 1))[0] == {"type": "ack", "seqs": [10, 11, 12]}
+    found = await stored(vigil, "dev-reset")
+    assert sorted(found) == list(range(13)) and all(len(v) == 1 for v in found.values())
+    rates = [found[s][0]["vitals"]["heart_rate"] for s in range(13)]
+    assert rates == [60 + s for s in range(10)] + [90, 91, 92]
+
+
+async def test_seqs_above_two_to_the_53_are_refused(vigil, gateway) -> None:
+    token = add_device(vigil, "dev-big", "P-BIG")
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        await ws.send(json.dumps(reading(2**63 - 1)))
+        assert (await replies(ws, 1))[0]["code"] == "out_of_range"
+        await ws.send(json.dumps(reading(2**53 - 1)))
+        assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 2**53 - 1}
+
+
+async def test_a_second_simulator_run_after_a_restart_loses_nothing(vigil, gateway) -> None:
+    acked = 0
+    for run in range(2):
+        if run == 1:  # the whole thing restarts: simulator and gateway
+            assert stop(gateway) == 0
+            gateway = start_gateway(vigil, name="gateway2")
+        done = vigil.run("simulate", "--devices", "3", "--duration", "4")
+        summary = done.stderr.strip().splitlines()[-1]
+        sent, ok = (int(w) for w in re.findall(r"sent (\d+) readings, (\d+) acknowledged", summary)[0])
+        assert sent > 10 and ok >= sent - 6, summary
+        acked += ok
+    try:
+        kept = 0
+        for device in ("sim-0001", "sim-0002", "sim-0003"):
+            kept += len(await stored(vigil, device))  # distinct seqs: one per reading
+        assert kept >= acked  # today: the second run's first readings were acked and dropped
+    finally:
+        assert stop(gateway) == 0
+
+
+async def test_the_reference_client_renumbers_a_reused_seq_and_loses_nothing(vigil, gateway) -> None:
+    token = add_device(vigil, "dev-client", "P-C")
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:  # someone else used seqs 0..4
+        await ws.send(json.dumps({"type": "batch", "readings": [reading(s) for s in range(5)]}))
+        await replies(ws, 1)
+    client = DeviceClient(vigil.ws_url, token, track_acks=True)
+    stop_event = asyncio.Event()
+    running = asyncio.ensure_future(client.run(stop_event))
+    for i in range(5):  # queued before the first hello reply: numbered after it, from 5 on
+        await client.send(TS + i, {"heart_rate": 80 + i})
+    deadline = time.monotonic() + 20
+    while (client.pending or not client.numbered) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    # Now the counter goes back (a firmware bug): the gateway refuses, the client renumbers.
+    client.next_seq = 2
+    for i in range(3):
+        await client.send(TS + 10 + i, {"heart_rate": 100 + i})
+    while client.pending and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    stop_event.set()
+    await running
+    assert client.pending == 0 and client.stats.errors.get("seq_reused", 0) == 3
+    found = await stored(vigil, "dev-client")
+    rates = sorted(r["vitals"]["heart_rate"] for readings in found.values() for r in readings)
+    assert rates == [70] * 5 + [80, 81, 82, 83, 84, 100, 101, 102]
+
+
+# -- item 4: one device cannot starve the gateway ----------------------------------------
+
+
+async def test_a_hello_flood_gets_bounded_replies(vigil) -> None:
+    proc = start_gateway(vigil, DEVICE_BURST="600")
+    try:
+        token = add_device(vigil, "dev-hello", "P-HF")
+        async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+            for start in (0, 512):  # seqs 0, 2, ... 1022 stored: 511 gaps in the window
+                evens = [reading(s) for s in range(start, start + 512, 2)]
+                await ws.send(json.dumps({"type": "batch", "readings": evens}))
+                assert (await replies(ws, 1))[0]["type"] == "ack"
+            started = time.monotonic()
+            for _ in range(400):
+                await ws.send('{"type": "hello"}')
+            got = await drain(ws)
+            elapsed = time.monotonic() - started
+    finally:
+        assert stop(proc) == 0
+    hellos = [r for r in got if r["type"] == "hello"]
+    limited = [r for r in got if r.get("code") == "rate_limited"]
+    assert hellos and all(len(r["gaps"]) == 256 for r in hellos)
+    assert (hellos[0]["last_seq"], hellos[0]["gaps_from"], hellos[0]["gaps"][-1]) == (1022, 511, 1021)
+    assert len(hellos) <= 600 - 512 + 50 * elapsed  # what is left of the burst, then the rate
+    assert 1 <= len(limited) <= elapsed + 1  # one error frame a second
+    assert len(hellos) + len(limited) < 400
+
+
+async def test_an_invalid_frame_flood_is_summarised(vigil, gateway) -> None:
+    token = add_device(vigil, "dev-junk", "P-J")
+    started = time.monotonic()
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        for _ in range(500):
+            await ws.send("{oops")
+        got = await drain(ws)
+    elapsed = time.monotonic() - started
+    assert len(got) <= 100 + 50 * elapsed + elapsed + 1
+
+    def counted(records: list[dict]) -> int:
+        return sum(r["counts"]["rate_limited"] if r["kind"] == "summary" else 1 for r in records)
+
+    deadline = time.monotonic() + 10
+    records = await all_records(kafka_bootstrap(vigil), "vigil.rejected", "dev-junk")
+    while counted(records) < 500 and time.monotonic() < deadline:  # the last summary may be on its way
+        records = await all_records(kafka_bootstrap(vigil), "vigil.rejected", "dev-junk")
+    one_by_one = [r for r in records if r["kind"] == "rejection"]
+    summaries = [r for r in records if r["kind"] == "summary"]
+    assert len(one_by_one) <= 100 + 50 * elapsed and len(summaries) <= elapsed + 2
+    assert counted(records) == 500
+
+
+async def test_failed_handshakes_are_throttled_with_429(vigil) -> None:
+    proc = start_gateway(vigil, HANDSHAKE_FAILURE_BURST="5", HANDSHAKE_FAILURE_RATE="0.25")
+    try:
+        good = add_device(vigil, "dev-good", "P-G")
+        statuses = []
+        for _ in range(7):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(vigil.ws_url, additional_headers=auth("vgl_wrong")):
+                    pass
+            statuses.append(refused.value.response.status_code)
+        assert statuses == [401] * 5 + [429] * 2
+        assert int(refused.value.response.headers["Retry-After"]) >= 1
+        with pytest.raises(InvalidStatus) as same_source:  # the throttle is per source address
+            async with connect(vigil.ws_url, additional_headers=auth(good)):
+                pass
+        assert same_source.value.response.status_code == 429
+        await asyncio.sleep(3)  # one failure's worth of budget back (4 s after the fifth)
+        async with connect(vigil.ws_url, additional_headers=auth(good)) as ws:
+            await ws.send(json.dumps(reading(1)))
+            assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 1}
+    finally:
+        assert stop(proc) == 0
+
+
+async def test_connections_that_never_handshake_are_capped_and_time_out(vigil) -> None:
+    proc = start_gateway(vigil, MAX_HANDSHAKES_PER_SOURCE="3", HANDSHAKE_TIMEOUT_S="2")
+    port = int(vigil.ws_url.rsplit(":", 1)[1].split("/")[0])
+    try:
+        silent = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+        await asyncio.sleep(0.3)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)  # the fourth: closed at once
+        assert await asyncio.wait_for(reader.read(100), 2) == b""
+        writer.close()
+        opened = time.monotonic()
+        for reader, writer in silent:  # the three others: closed by the handshake timeout
+            assert await asyncio.wait_for(reader.read(100), 10) == b""
+            writer.close()
+        assert 1.0 < time.monotonic() - opened < 8
+        token = add_device(vigil, "dev-after", "P-A")
+        async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+            await ws.send(json.dumps(reading(1)))
+            assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 1}
+    finally:
+        assert stop(proc) == 0
+
+
+# -- item 5: nothing of the patient on vigil.rejected ------------------------------------
+
+
+async def test_rejected_items_leave_no_patient_identifier_or_name(vigil, gateway) -> None:
+    token = add_device(vigil, "dev-priv", "MRN-PRIV-1")
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "identifier": [{"system": "urn:vigil:seq", "value": "1"}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "Patient/MRN-PRIV-1", "display": "Ada Privatename"},
+        "effectiveDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "valueQuantity": {"value": 999, "code": "/min"},
+    }
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        await ws.send(json.dumps(observation))
+        await ws.send(json.dumps({**reading(2, patient="MRN-PRIV-2"), "name": "Ada Privatename"}))
+        await ws.send(json.dumps({**reading(3, patient="MRN-PRIV-1"), "ts": "yesterday"}))
+        got = await replies(ws, 3)
+    assert [r["code"] for r in got] == ["out_of_range", "unauthorized", "bad_timestamp"]
+    deadline = time.monotonic() + 15
+    records: list[dict] = []
+    while len(records) < 3 and time.monotonic() < deadline:
+        records = await all_records(kafka_bootstrap(vigil), "vigil.rejected", "dev-priv")
+    assert [(r["seq"], r["code"], r["field"]) for r in records] == [
+        (1, "out_of_range", "valueQuantity"),
+        (2, "unauthorized", "patient"),
+        (3, "bad_timestamp", "ts"),
+    ]
+    text = json.dumps(records)
+    assert "PRIV" not in text and "Privatename" not in text and token not in text
+    assert all(re.fullmatch(r"[0-9a-f]{16}", r["fingerprint"]) for r in records)
+
+
+# -- item 6: revocation survives a broken registry ---------------------------------------
+
+
+async def test_revocation_survives_an_unreadable_registry(vigil, gateway) -> None:
+    token = add_device(vigil, "dev-keep", "P-K")
+    other = add_device(vigil, "dev-other", "P-O")
+    registry = vigil.home / "devices.json"
+    good = registry.read_bytes()
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        registry.write_bytes(good[: len(good) // 2])  # a hand edit gone wrong
+        assert await wait_for(lambda: metric(vigil, "vigil_gateway_registry_errors_total") > 0, 10)
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(vigil.ws_url, additional_headers=auth(other)):
+                pass
+        assert refused.value.response.status_code == 503
+        assert refused.value.response.headers["Retry-After"] == "5"
+        await ws.send(json.dumps(reading(1)))  # open connections carry on
+        assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 1}
+        registry.write_bytes(good)  # fixed; then the device is revoked
+        vigil.run("devices", "revoke", "dev-keep")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 4003
+    async with connect(vigil.ws_url, additional_headers=auth(other)) as ws:
+        await ws.send(json.dumps(reading(1)))
+        assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 1}
+    assert "Traceback" not in vigil.log("gateway")
+
+
+# -- item 7: parseable input never closes the connection --------------------------------
+
+
+async def test_deep_nesting_and_foreign_digits_are_refused_alone(vigil, gateway) -> None:
+    token = add_device(vigil, "dev-deep", "P-D")
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+    def observation(seq: str) -> dict:
+        return {
+            "resource": {
+                "resourceType": "Observation",
+                "identifier": [{"system": "urn:vigil:seq", "value": seq}],
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                "effectiveDateTime": iso,
+                "valueQuantity": {"value": 72, "code": "/min"},
+            }
+        }
+
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        for depth in (255, 600, 1000):
+            deep = "[" * depth + "1" + "]" * depth
+            items = [reading(depth), {**reading(depth + 1), "vitals": "DEEP"}, reading(depth + 2)]
+            await ws.send(json.dumps({"type": "batch", "readings": items}).replace('"DEEP"', deep))
+            got = await replies(ws, 2)
+            assert {"type": "ack", "seqs": [depth, depth + 2]} in got
+            assert any(r.get("code") == "wrong_type" and r["seq"] == depth + 1 for r in got)
+        # superscript two (int() raises on it), Arabic-Indic three (int() takes it)
+        for digits in ("\u00b2", "\u0663"):
+            bundle = {"resourceType": "Bundle", "entry": [observation("2000"), observation(digits)]}
+            await ws.send(json.dumps(bundle))
+            got = await replies(ws, 2)
+            assert {"type": "ack", "seqs": [2000]} in got
+            assert any(r.get("code") == "wrong_type" and r["seq"] is None for r in got)
+        await ws.send(json.dumps(reading(3000)))  # still open
+        assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 3000}
+    assert "Traceback" not in vigil.log("gateway")
+
+
+# -- item 8 (gateway half): readiness follows Kafka, with no traffic too ------------------
+
+
+def ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+async def test_readiness_follows_kafka_without_traffic(vigil, tmp_path) -> None:
+    broker = LocalKafka(tmp_path / "kafka", port=free_port(), controller_port=free_port())
+    broker.start(quiet=True)
+    vigil.env.update(VIGIL_KAFKA_BOOTSTRAP=broker.bootstrap, VIGIL_KAFKA_PROBE_S="1")
+    proc = vigil.spawn("gateway", log_name="gateway")
+    try:
+        wait_ready(vigil.http_url + "/readyz", proc)
+        assert metric(vigil, "vigil_gateway_kafka_up") == 1
+        await asyncio.to_thread(broker.stop)
+        down = time.monotonic()
+        assert await wait_for(lambda: not ready(vigil.http_url + "/readyz"), 15)
+        assert time.monotonic() - down < 10
+        assert metric(vigil, "vigil_gateway_kafka_up") == 0
+        await asyncio.to_thread(broker.start, 90.0, True)
+        assert await wait_for(lambda: ready(vigil.http_url + "/readyz"), 60)
+        assert metric(vigil, "vigil_gateway_kafka_up") == 1
+    finally:
+        stop(proc)
+        broker.stop()

@@ -186,13 +186,7 @@ async def _forget_on_assign(app: Any, assigned: Any, **kwargs: Any) -> None:
     _decoded.clear()
 
 
-detector_config = core.Config(
-    confirm_ms=int(settings.confirm_s * 1000),
-    resolve_after_ms=int(settings.resolve_after_s * 1000),
-    renotify_ms=int(settings.renotify_s * 1000),
-    trend_horizon_ms=int(settings.trend_horizon_s * 1000),
-    trend_z=settings.trend_z,
-)
+detector_config: core.Config = settings.detector_config()
 # Readings arrive keyed by pseudonym; alerts carry the patient reference too.
 directory = PatientDirectory(Registry(settings.registry_path), load_key(settings))
 

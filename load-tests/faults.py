@@ -828,7 +828,8 @@ def reconcile_alerts(
     result: Result, subjects: dict[str, str], records: list[Any], alerts: list[Any], config: core.Config
 ) -> None:
     """(b) by alert_id, against an offline replay of the same readings."""
-    expected = Counter(alert_key(e) for e in replay(subjects, records, config))
+    replayed = replay(subjects, records, config)
+    expected = Counter(alert_key(e) for e in replayed)
     seen: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for record in alerts:
         try:
@@ -838,7 +839,10 @@ def reconcile_alerts(
         if isinstance(event, dict) and event.get("subject") in subjects:
             seen.setdefault(alert_key(event), []).append(event)
     result.alerts_expected = sum(expected.values())
-    result.alerts_lost = sum((expected - Counter({k: len(v) for k, v in seen.items()})).values())
+    missing = expected - Counter({k: len(v) for k, v in seen.items()})
+    result.alerts_lost = sum(missing.values())
+    if missing:  # what a reader needs to look into it: which device, which event
+        result.notes["lost_alerts"] = [_brief(e) for e in replayed if alert_key(e) in missing][:10]
     for key, copies in seen.items():
         extra = len(copies) - max(1, expected.get(key, 0))
         if extra > 0:
@@ -851,6 +855,16 @@ def reconcile_alerts(
             result.alerts_reemitted += extra - conflicting  # repeats of an earlier copy
         if key not in expected:
             result.alerts_unexpected += 1
+            result.notes.setdefault("unexpected_alerts", []).append(_brief(copies[0]))
+        elif extra > 0:
+            result.notes.setdefault("duplicate_alerts", []).append(_brief(copies[0]) + f" x{len(copies)}")
+
+
+def _brief(event: dict[str, Any]) -> str:
+    return (
+        f"{event.get('device_id')} {event.get('kind')} {event.get('status')} {event.get('severity')} "
+        f"at {event.get('event_time')} ({str(event.get('alert_id'))[:8]})"
+    )
 
 
 def judge(result: Result) -> None:

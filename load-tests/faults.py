@@ -495,6 +495,21 @@ class FaultClient(loadtest.LoadClient):
         self.content[seq] = fp
         self.queued.add(fp)
 
+    # Readings are noted when handed to the client too: a client may hold
+    # them unnumbered (out of `unacked`) until the gateway's hello reply.
+    async def send(self, ts_ms: int, vitals: dict[str, Any]) -> Any:
+        self.queued.add(fingerprint(ts_ms, vitals))
+        return await super().send(ts_ms, vitals)
+
+    async def send_batch(self, items: list[tuple[int, dict[str, Any]]]) -> Any:
+        self.queued.update(fingerprint(ts, vitals) for ts, vitals in items)
+        return await super().send_batch(items)
+
+    @property
+    def held(self) -> int:
+        """Readings the client still holds, acknowledged by nobody."""
+        return len(self.unacked) + len(getattr(self, "unnumbered", ()))
+
     def _acked(self, seq: int) -> None:
         super()._acked(seq)
         fp = self.content.get(seq)
@@ -589,7 +604,7 @@ class Ctx:
         self.result = result
         self.prefix = prefix
         self.started = 0.0  # perf_counter when the fleet started sending
-        self.extra: dict[str, list[FaultClient]] = {}  # device -> its reference clients (accountable)
+        self.extra: dict[str, list[FaultClient | RawDevice]] = {}  # device -> its clients (accountable)
         self.patients: dict[str, str] = {}  # every device of this run -> its patient
         self.checks: list[Callable[[], Awaitable[None]]] = []  # run after reconciliation
         self.recovery: asyncio.Future[float | None] | None = None
@@ -751,7 +766,7 @@ async def _first(waiting: Awaitable[Any], fleet: asyncio.Future[Any]) -> None:
 
 
 def reconcile_readings(
-    result: Result, clients: dict[str, list[FaultClient]], records: list[Any], done: dict[int, int]
+    result: Result, clients: dict[str, list[Any]], records: list[Any], done: dict[int, int]
 ) -> None:
     """(a) by device and reading content, against `vigil.readings` and the worker's committed offsets."""
     stored: dict[
@@ -779,7 +794,7 @@ def reconcile_readings(
         for client in device_clients:
             result.sent += len(client.queued)
             result.acked += len(client.acked_fps)
-            never_acked += len(client.unacked)
+            never_acked += getattr(client, "held", len(client.unacked))
             for fp in client.acked_fps:
                 places = copies.get(fp)
                 if not places:
@@ -1130,11 +1145,15 @@ async def seq_reset(ctx: Ctx) -> None:
     await connection
     await ctx.at(ctx.sizes.lead_s)
     await ctx.inject()
-    # The device restarts with its counter at 0: readings queued before it
-    # connects, then new ones, all different from what it sent before.
+    # Firmware whose counter reset (a battery change): seqs 0-9 again, new readings.
+    ctx.extra[device].append(await _raw_batch(ctx, token, [
+        (i, int(time.time() * 1000) + i, {**NORMAL, "heart_rate": 100 + i}) for i in range(10)
+    ]))
+    # The reference client restarted: readings queued before it connects,
+    # then new ones, all different from what the device sent before.
     second = ctx.client(device, token)
-    for i in range(20):
-        await second.send(int(time.time() * 1000) + i, {**NORMAL, "heart_rate": 80 + i % 5})
+    for i in range(10):
+        await second.send(int(time.time() * 1000) + i, {**NORMAL, "heart_rate": 80 + i})
     stop = asyncio.Event()
     connection = asyncio.ensure_future(second.run(stop))
     ctx.background.append(connection)
@@ -1144,6 +1163,40 @@ async def seq_reset(ctx: Ctx) -> None:
     await _until_acked([second], 30)
     stop.set()
     await connection
+
+
+class RawDevice:
+    """A device without the reference client: its own seqs, no resends. What
+    it was told is reconciled like a client's (`reconcile_readings`)."""
+
+    def __init__(self) -> None:
+        self.queued: set[bytes] = set()
+        self.acked_fps: set[bytes] = set()
+        self.unacked: dict[int, Any] = {}  # it keeps nothing: a refused reading is refused, not lost
+        self.refused: dict[str, int] = {}
+
+
+async def _raw_batch(ctx: Ctx, token: str, readings: list[tuple[int, int, dict[str, Any]]]) -> RawDevice:
+    """Send one batch frame (seq, ts, vitals) and note what each reading got back."""
+    raw = RawDevice()
+    by_seq = {seq: fingerprint(ts, vitals) for seq, ts, vitals in readings}
+    raw.queued = set(by_seq.values())
+    frame = {"type": "batch", "readings": [{"seq": q, "ts": t, "vitals": v} for q, t, v in readings]}
+    answered: set[int] = set()
+    async with connect(ctx.stack.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        await ws.send(orjson.dumps(frame).decode())
+        with contextlib.suppress(asyncio.TimeoutError, ConnectionClosed):
+            while answered < set(by_seq):
+                answer = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+                if answer.get("type") == "ack":
+                    for seq in answer.get("seqs") or [answer.get("seq")]:
+                        answered.add(seq)
+                        raw.acked_fps.add(by_seq[seq])
+                elif answer.get("type") == "error":
+                    answered.add(answer.get("seq"))
+                    raw.refused[answer.get("code", "?")] = raw.refused.get(answer.get("code", "?"), 0) + 1
+    ctx.result.notes["reset_device_refused"] = raw.refused
+    return raw
 
 
 def _bloated(i: int) -> dict[str, Any]:

@@ -103,6 +103,26 @@ def test_a_reading_renumbered_by_the_client_is_checked_by_its_content() -> None:
     assert (result.acked, result.lost) == (1, 0)
 
 
+async def test_a_reading_the_client_still_holds_unnumbered_is_never_acked() -> None:
+    """A client may keep readings out of `unacked` until the gateway's hello
+    (numbering them only then): handed to it and never acked is lost."""
+    c = client()
+    await c.send(T0, {"heart_rate": 70})  # not connected: queued
+    c.unnumbered = [c.unacked.pop(0)]  # as a client that numbers after its hello would hold it
+    result = reconcile([c], [], {})
+    assert (result.sent, result.lost_detail["never_acked"]) == (1, 1)
+
+
+def test_a_raw_device_refused_is_not_lost_but_acked_and_missing_is() -> None:
+    raw = faults.RawDevice()
+    kept, dropped, refused = (faults.fingerprint(T0 + i, {"heart_rate": 90 + i}) for i in range(3))
+    raw.queued = {kept, dropped, refused}
+    raw.acked_fps = {kept, dropped}  # acknowledged; `refused` got an error frame
+    result = reconcile([raw], [record(0, 1, [(0, T0, {"heart_rate": 90})])], {0: 2})
+    assert (result.sent, result.acked, result.lost) == (3, 2, 1)
+    assert result.lost_detail["acked_not_stored"] == 1
+
+
 def test_copies_of_a_seq_are_counted_and_conflicting_content_is_a_failure() -> None:
     c = client()
     for i in range(2):

@@ -44,7 +44,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from app.core.errors import RecordError
+from app.core.errors import VigilError
 from app.core.records import decode_readings, reading_id
 from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
 from app.simulate import DeviceClient, Patient, Stats, clients_for
@@ -66,6 +66,8 @@ class Plan:
     drain_s: float = 20.0  # how long to wait for acks and processing after sending
     worker: bool = True  # False: no worker runs (a gateway benchmark); processing is not checked
     seed: int = 7
+    prefix: str = "load"  # device ids `<prefix>-00000`..., patients the same in upper case
+    settle_s: float = 2.0  # after processing, how long to wait for the alerts of the last readings
 
     def stage_rate(self, stage: int) -> float:
         return self.rate * (stage + 1) / self.steps
@@ -125,6 +127,8 @@ class LoadClient(DeviceClient):
 
 
 class LoadRun:
+    client_type: type[LoadClient] = LoadClient  # a subclass may bring its own client
+
     def __init__(self, settings: Settings, plan: Plan, out: Any = sys.stderr) -> None:
         self.settings = settings
         self.plan = plan
@@ -141,6 +145,9 @@ class LoadRun:
         self.patients: dict[str, Patient] = {}
         self.clients: dict[str, LoadClient] = {}
         self._rng = rng
+        # Set when the devices start sending: a caller running alongside
+        # (a fault injected mid-stream) times itself from here.
+        self.sending_started = asyncio.Event()
 
     # -- counters -------------------------------------------------------------
 
@@ -157,12 +164,12 @@ class LoadRun:
 
     async def run(self, stop: asyncio.Event) -> dict[str, Any]:
         plan = self.plan
-        devices = {f"load-{i:05d}": f"LOAD-{i:05d}" for i in range(plan.devices)}
+        devices = {f"{plan.prefix}-{i:05d}": f"{plan.prefix.upper()}-{i:05d}" for i in range(plan.devices)}
         base = self.settings
         clients = clients_for(base, devices, self.stats)
         start_ms = int(time.time() * 1000)
         for device_id, client in clients.items():
-            lc = LoadClient(client.url, client.token, stats=self.stats, ssl=client.ssl, run=self)
+            lc = self.client_type(client.url, client.token, stats=self.stats, ssl=client.ssl, run=self)
             self.clients[device_id] = lc
             onset = None
             if self._rng.random() < plan.deteriorate:
@@ -200,6 +207,7 @@ class LoadRun:
             hiccups = asyncio.ensure_future(self._hiccups(sending)) if plan.hiccups > 0 else None
             progress = asyncio.ensure_future(self._progress(sending))
             started = time.perf_counter()
+            self.sending_started.set()
             drivers = [
                 asyncio.ensure_future(self._drive(d, started, sending)) for d in self.clients
             ]
@@ -228,7 +236,7 @@ class LoadRun:
             end_offsets = await scan.end_offsets(list(start_offsets))
             if plan.worker:
                 processed = await self._wait_processed(end_offsets, deadline + plan.drain_s)
-                await asyncio.sleep(2.0)  # alerts of the last readings
+                await asyncio.sleep(plan.settle_s)  # alerts of the last readings
             else:
                 processed = {tp.partition: offset for tp, offset in end_offsets.items()}
             closing.set()
@@ -370,7 +378,7 @@ class LoadRun:
             for record in records:
                 try:
                     batch = decode_readings(record.value)
-                except RecordError:  # not a record Vigil can read: not this run's
+                except VigilError:  # not a record Vigil can read (poison): not this run's
                     continue
                 counts = stored.get(batch.device_id)
                 if counts is None:

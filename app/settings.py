@@ -18,7 +18,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.core.patient import Config
 
 READINGS_TOPIC = "vigil.readings"
 REJECTED_TOPIC = "vigil.rejected"
@@ -277,6 +280,20 @@ class Settings:
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)
+
+    def detector_config(self) -> Config:
+        """The detection core's `app.core.patient.Config` for these settings:
+        the worker's, and that of anything replaying `vigil.readings` offline
+        to check the worker (load-tests/faults.py)."""
+        from app.core.patient import Config  # the core (River) only where it is used
+
+        return Config(
+            confirm_ms=int(self.confirm_s * 1000),
+            resolve_after_ms=int(self.resolve_after_s * 1000),
+            renotify_ms=int(self.renotify_s * 1000),
+            trend_horizon_ms=int(self.trend_horizon_s * 1000),
+            trend_z=self.trend_z,
+        )
 
     @property
     def bootstrap(self) -> str:

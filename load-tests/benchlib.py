@@ -172,12 +172,14 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes] | None:
         return None
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, interval: float = 0.05) -> float:
+def wait_ready(
+    url: str, proc: subprocess.Popen[bytes], timeout: float, interval: float = 0.05, what: str = "the worker"
+) -> float:
     """Poll `url` until it answers 200; return the monotonic time it did."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the worker exited with code {proc.returncode} before it was ready")
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before it was ready")
         answer = http_get(url, timeout=1.0)
         if answer is not None and answer[0] == 200:
             return time.monotonic()
@@ -342,7 +344,7 @@ def vigil_services(
                 if worker:
                     worker_proc = procs.start("worker", [sys.executable, "-m", "app.cli", "worker"], env)
                     worker_url = f"http://127.0.0.1:{web}"
-                wait_ready(f"http://127.0.0.1:{http}/readyz", gateway, timeout=60)
+                wait_ready(f"http://127.0.0.1:{http}/readyz", gateway, timeout=60, what="the gateway")
                 if worker:
                     wait_ready(f"{worker_url}/readyz", worker_proc, timeout=120)
                 yield Services(current, broker, gateway, worker_url)

@@ -1,0 +1,1492 @@
+"""The fault and abuse suite: real processes, real Kafka, faults injected while a fleet streams.
+
+    .venv/bin/python load-tests/faults.py [--quick] [--runs N] [--only NAME[,NAME]] [--json FILE]
+
+It starts a local Kafka (`app.kafka_local`, free ports), a `vigil gateway`
+and a `vigil worker` as child processes, and runs each scenario against them:
+a small simulated fleet (`app.loadtest`, on the reference client
+`app.simulate.DeviceClient`; half the patients deteriorate) streams through
+the gateway while the fault is injected. Every scenario is then reconciled:
+
+(a) by device and reading: every reading a device had acknowledged must be on
+    `vigil.readings` with the content the device sent, in a record the
+    worker's consumer group has committed (so processed). `lost` counts
+    readings never acknowledged after the drain, acknowledged but not stored
+    (with that content), and stored but not processed. `stored twice` counts
+    extra copies of one device's seq: a resend stored again with the same
+    content is harmless (counted); the same seq stored with different content
+    is a bug (a failure).
+(b) by `alert_id`: the scenario's readings on `vigil.readings` are replayed
+    offline through the core (`app.core.patient.process`, per patient in
+    partition order, with the worker's `Settings.detector_config()`), and
+    compared with the events on `vigil.alerts`: events of the replay missing
+    from the topic are `lost alerts`; an (alert_id, status, severity) on the
+    topic more than once is a duplicate, "re-emitted" when the copies are
+    identical (a worker repeating itself after a crash) and "conflicting"
+    when they differ. Both count as duplicates; the target is 0.
+
+Scenarios (`--only` takes these names):
+
+  worker-kill       SIGKILL the worker mid-stream, start it again (x5 in full mode)
+  gateway-kill      SIGKILL the gateway mid-stream, start it again (x5 in full mode)
+  broker-kill-10s   SIGKILL Kafka, start it again 10 s later
+  broker-kill-60s   the same, 60 s (full mode only)
+  worker-join-leave a second worker joins the consumer group mid-stream, then stops
+  poison            records of the wrong shape written straight to vigil.readings: each must land
+                    on vigil.dead-letter, be counted in vigil_worker_records_failed_total, and the
+                    stream go on
+  hello-flood       one device sends hello frames (each answer listing 1,023 gaps) as fast as it can
+  invalid-flood     one device sends batches of readings the gateway refuses
+  rejected-flood    one device sends valid readings far over its rate (all refused rate_limited)
+  handshake-flood   one client fails handshakes as fast as it can and holds idle connections
+  future-timestamp  one device sends a reading stamped +290 s, then critical readings stamped now:
+                    an alert must open within the usual delay (confirm_s)
+  seq-reset         one device's seq restarts at 0 with new readings (the reference client queuing
+                    before its first hello): no acknowledged reading may be lost
+  state-bloat       one device sends 300 readings, each with 60 new custom channel names: the
+                    worker must stay up, other patients still alert
+  registry-error    the device registry file is corrupt for 3 s, then a device is revoked: its open
+                    connection must close (4003)
+
+The floods run in a process of their own (hostile.py); while one floods, the
+fleet's ack p99 for readings sent during the flood must stay within 2x of
+its p99 before the flood in the same run (or within `--p99-slack` of it,
+whichever is larger: on a shared 2-core machine a few milliseconds of
+scheduling noise must not fail a run).
+
+`recovery s` is, from the moment the fault is injected, the time until every
+fleet device has had a reading acknowledged again and the worker's committed
+offsets have passed every record that was on `vigil.readings` at injection.
+For future-timestamp it is the alert's delay in event time after the first
+critical reading; for registry-error, from the revocation to the close.
+
+One table on stdout (one row per scenario, summed over its runs), the
+reasons for each failure below it, `--json FILE` for the same and every run.
+Exits 1 if any scenario failed. `--quick` (one run each, 20 devices, the 10 s
+broker outage only) is what `make test` runs (tests/integration/test_faults.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import benchlib  # noqa: F401  (puts the repository root on sys.path)
+import orjson  # noqa: E402
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
+from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
+from aiokafka.errors import KafkaError  # noqa: E402
+from benchlib import (
+    Processes,
+    http_get,
+    machine,
+    machine_line,
+    metric,
+    stop_on_signals,
+    table,
+    vigil_env,
+    wait_ready,
+)
+from websockets.asyncio.client import connect  # noqa: E402
+from websockets.exceptions import ConnectionClosed  # noqa: E402
+
+from app import loadtest  # noqa: E402
+from app.core import patient as core  # noqa: E402
+from app.core.records import decode_readings, pseudonym  # noqa: E402
+from app.kafka_local import LocalKafka, free_port  # noqa: E402
+from app.registry import Registry  # noqa: E402
+from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings  # noqa: E402
+from app.topics import assignment, ensure_topics, from_start, read_to_end  # noqa: E402
+
+DEAD_LETTER_TOPIC = "vigil.dead-letter"
+FAILED_METRIC = "vigil_worker_records_failed_total"
+HERE = Path(__file__).resolve().parent
+STALL_S = 20.0  # a worker whose committed offsets have not moved this long, while behind, is stuck
+REVOKED_CLOSE_S = 5.0  # the gateway re-checks credentials every VIGIL_CREDENTIAL_CHECK_S (1 s)
+PARTITIONS = 4
+
+NORMAL = {
+    "heart_rate": 72,
+    "spo2": 97,
+    "respiratory_rate": 15,
+    "systolic_bp": 122,
+    "diastolic_bp": 78,
+    "temperature": 36.8,
+    "consciousness": "A",
+}
+CRITICAL = {
+    "heart_rate": 135,
+    "spo2": 86,
+    "respiratory_rate": 30,
+    "systolic_bp": 88,
+    "diastolic_bp": 50,
+    "temperature": 39.4,
+    "consciousness": "A",
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big and long each run is: `--quick` or full."""
+
+    devices: int
+    rate: float  # readings per second per fleet device
+    lead_s: float  # streaming before the fault
+    tail_s: float  # streaming after it
+    flood_s: float
+    drain_s: float
+    p99_slack_s: float
+
+    @classmethod
+    def of(cls, quick: bool, p99_slack_s: float) -> Sizes:
+        if quick:
+            return cls(20, 5.0, lead_s=3.0, tail_s=3.0, flood_s=3.0, drain_s=30.0, p99_slack_s=p99_slack_s)
+        return cls(
+            devices=50, rate=4.0, lead_s=8.0, tail_s=8.0, flood_s=10.0, drain_s=45.0, p99_slack_s=p99_slack_s
+        )
+
+
+# -- the processes ------------------------------------------------------------------
+
+
+@dataclass
+class Worker:
+    name: str
+    worker_id: str  # Faust app id: the consumer group
+    home: Path
+    url: str
+    proc: subprocess.Popen[bytes]
+
+
+class Stack:
+    """Kafka, a gateway and a worker for the whole suite; scenarios kill,
+    restart and add to them. Each worker process has a home of its own (its
+    RocksDB), sharing the registry file and the pseudonym key, as on
+    separate hosts."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.procs = Processes(tmp / "logs")
+        self.broker = LocalKafka(
+            tmp / "kafka", port=free_port(), controller_port=free_port(), partitions=PARTITIONS
+        )
+        self.home = tmp / "home"
+        self.home.mkdir(parents=True)
+        self.key = secrets.token_hex(32)
+        self.ws_port, self.http_port = free_port(), free_port()
+        self.env = vigil_env(
+            self.home,
+            self.broker.bootstrap,
+            500,
+            GATEWAY_PORT=str(self.ws_port),
+            GATEWAY_HTTP_PORT=str(self.http_port),
+            PSEUDONYM_KEY=self.key,
+            WORKER_ID="vigil-faults-1",
+        )
+        self.env["VIGIL_LOG_LEVEL"] = os.environ.get("FAULTS_LOG_LEVEL", "warning")
+        os.environ.update({k: v for k, v in self.env.items() if k.startswith("VIGIL_")})
+        self.gateway: subprocess.Popen[bytes] | None = None
+        self.workers: dict[str, Worker] = {}  # running workers, by name
+        self.worker_id = "vigil-faults-1"
+        self._groups = 1
+        self._names = 0
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_env().with_(worker_id=self.worker_id)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}/v1"
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.home / "devices.json")
+
+    def start(self) -> None:
+        self.broker.start(quiet=True)
+        asyncio.run(ensure_topics(self.settings))
+        self.start_gateway(wait=False)
+        worker = self.start_worker(wait=False)
+        self.wait_gateway()
+        self.wait_worker(worker)
+
+    def stop(self) -> None:
+        self.procs.stop_all()
+        self.broker.stop()
+
+    # gateway
+
+    # Children are spawned from the main thread only, and waited for in
+    # another: they die with the thread that spawned them (PR_SET_PDEATHSIG,
+    # benchlib.Processes), and a thread of `asyncio.to_thread` ends soon.
+
+    def start_gateway(self, wait: bool = True) -> None:
+        self.gateway = self.procs.start("gateway", [sys.executable, "-m", "app.cli", "gateway"], self.env)
+        if wait:
+            self.wait_gateway()
+
+    def wait_gateway(self) -> None:
+        assert self.gateway is not None
+        wait_ready(f"http://127.0.0.1:{self.http_port}/readyz", self.gateway, 90, 0.1, what="the gateway")
+
+    def kill_gateway(self) -> None:
+        assert self.gateway is not None
+        Processes.kill(self.gateway)
+
+    # workers
+
+    def start_worker(self, worker_id: str | None = None, wait: bool = True) -> Worker:
+        """A worker process in the consumer group `worker_id` (the current one by default)."""
+        self._names += 1
+        name = f"worker-{self._names}"
+        home = self.tmp / name
+        home.mkdir()
+        (home / "devices.json").symlink_to(self.home / "devices.json")
+        port = free_port()
+        env = {
+            **self.env,
+            "VIGIL_HOME": str(home),
+            "VIGIL_WORKER_WEB_PORT": str(port),
+            "VIGIL_WORKER_ID": worker_id or self.worker_id,
+        }
+        proc = self.procs.start(name, [sys.executable, "-m", "app.cli", "worker"], env)
+        worker = Worker(name, worker_id or self.worker_id, home, f"http://127.0.0.1:{port}", proc)
+        self.workers[name] = worker
+        if wait:
+            self.wait_worker(worker)
+        return worker
+
+    def wait_worker(self, worker: Worker, timeout: float = 120.0) -> None:
+        wait_ready(f"{worker.url}/readyz", worker.proc, timeout, 0.1, what=f"{worker.name}")
+
+    def restart_worker(self, worker: Worker, wait: bool = True) -> Worker:
+        """The same worker again after a crash: same home (RocksDB), same group and port."""
+        env = {
+            **self.env,
+            "VIGIL_HOME": str(worker.home),
+            "VIGIL_WORKER_WEB_PORT": worker.url.rsplit(":", 1)[1],
+            "VIGIL_WORKER_ID": worker.worker_id,
+        }
+        worker.proc = self.procs.start(worker.name, [sys.executable, "-m", "app.cli", "worker"], env)
+        self.workers[worker.name] = worker
+        if wait:
+            self.wait_worker(worker)
+        return worker
+
+    def primary(self) -> Worker:
+        return next(iter(self.workers.values()))
+
+    def forget(self, worker: Worker) -> None:
+        """The scenario ends this worker on purpose: not an unexpected exit."""
+        self.workers.pop(worker.name, None)
+
+    def worker_alive(self) -> bool:
+        return any(w.proc.poll() is None for w in self.workers.values())
+
+    # the broker
+
+    def kill_broker(self) -> None:
+        assert self.broker.proc is not None
+        Processes.kill(self.broker.proc)
+
+    def restart_broker(self) -> None:
+        """Blocks until Kafka is up; safe in a thread: the broker's JVM is
+        not tied to the thread that starts it."""
+        self.broker.start(timeout=120, quiet=True)
+
+    # between scenarios
+
+    def heal(self) -> list[str]:
+        """Whatever a failed scenario left broken, mended for the next one.
+        A worker that is down (or crashes again on the same record) is
+        replaced by a fresh consumer group starting at the current end of
+        `vigil.readings`, so one scenario's damage never fails the next."""
+        notes = []
+        if self.broker.proc is None or self.broker.proc.poll() is not None:
+            notes.append("Kafka was down: restarted")
+            self.restart_broker()
+        if self.gateway is None or self.gateway.poll() is not None:
+            notes.append("the gateway was down: restarted")
+            self.start_gateway()
+        elif not _ready(f"http://127.0.0.1:{self.http_port}/readyz", 60):
+            notes.append("the gateway was not ready: restarted")
+            Processes.stop(self.gateway)
+            self.start_gateway()
+        healthy = [
+            w
+            for w in self.workers.values()
+            if w.proc.poll() is None and _ready(f"{w.url}/readyz", 60) and self.caught_up(STALL_S)
+        ]
+        if len(healthy) != 1 or len(self.workers) != 1:
+            states = ", ".join(
+                f"{w.name} " + ("running" if w.proc.poll() is None else f"exited {w.proc.returncode}")
+                + (", ready" if w in healthy else ", not ready")
+                for w in self.workers.values()
+            )
+            for worker in list(self.workers.values()):
+                Processes.stop(worker.proc, timeout=10)
+                self.forget(worker)
+            self._groups += 1
+            self.worker_id = f"vigil-faults-{self._groups}"
+            notes.append(
+                f"the worker was down ({states or 'none'}): replaced by consumer group {self.worker_id} "
+                "from the topic's end"
+            )
+            asyncio.run(commit_at_end(self.broker.bootstrap, self.worker_id))
+            self.start_worker()
+        return notes
+
+
+    def caught_up(self, timeout: float) -> bool:
+        """Has the worker processed everything on `vigil.readings`? A worker
+        can be up and ready yet stuck (its producer crashed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ends = asyncio.run(end_offsets(self.broker.bootstrap, READINGS_TOPIC))
+            done = asyncio.run(committed(self.broker.bootstrap, self.worker_id))
+            if all(done.get(p, 0) >= offset for p, offset in ends.items()):
+                return True
+            time.sleep(0.5)
+        return False
+
+
+def _ready(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = http_get(url, timeout=2.0)
+        if answer is not None and answer[0] == 200:
+            return True
+        time.sleep(0.25)
+    return False
+
+
+# -- Kafka helpers ------------------------------------------------------------------------
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """{partition: end offset} of `topic` now; {} if it does not exist."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await loadtest._started(consumer)
+    try:
+        # `topics()` refreshes metadata but not the consumer's cached copy,
+        # which `partitions_for_topic` reads: take the partitions from it.
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = cluster.partitions_for_topic(topic) or set()
+        if not partitions:
+            return {}
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def read_range(bootstrap: str, topic: str, starts: dict[int, int], ends: dict[int, int]) -> list[Any]:
+    """The records of `topic` from `starts` (0 where missing) to `ends`."""
+    if not any(ends.values()):
+        return []
+    consumer = await loadtest._started(from_start(bootstrap, topic))
+    records: list[Any] = []
+    try:
+        tps = await asyncio.wait_for(assignment(consumer, topic), 30)
+        for tp in tps:
+            consumer.seek(tp, starts.get(tp.partition, 0))
+        await read_to_end(consumer, topic, records.extend, {tp: ends.get(tp.partition, 0) for tp in tps})
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def committed(bootstrap: str, group: str) -> dict[int, int]:
+    """The group's committed offsets on `vigil.readings`; {} if Kafka does not answer."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        await admin.start()
+        offsets = await admin.list_consumer_group_offsets(group)
+        return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == READINGS_TOPIC}
+    except (KafkaError, OSError, asyncio.TimeoutError):
+        return {}
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+async def commit_at_end(bootstrap: str, group: str) -> None:
+    """Start consumer group `group` at the current end of `vigil.readings`."""
+    ends = await end_offsets(bootstrap, READINGS_TOPIC)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await loadtest._started(consumer)
+    try:
+        tps = {TopicPartition(READINGS_TOPIC, p): offset for p, offset in ends.items()}
+        consumer.assign(list(tps))
+        await consumer.commit(tps)
+    finally:
+        await consumer.stop()
+
+
+def scrape_sum(url: str, name: str) -> float | None:
+    """Sum of a metric's samples on a worker's /metrics; None if it is not exported."""
+    answer = http_get(f"{url}/metrics", timeout=5.0)
+    if answer is None or answer[0] != 200:
+        return None
+    samples = metric(answer[1].decode(), name)
+    return sum(samples.values()) if samples else None
+
+
+# -- the fleet, with a ledger of what each device sent -----------------------------------
+
+
+def fingerprint(ts: Any, vitals: Any) -> bytes:
+    return orjson.dumps([ts, vitals], option=orjson.OPT_SORT_KEYS)
+
+
+class _Ledger(dict):
+    """A client's `unacked`, noting the content of every reading queued under each seq."""
+
+    def __init__(self, client: FaultClient, *args: Any) -> None:
+        super().__init__(*args)
+        self.client = client
+        for seq, reading in self.items():
+            client._note(seq, reading)
+
+    def __setitem__(self, seq: int, reading: dict[str, Any]) -> None:
+        super().__setitem__(seq, reading)
+        self.client._note(seq, reading)
+
+
+class FaultClient(loadtest.LoadClient):
+    """The reference client, remembering the content of every reading it
+    queued and which of them were acknowledged: whatever the client does with
+    seqs (a reset, a renumbering), an acknowledged reading is then checked by
+    its content, not only by its seq."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.content: dict[int, bytes] = {}  # seq -> fingerprint of the reading last queued under it
+        self.queued: set[bytes] = set()
+        self.acked_fps: set[bytes] = set()
+        self.last_ack = 0.0  # perf_counter of the latest ack
+        super().__init__(*args, **kwargs)
+
+    @property  # type: ignore[override]
+    def unacked(self) -> dict[int, dict[str, Any]]:
+        return self._unacked
+
+    @unacked.setter
+    def unacked(self, value: dict[int, dict[str, Any]]) -> None:
+        self._unacked = value if isinstance(value, _Ledger) else _Ledger(self, value)
+
+    def _note(self, seq: int, reading: dict[str, Any]) -> None:
+        fp = fingerprint(reading["ts"], reading["vitals"])
+        self.content[seq] = fp
+        self.queued.add(fp)
+
+    # Readings are noted when handed to the client too: a client may hold
+    # them unnumbered (out of `unacked`) until the gateway's hello reply.
+    async def send(self, ts_ms: int, vitals: dict[str, Any]) -> Any:
+        self.queued.add(fingerprint(ts_ms, vitals))
+        return await super().send(ts_ms, vitals)
+
+    async def send_batch(self, items: list[tuple[int, dict[str, Any]]]) -> Any:
+        self.queued.update(fingerprint(ts, vitals) for ts, vitals in items)
+        return await super().send_batch(items)
+
+    @property
+    def held(self) -> int:
+        """Readings the client still holds, acknowledged by nobody."""
+        return len(self.unacked) + len(getattr(self, "unnumbered", ()))
+
+    def _acked(self, seq: int) -> None:
+        super()._acked(seq)
+        fp = self.content.get(seq)
+        if fp is not None:
+            self.acked_fps.add(fp)
+        self.last_ack = time.perf_counter()
+
+
+class FaultRun(loadtest.LoadRun):
+    client_type = FaultClient
+
+    def __init__(self, *args: Any, alive: Callable[[], bool], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.alive = alive
+        self.ack_log: list[tuple[float, float]] = []  # (perf_counter at ack, latency)
+
+    def on_ack(self, latency: float) -> None:
+        super().on_ack(latency)
+        self.ack_log.append((time.perf_counter(), latency))
+
+    async def _wait_processed(self, end: dict[Any, int], deadline: float) -> dict[int, int]:
+        """The worker's committed offsets once they reach `end`; given up
+        on at the deadline, at once when no worker runs, and when they have
+        not moved for STALL_S (a worker alive but stuck)."""
+        last: dict[int, int] | None = None
+        moved = time.perf_counter()
+        while True:
+            done = await committed(self.settings.bootstrap, self.settings.worker_id)
+            if all(done.get(tp.partition, 0) >= offset for tp, offset in end.items()):
+                return done
+            now = time.perf_counter()
+            if done != last:
+                last, moved = done, now
+            if now > deadline or now - moved > STALL_S or not self.alive():
+                return done
+            await asyncio.sleep(0.5)
+
+
+# -- one run of one scenario ------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    scenario: str
+    run: int
+    sent: int = 0
+    acked: int = 0
+    lost: int = 0
+    lost_detail: dict[str, int] = field(default_factory=dict)
+    stored_twice: int = 0
+    stored_conflicting: int = 0
+    alerts_expected: int = 0
+    alerts_lost: int = 0
+    alerts_reemitted: int = 0
+    alerts_conflicting: int = 0
+    alerts_unexpected: int = 0
+    recovery_s: float | None = None
+    ack_p99_s: float | None = None
+    ack_p99_before_s: float | None = None  # floods: before the flood, same run
+    failures: list[str] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def fail(self, reason: str) -> None:
+        self.failures.append(reason)
+
+    @property
+    def duplicate_alerts(self) -> int:
+        return self.alerts_reemitted + self.alerts_conflicting
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+class Ctx:
+    """What a scenario's fault sees: the stack, the fleet, the clock of the
+    run, and where it records its own checks."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        sizes: Sizes,
+        run: FaultRun,
+        result: Result,
+        prefix: str,
+        starts: dict[str, dict[int, int]],
+    ) -> None:
+        self.stack = stack
+        self.starts = starts  # topic -> {partition: offset} when the run began
+        self.sizes = sizes
+        self.run = run
+        self.result = result
+        self.prefix = prefix
+        self.started = 0.0  # perf_counter when the fleet started sending
+        self.extra: dict[str, list[FaultClient | RawDevice]] = {}  # device -> its clients (accountable)
+        self.patients: dict[str, str] = {}  # every device of this run -> its patient
+        self.checks: list[Callable[[], Awaitable[None]]] = []  # run after reconciliation
+        self.recovery: asyncio.Future[float | None] | None = None
+        self.flood_window: tuple[float, float] | None = None
+        self.background: list[asyncio.Future[Any]] = []
+
+    @property
+    def settings(self) -> Settings:
+        return self.stack.settings
+
+    async def at(self, seconds: float) -> None:
+        """Sleep until `seconds` after the fleet started sending."""
+        await asyncio.sleep(max(0.0, self.started + seconds - time.perf_counter()))
+
+    def fail(self, reason: str) -> None:
+        self.result.fail(reason)
+
+    async def inject(self, track: bool = True) -> float:
+        """Mark the fault's moment; the recovery clock starts here (unless
+        the scenario measures its own recovery: `track=False`)."""
+        now = time.perf_counter()
+        if track:
+            marks = await end_offsets(self.settings.bootstrap, READINGS_TOPIC)
+            self.recovery = asyncio.ensure_future(self._recovered(now, marks))
+        return now
+
+    async def _recovered(self, since: float, marks: dict[int, int], limit: float = 300.0) -> float | None:
+        clients = list(self.run.clients.values())
+        while time.perf_counter() - since < limit:
+            if all(c.last_ack > since for c in clients):
+                done = await committed(self.settings.bootstrap, self.stack.worker_id)
+                if all(done.get(p, 0) >= offset for p, offset in marks.items()):
+                    return time.perf_counter() - since
+            await asyncio.sleep(0.25)
+        return None
+
+    def register(self, device_id: str, patient: str) -> str:
+        """An extra device for this run (besides the fleet); returns its token."""
+        token = self.stack.registry.reissue({device_id: patient})[device_id]
+        self.patients[device_id] = patient
+        return token
+
+    def client(self, device_id: str, token: str) -> FaultClient:
+        client = FaultClient(self.stack.ws_url, token, run=None)
+        self.extra.setdefault(device_id, []).append(client)
+        return client
+
+    def device(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+
+Fault = Callable[[Ctx], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    fault: Fault
+    duration: Callable[[Sizes], float]  # fleet streaming time
+    full_runs: int = 1
+    full_only: bool = False
+    drain_s: float | None = None
+
+
+async def run_once(stack: Stack, scenario: Scenario, index: int, sizes: Sizes, verbose: bool) -> Result:
+    result = Result(scenario.name, index)
+    random.seed(index)  # the reference client's reconnect jitter, among others
+    prefix = f"{scenario.name}-{index}"
+    settings = stack.settings
+    bootstrap = settings.bootstrap
+    starts = {t: await end_offsets(bootstrap, t) for t in (READINGS_TOPIC, ALERTS_TOPIC, DEAD_LETTER_TOPIC)}
+    plan = loadtest.Plan(
+        devices=sizes.devices,
+        rate=sizes.rate,
+        duration_s=scenario.duration(sizes),
+        batch=1,
+        deteriorate=0.5,
+        drain_s=scenario.drain_s or sizes.drain_s,
+        seed=7 + index,
+        prefix=prefix,
+        settle_s=0.5,
+    )
+    out = sys.stderr if verbose else open(os.devnull, "w")
+    run = FaultRun(settings, plan, out=out, alive=stack.worker_alive)
+    ctx = Ctx(stack, sizes, run, result, prefix, starts)
+    workers_before = dict(stack.workers)
+    t0 = time.perf_counter()
+    phases = result.notes["phases_s"] = {}  # when each stage ended, from the start of the run
+
+    def phase(name: str) -> None:
+        phases[name] = round(time.perf_counter() - t0, 1)
+
+    fleet = asyncio.ensure_future(run.run(asyncio.Event()))
+    fault: asyncio.Future[None] | None = None
+    try:
+        await _first(run.sending_started.wait(), fleet)
+        ctx.started = time.perf_counter()
+        phase("connected")
+        fault = asyncio.ensure_future(scenario.fault(ctx))
+        fault.add_done_callback(lambda _: phase("fault"))
+        report = await fleet
+        phase("fleet")
+        await fault
+    finally:
+        for task in [fleet, *([fault] if fault else []), *ctx.background]:
+            task.cancel()
+        if not verbose:
+            out.close()
+    ctx.patients.update({d: d.upper() for d in run.clients})
+    clients = {d: [c] for d, c in run.clients.items()} | ctx.extra
+
+    # Everything the run wrote, processed (the simulator has waited for its
+    # own readings already; this adds the extra devices' and the poison).
+    ends = await end_offsets(bootstrap, READINGS_TOPIC)
+    done = await run._wait_processed(
+        {TopicPartition(READINGS_TOPIC, p): o for p, o in ends.items()}, time.perf_counter() + 10
+    )
+    phase("processed")
+    records = await read_range(bootstrap, READINGS_TOPIC, starts[READINGS_TOPIC], ends)
+    alerts = await read_range(
+        bootstrap, ALERTS_TOPIC, starts[ALERTS_TOPIC], await end_offsets(bootstrap, ALERTS_TOPIC)
+    )
+    phase("read")
+    reconcile_readings(result, clients, records, done)
+    key = bytes.fromhex(stack.key)
+    subjects = {pseudonym(key, p): p for p in ctx.patients.values()}
+    reconcile_alerts(result, subjects, records, alerts, settings.detector_config())
+    result.ack_p99_s = report["ack_latency_s"]["p99"]
+    result.notes["simulator"] = {
+        k: report[k] for k in ("sent", "acked", "errors", "lost_detail", "reconnects")
+    }
+    for check in ctx.checks:
+        await check()
+    if ctx.recovery is not None:
+        try:
+            result.recovery_s = result.recovery_s or await asyncio.wait_for(ctx.recovery, 15)
+        except asyncio.TimeoutError:
+            ctx.recovery.cancel()
+        if result.recovery_s is None:
+            result.fail("did not recover: some devices had no ack, or the worker did not catch up")
+    for name, worker in workers_before.items():
+        if stack.workers.get(name) is worker and worker.proc.poll() is not None:
+            result.fail(f"{name} exited unexpectedly (code {worker.proc.returncode})")
+    if stack.gateway is not None and stack.gateway.poll() is not None:
+        result.fail(f"the gateway exited unexpectedly (code {stack.gateway.returncode})")
+    phase("checked")
+    judge(result)
+    return result
+
+
+async def _first(waiting: Awaitable[Any], fleet: asyncio.Future[Any]) -> None:
+    """Wait for `waiting`, or raise what the fleet raised if it ended first."""
+    task = asyncio.ensure_future(waiting)
+    await asyncio.wait({task, fleet}, return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        task.cancel()
+        fleet.result()  # raises the fleet's error
+        raise RuntimeError("the fleet stopped before sending")
+
+
+def reconcile_readings(
+    result: Result, clients: dict[str, list[Any]], records: list[Any], done: dict[int, int]
+) -> None:
+    """(a) by device and reading content, against `vigil.readings` and the worker's committed offsets."""
+    stored: dict[
+        str, dict[bytes, list[tuple[int, int]]]
+    ] = {}  # device -> fingerprint -> [(partition, offset)]
+    by_seq: dict[
+        tuple[str, int], list[tuple[bytes, str]]
+    ] = {}  # (device, seq) -> [(fingerprint, reading id)]
+    for record in records:
+        try:
+            batch = decode_readings(record.value)
+        except Exception:  # noqa: BLE001 - not a readings record (poison): not a device's reading
+            continue
+        if batch.device_id not in clients:
+            continue
+        for reading in batch.readings:
+            fp = fingerprint(reading["ts"], reading["vitals"])
+            stored.setdefault(batch.device_id, {}).setdefault(fp, []).append(
+                (record.partition, record.offset)
+            )
+            by_seq.setdefault((batch.device_id, reading["seq"]), []).append((fp, reading["id"]))
+    never_acked = not_stored = not_processed = 0
+    for device_id, device_clients in clients.items():
+        copies = stored.get(device_id, {})
+        for client in device_clients:
+            result.sent += len(client.queued)
+            result.acked += len(client.acked_fps)
+            never_acked += getattr(client, "held", len(client.unacked))
+            for fp in client.acked_fps:
+                places = copies.get(fp)
+                if not places:
+                    not_stored += 1
+                elif all(offset >= done.get(partition, 0) for partition, offset in places):
+                    not_processed += 1
+    for entries in by_seq.values():
+        if len(entries) > 1:
+            contents = {fp for fp, _ in entries}
+            result.stored_twice += len(entries) - 1
+            result.stored_conflicting += len(contents) - 1
+    result.lost_detail = {
+        "never_acked": never_acked,
+        "acked_not_stored": not_stored,
+        "stored_not_processed": not_processed,
+    }
+    result.lost = never_acked + not_stored + not_processed
+
+
+def replay(subjects: dict[str, str], records: list[Any], config: core.Config) -> list[dict[str, Any]]:
+    """The alert events the core makes of these records, per patient in partition order."""
+    states: dict[str, core.PatientState] = {}
+    events: list[dict[str, Any]] = []
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        try:
+            batch = decode_readings(record.value)
+        except Exception:  # noqa: BLE001 - poison: the worker skips it too
+            continue
+        if batch.patient not in subjects:
+            continue
+        state = states.setdefault(batch.patient, core.PatientState())
+        patient = subjects[batch.patient]
+        for reading in batch.readings:
+            events.extend(
+                core.process(state, batch.patient, batch.device_id, reading, config, patient).events
+            )
+    return events
+
+
+def alert_key(event: dict[str, Any]) -> tuple[Any, ...]:
+    key = (event.get("alert_id"), event.get("status"), event.get("severity"))
+    return (*key, event.get("event_time")) if event.get("status") == "reminder" else key
+
+
+def reconcile_alerts(
+    result: Result, subjects: dict[str, str], records: list[Any], alerts: list[Any], config: core.Config
+) -> None:
+    """(b) by alert_id, against an offline replay of the same readings."""
+    replayed = replay(subjects, records, config)
+    expected = Counter(alert_key(e) for e in replayed)
+    seen: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for record in alerts:
+        try:
+            event = orjson.loads(record.value)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and event.get("subject") in subjects:
+            seen.setdefault(alert_key(event), []).append(event)
+    result.alerts_expected = sum(expected.values())
+    missing = expected - Counter({k: len(v) for k, v in seen.items()})
+    result.alerts_lost = sum(missing.values())
+    if missing:  # what a reader needs to look into it: which device, which event
+        result.notes["lost_alerts"] = [_brief(e) for e in replayed if alert_key(e) in missing][:10]
+    for key, copies in seen.items():
+        extra = len(copies) - max(1, expected.get(key, 0))
+        if extra > 0:
+            distinct: list[dict[str, Any]] = []
+            for copy in copies:
+                if copy not in distinct:
+                    distinct.append(copy)
+            conflicting = min(extra, len(distinct) - 1)  # copies that differ from every earlier one
+            result.alerts_conflicting += conflicting
+            result.alerts_reemitted += extra - conflicting  # repeats of an earlier copy
+        if key not in expected:
+            result.alerts_unexpected += 1
+            result.notes.setdefault("unexpected_alerts", []).append(_brief(copies[0]))
+        elif extra > 0:
+            result.notes.setdefault("duplicate_alerts", []).append(_brief(copies[0]) + f" x{len(copies)}")
+
+
+def _brief(event: dict[str, Any]) -> str:
+    return (
+        f"{event.get('device_id')} {event.get('kind')} {event.get('status')} {event.get('severity')} "
+        f"at {event.get('event_time')} ({str(event.get('alert_id'))[:8]})"
+    )
+
+
+def judge(result: Result) -> None:
+    if result.lost:
+        result.fail(f"{result.lost} readings lost {result.lost_detail}")
+    if result.stored_conflicting:
+        result.fail(f"{result.stored_conflicting} seqs stored twice with different content")
+    if result.alerts_lost:
+        result.fail(
+            f"{result.alerts_lost} of {result.alerts_expected} alert events of the replay not on vigil.alerts"
+        )
+    if result.duplicate_alerts:
+        result.fail(
+            f"{result.duplicate_alerts} duplicate alert events ({result.alerts_reemitted} re-emitted "
+            f"identical, {result.alerts_conflicting} conflicting)"
+        )
+    if result.alerts_unexpected:
+        result.fail(f"{result.alerts_unexpected} alert events on vigil.alerts that the replay does not make")
+    if result.alerts_expected == 0:
+        result.notes["warning"] = "no alert events in this run: the alert reconciliation checked nothing"
+
+
+# -- the faults ------------------------------------------------------------------------
+
+
+async def worker_kill(ctx: Ctx) -> None:
+    await ctx.at(ctx.sizes.lead_s)
+    worker = ctx.stack.primary()
+    await ctx.inject()
+    Processes.kill(worker.proc)
+    ctx.stack.restart_worker(worker, wait=False)
+    await asyncio.to_thread(ctx.stack.wait_worker, worker)
+
+
+async def gateway_kill(ctx: Ctx) -> None:
+    await ctx.at(ctx.sizes.lead_s)
+    await ctx.inject()
+    ctx.stack.kill_gateway()
+    ctx.stack.start_gateway(wait=False)
+    await asyncio.to_thread(ctx.stack.wait_gateway)
+
+
+def broker_kill(outage_s: float) -> Fault:
+    async def fault(ctx: Ctx) -> None:
+        await ctx.at(ctx.sizes.lead_s)
+        await ctx.inject()
+        ctx.stack.kill_broker()
+        await asyncio.sleep(outage_s)
+        await asyncio.to_thread(ctx.stack.restart_broker)
+
+    return fault
+
+
+async def worker_join_leave(ctx: Ctx) -> None:
+    await ctx.at(ctx.sizes.lead_s / 2)
+    await ctx.inject()
+    second = ctx.stack.start_worker(wait=False)
+    await asyncio.to_thread(ctx.stack.wait_worker, second)
+    await asyncio.sleep(ctx.sizes.lead_s / 2)
+    ctx.stack.forget(second)
+    code = await asyncio.to_thread(Processes.stop, second.proc, 30.0)
+    ctx.result.notes["second_worker_exit"] = code
+    if code != 0:
+        ctx.fail(f"the second worker did not stop cleanly (exit code {code})")
+
+
+def _poison(now_ms: int) -> list[tuple[str, bytes]]:
+    """Records of the wrong shape, as another system might write them to vigil.readings."""
+    head = {"v": 1, "device_id": "poison-device", "patient": "p-" + "0" * 32, "received_ms": now_ms}
+
+    def record(**fields: Any) -> bytes:
+        return orjson.dumps({**head, **fields})
+
+    return [
+        ("not JSON", b"\xff\x00 not json"),
+        ("a JSON array", b"[1, 2, 3]"),
+        ("no readings", record()),
+        ("ts a string", record(readings=[{"id": "x", "seq": 0, "ts": "soon", "vitals": {"heart_rate": 70}}])),
+        ("vitals a list", record(readings=[{"id": "x", "seq": 0, "ts": now_ms, "vitals": [70, 98]}])),
+        (
+            "a vital a string",
+            record(readings=[{"id": "x", "seq": 0, "ts": now_ms, "vitals": {"heart_rate": "x"}}]),
+        ),
+    ]
+
+
+async def poison(ctx: Ctx) -> None:
+    await ctx.at(ctx.sizes.lead_s)
+    worker = ctx.stack.primary()
+    before = await asyncio.to_thread(scrape_sum, worker.url, FAILED_METRIC)
+    await ctx.inject()
+    producer = AIOKafkaProducer(bootstrap_servers=ctx.settings.bootstrap, acks="all")
+    await producer.start()
+    written: list[tuple[int, int]] = []
+    try:
+        for i, (_, value) in enumerate(_poison(int(time.time() * 1000))):
+            meta = await producer.send_and_wait(
+                READINGS_TOPIC, value, key=b"poison", partition=i % PARTITIONS
+            )
+            written.append((meta.partition, meta.offset))
+    finally:
+        await producer.stop()
+
+    async def check() -> None:
+        await _check_dead_letters(ctx, written)
+        after = await asyncio.to_thread(scrape_sum, worker.url, FAILED_METRIC)
+        ctx.result.notes["records_failed_metric"] = [before, after]
+        if after is None:
+            ctx.fail(f"{FAILED_METRIC} is not exported by the worker")
+        elif after - (before or 0) < len(written):
+            ctx.fail(
+                f"{FAILED_METRIC} rose by {after - (before or 0):g}, not by the {len(written)} poison records"
+            )
+
+    ctx.checks.append(check)
+
+
+async def _check_dead_letters(ctx: Ctx, written: list[tuple[int, int]]) -> None:
+    bootstrap = ctx.settings.bootstrap
+    ends = await end_offsets(bootstrap, DEAD_LETTER_TOPIC)
+    if not ends:
+        ctx.fail(f"no {DEAD_LETTER_TOPIC} topic: the {len(written)} poison records went nowhere")
+        return
+    records = await read_range(bootstrap, DEAD_LETTER_TOPIC, ctx.starts[DEAD_LETTER_TOPIC], ends)
+    found: set[tuple[int, int]] = set()
+    identifiers = [p.encode() for p in ctx.patients.values()] + [p.encode() for p in ctx.run.clients]
+    key = bytes.fromhex(ctx.stack.key)
+    identifiers += [pseudonym(key, p).encode() for p in ctx.patients.values()]
+    for record in records:
+        if any(i in record.value for i in identifiers):
+            ctx.fail("a vigil.dead-letter record carries a patient identifier")
+        with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError):
+            letter = orjson.loads(record.value)
+            if letter.get("topic", READINGS_TOPIC) == READINGS_TOPIC:
+                found.add((letter.get("partition"), letter.get("offset")))
+    matched = (
+        len(found & set(written)) if any(None not in f for f in found) else min(len(records), len(written))
+    )
+    ctx.result.notes["dead_letters"] = {"written": len(written), "on_topic": len(records), "matched": matched}
+    if matched < len(written):
+        ctx.fail(f"{len(written) - matched} of {len(written)} poison records not on {DEAD_LETTER_TOPIC}")
+
+
+def flood(kind: str) -> Fault:
+    async def fault(ctx: Ctx) -> None:
+        token = ""
+        if kind != "handshake":
+            device = ctx.device("hostile")
+            token = ctx.register(device, device.upper())
+        await ctx.at(ctx.sizes.lead_s)
+        await ctx.inject()
+        cmd = [
+            sys.executable,
+            str(HERE / "hostile.py"),
+            kind,
+            "--url",
+            ctx.stack.ws_url,
+            "--seconds",
+            str(ctx.sizes.flood_s),
+        ]
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, *(["--token", token] if token else []), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        begun = time.perf_counter()
+        out, err = await proc.communicate()
+        ctx.flood_window = (begun, time.perf_counter())
+        try:
+            ctx.result.notes["flood"] = orjson.loads(out.splitlines()[-1])
+        except (IndexError, orjson.JSONDecodeError):
+            ctx.fail(f"the hostile client failed: {err.decode(errors='replace')[-300:]}")
+        ctx.checks.append(lambda: _check_p99(ctx))
+
+    return fault
+
+
+async def _check_p99(ctx: Ctx) -> None:
+    assert ctx.flood_window is not None
+    begun, ended = ctx.flood_window
+    before = [lat for at, lat in ctx.run.ack_log if ctx.started + 1.0 <= at - lat < begun]
+    during = [lat for at, lat in ctx.run.ack_log if begun <= at - lat <= ended]
+    p_before = loadtest.percentiles(before)["p99"]
+    p_during = loadtest.percentiles(during)["p99"]
+    ctx.result.ack_p99_before_s, ctx.result.ack_p99_s = p_before, p_during
+    ctx.result.notes["acks_before_during"] = [len(before), len(during)]
+    if p_before is None or p_during is None:
+        ctx.fail("too few acks to compare the fleet's latency before and during the flood")
+        return
+    limit = max(2 * p_before, p_before + ctx.sizes.p99_slack_s)
+    if p_during > limit:
+        ctx.fail(
+            f"other devices' ack p99 {p_during * 1000:.0f} ms during the flood, over {limit * 1000:.0f} ms "
+            f"(before: {p_before * 1000:.0f} ms)"
+        )
+
+
+async def _until_acked(clients: list[FaultClient], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while any(c.unacked for c in clients) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    return not any(c.unacked for c in clients)
+
+
+async def future_timestamp(ctx: Ctx) -> None:
+    device = ctx.device("clock")
+    client = ctx.client(device, ctx.register(device, device.upper()))
+    stop = asyncio.Event()
+    connection = asyncio.ensure_future(client.run(stop))
+    ctx.background.append(connection)
+    now = int(time.time() * 1000)
+    await client.send_batch([(now - 10_000 + i * 1000, NORMAL) for i in range(10)])
+    await ctx.at(ctx.sizes.lead_s / 2)
+    await client.send(int(time.time() * 1000) + 290_000, NORMAL)  # the device clock jumps ahead
+    await _until_acked([client], 30)
+    await ctx.inject(track=False)  # this scenario's recovery is the alert's delay
+    first = int(time.time() * 1000)
+    for _ in range(10):  # the clock is right again; the patient is in trouble
+        await client.send(int(time.time() * 1000), CRITICAL)
+        await asyncio.sleep(0.4)
+    await _until_acked([client], 30)
+    stop.set()
+    await connection
+
+    async def check() -> None:
+        subject = pseudonym(bytes.fromhex(ctx.stack.key), device.upper())
+        bootstrap = ctx.settings.bootstrap
+        alerts = await read_range(
+            bootstrap, ALERTS_TOPIC, ctx.starts[ALERTS_TOPIC], await end_offsets(bootstrap, ALERTS_TOPIC)
+        )
+        onsets = []
+        for record in alerts:
+            event = orjson.loads(record.value)
+            if event.get("subject") == subject and event.get("status") in ("open", "escalated"):
+                if (
+                    event.get("kind") != "baseline_drift"
+                    and loadtest._ms(event.get("event_time", "")) >= first
+                ):
+                    onsets.append(loadtest._ms(event["event_time"]))
+        limit_s = ctx.settings.confirm_s + 5
+        if not onsets:
+            ctx.fail("no alert opened for the critical readings after the future-stamped one")
+            return
+        ctx.result.recovery_s = (min(onsets) - first) / 1000
+        if ctx.result.recovery_s > limit_s:
+            ctx.fail(
+                f"the alert opened {ctx.result.recovery_s:.0f} s of event time late (limit {limit_s:.0f} s)"
+            )
+
+    ctx.checks.append(check)
+
+
+async def seq_reset(ctx: Ctx) -> None:
+    device = ctx.device("reset")
+    token = ctx.register(device, device.upper())
+    first = ctx.client(device, token)
+    stop = asyncio.Event()
+    connection = asyncio.ensure_future(first.run(stop))
+    ctx.background.append(connection)
+    for _ in range(20):
+        await first.send(int(time.time() * 1000), NORMAL)
+        await asyncio.sleep(0.05)
+    await _until_acked([first], 30)
+    stop.set()
+    await connection
+    await ctx.at(ctx.sizes.lead_s)
+    await ctx.inject()
+    # Firmware whose counter reset (a battery change): seqs 0-9 again, new readings.
+    ctx.extra[device].append(await _raw_batch(ctx, token, [
+        (i, int(time.time() * 1000) + i, {**NORMAL, "heart_rate": 100 + i}) for i in range(10)
+    ]))
+    # The reference client restarted: readings queued before it connects,
+    # then new ones, all different from what the device sent before.
+    second = ctx.client(device, token)
+    for i in range(10):
+        await second.send(int(time.time() * 1000) + i, {**NORMAL, "heart_rate": 80 + i})
+    stop = asyncio.Event()
+    connection = asyncio.ensure_future(second.run(stop))
+    ctx.background.append(connection)
+    for _ in range(10):
+        await second.send(int(time.time() * 1000), {**NORMAL, "heart_rate": 90})
+        await asyncio.sleep(0.1)
+    await _until_acked([second], 30)
+    stop.set()
+    await connection
+
+
+class RawDevice:
+    """A device without the reference client: its own seqs, no resends. What
+    it was told is reconciled like a client's (`reconcile_readings`)."""
+
+    def __init__(self) -> None:
+        self.queued: set[bytes] = set()
+        self.acked_fps: set[bytes] = set()
+        self.unacked: dict[int, Any] = {}  # it keeps nothing: a refused reading is refused, not lost
+        self.refused: dict[str, int] = {}
+
+
+async def _raw_batch(ctx: Ctx, token: str, readings: list[tuple[int, int, dict[str, Any]]]) -> RawDevice:
+    """Send one batch frame (seq, ts, vitals) and note what each reading got back."""
+    raw = RawDevice()
+    by_seq = {seq: fingerprint(ts, vitals) for seq, ts, vitals in readings}
+    raw.queued = set(by_seq.values())
+    frame = {"type": "batch", "readings": [{"seq": q, "ts": t, "vitals": v} for q, t, v in readings]}
+    answered: set[int] = set()
+    async with connect(ctx.stack.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        await ws.send(orjson.dumps(frame).decode())
+        with contextlib.suppress(asyncio.TimeoutError, ConnectionClosed):
+            while answered < set(by_seq):
+                answer = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+                if answer.get("type") == "ack":
+                    for seq in answer.get("seqs") or [answer.get("seq")]:
+                        answered.add(seq)
+                        raw.acked_fps.add(by_seq[seq])
+                elif answer.get("type") == "error":
+                    answered.add(answer.get("seq"))
+                    raw.refused[answer.get("code", "?")] = raw.refused.get(answer.get("code", "?"), 0) + 1
+    ctx.result.notes["reset_device_refused"] = raw.refused
+    return raw
+
+
+def _bloated(i: int) -> dict[str, Any]:
+    """60 custom channels with names never sent before, and a heart rate."""
+    vitals: dict[str, Any] = {f"chan_{i:04d}_{j:02d}_" + "x" * 44: j for j in range(60)}
+    vitals["heart_rate"] = 72
+    return vitals
+
+
+async def state_bloat(ctx: Ctx) -> None:
+    device = ctx.device("bloat")
+    client = ctx.client(device, ctx.register(device, device.upper()))
+    stop = asyncio.Event()
+    connection = asyncio.ensure_future(client.run(stop))
+    ctx.background.append(connection)
+    await ctx.at(ctx.sizes.lead_s / 2)
+    await ctx.inject()
+    now = int(time.time() * 1000) - 60_000
+    for frame in range(30):  # 300 readings, 10 a frame
+        await client.send_batch([(now + (frame * 10 + k) * 100, _bloated(frame * 10 + k)) for k in range(10)])
+        await asyncio.sleep(0.1)
+    await _until_acked([client], 30)
+    stop.set()
+    await connection
+
+
+async def registry_error(ctx: Ctx) -> None:
+    device = ctx.device("revoked")
+    token = ctx.register(device, device.upper())
+    path = ctx.stack.home / "devices.json"
+    async with connect(ctx.stack.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        sender = asyncio.ensure_future(_trickle(ws))
+        ctx.background.append(sender)
+        await ctx.at(ctx.sizes.lead_s)
+        good = path.read_bytes()
+        path.write_bytes(good[: len(good) // 2])  # a half-written file
+        await asyncio.sleep(3.0)
+        path.write_bytes(good)
+        ctx.stack.registry.revoke(device)
+        revoked = await ctx.inject(track=False)  # this scenario's recovery is the time to close
+        try:
+            await asyncio.wait_for(ws.wait_closed(), REVOKED_CLOSE_S)
+        except asyncio.TimeoutError:
+            ctx.fail(f"the revoked device's connection still open {REVOKED_CLOSE_S:g} s after the revocation")
+            return
+        finally:
+            sender.cancel()
+        ctx.result.recovery_s = time.perf_counter() - revoked
+        if ws.close_code != 4003:
+            ctx.fail(f"the revoked device's connection closed with {ws.close_code}, not 4003")
+
+
+async def _trickle(ws: Any) -> None:
+    """A well-behaved device: one reading every half second, acks read."""
+    seq = 0
+    reader = asyncio.ensure_future(_drain(ws))
+    try:
+        while True:
+            await ws.send(
+                orjson.dumps(
+                    {"type": "reading", "seq": seq, "ts": int(time.time() * 1000), "vitals": NORMAL}
+                ).decode()
+            )
+            seq += 1
+            await asyncio.sleep(0.5)
+    except ConnectionClosed:
+        pass
+    finally:
+        reader.cancel()
+
+
+async def _drain(ws: Any) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        async for _ in ws:
+            pass
+
+
+SCENARIOS = [
+    Scenario("worker-kill", worker_kill, lambda s: s.lead_s + s.tail_s + 2, full_runs=5),
+    Scenario("gateway-kill", gateway_kill, lambda s: s.lead_s + s.tail_s, full_runs=5),
+    Scenario("broker-kill-10s", broker_kill(10), lambda s: s.lead_s + 10 + s.tail_s, drain_s=60),
+    Scenario(
+        "broker-kill-60s", broker_kill(60), lambda s: s.lead_s + 60 + s.tail_s, full_only=True, drain_s=90
+    ),
+    Scenario("worker-join-leave", worker_join_leave, lambda s: s.lead_s + 12),
+    Scenario("poison", poison, lambda s: s.lead_s + s.tail_s),
+    Scenario("hello-flood", flood("hello"), lambda s: s.lead_s + s.flood_s + 0.5),
+    Scenario("invalid-flood", flood("invalid"), lambda s: s.lead_s + s.flood_s + 0.5),
+    Scenario("rejected-flood", flood("rejected"), lambda s: s.lead_s + s.flood_s + 0.5),
+    Scenario("handshake-flood", flood("handshake"), lambda s: s.lead_s + s.flood_s + 0.5),
+    Scenario("future-timestamp", future_timestamp, lambda s: s.lead_s + 5),
+    Scenario("seq-reset", seq_reset, lambda s: s.lead_s + s.tail_s),
+    Scenario("state-bloat", state_bloat, lambda s: s.lead_s + s.tail_s),
+    Scenario("registry-error", registry_error, lambda s: s.lead_s + s.tail_s + 3),
+]
+
+
+# -- the table ----------------------------------------------------------------------------
+
+
+def summarise(name: str, results: list[Result]) -> dict[str, Any]:
+    def total(attr: str) -> int:
+        return sum(getattr(r, attr) for r in results)
+
+    recoveries = [r.recovery_s for r in results if r.recovery_s is not None]
+    p99s = [r.ack_p99_s for r in results if r.ack_p99_s is not None]
+    befores = [r.ack_p99_before_s for r in results if r.ack_p99_before_s is not None]
+    return {
+        "scenario": name,
+        "runs": len(results),
+        "sent": total("sent"),
+        "acked": total("acked"),
+        "lost": total("lost"),
+        "stored_twice": total("stored_twice"),
+        "stored_conflicting": total("stored_conflicting"),
+        "alerts_expected": total("alerts_expected"),
+        "alerts_lost": total("alerts_lost"),
+        "duplicate_alerts": total("duplicate_alerts"),
+        "alerts_reemitted": total("alerts_reemitted"),
+        "alerts_conflicting": total("alerts_conflicting"),
+        "alerts_unexpected": total("alerts_unexpected"),
+        "recovery_s_max": round(max(recoveries), 1) if recoveries else None,
+        "ack_p99_s": round(max(p99s), 4) if p99s else None,
+        "ack_p99_before_s": round(max(befores), 4) if befores else None,
+        "passed": all(r.passed for r in results),
+        "failures": [f"run {r.run}: {f}" for r in results for f in r.failures],
+        "runs_detail": [_run_detail(r) for r in results],
+    }
+
+
+def _run_detail(r: Result) -> dict[str, Any]:
+    detail = {k: v for k, v in r.__dict__.items() if k not in ("failures",)}
+    detail.update(passed=r.passed, failures=r.failures, duplicate_alerts=r.duplicate_alerts)
+    return detail
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    headers = [
+        "scenario",
+        "runs",
+        "sent",
+        "acked",
+        "lost",
+        "stored twice",
+        "alerts (lost)",
+        "duplicate alerts",
+        "recovery s",
+        "others' ack p99",
+        "result",
+    ]
+    lines = []
+    for s in rows:
+        twice = f"{s['stored_twice']}" + (
+            f" ({s['stored_conflicting']} differ)" if s["stored_conflicting"] else ""
+        )
+        dups = f"{s['duplicate_alerts']}" + (
+            f" ({s['alerts_conflicting']} differ)" if s["alerts_conflicting"] else ""
+        )
+        p99 = _ms(s["ack_p99_s"]) + (
+            f" ({_ms(s['ack_p99_before_s'])} before)" if s["ack_p99_before_s"] else ""
+        )
+        recovery = "-" if s["recovery_s_max"] is None else f"{s['recovery_s_max']:.1f}"
+        lines.append(
+            [
+                s["scenario"],
+                s["runs"],
+                s["sent"],
+                s["acked"],
+                s["lost"],
+                twice,
+                f"{s['alerts_expected']} ({s['alerts_lost']})",
+                dups,
+                recovery,
+                p99,
+                "pass" if s["passed"] else "FAIL",
+            ]
+        )
+    return table(headers, lines)
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def selected(args: argparse.Namespace) -> list[Scenario]:
+    names = [n for part in (args.only or []) for n in part.split(",") if n]
+    known = {s.name for s in SCENARIOS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown scenario {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    chosen = [s for s in SCENARIOS if (not names or s.name in names)]
+    return [s for s in chosen if not (s.full_only and args.quick and not names)]
+
+
+def runs_of(scenario: Scenario, args: argparse.Namespace) -> int:
+    if args.runs:
+        return args.runs
+    return 1 if args.quick else scenario.full_runs
+
+
+def run_suite(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    sizes = Sizes.of(args.quick, args.p99_slack)
+    scenarios = selected(args)
+    tmp = Path(tempfile.mkdtemp(prefix="vigil-faults-"))
+    stack = Stack(tmp)
+    rows: list[dict[str, Any]] = []
+    healed: list[str] = []
+    started = time.monotonic()
+    try:
+        say(f"starting Kafka, the gateway and a worker in {tmp}")
+        stack.start()
+        for scenario in scenarios:
+            results = []
+            for index in range(1, runs_of(scenario, args) + 1):
+                t0 = time.monotonic()
+                result = asyncio.run(run_once(stack, scenario, index, sizes, args.verbose))
+                results.append(result)
+                say(
+                    f"{scenario.name} run {index}: {'pass' if result.passed else 'FAIL'} in "
+                    f"{time.monotonic() - t0:.0f} s" + "".join(f"\n    {f}" for f in result.failures)
+                )
+                for note in stack.heal():
+                    healed.append(f"after {scenario.name} run {index}: {note}")
+                    say(f"    {note}")
+            rows.append(summarise(scenario.name, results))
+    finally:
+        stack.stop()
+        if args.keep:
+            say(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    meta = {
+        "mode": "quick" if args.quick else "full",
+        "sizes": sizes.__dict__,
+        "elapsed_s": round(time.monotonic() - started, 1),
+        "machine": machine(),
+        "healed": healed,
+    }
+    return rows, meta
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Vigil's fault and abuse suite: scenarios against real processes, reconciled.",
+        epilog="Scenarios: " + ", ".join(s.name for s in SCENARIOS),
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="one run of each, 20 devices, broker outage 10 s only"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=0, help="runs of each scenario (default: 1 quick, 5 for kills)"
+    )
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help="only these scenarios (repeat or comma-separate)"
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="write the table and every run's detail here"
+    )
+    parser.add_argument(
+        "--p99-slack",
+        type=float,
+        default=0.2,
+        metavar="S",
+        help="during a flood, others' ack p99 may exceed 2x the p99 before it up to this many seconds "
+        "above it (default 0.2)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs of every process)")
+    parser.add_argument("--verbose", action="store_true", help="the simulator's progress lines too")
+    args = parser.parse_args(argv)
+    stop_on_signals()
+    # Kafka clients in this process complain at every broker outage the
+    # suite causes on purpose; what matters is in the table.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    rows, meta = run_suite(args)
+    print(render(rows))
+    for row in rows:
+        for failure in row["failures"]:
+            print(f"{row['scenario']}: {failure}")
+    print(machine_line(meta["machine"]) + f"; {meta['mode']} run in {meta['elapsed_s']:.0f} s")
+    if args.json:
+        args.json.write_bytes(orjson.dumps({**meta, "scenarios": rows}, option=orjson.OPT_INDENT_2) + b"\n")
+    return 0 if all(r["passed"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -230,7 +230,7 @@ class LoadRun:
 
             # Drain: wait for the acks still due.
             deadline = time.perf_counter() + plan.drain_s
-            while time.perf_counter() < deadline and any(c.unacked for c in self.clients.values()):
+            while time.perf_counter() < deadline and any(c.pending for c in self.clients.values()):
                 await asyncio.sleep(0.2)
             progress.cancel()
             end_offsets = await scan.end_offsets(list(start_offsets))
@@ -401,7 +401,7 @@ class LoadRun:
         plan = self.plan
         never_acked = acked_not_stored = not_processed = copies = 0
         for device_id, client in self.clients.items():
-            never_acked += len(client.unacked)
+            never_acked += client.pending  # numbered and not acked, or still waiting for a seq
             counts, late = stored["stored"][device_id], stored["unprocessed"][device_id]
             for index, flag in enumerate(client.acked_flags):
                 if flag and not counts[index]:

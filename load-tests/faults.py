@@ -1077,9 +1077,9 @@ async def _check_p99(ctx: Ctx) -> None:
 
 async def _until_acked(clients: list[FaultClient], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while any(c.unacked for c in clients) and time.monotonic() < deadline:
+    while any(c.pending for c in clients) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    return not any(c.unacked for c in clients)
+    return not any(c.pending for c in clients)
 
 
 async def future_timestamp(ctx: Ctx) -> None:

@@ -43,6 +43,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from app.core.errors import VigilError
 from app.core.records import decode_readings, reading_id
@@ -182,10 +183,9 @@ class LoadRun:
         scan = await _started(from_start(self.settings.bootstrap, READINGS_TOPIC))
         try:
             start_offsets = await scan.end_offsets(await _assignment(scan, READINGS_TOPIC))
-            alerts = await _started(from_start(self.settings.bootstrap, ALERTS_TOPIC))
-        except BaseException:
-            await scan.stop()
-            raise
+        finally:
+            await _stop_quietly(scan)
+        alerts = await _started(from_start(self.settings.bootstrap, ALERTS_TOPIC))
         watcher: asyncio.Future[Any] | None = None
         closing = asyncio.Event()  # clients stay connected through the drain
         connections: list[asyncio.Future[Any]] = []
@@ -233,7 +233,12 @@ class LoadRun:
             while time.perf_counter() < deadline and any(c.pending for c in self.clients.values()):
                 await asyncio.sleep(0.2)
             progress.cancel()
-            end_offsets = await scan.end_offsets(list(start_offsets))
+            # A fresh consumer: one that lived through a broker restart may
+            # never reach the new broker again (aiokafka: NodeNotReadyError
+            # until its requests time out), as seen in the fault suite.
+            scan = await _started(from_start(self.settings.bootstrap, READINGS_TOPIC))
+            await _assignment(scan, READINGS_TOPIC)
+            end_offsets = await _end_offsets(scan, list(start_offsets))
             if plan.worker:
                 processed = await self._wait_processed(end_offsets, deadline + plan.drain_s)
                 await asyncio.sleep(plan.settle_s)  # alerts of the last readings
@@ -248,8 +253,8 @@ class LoadRun:
                 task.cancel()
             if watcher is not None:
                 watcher.cancel()
-            await alerts.stop()
-            await scan.stop()
+            await _stop_quietly(alerts)
+            await _stop_quietly(scan)
         return self._report(sent_for, stored)
 
     async def _wait_connected(self, stop: asyncio.Event, timeout: float = 120.0) -> None:
@@ -568,3 +573,24 @@ async def run(settings: Settings, plan: Plan, stop: asyncio.Event, report_path: 
         plot(report, plot_path)
         print(f"plot: {plot_path}", file=sys.stderr)
     return report
+
+
+async def _end_offsets(consumer: AIOKafkaConsumer, partitions: list[Any], tries: int = 3) -> dict[Any, int]:
+    """End offsets, asked again when a broker that was just restarted (a
+    fault scenario) does not answer the first time."""
+    for _ in range(tries - 1):
+        try:
+            return await consumer.end_offsets(partitions)
+        except KafkaTimeoutError:
+            await asyncio.sleep(2)
+    return await consumer.end_offsets(partitions)
+
+
+async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:
+    """Stop a consumer; one cut off by a broker restart may raise while its
+    fetch task is cancelled (aiokafka), which is no reason to lose a report."""
+    try:
+        await consumer.stop()
+    except (asyncio.CancelledError, KafkaError):
+        if asyncio.current_task() is not None and asyncio.current_task().cancelling():  # type: ignore[union-attr]
+            raise  # our own cancellation, not the consumer's

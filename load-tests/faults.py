@@ -827,10 +827,7 @@ def replay(subjects: dict[str, str], records: list[Any], config: core.Config) ->
             continue
         state = states.setdefault(batch.patient, core.PatientState())
         patient = subjects[batch.patient]
-        for reading in batch.readings:
-            events.extend(
-                core.process(state, batch.patient, batch.device_id, reading, config, patient).events
-            )
+        events.extend(core.process_record(state, batch, config, patient).events)  # as the worker does
     return events
 
 

@@ -21,41 +21,6 @@ QUICK = [
     "invalid-flood", "rejected-flood", "handshake-flood", "future-timestamp", "seq-reset", "state-bloat",
     "registry-error",
 ]
-# What today's code fails, by item of issue 10; the fixes are in flight.
-# Strict: when a fix lands, the test reports XPASS as a failure and the
-# name must come off its list.
-VERDICT_FAILS_TODAY = {
-    "poison": "item 1: no vigil.dead-letter topic, no vigil_worker_records_failed_total",
-    "state-bloat": "item 1: the worker exits on MessageSizeTooLarge and again after a restart",
-    "future-timestamp": "item 2: readings after a future-stamped one are out of order, no alert",
-    "seq-reset": "item 3: readings of a reset seq are acknowledged as resends and dropped",
-    "hello-flood": "item 4: hello frames are not rate-limited; others' ack p99 goes to seconds",
-    "invalid-flood": "item 4: each refused reading is an error frame and a vigil.rejected record",
-    "rejected-flood": "item 4: each rate-limited reading is an error frame and a vigil.rejected record",
-    "registry-error": "item 6: a registry read error kills the credential re-check",
-}
-READINGS_FAIL_TODAY = {name: VERDICT_FAILS_TODAY[name] for name in ("seq-reset", "state-bloat")}
-ALERTS_FAIL_TODAY = {name: VERDICT_FAILS_TODAY[name] for name in ("state-bloat",)}
-# Found by this suite, intermittent (about one worker SIGKILL in ten): the
-# worker's RocksDB store already holds the state after the record it was
-# processing while that record's alert events are still in the producer's
-# buffer; after the restart the record is reprocessed as a duplicate against
-# the advanced state and the lost event is never sent (docs/reliability.md).
-INTERMITTENT = {"worker-kill": "an alert event lost when the worker is killed before it is delivered"}
-
-
-def cases(failing: dict[str, str], intermittent: dict[str, str]) -> list:
-    out = []
-    for name in QUICK:
-        if name in failing:
-            out.append(pytest.param(name, marks=pytest.mark.xfail(reason=failing[name], strict=True)))
-        elif name in intermittent:
-            out.append(pytest.param(name, marks=pytest.mark.xfail(reason=intermittent[name], strict=False)))
-        else:
-            out.append(name)
-    return out
-
-
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], dict, Any]:
     report = tmp_path_factory.mktemp("faults") / "faults.json"
@@ -69,7 +34,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], di
     return {row["scenario"]: row for row in data["scenarios"]}, data, run
 
 
-@pytest.mark.parametrize("name", cases(READINGS_FAIL_TODAY, {}))
+@pytest.mark.parametrize("name", QUICK)
 def test_no_acknowledged_reading_lost(suite, name: str) -> None:
     row = suite[0][name]
     assert row["runs"] == 1 and row["acked"] > 100, row
@@ -77,7 +42,7 @@ def test_no_acknowledged_reading_lost(suite, name: str) -> None:
     assert row["stored_conflicting"] == 0, row["failures"]
 
 
-@pytest.mark.parametrize("name", cases(ALERTS_FAIL_TODAY, INTERMITTENT))
+@pytest.mark.parametrize("name", QUICK)
 def test_no_alert_event_lost_or_duplicated(suite, name: str) -> None:
     row = suite[0][name]
     assert row["alerts_expected"] > 0, "no alerts in the run: the alert reconciliation checked nothing"
@@ -86,7 +51,7 @@ def test_no_alert_event_lost_or_duplicated(suite, name: str) -> None:
     assert row["alerts_unexpected"] == 0, row["failures"]
 
 
-@pytest.mark.parametrize("name", cases(VERDICT_FAILS_TODAY, INTERMITTENT))
+@pytest.mark.parametrize("name", QUICK)
 def test_scenario_passes(suite, name: str) -> None:
     """Its own checks too: dead letters, alert delay, revocation, flood latency, no process died."""
     row = suite[0][name]

@@ -36,7 +36,7 @@ VERDICT_FAILS_TODAY = {
 }
 READINGS_FAIL_TODAY = {name: VERDICT_FAILS_TODAY[name] for name in ("seq-reset", "state-bloat")}
 ALERTS_FAIL_TODAY = {name: VERDICT_FAILS_TODAY[name] for name in ("state-bloat",)}
-# Found by this suite, intermittent (about one worker SIGKILL in ten): the
+# Found by this suite, intermittent (3 worker SIGKILLs in 31): the
 # worker's RocksDB store already holds the state after the record it was
 # processing while that record's alert events are still in the producer's
 # buffer; after the restart the record is reprocessed as a duplicate against

@@ -4,7 +4,7 @@ happens at import.
 One agent consumes `vigil.readings`. For each record (one device frame, all
 from one patient, keyed by the patient's pseudonym) it decodes and checks the
 record (`app.core.records.decode_readings`), looks up the patient reference
-alert consumers need (`app.pseudonyms`), advances the patient's state with
+alert consumers need (`app.infra.pseudonyms`), advances the patient's state with
 `app.core.patient.process_record`, sends any alert events to `vigil.alerts`,
 and writes the state back once (`agents.codec`: Vigil's versioned encoding,
 never pickle). A record that cannot be processed goes to `vigil.dead-letter`
@@ -30,15 +30,15 @@ import structlog
 
 from agents.cache import DecodedStates
 from agents.codec import EncodedState, StoredPatientState, load_state
-from app import metrics
 from app.core import patient as core
 from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, RecordError, StateError
 from app.core.records import decode_readings, encode_dead_letter
-from app.pseudonyms import PatientDirectory, load_key
-from app.registry import Registry
-from app.settings import ALERTS_TOPIC, DEAD_LETTER_TOPIC, READINGS_TOPIC, Settings
-from app.topics import kafka_reachable
+from app.infra import metrics
+from app.infra.pseudonyms import PatientDirectory, load_key
+from app.infra.registry import Registry
+from app.infra.settings import ALERTS_TOPIC, DEAD_LETTER_TOPIC, READINGS_TOPIC, Settings
+from app.infra.topics import kafka_reachable
 
 log = structlog.get_logger()
 

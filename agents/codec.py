@@ -17,9 +17,9 @@ from typing import Any
 import structlog
 from faust.serializers import codecs
 
-from app import metrics
 from app.core import state as patient_state
 from app.core.errors import StateError
+from app.infra import metrics
 
 log = structlog.get_logger()
 

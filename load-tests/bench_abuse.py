@@ -49,7 +49,7 @@ from benchlib import machine, machine_line, table, vigil_services
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from app.registry import Registry  # noqa: E402
+from app.infra.registry import Registry  # noqa: E402
 
 FLOODS = ("hello", "invalid", "readings", "batches", "handshakes")
 # The flooder connects from another loopback address: a source of its own, as
@@ -82,7 +82,7 @@ async def device(url: str, token: str, seconds: float, latencies: list[float], m
     have sent as unacked."""
     try:
         await _device(url, token, seconds, latencies, missing)
-    except (OSError, InvalidHandshake, ConnectionClosed, asyncio.TimeoutError):
+    except (TimeoutError, OSError, InvalidHandshake, ConnectionClosed):
         missing.append(round(seconds / PERIOD_S))
 
 
@@ -202,7 +202,7 @@ async def _bad_handshakes(url: str, until: float, counts: dict[str, Any]) -> Non
         except InvalidStatus as refused:
             status = str(refused.response.status_code)
             counts["statuses"][status] = counts["statuses"].get(status, 0) + 1
-        except (OSError, InvalidHandshake, asyncio.TimeoutError):
+        except (TimeoutError, OSError, InvalidHandshake):
             counts["statuses"]["closed"] = counts["statuses"].get("closed", 0) + 1
 
 

@@ -1,6 +1,6 @@
 """Cost per reading of the pure detection core, side by side in one run.
 
-Runs the same cohort readings (app/evaluation.py, fixed seed) through:
+Runs the same cohort readings (app/tools/evaluation.py, fixed seed) through:
 - Vigil's core (`app.core.patient.process`: clean + score + learn + NEWS2 +
   alert lifecycle), the code the worker runs per reading;
 - NEWS2 alone (score from the latest values);
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.core import news2  # noqa: E402
 from app.core import patient as core  # noqa: E402
 from app.core import state as patient_state  # noqa: E402
-from app.evaluation import HOUR, STATIC_LIMITS, cohort  # noqa: E402
+from app.tools.evaluation import HOUR, STATIC_LIMITS, cohort  # noqa: E402
 
 
 def vigil(readings_by_patient: list[list[dict]]) -> None:

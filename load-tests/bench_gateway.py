@@ -3,7 +3,7 @@ side by side for several frame sizes, in one run.
 
 Starts a local Kafka (or uses `--bootstrap`) and one gateway process (no
 worker: this measures the gateway), registers `--devices` devices, and runs
-the load simulator (`app.loadtest`, the same code as `vigil simulate
+the load simulator (`app.tools.loadtest`, the same code as `vigil simulate
 --report`) once per configuration: one reading per frame, batches of 10, and
 batches of 50, each offering more than the previous. Every reading is acked
 only after Kafka's `acks=all` acknowledgement, as in production.
@@ -28,8 +28,8 @@ from pathlib import Path
 import benchlib  # noqa: F401  (puts the repository root on sys.path)
 from benchlib import machine, machine_line, table, vigil_services
 
-from app import loadtest  # noqa: E402
-from app.settings import Settings  # noqa: E402
+from app.infra.settings import Settings  # noqa: E402
+from app.tools import loadtest  # noqa: E402
 
 CONFIGS = (  # (readings per frame, readings per second per device)
     (1, 1.0),

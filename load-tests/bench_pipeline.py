@@ -1,7 +1,7 @@
 """End to end: gateway receipt to alert produced, at half of peak throughput.
 
 Starts a local Kafka (or uses `--bootstrap`), one gateway and one worker,
-then runs the load simulator (`app.loadtest`, as `vigil simulate --report`)
+then runs the load simulator (`app.tools.loadtest`, as `vigil simulate --report`)
 twice, side by side in one run:
 
 1. peak: more load than the pipeline can take (`--peak-offer` readings/s);
@@ -39,8 +39,8 @@ from pathlib import Path
 import benchlib  # noqa: F401  (puts the repository root on sys.path)
 from benchlib import http_get, machine, machine_line, metric, table, vigil_services
 
-from app import loadtest  # noqa: E402
-from app.settings import Settings  # noqa: E402
+from app.infra.settings import Settings  # noqa: E402
+from app.tools import loadtest  # noqa: E402
 
 
 def scrape(url: str) -> str:

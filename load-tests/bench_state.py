@@ -5,11 +5,11 @@ one Vigil worker.
 What it does, in one run:
 
 1. Provisions a local Kafka in a temp dir (unless --bootstrap is given),
-   Vigil's topics (`app.topics.ensure_topics`), and the worker's changelog
+   Vigil's topics (`app.infra.topics.ensure_topics`), and the worker's changelog
    topic `<worker id>-patients-changelog`, compacted, with the worker's
    partition count (--partitions, Vigil's default 4), before any worker runs.
 2. Builds realistic patient states with the pure core: --templates patients
-   of the evaluation cohort (`app.evaluation.cohort`) are each advanced
+   of the evaluation cohort (`app.tools.evaluation.cohort`) are each advanced
    through --readings-per-patient readings (default 200) with
    `app.core.patient.process`; every one of the --patients states is one of
    these, varied (reading count, last reading id, artifact share, baseline
@@ -72,10 +72,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 from app.core import patient as core  # noqa: E402
 from app.core import state as patient_state
 from app.core.records import pseudonym, reading_id  # noqa: E402
-from app.evaluation import cohort  # noqa: E402
-from app.kafka_local import free_port  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from app.topics import ensure_topics  # noqa: E402
+from app.infra.kafka_local import free_port  # noqa: E402
+from app.infra.settings import Settings  # noqa: E402
+from app.infra.topics import ensure_topics  # noqa: E402
+from app.tools.evaluation import cohort  # noqa: E402
 
 TARGET_PATIENTS = 100_000
 TARGET_RSS = 2**30  # 1 GiB resident for TARGET_PATIENTS

@@ -4,12 +4,12 @@ state durable in the changelog, side by side with two Faust baselines.
 What it does, in one run:
 
 1. Provisions a local Kafka in a temp dir (unless --bootstrap is given) and
-   Vigil's topics (`app.topics.ensure_topics`).
+   Vigil's topics (`app.infra.topics.ensure_topics`).
 2. Pre-fills `vigil.readings` with --readings readings (default 200,000) of
    --patients patients (default 200), --per-record readings per Kafka record
    (default 10: a batching device's frame), keyed by the patient's pseudonym
    like the gateway does. Vitals are the evaluation cohort's
-   (`app.evaluation.cohort`: daily rhythm, noise, artifacts, dropouts, some
+   (`app.tools.evaluation.cohort`: daily rhythm, noise, artifacts, dropouts, some
    deteriorations), event times increasing per patient, patients interleaved;
    the devices are registered so the worker resolves every pseudonym. The
    first --naive-readings of the same stream also go to a topic of their own
@@ -17,7 +17,7 @@ What it does, in one run:
    batching) before any consumer starts.
 3. Runs, one after the other, each as its own OS process with its own
    consumer group, consuming its topic from the earliest offset:
-   - vigil: Vigil's worker, `python -m app.cli worker`, unchanged (state in
+   - vigil: Vigil's worker, `python -m app.cli.main worker`, unchanged (state in
      the `patients` table, one changelog record per Kafka record);
    - naive: load-tests/naive_worker.py, the obvious Faust + River app (a
      pickled `HalfSpaceTrees` pipeline per patient in a table, written back
@@ -90,11 +90,11 @@ from aiokafka.errors import KafkaError  # noqa: E402
 
 from app.core.protocol import Reading  # noqa: E402
 from app.core.records import encode_readings, pseudonym  # noqa: E402
-from app.evaluation import cohort  # noqa: E402
-from app.kafka_local import free_port  # noqa: E402
-from app.registry import Registry  # noqa: E402
-from app.settings import READINGS_TOPIC, Settings  # noqa: E402
-from app.topics import ensure_topics  # noqa: E402
+from app.infra.kafka_local import free_port  # noqa: E402
+from app.infra.registry import Registry  # noqa: E402
+from app.infra.settings import READINGS_TOPIC, Settings  # noqa: E402
+from app.infra.topics import ensure_topics  # noqa: E402
+from app.tools.evaluation import cohort  # noqa: E402
 
 TARGET = 50_000  # readings per second per worker process
 HERE = Path(__file__).resolve().parent

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.kafka_local import KAFKA_VERSION, LocalKafka, free_port  # noqa: E402
+from app.infra.kafka_local import KAFKA_VERSION, LocalKafka, free_port  # noqa: E402
 
 
 def machine() -> dict[str, Any]:
@@ -305,7 +305,7 @@ def run_with_kafka(args: Any, prefix: str, bench: Any) -> tuple[Any, str]:
 class Services:
     """A running gateway (and worker) started by `vigil_services`."""
 
-    settings: Any  # app.settings.Settings of this process, pointing at them
+    settings: Any  # app.infra.settings.Settings of this process, pointing at them
     broker: str  # description of the Kafka they use
     gateway: subprocess.Popen[bytes]
     worker_url: str | None  # http://127.0.0.1:<port> of the worker, if one runs
@@ -319,12 +319,12 @@ def vigil_services(
     Vigil's topics, a gateway and, with `worker`, a worker, all ready; every
     process is stopped and the home removed on the way out. `settings` are
     more VIGIL_* values for them. This process's environment gets the same
-    VIGIL_* values, so the simulator (`app.loadtest`) finds them."""
+    VIGIL_* values, so the simulator (`app.tools.loadtest`) finds them."""
     import asyncio
     import tempfile
 
-    from app.settings import Settings
-    from app.topics import ensure_topics
+    from app.infra.settings import Settings
+    from app.infra.topics import ensure_topics
 
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         home = Path(tmp)

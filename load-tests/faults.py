@@ -2,10 +2,10 @@
 
     .venv/bin/python load-tests/faults.py [--quick] [--runs N] [--only NAME[,NAME]] [--json FILE]
 
-It starts a local Kafka (`app.kafka_local`, free ports), a `vigil gateway`
+It starts a local Kafka (`app.infra.kafka_local`, free ports), a `vigil gateway`
 and a `vigil worker` as child processes, and runs each scenario against them:
-a small simulated fleet (`app.loadtest`, on the reference client
-`app.simulate.DeviceClient`; half the patients deteriorate) streams through
+a small simulated fleet (`app.tools.loadtest`, on the reference client
+`app.tools.simulate.DeviceClient`; half the patients deteriorate) streams through
 the gateway while the fault is injected. Every scenario is then reconciled:
 
 (a) by device and reading: every reading a device had acknowledged must be on
@@ -110,13 +110,13 @@ from benchlib import (
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-from app import loadtest  # noqa: E402
 from app.core import patient as core  # noqa: E402
 from app.core.records import decode_readings, pseudonym  # noqa: E402
-from app.kafka_local import LocalKafka, free_port  # noqa: E402
-from app.registry import Registry  # noqa: E402
-from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings  # noqa: E402
-from app.topics import assignment, ensure_topics, from_start, read_to_end  # noqa: E402
+from app.infra.kafka_local import LocalKafka, free_port  # noqa: E402
+from app.infra.registry import Registry  # noqa: E402
+from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings  # noqa: E402
+from app.infra.topics import assignment, ensure_topics, from_start, read_to_end  # noqa: E402
+from app.tools import loadtest  # noqa: E402
 
 DEAD_LETTER_TOPIC = "vigil.dead-letter"
 FAILED_METRIC = "vigil_worker_records_failed_total"
@@ -423,7 +423,7 @@ async def committed(bootstrap: str, group: str) -> dict[int, int]:
         await admin.start()
         offsets = await admin.list_consumer_group_offsets(group)
         return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == READINGS_TOPIC}
-    except (KafkaError, OSError, asyncio.TimeoutError):
+    except (TimeoutError, KafkaError, OSError):
         return {}
     finally:
         with contextlib.suppress(Exception):
@@ -748,7 +748,7 @@ async def run_once(stack: Stack, scenario: Scenario, index: int, sizes: Sizes, v
     if ctx.recoveries:
         try:
             times = await asyncio.wait_for(asyncio.gather(*ctx.recoveries), 15)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             times = [None]
         if None in times:
             result.fail("did not recover: some devices had no ack, or the worker did not catch up")
@@ -1247,7 +1247,7 @@ async def registry_error(ctx: Ctx) -> None:
         revoked = await ctx.inject(track=False)  # this scenario's recovery is the time to close
         try:
             await asyncio.wait_for(ws.wait_closed(), REVOKED_CLOSE_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             ctx.fail(f"the revoked device's connection still open {REVOKED_CLOSE_S:g} s after the revocation")
             return
         finally:

@@ -107,7 +107,7 @@ async def connected_flood(kind: str, url: str, token: str, until: float, tally: 
         except ConnectionClosed as exc:
             tally.closed += 1
             tally.saw(exc.rcvd.code if exc.rcvd else "closed")
-        except (OSError, InvalidHandshake, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, InvalidHandshake) as exc:
             if time.monotonic() >= until:
                 break  # the end came while a send was held back
             tally.closed += 1
@@ -131,7 +131,7 @@ async def _failed_handshakes(host: str, port: int, path: str, until: float, tall
             tally.replies += 1
             parts = status.split()
             tally.saw(parts[1].decode() if len(parts) > 1 else "none")
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             tally.closed += 1
             await asyncio.sleep(0.05)
         finally:

@@ -42,11 +42,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import faust  # noqa: E402
+from benchlib import comparison_app  # noqa: E402
 from river import anomaly, preprocessing  # noqa: E402
 
 from app.core.records import decode_readings  # noqa: E402
-
-from benchlib import comparison_app  # noqa: E402
 
 stats = {"records": 0, "readings": 0, "patients": 0, "first": None, "last": None}
 app, readings_topic = comparison_app("bench-naive", 6068, stats)

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from app.kafka_local import LocalKafka, free_port
+from app.infra.kafka_local import LocalKafka, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,6 +2,6 @@
 the alert lifecycle.
 
 Nothing in this package does I/O, reads a clock, or imports asyncio, Kafka,
-websockets or Prometheus (tests/unit/test_purity.py checks it). Time comes in as
+websockets or Prometheus (tests/core/test_purity.py checks it). Time comes in as
 event time (epoch milliseconds) carried by the readings themselves.
 """

@@ -10,9 +10,9 @@ from pathlib import Path
 from agents.app import Worker
 from agents.codec import CODEC
 from app.core.state import PatientState
-from app.pseudonyms import PatientDirectory
-from app.registry import Registry
-from app.settings import Settings
+from app.infra.pseudonyms import PatientDirectory
+from app.infra.registry import Registry
+from app.infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

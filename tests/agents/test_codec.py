@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from agents.codec import EncodedState, PatientStateCodec, load_state
-from app import metrics
 from app.core.state import PatientState, encode
+from app.infra import metrics
 
 
 def test_round_trip_and_fresh_state_for_undecodable_records() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app.kafka_local import free_port
+from app.infra.kafka_local import free_port
 from tests.conftest import ROOT
 
 KEY = "ab" * 32

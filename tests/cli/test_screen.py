@@ -6,8 +6,8 @@ from __future__ import annotations
 import io
 import os
 
-from app.alert_view import Screen
-from app.up import status_line
+from app.cli.alert_view import Screen
+from app.cli.up import status_line
 
 
 def event(kind: str, status: str, alert_id: str = "a1", severity: str = "high") -> dict:

@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 PARENT = """
 import subprocess, sys, time
-from app.runtime import die_with_parent
+from app.infra.runtime import die_with_parent
 child = subprocess.Popen(["sleep", "60"], preexec_fn=die_with_parent())
 print(child.pid, flush=True)
 time.sleep(60)

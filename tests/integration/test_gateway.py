@@ -17,7 +17,7 @@ import trustme
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from app.topics import from_start, read_to_end
+from app.infra.topics import from_start, read_to_end
 from tests.conftest import ROOT, read_topic, stop, wait_ready
 
 pytestmark = pytest.mark.integration
@@ -222,7 +222,7 @@ async def drain(ws, quiet: float = 2.0) -> list[dict]:
     while True:
         try:
             got.append(json.loads(await asyncio.wait_for(ws.recv(), quiet)))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return got
 
 

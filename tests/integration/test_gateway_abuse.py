@@ -15,8 +15,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from app.kafka_local import LocalKafka, free_port
-from app.simulate import DeviceClient
+from app.infra.kafka_local import LocalKafka, free_port
+from app.tools.simulate import DeviceClient
 from tests.conftest import stop, wait_ready
 from tests.integration.test_gateway import add_device, all_records, auth, drain, kafka_bootstrap, replies
 
@@ -48,7 +48,7 @@ def gateway(vigil):
 async def stored(vigil, device_id: str) -> dict[int, list[dict]]:
     """seq -> every reading stored under it on vigil.readings for `device_id`."""
     found: dict[int, list[dict]] = {}
-    from app.topics import from_start, read_to_end
+    from app.infra.topics import from_start, read_to_end
 
     def keep(records) -> None:
         for r in records:

@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
-from app.kafka_local import LocalKafka, free_port
-from app.simulate import DeviceClient
+from app.infra.kafka_local import LocalKafka, free_port
+from app.tools.simulate import DeviceClient
 from tests.conftest import read_topic, stop, wait_ready
 
 pytestmark = pytest.mark.integration

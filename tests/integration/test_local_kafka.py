@@ -8,8 +8,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app import kafka_local
-from app.kafka_local import LocalKafka, free_port
+from app.infra import kafka_local
+from app.infra.kafka_local import LocalKafka, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 import yaml
 
-from app.kafka_local import free_port
+from app.infra.kafka_local import free_port
 from tests.conftest import ROOT, stop
 
 pytestmark = pytest.mark.integration

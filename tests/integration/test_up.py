@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from app.kafka_local import free_port
-from app.preflight import port_free
+from app.infra.kafka_local import free_port
+from app.infra.preflight import port_free
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

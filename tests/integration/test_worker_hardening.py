@@ -15,9 +15,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import connect
 
-from app.core.state import MAX_STATE_BYTES
-from app.kafka_local import LocalKafka, free_port
 from app.core.records import pseudonym
+from app.core.state import MAX_STATE_BYTES
+from app.infra.kafka_local import LocalKafka, free_port
 from tests.conftest import read_topic, stop, wait_ready
 
 pytestmark = pytest.mark.integration

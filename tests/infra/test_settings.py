@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import MASK, Settings, SettingsError, inspect, specs, variables
+from app.infra.settings import MASK, Settings, SettingsError, inspect, specs, variables
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 

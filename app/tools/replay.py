@@ -7,7 +7,7 @@ empty cells are skipped), JSON lines (`{"patient": ..., "ts": ...,
 milliseconds.
 
 Each patient gets a device (`replay-<patient>`, registered afresh) and a
-reference client (`app.simulate.DeviceClient`), so replay uses the real
+reference client (`app.tools.simulate.DeviceClient`), so replay uses the real
 protocol: acks, resends, backoff. Readings are sent at their recorded times
 divided by `speed` (0: as fast as acks allow); since detection runs on event
 time, the alerts are the same at any speed. `shift_to_now` moves the whole
@@ -30,11 +30,11 @@ from typing import Any
 
 import orjson
 
-from app import simulate
 from app.core import fhir
 from app.core.protocol import Limits
-from app.registry import RegistryError, validate_id
-from app.settings import Settings
+from app.infra.registry import RegistryError, validate_id
+from app.infra.settings import Settings
+from app.tools import simulate
 
 
 class RecordingError(Exception):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import structlog
 
-from app import logs
+from app.infra import logs
 
 
 def test_redact_removes_patient_data_and_secrets() -> None:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from app.alert_view import describe
+from app.cli.alert_view import describe
 from app.core import patient as core
 from app.core import state as patient_state
 from app.core.delivery import SeqWindow, admit, rate_limited
@@ -26,7 +26,13 @@ from app.core.records import (
     pseudonym,
     reading_id,
 )
-from app.settings import ALERTS_TOPIC, DEAD_LETTER_TOPIC, DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC
+from app.infra.settings import (
+    ALERTS_TOPIC,
+    DEAD_LETTER_TOPIC,
+    DEVICE_SEQS_TOPIC,
+    READINGS_TOPIC,
+    REJECTED_TOPIC,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SPEC = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())

@@ -1,6 +1,6 @@
 """`vigil simulate --rate R --report FILE.json`: a device-fleet load test.
 
-N simulated devices (`app.simulate.DeviceClient`, the reference client: the
+N simulated devices (`app.tools.simulate.DeviceClient`, the reference client: the
 real protocol, hello, acks, resends after a reconnect), each with its own
 patient, send `rate` readings a second each, `batch` readings per frame, with
 device timestamps from the wall clock. A share of the patients deteriorate
@@ -47,9 +47,9 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from app.core.errors import VigilError
 from app.core.records import decode_readings, reading_id
-from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
-from app.simulate import DeviceClient, Patient, Stats, clients_for
-from app.topics import assignment, from_start, read_to_end
+from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
+from app.infra.topics import assignment, from_start, read_to_end
+from app.tools.simulate import DeviceClient, Patient, Stats, clients_for
 
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999))
 ONSETS = "open", "escalated"
@@ -217,7 +217,7 @@ class LoadRun:
                 end = started + plan.duration_s * (i + 1) / plan.steps
                 try:
                     await asyncio.wait_for(stop.wait(), max(0.0, end - time.perf_counter()))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 stage.ended = time.perf_counter()
                 if stop.is_set():
@@ -281,7 +281,7 @@ class LoadRun:
                 try:
                     await asyncio.wait_for(sending.wait(), delay)
                     break
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             rate = plan.stage_rate(self.stages.index(self.stage))
             now_ms = int(time.time() * 1000)
@@ -305,7 +305,7 @@ class LoadRun:
                     ws.transport.abort()  # the network drops: no close handshake
             try:
                 await asyncio.wait_for(sending.wait(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _progress(self, sending: asyncio.Event) -> None:
@@ -467,7 +467,7 @@ class LoadRun:
 async def _assignment(consumer: AIOKafkaConsumer, topic: str, timeout: float = 15.0) -> list[Any]:
     try:
         return await asyncio.wait_for(assignment(consumer, topic), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise RuntimeError(f"topic {topic} not found: is `vigil up` running?") from None
 
 

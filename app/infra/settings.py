@@ -199,7 +199,7 @@ def _cache_default() -> Path:
 @dataclass(frozen=True)
 class Settings:
     home: Path = setting("HOME", reader=PATH, factory=lambda: Path.home() / ".vigil")
-    # Where the local broker's jars are cached (app/kafka_local.py).
+    # Where the local broker's jars are cached (app/infra/kafka_local.py).
     cache: Path = setting("CACHE", reader=PATH, factory=_cache_default)
     # Bootstrap servers of an existing Kafka cluster. Empty: Vigil runs its own
     # local broker on `local_kafka_port`.
@@ -264,7 +264,7 @@ class Settings:
     handshake_failure_burst: int = setting("HANDSHAKE_FAILURE_BURST", 20, whole(1))
     # How often the gateway checks that Kafka answers, with no traffic too.
     kafka_probe_s: float = setting("KAFKA_PROBE_S", 2.0, seconds(0, strict=True))
-    # The patient pseudonym key (app/pseudonyms.py reads it) or a file holding it.
+    # The patient pseudonym key (app/infra/pseudonyms.py reads it) or a file holding it.
     pseudonym_key: str = setting("PSEUDONYM_KEY", "", HEX_KEY, secret=True)
     pseudonym_key_file: str = setting("PSEUDONYM_KEY_FILE", "", FILE)
     log_format: str = setting("LOG_FORMAT", "auto", choice(*LOG_FORMATS))

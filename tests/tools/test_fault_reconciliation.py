@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "load-tests"))
 import faults  # noqa: E402
 
 from app.core.records import reading_id  # noqa: E402
-from app.settings import Settings  # noqa: E402
+from app.infra.settings import Settings  # noqa: E402
 
 DEVICE = "dev-1"
 SUBJECT = "p-" + "a" * 32

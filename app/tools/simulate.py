@@ -28,10 +28,10 @@ from typing import Any
 
 import orjson
 from websockets.asyncio.client import connect
-
-from app.registry import Registry
-from app.settings import Settings
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from app.infra.registry import Registry
+from app.infra.settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -135,7 +135,7 @@ class DeviceClient:
                     await self._send_unacked(ws)  # what the gateway lacks, and what waited for a seq
                     self._connected.set()
                     await self._receive(ws, stop)
-            except (OSError, ConnectionClosed, InvalidHandshake, asyncio.TimeoutError):
+            except (TimeoutError, OSError, ConnectionClosed, InvalidHandshake):
                 pass
             finally:
                 self._connected.clear()
@@ -327,7 +327,7 @@ def clients_for(settings: Settings, devices: dict[str, str], stats: Stats) -> di
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(stop.wait(), seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
 
 

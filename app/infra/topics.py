@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from app.settings import (
+from app.infra.settings import (
     ALERTS_TOPIC,
     DEAD_LETTER_TOPIC,
     DEVICE_SEQS_TOPIC,

@@ -4,7 +4,7 @@ Maven Central jars.
 One module provisions, starts and stops it for `vigil up`, for the integration
 tests (a session fixture on free ports) and so for `.ci/run`:
 
-- `ensure_jars()` resolves the broker's jars with Maven (deploy/kafka/pom.xml)
+- `ensure_jars()` resolves the broker's jars with Maven (app/infra/kafka/pom.xml)
   into a cache folder, once; later runs find them there. Maven's own
   download lines are the progress a user sees on the first run.
 - `LocalKafka(data_dir, port, controller_port).start()` formats the storage on
@@ -29,12 +29,12 @@ import time
 import uuid
 from pathlib import Path
 
-from app.failures import PortInUse
-from app.runtime import die_with_parent
-from app.settings import Settings
+from app.infra.failures import PortInUse
+from app.infra.runtime import die_with_parent
+from app.infra.settings import Settings
 
 KAFKA_VERSION = "3.9.1"
-POM = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "pom.xml"
+POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"  # package data: installs with Vigil
 READY_LINE = "Kafka Server started"
 # What the broker logs when a log directory fails (a full disk, an I/O
 # error): it stops serving the directory, and with no directory left it halts.
@@ -151,7 +151,7 @@ listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs={data}
 num.partitions={partitions}
-# Topics are created on purpose (app/topics.py), never by a typo.
+# Topics are created on purpose (app/infra/topics.py), never by a typo.
 auto.create.topics.enable=false
 # Single node: every internal topic has one replica.
 offsets.topic.replication.factor=1

@@ -135,7 +135,7 @@ def test_alerts_render_as_detected_issues() -> None:
 
 
 def test_recordings_in_three_formats_read_the_same(tmp_path) -> None:
-    from app.replay import RecordingError, read_recording
+    from app.tools.replay import RecordingError, read_recording
 
     (tmp_path / "r.csv").write_text("patient,ts,heart_rate,spo2,consciousness\nP1,2026-11-29T10:01:00Z,71,,A\nP1,1795000000000,70,97,\n")
     (tmp_path / "r.jsonl").write_text(

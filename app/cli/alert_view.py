@@ -18,8 +18,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from app.core.fhir import detected_issue, heading
-from app.runtime import write_line
-from app.settings import ALERTS_TOPIC
+from app.infra.runtime import write_line
+from app.infra.settings import ALERTS_TOPIC
 
 PHYSIOLOGY = ("news2", "anomaly", "trend")
 _BOLD_RED, _BOLD_YELLOW, _BOLD, _RESET = "\x1b[1;31m", "\x1b[1;33m", "\x1b[1m", "\x1b[0m"

@@ -14,10 +14,17 @@ from typing import Any
 
 import orjson
 
-from app import failures, logs, preflight
-from app.runtime import exit_after_parent, silence, stop_on_signals, write_line
-from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings, SettingsError, inspect, unknown_variables
-from app.topics import ensure_topics
+from app.infra import failures, logs, preflight
+from app.infra.runtime import exit_after_parent, silence, stop_on_signals, write_line
+from app.infra.settings import (
+    ALERTS_TOPIC,
+    READINGS_TOPIC,
+    Settings,
+    SettingsError,
+    inspect,
+    unknown_variables,
+)
+from app.infra.topics import ensure_topics
 
 SETTINGS_EPILOG = """\
 Settings come from VIGIL_* environment variables: `vigil config` shows each
@@ -216,7 +223,7 @@ def say(command: str, message: str) -> None:
 
 def fail(command: str, exc: BaseException, settings: Settings) -> int:
     """The central handler: an exception as one line and a documented exit code
-    (app/failures.py); a traceback first only with VIGIL_LOG_LEVEL=debug."""
+    (app/infra/failures.py); a traceback first only with VIGIL_LOG_LEVEL=debug."""
     if isinstance(exc, SystemExit):
         raise exc
     if isinstance(exc, BrokenPipeError):  # our reader went away (`vigil alerts | head`)
@@ -276,14 +283,14 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    from app import up
+    from app.cli import up
 
     return up.run(settings, args.simulate, args.speed, show_all=args.show_all, status_every=args.status_every)
 
 
 def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
-    from app.gateway import ConfigError, Gateway, tls_context
-    from app.pseudonyms import PseudonymKeyError, load_key
+    from app.gateway.server import ConfigError, Gateway, tls_context
+    from app.infra.pseudonyms import PseudonymKeyError, load_key
 
     try:
         tls_context(settings)
@@ -325,7 +332,7 @@ def _use_uvloop(settings: Settings) -> None:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from app.pseudonyms import PseudonymKeyError, load_key
+    from app.infra.pseudonyms import PseudonymKeyError, load_key
 
     # Faust makes its data folder (VIGIL_HOME/worker) without its parents.
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -362,7 +369,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
-    from app.registry import Registry, RegistryError
+    from app.infra.registry import Registry, RegistryError
 
     registry = Registry(settings.registry_path)
     try:
@@ -395,7 +402,7 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
-    from app import alert_view
+    from app.cli import alert_view
 
     async def run() -> None:
         await preflight.kafka(settings)
@@ -438,7 +445,7 @@ async def _say_waiting(listening: asyncio.Event, settings: Settings) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from app import up
+    from app.cli import up
 
     if args.rate is not None or args.report or args.plot:
         return _load_test(args, settings)
@@ -456,7 +463,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 def _load_test(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from app import loadtest
+    from app.tools import loadtest
 
     rate = 1.0 if args.rate is None else args.rate
     if args.devices < 1 or rate <= 0 or args.batch < 1 or args.steps < 1 or args.duration <= 0:
@@ -499,7 +506,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     import time
     from pathlib import Path
 
-    from app import replay
+    from app.tools import replay
 
     try:
         rows = replay.read_recording(Path(args.file))
@@ -534,8 +541,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from app import export
-    from app.pseudonyms import PseudonymKeyError, load_key
+    from app.infra.pseudonyms import PseudonymKeyError, load_key
+    from app.tools import export
 
     try:
         start, end = export.parse_time(args.start), export.parse_time(args.end)
@@ -560,7 +567,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from app import evaluation
+    from app.tools import evaluation
 
     result = evaluation.evaluate(args.patients, args.days, args.seed)
     print(orjson.dumps(result).decode() if args.json else evaluation.table(result))
@@ -568,7 +575,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
-    from app.kafka_local import LocalKafka, LocalKafkaError, ensure_jars
+    from app.infra.kafka_local import LocalKafka, LocalKafkaError, ensure_jars
 
     try:
         if args.action == "fetch":

@@ -1,5 +1,5 @@
 """Checks a command makes before it starts, so that the usual mistakes are
-one clear line (`app.failures`) instead of a library's traceback: Kafka
+one clear line (`app.infra.failures`) instead of a library's traceback: Kafka
 reachable, the gateway reachable, the ports a service binds still free."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
-from app.failures import GatewayUnreachable, KafkaUnreachable, PortInUse
-from app.settings import Settings
+from app.infra.failures import GatewayUnreachable, KafkaUnreachable, PortInUse
+from app.infra.settings import Settings
 
 
 @contextlib.contextmanager
@@ -48,7 +48,7 @@ async def answers(bootstrap: str, timeout: float = 5.0) -> bool:
         try:
             await asyncio.wait_for(client.bootstrap(), timeout)
             return True
-        except (KafkaError, OSError, asyncio.TimeoutError):
+        except (TimeoutError, KafkaError, OSError):
             return False
         finally:
             await client.close()
@@ -61,7 +61,7 @@ async def topic_exists(bootstrap: str, topic: str, timeout: float = 5.0) -> bool
             await asyncio.wait_for(client.bootstrap(), timeout)
             metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
             return topic in metadata.topics()
-        except (KafkaError, OSError, asyncio.TimeoutError):
+        except (TimeoutError, KafkaError, OSError):
             return False
         finally:
             await client.close()
@@ -111,7 +111,7 @@ async def gateway(settings: Settings, timeout: float = 5.0) -> None:
     host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::") else settings.gateway_host
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, settings.gateway_port), timeout)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         raise GatewayUnreachable(
             f"cannot reach {gateway_url(settings)}: start the gateway (`vigil up` or `vigil gateway`), "
             "or set VIGIL_GATEWAY_HOST and VIGIL_GATEWAY_PORT to where it listens"

@@ -5,9 +5,9 @@ import stat
 import pytest
 
 from app.core.records import pseudonym
-from app.pseudonyms import PatientDirectory, PseudonymKeyError, load_key
-from app.registry import Registry
-from app.settings import Settings
+from app.infra.pseudonyms import PatientDirectory, PseudonymKeyError, load_key
+from app.infra.registry import Registry
+from app.infra.settings import Settings
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,8 @@ import secrets
 from pathlib import Path
 
 from app.core.records import pseudonym
-from app.registry import Registry
-from app.settings import Settings
+from app.infra.registry import Registry
+from app.infra.settings import Settings
 
 MIN_KEY_BYTES = 32
 

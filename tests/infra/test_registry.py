@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from app.registry import Registry, RegistryError
+from app.infra.registry import Registry, RegistryError
 
 
 def test_token_is_returned_once_and_only_its_hash_is_stored(tmp_path) -> None:
@@ -69,7 +69,7 @@ def test_reissue_replaces_registrations_in_one_write(tmp_path) -> None:
 
 
 def test_an_unreadable_registry_keeps_the_last_good_copy(tmp_path) -> None:
-    from app.registry import RegistryUnavailable
+    from app.infra.registry import RegistryUnavailable
 
     path = tmp_path / "devices.json"
     registry = Registry(path)

@@ -4,9 +4,9 @@ import socket
 
 import pytest
 
-from app import kafka_local
-from app.failures import PortInUse
-from app.kafka_local import LocalKafka, LocalKafkaError
+from app.infra import kafka_local
+from app.infra.failures import PortInUse
+from app.infra.kafka_local import LocalKafka, LocalKafkaError
 
 
 def test_missing_java_says_what_to_install(monkeypatch, tmp_path) -> None:

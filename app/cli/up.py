@@ -16,7 +16,7 @@ How it ends (docs/operations.md#vigil-up):
   (it does on a full disk, and may stay alive meanwhile): one line saying
   which, the rest stopped in order; exit 1.
 - `vigil up` itself is killed, even with SIGKILL: the kernel sends each child
-  SIGTERM (Linux's parent-death signal, `app.runtime.die_with_parent`), so no
+  SIGTERM (Linux's parent-death signal, `app.infra.runtime.die_with_parent`), so no
   child outlives it.
 - A port it needs is taken, or another `vigil up` runs on the same
   VIGIL_HOME: one line naming the port and the setting that changes it,
@@ -40,12 +40,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app import alert_view, preflight, simulate
-from app.failures import Failure, InUse
-from app.kafka_local import PRIVATE, LocalKafka, LocalKafkaError
-from app.runtime import STOP_SIGNALS, die_with_parent, write_line
-from app.settings import Settings
-from app.topics import ensure_topics
+from app.cli import alert_view
+from app.infra import preflight
+from app.infra.failures import Failure, InUse
+from app.infra.kafka_local import PRIVATE, LocalKafka, LocalKafkaError
+from app.infra.runtime import STOP_SIGNALS, die_with_parent, write_line
+from app.infra.settings import Settings
+from app.infra.topics import ensure_topics
+from app.tools import simulate
 
 GRACE_S = {"gateway": 10.0, "worker": 15.0}  # SIGTERM, then SIGKILL after this long
 # With the broker gone there is nothing left to flush or commit, and Faust's
@@ -367,7 +369,7 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep up to `seconds`; True if `stop` was set meanwhile."""
     try:
         await asyncio.wait_for(stop.wait(), seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
     return True
 

@@ -1,7 +1,7 @@
 """Expected failures of the `vigil` command and their exit codes.
 
 A command raises one of these with a message saying what failed and what to
-do; `app.cli.main` prints it as one line on stderr (a traceback only with
+do; `app.cli.main.main` prints it as one line on stderr (a traceback only with
 VIGIL_LOG_LEVEL=debug) and exits with the class's code. The codes are a
 public contract, documented in docs/operations.md#exit-codes:
 

@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-from app import evaluation
-from app.evaluation import DAY, Event, SimPatient, cohort, score
+from app.tools import evaluation
+from app.tools.evaluation import DAY, Event, SimPatient, cohort, score
 from tests.conftest import ROOT
 
 

@@ -15,7 +15,7 @@ core decide, and then:
 - acknowledges at once, without storing again, readings whose `seq` is
   already stored with the same content (resends);
 - writes the new readings to `vigil.readings` as one record keyed by the
-  patient's pseudonym (keyed HMAC, `app.pseudonyms`) and acknowledges them only once Kafka has it (`acks=all`, idempotent
+  patient's pseudonym (keyed HMAC, `app.infra.pseudonyms`) and acknowledges them only once Kafka has it (`acks=all`, idempotent
   producer), then records the stored seqs on `vigil.device-seqs`.
 
 If Kafka does not acknowledge within `ack_timeout_s`, the device gets
@@ -56,7 +56,6 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from app import metrics
 from app.core.delivery import (
     NOTICE_INTERVAL_S,
     Budget,
@@ -70,10 +69,11 @@ from app.core.errors import Code, Refusal, StateError
 from app.core.handshake import GuardLimits, HandshakeGuard
 from app.core.protocol import Limits, ack_frame, error_frame, hello_frame, parse_frame
 from app.core.records import encode_readings, encode_rejection, encode_rejection_summary, pseudonym
-from app.pseudonyms import load_key
-from app.registry import Device, Registry, RegistryUnavailable
-from app.settings import DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC, Settings
-from app.topics import ensure_topics, from_start, read_to_end
+from app.infra import metrics
+from app.infra.pseudonyms import load_key
+from app.infra.registry import Device, Registry, RegistryUnavailable
+from app.infra.settings import DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC, Settings
+from app.infra.topics import ensure_topics, from_start, read_to_end
 
 log = structlog.get_logger()
 
@@ -451,7 +451,7 @@ class Gateway:
         try:
             # shield: on timeout the record may still be stored; keep the future.
             await asyncio.wait_for(asyncio.shield(delivery), self.settings.ack_timeout_s)
-        except (KafkaError, asyncio.TimeoutError):
+        except (TimeoutError, KafkaError):
             self._kafka_failed()
             await self._unavailable(connection, seqs)
             return
@@ -553,7 +553,7 @@ class Gateway:
             fresh = self._new_producer()
             try:
                 await asyncio.wait_for(fresh.start(), 10)
-            except (KafkaError, OSError, asyncio.TimeoutError):
+            except (TimeoutError, KafkaError, OSError):
                 await _stop_quietly(fresh)
                 await asyncio.sleep(1)
                 continue
@@ -605,7 +605,7 @@ class Gateway:
             try:
                 answer = producer.client.fetch_all_metadata()
                 await asyncio.wait_for(answer, max(2.0, 2 * self.settings.kafka_probe_s))
-            except (KafkaError, OSError, asyncio.TimeoutError):
+            except (TimeoutError, KafkaError, OSError):
                 if producer is self.producer:
                     self._kafka_failed()
 

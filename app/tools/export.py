@@ -26,8 +26,8 @@ from app.core.alerts import iso
 from app.core.errors import RecordError
 from app.core.records import decode_readings, pseudonym
 from app.core.vitals import is_artifact
-from app.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
-from app.topics import from_start, read_to_end
+from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
+from app.infra.topics import from_start, read_to_end
 
 READING_COLUMNS = [
     "ts", "device_id", "reading_id", "seq", "heart_rate", "spo2", "respiratory_rate", "systolic_bp",

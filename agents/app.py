@@ -35,10 +35,10 @@ from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, RecordError, StateError
 from app.core.records import decode_readings, encode_dead_letter
 from app.infra import metrics
+from app.infra.preflight import leads
 from app.infra.pseudonyms import PatientDirectory, load_key
 from app.infra.registry import Registry
 from app.infra.settings import ALERTS_TOPIC, DEAD_LETTER_TOPIC, READINGS_TOPIC, Settings
-from app.infra.topics import kafka_reachable
 
 log = structlog.get_logger()
 
@@ -123,7 +123,8 @@ class Worker:
         app.timer(interval=KAFKA_PROBE_S, name="probe_kafka")(self.probe_kafka)
         # Faust makes a view class of each page function and calls it as a
         # method (view, request): plain functions, not bound methods.
-        for path, handler in (("/healthz", self.healthz), ("/readyz", self.readyz), ("/metrics", self.metrics_view)):
+        pages = {"/healthz": self.healthz, "/readyz": self.readyz, "/metrics": self.metrics_view}
+        for path, handler in pages.items():
             app.page(path)(_page(handler))
         app.on_partitions_revoked.connect(self.forget)
         app.on_partitions_assigned.connect(self.forget)
@@ -192,7 +193,11 @@ class Worker:
         partition = message.partition if message is not None else None
         offset = message.offset if message is not None else None
         log.warning(
-            "record sent to the dead-letter topic", reason=reason, detail=detail, partition=partition, offset=offset
+            "record sent to the dead-letter topic",
+            reason=reason,
+            detail=detail,
+            partition=partition,
+            offset=offset,
         )
         if reason == "error":  # where it raised, for a developer; not the message, which may quote values
             frames = traceback.extract_tb(exc.__traceback__)
@@ -217,7 +222,7 @@ class Worker:
         """The consumer keeps its partitions while the broker is down (a dead
         broker, a full disk that took its log directory offline), so
         readiness asks Kafka itself every few seconds."""
-        self.kafka_up = await kafka_reachable(self.settings.bootstrap, READINGS_TOPIC)
+        self.kafka_up = await leads(self.settings.bootstrap, READINGS_TOPIC)
         metrics.KAFKA_REACHABLE.set(1 if self.kafka_up else 0)
 
     def ready(self) -> bool:

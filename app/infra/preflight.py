@@ -11,7 +11,9 @@ import socket
 import time
 from collections.abc import Iterator
 
+from aiokafka import TopicPartition
 from aiokafka.client import AIOKafkaClient
+from aiokafka.cluster import ClusterMetadata
 from aiokafka.errors import KafkaError
 
 from app.infra.failures import GatewayUnreachable, KafkaUnreachable, PortInUse
@@ -41,30 +43,40 @@ def kafka_unreachable(settings: Settings, detail: str = "") -> KafkaUnreachable:
     return KafkaUnreachable(f"cannot reach Kafka at {settings.bootstrap}{detail}: {kafka_hint(settings)}")
 
 
-async def answers(bootstrap: str, timeout: float = 5.0) -> bool:
-    """Whether a Kafka broker at `bootstrap` answers a metadata request within `timeout`."""
+async def _cluster(bootstrap: str, timeout: float) -> ClusterMetadata | None:
+    """Kafka's metadata, or None when no broker at `bootstrap` answers within `timeout`."""
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     with _quiet("aiokafka"):
         try:
             await asyncio.wait_for(client.bootstrap(), timeout)
-            return True
-        except (TimeoutError, KafkaError, OSError):
-            return False
+            return await asyncio.wait_for(client.fetch_all_metadata(), timeout)
+        except (KafkaError, OSError, TimeoutError):
+            return None
         finally:
             await client.close()
+
+
+async def answers(bootstrap: str, timeout: float = 5.0) -> bool:
+    """Whether a Kafka broker at `bootstrap` answers a metadata request within `timeout`."""
+    return await _cluster(bootstrap, timeout) is not None
 
 
 async def topic_exists(bootstrap: str, topic: str, timeout: float = 5.0) -> bool:
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
-    with _quiet("aiokafka"):
-        try:
-            await asyncio.wait_for(client.bootstrap(), timeout)
-            metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
-            return topic in metadata.topics()
-        except (TimeoutError, KafkaError, OSError):
-            return False
-        finally:
-            await client.close()
+    cluster = await _cluster(bootstrap, timeout)
+    return cluster is not None and topic in cluster.topics()
+
+
+async def leads(bootstrap: str, topic: str, timeout: float = 3.0) -> bool:
+    """Does Kafka answer within `timeout` with a leader for every partition
+    of `topic`? A broker that took its log directory offline (a full disk)
+    may still answer on its port, but leads nothing."""
+    cluster = await _cluster(bootstrap, timeout)
+    if cluster is None:
+        return False
+    partitions = cluster.partitions_for_topic(topic)
+    return bool(partitions) and all(
+        (cluster.leader_for_partition(TopicPartition(topic, p)) or -1) >= 0 for p in partitions
+    )
 
 
 async def kafka(settings: Settings, within: float = 0.0) -> None:

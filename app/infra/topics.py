@@ -7,9 +7,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError
 
 from app.infra.settings import (
     ALERTS_TOPIC,
@@ -71,21 +71,3 @@ async def read_to_end(
             return
         batches = await consumer.getmany(*behind, timeout_ms=1000)
         on_batch([r for tp, records in batches.items() for r in records if r.offset < ends[tp]])
-
-
-async def kafka_reachable(bootstrap: str, topic: str, timeout_s: float = 3.0) -> bool:
-    """Does Kafka answer a metadata request within `timeout_s`, with a leader
-    for every partition of `topic`? A broker that took its log directory
-    offline (a full disk) may still answer on its port, but leads nothing."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
-    try:
-        await asyncio.wait_for(client.bootstrap(), timeout_s)
-        cluster = await asyncio.wait_for(client.fetch_all_metadata(), timeout_s)
-        partitions = cluster.partitions_for_topic(topic)
-        return bool(partitions) and all(
-            (cluster.leader_for_partition(TopicPartition(topic, p)) or -1) >= 0 for p in partitions
-        )
-    except (KafkaError, OSError, TimeoutError):
-        return False
-    finally:
-        await client.close()

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,6 +117,22 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90.0) -
             pass
         time.sleep(0.25)
     raise AssertionError(f"{url} not ready within {timeout} s")
+
+
+def http_status(url: str) -> int:
+    """The HTTP status `url` answers with; 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
+
+
+def ready(url: str) -> bool:
+    """Does a /readyz answer 200 now?"""
+    return http_status(url) == 200
 
 
 def stop(proc: subprocess.Popen[bytes]) -> int:

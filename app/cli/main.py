@@ -290,7 +290,6 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     from app.gateway.server import ConfigError, Gateway, tls_context
-    from app.infra.pseudonyms import PseudonymKeyError, load_key
 
     try:
         tls_context(settings)
@@ -300,10 +299,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
         raise failures.BadInput(
             f"cannot load VIGIL_TLS_CERT and VIGIL_TLS_KEY: {exc.strerror or exc}"
         ) from exc
-    try:
-        load_key(settings)
-    except (PseudonymKeyError, OSError) as exc:
-        raise failures.BadInput(str(exc)) from exc
+    _require_key(settings)
     preflight.ports_free(
         settings.gateway_host,
         [
@@ -322,6 +318,16 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     return failures.OK
 
 
+def _require_key(settings: Settings) -> None:
+    """The pseudonym key, made or read now: a bad one is one line before any service starts."""
+    from app.infra.pseudonyms import PseudonymKeyError, load_key
+
+    try:
+        load_key(settings)
+    except (PseudonymKeyError, OSError) as exc:
+        raise failures.BadInput(str(exc)) from exc
+
+
 def _use_uvloop(settings: Settings) -> None:
     """uvloop's event loop for the services (VIGIL_UVLOOP=0 keeps asyncio's):
     set before any loop exists, so Faust and websockets both run on it."""
@@ -332,14 +338,9 @@ def _use_uvloop(settings: Settings) -> None:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from app.infra.pseudonyms import PseudonymKeyError, load_key
-
     # Faust makes its data folder (VIGIL_HOME/worker) without its parents.
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        load_key(settings)
-    except (PseudonymKeyError, OSError) as exc:
-        raise failures.BadInput(str(exc)) from exc
+    _require_key(settings)
     preflight.ports_free(
         settings.worker_web_host,
         [(settings.worker_web_port, "VIGIL_WORKER_WEB_PORT")],

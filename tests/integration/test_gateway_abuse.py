@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from app.infra.kafka_local import LocalKafka, free_port
 from app.tools.simulate import DeviceClient
-from tests.conftest import stop, wait_ready
+from tests.conftest import ready, stop, wait_ready
 from tests.integration.test_gateway import add_device, all_records, auth, drain, kafka_bootstrap, replies
 
 pytestmark = pytest.mark.integration
@@ -364,14 +364,6 @@ async def test_deep_nesting_and_foreign_digits_are_refused_alone(vigil, gateway)
 
 
 # -- item 8 (gateway half): readiness follows Kafka, with no traffic too ------------------
-
-
-def ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 async def test_readiness_follows_kafka_without_traffic(vigil, tmp_path) -> None:

@@ -7,23 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import urllib.request
 
 import pytest
 
 from app.infra.kafka_local import LocalKafka, free_port
 from app.tools.simulate import DeviceClient
-from tests.conftest import read_topic, stop, wait_ready
+from tests.conftest import read_topic, ready, stop, wait_ready
 
 pytestmark = pytest.mark.integration
-
-
-def ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 async def test_no_acknowledged_reading_is_lost_when_kafka_restarts(vigil, tmp_path) -> None:

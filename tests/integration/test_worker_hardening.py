@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 from app.core.records import pseudonym
 from app.core.state import MAX_STATE_BYTES
 from app.infra.kafka_local import LocalKafka, free_port
-from tests.conftest import read_topic, stop, wait_ready
+from tests.conftest import http_status, read_topic, stop, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -106,16 +106,6 @@ async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> Non
     assert 'vigil_worker_records_failed_total{reason="wrong_shape"} 2.0' in text
     assert 'vigil_worker_records_failed_total{reason="undecodable"} 1.0' in text
     assert "poisoned" not in vigil.log("worker")
-
-
-def http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0
 
 
 def wait_for(condition, timeout: float) -> bool:

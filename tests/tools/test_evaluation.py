@@ -156,7 +156,7 @@ def test_evaluate_command_selects_cohorts_and_prints_markdown() -> None:
         timeout=120,
         check=True,
     ).stdout
-    assert md.startswith("### charted\n")
+    assert md.startswith("### Results: charted\n")
     rows = [line for line in md.splitlines() if line.startswith("| ")]
     assert rows[0].startswith("| seed (events) | method | sensitivity |")
     assert [r.split(" | ")[1] for r in rows[1:]] == ["vigil", "static_thresholds", "news2"] * 2

@@ -40,6 +40,10 @@ from app.tools.evaluation.methods import (
 )
 from app.tools.evaluation.scoring import Rules, nab_score, score
 
+# The one-a-minute cohort without artifacts (`ward_clean`), under the name the
+# benchmarks in load-tests/ import it by.
+cohort = ward.cohort
+
 __all__ = [
     "COHORTS",
     "DAY",
@@ -49,6 +53,7 @@ __all__ = [
     "STATIC_LIMITS",
     "T0",
     "Cohort",
+    "cohort",
     "Event",
     "SimPatient",
     "evaluate",

@@ -101,7 +101,7 @@ def markdown(runs: dict[int, dict[str, Any]]) -> str:
     out: list[str] = []
     for name in cohorts:
         columns = _columns(name)
-        out += [f"### {name}", ""]
+        out += [f"### Results: {name}", ""]
         out.append("| seed (events) | method | " + " | ".join(t for t, _ in columns) + " |")
         out.append("|---|---|" + "---|" * len(columns))
         for seed, results in runs.items():

@@ -19,8 +19,12 @@ TARGETS = {
 }
 
 
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
 def _num(key: str) -> Callable[[dict[str, Any]], str]:
-    return lambda r: "-" if r.get(key) is None else f"{r[key]:g}"
+    return lambda r: _fmt(r.get(key))
 
 
 def _delay(r: dict[str, Any]) -> str:
@@ -47,6 +51,7 @@ EXTRA: dict[str, list[Column]] = {
     ],
     "home": [
         ("caught in time", _num("caught_in_time")),
+        ("decompensation in time", lambda r: _fmt(r.get("caught_in_time_by_kind", {}).get("decompensation"))),
         ("false alerts/patient-month", _num("false_alerts_per_patient_month")),
     ],
     "generic": [("window score", _num("window_score"))],

@@ -55,6 +55,7 @@ class _Tally:
     def __init__(self) -> None:
         self.events = self.detected = self.false_alerts = self.notifications = 0
         self.in_time = self.with_deadline = 0
+        self.in_time_by_kind: dict[str, list[int]] = {}  # kind -> [caught in time, events]
         self.stable_openings = self.stable_notifications = 0
         self.stable_days = 0.0
         self.delays: list[float] = []
@@ -97,7 +98,11 @@ class _Tally:
         hits = [ts for ts in onsets if event.onset_ms - rules.before_ms <= ts <= event.end_ms]
         if event.deadline_ms is not None:
             self.with_deadline += 1
-            self.in_time += bool(hits) and min(hits) <= event.deadline_ms
+            caught = bool(hits) and min(hits) <= event.deadline_ms
+            self.in_time += caught
+            tally = self.in_time_by_kind.setdefault(event.kind, [0, 0])
+            tally[0] += caught
+            tally[1] += 1
         if not hits:
             return
         first = min(hits)
@@ -124,6 +129,9 @@ class _Tally:
         }
         if self.with_deadline:
             r["caught_in_time"] = round(self.in_time / self.with_deadline, 3)
+            r["caught_in_time_by_kind"] = {
+                k: round(c / n, 3) for k, (c, n) in sorted(self.in_time_by_kind.items())
+            }
         if rules.per_month:
             r["false_alerts_per_patient_month"] = _per(30 * self.false_alerts, days)
         if self.in_artifacts:

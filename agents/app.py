@@ -22,13 +22,14 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from typing import Any
+from typing import Any, NamedTuple
 
 import faust
 import orjson
 import structlog
+from faust.types import TP
 
-from agents.cache import DecodedStates
+from agents.cache import MAX_UNFLUSHED, Change, DecodedStates, Unflushed
 from agents.codec import EncodedState, StoredPatientState, load_state
 from app.core import patient as core
 from app.core import state as patient_state
@@ -43,6 +44,7 @@ from app.infra.settings import ALERTS_TOPIC, DEAD_LETTER_TOPIC, READINGS_TOPIC, 
 log = structlog.get_logger()
 
 KAFKA_PROBE_S = 2.0  # how often readiness asks Kafka whether it is there
+FLUSH_TIMER_S = 0.1  # how often an idle worker checks whether a flush is due
 
 # Label children bound once: `.labels()` per reading would cost a dict lookup
 # and a lock on the hot path.
@@ -52,6 +54,7 @@ _FAILED = {reason: metrics.RECORDS_FAILED.labels(reason) for reason in RECORD_FA
 _STAGE_DECODE = metrics.PROCESS_TIME.labels("decode")
 _STAGE_SCORE = metrics.PROCESS_TIME.labels("score")
 _STAGE_EMIT = metrics.PROCESS_TIME.labels("emit")
+_FLUSHED = metrics.FLUSH_SIZE
 
 
 def faust_app(settings: Settings) -> faust.App:
@@ -73,6 +76,12 @@ def faust_app(settings: Settings) -> faust.App:
         producer_linger=0.005,
         producer_max_batch_size=512 * 1024,
         consumer_auto_offset_reset="earliest",
+        # Records are acked only once the states they changed are flushed
+        # (`Worker.flush`); Faust waiting for every record to be acked before
+        # a rebalance or a stop would wait for a flush its own stopping
+        # timers no longer run. The worker flushes and commits in its
+        # revocation handler instead, and a stop replays what was not flushed.
+        stream_wait_empty=False,
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),
         web_enabled=True,
@@ -99,6 +108,9 @@ class Worker:
         self.config = settings.detector_config()
         self.kafka_up = False
         self.decoded = DecodedStates()
+        self.unflushed = Unflushed()
+        self.flushed_at = time.monotonic()
+        self.lock = asyncio.Lock()  # one record, or one flush, at a time
         self.app = app = faust_app(settings)
         self.readings = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
         self.alerts = app.topic(ALERTS_TOPIC, key_serializer="raw", value_serializer="raw")
@@ -126,8 +138,9 @@ class Worker:
         pages = {"/healthz": self.healthz, "/readyz": self.readyz, "/metrics": self.metrics_view}
         for path, handler in pages.items():
             app.page(path)(_page(handler))
-        app.on_partitions_revoked.connect(self.forget)
-        app.on_partitions_assigned.connect(self.forget)
+        app.timer(interval=FLUSH_TIMER_S, name="flush_states")(self.flush_idle)
+        app.on_partitions_revoked.connect(self.revoked)
+        app.on_partitions_assigned.connect(self.assigned)
 
     # -- the agent ------------------------------------------------------------------
 
@@ -135,16 +148,29 @@ class Worker:
         """One record at a time. A record that cannot be processed, whatever
         the reason, goes to `vigil.dead-letter` and the agent carries on: no
         record can stop the worker (an exception escaping here would restart
-        the agent and skip the record uncounted)."""
-        async for value in stream:
-            current = stream.current_event
-            message = current.message if current is not None else None
-            try:
-                await self.handle(value, message.partition if message is not None else None)
-            except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
-                await self.dead_letter(exc, value, message)
+        the agent and skip the record uncounted).
 
-    async def handle(self, value: bytes, partition: int | None) -> None:
+        Records are acknowledged to Faust (and so become committable) only
+        when the states they changed are in the changelog: `flush`."""
+        manual = stream.noack()  # type: ignore[attr-defined]  # Stream's, not in StreamT
+        async for value in manual:
+            event = manual.current_event
+            message = event.message if event is not None else None
+            async with self.lock:
+                try:
+                    alerted = await self.handle(value, message.partition if message is not None else None)
+                except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
+                    await self.dead_letter(exc, value, message)
+                    alerted = False
+                if event is not None:
+                    self.unflushed.events.append((manual, event))
+                # A record that raised alerts is written at once: replayed
+                # after a crash from an older state, it would send them again.
+                if alerted or self.flush_due():
+                    await self.flush()
+
+    async def handle(self, value: bytes, partition: int | None) -> bool:
+        """Process one record; True when it sent alert events."""
         started = time.perf_counter()
         batch = decode_readings(value)
         structlog.contextvars.bind_contextvars(trace_id=batch.trace, partition=partition)
@@ -152,7 +178,8 @@ class Worker:
         key = subject.encode()
         state = self.decoded.take(key)
         if state is None:
-            state = load_state(self.patients.get(key))
+            change = self.unflushed.states.get(key)
+            state = load_state(EncodedState(change.data) if change else self.patients.get(key))
         decoded = time.perf_counter()
         _STAGE_DECODE.observe(decoded - started)
 
@@ -164,10 +191,74 @@ class Worker:
 
         if result.events:
             await self.emit(key, result.events, batch.received_ms)
-        self.patients[key] = EncodedState(encoded)  # one changelog record per Kafka record
+        if partition is None:  # not from a Kafka record (a test): straight to the table
+            self.patients[key] = EncodedState(encoded)
+        else:
+            self.unflushed.states[key] = Change(partition, encoded)
         self.decoded.put(key, state)
         log.debug("record processed", count=len(batch.readings), events=len(result.events))
         _STAGE_EMIT.observe(time.perf_counter() - scored)
+        return bool(result.events)
+
+    # -- the record cache -----------------------------------------------------------
+
+    def flush_due(self) -> bool:
+        return (
+            len(self.unflushed) >= MAX_UNFLUSHED
+            or time.monotonic() - self.flushed_at >= self.settings.worker_flush_interval_s
+        )
+
+    async def flush(self) -> None:
+        """Write each patient changed since the last flush to the changelog
+        once, wait until Kafka has every one, write them to the local store,
+        and only then acknowledge the records behind them to Faust, whose
+        next commit may then pass them. Faust's own flush before a commit
+        gives up after 0.1 s (`ProducerBuffer.flush_atmost`), so the
+        futures are awaited here. Called with `self.lock` held."""
+        taken = self.unflushed.take()
+        self.flushed_at = time.monotonic()
+        if not taken:
+            return
+        owned = self.owned()
+        try:
+            if taken.states:
+                table = self.patients
+                futures = [
+                    table.send_changelog(change.partition, key, EncodedState(change.data))
+                    for key, change in taken.states.items()
+                    if change.partition in owned
+                ]
+                written = await asyncio.gather(*futures)
+                changed = [(key, change) for key, change in taken.states.items() if change.partition in owned]
+                records = zip(changed, written, strict=True)
+                table.apply_changelog_batch(
+                    [_Written.of(key, change.data, meta) for (key, change), meta in records]  # type: ignore[misc]
+                )
+        except Exception as exc:  # noqa: BLE001 - Kafka refused or timed out: keep them, try again
+            self.unflushed.restore(taken)
+            metrics.FLUSH_FAILURES.inc()
+            log.warning("patient states not yet written; will try again", error=type(exc).__name__)
+            return
+        for stream, event in taken.events:
+            await stream.ack(event)
+        _FLUSHED.observe(len(taken.states))
+
+    def owned(self) -> set[int]:
+        """Partitions of `vigil.readings` this worker holds now: a state
+        changed by a record of a partition since moved to another worker is
+        not written (its record, never acked, is that worker's to replay)."""
+        try:
+            assignment = self.app.consumer.assignment()
+        except Exception:  # noqa: BLE001 - no consumer yet
+            return set()
+        return {tp.partition for tp in assignment if tp.topic == READINGS_TOPIC}
+
+    async def flush_idle(self) -> None:
+        """The timer's flush, for when no record arrives to trigger one (and
+        during a rebalance, while Faust waits for every record to be acked)."""
+        if self.unflushed and not self.lock.locked() and self.flush_due():
+            async with self.lock:
+                await self.flush()
 
     async def emit(self, key: bytes, events: list[dict[str, Any]], received_ms: int) -> None:
         """Send a record's alert events and wait until Kafka has them, before
@@ -205,8 +296,19 @@ class Worker:
         letter = encode_dead_letter(reason, detail, READINGS_TOPIC, partition, offset, value)
         await self.dead_letters.send(value=letter)
 
-    async def forget(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        """Partitions moved: states another worker may advance are forgotten."""
+    async def revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Partitions are moving: what is left unflushed is written first
+        (normally nothing: Faust waited for every record to be acknowledged),
+        then states another worker may advance are forgotten."""
+        async with self.lock:
+            await self.flush()
+            if self.unflushed:  # Kafka refused: the records were never acked, so the new owner replays them
+                self.unflushed.take()
+            else:
+                await self.app.consumer.commit()
+        self.decoded.clear()
+
+    async def assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         self.decoded.clear()
 
     # -- housekeeping ---------------------------------------------------------------
@@ -269,6 +371,29 @@ class Worker:
             if highwater is not None:
                 lag = highwater - (read + 1 if read is not None else 0)
                 metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, lag))
+
+
+class _Message(NamedTuple):
+    key: bytes
+    value: bytes
+    partition: int
+    offset: int
+    tp: TP
+
+
+class _Written(NamedTuple):
+    """A changelog record the worker wrote, in the shape Faust's stores take
+    from recovery (`apply_changelog_batch`): the local store gets exactly
+    what the changelog holds, and RocksDB records the offset it has."""
+
+    key: bytes
+    value: EncodedState
+    message: _Message
+
+    @classmethod
+    def of(cls, key: bytes, data: bytes, meta: Any) -> _Written:
+        tp = TP(meta.topic, meta.partition)
+        return cls(key, EncodedState(data), _Message(key, data, meta.partition, meta.offset, tp))
 
 
 def _page(handler: Any) -> Any:

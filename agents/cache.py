@@ -1,17 +1,27 @@
-"""Decoded states of the patients seen most recently, in front of the table.
+"""What the worker holds in front of the `patients` table.
 
-The table's store (RocksDB) holds states encoded; decoding one per record
-cost about a fifth of the worker's throughput. The table stays the truth:
-every state is written back to it (and its changelog) after each record, and
-the cache is emptied whenever partitions move, so a state another worker
-advanced is never used.
+`DecodedStates`: the table's store (RocksDB) holds states encoded; decoding
+one per record cost about a fifth of the worker's throughput, so the states
+of the patients seen most recently stay decoded. Emptied whenever partitions
+move, so a state another worker advanced is never used.
+
+`Unflushed`: the record cache (after Kafka Streams' record cache). A
+patient's state changed by a record is kept here, encoded, until the next
+flush writes it to the table and its changelog once, however many records
+changed it; the records behind those states are held back from Faust's
+offset commits until Kafka has the changelog records (agents/app.py). A
+crash therefore replays records, never loses a state.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from app.core.state import PatientState
+
+MAX_UNFLUSHED = 10_000  # patients changed since the last flush before one is forced
 
 DECODED_CACHE = 10_000  # patients; a decoded state takes about 6.4 KB
 
@@ -42,3 +52,34 @@ class DecodedStates:
 
     def keys(self) -> list[bytes]:
         return list(self._states)
+
+
+class Change(NamedTuple):
+    partition: int  # of `vigil.readings`, and so of the table's changelog
+    data: bytes  # the encoded state (app.core.state.encode: bounded)
+
+
+@dataclass
+class Unflushed:
+    """Patients' states changed since the last flush, and the records
+    (Faust events) that changed them, to be released once they are written."""
+
+    states: dict[bytes, Change] = field(default_factory=dict)
+    events: list[Any] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def __bool__(self) -> bool:
+        return bool(self.states or self.events)
+
+    def take(self) -> Unflushed:
+        """Everything so far, leaving this empty for the records that follow."""
+        taken = Unflushed(self.states, self.events)
+        self.states, self.events = {}, []
+        return taken
+
+    def restore(self, taken: Unflushed) -> None:
+        """Put back what a failed flush took; states changed since stay newer."""
+        self.states = taken.states | self.states
+        self.events = taken.events + self.events

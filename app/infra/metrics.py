@@ -132,6 +132,17 @@ MODEL_UPDATE = Histogram(
 )
 CHANGELOG_WRITES = Counter("vigil_worker_changelog_writes_total", "Patient states written to the changelog.", registry=WORKER)
 CHANGELOG_BYTES = Counter("vigil_worker_changelog_bytes_total", "Bytes of patient state written to the changelog.", registry=WORKER)
+FLUSH_SIZE = Histogram(
+    "vigil_worker_state_flush_patients",
+    "Patients written to the table and its changelog per flush of the record cache (VIGIL_WORKER_FLUSH_INTERVAL_S).",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000),
+    registry=WORKER,
+)
+FLUSH_FAILURES = Counter(
+    "vigil_worker_state_flush_failures_total",
+    "Flushes of the record cache that Kafka refused or timed out (retried; the records behind them stay uncommitted).",
+    registry=WORKER,
+)
 CONSUMER_LAG = Gauge(
     "vigil_worker_consumer_lag",
     "Records of vigil.readings not yet processed, per assigned partition.",

@@ -218,6 +218,10 @@ class Settings:
     # How long Kafka waits for a silent worker before handing its partitions
     # to another: the pause after a crash. Faust's default is 60 s.
     worker_session_timeout_s: float = setting("WORKER_SESSION_TIMEOUT_S", 10.0, seconds(0, strict=True))
+    # How often the worker writes the patients it has changed to the table
+    # and its changelog (once each, however many records changed them), and
+    # only then lets Faust commit those records' offsets. 0: after every record.
+    worker_flush_interval_s: float = setting("WORKER_FLUSH_INTERVAL_S", 0.5, seconds(0))
     # Faust table store: rocksdb:// (on disk) or memory://
     worker_store: str = setting("WORKER_STORE", "rocksdb://", choice("rocksdb://", "memory://"))
     uvloop: bool = setting("UVLOOP", True, FLAG)  # gateway and worker on uvloop's event loop

@@ -29,7 +29,7 @@ import time
 import uuid
 from pathlib import Path
 
-from app.infra.failures import PortInUse
+from app.core.errors import LocalKafkaError, PortInUse
 from app.infra.runtime import die_with_parent
 from app.infra.settings import Settings
 
@@ -45,10 +45,6 @@ LOG_DIR_FAILED = (
 )
 DISK_FULL = "No space left on device"
 PRIVATE = 0o700  # Kafka's data folders: readable by their owner only
-
-
-class LocalKafkaError(RuntimeError):
-    """The local broker cannot be provisioned or started; the message says why."""
 
 
 def cache_dir(base: Path | None = None) -> Path:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.errors import SettingsError
+
 if TYPE_CHECKING:
     from app.core.patient import Config
 
@@ -36,14 +38,6 @@ PREFIX = "VIGIL_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("auto", "json", "console")
 MASK = "********"
-
-
-class SettingsError(Exception):
-    """Some settings are invalid; `problems` holds one line per bad setting."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 # -- readers: text -> value, or ValueError saying what is accepted ----------------

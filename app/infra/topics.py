@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from app.core.errors import TopicError
 from app.infra.settings import (
     ALERTS_TOPIC,
     DEAD_LETTER_TOPIC,
@@ -37,7 +38,7 @@ async def ensure_topics(settings: Settings) -> None:
             for name, code, *_ in response.topic_errors:
                 # Another process may have created it first; that is fine.
                 if code and code != TopicAlreadyExistsError.errno:
-                    raise RuntimeError(f"creating topic {name} failed with Kafka error {code}")
+                    raise TopicError(f"creating topic {name} failed with Kafka error {code}")
     finally:
         await admin.close()
 

@@ -45,7 +45,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
-from app.core.errors import VigilError
+from app.core.errors import RecordError, TopicError
 from app.core.records import decode_readings, reading_id
 from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
 from app.infra.topics import assignment, from_start, read_to_end
@@ -383,7 +383,7 @@ class LoadRun:
             for record in records:
                 try:
                     batch = decode_readings(record.value)
-                except VigilError:  # not a record Vigil can read (poison): not this run's
+                except RecordError:  # not a record Vigil can read (poison): not this run's
                     continue
                 counts = stored.get(batch.device_id)
                 if counts is None:
@@ -468,7 +468,7 @@ async def _assignment(consumer: AIOKafkaConsumer, topic: str, timeout: float = 1
     try:
         return await asyncio.wait_for(assignment(consumer, topic), timeout)
     except TimeoutError:
-        raise RuntimeError(f"topic {topic} not found: is `vigil up` running?") from None
+        raise TopicError(f"topic {topic} not found: is `vigil up` running?") from None
 
 
 async def _started(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:

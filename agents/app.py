@@ -38,7 +38,13 @@ from app.infra import metrics
 from app.infra.preflight import leads
 from app.infra.pseudonyms import PatientDirectory, load_key
 from app.infra.registry import Registry
-from app.infra.settings import ALERTS_TOPIC, DEAD_LETTER_TOPIC, READINGS_TOPIC, Settings
+from app.infra.settings import (
+    ALERTS_TOPIC,
+    DEAD_LETTER_TOPIC,
+    PRODUCER_BATCH_BYTES,
+    READINGS_TOPIC,
+    Settings,
+)
 
 log = structlog.get_logger()
 
@@ -71,7 +77,7 @@ def faust_app(settings: Settings) -> faust.App:
         # socket writes took about a sixth of the worker's time (py-spy). A few
         # milliseconds of linger and larger batches send them together.
         producer_linger=0.005,
-        producer_max_batch_size=512 * 1024,
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 3),

@@ -18,12 +18,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.core.errors import SettingsError
-
-if TYPE_CHECKING:
-    from app.core.patient import Config
+from app.core.patient import Config
 
 READINGS_TOPIC = "vigil.readings"
 REJECTED_TOPIC = "vigil.rejected"
@@ -33,6 +31,11 @@ DEVICE_SEQS_TOPIC = "vigil.device-seqs"
 # Records of vigil.readings the worker could not process: where they are and
 # why, never their content (docs/operations.md#dead-letter).
 DEAD_LETTER_TOPIC = "vigil.dead-letter"
+
+# The gateway's and the worker's Kafka producers batch up to this many bytes
+# per partition (the clients' default, 16 KiB, holds a few device frames), still
+# under the broker's 1 MiB message limit.
+PRODUCER_BATCH_BYTES = 512 * 1024
 
 PREFIX = "VIGIL_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -190,6 +193,10 @@ def _cache_default() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "vigil"
 
 
+# The detection settings' defaults are the core's (written once, in `Config`).
+_DETECTION = Config()
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path = setting("HOME", reader=PATH, factory=lambda: Path.home() / ".vigil")
@@ -216,17 +223,17 @@ class Settings:
     worker_store: str = setting("WORKER_STORE", "rocksdb://", choice("rocksdb://", "memory://"))
     uvloop: bool = setting("UVLOOP", True, FLAG)  # gateway and worker on uvloop's event loop
     # A condition must hold this long (event time) to open an alert ...
-    confirm_s: float = setting("CONFIRM_S", 15.0, seconds())
-    resolve_after_s: float = setting(
-        "RESOLVE_AFTER_S", 600.0, seconds()
-    )  # ... and be gone this long to resolve
-    renotify_s: float = setting(
-        "RENOTIFY_S", 3600.0, seconds()
-    )  # reminder while an alert stays open; 0: never
+    confirm_s: float = setting("CONFIRM_S", _DETECTION.confirm_ms / 1000, seconds())
+    # ... and be gone this long to resolve.
+    resolve_after_s: float = setting("RESOLVE_AFTER_S", _DETECTION.resolve_after_ms / 1000, seconds())
+    # A reminder while an alert stays open; 0: never.
+    renotify_s: float = setting("RENOTIFY_S", _DETECTION.renotify_ms / 1000, seconds())
     # How far ahead a vital's trend looks for a dangerous range.
-    trend_horizon_s: float = setting("TREND_HORIZON_S", 900.0, seconds(0, strict=True))
+    trend_horizon_s: float = setting(
+        "TREND_HORIZON_S", _DETECTION.trend_horizon_ms / 1000, seconds(0, strict=True)
+    )
     # SDs a vital must have left its normal before its trend counts.
-    trend_z: float = setting("TREND_Z", 2.5, number(0))
+    trend_z: float = setting("TREND_Z", _DETECTION.trend_z, number(0))
     ack_timeout_s: float = setting("ACK_TIMEOUT_S", 10.0, seconds(0, strict=True))
     # Device frames awaiting Kafka's acknowledgement, per gateway.
     max_inflight: int = setting("MAX_INFLIGHT", 2048, whole(1))
@@ -279,8 +286,6 @@ class Settings:
         """The detection core's `app.core.patient.Config` for these settings:
         the worker's, and that of anything replaying `vigil.readings` offline
         to check the worker (load-tests/faults.py)."""
-        from app.core.patient import Config  # the core (River) only where it is used
-
         return Config(
             confirm_ms=int(self.confirm_s * 1000),
             resolve_after_ms=int(self.resolve_after_s * 1000),

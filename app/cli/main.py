@@ -69,7 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_up(sub)
+    _add_services(sub)
+    _add_devices(sub)
+    _add_alerts(sub)
+    _add_simulate(sub)
+    _add_replay(sub)
+    _add_export(sub)
+    _add_evaluate(sub)
+    kafka = _command(sub, "kafka", "run the local Kafka broker alone, or only fetch its jars")
+    kafka.add_argument("action", nargs="?", choices=["run", "fetch"], default="run", help="what to do")
+    return parser
 
+
+def _add_up(sub: Any) -> None:
     up = _command(sub, "up", "run Kafka, the worker and the gateway together (the embedded default)")
     up.add_argument(
         "--simulate", type=int, default=0, metavar="N", help="also run N simulated devices and print alerts"
@@ -91,12 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between status lines (devices, readings/s, open alerts, worker lag); 0: none",
     )
 
+
+def _add_services(sub: Any) -> None:
+    """`vigil gateway`, `vigil worker` and `vigil config`."""
     for name, text in (("gateway", "run the websocket gateway"), ("worker", "run the Faust worker")):
         service = _command(sub, name, text)
         # Set by `vigil up`: if that process goes, stop (SIGKILL after a grace period).
         service.add_argument("--supervisor", type=int, metavar="PID", help=argparse.SUPPRESS)
     _command(sub, "config", "print the effective settings, where each comes from, secrets masked")
 
+
+def _add_devices(sub: Any) -> None:
     devices = _command(sub, "devices", "register, list and revoke devices")
     dsub = devices.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = _command(dsub, "add", "register a device for a patient and print its token once")
@@ -108,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = _command(dsub, "rotate", "issue a new token and print it once; the old one stops working")
     rotate.add_argument("device_id")
 
+
+def _add_alerts(sub: Any) -> None:
     alerts = _command(sub, "alerts", "print alert events from vigil.alerts as they arrive")
     alerts.add_argument("--from-beginning", action="store_true", help="start at the oldest retained event")
     alerts.add_argument("--json", action="store_true", help="print each event as one JSON line")
@@ -115,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--fhir", action="store_true", help="print each event as a FHIR R4 DetectedIssue (JSON line)"
     )
 
+
+def _add_simulate(sub: Any) -> None:
     sim = _command(
         sub,
         "simulate",
@@ -125,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--duration", type=float, default=60.0, metavar="S", help="seconds to run")
     sim.add_argument("--speed", type=float, default=60.0, help="demo mode: simulated seconds per wall second")
+    _add_load_test(sim)
+
+
+def _add_load_test(sim: argparse.ArgumentParser) -> None:
+    """The options of `vigil simulate` that make it a measured load test."""
     sim.add_argument(
         "--rate", type=float, metavar="R", help="load test: readings per second per device (1 if unset)"
     )
@@ -164,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", metavar="FILE.png", help="load test: where to draw latency against offered load"
     )
 
+
+def _add_replay(sub: Any) -> None:
     rp = _command(sub, "replay", "stream a recording (CSV, JSON lines, FHIR) through the live gateway")
     rp.add_argument("file", help="the recording: .csv, or JSON lines (native or FHIR Observations)")
     rp.add_argument(
@@ -172,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--shift-to-now", action="store_true", help="move the recording so that it ends now")
     rp.add_argument("--patient-prefix", default="", help="prepended to every patient id of the recording")
 
+
+def _add_export(sub: Any) -> None:
     ex = _command(sub, "export", "write a patient's cleaned readings and alerts over a time range")
     ex.add_argument("--patient", required=True, metavar="PATIENT_ID")
     ex.add_argument(
@@ -183,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format")
 
+
+def _add_evaluate(sub: Any) -> None:
     ev = _command(
         sub, "evaluate", "run a labeled synthetic cohort through Vigil, static thresholds and NEWS2 alone"
     )
@@ -190,10 +223,6 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--days", type=float, default=1.0, help="simulated days per patient")
     ev.add_argument("--seed", type=int, default=2026, help="random seed of the cohort")
     ev.add_argument("--json", action="store_true", help="print one JSON object keyed by method")
-
-    kafka = _command(sub, "kafka", "run the local Kafka broker alone, or only fetch its jars")
-    kafka.add_argument("action", nargs="?", choices=["run", "fetch"], default="run", help="what to do")
-    return parser
 
 
 def _version() -> str:

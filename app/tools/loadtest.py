@@ -164,86 +164,28 @@ class LoadRun:
     # -- the run ---------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> dict[str, Any]:
-        plan = self.plan
-        devices = {f"{plan.prefix}-{i:05d}": f"{plan.prefix.upper()}-{i:05d}" for i in range(plan.devices)}
-        base = self.settings
-        clients = clients_for(base, devices, self.stats)
-        start_ms = int(time.time() * 1000)
-        for device_id, client in clients.items():
-            lc = self.client_type(client.url, client.token, stats=self.stats, ssl=client.ssl, run=self)
-            self.clients[device_id] = lc
-            onset = None
-            if self._rng.random() < plan.deteriorate:
-                onset = start_ms + int(self._rng.uniform(0.25, 0.5) * plan.duration_s * 1000)
-            ramp = int(max(10.0, plan.duration_s / 4) * 1000)
-            self.patients[device_id] = Patient(random.Random(self._rng.random()), onset_ms=onset, ramp_ms=ramp)
-
+        self._make_clients()
         # One consumer reads `vigil.readings` (offsets now and after the run,
         # then the reconciliation), another `vigil.alerts`.
-        scan = await _started(from_start(self.settings.bootstrap, READINGS_TOPIC))
-        try:
-            start_offsets = await scan.end_offsets(await _assignment(scan, READINGS_TOPIC))
-        finally:
-            await _stop_quietly(scan)
+        start_offsets = await self._readings_now()
         alerts = await _started(from_start(self.settings.bootstrap, ALERTS_TOPIC))
+        scan: AIOKafkaConsumer | None = None
         watcher: asyncio.Future[Any] | None = None
         closing = asyncio.Event()  # clients stay connected through the drain
         connections: list[asyncio.Future[Any]] = []
         try:
-            partitions = await _assignment(alerts, ALERTS_TOPIC)
-            await alerts.seek_to_end(*partitions)
-            for tp in partitions:
-                await alerts.position(tp)  # fixed now: only alerts caused by this run count
+            await self._alerts_from_now(alerts)
             watcher = asyncio.ensure_future(self._watch_alerts(alerts))
-
             connections = [asyncio.ensure_future(c.run(closing)) for c in self.clients.values()]
             await self._wait_connected(stop)
-            self.say(
-                f"{plan.devices} devices connected; offered load {self.stages[-1].offered_rps:,.0f} readings/s"
-                + (f" in {plan.steps} steps" if plan.steps > 1 else "")
-                + f", {plan.batch} per frame, for {plan.duration_s:g} s"
-            )
-            sending = asyncio.Event()  # set: stop sending
-            hiccups = asyncio.ensure_future(self._hiccups(sending)) if plan.hiccups > 0 else None
-            progress = asyncio.ensure_future(self._progress(sending))
-            started = time.perf_counter()
-            self.sending_started.set()
-            drivers = [
-                asyncio.ensure_future(self._drive(d, started, sending)) for d in self.clients
-            ]
-            for i, stage in enumerate(self.stages):
-                self.stage = stage
-                stage.started = time.perf_counter()
-                end = started + plan.duration_s * (i + 1) / plan.steps
-                try:
-                    await asyncio.wait_for(stop.wait(), max(0.0, end - time.perf_counter()))
-                except TimeoutError:
-                    pass
-                stage.ended = time.perf_counter()
-                if stop.is_set():
-                    break
-            sending.set()
-            await asyncio.gather(*drivers)
-            sent_for = time.perf_counter() - started
-            if hiccups is not None:
-                await hiccups
-
-            # Drain: wait for the acks still due.
-            deadline = time.perf_counter() + plan.drain_s
-            while time.perf_counter() < deadline and any(c.pending for c in self.clients.values()):
-                await asyncio.sleep(0.2)
-            progress.cancel()
+            sent_for, deadline = await self._send_and_drain(stop)
             # A fresh consumer: one that lived through a broker restart may
             # never reach the new broker again (aiokafka: NodeNotReadyError
             # until its requests time out), as seen in the fault suite.
             scan = await _started(from_start(self.settings.bootstrap, READINGS_TOPIC))
             await _assignment(scan, READINGS_TOPIC)
             end_offsets = await _end_offsets(scan, list(start_offsets))
-            if plan.worker:
-                processed = await self._wait_processed(end_offsets, deadline + plan.drain_s)
-                await asyncio.sleep(plan.settle_s)  # alerts of the last readings
-            else:
-                processed = {tp.partition: offset for tp, offset in end_offsets.items()}
+            processed = await self._processed(end_offsets, deadline)
             closing.set()
             await asyncio.gather(*connections, return_exceptions=True)
             stored = await self._stored(scan, start_offsets, end_offsets, processed)
@@ -254,8 +196,93 @@ class LoadRun:
             if watcher is not None:
                 watcher.cancel()
             await _stop_quietly(alerts)
-            await _stop_quietly(scan)
+            if scan is not None:
+                await _stop_quietly(scan)
         return self._report(sent_for, stored)
+
+    def _make_clients(self) -> None:
+        """One client and one simulated patient per device; a share of the
+        patients deteriorate from an onset between a quarter and half the run."""
+        plan = self.plan
+        devices = {f"{plan.prefix}-{i:05d}": f"{plan.prefix.upper()}-{i:05d}" for i in range(plan.devices)}
+        clients = clients_for(self.settings, devices, self.stats)
+        start_ms = int(time.time() * 1000)
+        for device_id, client in clients.items():
+            lc = self.client_type(client.url, client.token, stats=self.stats, ssl=client.ssl, run=self)
+            self.clients[device_id] = lc
+            onset = None
+            if self._rng.random() < plan.deteriorate:
+                onset = start_ms + int(self._rng.uniform(0.25, 0.5) * plan.duration_s * 1000)
+            ramp = int(max(10.0, plan.duration_s / 4) * 1000)
+            self.patients[device_id] = Patient(random.Random(self._rng.random()), onset_ms=onset, ramp_ms=ramp)
+
+    async def _readings_now(self) -> dict[Any, int]:
+        """The end offsets of `vigil.readings` before the run."""
+        scan = await _started(from_start(self.settings.bootstrap, READINGS_TOPIC))
+        try:
+            offsets: dict[Any, int] = await scan.end_offsets(await _assignment(scan, READINGS_TOPIC))
+            return offsets
+        finally:
+            await _stop_quietly(scan)
+
+    async def _alerts_from_now(self, alerts: AIOKafkaConsumer) -> None:
+        partitions = await _assignment(alerts, ALERTS_TOPIC)
+        await alerts.seek_to_end(*partitions)
+        for tp in partitions:
+            await alerts.position(tp)  # fixed now: only alerts caused by this run count
+
+    async def _send_and_drain(self, stop: asyncio.Event) -> tuple[float, float]:
+        """Send for the plan's duration (or until `stop`), then wait for the
+        acks still due. Returns the seconds spent sending and the drain's deadline."""
+        plan = self.plan
+        self.say(
+            f"{plan.devices} devices connected; offered load {self.stages[-1].offered_rps:,.0f} readings/s"
+            + (f" in {plan.steps} steps" if plan.steps > 1 else "")
+            + f", {plan.batch} per frame, for {plan.duration_s:g} s"
+        )
+        sending = asyncio.Event()  # set: stop sending
+        hiccups = asyncio.ensure_future(self._hiccups(sending)) if plan.hiccups > 0 else None
+        progress = asyncio.ensure_future(self._progress(sending))
+        try:
+            sent_for = await self._send(stop, sending)
+            if hiccups is not None:
+                await hiccups
+            deadline = time.perf_counter() + plan.drain_s
+            while time.perf_counter() < deadline and any(c.pending for c in self.clients.values()):
+                await asyncio.sleep(0.2)
+        finally:
+            progress.cancel()
+        return sent_for, deadline
+
+    async def _send(self, stop: asyncio.Event, sending: asyncio.Event) -> float:
+        """Every device sends, stage after stage of rising load; the seconds it took."""
+        plan = self.plan
+        started = time.perf_counter()
+        self.sending_started.set()
+        drivers = [asyncio.ensure_future(self._drive(d, started, sending)) for d in self.clients]
+        for i, stage in enumerate(self.stages):
+            self.stage = stage
+            stage.started = time.perf_counter()
+            end = started + plan.duration_s * (i + 1) / plan.steps
+            try:
+                await asyncio.wait_for(stop.wait(), max(0.0, end - time.perf_counter()))
+            except TimeoutError:
+                pass
+            stage.ended = time.perf_counter()
+            if stop.is_set():
+                break
+        sending.set()
+        await asyncio.gather(*drivers)
+        return time.perf_counter() - started
+
+    async def _processed(self, end_offsets: dict[Any, int], deadline: float) -> dict[int, int]:
+        """Per partition of `vigil.readings`, the offset up to which the worker
+        has processed (all of it, when the plan does not check a worker)."""
+        if not self.plan.worker:
+            return {tp.partition: offset for tp, offset in end_offsets.items()}
+        processed = await self._wait_processed(end_offsets, deadline + self.plan.drain_s)
+        await asyncio.sleep(self.plan.settle_s)  # alerts of the last readings
+        return processed
 
     async def _wait_connected(self, stop: asyncio.Event, timeout: float = 120.0) -> None:
         deadline = time.perf_counter() + timeout
@@ -578,12 +605,15 @@ async def run(settings: Settings, plan: Plan, stop: asyncio.Event, report_path: 
 async def _end_offsets(consumer: AIOKafkaConsumer, partitions: list[Any], tries: int = 3) -> dict[Any, int]:
     """End offsets, asked again when a broker that was just restarted (a
     fault scenario) does not answer the first time."""
+    offsets: dict[Any, int]
     for _ in range(tries - 1):
         try:
-            return await consumer.end_offsets(partitions)
+            offsets = await consumer.end_offsets(partitions)
+            return offsets
         except KafkaTimeoutError:
             await asyncio.sleep(2)
-    return await consumer.end_offsets(partitions)
+    offsets = await consumer.end_offsets(partitions)
+    return offsets
 
 
 async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:

@@ -198,7 +198,8 @@ _KIND_TEXT = {
 def heading(evidence: dict[str, Any]) -> str:
     """A `trend` alert's evidence in words (also `vigil alerts`' line)."""
     vitals = ", ".join(
-        f"{name} {v.get('level')} -> {v.get('projected')} (limit {v.get('limit')} in {v.get('minutes_to_limit')} min)"
+        f"{name} {v.get('level')} -> {v.get('projected')} "
+        f"(limit {v.get('limit')} in {v.get('minutes_to_limit')} min)"
         for name, v in evidence.get("vitals", {}).items()
     )
     return f"heading for a dangerous range{': ' + vitals if vitals else ''}"

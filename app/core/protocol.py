@@ -10,8 +10,8 @@ or a FHIR R4 Observation (a Bundle of them for a batch), mapped by
 `app.core.fhir`. `parse_frame` turns one frame into the readings it accepts and a `Refusal` for
 each it does not; one bad reading in a batch never takes its neighbours down.
 It is total: whatever the input (deep nesting, numbers no float holds, digits
-of other scripts), it returns and never raises. It reads no clock: the caller passes `now_ms`, the receipt time, so the
-timestamp window is checked against it.
+of other scripts), it returns and never raises. It reads no clock: the caller
+passes `now_ms`, the receipt time, so the timestamp window is checked against it.
 """
 
 from __future__ import annotations
@@ -155,8 +155,10 @@ def _parse_fhir(obj: dict[str, Any], now_ms: int, limits: Limits) -> ParsedFrame
             refusal = parsed.refusals[-1]
             refusal.item = resource  # what the device sent
             if refusal.field is not None:
-                refusal.field = "valueQuantity" if refusal.field.startswith("vitals") else _FHIR_FIELD.get(
-                    refusal.field, refusal.field
+                refusal.field = (
+                    "valueQuantity"
+                    if refusal.field.startswith("vitals")
+                    else _FHIR_FIELD.get(refusal.field, refusal.field)
                 )
     return parsed
 

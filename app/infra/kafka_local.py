@@ -85,7 +85,9 @@ def ensure_jars(quiet: bool = False, cache: Path | None = None) -> Path:
     )
     java()
     if not quiet:
-        print(f"vigil: fetching Apache Kafka {KAFKA_VERSION} jars into {libs} (first run only)", file=sys.stderr)
+        print(
+            f"vigil: fetching Apache Kafka {KAFKA_VERSION} jars into {libs} (first run only)", file=sys.stderr
+        )
     tmp = cache_dir(cache) / "libs.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     cmd = [
@@ -205,8 +207,10 @@ class LocalKafka:
 
     def start(self, timeout: float = 90.0, quiet: bool = False) -> None:
         libs = ensure_jars(quiet=quiet, cache=self.cache)
-        for port, variable in ((self.port, "VIGIL_LOCAL_KAFKA_PORT"),
-                               (self.controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT")):
+        for port, variable in (
+            (self.port, "VIGIL_LOCAL_KAFKA_PORT"),
+            (self.controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT"),
+        ):
             if _port_in_use(port):
                 raise PortInUse(port, "127.0.0.1", variable, " (another Kafka, or another `vigil up`?)")
         logs = self.data_dir / "logs"

@@ -259,7 +259,8 @@ class Settings:
     handshake_timeout_s: float = setting("HANDSHAKE_TIMEOUT_S", 5.0, seconds(0, strict=True))
     # Connections still handshaking, in all (beyond it new ones are closed at once) ...
     max_handshakes: int = setting("MAX_HANDSHAKES", 512, whole(1))
-    max_handshakes_per_source: int = setting("MAX_HANDSHAKES_PER_SOURCE", 64, whole(1))  # ... and per source IP
+    # ... and per source IP.
+    max_handshakes_per_source: int = setting("MAX_HANDSHAKES_PER_SOURCE", 64, whole(1))
     # Failed handshakes per second per source IP, sustained, and at once; beyond them: 429 with Retry-After.
     handshake_failure_rate: float = setting("HANDSHAKE_FAILURE_RATE", 1.0, number(0))
     handshake_failure_burst: int = setting("HANDSHAKE_FAILURE_BURST", 20, whole(1))

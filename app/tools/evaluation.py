@@ -87,13 +87,20 @@ def _patient(i: int, rng: random.Random, days: float, step_s: int, kinds: Iterat
 
     shifts: list[tuple[int, str, float]] = []  # benign, lasting changes
     if rng.random() < 0.25:
-        vital, delta = rng.choice([("heart_rate", -12), ("heart_rate", 10), ("systolic_bp", -12), ("systolic_bp", 10)])
+        vital, delta = rng.choice(
+            [("heart_rate", -12), ("heart_rate", 10), ("systolic_bp", -12), ("systolic_bp", 10)]
+        )
         shifts.append((rng.randint(0, duration), vital, delta))  # relative time
     if rng.random() < 0.45 and duration >= 8 * HOUR:
         kind = next(kinds)
         onset = rng.randint(2 * HOUR, duration - 6 * HOUR)
-        length = {"sepsis": 6 * HOUR, "hypoxia": 50 * MINUTE, "bradycardia": 40 * MINUTE,
-                  "tachycardia": 50 * MINUTE, "hypotension": 60 * MINUTE}[kind]
+        length = {
+            "sepsis": 6 * HOUR,
+            "hypoxia": 50 * MINUTE,
+            "bradycardia": 40 * MINUTE,
+            "tachycardia": 50 * MINUTE,
+            "hypotension": 60 * MINUTE,
+        }[kind]
         p.events.append(Event(kind, T0 + onset, T0 + onset + length))
 
     dropout_until = -1
@@ -223,9 +230,7 @@ def score(patients: list[SimPatient], method: str) -> tuple[dict[str, Any], list
                 detected += 1
                 delays.append(max(0, min(hits) - event.onset_ms) / 1000)
         for status, ts in onsets:
-            if status == "open" and not any(
-                e.onset_ms - BEFORE <= ts <= e.end_ms + AFTER for e in p.events
-            ):
+            if status == "open" and not any(e.onset_ms - BEFORE <= ts <= e.end_ms + AFTER for e in p.events):
                 false_alerts += 1
     days = sum(len(p.readings) for p in patients) and _patient_days(patients)
     return (
@@ -288,7 +293,8 @@ def table(result: dict[str, Any]) -> str:
         f"vigil vs static thresholds: {ratio} false alerts",
         f"largest encoded patient state: {result['state_bytes_max']} bytes (target <= 4096)",
         f"targets: sensitivity >= {TARGETS['sensitivity']}, <= {TARGETS['false_alerts_per_patient_day']} "
-        f"false alerts/patient-day, median delay < {TARGETS['median_delay_s'] // 60} min, >= 10x fewer than static",
+        f"false alerts/patient-day, median delay < {TARGETS['median_delay_s'] // 60} min, "
+        ">= 10x fewer than static",
     ]
     return "\n".join(rows)
 

@@ -214,7 +214,8 @@ class LoadRun:
             if self._rng.random() < plan.deteriorate:
                 onset = start_ms + int(self._rng.uniform(0.25, 0.5) * plan.duration_s * 1000)
             ramp = int(max(10.0, plan.duration_s / 4) * 1000)
-            self.patients[device_id] = Patient(random.Random(self._rng.random()), onset_ms=onset, ramp_ms=ramp)
+            patient_rng = random.Random(self._rng.random())
+            self.patients[device_id] = Patient(patient_rng, onset_ms=onset, ramp_ms=ramp)
 
     async def _readings_now(self) -> dict[Any, int]:
         """The end offsets of `vigil.readings` before the run."""
@@ -342,9 +343,10 @@ class LoadRun:
             lat = sorted(self.second_latencies)
             p99 = f"{lat[max(0, math.ceil(0.99 * len(lat)) - 1)] * 1000:.0f} ms" if lat else "-"
             errors = sum(self.stats.errors.values())
+            stats = self.stats
             self.say(
-                f"{time.perf_counter() - t0:6.0f} s  sent {self.stats.sent:>9,}  acked {self.stats.acked:>9,}  "
-                f"{self.second_acks:>7,}/s  p99 ack {p99:>7}  errors {errors}  reconnects {self.stats.reconnects}"
+                f"{time.perf_counter() - t0:6.0f} s  sent {stats.sent:>9,}  acked {stats.acked:>9,}  "
+                f"{self.second_acks:>7,}/s  p99 ack {p99:>7}  errors {errors}  reconnects {stats.reconnects}"
                 + ("  (draining)" if sending.is_set() else "")
             )
             self.second_acks = 0
@@ -392,14 +394,21 @@ class LoadRun:
                 committed = {
                     tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == READINGS_TOPIC
                 }
-                if all(committed.get(tp.partition, 0) >= off for tp, off in end.items()) or time.perf_counter() > deadline:
+                if (
+                    all(committed.get(tp.partition, 0) >= off for tp, off in end.items())
+                    or time.perf_counter() > deadline
+                ):
                     return committed
                 await asyncio.sleep(0.5)
         finally:
             await admin.close()
 
     async def _stored(
-        self, consumer: AIOKafkaConsumer, start: dict[Any, int], end: dict[Any, int], committed: dict[int, int]
+        self,
+        consumer: AIOKafkaConsumer,
+        start: dict[Any, int],
+        end: dict[Any, int],
+        committed: dict[int, int],
     ) -> dict[str, Any]:
         """Per device, how many times each of its seqs is on `vigil.readings`
         (one byte per seq), and which are beyond the worker's committed offset."""
@@ -481,7 +490,9 @@ class LoadRun:
             "stages": [
                 {
                     "offered_rps": round(s.offered_rps, 1),
-                    "throughput_rps": round(s.acked / (s.ended - s.started), 1) if s.ended > s.started else None,
+                    "throughput_rps": round(s.acked / (s.ended - s.started), 1)
+                    if s.ended > s.started
+                    else None,
                     "ack_latency_s": percentiles(s.latencies),
                 }
                 for s in self.stages
@@ -526,7 +537,12 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
 
 
 def summary(report: dict[str, Any]) -> str:
@@ -540,7 +556,8 @@ def summary(report: dict[str, Any]) -> str:
         f"sent {report['sent']:,}  acked {report['acked']:,}  refused {report['refused']:,} "
         f"{report['errors'] or ''}  lost {report['lost']} {report['lost_detail']}",
         f"throughput {report['throughput_rps']:,.0f} readings/s acked; reconnects {report['reconnects']}",
-        f"ack latency    p50 {ms(ack, 'p50')}  p95 {ms(ack, 'p95')}  p99 {ms(ack, 'p99')}  p99.9 {ms(ack, 'p999')}",
+        f"ack latency    p50 {ms(ack, 'p50')}  p95 {ms(ack, 'p95')}  p99 {ms(ack, 'p99')}  "
+        f"p99.9 {ms(ack, 'p999')}",
         f"alert latency  p50 {ms(alert, 'p50')}  p95 {ms(alert, 'p95')}  p99 {ms(alert, 'p99')}  "
         f"p99.9 {ms(alert, 'p999')}  ({alert['count']} alert events)",
         f"injected events detected {report['detected_events']} of {report['injected_events']}"
@@ -580,16 +597,15 @@ def plot(report: dict[str, Any], path: Path) -> None:
     lines = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     labels = ax.get_legend_handles_labels()[1] + twin.get_legend_handles_labels()[1]
     ax.legend(lines, labels, loc="upper left", fontsize=8)
-    ax.set_title(
-        f"vigil simulate: {report['devices']} devices, batches of {report['batch']}", fontsize=10
-    )
+    ax.set_title(f"vigil simulate: {report['devices']} devices, batches of {report['batch']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
-async def run(settings: Settings, plan: Plan, stop: asyncio.Event, report_path: Path | None,
-              plot_path: Path | None) -> dict[str, Any]:
+async def run(
+    settings: Settings, plan: Plan, stop: asyncio.Event, report_path: Path | None, plot_path: Path | None
+) -> dict[str, Any]:
     load = LoadRun(settings, plan)
     report = await load.run(stop)
     print(summary(report), file=sys.stderr, flush=True)

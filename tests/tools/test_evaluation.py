@@ -28,7 +28,9 @@ def test_cohort_is_reproducible_and_labeled() -> None:
 
 def test_scoring_counts_detections_delays_and_false_alerts() -> None:
     p = SimPatient("p", "typical")
-    p.readings = [{"id": str(i), "seq": i, "ts": evaluation.T0 + i * 60_000, "vitals": {}} for i in range(24 * 60)]
+    p.readings = [
+        {"id": str(i), "seq": i, "ts": evaluation.T0 + i * 60_000, "vitals": {}} for i in range(24 * 60)
+    ]
     p.events = [Event("hypoxia", evaluation.T0 + 600 * 60_000, evaluation.T0 + 650 * 60_000)]
     fired = [("open", evaluation.T0 + 100 * 60_000), ("open", evaluation.T0 + 603 * 60_000)]
     evaluation.METHODS["fake"] = lambda patient, sizes: iter(fired)
@@ -45,7 +47,11 @@ def test_scoring_counts_detections_delays_and_false_alerts() -> None:
 def test_evaluate_command_prints_one_json_object_keyed_by_method() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "app.cli", "evaluate", "--json", "--patients", "12", "--days", "0.5"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     result = json.loads(out)
     for method in ("vigil", "static_thresholds", "news2"):

@@ -55,9 +55,10 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpF
 
 
 def _command(sub: Any, name: str, text: str, **kwargs: Any) -> argparse.ArgumentParser:
-    return sub.add_parser(
+    parser: argparse.ArgumentParser = sub.add_parser(
         name, help=text, description=text, epilog=SETTINGS_EPILOG, formatter_class=_Help, **kwargs
     )
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -538,6 +539,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from app.tools import replay
+    from app.tools.simulate import Stats
 
     try:
         rows = replay.read_recording(Path(args.file))
@@ -546,7 +548,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         raise RecordingError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
 
-    async def run() -> replay.simulate.Stats:
+    async def run() -> Stats:
         await preflight.gateway(settings)
         return await replay.replay(settings, rows, args.speed, args.shift_to_now, args.patient_prefix)
 

@@ -190,7 +190,10 @@ class Supervisor:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         self._wake = lambda: loop.call_soon_threadsafe(stop.set)
-        tasks = [asyncio.ensure_future(self.watch(stop)), asyncio.ensure_future(self.watch_kafka(stop))]
+        tasks: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(self.watch(stop)),
+            asyncio.ensure_future(self.watch_kafka(stop)),
+        ]
         if self.status_every > 0:
             tasks.append(asyncio.ensure_future(self.status(stop)))
         try:
@@ -389,7 +392,8 @@ async def scrape(url: str) -> list[Any]:
 
     def fetch() -> str:
         with urllib.request.urlopen(url, timeout=2) as response:
-            return response.read().decode()
+            page: str = response.read().decode()
+            return page
 
     try:
         text = await asyncio.get_running_loop().run_in_executor(None, fetch)

@@ -29,7 +29,8 @@ import time
 import uuid
 from pathlib import Path
 
-from app.core.errors import LocalKafkaError, PortInUse
+from app.core.errors import LocalKafkaError as LocalKafkaError  # part of its interface
+from app.core.errors import PortInUse
 from app.infra.runtime import die_with_parent
 from app.infra.settings import Settings
 
@@ -121,7 +122,8 @@ def new_cluster_id() -> str:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _port_in_use(port: int) -> bool:

@@ -15,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
-from app.core.errors import PseudonymKeyError
+from app.core.errors import PseudonymKeyError as PseudonymKeyError  # part of its interface
 from app.core.records import pseudonym
 from app.infra.registry import Registry
 from app.infra.settings import Settings

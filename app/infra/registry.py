@@ -32,7 +32,8 @@ from typing import Any
 
 import orjson
 
-from app.core.errors import RegistryError, RegistryUnavailable
+from app.core.errors import RegistryError as RegistryError  # its errors, part of its interface
+from app.core.errors import RegistryUnavailable as RegistryUnavailable
 
 TOKEN_PREFIX = "vgl_"
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")

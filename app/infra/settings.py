@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import SettingsError
+from app.core.errors import SettingsError as SettingsError  # part of its interface
 from app.core.patient import Config
 
 READINGS_TOPIC = "vigil.readings"
@@ -280,7 +280,7 @@ class Settings:
             raise SettingsError(problems)
         return cls(**values)
 
-    def with_(self, **changes: object) -> Settings:
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
     def detector_config(self) -> Config:

@@ -119,9 +119,9 @@ def _patient(i: int, rng: random.Random, days: float, step_s: int, kinds: Iterat
             "systolic_bp": base["systolic_bp"] + 5 * rhythm + rng.gauss(0, 4),
             "temperature": base["temperature"] + 0.3 * rhythm + rng.gauss(0, 0.08),
         }
-        for at, vital, delta in shifts:
+        for at, vital, shift in shifts:
             if t >= at:
-                v[vital] += delta
+                v[vital] += shift
         consciousness = "A"
         for event in p.events:
             consciousness = _deteriorate(v, event, T0 + t) or consciousness
@@ -247,7 +247,8 @@ def score(patients: list[SimPatient], method: str) -> tuple[dict[str, Any], list
 
 
 def _patient_days(patients: list[SimPatient]) -> float:
-    return sum((p.readings[-1]["ts"] - p.readings[0]["ts"]) / DAY for p in patients if p.readings)
+    days: float = sum((p.readings[-1]["ts"] - p.readings[0]["ts"]) / DAY for p in patients if p.readings)
+    return days
 
 
 def evaluate(patients: int = 60, days: float = 1.0, seed: int = 2026) -> dict[str, Any]:

@@ -23,7 +23,8 @@ from typing import Any
 import orjson
 
 from app.core.alerts import iso
-from app.core.errors import ExportError, RecordError
+from app.core.errors import ExportError as ExportError  # part of its interface
+from app.core.errors import RecordError
 from app.core.records import decode_readings, pseudonym
 from app.core.vitals import is_artifact
 from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings

@@ -90,7 +90,7 @@ class Stage:
     started: float = 0.0
     ended: float = 0.0
     acked: int = 0
-    latencies: array = field(default_factory=lambda: array("d"))
+    latencies: array[float] = field(default_factory=lambda: array("d"))
 
 
 class LoadClient(DeviceClient):

@@ -31,7 +31,8 @@ from typing import Any
 import orjson
 
 from app.core import fhir
-from app.core.errors import RecordingError, RegistryError
+from app.core.errors import RecordingError as RecordingError  # part of its interface
+from app.core.errors import RegistryError
 from app.core.protocol import Limits
 from app.infra.registry import validate_id
 from app.infra.settings import Settings

@@ -247,23 +247,26 @@ def test_devices_add_on_a_full_disk_leaves_the_registry_as_it_was(env) -> None:
 # -- one error root (issue 12 item 5) --------------------------------------------------------------
 
 
+EXPECTED_FAILURES = [  # (where the code raising it gets it, the class, its exit code)
+    ("app.infra.settings", "SettingsError", 2),
+    ("app.infra.registry", "RegistryError", 2),
+    ("app.infra.registry", "RegistryUnavailable", 2),
+    ("app.infra.pseudonyms", "PseudonymKeyError", 2),
+    ("app.tools.replay", "RecordingError", 2),
+    ("app.tools.export", "ExportError", 2),
+    ("app.core.errors", "GatewayConfigError", 2),
+    ("app.infra.kafka_local", "LocalKafkaError", 1),
+    ("app.infra.topics", "TopicError", 1),
+    ("app.core.errors", "ServiceFailed", 1),
+    ("app.core.errors", "NotStored", 1),
+    ("app.infra.preflight", "KafkaUnreachable", 3),
+    ("app.infra.preflight", "PortInUse", 4),
+    ("app.infra.preflight", "GatewayUnreachable", 5),
+]
+
+
 @pytest.mark.parametrize(
-    ("module", "name", "code"),
-    [
-        ("app.infra.settings", "SettingsError", 2),
-        ("app.infra.registry", "RegistryError", 2),
-        ("app.infra.registry", "RegistryUnavailable", 2),
-        ("app.infra.pseudonyms", "PseudonymKeyError", 2),
-        ("app.tools.replay", "RecordingError", 2),
-        ("app.tools.export", "ExportError", 2),
-        ("app.core.errors", "GatewayConfigError", 2),
-        ("app.infra.kafka_local", "LocalKafkaError", 1),
-        ("app.infra.topics", "TopicError", 1),
-        ("app.infra.preflight", "KafkaUnreachable", 3),
-        ("app.infra.preflight", "PortInUse", 4),
-        ("app.infra.preflight", "GatewayUnreachable", 5),
-    ],
-    ids=lambda v: v if isinstance(v, str) and not v.startswith("app.") else "",
+    ("module", "name", "code"), EXPECTED_FAILURES, ids=[n for _, n, _ in EXPECTED_FAILURES]
 )
 def test_every_expected_failure_is_a_vigil_error_with_its_exit_code(
     module: str, name: str, code: int

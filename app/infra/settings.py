@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import SettingsError as SettingsError  # part of its interface
+from app.core.handshake import GuardLimits
 from app.core.patient import Config
+from app.core.protocol import Limits
 
 READINGS_TOPIC = "vigil.readings"
 REJECTED_TOPIC = "vigil.rejected"
@@ -193,8 +195,11 @@ def _cache_default() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "vigil"
 
 
-# The detection settings' defaults are the core's (written once, in `Config`).
+# Where the core has a default (detection, frame limits, handshake limits),
+# the setting's default is the core's: written once, there.
 _DETECTION = Config()
+_FRAME = Limits()
+_HANDSHAKE = GuardLimits()
 
 
 @dataclass(frozen=True)
@@ -248,8 +253,8 @@ class Settings:
     device_rate: float = setting("DEVICE_RATE", 20.0, number(0))  # readings per second per device, sustained
     # Readings a device may send at once (an offline buffer).
     device_burst: int = setting("DEVICE_BURST", 1_000, whole(1))
-    max_frame_bytes: int = setting("MAX_FRAME_BYTES", 64 * 1024, whole(256, 16 * 1024 * 1024))
-    max_batch: int = setting("MAX_BATCH", 500, whole(1, 100_000))
+    max_frame_bytes: int = setting("MAX_FRAME_BYTES", _FRAME.max_frame_bytes, whole(256, 16 * 1024 * 1024))
+    max_batch: int = setting("MAX_BATCH", _FRAME.max_batch, whole(1, 100_000))
     ping_interval_s: float = setting("PING_INTERVAL_S", 20.0, seconds(0, strict=True))
     ping_timeout_s: float = setting("PING_TIMEOUT_S", 20.0, seconds(0, strict=True))
     compression: str = setting("GATEWAY_COMPRESSION", "", choice("", "deflate"))  # "" (off) or "deflate"
@@ -258,12 +263,14 @@ class Settings:
     # A connection must finish its handshake (TLS included) within this.
     handshake_timeout_s: float = setting("HANDSHAKE_TIMEOUT_S", 5.0, seconds(0, strict=True))
     # Connections still handshaking, in all (beyond it new ones are closed at once) ...
-    max_handshakes: int = setting("MAX_HANDSHAKES", 512, whole(1))
+    max_handshakes: int = setting("MAX_HANDSHAKES", _HANDSHAKE.max_pending, whole(1))
     # ... and per source IP.
-    max_handshakes_per_source: int = setting("MAX_HANDSHAKES_PER_SOURCE", 64, whole(1))
+    max_handshakes_per_source: int = setting(
+        "MAX_HANDSHAKES_PER_SOURCE", _HANDSHAKE.max_pending_per_source, whole(1)
+    )
     # Failed handshakes per second per source IP, sustained, and at once; beyond them: 429 with Retry-After.
-    handshake_failure_rate: float = setting("HANDSHAKE_FAILURE_RATE", 1.0, number(0))
-    handshake_failure_burst: int = setting("HANDSHAKE_FAILURE_BURST", 20, whole(1))
+    handshake_failure_rate: float = setting("HANDSHAKE_FAILURE_RATE", _HANDSHAKE.failure_rate, number(0))
+    handshake_failure_burst: int = setting("HANDSHAKE_FAILURE_BURST", _HANDSHAKE.failure_burst, whole(1))
     # How often the gateway checks that Kafka answers, with no traffic too.
     kafka_probe_s: float = setting("KAFKA_PROBE_S", 2.0, seconds(0, strict=True))
     # The patient pseudonym key (app/infra/pseudonyms.py reads it) or a file holding it.

@@ -138,11 +138,24 @@ def test_docs_give_every_setting_its_default() -> None:
     assert {var: documented.get(var) for var in actual} == actual
 
 
-def test_detection_defaults_are_the_cores() -> None:
-    """Written once, in `app.core.patient.Config`: the settings' defaults are its."""
+def test_where_the_core_has_a_default_the_setting_has_the_same() -> None:
+    """Written once, in the core (`Config`, `Limits`, `GuardLimits`): the settings' defaults are its."""
+    from app.core.handshake import GuardLimits
     from app.core.patient import Config
+    from app.core.protocol import Limits
 
-    assert Settings().detector_config() == Config()
+    s = Settings()
+    assert s.detector_config() == Config()
+    assert Limits(max_frame_bytes=s.max_frame_bytes, max_batch=s.max_batch) == Limits()
+    assert (
+        GuardLimits(
+            max_pending=s.max_handshakes,
+            max_pending_per_source=s.max_handshakes_per_source,
+            failure_rate=s.handshake_failure_rate,
+            failure_burst=s.handshake_failure_burst,
+        )
+        == GuardLimits()
+    )
 
 
 def test_settings_is_the_only_reader_of_the_environment() -> None:

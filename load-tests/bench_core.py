@@ -1,6 +1,6 @@
 """Cost per reading of the pure detection core, side by side in one run.
 
-Runs the same cohort readings (app/tools/evaluation.py, fixed seed) through:
+Runs the same cohort readings (app/tools/evaluation/ward.py, fixed seed) through:
 - Vigil's core (`app.core.patient.process`: clean + score + learn + NEWS2 +
   alert lifecycle), the code the worker runs per reading;
 - NEWS2 alone (score from the latest values);

@@ -671,6 +671,12 @@ class Scenario:
     full_runs: int = 1
     full_only: bool = False
     drain_s: float | None = None
+    # After the fleet stops, how long the worker may take to commit past
+    # every reading before the rest counts as lost. After a broker restart
+    # the worker rejoins its group and Faust rebalances; that has been seen
+    # to take minutes (docs/reliability.md, findings): slow is reported in
+    # `recovery s`, lost only if it never catches up.
+    catch_up_s: float = 60.0
 
 
 async def run_once(stack: Stack, scenario: Scenario, index: int, sizes: Sizes, verbose: bool) -> Result:
@@ -727,7 +733,8 @@ async def run_once(stack: Stack, scenario: Scenario, index: int, sizes: Sizes, v
     # minute) time to: slow is reported in `recovery s`, lost only if stuck.
     ends = await end_offsets(bootstrap, READINGS_TOPIC)
     done = await run._wait_processed(
-        {TopicPartition(READINGS_TOPIC, p): o for p, o in ends.items()}, time.perf_counter() + 60
+        {TopicPartition(READINGS_TOPIC, p): o for p, o in ends.items()},
+        time.perf_counter() + scenario.catch_up_s,
     )
     phase("processed")
     records = await read_range(bootstrap, READINGS_TOPIC, starts[READINGS_TOPIC], ends)
@@ -1285,9 +1292,16 @@ async def _drain(ws: Any) -> None:
 SCENARIOS = [
     Scenario("worker-kill", worker_kill, lambda s: s.lead_s + s.tail_s + 2, full_runs=5),
     Scenario("gateway-kill", gateway_kill, lambda s: s.lead_s + s.tail_s, full_runs=5),
-    Scenario("broker-kill-10s", broker_kill(10), lambda s: s.lead_s + 10 + s.tail_s, drain_s=60),
     Scenario(
-        "broker-kill-60s", broker_kill(60), lambda s: s.lead_s + 60 + s.tail_s, full_only=True, drain_s=90
+        "broker-kill-10s", broker_kill(10), lambda s: s.lead_s + 10 + s.tail_s, drain_s=60, catch_up_s=240
+    ),
+    Scenario(
+        "broker-kill-60s",
+        broker_kill(60),
+        lambda s: s.lead_s + 60 + s.tail_s,
+        full_only=True,
+        drain_s=90,
+        catch_up_s=240,
     ),
     Scenario("worker-join-leave", worker_join_leave, lambda s: s.lead_s + 12),
     Scenario("poison", poison, lambda s: s.lead_s + s.tail_s),

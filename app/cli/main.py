@@ -218,12 +218,28 @@ def _add_export(sub: Any) -> None:
 
 def _add_evaluate(sub: Any) -> None:
     ev = _command(
-        sub, "evaluate", "run a labeled synthetic cohort through Vigil, static thresholds and NEWS2 alone"
+        sub, "evaluate", "run labeled synthetic cohorts through Vigil and the baselines that apply to each"
     )
-    ev.add_argument("--patients", type=int, default=60, help="patients in the cohort")
-    ev.add_argument("--days", type=float, default=1.0, help="simulated days per patient")
-    ev.add_argument("--seed", type=int, default=2026, help="random seed of the cohort")
-    ev.add_argument("--json", action="store_true", help="print one JSON object keyed by method")
+    ev.add_argument(
+        "--cohort",
+        action="append",
+        choices=["all", "ward", "ward_clean", "charted", "home", "generic"],
+        help="a cohort to run (repeatable; default all: ward, charted, home, generic; with --markdown "
+        "also ward_clean)",
+    )
+    ev.add_argument("--patients", type=int, default=60, help="patients (or series) per cohort")
+    ev.add_argument(
+        "--days", type=float, default=None, help="simulated days per patient (default: each cohort's own)"
+    )
+    ev.add_argument("--seed", type=int, default=2026, help="random seed of the cohorts")
+    out = ev.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print one JSON object keyed by cohort name")
+    out.add_argument(
+        "--markdown", action="store_true", help="print docs/evaluation.md's tables, a row per seed of --seeds"
+    )
+    ev.add_argument(
+        "--seeds", type=int, nargs="+", default=[2026, 7, 99], metavar="SEED", help="seeds for --markdown"
+    )
 
 
 def _version() -> str:
@@ -596,9 +612,19 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from app.tools import evaluation
+    from app.tools.evaluation import report
 
-    result = evaluation.evaluate(args.patients, args.days, args.seed)
-    print(orjson.dumps(result).decode() if args.json else evaluation.table(result))
+    # The Markdown tables (docs/evaluation.md) also carry ward_clean, the cohort before artifacts.
+    chosen = args.cohort or (["all", "ward_clean"] if args.markdown else ["all"])
+    names = list(dict.fromkeys(n for c in chosen for n in (evaluation.DEFAULT if c == "all" else [c])))
+    if args.patients < 1 or (args.days is not None and args.days <= 0):
+        raise BadInput("--patients must be at least 1 and --days above 0")
+    if args.markdown:
+        runs = {seed: evaluation.evaluate(names, args.patients, args.days, seed) for seed in args.seeds}
+        print(report.markdown(runs), end="")
+        return Exit.OK
+    result = evaluation.evaluate(names, args.patients, args.days, args.seed)
+    print(orjson.dumps(result).decode() if args.json else report.table(result))
     return Exit.OK
 
 

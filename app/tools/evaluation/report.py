@@ -1,0 +1,142 @@
+"""`vigil evaluate`'s text table, and the Markdown tables of docs/evaluation.md
+(`vigil evaluate --markdown`: one table per cohort, a row per seed and method)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Column = tuple[str, Callable[[dict[str, Any]], str]]
+
+# Targets of issue 13 (docs/evaluation.md), printed under each cohort's table.
+TARGETS = {
+    "ward": "sensitivity >= 0.97, <= 0.3 false alerts/patient-day, median delay < 4 min",
+    "ward_clean": "sensitivity >= 0.97, <= 0.3 false alerts/patient-day, median delay < 4 min",
+    "charted": "caught by the second charted reading after onset; <= 1 alert opening and <= 2 notifications "
+    "per stable patient-day",
+    "home": "caught within 2 days; <= 1 false alert per patient-month",
+    "generic": "window score >= 1.5x the windowed-Gaussian baseline's",
+}
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
+def _num(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda r: _fmt(r.get(key))
+
+
+def _delay(r: dict[str, Any]) -> str:
+    s = r.get("median_delay_s")
+    if s is None:
+        return "-"
+    if s >= 2 * 3600:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 60:.1f} min"
+
+
+COMMON: list[Column] = [
+    ("sensitivity", _num("sensitivity")),
+    ("false alerts/patient-day", _num("false_alerts_per_patient_day")),
+    ("median delay", _delay),
+    ("(readings)", _num("median_delay_readings")),
+    ("notifications/patient-day", _num("notifications_per_patient_day")),
+]
+EXTRA: dict[str, list[Column]] = {
+    "charted": [
+        ("caught in time", _num("caught_in_time")),
+        ("openings/stable day", _num("openings_per_stable_patient_day")),
+        ("notifications/stable day", _num("notifications_per_stable_patient_day")),
+    ],
+    "home": [
+        ("caught in time", _num("caught_in_time")),
+        ("decompensation in time", lambda r: _fmt(r.get("caught_in_time_by_kind", {}).get("decompensation"))),
+        ("false alerts/patient-month", _num("false_alerts_per_patient_month")),
+    ],
+    "generic": [("window score", _num("window_score"))],
+}
+
+
+def _columns(cohort: str) -> list[Column]:
+    return COMMON + EXTRA.get(cohort, [])
+
+
+def _methods(result: dict[str, Any]) -> list[str]:
+    return [k for k, v in result.items() if isinstance(v, dict) and "sensitivity" in v]
+
+
+def table(results: dict[str, Any]) -> str:
+    """Every cohort of `evaluate`'s result, one block each."""
+    return "\n\n".join(_block(name, result) for name, result in results.items())
+
+
+def _block(name: str, result: dict[str, Any]) -> str:
+    columns = _columns(name)
+    widths = [max(len(title), 8) + 2 for title, _ in columns]
+    rows = [f"{name:<20}" + "".join(f"{t:>{w}}" for (t, _), w in zip(columns, widths, strict=True))]
+    for method in _methods(result):
+        r = result[method]
+        rows.append(
+            f"{method:<20}" + "".join(f"{f(r):>{w}}" for (_, f), w in zip(columns, widths, strict=True))
+        )
+    c = result["cohort"]
+    rows.append(
+        f"  {c['patients']} patients, {c['patient_days']} patient-days, {c['readings']} readings, "
+        f"seed {c['seed']}; events {c['events']}"
+    )
+    if "artifacts" in c:
+        rows.append(
+            f"  artifacts {c['artifacts']}; vigil's false alerts during them "
+            f"{result['vigil'].get('false_alerts_in_artifacts', {})}"
+        )
+    if "windowed_gaussian" in result:
+        rows.append(
+            f"  windowed Gaussian at its best threshold: z = {result['windowed_gaussian']['threshold_z']}"
+        )
+    rows.append(f"  largest encoded patient state: {result['state_bytes_max']} bytes (target <= 4096)")
+    if name in TARGETS:
+        rows.append(f"  targets: {TARGETS[name]}")
+    return "\n".join(rows)
+
+
+def markdown(runs: dict[int, dict[str, Any]]) -> str:
+    """One Markdown table per cohort from `evaluate` results keyed by seed."""
+    cohorts = list(next(iter(runs.values()))) if runs else []
+    out: list[str] = []
+    for name in cohorts:
+        columns = _columns(name)
+        out += [f"### Results: {name}", ""]
+        out.append("| seed (events) | method | " + " | ".join(t for t, _ in columns) + " |")
+        out.append("|---|---|" + "---|" * len(columns))
+        for seed, results in runs.items():
+            result = results[name]
+            events = sum(result["cohort"]["events"].values())
+            for i, method in enumerate(_methods(result)):
+                label = f"{seed} ({events})" if i == 0 else ""
+                cells = " | ".join(f(result[method]) for _, f in columns)
+                out.append(f"| {label} | {method} | {cells} |")
+        out += [""] + _notes(name, runs) + [f"Targets: {TARGETS.get(name, '-')}.", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _notes(name: str, runs: dict[int, dict[str, Any]]) -> list[str]:
+    notes: list[str] = []
+    for seed, results in runs.items():
+        result = results[name]
+        if "artifacts" in result["cohort"]:
+            during = result["vigil"].get("false_alerts_in_artifacts", {})
+            notes.append(
+                f"- seed {seed}: artifacts {_pairs(result['cohort']['artifacts'])}; "
+                f"Vigil's false alerts during them {_pairs(during)}"
+            )
+        if "windowed_gaussian" in result:
+            notes.append(
+                f"- seed {seed}: windowed Gaussian at its best threshold, "
+                f"z = {result['windowed_gaussian']['threshold_z']:g}"
+            )
+    return notes + ([""] if notes else [])
+
+
+def _pairs(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"

@@ -1,14 +1,14 @@
 # Two commands do all the set-up on a fresh machine (Python >= 3.11, Java 17, Maven;
 # `make test` also installs Debian's prometheus package when run as root):
 #   make run    the main job: `vigil up --simulate 20` on a local Kafka it provisions
-#   make test   the whole test suite, unit and integration (real Kafka)
+#   make test   lint (ruff, mypy), then the whole test suite, unit and integration (real Kafka)
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 SIMULATE ?= 20
 
-.PHONY: install path run test test-unit kafka-jars prometheus clean
+.PHONY: install path run lint test test-unit kafka-jars prometheus clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +36,17 @@ prometheus:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	  else echo "install Debian's prometheus package (promtool, prometheus): sudo apt-get install prometheus" >&2; exit 1; fi; }
 
-test: kafka-jars prometheus
+# ruff: pyflakes, pycodestyle, isort, bugbear, pyupgrade, no assert in the code;
+# mypy: strict on app/ and agents/ (pyproject.toml). First in `make test`: it fails fast.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy app agents
+
+test: lint kafka-jars prometheus
 	$(BIN)/pytest
 
 test-unit: install
 	$(BIN)/pytest tests/core tests/infra tests/tools tests/agents tests/cli
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -39,7 +39,13 @@ from app.infra import metrics
 from app.infra.preflight import leads
 from app.infra.pseudonyms import PatientDirectory, load_key
 from app.infra.registry import Registry
-from app.infra.settings import ALERTS_TOPIC, DEAD_LETTER_TOPIC, READINGS_TOPIC, Settings
+from app.infra.settings import (
+    ALERTS_TOPIC,
+    DEAD_LETTER_TOPIC,
+    PRODUCER_BATCH_BYTES,
+    READINGS_TOPIC,
+    Settings,
+)
 
 log = structlog.get_logger()
 
@@ -74,7 +80,7 @@ def faust_app(settings: Settings) -> faust.App:
         # socket writes took about a sixth of the worker's time (py-spy). A few
         # milliseconds of linger and larger batches send them together.
         producer_linger=0.005,
-        producer_max_batch_size=512 * 1024,
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
         consumer_auto_offset_reset="earliest",
         # Records are acked only once the states they changed are flushed
         # (`Worker.flush`); Faust waiting for every record to be acked before

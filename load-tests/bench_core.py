@@ -88,7 +88,9 @@ def main() -> None:
     print(f"{'':<20}{'CPU us/reading':>15}{'vs vigil core':>15}")
     for name, us in results.items():
         print(f"{name:<20}{us:>15.2f}{us / results['vigil core']:>14.2f}x")
-    print(f"target for vigil core: under 20 us/reading -> {'met' if results['vigil core'] < 20 else 'not met'}")
+    print(
+        f"target for vigil core: under 20 us/reading -> {'met' if results['vigil core'] < 20 else 'not met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -43,9 +43,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-async def measure(settings: Settings, devices: int, batch: int, rate: float, duration: float, pid: int) -> dict:
+async def measure(
+    settings: Settings, devices: int, batch: int, rate: float, duration: float, pid: int
+) -> dict:
     plan = loadtest.Plan(
-        devices=devices, rate=rate, duration_s=duration, batch=batch, deteriorate=0.0, drain_s=15.0, worker=False
+        devices=devices,
+        rate=rate,
+        duration_s=duration,
+        batch=batch,
+        deteriorate=0.0,
+        drain_s=15.0,
+        worker=False,
     )
     run = loadtest.LoadRun(settings, plan, out=open(os.devnull, "w"))
     before = cpu_seconds(pid)
@@ -78,18 +86,39 @@ def main() -> int:
     for r in results:
         ack = r["ack_latency_s"]
         us = r["gateway_cpu_s"] / r["acked"] * 1e6 if r["acked"] else float("nan")
-        rows.append([
-            f"{r['batch']} per frame", f"{r['offered_rps']:,.0f}", f"{r['throughput_rps']:,.0f}",
-            f"{r['throughput_rps'] / base:.1f}x", f"{ack['p50'] * 1000:.1f}", f"{ack['p99'] * 1000:.1f}",
-            f"{ack['p999'] * 1000:.1f}", str(r["lost"]), f"{us:.1f}", f"{1e6 / us:,.0f}",
-        ])
+        rows.append(
+            [
+                f"{r['batch']} per frame",
+                f"{r['offered_rps']:,.0f}",
+                f"{r['throughput_rps']:,.0f}",
+                f"{r['throughput_rps'] / base:.1f}x",
+                f"{ack['p50'] * 1000:.1f}",
+                f"{ack['p99'] * 1000:.1f}",
+                f"{ack['p999'] * 1000:.1f}",
+                str(r["lost"]),
+                f"{us:.1f}",
+                f"{1e6 / us:,.0f}",
+            ]
+        )
     print(machine_line(m))
     print(f"broker: {broker}; {args.devices} devices connected, {args.duration:g} s per configuration")
-    print(table(
-        ["configuration", "offered/s", "acked/s", "vs 1/frame", "p50 ms", "p99 ms", "p99.9 ms", "lost",
-         "gw CPU us/reading", "readings/s per gw core"],
-        rows,
-    ))
+    print(
+        table(
+            [
+                "configuration",
+                "offered/s",
+                "acked/s",
+                "vs 1/frame",
+                "p50 ms",
+                "p99 ms",
+                "p99.9 ms",
+                "lost",
+                "gw CPU us/reading",
+                "readings/s per gw core",
+            ],
+            rows,
+        )
+    )
     print("target: >= 50,000 readings/s per gateway process, acked after Kafka's acknowledgement")
     if args.json:
         Path(args.json).write_text(

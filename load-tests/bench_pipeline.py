@@ -116,49 +116,86 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=20, help="readings per frame")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending per phase")
-    parser.add_argument("--peak-offer", type=float, default=20_000.0, help="readings/s offered in the peak phase")
+    parser.add_argument(
+        "--peak-offer", type=float, default=20_000.0, help="readings/s offered in the peak phase"
+    )
     parser.add_argument("--bootstrap", help="an existing Kafka cluster instead of a local one")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     args = parser.parse_args()
     benchlib.stop_on_signals()
 
     with vigil_services(
-        args.bootstrap, "vigil-bench-e2e-", args.devices, worker=True,
-        WORKER_ID="vigil-bench-e2e", DEVICE_RATE="1000", DEVICE_BURST="5000",
+        args.bootstrap,
+        "vigil-bench-e2e-",
+        args.devices,
+        worker=True,
+        WORKER_ID="vigil-bench-e2e",
+        DEVICE_RATE="1000",
+        DEVICE_BURST="5000",
     ) as services:
         broker, settings = services.broker, services.settings
         url = f"{services.worker_url}/metrics"
         print(f"... peak: offering {args.peak_offer:,.0f} readings/s", file=sys.stderr)
-        peak = asyncio.run(phase(settings, url, args.devices, args.peak_offer, args.batch, args.duration, 0.1))
+        peak = asyncio.run(
+            phase(settings, url, args.devices, args.peak_offer, args.batch, args.duration, 0.1)
+        )
         capacity = min(peak["worker_rps"], peak["throughput_rps"])
         wait_caught_up(url)
         print(f"... half: offering {capacity / 2:,.0f} readings/s", file=sys.stderr)
         half = asyncio.run(phase(settings, url, args.devices, capacity / 2, args.batch, args.duration, 0.3))
         wait_caught_up(url)
         print(f"... quarter: offering {capacity / 4:,.0f} readings/s", file=sys.stderr)
-        quarter = asyncio.run(phase(settings, url, args.devices, capacity / 4, args.batch, args.duration, 0.3))
+        quarter = asyncio.run(
+            phase(settings, url, args.devices, capacity / 4, args.batch, args.duration, 0.3)
+        )
 
     def ms(x: float | None) -> str:
         return "-" if x is None else f"{x * 1000:.0f}"
 
     rows = []
     for name, r in (("peak", peak), ("half of peak", half), ("quarter of peak", quarter)):
-        rows.append([
-            name, f"{r['offered_rps']:,.0f}", f"{r['throughput_rps']:,.0f}", f"{r['worker_rps']:,.0f}",
-            str(r["lost"]), ms(r["e2e_p99_bound_s"]), ms(r["alert_latency_s"]["p50"]),
-            ms(r["alert_latency_s"]["p99"]), str(r["alert_latency_s"]["count"]),
-        ])
+        rows.append(
+            [
+                name,
+                f"{r['offered_rps']:,.0f}",
+                f"{r['throughput_rps']:,.0f}",
+                f"{r['worker_rps']:,.0f}",
+                str(r["lost"]),
+                ms(r["e2e_p99_bound_s"]),
+                ms(r["alert_latency_s"]["p50"]),
+                ms(r["alert_latency_s"]["p99"]),
+                str(r["alert_latency_s"]["count"]),
+            ]
+        )
     print(machine_line(machine()))
-    print(f"broker: {broker}; {args.devices} devices, {args.batch} readings per frame, {args.duration:g} s per phase")
-    print(table(
-        ["phase", "offered/s", "acked/s", "worker/s", "lost", "e2e p99 ms (<=)", "alert p50 ms", "alert p99 ms",
-         "alerts"],
-        rows,
-    ))
+    print(
+        f"broker: {broker}; {args.devices} devices, {args.batch} readings per frame, "
+        f"{args.duration:g} s per phase"
+    )
+    print(
+        table(
+            [
+                "phase",
+                "offered/s",
+                "acked/s",
+                "worker/s",
+                "lost",
+                "e2e p99 ms (<=)",
+                "alert p50 ms",
+                "alert p99 ms",
+                "alerts",
+            ],
+            rows,
+        )
+    )
     print("target: p99 from gateway receipt to alert produced under 100 ms at half of peak throughput")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "broker": broker, "peak": peak, "half": half, "quarter": quarter},
-                                              indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {"machine": machine(), "broker": broker, "peak": peak, "half": half, "quarter": quarter},
+                indent=2,
+            )
+        )
     return 0
 
 

@@ -482,7 +482,8 @@ def report(out: dict[str, Any]) -> str:
     ]
     cfg = out["config"]
     lines.append(
-        f"{cfg['patients']} patients, {cfg['per_record']} readings per record, {cfg['partitions']} partitions; "
+        f"{cfg['patients']} patients, {cfg['per_record']} readings per record, "
+        f"{cfg['partitions']} partitions; "
         f"naive on the first {cfg['naive_readings']:,} readings only; {out['kafka']}"
     )
     lines.append(benchlib.machine_line(out["machine"]))
@@ -496,7 +497,10 @@ def report(out: dict[str, Any]) -> str:
         )
     for r in out["variants"]:
         if r["readings"] != r["expected_readings"]:
-            lines.append(f"COUNT MISMATCH: {r['variant']} reports {r['readings']:,} readings of {r['expected_readings']:,}")
+            lines.append(
+                f"COUNT MISMATCH: {r['variant']} reports {r['readings']:,} readings "
+                f"of {r['expected_readings']:,}"
+            )
     for r in out["variants"]:
         if r.get("profile_top"):
             lines.append(f"{r['variant']}: py-spy, top functions by own samples (self %, total %):")

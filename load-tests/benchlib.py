@@ -215,7 +215,10 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     lines = []
     for r in [headers, *rows]:
-        cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        cells = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=False))
+        ]
         lines.append("  ".join(cells))
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -265,7 +268,9 @@ def comparison_app(default_id: str, default_port: int, stats: dict[str, Any]) ->
         # directory: keep it out of the repository.
         datadir=os.environ.get("BENCH_DATADIR", str(Path(tempfile.gettempdir()) / "vigil-bench-faust")),
     )
-    topic = app.topic(os.environ.get("BENCH_TOPIC", "vigil.readings"), key_serializer="raw", value_serializer="raw")
+    topic = app.topic(
+        os.environ.get("BENCH_TOPIC", "vigil.readings"), key_serializer="raw", value_serializer="raw"
+    )
 
     @app.page("/bench")
     async def bench(web: Any, request: Any) -> Any:
@@ -333,8 +338,13 @@ def vigil_services(
             with kafka(bootstrap, home / "kafka", 4) as (address, broker):
                 http, ws, web = free_port(), free_port(), free_port()
                 env = vigil_env(
-                    home, address, devices, GATEWAY_PORT=str(ws), GATEWAY_HTTP_PORT=str(http),
-                    WORKER_WEB_PORT=str(web), **settings,
+                    home,
+                    address,
+                    devices,
+                    GATEWAY_PORT=str(ws),
+                    GATEWAY_HTTP_PORT=str(http),
+                    WORKER_WEB_PORT=str(web),
+                    **settings,
                 )
                 os.environ.update({k: v for k, v in env.items() if k.startswith("VIGIL_")})
                 current = Settings.from_env()

@@ -733,7 +733,8 @@ async def run_once(stack: Stack, scenario: Scenario, index: int, sizes: Sizes, v
     # minute) time to: slow is reported in `recovery s`, lost only if stuck.
     ends = await end_offsets(bootstrap, READINGS_TOPIC)
     done = await run._wait_processed(
-        {TopicPartition(READINGS_TOPIC, p): o for p, o in ends.items()}, time.perf_counter() + scenario.catch_up_s
+        {TopicPartition(READINGS_TOPIC, p): o for p, o in ends.items()},
+        time.perf_counter() + scenario.catch_up_s,
     )
     phase("processed")
     records = await read_range(bootstrap, READINGS_TOPIC, starts[READINGS_TOPIC], ends)

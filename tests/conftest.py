@@ -151,7 +151,11 @@ async def read_topic(bootstrap: str, topic: str, predicate, timeout: float = 60.
     """Records of `topic` (from the start) whose (record, decoded value) match, read with
     a plain Kafka consumer; returns once at least one matched, or at `timeout`."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     found: list[dict] = []

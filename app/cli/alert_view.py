@@ -37,7 +37,10 @@ def describe(event: dict[str, Any]) -> str:
     """One line for a terminal."""
     ev = event.get("evidence", {})
     status = _STATUS.get(event.get("status", ""), event.get("status", "?"))
-    head = f"{event.get('event_time', '?')}  {status:<8} {event.get('severity', '?'):<6} {event.get('kind', '?'):<14} {event.get('patient', '?')}"
+    head = (
+        f"{event.get('event_time', '?')}  {status:<8} {event.get('severity', '?'):<6} "
+        f"{event.get('kind', '?'):<14} {event.get('patient', '?')}"
+    )
     if event.get("kind") == "news2":
         vitals = ", ".join(f"{k} {v}" for k, v in ev.get("vitals", {}).items())
         return f"{head}  NEWS2 {ev.get('score')} ({ev.get('band')}){': ' + vitals if vitals else ''}"
@@ -47,7 +50,8 @@ def describe(event: dict[str, Any]) -> str:
     if event.get("kind") == "trend":
         return f"{head}  {heading(ev)}"
     if event.get("kind") == "signal_quality":
-        return f"{head}  {ev.get('artifact_share', 0):.0%} of recent readings carry artifacts; physiology alerts muted"
+        share = ev.get("artifact_share", 0)
+        return f"{head}  {share:.0%} of recent readings carry artifacts; physiology alerts muted"
     if event.get("kind") == "baseline_drift":
         verb = "adopted" if ev.get("adopted") else "not adopted (unsafe level)"
         return f"{head}  {ev.get('vital')} {ev.get('from')} -> {ev.get('to')}, {verb}"

@@ -14,13 +14,24 @@ from typing import Any
 
 import orjson
 
-from app.infra import failures, logs, preflight
+from app.core.errors import (
+    BadInput,
+    Exit,
+    ExportError,
+    GatewayConfigError,
+    NotStored,
+    PseudonymKeyError,
+    RecordingError,
+    SettingsError,
+    TopicError,
+    VigilError,
+)
+from app.infra import logs, preflight
 from app.infra.runtime import exit_after_parent, silence, stop_on_signals, write_line
 from app.infra.settings import (
     ALERTS_TOPIC,
     READINGS_TOPIC,
     Settings,
-    SettingsError,
     inspect,
     unknown_variables,
 )
@@ -44,9 +55,10 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpF
 
 
 def _command(sub: Any, name: str, text: str, **kwargs: Any) -> argparse.ArgumentParser:
-    return sub.add_parser(
+    parser: argparse.ArgumentParser = sub.add_parser(
         name, help=text, description=text, epilog=SETTINGS_EPILOG, formatter_class=_Help, **kwargs
     )
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_up(sub)
+    _add_services(sub)
+    _add_devices(sub)
+    _add_alerts(sub)
+    _add_simulate(sub)
+    _add_replay(sub)
+    _add_export(sub)
+    _add_evaluate(sub)
+    kafka = _command(sub, "kafka", "run the local Kafka broker alone, or only fetch its jars")
+    kafka.add_argument("action", nargs="?", choices=["run", "fetch"], default="run", help="what to do")
+    return parser
 
+
+def _add_up(sub: Any) -> None:
     up = _command(sub, "up", "run Kafka, the worker and the gateway together (the embedded default)")
     up.add_argument(
         "--simulate", type=int, default=0, metavar="N", help="also run N simulated devices and print alerts"
@@ -80,12 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between status lines (devices, readings/s, open alerts, worker lag); 0: none",
     )
 
+
+def _add_services(sub: Any) -> None:
+    """`vigil gateway`, `vigil worker` and `vigil config`."""
     for name, text in (("gateway", "run the websocket gateway"), ("worker", "run the Faust worker")):
         service = _command(sub, name, text)
         # Set by `vigil up`: if that process goes, stop (SIGKILL after a grace period).
         service.add_argument("--supervisor", type=int, metavar="PID", help=argparse.SUPPRESS)
     _command(sub, "config", "print the effective settings, where each comes from, secrets masked")
 
+
+def _add_devices(sub: Any) -> None:
     devices = _command(sub, "devices", "register, list and revoke devices")
     dsub = devices.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = _command(dsub, "add", "register a device for a patient and print its token once")
@@ -97,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = _command(dsub, "rotate", "issue a new token and print it once; the old one stops working")
     rotate.add_argument("device_id")
 
+
+def _add_alerts(sub: Any) -> None:
     alerts = _command(sub, "alerts", "print alert events from vigil.alerts as they arrive")
     alerts.add_argument("--from-beginning", action="store_true", help="start at the oldest retained event")
     alerts.add_argument("--json", action="store_true", help="print each event as one JSON line")
@@ -104,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--fhir", action="store_true", help="print each event as a FHIR R4 DetectedIssue (JSON line)"
     )
 
+
+def _add_simulate(sub: Any) -> None:
     sim = _command(
         sub,
         "simulate",
@@ -114,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--duration", type=float, default=60.0, metavar="S", help="seconds to run")
     sim.add_argument("--speed", type=float, default=60.0, help="demo mode: simulated seconds per wall second")
+    _add_load_test(sim)
+
+
+def _add_load_test(sim: argparse.ArgumentParser) -> None:
+    """The options of `vigil simulate` that make it a measured load test."""
     sim.add_argument(
         "--rate", type=float, metavar="R", help="load test: readings per second per device (1 if unset)"
     )
@@ -153,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", metavar="FILE.png", help="load test: where to draw latency against offered load"
     )
 
+
+def _add_replay(sub: Any) -> None:
     rp = _command(sub, "replay", "stream a recording (CSV, JSON lines, FHIR) through the live gateway")
     rp.add_argument("file", help="the recording: .csv, or JSON lines (native or FHIR Observations)")
     rp.add_argument(
@@ -161,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--shift-to-now", action="store_true", help="move the recording so that it ends now")
     rp.add_argument("--patient-prefix", default="", help="prepended to every patient id of the recording")
 
+
+def _add_export(sub: Any) -> None:
     ex = _command(sub, "export", "write a patient's cleaned readings and alerts over a time range")
     ex.add_argument("--patient", required=True, metavar="PATIENT_ID")
     ex.add_argument(
@@ -172,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format")
 
+
+def _add_evaluate(sub: Any) -> None:
     ev = _command(
         sub, "evaluate", "run labeled synthetic cohorts through Vigil and the baselines that apply to each"
     )
@@ -195,10 +240,6 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--seeds", type=int, nargs="+", default=[2026, 7, 99], metavar="SEED", help="seeds for --markdown"
     )
-
-    kafka = _command(sub, "kafka", "run the local Kafka broker alone, or only fetch its jars")
-    kafka.add_argument("action", nargs="?", choices=["run", "fetch"], default="run", help="what to do")
-    return parser
 
 
 def _version() -> str:
@@ -227,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             say(name, problem)
         say(name, "`vigil config` shows every setting; docs/configuration.md says what each accepts")
-        return failures.USAGE
+        return Exit.USAGE
     except BaseException as exc:  # noqa: BLE001 - every way out is one line and an exit code
         return fail(name, exc, settings)
 
@@ -239,18 +280,18 @@ def say(command: str, message: str) -> None:
 
 def fail(command: str, exc: BaseException, settings: Settings) -> int:
     """The central handler: an exception as one line and a documented exit code
-    (app/infra/failures.py); a traceback first only with VIGIL_LOG_LEVEL=debug."""
+    (`app.core.errors.Exit`); a traceback first only with VIGIL_LOG_LEVEL=debug."""
     if isinstance(exc, SystemExit):
         raise exc
     if isinstance(exc, BrokenPipeError):  # our reader went away (`vigil alerts | head`)
         silence(sys.stdout)
-        return failures.RUNTIME
+        return Exit.RUNTIME
     if isinstance(exc, KeyboardInterrupt):
-        return failures.INTERRUPTED
+        return Exit.INTERRUPTED
     code, message = explain(exc, settings)
     if settings.debug:
         traceback.print_exception(exc, file=sys.stderr)
-    elif code == failures.RUNTIME and not isinstance(exc, failures.Failure):
+    elif code == Exit.RUNTIME and not isinstance(exc, VigilError):
         message += " (VIGIL_LOG_LEVEL=debug shows the traceback)"
     say(command, message)
     return code
@@ -260,26 +301,26 @@ def explain(exc: BaseException, settings: Settings) -> tuple[int, str]:
     """What to tell the user about an exception, and the exit code."""
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
-    if isinstance(exc, failures.Failure):
+    if isinstance(exc, VigilError):
         return exc.exit_code, str(exc)
     if isinstance(exc, KafkaConnectionError):
-        return failures.KAFKA_UNREACHABLE, str(preflight.kafka_unreachable(settings))
+        return Exit.KAFKA_UNREACHABLE, str(preflight.kafka_unreachable(settings))
     if isinstance(exc, KafkaError):
         return (
-            failures.KAFKA_UNREACHABLE,
+            Exit.KAFKA_UNREACHABLE,
             f"Kafka at {settings.bootstrap} failed: {exc}; {preflight.kafka_hint(settings)}",
         )
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
         return (
-            failures.PORT_IN_USE,
+            Exit.PORT_IN_USE,
             "a port Vigil needs is already in use: stop what holds it, or change the port (`vigil config`)",
         )
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return failures.RUNTIME, f"the disk is full{_where(exc)}: free space and try again"
+        return Exit.RUNTIME, f"the disk is full{_where(exc)}: free space and try again"
     if isinstance(exc, OSError):
-        return failures.RUNTIME, f"{exc.strerror or exc}{_where(exc)}"
+        return Exit.RUNTIME, f"{exc.strerror or exc}{_where(exc)}"
     # Not its message: an exception nobody expected could carry anything, patient data included.
-    return failures.RUNTIME, f"unexpected error ({type(exc).__name__})"
+    return Exit.RUNTIME, f"unexpected error ({type(exc).__name__})"
 
 
 def _where(exc: OSError) -> str:
@@ -295,7 +336,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         print(f"{line}  <- invalid: must be {row.problem.split(' must be ', 1)[1]}" if row.problem else line)
     for variable in unknown:
         print(f"{variable:<{width}}  (not a Vigil setting; ignored)")
-    return failures.USAGE if any(row.problem for row in rows) else failures.OK
+    return Exit.USAGE if any(row.problem for row in rows) else Exit.OK
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -309,10 +350,10 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         tls_context(settings)
-    except ConfigError as exc:
-        raise failures.BadInput(str(exc)) from exc
+    except ConfigError as exc:  # the gateway's name for GatewayConfigError
+        raise GatewayConfigError(str(exc)) from exc
     except OSError as exc:  # ssl.SSLError included
-        raise failures.BadInput(
+        raise GatewayConfigError(
             f"cannot load VIGIL_TLS_CERT and VIGIL_TLS_KEY: {exc.strerror or exc}"
         ) from exc
     _require_key(settings)
@@ -331,17 +372,17 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
         await Gateway(settings).run(stop_on_signals())
 
     asyncio.run(serve())
-    return failures.OK
+    return Exit.OK
 
 
 def _require_key(settings: Settings) -> None:
     """The pseudonym key, made or read now: a bad one is one line before any service starts."""
-    from app.infra.pseudonyms import PseudonymKeyError, load_key
+    from app.infra.pseudonyms import load_key
 
     try:
         load_key(settings)
-    except (PseudonymKeyError, OSError) as exc:
-        raise failures.BadInput(str(exc)) from exc
+    except OSError as exc:
+        raise PseudonymKeyError(str(exc)) from exc
 
 
 def _use_uvloop(settings: Settings) -> None:
@@ -382,40 +423,35 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         redirect_stdouts=False,
     )
     worker.execute_from_commandline()
-    return failures.OK
+    return Exit.OK
 
 
 def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
-    from app.infra.registry import Registry, RegistryError
+    from app.infra.registry import Registry
 
     registry = Registry(settings.registry_path)
-    try:
-        if args.action == "add":
-            token = registry.add(args.device_id, args.patient)
+    if args.action == "add":
+        token = registry.add(args.device_id, args.patient)
+        print(orjson.dumps({"device_id": args.device_id, "patient": args.patient, "token": token}).decode())
+    elif args.action == "list":
+        for device in registry.devices():
             print(
-                orjson.dumps({"device_id": args.device_id, "patient": args.patient, "token": token}).decode()
+                orjson.dumps(
+                    {
+                        "device_id": device.device_id,
+                        "patient": device.patient,
+                        "created": device.created,
+                        "revoked": device.revoked,
+                    }
+                ).decode()
             )
-        elif args.action == "list":
-            for device in registry.devices():
-                print(
-                    orjson.dumps(
-                        {
-                            "device_id": device.device_id,
-                            "patient": device.patient,
-                            "created": device.created,
-                            "revoked": device.revoked,
-                        }
-                    ).decode()
-                )
-        elif args.action == "rotate":
-            token = registry.rotate(args.device_id)
-            print(orjson.dumps({"device_id": args.device_id, "token": token}).decode())
-        elif args.action == "revoke":
-            registry.revoke(args.device_id)
-            print(orjson.dumps({"device_id": args.device_id, "revoked": True}).decode())
-    except RegistryError as exc:
-        raise failures.BadInput(str(exc)) from exc
-    return failures.OK
+    elif args.action == "rotate":
+        token = registry.rotate(args.device_id)
+        print(orjson.dumps({"device_id": args.device_id, "token": token}).decode())
+    elif args.action == "revoke":
+        registry.revoke(args.device_id)
+        print(orjson.dumps({"device_id": args.device_id, "revoked": True}).decode())
+    return Exit.OK
 
 
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
@@ -435,7 +471,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
             waiting.cancel()
 
     asyncio.run(run())
-    return failures.OK
+    return Exit.OK
 
 
 async def _topic_created(settings: Settings, stop: asyncio.Event) -> bool:
@@ -474,7 +510,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         await up.simulate_fleet(settings, args.devices, args.speed, stop)
 
     asyncio.run(run())
-    return failures.OK
+    return Exit.OK
 
 
 def _load_test(args: argparse.Namespace, settings: Settings) -> int:
@@ -484,7 +520,7 @@ def _load_test(args: argparse.Namespace, settings: Settings) -> int:
 
     rate = 1.0 if args.rate is None else args.rate
     if args.devices < 1 or rate <= 0 or args.batch < 1 or args.steps < 1 or args.duration <= 0:
-        raise failures.BadInput("--devices, --rate, --batch, --steps and --duration must be positive")
+        raise BadInput("--devices, --rate, --batch, --steps and --duration must be positive")
     if rate > settings.device_rate:
         say(
             "simulate",
@@ -510,13 +546,8 @@ def _load_test(args: argparse.Namespace, settings: Settings) -> int:
         await preflight.kafka(settings)
         await loadtest.run(settings, plan, stop_on_signals(), report, plot)
 
-    try:
-        asyncio.run(run())
-    except RuntimeError as exc:
-        if type(exc) is not RuntimeError:  # Kafka's errors are RuntimeErrors too: explained centrally
-            raise
-        raise failures.Failure(str(exc)) from exc
-    return failures.OK
+    asyncio.run(run())
+    return Exit.OK
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -524,17 +555,16 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from app.tools import replay
+    from app.tools.simulate import Stats
 
     try:
         rows = replay.read_recording(Path(args.file))
         replay.check_times(rows, args.shift_to_now, int(time.time() * 1000))
         replay.device_ids(rows, args.patient_prefix)
     except OSError as exc:
-        raise failures.BadInput(f"cannot read {args.file}: {exc.strerror or exc}") from exc
-    except replay.RecordingError as exc:
-        raise failures.BadInput(str(exc)) from exc
+        raise RecordingError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
 
-    async def run() -> replay.simulate.Stats:
+    async def run() -> Stats:
         await preflight.gateway(settings)
         return await replay.replay(settings, rows, args.speed, args.shift_to_now, args.patient_prefix)
 
@@ -548,39 +578,36 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         )
     if stats.acked < stats.sent:
         missing = stats.sent - stats.acked - sum(errors.values())
-        raise failures.Failure(
+        raise NotStored(
             f"{stats.sent - stats.acked} of {stats.sent} readings were not stored"
             + (f" ({missing} never acknowledged: is the gateway still running?)" if missing > 0 else "")
         )
-    return failures.OK
+    return Exit.OK
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from app.infra.pseudonyms import PseudonymKeyError, load_key
+    from app.infra.pseudonyms import load_key
     from app.tools import export
 
-    try:
-        start, end = export.parse_time(args.start), export.parse_time(args.end)
-        if end <= start:
-            raise export.ExportError("--to must be after --from")
-        key = load_key(settings)
-    except (export.ExportError, PseudonymKeyError) as exc:
-        raise failures.BadInput(str(exc)) from exc
+    start, end = export.parse_time(args.start), export.parse_time(args.end)
+    if end <= start:
+        raise ExportError("--to must be after --from")
+    key = load_key(settings)
 
     async def run() -> tuple[Path, Path, int, int]:
         await preflight.kafka(settings)
         for topic in (READINGS_TOPIC, ALERTS_TOPIC):
             if not await preflight.topic_exists(settings.bootstrap, topic):
-                raise failures.Failure(
+                raise TopicError(
                     f"the topic {topic} does not exist on Kafka at {settings.bootstrap}: nothing to export"
                 )
         return await export.export(settings, key, args.patient, start, end, Path(args.out), args.format)
 
     readings, alerts, n_readings, n_alerts = asyncio.run(run())
     say("export", f"{n_readings} readings to {readings}, {n_alerts} alert events to {alerts}")
-    return failures.OK
+    return Exit.OK
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
@@ -591,33 +618,30 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     chosen = args.cohort or (["all", "ward_clean"] if args.markdown else ["all"])
     names = list(dict.fromkeys(n for c in chosen for n in (evaluation.DEFAULT if c == "all" else [c])))
     if args.patients < 1 or (args.days is not None and args.days <= 0):
-        raise failures.BadInput("--patients must be at least 1 and --days above 0")
+        raise BadInput("--patients must be at least 1 and --days above 0")
     if args.markdown:
         runs = {seed: evaluation.evaluate(names, args.patients, args.days, seed) for seed in args.seeds}
         print(report.markdown(runs), end="")
-        return failures.OK
+        return Exit.OK
     result = evaluation.evaluate(names, args.patients, args.days, args.seed)
     print(orjson.dumps(result).decode() if args.json else report.table(result))
-    return failures.OK
+    return Exit.OK
 
 
 def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
-    from app.infra.kafka_local import LocalKafka, LocalKafkaError, ensure_jars
+    from app.infra.kafka_local import LocalKafka, ensure_jars
 
-    try:
-        if args.action == "fetch":
-            print(ensure_jars(cache=settings.cache))
-            return failures.OK
-        kafka = LocalKafka(
-            settings.home / "kafka",
-            settings.local_kafka_port,
-            settings.local_kafka_controller_port,
-            partitions=settings.partitions,
-            cache=settings.cache,
-        )
-        kafka.start()
-    except LocalKafkaError as exc:
-        raise failures.Failure(str(exc)) from exc
+    if args.action == "fetch":
+        print(ensure_jars(cache=settings.cache))
+        return Exit.OK
+    kafka = LocalKafka(
+        settings.home / "kafka",
+        settings.local_kafka_port,
+        settings.local_kafka_controller_port,
+        partitions=settings.partitions,
+        cache=settings.cache,
+    )
+    kafka.start()
     say("kafka", f"Kafka running on {kafka.bootstrap}; Ctrl-C to stop")
     stop_signals = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # so sigwait, not a handler, gets them
@@ -625,7 +649,7 @@ def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
         signal.sigwait(stop_signals)
     finally:
         kafka.stop()
-    return failures.OK
+    return Exit.OK
 
 
 COMMANDS = {

@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from app.cli import alert_view
+from app.core.errors import Exit, InUse, ServiceFailed
 from app.infra import preflight
-from app.infra.failures import Failure, InUse
-from app.infra.kafka_local import PRIVATE, LocalKafka, LocalKafkaError
+from app.infra.kafka_local import PRIVATE, LocalKafka
 from app.infra.runtime import STOP_SIGNALS, die_with_parent, write_line
 from app.infra.settings import Settings
 from app.infra.topics import ensure_topics
@@ -133,10 +133,7 @@ class Supervisor:
             )
             started = time.monotonic()
             say(f"starting the local Kafka on {self.kafka.bootstrap} ...")
-            try:
-                self.kafka.start()
-            except LocalKafkaError as exc:
-                raise Failure(str(exc)) from exc
+            self.kafka.start()
             say(f"Kafka ready in {time.monotonic() - started:.1f} s (data in {self.kafka.data_dir})")
         else:
             say(f"using the Kafka cluster at {s.bootstrap}")
@@ -174,7 +171,7 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if child.proc.poll() is not None:
-                raise Failure(
+                raise ServiceFailed(
                     f"the {child.name} exited with code {child.proc.returncode} while starting; "
                     + _last_line(child.log)
                 )
@@ -185,7 +182,7 @@ class Supervisor:
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.3)
-        raise Failure(f"the {child.name} was not ready within {timeout:.0f} s; see {child.log}")
+        raise ServiceFailed(f"the {child.name} was not ready within {timeout:.0f} s; see {child.log}")
 
     # -- running --------------------------------------------------------------------------
 
@@ -193,7 +190,10 @@ class Supervisor:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         self._wake = lambda: loop.call_soon_threadsafe(stop.set)
-        tasks = [asyncio.ensure_future(self.watch(stop)), asyncio.ensure_future(self.watch_kafka(stop))]
+        tasks: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(self.watch(stop)),
+            asyncio.ensure_future(self.watch_kafka(stop)),
+        ]
         if self.status_every > 0:
             tasks.append(asyncio.ensure_future(self.status(stop)))
         try:
@@ -317,7 +317,7 @@ def run(
             finally:
                 sup.stopping = True
                 sup.stop_all()
-        return 1 if sup.failure else 0
+        return Exit.RUNTIME if sup.failure else Exit.OK
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -392,7 +392,8 @@ async def scrape(url: str) -> list[Any]:
 
     def fetch() -> str:
         with urllib.request.urlopen(url, timeout=2) as response:
-            return response.read().decode()
+            page: str = response.read().decode()
+            return page
 
     try:
         text = await asyncio.get_running_loop().run_in_executor(None, fetch)

@@ -133,39 +133,66 @@ def transition(
     for kind in kinds:
         finding = findings.get(kind)
         current = open_alerts.get(kind)
-        if finding is not None and current is None and kind in muted and not finding.urgent:
-            continue
         if finding is not None and current is None:
-            immediate = confirm_ms <= 0 or finding.urgent
-            current = open_alerts[kind] = OpenAlert(ts_ms, finding.severity, confirmed=immediate)
-            if current.confirmed:
-                current.notified_ms = ts_ms
-                changes.append(Change(Status.OPEN, kind, current, finding))
-        elif finding is not None and current is not None:
-            current.clear_since_ms = None
-            if not current.confirmed:
-                current.severity = max(current.severity, finding.severity, key=rank)
-                if ts_ms - current.opened_ms >= confirm_ms or finding.urgent:
-                    current.confirmed = True
-                    current.notified_ms = ts_ms
-                    changes.append(Change(Status.OPEN, kind, current, finding))
-            elif rank(finding.severity) > rank(current.severity):
-                current.severity = finding.severity
-                current.notified_ms = ts_ms
-                changes.append(Change(Status.ESCALATED, kind, current, finding))
-            elif renotify_ms > 0 and ts_ms - (current.notified_ms or current.opened_ms) >= renotify_ms:
-                current.notified_ms = ts_ms
-                changes.append(Change(Status.REMINDER, kind, current, finding))
-        elif current is not None:
-            if not current.confirmed:
-                del open_alerts[kind]  # gone before it was confirmed: never alarmed
+            if kind in muted and not finding.urgent:
                 continue
-            if current.clear_since_ms is None:
-                current.clear_since_ms = ts_ms
-            if ts_ms - current.clear_since_ms >= resolve_after_ms:
-                del open_alerts[kind]
-                changes.append(Change(Status.RESOLVED, kind, current, None))
+            current = open_alerts[kind] = OpenAlert(
+                ts_ms, finding.severity, confirmed=confirm_ms <= 0 or finding.urgent
+            )
+            change = _opened(kind, current, finding, ts_ms) if current.confirmed else None
+        elif finding is not None and current is not None:
+            change = _still_holds(kind, current, finding, ts_ms, confirm_ms, renotify_ms)
+        elif current is not None:
+            change = _cleared(open_alerts, kind, current, ts_ms, resolve_after_ms)
+        else:
+            change = None
+        if change is not None:
+            changes.append(change)
     return changes
+
+
+def _opened(kind: Kind, current: OpenAlert, finding: Finding, ts_ms: int) -> Change:
+    """The alert opens (confirmed) now."""
+    current.confirmed = True
+    current.notified_ms = ts_ms
+    return Change(Status.OPEN, kind, current, finding)
+
+
+def _still_holds(
+    kind: Kind, current: OpenAlert, finding: Finding, ts_ms: int, confirm_ms: int, renotify_ms: int
+) -> Change | None:
+    """The condition of an alert (open, or awaiting confirmation) holds again:
+    it opens once confirmed, escalates when worse, reminds when due."""
+    current.clear_since_ms = None
+    if not current.confirmed:
+        current.severity = max(current.severity, finding.severity, key=rank)
+        if ts_ms - current.opened_ms >= confirm_ms or finding.urgent:
+            return _opened(kind, current, finding, ts_ms)
+        return None
+    if rank(finding.severity) > rank(current.severity):
+        current.severity = finding.severity
+        current.notified_ms = ts_ms
+        return Change(Status.ESCALATED, kind, current, finding)
+    if renotify_ms > 0 and ts_ms - (current.notified_ms or current.opened_ms) >= renotify_ms:
+        current.notified_ms = ts_ms
+        return Change(Status.REMINDER, kind, current, finding)
+    return None
+
+
+def _cleared(
+    open_alerts: dict[Kind, OpenAlert], kind: Kind, current: OpenAlert, ts_ms: int, resolve_after_ms: int
+) -> Change | None:
+    """The condition of an alert does not hold: it resolves once gone for
+    `resolve_after_ms`; one never confirmed is dropped without a word."""
+    if not current.confirmed:
+        del open_alerts[kind]  # gone before it was confirmed: never alarmed
+        return None
+    if current.clear_since_ms is None:
+        current.clear_since_ms = ts_ms
+    if ts_ms - current.clear_since_ms >= resolve_after_ms:
+        del open_alerts[kind]
+        return Change(Status.RESOLVED, kind, current, None)
+    return None
 
 
 def event(

@@ -1,9 +1,33 @@
-"""The one error hierarchy of Vigil's core.
+"""The one error hierarchy of Vigil.
 
-    VigilError
-     ├── Refusal      a device frame, or one reading in it, is refused; has a `code`
-     ├── StateError   an encoded per-patient state cannot be decoded, or is too large to store
-     └── RecordError  a `vigil.readings` record cannot be processed; has a `reason`
+Every error Vigil raises on purpose derives from `VigilError`. The core's own
+are about data: a refused device frame, a state or a record it cannot read.
+The others are the expected failures of a `vigil` command, one class per
+failure a user can act on: the message says what failed and what to do, and
+`exit_code` is the command's exit code (a public contract,
+docs/operations.md#exit-codes). `app.cli.main` catches `VigilError` and
+prints its message as one line.
+
+    VigilError                    exit 1 when a command stops on it
+     ├── Refusal                  a device frame, or one reading in it, is refused; has a `code`
+     ├── StateError               an encoded per-patient state cannot be decoded, or is too large to store
+     ├── RecordError              a `vigil.readings` record cannot be processed; has a `reason`
+     ├── LocalKafkaError          the local broker cannot be provisioned or started
+     ├── TopicError               a Kafka topic is missing, or cannot be created
+     ├── ServiceFailed            a child of `vigil up` exited, or was not ready in time
+     ├── NotStored                readings sent were refused or never acknowledged
+     ├── BadInput                 bad usage, settings or input                          exit 2
+     │    ├── SettingsError       VIGIL_* values that are not valid; `problems`, one line each
+     │    ├── GatewayConfigError  gateway settings that are unsafe or inconsistent (TLS)
+     │    ├── RegistryError       a device registry operation cannot be done
+     │    │    └── RegistryUnavailable  the registry file cannot be read or parsed now
+     │    ├── PseudonymKeyError   the pseudonym key is unusable
+     │    ├── RecordingError      a recording `vigil replay` cannot read
+     │    └── ExportError         arguments `vigil export` cannot use
+     ├── KafkaUnreachable         Kafka does not answer                                 exit 3
+     ├── InUse                    something Vigil needs is taken by another process     exit 4
+     │    └── PortInUse           a port, named with the setting that changes it
+     └── GatewayUnreachable       nothing accepts connections on the gateway's port     exit 5
 
 Messages are short, lower case, and never carry patient data, tokens or
 reading values: they are sent to devices and written to logs as they are.
@@ -11,7 +35,19 @@ reading values: they are sent to devices and written to logs as they are.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
+
+
+class Exit(IntEnum):
+    """The `vigil` command's exit codes (docs/operations.md#exit-codes)."""
+
+    OK = 0  # done (a long-running command stopped by Ctrl-C, SIGTERM or SIGHUP too)
+    RUNTIME = 1  # failed while running (a child process died, readings left unacknowledged, disk full, ...)
+    USAGE = 2  # bad usage, settings or input (a bad VIGIL_* value, an unreadable recording, ...)
+    KAFKA_UNREACHABLE = 3
+    PORT_IN_USE = 4  # a port (or the VIGIL_HOME of a running `vigil up`) is already in use
+    GATEWAY_UNREACHABLE = 5  # replay, simulate
+    INTERRUPTED = 130  # interrupted before it could finish (Ctrl-C during a one-shot command)
 
 
 class Code(StrEnum):
@@ -32,7 +68,10 @@ class Code(StrEnum):
 
 
 class VigilError(Exception):
-    """Root of every error Vigil's core raises."""
+    """Root of every error Vigil raises on purpose. `exit_code`: the exit
+    code of a `vigil` command that stops on it."""
+
+    exit_code = Exit.RUNTIME
 
 
 class Refusal(VigilError):
@@ -77,3 +116,85 @@ class RecordError(VigilError):
 # state_too_large  the patient's state would exceed the bound after this record (a bug: states are bounded)
 # error        processing raised (a bug); the record is kept for a replay once fixed
 RECORD_FAILURES = ("undecodable", "wrong_shape", "state_too_large", "error")
+
+
+# -- expected failures of a `vigil` command ------------------------------------------------------
+
+
+class LocalKafkaError(VigilError):
+    """The local broker cannot be provisioned or started; the message says why."""
+
+
+class TopicError(VigilError):
+    """A topic Vigil needs is missing, or cannot be created."""
+
+
+class ServiceFailed(VigilError):
+    """A service `vigil up` started exited, or was not ready in time."""
+
+
+class NotStored(VigilError):
+    """Readings a command sent were refused, or never acknowledged."""
+
+
+class BadInput(VigilError):
+    """Bad usage, settings or input."""
+
+    exit_code = Exit.USAGE
+
+
+class SettingsError(BadInput):
+    """Some settings are invalid; `problems` holds one line per bad setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class GatewayConfigError(BadInput):
+    """The gateway's settings are unsafe or inconsistent; the message says why."""
+
+
+class RegistryError(BadInput):
+    """A registry operation cannot be done; the message says why."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry file cannot be read or parsed now. The message names the
+    kind of failure only, never the file's content."""
+
+
+class PseudonymKeyError(BadInput):
+    """The configured key is unusable; the message says why (never the key)."""
+
+
+class RecordingError(BadInput):
+    """The recording cannot be read or sent; the message says where and why."""
+
+
+class ExportError(BadInput):
+    """The export cannot be done; the message says why."""
+
+
+class KafkaUnreachable(VigilError):
+    exit_code = Exit.KAFKA_UNREACHABLE
+
+
+class InUse(VigilError):
+    """Something Vigil needs for itself is taken by another process."""
+
+    exit_code = Exit.PORT_IN_USE
+
+
+class PortInUse(InUse):
+    def __init__(self, port: int, host: str, variable: str, hint: str = "") -> None:
+        super().__init__(
+            f"port {port} on {host} is already in use{hint}: "
+            f"stop what holds it, or choose another with {variable}"
+        )
+        self.port = port
+        self.variable = variable
+
+
+class GatewayUnreachable(VigilError):
+    exit_code = Exit.GATEWAY_UNREACHABLE

@@ -100,10 +100,9 @@ def _seq(obs: dict[str, Any]) -> int:
         for ident in identifiers:
             if isinstance(ident, dict) and ident.get("system") == SEQ_SYSTEM:
                 value = ident.get("value")
-                digits = isinstance(value, str) and value.isascii() and value.isdigit()
-                if digits and len(value) <= SEQ_DIGITS:
-                    return int(value)  # above 2^53-1 it is refused like a native seq
-                if digits:
+                if isinstance(value, str) and value.isascii() and value.isdigit():
+                    if len(value) <= SEQ_DIGITS:
+                        return int(value)  # above 2^53-1 it is refused like a native seq
                     raise Refusal(Code.OUT_OF_RANGE, "seq must be between 0 and 2^53-1", field="identifier")
                 raise Refusal(
                     Code.WRONG_TYPE, "urn:vigil:seq identifier must be a decimal integer", field="identifier"
@@ -119,7 +118,8 @@ def _loinc(concept: Any) -> str | None:
             *VITAL_BY_LOINC,
             BP_PANEL,
         ):
-            return coding["code"]
+            code: str = coding["code"]
+            return code
     return None
 
 
@@ -198,7 +198,8 @@ _KIND_TEXT = {
 def heading(evidence: dict[str, Any]) -> str:
     """A `trend` alert's evidence in words (also `vigil alerts`' line)."""
     vitals = ", ".join(
-        f"{name} {v.get('level')} -> {v.get('projected')} (limit {v.get('limit')} in {v.get('minutes_to_limit')} min)"
+        f"{name} {v.get('level')} -> {v.get('projected')} "
+        f"(limit {v.get('limit')} in {v.get('minutes_to_limit')} min)"
         for name, v in evidence.get("vitals", {}).items()
     )
     return f"heading for a dangerous range{': ' + vitals if vitals else ''}"

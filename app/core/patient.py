@@ -196,7 +196,8 @@ def process(
     if reading["id"] == state.last_id:
         outcome.duplicate = True  # the same reading stored twice (a resend): already counted
         return outcome
-    r = _Reading(subject, patient, device_id, reading, reading["ts"] if ts is None else ts, {}, {}, [], [], {}, {})
+    when = reading["ts"] if ts is None else ts
+    r = _Reading(subject, patient, device_id, reading, when, {}, {}, [], [], {}, {})
     outcome.artifacts = _clean(state, r)
     if r.ts < state.last_ts:
         outcome.out_of_order = True
@@ -468,7 +469,9 @@ def _signal_quality(state: PatientState, r: _Reading, config: Config) -> frozens
 # -- 6. lifecycle -------------------------------------------------------------------------
 
 
-def _lifecycle(state: PatientState, r: _Reading, config: Config, muted: frozenset[Kind], outcome: Outcome) -> None:
+def _lifecycle(
+    state: PatientState, r: _Reading, config: Config, muted: frozenset[Kind], outcome: Outcome
+) -> None:
     changes = transition(
         state.alerts,
         LIFECYCLE_KINDS,

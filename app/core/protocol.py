@@ -10,8 +10,8 @@ or a FHIR R4 Observation (a Bundle of them for a batch), mapped by
 `app.core.fhir`. `parse_frame` turns one frame into the readings it accepts and a `Refusal` for
 each it does not; one bad reading in a batch never takes its neighbours down.
 It is total: whatever the input (deep nesting, numbers no float holds, digits
-of other scripts), it returns and never raises. It reads no clock: the caller passes `now_ms`, the receipt time, so the
-timestamp window is checked against it.
+of other scripts), it returns and never raises. It reads no clock: the caller
+passes `now_ms`, the receipt time, so the timestamp window is checked against it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -152,11 +152,13 @@ def _parse_fhir(obj: dict[str, Any], now_ms: int, limits: Limits) -> ParsedFrame
             continue
         _collect(native, now_ms, limits, parsed)
         if parsed.refusals and parsed.refusals[-1].item is native:
-            refusal = parsed.refusals[-1]
-            refusal.item = resource  # what the device sent
-            if refusal.field is not None:
-                refusal.field = "valueQuantity" if refusal.field.startswith("vitals") else _FHIR_FIELD.get(
-                    refusal.field, refusal.field
+            last = parsed.refusals[-1]
+            last.item = resource  # what the device sent
+            if last.field is not None:
+                last.field = (
+                    "valueQuantity"
+                    if last.field.startswith("vitals")
+                    else _FHIR_FIELD.get(last.field, last.field)
                 )
     return parsed
 
@@ -234,11 +236,11 @@ def parse_reading(item: Any, now_ms: int, limits: Limits = Limits()) -> Reading:
     return Reading(seq, ts_ms, _parse_vitals(item.get("vitals"), seq), patient)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -35,7 +35,7 @@ import hmac
 import math
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -141,7 +141,7 @@ def decode_readings(value: bytes) -> ReadingBatch:
     return ReadingBatch(device_id, patient, received_ms, readings, trace)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return value.__class__ is int
 
 

@@ -138,5 +138,7 @@ def _baseline(name: str, values: list[float]) -> Baseline:
     return Baseline(name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms))
 
 
-def _alert(opened_ms: int, severity: str, clear_since_ms: int | None, confirmed: bool, notified_ms: int | None) -> OpenAlert:
+def _alert(
+    opened_ms: int, severity: str, clear_since_ms: int | None, confirmed: bool, notified_ms: int | None
+) -> OpenAlert:
     return OpenAlert(opened_ms, Severity(severity), clear_since_ms, confirmed, notified_ms)

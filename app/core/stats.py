@@ -71,6 +71,7 @@ class PageHinkley:
             self.max_decrease = self.sum_decrease
         if self.n >= min_instances:
             self.drift_detected = (
-                self.sum_increase - self.min_increase > threshold or self.max_decrease - self.sum_decrease > threshold
+                self.sum_increase - self.min_increase > threshold
+                or self.max_decrease - self.sum_decrease > threshold
             )
         return self.drift_detected

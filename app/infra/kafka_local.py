@@ -29,7 +29,8 @@ import time
 import uuid
 from pathlib import Path
 
-from app.infra.failures import PortInUse
+from app.core.errors import LocalKafkaError as LocalKafkaError  # part of its interface
+from app.core.errors import PortInUse
 from app.infra.runtime import die_with_parent
 from app.infra.settings import Settings
 
@@ -45,10 +46,6 @@ LOG_DIR_FAILED = (
 )
 DISK_FULL = "No space left on device"
 PRIVATE = 0o700  # Kafka's data folders: readable by their owner only
-
-
-class LocalKafkaError(RuntimeError):
-    """The local broker cannot be provisioned or started; the message says why."""
 
 
 def cache_dir(base: Path | None = None) -> Path:
@@ -89,7 +86,9 @@ def ensure_jars(quiet: bool = False, cache: Path | None = None) -> Path:
     )
     java()
     if not quiet:
-        print(f"vigil: fetching Apache Kafka {KAFKA_VERSION} jars into {libs} (first run only)", file=sys.stderr)
+        print(
+            f"vigil: fetching Apache Kafka {KAFKA_VERSION} jars into {libs} (first run only)", file=sys.stderr
+        )
     tmp = cache_dir(cache) / "libs.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     cmd = [
@@ -123,7 +122,8 @@ def new_cluster_id() -> str:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _port_in_use(port: int) -> bool:
@@ -209,8 +209,10 @@ class LocalKafka:
 
     def start(self, timeout: float = 90.0, quiet: bool = False) -> None:
         libs = ensure_jars(quiet=quiet, cache=self.cache)
-        for port, variable in ((self.port, "VIGIL_LOCAL_KAFKA_PORT"),
-                               (self.controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT")):
+        for port, variable in (
+            (self.port, "VIGIL_LOCAL_KAFKA_PORT"),
+            (self.controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT"),
+        ):
             if _port_in_use(port):
                 raise PortInUse(port, "127.0.0.1", variable, " (another Kafka, or another `vigil up`?)")
         logs = self.data_dir / "logs"

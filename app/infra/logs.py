@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict, Processor
 
 # Keys that may hold patient data or secrets; dropped from every log event.
 SENSITIVE_KEYS = frozenset(
@@ -23,7 +24,7 @@ SENSITIVE_KEYS = frozenset(
 )
 
 
-def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     for key in SENSITIVE_KEYS.intersection(event_dict):
         event_dict[key] = "[redacted]"
     return event_dict
@@ -44,7 +45,7 @@ def _level(level: str) -> int:
 
 
 # What every event goes through before rendering, ours and the libraries'.
-_SHARED = [
+_SHARED: list[Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.processors.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -36,12 +36,18 @@ WORKER = CollectorRegistry()
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 # -- gateway -------------------------------------------------------------------
-CONNECTIONS_OPEN = Gauge("vigil_gateway_connections_open", "Device websocket connections open now.", registry=GATEWAY)
+CONNECTIONS_OPEN = Gauge(
+    "vigil_gateway_connections_open", "Device websocket connections open now.", registry=GATEWAY
+)
 HANDSHAKES = Counter(
-    "vigil_gateway_handshakes_total", "Websocket handshakes by outcome.", ["outcome"],
+    "vigil_gateway_handshakes_total",
+    "Websocket handshakes by outcome.",
+    ["outcome"],
     registry=GATEWAY,
 )
-FRAMES = Counter("vigil_gateway_frames_total", "Device frames received, by frame type.", ["type"], registry=GATEWAY)
+FRAMES = Counter(
+    "vigil_gateway_frames_total", "Device frames received, by frame type.", ["type"], registry=GATEWAY
+)
 READINGS = Counter(
     "vigil_gateway_readings_total",
     "Readings by outcome: accepted, or the error code they were refused with.",
@@ -55,7 +61,9 @@ PRODUCE_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=GATEWAY,
 )
-INFLIGHT = Gauge("vigil_gateway_inflight_frames", "Frames sent to Kafka and not yet acknowledged.", registry=GATEWAY)
+INFLIGHT = Gauge(
+    "vigil_gateway_inflight_frames", "Frames sent to Kafka and not yet acknowledged.", registry=GATEWAY
+)
 ACK_LATENCY = Histogram(
     "vigil_gateway_ack_latency_seconds",
     "Time from receiving a frame to sending its acknowledgement.",
@@ -64,9 +72,12 @@ ACK_LATENCY = Histogram(
 )
 
 GATEWAY_READY = Gauge("vigil_ready", "1 when this process is ready to serve (see /readyz).", registry=GATEWAY)
-KAFKA_UP = Gauge("vigil_gateway_kafka_up", "1 while Kafka acknowledges the gateway's writes in time.", registry=GATEWAY)
+KAFKA_UP = Gauge(
+    "vigil_gateway_kafka_up", "1 while Kafka acknowledges the gateway's writes in time.", registry=GATEWAY
+)
 RATE_LIMITED_DEVICES = Gauge(
-    "vigil_gateway_rate_limited_devices", "Devices that had frames refused for their budget in the last minute.",
+    "vigil_gateway_rate_limited_devices",
+    "Devices that had frames refused for their budget in the last minute.",
     registry=GATEWAY,
 )
 REGISTRY_ERRORS = Counter(
@@ -108,7 +119,8 @@ RECORDS_FAILED = Counter(
     registry=WORKER,
 )
 KAFKA_REACHABLE = Gauge(
-    "vigil_worker_kafka_up", "1 while Kafka answers the worker's metadata probe with a leader for every partition.",
+    "vigil_worker_kafka_up",
+    "1 while Kafka answers the worker's metadata probe with a leader for every partition.",
     registry=WORKER,
 )
 STATE_RESETS = Counter(
@@ -117,7 +129,9 @@ STATE_RESETS = Counter(
     registry=WORKER,
 )
 PATIENTS = Gauge("vigil_worker_patients", "Patients with live state in this worker.", registry=WORKER)
-DRIFTS = Counter("vigil_worker_drift_events_total", "Baseline drifts detected, by vital.", ["vital"], registry=WORKER)
+DRIFTS = Counter(
+    "vigil_worker_drift_events_total", "Baseline drifts detected, by vital.", ["vital"], registry=WORKER
+)
 ALERTS = Counter(
     "vigil_worker_alert_events_total",
     "Alert events emitted, by kind, severity and status.",
@@ -126,21 +140,28 @@ ALERTS = Counter(
 )
 MODEL_UPDATE = Histogram(
     "vigil_worker_model_update_seconds",
-    "Time to clean, score, learn and run the alert logic for one reading (per record, averaged over its readings).",
+    "Time to clean, score, learn and run the alert logic for one reading "
+    "(per record, averaged over its readings).",
     buckets=(0.000005, 0.00001, 0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005),
     registry=WORKER,
 )
-CHANGELOG_WRITES = Counter("vigil_worker_changelog_writes_total", "Patient states written to the changelog.", registry=WORKER)
-CHANGELOG_BYTES = Counter("vigil_worker_changelog_bytes_total", "Bytes of patient state written to the changelog.", registry=WORKER)
+CHANGELOG_WRITES = Counter(
+    "vigil_worker_changelog_writes_total", "Patient states written to the changelog.", registry=WORKER
+)
+CHANGELOG_BYTES = Counter(
+    "vigil_worker_changelog_bytes_total", "Bytes of patient state written to the changelog.", registry=WORKER
+)
 FLUSH_SIZE = Histogram(
     "vigil_worker_state_flush_patients",
-    "Patients written to the table and its changelog per flush of the record cache (VIGIL_WORKER_FLUSH_INTERVAL_S).",
+    "Patients written to the table and its changelog per flush of the record cache "
+    "(VIGIL_WORKER_FLUSH_INTERVAL_S).",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000),
     registry=WORKER,
 )
 FLUSH_FAILURES = Counter(
     "vigil_worker_state_flush_failures_total",
-    "Flushes of the record cache that Kafka refused or timed out (retried; the records behind them stay uncommitted).",
+    "Flushes of the record cache that Kafka refused or timed out "
+    "(retried; the records behind them stay uncommitted).",
     registry=WORKER,
 )
 CONSUMER_LAG = Gauge(

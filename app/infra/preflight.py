@@ -1,5 +1,5 @@
 """Checks a command makes before it starts, so that the usual mistakes are
-one clear line (`app.infra.failures`) instead of a library's traceback: Kafka
+one clear line (`app.core.errors`) instead of a library's traceback: Kafka
 reachable, the gateway reachable, the ports a service binds still free."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.cluster import ClusterMetadata
 from aiokafka.errors import KafkaError
 
-from app.infra.failures import GatewayUnreachable, KafkaUnreachable, PortInUse
+from app.core.errors import GatewayUnreachable, KafkaUnreachable, PortInUse
 from app.infra.settings import Settings
 
 

@@ -15,15 +15,12 @@ import os
 import secrets
 from pathlib import Path
 
+from app.core.errors import PseudonymKeyError as PseudonymKeyError  # part of its interface
 from app.core.records import pseudonym
 from app.infra.registry import Registry
 from app.infra.settings import Settings
 
 MIN_KEY_BYTES = 32
-
-
-class PseudonymKeyError(Exception):
-    """The configured key is unusable; the message says why (never the key)."""
 
 
 def load_key(settings: Settings) -> bytes:

@@ -32,17 +32,11 @@ from typing import Any
 
 import orjson
 
+from app.core.errors import RegistryError as RegistryError  # its errors, part of its interface
+from app.core.errors import RegistryUnavailable as RegistryUnavailable
+
 TOKEN_PREFIX = "vgl_"
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
-
-
-class RegistryError(Exception):
-    """A registry operation cannot be done; the message says why."""
-
-
-class RegistryUnavailable(RegistryError):
-    """The registry file cannot be read or parsed now. The message names the
-    kind of failure only, never the file's content."""
 
 
 @dataclass(frozen=True, slots=True)

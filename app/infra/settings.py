@@ -18,10 +18,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from app.core.patient import Config
+from app.core.errors import SettingsError as SettingsError  # part of its interface
+from app.core.handshake import GuardLimits
+from app.core.patient import Config
+from app.core.protocol import Limits
 
 READINGS_TOPIC = "vigil.readings"
 REJECTED_TOPIC = "vigil.rejected"
@@ -32,18 +34,15 @@ DEVICE_SEQS_TOPIC = "vigil.device-seqs"
 # why, never their content (docs/operations.md#dead-letter).
 DEAD_LETTER_TOPIC = "vigil.dead-letter"
 
+# The gateway's and the worker's Kafka producers batch up to this many bytes
+# per partition (the clients' default, 16 KiB, holds a few device frames), still
+# under the broker's 1 MiB message limit.
+PRODUCER_BATCH_BYTES = 512 * 1024
+
 PREFIX = "VIGIL_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("auto", "json", "console")
 MASK = "********"
-
-
-class SettingsError(Exception):
-    """Some settings are invalid; `problems` holds one line per bad setting."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 # -- readers: text -> value, or ValueError saying what is accepted ----------------
@@ -196,6 +195,13 @@ def _cache_default() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "vigil"
 
 
+# Where the core has a default (detection, frame limits, handshake limits),
+# the setting's default is the core's: written once, there.
+_DETECTION = Config()
+_FRAME = Limits()
+_HANDSHAKE = GuardLimits()
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path = setting("HOME", reader=PATH, factory=lambda: Path.home() / ".vigil")
@@ -226,17 +232,17 @@ class Settings:
     worker_store: str = setting("WORKER_STORE", "rocksdb://", choice("rocksdb://", "memory://"))
     uvloop: bool = setting("UVLOOP", True, FLAG)  # gateway and worker on uvloop's event loop
     # A condition must hold this long (event time) to open an alert ...
-    confirm_s: float = setting("CONFIRM_S", 15.0, seconds())
-    resolve_after_s: float = setting(
-        "RESOLVE_AFTER_S", 600.0, seconds()
-    )  # ... and be gone this long to resolve
-    renotify_s: float = setting(
-        "RENOTIFY_S", 3600.0, seconds()
-    )  # reminder while an alert stays open; 0: never
+    confirm_s: float = setting("CONFIRM_S", _DETECTION.confirm_ms / 1000, seconds())
+    # ... and be gone this long to resolve.
+    resolve_after_s: float = setting("RESOLVE_AFTER_S", _DETECTION.resolve_after_ms / 1000, seconds())
+    # A reminder while an alert stays open; 0: never.
+    renotify_s: float = setting("RENOTIFY_S", _DETECTION.renotify_ms / 1000, seconds())
     # How far ahead a vital's trend looks for a dangerous range.
-    trend_horizon_s: float = setting("TREND_HORIZON_S", 900.0, seconds(0, strict=True))
+    trend_horizon_s: float = setting(
+        "TREND_HORIZON_S", _DETECTION.trend_horizon_ms / 1000, seconds(0, strict=True)
+    )
     # SDs a vital must have left its normal before its trend counts.
-    trend_z: float = setting("TREND_Z", 2.5, number(0))
+    trend_z: float = setting("TREND_Z", _DETECTION.trend_z, number(0))
     ack_timeout_s: float = setting("ACK_TIMEOUT_S", 10.0, seconds(0, strict=True))
     # Device frames awaiting Kafka's acknowledgement, per gateway.
     max_inflight: int = setting("MAX_INFLIGHT", 2048, whole(1))
@@ -251,8 +257,8 @@ class Settings:
     device_rate: float = setting("DEVICE_RATE", 20.0, number(0))  # readings per second per device, sustained
     # Readings a device may send at once (an offline buffer).
     device_burst: int = setting("DEVICE_BURST", 1_000, whole(1))
-    max_frame_bytes: int = setting("MAX_FRAME_BYTES", 64 * 1024, whole(256, 16 * 1024 * 1024))
-    max_batch: int = setting("MAX_BATCH", 500, whole(1, 100_000))
+    max_frame_bytes: int = setting("MAX_FRAME_BYTES", _FRAME.max_frame_bytes, whole(256, 16 * 1024 * 1024))
+    max_batch: int = setting("MAX_BATCH", _FRAME.max_batch, whole(1, 100_000))
     ping_interval_s: float = setting("PING_INTERVAL_S", 20.0, seconds(0, strict=True))
     ping_timeout_s: float = setting("PING_TIMEOUT_S", 20.0, seconds(0, strict=True))
     compression: str = setting("GATEWAY_COMPRESSION", "", choice("", "deflate"))  # "" (off) or "deflate"
@@ -261,11 +267,14 @@ class Settings:
     # A connection must finish its handshake (TLS included) within this.
     handshake_timeout_s: float = setting("HANDSHAKE_TIMEOUT_S", 5.0, seconds(0, strict=True))
     # Connections still handshaking, in all (beyond it new ones are closed at once) ...
-    max_handshakes: int = setting("MAX_HANDSHAKES", 512, whole(1))
-    max_handshakes_per_source: int = setting("MAX_HANDSHAKES_PER_SOURCE", 64, whole(1))  # ... and per source IP
+    max_handshakes: int = setting("MAX_HANDSHAKES", _HANDSHAKE.max_pending, whole(1))
+    # ... and per source IP.
+    max_handshakes_per_source: int = setting(
+        "MAX_HANDSHAKES_PER_SOURCE", _HANDSHAKE.max_pending_per_source, whole(1)
+    )
     # Failed handshakes per second per source IP, sustained, and at once; beyond them: 429 with Retry-After.
-    handshake_failure_rate: float = setting("HANDSHAKE_FAILURE_RATE", 1.0, number(0))
-    handshake_failure_burst: int = setting("HANDSHAKE_FAILURE_BURST", 20, whole(1))
+    handshake_failure_rate: float = setting("HANDSHAKE_FAILURE_RATE", _HANDSHAKE.failure_rate, number(0))
+    handshake_failure_burst: int = setting("HANDSHAKE_FAILURE_BURST", _HANDSHAKE.failure_burst, whole(1))
     # How often the gateway checks that Kafka answers, with no traffic too.
     kafka_probe_s: float = setting("KAFKA_PROBE_S", 2.0, seconds(0, strict=True))
     # The patient pseudonym key (app/infra/pseudonyms.py reads it) or a file holding it.
@@ -282,15 +291,13 @@ class Settings:
             raise SettingsError(problems)
         return cls(**values)
 
-    def with_(self, **changes: object) -> Settings:
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
     def detector_config(self) -> Config:
         """The detection core's `app.core.patient.Config` for these settings:
         the worker's, and that of anything replaying `vigil.readings` offline
         to check the worker (load-tests/faults.py)."""
-        from app.core.patient import Config  # the core (River) only where it is used
-
         return Config(
             confirm_ms=int(self.confirm_s * 1000),
             resolve_after_ms=int(self.resolve_after_s * 1000),

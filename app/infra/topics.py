@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from app.core.errors import TopicError
 from app.infra.settings import (
     ALERTS_TOPIC,
     DEAD_LETTER_TOPIC,
@@ -28,7 +29,9 @@ async def ensure_topics(settings: Settings) -> None:
         existing = set(await admin.list_topics())
         configs = {DEVICE_SEQS_TOPIC: {"cleanup.policy": "compact"}}
         wanted = [
-            NewTopic(name, settings.partitions, settings.replication_factor, topic_configs=configs.get(name, {}))
+            NewTopic(
+                name, settings.partitions, settings.replication_factor, topic_configs=configs.get(name, {})
+            )
             for name in (READINGS_TOPIC, REJECTED_TOPIC, ALERTS_TOPIC, DEVICE_SEQS_TOPIC, DEAD_LETTER_TOPIC)
             if name not in existing
         ]
@@ -37,7 +40,7 @@ async def ensure_topics(settings: Settings) -> None:
             for name, code, *_ in response.topic_errors:
                 # Another process may have created it first; that is fine.
                 if code and code != TopicAlreadyExistsError.errno:
-                    raise RuntimeError(f"creating topic {name} failed with Kafka error {code}")
+                    raise TopicError(f"creating topic {name} failed with Kafka error {code}")
     finally:
         await admin.close()
 
@@ -45,20 +48,29 @@ async def ensure_topics(settings: Settings) -> None:
 def from_start(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     """A consumer of every partition of `topic`, from the oldest record, outside any group."""
     return AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
 
 
 async def assignment(consumer: AIOKafkaConsumer, topic: str) -> list[Any]:
     """Wait until a started `from_start` consumer holds every partition of
     `topic`, and return them."""
-    while not consumer.assignment() or len(consumer.assignment()) < len(consumer.partitions_for_topic(topic) or ()):
+    while not consumer.assignment() or len(consumer.assignment()) < len(
+        consumer.partitions_for_topic(topic) or ()
+    ):
         await asyncio.sleep(0.05)  # not getmany(): records fetched here would be lost
     return sorted(consumer.assignment())
 
 
 async def read_to_end(
-    consumer: AIOKafkaConsumer, topic: str, on_batch: Callable[[list[Any]], None], ends: dict[Any, int] | None = None
+    consumer: AIOKafkaConsumer,
+    topic: str,
+    on_batch: Callable[[list[Any]], None],
+    ends: dict[Any, int] | None = None,
 ) -> None:
     """Hand every record up to the end offsets of now (or `ends`, per
     partition) to `on_batch`; the started consumer stays where it stopped, so

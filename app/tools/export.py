@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from app.core.alerts import iso
+from app.core.errors import ExportError as ExportError  # part of its interface
 from app.core.errors import RecordError
 from app.core.records import decode_readings, pseudonym
 from app.core.vitals import is_artifact
@@ -34,10 +35,6 @@ READING_COLUMNS = [
     "diastolic_bp", "temperature", "weight", "consciousness", "on_oxygen", "artifacts",
 ]
 ALERT_COLUMNS = ["event_time", "alert_id", "kind", "status", "severity", "opened_at", "device_id", "evidence"]
-
-
-class ExportError(Exception):
-    """The export cannot be done; the message says why."""
 
 
 def parse_time(text: str) -> int:

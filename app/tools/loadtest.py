@@ -45,7 +45,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
-from app.core.errors import VigilError
+from app.core.errors import RecordError, TopicError
 from app.core.records import decode_readings, reading_id
 from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
 from app.infra.topics import assignment, from_start, read_to_end
@@ -90,7 +90,7 @@ class Stage:
     started: float = 0.0
     ended: float = 0.0
     acked: int = 0
-    latencies: array = field(default_factory=lambda: array("d"))
+    latencies: array[float] = field(default_factory=lambda: array("d"))
 
 
 class LoadClient(DeviceClient):
@@ -164,86 +164,28 @@ class LoadRun:
     # -- the run ---------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> dict[str, Any]:
-        plan = self.plan
-        devices = {f"{plan.prefix}-{i:05d}": f"{plan.prefix.upper()}-{i:05d}" for i in range(plan.devices)}
-        base = self.settings
-        clients = clients_for(base, devices, self.stats)
-        start_ms = int(time.time() * 1000)
-        for device_id, client in clients.items():
-            lc = self.client_type(client.url, client.token, stats=self.stats, ssl=client.ssl, run=self)
-            self.clients[device_id] = lc
-            onset = None
-            if self._rng.random() < plan.deteriorate:
-                onset = start_ms + int(self._rng.uniform(0.25, 0.5) * plan.duration_s * 1000)
-            ramp = int(max(10.0, plan.duration_s / 4) * 1000)
-            self.patients[device_id] = Patient(random.Random(self._rng.random()), onset_ms=onset, ramp_ms=ramp)
-
+        self._make_clients()
         # One consumer reads `vigil.readings` (offsets now and after the run,
         # then the reconciliation), another `vigil.alerts`.
-        scan = await _started(from_start(self.settings.bootstrap, READINGS_TOPIC))
-        try:
-            start_offsets = await scan.end_offsets(await _assignment(scan, READINGS_TOPIC))
-        finally:
-            await _stop_quietly(scan)
+        start_offsets = await self._readings_now()
         alerts = await _started(from_start(self.settings.bootstrap, ALERTS_TOPIC))
+        scan: AIOKafkaConsumer | None = None
         watcher: asyncio.Future[Any] | None = None
         closing = asyncio.Event()  # clients stay connected through the drain
         connections: list[asyncio.Future[Any]] = []
         try:
-            partitions = await _assignment(alerts, ALERTS_TOPIC)
-            await alerts.seek_to_end(*partitions)
-            for tp in partitions:
-                await alerts.position(tp)  # fixed now: only alerts caused by this run count
+            await self._alerts_from_now(alerts)
             watcher = asyncio.ensure_future(self._watch_alerts(alerts))
-
             connections = [asyncio.ensure_future(c.run(closing)) for c in self.clients.values()]
             await self._wait_connected(stop)
-            self.say(
-                f"{plan.devices} devices connected; offered load {self.stages[-1].offered_rps:,.0f} readings/s"
-                + (f" in {plan.steps} steps" if plan.steps > 1 else "")
-                + f", {plan.batch} per frame, for {plan.duration_s:g} s"
-            )
-            sending = asyncio.Event()  # set: stop sending
-            hiccups = asyncio.ensure_future(self._hiccups(sending)) if plan.hiccups > 0 else None
-            progress = asyncio.ensure_future(self._progress(sending))
-            started = time.perf_counter()
-            self.sending_started.set()
-            drivers = [
-                asyncio.ensure_future(self._drive(d, started, sending)) for d in self.clients
-            ]
-            for i, stage in enumerate(self.stages):
-                self.stage = stage
-                stage.started = time.perf_counter()
-                end = started + plan.duration_s * (i + 1) / plan.steps
-                try:
-                    await asyncio.wait_for(stop.wait(), max(0.0, end - time.perf_counter()))
-                except TimeoutError:
-                    pass
-                stage.ended = time.perf_counter()
-                if stop.is_set():
-                    break
-            sending.set()
-            await asyncio.gather(*drivers)
-            sent_for = time.perf_counter() - started
-            if hiccups is not None:
-                await hiccups
-
-            # Drain: wait for the acks still due.
-            deadline = time.perf_counter() + plan.drain_s
-            while time.perf_counter() < deadline and any(c.pending for c in self.clients.values()):
-                await asyncio.sleep(0.2)
-            progress.cancel()
+            sent_for, deadline = await self._send_and_drain(stop)
             # A fresh consumer: one that lived through a broker restart may
             # never reach the new broker again (aiokafka: NodeNotReadyError
             # until its requests time out), as seen in the fault suite.
             scan = await _started(from_start(self.settings.bootstrap, READINGS_TOPIC))
             await _assignment(scan, READINGS_TOPIC)
             end_offsets = await _end_offsets(scan, list(start_offsets))
-            if plan.worker:
-                processed = await self._wait_processed(end_offsets, deadline + plan.drain_s)
-                await asyncio.sleep(plan.settle_s)  # alerts of the last readings
-            else:
-                processed = {tp.partition: offset for tp, offset in end_offsets.items()}
+            processed = await self._processed(end_offsets, deadline)
             closing.set()
             await asyncio.gather(*connections, return_exceptions=True)
             stored = await self._stored(scan, start_offsets, end_offsets, processed)
@@ -254,8 +196,94 @@ class LoadRun:
             if watcher is not None:
                 watcher.cancel()
             await _stop_quietly(alerts)
-            await _stop_quietly(scan)
+            if scan is not None:
+                await _stop_quietly(scan)
         return self._report(sent_for, stored)
+
+    def _make_clients(self) -> None:
+        """One client and one simulated patient per device; a share of the
+        patients deteriorate from an onset between a quarter and half the run."""
+        plan = self.plan
+        devices = {f"{plan.prefix}-{i:05d}": f"{plan.prefix.upper()}-{i:05d}" for i in range(plan.devices)}
+        clients = clients_for(self.settings, devices, self.stats)
+        start_ms = int(time.time() * 1000)
+        for device_id, client in clients.items():
+            lc = self.client_type(client.url, client.token, stats=self.stats, ssl=client.ssl, run=self)
+            self.clients[device_id] = lc
+            onset = None
+            if self._rng.random() < plan.deteriorate:
+                onset = start_ms + int(self._rng.uniform(0.25, 0.5) * plan.duration_s * 1000)
+            ramp = int(max(10.0, plan.duration_s / 4) * 1000)
+            patient_rng = random.Random(self._rng.random())
+            self.patients[device_id] = Patient(patient_rng, onset_ms=onset, ramp_ms=ramp)
+
+    async def _readings_now(self) -> dict[Any, int]:
+        """The end offsets of `vigil.readings` before the run."""
+        scan = await _started(from_start(self.settings.bootstrap, READINGS_TOPIC))
+        try:
+            offsets: dict[Any, int] = await scan.end_offsets(await _assignment(scan, READINGS_TOPIC))
+            return offsets
+        finally:
+            await _stop_quietly(scan)
+
+    async def _alerts_from_now(self, alerts: AIOKafkaConsumer) -> None:
+        partitions = await _assignment(alerts, ALERTS_TOPIC)
+        await alerts.seek_to_end(*partitions)
+        for tp in partitions:
+            await alerts.position(tp)  # fixed now: only alerts caused by this run count
+
+    async def _send_and_drain(self, stop: asyncio.Event) -> tuple[float, float]:
+        """Send for the plan's duration (or until `stop`), then wait for the
+        acks still due. Returns the seconds spent sending and the drain's deadline."""
+        plan = self.plan
+        self.say(
+            f"{plan.devices} devices connected; offered load {self.stages[-1].offered_rps:,.0f} readings/s"
+            + (f" in {plan.steps} steps" if plan.steps > 1 else "")
+            + f", {plan.batch} per frame, for {plan.duration_s:g} s"
+        )
+        sending = asyncio.Event()  # set: stop sending
+        hiccups = asyncio.ensure_future(self._hiccups(sending)) if plan.hiccups > 0 else None
+        progress = asyncio.ensure_future(self._progress(sending))
+        try:
+            sent_for = await self._send(stop, sending)
+            if hiccups is not None:
+                await hiccups
+            deadline = time.perf_counter() + plan.drain_s
+            while time.perf_counter() < deadline and any(c.pending for c in self.clients.values()):
+                await asyncio.sleep(0.2)
+        finally:
+            progress.cancel()
+        return sent_for, deadline
+
+    async def _send(self, stop: asyncio.Event, sending: asyncio.Event) -> float:
+        """Every device sends, stage after stage of rising load; the seconds it took."""
+        plan = self.plan
+        started = time.perf_counter()
+        self.sending_started.set()
+        drivers = [asyncio.ensure_future(self._drive(d, started, sending)) for d in self.clients]
+        for i, stage in enumerate(self.stages):
+            self.stage = stage
+            stage.started = time.perf_counter()
+            end = started + plan.duration_s * (i + 1) / plan.steps
+            try:
+                await asyncio.wait_for(stop.wait(), max(0.0, end - time.perf_counter()))
+            except TimeoutError:
+                pass
+            stage.ended = time.perf_counter()
+            if stop.is_set():
+                break
+        sending.set()
+        await asyncio.gather(*drivers)
+        return time.perf_counter() - started
+
+    async def _processed(self, end_offsets: dict[Any, int], deadline: float) -> dict[int, int]:
+        """Per partition of `vigil.readings`, the offset up to which the worker
+        has processed (all of it, when the plan does not check a worker)."""
+        if not self.plan.worker:
+            return {tp.partition: offset for tp, offset in end_offsets.items()}
+        processed = await self._wait_processed(end_offsets, deadline + self.plan.drain_s)
+        await asyncio.sleep(self.plan.settle_s)  # alerts of the last readings
+        return processed
 
     async def _wait_connected(self, stop: asyncio.Event, timeout: float = 120.0) -> None:
         deadline = time.perf_counter() + timeout
@@ -315,9 +343,10 @@ class LoadRun:
             lat = sorted(self.second_latencies)
             p99 = f"{lat[max(0, math.ceil(0.99 * len(lat)) - 1)] * 1000:.0f} ms" if lat else "-"
             errors = sum(self.stats.errors.values())
+            stats = self.stats
             self.say(
-                f"{time.perf_counter() - t0:6.0f} s  sent {self.stats.sent:>9,}  acked {self.stats.acked:>9,}  "
-                f"{self.second_acks:>7,}/s  p99 ack {p99:>7}  errors {errors}  reconnects {self.stats.reconnects}"
+                f"{time.perf_counter() - t0:6.0f} s  sent {stats.sent:>9,}  acked {stats.acked:>9,}  "
+                f"{self.second_acks:>7,}/s  p99 ack {p99:>7}  errors {errors}  reconnects {stats.reconnects}"
                 + ("  (draining)" if sending.is_set() else "")
             )
             self.second_acks = 0
@@ -365,14 +394,21 @@ class LoadRun:
                 committed = {
                     tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == READINGS_TOPIC
                 }
-                if all(committed.get(tp.partition, 0) >= off for tp, off in end.items()) or time.perf_counter() > deadline:
+                if (
+                    all(committed.get(tp.partition, 0) >= off for tp, off in end.items())
+                    or time.perf_counter() > deadline
+                ):
                     return committed
                 await asyncio.sleep(0.5)
         finally:
             await admin.close()
 
     async def _stored(
-        self, consumer: AIOKafkaConsumer, start: dict[Any, int], end: dict[Any, int], committed: dict[int, int]
+        self,
+        consumer: AIOKafkaConsumer,
+        start: dict[Any, int],
+        end: dict[Any, int],
+        committed: dict[int, int],
     ) -> dict[str, Any]:
         """Per device, how many times each of its seqs is on `vigil.readings`
         (one byte per seq), and which are beyond the worker's committed offset."""
@@ -383,7 +419,7 @@ class LoadRun:
             for record in records:
                 try:
                     batch = decode_readings(record.value)
-                except VigilError:  # not a record Vigil can read (poison): not this run's
+                except RecordError:  # not a record Vigil can read (poison): not this run's
                     continue
                 counts = stored.get(batch.device_id)
                 if counts is None:
@@ -454,7 +490,9 @@ class LoadRun:
             "stages": [
                 {
                     "offered_rps": round(s.offered_rps, 1),
-                    "throughput_rps": round(s.acked / (s.ended - s.started), 1) if s.ended > s.started else None,
+                    "throughput_rps": round(s.acked / (s.ended - s.started), 1)
+                    if s.ended > s.started
+                    else None,
                     "ack_latency_s": percentiles(s.latencies),
                 }
                 for s in self.stages
@@ -468,7 +506,7 @@ async def _assignment(consumer: AIOKafkaConsumer, topic: str, timeout: float = 1
     try:
         return await asyncio.wait_for(assignment(consumer, topic), timeout)
     except TimeoutError:
-        raise RuntimeError(f"topic {topic} not found: is `vigil up` running?") from None
+        raise TopicError(f"topic {topic} not found: is `vigil up` running?") from None
 
 
 async def _started(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
@@ -499,7 +537,12 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
 
 
 def summary(report: dict[str, Any]) -> str:
@@ -513,7 +556,8 @@ def summary(report: dict[str, Any]) -> str:
         f"sent {report['sent']:,}  acked {report['acked']:,}  refused {report['refused']:,} "
         f"{report['errors'] or ''}  lost {report['lost']} {report['lost_detail']}",
         f"throughput {report['throughput_rps']:,.0f} readings/s acked; reconnects {report['reconnects']}",
-        f"ack latency    p50 {ms(ack, 'p50')}  p95 {ms(ack, 'p95')}  p99 {ms(ack, 'p99')}  p99.9 {ms(ack, 'p999')}",
+        f"ack latency    p50 {ms(ack, 'p50')}  p95 {ms(ack, 'p95')}  p99 {ms(ack, 'p99')}  "
+        f"p99.9 {ms(ack, 'p999')}",
         f"alert latency  p50 {ms(alert, 'p50')}  p95 {ms(alert, 'p95')}  p99 {ms(alert, 'p99')}  "
         f"p99.9 {ms(alert, 'p999')}  ({alert['count']} alert events)",
         f"injected events detected {report['detected_events']} of {report['injected_events']}"
@@ -553,16 +597,15 @@ def plot(report: dict[str, Any], path: Path) -> None:
     lines = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     labels = ax.get_legend_handles_labels()[1] + twin.get_legend_handles_labels()[1]
     ax.legend(lines, labels, loc="upper left", fontsize=8)
-    ax.set_title(
-        f"vigil simulate: {report['devices']} devices, batches of {report['batch']}", fontsize=10
-    )
+    ax.set_title(f"vigil simulate: {report['devices']} devices, batches of {report['batch']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
-async def run(settings: Settings, plan: Plan, stop: asyncio.Event, report_path: Path | None,
-              plot_path: Path | None) -> dict[str, Any]:
+async def run(
+    settings: Settings, plan: Plan, stop: asyncio.Event, report_path: Path | None, plot_path: Path | None
+) -> dict[str, Any]:
     load = LoadRun(settings, plan)
     report = await load.run(stop)
     print(summary(report), file=sys.stderr, flush=True)
@@ -578,12 +621,15 @@ async def run(settings: Settings, plan: Plan, stop: asyncio.Event, report_path: 
 async def _end_offsets(consumer: AIOKafkaConsumer, partitions: list[Any], tries: int = 3) -> dict[Any, int]:
     """End offsets, asked again when a broker that was just restarted (a
     fault scenario) does not answer the first time."""
+    offsets: dict[Any, int]
     for _ in range(tries - 1):
         try:
-            return await consumer.end_offsets(partitions)
+            offsets = await consumer.end_offsets(partitions)
+            return offsets
         except KafkaTimeoutError:
             await asyncio.sleep(2)
-    return await consumer.end_offsets(partitions)
+    offsets = await consumer.end_offsets(partitions)
+    return offsets
 
 
 async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:

@@ -31,14 +31,12 @@ from typing import Any
 import orjson
 
 from app.core import fhir
+from app.core.errors import RecordingError as RecordingError  # part of its interface
+from app.core.errors import RegistryError
 from app.core.protocol import Limits
-from app.infra.registry import RegistryError, validate_id
+from app.infra.registry import validate_id
 from app.infra.settings import Settings
 from app.tools import simulate
-
-
-class RecordingError(Exception):
-    """The recording cannot be read or sent; the message says where and why."""
 
 
 @dataclass(frozen=True)

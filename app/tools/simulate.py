@@ -222,16 +222,16 @@ class DeviceClient:
         elif kind == "error":
             code = frame.get("code", "?")
             self.stats.errors[code] = self.stats.errors.get(code, 0) + 1
-            seq = frame.get("seq")
+            refused: int | None = frame.get("seq")
             if code == "rate_limited":
                 self._pause()  # every unacknowledged reading is resent after it
-            elif code == "seq_reused":
-                reading = self.unacked.pop(seq, None)
+            elif code == "seq_reused" and refused is not None:
+                reading = self.unacked.pop(refused, None)
                 if reading is not None:
                     self.unnumbered.append(reading)
                     self._ask_hello()
-            elif code != "unavailable":  # unavailable: keep it; resent after reconnecting
-                self.unacked.pop(seq, None)
+            elif code != "unavailable" and refused is not None:  # unavailable: kept, resent on reconnecting
+                self.unacked.pop(refused, None)
 
     def _ask_hello(self) -> None:
         ws = self._ws

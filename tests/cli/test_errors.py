@@ -242,3 +242,69 @@ def test_devices_add_on_a_full_disk_leaves_the_registry_as_it_was(env) -> None:
     assert not (home / "devices.tmp").exists()
     listed = [json.loads(row)["device_id"] for row in vigil(env, "devices", "list").stdout.splitlines()]
     assert "bed-new" not in listed and len(listed) == 20
+
+
+# -- one error root (issue 12 item 5) --------------------------------------------------------------
+
+
+EXPECTED_FAILURES = [  # (where the code raising it gets it, the class, its exit code)
+    ("app.infra.settings", "SettingsError", 2),
+    ("app.infra.registry", "RegistryError", 2),
+    ("app.infra.registry", "RegistryUnavailable", 2),
+    ("app.infra.pseudonyms", "PseudonymKeyError", 2),
+    ("app.tools.replay", "RecordingError", 2),
+    ("app.tools.export", "ExportError", 2),
+    ("app.core.errors", "GatewayConfigError", 2),
+    ("app.infra.kafka_local", "LocalKafkaError", 1),
+    ("app.infra.topics", "TopicError", 1),
+    ("app.core.errors", "ServiceFailed", 1),
+    ("app.core.errors", "NotStored", 1),
+    ("app.infra.preflight", "KafkaUnreachable", 3),
+    ("app.infra.preflight", "PortInUse", 4),
+    ("app.infra.preflight", "GatewayUnreachable", 5),
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "code"), EXPECTED_FAILURES, ids=[n for _, n, _ in EXPECTED_FAILURES]
+)
+def test_every_expected_failure_is_a_vigil_error_with_its_exit_code(
+    module: str, name: str, code: int
+) -> None:
+    import importlib
+
+    from app.core.errors import VigilError
+
+    raised = getattr(importlib.import_module(module), name)
+    assert issubclass(raised, VigilError)
+    assert raised.exit_code == code
+
+
+def test_a_topic_kafka_refuses_to_create_is_one_line_with_exit_1(monkeypatch, capsys) -> None:
+    """`ensure_topics` used to raise a bare RuntimeError: `unexpected error (RuntimeError)`."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from app.cli import main
+    from app.infra import topics
+
+    class Admin:  # a cluster whose policy refuses new topics (TOPIC_AUTHORIZATION_FAILED)
+        def __init__(self, **config) -> None: ...
+        async def start(self) -> None: ...
+        async def close(self) -> None: ...
+        async def list_topics(self) -> list[str]:
+            return []
+
+        async def create_topics(self, wanted) -> SimpleNamespace:
+            return SimpleNamespace(topic_errors=[(t.name, 29, "") for t in wanted])
+
+    def worker(args, settings) -> int:  # as `vigil worker` does before Faust starts
+        asyncio.run(topics.ensure_topics(settings))
+        return 0
+
+    monkeypatch.setattr(topics, "AIOKafkaAdminClient", Admin)
+    monkeypatch.setitem(main.COMMANDS, "evaluate", worker)
+    monkeypatch.setattr(main.logs, "configure", lambda *args, **kwargs: None)
+    assert main.main(["evaluate"]) == 1
+    line = "vigil evaluate: creating topic vigil.readings failed with Kafka error 29"
+    assert capsys.readouterr().err == line + "\n"

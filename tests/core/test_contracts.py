@@ -52,7 +52,14 @@ def validator(message: str) -> Draft202012Validator:
 def test_document_names_the_public_contracts() -> None:
     assert SPEC["asyncapi"] == "3.0.0"
     addresses = {c["address"] for c in SPEC["channels"].values()}
-    assert addresses == {"/v1", READINGS_TOPIC, REJECTED_TOPIC, ALERTS_TOPIC, DEVICE_SEQS_TOPIC, DEAD_LETTER_TOPIC}
+    assert addresses == {
+        "/v1",
+        READINGS_TOPIC,
+        REJECTED_TOPIC,
+        ALERTS_TOPIC,
+        DEVICE_SEQS_TOPIC,
+        DEAD_LETTER_TOPIC,
+    }
     assert SPEC["components"]["schemas"]["errorCode"]["enum"] == [c.value for c in Code]
     Draft202012Validator.check_schema(ALERT_SCHEMA)
 
@@ -72,14 +79,21 @@ def test_gateway_replies_validate() -> None:
 
 
 def test_documented_frames_are_accepted_and_records_validate() -> None:
-    frame = {"type": "reading", "seq": 17, "ts": "2025-11-29T17:00:00.000Z", "vitals": {"heart_rate": 72, "spo2": 97}}
+    frame = {
+        "type": "reading",
+        "seq": 17,
+        "ts": "2025-11-29T17:00:00.000Z",
+        "vitals": {"heart_rate": 72, "spo2": 97},
+    }
     validator("reading").validate(frame)
     parsed = parse_frame(json.dumps(frame), NOW)
     assert parsed.refusals == []
     record = orjson.loads(encode_readings("dev-1", pseudonym(b"k" * 32, "MRN-1"), NOW, parsed.readings))
     validator("readingsRecord").validate(record)
     validator("rejection").validate(orjson.loads(encode_rejection("dev-1", NOW, refusal_for("{x"))))
-    refused = parse_frame('{"type": "batch", "readings": [{"seq": 1, "ts": "x", "vitals": {"spo2": 1}}]}', NOW)
+    refused = parse_frame(
+        '{"type": "batch", "readings": [{"seq": 1, "ts": "x", "vitals": {"spo2": 1}}]}', NOW
+    )
     validator("rejection").validate(orjson.loads(encode_rejection("dev-1", NOW, refused.refusals[0])))
     window = SeqWindow()
     window.add(17, 1)

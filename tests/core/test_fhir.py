@@ -16,7 +16,16 @@ def obs(code: str, value: float | None = None, unit: str | None = None, seq: int
     o = {
         "resourceType": "Observation",
         "status": "final",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "vital-signs",
+                    }
+                ]
+            }
+        ],
         "identifier": [{"system": "urn:vigil:seq", "value": str(seq)}],
         "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
         "effectiveDateTime": ISO,
@@ -54,8 +63,14 @@ def test_single_observations_map_and_convert(code, value, unit, expected) -> Non
 def test_blood_pressure_panel_in_kpa() -> None:
     panel = obs("85354-9", seq=3)
     panel["component"] = [
-        {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": 16, "code": "kPa"}},
-        {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": 80, "code": "mm[Hg]"}},
+        {
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+            "valueQuantity": {"value": 16, "code": "kPa"},
+        },
+        {
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+            "valueQuantity": {"value": 80, "code": "mm[Hg]"},
+        },
     ]
     (reading,) = parse_frame(json.dumps(panel), NOW).readings
     assert reading.vitals == {"systolic_bp": 120.01, "diastolic_bp": 80}
@@ -89,7 +104,10 @@ def test_bundle_is_a_batch_and_a_bad_entry_is_refused_alone() -> None:
     [
         ({"resourceType": "Patient"}, "unknown_type"),
         ({**obs("8867-4", 70, "/min"), "identifier": []}, "missing_field"),
-        ({**obs("8867-4", 70, "/min"), "identifier": [{"system": "urn:vigil:seq", "value": "x"}]}, "wrong_type"),
+        (
+            {**obs("8867-4", 70, "/min"), "identifier": [{"system": "urn:vigil:seq", "value": "x"}]},
+            "wrong_type",
+        ),
         (obs("8867-4"), "missing_field"),
         ({**obs("8867-4", 70, "/min"), "effectiveDateTime": "soon"}, "bad_timestamp"),
         ({"resourceType": "Bundle"}, "missing_field"),
@@ -116,7 +134,13 @@ def test_alerts_render_as_detected_issues() -> None:
         "event_time": "2026-11-29T17:00:00.000Z",
         "opened_at": "2026-11-29T16:58:00.000Z",
         "reading_id": "x",
-        "evidence": {"score": 6, "band": "medium", "complete": True, "subscores": {}, "vitals": {"heart_rate": 118, "spo2": 93}},
+        "evidence": {
+            "score": 6,
+            "band": "medium",
+            "complete": True,
+            "subscores": {},
+            "vitals": {"heart_rate": 118, "spo2": 93},
+        },
     }
     issue = detected_issue(alert)
     assert issue["resourceType"] == "DetectedIssue" and issue["id"] == alert["alert_id"]
@@ -127,20 +151,40 @@ def test_alerts_render_as_detected_issues() -> None:
     assert issue["detail"] == "escalated: NEWS2 6 (medium)"
     assert detected_issue({**alert, "status": "resolved", "severity": "high"})["status"] == "final"
     heading = {"level": 52.0, "slope_per_min": -2.5, "projected": 14.5, "limit": 40, "minutes_to_limit": 4.8}
-    trend = detected_issue({**alert, "kind": "trend", "status": "open", "severity": "low",
-                            "evidence": {"horizon_min": 15, "vitals": {"heart_rate": heading}}})
+    trend = detected_issue(
+        {
+            **alert,
+            "kind": "trend",
+            "status": "open",
+            "severity": "low",
+            "evidence": {"horizon_min": 15, "vitals": {"heart_rate": heading}},
+        }
+    )
     assert trend["code"]["text"] == "a vital sign heading for a dangerous range"
     assert [e["code"][0]["text"] for e in trend["evidence"]] == ["heart_rate 52.0"]
-    assert trend["detail"] == "open: heading for a dangerous range: heart_rate 52.0 -> 14.5 (limit 40 in 4.8 min)"
+    assert (
+        trend["detail"]
+        == "open: heading for a dangerous range: heart_rate 52.0 -> 14.5 (limit 40 in 4.8 min)"
+    )
 
 
 def test_recordings_in_three_formats_read_the_same(tmp_path) -> None:
     from app.tools.replay import RecordingError, read_recording
 
-    (tmp_path / "r.csv").write_text("patient,ts,heart_rate,spo2,consciousness\nP1,2026-11-29T10:01:00Z,71,,A\nP1,1795000000000,70,97,\n")
+    (tmp_path / "r.csv").write_text(
+        "patient,ts,heart_rate,spo2,consciousness\nP1,2026-11-29T10:01:00Z,71,,A\nP1,1795000000000,70,97,\n"
+    )
     (tmp_path / "r.jsonl").write_text(
-        json.dumps({"patient": "P1", "ts": 1795000000000, "vitals": {"heart_rate": 70, "spo2": 97}}) + "\n"
-        + json.dumps({"patient": "P1", "ts": "2026-11-29T10:01:00Z", "vitals": {"heart_rate": 71, "consciousness": "A"}}) + "\n"
+        json.dumps({"patient": "P1", "ts": 1795000000000, "vitals": {"heart_rate": 70, "spo2": 97}})
+        + "\n"
+        + json.dumps(
+            {
+                "patient": "P1",
+                "ts": "2026-11-29T10:01:00Z",
+                "vitals": {"heart_rate": 71, "consciousness": "A"},
+            }
+        )
+        + "\n"
     )
     fhir_obs = {**obs("8310-5", 98.6, "[degF]"), "subject": {"reference": "Patient/P1"}}
     (tmp_path / "r.ndjson").write_text(json.dumps(fhir_obs) + "\n")

@@ -66,7 +66,9 @@ def test_worst_case_state_fits_the_bound() -> None:
     state = patient_state.PatientState()
     rng = random.Random(5)
     for i in range(400):
-        vitals = {k: v + rng.random() / 7 if isinstance(v, (int, float)) else v for k, v in normal(rng).items()}
+        vitals = {
+            k: v + rng.random() / 7 if isinstance(v, (int, float)) else v for k, v in normal(rng).items()
+        }
         vitals.update(diastolic_bp=75 + rng.random() / 7, weight=80.123456789, on_oxygen=True)
         for j in range(patient_state.MAX_CUSTOM_CHANNELS):
             vitals[f"c{j}_" + "z" * 61] = -999999999999.0 + rng.random()
@@ -75,7 +77,9 @@ def test_worst_case_state_fits_the_bound() -> None:
         state.alerts[kind] = OpenAlert(T0 * 3, "medium", T0 * 3, False, T0 * 3)
     data = patient_state.encode(state)
     assert len(data) <= patient_state.MAX_STATE_BYTES
-    assert sum(k.endswith("zzz") for k in patient_state.decode(data).latest) == patient_state.MAX_CUSTOM_CHANNELS
+    assert (
+        sum(k.endswith("zzz") for k in patient_state.decode(data).latest) == patient_state.MAX_CUSTOM_CHANNELS
+    )
 
 
 def test_a_state_that_cannot_fit_is_refused_not_written() -> None:
@@ -87,7 +91,13 @@ def test_a_state_that_cannot_fit_is_refused_not_written() -> None:
 # -- records of the wrong shape -----------------------------------------------------
 
 
-GOOD = {"v": 1, "device_id": "dev-1", "patient": "p-1", "received_ms": T0, "readings": [reading(0, T0, {"spo2": 97})]}
+GOOD = {
+    "v": 1,
+    "device_id": "dev-1",
+    "patient": "p-1",
+    "received_ms": T0,
+    "readings": [reading(0, T0, {"spo2": 97})],
+}
 
 
 @pytest.mark.parametrize(
@@ -101,9 +111,18 @@ GOOD = {"v": 1, "device_id": "dev-1", "patient": "p-1", "received_ms": T0, "read
         (orjson.dumps({**GOOD, "received_ms": "now"}), "wrong_shape"),
         (orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": "2026-01-01", "vitals": {}}]}), "wrong_shape"),
         (orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": [97]}]}), "wrong_shape"),
-        (orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"heart_rate": "72"}}]}), "wrong_shape"),
-        (orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"consciousness": "Q"}}]}), "wrong_shape"),
-        (orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"hr": {"x": 1}}}]}), "wrong_shape"),
+        (
+            orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"heart_rate": "72"}}]}),
+            "wrong_shape",
+        ),
+        (
+            orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"consciousness": "Q"}}]}),
+            "wrong_shape",
+        ),
+        (
+            orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"hr": {"x": 1}}}]}),
+            "wrong_shape",
+        ),
         (orjson.dumps({**GOOD, "readings": [7]}), "wrong_shape"),
     ],
 )
@@ -121,7 +140,9 @@ def test_a_well_formed_record_decodes() -> None:
 
 def test_dead_letter_record_says_where_and_why_but_not_what() -> None:
     value = orjson.dumps({**GOOD, "patient": "p-secret", "readings": "x"})
-    letter = orjson.loads(encode_dead_letter("wrong_shape", "readings must be an array", "vigil.readings", 2, 41, value))
+    letter = orjson.loads(
+        encode_dead_letter("wrong_shape", "readings must be an array", "vigil.readings", 2, 41, value)
+    )
     assert letter["reason"] == "wrong_shape" and (letter["partition"], letter["offset"]) == (2, 41)
     assert letter["size"] == len(value) and len(letter["sha256"]) == 16
     assert b"p-secret" not in orjson.dumps(letter) and b"dev-1" not in orjson.dumps(letter)

@@ -178,7 +178,7 @@ def test_benign_shift_is_adopted_and_harmful_one_is_not() -> None:
         seq += 1
     drifts = []
     for _ in range(60):  # new medication: 62 -> 80, still NEWS2 0
-        drifts += [e for e in run(state, seq, T0 + seq * MINUTE, {"heart_rate": round(80 + rng.gauss(0, 2))}).events]
+        drifts += run(state, seq, T0 + seq * MINUTE, {"heart_rate": round(80 + rng.gauss(0, 2))}).events
         seq += 1
     adopted = [e for e in drifts if e["kind"] == "baseline_drift"]
     assert adopted and adopted[0]["evidence"]["adopted"] is True
@@ -316,8 +316,13 @@ def test_a_slow_harmful_decline_is_caught_and_a_slow_benign_drift_is_not() -> No
     assert first < T0 + 420 * MINUTE  # within three hours of a four-hour decline
     # The model may follow the decline while it is still in the normal range,
     # but never adopts a level NEWS2 scores.
-    scorers = {"heart_rate": news2.pulse, "respiratory_rate": news2.respiratory_rate,
-               "systolic_bp": news2.systolic_bp, "temperature": news2.temperature, "spo2": news2.spo2_scale1}
+    scorers = {
+        "heart_rate": news2.pulse,
+        "respiratory_rate": news2.respiratory_rate,
+        "systolic_bp": news2.systolic_bp,
+        "temperature": news2.temperature,
+        "spo2": news2.spo2_scale1,
+    }
     drifts = [e["evidence"] for e in harmful_events if e["kind"] == "baseline_drift"]
     assert drifts  # the model noticed the levels moving
     assert all(scorers[d["vital"]](d["to"]) == 0 for d in drifts if d["adopted"] and d["vital"] in scorers)

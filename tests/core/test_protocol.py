@@ -148,7 +148,9 @@ def test_ack_and_error_frames() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -175,10 +177,18 @@ def test_any_input_gets_readings_or_documented_errors(data: bytes | str) -> None
 def test_hello_frame_and_reply() -> None:
     assert parse_frame('{"type": "hello"}', NOW).kind == "hello"
     assert orjson.loads(hello_frame(41, [7], 0)) == {
-        "type": "hello", "protocol": 1, "last_seq": 41, "gaps": [7], "gaps_from": 0
+        "type": "hello",
+        "protocol": 1,
+        "last_seq": 41,
+        "gaps": [7],
+        "gaps_from": 0,
     }
     assert orjson.loads(hello_frame(None, [], None)) == {
-        "type": "hello", "protocol": 1, "last_seq": None, "gaps": [], "gaps_from": None
+        "type": "hello",
+        "protocol": 1,
+        "last_seq": None,
+        "gaps": [],
+        "gaps_from": None,
     }
 
 
@@ -205,8 +215,12 @@ hostile = st.one_of(
         lambda n: '{"type": "reading", "seq": 1, "ts": 0, "vitals": ' + '{"a": ' * n + "1" + "}" * n + "}"
     ),
     # huge numbers, NaN and Infinity spelled every way
-    st.sampled_from(["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "1" * 400, "0." + "0" * 400 + "1"]).map(
-        lambda v: '{"type": "reading", "seq": ' + v + ', "ts": ' + v + ', "vitals": {"heart_rate": ' + v + "}}"
+    st.sampled_from(
+        ["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "1" * 400, "0." + "0" * 400 + "1"]
+    ).map(
+        lambda v: (
+            '{"type": "reading", "seq": ' + v + ', "ts": ' + v + ', "vitals": {"heart_rate": ' + v + "}}"
+        )
     ),
     # invalid UTF-8 and lone surrogates
     st.binary(min_size=1, max_size=64).map(lambda b: b'{"type": "reading", "seq": 1, "note": "' + b + b'"}'),
@@ -219,7 +233,9 @@ hostile = st.one_of(
         lambda n: json.dumps({"type": "reading", "seq": 1, "ts": 0, "vitals": {"h" * n: 70}})
     ),
     # FHIR-shaped garbage
-    json_values.map(lambda v: json.dumps({"resourceType": "Observation", "identifier": v, "code": v, "valueQuantity": v})),
+    json_values.map(
+        lambda v: json.dumps({"resourceType": "Observation", "identifier": v, "code": v, "valueQuantity": v})
+    ),
     json_values.map(lambda v: json.dumps({"resourceType": "Bundle", "entry": [v, {"resource": v}]})),
 )
 

@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "app" / "core"
-FORBIDDEN_MODULES = {"asyncio", "aiokafka", "faust", "websockets", "prometheus_client", "aiohttp", "time", "socket", "pickle"}
+FORBIDDEN_MODULES = {
+    "asyncio",
+    "aiokafka",
+    "faust",
+    "websockets",
+    "prometheus_client",
+    "aiohttp",
+    "time",
+    "socket",
+    "pickle",
+}
 FORBIDDEN_CALLS = {"now", "utcnow", "today", "time_ns", "monotonic", "perf_counter"}
 
 

@@ -51,8 +51,12 @@ def test_version_2_states_decode_without_a_trend() -> None:
     [
         orjson.dumps({"v": STATE_VERSION + 1, "n": 0, "t": 0, "b": {}, "l": {}, "a": {}}),
         orjson.dumps({"v": 1, "n": 0}),
-        orjson.dumps({"v": STATE_VERSION, "n": 0, "t": 0, "b": {"no_such_vital": [0] * 15}, "l": {}, "a": {}}),
-        orjson.dumps({"v": STATE_VERSION, "n": 0, "t": 0, "b": {}, "l": {}, "a": {"news2": [0, "grave", None, 1, 0]}}),
+        orjson.dumps(
+            {"v": STATE_VERSION, "n": 0, "t": 0, "b": {"no_such_vital": [0] * 15}, "l": {}, "a": {}}
+        ),
+        orjson.dumps(
+            {"v": STATE_VERSION, "n": 0, "t": 0, "b": {}, "l": {}, "a": {"news2": [0, "grave", None, 1, 0]}}
+        ),
         b"\x00",
     ],
 )
@@ -65,15 +69,34 @@ def test_the_encoding_is_plain_json_of_public_values() -> None:
     """Pinned: a change to this layout needs a new STATE_VERSION."""
     b = Baseline.prior("heart_rate")
     feed(b, [70.0, 72.0, 74.0])
-    state = PatientState(count=3, last_ts=5, last_id="x", baselines={"heart_rate": b}, latest={"spo2": [97, 5]})
+    state = PatientState(
+        count=3, last_ts=5, last_id="x", baselines={"heart_rate": b}, latest={"spo2": [97, 5]}
+    )
     assert orjson.loads(encode(state)) == {
         "v": 3,
         "n": 3,
         "t": 5,
         "i": "x",
         "q": 0.0,
-        "b": {"heart_rate": [3.0, 72.0, 8.0, 75.0, 12.0, b.recent, 3.0, b.ph.mean, b.ph.sum_increase,
-                             b.ph.sum_decrease, b.ph.min_increase, b.ph.max_decrease, 0.0, 0.0, 0]},
+        "b": {
+            "heart_rate": [
+                3.0,
+                72.0,
+                8.0,
+                75.0,
+                12.0,
+                b.recent,
+                3.0,
+                b.ph.mean,
+                b.ph.sum_increase,
+                b.ph.sum_decrease,
+                b.ph.min_increase,
+                b.ph.max_decrease,
+                0.0,
+                0.0,
+                0,
+            ]
+        },
         "l": {"spo2": [97, 5]},
         "a": {},
     }

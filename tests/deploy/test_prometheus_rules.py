@@ -16,7 +16,9 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 @pytest.fixture(scope="module")
 def promtool() -> str:
     path = shutil.which("promtool")
-    assert path, "promtool is missing: `make test` installs Debian's prometheus package (apt-get install prometheus)"
+    assert path, (
+        "promtool is missing: `make test` installs Debian's prometheus package (apt-get install prometheus)"
+    )
     return path
 
 

@@ -4,8 +4,8 @@ import socket
 
 import pytest
 
+from app.core.errors import PortInUse
 from app.infra import kafka_local
-from app.infra.failures import PortInUse
 from app.infra.kafka_local import LocalKafka, LocalKafkaError
 
 

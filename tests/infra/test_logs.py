@@ -7,7 +7,14 @@ from app.infra import logs
 
 
 def test_redact_removes_patient_data_and_secrets() -> None:
-    event = {"event": "x", "patient": "P-1", "token": "vgl_abc", "vitals": {"hr": 1}, "readings": 3, "connection": 7}
+    event = {
+        "event": "x",
+        "patient": "P-1",
+        "token": "vgl_abc",
+        "vitals": {"hr": 1},
+        "readings": 3,
+        "connection": 7,
+    }
     out = logs.redact(None, "info", dict(event))
     assert out["patient"] == out["token"] == out["vitals"] == out["readings"] == "[redacted]"
     assert out["connection"] == 7

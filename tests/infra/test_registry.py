@@ -63,7 +63,10 @@ def test_reissue_replaces_registrations_in_one_write(tmp_path) -> None:
     old = registry.add("sim-1", "SIM-1")
     tokens = registry.reissue({"sim-1": "SIM-1", "sim-2": "SIM-2"})
     assert registry.authenticate(old) is None
-    assert {d: registry.authenticate(t).patient for d, t in tokens.items()} == {"sim-1": "SIM-1", "sim-2": "SIM-2"}
+    assert {d: registry.authenticate(t).patient for d, t in tokens.items()} == {
+        "sim-1": "SIM-1",
+        "sim-2": "SIM-2",
+    }
     with pytest.raises(RegistryError):
         registry.reissue({"bad id": "P"})
 

@@ -113,6 +113,51 @@ def test_docs_and_settings_are_in_step() -> None:
     )
 
 
+def _documented_defaults() -> dict[str, str]:
+    """VIGIL_* variable -> the default docs/configuration.md gives it, as
+    `vigil config` shows it (`empty` is "", off and on are 0 and 1)."""
+    shown = {"empty": "", "off": "0", "on": "1"}
+    defaults = {}
+    for line in DOCS.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) < 2 or not cells[0].startswith("`VIGIL_"):
+            continue
+        names = re.findall(r"`(VIGIL_[A-Z0-9_]+)`", cells[0])
+        values = [shown.get(v.strip(), v.strip().strip("`")) for v in cells[1].split(",")]
+        if len(values) == 1:
+            values *= len(names)
+        defaults.update(zip(names, values, strict=True))
+    return defaults
+
+
+def test_docs_give_every_setting_its_default() -> None:
+    documented = _documented_defaults()
+    rows, _ = inspect({})
+    # VIGIL_HOME and VIGIL_CACHE default to folders under the user's home: the docs write them with `~`.
+    actual = {row.var: row.value for row in rows if row.var not in ("VIGIL_HOME", "VIGIL_CACHE")}
+    assert {var: documented.get(var) for var in actual} == actual
+
+
+def test_where_the_core_has_a_default_the_setting_has_the_same() -> None:
+    """Written once, in the core (`Config`, `Limits`, `GuardLimits`): the settings' defaults are its."""
+    from app.core.handshake import GuardLimits
+    from app.core.patient import Config
+    from app.core.protocol import Limits
+
+    s = Settings()
+    assert s.detector_config() == Config()
+    assert Limits(max_frame_bytes=s.max_frame_bytes, max_batch=s.max_batch) == Limits()
+    assert (
+        GuardLimits(
+            max_pending=s.max_handshakes,
+            max_pending_per_source=s.max_handshakes_per_source,
+            failure_rate=s.handshake_failure_rate,
+            failure_burst=s.handshake_failure_burst,
+        )
+        == GuardLimits()
+    )
+
+
 def test_settings_is_the_only_reader_of_the_environment() -> None:
     """Every other module gets its configuration from a `Settings`; passing
     the environment on to a child process (`dict(os.environ, ...)`) is not

@@ -20,7 +20,14 @@ from tests.conftest import ROOT, read_topic
 
 pytestmark = pytest.mark.integration
 
-VITALS = {"heart_rate": 74, "spo2": 97, "respiratory_rate": 15, "systolic_bp": 121, "temperature": 36.8, "consciousness": "A"}
+VITALS = {
+    "heart_rate": 74,
+    "spo2": 97,
+    "respiratory_rate": 15,
+    "systolic_bp": 121,
+    "temperature": 36.8,
+    "consciousness": "A",
+}
 ABNORMAL = {"heart_rate": 148, "spo2": 84, "respiratory_rate": 31, "systolic_bp": 84}
 
 
@@ -40,15 +47,23 @@ async def test_device_to_alert(vigil, kafka, services) -> None:
     async with connect(vigil.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
         # An hour of normal readings, one a minute, as single readings and batches.
         for seq in range(30):
-            await ws.send(json.dumps({"type": "reading", "seq": seq, "ts": start + seq * 60_000, "vitals": VITALS}))
+            await ws.send(
+                json.dumps({"type": "reading", "seq": seq, "ts": start + seq * 60_000, "vitals": VITALS})
+            )
             assert json.loads(await ws.recv()) == {"type": "ack", "seq": seq}
         batch = [
-            {"type": "reading", "seq": seq, "ts": start + seq * 60_000, "vitals": VITALS} for seq in range(30, 60)
+            {"type": "reading", "seq": seq, "ts": start + seq * 60_000, "vitals": VITALS}
+            for seq in range(30, 60)
         ]
         batch.insert(5, {"type": "reading", "seq": 999, "ts": start, "vitals": {"spo2": 140}})
         await ws.send(json.dumps({"type": "batch", "readings": batch}))
         replies = [json.loads(await ws.recv()) for _ in range(2)]
-        assert {"type": "error", "seq": 999, "code": "out_of_range", "message": "spo2 is outside 0..100 %"} in replies
+        assert {
+            "type": "error",
+            "seq": 999,
+            "code": "out_of_range",
+            "message": "spo2 is outside 0..100 %",
+        } in replies
         assert {"type": "ack", "seqs": list(range(30, 60))} in replies
 
         # Then a clearly abnormal one, with an ISO timestamp.
@@ -59,7 +74,9 @@ async def test_device_to_alert(vigil, kafka, services) -> None:
     alerts = await read_topic(
         kafka.bootstrap,
         "vigil.alerts",
-        lambda r, v: v.get("patient") == "MRN-0042" and v.get("kind") == "news2" and v.get("status") == "open",
+        lambda r, v: (
+            v.get("patient") == "MRN-0042" and v.get("kind") == "news2" and v.get("status") == "open"
+        ),
     )
     assert len(alerts) == 1, vigil.log("worker")[-3000:]
     alert = alerts[0]["value"]
@@ -80,7 +97,9 @@ async def test_device_to_alert(vigil, kafka, services) -> None:
 
     # The patient identifier never enters the internal topics: only its pseudonym.
     internal = await read_topic(
-        kafka.bootstrap, "vigil.readings", lambda r, v: v["device_id"] == "bedside-7" and v["readings"][-1]["seq"] == 60
+        kafka.bootstrap,
+        "vigil.readings",
+        lambda r, v: v["device_id"] == "bedside-7" and v["readings"][-1]["seq"] == 60,
     )
     assert internal and internal[0]["value"]["patient"] == alert["subject"]
     changelog = f"{vigil.env['VIGIL_WORKER_ID']}-patients-changelog"
@@ -104,16 +123,24 @@ async def test_device_to_alert(vigil, kafka, services) -> None:
     # Logs are JSON lines; one frame's trace id is found in both processes' logs.
     gateway_events = [json.loads(line) for line in vigil.log("gateway").splitlines()]
     worker_events = [json.loads(line) for line in vigil.log("worker").splitlines() if line.startswith("{")]
-    traced = {e["trace_id"] for e in gateway_events if e.get("event") == "frame received" and e.get("accepted")}
+    traced = {
+        e["trace_id"] for e in gateway_events if e.get("event") == "frame received" and e.get("accepted")
+    }
     processed = [e for e in worker_events if e.get("event") == "record processed"]
     assert traced & {e["trace_id"] for e in processed}
     assert all(e["partition"] in range(4) and e["component"] == "worker" for e in processed)
 
     # `vigil alerts` shows the same alert as JSON, and as a FHIR DetectedIssue.
-    shown = tail_alerts(vigil, "--json", lambda e: e["alert_id"] == alert["alert_id"] and e["status"] == "open")
+    shown = tail_alerts(
+        vigil, "--json", lambda e: e["alert_id"] == alert["alert_id"] and e["status"] == "open"
+    )
     assert shown == alert
     issue = tail_alerts(vigil, "--fhir", lambda e: e["id"] == alert["alert_id"])
-    assert (issue["resourceType"], issue["status"], issue["severity"]) == ("DetectedIssue", "preliminary", "high")
+    assert (issue["resourceType"], issue["status"], issue["severity"]) == (
+        "DetectedIssue",
+        "preliminary",
+        "high",
+    )
     assert issue["patient"] == {"reference": "Patient/MRN-0042"}
 
     listed = [json.loads(line) for line in vigil.run("devices", "list").stdout.splitlines()]
@@ -125,7 +152,10 @@ def tail_alerts(vigil, flag: str, predicate) -> dict:
     """The first line `vigil alerts --from-beginning FLAG` prints that matches."""
     tail = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "alerts", "--from-beginning", flag],
-        env=vigil.env, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        env=vigil.env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         for line in tail.stdout:

@@ -23,11 +23,23 @@ async def test_export_a_patient_over_a_time_range(vigil, kafka, services, tmp_pa
     cells[3] = "0"  # SpO2 0: a probe that fell off
     lines[11] = ",".join(cells)
     path.write_text("\n".join(lines) + "\n")
-    assert "200 acknowledged" in vigil.run("replay", str(path), "--speed", "0", "--patient-prefix", "X-").stderr
+    assert (
+        "200 acknowledged" in vigil.run("replay", str(path), "--speed", "0", "--patient-prefix", "X-").stderr
+    )
     time.sleep(3)  # let the worker emit the alerts
 
     out = tmp_path / "x"
-    done = vigil.run("export", "--patient", "X-BED-9", "--from", iso(start), "--to", iso(start + 200 * 60_000), "--out", str(out))
+    done = vigil.run(
+        "export",
+        "--patient",
+        "X-BED-9",
+        "--from",
+        iso(start),
+        "--to",
+        iso(start + 200 * 60_000),
+        "--out",
+        str(out),
+    )
     assert "200 readings" in done.stderr
     rows = list(csv.DictReader(open(f"{out}-readings.csv")))
     assert len(rows) == 200 and rows[0]["ts"] == iso(start)
@@ -36,13 +48,32 @@ async def test_export_a_patient_over_a_time_range(vigil, kafka, services, tmp_pa
     assert ("news2", "open") in [(a["kind"], a["status"]) for a in alerts]
 
     narrow = vigil.run(
-        "export", "--patient", "X-BED-9", "--from", iso(start + 60 * 60_000), "--to", iso(start + 90 * 60_000),
-        "--out", str(tmp_path / "n"), "--format", "parquet",
+        "export",
+        "--patient",
+        "X-BED-9",
+        "--from",
+        iso(start + 60 * 60_000),
+        "--to",
+        iso(start + 90 * 60_000),
+        "--out",
+        str(tmp_path / "n"),
+        "--format",
+        "parquet",
     )
     assert "30 readings" in narrow.stderr
     table = pq.read_table(tmp_path / "n-readings.parquet").to_pylist()
     assert [r["ts"] for r in table] == [iso(start + m * 60_000) for m in range(60, 90)]
     assert table[0]["heart_rate"] == int(rows[60]["heart_rate"])
 
-    nobody = vigil.run("export", "--patient", "NOBODY", "--from", iso(start), "--to", iso(start + 1), "--out", str(tmp_path / "z"))
+    nobody = vigil.run(
+        "export",
+        "--patient",
+        "NOBODY",
+        "--from",
+        iso(start),
+        "--to",
+        iso(start + 1),
+        "--out",
+        str(tmp_path / "z"),
+    )
     assert "0 readings" in nobody.stderr

@@ -28,7 +28,10 @@ VITALS = {"heart_rate": 70, "spo2": 98}
 @pytest.fixture
 def gateway(vigil):
     vigil.env.update(
-        VIGIL_DEVICE_RATE="50", VIGIL_DEVICE_BURST="100", VIGIL_CREDENTIAL_CHECK_S="0.2", VIGIL_MAX_CONNECTIONS="2"
+        VIGIL_DEVICE_RATE="50",
+        VIGIL_DEVICE_BURST="100",
+        VIGIL_CREDENTIAL_CHECK_S="0.2",
+        VIGIL_MAX_CONNECTIONS="2",
     )
     proc = vigil.spawn("gateway", log_name="gateway")
     wait_ready(vigil.http_url + "/readyz", proc)
@@ -133,7 +136,11 @@ async def test_batch_with_a_bad_reading_and_a_resend_after_reconnect(vigil, kafk
     async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
         await ws.send(json.dumps({"type": "hello"}))
         assert (await replies(ws, 1))[0] == {
-            "type": "hello", "protocol": 1, "last_seq": None, "gaps": [], "gaps_from": None
+            "type": "hello",
+            "protocol": 1,
+            "last_seq": None,
+            "gaps": [],
+            "gaps_from": None,
         }
         batch = [reading(i) for i in range(6)]
         batch[2] = {**batch[2], "vitals": {"heart_rate": 999}}
@@ -147,7 +154,11 @@ async def test_batch_with_a_bad_reading_and_a_resend_after_reconnect(vigil, kafk
     async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
         await ws.send(json.dumps({"type": "hello"}))
         assert (await replies(ws, 1))[0] == {
-            "type": "hello", "protocol": 1, "last_seq": 5, "gaps": [2], "gaps_from": 0
+            "type": "hello",
+            "protocol": 1,
+            "last_seq": 5,
+            "gaps": [2],
+            "gaps_from": 0,
         }
         await ws.send(json.dumps({"type": "batch", "readings": [reading(i) for i in range(3, 7)]}))
         assert (await replies(ws, 1))[0] == {"type": "ack", "seqs": [3, 4, 5, 6]}
@@ -203,8 +214,9 @@ async def test_a_new_connection_replaces_the_old_one(vigil, gateway) -> None:
 
 async def test_connection_cap_refuses_new_devices_but_not_reconnects(vigil, gateway) -> None:
     tokens = [add_device(vigil, f"dev-cap-{i}", f"P-CAP-{i}") for i in range(3)]
-    async with connect(vigil.ws_url, additional_headers=auth(tokens[0])), connect(
-        vigil.ws_url, additional_headers=auth(tokens[1])
+    async with (
+        connect(vigil.ws_url, additional_headers=auth(tokens[0])),
+        connect(vigil.ws_url, additional_headers=auth(tokens[1])),
     ):
         with pytest.raises(InvalidStatus) as refused:
             async with connect(vigil.ws_url, additional_headers=auth(tokens[2])):
@@ -229,9 +241,10 @@ async def drain(ws, quiet: float = 2.0) -> list[dict]:
 async def test_a_flooding_device_is_limited_and_others_are_not_slowed(vigil, gateway) -> None:
     flood_token = add_device(vigil, "dev-flood", "P-H")
     calm_token = add_device(vigil, "dev-calm", "P-I")
-    async with connect(vigil.ws_url, additional_headers=auth(flood_token)) as flood, connect(
-        vigil.ws_url, additional_headers=auth(calm_token)
-    ) as calm:
+    async with (
+        connect(vigil.ws_url, additional_headers=auth(flood_token)) as flood,
+        connect(vigil.ws_url, additional_headers=auth(calm_token)) as calm,
+    ):
 
         async def flood_it() -> list[dict]:
             for seq in range(400):
@@ -276,7 +289,14 @@ async def test_wss_with_a_locally_generated_ca(vigil, kafka, tmp_path) -> None:
             await ws.send(json.dumps(reading(1)))
             assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 1}
         ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-        simulated = vigil.run("simulate", "--devices", "2", "--duration", "4", env_extra={"VIGIL_TLS_CA": str(tmp_path / "ca.pem")})
+        simulated = vigil.run(
+            "simulate",
+            "--devices",
+            "2",
+            "--duration",
+            "4",
+            env_extra={"VIGIL_TLS_CA": str(tmp_path / "ca.pem")},
+        )
         summary = simulated.stderr.strip().splitlines()[-1]
         sent, acked = (int(w) for w in re.findall(r"sent (\d+) readings, (\d+) acknowledged", summary)[0])
         assert sent > 10 and acked >= sent - 4, summary  # the last few may be in flight at the end
@@ -293,7 +313,12 @@ async def test_wss_with_a_locally_generated_ca(vigil, kafka, tmp_path) -> None:
 def test_plaintext_on_a_public_address_needs_an_opt_in(vigil) -> None:
     env = dict(vigil.env, VIGIL_GATEWAY_HOST="0.0.0.0")
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "gateway"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "app.cli", "gateway"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "without TLS" in result.stderr and "VIGIL_GATEWAY_ALLOW_PLAINTEXT" in result.stderr
@@ -312,11 +337,20 @@ async def test_fhir_bundle_through_the_gateway(vigil, kafka, gateway) -> None:
                 "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
                 "subject": {"reference": f"Patient/{patient}"},
                 "effectiveDateTime": iso,
-                "valueQuantity": {"value": fahrenheit, "unit": "degF", "system": "http://unitsofmeasure.org", "code": "[degF]"},
+                "valueQuantity": {
+                    "value": fahrenheit,
+                    "unit": "degF",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "[degF]",
+                },
             }
         }
 
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [temperature(1, 101.3, "MRN-77"), temperature(2, 99, "MRN-78")]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [temperature(1, 101.3, "MRN-77"), temperature(2, 99, "MRN-78")],
+    }
     async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
         await ws.send(json.dumps(bundle))
         got = await replies(ws, 2)

@@ -93,7 +93,9 @@ async def test_a_device_that_resets_its_seq_gets_seq_reused_never_a_false_ack(vi
     async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:  # the battery was changed
         await ws.send(json.dumps({"type": "batch", "readings": [reading(s, 90 + s) for s in range(3)]}))
         got = await replies(ws, 3)
-        assert [(r["type"], r["code"], r["seq"]) for r in got] == [("error", "seq_reused", s) for s in (0, 1, 2)]
+        assert [(r["type"], r["code"], r["seq"]) for r in got] == [
+            ("error", "seq_reused", s) for s in (0, 1, 2)
+        ]
         await ws.send(json.dumps(reading(5, 65)))  # a true resend is still recognised
         assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 5}
         # what the protocol says to do: hello, then renumber above last_seq

@@ -86,7 +86,11 @@ def test_prometheus_scrapes_rules_and_dashboard_queries(vigil, prometheus) -> No
     try:
         queries = dashboard_queries()
         recorded = [
-            r["record"] for f in RULES for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "record" in r
+            r["record"]
+            for f in RULES
+            for g in yaml.safe_load(f.read_text())["groups"]
+            for r in g["rules"]
+            if "record" in r
         ]
         missing: list[str] = []
         deadline = time.monotonic() + 90
@@ -108,8 +112,12 @@ def test_prometheus_scrapes_rules_and_dashboard_queries(vigil, prometheus) -> No
     groups = api(prometheus, "rules")["groups"]
     rules = [r for g in groups for r in g["rules"]]
     shipped = [r for path in RULES for g in yaml.safe_load(path.read_text())["groups"] for r in g["rules"]]
-    assert len([r for r in rules if r["type"] == "alerting"]) == len([r for r in shipped if "alert" in r]) >= 7
-    assert all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+    assert (
+        len([r for r in rules if r["type"] == "alerting"]) == len([r for r in shipped if "alert" in r]) >= 7
+    )
+    assert all(r["health"] == "ok" for r in rules), [
+        (r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"
+    ]
 
     # The worker saw alerts, and no label anywhere names a patient or a device.
     alerts = api(prometheus, "query", query="sum(vigil_worker_alert_events_total)")["result"]

@@ -28,7 +28,14 @@ def recording(path, start_ms: int) -> None:
 
 def signature(events: list[dict]) -> list[tuple]:
     return sorted(
-        (e["kind"], e["status"], e["severity"], e["event_time"], e["opened_at"], json.dumps(e["evidence"], sort_keys=True))
+        (
+            e["kind"],
+            e["status"],
+            e["severity"],
+            e["event_time"],
+            e["opened_at"],
+            json.dumps(e["evidence"], sort_keys=True),
+        )
         for e in events
     )
 

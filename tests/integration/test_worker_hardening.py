@@ -72,7 +72,9 @@ async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> Non
                 vitals.update({f"ch{seq:03d}_{k:02d}_" + "x" * 55: seq + k / 7 for k in range(58)})
                 readings.append({"seq": seq, "ts": hour_ago + seq * 10_000, "vitals": vitals})
             await send_batch(ws, readings)
-        await send_batch(ws, [{"seq": 300 + i, "ts": now - 20_000 + i * 5_000, "vitals": CRITICAL} for i in range(4)])
+        await send_batch(
+            ws, [{"seq": 300 + i, "ts": now - 20_000 + i * 5_000, "vitals": CRITICAL} for i in range(4)]
+        )
 
     # 3. A clock that ran ahead: an hour of normal readings, one stamped 290 s
     # in the future, then critical readings stamped correctly.
@@ -89,15 +91,23 @@ async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> Non
         assert len(alerts) == 1, (patient, vigil.log("worker")[-3000:])
     assert services["worker"].poll() is None
 
-    letters = await read_topic(kafka.bootstrap, "vigil.dead-letter", lambda r, v: v.get("topic") == "vigil.readings")
-    assert sorted(letter["value"]["reason"] for letter in letters) == ["undecodable", "wrong_shape", "wrong_shape"]
+    letters = await read_topic(
+        kafka.bootstrap, "vigil.dead-letter", lambda r, v: v.get("topic") == "vigil.readings"
+    )
+    assert sorted(letter["value"]["reason"] for letter in letters) == [
+        "undecodable",
+        "wrong_shape",
+        "wrong_shape",
+    ]
     assert all(isinstance(letter["value"]["offset"], int) for letter in letters)
     assert "poisoned" not in json.dumps([letter["value"] for letter in letters])
 
     # The bloated patient's state stayed within its bound in the changelog.
     subject = pseudonym(bytes.fromhex((vigil.home / "pseudonym.key").read_text()), "BLOAT-PATIENT")
     changelog = f"{vigil.env['VIGIL_WORKER_ID']}-patients-changelog"
-    states = await read_topic(kafka.bootstrap, changelog, lambda r, v: r.key == subject.encode() and v["n"] >= 300)
+    states = await read_topic(
+        kafka.bootstrap, changelog, lambda r, v: r.key == subject.encode() and v["n"] >= 300
+    )
     assert states
     assert max(len(orjson.dumps(s["value"])) for s in states) <= MAX_STATE_BYTES
 
@@ -127,11 +137,15 @@ def test_worker_readiness_follows_kafka(vigil, tmp_path) -> None:
     try:
         wait_ready(vigil.worker_url + "/readyz", worker)
         broker.stop()
-        assert wait_for(lambda: http_status(vigil.worker_url + "/readyz") == 503, 30), vigil.log("worker")[-2000:]
+        assert wait_for(lambda: http_status(vigil.worker_url + "/readyz") == 503, 30), vigil.log("worker")[
+            -2000:
+        ]
         with urllib.request.urlopen(vigil.worker_url + "/metrics") as response:
             assert "vigil_worker_kafka_up 0.0" in response.read().decode()
         broker.start(90.0, True)
-        assert wait_for(lambda: http_status(vigil.worker_url + "/readyz") == 200, 90), vigil.log("worker")[-2000:]
+        assert wait_for(lambda: http_status(vigil.worker_url + "/readyz") == 200, 90), vigil.log("worker")[
+            -2000:
+        ]
         assert worker.poll() is None
     finally:
         stop(worker)

@@ -24,7 +24,8 @@ async def test_learned_baseline_survives_a_killed_worker(vigil, kafka, services)
     # An athlete: resting heart rate about 52, far below the population's 75.
     async with connect(vigil.ws_url, additional_headers=headers) as ws:
         batch = [
-            {"seq": i, "ts": start + i * 60_000, "vitals": {"heart_rate": 52 + (i % 5) - 2}} for i in range(120)
+            {"seq": i, "ts": start + i * 60_000, "vitals": {"heart_rate": 52 + (i % 5) - 2}}
+            for i in range(120)
         ]
         await ws.send(json.dumps({"type": "batch", "readings": batch}))
         assert json.loads(await ws.recv()) == {"type": "ack", "seqs": list(range(120))}
@@ -46,7 +47,12 @@ async def test_learned_baseline_survives_a_killed_worker(vigil, kafka, services)
     # Two readings a minute apart: an anomaly opens once confirmed.
     async with connect(vigil.ws_url, additional_headers=headers) as ws:
         for seq in (120, 121):
-            reading = {"type": "reading", "seq": seq, "ts": start + seq * 60_000, "vitals": {"heart_rate": 75}}
+            reading = {
+                "type": "reading",
+                "seq": seq,
+                "ts": start + seq * 60_000,
+                "vitals": {"heart_rate": 75},
+            }
             await ws.send(json.dumps(reading))
             assert json.loads(await ws.recv()) == {"type": "ack", "seq": seq}
 

@@ -148,15 +148,13 @@ def evaluate_cohort(c: Cohort, patients: int, days: float | None, seed: int) -> 
 
 def _best(population: list[SimPatient], tuned: Tuned, rules: Rules) -> tuple[dict[str, Any], list[int]]:
     """The best window score (else the fewest false alerts) over the grid."""
-    best: dict[str, Any] | None = None
+    results = []
     for value, run in tuned.grid.items():
         result, _ = score(population, run, rules)
         result[tuned.setting] = value
-        key = result.get("window_score") or -result["false_alerts"]
-        if best is None or key > (best.get("window_score") or -best["false_alerts"]):
-            best = result
-    assert best is not None
-    return best, []
+        results.append(result)
+    # The first of the best, as `max` gives it; an empty grid raises ValueError.
+    return max(results, key=lambda r: r.get("window_score") or -r["false_alerts"]), []
 
 
 def _describe(c: Cohort, population: list[SimPatient], patients: int, seed: int) -> dict[str, Any]:

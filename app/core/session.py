@@ -113,7 +113,7 @@ class DeviceSession:
         window: SeqWindow,
         budget: Budget,
         limits: Limits = Limits(),
-        new_trace: Callable[[], str] = str,
+        new_trace: Callable[[], str] = lambda: "",
     ) -> None:
         self.device_id = device_id
         self._key = device_id.encode()

@@ -39,7 +39,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from aiohttp import web
@@ -66,6 +66,7 @@ from app.core.session import (
     Throttle,
     rejection_summary,
 )
+from app.gateway.connection import GuardedConnection
 from app.infra import metrics
 from app.infra.pseudonyms import load_key
 from app.infra.registry import Device, Registry, RegistryUnavailable
@@ -123,71 +124,6 @@ def _is_loopback(host: str) -> bool:
 
 
 WINDOW_FLUSH_S = 0.25  # how often changed seq windows are written to vigil.device-seqs
-
-
-READ_SLICE = 16 * 1024  # bytes handed to websockets' frame parser at once
-
-
-class GuardedConnection(ServerConnection):
-    """A server connection that asks the handshake guard before it reads a
-    byte (over the caps on connections still handshaking, it is closed at
-    once), and that hands what it reads to websockets' frame parser in slices.
-
-    The event loop reads up to 256 KiB at a time; full of 11-byte frames that
-    is some 23,000 frames, which websockets parses in one go (about 70 ms
-    here) before the device's budget can refuse any of them: every other
-    device waits meanwhile. In slices of 16 KiB, with the loop free between
-    them and reading paused until the last, one read holds the loop for a few
-    milliseconds at most."""
-
-    guard: HandshakeGuard  # set on the subclass each gateway makes
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self._backlog: bytearray | None = None
-        peer = transport.get_extra_info("peername")
-        self.source = str(peer[0]) if peer else "unknown"
-        self.handshaking = self.guard.open(self.source)
-        if not self.handshaking:
-            metrics.HANDSHAKES.labels("capped").inc()
-            transport.abort()
-
-    def data_received(self, data: bytes) -> None:
-        if self._backlog is not None:  # still slicing an earlier read: keep the order
-            self._backlog += data
-            return
-        if len(data) <= READ_SLICE:
-            super().data_received(data)
-            return
-        self._backlog = bytearray(data)
-        self.transport.pause_reading()
-        self._feed()
-
-    def _feed(self) -> None:
-        backlog = self._backlog
-        if backlog is None or self.transport.is_closing():
-            self._backlog = None
-            return
-        piece = bytes(backlog[:READ_SLICE])
-        del backlog[:READ_SLICE]
-        super().data_received(piece)
-        if backlog:
-            self.loop.call_soon(self._feed)
-            return
-        self._backlog = None
-        assembler = getattr(self, "recv_messages", None)
-        if assembler is None or not assembler.paused:  # websockets itself may want reading paused
-            self.transport.resume_reading()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._backlog = None
-        self.handshake_answered()
-        super().connection_lost(exc)
-
-    def handshake_answered(self) -> None:
-        if self.handshaking:
-            self.handshaking = False
-            self.guard.close(self.source)
 
 
 @dataclass(slots=True)
@@ -264,11 +200,12 @@ class Gateway:
 
     # -- handshake --------------------------------------------------------------
 
-    async def process_request(self, connection: GuardedConnection, request: Request) -> Response | None:
+    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        guarded = cast(GuardedConnection, connection)  # `serve` makes them with create_connection
         try:
-            return await self._answer_handshake(connection, request)
+            return await self._answer_handshake(guarded, request)
         finally:
-            connection.handshake_answered()
+            guarded.handshake_answered()
 
     async def _answer_handshake(self, connection: GuardedConnection, request: Request) -> Response | None:
         now_s = time.monotonic()

@@ -47,24 +47,24 @@ CLOSE_TRY_LATER = 1013  # Kafka unavailable: reconnect with backoff
 UNREAD = "unread"  # the kind of a frame refused for the budget before it was read
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Count:
     outcome: str  # "accepted", "duplicate" or an error code
     n: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     frame: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RecordRejection:
     key: bytes  # the device id
     value: bytes  # `encode_rejection`: no patient data
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class StoreReadings:
     """One frame's new readings: write `value` under `key`, then call the
     session's `stored` or `failed` with this very object."""
@@ -77,12 +77,12 @@ class StoreReadings:
     batch: bool = False  # acknowledged with `seqs` (a batch) or `seq`
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Throttle:
     pause_s: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Close:
     code: int
     reason: str
@@ -91,7 +91,7 @@ class Close:
 Action = Count | Send | RecordRejection | StoreReadings | Throttle | Close
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Received:
     """What one frame was and what to do about it."""
 
@@ -163,7 +163,7 @@ class DeviceSession:
         write = StoreReadings(
             self._subject.encode(),
             encode_readings(self.device_id, self._subject, now_ms, admission.new, trace),
-            tuple(r.seq for r in admission.new),
+            tuple([r.seq for r in admission.new]),
             tuple(admission.fingerprints),
             tuple(admission.resent),
             batch,

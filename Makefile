@@ -46,7 +46,7 @@ test: lint kafka-jars prometheus
 	$(BIN)/pytest
 
 test-unit: install
-	$(BIN)/pytest tests/core tests/infra tests/tools tests/agents tests/cli
+	$(BIN)/pytest tests/core tests/gateway tests/infra tests/tools tests/agents tests/cli
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache

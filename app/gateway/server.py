@@ -1,22 +1,14 @@
-"""The websocket gateway: a thin shell around `app.core.protocol` and
-`app.core.delivery`.
+"""The websocket gateway: the I/O shell around `app.core.session`.
 
-For each device frame it reads the clock once (the receipt time), lets the
-core decide, and then:
-
-- refuses a frame over the device's budget (every frame costs tokens) unread
-  or read, with at most one `rate_limited` error frame and one summary record
-  on `vigil.rejected` per device per interval, and pauses reading that device;
-- answers a `hello` with the highest `seq` stored from this device and the
-  gaps below it (at most 256);
-- refuses invalid readings, readings naming another patient (`unauthorized`)
-  and stored seqs sent with other content (`seq_reused`), each with an
-  error frame and a record on `vigil.rejected` that carries no patient data;
-- acknowledges at once, without storing again, readings whose `seq` is
-  already stored with the same content (resends);
-- writes the new readings to `vigil.readings` as one record keyed by the
-  patient's pseudonym (keyed HMAC, `app.infra.pseudonyms`) and acknowledges them only once Kafka has it (`acks=all`, idempotent
-  producer), then records the stored seqs on `vigil.device-seqs`.
+Each connection gets a `DeviceSession` (the device's window of stored seqs
+and its budget are kept here, across connections). For each device frame the
+gateway reads the clock once (the receipt time), hands the frame to the
+session and performs what it decides, in order (`_perform`): counts, error
+frames, hello replies and acks to send, records for `vigil.rejected`, the
+readings record for `vigil.readings` (keyed by the patient's pseudonym,
+`acks=all`, idempotent producer), a pause for a device over its budget, a
+close. When Kafka has the readings, the session is told (`stored`) and the
+device gets its ack; the stored seqs go to `vigil.device-seqs`.
 
 If Kafka does not acknowledge within `ack_timeout_s`, the device gets
 `unavailable` for those readings and the connection is closed with 1013 (try
@@ -45,8 +37,9 @@ import ipaddress
 import os
 import ssl
 import time
+from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from aiohttp import web
@@ -56,19 +49,24 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from app.core.delivery import (
-    NOTICE_INTERVAL_S,
-    Budget,
-    OverBudget,
-    SeqWindow,
-    TokenBucket,
-    admit,
-    rate_limited,
-)
-from app.core.errors import Code, Refusal, StateError
+from app.core.delivery import NOTICE_INTERVAL_S, Budget, SeqWindow, TokenBucket
+from app.core.errors import StateError
 from app.core.handshake import GuardLimits, HandshakeGuard
-from app.core.protocol import Limits, ack_frame, error_frame, hello_frame, parse_frame
-from app.core.records import encode_readings, encode_rejection, encode_rejection_summary, pseudonym
+from app.core.protocol import Limits
+from app.core.records import pseudonym
+from app.core.session import (
+    UNREAD,
+    Action,
+    Close,
+    Count,
+    DeviceSession,
+    RecordRejection,
+    Send,
+    StoreReadings,
+    Throttle,
+    rejection_summary,
+)
+from app.gateway.connection import GuardedConnection
 from app.infra import metrics
 from app.infra.pseudonyms import load_key
 from app.infra.registry import Device, Registry, RegistryUnavailable
@@ -82,7 +80,6 @@ PATHS = ("/", "/v1")
 # frames between the protocol limit and this get a `frame_too_large` error.
 HARD_FRAME_LIMIT_FACTOR = 4
 
-CLOSE_TRY_LATER = 1013  # Kafka unavailable: reconnect with backoff
 CLOSE_REPLACED = 4001  # a newer connection of the same device took over
 CLOSE_REVOKED = 4003  # the credential was revoked or rotated
 THROTTLE_DELAY_S = 1.0  # a source over its failed-handshake budget waits this long for its 429
@@ -94,6 +91,11 @@ class ConfigError(Exception):
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _new_trace() -> str:
+    """A frame's trace id: follows its readings into the worker's logs."""
+    return os.urandom(8).hex()
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -124,69 +126,32 @@ def _is_loopback(host: str) -> bool:
 WINDOW_FLUSH_S = 0.25  # how often changed seq windows are written to vigil.device-seqs
 
 
-READ_SLICE = 16 * 1024  # bytes handed to websockets' frame parser at once
+@dataclass(slots=True)
+class _Link:
+    """One device connection as the gateway holds it: the socket, the
+    session that decides, and the acks still waiting for Kafka."""
 
+    connection: ServerConnection
+    session: DeviceSession
+    pending: set[asyncio.Task[None]] = field(default_factory=set)
+    open: bool = True  # False once a send found the connection closed: nothing more is sent
 
-class GuardedConnection(ServerConnection):
-    """A server connection that asks the handshake guard before it reads a
-    byte (over the caps on connections still handshaking, it is closed at
-    once), and that hands what it reads to websockets' frame parser in slices.
-
-    The event loop reads up to 256 KiB at a time; full of 11-byte frames that
-    is some 23,000 frames, which websockets parses in one go (about 70 ms
-    here) before the device's budget can refuse any of them: every other
-    device waits meanwhile. In slices of 16 KiB, with the loop free between
-    them and reading paused until the last, one read holds the loop for a few
-    milliseconds at most."""
-
-    guard: HandshakeGuard  # set on the subclass each gateway makes
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self._backlog: bytearray | None = None
-        peer = transport.get_extra_info("peername")
-        self.source = str(peer[0]) if peer else "unknown"
-        self.handshaking = self.guard.open(self.source)
-        if not self.handshaking:
-            metrics.HANDSHAKES.labels("capped").inc()
-            transport.abort()
-
-    def data_received(self, data: bytes) -> None:
-        if self._backlog is not None:  # still slicing an earlier read: keep the order
-            self._backlog += data
+    async def send(self, frame: str) -> None:
+        if not self.open:
             return
-        if len(data) <= READ_SLICE:
-            super().data_received(data)
-            return
-        self._backlog = bytearray(data)
-        self.transport.pause_reading()
-        self._feed()
+        try:
+            await self.connection.send(frame)
+        except ConnectionClosed:
+            self.open = False  # the device resends what it has no ack for
 
-    def _feed(self) -> None:
-        backlog = self._backlog
-        if backlog is None or self.transport.is_closing():
-            self._backlog = None
+    async def close(self, code: int, reason: str) -> None:
+        if not self.open:
             return
-        piece = bytes(backlog[:READ_SLICE])
-        del backlog[:READ_SLICE]
-        super().data_received(piece)
-        if backlog:
-            self.loop.call_soon(self._feed)
-            return
-        self._backlog = None
-        assembler = getattr(self, "recv_messages", None)
-        if assembler is None or not assembler.paused:  # websockets itself may want reading paused
-            self.transport.resume_reading()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._backlog = None
-        self.handshake_answered()
-        super().connection_lost(exc)
-
-    def handshake_answered(self) -> None:
-        if self.handshaking:
-            self.handshaking = False
-            self.guard.close(self.source)
+        self.open = False
+        try:
+            await self.connection.close(code, reason)
+        except ConnectionClosed:
+            pass
 
 
 class Gateway:
@@ -235,11 +200,12 @@ class Gateway:
 
     # -- handshake --------------------------------------------------------------
 
-    async def process_request(self, connection: GuardedConnection, request: Request) -> Response | None:
+    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        guarded = cast(GuardedConnection, connection)  # `serve` makes them with create_connection
         try:
-            return await self._answer_handshake(connection, request)
+            return await self._answer_handshake(guarded, request)
         finally:
-            connection.handshake_answered()
+            guarded.handshake_answered()
 
     async def _answer_handshake(self, connection: GuardedConnection, request: Request) -> Response | None:
         now_s = time.monotonic()
@@ -284,131 +250,156 @@ class Gateway:
         device: Device = connection.device  # type: ignore[attr-defined]
         self._connection_ids += 1
         structlog.contextvars.bind_contextvars(connection=self._connection_ids)
-        previous = self.live.get(device.device_id)
-        self.live[device.device_id] = connection
-        if previous is not None:
-            await previous.close(CLOSE_REPLACED, "replaced by a newer connection")
+        await self._take_over(device.device_id, connection)
         metrics.CONNECTIONS_OPEN.inc()
         log.info("device connected")
-        window = self.windows.setdefault(device.device_id, SeqWindow())
-        budget = self.budgets.get(device.device_id)
-        if budget is None:  # kept across connections: reconnecting does not refill it
-            budget = Budget(TokenBucket(self.settings.device_rate, self.settings.device_burst))
-            self.budgets[device.device_id] = budget
-        pending: set[asyncio.Task[None]] = set()
+        link = _Link(connection, self._session(device, connection.subject))  # type: ignore[attr-defined]
         try:
             async for message in connection:
-                task = await self._frame(connection, device, window, budget, message)
-                if task is not None:
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
+                await self._frame(link, message)
         except ConnectionClosed:
             pass
         except Exception:
             log.exception("connection handler failed")  # websockets closes with 1011
             raise
         finally:
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+            if link.pending:
+                await asyncio.gather(*link.pending, return_exceptions=True)
             if self.live.get(device.device_id) is connection:
                 del self.live[device.device_id]
             metrics.CONNECTIONS_OPEN.dec()
             log.info("device disconnected", code=connection.close_code)
             structlog.contextvars.unbind_contextvars("connection")
 
-    async def _frame(
-        self,
-        connection: ServerConnection,
-        device: Device,
-        window: SeqWindow,
-        budget: Budget,
-        message: str | bytes,
-    ) -> asyncio.Task[None] | None:
-        received_ms = _now_ms()
-        started = time.perf_counter()
-        metrics.BYTES_IN.inc(len(message))
-        over = budget.exhausted(received_ms / 1000)
-        if over is not None:  # refused unread: a flood costs as little as possible
-            metrics.FRAMES.labels("unread").inc()
-            await self._over_budget(connection, device, over, None)
-            return None
-        trace = os.urandom(8).hex()  # follows this frame's readings into the worker's logs
-        structlog.contextvars.bind_contextvars(trace_id=trace)
-        parsed = parse_frame(message, received_ms, self.limits)
-        metrics.FRAMES.labels(parsed.kind).inc()
-        log.debug(
-            "frame received", kind=parsed.kind, size=len(message), accepted=len(parsed.readings),
-            refused=len(parsed.refusals),
-        )
-        over = budget.charge(received_ms / 1000, len(parsed.readings) + len(parsed.refusals))
-        if over is not None:
-            metrics.READINGS.labels(Code.RATE_LIMITED.value).inc(len(parsed.readings) + len(parsed.refusals))
-            first = parsed.readings[0].seq if parsed.readings else None
-            await self._over_budget(connection, device, over, first)
-            return None
-        if parsed.kind == "hello":
-            await connection.send(hello_frame(*window.hello()))
-            return None
-        for refusal in parsed.refusals:
-            await self._reject(connection, device, received_ms, refusal)
-        readings = admit(parsed.readings, device.patient, window)
-        for refusal in readings.refusals:
-            await self._reject(connection, device, received_ms, refusal)
-        batch = parsed.kind == "batch"
-        if not readings.new:
-            if readings.resent:
-                metrics.READINGS.labels("duplicate").inc(len(readings.resent))
-                await connection.send(ack_frame(readings.resent, batch))
-            return None
-        subject: str = connection.subject  # type: ignore[attr-defined]
-        value = encode_readings(device.device_id, subject, received_ms, readings.new, trace)
-        await self.inflight.acquire()
-        metrics.INFLIGHT.inc()
-        try:
-            assert self.producer is not None and self.kafka_ok
-            delivery = await self.producer.send(READINGS_TOPIC, value, key=subject.encode())
-        except (KafkaError, AssertionError):
-            self._release()
-            await self._unavailable(connection, [r.seq for r in readings.new])
-            return None
-        new_seqs = [r.seq for r in readings.new]
-        stored = list(zip(new_seqs, readings.fingerprints, strict=True))
-        delivery.add_done_callback(lambda f: self._stored(f, device.device_id, window, stored))
-        return asyncio.create_task(
-            self._ack_when_durable(connection, delivery, new_seqs, readings.resent, batch, started)
+    async def _take_over(self, device_id: str, connection: ServerConnection) -> None:
+        """One live connection per device: a new one closes the one before."""
+        previous = self.live.get(device_id)
+        self.live[device_id] = connection
+        if previous is not None:
+            await previous.close(CLOSE_REPLACED, "replaced by a newer connection")
+
+    def _session(self, device: Device, subject: str) -> DeviceSession:
+        """The device's window and budget outlive its connections: reconnecting
+        does not refill the budget."""
+        window = self.windows.setdefault(device.device_id, SeqWindow())
+        budget = self.budgets.get(device.device_id)
+        if budget is None:
+            budget = Budget(TokenBucket(self.settings.device_rate, self.settings.device_burst))
+            self.budgets[device.device_id] = budget
+        return DeviceSession(
+            device.device_id, device.patient, subject, window, budget, self.limits, new_trace=_new_trace
         )
 
-    async def _over_budget(
-        self, connection: ServerConnection, device: Device, over: OverBudget, seq: int | None
+    async def _frame(self, link: _Link, message: str | bytes) -> None:
+        started = time.perf_counter()
+        metrics.BYTES_IN.inc(len(message))
+        received = link.session.receive(message, _now_ms())
+        metrics.FRAMES.labels(received.kind).inc()
+        if received.kind != UNREAD:
+            structlog.contextvars.bind_contextvars(trace_id=received.trace)
+            log.debug(
+                "frame received", kind=received.kind, size=len(message), accepted=received.accepted,
+                refused=received.refused,
+            )
+        await self._perform(link, received.actions, started)
+
+    async def _perform(self, link: _Link, actions: list[Action], started: float) -> None:
+        """Does what the session decided, in order. Once the device is gone,
+        records are still written but nothing more is sent."""
+        for action in actions:
+            match action:
+                case Count(outcome, n):
+                    metrics.READINGS.labels(outcome).inc(n)
+                case Send(frame):
+                    await link.send(frame)
+                case RecordRejection(key, value):
+                    await self._record_rejection(key, value)
+                case StoreReadings():
+                    await self._store(link, action, started)
+                case Throttle(pause_s):
+                    self._rate_limited_at[link.session.device_id] = time.time()
+                    self._summaries_due.add(link.session.device_id)
+                    if link.open and pause_s > 0:
+                        await asyncio.sleep(pause_s)  # its frames wait in the socket meanwhile
+                case Close(code, reason):
+                    await link.close(code, reason)
+
+    async def _record_rejection(self, key: bytes, value: bytes) -> None:
+        if self.producer is None or not self.kafka_ok:
+            return
+        try:
+            await self.producer.send(REJECTED_TOPIC, value, key=key)
+        except KafkaError:
+            log.warning("could not record a rejected reading")
+
+    async def _store(self, link: _Link, write: StoreReadings, started: float) -> None:
+        """Hands the readings to Kafka; the ack waits, in a task, until Kafka has them."""
+        await self.inflight.acquire()
+        metrics.INFLIGHT.inc()
+        delivery = await self._send_readings(write)
+        if delivery is None:
+            self._release()
+            await self._give_up(link, write)
+            return
+        task = asyncio.create_task(self._ack_when_stored(link, write, delivery, started))
+        link.pending.add(task)
+        task.add_done_callback(link.pending.discard)
+
+    async def _send_readings(self, write: StoreReadings) -> asyncio.Future[Any] | None:
+        """The delivery of the readings record; None if Kafka is down or refused it."""
+        producer = self.producer
+        if producer is None or not self.kafka_ok:
+            return None
+        try:
+            delivery: asyncio.Future[Any] = await producer.send(READINGS_TOPIC, write.value, key=write.key)
+        except KafkaError:
+            return None
+        return delivery
+
+    async def _ack_when_stored(
+        self, link: _Link, write: StoreReadings, delivery: asyncio.Future[Any], started: float
     ) -> None:
-        """The device hears it once an interval; its refusals go into the
-        interval's summary record; its frames wait in the socket meanwhile."""
-        self._rate_limited_at[device.device_id] = time.time()
-        self._summaries_due.add(device.device_id)
-        if over.notify:
-            try:
-                await connection.send(error_frame(rate_limited(seq)))
-            except ConnectionClosed:
-                return
-        if over.pause_s > 0:
-            await asyncio.sleep(over.pause_s)
+        sent = time.perf_counter()
+        try:
+            # shield: on timeout the record may still be stored; keep the future.
+            await asyncio.wait_for(asyncio.shield(delivery), self.settings.ack_timeout_s)
+        except (TimeoutError, KafkaError):
+            self._kafka_failed()
+            delivery.add_done_callback(lambda done: self._stored_late(link.session, write, done))
+            await self._give_up(link, write)
+            return
+        finally:
+            self._release()
+        metrics.PRODUCE_LATENCY.observe(time.perf_counter() - sent)
+        actions = link.session.stored(write)
+        self._window_changed(link.session)
+        await self._perform(link, actions, started)
+        if link.open:
+            metrics.ACK_LATENCY.observe(time.perf_counter() - started)
+
+    async def _give_up(self, link: _Link, write: StoreReadings) -> None:
+        log.warning("kafka did not acknowledge in time", count=len(write.seqs))
+        await self._perform(link, link.session.failed(write), 0.0)
+
+    def _stored_late(
+        self, session: DeviceSession, write: StoreReadings, delivery: asyncio.Future[Any]
+    ) -> None:
+        """Kafka stored a record after the device was told to resend it: its
+        seqs still enter the window, so the resend is recognised."""
+        if delivery.cancelled() or delivery.exception() is not None:
+            return
+        session.stored(write)  # nothing to send: the session gave up on it
+        self._window_changed(session)
 
     def _release(self) -> None:
         self.inflight.release()
         metrics.INFLIGHT.dec()
 
-    def _stored(
-        self, delivery: asyncio.Future[Any], device_id: str, window: SeqWindow, stored: list[tuple[int, int]]
-    ) -> None:
-        """Runs when Kafka has the record, even after the device was told to resend."""
-        if delivery.cancelled() or delivery.exception() is not None:
-            return
-        for seq, fp in stored:
-            window.add(seq, fp)
+    def _window_changed(self, session: DeviceSession) -> None:
         # The window goes to `vigil.device-seqs` at most every WINDOW_FLUSH_S
         # per device, not once per frame: a busy device sends many frames a
         # second, and one record with its latest window says it all.
-        self._dirty_windows[device_id] = window
+        self._dirty_windows[session.device_id] = session.window
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(WINDOW_FLUSH_S, self._flush_windows)
@@ -438,70 +429,6 @@ class Gateway:
         except KafkaError:
             log.warning(failure)
 
-    async def _ack_when_durable(
-        self,
-        connection: ServerConnection,
-        delivery: asyncio.Future[Any],
-        seqs: list[int],
-        resent: list[int],
-        batch: bool,
-        started: float,
-    ) -> None:
-        sent = time.perf_counter()
-        try:
-            # shield: on timeout the record may still be stored; keep the future.
-            await asyncio.wait_for(asyncio.shield(delivery), self.settings.ack_timeout_s)
-        except (TimeoutError, KafkaError):
-            self._kafka_failed()
-            await self._unavailable(connection, seqs)
-            return
-        finally:
-            self._release()
-        metrics.PRODUCE_LATENCY.observe(time.perf_counter() - sent)
-        metrics.READINGS.labels("accepted").inc(len(seqs))
-        if resent:
-            metrics.READINGS.labels("duplicate").inc(len(resent))
-        try:
-            await connection.send(ack_frame(sorted(seqs + resent) if batch else seqs, batch))
-        except ConnectionClosed:
-            return  # the device resends what it has no ack for
-        metrics.ACK_LATENCY.observe(time.perf_counter() - started)
-
-    async def _unavailable(self, connection: ServerConnection, seqs: list[int]) -> None:
-        metrics.READINGS.labels(Code.UNAVAILABLE.value).inc(len(seqs))
-        log.warning("kafka did not acknowledge in time", count=len(seqs))
-        try:
-            for seq in seqs:
-                refusal = Refusal(Code.UNAVAILABLE, "service unavailable; resend later", seq)
-                await connection.send(error_frame(refusal))
-            await connection.close(CLOSE_TRY_LATER, "try again later")
-        except ConnectionClosed:
-            return
-
-    async def _reject(
-        self,
-        connection: ServerConnection,
-        device: Device,
-        received_ms: int,
-        refusal: Refusal,
-    ) -> None:
-        """One refusal within the device's budget: an error frame, and a record
-        on `vigil.rejected` with no patient data (`encode_rejection`)."""
-        metrics.READINGS.labels(refusal.code.value).inc()
-        if self.producer is not None and self.kafka_ok:
-            try:
-                await self.producer.send(
-                    REJECTED_TOPIC,
-                    encode_rejection(device.device_id, received_ms, refusal),
-                    key=device.device_id.encode(),
-                )
-            except KafkaError:
-                log.warning("could not record a rejected reading")
-        try:
-            await connection.send(error_frame(refusal))
-        except ConnectionClosed:
-            pass
-
     async def _summarise(self) -> None:
         """Every half interval: one summary record per device whose frames
         were refused beyond its budget for an interval."""
@@ -510,15 +437,13 @@ class Gateway:
             self._write_summaries(final=False)
 
     def _write_summaries(self, final: bool) -> None:
-        now_s = time.time()
+        now_ms = _now_ms()
         for device_id in list(self._summaries_due):
-            summary = self.budgets[device_id].summary(now_s, final)
-            if summary is None:
+            record = rejection_summary(device_id, self.budgets[device_id], now_ms, final)
+            if record is None:
                 continue
             self._summaries_due.discard(device_id)
-            first_s, last_s, counts = summary
             if self.kafka_ok:
-                record = encode_rejection_summary(device_id, int(first_s * 1000), int(last_s * 1000), counts)
                 self._write(REJECTED_TOPIC, record, device_id, "could not record a rejection summary")
 
     # -- Kafka ----------------------------------------------------------------------
@@ -674,18 +599,10 @@ class Gateway:
         context = tls_context(self.settings)
         runner = web.AppRunner(await self.http_app(), access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.gateway_host, self.settings.gateway_http_port)
-        await site.start()
+        await web.TCPSite(runner, self.settings.gateway_host, self.settings.gateway_http_port).start()
         windows: AIOKafkaConsumer | None = None
         try:
-            await ensure_topics(self.settings)
-            windows = await self._load_windows()
-            self.producer = self._new_producer()
-            await self.producer.start()
-            for topic in (READINGS_TOPIC, DEVICE_SEQS_TOPIC):  # fetch metadata now, not on first send
-                await self.producer.partitions_for(topic)
-            self.kafka_ok = True
-            metrics.KAFKA_UP.set(1)
+            windows = await self._connect_kafka()
             self._tasks += [
                 asyncio.create_task(self._keep_kafka()),
                 asyncio.create_task(self._follow_windows(windows)),
@@ -693,45 +610,63 @@ class Gateway:
                 asyncio.create_task(self._probe_kafka()),
                 asyncio.create_task(self._summarise()),
             ]
-            guarded = type("Guarded", (GuardedConnection,), {"guard": self.guard})
-            async with serve(
-                self.handle,
-                self.settings.gateway_host,
-                self.settings.gateway_port,
-                process_request=self.process_request,
-                create_connection=guarded,
-                open_timeout=self.settings.handshake_timeout_s,
-                ssl=context,
-                max_size=self.limits.max_frame_bytes * HARD_FRAME_LIMIT_FACTOR,
-                # Compressed frames can amplify memory use 1000x: off unless asked for.
-                compression="deflate" if self.settings.compression == "deflate" else None,
-                ping_interval=self.settings.ping_interval_s,
-                ping_timeout=self.settings.ping_timeout_s,
-                server_header=None,
-            ):
-                self.serving = True
-                metrics.GATEWAY_READY.set(1)
-                scheme = "wss" if context else "ws"
-                log.info(
-                    "gateway listening",
-                    ws=f"{scheme}://{self.settings.gateway_host}:{self.settings.gateway_port}",
-                    http=f"http://{self.settings.gateway_host}:{self.settings.gateway_http_port}",
-                )
-                await stop.wait()
-                self.serving = False
-                metrics.GATEWAY_READY.set(0)
+            await self._serve(context, stop)
         finally:
-            for task in self._tasks:
-                task.cancel()
-            self._write_summaries(final=True)
-            self._flush_windows()  # what is stored, for the next gateway to know
-            if self._window_writes:
-                await asyncio.wait(self._window_writes, timeout=10)
-            if self.producer is not None:
-                await _stop_quietly(self.producer, timeout=30)
-            if windows is not None:
-                await _stop_quietly(windows)
+            await self._shut_down(windows)
             await runner.cleanup()
+
+    async def _connect_kafka(self) -> AIOKafkaConsumer:
+        """Topics, the seq windows stored so far, and the producer."""
+        await ensure_topics(self.settings)
+        windows = await self._load_windows()
+        self.producer = self._new_producer()
+        await self.producer.start()
+        for topic in (READINGS_TOPIC, DEVICE_SEQS_TOPIC):  # fetch metadata now, not on first send
+            await self.producer.partitions_for(topic)
+        self.kafka_ok = True
+        metrics.KAFKA_UP.set(1)
+        return windows
+
+    async def _serve(self, context: ssl.SSLContext | None, stop: asyncio.Event) -> None:
+        guarded = type("Guarded", (GuardedConnection,), {"guard": self.guard})
+        async with serve(
+            self.handle,
+            self.settings.gateway_host,
+            self.settings.gateway_port,
+            process_request=self.process_request,
+            create_connection=guarded,
+            open_timeout=self.settings.handshake_timeout_s,
+            ssl=context,
+            max_size=self.limits.max_frame_bytes * HARD_FRAME_LIMIT_FACTOR,
+            # Compressed frames can amplify memory use 1000x: off unless asked for.
+            compression="deflate" if self.settings.compression == "deflate" else None,
+            ping_interval=self.settings.ping_interval_s,
+            ping_timeout=self.settings.ping_timeout_s,
+            server_header=None,
+        ):
+            self.serving = True
+            metrics.GATEWAY_READY.set(1)
+            scheme = "wss" if context else "ws"
+            log.info(
+                "gateway listening",
+                ws=f"{scheme}://{self.settings.gateway_host}:{self.settings.gateway_port}",
+                http=f"http://{self.settings.gateway_host}:{self.settings.gateway_http_port}",
+            )
+            await stop.wait()
+            self.serving = False
+            metrics.GATEWAY_READY.set(0)
+
+    async def _shut_down(self, windows: AIOKafkaConsumer | None) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._write_summaries(final=True)
+        self._flush_windows()  # what is stored, for the next gateway to know
+        if self._window_writes:
+            await asyncio.wait(self._window_writes, timeout=10)
+        if self.producer is not None:
+            await _stop_quietly(self.producer, timeout=30)
+        if windows is not None:
+            await _stop_quietly(windows)
 
 
 def _refusal(connection: ServerConnection, status: HTTPStatus, text: str, retry_after_s: int) -> Response:

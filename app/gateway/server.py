@@ -50,7 +50,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from app.core.delivery import NOTICE_INTERVAL_S, Budget, SeqWindow, TokenBucket
-from app.core.errors import StateError
+from app.core.errors import GatewayConfigError, StateError
 from app.core.handshake import GuardLimits, HandshakeGuard
 from app.core.protocol import Limits
 from app.core.records import pseudonym
@@ -70,7 +70,13 @@ from app.gateway.connection import GuardedConnection
 from app.infra import metrics
 from app.infra.pseudonyms import load_key
 from app.infra.registry import Device, Registry, RegistryUnavailable
-from app.infra.settings import DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC, Settings
+from app.infra.settings import (
+    DEVICE_SEQS_TOPIC,
+    PRODUCER_BATCH_BYTES,
+    READINGS_TOPIC,
+    REJECTED_TOPIC,
+    Settings,
+)
 from app.infra.topics import ensure_topics, from_start, read_to_end
 
 log = structlog.get_logger()
@@ -85,7 +91,7 @@ CLOSE_REVOKED = 4003  # the credential was revoked or rotated
 THROTTLE_DELAY_S = 1.0  # a source over its failed-handshake budget waits this long for its 429
 
 
-class ConfigError(Exception):
+class ConfigError(GatewayConfigError):
     """The gateway's settings are unsafe or inconsistent; the message says why."""
 
 
@@ -459,7 +465,7 @@ class Gateway:
             # and under load most of the gateway's time went to those waits
             # (py-spy: wait_drain and the wake-ups it schedules). Larger
             # batches, still under the broker's 1 MiB message limit.
-            max_batch_size=512 * 1024,
+            max_batch_size=PRODUCER_BATCH_BYTES,
             max_request_size=4 * 1024 * 1024,
         )
 

@@ -21,3 +21,20 @@ def test_a_state_being_changed_is_out_of_the_cache() -> None:
     cache.put(b"p-1", PatientState(count=1))
     taken = cache.take(b"p-1")
     assert taken == PatientState(count=1) and cache.take(b"p-1") is None and len(cache) == 0
+
+
+def test_a_failed_flush_puts_back_what_it_took_and_newer_states_win() -> None:
+    from agents.cache import Change, Unflushed
+
+    pending = Unflushed()
+    pending.states[b"p-1"] = Change(0, b"old-1")
+    pending.states[b"p-2"] = Change(1, b"old-2")
+    pending.events.append("record-1")
+    taken = pending.take()
+    assert not pending and len(taken) == 2
+    # Records go on while the flush waits on Kafka; then Kafka refuses it.
+    pending.states[b"p-1"] = Change(0, b"new-1")
+    pending.events.append("record-2")
+    pending.restore(taken)
+    assert pending.states == {b"p-1": Change(0, b"new-1"), b"p-2": Change(1, b"old-2")}
+    assert pending.events == ["record-1", "record-2"]  # acked in order once written

@@ -117,6 +117,7 @@ class Worker:
         self.unflushed = Unflushed()
         self.flushed_at = time.monotonic()
         self.lock = asyncio.Lock()  # one record, or one flush, at a time
+        self.between_generations = False  # partitions revoked, not yet assigned again
         self.app = app = faust_app(settings)
         self.readings = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
         self.alerts = app.topic(ALERTS_TOPIC, key_serializer="raw", value_serializer="raw")
@@ -163,20 +164,30 @@ class Worker:
             event = manual.current_event
             message = event.message if event is not None else None
             async with self.lock:
+                if self.between_generations:
+                    # Taken from the stream before partitions were revoked:
+                    # not processed and not acked; whoever is assigned its
+                    # partition next replays it from the flushed state.
+                    continue
                 try:
                     alerted = await self.handle(value, message.partition if message is not None else None)
                 except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
                     await self.dead_letter(exc, value, message)
-                    alerted = False
-                if event is not None:
-                    self.unflushed.events.append((manual, event))
-                # A record that raised alerts is written at once: replayed
-                # after a crash from an older state, it would send them again.
-                if alerted or self.flush_due():
-                    await self.flush()
+                    alerted = None
+                records = [(manual, event)] if event is not None else []
+                if alerted is not None:
+                    # A record that raised alerts has its patient written at
+                    # once: replayed after a crash from an older state, it
+                    # would send them again.
+                    await self.flush(self.unflushed.take_one(alerted, records))
+                else:
+                    self.unflushed.events += records
+                if self.flush_due():
+                    await self.flush(self.unflushed.take())
+                    self.flushed_at = time.monotonic()
 
-    async def handle(self, value: bytes, partition: int | None) -> bool:
-        """Process one record; True when it sent alert events."""
+    async def handle(self, value: bytes, partition: int | None) -> bytes | None:
+        """Process one record; the patient's key when it sent alert events."""
         started = time.perf_counter()
         batch = decode_readings(value)
         structlog.contextvars.bind_contextvars(trace_id=batch.trace, partition=partition)
@@ -204,7 +215,7 @@ class Worker:
         self.decoded.put(key, state)
         log.debug("record processed", count=len(batch.readings), events=len(result.events))
         _STAGE_EMIT.observe(time.perf_counter() - scored)
-        return bool(result.events)
+        return key if result.events else None
 
     # -- the record cache -----------------------------------------------------------
 
@@ -214,15 +225,14 @@ class Worker:
             or time.monotonic() - self.flushed_at >= self.settings.worker_flush_interval_s
         )
 
-    async def flush(self) -> None:
-        """Write each patient changed since the last flush to the changelog
+    async def flush(self, taken: Unflushed) -> None:
+        """Write each patient taken from the record cache to the changelog
         once, wait until Kafka has every one, write them to the local store,
-        and only then acknowledge the records behind them to Faust, whose
+        and only then acknowledge the records taken with them to Faust, whose
         next commit may then pass them. Faust's own flush before a commit
         gives up after 0.1 s (`ProducerBuffer.flush_atmost`), so the
-        futures are awaited here. Called with `self.lock` held."""
-        taken = self.unflushed.take()
-        self.flushed_at = time.monotonic()
+        futures are awaited here. Called with `self.lock` held; on failure
+        everything goes back to the cache for the next flush."""
         if not taken:
             return
         owned = self.owned()
@@ -264,7 +274,8 @@ class Worker:
         during a rebalance, while Faust waits for every record to be acked)."""
         if self.unflushed and not self.lock.locked() and self.flush_due():
             async with self.lock:
-                await self.flush()
+                await self.flush(self.unflushed.take())
+                self.flushed_at = time.monotonic()
 
     async def emit(self, key: bytes, events: list[dict[str, Any]], received_ms: int) -> None:
         """Send a record's alert events and wait until Kafka has them, before
@@ -307,15 +318,18 @@ class Worker:
         (normally nothing: Faust waited for every record to be acknowledged),
         then states another worker may advance are forgotten."""
         async with self.lock:
-            await self.flush()
+            await self.flush(self.unflushed.take())
             if self.unflushed:  # Kafka refused: the records were never acked, so the new owner replays them
                 self.unflushed.take()
             else:
                 await self.app.consumer.commit()
+            self.between_generations = True
         self.decoded.clear()
 
     async def assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        self.decoded.clear()
+        async with self.lock:
+            self.decoded.clear()
+            self.between_generations = False
 
     # -- housekeeping ---------------------------------------------------------------
 

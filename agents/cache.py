@@ -79,6 +79,11 @@ class Unflushed:
         self.states, self.events = {}, []
         return taken
 
+    def take_one(self, key: bytes, events: list[Any]) -> Unflushed:
+        """One patient's state, with the given records (not yet listed here)."""
+        change = self.states.pop(key, None)
+        return Unflushed({key: change} if change is not None else {}, events)
+
     def restore(self, taken: Unflushed) -> None:
         """Put back what a failed flush took; states changed since stay newer."""
         self.states = taken.states | self.states

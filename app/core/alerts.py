@@ -27,8 +27,9 @@ class Kind(StrEnum):
     NEWS2 = "news2"  # the safety net: NEWS2 from the latest value of each parameter
     ANOMALY = "anomaly"  # far from this patient's learned normal
     TREND = "trend"  # heading for a dangerous range
-    SIGNAL_QUALITY = "signal_quality"  # a device sending artifacts again and again
+    SIGNAL_QUALITY = "signal_quality"  # a channel sending artifacts again and again
     BASELINE_DRIFT = "baseline_drift"  # a notice: a vital's level moved for good
+    NO_SIGNAL = "no_signal"  # a technical notice: a channel without signal (0) for a while, or back
 
 
 class Status(StrEnum):

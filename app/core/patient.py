@@ -43,13 +43,13 @@ from typing import Any
 from app.core import news2
 from app.core.alerts import (
     LIFECYCLE_KINDS,
-    PHYSIOLOGY,
     Finding,
     Kind,
     Severity,
     Status,
     alert_id,
     event,
+    iso,
     transition,
 )
 from app.core.model import WARMUP, Baseline
@@ -57,14 +57,22 @@ from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
 from app.core.vitals import DANGER, MODELLED, NUMERIC, SPO2_SCALE2_DANGER
 
-ARTIFACT_ALPHA = 0.2  # smoothing of the share of readings carrying an artifact
+ARTIFACT_ALPHA = 0.2  # smoothing of a channel's share of recent values that were artifacts
+QUALITY_FORGET = 0.01  # a channel's artifact share below which its quality entry is dropped
+NO_SIGNAL = 0  # what a monitor sends for a channel without signal (a sensor not connected)
+# A pulse oximeter's own pulse rate: a custom channel the core recognises, to
+# check the oximeter against the ECG's heart rate (LOINC 8889-8).
+PULSE_RATE = "pulse_rate"
+PULSE_DISAGREE = 10.0  # beats/min the oximeter's pulse rate may differ from the ECG's heart rate ...
+PULSE_DISAGREE_SHARE = 0.15  # ... and this share of it
 
 _PLAUSIBLE = {name: vital.plausible for name, vital in NUMERIC.items()}
+_CHECKED = {**_PLAUSIBLE, PULSE_RATE: NUMERIC["heart_rate"].plausible}  # channels whose signal is judged
 _NEWS2_PARAMETERS = frozenset(news2.PARAMETERS)
 # Enum members bound once: looking one up on its class costs four times a
 # plain name on the hot path.
 _NEWS2, _ANOMALY, _TREND, _SIGNAL_QUALITY = Kind.NEWS2, Kind.ANOMALY, Kind.TREND, Kind.SIGNAL_QUALITY
-_BASELINE_DRIFT = Kind.BASELINE_DRIFT
+_BASELINE_DRIFT, _NO_SIGNAL = Kind.BASELINE_DRIFT, Kind.NO_SIGNAL
 _LOW, _MEDIUM, _HIGH = Severity.LOW, Severity.MEDIUM, Severity.HIGH
 _NEWS2_SEVERITY = {"high": _HIGH, "medium": _MEDIUM, "low_medium": _LOW}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
@@ -88,7 +96,8 @@ class Config:
     confirm_ms: int = 15 * 1000  # ... and hold this long, over two readings or more, to open
     personal_after: int = 120  # readings learned before a NEWS2 single-3 can be the patient's normal
     renotify_ms: int = 60 * 60 * 1000  # reminder while an alert stays open (NEWS2 medium: hourly)
-    artifact_share: float = 0.3  # share of recent readings with artifacts that marks bad signal
+    artifact_share: float = 0.3  # share of a channel's recent values that were artifacts that marks it bad
+    no_signal_ms: int = 5 * 60 * 1000  # a channel sending "no signal" (0) this long is a technical notice
     trend_horizon_ms: int = 15 * 60 * 1000  # how far ahead the trend looks for a dangerous range
     trend_z: float = 2.5  # how far (in SDs) a vital must have left its normal before its trend counts
     scale2: bool = False  # NEWS2 SpO2 scale 2 (hypercapnic target)
@@ -140,6 +149,8 @@ class _Reading:
     near: list[str]  # vitals whose trend reaches danger
     findings: dict[Kind, Finding]
     evidence: dict[Kind, dict[str, Any]]
+    artifacts: dict[str, Any]  # channel -> its artifact value in this reading
+    bad: frozenset[str] | set[str] = frozenset()  # channels whose signal is bad now (`_quality`)
 
 
 def process_record(
@@ -196,20 +207,22 @@ def process(
     if reading["id"] == state.last_id:
         outcome.duplicate = True  # the same reading stored twice (a resend): already counted
         return outcome
-    r = _Reading(subject, patient, device_id, reading, reading["ts"] if ts is None else ts, {}, {}, [], [], {}, {})
+    when = reading["ts"] if ts is None else ts
+    r = _Reading(subject, patient, device_id, reading, when, {}, {}, [], [], {}, {}, {})
     outcome.artifacts = _clean(state, r)
     if r.ts < state.last_ts:
         outcome.out_of_order = True
         return outcome
-    _advance(state, r, outcome.artifacts)
+    _advance(state, r)
+    _quality(state, r, config, outcome)
     _score(state, r)
     _track(state, r, config)
     _learn_and_drift(state, r, config, outcome)
     _safety_net(state, r, config)
     _anomaly(state, r, config)
     _trend(state, r, config)
-    muted = _signal_quality(state, r, config)
-    _lifecycle(state, r, config, muted, outcome)
+    _signal_quality(state, r, config)
+    _lifecycle(state, r, config, outcome)
     return outcome
 
 
@@ -218,27 +231,53 @@ def process(
 
 def _clean(state: PatientState, r: _Reading) -> int:
     """Keep the plausible values in `r.clean` and as the patient's latest;
-    return how many were artifacts."""
-    artifacts = 0
-    latest = state.latest
-    ts, clean = r.ts, r.clean
+    note the artifacts (per channel) in `r.artifacts` and return how many
+    there were. Cross-channel checks (`_implausible_together`) mark values
+    that are each plausible but cannot all be right."""
+    ts, clean, artifacts = r.ts, r.clean, r.artifacts
     for name, value in r.raw["vitals"].items():
-        bounds = _PLAUSIBLE.get(name)
+        bounds = _CHECKED.get(name)
         if (
             bounds is not None
             and value.__class__ is not bool
             and isinstance(value, (int, float))
             and not bounds[0] <= value <= bounds[1]
         ):
-            artifacts += 1  # outside physiology (app.core.vitals.is_artifact)
+            artifacts[name] = value  # outside physiology (app.core.vitals.is_artifact), or no signal
             continue
         clean[name] = value
+    if PULSE_RATE in clean or "diastolic_bp" in clean:
+        _implausible_together(clean, artifacts)
+    latest = state.latest
+    for name, value in clean.items():
         previous = latest.get(name)
         if previous is None or previous[1] <= ts:
             if name not in CATALOGUE:
                 _keep_custom(latest, name)
             latest[name] = [value, ts]
-    return artifacts
+    return len(artifacts)
+
+
+def _implausible_together(clean: dict[str, Any], artifacts: dict[str, Any]) -> None:
+    """Values plausible one by one but not together are artifacts:
+
+    - a pulse oximeter's pulse rate (`PULSE_RATE`) that disagrees with the
+      ECG's heart rate by more than `PULSE_DISAGREE` beats/min (and
+      `PULSE_DISAGREE_SHARE` of the heart rate): the oximeter is not reading
+      the pulse (a loose or moving probe, poor perfusion), so its SpO2 is not
+      to be trusted either. The ECG's heart rate is kept;
+    - a systolic pressure not above the diastolic one (a cuff or transducer
+      error): both are dropped."""
+    hr, pr = clean.get("heart_rate"), clean.get(PULSE_RATE)
+    if isinstance(hr, (int, float)) and isinstance(pr, (int, float)):
+        if abs(hr - pr) > max(PULSE_DISAGREE, PULSE_DISAGREE_SHARE * hr):
+            for name in (PULSE_RATE, "spo2"):
+                if name in clean:
+                    artifacts[name] = clean.pop(name)
+    sbp, dbp = clean.get("systolic_bp"), clean.get("diastolic_bp")
+    if isinstance(sbp, (int, float)) and isinstance(dbp, (int, float)) and sbp <= dbp:
+        artifacts["systolic_bp"] = clean.pop("systolic_bp")
+        artifacts["diastolic_bp"] = clean.pop("diastolic_bp")
 
 
 def _keep_custom(latest: dict[str, list[Any]], name: str) -> None:
@@ -253,12 +292,70 @@ def _keep_custom(latest: dict[str, list[Any]], name: str) -> None:
         del latest[custom[0]]
 
 
-def _advance(state: PatientState, r: _Reading, artifacts: int) -> None:
+def _advance(state: PatientState, r: _Reading) -> None:
     """The patient's clock and counters move on to this (current) reading."""
     state.last_ts = r.ts
     state.last_id = r.raw["id"]
     state.count += 1
-    state.artifact_rate += ARTIFACT_ALPHA * ((1.0 if artifacts else 0.0) - state.artifact_rate)
+
+
+def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
+    """Judge each channel's signal on its own (`state.quality`: per channel,
+    the smoothed share of its recent values that were artifacts, when its
+    "no signal" run began, and whether a notice said so). A channel is bad
+    (`r.bad`) while that share is at least `artifact_share`, or while it
+    sends "no signal" (`NO_SIGNAL`, 0: a disconnected sensor); a bad
+    channel's values are neither scored nor learned nor fed to NEWS2, and no
+    other channel is affected. A "no signal" run lasting `no_signal_ms` is
+    a technical notice (`no_signal`), as is the signal's return after it."""
+    quality, artifacts = state.quality, r.artifacts
+    if not artifacts and not quality:
+        return
+    ts, vitals = r.ts, r.raw["vitals"]
+    for name, value in artifacts.items():
+        entry = quality.get(name)
+        if entry is None:
+            entry = quality[name] = [0.0, 0, 0]
+        entry[0] += ARTIFACT_ALPHA * (1.0 - entry[0])
+        if value == NO_SIGNAL and value.__class__ is not bool:
+            if not entry[1]:
+                entry[1] = ts
+            elif not entry[2] and ts - entry[1] >= config.no_signal_ms:
+                entry[2] = 1
+                outcome.events.append(_no_signal_event(r, name, entry[1], "lost"))
+        else:
+            _end_no_signal(r, name, entry, outcome)
+    for name, entry in list(quality.items()):
+        if name in artifacts or name not in vitals:
+            continue
+        entry[0] -= ARTIFACT_ALPHA * entry[0]
+        _end_no_signal(r, name, entry, outcome)
+        if entry[0] < QUALITY_FORGET:
+            del quality[name]
+    share = config.artifact_share
+    r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
+
+
+def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:
+    if entry[2]:
+        outcome.events.append(_no_signal_event(r, name, entry[1], "restored"))
+    entry[1] = entry[2] = 0
+
+
+def _no_signal_event(r: _Reading, vital: str, since_ms: int, signal: str) -> dict[str, Any]:
+    return event(
+        subject=r.subject,
+        patient=r.patient,
+        device_id=r.device_id,
+        status=Status.NOTICE,
+        kind=_NO_SIGNAL,
+        severity=_LOW,
+        opened_ms=since_ms,
+        event_ms=r.ts,
+        reading_id=r.raw["id"],
+        evidence={"vital": vital, "since": iso(since_ms), "signal": signal},
+        episode_id=alert_id(r.subject, f"no_signal/{vital}", since_ms),
+    )
 
 
 # -- 2-4. score, track, learn and drift ------------------------------------------------
@@ -267,10 +364,10 @@ def _advance(state: PatientState, r: _Reading, artifacts: int) -> None:
 def _score(state: PatientState, r: _Reading) -> None:
     """Each modelled vital's z-score against the baseline as it was before
     this reading (a new patient's: the population prior)."""
-    baselines = state.baselines
+    baselines, bad = state.baselines, r.bad
     for name in MODELLED:
         x = r.clean.get(name)
-        if x is None:
+        if x is None or name in bad:
             continue
         baseline = baselines.get(name)
         if baseline is None:
@@ -338,11 +435,11 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     (personalised limits). The medium and high bands alarm at once when two
     or more vitals moved: one faulty sensor cannot do that; otherwise they
     wait for confirmation like the rest."""
-    oldest = r.ts - config.news2_max_age_ms
+    oldest, bad = r.ts - config.news2_max_age_ms, r.bad
     current = {
         name: value
         for name, (value, when) in state.latest.items()
-        if when >= oldest and name in _NEWS2_PARAMETERS
+        if when >= oldest and name in _NEWS2_PARAMETERS and name not in bad
     }
     score = news2.score(current, config.scale2)
     band = score.band
@@ -449,26 +546,27 @@ def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, 
     return found
 
 
-def _signal_quality(state: PatientState, r: _Reading, config: Config) -> frozenset[Kind]:
-    """A device sending artifacts again and again (a loose probe) mutes new
-    physiology alerts for this patient until its signal is good again; it
-    raises its own `signal_quality` alert instead. Urgent findings (two or
-    more vitals moving) are never muted. Returns the muted kinds."""
-    bad = state.artifact_rate >= config.artifact_share
-    if bad or _SIGNAL_QUALITY in state.alerts:
-        r.evidence[_SIGNAL_QUALITY] = {"artifact_share": round(state.artifact_rate, 2)}
-    if bad:
-        r.findings[_SIGNAL_QUALITY] = Finding(
-            _SIGNAL_QUALITY, _LOW, r.evidence[_SIGNAL_QUALITY], urgent=True
-        )
-    quality = state.alerts.get(_SIGNAL_QUALITY)
-    return PHYSIOLOGY if quality is not None and quality.confirmed else frozenset()
+def _signal_quality(state: PatientState, r: _Reading, config: Config) -> None:
+    """A channel sending artifacts again and again (a loose probe) raises a
+    `signal_quality` alert naming it; its own values are kept out of
+    detection (`_quality`) while every other channel carries on. A channel
+    sending "no signal" is not part of it: that is a notice, not an alarm."""
+    share = config.artifact_share
+    noisy = {
+        name: round(entry[0], 2)
+        for name, entry in state.quality.items()
+        if entry[0] >= share and not entry[1]
+    }
+    if noisy or _SIGNAL_QUALITY in state.alerts:
+        r.evidence[_SIGNAL_QUALITY] = {"artifact_share": max(noisy.values(), default=0.0), "vitals": noisy}
+    if noisy:
+        r.findings[_SIGNAL_QUALITY] = Finding(_SIGNAL_QUALITY, _LOW, r.evidence[_SIGNAL_QUALITY], urgent=True)
 
 
 # -- 6. lifecycle -------------------------------------------------------------------------
 
 
-def _lifecycle(state: PatientState, r: _Reading, config: Config, muted: frozenset[Kind], outcome: Outcome) -> None:
+def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
     changes = transition(
         state.alerts,
         LIFECYCLE_KINDS,
@@ -477,7 +575,6 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, muted: frozense
         resolve_after_ms=config.resolve_after_ms,
         confirm_ms=config.confirm_ms,
         renotify_ms=config.renotify_ms,
-        muted=muted,
     )
     for change in changes:
         outcome.events.append(

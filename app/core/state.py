@@ -6,10 +6,12 @@ and read back with `decode`, never pickled. Everything encoded is a public
 value Vigil owns (`app.core.stats`, `app.core.model`, `app.core.alerts`), so
 a library release cannot change what a stored state means.
 
-Version 3, one JSON object:
+Version 4, one JSON object:
 
-    {"v": 3, "n": readings processed, "t": newest event time (ms),
-     "i": id of the reading processed last, "q": smoothed artifact share,
+    {"v": 4, "n": readings processed, "t": newest event time (ms),
+     "i": id of the reading processed last,
+     "q": {channel: [smoothed share of its recent values that were artifacts,
+                     start of its "no signal" run (ms, 0: none), 1 if a notice said so, else 0]},
      "b": {vital: [var.n, var.mean, var.m2, prior mean, prior sd, recent level,
                    ph.n, ph.mean, ph.sum_increase, ph.sum_decrease,
                    ph.min_increase (1e300 for none yet), ph.max_decrease,
@@ -17,7 +19,9 @@ Version 3, one JSON object:
      "l": {channel: [latest value, its event time (ms)]},
      "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null]}}
 
-Version 2 (no trend: baselines of 12 numbers) is still read.
+Versions 2 (no trend: baselines of 12 numbers) and 3 are still read; their
+"q" (one artifact share for the whole patient) is dropped: the per-channel
+shares start afresh at 0.
 
 The state is bounded whatever a device sends (docs/operations.md#worker-state):
 baselines exist only for the catalogue's modelled vitals, alerts one per
@@ -41,8 +45,9 @@ from app.core.vitals import NUMERIC
 
 MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
 MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
-STATE_VERSION = 3  # 2: baselines carry their prior (mean, sd); 3: and a trend
-_READABLE_VERSIONS = (2, 3)  # a v2 baseline starts its trend afresh
+STATE_VERSION = 4  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel
+_READABLE_VERSIONS = (2, 3, 4)  # a v2 baseline starts its trend afresh; v2-3 quality starts afresh
+_QUALITY_CHANNELS = frozenset(NUMERIC) | {"pulse_rate"}  # channels whose signal quality is judged
 CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen"}
 _NONE_YET = 1e300  # JSON has no infinity: PageHinkley.min_increase before its first value
 
@@ -52,7 +57,9 @@ class PatientState:
     count: int = 0  # readings processed
     last_ts: int = 0  # newest event time processed, epoch ms
     last_id: str = ""  # id of the reading processed last, to drop its duplicates
-    artifact_rate: float = 0.0  # smoothed share of recent readings carrying an artifact
+    # channel -> [smoothed share of its recent values that were artifacts,
+    #             event time its "no signal" run began (0: none), 1 if a notice said so]
+    quality: dict[str, list[Any]] = field(default_factory=dict)
     baselines: dict[str, Baseline] = field(default_factory=dict)
     latest: dict[str, list[Any]] = field(default_factory=dict)  # name -> [value, ts_ms]
     alerts: dict[Kind, OpenAlert] = field(default_factory=dict)
@@ -81,7 +88,7 @@ def decode(data: bytes) -> PatientState:
             count=obj["n"],
             last_ts=obj["t"],
             last_id=obj.get("i", ""),
-            artifact_rate=obj.get("q", 0.0),
+            quality=_quality(obj) if obj["v"] >= 4 else {},
             baselines={name: _baseline(name, values) for name, values in obj["b"].items()},
             latest=obj["l"],
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
@@ -97,7 +104,7 @@ def _encode(state: PatientState) -> bytes:
             "n": state.count,
             "t": state.last_ts,
             "i": state.last_id,
-            "q": round(state.artifact_rate, 4),
+            "q": {name: [round(q[0], 4), q[1], q[2]] for name, q in state.quality.items()},
             "b": {name: _baseline_values(b) for name, b in state.baselines.items()},
             "l": state.latest,
             "a": {
@@ -136,6 +143,15 @@ def _baseline(name: str, values: list[float]) -> Baseline:
     level, slope, t_ms = values[12:15] if len(values) >= 15 else (0.0, 0.0, 0)  # v2 had no trend
     ph = PageHinkley(ph_n, ph_mean, inc, dec, math.inf if min_inc >= _NONE_YET else min_inc, max_dec)
     return Baseline(name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms))
+
+
+def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:
+    quality: dict[str, list[Any]] = {}
+    for name, (share, since_ms, notified) in obj["q"].items():
+        if name not in _QUALITY_CHANNELS:
+            raise StateError("signal quality of an unknown channel")
+        quality[name] = [float(share), int(since_ms), int(notified)]
+    return quality
 
 
 def _alert(opened_ms: int, severity: str, clear_since_ms: int | None, confirmed: bool, notified_ms: int | None) -> OpenAlert:

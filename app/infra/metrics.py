@@ -164,6 +164,7 @@ def _initialise() -> None:
         for status in ("open", "reminder", "resolved"):
             ALERTS.labels(kind, "low", status)
     ALERTS.labels("baseline_drift", "low", "notice")
+    ALERTS.labels("no_signal", "low", "notice")
 
 
 _initialise()

@@ -233,6 +233,8 @@ class Settings:
     trend_horizon_s: float = setting("TREND_HORIZON_S", 900.0, seconds(0, strict=True))
     # SDs a vital must have left its normal before its trend counts.
     trend_z: float = setting("TREND_Z", 2.5, number(0))
+    # A channel sending "no signal" (0) this long (event time) gets a technical notice.
+    no_signal_s: float = setting("NO_SIGNAL_S", 300.0, seconds(0, strict=True))
     ack_timeout_s: float = setting("ACK_TIMEOUT_S", 10.0, seconds(0, strict=True))
     # Device frames awaiting Kafka's acknowledgement, per gateway.
     max_inflight: int = setting("MAX_INFLIGHT", 2048, whole(1))
@@ -293,6 +295,7 @@ class Settings:
             renotify_ms=int(self.renotify_s * 1000),
             trend_horizon_ms=int(self.trend_horizon_s * 1000),
             trend_z=self.trend_z,
+            no_signal_ms=int(self.no_signal_s * 1000),
         )
 
     @property

@@ -46,6 +46,20 @@ def test_version_2_states_decode_without_a_trend() -> None:
     assert (b.n, b.mean, b.sd, b.t_ms, b.slope) == (a.n, a.mean, a.sd, 0, 0.0)
 
 
+def test_version_3_states_decode_with_signal_quality_afresh() -> None:
+    a = Baseline.prior("spo2")
+    feed(a, [97.0] * 40)
+    obj = orjson.loads(encode(PatientState(count=40, baselines={"spo2": a}, quality={"spo2": [0.5, 0, 0]})))
+    obj["v"], obj["q"] = 3, 0.42  # version 3: one artifact share for the whole patient
+    state = decode(orjson.dumps(obj))
+    assert state.quality == {} and state.baselines["spo2"].mean == a.mean
+
+
+def test_signal_quality_per_channel_round_trips() -> None:
+    state = PatientState(quality={"spo2": [0.6723, 0, 0], "systolic_bp": [1.0, 1_764_435_600_000, 1]})
+    assert decode(encode(state)).quality == state.quality
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -53,6 +67,9 @@ def test_version_2_states_decode_without_a_trend() -> None:
         orjson.dumps({"v": 1, "n": 0}),
         orjson.dumps({"v": STATE_VERSION, "n": 0, "t": 0, "b": {"no_such_vital": [0] * 15}, "l": {}, "a": {}}),
         orjson.dumps({"v": STATE_VERSION, "n": 0, "t": 0, "b": {}, "l": {}, "a": {"news2": [0, "grave", None, 1, 0]}}),
+        orjson.dumps(
+            {"v": STATE_VERSION, "n": 0, "t": 0, "b": {}, "l": {}, "a": {}, "q": {"no_such_vital": [0, 0, 0]}}
+        ),
         b"\x00",
     ],
 )
@@ -67,11 +84,11 @@ def test_the_encoding_is_plain_json_of_public_values() -> None:
     feed(b, [70.0, 72.0, 74.0])
     state = PatientState(count=3, last_ts=5, last_id="x", baselines={"heart_rate": b}, latest={"spo2": [97, 5]})
     assert orjson.loads(encode(state)) == {
-        "v": 3,
+        "v": 4,
         "n": 3,
         "t": 5,
         "i": "x",
-        "q": 0.0,
+        "q": {},
         "b": {"heart_rate": [3.0, 72.0, 8.0, 75.0, 12.0, b.recent, 3.0, b.ph.mean, b.ph.sum_increase,
                              b.ph.sum_decrease, b.ph.min_increase, b.ph.max_decrease, 0.0, 0.0, 0]},
         "l": {"spo2": [97, 5]},

@@ -10,8 +10,9 @@ Per vital:
   norms and the baseline becomes personal as readings arrive (cold start).
   Blending variances rather than pooling the prior as pseudo-readings keeps
   the gap between population and patient means out of the patient's spread.
-- Each reading is scored as a z-score against that baseline. After the first
-  `WARMUP` readings, which are all learned (so that a patient whose normal is
+- Each reading is scored as a z-score against that baseline. After the
+  warm-up (`Baseline.warm`: `WARMUP_MIN` readings spanning `WARMUP_MS` of
+  event time), whose readings are all learned (so that a patient whose normal is
   far from the population's, such as SpO2 89 % with COPD, becomes personal),
   readings that look anomalous (|z| >= `learn_below`) are kept out of
   learning, so the model does not learn a deterioration as the new normal.
@@ -41,7 +42,13 @@ from app.core.stats import PageHinkley, RunningVar
 from app.core.vitals import NUMERIC
 
 PRIOR_WEIGHT = 5.0  # the prior counts as this many readings
-WARMUP = 30  # readings learned unconditionally, so an unusual normal becomes personal
+WARMUP = 30  # readings an adopted baseline counts as (at least): already warmed up
+# Warm-up is in event time: a vital's values are all learned (so an unusual
+# normal becomes personal) until at least WARMUP_MIN of them span WARMUP_MS
+# (30 readings at one a minute, as before; 8 hours of hourly charting; 30
+# minutes at one a second). Only then can it raise anomalies and trends.
+WARMUP_MIN = 8
+WARMUP_MS = 30 * 60 * 1000
 RECENT_ALPHA = 0.2  # smoothing of the recent level used when a drift is adopted
 RECENT_CLIP = 3.0  # standard deviations one value may move the recent level by
 
@@ -55,7 +62,9 @@ RECENT_CLIP = 3.0  # standard deviations one value may move the recent level by
 # tilts it but a ramp over a few minutes shows.
 TREND_ALPHA = 0.5
 TREND_BETA = 0.15
-TREND_GAP_MS = 10 * 60 * 1000  # a longer gap in readings restarts the trend
+TREND_GAP_MS = 10 * 60 * 1000  # a gap longer than this and than TREND_GAP_CADENCES readings
+TREND_GAP_CADENCES = 3  # ... restarts the trend
+MINUTE_MS = 60_000
 
 PH_MIN_INSTANCES = 30
 PH_DELTA = 0.5
@@ -114,29 +123,47 @@ class Baseline:
         variance = (PRIOR_WEIGHT * self.prior_sd**2 + n * max(own, 0.0)) / (PRIOR_WEIGHT + n)
         return max(math.sqrt(variance), self.floor)
 
+    def warm(self, cadence_ms: float) -> bool:
+        """Warmed up: at least `WARMUP_MIN` values learned, spanning
+        `WARMUP_MS` at this vital's cadence (`cadence_ms`, its typical time
+        between readings)."""
+        n = self.var.n
+        return n >= WARMUP_MIN and n * cadence_ms >= WARMUP_MS
+
     def z(self, x: float) -> float:
         return (x - self.mean) / self.sd
 
-    def update(self, x: float, z: float, learn_below: float, sd: float | None = None) -> bool:
+    def update(
+        self, x: float, z: float, learn_below: float, sd: float | None = None, warm: bool | None = None
+    ) -> bool:
         """Feed one clean value (with its z-score); return True on drift.
 
         The drift detector and the recent level see the value clipped to a few
         standard deviations: one spike (a motion artifact) must not look like
-        a lasting change, or be adopted as the new baseline.
+        a lasting change, or be adopted as the new baseline. Until `warm`
+        (by default: `WARMUP` values learned) every value is learned.
         """
         sd = self.sd if sd is None else sd  # the caller usually has it already
         limit = RECENT_CLIP * sd
         move = x - self.recent
         self.recent += RECENT_ALPHA * (limit if move > limit else -limit if move < -limit else move)
-        if -learn_below < z < learn_below or self.var.n < WARMUP:
+        if warm is None:
+            warm = self.var.n >= WARMUP
+        if -learn_below < z < learn_below or not warm:
             self.var.update(x)
         clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
 
-    def track(self, x: float, ts_ms: int, sd: float) -> None:
-        """Advance the trend to event time `ts_ms` with one clean value."""
+    def track(self, x: float, ts_ms: int, sd: float, cadence_ms: float = 0.0) -> None:
+        """Advance the trend to event time `ts_ms` with one clean value.
+
+        The smoothing runs per minute of event time, or per reading when
+        readings are further apart (`cadence_ms`): hourly charting gets a
+        trend over several charted values, not a slope between two. A gap of
+        more than `TREND_GAP_MS` and `TREND_GAP_CADENCES` readings starts it
+        afresh."""
         dt_ms = ts_ms - self.t_ms
-        if self.t_ms <= 0 or dt_ms > TREND_GAP_MS:
+        if self.t_ms <= 0 or (dt_ms > TREND_GAP_MS and dt_ms > TREND_GAP_CADENCES * cadence_ms):
             self.level, self.slope, self.t_ms = x, 0.0, ts_ms
             return
         if dt_ms <= 0:
@@ -149,10 +176,11 @@ class Baseline:
             error = limit
         elif error < -limit:
             error = -limit
-        if dt_ms == 60_000:  # the common case: a reading a minute
+        if dt_ms == 60_000 and cadence_ms <= MINUTE_MS:  # the common case: a reading a minute
             a, b = TREND_ALPHA, TREND_BETA
         else:
-            a, b = 1 - (1 - TREND_ALPHA) ** dt, 1 - (1 - TREND_BETA) ** dt
+            steps = dt_ms / max(MINUTE_MS, cadence_ms)
+            a, b = 1 - (1 - TREND_ALPHA) ** steps, 1 - (1 - TREND_BETA) ** steps
         level = forecast + a * error
         self.slope += b * ((level - self.level) / dt - self.slope)
         self.level, self.t_ms = level, ts_ms
@@ -161,7 +189,7 @@ class Baseline:
         """Where the trend puts this vital `minutes` after its last value."""
         return self.level + self.slope * minutes
 
-    def adopt(self) -> None:
+    def adopt(self, cadence_ms: float = 0.0) -> None:
         """Take the recent level as the new baseline, spread as the old one.
 
         The new baseline counts as already warmed up (`WARMUP` readings at
@@ -172,7 +200,8 @@ class Baseline:
         """
         level, sd = self.recent, self.sd
         self.prior_mean, self.prior_sd = level, sd
-        self.var = RunningVar.of(WARMUP, level, sd)
+        n = max(WARMUP, math.ceil(WARMUP_MS / cadence_ms)) if cadence_ms > 0 else WARMUP
+        self.var = RunningVar.of(n, level, sd)
         self.ph = PageHinkley()
 
     def reject_drift(self) -> None:

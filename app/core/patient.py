@@ -8,7 +8,8 @@ For every reading, in event time, `process` runs these stages:
    (`app.core.vitals.is_artifact`) are marked as artifacts and go no further.
    A reading older than the newest one already seen (a resend, or a device
    replaying its buffer) updates the latest values it is newest for, and is
-   neither learned nor scored. A reading's event time is never later than
+   neither learned nor scored. Each channel's cadence (typical time
+   between its values) moves on. A reading's event time is never later than
    its record's receipt by the gateway (`process_record`): a device clock
    that ran ahead cannot push the patient's clock into the future, where it
    would make every correctly stamped reading after it look old.
@@ -24,11 +25,14 @@ For every reading, in event time, `process` runs these stages:
 5. Findings: `_safety_net` (NEWS2 from the latest value of each parameter no
    older than `news2_max_age_ms`, independent of anything learned),
    `_anomaly` (far from the learned normal), `_trend` (heading for danger),
-   `_signal_quality` (a device sending artifacts again and again, which mutes
-   new physiology alerts).
+   `_signal_quality` (a channel sending artifacts again and again; `_quality`
+   judges each channel on its own and keeps a bad one's values out of
+   detection, never another's).
 6. `_lifecycle` (`app.core.alerts.transition`): open once the condition has
-   held for `confirm_ms` (a single artifact-like reading never alarms),
-   escalate, remind, and resolve once it has been gone for `resolve_after_ms`.
+   held for `confirm_ms` (a single artifact-like reading never alarms; spot
+   measurements, read every `SPARSE_MS` or less often, are their own
+   confirmation), escalate, remind, and resolve once it has been gone for
+   `resolve_after_ms`, at the patient's cadence.
 
 Everything depends only on the readings and their event times, so a replay
 at any speed produces the same events.
@@ -52,7 +56,7 @@ from app.core.alerts import (
     iso,
     transition,
 )
-from app.core.model import WARMUP, Baseline
+from app.core.model import Baseline
 from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
 from app.core.vitals import DANGER, MODELLED, NUMERIC, SPO2_SCALE2_DANGER
@@ -65,6 +69,15 @@ NO_SIGNAL = 0  # what a monitor sends for a channel without signal (a sensor not
 PULSE_RATE = "pulse_rate"
 PULSE_DISAGREE = 10.0  # beats/min the oximeter's pulse rate may differ from the ECG's heart rate ...
 PULSE_DISAGREE_SHARE = 0.15  # ... and this share of it
+
+CADENCE_ALPHA = 0.2  # smoothing of each channel's cadence (time between its readings)
+CADENCE_CLIP = 10.0  # one interval moves the cadence by at most this many times the estimate
+# A channel read this rarely or less often is sparse (charted, a spot check):
+# the reading itself is the confirmation, where waiting for the next one would
+# mean waiting that long.
+SPARSE_MS = 5 * 60 * 1000
+FRESH_CADENCES = 1.5  # a NEWS2 parameter is fresh this many of its cadences (or news2_max_age_ms) ...
+FRESH_CAP_MS = 24 * 60 * 60 * 1000  # ... and never older than a day
 
 _PLAUSIBLE = {name: vital.plausible for name, vital in NUMERIC.items()}
 _CHECKED = {**_PLAUSIBLE, PULSE_RATE: NUMERIC["heart_rate"].plausible}  # channels whose signal is judged
@@ -94,7 +107,8 @@ class Config:
     news2_max_age_ms: int = 60 * 60 * 1000  # older latest values do not count
     resolve_after_ms: int = 10 * 60 * 1000  # a condition must be gone this long to resolve
     confirm_ms: int = 15 * 1000  # ... and hold this long, over two readings or more, to open
-    personal_after: int = 120  # readings learned before a NEWS2 single-3 can be the patient's normal
+    personal_after: int = 12  # readings learned, and ...
+    personal_after_ms: int = 2 * 60 * 60 * 1000  # ... the time they span, before a trigger can be the normal
     renotify_ms: int = 60 * 60 * 1000  # reminder while an alert stays open (NEWS2 medium: hourly)
     artifact_share: float = 0.3  # share of a channel's recent values that were artifacts that marks it bad
     no_signal_ms: int = 5 * 60 * 1000  # a channel sending "no signal" (0) this long is a technical notice
@@ -144,8 +158,9 @@ class _Reading:
     ts: int
     clean: dict[str, Any]
     z: dict[str, float]  # modelled vital -> z-score
-    # (vital, its baseline, value, mean and spread it was scored against), in MODELLED order
-    scored: list[tuple[str, Baseline, float, float, float]]
+    # (vital, its baseline, value, mean and spread it was scored against, its cadence (ms),
+    # whether its baseline is warmed up), in MODELLED order
+    scored: list[tuple[str, Baseline, float, float, float, float, bool]]
     near: list[str]  # vitals whose trend reaches danger
     findings: dict[Kind, Finding]
     evidence: dict[Kind, dict[str, Any]]
@@ -251,11 +266,30 @@ def _clean(state: PatientState, r: _Reading) -> int:
     latest = state.latest
     for name, value in clean.items():
         previous = latest.get(name)
-        if previous is None or previous[1] <= ts:
+        if previous is None:
             if name not in CATALOGUE:
                 _keep_custom(latest, name)
-            latest[name] = [value, ts]
+            latest[name] = [value, ts, 0]
+        elif previous[1] < ts:
+            if name not in CATALOGUE:
+                _keep_custom(latest, name)
+            latest[name] = [value, ts, _cadence(previous[2], ts - previous[1])]
+        elif previous[1] == ts:
+            previous[0] = value
     return len(artifacts)
+
+
+def _cadence(cadence: float, dt_ms: int) -> int:
+    """A channel's cadence (typical time between its readings, ms) moved on
+    by one interval: an exponentially weighted mean whose steps are clipped
+    to `CADENCE_CLIP` times the current estimate, so that one night's gap
+    hardly moves a monitor's cadence while a real change (a monitor
+    disconnected, charting hourly from now on) is followed within a few
+    readings."""
+    if cadence <= 0:
+        return dt_ms
+    step = dt_ms if dt_ms < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
+    return round(cadence + CADENCE_ALPHA * (step - cadence))
 
 
 def _implausible_together(clean: dict[str, Any], artifacts: dict[str, Any]) -> None:
@@ -364,7 +398,7 @@ def _no_signal_event(r: _Reading, vital: str, since_ms: int, signal: str) -> dic
 def _score(state: PatientState, r: _Reading) -> None:
     """Each modelled vital's z-score against the baseline as it was before
     this reading (a new patient's: the population prior)."""
-    baselines, bad = state.baselines, r.bad
+    baselines, bad, latest = state.baselines, r.bad, state.latest
     for name in MODELLED:
         x = r.clean.get(name)
         if x is None or name in bad:
@@ -373,18 +407,18 @@ def _score(state: PatientState, r: _Reading) -> None:
         if baseline is None:
             baseline = baselines[name] = Baseline.prior(name)
         mean, sd = baseline.mean, baseline.sd
-        r.scored.append((name, baseline, x, mean, sd))
+        cadence = latest[name][2]
+        r.scored.append((name, baseline, x, mean, sd, cadence, baseline.warm(cadence)))
         r.z[name] = (x - mean) / sd
 
 
 def _track(state: PatientState, r: _Reading, config: Config) -> None:
     """Move each scored vital's trend on; note those heading for a dangerous
     range (`DANGER`) they have not reached yet, within the horizon."""
-    horizon = config.trend_horizon_ms / 60_000
-    for name, baseline, x, _, sd in r.scored:
-        baseline.track(x, r.ts, sd)
+    for name, baseline, x, _, sd, cadence, _ in r.scored:
+        baseline.track(x, r.ts, sd, cadence)
         if baseline.slope and name in DANGER:
-            ahead = baseline.level + baseline.slope * horizon
+            ahead = baseline.level + baseline.slope * _horizon_min(config, cadence)
             low, high = DANGER[name] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
             if (low is not None and ahead <= low < baseline.level) or (
                 high is not None and baseline.level < high <= ahead
@@ -395,13 +429,13 @@ def _track(state: PatientState, r: _Reading, config: Config) -> None:
 def _learn_and_drift(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
     """Each baseline learns its value; a drift is adopted only at a level
     NEWS2 scores 0, and reported either way."""
-    for name, baseline, x, old_mean, sd in r.scored:
-        if not baseline.update(x, r.z[name], config.learn_below, sd):
+    for name, baseline, x, old_mean, sd, cadence, warm in r.scored:
+        if not baseline.update(x, r.z[name], config.learn_below, sd, warm):
             continue
         safe_level = _SAFE_LEVEL.get(name)
         adopted = safe_level is None or safe_level(baseline.recent) == 0
         if adopted:
-            baseline.adopt()
+            baseline.adopt(cadence)
         else:
             baseline.reject_drift()
         outcome.drifts.append(name)
@@ -435,11 +469,11 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     (personalised limits). The medium and high bands alarm at once when two
     or more vitals moved: one faulty sensor cannot do that; otherwise they
     wait for confirmation like the rest."""
-    oldest, bad = r.ts - config.news2_max_age_ms, r.bad
+    ts, bad, max_age = r.ts, r.bad, config.news2_max_age_ms
     current = {
-        name: value
-        for name, (value, when) in state.latest.items()
-        if when >= oldest and name in _NEWS2_PARAMETERS and name not in bad
+        name: entry[0]
+        for name, entry in state.latest.items()
+        if name in _NEWS2_PARAMETERS and name not in bad and ts - entry[1] <= _fresh_ms(max_age, entry[2])
     }
     score = news2.score(current, config.scale2)
     band = score.band
@@ -459,27 +493,52 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         name for name, sub in score.subscores.items() if sub and _deviates(state, name, current[name], config)
     ]
     if deviating or band == "high":
-        urgent = band in ("medium", "high") and len(deviating) >= 2
+        urgent = (band in ("medium", "high") and len(deviating) >= 2) or _sparse(
+            state, deviating or list(score.subscores)
+        )
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent)
+
+
+def _fresh_ms(max_age_ms: int, cadence: float) -> float:
+    """How old a NEWS2 parameter's latest value may be: `news2_max_age_ms`,
+    or `FRESH_CADENCES` of its own cadence when it is charted less often
+    (GCS every three hours stays in the score until the next one is due),
+    at most `FRESH_CAP_MS`."""
+    own = FRESH_CADENCES * cadence
+    if own <= max_age_ms:
+        return max_age_ms
+    return own if own < FRESH_CAP_MS else FRESH_CAP_MS
+
+
+def _sparse(state: PatientState, names: list[str]) -> bool:
+    """Are all these channels read every `SPARSE_MS` or less often? Then
+    their values are spot measurements (charted, a home device), each one
+    its own confirmation. A channel with one value so far has no cadence and
+    is not sparse."""
+    latest = state.latest
+    return all(name in latest and latest[name][2] >= SPARSE_MS for name in names)
 
 
 def _deviates(state: PatientState, name: str, value: Any, config: Config) -> bool:
     """Is this value away from the patient's established normal? Parameters
     the model does not learn (consciousness, oxygen), or has learned from fewer
-    than `personal_after` readings, always count as deviating: personalised
+    than `personal_after` readings spanning `personal_after_ms` (two hours:
+    120 readings at one a minute, 12 charted hourly), always count as deviating: personalised
     limits apply only to values the patient is known to live with (an
     athlete's slow pulse; SpO2 and breathing rate with COPD, for whom the
     chart's scale 2 would be prescribed)."""
     baseline = state.baselines.get(name)
-    return baseline is None or baseline.n < config.personal_after or abs(baseline.z(value)) >= 2.5
+    if baseline is None:
+        return True
+    n = baseline.n
+    personal = n >= config.personal_after and n * state.latest[name][2] >= config.personal_after_ms
+    return not personal or abs(baseline.z(value)) >= 2.5
 
 
 def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
     """Vitals far from this patient's normal (never during warm-up)."""
-    z_scores = r.z
-    anomalous = {
-        k: z for k, z in z_scores.items() if abs(z) >= config.z_alert and state.baselines[k].n >= WARMUP
-    }
+    z_scores, z_alert = r.z, config.z_alert
+    anomalous = {s[0]: r.z[s[0]] for s in r.scored if s[6] and abs(z_scores[s[0]]) >= z_alert}
     if not anomalous and _ANOMALY not in state.alerts:
         return
     worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)
@@ -493,7 +552,9 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         top = max(abs(z) for z in anomalous.values())
         severity = _MEDIUM if top >= config.z_medium else _LOW
         # Two vitals far from this patient's normal at once: not one sensor's artifact.
-        r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=len(anomalous) >= 2)
+        # A spot measurement far out (medium) is its own confirmation (`_sparse`).
+        urgent = len(anomalous) >= 2 or (severity is _MEDIUM and _sparse(state, list(anomalous)))
+        r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent)
 
 
 def _trend(state: PatientState, r: _Reading, config: Config) -> None:
@@ -504,7 +565,8 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
     heading = _heading(state, r.near, config) if r.near and not _alarming(state) else {}
     if not heading and _TREND not in state.alerts:
         return
-    r.evidence[_TREND] = evidence = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": heading}
+    horizon = max([config.trend_horizon_ms / 60_000] + [h.pop("_horizon") for h in heading.values()])
+    r.evidence[_TREND] = evidence = {"horizon_min": horizon, "vitals": heading}
     if heading:
         r.findings[_TREND] = Finding(_TREND, _LOW, evidence)
 
@@ -517,16 +579,16 @@ def _alarming(state: PatientState) -> bool:
 def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, dict[str, float]]:
     """Of the vitals whose trend reaches a dangerous range
     (`app.core.vitals.DANGER`) within the horizon and that are not there yet
-    (`near`), those the patient has a baseline for (`WARMUP` readings) and
+    (`near`), those the patient has a warmed-up baseline for and
     whose smoothed level has already left it by `trend_z` standard deviations
     in that direction: a wobble inside the normal range, or a benign slow
     drift far from danger, does not count."""
-    horizon = config.trend_horizon_ms / 60_000
     found: dict[str, dict[str, float]] = {}
     for name in near:
-        baseline = state.baselines[name]
-        if baseline.n < WARMUP:
+        baseline, cadence = state.baselines[name], state.latest[name][2]
+        if not baseline.warm(cadence):
             continue
+        horizon = _horizon_min(config, cadence)
         level, slope = baseline.level, baseline.slope
         departure = (level - baseline.mean) / baseline.sd
         low, high = DANGER[name] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
@@ -542,8 +604,15 @@ def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, 
             "projected": round(level + slope * horizon, 1),
             "limit": limit,
             "minutes_to_limit": round((limit - level) / slope, 1),
+            "_horizon": horizon,
         }
     return found
+
+
+def _horizon_min(config: Config, cadence_ms: float) -> float:
+    """How far ahead (minutes) a vital's trend looks: `trend_horizon_ms`, or
+    two of its readings when it is read less often."""
+    return max(config.trend_horizon_ms, 2 * cadence_ms) / 60_000
 
 
 def _signal_quality(state: PatientState, r: _Reading, config: Config) -> None:
@@ -566,7 +635,17 @@ def _signal_quality(state: PatientState, r: _Reading, config: Config) -> None:
 # -- 6. lifecycle -------------------------------------------------------------------------
 
 
+def _patient_cadence(state: PatientState, ts: int) -> float:
+    """How often this patient is read: the shortest cadence among the
+    channels still arriving (their latest value at most three cadences old).
+    The lifecycle's resolution and reminders follow it."""
+    cadences = [entry[2] for entry in state.latest.values() if entry[2] and ts - entry[1] <= 3 * entry[2]]
+    return min(cadences, default=0)
+
+
 def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
+    if not r.findings and not state.alerts:
+        return
     changes = transition(
         state.alerts,
         LIFECYCLE_KINDS,
@@ -575,6 +654,7 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
         resolve_after_ms=config.resolve_after_ms,
         confirm_ms=config.confirm_ms,
         renotify_ms=config.renotify_ms,
+        cadence_ms=_patient_cadence(state, r.ts),
     )
     for change in changes:
         outcome.events.append(

@@ -16,7 +16,7 @@ Version 4, one JSON object:
                    ph.n, ph.mean, ph.sum_increase, ph.sum_decrease,
                    ph.min_increase (1e300 for none yet), ph.max_decrease,
                    trend level, trend slope per minute, trend time (ms)]},
-     "l": {channel: [latest value, its event time (ms)]},
+     "l": {channel: [latest value, its event time (ms), its cadence: typical ms between its values]},
      "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null]}}
 
 Versions 2 (no trend: baselines of 12 numbers) and 3 are still read; their
@@ -90,7 +90,7 @@ def decode(data: bytes) -> PatientState:
             last_id=obj.get("i", ""),
             quality=_quality(obj) if obj["v"] >= 4 else {},
             baselines={name: _baseline(name, values) for name, values in obj["b"].items()},
-            latest=obj["l"],
+            latest={name: _latest(entry) for name, entry in obj["l"].items()},
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -143,6 +143,14 @@ def _baseline(name: str, values: list[float]) -> Baseline:
     level, slope, t_ms = values[12:15] if len(values) >= 15 else (0.0, 0.0, 0)  # v2 had no trend
     ph = PageHinkley(ph_n, ph_mean, inc, dec, math.inf if min_inc >= _NONE_YET else min_inc, max_dec)
     return Baseline(name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms))
+
+
+def _latest(entry: list[Any]) -> list[Any]:
+    """[value, event time, cadence]; versions 2-3 had no cadence (0: not known yet)."""
+    if len(entry) == 2:
+        return [entry[0], int(entry[1]), 0]
+    value, ts, cadence = entry
+    return [value, int(ts), int(cadence)]
 
 
 def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:

@@ -66,6 +66,21 @@ TREND_GAP_MS = 10 * 60 * 1000  # a gap longer than this and than TREND_GAP_CADEN
 TREND_GAP_CADENCES = 3  # ... restarts the trend
 MINUTE_MS = 60_000
 
+# After warm-up, learning forgets: the count stops at the number of readings
+# of MEMORY_MS at the vital's cadence (at least MEMORY_MIN), so the mean and
+# spread become exponentially weighted with that memory, and each residual is
+# winsorised at `learn_below` standard deviations instead of skipped: the
+# spread can grow (a noisier patient, a variance change) as well as shrink,
+# while one wild value moves it only as much as a value at the limit would.
+MEMORY_MS = 24 * 60 * 60 * 1000
+MEMORY_MIN = 30
+KEEP_OUT = 5.0  # |z| from which a value is not learned at all (the caller passes its anomaly threshold)
+# Channels without a catalogue entry (custom channels) have no prior: the
+# baseline is learned from the channel's own first values, scale-free. Their
+# smallest spread is a share of their level, with an absolute minimum.
+RELATIVE_FLOOR = 1e-3
+ABSOLUTE_FLOOR = 1e-9
+
 PH_MIN_INSTANCES = 30
 PH_DELTA = 0.5
 PH_THRESHOLD = 25.0
@@ -91,7 +106,8 @@ class Baseline:
         t_ms: int = 0,
     ) -> None:
         self.name = name
-        self.floor = NUMERIC[name].floor
+        vital = NUMERIC.get(name)
+        self.floor = vital.floor if vital is not None else 0.0  # 0: relative to the level (custom)
         self.var = var
         self.prior_mean = prior_mean
         self.prior_sd = prior_sd
@@ -102,8 +118,14 @@ class Baseline:
         self.t_ms = t_ms  # 0: no trend yet
 
     @classmethod
-    def prior(cls, name: str) -> Baseline:
-        mean, sd = NUMERIC[name].prior
+    def prior(cls, name: str, first: float = 0.0) -> Baseline:
+        """A new baseline: the catalogue's population prior for a vital, or
+        for a custom channel none (prior sd 0, weight 0 once it has values):
+        scale-free, learned from its own values, starting at `first`."""
+        vital = NUMERIC.get(name)
+        if vital is None:
+            return cls(name, RunningVar(), float(first), 0.0, PageHinkley(), float(first))
+        mean, sd = vital.prior
         return cls(name, RunningVar(), mean, sd, PageHinkley(), mean)
 
     @property
@@ -114,14 +136,25 @@ class Baseline:
     @property
     def mean(self) -> float:
         n = self.var.n
+        if self.prior_sd < 0.0 or self.floor == 0.0:  # folded in, or custom: no prior once it has values
+            return self.var.mean if n else self.prior_mean
         return (PRIOR_WEIGHT * self.prior_mean + n * self.var.mean) / (PRIOR_WEIGHT + n)
 
     @property
     def sd(self) -> float:
-        n = self.var.n
-        own = self.var.get() if n >= 2 else 0.0
-        variance = (PRIOR_WEIGHT * self.prior_sd**2 + n * max(own, 0.0)) / (PRIOR_WEIGHT + n)
-        return max(math.sqrt(variance), self.floor)
+        var = self.var
+        n = var.n
+        own = var.m2 / (n - 1) if n > 1 else 0.0
+        if self.floor == 0.0:  # custom: no prior, a floor relative to the level
+            floor = RELATIVE_FLOOR * abs(var.mean) + ABSOLUTE_FLOOR
+            spread = math.sqrt(own) if own > 0.0 else 0.0
+            return spread if spread > floor else floor
+        if self.prior_sd < 0.0:  # the prior is folded into the learned values
+            spread = math.sqrt(own) if own > 0.0 else 0.0
+            return spread if spread > self.floor else self.floor
+        variance = (PRIOR_WEIGHT * self.prior_sd**2 + n * (own if own > 0.0 else 0.0)) / (PRIOR_WEIGHT + n)
+        spread = math.sqrt(variance)
+        return spread if spread > self.floor else self.floor
 
     def warm(self, cadence_ms: float) -> bool:
         """Warmed up: at least `WARMUP_MIN` values learned, spanning
@@ -134,14 +167,26 @@ class Baseline:
         return (x - self.mean) / self.sd
 
     def update(
-        self, x: float, z: float, learn_below: float, sd: float | None = None, warm: bool | None = None
+        self,
+        x: float,
+        z: float,
+        learn_below: float,
+        sd: float | None = None,
+        warm: bool | None = None,
+        cadence_ms: float = 0.0,
+        keep_out: float = KEEP_OUT,
     ) -> bool:
         """Feed one clean value (with its z-score); return True on drift.
 
         The drift detector and the recent level see the value clipped to a few
         standard deviations: one spike (a motion artifact) must not look like
         a lasting change, or be adopted as the new baseline. Until `warm`
-        (by default: `WARMUP` values learned) every value is learned.
+        (by default: `WARMUP` values learned) every value is learned as it
+        is; after, with a memory (`MEMORY_MS` at `cadence_ms`) and winsorised
+        at `learn_below` standard deviations, the mean only from values
+        within them, nothing from values at `keep_out` or beyond (an alarm
+        is not a new normal: whether a lasting change is adopted is the
+        caller's decision on drift) (`_learn`).
         """
         sd = self.sd if sd is None else sd  # the caller usually has it already
         limit = RECENT_CLIP * sd
@@ -149,10 +194,46 @@ class Baseline:
         self.recent += RECENT_ALPHA * (limit if move > limit else -limit if move < -limit else move)
         if warm is None:
             warm = self.var.n >= WARMUP
-        if -learn_below < z < learn_below or not warm:
+        if warm:
+            if -keep_out < z < keep_out:
+                self._learn(x, z, learn_below, sd, cadence_ms)
+        else:
             self.var.update(x)
         clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
+
+    def _learn(self, x: float, z: float, learn_below: float, sd: float, cadence_ms: float) -> None:
+        """One robust, forgetting step: the residual is winsorised at
+        `learn_below` standard deviations; the count (the inverse of the
+        step size) stops at the memory's readings."""
+        var = self.var
+        if self.prior_sd >= 0.0 and self.floor:
+            self._fold_prior()
+        n = var.n
+        memory = MEMORY_MS / cadence_ms if cadence_ms > 0 else math.inf
+        count = n + 1.0 if n < memory or n < MEMORY_MIN else n
+        a = 1.0 / count
+        limit = learn_below * sd
+        d = x - var.mean
+        if d > limit:
+            d = limit
+        elif d < -limit:
+            d = -limit
+        own = var.m2 / (n - 1) if n > 1 else 0.0
+        own += a * (d * d - own)
+        if -learn_below < z < learn_below:
+            var.mean += a * d
+        var.n = count
+        var.m2 = own * (count - 1)
+
+    def _fold_prior(self) -> None:
+        """At the end of warm-up the prior's mean becomes part of the
+        learned mean (the blend as it stands), so that learning can forget it
+        with everything else; its spread is dropped (the gap between
+        population and patient is not this patient's spread)."""
+        var = self.var
+        var.mean = self.mean
+        self.prior_mean, self.prior_sd = var.mean, -1.0
 
     def track(self, x: float, ts_ms: int, sd: float, cadence_ms: float = 0.0) -> None:
         """Advance the trend to event time `ts_ms` with one clean value.
@@ -189,20 +270,33 @@ class Baseline:
         """Where the trend puts this vital `minutes` after its last value."""
         return self.level + self.slope * minutes
 
-    def adopt(self, cadence_ms: float = 0.0) -> None:
-        """Take the recent level as the new baseline, spread as the old one.
+    def drift_level(self, x: float) -> float:
+        """The level a drift detected at value `x` moved to: the recent level,
+        or `x` itself when the recent level (which one value moves by a few
+        standard deviations at most) has not caught up with a large step."""
+        recent = self.recent
+        return recent if abs(x - recent) <= RECENT_CLIP * self.sd else x
+
+    def adopt(self, cadence_ms: float = 0.0, level: float | None = None) -> None:
+        """Take `level` (by default the recent level) as the new baseline,
+        spread as the old one.
 
         The new baseline counts as already warmed up (`WARMUP` readings at
-        that level and spread): it is this patient's, so from the next reading
-        on anomalous values stay out of learning. Learning everything again for
-        `WARMUP` readings would let a deterioration that starts soon after a
-        benign change become the baseline it is scored against.
+        that level and spread, or `WARMUP_MS` of them at `cadence_ms`): it is
+        this patient's, so from the next reading on anomalous values stay out
+        of learning. Learning everything again would let a deterioration that
+        starts soon after a benign change become the baseline it is scored
+        against. The drift detector restarts as if it had seen the new level
+        `PH_MIN_INSTANCES` times: should the level still be moving (a large
+        step adopted early), the next drift is detected within a few readings.
         """
-        level, sd = self.recent, self.sd
-        self.prior_mean, self.prior_sd = level, sd
+        level = self.recent if level is None else level
+        sd = self.sd
+        self.prior_mean, self.prior_sd = level, -1.0  # no prior to blend: the new level is this patient's
         n = max(WARMUP, math.ceil(WARMUP_MS / cadence_ms)) if cadence_ms > 0 else WARMUP
         self.var = RunningVar.of(n, level, sd)
-        self.ph = PageHinkley()
+        self.recent = level
+        self.ph = PageHinkley(n=float(PH_MIN_INSTANCES))
 
     def reject_drift(self) -> None:
         """Drift to an unsafe level: keep the baseline, restart the detector."""

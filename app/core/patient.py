@@ -59,7 +59,7 @@ from app.core.alerts import (
 from app.core.model import Baseline
 from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
-from app.core.vitals import DANGER, MODELLED, NUMERIC, SPO2_SCALE2_DANGER
+from app.core.vitals import DANGER, NUMERIC, SPO2_SCALE2_DANGER
 
 ARTIFACT_ALPHA = 0.2  # smoothing of a channel's share of recent values that were artifacts
 QUALITY_FORGET = 0.01  # a channel's artifact share below which its quality entry is dropped
@@ -159,7 +159,7 @@ class _Reading:
     clean: dict[str, Any]
     z: dict[str, float]  # modelled vital -> z-score
     # (vital, its baseline, value, mean and spread it was scored against, its cadence (ms),
-    # whether its baseline is warmed up), in MODELLED order
+    # whether its baseline is warmed up), for every numeric channel, in the reading's order
     scored: list[tuple[str, Baseline, float, float, float, float, bool]]
     near: list[str]  # vitals whose trend reaches danger
     findings: dict[Kind, Finding]
@@ -268,11 +268,11 @@ def _clean(state: PatientState, r: _Reading) -> int:
         previous = latest.get(name)
         if previous is None:
             if name not in CATALOGUE:
-                _keep_custom(latest, name)
+                _keep_custom(state, name)
             latest[name] = [value, ts, 0]
         elif previous[1] < ts:
             if name not in CATALOGUE:
-                _keep_custom(latest, name)
+                _keep_custom(state, name)
             latest[name] = [value, ts, _cadence(previous[2], ts - previous[1])]
         elif previous[1] == ts:
             previous[0] = value
@@ -314,16 +314,19 @@ def _implausible_together(clean: dict[str, Any], artifacts: dict[str, Any]) -> N
         artifacts["diastolic_bp"] = clean.pop("diastolic_bp")
 
 
-def _keep_custom(latest: dict[str, list[Any]], name: str) -> None:
+def _keep_custom(state: PatientState, name: str) -> None:
     """Make `name` the most recently updated custom channel, forgetting the
-    least recently updated one when the patient already has
-    `MAX_CUSTOM_CHANNELS` (dicts keep insertion order)."""
+    least recently updated one (its value and baseline) when the patient
+    already has `MAX_CUSTOM_CHANNELS` (dicts keep insertion order)."""
+    latest = state.latest
     if name in latest:
         del latest[name]
         return
     custom = [k for k in latest if k not in CATALOGUE]
     if len(custom) >= MAX_CUSTOM_CHANNELS:
         del latest[custom[0]]
+        state.baselines.pop(custom[0], None)
+        state.quality.pop(custom[0], None)
 
 
 def _advance(state: PatientState, r: _Reading) -> None:
@@ -399,13 +402,12 @@ def _score(state: PatientState, r: _Reading) -> None:
     """Each modelled vital's z-score against the baseline as it was before
     this reading (a new patient's: the population prior)."""
     baselines, bad, latest = state.baselines, r.bad, state.latest
-    for name in MODELLED:
-        x = r.clean.get(name)
-        if x is None or name in bad:
-            continue
+    for name, x in r.clean.items():
+        if name in bad or x.__class__ is bool or not isinstance(x, (int, float)):
+            continue  # a bad channel, consciousness (a letter) or oxygen (a flag)
         baseline = baselines.get(name)
         if baseline is None:
-            baseline = baselines[name] = Baseline.prior(name)
+            baseline = baselines[name] = Baseline.prior(name, x)
         mean, sd = baseline.mean, baseline.sd
         cadence = latest[name][2]
         r.scored.append((name, baseline, x, mean, sd, cadence, baseline.warm(cadence)))
@@ -416,8 +418,10 @@ def _track(state: PatientState, r: _Reading, config: Config) -> None:
     """Move each scored vital's trend on; note those heading for a dangerous
     range (`DANGER`) they have not reached yet, within the horizon."""
     for name, baseline, x, _, sd, cadence, _ in r.scored:
+        if name not in DANGER:
+            continue  # a trend is only of use heading for a dangerous range
         baseline.track(x, r.ts, sd, cadence)
-        if baseline.slope and name in DANGER:
+        if baseline.slope:
             ahead = baseline.level + baseline.slope * _horizon_min(config, cadence)
             low, high = DANGER[name] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
             if (low is not None and ahead <= low < baseline.level) or (
@@ -430,16 +434,17 @@ def _learn_and_drift(state: PatientState, r: _Reading, config: Config, outcome: 
     """Each baseline learns its value; a drift is adopted only at a level
     NEWS2 scores 0, and reported either way."""
     for name, baseline, x, old_mean, sd, cadence, warm in r.scored:
-        if not baseline.update(x, r.z[name], config.learn_below, sd, warm):
+        if not baseline.update(x, r.z[name], config.learn_below, sd, warm, cadence, config.z_alert):
             continue
+        level = baseline.drift_level(x)
         safe_level = _SAFE_LEVEL.get(name)
-        adopted = safe_level is None or safe_level(baseline.recent) == 0
+        adopted = safe_level is None or safe_level(level) == 0
         if adopted:
-            baseline.adopt(cadence)
+            baseline.adopt(cadence, level)
         else:
             baseline.reject_drift()
-        outcome.drifts.append(name)
-        outcome.events.append(_drift_event(r, name, old_mean, baseline.recent, adopted))
+        outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
+        outcome.events.append(_drift_event(r, name, old_mean, level, adopted))
 
 
 def _drift_event(r: _Reading, vital: str, old_mean: float, new_level: float, adopted: bool) -> dict[str, Any]:

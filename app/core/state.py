@@ -12,7 +12,8 @@ Version 4, one JSON object:
      "i": id of the reading processed last,
      "q": {channel: [smoothed share of its recent values that were artifacts,
                      start of its "no signal" run (ms, 0: none), 1 if a notice said so, else 0]},
-     "b": {vital: [var.n, var.mean, var.m2, prior mean, prior sd, recent level,
+     "b": {channel (a numeric vital, or a custom channel):
+                  [var.n, var.mean, var.m2, prior mean, prior sd (-1: folded in), recent level,
                    ph.n, ph.mean, ph.sum_increase, ph.sum_decrease,
                    ph.min_increase (1e300 for none yet), ph.max_decrease,
                    trend level, trend slope per minute, trend time (ms)]},
@@ -24,9 +25,11 @@ Versions 2 (no trend: baselines of 12 numbers) and 3 are still read; their
 shares start afresh at 0.
 
 The state is bounded whatever a device sends (docs/operations.md#worker-state):
-baselines exist only for the catalogue's modelled vitals, alerts one per
-kind, and the latest values of at most `MAX_CUSTOM_CHANNELS` custom channels
-are kept; `encode` refuses a state over `MAX_STATE_BYTES` (`StateError`).
+baselines exist only for the catalogue's numeric vitals and at most
+`MAX_CUSTOM_CHANNELS` custom channels, alerts one per kind, and the latest
+values of at most `MAX_CUSTOM_CHANNELS` custom channels are kept; `encode`
+drops custom channels' baselines, then their latest values, to fit, and
+refuses a state still over `MAX_STATE_BYTES` (`StateError`).
 """
 
 from __future__ import annotations
@@ -66,16 +69,23 @@ class PatientState:
 
 
 def encode(state: PatientState) -> bytes:
-    """The state's bytes, at most `MAX_STATE_BYTES`. Custom channels'
-    latest values are the only part that can be dropped to fit (they are not
-    modelled); a state that still does not fit raises `StateError`."""
+    """The state's bytes, at most `MAX_STATE_BYTES`. Only custom channels
+    can be dropped to fit: first their learned baselines, least recently
+    updated first (the channel then learns afresh), then their latest
+    values; a state that still does not fit raises `StateError`."""
+    data = _encode(state)
+    if len(data) <= MAX_STATE_BYTES:
+        return data
+    for name in [k for k in state.latest if k not in CATALOGUE]:  # least recently updated first
+        state.baselines.pop(name, None)
+        data = _encode(state)
+        if len(data) <= MAX_STATE_BYTES:
+            return data
+    for name in [k for k in state.latest if k not in CATALOGUE]:
+        del state.latest[name]
     data = _encode(state)
     if len(data) > MAX_STATE_BYTES:
-        for name in [k for k in state.latest if k not in CATALOGUE]:
-            del state.latest[name]
-        data = _encode(state)
-        if len(data) > MAX_STATE_BYTES:
-            raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
+        raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
     return data
 
 
@@ -89,7 +99,7 @@ def decode(data: bytes) -> PatientState:
             last_ts=obj["t"],
             last_id=obj.get("i", ""),
             quality=_quality(obj) if obj["v"] >= 4 else {},
-            baselines={name: _baseline(name, values) for name, values in obj["b"].items()},
+            baselines=_baselines(obj["b"]),
             latest={name: _latest(entry) for name, entry in obj["l"].items()},
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
         )
@@ -136,8 +146,14 @@ def _baseline_values(b: Baseline) -> list[float]:
     ]
 
 
+def _baselines(obj: dict[str, list[float]]) -> dict[str, Baseline]:
+    if sum(name not in CATALOGUE for name in obj) > MAX_CUSTOM_CHANNELS:
+        raise StateError("baselines of too many custom channels")
+    return {name: _baseline(name, values) for name, values in obj.items()}
+
+
 def _baseline(name: str, values: list[float]) -> Baseline:
-    if name not in NUMERIC:
+    if not isinstance(name, str) or not name or name in CATALOGUE and name not in NUMERIC:
         raise StateError("baseline of an unknown vital")
     n, mean, m2, prior_mean, prior_sd, recent, ph_n, ph_mean, inc, dec, min_inc, max_dec = values[:12]
     level, slope, t_ms = values[12:15] if len(values) >= 15 else (0.0, 0.0, 0)  # v2 had no trend

@@ -154,7 +154,7 @@ def _initialise() -> None:
         RECORDS_FAILED.labels(reason)
     for stage in ("decode", "score", "emit"):
         PROCESS_TIME.labels(stage)
-    for vital in MODELLED:
+    for vital in (*MODELLED, "custom"):
         DRIFTS.labels(vital)
     for kind in ("news2", "anomaly"):
         for severity in SEVERITIES:

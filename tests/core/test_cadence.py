@@ -163,3 +163,36 @@ def iso_ms(text: object) -> int:
     from datetime import datetime
 
     return int(datetime.fromisoformat(str(text)).timestamp() * 1000)
+
+
+# -- every numeric channel is learned (issue 13, item 1) ---------------------------
+
+
+def test_a_custom_channel_is_learned_and_a_level_shift_is_flagged_once_then_adopted() -> None:
+    """A custom channel (no catalogue prior, any scale): a step to a new level
+    opens one anomaly, which resolves once the new level is adopted (a custom
+    channel is not scored by NEWS2), instead of flagging the whole stretch."""
+    rng = random.Random(9)
+    p = Patient()
+    for i in range(600):
+        level = 4200.0 if i < 300 else 5600.0
+        vitals = {"heart_rate": round(72 + rng.gauss(0, 3)), "queue_depth": level + rng.gauss(0, 60)}
+        p.read(T0 + i * MINUTE, vitals)
+    anomaly = [(e["status"], e["evidence"]["vitals"]) for e in p.events if e["kind"] == "anomaly"]
+    assert [s for s, _ in anomaly] == ["open", "resolved"]
+    assert "queue_depth" in anomaly[0][1]
+    drift = [e["evidence"] for e in p.events if e["kind"] == "baseline_drift"]
+    assert drift and drift[0]["vital"] == "queue_depth" and drift[0]["adopted"] is True
+    assert abs(p.state.baselines["queue_depth"].mean - 5600) < 100
+
+
+def test_eight_custom_channels_are_all_learned_within_the_state_bound() -> None:
+    rng = random.Random(10)
+    p = Patient()
+    for i in range(300):
+        vitals = normal(rng)
+        vitals.update({f"sensor_{j}_reading": 10.0**j + rng.gauss(0, 10.0 ** (j - 1)) for j in range(8)})
+        p.read(T0 + i * MINUTE, vitals)
+        assert len(patient_state.encode(p.state)) <= patient_state.MAX_STATE_BYTES
+    assert sum(name.startswith("sensor_") for name in p.state.baselines) == 8
+    assert [e for e in p.events if e["kind"] != "baseline_drift"] == []

@@ -91,7 +91,9 @@ PH_CLIP = 4.0  # z fed to the detector is clipped: a drift takes several reading
 class Baseline:
     """Learned baseline and drift detector for one vital of one patient."""
 
-    __slots__ = ("floor", "level", "name", "ph", "prior_mean", "prior_sd", "recent", "slope", "t_ms", "var")
+    __slots__ = (
+        "floor", "level", "mean", "name", "ph", "prior_mean", "prior_sd", "recent", "sd", "slope", "t_ms", "var"
+    )
 
     def __init__(
         self,
@@ -116,6 +118,8 @@ class Baseline:
         self.level = level  # the trend: smoothed level, slope per minute, and
         self.slope = slope  # the event time (ms) they were last updated at;
         self.t_ms = t_ms  # 0: no trend yet
+        self.mean = self.sd = 0.0  # what values are scored against, kept by `_refresh`
+        self._refresh()
 
     @classmethod
     def prior(cls, name: str, first: float = 0.0) -> Baseline:
@@ -133,15 +137,19 @@ class Baseline:
         """Readings learned since the last reset."""
         return self.var.n
 
-    @property
-    def mean(self) -> float:
+    def _refresh(self) -> None:
+        """Recompute `mean` and `sd` after learning: scoring reads them for
+        every value, learning changes them less often."""
+        self.mean = self._mean()
+        self.sd = self._sd()
+
+    def _mean(self) -> float:
         n = self.var.n
         if self.prior_sd < 0.0 or self.floor == 0.0:  # folded in, or custom: no prior once it has values
             return self.var.mean if n else self.prior_mean
         return (PRIOR_WEIGHT * self.prior_mean + n * self.var.mean) / (PRIOR_WEIGHT + n)
 
-    @property
-    def sd(self) -> float:
+    def _sd(self) -> float:
         var = self.var
         n = var.n
         own = var.m2 / (n - 1) if n > 1 else 0.0
@@ -199,6 +207,7 @@ class Baseline:
                 self._learn(x, z, learn_below, sd, cadence_ms)
         else:
             self.var.update(x)
+            self._refresh()
         clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
 
@@ -209,6 +218,7 @@ class Baseline:
         var = self.var
         if self.prior_sd >= 0.0 and self.floor:
             self._fold_prior()
+            self._refresh()
         n = var.n
         memory = MEMORY_MS / cadence_ms if cadence_ms > 0 else math.inf
         count = n + 1.0 if n < memory or n < MEMORY_MIN else n
@@ -225,6 +235,13 @@ class Baseline:
             var.mean += a * d
         var.n = count
         var.m2 = own * (count - 1)
+        floor = self.floor
+        if floor and self.prior_sd < 0.0:  # `_refresh`, inline for the common case (the hot path)
+            self.mean = var.mean
+            spread = math.sqrt(own) if own > 0.0 else 0.0
+            self.sd = spread if spread > floor else floor
+        else:
+            self._refresh()
 
     def _fold_prior(self) -> None:
         """At the end of warm-up the prior's mean becomes part of the
@@ -297,6 +314,7 @@ class Baseline:
         self.var = RunningVar.of(n, level, sd)
         self.recent = level
         self.ph = PageHinkley(n=float(PH_MIN_INSTANCES))
+        self._refresh()
 
     def reject_drift(self) -> None:
         """Drift to an unsafe level: keep the baseline, restart the detector."""

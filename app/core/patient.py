@@ -273,7 +273,13 @@ def _clean(state: PatientState, r: _Reading) -> int:
         elif previous[1] < ts:
             if name not in CATALOGUE:
                 _keep_custom(state, name)
-            latest[name] = [value, ts, _cadence(previous[2], ts - previous[1])]
+            # _cadence, inline (the hot path)
+            cadence, dt = previous[2], ts - previous[1]
+            if cadence <= 0:
+                cadence = dt
+            else:
+                cadence = int(cadence + CADENCE_ALPHA * ((dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence) - cadence) + 0.5)
+            latest[name] = [value, ts, cadence]
         elif previous[1] == ts:
             previous[0] = value
     return len(artifacts)
@@ -289,7 +295,7 @@ def _cadence(cadence: float, dt_ms: int) -> int:
     if cadence <= 0:
         return dt_ms
     step = dt_ms if dt_ms < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
-    return round(cadence + CADENCE_ALPHA * (step - cadence))
+    return int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
 
 
 def _implausible_together(clean: dict[str, Any], artifacts: dict[str, Any]) -> None:
@@ -417,12 +423,14 @@ def _score(state: PatientState, r: _Reading) -> None:
 def _track(state: PatientState, r: _Reading, config: Config) -> None:
     """Move each scored vital's trend on; note those heading for a dangerous
     range (`DANGER`) they have not reached yet, within the horizon."""
+    ts, horizon_ms = r.ts, config.trend_horizon_ms
     for name, baseline, x, _, sd, cadence, _ in r.scored:
         if name not in DANGER:
             continue  # a trend is only of use heading for a dangerous range
-        baseline.track(x, r.ts, sd, cadence)
+        baseline.track(x, ts, sd, cadence)
         if baseline.slope:
-            ahead = baseline.level + baseline.slope * _horizon_min(config, cadence)
+            # _horizon_min, inline: this is the hot path
+            ahead = baseline.level + baseline.slope * (horizon_ms if horizon_ms > 2 * cadence else 2 * cadence) / 60_000
             low, high = DANGER[name] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
             if (low is not None and ahead <= low < baseline.level) or (
                 high is not None and baseline.level < high <= ahead
@@ -474,12 +482,15 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     (personalised limits). The medium and high bands alarm at once when two
     or more vitals moved: one faulty sensor cannot do that; otherwise they
     wait for confirmation like the rest."""
-    ts, bad, max_age = r.ts, r.bad, config.news2_max_age_ms
-    current = {
-        name: entry[0]
-        for name, entry in state.latest.items()
-        if name in _NEWS2_PARAMETERS and name not in bad and ts - entry[1] <= _fresh_ms(max_age, entry[2])
-    }
+    ts, bad, max_age, latest = r.ts, r.bad, config.news2_max_age_ms, state.latest
+    current = {}
+    for name in news2.PARAMETERS:
+        entry = latest.get(name)
+        if entry is None or (bad and name in bad):
+            continue
+        age = ts - entry[1]  # fresh: `_fresh_ms`, inline (the hot path)
+        if age <= max_age or (age <= FRESH_CADENCES * entry[2] and age <= FRESH_CAP_MS):
+            current[name] = entry[0]
     score = news2.score(current, config.scale2)
     band = score.band
     severity = _NEWS2_SEVERITY.get(band)

@@ -13,11 +13,11 @@ For every reading, in event time, `process` runs these stages:
    its record's receipt by the gateway (`process_record`): a device clock
    that ran ahead cannot push the patient's clock into the future, where it
    would make every correctly stamped reading after it look old.
-2. `_score`. Each modelled vital is scored (a z-score) against the patient's
-   baseline (`app.core.model.Baseline`), before it learns from the value.
-3. `_track`. The vital's short-horizon trend moves on; vitals whose trend
-   reaches a dangerous range within the horizon are noted.
-4. `_learn_and_drift`. The baseline learns (anomalous values are kept out).
+2-4. `_model`, per numeric channel in one pass: score (a z-score against
+   the patient's baseline, `app.core.model.Baseline`, before it learns from
+   the value); track (the vital's short-horizon trend moves on; vitals whose
+   trend reaches a dangerous range within the horizon are noted); learn and
+   drift (the baseline learns; anomalous values are kept out of its mean).
    A drift (the level moved for good) is adopted as the new baseline only
    when the new level is clinically safe (NEWS2 scores the vital 0); a drift
    into a range NEWS2 scores is a deterioration and keeps alerting. Either
@@ -56,7 +56,7 @@ from app.core.alerts import (
     iso,
     transition,
 )
-from app.core.model import Baseline
+from app.core.model import WARMUP_MIN, WARMUP_MS, Baseline
 from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
 from app.core.vitals import DANGER, NUMERIC, SPO2_SCALE2_DANGER
@@ -158,9 +158,8 @@ class _Reading:
     ts: int
     clean: dict[str, Any]
     z: dict[str, float]  # modelled vital -> z-score
-    # (vital, its baseline, value, mean and spread it was scored against, its cadence (ms),
-    # whether its baseline is warmed up), for every numeric channel, in the reading's order
-    scored: list[tuple[str, Baseline, float, float, float, float, bool]]
+    # (channel, whether its baseline is warmed up), for every numeric channel scored, in the reading's order
+    scored: list[tuple[str, bool]]
     near: list[str]  # vitals whose trend reaches danger
     findings: dict[Kind, Finding]
     evidence: dict[Kind, dict[str, Any]]
@@ -230,9 +229,7 @@ def process(
         return outcome
     _advance(state, r)
     _quality(state, r, config, outcome)
-    _score(state, r)
-    _track(state, r, config)
-    _learn_and_drift(state, r, config, outcome)
+    _model(state, r, config, outcome)
     _safety_net(state, r, config)
     _anomaly(state, r, config)
     _trend(state, r, config)
@@ -404,55 +401,60 @@ def _no_signal_event(r: _Reading, vital: str, since_ms: int, signal: str) -> dic
 # -- 2-4. score, track, learn and drift ------------------------------------------------
 
 
-def _score(state: PatientState, r: _Reading) -> None:
-    """Each modelled vital's z-score against the baseline as it was before
-    this reading (a new patient's: the population prior)."""
-    baselines, bad, latest = state.baselines, r.bad, state.latest
+def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
+    """Per numeric channel, in one pass (the hot path):
+
+    - score: its z-score against the baseline as it was before this reading
+      (a new patient's: the population prior; a custom channel's: its own
+      first values);
+    - track: its trend moves on (vitals with a dangerous range, `DANGER`);
+      those heading there within the horizon, not there yet, are noted in
+      `r.near`;
+    - learn and drift: the baseline learns the value; a drift is adopted only
+      at a level NEWS2 scores 0, and reported either way."""
+    baselines, bad, latest, ts = state.baselines, r.bad, state.latest, r.ts
+    learn_below, z_alert, horizon_ms = config.learn_below, config.z_alert, config.trend_horizon_ms
+    scored, z_scores = r.scored, r.z
     for name, x in r.clean.items():
-        if name in bad or x.__class__ is bool or not isinstance(x, (int, float)):
-            continue  # a bad channel, consciousness (a letter) or oxygen (a flag)
+        if x.__class__ is bool or not isinstance(x, (int, float)) or (bad and name in bad):
+            continue  # consciousness (a letter), oxygen (a flag), or a bad channel
         baseline = baselines.get(name)
         if baseline is None:
             baseline = baselines[name] = Baseline.prior(name, x)
         mean, sd = baseline.mean, baseline.sd
         cadence = latest[name][2]
-        r.scored.append((name, baseline, x, mean, sd, cadence, baseline.warm(cadence)))
-        r.z[name] = (x - mean) / sd
+        n = baseline.var.n
+        warm = n >= WARMUP_MIN and n * cadence >= WARMUP_MS  # `Baseline.warm`, inline
+        z = (x - mean) / sd
+        scored.append((name, warm))
+        z_scores[name] = z
+        danger = DANGER.get(name)
+        if danger is not None:
+            baseline.track(x, ts, sd, cadence)
+            slope = baseline.slope
+            if slope:
+                # `_horizon_min`, inline
+                level = baseline.level
+                ahead = level + slope * (horizon_ms if horizon_ms > 2 * cadence else 2 * cadence) / 60_000
+                low, high = danger if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
+                if (low is not None and ahead <= low < level) or (high is not None and level < high <= ahead):
+                    r.near.append(name)  # heading for danger; _heading checks the rest
+        if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert):
+            _drift(r, name, baseline, x, mean, cadence, outcome)
 
 
-def _track(state: PatientState, r: _Reading, config: Config) -> None:
-    """Move each scored vital's trend on; note those heading for a dangerous
-    range (`DANGER`) they have not reached yet, within the horizon."""
-    ts, horizon_ms = r.ts, config.trend_horizon_ms
-    for name, baseline, x, _, sd, cadence, _ in r.scored:
-        if name not in DANGER:
-            continue  # a trend is only of use heading for a dangerous range
-        baseline.track(x, ts, sd, cadence)
-        if baseline.slope:
-            # _horizon_min, inline: this is the hot path
-            ahead = baseline.level + baseline.slope * (horizon_ms if horizon_ms > 2 * cadence else 2 * cadence) / 60_000
-            low, high = DANGER[name] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
-            if (low is not None and ahead <= low < baseline.level) or (
-                high is not None and baseline.level < high <= ahead
-            ):
-                r.near.append(name)  # heading for danger; _heading checks the rest
-
-
-def _learn_and_drift(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
-    """Each baseline learns its value; a drift is adopted only at a level
-    NEWS2 scores 0, and reported either way."""
-    for name, baseline, x, old_mean, sd, cadence, warm in r.scored:
-        if not baseline.update(x, r.z[name], config.learn_below, sd, warm, cadence, config.z_alert):
-            continue
-        level = baseline.drift_level(x)
-        safe_level = _SAFE_LEVEL.get(name)
-        adopted = safe_level is None or safe_level(level) == 0
-        if adopted:
-            baseline.adopt(cadence, level)
-        else:
-            baseline.reject_drift()
-        outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
-        outcome.events.append(_drift_event(r, name, old_mean, level, adopted))
+def _drift(
+    r: _Reading, name: str, baseline: Baseline, x: float, old_mean: float, cadence: float, outcome: Outcome
+) -> None:
+    level = baseline.drift_level(x)
+    safe_level = _SAFE_LEVEL.get(name)
+    adopted = safe_level is None or safe_level(level) == 0
+    if adopted:
+        baseline.adopt(cadence, level)
+    else:
+        baseline.reject_drift()
+    outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
+    outcome.events.append(_drift_event(r, name, old_mean, level, adopted))
 
 
 def _drift_event(r: _Reading, vital: str, old_mean: float, new_level: float, adopted: bool) -> dict[str, Any]:
@@ -554,7 +556,7 @@ def _deviates(state: PatientState, name: str, value: Any, config: Config) -> boo
 def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
     """Vitals far from this patient's normal (never during warm-up)."""
     z_scores, z_alert = r.z, config.z_alert
-    anomalous = {s[0]: r.z[s[0]] for s in r.scored if s[6] and abs(z_scores[s[0]]) >= z_alert}
+    anomalous = {name: z_scores[name] for name, warm in r.scored if warm and abs(z_scores[name]) >= z_alert}
     if not anomalous and _ANOMALY not in state.alerts:
         return
     worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)

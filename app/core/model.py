@@ -194,54 +194,48 @@ class Baseline:
         at `learn_below` standard deviations, the mean only from values
         within them, nothing from values at `keep_out` or beyond (an alarm
         is not a new normal: whether a lasting change is adopted is the
-        caller's decision on drift) (`_learn`).
+        caller's decision on drift).
         """
         sd = self.sd if sd is None else sd  # the caller usually has it already
         limit = RECENT_CLIP * sd
         move = x - self.recent
         self.recent += RECENT_ALPHA * (limit if move > limit else -limit if move < -limit else move)
+        var = self.var
         if warm is None:
-            warm = self.var.n >= WARMUP
-        if warm:
-            if -keep_out < z < keep_out:
-                self._learn(x, z, learn_below, sd, cadence_ms)
-        else:
-            self.var.update(x)
+            warm = var.n >= WARMUP
+        if not warm:
+            var.update(x)
             self._refresh()
+        elif -keep_out < z < keep_out:
+            # One robust, forgetting step (inline: the hot path). The residual
+            # is winsorised at `learn_below` standard deviations; the count
+            # (the inverse of the step size) stops at the memory's readings.
+            if self.prior_sd >= 0.0 and self.floor:
+                self._fold_prior()
+            n = var.n
+            count = n + 1.0 if n < MEMORY_MIN or cadence_ms <= 0 or n * cadence_ms < MEMORY_MS else n
+            a = 1.0 / count
+            limit = learn_below * sd
+            d = x - var.mean
+            if d > limit:
+                d = limit
+            elif d < -limit:
+                d = -limit
+            own = var.m2 / (n - 1) if n > 1 else 0.0
+            own += a * (d * d - own)
+            if -learn_below < z < learn_below:
+                var.mean += a * d
+            var.n = count
+            var.m2 = own * (count - 1)
+            floor = self.floor
+            if floor:  # `_refresh`, inline (the prior is folded in by now)
+                self.mean = var.mean
+                spread = math.sqrt(own) if own > 0.0 else 0.0
+                self.sd = spread if spread > floor else floor
+            else:
+                self._refresh()
         clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
-
-    def _learn(self, x: float, z: float, learn_below: float, sd: float, cadence_ms: float) -> None:
-        """One robust, forgetting step: the residual is winsorised at
-        `learn_below` standard deviations; the count (the inverse of the
-        step size) stops at the memory's readings."""
-        var = self.var
-        if self.prior_sd >= 0.0 and self.floor:
-            self._fold_prior()
-            self._refresh()
-        n = var.n
-        memory = MEMORY_MS / cadence_ms if cadence_ms > 0 else math.inf
-        count = n + 1.0 if n < memory or n < MEMORY_MIN else n
-        a = 1.0 / count
-        limit = learn_below * sd
-        d = x - var.mean
-        if d > limit:
-            d = limit
-        elif d < -limit:
-            d = -limit
-        own = var.m2 / (n - 1) if n > 1 else 0.0
-        own += a * (d * d - own)
-        if -learn_below < z < learn_below:
-            var.mean += a * d
-        var.n = count
-        var.m2 = own * (count - 1)
-        floor = self.floor
-        if floor and self.prior_sd < 0.0:  # `_refresh`, inline for the common case (the hot path)
-            self.mean = var.mean
-            spread = math.sqrt(own) if own > 0.0 else 0.0
-            self.sd = spread if spread > floor else floor
-        else:
-            self._refresh()
 
     def _fold_prior(self) -> None:
         """At the end of warm-up the prior's mean becomes part of the

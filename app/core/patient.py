@@ -80,6 +80,7 @@ FRESH_CADENCES = 1.5  # a NEWS2 parameter is fresh this many of its cadences (or
 FRESH_CAP_MS = 24 * 60 * 60 * 1000  # ... and never older than a day
 
 _PLAUSIBLE = {name: vital.plausible for name, vital in NUMERIC.items()}
+_NUMBERS = frozenset({int, float})  # a value's exact class (bool, a subclass of int, is not a number here)
 _CHECKED = {**_PLAUSIBLE, PULSE_RATE: NUMERIC["heart_rate"].plausible}  # channels whose signal is judged
 _NEWS2_PARAMETERS = frozenset(news2.PARAMETERS)
 # Enum members bound once: looking one up on its class costs four times a
@@ -249,12 +250,7 @@ def _clean(state: PatientState, r: _Reading) -> int:
     ts, clean, artifacts = r.ts, r.clean, r.artifacts
     for name, value in r.raw["vitals"].items():
         bounds = _CHECKED.get(name)
-        if (
-            bounds is not None
-            and value.__class__ is not bool
-            and isinstance(value, (int, float))
-            and not bounds[0] <= value <= bounds[1]
-        ):
+        if bounds is not None and value.__class__ in _NUMBERS and not bounds[0] <= value <= bounds[1]:
             artifacts[name] = value  # outside physiology (app.core.vitals.is_artifact), or no signal
             continue
         clean[name] = value
@@ -416,7 +412,7 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
     learn_below, z_alert, horizon_ms = config.learn_below, config.z_alert, config.trend_horizon_ms
     scored, z_scores = r.scored, r.z
     for name, x in r.clean.items():
-        if x.__class__ is bool or not isinstance(x, (int, float)) or (bad and name in bad):
+        if x.__class__ not in _NUMBERS or (bad and name in bad):
             continue  # consciousness (a letter), oxygen (a flag), or a bad channel
         baseline = baselines.get(name)
         if baseline is None:

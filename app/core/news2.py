@@ -11,8 +11,7 @@ before they are banded.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 PARAMETERS = (
     "respiratory_rate",
@@ -83,8 +82,7 @@ def _lookup(table: tuple[int, ...], scorer: Callable[[float], int], value: float
     return table[i] if 0 <= i < _TABLE_SIZE else scorer(value)
 
 
-@dataclass(frozen=True, slots=True)
-class News2:
+class News2(NamedTuple):  # a tuple: built for every reading, the cheapest immutable record
     total: int
     subscores: dict[str, int]
     complete: bool  # every parameter had a value

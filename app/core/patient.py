@@ -166,6 +166,7 @@ class _Reading:
     evidence: dict[Kind, dict[str, Any]]
     artifacts: dict[str, Any]  # channel -> its artifact value in this reading
     bad: frozenset[str] | set[str] = frozenset()  # channels whose signal is bad now (`_quality`)
+    far: bool = False  # a channel scored |z| >= z_alert (`_model`)
 
 
 def process_record(
@@ -422,6 +423,8 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
         n = baseline.var.n
         warm = n >= WARMUP_MIN and n * cadence >= WARMUP_MS  # `Baseline.warm`, inline
         z = (x - mean) / sd
+        if z >= z_alert or z <= -z_alert:
+            r.far = True
         scored.append((name, warm))
         z_scores[name] = z
         danger = DANGER.get(name)
@@ -551,6 +554,8 @@ def _deviates(state: PatientState, name: str, value: Any, config: Config) -> boo
 
 def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
     """Vitals far from this patient's normal (never during warm-up)."""
+    if not r.far and _ANOMALY not in state.alerts:
+        return  # the common case: nothing far out, nothing open
     z_scores, z_alert = r.z, config.z_alert
     anomalous = {name: z_scores[name] for name, warm in r.scored if warm and abs(z_scores[name]) >= z_alert}
     if not anomalous and _ANOMALY not in state.alerts:
@@ -634,6 +639,8 @@ def _signal_quality(state: PatientState, r: _Reading, config: Config) -> None:
     `signal_quality` alert naming it; its own values are kept out of
     detection (`_quality`) while every other channel carries on. A channel
     sending "no signal" is not part of it: that is a notice, not an alarm."""
+    if not state.quality and _SIGNAL_QUALITY not in state.alerts:
+        return  # the common case: every channel clean
     share = config.artifact_share
     noisy = {
         name: round(entry[0], 2)

@@ -92,7 +92,18 @@ class Baseline:
     """Learned baseline and drift detector for one vital of one patient."""
 
     __slots__ = (
-        "floor", "level", "mean", "name", "ph", "prior_mean", "prior_sd", "recent", "sd", "slope", "t_ms", "var"
+        "floor",
+        "level",
+        "mean",
+        "name",
+        "ph",
+        "prior_mean",
+        "prior_sd",
+        "recent",
+        "sd",
+        "slope",
+        "t_ms",
+        "var",
     )
 
     def __init__(

@@ -80,7 +80,8 @@ FRESH_CADENCES = 1.5  # a NEWS2 parameter is fresh this many of its cadences (or
 FRESH_CAP_MS = 24 * 60 * 60 * 1000  # ... and never older than a day
 
 _PLAUSIBLE = {name: vital.plausible for name, vital in NUMERIC.items()}
-_NUMBERS = frozenset({int, float})  # a value's exact class (bool, a subclass of int, is not a number here)
+# A number is a value of exactly these classes (bool, a subclass of int, is not).
+_NUMBERS: frozenset[Any] = frozenset({int, float})
 _CHECKED = {**_PLAUSIBLE, PULSE_RATE: NUMERIC["heart_rate"].plausible}  # channels whose signal is judged
 _NEWS2_PARAMETERS = frozenset(news2.PARAMETERS)
 # Enum members bound once: looking one up on its class costs four times a
@@ -272,7 +273,8 @@ def _clean(state: PatientState, r: _Reading) -> int:
             if cadence <= 0:
                 cadence = dt
             else:
-                cadence = int(cadence + CADENCE_ALPHA * ((dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence) - cadence) + 0.5)
+                step = dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
+                cadence = int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
             latest[name] = [value, ts, cadence]
         elif previous[1] == ts:
             previous[0] = value

@@ -74,6 +74,12 @@ MINUTE_MS = 60_000
 # while one wild value moves it only as much as a value at the limit would.
 MEMORY_MS = 24 * 60 * 60 * 1000
 MEMORY_MIN = 30
+# The daily profile is used once a channel's learned values span a day (at
+# its cadence), and only when its amplitude is at least half a spread.
+PROFILE_AFTER_MS = 24 * 60 * 60 * 1000
+PROFILE_MIN = 0.5
+PROFILE_PHASE = 0.05  # mean cos^2 (sin^2) below which that phase is not estimated
+DAY_MS = 24 * 60 * 60 * 1000
 KEEP_OUT = 5.0  # |z| from which a value is not learned at all (the caller passes its anomaly threshold)
 # Channels without a catalogue entry (custom channels) have no prior: the
 # baseline is learned from the channel's own first values, scale-free. Their
@@ -92,6 +98,7 @@ class Baseline:
     """Learned baseline and drift detector for one vital of one patient."""
 
     __slots__ = (
+        "daily",
         "floor",
         "level",
         "mean",
@@ -99,6 +106,7 @@ class Baseline:
         "ph",
         "prior_mean",
         "prior_sd",
+        "profile",
         "recent",
         "sd",
         "slope",
@@ -117,6 +125,7 @@ class Baseline:
         level: float = 0.0,
         slope: float = 0.0,
         t_ms: int = 0,
+        profile: list[float] | None = None,
     ) -> None:
         self.name = name
         vital = NUMERIC.get(name)
@@ -129,8 +138,14 @@ class Baseline:
         self.level = level  # the trend: smoothed level, slope per minute, and
         self.slope = slope  # the event time (ms) they were last updated at;
         self.t_ms = t_ms  # 0: no trend yet
+        # The daily profile: exponentially weighted means of (value - level) x
+        # cos and x sin of the time of day, and of cos^2 and sin^2; `daily`:
+        # [a, b] of the forecast's level + a cos + b sin once it is in use.
+        self.profile = profile if profile is not None else [0.0, 0.0, 0.0, 0.0, 0.0]
+        self.daily: list[float] | None = None
         self.mean = self.sd = 0.0  # what values are scored against, kept by `_refresh`
         self._refresh()
+        self._set_daily()
 
     @classmethod
     def prior(cls, name: str, first: float = 0.0) -> Baseline:
@@ -194,6 +209,9 @@ class Baseline:
         warm: bool | None = None,
         cadence_ms: float = 0.0,
         keep_out: float = KEEP_OUT,
+        cos_t: float = 0.0,
+        sin_t: float = 0.0,
+        ts_ms: int = 0,
     ) -> bool:
         """Feed one clean value (with its z-score); return True on drift.
 
@@ -227,7 +245,9 @@ class Baseline:
             count = n + 1.0 if n < MEMORY_MIN or cadence_ms <= 0 or n * cadence_ms < MEMORY_MS else n
             a = 1.0 / count
             limit = learn_below * sd
-            d = x - var.mean
+            level = x - var.mean
+            daily = self.daily
+            d = level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
             if d > limit:
                 d = limit
             elif d < -limit:
@@ -236,6 +256,7 @@ class Baseline:
             own += a * (d * d - own)
             if -learn_below < z < learn_below:
                 var.mean += a * d
+                self._learn_profile(level, a, cos_t, sin_t, ts_ms)
             var.n = count
             var.m2 = own * (count - 1)
             floor = self.floor
@@ -245,8 +266,45 @@ class Baseline:
                 self.sd = spread if spread > floor else floor
             else:
                 self._refresh()
+            if self.profile[4] < 0.0:
+                self._set_daily()
         clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
+
+    def _learn_profile(self, level: float, a: float, cos_t: float, sin_t: float, ts_ms: int) -> None:
+        """One step of the daily profile (a first harmonic of the time of
+        day, by least squares on each phase separately: uneven sampling,
+        such as a cuff at 8 and 20 h, is normalised by the mean of cos^2 and
+        sin^2 actually seen). It is used for forecasts (`daily`) once it has
+        learned for `PROFILE_AFTER_MS` of event time (the profile's 5th
+        number: when it began, negated once in use) and its amplitude is at
+        least `PROFILE_MIN` of the spread."""
+        p = self.profile
+        p[0] += a * (level * cos_t - p[0])
+        p[1] += a * (level * sin_t - p[1])
+        p[2] += a * (cos_t * cos_t - p[2])
+        p[3] += a * (sin_t * sin_t - p[3])
+        began = p[4]
+        if began == 0.0:
+            p[4] = float(ts_ms) or 1.0
+        elif 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
+            p[4] = -began
+
+    def _set_daily(self) -> None:
+        """Whether the forecast uses the daily profile, and its coefficients:
+        from stored values only, so a decoded baseline forecasts the same."""
+        p = self.profile
+        if p[4] >= 0.0:  # not in use yet
+            self.daily = None
+            return
+        ca = p[0] / p[2] if p[2] > PROFILE_PHASE else 0.0
+        cb = p[1] / p[3] if p[3] > PROFILE_PHASE else 0.0
+        self.daily = [ca, cb] if ca * ca + cb * cb >= (PROFILE_MIN * self.sd) ** 2 else None
+
+    def forecast(self, cos_t: float, sin_t: float) -> float:
+        """The expected value at a time of day (its cosine and sine)."""
+        daily = self.daily
+        return self.mean + daily[0] * cos_t + daily[1] * sin_t if daily is not None else self.mean
 
     def _fold_prior(self) -> None:
         """At the end of warm-up the prior's mean becomes part of the

@@ -40,6 +40,7 @@ at any speed produces the same events.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,7 +57,7 @@ from app.core.alerts import (
     iso,
     transition,
 )
-from app.core.model import WARMUP_MIN, WARMUP_MS, Baseline
+from app.core.model import DAY_MS, WARMUP_MIN, WARMUP_MS, Baseline
 from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
 from app.core.vitals import DANGER, NUMERIC, SPO2_SCALE2_DANGER
@@ -84,6 +85,7 @@ _PLAUSIBLE = {name: vital.plausible for name, vital in NUMERIC.items()}
 _NUMBERS: frozenset[Any] = frozenset({int, float})
 _CHECKED = {**_PLAUSIBLE, PULSE_RATE: NUMERIC["heart_rate"].plausible}  # channels whose signal is judged
 _NEWS2_PARAMETERS = frozenset(news2.PARAMETERS)
+_RADIANS_PER_MS = 2 * math.pi / DAY_MS
 # Enum members bound once: looking one up on its class costs four times a
 # plain name on the hot path.
 _NEWS2, _ANOMALY, _TREND, _SIGNAL_QUALITY = Kind.NEWS2, Kind.ANOMALY, Kind.TREND, Kind.SIGNAL_QUALITY
@@ -414,13 +416,17 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
     baselines, bad, latest, ts = state.baselines, r.bad, state.latest, r.ts
     learn_below, z_alert, horizon_ms = config.learn_below, config.z_alert, config.trend_horizon_ms
     scored, z_scores = r.scored, r.z
+    angle = (ts % DAY_MS) * _RADIANS_PER_MS  # the time of day, for daily profiles
+    cos_t, sin_t = math.cos(angle), math.sin(angle)
     for name, x in r.clean.items():
         if x.__class__ not in _NUMBERS or (bad and name in bad):
             continue  # consciousness (a letter), oxygen (a flag), or a bad channel
         baseline = baselines.get(name)
         if baseline is None:
             baseline = baselines[name] = Baseline.prior(name, x)
-        mean, sd = baseline.mean, baseline.sd
+        mean, sd, daily = baseline.mean, baseline.sd, baseline.daily
+        if daily is not None:  # `Baseline.forecast`, inline
+            mean += daily[0] * cos_t + daily[1] * sin_t
         cadence = latest[name][2]
         n = baseline.var.n
         warm = n >= WARMUP_MIN and n * cadence >= WARMUP_MS  # `Baseline.warm`, inline
@@ -440,7 +446,7 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                 low, high = danger if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
                 if (low is not None and ahead <= low < level) or (high is not None and level < high <= ahead):
                     r.near.append(name)  # heading for danger; _heading checks the rest
-        if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert):
+        if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, cos_t, sin_t, ts):
             _drift(r, name, baseline, x, mean, cadence, outcome)
 
 

@@ -12,17 +12,19 @@ Version 4, one JSON object:
      "i": id of the reading processed last,
      "q": {channel: [smoothed share of its recent values that were artifacts,
                      start of its "no signal" run (ms, 0: none), 1 if a notice said so, else 0]},
-     "b": {channel (a numeric vital, or a custom channel):
+     "b": {channel (a numeric vital, or a custom channel): base64 of little-endian IEEE 754 doubles
                   [var.n, var.mean, var.m2, prior mean, prior sd (-1: folded in), recent level,
-                   ph.n, ph.mean, ph.sum_increase, ph.sum_decrease,
-                   ph.min_increase (1e300 for none yet), ph.max_decrease,
-                   trend level, trend slope per minute, trend time (ms)]},
+                   ph.n, ph.mean, ph.sum_increase, ph.sum_decrease, ph.min_increase (inf for none
+                   yet), ph.max_decrease, trend level, trend slope per minute, trend time (ms),
+                   and once learning has begun the daily profile: mean of (value - level) x cos,
+                   x sin of the time of day, mean of cos^2, of sin^2, the event time its learning
+                   began (negated once the profile is in use)]},
      "l": {channel: [latest value, its event time (ms), its cadence: typical ms between its values]},
      "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null]}}
 
-Versions 2 (no trend: baselines of 12 numbers) and 3 are still read; their
-"q" (one artifact share for the whole patient) is dropped: the per-channel
-shares start afresh at 0.
+Versions 2 (no trend: baselines of 12 numbers) and 3 (15), whose baselines
+are JSON lists, are still read; their "q" (one artifact share for the whole
+patient) is dropped: the per-channel shares start afresh at 0.
 
 The state is bounded whatever a device sends (docs/operations.md#worker-state):
 baselines exist only for the catalogue's numeric vitals and at most
@@ -34,7 +36,9 @@ refuses a state still over `MAX_STATE_BYTES` (`StateError`).
 
 from __future__ import annotations
 
+import base64
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +56,9 @@ STATE_VERSION = 4  # 2: baselines carry their prior (mean, sd); 3: and a trend; 
 _READABLE_VERSIONS = (2, 3, 4)  # a v2 baseline starts its trend afresh; v2-3 quality starts afresh
 _QUALITY_CHANNELS = frozenset(NUMERIC) | {"pulse_rate"}  # channels whose signal quality is judged
 CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen"}
-_NONE_YET = 1e300  # JSON has no infinity: PageHinkley.min_increase before its first value
+_NONE_YET = 1e300  # v2-3 JSON had no infinity: PageHinkley.min_increase before its first value
+_BASE_FIELDS = 15  # numbers of a baseline ...
+_PROFILE_FIELDS = 5  # ... and of its daily profile, once learning has begun
 
 
 @dataclass(slots=True)
@@ -99,7 +105,7 @@ def decode(data: bytes) -> PatientState:
             last_ts=obj["t"],
             last_id=obj.get("i", ""),
             quality=_quality(obj) if obj["v"] >= 4 else {},
-            baselines=_baselines(obj["b"]),
+            baselines=_baselines(obj["b"], obj["v"]),
             latest={name: _latest(entry) for name, entry in obj["l"].items()},
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
         )
@@ -115,7 +121,7 @@ def _encode(state: PatientState) -> bytes:
             "t": state.last_ts,
             "i": state.last_id,
             "q": {name: [round(q[0], 4), q[1], q[2]] for name, q in state.quality.items()},
-            "b": {name: _baseline_values(b) for name, b in state.baselines.items()},
+            "b": {name: _pack(b) for name, b in state.baselines.items()},
             "l": state.latest,
             "a": {
                 kind.value: [a.opened_ms, a.severity, a.clear_since_ms, a.confirmed, a.notified_ms]
@@ -138,18 +144,36 @@ def _baseline_values(b: Baseline) -> list[float]:
         ph.mean,
         ph.sum_increase,
         ph.sum_decrease,
-        ph.min_increase if math.isfinite(ph.min_increase) else _NONE_YET,
+        ph.min_increase,
         ph.max_decrease,
         b.level,
         b.slope,
         b.t_ms,
+        *(b.profile if any(b.profile) else ()),
     ]
 
 
-def _baselines(obj: dict[str, list[float]]) -> dict[str, Baseline]:
+def _pack(b: Baseline) -> str:
+    """A baseline's numbers (`_baseline_values`) as little-endian IEEE 754
+    doubles in base64: exact, as JSON's shortest round-trip decimals are,
+    in about half the bytes (room for every channel within the bound)."""
+    values = _baseline_values(b)
+    return base64.b64encode(struct.pack(f"<{len(values)}d", *values)).decode("ascii")
+
+
+def _unpack(text: str) -> list[float]:
+    data = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(data) not in (8 * _BASE_FIELDS, 8 * (_BASE_FIELDS + _PROFILE_FIELDS)):
+        raise StateError("baseline of an unknown shape")
+    return list(struct.unpack(f"<{len(data) // 8}d", data))
+
+
+def _baselines(obj: dict[str, Any], version: int) -> dict[str, Baseline]:
     if sum(name not in CATALOGUE for name in obj) > MAX_CUSTOM_CHANNELS:
         raise StateError("baselines of too many custom channels")
-    return {name: _baseline(name, values) for name, values in obj.items()}
+    return {
+        name: _baseline(name, _unpack(values) if version >= 4 else values) for name, values in obj.items()
+    }
 
 
 def _baseline(name: str, values: list[float]) -> Baseline:
@@ -157,8 +181,11 @@ def _baseline(name: str, values: list[float]) -> Baseline:
         raise StateError("baseline of an unknown vital")
     n, mean, m2, prior_mean, prior_sd, recent, ph_n, ph_mean, inc, dec, min_inc, max_dec = values[:12]
     level, slope, t_ms = values[12:15] if len(values) >= 15 else (0.0, 0.0, 0)  # v2 had no trend
+    profile = values[15:20] if len(values) >= 20 else None  # learning not begun
     ph = PageHinkley(ph_n, ph_mean, inc, dec, math.inf if min_inc >= _NONE_YET else min_inc, max_dec)
-    return Baseline(name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms))
+    return Baseline(
+        name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms), profile
+    )
 
 
 def _latest(entry: list[Any]) -> list[Any]:

@@ -196,3 +196,35 @@ def test_eight_custom_channels_are_all_learned_within_the_state_bound() -> None:
         assert len(patient_state.encode(p.state)) <= patient_state.MAX_STATE_BYTES
     assert sum(name.startswith("sensor_") for name in p.state.baselines) == 8
     assert [e for e in p.events if e["kind"] != "baseline_drift"] == []
+
+
+# -- a forecast that knows the time of day (issue 13, item 3) -------------------------
+
+
+def test_a_daily_cycle_is_forecast_so_a_value_normal_at_noon_is_anomalous_at_midnight() -> None:
+    """A custom channel with a daily cycle of +-20 around 100 (noise 2),
+    every 15 minutes: the cycle itself never alarms, and on day four a value
+    of 118 at the cycle's trough (where 80 is expected), well inside the
+    range the channel covers every day, is an anomaly."""
+    import math
+
+    rng = random.Random(12)
+    p = Patient()
+    step = 15 * MINUTE
+
+    def value(t: int) -> float:
+        return 100 + 20 * math.cos(2 * math.pi * (t % DAY) / DAY) + rng.gauss(0, 2)
+
+    n = 3 * DAY // step + DAY // (2 * step)  # three and a half days: the next is the trough
+    for i in range(n):
+        p.read(T0 + i * step, {"load": value(T0 + i * step)})
+    assert [e for e in p.events if e["kind"] == "anomaly"] == []
+    baseline = p.state.baselines["load"]
+    assert baseline.daily is not None and 15 < math.hypot(*baseline.daily) < 25
+    trough = T0 + n * step
+    angle = 2 * math.pi * (trough % DAY) / DAY
+    expected = baseline.forecast(math.cos(angle), math.sin(angle))
+    assert abs(expected - (100 + 20 * math.cos(angle))) < 5
+    out = p.read(trough, {"load": expected + 38})
+    out += p.read(trough + step, {"load": expected + 38})
+    assert ("anomaly", "open") in [(e["kind"], e["status"]) for e in out]

@@ -256,7 +256,15 @@ class Baseline:
             own += a * (d * d - own)
             if -learn_below < z < learn_below:
                 var.mean += a * d
-                self._learn_profile(level, a, cos_t, sin_t, ts_ms)
+                # `_learn_profile`, inline (the hot path)
+                p = self.profile
+                p[0] += a * (level * cos_t - p[0])
+                p[1] += a * (level * sin_t - p[1])
+                p[2] += a * (cos_t * cos_t - p[2])
+                p[3] += a * (sin_t * sin_t - p[3])
+                began = p[4]
+                if began == 0.0 or 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
+                    self._profile_begun(ts_ms)
             var.n = count
             var.m2 = own * (count - 1)
             floor = self.floor
@@ -284,6 +292,11 @@ class Baseline:
         p[1] += a * (level * sin_t - p[1])
         p[2] += a * (cos_t * cos_t - p[2])
         p[3] += a * (sin_t * sin_t - p[3])
+        self._profile_begun(ts_ms)
+
+    def _profile_begun(self, ts_ms: int) -> None:
+        """Note when the profile began learning; put it in use a day later."""
+        p = self.profile
         began = p[4]
         if began == 0.0:
             p[4] = float(ts_ms) or 1.0

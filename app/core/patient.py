@@ -233,13 +233,19 @@ def process(
         outcome.out_of_order = True
         return outcome
     _advance(state, r)
-    _quality(state, r, config, outcome)
+    if r.artifacts or state.quality:  # the common case skips these calls: this is the hot path
+        _quality(state, r, config, outcome)
     _model(state, r, config, outcome)
     _safety_net(state, r, config)
-    _anomaly(state, r, config)
-    _trend(state, r, config)
-    _signal_quality(state, r, config)
-    _lifecycle(state, r, config, outcome)
+    alerts = state.alerts
+    if r.far or alerts:
+        _anomaly(state, r, config)
+    if r.near or alerts:
+        _trend(state, r, config)
+    if state.quality or alerts:
+        _signal_quality(state, r, config)
+    if r.findings or alerts:
+        _lifecycle(state, r, config, outcome)
     return outcome
 
 

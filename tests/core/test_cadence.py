@@ -228,3 +228,19 @@ def test_a_daily_cycle_is_forecast_so_a_value_normal_at_noon_is_anomalous_at_mid
     out = p.read(trough, {"load": expected + 38})
     out += p.read(trough + step, {"load": expected + 38})
     assert ("anomaly", "open") in [(e["kind"], e["status"]) for e in out]
+
+
+def test_a_change_in_variance_raises_one_alert_that_fades_as_the_spread_grows() -> None:
+    """A custom channel whose noise goes from 2 to 10 around the same level:
+    one anomaly, which resolves within a few hours once the spread has
+    grown to the new one (before, only |z| < 3 was learned and learning
+    never forgot, so the spread could not grow and the channel stayed
+    flagged)."""
+    rng = random.Random(21)
+    p = Patient()
+    for i in range(2 * 1440):
+        p.read(T0 + i * MINUTE, {"flow": 50 + rng.gauss(0, 2 if i < 1440 else 10)})
+    anomaly = [(e["status"], iso_ms(e["event_time"])) for e in p.events if e["kind"] == "anomaly"]
+    assert [s for s, _ in anomaly if s in ("open", "resolved")] == ["open", "resolved"]
+    assert anomaly[0][1] >= T0 + 1440 * MINUTE and anomaly[-1][1] < T0 + (1440 + 240) * MINUTE
+    assert 8 < p.state.baselines["flow"].sd < 12

@@ -256,7 +256,12 @@ class Baseline:
             own += a * (d * d - own)
             if -learn_below < z < learn_below:
                 var.mean += a * d
-                # `_learn_profile`, inline (the hot path)
+                # The daily profile: a first harmonic of the time of day, by
+                # least squares on each phase separately (uneven sampling, such
+                # as a cuff at 8 and 20 h, is normalised by the mean of cos^2
+                # and sin^2 actually seen); in use (`_set_daily`) a day after
+                # it began learning (`_profile_begun`), when its amplitude is at
+                # least PROFILE_MIN of the spread.
                 p = self.profile
                 p[0] += a * (level * cos_t - p[0])
                 p[1] += a * (level * sin_t - p[1])
@@ -278,21 +283,6 @@ class Baseline:
                 self._set_daily()
         clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
-
-    def _learn_profile(self, level: float, a: float, cos_t: float, sin_t: float, ts_ms: int) -> None:
-        """One step of the daily profile (a first harmonic of the time of
-        day, by least squares on each phase separately: uneven sampling,
-        such as a cuff at 8 and 20 h, is normalised by the mean of cos^2 and
-        sin^2 actually seen). It is used for forecasts (`daily`) once it has
-        learned for `PROFILE_AFTER_MS` of event time (the profile's 5th
-        number: when it began, negated once in use) and its amplitude is at
-        least `PROFILE_MIN` of the spread."""
-        p = self.profile
-        p[0] += a * (level * cos_t - p[0])
-        p[1] += a * (level * sin_t - p[1])
-        p[2] += a * (cos_t * cos_t - p[2])
-        p[3] += a * (sin_t * sin_t - p[3])
-        self._profile_begun(ts_ms)
 
     def _profile_begun(self, ts_ms: int) -> None:
         """Note when the profile began learning; put it in use a day later."""

@@ -276,7 +276,11 @@ def _clean(state: PatientState, r: _Reading) -> int:
         elif previous[1] < ts:
             if name not in CATALOGUE:
                 _keep_custom(state, name)
-            # _cadence, inline (the hot path)
+            # The channel's cadence (typical time between its values, ms): an
+            # exponentially weighted mean whose steps are clipped to
+            # CADENCE_CLIP times the estimate, so that one night's gap hardly
+            # moves a monitor's cadence while a real change (charting hourly
+            # from now on) is followed within a few readings.
             cadence, dt = previous[2], ts - previous[1]
             if cadence <= 0:
                 cadence = dt
@@ -287,19 +291,6 @@ def _clean(state: PatientState, r: _Reading) -> int:
         elif previous[1] == ts:
             previous[0] = value
     return len(artifacts)
-
-
-def _cadence(cadence: float, dt_ms: int) -> int:
-    """A channel's cadence (typical time between its readings, ms) moved on
-    by one interval: an exponentially weighted mean whose steps are clipped
-    to `CADENCE_CLIP` times the current estimate, so that one night's gap
-    hardly moves a monitor's cadence while a real change (a monitor
-    disconnected, charting hourly from now on) is followed within a few
-    readings."""
-    if cadence <= 0:
-        return dt_ms
-    step = dt_ms if dt_ms < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
-    return int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
 
 
 def _implausible_together(clean: dict[str, Any], artifacts: dict[str, Any]) -> None:
@@ -503,7 +494,10 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         entry = latest.get(name)
         if entry is None or (bad and name in bad):
             continue
-        age = ts - entry[1]  # fresh: `_fresh_ms`, inline (the hot path)
+        # Fresh: `news2_max_age_ms`, or FRESH_CADENCES of the parameter's own
+        # cadence when it is charted less often (GCS every three hours stays in
+        # the score until the next one is due), at most FRESH_CAP_MS.
+        age = ts - entry[1]
         if age <= max_age or (age <= FRESH_CADENCES * entry[2] and age <= FRESH_CAP_MS):
             current[name] = entry[0]
     score = news2.score(current, config.scale2)
@@ -528,17 +522,6 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             state, deviating or list(score.subscores)
         )
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent)
-
-
-def _fresh_ms(max_age_ms: int, cadence: float) -> float:
-    """How old a NEWS2 parameter's latest value may be: `news2_max_age_ms`,
-    or `FRESH_CADENCES` of its own cadence when it is charted less often
-    (GCS every three hours stays in the score until the next one is due),
-    at most `FRESH_CAP_MS`."""
-    own = FRESH_CADENCES * cadence
-    if own <= max_age_ms:
-        return max_age_ms
-    return own if own < FRESH_CAP_MS else FRESH_CAP_MS
 
 
 def _sparse(state: PatientState, names: list[str]) -> bool:

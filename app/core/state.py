@@ -37,6 +37,7 @@ refuses a state still over `MAX_STATE_BYTES` (`StateError`).
 from __future__ import annotations
 
 import base64
+import binascii
 import math
 import struct
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen"}
 _NONE_YET = 1e300  # v2-3 JSON had no infinity: PageHinkley.min_increase before its first value
 _BASE_FIELDS = 15  # numbers of a baseline ...
 _PROFILE_FIELDS = 5  # ... and of its daily profile, once learning has begun
+_PACK_BASE = struct.Struct(f"<{_BASE_FIELDS}d")
+_PACK_PROFILE = struct.Struct(f"<{_BASE_FIELDS + _PROFILE_FIELDS}d")
 
 
 @dataclass(slots=True)
@@ -131,41 +134,25 @@ def _encode(state: PatientState) -> bytes:
     )
 
 
-def _baseline_values(b: Baseline) -> list[float]:
-    var, ph = b.var, b.ph
-    return [
-        var.n,
-        var.mean,
-        var.m2,
-        b.prior_mean,
-        b.prior_sd,
-        b.recent,
-        ph.n,
-        ph.mean,
-        ph.sum_increase,
-        ph.sum_decrease,
-        ph.min_increase,
-        ph.max_decrease,
-        b.level,
-        b.slope,
-        b.t_ms,
-        *(b.profile if any(b.profile) else ()),
-    ]
-
-
 def _pack(b: Baseline) -> str:
-    """A baseline's numbers (`_baseline_values`) as little-endian IEEE 754
-    doubles in base64: exact, as JSON's shortest round-trip decimals are,
-    in about half the bytes (room for every channel within the bound)."""
-    values = _baseline_values(b)
-    return base64.b64encode(struct.pack(f"<{len(values)}d", *values)).decode("ascii")
+    """A baseline's numbers (the layout in this module's docstring) as
+    little-endian IEEE 754 doubles in base64: exact, as JSON's shortest
+    round-trip decimals are, in about half the bytes (room for every channel
+    within the bound). The profile's five follow once its learning began."""
+    var, ph, p = b.var, b.ph, b.profile
+    base = (var.n, var.mean, var.m2, b.prior_mean, b.prior_sd, b.recent, ph.n, ph.mean, ph.sum_increase,
+            ph.sum_decrease, ph.min_increase, ph.max_decrease, b.level, b.slope, b.t_ms)  # fmt: skip
+    data = _PACK_PROFILE.pack(*base, *p) if p[4] else _PACK_BASE.pack(*base)
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _unpack(text: str) -> list[float]:
     data = base64.b64decode(text.encode("ascii"), validate=True)
-    if len(data) not in (8 * _BASE_FIELDS, 8 * (_BASE_FIELDS + _PROFILE_FIELDS)):
-        raise StateError("baseline of an unknown shape")
-    return list(struct.unpack(f"<{len(data) // 8}d", data))
+    if len(data) == _PACK_BASE.size:
+        return list(_PACK_BASE.unpack(data))
+    if len(data) == _PACK_PROFILE.size:
+        return list(_PACK_PROFILE.unpack(data))
+    raise StateError("baseline of an unknown shape")
 
 
 def _baselines(obj: dict[str, Any], version: int) -> dict[str, Baseline]:

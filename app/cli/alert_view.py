@@ -50,8 +50,11 @@ def describe(event: dict[str, Any]) -> str:
     if event.get("kind") == "trend":
         return f"{head}  {heading(ev)}"
     if event.get("kind") == "signal_quality":
-        share = ev.get("artifact_share", 0)
-        return f"{head}  {share:.0%} of recent readings carry artifacts; physiology alerts muted"
+        channels = ", ".join(ev.get("vitals") or {}) or "a channel"
+        share = f"{ev.get('artifact_share', 0):.0%}"
+        return f"{head}  {share} of recent {channels} values are artifacts; kept out of detection"
+    if event.get("kind") == "no_signal":
+        return f"{head}  {ev.get('vital')} signal {ev.get('signal')} (no signal since {ev.get('since')})"
     if event.get("kind") == "baseline_drift":
         verb = "adopted" if ev.get("adopted") else "not adopted (unsafe level)"
         return f"{head}  {ev.get('vital')} {ev.get('from')} -> {ev.get('to')}, {verb}"

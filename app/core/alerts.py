@@ -27,8 +27,9 @@ class Kind(StrEnum):
     NEWS2 = "news2"  # the safety net: NEWS2 from the latest value of each parameter
     ANOMALY = "anomaly"  # far from this patient's learned normal
     TREND = "trend"  # heading for a dangerous range
-    SIGNAL_QUALITY = "signal_quality"  # a device sending artifacts again and again
+    SIGNAL_QUALITY = "signal_quality"  # a channel sending artifacts again and again
     BASELINE_DRIFT = "baseline_drift"  # a notice: a vital's level moved for good
+    NO_SIGNAL = "no_signal"  # a technical notice: a channel without signal (0) for a while, or back
 
 
 class Status(StrEnum):
@@ -51,6 +52,7 @@ class Severity(StrEnum):
 LIFECYCLE_KINDS = (Kind.NEWS2, Kind.ANOMALY, Kind.TREND, Kind.SIGNAL_QUALITY)
 PHYSIOLOGY = frozenset({Kind.NEWS2, Kind.ANOMALY, Kind.TREND})
 SEVERITIES = tuple(Severity)
+RENOTIFY_READINGS = 4  # reminders at most every this many readings at the patient's cadence
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
@@ -108,6 +110,7 @@ def transition(
     confirm_ms: int,
     renotify_ms: int,
     muted: frozenset[Kind] = frozenset(),
+    cadence_ms: float = 0,
 ) -> list[Change]:
     """Advance the lifecycle of each kind given what holds now.
 
@@ -120,16 +123,25 @@ def transition(
       `confirm_ms` 0, opens at once;
     - "escalated" when an open alert's severity rises;
     - "reminder" while it still holds, every `renotify_ms` after the last
-      notification (0: never);
+      notification (0: never), and no more often than every
+      `RENOTIFY_READINGS` readings at the patient's cadence (`cadence_ms`,
+      the typical time between readings): hourly charting is reminded of
+      every four hours, not at every charted value;
     - "resolved" once the condition has not held for `resolve_after_ms`. The
       wait damps flapping: a condition that comes and goes keeps one alert
       open instead of opening a new one each time (alarm on onset and
-      resolution, not repeatedly).
+      resolution, not repeatedly). When readings are further apart than
+      that wait, the first reading without the condition resolves it (it
+      has been gone about that long already).
 
     Kinds in `muted` open no new alert unless the finding is urgent; alerts
     already open carry on. `open_alerts` is updated in place.
     """
     changes: list[Change] = []
+    if cadence_ms >= resolve_after_ms:
+        resolve_after_ms = 0
+    if renotify_ms > 0 and RENOTIFY_READINGS * cadence_ms > renotify_ms:
+        renotify_ms = int(RENOTIFY_READINGS * cadence_ms)
     for kind in kinds:
         finding = findings.get(kind)
         current = open_alerts.get(kind)

@@ -191,7 +191,8 @@ _KIND_TEXT = {
     "anomaly": "vital signs far from this patient's learned baseline",
     "trend": "a vital sign heading for a dangerous range",
     "baseline_drift": "a lasting change in this patient's baseline",
-    "signal_quality": "the device keeps sending artifacts; physiology alerts are muted",
+    "signal_quality": "a channel keeps sending artifacts; its values are kept out of detection",
+    "no_signal": "a channel sends no signal (sensor not connected)",
 }
 
 
@@ -243,6 +244,11 @@ def detected_issue(alert: dict[str, Any]) -> dict[str, Any]:
     return issue
 
 
+def _channels(evidence: dict[str, Any]) -> str:
+    vitals = evidence.get("vitals")
+    return ", ".join(vitals) if isinstance(vitals, dict) and vitals else "a channel"
+
+
 def _detail(alert: dict[str, Any], evidence: dict[str, Any]) -> str:
     status = alert.get("status")
     if alert.get("kind") == "news2":
@@ -252,5 +258,9 @@ def _detail(alert: dict[str, Any], evidence: dict[str, Any]) -> str:
     if alert.get("kind") == "trend":
         return f"{status}: {heading(evidence)}"
     if alert.get("kind") == "signal_quality":
-        return f"{status}: {evidence.get('artifact_share')} of recent readings carry artifacts"
+        share = evidence.get("artifact_share")
+        return f"{status}: {share} of recent values of {_channels(evidence)} are artifacts"
+    if alert.get("kind") == "no_signal":
+        vital, since = evidence.get("vital"), evidence.get("since")
+        return f"{status}: {vital} signal {evidence.get('signal')} (no signal since {since})"
     return f"{status}: {evidence.get('vital')} baseline {evidence.get('from')} -> {evidence.get('to')}"

@@ -10,8 +10,9 @@ Per vital:
   norms and the baseline becomes personal as readings arrive (cold start).
   Blending variances rather than pooling the prior as pseudo-readings keeps
   the gap between population and patient means out of the patient's spread.
-- Each reading is scored as a z-score against that baseline. After the first
-  `WARMUP` readings, which are all learned (so that a patient whose normal is
+- Each reading is scored as a z-score against that baseline. After the
+  warm-up (`Baseline.warm`: `WARMUP_MIN` readings spanning `WARMUP_MS` of
+  event time), whose readings are all learned (so that a patient whose normal is
   far from the population's, such as SpO2 89 % with COPD, becomes personal),
   readings that look anomalous (|z| >= `learn_below`) are kept out of
   learning, so the model does not learn a deterioration as the new normal.
@@ -41,7 +42,13 @@ from app.core.stats import PageHinkley, RunningVar
 from app.core.vitals import NUMERIC
 
 PRIOR_WEIGHT = 5.0  # the prior counts as this many readings
-WARMUP = 30  # readings learned unconditionally, so an unusual normal becomes personal
+WARMUP = 30  # readings an adopted baseline counts as (at least): already warmed up
+# Warm-up is in event time: a vital's values are all learned (so an unusual
+# normal becomes personal) until at least WARMUP_MIN of them span WARMUP_MS
+# (30 readings at one a minute, as before; 8 hours of hourly charting; 30
+# minutes at one a second). Only then can it raise anomalies and trends.
+WARMUP_MIN = 8
+WARMUP_MS = 30 * 60 * 1000
 RECENT_ALPHA = 0.2  # smoothing of the recent level used when a drift is adopted
 RECENT_CLIP = 3.0  # standard deviations one value may move the recent level by
 
@@ -55,7 +62,30 @@ RECENT_CLIP = 3.0  # standard deviations one value may move the recent level by
 # tilts it but a ramp over a few minutes shows.
 TREND_ALPHA = 0.5
 TREND_BETA = 0.15
-TREND_GAP_MS = 10 * 60 * 1000  # a longer gap in readings restarts the trend
+TREND_GAP_MS = 10 * 60 * 1000  # a gap longer than this and than TREND_GAP_CADENCES readings
+TREND_GAP_CADENCES = 3  # ... restarts the trend
+MINUTE_MS = 60_000
+
+# After warm-up, learning forgets: the count stops at the number of readings
+# of MEMORY_MS at the vital's cadence (at least MEMORY_MIN), so the mean and
+# spread become exponentially weighted with that memory, and each residual is
+# winsorised at `learn_below` standard deviations instead of skipped: the
+# spread can grow (a noisier patient, a variance change) as well as shrink,
+# while one wild value moves it only as much as a value at the limit would.
+MEMORY_MS = 24 * 60 * 60 * 1000
+MEMORY_MIN = 30
+# The daily profile is used once a channel's learned values span a day (at
+# its cadence), and only when its amplitude is at least half a spread.
+PROFILE_AFTER_MS = 24 * 60 * 60 * 1000
+PROFILE_MIN = 0.5
+PROFILE_PHASE = 0.05  # mean cos^2 (sin^2) below which that phase is not estimated
+DAY_MS = 24 * 60 * 60 * 1000
+KEEP_OUT = 5.0  # |z| from which a value is not learned at all (the caller passes its anomaly threshold)
+# Channels without a catalogue entry (custom channels) have no prior: the
+# baseline is learned from the channel's own first values, scale-free. Their
+# smallest spread is a share of their level, with an absolute minimum.
+RELATIVE_FLOOR = 1e-3
+ABSOLUTE_FLOOR = 1e-9
 
 PH_MIN_INSTANCES = 30
 PH_DELTA = 0.5
@@ -67,7 +97,22 @@ PH_CLIP = 4.0  # z fed to the detector is clipped: a drift takes several reading
 class Baseline:
     """Learned baseline and drift detector for one vital of one patient."""
 
-    __slots__ = ("floor", "level", "name", "ph", "prior_mean", "prior_sd", "recent", "slope", "t_ms", "var")
+    __slots__ = (
+        "daily",
+        "floor",
+        "level",
+        "mean",
+        "name",
+        "ph",
+        "prior_mean",
+        "prior_sd",
+        "profile",
+        "recent",
+        "sd",
+        "slope",
+        "t_ms",
+        "var",
+    )
 
     def __init__(
         self,
@@ -80,9 +125,11 @@ class Baseline:
         level: float = 0.0,
         slope: float = 0.0,
         t_ms: int = 0,
+        profile: list[float] | None = None,
     ) -> None:
         self.name = name
-        self.floor = NUMERIC[name].floor
+        vital = NUMERIC.get(name)
+        self.floor = vital.floor if vital is not None else 0.0  # 0: relative to the level (custom)
         self.var = var
         self.prior_mean = prior_mean
         self.prior_sd = prior_sd
@@ -91,10 +138,24 @@ class Baseline:
         self.level = level  # the trend: smoothed level, slope per minute, and
         self.slope = slope  # the event time (ms) they were last updated at;
         self.t_ms = t_ms  # 0: no trend yet
+        # The daily profile: exponentially weighted means of (value - level) x
+        # cos and x sin of the time of day, and of cos^2 and sin^2; `daily`:
+        # [a, b] of the forecast's level + a cos + b sin once it is in use.
+        self.profile = profile if profile is not None else [0.0, 0.0, 0.0, 0.0, 0.0]
+        self.daily: list[float] | None = None
+        self.mean = self.sd = 0.0  # what values are scored against, kept by `_refresh`
+        self._refresh()
+        self._set_daily()
 
     @classmethod
-    def prior(cls, name: str) -> Baseline:
-        mean, sd = NUMERIC[name].prior
+    def prior(cls, name: str, first: float = 0.0) -> Baseline:
+        """A new baseline: the catalogue's population prior for a vital, or
+        for a custom channel none (prior sd 0, weight 0 once it has values):
+        scale-free, learned from its own values, starting at `first`."""
+        vital = NUMERIC.get(name)
+        if vital is None:
+            return cls(name, RunningVar(), float(first), 0.0, PageHinkley(), float(first))
+        mean, sd = vital.prior
         return cls(name, RunningVar(), mean, sd, PageHinkley(), mean)
 
     @property
@@ -102,41 +163,171 @@ class Baseline:
         """Readings learned since the last reset."""
         return self.var.n
 
-    @property
-    def mean(self) -> float:
+    def _refresh(self) -> None:
+        """Recompute `mean` and `sd` after learning: scoring reads them for
+        every value, learning changes them less often."""
+        self.mean = self._mean()
+        self.sd = self._sd()
+
+    def _mean(self) -> float:
         n = self.var.n
+        if self.prior_sd < 0.0 or self.floor == 0.0:  # folded in, or custom: no prior once it has values
+            return self.var.mean if n else self.prior_mean
         return (PRIOR_WEIGHT * self.prior_mean + n * self.var.mean) / (PRIOR_WEIGHT + n)
 
-    @property
-    def sd(self) -> float:
+    def _sd(self) -> float:
+        var = self.var
+        n = var.n
+        own = var.m2 / (n - 1) if n > 1 else 0.0
+        if self.floor == 0.0:  # custom: no prior, a floor relative to the level
+            floor = RELATIVE_FLOOR * abs(var.mean) + ABSOLUTE_FLOOR
+            spread = math.sqrt(own) if own > 0.0 else 0.0
+            return spread if spread > floor else floor
+        if self.prior_sd < 0.0:  # the prior is folded into the learned values
+            spread = math.sqrt(own) if own > 0.0 else 0.0
+            return spread if spread > self.floor else self.floor
+        variance = (PRIOR_WEIGHT * self.prior_sd**2 + n * (own if own > 0.0 else 0.0)) / (PRIOR_WEIGHT + n)
+        spread = math.sqrt(variance)
+        return spread if spread > self.floor else self.floor
+
+    def warm(self, cadence_ms: float) -> bool:
+        """Warmed up: at least `WARMUP_MIN` values learned, spanning
+        `WARMUP_MS` at this vital's cadence (`cadence_ms`, its typical time
+        between readings)."""
         n = self.var.n
-        own = self.var.get() if n >= 2 else 0.0
-        variance = (PRIOR_WEIGHT * self.prior_sd**2 + n * max(own, 0.0)) / (PRIOR_WEIGHT + n)
-        return max(math.sqrt(variance), self.floor)
+        return n >= WARMUP_MIN and n * cadence_ms >= WARMUP_MS
 
     def z(self, x: float) -> float:
         return (x - self.mean) / self.sd
 
-    def update(self, x: float, z: float, learn_below: float, sd: float | None = None) -> bool:
+    def update(
+        self,
+        x: float,
+        z: float,
+        learn_below: float,
+        sd: float | None = None,
+        warm: bool | None = None,
+        cadence_ms: float = 0.0,
+        keep_out: float = KEEP_OUT,
+        cos_t: float = 0.0,
+        sin_t: float = 0.0,
+        ts_ms: int = 0,
+    ) -> bool:
         """Feed one clean value (with its z-score); return True on drift.
 
         The drift detector and the recent level see the value clipped to a few
         standard deviations: one spike (a motion artifact) must not look like
-        a lasting change, or be adopted as the new baseline.
+        a lasting change, or be adopted as the new baseline. Until `warm`
+        (by default: `WARMUP` values learned) every value is learned as it
+        is; after, with a memory (`MEMORY_MS` at `cadence_ms`) and winsorised
+        at `learn_below` standard deviations, the mean only from values
+        within them, nothing from values at `keep_out` or beyond (an alarm
+        is not a new normal: whether a lasting change is adopted is the
+        caller's decision on drift).
         """
         sd = self.sd if sd is None else sd  # the caller usually has it already
         limit = RECENT_CLIP * sd
         move = x - self.recent
         self.recent += RECENT_ALPHA * (limit if move > limit else -limit if move < -limit else move)
-        if -learn_below < z < learn_below or self.var.n < WARMUP:
-            self.var.update(x)
+        var = self.var
+        if warm is None:
+            warm = var.n >= WARMUP
+        if not warm:
+            var.update(x)
+            self._refresh()
+        elif -keep_out < z < keep_out:
+            # One robust, forgetting step (inline: the hot path). The residual
+            # is winsorised at `learn_below` standard deviations; the count
+            # (the inverse of the step size) stops at the memory's readings.
+            if self.prior_sd >= 0.0 and self.floor:
+                self._fold_prior()
+            n = var.n
+            count = n + 1.0 if n < MEMORY_MIN or cadence_ms <= 0 or n * cadence_ms < MEMORY_MS else n
+            a = 1.0 / count
+            limit = learn_below * sd
+            level = x - var.mean
+            daily = self.daily
+            d = level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
+            if d > limit:
+                d = limit
+            elif d < -limit:
+                d = -limit
+            own = var.m2 / (n - 1) if n > 1 else 0.0
+            own += a * (d * d - own)
+            if -learn_below < z < learn_below:
+                var.mean += a * d
+                # The daily profile: a first harmonic of the time of day, by
+                # least squares on each phase separately (uneven sampling, such
+                # as a cuff at 8 and 20 h, is normalised by the mean of cos^2
+                # and sin^2 actually seen); in use (`_set_daily`) a day after
+                # it began learning (`_profile_begun`), when its amplitude is at
+                # least PROFILE_MIN of the spread.
+                p = self.profile
+                p[0] += a * (level * cos_t - p[0])
+                p[1] += a * (level * sin_t - p[1])
+                p[2] += a * (cos_t * cos_t - p[2])
+                p[3] += a * (sin_t * sin_t - p[3])
+                began = p[4]
+                if began == 0.0 or 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
+                    self._profile_begun(ts_ms)
+            var.n = count
+            var.m2 = own * (count - 1)
+            floor = self.floor
+            if floor:  # `_refresh`, inline (the prior is folded in by now)
+                self.mean = var.mean
+                spread = math.sqrt(own) if own > 0.0 else 0.0
+                self.sd = spread if spread > floor else floor
+            else:
+                self._refresh()
+            if self.profile[4] < 0.0:
+                self._set_daily()
         clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
 
-    def track(self, x: float, ts_ms: int, sd: float) -> None:
-        """Advance the trend to event time `ts_ms` with one clean value."""
+    def _profile_begun(self, ts_ms: int) -> None:
+        """Note when the profile began learning; put it in use a day later."""
+        p = self.profile
+        began = p[4]
+        if began == 0.0:
+            p[4] = float(ts_ms) or 1.0
+        elif 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
+            p[4] = -began
+
+    def _set_daily(self) -> None:
+        """Whether the forecast uses the daily profile, and its coefficients:
+        from stored values only, so a decoded baseline forecasts the same."""
+        p = self.profile
+        if p[4] >= 0.0:  # not in use yet
+            self.daily = None
+            return
+        ca = p[0] / p[2] if p[2] > PROFILE_PHASE else 0.0
+        cb = p[1] / p[3] if p[3] > PROFILE_PHASE else 0.0
+        self.daily = [ca, cb] if ca * ca + cb * cb >= (PROFILE_MIN * self.sd) ** 2 else None
+
+    def forecast(self, cos_t: float, sin_t: float) -> float:
+        """The expected value at a time of day (its cosine and sine)."""
+        daily = self.daily
+        return self.mean + daily[0] * cos_t + daily[1] * sin_t if daily is not None else self.mean
+
+    def _fold_prior(self) -> None:
+        """At the end of warm-up the prior's mean becomes part of the
+        learned mean (the blend as it stands), so that learning can forget it
+        with everything else; its spread is dropped (the gap between
+        population and patient is not this patient's spread)."""
+        var = self.var
+        var.mean = self.mean
+        self.prior_mean, self.prior_sd = var.mean, -1.0
+
+    def track(self, x: float, ts_ms: int, sd: float, cadence_ms: float = 0.0) -> None:
+        """Advance the trend to event time `ts_ms` with one clean value.
+
+        The smoothing runs per minute of event time, or per reading when
+        readings are further apart (`cadence_ms`): hourly charting gets a
+        trend over several charted values, not a slope between two. A gap of
+        more than `TREND_GAP_MS` and `TREND_GAP_CADENCES` readings starts it
+        afresh."""
         dt_ms = ts_ms - self.t_ms
-        if self.t_ms <= 0 or dt_ms > TREND_GAP_MS:
+        if self.t_ms <= 0 or (dt_ms > TREND_GAP_MS and dt_ms > TREND_GAP_CADENCES * cadence_ms):
             self.level, self.slope, self.t_ms = x, 0.0, ts_ms
             return
         if dt_ms <= 0:
@@ -149,10 +340,11 @@ class Baseline:
             error = limit
         elif error < -limit:
             error = -limit
-        if dt_ms == 60_000:  # the common case: a reading a minute
+        if dt_ms == 60_000 and cadence_ms <= MINUTE_MS:  # the common case: a reading a minute
             a, b = TREND_ALPHA, TREND_BETA
         else:
-            a, b = 1 - (1 - TREND_ALPHA) ** dt, 1 - (1 - TREND_BETA) ** dt
+            steps = dt_ms / max(MINUTE_MS, cadence_ms)
+            a, b = 1 - (1 - TREND_ALPHA) ** steps, 1 - (1 - TREND_BETA) ** steps
         level = forecast + a * error
         self.slope += b * ((level - self.level) / dt - self.slope)
         self.level, self.t_ms = level, ts_ms
@@ -161,19 +353,34 @@ class Baseline:
         """Where the trend puts this vital `minutes` after its last value."""
         return self.level + self.slope * minutes
 
-    def adopt(self) -> None:
-        """Take the recent level as the new baseline, spread as the old one.
+    def drift_level(self, x: float) -> float:
+        """The level a drift detected at value `x` moved to: the recent level,
+        or `x` itself when the recent level (which one value moves by a few
+        standard deviations at most) has not caught up with a large step."""
+        recent = self.recent
+        return recent if abs(x - recent) <= RECENT_CLIP * self.sd else x
+
+    def adopt(self, cadence_ms: float = 0.0, level: float | None = None) -> None:
+        """Take `level` (by default the recent level) as the new baseline,
+        spread as the old one.
 
         The new baseline counts as already warmed up (`WARMUP` readings at
-        that level and spread): it is this patient's, so from the next reading
-        on anomalous values stay out of learning. Learning everything again for
-        `WARMUP` readings would let a deterioration that starts soon after a
-        benign change become the baseline it is scored against.
+        that level and spread, or `WARMUP_MS` of them at `cadence_ms`): it is
+        this patient's, so from the next reading on anomalous values stay out
+        of learning. Learning everything again would let a deterioration that
+        starts soon after a benign change become the baseline it is scored
+        against. The drift detector restarts as if it had seen the new level
+        `PH_MIN_INSTANCES` times: should the level still be moving (a large
+        step adopted early), the next drift is detected within a few readings.
         """
-        level, sd = self.recent, self.sd
-        self.prior_mean, self.prior_sd = level, sd
-        self.var = RunningVar.of(WARMUP, level, sd)
-        self.ph = PageHinkley()
+        level = self.recent if level is None else level
+        sd = self.sd
+        self.prior_mean, self.prior_sd = level, -1.0  # no prior to blend: the new level is this patient's
+        n = max(WARMUP, math.ceil(WARMUP_MS / cadence_ms)) if cadence_ms > 0 else WARMUP
+        self.var = RunningVar.of(n, level, sd)
+        self.recent = level
+        self.ph = PageHinkley(n=float(PH_MIN_INSTANCES))
+        self._refresh()
 
     def reject_drift(self) -> None:
         """Drift to an unsafe level: keep the baseline, restart the detector."""

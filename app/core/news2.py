@@ -10,8 +10,8 @@ before they are banded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 PARAMETERS = (
     "respiratory_rate",
@@ -68,24 +68,38 @@ def temperature(t: float) -> int:
     return _band(round(t, 1), ((35.0, 3), (36.0, 1), (38.0, 0), (39.0, 1)), 2)
 
 
-@dataclass(frozen=True, slots=True)
-class News2:
+# The whole-number parameters' scores looked up by value (0-400, what the
+# gateway accepts), built from the functions above: `score` runs per reading.
+_TABLE_SIZE = 401
+_RR = tuple(respiratory_rate(v) for v in range(_TABLE_SIZE))
+_SPO2_1 = tuple(spo2_scale1(v) for v in range(_TABLE_SIZE))
+_SBP = tuple(systolic_bp(v) for v in range(_TABLE_SIZE))
+_PULSE = tuple(pulse(v) for v in range(_TABLE_SIZE))
+
+
+def _lookup(table: tuple[int, ...], scorer: Callable[[float], int], value: float) -> int:
+    i = round(value)
+    return table[i] if 0 <= i < _TABLE_SIZE else scorer(value)
+
+
+class News2(NamedTuple):  # a tuple: built for every reading, the cheapest immutable record
     total: int
     subscores: dict[str, int]
     complete: bool  # every parameter had a value
 
     @property
     def any_three(self) -> bool:
-        return any(s == 3 for s in self.subscores.values())
+        return 3 in self.subscores.values()
 
     @property
     def band(self) -> str:
         """Clinical risk (RCP 2017 Chart 2): low, low_medium, medium or high."""
-        if self.total >= 7:
+        total = self.total
+        if total >= 7:
             return "high"
-        if self.total >= 5:
+        if total >= 5:
             return "medium"
-        if self.any_three:
+        if total >= 3 and 3 in self.subscores.values():
             return "low_medium"
         return "low"
 
@@ -100,15 +114,15 @@ def score(latest: dict[str, Any], scale2: bool = False) -> News2:
     sub: dict[str, int] = {}
     on_oxygen = bool(latest.get("on_oxygen", False))
     if (v := latest.get("respiratory_rate")) is not None:
-        sub["respiratory_rate"] = respiratory_rate(v)
+        sub["respiratory_rate"] = _lookup(_RR, respiratory_rate, v)
     if (v := latest.get("spo2")) is not None:
-        sub["spo2"] = spo2_scale2(v, on_oxygen) if scale2 else spo2_scale1(v)
+        sub["spo2"] = spo2_scale2(v, on_oxygen) if scale2 else _lookup(_SPO2_1, spo2_scale1, v)
     if "on_oxygen" in latest:
         sub["on_oxygen"] = air_or_oxygen(on_oxygen)
     if (v := latest.get("systolic_bp")) is not None:
-        sub["systolic_bp"] = systolic_bp(v)
+        sub["systolic_bp"] = _lookup(_SBP, systolic_bp, v)
     if (v := latest.get("heart_rate")) is not None:
-        sub["heart_rate"] = pulse(v)
+        sub["heart_rate"] = _lookup(_PULSE, pulse, v)
     if (v := latest.get("consciousness")) is not None:
         sub["consciousness"] = consciousness(v)
     if (v := latest.get("temperature")) is not None:

@@ -8,15 +8,16 @@ For every reading, in event time, `process` runs these stages:
    (`app.core.vitals.is_artifact`) are marked as artifacts and go no further.
    A reading older than the newest one already seen (a resend, or a device
    replaying its buffer) updates the latest values it is newest for, and is
-   neither learned nor scored. A reading's event time is never later than
+   neither learned nor scored. Each channel's cadence (typical time
+   between its values) moves on. A reading's event time is never later than
    its record's receipt by the gateway (`process_record`): a device clock
    that ran ahead cannot push the patient's clock into the future, where it
    would make every correctly stamped reading after it look old.
-2. `_score`. Each modelled vital is scored (a z-score) against the patient's
-   baseline (`app.core.model.Baseline`), before it learns from the value.
-3. `_track`. The vital's short-horizon trend moves on; vitals whose trend
-   reaches a dangerous range within the horizon are noted.
-4. `_learn_and_drift`. The baseline learns (anomalous values are kept out).
+2-4. `_model`, per numeric channel in one pass: score (a z-score against
+   the patient's baseline, `app.core.model.Baseline`, before it learns from
+   the value); track (the vital's short-horizon trend moves on; vitals whose
+   trend reaches a dangerous range within the horizon are noted); learn and
+   drift (the baseline learns; anomalous values are kept out of its mean).
    A drift (the level moved for good) is adopted as the new baseline only
    when the new level is clinically safe (NEWS2 scores the vital 0); a drift
    into a range NEWS2 scores is a deterioration and keeps alerting. Either
@@ -24,11 +25,14 @@ For every reading, in event time, `process` runs these stages:
 5. Findings: `_safety_net` (NEWS2 from the latest value of each parameter no
    older than `news2_max_age_ms`, independent of anything learned),
    `_anomaly` (far from the learned normal), `_trend` (heading for danger),
-   `_signal_quality` (a device sending artifacts again and again, which mutes
-   new physiology alerts).
+   `_signal_quality` (a channel sending artifacts again and again; `_quality`
+   judges each channel on its own and keeps a bad one's values out of
+   detection, never another's).
 6. `_lifecycle` (`app.core.alerts.transition`): open once the condition has
-   held for `confirm_ms` (a single artifact-like reading never alarms),
-   escalate, remind, and resolve once it has been gone for `resolve_after_ms`.
+   held for `confirm_ms` (a single artifact-like reading never alarms; spot
+   measurements, read every `SPARSE_MS` or less often, are their own
+   confirmation), escalate, remind, and resolve once it has been gone for
+   `resolve_after_ms`, at the patient's cadence.
 
 Everything depends only on the readings and their event times, so a replay
 at any speed produces the same events.
@@ -36,6 +40,7 @@ at any speed produces the same events.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,28 +48,48 @@ from typing import Any
 from app.core import news2
 from app.core.alerts import (
     LIFECYCLE_KINDS,
-    PHYSIOLOGY,
     Finding,
     Kind,
     Severity,
     Status,
     alert_id,
     event,
+    iso,
     transition,
 )
-from app.core.model import WARMUP, Baseline
+from app.core.model import DAY_MS, WARMUP_MIN, WARMUP_MS, Baseline
 from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
-from app.core.vitals import DANGER, MODELLED, NUMERIC, SPO2_SCALE2_DANGER
+from app.core.vitals import DANGER, NUMERIC, SPO2_SCALE2_DANGER
 
-ARTIFACT_ALPHA = 0.2  # smoothing of the share of readings carrying an artifact
+ARTIFACT_ALPHA = 0.2  # smoothing of a channel's share of recent values that were artifacts
+QUALITY_FORGET = 0.01  # a channel's artifact share below which its quality entry is dropped
+NO_SIGNAL = 0  # what a monitor sends for a channel without signal (a sensor not connected)
+# A pulse oximeter's own pulse rate: a custom channel the core recognises, to
+# check the oximeter against the ECG's heart rate (LOINC 8889-8).
+PULSE_RATE = "pulse_rate"
+PULSE_DISAGREE = 10.0  # beats/min the oximeter's pulse rate may differ from the ECG's heart rate ...
+PULSE_DISAGREE_SHARE = 0.15  # ... and this share of it
+
+CADENCE_ALPHA = 0.2  # smoothing of each channel's cadence (time between its readings)
+CADENCE_CLIP = 10.0  # one interval moves the cadence by at most this many times the estimate
+# A channel read this rarely or less often is sparse (charted, a spot check):
+# the reading itself is the confirmation, where waiting for the next one would
+# mean waiting that long.
+SPARSE_MS = 5 * 60 * 1000
+FRESH_CADENCES = 1.5  # a NEWS2 parameter is fresh this many of its cadences (or news2_max_age_ms) ...
+FRESH_CAP_MS = 24 * 60 * 60 * 1000  # ... and never older than a day
 
 _PLAUSIBLE = {name: vital.plausible for name, vital in NUMERIC.items()}
+# A number is a value of exactly these classes (bool, a subclass of int, is not).
+_NUMBERS: frozenset[Any] = frozenset({int, float})
+_CHECKED = {**_PLAUSIBLE, PULSE_RATE: NUMERIC["heart_rate"].plausible}  # channels whose signal is judged
 _NEWS2_PARAMETERS = frozenset(news2.PARAMETERS)
+_RADIANS_PER_MS = 2 * math.pi / DAY_MS
 # Enum members bound once: looking one up on its class costs four times a
 # plain name on the hot path.
 _NEWS2, _ANOMALY, _TREND, _SIGNAL_QUALITY = Kind.NEWS2, Kind.ANOMALY, Kind.TREND, Kind.SIGNAL_QUALITY
-_BASELINE_DRIFT = Kind.BASELINE_DRIFT
+_BASELINE_DRIFT, _NO_SIGNAL = Kind.BASELINE_DRIFT, Kind.NO_SIGNAL
 _LOW, _MEDIUM, _HIGH = Severity.LOW, Severity.MEDIUM, Severity.HIGH
 _NEWS2_SEVERITY = {"high": _HIGH, "medium": _MEDIUM, "low_medium": _LOW}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
@@ -86,9 +111,11 @@ class Config:
     news2_max_age_ms: int = 60 * 60 * 1000  # older latest values do not count
     resolve_after_ms: int = 10 * 60 * 1000  # a condition must be gone this long to resolve
     confirm_ms: int = 15 * 1000  # ... and hold this long, over two readings or more, to open
-    personal_after: int = 120  # readings learned before a NEWS2 single-3 can be the patient's normal
+    personal_after: int = 12  # readings learned, and ...
+    personal_after_ms: int = 2 * 60 * 60 * 1000  # ... the time they span, before a trigger can be the normal
     renotify_ms: int = 60 * 60 * 1000  # reminder while an alert stays open (NEWS2 medium: hourly)
-    artifact_share: float = 0.3  # share of recent readings with artifacts that marks bad signal
+    artifact_share: float = 0.3  # share of a channel's recent values that were artifacts that marks it bad
+    no_signal_ms: int = 5 * 60 * 1000  # a channel sending "no signal" (0) this long is a technical notice
     trend_horizon_ms: int = 15 * 60 * 1000  # how far ahead the trend looks for a dangerous range
     trend_z: float = 2.5  # how far (in SDs) a vital must have left its normal before its trend counts
     scale2: bool = False  # NEWS2 SpO2 scale 2 (hypercapnic target)
@@ -135,11 +162,14 @@ class _Reading:
     ts: int
     clean: dict[str, Any]
     z: dict[str, float]  # modelled vital -> z-score
-    # (vital, its baseline, value, mean and spread it was scored against), in MODELLED order
-    scored: list[tuple[str, Baseline, float, float, float]]
+    # (channel, whether its baseline is warmed up), for every numeric channel scored, in the reading's order
+    scored: list[tuple[str, bool]]
     near: list[str]  # vitals whose trend reaches danger
     findings: dict[Kind, Finding]
     evidence: dict[Kind, dict[str, Any]]
+    artifacts: dict[str, Any]  # channel -> its artifact value in this reading
+    bad: frozenset[str] | set[str] = frozenset()  # channels whose signal is bad now (`_quality`)
+    far: bool = False  # a channel scored |z| >= z_alert (`_model`)
 
 
 def process_record(
@@ -197,20 +227,25 @@ def process(
         outcome.duplicate = True  # the same reading stored twice (a resend): already counted
         return outcome
     when = reading["ts"] if ts is None else ts
-    r = _Reading(subject, patient, device_id, reading, when, {}, {}, [], [], {}, {})
+    r = _Reading(subject, patient, device_id, reading, when, {}, {}, [], [], {}, {}, {})
     outcome.artifacts = _clean(state, r)
     if r.ts < state.last_ts:
         outcome.out_of_order = True
         return outcome
-    _advance(state, r, outcome.artifacts)
-    _score(state, r)
-    _track(state, r, config)
-    _learn_and_drift(state, r, config, outcome)
+    _advance(state, r)
+    if r.artifacts or state.quality:  # the common case skips these calls: this is the hot path
+        _quality(state, r, config, outcome)
+    _model(state, r, config, outcome)
     _safety_net(state, r, config)
-    _anomaly(state, r, config)
-    _trend(state, r, config)
-    muted = _signal_quality(state, r, config)
-    _lifecycle(state, r, config, muted, outcome)
+    alerts = state.alerts
+    if r.far or alerts:
+        _anomaly(state, r, config)
+    if r.near or alerts:
+        _trend(state, r, config)
+    if state.quality or alerts:
+        _signal_quality(state, r, config)
+    if r.findings or alerts:
+        _lifecycle(state, r, config, outcome)
     return outcome
 
 
@@ -219,97 +254,211 @@ def process(
 
 def _clean(state: PatientState, r: _Reading) -> int:
     """Keep the plausible values in `r.clean` and as the patient's latest;
-    return how many were artifacts."""
-    artifacts = 0
-    latest = state.latest
-    ts, clean = r.ts, r.clean
+    note the artifacts (per channel) in `r.artifacts` and return how many
+    there were. Cross-channel checks (`_implausible_together`) mark values
+    that are each plausible but cannot all be right."""
+    ts, clean, artifacts = r.ts, r.clean, r.artifacts
     for name, value in r.raw["vitals"].items():
-        bounds = _PLAUSIBLE.get(name)
-        if (
-            bounds is not None
-            and value.__class__ is not bool
-            and isinstance(value, (int, float))
-            and not bounds[0] <= value <= bounds[1]
-        ):
-            artifacts += 1  # outside physiology (app.core.vitals.is_artifact)
+        bounds = _CHECKED.get(name)
+        if bounds is not None and value.__class__ in _NUMBERS and not bounds[0] <= value <= bounds[1]:
+            artifacts[name] = value  # outside physiology (app.core.vitals.is_artifact), or no signal
             continue
         clean[name] = value
+    if PULSE_RATE in clean or "diastolic_bp" in clean:
+        _implausible_together(clean, artifacts)
+    latest = state.latest
+    for name, value in clean.items():
         previous = latest.get(name)
-        if previous is None or previous[1] <= ts:
+        if previous is None:
             if name not in CATALOGUE:
-                _keep_custom(latest, name)
-            latest[name] = [value, ts]
-    return artifacts
+                _keep_custom(state, name)
+            latest[name] = [value, ts, 0]
+        elif previous[1] < ts:
+            if name not in CATALOGUE:
+                _keep_custom(state, name)
+            # The channel's cadence (typical time between its values, ms): an
+            # exponentially weighted mean whose steps are clipped to
+            # CADENCE_CLIP times the estimate, so that one night's gap hardly
+            # moves a monitor's cadence while a real change (charting hourly
+            # from now on) is followed within a few readings.
+            cadence, dt = previous[2], ts - previous[1]
+            if cadence <= 0:
+                cadence = dt
+            else:
+                step = dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
+                cadence = int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
+            latest[name] = [value, ts, cadence]
+        elif previous[1] == ts:
+            previous[0] = value
+    return len(artifacts)
 
 
-def _keep_custom(latest: dict[str, list[Any]], name: str) -> None:
+def _implausible_together(clean: dict[str, Any], artifacts: dict[str, Any]) -> None:
+    """Values plausible one by one but not together are artifacts:
+
+    - a pulse oximeter's pulse rate (`PULSE_RATE`) that disagrees with the
+      ECG's heart rate by more than `PULSE_DISAGREE` beats/min (and
+      `PULSE_DISAGREE_SHARE` of the heart rate): the oximeter is not reading
+      the pulse (a loose or moving probe, poor perfusion), so its SpO2 is not
+      to be trusted either. The ECG's heart rate is kept;
+    - a systolic pressure not above the diastolic one (a cuff or transducer
+      error): both are dropped."""
+    hr, pr = clean.get("heart_rate"), clean.get(PULSE_RATE)
+    if isinstance(hr, (int, float)) and isinstance(pr, (int, float)):
+        if abs(hr - pr) > max(PULSE_DISAGREE, PULSE_DISAGREE_SHARE * hr):
+            for name in (PULSE_RATE, "spo2"):
+                if name in clean:
+                    artifacts[name] = clean.pop(name)
+    sbp, dbp = clean.get("systolic_bp"), clean.get("diastolic_bp")
+    if isinstance(sbp, (int, float)) and isinstance(dbp, (int, float)) and sbp <= dbp:
+        artifacts["systolic_bp"] = clean.pop("systolic_bp")
+        artifacts["diastolic_bp"] = clean.pop("diastolic_bp")
+
+
+def _keep_custom(state: PatientState, name: str) -> None:
     """Make `name` the most recently updated custom channel, forgetting the
-    least recently updated one when the patient already has
-    `MAX_CUSTOM_CHANNELS` (dicts keep insertion order)."""
+    least recently updated one (its value and baseline) when the patient
+    already has `MAX_CUSTOM_CHANNELS` (dicts keep insertion order)."""
+    latest = state.latest
     if name in latest:
         del latest[name]
         return
     custom = [k for k in latest if k not in CATALOGUE]
     if len(custom) >= MAX_CUSTOM_CHANNELS:
         del latest[custom[0]]
+        state.baselines.pop(custom[0], None)
+        state.quality.pop(custom[0], None)
 
 
-def _advance(state: PatientState, r: _Reading, artifacts: int) -> None:
+def _advance(state: PatientState, r: _Reading) -> None:
     """The patient's clock and counters move on to this (current) reading."""
     state.last_ts = r.ts
     state.last_id = r.raw["id"]
     state.count += 1
-    state.artifact_rate += ARTIFACT_ALPHA * ((1.0 if artifacts else 0.0) - state.artifact_rate)
+
+
+def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
+    """Judge each channel's signal on its own (`state.quality`: per channel,
+    the smoothed share of its recent values that were artifacts, when its
+    "no signal" run began, and whether a notice said so). A channel is bad
+    (`r.bad`) while that share is at least `artifact_share`, or while it
+    sends "no signal" (`NO_SIGNAL`, 0: a disconnected sensor); a bad
+    channel's values are neither scored nor learned nor fed to NEWS2, and no
+    other channel is affected. A "no signal" run lasting `no_signal_ms` is
+    a technical notice (`no_signal`), as is the signal's return after it."""
+    quality, artifacts = state.quality, r.artifacts
+    if not artifacts and not quality:
+        return
+    ts, vitals = r.ts, r.raw["vitals"]
+    for name, value in artifacts.items():
+        entry = quality.get(name)
+        if entry is None:
+            entry = quality[name] = [0.0, 0, 0]
+        entry[0] += ARTIFACT_ALPHA * (1.0 - entry[0])
+        if value == NO_SIGNAL and value.__class__ is not bool:
+            if not entry[1]:
+                entry[1] = ts
+            elif not entry[2] and ts - entry[1] >= config.no_signal_ms:
+                entry[2] = 1
+                outcome.events.append(_no_signal_event(r, name, entry[1], "lost"))
+        else:
+            _end_no_signal(r, name, entry, outcome)
+    for name, entry in list(quality.items()):
+        if name in artifacts or name not in vitals:
+            continue
+        entry[0] -= ARTIFACT_ALPHA * entry[0]
+        _end_no_signal(r, name, entry, outcome)
+        if entry[0] < QUALITY_FORGET:
+            del quality[name]
+    share = config.artifact_share
+    r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
+
+
+def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:
+    if entry[2]:
+        outcome.events.append(_no_signal_event(r, name, entry[1], "restored"))
+    entry[1] = entry[2] = 0
+
+
+def _no_signal_event(r: _Reading, vital: str, since_ms: int, signal: str) -> dict[str, Any]:
+    return event(
+        subject=r.subject,
+        patient=r.patient,
+        device_id=r.device_id,
+        status=Status.NOTICE,
+        kind=_NO_SIGNAL,
+        severity=_LOW,
+        opened_ms=since_ms,
+        event_ms=r.ts,
+        reading_id=r.raw["id"],
+        evidence={"vital": vital, "since": iso(since_ms), "signal": signal},
+        episode_id=alert_id(r.subject, f"no_signal/{vital}", since_ms),
+    )
 
 
 # -- 2-4. score, track, learn and drift ------------------------------------------------
 
 
-def _score(state: PatientState, r: _Reading) -> None:
-    """Each modelled vital's z-score against the baseline as it was before
-    this reading (a new patient's: the population prior)."""
-    baselines = state.baselines
-    for name in MODELLED:
-        x = r.clean.get(name)
-        if x is None:
-            continue
+def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
+    """Per numeric channel, in one pass (the hot path):
+
+    - score: its z-score against the baseline as it was before this reading
+      (a new patient's: the population prior; a custom channel's: its own
+      first values);
+    - track: its trend moves on (vitals with a dangerous range, `DANGER`);
+      those heading there within the horizon, not there yet, are noted in
+      `r.near`;
+    - learn and drift: the baseline learns the value; a drift is adopted only
+      at a level NEWS2 scores 0, and reported either way."""
+    baselines, bad, latest, ts = state.baselines, r.bad, state.latest, r.ts
+    learn_below, z_alert, horizon_ms = config.learn_below, config.z_alert, config.trend_horizon_ms
+    scored, z_scores = r.scored, r.z
+    angle = (ts % DAY_MS) * _RADIANS_PER_MS  # the time of day, for daily profiles
+    cos_t, sin_t = math.cos(angle), math.sin(angle)
+    for name, x in r.clean.items():
+        if x.__class__ not in _NUMBERS or (bad and name in bad):
+            continue  # consciousness (a letter), oxygen (a flag), or a bad channel
         baseline = baselines.get(name)
         if baseline is None:
-            baseline = baselines[name] = Baseline.prior(name)
-        mean, sd = baseline.mean, baseline.sd
-        r.scored.append((name, baseline, x, mean, sd))
-        r.z[name] = (x - mean) / sd
+            baseline = baselines[name] = Baseline.prior(name, x)
+        mean, sd, daily = baseline.mean, baseline.sd, baseline.daily
+        if daily is not None:  # `Baseline.forecast`, inline
+            mean += daily[0] * cos_t + daily[1] * sin_t
+        cadence = latest[name][2]
+        n = baseline.var.n
+        warm = n >= WARMUP_MIN and n * cadence >= WARMUP_MS  # `Baseline.warm`, inline
+        z = (x - mean) / sd
+        if z >= z_alert or z <= -z_alert:
+            r.far = True
+        scored.append((name, warm))
+        z_scores[name] = z
+        danger = DANGER.get(name)
+        if danger is not None:
+            baseline.track(x, ts, sd, cadence)
+            slope = baseline.slope
+            if slope:
+                # `_horizon_min`, inline
+                level = baseline.level
+                ahead = level + slope * (horizon_ms if horizon_ms > 2 * cadence else 2 * cadence) / 60_000
+                low, high = danger if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
+                if (low is not None and ahead <= low < level) or (high is not None and level < high <= ahead):
+                    r.near.append(name)  # heading for danger; _heading checks the rest
+        if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, cos_t, sin_t, ts):
+            _drift(r, name, baseline, x, mean, cadence, outcome)
 
 
-def _track(state: PatientState, r: _Reading, config: Config) -> None:
-    """Move each scored vital's trend on; note those heading for a dangerous
-    range (`DANGER`) they have not reached yet, within the horizon."""
-    horizon = config.trend_horizon_ms / 60_000
-    for name, baseline, x, _, sd in r.scored:
-        baseline.track(x, r.ts, sd)
-        if baseline.slope and name in DANGER:
-            ahead = baseline.level + baseline.slope * horizon
-            low, high = DANGER[name] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
-            if (low is not None and ahead <= low < baseline.level) or (
-                high is not None and baseline.level < high <= ahead
-            ):
-                r.near.append(name)  # heading for danger; _heading checks the rest
-
-
-def _learn_and_drift(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
-    """Each baseline learns its value; a drift is adopted only at a level
-    NEWS2 scores 0, and reported either way."""
-    for name, baseline, x, old_mean, sd in r.scored:
-        if not baseline.update(x, r.z[name], config.learn_below, sd):
-            continue
-        safe_level = _SAFE_LEVEL.get(name)
-        adopted = safe_level is None or safe_level(baseline.recent) == 0
-        if adopted:
-            baseline.adopt()
-        else:
-            baseline.reject_drift()
-        outcome.drifts.append(name)
-        outcome.events.append(_drift_event(r, name, old_mean, baseline.recent, adopted))
+def _drift(
+    r: _Reading, name: str, baseline: Baseline, x: float, old_mean: float, cadence: float, outcome: Outcome
+) -> None:
+    level = baseline.drift_level(x)
+    safe_level = _SAFE_LEVEL.get(name)
+    adopted = safe_level is None or safe_level(level) == 0
+    if adopted:
+        baseline.adopt(cadence, level)
+    else:
+        baseline.reject_drift()
+    outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
+    outcome.events.append(_drift_event(r, name, old_mean, level, adopted))
 
 
 def _drift_event(r: _Reading, vital: str, old_mean: float, new_level: float, adopted: bool) -> dict[str, Any]:
@@ -339,12 +488,18 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     (personalised limits). The medium and high bands alarm at once when two
     or more vitals moved: one faulty sensor cannot do that; otherwise they
     wait for confirmation like the rest."""
-    oldest = r.ts - config.news2_max_age_ms
-    current = {
-        name: value
-        for name, (value, when) in state.latest.items()
-        if when >= oldest and name in _NEWS2_PARAMETERS
-    }
+    ts, bad, max_age, latest = r.ts, r.bad, config.news2_max_age_ms, state.latest
+    current = {}
+    for name in news2.PARAMETERS:
+        entry = latest.get(name)
+        if entry is None or (bad and name in bad):
+            continue
+        # Fresh: `news2_max_age_ms`, or FRESH_CADENCES of the parameter's own
+        # cadence when it is charted less often (GCS every three hours stays in
+        # the score until the next one is due), at most FRESH_CAP_MS.
+        age = ts - entry[1]
+        if age <= max_age or (age <= FRESH_CADENCES * entry[2] and age <= FRESH_CAP_MS):
+            current[name] = entry[0]
     score = news2.score(current, config.scale2)
     band = score.band
     severity = _NEWS2_SEVERITY.get(band)
@@ -363,27 +518,43 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         name for name, sub in score.subscores.items() if sub and _deviates(state, name, current[name], config)
     ]
     if deviating or band == "high":
-        urgent = band in ("medium", "high") and len(deviating) >= 2
+        urgent = (band in ("medium", "high") and len(deviating) >= 2) or _sparse(
+            state, deviating or list(score.subscores)
+        )
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent)
+
+
+def _sparse(state: PatientState, names: list[str]) -> bool:
+    """Are all these channels read every `SPARSE_MS` or less often? Then
+    their values are spot measurements (charted, a home device), each one
+    its own confirmation. A channel with one value so far has no cadence and
+    is not sparse."""
+    latest = state.latest
+    return all(name in latest and latest[name][2] >= SPARSE_MS for name in names)
 
 
 def _deviates(state: PatientState, name: str, value: Any, config: Config) -> bool:
     """Is this value away from the patient's established normal? Parameters
     the model does not learn (consciousness, oxygen), or has learned from fewer
-    than `personal_after` readings, always count as deviating: personalised
+    than `personal_after` readings spanning `personal_after_ms` (two hours:
+    120 readings at one a minute, 12 charted hourly), always count as deviating: personalised
     limits apply only to values the patient is known to live with (an
     athlete's slow pulse; SpO2 and breathing rate with COPD, for whom the
     chart's scale 2 would be prescribed)."""
     baseline = state.baselines.get(name)
-    return baseline is None or baseline.n < config.personal_after or abs(baseline.z(value)) >= 2.5
+    if baseline is None:
+        return True
+    n = baseline.n
+    personal = n >= config.personal_after and n * state.latest[name][2] >= config.personal_after_ms
+    return not personal or abs(baseline.z(value)) >= 2.5
 
 
 def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
     """Vitals far from this patient's normal (never during warm-up)."""
-    z_scores = r.z
-    anomalous = {
-        k: z for k, z in z_scores.items() if abs(z) >= config.z_alert and state.baselines[k].n >= WARMUP
-    }
+    if not r.far and _ANOMALY not in state.alerts:
+        return  # the common case: nothing far out, nothing open
+    z_scores, z_alert = r.z, config.z_alert
+    anomalous = {name: z_scores[name] for name, warm in r.scored if warm and abs(z_scores[name]) >= z_alert}
     if not anomalous and _ANOMALY not in state.alerts:
         return
     worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)
@@ -397,7 +568,9 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         top = max(abs(z) for z in anomalous.values())
         severity = _MEDIUM if top >= config.z_medium else _LOW
         # Two vitals far from this patient's normal at once: not one sensor's artifact.
-        r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=len(anomalous) >= 2)
+        # A spot measurement far out (medium) is its own confirmation (`_sparse`).
+        urgent = len(anomalous) >= 2 or (severity is _MEDIUM and _sparse(state, list(anomalous)))
+        r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent)
 
 
 def _trend(state: PatientState, r: _Reading, config: Config) -> None:
@@ -408,7 +581,8 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
     heading = _heading(state, r.near, config) if r.near and not _alarming(state) else {}
     if not heading and _TREND not in state.alerts:
         return
-    r.evidence[_TREND] = evidence = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": heading}
+    horizon = max([config.trend_horizon_ms / 60_000] + [h.pop("_horizon") for h in heading.values()])
+    r.evidence[_TREND] = evidence = {"horizon_min": horizon, "vitals": heading}
     if heading:
         r.findings[_TREND] = Finding(_TREND, _LOW, evidence)
 
@@ -421,16 +595,16 @@ def _alarming(state: PatientState) -> bool:
 def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, dict[str, float]]:
     """Of the vitals whose trend reaches a dangerous range
     (`app.core.vitals.DANGER`) within the horizon and that are not there yet
-    (`near`), those the patient has a baseline for (`WARMUP` readings) and
+    (`near`), those the patient has a warmed-up baseline for and
     whose smoothed level has already left it by `trend_z` standard deviations
     in that direction: a wobble inside the normal range, or a benign slow
     drift far from danger, does not count."""
-    horizon = config.trend_horizon_ms / 60_000
     found: dict[str, dict[str, float]] = {}
     for name in near:
-        baseline = state.baselines[name]
-        if baseline.n < WARMUP:
+        baseline, cadence = state.baselines[name], state.latest[name][2]
+        if not baseline.warm(cadence):
             continue
+        horizon = _horizon_min(config, cadence)
         level, slope = baseline.level, baseline.slope
         departure = (level - baseline.mean) / baseline.sd
         low, high = DANGER[name] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
@@ -446,32 +620,50 @@ def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, 
             "projected": round(level + slope * horizon, 1),
             "limit": limit,
             "minutes_to_limit": round((limit - level) / slope, 1),
+            "_horizon": horizon,
         }
     return found
 
 
-def _signal_quality(state: PatientState, r: _Reading, config: Config) -> frozenset[Kind]:
-    """A device sending artifacts again and again (a loose probe) mutes new
-    physiology alerts for this patient until its signal is good again; it
-    raises its own `signal_quality` alert instead. Urgent findings (two or
-    more vitals moving) are never muted. Returns the muted kinds."""
-    bad = state.artifact_rate >= config.artifact_share
-    if bad or _SIGNAL_QUALITY in state.alerts:
-        r.evidence[_SIGNAL_QUALITY] = {"artifact_share": round(state.artifact_rate, 2)}
-    if bad:
-        r.findings[_SIGNAL_QUALITY] = Finding(
-            _SIGNAL_QUALITY, _LOW, r.evidence[_SIGNAL_QUALITY], urgent=True
-        )
-    quality = state.alerts.get(_SIGNAL_QUALITY)
-    return PHYSIOLOGY if quality is not None and quality.confirmed else frozenset()
+def _horizon_min(config: Config, cadence_ms: float) -> float:
+    """How far ahead (minutes) a vital's trend looks: `trend_horizon_ms`, or
+    two of its readings when it is read less often."""
+    return max(config.trend_horizon_ms, 2 * cadence_ms) / 60_000
+
+
+def _signal_quality(state: PatientState, r: _Reading, config: Config) -> None:
+    """A channel sending artifacts again and again (a loose probe) raises a
+    `signal_quality` alert naming it; its own values are kept out of
+    detection (`_quality`) while every other channel carries on. A channel
+    sending "no signal" is not part of it: that is a notice, not an alarm."""
+    if not state.quality and _SIGNAL_QUALITY not in state.alerts:
+        return  # the common case: every channel clean
+    share = config.artifact_share
+    noisy = {
+        name: round(entry[0], 2)
+        for name, entry in state.quality.items()
+        if entry[0] >= share and not entry[1]
+    }
+    if noisy or _SIGNAL_QUALITY in state.alerts:
+        r.evidence[_SIGNAL_QUALITY] = {"artifact_share": max(noisy.values(), default=0.0), "vitals": noisy}
+    if noisy:
+        r.findings[_SIGNAL_QUALITY] = Finding(_SIGNAL_QUALITY, _LOW, r.evidence[_SIGNAL_QUALITY], urgent=True)
 
 
 # -- 6. lifecycle -------------------------------------------------------------------------
 
 
-def _lifecycle(
-    state: PatientState, r: _Reading, config: Config, muted: frozenset[Kind], outcome: Outcome
-) -> None:
+def _patient_cadence(state: PatientState, ts: int) -> float:
+    """How often this patient is read: the shortest cadence among the
+    channels still arriving (their latest value at most three cadences old).
+    The lifecycle's resolution and reminders follow it."""
+    cadences = [entry[2] for entry in state.latest.values() if entry[2] and ts - entry[1] <= 3 * entry[2]]
+    return min(cadences, default=0)
+
+
+def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
+    if not r.findings and not state.alerts:
+        return
     changes = transition(
         state.alerts,
         LIFECYCLE_KINDS,
@@ -480,7 +672,7 @@ def _lifecycle(
         resolve_after_ms=config.resolve_after_ms,
         confirm_ms=config.confirm_ms,
         renotify_ms=config.renotify_ms,
-        muted=muted,
+        cadence_ms=_patient_cadence(state, r.ts),
     )
     for change in changes:
         outcome.events.append(

@@ -6,28 +6,40 @@ and read back with `decode`, never pickled. Everything encoded is a public
 value Vigil owns (`app.core.stats`, `app.core.model`, `app.core.alerts`), so
 a library release cannot change what a stored state means.
 
-Version 3, one JSON object:
+Version 4, one JSON object:
 
-    {"v": 3, "n": readings processed, "t": newest event time (ms),
-     "i": id of the reading processed last, "q": smoothed artifact share,
-     "b": {vital: [var.n, var.mean, var.m2, prior mean, prior sd, recent level,
-                   ph.n, ph.mean, ph.sum_increase, ph.sum_decrease,
-                   ph.min_increase (1e300 for none yet), ph.max_decrease,
-                   trend level, trend slope per minute, trend time (ms)]},
-     "l": {channel: [latest value, its event time (ms)]},
+    {"v": 4, "n": readings processed, "t": newest event time (ms),
+     "i": id of the reading processed last,
+     "q": {channel: [smoothed share of its recent values that were artifacts,
+                     start of its "no signal" run (ms, 0: none), 1 if a notice said so, else 0]},
+     "b": {channel (a numeric vital, or a custom channel): base64 of little-endian IEEE 754 doubles
+                  [var.n, var.mean, var.m2, prior mean, prior sd (-1: folded in), recent level,
+                   ph.n, ph.mean, ph.sum_increase, ph.sum_decrease, ph.min_increase (inf for none
+                   yet), ph.max_decrease, trend level, trend slope per minute, trend time (ms),
+                   and once learning has begun the daily profile: mean of (value - level) x cos,
+                   x sin of the time of day, mean of cos^2, of sin^2, the event time its learning
+                   began (negated once the profile is in use)]},
+     "l": {channel: [latest value, its event time (ms), its cadence: typical ms between its values]},
      "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null]}}
 
-Version 2 (no trend: baselines of 12 numbers) is still read.
+Versions 2 (no trend: baselines of 12 numbers) and 3 (15), whose baselines
+are JSON lists, are still read; their "q" (one artifact share for the whole
+patient) is dropped: the per-channel shares start afresh at 0.
 
 The state is bounded whatever a device sends (docs/operations.md#worker-state):
-baselines exist only for the catalogue's modelled vitals, alerts one per
-kind, and the latest values of at most `MAX_CUSTOM_CHANNELS` custom channels
-are kept; `encode` refuses a state over `MAX_STATE_BYTES` (`StateError`).
+baselines exist only for the catalogue's numeric vitals and at most
+`MAX_CUSTOM_CHANNELS` custom channels, alerts one per kind, and the latest
+values of at most `MAX_CUSTOM_CHANNELS` custom channels are kept; `encode`
+drops custom channels' baselines, then their latest values, to fit, and
+refuses a state still over `MAX_STATE_BYTES` (`StateError`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,10 +53,15 @@ from app.core.vitals import NUMERIC
 
 MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
 MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
-STATE_VERSION = 3  # 2: baselines carry their prior (mean, sd); 3: and a trend
-_READABLE_VERSIONS = (2, 3)  # a v2 baseline starts its trend afresh
+STATE_VERSION = 4  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel
+_READABLE_VERSIONS = (2, 3, 4)  # a v2 baseline starts its trend afresh; v2-3 quality starts afresh
+_QUALITY_CHANNELS = frozenset(NUMERIC) | {"pulse_rate"}  # channels whose signal quality is judged
 CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen"}
-_NONE_YET = 1e300  # JSON has no infinity: PageHinkley.min_increase before its first value
+_NONE_YET = 1e300  # v2-3 JSON had no infinity: PageHinkley.min_increase before its first value
+_BASE_FIELDS = 15  # numbers of a baseline ...
+_PROFILE_FIELDS = 5  # ... and of its daily profile, once learning has begun
+_PACK_BASE = struct.Struct(f"<{_BASE_FIELDS}d")
+_PACK_PROFILE = struct.Struct(f"<{_BASE_FIELDS + _PROFILE_FIELDS}d")
 
 
 @dataclass(slots=True)
@@ -52,23 +69,32 @@ class PatientState:
     count: int = 0  # readings processed
     last_ts: int = 0  # newest event time processed, epoch ms
     last_id: str = ""  # id of the reading processed last, to drop its duplicates
-    artifact_rate: float = 0.0  # smoothed share of recent readings carrying an artifact
+    # channel -> [smoothed share of its recent values that were artifacts,
+    #             event time its "no signal" run began (0: none), 1 if a notice said so]
+    quality: dict[str, list[Any]] = field(default_factory=dict)
     baselines: dict[str, Baseline] = field(default_factory=dict)
     latest: dict[str, list[Any]] = field(default_factory=dict)  # name -> [value, ts_ms]
     alerts: dict[Kind, OpenAlert] = field(default_factory=dict)
 
 
 def encode(state: PatientState) -> bytes:
-    """The state's bytes, at most `MAX_STATE_BYTES`. Custom channels'
-    latest values are the only part that can be dropped to fit (they are not
-    modelled); a state that still does not fit raises `StateError`."""
+    """The state's bytes, at most `MAX_STATE_BYTES`. Only custom channels
+    can be dropped to fit: first their learned baselines, least recently
+    updated first (the channel then learns afresh), then their latest
+    values; a state that still does not fit raises `StateError`."""
+    data = _encode(state)
+    if len(data) <= MAX_STATE_BYTES:
+        return data
+    for name in [k for k in state.latest if k not in CATALOGUE]:  # least recently updated first
+        state.baselines.pop(name, None)
+        data = _encode(state)
+        if len(data) <= MAX_STATE_BYTES:
+            return data
+    for name in [k for k in state.latest if k not in CATALOGUE]:
+        del state.latest[name]
     data = _encode(state)
     if len(data) > MAX_STATE_BYTES:
-        for name in [k for k in state.latest if k not in CATALOGUE]:
-            del state.latest[name]
-        data = _encode(state)
-        if len(data) > MAX_STATE_BYTES:
-            raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
+        raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
     return data
 
 
@@ -81,9 +107,9 @@ def decode(data: bytes) -> PatientState:
             count=obj["n"],
             last_ts=obj["t"],
             last_id=obj.get("i", ""),
-            artifact_rate=obj.get("q", 0.0),
-            baselines={name: _baseline(name, values) for name, values in obj["b"].items()},
-            latest=obj["l"],
+            quality=_quality(obj) if obj["v"] >= 4 else {},
+            baselines=_baselines(obj["b"], obj["v"]),
+            latest={name: _latest(entry) for name, entry in obj["l"].items()},
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -97,8 +123,8 @@ def _encode(state: PatientState) -> bytes:
             "n": state.count,
             "t": state.last_ts,
             "i": state.last_id,
-            "q": round(state.artifact_rate, 4),
-            "b": {name: _baseline_values(b) for name, b in state.baselines.items()},
+            "q": {name: [round(q[0], 4), q[1], q[2]] for name, q in state.quality.items()},
+            "b": {name: _pack(b) for name, b in state.baselines.items()},
             "l": state.latest,
             "a": {
                 kind.value: [a.opened_ms, a.severity, a.clear_since_ms, a.confirmed, a.notified_ms]
@@ -108,34 +134,62 @@ def _encode(state: PatientState) -> bytes:
     )
 
 
-def _baseline_values(b: Baseline) -> list[float]:
-    var, ph = b.var, b.ph
-    return [
-        var.n,
-        var.mean,
-        var.m2,
-        b.prior_mean,
-        b.prior_sd,
-        b.recent,
-        ph.n,
-        ph.mean,
-        ph.sum_increase,
-        ph.sum_decrease,
-        ph.min_increase if math.isfinite(ph.min_increase) else _NONE_YET,
-        ph.max_decrease,
-        b.level,
-        b.slope,
-        b.t_ms,
-    ]
+def _pack(b: Baseline) -> str:
+    """A baseline's numbers (the layout in this module's docstring) as
+    little-endian IEEE 754 doubles in base64: exact, as JSON's shortest
+    round-trip decimals are, in about half the bytes (room for every channel
+    within the bound). The profile's five follow once its learning began."""
+    var, ph, p = b.var, b.ph, b.profile
+    base = (var.n, var.mean, var.m2, b.prior_mean, b.prior_sd, b.recent, ph.n, ph.mean, ph.sum_increase,
+            ph.sum_decrease, ph.min_increase, ph.max_decrease, b.level, b.slope, b.t_ms)  # fmt: skip
+    data = _PACK_PROFILE.pack(*base, *p) if p[4] else _PACK_BASE.pack(*base)
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def _unpack(text: str) -> list[float]:
+    data = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(data) == _PACK_BASE.size:
+        return list(_PACK_BASE.unpack(data))
+    if len(data) == _PACK_PROFILE.size:
+        return list(_PACK_PROFILE.unpack(data))
+    raise StateError("baseline of an unknown shape")
+
+
+def _baselines(obj: dict[str, Any], version: int) -> dict[str, Baseline]:
+    if sum(name not in CATALOGUE for name in obj) > MAX_CUSTOM_CHANNELS:
+        raise StateError("baselines of too many custom channels")
+    return {
+        name: _baseline(name, _unpack(values) if version >= 4 else values) for name, values in obj.items()
+    }
 
 
 def _baseline(name: str, values: list[float]) -> Baseline:
-    if name not in NUMERIC:
+    if not isinstance(name, str) or not name or name in CATALOGUE and name not in NUMERIC:
         raise StateError("baseline of an unknown vital")
     n, mean, m2, prior_mean, prior_sd, recent, ph_n, ph_mean, inc, dec, min_inc, max_dec = values[:12]
     level, slope, t_ms = values[12:15] if len(values) >= 15 else (0.0, 0.0, 0)  # v2 had no trend
+    profile = values[15:20] if len(values) >= 20 else None  # learning not begun
     ph = PageHinkley(ph_n, ph_mean, inc, dec, math.inf if min_inc >= _NONE_YET else min_inc, max_dec)
-    return Baseline(name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms))
+    return Baseline(
+        name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms), profile
+    )
+
+
+def _latest(entry: list[Any]) -> list[Any]:
+    """[value, event time, cadence]; versions 2-3 had no cadence (0: not known yet)."""
+    if len(entry) == 2:
+        return [entry[0], int(entry[1]), 0]
+    value, ts, cadence = entry
+    return [value, int(ts), int(cadence)]
+
+
+def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:
+    quality: dict[str, list[Any]] = {}
+    for name, (share, since_ms, notified) in obj["q"].items():
+        if name not in _QUALITY_CHANNELS:
+            raise StateError("signal quality of an unknown channel")
+        quality[name] = [float(share), int(since_ms), int(notified)]
+    return quality
 
 
 def _alert(

@@ -44,8 +44,8 @@ NUMERIC: dict[str, Vital] = {
     )
 }
 
-# Vitals the per-patient model learns a baseline for. Weight changes too slowly
-# and too rarely to be scored per reading.
+# The catalogue's vitals the per-patient model learns a baseline for: every
+# numeric one (custom numeric channels are learned too, without a prior).
 MODELLED: tuple[str, ...] = (
     "heart_rate",
     "spo2",
@@ -53,6 +53,7 @@ MODELLED: tuple[str, ...] = (
     "systolic_bp",
     "diastolic_bp",
     "temperature",
+    "weight",
 )
 
 # Dangerous ranges for the predictive trend: a value at or below the first, or

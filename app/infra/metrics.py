@@ -186,7 +186,7 @@ def _initialise() -> None:
         RECORDS_FAILED.labels(reason)
     for stage in ("decode", "score", "emit"):
         PROCESS_TIME.labels(stage)
-    for vital in MODELLED:
+    for vital in (*MODELLED, "custom"):
         DRIFTS.labels(vital)
     for kind in ("news2", "anomaly"):
         for severity in SEVERITIES:
@@ -196,6 +196,7 @@ def _initialise() -> None:
         for status in ("open", "reminder", "resolved"):
             ALERTS.labels(kind, "low", status)
     ALERTS.labels("baseline_drift", "low", "notice")
+    ALERTS.labels("no_signal", "low", "notice")
 
 
 _initialise()

@@ -243,6 +243,8 @@ class Settings:
     )
     # SDs a vital must have left its normal before its trend counts.
     trend_z: float = setting("TREND_Z", _DETECTION.trend_z, number(0))
+    # A channel sending "no signal" (0) this long (event time) gets a technical notice.
+    no_signal_s: float = setting("NO_SIGNAL_S", _DETECTION.no_signal_ms / 1000, seconds(0, strict=True))
     ack_timeout_s: float = setting("ACK_TIMEOUT_S", 10.0, seconds(0, strict=True))
     # Device frames awaiting Kafka's acknowledgement, per gateway.
     max_inflight: int = setting("MAX_INFLIGHT", 2048, whole(1))
@@ -304,6 +306,7 @@ class Settings:
             renotify_ms=int(self.renotify_s * 1000),
             trend_horizon_ms=int(self.trend_horizon_s * 1000),
             trend_z=self.trend_z,
+            no_signal_ms=int(self.no_signal_s * 1000),
         )
 
     @property

@@ -120,10 +120,13 @@ def test_every_emitted_alert_event_validates(seed: int) -> None:
             "spo2": round(min(100, 97 + rng.gauss(0, 0.5) - 10 * p)),
             "respiratory_rate": round(14 + rng.gauss(0, 1) + 12 * p),
             "temperature": round(36.7 + rng.gauss(0, 0.1) + 2 * p, 1),
+            "systolic_bp": 0 if 20 <= i < 60 else round(120 + rng.gauss(0, 4)),  # an arterial line unplugged
         }
+        if 100 <= i < 130 and i % 2:
+            vitals["spo2"] = 0  # a loose probe
         reading = {"id": reading_id("dev-1", i), "seq": i, "ts": NOW + i * 60_000, "vitals": vitals}
         events += core.process(state, subject, "dev-1", reading, patient="MRN-1").events
-    assert {e["kind"] for e in events} >= {"news2", "anomaly", "trend"}
+    assert {e["kind"] for e in events} >= {"news2", "anomaly", "trend", "signal_quality", "no_signal"}
     check = Draft202012Validator(ALERT_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
     for event in events:
         check.validate(event)

@@ -27,11 +27,43 @@ def test_baseline_becomes_personal() -> None:
 
 
 def test_anomalous_values_are_not_learned() -> None:
+    rng = random.Random(2)
     b = Baseline.prior("spo2")
-    feed(b, [97.0] * 50)
-    n, mean = b.n, b.mean
-    feed(b, [80.0])
-    assert (b.n, b.mean) == (n, mean)
+    feed(b, [97.0 + rng.gauss(0, 1.5) for _ in range(50)])
+    n, mean, sd = b.n, b.mean, b.sd
+    assert not b.update(80.0, b.z(80.0), learn_below=3.0, keep_out=5.0)
+    assert (b.n, b.mean, b.sd) == (n, mean, sd)
+    x = mean - 3.5 * sd
+    b.update(x, b.z(x), learn_below=3.0, keep_out=5.0)  # between: the spread only, winsorised
+    assert b.mean == mean and sd < b.sd < sd * 1.2
+
+
+def test_the_spread_grows_as_well_as_shrinks() -> None:
+    rng = random.Random(6)
+    b = Baseline.prior("heart_rate")
+    for _ in range(300):
+        x = 70 + rng.gauss(0, 4)
+        b.update(x, b.z(x), learn_below=3.0, warm=b.n >= 30, cadence_ms=60_000, keep_out=5.0)
+    calm = b.sd
+    for _ in range(1440):  # a day at four times the variance
+        x = 70 + rng.gauss(0, 8)
+        b.update(x, b.z(x), learn_below=3.0, warm=True, cadence_ms=60_000, keep_out=5.0)
+    assert 3.5 < calm < 4.6 and 6.5 < b.sd < 9
+    for _ in range(1440):
+        x = 70 + rng.gauss(0, 4)
+        b.update(x, b.z(x), learn_below=3.0, warm=True, cadence_ms=60_000, keep_out=5.0)
+    assert b.sd < 5.5
+
+
+def test_a_custom_channel_is_learned_from_its_own_values_at_any_scale() -> None:
+    for scale in (1e-3, 1.0, 1e6):
+        rng = random.Random(7)
+        b = Baseline.prior("my_metric", 50 * scale)
+        for _ in range(100):
+            x = (50 + rng.gauss(0, 2)) * scale
+            b.update(x, b.z(x), learn_below=3.0)
+        assert abs(b.mean / scale - 50) < 1 and 1.5 < b.sd / scale < 2.6
+        assert abs(b.z(62 * scale)) > 5
 
 
 def test_sustained_shift_is_detected_as_drift_but_noise_is_not() -> None:

@@ -71,3 +71,14 @@ def test_aggregate_bands() -> None:
 def test_missing_parameters_make_it_incomplete() -> None:
     result = news2.score({"heart_rate": 135})
     assert (result.total, result.complete, result.subscores) == (3, False, {"heart_rate": 3})
+
+
+def test_the_lookup_tables_score_as_the_chart_does() -> None:
+    for v in [x / 2 for x in range(0, 900)]:
+        latest = {"respiratory_rate": v, "spo2": v, "systolic_bp": v, "heart_rate": v}
+        assert news2.score(latest).subscores == {
+            "respiratory_rate": news2.respiratory_rate(v),
+            "spo2": news2.spo2_scale1(v),
+            "systolic_bp": news2.systolic_bp(v),
+            "heart_rate": news2.pulse(v),
+        }

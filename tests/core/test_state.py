@@ -3,7 +3,10 @@ would notice, older versions still decode, others are refused."""
 
 from __future__ import annotations
 
+import base64
+import math
 import random
+import struct
 
 import orjson
 import pytest
@@ -35,15 +38,35 @@ def test_round_trip_preserves_behaviour() -> None:
     assert encode(copy) == encode(state)
 
 
+# A version 3 state as that version wrote it: a SpO2 baseline of 40 readings
+# of 97 (prior 97, 1.5), its Page-Hinkley detector with a test statistic of 3
+# upwards and 2 downwards, and a trend, as JSON numbers.
+V3_SPO2 = [40.0, 97.0, 0.0, 97.0, 1.5, 97.0, 40.0, 0.1, 5.0, -4.0, 2.0, -2.0, 97.0, 0.0, 60_000]
+V3 = {"v": 3, "n": 40, "t": 60_000, "i": "r", "q": 0.42, "b": {"spo2": V3_SPO2},
+      "l": {"spo2": [97, 60_000]}, "a": {}}
+
+
 def test_version_2_states_decode_without_a_trend() -> None:
-    a = Baseline.prior("spo2")
-    feed(a, [97.0] * 40)
-    a.track(97.0, 60_000, a.sd)
-    obj = orjson.loads(encode(PatientState(count=40, baselines={"spo2": a})))
-    obj["v"] = 2
-    obj["b"]["spo2"] = obj["b"]["spo2"][:12]  # version 2 baselines had no trend
+    obj = {**V3, "v": 2, "b": {"spo2": V3_SPO2[:12]}}  # version 2 baselines had no trend
     b = decode(orjson.dumps(obj)).baselines["spo2"]
-    assert (b.n, b.mean, b.sd, b.t_ms, b.slope) == (a.n, a.mean, a.sd, 0, 0.0)
+    assert (b.n, b.var.mean, b.prior_sd, b.t_ms, b.slope) == (40.0, 97.0, 1.5, 0, 0.0)
+
+
+def test_version_3_states_decode_with_signal_quality_afresh() -> None:
+    state = decode(orjson.dumps(V3))
+    b = state.baselines["spo2"]
+    assert state.quality == {} and state.latest["spo2"] == [97, 60_000, 0]  # cadence not known yet
+    assert (b.n, b.var.mean, b.level, b.t_ms) == (40.0, 97.0, 97.0, 60_000)
+    assert (b.ph.n, b.ph.sum_increase, b.ph.min_increase) == (40.0, 5.0, 2.0)
+
+
+def test_signal_quality_per_channel_round_trips() -> None:
+    state = PatientState(quality={"spo2": [0.6723, 0, 0], "systolic_bp": [1.0, 1_764_435_600_000, 1]})
+    assert decode(encode(state)).quality == state.quality
+
+
+EMPTY = {"v": STATE_VERSION, "n": 0, "t": 0, "b": {}, "l": {}, "a": {}, "q": {}}
+ZEROS = base64.b64encode(bytes(8 * 15)).decode()
 
 
 @pytest.mark.parametrize(
@@ -51,11 +74,15 @@ def test_version_2_states_decode_without_a_trend() -> None:
     [
         orjson.dumps({"v": STATE_VERSION + 1, "n": 0, "t": 0, "b": {}, "l": {}, "a": {}}),
         orjson.dumps({"v": 1, "n": 0}),
-        orjson.dumps(
-            {"v": STATE_VERSION, "n": 0, "t": 0, "b": {"no_such_vital": [0] * 15}, "l": {}, "a": {}}
-        ),
+        orjson.dumps({**EMPTY, "b": {f"c{i}": ZEROS for i in range(9)}}),  # more custom channels than kept
+        orjson.dumps({**EMPTY, "b": {"consciousness": ZEROS}}),  # a catalogue channel that is not a number
+        orjson.dumps({**EMPTY, "b": {"spo2": ZEROS[:-4]}}),  # a baseline of the wrong length
+        orjson.dumps({**EMPTY, "b": {"spo2": "not base64!"}}),
         orjson.dumps(
             {"v": STATE_VERSION, "n": 0, "t": 0, "b": {}, "l": {}, "a": {"news2": [0, "grave", None, 1, 0]}}
+        ),
+        orjson.dumps(
+            {"v": STATE_VERSION, "n": 0, "t": 0, "b": {}, "l": {}, "a": {}, "q": {"no_such_vital": [0, 0, 0]}}
         ),
         b"\x00",
     ],
@@ -70,33 +97,28 @@ def test_the_encoding_is_plain_json_of_public_values() -> None:
     b = Baseline.prior("heart_rate")
     feed(b, [70.0, 72.0, 74.0])
     state = PatientState(
-        count=3, last_ts=5, last_id="x", baselines={"heart_rate": b}, latest={"spo2": [97, 5]}
+        count=3, last_ts=5, last_id="x", baselines={"heart_rate": b}, latest={"spo2": [97, 5, 0]}
     )
-    assert orjson.loads(encode(state)) == {
-        "v": 3,
-        "n": 3,
-        "t": 5,
-        "i": "x",
-        "q": 0.0,
-        "b": {
-            "heart_rate": [
-                3.0,
-                72.0,
-                8.0,
-                75.0,
-                12.0,
-                b.recent,
-                3.0,
-                b.ph.mean,
-                b.ph.sum_increase,
-                b.ph.sum_decrease,
-                b.ph.min_increase,
-                b.ph.max_decrease,
-                0.0,
-                0.0,
-                0,
-            ]
-        },
-        "l": {"spo2": [97, 5]},
-        "a": {},
-    }
+    obj = orjson.loads(encode(state))
+    packed = obj["b"].pop("heart_rate")
+    assert obj == {"v": 4, "n": 3, "t": 5, "i": "x", "q": {}, "b": {}, "l": {"spo2": [97, 5, 0]}, "a": {}}
+    ph = b.ph
+    assert struct.unpack("<15d", base64.b64decode(packed)) == (
+        3.0, 72.0, 8.0, 75.0, 12.0, b.recent,
+        ph.n, ph.mean, ph.sum_increase, ph.sum_decrease, ph.min_increase, ph.max_decrease,
+        0.0, 0.0, 0.0,
+    )  # fmt: skip
+
+
+def test_the_daily_profile_round_trips_and_forecasts_the_same() -> None:
+    rng = random.Random(3)
+    a = Baseline.prior("my_metric", 100.0)
+    day = 86_400_000
+    for i in range(3 * 96):  # three days, every 15 minutes, a daily cycle of +-20
+        t = i * 900_000
+        angle = 2 * math.pi * (t % day) / day
+        x = 100 + 20 * math.cos(angle) + rng.gauss(0, 2)
+        a.update(x, a.z(x), 3.0, None, a.n >= 8, 900_000, 5.0, math.cos(angle), math.sin(angle), t)
+    assert a.daily is not None and abs(a.daily[0] - 20) < 3 and abs(a.daily[1]) < 3
+    b = decode(encode(PatientState(baselines={"my_metric": a}))).baselines["my_metric"]
+    assert b.daily == a.daily and b.forecast(1.0, 0.0) == a.forecast(1.0, 0.0)

@@ -1,0 +1,246 @@
+"""Time, not counts (issue 13, item 2): the same detector at one reading a
+second, a minute, an hour and a day. Warm-up, trend, confirmation,
+resolution, reminders and NEWS2 freshness follow each channel's cadence."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from app.core import patient as core
+from app.core import state as patient_state
+from app.core.model import Baseline
+from app.core.records import reading_id
+
+T0 = 1_764_435_600_000
+SECOND, MINUTE, HOUR, DAY = 1000, 60_000, 3_600_000, 86_400_000
+# cadence -> readings of the patient's normal before anything happens (about a
+# day, at least 60 readings, at most 3 hours at 1/s to keep the test fast)
+CADENCES = {SECOND: 3 * 3600, MINUTE: 24 * 60, HOUR: 48, DAY: 60}
+
+
+def normal(rng: random.Random) -> dict[str, object]:
+    return {
+        "heart_rate": round(72 + rng.gauss(0, 3)),
+        "spo2": round(97 + rng.gauss(0, 0.6)),
+        "respiratory_rate": round(16 + rng.gauss(0, 1)),
+        "systolic_bp": round(122 + rng.gauss(0, 4)),
+        "temperature": round(36.8 + rng.gauss(0, 0.1), 1),
+        "consciousness": "A",
+    }
+
+
+SICK = {"heart_rate": 128, "respiratory_rate": 26, "spo2": 93, "systolic_bp": 98}  # NEWS2 9: high
+
+
+class Patient:
+    def __init__(self) -> None:
+        self.state = patient_state.PatientState()
+        self.seq = 0
+        self.events: list[dict[str, object]] = []
+
+    def read(self, ts: int, vitals: dict[str, object]) -> list[dict[str, object]]:
+        reading = {"id": reading_id("dev-1", self.seq), "seq": self.seq, "ts": ts, "vitals": vitals}
+        self.seq += 1
+        out = core.process(self.state, "p-subject-1", "dev-1", reading).events
+        self.events += out
+        return out
+
+
+def statuses(events: list[dict[str, object]], kind: str) -> list[object]:
+    return [e["status"] for e in events if e["kind"] == kind]
+
+
+@pytest.mark.parametrize("cadence", list(CADENCES), ids=["1s", "1min", "1h", "1day"])
+def test_same_detector_at_any_cadence(cadence: int) -> None:
+    rng = random.Random(cadence % 97)
+    p = Patient()
+    n = CADENCES[cadence]
+    for i in range(n):
+        p.read(T0 + i * cadence, normal(rng))
+    assert [e for e in p.events if e["kind"] != "baseline_drift"] == [], "a stable patient alerted"
+    # A deterioration lasting six hours or twelve readings, whichever is longer.
+    sick_for = max(6 * HOUR // cadence, 12)
+    onset = n
+    for i in range(onset, onset + sick_for):
+        p.read(T0 + i * cadence, dict(SICK))
+    news = [e for e in p.events if e["kind"] == "news2"]
+    assert news and news[0]["status"] == "open" and news[0]["severity"] == "high"
+    opened_at = T0 + onset * cadence
+    # Opens at once (two vitals moved): no wait for a later reading.
+    assert news[0]["event_time"] == core_iso(opened_at)
+    reminders = statuses(news, "news2").count("reminder")
+    duration = sick_for * cadence
+    assert reminders <= duration // core.Config().renotify_ms  # at most every renotify interval ...
+    assert reminders <= sick_for // 3  # ... and not at every reading
+    for i in range(onset + sick_for, onset + sick_for + max(40, 15 * MINUTE // cadence)):
+        p.read(T0 + i * cadence, normal(rng))
+    news = [e for e in p.events if e["kind"] == "news2"]
+    assert news[-1]["status"] == "resolved"
+    resolved_after = iso_ms(news[-1]["event_time"]) - (T0 + (onset + sick_for) * cadence)
+    # Gone for ten minutes, or for the first clear reading when readings are further apart.
+    assert resolved_after <= max(core.Config().resolve_after_ms + cadence, cadence)
+    assert statuses(news, "news2").count("open") == 1
+
+
+@pytest.mark.parametrize("cadence", [MINUTE, HOUR, DAY], ids=["1min", "1h", "1day"])
+def test_one_abnormal_spot_reading_opens_without_waiting_for_the_next(cadence: int) -> None:
+    """One vital scoring 3 (SpO2 90): on a monitor (one a minute) a second
+    reading confirms it; on charted or home data it opens at once instead of
+    waiting an hour (or a day) for the next value."""
+    rng = random.Random(3)
+    p = Patient()
+    n = 60
+    for i in range(n):
+        p.read(T0 + i * cadence, normal(rng))
+    first = p.read(T0 + n * cadence, {**normal(rng), "spo2": 90})
+    opened = [e for e in first if e["kind"] == "news2" and e["status"] == "open"]
+    if cadence == MINUTE:
+        assert opened == []
+        second = p.read(T0 + (n + 1) * cadence, {**normal(rng), "spo2": 90})
+        assert [e["status"] for e in second if e["kind"] == "news2"] == ["open"]
+    else:
+        assert len(opened) == 1
+
+
+def test_news2_freshness_follows_each_parameters_cadence() -> None:
+    """Hourly vitals and a consciousness level charted every three hours
+    (voice: NEWS2 3): one alert that stays open, not one that flaps each
+    time the last consciousness value is more than an hour old."""
+    rng = random.Random(4)
+    p = Patient()
+    for hour in range(48):
+        vitals = normal(rng)
+        if hour % 3:
+            del vitals["consciousness"]
+        elif hour >= 24:
+            vitals["consciousness"] = "V"
+        p.read(T0 + hour * HOUR, vitals)
+    news = statuses(p.events, "news2")
+    assert news.count("open") == 1 and "resolved" not in news
+    assert news.count("reminder") <= 24 // 3
+
+
+def test_warm_up_is_in_time_so_hourly_charting_gets_a_personal_baseline_within_a_day() -> None:
+    """Hourly charting: after a day the heart rate's baseline is this
+    patient's, so a jump from 60 to 105 (NEWS2 1 only) is an anomaly. With a
+    warm-up of 30 readings it would take more than a day."""
+    rng = random.Random(5)
+    p = Patient()
+    for hour in range(20):
+        p.read(T0 + hour * HOUR, {**normal(rng), "heart_rate": round(60 + rng.gauss(0, 2))})
+    for hour in range(20, 23):
+        p.read(T0 + hour * HOUR, {**normal(rng), "heart_rate": 105})
+    assert ("anomaly", "open") in [(e["kind"], e["status"]) for e in p.events]
+
+
+def test_the_trend_does_not_restart_at_every_charted_value() -> None:
+    b = Baseline.prior("systolic_bp")
+    for hour in range(12):  # hourly: falling 5 mmHg an hour
+        b.track(130 - 5 * hour, T0 + hour * HOUR, 5.0, cadence_ms=HOUR)
+    assert -0.12 < b.slope < -0.05  # per minute: about -5 an hour
+
+
+def test_cadence_is_learned_per_channel() -> None:
+    p = Patient()
+    for i in range(40):
+        vitals: dict[str, object] = {"heart_rate": 70}
+        if i % 10 == 0:
+            vitals["temperature"] = 36.8
+        p.read(T0 + i * MINUTE, vitals)
+    assert abs(p.state.latest["heart_rate"][2] - MINUTE) < 1000
+    assert abs(p.state.latest["temperature"][2] - 10 * MINUTE) < 10_000
+
+
+def core_iso(ms: int) -> str:
+    from app.core.alerts import iso
+
+    return iso(ms)
+
+
+def iso_ms(text: object) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(str(text)).timestamp() * 1000)
+
+
+# -- every numeric channel is learned (issue 13, item 1) ---------------------------
+
+
+def test_a_custom_channel_is_learned_and_a_level_shift_is_flagged_once_then_adopted() -> None:
+    """A custom channel (no catalogue prior, any scale): a step to a new level
+    opens one anomaly, which resolves once the new level is adopted (a custom
+    channel is not scored by NEWS2), instead of flagging the whole stretch."""
+    rng = random.Random(9)
+    p = Patient()
+    for i in range(600):
+        level = 4200.0 if i < 300 else 5600.0
+        vitals = {"heart_rate": round(72 + rng.gauss(0, 3)), "queue_depth": level + rng.gauss(0, 60)}
+        p.read(T0 + i * MINUTE, vitals)
+    anomaly = [(e["status"], e["evidence"]["vitals"]) for e in p.events if e["kind"] == "anomaly"]
+    assert [s for s, _ in anomaly] == ["open", "resolved"]
+    assert "queue_depth" in anomaly[0][1]
+    drift = [e["evidence"] for e in p.events if e["kind"] == "baseline_drift"]
+    assert drift and drift[0]["vital"] == "queue_depth" and drift[0]["adopted"] is True
+    assert abs(p.state.baselines["queue_depth"].mean - 5600) < 100
+
+
+def test_eight_custom_channels_are_all_learned_within_the_state_bound() -> None:
+    rng = random.Random(10)
+    p = Patient()
+    for i in range(300):
+        vitals = normal(rng)
+        vitals.update({f"sensor_{j}_reading": 10.0**j + rng.gauss(0, 10.0 ** (j - 1)) for j in range(8)})
+        p.read(T0 + i * MINUTE, vitals)
+        assert len(patient_state.encode(p.state)) <= patient_state.MAX_STATE_BYTES
+    assert sum(name.startswith("sensor_") for name in p.state.baselines) == 8
+    assert [e for e in p.events if e["kind"] != "baseline_drift"] == []
+
+
+# -- a forecast that knows the time of day (issue 13, item 3) -------------------------
+
+
+def test_a_daily_cycle_is_forecast_so_a_value_normal_at_noon_is_anomalous_at_midnight() -> None:
+    """A custom channel with a daily cycle of +-20 around 100 (noise 2),
+    every 15 minutes: the cycle itself never alarms, and on day four a value
+    of 118 at the cycle's trough (where 80 is expected), well inside the
+    range the channel covers every day, is an anomaly."""
+    import math
+
+    rng = random.Random(12)
+    p = Patient()
+    step = 15 * MINUTE
+
+    def value(t: int) -> float:
+        return 100 + 20 * math.cos(2 * math.pi * (t % DAY) / DAY) + rng.gauss(0, 2)
+
+    n = 3 * DAY // step + DAY // (2 * step)  # three and a half days: the next is the trough
+    for i in range(n):
+        p.read(T0 + i * step, {"load": value(T0 + i * step)})
+    assert [e for e in p.events if e["kind"] == "anomaly"] == []
+    baseline = p.state.baselines["load"]
+    assert baseline.daily is not None and 15 < math.hypot(*baseline.daily) < 25
+    trough = T0 + n * step
+    angle = 2 * math.pi * (trough % DAY) / DAY
+    expected = baseline.forecast(math.cos(angle), math.sin(angle))
+    assert abs(expected - (100 + 20 * math.cos(angle))) < 5
+    out = p.read(trough, {"load": expected + 38})
+    out += p.read(trough + step, {"load": expected + 38})
+    assert ("anomaly", "open") in [(e["kind"], e["status"]) for e in out]
+
+
+def test_a_change_in_variance_raises_one_alert_that_fades_as_the_spread_grows() -> None:
+    """A custom channel whose noise goes from 2 to 10 around the same level:
+    one anomaly, which resolves within a few hours once the spread has
+    grown to the new one (before, only |z| < 3 was learned and learning
+    never forgot, so the spread could not grow and the channel stayed
+    flagged)."""
+    rng = random.Random(21)
+    p = Patient()
+    for i in range(2 * 1440):
+        p.read(T0 + i * MINUTE, {"flow": 50 + rng.gauss(0, 2 if i < 1440 else 10)})
+    anomaly = [(e["status"], iso_ms(e["event_time"])) for e in p.events if e["kind"] == "anomaly"]
+    assert [s for s, _ in anomaly if s in ("open", "resolved")] == ["open", "resolved"]
+    assert anomaly[0][1] >= T0 + 1440 * MINUTE and anomaly[-1][1] < T0 + (1440 + 240) * MINUTE
+    assert 8 < p.state.baselines["flow"].sd < 12

@@ -1,0 +1,115 @@
+"""Signal quality per channel (issue 13, item 5): a dead or artifact-ridden
+channel mutes only what depends on it, never another vital's alerts."""
+
+from __future__ import annotations
+
+import random
+
+from app.core import patient as core
+from app.core import state as patient_state
+from app.core.records import reading_id
+
+T0 = 1_764_435_600_000
+MINUTE = 60_000
+
+
+def normal(rng: random.Random) -> dict[str, object]:
+    return {
+        "heart_rate": round(72 + rng.gauss(0, 3)),
+        "spo2": round(97 + rng.gauss(0, 0.6)),
+        "respiratory_rate": round(16 + rng.gauss(0, 1)),
+        "systolic_bp": round(122 + rng.gauss(0, 4)),
+        "diastolic_bp": round(76 + rng.gauss(0, 3)),
+        "temperature": round(36.8 + rng.gauss(0, 0.1), 1),
+        "consciousness": "A",
+    }
+
+
+def run(state: patient_state.PatientState, seq: int, ts: int, vitals: dict[str, object]) -> core.Outcome:
+    reading = {"id": reading_id("dev-1", seq), "seq": seq, "ts": ts, "vitals": vitals}
+    return core.process(state, "p-subject-1", "dev-1", reading, patient="patient-1")
+
+
+def kinds(events: list[dict[str, object]]) -> list[tuple[object, object]]:
+    return [(e["kind"], e["status"]) for e in events]
+
+
+def test_a_never_connected_channel_sending_0_does_not_silence_another_vitals_deterioration() -> None:
+    """The issue's case: an arterial line that was never connected sends 0
+    for hours; the heart rate then climbs to 125 (NEWS2 2 alone: only the
+    learned model can flag it). Before the fix the dead channel opened a
+    signal-quality alert that muted every physiology alert of the patient."""
+    rng = random.Random(13)
+    state = patient_state.PatientState()
+    events = []
+    for i in range(360):  # six hours, the arterial line at 0 throughout
+        vitals = {**normal(rng), "systolic_bp": 0, "diastolic_bp": 0}
+        if i >= 300:
+            vitals["heart_rate"] = round(125 + rng.gauss(0, 2))
+        events += run(state, i, T0 + i * MINUTE, vitals).events
+    seen = kinds(events)
+    assert ("anomaly", "open") in seen, "the heart-rate deterioration was muted by a dead channel"
+    assert ("signal_quality", "open") not in seen  # a dead channel is not an alarm...
+    notices = [e for e in events if e["kind"] == "no_signal"]
+    assert notices and all(e["severity"] == "low" and e["status"] == "notice" for e in notices)
+    assert {e["evidence"]["vital"] for e in notices} == {"systolic_bp", "diastolic_bp"}
+    assert len(notices) == 2  # ...but one technical notice per channel, not one per reading
+
+
+def test_an_artifact_ridden_channel_drops_out_of_news2_and_leaves_the_others_alerting() -> None:
+    rng = random.Random(31)
+    state = patient_state.PatientState()
+    for i in range(120):
+        run(state, i, T0 + i * MINUTE, normal(rng))
+    events = []
+    for i in range(120, 200):  # a loose SpO2 probe; from minute 150 the breathing rate climbs
+        vitals = normal(rng)
+        vitals["spo2"] = 0 if i % 2 else 84  # SpO2 84 would score NEWS2 3 on its own
+        if i >= 150:
+            vitals["respiratory_rate"] = round(27 + rng.gauss(0, 1))  # scores 3 on its own
+        events += run(state, i, T0 + i * MINUTE, vitals).events
+    quality = [e for e in events if e["kind"] == "signal_quality" and e["status"] == "open"]
+    assert quality and quality[0]["evidence"]["vitals"] == {"spo2": quality[0]["evidence"]["artifact_share"]}
+    news = [e for e in events if e["kind"] == "news2" and e["status"] == "open"]
+    assert news, "the breathing rate's NEWS2 trigger was muted by the SpO2 probe"
+    assert "spo2" not in news[0]["evidence"]["subscores"]  # the bad channel counts as missing
+    assert news[0]["evidence"]["subscores"]["respiratory_rate"] == 3
+    assert news[0]["event_time"] >= "2025-11-29T19:30"  # not before the breathing rate moved
+
+
+def test_a_probe_off_for_a_minute_is_neither_an_alarm_nor_a_notice() -> None:
+    rng = random.Random(5)
+    state = patient_state.PatientState()
+    events = []
+    for i in range(120):
+        vitals = normal(rng)
+        if 60 <= i < 62:
+            vitals["spo2"] = 0
+        events += run(state, i, T0 + i * MINUTE, vitals).events
+    assert events == []
+
+
+def test_pulse_oximeter_rate_disagreeing_with_the_ecg_marks_the_spo2_reading_bad() -> None:
+    """A pulse oximeter whose pulse rate (the `pulse_rate` channel) disagrees
+    with the ECG heart rate is reading something other than the pulse: its
+    SpO2 is an artifact for that reading (not learned, not in NEWS2)."""
+    rng = random.Random(7)
+    state = patient_state.PatientState()
+    for i in range(60):
+        run(state, i, T0 + i * MINUTE, {**normal(rng), "pulse_rate": 72})
+    before = list(state.latest["spo2"])
+    out = run(state, 60, T0 + 60 * MINUTE, {**normal(rng), "heart_rate": 74, "pulse_rate": 131, "spo2": 82})
+    assert out.artifacts == 2  # SpO2 and the oximeter's pulse rate
+    assert state.latest["spo2"] == before
+    agreeing = run(state, 61, T0 + 61 * MINUTE, {**normal(rng), "heart_rate": 74, "pulse_rate": 76})
+    assert agreeing.artifacts == 0
+
+
+def test_systolic_not_above_diastolic_marks_the_pressure_reading_bad() -> None:
+    rng = random.Random(8)
+    state = patient_state.PatientState()
+    for i in range(60):
+        run(state, i, T0 + i * MINUTE, normal(rng))
+    out = run(state, 60, T0 + 60 * MINUTE, {**normal(rng), "systolic_bp": 85, "diastolic_bp": 95})
+    assert out.artifacts == 2
+    assert state.latest["systolic_bp"][0] != 85

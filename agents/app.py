@@ -117,7 +117,6 @@ class Worker:
         self.unflushed = Unflushed()
         self.flushed_at = time.monotonic()
         self.lock = asyncio.Lock()  # one record, or one flush, at a time
-        self.between_generations = False  # partitions revoked, not yet assigned again
         self.app = app = faust_app(settings)
         self.readings = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
         self.alerts = app.topic(ALERTS_TOPIC, key_serializer="raw", value_serializer="raw")
@@ -164,11 +163,6 @@ class Worker:
             event = manual.current_event
             message = event.message if event is not None else None
             async with self.lock:
-                if self.between_generations:
-                    # Taken from the stream before partitions were revoked:
-                    # not processed and not acked; whoever is assigned its
-                    # partition next replays it from the flushed state.
-                    continue
                 try:
                     alerted = await self.handle(value, message.partition if message is not None else None)
                 except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
@@ -314,22 +308,20 @@ class Worker:
         await self.dead_letters.send(value=letter)
 
     async def revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        """Partitions are moving: what is left unflushed is written first
-        (normally nothing: Faust waited for every record to be acknowledged),
-        then states another worker may advance are forgotten."""
+        """Partitions are moving: the patients changed since the last flush
+        are written and their records committed first (Faust's own wait for
+        acknowledged records is off: `stream_wait_empty`), then states
+        another worker may advance are forgotten."""
         async with self.lock:
             await self.flush(self.unflushed.take())
             if self.unflushed:  # Kafka refused: the records were never acked, so the new owner replays them
                 self.unflushed.take()
             else:
                 await self.app.consumer.commit()
-            self.between_generations = True
         self.decoded.clear()
 
     async def assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        async with self.lock:
-            self.decoded.clear()
-            self.between_generations = False
+        self.decoded.clear()
 
     # -- housekeeping ---------------------------------------------------------------
 

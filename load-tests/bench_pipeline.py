@@ -19,7 +19,11 @@ the target's definition; read from the histogram's buckets, so an upper
 bound), and the simulator's alert latency (reading sent to alert read back
 from `vigil.alerts`) p50 and p99.
 
-    .venv/bin/python load-tests/bench_pipeline.py [--devices 1000] [--duration 20]
+    .venv/bin/python load-tests/bench_pipeline.py [--devices 1000] [--duration 20] [--batch 1]
+
+Devices send one reading per frame by default (`--batch`: readings per
+frame), as a bedside monitor does once a second; the size of such a frame
+on the websocket and as the gateway's Kafka record is printed first.
 
 The worker's rate is sampled from 5 s into a phase (after the devices have
 connected) to its end: keep `--duration` at 15 s or more, or the peak, and so
@@ -32,15 +36,38 @@ import argparse
 import asyncio
 import json
 import os
+import random
+import secrets
 import sys
 import time
 from pathlib import Path
 
 import benchlib  # noqa: F401  (puts the repository root on sys.path)
+import orjson
 from benchlib import http_get, machine, machine_line, metric, table, vigil_services
 
+from app.core.protocol import Reading  # noqa: E402
+from app.core.records import encode_readings, pseudonym  # noqa: E402
 from app.infra.settings import Settings  # noqa: E402
 from app.tools import loadtest  # noqa: E402
+from app.tools.simulate import Patient  # noqa: E402
+
+
+def frame_bytes(batch: int) -> tuple[int, int]:
+    """(websocket frame, Kafka record) bytes of one frame of `batch` readings
+    of a stable patient, as the simulator sends it and the gateway stores it."""
+    patient = Patient(random.Random(1))
+    now = int(time.time() * 1000)
+    readings = [
+        {"type": "reading", "ts": ts, "vitals": patient.vitals(ts), "seq": 100_000 + k}
+        for k, ts in enumerate(range(now, now + batch * 1000, 1000))
+    ]
+    frame = orjson.dumps(readings[0] if batch == 1 else {"type": "batch", "readings": readings})
+    subject = pseudonym(secrets.token_bytes(32), "LOAD-00000")
+    record = encode_readings(
+        "load-00000", subject, now, [Reading(r["seq"], r["ts"], r["vitals"]) for r in readings]
+    )
+    return len(frame), len(record)
 
 
 def scrape(url: str) -> str:
@@ -114,13 +141,19 @@ async def _sample_processed(url: str, start: float, end: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=1000)
-    parser.add_argument("--batch", type=int, default=20, help="readings per frame")
+    parser.add_argument("--batch", type=int, default=1, help="readings per frame (default 1)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending per phase")
     parser.add_argument("--peak-offer", type=float, default=20_000.0, help="readings/s offered in the peak phase")
     parser.add_argument("--bootstrap", help="an existing Kafka cluster instead of a local one")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     args = parser.parse_args()
     benchlib.stop_on_signals()
+    ws_bytes, record_bytes = frame_bytes(args.batch)
+    print(
+        f"frame: {args.batch} reading(s), {ws_bytes} bytes on the websocket, "
+        f"{record_bytes} bytes as a Kafka record",
+        file=sys.stderr,
+    )
 
     with vigil_services(
         args.bootstrap, "vigil-bench-e2e-", args.devices, worker=True,
@@ -149,7 +182,11 @@ def main() -> int:
             ms(r["alert_latency_s"]["p99"]), str(r["alert_latency_s"]["count"]),
         ])
     print(machine_line(machine()))
-    print(f"broker: {broker}; {args.devices} devices, {args.batch} readings per frame, {args.duration:g} s per phase")
+    print(
+        f"broker: {broker}; {args.devices} devices, {args.batch} reading(s) per frame "
+        f"({ws_bytes} bytes on the websocket, {record_bytes} as a Kafka record), "
+        f"{args.duration:g} s per phase"
+    )
     print(table(
         ["phase", "offered/s", "acked/s", "worker/s", "lost", "e2e p99 ms (<=)", "alert p50 ms", "alert p99 ms",
          "alerts"],
@@ -157,8 +194,10 @@ def main() -> int:
     ))
     print("target: p99 from gateway receipt to alert produced under 100 ms at half of peak throughput")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "broker": broker, "peak": peak, "half": half, "quarter": quarter},
-                                              indent=2))
+        frame = {"readings": args.batch, "websocket_bytes": ws_bytes, "kafka_record_bytes": record_bytes}
+        figures = {"machine": machine(), "broker": broker, "frame": frame, "peak": peak, "half": half,
+                   "quarter": quarter}
+        Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0
 
 

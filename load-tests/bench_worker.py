@@ -458,6 +458,9 @@ async def bench(
                 f"({result['readings_per_s']:,.0f}/s)",
                 file=sys.stderr,
             )
+            if variant == "quix":  # Quix's changelog: one record per changed key per checkpoint
+                begin, end = await offsets(bootstrap, f"changelog__{group}--{topic}--default")
+                result["changelog_records"] = sum(end[tp] - begin[tp] for tp in end)
             result["expected_readings"] = expected
             result["round"] = round_no
             runs.append(result)
@@ -514,6 +517,7 @@ def report(out: dict[str, Any]) -> str:
                 f"{r['ratio_to_vigil']:.3g}x" if r["ratio_to_vigil"] is not None else "-",
                 f"{r['to_commit_s']:.1f}",
                 f"{r['startup_s']:.1f}",
+                f"{r['changelog_records']:,}" if "changelog_records" in r else "-",
                 " ".join(f"{x:,.0f}" for x in r["each_readings_per_s"]),
             ]
         )
@@ -529,6 +533,7 @@ def report(out: dict[str, Any]) -> str:
                 "vs vigil",
                 "to commit s",
                 "start-up s",
+                "changelog records",
                 "each round's readings/s",
             ],
             rows,

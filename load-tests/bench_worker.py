@@ -389,7 +389,6 @@ async def bench(
     records, devices = build_records(
         bytes.fromhex(key_hex), args.readings, args.patients, args.per_record, args.seed
     )
-    Registry(settings.registry_path).reissue(devices)
     naive_records, naive_count = [], 0  # the same stream's first --naive-readings
     for record in records:
         if naive_count >= args.naive_readings:
@@ -423,9 +422,13 @@ async def bench(
             topic = naive_topic if variant == "naive" else READINGS_TOPIC
             changelog = f"{group}-patients-changelog" if variant == "vigil" else None
             if variant == "vigil":
+                # A home per run: Faust's RocksDB files are named by table, not by group,
+                # so a second worker in the same home would take the first one's offsets.
+                run_home = tmp / f"vigil-home-{round_no}"
+                Registry(settings.with_(home=run_home).registry_path).reissue(devices)
                 env = dict(
                     base_env,
-                    VIGIL_HOME=str(home),
+                    VIGIL_HOME=str(run_home),
                     VIGIL_KAFKA_BOOTSTRAP=bootstrap,
                     VIGIL_WORKER_ID=group,
                     VIGIL_WORKER_WEB_PORT=str(port),

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.core.protocol import Reading
@@ -27,6 +27,10 @@ from tests.conftest import stop
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "load-tests"))
+
+import bench_worker  # noqa: E402
+
 PATIENTS, RECORDS_EACH, PER_RECORD = 10, 20, 2  # 200 records, 400 readings
 
 
@@ -62,16 +66,11 @@ async def fill(bootstrap: str, topic: str) -> None:
 
 
 async def count_records(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
     try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not parts:
-            return 0
-        begin, end = await consumer.beginning_offsets(parts), await consumer.end_offsets(parts)
-        return sum(end[tp] - begin[tp] for tp in parts)
-    finally:
-        await consumer.stop()
+        begin, end = await bench_worker.offsets(bootstrap, topic)
+    except RuntimeError:  # not created yet
+        return 0
+    return sum(end[tp] - begin[tp] for tp in end)
 
 
 def bench_stats(port: int) -> dict | None:

@@ -138,15 +138,73 @@ async def _sample_processed(url: str, start: float, end: float) -> float:
     return (last - first) / (t1 - t0)
 
 
+PHASES = ("quarter", "half", "peak")
+
+
+def plot_latency(runs: list[dict], path: Path) -> None:
+    """Latency against load: each run's quarter, half and peak phases, the
+    simulator's alert latency p50 and p99 and the worker's e2e p99 bound,
+    against the readings/s the worker processed."""
+    import logging
+
+    import matplotlib
+
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
+    for i, run in enumerate(runs, 1):
+        xs = [run[p]["worker_rps"] for p in PHASES]
+        series = (
+            ("alert latency p99", [run[p]["alert_latency_s"]["p99"] for p in PHASES], "o-"),
+            ("alert latency p50", [run[p]["alert_latency_s"]["p50"] for p in PHASES], "s--"),
+            ("e2e p99 (bucket bound)", [run[p]["e2e_p99_bound_s"] for p in PHASES], "^:"),
+        )
+        for j, (name, ys, style) in enumerate(series):
+            points = [(x, y * 1000) for x, y in zip(xs, ys, strict=True) if y is not None]
+            ax.plot(*zip(*points, strict=True), style, color=f"C{j}", alpha=0.4 + 0.6 * i / len(runs),
+                    label=f"{name}" if i == 1 else None)
+    ax.axhline(100, color="black", linewidth=0.8)
+    ax.annotate("target: e2e p99 < 100 ms at half of peak", (0.01, 100), xycoords=("axes fraction", "data"),
+                textcoords="offset points", xytext=(0, 4), fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xlabel("readings/s processed by the worker (quarter, half and peak of each run)")
+    ax.set_ylabel("ms (log scale)")
+    first = runs[0]
+    frame = first.get("frame", {})
+    ax.set_title(
+        f"bench_pipeline.py: {len(runs)} run(s), {frame.get('readings', '?')} reading(s) per frame, "
+        "gateway and worker\n2 shared vCPUs, Kafka and the simulated devices on the same cores",
+        fontsize=9,
+    )
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=1, help="readings per frame (default 1)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending per phase")
-    parser.add_argument("--peak-offer", type=float, default=20_000.0, help="readings/s offered in the peak phase")
+    parser.add_argument(
+        "--peak-offer", type=float, default=20_000.0, help="readings/s offered in the peak phase"
+    )
     parser.add_argument("--bootstrap", help="an existing Kafka cluster instead of a local one")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="draw latency against load to PNG")
+    parser.add_argument(
+        "--from-json", type=Path, nargs="+", metavar="FILE", help="with --plot: draw saved --json runs"
+    )
     args = parser.parse_args()
+    if args.from_json:
+        if not args.plot:
+            parser.error("--from-json needs --plot")
+        plot_latency([json.loads(f.read_text()) for f in args.from_json], args.plot)
+        return 0
     benchlib.stop_on_signals()
     ws_bytes, record_bytes = frame_bytes(args.batch)
     print(
@@ -162,14 +220,17 @@ def main() -> int:
         broker, settings = services.broker, services.settings
         url = f"{services.worker_url}/metrics"
         print(f"... peak: offering {args.peak_offer:,.0f} readings/s", file=sys.stderr)
-        peak = asyncio.run(phase(settings, url, args.devices, args.peak_offer, args.batch, args.duration, 0.1))
+        offer = args.peak_offer
+        peak = asyncio.run(phase(settings, url, args.devices, offer, args.batch, args.duration, 0.1))
         capacity = min(peak["worker_rps"], peak["throughput_rps"])
         wait_caught_up(url)
         print(f"... half: offering {capacity / 2:,.0f} readings/s", file=sys.stderr)
         half = asyncio.run(phase(settings, url, args.devices, capacity / 2, args.batch, args.duration, 0.3))
         wait_caught_up(url)
         print(f"... quarter: offering {capacity / 4:,.0f} readings/s", file=sys.stderr)
-        quarter = asyncio.run(phase(settings, url, args.devices, capacity / 4, args.batch, args.duration, 0.3))
+        quarter = asyncio.run(
+            phase(settings, url, args.devices, capacity / 4, args.batch, args.duration, 0.3)
+        )
 
     def ms(x: float | None) -> str:
         return "-" if x is None else f"{x * 1000:.0f}"
@@ -188,8 +249,8 @@ def main() -> int:
         f"{args.duration:g} s per phase"
     )
     print(table(
-        ["phase", "offered/s", "acked/s", "worker/s", "lost", "e2e p99 ms (<=)", "alert p50 ms", "alert p99 ms",
-         "alerts"],
+        ["phase", "offered/s", "acked/s", "worker/s", "lost", "e2e p99 ms (<=)", "alert p50 ms",
+         "alert p99 ms", "alerts"],
         rows,
     ))
     print("target: p99 from gateway receipt to alert produced under 100 ms at half of peak throughput")
@@ -198,6 +259,9 @@ def main() -> int:
         figures = {"machine": machine(), "broker": broker, "frame": frame, "peak": peak, "half": half,
                    "quarter": quarter}
         Path(args.json).write_text(json.dumps(figures, indent=2))
+    if args.plot:
+        frame = {"readings": args.batch}
+        plot_latency([{"frame": frame, "peak": peak, "half": half, "quarter": quarter}], args.plot)
     return 0
 
 

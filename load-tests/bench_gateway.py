@@ -9,7 +9,8 @@ batches of 50, each offering more than the previous. Every reading is acked
 only after Kafka's `acks=all` acknowledgement, as in production.
 
 Printed per configuration: offered and acked readings/s, ack latency p50, p99
-and p99.9, readings lost (reconciled against `vigil.readings`), and the
+and p99.9, readings never acked when the drain ended and readings acked but
+not found on `vigil.readings` (reconciled by device and seq), and the
 gateway's own CPU time per reading (from /proc), which says what one core
 would sustain when the gateway has it to itself: on this shared two-core
 machine the simulator and Kafka compete with it for the same cores.
@@ -110,13 +111,14 @@ def main() -> int:
             f"{r['batch']} per frame", f"{r['offered_rps']:,.0f}", f"{r['throughput_rps']:,.0f}",
             f"{r['throughput_rps'] / r['batch']:,.0f}",
             f"{r['throughput_rps'] / base:.1f}x", f"{ack['p50'] * 1000:.1f}", f"{ack['p99'] * 1000:.1f}",
-            f"{ack['p999'] * 1000:.1f}", str(r["lost"]), f"{us:.1f}", f"{1e6 / us:,.0f}",
+            f"{ack['p999'] * 1000:.1f}", str(r["lost_detail"]["never_acked"]),
+            str(r["lost_detail"]["acked_not_stored"]), f"{us:.1f}", f"{1e6 / us:,.0f}",
         ])
     print(machine_line(m))
     print(f"broker: {broker}; {args.devices} devices connected, {args.duration:g} s per configuration")
     print(table(
-        ["configuration", "offered/s", "acked/s", "acked frames/s", "vs first", "p50 ms", "p99 ms", "p99.9 ms",
-         "lost", "gw CPU us/reading", "readings/s per gw core"],
+        ["configuration", "offered/s", "acked/s", "acked frames/s", "vs first", "p50 ms", "p99 ms",
+         "p99.9 ms", "never acked", "acked, not stored", "gw CPU us/reading", "readings/s per gw core"],
         rows,
     ))
     print(

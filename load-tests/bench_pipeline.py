@@ -19,11 +19,17 @@ the target's definition; read from the histogram's buckets, so an upper
 bound), and the simulator's alert latency (reading sent to alert read back
 from `vigil.alerts`) p50 and p99.
 
-    .venv/bin/python load-tests/bench_pipeline.py [--devices 1000] [--duration 20]
+    .venv/bin/python load-tests/bench_pipeline.py [--devices 1000] [--duration 20] [--batch 1]
 
-The worker's rate is sampled from 5 s into a phase (after the devices have
-connected) to its end: keep `--duration` at 15 s or more, or the peak, and so
-the half and quarter loads, come out too low.
+Devices send one reading per frame by default (`--batch`: readings per
+frame), as a bedside monitor does once a second; the size of such a frame
+on the websocket and as the gateway's Kafka record is printed first.
+
+The worker's rate is sampled while the devices send, from 2 s after they
+start (all connected; connecting a thousand devices on a loaded machine takes
+many seconds, which a window counted from the phase's start used to include,
+so the peak, and the half and quarter loads, came out too low) to 1 s before
+they stop: keep `--duration` at 15 s or more.
 """
 
 from __future__ import annotations
@@ -32,15 +38,38 @@ import argparse
 import asyncio
 import json
 import os
+import random
+import secrets
 import sys
 import time
 from pathlib import Path
 
 import benchlib  # noqa: F401  (puts the repository root on sys.path)
+import orjson
 from benchlib import http_get, machine, machine_line, metric, table, vigil_services
 
+from app.core.protocol import Reading  # noqa: E402
+from app.core.records import encode_readings, pseudonym  # noqa: E402
 from app.infra.settings import Settings  # noqa: E402
 from app.tools import loadtest  # noqa: E402
+from app.tools.simulate import Patient  # noqa: E402
+
+
+def frame_bytes(batch: int) -> tuple[int, int]:
+    """(websocket frame, Kafka record) bytes of one frame of `batch` readings
+    of a stable patient, as the simulator sends it and the gateway stores it."""
+    patient = Patient(random.Random(1))
+    now = int(time.time() * 1000)
+    readings = [
+        {"type": "reading", "ts": ts, "vitals": patient.vitals(ts), "seq": 100_000 + k}
+        for k, ts in enumerate(range(now, now + batch * 1000, 1000))
+    ]
+    frame = orjson.dumps(readings[0] if batch == 1 else {"type": "batch", "readings": readings})
+    subject = pseudonym(secrets.token_bytes(32), "LOAD-00000")
+    record = encode_readings(
+        "load-00000", subject, now, [Reading(r["seq"], r["ts"], r["vitals"]) for r in readings]
+    )
+    return len(frame), len(record)
 
 
 def scrape(url: str) -> str:
@@ -91,9 +120,8 @@ async def phase(settings: Settings, url: str, devices: int, offered: float, batc
         drain_s=60.0,
     )
     before_text = scrape(url)
-    started = time.monotonic()
     run = loadtest.LoadRun(settings, plan, out=open(os.devnull, "w"))
-    sampler = asyncio.ensure_future(_sample_processed(url, started + 5, started + 5 + duration))
+    sampler = asyncio.ensure_future(_sample_processed(url, run, duration))
     report = await run.run(asyncio.Event())
     after_text = scrape(url)
     report["worker_rps"] = await sampler
@@ -101,44 +129,104 @@ async def phase(settings: Settings, url: str, devices: int, offered: float, batc
     return report
 
 
-async def _sample_processed(url: str, start: float, end: float) -> float:
-    """Readings/s the worker processed over a window inside the sending time
-    (connection set-up excluded)."""
-    await asyncio.sleep(max(0.0, start - time.monotonic()))
+async def _sample_processed(url: str, run: loadtest.LoadRun, duration: float) -> float:
+    """Readings/s the worker processed while the devices were sending: from
+    2 s after they started (all of them connected) to 1 s before they stop.
+    Connecting a thousand devices takes many seconds on a loaded machine, so
+    a window counted from the phase's start measured the connecting."""
+    await run.sending_started.wait()
+    sending = time.monotonic()
+    await asyncio.sleep(min(2.0, duration / 4))
     first, t0 = processed(await asyncio.to_thread(scrape, url)), time.monotonic()
-    await asyncio.sleep(max(1.0, end - time.monotonic() - 2))
+    await asyncio.sleep(max(1.0, sending + duration - 1.0 - time.monotonic()))
     last, t1 = processed(await asyncio.to_thread(scrape, url)), time.monotonic()
     return (last - first) / (t1 - t0)
+
+
+PHASES = ("quarter", "half", "peak")
+
+
+def plot_latency(runs: list[dict], path: Path) -> None:
+    """Latency against load: each run's quarter, half and peak phases, the
+    simulator's alert latency p50 and p99 and the worker's e2e p99 bound,
+    against the readings/s the worker processed."""
+    import logging
+
+    import matplotlib
+
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
+    for i, run in enumerate(runs, 1):
+        xs = [run[p]["worker_rps"] for p in PHASES]
+        series = (
+            ("alert latency p99", [run[p]["alert_latency_s"]["p99"] for p in PHASES], "o-"),
+            ("alert latency p50", [run[p]["alert_latency_s"]["p50"] for p in PHASES], "s--"),
+            ("e2e p99 (bucket bound)", [run[p]["e2e_p99_bound_s"] for p in PHASES], "^:"),
+        )
+        for j, (name, ys, style) in enumerate(series):
+            points = [(x, y * 1000) for x, y in zip(xs, ys, strict=True) if y is not None]
+            ax.plot(*zip(*points, strict=True), style, color=f"C{j}", alpha=0.4 + 0.6 * i / len(runs),
+                    label=f"{name}" if i == 1 else None)
+    ax.axhline(100, color="black", linewidth=0.8)
+    ax.annotate("target: e2e p99 < 100 ms at half of peak", (0.01, 100), xycoords=("axes fraction", "data"),
+                textcoords="offset points", xytext=(0, 4), fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xlabel("readings/s processed by the worker (quarter, half and peak of each run)")
+    ax.set_ylabel("ms (log scale)")
+    first = runs[0]
+    frame = first.get("frame", {})
+    ax.set_title(
+        f"bench_pipeline.py: {len(runs)} run(s), {frame.get('readings', '?')} reading(s) per frame, "
+        "gateway and worker\n2 shared vCPUs, Kafka and the simulated devices on the same cores",
+        fontsize=9,
+    )
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=1000)
-    parser.add_argument("--batch", type=int, default=20, help="readings per frame")
+    parser.add_argument("--batch", type=int, default=1, help="readings per frame (default 1)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending per phase")
     parser.add_argument(
         "--peak-offer", type=float, default=20_000.0, help="readings/s offered in the peak phase"
     )
     parser.add_argument("--bootstrap", help="an existing Kafka cluster instead of a local one")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="draw latency against load to PNG")
+    parser.add_argument(
+        "--from-json", type=Path, nargs="+", metavar="FILE", help="with --plot: draw saved --json runs"
+    )
     args = parser.parse_args()
+    if args.from_json:
+        if not args.plot:
+            parser.error("--from-json needs --plot")
+        plot_latency([json.loads(f.read_text()) for f in args.from_json], args.plot)
+        return 0
     benchlib.stop_on_signals()
+    ws_bytes, record_bytes = frame_bytes(args.batch)
+    print(
+        f"frame: {args.batch} reading(s), {ws_bytes} bytes on the websocket, "
+        f"{record_bytes} bytes as a Kafka record",
+        file=sys.stderr,
+    )
 
     with vigil_services(
-        args.bootstrap,
-        "vigil-bench-e2e-",
-        args.devices,
-        worker=True,
-        WORKER_ID="vigil-bench-e2e",
-        DEVICE_RATE="1000",
-        DEVICE_BURST="5000",
+        args.bootstrap, "vigil-bench-e2e-", args.devices, worker=True,
+        WORKER_ID="vigil-bench-e2e", DEVICE_RATE="1000", DEVICE_BURST="5000",
     ) as services:
         broker, settings = services.broker, services.settings
         url = f"{services.worker_url}/metrics"
         print(f"... peak: offering {args.peak_offer:,.0f} readings/s", file=sys.stderr)
-        peak = asyncio.run(
-            phase(settings, url, args.devices, args.peak_offer, args.batch, args.duration, 0.1)
-        )
+        offer = args.peak_offer
+        peak = asyncio.run(phase(settings, url, args.devices, offer, args.batch, args.duration, 0.1))
         capacity = min(peak["worker_rps"], peak["throughput_rps"])
         wait_caught_up(url)
         print(f"... half: offering {capacity / 2:,.0f} readings/s", file=sys.stderr)
@@ -154,48 +242,31 @@ def main() -> int:
 
     rows = []
     for name, r in (("peak", peak), ("half of peak", half), ("quarter of peak", quarter)):
-        rows.append(
-            [
-                name,
-                f"{r['offered_rps']:,.0f}",
-                f"{r['throughput_rps']:,.0f}",
-                f"{r['worker_rps']:,.0f}",
-                str(r["lost"]),
-                ms(r["e2e_p99_bound_s"]),
-                ms(r["alert_latency_s"]["p50"]),
-                ms(r["alert_latency_s"]["p99"]),
-                str(r["alert_latency_s"]["count"]),
-            ]
-        )
+        rows.append([
+            name, f"{r['offered_rps']:,.0f}", f"{r['throughput_rps']:,.0f}", f"{r['worker_rps']:,.0f}",
+            str(r["lost"]), ms(r["e2e_p99_bound_s"]), ms(r["alert_latency_s"]["p50"]),
+            ms(r["alert_latency_s"]["p99"]), str(r["alert_latency_s"]["count"]),
+        ])
     print(machine_line(machine()))
     print(
-        f"broker: {broker}; {args.devices} devices, {args.batch} readings per frame, "
+        f"broker: {broker}; {args.devices} devices, {args.batch} reading(s) per frame "
+        f"({ws_bytes} bytes on the websocket, {record_bytes} as a Kafka record), "
         f"{args.duration:g} s per phase"
     )
-    print(
-        table(
-            [
-                "phase",
-                "offered/s",
-                "acked/s",
-                "worker/s",
-                "lost",
-                "e2e p99 ms (<=)",
-                "alert p50 ms",
-                "alert p99 ms",
-                "alerts",
-            ],
-            rows,
-        )
-    )
+    print(table(
+        ["phase", "offered/s", "acked/s", "worker/s", "lost", "e2e p99 ms (<=)", "alert p50 ms",
+         "alert p99 ms", "alerts"],
+        rows,
+    ))
     print("target: p99 from gateway receipt to alert produced under 100 ms at half of peak throughput")
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                {"machine": machine(), "broker": broker, "peak": peak, "half": half, "quarter": quarter},
-                indent=2,
-            )
-        )
+        frame = {"readings": args.batch, "websocket_bytes": ws_bytes, "kafka_record_bytes": record_bytes}
+        figures = {"machine": machine(), "broker": broker, "frame": frame, "peak": peak, "half": half,
+                   "quarter": quarter}
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    if args.plot:
+        frame = {"readings": args.batch}
+        plot_latency([{"frame": frame, "peak": peak, "half": half, "quarter": quarter}], args.plot)
     return 0
 
 

@@ -96,9 +96,13 @@ from app.infra.settings import READINGS_TOPIC, Settings  # noqa: E402
 from app.infra.topics import ensure_topics  # noqa: E402
 from app.tools.evaluation import cohort  # noqa: E402
 
-TARGET = 50_000  # readings per second per worker process
+# Readings per second per worker process, state durable, by readings per record (issue 14).
+TARGETS = {1: 20_000, 10: 40_000}
 HERE = Path(__file__).resolve().parent
-VARIANTS = ("vigil", "decode-only", "naive")
+BASELINES = {"quix": "quix_worker.py", "decode-only": "decode_only_worker.py", "naive": "naive_worker.py"}
+VARIANTS = ("vigil", "quix", "decode-only", "naive")
+CURVE = (1, 2, 5, 10, 50)  # readings per record, for --curve
+POLL_S = 0.1  # seconds between two looks at the committed offsets (and Vigil's /metrics)
 
 
 # -- the data ---------------------------------------------------------------------
@@ -182,33 +186,46 @@ async def offsets(bootstrap: str, topic: str) -> tuple[dict[TopicPartition, int]
         await consumer.stop()
 
 
-async def changelog_span(bootstrap: str, topic: str) -> tuple[float, float, int]:
-    """(first, last CreateTime in epoch seconds, number of records) of a changelog topic."""
-    begin, end = await offsets(bootstrap, topic)
-    filled = [tp for tp in end if end[tp] > begin[tp]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(filled)
+def readings_done(metrics_text: str) -> int:
+    """Readings Vigil's worker has processed, whatever their outcome (every
+    `vigil_worker_readings_total` series but "undecodable", which counts records)."""
+    samples = benchlib.metric(metrics_text, "vigil_worker_readings_total")
+    return int(sum(v for labels, v in samples.items() if '"undecodable"' not in labels))
 
-        async def timestamps_at(position: dict[TopicPartition, int]) -> list[float]:
-            """The CreateTime of the record at `position[tp]` of each partition."""
-            for tp, offset in position.items():
-                consumer.seek(tp, offset)
-            found: dict[TopicPartition, float] = {}
-            while len(found) < len(position):
-                batches = await consumer.getmany(timeout_ms=1000)
-                for tp, records in batches.items():
-                    for record in records:
-                        if record.offset == position[tp]:
-                            found[tp] = record.timestamp / 1000
-            return list(found.values())
 
-        first = min(await timestamps_at({tp: begin[tp] for tp in filled}))
-        last = max(await timestamps_at({tp: end[tp] - 1 for tp in filled}))
-    finally:
-        await consumer.stop()
-    return first, last, sum(end[tp] - begin[tp] for tp in filled)
+class Progress:
+    """Vigil's processed count over time, sampled from its /metrics: when it
+    first moved and when it reached the end. Each sample is timed at the
+    midpoint of its request, and an event between two samples at their
+    midpoint, so either end is within half a poll interval (0.05 s) plus a
+    scrape. Neither the changelog's timestamps nor the commits would do: a
+    worker that writes its states once per commit interval writes them on a
+    2.8 s grid."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, int]] = []
+
+    async def sample(self, url: str, text: str | None = None) -> None:
+        before = time.time()
+        if text is None:
+            answer = await asyncio.to_thread(benchlib.http_get, url, 2.0)
+            if answer is None or answer[0] != 200:
+                return  # not serving yet
+            text = answer[1].decode()
+        self.samples.append(((before + time.time()) / 2, readings_done(text)))
+
+    def span(self, total: int) -> tuple[float, float]:
+        """(first record processed, last record processed), epoch seconds."""
+        first = last = None
+        before = [None, *(t for t, _ in self.samples)]
+        for t0, (t1, n1) in zip(before, self.samples, strict=False):
+            if first is None and n1 > 0:
+                first = t1 if t0 is None else (t0 + t1) / 2
+            if last is None and n1 >= total:
+                last = t1 if t0 is None else (t0 + t1) / 2
+        if first is None or last is None:
+            raise RuntimeError(f"the worker's /metrics never showed {total} readings processed")
+        return first, last
 
 
 # -- one variant ------------------------------------------------------------------
@@ -284,12 +301,16 @@ async def run_variant(
                 start_new_session=True,
             )
         # Completion: the group's committed offsets reach the end offsets.
+        # Vigil's progress is sampled from its /metrics on the way (first and last).
+        progress = Progress()
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {proc.returncode}:\n{procs.log_tail(name)}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{name} did not consume everything within {timeout:.0f} s")
+            if changelog is not None:
+                await progress.sample(web + "/metrics")
             try:
                 committed = await admin.list_consumer_group_offsets(group)
             except KafkaError:  # e.g. no group coordinator yet on a fresh broker
@@ -297,7 +318,7 @@ async def run_variant(
             if all(tp in committed and committed[tp].offset >= end for tp, end in ends.items()):
                 committed_at = time.time()
                 break
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(POLL_S)
     finally:
         await admin.close()
         if spy is not None:
@@ -309,22 +330,18 @@ async def run_variant(
                 spy.wait()
 
     result: dict[str, Any] = {"variant": name, "records": sum(ends[tp] - begins[tp] for tp in ends)}
-    if changelog is not None:  # Vigil: times from its changelog, counts from /metrics
-        first, last, written = await changelog_span(bootstrap, changelog)
+    if changelog is not None:  # Vigil: times and counts from /metrics, changelog records counted
         answer = benchlib.http_get(web + "/metrics")
         if answer is None or answer[0] != 200:
             raise RuntimeError(f"{name}: no /metrics")
         text = answer[1].decode()
+        await progress.sample(web + "/metrics", text)
+        first, last = progress.span(readings_done(text))
         outcomes = benchlib.metric(text, "vigil_worker_readings_total")
-        result["readings"] = int(
-            sum(
-                v
-                for labels, v in outcomes.items()
-                if any(o in labels for o in ("scored", "out_of_order", "duplicate"))
-            )
-        )
+        result["readings"] = readings_done(text)
         result["patients"] = int(benchlib.metric(text, "vigil_worker_patients").get("", -1))
-        result["changelog_records"] = written
+        begin, end = await offsets(bootstrap, changelog)
+        result["changelog_records"] = sum(end[tp] - begin[tp] for tp in end)
         result["outcomes"] = {labels.split('"')[1]: int(v) for labels, v in outcomes.items() if '"' in labels}
     else:  # the baselines: their own counters and times
         answer = benchlib.http_get(web + "/bench")
@@ -372,7 +389,6 @@ async def bench(
     records, devices = build_records(
         bytes.fromhex(key_hex), args.readings, args.patients, args.per_record, args.seed
     )
-    Registry(settings.registry_path).reissue(devices)
     naive_records, naive_count = [], 0  # the same stream's first --naive-readings
     for record in records:
         if naive_count >= args.naive_readings:
@@ -397,55 +413,97 @@ async def bench(
     )
 
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("VIGIL_", "BENCH_"))}
-    results = []
-    for variant in args.variants:
-        port = free_port()
-        web = f"http://127.0.0.1:{port}"
-        group = f"bench-{variant}-{run}"
-        if variant == "vigil":
-            env = dict(
-                base_env,
-                VIGIL_HOME=str(home),
-                VIGIL_KAFKA_BOOTSTRAP=bootstrap,
-                VIGIL_WORKER_ID=group,
-                VIGIL_WORKER_WEB_PORT=str(port),
-                VIGIL_LOG_FORMAT="json",
-                VIGIL_PARTITIONS=str(args.partitions),
-                VIGIL_PSEUDONYM_KEY=key_hex,
-            )
-            cmd = [sys.executable, "-m", "app.cli", "worker"]
-            topic, changelog = READINGS_TOPIC, f"{group}-patients-changelog"
-        else:
-            script = "naive_worker.py" if variant == "naive" else "decode_only_worker.py"
+    runs = []
+    for round_no in range(1, args.rounds + 1):
+        for variant in args.variants:
+            port = free_port()
+            web = f"http://127.0.0.1:{port}"
+            group = f"bench-{variant}-{run}-{round_no}"
             topic = naive_topic if variant == "naive" else READINGS_TOPIC
-            env = dict(
-                base_env,
-                BENCH_BOOTSTRAP=bootstrap,
-                BENCH_APP_ID=group,
-                BENCH_TOPIC=topic,
-                BENCH_PARTITIONS=str(args.partitions),
-                BENCH_WEB_PORT=str(port),
+            changelog = f"{group}-patients-changelog" if variant == "vigil" else None
+            if variant == "vigil":
+                # A home per run: Faust's RocksDB files are named by table, not by group,
+                # so a second worker in the same home would take the first one's offsets.
+                run_home = tmp / f"vigil-home-{round_no}"
+                Registry(settings.with_(home=run_home).registry_path).reissue(devices)
+                env = dict(
+                    base_env,
+                    VIGIL_HOME=str(run_home),
+                    VIGIL_KAFKA_BOOTSTRAP=bootstrap,
+                    VIGIL_WORKER_ID=group,
+                    VIGIL_WORKER_WEB_PORT=str(port),
+                    VIGIL_LOG_FORMAT="json",
+                    VIGIL_PARTITIONS=str(args.partitions),
+                    VIGIL_PSEUDONYM_KEY=key_hex,
+                )
+                cmd = [sys.executable, "-m", "app.cli", "worker"]
+            else:
+                env = dict(
+                    base_env,
+                    BENCH_BOOTSTRAP=bootstrap,
+                    BENCH_APP_ID=group,
+                    BENCH_TOPIC=topic,
+                    BENCH_PARTITIONS=str(args.partitions),
+                    BENCH_WEB_PORT=str(port),
+                    BENCH_DATADIR=str(tmp / f"state-{group}"),
+                )
+                cmd = [sys.executable, str(HERE / BASELINES[variant])]
+                if variant != "quix":
+                    cmd += ["worker", "-l", "warn"]
+            expected = naive_count if variant == "naive" else prefill["readings"]
+            print(f"running {variant} (round {round_no} of {args.rounds}) ...", file=sys.stderr)
+            profile = Path(f"{args.profile}-{variant}-{round_no}.txt") if args.profile else None
+            result = await run_variant(
+                variant, cmd, env, group, topic, procs, bootstrap, args.timeout, web, changelog, profile
             )
-            cmd = [sys.executable, str(HERE / script), "worker", "-l", "warn"]
-            changelog = None
-        expected = naive_count if variant == "naive" else prefill["readings"]
-        print(f"running {variant} ...", file=sys.stderr)
-        profile = Path(f"{args.profile}-{variant}.txt") if args.profile else None
-        result = await run_variant(
-            variant, cmd, env, group, topic, procs, bootstrap, args.timeout, web, changelog, profile
-        )
-        print(
-            f"  {variant}: {result['readings']} readings in {result['seconds']:.2f} s "
-            f"({result['readings_per_s']:,.0f}/s)",
-            file=sys.stderr,
-        )
-        result["expected_readings"] = expected
-        results.append(result)
+            print(
+                f"  {variant}: {result['readings']} readings in {result['seconds']:.2f} s "
+                f"({result['readings_per_s']:,.0f}/s)",
+                file=sys.stderr,
+            )
+            if variant == "quix":  # Quix's changelog: one record per changed key per checkpoint
+                begin, end = await offsets(bootstrap, f"changelog__{group}--{topic}--default")
+                result["changelog_records"] = sum(end[tp] - begin[tp] for tp in end)
+            result["expected_readings"] = expected
+            result["round"] = round_no
+            runs.append(result)
+    return {"prefill": prefill, "runs": runs, "variants": summarise(runs, args.variants)}
 
-    vigil = next((r for r in results if r["variant"] == "vigil"), None)
-    for r in results:
-        r["ratio_to_vigil"] = round(r["readings_per_s"] / vigil["readings_per_s"], 4) if vigil else None
-    return {"prefill": prefill, "variants": results}
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def summarise(runs: list[dict[str, Any]], variants: list[str]) -> list[dict[str, Any]]:
+    """Per variant: the median of its rounds, each round's readings/s, and the
+    median of its ratios to Vigil's readings/s in the same round (each round
+    runs every variant back to back, so the ratio sees the same machine load)."""
+    vigil_in = {r["round"]: r["readings_per_s"] for r in runs if r["variant"] == "vigil"}
+    out = []
+    for variant in variants:
+        mine = [r for r in runs if r["variant"] == variant]
+        if not mine:
+            continue
+        ratios = [r["readings_per_s"] / vigil_in[r["round"]] for r in mine if r["round"] in vigil_in]
+        last = mine[-1]
+        out.append(
+            {
+                **{k: v for k, v in last.items() if k not in ("round", "profile_top")},
+                "rounds": len(mine),
+                "seconds": round(median([r["seconds"] for r in mine]), 3),
+                "readings_per_s": round(median([r["readings_per_s"] for r in mine]), 1),
+                "records_per_s": round(median([r["records_per_s"] for r in mine]), 1),
+                "to_commit_s": round(median([r["to_commit_s"] for r in mine]), 2),
+                "startup_s": round(median([r["startup_s"] for r in mine]), 2),
+                "each_readings_per_s": [r["readings_per_s"] for r in mine],
+                "ratio_to_vigil": round(median(ratios), 4) if ratios else None,
+                "profile_top": last.get("profile_top"),
+                "counts_ok": all(r["readings"] == r["expected_readings"] for r in mine),
+            }
+        )
+    return out
 
 
 def report(out: dict[str, Any]) -> str:
@@ -462,6 +520,8 @@ def report(out: dict[str, Any]) -> str:
                 f"{r['ratio_to_vigil']:.3g}x" if r["ratio_to_vigil"] is not None else "-",
                 f"{r['to_commit_s']:.1f}",
                 f"{r['startup_s']:.1f}",
+                f"{r['changelog_records']:,}" if "changelog_records" in r else "-",
+                " ".join(f"{x:,.0f}" for x in r["each_readings_per_s"]),
             ]
         )
     lines = [
@@ -476,6 +536,8 @@ def report(out: dict[str, Any]) -> str:
                 "vs vigil",
                 "to commit s",
                 "start-up s",
+                "changelog records",
+                "each round's readings/s",
             ],
             rows,
         )
@@ -484,21 +546,28 @@ def report(out: dict[str, Any]) -> str:
     lines.append(
         f"{cfg['patients']} patients, {cfg['per_record']} readings per record, "
         f"{cfg['partitions']} partitions; "
+        f"medians of {cfg['rounds']} round(s), ratios to vigil within each round; "
         f"naive on the first {cfg['naive_readings']:,} readings only; {out['kafka']}"
     )
     lines.append(benchlib.machine_line(out["machine"]))
     vigil = next((r for r in out["variants"] if r["variant"] == "vigil"), None)
     if vigil:
-        met = "met" if vigil["readings_per_s"] >= TARGET else "not met"
-        lines.append(
-            f"target: >= {TARGET:,} readings/s per worker process -> {met} "
-            f"(vigil {vigil['readings_per_s']:,.0f}/s; {vigil['changelog_records']:,} changelog records, "
-            f"{vigil['patients']} patients in its table; outcomes {vigil['outcomes']})"
+        target = TARGETS.get(cfg["per_record"])
+        verdict = (
+            f"target at {cfg['per_record']} per record: >= {target:,} readings/s per worker process -> "
+            f"{'met' if vigil['readings_per_s'] >= target else 'not met'}"
+            if target
+            else f"(targets are set at {' and '.join(str(k) for k in TARGETS)} per record)"
         )
-    for r in out["variants"]:
+        lines.append(
+            f"{verdict} (vigil {vigil['readings_per_s']:,.0f}/s; "
+            f"{vigil['changelog_records']:,} changelog records "
+            f"in its last round, {vigil['patients']} patients in its table; outcomes {vigil['outcomes']})"
+        )
+    for r in out["runs"]:
         if r["readings"] != r["expected_readings"]:
             lines.append(
-                f"COUNT MISMATCH: {r['variant']} reports {r['readings']:,} readings "
+                f"COUNT MISMATCH: {r['variant']} (round {r['round']}) reports {r['readings']:,} readings "
                 f"of {r['expected_readings']:,}"
             )
     for r in out["variants"]:
@@ -509,6 +578,107 @@ def report(out: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# -- the curve: readings/s against readings per record ------------------------------
+
+
+def curve_report(points: list[dict[str, Any]]) -> str:
+    variants = [v["variant"] for v in points[0]["variants"]]
+    rows = []
+    for point in points:
+        by = {v["variant"]: v for v in point["variants"]}
+        row = [str(point["config"]["per_record"])]
+        for name in variants:
+            v = by.get(name)
+            row.append(f"{v['readings_per_s']:,.0f}" if v else "-")
+        for name in variants:
+            if name != "vigil":
+                v = by.get(name)
+                row.append(f"{v['ratio_to_vigil']:.2f}x" if v and v["ratio_to_vigil"] is not None else "-")
+        rows.append(row)
+    headers = [
+        "per record",
+        *[f"{n} readings/s" for n in variants],
+        *[f"{n} vs vigil" for n in variants if n != "vigil"],
+    ]
+    cfg = points[0]["config"]
+    return "\n".join(
+        [
+            benchlib.table(headers, rows),
+            f"{cfg['readings']:,} readings of {cfg['patients']} patients per point, "
+            f"medians of {cfg['rounds']} "
+            f"round(s); ratios within each round; a fresh broker per point; {points[0]['kafka']}",
+            benchlib.machine_line(points[0]["machine"]),
+        ]
+    )
+
+
+def plot_curve(points: list[dict[str, Any]], path: Path) -> None:
+    """Readings/s (median, and each round's as dots) against readings per record."""
+    import logging
+
+    import matplotlib
+
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    labels = {
+        "vigil": "Vigil's worker",
+        "quix": "Quix Streams peer (per-vital River Var)",
+        "decode-only": "Faust decode-only (ceiling)",
+        "naive": "naive Faust + River",
+    }
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
+    names = [v["variant"] for v in points[0]["variants"]]
+    for name in names:
+        xs, ys, dots = [], [], []
+        for point in points:
+            v = next((v for v in point["variants"] if v["variant"] == name), None)
+            if v:
+                n = point["config"]["per_record"]
+                xs.append(n)
+                ys.append(v["readings_per_s"])
+                dots += [(n, each) for each in v["each_readings_per_s"]]
+        (line,) = ax.plot(xs, ys, marker="o", label=labels.get(name, name))
+        ax.scatter([d[0] for d in dots], [d[1] for d in dots], s=10, color=line.get_color(), alpha=0.4)
+    for n, target in TARGETS.items():
+        ax.scatter([n], [target], marker="_", s=400, color="black", zorder=5)
+        ax.annotate(f"target {target:,}", (n, target), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")  # the ceiling runs far above the rest at 50 per record
+    ax.set_xticks(list(CURVE))
+    ax.set_xticklabels([str(n) for n in CURVE])
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:,.0f}"))
+    ax.set_xlabel("readings per Kafka record (device frame)")
+    ax.set_ylabel("readings/s, one worker process (log scale)")
+    ax.grid(True, alpha=0.3)
+    cfg = points[0]["config"]
+    ax.set_title(
+        f"bench_worker.py --curve: {cfg['readings']:,} readings, {cfg['patients']} patients, "
+        f"median of {cfg['rounds']}\n2 shared vCPUs, Kafka on the same cores",
+        fontsize=9,
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def run_once(args: argparse.Namespace) -> dict[str, Any]:
+    out, kafka_desc = benchlib.run_with_kafka(args, "vigil-bench-worker-", bench)
+    return {
+        "benchmark": "bench_worker",
+        "machine": benchlib.machine(),
+        "kafka": kafka_desc,
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "target_readings_per_s": TARGETS,
+        **out,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -517,7 +687,21 @@ def main() -> None:
         "--readings", type=int, default=200_000, help="readings to pre-fill (default 200,000)"
     )
     parser.add_argument("--patients", type=int, default=200, help="patients they come from (default 200)")
-    parser.add_argument("--per-record", type=int, default=10, help="readings per Kafka record (default 10)")
+    parser.add_argument(
+        "--per-record", type=int, default=1, help="readings per Kafka record (default 1: a reading per frame)"
+    )
+    parser.add_argument(
+        "--curve",
+        action="store_true",
+        help=f"run every variant at {', '.join(map(str, CURVE))} readings per record (a fresh broker each)",
+    )
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="with --curve: draw the curve to PNG")
+    parser.add_argument(
+        "--from-json", type=Path, metavar="FILE", help="with --curve: print and plot a saved --json"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run the variants this many times on the same topic; medians"
+    )
     parser.add_argument(
         "--naive-readings", type=int, default=3_000, help="prefix the naive baseline consumes (default 3,000)"
     )
@@ -525,7 +709,8 @@ def main() -> None:
         "--partitions", type=int, default=4, help="partitions of the topics (default 4, Vigil's)"
     )
     parser.add_argument(
-        "--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}"
+        "--variants",
+        help=f"comma-separated, of {', '.join(VARIANTS)} (default: all; with --curve all but naive)",
     )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
@@ -539,30 +724,52 @@ def main() -> None:
         "--profile",
         type=Path,
         metavar="PREFIX",
-        help="py-spy each worker; collapsed stacks to PREFIX-<variant>.txt",
+        help="py-spy each worker; collapsed stacks to PREFIX-<variant>-<round>.txt",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (worker logs, Kafka data)")
     args = parser.parse_args()
-    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    default = [v for v in VARIANTS if v != "naive"] if args.curve else list(VARIANTS)
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else default
     unknown = set(args.variants) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
     if args.profile and not find_py_spy():
         parser.error("--profile needs py-spy (.venv/bin/pip install py-spy)")
+    if args.plot and not args.curve:
+        parser.error("--plot draws the --curve")
+    if args.curve and args.bootstrap:
+        parser.error("--curve starts a fresh local broker per point; it cannot use --bootstrap")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
+    if args.from_json:
+        if not args.curve:
+            parser.error("--from-json reads a --curve run's --json")
+        points = json.loads(args.from_json.read_text())["points"]
+        print(curve_report(points))
+        if args.plot:
+            plot_curve(points, args.plot)
+        return
     benchlib.stop_on_signals()
-    out, kafka_desc = benchlib.run_with_kafka(args, "vigil-bench-worker-", bench)
-    out = {
-        "benchmark": "bench_worker",
-        "machine": benchlib.machine(),
-        "kafka": kafka_desc,
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "target_readings_per_s": TARGET,
-        **out,
-    }
-    print(report(out))
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=2))
+    if not args.curve:
+        out = run_once(args)
+        print(report(out))
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=2))
+        return
+    points = []
+    for per_record in CURVE:
+        print(f"== {per_record} readings per record", file=sys.stderr)
+        point = run_once(argparse.Namespace(**{**vars(args), "per_record": per_record}))
+        print(report(point), file=sys.stderr)
+        points.append(point)
+        if args.json:  # as it goes: a long run interrupted keeps its points
+            curve = {"benchmark": "bench_worker --curve", "points": points}
+            args.json.write_text(json.dumps(curve, indent=2))
+    print(curve_report(points))
+    if args.plot:
+        plot_curve(points, args.plot)
+        print(f"plot: {args.plot}")
 
 
 if __name__ == "__main__":

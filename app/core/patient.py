@@ -418,13 +418,16 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
     for name, x in r.clean.items():
         if x.__class__ not in _NUMBERS or (bad and name in bad):
             continue  # consciousness (a letter), oxygen (a flag), or a bad channel
+        entry = latest.get(name)
+        if entry is None:
+            continue  # a custom channel past the cap, forgotten by a later one of this reading
         baseline = baselines.get(name)
         if baseline is None:
             baseline = baselines[name] = Baseline.prior(name, x)
         mean, sd, daily = baseline.mean, baseline.sd, baseline.daily
         if daily is not None:  # `Baseline.forecast`, inline
             mean += daily[0] * cos_t + daily[1] * sin_t
-        cadence = latest[name][2]
+        cadence = entry[2]
         n = baseline.var.n
         warm = n >= WARMUP_MIN and n * cadence >= WARMUP_MS  # `Baseline.warm`, inline
         z = (x - mean) / sd

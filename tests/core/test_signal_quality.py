@@ -113,3 +113,20 @@ def test_systolic_not_above_diastolic_marks_the_pressure_reading_bad() -> None:
     out = run(state, 60, T0 + 60 * MINUTE, {**normal(rng), "systolic_bp": 85, "diastolic_bp": 95})
     assert out.artifacts == 2
     assert state.latest["systolic_bp"][0] != 85
+
+
+def test_a_reading_with_more_new_custom_channels_than_kept_is_scored() -> None:
+    """One reading naming 60 new channels (a hostile or broken device): the
+    patient keeps the most recent `MAX_CUSTOM_CHANNELS`, and the reading is
+    processed, not an error (the fault suite's state-bloat found a KeyError)."""
+    from app.core.patient import Config, process
+    from app.core.state import MAX_CUSTOM_CHANNELS, PatientState, encode
+
+    state = PatientState()
+    for i in range(3):
+        vitals = {"heart_rate": 72 + i, **{f"ch{i}_{k:02d}": float(k) for k in range(60)}}
+        reading = {"id": f"r{i}", "ts": 1_800_000_000_000 + i * 60_000, "vitals": vitals}
+        process(state, "p-x", "dev-x", reading, Config(), "PATIENT")
+    custom = [k for k in state.baselines if k.startswith("ch")]
+    assert len(custom) <= MAX_CUSTOM_CHANNELS
+    assert state.count == 3 and len(encode(state)) <= 4096

@@ -354,14 +354,19 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
         entry = quality.get(name)
         if entry is None:
             entry = quality[name] = [0.0, 0, 0]
-        entry[0] += ARTIFACT_ALPHA * (1.0 - entry[0])
         if value == NO_SIGNAL and value.__class__ is not bool:
+            # A run of "no signal" (a probe off, a sensor unplugged) counts
+            # once in the artifact share: it is one event, whose length says
+            # nothing about the signal once it is back; a probe flapping
+            # between 0 and values counts every time.
             if not entry[1]:
+                entry[0] += ARTIFACT_ALPHA * (1.0 - entry[0])
                 entry[1] = ts
             elif not entry[2] and ts - entry[1] >= config.no_signal_ms:
                 entry[2] = 1
                 outcome.events.append(_no_signal_event(r, name, entry[1], "lost"))
         else:
+            entry[0] += ARTIFACT_ALPHA * (1.0 - entry[0])
             _end_no_signal(r, name, entry, outcome)
     for name, entry in list(quality.items()):
         if name in artifacts or name not in vitals:

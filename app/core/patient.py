@@ -119,6 +119,8 @@ class Config:
     trend_horizon_ms: int = 15 * 60 * 1000  # how far ahead the trend looks for a dangerous range
     trend_z: float = 2.5  # how far (in SDs) a vital must have left its normal before its trend counts
     scale2: bool = False  # NEWS2 SpO2 scale 2 (hypercapnic target)
+    step_z: float = 5.0  # a dense channel's value this many SDs from its previous one is a sudden step ...
+    corroborate_z: float = 3.0  # ... that another channel stepping this many SDs at once corroborates
 
 
 @dataclass(slots=True)
@@ -170,6 +172,7 @@ class _Reading:
     artifacts: dict[str, Any]  # channel -> its artifact value in this reading
     bad: frozenset[str] | set[str] = frozenset()  # channels whose signal is bad now (`_quality`)
     far: bool = False  # a channel scored |z| >= z_alert (`_model`)
+    steps: dict[str, float] | None = None  # dense channel -> change from its previous value (`_clean`)
 
 
 def process_record(
@@ -235,6 +238,8 @@ def process(
     _advance(state, r)
     if r.artifacts or state.quality:  # the common case skips these calls: this is the hot path
         _quality(state, r, config, outcome)
+    if r.steps:
+        _hold_steps(state, r, config)
     _model(state, r, config, outcome)
     _safety_net(state, r, config)
     alerts = state.alerts
@@ -285,6 +290,10 @@ def _clean(state: PatientState, r: _Reading) -> int:
             if cadence <= 0:
                 cadence = dt
             else:
+                if dt <= 2 * cadence < 2 * SPARSE_MS and value != previous[0] and value.__class__ in _NUMBERS:
+                    if r.steps is None:
+                        r.steps = {}
+                    r.steps[name] = value - previous[0]  # a dense channel's change since its last value
                 step = dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
                 cadence = int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
             latest[name] = [value, ts, cadence]
@@ -377,6 +386,36 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
             del quality[name]
     share = config.artifact_share
     r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
+
+
+def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
+    """A sudden step on one densely read channel (its value `step_z` of its
+    learned SDs from its previous value, one reading apart) that no other
+    channel corroborates (none stepped `corroborate_z` SDs in the same
+    reading) is more likely the sensor than the patient: a cuff inflating on
+    the oximeter's arm, a probe sliding off, a motion spike. Its value is held
+    back for this reading: neither scored, learned nor fed to NEWS2. It is
+    still the channel's latest value, so a step that persists is no step at
+    the next reading and counts from then on (one reading late); one that
+    returns was never alarmed on. Physiology moves channels together (an
+    arousal: heart and breathing rate; a bleed: heart rate and pressure).
+    Only the catalogue's vitals (whose physiology is known) are judged, and
+    only when another channel stepped as well or could have: a custom
+    channel, or a device that sends one vital, is never held back."""
+    baselines, steps = state.baselines, r.steps
+    assert steps is not None
+    sizes: dict[str, float] = {}
+    for name, change in steps.items():
+        baseline = baselines.get(name)
+        if baseline is not None and baseline.var.n >= WARMUP_MIN and (name not in r.bad):
+            sizes[name] = abs(change) / baseline.sd
+    big = [name for name, size in sizes.items() if size >= config.step_z and name in NUMERIC]
+    if not big or len(sizes) < 2:
+        return  # nothing sudden, or no other channel that could have corroborated it
+    corroborated = config.corroborate_z
+    held = {name for name in big if not any(s >= corroborated for k, s in sizes.items() if k != name)}
+    if held:
+        r.bad = set(r.bad) | held
 
 
 def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:

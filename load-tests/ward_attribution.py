@@ -29,13 +29,16 @@ def attribute(seed: int, patients: int = 60, detail: bool = False) -> Counter:
                 ts = reading["ts"]
                 if any(ev.onset_ms - BEFORE <= ts <= ev.end_ms + AFTER for ev in p.events):
                     continue
-                hits = [a.kind.split(":")[0] for a in p.artifacts if a.onset_ms <= ts <= a.end_ms + ARTIFACT_AFTER]
+                hits = [
+                    a.kind.split(":")[0] for a in p.artifacts if a.onset_ms <= ts <= a.end_ms + ARTIFACT_AFTER
+                ]
                 cause = "+".join(sorted(set(hits))) or "none"
                 ev = e.get("evidence", {})
                 key = (e["kind"], e.get("severity"), cause)
                 tally[key] += 1
                 if detail:
-                    print(seed, p.subject, p.profile, ts, key, {k: ev.get(k) for k in ("vital", "vitals", "z", "value", "score", "parameters")})
+                    shown = {k: ev.get(k) for k in ("vitals", "z", "score", "subscores")}
+                    print(seed, p.subject, p.profile, ts, key, shown)
     return tally
 
 

@@ -402,10 +402,9 @@ def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
     Only the catalogue's vitals (whose physiology is known) are judged, and
     only when another channel stepped as well or could have: a custom
     channel, or a device that sends one vital, is never held back."""
-    baselines, steps = state.baselines, r.steps
-    assert steps is not None
+    baselines = state.baselines
     sizes: dict[str, float] = {}
-    for name, change in steps.items():
+    for name, change in (r.steps or {}).items():
         baseline = baselines.get(name)
         if baseline is not None and baseline.var.n >= WARMUP_MIN and (name not in r.bad):
             sizes[name] = abs(change) / baseline.sd

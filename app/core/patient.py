@@ -91,6 +91,9 @@ _RADIANS_PER_MS = 2 * math.pi / DAY_MS
 _NEWS2, _ANOMALY, _TREND, _SIGNAL_QUALITY = Kind.NEWS2, Kind.ANOMALY, Kind.TREND, Kind.SIGNAL_QUALITY
 _BASELINE_DRIFT, _NO_SIGNAL = Kind.BASELINE_DRIFT, Kind.NO_SIGNAL
 _LOW, _MEDIUM, _HIGH = Severity.LOW, Severity.MEDIUM, Severity.HIGH
+# What an arousal (waking, moving, coughing, pain) raises for a few minutes:
+# sympathetic activation speeds the heart and breathing and raises pressure.
+_AROUSAL = frozenset({"heart_rate", "respiratory_rate", "systolic_bp", "diastolic_bp"})
 _NEWS2_SEVERITY = {"high": _HIGH, "medium": _MEDIUM, "low_medium": _LOW}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
 # when the new level scores 0. Diastolic pressure is not in NEWS2.
@@ -121,6 +124,7 @@ class Config:
     scale2: bool = False  # NEWS2 SpO2 scale 2 (hypercapnic target)
     step_z: float = 5.0  # a dense channel's value this many SDs from its previous one is a sudden step ...
     corroborate_z: float = 3.0  # ... that another channel stepping this many SDs at once corroborates
+    excursion_ms: int = 7 * 60 * 1000  # a dense rise such as an arousal's must hold this long to open
 
 
 @dataclass(slots=True)
@@ -612,8 +616,44 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         severity = _MEDIUM if top >= config.z_medium else _LOW
         # Two vitals far from this patient's normal at once: not one sensor's artifact.
         # A spot measurement far out (medium) is its own confirmation (`_sparse`).
+        if _excursion(state, r, anomalous, config):
+            r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
+            return
         urgent = len(anomalous) >= 2 or (severity is _MEDIUM and _sparse(state, list(anomalous)))
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent)
+
+
+def _excursion(state: PatientState, r: _Reading, anomalous: dict[str, float], config: Config) -> bool:
+    """Is this, so far, an arousal (waking, moving, coughing, pain): densely
+    read vitals risen above this patient's normal as sympathetic activation
+    raises them (`_AROUSAL`: heart and breathing rate, pressure; up, not
+    down), with the heart and breathing rate moving together (both at least
+    `trend_z` SDs up)? Such an excursion usually passes within minutes: it
+    opens only once it has held for `excursion_ms`. What is dangerous is the
+    safety net's (NEWS2 opens on its own terms, unchanged); a fall
+    (bradycardia, desaturation, hypotension) or a heart rate racing on its
+    own (an arrhythmia) opens as before."""
+    if config.excursion_ms <= 0:
+        return False
+    latest, together = state.latest, config.trend_z
+    if _up(state, r, "heart_rate") < together or _up(state, r, "respiratory_rate") < together:
+        return False
+    for name, zn in anomalous.items():
+        if zn < 0 or name not in _AROUSAL or latest[name][2] >= SPARSE_MS:
+            return False
+    return True
+
+
+def _up(state: PatientState, r: _Reading, name: str) -> float:
+    """How far (SDs) this vital is above its normal: its z-score now, or its
+    latest value's when this reading's was held back or did not carry it."""
+    z = r.z.get(name)
+    if z is not None:
+        return z
+    baseline, entry = state.baselines.get(name), state.latest.get(name)
+    if baseline is None or entry is None or entry[0].__class__ not in _NUMBERS:
+        return 0.0
+    return float(baseline.z(entry[0]))
 
 
 def _trend(state: PatientState, r: _Reading, config: Config) -> None:
@@ -627,7 +667,11 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
     horizon = max([config.trend_horizon_ms / 60_000] + [h.pop("_horizon") for h in heading.values()])
     r.evidence[_TREND] = evidence = {"horizon_min": horizon, "vitals": heading}
     if heading:
-        r.findings[_TREND] = Finding(_TREND, _LOW, evidence)
+        # A steep climb of an arousal's vitals, together, is waited out as the
+        # anomaly waits it out (`_excursion`).
+        rising = {name: h["slope_per_min"] for name, h in heading.items()}
+        hold = config.excursion_ms if _excursion(state, r, rising, config) else 0
+        r.findings[_TREND] = Finding(_TREND, _LOW, evidence, hold_ms=hold)
 
 
 def _alarming(state: PatientState) -> bool:

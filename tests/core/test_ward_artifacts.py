@@ -76,3 +76,45 @@ def test_steps_that_corroborate_each_other_are_scored_at_once() -> None:
     state, rng = settled(4)
     events = run(state, 180, {**normal(rng), "heart_rate": 132, "systolic_bp": 84})
     assert "anomaly" in opened(events) and "news2" in opened(events)
+
+
+def arousal(rng: random.Random, minute: int, length: int, hr_up: float, rr_up: float) -> dict[str, object]:
+    """Heart and breathing rate rising together over a minute, then falling back."""
+    ramp = min(1.0, (minute + 1) / 2, (length - minute + 1) / 2)
+    v = normal(rng)
+    v["heart_rate"] = round(float(v["heart_rate"]) + hr_up * ramp)  # type: ignore[arg-type]
+    v["respiratory_rate"] = round(float(v["respiratory_rate"]) + rr_up * ramp)  # type: ignore[arg-type]
+    return v
+
+
+def test_an_arousal_of_a_few_minutes_opens_nothing() -> None:
+    """The patient wakes: heart rate +28 and breathing rate +7 together for
+    five minutes, then back (NEWS2 stays in its low band). Before: a medium
+    anomaly at once (two vitals far out together opened without waiting)."""
+    state, rng = settled(6)
+    events = []
+    for m in range(6):
+        events += run(state, 180 + m, arousal(rng, m, 5, 28, 7))
+    for i in range(186, 200):
+        events += run(state, i, normal(rng))
+    assert opened(events) == []
+
+
+def test_an_arousal_pattern_that_lasts_opens_once_it_has_held() -> None:
+    state, rng = settled(7)
+    first = None
+    for m in range(30):
+        if opened(run(state, 180 + m, arousal(rng, m, 60, 28, 7))) and first is None:
+            first = m
+    assert first is not None and 6 <= first <= 9  # held 7 minutes, not forever
+
+
+def test_a_heart_rate_racing_alone_opens_as_before() -> None:
+    """An arrhythmia: the heart rate alone climbs fast; not an arousal."""
+    state, rng = settled(8)
+    first = None
+    for m in range(10):
+        v = {**normal(rng), "heart_rate": round(72 + min(m + 1, 4) * 10)}
+        if "anomaly" in opened(run(state, 180 + m, v)) and first is None:
+            first = m
+    assert first is not None and first <= 3

@@ -125,6 +125,7 @@ class Config:
     step_z: float = 5.0  # a dense channel's value this many SDs from its previous one is a sudden step ...
     corroborate_z: float = 3.0  # ... that another channel stepping this many SDs at once corroborates
     excursion_ms: int = 7 * 60 * 1000  # a dense rise such as an arousal's must hold this long to open
+    together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
 
 
 @dataclass(slots=True)
@@ -628,14 +629,14 @@ def _excursion(state: PatientState, r: _Reading, anomalous: dict[str, float], co
     read vitals risen above this patient's normal as sympathetic activation
     raises them (`_AROUSAL`: heart and breathing rate, pressure; up, not
     down), with the heart and breathing rate moving together (both at least
-    `trend_z` SDs up)? Such an excursion usually passes within minutes: it
+    `together_z` SDs up)? Such an excursion usually passes within minutes: it
     opens only once it has held for `excursion_ms`. What is dangerous is the
     safety net's (NEWS2 opens on its own terms, unchanged); a fall
     (bradycardia, desaturation, hypotension) or a heart rate racing on its
     own (an arrhythmia) opens as before."""
     if config.excursion_ms <= 0:
         return False
-    latest, together = state.latest, config.trend_z
+    latest, together = state.latest, config.together_z
     if _up(state, r, "heart_rate") < together or _up(state, r, "respiratory_rate") < together:
         return False
     for name, zn in anomalous.items():

@@ -177,7 +177,10 @@ class _Reading:
     artifacts: dict[str, Any]  # channel -> its artifact value in this reading
     bad: frozenset[str] | set[str] = frozenset()  # channels whose signal is bad now (`_quality`)
     far: bool = False  # a channel scored |z| >= z_alert (`_model`)
-    steps: dict[str, float] | None = None  # dense channel -> change from its previous value (`_clean`)
+    # dense channels that stepped `corroborate_z` SDs or more since their previous value -> the step in
+    # SDs, and how many dense channels with a baseline were judged (`_clean`)
+    steps: dict[str, float] | None = None
+    judged: int = 0
 
 
 def process_record(
@@ -236,7 +239,7 @@ def process(
         return outcome
     when = reading["ts"] if ts is None else ts
     r = _Reading(subject, patient, device_id, reading, when, {}, {}, [], [], {}, {}, {})
-    outcome.artifacts = _clean(state, r)
+    outcome.artifacts = _clean(state, r, config)
     if r.ts < state.last_ts:
         outcome.out_of_order = True
         return outcome
@@ -262,7 +265,7 @@ def process(
 # -- 1. clean ---------------------------------------------------------------------
 
 
-def _clean(state: PatientState, r: _Reading) -> int:
+def _clean(state: PatientState, r: _Reading, config: Config) -> int:
     """Keep the plausible values in `r.clean` and as the patient's latest;
     note the artifacts (per channel) in `r.artifacts` and return how many
     there were. Cross-channel checks (`_implausible_together`) mark values
@@ -276,7 +279,7 @@ def _clean(state: PatientState, r: _Reading) -> int:
         clean[name] = value
     if PULSE_RATE in clean or "diastolic_bp" in clean:
         _implausible_together(clean, artifacts)
-    latest = state.latest
+    latest, baselines, corroborate_z = state.latest, state.baselines, config.corroborate_z
     for name, value in clean.items():
         previous = latest.get(name)
         if previous is None:
@@ -295,10 +298,13 @@ def _clean(state: PatientState, r: _Reading) -> int:
             if cadence <= 0:
                 cadence = dt
             else:
-                if dt <= 2 * cadence < 2 * SPARSE_MS and value != previous[0] and value.__class__ in _NUMBERS:
-                    if r.steps is None:
-                        r.steps = {}
-                    r.steps[name] = value - previous[0]  # a dense channel's change since its last value
+                baseline = baselines.get(name) if dt <= 2 * cadence < 2 * SPARSE_MS else None
+                if baseline is not None and baseline.var.n >= WARMUP_MIN:  # `_step`, inline
+                    if value.__class__ in _NUMBERS and previous[0].__class__ in _NUMBERS:
+                        r.judged += 1
+                        change = value - previous[0]
+                        if (change if change > 0 else -change) >= corroborate_z * baseline.sd:
+                            _step(r, name, change, baseline)
                 step = dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
                 cadence = int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
             latest[name] = [value, ts, cadence]
@@ -393,6 +399,14 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
     r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
 
 
+def _step(r: _Reading, name: str, change: float, baseline: Baseline) -> None:
+    """Note a dense channel's change since its previous value, in its SDs,
+    when it is `corroborate_z` or more (`_hold_steps`)."""
+    if r.steps is None:
+        r.steps = {}
+    r.steps[name] = (change if change > 0 else -change) / baseline.sd
+
+
 def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
     """A sudden step on one densely read channel (its value `step_z` of its
     learned SDs from its previous value, one reading apart) that no other
@@ -405,21 +419,14 @@ def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
     returns was never alarmed on. Physiology moves channels together (an
     arousal: heart and breathing rate; a bleed: heart rate and pressure).
     Only the catalogue's vitals (whose physiology is known) are judged, and
-    only when another channel stepped as well or could have: a custom
+    only when another channel could have corroborated the step: a custom
     channel, or a device that sends one vital, is never held back."""
-    baselines = state.baselines
-    sizes: dict[str, float] = {}
-    for name, change in (r.steps or {}).items():
-        baseline = baselines.get(name)
-        if baseline is not None and baseline.var.n >= WARMUP_MIN and (name not in r.bad):
-            sizes[name] = abs(change) / baseline.sd
-    big = [name for name, size in sizes.items() if size >= config.step_z and name in NUMERIC]
-    if not big or len(sizes) < 2:
-        return  # nothing sudden, or no other channel that could have corroborated it
-    corroborated = config.corroborate_z
-    held = {name for name in big if not any(s >= corroborated for k, s in sizes.items() if k != name)}
-    if held:
-        r.bad = set(r.bad) | held
+    steps = r.steps
+    if not steps or len(steps) > 1 or r.judged < 2:
+        return  # nothing large, corroborated, or nothing that could have corroborated it
+    (name, size), = steps.items()
+    if size >= config.step_z and name in NUMERIC and name not in r.bad:
+        r.bad = set(r.bad) | {name}
 
 
 def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:

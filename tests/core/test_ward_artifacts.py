@@ -118,3 +118,12 @@ def test_a_heart_rate_racing_alone_opens_as_before() -> None:
         if "anomaly" in opened(run(state, 180 + m, v)) and first is None:
             first = m
     assert first is not None and first <= 3
+
+
+def test_a_learned_custom_channel_turning_into_text_is_no_step_and_no_crash() -> None:
+    rng = random.Random(9)
+    state = patient_state.PatientState()
+    for i in range(60):
+        run(state, i, {**normal(rng), "flow": 50 + i % 3})
+    run(state, 60, {**normal(rng), "flow": "blocked"})
+    run(state, 61, {**normal(rng), "flow": 90})

@@ -88,6 +88,7 @@ class Finding:
     severity: Severity
     evidence: dict[str, Any]
     urgent: bool = False  # opens without waiting for confirmation
+    hold_ms: int = 0  # must hold at least this long to open (a longer confirmation than `confirm_ms`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +179,7 @@ def _still_holds(
     current.clear_since_ms = None
     if not current.confirmed:
         current.severity = max(current.severity, finding.severity, key=rank)
-        if ts_ms - current.opened_ms >= confirm_ms or finding.urgent:
+        if ts_ms - current.opened_ms >= max(confirm_ms, finding.hold_ms) or finding.urgent:
             return _opened(kind, current, finding, ts_ms)
         return None
     if rank(finding.severity) > rank(current.severity):

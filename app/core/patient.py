@@ -91,6 +91,9 @@ _RADIANS_PER_MS = 2 * math.pi / DAY_MS
 _NEWS2, _ANOMALY, _TREND, _SIGNAL_QUALITY = Kind.NEWS2, Kind.ANOMALY, Kind.TREND, Kind.SIGNAL_QUALITY
 _BASELINE_DRIFT, _NO_SIGNAL = Kind.BASELINE_DRIFT, Kind.NO_SIGNAL
 _LOW, _MEDIUM, _HIGH = Severity.LOW, Severity.MEDIUM, Severity.HIGH
+# What an arousal (waking, moving, coughing, pain) raises for a few minutes:
+# sympathetic activation speeds the heart and breathing and raises pressure.
+_AROUSAL = frozenset({"heart_rate", "respiratory_rate", "systolic_bp", "diastolic_bp"})
 _NEWS2_SEVERITY = {"high": _HIGH, "medium": _MEDIUM, "low_medium": _LOW}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
 # when the new level scores 0. Diastolic pressure is not in NEWS2.
@@ -119,6 +122,10 @@ class Config:
     trend_horizon_ms: int = 15 * 60 * 1000  # how far ahead the trend looks for a dangerous range
     trend_z: float = 2.5  # how far (in SDs) a vital must have left its normal before its trend counts
     scale2: bool = False  # NEWS2 SpO2 scale 2 (hypercapnic target)
+    step_z: float = 5.0  # a dense channel's value this many SDs from its previous one is a sudden step ...
+    corroborate_z: float = 3.0  # ... that another channel stepping this many SDs at once corroborates
+    excursion_ms: int = 7 * 60 * 1000  # a dense rise such as an arousal's must hold this long to open
+    together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
 
 
 @dataclass(slots=True)
@@ -170,6 +177,10 @@ class _Reading:
     artifacts: dict[str, Any]  # channel -> its artifact value in this reading
     bad: frozenset[str] | set[str] = frozenset()  # channels whose signal is bad now (`_quality`)
     far: bool = False  # a channel scored |z| >= z_alert (`_model`)
+    # dense channels that stepped `corroborate_z` SDs or more since their previous value -> the step in
+    # SDs, and how many dense channels with a baseline were judged (`_clean`)
+    steps: dict[str, float] | None = None
+    judged: int = 0
 
 
 def process_record(
@@ -228,13 +239,15 @@ def process(
         return outcome
     when = reading["ts"] if ts is None else ts
     r = _Reading(subject, patient, device_id, reading, when, {}, {}, [], [], {}, {}, {})
-    outcome.artifacts = _clean(state, r)
+    outcome.artifacts = _clean(state, r, config)
     if r.ts < state.last_ts:
         outcome.out_of_order = True
         return outcome
     _advance(state, r)
     if r.artifacts or state.quality:  # the common case skips these calls: this is the hot path
         _quality(state, r, config, outcome)
+    if r.steps:
+        _hold_steps(state, r, config)
     _model(state, r, config, outcome)
     _safety_net(state, r, config)
     alerts = state.alerts
@@ -252,7 +265,7 @@ def process(
 # -- 1. clean ---------------------------------------------------------------------
 
 
-def _clean(state: PatientState, r: _Reading) -> int:
+def _clean(state: PatientState, r: _Reading, config: Config) -> int:
     """Keep the plausible values in `r.clean` and as the patient's latest;
     note the artifacts (per channel) in `r.artifacts` and return how many
     there were. Cross-channel checks (`_implausible_together`) mark values
@@ -266,7 +279,7 @@ def _clean(state: PatientState, r: _Reading) -> int:
         clean[name] = value
     if PULSE_RATE in clean or "diastolic_bp" in clean:
         _implausible_together(clean, artifacts)
-    latest = state.latest
+    latest, baselines, corroborate_z = state.latest, state.baselines, config.corroborate_z
     for name, value in clean.items():
         previous = latest.get(name)
         if previous is None:
@@ -285,6 +298,13 @@ def _clean(state: PatientState, r: _Reading) -> int:
             if cadence <= 0:
                 cadence = dt
             else:
+                baseline = baselines.get(name) if dt <= 2 * cadence < 2 * SPARSE_MS else None
+                if baseline is not None and baseline.var.n >= WARMUP_MIN:  # `_step`, inline
+                    if value.__class__ in _NUMBERS and previous[0].__class__ in _NUMBERS:
+                        r.judged += 1
+                        change = value - previous[0]
+                        if (change if change > 0 else -change) >= corroborate_z * baseline.sd:
+                            _step(r, name, change, baseline)
                 step = dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
                 cadence = int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
             latest[name] = [value, ts, cadence]
@@ -354,14 +374,19 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
         entry = quality.get(name)
         if entry is None:
             entry = quality[name] = [0.0, 0, 0]
-        entry[0] += ARTIFACT_ALPHA * (1.0 - entry[0])
         if value == NO_SIGNAL and value.__class__ is not bool:
+            # A run of "no signal" (a probe off, a sensor unplugged) counts
+            # once in the artifact share: it is one event, whose length says
+            # nothing about the signal once it is back; a probe flapping
+            # between 0 and values counts every time.
             if not entry[1]:
+                entry[0] += ARTIFACT_ALPHA * (1.0 - entry[0])
                 entry[1] = ts
             elif not entry[2] and ts - entry[1] >= config.no_signal_ms:
                 entry[2] = 1
                 outcome.events.append(_no_signal_event(r, name, entry[1], "lost"))
         else:
+            entry[0] += ARTIFACT_ALPHA * (1.0 - entry[0])
             _end_no_signal(r, name, entry, outcome)
     for name, entry in list(quality.items()):
         if name in artifacts or name not in vitals:
@@ -372,6 +397,36 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
             del quality[name]
     share = config.artifact_share
     r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
+
+
+def _step(r: _Reading, name: str, change: float, baseline: Baseline) -> None:
+    """Note a dense channel's change since its previous value, in its SDs,
+    when it is `corroborate_z` or more (`_hold_steps`)."""
+    if r.steps is None:
+        r.steps = {}
+    r.steps[name] = (change if change > 0 else -change) / baseline.sd
+
+
+def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
+    """A sudden step on one densely read channel (its value `step_z` of its
+    learned SDs from its previous value, one reading apart) that no other
+    channel corroborates (none stepped `corroborate_z` SDs in the same
+    reading) is more likely the sensor than the patient: a cuff inflating on
+    the oximeter's arm, a probe sliding off, a motion spike. Its value is held
+    back for this reading: neither scored, learned nor fed to NEWS2. It is
+    still the channel's latest value, so a step that persists is no step at
+    the next reading and counts from then on (one reading late); one that
+    returns was never alarmed on. Physiology moves channels together (an
+    arousal: heart and breathing rate; a bleed: heart rate and pressure).
+    Only the catalogue's vitals (whose physiology is known) are judged, and
+    only when another channel could have corroborated the step: a custom
+    channel, or a device that sends one vital, is never held back."""
+    steps = r.steps
+    if not steps or len(steps) > 1 or r.judged < 2:
+        return  # nothing large, corroborated, or nothing that could have corroborated it
+    (name, size), = steps.items()
+    if size >= config.step_z and name in NUMERIC and name not in r.bad:
+        r.bad = set(r.bad) | {name}
 
 
 def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:
@@ -572,8 +627,44 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         severity = _MEDIUM if top >= config.z_medium else _LOW
         # Two vitals far from this patient's normal at once: not one sensor's artifact.
         # A spot measurement far out (medium) is its own confirmation (`_sparse`).
+        if _excursion(state, r, anomalous, config):
+            r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
+            return
         urgent = len(anomalous) >= 2 or (severity is _MEDIUM and _sparse(state, list(anomalous)))
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent)
+
+
+def _excursion(state: PatientState, r: _Reading, anomalous: dict[str, float], config: Config) -> bool:
+    """Is this, so far, an arousal (waking, moving, coughing, pain): densely
+    read vitals risen above this patient's normal as sympathetic activation
+    raises them (`_AROUSAL`: heart and breathing rate, pressure; up, not
+    down), with the heart and breathing rate moving together (both at least
+    `together_z` SDs up)? Such an excursion usually passes within minutes: it
+    opens only once it has held for `excursion_ms`. What is dangerous is the
+    safety net's (NEWS2 opens on its own terms, unchanged); a fall
+    (bradycardia, desaturation, hypotension) or a heart rate racing on its
+    own (an arrhythmia) opens as before."""
+    if config.excursion_ms <= 0:
+        return False
+    latest, together = state.latest, config.together_z
+    if _up(state, r, "heart_rate") < together or _up(state, r, "respiratory_rate") < together:
+        return False
+    for name, zn in anomalous.items():
+        if zn < 0 or name not in _AROUSAL or latest[name][2] >= SPARSE_MS:
+            return False
+    return True
+
+
+def _up(state: PatientState, r: _Reading, name: str) -> float:
+    """How far (SDs) this vital is above its normal: its z-score now, or its
+    latest value's when this reading's was held back or did not carry it."""
+    z = r.z.get(name)
+    if z is not None:
+        return z
+    baseline, entry = state.baselines.get(name), state.latest.get(name)
+    if baseline is None or entry is None or entry[0].__class__ not in _NUMBERS:
+        return 0.0
+    return float(baseline.z(entry[0]))
 
 
 def _trend(state: PatientState, r: _Reading, config: Config) -> None:
@@ -587,7 +678,11 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
     horizon = max([config.trend_horizon_ms / 60_000] + [h.pop("_horizon") for h in heading.values()])
     r.evidence[_TREND] = evidence = {"horizon_min": horizon, "vitals": heading}
     if heading:
-        r.findings[_TREND] = Finding(_TREND, _LOW, evidence)
+        # A steep climb of an arousal's vitals, together, is waited out as the
+        # anomaly waits it out (`_excursion`).
+        rising = {name: h["slope_per_min"] for name, h in heading.items()}
+        hold = config.excursion_ms if _excursion(state, r, rising, config) else 0
+        r.findings[_TREND] = Finding(_TREND, _LOW, evidence, hold_ms=hold)
 
 
 def _alarming(state: PatientState) -> bool:

@@ -245,6 +245,8 @@ class Settings:
     trend_z: float = setting("TREND_Z", _DETECTION.trend_z, number(0))
     # A channel sending "no signal" (0) this long (event time) gets a technical notice.
     no_signal_s: float = setting("NO_SIGNAL_S", _DETECTION.no_signal_ms / 1000, seconds(0, strict=True))
+    # An arousal-like rise (heart and breathing rate up together) must hold this long to open; 0: off.
+    excursion_s: float = setting("EXCURSION_S", _DETECTION.excursion_ms / 1000, seconds())
     ack_timeout_s: float = setting("ACK_TIMEOUT_S", 10.0, seconds(0, strict=True))
     # Device frames awaiting Kafka's acknowledgement, per gateway.
     max_inflight: int = setting("MAX_INFLIGHT", 2048, whole(1))
@@ -307,6 +309,7 @@ class Settings:
             trend_horizon_ms=int(self.trend_horizon_s * 1000),
             trend_z=self.trend_z,
             no_signal_ms=int(self.no_signal_s * 1000),
+            excursion_ms=int(self.excursion_s * 1000),
         )
 
     @property

@@ -130,3 +130,21 @@ def test_a_reading_with_more_new_custom_channels_than_kept_is_scored() -> None:
     custom = [k for k in state.baselines if k.startswith("ch")]
     assert len(custom) <= MAX_CUSTOM_CHANNELS
     assert state.count == 3 and len(encode(state)) <= 4096
+
+
+def test_a_probe_off_for_minutes_then_back_raises_no_signal_quality_alarm() -> None:
+    """A pulse-oximeter probe that came off once (the monitor sends 0 for a
+    quarter of an hour) and is put back on: one event, not a noisy channel.
+    Before, each 0 counted in the channel's artifact share, so the share was
+    near 1 when the signal returned and a `signal_quality` alert opened on a
+    good signal."""
+    rng = random.Random(8)
+    state = patient_state.PatientState()
+    events = []
+    for i in range(180):
+        vitals = normal(rng)
+        if 100 <= i < 115:
+            vitals["spo2"] = 0
+        events += run(state, i, T0 + i * MINUTE, vitals).events
+    assert ("signal_quality", "open") not in kinds(events)
+    assert [e["evidence"]["signal"] for e in events if e["kind"] == "no_signal"] == ["lost", "restored"]

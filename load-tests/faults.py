@@ -404,7 +404,7 @@ async def read_range(bootstrap: str, topic: str, starts: dict[int, int], ends: d
     """The records of `topic` from `starts` (0 where missing) to `ends`."""
     if not any(ends.values()):
         return []
-    consumer = await loadtest._started(from_start(bootstrap, topic))
+    consumer = await loadtest._started(from_start(Settings(kafka_bootstrap=bootstrap), topic))
     records: list[Any] = []
     try:
         tps = await asyncio.wait_for(assignment(consumer, topic), 30)

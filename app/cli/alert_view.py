@@ -18,8 +18,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from app.core.fhir import detected_issue, heading
+from app.infra.kafka_security import aiokafka_options
 from app.infra.runtime import write_line
-from app.infra.settings import ALERTS_TOPIC
+from app.infra.settings import ALERTS_TOPIC, Settings
 
 PHYSIOLOGY = ("news2", "anomaly", "trend")
 _BOLD_RED, _BOLD_YELLOW, _BOLD, _RESET = "\x1b[1;31m", "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
@@ -62,7 +63,7 @@ def describe(event: dict[str, Any]) -> str:
 
 
 async def tail(
-    bootstrap: str,
+    settings: Settings,
     on_event: Callable[[dict[str, Any]], None],
     stop: asyncio.Event,
     from_beginning: bool = False,
@@ -70,7 +71,7 @@ async def tail(
 ) -> None:
     consumer = AIOKafkaConsumer(
         ALERTS_TOPIC,
-        bootstrap_servers=bootstrap,
+        **aiokafka_options(settings),
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,

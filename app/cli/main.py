@@ -466,7 +466,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
         listening = asyncio.Event()
         waiting = asyncio.ensure_future(_say_waiting(listening, settings))
         try:
-            await alert_view.tail(settings.bootstrap, show, stop, args.from_beginning, started=listening)
+            await alert_view.tail(settings, show, stop, args.from_beginning, started=listening)
         finally:
             waiting.cancel()
 
@@ -477,7 +477,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
 async def _topic_created(settings: Settings, stop: asyncio.Event) -> bool:
     """Wait (saying so once) until vigil.alerts exists; False if stopped first."""
     said = False
-    while not await preflight.topic_exists(settings.bootstrap, ALERTS_TOPIC):
+    while not await preflight.topic_exists(settings, ALERTS_TOPIC):
         if not said:
             say(
                 "alerts",
@@ -599,7 +599,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> tuple[Path, Path, int, int]:
         await preflight.kafka(settings)
         for topic in (READINGS_TOPIC, ALERTS_TOPIC):
-            if not await preflight.topic_exists(settings.bootstrap, topic):
+            if not await preflight.topic_exists(settings, topic):
                 raise TopicError(
                     f"the topic {topic} does not exist on Kafka at {settings.bootstrap}: nothing to export"
                 )

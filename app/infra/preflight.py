@@ -17,6 +17,7 @@ from aiokafka.cluster import ClusterMetadata
 from aiokafka.errors import KafkaError
 
 from app.core.errors import GatewayUnreachable, KafkaUnreachable, PortInUse
+from app.infra.kafka_security import aiokafka_options
 from app.infra.settings import Settings
 
 
@@ -43,9 +44,9 @@ def kafka_unreachable(settings: Settings, detail: str = "") -> KafkaUnreachable:
     return KafkaUnreachable(f"cannot reach Kafka at {settings.bootstrap}{detail}: {kafka_hint(settings)}")
 
 
-async def _cluster(bootstrap: str, timeout: float) -> ClusterMetadata | None:
-    """Kafka's metadata, or None when no broker at `bootstrap` answers within `timeout`."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+async def _cluster(settings: Settings, timeout: float) -> ClusterMetadata | None:
+    """Kafka's metadata, or None when no broker at `settings.bootstrap` answers within `timeout`."""
+    client = AIOKafkaClient(**aiokafka_options(settings), request_timeout_ms=int(timeout * 1000))
     with _quiet("aiokafka"):
         try:
             await asyncio.wait_for(client.bootstrap(), timeout)
@@ -56,21 +57,21 @@ async def _cluster(bootstrap: str, timeout: float) -> ClusterMetadata | None:
             await client.close()
 
 
-async def answers(bootstrap: str, timeout: float = 5.0) -> bool:
-    """Whether a Kafka broker at `bootstrap` answers a metadata request within `timeout`."""
-    return await _cluster(bootstrap, timeout) is not None
+async def answers(settings: Settings, timeout: float = 5.0) -> bool:
+    """Whether a Kafka broker at `settings.bootstrap` answers a metadata request within `timeout`."""
+    return await _cluster(settings, timeout) is not None
 
 
-async def topic_exists(bootstrap: str, topic: str, timeout: float = 5.0) -> bool:
-    cluster = await _cluster(bootstrap, timeout)
+async def topic_exists(settings: Settings, topic: str, timeout: float = 5.0) -> bool:
+    cluster = await _cluster(settings, timeout)
     return cluster is not None and topic in cluster.topics()
 
 
-async def leads(bootstrap: str, topic: str, timeout: float = 3.0) -> bool:
+async def leads(settings: Settings, topic: str, timeout: float = 3.0) -> bool:
     """Does Kafka answer within `timeout` with a leader for every partition
     of `topic`? A broker that took its log directory offline (a full disk)
     may still answer on its port, but leads nothing."""
-    cluster = await _cluster(bootstrap, timeout)
+    cluster = await _cluster(settings, timeout)
     if cluster is None:
         return False
     partitions = cluster.partitions_for_topic(topic)
@@ -82,7 +83,7 @@ async def leads(bootstrap: str, topic: str, timeout: float = 3.0) -> bool:
 async def kafka(settings: Settings, within: float = 0.0) -> None:
     """Raise `KafkaUnreachable` unless Kafka answers, trying for `within` seconds."""
     deadline = time.monotonic() + within
-    while not await answers(settings.bootstrap):
+    while not await answers(settings):
         if time.monotonic() >= deadline:
             raise kafka_unreachable(settings)
         await asyncio.sleep(0.5)

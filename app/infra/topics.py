@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from app.core.errors import TopicError
+from app.infra.kafka_security import aiokafka_options
 from app.infra.settings import (
     ALERTS_TOPIC,
     DEAD_LETTER_TOPIC,
@@ -23,7 +24,7 @@ from app.infra.settings import (
 
 
 async def ensure_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
     try:
         await admin.start()
         existing = set(await admin.list_topics())
@@ -45,11 +46,11 @@ async def ensure_topics(settings: Settings) -> None:
         await admin.close()
 
 
-def from_start(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+def from_start(settings: Settings, topic: str) -> AIOKafkaConsumer:
     """A consumer of every partition of `topic`, from the oldest record, outside any group."""
     return AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **aiokafka_options(settings),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

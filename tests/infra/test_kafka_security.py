@@ -34,7 +34,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
     client.cert_chain_pems[0].write_to_path(str(folder / "client.pem"))
     client.private_key_pem.write_to_path(str(folder / "client.key"))
-    return {name: str(folder / f"{name}.pem") for name in ("ca", "client")} | {"key": str(folder / "client.key")}
+    files = {name: str(folder / f"{name}.pem") for name in ("ca", "client")}
+    return files | {"key": str(folder / "client.key")}
 
 
 def env(**variables: str) -> dict[str, str]:
@@ -96,7 +97,9 @@ def test_an_unreadable_password_file_is_refused(tmp_path: Path) -> None:
     secret.write_text(PASSWORD)
     secret.chmod(0)
     found = problems(
-        env(KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SASL_USERNAME="gw", KAFKA_SASL_PASSWORD_FILE=str(secret))
+        env(
+            KAFKA_SECURITY_PROTOCOL="SASL_SSL", KAFKA_SASL_USERNAME="gw", KAFKA_SASL_PASSWORD_FILE=str(secret)
+        )
     )
     assert [p.split(" must be")[0] for p in found] == ["VIGIL_KAFKA_SASL_PASSWORD_FILE"]
 
@@ -115,7 +118,8 @@ def test_a_ca_without_tls_is_a_contradiction(pki: dict[str, str]) -> None:
 
 def test_security_needs_a_cluster_not_the_embedded_broker() -> None:
     assert problems({"VIGIL_KAFKA_SECURITY_PROTOCOL": "SSL"}) == [
-        "VIGIL_KAFKA_SECURITY_PROTOCOL=SSL needs VIGIL_KAFKA_BOOTSTRAP (the embedded local broker is plaintext)"
+        "VIGIL_KAFKA_SECURITY_PROTOCOL=SSL needs VIGIL_KAFKA_BOOTSTRAP "
+        "(the embedded local broker is plaintext)"
     ]
 
 
@@ -238,15 +242,16 @@ def _name(node: ast.expr) -> str:
     return ""
 
 
+def _is_faust_app(call: ast.Call) -> bool:
+    return isinstance(call.func, ast.Attribute) and call.func.attr == "App" and _name(call.func.value) == "faust"
+
+
 def _constructions() -> list[tuple[str, ast.Call]]:
     found = []
     for folder in ("app", "agents"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                if isinstance(node, ast.Call) and (
-                    _name(node.func) in CLIENTS
-                    or (_name(node.func) == "App" and _name(getattr(node.func, "value", node.func)) == "faust")
-                ):
+                if isinstance(node, ast.Call) and (_name(node.func) in CLIENTS or _is_faust_app(node)):
                     found.append((f"{path.relative_to(ROOT)}:{node.lineno}", node))
     return found
 
@@ -261,9 +266,10 @@ def test_every_kafka_client_is_built_with_the_security_options() -> None:
             ok = _name(getattr(given.get("broker_credentials"), "func", ast.Name(""))) == "faust_credentials"
         else:
             spread = [k.value for k in call.keywords if k.arg is None]
-            ok = any(isinstance(v, ast.Call) and _name(v.func) == "aiokafka_options" for v in spread) and all(
-                k.arg != "bootstrap_servers" for k in call.keywords
+            spread_options = any(
+                isinstance(v, ast.Call) and _name(v.func) == "aiokafka_options" for v in spread
             )
+            ok = spread_options and all(k.arg != "bootstrap_servers" for k in call.keywords)
         if not ok:
             missing.append(where)
     assert missing == [], "Kafka clients built without app.infra.kafka_security's options"

@@ -104,7 +104,9 @@ def test_every_secret_is_masked() -> None:
     assert [
         spec.var
         for _, spec in specs()
-        if re.search(r"PASSWORD|SECRET|TOKEN", spec.var) and not spec.secret and not spec.var.endswith("_FILE")
+        if re.search(r"PASSWORD|SECRET|TOKEN", spec.var)
+        and not spec.secret
+        and not spec.var.endswith("_FILE")
     ] == []
 
 

@@ -243,7 +243,8 @@ def _name(node: ast.expr) -> str:
 
 
 def _is_faust_app(call: ast.Call) -> bool:
-    return isinstance(call.func, ast.Attribute) and call.func.attr == "App" and _name(call.func.value) == "faust"
+    func = call.func
+    return isinstance(func, ast.Attribute) and func.attr == "App" and _name(func.value) == "faust"
 
 
 def _constructions() -> list[tuple[str, ast.Call]]:

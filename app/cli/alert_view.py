@@ -16,8 +16,10 @@ from typing import Any, TextIO
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import TopicAuthorizationFailedError
 
 from app.core.fhir import detected_issue, heading
+from app.infra import preflight
 from app.infra.kafka_security import aiokafka_options
 from app.infra.runtime import write_line
 from app.infra.settings import ALERTS_TOPIC, Settings
@@ -88,7 +90,10 @@ async def tail(
         if started is not None:
             started.set()
         while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=200)
+            try:
+                batches = await consumer.getmany(timeout_ms=200)
+            except TopicAuthorizationFailedError:
+                raise preflight.denied(settings, ALERTS_TOPIC) from None
             for records in batches.values():
                 for record in records:
                     try:

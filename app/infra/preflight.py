@@ -16,7 +16,7 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.cluster import ClusterMetadata
 from aiokafka.errors import KafkaError
 
-from app.core.errors import GatewayUnreachable, KafkaUnreachable, PortInUse
+from app.core.errors import GatewayUnreachable, KafkaDenied, KafkaUnreachable, PortInUse
 from app.infra.kafka_security import aiokafka_options
 from app.infra.settings import Settings
 
@@ -44,13 +44,29 @@ def kafka_unreachable(settings: Settings, detail: str = "") -> KafkaUnreachable:
     return KafkaUnreachable(f"cannot reach Kafka at {settings.bootstrap}{detail}: {kafka_hint(settings)}")
 
 
-async def _cluster(settings: Settings, timeout: float) -> ClusterMetadata | None:
-    """Kafka's metadata, or None when no broker at `settings.bootstrap` answers within `timeout`."""
+def denied(settings: Settings, topic: str, operation: str = "Read") -> KafkaDenied:
+    who = f"User:{settings.kafka_sasl_username}" if settings.kafka_sasl_username else "this client"
+    return KafkaDenied(
+        f"Kafka at {settings.bootstrap} refuses {who} the topic {topic}: "
+        f"grant it Describe and {operation} on {topic} (docs/operations.md#kafka-security)"
+    )
+
+
+async def _cluster(settings: Settings, timeout: float, topic: str = "") -> ClusterMetadata | None:
+    """Kafka's metadata, or None when no broker at `settings.bootstrap` answers
+    within `timeout`. With `topic`: `KafkaDenied` if this principal may not see it."""
     client = AIOKafkaClient(**aiokafka_options(settings), request_timeout_ms=int(timeout * 1000))
     with _quiet("aiokafka"):
         try:
             await asyncio.wait_for(client.bootstrap(), timeout)
-            return await asyncio.wait_for(client.fetch_all_metadata(), timeout)
+            cluster = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
+            if topic and topic not in cluster.topics():
+                # Kafka leaves out of "all topics" those the principal may not
+                # describe; asked for by name, it says so.
+                await asyncio.wait_for(client.set_topics([topic]), timeout)
+                if topic in client.cluster.unauthorized_topics:
+                    raise denied(settings, topic)
+            return cluster
         except (KafkaError, OSError, TimeoutError):
             return None
         finally:
@@ -63,7 +79,7 @@ async def answers(settings: Settings, timeout: float = 5.0) -> bool:
 
 
 async def topic_exists(settings: Settings, topic: str, timeout: float = 5.0) -> bool:
-    cluster = await _cluster(settings, timeout)
+    cluster = await _cluster(settings, timeout, topic)
     return cluster is not None and topic in cluster.topics()
 
 

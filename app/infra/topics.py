@@ -9,7 +9,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
 from app.core.errors import TopicError
 from app.infra.kafka_security import aiokafka_options
@@ -21,6 +25,12 @@ from app.infra.settings import (
     REJECTED_TOPIC,
     Settings,
 )
+
+_NOT_OURS_TO_CREATE = {
+    TopicAlreadyExistsError.errno,
+    TopicAuthorizationFailedError.errno,
+    ClusterAuthorizationFailedError.errno,
+}
 
 
 async def ensure_topics(settings: Settings) -> None:
@@ -39,8 +49,11 @@ async def ensure_topics(settings: Settings) -> None:
         if wanted:
             response = await admin.create_topics(wanted)
             for name, code, *_ in response.topic_errors:
-                # Another process may have created it first; that is fine.
-                if code and code != TopicAlreadyExistsError.errno:
+                # Another process may have created it first; that is fine. On a
+                # secured cluster an operator creates the topics, and a principal
+                # without Describe on one does not see it, nor may create it: it
+                # meets its ACLs when it uses it (docs/operations.md#kafka-security).
+                if code and code not in _NOT_OURS_TO_CREATE:
                     raise TopicError(f"creating topic {name} failed with Kafka error {code}")
     finally:
         await admin.close()

@@ -30,6 +30,7 @@ from app.infra import logs, preflight
 from app.infra.runtime import exit_after_parent, silence, stop_on_signals, write_line
 from app.infra.settings import (
     ALERTS_TOPIC,
+    DEAD_LETTER_TOPIC,
     READINGS_TOPIC,
     Settings,
     inspect,
@@ -407,7 +408,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     # The topics it reads and writes (vigil.dead-letter included), before
     # Faust subscribes: a consumer would not see a topic created later for
     # minutes (its metadata refresh), and a cluster may not auto-create.
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(ensure_topics(settings, needs=(READINGS_TOPIC, ALERTS_TOPIC, DEAD_LETTER_TOPIC)))
     _use_uvloop(settings)
 
     import faust

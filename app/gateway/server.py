@@ -624,7 +624,7 @@ class Gateway:
 
     async def _connect_kafka(self) -> AIOKafkaConsumer:
         """Topics, the seq windows stored so far, and the producer."""
-        await ensure_topics(self.settings)
+        await ensure_topics(self.settings, needs=(READINGS_TOPIC, REJECTED_TOPIC, DEVICE_SEQS_TOPIC))
         windows = await self._load_windows()
         self.producer = self._new_producer()
         await self.producer.start()

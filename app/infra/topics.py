@@ -4,7 +4,7 @@ its start to its current end."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -26,14 +26,15 @@ from app.infra.settings import (
     Settings,
 )
 
-_NOT_OURS_TO_CREATE = {
-    TopicAlreadyExistsError.errno,
-    TopicAuthorizationFailedError.errno,
-    ClusterAuthorizationFailedError.errno,
-}
+ALL_TOPICS = (READINGS_TOPIC, REJECTED_TOPIC, ALERTS_TOPIC, DEVICE_SEQS_TOPIC, DEAD_LETTER_TOPIC)
+_REFUSED = {TopicAuthorizationFailedError.errno, ClusterAuthorizationFailedError.errno}
 
 
-async def ensure_topics(settings: Settings) -> None:
+async def ensure_topics(settings: Settings, needs: Collection[str] = ALL_TOPICS) -> None:
+    """Create the topics missing; a refusal is an error for a topic in `needs`.
+    On a secured cluster an operator creates the topics, and a principal
+    without Describe on one neither sees it nor may create it: a topic the
+    process does not use is then left alone (docs/operations.md#kafka-security)."""
     admin = AIOKafkaAdminClient(**aiokafka_options(settings))
     try:
         await admin.start()
@@ -43,17 +44,16 @@ async def ensure_topics(settings: Settings) -> None:
             NewTopic(
                 name, settings.partitions, settings.replication_factor, topic_configs=configs.get(name, {})
             )
-            for name in (READINGS_TOPIC, REJECTED_TOPIC, ALERTS_TOPIC, DEVICE_SEQS_TOPIC, DEAD_LETTER_TOPIC)
+            for name in ALL_TOPICS
             if name not in existing
         ]
         if wanted:
             response = await admin.create_topics(wanted)
             for name, code, *_ in response.topic_errors:
-                # Another process may have created it first; that is fine. On a
-                # secured cluster an operator creates the topics, and a principal
-                # without Describe on one does not see it, nor may create it: it
-                # meets its ACLs when it uses it (docs/operations.md#kafka-security).
-                if code and code not in _NOT_OURS_TO_CREATE:
+                # Another process may have created it first; that is fine.
+                if code == TopicAlreadyExistsError.errno or (code in _REFUSED and name not in needs):
+                    continue
+                if code:
                     raise TopicError(f"creating topic {name} failed with Kafka error {code}")
     finally:
         await admin.close()

@@ -274,3 +274,31 @@ def test_every_kafka_client_is_built_with_the_security_options() -> None:
         if not ok:
             missing.append(where)
     assert missing == [], "Kafka clients built without app.infra.kafka_security's options"
+
+
+# -- topics on a cluster with ACLs -------------------------------------------------------------------
+
+
+class _RefusingAdmin:
+    """A secured cluster as a principal sees it: only the topics it may
+    describe are listed, and creating any topic is refused (TOPIC_AUTHORIZATION_FAILED)."""
+
+    def __init__(self, **config) -> None: ...
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def list_topics(self) -> list[str]:
+        return ["vigil.readings", "vigil.rejected", "vigil.device-seqs"]
+
+    async def create_topics(self, wanted) -> object:
+        return type("Response", (), {"topic_errors": [(t.name, 29, "") for t in wanted]})()
+
+
+async def test_a_principal_leaves_alone_the_topics_it_may_not_see_and_does_not_use(monkeypatch) -> None:
+    from app.infra import topics
+
+    monkeypatch.setattr(topics, "AIOKafkaAdminClient", _RefusingAdmin)
+    settings = Settings(kafka_bootstrap=BOOTSTRAP)
+    await topics.ensure_topics(settings, needs=("vigil.readings", "vigil.rejected", "vigil.device-seqs"))
+    with pytest.raises(topics.TopicError, match="creating topic vigil.alerts failed with Kafka error 29"):
+        await topics.ensure_topics(settings, needs=("vigil.readings", "vigil.alerts"))

@@ -109,9 +109,8 @@ def _settings(broker: LocalKafka, ca: Path, user: str) -> Settings:
 
 
 def _vigil(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    command = [sys.executable, "-m", "app.cli", *args]
+    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
 async def _stored(settings: Settings, device_id: str) -> list[int]:

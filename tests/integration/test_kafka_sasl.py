@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 import trustme
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import TopicAuthorizationFailedError
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -27,12 +28,13 @@ from websockets.asyncio.client import connect
 from app.infra.kafka_local import LocalKafka, Secured, free_port
 from app.infra.kafka_security import aiokafka_options
 from app.infra.settings import Settings
-from app.infra.topics import ensure_topics, from_start, read_to_end
+from app.infra.topics import assignment, ensure_topics, from_start, read_to_end
 from tests.conftest import ROOT, stop, wait_ready
 
 pytestmark = pytest.mark.integration
 
-USERS = {"admin": "admin-secret-1", "gateway": "gateway-secret-2"}
+USERS = {"admin": "admin-secret-1", "gateway": "gateway-secret-2", "worker": "worker-secret-3"}
+WORKER_ID = "vigil-sasl-worker"
 KEYSTORE_PASSWORD = "keystore-secret"
 
 
@@ -74,6 +76,15 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalKaf
         gateway = ("--allow-principal", "User:gateway")
         broker.acl(*gateway, "--operation", "Write", "--operation", "Describe", *topics)
         broker.acl(*gateway, "--operation", "Read", "--topic", "vigil.device-seqs")
+        worker = ("--allow-principal", "User:worker")
+        broker.acl(*worker, "--operation", "Read", "--operation", "Describe", "--topic", "vigil.readings")
+        broker.acl(*worker, "--operation", "Read", "--operation", "Describe", "--group", WORKER_ID)
+        outputs = ("--topic", "vigil.alerts", "--topic", "vigil.dead-letter")
+        broker.acl(*worker, "--operation", "Write", "--operation", "Describe", *outputs)
+        owned = ("--resource-pattern-type", "prefixed", "--topic", f"{WORKER_ID}-")
+        for operation in ("Create", "Read", "Write", "Describe"):
+            worker += ("--operation", operation)
+        broker.acl(*worker, *owned)
         yield broker, ca
     finally:
         broker.stop()
@@ -152,6 +163,57 @@ async def test_the_gateway_principal_stores_a_reading_through_sasl_ssl(secured, 
         code = stop(gateway)
     assert code == 0, (tmp_path / "gateway.log").read_text()[-3000:]
     assert await _stored(_settings(broker, ca, "admin"), "dev-sasl") == [1]
+
+
+async def test_the_worker_principal_consumes_readings_through_sasl_ssl(secured, tmp_path: Path) -> None:
+    """Faust's consumer group, its changelog topics and the readiness probe, all as `worker`."""
+    broker, ca = secured
+    env = _env(broker, ca, "worker", tmp_path) | {
+        "VIGIL_WORKER_ID": WORKER_ID,
+        "VIGIL_WORKER_WEB_PORT": str(free_port()),
+        "VIGIL_WORKER_STORE": "memory://",
+    }
+    log = open(tmp_path / "worker.log", "ab")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{env['VIGIL_WORKER_WEB_PORT']}/readyz", worker, timeout=90)
+        ends = await _processed(_settings(broker, ca, "admin"))
+    finally:
+        code = stop(worker)
+    assert code == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    assert ends[0] == ends[1], "the worker did not commit every record of vigil.readings"
+
+
+async def _processed(admin_settings: Settings, timeout: float = 60.0) -> tuple[dict, dict]:
+    """As admin: write a record the worker cannot decode (it goes to the dead-letter
+    topic), then wait until the worker's group has committed up to the end of
+    vigil.readings. (committed, end offsets) per partition."""
+    producer = AIOKafkaProducer(**aiokafka_options(admin_settings), acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait("vigil.readings", b"not a reading", key=b"dev-sasl-poison")
+    finally:
+        await producer.stop()
+    consumer = from_start(admin_settings, "vigil.readings")
+    admin = AIOKafkaAdminClient(**aiokafka_options(admin_settings))
+    await consumer.start()
+    await admin.start()
+    try:
+        partitions = await assignment(consumer, "vigil.readings")
+        ends = {tp.partition: end for tp, end in (await consumer.end_offsets(partitions)).items()}
+        deadline = time.monotonic() + timeout
+        while True:
+            offsets = await admin.list_consumer_group_offsets(WORKER_ID)
+            committed = {tp.partition: m.offset for tp, m in offsets.items() if tp.topic == "vigil.readings"}
+            done = {p: committed.get(p, 0) for p, end in ends.items() if end > 0}
+            if done == {p: end for p, end in ends.items() if end > 0} or time.monotonic() > deadline:
+                return done, {p: end for p, end in ends.items() if end > 0}
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+        await consumer.stop()
 
 
 def test_vigil_alerts_as_the_gateway_principal_is_refused_in_one_line(secured, tmp_path: Path) -> None:

@@ -252,3 +252,25 @@ async def test_admin_reads_alerts_where_the_gateway_may_not(secured) -> None:
         await asyncio.wait_for(read_to_end(consumer, "vigil.alerts", lambda records: None), 20)
     finally:
         await consumer.stop()
+
+
+def test_a_wrong_password_is_one_line_naming_the_login(secured, tmp_path: Path) -> None:
+    broker, ca = secured
+    env = _env(broker, ca, "gateway", tmp_path)
+    Path(env["VIGIL_KAFKA_SASL_PASSWORD_FILE"]).write_text("not-the-password\n")
+    done = _vigil(env, "alerts")
+    assert done.returncode == 3, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "refused the SASL login of User:gateway" in lines[0]
+    assert "not-the-password" not in done.stderr
+
+
+def test_a_broker_certificate_from_another_ca_is_one_line(secured, tmp_path: Path) -> None:
+    broker, ca = secured
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    done = _vigil(_env(broker, ca, "gateway", tmp_path) | {"VIGIL_KAFKA_CA": str(other)}, "alerts")
+    assert done.returncode == 3, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is not trusted" in lines[0] and "VIGIL_KAFKA_CA" in lines[0], done.stderr

@@ -36,6 +36,7 @@ from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, RecordError, StateError
 from app.core.records import decode_readings, encode_dead_letter
 from app.infra import metrics
+from app.infra.kafka_security import faust_credentials
 from app.infra.preflight import leads
 from app.infra.pseudonyms import PatientDirectory, load_key
 from app.infra.registry import Registry
@@ -67,6 +68,7 @@ def faust_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.worker_id,
         broker=f"kafka://{settings.bootstrap}",
+        broker_credentials=faust_credentials(settings),
         # Tables live in RocksDB under VIGIL_HOME/worker, backed by the changelog:
         # a restarted worker reads only the changelog records written since its
         # last commit, not every patient's state again (crash recovery in
@@ -352,7 +354,7 @@ class Worker:
         """The consumer keeps its partitions while the broker is down (a dead
         broker, a full disk that took its log directory offline), so
         readiness asks Kafka itself every few seconds."""
-        self.kafka_up = await leads(self.settings.bootstrap, READINGS_TOPIC)
+        self.kafka_up = await leads(self.settings, READINGS_TOPIC)
         metrics.KAFKA_REACHABLE.set(1 if self.kafka_up else 0)
 
     def ready(self) -> bool:

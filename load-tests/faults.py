@@ -113,6 +113,7 @@ from websockets.exceptions import ConnectionClosed  # noqa: E402
 from app.core import patient as core  # noqa: E402
 from app.core.records import decode_readings, pseudonym  # noqa: E402
 from app.infra.kafka_local import LocalKafka, free_port  # noqa: E402
+from app.infra.kafka_security import aiokafka_options  # noqa: E402
 from app.infra.registry import Registry  # noqa: E402
 from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings  # noqa: E402
 from app.infra.topics import assignment, ensure_topics, from_start, read_to_end  # noqa: E402
@@ -404,7 +405,7 @@ async def read_range(bootstrap: str, topic: str, starts: dict[int, int], ends: d
     """The records of `topic` from `starts` (0 where missing) to `ends`."""
     if not any(ends.values()):
         return []
-    consumer = await loadtest._started(from_start(bootstrap, topic))
+    consumer = await loadtest._started(from_start(Settings(kafka_bootstrap=bootstrap), topic))
     records: list[Any] = []
     try:
         tps = await asyncio.wait_for(assignment(consumer, topic), 30)
@@ -989,7 +990,7 @@ async def poison(ctx: Ctx) -> None:
     worker = ctx.stack.primary()
     before = await asyncio.to_thread(scrape_sum, worker.url, FAILED_METRIC)
     await ctx.inject()
-    producer = AIOKafkaProducer(bootstrap_servers=ctx.settings.bootstrap, acks="all")
+    producer = AIOKafkaProducer(**aiokafka_options(ctx.settings), acks="all")
     await producer.start()
     written: list[tuple[int, int]] = []
     try:

@@ -16,10 +16,13 @@ from typing import Any, TextIO
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import TopicAuthorizationFailedError
 
 from app.core.fhir import detected_issue, heading
+from app.infra import preflight
+from app.infra.kafka_security import aiokafka_options
 from app.infra.runtime import write_line
-from app.infra.settings import ALERTS_TOPIC
+from app.infra.settings import ALERTS_TOPIC, Settings
 
 PHYSIOLOGY = ("news2", "anomaly", "trend")
 _BOLD_RED, _BOLD_YELLOW, _BOLD, _RESET = "\x1b[1;31m", "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
@@ -62,7 +65,7 @@ def describe(event: dict[str, Any]) -> str:
 
 
 async def tail(
-    bootstrap: str,
+    settings: Settings,
     on_event: Callable[[dict[str, Any]], None],
     stop: asyncio.Event,
     from_beginning: bool = False,
@@ -70,7 +73,7 @@ async def tail(
 ) -> None:
     consumer = AIOKafkaConsumer(
         ALERTS_TOPIC,
-        bootstrap_servers=bootstrap,
+        **aiokafka_options(settings),
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
@@ -87,7 +90,10 @@ async def tail(
         if started is not None:
             started.set()
         while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=200)
+            try:
+                batches = await consumer.getmany(timeout_ms=200)
+            except TopicAuthorizationFailedError:
+                raise preflight.denied(settings, ALERTS_TOPIC) from None
             for records in batches.values():
                 for record in records:
                     try:

@@ -30,6 +30,7 @@ from app.infra import logs, preflight
 from app.infra.runtime import exit_after_parent, silence, stop_on_signals, write_line
 from app.infra.settings import (
     ALERTS_TOPIC,
+    DEAD_LETTER_TOPIC,
     READINGS_TOPIC,
     Settings,
     inspect,
@@ -407,7 +408,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     # The topics it reads and writes (vigil.dead-letter included), before
     # Faust subscribes: a consumer would not see a topic created later for
     # minutes (its metadata refresh), and a cluster may not auto-create.
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(ensure_topics(settings, needs=(READINGS_TOPIC, ALERTS_TOPIC, DEAD_LETTER_TOPIC)))
     _use_uvloop(settings)
 
     import faust
@@ -466,7 +467,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
         listening = asyncio.Event()
         waiting = asyncio.ensure_future(_say_waiting(listening, settings))
         try:
-            await alert_view.tail(settings.bootstrap, show, stop, args.from_beginning, started=listening)
+            await alert_view.tail(settings, show, stop, args.from_beginning, started=listening)
         finally:
             waiting.cancel()
 
@@ -477,7 +478,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
 async def _topic_created(settings: Settings, stop: asyncio.Event) -> bool:
     """Wait (saying so once) until vigil.alerts exists; False if stopped first."""
     said = False
-    while not await preflight.topic_exists(settings.bootstrap, ALERTS_TOPIC):
+    while not await preflight.topic_exists(settings, ALERTS_TOPIC):
         if not said:
             say(
                 "alerts",
@@ -599,7 +600,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> tuple[Path, Path, int, int]:
         await preflight.kafka(settings)
         for topic in (READINGS_TOPIC, ALERTS_TOPIC):
-            if not await preflight.topic_exists(settings.bootstrap, topic):
+            if not await preflight.topic_exists(settings, topic):
                 raise TopicError(
                     f"the topic {topic} does not exist on Kafka at {settings.bootstrap}: nothing to export"
                 )

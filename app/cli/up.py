@@ -201,7 +201,7 @@ class Supervisor:
                 listening = asyncio.Event()
                 tasks.append(
                     asyncio.ensure_future(
-                        alert_view.tail(self.settings.bootstrap, self.screen, stop, started=listening)
+                        alert_view.tail(self.settings, self.screen, stop, started=listening)
                     )
                 )
                 await _first(listening.wait(), stop.wait())
@@ -245,7 +245,7 @@ class Supervisor:
         silent_since: float | None = None
         said = False
         while not await _sleep_or_stop(stop, 5.0):
-            if await preflight.answers(self.settings.bootstrap, timeout=5.0):
+            if await preflight.answers(self.settings, timeout=5.0):
                 if said:
                     say(f"Kafka at {self.settings.bootstrap} answers again")
                 silent_since, said = None, False

@@ -14,6 +14,7 @@ prints its message as one line.
      ├── RecordError              a `vigil.readings` record cannot be processed; has a `reason`
      ├── LocalKafkaError          the local broker cannot be provisioned or started
      ├── TopicError               a Kafka topic is missing, or cannot be created
+     ├── KafkaDenied              Kafka refuses the configured principal a topic it needs (ACLs)
      ├── ServiceFailed            a child of `vigil up` exited, or was not ready in time
      ├── NotStored                readings sent were refused or never acknowledged
      ├── BadInput                 bad usage, settings or input                          exit 2
@@ -127,6 +128,11 @@ class LocalKafkaError(VigilError):
 
 class TopicError(VigilError):
     """A topic Vigil needs is missing, or cannot be created."""
+
+
+class KafkaDenied(VigilError):
+    """Kafka refuses the configured principal a topic it needs; the message
+    names the principal, the topic and the ACL to grant."""
 
 
 class ServiceFailed(VigilError):

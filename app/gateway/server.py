@@ -68,6 +68,7 @@ from app.core.session import (
 )
 from app.gateway.connection import GuardedConnection
 from app.infra import metrics
+from app.infra.kafka_security import aiokafka_options
 from app.infra.pseudonyms import load_key
 from app.infra.registry import Device, Registry, RegistryUnavailable
 from app.infra.settings import (
@@ -456,7 +457,7 @@ class Gateway:
 
     def _new_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap,
+            **aiokafka_options(self.settings),
             enable_idempotence=True,  # implies acks=all
             acks="all",
             linger_ms=2,
@@ -501,7 +502,7 @@ class Gateway:
 
     async def _load_windows(self) -> AIOKafkaConsumer:
         """Read `vigil.device-seqs` to its end, then keep merging what follows."""
-        consumer = from_start(self.settings.bootstrap, DEVICE_SEQS_TOPIC)
+        consumer = from_start(self.settings, DEVICE_SEQS_TOPIC)
         await consumer.start()
         await read_to_end(consumer, DEVICE_SEQS_TOPIC, self._merge_windows)
         return consumer
@@ -623,7 +624,7 @@ class Gateway:
 
     async def _connect_kafka(self) -> AIOKafkaConsumer:
         """Topics, the seq windows stored so far, and the producer."""
-        await ensure_topics(self.settings)
+        await ensure_topics(self.settings, needs=(READINGS_TOPIC, REJECTED_TOPIC, DEVICE_SEQS_TOPIC))
         windows = await self._load_windows()
         self.producer = self._new_producer()
         await self.producer.start()

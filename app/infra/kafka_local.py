@@ -14,6 +14,13 @@ tests (a session fixture on free ports) and so for `.ci/run`:
   started it. `stop()` shuts it down cleanly; `failure()` says whether it has
   died or taken its log directory offline (Kafka does that on a full disk).
 
+`LocalKafka(..., secured=Secured(...))` starts it as a secured cluster is
+run (for tests of Vigil's Kafka security settings): one SASL_SSL listener
+(SCRAM-SHA-512, the users added when the storage is formatted; TLS from a
+PKCS#12 keystore and a PEM CA), the StandardAuthorizer with `admin` as
+super user, and `acl()` to grant other principals what they need. The
+controller listener stays plaintext on 127.0.0.1.
+
 A user with their own cluster sets VIGIL_KAFKA_BOOTSTRAP and none of this runs.
 """
 
@@ -27,6 +34,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.errors import LocalKafkaError as LocalKafkaError  # part of its interface
@@ -162,6 +171,73 @@ group.initial.rebalance.delay.ms=0
 """
 
 
+_SECURED = """\
+listeners=SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=SASL_SSL://127.0.0.1:{port}
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=\
+org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="{admin_password}";
+ssl.keystore.type=PKCS12
+ssl.keystore.location={keystore}
+ssl.keystore.password={keystore_password}
+ssl.key.password={keystore_password}
+ssl.truststore.type=PEM
+ssl.truststore.location={truststore}
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+# ANONYMOUS is the broker itself on the plaintext controller listener (127.0.0.1 only):
+# it registers and heartbeats there. Clients can only use the SASL_SSL listener.
+super.users=User:admin;User:ANONYMOUS
+"""
+
+
+@dataclass(frozen=True)
+class Secured:
+    """A SASL_SSL listener: the broker's key and certificate (PKCS#12, with
+    its password), the CA that signed it (PEM), and the SCRAM-SHA-512 users
+    (name -> password); `admin` is required, and is the super user."""
+
+    keystore: Path
+    keystore_password: str
+    truststore: Path
+    users: Mapping[str, str] = field(default_factory=dict)
+
+    def properties(self, port: int, controller_port: int) -> str:
+        return _SECURED.format(
+            port=port,
+            controller_port=controller_port,
+            admin_password=self.users["admin"],
+            keystore=self.keystore,
+            keystore_password=self.keystore_password,
+            truststore=self.truststore,
+        )
+
+    def scram_arguments(self) -> list[str]:
+        return [
+            arg
+            for name, password in self.users.items()
+            for arg in ("--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]")
+        ]
+
+    def admin_client(self) -> str:
+        """Client properties for Kafka's own tools, as `admin`."""
+        return (
+            "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n"
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="admin" password="{self.users["admin"]}";\n'
+            f"ssl.truststore.type=PEM\nssl.truststore.location={self.truststore}\n"
+        )
+
+
+def _secure(server: str, secured: Secured, port: int, controller_port: int) -> str:
+    """The plaintext server properties with the listener lines replaced by the secured ones."""
+    replaced = ("listeners=", "advertised.listeners=", "listener.security.protocol.map=", "inter.broker.")
+    kept = [line for line in server.splitlines() if not line.startswith(replaced)]
+    return "\n".join(kept) + "\n" + secured.properties(port, controller_port)
+
+
 class LocalKafka:
     """One local KRaft broker with its data under `data_dir`."""
 
@@ -173,8 +249,10 @@ class LocalKafka:
         heap: str = "512m",
         partitions: int = 4,
         cache: Path | None = None,
+        secured: Secured | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.secured = secured
         self.cache = cache
         self._log_seen = 0  # bytes of the log already scanned by failure()
         self._log_failure: str | None = None
@@ -220,14 +298,13 @@ class LocalKafka:
         for folder in (self.data_dir, logs):  # topic data is patient data
             folder.chmod(PRIVATE)
         config = self.data_dir / "server.properties"
-        config.write_text(
-            _SERVER.format(
-                port=self.port,
-                controller_port=self.controller_port,
-                data=logs,
-                partitions=self.partitions,
-            )
+        server = _SERVER.format(
+            port=self.port, controller_port=self.controller_port, data=logs, partitions=self.partitions
         )
+        if self.secured is not None:
+            server = _secure(server, self.secured, self.port, self.controller_port)
+        config.touch(mode=0o600)  # it may hold the admin's password
+        config.write_text(server)
         (self.data_dir / "log4j.properties").write_text(_LOG4J.format(log=self.log_path))
         if not (logs / "meta.properties").exists():
             cluster_id = new_cluster_id()
@@ -235,7 +312,13 @@ class LocalKafka:
                 # "--cluster-id=" form: a base64 id may start with "-", which a
                 # separate argument would turn into an unknown option.
                 self._java(
-                    libs, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)
+                    libs,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    f"--cluster-id={cluster_id}",
+                    "-c",
+                    str(config),
+                    *(self.secured.scram_arguments() if self.secured else []),
                 ),
                 capture_output=True,
                 text=True,
@@ -262,6 +345,33 @@ class LocalKafka:
             time.sleep(0.2)
         self.stop()
         raise LocalKafkaError(f"the local Kafka did not start within {timeout:.0f} s; see {self.log_path}")
+
+    def acl(self, *arguments: str) -> None:
+        """Add ACLs with Kafka's own tool, as `admin` (a secured broker only): `arguments`
+        as kafka-acls takes them, such as ("--allow-principal", "User:gateway",
+        "--operation", "Write", "--topic", "vigil.readings")."""
+        if self.secured is None:
+            raise LocalKafkaError("ACLs need a secured broker")
+        client = self.data_dir / "admin.properties"
+        client.touch(mode=0o600)
+        client.write_text(self.secured.admin_client())
+        done = subprocess.run(
+            self._java(
+                ensure_jars(quiet=True, cache=self.cache),
+                "kafka.admin.AclCommand",
+                "--bootstrap-server",
+                self.bootstrap,
+                "--command-config",
+                str(client),
+                "--add",
+                *arguments,
+            ),
+            capture_output=True,
+            text=True,
+            preexec_fn=die_with_parent(),
+        )
+        if done.returncode != 0:
+            raise LocalKafkaError(f"adding ACLs failed: {done.stderr or done.stdout}")
 
     def failure(self) -> str | None:
         """Why the broker can no longer serve, or None while it can: it has

@@ -16,21 +16,61 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.cluster import ClusterMetadata
 from aiokafka.errors import KafkaError
 
-from app.core.errors import GatewayUnreachable, KafkaUnreachable, PortInUse
+from app.core.errors import GatewayUnreachable, KafkaDenied, KafkaUnreachable, PortInUse
+from app.infra.kafka_security import aiokafka_options
 from app.infra.settings import Settings
 
 
+class _Heard(logging.Handler):
+    """What aiokafka says about its failed connections, kept instead of printed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self.lines.append(record.getMessage())
+
+
 @contextlib.contextmanager
-def _quiet(*loggers: str) -> Iterator[None]:
-    """aiokafka logs every refused connection at ERROR; the caller reports the outcome once."""
-    saved = [(logging.getLogger(name), logging.getLogger(name).level) for name in loggers]
-    for logger, _ in saved:
-        logger.setLevel(logging.CRITICAL + 1)
+def _listening(name: str) -> Iterator[_Heard]:
+    """aiokafka logs every refused connection at ERROR; the caller reports the
+    outcome once. Its warnings and errors are kept, for `_refusal`."""
+    logger = logging.getLogger(name)
+    heard = _Heard()
+    saved = (logger.level, logger.propagate)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    logger.addHandler(heard)
     try:
-        yield
+        yield heard
     finally:
-        for logger, level in saved:
-            logger.setLevel(level)
+        logger.removeHandler(heard)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+def _refusal(settings: Settings, heard: list[str]) -> str:
+    """Why a broker that answered would not let us in, from aiokafka's
+    messages: a SASL login refused, a certificate not trusted; or ""."""
+    text = " ".join(heard)
+    if "SaslAuthenticationFailed" in text or "Authentication failed" in text:
+        return (
+            f"Kafka at {settings.bootstrap} refused the SASL login of User:{settings.kafka_sasl_username}: "
+            "check VIGIL_KAFKA_SASL_USERNAME, its password and VIGIL_KAFKA_SASL_MECHANISM"
+        )
+    if "UnsupportedSaslMechanism" in text:
+        return (
+            f"Kafka at {settings.bootstrap} does not offer the SASL mechanism "
+            f"{settings.kafka_sasl_mechanism}: check VIGIL_KAFKA_SASL_MECHANISM"
+        )
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (
+            f"the TLS certificate of Kafka at {settings.bootstrap} is not trusted "
+            "or does not name that host: check VIGIL_KAFKA_CA"
+        )
+    return ""
 
 
 def kafka_hint(settings: Settings) -> str:
@@ -43,34 +83,55 @@ def kafka_unreachable(settings: Settings, detail: str = "") -> KafkaUnreachable:
     return KafkaUnreachable(f"cannot reach Kafka at {settings.bootstrap}{detail}: {kafka_hint(settings)}")
 
 
-async def _cluster(bootstrap: str, timeout: float) -> ClusterMetadata | None:
-    """Kafka's metadata, or None when no broker at `bootstrap` answers within `timeout`."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
-    with _quiet("aiokafka"):
+def denied(settings: Settings, topic: str, operation: str = "Read") -> KafkaDenied:
+    who = f"User:{settings.kafka_sasl_username}" if settings.kafka_sasl_username else "this client"
+    return KafkaDenied(
+        f"Kafka at {settings.bootstrap} refuses {who} the topic {topic}: "
+        f"grant it Describe and {operation} on {topic} (docs/operations.md#kafka-security)"
+    )
+
+
+async def _cluster(settings: Settings, timeout: float, topic: str = "") -> ClusterMetadata | None:
+    """Kafka's metadata, or None when no broker at `settings.bootstrap` answers
+    within `timeout`. With `topic`: `KafkaDenied` if this principal may not see it."""
+    return (await _reach(settings, timeout, topic))[0]
+
+
+async def _reach(settings: Settings, timeout: float, topic: str = "") -> tuple[ClusterMetadata | None, str]:
+    """`_cluster`'s answer, and when there is none, why the broker refused us (or "")."""
+    client = AIOKafkaClient(**aiokafka_options(settings), request_timeout_ms=int(timeout * 1000))
+    with _listening("aiokafka") as heard:
         try:
             await asyncio.wait_for(client.bootstrap(), timeout)
-            return await asyncio.wait_for(client.fetch_all_metadata(), timeout)
+            cluster = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
+            if topic and topic not in cluster.topics():
+                # Kafka leaves out of "all topics" those the principal may not
+                # describe; asked for by name, it says so.
+                await asyncio.wait_for(client.set_topics([topic]), timeout)
+                if topic in client.cluster.unauthorized_topics:
+                    raise denied(settings, topic)
+            return cluster, ""
         except (KafkaError, OSError, TimeoutError):
-            return None
+            return None, _refusal(settings, heard.lines)
         finally:
             await client.close()
 
 
-async def answers(bootstrap: str, timeout: float = 5.0) -> bool:
-    """Whether a Kafka broker at `bootstrap` answers a metadata request within `timeout`."""
-    return await _cluster(bootstrap, timeout) is not None
+async def answers(settings: Settings, timeout: float = 5.0) -> bool:
+    """Whether a Kafka broker at `settings.bootstrap` answers a metadata request within `timeout`."""
+    return await _cluster(settings, timeout) is not None
 
 
-async def topic_exists(bootstrap: str, topic: str, timeout: float = 5.0) -> bool:
-    cluster = await _cluster(bootstrap, timeout)
+async def topic_exists(settings: Settings, topic: str, timeout: float = 5.0) -> bool:
+    cluster = await _cluster(settings, timeout, topic)
     return cluster is not None and topic in cluster.topics()
 
 
-async def leads(bootstrap: str, topic: str, timeout: float = 3.0) -> bool:
+async def leads(settings: Settings, topic: str, timeout: float = 3.0) -> bool:
     """Does Kafka answer within `timeout` with a leader for every partition
     of `topic`? A broker that took its log directory offline (a full disk)
     may still answer on its port, but leads nothing."""
-    cluster = await _cluster(bootstrap, timeout)
+    cluster = await _cluster(settings, timeout)
     if cluster is None:
         return False
     partitions = cluster.partitions_for_topic(topic)
@@ -82,7 +143,12 @@ async def leads(bootstrap: str, topic: str, timeout: float = 3.0) -> bool:
 async def kafka(settings: Settings, within: float = 0.0) -> None:
     """Raise `KafkaUnreachable` unless Kafka answers, trying for `within` seconds."""
     deadline = time.monotonic() + within
-    while not await answers(settings.bootstrap):
+    while True:
+        cluster, refusal = await _reach(settings, 5.0)
+        if cluster is not None:
+            return
+        if refusal:
+            raise KafkaUnreachable(refusal)
         if time.monotonic() >= deadline:
             raise kafka_unreachable(settings)
         await asyncio.sleep(0.5)

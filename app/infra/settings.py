@@ -107,6 +107,21 @@ def choice(*allowed: str) -> tuple[Callable[[str], Any], str]:
     return read, f"one of {shown}"
 
 
+def exact_choice(*allowed: str) -> tuple[Callable[[str], Any], str]:
+    """One of `allowed`, as Kafka spells it (upper case); read case-insensitively."""
+
+    def read(text: str) -> str:
+        upper = text.strip().upper()
+        if upper not in allowed:
+            raise ValueError
+        return upper
+
+    return read, f"one of {', '.join(allowed)}"
+
+
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
 TEXT = ((lambda text: text), "any text")
 PATH = ((lambda text: Path(text).expanduser()), "a folder path")
 
@@ -138,7 +153,7 @@ KAFKA_NAME = (_name, "1-200 letters, digits, '.', '_' or '-' (it prefixes Kafka 
 
 
 def _file(text: str) -> str:
-    if text and not Path(text).expanduser().is_file():
+    if text and not (Path(text).expanduser().is_file() and os.access(Path(text).expanduser(), os.R_OK)):
         raise ValueError
     return str(Path(text).expanduser()) if text else ""
 
@@ -210,6 +225,23 @@ class Settings:
     # Bootstrap servers of an existing Kafka cluster. Empty: Vigil runs its own
     # local broker on `local_kafka_port`.
     kafka_bootstrap: str = setting("KAFKA_BOOTSTRAP", "", BOOTSTRAP)
+    # How Vigil's Kafka clients (gateway, worker, every command) reach a secured
+    # cluster: app/infra/kafka_security.py turns these into client options.
+    kafka_security_protocol: str = setting(
+        "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", exact_choice(*KAFKA_PROTOCOLS)
+    )
+    kafka_sasl_mechanism: str = setting(
+        "KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", exact_choice(*SASL_MECHANISMS)
+    )
+    kafka_sasl_username: str = setting("KAFKA_SASL_USERNAME", "")
+    kafka_sasl_password: str = setting("KAFKA_SASL_PASSWORD", "", secret=True)
+    # A file holding the password (its first line), in place of KAFKA_SASL_PASSWORD.
+    kafka_sasl_password_file: str = setting("KAFKA_SASL_PASSWORD_FILE", "", FILE)
+    # PEM CA bundle the clients trust for the brokers' certificates; empty: the system's.
+    kafka_ca: str = setting("KAFKA_CA", "", FILE)
+    # PEM client certificate and its (unencrypted) key, for brokers that ask for one (mutual TLS).
+    kafka_cert: str = setting("KAFKA_CERT", "", FILE)
+    kafka_key: str = setting("KAFKA_KEY", "", FILE)
     local_kafka_port: int = setting("LOCAL_KAFKA_PORT", 9092, PORT)
     local_kafka_controller_port: int = setting("LOCAL_KAFKA_CONTROLLER_PORT", 9093, PORT)
     partitions: int = setting("PARTITIONS", 4, whole(1, 10_000))
@@ -318,6 +350,14 @@ class Settings:
         return self.kafka_bootstrap or f"127.0.0.1:{self.local_kafka_port}"
 
     @property
+    def kafka_password(self) -> str:
+        """The SASL password: VIGIL_KAFKA_SASL_PASSWORD, or the first line of its file."""
+        if self.kafka_sasl_password or not self.kafka_sasl_password_file:
+            return self.kafka_sasl_password
+        lines = Path(self.kafka_sasl_password_file).read_text(encoding="utf-8").splitlines()
+        return lines[0] if lines else ""
+
+    @property
     def uses_local_kafka(self) -> bool:
         return not self.kafka_bootstrap
 
@@ -356,7 +396,43 @@ def _read(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
         except ValueError:
             shown = "" if spec.secret else f", not {raw!r}"
             problems.append(f"{spec.var} must be {spec.accepts}{shown}")
+    if not problems:
+        problems += kafka_security_problems(replace(Settings(), **values))
     return values, problems
+
+
+def kafka_security_problems(s: Settings) -> list[str]:
+    """What is missing or contradictory in the Kafka security settings, one line each."""
+    protocol = s.kafka_security_protocol
+    when = f"when VIGIL_KAFKA_SECURITY_PROTOCOL is {protocol}"
+    problems = []
+    if protocol != "PLAINTEXT" and s.uses_local_kafka:
+        problems.append(
+            f"VIGIL_KAFKA_SECURITY_PROTOCOL={protocol} needs VIGIL_KAFKA_BOOTSTRAP "
+            "(the embedded local broker is plaintext)"
+        )
+    if protocol.startswith("SASL_"):
+        if not s.kafka_sasl_username:
+            problems.append(f"VIGIL_KAFKA_SASL_USERNAME must be set {when}")
+        if not (s.kafka_sasl_password or s.kafka_sasl_password_file):
+            problems.append(
+                f"VIGIL_KAFKA_SASL_PASSWORD (or VIGIL_KAFKA_SASL_PASSWORD_FILE) must be set {when}"
+            )
+        elif s.kafka_sasl_password and s.kafka_sasl_password_file:
+            problems.append(
+                "VIGIL_KAFKA_SASL_PASSWORD_FILE must be empty when VIGIL_KAFKA_SASL_PASSWORD is set"
+            )
+    if bool(s.kafka_cert) != bool(s.kafka_key):
+        given, missing = ("CERT", "KEY") if s.kafka_cert else ("KEY", "CERT")
+        problems.append(
+            f"VIGIL_KAFKA_{missing} must be set with VIGIL_KAFKA_{given} (a client certificate needs its key)"
+        )
+    tls_only = [v for v in ("CA", "CERT") if getattr(s, "kafka_" + v.lower())]
+    if tls_only and not protocol.endswith("SSL"):
+        problems.append(
+            f"VIGIL_KAFKA_{tls_only[0]} is set, but {protocol} does not use TLS: use SSL or SASL_SSL"
+        )
+    return problems
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,19 @@ its start to its current end."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
 from app.core.errors import TopicError
+from app.infra.kafka_security import aiokafka_options
 from app.infra.settings import (
     ALERTS_TOPIC,
     DEAD_LETTER_TOPIC,
@@ -21,9 +26,16 @@ from app.infra.settings import (
     Settings,
 )
 
+ALL_TOPICS = (READINGS_TOPIC, REJECTED_TOPIC, ALERTS_TOPIC, DEVICE_SEQS_TOPIC, DEAD_LETTER_TOPIC)
+_REFUSED = {TopicAuthorizationFailedError.errno, ClusterAuthorizationFailedError.errno}
 
-async def ensure_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+
+async def ensure_topics(settings: Settings, needs: Collection[str] = ALL_TOPICS) -> None:
+    """Create the topics missing; a refusal is an error for a topic in `needs`.
+    On a secured cluster an operator creates the topics, and a principal
+    without Describe on one neither sees it nor may create it: a topic the
+    process does not use is then left alone (docs/operations.md#kafka-security)."""
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
     try:
         await admin.start()
         existing = set(await admin.list_topics())
@@ -32,24 +44,26 @@ async def ensure_topics(settings: Settings) -> None:
             NewTopic(
                 name, settings.partitions, settings.replication_factor, topic_configs=configs.get(name, {})
             )
-            for name in (READINGS_TOPIC, REJECTED_TOPIC, ALERTS_TOPIC, DEVICE_SEQS_TOPIC, DEAD_LETTER_TOPIC)
+            for name in ALL_TOPICS
             if name not in existing
         ]
         if wanted:
             response = await admin.create_topics(wanted)
             for name, code, *_ in response.topic_errors:
                 # Another process may have created it first; that is fine.
-                if code and code != TopicAlreadyExistsError.errno:
+                if code == TopicAlreadyExistsError.errno or (code in _REFUSED and name not in needs):
+                    continue
+                if code:
                     raise TopicError(f"creating topic {name} failed with Kafka error {code}")
     finally:
         await admin.close()
 
 
-def from_start(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+def from_start(settings: Settings, topic: str) -> AIOKafkaConsumer:
     """A consumer of every partition of `topic`, from the oldest record, outside any group."""
     return AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **aiokafka_options(settings),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

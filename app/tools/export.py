@@ -47,8 +47,8 @@ def parse_time(text: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-async def _scan(bootstrap: str, topic: str) -> list[Any]:
-    consumer = from_start(bootstrap, topic)
+async def _scan(settings: Settings, topic: str) -> list[Any]:
+    consumer = from_start(settings, topic)
     records: list[Any] = []
     try:
         await consumer.start()
@@ -120,8 +120,8 @@ async def export(
     settings: Settings, key: bytes, patient: str, start: int, end: int, prefix: Path, fmt: str
 ) -> tuple[Path, Path, int, int]:
     subject = pseudonym(key, patient)
-    readings = readings_rows(await _scan(settings.bootstrap, READINGS_TOPIC), subject, start, end)
-    alerts = alert_rows(await _scan(settings.bootstrap, ALERTS_TOPIC), subject, start, end)
+    readings = readings_rows(await _scan(settings, READINGS_TOPIC), subject, start, end)
+    alerts = alert_rows(await _scan(settings, ALERTS_TOPIC), subject, start, end)
     paths = (Path(f"{prefix}-readings.{fmt}"), Path(f"{prefix}-alerts.{fmt}"))
     write(readings, READING_COLUMNS, paths[0], fmt)
     write(alerts, ALERT_COLUMNS, paths[1], fmt)

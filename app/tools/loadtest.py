@@ -47,6 +47,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from app.core.errors import RecordError, TopicError
 from app.core.records import decode_readings, reading_id
+from app.infra.kafka_security import aiokafka_options
 from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
 from app.infra.topics import assignment, from_start, read_to_end
 from app.tools.simulate import DeviceClient, Patient, Stats, clients_for
@@ -168,7 +169,7 @@ class LoadRun:
         # One consumer reads `vigil.readings` (offsets now and after the run,
         # then the reconciliation), another `vigil.alerts`.
         start_offsets = await self._readings_now()
-        alerts = await _started(from_start(self.settings.bootstrap, ALERTS_TOPIC))
+        alerts = await _started(from_start(self.settings, ALERTS_TOPIC))
         scan: AIOKafkaConsumer | None = None
         watcher: asyncio.Future[Any] | None = None
         closing = asyncio.Event()  # clients stay connected through the drain
@@ -182,7 +183,7 @@ class LoadRun:
             # A fresh consumer: one that lived through a broker restart may
             # never reach the new broker again (aiokafka: NodeNotReadyError
             # until its requests time out), as seen in the fault suite.
-            scan = await _started(from_start(self.settings.bootstrap, READINGS_TOPIC))
+            scan = await _started(from_start(self.settings, READINGS_TOPIC))
             await _assignment(scan, READINGS_TOPIC)
             end_offsets = await _end_offsets(scan, list(start_offsets))
             processed = await self._processed(end_offsets, deadline)
@@ -219,7 +220,7 @@ class LoadRun:
 
     async def _readings_now(self) -> dict[Any, int]:
         """The end offsets of `vigil.readings` before the run."""
-        scan = await _started(from_start(self.settings.bootstrap, READINGS_TOPIC))
+        scan = await _started(from_start(self.settings, READINGS_TOPIC))
         try:
             offsets: dict[Any, int] = await scan.end_offsets(await _assignment(scan, READINGS_TOPIC))
             return offsets
@@ -386,7 +387,7 @@ class LoadRun:
     async def _wait_processed(self, end: dict[Any, int], deadline: float) -> dict[int, int]:
         """The worker's committed offsets on `vigil.readings`, once they reach
         `end` or at the deadline."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap)
+        admin = AIOKafkaAdminClient(**aiokafka_options(self.settings))
         await admin.start()
         try:
             while True:

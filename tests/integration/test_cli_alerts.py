@@ -24,7 +24,8 @@ def test_alerts_before_the_topic_exists_says_so_and_stops_on_ctrl_c(kafka, tmp_p
             sys.executable,
             "-c",
             "import asyncio, sys; from app.infra.preflight import topic_exists; "
-            f"sys.exit(0 if asyncio.run(topic_exists('{kafka.bootstrap}', 'vigil.alerts')) else 1)",
+            "from app.infra.settings import Settings; "
+            "sys.exit(0 if asyncio.run(topic_exists(Settings.from_env(), 'vigil.alerts')) else 1)",
         ],
         cwd=ROOT,
         env=env,

@@ -17,6 +17,7 @@ import trustme
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from app.infra.settings import Settings
 from app.infra.topics import from_start, read_to_end
 from tests.conftest import ROOT, read_topic, stop, wait_ready
 
@@ -122,7 +123,7 @@ async def all_records(bootstrap: str, topic: str, device_id: str) -> list[dict]:
     def keep(records) -> None:
         found.extend(json.loads(r.value) for r in records if r.key == device_id.encode())
 
-    consumer = from_start(bootstrap, topic)
+    consumer = from_start(Settings(kafka_bootstrap=bootstrap), topic)
     await consumer.start()
     try:
         await read_to_end(consumer, topic, keep)

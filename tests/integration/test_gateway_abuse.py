@@ -16,6 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from app.infra.kafka_local import LocalKafka, free_port
+from app.infra.settings import Settings
 from app.tools.simulate import DeviceClient
 from tests.conftest import ready, stop, wait_ready
 from tests.integration.test_gateway import add_device, all_records, auth, drain, kafka_bootstrap, replies
@@ -57,7 +58,7 @@ async def stored(vigil, device_id: str) -> dict[int, list[dict]]:
                 for item in value["readings"]:
                     found.setdefault(item["seq"], []).append(item)
 
-    consumer = from_start(kafka_bootstrap(vigil), "vigil.readings")
+    consumer = from_start(Settings(kafka_bootstrap=kafka_bootstrap(vigil)), "vigil.readings")
     await consumer.start()
     try:
         await read_to_end(consumer, "vigil.readings", keep)

@@ -117,7 +117,6 @@ class Worker:
         self.kafka_up = False
         self.decoded = DecodedStates()
         self.unflushed = Unflushed()
-        self.sending: list[_Sent] = []  # alerted patients' states sent, not yet settled
         self.flushed_at = time.monotonic()
         self.lock = asyncio.Lock()  # one record, or one flush, at a time
         self.app = app = faust_app(settings)
@@ -173,15 +172,15 @@ class Worker:
                     alerted = None
                 records = [(manual, event)] if event is not None else []
                 if alerted is not None:
-                    # A record that raised alerts has its patient's state sent
-                    # at once (its alerts are in Kafka already): replayed after
-                    # a crash from an older state, it would send them again.
-                    # Not awaited here; the next flush settles it.
-                    self.sending.append(self.send(self.unflushed.take_one(alerted, records)))
+                    # A record that raised alerts has its patient written at
+                    # once: replayed after a crash from an older state, it
+                    # would send them again.
+                    await self.flush(self.unflushed.take_one(alerted, records))
                 else:
                     self.unflushed.events += records
                 if self.flush_due():
-                    await self.flush()
+                    await self.flush(self.unflushed.take())
+                    self.flushed_at = time.monotonic()
 
     async def handle(self, value: bytes, partition: int | None) -> bytes | None:
         """Process one record; the patient's key when it sent alert events."""
@@ -222,47 +221,31 @@ class Worker:
             or time.monotonic() - self.flushed_at >= self.settings.worker_flush_interval_s
         )
 
-    async def flush(self) -> None:
-        """Settle every state already sent (oldest first), then write each
-        patient changed since the last flush once. Called with `self.lock` held."""
-        self.flushed_at = time.monotonic()
-        sending, self.sending = self.sending, []
-        for sent in sending:
-            await self.settle(sent)
-        await self.settle(self.send(self.unflushed.take()))
-
-    def send(self, taken: Unflushed) -> _Sent:
-        """Send each patient taken from the record cache to the changelog
-        (states of partitions this worker no longer holds are dropped: their
-        records, never acked, are the new owner's to replay)."""
-        owned = self.owned()
-        changed = [(key, change) for key, change in taken.states.items() if change.partition in owned]
-        futures: list[Any]
-        try:
-            futures = [
-                self.patients.send_changelog(change.partition, key, EncodedState(change.data))
-                for key, change in changed
-            ]
-        except Exception as exc:  # noqa: BLE001 - the producer refused at once: settle restores them
-            futures = [_failed(exc)]
-        return _Sent(taken, changed, futures)
-
-    async def settle(self, sent: _Sent) -> None:
-        """Wait until Kafka has every changelog record sent, write them to the
-        local store, and only then acknowledge the records behind them to
-        Faust, whose next commit may then pass them. Faust's own flush before
-        a commit gives up after 0.1 s (`ProducerBuffer.flush_atmost`), so the
-        futures are awaited here. On failure everything goes back to the
-        record cache for the next flush (states changed since stay newer)."""
-        taken = sent.taken
+    async def flush(self, taken: Unflushed) -> None:
+        """Write each patient taken from the record cache to the changelog
+        once, wait until Kafka has every one, write them to the local store,
+        and only then acknowledge the records taken with them to Faust, whose
+        next commit may then pass them. Faust's own flush before a commit
+        gives up after 0.1 s (`ProducerBuffer.flush_atmost`), so the
+        futures are awaited here. Called with `self.lock` held; on failure
+        everything goes back to the cache for the next flush."""
         if not taken:
             return
+        owned = self.owned()
         try:
-            written = await asyncio.gather(*sent.futures)
-            records = zip(sent.changed, written, strict=True)
-            self.patients.apply_changelog_batch(
-                [_Written.of(key, change.data, meta) for (key, change), meta in records]  # type: ignore[misc]
-            )
+            if taken.states:
+                table = self.patients
+                futures = [
+                    table.send_changelog(change.partition, key, EncodedState(change.data))
+                    for key, change in taken.states.items()
+                    if change.partition in owned
+                ]
+                written = await asyncio.gather(*futures)
+                changed = [(key, change) for key, change in taken.states.items() if change.partition in owned]
+                records = zip(changed, written, strict=True)
+                table.apply_changelog_batch(
+                    [_Written.of(key, change.data, meta) for (key, change), meta in records]  # type: ignore[misc]
+                )
         except Exception as exc:  # noqa: BLE001 - Kafka refused or timed out: keep them, try again
             self.unflushed.restore(taken)
             metrics.FLUSH_FAILURES.inc()
@@ -285,9 +268,10 @@ class Worker:
     async def flush_idle(self) -> None:
         """The timer's flush, for when no record arrives to trigger one (and
         during a rebalance, while Faust waits for every record to be acked)."""
-        if (self.unflushed or self.sending) and not self.lock.locked() and self.flush_due():
+        if self.unflushed and not self.lock.locked() and self.flush_due():
             async with self.lock:
-                await self.flush()
+                await self.flush(self.unflushed.take())
+                self.flushed_at = time.monotonic()
 
     async def emit(self, key: bytes, events: list[dict[str, Any]], received_ms: int) -> None:
         """Send a record's alert events and wait until Kafka has them, before
@@ -331,7 +315,7 @@ class Worker:
         acknowledged records is off: `stream_wait_empty`), then states
         another worker may advance are forgotten."""
         async with self.lock:
-            await self.flush()
+            await self.flush(self.unflushed.take())
             if self.unflushed:  # Kafka refused: the records were never acked, so the new owner replays them
                 self.unflushed.take()
             else:
@@ -401,18 +385,6 @@ class Worker:
             if highwater is not None:
                 lag = highwater - (read + 1 if read is not None else 0)
                 metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, lag))
-
-
-class _Sent(NamedTuple):
-    taken: Unflushed
-    changed: list[tuple[bytes, Change]]  # the states sent, in the order of `futures`
-    futures: list[Any]
-
-
-def _failed(exc: Exception) -> asyncio.Future[Any]:
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    future.set_exception(exc)
-    return future
 
 
 class _Message(NamedTuple):

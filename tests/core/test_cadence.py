@@ -12,6 +12,7 @@ from app.core import patient as core
 from app.core import state as patient_state
 from app.core.model import Baseline
 from app.core.records import reading_id
+from tests.core.readings import normal
 
 T0 = 1_764_435_600_000
 SECOND, MINUTE, HOUR, DAY = 1000, 60_000, 3_600_000, 86_400_000
@@ -20,15 +21,6 @@ SECOND, MINUTE, HOUR, DAY = 1000, 60_000, 3_600_000, 86_400_000
 CADENCES = {SECOND: 3 * 3600, MINUTE: 24 * 60, HOUR: 48, DAY: 60}
 
 
-def normal(rng: random.Random) -> dict[str, object]:
-    return {
-        "heart_rate": round(72 + rng.gauss(0, 3)),
-        "spo2": round(97 + rng.gauss(0, 0.6)),
-        "respiratory_rate": round(16 + rng.gauss(0, 1)),
-        "systolic_bp": round(122 + rng.gauss(0, 4)),
-        "temperature": round(36.8 + rng.gauss(0, 0.1), 1),
-        "consciousness": "A",
-    }
 
 
 SICK = {"heart_rate": 128, "respiratory_rate": 26, "spo2": 93, "systolic_bp": 98}  # NEWS2 9: high

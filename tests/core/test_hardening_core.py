@@ -14,21 +14,13 @@ from app.core import state as patient_state
 from app.core.alerts import LIFECYCLE_KINDS, OpenAlert
 from app.core.errors import RecordError, StateError
 from app.core.records import ReadingBatch, decode_readings, encode_dead_letter, reading_id
+from tests.core.readings import normal
 
 T0 = 1_764_435_600_000
 MINUTE = 60_000
 CRITICAL = {"heart_rate": 142, "spo2": 85, "respiratory_rate": 29, "systolic_bp": 86, "temperature": 36.8}
 
 
-def normal(rng: random.Random) -> dict[str, object]:
-    return {
-        "heart_rate": round(72 + rng.gauss(0, 3)),
-        "spo2": round(97 + rng.gauss(0, 0.6)),
-        "respiratory_rate": round(16 + rng.gauss(0, 1)),
-        "systolic_bp": round(122 + rng.gauss(0, 4)),
-        "temperature": round(36.8 + rng.gauss(0, 0.1), 1),
-        "consciousness": "A",
-    }
 
 
 def reading(seq: int, ts: int, vitals: dict[str, object]) -> dict[str, object]:

@@ -8,22 +8,17 @@ import random
 from app.core import patient as core
 from app.core import state as patient_state
 from app.core.records import reading_id
+from tests.core import readings
 
 T0 = 1_764_435_600_000
 MINUTE = 60_000
 
 
-def normal(rng: random.Random) -> dict[str, object]:
-    return {
-        "heart_rate": round(72 + rng.gauss(0, 3)),
-        "spo2": round(97 + rng.gauss(0, 0.6)),
-        "respiratory_rate": round(16 + rng.gauss(0, 1)),
-        "systolic_bp": round(122 + rng.gauss(0, 4)),
-        "diastolic_bp": round(76 + rng.gauss(0, 3)),
-        "temperature": round(36.8 + rng.gauss(0, 0.1), 1),
-        "consciousness": "A",
-    }
 
+
+
+def normal(rng: random.Random) -> dict[str, object]:
+    return readings.normal(rng, diastolic=True)
 
 def run(state: patient_state.PatientState, seq: int, ts: int, vitals: dict[str, object]) -> core.Outcome:
     reading = {"id": reading_id("dev-1", seq), "seq": seq, "ts": ts, "vitals": vitals}

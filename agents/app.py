@@ -27,15 +27,17 @@ from typing import Any, NamedTuple
 import faust
 import orjson
 import structlog
+from aiokafka.errors import KafkaError
 from faust.types import TP
 
 from agents.cache import MAX_UNFLUSHED, Change, DecodedStates, Unflushed
 from agents.codec import EncodedState, StoredPatientState, load_state
 from app.core import patient as core
 from app.core import state as patient_state
-from app.core.errors import RECORD_FAILURES, RecordError, StateError
+from app.core.errors import RECORD_FAILURES, RecordError, StateError, TopicError
 from app.core.records import decode_readings, encode_dead_letter
 from app.infra import metrics
+from app.infra.directory import KafkaPatients
 from app.infra.kafka_security import faust_credentials
 from app.infra.preflight import leads
 from app.infra.pseudonyms import PatientDirectory, load_key
@@ -110,7 +112,7 @@ class Worker:
     """Everything one worker process holds: the Faust app, its topics, the
     patients table, the decoded-state cache and the detector's settings."""
 
-    def __init__(self, settings: Settings, directory: PatientDirectory) -> None:
+    def __init__(self, settings: Settings, directory: PatientDirectory | KafkaPatients) -> None:
         self.settings = settings
         self.directory = directory
         self.config = settings.detector_config()
@@ -160,6 +162,7 @@ class Worker:
 
         Records are acknowledged to Faust (and so become committable) only
         when the states they changed are in the changelog: `flush`."""
+        await self.directory_loaded()
         manual = stream.noack()  # type: ignore[attr-defined]  # Stream's, not in StreamT
         async for value in manual:
             event = manual.current_event
@@ -334,6 +337,23 @@ class Worker:
         datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
         datadir.chmod(0o700)
 
+    async def directory_loaded(self) -> None:
+        """With `VIGIL_REGISTRY=kafka`: `vigil.patients` read to its end (and
+        followed from then on) before the first record, so that alerts carry
+        the patient reference from the start."""
+        directory = self.directory
+        if not isinstance(directory, KafkaPatients) or directory.mirror.loaded:
+            return
+        while True:
+            try:
+                await directory.mirror.start()
+                break
+            except (KafkaError, OSError, TopicError) as exc:
+                log.warning("patient directory not readable yet; trying again", error=type(exc).__name__)
+                await directory.mirror.stop()
+                await asyncio.sleep(2)
+        self.app.add_future(directory.mirror.follow())
+
     async def probe_kafka(self) -> None:
         """The consumer keeps its partitions while the broker is down (a dead
         broker, a full disk that took its log directory offline), so
@@ -349,7 +369,8 @@ class Worker:
         except Exception:  # noqa: BLE001 - no consumer yet
             return False
         recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]  # TableManager's, untyped
-        return self.kafka_up and assigned and not app.rebalancing and recovered
+        loaded = not isinstance(self.directory, KafkaPatients) or self.directory.mirror.loaded
+        return self.kafka_up and assigned and not app.rebalancing and recovered and loaded
 
     # -- HTTP -----------------------------------------------------------------------
 
@@ -443,5 +464,9 @@ def _failure(exc: Exception) -> tuple[str, str]:
 def create_app(settings: Settings) -> faust.App:
     """The worker's Faust app. Reads the device registry and the pseudonym
     key (alerts carry the patient reference) when called, not at import."""
-    directory = PatientDirectory(Registry(settings.registry_path), load_key(settings))
+    directory: PatientDirectory | KafkaPatients
+    if settings.registry == "kafka":
+        directory = KafkaPatients(settings)
+    else:
+        directory = PatientDirectory(Registry(settings.registry_path), load_key(settings))
     return Worker(settings, directory).app

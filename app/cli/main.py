@@ -10,7 +10,7 @@ import signal
 import sys
 import traceback
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -37,6 +37,10 @@ from app.infra.settings import (
     unknown_variables,
 )
 from app.infra.topics import ensure_topics
+
+if TYPE_CHECKING:
+    from app.core.directory import Device
+    from app.infra.registry import Registry
 
 SETTINGS_EPILOG = """\
 Settings come from VIGIL_* environment variables: `vigil config` shows each
@@ -428,31 +432,57 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
-    from app.infra.registry import Registry
+    """`vigil devices …` on the registry `VIGIL_REGISTRY` names: the file in
+    VIGIL_HOME, or Kafka's `vigil.devices` and `vigil.patients`."""
+    if settings.registry == "kafka":
+        lines = asyncio.run(_devices_on_kafka(args, settings))
+    else:
+        from app.infra.registry import Registry
 
-    registry = Registry(settings.registry_path)
-    if args.action == "add":
-        token = registry.add(args.device_id, args.patient)
-        print(orjson.dumps({"device_id": args.device_id, "patient": args.patient, "token": token}).decode())
-    elif args.action == "list":
-        for device in registry.devices():
-            print(
-                orjson.dumps(
-                    {
-                        "device_id": device.device_id,
-                        "patient": device.patient,
-                        "created": device.created,
-                        "revoked": device.revoked,
-                    }
-                ).decode()
-            )
-    elif args.action == "rotate":
-        token = registry.rotate(args.device_id)
-        print(orjson.dumps({"device_id": args.device_id, "token": token}).decode())
-    elif args.action == "revoke":
-        registry.revoke(args.device_id)
-        print(orjson.dumps({"device_id": args.device_id, "revoked": True}).decode())
+        lines = _devices_in_file(args, Registry(settings.registry_path))
+    for line in lines:
+        print(orjson.dumps(line).decode())
     return Exit.OK
+
+
+def _devices_in_file(args: argparse.Namespace, registry: Registry) -> list[dict[str, Any]]:
+    if args.action == "add":
+        return [_added(args, registry.add(args.device_id, args.patient))]
+    if args.action == "rotate":
+        return [{"device_id": args.device_id, "token": registry.rotate(args.device_id)}]
+    if args.action == "revoke":
+        registry.revoke(args.device_id)
+        return [{"device_id": args.device_id, "revoked": True}]
+    return [_listed(d) for d in registry.devices()]
+
+
+async def _devices_on_kafka(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
+    from app.infra.directory import KafkaDirectoryAdmin
+    from app.infra.pseudonyms import load_key
+
+    await preflight.kafka(settings)
+    async with KafkaDirectoryAdmin(settings, load_key(settings)) as admin:
+        if args.action == "add":
+            return [_added(args, await admin.add(args.device_id, args.patient))]
+        if args.action == "rotate":
+            return [{"device_id": args.device_id, "token": await admin.rotate(args.device_id)}]
+        if args.action == "revoke":
+            await admin.revoke(args.device_id)
+            return [{"device_id": args.device_id, "revoked": True}]
+        return [_listed(d) for d in admin.devices()]
+
+
+def _added(args: argparse.Namespace, token: str) -> dict[str, Any]:
+    return {"device_id": args.device_id, "patient": args.patient, "token": token}
+
+
+def _listed(device: Device) -> dict[str, Any]:
+    return {
+        "device_id": device.device_id,
+        "patient": device.patient,
+        "created": device.created,
+        "revoked": device.revoked,
+    }
 
 
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:

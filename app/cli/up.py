@@ -467,7 +467,7 @@ async def simulate_fleet(settings: Settings, n: int, speed: float, stop: asyncio
     patients = simulate.fleet(n, start_ms, schedule)
     run = _next_run(settings.home)
     devices = {f"sim-{i:04d}": f"SIM-{run}-{i:04d}" for i in range(1, n + 1)}
-    clients = simulate.clients_for(settings, devices, stats)
+    clients = await simulate.clients_for(settings, devices, stats)
     tasks = [
         simulate.run_device(client, patient, start_ms, schedule, stop)
         for client, patient in zip(clients.values(), patients, strict=True)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -297,16 +298,18 @@ class Admission:
     refusals: list[Refusal] = field(default_factory=list)
 
 
-def admit(readings: list[Reading], patient: str, window: SeqWindow) -> Admission:
+def admit(readings: list[Reading], patient: str | Callable[[str], bool], window: SeqWindow) -> Admission:
     """Decide, for one frame's valid readings from a device registered for
-    `patient`: a reading naming another patient is refused (`unauthorized`);
+    `patient` (the reference, or a test of one: `directory.SamePatient`): a
+    reading naming another patient is refused (`unauthorized`);
     one whose seq is stored (or repeated within the frame) with the same
     content, or with content not recorded, is a resend; with other content it
     is refused (`seq_reused`); the rest are new."""
     admission = Admission()
+    is_patient = patient if callable(patient) else patient.__eq__
     seen: dict[int, int] = {}  # seq -> fingerprint of the new readings of this frame
     for r in readings:
-        if r.patient is not None and r.patient != patient:
+        if r.patient is not None and not is_patient(r.patient):
             admission.refusals.append(
                 _refused(r, Code.UNAUTHORIZED, "device is not registered for that patient", "patient")
             )

@@ -108,7 +108,7 @@ class DeviceSession:
     def __init__(
         self,
         device_id: str,
-        patient: str,
+        patient: str | Callable[[str], bool],
         subject: str,
         window: SeqWindow,
         budget: Budget,
@@ -117,7 +117,7 @@ class DeviceSession:
     ) -> None:
         self.device_id = device_id
         self._key = device_id.encode()
-        self._patient = patient  # the registered patient: readings naming another are refused
+        self._patient = patient  # the registered patient (or a test): readings naming another are refused
         self._subject = subject  # the patient's pseudonym, the key of `vigil.readings`
         self.window = window
         self.budget = budget

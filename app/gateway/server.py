@@ -50,10 +50,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from app.core.delivery import NOTICE_INTERVAL_S, Budget, SeqWindow, TokenBucket
+from app.core.directory import SamePatient
 from app.core.errors import GatewayConfigError, StateError
 from app.core.handshake import GuardLimits, HandshakeGuard
 from app.core.protocol import Limits
-from app.core.records import pseudonym
 from app.core.session import (
     UNREAD,
     Action,
@@ -68,6 +68,7 @@ from app.core.session import (
 )
 from app.gateway.connection import GuardedConnection
 from app.infra import metrics
+from app.infra.directory import KafkaRegistry
 from app.infra.kafka_security import aiokafka_options
 from app.infra.pseudonyms import load_key
 from app.infra.registry import Device, Registry, RegistryUnavailable
@@ -165,7 +166,9 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.limits = Limits(max_frame_bytes=settings.max_frame_bytes, max_batch=settings.max_batch)
-        self.registry = Registry(settings.registry_path)
+        self.registry: Registry | KafkaRegistry = (
+            KafkaRegistry(settings) if settings.registry == "kafka" else Registry(settings.registry_path)
+        )
         self.key = load_key(settings)
         self.producer: AIOKafkaProducer | None = None
         self.inflight = asyncio.Semaphore(settings.max_inflight)
@@ -247,7 +250,7 @@ class Gateway:
             metrics.HANDSHAKES.labels("unavailable").inc()
             return _refusal(connection, HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", 5)
         connection.device = device  # type: ignore[attr-defined]
-        connection.subject = pseudonym(self.key, device.patient)  # type: ignore[attr-defined]
+        connection.subject = device.pseudonym(self.key)  # type: ignore[attr-defined]
         metrics.HANDSHAKES.labels("accepted").inc()
         return None
 
@@ -294,7 +297,13 @@ class Gateway:
             budget = Budget(TokenBucket(self.settings.device_rate, self.settings.device_burst))
             self.budgets[device.device_id] = budget
         return DeviceSession(
-            device.device_id, device.patient, subject, window, budget, self.limits, new_trace=_new_trace
+            device.device_id,
+            SamePatient(self.key, subject),
+            subject,
+            window,
+            budget,
+            self.limits,
+            new_trace=_new_trace,
         )
 
     async def _frame(self, link: _Link, message: str | bytes) -> None:
@@ -526,6 +535,11 @@ class Gateway:
             except KafkaError:
                 await asyncio.sleep(1)
 
+    def _follow_registry(self) -> list[asyncio.Task[None]]:
+        if isinstance(self.registry, KafkaRegistry):
+            return [asyncio.create_task(self.registry.mirror.follow())]
+        return []
+
     async def _probe_kafka(self) -> None:
         """A metadata request every `kafka_probe_s`: without traffic a dead
         broker would only be noticed at the next send."""
@@ -613,6 +627,7 @@ class Gateway:
             self._tasks += [
                 asyncio.create_task(self._keep_kafka()),
                 asyncio.create_task(self._follow_windows(windows)),
+                *self._follow_registry(),
                 asyncio.create_task(self._check_credentials()),
                 asyncio.create_task(self._probe_kafka()),
                 asyncio.create_task(self._summarise()),
@@ -626,6 +641,8 @@ class Gateway:
         """Topics, the seq windows stored so far, and the producer."""
         await ensure_topics(self.settings, needs=(READINGS_TOPIC, REJECTED_TOPIC, DEVICE_SEQS_TOPIC))
         windows = await self._load_windows()
+        if isinstance(self.registry, KafkaRegistry):
+            await self.registry.mirror.start()  # every device, before the first handshake
         self.producer = self._new_producer()
         await self.producer.start()
         for topic in (READINGS_TOPIC, DEVICE_SEQS_TOPIC):  # fetch metadata now, not on first send
@@ -674,6 +691,8 @@ class Gateway:
             await _stop_quietly(self.producer, timeout=30)
         if windows is not None:
             await _stop_quietly(windows)
+        if isinstance(self.registry, KafkaRegistry):
+            await self.registry.mirror.stop()
 
 
 def _refusal(connection: ServerConnection, status: HTTPStatus, text: str, retry_after_s: int) -> Response:

@@ -18,38 +18,25 @@ wrong) raises `RegistryUnavailable`; the last good copy stays in memory
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import hmac
 import os
 import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from app.core.directory import Device as Device  # part of its interface
+from app.core.directory import token_hash as token_hash
 from app.core.errors import RegistryError as RegistryError  # its errors, part of its interface
 from app.core.errors import RegistryUnavailable as RegistryUnavailable
 
 TOKEN_PREFIX = "vgl_"
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    device_id: str
-    patient: str
-    created: str
-    revoked: bool = False
-    token_sha256: str = ""  # identifies the credential in force; not a secret
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def validate_id(kind: str, value: str) -> str:

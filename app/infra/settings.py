@@ -33,6 +33,11 @@ DEVICE_SEQS_TOPIC = "vigil.device-seqs"
 # Records of vigil.readings the worker could not process: where they are and
 # why, never their content (docs/operations.md#dead-letter).
 DEAD_LETTER_TOPIC = "vigil.dead-letter"
+# Compacted, with VIGIL_REGISTRY=kafka: the device registry (keyed by device,
+# read by gateways) and the patient directory (keyed by pseudonym, read by
+# workers): app/core/directory.py.
+DEVICES_TOPIC = "vigil.devices"
+PATIENTS_TOPIC = "vigil.patients"
 
 # The gateway's and the worker's Kafka producers batch up to this many bytes
 # per partition (the clients' default, 16 KiB, holds a few device frames), still
@@ -316,6 +321,9 @@ class Settings:
     # The patient pseudonym key (app/infra/pseudonyms.py reads it) or a file holding it.
     pseudonym_key: str = setting("PSEUDONYM_KEY", "", HEX_KEY, secret=True)
     pseudonym_key_file: str = setting("PSEUDONYM_KEY_FILE", "", FILE)
+    # Where the device registry and the patient directory live: "file" ($VIGIL_HOME/devices.json,
+    # one host or a shared volume) or "kafka" (vigil.devices and vigil.patients: no shared disk).
+    registry: str = setting("REGISTRY", "file", choice("file", "kafka"))
     log_format: str = setting("LOG_FORMAT", "auto", choice(*LOG_FORMATS))
     log_level: str = setting("LOG_LEVEL", "info", choice(*LOG_LEVELS))
 

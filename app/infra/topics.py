@@ -21,12 +21,23 @@ from app.infra.settings import (
     ALERTS_TOPIC,
     DEAD_LETTER_TOPIC,
     DEVICE_SEQS_TOPIC,
+    DEVICES_TOPIC,
+    PATIENTS_TOPIC,
     READINGS_TOPIC,
     REJECTED_TOPIC,
     Settings,
 )
 
-ALL_TOPICS = (READINGS_TOPIC, REJECTED_TOPIC, ALERTS_TOPIC, DEVICE_SEQS_TOPIC, DEAD_LETTER_TOPIC)
+ALL_TOPICS = (
+    READINGS_TOPIC,
+    REJECTED_TOPIC,
+    ALERTS_TOPIC,
+    DEVICE_SEQS_TOPIC,
+    DEAD_LETTER_TOPIC,
+    DEVICES_TOPIC,
+    PATIENTS_TOPIC,
+)
+_COMPACTED = {"cleanup.policy": "compact"}
 _REFUSED = {TopicAuthorizationFailedError.errno, ClusterAuthorizationFailedError.errno}
 
 
@@ -39,7 +50,7 @@ async def ensure_topics(settings: Settings, needs: Collection[str] = ALL_TOPICS)
     try:
         await admin.start()
         existing = set(await admin.list_topics())
-        configs = {DEVICE_SEQS_TOPIC: {"cleanup.policy": "compact"}}
+        configs = {DEVICE_SEQS_TOPIC: _COMPACTED, DEVICES_TOPIC: _COMPACTED, PATIENTS_TOPIC: _COMPACTED}
         wanted = [
             NewTopic(
                 name, settings.partitions, settings.replication_factor, topic_configs=configs.get(name, {})

@@ -165,7 +165,7 @@ class LoadRun:
     # -- the run ---------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> dict[str, Any]:
-        self._make_clients()
+        await self._make_clients()
         # One consumer reads `vigil.readings` (offsets now and after the run,
         # then the reconciliation), another `vigil.alerts`.
         start_offsets = await self._readings_now()
@@ -201,12 +201,12 @@ class LoadRun:
                 await _stop_quietly(scan)
         return self._report(sent_for, stored)
 
-    def _make_clients(self) -> None:
+    async def _make_clients(self) -> None:
         """One client and one simulated patient per device; a share of the
         patients deteriorate from an onset between a quarter and half the run."""
         plan = self.plan
         devices = {f"{plan.prefix}-{i:05d}": f"{plan.prefix.upper()}-{i:05d}" for i in range(plan.devices)}
-        clients = clients_for(self.settings, devices, self.stats)
+        clients = await clients_for(self.settings, devices, self.stats)
         start_ms = int(time.time() * 1000)
         for device_id, client in clients.items():
             lc = self.client_type(client.url, client.token, stats=self.stats, ssl=client.ssl, run=self)

@@ -182,7 +182,7 @@ async def replay(
     stats = simulate.Stats()
     stop = asyncio.Event()
     devices = device_ids(rows, prefix)
-    by_device = simulate.clients_for(settings, devices, stats)
+    by_device = await simulate.clients_for(settings, devices, stats)
     clients = {p: by_device[d] for d, p in devices.items()}
     connections = [asyncio.ensure_future(c.run(stop)) for c in clients.values()]
     started, first = time.monotonic(), rows[0].ts_ms

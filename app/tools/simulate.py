@@ -30,7 +30,7 @@ import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from app.infra.registry import Registry
+from app.infra import directory
 from app.infra.settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
@@ -313,14 +313,17 @@ class DeviceClient:
         return seq
 
 
-def clients_for(settings: Settings, devices: dict[str, str], stats: Stats) -> dict[str, DeviceClient]:
-    """Reference clients for devices (id -> patient), registered afresh, that
+async def clients_for(
+    settings: Settings, devices: dict[str, str], stats: Stats
+) -> dict[str, DeviceClient]:
+    """Reference clients for devices (id -> patient), registered afresh (in
+    the registry `VIGIL_REGISTRY` names), that
     connect to this host's gateway: wss when TLS is configured, trusting
     VIGIL_TLS_CA (or the system's CAs)."""
     host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::") else settings.gateway_host
     context = ssl.create_default_context(cafile=settings.tls_ca or None) if settings.tls_cert else None
     url = f"{'wss' if context else 'ws'}://{host}:{settings.gateway_port}/v1"
-    tokens = Registry(settings.registry_path).reissue(devices)
+    tokens = await directory.reissue(settings, devices)
     return {d: DeviceClient(url, tokens[d], stats=stats, ssl=context) for d in devices}
 
 

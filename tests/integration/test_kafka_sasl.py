@@ -76,9 +76,11 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalKaf
         gateway = ("--allow-principal", "User:gateway")
         broker.acl(*gateway, "--operation", "Write", "--operation", "Describe", *topics)
         broker.acl(*gateway, "--operation", "Read", "--topic", "vigil.device-seqs")
+        broker.acl(*gateway, "--operation", "Read", "--operation", "Describe", "--topic", "vigil.devices")
         worker = ("--allow-principal", "User:worker")
         reads = ("--topic", "vigil.readings", "--group", WORKER_ID)
         broker.acl(*worker, "--operation", "Read", "--operation", "Describe", *reads)
+        broker.acl(*worker, "--operation", "Read", "--operation", "Describe", "--topic", "vigil.patients")
         outputs = ("--topic", "vigil.alerts", "--topic", "vigil.dead-letter")
         broker.acl(*worker, "--operation", "Write", "--operation", "Describe", *outputs)
         owned = ("--resource-pattern-type", "prefixed", "--topic", f"{WORKER_ID}-")
@@ -143,11 +145,21 @@ async def _stored(settings: Settings, device_id: str) -> list[int]:
     return seqs
 
 
-async def test_the_gateway_principal_stores_a_reading_through_sasl_ssl(secured, tmp_path: Path) -> None:
+@pytest.mark.parametrize("registry", ["file", "kafka"])
+async def test_the_gateway_principal_stores_a_reading_through_sasl_ssl(
+    secured, tmp_path: Path, registry: str
+) -> None:
+    """With `VIGIL_REGISTRY=kafka` the device is registered by the admin
+    principal from another home, and the gateway reads `vigil.devices` under
+    its own ACLs."""
     broker, ca = secured
-    env = _env(broker, ca, "gateway", tmp_path)
+    device = f"dev-sasl-{registry}"
+    shared = {"VIGIL_REGISTRY": registry, "VIGIL_PSEUDONYM_KEY": "ab" * 32}
+    env = _env(broker, ca, "gateway", tmp_path) | shared
     env |= {"VIGIL_GATEWAY_PORT": str(free_port()), "VIGIL_GATEWAY_HTTP_PORT": str(free_port())}
-    token = json.loads(_vigil(env, "devices", "add", "dev-sasl", "--patient", "P-SASL").stdout)["token"]
+    admin = _env(broker, ca, "admin", tmp_path / "admin") | shared if registry == "kafka" else env
+    added = _vigil(admin, "devices", "add", device, "--patient", "P-SASL")
+    token = json.loads(added.stdout)["token"]
     log = open(tmp_path / "gateway.log", "ab")
     gateway = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "gateway"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
@@ -162,7 +174,7 @@ async def test_the_gateway_principal_stores_a_reading_through_sasl_ssl(secured, 
     finally:
         code = stop(gateway)
     assert code == 0, (tmp_path / "gateway.log").read_text()[-3000:]
-    assert await _stored(_settings(broker, ca, "admin"), "dev-sasl") == [1]
+    assert await _stored(_settings(broker, ca, "admin"), device) == [1]
 
 
 async def test_the_worker_principal_consumes_readings_through_sasl_ssl(secured, tmp_path: Path) -> None:
@@ -226,10 +238,12 @@ def test_vigil_alerts_as_the_gateway_principal_is_refused_in_one_line(secured, t
     assert USERS["gateway"] not in done.stderr
 
 
-async def test_a_consumer_as_the_gateway_principal_cannot_read_alerts(secured) -> None:
+@pytest.mark.parametrize("topic", ["vigil.alerts", "vigil.patients"])
+async def test_a_consumer_as_the_gateway_principal_cannot_read_patient_data(secured, topic: str) -> None:
+    """Alert events and the patient directory (docs/operations.md#no-shared-disk)."""
     broker, ca = secured
     consumer = AIOKafkaConsumer(
-        "vigil.alerts",
+        topic,
         **aiokafka_options(_settings(broker, ca, "gateway")),
         group_id=None,
         auto_offset_reset="earliest",
@@ -243,13 +257,14 @@ async def test_a_consumer_as_the_gateway_principal_cannot_read_alerts(secured) -
         await consumer.stop()
 
 
-async def test_admin_reads_alerts_where_the_gateway_may_not(secured) -> None:
-    """The refusal above is the ACL's, not a broken listener: admin reads the same topic."""
+@pytest.mark.parametrize(("user", "topic"), [("admin", "vigil.alerts"), ("worker", "vigil.patients")])
+async def test_the_principals_granted_read_what_the_gateway_may_not(secured, user: str, topic: str) -> None:
+    """The refusal above is the ACL's, not a broken listener: others read the same topic."""
     broker, ca = secured
-    consumer = from_start(_settings(broker, ca, "admin"), "vigil.alerts")
+    consumer = from_start(_settings(broker, ca, user), topic)
     await consumer.start()
     try:
-        await asyncio.wait_for(read_to_end(consumer, "vigil.alerts", lambda records: None), 20)
+        await asyncio.wait_for(read_to_end(consumer, topic, lambda records: None), 20)
     finally:
         await consumer.stop()
 

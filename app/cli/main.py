@@ -85,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     kafka = _command(sub, "kafka", "run the local Kafka broker alone, or only fetch its jars")
     kafka.add_argument("action", nargs="?", choices=["run", "fetch"], default="run", help="what to do")
+    kafka.add_argument(
+        "--brokers",
+        type=int,
+        default=1,
+        choices=range(1, 10),
+        metavar="N",
+        help="run N brokers (KRaft nodes) on consecutive ports; with 3 or more, topics get 3 replicas "
+        "and min.insync.replicas 2",
+    )
     return parser
 
 
@@ -660,20 +669,36 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
-    from app.infra.kafka_local import LocalKafka, ensure_jars
+    from app.infra.kafka_local import LocalCluster, LocalKafka, ensure_jars
 
     if args.action == "fetch":
         print(ensure_jars(cache=settings.cache))
         return Exit.OK
-    kafka = LocalKafka(
-        settings.home / "kafka",
-        settings.local_kafka_port,
-        settings.local_kafka_controller_port,
-        partitions=settings.partitions,
-        cache=settings.cache,
-    )
+    kafka: LocalKafka | LocalCluster
+    if args.brokers == 1:
+        kafka = LocalKafka(
+            settings.home / "kafka",
+            settings.local_kafka_port,
+            settings.local_kafka_controller_port,
+            partitions=settings.partitions,
+            cache=settings.cache,
+        )
+    else:
+        kafka = LocalCluster(
+            settings.home / f"kafka-{args.brokers}",
+            args.brokers,
+            settings.local_kafka_port,
+            settings.local_kafka_controller_port,
+            partitions=settings.partitions,
+            cache=settings.cache,
+        )
     kafka.start()
     say("kafka", f"Kafka running on {kafka.bootstrap}; Ctrl-C to stop")
+    if args.brokers >= 3:
+        say(
+            "kafka",
+            f"for Vigil on this cluster: VIGIL_KAFKA_BOOTSTRAP={kafka.bootstrap} VIGIL_REPLICATION_FACTOR=3",
+        )
     stop_signals = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # so sigwait, not a handler, gets them
     try:

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,8 +151,8 @@ log4j.logger.kafka.server.KafkaRaftServer=INFO
 
 _SERVER = """\
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller_port}
+node.id={node_id}
+controller.quorum.voters={voters}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
@@ -162,11 +162,13 @@ log.dirs={data}
 num.partitions={partitions}
 # Topics are created on purpose (app/infra/topics.py), never by a typo.
 auto.create.topics.enable=false
-# Single node: every internal topic has one replica.
-offsets.topic.replication.factor=1
+# One replica per node up to three; with three, a write needs two of them.
+offsets.topic.replication.factor={replicas}
 offsets.topic.num.partitions=8
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor={replicas}
+transaction.state.log.min.isr={min_isr}
+default.replication.factor={replicas}
+min.insync.replicas={min_isr}
 group.initial.rebalance.delay.ms=0
 """
 
@@ -238,6 +240,23 @@ def _secure(server: str, secured: Secured, port: int, controller_port: int) -> s
     return "\n".join(kept) + "\n" + secured.properties(port, controller_port)
 
 
+@dataclass(frozen=True)
+class Node:
+    """A broker's place in its cluster: its id, the controller quorum, the
+    cluster id its storage is formatted with (None: a new one), and the
+    replicas of every topic (three in a three-node cluster, so a write
+    acknowledged with acks=all is on two of them at least)."""
+
+    node_id: int
+    voters: str
+    cluster_id: str | None = None
+    replicas: int = 1
+
+    @property
+    def min_isr(self) -> int:
+        return 2 if self.replicas >= 3 else 1
+
+
 class LocalKafka:
     """One local KRaft broker with its data under `data_dir`."""
 
@@ -250,7 +269,9 @@ class LocalKafka:
         partitions: int = 4,
         cache: Path | None = None,
         secured: Secured | None = None,
+        node: Node | None = None,
     ) -> None:
+        self.node = node or Node(1, f"1@127.0.0.1:{controller_port}", replicas=1)
         self.data_dir = Path(data_dir)
         self.secured = secured
         self.cache = cache
@@ -287,64 +308,93 @@ class LocalKafka:
 
     def start(self, timeout: float = 90.0, quiet: bool = False) -> None:
         libs = ensure_jars(quiet=quiet, cache=self.cache)
+        self.check_ports()
+        self.prepare(libs)
+        self.launch(libs)
+        self.await_ready(time.monotonic() + timeout)
+
+    def check_ports(self) -> None:
         for port, variable in (
             (self.port, "VIGIL_LOCAL_KAFKA_PORT"),
             (self.controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT"),
         ):
             if _port_in_use(port):
                 raise PortInUse(port, "127.0.0.1", variable, " (another Kafka, or another `vigil up`?)")
+
+    def prepare(self, libs: Path) -> None:
+        """The configuration, and the storage formatted on first use."""
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         for folder in (self.data_dir, logs):  # topic data is patient data
             folder.chmod(PRIVATE)
         config = self.data_dir / "server.properties"
+        node = self.node
         server = _SERVER.format(
-            port=self.port, controller_port=self.controller_port, data=logs, partitions=self.partitions
+            port=self.port,
+            controller_port=self.controller_port,
+            data=logs,
+            partitions=self.partitions,
+            node_id=node.node_id,
+            voters=node.voters,
+            replicas=node.replicas,
+            min_isr=node.min_isr,
         )
         if self.secured is not None:
             server = _secure(server, self.secured, self.port, self.controller_port)
         config.touch(mode=0o600)  # it may hold the admin's password
         config.write_text(server)
         (self.data_dir / "log4j.properties").write_text(_LOG4J.format(log=self.log_path))
-        if not (logs / "meta.properties").exists():
-            cluster_id = new_cluster_id()
-            fmt = subprocess.run(
-                # "--cluster-id=" form: a base64 id may start with "-", which a
-                # separate argument would turn into an unknown option.
-                self._java(
-                    libs,
-                    "kafka.tools.StorageTool",
-                    "format",
-                    f"--cluster-id={cluster_id}",
-                    "-c",
-                    str(config),
-                    *(self.secured.scram_arguments() if self.secured else []),
-                ),
-                capture_output=True,
-                text=True,
-                preexec_fn=die_with_parent(),
-            )
-            if fmt.returncode != 0:
-                raise LocalKafkaError(f"formatting Kafka storage failed: {fmt.stderr or fmt.stdout}")
+        if (logs / "meta.properties").exists():
+            return
+        fmt = subprocess.run(
+            # "--cluster-id=" form: a base64 id may start with "-", which a
+            # separate argument would turn into an unknown option.
+            self._java(
+                libs,
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={node.cluster_id or new_cluster_id()}",
+                "-c",
+                str(config),
+                *(self.secured.scram_arguments() if self.secured else []),
+            ),
+            capture_output=True,
+            text=True,
+            preexec_fn=die_with_parent(),
+        )
+        if fmt.returncode != 0:
+            raise LocalKafkaError(f"formatting Kafka storage failed: {fmt.stderr or fmt.stdout}")
+
+    def launch(self, libs: Path) -> None:
         self.log_path.write_text("")
         self._log_seen, self._log_failure, self._disk_full = 0, None, False
         with open(self.data_dir / "kafka.out", "ab") as out:
             self.proc = subprocess.Popen(
-                self._java(libs, "kafka.Kafka", str(config)),
+                self._java(libs, "kafka.Kafka", str(self.data_dir / "server.properties")),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches `vigil up`, which stops us in order
                 preexec_fn=die_with_parent(),  # and if `vigil up` dies, so do we
             )
-        deadline = time.monotonic() + timeout
+
+    def await_ready(self, deadline: float) -> None:
+        proc = self.proc
+        if proc is None:
+            raise LocalKafkaError("the local Kafka was not launched")
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if proc.poll() is not None:
                 raise LocalKafkaError(str(self.failure()))
             if READY_LINE in self.log_path.read_text(errors="replace") and _port_in_use(self.port):
                 return
             time.sleep(0.2)
         self.stop()
-        raise LocalKafkaError(f"the local Kafka did not start within {timeout:.0f} s; see {self.log_path}")
+        raise LocalKafkaError(f"the local Kafka did not start in time; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash (tests)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def acl(self, *arguments: str) -> None:
         """Add ACLs with Kafka's own tool, as `admin` (a secured broker only): `arguments`
@@ -412,6 +462,105 @@ class LocalKafka:
             self.proc.wait()
 
     def __enter__(self) -> LocalKafka:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class LocalCluster:
+    """`brokers` local KRaft nodes (broker and controller each) under
+    `data_dir/node-N`, on ports `port`, `port + 2`, ... (controllers on
+    `controller_port`, `controller_port + 2`, ...); topics get three
+    replicas and `min.insync.replicas` 2 with three nodes or more."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        brokers: int = 3,
+        port: int = 9092,
+        controller_port: int = 9093,
+        partitions: int = 4,
+        cache: Path | None = None,
+        ports: Sequence[tuple[int, int]] = (),
+    ) -> None:
+        """`ports`: (broker, controller) port of each node, instead of the consecutive ones."""
+        self.data_dir = Path(data_dir)
+        self.cache = cache
+        ids = range(1, brokers + 1)
+        pairs = list(ports) or [(port + 2 * (i - 1), controller_port + 2 * (i - 1)) for i in ids]
+        if len(pairs) != brokers:
+            raise ValueError("one (broker, controller) port pair per broker")
+        node_ports = {i: pairs[i - 1] for i in ids}
+        voters = ",".join(f"{i}@127.0.0.1:{node_ports[i][1]}" for i in ids)
+        cluster_id = self._cluster_id()
+        replicas = min(brokers, 3)
+        self.nodes = [
+            LocalKafka(
+                self.data_dir / f"node-{i}",
+                node_ports[i][0],
+                node_ports[i][1],
+                partitions=partitions,
+                cache=cache,
+                node=Node(i, voters, cluster_id, replicas),
+            )
+            for i in ids
+        ]
+
+    def _cluster_id(self) -> str:
+        """One id for every node, kept so that a restart finds the same cluster."""
+        path = self.data_dir / "cluster.id"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(mode=PRIVATE, parents=True, exist_ok=True)
+        cluster_id = new_cluster_id()
+        path.write_text(cluster_id + "\n")
+        return cluster_id
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    def start(self, timeout: float = 120.0, quiet: bool = False) -> None:
+        """Every node at once: a controller quorum needs a majority before any broker is ready."""
+        libs = ensure_jars(quiet=quiet, cache=self.cache)
+        for node in self.nodes:
+            node.check_ports()
+        for node in self.nodes:
+            node.prepare(libs)
+        for node in self.nodes:
+            node.launch(libs)
+        deadline = time.monotonic() + timeout
+        try:
+            for node in self.nodes:
+                node.await_ready(deadline)
+        except LocalKafkaError:
+            self.stop()
+            raise
+
+    def restart(self, index: int, timeout: float = 90.0) -> None:
+        """Start node `index` (0-based) again after a stop or a kill."""
+        node = self.nodes[index]
+        libs = ensure_jars(quiet=True, cache=self.cache)
+        node.launch(libs)
+        node.await_ready(time.monotonic() + timeout)
+
+    def failure(self) -> str | None:
+        for node in self.nodes:
+            failure = node.failure()
+            if failure:
+                return failure
+        return None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            if node.proc is not None and node.proc.poll() is None:
+                node.proc.send_signal(signal.SIGTERM)
+        for node in self.nodes:
+            node.stop(timeout)
+
+    def __enter__(self) -> LocalCluster:
         self.start()
         return self
 

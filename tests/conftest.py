@@ -174,3 +174,26 @@ async def read_topic(bootstrap: str, topic: str, predicate, timeout: float = 60.
     finally:
         await consumer.stop()
     return found
+
+
+async def read_all(bootstrap: str, topic: str) -> list[dict]:
+    """Every record of `topic` up to its current end, decoded (JSON values only)."""
+    from app.infra.settings import Settings
+    from app.infra.topics import from_start, read_to_end
+
+    found: list[dict] = []
+
+    def keep(records) -> None:
+        for record in records:
+            try:
+                found.append({"key": record.key, "value": orjson.loads(record.value)})
+            except orjson.JSONDecodeError:
+                continue  # another test's poison record
+
+    consumer = from_start(Settings(kafka_bootstrap=bootstrap), topic)
+    await consumer.start()
+    try:
+        await read_to_end(consumer, topic, keep)
+    finally:
+        await consumer.stop()
+    return found

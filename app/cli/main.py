@@ -371,14 +371,10 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
             f"cannot load VIGIL_TLS_CERT and VIGIL_TLS_KEY: {exc.strerror or exc}"
         ) from exc
     _require_key(settings)
-    preflight.ports_free(
-        settings.gateway_host,
-        [
-            (settings.gateway_port, "VIGIL_GATEWAY_PORT"),
-            (settings.gateway_http_port, "VIGIL_GATEWAY_HTTP_PORT"),
-        ],
-        " (another gateway, or `vigil up`?)",
-    )
+    ports = [(settings.gateway_http_port, "VIGIL_GATEWAY_HTTP_PORT")]
+    if not settings.gateway_reuse_port:  # else shared with other gateways on purpose
+        ports.insert(0, (settings.gateway_port, "VIGIL_GATEWAY_PORT"))
+    preflight.ports_free(settings.gateway_host, ports, " (another gateway, or `vigil up`?)")
     _use_uvloop(settings)
 
     async def serve() -> None:

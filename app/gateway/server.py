@@ -667,6 +667,7 @@ class Gateway:
             ping_interval=self.settings.ping_interval_s,
             ping_timeout=self.settings.ping_timeout_s,
             server_header=None,
+            reuse_port=self.settings.gateway_reuse_port or None,
         ):
             self.serving = True
             metrics.GATEWAY_READY.set(1)

@@ -254,6 +254,9 @@ class Settings:
     gateway_host: str = setting("GATEWAY_HOST", "127.0.0.1", HOST)
     gateway_port: int = setting("GATEWAY_PORT", 8765, PORT)
     gateway_http_port: int = setting("GATEWAY_HTTP_PORT", 8766, PORT)
+    # Several gateways on one host share the websocket port (SO_REUSEPORT: the kernel spreads new
+    # connections over them); each keeps an HTTP port of its own for its metrics.
+    gateway_reuse_port: bool = setting("GATEWAY_REUSE_PORT", False, FLAG)
     # Faust app id: consumer group and changelog topic prefix.
     worker_id: str = setting("WORKER_ID", "vigil-worker", KAFKA_NAME)
     worker_web_host: str = setting("WORKER_WEB_HOST", "127.0.0.1", HOST)

@@ -117,6 +117,7 @@ class Worker:
         self.directory = directory
         self.config = settings.detector_config()
         self.kafka_up = False
+        self.joined = False  # the group has given this worker its share once (possibly none)
         self.decoded = DecodedStates()
         self.unflushed = Unflushed()
         self.flushed_at = time.monotonic()
@@ -327,6 +328,7 @@ class Worker:
 
     async def assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         self.decoded.clear()
+        self.joined = True
 
     # -- housekeeping ---------------------------------------------------------------
 
@@ -362,12 +364,12 @@ class Worker:
         metrics.KAFKA_REACHABLE.set(1 if self.kafka_up else 0)
 
     def ready(self) -> bool:
-        """Kafka reachable, partitions assigned, and the tables recovered from their changelog."""
+        """Kafka reachable, a member of its group with its share of the
+        partitions (none, when the group has more workers than partitions or
+        Faust's sticky assignor leaves it idle: it is ready to take some),
+        and the tables recovered from their changelog."""
         app = self.app
-        try:
-            assigned = bool(app.consumer.assignment())
-        except Exception:  # noqa: BLE001 - no consumer yet
-            return False
+        assigned = self.joined
         recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]  # TableManager's, untyped
         loaded = not isinstance(self.directory, KafkaPatients) or self.directory.mirror.loaded
         return self.kafka_up and assigned and not app.rebalancing and recovered and loaded

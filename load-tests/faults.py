@@ -81,6 +81,7 @@ import os
 import random
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -112,7 +113,7 @@ from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from app.core import patient as core  # noqa: E402
 from app.core.records import decode_readings, pseudonym  # noqa: E402
-from app.infra.kafka_local import LocalKafka, free_port  # noqa: E402
+from app.infra.kafka_local import LocalCluster, LocalKafka, free_port  # noqa: E402
 from app.infra.kafka_security import aiokafka_options  # noqa: E402
 from app.infra.registry import Registry  # noqa: E402
 from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings  # noqa: E402
@@ -369,6 +370,120 @@ class Stack:
                 return True
             time.sleep(0.5)
         return False
+
+
+class ClusterStack(Stack):
+    """Beyond one machine, on one machine (`--cluster`): three Kafka brokers
+    (three replicas of every topic, `min.insync.replicas` 2), two gateways
+    sharing one websocket port (`VIGIL_GATEWAY_REUSE_PORT`: the kernel
+    spreads the devices over them, as a load balancer would) and three
+    workers in one consumer group. Every process has a home of its own and
+    the registry is on Kafka (`VIGIL_REGISTRY=kafka`): nothing shared but
+    Kafka and the pseudonym key, as on separate hosts. `gateway` is the one
+    that must stay up; `victim` the one a scenario may kill."""
+
+    WORKERS = 3
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.procs = Processes(tmp / "logs")
+        ports = [(free_port(), free_port()) for _ in range(3)]
+        self.broker = LocalCluster(tmp / "kafka", 3, partitions=PARTITIONS, ports=ports)  # type: ignore[assignment]
+        self.home = tmp / "home"
+        self.home.mkdir(parents=True)
+        self.key = secrets.token_hex(32)
+        # Held open for the whole suite, so no other process takes the shared port.
+        self._shared = socket.socket()
+        self._shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        self._shared.bind(("127.0.0.1", 0))
+        self.ws_port = self._shared.getsockname()[1]
+        self.http_ports = [free_port(), free_port()]
+        self.http_port = self.http_ports[1]
+        self.env = vigil_env(
+            self.home,
+            self.broker.bootstrap,
+            500,
+            GATEWAY_PORT=str(self.ws_port),
+            GATEWAY_REUSE_PORT="1",
+            PSEUDONYM_KEY=self.key,
+            WORKER_ID="vigil-faults-1",
+            REGISTRY="kafka",
+            REPLICATION_FACTOR="3",
+        )
+        self.env["VIGIL_LOG_LEVEL"] = os.environ.get("FAULTS_LOG_LEVEL", "warning")
+        os.environ.update({k: v for k, v in self.env.items() if k.startswith("VIGIL_")})
+        self.gateway = None
+        self.victim: subprocess.Popen[bytes] | None = None
+        self.workers = {}
+        self.worker_id = "vigil-faults-1"
+        self._groups = 1
+        self._names = 0
+        self.killed: list[Worker] = []  # workers a scenario killed on purpose, for heal()
+
+    def start(self) -> None:
+        self.broker.start(quiet=True)
+        asyncio.run(ensure_topics(self.settings))
+        self.start_gateway(wait=False)
+        self.start_victim()
+        workers = [self.start_worker(wait=False) for _ in range(self.WORKERS)]
+        self.wait_gateway()
+        for worker in workers:
+            self.wait_worker(worker)
+
+    def stop(self) -> None:
+        super().stop()
+        self._shared.close()
+
+    def _gateway_env(self, index: int) -> dict[str, str]:
+        home = self.tmp / f"gateway-{index + 1}"
+        home.mkdir(exist_ok=True)
+        return {**self.env, "VIGIL_HOME": str(home), "VIGIL_GATEWAY_HTTP_PORT": str(self.http_ports[index])}
+
+    def start_gateway(self, wait: bool = True) -> None:
+        command = [sys.executable, "-m", "app.cli", "gateway"]
+        self.gateway = self.procs.start("gateway-2", command, self._gateway_env(1))
+        if wait:
+            self.wait_gateway()
+
+    def start_victim(self) -> None:
+        command = [sys.executable, "-m", "app.cli", "gateway"]
+        self.victim = self.procs.start("gateway-1", command, self._gateway_env(0))
+        wait_ready(f"http://127.0.0.1:{self.http_ports[0]}/readyz", self.victim, 90, 0.1, what="gateway-1")
+
+    def kill_victim(self) -> None:
+        assert self.victim is not None
+        Processes.kill(self.victim)
+
+    def kill_broker(self, index: int = 1) -> None:  # type: ignore[override]
+        self.broker.nodes[index].kill()  # type: ignore[attr-defined]
+
+    def restart_broker(self, index: int = 1) -> None:  # type: ignore[override]
+        self.broker.restart(index, timeout=120)  # type: ignore[attr-defined]
+
+    def heal(self) -> list[str]:
+        """Every broker, both gateways and three workers up again, caught up."""
+        notes = []
+        for index, node in enumerate(self.broker.nodes):  # type: ignore[attr-defined]
+            if node.proc is None or node.proc.poll() is not None:
+                notes.append(f"broker {index + 1} was down: restarted")
+                self.broker.restart(index, timeout=120)  # type: ignore[attr-defined]
+        if self.victim is None or self.victim.poll() is not None:
+            self.start_victim()
+        if self.gateway is None or self.gateway.poll() is not None:
+            notes.append("the gateway that must stay up was down: restarted")
+            self.start_gateway()
+        for worker in self.killed:
+            self.restart_worker(worker, wait=False)
+        for worker in list(self.workers.values()):
+            if worker.proc.poll() is not None and worker not in self.killed:
+                notes.append(f"{worker.name} was down: restarted")
+                self.restart_worker(worker, wait=False)
+        self.killed = []
+        for worker in self.workers.values():
+            self.wait_worker(worker)
+        if not self.caught_up(120):
+            notes.append("the workers did not catch up within 120 s")
+        return notes
 
 
 def _ready(url: str, timeout: float) -> bool:
@@ -965,6 +1080,31 @@ async def worker_join_leave(ctx: Ctx) -> None:
         ctx.fail(f"the second worker did not stop cleanly (exit code {code})")
 
 
+async def scale_kill(ctx: Ctx) -> None:
+    """One gateway and one worker SIGKILLed at once, neither restarted: the
+    devices reconnect to the shared port and land on the other gateway; the
+    two workers left take over the partitions and their states."""
+    stack = ctx.stack
+    assert isinstance(stack, ClusterStack)
+    await ctx.at(ctx.sizes.lead_s)
+    await ctx.inject()
+    worker = stack.primary()
+    stack.forget(worker)
+    stack.killed.append(worker)
+    stack.kill_victim()
+    Processes.kill(worker.proc)
+
+
+async def cluster_broker_kill(ctx: Ctx) -> None:
+    """One of three brokers SIGKILLed for 10 s: with two replicas left every
+    write still reaches `min.insync.replicas`."""
+    await ctx.at(ctx.sizes.lead_s)
+    await ctx.inject()
+    ctx.stack.kill_broker()
+    await asyncio.sleep(10)
+    await asyncio.to_thread(ctx.stack.restart_broker)
+
+
 def _poison(now_ms: int) -> list[tuple[str, bytes]]:
     """Records of the wrong shape, as another system might write them to vigil.readings."""
     head = {"v": 1, "device_id": "poison-device", "patient": "p-" + "0" * 32, "received_ms": now_ms}
@@ -1316,6 +1456,18 @@ SCENARIOS = [
     Scenario("registry-error", registry_error, lambda s: s.lead_s + s.tail_s + 3),
 ]
 
+# `--cluster`: on a ClusterStack.
+CLUSTER_SCENARIOS = [
+    Scenario("scale-kill", scale_kill, lambda s: s.lead_s + s.tail_s + 15, drain_s=60, catch_up_s=240),
+    Scenario(
+        "cluster-broker-kill",
+        cluster_broker_kill,
+        lambda s: s.lead_s + 10 + s.tail_s,
+        drain_s=60,
+        catch_up_s=240,
+    ),
+]
+
 
 # -- the table ----------------------------------------------------------------------------
 
@@ -1409,11 +1561,12 @@ def render(rows: list[dict[str, Any]]) -> str:
 
 def selected(args: argparse.Namespace) -> list[Scenario]:
     names = [n for part in (args.only or []) for n in part.split(",") if n]
-    known = {s.name for s in SCENARIOS}
+    scenarios = CLUSTER_SCENARIOS if args.cluster else SCENARIOS
+    known = {s.name for s in scenarios}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise SystemExit(f"unknown scenario {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    chosen = [s for s in SCENARIOS if (not names or s.name in names)]
+    chosen = [s for s in scenarios if (not names or s.name in names)]
     return [s for s in chosen if not (s.full_only and args.quick and not names)]
 
 
@@ -1427,12 +1580,16 @@ def run_suite(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
     sizes = Sizes.of(args.quick, p99_slack_s=args.p99_slack, hostile_nice=args.hostile_nice)
     scenarios = selected(args)
     tmp = Path(tempfile.mkdtemp(prefix="vigil-faults-"))
-    stack = Stack(tmp)
+    stack = ClusterStack(tmp) if args.cluster else Stack(tmp)
     rows: list[dict[str, Any]] = []
     healed: list[str] = []
     started = time.monotonic()
     try:
-        say(f"starting Kafka, the gateway and a worker in {tmp}")
+        say(
+            f"starting three brokers, two gateways and three workers in {tmp}"
+            if args.cluster
+            else f"starting Kafka, the gateway and a worker in {tmp}"
+        )
         stack.start()
         for scenario in scenarios:
             results = []
@@ -1456,6 +1613,7 @@ def run_suite(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
             shutil.rmtree(tmp, ignore_errors=True)
     meta = {
         "mode": "quick" if args.quick else "full",
+        "stack": "cluster" if args.cluster else "single",
         "sizes": sizes.__dict__,
         "elapsed_s": round(time.monotonic() - started, 1),
         "machine": machine(),
@@ -1471,7 +1629,10 @@ def say(line: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Vigil's fault and abuse suite: scenarios against real processes, reconciled.",
-        epilog="Scenarios: " + ", ".join(s.name for s in SCENARIOS),
+        epilog="Scenarios: "
+        + ", ".join(s.name for s in SCENARIOS)
+        + "; with --cluster: "
+        + ", ".join(s.name for s in CLUSTER_SCENARIOS),
     )
     parser.add_argument(
         "--quick", action="store_true", help="one run of each, 20 devices, broker outage 10 s only"
@@ -1500,6 +1661,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="S",
         help="during a flood, others' ack p99 may exceed 2x the p99 before it up to this many seconds "
         "above it (default 0.1)",
+    )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="three brokers, two gateways on one shared port, three workers, no shared disk; "
+        "runs the cluster scenarios",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs of every process)")
     parser.add_argument("--verbose", action="store_true", help="the simulator's progress lines too")

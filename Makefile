@@ -51,7 +51,7 @@ CRD_MODELS_VERSION = 6.0.0
 CRD_MODELS = $(TOOLS)/prometheus-operator-models-$(CRD_MODELS_VERSION)
 
 $(HELM):
-	GOBIN=$(dir $(HELM)) GOFLAGS=-modcacherw $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	GOBIN=$(dir $(HELM)) GOFLAGS="$(GOFLAGS) -modcacherw" $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 $(CRD_MODELS)/.installed:
 	npm install --prefix $(CRD_MODELS) --no-audit --no-fund --silent \

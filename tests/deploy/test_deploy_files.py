@@ -331,8 +331,9 @@ def test_the_chart_refuses_to_render_without_what_it_cannot_guess(helm: str) -> 
     result = template(helm)
     assert result.returncode != 0
     assert "is required" in result.stderr, result.stderr
-    short = ["-f", str(EXAMPLE_VALUES), "--set", "pseudonymKey.existingSecret=,pseudonymKey.value=abc"]
-    assert "must be hex" in template(helm, *short).stderr
+    short = ["-f", str(EXAMPLE_VALUES), "--set", "pseudonymKey.existingSecret=,pseudonymKey.value=abc0123"]
+    refused = template(helm, *short).stderr
+    assert "must be hex" in refused and "abc0123" not in refused, "a bad key is refused, never echoed"
 
 
 @pytest.mark.parametrize("kube", KUBE_VERSIONS)
@@ -391,3 +392,17 @@ def test_the_prometheus_rule_is_the_shipped_rules_and_promtool_accepts_it(
     extracted = tmp_path / "rules.yml"
     extracted.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
     ok(run(promtool, "check", "rules", extracted))
+
+
+def test_the_values_schema_refuses_a_mistyped_value(helm: str) -> None:
+    result = template(helm, "-f", str(EXAMPLE_VALUES), "--set", "kafka.partiions=24")
+    assert result.returncode != 0 and "'partiions' not allowed" in result.stderr, result.stderr
+
+
+def test_the_values_schema_allows_only_what_vigil_accepts() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())["properties"]["kafka"]["properties"]
+    for var, field in (("SECURITY_PROTOCOL", "securityProtocol"), ("SASL_MECHANISM", "saslMechanism")):
+        for value in schema[field]["enum"]:
+            env = {"VIGIL_KAFKA_BOOTSTRAP": "kafka:9093", f"VIGIL_KAFKA_{var}": value}
+            env |= {"VIGIL_KAFKA_SASL_USERNAME": "u", "VIGIL_KAFKA_SASL_PASSWORD": "p"}
+            vigil_settings.Settings.from_env(env)

@@ -48,6 +48,19 @@ Scenarios (`--only` takes these names):
   registry-error    the device registry file is corrupt for 3 s, then a device is revoked: its open
                     connection must close (4003)
 
+With `--cluster` the suite runs on three brokers (three replicas of every
+topic, `min.insync.replicas` 2), two gateways sharing one websocket port
+(`VIGIL_GATEWAY_REUSE_PORT`) and three workers in one consumer group, each
+process with a home of its own and the registry on Kafka (`VIGIL_REGISTRY=kafka`:
+nothing shared but Kafka and the pseudonym key), and runs these instead:
+
+  scale-kill          SIGKILL one gateway and one worker at once, neither restarted: the devices
+                      reconnect to the shared port and land on the other gateway, the two workers
+                      left take over the partitions and their states
+  cluster-broker-kill SIGKILL one broker for 10 s
+  cluster-two-down    SIGKILL two brokers for 15 s: the gateway must answer `unavailable` (it cannot
+                      reach two replicas) and acknowledge nothing it cannot store; then both return
+
 The floods run in a process of their own (hostile.py); while one floods, the
 fleet's ack p99 for readings sent during the flood must stay within 2x of
 its p99 before the flood in the same run (or within `--p99-slack` of it,
@@ -68,7 +81,8 @@ FAULTS_LOG_LEVEL sets the children's VIGIL_LOG_LEVEL (default warning; with
 One table on stdout (one row per scenario, summed over its runs), the
 reasons for each failure below it, `--json FILE` for the same and every run.
 Exits 1 if any scenario failed. `--quick` (one run each, 20 devices, the 10 s
-broker outage only) is what `make test` runs (tests/integration/test_faults.py).
+broker outage only) and `--cluster --quick` are what `make test` runs
+(tests/integration/test_faults.py).
 """
 
 from __future__ import annotations
@@ -1105,6 +1119,29 @@ async def cluster_broker_kill(ctx: Ctx) -> None:
     await asyncio.to_thread(ctx.stack.restart_broker)
 
 
+async def cluster_two_down(ctx: Ctx) -> None:
+    """Two of three brokers SIGKILLed for 15 s: no write can reach
+    `min.insync.replicas`, so the gateway acknowledges nothing and answers
+    `unavailable` (after `VIGIL_ACK_TIMEOUT_S`); with the brokers back the
+    devices' resends are stored, and the reconciliation finds every reading
+    acknowledged before, during and after on `vigil.readings`."""
+    stack = ctx.stack
+    assert isinstance(stack, ClusterStack)
+    await ctx.at(ctx.sizes.lead_s)
+    await ctx.inject()
+    stack.kill_broker(1)
+    stack.kill_broker(2)
+    await asyncio.sleep(15)
+    await asyncio.to_thread(stack.restart_broker, 1)
+    await asyncio.to_thread(stack.restart_broker, 2)
+
+    async def check() -> None:
+        if not ctx.run.stats.errors.get("unavailable"):
+            ctx.fail("with two brokers down the gateway never answered unavailable")
+
+    ctx.checks.append(check)
+
+
 def _poison(now_ms: int) -> list[tuple[str, bytes]]:
     """Records of the wrong shape, as another system might write them to vigil.readings."""
     head = {"v": 1, "device_id": "poison-device", "patient": "p-" + "0" * 32, "received_ms": now_ms}
@@ -1464,6 +1501,13 @@ CLUSTER_SCENARIOS = [
         cluster_broker_kill,
         lambda s: s.lead_s + 10 + s.tail_s,
         drain_s=60,
+        catch_up_s=240,
+    ),
+    Scenario(
+        "cluster-two-down",
+        cluster_two_down,
+        lambda s: s.lead_s + 15 + s.tail_s + 5,
+        drain_s=90,
         catch_up_s=240,
     ),
 ]

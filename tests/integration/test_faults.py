@@ -21,17 +21,29 @@ QUICK = [
     "invalid-flood", "rejected-flood", "handshake-flood", "future-timestamp", "seq-reset", "state-bloat",
     "registry-error",
 ]
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], dict, Any]:
-    report = tmp_path_factory.mktemp("faults") / "faults.json"
+CLUSTER = ["scale-kill", "cluster-broker-kill", "cluster-two-down"]
+
+
+def _run_suite(report: Path, *options: str) -> tuple[dict[str, dict], dict, Any]:
     run = subprocess.run(
-        [sys.executable, str(ROOT / "load-tests" / "faults.py"), "--quick", "--json", str(report)],
+        [sys.executable, str(ROOT / "load-tests" / "faults.py"), "--quick", *options, "--json", str(report)],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
     assert report.exists(), run.stderr[-3000:]
     print(run.stdout)
     data = json.loads(report.read_text())
     return {row["scenario"]: row for row in data["scenarios"]}, data, run
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], dict, Any]:
+    return _run_suite(tmp_path_factory.mktemp("faults") / "faults.json")
+
+
+@pytest.fixture(scope="module")
+def cluster_suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], dict, Any]:
+    """Three brokers, two gateways on one port, three workers, no shared disk (issue 15)."""
+    return _run_suite(tmp_path_factory.mktemp("faults") / "cluster.json", "--cluster")
 
 
 @pytest.mark.parametrize("name", QUICK)
@@ -76,3 +88,22 @@ def test_the_suite_prints_one_table_and_fails_when_a_scenario_fails(suite) -> No
     assert [line.split()[0] for line in lines[: len(QUICK)]] == QUICK
     assert run.returncode == (0 if all(r["passed"] for r in rows.values()) else 1)
     assert data["mode"] == "quick" and data["machine"]["cores"]
+
+
+@pytest.mark.parametrize("name", CLUSTER)
+def test_beyond_one_machine_nothing_acknowledged_is_lost_and_no_alert_event_differs(
+    cluster_suite, name: str
+) -> None:
+    row = cluster_suite[0][name]
+    assert row["runs"] == 1 and row["acked"] > 100, row
+    assert row["lost"] == 0 and row["stored_conflicting"] == 0, row["failures"]
+    assert row["alerts_expected"] > 0, "no alerts in the run: the alert reconciliation checked nothing"
+    assert row["alerts_lost"] == 0 and row["duplicate_alerts"] == 0, row["failures"]
+    assert row["alerts_unexpected"] == 0, row["failures"]
+    assert row["passed"], row["failures"]  # its own checks: `unavailable` with two brokers down
+
+
+def test_the_cluster_suite_ran_on_the_cluster(cluster_suite) -> None:
+    rows, data, run = cluster_suite
+    assert list(rows) == CLUSTER and data["stack"] == "cluster"
+    assert run.returncode == (0 if all(r["passed"] for r in rows.values()) else 1)

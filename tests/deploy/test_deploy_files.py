@@ -172,6 +172,12 @@ def services(composed: dict[str, Any], prefix: str) -> dict[str, dict[str, Any]]
     return {name: s for name, s in composed["services"].items() if name.startswith(prefix)}
 
 
+def vigil_services(composed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every service that runs Vigil's image (built from its Dockerfile)."""
+    built = str(DOCKERFILE.relative_to(ROOT))
+    return {n: s for n, s in composed["services"].items() if s.get("build", {}).get("dockerfile") == built}
+
+
 def test_compose_runs_three_brokers_two_gateways_three_workers(composed: dict[str, Any]) -> None:
     brokers = services(composed, "kafka-")
     assert len(brokers) == 3
@@ -185,10 +191,37 @@ def test_compose_runs_three_brokers_two_gateways_three_workers(composed: dict[st
     for service in [*gateways.values(), *workers.values()]:
         assert str(service["environment"]["VIGIL_REPLICATION_FACTOR"]) == "3"
         assert service["environment"]["VIGIL_KAFKA_BOOTSTRAP"].count(":9092") == 3
-    # One consumer group; each worker's RocksDB in a volume of its own.
+    # One consumer group; each worker's VIGIL_HOME (its RocksDB) a volume of its own.
     assert len({w["environment"]["VIGIL_WORKER_ID"] for w in workers.values()}) == 1
-    state = [v for w in workers.values() for v in w["volumes"] if v.endswith(":/var/lib/vigil/worker:rw")]
-    assert len(set(state)) == 3
+    homes = [w["volumes"] for w in workers.values()]
+    assert all(len(h) == 1 and h[0].endswith(":/var/lib/vigil:rw") for h in homes), homes
+    assert len({h[0] for h in homes}) == 3
+
+
+def test_every_vigil_service_keeps_the_registry_on_kafka(composed: dict[str, Any]) -> None:
+    vigil = vigil_services(composed)
+    assert {"gateway-1", "gateway-2", "worker-1", "worker-2", "worker-3", "admin"} <= set(vigil)
+    for name, service in vigil.items():
+        assert service["environment"].get("VIGIL_REGISTRY") == "kafka", name
+        # The one thing they share besides Kafka: the pseudonym key, a secret file.
+        assert [s["source"] for s in service["secrets"]] == ["pseudonym_key"], name
+        assert service["environment"]["VIGIL_PSEUDONYM_KEY_FILE"] == "/run/secrets/pseudonym_key", name
+    assert composed["secrets"]["pseudonym_key"]["file"].endswith("secrets/pseudonym.key")
+
+
+def test_compose_shares_no_volume_between_vigil_services(composed: dict[str, Any]) -> None:
+    users: dict[str, list[str]] = {}
+    for name, service in vigil_services(composed).items():
+        for volume in service.get("volumes", []):
+            users.setdefault(str(volume).split(":")[0], []).append(name)
+    shared = {volume: names for volume, names in users.items() if len(names) > 1}
+    assert not shared, f"volumes shared by Vigil services: {shared}"
+    assert "vigil-home" not in composed.get("volumes", {})
+    # Gateways and admin keep nothing: their VIGIL_HOME is a tmpfs, not the image's anonymous volume.
+    for name in ("gateway-1", "gateway-2", "admin"):
+        service = composed["services"][name]
+        assert not service.get("volumes"), name
+        assert [m.split(":")[0] for m in service["tmpfs"]] == ["/var/lib/vigil"], name
 
 
 def test_compose_sets_only_real_vigil_settings_with_valid_values(composed: dict[str, Any]) -> None:

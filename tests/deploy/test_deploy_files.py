@@ -298,19 +298,27 @@ def documents(text: str) -> list[dict[str, Any]]:
 
 
 def with_chart_secrets() -> list[str]:
-    """Values that make the chart create its Secrets (random, never stored)."""
+    """Values that make the chart create its Secrets (random, never stored),
+    with the admin pod (`vigil devices ...`) on."""
     return [
         "-f", str(EXAMPLE_VALUES),
         "--set", "pseudonymKey.existingSecret=,kafka.credentials.existingSecret=",
         "--set", f"pseudonymKey.value={secrets.token_hex(32)}",
         "--set", f"kafka.credentials.gateway.password={secrets.token_urlsafe(16)}",
         "--set", f"kafka.credentials.worker.password={secrets.token_urlsafe(16)}",
+        "--set", f"admin.enabled=true,kafka.credentials.admin.password={secrets.token_urlsafe(16)}",
     ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def rendered(helm: str) -> list[dict[str, Any]]:
     return documents(ok(template(helm, "-f", str(EXAMPLE_VALUES))))
+
+
+@pytest.fixture(scope="module")
+def renders(helm: str, rendered: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The example's output, and the output with chart-made Secrets and the admin pod."""
+    return {"example": rendered, "chart secrets, admin": documents(ok(template(helm, *with_chart_secrets())))}
 
 
 def test_helm_lint_accepts_the_chart(helm: str) -> None:
@@ -329,6 +337,14 @@ def test_the_chart_renders_every_object_the_item_asks_for(helm: str, rendered: l
     made = documents(ok(template(helm, *with_chart_secrets())))
     names = {d["metadata"]["name"] for d in made if d["kind"] == "Secret"}
     assert names == {"vigil-pseudonym-key", "vigil-kafka-credentials"}
+    credentials = next(d for d in made if d["metadata"]["name"] == "vigil-kafka-credentials")
+    assert sorted(credentials["stringData"]) == sorted(
+        f"{role}-{what}" for role in ("gateway", "worker", "admin") for what in ("username", "password")
+    )
+    assert {("Deployment", "vigil-admin"), ("NetworkPolicy", "vigil-admin")} <= {
+        (d["kind"], d["metadata"]["name"]) for d in made
+    }
+    assert not any("admin" in name for _, name in kinds), "the admin pod is off unless asked for"
 
 
 def test_the_worker_keeps_its_rocksdb_on_a_volume_of_its_own(rendered: list[dict[str, Any]]) -> None:
@@ -347,17 +363,46 @@ def pods(manifests: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]
 
 
 def test_the_chart_runs_real_settings_as_non_root_with_secrets_from_secrets(
-    rendered: list[dict[str, Any]],
+    renders: dict[str, list[dict[str, Any]]],
 ) -> None:
-    for name, pod in pods(rendered):
+    for name, pod in (p for manifests in renders.values() for p in pods(manifests)):
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
         container = pod["containers"][0]
         env = {e["name"]: e.get("value", "") for e in container["env"]}
         assert "VIGIL_PSEUDONYM_KEY" not in env and "VIGIL_KAFKA_SASL_PASSWORD" not in env
         assert env["VIGIL_PSEUDONYM_KEY_FILE"].startswith("/etc/vigil/pseudonym/")
-        assert env["VIGIL_KAFKA_SASL_PASSWORD_FILE"].startswith("/etc/vigil/kafka-credentials/")
+        role = name.removeprefix("vigil-")
+        # Each pod has its own principal's password only (the ACLs differ: docs/operations.md).
+        assert env["VIGIL_KAFKA_SASL_PASSWORD_FILE"] == f"/etc/vigil/kafka-credentials/{role}-password"
+        mounted = next(v for v in pod["volumes"] if v["name"] == "kafka-credentials")["secret"]["items"]
+        assert [i["key"] for i in mounted] == [f"{role}-password"], name
         env["VIGIL_KAFKA_SASL_USERNAME"] = "from-a-secret"  # valueFrom: secretKeyRef
         check_vigil_env(name, env)
+
+
+def test_the_chart_keeps_the_registry_on_kafka_and_shares_no_volume(
+    renders: dict[str, list[dict[str, Any]]],
+) -> None:
+    for values, manifests in renders.items():
+        assert not [d for d in manifests if d["kind"] == "PersistentVolumeClaim"], values
+        containers = 0
+        for name, pod in pods(manifests):
+            for container in pod["containers"]:
+                env = {e["name"]: e.get("value") for e in container["env"]}
+                assert env.get("VIGIL_REGISTRY") == "kafka", f"{name}/{container['name']} ({values})"
+                containers += 1
+            # No pod mounts a claim: the worker's is its own (volumeClaimTemplates, ReadWriteOnce).
+            assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v], name
+            home = next(
+                m["name"] for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == "/var/lib/vigil"
+            )
+            assert next(v for v in pod["volumes"] if v["name"] == home) == {"name": home, "emptyDir": {}}, (
+                name
+            )
+        assert containers == (3 if "admin" in values else 2)
+        for worker in (d for d in manifests if d["kind"] == "StatefulSet"):
+            modes = [m for c in worker["spec"]["volumeClaimTemplates"] for m in c["spec"]["accessModes"]]
+            assert modes == ["ReadWriteOnce"], "no ReadWriteMany: nothing is shared between pods"
 
 
 def test_the_chart_refuses_to_render_without_what_it_cannot_guess(helm: str) -> None:

@@ -172,6 +172,12 @@ def services(composed: dict[str, Any], prefix: str) -> dict[str, dict[str, Any]]
     return {name: s for name, s in composed["services"].items() if name.startswith(prefix)}
 
 
+def vigil_services(composed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every service that runs Vigil's image (built from its Dockerfile)."""
+    built = str(DOCKERFILE.relative_to(ROOT))
+    return {n: s for n, s in composed["services"].items() if s.get("build", {}).get("dockerfile") == built}
+
+
 def test_compose_runs_three_brokers_two_gateways_three_workers(composed: dict[str, Any]) -> None:
     brokers = services(composed, "kafka-")
     assert len(brokers) == 3
@@ -185,10 +191,37 @@ def test_compose_runs_three_brokers_two_gateways_three_workers(composed: dict[st
     for service in [*gateways.values(), *workers.values()]:
         assert str(service["environment"]["VIGIL_REPLICATION_FACTOR"]) == "3"
         assert service["environment"]["VIGIL_KAFKA_BOOTSTRAP"].count(":9092") == 3
-    # One consumer group; each worker's RocksDB in a volume of its own.
+    # One consumer group; each worker's VIGIL_HOME (its RocksDB) a volume of its own.
     assert len({w["environment"]["VIGIL_WORKER_ID"] for w in workers.values()}) == 1
-    state = [v for w in workers.values() for v in w["volumes"] if v.endswith(":/var/lib/vigil/worker:rw")]
-    assert len(set(state)) == 3
+    homes = [w["volumes"] for w in workers.values()]
+    assert all(len(h) == 1 and h[0].endswith(":/var/lib/vigil:rw") for h in homes), homes
+    assert len({h[0] for h in homes}) == 3
+
+
+def test_every_vigil_service_keeps_the_registry_on_kafka(composed: dict[str, Any]) -> None:
+    vigil = vigil_services(composed)
+    assert {"gateway-1", "gateway-2", "worker-1", "worker-2", "worker-3", "admin"} <= set(vigil)
+    for name, service in vigil.items():
+        assert service["environment"].get("VIGIL_REGISTRY") == "kafka", name
+        # The one thing they share besides Kafka: the pseudonym key, a secret file.
+        assert [s["source"] for s in service["secrets"]] == ["pseudonym_key"], name
+        assert service["environment"]["VIGIL_PSEUDONYM_KEY_FILE"] == "/run/secrets/pseudonym_key", name
+    assert composed["secrets"]["pseudonym_key"]["file"].endswith("secrets/pseudonym.key")
+
+
+def test_compose_shares_no_volume_between_vigil_services(composed: dict[str, Any]) -> None:
+    users: dict[str, list[str]] = {}
+    for name, service in vigil_services(composed).items():
+        for volume in service.get("volumes", []):
+            users.setdefault(str(volume).split(":")[0], []).append(name)
+    shared = {volume: names for volume, names in users.items() if len(names) > 1}
+    assert not shared, f"volumes shared by Vigil services: {shared}"
+    assert "vigil-home" not in composed.get("volumes", {})
+    # Gateways and admin keep nothing: their VIGIL_HOME is a tmpfs, not the image's anonymous volume.
+    for name in ("gateway-1", "gateway-2", "admin"):
+        service = composed["services"][name]
+        assert not service.get("volumes"), name
+        assert [m.split(":")[0] for m in service["tmpfs"]] == ["/var/lib/vigil"], name
 
 
 def test_compose_sets_only_real_vigil_settings_with_valid_values(composed: dict[str, Any]) -> None:
@@ -265,19 +298,27 @@ def documents(text: str) -> list[dict[str, Any]]:
 
 
 def with_chart_secrets() -> list[str]:
-    """Values that make the chart create its Secrets (random, never stored)."""
+    """Values that make the chart create its Secrets (random, never stored),
+    with the admin pod (`vigil devices ...`) on."""
     return [
         "-f", str(EXAMPLE_VALUES),
         "--set", "pseudonymKey.existingSecret=,kafka.credentials.existingSecret=",
         "--set", f"pseudonymKey.value={secrets.token_hex(32)}",
         "--set", f"kafka.credentials.gateway.password={secrets.token_urlsafe(16)}",
         "--set", f"kafka.credentials.worker.password={secrets.token_urlsafe(16)}",
+        "--set", f"admin.enabled=true,kafka.credentials.admin.password={secrets.token_urlsafe(16)}",
     ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def rendered(helm: str) -> list[dict[str, Any]]:
     return documents(ok(template(helm, "-f", str(EXAMPLE_VALUES))))
+
+
+@pytest.fixture(scope="module")
+def renders(helm: str, rendered: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The example's output, and the output with chart-made Secrets and the admin pod."""
+    return {"example": rendered, "chart secrets, admin": documents(ok(template(helm, *with_chart_secrets())))}
 
 
 def test_helm_lint_accepts_the_chart(helm: str) -> None:
@@ -296,6 +337,14 @@ def test_the_chart_renders_every_object_the_item_asks_for(helm: str, rendered: l
     made = documents(ok(template(helm, *with_chart_secrets())))
     names = {d["metadata"]["name"] for d in made if d["kind"] == "Secret"}
     assert names == {"vigil-pseudonym-key", "vigil-kafka-credentials"}
+    credentials = next(d for d in made if d["metadata"]["name"] == "vigil-kafka-credentials")
+    assert sorted(credentials["stringData"]) == sorted(
+        f"{role}-{what}" for role in ("gateway", "worker", "admin") for what in ("username", "password")
+    )
+    assert {("Deployment", "vigil-admin"), ("NetworkPolicy", "vigil-admin")} <= {
+        (d["kind"], d["metadata"]["name"]) for d in made
+    }
+    assert not any("admin" in name for _, name in kinds), "the admin pod is off unless asked for"
 
 
 def test_the_worker_keeps_its_rocksdb_on_a_volume_of_its_own(rendered: list[dict[str, Any]]) -> None:
@@ -314,17 +363,46 @@ def pods(manifests: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]
 
 
 def test_the_chart_runs_real_settings_as_non_root_with_secrets_from_secrets(
-    rendered: list[dict[str, Any]],
+    renders: dict[str, list[dict[str, Any]]],
 ) -> None:
-    for name, pod in pods(rendered):
+    for name, pod in (p for manifests in renders.values() for p in pods(manifests)):
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
         container = pod["containers"][0]
         env = {e["name"]: e.get("value", "") for e in container["env"]}
         assert "VIGIL_PSEUDONYM_KEY" not in env and "VIGIL_KAFKA_SASL_PASSWORD" not in env
         assert env["VIGIL_PSEUDONYM_KEY_FILE"].startswith("/etc/vigil/pseudonym/")
-        assert env["VIGIL_KAFKA_SASL_PASSWORD_FILE"].startswith("/etc/vigil/kafka-credentials/")
+        role = name.removeprefix("vigil-")
+        # Each pod has its own principal's password only (the ACLs differ: docs/operations.md).
+        assert env["VIGIL_KAFKA_SASL_PASSWORD_FILE"] == f"/etc/vigil/kafka-credentials/{role}-password"
+        mounted = next(v for v in pod["volumes"] if v["name"] == "kafka-credentials")["secret"]["items"]
+        assert [i["key"] for i in mounted] == [f"{role}-password"], name
         env["VIGIL_KAFKA_SASL_USERNAME"] = "from-a-secret"  # valueFrom: secretKeyRef
         check_vigil_env(name, env)
+
+
+def test_the_chart_keeps_the_registry_on_kafka_and_shares_no_volume(
+    renders: dict[str, list[dict[str, Any]]],
+) -> None:
+    for values, manifests in renders.items():
+        assert not [d for d in manifests if d["kind"] == "PersistentVolumeClaim"], values
+        containers = 0
+        for name, pod in pods(manifests):
+            for container in pod["containers"]:
+                env = {e["name"]: e.get("value") for e in container["env"]}
+                assert env.get("VIGIL_REGISTRY") == "kafka", f"{name}/{container['name']} ({values})"
+                containers += 1
+            # No pod mounts a claim: the worker's is its own (volumeClaimTemplates, ReadWriteOnce).
+            assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v], name
+            home = next(
+                m["name"] for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == "/var/lib/vigil"
+            )
+            assert next(v for v in pod["volumes"] if v["name"] == home) == {"name": home, "emptyDir": {}}, (
+                name
+            )
+        assert containers == (3 if "admin" in values else 2)
+        for worker in (d for d in manifests if d["kind"] == "StatefulSet"):
+            modes = [m for c in worker["spec"]["volumeClaimTemplates"] for m in c["spec"]["accessModes"]]
+            assert modes == ["ReadWriteOnce"], "no ReadWriteMany: nothing is shared between pods"
 
 
 def test_the_chart_refuses_to_render_without_what_it_cannot_guess(helm: str) -> None:

@@ -39,10 +39,6 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- .Values.kafka.credentials.existingSecret | default (printf "%s-kafka-credentials" (include "vigil.fullname" .)) -}}
 {{- end -}}
 
-{{- define "vigil.registryClaim" -}}
-{{- .Values.registry.existingClaim | default (printf "%s-registry" (include "vigil.fullname" .)) -}}
-{{- end -}}
-
 {{- define "vigil.sasl" -}}
 {{- has .Values.kafka.securityProtocol (list "SASL_PLAINTEXT" "SASL_SSL") -}}
 {{- end -}}
@@ -83,12 +79,15 @@ app.kubernetes.io/component: {{ index . 1 }}
   value: /etc/vigil/pseudonym/{{ $v.pseudonymKey.key }}
 - name: VIGIL_HOME
   value: /var/lib/vigil
+# The device registry (vigil.devices) and patient directory (vigil.patients) on Kafka: no shared disk.
+- name: VIGIL_REGISTRY
+  value: kafka
 - name: VIGIL_LOG_FORMAT
   value: json
 {{- end -}}
 
-{{/* Secret volumes every Vigil container mounts: include "vigil.secretVolumes" (list . "gateway") */}}
-{{- define "vigil.secretVolumes" -}}
+{{/* Volumes every Vigil pod has (Secrets, /tmp, VIGIL_HOME): include "vigil.volumes" (list . "gateway") */}}
+{{- define "vigil.volumes" -}}
 {{- $root := index . 0 -}}
 {{- $role := index . 1 -}}
 {{- $v := $root.Values -}}
@@ -118,9 +117,12 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 - name: tmp
   emptyDir: {}
+# VIGIL_HOME: nothing in it outlives the pod (the worker's RocksDB is its own volume, at worker/).
+- name: home
+  emptyDir: {}
 {{- end -}}
 
-{{- define "vigil.secretMounts" -}}
+{{- define "vigil.volumeMounts" -}}
 {{- $root := index . 0 -}}
 {{- $v := $root.Values -}}
 - name: pseudonym-key
@@ -138,6 +140,8 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 - name: tmp
   mountPath: /tmp
+- name: home
+  mountPath: /var/lib/vigil
 {{- end -}}
 
 {{- define "vigil.extraEnv" -}}

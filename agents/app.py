@@ -22,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import faust
 import orjson
 import structlog
+from aiohttp import web as aiohttp_web
 from faust.types import TP
 
 from agents.cache import MAX_UNFLUSHED, Change, DecodedStates, Unflushed
@@ -35,7 +37,7 @@ from app.core import patient as core
 from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, RecordError, StateError
 from app.core.records import decode_readings, encode_dead_letter
-from app.infra import metrics
+from app.infra import metrics, ports
 from app.infra.kafka_security import faust_credentials
 from app.infra.preflight import leads
 from app.infra.pseudonyms import PatientDirectory, load_key
@@ -62,6 +64,7 @@ _STAGE_DECODE = metrics.PROCESS_TIME.labels("decode")
 _STAGE_SCORE = metrics.PROCESS_TIME.labels("score")
 _STAGE_EMIT = metrics.PROCESS_TIME.labels("emit")
 _FLUSHED = metrics.FLUSH_SIZE
+FAUST_PORT_NAMED = 6066  # the port Faust is told of when the worker's is 0 (`faust_app`)
 
 
 def faust_app(settings: Settings) -> faust.App:
@@ -95,7 +98,10 @@ def faust_app(settings: Settings) -> faust.App:
         web_enabled=True,
         web_bind=settings.worker_web_host,
         web_host=settings.worker_web_host,
-        web_port=settings.worker_web_port,
+        # Faust refuses port 0 (its Port setting starts at 1) and only names
+        # this one in its metadata: the worker binds its web server itself, to
+        # VIGIL_WORKER_WEB_PORT, 0 included (`Worker._serve_web`).
+        web_port=settings.worker_web_port or FAUST_PORT_NAMED,
         web_in_thread=False,
         web_tables_enabled=False,
         web_router_enabled=False,
@@ -110,8 +116,11 @@ class Worker:
     """Everything one worker process holds: the Faust app, its topics, the
     patients table, the decoded-state cache and the detector's settings."""
 
-    def __init__(self, settings: Settings, directory: PatientDirectory) -> None:
+    def __init__(
+        self, settings: Settings, directory: PatientDirectory, ports_file: Path | None = None
+    ) -> None:
         self.settings = settings
+        self.ports_file = ports_file  # where to report the web port bound (`--ports-file`)
         self.directory = directory
         self.config = settings.detector_config()
         self.kafka_up = False
@@ -149,6 +158,7 @@ class Worker:
         app.timer(interval=FLUSH_TIMER_S, name="flush_states")(self.flush_idle)
         app.on_partitions_revoked.connect(self.revoked)
         app.on_partitions_assigned.connect(self.assigned)
+        self._serve_web()
 
     # -- the agent ------------------------------------------------------------------
 
@@ -353,6 +363,24 @@ class Worker:
 
     # -- HTTP -----------------------------------------------------------------------
 
+    def _serve_web(self) -> None:
+        """Faust's web server (aiohttp) started as Faust's `start_server` does,
+        but on VIGIL_WORKER_WEB_PORT even when it is 0 (the system chooses);
+        then its port is logged and written to the ports file."""
+        web: Any = self.app.web
+        host, port = self.settings.worker_web_host, self.settings.worker_web_port
+
+        async def start_server() -> None:
+            runner = web._runner  # Faust's AppRunner, holding the pages; no public view
+            await runner.setup()
+            await aiohttp_web.TCPSite(runner, host, port).start()
+            bound = ports.address_port(runner.addresses)
+            log.info("worker web server listening", http=f"http://{host}:{bound}")
+            if self.ports_file is not None:
+                ports.write(self.ports_file, {ports.WORKER_WEB: bound})
+
+        web.start_server = start_server
+
     async def healthz(self, web: Any) -> Any:
         return web.text("ok\n")
 
@@ -440,8 +468,9 @@ def _failure(exc: Exception) -> tuple[str, str]:
     return "error", f"processing raised {type(exc).__name__}"
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings, ports_file: Path | None = None) -> faust.App:
     """The worker's Faust app. Reads the device registry and the pseudonym
-    key (alerts carry the patient reference) when called, not at import."""
+    key (alerts carry the patient reference) when called, not at import.
+    With `ports_file`, the web port bound is written there (`app.infra.ports`)."""
     directory = PatientDirectory(Registry(settings.registry_path), load_key(settings))
-    return Worker(settings, directory).app
+    return Worker(settings, directory, ports_file).app

@@ -2,7 +2,7 @@
 Maven Central jars.
 
 One module provisions, starts and stops it for `vigil up`, for the integration
-tests (a session fixture on free ports) and so for `.ci/run`:
+tests (a session fixture on ports it chooses) and so for `.ci/run`:
 
 - `ensure_jars()` resolves the broker's jars with Maven (app/infra/kafka/pom.xml)
   into a cache folder, once; later runs find them there. Maven's own
@@ -13,6 +13,12 @@ tests (a session fixture on free ports) and so for `.ci/run`:
   the kernel's parent-death signal, so it never outlives the process that
   started it. `stop()` shuts it down cleanly; `failure()` says whether it has
   died or taken its log directory offline (Kafka does that on a full disk).
+- Without explicit ports, `LocalKafka(data_dir)` chooses free ones (readable
+  as `port`, `controller_port`, `bootstrap`). A KRaft controller must know its
+  own port before it binds it, so port 0 is no option: if another process
+  takes a chosen port before the JVM binds it, `start()` chooses again (up to
+  PORT_ATTEMPTS times). Explicit ports (`vigil up`, `vigil kafka`) are never
+  changed: a taken one is one `PortInUse` naming its setting.
 
 `LocalKafka(..., secured=Secured(...))` starts it as a secured cluster is
 run (for tests of Vigil's Kafka security settings): one SASL_SSL listener
@@ -27,6 +33,8 @@ A user with their own cluster sets VIGIL_KAFKA_BOOTSTRAP and none of this runs.
 from __future__ import annotations
 
 import base64
+import contextlib
+import re
 import shutil
 import signal
 import socket
@@ -55,6 +63,16 @@ LOG_DIR_FAILED = (
 )
 DISK_FULL = "No space left on device"
 PRIVATE = 0o700  # Kafka's data folders: readable by their owner only
+BIND_FAILED = "Address already in use"  # what the broker logs when it cannot bind a port
+PORT_ATTEMPTS = 5  # a broker with chosen ports: how often it tries new ones
+
+
+class _BindFailed(LocalKafkaError):
+    """The broker exited because a port it was to listen on (`port`; 0: unknown) is taken."""
+
+    def __init__(self, message: str, port: int) -> None:
+        super().__init__(message)
+        self.port = port
 
 
 def cache_dir(base: Path | None = None) -> Path:
@@ -128,7 +146,11 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
-def free_port() -> int:
+def _choose_port() -> int:
+    """A port free now, for a broker without explicit ports. The JVM binds it
+    later, so another process may take it first: `LocalKafka.start` then
+    chooses again (a KRaft controller must know its port before it binds it,
+    so port 0 is no option)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -244,8 +266,8 @@ class LocalKafka:
     def __init__(
         self,
         data_dir: Path,
-        port: int = 9092,
-        controller_port: int = 9093,
+        port: int | None = None,
+        controller_port: int | None = None,
         heap: str = "512m",
         partitions: int = 4,
         cache: Path | None = None,
@@ -257,8 +279,13 @@ class LocalKafka:
         self._log_seen = 0  # bytes of the log already scanned by failure()
         self._log_failure: str | None = None
         self._disk_full = False
-        self.port = port
-        self.controller_port = controller_port
+        self._out_seen = 0  # bytes of kafka.out written by earlier runs
+        # Ports not given are chosen here, and again by start() if another
+        # process takes one before the broker binds it; once it has started,
+        # they stay (a restart keeps the address its clients know).
+        self._choosing = (port is None, controller_port is None)
+        self.port = _choose_port() if port is None else port
+        self.controller_port = _choose_port() if controller_port is None else controller_port
         self.heap = heap
         self.partitions = partitions
         self.proc: subprocess.Popen[bytes] | None = None
@@ -286,13 +313,57 @@ class LocalKafka:
         ]
 
     def start(self, timeout: float = 90.0, quiet: bool = False) -> None:
+        """Start the broker and wait until it serves. Explicit ports that are
+        taken are one `PortInUse`; chosen ones are chosen again, up to
+        PORT_ATTEMPTS times in all, if the broker could not bind them."""
         libs = ensure_jars(quiet=quiet, cache=self.cache)
-        for port, variable in (
-            (self.port, "VIGIL_LOCAL_KAFKA_PORT"),
-            (self.controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT"),
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            if self._choosing != (False, False) and attempt > 1:
+                self._choose_again()
+            if self._chosen_ports_taken():
+                continue
+            try:
+                self._start_once(libs, timeout)
+            except _BindFailed as exc:
+                explicit = self._explicit_port_taken(exc.port)
+                if explicit is not None:
+                    raise explicit from None
+                if self._choosing == (False, False) or attempt == PORT_ATTEMPTS:
+                    raise LocalKafkaError(str(exc)) from None
+                continue
+            self._choosing = (False, False)  # started: its clients know these ports now
+            return
+        raise LocalKafkaError(f"the local Kafka found no free ports in {PORT_ATTEMPTS} attempts")
+
+    def _choose_again(self) -> None:
+        if self._choosing[0]:
+            self.port = _choose_port()
+        if self._choosing[1]:
+            self.controller_port = _choose_port()
+
+    def _explicit_port_taken(self, port: int) -> PortInUse | None:
+        """`PortInUse` naming the setting of `port`, if it is one given explicitly."""
+        for ours, variable, chosen in (
+            (self.port, "VIGIL_LOCAL_KAFKA_PORT", self._choosing[0]),
+            (self.controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT", self._choosing[1]),
+        ):
+            if port == ours and not chosen:
+                return PortInUse(port, "127.0.0.1", variable, " (another Kafka, or another `vigil up`?)")
+        return None
+
+    def _chosen_ports_taken(self) -> bool:
+        """Whether a chosen port is taken now (then choose again); `PortInUse` for an explicit one."""
+        for port, variable, chosen in (
+            (self.port, "VIGIL_LOCAL_KAFKA_PORT", self._choosing[0]),
+            (self.controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT", self._choosing[1]),
         ):
             if _port_in_use(port):
+                if chosen:
+                    return True
                 raise PortInUse(port, "127.0.0.1", variable, " (another Kafka, or another `vigil up`?)")
+        return False
+
+    def _start_once(self, libs: Path, timeout: float) -> None:
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         for folder in (self.data_dir, logs):  # topic data is patient data
@@ -329,6 +400,7 @@ class LocalKafka:
         self.log_path.write_text("")
         self._log_seen, self._log_failure, self._disk_full = 0, None, False
         with open(self.data_dir / "kafka.out", "ab") as out:
+            self._out_seen = out.tell()
             self.proc = subprocess.Popen(
                 self._java(libs, "kafka.Kafka", str(config)),
                 stdout=out,
@@ -339,12 +411,31 @@ class LocalKafka:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                taken = self._bind_failed()
+                if taken is not None:
+                    raise _BindFailed(str(self.failure()), taken)
                 raise LocalKafkaError(str(self.failure()))
             if READY_LINE in self.log_path.read_text(errors="replace") and _port_in_use(self.port):
                 return
             time.sleep(0.2)
         self.stop()
         raise LocalKafkaError(f"the local Kafka did not start within {timeout:.0f} s; see {self.log_path}")
+
+    def _bind_failed(self) -> int | None:
+        """The port the broker exited on because it is taken (0: which one it did not
+        say), or None if it exited for another reason. Kafka logs "Socket server
+        failed to bind to 127.0.0.1:PORT: Address already in use."."""
+        printed = ""
+        with contextlib.suppress(OSError):
+            with open(self.data_dir / "kafka.out", "rb") as out:
+                out.seek(self._out_seen)  # this run's output only: the file keeps every run's
+                printed += out.read().decode(errors="replace")
+        with contextlib.suppress(OSError):
+            printed += self.log_path.read_text(errors="replace")
+        if BIND_FAILED not in printed:
+            return None
+        named = re.search(r"failed to bind to [^\s]*:(\d+)", printed)
+        return int(named.group(1)) if named else 0
 
     def acl(self, *arguments: str) -> None:
         """Add ACLs with Kafka's own tool, as `admin` (a secured broker only): `arguments`

@@ -66,6 +66,12 @@ def whole(low: int, high: int | None = None) -> tuple[Callable[[str], Any], str]
 
 
 PORT = ((lambda text: _whole(text, 1, 65535)), "a port number from 1 to 65535")
+# A port a Vigil service binds itself: 0 lets the system choose a free one, which
+# the service then reports (its start-up log line, and `--ports-file`).
+LISTEN_PORT = (
+    (lambda text: _whole(text, 0, 65535)),
+    "a port number from 0 to 65535 (0: the system chooses a free one)",
+)
 
 
 def seconds(minimum: float = 0.0, strict: bool = False) -> tuple[Callable[[str], Any], str]:
@@ -247,12 +253,12 @@ class Settings:
     partitions: int = setting("PARTITIONS", 4, whole(1, 10_000))
     replication_factor: int = setting("REPLICATION_FACTOR", 1, whole(1, 32))
     gateway_host: str = setting("GATEWAY_HOST", "127.0.0.1", HOST)
-    gateway_port: int = setting("GATEWAY_PORT", 8765, PORT)
-    gateway_http_port: int = setting("GATEWAY_HTTP_PORT", 8766, PORT)
+    gateway_port: int = setting("GATEWAY_PORT", 8765, LISTEN_PORT)
+    gateway_http_port: int = setting("GATEWAY_HTTP_PORT", 8766, LISTEN_PORT)
     # Faust app id: consumer group and changelog topic prefix.
     worker_id: str = setting("WORKER_ID", "vigil-worker", KAFKA_NAME)
     worker_web_host: str = setting("WORKER_WEB_HOST", "127.0.0.1", HOST)
-    worker_web_port: int = setting("WORKER_WEB_PORT", 6066, PORT)
+    worker_web_port: int = setting("WORKER_WEB_PORT", 6066, LISTEN_PORT)
     # How long Kafka waits for a silent worker before handing its partitions
     # to another: the pause after a crash. Faust's default is 60 s.
     worker_session_timeout_s: float = setting("WORKER_SESSION_TIMEOUT_S", 10.0, seconds(0, strict=True))

@@ -6,12 +6,13 @@ on port 0 and report the ports the system gave them (`--ports-file`)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,27 @@ from app.infra import ports
 from app.infra.kafka_local import LocalKafka
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def nobody_listens() -> Iterator[Callable[[], int]]:
+    """Ports nothing listens on, for the test's duration: each is bound here (not
+    listening, without SO_REUSEADDR), so a connection to it is refused and no
+    other process can take it meanwhile. Call the fixture for each one needed."""
+    held: list[socket.socket] = []
+
+    def port() -> int:
+        sock = socket.socket()
+        held.append(sock)
+        sock.bind(("127.0.0.1", 0))
+        number: int = sock.getsockname()[1]
+        return number
+
+    try:
+        yield port
+    finally:
+        for sock in held:
+            sock.close()
 
 
 @pytest.fixture(scope="session")

@@ -637,18 +637,13 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
-    from app.infra.kafka_local import LocalKafka, ensure_jars
+    from app.cli.up import local_kafka
+    from app.infra.kafka_local import ensure_jars
 
     if args.action == "fetch":
         print(ensure_jars(cache=settings.cache))
         return Exit.OK
-    kafka = LocalKafka(
-        settings.home / "kafka",
-        settings.local_kafka_port,
-        settings.local_kafka_controller_port,
-        partitions=settings.partitions,
-        cache=settings.cache,
-    )
+    kafka = local_kafka(settings)
     kafka.start()
     say("kafka", f"Kafka running on {kafka.bootstrap}; Ctrl-C to stop")
     stop_signals = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}

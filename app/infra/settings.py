@@ -66,11 +66,12 @@ def whole(low: int, high: int | None = None) -> tuple[Callable[[str], Any], str]
 
 
 PORT = ((lambda text: _whole(text, 1, 65535)), "a port number from 1 to 65535")
-# A port a Vigil service binds itself: 0 lets the system choose a free one, which
-# the service then reports (its start-up log line, and `--ports-file`).
+# A port Vigil binds: 0 has a free one chosen, which is then reported (the
+# gateway's and the worker's start-up log line and `--ports-file`; `vigil up`
+# and `vigil kafka` print where the local broker runs).
 LISTEN_PORT = (
     (lambda text: _whole(text, 0, 65535)),
-    "a port number from 0 to 65535 (0: the system chooses a free one)",
+    "a port number from 0 to 65535 (0: a free one is chosen)",
 )
 
 
@@ -248,8 +249,8 @@ class Settings:
     # PEM client certificate and its (unencrypted) key, for brokers that ask for one (mutual TLS).
     kafka_cert: str = setting("KAFKA_CERT", "", FILE)
     kafka_key: str = setting("KAFKA_KEY", "", FILE)
-    local_kafka_port: int = setting("LOCAL_KAFKA_PORT", 9092, PORT)
-    local_kafka_controller_port: int = setting("LOCAL_KAFKA_CONTROLLER_PORT", 9093, PORT)
+    local_kafka_port: int = setting("LOCAL_KAFKA_PORT", 9092, LISTEN_PORT)
+    local_kafka_controller_port: int = setting("LOCAL_KAFKA_CONTROLLER_PORT", 9093, LISTEN_PORT)
     partitions: int = setting("PARTITIONS", 4, whole(1, 10_000))
     replication_factor: int = setting("REPLICATION_FACTOR", 1, whole(1, 32))
     gateway_host: str = setting("GATEWAY_HOST", "127.0.0.1", HOST)

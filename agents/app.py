@@ -100,7 +100,7 @@ def faust_app(settings: Settings) -> faust.App:
         web_host=settings.worker_web_host,
         # Faust refuses port 0 (its Port setting starts at 1) and only names
         # this one in its metadata: the worker binds its web server itself, to
-        # VIGIL_WORKER_WEB_PORT, 0 included (`Worker._serve_web`).
+        # VIGIL_WORKER_WEB_PORT, 0 included (`serve_web`).
         web_port=settings.worker_web_port or FAUST_PORT_NAMED,
         web_in_thread=False,
         web_tables_enabled=False,
@@ -364,22 +364,7 @@ class Worker:
     # -- HTTP -----------------------------------------------------------------------
 
     def _serve_web(self) -> None:
-        """Faust's web server (aiohttp) started as Faust's `start_server` does,
-        but on VIGIL_WORKER_WEB_PORT even when it is 0 (the system chooses);
-        then its port is logged and written to the ports file."""
-        web: Any = self.app.web
-        host, port = self.settings.worker_web_host, self.settings.worker_web_port
-
-        async def start_server() -> None:
-            runner = web._runner  # Faust's AppRunner, holding the pages; no public view
-            await runner.setup()
-            await aiohttp_web.TCPSite(runner, host, port).start()
-            bound = ports.address_port(runner.addresses)
-            log.info("worker web server listening", http=f"http://{host}:{bound}")
-            if self.ports_file is not None:
-                ports.write(self.ports_file, {ports.WORKER_WEB: bound})
-
-        web.start_server = start_server
+        serve_web(self.app, self.settings.worker_web_host, self.settings.worker_web_port, self.ports_file)
 
     async def healthz(self, web: Any) -> Any:
         return web.text("ok\n")
@@ -466,6 +451,25 @@ def _failure(exc: Exception) -> tuple[str, str]:
     if isinstance(exc, StateError):
         return "state_too_large", str(exc)
     return "error", f"processing raised {type(exc).__name__}"
+
+
+def serve_web(app: faust.App, host: str, port: int, ports_file: Path | None = None) -> None:
+    """Have Faust's web server (aiohttp) started as Faust's `start_server` does,
+    but on `port` even when it is 0 (the system chooses; Faust's own setting
+    refuses 0); then log the port bound and write it to `ports_file` as
+    {"web": port} (`app.infra.ports`). The load tests' Faust baselines use it too."""
+    web: Any = app.web
+
+    async def start_server() -> None:
+        runner = web._runner  # Faust's AppRunner, holding the pages; no public view
+        await runner.setup()
+        await aiohttp_web.TCPSite(runner, host, port).start()
+        bound = ports.address_port(runner.addresses)
+        log.info("worker web server listening", http=f"http://{host}:{bound}")
+        if ports_file is not None:
+            ports.write(ports_file, {ports.WORKER_WEB: bound})
+
+    web.start_server = start_server
 
 
 def create_app(settings: Settings, ports_file: Path | None = None) -> faust.App:

@@ -102,6 +102,7 @@ from benchlib import (
     machine,
     machine_line,
     metric,
+    reported_ports,
     stop_on_signals,
     table,
     vigil_env,
@@ -112,7 +113,7 @@ from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from app.core import patient as core  # noqa: E402
 from app.core.records import decode_readings, pseudonym  # noqa: E402
-from app.infra.kafka_local import LocalKafka, free_port  # noqa: E402
+from app.infra.kafka_local import LocalKafka  # noqa: E402
 from app.infra.kafka_security import aiokafka_options  # noqa: E402
 from app.infra.registry import Registry  # noqa: E402
 from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings  # noqa: E402
@@ -174,8 +175,18 @@ class Worker:
     name: str
     worker_id: str  # Faust app id: the consumer group
     home: Path
-    url: str
     proc: subprocess.Popen[bytes]
+    port: int = 0  # its web port: first 0 (the system chooses), then the one it reported
+
+    @property
+    def ports_file(self) -> Path:
+        return self.home / "worker.ports.json"
+
+    @property
+    def url(self) -> str:
+        if not self.port:
+            self.port = reported_ports(self.ports_file, self.proc, 120, self.name)["web"]
+        return f"http://127.0.0.1:{self.port}"
 
 
 class Stack:
@@ -187,19 +198,20 @@ class Stack:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.procs = Processes(tmp / "logs")
-        self.broker = LocalKafka(
-            tmp / "kafka", port=free_port(), controller_port=free_port(), partitions=PARTITIONS
-        )
+        # Ports chosen by the broker (again if taken before it binds them), kept across its restarts.
+        self.broker = LocalKafka(tmp / "kafka", partitions=PARTITIONS)
         self.home = tmp / "home"
         self.home.mkdir(parents=True)
         self.key = secrets.token_hex(32)
-        self.ws_port, self.http_port = free_port(), free_port()
+        # The gateway's ports: 0 at first (the system chooses), then those it reported; a
+        # restarted gateway binds them again, so that the devices' URL stays the same.
+        self._gateway_ports: dict[str, int] = {}
         self.env = vigil_env(
             self.home,
             self.broker.bootstrap,
             500,
-            GATEWAY_PORT=str(self.ws_port),
-            GATEWAY_HTTP_PORT=str(self.http_port),
+            GATEWAY_PORT="0",
+            GATEWAY_HTTP_PORT="0",
             PSEUDONYM_KEY=self.key,
             WORKER_ID="vigil-faults-1",
         )
@@ -217,7 +229,22 @@ class Stack:
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.ws_port}/v1"
+        return f"ws://127.0.0.1:{self.gateway_port('ws')}/v1"
+
+    @property
+    def http_port(self) -> int:
+        return self.gateway_port("http")
+
+    def gateway_port(self, name: str) -> int:
+        """The gateway's port `name` ("ws", "http"), once it has reported it."""
+        if not self._gateway_ports:
+            assert self.gateway is not None
+            found = reported_ports(self.home / "gateway.ports.json", self.gateway, 90, "the gateway")
+            self._gateway_ports = found
+            self.env["VIGIL_GATEWAY_PORT"] = str(found["ws"])
+            self.env["VIGIL_GATEWAY_HTTP_PORT"] = str(found["http"])
+            os.environ.update({k: v for k, v in self.env.items() if k.startswith("VIGIL_GATEWAY")})
+        return self._gateway_ports[name]
 
     @property
     def registry(self) -> Registry:
@@ -225,6 +252,7 @@ class Stack:
 
     def start(self) -> None:
         self.broker.start(quiet=True)
+        self.env["VIGIL_KAFKA_BOOTSTRAP"] = os.environ["VIGIL_KAFKA_BOOTSTRAP"] = self.broker.bootstrap
         asyncio.run(ensure_topics(self.settings))
         self.start_gateway(wait=False)
         worker = self.start_worker(wait=False)
@@ -242,7 +270,9 @@ class Stack:
     # benchlib.Processes), and a thread of `asyncio.to_thread` ends soon.
 
     def start_gateway(self, wait: bool = True) -> None:
-        self.gateway = self.procs.start("gateway", [sys.executable, "-m", "app.cli", "gateway"], self.env)
+        ports_file = self.home / "gateway.ports.json"
+        command = [sys.executable, "-m", "app.cli", "gateway", "--ports-file", str(ports_file)]
+        self.gateway = self.procs.start("gateway", command, self.env)
         if wait:
             self.wait_gateway()
 
@@ -263,15 +293,15 @@ class Stack:
         home = self.tmp / name
         home.mkdir()
         (home / "devices.json").symlink_to(self.home / "devices.json")
-        port = free_port()
         env = {
             **self.env,
             "VIGIL_HOME": str(home),
-            "VIGIL_WORKER_WEB_PORT": str(port),
+            "VIGIL_WORKER_WEB_PORT": "0",
             "VIGIL_WORKER_ID": worker_id or self.worker_id,
         }
-        proc = self.procs.start(name, [sys.executable, "-m", "app.cli", "worker"], env)
-        worker = Worker(name, worker_id or self.worker_id, home, f"http://127.0.0.1:{port}", proc)
+        command = [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(home / "worker.ports.json")]
+        proc = self.procs.start(name, command, env)
+        worker = Worker(name, worker_id or self.worker_id, home, proc)
         self.workers[name] = worker
         if wait:
             self.wait_worker(worker)
@@ -285,10 +315,13 @@ class Stack:
         env = {
             **self.env,
             "VIGIL_HOME": str(worker.home),
-            "VIGIL_WORKER_WEB_PORT": worker.url.rsplit(":", 1)[1],
+            "VIGIL_WORKER_WEB_PORT": str(worker.port),  # the one it reported (0 if it never did)
             "VIGIL_WORKER_ID": worker.worker_id,
         }
-        worker.proc = self.procs.start(worker.name, [sys.executable, "-m", "app.cli", "worker"], env)
+        if not worker.port:
+            worker.ports_file.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(worker.ports_file)]
+        worker.proc = self.procs.start(worker.name, command, env)
         self.workers[worker.name] = worker
         if wait:
             self.wait_worker(worker)

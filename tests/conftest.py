@@ -167,6 +167,16 @@ def services(vigil: Vigil) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     assert codes["gateway"] == 0, vigil.log("gateway")[-3000:]
 
 
+def reported_ports(
+    ports_file: Path, proc: subprocess.Popen[bytes], log: Path | None = None
+) -> dict[str, int]:
+    """The ports a service started with `--ports-file ports_file` reports, once it does."""
+    found = ports.wait(ports_file, proc, timeout=120)
+    tail = log.read_text(errors="replace")[-2000:] if log is not None else ""
+    assert found is not None, f"process exited with {proc.returncode} before serving: {tail}"
+    return found
+
+
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -284,8 +284,9 @@ class LocalKafka:
         # process takes one before the broker binds it; once it has started,
         # they stay (a restart keeps the address its clients know).
         self._choosing = (port is None, controller_port is None)
-        self.port = _choose_port() if port is None else port
-        self.controller_port = _choose_port() if controller_port is None else controller_port
+        self.port = port or 0
+        self.controller_port = controller_port or 0
+        self._choose_again()
         self.heap = heap
         self.partitions = partitions
         self.proc: subprocess.Popen[bytes] | None = None
@@ -336,10 +337,13 @@ class LocalKafka:
         raise LocalKafkaError(f"the local Kafka found no free ports in {PORT_ATTEMPTS} attempts")
 
     def _choose_again(self) -> None:
+        """New ports for those not given (two different ones)."""
         if self._choosing[0]:
             self.port = _choose_port()
         if self._choosing[1]:
             self.controller_port = _choose_port()
+            while self.controller_port == self.port:
+                self.controller_port = _choose_port()
 
     def _explicit_port_taken(self, port: int) -> PortInUse | None:
         """`PortInUse` naming the setting of `port`, if it is one given explicitly."""

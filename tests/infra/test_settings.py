@@ -43,7 +43,7 @@ def test_empty_means_default_except_where_empty_switches_something_off() -> None
     assert s.gateway_port == 8765 and s.kafka_bootstrap == "" and s.compression == ""
 
 
-def test_port_0_has_a_free_port_chosen() -> None:
+def test_port_0_has_a_free_one_chosen() -> None:
     names = (
         "GATEWAY_PORT",
         "GATEWAY_HTTP_PORT",

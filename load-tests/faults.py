@@ -2,7 +2,7 @@
 
     .venv/bin/python load-tests/faults.py [--quick] [--runs N] [--only NAME[,NAME]] [--json FILE]
 
-It starts a local Kafka (`app.infra.kafka_local`, free ports), a `vigil gateway`
+It starts a local Kafka (`app.infra.kafka_local`, on ports it chooses), a `vigil gateway`
 and a `vigil worker` as child processes, and runs each scenario against them:
 a small simulated fleet (`app.tools.loadtest`, on the reference client
 `app.tools.simulate.DeviceClient`; half the patients deteriorate) streams through

@@ -22,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import faust
 import orjson
 import structlog
+from aiohttp import web as aiohttp_web
 from aiokafka.errors import KafkaError
 from faust.types import TP
 
@@ -36,7 +38,7 @@ from app.core import patient as core
 from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, RecordError, StateError, TopicError
 from app.core.records import decode_readings, encode_dead_letter
-from app.infra import metrics
+from app.infra import metrics, ports
 from app.infra.directory import KafkaPatients
 from app.infra.kafka_security import faust_credentials
 from app.infra.preflight import leads
@@ -64,6 +66,7 @@ _STAGE_DECODE = metrics.PROCESS_TIME.labels("decode")
 _STAGE_SCORE = metrics.PROCESS_TIME.labels("score")
 _STAGE_EMIT = metrics.PROCESS_TIME.labels("emit")
 _FLUSHED = metrics.FLUSH_SIZE
+FAUST_PORT_NAMED = 6066  # the port Faust is told of when the worker's is 0 (`faust_app`)
 
 
 def faust_app(settings: Settings) -> faust.App:
@@ -97,7 +100,10 @@ def faust_app(settings: Settings) -> faust.App:
         web_enabled=True,
         web_bind=settings.worker_web_host,
         web_host=settings.worker_web_host,
-        web_port=settings.worker_web_port,
+        # Faust refuses port 0 (its Port setting starts at 1) and only names
+        # this one in its metadata: the worker binds its web server itself, to
+        # VIGIL_WORKER_WEB_PORT, 0 included (`serve_web`).
+        web_port=settings.worker_web_port or FAUST_PORT_NAMED,
         web_in_thread=False,
         web_tables_enabled=False,
         web_router_enabled=False,
@@ -112,8 +118,14 @@ class Worker:
     """Everything one worker process holds: the Faust app, its topics, the
     patients table, the decoded-state cache and the detector's settings."""
 
-    def __init__(self, settings: Settings, directory: PatientDirectory | KafkaPatients) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        directory: PatientDirectory | KafkaPatients,
+        ports_file: Path | None = None,
+    ) -> None:
         self.settings = settings
+        self.ports_file = ports_file  # where to report the web port bound (`--ports-file`)
         self.directory = directory
         self.config = settings.detector_config()
         self.kafka_up = False
@@ -152,6 +164,7 @@ class Worker:
         app.timer(interval=FLUSH_TIMER_S, name="flush_states")(self.flush_idle)
         app.on_partitions_revoked.connect(self.revoked)
         app.on_partitions_assigned.connect(self.assigned)
+        self._serve_web()
 
     # -- the agent ------------------------------------------------------------------
 
@@ -388,6 +401,9 @@ class Worker:
 
     # -- HTTP -----------------------------------------------------------------------
 
+    def _serve_web(self) -> None:
+        serve_web(self.app, self.settings.worker_web_host, self.settings.worker_web_port, self.ports_file)
+
     async def healthz(self, web: Any) -> Any:
         return web.text("ok\n")
 
@@ -475,12 +491,32 @@ def _failure(exc: Exception) -> tuple[str, str]:
     return "error", f"processing raised {type(exc).__name__}"
 
 
-def create_app(settings: Settings) -> faust.App:
+def serve_web(app: faust.App, host: str, port: int, ports_file: Path | None = None) -> None:
+    """Have Faust's web server (aiohttp) started as Faust's `start_server` does,
+    but on `port` even when it is 0 (the system chooses; Faust's own setting
+    refuses 0); then log the port bound and write it to `ports_file` as
+    {"web": port} (`app.infra.ports`). The load tests' Faust baselines use it too."""
+    web: Any = app.web
+
+    async def start_server() -> None:
+        runner = web._runner  # Faust's AppRunner, holding the pages; no public view
+        await runner.setup()
+        await aiohttp_web.TCPSite(runner, host, port).start()
+        bound = ports.address_port(runner.addresses)
+        log.info("worker web server listening", http=f"http://{host}:{bound}")
+        if ports_file is not None:
+            ports.write(ports_file, {ports.WORKER_WEB: bound})
+
+    web.start_server = start_server
+
+
+def create_app(settings: Settings, ports_file: Path | None = None) -> faust.App:
     """The worker's Faust app. Reads the device registry and the pseudonym
-    key (alerts carry the patient reference) when called, not at import."""
+    key (alerts carry the patient reference) when called, not at import.
+    With `ports_file`, the web port bound is written there (`app.infra.ports`)."""
     directory: PatientDirectory | KafkaPatients
     if settings.registry == "kafka":
         directory = KafkaPatients(settings)
     else:
         directory = PatientDirectory(Registry(settings.registry_path), load_key(settings))
-    return Worker(settings, directory).app
+    return Worker(settings, directory, ports_file).app

@@ -72,7 +72,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 from app.core import patient as core  # noqa: E402
 from app.core import state as patient_state
 from app.core.records import pseudonym, reading_id  # noqa: E402
-from app.infra.kafka_local import free_port  # noqa: E402
 from app.infra.settings import Settings  # noqa: E402
 from app.infra.topics import ensure_topics  # noqa: E402
 from app.tools.evaluation import cohort  # noqa: E402
@@ -155,15 +154,15 @@ def start_worker(
     name: str, procs: benchlib.Processes, env: dict[str, str], worker_id: str, timeout: float
 ) -> tuple[Any, dict[str, Any]]:
     """Start `vigil worker`; wait for /readyz; measure. (process, figures)."""
-    port = free_port()
-    web = f"http://127.0.0.1:{port}"
+    ports_file = procs.log_dir / f"{name}.ports.json"  # on port 0: it reports the port it bound
     started = time.monotonic()
     proc = procs.start(
         name,
-        [sys.executable, "-m", "app.cli", "worker"],
-        dict(env, VIGIL_WORKER_ID=worker_id, VIGIL_WORKER_WEB_PORT=str(port)),
+        [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(ports_file)],
+        dict(env, VIGIL_WORKER_ID=worker_id, VIGIL_WORKER_WEB_PORT="0"),
     )
     try:
+        web = f"http://127.0.0.1:{benchlib.reported_ports(ports_file, proc, timeout, name)['web']}"
         ready = benchlib.wait_ready(web + "/readyz", proc, timeout, interval=0.1)
     except RuntimeError as exc:
         raise RuntimeError(f"{name}: {exc}\n{procs.log_tail(name)}") from None

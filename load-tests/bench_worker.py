@@ -90,7 +90,6 @@ from aiokafka.errors import KafkaError  # noqa: E402
 
 from app.core.protocol import Reading  # noqa: E402
 from app.core.records import encode_readings, pseudonym  # noqa: E402
-from app.infra.kafka_local import free_port  # noqa: E402
 from app.infra.registry import Registry  # noqa: E402
 from app.infra.settings import READINGS_TOPIC, Settings  # noqa: E402
 from app.infra.topics import ensure_topics  # noqa: E402
@@ -267,13 +266,16 @@ async def run_variant(
     procs: benchlib.Processes,
     bootstrap: str,
     timeout: float,
-    web: str,
+    ports_file: Path,
     changelog: str | None,
     profile: Path | None = None,
 ) -> dict[str, Any]:
     begins, ends = await offsets(bootstrap, topic)
     spawned = time.time()
     proc = procs.start(name, cmd, env)
+    # On port 0: where its /metrics or /bench is, once it has bound it.
+    bound = await asyncio.to_thread(benchlib.reported_ports, ports_file, proc, timeout, name)
+    web = f"http://127.0.0.1:{bound['web']}"
     spy = None
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -416,8 +418,7 @@ async def bench(
     runs = []
     for round_no in range(1, args.rounds + 1):
         for variant in args.variants:
-            port = free_port()
-            web = f"http://127.0.0.1:{port}"
+            ports_file = tmp / f"ports-{variant}-{round_no}.json"
             group = f"bench-{variant}-{run}-{round_no}"
             topic = naive_topic if variant == "naive" else READINGS_TOPIC
             changelog = f"{group}-patients-changelog" if variant == "vigil" else None
@@ -431,12 +432,12 @@ async def bench(
                     VIGIL_HOME=str(run_home),
                     VIGIL_KAFKA_BOOTSTRAP=bootstrap,
                     VIGIL_WORKER_ID=group,
-                    VIGIL_WORKER_WEB_PORT=str(port),
+                    VIGIL_WORKER_WEB_PORT="0",
                     VIGIL_LOG_FORMAT="json",
                     VIGIL_PARTITIONS=str(args.partitions),
                     VIGIL_PSEUDONYM_KEY=key_hex,
                 )
-                cmd = [sys.executable, "-m", "app.cli", "worker"]
+                cmd = [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(ports_file)]
             else:
                 env = dict(
                     base_env,
@@ -444,7 +445,8 @@ async def bench(
                     BENCH_APP_ID=group,
                     BENCH_TOPIC=topic,
                     BENCH_PARTITIONS=str(args.partitions),
-                    BENCH_WEB_PORT=str(port),
+                    BENCH_WEB_PORT="0",
+                    BENCH_PORTS_FILE=str(ports_file),
                     BENCH_DATADIR=str(tmp / f"state-{group}"),
                 )
                 cmd = [sys.executable, str(HERE / BASELINES[variant])]
@@ -454,7 +456,17 @@ async def bench(
             print(f"running {variant} (round {round_no} of {args.rounds}) ...", file=sys.stderr)
             profile = Path(f"{args.profile}-{variant}-{round_no}.txt") if args.profile else None
             result = await run_variant(
-                variant, cmd, env, group, topic, procs, bootstrap, args.timeout, web, changelog, profile
+                variant,
+                cmd,
+                env,
+                group,
+                topic,
+                procs,
+                bootstrap,
+                args.timeout,
+                ports_file,
+                changelog,
+                profile,
             )
             print(
                 f"  {variant}: {result['readings']} readings in {result['seconds']:.2f} s "

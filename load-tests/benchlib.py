@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.infra.kafka_local import KAFKA_VERSION, LocalKafka, free_port  # noqa: E402
+from app.infra import ports  # noqa: E402
+from app.infra.kafka_local import KAFKA_VERSION, LocalKafka  # noqa: E402
 
 
 def machine() -> dict[str, Any]:
@@ -75,8 +76,6 @@ def stop_on_signals() -> None:
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, on_sigterm)
-
-
 
 
 def _die_with_parent() -> None:
@@ -150,7 +149,7 @@ def kafka(bootstrap: str | None, data_dir: Path, partitions: int) -> Iterator[tu
     if bootstrap:
         yield bootstrap, f"external Kafka at {bootstrap}"
         return
-    broker = LocalKafka(data_dir, port=free_port(), controller_port=free_port(), partitions=partitions)
+    broker = LocalKafka(data_dir, partitions=partitions)  # on ports it chooses
     try:
         broker.start(quiet=True)
         yield broker.bootstrap, f"local Apache Kafka {KAFKA_VERSION} (KRaft, one node, same machine)"
@@ -185,6 +184,16 @@ def wait_ready(
             return time.monotonic()
         time.sleep(interval)
     raise RuntimeError(f"{url} not ready within {timeout:.0f} s")
+
+
+def reported_ports(
+    ports_file: Path, proc: subprocess.Popen[bytes], timeout: float, what: str = "the worker"
+) -> dict[str, int]:
+    """The ports a process started on port 0 with `--ports-file` (or BENCH_PORTS_FILE) reports."""
+    found = ports.wait(ports_file, proc, timeout)
+    if found is None:
+        raise RuntimeError(f"{what} exited with code {proc.returncode} before it served")
+    return found
 
 
 def metric(text: str, name: str) -> dict[str, float]:
@@ -227,12 +236,16 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 # -- Vigil's processes and the comparison apps ---------------------------------------
 
 
+def _service(command: str, home: Path) -> list[str]:
+    """`vigil gateway` or `vigil worker`, reporting its ports in `home`/COMMAND.ports.json."""
+    return [sys.executable, "-m", "app.cli", command, "--ports-file", str(home / f"{command}.ports.json")]
+
+
 def vigil_env(home: Path, bootstrap: str, devices: int, **settings: str) -> dict[str, str]:
     """Environment for `vigil gateway` / `vigil worker` children (and, once
     copied into os.environ, for this process's `Settings.from_env()`): a
-    private home, the benchmark's Kafka, free ports, quiet JSON logs, room
-    for `devices` connections. `settings` are more VIGIL_* values, e.g.
-    GATEWAY_PORT=..."""
+    private home, the benchmark's Kafka, quiet JSON logs, room for `devices`
+    connections. `settings` are more VIGIL_* values, e.g. GATEWAY_PORT="0"."""
     env = {
         **os.environ,
         "VIGIL_HOME": str(home),
@@ -253,7 +266,10 @@ def comparison_app(default_id: str, default_port: int, stats: dict[str, Any]) ->
 
     import faust
 
+    from agents.app import serve_web
+
     partitions = int(os.environ.get("BENCH_PARTITIONS", "4"))
+    web_port = int(os.environ.get("BENCH_WEB_PORT", str(default_port)))
     app = faust.App(
         os.environ.get("BENCH_APP_ID", default_id),
         broker=f"kafka://{os.environ.get('BENCH_BOOTSTRAP', '127.0.0.1:9092')}",
@@ -262,7 +278,8 @@ def comparison_app(default_id: str, default_port: int, stats: dict[str, Any]) ->
         consumer_auto_offset_reset="earliest",
         web_bind="127.0.0.1",
         web_host="127.0.0.1",
-        web_port=int(os.environ.get("BENCH_WEB_PORT", str(default_port))),
+        # Faust refuses port 0: it binds BENCH_WEB_PORT below (agents.app.serve_web).
+        web_port=web_port or default_port,
         web_in_thread=False,
         # Faust's default data folder is "<app id>-data" in the working
         # directory: keep it out of the repository.
@@ -276,6 +293,9 @@ def comparison_app(default_id: str, default_port: int, stats: dict[str, Any]) ->
     async def bench(web: Any, request: Any) -> Any:
         return web.json(stats)
 
+    # With BENCH_WEB_PORT=0, the port bound is written to BENCH_PORTS_FILE ({"web": port}).
+    ports_file = os.environ.get("BENCH_PORTS_FILE")
+    serve_web(app, "127.0.0.1", web_port, Path(ports_file) if ports_file else None)
     return app, topic
 
 
@@ -336,25 +356,35 @@ def vigil_services(
         procs = Processes(home / "logs")
         try:
             with kafka(bootstrap, home / "kafka", 4) as (address, broker):
-                http, ws, web = free_port(), free_port(), free_port()
+                # Port 0: each service reports the ports the system gave it.
                 env = vigil_env(
                     home,
                     address,
                     devices,
-                    GATEWAY_PORT=str(ws),
-                    GATEWAY_HTTP_PORT=str(http),
-                    WORKER_WEB_PORT=str(web),
+                    GATEWAY_PORT="0",
+                    GATEWAY_HTTP_PORT="0",
+                    WORKER_WEB_PORT="0",
                     **settings,
                 )
                 os.environ.update({k: v for k, v in env.items() if k.startswith("VIGIL_")})
-                current = Settings.from_env()
-                asyncio.run(ensure_topics(current))
-                gateway = procs.start("gateway", [sys.executable, "-m", "app.cli", "gateway"], env)
+                asyncio.run(ensure_topics(Settings.from_env()))
+                gateway = procs.start("gateway", _service("gateway", home), env)
                 worker_url = None
                 if worker:
-                    worker_proc = procs.start("worker", [sys.executable, "-m", "app.cli", "worker"], env)
+                    worker_proc = procs.start("worker", _service("worker", home), env)
+                    web = reported_ports(home / "worker.ports.json", worker_proc, 120)[ports.WORKER_WEB]
                     worker_url = f"http://127.0.0.1:{web}"
-                wait_ready(f"http://127.0.0.1:{http}/readyz", gateway, timeout=60, what="the gateway")
+                bound = reported_ports(home / "gateway.ports.json", gateway, 60, what="the gateway")
+                # The simulator (app.tools.loadtest) reads where the gateway is from the environment.
+                os.environ["VIGIL_GATEWAY_PORT"] = str(bound[ports.GATEWAY_WS])
+                os.environ["VIGIL_GATEWAY_HTTP_PORT"] = str(bound[ports.GATEWAY_HTTP])
+                current = Settings.from_env()
+                wait_ready(
+                    f"http://127.0.0.1:{bound[ports.GATEWAY_HTTP]}/readyz",
+                    gateway,
+                    timeout=60,
+                    what="the gateway",
+                )
                 if worker:
                     wait_ready(f"{worker_url}/readyz", worker_proc, timeout=120)
                 yield Services(current, broker, gateway, worker_url)

@@ -2,7 +2,7 @@
 
     .venv/bin/python load-tests/faults.py [--quick] [--runs N] [--only NAME[,NAME]] [--json FILE]
 
-It starts a local Kafka (`app.infra.kafka_local`, free ports), a `vigil gateway`
+It starts a local Kafka (`app.infra.kafka_local`, on ports it chooses), a `vigil gateway`
 and a `vigil worker` as child processes, and runs each scenario against them:
 a small simulated fleet (`app.tools.loadtest`, on the reference client
 `app.tools.simulate.DeviceClient`; half the patients deteriorate) streams through
@@ -117,6 +117,7 @@ from benchlib import (
     machine,
     machine_line,
     metric,
+    reported_ports,
     stop_on_signals,
     table,
     vigil_env,
@@ -127,7 +128,7 @@ from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from app.core import patient as core  # noqa: E402
 from app.core.records import decode_readings, pseudonym  # noqa: E402
-from app.infra.kafka_local import LocalCluster, LocalKafka, free_port  # noqa: E402
+from app.infra.kafka_local import LocalCluster, LocalKafka  # noqa: E402
 from app.infra.kafka_security import aiokafka_options  # noqa: E402
 from app.infra.registry import Registry  # noqa: E402
 from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings  # noqa: E402
@@ -189,8 +190,18 @@ class Worker:
     name: str
     worker_id: str  # Faust app id: the consumer group
     home: Path
-    url: str
     proc: subprocess.Popen[bytes]
+    port: int = 0  # its web port: first 0 (the system chooses), then the one it reported
+
+    @property
+    def ports_file(self) -> Path:
+        return self.home / "worker.ports.json"
+
+    @property
+    def url(self) -> str:
+        if not self.port:
+            self.port = reported_ports(self.ports_file, self.proc, 120, self.name)["web"]
+        return f"http://127.0.0.1:{self.port}"
 
 
 class Stack:
@@ -202,19 +213,20 @@ class Stack:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.procs = Processes(tmp / "logs")
-        self.broker = LocalKafka(
-            tmp / "kafka", port=free_port(), controller_port=free_port(), partitions=PARTITIONS
-        )
+        # Ports chosen by the broker (again if taken before it binds them), kept across its restarts.
+        self.broker = LocalKafka(tmp / "kafka", partitions=PARTITIONS)
         self.home = tmp / "home"
         self.home.mkdir(parents=True)
         self.key = secrets.token_hex(32)
-        self.ws_port, self.http_port = free_port(), free_port()
+        # The gateway's ports: 0 at first (the system chooses), then those it reported; a
+        # restarted gateway binds them again, so that the devices' URL stays the same.
+        self._gateway_ports: dict[str, int] = {}
         self.env = vigil_env(
             self.home,
             self.broker.bootstrap,
             500,
-            GATEWAY_PORT=str(self.ws_port),
-            GATEWAY_HTTP_PORT=str(self.http_port),
+            GATEWAY_PORT="0",
+            GATEWAY_HTTP_PORT="0",
             PSEUDONYM_KEY=self.key,
             WORKER_ID="vigil-faults-1",
         )
@@ -232,7 +244,22 @@ class Stack:
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.ws_port}/v1"
+        return f"ws://127.0.0.1:{self.gateway_port('ws')}/v1"
+
+    @property
+    def http_port(self) -> int:
+        return self.gateway_port("http")
+
+    def gateway_port(self, name: str) -> int:
+        """The gateway's port `name` ("ws", "http"), once it has reported it."""
+        if not self._gateway_ports:
+            assert self.gateway is not None
+            found = reported_ports(self.home / "gateway.ports.json", self.gateway, 90, "the gateway")
+            self._gateway_ports = found
+            self.env["VIGIL_GATEWAY_PORT"] = str(found["ws"])
+            self.env["VIGIL_GATEWAY_HTTP_PORT"] = str(found["http"])
+            os.environ.update({k: v for k, v in self.env.items() if k.startswith("VIGIL_GATEWAY")})
+        return self._gateway_ports[name]
 
     @property
     def registry(self) -> Registry:
@@ -240,6 +267,7 @@ class Stack:
 
     def start(self) -> None:
         self.broker.start(quiet=True)
+        self.env["VIGIL_KAFKA_BOOTSTRAP"] = os.environ["VIGIL_KAFKA_BOOTSTRAP"] = self.broker.bootstrap
         asyncio.run(ensure_topics(self.settings))
         self.start_gateway(wait=False)
         worker = self.start_worker(wait=False)
@@ -257,7 +285,9 @@ class Stack:
     # benchlib.Processes), and a thread of `asyncio.to_thread` ends soon.
 
     def start_gateway(self, wait: bool = True) -> None:
-        self.gateway = self.procs.start("gateway", [sys.executable, "-m", "app.cli", "gateway"], self.env)
+        ports_file = self.home / "gateway.ports.json"
+        command = [sys.executable, "-m", "app.cli", "gateway", "--ports-file", str(ports_file)]
+        self.gateway = self.procs.start("gateway", command, self.env)
         if wait:
             self.wait_gateway()
 
@@ -278,15 +308,15 @@ class Stack:
         home = self.tmp / name
         home.mkdir()
         (home / "devices.json").symlink_to(self.home / "devices.json")
-        port = free_port()
         env = {
             **self.env,
             "VIGIL_HOME": str(home),
-            "VIGIL_WORKER_WEB_PORT": str(port),
+            "VIGIL_WORKER_WEB_PORT": "0",
             "VIGIL_WORKER_ID": worker_id or self.worker_id,
         }
-        proc = self.procs.start(name, [sys.executable, "-m", "app.cli", "worker"], env)
-        worker = Worker(name, worker_id or self.worker_id, home, f"http://127.0.0.1:{port}", proc)
+        command = [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(home / "worker.ports.json")]
+        proc = self.procs.start(name, command, env)
+        worker = Worker(name, worker_id or self.worker_id, home, proc)
         self.workers[name] = worker
         if wait:
             self.wait_worker(worker)
@@ -300,10 +330,13 @@ class Stack:
         env = {
             **self.env,
             "VIGIL_HOME": str(worker.home),
-            "VIGIL_WORKER_WEB_PORT": worker.url.rsplit(":", 1)[1],
+            "VIGIL_WORKER_WEB_PORT": str(worker.port),  # the one it reported (0 if it never did)
             "VIGIL_WORKER_ID": worker.worker_id,
         }
-        worker.proc = self.procs.start(worker.name, [sys.executable, "-m", "app.cli", "worker"], env)
+        if not worker.port:
+            worker.ports_file.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(worker.ports_file)]
+        worker.proc = self.procs.start(worker.name, command, env)
         self.workers[worker.name] = worker
         if wait:
             self.wait_worker(worker)
@@ -401,23 +434,24 @@ class ClusterStack(Stack):
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.procs = Processes(tmp / "logs")
-        ports = [(free_port(), free_port()) for _ in range(3)]
-        self.broker = LocalCluster(tmp / "kafka", 3, partitions=PARTITIONS, ports=ports)  # type: ignore[assignment]
+        # Six ports free now: a KRaft quorum names its controllers' ports before they bind.
+        self.broker = LocalCluster(tmp / "kafka", 3, port=0, controller_port=0, partitions=PARTITIONS)  # type: ignore[assignment]
         self.home = tmp / "home"
         self.home.mkdir(parents=True)
         self.key = secrets.token_hex(32)
-        # Held open for the whole suite, so no other process takes the shared port.
+        # The shared websocket port: a socket bound to it with SO_REUSEPORT (not
+        # listening, so it takes no connection) holds it for the whole suite.
         self._shared = socket.socket()
         self._shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         self._shared.bind(("127.0.0.1", 0))
         self.ws_port = self._shared.getsockname()[1]
-        self.http_ports = [free_port(), free_port()]
-        self.http_port = self.http_ports[1]
+        self._http: dict[int, int] = {}  # gateway index -> the HTTP port it reported
         self.env = vigil_env(
             self.home,
             self.broker.bootstrap,
             500,
             GATEWAY_PORT=str(self.ws_port),
+            GATEWAY_HTTP_PORT="0",
             GATEWAY_REUSE_PORT="1",
             PSEUDONYM_KEY=self.key,
             WORKER_ID="vigil-faults-1",
@@ -434,6 +468,14 @@ class ClusterStack(Stack):
         self._names = 0
         self.killed: list[Worker] = []  # workers a scenario killed on purpose, for heal()
 
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}/v1"
+
+    @property
+    def http_port(self) -> int:
+        return self._http[1]
+
     def start(self) -> None:
         self.broker.start(quiet=True)
         asyncio.run(ensure_topics(self.settings))
@@ -448,21 +490,25 @@ class ClusterStack(Stack):
         super().stop()
         self._shared.close()
 
-    def _gateway_env(self, index: int) -> dict[str, str]:
+    def _start_gateway(self, index: int) -> subprocess.Popen[bytes]:
+        """Gateway `index` (0: the victim, 1: the one that stays), its HTTP port reported."""
         home = self.tmp / f"gateway-{index + 1}"
         home.mkdir(exist_ok=True)
-        return {**self.env, "VIGIL_HOME": str(home), "VIGIL_GATEWAY_HTTP_PORT": str(self.http_ports[index])}
+        ports_file = home / "gateway.ports.json"
+        ports_file.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "app.cli", "gateway", "--ports-file", str(ports_file)]
+        proc = self.procs.start(f"gateway-{index + 1}", command, {**self.env, "VIGIL_HOME": str(home)})
+        self._http[index] = reported_ports(ports_file, proc, 90, f"gateway-{index + 1}")["http"]
+        return proc
 
     def start_gateway(self, wait: bool = True) -> None:
-        command = [sys.executable, "-m", "app.cli", "gateway"]
-        self.gateway = self.procs.start("gateway-2", command, self._gateway_env(1))
+        self.gateway = self._start_gateway(1)
         if wait:
             self.wait_gateway()
 
     def start_victim(self) -> None:
-        command = [sys.executable, "-m", "app.cli", "gateway"]
-        self.victim = self.procs.start("gateway-1", command, self._gateway_env(0))
-        wait_ready(f"http://127.0.0.1:{self.http_ports[0]}/readyz", self.victim, 90, 0.1, what="gateway-1")
+        self.victim = self._start_gateway(0)
+        wait_ready(f"http://127.0.0.1:{self._http[0]}/readyz", self.victim, 90, 0.1, what="gateway-1")
 
     def kill_victim(self) -> None:
         assert self.victim is not None

@@ -31,8 +31,8 @@ reason).
 Configured by the environment (bench_worker.py sets it):
 BENCH_BOOTSTRAP (host:port), BENCH_APP_ID (consumer group, and so the
 changelog topic's name), BENCH_TOPIC (default vigil.readings),
-BENCH_WEB_PORT (default 6069), BENCH_DATADIR (Quix's state folder),
-BENCH_COMMIT_S (default 2.8). Run by hand:
+BENCH_WEB_PORT (default 6069; 0: a free one, written to BENCH_PORTS_FILE),
+BENCH_DATADIR (Quix's state folder), BENCH_COMMIT_S (default 2.8). Run by hand:
 
     BENCH_BOOTSTRAP=127.0.0.1:9092 BENCH_APP_ID=quix .venv/bin/python load-tests/quix_worker.py
 
@@ -62,6 +62,7 @@ from quixstreams.state.rocksdb import RocksDBOptions  # noqa: E402
 from river import stats as river_stats  # noqa: E402
 
 from app.core.records import decode_readings  # noqa: E402
+from app.infra import ports  # noqa: E402
 
 stats: dict[str, Any] = {"records": 0, "readings": 0, "patients": 0, "first": None, "last": None}
 _patients: set[bytes] = set()
@@ -136,14 +137,17 @@ class _Bench(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def serve_stats(port: int) -> None:
+def serve_stats(port: int, ports_file: str | None) -> None:
+    """/bench on `port`; with 0, the port the system chose is written to `ports_file` ({"web": port})."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Bench)
     threading.Thread(target=server.serve_forever, name="bench-http", daemon=True).start()
+    if ports_file:
+        ports.write(Path(ports_file), {ports.WORKER_WEB: server.server_address[1]})
 
 
 def main() -> None:
     app = build_app()
-    serve_stats(int(os.environ.get("BENCH_WEB_PORT", "6069")))
+    serve_stats(int(os.environ.get("BENCH_WEB_PORT", "6069")), os.environ.get("BENCH_PORTS_FILE"))
     app.run()  # until SIGTERM or SIGINT: Quix then commits and closes
 
 

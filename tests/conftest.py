@@ -1,46 +1,77 @@
 """Shared fixtures. The integration tests share one real Kafka broker, started
-once per session on free ports by the same module `vigil up` uses."""
+once per session by the same module `vigil up` uses (on ports it chooses, and
+chooses again if another process takes one first). Gateways and workers run
+on port 0 and report the ports the system gave them (`--ports-file`)."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from app.infra.kafka_local import LocalKafka, free_port
+from app.infra import ports
+from app.infra.kafka_local import LocalKafka
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def nobody_listens() -> Iterator[Callable[[], int]]:
+    """Ports nothing listens on, for the test's duration: each is bound here (not
+    listening, without SO_REUSEADDR), so a connection to it is refused and no
+    other process can take it meanwhile. Call the fixture for each one needed."""
+    held: list[socket.socket] = []
+
+    def port() -> int:
+        sock = socket.socket()
+        held.append(sock)
+        sock.bind(("127.0.0.1", 0))
+        number: int = sock.getsockname()[1]
+        return number
+
+    try:
+        yield port
+    finally:
+        for sock in held:
+            sock.close()
+
+
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
-    broker = LocalKafka(
-        tmp_path_factory.mktemp("kafka"), port=free_port(), controller_port=free_port(), partitions=4
-    )
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka"), partitions=4)
     broker.start(quiet=True)
     yield broker
     broker.stop()
 
 
+# The ports each service binds, all 0 (the system chooses), and the names it reports them under.
+SERVICE_PORTS = {
+    "gateway": {"VIGIL_GATEWAY_PORT": ports.GATEWAY_WS, "VIGIL_GATEWAY_HTTP_PORT": ports.GATEWAY_HTTP},
+    "worker": {"VIGIL_WORKER_WEB_PORT": ports.WORKER_WEB},
+}
+
+
 @dataclass
 class Vigil:
-    """Environment for running `vigil` commands against the test broker."""
+    """Environment for running `vigil` commands against the test broker.
+    `spawn` starts a gateway or a worker on port 0 with `--ports-file`; the
+    URLs below wait for the ports the last one spawned reports, and `env`
+    then carries them for client commands (`vigil simulate`, ...)."""
 
     env: dict[str, str]
     home: Path
-    ws_url: str
-    http_url: str
-    worker_url: str
+    spawned: dict[str, tuple[Path, subprocess.Popen[bytes]]] = field(default_factory=dict)
 
     def run(
         self, *args: str, check: bool = True, env_extra: dict[str, str] | None = None
@@ -57,13 +88,46 @@ class Vigil:
 
     def spawn(self, *args: str, log_name: str) -> subprocess.Popen[bytes]:
         log = open(self.home / f"{log_name}.log", "ab")
-        return subprocess.Popen(
+        command, env = args[0], dict(self.env)
+        if command in SERVICE_PORTS:
+            ports_file = self.home / f"{log_name}.ports.json"
+            ports_file.unlink(missing_ok=True)
+            env.update(dict.fromkeys(SERVICE_PORTS[command], "0"))
+            args = (*args, "--ports-file", str(ports_file))
+        proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", *args],
-            env=self.env,
+            env=env,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        if command in SERVICE_PORTS:
+            self.spawned[command] = (ports_file, proc)
+        return proc
+
+    def port(self, command: str, name: str) -> int:
+        """The port `name` of the last `command` spawned, once it reports it."""
+        ports_file, proc = self.spawned[command]
+        found = ports.wait(ports_file, proc, timeout=120)
+        assert found is not None, f"the {command} exited with {proc.returncode}: {self.log_tail(ports_file)}"
+        for variable, reported in SERVICE_PORTS[command].items():
+            self.env[variable] = str(found[reported])
+        return found[name]
+
+    def log_tail(self, ports_file: Path) -> str:
+        return self.log(ports_file.name.removesuffix(".ports.json"))[-2000:]
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port('gateway', ports.GATEWAY_WS)}/v1"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port('gateway', ports.GATEWAY_HTTP)}"
+
+    @property
+    def worker_url(self) -> str:
+        return f"http://127.0.0.1:{self.port('worker', ports.WORKER_WEB)}"
 
     def log(self, name: str) -> str:
         return (self.home / f"{name}.log").read_text(errors="replace")
@@ -71,21 +135,19 @@ class Vigil:
 
 @pytest.fixture
 def vigil(kafka: LocalKafka, tmp_path: Path, request: pytest.FixtureRequest) -> Vigil:
-    gw, http, web = free_port(), free_port(), free_port()
     env = dict(
         os.environ,
         VIGIL_HOME=str(tmp_path),
         VIGIL_KAFKA_BOOTSTRAP=kafka.bootstrap,
-        VIGIL_GATEWAY_PORT=str(gw),
-        VIGIL_GATEWAY_HTTP_PORT=str(http),
-        VIGIL_WORKER_WEB_PORT=str(web),
+        # Until a gateway or worker reports its ports: 0 (a client command would fail at once).
+        **dict.fromkeys([v for names in SERVICE_PORTS.values() for v in names], "0"),
         VIGIL_WORKER_ID=f"vigil-test-{tmp_path.name}",
         VIGIL_LOG_FORMAT="json",
     )
     marker = request.node.get_closest_marker("vigil_env")  # per-test settings
     if marker is not None:
         env.update(marker.kwargs)
-    return Vigil(env, tmp_path, f"ws://127.0.0.1:{gw}/v1", f"http://127.0.0.1:{http}", f"http://127.0.0.1:{web}")
+    return Vigil(env, tmp_path)
 
 
 @pytest.fixture
@@ -103,6 +165,16 @@ def services(vigil: Vigil) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
     finally:
         codes = {name: stop(proc) for name, proc in procs.items()}
     assert codes["gateway"] == 0, vigil.log("gateway")[-3000:]
+
+
+def reported_ports(
+    ports_file: Path, proc: subprocess.Popen[bytes], log: Path | None = None
+) -> dict[str, int]:
+    """The ports a service started with `--ports-file ports_file` reports, once it does."""
+    found = ports.wait(ports_file, proc, timeout=120)
+    tail = log.read_text(errors="replace")[-2000:] if log is not None else ""
+    assert found is not None, f"process exited with {proc.returncode} before serving: {tail}"
+    return found
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:

@@ -10,6 +10,7 @@ import signal
 import sys
 import traceback
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -126,6 +127,12 @@ def _add_services(sub: Any) -> None:
         service = _command(sub, name, text)
         # Set by `vigil up`: if that process goes, stop (SIGKILL after a grace period).
         service.add_argument("--supervisor", type=int, metavar="PID", help=argparse.SUPPRESS)
+        service.add_argument(
+            "--ports-file",
+            type=Path,
+            metavar="PATH",
+            help="once serving, write the ports it bound there as JSON (a port set to 0: the one chosen)",
+        )
     _command(sub, "config", "print the effective settings, where each comes from, secrets masked")
 
 
@@ -379,7 +386,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
     async def serve() -> None:
         await preflight.kafka(settings, within=5)
-        await Gateway(settings).run(stop_on_signals())
+        await Gateway(settings, args.ports_file).run(stop_on_signals())
 
     asyncio.run(serve())
     return Exit.OK
@@ -425,7 +432,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from agents.app import create_app
 
     worker = faust.Worker(
-        create_app(settings),
+        create_app(settings, args.ports_file),
         loglevel=settings.log_level,
         quiet=True,
         logging_config=logs.stdlib_config(settings.log_format, settings.log_level),
@@ -665,6 +672,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
+    from app.cli.up import local_kafka
     from app.infra.kafka_local import LocalCluster, LocalKafka, ensure_jars
 
     if args.action == "fetch":
@@ -672,13 +680,7 @@ def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
         return Exit.OK
     kafka: LocalKafka | LocalCluster
     if args.brokers == 1:
-        kafka = LocalKafka(
-            settings.home / "kafka",
-            settings.local_kafka_port,
-            settings.local_kafka_controller_port,
-            partitions=settings.partitions,
-            cache=settings.cache,
-        )
+        kafka = local_kafka(settings)
     else:
         kafka = LocalCluster(
             settings.home / f"kafka-{args.brokers}",

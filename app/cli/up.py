@@ -21,6 +21,10 @@ How it ends (docs/operations.md#vigil-up):
 - A port it needs is taken, or another `vigil up` runs on the same
   VIGIL_HOME: one line naming the port and the setting that changes it,
   before anything starts; exit 4.
+
+A gateway or worker port set to 0 is bound on a port the system chooses: the
+child reports it (`--ports-file` under VIGIL_HOME, `app.infra.ports`), and
+`vigil up` uses and prints the real one.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from typing import Any
 
 from app.cli import alert_view
 from app.core.errors import Exit, InUse, ServiceFailed
-from app.infra import preflight
+from app.infra import ports, preflight
 from app.infra.kafka_local import PRIVATE, LocalKafka
 from app.infra.runtime import STOP_SIGNALS, die_with_parent, write_line
 from app.infra.settings import Settings
@@ -69,6 +73,7 @@ class Child:
     name: str
     proc: subprocess.Popen[bytes]
     log: Path
+    ports_file: Path | None = None  # where it reports the ports it bound, when one is set to 0
 
 
 class Supervisor:
@@ -124,27 +129,32 @@ class Supervisor:
     def start(self) -> None:
         s = self.settings
         if s.uses_local_kafka:
-            self.kafka = LocalKafka(
-                s.home / "kafka",
-                s.local_kafka_port,
-                s.local_kafka_controller_port,
-                partitions=s.partitions,
-                cache=s.cache,
-            )
+            self.kafka = local_kafka(s)
             started = time.monotonic()
             say(f"starting the local Kafka on {self.kafka.bootstrap} ...")
             self.kafka.start()
-            say(f"Kafka ready in {time.monotonic() - started:.1f} s (data in {self.kafka.data_dir})")
+            # Ports set to 0 were chosen (and maybe chosen again): the children get the real ones.
+            self.settings = s = s.with_(
+                local_kafka_port=self.kafka.port, local_kafka_controller_port=self.kafka.controller_port
+            )
+            say(
+                f"Kafka ready on {self.kafka.bootstrap} in {time.monotonic() - started:.1f} s "
+                f"(data in {self.kafka.data_dir})"
+            )
         else:
             say(f"using the Kafka cluster at {s.bootstrap}")
             asyncio.run(preflight.kafka(s, within=10))
         asyncio.run(ensure_topics(s))
         self.children = [self.spawn("worker"), self.spawn("gateway")]
+        self.learn_ports(self.children[1])
+        s = self.settings
         host = s.gateway_host
         self.wait_ready(self.children[1], f"http://{host}:{s.gateway_http_port}/readyz")
         say(
             f"gateway ready on {preflight.gateway_url(s)} (metrics http://{host}:{s.gateway_http_port}/metrics)"
         )
+        self.learn_ports(self.children[0])
+        s = self.settings
         self.wait_ready(self.children[0], f"http://{s.worker_web_host}:{s.worker_web_port}/readyz")
         say(f"worker ready (metrics http://{s.worker_web_host}:{s.worker_web_port}/metrics)")
         say(f"logs in {self.logs}; press Ctrl-C to stop")
@@ -154,16 +164,53 @@ class Supervisor:
         env = dict(
             os.environ, VIGIL_KAFKA_BOOTSTRAP=self.settings.bootstrap, VIGIL_HOME=str(self.settings.home)
         )
+        args = [sys.executable, "-m", "app.cli", command, "--supervisor", str(os.getpid())]
+        ports_file = self.ports_file(command)
+        if ports_file is not None:
+            ports_file.unlink(missing_ok=True)
+            args += ["--ports-file", str(ports_file)]
         with open(log, "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", command, "--supervisor", str(os.getpid())],
+                args,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,  # Ctrl-C reaches us; we stop children in order
                 preexec_fn=die_with_parent(),  # and if we die, however, so do they
             )
-        return Child(command, proc, log)
+        return Child(command, proc, log, ports_file)
+
+    def ports_file(self, command: str) -> Path | None:
+        """Where `command` reports the ports it bound, when one of them is set to 0."""
+        s = self.settings
+        chosen = (s.gateway_port, s.gateway_http_port) if command == "gateway" else (s.worker_web_port,)
+        return self.settings.home / f"{command}.ports.json" if 0 in chosen else None
+
+    def learn_ports(self, child: Child, timeout: float = 120.0) -> None:
+        """The ports `child` bound in place of 0, into our settings: the URLs we
+        print, readiness, the status line and the simulated devices use them."""
+        if child.ports_file is None:
+            return
+        try:
+            found = ports.wait(child.ports_file, child.proc, timeout)
+        except TimeoutError:
+            raise ServiceFailed(
+                f"the {child.name} was not ready within {timeout:.0f} s; see {child.log}"
+            ) from None
+        if found is None:
+            raise self.exited(child)
+        if child.name == "gateway":
+            self.settings = self.settings.with_(
+                gateway_port=found[ports.GATEWAY_WS], gateway_http_port=found[ports.GATEWAY_HTTP]
+            )
+        else:
+            self.settings = self.settings.with_(worker_web_port=found[ports.WORKER_WEB])
+
+    def exited(self, child: Child) -> ServiceFailed:
+        return ServiceFailed(
+            f"the {child.name} exited with code {child.proc.returncode} while starting; "
+            + _last_line(child.log)
+        )
 
     def wait_ready(self, child: Child, url: str, timeout: float = 120.0) -> None:
         """Wait until `child` (our own process: it checked its ports were free
@@ -171,10 +218,7 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if child.proc.poll() is not None:
-                raise ServiceFailed(
-                    f"the {child.name} exited with code {child.proc.returncode} while starting; "
-                    + _last_line(child.log)
-                )
+                raise self.exited(child)
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200 and child.proc.poll() is None:
@@ -294,6 +338,18 @@ class Supervisor:
         if self.kafka is not None:
             self.kafka.stop()
         say(f"stopped in {time.monotonic() - started:.1f} s")
+
+
+def local_kafka(settings: Settings) -> LocalKafka:
+    """The local broker `vigil up` and `vigil kafka` run: on its settings' ports, or
+    for a port set to 0 on one it chooses."""
+    return LocalKafka(
+        settings.home / "kafka",
+        settings.local_kafka_port or None,
+        settings.local_kafka_controller_port or None,
+        partitions=settings.partitions,
+        cache=settings.cache,
+    )
 
 
 def run(

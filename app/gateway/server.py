@@ -39,6 +39,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, cast
 
 import structlog
@@ -67,7 +68,7 @@ from app.core.session import (
     rejection_summary,
 )
 from app.gateway.connection import GuardedConnection
-from app.infra import metrics
+from app.infra import metrics, ports
 from app.infra.directory import KafkaRegistry
 from app.infra.kafka_security import aiokafka_options
 from app.infra.pseudonyms import load_key
@@ -163,8 +164,11 @@ class _Link:
 
 
 class Gateway:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ports_file: Path | None = None) -> None:
         self.settings = settings
+        self.ports_file = ports_file  # where to report the ports bound (`--ports-file`)
+        self.http_port = settings.gateway_http_port  # the ports bound: those set, or the system's choice (0)
+        self.ws_port = settings.gateway_port
         self.limits = Limits(max_frame_bytes=settings.max_frame_bytes, max_batch=settings.max_batch)
         self.registry: Registry | KafkaRegistry = (
             KafkaRegistry(settings) if settings.registry == "kafka" else Registry(settings.registry_path)
@@ -621,6 +625,7 @@ class Gateway:
         runner = web.AppRunner(await self.http_app(), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, self.settings.gateway_host, self.settings.gateway_http_port).start()
+        self.http_port = ports.address_port(runner.addresses)
         windows: AIOKafkaConsumer | None = None
         try:
             windows = await self._connect_kafka()
@@ -668,18 +673,25 @@ class Gateway:
             ping_timeout=self.settings.ping_timeout_s,
             server_header=None,
             reuse_port=self.settings.gateway_reuse_port or None,
-        ):
+        ) as server:
+            self.ws_port = ports.bound_port(server.sockets)
+            self._report_ports()
             self.serving = True
             metrics.GATEWAY_READY.set(1)
             scheme = "wss" if context else "ws"
             log.info(
                 "gateway listening",
-                ws=f"{scheme}://{self.settings.gateway_host}:{self.settings.gateway_port}",
-                http=f"http://{self.settings.gateway_host}:{self.settings.gateway_http_port}",
+                ws=f"{scheme}://{self.settings.gateway_host}:{self.ws_port}",
+                http=f"http://{self.settings.gateway_host}:{self.http_port}",
             )
             await stop.wait()
             self.serving = False
             metrics.GATEWAY_READY.set(0)
+
+    def _report_ports(self) -> None:
+        """The ports bound, for whoever started us on port 0 (`--ports-file`)."""
+        if self.ports_file is not None:
+            ports.write(self.ports_file, {ports.GATEWAY_WS: self.ws_port, ports.GATEWAY_HTTP: self.http_port})
 
     async def _shut_down(self, windows: AIOKafkaConsumer | None) -> None:
         for task in self._tasks:

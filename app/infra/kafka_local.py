@@ -2,7 +2,7 @@
 Maven Central jars.
 
 One module provisions, starts and stops it for `vigil up`, for the integration
-tests (a session fixture on free ports) and so for `.ci/run`:
+tests (a session fixture on ports it chooses) and so for `.ci/run`:
 
 - `ensure_jars()` resolves the broker's jars with Maven (app/infra/kafka/pom.xml)
   into a cache folder, once; later runs find them there. Maven's own
@@ -13,6 +13,12 @@ tests (a session fixture on free ports) and so for `.ci/run`:
   the kernel's parent-death signal, so it never outlives the process that
   started it. `stop()` shuts it down cleanly; `failure()` says whether it has
   died or taken its log directory offline (Kafka does that on a full disk).
+- Without explicit ports, `LocalKafka(data_dir)` chooses free ones (readable
+  as `port`, `controller_port`, `bootstrap`). A KRaft controller must know its
+  own port before it binds it, so port 0 is no option: if another process
+  takes a chosen port before the JVM binds it, `start()` chooses again (up to
+  PORT_ATTEMPTS times). Explicit ports (`vigil up`, `vigil kafka`) are never
+  changed: a taken one is one `PortInUse` naming its setting.
 
 `LocalKafka(..., secured=Secured(...))` starts it as a secured cluster is
 run (for tests of Vigil's Kafka security settings): one SASL_SSL listener
@@ -27,6 +33,8 @@ A user with their own cluster sets VIGIL_KAFKA_BOOTSTRAP and none of this runs.
 from __future__ import annotations
 
 import base64
+import contextlib
+import re
 import shutil
 import signal
 import socket
@@ -55,6 +63,16 @@ LOG_DIR_FAILED = (
 )
 DISK_FULL = "No space left on device"
 PRIVATE = 0o700  # Kafka's data folders: readable by their owner only
+BIND_FAILED = "Address already in use"  # what the broker logs when it cannot bind a port
+PORT_ATTEMPTS = 5  # a broker with chosen ports: how often it tries new ones
+
+
+class _BindFailed(LocalKafkaError):
+    """The broker exited because a port it was to listen on (`port`; 0: unknown) is taken."""
+
+    def __init__(self, message: str, port: int) -> None:
+        super().__init__(message)
+        self.port = port
 
 
 def cache_dir(base: Path | None = None) -> Path:
@@ -128,7 +146,11 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
-def free_port() -> int:
+def _choose_port() -> int:
+    """A port free now, for a broker without explicit ports. The JVM binds it
+    later, so another process may take it first: `LocalKafka.start` then
+    chooses again (a KRaft controller must know its port before it binds it,
+    so port 0 is no option)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -247,8 +269,8 @@ class Node:
     replicas of every topic (three in a three-node cluster, so a write
     acknowledged with acks=all is on two of them at least)."""
 
-    node_id: int
-    voters: str
+    node_id: int = 1
+    voters: str = ""  # empty: this node alone, on its controller port
     cluster_id: str | None = None
     replicas: int = 1
 
@@ -263,23 +285,29 @@ class LocalKafka:
     def __init__(
         self,
         data_dir: Path,
-        port: int = 9092,
-        controller_port: int = 9093,
+        port: int | None = None,
+        controller_port: int | None = None,
         heap: str = "512m",
         partitions: int = 4,
         cache: Path | None = None,
         secured: Secured | None = None,
         node: Node | None = None,
     ) -> None:
-        self.node = node or Node(1, f"1@127.0.0.1:{controller_port}", replicas=1)
+        self.node = node or Node()
         self.data_dir = Path(data_dir)
         self.secured = secured
         self.cache = cache
         self._log_seen = 0  # bytes of the log already scanned by failure()
         self._log_failure: str | None = None
         self._disk_full = False
-        self.port = port
-        self.controller_port = controller_port
+        self._out_seen = 0  # bytes of kafka.out written by earlier runs
+        # Ports not given are chosen here, and again by start() if another
+        # process takes one before the broker binds it; once it has started,
+        # they stay (a restart keeps the address its clients know).
+        self._choosing = (port is None, controller_port is None)
+        self.port = port or 0
+        self.controller_port = controller_port or 0
+        self._choose_again()
         self.heap = heap
         self.partitions = partitions
         self.proc: subprocess.Popen[bytes] | None = None
@@ -307,19 +335,68 @@ class LocalKafka:
         ]
 
     def start(self, timeout: float = 90.0, quiet: bool = False) -> None:
+        """Start the broker and wait until it serves. Explicit ports that are
+        taken are one `PortInUse`; chosen ones are chosen again, up to
+        PORT_ATTEMPTS times in all, if the broker could not bind them."""
         libs = ensure_jars(quiet=quiet, cache=self.cache)
-        self.check_ports()
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            if self._choosing != (False, False) and attempt > 1:
+                self._choose_again()
+            if self._chosen_ports_taken():
+                continue
+            try:
+                self._start_once(libs, timeout)
+            except _BindFailed as exc:
+                explicit = self._explicit_port_taken(exc.port)
+                if explicit is not None:
+                    raise explicit from None
+                if self._choosing == (False, False) or attempt == PORT_ATTEMPTS:
+                    raise LocalKafkaError(str(exc)) from None
+                continue
+            self._choosing = (False, False)  # started: its clients know these ports now
+            return
+        raise LocalKafkaError(f"the local Kafka found no free ports in {PORT_ATTEMPTS} attempts")
+
+    def _choose_again(self) -> None:
+        """New ports for those not given (two different ones)."""
+        if self._choosing[0]:
+            self.port = _choose_port()
+        if self._choosing[1]:
+            self.controller_port = _choose_port()
+            while self.controller_port == self.port:
+                self.controller_port = _choose_port()
+
+    def _explicit_port_taken(self, port: int) -> PortInUse | None:
+        """`PortInUse` naming the setting of `port`, if it is one given explicitly."""
+        for ours, variable, chosen in (
+            (self.port, "VIGIL_LOCAL_KAFKA_PORT", self._choosing[0]),
+            (self.controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT", self._choosing[1]),
+        ):
+            if port == ours and not chosen:
+                return PortInUse(port, "127.0.0.1", variable, " (another Kafka, or another `vigil up`?)")
+        return None
+
+    def _chosen_ports_taken(self) -> bool:
+        """Whether a chosen port is taken now (then choose again); `PortInUse` for an explicit one."""
+        for port, variable, chosen in (
+            (self.port, "VIGIL_LOCAL_KAFKA_PORT", self._choosing[0]),
+            (self.controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT", self._choosing[1]),
+        ):
+            if _port_in_use(port):
+                if chosen:
+                    return True
+                raise PortInUse(port, "127.0.0.1", variable, " (another Kafka, or another `vigil up`?)")
+        return False
+
+    def check_ports(self) -> None:
+        """`PortInUse` for a port taken now (a cluster's nodes have theirs given)."""
+        if self._chosen_ports_taken():
+            raise LocalKafkaError("a port chosen for the local Kafka was taken; start it again")
+
+    def _start_once(self, libs: Path, timeout: float) -> None:
         self.prepare(libs)
         self.launch(libs)
         self.await_ready(time.monotonic() + timeout)
-
-    def check_ports(self) -> None:
-        for port, variable in (
-            (self.port, "VIGIL_LOCAL_KAFKA_PORT"),
-            (self.controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT"),
-        ):
-            if _port_in_use(port):
-                raise PortInUse(port, "127.0.0.1", variable, " (another Kafka, or another `vigil up`?)")
 
     def prepare(self, libs: Path) -> None:
         """The configuration, and the storage formatted on first use."""
@@ -335,7 +412,7 @@ class LocalKafka:
             data=logs,
             partitions=self.partitions,
             node_id=node.node_id,
-            voters=node.voters,
+            voters=node.voters or f"{node.node_id}@127.0.0.1:{self.controller_port}",
             replicas=node.replicas,
             min_isr=node.min_isr,
         )
@@ -369,6 +446,7 @@ class LocalKafka:
         self.log_path.write_text("")
         self._log_seen, self._log_failure, self._disk_full = 0, None, False
         with open(self.data_dir / "kafka.out", "ab") as out:
+            self._out_seen = out.tell()
             self.proc = subprocess.Popen(
                 self._java(libs, "kafka.Kafka", str(self.data_dir / "server.properties")),
                 stdout=out,
@@ -383,6 +461,9 @@ class LocalKafka:
             raise LocalKafkaError("the local Kafka was not launched")
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                taken = self._bind_failed()
+                if taken is not None:
+                    raise _BindFailed(str(self.failure()), taken)
                 raise LocalKafkaError(str(self.failure()))
             if READY_LINE in self.log_path.read_text(errors="replace") and _port_in_use(self.port):
                 return
@@ -395,6 +476,22 @@ class LocalKafka:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+    def _bind_failed(self) -> int | None:
+        """The port the broker exited on because it is taken (0: which one it did not
+        say), or None if it exited for another reason. Kafka logs "Socket server
+        failed to bind to 127.0.0.1:PORT: Address already in use."."""
+        printed = ""
+        with contextlib.suppress(OSError):
+            with open(self.data_dir / "kafka.out", "rb") as out:
+                out.seek(self._out_seen)  # this run's output only: the file keeps every run's
+                printed += out.read().decode(errors="replace")
+        with contextlib.suppress(OSError):
+            printed += self.log_path.read_text(errors="replace")
+        if BIND_FAILED not in printed:
+            return None
+        named = re.search(r"failed to bind to [^\s]*:(\d+)", printed)
+        return int(named.group(1)) if named else 0
 
     def acl(self, *arguments: str) -> None:
         """Add ACLs with Kafka's own tool, as `admin` (a secured broker only): `arguments`
@@ -489,7 +586,17 @@ class LocalCluster:
         self.data_dir = Path(data_dir)
         self.cache = cache
         ids = range(1, brokers + 1)
-        pairs = list(ports) or [(port + 2 * (i - 1), controller_port + 2 * (i - 1)) for i in ids]
+        if ports:
+            pairs = list(ports)
+        elif port and controller_port:
+            pairs = [(port + 2 * (i - 1), controller_port + 2 * (i - 1)) for i in ids]
+        else:  # 0: ports the system has free now (a cluster cannot choose again: its quorum names them)
+            chosen: list[int] = []
+            while len(chosen) < 2 * brokers:
+                candidate = _choose_port()
+                if candidate not in chosen:
+                    chosen.append(candidate)
+            pairs = [(chosen[2 * i], chosen[2 * i + 1]) for i in range(brokers)]
         if len(pairs) != brokers:
             raise ValueError("one (broker, controller) port pair per broker")
         node_ports = {i: pairs[i - 1] for i in ids}

@@ -171,9 +171,10 @@ def port_free(host: str, port: int) -> bool:
 
 
 def ports_free(host: str, ports: list[tuple[int, str]], hint: str = "") -> None:
-    """Raise `PortInUse` for the first (port, VIGIL_* variable) that is taken."""
+    """Raise `PortInUse` for the first (port, VIGIL_* variable) that is taken;
+    port 0 (the system chooses one when binding) is never taken."""
     for port, variable in ports:
-        if not port_free(host, port):
+        if port != 0 and not port_free(host, port):
             raise PortInUse(port, host, variable, hint)
 
 

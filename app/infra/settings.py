@@ -71,6 +71,13 @@ def whole(low: int, high: int | None = None) -> tuple[Callable[[str], Any], str]
 
 
 PORT = ((lambda text: _whole(text, 1, 65535)), "a port number from 1 to 65535")
+# A port Vigil binds: 0 has a free one chosen, which is then reported (the
+# gateway's and the worker's start-up log line and `--ports-file`; `vigil up`
+# and `vigil kafka` print where the local broker runs).
+LISTEN_PORT = (
+    (lambda text: _whole(text, 0, 65535)),
+    "a port number from 0 to 65535 (0: a free one is chosen)",
+)
 
 
 def seconds(minimum: float = 0.0, strict: bool = False) -> tuple[Callable[[str], Any], str]:
@@ -247,20 +254,20 @@ class Settings:
     # PEM client certificate and its (unencrypted) key, for brokers that ask for one (mutual TLS).
     kafka_cert: str = setting("KAFKA_CERT", "", FILE)
     kafka_key: str = setting("KAFKA_KEY", "", FILE)
-    local_kafka_port: int = setting("LOCAL_KAFKA_PORT", 9092, PORT)
-    local_kafka_controller_port: int = setting("LOCAL_KAFKA_CONTROLLER_PORT", 9093, PORT)
+    local_kafka_port: int = setting("LOCAL_KAFKA_PORT", 9092, LISTEN_PORT)
+    local_kafka_controller_port: int = setting("LOCAL_KAFKA_CONTROLLER_PORT", 9093, LISTEN_PORT)
     partitions: int = setting("PARTITIONS", 4, whole(1, 10_000))
     replication_factor: int = setting("REPLICATION_FACTOR", 1, whole(1, 32))
     gateway_host: str = setting("GATEWAY_HOST", "127.0.0.1", HOST)
-    gateway_port: int = setting("GATEWAY_PORT", 8765, PORT)
-    gateway_http_port: int = setting("GATEWAY_HTTP_PORT", 8766, PORT)
+    gateway_port: int = setting("GATEWAY_PORT", 8765, LISTEN_PORT)
+    gateway_http_port: int = setting("GATEWAY_HTTP_PORT", 8766, LISTEN_PORT)
     # Several gateways on one host share the websocket port (SO_REUSEPORT: the kernel spreads new
     # connections over them); each keeps an HTTP port of its own for its metrics.
     gateway_reuse_port: bool = setting("GATEWAY_REUSE_PORT", False, FLAG)
     # Faust app id: consumer group and changelog topic prefix.
     worker_id: str = setting("WORKER_ID", "vigil-worker", KAFKA_NAME)
     worker_web_host: str = setting("WORKER_WEB_HOST", "127.0.0.1", HOST)
-    worker_web_port: int = setting("WORKER_WEB_PORT", 6066, PORT)
+    worker_web_port: int = setting("WORKER_WEB_PORT", 6066, LISTEN_PORT)
     # How long Kafka waits for a silent worker before handing its partitions
     # to another: the pause after a crash. Faust's default is 60 s.
     worker_session_timeout_s: float = setting("WORKER_SESSION_TIMEOUT_S", 10.0, seconds(0, strict=True))

@@ -15,23 +15,23 @@ from pathlib import Path
 
 import pytest
 
-from app.infra.kafka_local import free_port
 from tests.conftest import ROOT
 
 KEY = "ab" * 32
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """Nothing listens on any port these settings name."""
+def env(tmp_path: Path, nobody_listens) -> dict[str, str]:
+    """Nothing listens where Kafka is said to be (a port held, not listening, for
+    the test); a gateway or worker would bind ports the system chooses."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     return dict(
         base,
         VIGIL_HOME=str(tmp_path / "home"),
-        VIGIL_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
-        VIGIL_GATEWAY_PORT=str(free_port()),
-        VIGIL_GATEWAY_HTTP_PORT=str(free_port()),
-        VIGIL_WORKER_WEB_PORT=str(free_port()),
+        VIGIL_KAFKA_BOOTSTRAP=f"127.0.0.1:{nobody_listens()}",
+        VIGIL_GATEWAY_PORT="0",
+        VIGIL_GATEWAY_HTTP_PORT="0",
+        VIGIL_WORKER_WEB_PORT="0",
     )
 
 
@@ -176,12 +176,13 @@ def test_debug_level_shows_the_traceback(env) -> None:
 
 def test_busy_port_on_the_gateway_is_one_line(env) -> None:
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", int(env["VIGIL_GATEWAY_HTTP_PORT"])))
+        holder.bind(("127.0.0.1", 0))
         holder.listen()
-        done = vigil({**env, "VIGIL_PSEUDONYM_KEY": KEY}, "gateway")
+        port = str(holder.getsockname()[1])
+        done = vigil({**env, "VIGIL_PSEUDONYM_KEY": KEY, "VIGIL_GATEWAY_HTTP_PORT": port}, "gateway")
     assert done.returncode == 4
     line = one_line(done)
-    assert env["VIGIL_GATEWAY_HTTP_PORT"] in line and "VIGIL_GATEWAY_HTTP_PORT" in line
+    assert port in line and "VIGIL_GATEWAY_HTTP_PORT" in line
 
 
 def now_ms() -> int:
@@ -215,13 +216,16 @@ def test_replay_refuses_a_bad_recording_in_one_line(
 @pytest.mark.parametrize(
     "command", [["replay", "REC"], ["simulate", "--devices", "1", "--duration", "2"]], ids=lambda c: c[0]
 )
-def test_no_gateway_is_one_line_naming_the_url(env, tmp_path, command: list[str]) -> None:
+def test_no_gateway_is_one_line_naming_the_url(env, tmp_path, nobody_listens, command: list[str]) -> None:
     recording = tmp_path / "rec.csv"
     recording.write_text(f"patient,ts,heart_rate\nBED-1,{now_ms() - 60_000},70\n")
-    done = vigil(env, *[str(recording) if part == "REC" else part for part in command])
+    port = str(nobody_listens())
+    done = vigil(
+        {**env, "VIGIL_GATEWAY_PORT": port}, *[str(recording) if part == "REC" else part for part in command]
+    )
     assert done.returncode == 5
     line = one_line(done)
-    assert f"cannot reach ws://127.0.0.1:{env['VIGIL_GATEWAY_PORT']}/v1" in line
+    assert f"cannot reach ws://127.0.0.1:{port}/v1" in line
 
 
 def test_devices_add_on_a_full_disk_leaves_the_registry_as_it_was(env) -> None:

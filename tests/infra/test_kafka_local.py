@@ -22,7 +22,60 @@ def test_port_in_use_is_reported(monkeypatch, tmp_path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is already in use.*LOCAL_KAFKA_PORT"):
-            LocalKafka(tmp_path, port=port, controller_port=kafka_local.free_port()).start()
+            LocalKafka(tmp_path, port=port).start()  # the controller port: chosen
+
+
+def test_chosen_ports_that_are_taken_are_chosen_again(monkeypatch, tmp_path) -> None:
+    """Without explicit ports the broker chooses them; one taken before the
+    broker starts is replaced, and the broker then serves on the new one."""
+    monkeypatch.setattr(kafka_local, "ensure_jars", lambda quiet=False, cache=None: tmp_path)
+    started: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        LocalKafka,
+        "_start_once",
+        lambda self, libs, timeout: started.append((self.port, self.controller_port)),
+    )
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        free = iter([taken, 40001, 40002, 40003])
+        monkeypatch.setattr(kafka_local, "_choose_port", lambda: next(free))
+        broker = LocalKafka(tmp_path)
+        assert broker.bootstrap == f"127.0.0.1:{taken}"
+        broker.start()
+    assert started == [(40002, 40003)]
+    assert broker.bootstrap == "127.0.0.1:40002"
+
+
+def test_an_explicit_port_the_broker_cannot_bind_is_one_port_in_use(monkeypatch, tmp_path) -> None:
+    """Explicit ports are never chosen again: the port Kafka could not bind is named, with its setting."""
+    monkeypatch.setattr(kafka_local, "ensure_jars", lambda quiet=False, cache=None: tmp_path)
+    attempts: list[int] = []
+
+    def bind_fails(self, libs, timeout) -> None:
+        attempts.append(self.port)
+        raise kafka_local._BindFailed("the local Kafka exited with code 1", 40011)
+
+    monkeypatch.setattr(LocalKafka, "_start_once", bind_fails)
+    broker = LocalKafka(tmp_path, port=40010, controller_port=40011)
+    with pytest.raises(
+        PortInUse, match="port 40011 on 127.0.0.1 is already in use.*LOCAL_KAFKA_CONTROLLER_PORT"
+    ):
+        broker.start()
+    assert attempts == [40010] and (broker.port, broker.controller_port) == (40010, 40011)
+
+
+def test_the_bind_failure_is_read_from_the_broker_log(tmp_path) -> None:
+    broker = LocalKafka(tmp_path, port=40010, controller_port=40011)
+    broker.log_path.write_text(
+        "[2026-11-30 19:08:08,100] ERROR ... (kafka.server.BrokerServer)\n"
+        "Caused by: org.apache.kafka.common.KafkaException: Socket server failed to bind to "
+        "127.0.0.1:40010: Address already in use.\n"
+    )
+    assert broker._bind_failed() == 40010
+    broker.log_path.write_text("[2026-11-30 19:08:08,100] ERROR Exiting Kafka due to fatal exception\n")
+    assert broker._bind_failed() is None
 
 
 # As Kafka 3.9.1 logged them on a full tmpfs (paths and class names shortened).

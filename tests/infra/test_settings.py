@@ -43,11 +43,25 @@ def test_empty_means_default_except_where_empty_switches_something_off() -> None
     assert s.gateway_port == 8765 and s.kafka_bootstrap == "" and s.compression == ""
 
 
+def test_port_0_has_a_free_one_chosen() -> None:
+    names = (
+        "GATEWAY_PORT",
+        "GATEWAY_HTTP_PORT",
+        "WORKER_WEB_PORT",
+        "LOCAL_KAFKA_PORT",
+        "LOCAL_KAFKA_CONTROLLER_PORT",
+    )
+    s = Settings.from_env({f"VIGIL_{name}": "0" for name in names})
+    assert [s.gateway_port, s.gateway_http_port, s.worker_web_port] == [0, 0, 0]
+    assert [s.local_kafka_port, s.local_kafka_controller_port] == [0, 0]
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "accepts"),
     [
-        ("VIGIL_GATEWAY_PORT", "99999", "a port number from 1 to 65535"),
-        ("VIGIL_GATEWAY_PORT", "0", "a port number from 1 to 65535"),
+        ("VIGIL_GATEWAY_PORT", "99999", "a port number from 0 to 65535"),
+        ("VIGIL_GATEWAY_PORT", "-1", "a port number from 0 to 65535"),
+        ("VIGIL_LOCAL_KAFKA_PORT", "70000", "a port number from 0 to 65535 (0: a free one is chosen)"),
         ("VIGIL_CONFIRM_S", "abc", "a number of seconds"),
         ("VIGIL_ACK_TIMEOUT_S", "10s", "without a unit"),
         ("VIGIL_ACK_TIMEOUT_S", "0", "above 0"),

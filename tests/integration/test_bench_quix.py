@@ -21,8 +21,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.core.protocol import Reading
 from app.core.records import encode_readings
-from app.infra.kafka_local import LocalKafka, free_port
-from tests.conftest import stop
+from app.infra.kafka_local import LocalKafka
+from tests.conftest import reported_ports, stop
 
 pytestmark = pytest.mark.integration
 
@@ -87,14 +87,15 @@ def test_quix_peer_processes_every_reading_with_its_state_in_the_changelog(
     kafka: LocalKafka, tmp_path: Path
 ) -> None:
     run = secrets.token_hex(3)
-    topic, group, port = f"bench.smoke.{run}", f"bench-smoke-quix-{run}", free_port()
+    topic, group = f"bench.smoke.{run}", f"bench-smoke-quix-{run}"
     asyncio.run(fill(kafka.bootstrap, topic))
     env = {
         **os.environ,
         "BENCH_BOOTSTRAP": kafka.bootstrap,
         "BENCH_APP_ID": group,
         "BENCH_TOPIC": topic,
-        "BENCH_WEB_PORT": str(port),
+        "BENCH_WEB_PORT": "0",  # it reports the port it bound
+        "BENCH_PORTS_FILE": str(tmp_path / "quix.ports.json"),
         "BENCH_DATADIR": str(tmp_path / "state"),
         "BENCH_COMMIT_S": "0.5",
     }
@@ -105,6 +106,7 @@ def test_quix_peer_processes_every_reading_with_its_state_in_the_changelog(
     )
     changelog = f"changelog__{group}--{topic}--default"
     try:
+        port = reported_ports(tmp_path / "quix.ports.json", proc, tmp_path / "quix.log")["web"]
         deadline, stats, written = time.monotonic() + 90, None, 0
         while time.monotonic() < deadline:
             assert proc.poll() is None, (tmp_path / "quix.log").read_text()[-3000:]

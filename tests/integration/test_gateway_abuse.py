@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from app.infra.kafka_local import LocalKafka, free_port
+from app.infra.kafka_local import LocalKafka
 from app.infra.settings import Settings
 from app.tools.simulate import DeviceClient
 from tests.conftest import ready, stop, wait_ready
@@ -370,7 +370,7 @@ async def test_deep_nesting_and_foreign_digits_are_refused_alone(vigil, gateway)
 
 
 async def test_readiness_follows_kafka_without_traffic(vigil, tmp_path) -> None:
-    broker = LocalKafka(tmp_path / "kafka", port=free_port(), controller_port=free_port())
+    broker = LocalKafka(tmp_path / "kafka")  # on ports it chooses
     broker.start(quiet=True)
     vigil.env.update(VIGIL_KAFKA_BOOTSTRAP=broker.bootstrap, VIGIL_KAFKA_PROBE_S="1")
     proc = vigil.spawn("gateway", log_name="gateway")

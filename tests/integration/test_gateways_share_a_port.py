@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -19,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from app.infra import directory
-from app.infra.kafka_local import LocalKafka, free_port
+from app.infra.kafka_local import LocalKafka
 from app.infra.settings import Settings
 from app.tools.simulate import DeviceClient, Stats
-from tests.conftest import ROOT, read_all, stop, wait_ready
+from tests.conftest import ROOT, read_all, reported_ports, stop, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +41,12 @@ def _open_connections(http_url: str) -> float:
 async def test_two_gateways_share_a_port_and_take_over_each_others_devices(
     kafka: LocalKafka, tmp_path: Path
 ) -> None:
-    ws = free_port()
+    # The shared port, held by a socket bound with SO_REUSEPORT (not listening:
+    # it takes no connection) so that no other process takes it meanwhile.
+    shared = socket.socket()
+    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    shared.bind(("127.0.0.1", 0))
+    ws = shared.getsockname()[1]
     base = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")} | {
         "VIGIL_KAFKA_BOOTSTRAP": kafka.bootstrap,
         "VIGIL_REGISTRY": "kafka",
@@ -51,12 +57,14 @@ async def test_two_gateways_share_a_port_and_take_over_each_others_devices(
     }
     gateways = []
     for name in ("gw1", "gw2"):
-        http = free_port()
-        env = base | {"VIGIL_HOME": str(tmp_path / name), "VIGIL_GATEWAY_HTTP_PORT": str(http)}
+        env = base | {"VIGIL_HOME": str(tmp_path / name), "VIGIL_GATEWAY_HTTP_PORT": "0"}
         log = open(tmp_path / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        command = [sys.executable, "-m", "app.cli", "gateway"]
+        ports_file = tmp_path / f"{name}.ports.json"
+        command = [sys.executable, "-m", "app.cli", "gateway", "--ports-file", str(ports_file)]
         proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        gateways.append((proc, f"http://127.0.0.1:{http}"))
+        bound = reported_ports(ports_file, proc, tmp_path / f"{name}.log")
+        assert bound["ws"] == ws
+        gateways.append((proc, f"http://127.0.0.1:{bound['http']}"))
     clients: list[DeviceClient] = []
     stop_clients = asyncio.Event()
     running: list[asyncio.Future[None]] = []
@@ -88,6 +96,7 @@ async def test_two_gateways_share_a_port_and_take_over_each_others_devices(
         await asyncio.gather(*running, return_exceptions=True)
         for proc, _ in gateways:
             stop(proc)
+        shared.close()
     assert all(len(c.acked_seqs or ()) == 40 for c in clients)
     stored: dict[str, set[int]] = {}
     for record in await read_all(kafka.bootstrap, "vigil.readings"):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from app.infra.kafka_local import LocalKafka, free_port
+from app.infra.kafka_local import LocalKafka
 from app.tools.simulate import DeviceClient
 from tests.conftest import read_topic, ready, stop, wait_ready
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_no_acknowledged_reading_is_lost_when_kafka_restarts(vigil, tmp_path) -> None:
-    broker = LocalKafka(tmp_path / "kafka", port=free_port(), controller_port=free_port())
+    broker = LocalKafka(tmp_path / "kafka")  # on ports it chooses
     broker.start(quiet=True)
     vigil.env.update(VIGIL_KAFKA_BOOTSTRAP=broker.bootstrap, VIGIL_ACK_TIMEOUT_S="3")
     gateway = vigil.spawn("gateway", log_name="gateway")

@@ -25,11 +25,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from websockets.asyncio.client import connect
 
-from app.infra.kafka_local import LocalKafka, Secured, free_port
+from app.infra.kafka_local import LocalKafka, Secured
 from app.infra.kafka_security import aiokafka_options
 from app.infra.settings import Settings
 from app.infra.topics import assignment, ensure_topics, from_start, read_to_end
-from tests.conftest import ROOT, stop, wait_ready
+from tests.conftest import ROOT, reported_ports, stop, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -64,8 +64,6 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalKaf
     keystore, ca = _broker_pki(folder)
     broker = LocalKafka(
         folder / "data",
-        port=free_port(),
-        controller_port=free_port(),
         partitions=2,
         secured=Secured(keystore, KEYSTORE_PASSWORD, ca, USERS),
     )
@@ -156,17 +154,23 @@ async def test_the_gateway_principal_stores_a_reading_through_sasl_ssl(
     device = f"dev-sasl-{registry}"
     shared = {"VIGIL_REGISTRY": registry, "VIGIL_PSEUDONYM_KEY": "ab" * 32}
     env = _env(broker, ca, "gateway", tmp_path) | shared
-    env |= {"VIGIL_GATEWAY_PORT": str(free_port()), "VIGIL_GATEWAY_HTTP_PORT": str(free_port())}
+    env |= {"VIGIL_GATEWAY_PORT": "0", "VIGIL_GATEWAY_HTTP_PORT": "0"}
     admin = _env(broker, ca, "admin", tmp_path / "admin") | shared if registry == "kafka" else env
     added = _vigil(admin, "devices", "add", device, "--patient", "P-SASL")
     token = json.loads(added.stdout)["token"]
     log = open(tmp_path / "gateway.log", "ab")
+    ports_file = tmp_path / "gateway.ports.json"
     gateway = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "gateway"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "app.cli", "gateway", "--ports-file", str(ports_file)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
-        wait_ready(f"http://127.0.0.1:{env['VIGIL_GATEWAY_HTTP_PORT']}/readyz", gateway, timeout=60)
-        url = f"ws://127.0.0.1:{env['VIGIL_GATEWAY_PORT']}/v1"
+        bound = reported_ports(ports_file, gateway, tmp_path / "gateway.log")
+        wait_ready(f"http://127.0.0.1:{bound['http']}/readyz", gateway, timeout=60)
+        url = f"ws://127.0.0.1:{bound['ws']}/v1"
         async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
             reading = {"type": "reading", "seq": 1, "ts": int(time.time() * 1000), "vitals": {"spo2": 97}}
             await ws.send(json.dumps(reading))
@@ -182,15 +186,21 @@ async def test_the_worker_principal_consumes_readings_through_sasl_ssl(secured, 
     broker, ca = secured
     env = _env(broker, ca, "worker", tmp_path) | {
         "VIGIL_WORKER_ID": WORKER_ID,
-        "VIGIL_WORKER_WEB_PORT": str(free_port()),
+        "VIGIL_WORKER_WEB_PORT": "0",
         "VIGIL_WORKER_STORE": "memory://",
     }
     log = open(tmp_path / "worker.log", "ab")
+    ports_file = tmp_path / "worker.ports.json"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(ports_file)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
-        wait_ready(f"http://127.0.0.1:{env['VIGIL_WORKER_WEB_PORT']}/readyz", worker, timeout=90)
+        web = reported_ports(ports_file, worker, tmp_path / "worker.log")["web"]
+        wait_ready(f"http://127.0.0.1:{web}/readyz", worker, timeout=90)
         ends = await _processed(_settings(broker, ca, "admin"))
     finally:
         code = stop(worker)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.infra import kafka_local
-from app.infra.kafka_local import LocalKafka, free_port
+from app.infra.kafka_local import LocalKafka
 
 pytestmark = pytest.mark.integration
 
@@ -36,9 +37,31 @@ async def produce_and_read(bootstrap: str, create: bool) -> list[bytes]:
 def test_data_survives_a_restart_and_a_dash_leading_cluster_id_works(tmp_path, monkeypatch) -> None:
     # Base64 ids may start with "-"; the formatter must not read it as an option.
     monkeypatch.setattr(kafka_local, "new_cluster_id", lambda: "-AbCdEfGhIjKlMnOpQrStU")
-    broker = LocalKafka(tmp_path, port=free_port(), controller_port=free_port())
+    broker = LocalKafka(tmp_path)  # ports chosen, and kept across the restart
     with broker:
         assert asyncio.run(produce_and_read(broker.bootstrap, create=True)) == [b"kept"]
     assert (tmp_path / "logs" / "meta.properties").read_text().count("cluster.id=-AbCdEfGhIjKlMnOpQrStU") == 1
     with broker:
         assert asyncio.run(produce_and_read(broker.bootstrap, create=False)) == [b"kept"]
+
+
+def test_a_broker_whose_chosen_port_is_taken_starts_on_new_ones(tmp_path, monkeypatch) -> None:
+    """Another process binds the chosen client port before the JVM does: the
+    broker fails to bind it, and start() chooses again instead of failing."""
+    with socket.socket() as taken:  # bound, not listening: only the JVM's own bind notices
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        chooser = kafka_local._choose_port
+        first = iter([port])
+        monkeypatch.setattr(kafka_local, "_choose_port", lambda: next(first, None) or chooser())
+        attempts: list[int] = []
+        start_once = LocalKafka._start_once
+
+        def attempt(self, libs, timeout) -> None:
+            attempts.append(self.port)
+            start_once(self, libs, timeout)
+
+        monkeypatch.setattr(LocalKafka, "_start_once", attempt)
+        with LocalKafka(tmp_path) as broker:
+            assert attempts == [port, broker.port] and broker.port != port
+            assert asyncio.run(produce_and_read(broker.bootstrap, create=True)) == [b"kept"]

@@ -25,8 +25,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from app.infra.kafka_local import LocalKafka, free_port
-from tests.conftest import ROOT, read_topic, stop, wait_ready
+from app.infra.kafka_local import LocalKafka
+from tests.conftest import ROOT, read_topic, reported_ports, stop, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -67,25 +67,22 @@ def cluster(kafka: LocalKafka, tmp_path: Path) -> Iterator[dict[str, object]]:
         "VIGIL_WORKER_ID": f"vigil-test-{tmp_path.name}",
         "VIGIL_WORKER_STORE": "memory://",
     }
-    gateways = []
-    for name in ("gw1", "gw2"):
-        ws, http = free_port(), free_port()
-        host = Host(
-            tmp_path / name, base | {"VIGIL_GATEWAY_PORT": str(ws), "VIGIL_GATEWAY_HTTP_PORT": str(http)}
-        )
-        gateways.append((host, f"ws://127.0.0.1:{ws}/v1", f"http://127.0.0.1:{http}/readyz"))
-    web = free_port()
-    worker = Host(tmp_path / "worker", base | {"VIGIL_WORKER_WEB_PORT": str(web)})
+    base |= {"VIGIL_GATEWAY_PORT": "0", "VIGIL_GATEWAY_HTTP_PORT": "0", "VIGIL_WORKER_WEB_PORT": "0"}
+    hosts = [Host(tmp_path / name, base) for name in ("gw1", "gw2", "worker")]
     admin = Host(tmp_path / "admin", base)
-    procs = [host.spawn("gateway") for host, _, _ in gateways] + [worker.spawn("worker")]
+    commands = [("gateway", hosts[0]), ("gateway", hosts[1]), ("worker", hosts[2])]
+    procs = [host.spawn(command, "--ports-file", str(host.home / "ports.json")) for command, host in commands]
     try:
-        for (_, _, ready_url), proc in zip(gateways, procs, strict=False):
-            wait_ready(ready_url, proc, timeout=60)
-        wait_ready(f"http://127.0.0.1:{web}/readyz", procs[-1], timeout=90)
-        yield {"gateways": gateways, "worker": worker, "admin": admin, "procs": procs}
+        bound = [reported_ports(host.home / "ports.json", proc, host.home / "out.log") for (_, host), proc in
+                 zip(commands, procs, strict=True)]
+        gateways = [(hosts[i], f"ws://127.0.0.1:{bound[i]['ws']}/v1") for i in (0, 1)]
+        for i in (0, 1):
+            wait_ready(f"http://127.0.0.1:{bound[i]['http']}/readyz", procs[i], timeout=60)
+        wait_ready(f"http://127.0.0.1:{bound[2]['web']}/readyz", procs[2], timeout=90)
+        yield {"gateways": gateways, "worker": hosts[2], "admin": admin, "procs": procs}
     finally:
         codes = [stop(p) for p in procs]
-    assert codes[:2] == [0, 0], gateways[0][0].log()[-2000:] + gateways[1][0].log()[-2000:]
+    assert codes[:2] == [0, 0], hosts[0].log()[-2000:] + hosts[1].log()[-2000:]
 
 
 def _add(admin: Host, device_id: str, patient: str) -> str:
@@ -113,7 +110,7 @@ async def _send(ws, seq: int, ts: int, vitals: dict) -> None:  # noqa: ANN001
 
 
 async def test_two_gateways_and_a_worker_share_only_kafka(cluster, kafka, tmp_path: Path) -> None:
-    (gw1, url1, _), (gw2, url2, _) = cluster["gateways"]
+    (gw1, url1), (gw2, url2) = cluster["gateways"]
     admin: Host = cluster["admin"]
     device, patient = f"bed-{tmp_path.name}"[-60:], f"MRN-{secrets.token_hex(4)}"
     token = _add(admin, device, patient)  # while the gateways and the worker run
@@ -145,7 +142,7 @@ async def test_two_gateways_and_a_worker_share_only_kafka(cluster, kafka, tmp_pa
 
 
 async def test_a_revocation_closes_the_device_on_every_gateway(cluster, tmp_path: Path) -> None:
-    (_, url1, _), (_, url2, _) = cluster["gateways"]
+    (_, url1), (_, url2) = cluster["gateways"]
     admin: Host = cluster["admin"]
     device = f"rev-{tmp_path.name}"[-60:]
     token = _add(admin, device, f"MRN-{secrets.token_hex(4)}")

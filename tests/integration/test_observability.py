@@ -5,17 +5,18 @@ error, and every query of the shipped Grafana dashboard returns data."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
 
-from app.infra.kafka_local import free_port
 from tests.conftest import ROOT, stop
 
 pytestmark = pytest.mark.integration
@@ -33,7 +34,6 @@ def dashboard_queries() -> list[str]:
 def prometheus(vigil, services, tmp_path):
     binary = shutil.which("prometheus")
     assert binary, "prometheus is missing: `make test` installs Debian's prometheus package"
-    port = free_port()
     gateway_target = vigil.http_url.removeprefix("http://")
     worker_target = vigil.worker_url.removeprefix("http://")
     config = tmp_path / "prometheus.yml"
@@ -54,12 +54,12 @@ def prometheus(vigil, services, tmp_path):
             binary,
             f"--config.file={config}",
             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.listen-address=127.0.0.1:0",  # the port it was given: in its log
         ],
         stdout=open(tmp_path / "prometheus.log", "wb"),
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{listening_port(tmp_path / 'prometheus.log', proc)}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -69,6 +69,18 @@ def prometheus(vigil, services, tmp_path):
             time.sleep(0.2)
     yield url
     stop(proc)
+
+
+def listening_port(log: Path, proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
+    """The port Prometheus bound, from its log line `msg="Listening on" address=127.0.0.1:PORT`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(r'msg="Listening on" address=127\.0\.0\.1:(\d+)', log.read_text(errors="replace"))
+        if found:
+            return int(found.group(1))
+        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+        time.sleep(0.2)
+    raise AssertionError(f"Prometheus did not say where it listens within {timeout} s")
 
 
 def api(base: str, path: str, **params: str) -> dict:

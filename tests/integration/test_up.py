@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from app.infra.kafka_local import free_port
 from app.infra.preflight import port_free
 from tests.conftest import ROOT
 
@@ -35,7 +34,8 @@ PORTS = (
 
 
 def up_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ, VIGIL_HOME=str(home), **{name: str(free_port()) for name in PORTS})
+    """Every port 0: `vigil up` has free ones chosen and prints where each service is."""
+    env = dict(os.environ, VIGIL_HOME=str(home), **dict.fromkeys(PORTS, "0"))
     env.pop("VIGIL_KAFKA_BOOTSTRAP", None)
     return env
 
@@ -88,7 +88,16 @@ class Up:
         return [pid for pid, ppid in processes() if ppid == self.proc.pid]
 
     def ports(self) -> list[int]:
-        return [int(self.env[name]) for name in PORTS]
+        """The ports `vigil up` said its services listen on (and the broker's controller port)."""
+        printed = "\n".join(self.err + self.out)
+        found = [int(port) for port in re.findall(r"(?:Kafka ready on |ws://|http://)[0-9.]+:(\d+)", printed)]
+        server = (Path(self.env["VIGIL_HOME"]) / "kafka" / "server.properties").read_text()
+        found += [int(port) for port in re.findall(r"controller.quorum.voters=1@[0-9.]+:(\d+)", server)]
+        assert len(found) == 5 and 0 not in found, printed
+        return found
+
+    def bootstrap(self) -> str:
+        return self.wait_for("Kafka ready on").split()[4]
 
 
 def processes() -> list[tuple[int, int]]:
@@ -193,8 +202,9 @@ def test_no_child_outlives_vigil_up(tmp_path, ending: str) -> None:
 def test_busy_port_is_one_line_naming_the_setting(tmp_path) -> None:
     env = up_env(tmp_path)
     with socket.socket() as holder:  # another gateway on the same port
-        holder.bind(("127.0.0.1", int(env["VIGIL_GATEWAY_PORT"])))
+        holder.bind(("127.0.0.1", 0))
         holder.listen()
+        env["VIGIL_GATEWAY_PORT"] = str(holder.getsockname()[1])
         done = subprocess.run(
             [sys.executable, "-m", "app.cli", "up"],
             env=env,
@@ -279,7 +289,7 @@ def test_up_notices_the_broker_taking_its_log_dir_offline_on_a_full_disk(tmp_pat
 
             async def fill() -> None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=f"127.0.0.1:{env['VIGIL_LOCAL_KAFKA_PORT']}",
+                    bootstrap_servers=up.bootstrap(),
                     max_request_size=2_000_000,
                     request_timeout_ms=5000,
                 )

@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 
 from app.core.records import pseudonym
 from app.core.state import MAX_STATE_BYTES
-from app.infra.kafka_local import LocalKafka, free_port
+from app.infra.kafka_local import LocalKafka
 from tests.conftest import http_status, read_topic, stop, wait_ready
 
 pytestmark = pytest.mark.integration
@@ -130,7 +130,7 @@ def wait_for(condition, timeout: float) -> bool:
 def test_worker_readiness_follows_kafka(vigil, tmp_path) -> None:
     """The consumer keeps its partitions while the broker is down: readiness
     must still say the worker is not scoring anything."""
-    broker = LocalKafka(tmp_path / "kafka", port=free_port(), controller_port=free_port())
+    broker = LocalKafka(tmp_path / "kafka")  # on ports it chooses
     broker.start(quiet=True)
     vigil.env.update(VIGIL_KAFKA_BOOTSTRAP=broker.bootstrap)
     worker = vigil.spawn("worker", log_name="worker")

@@ -182,8 +182,6 @@ class Worker:
             event = manual.current_event
             message = event.message if event is not None else None
             async with self.lock:
-                if message is not None and self.stale(message):
-                    continue  # not acked: the partition's owner reads it again from the committed offset
                 try:
                     alerted = await self.handle(value, message.partition if message is not None else None)
                 except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
@@ -200,16 +198,6 @@ class Worker:
                 if self.flush_due():
                     await self.flush(self.unflushed.take())
                     self.flushed_at = time.monotonic()
-
-    def stale(self, message: Any) -> bool:
-        """A record taken from the stream before a rebalance began, whose
-        turn came only after it (it waited for the lock while `revoked`
-        flushed and committed): its partition may belong to another worker
-        by now, which will process it from the committed offset, and a state
-        written here too would fork the patient's history. Faust makes the
-        same check when a record leaves the stream, not after the wait."""
-        app = self.app
-        return not app.flow_control.is_active() or message.generation_id != app.consumer_generation_id
 
     async def handle(self, value: bytes, partition: int | None) -> bytes | None:
         """Process one record; the patient's key when it sent alert events."""

@@ -56,20 +56,3 @@ async def test_decoded_states_are_forgotten_when_partitions_move(tmp_path: Path)
     w.decoded.put(b"p-2", PatientState())
     await w.app.on_partitions_assigned.send(set())
     assert len(w.decoded) == 0
-
-
-def test_a_record_whose_turn_comes_after_a_rebalance_began_is_left_to_its_owner(tmp_path: Path) -> None:
-    """Taken from the stream in generation 4, processed only after the
-    partitions were revoked (flow stopped) or reassigned (generation 5): it
-    must not be processed here, where it would fork the patient's state."""
-    w = worker(tmp_path)
-    app = w.app
-    app.consumer_generation_id = 4
-    app.flow_control.resume()
-    message = type("Message", (), {"generation_id": 4})()
-    assert not w.stale(message)
-    app.flow_control.suspend()  # partitions being revoked
-    assert w.stale(message)
-    app.flow_control.resume()
-    app.consumer_generation_id = 5  # reassigned since
-    assert w.stale(message)

@@ -65,7 +65,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib  # noqa: E402  (also puts the repository root on sys.path)
-import orjson  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 
@@ -98,23 +97,22 @@ def patient_states(key: bytes, patients: int, bases: list[bytes], seed: int) -> 
     """(changelog key, encoded state) for each patient: a template, varied."""
     rng = random.Random(seed)
     for i in range(patients):
-        obj = orjson.loads(bases[i % len(bases)])  # a fresh copy to change
-        obj["n"] += rng.randint(0, 50)
-        obj["i"] = reading_id(f"bench-dev-{i}", obj["n"])
-        obj["q"] = round(min(1.0, max(0.0, obj["q"] + rng.uniform(-0.02, 0.02))), 4)
-        for values in obj["b"].values():  # Baseline.to_list(): [1] mean, [5] recent, [12] level
+        state = patient_state.decode(bases[i % len(bases)])  # a fresh copy to change
+        state.count += rng.randint(0, 50)
+        state.last_id = reading_id(f"bench-dev-{i}", state.count)
+        for entry in state.quality.values():  # [artifact share, no-signal since, notified]
+            entry[0] = round(min(1.0, max(0.0, entry[0] + rng.uniform(-0.02, 0.02))), 4)
+        for baseline in state.baselines.values():  # the learned level, moved a little
             shift = rng.gauss(0, 0.5)
-            values[1] += shift
-            values[5] += shift
-            values[12] += shift
-        for latest in obj["l"].values():  # name -> [value, ts]
+            baseline.var.mean += shift
+            baseline.recent += shift
+            baseline.level += shift
+        for latest in state.latest.values():  # name -> [value, ts, cadence]
             if isinstance(latest[0], float):
                 latest[0] = round(latest[0] + rng.uniform(-0.2, 0.2), 1)
             elif isinstance(latest[0], int) and not isinstance(latest[0], bool):
                 latest[0] += rng.randint(-2, 2)
-        value = orjson.dumps(obj)
-        if i % 997 == 0:
-            patient_state.decode(value)  # spot check: still a state the worker can read
+        value = patient_state.encode(state)
         yield pseudonym(key, f"patient-{i}").encode(), value
 
 

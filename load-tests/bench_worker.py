@@ -60,8 +60,29 @@ the moment it answers HTTP (Vigil: /readyz 200; the baselines: /bench), so
 start-up imports stay out: collapsed stacks to PREFIX-<variant>.txt, and the
 top functions are printed. Needs `py-spy` (e.g. `.venv/bin/pip install
 py-spy`); sampling slows the workers a little.
+Scale-out (--workers 1,2,4): Vigil's worker only, N processes in ONE
+consumer group, for each N in turn (then again, --rounds times). Each has
+its own VIGIL_HOME (two workers in one home collide on RocksDB) and web
+port; the topics get 8 partitions by default (--partitions), so 4 workers
+each own some (more workers than partitions sit idle). A fresh group is
+started at the topic's end; once every worker answers /readyz (in the
+group, partitions assigned, not rebalancing), the --readings are produced
+and consumed: the group starts at its full size, so no partition moves
+while it is timed. Timed as above, from the first record any worker
+processed to the last (their /metrics, sampled every 0.1 s), until the
+group's committed offsets reach the end. Reports readings/s in all, per
+worker, per core of the machine, the speed-up over 1 worker (median of the
+ratios within a round), and where the cores went over that window
+(/proc/<pid>/stat of every worker and the local broker, this process's own
+CPU (the producer and the polling), and /proc/stat for the rest of the
+machine, other tenants included): Kafka, every worker and the producer
+share this machine's cores.
+
+    .venv/bin/python load-tests/bench_worker.py --workers 1,2,4 --readings 40000 --rounds 3 --json /tmp/s.json
+
 --bootstrap HOST:PORT uses an existing cluster, whose `vigil.readings` must
-be empty. Worker logs are kept in the run's temp dir only with --keep.
+be empty (with --workers it need not be: each group starts at its end).
+Worker logs are kept in the run's temp dir only with --keep.
 """
 
 from __future__ import annotations
@@ -699,7 +720,8 @@ async def run_group(
         track = CpuTrack({**{f"worker-{i}": p.pid for i, p in enumerate(workers)}, **ctx["kafka_pids"]})
         progress = [Progress() for _ in workers]
         track.sample()
-        producing = asyncio.create_task(produce(bootstrap, READINGS_TOPIC, ctx["records"]))
+        fill = ctx.get("produce") or (lambda: produce(bootstrap, READINGS_TOPIC, ctx["records"]))
+        producing = asyncio.create_task(fill())
         committed_at = await consume_all(bootstrap, group, workers, webs, progress, track, producing, args)
         texts = []
         for web, prog in zip(webs, progress, strict=True):
@@ -725,7 +747,7 @@ async def consume_all(
     webs: list[str],
     progress: list[Progress],
     track: CpuTrack,
-    producing: asyncio.Task[float],
+    producing: asyncio.Task[Any],
     args: argparse.Namespace,
 ) -> float:
     """Sample every worker's /metrics and the CPU until the producer is done
@@ -801,10 +823,15 @@ def group_result(
     }
 
 
-async def scale_bench(
-    args: argparse.Namespace, bootstrap: str, tmp: Path, procs: benchlib.Processes
+async def scale_context(
+    args: argparse.Namespace,
+    bootstrap: str,
+    tmp: Path,
+    key_hex: str,
+    records: list[tuple[bytes, bytes, int]],
+    devices: dict[str, str],
 ) -> dict[str, Any]:
-    key_hex = secrets.token_hex(32)
+    """Vigil's topics (args.partitions if they are new), and what every run needs."""
     settings = Settings.from_env().with_(
         home=tmp / "vigil-home", kafka_bootstrap=bootstrap, partitions=args.partitions
     )
@@ -814,11 +841,7 @@ async def scale_bench(
     if partitions < max(args.workers):
         note = f"note: {READINGS_TOPIC} has {partitions} partitions: workers beyond that sit idle"
         print(note, file=sys.stderr)
-    print(f"building {args.readings} readings of {args.patients} patients ...", file=sys.stderr)
-    records, devices = build_records(
-        bytes.fromhex(key_hex), args.readings, args.patients, args.per_record, args.seed
-    )
-    ctx = {
+    return {
         "bootstrap": bootstrap,
         "tmp": tmp,
         "run": secrets.token_hex(3),
@@ -832,6 +855,18 @@ async def scale_bench(
         "base_env": {k: v for k, v in os.environ.items() if not k.startswith(("VIGIL_", "BENCH_"))},
         "kafka_pids": {f"kafka-{pid}": pid for pid in pids_mentioning(str(tmp / "kafka"))},
     }
+
+
+async def scale_bench(
+    args: argparse.Namespace, bootstrap: str, tmp: Path, procs: benchlib.Processes
+) -> dict[str, Any]:
+    key_hex = secrets.token_hex(32)
+    print(f"building {args.readings} readings of {args.patients} patients ...", file=sys.stderr)
+    records, devices = build_records(
+        bytes.fromhex(key_hex), args.readings, args.patients, args.per_record, args.seed
+    )
+    ctx = await scale_context(args, bootstrap, tmp, key_hex, records, devices)
+    partitions = ctx["partitions"]
     runs = []
     for round_no in range(1, args.rounds + 1):
         for n in args.workers:
@@ -846,7 +881,7 @@ async def scale_bench(
             runs.append(result)
     records_bytes = sum(len(r[1]) for r in records)
     return {
-        "prefill": {"records": len(records), "readings": ctx["expected"], "bytes": records_bytes},
+        "stream": {"records": len(records), "readings": ctx["expected"], "bytes": records_bytes},
         "partitions": partitions,
         "cores": ctx["cores"],
         "runs": runs,

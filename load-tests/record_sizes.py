@@ -56,7 +56,7 @@ async def read_sizes(bootstrap: str, topic: str) -> dict[str, Any]:
         consumer.assign(list(ends))
         for tp, begin in begins.items():
             consumer.seek(tp, begin)
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             batch = await consumer.getmany(timeout_ms=1000)
             for messages in batch.values():
                 for m in messages:

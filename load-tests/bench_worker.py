@@ -60,8 +60,29 @@ the moment it answers HTTP (Vigil: /readyz 200; the baselines: /bench), so
 start-up imports stay out: collapsed stacks to PREFIX-<variant>.txt, and the
 top functions are printed. Needs `py-spy` (e.g. `.venv/bin/pip install
 py-spy`); sampling slows the workers a little.
+Scale-out (--workers 1,2,4): Vigil's worker only, N processes in ONE
+consumer group, for each N in turn (then again, --rounds times). Each has
+its own VIGIL_HOME (two workers in one home collide on RocksDB) and web
+port; the topics get 8 partitions by default (--partitions), so 4 workers
+each own some (more workers than partitions sit idle). A fresh group is
+started at the topic's end; once every worker answers /readyz (in the
+group, partitions assigned, not rebalancing), the --readings are produced
+and consumed: the group starts at its full size, so no partition moves
+while it is timed. Timed as above, from the first record any worker
+processed to the last (their /metrics, sampled every 0.1 s), until the
+group's committed offsets reach the end. Reports readings/s in all, per
+worker, per core of the machine, the speed-up over 1 worker (median of the
+ratios within a round), and where the cores went over that window
+(/proc/<pid>/stat of every worker and the local broker, this process's own
+CPU (the producer and the polling), and /proc/stat for the rest of the
+machine, other tenants included): Kafka, every worker and the producer
+share this machine's cores.
+
+    .venv/bin/python load-tests/bench_worker.py --workers 1,2,4 --readings 40000 --rounds 3 --json /tmp/s.json
+
 --bootstrap HOST:PORT uses an existing cluster, whose `vigil.readings` must
-be empty. Worker logs are kept in the run's temp dir only with --keep.
+be empty (with --workers it need not be: each group starts at its end).
+Worker logs are kept in the run's temp dir only with --keep.
 """
 
 from __future__ import annotations
@@ -69,6 +90,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import re
@@ -590,6 +612,371 @@ def report(out: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# -- scale-out: N worker processes in one consumer group -----------------------------
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat), None if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy so far (/proc/stat), all tenants."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+
+
+def pids_mentioning(text: str) -> list[int]:
+    """Processes whose command line holds `text` (the local broker: its config is in the run's temp dir)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+    return found
+
+
+class CpuTrack:
+    """CPU seconds of named processes (and the whole machine) sampled over
+    time, so the share of a window [first, last] can be read off afterwards."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.samples: list[tuple[float, dict[str, float]]] = []
+
+    def sample(self) -> None:
+        now = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        cpu = {name: s for name, s in now.items() if s is not None}
+        cpu["bench"] = time.process_time()
+        cpu["machine"] = machine_busy_seconds()
+        self.samples.append((time.time(), cpu))
+
+    def window(self, first: float, last: float) -> tuple[float, dict[str, float]]:
+        """(seconds, CPU seconds per name) between the last sample at or
+        before `first` and the first sample at or after `last`."""
+        before = [s for s in self.samples if s[0] <= first] or self.samples[:1]
+        after = [s for s in self.samples if s[0] >= last] or self.samples[-1:]
+        (t0, a), (t1, b) = before[-1], after[0]
+        return t1 - t0, {name: round(b[name] - a.get(name, 0.0), 2) for name in b}
+
+
+async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
+    """Commit `group`'s offsets at the topic's current end, so its workers
+    consume only what is produced from now on (one broker serves every run)."""
+    _, ends = await offsets(bootstrap, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(ends))
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()
+
+
+async def wait_all_ready(webs: list[str], procs: list[subprocess.Popen[bytes]], timeout: float) -> None:
+    """Until every worker answers /readyz 200 in one pass: all in the group,
+    each with partitions assigned, none rebalancing or recovering."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"a worker exited with code {proc.returncode} before the group was ready")
+        answers = await asyncio.gather(
+            *(asyncio.to_thread(benchlib.http_get, w + "/readyz", 1.0) for w in webs)
+        )
+        if all(a is not None and a[0] == 200 for a in answers):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the {len(webs)} workers were not all ready within {timeout:.0f} s")
+        await asyncio.sleep(0.2)
+
+
+async def run_group(
+    n: int,
+    args: argparse.Namespace,
+    ctx: dict[str, Any],
+    round_no: int,
+    procs: benchlib.Processes,
+) -> dict[str, Any]:
+    """One scale-out run: n `vigil worker` processes in one group, each with its
+    own VIGIL_HOME and web port; once all are ready, the records are produced
+    and the group consumes them. Timed from the first record any worker
+    processed to the last (their /metrics, as the single-worker mode)."""
+    bootstrap, tmp = ctx["bootstrap"], ctx["tmp"]
+    group = f"bench-scale-{ctx['run']}-{round_no}-{n}"
+    await start_group_at_end(bootstrap, group, READINGS_TOPIC)
+    workers, webs = [], []
+    for i in range(n):
+        home = tmp / f"home-{group}-{i}"  # two workers in one home collide on RocksDB
+        Registry(ctx["settings"].with_(home=home).registry_path).reissue(ctx["devices"])
+        port = free_port()
+        env = dict(
+            ctx["base_env"],
+            VIGIL_HOME=str(home),
+            VIGIL_KAFKA_BOOTSTRAP=bootstrap,
+            VIGIL_WORKER_ID=group,
+            VIGIL_WORKER_WEB_PORT=str(port),
+            VIGIL_LOG_FORMAT="json",
+            VIGIL_PARTITIONS=str(ctx["partitions"]),
+            VIGIL_PSEUDONYM_KEY=ctx["key_hex"],
+        )
+        workers.append(procs.start(f"{group}-{i}", [sys.executable, "-m", "app.cli", "worker"], env))
+        webs.append(f"http://127.0.0.1:{port}")
+    try:
+        await wait_all_ready(webs, workers, args.timeout)
+        track = CpuTrack({**{f"worker-{i}": p.pid for i, p in enumerate(workers)}, **ctx["kafka_pids"]})
+        progress = [Progress() for _ in workers]
+        track.sample()
+        fill = ctx.get("produce") or (lambda: produce(bootstrap, READINGS_TOPIC, ctx["records"]))
+        producing = asyncio.create_task(fill())
+        committed_at = await consume_all(bootstrap, group, workers, webs, progress, track, producing, args)
+        texts = []
+        for web, prog in zip(webs, progress, strict=True):
+            answer = benchlib.http_get(web + "/metrics")
+            if answer is None or answer[0] != 200:
+                raise RuntimeError("a worker stopped answering /metrics")
+            texts.append(answer[1].decode())
+            await prog.sample(web + "/metrics", texts[-1])
+        track.sample()
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in workers:
+            benchlib.Processes.stop(proc)
+    result = group_result(n, round_no, texts, progress, track, committed_at, ctx)
+    result["produce_s"] = round(producing.result(), 2)  # the records were all sent this fast
+    return result
+
+
+async def consume_all(
+    bootstrap: str,
+    group: str,
+    workers: list[subprocess.Popen[bytes]],
+    webs: list[str],
+    progress: list[Progress],
+    track: CpuTrack,
+    producing: asyncio.Task[Any],
+    args: argparse.Namespace,
+) -> float:
+    """Sample every worker's /metrics and the CPU until the producer is done
+    and the group's committed offsets reach the topic's end; when that was seen."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    deadline, ends = time.monotonic() + args.timeout, None
+    try:
+        while True:
+            if any(p.poll() is not None for p in workers):
+                raise RuntimeError("a worker exited while consuming")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the group did not consume everything within {args.timeout:.0f} s")
+            await asyncio.gather(*(p.sample(w + "/metrics") for p, w in zip(progress, webs, strict=True)))
+            track.sample()
+            if ends is None and producing.done():
+                producing.result()  # raises if a record was not stored
+                ends = (await offsets(bootstrap, READINGS_TOPIC))[1]
+            if ends is not None:
+                try:
+                    committed = await admin.list_consumer_group_offsets(group)
+                except KafkaError:
+                    committed = {}
+                if all(tp in committed and committed[tp].offset >= end for tp, end in ends.items()):
+                    return time.time()
+            await asyncio.sleep(POLL_S)
+    finally:
+        await admin.close()
+
+
+def group_result(
+    n: int,
+    round_no: int,
+    texts: list[str],
+    progress: list[Progress],
+    track: CpuTrack,
+    committed_at: float,
+    ctx: dict[str, Any],
+) -> dict[str, Any]:
+    each = [readings_done(t) for t in texts]
+    spans = [p.span(count) for p, count in zip(progress, each, strict=True) if count > 0]
+    first, last = min(s[0] for s in spans), max(s[1] for s in spans)
+    seconds = last - first
+    readings = sum(each)
+    window_s, cpu = track.window(first, last)
+    workers_cpu = sum(v for k, v in cpu.items() if k.startswith("worker-"))
+    kafka_cpu = sum(v for k, v in cpu.items() if k.startswith("kafka"))
+    cores = ctx["cores"]
+    return {
+        "workers": n,
+        "round": round_no,
+        "readings": readings,
+        "expected_readings": ctx["expected"],
+        "readings_each": each,
+        "patients_each": [int(benchlib.metric(t, "vigil_worker_patients").get("", -1)) for t in texts],
+        "seconds": round(seconds, 3),
+        "to_commit_s": round(committed_at - first, 2),
+        "readings_per_s": round(readings / seconds, 1),
+        "per_worker": round(readings / seconds / n, 1),
+        "per_core": round(readings / seconds / cores, 1),
+        "cpu_window_s": round(window_s, 2),
+        "cpu_s": cpu,
+        # where the cores went over the window, in cores (CPU seconds / wall seconds)
+        "cores_busy": {
+            "workers": round(workers_cpu / window_s, 2),
+            "kafka": round(kafka_cpu / window_s, 2),
+            "bench (producer, polling)": round(cpu["bench"] / window_s, 2),
+            "rest of the machine": round(
+                (cpu["machine"] - workers_cpu - kafka_cpu - cpu["bench"]) / window_s, 2
+            ),
+        },
+        "worker_cpu_us_per_reading": round(workers_cpu / readings * 1e6, 1) if readings else None,
+    }
+
+
+async def scale_context(
+    args: argparse.Namespace,
+    bootstrap: str,
+    tmp: Path,
+    key_hex: str,
+    records: list[tuple[bytes, bytes, int]],
+    devices: dict[str, str],
+) -> dict[str, Any]:
+    """Vigil's topics (args.partitions if they are new), and what every run needs."""
+    settings = Settings.from_env().with_(
+        home=tmp / "vigil-home", kafka_bootstrap=bootstrap, partitions=args.partitions
+    )
+    await ensure_topics(settings)
+    _, ends = await offsets(bootstrap, READINGS_TOPIC)
+    partitions = len(ends)  # an existing topic keeps its count; the changelogs must match it
+    if partitions < max(args.workers):
+        note = f"note: {READINGS_TOPIC} has {partitions} partitions: workers beyond that sit idle"
+        print(note, file=sys.stderr)
+    return {
+        "bootstrap": bootstrap,
+        "tmp": tmp,
+        "run": secrets.token_hex(3),
+        "key_hex": key_hex,
+        "settings": settings,
+        "devices": devices,
+        "records": records,
+        "expected": sum(r[2] for r in records),
+        "partitions": partitions,
+        "cores": len(os.sched_getaffinity(0)),
+        "base_env": {k: v for k, v in os.environ.items() if not k.startswith(("VIGIL_", "BENCH_"))},
+        "kafka_pids": {f"kafka-{pid}": pid for pid in pids_mentioning(str(tmp / "kafka"))},
+    }
+
+
+async def scale_bench(
+    args: argparse.Namespace, bootstrap: str, tmp: Path, procs: benchlib.Processes
+) -> dict[str, Any]:
+    key_hex = secrets.token_hex(32)
+    print(f"building {args.readings} readings of {args.patients} patients ...", file=sys.stderr)
+    records, devices = build_records(
+        bytes.fromhex(key_hex), args.readings, args.patients, args.per_record, args.seed
+    )
+    ctx = await scale_context(args, bootstrap, tmp, key_hex, records, devices)
+    partitions = ctx["partitions"]
+    runs = []
+    for round_no in range(1, args.rounds + 1):
+        for n in args.workers:
+            print(f"running {n} worker(s) (round {round_no} of {args.rounds}) ...", file=sys.stderr)
+            result = await run_group(n, args, ctx, round_no, procs)
+            print(
+                f"  {n} worker(s): {result['readings']} readings in {result['seconds']:.2f} s "
+                f"({result['readings_per_s']:,.0f}/s; each {result['readings_each']}; "
+                f"cores busy {result['cores_busy']})",
+                file=sys.stderr,
+            )
+            runs.append(result)
+    records_bytes = sum(len(r[1]) for r in records)
+    return {
+        "stream": {"records": len(records), "readings": ctx["expected"], "bytes": records_bytes},
+        "partitions": partitions,
+        "cores": ctx["cores"],
+        "runs": runs,
+        "scale": summarise_scale(runs, args.workers),
+    }
+
+
+def summarise_scale(runs: list[dict[str, Any]], counts: list[int]) -> list[dict[str, Any]]:
+    """Per worker count: medians over rounds, and the speed-up over one worker
+    as the median of its ratios within a round (rounds run back to back)."""
+    one = {r["round"]: r["readings_per_s"] for r in runs if r["workers"] == 1}
+    out = []
+    for n in counts:
+        mine = [r for r in runs if r["workers"] == n]
+        ratios = [r["readings_per_s"] / one[r["round"]] for r in mine if r["round"] in one]
+        busy_keys = mine[0]["cores_busy"].keys()
+        out.append(
+            {
+                "workers": n,
+                "rounds": len(mine),
+                "readings_per_s": round(median([r["readings_per_s"] for r in mine]), 1),
+                "per_worker": round(median([r["per_worker"] for r in mine]), 1),
+                "per_core": round(median([r["per_core"] for r in mine]), 1),
+                "speedup": round(median(ratios), 2) if ratios else None,
+                "each_readings_per_s": [r["readings_per_s"] for r in mine],
+                "worker_cpu_us_per_reading": median([r["worker_cpu_us_per_reading"] for r in mine]),
+                "cores_busy": {k: round(median([r["cores_busy"][k] for r in mine]), 2) for k in busy_keys},
+                "counts_ok": all(r["readings"] >= r["expected_readings"] for r in mine),
+                "duplicates": max(r["readings"] - r["expected_readings"] for r in mine),
+                "idle_workers": max(sum(1 for c in r["readings_each"] if c == 0) for r in mine),
+            }
+        )
+    return out
+
+
+def scale_report(out: dict[str, Any]) -> str:
+    rows = []
+    for s in out["scale"]:
+        busy = s["cores_busy"]
+        rows.append(
+            [
+                str(s["workers"]),
+                f"{s['readings_per_s']:,.0f}",
+                f"{s['per_worker']:,.0f}",
+                f"{s['per_core']:,.0f}",
+                f"{s['speedup']:.2f}x" if s["speedup"] is not None else "-",
+                f"{s['worker_cpu_us_per_reading']:,.0f}",
+                " / ".join(f"{v:.2f}" for v in busy.values()),
+                " ".join(f"{x:,.0f}" for x in s["each_readings_per_s"]),
+            ]
+        )
+    cfg = out["config"]
+    lines = [
+        benchlib.table(
+            [
+                "workers",
+                "readings/s",
+                "per worker",
+                f"per core ({out['cores']})",
+                "speed-up",
+                "worker CPU µs/reading",
+                "cores busy: " + " / ".join(out["scale"][0]["cores_busy"]),
+                "each round's readings/s",
+            ],
+            rows,
+        ),
+        f"{cfg['readings']:,} readings of {cfg['patients']} patients, {cfg['per_record']} per record, "
+        f"{out['partitions']} partitions, one consumer group per run; medians of {cfg['rounds']} round(s), "
+        f"speed-up within each round; {out['kafka']}. Kafka, every worker and the producer share "
+        f"the machine's {out['cores']} cores (and other tenants: 'rest of the machine').",
+        benchlib.machine_line(out["machine"]),
+    ]
+    for r in out["runs"]:
+        if r["readings"] < r["expected_readings"]:
+            lines.append(
+                f"COUNT MISMATCH: {r['workers']} workers (round {r['round']}) processed {r['readings']:,} "
+                f"readings of {r['expected_readings']:,}"
+            )
+    return "\n".join(lines)
+
+
 # -- the curve: readings/s against readings per record ------------------------------
 
 
@@ -691,6 +1078,17 @@ def run_once(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def run_scale(args: argparse.Namespace) -> dict[str, Any]:
+    out, kafka_desc = benchlib.run_with_kafka(args, "vigil-bench-scale-", scale_bench)
+    return {
+        "benchmark": "bench_worker --workers",
+        "machine": benchlib.machine(),
+        "kafka": kafka_desc,
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        **out,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -718,7 +1116,13 @@ def main() -> None:
         "--naive-readings", type=int, default=3_000, help="prefix the naive baseline consumes (default 3,000)"
     )
     parser.add_argument(
-        "--partitions", type=int, default=4, help="partitions of the topics (default 4, Vigil's)"
+        "--partitions",
+        type=int,
+        help="partitions of the topics (default 4, Vigil's; 8 with --workers)",
+    )
+    parser.add_argument(
+        "--workers",
+        help="scale-out: e.g. 1,2,4: that many Vigil workers in one consumer group, each count in turn",
     )
     parser.add_argument(
         "--variants",
@@ -753,6 +1157,23 @@ def main() -> None:
         parser.error("--curve starts a fresh local broker per point; it cannot use --bootstrap")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.partitions is None:
+        args.partitions = 8 if args.workers else 4
+    if args.workers:
+        try:
+            args.workers = [int(n) for n in args.workers.split(",") if n.strip()]
+        except ValueError:
+            parser.error("--workers takes worker counts, e.g. 1,2,4")
+        if not args.workers or min(args.workers) < 1:
+            parser.error("--workers takes worker counts of at least 1, e.g. 1,2,4")
+        if args.curve or args.profile:
+            parser.error("--workers runs Vigil's worker only, without --curve or --profile")
+        benchlib.stop_on_signals()
+        out = run_scale(args)
+        print(scale_report(out))
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=2))
+        return
 
     if args.from_json:
         if not args.curve:

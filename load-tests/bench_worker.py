@@ -714,19 +714,21 @@ async def run_group(
     for i in range(n):
         home = tmp / f"home-{group}-{i}"  # two workers in one home collide on RocksDB
         Registry(ctx["settings"].with_(home=home).registry_path).reissue(ctx["devices"])
-        port = free_port()
         env = dict(
             ctx["base_env"],
             VIGIL_HOME=str(home),
             VIGIL_KAFKA_BOOTSTRAP=bootstrap,
             VIGIL_WORKER_ID=group,
-            VIGIL_WORKER_WEB_PORT=str(port),
+            VIGIL_WORKER_WEB_PORT="0",  # the system chooses; the worker reports it
             VIGIL_LOG_FORMAT="json",
             VIGIL_PARTITIONS=str(ctx["partitions"]),
             VIGIL_PSEUDONYM_KEY=ctx["key_hex"],
         )
-        workers.append(procs.start(f"{group}-{i}", [sys.executable, "-m", "app.cli", "worker"], env))
-        webs.append(f"http://127.0.0.1:{port}")
+        ports_file = home / "worker.ports.json"
+        command = [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(ports_file)]
+        workers.append(procs.start(f"{group}-{i}", command, env))
+        bound = await asyncio.to_thread(benchlib.reported_ports, ports_file, workers[-1], args.timeout)
+        webs.append(f"http://127.0.0.1:{bound['web']}")
     try:
         await wait_all_ready(webs, workers, args.timeout)
         track = CpuTrack({**{f"worker-{i}": p.pid for i, p in enumerate(workers)}, **ctx["kafka_pids"]})

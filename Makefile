@@ -71,7 +71,7 @@ lint: install
 	$(BIN)/mypy app agents
 
 test: lint kafka-jars prometheus deploy-tools
-	VIGIL_HELM=$(HELM) VIGIL_CRD_MODELS=$(CRD_MODELS) $(BIN)/pytest
+	DEPLOY_HELM=$(HELM) DEPLOY_CRD_MODELS=$(CRD_MODELS) $(BIN)/pytest
 
 test-unit: install
 	$(BIN)/pytest tests/core tests/gateway tests/infra tests/tools tests/agents tests/cli

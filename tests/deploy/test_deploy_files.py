@@ -73,14 +73,14 @@ def _tools() -> Path:
 
 @pytest.fixture(scope="module")
 def helm() -> str:
-    path = os.environ.get("VIGIL_HELM") or str(_tools() / f"helm-{_pin('HELM_VERSION')}" / "helm")
+    path = os.environ.get("DEPLOY_HELM") or str(_tools() / f"helm-{_pin('HELM_VERSION')}" / "helm")
     return need("helm", path, "`make deploy-tools` builds it (go install helm.sh/helm/v3/cmd/helm)")
 
 
 @pytest.fixture(scope="module")
 def crd_models() -> Path:
     """The Prometheus Operator's CRD schemas, compiled (npm: @kubernetes-models/prometheus-operator)."""
-    path = os.environ.get("VIGIL_CRD_MODELS") or str(
+    path = os.environ.get("DEPLOY_CRD_MODELS") or str(
         _tools() / f"prometheus-operator-models-{_pin('CRD_MODELS_VERSION')}"
     )
     need("node", shutil.which("node"), "install Node.js (Debian: apt-get install nodejs)")

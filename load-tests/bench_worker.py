@@ -1070,23 +1070,23 @@ def plot_curve(points: list[dict[str, Any]], path: Path) -> None:
 
 def run_once(args: argparse.Namespace) -> dict[str, Any]:
     out, kafka_desc = benchlib.run_with_kafka(args, "vigil-bench-worker-", bench)
-    return {
-        "benchmark": "bench_worker",
-        "machine": benchlib.machine(),
-        "kafka": kafka_desc,
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "target_readings_per_s": TARGETS,
-        **out,
-    }
+    return _report("bench_worker", args, kafka_desc, out, target_readings_per_s=TARGETS)
 
 
 def run_scale(args: argparse.Namespace) -> dict[str, Any]:
     out, kafka_desc = benchlib.run_with_kafka(args, "vigil-bench-scale-", scale_bench)
+    return _report("bench_worker --workers", args, kafka_desc, out)
+
+
+def _report(
+    benchmark: str, args: argparse.Namespace, kafka_desc: str, out: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
     return {
-        "benchmark": "bench_worker --workers",
+        "benchmark": benchmark,
         "machine": benchlib.machine(),
         "kafka": kafka_desc,
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        **extra,
         **out,
     }
 

@@ -17,9 +17,7 @@ import trustme
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from app.infra.settings import Settings
-from app.infra.topics import from_start, read_to_end
-from tests.conftest import ROOT, read_topic, stop, wait_ready
+from tests.conftest import ROOT, read_all, read_topic, stop, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -118,18 +116,7 @@ def kafka_bootstrap(vigil) -> str:
 
 async def all_records(bootstrap: str, topic: str, device_id: str) -> list[dict]:
     """Every record of `device_id` on `topic` (keyed by device) up to its end now, decoded."""
-    found: list[dict] = []
-
-    def keep(records) -> None:
-        found.extend(json.loads(r.value) for r in records if r.key == device_id.encode())
-
-    consumer = from_start(Settings(kafka_bootstrap=bootstrap), topic)
-    await consumer.start()
-    try:
-        await read_to_end(consumer, topic, keep)
-    finally:
-        await consumer.stop()
-    return found
+    return [r["value"] for r in await read_all(bootstrap, topic) if r["key"] == device_id.encode()]
 
 
 async def test_batch_with_a_bad_reading_and_a_resend_after_reconnect(vigil, kafka, gateway) -> None:

@@ -425,6 +425,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     # Faust subscribes: a consumer would not see a topic created later for
     # minutes (its metadata refresh), and a cluster may not auto-create.
     asyncio.run(ensure_topics(settings, needs=(READINGS_TOPIC, ALERTS_TOPIC, DEAD_LETTER_TOPIC)))
+    _same_partitions(settings)
     _use_uvloop(settings)
 
     import faust
@@ -441,6 +442,21 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     )
     worker.execute_from_commandline()
     return Exit.OK
+
+
+def _same_partitions(settings: Settings) -> None:
+    """The patients table's changelog has `VIGIL_PARTITIONS` partitions, one per
+    partition of `vigil.readings`: a topic made with another count would crash
+    the worker at the first record of a partition the changelog lacks."""
+    found = asyncio.run(preflight.partition_count(settings, READINGS_TOPIC))
+    if found is not None and found != settings.partitions:
+        raise SettingsError(
+            [
+                f"VIGIL_PARTITIONS is {settings.partitions} but {READINGS_TOPIC} has {found} partitions: "
+                f"set VIGIL_PARTITIONS={found} (the worker's table needs one partition per partition "
+                "of the topic)"
+            ]
+        )
 
 
 def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:

@@ -140,6 +140,13 @@ async def leads(settings: Settings, topic: str, timeout: float = 3.0) -> bool:
     )
 
 
+async def partition_count(settings: Settings, topic: str, timeout: float = 5.0) -> int | None:
+    """How many partitions `topic` has, or None if Kafka does not say."""
+    cluster = await _cluster(settings, timeout)
+    partitions = cluster.partitions_for_topic(topic) if cluster is not None else None
+    return len(partitions) if partitions else None
+
+
 async def kafka(settings: Settings, within: float = 0.0) -> None:
     """Raise `KafkaUnreachable` unless Kafka answers, trying for `within` seconds."""
     deadline = time.monotonic() + within

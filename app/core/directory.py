@@ -56,6 +56,26 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Registries index devices by the first 64 bits of their token's hash; the
+# whole hash is then compared in constant time (`match_token`). A lookup
+# keyed by the whole hash would compare it in the dict, in variable time,
+# and a later compare_digest of the key with itself would check nothing.
+TOKEN_INDEX_CHARS = 16
+
+
+def token_index(digest: str) -> str:
+    return digest[:TOKEN_INDEX_CHARS]
+
+
+def match_token(candidates: list[Device], digest: str) -> Device | None:
+    """The device among those sharing `digest`'s index whose whole token
+    hash is `digest` (compared in constant time), unless it is revoked."""
+    for device in candidates:
+        if hmac.compare_digest(device.token_sha256, digest):
+            return None if device.revoked else device
+    return None
+
+
 def encode_device(device: Device) -> bytes:
     """The `vigil.devices` record of a device; `subject` must be set."""
     if not device.subject:

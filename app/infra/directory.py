@@ -15,7 +15,6 @@ within moments and closes open connections at the next credential re-check
 from __future__ import annotations
 
 import asyncio
-import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
@@ -32,7 +31,9 @@ from app.core.directory import (
     decode_patient,
     encode_device,
     encode_patient,
+    match_token,
     token_hash,
+    token_index,
 )
 from app.core.errors import RegistryError, RegistryUnavailable
 from app.core.records import pseudonym
@@ -97,19 +98,24 @@ class KafkaRegistry:
 
     def __init__(self, settings: Settings) -> None:
         self._by_id: dict[str, Device] = {}
-        self._by_hash: dict[str, Device] = {}
+        self._by_index: dict[str, list[Device]] = {}  # token_index -> devices
         self.mirror = TopicMirror(settings, DEVICES_TOPIC, self._apply)
 
     def _apply(self, key: bytes, value: bytes | None) -> None:
         device_id = key.decode(errors="replace")
         old = self._by_id.pop(device_id, None)
-        if old is not None and self._by_hash.get(old.token_sha256) is old:
-            del self._by_hash[old.token_sha256]
+        if old is not None:
+            index = token_index(old.token_sha256)
+            rest = [d for d in self._by_index.get(index, []) if d is not old]
+            if rest:
+                self._by_index[index] = rest
+            else:
+                self._by_index.pop(index, None)
         device = decode_device(value)
         if device is None or device.device_id != device_id:
             return  # a tombstone, or a record this version cannot read: the device is not registered
         self._by_id[device_id] = device
-        self._by_hash[device.token_sha256] = device
+        self._by_index.setdefault(token_index(device.token_sha256), []).append(device)
 
     def refresh(self) -> None:
         if not self.mirror.loaded:
@@ -118,10 +124,7 @@ class KafkaRegistry:
     def authenticate(self, token: str) -> Device | None:
         self.refresh()
         digest = token_hash(token)
-        device = self._by_hash.get(digest)
-        if device is None or device.revoked or not hmac.compare_digest(device.token_sha256, digest):
-            return None
-        return device
+        return match_token(self._by_index.get(token_index(digest), []), digest)
 
     def cached(self, device_id: str) -> Device | None:
         return self._by_id.get(device_id)

@@ -2,8 +2,9 @@
 
 A device's token is random (256 bits), shown once when it is issued, and
 stored only as its SHA-256 hash: a token of that entropy needs no slow hash,
-and the hash alone cannot be used to connect. Lookup is by hash, and the
-stored hash is compared with `hmac.compare_digest`.
+and the hash alone cannot be used to connect. Lookup is by the hash's first
+64 bits, and the whole stored hash is compared with `hmac.compare_digest`
+(`app.core.directory.match_token`).
 
 The registry is a JSON file (mode 0600) under VIGIL_HOME, written atomically
 under a lock; a gateway re-reads it when it changes, so a revocation or a
@@ -18,7 +19,6 @@ wrong) raises `RegistryUnavailable`; the last good copy stays in memory
 from __future__ import annotations
 
 import fcntl
-import hmac
 import os
 import re
 import secrets
@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from app.core.directory import Device as Device  # part of its interface
+from app.core.directory import match_token, token_index
 from app.core.directory import token_hash as token_hash
 from app.core.errors import RegistryError as RegistryError  # its errors, part of its interface
 from app.core.errors import RegistryUnavailable as RegistryUnavailable
@@ -53,7 +54,7 @@ class Registry:
         self._mtime_ns: int | None = None
         self._failed_mtime_ns: int | None = None  # the version of the file that could not be read
         self._failure = ""
-        self._by_hash: dict[str, tuple[str, Device]] = {}
+        self._by_index: dict[str, list[Device]] = {}  # token_index -> devices
         self._by_id: dict[str, Device] = {}
 
     # -- reading ------------------------------------------------------------
@@ -94,13 +95,7 @@ class Registry:
         Raises RegistryUnavailable if the file cannot be read."""
         self.refresh()
         digest = token_hash(token)
-        found = self._by_hash.get(digest)
-        if found is None:
-            return None
-        stored, device = found
-        if not hmac.compare_digest(stored, digest) or device.revoked:
-            return None
-        return device
+        return match_token(self._by_index.get(token_index(digest), []), digest)
 
     def refresh(self) -> None:
         """Re-read the file if it changed since the last good read; on a
@@ -125,7 +120,10 @@ class Registry:
             self._failure = f"device registry cannot be read: {type(exc).__name__}"
             raise RegistryUnavailable(self._failure) from None
         self._by_id = by_id
-        self._by_hash = {d.token_sha256: (d.token_sha256, d) for d in by_id.values()}
+        by_index: dict[str, list[Device]] = {}
+        for device in by_id.values():
+            by_index.setdefault(token_index(device.token_sha256), []).append(device)
+        self._by_index = by_index
         self._mtime_ns, self._failed_mtime_ns = mtime, None
 
     # -- writing --------------------------------------------------------------

@@ -8,13 +8,16 @@ import pytest
 
 from app.core.delivery import SeqWindow, admit
 from app.core.directory import (
+    TOKEN_INDEX_CHARS,
     Device,
     SamePatient,
     decode_device,
     decode_patient,
     encode_device,
     encode_patient,
+    match_token,
     token_hash,
+    token_index,
 )
 from app.core.errors import Code
 from app.core.protocol import parse_frame
@@ -96,3 +99,14 @@ def test_a_reading_naming_another_patient_is_refused_by_pseudonym() -> None:
     admission = admit(parsed.readings, SamePatient(KEY, pseudonym(KEY, "MRN-0042")), SeqWindow())
     assert [r.seq for r in admission.new] == [1]
     assert [(r.seq, r.code) for r in admission.refusals] == [(2, Code.UNAUTHORIZED)]
+
+
+def test_a_token_matches_only_its_whole_hash_among_devices_sharing_an_index() -> None:
+    digest = token_hash("vgl_secret")
+    same_index = digest[:TOKEN_INDEX_CHARS] + "0" * (len(digest) - TOKEN_INDEX_CHARS)
+    other = _device(device_id="bed-8", token_sha256=same_index)
+    mine = _device()
+    assert token_index(same_index) == token_index(digest)
+    assert match_token([other, mine], digest) == mine
+    assert match_token([other], digest) is None  # the index alone opens nothing
+    assert match_token([_device(revoked=True)], digest) is None

@@ -32,6 +32,7 @@ from app.infra.runtime import exit_after_parent, silence, stop_on_signals, write
 from app.infra.settings import (
     ALERTS_TOPIC,
     DEAD_LETTER_TOPIC,
+    PATIENTS_TOPIC,
     READINGS_TOPIC,
     Settings,
     inspect,
@@ -424,7 +425,12 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     # The topics it reads and writes (vigil.dead-letter included), before
     # Faust subscribes: a consumer would not see a topic created later for
     # minutes (its metadata refresh), and a cluster may not auto-create.
-    asyncio.run(ensure_topics(settings, needs=(READINGS_TOPIC, ALERTS_TOPIC, DEAD_LETTER_TOPIC)))
+    needs: tuple[str, ...] = (READINGS_TOPIC, ALERTS_TOPIC, DEAD_LETTER_TOPIC)
+    if settings.registry == "kafka":
+        # The patient directory: one line naming the ACL to grant if this principal may not see it.
+        asyncio.run(preflight.topic_exists(settings, PATIENTS_TOPIC))
+        needs += (PATIENTS_TOPIC,)
+    asyncio.run(ensure_topics(settings, needs=needs))
     _same_partitions(settings)
     _use_uvloop(settings)
 

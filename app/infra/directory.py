@@ -37,6 +37,7 @@ from app.core.directory import (
 )
 from app.core.errors import RegistryError, RegistryUnavailable
 from app.core.records import pseudonym
+from app.infra import preflight
 from app.infra.kafka_security import aiokafka_options
 from app.infra.pseudonyms import load_key
 from app.infra.registry import TOKEN_PREFIX, Registry, validate_id
@@ -59,7 +60,9 @@ class TopicMirror:
         self.loaded = False  # read to the end once
 
     async def start(self) -> None:
-        await ensure_topics(self.settings, needs=(self.topic,))
+        # `KafkaDenied` (one line naming the ACL to grant) if this principal may not see the topic.
+        if not await preflight.topic_exists(self.settings, self.topic):
+            await ensure_topics(self.settings, needs=(self.topic,))
         consumer = from_start(self.settings, self.topic)
         self._consumer = consumer
         await consumer.start()
@@ -166,11 +169,14 @@ class KafkaDirectoryAdmin:
         self._producer: AIOKafkaProducer | None = None
 
     async def __aenter__(self) -> KafkaDirectoryAdmin:
-        await ensure_topics(self.settings, needs=(DEVICES_TOPIC, PATIENTS_TOPIC))
-        await self.registry.mirror.start()
-        await self.patients.mirror.start()
-        self._producer = AIOKafkaProducer(**aiokafka_options(self.settings), acks="all")
-        await self._producer.start()
+        try:
+            await self.registry.mirror.start()  # each made, compacted, where missing
+            await self.patients.mirror.start()
+            self._producer = AIOKafkaProducer(**aiokafka_options(self.settings), acks="all")
+            await self._producer.start()
+        except BaseException:
+            await self.__aexit__()  # no client left open behind a refusal
+            raise
         return self
 
     async def __aexit__(self, *_: object) -> None:

@@ -299,3 +299,18 @@ def test_a_broker_certificate_from_another_ca_is_one_line(secured, tmp_path: Pat
     assert done.returncode == 3, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "is not trusted" in lines[0] and "VIGIL_KAFKA_CA" in lines[0], done.stderr
+
+
+def test_vigil_devices_on_the_kafka_registry_as_the_gateway_principal_is_one_line(
+    secured, tmp_path: Path
+) -> None:
+    """An operator who runs `vigil devices` with a gateway's credentials: the
+    patient directory is not the gateway's to read (docs/operations.md#no-shared-disk)."""
+    broker, ca = secured
+    registry = {"VIGIL_REGISTRY": "kafka", "VIGIL_PSEUDONYM_KEY": "ab" * 32}
+    env = _env(broker, ca, "gateway", tmp_path) | registry
+    done = _vigil(env, "devices", "list")
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "refuses User:gateway the topic vigil.patients" in lines[0], lines[0]

@@ -82,11 +82,14 @@ def faust_app(settings: Settings) -> faust.App:
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         producer_acks=-1,
-        # Faust sends each changelog and alert record at once (linger 0) in
-        # batches of 16 KiB: under load, a produce request per record, and the
-        # socket writes took about a sixth of the worker's time (py-spy). A few
-        # milliseconds of linger and larger batches send them together.
-        producer_linger=0.005,
+        # No linger. Before the record cache, a changelog record was sent per
+        # Kafka record and 5 ms of linger batched them; now a flush sends
+        # every changed patient in one go (they batch without linger), and the
+        # waits that remain are synchronous: a record that raised alerts waits
+        # for its alert events, then for its patient's state, and each wait
+        # paid the whole linger (docs/benchmarks.md, "Linger after the record
+        # cache": 1.38x at ten readings per record).
+        producer_linger=0.0,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         consumer_auto_offset_reset="earliest",
         # Records are acked only once the states they changed are flushed

@@ -116,7 +116,8 @@ class Config:
     confirm_ms: int = 15 * 1000  # ... and hold this long, over two readings or more, to open
     personal_after: int = 12  # readings learned, and ...
     personal_after_ms: int = 2 * 60 * 60 * 1000  # ... the time they span, before a trigger can be the normal
-    renotify_ms: int = 60 * 60 * 1000  # reminder while an alert stays open (NEWS2 medium: hourly)
+    renotify_ms: int = 60 * 60 * 1000  # first reminder while an alert stays open (NEWS2 medium: hourly) ...
+    renotify_max_ms: int = 24 * 60 * 60 * 1000  # ... then twice as long each time, up to this
     artifact_share: float = 0.3  # share of a channel's recent values that were artifacts that marks it bad
     no_signal_ms: int = 5 * 60 * 1000  # a channel sending "no signal" (0) this long is a technical notice
     trend_horizon_ms: int = 15 * 60 * 1000  # how far ahead the trend looks for a dangerous range
@@ -770,6 +771,7 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
         resolve_after_ms=config.resolve_after_ms,
         confirm_ms=config.confirm_ms,
         renotify_ms=config.renotify_ms,
+        renotify_max_ms=config.renotify_max_ms,
         cadence_ms=_patient_cadence(state, r.ts),
     )
     for change in changes:

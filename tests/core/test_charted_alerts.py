@@ -1,0 +1,77 @@
+"""Charted patients who sit in a NEWS2 band for days (issue 13, `charted`):
+what the nurse reading `vigil.alerts` is told about them.
+
+A sedated, ventilated patient on oxygen who responds only to pain scores 5
+(medium) for the whole stay; hourly rounds, a blood gas every 4 hours, a GCS
+every 3 hours."""
+
+from __future__ import annotations
+
+import random
+
+from app.core import patient as core
+from app.core import state as patient_state
+from app.core.records import reading_id
+
+T0 = 1_764_435_600_000
+MINUTE, HOUR = 60_000, 3_600_000
+
+
+class Charted:
+    """A sedated, ventilated patient, charted: hourly rounds, a gas every 4 h, a GCS every 3 h."""
+
+    def __init__(self, seed: int) -> None:
+        self.state = patient_state.PatientState()
+        self.rng = random.Random(seed)
+        self.seq = 0
+        self.events: list[dict[str, object]] = []
+
+    def round(self, hour: int, **changes: float) -> list[dict[str, object]]:
+        rng = self.rng
+        vitals: dict[str, object] = {
+            "heart_rate": round(84 + rng.gauss(0, 3)),
+            "systolic_bp": round(120 + rng.gauss(0, 5)),
+            "diastolic_bp": round(66 + rng.gauss(0, 3)),
+            "respiratory_rate": 16,
+            "temperature": round(37.0 + rng.gauss(0, 0.1), 1),
+            "on_oxygen": True,
+        }
+        if hour % 4 == 0:
+            vitals["spo2"] = round(97 + rng.gauss(0, 0.5))
+        if hour % 3 == 0:
+            vitals["consciousness"] = "P"
+        vitals.update(changes)
+        reading = {"id": reading_id("chart", self.seq), "seq": self.seq, "ts": T0 + hour * HOUR, "vitals": vitals}
+        self.seq += 1
+        out = [e for e in core.process(self.state, "p-icu-1", "chart", reading).events if e["kind"] == "news2"]
+        self.events += out
+        return out
+
+
+def test_a_patient_sitting_in_the_medium_band_for_days_is_not_reminded_every_few_hours() -> None:
+    """Three days at NEWS2 5, unchanged: once open (from the second GCS on:
+    the first one, its cadence not known yet, counts for an hour), the alert
+    is reminded of after 4 hours (four charted readings), then 8, 16 and 24
+    hours after the reminder before: 4 reminders in 3 days, not 17."""
+    p = Charted(1)
+    for hour in range(72):
+        p.round(hour)
+    opened = max(e["event_time"] for e in p.events if e["status"] == "open")
+    assert opened == "2025-11-29T20:00:00.000Z"  # hour 3
+    reminders = [e["event_time"][8:16] for e in p.events if e["status"] == "reminder"]
+    assert reminders == ["30T00:00", "30T08:00", "01T00:00", "02T00:00"]  # hours 7, 15, 31, 55
+
+
+def test_a_rise_to_high_after_a_flicker_to_high_is_told_again() -> None:
+    """A flicker to the high band (a low pressure charted once) escalates; the
+    band goes back to medium for hours; a bleed then takes the patient to
+    the high band again. The nurse is told at that round, as NEWS2 on its
+    own would tell her, not hours later."""
+    p = Charted(2)
+    for hour in range(24):
+        p.round(hour)
+    assert [e["status"] for e in p.round(24, systolic_bp=98)] == ["escalated"]  # NEWS2 7 (high)
+    for hour in range(25, 30):
+        p.round(hour)  # back to 5 (medium)
+    bleed = p.round(30, heart_rate=118, systolic_bp=88)  # NEWS2 10
+    assert [(e["status"], e["severity"]) for e in bleed] == [("escalated", "high")]

@@ -133,7 +133,12 @@ def _encode(state: PatientState) -> bytes:
             "l": state.latest,
             "a": {
                 kind.value: [
-                    a.opened_ms, a.severity, a.clear_since_ms, a.confirmed, a.notified_ms, a.lower_since_ms,
+                    a.opened_ms,
+                    a.severity,
+                    a.clear_since_ms,
+                    a.confirmed,
+                    a.notified_ms,
+                    a.lower_since_ms,
                     a.reminders,
                 ]
                 for kind, a in state.alerts.items()

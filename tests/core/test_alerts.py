@@ -123,7 +123,14 @@ def test_reminders_of_an_unchanged_alert_back_off() -> None:
     the same thing every hour."""
     assert reminders_over(72, renotify_max_ms=24 * 3600 * S) == [1, 3, 7, 15, 31, 55]
     assert reminders_over(72, renotify_max_ms=4 * 3600 * S) == [1, 3, 7, 11, 15, 19] + list(range(23, 72, 4))
-    assert reminders_over(6, renotify_max_ms=0) == [1, 2, 3, 4, 5, 6]  # a cap at or below it: fixed, as before
+    assert reminders_over(6, renotify_max_ms=0) == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]  # a cap at or below it: fixed, as before
 
 
 def test_an_escalation_is_a_notification_the_back_off_goes_on_from() -> None:

@@ -41,9 +41,16 @@ class Charted:
         if hour % 3 == 0:
             vitals["consciousness"] = "P"
         vitals.update(changes)
-        reading = {"id": reading_id("chart", self.seq), "seq": self.seq, "ts": T0 + hour * HOUR, "vitals": vitals}
+        reading = {
+            "id": reading_id("chart", self.seq),
+            "seq": self.seq,
+            "ts": T0 + hour * HOUR,
+            "vitals": vitals,
+        }
         self.seq += 1
-        out = [e for e in core.process(self.state, "p-icu-1", "chart", reading).events if e["kind"] == "news2"]
+        out = [
+            e for e in core.process(self.state, "p-icu-1", "chart", reading).events if e["kind"] == "news2"
+        ]
         self.events += out
         return out
 

@@ -63,10 +63,11 @@ def test_version_3_states_decode_with_signal_quality_afresh() -> None:
 def test_version_4_alerts_decode_with_their_reminders_counted_from_none() -> None:
     """A version 4 alert (five fields) reads as never having fallen below its
     severity and as having sent no reminder: its reminders back off afresh."""
-    obj = {"v": 4, "n": 1, "t": 5, "i": "r", "q": {}, "b": {}, "l": {}, "a": {"news2": [0, "high", None, 1, 4]}}
-    alert = decode(orjson.dumps(obj)).alerts[Kind.NEWS2]
-    assert alert == OpenAlert(0, Severity.HIGH, None, True, 4, None, 0)
-    assert orjson.loads(encode(decode(orjson.dumps(obj))))["a"] == {"news2": [0, "high", None, True, 4, None, 0]}
+    alerts = {"news2": [0, "high", None, 1, 4]}
+    obj = {"v": 4, "n": 1, "t": 5, "i": "r", "q": {}, "b": {}, "l": {}, "a": alerts}
+    state = decode(orjson.dumps(obj))
+    assert state.alerts[Kind.NEWS2] == OpenAlert(0, Severity.HIGH, None, True, 4, None, 0)
+    assert orjson.loads(encode(state))["a"] == {"news2": [0, "high", None, True, 4, None, 0]}
 
 
 def test_signal_quality_per_channel_round_trips() -> None:

@@ -555,9 +555,12 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             continue
         # Fresh: `news2_max_age_ms`, or FRESH_CADENCES of the parameter's own
         # cadence when it is charted less often (GCS every three hours stays in
-        # the score until the next one is due), at most FRESH_CAP_MS.
+        # the score until the next one is due), at most FRESH_CAP_MS; a
+        # charted parameter's first value until its second (`_first_charted`).
         age = ts - entry[1]
-        if age <= max_age or (age <= FRESH_CADENCES * entry[2] and age <= FRESH_CAP_MS):
+        if age <= max_age or (
+            (age <= FRESH_CADENCES * entry[2] or _first_charted(state, entry, ts)) and age <= FRESH_CAP_MS
+        ):
             current[name] = entry[0]
     score = news2.score(current, config.scale2)
     band = score.band
@@ -581,6 +584,17 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             state, deviating or list(score.subscores)
         )
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent)
+
+
+def _first_charted(state: PatientState, entry: list[Any], ts: int) -> bool:
+    """Is this the only value so far of a parameter (its cadence not known
+    yet) of a patient who is charted (read every `SPARSE_MS` or less often)?
+    Then it stands until the next one is charted (at most FRESH_CAP_MS), as
+    every later value stands until the next is due: a first GCS of
+    "responds to pain" does not drop out of the score after an hour, so the
+    alert of a sedated patient does not resolve and reopen when the second
+    GCS is charted three hours later. Missing data is no improvement."""
+    return not entry[2] and _patient_cadence(state, ts) >= SPARSE_MS
 
 
 def _sparse(state: PatientState, names: list[str]) -> bool:

@@ -87,3 +87,52 @@ def test_a_rise_to_high_after_a_flicker_to_high_is_told_again() -> None:
         p.round(hour)  # back to 5 (medium)
     bleed = p.round(30, heart_rate=118, systolic_bp=88)  # NEWS2 10
     assert [(e["status"], e["severity"]) for e in bleed] == [("escalated", "high")]
+
+
+class PostOp(Charted):
+    """Alert, on air; hourly rounds of heart rate, pressure, breathing rate and temperature."""
+
+    def round(self, hour: int, **changes: float) -> list[dict[str, object]]:
+        rng = self.rng
+        vitals: dict[str, object] = {
+            "heart_rate": round(78 + rng.gauss(0, 3)),
+            "systolic_bp": round(118 + rng.gauss(0, 5)),
+            "diastolic_bp": round(66 + rng.gauss(0, 3)),
+            "respiratory_rate": round(15 + rng.gauss(0, 1)),
+            "temperature": round(36.9 + rng.gauss(0, 0.1), 1),
+            "on_oxygen": False,
+        }
+        vitals.update(changes)
+        ts = T0 + hour * HOUR
+        reading = {"id": reading_id("chart", self.seq), "seq": self.seq, "ts": ts, "vitals": vitals}
+        self.seq += 1
+        out = core.process(self.state, "p-icu-2", "chart", reading).events
+        self.events += out
+        return out
+
+    def off(self, name: str, sds: float) -> float:
+        """A value `sds` of the patient's learned SDs from its learned normal."""
+        b = self.state.baselines[name]
+        return round(b.mean + sds * b.sd, 1)
+
+
+def test_two_charted_vitals_leaving_the_normal_together_open_an_anomaly_at_that_round() -> None:
+    """Heart rate and temperature each 4 SDs up at one round (a sepsis
+    starting): neither is 5 SDs off and NEWS2 scores 1, but two independent
+    vitals moving together is physiology, and the next round is an hour away."""
+    p = PostOp(3)
+    for hour in range(16):
+        p.round(hour)
+    assert [e for e in p.events if e["kind"] != "baseline_drift"] == []
+    out = p.round(16, heart_rate=p.off("heart_rate", 4), temperature=p.off("temperature", 4))
+    assert [(e["status"], e["kind"]) for e in out] == [("open", "anomaly")]
+    assert set(out[0]["evidence"]["vitals"]) == {"heart_rate", "temperature"}
+
+
+def test_one_charted_vital_off_or_one_cuff_reading_off_is_not_an_alert() -> None:
+    p = PostOp(4)
+    for hour in range(16):
+        p.round(hour)
+    assert p.round(16, heart_rate=p.off("heart_rate", 4)) == []  # one vital: waits for more
+    # systolic and diastolic come from the same cuff reading: they do not corroborate each other
+    assert p.round(17, systolic_bp=p.off("systolic_bp", 4), diastolic_bp=p.off("diastolic_bp", 4)) == []

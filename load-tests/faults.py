@@ -1025,8 +1025,9 @@ def replay(subjects: dict[str, str], records: list[Any], config: core.Config) ->
 
 
 def alert_key(event: dict[str, Any]) -> tuple[Any, ...]:
-    key = (event.get("alert_id"), event.get("status"), event.get("severity"))
-    return (*key, event.get("event_time")) if event.get("status") == "reminder" else key
+    """The key consumers deduplicate on (docs/alerts.md): a re-emission repeats it; reminders, and an
+    escalation to a severity the episode had reached before it settled lower, differ by event time."""
+    return (event.get("alert_id"), event.get("status"), event.get("severity"), event.get("event_time"))
 
 
 def reconcile_alerts(

@@ -4,7 +4,7 @@ Per patient and kind of condition, an alert opens, may escalate, and resolves;
 every event of one episode carries the same `alert_id`, derived from the
 patient's pseudonym, the kind and the event time at which the episode opened. Re-emitting
 an event (after a worker restart, say) therefore yields the same id, and
-consumers can deduplicate on (`alert_id`, `status`, `severity`).
+consumers can deduplicate on (`alert_id`, `status`, `severity`, `event_time`).
 
 The schema is `vigil.alert/1`, documented in docs/alerts.md.
 """
@@ -78,6 +78,8 @@ class OpenAlert:
     clear_since_ms: int | None = None  # event time the condition stopped holding
     confirmed: bool = True  # False while the condition awaits confirmation
     notified_ms: int | None = None  # event time of the last open, escalation or reminder
+    lower_since_ms: int | None = None  # event time the condition fell below `severity` (still holding)
+    reminders: int = 0  # reminders since it opened (`reminder_due`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ def transition(
     renotify_ms: int,
     muted: frozenset[Kind] = frozenset(),
     cadence_ms: float = 0,
+    renotify_max_ms: int = 0,
 ) -> list[Change]:
     """Advance the lifecycle of each kind given what holds now.
 
@@ -122,12 +125,19 @@ def transition(
       removed 60 % of alarms, ../shared/reference/clinical.md); a condition
       that goes away before that never alarms. An urgent finding, or
       `confirm_ms` 0, opens at once;
-    - "escalated" when an open alert's severity rises;
-    - "reminder" while it still holds, every `renotify_ms` after the last
-      notification (0: never), and no more often than every
-      `RENOTIFY_READINGS` readings at the patient's cadence (`cadence_ms`,
-      the typical time between readings): hourly charting is reminded of
-      every four hours, not at every charted value;
+    - "escalated" when an open alert's severity rises. The severity follows
+      the condition down as well, without an event of its own, once the
+      condition has held only at a lower severity for `resolve_after_ms`
+      (`_settle`): a NEWS2 alert whose band went back from high to medium is
+      medium again, and the next rise to high escalates again (a new
+      emergency trigger), as NEWS2 on its own would call it;
+    - "reminder" while it still holds (`renotify_ms` 0: never): the first
+      `renotify_ms` after the open, each later one twice as long after the
+      notification before (an escalation is one), up to `renotify_max_ms`
+      (`reminder_due`), and no more often than every `RENOTIFY_READINGS`
+      readings at the patient's cadence (`cadence_ms`, the typical time
+      between readings): hourly charting is first reminded of after four
+      hours, not at every charted value;
     - "resolved" once the condition has not held for `resolve_after_ms`. The
       wait damps flapping: a condition that comes and goes keeps one alert
       open instead of opening a new one each time (alarm on onset and
@@ -154,7 +164,9 @@ def transition(
             )
             change = _opened(kind, current, finding, ts_ms) if current.confirmed else None
         elif finding is not None and current is not None:
-            change = _still_holds(kind, current, finding, ts_ms, confirm_ms, renotify_ms)
+            change = _still_holds(
+                kind, current, finding, ts_ms, confirm_ms, resolve_after_ms, renotify_ms, renotify_max_ms
+            )
         elif current is not None:
             change = _cleared(open_alerts, kind, current, ts_ms, resolve_after_ms)
         else:
@@ -168,14 +180,23 @@ def _opened(kind: Kind, current: OpenAlert, finding: Finding, ts_ms: int) -> Cha
     """The alert opens (confirmed) now."""
     current.confirmed = True
     current.notified_ms = ts_ms
+    current.reminders = 0
     return Change(Status.OPEN, kind, current, finding)
 
 
 def _still_holds(
-    kind: Kind, current: OpenAlert, finding: Finding, ts_ms: int, confirm_ms: int, renotify_ms: int
+    kind: Kind,
+    current: OpenAlert,
+    finding: Finding,
+    ts_ms: int,
+    confirm_ms: int,
+    resolve_after_ms: int,
+    renotify_ms: int,
+    renotify_max_ms: int,
 ) -> Change | None:
     """The condition of an alert (open, or awaiting confirmation) holds again:
-    it opens once confirmed, escalates when worse, reminds when due."""
+    it opens once confirmed, escalates when worse, settles when lower for
+    long enough, reminds when due."""
     current.clear_since_ms = None
     if not current.confirmed:
         current.severity = max(current.severity, finding.severity, key=rank)
@@ -185,11 +206,51 @@ def _still_holds(
     if rank(finding.severity) > rank(current.severity):
         current.severity = finding.severity
         current.notified_ms = ts_ms
+        current.lower_since_ms = None
         return Change(Status.ESCALATED, kind, current, finding)
-    if renotify_ms > 0 and ts_ms - (current.notified_ms or current.opened_ms) >= renotify_ms:
+    _settle(current, finding, ts_ms, resolve_after_ms)
+    if reminder_due(current, ts_ms, renotify_ms, renotify_max_ms):
         current.notified_ms = ts_ms
+        current.reminders += 1
         return Change(Status.REMINDER, kind, current, finding)
     return None
+
+
+def _settle(current: OpenAlert, finding: Finding, ts_ms: int, resolve_after_ms: int) -> None:
+    """An open alert's severity follows its condition down once the condition
+    has held only at a lower severity for `resolve_after_ms` (the wait that
+    damps a resolution damps this too: a band flickering down for one reading
+    of a dense monitor changes nothing). No event says so (the next reminder
+    or resolution carries the severity); what it changes is that a rise
+    back escalates again, instead of hiding behind the severity reached once."""
+    if rank(finding.severity) >= rank(current.severity):
+        current.lower_since_ms = None
+        return
+    if current.lower_since_ms is None:
+        current.lower_since_ms = ts_ms
+    if ts_ms - current.lower_since_ms >= resolve_after_ms:
+        current.severity = finding.severity
+        current.lower_since_ms = None
+
+
+def reminder_due(current: OpenAlert, ts_ms: int, renotify_ms: int, renotify_max_ms: int) -> bool:
+    """Is a reminder of this open alert due? The first comes `renotify_ms`
+    after it opened; each later one twice as long after the notification
+    before it (1, 2, 4, 8 ... times `renotify_ms`), up to `renotify_max_ms`
+    (at most `renotify_ms` there: a fixed interval, as before). A reminder
+    guards against a missed notification: the longer an alert has been open,
+    the surer it is that it was seen, and each repeat of the same news is one
+    more alarm that is not actionable (alarm fatigue: ../shared/reference/
+    clinical.md). What is new is told at once by an escalation, itself a
+    notification, so the next reminder comes one interval after it; it does
+    not restart the back-off, or a patient whose NEWS2 sits on a band's edge
+    for days would be reminded anew after every flicker."""
+    if renotify_ms <= 0:
+        return False
+    interval = renotify_ms * 2 ** min(current.reminders, 30)
+    if interval > renotify_max_ms:
+        interval = max(renotify_ms, renotify_max_ms)
+    return ts_ms - (current.notified_ms or current.opened_ms) >= interval
 
 
 def _cleared(

@@ -94,6 +94,10 @@ _LOW, _MEDIUM, _HIGH = Severity.LOW, Severity.MEDIUM, Severity.HIGH
 # What an arousal (waking, moving, coughing, pain) raises for a few minutes:
 # sympathetic activation speeds the heart and breathing and raises pressure.
 _AROUSAL = frozenset({"heart_rate", "respiratory_rate", "systolic_bp", "diastolic_bp"})
+# Vitals measured independently of one another (the ones NEWS2 scores; the
+# diastolic pressure comes from the same cuff reading as the systolic): two
+# of them far from normal at once corroborate each other (`_together`).
+_TOGETHER = frozenset({"heart_rate", "spo2", "respiratory_rate", "systolic_bp", "temperature"})
 _NEWS2_SEVERITY = {"high": _HIGH, "medium": _MEDIUM, "low_medium": _LOW}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
 # when the new level scores 0. Diastolic pressure is not in NEWS2.
@@ -116,7 +120,8 @@ class Config:
     confirm_ms: int = 15 * 1000  # ... and hold this long, over two readings or more, to open
     personal_after: int = 12  # readings learned, and ...
     personal_after_ms: int = 2 * 60 * 60 * 1000  # ... the time they span, before a trigger can be the normal
-    renotify_ms: int = 60 * 60 * 1000  # reminder while an alert stays open (NEWS2 medium: hourly)
+    renotify_ms: int = 60 * 60 * 1000  # first reminder while an alert stays open (NEWS2 medium: hourly) ...
+    renotify_max_ms: int = 24 * 60 * 60 * 1000  # ... then twice as long each time, up to this
     artifact_share: float = 0.3  # share of a channel's recent values that were artifacts that marks it bad
     no_signal_ms: int = 5 * 60 * 1000  # a channel sending "no signal" (0) this long is a technical notice
     trend_horizon_ms: int = 15 * 60 * 1000  # how far ahead the trend looks for a dangerous range
@@ -125,6 +130,7 @@ class Config:
     step_z: float = 5.0  # a dense channel's value this many SDs from its previous one is a sudden step ...
     corroborate_z: float = 3.0  # ... that another channel stepping this many SDs at once corroborates
     excursion_ms: int = 7 * 60 * 1000  # a dense rise such as an arousal's must hold this long to open
+    together_charted_z: float = 3.0  # two charted NEWS2 vitals this many SDs off at once: an anomaly; 0: off
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
 
 
@@ -177,6 +183,7 @@ class _Reading:
     artifacts: dict[str, Any]  # channel -> its artifact value in this reading
     bad: frozenset[str] | set[str] = frozenset()  # channels whose signal is bad now (`_quality`)
     far: bool = False  # a channel scored |z| >= z_alert (`_model`)
+    off: int = 0  # NEWS2 vitals (`_TOGETHER`) scored |z| >= together_charted_z (`_model`)
     # dense channels that stepped `corroborate_z` SDs or more since their previous value -> the step in
     # SDs, and how many dense channels with a baseline were judged (`_clean`)
     steps: dict[str, float] | None = None
@@ -251,7 +258,7 @@ def process(
     _model(state, r, config, outcome)
     _safety_net(state, r, config)
     alerts = state.alerts
-    if r.far or alerts:
+    if r.far or r.off >= 2 or alerts:
         _anomaly(state, r, config)
     if r.near or alerts:
         _trend(state, r, config)
@@ -467,6 +474,7 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
       at a level NEWS2 scores 0, and reported either way."""
     baselines, bad, latest, ts = state.baselines, r.bad, state.latest, r.ts
     learn_below, z_alert, horizon_ms = config.learn_below, config.z_alert, config.trend_horizon_ms
+    together_z = min(z_alert, config.together_charted_z or z_alert)
     scored, z_scores = r.scored, r.z
     angle = (ts % DAY_MS) * _RADIANS_PER_MS  # the time of day, for daily profiles
     cos_t, sin_t = math.cos(angle), math.sin(angle)
@@ -486,8 +494,11 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
         n = baseline.var.n
         warm = n >= WARMUP_MIN and n * cadence >= WARMUP_MS  # `Baseline.warm`, inline
         z = (x - mean) / sd
-        if z >= z_alert or z <= -z_alert:
-            r.far = True
+        if z >= together_z or z <= -together_z:
+            if z >= z_alert or z <= -z_alert:
+                r.far = True
+            if name in _TOGETHER:
+                r.off += 1
         scored.append((name, warm))
         z_scores[name] = z
         danger = DANGER.get(name)
@@ -554,9 +565,12 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             continue
         # Fresh: `news2_max_age_ms`, or FRESH_CADENCES of the parameter's own
         # cadence when it is charted less often (GCS every three hours stays in
-        # the score until the next one is due), at most FRESH_CAP_MS.
+        # the score until the next one is due), at most FRESH_CAP_MS; a
+        # charted parameter's first value until its second (`_first_charted`).
         age = ts - entry[1]
-        if age <= max_age or (age <= FRESH_CADENCES * entry[2] and age <= FRESH_CAP_MS):
+        if age <= max_age or (
+            (age <= FRESH_CADENCES * entry[2] or _first_charted(state, entry, ts)) and age <= FRESH_CAP_MS
+        ):
             current[name] = entry[0]
     score = news2.score(current, config.scale2)
     band = score.band
@@ -580,6 +594,17 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             state, deviating or list(score.subscores)
         )
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent)
+
+
+def _first_charted(state: PatientState, entry: list[Any], ts: int) -> bool:
+    """Is this the only value so far of a parameter (its cadence not known
+    yet) of a patient who is charted (read every `SPARSE_MS` or less often)?
+    Then it stands until the next one is charted (at most FRESH_CAP_MS), as
+    every later value stands until the next is due: a first GCS of
+    "responds to pain" does not drop out of the score after an hour, so the
+    alert of a sedated patient does not resolve and reopen when the second
+    GCS is charted three hours later. Missing data is no improvement."""
+    return not entry[2] and _patient_cadence(state, ts) >= SPARSE_MS
 
 
 def _sparse(state: PatientState, names: list[str]) -> bool:
@@ -609,10 +634,12 @@ def _deviates(state: PatientState, name: str, value: Any, config: Config) -> boo
 
 def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
     """Vitals far from this patient's normal (never during warm-up)."""
-    if not r.far and _ANOMALY not in state.alerts:
+    if not r.far and r.off < 2 and _ANOMALY not in state.alerts:
         return  # the common case: nothing far out, nothing open
     z_scores, z_alert = r.z, config.z_alert
     anomalous = {name: z_scores[name] for name, warm in r.scored if warm and abs(z_scores[name]) >= z_alert}
+    if len(anomalous) < 2 and r.off >= 2:
+        anomalous = _together(state, r, config) or anomalous
     if not anomalous and _ANOMALY not in state.alerts:
         return
     worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)
@@ -632,6 +659,31 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
             return
         urgent = len(anomalous) >= 2 or (severity is _MEDIUM and _sparse(state, list(anomalous)))
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent)
+
+
+def _together(state: PatientState, r: _Reading, config: Config) -> dict[str, float]:
+    """Charted vitals that left this patient's normal together: two or more
+    of the independently measured NEWS2 vitals (`_TOGETHER`), warmed up and
+    charted (`_sparse`), each `together_charted_z` SDs or more off in the
+    same reading. One vital 3 SDs off is common enough; two at once is
+    physiology moving (a sepsis: heart rate and temperature up; a bleed:
+    heart rate up, pressure down), the fusion of signals that finds a
+    deterioration early without more alarms (../shared/reference/clinical.md).
+    Each charted reading is its own confirmation, and the next is an hour
+    away; dense monitors are left to the usual `z_alert`. Empty when fewer
+    than two."""
+    limit = config.together_charted_z
+    if limit <= 0:
+        return {}
+    z_scores = r.z
+    found = {
+        name: z_scores[name]
+        for name, warm in r.scored
+        if warm and name in _TOGETHER and abs(z_scores[name]) >= limit
+    }
+    if len(found) < 2 or not _sparse(state, list(found)):
+        return {}
+    return found
 
 
 def _excursion(state: PatientState, r: _Reading, anomalous: dict[str, float], config: Config) -> bool:
@@ -770,6 +822,7 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
         resolve_after_ms=config.resolve_after_ms,
         confirm_ms=config.confirm_ms,
         renotify_ms=config.renotify_ms,
+        renotify_max_ms=config.renotify_max_ms,
         cadence_ms=_patient_cadence(state, r.ts),
     )
     for change in changes:

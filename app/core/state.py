@@ -6,9 +6,9 @@ and read back with `decode`, never pickled. Everything encoded is a public
 value Vigil owns (`app.core.stats`, `app.core.model`, `app.core.alerts`), so
 a library release cannot change what a stored state means.
 
-Version 4, one JSON object:
+Version 5, one JSON object:
 
-    {"v": 4, "n": readings processed, "t": newest event time (ms),
+    {"v": 5, "n": readings processed, "t": newest event time (ms),
      "i": id of the reading processed last,
      "q": {channel: [smoothed share of its recent values that were artifacts,
                      start of its "no signal" run (ms, 0: none), 1 if a notice said so, else 0]},
@@ -20,7 +20,11 @@ Version 4, one JSON object:
                    x sin of the time of day, mean of cos^2, of sin^2, the event time its learning
                    began (negated once the profile is in use)]},
      "l": {channel: [latest value, its event time (ms), its cadence: typical ms between its values]},
-     "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null]}}
+     "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null,
+                  lower since (ms) or null, reminders sent]}}
+
+Version 4's alerts had only the first five (the severity never fell, the
+reminders did not back off); they read as lower since null, no reminder sent.
 
 Versions 2 (no trend: baselines of 12 numbers) and 3 (15), whose baselines
 are JSON lists, are still read; their "q" (one artifact share for the whole
@@ -53,8 +57,9 @@ from app.core.vitals import NUMERIC
 
 MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
 MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
-STATE_VERSION = 4  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel
-_READABLE_VERSIONS = (2, 3, 4)  # a v2 baseline starts its trend afresh; v2-3 quality starts afresh
+STATE_VERSION = 5  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel;
+# 5: alerts carry when their condition fell below their severity, and how many reminders they sent
+_READABLE_VERSIONS = (2, 3, 4, 5)  # a v2 baseline starts its trend afresh; v2-3 quality starts afresh
 _QUALITY_CHANNELS = frozenset(NUMERIC) | {"pulse_rate"}  # channels whose signal quality is judged
 CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen"}
 _NONE_YET = 1e300  # v2-3 JSON had no infinity: PageHinkley.min_increase before its first value
@@ -127,7 +132,15 @@ def _encode(state: PatientState) -> bytes:
             "b": {name: _pack(b) for name, b in state.baselines.items()},
             "l": state.latest,
             "a": {
-                kind.value: [a.opened_ms, a.severity, a.clear_since_ms, a.confirmed, a.notified_ms]
+                kind.value: [
+                    a.opened_ms,
+                    a.severity,
+                    a.clear_since_ms,
+                    a.confirmed,
+                    a.notified_ms,
+                    a.lower_since_ms,
+                    a.reminders,
+                ]
                 for kind, a in state.alerts.items()
             },
         }
@@ -193,6 +206,14 @@ def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 def _alert(
-    opened_ms: int, severity: str, clear_since_ms: int | None, confirmed: bool, notified_ms: int | None
+    opened_ms: int,
+    severity: str,
+    clear_since_ms: int | None,
+    confirmed: bool,
+    notified_ms: int | None,
+    lower_since_ms: int | None = None,  # version 4 had neither
+    reminders: int = 0,
 ) -> OpenAlert:
-    return OpenAlert(opened_ms, Severity(severity), clear_since_ms, confirmed, notified_ms)
+    return OpenAlert(
+        opened_ms, Severity(severity), clear_since_ms, confirmed, notified_ms, lower_since_ms, int(reminders)
+    )

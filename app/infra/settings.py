@@ -284,6 +284,8 @@ class Settings:
     resolve_after_s: float = setting("RESOLVE_AFTER_S", _DETECTION.resolve_after_ms / 1000, seconds())
     # A reminder while an alert stays open; 0: never.
     renotify_s: float = setting("RENOTIFY_S", _DETECTION.renotify_ms / 1000, seconds())
+    # ... then each twice as long after the notification before, up to this (at most RENOTIFY_S: fixed).
+    renotify_max_s: float = setting("RENOTIFY_MAX_S", _DETECTION.renotify_max_ms / 1000, seconds())
     # How far ahead a vital's trend looks for a dangerous range.
     trend_horizon_s: float = setting(
         "TREND_HORIZON_S", _DETECTION.trend_horizon_ms / 1000, seconds(0, strict=True)
@@ -356,6 +358,7 @@ class Settings:
             confirm_ms=int(self.confirm_s * 1000),
             resolve_after_ms=int(self.resolve_after_s * 1000),
             renotify_ms=int(self.renotify_s * 1000),
+            renotify_max_ms=int(self.renotify_max_s * 1000),
             trend_horizon_ms=int(self.trend_horizon_s * 1000),
             trend_z=self.trend_z,
             no_signal_ms=int(self.no_signal_s * 1000),

@@ -59,11 +59,93 @@ def test_escalation_reminder_and_resolution() -> None:
     step(alerts, 0, finding())
     assert step(alerts, 15 * S, finding()) == [(Status.OPEN, Severity.MEDIUM)]
     assert step(alerts, 20 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
-    assert step(alerts, 30 * S, finding(Severity.LOW)) == []  # never de-escalates
-    assert step(alerts, 3620 * S, finding()) == [(Status.REMINDER, Severity.HIGH)]
+    assert step(alerts, 30 * S, finding(Severity.HIGH)) == []
+    assert step(alerts, 3620 * S, finding(Severity.HIGH)) == [(Status.REMINDER, Severity.HIGH)]
     assert step(alerts, 3700 * S, None) == []  # gone: the resolution wait starts
     assert step(alerts, 3800 * S, finding()) == []  # back: the wait starts over
     assert step(alerts, 3900 * S, None) == []
     assert step(alerts, 4499 * S, None) == []
     assert step(alerts, 4500 * S, None) == [(Status.RESOLVED, Severity.HIGH)]
     assert alerts == {}
+
+
+def test_the_severity_follows_the_condition_down_and_a_new_rise_escalates_again() -> None:
+    """A clinician told "high" once must be told again when the patient, back
+    at medium for a while, is high again: that is a new emergency trigger."""
+    alerts: dict[Kind, OpenAlert] = {}
+    step(alerts, 0, finding())
+    assert step(alerts, 15 * S, finding()) == [(Status.OPEN, Severity.MEDIUM)]
+    assert step(alerts, 20 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
+    assert step(alerts, 60 * S, finding()) == []  # lower for a moment: still high (damped as a resolution is)
+    assert step(alerts, 90 * S, finding(Severity.HIGH)) == []  # so this is no news
+    assert alerts[Kind.ANOMALY].severity is Severity.HIGH
+    assert step(alerts, 100 * S, finding()) == []
+    assert step(alerts, 700 * S, finding()) == []  # medium for the resolution wait: settled, silently
+    assert alerts[Kind.ANOMALY].severity is Severity.MEDIUM
+    assert step(alerts, 800 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
+
+
+def test_at_a_sparse_cadence_one_lower_reading_settles_the_severity() -> None:
+    """Charted hourly: the first reading at a lower severity settles it (as the
+    first reading without the condition resolves it)."""
+    alerts: dict[Kind, OpenAlert] = {}
+    hour = 3600 * S
+
+    def charted(ts: int, severity: Severity) -> list[tuple[Status, Severity]]:
+        changes = transition(
+            alerts, KINDS, {Kind.ANOMALY: finding(severity, urgent=True)}, ts, resolve_after_ms=600 * S,
+            confirm_ms=15 * S, renotify_ms=hour, cadence_ms=hour,
+        )  # fmt: skip
+        return [(c.status, c.alert.severity) for c in changes]
+
+    assert charted(0, Severity.MEDIUM) == [(Status.OPEN, Severity.MEDIUM)]
+    assert charted(hour, Severity.HIGH) == [(Status.ESCALATED, Severity.HIGH)]
+    assert charted(2 * hour, Severity.MEDIUM) == []
+    assert charted(3 * hour, Severity.HIGH) == [(Status.ESCALATED, Severity.HIGH)]
+
+
+def reminders_over(hours: int, renotify_max_ms: int, cadence_ms: float = 60 * S) -> list[int]:
+    """The hours at which an alert whose condition holds unchanged is reminded of."""
+    alerts: dict[Kind, OpenAlert] = {}
+    at = []
+    for minute in range(hours * 60 + 1):
+        changes = transition(
+            alerts, KINDS, {Kind.ANOMALY: finding(urgent=True)}, minute * 60 * S, resolve_after_ms=600 * S,
+            confirm_ms=15 * S, renotify_ms=3600 * S, cadence_ms=cadence_ms, renotify_max_ms=renotify_max_ms,
+        )  # fmt: skip
+        at += [minute / 60 for c in changes if c.status is Status.REMINDER]
+    return at
+
+
+def test_reminders_of_an_unchanged_alert_back_off() -> None:
+    """Reminded after 1 hour, then 2, 4, 8 ... hours after the one before,
+    up to the cap: a patient who sits in a NEWS2 band for days is not told
+    the same thing every hour."""
+    assert reminders_over(72, renotify_max_ms=24 * 3600 * S) == [1, 3, 7, 15, 31, 55]
+    assert reminders_over(72, renotify_max_ms=4 * 3600 * S) == [1, 3, 7, 11, 15, 19] + list(range(23, 72, 4))
+    assert reminders_over(6, renotify_max_ms=0) == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]  # a cap at or below it: fixed, as before
+
+
+def test_an_escalation_is_a_notification_the_back_off_goes_on_from() -> None:
+    alerts: dict[Kind, OpenAlert] = {}
+    hour = 3600 * S
+    events = []
+    for minute in range(12 * 60 + 1):
+        severity = Severity.HIGH if minute >= 4 * 60 else Severity.MEDIUM
+        changes = transition(
+            alerts, KINDS, {Kind.ANOMALY: finding(severity, urgent=True)}, minute * 60 * S,
+            resolve_after_ms=600 * S, confirm_ms=15 * S, renotify_ms=hour, renotify_max_ms=24 * hour,
+        )  # fmt: skip
+        events += [(c.status, minute / 60) for c in changes]
+    assert events == [
+        (Status.OPEN, 0), (Status.REMINDER, 1), (Status.REMINDER, 3),
+        (Status.ESCALATED, 4),  # told at once; the next reminder 4 hours after it
+        (Status.REMINDER, 8),
+    ]  # fmt: skip

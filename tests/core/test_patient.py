@@ -277,15 +277,20 @@ def test_an_artifact_ridden_device_mutes_physiology_alerts_until_its_signal_is_g
     assert ("signal_quality", "resolved") in [(e["kind"], e["status"]) for e in later]
 
 
-def test_an_alert_that_stays_open_is_renotified_hourly() -> None:
+def test_an_alert_that_stays_open_is_renotified_after_an_hour_then_less_often() -> None:
     state = patient_state.PatientState()
     rng = random.Random(32)
     for i in range(60):
         run(state, i, T0 + i * MINUTE, normal(rng))
     sick = {"respiratory_rate": 26, "heart_rate": 125, "spo2": 92}
-    events = [e for i in range(60, 200) for e in run(state, i, T0 + i * MINUTE, dict(sick)).events]
+    events = [e for i in range(60, 480) for e in run(state, i, T0 + i * MINUTE, dict(sick)).events]
     news = [(e["status"], e["event_time"]) for e in events if e["kind"] == "news2"]
-    assert [s for s, _ in news] == ["open", "reminder", "reminder"]
+    # opened at 18:00, reminded an hour later, then two hours after that (the next due four hours on)
+    assert news == [
+        ("open", "2025-11-29T18:00:00.000Z"),
+        ("reminder", "2025-11-29T19:00:00.000Z"),
+        ("reminder", "2025-11-29T21:00:00.000Z"),
+    ]
     assert {e["alert_id"] for e in events if e["kind"] == "news2"} == {events[0]["alert_id"]}
 
 

@@ -28,7 +28,7 @@ def test_round_trip_preserves_behaviour() -> None:
     for i in range(20):
         a.track(36.7 + i / 50, 60_000 * (i + 1), a.sd)
     state = PatientState(count=100, last_ts=60_000 * 20, last_id="r-1", baselines={"temperature": a})
-    state.alerts[Kind.ANOMALY] = OpenAlert(1000, Severity.MEDIUM, None, True, 1000)
+    state.alerts[Kind.ANOMALY] = OpenAlert(1000, Severity.MEDIUM, None, True, 1000, 5000, 3)
     copy = decode(encode(state))
     b = copy.baselines["temperature"]
     tail = [36.7 + rng.gauss(0, 0.1) for _ in range(50)] + [38.0] * 30
@@ -58,6 +58,16 @@ def test_version_3_states_decode_with_signal_quality_afresh() -> None:
     assert state.quality == {} and state.latest["spo2"] == [97, 60_000, 0]  # cadence not known yet
     assert (b.n, b.var.mean, b.level, b.t_ms) == (40.0, 97.0, 97.0, 60_000)
     assert (b.ph.n, b.ph.sum_increase, b.ph.min_increase) == (40.0, 5.0, 2.0)
+
+
+def test_version_4_alerts_decode_with_their_reminders_counted_from_none() -> None:
+    """A version 4 alert (five fields) reads as never having fallen below its
+    severity and as having sent no reminder: its reminders back off afresh."""
+    alerts = {"news2": [0, "high", None, 1, 4]}
+    obj = {"v": 4, "n": 1, "t": 5, "i": "r", "q": {}, "b": {}, "l": {}, "a": alerts}
+    state = decode(orjson.dumps(obj))
+    assert state.alerts[Kind.NEWS2] == OpenAlert(0, Severity.HIGH, None, True, 4, None, 0)
+    assert orjson.loads(encode(state))["a"] == {"news2": [0, "high", None, True, 4, None, 0]}
 
 
 def test_signal_quality_per_channel_round_trips() -> None:
@@ -101,7 +111,7 @@ def test_the_encoding_is_plain_json_of_public_values() -> None:
     )
     obj = orjson.loads(encode(state))
     packed = obj["b"].pop("heart_rate")
-    assert obj == {"v": 4, "n": 3, "t": 5, "i": "x", "q": {}, "b": {}, "l": {"spo2": [97, 5, 0]}, "a": {}}
+    assert obj == {"v": 5, "n": 3, "t": 5, "i": "x", "q": {}, "b": {}, "l": {"spo2": [97, 5, 0]}, "a": {}}
     ph = b.ph
     assert struct.unpack("<15d", base64.b64decode(packed)) == (
         3.0, 72.0, 8.0, 75.0, 12.0, b.recent,

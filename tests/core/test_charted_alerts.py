@@ -1,0 +1,138 @@
+"""Charted patients who sit in a NEWS2 band for days (issue 13, `charted`):
+what the nurse reading `vigil.alerts` is told about them.
+
+A sedated, ventilated patient on oxygen who responds only to pain scores 5
+(medium) for the whole stay; hourly rounds, a blood gas every 4 hours, a GCS
+every 3 hours."""
+
+from __future__ import annotations
+
+import random
+
+from app.core import patient as core
+from app.core import state as patient_state
+from app.core.records import reading_id
+
+T0 = 1_764_435_600_000
+MINUTE, HOUR = 60_000, 3_600_000
+
+
+class Charted:
+    """A sedated, ventilated patient, charted: hourly rounds, a gas every 4 h, a GCS every 3 h."""
+
+    def __init__(self, seed: int) -> None:
+        self.state = patient_state.PatientState()
+        self.rng = random.Random(seed)
+        self.seq = 0
+        self.events: list[dict[str, object]] = []
+
+    def round(self, hour: int, **changes: float) -> list[dict[str, object]]:
+        rng = self.rng
+        vitals: dict[str, object] = {
+            "heart_rate": round(84 + rng.gauss(0, 3)),
+            "systolic_bp": round(120 + rng.gauss(0, 5)),
+            "diastolic_bp": round(66 + rng.gauss(0, 3)),
+            "respiratory_rate": 16,
+            "temperature": round(37.0 + rng.gauss(0, 0.1), 1),
+            "on_oxygen": True,
+        }
+        if hour % 4 == 0:
+            vitals["spo2"] = round(97 + rng.gauss(0, 0.5))
+        if hour % 3 == 0:
+            vitals["consciousness"] = "P"
+        vitals.update(changes)
+        reading = {
+            "id": reading_id("chart", self.seq),
+            "seq": self.seq,
+            "ts": T0 + hour * HOUR,
+            "vitals": vitals,
+        }
+        self.seq += 1
+        out = [
+            e for e in core.process(self.state, "p-icu-1", "chart", reading).events if e["kind"] == "news2"
+        ]
+        self.events += out
+        return out
+
+
+def test_a_patient_sitting_in_the_medium_band_for_days_is_told_once_and_reminded_ever_less_often() -> None:
+    """Three days at NEWS2 5, unchanged: the alert opens at the first round
+    and stays open (the first GCS stands until the second is charted: it
+    does not drop out after an hour, resolving and reopening the alert). It
+    is reminded of after 4 hours (four charted readings), then 8, 16 and 24
+    hours after the reminder before: 4 reminders in 3 days, not 17."""
+    p = Charted(1)
+    for hour in range(72):
+        p.round(hour)
+    told = [(e["status"], e["event_time"][8:16]) for e in p.events]
+    assert told == [
+        ("open", "29T17:00"),  # hour 0
+        ("reminder", "29T21:00"),  # 4
+        ("reminder", "30T05:00"),  # 12
+        ("reminder", "30T21:00"),  # 28
+        ("reminder", "01T21:00"),  # 52
+    ]
+
+
+def test_a_rise_to_high_after_a_flicker_to_high_is_told_again() -> None:
+    """A flicker to the high band (a low pressure charted once) escalates; the
+    band goes back to medium for hours; a bleed then takes the patient to
+    the high band again. The nurse is told at that round, as NEWS2 on its
+    own would tell her, not hours later."""
+    p = Charted(2)
+    for hour in range(24):
+        p.round(hour)
+    assert [e["status"] for e in p.round(24, systolic_bp=98)] == ["escalated"]  # NEWS2 7 (high)
+    for hour in range(25, 30):
+        p.round(hour)  # back to 5 (medium)
+    bleed = p.round(30, heart_rate=118, systolic_bp=88)  # NEWS2 10
+    assert [(e["status"], e["severity"]) for e in bleed] == [("escalated", "high")]
+
+
+class PostOp(Charted):
+    """Alert, on air; hourly rounds of heart rate, pressure, breathing rate and temperature."""
+
+    def round(self, hour: int, **changes: float) -> list[dict[str, object]]:
+        rng = self.rng
+        vitals: dict[str, object] = {
+            "heart_rate": round(78 + rng.gauss(0, 3)),
+            "systolic_bp": round(118 + rng.gauss(0, 5)),
+            "diastolic_bp": round(66 + rng.gauss(0, 3)),
+            "respiratory_rate": round(15 + rng.gauss(0, 1)),
+            "temperature": round(36.9 + rng.gauss(0, 0.1), 1),
+            "on_oxygen": False,
+        }
+        vitals.update(changes)
+        ts = T0 + hour * HOUR
+        reading = {"id": reading_id("chart", self.seq), "seq": self.seq, "ts": ts, "vitals": vitals}
+        self.seq += 1
+        out = core.process(self.state, "p-icu-2", "chart", reading).events
+        self.events += out
+        return out
+
+    def off(self, name: str, sds: float) -> float:
+        """A value `sds` of the patient's learned SDs from its learned normal."""
+        b = self.state.baselines[name]
+        return round(b.mean + sds * b.sd, 1)
+
+
+def test_two_charted_vitals_leaving_the_normal_together_open_an_anomaly_at_that_round() -> None:
+    """Heart rate and temperature each 4 SDs up at one round (a sepsis
+    starting): neither is 5 SDs off and NEWS2 scores 1, but two independent
+    vitals moving together is physiology, and the next round is an hour away."""
+    p = PostOp(3)
+    for hour in range(16):
+        p.round(hour)
+    assert [e for e in p.events if e["kind"] != "baseline_drift"] == []
+    out = p.round(16, heart_rate=p.off("heart_rate", 4), temperature=p.off("temperature", 4))
+    assert [(e["status"], e["kind"]) for e in out] == [("open", "anomaly")]
+    assert set(out[0]["evidence"]["vitals"]) == {"heart_rate", "temperature"}
+
+
+def test_one_charted_vital_off_or_one_cuff_reading_off_is_not_an_alert() -> None:
+    p = PostOp(4)
+    for hour in range(16):
+        p.round(hour)
+    assert p.round(16, heart_rate=p.off("heart_rate", 4)) == []  # one vital: waits for more
+    # systolic and diastolic come from the same cuff reading: they do not corroborate each other
+    assert p.round(17, systolic_bp=p.off("systolic_bp", 4), diastolic_bp=p.off("diastolic_bp", 4)) == []

@@ -162,6 +162,18 @@ def _chart(
 
 
 def _deteriorate(v: dict[str, Any], e: Event, ts: int, ventilated: bool, target: dict[str, float]) -> None:
+    systolic = v["systolic_bp"]
+    _worsen(v, e, ts, ventilated, target)
+    # A fall of the systolic pressure (a bleed, sepsis's vasodilation,
+    # hypotension) takes the diastolic down by half as much, and the pulse
+    # pressure never below 15 mmHg: the cuff reads both from one waveform, and
+    # a systolic at or under the diastolic is a cuff error, not a patient.
+    fall = systolic - v["systolic_bp"]
+    if fall > 0:
+        v["diastolic_bp"] = min(v["diastolic_bp"] - fall / 2, v["systolic_bp"] - 15)
+
+
+def _worsen(v: dict[str, Any], e: Event, ts: int, ventilated: bool, target: dict[str, float]) -> None:
     p = min(1.0, (ts - e.onset_ms) / RAMP[e.kind])
     if e.kind == "sepsis":
         v["heart_rate"] += 35 * p

@@ -247,7 +247,7 @@ def reminder_due(current: OpenAlert, ts_ms: int, renotify_ms: int, renotify_max_
     for days would be reminded anew after every flicker."""
     if renotify_ms <= 0:
         return False
-    interval = renotify_ms * 2 ** min(current.reminders, 30)
+    interval = renotify_ms * (1 << min(current.reminders, 30))
     if interval > renotify_max_ms:
         interval = max(renotify_ms, renotify_max_ms)
     return ts_ms - (current.notified_ms or current.opened_ms) >= interval

@@ -661,7 +661,7 @@ class FaultClient(loadtest.LoadClient):
         self.queued: set[bytes] = set()
         self.acked_fps: set[bytes] = set()
         self.last_ack = 0.0  # perf_counter of the latest ack
-        self.events: list[tuple[float, str]] = []  # (perf_counter, hello or error)
+        self.events: list[tuple[float, str]] = []  # (perf_counter, a hello, an error frame, a close)
         super().__init__(*args, **kwargs)
 
     @property  # type: ignore[override]

@@ -377,9 +377,10 @@ class Gateway:
         if producer is None or not self.kafka_ok:
             return None
         try:
-            delivery: asyncio.Future[Any] = await asyncio.wait_for(
-                producer.send(READINGS_TOPIC, write.value, key=write.key), self.settings.ack_timeout_s
-            )
+            async with asyncio.timeout(self.settings.ack_timeout_s):  # no task per record, as wait_for makes
+                delivery: asyncio.Future[Any] = await producer.send(
+                    READINGS_TOPIC, write.value, key=write.key
+                )
         except (TimeoutError, KafkaError) as exc:
             # A producer that cannot take records (stuck on a batch, or failed
             # for good: every send raising) is replaced, as when an ack does not

@@ -661,6 +661,7 @@ class FaultClient(loadtest.LoadClient):
         self.queued: set[bytes] = set()
         self.acked_fps: set[bytes] = set()
         self.last_ack = 0.0  # perf_counter of the latest ack
+        self.events: list[tuple[float, str]] = []  # (perf_counter, a hello, an error frame, a close)
         super().__init__(*args, **kwargs)
 
     @property  # type: ignore[override]
@@ -698,6 +699,42 @@ class FaultClient(loadtest.LoadClient):
             self.acked_fps.add(fp)
         self.last_ack = time.perf_counter()
 
+    # What the client lived through, for the diagnosis of readings never acknowledged.
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await super().run(stop)
+        except BaseException as exc:
+            self.events.append((time.perf_counter(), f"connection loop ended: {exc!r}"[:300]))
+            raise
+
+    async def _hello(self, ws: Any) -> None:
+        await super()._hello(ws)
+        self.events.append((time.perf_counter(), "hello"))
+
+    async def _receive(self, ws: Any, stop: asyncio.Event) -> None:
+        try:
+            await super()._receive(ws, stop)
+        finally:
+            self.events.append((time.perf_counter(), f"closed {getattr(ws, 'close_code', None)}"))
+
+    def _on_frame(self, frame: dict[str, Any]) -> None:
+        if frame.get("type") == "error":
+            self.events.append((time.perf_counter(), f"error {frame.get('code')} {frame.get('seq')}"))
+        super()._on_frame(frame)
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """Where this client's unacknowledged readings stand, at `now`."""
+        ws = self._ws
+        return {
+            "held": self.held,
+            "seqs": sorted(self.unacked)[:5] + (["..."] if len(self.unacked) > 5 else []),
+            "connected": self._connected.is_set(),
+            "ws_state": getattr(getattr(ws, "state", None), "name", None),
+            "last_ack_s_ago": round(now - self.last_ack, 1) if self.last_ack else None,
+            "hellos": sum(1 for _, e in self.events if e == "hello"),
+            "events_s_ago": [(round(now - t, 1), e) for t, e in self.events[-8:]],
+        }
+
 
 class FaultRun(loadtest.LoadRun):
     client_type = FaultClient
@@ -706,10 +743,19 @@ class FaultRun(loadtest.LoadRun):
         super().__init__(*args, **kwargs)
         self.alive = alive
         self.ack_log: list[tuple[float, float]] = []  # (perf_counter at ack, latency)
+        self.held_at_drain: dict[str, dict[str, Any]] = {}  # device -> FaultClient.snapshot
 
     def on_ack(self, latency: float) -> None:
         super().on_ack(latency)
         self.ack_log.append((time.perf_counter(), latency))
+
+    async def _processed(self, end_offsets: dict[Any, int], deadline: float) -> dict[int, int]:
+        # The drain is over: note the devices still holding readings, while still connected.
+        now = time.perf_counter()
+        self.held_at_drain = {
+            d: c.snapshot(now) for d, c in self.clients.items() if c.held  # type: ignore[attr-defined]
+        }
+        return await super()._processed(end_offsets, deadline)
 
     async def _wait_processed(self, end: dict[Any, int], deadline: float) -> dict[int, int]:
         """The worker's committed offsets once they reach `end`; given up
@@ -927,6 +973,8 @@ async def run_once(stack: Stack, scenario: Scenario, index: int, sizes: Sizes, v
     result.notes["simulator"] = {
         k: report[k] for k in ("sent", "acked", "errors", "lost_detail", "reconnects")
     }
+    if run.held_at_drain:
+        result.notes["held_at_drain"] = run.held_at_drain
     for check in ctx.checks:
         await check()
     if ctx.recoveries:
@@ -981,13 +1029,15 @@ def reconcile_readings(
                 (record.partition, record.offset)
             )
             by_seq.setdefault((batch.device_id, reading["seq"]), []).append((fp, reading["id"]))
-    never_acked = not_stored = not_processed = 0
+    never_acked = not_stored = not_processed = held_stored = 0
     for device_id, device_clients in clients.items():
         copies = stored.get(device_id, {})
         for client in device_clients:
             result.sent += len(client.queued)
             result.acked += len(client.acked_fps)
             never_acked += getattr(client, "held", len(client.unacked))
+            content = getattr(client, "content", {})
+            held_stored += sum(1 for seq in client.unacked if copies.get(content.get(seq, b"")))
             for fp in client.acked_fps:
                 places = copies.get(fp)
                 if not places:
@@ -1005,6 +1055,8 @@ def reconcile_readings(
         "stored_not_processed": not_processed,
     }
     result.lost = never_acked + not_stored + not_processed
+    if never_acked:
+        result.notes["never_acked_but_stored"] = held_stored
 
 
 def replay(subjects: dict[str, str], records: list[Any], config: core.Config) -> list[dict[str, Any]]:

@@ -353,36 +353,56 @@ class Gateway:
             log.warning("could not record a rejected reading")
 
     async def _store(self, link: _Link, write: StoreReadings, started: float) -> None:
-        """Hands the readings to Kafka; the ack waits, in a task, until Kafka has them."""
+        """Hands the readings to Kafka; the ack waits, in a task, until Kafka has them.
+        `ack_timeout_s` counts from here: handing the record over and its delivery."""
         await self.inflight.acquire()
         metrics.INFLIGHT.inc()
+        deadline = time.perf_counter() + self.settings.ack_timeout_s
         delivery = await self._send_readings(write)
         if delivery is None:
             self._release()
             await self._give_up(link, write)
             return
-        task = asyncio.create_task(self._ack_when_stored(link, write, delivery, started))
+        task = asyncio.create_task(self._ack_when_stored(link, write, delivery, started, deadline))
         link.pending.add(task)
         task.add_done_callback(link.pending.discard)
 
     async def _send_readings(self, write: StoreReadings) -> asyncio.Future[Any] | None:
-        """The delivery of the readings record; None if Kafka is down or refused it."""
+        """The delivery of the readings record; None if Kafka is down, refused it,
+        or did not take it within `ack_timeout_s`. aiokafka's `send` waits while
+        a batch of the partition is being retried (its leader moved: seconds, up
+        to its request timeout of 40 s), and meanwhile this connection reads
+        nothing and its device hears nothing; cancelled, the record is not sent."""
         producer = self.producer
         if producer is None or not self.kafka_ok:
             return None
         try:
-            delivery: asyncio.Future[Any] = await producer.send(READINGS_TOPIC, write.value, key=write.key)
-        except KafkaError:
+            async with asyncio.timeout(self.settings.ack_timeout_s):  # no task per record, as wait_for makes
+                delivery: asyncio.Future[Any] = await producer.send(
+                    READINGS_TOPIC, write.value, key=write.key
+                )
+        except (TimeoutError, KafkaError) as exc:
+            # A producer that cannot take records (stuck on a batch, or failed
+            # for good: every send raising) is replaced, as when an ack does not
+            # come; without this, its devices heard `unavailable` for good.
+            log.warning("kafka did not take a record", error=type(exc).__name__)
+            if producer is self.producer:
+                self._kafka_failed()
             return None
         return delivery
 
     async def _ack_when_stored(
-        self, link: _Link, write: StoreReadings, delivery: asyncio.Future[Any], started: float
+        self,
+        link: _Link,
+        write: StoreReadings,
+        delivery: asyncio.Future[Any],
+        started: float,
+        deadline: float,
     ) -> None:
         sent = time.perf_counter()
         try:
             # shield: on timeout the record may still be stored; keep the future.
-            await asyncio.wait_for(asyncio.shield(delivery), self.settings.ack_timeout_s)
+            await asyncio.wait_for(asyncio.shield(delivery), max(0.0, deadline - sent))
         except (TimeoutError, KafkaError):
             self._kafka_failed()
             delivery.add_done_callback(lambda done: self._stored_late(link.session, write, done))

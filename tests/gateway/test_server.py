@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka.errors import KafkaError
 from websockets.exceptions import ConnectionClosed
 
 from app.gateway.server import Gateway
@@ -50,12 +51,18 @@ class FakeConnection:
 class FakeProducer:
     """Records what is sent; confirms at once, or never (`stalled`)."""
 
-    def __init__(self, stalled: bool = False) -> None:
+    def __init__(self, stalled: bool = False, held: bool = False, broken: bool = False) -> None:
         self.stalled = stalled
+        self.held = held  # `send` itself waits for good (aiokafka, while a batch of the partition is retried)
+        self.broken = broken  # `send` raises at once (aiokafka, once its sender died of a fatal error)
         self.records: list[tuple[str, bytes, bytes]] = []
         self.deliveries: list[asyncio.Future[Any]] = []
 
     async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[Any]:
+        if self.held:
+            await asyncio.Event().wait()
+        if self.broken:
+            raise KafkaError("sender failed")
         self.records.append((topic, value, key))
         delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if not self.stalled:
@@ -120,6 +127,31 @@ async def test_kafka_that_never_confirms_gets_unavailable_then_a_late_store_is_r
     producer.deliveries[0].set_result(None)  # Kafka stores it after all
     await asyncio.sleep(0)
     assert gateway.windows["dev-1"].stored(7)
+
+
+async def test_kafka_that_does_not_take_the_record_gets_unavailable_within_the_ack_timeout(
+    gateway: Gateway,
+) -> None:
+    """While a partition's leader moves, aiokafka's `send` waits until the batch
+    being retried is delivered (up to its 40 s request timeout): the device
+    must still hear within `VIGIL_ACK_TIMEOUT_S` (0.2 s here), not when, if
+    ever, the connection dies."""
+    gateway.kafka_ok, gateway.producer = True, FakeProducer(held=True)  # type: ignore[assignment]
+    connection = FakeConnection(reading_frame())
+    await asyncio.wait_for(gateway.handle(connection), 10)  # type: ignore[arg-type]
+    assert [(m["code"], m["seq"]) for m in connection.sent] == [("unavailable", 7)]
+    assert connection.close_code == 1013
+    assert not gateway.kafka_ok  # a fresh producer is due
+    assert not gateway.windows["dev-1"].stored(7)
+
+
+async def test_a_producer_that_refuses_every_record_is_replaced(gateway: Gateway) -> None:
+    gateway.kafka_ok, gateway.producer = True, FakeProducer(broken=True)  # type: ignore[assignment]
+    connection = FakeConnection(reading_frame())
+    await gateway.handle(connection)  # type: ignore[arg-type]
+    assert [(m["code"], m["seq"]) for m in connection.sent] == [("unavailable", 7)]
+    assert connection.close_code == 1013
+    assert not gateway.kafka_ok and not gateway.ready  # a fresh producer is due, not this one for good
 
 
 async def test_a_device_gone_still_has_its_refusals_recorded(gateway: Gateway) -> None:

@@ -94,6 +94,9 @@ _LOW, _MEDIUM, _HIGH = Severity.LOW, Severity.MEDIUM, Severity.HIGH
 # What an arousal (waking, moving, coughing, pain) raises for a few minutes:
 # sympathetic activation speeds the heart and breathing and raises pressure.
 _AROUSAL = frozenset({"heart_rate", "respiratory_rate", "systolic_bp", "diastolic_bp"})
+# The values from which NEWS2 scores a vital on the side an arousal pushes it
+# (`_transient_rise`): pulse over 90, breathing 21 or more, systolic 220 or more.
+_RISE = {"heart_rate": 91, "respiratory_rate": 21, "systolic_bp": 220}
 _NEWS2_SEVERITY = {"high": _HIGH, "medium": _MEDIUM, "low_medium": _LOW}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
 # when the new level scores 0. Diastolic pressure is not in NEWS2.
@@ -125,6 +128,8 @@ class Config:
     step_z: float = 5.0  # a dense channel's value this many SDs from its previous one is a sudden step ...
     corroborate_z: float = 3.0  # ... that another channel stepping this many SDs at once corroborates
     excursion_ms: int = 7 * 60 * 1000  # a dense rise such as an arousal's must hold this long to open
+    news2_sustain_ms: int = 5 * 60 * 1000  # a NEWS2 trigger made only of a dense rise must hold this long
+    one_alarm: bool = True  # an anomaly on vitals the same reading's NEWS2 finding scores adds no alert
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
 
 
@@ -576,10 +581,48 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         name for name, sub in score.subscores.items() if sub and _deviates(state, name, current[name], config)
     ]
     if deviating or band == "high":
+        if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
+            r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms)
+            return
         urgent = (band in ("medium", "high") and len(deviating) >= 2) or _sparse(
             state, deviating or list(score.subscores)
         )
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent)
+
+
+def _transient_rise(
+    state: PatientState,
+    subscores: dict[str, int],
+    current: dict[str, Any],
+    deviating: list[str],
+    config: Config,
+) -> bool:
+    """Is this trigger, below the high band, made by continuously monitored
+    values on the side an arousal (waking, moving, coughing, pain) pushes
+    them (`_RISE`: a fast heart, over 90/min; fast breathing, 21/min or
+    more; a systolic pressure of 220 or more; each read more often than
+    every `SPARSE_MS`), with no other parameter scoring away from this
+    patient's established normal (`deviating`: the personalised limits'
+    judgement; with nothing learned yet, every scoring parameter deviates)?
+    NEWS2 was made for observations taken at rest; a monitor's
+    minute-by-minute values of such a rise count once the rise has lasted
+    `news2_sustain_ms`, as a repeat of the observations would, not for one
+    burst. A fall (a slow heart or breathing, a low pressure or SpO2), a
+    new fever, oxygen, confusion, a spot measurement, or the high band opens
+    as before."""
+    if config.news2_sustain_ms <= 0:
+        return False
+    latest, rising, rest = state.latest, False, []
+    for name, sub in subscores.items():
+        if not sub:
+            continue
+        rise = _RISE.get(name)
+        if rise is not None and round(current[name]) >= rise and 0 < latest[name][2] < SPARSE_MS:
+            rising = True
+        else:
+            rest.append(name)
+    # Nothing else scores away from this patient's normal: the rise alone makes the alert.
+    return rising and not any(name in deviating for name in rest)
 
 
 def _sparse(state: PatientState, names: list[str]) -> bool:
@@ -631,7 +674,36 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
             r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
             return
         urgent = len(anomalous) >= 2 or (severity is _MEDIUM and _sparse(state, list(anomalous)))
+        if _said_by_news2(r, anomalous, urgent, config):
+            return
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent)
+
+
+def _said_by_news2(r: _Reading, anomalous: dict[str, float], urgent: bool, config: Config) -> bool:
+    """Is this anomaly one vital that the same reading's NEWS2 finding
+    already alarms on (it scores 3, and without it the other parameters
+    would not trigger: it is what the NEWS2 alert is about), opening no
+    later than the anomaly would? Then the anomaly would be a second alert
+    about the same value (a breathing rate at 7 is NEWS2's 3 and 6 SDs below
+    this patient's normal): one alarm per finding, the safety net's, whose
+    band is the clinical severity. An anomaly on a vital NEWS2 does not
+    score 3, on two or more vitals, beside a NEWS2 alert held up by other
+    parameters (a sedated patient in a band for days), or that would open
+    sooner, stands."""
+    news = r.findings.get(_NEWS2)
+    if not config.one_alarm or news is None or news.hold_ms or (urgent and not news.urgent):
+        return False
+    if len(anomalous) != 1:
+        return False  # two vitals far out together: the anomaly says more than each score
+    (name,) = anomalous
+    subscores = r.evidence[_NEWS2]["subscores"]
+    return subscores.get(name) == 3 and not _triggers([sub for k, sub in subscores.items() if k != name])
+
+
+def _triggers(subscores: list[int]) -> bool:
+    """Would these NEWS2 parameter scores alone trigger an alert (an
+    aggregate of 5 or more, or one parameter scoring 3)?"""
+    return sum(subscores) >= 5 or 3 in subscores
 
 
 def _excursion(state: PatientState, r: _Reading, anomalous: dict[str, float], config: Config) -> bool:
@@ -681,8 +753,17 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
         # A steep climb of an arousal's vitals, together, is waited out as the
         # anomaly waits it out (`_excursion`).
         rising = {name: h["slope_per_min"] for name, h in heading.items()}
-        hold = config.excursion_ms if _excursion(state, r, rising, config) else 0
+        hold = config.excursion_ms if _excursion(state, r, rising, config) or _breathing_alone(rising) else 0
         r.findings[_TREND] = Finding(_TREND, _LOW, evidence, hold_ms=hold)
+
+
+def _breathing_alone(rising: dict[str, float]) -> bool:
+    """Is only the breathing rate heading up? Breathing is the vital most
+    moved by behaviour (talking, moving, coughing, anxiety) and a minute's
+    count is the noisiest: a climb of it alone is waited out as an
+    arousal's (`excursion_ms`). A falling rate, or one climbing with another
+    vital, counts as before."""
+    return len(rising) == 1 and rising.get("respiratory_rate", 0.0) > 0
 
 
 def _alarming(state: PatientState) -> bool:

@@ -97,6 +97,10 @@ _AROUSAL = frozenset({"heart_rate", "respiratory_rate", "systolic_bp", "diastoli
 # The values from which NEWS2 scores a vital on the side an arousal pushes it
 # (`_transient_rise`): pulse over 90, breathing 21 or more, systolic 220 or more.
 _RISE = {"heart_rate": 91, "respiratory_rate": 21, "systolic_bp": 220}
+# ... and from which (NEWS2 2 or more) a rise still counts while a trigger it made awaits
+# confirmation (`_keep_rise_pending`).
+_RISE_EDGE = {"heart_rate": 111, "respiratory_rate": 21, "systolic_bp": 220}
+_NEVER = 1 << 62  # a hold no condition outlasts: pending, not opening on this reading
 _NEWS2_SEVERITY = {"high": _HIGH, "medium": _MEDIUM, "low_medium": _LOW}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
 # when the new level scores 0. Diastolic pressure is not in NEWS2.
@@ -576,6 +580,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         "vitals": {k: current[k] for k, s in score.subscores.items() if s > 0},
     }
     if severity is None:
+        _keep_rise_pending(state, r, score.subscores, current, config)
         return
     deviating = [
         name for name, sub in score.subscores.items() if sub and _deviates(state, name, current[name], config)
@@ -588,6 +593,28 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             state, deviating or list(score.subscores)
         )
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent)
+    else:
+        _keep_rise_pending(state, r, score.subscores, current, config)
+
+
+def _keep_rise_pending(
+    state: PatientState, r: _Reading, subscores: dict[str, int], current: dict[str, Any], config: Config
+) -> None:
+    """A NEWS2 trigger awaiting confirmation whose score dips below its band
+    for a reading while a monitored rise still scores 2 or more (`_RISE_EDGE`:
+    breathing 21 or more, the heart over 110) stays pending, without opening
+    on this reading:
+    a rise hovering about a band's edge (a developing sepsis) is one lasting
+    rise, not a string of new ones each waiting `news2_sustain_ms` afresh."""
+    pending = state.alerts.get(_NEWS2)
+    if pending is None or pending.confirmed or config.news2_sustain_ms <= 0:
+        return
+    latest = state.latest
+    for name, edge in _RISE_EDGE.items():
+        value = current.get(name)
+        if value is not None and round(value) >= edge and 0 < latest[name][2] < SPARSE_MS:
+            r.findings[_NEWS2] = Finding(_NEWS2, _LOW, r.evidence[_NEWS2], hold_ms=_NEVER)
+            return
 
 
 def _transient_rise(

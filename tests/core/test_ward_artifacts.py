@@ -202,3 +202,19 @@ def test_a_breathing_rate_climbing_alone_for_minutes_raises_nothing() -> None:
         events += run(state, 180 + step, {**normal(rng), "respiratory_rate": rr})
     events += burst(state, rng, 192, 15, {})
     assert opened(events) == []
+
+
+def test_a_rise_hovering_at_a_band_edge_opens_once_it_has_lasted() -> None:
+    """A developing sepsis: breathing alternates 25 and 23 with the heart at
+    112-115, so NEWS2 flickers between medium (5) and no band (4) from one
+    minute to the next. The rise is one lasting rise, not a string of new
+    ones each waiting afresh: the safety net opens once it has held 5 minutes
+    (before the pending trigger was dropped at every dip, and never opened)."""
+    state, rng = settled(11)
+    first = None
+    for i in range(180, 200):
+        vitals = {**normal(rng), "respiratory_rate": 25 if i % 2 == 0 else 23, "heart_rate": 112 + i % 4}
+        if "news2" in opened(run(state, i, vitals)):
+            first = i - 180
+            break
+    assert first is not None and 5 <= first <= 7

@@ -701,12 +701,14 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
             r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
             return
         urgent = len(anomalous) >= 2 or (severity is _MEDIUM and _sparse(state, list(anomalous)))
-        if _said_by_news2(r, anomalous, urgent, config):
+        if _said_by_news2(state, r, _ANOMALY, anomalous, urgent, config):
             return
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent)
 
 
-def _said_by_news2(r: _Reading, anomalous: dict[str, float], urgent: bool, config: Config) -> bool:
+def _said_by_news2(
+    state: PatientState, r: _Reading, kind: Kind, anomalous: dict[str, float], urgent: bool, config: Config
+) -> bool:
     """Is this anomaly one vital that the same reading's NEWS2 finding
     already alarms on (it scores 3, and without it the other parameters
     would not trigger: it is what the NEWS2 alert is about), opening no
@@ -720,6 +722,8 @@ def _said_by_news2(r: _Reading, anomalous: dict[str, float], urgent: bool, confi
     news = r.findings.get(_NEWS2)
     if not config.one_alarm or news is None or news.hold_ms or (urgent and not news.urgent):
         return False
+    if kind in state.alerts and _NEWS2 not in state.alerts:
+        return False  # already awaiting confirmation, or open, before the safety net saw it: it stands
     if len(anomalous) != 1:
         return False  # two vitals far out together: the anomaly says more than each score
     (name,) = anomalous
@@ -781,6 +785,8 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
         # anomaly waits it out (`_excursion`).
         rising = {name: h["slope_per_min"] for name, h in heading.items()}
         hold = config.excursion_ms if _excursion(state, r, rising, config) or _breathing_alone(rising) else 0
+        if not hold and _said_by_news2(state, r, _TREND, rising, False, config):
+            return  # the value is there already, and the safety net says so (one alarm)
         r.findings[_TREND] = Finding(_TREND, _LOW, evidence, hold_ms=hold)
 
 

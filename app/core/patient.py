@@ -511,21 +511,43 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                 if (low is not None and ahead <= low < level) or (high is not None and level < high <= ahead):
                     r.near.append(name)  # heading for danger; _heading checks the rest
         if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, cos_t, sin_t, ts):
-            _drift(r, name, baseline, x, mean, cadence, outcome)
+            _drift(state, r, name, baseline, x, mean, cadence, outcome, config)
 
 
 def _drift(
-    r: _Reading, name: str, baseline: Baseline, x: float, old_mean: float, cadence: float, outcome: Outcome
+    state: PatientState,
+    r: _Reading,
+    name: str,
+    baseline: Baseline,
+    x: float,
+    old_mean: float,
+    cadence: float,
+    outcome: Outcome,
+    config: Config,
 ) -> None:
+    """A drift is adopted when its level is clinically safe (NEWS2 scores it
+    0), and not while an arousal is under way (`_aroused`): a level reached
+    with the heart and breathing rate up together is an arousal's, which
+    passes within minutes; adopting it would make the patient's own normal,
+    once back, look far out. Either way a notice says so."""
     level = baseline.drift_level(x)
     safe_level = _SAFE_LEVEL.get(name)
-    adopted = safe_level is None or safe_level(level) == 0
+    adopted = (safe_level is None or safe_level(level) == 0) and not _aroused(state, r, name, config)
     if adopted:
         baseline.adopt(cadence, level)
     else:
         baseline.reject_drift()
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
     outcome.events.append(_drift_event(r, name, old_mean, level, adopted))
+
+
+def _aroused(state: PatientState, r: _Reading, name: str, config: Config) -> bool:
+    """Is this one of an arousal's vitals (`_AROUSAL`), with the heart and
+    breathing rate both at least `together_z` SDs up right now?"""
+    if name not in _AROUSAL or config.excursion_ms <= 0:
+        return False
+    together = config.together_z
+    return _up(state, r, "heart_rate") >= together and _up(state, r, "respiratory_rate") >= together
 
 
 def _drift_event(r: _Reading, vital: str, old_mean: float, new_level: float, adopted: bool) -> dict[str, Any]:

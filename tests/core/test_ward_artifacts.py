@@ -14,11 +14,9 @@ T0 = 1_764_435_600_000
 MINUTE = 60_000
 
 
-
-
-
 def normal(rng: random.Random) -> dict[str, object]:
     return readings.normal(rng, hr_sd=2)
+
 
 def run(state: patient_state.PatientState, seq: int, vitals: dict[str, object]) -> list[dict[str, object]]:
     reading = {"id": reading_id("dev-1", seq), "seq": seq, "ts": T0 + seq * MINUTE, "vitals": vitals}
@@ -243,3 +241,27 @@ def test_a_never_connected_channel_changes_no_alert() -> None:
     assert any(kind == "anomaly" and status == "open" for kind, status, _ in without)
     assert alerts({"diastolic_bp": 0}) == without
     assert alerts({"etco2": 0}) == without
+
+
+def test_an_arousal_does_not_become_the_patients_normal() -> None:
+    """An athlete (heart rate about 50) wakes and moves for 7 minutes: the
+    heart rate up 24, breathing up 7, together. Before: the step was adopted
+    as the new heart-rate baseline (a `baseline_drift` notice, adopted), so
+    the athlete's own 50 afterwards was an anomaly. A level reached with the
+    heart and breathing rate up together is not adopted."""
+    rng = random.Random(13)
+    state = patient_state.PatientState()
+
+    def vitals(hr_up: float = 0, rr_up: float = 0) -> dict[str, object]:
+        hr, rr = 50 + rng.gauss(0, 1.5) + hr_up, 16 + rng.gauss(0, 1) + rr_up
+        return {**normal(rng), "heart_rate": round(hr), "respiratory_rate": round(rr)}
+
+    for i in range(160):
+        run(state, i, vitals())
+    events = []
+    for i, ramp in enumerate((0.5, 1, 1, 1, 1, 1, 0.5)):
+        events += run(state, 160 + i, vitals(24 * ramp, 7 * ramp))
+    for i in range(167, 200):
+        events += run(state, i, vitals())
+    adopted = [e for e in events if e["kind"] == "baseline_drift" and e["evidence"]["adopted"]]
+    assert adopted == [] and opened(events) == []

@@ -133,7 +133,7 @@ class Config:
     corroborate_z: float = 3.0  # ... that another channel stepping this many SDs at once corroborates
     excursion_ms: int = 7 * 60 * 1000  # a dense rise such as an arousal's must hold this long to open
     news2_sustain_ms: int = 5 * 60 * 1000  # a NEWS2 trigger made only of a dense rise must hold this long
-    one_alarm: bool = True  # an anomaly on vitals the same reading's NEWS2 finding scores adds no alert
+    one_alarm: bool = True  # an anomaly or trend on one vital this reading's NEWS2 scores 3 adds no alert
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
 
 
@@ -625,9 +625,9 @@ def _keep_rise_pending(
     """A NEWS2 trigger awaiting confirmation whose score dips below its band
     for a reading while a monitored rise still scores 2 or more (`_RISE_EDGE`:
     breathing 21 or more, the heart over 110) stays pending, without opening
-    on this reading:
-    a rise hovering about a band's edge (a developing sepsis) is one lasting
-    rise, not a string of new ones each waiting `news2_sustain_ms` afresh."""
+    on this reading: a rise hovering about a band's edge (a developing
+    sepsis) is one lasting rise, not a string of new ones each waiting
+    `news2_sustain_ms` afresh."""
     pending = state.alerts.get(_NEWS2)
     if pending is None or pending.confirmed or config.news2_sustain_ms <= 0:
         return

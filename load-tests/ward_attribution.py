@@ -1,5 +1,6 @@
 """Attribute each of Vigil's false alerts on the `ward` cohort to the artifact it
-overlaps (or "none"), by alert kind.
+overlaps (or "none"), by alert kind. A never-connected channel (the whole stay)
+takes only the alerts whose evidence names it.
 
     .venv/bin/python load-tests/ward_attribution.py [--seed 2026 ...] [--detail]
 """
@@ -29,17 +30,32 @@ def attribute(seed: int, patients: int = 60, detail: bool = False) -> Counter:
                 ts = reading["ts"]
                 if any(ev.onset_ms - BEFORE <= ts <= ev.end_ms + AFTER for ev in p.events):
                     continue
+                ev = e.get("evidence", {})
                 hits = [
-                    a.kind.split(":")[0] for a in p.artifacts if a.onset_ms <= ts <= a.end_ms + ARTIFACT_AFTER
+                    a.kind.split(":")[0]
+                    for a in p.artifacts
+                    if a.onset_ms <= ts <= a.end_ms + ARTIFACT_AFTER and _involved(a.kind, ev)
                 ]
                 cause = "+".join(sorted(set(hits))) or "none"
-                ev = e.get("evidence", {})
                 key = (e["kind"], e.get("severity"), cause)
                 tally[key] += 1
                 if detail:
                     shown = {k: ev.get(k) for k in ("vitals", "z", "score", "subscores")}
                     print(seed, p.subject, p.profile, ts, key, shown)
     return tally
+
+
+def _involved(artifact: str, evidence: dict) -> bool:
+    """Could this artifact have raised an alert with this evidence? A
+    channel never connected (`disconnected:<channel>`) spans the whole stay,
+    so time alone would put every false alert of its patient down to it: it
+    takes only those whose evidence names its channel. The other artifacts
+    are short, and are put down by time."""
+    kind, _, channel = artifact.partition(":")
+    if kind != "disconnected":
+        return True
+    vitals = evidence.get("vitals") or {}
+    return channel in vitals
 
 
 def main() -> None:

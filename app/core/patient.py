@@ -98,6 +98,13 @@ _AROUSAL = frozenset({"heart_rate", "respiratory_rate", "systolic_bp", "diastoli
 # diastolic pressure comes from the same cuff reading as the systolic): two
 # of them far from normal at once corroborate each other (`_together`).
 _TOGETHER = frozenset({"heart_rate", "spo2", "respiratory_rate", "systolic_bp", "temperature"})
+# The values from which NEWS2 scores a vital on the side an arousal pushes it
+# (`_transient_rise`): pulse over 90, breathing 21 or more, systolic 220 or more.
+_RISE = {"heart_rate": 91, "respiratory_rate": 21, "systolic_bp": 220}
+# ... and from which (NEWS2 2 or more) a rise still counts while a trigger it made awaits
+# confirmation (`_keep_rise_pending`).
+_RISE_EDGE = {"heart_rate": 111, "respiratory_rate": 21, "systolic_bp": 220}
+_NEVER = 1 << 62  # a hold no condition outlasts: pending, not opening on this reading
 _NEWS2_SEVERITY = {"high": _HIGH, "medium": _MEDIUM, "low_medium": _LOW}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
 # when the new level scores 0. Diastolic pressure is not in NEWS2.
@@ -131,6 +138,8 @@ class Config:
     corroborate_z: float = 3.0  # ... that another channel stepping this many SDs at once corroborates
     excursion_ms: int = 7 * 60 * 1000  # a dense rise such as an arousal's must hold this long to open
     together_charted_z: float = 3.0  # two charted NEWS2 vitals this many SDs off at once: an anomaly; 0: off
+    news2_sustain_ms: int = 5 * 60 * 1000  # a NEWS2 trigger made only of a dense rise must hold this long
+    one_alarm: bool = True  # an anomaly or trend on one vital this reading's NEWS2 scores 3 adds no alert
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
 
 
@@ -513,21 +522,43 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                 if (low is not None and ahead <= low < level) or (high is not None and level < high <= ahead):
                     r.near.append(name)  # heading for danger; _heading checks the rest
         if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, cos_t, sin_t, ts):
-            _drift(r, name, baseline, x, mean, cadence, outcome)
+            _drift(state, r, name, baseline, x, mean, cadence, outcome, config)
 
 
 def _drift(
-    r: _Reading, name: str, baseline: Baseline, x: float, old_mean: float, cadence: float, outcome: Outcome
+    state: PatientState,
+    r: _Reading,
+    name: str,
+    baseline: Baseline,
+    x: float,
+    old_mean: float,
+    cadence: float,
+    outcome: Outcome,
+    config: Config,
 ) -> None:
+    """A drift is adopted when its level is clinically safe (NEWS2 scores it
+    0), and not while an arousal is under way (`_aroused`): a level reached
+    with the heart and breathing rate up together is an arousal's, which
+    passes within minutes; adopting it would make the patient's own normal,
+    once back, look far out. Either way a notice says so."""
     level = baseline.drift_level(x)
     safe_level = _SAFE_LEVEL.get(name)
-    adopted = safe_level is None or safe_level(level) == 0
+    adopted = (safe_level is None or safe_level(level) == 0) and not _aroused(state, r, name, config)
     if adopted:
         baseline.adopt(cadence, level)
     else:
         baseline.reject_drift()
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
     outcome.events.append(_drift_event(r, name, old_mean, level, adopted))
+
+
+def _aroused(state: PatientState, r: _Reading, name: str, config: Config) -> bool:
+    """Is this one of an arousal's vitals (`_AROUSAL`), with the heart and
+    breathing rate both at least `together_z` SDs up right now?"""
+    if name not in _AROUSAL or config.excursion_ms <= 0:
+        return False
+    together = config.together_z
+    return _up(state, r, "heart_rate") >= together and _up(state, r, "respiratory_rate") >= together
 
 
 def _drift_event(r: _Reading, vital: str, old_mean: float, new_level: float, adopted: bool) -> dict[str, Any]:
@@ -585,15 +616,76 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         "vitals": {k: current[k] for k, s in score.subscores.items() if s > 0},
     }
     if severity is None:
+        _keep_rise_pending(state, r, score.subscores, current, config)
         return
     deviating = [
         name for name, sub in score.subscores.items() if sub and _deviates(state, name, current[name], config)
     ]
     if deviating or band == "high":
+        if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
+            r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms)
+            return
         urgent = (band in ("medium", "high") and len(deviating) >= 2) or _sparse(
             state, deviating or list(score.subscores)
         )
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent)
+    else:
+        _keep_rise_pending(state, r, score.subscores, current, config)
+
+
+def _keep_rise_pending(
+    state: PatientState, r: _Reading, subscores: dict[str, int], current: dict[str, Any], config: Config
+) -> None:
+    """A NEWS2 trigger awaiting confirmation whose score dips below its band
+    for a reading while a monitored rise still scores 2 or more (`_RISE_EDGE`:
+    breathing 21 or more, the heart over 110) stays pending, without opening
+    on this reading: a rise hovering about a band's edge (a developing
+    sepsis) is one lasting rise, not a string of new ones each waiting
+    `news2_sustain_ms` afresh."""
+    pending = state.alerts.get(_NEWS2)
+    if pending is None or pending.confirmed or config.news2_sustain_ms <= 0:
+        return
+    latest = state.latest
+    for name, edge in _RISE_EDGE.items():
+        value = current.get(name)
+        if value is not None and round(value) >= edge and 0 < latest[name][2] < SPARSE_MS:
+            r.findings[_NEWS2] = Finding(_NEWS2, _LOW, r.evidence[_NEWS2], hold_ms=_NEVER)
+            return
+
+
+def _transient_rise(
+    state: PatientState,
+    subscores: dict[str, int],
+    current: dict[str, Any],
+    deviating: list[str],
+    config: Config,
+) -> bool:
+    """Is this trigger, below the high band, made by continuously monitored
+    values on the side an arousal (waking, moving, coughing, pain) pushes
+    them (`_RISE`: a fast heart, over 90/min; fast breathing, 21/min or
+    more; a systolic pressure of 220 or more; each read more often than
+    every `SPARSE_MS`), with no other parameter scoring away from this
+    patient's established normal (`deviating`: the personalised limits'
+    judgement; with nothing learned yet, every scoring parameter deviates)?
+    NEWS2 was made for observations taken at rest; a monitor's
+    minute-by-minute values of such a rise count once the rise has lasted
+    `news2_sustain_ms`, as a repeat of the observations would, not for one
+    burst. A fall (a slow heart or breathing, a low pressure or SpO2), a
+    new fever, oxygen, confusion, a spot measurement, or the high band opens
+    as before."""
+    if config.news2_sustain_ms <= 0:
+        return False
+    latest, rising, rest = state.latest, False, []
+    for name, sub in subscores.items():
+        if not sub:
+            continue
+        rise = _RISE.get(name)
+        if rise is not None and round(current[name]) >= rise and 0 < latest[name][2] < SPARSE_MS:
+            rising = True
+        else:
+            rest.append(name)
+    # Nothing else scores away from this patient's normal: the rise alone makes the alert.
+    return rising and not any(name in deviating for name in rest)
 
 
 def _first_charted(state: PatientState, entry: list[Any], ts: int) -> bool:
@@ -658,6 +750,8 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
             r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
             return
         urgent = len(anomalous) >= 2 or (severity is _MEDIUM and _sparse(state, list(anomalous)))
+        if _said_by_news2(state, r, _ANOMALY, anomalous, urgent, config):
+            return
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent)
 
 
@@ -684,6 +778,37 @@ def _together(state: PatientState, r: _Reading, config: Config) -> dict[str, flo
     if len(found) < 2 or not _sparse(state, list(found)):
         return {}
     return found
+
+
+def _said_by_news2(
+    state: PatientState, r: _Reading, kind: Kind, anomalous: dict[str, float], urgent: bool, config: Config
+) -> bool:
+    """Is this anomaly one vital that the same reading's NEWS2 finding
+    already alarms on (it scores 3, and without it the other parameters
+    would not trigger: it is what the NEWS2 alert is about), opening no
+    later than the anomaly would? Then the anomaly would be a second alert
+    about the same value (a breathing rate at 7 is NEWS2's 3 and 6 SDs below
+    this patient's normal): one alarm per finding, the safety net's, whose
+    band is the clinical severity. An anomaly on a vital NEWS2 does not
+    score 3, on two or more vitals, beside a NEWS2 alert held up by other
+    parameters (a sedated patient in a band for days), or that would open
+    sooner, stands."""
+    news = r.findings.get(_NEWS2)
+    if not config.one_alarm or news is None or news.hold_ms or (urgent and not news.urgent):
+        return False
+    if kind in state.alerts and _NEWS2 not in state.alerts:
+        return False  # already awaiting confirmation, or open, before the safety net saw it: it stands
+    if len(anomalous) != 1:
+        return False  # two vitals far out together: the anomaly says more than each score
+    (name,) = anomalous
+    subscores = r.evidence[_NEWS2]["subscores"]
+    return subscores.get(name) == 3 and not _triggers([sub for k, sub in subscores.items() if k != name])
+
+
+def _triggers(subscores: list[int]) -> bool:
+    """Would these NEWS2 parameter scores alone trigger an alert (an
+    aggregate of 5 or more, or one parameter scoring 3)?"""
+    return sum(subscores) >= 5 or 3 in subscores
 
 
 def _excursion(state: PatientState, r: _Reading, anomalous: dict[str, float], config: Config) -> bool:
@@ -733,8 +858,19 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
         # A steep climb of an arousal's vitals, together, is waited out as the
         # anomaly waits it out (`_excursion`).
         rising = {name: h["slope_per_min"] for name, h in heading.items()}
-        hold = config.excursion_ms if _excursion(state, r, rising, config) else 0
+        hold = config.excursion_ms if _excursion(state, r, rising, config) or _breathing_alone(rising) else 0
+        if not hold and _said_by_news2(state, r, _TREND, rising, False, config):
+            return  # the value is there already, and the safety net says so (one alarm)
         r.findings[_TREND] = Finding(_TREND, _LOW, evidence, hold_ms=hold)
+
+
+def _breathing_alone(rising: dict[str, float]) -> bool:
+    """Is only the breathing rate heading up? Breathing is the vital most
+    moved by behaviour (talking, moving, coughing, anxiety) and a minute's
+    count is the noisiest: a climb of it alone is waited out as an
+    arousal's (`excursion_ms`). A falling rate, or one climbing with another
+    vital, counts as before."""
+    return len(rising) == 1 and rising.get("respiratory_rate", 0.0) > 0
 
 
 def _alarming(state: PatientState) -> bool:

@@ -296,6 +296,8 @@ class Settings:
     no_signal_s: float = setting("NO_SIGNAL_S", _DETECTION.no_signal_ms / 1000, seconds(0, strict=True))
     # An arousal-like rise (heart and breathing rate up together) must hold this long to open; 0: off.
     excursion_s: float = setting("EXCURSION_S", _DETECTION.excursion_ms / 1000, seconds())
+    # A NEWS2 trigger made by a monitored rise (fast heart or breathing) must hold this long; 0: off.
+    news2_sustain_s: float = setting("NEWS2_SUSTAIN_S", _DETECTION.news2_sustain_ms / 1000, seconds())
     ack_timeout_s: float = setting("ACK_TIMEOUT_S", 10.0, seconds(0, strict=True))
     # Device frames awaiting Kafka's acknowledgement, per gateway.
     max_inflight: int = setting("MAX_INFLIGHT", 2048, whole(1))
@@ -363,6 +365,7 @@ class Settings:
             trend_z=self.trend_z,
             no_signal_ms=int(self.no_signal_s * 1000),
             excursion_ms=int(self.excursion_s * 1000),
+            news2_sustain_ms=int(self.news2_sustain_s * 1000),
         )
 
     @property

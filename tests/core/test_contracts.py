@@ -107,7 +107,9 @@ def refusal_for(raw: str):
     return parse_frame(raw, NOW).refusals[0]
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+# Seeds whose stream has every kind (on seed 2 the anomaly now catches the decline 12 minutes before
+# a trend would: an arousal-like rise of heart and breathing rate is no longer adopted as a drift).
+@pytest.mark.parametrize("seed", [1, 3])
 def test_every_emitted_alert_event_validates(seed: int) -> None:
     rng = random.Random(seed)
     state = patient_state.PatientState()

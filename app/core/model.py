@@ -87,6 +87,33 @@ KEEP_OUT = 5.0  # |z| from which a value is not learned at all (the caller passe
 RELATIVE_FLOOR = 1e-3
 ABSOLUTE_FLOOR = 1e-9
 
+# Custom channels (no clinical meaning, no NEWS2) are where a generic anomaly
+# detector belongs; each carries a small block of its own (`Baseline.generic`):
+# [short surprise, its long mean, its long variance, how many it has seen,
+#  current run of repeated values, the channel's usual longest run,
+#  its rate of values at the anomaly threshold or beyond].
+GENERIC_FIELDS = 7
+# A channel whose values reach the anomaly threshold more often than this (per
+# value, with the baseline's memory) is heavy-tailed: one such value alone is
+# not its own confirmation (see `app.core.patient._anomaly`).
+SPIKE_RARE = 1e-3
+# Calibrated surprise (anomaly likelihood, as in Numenta's HTM detector): the
+# raw score of a value is its |z| against the forecast (capped), smoothed over
+# about ten readings as Numenta's short window is (SURPRISE_ALPHA); that short mean is compared
+# with the channel's own history of it (an exponentially weighted mean and
+# variance with the baseline's memory). A level change and a change in variance
+# both raise it; as the spread and the history take the new regime in, it fades.
+SURPRISE_ALPHA = 0.1
+SURPRISE_CAP = 6.0  # |z| at most this: one wild value is a spike (the z-score's own alarm), not a regime
+SURPRISE_AFTER = 144  # short means a channel must have seen before its surprise counts
+SURPRISE_MIN_SD = 0.1  # the history's smallest spread, in units of the raw score
+# A stuck sensor: a run of identical values no shorter than `stuck_readings`
+# and over twice the channel's usual longest run (the longest it has had, which
+# forgets by RUN_FORGET per value: halved in about 700 values), on a channel whose learned spread is STUCK_SPREAD times its floor
+# or more (a channel that is constant by nature is never stuck).
+RUN_FORGET = 0.999
+STUCK_SPREAD = 10.0
+
 PH_MIN_INSTANCES = 30
 PH_DELTA = 0.5
 PH_THRESHOLD = 25.0
@@ -100,6 +127,7 @@ class Baseline:
     __slots__ = (
         "daily",
         "floor",
+        "generic",
         "level",
         "mean",
         "name",
@@ -126,10 +154,13 @@ class Baseline:
         slope: float = 0.0,
         t_ms: int = 0,
         profile: list[float] | None = None,
+        generic: list[float] | None = None,
     ) -> None:
         self.name = name
         vital = NUMERIC.get(name)
         self.floor = vital.floor if vital is not None else 0.0  # 0: relative to the level (custom)
+        # Custom channels only (`GENERIC_FIELDS`); None for the catalogue's vitals.
+        self.generic = None if vital is not None else generic if generic is not None else [0.0] * GENERIC_FIELDS
         self.var = var
         self.prior_mean = prior_mean
         self.prior_sd = prior_sd
@@ -283,6 +314,72 @@ class Baseline:
                 self._set_daily()
         clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
+
+    def repeated(self, same: bool, stuck_readings: int) -> bool:
+        """A custom channel's value again (`same`: equal to its previous one)
+        or not; True while the channel is stuck: a run of `stuck_readings` or
+        more identical values, over twice its usual longest run, on a channel
+        whose learned spread makes repeats improbable. Every run that ends
+        lengthens the usual run to its own: a channel that sits at 0 every
+        night (steps) is flagged the first night only."""
+        g = self.generic
+        if g is None:
+            return False
+        run, usual = g[4], g[5]
+        if same:
+            g[4] = run + 1
+            return self.stuck(stuck_readings)
+        if run > usual:
+            g[5] = run
+        g[4] = 0.0
+        g[5] *= RUN_FORGET
+        return False
+
+    def stuck(self, stuck_readings: int) -> bool:
+        """Is this custom channel stuck now (see `repeated`)?"""
+        g = self.generic
+        if g is None:
+            return False
+        run = g[4]
+        return run >= stuck_readings and run > 2 * g[5] and self._varies()
+
+    def _varies(self) -> bool:
+        floor = RELATIVE_FLOOR * abs(self.var.mean) + ABSOLUTE_FLOOR
+        return self.var.n >= WARMUP_MIN and self.sd >= STUCK_SPREAD * floor
+
+    def exceeds(self, far: bool, count: float) -> bool:
+        """Note whether a custom channel's value is `far` (at the anomaly
+        threshold or beyond); return whether such values were rare for it
+        before this one (below `SPIKE_RARE` per value, with a memory of
+        `count` values)."""
+        g = self.generic
+        if g is None:
+            return False
+        rate = g[6]
+        g[6] = rate + ((1.0 if far else 0.0) - rate) / count
+        return rate < SPIKE_RARE
+
+    def surprise(self, z: float, count: float) -> float:
+        """The calibrated surprise of a custom channel's value (its z-score
+        against the forecast): how many of the channel's own standard
+        deviations the short mean of its raw scores (|z|, capped) is above
+        their usual mean; 0 until it has seen `SURPRISE_AFTER` of them.
+        `count` is the baseline's memory in values."""
+        g = self.generic
+        if g is None:
+            return 0.0
+        raw = z if z >= 0.0 else -z
+        short = g[0] + SURPRISE_ALPHA * ((raw if raw < SURPRISE_CAP else SURPRISE_CAP) - g[0])
+        g[0] = short
+        seen = g[3]
+        deviation = short - g[1]
+        sd = math.sqrt(g[2]) if g[2] > 0.0 else 0.0
+        surprise = deviation / (sd if sd > SURPRISE_MIN_SD else SURPRISE_MIN_SD) if seen >= SURPRISE_AFTER else 0.0
+        a = 1.0 / (seen + 1.0 if seen + 1.0 < count else count)
+        g[1] += a * deviation
+        g[2] += a * (deviation * deviation * (1 - a) - g[2])
+        g[3] = seen + 1.0
+        return surprise
 
     def _profile_begun(self, ts_ms: int) -> None:
         """Note when the profile began learning; put it in use a day later."""

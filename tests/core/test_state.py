@@ -101,7 +101,7 @@ def test_the_encoding_is_plain_json_of_public_values() -> None:
     )
     obj = orjson.loads(encode(state))
     packed = obj["b"].pop("heart_rate")
-    assert obj == {"v": 4, "n": 3, "t": 5, "i": "x", "q": {}, "b": {}, "l": {"spo2": [97, 5, 0]}, "a": {}}
+    assert obj == {"v": 5, "n": 3, "t": 5, "i": "x", "q": {}, "b": {}, "l": {"spo2": [97, 5, 0]}, "a": {}}
     ph = b.ph
     assert struct.unpack("<15d", base64.b64decode(packed)) == (
         3.0, 72.0, 8.0, 75.0, 12.0, b.recent,

@@ -105,11 +105,14 @@ SPIKE_RARE = 1e-3
 # both raise it; as the spread and the history take the new regime in, it fades.
 SURPRISE_ALPHA = 0.1
 SURPRISE_CAP = 6.0  # |z| at most this: one wild value is a spike (the z-score's own alarm), not a regime
+SURPRISE_WINSOR = 3.0  # see `Baseline.surprise`
+SURPRISE_MEMORY = 7.0  # the history's memory, in baseline memories (a week; Numenta's: 30 days)
 SURPRISE_AFTER = 144  # short means a channel must have seen before its surprise counts
 SURPRISE_MIN_SD = 0.1  # the history's smallest spread, in units of the raw score
 # A stuck sensor: a run of identical values no shorter than `stuck_readings`
 # and over twice the channel's usual longest run (the longest it has had, which
-# forgets by RUN_FORGET per value: halved in about 700 values), on a channel whose learned spread is STUCK_SPREAD times its floor
+# forgets by RUN_FORGET per value: halved in about 700 values), on a channel
+# whose learned spread is STUCK_SPREAD times its floor
 # or more (a channel that is constant by nature is never stuck).
 RUN_FORGET = 0.999
 STUCK_SPREAD = 10.0
@@ -160,7 +163,10 @@ class Baseline:
         vital = NUMERIC.get(name)
         self.floor = vital.floor if vital is not None else 0.0  # 0: relative to the level (custom)
         # Custom channels only (`GENERIC_FIELDS`); None for the catalogue's vitals.
-        self.generic = None if vital is not None else generic if generic is not None else [0.0] * GENERIC_FIELDS
+        if vital is not None:
+            self.generic = None
+        else:
+            self.generic = generic if generic is not None else [0.0] * GENERIC_FIELDS
         self.var = var
         self.prior_mean = prior_mean
         self.prior_sd = prior_sd
@@ -267,6 +273,7 @@ class Baseline:
             var.update(x)
             self._refresh()
         elif -keep_out < z < keep_out:
+            explain = False
             # One robust, forgetting step (inline: the hot path). The residual
             # is winsorised at `learn_below` standard deviations; the count
             # (the inverse of the step size) stops at the memory's readings.
@@ -300,7 +307,7 @@ class Baseline:
                 p[3] += a * (sin_t * sin_t - p[3])
                 began = p[4]
                 if began == 0.0 or 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
-                    self._profile_begun(ts_ms)
+                    explain = self._profile_begun(ts_ms) and self.generic is not None
             var.n = count
             var.m2 = own * (count - 1)
             floor = self.floor
@@ -312,6 +319,10 @@ class Baseline:
                 self._refresh()
             if self.profile[4] < 0.0:
                 self._set_daily()
+                if explain:
+                    self._explain_spread()
+        if self.generic is not None and self.profile[4] >= 0.0:
+            return False  # a custom channel's first day: its daily cycle is not known yet, nor drift from it
         clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
 
@@ -374,21 +385,47 @@ class Baseline:
         seen = g[3]
         deviation = short - g[1]
         sd = math.sqrt(g[2]) if g[2] > 0.0 else 0.0
-        surprise = deviation / (sd if sd > SURPRISE_MIN_SD else SURPRISE_MIN_SD) if seen >= SURPRISE_AFTER else 0.0
+        surprise = 0.0
+        if seen >= SURPRISE_AFTER:
+            surprise = deviation / (sd if sd > SURPRISE_MIN_SD else SURPRISE_MIN_SD)
+        count *= SURPRISE_MEMORY
         a = 1.0 / (seen + 1.0 if seen + 1.0 < count else count)
+        if seen >= SURPRISE_AFTER:
+            # The history learns each short mean winsorised at SURPRISE_WINSOR of its
+            # SDs: a regime change must not widen it before it has been reported.
+            limit = SURPRISE_WINSOR * (sd if sd > SURPRISE_MIN_SD else SURPRISE_MIN_SD)
+            deviation = limit if deviation > limit else -limit if deviation < -limit else deviation
         g[1] += a * deviation
         g[2] += a * (deviation * deviation * (1 - a) - g[2])
         g[3] = seen + 1.0
         return surprise
 
-    def _profile_begun(self, ts_ms: int) -> None:
-        """Note when the profile began learning; put it in use a day later."""
+    def _profile_begun(self, ts_ms: int) -> bool:
+        """Note when the profile began learning; put it in use a day later
+        (and return True then)."""
         p = self.profile
         began = p[4]
         if began == 0.0:
             p[4] = float(ts_ms) or 1.0
         elif 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
             p[4] = -began
+            return True
+        return False
+
+    def _explain_spread(self) -> None:
+        """A custom channel's profile has just come into use: the spread
+        learned so far includes the daily cycle, which the forecast now
+        explains. The residual's variance is the total less the profile's
+        (a least-squares fit: the two are orthogonal), at least a quarter of
+        it; without this the spread would take days to forget the cycle."""
+        daily, var, p = self.daily, self.var, self.profile
+        if daily is None or var.n < 2:
+            return
+        own = var.m2 / (var.n - 1)
+        explained = daily[0] ** 2 * p[2] + daily[1] ** 2 * p[3]
+        var.m2 = max(own - explained, own / 4) * (var.n - 1)
+        self._refresh()
+        self._set_daily()
 
     def _set_daily(self) -> None:
         """Whether the forecast uses the daily profile, and its coefficients:

@@ -127,8 +127,8 @@ class Config:
     excursion_ms: int = 7 * 60 * 1000  # a dense rise such as an arousal's must hold this long to open
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
     # Custom channels (a generic anomaly detector's ground, `app.core.model.GENERIC_FIELDS`):
-    surprise_z: float = 5.0  # calibrated surprise (SDs of the channel's own history of scores) that is anomalous
-    stuck_readings: int = 3  # a run of this many repeats (and over twice the channel's usual) is a stuck sensor
+    surprise_z: float = 5.0  # calibrated surprise (SDs of the channel's own history of scores): anomalous
+    stuck_readings: int = 3  # a run of this many repeats (and over twice the channel's usual): a stuck sensor
 
 
 @dataclass(slots=True)

@@ -191,7 +191,8 @@ def _baseline(name: str, values: list[float]) -> Baseline:
         raise StateError("a custom channel's baseline for a vital")
     ph = PageHinkley(ph_n, ph_mean, inc, dec, math.inf if min_inc >= _NONE_YET else min_inc, max_dec)
     return Baseline(
-        name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms), profile, generic
+        name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms), profile,
+        generic,
     )
 
 

@@ -321,8 +321,6 @@ class Baseline:
                 self._set_daily()
                 if explain:
                     self._explain_spread()
-        if self.generic is not None and self.profile[4] >= 0.0:
-            return False  # a custom channel's first day: its daily cycle is not known yet, nor drift from it
         clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
 
@@ -370,12 +368,15 @@ class Baseline:
         g[6] = rate + ((1.0 if far else 0.0) - rate) / count
         return rate < SPIKE_RARE
 
-    def surprise(self, z: float, count: float) -> float:
+    def surprise(self, z: float, count: float, report: float = math.inf) -> float:
         """The calibrated surprise of a custom channel's value (its z-score
         against the forecast): how many of the channel's own standard
         deviations the short mean of its raw scores (|z|, capped) is above
         their usual mean; 0 until it has seen `SURPRISE_AFTER` of them.
-        `count` is the baseline's memory in values."""
+        `count` is the baseline's memory in values. A surprise of `report`
+        or more is reported once: the history then widens so that this short
+        mean sits at a quarter of it (the new regime is known), and only a further
+        change surprises again until the history has forgotten it."""
         g = self.generic
         if g is None:
             return 0.0
@@ -398,6 +399,9 @@ class Baseline:
         g[1] += a * deviation
         g[2] += a * (deviation * deviation * (1 - a) - g[2])
         g[3] = seen + 1.0
+        if surprise >= report:
+            widened = (short - g[1]) / (report / 4)
+            g[2] = widened * widened
         return surprise
 
     def _profile_begun(self, ts_ms: int) -> bool:

@@ -541,7 +541,7 @@ def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: flo
     far = z >= config.z_alert or z <= -config.z_alert
     if not baseline.exceeds(far, memory) and far:
         r.heavy = True
-    surprise = baseline.surprise(z, memory)
+    surprise = baseline.surprise(z, memory, config.surprise_z)
     if surprise >= config.surprise_z:
         if r.surprised is None:
             r.surprised = {}

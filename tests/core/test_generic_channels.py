@@ -27,13 +27,15 @@ class Patient:
         reading = {"id": reading_id("dev-1", self.seq), "seq": self.seq, "ts": ts, "vitals": vitals}
         self.seq += 1
         out = core.process(self.state, "p-subject-1", "dev-1", reading).events
+        for e in out:
+            e["_seq"] = self.seq - 1  # which reading raised it (for the test, not part of the event)
         self.events += out
         return out
 
     def onsets(self, kind: str, since: int = 0) -> list[dict[str, object]]:
         return [
             e for e in self.events
-            if e["kind"] == kind and e["status"] == "open" and e["reading_id"] >= reading_id("dev-1", since)
+            if e["kind"] == kind and e["status"] == "open" and e["_seq"] >= since
         ]  # fmt: skip
 
 
@@ -100,7 +102,7 @@ def test_a_stuck_sensor_is_one_signal_quality_alert_naming_it_and_is_not_learned
     assert [e["status"] for e in quality if e["status"] != "reminder"] == ["open"]
     assert quality[0]["evidence"]["stuck"] == {"cpu_load": stuck}
     assert "cpu_load" in quality[0]["evidence"]["vitals"]
-    assert quality[0]["reading_id"] <= reading_id("dev-1", n + 3)
+    assert quality[0]["_seq"] <= n + 3
     assert p.onsets("anomaly", since=n) == []
     assert p.state.baselines["cpu_load"].sd > 0.8 * sd_before
     for i in range(n + 36, n + 40):
@@ -122,24 +124,27 @@ def test_a_channel_that_rests_at_zero_every_night_is_flagged_the_first_night_onl
 
 
 def test_a_rise_in_variance_raises_one_surprise_that_fades() -> None:
-    """The noise of a channel read every 10 minutes grows sixfold for good,
+    """The noise of a channel read every minute grows fourfold for good,
     with no single value far enough out (5 spreads) to alarm on its own: the
     calibrated surprise (the recent mean of |z| against the channel's own
-    history of it) opens one anomaly within a few hours, with the surprise
-    in its evidence, which resolves as the spread takes the new noise in;
-    no second opening."""
-    rng = random.Random(8)
+    history of it) opens one anomaly within minutes, with the surprise in
+    its evidence; the history then takes the new regime in, so it resolves
+    and does not reopen (before, values under 5 spreads never alarmed)."""
+    rng = random.Random(22)
     p = Patient()
-    n = warm(p, rng, days=6)
-    limit = 4.5 * p.state.baselines["cpu_load"].sd
-    for i in range(n, n + 2 * 144):
-        noise = max(-limit, min(limit, rng.gauss(0, 12.0)))
-        p.read(T0 + i * STEP, {"cpu_load": round(metric(rng, T0 + i * STEP, 0.0) + noise, 3)})
+    for i in range(2 * 1440):
+        p.read(T0 + i * MINUTE, {"flow": 50 + rng.gauss(0, 2)})
+    limit = 4.5 * p.state.baselines["flow"].sd
+    start = 2 * 1440
+    for i in range(start, start + 6 * 60):
+        noise = rng.gauss(0, 8)
+        while abs(noise) >= limit:
+            noise = rng.gauss(0, 8)
+        p.read(T0 + i * MINUTE, {"flow": 50 + noise})
     anomaly = [e for e in p.events if e["kind"] == "anomaly" and e["status"] in ("open", "resolved")]
     assert [e["status"] for e in anomaly] == ["open", "resolved"]
-    assert anomaly[0]["reading_id"] <= reading_id("dev-1", n + 36)  # within six hours
-    surprises = [e["evidence"]["surprise"]["cpu_load"] for e in p.events if "surprise" in e["evidence"]]
-    assert surprises and max(surprises) >= 5
+    assert anomaly[0]["evidence"]["surprise"]["flow"] >= 5
+    assert anomaly[0]["_seq"] <= start + 15  # within 15 minutes
 
 
 def test_eight_custom_channels_with_their_generic_blocks_fit_the_state_bound() -> None:

@@ -356,19 +356,7 @@ class Baseline:
         floor = RELATIVE_FLOOR * abs(self.var.mean) + ABSOLUTE_FLOOR
         return self.var.n >= WARMUP_MIN and self.sd >= STUCK_SPREAD * floor
 
-    def exceeds(self, far: bool, count: float) -> bool:
-        """Note whether a custom channel's value is `far` (at the anomaly
-        threshold or beyond); return whether such values were rare for it
-        before this one (below `SPIKE_RARE` per value, with a memory of
-        `count` values)."""
-        g = self.generic
-        if g is None:
-            return False
-        rate = g[6]
-        g[6] = rate + ((1.0 if far else 0.0) - rate) / count
-        return rate < SPIKE_RARE
-
-    def surprise(self, z: float, count: float, report: float = math.inf) -> float:
+    def surprise(self, z: float, count: float, report: float = math.inf, far: bool = False) -> float:
         """The calibrated surprise of a custom channel's value (its z-score
         against the forecast): how many of the channel's own standard
         deviations the short mean of its raw scores (|z|, capped) is above
@@ -376,10 +364,13 @@ class Baseline:
         `count` is the baseline's memory in values. A surprise of `report`
         or more is reported once: the history then widens so that this short
         mean sits at a quarter of it (the new regime is known), and only a further
-        change surprises again until the history has forgotten it."""
+        change surprises again until the history has forgotten it. `far`:
+        the value is at the anomaly threshold or beyond, for the channel's
+        rate of such values (`SPIKE_RARE`)."""
         g = self.generic
         if g is None:
             return 0.0
+        g[6] += ((1.0 if far else 0.0) - g[6]) / count
         raw = z if z >= 0.0 else -z
         short = g[0] + SURPRISE_ALPHA * ((raw if raw < SURPRISE_CAP else SURPRISE_CAP) - g[0])
         g[0] = short

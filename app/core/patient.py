@@ -57,7 +57,7 @@ from app.core.alerts import (
     iso,
     transition,
 )
-from app.core.model import DAY_MS, MEMORY_MIN, MEMORY_MS, WARMUP_MIN, WARMUP_MS, Baseline
+from app.core.model import DAY_MS, MEMORY_MIN, MEMORY_MS, SPIKE_RARE, WARMUP_MIN, WARMUP_MS, Baseline
 from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
 from app.core.vitals import DANGER, NUMERIC, SPO2_SCALE2_DANGER
@@ -539,9 +539,10 @@ def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: flo
     memory = MEMORY_MS / cadence if cadence > 0 else MEMORY_MIN
     memory = memory if memory > MEMORY_MIN else MEMORY_MIN
     far = z >= config.z_alert or z <= -config.z_alert
-    if not baseline.exceeds(far, memory) and far:
+    generic = baseline.generic
+    if far and generic is not None and generic[6] >= SPIKE_RARE:  # far values are no rarity for this channel
         r.heavy = True
-    surprise = baseline.surprise(z, memory, config.surprise_z)
+    surprise = baseline.surprise(z, memory, config.surprise_z, far)
     if surprise >= config.surprise_z:
         if r.surprised is None:
             r.surprised = {}

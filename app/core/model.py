@@ -87,6 +87,36 @@ KEEP_OUT = 5.0  # |z| from which a value is not learned at all (the caller passe
 RELATIVE_FLOOR = 1e-3
 ABSOLUTE_FLOOR = 1e-9
 
+# Custom channels (no clinical meaning, no NEWS2) are where a generic anomaly
+# detector belongs; each carries a small block of its own (`Baseline.generic`):
+# [short surprise, its long mean, its long variance, how many it has seen,
+#  current run of repeated values, the channel's usual longest run,
+#  its rate of values at the anomaly threshold or beyond].
+GENERIC_FIELDS = 7
+# A channel whose values reach the anomaly threshold more often than this (per
+# value, with the baseline's memory) is heavy-tailed: one such value alone is
+# not its own confirmation (see `app.core.patient._anomaly`).
+SPIKE_RARE = 1e-3
+# Calibrated surprise (anomaly likelihood, as in Numenta's HTM detector): the
+# raw score of a value is its |z| against the forecast (capped), smoothed over
+# about ten readings as Numenta's short window is (SURPRISE_ALPHA); that short mean is compared
+# with the channel's own history of it (an exponentially weighted mean and
+# variance with the baseline's memory). A level change and a change in variance
+# both raise it; as the spread and the history take the new regime in, it fades.
+SURPRISE_ALPHA = 0.1
+SURPRISE_CAP = 6.0  # |z| at most this: one wild value is a spike (the z-score's own alarm), not a regime
+SURPRISE_WINSOR = 3.0  # see `Baseline.surprise`
+SURPRISE_MEMORY = 7.0  # the history's memory, in baseline memories (a week; Numenta's: 30 days)
+SURPRISE_AFTER = 144  # short means a channel must have seen before its surprise counts
+SURPRISE_MIN_SD = 0.1  # the history's smallest spread, in units of the raw score
+# A stuck sensor: a run of identical values no shorter than `stuck_readings`
+# and over twice the channel's usual longest run (the longest it has had, which
+# forgets by RUN_FORGET per value: halved in about 700 values), on a channel
+# whose learned spread is STUCK_SPREAD times its floor
+# or more (a channel that is constant by nature is never stuck).
+RUN_FORGET = 0.999
+STUCK_SPREAD = 10.0
+
 PH_MIN_INSTANCES = 30
 PH_DELTA = 0.5
 PH_THRESHOLD = 25.0
@@ -100,6 +130,7 @@ class Baseline:
     __slots__ = (
         "daily",
         "floor",
+        "generic",
         "level",
         "mean",
         "name",
@@ -126,10 +157,16 @@ class Baseline:
         slope: float = 0.0,
         t_ms: int = 0,
         profile: list[float] | None = None,
+        generic: list[float] | None = None,
     ) -> None:
         self.name = name
         vital = NUMERIC.get(name)
         self.floor = vital.floor if vital is not None else 0.0  # 0: relative to the level (custom)
+        # Custom channels only (`GENERIC_FIELDS`); None for the catalogue's vitals.
+        if vital is not None:
+            self.generic = None
+        else:
+            self.generic = generic if generic is not None else [0.0] * GENERIC_FIELDS
         self.var = var
         self.prior_mean = prior_mean
         self.prior_sd = prior_sd
@@ -236,6 +273,7 @@ class Baseline:
             var.update(x)
             self._refresh()
         elif -keep_out < z < keep_out:
+            explain = False
             # One robust, forgetting step (inline: the hot path). The residual
             # is winsorised at `learn_below` standard deviations; the count
             # (the inverse of the step size) stops at the memory's readings.
@@ -269,7 +307,7 @@ class Baseline:
                 p[3] += a * (sin_t * sin_t - p[3])
                 began = p[4]
                 if began == 0.0 or 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
-                    self._profile_begun(ts_ms)
+                    explain = self._profile_begun(ts_ms) and self.generic is not None
             var.n = count
             var.m2 = own * (count - 1)
             floor = self.floor
@@ -281,17 +319,108 @@ class Baseline:
                 self._refresh()
             if self.profile[4] < 0.0:
                 self._set_daily()
+                if explain:
+                    self._explain_spread()
         clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
 
-    def _profile_begun(self, ts_ms: int) -> None:
-        """Note when the profile began learning; put it in use a day later."""
+    def repeated(self, same: bool, stuck_readings: int) -> bool:
+        """A custom channel's value again (`same`: equal to its previous one)
+        or not; True while the channel is stuck: a run of `stuck_readings` or
+        more identical values, over twice its usual longest run, on a channel
+        whose learned spread makes repeats improbable. Every run that ends
+        lengthens the usual run to its own: a channel that sits at 0 every
+        night (steps) is flagged the first night only."""
+        g = self.generic
+        if g is None:
+            return False
+        run, usual = g[4], g[5]
+        if same:
+            g[4] = run + 1
+            return self.stuck(stuck_readings)
+        if run > usual:
+            g[5] = run
+        g[4] = 0.0
+        g[5] *= RUN_FORGET
+        return False
+
+    def stuck(self, stuck_readings: int) -> bool:
+        """Is this custom channel stuck now (see `repeated`)?"""
+        g = self.generic
+        if g is None:
+            return False
+        run = g[4]
+        return run >= stuck_readings and run > 2 * g[5] and self._varies()
+
+    def _varies(self) -> bool:
+        floor = RELATIVE_FLOOR * abs(self.var.mean) + ABSOLUTE_FLOOR
+        return self.var.n >= WARMUP_MIN and self.sd >= STUCK_SPREAD * floor
+
+    def surprise(self, z: float, count: float, report: float = math.inf, far: bool = False) -> float:
+        """The calibrated surprise of a custom channel's value (its z-score
+        against the forecast): how many of the channel's own standard
+        deviations the short mean of its raw scores (|z|, capped) is above
+        their usual mean; 0 until it has seen `SURPRISE_AFTER` of them.
+        `count` is the baseline's memory in values. A surprise of `report`
+        or more is reported once: the history then widens so that this short
+        mean sits at a quarter of it (the new regime is known), and only a further
+        change surprises again until the history has forgotten it. `far`:
+        the value is at the anomaly threshold or beyond, for the channel's
+        rate of such values (`SPIKE_RARE`)."""
+        g = self.generic
+        if g is None:
+            return 0.0
+        g[6] += ((1.0 if far else 0.0) - g[6]) / count
+        raw = z if z >= 0.0 else -z
+        short = g[0] + SURPRISE_ALPHA * ((raw if raw < SURPRISE_CAP else SURPRISE_CAP) - g[0])
+        g[0] = short
+        seen = g[3]
+        deviation = short - g[1]
+        sd = math.sqrt(g[2]) if g[2] > 0.0 else 0.0
+        surprise = 0.0
+        if seen >= SURPRISE_AFTER:
+            surprise = deviation / (sd if sd > SURPRISE_MIN_SD else SURPRISE_MIN_SD)
+        count *= SURPRISE_MEMORY
+        a = 1.0 / (seen + 1.0 if seen + 1.0 < count else count)
+        if seen >= SURPRISE_AFTER:
+            # The history learns each short mean winsorised at SURPRISE_WINSOR of its
+            # SDs: a regime change must not widen it before it has been reported.
+            limit = SURPRISE_WINSOR * (sd if sd > SURPRISE_MIN_SD else SURPRISE_MIN_SD)
+            deviation = limit if deviation > limit else -limit if deviation < -limit else deviation
+        g[1] += a * deviation
+        g[2] += a * (deviation * deviation * (1 - a) - g[2])
+        g[3] = seen + 1.0
+        if surprise >= report:
+            widened = (short - g[1]) / (report / 4)
+            g[2] = widened * widened
+        return surprise
+
+    def _profile_begun(self, ts_ms: int) -> bool:
+        """Note when the profile began learning; put it in use a day later
+        (and return True then)."""
         p = self.profile
         began = p[4]
         if began == 0.0:
             p[4] = float(ts_ms) or 1.0
         elif 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
             p[4] = -began
+            return True
+        return False
+
+    def _explain_spread(self) -> None:
+        """A custom channel's profile has just come into use: the spread
+        learned so far includes the daily cycle, which the forecast now
+        explains. The residual's variance is the total less the profile's
+        (a least-squares fit: the two are orthogonal), at least a quarter of
+        it; without this the spread would take days to forget the cycle."""
+        daily, var, p = self.daily, self.var, self.profile
+        if daily is None or var.n < 2:
+            return
+        own = var.m2 / (var.n - 1)
+        explained = daily[0] ** 2 * p[2] + daily[1] ** 2 * p[3]
+        var.m2 = max(own - explained, own / 4) * (var.n - 1)
+        self._refresh()
+        self._set_daily()
 
     def _set_daily(self) -> None:
         """Whether the forecast uses the daily profile, and its coefficients:

@@ -57,7 +57,7 @@ from app.core.alerts import (
     iso,
     transition,
 )
-from app.core.model import DAY_MS, WARMUP_MIN, WARMUP_MS, Baseline
+from app.core.model import DAY_MS, MEMORY_MIN, MEMORY_MS, SPIKE_RARE, WARMUP_MIN, WARMUP_MS, Baseline
 from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
 from app.core.vitals import DANGER, NUMERIC, SPO2_SCALE2_DANGER
@@ -141,6 +141,9 @@ class Config:
     news2_sustain_ms: int = 5 * 60 * 1000  # a NEWS2 trigger made only of a dense rise must hold this long
     one_alarm: bool = True  # an anomaly or trend on one vital this reading's NEWS2 scores 3 adds no alert
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
+    # Custom channels (a generic anomaly detector's ground, `app.core.model.GENERIC_FIELDS`):
+    surprise_z: float = 5.0  # calibrated surprise (SDs of the channel's own history of scores): anomalous
+    stuck_readings: int = 3  # a run of this many repeats (and over twice the channel's usual): a stuck sensor
 
 
 @dataclass(slots=True)
@@ -197,6 +200,9 @@ class _Reading:
     # SDs, and how many dense channels with a baseline were judged (`_clean`)
     steps: dict[str, float] | None = None
     judged: int = 0
+    stuck: dict[str, Any] | None = None  # custom channels stuck at one value -> that value (`_repeat`)
+    surprised: dict[str, float] | None = None  # custom channels -> their calibrated surprise, when anomalous
+    heavy: bool = False  # a custom channel far out now often is (`Baseline.exceeds`)
 
 
 def process_record(
@@ -262,6 +268,8 @@ def process(
     _advance(state, r)
     if r.artifacts or state.quality:  # the common case skips these calls: this is the hot path
         _quality(state, r, config, outcome)
+    if r.stuck:
+        r.bad = set(r.bad) | r.stuck.keys()
     if r.steps:
         _hold_steps(state, r, config)
     _model(state, r, config, outcome)
@@ -271,7 +279,7 @@ def process(
         _anomaly(state, r, config)
     if r.near or alerts:
         _trend(state, r, config)
-    if state.quality or alerts:
+    if state.quality or alerts or r.stuck:
         _signal_quality(state, r, config)
     if r.findings or alerts:
         _lifecycle(state, r, config, outcome)
@@ -305,6 +313,7 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
         elif previous[1] < ts:
             if name not in CATALOGUE:
                 _keep_custom(state, name)
+                _repeat(state, r, name, value, previous[0], config)
             # The channel's cadence (typical time between its values, ms): an
             # exponentially weighted mean whose steps are clipped to
             # CADENCE_CLIP times the estimate, so that one night's gap hardly
@@ -364,6 +373,20 @@ def _keep_custom(state: PatientState, name: str) -> None:
         del latest[custom[0]]
         state.baselines.pop(custom[0], None)
         state.quality.pop(custom[0], None)
+
+
+def _repeat(state: PatientState, r: _Reading, name: str, value: Any, previous: Any, config: Config) -> None:
+    """A custom channel sending the same value again and again, where its
+    learned spread and its own history of repeats make that improbable, is a
+    stuck sensor (a flat-line): a signal-quality matter, not the patient's
+    or the process's. Its values are kept out of detection while it lasts
+    (`r.bad`), so the flat stretch is neither learned nor scored, and
+    `_signal_quality` names it."""
+    baseline = state.baselines.get(name)
+    if baseline is not None and baseline.repeated(value == previous, config.stuck_readings):
+        if r.stuck is None:
+            r.stuck = {}
+        r.stuck[name] = value
 
 
 def _advance(state: PatientState, r: _Reading) -> None:
@@ -508,6 +531,8 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                 r.far = True
             if name in _TOGETHER:
                 r.off += 1
+        if baseline.generic is not None and warm:
+            _surprise(r, name, baseline, z, cadence, config)
         scored.append((name, warm))
         z_scores[name] = z
         danger = DANGER.get(name)
@@ -523,6 +548,26 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                     r.near.append(name)  # heading for danger; _heading checks the rest
         if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, cos_t, sin_t, ts):
             _drift(state, r, name, baseline, x, mean, cadence, outcome, config)
+
+
+def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: float, config: Config) -> None:
+    """A custom channel's calibrated surprise (`Baseline.surprise`): its
+    recent scores against its own history of them, with the baseline's
+    memory. A regime change (a level or a variance that moved) raises it at
+    once, and it fades as the spread and the history take the new regime in:
+    one alert, then quiet."""
+    memory = MEMORY_MS / cadence if cadence > 0 else MEMORY_MIN
+    memory = memory if memory > MEMORY_MIN else MEMORY_MIN
+    far = z >= config.z_alert or z <= -config.z_alert
+    generic = baseline.generic
+    if far and generic is not None and generic[6] >= SPIKE_RARE:  # far values are no rarity for this channel
+        r.heavy = True
+    surprise = baseline.surprise(z, memory, config.surprise_z, far)
+    if surprise >= config.surprise_z:
+        if r.surprised is None:
+            r.surprised = {}
+        r.surprised[name] = surprise
+        r.far = True
 
 
 def _drift(
@@ -729,7 +774,12 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
     if not r.far and r.off < 2 and _ANOMALY not in state.alerts:
         return  # the common case: nothing far out, nothing open
     z_scores, z_alert = r.z, config.z_alert
-    anomalous = {name: z_scores[name] for name, warm in r.scored if warm and abs(z_scores[name]) >= z_alert}
+    surprised = r.surprised or {}
+    anomalous = {
+        name: z_scores[name]
+        for name, warm in r.scored
+        if warm and (abs(z_scores[name]) >= z_alert or name in surprised)
+    }
     if len(anomalous) < 2 and r.off >= 2:
         anomalous = _together(state, r, config) or anomalous
     if not anomalous and _ANOMALY not in state.alerts:
@@ -741,6 +791,8 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         "z": {k: round(z, 2) for k, z in anomalous.items()},
         "baseline": {k: round(state.baselines[k].mean, 2) for k in anomalous},
     }
+    if surprised:
+        evidence["surprise"] = {k: round(v, 2) for k, v in surprised.items()}
     if anomalous:
         top = max(abs(z) for z in anomalous.values())
         severity = _MEDIUM if top >= config.z_medium else _LOW
@@ -749,7 +801,12 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         if _excursion(state, r, anomalous, config):
             r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
             return
-        urgent = len(anomalous) >= 2 or (severity is _MEDIUM and _sparse(state, list(anomalous)))
+        custom = _custom_only(anomalous)
+        urgent = (
+            len(anomalous) >= 2
+            or (custom and bool(surprised))  # a surprise is a mean over several readings: confirmed
+            or ((severity is _MEDIUM or (custom and not r.heavy)) and _sparse(state, list(anomalous)))
+        )
         if _said_by_news2(state, r, _ANOMALY, anomalous, urgent, config):
             return
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent)
@@ -809,6 +866,15 @@ def _triggers(subscores: list[int]) -> bool:
     """Would these NEWS2 parameter scores alone trigger an alert (an
     aggregate of 5 or more, or one parameter scoring 3)?"""
     return sum(subscores) >= 5 or 3 in subscores
+
+
+def _custom_only(names: dict[str, float]) -> bool:
+    """Are these only custom channels (no catalogue entry, no clinical
+    meaning, no NEWS2)? A value far out on a sparse one (read every
+    `SPARSE_MS` or less often) is its own confirmation at any severity, as
+    any anomaly detector's would be: a spike is one reading, and the next is
+    a cadence away."""
+    return all(name not in CATALOGUE for name in names)
 
 
 def _excursion(state: PatientState, r: _Reading, anomalous: dict[str, float], config: Config) -> bool:
@@ -921,8 +987,10 @@ def _signal_quality(state: PatientState, r: _Reading, config: Config) -> None:
     """A channel sending artifacts again and again (a loose probe) raises a
     `signal_quality` alert naming it; its own values are kept out of
     detection (`_quality`) while every other channel carries on. A channel
-    sending "no signal" is not part of it: that is a notice, not an alarm."""
-    if not state.quality and _SIGNAL_QUALITY not in state.alerts:
+    sending "no signal" is not part of it: that is a notice, not an alarm.
+    A custom channel stuck at one value (`_repeat`) raises it too, named in
+    `vitals` and, with the value it is stuck at, in `stuck`."""
+    if not state.quality and _SIGNAL_QUALITY not in state.alerts and not r.stuck:
         return  # the common case: every channel clean
     share = config.artifact_share
     noisy = {
@@ -930,10 +998,27 @@ def _signal_quality(state: PatientState, r: _Reading, config: Config) -> None:
         for name, entry in state.quality.items()
         if entry[0] >= share and not entry[1]
     }
-    if noisy or _SIGNAL_QUALITY in state.alerts:
-        r.evidence[_SIGNAL_QUALITY] = {"artifact_share": max(noisy.values(), default=0.0), "vitals": noisy}
-    if noisy:
+    stuck = _stuck(state, r, config) if r.stuck or _SIGNAL_QUALITY in state.alerts else {}
+    if noisy or stuck or _SIGNAL_QUALITY in state.alerts:
+        r.evidence[_SIGNAL_QUALITY] = evidence = {
+            "artifact_share": max(noisy.values(), default=0.0),
+            "vitals": {**noisy, **{name: noisy.get(name, 0.0) for name in stuck}},
+        }
+        if stuck:
+            evidence["stuck"] = stuck
+    if noisy or stuck:
         r.findings[_SIGNAL_QUALITY] = Finding(_SIGNAL_QUALITY, _LOW, r.evidence[_SIGNAL_QUALITY], urgent=True)
+
+
+def _stuck(state: PatientState, r: _Reading, config: Config) -> dict[str, Any]:
+    """The custom channels stuck now: those this reading found stuck, and
+    those it did not carry whose baseline is still in a stuck run."""
+    stuck = dict(r.stuck or {})
+    vitals = r.raw["vitals"]
+    for name, baseline in state.baselines.items():
+        if name not in vitals and name not in stuck and baseline.stuck(config.stuck_readings):
+            stuck[name] = state.latest[name][0] if name in state.latest else None
+    return stuck
 
 
 # -- 6. lifecycle -------------------------------------------------------------------------

@@ -18,14 +18,18 @@ Version 5, one JSON object:
                    yet), ph.max_decrease, trend level, trend slope per minute, trend time (ms),
                    and once learning has begun the daily profile: mean of (value - level) x cos,
                    x sin of the time of day, mean of cos^2, of sin^2, the event time its learning
-                   began (negated once the profile is in use)]},
+                   began (negated once the profile is in use)];
+                  a custom channel's (version 5): [var.n, var.mean, var.m2, recent level, the six
+                   of ph, the profile's five, then its generic block: short mean of its raw scores,
+                   their long mean, long variance, how many seen, current run of repeated values,
+                   usual longest run]},
      "l": {channel: [latest value, its event time (ms), its cadence: typical ms between its values]},
      "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null,
                   lower since (ms) or null, reminders sent]}}
 
-Version 4's alerts had only the first five (the severity never fell, the
-reminders did not back off); they read as lower since null, no reminder sent.
-
+Version 4 is still read: its alerts had only the first five (the severity
+never fell, the reminders did not back off) and read as lower since null, no
+reminder sent; its custom channels had no generic block, which starts at 0.
 Versions 2 (no trend: baselines of 12 numbers) and 3 (15), whose baselines
 are JSON lists, are still read; their "q" (one artifact share for the whole
 patient) is dropped: the per-channel shares start afresh at 0.
@@ -51,14 +55,15 @@ import orjson
 
 from app.core.alerts import Kind, OpenAlert, Severity
 from app.core.errors import StateError
-from app.core.model import Baseline
+from app.core.model import GENERIC_FIELDS, Baseline
 from app.core.stats import PageHinkley, RunningVar
 from app.core.vitals import NUMERIC
 
 MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
 MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
 STATE_VERSION = 5  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel;
-# 5: alerts carry when their condition fell below their severity, and how many reminders they sent
+# 5: alerts carry when their condition fell below their severity and how many reminders they sent;
+# custom channels' baselines carry their generic block (surprise, repeated values)
 _READABLE_VERSIONS = (2, 3, 4, 5)  # a v2 baseline starts its trend afresh; v2-3 quality starts afresh
 _QUALITY_CHANNELS = frozenset(NUMERIC) | {"pulse_rate"}  # channels whose signal quality is judged
 CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen"}
@@ -67,6 +72,11 @@ _BASE_FIELDS = 15  # numbers of a baseline ...
 _PROFILE_FIELDS = 5  # ... and of its daily profile, once learning has begun
 _PACK_BASE = struct.Struct(f"<{_BASE_FIELDS}d")
 _PACK_PROFILE = struct.Struct(f"<{_BASE_FIELDS + _PROFILE_FIELDS}d")
+# A custom channel's baseline (version 5) leaves out what it never uses (a
+# prior: it has none once it has values; a trend: it has no dangerous range)
+# and carries its generic block: var.n, var.mean, var.m2, recent level, the six
+# of Page-Hinkley, the profile's five, the generic block's six.
+_PACK_CUSTOM = struct.Struct(f"<{4 + 6 + _PROFILE_FIELDS + GENERIC_FIELDS}d")
 
 
 @dataclass(slots=True)
@@ -155,7 +165,10 @@ def _pack(b: Baseline) -> str:
     var, ph, p = b.var, b.ph, b.profile
     base = (var.n, var.mean, var.m2, b.prior_mean, b.prior_sd, b.recent, ph.n, ph.mean, ph.sum_increase,
             ph.sum_decrease, ph.min_increase, ph.max_decrease, b.level, b.slope, b.t_ms)  # fmt: skip
-    data = _PACK_PROFILE.pack(*base, *p) if p[4] else _PACK_BASE.pack(*base)
+    if b.generic is not None:
+        data = _PACK_CUSTOM.pack(*base[:3], *base[5:12], *p, *b.generic)
+    else:
+        data = _PACK_PROFILE.pack(*base, *p) if p[4] else _PACK_BASE.pack(*base)
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
@@ -165,6 +178,9 @@ def _unpack(text: str) -> list[float]:
         return list(_PACK_BASE.unpack(data))
     if len(data) == _PACK_PROFILE.size:
         return list(_PACK_PROFILE.unpack(data))
+    if len(data) == _PACK_CUSTOM.size:
+        v = _PACK_CUSTOM.unpack(data)  # back to the full layout: no prior (-1: none), no trend
+        return [*v[:3], v[1], -1.0, *v[3:10], 0.0, 0.0, 0.0, *v[10:]]
     raise StateError("baseline of an unknown shape")
 
 
@@ -182,9 +198,13 @@ def _baseline(name: str, values: list[float]) -> Baseline:
     n, mean, m2, prior_mean, prior_sd, recent, ph_n, ph_mean, inc, dec, min_inc, max_dec = values[:12]
     level, slope, t_ms = values[12:15] if len(values) >= 15 else (0.0, 0.0, 0)  # v2 had no trend
     profile = values[15:20] if len(values) >= 20 else None  # learning not begun
+    generic = values[20:] if len(values) > 20 else None  # v5, custom channels
+    if generic is not None and name in NUMERIC:
+        raise StateError("a custom channel's baseline for a vital")
     ph = PageHinkley(ph_n, ph_mean, inc, dec, math.inf if min_inc >= _NONE_YET else min_inc, max_dec)
     return Baseline(
-        name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms), profile
+        name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms), profile,
+        generic,
     )
 
 

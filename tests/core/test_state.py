@@ -132,3 +132,22 @@ def test_the_daily_profile_round_trips_and_forecasts_the_same() -> None:
     assert a.daily is not None and abs(a.daily[0] - 20) < 3 and abs(a.daily[1]) < 3
     b = decode(encode(PatientState(baselines={"my_metric": a}))).baselines["my_metric"]
     assert b.daily == a.daily and b.forecast(1.0, 0.0) == a.forecast(1.0, 0.0)
+
+
+def test_a_custom_channels_generic_block_round_trips_and_version_4_decodes_without_it() -> None:
+    """Version 5 stores a custom channel's surprise history and run of
+    repeats; a version 4 state (a custom baseline of 20 numbers) still
+    decodes, its generic block starting at 0."""
+    a = Baseline.prior("my_metric", 100.0)
+    for i in range(200):
+        x = 100.0 + (i % 7) - 3
+        a.update(x, a.z(x), 3.0, None, a.n >= 8, 600_000, 5.0, 1.0, 0.0, 600_000 * (i + 1))
+        a.surprise(a.z(x), 144.0)
+    a.repeated(True, 3)
+    b = decode(encode(PatientState(baselines={"my_metric": a}))).baselines["my_metric"]
+    assert b.generic == a.generic and (b.mean, b.sd) == (a.mean, a.sd)
+    assert b.surprise(4.0, 144.0) == a.surprise(4.0, 144.0)
+    v4 = struct.pack("<20d", *([200.0, 100.0, 800.0, 100.0, -1.0, 100.0] + [0.0] * 14))
+    obj = {**EMPTY, "v": 4, "b": {"my_metric": base64.b64encode(v4).decode()}}
+    old = decode(orjson.dumps(obj)).baselines["my_metric"]
+    assert old.generic == [0.0] * 7 and old.mean == 100.0

@@ -1,0 +1,159 @@
+"""Custom channels (no catalogue entry, no clinical meaning, no NEWS2) are
+where a generic anomaly detector belongs (issue 13, items 3 and 4): a spike,
+a stuck sensor and a regime change each raise one alert a reader of the
+alert stream can act on, and a channel's own history keeps its normal quiet."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from app.core import patient as core
+from app.core import state as patient_state
+from app.core.records import reading_id
+
+T0 = 1_764_435_600_000
+MINUTE, HOUR, DAY = 60_000, 3_600_000, 86_400_000
+STEP = 10 * MINUTE  # a custom metric every 10 minutes
+
+
+class Patient:
+    def __init__(self) -> None:
+        self.state = patient_state.PatientState()
+        self.seq = 0
+        self.events: list[dict[str, object]] = []
+
+    def read(self, ts: int, vitals: dict[str, object]) -> list[dict[str, object]]:
+        reading = {"id": reading_id("dev-1", self.seq), "seq": self.seq, "ts": ts, "vitals": vitals}
+        self.seq += 1
+        out = core.process(self.state, "p-subject-1", "dev-1", reading).events
+        for e in out:
+            e["_seq"] = self.seq - 1  # which reading raised it (for the test, not part of the event)
+        self.events += out
+        return out
+
+    def onsets(self, kind: str, since: int = 0) -> list[dict[str, object]]:
+        return [
+            e for e in self.events
+            if e["kind"] == kind and e["status"] == "open" and e["_seq"] >= since
+        ]  # fmt: skip
+
+
+def metric(rng: random.Random, t: int, noise: float = 2.0) -> float:
+    """A metric around 100 with a daily cycle of +-15."""
+    return 100 + 15 * math.sin(2 * math.pi * (t % DAY) / DAY) + rng.gauss(0, noise)
+
+
+def warm(p: Patient, rng: random.Random, days: float = 3) -> int:
+    n = int(days * DAY / STEP)
+    for i in range(n):
+        p.read(T0 + i * STEP, {"cpu_load": round(metric(rng, T0 + i * STEP), 3)})
+    return n
+
+
+def test_a_spike_on_a_sparse_custom_channel_alerts_at_that_reading() -> None:
+    """One reading 6 spreads off, on a channel read every 10 minutes: the
+    next reading is 10 minutes away and a spike does not repeat, so the
+    reading is its own confirmation (before, only 8 spreads or more were)."""
+    rng = random.Random(4)
+    p = Patient()
+    n = warm(p, rng)
+    assert p.onsets("anomaly") == []
+    t = T0 + n * STEP
+    baseline = p.state.baselines["cpu_load"]
+    angle = 2 * math.pi * (t % DAY) / DAY
+    expected = baseline.forecast(math.cos(angle), math.sin(angle))
+    out = p.read(t, {"cpu_load": expected + 6.5 * baseline.sd})
+    assert [(e["kind"], e["status"]) for e in out] == [("anomaly", "open")]
+    for i in range(n + 1, n + 6):
+        p.read(T0 + i * STEP, {"cpu_load": round(metric(rng, T0 + i * STEP), 3)})
+    assert [e["status"] for e in p.events if e["kind"] == "anomaly"] == ["open", "resolved"]
+
+
+def test_a_heavy_tailed_channel_does_not_alert_at_each_far_value() -> None:
+    """A channel whose values go 6 spreads out several times a day has that
+    as its normal: one such value alone is not its own confirmation."""
+    rng = random.Random(5)
+    p = Patient()
+    n = warm(p, rng, days=2)
+    for i in range(n, n + 3 * 144):
+        value = metric(rng, T0 + i * STEP)
+        sd = p.state.baselines["cpu_load"].sd
+        if i % 24 == 0:  # every 4 hours
+            value += 6.5 * sd * (1 if i % 48 else -1)
+        p.read(T0 + i * STEP, {"cpu_load": round(value, 3)})
+    assert len(p.onsets("anomaly", since=n)) <= 3  # 18 far values in 3 days: the first ones only
+
+
+def test_a_stuck_sensor_is_one_signal_quality_alert_naming_it_and_is_not_learned() -> None:
+    """A custom channel that stops varying (a stuck sensor: the same value,
+    reading after reading) raises one `signal_quality` alert naming it and
+    the value it is stuck at, within four readings; the flat stretch is not
+    learned (the channel's spread does not collapse), and the alert
+    resolves when the values move again."""
+    rng = random.Random(6)
+    p = Patient()
+    n = warm(p, rng)
+    sd_before = p.state.baselines["cpu_load"].sd
+    stuck = round(metric(rng, T0 + n * STEP), 3)  # a plausible value, then the same again and again
+    for i in range(n, n + 36):  # six hours stuck
+        p.read(T0 + i * STEP, {"cpu_load": stuck})
+    quality = [e for e in p.events if e["kind"] == "signal_quality"]
+    assert [e["status"] for e in quality if e["status"] != "reminder"] == ["open"]
+    assert quality[0]["evidence"]["stuck"] == {"cpu_load": stuck}
+    assert "cpu_load" in quality[0]["evidence"]["vitals"]
+    assert quality[0]["_seq"] <= n + 3
+    assert p.onsets("anomaly", since=n) == []
+    assert p.state.baselines["cpu_load"].sd > 0.8 * sd_before
+    for i in range(n + 36, n + 40):
+        p.read(T0 + i * STEP, {"cpu_load": round(metric(rng, T0 + i * STEP), 3)})
+    quality = [e["status"] for e in p.events if e["kind"] == "signal_quality" and e["status"] != "reminder"]
+    assert quality == ["open", "resolved"]
+
+
+def test_a_channel_that_rests_at_zero_every_night_is_flagged_the_first_night_only() -> None:
+    """Steps: 0 all night, every night. The first night's run is new for the
+    channel; from then on it is the channel's usual run, and no alert."""
+    rng = random.Random(7)
+    p = Patient()
+    for i in range(int(5 * DAY / STEP)):
+        t = T0 + i * STEP
+        night = (t % DAY) < 8 * HOUR
+        p.read(t, {"steps": 0 if night else round(400 + rng.gauss(0, 80))})
+    assert len(p.onsets("signal_quality")) <= 1
+
+
+def test_a_rise_in_variance_raises_one_surprise_that_fades() -> None:
+    """The noise of a channel read every minute grows fourfold for good,
+    with no single value far enough out (5 spreads) to alarm on its own: the
+    calibrated surprise (the recent mean of |z| against the channel's own
+    history of it) opens one anomaly within minutes, with the surprise in
+    its evidence; the history then takes the new regime in, so it resolves
+    and does not reopen (before, values under 5 spreads never alarmed)."""
+    rng = random.Random(22)
+    p = Patient()
+    for i in range(2 * 1440):
+        p.read(T0 + i * MINUTE, {"flow": 50 + rng.gauss(0, 2)})
+    limit = 4.5 * p.state.baselines["flow"].sd
+    start = 2 * 1440
+    for i in range(start, start + 6 * 60):
+        noise = rng.gauss(0, 8)
+        while abs(noise) >= limit:
+            noise = rng.gauss(0, 8)
+        p.read(T0 + i * MINUTE, {"flow": 50 + noise})
+    anomaly = [e for e in p.events if e["kind"] == "anomaly" and e["status"] in ("open", "resolved")]
+    assert [e["status"] for e in anomaly] == ["open", "resolved"]
+    assert anomaly[0]["evidence"]["surprise"]["flow"] >= 5
+    assert anomaly[0]["_seq"] <= start + 15  # within 15 minutes
+
+
+def test_eight_custom_channels_with_their_generic_blocks_fit_the_state_bound() -> None:
+    rng = random.Random(9)
+    p = Patient()
+    for i in range(2 * 144):
+        t = T0 + i * STEP
+        p.read(t, {f"custom_metric_{j}": round(metric(rng, t) * (j + 1), 3) for j in range(8)})
+    data = patient_state.encode(p.state)
+    assert len(data) <= patient_state.MAX_STATE_BYTES
+    decoded = patient_state.decode(data)
+    assert all(decoded.baselines[f"custom_metric_{j}"].generic is not None for j in range(8))

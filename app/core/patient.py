@@ -104,6 +104,25 @@ _SAFE_LEVEL: dict[str, Callable[[float], int]] = {
     "systolic_bp": news2.systolic_bp,
     "temperature": news2.temperature,
 }
+# The direction in which a vital's sustained shift is a deterioration, for
+# the level-shift watch on slowly read channels (`_watch_shift`): +1 up, -1
+# down. Weight: a gain is fluid retention in heart failure, not a new normal
+# (Heart Failure Association of the ESC, Jaarsma et al., "Self-care of heart
+# failure patients", Eur J Heart Fail 2021;23:157-174, doi:10.1002/ejhf.2008, and
+# the ESC's heartfailurematters.org: a gain of more than 2 kg in 3 days is to be
+# reported to the heart-failure team); a loss is what diuretics are for. Pressure
+# and heart rate: a sustained rise is hypertension or decompensation, a fall
+# usually a treatment's intended effect (a fall into danger is NEWS2's).
+# Channels not listed (custom channels) are watched both ways.
+_WORSENS: dict[str, int] = {
+    "weight": 1,
+    "systolic_bp": 1,
+    "diastolic_bp": 1,
+    "heart_rate": 1,
+    "respiratory_rate": 1,
+    "temperature": 1,
+    "spo2": -1,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +145,13 @@ class Config:
     corroborate_z: float = 3.0  # ... that another channel stepping this many SDs at once corroborates
     excursion_ms: int = 7 * 60 * 1000  # a dense rise such as an arousal's must hold this long to open
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
+    # A channel read this rarely or less often (a scale, a home cuff) is watched for a sustained shift of
+    # its level (`_watch_shift`): a one-sided CUSUM of its standardised residuals less `shift_k` SDs
+    # each, opening a `trend` when the sum reaches `shift_h` SDs.
+    shift_cadence_ms: int = 6 * 60 * 60 * 1000
+    shift_k: float = 1.0
+    shift_h: float = 2.25
+    shift_clip: float = 0.9
 
 
 @dataclass(slots=True)
@@ -255,6 +281,8 @@ def process(
         _anomaly(state, r, config)
     if r.near or alerts:
         _trend(state, r, config)
+    if state.shifts:
+        _shift(state, r, config)
     if state.quality or alerts:
         _signal_quality(state, r, config)
     if r.findings or alerts:
@@ -347,6 +375,7 @@ def _keep_custom(state: PatientState, name: str) -> None:
     if len(custom) >= MAX_CUSTOM_CHANNELS:
         del latest[custom[0]]
         state.baselines.pop(custom[0], None)
+        state.shifts.pop(custom[0], None)
         state.quality.pop(custom[0], None)
 
 
@@ -467,6 +496,7 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
       at a level NEWS2 scores 0, and reported either way."""
     baselines, bad, latest, ts = state.baselines, r.bad, state.latest, r.ts
     learn_below, z_alert, horizon_ms = config.learn_below, config.z_alert, config.trend_horizon_ms
+    shift_cadence, personal_after = config.shift_cadence_ms, config.personal_after
     scored, z_scores = r.scored, r.z
     angle = (ts % DAY_MS) * _RADIANS_PER_MS  # the time of day, for daily profiles
     cos_t, sin_t = math.cos(angle), math.sin(angle)
@@ -501,18 +531,70 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                 low, high = danger if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
                 if (low is not None and ahead <= low < level) or (high is not None and level < high <= ahead):
                     r.near.append(name)  # heading for danger; _heading checks the rest
+        if cadence >= shift_cadence and warm and n >= personal_after:  # a spread known from enough values
+            _watch_shift(state, r, name, z, x - mean, config)
         if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, cos_t, sin_t, ts):
-            _drift(r, name, baseline, x, mean, cadence, outcome)
+            _drift(state, r, name, baseline, x, mean, cadence, outcome)
+
+
+def _watch_shift(
+    state: PatientState, r: _Reading, name: str, z: float, residual: float, config: Config
+) -> None:
+    """A slowly read channel's level-shift watch (`Config.shift_cadence_ms`: a
+    scale, a home cuff), in its deteriorating direction (`_WORSENS`; both for
+    a custom channel): a CUSUM (Page 1954) of its standardised residuals
+    against the forecast, each less the reference `shift_k`, so that a
+    sustained move of more than `shift_k` spreads per reading accumulates
+    while noise and a weekend's rhythm (less than a spread) drain away.
+    Each residual counts at most `learn_below` SDs (as in learning): one
+    outlier (a weighing in shoes) cannot reach `shift_h` from zero when
+    `learn_below - shift_k < shift_h`. The sum is capped at twice `shift_h`, so it
+    falls back within a few normal readings. `state.shifts` keeps only
+    channels with a run in progress."""
+    clip = config.shift_k + config.shift_clip * config.shift_h
+    z = clip if z > clip else -clip if z < -clip else z
+    k, cap = config.shift_k, 2 * config.shift_h
+    worse = _WORSENS.get(name, 0)
+    shifts = state.shifts
+    entry = shifts.get(name)
+    s = entry[0] if entry is not None else 0.0
+    up = max(0.0, (s if s > 0 else 0.0) + z - k) if worse >= 0 else 0.0
+    down = min(0.0, (s if s < 0 else 0.0) + z + k) if worse <= 0 else 0.0
+    new = (up or down) if s >= 0 else (down or up)
+    if not new:
+        if entry is not None:
+            del shifts[name]
+        return
+    new = cap if new > cap else -cap if new < -cap else new
+    if entry is None or (new > 0) != (s > 0):
+        shifts[name] = [new, r.ts, 0, residual]
+    else:
+        entry[0], entry[3] = new, residual
 
 
 def _drift(
-    r: _Reading, name: str, baseline: Baseline, x: float, old_mean: float, cadence: float, outcome: Outcome
+    state: PatientState,
+    r: _Reading,
+    name: str,
+    baseline: Baseline,
+    x: float,
+    old_mean: float,
+    cadence: float,
+    outcome: Outcome,
 ) -> None:
+    """A drift is adopted as the new baseline only at a level NEWS2 scores 0
+    and, on a channel under the level-shift watch, not while a shift in the
+    same direction is accumulating that no `trend` has reported yet: a
+    heart-failure patient's weight gain must alert before it can become
+    the normal it is scored against."""
     level = baseline.drift_level(x)
     safe_level = _SAFE_LEVEL.get(name)
-    adopted = safe_level is None or safe_level(level) == 0
+    shift = state.shifts.get(name)
+    unreported = shift is not None and not shift[2] and (shift[0] > 0) == (level > old_mean)
+    adopted = not unreported and (safe_level is None or safe_level(level) == 0)
     if adopted:
         baseline.adopt(cadence, level)
+        state.shifts.pop(name, None)  # the new level is the reference: a reported shift ends
     else:
         baseline.reject_drift()
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
@@ -683,6 +765,40 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
         rising = {name: h["slope_per_min"] for name, h in heading.items()}
         hold = config.excursion_ms if _excursion(state, r, rising, config) else 0
         r.findings[_TREND] = Finding(_TREND, _LOW, evidence, hold_ms=hold)
+
+
+def _shift(state: PatientState, r: _Reading, config: Config) -> None:
+    """A slowly read channel whose level-shift CUSUM (`_watch_shift`) has
+    reached `shift_h` SDs: a sustained move in its deteriorating direction
+    (a heart-failure patient's weight gain, a hypertensive drift), reported
+    as a `trend` at once (each reading of such a channel is a spot
+    measurement, and the sum already spans two readings or more), with the
+    change and the time it has taken. It holds while the sum stays there."""
+    h, latest = config.shift_h, state.latest
+    shifted: dict[str, dict[str, Any]] = {}
+    for name, entry in state.shifts.items():
+        s = entry[0]
+        if -h < s < h or name not in latest:
+            continue
+        entry[2] = 1  # reported: from now on a drift to this level may be adopted (`_drift`)
+        value, residual, since = latest[name][0], entry[3], entry[1]
+        shifted[name] = {
+            "level": value,
+            "baseline": round(value - residual, 2),
+            "change": round(residual, 2),
+            "cusum": round(s, 2),
+            "since": iso(since),
+            "over_min": round((r.ts - since) / 60_000),
+        }
+    if not shifted:
+        return
+    evidence = r.evidence.get(_TREND)
+    if evidence is None:
+        evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
+    vitals = evidence["vitals"]
+    for name, found in shifted.items():
+        vitals[name] = {**vitals.get(name, {}), **found}
+    r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
 
 
 def _alarming(state: PatientState) -> bool:

@@ -6,7 +6,7 @@ and read back with `decode`, never pickled. Everything encoded is a public
 value Vigil owns (`app.core.stats`, `app.core.model`, `app.core.alerts`), so
 a library release cannot change what a stored state means.
 
-Version 4, one JSON object:
+Version 5, one JSON object:
 
     {"v": 4, "n": readings processed, "t": newest event time (ms),
      "i": id of the reading processed last,
@@ -20,7 +20,14 @@ Version 4, one JSON object:
                    x sin of the time of day, mean of cos^2, of sin^2, the event time its learning
                    began (negated once the profile is in use)]},
      "l": {channel: [latest value, its event time (ms), its cadence: typical ms between its values]},
-     "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null]}}
+     "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null]},
+     "s" (only when not empty): {channel: [level-shift CUSUM in SDs (> 0 up, < 0 down),
+                     event time its run began (ms), 1 once a trend reported it else 0,
+                     latest residual (value - forecast)]}}
+
+Version 5 added "s" (only channels read every 6 hours or less often with a
+shift in progress; `app.core.patient._watch_shift`); version 4 is read with
+none.
 
 Versions 2 (no trend: baselines of 12 numbers) and 3 (15), whose baselines
 are JSON lists, are still read; their "q" (one artifact share for the whole
@@ -53,8 +60,9 @@ from app.core.vitals import NUMERIC
 
 MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
 MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
-STATE_VERSION = 4  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel
-_READABLE_VERSIONS = (2, 3, 4)  # a v2 baseline starts its trend afresh; v2-3 quality starts afresh
+STATE_VERSION = 5  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel;
+# 5: level-shift watch per slowly read channel
+_READABLE_VERSIONS = (2, 3, 4, 5)  # a v2 baseline starts its trend afresh; v2-3 quality, v2-4 shifts afresh
 _QUALITY_CHANNELS = frozenset(NUMERIC) | {"pulse_rate"}  # channels whose signal quality is judged
 CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen"}
 _NONE_YET = 1e300  # v2-3 JSON had no infinity: PageHinkley.min_increase before its first value
@@ -75,6 +83,10 @@ class PatientState:
     baselines: dict[str, Baseline] = field(default_factory=dict)
     latest: dict[str, list[Any]] = field(default_factory=dict)  # name -> [value, ts_ms]
     alerts: dict[Kind, OpenAlert] = field(default_factory=dict)
+    # channel -> [its level-shift CUSUM in SDs (> 0 up, < 0 down), event time its run began (ms),
+    #             1 once a `trend` reported it, its latest residual (value - forecast)]; only
+    #             slowly read channels with a run in progress (`app.core.patient._watch_shift`)
+    shifts: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def encode(state: PatientState) -> bytes:
@@ -92,6 +104,7 @@ def encode(state: PatientState) -> bytes:
             return data
     for name in [k for k in state.latest if k not in CATALOGUE]:
         del state.latest[name]
+        state.shifts.pop(name, None)
     data = _encode(state)
     if len(data) > MAX_STATE_BYTES:
         raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
@@ -111,14 +124,14 @@ def decode(data: bytes) -> PatientState:
             baselines=_baselines(obj["b"], obj["v"]),
             latest={name: _latest(entry) for name, entry in obj["l"].items()},
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
+            shifts=_shifts(obj.get("s", {})) if obj["v"] >= 5 else {},
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
 
 
 def _encode(state: PatientState) -> bytes:
-    return orjson.dumps(
-        {
+    obj: dict[str, Any] = {
             "v": STATE_VERSION,
             "n": state.count,
             "t": state.last_ts,
@@ -131,7 +144,9 @@ def _encode(state: PatientState) -> bytes:
                 for kind, a in state.alerts.items()
             },
         }
-    )
+    if state.shifts:  # most patients have none: no key at all
+        obj["s"] = {name: [round(e[0], 4), e[1], e[2], round(e[3], 4)] for name, e in state.shifts.items()}
+    return orjson.dumps(obj)
 
 
 def _pack(b: Baseline) -> str:
@@ -181,6 +196,17 @@ def _latest(entry: list[Any]) -> list[Any]:
         return [entry[0], int(entry[1]), 0]
     value, ts, cadence = entry
     return [value, int(ts), int(cadence)]
+
+
+def _shifts(obj: dict[str, Any]) -> dict[str, list[Any]]:
+    if len(obj) > len(NUMERIC) + MAX_CUSTOM_CHANNELS:
+        raise StateError("level shifts of too many channels")
+    shifts: dict[str, list[Any]] = {}
+    for name, (cusum, since_ms, reported, residual) in obj.items():
+        if not isinstance(name, str) or not name or name in CATALOGUE and name not in NUMERIC:
+            raise StateError("level shift of an unknown channel")
+        shifts[name] = [float(cusum), int(since_ms), 1 if reported else 0, float(residual)]
+    return shifts
 
 
 def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:

@@ -782,13 +782,15 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
             continue
         entry[2] = 1  # reported: from now on a drift to this level may be adopted (`_drift`)
         value, residual, since = latest[name][0], entry[3], entry[1]
+        over_min = (r.ts - since) / 60_000
         shifted[name] = {
             "level": value,
+            "slope_per_min": round(residual / over_min, 6) if over_min > 0 else 0.0,
             "baseline": round(value - residual, 2),
             "change": round(residual, 2),
             "cusum": round(s, 2),
             "since": iso(since),
-            "over_min": round((r.ts - since) / 60_000),
+            "over_min": round(over_min),
         }
     if not shifted:
         return

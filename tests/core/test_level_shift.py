@@ -6,16 +6,22 @@ before it has alerted; dense channels are not watched at all."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from jsonschema import Draft202012Validator
 
 from app.core import patient as core
 from app.core import state as patient_state
 from app.core.records import reading_id
 
 DAY, HOUR, MINUTE = 86_400_000, 3_600_000, 60_000
+SCHEMA = Path(__file__).parents[2] / "docs" / "alert.schema.json"
+ALERT = Draft202012Validator(json.loads(SCHEMA.read_text()))
 MIDNIGHT = 1_764_374_400_000  # 2025-11-29 00:00 UTC, a Saturday
 
 
@@ -29,7 +35,7 @@ class Patient:
     def read(self, ts: int, vitals: dict[str, Any]) -> None:
         reading = {"id": reading_id("scale-1", self.seq), "seq": self.seq, "ts": ts, "vitals": vitals}
         self.seq += 1
-        self.events += core.process(self.state, "p-subject-1", "scale-1", reading, self.config).events
+        self.events += core.process(self.state, "p-" + "5" * 32, "scale-1", reading, self.config).events
 
     def opened(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["kind"] == kind and e["status"] == "open"]
@@ -70,6 +76,7 @@ def test_a_weight_gain_of_2_kg_over_3_days_opens_a_trend_before_the_2_kg_rule_na
         assert trend, f"seed {seed}: no trend"
         caught = at(trend[0])
         assert caught - onset <= 56 * HOUR, f"seed {seed}: {(caught - onset) / HOUR:.0f} h after onset"
+        ALERT.validate(trend[0])  # the documented alert schema (docs/alert.schema.json)
         evidence = trend[0]["evidence"]["vitals"]["weight"]
         assert evidence["change"] >= 1.0 and evidence["level"] >= 97.0
         assert 0 < evidence["over_min"] <= 2 * 24 * 60 and evidence["since"]

@@ -8,7 +8,7 @@ a library release cannot change what a stored state means.
 
 Version 5, one JSON object:
 
-    {"v": 4, "n": readings processed, "t": newest event time (ms),
+    {"v": 5, "n": readings processed, "t": newest event time (ms),
      "i": id of the reading processed last,
      "q": {channel: [smoothed share of its recent values that were artifacts,
                      start of its "no signal" run (ms, 0: none), 1 if a notice said so, else 0]},

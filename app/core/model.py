@@ -79,6 +79,10 @@ MEMORY_MIN = 30
 PROFILE_AFTER_MS = 24 * 60 * 60 * 1000
 PROFILE_MIN = 0.5
 PROFILE_PHASE = 0.05  # mean cos^2 (sin^2) below which that phase is not estimated
+# A channel read this rarely or less often (4 times a day or fewer) has no
+# daily profile: its times of day (one, or two opposite) do not identify a
+# first harmonic (`app.core.patient._model`).
+PROFILE_MAX_CADENCE_MS = 6 * 60 * 60 * 1000
 DAY_MS = 24 * 60 * 60 * 1000
 KEEP_OUT = 5.0  # |z| from which a value is not learned at all (the caller passes its anomaly threshold)
 # Channels without a catalogue entry (custom channels) have no prior: the

@@ -57,7 +57,7 @@ from app.core.alerts import (
     iso,
     transition,
 )
-from app.core.model import DAY_MS, WARMUP_MIN, WARMUP_MS, Baseline
+from app.core.model import DAY_MS, PROFILE_MAX_CADENCE_MS, WARMUP_MIN, WARMUP_MS, Baseline
 from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
 from app.core.vitals import DANGER, NUMERIC, SPO2_SCALE2_DANGER
@@ -493,7 +493,16 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
       those heading there within the horizon, not there yet, are noted in
       `r.near`;
     - learn and drift: the baseline learns the value; a drift is adopted only
-      at a level NEWS2 scores 0, and reported either way."""
+      at a level NEWS2 scores 0, and reported either way.
+
+    A channel read every `PROFILE_MAX_CADENCE_MS` or less often (a scale each
+    morning, a cuff at 8 and 20 h) neither learns nor uses a daily profile:
+    its readings fall at one time of day or at two opposite ones, where the
+    cosine and sine of the time of day are collinear. Fitted phase by phase,
+    the two coefficients each took the whole offset between the value and
+    the mean (the forecast moved twice the real difference), and the mean,
+    learning only what the profile left, wandered off the values while the
+    profile followed it (a daily score at 50 was forecast from a mean of 54)."""
     baselines, bad, latest, ts = state.baselines, r.bad, state.latest, r.ts
     learn_below, z_alert, horizon_ms = config.learn_below, config.z_alert, config.trend_horizon_ms
     shift_cadence, personal_after = config.shift_cadence_ms, config.personal_after
@@ -510,9 +519,13 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
         if baseline is None:
             baseline = baselines[name] = Baseline.prior(name, x)
         mean, sd, daily = baseline.mean, baseline.sd, baseline.daily
-        if daily is not None:  # `Baseline.forecast`, inline
-            mean += daily[0] * cos_t + daily[1] * sin_t
         cadence = entry[2]
+        if cadence >= PROFILE_MAX_CADENCE_MS:
+            c = si = 0.0  # no daily profile at this cadence (this function's docstring)
+        else:
+            c, si = cos_t, sin_t
+            if daily is not None:  # `Baseline.forecast`, inline
+                mean += daily[0] * cos_t + daily[1] * sin_t
         n = baseline.var.n
         warm = n >= WARMUP_MIN and n * cadence >= WARMUP_MS  # `Baseline.warm`, inline
         z = (x - mean) / sd
@@ -533,7 +546,7 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                     r.near.append(name)  # heading for danger; _heading checks the rest
         if cadence >= shift_cadence and warm and n >= personal_after:  # a spread known from enough values
             _watch_shift(state, r, name, z, x - mean, config)
-        if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, cos_t, sin_t, ts):
+        if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, c, si, ts):
             _drift(state, r, name, baseline, x, mean, cadence, outcome)
 
 

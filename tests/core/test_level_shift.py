@@ -137,3 +137,26 @@ def test_a_heavy_patient_leaves_warm_up_with_their_own_weight_as_baseline() -> N
     morning_weights(p, rng, range(30), 118.0)
     b = p.state.baselines["weight"]
     assert abs(b.mean - 118.2) < 0.6 and b.sd < 1.0
+
+
+def test_a_daily_custom_channel_is_watched_both_ways() -> None:
+    """No clinical direction is known for a custom channel: a sustained fall
+    of a daily score opens a trend as a rise would."""
+    p, rng = Patient(), random.Random(8)
+    for day in range(60):
+        fall = 0.0 if day < 40 else 6.0 * min(1.0, (day - 40) / 3)
+        p.read(MIDNIGHT + day * DAY + 9 * HOUR, {"symptom_score": round(50 - fall + rng.gauss(0, 2), 1)})
+    trend = [e for e in p.opened("trend") if at(e) > MIDNIGHT + 40 * DAY]
+    assert trend and trend[0]["evidence"]["vitals"]["symptom_score"]["change"] < 0
+    assert at(trend[0]) <= MIDNIGHT + 43 * DAY + 9 * HOUR
+
+
+def test_a_once_a_day_channel_is_forecast_at_its_level() -> None:
+    """A score sent every morning at 9 for four months, steady at 50: its
+    forecast stays at 50. A daily profile fitted to one time of day took the
+    offset twice over and the mean wandered off the values with it."""
+    p, rng = Patient(), random.Random(8)
+    for day in range(120):
+        p.read(MIDNIGHT + day * DAY + 9 * HOUR, {"symptom_score": round(50 + rng.gauss(0, 2), 1)})
+    b = p.state.baselines["symptom_score"]
+    assert abs(b.mean - 50) < 1.0 and b.sd < 2.5

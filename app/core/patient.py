@@ -147,7 +147,8 @@ class Config:
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
     # A channel read this rarely or less often (a scale, a home cuff) is watched for a sustained shift of
     # its level (`_watch_shift`): a one-sided CUSUM of its standardised residuals less `shift_k` SDs
-    # each, opening a `trend` when the sum reaches `shift_h` SDs.
+    # each, opening a `trend` when the sum reaches `shift_h` SDs; one residual counts at most
+    # `shift_k + shift_clip * shift_h` SDs, so a single reading cannot open it.
     shift_cadence_ms: int = 6 * 60 * 60 * 1000
     shift_k: float = 1.0
     shift_h: float = 2.25
@@ -559,11 +560,11 @@ def _watch_shift(
     against the forecast, each less the reference `shift_k`, so that a
     sustained move of more than `shift_k` spreads per reading accumulates
     while noise and a weekend's rhythm (less than a spread) drain away.
-    Each residual counts at most `learn_below` SDs (as in learning): one
-    outlier (a weighing in shoes) cannot reach `shift_h` from zero when
-    `learn_below - shift_k < shift_h`. The sum is capped at twice `shift_h`, so it
-    falls back within a few normal readings. `state.shifts` keeps only
-    channels with a run in progress."""
+    Each residual counts at most `shift_k + shift_clip * shift_h` SDs (3 by
+    default, as learning winsorises): one outlier (a weighing in shoes) adds
+    at most `shift_clip` of the threshold, so it cannot open alone. The sum
+    is capped at twice `shift_h`, so it falls back within a few normal
+    readings. `state.shifts` keeps only channels with a run in progress."""
     clip = config.shift_k + config.shift_clip * config.shift_h
     z = clip if z > clip else -clip if z < -clip else z
     k, cap = config.shift_k, 2 * config.shift_h

@@ -79,6 +79,10 @@ MEMORY_MIN = 30
 PROFILE_AFTER_MS = 24 * 60 * 60 * 1000
 PROFILE_MIN = 0.5
 PROFILE_PHASE = 0.05  # mean cos^2 (sin^2) below which that phase is not estimated
+# A channel read this rarely or less often (4 times a day or fewer) has no
+# daily profile: its times of day (one, or two opposite) do not identify a
+# first harmonic (`app.core.patient._model`).
+PROFILE_MAX_CADENCE_MS = 6 * 60 * 60 * 1000
 DAY_MS = 24 * 60 * 60 * 1000
 KEEP_OUT = 5.0  # |z| from which a value is not learned at all (the caller passes its anomaly threshold)
 # Channels without a catalogue entry (custom channels) have no prior: the
@@ -440,11 +444,23 @@ class Baseline:
 
     def _fold_prior(self) -> None:
         """At the end of warm-up the prior's mean becomes part of the
-        learned mean (the blend as it stands), so that learning can forget it
-        with everything else; its spread is dropped (the gap between
-        population and patient is not this patient's spread)."""
+        learned mean, so that learning can forget it with everything else;
+        its spread is dropped (the gap between population and patient is not
+        this patient's spread). The two means are weighed by their precision
+        (empirical Bayes): the prior's is one over the population's variance
+        (`prior_sd` squared: how far patients' own means lie apart), the
+        patient's is the values learned over their own variance. Blended as
+        readings (`PRIOR_WEIGHT`), a weight of 82 kg would leave warm-up
+        scored against 100 kg against the population's 75: a gap of many of
+        the patient's spreads that kept the values out of learning and
+        inflated the spread for weeks. Where the population's spread is close
+        to a patient's (SpO2, heart rate) the blend barely moves."""
         var = self.var
-        var.mean = self.mean
+        n = var.n
+        own = var.m2 / (n - 1) if n > 1 else 0.0
+        own = own if own > self.floor * self.floor else self.floor * self.floor
+        between = self.prior_sd * self.prior_sd
+        var.mean = (self.prior_mean * own + n * between * var.mean) / (own + n * between)
         self.prior_mean, self.prior_sd = var.mean, -1.0
 
     def track(self, x: float, ts_ms: int, sd: float, cadence_ms: float = 0.0) -> None:

@@ -57,7 +57,16 @@ from app.core.alerts import (
     iso,
     transition,
 )
-from app.core.model import DAY_MS, MEMORY_MIN, MEMORY_MS, SPIKE_RARE, WARMUP_MIN, WARMUP_MS, Baseline
+from app.core.model import (
+    DAY_MS,
+    MEMORY_MIN,
+    MEMORY_MS,
+    PROFILE_MAX_CADENCE_MS,
+    SPIKE_RARE,
+    WARMUP_MIN,
+    WARMUP_MS,
+    Baseline,
+)
 from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
 from app.core.vitals import DANGER, NUMERIC, SPO2_SCALE2_DANGER
@@ -115,6 +124,25 @@ _SAFE_LEVEL: dict[str, Callable[[float], int]] = {
     "systolic_bp": news2.systolic_bp,
     "temperature": news2.temperature,
 }
+# The direction in which a vital's sustained shift is a deterioration, for
+# the level-shift watch on slowly read channels (`_watch_shift`): +1 up, -1
+# down. Weight: a gain is fluid retention in heart failure, not a new normal
+# (Heart Failure Association of the ESC, Jaarsma et al., "Self-care of heart
+# failure patients", Eur J Heart Fail 2021;23:157-174, doi:10.1002/ejhf.2008, and
+# the ESC's heartfailurematters.org: a gain of more than 2 kg in 3 days is to be
+# reported to the heart-failure team); a loss is what diuretics are for. Pressure
+# and heart rate: a sustained rise is hypertension or decompensation, a fall
+# usually a treatment's intended effect (a fall into danger is NEWS2's).
+# Channels not listed (custom channels) are watched both ways.
+_WORSENS: dict[str, int] = {
+    "weight": 1,
+    "systolic_bp": 1,
+    "diastolic_bp": 1,
+    "heart_rate": 1,
+    "respiratory_rate": 1,
+    "temperature": 1,
+    "spo2": -1,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +172,14 @@ class Config:
     # Custom channels (a generic anomaly detector's ground, `app.core.model.GENERIC_FIELDS`):
     surprise_z: float = 5.0  # calibrated surprise (SDs of the channel's own history of scores): anomalous
     stuck_readings: int = 3  # a run of this many repeats (and over twice the channel's usual): a stuck sensor
+    # A channel read this rarely or less often (a scale, a home cuff) is watched for a sustained shift of
+    # its level (`_watch_shift`): a one-sided CUSUM of its standardised residuals less `shift_k` SDs
+    # each, opening a `trend` when the sum reaches `shift_h` SDs; one residual counts at most
+    # `shift_k + shift_clip * shift_h` SDs, so a single reading cannot open it.
+    shift_cadence_ms: int = 6 * 60 * 60 * 1000
+    shift_k: float = 1.0
+    shift_h: float = 2.25
+    shift_clip: float = 0.9
 
 
 @dataclass(slots=True)
@@ -279,6 +315,8 @@ def process(
         _anomaly(state, r, config)
     if r.near or alerts:
         _trend(state, r, config)
+    if state.shifts:
+        _shift(state, r, config)
     if state.quality or alerts or r.stuck:
         _signal_quality(state, r, config)
     if r.findings or alerts:
@@ -372,6 +410,7 @@ def _keep_custom(state: PatientState, name: str) -> None:
     if len(custom) >= MAX_CUSTOM_CHANNELS:
         del latest[custom[0]]
         state.baselines.pop(custom[0], None)
+        state.shifts.pop(custom[0], None)
         state.quality.pop(custom[0], None)
 
 
@@ -503,10 +542,20 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
       those heading there within the horizon, not there yet, are noted in
       `r.near`;
     - learn and drift: the baseline learns the value; a drift is adopted only
-      at a level NEWS2 scores 0, and reported either way."""
+      at a level NEWS2 scores 0, and reported either way.
+
+    A channel read every `PROFILE_MAX_CADENCE_MS` or less often (a scale each
+    morning, a cuff at 8 and 20 h) neither learns nor uses a daily profile:
+    its readings fall at one time of day or at two opposite ones, where the
+    cosine and sine of the time of day are collinear. Fitted phase by phase,
+    the two coefficients each took the whole offset between the value and
+    the mean (the forecast moved twice the real difference), and the mean,
+    learning only what the profile left, wandered off the values while the
+    profile followed it (a daily score at 50 was forecast from a mean of 54)."""
     baselines, bad, latest, ts = state.baselines, r.bad, state.latest, r.ts
     learn_below, z_alert, horizon_ms = config.learn_below, config.z_alert, config.trend_horizon_ms
     together_z = min(z_alert, config.together_charted_z or z_alert)
+    shift_cadence, personal_after = config.shift_cadence_ms, config.personal_after
     scored, z_scores = r.scored, r.z
     angle = (ts % DAY_MS) * _RADIANS_PER_MS  # the time of day, for daily profiles
     cos_t, sin_t = math.cos(angle), math.sin(angle)
@@ -520,9 +569,13 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
         if baseline is None:
             baseline = baselines[name] = Baseline.prior(name, x)
         mean, sd, daily = baseline.mean, baseline.sd, baseline.daily
-        if daily is not None:  # `Baseline.forecast`, inline
-            mean += daily[0] * cos_t + daily[1] * sin_t
         cadence = entry[2]
+        if cadence >= PROFILE_MAX_CADENCE_MS:
+            c = si = 0.0  # no daily profile at this cadence (this function's docstring)
+        else:
+            c, si = cos_t, sin_t
+            if daily is not None:  # `Baseline.forecast`, inline
+                mean += daily[0] * cos_t + daily[1] * sin_t
         n = baseline.var.n
         warm = n >= WARMUP_MIN and n * cadence >= WARMUP_MS  # `Baseline.warm`, inline
         z = (x - mean) / sd
@@ -546,7 +599,9 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                 low, high = danger if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
                 if (low is not None and ahead <= low < level) or (high is not None and level < high <= ahead):
                     r.near.append(name)  # heading for danger; _heading checks the rest
-        if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, cos_t, sin_t, ts):
+        if cadence >= shift_cadence and warm and n >= personal_after:  # a spread known from enough values
+            _watch_shift(state, r, name, z, x - mean, config)
+        if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, c, si, ts):
             _drift(state, r, name, baseline, x, mean, cadence, outcome, config)
 
 
@@ -570,6 +625,41 @@ def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: flo
         r.far = True
 
 
+def _watch_shift(
+    state: PatientState, r: _Reading, name: str, z: float, residual: float, config: Config
+) -> None:
+    """A slowly read channel's level-shift watch (`Config.shift_cadence_ms`: a
+    scale, a home cuff), in its deteriorating direction (`_WORSENS`; both for
+    a custom channel): a CUSUM (Page 1954) of its standardised residuals
+    against the forecast, each less the reference `shift_k`, so that a
+    sustained move of more than `shift_k` spreads per reading accumulates
+    while noise and a weekend's rhythm (less than a spread) drain away.
+    Each residual counts at most `shift_k + shift_clip * shift_h` SDs (3 by
+    default, as learning winsorises): one outlier (a weighing in shoes) adds
+    at most `shift_clip` of the threshold, so it cannot open alone. The sum
+    is capped at twice `shift_h`, so it falls back within a few normal
+    readings. `state.shifts` keeps only channels with a run in progress."""
+    clip = config.shift_k + config.shift_clip * config.shift_h
+    z = clip if z > clip else -clip if z < -clip else z
+    k, cap = config.shift_k, 2 * config.shift_h
+    worse = _WORSENS.get(name, 0)
+    shifts = state.shifts
+    entry = shifts.get(name)
+    s = entry[0] if entry is not None else 0.0
+    up = max(0.0, (s if s > 0 else 0.0) + z - k) if worse >= 0 else 0.0
+    down = min(0.0, (s if s < 0 else 0.0) + z + k) if worse <= 0 else 0.0
+    new = (up or down) if s >= 0 else (down or up)
+    if not new:
+        if entry is not None:
+            del shifts[name]
+        return
+    new = cap if new > cap else -cap if new < -cap else new
+    if entry is None or (new > 0) != (s > 0):
+        shifts[name] = [new, r.ts, 0, residual]
+    else:
+        entry[0], entry[3] = new, residual
+
+
 def _drift(
     state: PatientState,
     r: _Reading,
@@ -581,16 +671,27 @@ def _drift(
     outcome: Outcome,
     config: Config,
 ) -> None:
-    """A drift is adopted when its level is clinically safe (NEWS2 scores it
-    0), and not while an arousal is under way (`_aroused`): a level reached
-    with the heart and breathing rate up together is an arousal's, which
-    passes within minutes; adopting it would make the patient's own normal,
-    once back, look far out. Either way a notice says so."""
+    """A drift is adopted as the new baseline only at a level NEWS2 scores 0,
+    not while an arousal is under way (`_aroused`: a level reached with the
+    heart and breathing rate up together is an arousal's, which passes
+    within minutes; adopting it would make the patient's own normal, once
+    back, look far out), and, on a channel under the level-shift watch, not
+    while a shift in the same direction is accumulating that no `trend` has
+    reported yet (a heart-failure patient's weight gain must alert before it
+    can become the normal it is scored against). Either way a notice says
+    so."""
     level = baseline.drift_level(x)
     safe_level = _SAFE_LEVEL.get(name)
-    adopted = (safe_level is None or safe_level(level) == 0) and not _aroused(state, r, name, config)
+    shift = state.shifts.get(name)
+    unreported = shift is not None and not shift[2] and (shift[0] > 0) == (level > old_mean)
+    adopted = (
+        not unreported
+        and (safe_level is None or safe_level(level) == 0)
+        and not _aroused(state, r, name, config)
+    )
     if adopted:
         baseline.adopt(cadence, level)
+        state.shifts.pop(name, None)  # the new level is the reference: a reported shift ends
     else:
         baseline.reject_drift()
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
@@ -937,6 +1038,42 @@ def _breathing_alone(rising: dict[str, float]) -> bool:
     arousal's (`excursion_ms`). A falling rate, or one climbing with another
     vital, counts as before."""
     return len(rising) == 1 and rising.get("respiratory_rate", 0.0) > 0
+
+
+def _shift(state: PatientState, r: _Reading, config: Config) -> None:
+    """A slowly read channel whose level-shift CUSUM (`_watch_shift`) has
+    reached `shift_h` SDs: a sustained move in its deteriorating direction
+    (a heart-failure patient's weight gain, a hypertensive drift), reported
+    as a `trend` at once (each reading of such a channel is a spot
+    measurement, and the sum already spans two readings or more), with the
+    change and the time it has taken. It holds while the sum stays there."""
+    h, latest = config.shift_h, state.latest
+    shifted: dict[str, dict[str, Any]] = {}
+    for name, entry in state.shifts.items():
+        s = entry[0]
+        if -h < s < h or name not in latest:
+            continue
+        entry[2] = 1  # reported: from now on a drift to this level may be adopted (`_drift`)
+        value, residual, since = latest[name][0], entry[3], entry[1]
+        over_min = (r.ts - since) / 60_000
+        shifted[name] = {
+            "level": value,
+            "slope_per_min": round(residual / over_min, 6) if over_min > 0 else 0.0,
+            "baseline": round(value - residual, 2),
+            "change": round(residual, 2),
+            "cusum": round(s, 2),
+            "since": iso(since),
+            "over_min": round(over_min),
+        }
+    if not shifted:
+        return
+    evidence = r.evidence.get(_TREND)
+    if evidence is None:
+        evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
+    vitals = evidence["vitals"]
+    for name, found in shifted.items():
+        vitals[name] = {**vitals.get(name, {}), **found}
+    r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
 
 
 def _alarming(state: PatientState) -> bool:

@@ -25,11 +25,17 @@ Version 5, one JSON object:
                    usual longest run]},
      "l": {channel: [latest value, its event time (ms), its cadence: typical ms between its values]},
      "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null,
-                  lower since (ms) or null, reminders sent]}}
+                  lower since (ms) or null, reminders sent]},
+     "s" (only when not empty): {channel: [level-shift CUSUM in SDs (> 0 up, < 0 down),
+                     event time its run began (ms), 1 once a trend reported it else 0,
+                     latest residual (value - forecast)]}}
 
-Version 4 is still read: its alerts had only the first five (the severity
-never fell, the reminders did not back off) and read as lower since null, no
-reminder sent; its custom channels had no generic block, which starts at 0.
+"s" is new in version 5 (only channels read every 6 hours or less often
+with a shift in progress; `app.core.patient._watch_shift`). Version 4 is
+still read: its alerts had only the first five (the severity never fell, the
+reminders did not back off) and read as lower since null, no reminder sent;
+its custom channels had no generic block, which starts at 0; it had no
+shifts.
 Versions 2 (no trend: baselines of 12 numbers) and 3 (15), whose baselines
 are JSON lists, are still read; their "q" (one artifact share for the whole
 patient) is dropped: the per-channel shares start afresh at 0.
@@ -63,8 +69,8 @@ MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
 MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
 STATE_VERSION = 5  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel;
 # 5: alerts carry when their condition fell below their severity and how many reminders they sent;
-# custom channels' baselines carry their generic block (surprise, repeated values)
-_READABLE_VERSIONS = (2, 3, 4, 5)  # a v2 baseline starts its trend afresh; v2-3 quality starts afresh
+# custom channels' baselines carry their generic block (surprise, repeated values); level-shift watch
+_READABLE_VERSIONS = (2, 3, 4, 5)  # a v2 baseline starts its trend afresh; v2-3 quality, v2-4 shifts afresh
 _QUALITY_CHANNELS = frozenset(NUMERIC) | {"pulse_rate"}  # channels whose signal quality is judged
 CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen"}
 _NONE_YET = 1e300  # v2-3 JSON had no infinity: PageHinkley.min_increase before its first value
@@ -90,6 +96,10 @@ class PatientState:
     baselines: dict[str, Baseline] = field(default_factory=dict)
     latest: dict[str, list[Any]] = field(default_factory=dict)  # name -> [value, ts_ms]
     alerts: dict[Kind, OpenAlert] = field(default_factory=dict)
+    # channel -> [its level-shift CUSUM in SDs (> 0 up, < 0 down), event time its run began (ms),
+    #             1 once a `trend` reported it, its latest residual (value - forecast)]; only
+    #             slowly read channels with a run in progress (`app.core.patient._watch_shift`)
+    shifts: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def encode(state: PatientState) -> bytes:
@@ -107,6 +117,7 @@ def encode(state: PatientState) -> bytes:
             return data
     for name in [k for k in state.latest if k not in CATALOGUE]:
         del state.latest[name]
+        state.shifts.pop(name, None)
     data = _encode(state)
     if len(data) > MAX_STATE_BYTES:
         raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
@@ -126,14 +137,14 @@ def decode(data: bytes) -> PatientState:
             baselines=_baselines(obj["b"], obj["v"]),
             latest={name: _latest(entry) for name, entry in obj["l"].items()},
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
+            shifts=_shifts(obj.get("s", {})) if obj["v"] >= 5 else {},
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
 
 
 def _encode(state: PatientState) -> bytes:
-    return orjson.dumps(
-        {
+    obj: dict[str, Any] = {
             "v": STATE_VERSION,
             "n": state.count,
             "t": state.last_ts,
@@ -154,7 +165,9 @@ def _encode(state: PatientState) -> bytes:
                 for kind, a in state.alerts.items()
             },
         }
-    )
+    if state.shifts:  # most patients have none: no key at all
+        obj["s"] = {name: [round(e[0], 4), e[1], e[2], round(e[3], 4)] for name, e in state.shifts.items()}
+    return orjson.dumps(obj)
 
 
 def _pack(b: Baseline) -> str:
@@ -214,6 +227,17 @@ def _latest(entry: list[Any]) -> list[Any]:
         return [entry[0], int(entry[1]), 0]
     value, ts, cadence = entry
     return [value, int(ts), int(cadence)]
+
+
+def _shifts(obj: dict[str, Any]) -> dict[str, list[Any]]:
+    if len(obj) > len(NUMERIC) + MAX_CUSTOM_CHANNELS:
+        raise StateError("level shifts of too many channels")
+    shifts: dict[str, list[Any]] = {}
+    for name, (cusum, since_ms, reported, residual) in obj.items():
+        if not isinstance(name, str) or not name or name in CATALOGUE and name not in NUMERIC:
+            raise StateError("level shift of an unknown channel")
+        shifts[name] = [float(cusum), int(since_ms), 1 if reported else 0, float(residual)]
+    return shifts
 
 
 def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:

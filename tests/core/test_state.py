@@ -75,6 +75,18 @@ def test_signal_quality_per_channel_round_trips() -> None:
     assert decode(encode(state)).quality == state.quality
 
 
+def test_version_4_states_decode_with_no_level_shift_in_progress() -> None:
+    state = decode(orjson.dumps({**V3, "v": 4, "q": {}, "b": {}, "s": {"weight": [3.0, 1, 1, 2.0]}}))
+    assert state.shifts == {} and state.latest["spo2"] == [97, 60_000, 0]
+
+
+def test_a_level_shift_in_progress_round_trips_and_none_costs_no_bytes() -> None:
+    state = PatientState(latest={"weight": [84.0, 5, 86_400_000]})
+    assert "s" not in orjson.loads(encode(state))
+    state.shifts["weight"] = [2.4, 1_764_435_600_000, 1, 1.6]
+    assert decode(encode(state)).shifts == state.shifts
+
+
 EMPTY = {"v": STATE_VERSION, "n": 0, "t": 0, "b": {}, "l": {}, "a": {}, "q": {}}
 ZEROS = base64.b64encode(bytes(8 * 15)).decode()
 
@@ -94,6 +106,8 @@ ZEROS = base64.b64encode(bytes(8 * 15)).decode()
         orjson.dumps(
             {"v": STATE_VERSION, "n": 0, "t": 0, "b": {}, "l": {}, "a": {}, "q": {"no_such_vital": [0, 0, 0]}}
         ),
+        orjson.dumps({**EMPTY, "s": {"consciousness": [3.0, 1, 0, 1.0]}}),  # a shift of a letter
+        orjson.dumps({**EMPTY, "s": {"weight": [3.0, 1, 0]}}),  # a shift of the wrong length
         b"\x00",
     ],
 )

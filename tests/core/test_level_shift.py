@@ -1,0 +1,162 @@
+"""Heart-failure telemonitoring: a slowly read channel's sustained shift (a
+weight gain over days, a hypertensive drift) is reported as a `trend` early,
+in event time, from the channel's own spread; noise, a weekend's rhythm and
+one odd reading are not; a weight gain is not adopted as the new normal
+before it has alerted; dense channels are not watched at all."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from app.core import patient as core
+from app.core import state as patient_state
+from app.core.records import reading_id
+
+DAY, HOUR, MINUTE = 86_400_000, 3_600_000, 60_000
+SCHEMA = Path(__file__).parents[2] / "docs" / "alert.schema.json"
+ALERT = Draft202012Validator(json.loads(SCHEMA.read_text()))
+MIDNIGHT = 1_764_374_400_000  # 2025-11-29 00:00 UTC, a Saturday
+
+
+class Patient:
+    def __init__(self, config: core.Config = core.Config()) -> None:
+        self.config = config
+        self.state = patient_state.PatientState()
+        self.seq = 0
+        self.events: list[dict[str, Any]] = []
+
+    def read(self, ts: int, vitals: dict[str, Any]) -> None:
+        reading = {"id": reading_id("scale-1", self.seq), "seq": self.seq, "ts": ts, "vitals": vitals}
+        self.seq += 1
+        self.events += core.process(self.state, "p-" + "5" * 32, "scale-1", reading, self.config).events
+
+    def opened(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["kind"] == kind and e["status"] == "open"]
+
+
+def at(event: dict[str, Any]) -> float:
+    """An event's event time, epoch ms."""
+    return datetime.fromisoformat(str(event["event_time"]).replace("Z", "+00:00")).timestamp() * 1000
+
+
+def weekend(ts: int) -> bool:
+    """Saturday to Monday mornings: the weekend's meals on the scale."""
+    return datetime.fromtimestamp(ts / 1000, tz=UTC).weekday() in (5, 6, 0)
+
+
+def morning_weights(
+    p: Patient, rng: random.Random, days: range, level: float, gain: Callable[[int], float] = lambda day: 0.0
+) -> None:
+    """One weighing a day at 07:00, noise 0.3 kg, 0.4 kg more at weekends."""
+    for day in days:
+        ts = MIDNIGHT + day * DAY + 7 * HOUR + rng.randint(-20, 20) * MINUTE
+        value = level + gain(day) + (0.4 if weekend(ts) else 0.0) + rng.gauss(0, 0.3)
+        p.read(ts, {"weight": round(value, 1)})
+
+
+def test_a_weight_gain_of_2_kg_over_3_days_opens_a_trend_before_the_2_kg_rule_naming_the_change() -> None:
+    """The ESC's self-care rule (more than 2 kg in 3 days) fires at the
+    fourth weighing after onset (2.4 kg, 79 hours); the level-shift watch at
+    the third at the latest (1.8 kg, 55 hours), as a trend on `weight` with
+    the change and the time it took as evidence."""
+    for seed in range(5):
+        p, rng = Patient(), random.Random(seed)
+        morning_weights(p, rng, range(40), 96.0)
+        assert p.opened("trend") == []  # 40 days of noise and weekends: quiet
+        onset = MIDNIGHT + 40 * DAY  # the gain starts at midnight: 0.8 kg a day
+        morning_weights(p, rng, range(40, 46), 96.0, lambda day: 0.8 * min(3.0, day - 40 + 7 / 24))
+        trend = p.opened("trend")
+        assert trend, f"seed {seed}: no trend"
+        caught = at(trend[0])
+        assert caught - onset <= 56 * HOUR, f"seed {seed}: {(caught - onset) / HOUR:.0f} h after onset"
+        ALERT.validate(trend[0])  # the documented alert schema (docs/alert.schema.json)
+        evidence = trend[0]["evidence"]["vitals"]["weight"]
+        assert evidence["change"] >= 1.0 and evidence["level"] >= 97.0
+        assert 0 < evidence["over_min"] <= 2 * 24 * 60 and evidence["since"]
+
+
+def test_noise_weekends_one_weighing_in_shoes_and_a_diuretic_loss_raise_nothing() -> None:
+    p, rng = Patient(), random.Random(7)
+    morning_weights(p, rng, range(88), 82.0)
+    p.read(MIDNIGHT + 88 * DAY + 7 * HOUR, {"weight": 84.0})  # shoes and a coat on a Wednesday: one reading
+    morning_weights(p, rng, range(89, 100), 82.0)
+    morning_weights(p, rng, range(100, 130), 82.0, lambda day: -1.5 * min(1.0, (day - 100) / 2))
+    assert p.opened("trend") == [] and p.opened("anomaly") == []
+
+
+def test_a_rising_weight_is_not_adopted_as_the_new_normal_before_it_has_alerted() -> None:
+    """A slow gain (0.1 kg a day for two months): whatever the drift detector
+    makes of it, the higher weight becomes the baseline only after a trend
+    reported it."""
+    p, rng = Patient(), random.Random(3)
+    morning_weights(p, rng, range(40), 75.0)
+    morning_weights(p, rng, range(40, 100), 75.0, lambda day: 0.1 * (day - 40))
+    first_trend = next(i for i, e in enumerate(p.events) if e["kind"] == "trend" and e["status"] == "open")
+    drifts = [(i, e["evidence"]) for i, e in enumerate(p.events) if e["kind"] == "baseline_drift"]
+    adopted_up = [i for i, d in drifts if d["adopted"] and d["to"] > d["from"]]
+    assert all(i > first_trend for i in adopted_up)
+
+
+def test_a_hypertensive_drift_on_a_cuff_twice_a_day_opens_a_trend_on_pressure() -> None:
+    p, rng = Patient(), random.Random(11)
+    for day in range(50):
+        rise = 35 * min(1.0, max(0.0, day - 40) / 4)
+        for hour, surge in ((8, 6), (20, -3)):
+            ts = MIDNIGHT + day * DAY + hour * HOUR + rng.randint(-40, 40) * MINUTE
+            p.read(ts, {"systolic_bp": round(132 + rise + surge + rng.gauss(0, 8)),
+                        "diastolic_bp": round(78 + rise / 2 + rng.gauss(0, 5)),
+                        "heart_rate": round(70 + rng.gauss(0, 5))})  # fmt: skip
+    onset = MIDNIGHT + 41 * DAY
+    trend = [e for e in p.opened("trend") if at(e) > onset]
+    assert trend and set(trend[0]["evidence"]["vitals"]) & {"systolic_bp", "diastolic_bp"}
+    assert at(trend[0]) <= onset + 3 * DAY
+
+
+def test_a_densely_read_channel_is_not_watched_for_level_shifts() -> None:
+    """A monitor's heart rate a minute apart that settles 2 SDs higher, far
+    from danger: the dense detector's business (a drift, adopted), not a
+    trend, which the same watch at the monitor's cadence would open."""
+    for cadence, trends in ((core.Config().shift_cadence_ms, 0), (MINUTE, 1)):
+        p, rng = Patient(core.Config(shift_cadence_ms=cadence)), random.Random(5)
+        for i in range(24 * 60):
+            p.read(MIDNIGHT + i * MINUTE, {"heart_rate": round(72 + (6 if i > 600 else 0) + rng.gauss(0, 3))})
+        assert len(p.opened("trend")) >= trends and (trends or p.opened("trend") == [])
+
+
+def test_a_heavy_patient_leaves_warm_up_with_their_own_weight_as_baseline() -> None:
+    """The population prior (75 kg) must not pull a 118 kg patient's
+    baseline down by kilograms, nor inflate its spread to absorb the gap."""
+    p, rng = Patient(), random.Random(2)
+    morning_weights(p, rng, range(30), 118.0)
+    b = p.state.baselines["weight"]
+    assert abs(b.mean - 118.2) < 0.6 and b.sd < 1.0
+
+
+def test_a_daily_custom_channel_is_watched_both_ways() -> None:
+    """No clinical direction is known for a custom channel: a sustained fall
+    of a daily score opens a trend as a rise would."""
+    p, rng = Patient(), random.Random(8)
+    for day in range(60):
+        fall = 0.0 if day < 40 else 6.0 * min(1.0, (day - 40) / 3)
+        p.read(MIDNIGHT + day * DAY + 9 * HOUR, {"symptom_score": round(50 - fall + rng.gauss(0, 2), 1)})
+    trend = [e for e in p.opened("trend") if at(e) > MIDNIGHT + 40 * DAY]
+    assert trend and trend[0]["evidence"]["vitals"]["symptom_score"]["change"] < 0
+    assert at(trend[0]) <= MIDNIGHT + 43 * DAY + 9 * HOUR
+
+
+def test_a_once_a_day_channel_is_forecast_at_its_level() -> None:
+    """A score sent every morning at 9 for four months, steady at 50: its
+    forecast stays at 50. A daily profile fitted to one time of day took the
+    offset twice over and the mean wandered off the values with it."""
+    p, rng = Patient(), random.Random(8)
+    for day in range(120):
+        p.read(MIDNIGHT + day * DAY + 9 * HOUR, {"symptom_score": round(50 + rng.gauss(0, 2), 1)})
+    b = p.state.baselines["symptom_score"]
+    assert abs(b.mean - 50) < 1.0 and b.sd < 2.5

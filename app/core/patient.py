@@ -169,6 +169,7 @@ class Config:
     news2_sustain_ms: int = 5 * 60 * 1000  # a NEWS2 trigger made only of a dense rise must hold this long
     one_alarm: bool = True  # an anomaly or trend on one vital this reading's NEWS2 scores 3 adds no alert
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
+    cuff_dip: float = 2.0  # SpO2 this many % under its level while the pressure is measured: the cuff's; 0: off
     # Custom channels (a generic anomaly detector's ground, `app.core.model.GENERIC_FIELDS`):
     surprise_z: float = 5.0  # calibrated surprise (SDs of the channel's own history of scores): anomalous
     stuck_readings: int = 3  # a run of this many repeats (and over twice the channel's usual): a stuck sensor
@@ -306,6 +307,8 @@ def process(
         _quality(state, r, config, outcome)
     if r.stuck:
         r.bad = set(r.bad) | r.stuck.keys()
+    if config.cuff_dip and "spo2" in r.clean:
+        _cuff_dip(state, r, config)
     if r.steps:
         _hold_steps(state, r, config)
     _model(state, r, config, outcome)
@@ -505,6 +508,50 @@ def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
     (name, size), = steps.items()
     if size >= config.step_z and name in NUMERIC and name not in r.bad:
         r.bad = set(r.bad) | {name}
+
+
+def _cuff_dip(state: PatientState, r: _Reading, config: Config) -> None:
+    """An SpO2 value `cuff_dip` % or more under its smoothed level, in a
+    reading where the blood pressure is being measured (`_pressure_measured`),
+    is the cuff's: a non-invasive cuff inflating on the arm that carries the
+    oximeter occludes its arterial flow, and the SpO2 sags or loses signal
+    until the cuff deflates (bedside monitors suppress the SpO2 alarm during
+    a measurement on the same limb for this reason). The value is held back
+    for this reading (neither scored, learned nor fed to NEWS2), and the SpO2
+    and pressure steps are one arm's, not two channels corroborating each
+    other (`_hold_steps`). A desaturation that is real is still there at the
+    next reading, once the cuff is done, and counts from then."""
+    if "spo2" in r.bad:
+        return
+    baseline = state.baselines.get("spo2")
+    if baseline is None or baseline.t_ms <= 0 or r.clean["spo2"].__class__ not in _NUMBERS:
+        return
+    if r.clean["spo2"] > baseline.level - config.cuff_dip or not _pressure_measured(state, r, config):
+        return
+    r.bad = set(r.bad) | {"spo2"}
+    if r.steps:
+        r.steps.pop("spo2", None)
+
+
+def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool:
+    """Is a non-invasive pressure measurement under way or just reported in
+    this reading? The systolic pressure reads "no signal" (0), is missing
+    where it came with every reading (the cuff inflating), steps from its
+    previous value to one off this patient's normal (both `corroborate_z`
+    SDs: a new measurement, not the step back from one), or arrives at
+    all when it is measured less often than the oximeter reads (a cuff
+    cycling every 15 minutes beside SpO2 every minute)."""
+    name = "systolic_bp"
+    if r.artifacts.get(name) == NO_SIGNAL:
+        return True
+    if r.steps and name in r.steps and abs(state.baselines[name].z(r.clean[name])) >= config.corroborate_z:
+        return True  # a step to a value off this patient's normal; not the step back from it
+    entry, spo2 = state.latest.get(name), state.latest["spo2"]
+    if entry is None:
+        return False
+    if name not in r.raw["vitals"]:
+        return 0 < entry[2] < SPARSE_MS and r.ts - entry[1] <= 2 * entry[2]
+    return entry[1] == r.ts and entry[2] > 2 * spo2[2] > 0
 
 
 def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:

@@ -265,3 +265,58 @@ def test_an_arousal_does_not_become_the_patients_normal() -> None:
         events += run(state, i, vitals())
     adopted = [e for e in events if e["kind"] == "baseline_drift" and e["evidence"]["adopted"]]
     assert adopted == [] and opened(events) == []
+
+
+def cuffed(
+    state: patient_state.PatientState, rng: random.Random, at: int, spike: int, spo2: int, first: int = 0
+) -> list:
+    """A cuff inflation on the oximeter's arm: the pressure missing while the
+    cuff inflates, then its reading `spike` mmHg high, SpO2 at `spo2` for both
+    readings (or at `first` while inflating), then all is back."""
+    events = []
+    inflating = normal(rng)
+    del inflating["systolic_bp"]
+    events += run(state, at, {**inflating, "spo2": first or spo2})
+    reported = normal(rng)
+    events += run(state, at + 1, {**reported, "systolic_bp": int(reported["systolic_bp"]) + spike, "spo2": spo2})
+    for i in range(at + 2, at + 15):
+        events += run(state, i, normal(rng))
+    return events
+
+
+def test_a_cuff_dipping_a_wide_spread_spo2_raises_nothing() -> None:
+    """A patient whose SpO2 wanders over a wide range (the learned spread is
+    wide, so a dip of 8 is no sudden step): the cuff on the oximeter's arm
+    takes SpO2 from 96 to 88 for two readings. Before: a NEWS2 alert (SpO2 88
+    scores 3), confirmed on the second dipped reading."""
+    rng = random.Random(11)
+    state = patient_state.PatientState()
+    for i in range(180):
+        run(state, i, {**normal(rng), "spo2": round(96 + rng.gauss(0, 2.2))})
+    assert opened(cuffed(state, rng, 180, 30, 88)) == []
+
+
+def test_the_cuffs_dip_and_its_pressure_are_not_two_channels_agreeing() -> None:
+    """SpO2 sags to 93 as the cuff inflates, then 88 as its pressure, 30 mmHg
+    high, is reported: both step in one reading. Before: two channels
+    stepping together were taken as corroborating each other, and an anomaly
+    on the two opened at once. They are one arm's measurement, not two."""
+    state, rng = settled(12)
+    assert opened(cuffed(state, rng, 180, 30, 88, first=93)) == []
+
+
+def test_a_desaturation_during_a_cuff_measurement_still_opens() -> None:
+    """SpO2 falls to 85 as the cuff inflates, and stays there after it: the
+    first readings are the cuff's, the ones after are the patient's, and the
+    safety net opens by the fourth reading."""
+    state, rng = settled(13)
+    first = None
+    for m in range(8):
+        v = {**normal(rng), "spo2": 85}
+        if m == 0:
+            del v["systolic_bp"]
+        if m == 1:
+            v["systolic_bp"] = 150
+        if opened(run(state, 180 + m, v)) and first is None:
+            first = m
+    assert first is not None and first <= 3

@@ -109,6 +109,8 @@ _AROUSAL = frozenset({"heart_rate", "respiratory_rate", "systolic_bp", "diastoli
 _TOGETHER = frozenset({"heart_rate", "spo2", "respiratory_rate", "systolic_bp", "temperature"})
 # The values from which NEWS2 scores a vital on the side an arousal pushes it
 # (`_transient_rise`): pulse over 90, breathing 21 or more, systolic 220 or more.
+_ONE_ARM = frozenset({"spo2", PULSE_RATE, "systolic_bp", "diastolic_bp"})  # the cuff's and the oximeter's
+_STILL = ("respiratory_rate", "spo2", "systolic_bp")  # what moves with a heart rate rising for a reason
 _RISE = {"heart_rate": 91, "respiratory_rate": 21, "systolic_bp": 220}
 # ... and from which (NEWS2 2 or more) a rise still counts while a trigger it made awaits
 # confirmation (`_keep_rise_pending`).
@@ -169,6 +171,7 @@ class Config:
     news2_sustain_ms: int = 5 * 60 * 1000  # a NEWS2 trigger made only of a dense rise must hold this long
     one_alarm: bool = True  # an anomaly or trend on one vital this reading's NEWS2 scores 3 adds no alert
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
+    heart_alone_ms: int = 7 * 60 * 1000  # a dense heart rate's trend up, nothing else moving, holds this long
     cuff_dip: float = 2.0  # SpO2 this many % under its level while the pressure is measured: the cuff's; 0: off
     # Custom channels (a generic anomaly detector's ground, `app.core.model.GENERIC_FIELDS`):
     surprise_z: float = 5.0  # calibrated surprise (SDs of the channel's own history of scores): anomalous
@@ -535,22 +538,24 @@ def _cuff_dip(state: PatientState, r: _Reading, config: Config) -> None:
 
 def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool:
     """Is a non-invasive pressure measurement under way or just reported in
-    this reading? The systolic pressure reads "no signal" (0), is missing
-    where it came with every reading (the cuff inflating), steps from its
-    previous value to one off this patient's normal (both `corroborate_z`
-    SDs: a new measurement, not the step back from one), or arrives at
-    all when it is measured less often than the oximeter reads (a cuff
-    cycling every 15 minutes beside SpO2 every minute)."""
-    name = "systolic_bp"
+    this reading? The systolic pressure reads "no signal" (0: the cuff
+    inflating; a reading that only lacks it proves nothing), steps up from
+    its previous value to one over this patient's normal (both
+    `corroborate_z` SDs: a new measurement, not the step back from one; a
+    pressure falling with SpO2 is a shock's), or arrives at all when it is
+    measured less often than the oximeter reads (a cuff cycling every 15
+    minutes beside SpO2 every minute). Not when a channel off that arm
+    (`_ONE_ARM`) stepped in the same reading: that is independent evidence."""
+    name, steps = "systolic_bp", r.steps
+    if steps and any(other not in _ONE_ARM for other in steps):
+        return False  # another channel stepped too (the ECG's heart rate, the breathing): physiology
     if r.artifacts.get(name) == NO_SIGNAL:
         return True
-    if r.steps and name in r.steps and abs(state.baselines[name].z(r.clean[name])) >= config.corroborate_z:
-        return True  # a step to a value off this patient's normal; not the step back from it
+    if steps and name in steps and state.baselines[name].z(r.clean[name]) >= config.corroborate_z:
+        return True  # a step up to a value over this patient's normal; not the step back, nor a fall
     entry, spo2 = state.latest.get(name), state.latest["spo2"]
     if entry is None:
         return False
-    if name not in r.raw["vitals"]:
-        return 0 < entry[2] < SPARSE_MS and r.ts - entry[1] <= 2 * entry[2]
     return entry[1] == r.ts and entry[2] > 2 * spo2[2] > 0
 
 
@@ -1073,9 +1078,29 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
         # anomaly waits it out (`_excursion`).
         rising = {name: h["slope_per_min"] for name, h in heading.items()}
         hold = config.excursion_ms if _excursion(state, r, rising, config) or _breathing_alone(rising) else 0
+        if not hold and _heart_alone(state, r, rising, config):
+            hold = config.heart_alone_ms
         if not hold and _said_by_news2(state, r, _TREND, rising, False, config):
             return  # the value is there already, and the safety net says so (one alarm)
         r.findings[_TREND] = Finding(_TREND, _LOW, evidence, hold_ms=hold)
+
+
+def _heart_alone(state: PatientState, r: _Reading, rising: dict[str, float], config: Config) -> bool:
+    """Is only the heart rate up, densely read, with nothing else moving (the
+    breathing rate, SpO2 and pressure each under `together_z` SDs from this
+    patient's normal)? Sinus tachycardia from waking, moving or pain, with
+    the breathing not yet following, passes within minutes: its `trend`
+    waits `heart_alone_ms`. A heart that keeps climbing opens once the wait
+    is over, and the anomaly (a heart far out now) still opens as before: a
+    wait on it cost a median 0.6-1.2 minutes on tachycardias. A falling
+    heart rate, or one rising with another vital, counts as before."""
+    if config.heart_alone_ms <= 0 or len(rising) != 1 or rising.get("heart_rate", 0.0) <= 0:
+        return False
+    entry = state.latest.get("heart_rate")
+    if entry is None or not 0 < entry[2] < SPARSE_MS:
+        return False
+    together = config.together_z
+    return all(abs(_up(state, r, name)) < together for name in _STILL)
 
 
 def _breathing_alone(rising: dict[str, float]) -> bool:

@@ -320,3 +320,33 @@ def test_a_desaturation_during_a_cuff_measurement_still_opens() -> None:
         if opened(run(state, 180 + m, v)) and first is None:
             first = m
     assert first is not None and first <= 3
+
+
+def test_a_heart_rate_up_alone_for_minutes_raises_no_trend() -> None:
+    """The patient wakes and the heart rate alone climbs 24/min over two
+    minutes, stays there three, then settles; the breathing, SpO2 and
+    pressure do not move. Its trend pointed at 131/min within the horizon.
+    Before: a `trend` opened at once; a sinus tachycardia of a few minutes
+    is waited out. A heart rate that keeps climbing still opens (below)."""
+    rng = random.Random(14)
+    state = patient_state.PatientState()
+    for i in range(180):
+        run(state, i, readings.normal(rng, hr_sd=6))
+    events = []
+    for m in range(7):
+        v = readings.normal(rng, hr_sd=1)
+        v["heart_rate"] = round(72 + 24 * min(1.0, (m + 1) / 2, (6 - m) / 2))
+        events += run(state, 180 + m, v)
+    for i in range(187, 200):
+        events += run(state, i, readings.normal(rng, hr_sd=6))
+    assert opened(events) == []
+
+
+def test_a_heart_rate_climbing_alone_and_on_still_opens() -> None:
+    state, rng = settled(15)
+    first = None
+    for m in range(20):
+        v = {**normal(rng), "heart_rate": 72 + 3 * m}
+        if opened(run(state, 180 + m, v)) and first is None:
+            first = m
+    assert first is not None and first <= 12

@@ -542,9 +542,10 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
     inflating; a reading that only lacks it proves nothing), steps up from
     its previous value to one over this patient's normal (both
     `corroborate_z` SDs: a new measurement, not the step back from one; a
-    pressure falling with SpO2 is a shock's), or arrives at all when it is
-    measured less often than the oximeter reads (a cuff cycling every 15
-    minutes beside SpO2 every minute). Not when a channel off that arm
+    pressure falling with SpO2 is a shock's), comes back after its reading
+    went missing (the cuff inflating, then its value), or arrives at all
+    when it is measured less often than the oximeter reads (a cuff cycling
+    every 15 minutes beside SpO2 every minute). Not when a channel off that arm
     (`_ONE_ARM`) stepped in the same reading: that is independent evidence."""
     name, steps = "systolic_bp", r.steps
     if steps and any(other not in _ONE_ARM for other in steps):
@@ -554,9 +555,12 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
     if steps and name in steps and state.baselines[name].z(r.clean[name]) >= config.corroborate_z:
         return True  # a step up to a value over this patient's normal; not the step back, nor a fall
     entry, spo2 = state.latest.get(name), state.latest["spo2"]
-    if entry is None:
-        return False
-    return entry[1] == r.ts and entry[2] > 2 * spo2[2] > 0
+    if entry is None or entry[1] != r.ts:
+        return False  # not in this reading
+    if entry[2] > 2 * spo2[2] > 0:
+        return True  # a cuff cycling, read less often than the oximeter: each value is a measurement
+    since = r.ts - state.baselines[name].t_ms if name in state.baselines else 0
+    return 1.5 * entry[2] < since <= SPARSE_MS  # back after its reading(s) went missing: the cuff's
 
 
 def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:

@@ -296,6 +296,18 @@ def test_a_cuff_dipping_a_wide_spread_spo2_raises_nothing() -> None:
     assert opened(cuffed(state, rng, 180, 30, 88)) == []
 
 
+def test_a_cuff_reporting_a_normal_pressure_after_its_dip_raises_nothing() -> None:
+    """As a real cuff does: no pressure while it inflates, then a normal
+    value; SpO2 on its arm reads 88 through both readings. The dip coincides
+    with the pressure's new value: it is the cuff's. Before: a NEWS2 alert
+    (SpO2 88 scores 3), confirmed on the second reading."""
+    rng = random.Random(16)
+    state = patient_state.PatientState()
+    for i in range(180):
+        run(state, i, {**normal(rng), "spo2": round(96 + rng.gauss(0, 2.2))})
+    assert opened(cuffed(state, rng, 180, 0, 88)) == []
+
+
 def test_the_cuffs_dip_and_its_pressure_are_not_two_channels_agreeing() -> None:
     """SpO2 sags to 93 as the cuff inflates, then 88 as its pressure, 30 mmHg
     high, is reported: both step in one reading. Before: two channels

@@ -172,6 +172,7 @@ class Config:
     one_alarm: bool = True  # an anomaly or trend on one vital this reading's NEWS2 scores 3 adds no alert
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
     heart_alone_ms: int = 7 * 60 * 1000  # a dense heart rate's trend up, nothing else moving, holds this long
+    trend_together: bool = True  # a trend of heart and breathing rate heading up together waits excursion_ms
     cuff_dip: float = 2.0  # SpO2 this many % under its level while the pressure is measured: the cuff's; 0: off
     # Custom channels (a generic anomaly detector's ground, `app.core.model.GENERIC_FIELDS`):
     surprise_z: float = 5.0  # calibrated surprise (SDs of the channel's own history of scores): anomalous
@@ -1084,6 +1085,8 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
         hold = config.excursion_ms if _excursion(state, r, rising, config) or _breathing_alone(rising) else 0
         if not hold and _heart_alone(state, r, rising, config):
             hold = config.heart_alone_ms
+        if not hold and _heading_together(state, rising, config):
+            hold = config.excursion_ms
         if not hold and _said_by_news2(state, r, _TREND, rising, False, config):
             return  # the value is there already, and the safety net says so (one alarm)
         r.findings[_TREND] = Finding(_TREND, _LOW, evidence, hold_ms=hold)
@@ -1105,6 +1108,23 @@ def _heart_alone(state: PatientState, r: _Reading, rising: dict[str, float], con
         return False
     together = config.together_z
     return all(abs(_up(state, r, name)) < together for name in _STILL)
+
+
+def _heading_together(state: PatientState, rising: dict[str, float], config: Config) -> bool:
+    """Are the heart and breathing rate both heading up (their trends, not
+    this reading's values), with nothing but an arousal's vitals
+    (`_AROUSAL`) in the trend and nothing heading down, all densely read? An
+    arousal's breathing rate is a noisy count that dips below `together_z`
+    from one minute to the next while its trend still climbs with the
+    heart's: the trend is waited out for `excursion_ms` as `_excursion`
+    waits out the values. A fall in any vital, a spot measurement, or the
+    anomaly and NEWS2 (unchanged) open as before."""
+    if not config.trend_together or config.excursion_ms <= 0:
+        return False
+    if "heart_rate" not in rising or "respiratory_rate" not in rising:
+        return False
+    latest = state.latest
+    return all(slope > 0 and name in _AROUSAL and latest[name][2] < SPARSE_MS for name, slope in rising.items())
 
 
 def _breathing_alone(rising: dict[str, float]) -> bool:

@@ -362,3 +362,25 @@ def test_a_heart_rate_climbing_alone_and_on_still_opens() -> None:
         if opened(run(state, 180 + m, v)) and first is None:
             first = m
     assert first is not None and first <= 12
+
+
+def test_an_arousal_whose_breathing_count_dips_raises_no_trend() -> None:
+    """Heart rate +24 and breathing rate +8 together for five minutes, the
+    breathing count reading 17 for one minute of it (a noisy impedance
+    count): heart and breathing rate are no longer both up in that reading,
+    while their trends still both head up. Before: a `trend` opened on that
+    reading. The trends heading up together are the arousal's."""
+    rng = random.Random(20)
+    state = patient_state.PatientState()
+    for i in range(180):
+        run(state, i, readings.normal(rng, hr_sd=6))
+    events = []
+    for m in range(7):
+        v = readings.normal(rng, hr_sd=1)
+        ramp = min(1.0, (m + 1) / 2, (6 - m) / 2)
+        v["heart_rate"] = round(72 + 24 * ramp)
+        v["respiratory_rate"] = 17 if m == 4 else round(16 + 8 * ramp)
+        events += run(state, 180 + m, v)
+    for i in range(187, 200):
+        events += run(state, i, readings.normal(rng, hr_sd=6))
+    assert opened(events) == []

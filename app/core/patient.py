@@ -173,7 +173,7 @@ class Config:
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
     heart_alone_ms: int = 7 * 60 * 1000  # a dense heart rate's trend up, nothing else moving, holds this long
     trend_together: bool = True  # a trend of heart and breathing rate heading up together waits excursion_ms
-    cuff_dip: float = 2.0  # SpO2 this many % under its level while the pressure is measured: the cuff's; 0: off
+    cuff_dip: float = 2.0  # SpO2 this many % under its level as the pressure is measured: the cuff's; 0: off
     # Custom channels (a generic anomaly detector's ground, `app.core.model.GENERIC_FIELDS`):
     surprise_z: float = 5.0  # calibrated surprise (SDs of the channel's own history of scores): anomalous
     stuck_readings: int = 3  # a run of this many repeats (and over twice the channel's usual): a stuck sensor
@@ -561,7 +561,7 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
     if entry[2] > 2 * spo2[2] > 0:
         return True  # a cuff cycling, read less often than the oximeter: each value is a measurement
     since = r.ts - state.baselines[name].t_ms if name in state.baselines else 0
-    return 1.5 * entry[2] < since <= SPARSE_MS  # back after its reading(s) went missing: the cuff's
+    return bool(1.5 * entry[2] < since <= SPARSE_MS)  # back after its reading(s) went missing: the cuff's
 
 
 def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:
@@ -1124,7 +1124,9 @@ def _heading_together(state: PatientState, rising: dict[str, float], config: Con
     if "heart_rate" not in rising or "respiratory_rate" not in rising:
         return False
     latest = state.latest
-    return all(slope > 0 and name in _AROUSAL and latest[name][2] < SPARSE_MS for name, slope in rising.items())
+    return all(
+        slope > 0 and name in _AROUSAL and latest[name][2] < SPARSE_MS for name, slope in rising.items()
+    )
 
 
 def _breathing_alone(rising: dict[str, float]) -> bool:

@@ -269,16 +269,17 @@ def test_an_arousal_does_not_become_the_patients_normal() -> None:
 
 def cuffed(
     state: patient_state.PatientState, rng: random.Random, at: int, spike: int, spo2: int, first: int = 0
-) -> list:
+) -> list[dict[str, object]]:
     """A cuff inflation on the oximeter's arm: the pressure missing while the
     cuff inflates, then its reading `spike` mmHg high, SpO2 at `spo2` for both
     readings (or at `first` while inflating), then all is back."""
-    events = []
+    events: list[dict[str, object]] = []
     inflating = normal(rng)
     del inflating["systolic_bp"]
     events += run(state, at, {**inflating, "spo2": first or spo2})
     reported = normal(rng)
-    events += run(state, at + 1, {**reported, "systolic_bp": int(reported["systolic_bp"]) + spike, "spo2": spo2})
+    reported["systolic_bp"] = int(str(reported["systolic_bp"])) + spike
+    events += run(state, at + 1, {**reported, "spo2": spo2})
     for i in range(at + 2, at + 15):
         events += run(state, i, normal(rng))
     return events

@@ -311,8 +311,11 @@ def process(
         _quality(state, r, config, outcome)
     if r.stuck:
         r.bad = set(r.bad) | r.stuck.keys()
-    if config.cuff_dip and "spo2" in r.clean:
-        _cuff_dip(state, r, config)
+    spo2 = r.clean.get("spo2")
+    if spo2 is not None and config.cuff_dip:  # the common case stops at the level's comparison
+        baseline = state.baselines.get("spo2")
+        if baseline is not None and spo2.__class__ in _NUMBERS and spo2 <= baseline.level - config.cuff_dip:
+            _cuff_dip(state, r, config)
     if r.steps:
         _hold_steps(state, r, config)
     _model(state, r, config, outcome)
@@ -515,9 +518,9 @@ def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
 
 
 def _cuff_dip(state: PatientState, r: _Reading, config: Config) -> None:
-    """An SpO2 value `cuff_dip` % or more under its smoothed level, in a
-    reading where the blood pressure is being measured (`_pressure_measured`),
-    is the cuff's: a non-invasive cuff inflating on the arm that carries the
+    """An SpO2 value `cuff_dip` % or more under its smoothed level (checked
+    inline in `process`: the hot path), in a reading where the blood pressure
+    is being measured (`_pressure_measured`), is the cuff's: a non-invasive cuff inflating on the arm that carries the
     oximeter occludes its arterial flow, and the SpO2 sags or loses signal
     until the cuff deflates (bedside monitors suppress the SpO2 alarm during
     a measurement on the same limb for this reason). The value is held back
@@ -525,12 +528,7 @@ def _cuff_dip(state: PatientState, r: _Reading, config: Config) -> None:
     and pressure steps are one arm's, not two channels corroborating each
     other (`_hold_steps`). A desaturation that is real is still there at the
     next reading, once the cuff is done, and counts from then."""
-    if "spo2" in r.bad:
-        return
-    baseline = state.baselines.get("spo2")
-    if baseline is None or baseline.t_ms <= 0 or r.clean["spo2"].__class__ not in _NUMBERS:
-        return
-    if r.clean["spo2"] > baseline.level - config.cuff_dip or not _pressure_measured(state, r, config):
+    if "spo2" in r.bad or state.baselines["spo2"].t_ms <= 0 or not _pressure_measured(state, r, config):
         return
     r.bad = set(r.bad) | {"spo2"}
     if r.steps:

@@ -520,8 +520,9 @@ def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
 def _cuff_dip(state: PatientState, r: _Reading, config: Config) -> None:
     """An SpO2 value `cuff_dip` % or more under its smoothed level (checked
     inline in `process`: the hot path), in a reading where the blood pressure
-    is being measured (`_pressure_measured`), is the cuff's: a non-invasive cuff inflating on the arm that carries the
-    oximeter occludes its arterial flow, and the SpO2 sags or loses signal
+    is being measured (`_pressure_measured`), is the cuff's: a non-invasive
+    cuff inflating on the arm that carries the oximeter occludes its
+    arterial flow, and the SpO2 sags or loses signal
     until the cuff deflates (bedside monitors suppress the SpO2 alarm during
     a measurement on the same limb for this reason). The value is held back
     for this reading (neither scored, learned nor fed to NEWS2), and the SpO2

@@ -114,6 +114,14 @@ def faust_app(settings: Settings) -> faust.App:
         web_graph_enabled=False,
         web_metrics_enabled=False,
         datadir=str(settings.home / "worker"),
+        # No standby replicas: a worker taking a partition over recovers it
+        # from the changelog (from its own store's offset on) before its
+        # stream resumes. With Faust's standby (its default, 1), the worker
+        # that took back the partitions of a worker that had just stopped
+        # cleanly went on from states 1 to 3 readings behind what that worker
+        # had written and committed, and its alerts then differed from a
+        # replay (docs/reliability.md, "worker-join-leave").
+        table_standby_replicas=0,
     )
 
 
@@ -194,7 +202,8 @@ class Worker:
                 if alerted is not None:
                     # A record that raised alerts has its patient written at
                     # once: replayed after a crash from an older state, it
-                    # would send them again.
+                    # would send them again. The record itself is released
+                    # with the records before it (`Unflushed.take_one`).
                     await self.flush(self.unflushed.take_one(alerted, records))
                 else:
                     self.unflushed.events += records

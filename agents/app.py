@@ -114,14 +114,6 @@ def faust_app(settings: Settings) -> faust.App:
         web_graph_enabled=False,
         web_metrics_enabled=False,
         datadir=str(settings.home / "worker"),
-        # No standby replicas: a worker taking a partition over recovers it
-        # from the changelog (from its own store's offset on) before its
-        # stream resumes. With Faust's standby (its default, 1), the worker
-        # that took back the partitions of a worker that had just stopped
-        # cleanly went on from states 1 to 3 readings behind what that worker
-        # had written and committed, and its alerts then differed from a
-        # replay (docs/reliability.md, "worker-join-leave").
-        table_standby_replicas=0,
     )
 
 

@@ -53,14 +53,6 @@ def test_web_views_that_would_serve_patient_data_are_off(tmp_path: Path) -> None
     assert conf.web_bind == "127.0.0.1" and conf.producer_acks == -1
 
 
-def test_a_worker_taking_partitions_over_recovers_them_from_the_changelog(tmp_path: Path) -> None:
-    """No Faust standby replica: with one, a worker that took back the
-    partitions of a worker that had just stopped went on from states a few
-    readings behind what that worker had written and committed (the fault
-    suite's worker-join-leave: alerts that differ from a replay)."""
-    assert worker(tmp_path).app.conf.table_standby_replicas == 0
-
-
 async def test_decoded_states_are_forgotten_when_partitions_move(tmp_path: Path) -> None:
     w = worker(tmp_path)
     w.decoded.put(b"p-1", PatientState())

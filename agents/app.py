@@ -194,7 +194,8 @@ class Worker:
                 if alerted is not None:
                     # A record that raised alerts has its patient written at
                     # once: replayed after a crash from an older state, it
-                    # would send them again.
+                    # would send them again. The record itself is released
+                    # with the records before it (`Unflushed.take_one`).
                     await self.flush(self.unflushed.take_one(alerted, records))
                 else:
                     self.unflushed.events += records

@@ -325,8 +325,37 @@ class Baseline:
                 self._set_daily()
                 if explain:
                     self._explain_spread()
-        clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
-        return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
+        z = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
+        # `PageHinkley.update(z, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)`, inline (the hot
+        # path), the same operations in the same order.
+        ph = self.ph
+        if ph.drift_detected:
+            ph.min_increase = math.inf
+            ph.max_decrease = -1
+            n = 1.0
+            mean = increase = decrease = 0.0
+        else:
+            n = ph.n + 1.0
+            mean = ph.mean
+            increase = ph.sum_increase
+            decrease = ph.sum_decrease
+        mean += (1.0 / n) * (z - mean)
+        dev = z - mean
+        increase = PH_ALPHA * increase + dev - PH_DELTA
+        decrease = PH_ALPHA * decrease + dev + PH_DELTA
+        ph.n = n
+        ph.mean = mean
+        ph.sum_increase = increase
+        ph.sum_decrease = decrease
+        if increase < ph.min_increase:
+            ph.min_increase = increase
+        if decrease > ph.max_decrease:
+            ph.max_decrease = decrease
+        drift = n >= PH_MIN_INSTANCES and (
+            increase - ph.min_increase > PH_THRESHOLD or ph.max_decrease - decrease > PH_THRESHOLD
+        )
+        ph.drift_detected = drift
+        return drift
 
     def repeated(self, same: bool, stuck_readings: int) -> bool:
         """A custom channel's value again (`same`: equal to its previous one)

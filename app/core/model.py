@@ -65,6 +65,10 @@ TREND_BETA = 0.15
 TREND_GAP_MS = 10 * 60 * 1000  # a gap longer than this and than TREND_GAP_CADENCES readings
 TREND_GAP_CADENCES = 3  # ... restarts the trend
 MINUTE_MS = 60_000
+# Holt's weights for a step of so many minutes (or cadences), as computed (a pure function of
+# the step, remembered: readings come at a few distinct steps); cleared when this large.
+_TREND_WEIGHTS: dict[float, tuple[float, float]] = {}
+_TREND_WEIGHTS_MAX = 4096
 
 # After warm-up, learning forgets: the count stops at the number of readings
 # of MEMORY_MS at the vital's cadence (at least MEMORY_MIN), so the mean and
@@ -517,8 +521,13 @@ class Baseline:
         if dt_ms == 60_000 and cadence_ms <= MINUTE_MS:  # the common case: a reading a minute
             a, b = TREND_ALPHA, TREND_BETA
         else:
-            steps = dt_ms / max(MINUTE_MS, cadence_ms)
-            a, b = 1 - (1 - TREND_ALPHA) ** steps, 1 - (1 - TREND_BETA) ** steps
+            steps = dt_ms / (cadence_ms if cadence_ms > MINUTE_MS else MINUTE_MS)
+            weights = _TREND_WEIGHTS.get(steps)  # a few distinct steps per channel: two powers saved
+            if weights is None:
+                if len(_TREND_WEIGHTS) >= _TREND_WEIGHTS_MAX:
+                    _TREND_WEIGHTS.clear()
+                weights = _TREND_WEIGHTS[steps] = (1 - (1 - TREND_ALPHA) ** steps, 1 - (1 - TREND_BETA) ** steps)
+            a, b = weights
         level = forecast + a * error
         self.slope += b * ((level - self.level) / dt - self.slope)
         self.level, self.t_ms = level, ts_ms

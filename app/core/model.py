@@ -526,7 +526,8 @@ class Baseline:
             if weights is None:
                 if len(_TREND_WEIGHTS) >= _TREND_WEIGHTS_MAX:
                     _TREND_WEIGHTS.clear()
-                weights = _TREND_WEIGHTS[steps] = (1 - (1 - TREND_ALPHA) ** steps, 1 - (1 - TREND_BETA) ** steps)
+                weights = (1 - (1 - TREND_ALPHA) ** steps, 1 - (1 - TREND_BETA) ** steps)
+                _TREND_WEIGHTS[steps] = weights
             a, b = weights
         level = forecast + a * error
         self.slope += b * ((level - self.level) / dt - self.slope)

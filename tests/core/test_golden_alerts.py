@@ -29,7 +29,7 @@ GOLDEN: dict[str, tuple[int, str, str]] = {
     "charted": (23, "961c999476ca86e0", "40d962e75f0774ea"),
     "generic": (26, "c207cad41cce2230", "2e7b4ade1678af99"),
     "home": (21, "c9d969f82e460014", "0ecca334cd549777"),
-    "ward": (57, "9ae2d08d737650af", "14220ecc2f5d82f1"),
+    "ward": (57, "9ae2d08d737650af", "1c1da4564d0ef785"),
     "ward_clean": (53, "d379bc5761060e6a", "0d976bbcd4e98ba1"),
 }
 

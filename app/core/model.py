@@ -304,12 +304,16 @@ class Baseline:
                 # and sin^2 actually seen); in use (`_set_daily`) a day after
                 # it began learning (`_profile_begun`), when its amplitude is at
                 # least PROFILE_MIN of the spread.
+                # A profile in use keeps the memory's step when an adoption
+                # restarts the count (`adopt`): the daily cycle did not move.
                 p = self.profile
+                began = p[4]
+                if began < 0.0 and cadence_ms > 0 and count * cadence_ms < MEMORY_MS:
+                    a = cadence_ms / MEMORY_MS
                 p[0] += a * (level * cos_t - p[0])
                 p[1] += a * (level * sin_t - p[1])
                 p[2] += a * (cos_t * cos_t - p[2])
                 p[3] += a * (sin_t * sin_t - p[3])
-                began = p[4]
                 if began == 0.0 or 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
                     explain = self._profile_begun(ts_ms) and self.generic is not None
             var.n = count

@@ -502,12 +502,16 @@ class Baseline:
         """Where the trend puts this vital `minutes` after its last value."""
         return self.level + self.slope * minutes
 
-    def drift_level(self, x: float) -> float:
+    def drift_level(self, x: float, cos_t: float = 0.0, sin_t: float = 0.0) -> float:
         """The level a drift detected at value `x` moved to: the recent level,
         or `x` itself when the recent level (which one value moves by a few
-        standard deviations at most) has not caught up with a large step."""
+        standard deviations at most) has not caught up with a large step.
+        Both are values at this time of day (its cosine and sine): the daily
+        profile's part is taken out, the level is the forecast's mean."""
         recent = self.recent
-        return recent if abs(x - recent) <= RECENT_CLIP * self.sd else x
+        level = recent if abs(x - recent) <= RECENT_CLIP * self.sd else x
+        daily = self.daily
+        return level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
 
     def adopt(self, cadence_ms: float = 0.0, level: float | None = None) -> None:
         """Take `level` (by default the recent level) as the new baseline,

@@ -308,7 +308,7 @@ class Baseline:
                 # restarts the count (`adopt`): the daily cycle did not move.
                 p = self.profile
                 began = p[4]
-                if began < 0.0 and cadence_ms > 0 and count * cadence_ms < MEMORY_MS:
+                if count * cadence_ms < MEMORY_MS and began < 0.0 and cadence_ms > 0:
                     a = cadence_ms / MEMORY_MS
                 p[0] += a * (level * cos_t - p[0])
                 p[1] += a * (level * sin_t - p[1])

@@ -308,12 +308,16 @@ class Baseline:
                 # and sin^2 actually seen); in use (`_set_daily`) a day after
                 # it began learning (`_profile_begun`), when its amplitude is at
                 # least PROFILE_MIN of the spread.
+                # A profile in use keeps the memory's step when an adoption
+                # restarts the count (`adopt`): the daily cycle did not move.
                 p = self.profile
+                began = p[4]
+                if count * cadence_ms < MEMORY_MS and began < 0.0 and cadence_ms > 0:
+                    a = cadence_ms / MEMORY_MS
                 p[0] += a * (level * cos_t - p[0])
                 p[1] += a * (level * sin_t - p[1])
                 p[2] += a * (cos_t * cos_t - p[2])
                 p[3] += a * (sin_t * sin_t - p[3])
-                began = p[4]
                 if began == 0.0 or 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
                     explain = self._profile_begun(ts_ms) and self.generic is not None
             var.n = count
@@ -537,12 +541,16 @@ class Baseline:
         """Where the trend puts this vital `minutes` after its last value."""
         return self.level + self.slope * minutes
 
-    def drift_level(self, x: float) -> float:
+    def drift_level(self, x: float, cos_t: float = 0.0, sin_t: float = 0.0) -> float:
         """The level a drift detected at value `x` moved to: the recent level,
         or `x` itself when the recent level (which one value moves by a few
-        standard deviations at most) has not caught up with a large step."""
+        standard deviations at most) has not caught up with a large step.
+        Both are values at this time of day (its cosine and sine): the daily
+        profile's part is taken out, the level is the forecast's mean."""
         recent = self.recent
-        return recent if abs(x - recent) <= RECENT_CLIP * self.sd else x
+        level = recent if abs(x - recent) <= RECENT_CLIP * self.sd else x
+        daily = self.daily
+        return level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
 
     def adopt(self, cadence_ms: float = 0.0, level: float | None = None) -> None:
         """Take `level` (by default the recent level) as the new baseline,

@@ -736,7 +736,8 @@ def _drift(
     reported yet (a heart-failure patient's weight gain must alert before it
     can become the normal it is scored against). Either way a notice says
     so."""
-    level = baseline.drift_level(x)
+    angle = (r.ts % DAY_MS) * _RADIANS_PER_MS  # the level is the forecast's mean, without the daily profile
+    level = baseline.drift_level(x, math.cos(angle), math.sin(angle))
     safe_level = _SAFE_LEVEL.get(name)
     shift = state.shifts.get(name)
     unreported = shift is not None and not shift[2] and (shift[0] > 0) == (level > old_mean)

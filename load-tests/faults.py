@@ -1650,6 +1650,7 @@ def summarise(name: str, results: list[Result]) -> dict[str, Any]:
         "ack_p99_s": round(max(p99s), 4) if p99s else None,
         "ack_p99_before_s": round(max(befores), 4) if befores else None,
         "passed": all(r.passed for r in results),
+        "elapsed_s": round(sum(r.notes.get("elapsed_s", 0.0) for r in results), 1),
         "failures": [f"run {r.run}: {f}" for r in results for f in r.failures],
         "runs_detail": [_run_detail(r) for r in results],
     }
@@ -1678,6 +1679,7 @@ def render(rows: list[dict[str, Any]]) -> str:
         "recovery s",
         "others' ack p99",
         "result",
+        "time s",
     ]
     lines = []
     for s in rows:
@@ -1704,6 +1706,7 @@ def render(rows: list[dict[str, Any]]) -> str:
                 recovery,
                 p99,
                 "pass" if s["passed"] else "FAIL",
+                f"{s['elapsed_s']:.0f}",
             ]
         )
     return table(headers, lines)
@@ -1744,6 +1747,7 @@ def run_suite(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
             else f"starting Kafka, the gateway and a worker in {tmp}"
         )
         stack.start()
+        say(f"started in {time.monotonic() - started:.0f} s")
         for scenario in scenarios:
             results = []
             for index in range(1, runs_of(scenario, args) + 1):
@@ -1757,6 +1761,7 @@ def run_suite(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
                 for note in stack.heal():
                     healed.append(f"after {scenario.name} run {index}: {note}")
                     say(f"    {note}")
+                result.notes["elapsed_s"] = round(time.monotonic() - t0, 1)  # the run and the heal after it
             rows.append(summarise(scenario.name, results))
     finally:
         stack.stop()

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer
 
 from app.infra import ports
 from app.infra.kafka_local import LocalKafka
+from tests.fault_suite import FaultSuite
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,6 +46,35 @@ def nobody_listens() -> Iterator[Callable[[], int]]:
     finally:
         for sock in held:
             sock.close()
+
+
+# The cluster fault suite (`faults.py --quick --cluster`: three brokers, two
+# gateways, three workers, all its own, on ports it chooses; about 2.5 min)
+# starts with the session when one of its tests is selected, and runs while
+# the unit tests and the first integration tests do. test_faults.py reads its
+# report, and runs the quick suite only once it has ended: the floods' latency
+# checks never share the machine with it.
+BACKGROUND: dict[str, FaultSuite] = {}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly or "cluster" in BACKGROUND:
+        return
+    if any("cluster_fault_suite" in getattr(item, "fixturenames", ()) for item in session.items):
+        BACKGROUND["cluster"] = FaultSuite("--cluster")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for started in BACKGROUND.values():
+        started.close()
+
+
+@pytest.fixture(scope="session")
+def cluster_fault_suite() -> FaultSuite:
+    """`faults.py --quick --cluster`, started with the session (or now)."""
+    if "cluster" not in BACKGROUND:
+        BACKGROUND["cluster"] = FaultSuite("--cluster")
+    return BACKGROUND["cluster"]
 
 
 @pytest.fixture(scope="session")

@@ -5,17 +5,18 @@ alert_id (docs/reliability.md#fault-suite)."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.conftest import BACKGROUND
+from tests.fault_suite import FaultSuite
+
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 QUICK = [
     "worker-kill", "gateway-kill", "broker-kill-10s", "poison", "hello-flood",
     "invalid-flood", "rejected-flood", "handshake-flood", "future-timestamp", "seq-reset", "state-bloat",
@@ -28,26 +29,22 @@ QUICK = [
 CLUSTER = ["cluster-broker-kill", "cluster-two-down"]
 
 
-def _run_suite(report: Path, *options: str) -> tuple[dict[str, dict], dict, Any]:
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "load-tests" / "faults.py"), "--quick", *options, "--json", str(report)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
-    )
-    assert report.exists(), run.stderr[-3000:]
-    print(run.stdout)
-    data = json.loads(report.read_text())
-    return {row["scenario"]: row for row in data["scenarios"]}, data, run
+@pytest.fixture(scope="module")
+def suite() -> Iterator[tuple[dict[str, dict], dict, Any]]:
+    for started in BACKGROUND.values():  # the cluster suite, if it runs: ended first (tests/conftest.py)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            started.wait()
+    quick = FaultSuite()
+    try:
+        yield quick.result()
+    finally:
+        quick.close()
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], dict, Any]:
-    return _run_suite(tmp_path_factory.mktemp("faults") / "faults.json")
-
-
-@pytest.fixture(scope="module")
-def cluster_suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], dict, Any]:
+def cluster_suite(cluster_fault_suite: FaultSuite) -> tuple[dict[str, dict], dict, Any]:
     """Three brokers, two gateways on one port, three workers, no shared disk (issue 15)."""
-    return _run_suite(tmp_path_factory.mktemp("faults") / "cluster.json", "--cluster")
+    return cluster_fault_suite.result()
 
 
 @pytest.mark.parametrize("name", QUICK)

@@ -189,3 +189,12 @@ def test_alerts_of_other_patients_are_ignored(replayed: list[dict]) -> None:
     stranger = {**replayed[0], "subject": "p-" + "b" * 32, "alert_id": "x"}
     result = reconcile_alerts([*replayed, stranger, stranger])
     assert result.passed
+
+
+def test_the_table_shows_how_long_each_scenario_took_over_its_runs() -> None:
+    runs = [faults.Result("worker-kill", i) for i in (1, 2)]
+    runs[0].notes["elapsed_s"], runs[1].notes["elapsed_s"] = 17.7, 20.1
+    row = faults.summarise("worker-kill", runs)
+    assert row["elapsed_s"] == 37.8
+    header, _, line = faults.render([row]).splitlines()
+    assert header.split()[-2:] == ["time", "s"] and line.split()[-2:] == ["pass", "38"]

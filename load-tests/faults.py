@@ -163,6 +163,14 @@ CRITICAL = {
 }
 
 
+# A quick run's flood lasts 3 s: its p99 is the third-slowest of about 300
+# acks, and one scheduling stall of the shared machine's two cores is enough
+# to put 3 acks 50-150 ms late (seen in 4 of 5 quick runs beside other test
+# suites). The floods this check exists for took others' p99 from 10 ms to
+# 0.3-10 s (docs/reliability.md).
+QUICK_P99_SLACK_S = 0.2
+
+
 @dataclass(frozen=True)
 class Sizes:
     """How big and long each run is: `--quick` or full."""
@@ -1733,7 +1741,8 @@ def runs_of(scenario: Scenario, args: argparse.Namespace) -> int:
 
 
 def run_suite(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    sizes = Sizes.of(args.quick, p99_slack_s=args.p99_slack, hostile_nice=args.hostile_nice)
+    slack = args.p99_slack if args.p99_slack is not None else (QUICK_P99_SLACK_S if args.quick else 0.1)
+    sizes = Sizes.of(args.quick, p99_slack_s=slack, hostile_nice=args.hostile_nice)
     scenarios = selected(args)
     tmp = Path(tempfile.mkdtemp(prefix="vigil-faults-"))
     stack = ClusterStack(tmp) if args.cluster else Stack(tmp)
@@ -1815,10 +1824,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--p99-slack",
         type=float,
-        default=0.1,
+        default=None,
         metavar="S",
         help="during a flood, others' ack p99 may exceed 2x the p99 before it up to this many seconds "
-        "above it (default 0.1)",
+        "above it (default 0.1; 0.2 with --quick, whose 3 s floods give a p99 of about 300 acks)",
     )
     parser.add_argument(
         "--cluster",

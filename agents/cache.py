@@ -79,10 +79,10 @@ class Unflushed:
         self.states, self.events = {}, []
         return taken
 
-    def take_one(self, key: bytes, events: list[Any]) -> Unflushed:
-        """One patient's state, with the given records (not yet listed here)."""
-        change = self.states.pop(key, None)
-        return Unflushed({key: change} if change is not None else {}, events)
+    def take_some(self, keys: list[bytes], events: list[Any]) -> Unflushed:
+        """Some patients' states, with the given records (not yet listed here)."""
+        states = {key: change for key in keys if (change := self.states.pop(key, None)) is not None}
+        return Unflushed(states, events)
 
     def restore(self, taken: Unflushed) -> None:
         """Put back what a failed flush took; states changed since stay newer."""

@@ -189,6 +189,17 @@ def decode_frames(value: bytes) -> list[ReadingBatch | RecordError]:
     return [_frame_or_error(frame) for frame in frames]
 
 
+def readable_frames(value: bytes) -> list[ReadingBatch]:
+    """The frames of a record that decode, for the tools that count or export
+    readings; none of a record that cannot be read. The worker dead-letters
+    what is left out here."""
+    try:
+        frames = decode_frames(value)
+    except RecordError:
+        return []
+    return [frame for frame in frames if isinstance(frame, ReadingBatch)]
+
+
 def _frame_or_error(obj: Any) -> ReadingBatch | RecordError:
     try:
         return _frame(obj)
@@ -297,18 +308,27 @@ def encode_rejection_summary(device_id: str, from_ms: int, to_ms: int, counts: d
 
 
 def encode_dead_letter(
-    reason: str, message: str, topic: str, partition: int | None, offset: int | None, value: bytes | None
+    reason: str,
+    message: str,
+    topic: str,
+    partition: int | None,
+    offset: int | None,
+    value: bytes | None,
+    frame: int | None = None,
 ) -> bytes:
     """A record the worker could not process, for `vigil.dead-letter`.
 
     It names where the record is (topic, partition, offset) and why it failed,
     with a fingerprint of its bytes, but carries none of its content: a
     readings record holds a patient's pseudonym and vital signs, which stay
-    on `vigil.readings` under that topic's access rules.
+    on `vigil.readings` under that topic's access rules. For one frame of a
+    record of several, `frame` is its index (from 0); the fingerprint is the
+    whole record's.
     """
     data = value or b""
+    where = {} if frame is None else {"frame": frame}  # which frame of a version 2 record
     return orjson.dumps(
-        {
+        where | {
             "v": 1,
             "reason": reason,
             "message": message,

@@ -437,6 +437,7 @@ class Gateway:
             if producer is self.producer:
                 self._kafka_failed()
             return None
+        metrics.READINGS_RECORDS.inc()
         return delivery
 
     async def _ack_when_stored(

@@ -28,7 +28,9 @@ READING = '{"type": "reading", "seq": 7, "ts": %d, "vitals": {"heart_rate": 72}}
 class FakeConnection:
     """What `Gateway.handle` uses of a websockets connection."""
 
-    def __init__(self, *frames: str, gone: bool = False, device: str = "dev-1", subject: str = SUBJECT) -> None:
+    def __init__(
+        self, *frames: str, gone: bool = False, device: str = "dev-1", subject: str = SUBJECT
+    ) -> None:
         self.device = Device(device, "patient-42", "2026-01-01T00:00:00Z")
         self.subject = subject
         self.frames = frames

@@ -55,11 +55,11 @@ class Coalescer:
     async def add(self, partition: int, key: bytes, value: bytes) -> asyncio.Future[Any]:
         """Put one frame's record (version 1) in its partition's next record."""
         batch = self._open.get(partition)
-        if batch is not None and (
+        while batch is not None and (
             len(batch.values) >= self.max_frames or batch.size + len(value) > self.max_bytes
         ):
             await self._flush(partition)  # the frame that does not fit waits for the hand-over
-            batch = None
+            batch = self._open.get(partition)  # meanwhile another frame may have opened the next
         if batch is None:
             batch = self._open[partition] = _Open(key)
             batch.stored.add_done_callback(_retrieved)

@@ -29,8 +29,9 @@ on the websocket and as the gateway's Kafka record is printed first.
 (`VIGIL_GATEWAY_COALESCE_MS`; 0: one record per frame) side by side in one
 run instead: for each window, a fresh broker, gateway and worker, and one
 phase at each of the same `--offer` loads (readings/s), with the readings/s
-acked and processed, ack latency p50/p99, the e2e p99 bound and the readings
-per `vigil.readings` record.
+acked and processed, ack latency p50/p99, the e2e p99 bound, the readings
+per `vigil.readings` record, and the gateway's and the worker's CPU time per
+reading processed (from /proc, the phase and the worker's catching up after it).
 
     .venv/bin/python load-tests/bench_pipeline.py --coalesce 0 2 --offer 2000 8000 --duration 15
 
@@ -210,6 +211,12 @@ def readings_per_record(text_before: str, text_after: str) -> float | None:
     return (r1 - r0) / (n1 - n0) if n1 > n0 else None
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def compare_coalescing(args: argparse.Namespace) -> list[list[str]]:
     """One row per (window, offered load): a fresh broker, gateway and worker per window."""
     rows = []
@@ -224,17 +231,23 @@ def compare_coalescing(args: argparse.Namespace) -> list[list[str]]:
             for offer in args.offer:
                 print(f"... coalescing {window:g} ms: offering {offer:,.0f} readings/s", file=sys.stderr)
                 before = scrape(gateway_url)
+                pids = (services.gateway.pid, services.worker.pid)  # type: ignore[union-attr]
+                cpu0, readings0 = [cpu_s(p) for p in pids], processed(scrape(url))
                 r = asyncio.run(
                     phase(services.settings, url, args.devices, offer, args.batch, args.duration, 0.3)
                 )
                 per_record = readings_per_record(before, scrape(gateway_url))
+                wait_caught_up(url)
+                done = max(1.0, processed(scrape(url)) - readings0)
+                spent = [cpu_s(p) - c for p, c in zip(pids, cpu0, strict=True)]
+                gateway_cpu, worker_cpu = (1e6 * s / done for s in spent)
                 ack = r["ack_latency_s"]
                 rows.append([
                     f"{window:g}", f"{offer:,.0f}", f"{r['throughput_rps']:,.0f}", f"{r['worker_rps']:,.0f}",
                     "-" if per_record is None else f"{per_record:.1f}", _ms(ack["p50"]), _ms(ack["p99"]),
                     _ms(r["e2e_p99_bound_s"]), _ms(r["alert_latency_s"]["p99"]), str(r["lost"]),
+                    f"{gateway_cpu:,.0f}", f"{worker_cpu:,.0f}",
                 ])
-                wait_caught_up(url)
     return rows
 
 
@@ -272,7 +285,8 @@ def main() -> int:
         print(f"{args.devices} devices, {args.batch} reading(s) per frame, {args.duration:g} s per phase")
         print(table(
             ["coalesce ms", "offered/s", "acked/s", "worker/s", "readings/record", "ack p50 ms",
-             "ack p99 ms", "e2e p99 ms (<=)", "alert p99 ms", "lost"],
+             "ack p99 ms", "e2e p99 ms (<=)", "alert p99 ms", "lost", "gateway CPU µs/reading",
+             "worker CPU µs/reading"],
             rows,
         ))
         return 0

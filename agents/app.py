@@ -186,13 +186,15 @@ class Worker:
             event = manual.current_event
             message = event.message if event is not None else None
             async with self.lock:
-                alerted = await self.handle_record(value, message)
+                urgent = await self.handle_record(value, message)
                 records = [(manual, event)] if event is not None else []
-                if alerted:
+                if urgent:
                     # A record that raised alerts has its patients written at
                     # once: replayed after a crash from an older state, it
-                    # would send them again.
-                    await self.flush(self.unflushed.take_some(alerted, records))
+                    # would send them again. All of its patients: once acked,
+                    # the record may be committed, so no state it changed may
+                    # be left in the cache.
+                    await self.flush(self.unflushed.take_some(urgent, records))
                 else:
                     self.unflushed.events += records
                 if self.flush_due():
@@ -201,26 +203,27 @@ class Worker:
 
     async def handle_record(self, value: bytes, message: Any) -> list[bytes]:
         """Process each frame of one record (one, or several the gateway
-        coalesced); the keys of the patients it sent alert events for. A
-        frame that fails is dead-lettered alone and its neighbours processed."""
+        coalesced). If any frame sent alert events, the keys of every patient
+        the record changed (to be written at once); else none. A frame that
+        fails is dead-lettered alone and its neighbours processed."""
         partition = message.partition if message is not None else None
         try:
             frames = decode_frames(value)
         except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
             await self.dead_letter(exc, value, message)
             return []
-        alerted: list[bytes] = []
+        changed: list[bytes] = []
+        alerted = False
         for index, frame in enumerate(frames):
             try:
                 if not isinstance(frame, ReadingBatch):
                     raise frame
-                key = await self.handle(frame, partition)
+                alerted = await self.handle(frame, partition) is not None or alerted
             except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
                 await self.dead_letter(exc, value, message, index if len(frames) > 1 else None)
                 continue
-            if key is not None:
-                alerted.append(key)
-        return alerted
+            changed.append(frame.patient.encode())
+        return changed if alerted else []
 
     async def handle(self, batch: ReadingBatch, partition: int | None) -> bytes | None:
         """Process one frame; the patient's key when it sent alert events."""

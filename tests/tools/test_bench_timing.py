@@ -69,4 +69,5 @@ def test_coalesced_bench_records_hold_frames_of_one_partition_and_every_reading(
     frames = [f for _, value, _ in coalesced for f in readable_frames(value)]
     assert sum(n for _, _, n in coalesced) == sum(len(f.readings) for f in frames) == 600
     for key, value, _ in coalesced:
-        assert {partition_for(f.patient.encode(), 4) for f in readable_frames(value)} == {partition_for(key, 4)}
+        partitions = {partition_for(f.patient.encode(), 4) for f in readable_frames(value)}
+        assert partitions == {partition_for(key, 4)}

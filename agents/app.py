@@ -191,9 +191,9 @@ class Worker:
                 if urgent:
                     # A record that raised alerts has its patients written at
                     # once: replayed after a crash from an older state, it
-                    # would send them again. All of its patients: once acked,
-                    # the record may be committed, so no state it changed may
-                    # be left in the cache.
+                    # would send them again. The record itself is released
+                    # with the records before it (`Unflushed.take_some`), by
+                    # the next flush, which writes its other patients too.
                     await self.flush(self.unflushed.take_some(urgent, records))
                 else:
                     self.unflushed.events += records
@@ -203,27 +203,27 @@ class Worker:
 
     async def handle_record(self, value: bytes, message: Any) -> list[bytes]:
         """Process each frame of one record (one, or several the gateway
-        coalesced). If any frame sent alert events, the keys of every patient
-        the record changed (to be written at once); else none. A frame that
-        fails is dead-lettered alone and its neighbours processed."""
+        coalesced); the keys of the patients it sent alert events for (to be
+        written at once). A frame that fails is dead-lettered alone and its
+        neighbours processed."""
         partition = message.partition if message is not None else None
         try:
             frames = decode_frames(value)
         except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
             await self.dead_letter(exc, value, message)
             return []
-        changed: list[bytes] = []
-        alerted = False
+        alerted: list[bytes] = []
         for index, frame in enumerate(frames):
             try:
                 if not isinstance(frame, ReadingBatch):
                     raise frame
-                alerted = await self.handle(frame, partition) is not None or alerted
+                key = await self.handle(frame, partition)
             except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
                 await self.dead_letter(exc, value, message, index if len(frames) > 1 else None)
                 continue
-            changed.append(frame.patient.encode())
-        return changed if alerted else []
+            if key is not None:
+                alerted.append(key)
+        return alerted
 
     async def handle(self, batch: ReadingBatch, partition: int | None) -> bytes | None:
         """Process one frame; the patient's key when it sent alert events."""

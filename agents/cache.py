@@ -9,8 +9,9 @@ move, so a state another worker advanced is never used.
 patient's state changed by a record is kept here, encoded, until the next
 flush writes it to the table and its changelog once, however many records
 changed it; the records behind those states are held back from Faust's
-offset commits until Kafka has the changelog records (agents/app.py). A
-crash therefore replays records, never loses a state.
+offset commits until Kafka has the changelog records (agents/app.py), and
+released in the order they came. A crash therefore replays records, never
+loses a state.
 """
 
 from __future__ import annotations
@@ -79,10 +80,24 @@ class Unflushed:
         self.states, self.events = {}, []
         return taken
 
+    def take_one(self, key: bytes, events: list[Any]) -> Unflushed:
+        """One patient's state, to be written now; the given records (not
+        yet listed here) stay behind the records before them, released with
+        them by the next flush. Released first, a record would let Faust
+        commit past an earlier one whose state is still here: Faust commits
+        over a gap of one record at the head of what it was given (its
+        `Consumer._new_offset` checks `min(acked) - committed > 1`), and a
+        worker that then stops, or crashes, leaves that record's reading
+        out of its patient's state for good."""
+        change = self.states.pop(key, None)
+        self.events += events
+        return Unflushed({key: change} if change is not None else {}, [])
+
     def take_some(self, keys: list[bytes], events: list[Any]) -> Unflushed:
-        """Some patients' states, with the given records (not yet listed here)."""
+        """As `take_one`, for the patients of a record of several frames."""
         states = {key: change for key in keys if (change := self.states.pop(key, None)) is not None}
-        return Unflushed(states, events)
+        self.events += events
+        return Unflushed(states, [])
 
     def restore(self, taken: Unflushed) -> None:
         """Put back what a failed flush took; states changed since stay newer."""

@@ -65,6 +65,10 @@ TREND_BETA = 0.15
 TREND_GAP_MS = 10 * 60 * 1000  # a gap longer than this and than TREND_GAP_CADENCES readings
 TREND_GAP_CADENCES = 3  # ... restarts the trend
 MINUTE_MS = 60_000
+# Holt's weights for a step of so many minutes (or cadences), as computed (a pure function of
+# the step, remembered: readings come at a few distinct steps); cleared when this large.
+_TREND_WEIGHTS: dict[float, tuple[float, float]] = {}
+_TREND_WEIGHTS_MAX = 4096
 
 # After warm-up, learning forgets: the count stops at the number of readings
 # of MEMORY_MS at the vital's cadence (at least MEMORY_MIN), so the mean and
@@ -325,8 +329,37 @@ class Baseline:
                 self._set_daily()
                 if explain:
                     self._explain_spread()
-        clipped = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
-        return self.ph.update(clipped, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)
+        z = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
+        # `PageHinkley.update(z, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA)`, inline (the hot
+        # path), the same operations in the same order.
+        ph = self.ph
+        if ph.drift_detected:
+            ph.min_increase = math.inf
+            ph.max_decrease = -1
+            n = 1.0
+            mean = increase = decrease = 0.0
+        else:
+            n = ph.n + 1.0
+            mean = ph.mean
+            increase = ph.sum_increase
+            decrease = ph.sum_decrease
+        mean += (1.0 / n) * (z - mean)
+        dev = z - mean
+        increase = PH_ALPHA * increase + dev - PH_DELTA
+        decrease = PH_ALPHA * decrease + dev + PH_DELTA
+        ph.n = n
+        ph.mean = mean
+        ph.sum_increase = increase
+        ph.sum_decrease = decrease
+        if increase < ph.min_increase:
+            ph.min_increase = increase
+        if decrease > ph.max_decrease:
+            ph.max_decrease = decrease
+        drift = n >= PH_MIN_INSTANCES and (
+            increase - ph.min_increase > PH_THRESHOLD or ph.max_decrease - decrease > PH_THRESHOLD
+        )
+        ph.drift_detected = drift
+        return drift
 
     def repeated(self, same: bool, stuck_readings: int) -> bool:
         """A custom channel's value again (`same`: equal to its previous one)
@@ -488,8 +521,14 @@ class Baseline:
         if dt_ms == 60_000 and cadence_ms <= MINUTE_MS:  # the common case: a reading a minute
             a, b = TREND_ALPHA, TREND_BETA
         else:
-            steps = dt_ms / max(MINUTE_MS, cadence_ms)
-            a, b = 1 - (1 - TREND_ALPHA) ** steps, 1 - (1 - TREND_BETA) ** steps
+            steps = dt_ms / (cadence_ms if cadence_ms > MINUTE_MS else MINUTE_MS)
+            weights = _TREND_WEIGHTS.get(steps)  # a few distinct steps per channel: two powers saved
+            if weights is None:
+                if len(_TREND_WEIGHTS) >= _TREND_WEIGHTS_MAX:
+                    _TREND_WEIGHTS.clear()
+                weights = (1 - (1 - TREND_ALPHA) ** steps, 1 - (1 - TREND_BETA) ** steps)
+                _TREND_WEIGHTS[steps] = weights
+            a, b = weights
         level = forecast + a * error
         self.slope += b * ((level - self.level) / dt - self.slope)
         self.level, self.t_ms = level, ts_ms

@@ -109,6 +109,8 @@ _AROUSAL = frozenset({"heart_rate", "respiratory_rate", "systolic_bp", "diastoli
 _TOGETHER = frozenset({"heart_rate", "spo2", "respiratory_rate", "systolic_bp", "temperature"})
 # The values from which NEWS2 scores a vital on the side an arousal pushes it
 # (`_transient_rise`): pulse over 90, breathing 21 or more, systolic 220 or more.
+_ONE_ARM = frozenset({"spo2", PULSE_RATE, "systolic_bp", "diastolic_bp"})  # the cuff's and the oximeter's
+_STILL = ("respiratory_rate", "spo2", "systolic_bp")  # what moves with a heart rate rising for a reason
 _RISE = {"heart_rate": 91, "respiratory_rate": 21, "systolic_bp": 220}
 # ... and from which (NEWS2 2 or more) a rise still counts while a trigger it made awaits
 # confirmation (`_keep_rise_pending`).
@@ -169,6 +171,9 @@ class Config:
     news2_sustain_ms: int = 5 * 60 * 1000  # a NEWS2 trigger made only of a dense rise must hold this long
     one_alarm: bool = True  # an anomaly or trend on one vital this reading's NEWS2 scores 3 adds no alert
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
+    heart_alone_ms: int = 7 * 60 * 1000  # a dense heart rate's trend up, nothing else moving, holds this long
+    trend_together: bool = True  # a trend of heart and breathing rate heading up together waits excursion_ms
+    cuff_dip: float = 2.0  # SpO2 this many % under its level as the pressure is measured: the cuff's; 0: off
     # Custom channels (a generic anomaly detector's ground, `app.core.model.GENERIC_FIELDS`):
     surprise_z: float = 5.0  # calibrated surprise (SDs of the channel's own history of scores): anomalous
     stuck_readings: int = 3  # a run of this many repeats (and over twice the channel's usual): a stuck sensor
@@ -306,6 +311,11 @@ def process(
         _quality(state, r, config, outcome)
     if r.stuck:
         r.bad = set(r.bad) | r.stuck.keys()
+    spo2 = r.clean.get("spo2")
+    if spo2 is not None and config.cuff_dip:  # the common case stops at the level's comparison
+        baseline = state.baselines.get("spo2")
+        if baseline is not None and spo2.__class__ in _NUMBERS and spo2 <= baseline.level - config.cuff_dip:
+            _cuff_dip(state, r, config)
     if r.steps:
         _hold_steps(state, r, config)
     _model(state, r, config, outcome)
@@ -505,6 +515,52 @@ def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
     (name, size), = steps.items()
     if size >= config.step_z and name in NUMERIC and name not in r.bad:
         r.bad = set(r.bad) | {name}
+
+
+def _cuff_dip(state: PatientState, r: _Reading, config: Config) -> None:
+    """An SpO2 value `cuff_dip` % or more under its smoothed level (checked
+    inline in `process`: the hot path), in a reading where the blood pressure
+    is being measured (`_pressure_measured`), is the cuff's: a non-invasive
+    cuff inflating on the arm that carries the oximeter occludes its
+    arterial flow, and the SpO2 sags or loses signal
+    until the cuff deflates (bedside monitors suppress the SpO2 alarm during
+    a measurement on the same limb for this reason). The value is held back
+    for this reading (neither scored, learned nor fed to NEWS2), and the SpO2
+    and pressure steps are one arm's, not two channels corroborating each
+    other (`_hold_steps`). A desaturation that is real is still there at the
+    next reading, once the cuff is done, and counts from then."""
+    if "spo2" in r.bad or state.baselines["spo2"].t_ms <= 0 or not _pressure_measured(state, r, config):
+        return
+    r.bad = set(r.bad) | {"spo2"}
+    if r.steps:
+        r.steps.pop("spo2", None)
+
+
+def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool:
+    """Is a non-invasive pressure measurement under way or just reported in
+    this reading? The systolic pressure reads "no signal" (0: the cuff
+    inflating; a reading that only lacks it proves nothing), steps up from
+    its previous value to one over this patient's normal (both
+    `corroborate_z` SDs: a new measurement, not the step back from one; a
+    pressure falling with SpO2 is a shock's), comes back after its reading
+    went missing (the cuff inflating, then its value), or arrives at all
+    when it is measured less often than the oximeter reads (a cuff cycling
+    every 15 minutes beside SpO2 every minute). Not when a channel off that arm
+    (`_ONE_ARM`) stepped in the same reading: that is independent evidence."""
+    name, steps = "systolic_bp", r.steps
+    if steps and any(other not in _ONE_ARM for other in steps):
+        return False  # another channel stepped too (the ECG's heart rate, the breathing): physiology
+    if r.artifacts.get(name) == NO_SIGNAL:
+        return True
+    if steps and name in steps and state.baselines[name].z(r.clean[name]) >= config.corroborate_z:
+        return True  # a step up to a value over this patient's normal; not the step back, nor a fall
+    entry, spo2 = state.latest.get(name), state.latest["spo2"]
+    if entry is None or entry[1] != r.ts:
+        return False  # not in this reading
+    if entry[2] > 2 * spo2[2] > 0:
+        return True  # a cuff cycling, read less often than the oximeter: each value is a measurement
+    since = r.ts - state.baselines[name].t_ms if name in state.baselines else 0
+    return bool(1.5 * entry[2] < since <= SPARSE_MS)  # back after its reading(s) went missing: the cuff's
 
 
 def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:
@@ -1026,9 +1082,50 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
         # anomaly waits it out (`_excursion`).
         rising = {name: h["slope_per_min"] for name, h in heading.items()}
         hold = config.excursion_ms if _excursion(state, r, rising, config) or _breathing_alone(rising) else 0
+        if not hold and _heart_alone(state, r, rising, config):
+            hold = config.heart_alone_ms
+        if not hold and _heading_together(state, rising, config):
+            hold = config.excursion_ms
         if not hold and _said_by_news2(state, r, _TREND, rising, False, config):
             return  # the value is there already, and the safety net says so (one alarm)
         r.findings[_TREND] = Finding(_TREND, _LOW, evidence, hold_ms=hold)
+
+
+def _heart_alone(state: PatientState, r: _Reading, rising: dict[str, float], config: Config) -> bool:
+    """Is only the heart rate up, densely read, with nothing else moving (the
+    breathing rate, SpO2 and pressure each under `together_z` SDs from this
+    patient's normal)? Sinus tachycardia from waking, moving or pain, with
+    the breathing not yet following, passes within minutes: its `trend`
+    waits `heart_alone_ms`. A heart that keeps climbing opens once the wait
+    is over, and the anomaly (a heart far out now) still opens as before: a
+    wait on it cost a median 0.6-1.2 minutes on tachycardias. A falling
+    heart rate, or one rising with another vital, counts as before."""
+    if config.heart_alone_ms <= 0 or len(rising) != 1 or rising.get("heart_rate", 0.0) <= 0:
+        return False
+    entry = state.latest.get("heart_rate")
+    if entry is None or not 0 < entry[2] < SPARSE_MS:
+        return False
+    together = config.together_z
+    return all(abs(_up(state, r, name)) < together for name in _STILL)
+
+
+def _heading_together(state: PatientState, rising: dict[str, float], config: Config) -> bool:
+    """Are the heart and breathing rate both heading up (their trends, not
+    this reading's values), with nothing but an arousal's vitals
+    (`_AROUSAL`) in the trend and nothing heading down, all densely read? An
+    arousal's breathing rate is a noisy count that dips below `together_z`
+    from one minute to the next while its trend still climbs with the
+    heart's: the trend is waited out for `excursion_ms` as `_excursion`
+    waits out the values. A fall in any vital, a spot measurement, or the
+    anomaly and NEWS2 (unchanged) open as before."""
+    if not config.trend_together or config.excursion_ms <= 0:
+        return False
+    if "heart_rate" not in rising or "respiratory_rate" not in rising:
+        return False
+    latest = state.latest
+    return all(
+        slope > 0 and name in _AROUSAL and latest[name][2] < SPARSE_MS for name, slope in rising.items()
+    )
 
 
 def _breathing_alone(rising: dict[str, float]) -> bool:

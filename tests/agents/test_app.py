@@ -3,16 +3,22 @@ wrong for health data set on purpose."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from faust.types import TP
 
 from agents.app import Worker
+from agents.cache import Change
 from agents.codec import CODEC
 from app.core.state import PatientState
 from app.infra.pseudonyms import PatientDirectory
 from app.infra.registry import Registry
-from app.infra.settings import Settings
+from app.infra.settings import READINGS_TOPIC, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,3 +62,63 @@ async def test_decoded_states_are_forgotten_when_partitions_move(tmp_path: Path)
     w.decoded.put(b"p-2", PatientState())
     await w.app.on_partitions_assigned.send(set())
     assert len(w.decoded) == 0
+
+
+class _Acks:
+    """The agent's manual-ack stream, as far as `Worker.flush` uses it."""
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+
+    async def ack(self, event: Any) -> None:
+        self.consumer.ack(event.message)
+
+
+class _Message:  # Faust keeps messages in a WeakSet: a class of its own, not a SimpleNamespace
+    def __init__(self, offset: int) -> None:
+        self.topic, self.partition, self.offset = READINGS_TOPIC, 0, offset
+        self.tp, self.acked = TP(READINGS_TOPIC, 0), False
+
+
+def _record(offset: int) -> Any:
+    return SimpleNamespace(message=_Message(offset))
+
+
+async def test_a_record_that_raised_alerts_is_not_committable_before_the_records_before_it(
+    tmp_path: Path,
+) -> None:
+    """Partition 0 is committed up to offset 10. Record 10 changed one
+    patient (its state waits in the record cache), record 11 raised an alert
+    (its patient is written at once). Until record 10's patient is written,
+    no commit may pass offset 10: a worker that stopped or crashed then (the
+    second worker of worker-join-leave stopping) would leave record 10's
+    reading out of its patient's state for good, and later alerts differ.
+    Faust commits over a gap of one record at the head of what it was given."""
+    w = worker(tmp_path)
+    consumer = w.app.consumer
+    w.app.topics._acking_topics.add(READINGS_TOPIC)  # as Faust's conductor does once the agent subscribes
+    tp = TP(READINGS_TOPIC, 0)
+    consumer._committed_offset[tp] = 10
+    written: list[bytes] = []
+
+    def send_changelog(partition: int, key: bytes, value: Any) -> Any:
+        written.append(key)
+        meta = SimpleNamespace(topic="vigil-patients-changelog", partition=partition, offset=len(written))
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(meta)
+        return future
+
+    w.patients.send_changelog = send_changelog  # type: ignore[method-assign]
+    w.owned = lambda: {0}  # type: ignore[method-assign]
+    stream = _Acks(consumer)
+
+    w.unflushed.states[b"p-quiet"] = Change(0, b"{}")  # record 10, as `detect` leaves it
+    w.unflushed.events.append((stream, _record(10)))
+    w.unflushed.states[b"p-alerted"] = Change(0, b"{}")  # record 11, which raised an alert
+    await w.flush(w.unflushed.take_one(b"p-alerted", [(stream, _record(11))]))
+    assert written == [b"p-alerted"]
+    assert consumer._new_offset(tp) is None  # nothing to commit yet
+
+    await w.flush(w.unflushed.take())  # the next flush writes record 10's patient
+    assert written == [b"p-alerted", b"p-quiet"]
+    assert consumer._new_offset(tp) == 12  # now both records may be committed

@@ -265,3 +265,123 @@ def test_an_arousal_does_not_become_the_patients_normal() -> None:
         events += run(state, i, vitals())
     adopted = [e for e in events if e["kind"] == "baseline_drift" and e["evidence"]["adopted"]]
     assert adopted == [] and opened(events) == []
+
+
+def cuffed(
+    state: patient_state.PatientState, rng: random.Random, at: int, spike: int, spo2: int, first: int = 0
+) -> list[dict[str, object]]:
+    """A cuff inflation on the oximeter's arm: the pressure missing while the
+    cuff inflates, then its reading `spike` mmHg high, SpO2 at `spo2` for both
+    readings (or at `first` while inflating), then all is back."""
+    events: list[dict[str, object]] = []
+    inflating = normal(rng)
+    del inflating["systolic_bp"]
+    events += run(state, at, {**inflating, "spo2": first or spo2})
+    reported = normal(rng)
+    reported["systolic_bp"] = int(str(reported["systolic_bp"])) + spike
+    events += run(state, at + 1, {**reported, "spo2": spo2})
+    for i in range(at + 2, at + 15):
+        events += run(state, i, normal(rng))
+    return events
+
+
+def test_a_cuff_dipping_a_wide_spread_spo2_raises_nothing() -> None:
+    """A patient whose SpO2 wanders over a wide range (the learned spread is
+    wide, so a dip of 8 is no sudden step): the cuff on the oximeter's arm
+    takes SpO2 from 96 to 88 for two readings. Before: a NEWS2 alert (SpO2 88
+    scores 3), confirmed on the second dipped reading."""
+    rng = random.Random(11)
+    state = patient_state.PatientState()
+    for i in range(180):
+        run(state, i, {**normal(rng), "spo2": round(96 + rng.gauss(0, 2.2))})
+    assert opened(cuffed(state, rng, 180, 30, 88)) == []
+
+
+def test_a_cuff_reporting_a_normal_pressure_after_its_dip_raises_nothing() -> None:
+    """As a real cuff does: no pressure while it inflates, then a normal
+    value; SpO2 on its arm reads 88 through both readings. The dip coincides
+    with the pressure's new value: it is the cuff's. Before: a NEWS2 alert
+    (SpO2 88 scores 3), confirmed on the second reading."""
+    rng = random.Random(16)
+    state = patient_state.PatientState()
+    for i in range(180):
+        run(state, i, {**normal(rng), "spo2": round(96 + rng.gauss(0, 2.2))})
+    assert opened(cuffed(state, rng, 180, 0, 88)) == []
+
+
+def test_the_cuffs_dip_and_its_pressure_are_not_two_channels_agreeing() -> None:
+    """SpO2 sags to 93 as the cuff inflates, then 88 as its pressure, 30 mmHg
+    high, is reported: both step in one reading. Before: two channels
+    stepping together were taken as corroborating each other, and an anomaly
+    on the two opened at once. They are one arm's measurement, not two."""
+    state, rng = settled(12)
+    assert opened(cuffed(state, rng, 180, 30, 88, first=93)) == []
+
+
+def test_a_desaturation_during_a_cuff_measurement_still_opens() -> None:
+    """SpO2 falls to 85 as the cuff inflates, and stays there after it: the
+    first readings are the cuff's, the ones after are the patient's, and the
+    safety net opens by the fourth reading."""
+    state, rng = settled(13)
+    first = None
+    for m in range(8):
+        v = {**normal(rng), "spo2": 85}
+        if m == 0:
+            del v["systolic_bp"]
+        if m == 1:
+            v["systolic_bp"] = 150
+        if opened(run(state, 180 + m, v)) and first is None:
+            first = m
+    assert first is not None and first <= 3
+
+
+def test_a_heart_rate_up_alone_for_minutes_raises_no_trend() -> None:
+    """The patient wakes and the heart rate alone climbs 24/min over two
+    minutes, stays there three, then settles; the breathing, SpO2 and
+    pressure do not move. Its trend pointed at 131/min within the horizon.
+    Before: a `trend` opened at once; a sinus tachycardia of a few minutes
+    is waited out. A heart rate that keeps climbing still opens (below)."""
+    rng = random.Random(14)
+    state = patient_state.PatientState()
+    for i in range(180):
+        run(state, i, readings.normal(rng, hr_sd=6))
+    events = []
+    for m in range(7):
+        v = readings.normal(rng, hr_sd=1)
+        v["heart_rate"] = round(72 + 24 * min(1.0, (m + 1) / 2, (6 - m) / 2))
+        events += run(state, 180 + m, v)
+    for i in range(187, 200):
+        events += run(state, i, readings.normal(rng, hr_sd=6))
+    assert opened(events) == []
+
+
+def test_a_heart_rate_climbing_alone_and_on_still_opens() -> None:
+    state, rng = settled(15)
+    first = None
+    for m in range(20):
+        v = {**normal(rng), "heart_rate": 72 + 3 * m}
+        if opened(run(state, 180 + m, v)) and first is None:
+            first = m
+    assert first is not None and first <= 12
+
+
+def test_an_arousal_whose_breathing_count_dips_raises_no_trend() -> None:
+    """Heart rate +24 and breathing rate +8 together for five minutes, the
+    breathing count reading 17 for one minute of it (a noisy impedance
+    count): heart and breathing rate are no longer both up in that reading,
+    while their trends still both head up. Before: a `trend` opened on that
+    reading. The trends heading up together are the arousal's."""
+    rng = random.Random(20)
+    state = patient_state.PatientState()
+    for i in range(180):
+        run(state, i, readings.normal(rng, hr_sd=6))
+    events = []
+    for m in range(7):
+        v = readings.normal(rng, hr_sd=1)
+        ramp = min(1.0, (m + 1) / 2, (6 - m) / 2)
+        v["heart_rate"] = round(72 + 24 * ramp)
+        v["respiratory_rate"] = 17 if m == 4 else round(16 + 8 * ramp)
+        events += run(state, 180 + m, v)
+    for i in range(187, 200):
+        events += run(state, i, readings.normal(rng, hr_sd=6))
+    assert opened(events) == []

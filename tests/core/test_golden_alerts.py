@@ -1,0 +1,59 @@
+"""Same readings, same alerts: a digest of the alert stream of a small
+deterministic run of every cohort, and of the patients' encoded states.
+
+A user replaying a recording expects the very same alert events (every
+field: kind, status, severity, times, ids, evidence) from one release to
+the next unless a change of detection says otherwise; a speed-up of the
+core must not move a single one. The digests below were taken on main at
+85e8685, before the core was made faster (docs/benchmarks.md, "Core CPU per
+reading"). A change that is meant to change alerts (or the state) updates
+them: the failure prints the new value, and the commit says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import orjson
+import pytest
+
+from app.core import patient as core
+from app.core import state as patient_state
+from app.tools.evaluation import COHORTS
+
+PATIENTS = 4  # per cohort, each cohort's own days and cadence
+SEED = 2026
+
+# cohort -> (events, sha256 of the events stream's first 16 hex digits, sha256 of the states' first 16)
+GOLDEN: dict[str, tuple[int, str, str]] = {
+    "charted": (23, "961c999476ca86e0", "40d962e75f0774ea"),
+    "generic": (26, "c207cad41cce2230", "2e7b4ade1678af99"),
+    "home": (21, "c9d969f82e460014", "0ecca334cd549777"),
+    "ward": (57, "9ae2d08d737650af", "1c1da4564d0ef785"),
+    "ward_clean": (53, "d379bc5761060e6a", "0d976bbcd4e98ba1"),
+}
+
+
+def _digest(cohort: str) -> tuple[int, str, str]:
+    c = COHORTS[cohort]
+    events, stream, states = 0, hashlib.sha256(), hashlib.sha256()
+    for p in c.build(PATIENTS, c.days, SEED):
+        state = patient_state.PatientState()
+        for i, reading in enumerate(p.readings):
+            for event in core.process(state, p.subject, "golden", reading).events:
+                stream.update(orjson.dumps(event, option=orjson.OPT_SORT_KEYS) + b"\n")
+                events += 1
+            if i % 100 == 0:
+                states.update(patient_state.encode(state))
+        states.update(patient_state.encode(state))
+    return events, stream.hexdigest()[:16], states.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("cohort", sorted(GOLDEN))
+def test_the_same_readings_give_the_same_alert_events_and_states(cohort: str) -> None:
+    events, stream, states = _digest(cohort)
+    want_events, want_stream, want_states = GOLDEN[cohort]
+    new = f'"{cohort}": ({events}, "{stream}", "{states}")'
+    assert events == want_events, f"{cohort}: {events} alert events, was {want_events}; now {new}"
+    assert stream == want_stream, f"{cohort}: the alert events changed; now {new}"
+    assert states == want_states, f"{cohort}: the encoded states changed; now {new}"

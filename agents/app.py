@@ -2,13 +2,14 @@
 happens at import.
 
 One agent consumes `vigil.readings`. For each record (one device frame, all
-from one patient, keyed by the patient's pseudonym) it decodes and checks the
-record (`app.core.records.decode_readings`), looks up the patient reference
+from one patient, keyed by the patient's pseudonym; or, version 2, several
+frames of patients of the same partition that the gateway coalesced) it decodes
+and checks each frame (`app.core.records.decode_frames`), looks up the patient reference
 alert consumers need (`app.infra.pseudonyms`), advances the patient's state with
 `app.core.patient.process_record`, sends any alert events to `vigil.alerts`,
 and writes the state back once (`agents.codec`: Vigil's versioned encoding,
-never pickle). A record that cannot be processed goes to `vigil.dead-letter`
-and the agent carries on.
+never pickle). A record, or one frame of a record of several, that cannot be
+processed goes to `vigil.dead-letter` and the agent carries on with the rest.
 
 Settings that Faust gets wrong for health data are set here on purpose:
 the web server binds to an explicit address with its table, router, stats
@@ -37,7 +38,7 @@ from agents.codec import EncodedState, StoredPatientState, load_state
 from app.core import patient as core
 from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, RecordError, StateError, TopicError
-from app.core.records import decode_readings, encode_dead_letter
+from app.core.records import ReadingBatch, decode_frames, encode_dead_letter
 from app.infra import metrics, ports
 from app.infra.directory import KafkaPatients
 from app.infra.kafka_security import faust_credentials
@@ -185,28 +186,48 @@ class Worker:
             event = manual.current_event
             message = event.message if event is not None else None
             async with self.lock:
-                try:
-                    alerted = await self.handle(value, message.partition if message is not None else None)
-                except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
-                    await self.dead_letter(exc, value, message)
-                    alerted = None
+                urgent = await self.handle_record(value, message)
                 records = [(manual, event)] if event is not None else []
-                if alerted is not None:
-                    # A record that raised alerts has its patient written at
+                if urgent:
+                    # A record that raised alerts has its patients written at
                     # once: replayed after a crash from an older state, it
                     # would send them again. The record itself is released
-                    # with the records before it (`Unflushed.take_one`).
-                    await self.flush(self.unflushed.take_one(alerted, records))
+                    # with the records before it (`Unflushed.take_some`), by
+                    # the next flush, which writes its other patients too.
+                    await self.flush(self.unflushed.take_some(urgent, records))
                 else:
                     self.unflushed.events += records
                 if self.flush_due():
                     await self.flush(self.unflushed.take())
                     self.flushed_at = time.monotonic()
 
-    async def handle(self, value: bytes, partition: int | None) -> bytes | None:
-        """Process one record; the patient's key when it sent alert events."""
+    async def handle_record(self, value: bytes, message: Any) -> list[bytes]:
+        """Process each frame of one record (one, or several the gateway
+        coalesced); the keys of the patients it sent alert events for (to be
+        written at once). A frame that fails is dead-lettered alone and its
+        neighbours processed."""
+        partition = message.partition if message is not None else None
+        try:
+            frames = decode_frames(value)
+        except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
+            await self.dead_letter(exc, value, message)
+            return []
+        alerted: list[bytes] = []
+        for index, frame in enumerate(frames):
+            try:
+                if not isinstance(frame, ReadingBatch):
+                    raise frame
+                key = await self.handle(frame, partition)
+            except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
+                await self.dead_letter(exc, value, message, index if len(frames) > 1 else None)
+                continue
+            if key is not None:
+                alerted.append(key)
+        return alerted
+
+    async def handle(self, batch: ReadingBatch, partition: int | None) -> bytes | None:
+        """Process one frame; the patient's key when it sent alert events."""
         started = time.perf_counter()
-        batch = decode_readings(value)
         structlog.contextvars.bind_contextvars(trace_id=batch.trace, partition=partition)
         subject = batch.patient  # the pseudonym; the real identifier never comes here
         key = subject.encode()
@@ -307,7 +328,7 @@ class Worker:
             metrics.ALERTS.labels(event["kind"], event["severity"], event["status"]).inc()
         metrics.END_TO_END.observe(max(0.0, time.time() - received_ms / 1000))
 
-    async def dead_letter(self, exc: Exception, value: bytes, message: Any) -> None:
+    async def dead_letter(self, exc: Exception, value: bytes, message: Any, frame: int | None = None) -> None:
         """Put a failed record's whereabouts and reason on `vigil.dead-letter`.
         The log line and the record carry the reason and the exception's
         class, never its message, which could quote a value from the record."""
@@ -323,11 +344,12 @@ class Worker:
             detail=detail,
             partition=partition,
             offset=offset,
+            frame=frame,
         )
         if reason == "error":  # where it raised, for a developer; not the message, which may quote values
             frames = traceback.extract_tb(exc.__traceback__)
             log.debug("record failure", where=[f"{f.filename}:{f.lineno} {f.name}" for f in frames[-5:]])
-        letter = encode_dead_letter(reason, detail, READINGS_TOPIC, partition, offset, value)
+        letter = encode_dead_letter(reason, detail, READINGS_TOPIC, partition, offset, value, frame)
         await self.dead_letters.send(value=letter)
 
     async def revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

@@ -89,9 +89,13 @@ class Unflushed:
         `Consumer._new_offset` checks `min(acked) - committed > 1`), and a
         worker that then stops, or crashes, leaves that record's reading
         out of its patient's state for good."""
-        change = self.states.pop(key, None)
+        return self.take_some([key], events)
+
+    def take_some(self, keys: list[bytes], events: list[Any]) -> Unflushed:
+        """As `take_one`, for the alerting patients of a record of several frames."""
+        states = {key: change for key in keys if (change := self.states.pop(key, None)) is not None}
         self.events += events
-        return Unflushed({key: change} if change is not None else {}, [])
+        return Unflushed(states, [])
 
     def restore(self, taken: Unflushed) -> None:
         """Put back what a failed flush took; states changed since stay newer."""

@@ -25,6 +25,16 @@ Devices send one reading per frame by default (`--batch`: readings per
 frame), as a bedside monitor does once a second; the size of such a frame
 on the websocket and as the gateway's Kafka record is printed first.
 
+`--coalesce MS [MS ...]` compares the gateway's coalescing windows
+(`VIGIL_GATEWAY_COALESCE_MS`; 0: one record per frame) side by side in one
+run instead: for each window, a fresh broker, gateway and worker, and one
+phase at each of the same `--offer` loads (readings/s), with the readings/s
+acked and processed, ack latency p50/p99, the e2e p99 bound, the readings
+per `vigil.readings` record, and the gateway's and the worker's CPU time per
+reading processed (from /proc, the phase and the worker's catching up after it).
+
+    .venv/bin/python load-tests/bench_pipeline.py --coalesce 0 2 --offer 2000 8000 --duration 15
+
 The worker's rate is sampled while the devices send, from 2 s after they
 start (all connected; connecting a thousand devices on a loaded machine takes
 many seconds, which a window counted from the phase's start used to include,
@@ -190,6 +200,61 @@ def plot_latency(runs: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def readings_per_record(text_before: str, text_after: str) -> float | None:
+    """Readings the gateway stored per `vigil.readings` record between two scrapes of its metrics."""
+    def totals(text: str) -> tuple[float, float]:
+        readings = metric(text, "vigil_gateway_readings_total")
+        accepted = sum(v for k, v in readings.items() if 'outcome="accepted"' in k)
+        return accepted, sum(metric(text, "vigil_gateway_readings_records_total").values())
+
+    (r0, n0), (r1, n1) = totals(text_before), totals(text_after)
+    return (r1 - r0) / (n1 - n0) if n1 > n0 else None
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def compare_coalescing(args: argparse.Namespace) -> list[list[str]]:
+    """One row per (window, offered load): a fresh broker, gateway and worker per window."""
+    rows = []
+    for window in args.coalesce:
+        with vigil_services(
+            args.bootstrap, "vigil-bench-coalesce-", args.devices, worker=True,
+            WORKER_ID=f"vigil-bench-coalesce-{window:g}", DEVICE_RATE="1000", DEVICE_BURST="5000",
+            GATEWAY_COALESCE_MS=f"{window:g}",
+        ) as services:
+            url = f"{services.worker_url}/metrics"
+            gateway_url = f"http://127.0.0.1:{os.environ['VIGIL_GATEWAY_HTTP_PORT']}/metrics"
+            for offer in args.offer:
+                print(f"... coalescing {window:g} ms: offering {offer:,.0f} readings/s", file=sys.stderr)
+                before = scrape(gateway_url)
+                pids = (services.gateway.pid, services.worker.pid)  # type: ignore[union-attr]
+                cpu0, readings0 = [cpu_s(p) for p in pids], processed(scrape(url))
+                r = asyncio.run(
+                    phase(services.settings, url, args.devices, offer, args.batch, args.duration, 0.3)
+                )
+                per_record = readings_per_record(before, scrape(gateway_url))
+                wait_caught_up(url)
+                done = max(1.0, processed(scrape(url)) - readings0)
+                spent = [cpu_s(p) - c for p, c in zip(pids, cpu0, strict=True)]
+                gateway_cpu, worker_cpu = (1e6 * s / done for s in spent)
+                ack = r["ack_latency_s"]
+                rows.append([
+                    f"{window:g}", f"{offer:,.0f}", f"{r['throughput_rps']:,.0f}", f"{r['worker_rps']:,.0f}",
+                    "-" if per_record is None else f"{per_record:.1f}", _ms(ack["p50"]), _ms(ack["p99"]),
+                    _ms(r["e2e_p99_bound_s"]), _ms(r["alert_latency_s"]["p99"]), str(r["lost"]),
+                    f"{gateway_cpu:,.0f}", f"{worker_cpu:,.0f}",
+                ])
+    return rows
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1000:.0f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=1000)
@@ -204,7 +269,27 @@ def main() -> int:
     parser.add_argument(
         "--from-json", type=Path, nargs="+", metavar="FILE", help="with --plot: draw saved --json runs"
     )
+    parser.add_argument(
+        "--coalesce", type=float, nargs="+", metavar="MS",
+        help="compare these VIGIL_GATEWAY_COALESCE_MS windows (0: off) at the --offer loads",
+    )
+    parser.add_argument(
+        "--offer", type=float, nargs="+", default=[2000.0, 8000.0], metavar="RPS",
+        help="with --coalesce: readings/s offered, one phase each (default 2000 8000)",
+    )
     args = parser.parse_args()
+    if args.coalesce:
+        benchlib.stop_on_signals()
+        rows = compare_coalescing(args)
+        print(machine_line(machine()))
+        print(f"{args.devices} devices, {args.batch} reading(s) per frame, {args.duration:g} s per phase")
+        print(table(
+            ["coalesce ms", "offered/s", "acked/s", "worker/s", "readings/record", "ack p50 ms",
+             "ack p99 ms", "e2e p99 ms (<=)", "alert p99 ms", "lost", "gateway CPU µs/reading",
+             "worker CPU µs/reading"],
+            rows,
+        ))
+        return 0
     if args.from_json:
         if not args.plot:
             parser.error("--from-json needs --plot")

@@ -111,7 +111,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 from aiokafka.errors import KafkaError  # noqa: E402
 
 from app.core.protocol import Reading  # noqa: E402
-from app.core.records import encode_readings, pseudonym  # noqa: E402
+from app.core.records import encode_frames, encode_readings, partition_for, pseudonym  # noqa: E402
 from app.infra.registry import Registry  # noqa: E402
 from app.infra.settings import READINGS_TOPIC, Settings  # noqa: E402
 from app.infra.topics import ensure_topics  # noqa: E402
@@ -160,6 +160,33 @@ def build_records(
     for k in range(max(len(c) for c in chunks)):
         records.extend(c[k] for c in chunks if k < len(c))
     return records, devices
+
+
+def coalesce(
+    records: list[tuple[bytes, bytes, int]], frames: int, partitions: int
+) -> list[tuple[bytes, bytes, int]]:
+    """As the gateway's coalescing (`VIGIL_GATEWAY_COALESCE_MS`): consecutive
+    frames whose keys share a partition, `frames` at a time, in one version 2
+    record keyed by the first (so on the same partition); 1: unchanged."""
+    if frames <= 1:
+        return records
+    out: list[tuple[bytes, bytes, int]] = []
+    groups: dict[int, list[tuple[bytes, bytes, int]]] = {}
+
+    def close(group: list[tuple[bytes, bytes, int]]) -> None:
+        value = group[0][1] if len(group) == 1 else encode_frames([v for _, v, _ in group])
+        out.append((group[0][0], value, sum(n for _, _, n in group)))
+
+    for record in records:
+        group = groups.setdefault(partition_for(record[0], partitions), [])
+        group.append(record)
+        if len(group) == frames:
+            close(group)
+            group.clear()
+    for group in groups.values():
+        if group:
+            close(group)
+    return out
 
 
 async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes, int]]) -> float:
@@ -413,6 +440,7 @@ async def bench(
     records, devices = build_records(
         bytes.fromhex(key_hex), args.readings, args.patients, args.per_record, args.seed
     )
+    records = coalesce(records, args.frames_per_record, args.partitions)
     naive_records, naive_count = [], 0  # the same stream's first --naive-readings
     for record in records:
         if naive_count >= args.naive_readings:
@@ -1101,6 +1129,11 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=200, help="patients they come from (default 200)")
     parser.add_argument(
         "--per-record", type=int, default=1, help="readings per Kafka record (default 1: a reading per frame)"
+    )
+    parser.add_argument(
+        "--frames-per-record", type=int, default=1,
+        help="frames (of different patients on one partition) coalesced per record, as the gateway does "
+        "with VIGIL_GATEWAY_COALESCE_MS (default 1: a record per frame)",
     )
     parser.add_argument(
         "--curve",

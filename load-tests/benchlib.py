@@ -334,6 +334,7 @@ class Services:
     broker: str  # description of the Kafka they use
     gateway: subprocess.Popen[bytes]
     worker_url: str | None  # http://127.0.0.1:<port> of the worker, if one runs
+    worker: subprocess.Popen[bytes] | None = None
 
 
 @contextlib.contextmanager
@@ -387,6 +388,6 @@ def vigil_services(
                 )
                 if worker:
                     wait_ready(f"{worker_url}/readyz", worker_proc, timeout=120)
-                yield Services(current, broker, gateway, worker_url)
+                yield Services(current, broker, gateway, worker_url, worker_proc if worker else None)
         finally:
             procs.stop_all()

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import faust  # noqa: E402
 from benchlib import comparison_app  # noqa: E402
 
-from app.core.records import decode_readings  # noqa: E402
+from app.core.records import readable_frames  # noqa: E402
 
 stats = {"records": 0, "readings": 0, "first": None, "last": None}
 app, readings_topic = comparison_app("bench-decode-only", 6067, stats)
@@ -46,9 +46,8 @@ async def decode(stream: faust.StreamT[bytes]) -> None:
     async for value in stream:
         if stats["first"] is None:
             stats["first"] = time.time()
-        batch = decode_readings(value)
         stats["records"] += 1
-        stats["readings"] += len(batch.readings)
+        stats["readings"] += sum(len(batch.readings) for batch in readable_frames(value))
         stats["last"] = time.time()
 
 

@@ -128,7 +128,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from app.core import patient as core  # noqa: E402
-from app.core.records import decode_readings, pseudonym  # noqa: E402
+from app.core.records import pseudonym, readable_frames  # noqa: E402
 from app.infra.kafka_local import LocalCluster, LocalKafka  # noqa: E402
 from app.infra.kafka_security import aiokafka_options  # noqa: E402
 from app.infra.registry import Registry  # noqa: E402
@@ -1025,18 +1025,15 @@ def reconcile_readings(
         tuple[str, int], list[tuple[bytes, str]]
     ] = {}  # (device, seq) -> [(fingerprint, reading id)]
     for record in records:
-        try:
-            batch = decode_readings(record.value)
-        except Exception:  # noqa: BLE001 - not a readings record (poison): not a device's reading
-            continue
-        if batch.device_id not in clients:
-            continue
-        for reading in batch.readings:
-            fp = fingerprint(reading["ts"], reading["vitals"])
-            stored.setdefault(batch.device_id, {}).setdefault(fp, []).append(
-                (record.partition, record.offset)
-            )
-            by_seq.setdefault((batch.device_id, reading["seq"]), []).append((fp, reading["id"]))
+        for batch in readable_frames(record.value):  # none of poison: not a device's reading
+            if batch.device_id not in clients:
+                continue
+            for reading in batch.readings:
+                fp = fingerprint(reading["ts"], reading["vitals"])
+                stored.setdefault(batch.device_id, {}).setdefault(fp, []).append(
+                    (record.partition, record.offset)
+                )
+                by_seq.setdefault((batch.device_id, reading["seq"]), []).append((fp, reading["id"]))
     never_acked = not_stored = not_processed = held_stored = 0
     for device_id, device_clients in clients.items():
         copies = stored.get(device_id, {})
@@ -1072,15 +1069,12 @@ def replay(subjects: dict[str, str], records: list[Any], config: core.Config) ->
     states: dict[str, core.PatientState] = {}
     events: list[dict[str, Any]] = []
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
-        try:
-            batch = decode_readings(record.value)
-        except Exception:  # noqa: BLE001 - poison: the worker skips it too
-            continue
-        if batch.patient not in subjects:
-            continue
-        state = states.setdefault(batch.patient, core.PatientState())
-        patient = subjects[batch.patient]
-        events.extend(core.process_record(state, batch, config, patient).events)  # as the worker does
+        for batch in readable_frames(record.value):  # none of poison: the worker skips it too
+            if batch.patient not in subjects:
+                continue
+            state = states.setdefault(batch.patient, core.PatientState())
+            patient = subjects[batch.patient]
+            events.extend(core.process_record(state, batch, config, patient).events)  # as the worker does
     return events
 
 

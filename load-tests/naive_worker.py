@@ -45,7 +45,7 @@ import faust  # noqa: E402
 from benchlib import comparison_app  # noqa: E402
 from river import anomaly, preprocessing  # noqa: E402
 
-from app.core.records import decode_readings  # noqa: E402
+from app.core.records import readable_frames  # noqa: E402
 
 stats = {"records": 0, "readings": 0, "patients": 0, "first": None, "last": None}
 app, readings_topic = comparison_app("bench-naive", 6068, stats)
@@ -65,9 +65,8 @@ async def detect(stream: faust.StreamT[bytes]) -> None:
     async for value in stream:
         if stats["first"] is None:
             stats["first"] = time.time()
-        batch = decode_readings(value)
-        key = batch.patient.encode()
-        for reading in batch.readings:
+        for batch, reading in ((b, r) for b in readable_frames(value) for r in b.readings):
+            key = batch.patient.encode()
             stored = models.get(key)
             if stored is None:
                 model = new_model()

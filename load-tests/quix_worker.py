@@ -61,7 +61,7 @@ from quixstreams import Application, State  # noqa: E402
 from quixstreams.state.rocksdb import RocksDBOptions  # noqa: E402
 from river import stats as river_stats  # noqa: E402
 
-from app.core.records import decode_readings  # noqa: E402
+from app.core.records import readable_frames  # noqa: E402
 from app.infra import ports  # noqa: E402
 
 stats: dict[str, Any] = {"records": 0, "readings": 0, "patients": 0, "first": None, "last": None}
@@ -72,14 +72,21 @@ _patients: set[bytes] = set()
 
 
 def readings_of(value: bytes, key: bytes, timestamp: int, headers: Any) -> list[dict[str, Any]]:
-    """One record (a device frame) -> its readings, one row each."""
+    """One record (a device frame, or several coalesced by the gateway) -> its
+    readings, one row each. The key is the first frame's patient, so a row
+    carries its own patient's pseudonym (`learn` keys its state by it)."""
     if stats["first"] is None:
         stats["first"] = time.time()
     stats["records"] += 1
-    if key not in _patients:
-        _patients.add(key)
-        stats["patients"] = len(_patients)
-    return decode_readings(value).readings
+    rows = []
+    for batch in readable_frames(value):
+        patient = batch.patient.encode()
+        if patient not in _patients:
+            _patients.add(patient)
+            stats["patients"] = len(_patients)
+        own = patient == key  # the record's key: its state, as before
+        rows += batch.readings if own else [{**r, "patient": batch.patient} for r in batch.readings]
+    return rows
 
 
 def learn(reading: dict[str, Any], state: State) -> None:
@@ -88,14 +95,15 @@ def learn(reading: dict[str, Any], state: State) -> None:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             continue
         x = float(value)
-        var = state.get(vital)
+        name = vital if "patient" not in reading else f"{reading['patient']}/{vital}"
+        var = state.get(name)
         if var is None:
             var = river_stats.Var()
         elif var.mean.n > 1:
             spread = math.sqrt(var.get())
             _z = (x - var.mean.get()) / spread if spread else 0.0  # a real app would alert on it
         var.update(x)
-        state.set(vital, var)
+        state.set(name, var)
     stats["readings"] += 1
     stats["last"] = time.time()
 

@@ -249,9 +249,32 @@ def stop(proc: subprocess.Popen[bytes]) -> int:
     return proc.returncode
 
 
-async def read_topic(bootstrap: str, topic: str, predicate, timeout: float = 60.0) -> list[dict]:
+def frames_of(value):
+    """A decoded `vigil.readings` record of several frames (v 2) as its
+    well-formed frames (each a v 1 record; a malformed one, as
+    tests/integration/test_coalescing.py writes, is left out as the worker
+    dead-letters it); any other value as itself."""
+    from app.core.errors import RecordError
+    from app.core.records import decode_readings
+
+    if not (isinstance(value, dict) and value.get("v") == 2 and isinstance(value.get("frames"), list)):
+        return [value]
+    good = []
+    for frame in value["frames"]:
+        try:
+            decode_readings(orjson.dumps(frame))
+        except RecordError:
+            continue
+        good.append(frame)
+    return good
+
+
+async def read_topic(
+    bootstrap: str, topic: str, predicate, timeout: float = 60.0, frames: bool = True
+) -> list[dict]:
     """Records of `topic` (from the start) whose (record, decoded value) match, read with
-    a plain Kafka consumer; returns once at least one matched, or at `timeout`."""
+    a plain Kafka consumer; returns once at least one matched, or at `timeout`. With
+    `frames`, each frame of a `vigil.readings` record of several is matched on its own."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -271,15 +294,17 @@ async def read_topic(bootstrap: str, topic: str, predicate, timeout: float = 60.
                         value = orjson.loads(record.value)
                     except orjson.JSONDecodeError:
                         continue  # another test's poison record (tests/integration/test_worker_hardening.py)
-                    if predicate(record, value):
-                        found.append({"key": record.key, "value": value})
+                    for one in frames_of(value) if frames else [value]:
+                        if predicate(record, one):
+                            found.append({"key": record.key, "value": one})
     finally:
         await consumer.stop()
     return found
 
 
 async def read_all(bootstrap: str, topic: str) -> list[dict]:
-    """Every record of `topic` up to its current end, decoded (JSON values only)."""
+    """Every record of `topic` up to its current end, decoded (JSON values only; each
+    frame of a `vigil.readings` record of several on its own)."""
     from app.infra.settings import Settings
     from app.infra.topics import from_start, read_to_end
 
@@ -288,7 +313,7 @@ async def read_all(bootstrap: str, topic: str) -> list[dict]:
     def keep(records) -> None:
         for record in records:
             try:
-                found.append({"key": record.key, "value": orjson.loads(record.value)})
+                found.extend({"key": record.key, "value": v} for v in frames_of(orjson.loads(record.value)))
             except orjson.JSONDecodeError:
                 continue  # another test's poison record
 

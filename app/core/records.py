@@ -9,7 +9,15 @@ order on one partition and no patient identifier enters the topic:
      "vitals": {...}}, ...]}
 
 Carrying a whole frame as one record lets the worker take many readings per
-Kafka message. `received_ms` travels with the readings so the worker can
+Kafka message. The gateway may also coalesce several frames (of several
+patients) that go to the same partition into one record, version 2:
+
+    {"v": 2, "frames": [<a version 1 record, exactly as above>, ...]}
+
+keyed by its first frame's pseudonym and written to the partition Kafka's
+default partitioner gives each of its frames' keys (`partition_for`), so each
+patient stays on the partition it has always been on. Readers accept both
+versions (`decode_frames`). `received_ms` travels with the readings so the worker can
 measure end-to-end latency instead of estimating it.
 
 `vigil.rejected`, keyed by device, holds what an operator needs to debug a
@@ -44,6 +52,7 @@ from app.core.protocol import Reading
 from app.core.vitals import ACVPU
 
 READINGS_VERSION = 1
+FRAMES_VERSION = 2  # several version 1 records in one: `encode_frames`
 
 # Fixed namespace: the same (device, seq) yields the same reading id forever.
 _READING_NS = uuid.UUID("6f1d4c0e-8a4b-4f5e-9a55-0c7f1e2b9d10")
@@ -116,12 +125,23 @@ def decode_readings(value: bytes) -> ReadingBatch:
     record of the wrong shape is refused as a whole (`RecordError`, sent to
     `vigil.dead-letter` by the worker) before it touches any patient's state.
     """
+    return _frame(_load(value))
+
+
+def _load(value: bytes) -> dict[str, Any]:
     try:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError:
         raise RecordError("undecodable", "record is not JSON") from None
     if not isinstance(obj, dict):
         raise RecordError("wrong_shape", "record is not a JSON object")
+    return obj
+
+
+def _frame(obj: Any) -> ReadingBatch:
+    """One frame's object (a version 1 record), checked."""
+    if not isinstance(obj, dict):
+        raise RecordError("wrong_shape", "a frame is not a JSON object")
     if obj.get("v") != READINGS_VERSION:
         raise RecordError("undecodable", "unknown readings record version")
     device_id, patient = obj.get("device_id"), obj.get("patient")
@@ -139,6 +159,83 @@ def decode_readings(value: bytes) -> ReadingBatch:
     for reading in readings:
         _check_reading(reading)
     return ReadingBatch(device_id, patient, received_ms, readings, trace)
+
+
+MAX_RECORD_FRAMES = 10_000  # frames in one version 2 record; the gateway caps far lower
+
+
+def encode_frames(frames: list[bytes]) -> bytes:
+    """Several `encode_readings` records as one version 2 record, each kept byte for byte."""
+    return b'{"v":2,"frames":[' + b",".join(frames) + b"]}"
+
+
+def decode_frames(value: bytes) -> list[ReadingBatch | RecordError]:
+    """The frames of one `vigil.readings` record, of either version.
+
+    A version 1 record is one frame, decoded as `decode_readings` does (and
+    refused as a whole as it does). In a version 2 record each frame is
+    checked alone: a malformed one is returned as its `RecordError`, in its
+    place, and its neighbours are decoded all the same. `RecordError` is
+    raised only for a record that cannot be read at all."""
+    obj = _load(value)
+    version = obj.get("v")
+    if version == READINGS_VERSION:
+        return [_frame(obj)]
+    if version != FRAMES_VERSION:
+        raise RecordError("undecodable", "unknown readings record version")
+    frames = obj.get("frames")
+    if not isinstance(frames, list) or not 0 < len(frames) <= MAX_RECORD_FRAMES:
+        raise RecordError("wrong_shape", f"frames must be an array of 1 to {MAX_RECORD_FRAMES}")
+    return [_frame_or_error(frame) for frame in frames]
+
+
+def readable_frames(value: bytes) -> list[ReadingBatch]:
+    """The frames of a record that decode, for the tools that count or export
+    readings; none of a record that cannot be read. The worker dead-letters
+    what is left out here."""
+    try:
+        frames = decode_frames(value)
+    except RecordError:
+        return []
+    return [frame for frame in frames if isinstance(frame, ReadingBatch)]
+
+
+def _frame_or_error(obj: Any) -> ReadingBatch | RecordError:
+    try:
+        return _frame(obj)
+    except RecordError as exc:
+        return exc
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash of a record key (`org.apache.kafka.common.utils.Utils.murmur2`)."""
+    m, length = 0x5BD1E995, len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    whole = length - length % 4
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    rest = length % 4
+    if rest >= 3:
+        h ^= data[whole + 2] << 16
+    if rest >= 2:
+        h ^= data[whole + 1] << 8
+    if rest >= 1:
+        h ^= data[whole]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java's and aiokafka's) gives
+    a record with `key` on a topic of `partitions` partitions."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -211,18 +308,27 @@ def encode_rejection_summary(device_id: str, from_ms: int, to_ms: int, counts: d
 
 
 def encode_dead_letter(
-    reason: str, message: str, topic: str, partition: int | None, offset: int | None, value: bytes | None
+    reason: str,
+    message: str,
+    topic: str,
+    partition: int | None,
+    offset: int | None,
+    value: bytes | None,
+    frame: int | None = None,
 ) -> bytes:
     """A record the worker could not process, for `vigil.dead-letter`.
 
     It names where the record is (topic, partition, offset) and why it failed,
     with a fingerprint of its bytes, but carries none of its content: a
     readings record holds a patient's pseudonym and vital signs, which stay
-    on `vigil.readings` under that topic's access rules.
+    on `vigil.readings` under that topic's access rules. For one frame of a
+    record of several, `frame` is its index (from 0); the fingerprint is the
+    whole record's.
     """
     data = value or b""
+    where = {} if frame is None else {"frame": frame}  # which frame of a version 2 record
     return orjson.dumps(
-        {
+        where | {
             "v": 1,
             "reason": reason,
             "message": message,

@@ -6,9 +6,11 @@ gateway reads the clock once (the receipt time), hands the frame to the
 session and performs what it decides, in order (`_perform`): counts, error
 frames, hello replies and acks to send, records for `vigil.rejected`, the
 readings record for `vigil.readings` (keyed by the patient's pseudonym,
-`acks=all`, idempotent producer), a pause for a device over its budget, a
-close. When Kafka has the readings, the session is told (`stored`) and the
-device gets its ack; the stored seqs go to `vigil.device-seqs`.
+`acks=all`, idempotent producer; with `gateway_coalesce_ms` above 0, frames of
+patients on the same partition share one record, `app.gateway.coalesce`,
+written to the partition Kafka's default partitioner gives each of them), a
+pause for a device over its budget, a close. When Kafka has the readings, the
+session is told (`stored`) and the device gets its ack; the stored seqs go to `vigil.device-seqs`.
 
 If Kafka does not acknowledge within `ack_timeout_s`, the device gets
 `unavailable` for those readings and the connection is closed with 1013 (try
@@ -55,6 +57,7 @@ from app.core.directory import SamePatient
 from app.core.errors import GatewayConfigError, StateError
 from app.core.handshake import GuardLimits, HandshakeGuard
 from app.core.protocol import Limits
+from app.core.records import partition_for
 from app.core.session import (
     UNREAD,
     Action,
@@ -67,6 +70,7 @@ from app.core.session import (
     Throttle,
     rejection_summary,
 )
+from app.gateway.coalesce import Coalescer
 from app.gateway.connection import GuardedConnection
 from app.infra import metrics, ports
 from app.infra.directory import KafkaRegistry
@@ -200,6 +204,15 @@ class Gateway:
         self._dirty_windows: dict[str, SeqWindow] = {}  # stored seqs not yet on vigil.device-seqs
         self._flush_scheduled = False
         self._rate_limited_at: dict[str, float] = {}
+        self.coalescer: Coalescer | None = None
+        if settings.gateway_coalesce_ms > 0:
+            self.coalescer = Coalescer(
+                self._hand_over,
+                settings.gateway_coalesce_ms / 1000,
+                settings.gateway_coalesce_frames,
+                settings.gateway_coalesce_bytes,
+            )
+        self._partitions: tuple[int, dict[bytes, int]] = (0, {})  # (count, partition of each key)
         metrics.RATE_LIMITED_DEVICES.set_function(self._count_rate_limited)
 
     def _count_rate_limited(self) -> int:
@@ -358,7 +371,10 @@ class Gateway:
         await self.inflight.acquire()
         metrics.INFLIGHT.inc()
         deadline = time.perf_counter() + self.settings.ack_timeout_s
-        delivery = await self._send_readings(write)
+        if self.coalescer is not None:
+            delivery = await self._coalesce(write)
+        else:
+            delivery = await self._send_readings(write)
         if delivery is None:
             self._release()
             await self._give_up(link, write)
@@ -367,7 +383,39 @@ class Gateway:
         link.pending.add(task)
         task.add_done_callback(link.pending.discard)
 
-    async def _send_readings(self, write: StoreReadings) -> asyncio.Future[Any] | None:
+    async def _coalesce(self, write: StoreReadings) -> asyncio.Future[Any] | None:
+        """The future of the coalesced record that will hold the readings; None
+        if Kafka is down. Without the topic's metadata, written alone as before."""
+        producer = self.producer
+        if producer is None or not self.kafka_ok or self.coalescer is None:
+            return None
+        partition = self._partition(producer, write.key)
+        if partition is None:
+            return await self._send_readings(write)
+        return await self.coalescer.add(partition, write.key, write.value)
+
+    def _partition(self, producer: AIOKafkaProducer, key: bytes) -> int | None:
+        """The partition aiokafka's default partitioner gives `key` on
+        `vigil.readings` now: each patient stays on the partition (and so the
+        worker's table partition) it has always been on."""
+        partitions = producer.client.cluster.partitions_for_topic(READINGS_TOPIC)
+        if not partitions:
+            return None
+        count, known = self._partitions
+        if count != len(partitions):
+            count, known = self._partitions = (len(partitions), {})
+        partition = known.get(key)
+        if partition is None:
+            partition = known[key] = partition_for(key, count)
+        return partition
+
+    async def _hand_over(self, partition: int, key: bytes, value: bytes) -> asyncio.Future[Any] | None:
+        """One (coalesced) record to the producer, for `Coalescer`."""
+        return await self._send_readings(StoreReadings(key, value, (), ()), partition)
+
+    async def _send_readings(
+        self, write: StoreReadings, partition: int | None = None
+    ) -> asyncio.Future[Any] | None:
         """The delivery of the readings record; None if Kafka is down, refused it,
         or did not take it within `ack_timeout_s`. aiokafka's `send` waits while
         a batch of the partition is being retried (its leader moved: seconds, up
@@ -379,7 +427,7 @@ class Gateway:
         try:
             async with asyncio.timeout(self.settings.ack_timeout_s):  # no task per record, as wait_for makes
                 delivery: asyncio.Future[Any] = await producer.send(
-                    READINGS_TOPIC, write.value, key=write.key
+                    READINGS_TOPIC, write.value, key=write.key, partition=partition
                 )
         except (TimeoutError, KafkaError) as exc:
             # A producer that cannot take records (stuck on a batch, or failed
@@ -389,6 +437,7 @@ class Gateway:
             if producer is self.producer:
                 self._kafka_failed()
             return None
+        metrics.READINGS_RECORDS.inc()
         return delivery
 
     async def _ack_when_stored(
@@ -717,6 +766,8 @@ class Gateway:
         for task in self._tasks:
             task.cancel()
         self._write_summaries(final=True)
+        if self.coalescer is not None:
+            await self.coalescer.flush_all()  # frames waiting for their record: written, then acked
         self._flush_windows()  # what is stored, for the next gateway to know
         if self._window_writes:
             await asyncio.wait(self._window_writes, timeout=10)

@@ -54,6 +54,11 @@ READINGS = Counter(
     ["outcome"],
     registry=GATEWAY,
 )
+READINGS_RECORDS = Counter(
+    "vigil_gateway_readings_records_total",
+    "Records handed to Kafka for vigil.readings: one per frame, or one per group of frames coalesced.",
+    registry=GATEWAY,
+)
 BYTES_IN = Counter("vigil_gateway_received_bytes_total", "Bytes of device frames received.", registry=GATEWAY)
 PRODUCE_LATENCY = Histogram(
     "vigil_gateway_produce_latency_seconds",

@@ -24,8 +24,7 @@ import orjson
 
 from app.core.alerts import iso
 from app.core.errors import ExportError as ExportError  # part of its interface
-from app.core.errors import RecordError
-from app.core.records import decode_readings, pseudonym
+from app.core.records import pseudonym, readable_frames
 from app.core.vitals import is_artifact
 from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
 from app.infra.topics import from_start, read_to_end
@@ -60,13 +59,9 @@ async def _scan(settings: Settings, topic: str) -> list[Any]:
 
 def readings_rows(records: list[Any], subject: str, start: int, end: int) -> list[dict[str, Any]]:
     rows = []
-    for record in records:
-        if record.key != subject.encode():
-            continue
-        try:
-            batch = decode_readings(record.value)
-        except RecordError:
-            continue  # a record the worker refused too (vigil.dead-letter)
+    for batch in (b for record in records for b in readable_frames(record.value)):
+        if batch.patient != subject:
+            continue  # a record of several frames is keyed by its first frame's patient only
         for reading in batch.readings:
             if not start <= reading["ts"] < end:
                 continue

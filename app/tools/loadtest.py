@@ -45,8 +45,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
-from app.core.errors import RecordError, TopicError
-from app.core.records import decode_readings, reading_id
+from app.core.errors import TopicError
+from app.core.records import readable_frames, reading_id
 from app.infra.kafka_security import aiokafka_options
 from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
 from app.infra.topics import assignment, from_start, read_to_end
@@ -418,21 +418,18 @@ class LoadRun:
 
         def count(records: list[Any]) -> None:
             for record in records:
-                try:
-                    batch = decode_readings(record.value)
-                except RecordError:  # not a record Vigil can read (poison): not this run's
-                    continue
-                counts = stored.get(batch.device_id)
-                if counts is None:
-                    continue  # another source's device
                 late = record.offset >= committed.get(record.partition, 0)
-                seq0 = self.clients[batch.device_id].seq0 or 0
-                for reading in batch.readings:
-                    index = reading["seq"] - seq0
-                    if 0 <= index < len(counts):
-                        counts[index] = min(255, counts[index] + 1)
-                        if late:
-                            unprocessed[batch.device_id][index] = 1
+                for batch in readable_frames(record.value):  # none of poison: not this run's
+                    counts = stored.get(batch.device_id)
+                    if counts is None:
+                        continue  # another source's device
+                    seq0 = self.clients[batch.device_id].seq0 or 0
+                    for reading in batch.readings:
+                        index = reading["seq"] - seq0
+                        if 0 <= index < len(counts):
+                            counts[index] = min(255, counts[index] + 1)
+                            if late:
+                                unprocessed[batch.device_id][index] = 1
 
         for tp, offset in start.items():
             consumer.seek(tp, offset)

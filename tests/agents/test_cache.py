@@ -38,3 +38,18 @@ def test_a_failed_flush_puts_back_what_it_took_and_newer_states_win() -> None:
     pending.restore(taken)
     assert pending.states == {b"p-1": Change(0, b"new-1"), b"p-2": Change(1, b"old-2")}
     assert pending.events == ["record-1", "record-2"]  # acked in order once written
+
+
+def test_a_record_of_several_frames_has_its_alerting_patients_taken_and_stays_behind() -> None:
+    """A coalesced record that raised alerts for two of its patients: both are
+    written at once; its third patient and the record itself wait, behind the
+    record before it, for the next flush."""
+    from agents.cache import Change, Unflushed
+
+    cache = Unflushed({}, [])
+    cache.states[b"p-before"] = Change(0, b"0")
+    cache.events.append("record 10")
+    cache.states |= {b"p-a": Change(0, b"a"), b"p-b": Change(0, b"b"), b"p-quiet": Change(0, b"q")}
+    taken = cache.take_some([b"p-a", b"p-b"], ["record 11"])
+    assert set(taken.states) == {b"p-a", b"p-b"} and taken.events == []
+    assert set(cache.states) == {b"p-before", b"p-quiet"} and cache.events == ["record 10", "record 11"]

@@ -20,6 +20,7 @@ from app.core.errors import RECORD_FAILURES, Code
 from app.core.protocol import ack_frame, error_frame, hello_frame, parse_frame
 from app.core.records import (
     encode_dead_letter,
+    encode_frames,
     encode_readings,
     encode_rejection,
     encode_rejection_summary,
@@ -90,6 +91,9 @@ def test_documented_frames_are_accepted_and_records_validate() -> None:
     assert parsed.refusals == []
     record = orjson.loads(encode_readings("dev-1", pseudonym(b"k" * 32, "MRN-1"), NOW, parsed.readings))
     validator("readingsRecord").validate(record)
+    one = encode_readings("dev-1", pseudonym(b"k" * 32, "MRN-1"), NOW, parsed.readings)
+    two = encode_readings("dev-2", pseudonym(b"k" * 32, "MRN-2"), NOW, parsed.readings)
+    validator("readingsFrames").validate(orjson.loads(encode_frames([one, two])))
     validator("rejection").validate(orjson.loads(encode_rejection("dev-1", NOW, refusal_for("{x"))))
     refused = parse_frame(
         '{"type": "batch", "readings": [{"seq": 1, "ts": "x", "vitals": {"spo2": 1}}]}', NOW
@@ -142,3 +146,4 @@ def test_dead_letter_records_validate() -> None:
     for reason in RECORD_FAILURES:
         schema.validate(orjson.loads(encode_dead_letter(reason, "why", READINGS_TOPIC, 1, 17, b"{}")))
     schema.validate(orjson.loads(encode_dead_letter("error", "why", READINGS_TOPIC, None, None, None)))
+    schema.validate(orjson.loads(encode_dead_letter("wrong_shape", "why", READINGS_TOPIC, 1, 17, b"{}", 3)))

@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -14,6 +15,7 @@ import pytest
 from aiokafka.errors import KafkaError
 from websockets.exceptions import ConnectionClosed
 
+from app.core.records import decode_frames, partition_for
 from app.gateway.server import Gateway
 from app.infra import metrics
 from app.infra.registry import Device
@@ -26,9 +28,11 @@ READING = '{"type": "reading", "seq": 7, "ts": %d, "vitals": {"heart_rate": 72}}
 class FakeConnection:
     """What `Gateway.handle` uses of a websockets connection."""
 
-    def __init__(self, *frames: str, gone: bool = False) -> None:
-        self.device = Device("dev-1", "patient-42", "2026-01-01T00:00:00Z")
-        self.subject = SUBJECT
+    def __init__(
+        self, *frames: str, gone: bool = False, device: str = "dev-1", subject: str = SUBJECT
+    ) -> None:
+        self.device = Device(device, "patient-42", "2026-01-01T00:00:00Z")
+        self.subject = subject
         self.frames = frames
         self.gone = gone  # the device went away: every send fails
         self.sent: list[dict[str, Any]] = []
@@ -56,14 +60,19 @@ class FakeProducer:
         self.held = held  # `send` itself waits for good (aiokafka, while a batch of the partition is retried)
         self.broken = broken  # `send` raises at once (aiokafka, once its sender died of a fatal error)
         self.records: list[tuple[str, bytes, bytes]] = []
+        self.partitions: list[int | None] = []  # each record's, when the gateway chose it
         self.deliveries: list[asyncio.Future[Any]] = []
+        self.client = SimpleNamespace(cluster=SimpleNamespace(partitions_for_topic=lambda _: set(range(4))))
 
-    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[Any]:
+    async def send(
+        self, topic: str, value: bytes, key: bytes, partition: int | None = None
+    ) -> asyncio.Future[Any]:
         if self.held:
             await asyncio.Event().wait()
         if self.broken:
             raise KafkaError("sender failed")
         self.records.append((topic, value, key))
+        self.partitions.append(partition)
         delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if not self.stalled:
             delivery.set_result(None)
@@ -71,12 +80,19 @@ class FakeProducer:
         return delivery
 
 
-@pytest.fixture
-def gateway(tmp_path: Path) -> Gateway:
-    settings = Settings.from_env(
-        {"VIGIL_HOME": str(tmp_path), "VIGIL_PSEUDONYM_KEY": "ab" * 32, "VIGIL_ACK_TIMEOUT_S": "0.2"}
-    )
-    return Gateway(settings)
+def make_gateway(tmp_path: Path, ack_timeout_s: float = 0.2, coalesce_ms: float = 2) -> Gateway:
+    env = {
+        "VIGIL_HOME": str(tmp_path),
+        "VIGIL_PSEUDONYM_KEY": "ab" * 32,
+        "VIGIL_ACK_TIMEOUT_S": str(ack_timeout_s),
+        "VIGIL_GATEWAY_COALESCE_MS": str(coalesce_ms),
+    }
+    return Gateway(Settings.from_env(env))
+
+
+@pytest.fixture(params=[0, 2], ids=["one-record-per-frame", "coalescing"])
+def gateway(tmp_path: Path, request: pytest.FixtureRequest) -> Gateway:
+    return make_gateway(tmp_path, coalesce_ms=request.param)
 
 
 def reading_frame() -> str:
@@ -125,7 +141,8 @@ async def test_kafka_that_never_confirms_gets_unavailable_then_a_late_store_is_r
     assert not gateway.kafka_ok and not gateway.ready
     assert not gateway.windows["dev-1"].stored(7)
     producer.deliveries[0].set_result(None)  # Kafka stores it after all
-    await asyncio.sleep(0)
+    for _ in range(3):  # its callbacks (the coalesced record's, then the window's)
+        await asyncio.sleep(0)
     assert gateway.windows["dev-1"].stored(7)
 
 
@@ -161,3 +178,77 @@ async def test_a_device_gone_still_has_its_refusals_recorded(gateway: Gateway) -
     await gateway.handle(connection)  # type: ignore[arg-type]
     assert [topic for topic, _, _ in producer.records] == [REJECTED_TOPIC, REJECTED_TOPIC]
     assert connection.sent == []
+
+
+def subjects_on(partition: int, count: int) -> list[str]:
+    """Pseudonyms that Kafka's default partitioner puts on `partition` of 4."""
+    found = (f"p-{i:032x}" for i in range(10_000))
+    return [s for s in found if partition_for(s.encode(), 4) == partition][:count]
+
+
+async def test_frames_of_several_devices_on_one_partition_share_a_record_and_are_acked_once_it_is_stored(
+    tmp_path: Path,
+) -> None:
+    gateway = make_gateway(tmp_path, ack_timeout_s=30, coalesce_ms=50)
+    producer = FakeProducer(stalled=True)
+    gateway.kafka_ok, gateway.producer = True, producer  # type: ignore[assignment]
+    together, alone = subjects_on(1, 3), subjects_on(2, 1)
+    connections = [
+        FakeConnection(reading_frame(), device=f"dev-{i}", subject=subject)
+        for i, subject in enumerate(together + alone)
+    ]
+    handling = [asyncio.create_task(gateway.handle(c)) for c in connections]  # type: ignore[arg-type]
+    async with asyncio.timeout(10):
+        while len(producer.records) < 2:
+            await asyncio.sleep(0.01)
+    by_partition = dict(zip(producer.partitions, producer.records, strict=True))
+    assert sorted(by_partition) == [1, 2]  # one record per partition, on the partition each key has
+    frames = decode_frames(by_partition[1][1])
+    assert sorted(f.patient for f in frames) == sorted(together)  # type: ignore[union-attr]
+    assert by_partition[1][2] == frames[0].patient.encode()  # type: ignore[union-attr]  # the first frame's key
+    assert orjson.loads(by_partition[2][1])["v"] == 1  # a record of one frame is written as before
+    assert by_partition[2][2] == alone[0].encode()
+    await asyncio.sleep(0.05)
+    assert all(c.sent == [] for c in connections)  # nothing acknowledged before Kafka has it
+    for delivery in producer.deliveries:
+        delivery.set_result(None)
+    await asyncio.wait_for(asyncio.gather(*handling), 10)
+    assert all(c.sent == [{"type": "ack", "seq": 7}] for c in connections)
+    assert all(gateway.windows[f"dev-{i}"].stored(7) for i in range(4))
+
+
+async def test_a_coalesced_record_kafka_refuses_answers_unavailable_to_each_of_its_devices(
+    tmp_path: Path,
+) -> None:
+    gateway = make_gateway(tmp_path, ack_timeout_s=30, coalesce_ms=50)
+    producer = FakeProducer(stalled=True)
+    gateway.kafka_ok, gateway.producer = True, producer  # type: ignore[assignment]
+    connections = [
+        FakeConnection(reading_frame(), device=f"dev-{i}", subject=subject)
+        for i, subject in enumerate(subjects_on(3, 3))
+    ]
+    handling = [asyncio.create_task(gateway.handle(c)) for c in connections]  # type: ignore[arg-type]
+    async with asyncio.timeout(10):
+        while not producer.deliveries:
+            await asyncio.sleep(0.01)
+    assert len(producer.records) == 1
+    producer.deliveries[0].set_exception(KafkaError("not stored"))
+    await asyncio.wait_for(asyncio.gather(*handling), 10)
+    for connection in connections:
+        assert [(m["code"], m["seq"]) for m in connection.sent] == [("unavailable", 7)]
+        assert connection.close_code == 1013
+    assert not gateway.kafka_ok  # a fresh producer is due
+
+
+async def test_a_full_record_is_written_without_waiting_for_the_window(tmp_path: Path) -> None:
+    gateway = make_gateway(tmp_path, ack_timeout_s=30, coalesce_ms=60_000)
+    gateway.coalescer.max_frames = 2  # type: ignore[union-attr]
+    producer = FakeProducer()
+    gateway.kafka_ok, gateway.producer = True, producer  # type: ignore[assignment]
+    connections = [
+        FakeConnection(reading_frame(), device=f"dev-{i}", subject=subject)
+        for i, subject in enumerate(subjects_on(0, 4))
+    ]
+    await asyncio.wait_for(asyncio.gather(*(gateway.handle(c) for c in connections)), 10)  # type: ignore[arg-type]
+    assert [len(decode_frames(value)) for _, value, _ in producer.records] == [2, 2]
+    assert all(c.sent == [{"type": "ack", "seq": 7}] for c in connections)

@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from app.infra.kafka_local import LocalKafka
 from app.infra.settings import Settings
 from app.tools.simulate import DeviceClient
-from tests.conftest import ready, stop, wait_ready
+from tests.conftest import frames_of, ready, stop, wait_ready
 from tests.integration.test_gateway import add_device, all_records, auth, drain, kafka_bootstrap, replies
 
 pytestmark = pytest.mark.integration
@@ -53,8 +53,9 @@ async def stored(vigil, device_id: str) -> dict[int, list[dict]]:
 
     def keep(records) -> None:
         for r in records:
-            value = json.loads(r.value)
-            if value["device_id"] == device_id:
+            for value in frames_of(json.loads(r.value)):
+                if value["device_id"] != device_id:
+                    continue
                 for item in value["readings"]:
                     found.setdefault(item["seq"], []).append(item)
 

@@ -29,7 +29,7 @@ from app.infra.kafka_local import LocalKafka, Secured
 from app.infra.kafka_security import aiokafka_options
 from app.infra.settings import Settings
 from app.infra.topics import assignment, ensure_topics, from_start, read_to_end
-from tests.conftest import ROOT, reported_ports, stop, wait_ready
+from tests.conftest import ROOT, frames_of, reported_ports, stop, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -130,8 +130,9 @@ async def _stored(settings: Settings, device_id: str) -> list[int]:
 
     def keep(records) -> None:
         for r in records:
-            value = json.loads(r.value)
-            if value["device_id"] == device_id:
+            for value in frames_of(json.loads(r.value)):
+                if value["device_id"] != device_id:
+                    continue
                 seqs.extend(item["seq"] for item in value["readings"])
 
     consumer = from_start(settings, "vigil.readings")

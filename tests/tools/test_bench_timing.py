@@ -58,3 +58,16 @@ def test_gateway_configurations_are_frames_and_rates() -> None:
     for bad in ("1", "0:5", "1:0", "a:b", ""):
         with pytest.raises(argparse.ArgumentTypeError):
             bench_gateway.configs(bad)
+
+
+def test_coalesced_bench_records_hold_frames_of_one_partition_and_every_reading() -> None:
+    from app.core.records import partition_for, readable_frames
+
+    records, _ = bench_worker.build_records(b"k" * 32, 600, 30, 1, seed=3)
+    coalesced = bench_worker.coalesce(records, 10, 4)
+    assert len(coalesced) < len(records) / 5
+    frames = [f for _, value, _ in coalesced for f in readable_frames(value)]
+    assert sum(n for _, _, n in coalesced) == sum(len(f.readings) for f in frames) == 600
+    for key, value, _ in coalesced:
+        partitions = {partition_for(f.patient.encode(), 4) for f in readable_frames(value)}
+        assert partitions == {partition_for(key, 4)}

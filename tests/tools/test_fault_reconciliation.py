@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "load-tests"))
 
 import faults  # noqa: E402
 
-from app.core.records import reading_id  # noqa: E402
+from app.core.records import encode_frames, reading_id  # noqa: E402
 from app.infra.settings import Settings  # noqa: E402
 
 DEVICE = "dev-1"
@@ -198,3 +198,18 @@ def test_the_table_shows_how_long_each_scenario_took_over_its_runs() -> None:
     assert row["elapsed_s"] == 37.8
     header, _, line = faults.render([row]).splitlines()
     assert header.split()[-2:] == ["time", "s"] and line.split()[-2:] == ["pass", "38"]
+
+
+def test_readings_in_a_record_of_several_frames_are_counted_each() -> None:
+    """The gateway coalesces frames of one partition into one record (v 2):
+    each of its frames' readings is stored, none lost."""
+    c = client()
+    first, second = queue(c, T0, {"heart_rate": 70}), queue(c, T0 + 1, {"heart_rate": 71})
+    ack(c, first)
+    ack(c, second)
+    other = record(0, 0, [(5, T0, {"heart_rate": 60})], device="dev-other").value
+    frames = [record(0, 0, [(first, T0, {"heart_rate": 70})]).value, other,
+              record(0, 0, [(second, T0 + 1, {"heart_rate": 71})]).value]
+    coalesced = SimpleNamespace(partition=0, offset=3, value=encode_frames(frames))
+    result = reconcile([c], [coalesced], {0: 4})
+    assert (result.acked, result.lost, result.stored_twice) == (2, 0, 0)

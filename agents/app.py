@@ -37,6 +37,7 @@ from agents.codec import EncodedState, StoredPatientState, load_state
 from app.core import patient as core
 from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, RecordError, StateError, TopicError
+from app.core.offsets import OffsetCursors, Step
 from app.core.records import decode_readings, encode_dead_letter
 from app.infra import metrics, ports
 from app.infra.directory import KafkaPatients
@@ -137,6 +138,7 @@ class Worker:
         self.unflushed = Unflushed()
         self.flushed_at = time.monotonic()
         self.lock = asyncio.Lock()  # one record, or one flush, at a time
+        self.cursors = OffsetCursors()  # the next offset expected per partition (`in_order`)
         self.app = app = faust_app(settings)
         self.readings = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
         self.alerts = app.topic(ALERTS_TOPIC, key_serializer="raw", value_serializer="raw")
@@ -184,6 +186,8 @@ class Worker:
         async for value in manual:
             event = manual.current_event
             message = event.message if event is not None else None
+            if not await self.in_order(message):
+                continue  # past a gap: not processed, not acked; the skipped records come again
             async with self.lock:
                 try:
                     alerted = await self.handle(value, message.partition if message is not None else None)
@@ -202,6 +206,65 @@ class Worker:
                 if self.flush_due():
                     await self.flush(self.unflushed.take())
                     self.flushed_at = time.monotonic()
+
+    async def in_order(self, message: Any) -> bool:
+        """Whether to process this record: it is the next one expected of its
+        partition (or one before it). A record past a gap (records of the
+        partition skipped on the way here: a Faust fetch-loop bug seen after
+        rebalances, docs/reliability.md) is counted, logged and not
+        processed, and the partition is sought back to the expected offset so
+        the skipped records are fetched again; Faust's commits cannot pass
+        them, since they and every record after them are unacked. If seeking
+        fails, the record is processed after all (the old behaviour)."""
+        if message is None or message.topic != READINGS_TOPIC:
+            return True
+        partition, offset = message.partition, message.offset
+        consumer = self.app.consumer
+        tp = TP(READINGS_TOPIC, partition)
+        committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # Faust's; no public view
+        step = self.cursors.check(partition, offset, committed, time.monotonic())
+        if step is Step.PROCESS:
+            self.cursors.processed(partition, offset)
+            return True
+        expected = self.cursors.expected(partition)
+        if step is Step.SEEK:
+            metrics.OFFSET_GAPS.labels(str(partition)).inc()
+            log.warning(
+                "record past a gap in its partition; seeking back",
+                partition=partition,
+                expected=expected,
+                got=offset,
+            )
+        if step is not Step.SKIP and not await self.seek_back(tp, expected):
+            self.cursors.give_up(partition)
+            self.cursors.processed(partition, offset)
+            return True
+        consumer._unacked_messages.discard(message)  # type: ignore[attr-defined]  # never to be acked
+        return False
+
+    async def seek_back(self, tp: TP, offset: int | None) -> bool:
+        """Seek `tp` to `offset` (Faust's seek: aiokafka's position and Faust's
+        read offset, below which it would drop the records fetched again).
+        What Faust counts as acknowledged from `offset` on is forgotten: this
+        worker acks only records it processed, in order, so those are records
+        it never processed, which Faust's next commit must not pass (a stream
+        acks records it skips as fetched before a rebalance, and `_gap`
+        ranges count as acked)."""
+        consumer = self.app.consumer
+        try:
+            if offset is None or tp not in consumer.assignment():
+                raise ValueError("partition not assigned")
+            _forget_acks_from(consumer, tp, offset)
+            await consumer.seek(tp, offset)
+        except Exception as exc:  # noqa: BLE001 - fall back to processing the record
+            log.error(
+                "could not seek back past a gap; processing the record anyway",
+                partition=tp.partition,
+                expected=offset,
+                error=type(exc).__name__,
+            )
+            return False
+        return True
 
     async def handle(self, value: bytes, partition: int | None) -> bytes | None:
         """Process one record; the patient's key when it sent alert events."""
@@ -342,9 +405,11 @@ class Worker:
             else:
                 await self.app.consumer.commit()
         self.decoded.clear()
+        self.cursors.reset()
 
     async def assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         self.decoded.clear()
+        self.cursors.reset()
         self.joined = True
 
     # -- housekeeping ---------------------------------------------------------------
@@ -451,6 +516,20 @@ class _Written(NamedTuple):
     def of(cls, key: bytes, data: bytes, meta: Any) -> _Written:
         tp = TP(meta.topic, meta.partition)
         return cls(key, EncodedState(data), _Message(key, data, meta.partition, meta.offset, tp))
+
+
+def _forget_acks_from(consumer: Any, tp: TP, offset: int) -> None:
+    """Faust's bookkeeping of what may be committed (`Consumer._new_offset`),
+    from `offset` on: acknowledged offsets and gaps taken as acknowledged."""
+    acked = consumer._acked.get(tp)
+    if acked:
+        acked[:] = [seen for seen in acked if seen < offset]
+    index = consumer._acked_index.get(tp)
+    if index:
+        index.difference_update([seen for seen in index if seen >= offset])
+    gaps = consumer._gap.get(tp)
+    if gaps:
+        gaps.chop(offset, max(offset + 1, gaps.end()))
 
 
 def _page(handler: Any) -> Any:

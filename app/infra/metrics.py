@@ -123,6 +123,13 @@ KAFKA_REACHABLE = Gauge(
     "1 while Kafka answers the worker's metadata probe with a leader for every partition.",
     registry=WORKER,
 )
+OFFSET_GAPS = Counter(
+    "vigil_worker_offset_gaps_total",
+    "vigil.readings records that reached the worker past the next expected offset of their partition "
+    "(records skipped on the way: a bug signal); the worker seeks back and reads the skipped records again.",
+    ["partition"],
+    registry=WORKER,
+)
 STATE_RESETS = Counter(
     "vigil_worker_state_resets_total",
     "Stored patient states that could not be decoded and were started afresh.",

@@ -122,3 +122,76 @@ async def test_a_record_that_raised_alerts_is_not_committable_before_the_records
     await w.flush(w.unflushed.take())  # the next flush writes record 10's patient
     assert written == [b"p-alerted", b"p-quiet"]
     assert consumer._new_offset(tp) == 12  # now both records may be committed
+
+
+class _Stream(_Acks):
+    """The agent's stream as `detect` uses it: records (events) one by one,
+    the current one in `current_event`; after the agent seeks a partition
+    back, what it sought to comes next (as Kafka would deliver it)."""
+
+    def __init__(self, consumer: Any, offsets: list[int]) -> None:
+        super().__init__(consumer)
+        self.offsets = offsets
+        self.current_event: Any = None
+
+    def noack(self) -> _Stream:
+        return self
+
+    async def __aiter__(self) -> Any:
+        while self.offsets:
+            self.current_event = _record(self.offsets.pop(0))
+            yield str(self.current_event.message.offset).encode()
+
+
+async def test_a_record_past_a_gap_is_not_processed_and_the_skipped_records_are_read_again(
+    tmp_path: Path,
+) -> None:
+    """Partition 0 is committed up to offset 10, and record 11 reaches the
+    agent first: record 10 was skipped on the way (Faust's fetch loop, after
+    a rebalance; worker-join-leave). Record 11 must not be processed and
+    must not become committable (Faust commits over a one-record gap at the
+    head of what it was given, and record 10's reading would be lost from
+    its patient's state for good); the partition is sought back to 10, and
+    records 10, 11, 12 are processed once each, in order. Faust's stream
+    acks records it skips as fetched before a rebalance: such an ack of
+    record 10 must not let a commit pass it before it is processed."""
+    w = worker(tmp_path)
+    consumer = w.app.consumer
+    w.app.topics._acking_topics.add(READINGS_TOPIC)
+    tp = TP(READINGS_TOPIC, 0)
+    consumer._committed_offset[tp] = 10
+    consumer.ack(_Message(10))  # the stream skipped a copy fetched before the rebalance, and acked it
+    stream = _Stream(consumer, [11, 12])
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(partition: TP, offset: int) -> None:  # aiokafka's part of Faust's `seek`
+        sought.append((partition, offset))
+        stream.offsets[:] = [10, 11, 12]  # Kafka delivers from the offset sought to
+
+    processed: list[int] = []
+    committable: list[list[int]] = []
+
+    async def handle(value: bytes, partition: int | None) -> None:
+        processed.append(int(value))
+        committable.append(sorted(consumer._acked[tp]))
+        w.unflushed.states[b"p-1"] = Change(0, b"{}")
+
+    def send_changelog(partition: int, key: bytes, value: Any) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(SimpleNamespace(topic="vigil-patients-changelog", partition=partition, offset=1))
+        return future
+
+    consumer._seek = seek  # type: ignore[method-assign]
+    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
+    w.owned = lambda: {0}  # type: ignore[method-assign]
+    w.handle = handle  # type: ignore[method-assign]
+    w.patients.send_changelog = send_changelog  # type: ignore[method-assign]
+
+    await w.detect(stream)  # type: ignore[arg-type]
+    await w.flush(w.unflushed.take())
+
+    assert processed == [10, 11, 12]
+    assert committable == [[], [], []]  # nothing of 10 on counts as acked before its states are written
+    assert sought == [(tp, 10)]
+    assert consumer._read_offset[tp] == 10  # Faust drops records fetched again below its read offset
+    assert consumer._new_offset(tp) == 13

@@ -235,8 +235,14 @@ class Worker:
                 expected=expected,
                 got=offset,
             )
-        if step is not Step.SKIP and not await self.seek_back(tp, expected):
-            self.cursors.give_up(partition)
+        if step is Step.GIVE_UP:
+            log.error(
+                "records past a gap did not come again; processing from here",
+                partition=partition,
+                expected=expected,
+                got=offset,
+            )
+        if step is Step.GIVE_UP or (step is not Step.SKIP and not await self.seek_back(tp, expected)):
             self.cursors.processed(partition, offset)
             return True
         consumer._unacked_messages.discard(message)  # type: ignore[attr-defined]  # never to be acked

@@ -7,7 +7,9 @@ expected offset means records were skipped on the way to the agent (a
 rebalance in Faust's fetch loop: docs/reliability.md, worker-join-leave).
 Such a record is not processed; the shell seeks the partition back to the
 expected offset and skips what arrives until the expected record does,
-seeking again if it does not come within `reseek_after_s`.
+seeking again if it does not come within `reseek_after_s`, and giving up
+after `max_seeks` seeks (the records may no longer be there: retention
+deleted them), so that a partition never stalls on a gap.
 
 Pure: the shell passes the committed offset and the time.
 """
@@ -23,19 +25,22 @@ class Step(Enum):
     SEEK = "seek"  # a new gap: count it, log it, seek back, do not process
     RESEEK = "reseek"  # still waiting for the expected record: seek again, do not process
     SKIP = "skip"  # still waiting after a recent seek: do not process
+    GIVE_UP = "give_up"  # sought back `max_seeks` times in vain: process from here (the old behaviour)
 
 
 @dataclass
 class _Cursor:
     expected: int | None
     seeking_since: float | None = None
+    seeks: int = 0
 
 
 class OffsetCursors:
     """The next expected offset per partition, forgotten on every rebalance."""
 
-    def __init__(self, reseek_after_s: float = 2.0) -> None:
+    def __init__(self, reseek_after_s: float = 2.0, max_seeks: int = 5) -> None:
         self.reseek_after_s = reseek_after_s
+        self.max_seeks = max_seeks
         self._cursors: dict[int, _Cursor] = {}
 
     def reset(self) -> None:
@@ -53,18 +58,14 @@ class OffsetCursors:
         if cursor.expected is None or offset <= cursor.expected:
             return Step.PROCESS
         if cursor.seeking_since is None:
-            cursor.seeking_since = now
+            cursor.seeking_since, cursor.seeks = now, 1
             return Step.SEEK
-        if now - cursor.seeking_since >= self.reseek_after_s:
-            cursor.seeking_since = now
-            return Step.RESEEK
-        return Step.SKIP
+        if now - cursor.seeking_since < self.reseek_after_s:
+            return Step.SKIP
+        if cursor.seeks >= self.max_seeks:
+            return Step.GIVE_UP
+        cursor.seeking_since, cursor.seeks = now, cursor.seeks + 1
+        return Step.RESEEK
 
     def processed(self, partition: int, offset: int) -> None:
         self._cursors[partition] = _Cursor(offset + 1)
-
-    def give_up(self, partition: int) -> None:
-        """Seeking failed: the shell processes the record after all."""
-        cursor = self._cursors.get(partition)
-        if cursor is not None:
-            cursor.seeking_since = None

@@ -195,3 +195,21 @@ async def test_a_record_past_a_gap_is_not_processed_and_the_skipped_records_are_
     assert sought == [(tp, 10)]
     assert consumer._read_offset[tp] == 10  # Faust drops records fetched again below its read offset
     assert consumer._new_offset(tp) == 13
+
+
+async def test_a_record_past_a_gap_is_processed_after_all_when_seeking_back_fails(tmp_path: Path) -> None:
+    """Defensive: if the worker cannot seek (the partition is no longer its
+    own), it processes the record as it did before, rather than stall."""
+    w = worker(tmp_path)
+    consumer = w.app.consumer
+    tp = TP(READINGS_TOPIC, 0)
+    consumer._committed_offset[tp] = 10
+    consumer.assignment = lambda: set()  # type: ignore[method-assign]
+    processed: list[int] = []
+
+    async def handle(value: bytes, partition: int | None) -> None:
+        processed.append(int(value))
+
+    w.handle = handle  # type: ignore[method-assign]
+    await w.detect(_Stream(consumer, [11, 12]))  # type: ignore[arg-type]
+    assert processed == [11, 12]

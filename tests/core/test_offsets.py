@@ -58,3 +58,16 @@ def test_everything_is_forgotten_on_a_rebalance() -> None:
     cursors.reset()
     assert cursors.expected(0) is None
     assert cursors.check(0, 12, committed=12, now=0.0) is Step.PROCESS
+
+
+def test_a_gap_whose_records_never_come_again_is_given_up_after_max_seeks() -> None:
+    """The records may be gone (retention deleted them): the partition must
+    not stall waiting for them."""
+    cursors = OffsetCursors(reseek_after_s=2.0, max_seeks=3)
+    assert cursors.check(0, 500, committed=10, now=0.0) is Step.SEEK
+    assert cursors.check(0, 501, committed=10, now=2.0) is Step.RESEEK
+    assert cursors.check(0, 502, committed=10, now=4.0) is Step.RESEEK
+    assert cursors.check(0, 503, committed=10, now=5.0) is Step.SKIP
+    assert cursors.check(0, 504, committed=10, now=6.0) is Step.GIVE_UP
+    cursors.processed(0, 504)
+    assert cursors.check(0, 505, committed=10, now=6.1) is Step.PROCESS

@@ -46,6 +46,10 @@ class OffsetCursors:
     def reset(self) -> None:
         self._cursors.clear()
 
+    def knows(self, partition: int) -> bool:
+        """Whether a record of the partition came since the last reset."""
+        return partition in self._cursors
+
     def expected(self, partition: int) -> int | None:
         cursor = self._cursors.get(partition)
         return cursor.expected if cursor is not None else None

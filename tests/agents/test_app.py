@@ -124,6 +124,13 @@ async def test_a_record_that_raised_alerts_is_not_committable_before_the_records
     assert consumer._new_offset(tp) == 12  # now both records may be committed
 
 
+def _committed_at(offset: int) -> Any:
+    async def committed(tp: TP) -> int:  # what Kafka answers the worker
+        return offset
+
+    return committed
+
+
 class _Stream(_Acks):
     """The agent's stream as `detect` uses it: records (events) one by one,
     the current one in `current_event`; after the agent seeks a partition
@@ -160,6 +167,7 @@ async def test_a_record_past_a_gap_is_not_processed_and_the_skipped_records_are_
     w.app.topics._acking_topics.add(READINGS_TOPIC)
     tp = TP(READINGS_TOPIC, 0)
     consumer._committed_offset[tp] = 10
+    w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
     consumer.ack(_Message(10))  # the stream skipped a copy fetched before the rebalance, and acked it
     stream = _Stream(consumer, [11, 12])
     sought: list[tuple[TP, int]] = []
@@ -204,6 +212,7 @@ async def test_a_record_past_a_gap_is_processed_after_all_when_seeking_back_fail
     consumer = w.app.consumer
     tp = TP(READINGS_TOPIC, 0)
     consumer._committed_offset[tp] = 10
+    w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
     consumer.assignment = lambda: set()  # type: ignore[method-assign]
     processed: list[int] = []
 
@@ -213,3 +222,31 @@ async def test_a_record_past_a_gap_is_processed_after_all_when_seeking_back_fail
     w.handle = handle  # type: ignore[method-assign]
     await w.detect(_Stream(consumer, [11, 12]))  # type: ignore[arg-type]
     assert processed == [11, 12]
+
+
+async def test_the_first_record_is_checked_against_kafkas_committed_offset_not_fausts_copy(
+    tmp_path: Path,
+) -> None:
+    """Faust's copy of a partition's committed offset can be stale (this
+    worker held the partition before; its revocation commit put the value
+    back): the first record at Kafka's committed offset is no gap."""
+    w = worker(tmp_path)
+    consumer = w.app.consumer
+    tp = TP(READINGS_TOPIC, 0)
+    consumer._committed_offset[tp] = 5  # stale: another worker has since committed up to 10
+    w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
+    sought: list[int] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        sought.append(offset)
+
+    processed: list[int] = []
+
+    async def handle(value: bytes, partition: int | None) -> None:
+        processed.append(int(value))
+
+    consumer._seek = seek  # type: ignore[method-assign]
+    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
+    w.handle = handle  # type: ignore[method-assign]
+    await w.detect(_Stream(consumer, [10, 11]))  # type: ignore[arg-type]
+    assert processed == [10, 11] and sought == []

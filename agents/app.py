@@ -268,8 +268,8 @@ class Worker:
             return None
 
     async def seek_back(self, tp: TP, offset: int | None) -> bool:
-        """Seek `tp` to `offset` (Faust's seek: aiokafka's position and Faust's
-        read offset, below which it would drop the records fetched again).
+        """Seek `tp` to `offset`: aiokafka's position, and Faust's read
+        offset, below which it would drop the records fetched again.
         What Faust counts as acknowledged from `offset` on is forgotten: this
         worker acks only records it processed, in order, so those are records
         it never processed, which Faust's next commit must not pass (a stream
@@ -280,7 +280,10 @@ class Worker:
             if offset is None or tp not in consumer.assignment():
                 raise ValueError("partition not assigned")
             _forget_acks_from(consumer, tp, offset)
-            await consumer.seek(tp, offset)
+            # In the consumer's own thread and loop (`seek` would move
+            # aiokafka's position from this one: the partition went silent).
+            await asyncio.wait_for(consumer.seek_wait({tp: offset}), KAFKA_PROBE_S * 5)
+            consumer._read_offset[tp] = offset or None  # type: ignore[attr-defined]  # as Faust's `seek`
         except Exception as exc:  # noqa: BLE001 - fall back to processing the record
             log.error(
                 "could not seek back past a gap; processing the record anyway",

@@ -172,8 +172,8 @@ async def test_a_record_past_a_gap_is_not_processed_and_the_skipped_records_are_
     stream = _Stream(consumer, [11, 12])
     sought: list[tuple[TP, int]] = []
 
-    async def seek(partition: TP, offset: int) -> None:  # aiokafka's part of Faust's `seek`
-        sought.append((partition, offset))
+    async def seek_wait(partitions: dict[TP, int]) -> None:  # Faust's, in its consumer thread
+        sought.extend(partitions.items())
         stream.offsets[:] = [10, 11, 12]  # Kafka delivers from the offset sought to
 
     processed: list[int] = []
@@ -189,7 +189,7 @@ async def test_a_record_past_a_gap_is_not_processed_and_the_skipped_records_are_
         future.set_result(SimpleNamespace(topic="vigil-patients-changelog", partition=partition, offset=1))
         return future
 
-    consumer._seek = seek  # type: ignore[method-assign]
+    consumer.seek_wait = seek_wait  # type: ignore[method-assign]
     consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
     w.owned = lambda: {0}  # type: ignore[method-assign]
     w.handle = handle  # type: ignore[method-assign]
@@ -237,15 +237,15 @@ async def test_the_first_record_is_checked_against_kafkas_committed_offset_not_f
     w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
     sought: list[int] = []
 
-    async def seek(partition: TP, offset: int) -> None:
-        sought.append(offset)
+    async def seek_wait(partitions: dict[TP, int]) -> None:
+        sought.extend(partitions.values())
 
     processed: list[int] = []
 
     async def handle(value: bytes, partition: int | None) -> None:
         processed.append(int(value))
 
-    consumer._seek = seek  # type: ignore[method-assign]
+    consumer.seek_wait = seek_wait  # type: ignore[method-assign]
     consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
     w.handle = handle  # type: ignore[method-assign]
     await w.detect(_Stream(consumer, [10, 11]))  # type: ignore[arg-type]

@@ -57,6 +57,7 @@ log = structlog.get_logger()
 
 KAFKA_PROBE_S = 2.0  # how often readiness asks Kafka whether it is there
 FLUSH_TIMER_S = 0.1  # how often an idle worker checks whether a flush is due
+RESEEK_TIMER_S = 0.5  # how often the worker checks for a gap whose records have not come again
 
 # Label children bound once: `.labels()` per reading would cost a dict lookup
 # and a lock on the hot path.
@@ -167,6 +168,7 @@ class Worker:
         for path, handler in pages.items():
             app.page(path)(_page(handler))
         app.timer(interval=FLUSH_TIMER_S, name="flush_states")(self.flush_idle)
+        app.timer(interval=RESEEK_TIMER_S, name="reseek_gaps")(self.reseek_gaps)
         app.on_partitions_revoked.connect(self.revoked)
         app.on_partitions_assigned.connect(self.assigned)
         self._serve_web()
@@ -250,6 +252,14 @@ class Worker:
             return True
         consumer._unacked_messages.discard(message)  # type: ignore[attr-defined]  # never to be acked
         return False
+
+    async def reseek_gaps(self) -> None:
+        """Seek again the partitions whose records past a gap have not come
+        again (`OffsetCursors.reseeks_due`)."""
+        for partition, expected in self.cursors.reseeks_due(time.monotonic()):
+            log.warning("records past a gap not come again yet; seeking back again", partition=partition,
+                        expected=expected)
+            await self.seek_back(TP(READINGS_TOPIC, partition), expected)
 
     async def kafka_committed(self, tp: TP) -> int | None:
         """The partition's committed offset, asked of Kafka (where the first

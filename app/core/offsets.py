@@ -71,5 +71,20 @@ class OffsetCursors:
         cursor.seeking_since, cursor.seeks = now, cursor.seeks + 1
         return Step.RESEEK
 
+    def reseeks_due(self, now: float) -> list[tuple[int, int]]:
+        """(partition, expected offset) of the partitions whose records past a
+        gap have not come within `reseek_after_s` of the last seek, for a
+        timer to seek again: when no later record arrives either (Faust can
+        drop the records fetched again when an older fetch moves its read
+        offset past them after the seek, and the devices may have gone
+        quiet), nothing else would."""
+        due = []
+        for partition, cursor in self._cursors.items():
+            waited = cursor.seeking_since is not None and now - cursor.seeking_since >= self.reseek_after_s
+            if waited and cursor.seeks < self.max_seeks and cursor.expected is not None:
+                cursor.seeking_since, cursor.seeks = now, cursor.seeks + 1
+                due.append((partition, cursor.expected))
+        return due
+
     def processed(self, partition: int, offset: int) -> None:
         self._cursors[partition] = _Cursor(offset + 1)

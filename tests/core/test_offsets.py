@@ -71,3 +71,16 @@ def test_a_gap_whose_records_never_come_again_is_given_up_after_max_seeks() -> N
     assert cursors.check(0, 504, committed=10, now=6.0) is Step.GIVE_UP
     cursors.processed(0, 504)
     assert cursors.check(0, 505, committed=10, now=6.1) is Step.PROCESS
+
+
+def test_a_gap_whose_partition_goes_quiet_is_sought_again_by_the_timer() -> None:
+    """No record arrives after the seek (Faust dropped the records fetched
+    again, the devices are quiet): the timer seeks again, up to max_seeks."""
+    cursors = OffsetCursors(reseek_after_s=2.0, max_seeks=3)
+    assert cursors.check(0, 12, committed=10, now=0.0) is Step.SEEK
+    assert cursors.reseeks_due(now=1.0) == []
+    assert cursors.reseeks_due(now=2.0) == [(0, 10)]
+    assert cursors.reseeks_due(now=3.0) == []
+    assert cursors.reseeks_due(now=4.0) == [(0, 10)]
+    assert cursors.reseeks_due(now=9.0) == []  # three seeks: the next record decides (GIVE_UP)
+    assert cursors.check(0, 10, committed=10, now=9.1) is Step.PROCESS

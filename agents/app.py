@@ -229,24 +229,7 @@ class Worker:
             self.cursors.processed(partition, offset)
             return True
         expected = self.cursors.expected(partition)
-        if step is Step.SEEK:
-            metrics.OFFSET_GAPS.labels(str(partition)).inc()
-            log.warning(
-                "record past a gap in its partition; seeking back",
-                partition=partition,
-                expected=expected,
-                got=offset,
-            )
-        if step is Step.RESEEK:
-            log.warning("records past a gap not come again yet; seeking back again", partition=partition,
-                        expected=expected, got=offset)
-        if step is Step.GIVE_UP:
-            log.error(
-                "records past a gap did not come again; processing from here",
-                partition=partition,
-                expected=expected,
-                got=offset,
-            )
+        _report_gap(step, partition, expected, offset)
         if step is Step.GIVE_UP or (step is not Step.SKIP and not await self.seek_back(tp, expected)):
             self.cursors.processed(partition, offset)
             return True
@@ -257,8 +240,7 @@ class Worker:
         """Seek again the partitions whose records past a gap have not come
         again (`OffsetCursors.reseeks_due`)."""
         for partition, expected in self.cursors.reseeks_due(time.monotonic()):
-            log.warning("records past a gap not come again yet; seeking back again", partition=partition,
-                        expected=expected)
+            _report_gap(Step.RESEEK, partition, expected, None)
             await self.seek_back(TP(READINGS_TOPIC, partition), expected)
 
     async def kafka_committed(self, tp: TP) -> int | None:
@@ -554,6 +536,20 @@ class _Written(NamedTuple):
     def of(cls, key: bytes, data: bytes, meta: Any) -> _Written:
         tp = TP(meta.topic, meta.partition)
         return cls(key, EncodedState(data), _Message(key, data, meta.partition, meta.offset, tp))
+
+
+def _report_gap(step: Step, partition: int, expected: int | None, got: int | None) -> None:
+    """Count and log a gap (partition and offsets only: no patient data)."""
+    if step is Step.SEEK:
+        metrics.OFFSET_GAPS.labels(str(partition)).inc()
+        log.warning("record past a gap in its partition; seeking back", partition=partition,
+                    expected=expected, got=got)
+    elif step is Step.RESEEK:
+        log.warning("records past a gap have not come again yet; seeking back again", partition=partition,
+                    expected=expected, got=got)
+    elif step is Step.GIVE_UP:
+        log.error("records past a gap did not come again; processing from here", partition=partition,
+                  expected=expected, got=got)
 
 
 def _forget_acks_from(consumer: Any, tp: TP, offset: int) -> None:

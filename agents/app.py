@@ -38,6 +38,7 @@ from agents.codec import EncodedState, StoredPatientState, load_state
 from app.core import patient as core
 from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, RecordError, StateError, TopicError
+from app.core.offsets import OffsetCursors, Step
 from app.core.records import ReadingBatch, decode_frames, encode_dead_letter
 from app.infra import metrics, ports
 from app.infra.directory import KafkaPatients
@@ -57,6 +58,7 @@ log = structlog.get_logger()
 
 KAFKA_PROBE_S = 2.0  # how often readiness asks Kafka whether it is there
 FLUSH_TIMER_S = 0.1  # how often an idle worker checks whether a flush is due
+RESEEK_TIMER_S = 0.5  # how often the worker checks for a gap whose records have not come again
 
 # Label children bound once: `.labels()` per reading would cost a dict lookup
 # and a lock on the hot path.
@@ -138,6 +140,7 @@ class Worker:
         self.unflushed = Unflushed()
         self.flushed_at = time.monotonic()
         self.lock = asyncio.Lock()  # one record, or one flush, at a time
+        self.cursors = OffsetCursors()  # the next offset expected per partition (`in_order`)
         self.app = app = faust_app(settings)
         self.readings = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
         self.alerts = app.topic(ALERTS_TOPIC, key_serializer="raw", value_serializer="raw")
@@ -166,6 +169,7 @@ class Worker:
         for path, handler in pages.items():
             app.page(path)(_page(handler))
         app.timer(interval=FLUSH_TIMER_S, name="flush_states")(self.flush_idle)
+        app.timer(interval=RESEEK_TIMER_S, name="reseek_gaps")(self.reseek_gaps)
         app.on_partitions_revoked.connect(self.revoked)
         app.on_partitions_assigned.connect(self.assigned)
         self._serve_web()
@@ -185,6 +189,8 @@ class Worker:
         async for value in manual:
             event = manual.current_event
             message = event.message if event is not None else None
+            if not await self.in_order(message):
+                continue  # past a gap: not processed, not acked; the skipped records come again
             async with self.lock:
                 urgent = await self.handle_record(value, message)
                 records = [(manual, event)] if event is not None else []
@@ -200,6 +206,84 @@ class Worker:
                 if self.flush_due():
                     await self.flush(self.unflushed.take())
                     self.flushed_at = time.monotonic()
+
+    async def in_order(self, message: Any) -> bool:
+        """Whether to process this record: it is the next one expected of its
+        partition (or one before it). A record past a gap (records of the
+        partition skipped on the way here: a Faust fetch-loop bug seen after
+        rebalances, docs/reliability.md) is counted, logged and not
+        processed, and the partition is sought back to the expected offset so
+        the skipped records are fetched again; Faust's commits cannot pass
+        them, since they and every record after them are unacked. If seeking
+        fails, the record is processed after all (the old behaviour)."""
+        if message is None or message.topic != READINGS_TOPIC:
+            return True
+        partition, offset = message.partition, message.offset
+        consumer = self.app.consumer
+        tp = TP(READINGS_TOPIC, partition)
+        committed = None if self.cursors.knows(partition) else await self.kafka_committed(tp)
+        step = self.cursors.check(partition, offset, committed, time.monotonic())
+        if step is Step.PROCESS:
+            self.cursors.processed(partition, offset)
+            return True
+        expected = self.cursors.expected(partition)
+        _report_gap(step, partition, expected, offset)
+        if step is Step.GIVE_UP or (step is not Step.SKIP and not await self.seek_back(tp, expected)):
+            metrics.OFFSET_GAPS_UNRECOVERED.inc()  # the skipped records' readings are not in the states
+            self.cursors.processed(partition, offset)
+            return True
+        consumer._unacked_messages.discard(message)  # type: ignore[attr-defined]  # never to be acked
+        return False
+
+    async def reseek_gaps(self) -> None:
+        """Seek again the partitions whose records past a gap have not come
+        again (`OffsetCursors.reseeks_due`)."""
+        for partition, expected in self.cursors.reseeks_due(time.monotonic()):
+            _report_gap(Step.RESEEK, partition, expected, None)
+            await self.seek_back(TP(READINGS_TOPIC, partition), expected)
+
+    async def kafka_committed(self, tp: TP) -> int | None:
+        """The partition's committed offset, asked of Kafka (where the first
+        record after an assignment is expected). Not Faust's copy
+        (`_committed_offset`): for a partition this worker held before, the
+        revocation handler's commit puts a value back after Faust forgot it,
+        and the first records can come before Faust's seek of the new
+        assignment updates it (in worker-join-leave it named offsets hundreds
+        of records behind Kafka's). None, and no check, if Kafka does not say."""
+        thread = self.app.consumer._thread  # type: ignore[attr-defined]  # Faust's consumer thread
+        try:
+            kafka = thread._ensure_consumer()
+            return await asyncio.wait_for(thread.call_thread(kafka.committed, tp), KAFKA_PROBE_S * 5)
+        except Exception as exc:  # noqa: BLE001 - no check for this partition's first record
+            log.warning("committed offset not known; first record not checked", error=type(exc).__name__)
+            return None
+
+    async def seek_back(self, tp: TP, offset: int | None) -> bool:
+        """Seek `tp` to `offset`: aiokafka's position, and Faust's read
+        offset, below which it would drop the records fetched again.
+        What Faust counts as acknowledged from `offset` on is forgotten: this
+        worker acks only records it processed, in order, so those are records
+        it never processed, which Faust's next commit must not pass (a stream
+        acks records it skips as fetched before a rebalance, and `_gap`
+        ranges count as acked)."""
+        consumer = self.app.consumer
+        try:
+            if offset is None or tp not in consumer.assignment():
+                raise ValueError("partition not assigned")
+            _forget_acks_from(consumer, tp, offset)
+            # In the consumer's own thread and loop (`seek` would move
+            # aiokafka's position from this one: the partition went silent).
+            await asyncio.wait_for(consumer.seek_wait({tp: offset}), KAFKA_PROBE_S * 5)
+            consumer._read_offset[tp] = offset or None  # type: ignore[attr-defined]  # as Faust's `seek`
+        except Exception as exc:  # noqa: BLE001 - fall back to processing the record
+            log.error(
+                "could not seek back past a gap; processing the record anyway",
+                partition=tp.partition,
+                expected=offset,
+                error=type(exc).__name__,
+            )
+            return False
+        return True
 
     async def handle_record(self, value: bytes, message: Any) -> list[bytes]:
         """Process each frame of one record (one, or several the gateway
@@ -364,9 +448,11 @@ class Worker:
             else:
                 await self.app.consumer.commit()
         self.decoded.clear()
+        self.cursors.reset()
 
     async def assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         self.decoded.clear()
+        self.cursors.reset()
         self.joined = True
 
     # -- housekeeping ---------------------------------------------------------------
@@ -473,6 +559,34 @@ class _Written(NamedTuple):
     def of(cls, key: bytes, data: bytes, meta: Any) -> _Written:
         tp = TP(meta.topic, meta.partition)
         return cls(key, EncodedState(data), _Message(key, data, meta.partition, meta.offset, tp))
+
+
+def _report_gap(step: Step, partition: int, expected: int | None, got: int | None) -> None:
+    """Count and log a gap (partition and offsets only: no patient data)."""
+    if step is Step.SEEK:
+        metrics.OFFSET_GAPS.labels(str(partition)).inc()
+        log.warning("record past a gap in its partition; seeking back", partition=partition,
+                    expected=expected, got=got)
+    elif step is Step.RESEEK:
+        log.warning("records past a gap have not come again yet; seeking back again", partition=partition,
+                    expected=expected, got=got)
+    elif step is Step.GIVE_UP:
+        log.error("records past a gap did not come again; processing from here", partition=partition,
+                  expected=expected, got=got)
+
+
+def _forget_acks_from(consumer: Any, tp: TP, offset: int) -> None:
+    """Faust's bookkeeping of what may be committed (`Consumer._new_offset`),
+    from `offset` on: acknowledged offsets and gaps taken as acknowledged."""
+    acked = consumer._acked.get(tp)
+    if acked:
+        acked[:] = [seen for seen in acked if seen < offset]
+    index = consumer._acked_index.get(tp)
+    if index:
+        index.difference_update([seen for seen in index if seen >= offset])
+    gaps = consumer._gap.get(tp)
+    if gaps:
+        gaps.chop(offset, max(offset + 1, gaps.end()))
 
 
 def _page(handler: Any) -> Any:

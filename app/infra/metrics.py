@@ -128,6 +128,19 @@ KAFKA_REACHABLE = Gauge(
     "1 while Kafka answers the worker's metadata probe with a leader for every partition.",
     registry=WORKER,
 )
+OFFSET_GAPS = Counter(
+    "vigil_worker_offset_gaps_total",
+    "vigil.readings records that reached the worker past the next expected offset of their partition "
+    "(records skipped on the way: a bug signal); the worker seeks back and reads the skipped records again.",
+    ["partition"],
+    registry=WORKER,
+)
+OFFSET_GAPS_UNRECOVERED = Counter(
+    "vigil_worker_offset_gaps_unrecovered_total",
+    "Records past a gap that the worker processed without the skipped records read again (seeking back "
+    "failed, or they did not come after 5 seeks): their readings are missing from the patients' states.",
+    registry=WORKER,
+)
 STATE_RESETS = Counter(
     "vigil_worker_state_resets_total",
     "Stored patient states that could not be decoded and were started afresh.",

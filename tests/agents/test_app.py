@@ -122,3 +122,134 @@ async def test_a_record_that_raised_alerts_is_not_committable_before_the_records
     await w.flush(w.unflushed.take())  # the next flush writes record 10's patient
     assert written == [b"p-alerted", b"p-quiet"]
     assert consumer._new_offset(tp) == 12  # now both records may be committed
+
+
+def _committed_at(offset: int) -> Any:
+    async def committed(tp: TP) -> int:  # what Kafka answers the worker
+        return offset
+
+    return committed
+
+
+class _Stream(_Acks):
+    """The agent's stream as `detect` uses it: records (events) one by one,
+    the current one in `current_event`; after the agent seeks a partition
+    back, what it sought to comes next (as Kafka would deliver it)."""
+
+    def __init__(self, consumer: Any, offsets: list[int]) -> None:
+        super().__init__(consumer)
+        self.offsets = offsets
+        self.current_event: Any = None
+
+    def noack(self) -> _Stream:
+        return self
+
+    async def __aiter__(self) -> Any:
+        while self.offsets:
+            self.current_event = _record(self.offsets.pop(0))
+            yield str(self.current_event.message.offset).encode()
+
+
+async def test_a_record_past_a_gap_is_not_processed_and_the_skipped_records_are_read_again(
+    tmp_path: Path,
+) -> None:
+    """Partition 0 is committed up to offset 10, and record 11 reaches the
+    agent first: record 10 was skipped on the way (Faust's fetch loop, after
+    a rebalance; worker-join-leave). Record 11 must not be processed and
+    must not become committable (Faust commits over a one-record gap at the
+    head of what it was given, and record 10's reading would be lost from
+    its patient's state for good); the partition is sought back to 10, and
+    records 10, 11, 12 are processed once each, in order. Faust's stream
+    acks records it skips as fetched before a rebalance: such an ack of
+    record 10 must not let a commit pass it before it is processed."""
+    w = worker(tmp_path)
+    consumer = w.app.consumer
+    w.app.topics._acking_topics.add(READINGS_TOPIC)
+    tp = TP(READINGS_TOPIC, 0)
+    consumer._committed_offset[tp] = 10
+    w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
+    consumer.ack(_Message(10))  # the stream skipped a copy fetched before the rebalance, and acked it
+    stream = _Stream(consumer, [11, 12])
+    sought: list[tuple[TP, int]] = []
+
+    async def seek_wait(partitions: dict[TP, int]) -> None:  # Faust's, in its consumer thread
+        sought.extend(partitions.items())
+        stream.offsets[:] = [10, 11, 12]  # Kafka delivers from the offset sought to
+
+    processed: list[int] = []
+    committable: list[list[int]] = []
+
+    async def handle_record(value: bytes, message: Any) -> list[bytes]:
+        processed.append(int(value))
+        committable.append(sorted(consumer._acked[tp]))
+        w.unflushed.states[b"p-1"] = Change(0, b"{}")
+        return []
+
+    def send_changelog(partition: int, key: bytes, value: Any) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(SimpleNamespace(topic="vigil-patients-changelog", partition=partition, offset=1))
+        return future
+
+    consumer.seek_wait = seek_wait  # type: ignore[method-assign]
+    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
+    w.owned = lambda: {0}  # type: ignore[method-assign]
+    w.handle_record = handle_record  # type: ignore[method-assign]
+    w.patients.send_changelog = send_changelog  # type: ignore[method-assign]
+
+    await w.detect(stream)  # type: ignore[arg-type]
+    await w.flush(w.unflushed.take())
+
+    assert processed == [10, 11, 12]
+    assert committable == [[], [], []]  # nothing of 10 on counts as acked before its states are written
+    assert sought == [(tp, 10)]
+    assert consumer._read_offset[tp] == 10  # Faust drops records fetched again below its read offset
+    assert consumer._new_offset(tp) == 13
+
+
+async def test_a_record_past_a_gap_is_processed_after_all_when_seeking_back_fails(tmp_path: Path) -> None:
+    """Defensive: if the worker cannot seek (the partition is no longer its
+    own), it processes the record as it did before, rather than stall."""
+    w = worker(tmp_path)
+    consumer = w.app.consumer
+    tp = TP(READINGS_TOPIC, 0)
+    consumer._committed_offset[tp] = 10
+    w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
+    consumer.assignment = lambda: set()  # type: ignore[method-assign]
+    processed: list[int] = []
+
+    async def handle_record(value: bytes, message: Any) -> list[bytes]:
+        processed.append(int(value))
+        return []
+
+    w.handle_record = handle_record  # type: ignore[method-assign]
+    await w.detect(_Stream(consumer, [11, 12]))  # type: ignore[arg-type]
+    assert processed == [11, 12]
+
+
+async def test_the_first_record_is_checked_against_kafkas_committed_offset_not_fausts_copy(
+    tmp_path: Path,
+) -> None:
+    """Faust's copy of a partition's committed offset can be stale (this
+    worker held the partition before; its revocation commit put the value
+    back): the first record at Kafka's committed offset is no gap."""
+    w = worker(tmp_path)
+    consumer = w.app.consumer
+    tp = TP(READINGS_TOPIC, 0)
+    consumer._committed_offset[tp] = 5  # stale: another worker has since committed up to 10
+    w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
+    sought: list[int] = []
+
+    async def seek_wait(partitions: dict[TP, int]) -> None:
+        sought.extend(partitions.values())
+
+    processed: list[int] = []
+
+    async def handle_record(value: bytes, message: Any) -> list[bytes]:
+        processed.append(int(value))
+        return []
+
+    consumer.seek_wait = seek_wait  # type: ignore[method-assign]
+    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
+    w.handle_record = handle_record  # type: ignore[method-assign]
+    await w.detect(_Stream(consumer, [10, 11]))  # type: ignore[arg-type]
+    assert processed == [10, 11] and sought == []

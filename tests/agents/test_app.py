@@ -16,6 +16,7 @@ from agents.app import Worker
 from agents.cache import Change
 from agents.codec import CODEC
 from app.core.state import PatientState
+from app.infra import metrics
 from app.infra.pseudonyms import PatientDirectory
 from app.infra.registry import Registry
 from app.infra.settings import READINGS_TOPIC, Settings
@@ -208,7 +209,9 @@ async def test_a_record_past_a_gap_is_not_processed_and_the_skipped_records_are_
 
 async def test_a_record_past_a_gap_is_processed_after_all_when_seeking_back_fails(tmp_path: Path) -> None:
     """Defensive: if the worker cannot seek (the partition is no longer its
-    own), it processes the record as it did before, rather than stall."""
+    own), it processes the record as it did before, rather than stall, and
+    says so on the counter the SREs' alert watches (VigilWorkerOffsetGap)."""
+    unrecovered = metrics.OFFSET_GAPS_UNRECOVERED._value.get()
     w = worker(tmp_path)
     consumer = w.app.consumer
     tp = TP(READINGS_TOPIC, 0)
@@ -224,6 +227,7 @@ async def test_a_record_past_a_gap_is_processed_after_all_when_seeking_back_fail
     w.handle_record = handle_record  # type: ignore[method-assign]
     await w.detect(_Stream(consumer, [11, 12]))  # type: ignore[arg-type]
     assert processed == [11, 12]
+    assert metrics.OFFSET_GAPS_UNRECOVERED._value.get() == unrecovered + 1
 
 
 async def test_the_first_record_is_checked_against_kafkas_committed_offset_not_fausts_copy(

@@ -18,7 +18,7 @@ from tests.fault_suite import FaultSuite
 pytestmark = pytest.mark.integration
 
 QUICK = [
-    "worker-kill", "gateway-kill", "broker-kill-10s", "poison", "hello-flood",
+    "worker-kill", "gateway-kill", "broker-kill-10s", "worker-join-leave", "poison", "hello-flood",
     "invalid-flood", "rejected-flood", "handshake-flood", "future-timestamp", "seq-reset", "state-bloat",
     "registry-error",
 ]
@@ -56,11 +56,9 @@ def test_no_acknowledged_reading_lost(suite, name: str) -> None:
 
 
 # worker-join-leave (a second worker joins the group mid-stream, then leaves)
-# runs in the full suite only, `load-tests/faults.py --only worker-join-leave`:
-# when partitions move between live workers, some runs' alert events differ
-# from the offline replay and, in some, the group stalls past the suite's
-# wait (a clean-clone CI run on 2026-11-30: 227 readings not committed).
-# Open finding, docs/reliability.md; scale-kill (cluster) is the same family.
+# is checked here since the worker reads again the records Faust skips around
+# a rebalance (it failed about one run in three before: alert events
+# differing from the replay, or a group stalled; docs/reliability.md).
 ALERTS_CHECKED = QUICK
 
 
@@ -82,7 +80,7 @@ def test_scenario_passes(suite, name: str) -> None:
 
 def test_the_suite_prints_one_table_and_fails_when_a_scenario_fails(suite) -> None:
     rows, data, run = suite
-    assert list(rows) == QUICK  # broker-kill-60s and worker-join-leave are for the full run only
+    assert list(rows) == QUICK  # broker-kill-60s is for the full run only
     header, rule, *lines = run.stdout.splitlines()
     assert header.split()[:2] == ["scenario", "runs"] and set(rule) <= {"-", " "}
     assert [line.split()[0] for line in lines[: len(QUICK)]] == QUICK

@@ -57,7 +57,7 @@ def failed_records(vigil) -> dict[str, float]:
 async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> None:
     now = int(time.time() * 1000)
     hour_ago = now - 60 * 60_000
-    failed_before = failed_records(vigil)  # the worker is the session's: other tests' records count too
+    failed_before = failed_records(vigil)  # its group reads vigil.readings from the start: other tests' too
 
     # 1. Poison: records of the wrong shape written straight to the topic by
     # another producer. Each goes to vigil.dead-letter; the worker goes on.
@@ -105,8 +105,9 @@ async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> Non
         assert len(alerts) == 1, (patient, vigil.log("worker")[-3000:])
     assert services["worker"].poll() is None
 
-    # This test's poison only (the session's broker is shared: other tests
-    # dead-letter records of vigil.readings too), by the letters' fingerprint.
+    # This test's poison only, by the letters' fingerprint: the broker is the
+    # session's, and every test's worker (a consumer group of its own) reads
+    # vigil.readings from the start, other tests' malformed records included.
     ours = {hashlib.sha256(value).hexdigest()[:16] for value in poison}
     letters = await read_topic(
         kafka.bootstrap,

@@ -81,8 +81,7 @@ FAULTS_LOG_LEVEL sets the children's VIGIL_LOG_LEVEL (default warning; with
 One table on stdout (one row per scenario, summed over its runs), the
 reasons for each failure below it, `--json FILE` for the same and every run.
 Exits 1 if any scenario failed. `--quick` (one run each, 20 devices, the 10 s
-broker outage only) and `--cluster --quick` (without scale-kill, an open
-finding, docs/reliability.md) are what `make test` runs
+broker outage only) and `--cluster --quick` are what `make test` runs
 (tests/integration/test_faults.py).
 """
 
@@ -1599,12 +1598,10 @@ SCENARIOS = [
 
 # `--cluster`: on a ClusterStack.
 CLUSTER_SCENARIOS = [
-    # Full mode only (not in `make test`): open finding, docs/reliability.md.
     Scenario(
         "scale-kill",
         scale_kill,
         lambda s: s.lead_s + s.tail_s + 15,
-        full_only=True,
         drain_s=60,
         catch_up_s=240,
     ),

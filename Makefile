@@ -9,7 +9,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SIMULATE ?= 20
 
-.PHONY: install path run lint test test-unit kafka-jars prometheus deploy-tools clean
+.PHONY: install path run lint test test-unit kafka-jars prometheus deploy-tools core clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,18 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(BIN)/.installed
+# The compiled core (app/native.py): the per-reading path of app/core built
+# with mypyc (about 20 s), again whenever one of its sources changes. Without
+# a C compiler it says so in one line and the pure-Python core runs.
+NATIVE = $(addprefix app/core/,$(addsuffix .py,stats vitals news2 model alerts state patient))
+app/core/_native.json: $(NATIVE) $(BIN)/.installed
+	$(BIN)/python -m app.tools.build_core --optional
+	@touch $@
+
+core: $(BIN)/.installed
+	$(BIN)/python -m app.tools.build_core
+
+install: $(BIN)/.installed app/core/_native.json
 
 # How to get `vigil` on your PATH: `eval "$$(make -s path)"`, or activate the venv.
 path: install
@@ -77,4 +88,5 @@ test-unit: install
 	$(BIN)/pytest tests/core tests/gateway tests/infra tests/tools tests/agents tests/cli
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache build app/core/_native*
+	rm -f app/core/*.so

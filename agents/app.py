@@ -35,6 +35,7 @@ from faust.types import TP
 
 from agents.cache import MAX_UNFLUSHED, Change, DecodedStates, Unflushed
 from agents.codec import EncodedState, StoredPatientState, load_state
+from app import native
 from app.core import patient as core
 from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, RecordError, StateError, TopicError
@@ -631,7 +632,8 @@ def serve_web(app: faust.App, host: str, port: int, ports_file: Path | None = No
         await runner.setup()
         await aiohttp_web.TCPSite(runner, host, port).start()
         bound = ports.address_port(runner.addresses)
-        log.info("worker web server listening", http=f"http://{host}:{bound}")
+        detection = "compiled" if native.compiled else f"Python ({native.why_not})"
+        log.info("worker web server listening", http=f"http://{host}:{bound}", core=detection)
         if ports_file is not None:
             ports.write(ports_file, {ports.WORKER_WEB: bound})
 

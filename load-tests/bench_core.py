@@ -12,19 +12,29 @@ of CPU time per reading (process time, so that other processes taking turns
 on a shared core do not count), and ratios to Vigil's core; the machines are
 shared and noisy, so read medians and ratios, not single numbers.
 
-    .venv/bin/python load-tests/bench_core.py [--patients 20] [--repeat 5]
+Each of those runs on both cores, side by side: the compiled core (`make
+core`, app/native.py) and the same sources as Python (VIGIL_COMPILED_CORE=0),
+in separate processes taking turns for `--rounds` rounds; the table gives the
+median of the rounds.
+
+    .venv/bin/python load-tests/bench_core.py [--patients 20] [--repeat 5] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+import orjson
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app import native  # noqa: E402
 from app.core import news2  # noqa: E402
 from app.core import patient as core  # noqa: E402
 from app.core import state as patient_state  # noqa: E402
@@ -67,30 +77,69 @@ def encode_state(readings_by_patient: list[list[dict]]) -> None:
             patient_state.encode(state)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--patients", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    population = cohort(args.patients, 1.0, seed=2026)
+def measure(patients: int, repeat: int) -> dict[str, float]:
+    """CPU µs per reading of each function, median of `repeat`, in this process's core."""
+    population = cohort(patients, 1.0, seed=2026)
     readings = [p.readings for p in population]
     n = sum(len(r) for r in readings)
-    results: dict[str, float] = {}
+    results: dict[str, float] = {"readings": n}
     for name, fn in (("vigil core", vigil), ("news2 alone", news2_alone), ("static thresholds", static),
-                     ("state encode", encode_state)):
+                     ("state encode", encode_state)):  # fmt: skip
         runs = []
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             started = time.process_time()
             fn(readings)
             runs.append((time.process_time() - started) / n * 1e6)
         results[name] = statistics.median(runs)
-    print(f"{n} readings from {args.patients} patients, median of {args.repeat} runs, one core")
-    print(f"{'':<20}{'CPU us/reading':>15}{'vs vigil core':>15}")
-    for name, us in results.items():
-        print(f"{name:<20}{us:>15.2f}{us / results['vigil core']:>14.2f}x")
-    print(
-        f"target for vigil core: under 20 us/reading -> {'met' if results['vigil core'] < 20 else 'not met'}"
-    )
+    return results
+
+
+def _round(compiled: bool, args: argparse.Namespace) -> dict[str, float]:
+    env = {**os.environ, "VIGIL_COMPILED_CORE": "1" if compiled else "0"}
+    command = [sys.executable, __file__, "--one", "--patients", str(args.patients)]
+    command += ["--repeat", str(args.repeat)]
+    done = subprocess.run(command, env=env, capture_output=True, check=True)
+    result: dict[str, float] = orjson.loads(done.stdout)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--patients", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the two cores")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # one round, JSON out
+    args = parser.parse_args()
+    if args.one:
+        result = {**measure(args.patients, args.repeat), "compiled": native.compiled}
+        sys.stdout.buffer.write(orjson.dumps(result))
+        return
+    cores = ["source", "compiled"] if native.compiled else ["source"]
+    rounds: dict[str, list[dict[str, float]]] = {c: [] for c in cores}
+    for _ in range(args.rounds):
+        for c in cores:
+            result = _round(c == "compiled", args)
+            if bool(result.pop("compiled")) != (c == "compiled"):
+                sys.exit(f"the {c} core did not load in its round")
+            rounds[c].append(result)
+    n = int(rounds["source"][0]["readings"])
+    if not native.compiled:
+        print(f"compiled core not loaded ({native.why_not}): the sources only")
+    print(f"{n} readings from {args.patients} patients, medians of {args.rounds} alternating rounds "
+          f"(each the median of {args.repeat} runs), one core, CPU us/reading")  # fmt: skip
+    header = f"{'':<20}" + "".join(f"{c:>12}" for c in cores) + f"{'vs vigil core':>15}"
+    print(header + (f"{'compiled/source':>17}" if native.compiled else ""))
+    med = {c: {k: statistics.median(r[k] for r in rounds[c]) for k in rounds[c][0]} for c in cores}
+    best = cores[-1]
+    for name in ("vigil core", "news2 alone", "static thresholds", "state encode"):
+        row = f"{name:<20}" + "".join(f"{med[c][name]:>12.2f}" for c in cores)
+        row += f"{med[best][name] / med[best]['vigil core']:>14.2f}x"
+        if native.compiled:
+            row += f"{med['compiled'][name] / med['source'][name]:>16.2f}x"
+        print(row)
+    us = med[best]["vigil core"]
+    verdict = "met" if us < 20 else "not met"
+    print(f"target for vigil core: under 20 us/reading -> {verdict} ({best}: {us:.2f})")
 
 
 if __name__ == "__main__":

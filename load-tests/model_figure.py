@@ -24,7 +24,6 @@ deterministic (event time, seeded).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import sys
@@ -36,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.core import patient as core  # noqa: E402
 from app.core import state as patient_state  # noqa: E402
-from app.core.model import DAY_MS, MEMORY_MIN, MEMORY_MS, PROFILE_MAX_CADENCE_MS  # noqa: E402
+from app.core.model import DAY_MS, MEMORY_MIN, MEMORY_MS, PROFILE_MAX_CADENCE_MS, Baseline  # noqa: E402
 from app.tools import evaluation  # noqa: E402
 from app.tools.evaluation.common import SimPatient  # noqa: E402
 
@@ -67,6 +66,13 @@ def trace(p: SimPatient, channel: str, config: core.Config = core.Config()) -> d
     return {"points": points, "events": events, "spans": spans(events, p.readings[-1]["ts"])}
 
 
+def _copy(channel: str, b: Baseline) -> Baseline:
+    """A copy through the state's exact encoding (the compiled core's classes
+    do not deep-copy)."""
+    alone = patient_state.PatientState(baselines={channel: b})
+    return patient_state.decode(patient_state.encode(alone)).baselines[channel]
+
+
 def _before(state: patient_state.PatientState, channel: str, ts: int) -> dict[str, Any] | None:
     """The channel's baseline as the core will score this reading against it (read only)."""
     b = state.baselines.get(channel)
@@ -77,7 +83,7 @@ def _before(state: patient_state.PatientState, channel: str, ts: int) -> dict[st
         "mean": b.mean,
         "forecast": b.forecast(math.cos(angle), math.sin(angle)),
         "sd": b.sd,
-        "copy": copy.deepcopy(b),  # as it was: its warm-up, and its surprise for this z
+        "copy": _copy(channel, b),  # as it was: its warm-up, and its surprise for this z
         "mark": (b.recent, b.ph.n, id(b.ph)),
         "baseline": b,
     }

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from app import native
 from app.core.errors import (
     BadInput,
     Exit,
@@ -266,9 +267,11 @@ def _add_evaluate(sub: Any) -> None:
 
 def _version() -> str:
     try:
-        return version("vigil")
+        number = version("vigil")
     except PackageNotFoundError:
-        return "unknown"
+        number = "unknown"
+    core = "compiled" if native.compiled else f"Python: {native.why_not}"
+    return f"{number} (core: {core})"
 
 
 def main(argv: list[str] | None = None) -> int:

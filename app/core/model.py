@@ -339,7 +339,7 @@ class Baseline:
         ph = self.ph
         if ph.drift_detected:
             ph.min_increase = math.inf
-            ph.max_decrease = -1
+            ph.max_decrease = -1.0
             n = 1.0
             mean = increase = decrease = 0.0
         else:

@@ -775,7 +775,12 @@ def _drift_event(r: _Reading, vital: str, old_mean: float, new_level: float, ado
         opened_ms=r.ts,
         event_ms=r.ts,
         reading_id=r.raw["id"],
-        evidence={"vital": vital, "from": round(old_mean, 2), "to": round(new_level, 2), "adopted": adopted},
+        evidence={
+            "vital": vital,
+            "from": round(old_mean, 2),
+            "to": round(float(new_level), 2),  # a float, as sent or not: the same from the compiled core
+            "adopted": adopted,
+        },
         episode_id=alert_id(r.subject, f"baseline_drift/{vital}", r.ts),
     )
 

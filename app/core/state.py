@@ -253,11 +253,17 @@ def _alert(
     opened_ms: int,
     severity: str,
     clear_since_ms: int | None,
-    confirmed: bool,
+    confirmed: int,  # a bool (true), or 1: read either
     notified_ms: int | None,
     lower_since_ms: int | None = None,  # version 4 had neither
     reminders: int = 0,
 ) -> OpenAlert:
     return OpenAlert(
-        opened_ms, Severity(severity), clear_since_ms, confirmed, notified_ms, lower_since_ms, int(reminders)
+        opened_ms,
+        Severity(severity),
+        clear_since_ms,
+        bool(confirmed),
+        notified_ms,
+        lower_since_ms,
+        int(reminders),
     )

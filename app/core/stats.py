@@ -51,7 +51,7 @@ class PageHinkley:
     sum_increase: float = 0.0
     sum_decrease: float = 0.0
     min_increase: float = math.inf
-    max_decrease: float = -1  # River's initial value, an int; kept so encodings match
+    max_decrease: float = -1.0  # River's initial value (an int there; packed as the same double)
     drift_detected: bool = False
 
     def update(self, x: float, min_instances: int, delta: float, threshold: float, alpha: float) -> bool:
@@ -59,7 +59,7 @@ class PageHinkley:
         after a detection starts the test afresh (as River does)."""
         if self.drift_detected:
             self.n, self.mean, self.sum_increase, self.sum_decrease = 0.0, 0.0, 0.0, 0.0
-            self.min_increase, self.max_decrease, self.drift_detected = math.inf, -1, False
+            self.min_increase, self.max_decrease, self.drift_detected = math.inf, -1.0, False
         self.n += 1.0
         self.mean += (1.0 / self.n) * (x - self.mean)
         dev = x - self.mean

@@ -278,6 +278,9 @@ class Settings:
     # Faust table store: rocksdb:// (on disk) or memory://
     worker_store: str = setting("WORKER_STORE", "rocksdb://", choice("rocksdb://", "memory://"))
     uvloop: bool = setting("UVLOOP", True, FLAG)  # gateway and worker on uvloop's event loop
+    # The compiled core (`make core`, app/native.py) when it is built and current; 0: the sources.
+    # Read when `app` is imported, so set it in the environment, not later.
+    compiled_core: bool = setting("COMPILED_CORE", True, FLAG)
     # A condition must hold this long (event time) to open an alert ...
     confirm_s: float = setting("CONFIRM_S", _DETECTION.confirm_ms / 1000, seconds())
     # ... and be gone this long to resolve.

@@ -11,7 +11,7 @@ import pytest
 
 from app.core import patient as core
 from app.core import state as patient_state
-from app.core.alerts import LIFECYCLE_KINDS, OpenAlert
+from app.core.alerts import LIFECYCLE_KINDS, OpenAlert, Severity
 from app.core.errors import RecordError, StateError
 from app.core.records import ReadingBatch, decode_readings, encode_dead_letter, reading_id
 from tests.core.readings import normal
@@ -66,7 +66,7 @@ def test_worst_case_state_fits_the_bound() -> None:
             vitals[f"c{j}_" + "z" * 61] = -999999999999.0 + rng.random()
         core.process(state, "p-subject-1", "dev-1", reading(i, T0 + i * 997 + 1, vitals))
     for kind in LIFECYCLE_KINDS:
-        state.alerts[kind] = OpenAlert(T0 * 3, "medium", T0 * 3, False, T0 * 3)
+        state.alerts[kind] = OpenAlert(T0 * 3, Severity.MEDIUM, T0 * 3, False, T0 * 3)
     data = patient_state.encode(state)
     assert len(data) <= patient_state.MAX_STATE_BYTES
     assert (

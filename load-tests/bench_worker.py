@@ -110,6 +110,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa:
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 from aiokafka.errors import KafkaError  # noqa: E402
 
+from app import native  # noqa: E402
 from app.core.protocol import Reading  # noqa: E402
 from app.core.records import encode_frames, encode_readings, partition_for, pseudonym  # noqa: E402
 from app.infra.registry import Registry  # noqa: E402
@@ -121,7 +122,10 @@ from app.tools.evaluation import cohort  # noqa: E402
 TARGETS = {1: 20_000, 10: 40_000}
 HERE = Path(__file__).resolve().parent
 BASELINES = {"quix": "quix_worker.py", "decode-only": "decode_only_worker.py", "naive": "naive_worker.py"}
-VARIANTS = ("vigil", "quix", "decode-only", "naive")
+VARIANTS = ("vigil", "quix", "decode-only", "naive", "vigil-source")
+# Vigil's worker on the core's sources instead of the compiled core (VIGIL_COMPILED_CORE=0,
+# app/native.py): asked for by name, to measure the compiled core in the same run.
+VIGILS = ("vigil", "vigil-source")
 CURVE = (1, 2, 5, 10, 50)  # readings per record, for --curve
 POLL_S = 0.1  # seconds between two looks at the committed offsets (and Vigil's /metrics)
 
@@ -471,11 +475,11 @@ async def bench(
             ports_file = tmp / f"ports-{variant}-{round_no}.json"
             group = f"bench-{variant}-{run}-{round_no}"
             topic = naive_topic if variant == "naive" else READINGS_TOPIC
-            changelog = f"{group}-patients-changelog" if variant == "vigil" else None
-            if variant == "vigil":
+            changelog = f"{group}-patients-changelog" if variant in VIGILS else None
+            if variant in VIGILS:
                 # A home per run: Faust's RocksDB files are named by table, not by group,
                 # so a second worker in the same home would take the first one's offsets.
-                run_home = tmp / f"vigil-home-{round_no}"
+                run_home = tmp / f"{variant}-home-{round_no}"
                 Registry(settings.with_(home=run_home).registry_path).reissue(devices)
                 env = dict(
                     base_env,
@@ -486,6 +490,7 @@ async def bench(
                     VIGIL_LOG_FORMAT="json",
                     VIGIL_PARTITIONS=str(args.partitions),
                     VIGIL_PSEUDONYM_KEY=key_hex,
+                    VIGIL_COMPILED_CORE="0" if variant == "vigil-source" else "1",
                 )
                 cmd = [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(ports_file)]
             else:
@@ -612,6 +617,8 @@ def report(out: dict[str, Any]) -> str:
         f"naive on the first {cfg['naive_readings']:,} readings only; {out['kafka']}"
     )
     lines.append(benchlib.machine_line(out["machine"]))
+    core = "compiled" if native.compiled else f"the sources ({native.why_not})"
+    lines.append(f"vigil's core: {core}; vigil-source's: the sources (VIGIL_COMPILED_CORE=0)")
     vigil = next((r for r in out["variants"] if r["variant"] == "vigil"), None)
     if vigil:
         target = TARGETS.get(cfg["per_record"])
@@ -1057,6 +1064,7 @@ def plot_curve(points: list[dict[str, Any]], path: Path) -> None:
         "quix": "Quix Streams peer (per-vital River Var)",
         "decode-only": "Faust decode-only (ceiling)",
         "naive": "naive Faust + River",
+        "vigil-source": "Vigil's worker, core not compiled",
     }
     fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
     names = [v["variant"] for v in points[0]["variants"]]
@@ -1179,7 +1187,7 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (worker logs, Kafka data)")
     args = parser.parse_args()
-    default = [v for v in VARIANTS if v != "naive"] if args.curve else list(VARIANTS)
+    default = [v for v in VARIANTS[:4] if v != "naive"] if args.curve else list(VARIANTS[:4])
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else default
     unknown = set(args.variants) - set(VARIANTS)
     if unknown:

@@ -303,7 +303,7 @@ class Settings:
     news2_sustain_s: float = setting("NEWS2_SUSTAIN_S", _DETECTION.news2_sustain_ms / 1000, seconds())
     ack_timeout_s: float = setting("ACK_TIMEOUT_S", 10.0, seconds(0, strict=True))
     # Frames of one partition wait this long for others to share their vigil.readings record; 0: off.
-    gateway_coalesce_ms: float = setting("GATEWAY_COALESCE_MS", 0.0, number(0, strict=False))
+    gateway_coalesce_ms: float = setting("GATEWAY_COALESCE_MS", 2.0, number(0, strict=False))
     # At most this many frames, or bytes, in one coalesced record (under the broker's 1 MiB message limit).
     gateway_coalesce_frames: int = setting("GATEWAY_COALESCE_FRAMES", 100, whole(1, 10_000))
     gateway_coalesce_bytes: int = setting(

@@ -33,6 +33,7 @@ MANIFEST = CORE / "_native.json"
 # The per-reading path, in dependency order. Compiled as one group: one
 # shared library (`app/core/_native__mypyc…so`) and a small module each.
 NATIVE = ("stats", "vitals", "news2", "model", "alerts", "state", "patient")
+GROUP = "_native__mypyc"  # the group's shared library, which every compiled module loads
 OFF = ("0", "false", "no", "off")
 
 compiled = False  # set by select(): True when the core's modules are the extensions
@@ -63,16 +64,18 @@ def _reason() -> str:
     if os.environ.get("VIGIL_COMPILED_CORE", "").strip().lower() in OFF:
         return "VIGIL_COMPILED_CORE=0"
     suffixes = importlib.machinery.EXTENSION_SUFFIXES
-    built = [n for n in NATIVE if any((CORE / f"{n}{s}").exists() for s in suffixes)]
+    built = [n for n in (*NATIVE, GROUP) if any((CORE / f"{n}{s}").exists() for s in suffixes)]
     if not built:
         return "not built (make core)"
     try:
         recorded = orjson.loads(MANIFEST.read_bytes())
     except (OSError, orjson.JSONDecodeError):
+        recorded = None
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("sources"), dict):
         return "no manifest (make core)"
-    if len(built) < len(NATIVE) or recorded.get("python") != sys.implementation.cache_tag:
+    if len(built) < len(NATIVE) + 1 or recorded.get("python") != sys.implementation.cache_tag:
         return "incomplete or built for another Python (make core)"
-    stale = [n for n in NATIVE if recorded.get("sources", {}).get(n) != digest(n)]
+    stale = [n for n in NATIVE if recorded["sources"].get(n) != digest(n)]
     if stale:
         return f"older than the source of {', '.join(stale)} (make core)"
     return ""

@@ -91,3 +91,17 @@ def test_an_extension_older_than_its_source_is_never_loaded(tmp_path: Path) -> N
     assert after[2].strip() == "older than the source of model (make core)"
     (copy / "core" / "_native.json").unlink()
     assert _run(WHICH, tmp_path).split(maxsplit=2)[2].strip() == "no manifest (make core)"
+    (copy / "core" / "_native.json").write_text("[]")
+    assert _run(WHICH, tmp_path).split(maxsplit=2)[2].strip() == "no manifest (make core)"
+
+
+def test_a_missing_shared_library_loads_the_sources(tmp_path: Path) -> None:
+    """The group's shared library gone (a partial copy): the sources, not an ImportError."""
+    _require_compiled()
+    copy = tmp_path / "app"
+    shutil.copytree(ROOT / "app", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for library in (copy / "core").glob(f"{native.GROUP}*"):
+        library.unlink()
+    after = _run(WHICH, tmp_path).split(maxsplit=2)
+    assert after[0] == str(copy / "core" / "model.py")
+    assert after[2].strip() == "incomplete or built for another Python (make core)"

@@ -90,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             build()
     except (Exception, SystemExit) as exc:  # a compiler's failure comes as SystemExit from distutils
         _remove_built()
-        detail = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
-        last = [line for line in output.getvalue().splitlines() if "error" in line.lower()][-1:]
-        print(f"vigil: the compiled core was not built ({(last or detail)[0]}); the pure-Python core "
+        errors = [line for line in output.getvalue().splitlines() if "error:" in line.lower()]
+        reason = (errors or str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
+        print(f"vigil: the compiled core was not built ({reason}); the pure-Python core "
               "runs instead, at about 1.6x the CPU per reading", file=sys.stderr)  # fmt: skip
         if not args.optional:
             print(output.getvalue(), file=sys.stderr)

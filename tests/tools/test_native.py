@@ -105,3 +105,23 @@ def test_a_missing_shared_library_loads_the_sources(tmp_path: Path) -> None:
     after = _run(WHICH, tmp_path).split(maxsplit=2)
     assert after[0] == str(copy / "core" / "model.py")
     assert after[2].strip() == "incomplete or built for another Python (make core)"
+
+
+def test_without_a_c_compiler_the_build_says_so_in_one_line_and_the_sources_run(tmp_path: Path) -> None:
+    """`make install` on a machine without gcc: one line, exit 0, no extension left behind."""
+    copy = tmp_path / "app"
+    shutil.copytree(ROOT / "app", copy, ignore=shutil.ignore_patterns("__pycache__", "*.so", "_native*"))
+    done = subprocess.run(
+        [sys.executable, "-m", "app.tools.build_core", "--optional"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path), "CC": str(tmp_path / "no-such-cc")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vigil: the compiled core was not built ("), lines
+    assert "no-such-cc" in lines[0] and "the pure-Python core runs instead" in lines[0]
+    assert not list((copy / "core").glob("*.so")) and not (copy / "core" / "_native.json").exists()
+    assert _run(WHICH, tmp_path).split(maxsplit=2)[2].strip() == "not built (make core)"

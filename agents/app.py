@@ -632,8 +632,7 @@ def serve_web(app: faust.App, host: str, port: int, ports_file: Path | None = No
         await runner.setup()
         await aiohttp_web.TCPSite(runner, host, port).start()
         bound = ports.address_port(runner.addresses)
-        detection = "compiled" if native.compiled else f"Python ({native.why_not})"
-        log.info("worker web server listening", http=f"http://{host}:{bound}", core=detection)
+        log.info("worker web server listening", http=f"http://{host}:{bound}", core=native.describe())
         if ports_file is not None:
             ports.write(ports_file, {ports.WORKER_WEB: bound})
 

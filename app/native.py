@@ -81,6 +81,11 @@ def _reason() -> str:
     return ""
 
 
+def describe() -> str:
+    """Which core runs, for `vigil --version`, the worker's start line and the benchmarks."""
+    return "compiled" if compiled else f"Python: {why_not}"
+
+
 def select() -> None:
     global compiled, why_not
     if any(f"app.core.{n}" in sys.modules for n in NATIVE):

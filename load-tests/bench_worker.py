@@ -617,8 +617,7 @@ def report(out: dict[str, Any]) -> str:
         f"naive on the first {cfg['naive_readings']:,} readings only; {out['kafka']}"
     )
     lines.append(benchlib.machine_line(out["machine"]))
-    core = "compiled" if native.compiled else f"the sources ({native.why_not})"
-    lines.append(f"vigil's core: {core}; vigil-source's: the sources (VIGIL_COMPILED_CORE=0)")
+    lines.append(f"vigil's core: {native.describe()}; vigil-source's: Python (VIGIL_COMPILED_CORE=0)")
     vigil = next((r for r in out["variants"] if r["variant"] == "vigil"), None)
     if vigil:
         target = TARGETS.get(cfg["per_record"])

@@ -270,8 +270,7 @@ def _version() -> str:
         number = version("vigil")
     except PackageNotFoundError:
         number = "unknown"
-    core = "compiled" if native.compiled else f"Python: {native.why_not}"
-    return f"{number} (core: {core})"
+    return f"{number} (core: {native.describe()})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,13 +35,13 @@ ROOT = native.CORE.parents[1]
 MYPY_CONFIG = "[mypy]\npython_version = 3.11\nignore_missing_imports = True\n"
 
 
+SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+
+
 def _remove_built() -> None:
-    for name in native.NATIVE:
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            (native.CORE / f"{name}{suffix}").unlink(missing_ok=True)
-    for path in native.CORE.glob("_native__mypyc*"):
-        path.unlink()
-    native.MANIFEST.unlink(missing_ok=True)
+    for path in native.CORE.iterdir():
+        if path.name.endswith(SUFFIXES) or path == native.MANIFEST:
+            path.unlink()
 
 
 def build() -> None:
@@ -74,7 +74,7 @@ def build() -> None:
         finally:
             os.chdir(before)
         for built in (src / "app" / "core").iterdir():
-            if built.suffix == ".so" or built.name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+            if built.name.endswith(SUFFIXES):
                 shutil.copy2(built, native.CORE / built.name)
     record = {"python": sys.implementation.cache_tag, "sources": native.manifest()}
     native.MANIFEST.write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))

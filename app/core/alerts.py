@@ -53,6 +53,7 @@ LIFECYCLE_KINDS = (Kind.NEWS2, Kind.ANOMALY, Kind.TREND, Kind.SIGNAL_QUALITY)
 PHYSIOLOGY = frozenset({Kind.NEWS2, Kind.ANOMALY, Kind.TREND})
 SEVERITIES = tuple(Severity)
 RENOTIFY_READINGS = 4  # reminders at most every this many readings at the patient's cadence
+SETTLE_CADENCES = 2  # a severity follows its condition down after this many cadences lower (`_settle`)
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
@@ -66,9 +67,7 @@ def alert_id(subject: str, kind: str, opened_ms: int) -> str:
 
 
 def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
-    )
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -80,6 +79,7 @@ class OpenAlert:
     notified_ms: int | None = None  # event time of the last open, escalation or reminder
     lower_since_ms: int | None = None  # event time the condition fell below `severity` (still holding)
     reminders: int = 0  # reminders since it opened (`reminder_due`)
+    marks: int = 0  # parts of the condition at their worst when last told (`Finding.marks`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +91,9 @@ class Finding:
     evidence: dict[str, Any]
     urgent: bool = False  # opens without waiting for confirmation
     hold_ms: int = 0  # must hold at least this long to open (a longer confirmation than `confirm_ms`)
+    # Parts of the condition at their worst now, one bit each (NEWS2: the
+    # parameters scoring 3): one not at its worst when last told escalates.
+    marks: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +128,18 @@ def transition(
       removed 60 % of alarms, ../shared/reference/clinical.md); a condition
       that goes away before that never alarms. An urgent finding, or
       `confirm_ms` 0, opens at once;
-    - "escalated" when an open alert's severity rises. The severity follows
-      the condition down as well, without an event of its own, once the
-      condition has held only at a lower severity for `resolve_after_ms`
+    - "escalated" when an open alert's severity rises, or when a part of its
+      condition reaches its worst that was not there when last told
+      (`Finding.marks`: a NEWS2 parameter newly scoring 3 inside a high
+      alert, a new hypoxia in a sedated patient). The severity follows the
+      condition down as well, without an event of its own, once the
+      condition has held only at a lower severity for `resolve_after_ms`, or
+      `SETTLE_CADENCES` of the patient's cadence when that is longer
       (`_settle`): a NEWS2 alert whose band went back from high to medium is
       medium again, and the next rise to high escalates again (a new
-      emergency trigger), as NEWS2 on its own would call it;
+      emergency trigger), as NEWS2 on its own would call it. A score that
+      dips for one charted value and comes back is the same trigger, not a
+      new one;
     - "reminder" while it still holds (`renotify_ms` 0: never): the first
       `renotify_ms` after the open, each later one twice as long after the
       notification before (an escalation is one), up to `renotify_max_ms`
@@ -149,6 +158,7 @@ def transition(
     already open carry on. `open_alerts` is updated in place.
     """
     changes: list[Change] = []
+    settle_ms = max(resolve_after_ms, int(SETTLE_CADENCES * cadence_ms))
     if cadence_ms >= resolve_after_ms:
         resolve_after_ms = 0
     if renotify_ms > 0 and RENOTIFY_READINGS * cadence_ms > renotify_ms:
@@ -165,7 +175,7 @@ def transition(
             change = _opened(kind, current, finding, ts_ms) if current.confirmed else None
         elif finding is not None and current is not None:
             change = _still_holds(
-                kind, current, finding, ts_ms, confirm_ms, resolve_after_ms, renotify_ms, renotify_max_ms
+                kind, current, finding, ts_ms, confirm_ms, settle_ms, renotify_ms, renotify_max_ms
             )
         elif current is not None:
             change = _cleared(open_alerts, kind, current, ts_ms, resolve_after_ms)
@@ -181,6 +191,7 @@ def _opened(kind: Kind, current: OpenAlert, finding: Finding, ts_ms: int) -> Cha
     current.confirmed = True
     current.notified_ms = ts_ms
     current.reminders = 0
+    current.marks = finding.marks
     return Change(Status.OPEN, kind, current, finding)
 
 
@@ -190,7 +201,7 @@ def _still_holds(
     finding: Finding,
     ts_ms: int,
     confirm_ms: int,
-    resolve_after_ms: int,
+    settle_ms: int,
     renotify_ms: int,
     renotify_max_ms: int,
 ) -> Change | None:
@@ -203,32 +214,37 @@ def _still_holds(
         if ts_ms - current.opened_ms >= max(confirm_ms, finding.hold_ms) or finding.urgent:
             return _opened(kind, current, finding, ts_ms)
         return None
-    if rank(finding.severity) > rank(current.severity):
-        current.severity = finding.severity
+    rises = rank(finding.severity) > rank(current.severity)
+    if rises or finding.marks & ~current.marks:
+        if rises:
+            current.severity = finding.severity
         current.notified_ms = ts_ms
         current.lower_since_ms = None
+        current.marks |= finding.marks
         return Change(Status.ESCALATED, kind, current, finding)
-    _settle(current, finding, ts_ms, resolve_after_ms)
+    _settle(current, finding, ts_ms, settle_ms)
     if reminder_due(current, ts_ms, renotify_ms, renotify_max_ms):
         current.notified_ms = ts_ms
         current.reminders += 1
+        current.marks = finding.marks
         return Change(Status.REMINDER, kind, current, finding)
     return None
 
 
-def _settle(current: OpenAlert, finding: Finding, ts_ms: int, resolve_after_ms: int) -> None:
+def _settle(current: OpenAlert, finding: Finding, ts_ms: int, settle_ms: int) -> None:
     """An open alert's severity follows its condition down once the condition
-    has held only at a lower severity for `resolve_after_ms` (the wait that
-    damps a resolution damps this too: a band flickering down for one reading
-    of a dense monitor changes nothing). No event says so (the next reminder
-    or resolution carries the severity); what it changes is that a rise
-    back escalates again, instead of hiding behind the severity reached once."""
+    has held only at a lower severity for `settle_ms` (the wait that damps a
+    resolution damps this too: a band flickering down for one reading of a
+    dense monitor, or for one charted value, changes nothing). No event says
+    so (the next reminder or resolution carries the severity); what it
+    changes is that a rise back escalates again, instead of hiding behind
+    the severity reached once."""
     if rank(finding.severity) >= rank(current.severity):
         current.lower_since_ms = None
         return
     if current.lower_since_ms is None:
         current.lower_since_ms = ts_ms
-    if ts_ms - current.lower_since_ms >= resolve_after_ms:
+    if ts_ms - current.lower_since_ms >= settle_ms:
         current.severity = finding.severity
         current.lower_since_ms = None
 

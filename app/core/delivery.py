@@ -185,7 +185,7 @@ class SeqWindow:
         if len(data) != _V2_SIZE or data[:1] != _V2:
             raise StateError("undecodable sequence window")
         top = int.from_bytes(data[1:9], "big") - 1
-        bits = int.from_bytes(data[9:_V1_SIZE + 1], "big")
+        bits = int.from_bytes(data[9 : _V1_SIZE + 1], "big")
         ordered = data[_V1_SIZE + 1 :]
         cut = (WINDOW - (top + 1) % WINDOW) * FP_BYTES
         return cls(top, bits, bytearray(ordered[cut:] + ordered[:cut]))

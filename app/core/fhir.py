@@ -114,9 +114,14 @@ def _loinc(concept: Any) -> str | None:
     if not isinstance(concept, dict) or not isinstance(concept.get("coding"), list):
         return None
     for coding in concept["coding"]:
-        if isinstance(coding, dict) and coding.get("system") == LOINC and coding.get("code") in (
-            *VITAL_BY_LOINC,
-            BP_PANEL,
+        if (
+            isinstance(coding, dict)
+            and coding.get("system") == LOINC
+            and coding.get("code")
+            in (
+                *VITAL_BY_LOINC,
+                BP_PANEL,
+            )
         ):
             code: str = coding["code"]
             return code

@@ -88,12 +88,17 @@ CADENCE_CLIP = 10.0  # one interval moves the cadence by at most this many times
 SPARSE_MS = 5 * 60 * 1000
 FRESH_CADENCES = 1.5  # a NEWS2 parameter is fresh this many of its cadences (or news2_max_age_ms) ...
 FRESH_CAP_MS = 24 * 60 * 60 * 1000  # ... and never older than a day
+# An open high NEWS2 alert stays high while the score is this or more (one
+# point below the band's 7): a score sitting on the band's edge is one
+# emergency trigger, not a new one each time it steps back up.
+HIGH_HELD_FROM = 6
 
 _PLAUSIBLE = {name: vital.plausible for name, vital in NUMERIC.items()}
 # A number is a value of exactly these classes (bool, a subclass of int, is not).
 _NUMBERS: frozenset[Any] = frozenset({int, float})
 _CHECKED = {**_PLAUSIBLE, PULSE_RATE: NUMERIC["heart_rate"].plausible}  # channels whose signal is judged
 _NEWS2_PARAMETERS = frozenset(news2.PARAMETERS)
+_NEWS2_BIT = {name: 1 << i for i, name in enumerate(news2.PARAMETERS)}  # `Finding.marks`
 _RADIANS_PER_MS = 2 * math.pi / DAY_MS
 # Enum members bound once: looking one up on its class costs four times a
 # plain name on the hot path.
@@ -512,7 +517,7 @@ def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
     steps = r.steps
     if not steps or len(steps) > 1 or r.judged < 2:
         return  # nothing large, corroborated, or nothing that could have corroborated it
-    (name, size), = steps.items()
+    ((name, size),) = steps.items()
     if size >= config.step_z and name in NUMERIC and name not in r.bad:
         r.bad = set(r.bad) | {name}
 
@@ -814,6 +819,8 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     score = news2.score(current, config.scale2)
     band = score.band
     severity = _NEWS2_SEVERITY.get(band)
+    if band == "medium" and score.total >= HIGH_HELD_FROM and _open_high(state):
+        severity = _HIGH  # one point below the high band's edge: still the same trigger
     if severity is None and _NEWS2 not in state.alerts:
         return
     r.evidence[_NEWS2] = evidence = {
@@ -836,9 +843,19 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         urgent = (band in ("medium", "high") and len(deviating) >= 2) or _sparse(
             state, deviating or list(score.subscores)
         )
-        r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent)
+        marks = 0
+        for name, sub in score.subscores.items():
+            if sub == 3:
+                marks |= _NEWS2_BIT[name]
+        r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent, marks=marks)
     else:
         _keep_rise_pending(state, r, score.subscores, current, config)
+
+
+def _open_high(state: PatientState) -> bool:
+    """Is a confirmed NEWS2 alert open at high severity?"""
+    current = state.alerts.get(_NEWS2)
+    return current is not None and current.confirmed and current.severity is _HIGH
 
 
 def _keep_rise_pending(

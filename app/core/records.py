@@ -269,9 +269,6 @@ def _check_reading(reading: Any) -> None:
             raise RecordError("wrong_shape", "a vital's value must be a number")
 
 
-
-
-
 REJECTED_VERSION = 2
 
 
@@ -328,7 +325,8 @@ def encode_dead_letter(
     data = value or b""
     where = {} if frame is None else {"frame": frame}  # which frame of a version 2 record
     return orjson.dumps(
-        where | {
+        where
+        | {
             "v": 1,
             "reason": reason,
             "message": message,

@@ -6,9 +6,9 @@ and read back with `decode`, never pickled. Everything encoded is a public
 value Vigil owns (`app.core.stats`, `app.core.model`, `app.core.alerts`), so
 a library release cannot change what a stored state means.
 
-Version 5, one JSON object:
+Version 6, one JSON object:
 
-    {"v": 5, "n": readings processed, "t": newest event time (ms),
+    {"v": 6, "n": readings processed, "t": newest event time (ms),
      "i": id of the reading processed last,
      "q": {channel: [smoothed share of its recent values that were artifacts,
                      start of its "no signal" run (ms, 0: none), 1 if a notice said so, else 0]},
@@ -25,13 +25,16 @@ Version 5, one JSON object:
                    usual longest run]},
      "l": {channel: [latest value, its event time (ms), its cadence: typical ms between its values]},
      "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null,
-                  lower since (ms) or null, reminders sent]},
+                  lower since (ms) or null, reminders sent, parts at their worst when last told
+                  (a bitmask, `app.core.alerts.Finding.marks`)]},
      "s" (only when not empty): {channel: [level-shift CUSUM in SDs (> 0 up, < 0 down),
                      event time its run began (ms), 1 once a trend reported it else 0,
                      latest residual (value - forecast)]}}
 
 "s" is new in version 5 (only channels read every 6 hours or less often
-with a shift in progress; `app.core.patient._watch_shift`). Version 4 is
+with a shift in progress; `app.core.patient._watch_shift`). Version 6 adds
+the alerts' eighth number; version 5 is still read (its alerts' parts start
+at 0: the next reminder sets them). Version 4 is
 still read: its alerts had only the first five (the severity never fell, the
 reminders did not back off) and read as lower since null, no reminder sent;
 its custom channels had no generic block, which starts at 0; it had no
@@ -67,10 +70,17 @@ from app.core.vitals import NUMERIC
 
 MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
 MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
-STATE_VERSION = 5  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel;
+STATE_VERSION = 6  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel;
 # 5: alerts carry when their condition fell below their severity and how many reminders they sent;
-# custom channels' baselines carry their generic block (surprise, repeated values); level-shift watch
-_READABLE_VERSIONS = (2, 3, 4, 5)  # a v2 baseline starts its trend afresh; v2-3 quality, v2-4 shifts afresh
+# custom channels' baselines carry their generic block (surprise, repeated values); level-shift watch;
+# 6: alerts carry which parts of their condition were at their worst when last told
+_READABLE_VERSIONS = (
+    2,
+    3,
+    4,
+    5,
+    6,
+)  # a v2 baseline starts its trend afresh; v2-3 quality, v2-4 shifts afresh
 _QUALITY_CHANNELS = frozenset(NUMERIC) | {"pulse_rate"}  # channels whose signal quality is judged
 CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen"}
 _NONE_YET = 1e300  # v2-3 JSON had no infinity: PageHinkley.min_increase before its first value
@@ -145,26 +155,27 @@ def decode(data: bytes) -> PatientState:
 
 def _encode(state: PatientState) -> bytes:
     obj: dict[str, Any] = {
-            "v": STATE_VERSION,
-            "n": state.count,
-            "t": state.last_ts,
-            "i": state.last_id,
-            "q": {name: [round(q[0], 4), q[1], q[2]] for name, q in state.quality.items()},
-            "b": {name: _pack(b) for name, b in state.baselines.items()},
-            "l": state.latest,
-            "a": {
-                kind.value: [
-                    a.opened_ms,
-                    a.severity,
-                    a.clear_since_ms,
-                    a.confirmed,
-                    a.notified_ms,
-                    a.lower_since_ms,
-                    a.reminders,
-                ]
-                for kind, a in state.alerts.items()
-            },
-        }
+        "v": STATE_VERSION,
+        "n": state.count,
+        "t": state.last_ts,
+        "i": state.last_id,
+        "q": {name: [round(q[0], 4), q[1], q[2]] for name, q in state.quality.items()},
+        "b": {name: _pack(b) for name, b in state.baselines.items()},
+        "l": state.latest,
+        "a": {
+            kind.value: [
+                a.opened_ms,
+                a.severity,
+                a.clear_since_ms,
+                a.confirmed,
+                a.notified_ms,
+                a.lower_since_ms,
+                a.reminders,
+                a.marks,
+            ]
+            for kind, a in state.alerts.items()
+        },
+    }
     if state.shifts:  # most patients have none: no key at all
         obj["s"] = {name: [round(e[0], 4), e[1], e[2], round(e[3], 4)] for name, e in state.shifts.items()}
     return orjson.dumps(obj)
@@ -216,7 +227,16 @@ def _baseline(name: str, values: list[float]) -> Baseline:
         raise StateError("a custom channel's baseline for a vital")
     ph = PageHinkley(ph_n, ph_mean, inc, dec, math.inf if min_inc >= _NONE_YET else min_inc, max_dec)
     return Baseline(
-        name, RunningVar(n, mean, m2), prior_mean, prior_sd, ph, recent, level, slope, int(t_ms), profile,
+        name,
+        RunningVar(n, mean, m2),
+        prior_mean,
+        prior_sd,
+        ph,
+        recent,
+        level,
+        slope,
+        int(t_ms),
+        profile,
         generic,
     )
 
@@ -257,6 +277,7 @@ def _alert(
     notified_ms: int | None,
     lower_since_ms: int | None = None,  # version 4 had neither
     reminders: int = 0,
+    marks: int = 0,  # version 5 had none
 ) -> OpenAlert:
     return OpenAlert(
         opened_ms,
@@ -266,4 +287,5 @@ def _alert(
         notified_ms,
         lower_since_ms,
         int(reminders),
+        int(marks),
     )

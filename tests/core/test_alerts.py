@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from app.core.alerts import Finding, Kind, OpenAlert, Severity, Status, transition
+from collections.abc import Callable
+
+from app.core.alerts import SETTLE_CADENCES, Finding, Kind, OpenAlert, Severity, Status, transition
 
 KINDS = (Kind.NEWS2, Kind.ANOMALY)
 S = 1000
+HOUR = 3600 * S
 
 
 def finding(severity: Severity = Severity.MEDIUM, urgent: bool = False) -> Finding:
@@ -85,23 +88,61 @@ def test_the_severity_follows_the_condition_down_and_a_new_rise_escalates_again(
     assert step(alerts, 800 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
 
 
-def test_at_a_sparse_cadence_one_lower_reading_settles_the_severity() -> None:
-    """Charted hourly: the first reading at a lower severity settles it (as the
-    first reading without the condition resolves it)."""
-    alerts: dict[Kind, OpenAlert] = {}
-    hour = 3600 * S
+def charted_steps(
+    alerts: dict[Kind, OpenAlert], renotify_ms: int = HOUR
+) -> Callable[..., list[tuple[Status, Severity]]]:
+    """One finding a charted hour (urgent: each charted value is its own
+    confirmation); the first reminder after four charted rounds."""
 
-    def charted(ts: int, severity: Severity) -> list[tuple[Status, Severity]]:
+    def charted(hours: int, severity: Severity, marks: int = 0) -> list[tuple[Status, Severity]]:
+        held = Finding(Kind.ANOMALY, severity, {}, urgent=True, marks=marks)
         changes = transition(
-            alerts, KINDS, {Kind.ANOMALY: finding(severity, urgent=True)}, ts, resolve_after_ms=600 * S,
-            confirm_ms=15 * S, renotify_ms=hour, cadence_ms=hour,
+            alerts, KINDS, {Kind.ANOMALY: held}, hours * HOUR, resolve_after_ms=600 * S,
+            confirm_ms=15 * S, renotify_ms=renotify_ms, cadence_ms=HOUR,
         )  # fmt: skip
         return [(c.status, c.alert.severity) for c in changes]
 
+    return charted
+
+
+def test_at_a_sparse_cadence_one_lower_reading_does_not_make_the_next_rise_news() -> None:
+    """Charted hourly: a score that steps down for one charted value and back
+    up is the same trigger; only a lower severity held for `SETTLE_CADENCES`
+    charted rounds settles it, and the rise after that is told again."""
+    alerts: dict[Kind, OpenAlert] = {}
+    charted = charted_steps(alerts, renotify_ms=0)  # no reminders here
     assert charted(0, Severity.MEDIUM) == [(Status.OPEN, Severity.MEDIUM)]
-    assert charted(hour, Severity.HIGH) == [(Status.ESCALATED, Severity.HIGH)]
-    assert charted(2 * hour, Severity.MEDIUM) == []
-    assert charted(3 * hour, Severity.HIGH) == [(Status.ESCALATED, Severity.HIGH)]
+    assert charted(1, Severity.HIGH) == [(Status.ESCALATED, Severity.HIGH)]
+    assert charted(2, Severity.MEDIUM) == []
+    assert charted(3, Severity.HIGH) == []  # one charted value lower: no news
+    assert alerts[Kind.ANOMALY].severity is Severity.HIGH
+    assert SETTLE_CADENCES == 2
+    assert charted(4, Severity.MEDIUM) == []
+    assert charted(5, Severity.MEDIUM) == []
+    assert alerts[Kind.ANOMALY].severity is Severity.HIGH  # lower for one round only
+    assert charted(6, Severity.MEDIUM) == []
+    assert alerts[Kind.ANOMALY].severity is Severity.MEDIUM  # lower for two rounds: settled, silently
+    assert charted(7, Severity.HIGH) == [(Status.ESCALATED, Severity.HIGH)]
+
+
+def test_a_part_of_the_condition_newly_at_its_worst_escalates_without_a_higher_severity() -> None:
+    """An alert already high says so again when one more part of its
+    condition reaches its worst (NEWS2: a new parameter scoring 3, a
+    hypoxia in a sedated patient whose score was high already), once per
+    part until the next notification re-arms it."""
+    alerts: dict[Kind, OpenAlert] = {}
+    charted = charted_steps(alerts)
+    consciousness, spo2 = 1, 2
+    assert charted(0, Severity.HIGH, consciousness) == [(Status.OPEN, Severity.HIGH)]
+    assert charted(1, Severity.HIGH, consciousness) == []
+    assert charted(2, Severity.HIGH, consciousness | spo2) == [(Status.ESCALATED, Severity.HIGH)]
+    assert charted(3, Severity.HIGH, consciousness) == []
+    assert charted(4, Severity.HIGH, consciousness | spo2) == []  # told already
+    assert charted(5, Severity.HIGH, consciousness) == []
+    # the reminder (one interval after the escalation) tells what holds now ...
+    assert charted(6, Severity.HIGH, consciousness) == [(Status.REMINDER, Severity.HIGH)]
+    # ... so a later return of the same part is news again
+    assert charted(7, Severity.HIGH, consciousness | spo2) == [(Status.ESCALATED, Severity.HIGH)]
 
 
 def reminders_over(hours: int, renotify_max_ms: int, cadence_ms: float = 60 * S) -> list[int]:

@@ -89,6 +89,47 @@ def test_a_rise_to_high_after_a_flicker_to_high_is_told_again() -> None:
     assert [(e["status"], e["severity"]) for e in bleed] == [("escalated", "high")]
 
 
+def test_a_score_on_the_high_bands_edge_is_one_trigger_not_one_a_round() -> None:
+    """A sedated patient whose pulse and pressure wander about the edges of
+    their bands scores 6, 7, 6, 6, 7 ... for a day: the nurse is told "high"
+    once, then reminded ever less often; not told "escalated" at every round
+    the score steps back up to 7 (a sitting patient's band edge, not a new
+    emergency). Once the score has been clearly lower (5) for two rounds,
+    the next 7 is news again."""
+    p = Charted(3)
+    for hour in range(6):
+        p.round(hour)  # NEWS2 5: opens medium
+    rng = random.Random(3)
+    for hour in range(6, 30):
+        if rng.random() < 0.5:
+            p.round(hour, heart_rate=96, systolic_bp=106)  # 7
+        else:
+            p.round(hour, heart_rate=96)  # 6
+    told = [(e["status"], e["severity"]) for e in p.events if e["status"] != "reminder"]
+    assert told == [("open", "medium"), ("escalated", "high")]
+    for hour in range(30, 33):
+        p.round(hour, heart_rate=84, systolic_bp=120)  # 5, three rounds
+    assert [(e["status"], e["severity"]) for e in p.round(33, heart_rate=96, systolic_bp=106)] == [
+        ("escalated", "high")
+    ]
+
+
+def test_a_new_hypoxia_in_a_patient_already_high_is_told_at_that_gas() -> None:
+    """Already in the high band for hours (a sedated patient scoring 7), the
+    blood gas shows an SpO2 of 87 on oxygen: a parameter newly scoring 3.
+    The band was high already, so the severity cannot rise; the nurse is
+    told all the same, at that round, with the SpO2 in the evidence."""
+    p = Charted(4)
+    for hour in range(10):
+        p.round(hour, heart_rate=96, systolic_bp=106)  # 7
+    assert [e["status"] for e in p.events] == ["open", "reminder"]  # at hour 0, and 4
+    told = p.round(12, heart_rate=96, systolic_bp=106, spo2=87)
+    assert [(e["status"], e["severity"]) for e in told] == [("escalated", "high")]
+    assert told[0]["evidence"]["subscores"]["spo2"] == 3  # type: ignore[index]
+    assert p.round(13, heart_rate=96, systolic_bp=106) == []  # the same hypoxia is not told twice
+    assert p.round(15, heart_rate=96, systolic_bp=106, spo2=87) == []
+
+
 class PostOp(Charted):
     """Alert, on air; hourly rounds of heart rate, pressure, breathing rate and temperature."""
 

@@ -11,7 +11,11 @@ them: the failure prints the new value, and the commit says why. Changed
 since: `ward`'s states (the cuff's SpO2 dip held back, s5-ward2), `charted`
 and `generic` (the daily profile across an adopted drift, s5-profile);
 `ward` and `ward_clean`'s events (a drift notice's `to` is always a float,
-93.0 not 93, as `from` was: the compiled core's floats are doubles).
+93.0 not 93, as `from` was: the compiled core's floats are doubles);
+every cohort's states (version 6: alerts carry the parts of their condition
+told at their worst) and `charted`, `ward` and `ward_clean`'s events (a NEWS2
+parameter newly scoring 3 escalates; a severity settles after two of the
+patient's cadences lower; a high NEWS2 alert stays high at a score of 6).
 """
 
 from __future__ import annotations
@@ -30,11 +34,11 @@ SEED = 2026
 
 # cohort -> (events, sha256 of the events stream's first 16 hex digits, sha256 of the states' first 16)
 GOLDEN: dict[str, tuple[int, str, str]] = {
-    "charted": (23, "366a96430f0daadb", "40d962e75f0774ea"),
-    "generic": (32, "e0ad18aa68ecca4f", "12670a97ad7068a6"),
-    "home": (21, "c9d969f82e460014", "0ecca334cd549777"),
-    "ward": (57, "3ccc490b76a11de5", "1c1da4564d0ef785"),
-    "ward_clean": (53, "f2b2045f192614f5", "0d976bbcd4e98ba1"),
+    "charted": (25, "f92a0a900641dc57", "bd87f24257cf57eb"),
+    "generic": (32, "e0ad18aa68ecca4f", "8b094d9716214176"),
+    "home": (21, "c9d969f82e460014", "426632efeec11067"),
+    "ward": (59, "a63b90c350e5ebea", "2472ca4a6e25f50f"),
+    "ward_clean": (54, "3d8bfb2c1066543f", "901043a708d72d1d"),
 }
 
 

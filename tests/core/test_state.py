@@ -42,8 +42,16 @@ def test_round_trip_preserves_behaviour() -> None:
 # of 97 (prior 97, 1.5), its Page-Hinkley detector with a test statistic of 3
 # upwards and 2 downwards, and a trend, as JSON numbers.
 V3_SPO2 = [40.0, 97.0, 0.0, 97.0, 1.5, 97.0, 40.0, 0.1, 5.0, -4.0, 2.0, -2.0, 97.0, 0.0, 60_000]
-V3 = {"v": 3, "n": 40, "t": 60_000, "i": "r", "q": 0.42, "b": {"spo2": V3_SPO2},
-      "l": {"spo2": [97, 60_000]}, "a": {}}
+V3 = {
+    "v": 3,
+    "n": 40,
+    "t": 60_000,
+    "i": "r",
+    "q": 0.42,
+    "b": {"spo2": V3_SPO2},
+    "l": {"spo2": [97, 60_000]},
+    "a": {},
+}
 
 
 def test_version_2_states_decode_without_a_trend() -> None:
@@ -66,8 +74,28 @@ def test_version_4_alerts_decode_with_their_reminders_counted_from_none() -> Non
     alerts = {"news2": [0, "high", None, 1, 4]}
     obj = {"v": 4, "n": 1, "t": 5, "i": "r", "q": {}, "b": {}, "l": {}, "a": alerts}
     state = decode(orjson.dumps(obj))
-    assert state.alerts[Kind.NEWS2] == OpenAlert(0, Severity.HIGH, None, True, 4, None, 0)
-    assert orjson.loads(encode(state))["a"] == {"news2": [0, "high", None, True, 4, None, 0]}
+    assert state.alerts[Kind.NEWS2] == OpenAlert(0, Severity.HIGH, None, True, 4, None, 0, 0)
+    assert orjson.loads(encode(state))["a"] == {"news2": [0, "high", None, True, 4, None, 0, 0]}
+
+
+def test_version_5_alerts_decode_with_no_part_told_at_its_worst() -> None:
+    """A version 5 alert (seven fields) reads as having told no part of its
+    condition at its worst: a parameter scoring 3 on the next reading is
+    told (once), and a version 6 alert keeps what it told."""
+    v5 = {
+        "v": 5,
+        "n": 1,
+        "t": 5,
+        "i": "r",
+        "q": {},
+        "b": {},
+        "l": {},
+        "a": {"news2": [0, "high", None, 1, 4, 2, 1]},
+    }
+    assert decode(orjson.dumps(v5)).alerts[Kind.NEWS2] == OpenAlert(0, Severity.HIGH, None, True, 4, 2, 1, 0)
+    told = PatientState(alerts={Kind.NEWS2: OpenAlert(0, Severity.HIGH, None, True, 4, None, 1, 0b1010)})
+    assert decode(encode(told)).alerts == told.alerts
+    assert orjson.loads(encode(told))["a"] == {"news2": [0, "high", None, True, 4, None, 1, 10]}
 
 
 def test_signal_quality_per_channel_round_trips() -> None:
@@ -125,7 +153,7 @@ def test_the_encoding_is_plain_json_of_public_values() -> None:
     )
     obj = orjson.loads(encode(state))
     packed = obj["b"].pop("heart_rate")
-    assert obj == {"v": 5, "n": 3, "t": 5, "i": "x", "q": {}, "b": {}, "l": {"spo2": [97, 5, 0]}, "a": {}}
+    assert obj == {"v": 6, "n": 3, "t": 5, "i": "x", "q": {}, "b": {}, "l": {"spo2": [97, 5, 0]}, "a": {}}
     ph = b.ph
     assert struct.unpack("<15d", base64.b64decode(packed)) == (
         3.0, 72.0, 8.0, 75.0, 12.0, b.recent,

@@ -59,6 +59,11 @@ log = structlog.get_logger()
 
 KAFKA_PROBE_S = 2.0  # how often readiness asks Kafka whether it is there
 FLUSH_TIMER_S = 0.1  # how often an idle worker checks whether a flush is due
+# A record that raised alerts has its patients written at once, unless more
+# records wait behind it: then they are written with the alerting records
+# among those, at most this long after the first (`Worker.detect`).
+ALERTED_WAIT_S = 0.02
+ALERTED_MAX = 100  # ... or once this many patients with alerts wait
 RESEEK_TIMER_S = 0.5  # how often the worker checks for a gap whose records have not come again
 
 # Label children bound once: `.labels()` per reading would cost a dict lookup
@@ -141,8 +146,6 @@ class Worker:
         self.unflushed = Unflushed()
         self.flushed_at = time.monotonic()
         self.sent: list[_Sent] = []  # alert events sent whose delivery `flush` has not yet seen
-        self.writing: asyncio.Future[None] | None = None  # the alerting patients' write (`write_alerted`)
-        self.in_flight: dict[bytes, Change] = {}  # the states that write holds, read from here meanwhile
         self.lock = asyncio.Lock()  # one record, or one flush, at a time
         self.cursors = OffsetCursors()  # the next offset expected per partition (`in_order`)
         self.app = app = faust_app(settings)
@@ -202,11 +205,19 @@ class Worker:
                 if urgent:
                     self.unflushed.alerted(urgent)
                 if self.flush_due():
-                    await self.written()
                     await self.flush(self.unflushed.take())
                     self.flushed_at = time.monotonic()
-                elif self.unflushed.urgent:
-                    self.write_alerted()
+                elif self.unflushed.urgent and (not _waiting(manual) or self.alerted_due()):
+                    # A record that raised alerts has its patients written
+                    # soon: replayed after a crash from an older state, it
+                    # would send them again. At once when no record waits;
+                    # under load, with the alerting records among those
+                    # waiting (at most ALERTED_WAIT_S later), in one write
+                    # instead of one each. Its alert events went out at
+                    # once all the same (`emit`). The records themselves are
+                    # released with the records before them
+                    # (`Unflushed.take_urgent`), by the next full flush.
+                    await self.flush(self.unflushed.take_urgent())
 
     async def in_order(self, message: Any) -> bool:
         """Whether to process this record: it is the next one expected of its
@@ -318,7 +329,7 @@ class Worker:
         key = subject.encode()
         state = self.decoded.take(key)
         if state is None:
-            change = self.unflushed.states.get(key) or self.in_flight.get(key)
+            change = self.unflushed.states.get(key)
             state = load_state(EncodedState(change.data) if change else self.patients.get(key))
         decoded = time.perf_counter()
         _STAGE_DECODE.observe(decoded - started)
@@ -348,54 +359,20 @@ class Worker:
             or time.monotonic() - self.flushed_at >= self.settings.worker_flush_interval_s
         )
 
-    def write_alerted(self) -> None:
-        """Start writing the patients of the records that raised alerts, in
-        the background, unless such a write is in progress (the patients who
-        alert meanwhile go in the next, started as it ends). Replayed after a
-        crash from an older state, such a record would send its events again,
-        so its patients are written soon; but the agent does not wait for
-        it (two Kafka round trips, the events' and the state's), and under
-        load one write takes the patients of every alerting record since the
-        last. The records themselves are released with the records before
-        them, by the next full flush (`Unflushed.take_urgent`)."""
-        if self.writing is not None and not self.writing.done():
-            return
-        if not self.unflushed.urgent and not self.sent:
-            return
-        taken = self.unflushed.take_urgent()
-        self.in_flight = taken.states
-        self.writing = asyncio.ensure_future(self._write(taken))
+    def alerted_due(self) -> bool:
+        waiting = self.unflushed
+        return len(waiting.urgent) >= ALERTED_MAX or time.monotonic() - waiting.urgent_since >= ALERTED_WAIT_S
 
-    async def _write(self, taken: Unflushed) -> None:
-        try:
-            done = await self.flush(taken)
-        finally:
-            self.in_flight = {}
-        if done and self.unflushed.urgent:  # after a failure, the next record or the timer tries again
-            self.writing = None
-            self.write_alerted()
-
-    async def written(self) -> None:
-        """Wait for the alerting patients' write in progress, if any: states
-        reach the changelog in the order they changed."""
-        while self.writing is not None:
-            writing = self.writing
-            await writing
-            if self.writing is writing:  # not followed by another
-                self.writing = None
-
-    async def flush(self, taken: Unflushed) -> bool:
+    async def flush(self, taken: Unflushed) -> None:
         """Write each patient taken from the record cache to the changelog
         once, wait until Kafka has every one, write them to the local store,
         and only then acknowledge the records taken with them to Faust, whose
         next commit may then pass them. Faust's own flush before a commit
         gives up after 0.1 s (`ProducerBuffer.flush_atmost`), so the
-        futures are awaited here. Called with `self.lock` held, or in the
-        background for the alerting patients (`write_alerted`), never both at
-        once (`written`); on failure everything goes back to the cache for
-        the next flush."""
+        futures are awaited here. Called with `self.lock` held; on failure
+        everything goes back to the cache for the next flush."""
         if not taken and not self.sent:
-            return True
+            return
         owned = self.owned()
         try:
             await self.delivered()  # a state never goes ahead of the alert events it sent
@@ -416,11 +393,10 @@ class Worker:
             self.unflushed.restore(taken)
             metrics.FLUSH_FAILURES.inc()
             log.warning("patient states not yet written; will try again", error=type(exc).__name__)
-            return False
+            return
         for stream, event in taken.events:
             await stream.ack(event)
         _FLUSHED.observe(len(taken.states))
-        return True
 
     def owned(self) -> set[int]:
         """Partitions of `vigil.readings` this worker holds now: a state
@@ -439,11 +415,12 @@ class Worker:
             return
         if self.unflushed and self.flush_due():
             async with self.lock:
-                await self.written()
                 await self.flush(self.unflushed.take())
                 self.flushed_at = time.monotonic()
-        else:
-            self.write_alerted()
+        elif self.unflushed.urgent or self.sent:
+            async with self.lock:
+                await self.flush(self.unflushed.take_urgent())
+                self.flushed_at = time.monotonic()
 
     async def emit(self, key: bytes, events: list[dict[str, Any]], received_ms: int) -> None:
         """Send a record's alert events, without waiting for Kafka: the
@@ -464,21 +441,20 @@ class Worker:
         """Wait until Kafka has every alert event sent so far. Those it
         refused are sent again and stay listed, and this raises: the caller
         (`flush`) then writes no state that sent them."""
-        sent, self.sent = self.sent, []  # records processed meanwhile send more: theirs to the next flush
+        sent = self.sent
         results = await asyncio.gather(*(s.future for s in sent), return_exceptions=True)
-        refused = [s for s, result in zip(sent, results, strict=True) if isinstance(result, BaseException)]
+        self.sent = [s for s, result in zip(sent, results, strict=True) if isinstance(result, BaseException)]
         for s, result in zip(sent, results, strict=True):
             if not isinstance(result, BaseException):
                 metrics.ALERTS.labels(s.kind, s.severity, s.status).inc()
-        if not refused:
+        if not self.sent:
             return
-        for i, s in enumerate(refused):
+        for i, s in enumerate(self.sent):
             try:
-                refused[i] = s._replace(future=await self.alerts.send(key=s.key, value=s.payload))
+                self.sent[i] = s._replace(future=await self.alerts.send(key=s.key, value=s.payload))
             except Exception:  # noqa: BLE001 - still refused: the next flush sends it again
                 continue
-        self.sent = refused + self.sent
-        raise AlertsUndelivered(f"{len(refused)} alert events not yet delivered")
+        raise AlertsUndelivered(f"{len(self.sent)} alert events not yet delivered")
 
     async def dead_letter(self, exc: Exception, value: bytes, message: Any, frame: int | None = None) -> None:
         """Put a failed record's whereabouts and reason on `vigil.dead-letter`.
@@ -510,11 +486,9 @@ class Worker:
         acknowledged records is off: `stream_wait_empty`), then states
         another worker may advance are forgotten."""
         async with self.lock:
-            await self.written()
             await self.flush(self.unflushed.take())
             if self.unflushed:  # Kafka refused: the records were never acked, so the new owner replays them
                 self.unflushed.take()
-                self.sent = []  # ... and sends their events again
             else:
                 await self.app.consumer.commit()
         self.decoded.clear()
@@ -752,3 +726,11 @@ def _delivered_at(done: asyncio.Future[Any], received_ms: int) -> None:
     whose last alert event Kafka has just acknowledged."""
     if not done.cancelled() and done.exception() is None:
         metrics.END_TO_END.observe(max(0.0, time.time() - received_ms / 1000))
+
+
+def _waiting(stream: Any) -> bool:
+    """Are more records already fetched and waiting for the agent? (Faust's
+    stream reads them from its channel's queue; a stream without one, in a
+    test, has none waiting.)"""
+    queue = getattr(getattr(stream, "channel", None), "queue", None)
+    return queue is not None and not queue.empty()

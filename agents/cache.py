@@ -16,6 +16,7 @@ loses a state.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -68,9 +69,12 @@ class Unflushed:
     states: dict[bytes, Change] = field(default_factory=dict)
     events: list[Any] = field(default_factory=list)
     urgent: dict[bytes, None] = field(default_factory=dict)  # patients who sent alert events, in order
+    urgent_since: float = 0.0  # monotonic time the first of them was listed
 
     def alerted(self, keys: list[bytes]) -> None:
         """These patients sent alert events: write them soon (`take_urgent`)."""
+        if not self.urgent:
+            self.urgent_since = time.monotonic()
         self.urgent.update(dict.fromkeys(keys))
 
     def __len__(self) -> int:
@@ -113,4 +117,6 @@ class Unflushed:
         """Put back what a failed flush took; states changed since stay newer."""
         self.states = taken.states | self.states
         self.events = taken.events + self.events
+        if taken.urgent and not self.urgent:
+            self.urgent_since = time.monotonic()
         self.urgent = taken.urgent | self.urgent

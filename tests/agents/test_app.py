@@ -263,17 +263,29 @@ async def test_the_first_record_is_checked_against_kafkas_committed_offset_not_f
     assert processed == [10, 11] and sought == []
 
 
+class _Queue:
+    def __init__(self, stream: _Fetched) -> None:
+        self.stream = stream
+
+    def empty(self) -> bool:
+        return not self.stream.offsets
+
+
 class _Fetched(_Stream):
-    """A stream whose records were all fetched at once."""
+    """A stream whose records are all fetched at once: while any remain,
+    records wait behind the current one (Faust's channel queue)."""
+
+    def __init__(self, consumer: Any, offsets: list[int]) -> None:
+        super().__init__(consumer, offsets)
+        self.channel = SimpleNamespace(queue=_Queue(self))
 
 
 def _alerting_worker(tmp_path: Path, alerting: dict[int, bytes], refuse: int = 0) -> tuple[Worker, list[str]]:
     """A worker whose records each change patient p-<offset>; the offsets in
     `alerting` also send an alert event for that patient. `log` lists, in
-    order, "record <offset>" when the agent processed a record, and what
-    reached Kafka: "alert <key>" when Kafka acknowledged an alert event,
-    "state <key>" when a state was sent to the changelog. Kafka refuses the
-    first `refuse` alert events."""
+    order, what reached Kafka: "alert <key>" when Kafka acknowledged an
+    alert event, "state <key>" when a state was sent to the changelog. Kafka
+    refuses the first `refuse` alert events."""
     w = worker(tmp_path)
     consumer = w.app.consumer
     tp = TP(READINGS_TOPIC, 0)
@@ -305,7 +317,6 @@ def _alerting_worker(tmp_path: Path, alerting: dict[int, bytes], refuse: int = 0
 
     async def handle_record(value: bytes, message: Any) -> list[bytes]:
         key = f"p-{int(value)}".encode()
-        log.append(f"record {int(value)}")
         w.unflushed.states[key] = Change(0, b"{}")
         if int(value) in alerting:
             await w.emit(key, [{"kind": "news2", "severity": "high", "status": "open"}], 0)
@@ -318,24 +329,21 @@ def _alerting_worker(tmp_path: Path, alerting: dict[int, bytes], refuse: int = 0
     return w, log
 
 
-async def test_alerting_records_do_not_hold_the_agent_and_their_patients_are_written_after_their_alerts(
+async def test_alerting_records_waiting_behind_each_other_are_written_together_after_their_alerts(
     tmp_path: Path,
 ) -> None:
-    """A record that raised alerts does not hold the agent for two Kafka
-    round trips: its alert events go out at once, and its patient is written
-    in the background, always after Kafka has the events it sent, while the
-    agent goes on with the next records. Patients without alerts wait for
-    the next full flush, and no record is released before it."""
+    """Under load (records already fetched, waiting), a record that raised
+    alerts does not hold the agent for a changelog write of its own: its
+    alert events go out at once, and its patient is written with those of
+    the other alerting records when no record waits any more (or
+    ALERTED_WAIT_S after the first), always after Kafka has their alert
+    events. Patients without alerts wait for the next full flush."""
     w, log = _alerting_worker(tmp_path, {10: b"", 12: b""})
     await w.detect(_Fetched(w.app.consumer, [10, 11, 12, 13]))  # type: ignore[arg-type]
-    await w.written()
-    assert log.index("record 11") < log.index("state p-10")  # the agent did not wait
-    for key in ("p-10", "p-12"):
-        assert log.index(f"alert {key}") < log.index(f"state {key}")
-    assert "state p-11" not in log and "state p-13" not in log
+    assert log == ["alert p-10", "alert p-12", "state p-10", "state p-12"]
     assert w.app.consumer._new_offset(TP(READINGS_TOPIC, 0)) is None  # no record released yet
     await w.flush(w.unflushed.take())
-    assert log[-2:] == ["state p-11", "state p-13"]
+    assert log[4:] == ["state p-11", "state p-13"]
     assert w.app.consumer._new_offset(TP(READINGS_TOPIC, 0)) == 14
 
 
@@ -346,25 +354,8 @@ async def test_a_refused_alert_event_is_sent_again_and_its_patient_written_only_
     sent again, and the next flush writes the state once Kafka has it."""
     w, log = _alerting_worker(tmp_path, {10: b""}, refuse=1)
     await w.detect(_Fetched(w.app.consumer, [10]))  # type: ignore[arg-type]
-    await w.written()
-    assert log == ["record 10"]  # refused: nothing written, the event sent again
+    assert log == []  # refused: nothing written, the event sent again
     assert len(w.sent) == 1 and b"p-10" in w.unflushed.states
     await w.flush(w.unflushed.take())
-    assert log == ["record 10", "alert p-10", "state p-10"]
+    assert log == ["alert p-10", "state p-10"]
     assert w.sent == [] and w.app.consumer._new_offset(TP(READINGS_TOPIC, 0)) == 11
-
-
-async def test_a_patient_whose_state_is_being_written_is_read_from_that_write(tmp_path: Path) -> None:
-    """While the background write holds a patient's state (not yet in the
-    table) and the decoded cache has forgotten it, the patient's next record
-    goes on from that state, not from the older one in the table."""
-    from app.core import state as patient_state
-    from app.core.records import ReadingBatch
-
-    w = worker(tmp_path)
-    w.owned = lambda: {0}  # type: ignore[method-assign]
-    held = PatientState(count=41, last_ts=1_764_435_600_000, last_id="r-41")
-    w.in_flight = {b"p-1": Change(0, patient_state.encode(held))}
-    reading = {"id": "r-42", "seq": 42, "ts": 1_764_435_660_000, "vitals": {"heart_rate": 72}}
-    await w.handle(ReadingBatch("dev-1", "p-1", 1_764_435_660_000, [reading]), 0)
-    assert patient_state.decode(w.unflushed.states[b"p-1"].data).count == 42

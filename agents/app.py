@@ -59,11 +59,6 @@ log = structlog.get_logger()
 
 KAFKA_PROBE_S = 2.0  # how often readiness asks Kafka whether it is there
 FLUSH_TIMER_S = 0.1  # how often an idle worker checks whether a flush is due
-# A record that raised alerts has its patients written at once, unless more
-# records wait behind it: then they are written with the alerting records
-# among those, at most this long after the first (`Worker.detect`).
-ALERTED_WAIT_S = 0.02
-ALERTED_MAX = 100  # ... or once this many patients with alerts wait
 RESEEK_TIMER_S = 0.5  # how often the worker checks for a gap whose records have not come again
 
 # Label children bound once: `.labels()` per reading would cost a dict lookup
@@ -145,7 +140,6 @@ class Worker:
         self.decoded = DecodedStates()
         self.unflushed = Unflushed()
         self.flushed_at = time.monotonic()
-        self.sent: list[_Sent] = []  # alert events sent whose delivery `flush` has not yet seen
         self.lock = asyncio.Lock()  # one record, or one flush, at a time
         self.cursors = OffsetCursors()  # the next offset expected per partition (`in_order`)
         self.app = app = faust_app(settings)
@@ -200,24 +194,19 @@ class Worker:
                 continue  # past a gap: not processed, not acked; the skipped records come again
             async with self.lock:
                 urgent = await self.handle_record(value, message)
-                if event is not None:
-                    self.unflushed.events.append((manual, event))
+                records = [(manual, event)] if event is not None else []
                 if urgent:
-                    self.unflushed.alerted(urgent)
+                    # A record that raised alerts has its patients written at
+                    # once: replayed after a crash from an older state, it
+                    # would send them again. The record itself is released
+                    # with the records before it (`Unflushed.take_some`), by
+                    # the next flush, which writes its other patients too.
+                    await self.flush(self.unflushed.take_some(urgent, records))
+                else:
+                    self.unflushed.events += records
                 if self.flush_due():
                     await self.flush(self.unflushed.take())
                     self.flushed_at = time.monotonic()
-                elif self.unflushed.urgent and (not _waiting(manual) or self.alerted_due()):
-                    # A record that raised alerts has its patients written
-                    # soon: replayed after a crash from an older state, it
-                    # would send them again. At once when no record waits;
-                    # under load, with the alerting records among those
-                    # waiting (at most ALERTED_WAIT_S later), in one write
-                    # instead of one each. Its alert events went out at
-                    # once all the same (`emit`). The records themselves are
-                    # released with the records before them
-                    # (`Unflushed.take_urgent`), by the next full flush.
-                    await self.flush(self.unflushed.take_urgent())
 
     async def in_order(self, message: Any) -> bool:
         """Whether to process this record: it is the next one expected of its
@@ -359,10 +348,6 @@ class Worker:
             or time.monotonic() - self.flushed_at >= self.settings.worker_flush_interval_s
         )
 
-    def alerted_due(self) -> bool:
-        waiting = self.unflushed
-        return len(waiting.urgent) >= ALERTED_MAX or time.monotonic() - waiting.urgent_since >= ALERTED_WAIT_S
-
     async def flush(self, taken: Unflushed) -> None:
         """Write each patient taken from the record cache to the changelog
         once, wait until Kafka has every one, write them to the local store,
@@ -371,11 +356,10 @@ class Worker:
         gives up after 0.1 s (`ProducerBuffer.flush_atmost`), so the
         futures are awaited here. Called with `self.lock` held; on failure
         everything goes back to the cache for the next flush."""
-        if not taken and not self.sent:
+        if not taken:
             return
         owned = self.owned()
         try:
-            await self.delivered()  # a state never goes ahead of the alert events it sent
             if taken.states:
                 table = self.patients
                 futures = [
@@ -411,50 +395,23 @@ class Worker:
     async def flush_idle(self) -> None:
         """The timer's flush, for when no record arrives to trigger one (and
         during a rebalance, while Faust waits for every record to be acked)."""
-        if self.lock.locked():
-            return
-        if self.unflushed and self.flush_due():
+        if self.unflushed and not self.lock.locked() and self.flush_due():
             async with self.lock:
                 await self.flush(self.unflushed.take())
                 self.flushed_at = time.monotonic()
-        elif self.unflushed.urgent or self.sent:
-            async with self.lock:
-                await self.flush(self.unflushed.take_urgent())
-                self.flushed_at = time.monotonic()
 
     async def emit(self, key: bytes, events: list[dict[str, Any]], received_ms: int) -> None:
-        """Send a record's alert events, without waiting for Kafka: the
-        patient's state that sent them is written only once Kafka has them
-        (`flush` waits, `delivered`), since a state stored ahead of
-        undelivered events would, after a crash, have the record reprocessed
-        against it and its events never sent (the fault suite found one so).
-        Kafka acknowledging them first means a crash can at worst repeat an
-        event, with the same `alert_id`. The end-to-end latency is observed
-        when Kafka acknowledges the record's last event."""
+        """Send a record's alert events and wait until Kafka has them, before
+        the patient's state moves on: the store (RocksDB) is written at once,
+        so a state stored ahead of undelivered events would, after a crash,
+        have the record reprocessed against it and its events never sent
+        (the fault suite found one so). Kafka acknowledging them first means
+        a crash can at worst repeat an event, with the same `alert_id`."""
+        sent = [await self.alerts.send(key=key, value=orjson.dumps(event)) for event in events]
+        await asyncio.gather(*sent)
         for event in events:
-            sent = _Sent(key, orjson.dumps(event), event["kind"], event["severity"], event["status"])
-            self.sent.append(sent._replace(future=await self.alerts.send(key=key, value=sent.payload)))
-        last = self.sent[-1].future
-        last.add_done_callback(lambda done: _delivered_at(done, received_ms))
-
-    async def delivered(self) -> None:
-        """Wait until Kafka has every alert event sent so far. Those it
-        refused are sent again and stay listed, and this raises: the caller
-        (`flush`) then writes no state that sent them."""
-        sent = self.sent
-        results = await asyncio.gather(*(s.future for s in sent), return_exceptions=True)
-        self.sent = [s for s, result in zip(sent, results, strict=True) if isinstance(result, BaseException)]
-        for s, result in zip(sent, results, strict=True):
-            if not isinstance(result, BaseException):
-                metrics.ALERTS.labels(s.kind, s.severity, s.status).inc()
-        if not self.sent:
-            return
-        for i, s in enumerate(self.sent):
-            try:
-                self.sent[i] = s._replace(future=await self.alerts.send(key=s.key, value=s.payload))
-            except Exception:  # noqa: BLE001 - still refused: the next flush sends it again
-                continue
-        raise AlertsUndelivered(f"{len(self.sent)} alert events not yet delivered")
+            metrics.ALERTS.labels(event["kind"], event["severity"], event["status"]).inc()
+        metrics.END_TO_END.observe(max(0.0, time.time() - received_ms / 1000))
 
     async def dead_letter(self, exc: Exception, value: bytes, message: Any, frame: int | None = None) -> None:
         """Put a failed record's whereabouts and reason on `vigil.dead-letter`.
@@ -609,26 +566,14 @@ def _report_gap(step: Step, partition: int, expected: int | None, got: int | Non
     """Count and log a gap (partition and offsets only: no patient data)."""
     if step is Step.SEEK:
         metrics.OFFSET_GAPS.labels(str(partition)).inc()
-        log.warning(
-            "record past a gap in its partition; seeking back",
-            partition=partition,
-            expected=expected,
-            got=got,
-        )
+        log.warning("record past a gap in its partition; seeking back", partition=partition,
+                    expected=expected, got=got)
     elif step is Step.RESEEK:
-        log.warning(
-            "records past a gap have not come again yet; seeking back again",
-            partition=partition,
-            expected=expected,
-            got=got,
-        )
+        log.warning("records past a gap have not come again yet; seeking back again", partition=partition,
+                    expected=expected, got=got)
     elif step is Step.GIVE_UP:
-        log.error(
-            "records past a gap did not come again; processing from here",
-            partition=partition,
-            expected=expected,
-            got=got,
-        )
+        log.error("records past a gap did not come again; processing from here", partition=partition,
+                  expected=expected, got=got)
 
 
 def _forget_acks_from(consumer: Any, tp: TP, offset: int) -> None:
@@ -704,33 +649,3 @@ def create_app(settings: Settings, ports_file: Path | None = None) -> faust.App:
     else:
         directory = PatientDirectory(Registry(settings.registry_path), load_key(settings))
     return Worker(settings, directory, ports_file).app
-
-
-class AlertsUndelivered(Exception):
-    """Kafka refused alert events (sent again): no state that sent them is written yet."""
-
-
-class _Sent(NamedTuple):
-    """An alert event sent to `vigil.alerts`, until Kafka has it."""
-
-    key: bytes
-    payload: bytes
-    kind: str
-    severity: str
-    status: str
-    future: Any = None
-
-
-def _delivered_at(done: asyncio.Future[Any], received_ms: int) -> None:
-    """The end-to-end latency (gateway receipt to alert produced) of a record
-    whose last alert event Kafka has just acknowledged."""
-    if not done.cancelled() and done.exception() is None:
-        metrics.END_TO_END.observe(max(0.0, time.time() - received_ms / 1000))
-
-
-def _waiting(stream: Any) -> bool:
-    """Are more records already fetched and waiting for the agent? (Faust's
-    stream reads them from its channel's queue; a stream without one, in a
-    test, has none waiting.)"""
-    queue = getattr(getattr(stream, "channel", None), "queue", None)
-    return queue is not None and not queue.empty()

@@ -16,7 +16,6 @@ loses a state.
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -68,14 +67,6 @@ class Unflushed:
 
     states: dict[bytes, Change] = field(default_factory=dict)
     events: list[Any] = field(default_factory=list)
-    urgent: dict[bytes, None] = field(default_factory=dict)  # patients who sent alert events, in order
-    urgent_since: float = 0.0  # monotonic time the first of them was listed
-
-    def alerted(self, keys: list[bytes]) -> None:
-        """These patients sent alert events: write them soon (`take_urgent`)."""
-        if not self.urgent:
-            self.urgent_since = time.monotonic()
-        self.urgent.update(dict.fromkeys(keys))
 
     def __len__(self) -> int:
         return len(self.states)
@@ -85,16 +76,9 @@ class Unflushed:
 
     def take(self) -> Unflushed:
         """Everything so far, leaving this empty for the records that follow."""
-        taken = Unflushed(self.states, self.events, self.urgent)
-        self.states, self.events, self.urgent = {}, [], {}
+        taken = Unflushed(self.states, self.events)
+        self.states, self.events = {}, []
         return taken
-
-    def take_urgent(self) -> Unflushed:
-        """The states of the patients who sent alert events, to be written
-        now; every record stays behind, released in order by the next full
-        flush (`take_one` says why)."""
-        keys, self.urgent = self.urgent, {}
-        return self.take_some(list(keys), [])
 
     def take_one(self, key: bytes, events: list[Any]) -> Unflushed:
         """One patient's state, to be written now; the given records (not
@@ -111,12 +95,9 @@ class Unflushed:
         """As `take_one`, for the alerting patients of a record of several frames."""
         states = {key: change for key in keys if (change := self.states.pop(key, None)) is not None}
         self.events += events
-        return Unflushed(states, [], dict.fromkeys(keys))
+        return Unflushed(states, [])
 
     def restore(self, taken: Unflushed) -> None:
         """Put back what a failed flush took; states changed since stay newer."""
         self.states = taken.states | self.states
         self.events = taken.events + self.events
-        if taken.urgent and not self.urgent:
-            self.urgent_since = time.monotonic()
-        self.urgent = taken.urgent | self.urgent

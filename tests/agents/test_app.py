@@ -33,12 +33,8 @@ def test_importing_the_worker_does_no_work(tmp_path: Path) -> None:
     """No settings read, no key file made, no app built at import."""
     code = "import agents.app, agents.codec, agents.cache; import sys; print(hasattr(agents.app, 'app'))"
     done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, "-c", code], cwd=ROOT, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, check=True,
     )
     assert done.stdout.strip() == "False"
     assert list(tmp_path.iterdir()) == []
@@ -261,101 +257,3 @@ async def test_the_first_record_is_checked_against_kafkas_committed_offset_not_f
     w.handle_record = handle_record  # type: ignore[method-assign]
     await w.detect(_Stream(consumer, [10, 11]))  # type: ignore[arg-type]
     assert processed == [10, 11] and sought == []
-
-
-class _Queue:
-    def __init__(self, stream: _Fetched) -> None:
-        self.stream = stream
-
-    def empty(self) -> bool:
-        return not self.stream.offsets
-
-
-class _Fetched(_Stream):
-    """A stream whose records are all fetched at once: while any remain,
-    records wait behind the current one (Faust's channel queue)."""
-
-    def __init__(self, consumer: Any, offsets: list[int]) -> None:
-        super().__init__(consumer, offsets)
-        self.channel = SimpleNamespace(queue=_Queue(self))
-
-
-def _alerting_worker(tmp_path: Path, alerting: dict[int, bytes], refuse: int = 0) -> tuple[Worker, list[str]]:
-    """A worker whose records each change patient p-<offset>; the offsets in
-    `alerting` also send an alert event for that patient. `log` lists, in
-    order, what reached Kafka: "alert <key>" when Kafka acknowledged an
-    alert event, "state <key>" when a state was sent to the changelog. Kafka
-    refuses the first `refuse` alert events."""
-    w = worker(tmp_path)
-    consumer = w.app.consumer
-    tp = TP(READINGS_TOPIC, 0)
-    w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
-    w.app.topics._acking_topics.add(READINGS_TOPIC)  # as Faust's conductor does once the agent subscribes
-    consumer._committed_offset[tp] = 10
-    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
-    w.owned = lambda: {0}  # type: ignore[method-assign]
-    log: list[str] = []
-    refusals = [refuse]
-
-    async def send(key: bytes, value: bytes) -> Any:
-        future = asyncio.get_running_loop().create_future()
-        if refusals[0] > 0:
-            refusals[0] -= 1
-            future.set_exception(ConnectionError("broker down"))
-        else:
-            future.add_done_callback(lambda _: log.append(f"alert {key.decode()}"))
-            asyncio.get_running_loop().call_later(0.001, future.set_result, None)
-        return future
-
-    def send_changelog(partition: int, key: bytes, value: Any) -> Any:
-        log.append(f"state {key.decode()}")
-        future = asyncio.get_running_loop().create_future()
-        future.set_result(
-            SimpleNamespace(topic="vigil-patients-changelog", partition=partition, offset=len(log))
-        )
-        return future
-
-    async def handle_record(value: bytes, message: Any) -> list[bytes]:
-        key = f"p-{int(value)}".encode()
-        w.unflushed.states[key] = Change(0, b"{}")
-        if int(value) in alerting:
-            await w.emit(key, [{"kind": "news2", "severity": "high", "status": "open"}], 0)
-            return [key]
-        return []
-
-    w.alerts = SimpleNamespace(send=send)  # type: ignore[assignment]
-    w.patients.send_changelog = send_changelog  # type: ignore[method-assign]
-    w.handle_record = handle_record  # type: ignore[method-assign]
-    return w, log
-
-
-async def test_alerting_records_waiting_behind_each_other_are_written_together_after_their_alerts(
-    tmp_path: Path,
-) -> None:
-    """Under load (records already fetched, waiting), a record that raised
-    alerts does not hold the agent for a changelog write of its own: its
-    alert events go out at once, and its patient is written with those of
-    the other alerting records when no record waits any more (or
-    ALERTED_WAIT_S after the first), always after Kafka has their alert
-    events. Patients without alerts wait for the next full flush."""
-    w, log = _alerting_worker(tmp_path, {10: b"", 12: b""})
-    await w.detect(_Fetched(w.app.consumer, [10, 11, 12, 13]))  # type: ignore[arg-type]
-    assert log == ["alert p-10", "alert p-12", "state p-10", "state p-12"]
-    assert w.app.consumer._new_offset(TP(READINGS_TOPIC, 0)) is None  # no record released yet
-    await w.flush(w.unflushed.take())
-    assert log[4:] == ["state p-11", "state p-13"]
-    assert w.app.consumer._new_offset(TP(READINGS_TOPIC, 0)) == 14
-
-
-async def test_a_refused_alert_event_is_sent_again_and_its_patient_written_only_after(tmp_path: Path) -> None:
-    """Kafka refuses the alert event: the patient's state that sent it is
-    not written (a crash would otherwise replay the record against a state
-    that already told, and the event would never be sent); the event is
-    sent again, and the next flush writes the state once Kafka has it."""
-    w, log = _alerting_worker(tmp_path, {10: b""}, refuse=1)
-    await w.detect(_Fetched(w.app.consumer, [10]))  # type: ignore[arg-type]
-    assert log == []  # refused: nothing written, the event sent again
-    assert len(w.sent) == 1 and b"p-10" in w.unflushed.states
-    await w.flush(w.unflushed.take())
-    assert log == ["alert p-10", "state p-10"]
-    assert w.sent == [] and w.app.consumer._new_offset(TP(READINGS_TOPIC, 0)) == 11

@@ -150,6 +150,11 @@ _WORSENS: dict[str, int] = {
     "temperature": 1,
     "spo2": -1,
 }
+# Channels that come from one measurement (a cuff gives systolic and
+# diastolic pressure at once, sharing its errors): for the level-shift watch's
+# fusion (`_shift_together`) they are one source of evidence, as for
+# `_TOGETHER`, keyed by the first.
+_SAME_MEASUREMENT = {"diastolic_bp": "systolic_bp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +195,11 @@ class Config:
     shift_k: float = 1.0
     shift_h: float = 2.25
     shift_clip: float = 0.9
+    # Two or more independently measured slowly read channels, each with a run in its deteriorating
+    # direction, open the `trend` together when their CUSUMs sum to `shift_together * shift_h` SDs
+    # (`_shift_together`): the sum of two independent channels' evidence spreads sqrt(2) times as
+    # wide as one's. 0: off.
+    shift_together: float = math.sqrt(2)
 
 
 @dataclass(slots=True)
@@ -1173,18 +1183,9 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
         s = entry[0]
         if -h < s < h or name not in latest:
             continue
-        entry[2] = 1  # reported: from now on a drift to this level may be adopted (`_drift`)
-        value, residual, since = latest[name][0], entry[3], entry[1]
-        over_min = (r.ts - since) / 60_000
-        shifted[name] = {
-            "level": value,
-            "slope_per_min": round(residual / over_min, 6) if over_min > 0 else 0.0,
-            "baseline": round(value - residual, 2),
-            "change": round(residual, 2),
-            "cusum": round(s, 2),
-            "since": iso(since),
-            "over_min": round(over_min),
-        }
+        shifted[name] = _shifted(entry, latest[name][0], r.ts)
+    if config.shift_together > 0 and len(state.shifts) >= 2:
+        _shift_together(state, r, shifted, config)
     if not shifted:
         return
     evidence = r.evidence.get(_TREND)
@@ -1194,6 +1195,58 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     for name, found in shifted.items():
         vitals[name] = {**vitals.get(name, {}), **found}
     r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
+
+
+def _shifted(entry: list[Any], value: Any, ts: int) -> dict[str, Any]:
+    """A reported shift's evidence (`_shift`); from now on a drift to this
+    level may be adopted (`_drift`)."""
+    entry[2] = 1
+    residual, since = entry[3], entry[1]
+    over_min = (ts - since) / 60_000
+    return {
+        "level": value,
+        "slope_per_min": round(residual / over_min, 6) if over_min > 0 else 0.0,
+        "baseline": round(value - residual, 2),
+        "change": round(residual, 2),
+        "cusum": round(entry[0], 2),
+        "since": iso(since),
+        "over_min": round(over_min),
+    }
+
+
+def _shift_together(
+    state: PatientState, r: _Reading, shifted: dict[str, dict[str, Any]], config: Config
+) -> None:
+    """Slowly read channels moving together in their deteriorating
+    directions (`_WORSENS`; a custom channel has none and is left out), each
+    from its own measurement (`_SAME_MEASUREMENT`: a cuff's two pressures
+    are one, the larger run speaking for both): when two or more have a run
+    in progress and their CUSUMs sum to `shift_together * shift_h` SDs, each
+    is reported, those under `shift_h` with `together` in their evidence.
+    A decompensating heart-failure patient gains weight and speeds the heart
+    at once; a nuisance (a weighing in clothes, a cuff error, a diuretic, an
+    arrhythmia) moves one channel. As with `_together` for charted vitals,
+    agreement between independent measurements lets each say less: Page's
+    CUSUM is a log-likelihood ratio, and those of independent channels add
+    to the evidence of a change in all of them at once, held to a threshold
+    sqrt(2) times one channel's, as the sum of two independent channels'
+    evidence spreads sqrt(2) times as wide. A single reading still cannot
+    open it alone: it needs another measurement already in a run."""
+    latest = state.latest
+    best: dict[str, tuple[float, str]] = {}  # measurement -> (its CUSUM towards worse, channel)
+    for name, entry in state.shifts.items():
+        s = entry[0] * _WORSENS.get(name, 0)
+        if s <= 0 or name not in latest:
+            continue
+        source = _SAME_MEASUREMENT.get(name, name)
+        held = best.get(source)
+        if held is None or s > held[0]:
+            best[source] = (s, name)
+    if len(best) < 2 or sum(s for s, _ in best.values()) < config.shift_together * config.shift_h:
+        return
+    for _, name in best.values():
+        if name not in shifted:  # not already reported on its own
+            shifted[name] = {**_shifted(state.shifts[name], latest[name][0], r.ts), "together": True}
 
 
 def _alarming(state: PatientState) -> bool:

@@ -184,6 +184,7 @@ class Config:
     heart_alone_ms: int = 7 * 60 * 1000  # a dense heart rate's trend up, nothing else moving, holds this long
     trend_together: bool = True  # a trend of heart and breathing rate heading up together waits excursion_ms
     cuff_dip: float = 2.0  # SpO2 this many % under its level as the pressure is measured: the cuff's; 0: off
+    breathing_level: bool = True  # a breathing rate whose smoothed level is up counts as up (_excursion)
     # Custom channels (a generic anomaly detector's ground, `app.core.model.GENERIC_FIELDS`):
     surprise_z: float = 5.0  # calibrated surprise (SDs of the channel's own history of scores): anomalous
     stuck_readings: int = 3  # a run of this many repeats (and over twice the channel's usual): a stuck sensor
@@ -1072,7 +1073,8 @@ def _excursion(state: PatientState, r: _Reading, anomalous: dict[str, float], co
     read vitals risen above this patient's normal as sympathetic activation
     raises them (`_AROUSAL`: heart and breathing rate, pressure; up, not
     down), with the heart and breathing rate moving together (both at least
-    `together_z` SDs up)? Such an excursion usually passes within minutes: it
+    `together_z` SDs up; the breathing rate's noisy count, or its smoothed
+    level, `_breathing_level_up`)? Such an excursion usually passes within minutes: it
     opens only once it has held for `excursion_ms`. What is dangerous is the
     safety net's (NEWS2 opens on its own terms, unchanged); a fall
     (bradycardia, desaturation, hypotension) or a heart rate racing on its
@@ -1080,12 +1082,29 @@ def _excursion(state: PatientState, r: _Reading, anomalous: dict[str, float], co
     if config.excursion_ms <= 0:
         return False
     latest, together = state.latest, config.together_z
-    if _up(state, r, "heart_rate") < together or _up(state, r, "respiratory_rate") < together:
+    if _up(state, r, "heart_rate") < together:
+        return False
+    if _up(state, r, "respiratory_rate") < together and not _breathing_level_up(state, config):
         return False
     for name, zn in anomalous.items():
         if zn < 0 or name not in _AROUSAL or latest[name][2] >= SPARSE_MS:
             return False
     return True
+
+
+def _breathing_level_up(state: PatientState, config: Config) -> bool:
+    """Is the breathing rate's smoothed level (`Baseline.track`), densely
+    read, `together_z` SDs above this patient's normal? A minute's count of
+    breaths is the noisiest vital (impedance, one count a minute): during an
+    arousal it dips under `together_z` for a reading while its level still
+    stands well up with the heart's. A tachycardia (an arrhythmia) leaves the
+    breathing, and so its level, where it was."""
+    if not config.breathing_level:
+        return False
+    entry, baseline = state.latest.get("respiratory_rate"), state.baselines.get("respiratory_rate")
+    if entry is None or baseline is None or not 0 < entry[2] < SPARSE_MS or baseline.sd <= 0:
+        return False
+    return (baseline.level - baseline.mean) / baseline.sd >= config.together_z
 
 
 def _up(state: PatientState, r: _Reading, name: str) -> float:

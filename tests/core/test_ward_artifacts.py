@@ -385,3 +385,39 @@ def test_an_arousal_whose_breathing_count_dips_raises_no_trend() -> None:
     for i in range(187, 200):
         events += run(state, i, readings.normal(rng, hr_sd=6))
     assert opened(events) == []
+
+
+def test_an_arousal_whose_breathing_count_dips_raises_no_anomaly() -> None:
+    """The patient wakes: heart rate +28 and breathing rate +7 together for
+    five minutes, the breathing count reading 16 for one minute of it (a
+    noisy impedance count). In that reading the heart rate is far out alone,
+    which is an arrhythmia's picture, while the breathing rate's smoothed
+    level still stands well up with it. Before: a medium `anomaly` on the
+    heart rate opened on that reading. The breathing's level counts."""
+    state, rng = settled(6)
+    events = []
+    for m in range(6):
+        v = arousal(rng, m, 5, 28, 7)
+        if m == 3:
+            v["respiratory_rate"] = 16
+        events += run(state, 180 + m, v)
+    for i in range(186, 200):
+        events += run(state, i, normal(rng))
+    assert opened(events) == []
+
+
+def test_a_heart_rate_racing_alone_after_an_arousal_still_opens_at_once() -> None:
+    """A tachycardia starting once an arousal is over: the breathing rate,
+    and its level, back at the patient's normal, the heart climbing alone
+    opens the anomaly as soon as before (the breathing's level no longer up)."""
+    state, rng = settled(8)
+    for m in range(6):
+        run(state, 180 + m, arousal(rng, m, 5, 28, 7))
+    for i in range(186, 216):
+        run(state, i, normal(rng))
+    first = None
+    for m in range(10):
+        v = {**normal(rng), "heart_rate": round(72 + min(m + 1, 4) * 10)}
+        if "anomaly" in opened(run(state, 216 + m, v)) and first is None:
+            first = m
+    assert first is not None and first <= 3

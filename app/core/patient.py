@@ -178,6 +178,7 @@ class Config:
     corroborate_z: float = 3.0  # ... that another channel stepping this many SDs at once corroborates
     excursion_ms: int = 7 * 60 * 1000  # a dense rise such as an arousal's must hold this long to open
     together_charted_z: float = 3.0  # two charted NEWS2 vitals this many SDs off at once: an anomaly; 0: off
+    three_charted_z: float = 2.0  # three charted NEWS2 vitals this many SDs off at once: an anomaly; 0: off
     news2_sustain_ms: int = 5 * 60 * 1000  # a NEWS2 trigger made only of a dense rise must hold this long
     one_alarm: bool = True  # an anomaly or trend on one vital this reading's NEWS2 scores 3 adds no alert
     together_z: float = 1.5  # heart and breathing rate both this many SDs up: moving together
@@ -253,6 +254,7 @@ class _Reading:
     bad: frozenset[str] | set[str] = frozenset()  # channels whose signal is bad now (`_quality`)
     far: bool = False  # a channel scored |z| >= z_alert (`_model`)
     off: int = 0  # NEWS2 vitals (`_TOGETHER`) scored |z| >= together_charted_z (`_model`)
+    wide: int = 0  # NEWS2 vitals (`_TOGETHER`) scored |z| >= three_charted_z (`_model`)
     # dense channels that stepped `corroborate_z` SDs or more since their previous value -> the step in
     # SDs, and how many dense channels with a baseline were judged (`_clean`)
     steps: dict[str, float] | None = None
@@ -337,7 +339,7 @@ def process(
     _model(state, r, config, outcome)
     _safety_net(state, r, config)
     alerts = state.alerts
-    if r.far or r.off >= 2 or alerts:
+    if r.far or r.off >= 2 or r.wide >= 3 or alerts:
         _anomaly(state, r, config)
     if r.near or alerts:
         _trend(state, r, config)
@@ -627,6 +629,7 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
     baselines, bad, latest, ts = state.baselines, r.bad, state.latest, r.ts
     learn_below, z_alert, horizon_ms = config.learn_below, config.z_alert, config.trend_horizon_ms
     together_z = min(z_alert, config.together_charted_z or z_alert)
+    wide_z = min(together_z, config.three_charted_z or together_z)
     shift_cadence, personal_after = config.shift_cadence_ms, config.personal_after
     scored, z_scores = r.scored, r.z
     angle = (ts % DAY_MS) * _RADIANS_PER_MS  # the time of day, for daily profiles
@@ -651,11 +654,13 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
         n = baseline.var.n
         warm = n >= WARMUP_MIN and n * cadence >= WARMUP_MS  # `Baseline.warm`, inline
         z = (x - mean) / sd
-        if z >= together_z or z <= -together_z:
+        if z >= wide_z or z <= -wide_z:
             if z >= z_alert or z <= -z_alert:
                 r.far = True
             if name in _TOGETHER:
-                r.off += 1
+                r.wide += 1
+                if z >= together_z or z <= -together_z:
+                    r.off += 1
         if baseline.generic is not None and warm:
             _surprise(r, name, baseline, z, cadence, config)
         scored.append((name, warm))
@@ -962,7 +967,7 @@ def _deviates(state: PatientState, name: str, value: Any, config: Config) -> boo
 
 def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
     """Vitals far from this patient's normal (never during warm-up)."""
-    if not r.far and r.off < 2 and _ANOMALY not in state.alerts:
+    if not r.far and r.off < 2 and r.wide < 3 and _ANOMALY not in state.alerts:
         return  # the common case: nothing far out, nothing open
     z_scores, z_alert = r.z, config.z_alert
     surprised = r.surprised or {}
@@ -971,7 +976,7 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         for name, warm in r.scored
         if warm and (abs(z_scores[name]) >= z_alert or name in surprised)
     }
-    if len(anomalous) < 2 and r.off >= 2:
+    if len(anomalous) < 2 and (r.off >= 2 or r.wide >= 3):
         anomalous = _together(state, r, config) or anomalous
     if not anomalous and _ANOMALY not in state.alerts:
         return
@@ -1012,20 +1017,28 @@ def _together(state: PatientState, r: _Reading, config: Config) -> dict[str, flo
     heart rate up, pressure down), the fusion of signals that finds a
     deterioration early without more alarms (../shared/reference/clinical.md).
     Each charted reading is its own confirmation, and the next is an hour
-    away; dense monitors are left to the usual `z_alert`. Empty when fewer
-    than two."""
-    limit = config.together_charted_z
-    if limit <= 0:
-        return {}
-    z_scores = r.z
-    found = {
-        name: z_scores[name]
-        for name, warm in r.scored
-        if warm and name in _TOGETHER and abs(z_scores[name]) >= limit
-    }
-    if len(found) < 2 or not _sparse(state, list(found)):
-        return {}
-    return found
+    away; dense monitors are left to the usual `z_alert`.
+
+    Three or more of them each `three_charted_z` SDs (2) or more off in the
+    same reading is the same corroboration spread wider: the systemic
+    response of a sepsis moves the heart rate, breathing rate and
+    temperature (the SIRS criteria, personalised) before any one of them is
+    3 SDs out. A value 2 SDs out is in one reading of twenty; three of a
+    round's four independent vitals at once, in about one round of 2,600
+    (one alert a century of patient-days, were charting noise normal; it
+    is heavier-tailed). Empty when neither holds."""
+    for limit, least in ((config.together_charted_z, 2), (config.three_charted_z, 3)):
+        if limit <= 0:
+            continue
+        z_scores = r.z
+        found = {
+            name: z_scores[name]
+            for name, warm in r.scored
+            if warm and name in _TOGETHER and abs(z_scores[name]) >= limit
+        }
+        if len(found) >= least and _sparse(state, list(found)):
+            return found
+    return {}
 
 
 def _said_by_news2(

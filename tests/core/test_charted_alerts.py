@@ -177,3 +177,52 @@ def test_one_charted_vital_off_or_one_cuff_reading_off_is_not_an_alert() -> None
     assert p.round(16, heart_rate=p.off("heart_rate", 4)) == []  # one vital: waits for more
     # systolic and diastolic come from the same cuff reading: they do not corroborate each other
     assert p.round(17, systolic_bp=p.off("systolic_bp", 4), diastolic_bp=p.off("diastolic_bp", 4)) == []
+
+
+def test_heart_breathing_and_temperature_rising_together_are_told_by_the_second_round() -> None:
+    """A sepsis starting after hour 15: at the first round after onset the
+    heart rate and temperature are 1 SD up (nothing to tell); at the second,
+    heart rate, breathing rate and temperature are each 2.5 SDs up. None is
+    5 SDs off, no two are 3 SDs off, and NEWS2 scores none of them, but three
+    independently measured vitals leaving the patient's normal at once is
+    the systemic response itself: the anomaly opens at that round."""
+    p = PostOp(5)
+    for hour in range(16):
+        p.round(hour)
+    assert p.round(16, heart_rate=p.off("heart_rate", 1), temperature=p.off("temperature", 1)) == []
+    out = p.round(
+        17,
+        heart_rate=p.off("heart_rate", 2.5),
+        respiratory_rate=p.off("respiratory_rate", 2.5),
+        temperature=p.off("temperature", 2.5),
+    )
+    assert [(e["status"], e["kind"]) for e in out] == [("open", "anomaly")]
+    assert set(out[0]["evidence"]["vitals"]) == {"heart_rate", "respiratory_rate", "temperature"}
+
+
+def test_two_vitals_or_one_cuff_reading_2_5_sds_off_are_not_three() -> None:
+    """Two vitals 2.5 SDs off (under the two-vital rule's 3) wait; so do the
+    heart rate with both pressures of one cuff reading (one measurement)."""
+    p = PostOp(6)
+    for hour in range(16):
+        p.round(hour)
+    assert p.round(16, heart_rate=p.off("heart_rate", 2.5), temperature=p.off("temperature", 2.5)) == []
+    assert (
+        p.round(
+            17,
+            heart_rate=p.off("heart_rate", 2.5),
+            systolic_bp=p.off("systolic_bp", -2.5),
+            diastolic_bp=p.off("diastolic_bp", -2.5),
+        )
+        == []
+    )
+
+
+def test_a_stable_charted_patient_is_not_told_more_by_the_three_vital_rule() -> None:
+    """Three days of ordinary hourly rounds (charting noise only), for a few
+    patients: no anomaly, no trend, nothing but their NEWS2 as before."""
+    for seed in range(10, 16):
+        p = PostOp(seed)
+        for hour in range(72):
+            p.round(hour)
+        assert [e for e in p.events if e["kind"] in ("anomaly", "trend")] == [], seed

@@ -79,6 +79,7 @@ deploy-tools: install $(HELM) $(CRD_MODELS)/.installed
 # mypy: strict on app/ and agents/ (pyproject.toml). First in `make test`: it fails fast.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy app agents
 
 test: lint kafka-jars prometheus deploy-tools

@@ -566,14 +566,26 @@ def _report_gap(step: Step, partition: int, expected: int | None, got: int | Non
     """Count and log a gap (partition and offsets only: no patient data)."""
     if step is Step.SEEK:
         metrics.OFFSET_GAPS.labels(str(partition)).inc()
-        log.warning("record past a gap in its partition; seeking back", partition=partition,
-                    expected=expected, got=got)
+        log.warning(
+            "record past a gap in its partition; seeking back",
+            partition=partition,
+            expected=expected,
+            got=got,
+        )
     elif step is Step.RESEEK:
-        log.warning("records past a gap have not come again yet; seeking back again", partition=partition,
-                    expected=expected, got=got)
+        log.warning(
+            "records past a gap have not come again yet; seeking back again",
+            partition=partition,
+            expected=expected,
+            got=got,
+        )
     elif step is Step.GIVE_UP:
-        log.error("records past a gap did not come again; processing from here", partition=partition,
-                  expected=expected, got=got)
+        log.error(
+            "records past a gap did not come again; processing from here",
+            partition=partition,
+            expected=expected,
+            got=got,
+        )
 
 
 def _forget_acks_from(consumer: Any, tp: TP, offset: int) -> None:

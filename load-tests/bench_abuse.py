@@ -223,8 +223,18 @@ async def scenario(
     flooder = None
     if kind is not None:
         flooder = subprocess.Popen(
-            [sys.executable, __file__, "--flood", kind, "--url", url, "--token", flood_token,
-             "--duration", str(seconds + 3)],
+            [
+                sys.executable,
+                __file__,
+                "--flood",
+                kind,
+                "--url",
+                url,
+                "--token",
+                flood_token,
+                "--duration",
+                str(seconds + 3),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -270,20 +280,22 @@ def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for f in floods:
             for k, v in f.get("statuses", {}).items():
                 statuses[k] = statuses.get(k, 0) + v
-        rows.append({
-            "scenario": name,
-            "runs": len(runs),
-            "sent": _median([f.get("sent", 0) for f in floods]),
-            "replies": _median([f.get("replies", 0) for f in floods]),
-            "statuses": {k: v // len(runs) for k, v in statuses.items()},
-            "acks": _median([r["acks"] for r in runs]),
-            "missing": sum(r["missing"] for r in runs),
-            "p50_s": _median([r["p50_s"] for r in runs]),
-            "p99_s": _median([r["p99_s"] for r in runs]),
-            "p99_range_s": (min(r["p99_s"] for r in runs), max(r["p99_s"] for r in runs)),
-            "gateway_cpu": _median([r["gateway_cpu"] for r in runs]),
-            "flooder_cpu": _median([f.get("cpu", 0.0) for f in floods]),
-        })
+        rows.append(
+            {
+                "scenario": name,
+                "runs": len(runs),
+                "sent": _median([f.get("sent", 0) for f in floods]),
+                "replies": _median([f.get("replies", 0) for f in floods]),
+                "statuses": {k: v // len(runs) for k, v in statuses.items()},
+                "acks": _median([r["acks"] for r in runs]),
+                "missing": sum(r["missing"] for r in runs),
+                "p50_s": _median([r["p50_s"] for r in runs]),
+                "p99_s": _median([r["p99_s"] for r in runs]),
+                "p99_range_s": (min(r["p99_s"] for r in runs), max(r["p99_s"] for r in runs)),
+                "gateway_cpu": _median([r["gateway_cpu"] for r in runs]),
+                "flooder_cpu": _median([f.get("cpu", 0.0) for f in floods]),
+            }
+        )
     return rows
 
 
@@ -325,20 +337,44 @@ def main() -> int:
         sent = f"{r['sent']:,.0f}" if flooded else "-"
         back = ", ".join(f"{k}: {v:,}" for k, v in sorted(r["statuses"].items())) or f"{r['replies']:,.0f}"
         lo, hi = r["p99_range_s"]
-        rows.append([
-            r["scenario"], sent, back if flooded else "-", f"{r['acks']:,.0f}", str(r["missing"]),
-            f"{r['p50_s'] * 1000:.1f}", f"{r['p99_s'] * 1000:.1f}", f"{lo * 1000:.0f}-{hi * 1000:.0f}",
-            f"{r['p99_s'] / base:.2f}x", f"{r['gateway_cpu'] * 100:.0f}%",
-            f"{r['flooder_cpu'] * 100:.0f}%" if flooded else "-",
-        ])
+        rows.append(
+            [
+                r["scenario"],
+                sent,
+                back if flooded else "-",
+                f"{r['acks']:,.0f}",
+                str(r["missing"]),
+                f"{r['p50_s'] * 1000:.1f}",
+                f"{r['p99_s'] * 1000:.1f}",
+                f"{lo * 1000:.0f}-{hi * 1000:.0f}",
+                f"{r['p99_s'] / base:.2f}x",
+                f"{r['gateway_cpu'] * 100:.0f}%",
+                f"{r['flooder_cpu'] * 100:.0f}%" if flooded else "-",
+            ]
+        )
     print(machine_line(machine()))
-    print(f"broker: {broker}; {args.devices} devices, one reading each every {PERIOD_S * 1000:.0f} ms; "
-          f"{args.duration:g} s per scenario, {args.rounds} rounds (medians)")
-    print(table(
-        ["scenario", "flood sent", "flooder got back", "acks", "unacked", "p50 ms", "p99 ms", "p99 range",
-         "p99 vs none", "gateway CPU", "flooder CPU"],
-        rows,
-    ))
+    print(
+        f"broker: {broker}; {args.devices} devices, one reading each every {PERIOD_S * 1000:.0f} ms; "
+        f"{args.duration:g} s per scenario, {args.rounds} rounds (medians)"
+    )
+    print(
+        table(
+            [
+                "scenario",
+                "flood sent",
+                "flooder got back",
+                "acks",
+                "unacked",
+                "p50 ms",
+                "p99 ms",
+                "p99 range",
+                "p99 vs none",
+                "gateway CPU",
+                "flooder CPU",
+            ],
+            rows,
+        )
+    )
     print("target (issue 10): p99 within 2x of the run without a flood")
     if args.json:
         figures = {"machine": machine(), "broker": broker, "summary": summary, "results": results}

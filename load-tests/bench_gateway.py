@@ -50,7 +50,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def configs(text: str) -> tuple[tuple[int, float], ...]:
-    """"1:10,50:25" -> ((1, 10.0), (50, 25.0))."""
+    """ "1:10,50:25" -> ((1, 10.0), (50, 25.0))."""
     try:
         pairs = tuple((int(b), float(r)) for b, r in (item.split(":") for item in text.split(",") if item))
     except ValueError:
@@ -64,7 +64,12 @@ async def measure(
     settings: Settings, devices: int, batch: int, rate: float, duration: float, pid: int
 ) -> dict:
     plan = loadtest.Plan(
-        devices=devices, rate=rate, duration_s=duration, batch=batch, deteriorate=0.0, drain_s=15.0,
+        devices=devices,
+        rate=rate,
+        duration_s=duration,
+        batch=batch,
+        deteriorate=0.0,
+        drain_s=15.0,
         worker=False,
     )
     run = loadtest.LoadRun(settings, plan, out=open(os.devnull, "w"))
@@ -79,7 +84,10 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=2000)
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per configuration")
     parser.add_argument(
-        "--configs", type=configs, default=CONFIGS, metavar="B:R,...",
+        "--configs",
+        type=configs,
+        default=CONFIGS,
+        metavar="B:R,...",
         help="readings per frame : readings/s per device, per configuration (default 1:1,10:5,50:25)",
     )
     parser.add_argument("--bootstrap", help="an existing Kafka cluster instead of a local one")
@@ -90,8 +98,12 @@ def main() -> int:
     rate_limit = max(20.0, 2 * max(rate for _, rate in args.configs))  # readings/s per device
     burst = max(1000, 100 * max(batch for batch, _ in args.configs))
     with vigil_services(
-        args.bootstrap, "vigil-bench-gw-", args.devices, worker=False,
-        DEVICE_RATE=str(rate_limit), DEVICE_BURST=str(burst),
+        args.bootstrap,
+        "vigil-bench-gw-",
+        args.devices,
+        worker=False,
+        DEVICE_RATE=str(rate_limit),
+        DEVICE_BURST=str(burst),
     ) as services:
         broker, gateway = services.broker, services.gateway
         results = []
@@ -107,20 +119,43 @@ def main() -> int:
     for r in results:
         ack = r["ack_latency_s"]
         us = r["gateway_cpu_s"] / r["acked"] * 1e6 if r["acked"] else float("nan")
-        rows.append([
-            f"{r['batch']} per frame", f"{r['offered_rps']:,.0f}", f"{r['throughput_rps']:,.0f}",
-            f"{r['throughput_rps'] / r['batch']:,.0f}",
-            f"{r['throughput_rps'] / base:.1f}x", f"{ack['p50'] * 1000:.1f}", f"{ack['p99'] * 1000:.1f}",
-            f"{ack['p999'] * 1000:.1f}", str(r["lost_detail"]["never_acked"]),
-            str(r["lost_detail"]["acked_not_stored"]), f"{us:.1f}", f"{1e6 / us:,.0f}",
-        ])
+        rows.append(
+            [
+                f"{r['batch']} per frame",
+                f"{r['offered_rps']:,.0f}",
+                f"{r['throughput_rps']:,.0f}",
+                f"{r['throughput_rps'] / r['batch']:,.0f}",
+                f"{r['throughput_rps'] / base:.1f}x",
+                f"{ack['p50'] * 1000:.1f}",
+                f"{ack['p99'] * 1000:.1f}",
+                f"{ack['p999'] * 1000:.1f}",
+                str(r["lost_detail"]["never_acked"]),
+                str(r["lost_detail"]["acked_not_stored"]),
+                f"{us:.1f}",
+                f"{1e6 / us:,.0f}",
+            ]
+        )
     print(machine_line(m))
     print(f"broker: {broker}; {args.devices} devices connected, {args.duration:g} s per configuration")
-    print(table(
-        ["configuration", "offered/s", "acked/s", "acked frames/s", "vs first", "p50 ms", "p99 ms",
-         "p99.9 ms", "never acked", "acked, not stored", "gw CPU us/reading", "readings/s per gw core"],
-        rows,
-    ))
+    print(
+        table(
+            [
+                "configuration",
+                "offered/s",
+                "acked/s",
+                "acked frames/s",
+                "vs first",
+                "p50 ms",
+                "p99 ms",
+                "p99.9 ms",
+                "never acked",
+                "acked, not stored",
+                "gw CPU us/reading",
+                "readings/s per gw core",
+            ],
+            rows,
+        )
+    )
     print(
         "targets (issue 14): >= 10,000 frames/s per gateway process at 1 reading per frame, "
         ">= 50,000 readings/s at 50; acked after Kafka's acknowledgement"

@@ -123,10 +123,21 @@ def wait_caught_up(url: str, timeout: float = 120.0) -> None:
         time.sleep(1.0)
 
 
-async def phase(settings: Settings, url: str, devices: int, offered: float, batch: int, duration: float,
-                deteriorate: float) -> dict:
+async def phase(
+    settings: Settings,
+    url: str,
+    devices: int,
+    offered: float,
+    batch: int,
+    duration: float,
+    deteriorate: float,
+) -> dict:
     plan = loadtest.Plan(
-        devices=devices, rate=offered / devices, duration_s=duration, batch=batch, deteriorate=deteriorate,
+        devices=devices,
+        rate=offered / devices,
+        duration_s=duration,
+        batch=batch,
+        deteriorate=deteriorate,
         drain_s=60.0,
     )
     before_text = scrape(url)
@@ -178,11 +189,22 @@ def plot_latency(runs: list[dict], path: Path) -> None:
         )
         for j, (name, ys, style) in enumerate(series):
             points = [(x, y * 1000) for x, y in zip(xs, ys, strict=True) if y is not None]
-            ax.plot(*zip(*points, strict=True), style, color=f"C{j}", alpha=0.4 + 0.6 * i / len(runs),
-                    label=f"{name}" if i == 1 else None)
+            ax.plot(
+                *zip(*points, strict=True),
+                style,
+                color=f"C{j}",
+                alpha=0.4 + 0.6 * i / len(runs),
+                label=f"{name}" if i == 1 else None,
+            )
     ax.axhline(100, color="black", linewidth=0.8)
-    ax.annotate("target: e2e p99 < 100 ms at half of peak", (0.01, 100), xycoords=("axes fraction", "data"),
-                textcoords="offset points", xytext=(0, 4), fontsize=8)
+    ax.annotate(
+        "target: e2e p99 < 100 ms at half of peak",
+        (0.01, 100),
+        xycoords=("axes fraction", "data"),
+        textcoords="offset points",
+        xytext=(0, 4),
+        fontsize=8,
+    )
     ax.set_yscale("log")
     ax.set_xlabel("readings/s processed by the worker (quarter, half and peak of each run)")
     ax.set_ylabel("ms (log scale)")
@@ -202,6 +224,7 @@ def plot_latency(runs: list[dict], path: Path) -> None:
 
 def readings_per_record(text_before: str, text_after: str) -> float | None:
     """Readings the gateway stored per `vigil.readings` record between two scrapes of its metrics."""
+
     def totals(text: str) -> tuple[float, float]:
         readings = metric(text, "vigil_gateway_readings_total")
         accepted = sum(v for k, v in readings.items() if 'outcome="accepted"' in k)
@@ -222,8 +245,13 @@ def compare_coalescing(args: argparse.Namespace) -> list[list[str]]:
     rows = []
     for window in args.coalesce:
         with vigil_services(
-            args.bootstrap, "vigil-bench-coalesce-", args.devices, worker=True,
-            WORKER_ID=f"vigil-bench-coalesce-{window:g}", DEVICE_RATE="1000", DEVICE_BURST="5000",
+            args.bootstrap,
+            "vigil-bench-coalesce-",
+            args.devices,
+            worker=True,
+            WORKER_ID=f"vigil-bench-coalesce-{window:g}",
+            DEVICE_RATE="1000",
+            DEVICE_BURST="5000",
             GATEWAY_COALESCE_MS=f"{window:g}",
         ) as services:
             url = f"{services.worker_url}/metrics"
@@ -242,12 +270,22 @@ def compare_coalescing(args: argparse.Namespace) -> list[list[str]]:
                 spent = [cpu_s(p) - c for p, c in zip(pids, cpu0, strict=True)]
                 gateway_cpu, worker_cpu = (1e6 * s / done for s in spent)
                 ack = r["ack_latency_s"]
-                rows.append([
-                    f"{window:g}", f"{offer:,.0f}", f"{r['throughput_rps']:,.0f}", f"{r['worker_rps']:,.0f}",
-                    "-" if per_record is None else f"{per_record:.1f}", _ms(ack["p50"]), _ms(ack["p99"]),
-                    _ms(r["e2e_p99_bound_s"]), _ms(r["alert_latency_s"]["p99"]), str(r["lost"]),
-                    f"{gateway_cpu:,.0f}", f"{worker_cpu:,.0f}",
-                ])
+                rows.append(
+                    [
+                        f"{window:g}",
+                        f"{offer:,.0f}",
+                        f"{r['throughput_rps']:,.0f}",
+                        f"{r['worker_rps']:,.0f}",
+                        "-" if per_record is None else f"{per_record:.1f}",
+                        _ms(ack["p50"]),
+                        _ms(ack["p99"]),
+                        _ms(r["e2e_p99_bound_s"]),
+                        _ms(r["alert_latency_s"]["p99"]),
+                        str(r["lost"]),
+                        f"{gateway_cpu:,.0f}",
+                        f"{worker_cpu:,.0f}",
+                    ]
+                )
     return rows
 
 
@@ -270,11 +308,18 @@ def main() -> int:
         "--from-json", type=Path, nargs="+", metavar="FILE", help="with --plot: draw saved --json runs"
     )
     parser.add_argument(
-        "--coalesce", type=float, nargs="+", metavar="MS",
+        "--coalesce",
+        type=float,
+        nargs="+",
+        metavar="MS",
         help="compare these VIGIL_GATEWAY_COALESCE_MS windows (0: off) at the --offer loads",
     )
     parser.add_argument(
-        "--offer", type=float, nargs="+", default=[2000.0, 8000.0], metavar="RPS",
+        "--offer",
+        type=float,
+        nargs="+",
+        default=[2000.0, 8000.0],
+        metavar="RPS",
         help="with --coalesce: readings/s offered, one phase each (default 2000 8000)",
     )
     args = parser.parse_args()
@@ -283,12 +328,25 @@ def main() -> int:
         rows = compare_coalescing(args)
         print(machine_line(machine()))
         print(f"{args.devices} devices, {args.batch} reading(s) per frame, {args.duration:g} s per phase")
-        print(table(
-            ["coalesce ms", "offered/s", "acked/s", "worker/s", "readings/record", "ack p50 ms",
-             "ack p99 ms", "e2e p99 ms (<=)", "alert p99 ms", "lost", "gateway CPU µs/reading",
-             "worker CPU µs/reading"],
-            rows,
-        ))
+        print(
+            table(
+                [
+                    "coalesce ms",
+                    "offered/s",
+                    "acked/s",
+                    "worker/s",
+                    "readings/record",
+                    "ack p50 ms",
+                    "ack p99 ms",
+                    "e2e p99 ms (<=)",
+                    "alert p99 ms",
+                    "lost",
+                    "gateway CPU µs/reading",
+                    "worker CPU µs/reading",
+                ],
+                rows,
+            )
+        )
         return 0
     if args.from_json:
         if not args.plot:
@@ -304,8 +362,13 @@ def main() -> int:
     )
 
     with vigil_services(
-        args.bootstrap, "vigil-bench-e2e-", args.devices, worker=True,
-        WORKER_ID="vigil-bench-e2e", DEVICE_RATE="1000", DEVICE_BURST="5000",
+        args.bootstrap,
+        "vigil-bench-e2e-",
+        args.devices,
+        worker=True,
+        WORKER_ID="vigil-bench-e2e",
+        DEVICE_RATE="1000",
+        DEVICE_BURST="5000",
     ) as services:
         broker, settings = services.broker, services.settings
         url = f"{services.worker_url}/metrics"
@@ -327,27 +390,52 @@ def main() -> int:
 
     rows = []
     for name, r in (("peak", peak), ("half of peak", half), ("quarter of peak", quarter)):
-        rows.append([
-            name, f"{r['offered_rps']:,.0f}", f"{r['throughput_rps']:,.0f}", f"{r['worker_rps']:,.0f}",
-            str(r["lost"]), ms(r["e2e_p99_bound_s"]), ms(r["alert_latency_s"]["p50"]),
-            ms(r["alert_latency_s"]["p99"]), str(r["alert_latency_s"]["count"]),
-        ])
+        rows.append(
+            [
+                name,
+                f"{r['offered_rps']:,.0f}",
+                f"{r['throughput_rps']:,.0f}",
+                f"{r['worker_rps']:,.0f}",
+                str(r["lost"]),
+                ms(r["e2e_p99_bound_s"]),
+                ms(r["alert_latency_s"]["p50"]),
+                ms(r["alert_latency_s"]["p99"]),
+                str(r["alert_latency_s"]["count"]),
+            ]
+        )
     print(machine_line(machine()))
     print(
         f"broker: {broker}; {args.devices} devices, {args.batch} reading(s) per frame "
         f"({ws_bytes} bytes on the websocket, {record_bytes} as a Kafka record), "
         f"{args.duration:g} s per phase"
     )
-    print(table(
-        ["phase", "offered/s", "acked/s", "worker/s", "lost", "e2e p99 ms (<=)", "alert p50 ms",
-         "alert p99 ms", "alerts"],
-        rows,
-    ))
+    print(
+        table(
+            [
+                "phase",
+                "offered/s",
+                "acked/s",
+                "worker/s",
+                "lost",
+                "e2e p99 ms (<=)",
+                "alert p50 ms",
+                "alert p99 ms",
+                "alerts",
+            ],
+            rows,
+        )
+    )
     print("target: p99 from gateway receipt to alert produced under 100 ms at half of peak throughput")
     if args.json:
         frame = {"readings": args.batch, "websocket_bytes": ws_bytes, "kafka_record_bytes": record_bytes}
-        figures = {"machine": machine(), "broker": broker, "frame": frame, "peak": peak, "half": half,
-                   "quarter": quarter}
+        figures = {
+            "machine": machine(),
+            "broker": broker,
+            "frame": frame,
+            "peak": peak,
+            "half": half,
+            "quarter": quarter,
+        }
         Path(args.json).write_text(json.dumps(figures, indent=2))
     if args.plot:
         frame = {"readings": args.batch}

@@ -1138,7 +1138,9 @@ def main() -> None:
         "--per-record", type=int, default=1, help="readings per Kafka record (default 1: a reading per frame)"
     )
     parser.add_argument(
-        "--frames-per-record", type=int, default=1,
+        "--frames-per-record",
+        type=int,
+        default=1,
         help="frames (of different patients on one partition) coalesced per record, as the gateway does "
         "with VIGIL_GATEWAY_COALESCE_MS (default 1: a record per frame)",
     )

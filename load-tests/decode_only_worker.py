@@ -40,7 +40,6 @@ app, readings_topic = comparison_app("bench-decode-only", 6067, stats)
 PARTITIONS = app.conf.topic_partitions
 
 
-
 @app.agent(readings_topic, concurrency=1)
 async def decode(stream: faust.StreamT[bytes]) -> None:
     async for value in stream:

@@ -760,7 +760,9 @@ class FaultRun(loadtest.LoadRun):
         # The drain is over: note the devices still holding readings, while still connected.
         now = time.perf_counter()
         self.held_at_drain = {
-            d: c.snapshot(now) for d, c in self.clients.items() if c.held  # type: ignore[attr-defined]
+            d: c.snapshot(now)
+            for d, c in self.clients.items()
+            if c.held  # type: ignore[attr-defined]
         }
         return await super()._processed(end_offsets, deadline)
 

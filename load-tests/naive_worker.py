@@ -55,7 +55,6 @@ PARTITIONS = app.conf.topic_partitions
 models = app.Table("models", default=None, key_type=bytes, value_type=bytes, partitions=PARTITIONS)
 
 
-
 def new_model():  # type: ignore[no-untyped-def]
     return preprocessing.MinMaxScaler() | anomaly.HalfSpaceTrees(seed=42)
 

@@ -331,7 +331,10 @@ class Gateway:
         if received.kind != UNREAD:
             structlog.contextvars.bind_contextvars(trace_id=received.trace)
             log.debug(
-                "frame received", kind=received.kind, size=len(message), accepted=received.accepted,
+                "frame received",
+                kind=received.kind,
+                size=len(message),
+                accepted=received.accepted,
                 refused=received.refused,
             )
         await self._perform(link, received.actions, started)
@@ -662,7 +665,8 @@ class Gateway:
         if failure is not None and self._registry_ok:
             log.warning(
                 "device registry unreadable; handshakes get 503, open connections are checked "
-                "against the last good copy", reason=str(failure),
+                "against the last good copy",
+                reason=str(failure),
             )
         elif failure is None and not self._registry_ok:
             log.info("device registry readable again")

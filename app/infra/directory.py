@@ -202,8 +202,7 @@ class KafkaDirectoryAdmin:
             await asyncio.gather(*sent)
         except KafkaError as exc:
             raise RegistryError(
-                f"could not write the device registry to Kafka ({type(exc).__name__}); "
-                "run the command again"
+                f"could not write the device registry to Kafka ({type(exc).__name__}); run the command again"
             ) from None
 
     def _new(self, device_id: str, patient: str) -> tuple[Device, str]:
@@ -243,9 +242,7 @@ class KafkaDirectoryAdmin:
 
     def devices(self) -> list[Device]:
         """Every device, with its patient where the directory has it."""
-        return [
-            replace(d, patient=self.patients.patient(d.subject) or "") for d in self.registry.devices()
-        ]
+        return [replace(d, patient=self.patients.patient(d.subject) or "") for d in self.registry.devices()]
 
 
 async def reissue(settings: Settings, devices: dict[str, str]) -> dict[str, str]:

@@ -77,9 +77,7 @@ def stdlib_config(fmt: str = "auto", level: str = "info") -> dict[str, Any]:
         # These libraries print whole Kafka messages and frames (patient data)
         # in their DEBUG lines, so they never log below INFO, whatever
         # VIGIL_LOG_LEVEL says.
-        "loggers": {
-            name: {"level": max(_level(level), logging.INFO)} for name in LIBRARIES_CAPPED_AT_INFO
-        },
+        "loggers": {name: {"level": max(_level(level), logging.INFO)} for name in LIBRARIES_CAPPED_AT_INFO},
     }
 
 

@@ -30,8 +30,20 @@ from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
 from app.infra.topics import from_start, read_to_end
 
 READING_COLUMNS = [
-    "ts", "device_id", "reading_id", "seq", "heart_rate", "spo2", "respiratory_rate", "systolic_bp",
-    "diastolic_bp", "temperature", "weight", "consciousness", "on_oxygen", "artifacts",
+    "ts",
+    "device_id",
+    "reading_id",
+    "seq",
+    "heart_rate",
+    "spo2",
+    "respiratory_rate",
+    "systolic_bp",
+    "diastolic_bp",
+    "temperature",
+    "weight",
+    "consciousness",
+    "on_oxygen",
+    "artifacts",
 ]
 ALERT_COLUMNS = ["event_time", "alert_id", "kind", "status", "severity", "opened_at", "device_id", "evidence"]
 
@@ -66,13 +78,20 @@ def readings_rows(records: list[Any], subject: str, start: int, end: int) -> lis
             if not start <= reading["ts"] < end:
                 continue
             vitals = reading["vitals"]
-            row = {"ts": iso(reading["ts"]), "device_id": batch.device_id, "reading_id": reading["id"],
-                   "seq": reading.get("seq")}
+            row = {
+                "ts": iso(reading["ts"]),
+                "device_id": batch.device_id,
+                "reading_id": reading["id"],
+                "seq": reading.get("seq"),
+            }
             row.update({k: vitals.get(k) for k in READING_COLUMNS[4:-1]})
             custom = {k: v for k, v in vitals.items() if k not in READING_COLUMNS}
             row.update(custom)
-            bad = [k for k, v in vitals.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-                   and is_artifact(k, v)]
+            bad = [
+                k
+                for k, v in vitals.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and is_artifact(k, v)
+            ]
             row["artifacts"] = " ".join(bad)
             rows.append(row)
     # One row per reading, even if it was stored twice; in event-time order.

@@ -99,8 +99,9 @@ def _csv_rows(path: Path, text: str) -> list[Row]:
         where = f"line {reader.line_num}"
         if None in record:  # DictReader keeps cells beyond the header under the key None
             raise RecordingError(f"{where}: more cells than the header has columns")
-        vitals = {k: _number(v) for k, v in record.items() if k not in ("patient", "ts")
-                  and v not in ("", None)}
+        vitals = {
+            k: _number(v) for k, v in record.items() if k not in ("patient", "ts") and v not in ("", None)
+        }
         if vitals:
             rows.append(Row(_patient(record["patient"], where), _ms(record["ts"], where), vitals))
     return rows
@@ -152,7 +153,8 @@ def check_times(rows: list[Row], shift_to_now: bool, now_ms: int, limits: Limits
         )
     if too_old or too_new:
         which = (
-            f"{too_old} readings are older than {days} days" if too_old
+            f"{too_old} readings are older than {days} days"
+            if too_old
             else f"{too_new} readings are dated in the future"
         )
         raise RecordingError(

@@ -313,9 +313,7 @@ class DeviceClient:
         return seq
 
 
-async def clients_for(
-    settings: Settings, devices: dict[str, str], stats: Stats
-) -> dict[str, DeviceClient]:
+async def clients_for(settings: Settings, devices: dict[str, str], stats: Stats) -> dict[str, DeviceClient]:
     """Reference clients for devices (id -> patient), registered afresh (in
     the registry `VIGIL_REGISTRY` names), that
     connect to this host's gateway: wss when TLS is configured, trusting

@@ -33,8 +33,12 @@ def test_importing_the_worker_does_no_work(tmp_path: Path) -> None:
     """No settings read, no key file made, no app built at import."""
     code = "import agents.app, agents.codec, agents.cache; import sys; print(hasattr(agents.app, 'app'))"
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert done.stdout.strip() == "False"
     assert list(tmp_path.iterdir()) == []

@@ -21,8 +21,6 @@ SECOND, MINUTE, HOUR, DAY = 1000, 60_000, 3_600_000, 86_400_000
 CADENCES = {SECOND: 3 * 3600, MINUTE: 24 * 60, HOUR: 48, DAY: 60}
 
 
-
-
 SICK = {"heart_rate": 128, "respiratory_rate": 26, "spo2": 93, "systolic_bp": 98}  # NEWS2 9: high
 
 

@@ -21,8 +21,6 @@ MINUTE = 60_000
 CRITICAL = {"heart_rate": 142, "spo2": 85, "respiratory_rate": 29, "systolic_bp": 86, "temperature": 36.8}
 
 
-
-
 def reading(seq: int, ts: int, vitals: dict[str, object]) -> dict[str, object]:
     return {"id": reading_id("dev-1", seq), "seq": seq, "ts": ts, "vitals": vitals}
 

@@ -173,8 +173,11 @@ frames = st.one_of(
     st.builds(lambda seq, v: json.dumps(observation(seq, valueQuantity=v)), digit_strings, json_values),
     st.builds(
         lambda seq, unit, value: json.dumps(
-            {**observation(seq), "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
-             "valueQuantity": {"value": value, "code": unit}}
+            {
+                **observation(seq),
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
+                "valueQuantity": {"value": value, "code": unit},
+            }
         ),
         st.text(alphabet="0123456789", min_size=1, max_size=18),
         st.sampled_from(["[degF]", "Cel", "kPa"]),

@@ -308,7 +308,11 @@ def test_refusals_beyond_the_budget_are_summarised_once_an_interval() -> None:
     record = rejection_summary(DEVICE, s.budget, NOW + int(NOTICE_INTERVAL_S * 1000))
     assert record is not None
     assert orjson.loads(record) == {
-        "v": 2, "kind": "summary", "device_id": DEVICE, "from_ms": NOW, "received_ms": NOW + 40,
+        "v": 2,
+        "kind": "summary",
+        "device_id": DEVICE,
+        "from_ms": NOW,
+        "received_ms": NOW + 40,
         "counts": {"rate_limited": 5},
     }
     assert rejection_summary(DEVICE, s.budget, NOW + 5000, final=True) is None  # said once
@@ -316,8 +320,9 @@ def test_refusals_beyond_the_budget_are_summarised_once_an_interval() -> None:
 
 def test_the_trace_id_is_drawn_per_frame_read() -> None:
     traces = iter(["a", "b"])
-    s = DeviceSession(DEVICE, PATIENT, SUBJECT, SeqWindow(), Budget(TokenBucket(10, 10)),
-                      new_trace=lambda: next(traces))
+    s = DeviceSession(
+        DEVICE, PATIENT, SUBJECT, SeqWindow(), Budget(TokenBucket(10, 10)), new_trace=lambda: next(traces)
+    )
     assert s.receive(frame({"type": "hello"}), NOW).trace == "a"
     (write,) = writes(s.receive(frame(reading(1)), NOW).actions)
     assert decode_readings(write.value).trace == "b"

@@ -14,11 +14,9 @@ T0 = 1_764_435_600_000
 MINUTE = 60_000
 
 
-
-
-
 def normal(rng: random.Random) -> dict[str, object]:
     return readings.normal(rng, diastolic=True)
+
 
 def run(state: patient_state.PatientState, seq: int, ts: int, vitals: dict[str, object]) -> core.Outcome:
     reading = {"id": reading_id("dev-1", seq), "seq": seq, "ts": ts, "vitals": vitals}

@@ -51,4 +51,3 @@ def test_the_worker_directory_follows_records_and_tombstones() -> None:
     assert patients.patient("p-1") == "MRN-0042"
     patients._apply(b"p-1", None)
     assert patients.patient("p-1") is None
-

@@ -40,8 +40,11 @@ def records() -> list[tuple[bytes, bytes]]:
         for p in range(PATIENTS):
             subject = f"p-{p:032x}"
             part = [
-                Reading(k * PER_RECORD + j, 1_780_000_000_000 + (k * PER_RECORD + j) * 60_000,
-                        {"heart_rate": 70 + p + j, "spo2": 97, "temperature": 36.8, "consciousness": "A"})
+                Reading(
+                    k * PER_RECORD + j,
+                    1_780_000_000_000 + (k * PER_RECORD + j) * 60_000,
+                    {"heart_rate": 70 + p + j, "spo2": 97, "temperature": 36.8, "consciousness": "A"},
+                )
                 for j in range(PER_RECORD)
             ]
             out.append((subject.encode(), encode_readings(f"dev-{p}", subject, 1_780_000_000_000, part)))
@@ -102,7 +105,11 @@ def test_quix_peer_processes_every_reading_with_its_state_in_the_changelog(
     log = open(tmp_path / "quix.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "load-tests" / "quix_worker.py")],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     changelog = f"changelog__{group}--{topic}--default"
     try:

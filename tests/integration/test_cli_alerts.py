@@ -49,9 +49,25 @@ def test_alerts_before_the_topic_exists_says_so_and_stops_on_ctrl_c(kafka, tmp_p
     assert code == 0 and proc.stderr.read() == ""
     # `vigil export` too: one line, not a wait for partitions that never come.
     export = subprocess.run(
-        [sys.executable, "-m", "app.cli", "export", "--patient", "P-1", "--from", "2026-01-01T00:00:00Z",
-         "--to", "2026-01-02T00:00:00Z", "--out", str(tmp_path / "x")],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "export",
+            "--patient",
+            "P-1",
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--to",
+            "2026-01-02T00:00:00Z",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert export.returncode == 1 and "the topic vigil.readings does not exist" in export.stderr
     assert len(export.stderr.strip().splitlines()) == 1

@@ -18,8 +18,18 @@ from tests.fault_suite import FaultSuite
 pytestmark = pytest.mark.integration
 
 QUICK = [
-    "worker-kill", "gateway-kill", "broker-kill-10s", "worker-join-leave", "poison", "hello-flood",
-    "invalid-flood", "rejected-flood", "handshake-flood", "future-timestamp", "seq-reset", "state-bloat",
+    "worker-kill",
+    "gateway-kill",
+    "broker-kill-10s",
+    "worker-join-leave",
+    "poison",
+    "hello-flood",
+    "invalid-flood",
+    "rejected-flood",
+    "handshake-flood",
+    "future-timestamp",
+    "seq-reset",
+    "state-bloat",
     "registry-error",
 ]
 # scale-kill (one gateway and one worker SIGKILLed at once, issue 15's

@@ -14,8 +14,25 @@ LATENCIES = ("p50", "p95", "p99", "p999")
 
 def load_test(vigil, report) -> dict:
     run = vigil.run(
-        "simulate", "--devices", "12", "--rate", "4", "--batch", "2", "--duration", "12", "--steps", "2",
-        "--hiccups", "0.05", "--deteriorate", "0.5", "--drain", "15", "--report", str(report),
+        "simulate",
+        "--devices",
+        "12",
+        "--rate",
+        "4",
+        "--batch",
+        "2",
+        "--duration",
+        "12",
+        "--steps",
+        "2",
+        "--hiccups",
+        "0.05",
+        "--deteriorate",
+        "0.5",
+        "--drain",
+        "15",
+        "--report",
+        str(report),
     )
     assert "acked" in run.stderr  # progress lines and the summary go to the terminal
     return json.loads(report.read_text())

@@ -45,7 +45,11 @@ class Host:
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "app.cli", *args],
-            env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     def spawn(self, *args: str) -> subprocess.Popen[bytes]:
@@ -73,8 +77,10 @@ def cluster(kafka: LocalKafka, tmp_path: Path) -> Iterator[dict[str, object]]:
     commands = [("gateway", hosts[0]), ("gateway", hosts[1]), ("worker", hosts[2])]
     procs = [host.spawn(command, "--ports-file", str(host.home / "ports.json")) for command, host in commands]
     try:
-        bound = [reported_ports(host.home / "ports.json", proc, host.home / "out.log") for (_, host), proc in
-                 zip(commands, procs, strict=True)]
+        bound = [
+            reported_ports(host.home / "ports.json", proc, host.home / "out.log")
+            for (_, host), proc in zip(commands, procs, strict=True)
+        ]
         gateways = [(hosts[i], f"ws://127.0.0.1:{bound[i]['ws']}/v1") for i in (0, 1)]
         for i in (0, 1):
             wait_ready(f"http://127.0.0.1:{bound[i]['http']}/readyz", procs[i], timeout=60)
@@ -125,7 +131,8 @@ async def test_two_gateways_and_a_worker_share_only_kafka(cluster, kafka, tmp_pa
     await ws.close()
 
     alerts = await read_topic(
-        kafka.bootstrap, "vigil.alerts",
+        kafka.bootstrap,
+        "vigil.alerts",
         lambda r, v: v.get("device_id") == device and v.get("kind") == "news2" and v.get("status") == "open",
     )
     assert alerts and alerts[0]["value"]["patient"] == patient  # the worker learned it from vigil.patients

@@ -93,7 +93,10 @@ def api(base: str, path: str, **params: str) -> dict:
 def test_prometheus_scrapes_rules_and_dashboard_queries(vigil, prometheus) -> None:
     simulation = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "simulate", "--devices", "8", "--duration", "40", "--speed", "240"],
-        env=vigil.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=vigil.env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         queries = dashboard_queries()

@@ -66,10 +66,24 @@ async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> Non
     try:
         poison = [
             b"\x00not json",
-            orjson.dumps({"v": 1, "device_id": "rogue", "patient": "p-poisoned-patient", "received_ms": now,
-                          "readings": [{"id": "a", "ts": "yesterday", "vitals": {"heart_rate": 80}}]}),
-            orjson.dumps({"v": 1, "device_id": "rogue", "patient": "p-poisoned-patient", "received_ms": now,
-                          "readings": [{"id": "b", "ts": now, "vitals": {"heart_rate": [80]}}]}),
+            orjson.dumps(
+                {
+                    "v": 1,
+                    "device_id": "rogue",
+                    "patient": "p-poisoned-patient",
+                    "received_ms": now,
+                    "readings": [{"id": "a", "ts": "yesterday", "vitals": {"heart_rate": 80}}],
+                }
+            ),
+            orjson.dumps(
+                {
+                    "v": 1,
+                    "device_id": "rogue",
+                    "patient": "p-poisoned-patient",
+                    "received_ms": now,
+                    "readings": [{"id": "b", "ts": now, "vitals": {"heart_rate": [80]}}],
+                }
+            ),
         ]
         for value in poison:
             await producer.send_and_wait("vigil.readings", value, key=b"p-poisoned-patient")

@@ -39,7 +39,11 @@ def test_a_readings_topic_with_other_partitions_is_one_line(tmp_path: Path) -> N
         }
         done = subprocess.run(
             [sys.executable, "-m", "app.cli", "worker"],
-            env=env, cwd=ROOT, capture_output=True, text=True, timeout=90,
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=90,
         )
     assert done.returncode == 2, done.stderr[-2000:]
     lines = done.stderr.strip().splitlines()

@@ -41,12 +41,25 @@ def test_a_worker_that_never_finished_is_an_error_not_a_figure() -> None:
 def test_medians_and_ratios_to_vigil_are_taken_within_each_round() -> None:
     def run(variant: str, round_no: int, rate: float) -> dict:
         return {
-            "variant": variant, "round": round_no, "readings_per_s": rate, "records_per_s": rate,
-            "seconds": 1.0, "to_commit_s": 1.0, "startup_s": 1.0, "readings": 10, "expected_readings": 10,
+            "variant": variant,
+            "round": round_no,
+            "readings_per_s": rate,
+            "records_per_s": rate,
+            "seconds": 1.0,
+            "to_commit_s": 1.0,
+            "startup_s": 1.0,
+            "readings": 10,
+            "expected_readings": 10,
         }
 
-    runs = [run("vigil", 1, 100), run("quix", 1, 400), run("vigil", 2, 200), run("quix", 2, 400),
-            run("vigil", 3, 50), run("quix", 3, 300)]
+    runs = [
+        run("vigil", 1, 100),
+        run("quix", 1, 400),
+        run("vigil", 2, 200),
+        run("quix", 2, 400),
+        run("vigil", 3, 50),
+        run("quix", 3, 300),
+    ]
     vigil, quix = bench_worker.summarise(runs, ["vigil", "quix"])
     assert vigil["readings_per_s"] == 100 and quix["readings_per_s"] == 400
     assert quix["each_readings_per_s"] == [400, 400, 300]

@@ -208,8 +208,11 @@ def test_readings_in_a_record_of_several_frames_are_counted_each() -> None:
     ack(c, first)
     ack(c, second)
     other = record(0, 0, [(5, T0, {"heart_rate": 60})], device="dev-other").value
-    frames = [record(0, 0, [(first, T0, {"heart_rate": 70})]).value, other,
-              record(0, 0, [(second, T0 + 1, {"heart_rate": 71})]).value]
+    frames = [
+        record(0, 0, [(first, T0, {"heart_rate": 70})]).value,
+        other,
+        record(0, 0, [(second, T0 + 1, {"heart_rate": 71})]).value,
+    ]
     coalesced = SimpleNamespace(partition=0, offset=3, value=encode_frames(frames))
     result = reconcile([c], [coalesced], {0: 4})
     assert (result.acked, result.lost, result.stored_twice) == (2, 0, 0)

@@ -254,7 +254,7 @@ class _Reading:
     bad: frozenset[str] | set[str] = frozenset()  # channels whose signal is bad now (`_quality`)
     far: bool = False  # a channel scored |z| >= z_alert (`_model`)
     off: int = 0  # NEWS2 vitals (`_TOGETHER`) scored |z| >= together_charted_z (`_model`)
-    wide: int = 0  # NEWS2 vitals (`_TOGETHER`) scored |z| >= three_charted_z (`_model`)
+    wide: int = 0  # sparsely read NEWS2 vitals (`_TOGETHER`) scored |z| >= three_charted_z (`_model`)
     # dense channels that stepped `corroborate_z` SDs or more since their previous value -> the step in
     # SDs, and how many dense channels with a baseline were judged (`_clean`)
     steps: dict[str, float] | None = None
@@ -658,7 +658,8 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
             if z >= z_alert or z <= -z_alert:
                 r.far = True
             if name in _TOGETHER:
-                r.wide += 1
+                if cadence >= SPARSE_MS:  # only charted values can make three together (`_together`)
+                    r.wide += 1
                 if z >= together_z or z <= -together_z:
                     r.off += 1
         if baseline.generic is not None and warm:

@@ -33,7 +33,7 @@ from aiohttp import web as aiohttp_web
 from aiokafka.errors import KafkaError
 from faust.types import TP
 
-from agents.cache import MAX_UNFLUSHED, Change, DecodedStates, Unflushed
+from agents.cache import MAX_UNFLUSHED, Change, DecodedStates, PatientCensus, Unflushed
 from agents.codec import EncodedState, StoredPatientState, load_state
 from app import native
 from app.core import patient as core
@@ -60,6 +60,7 @@ log = structlog.get_logger()
 KAFKA_PROBE_S = 2.0  # how often readiness asks Kafka whether it is there
 FLUSH_TIMER_S = 0.1  # how often an idle worker checks whether a flush is due
 RESEEK_TIMER_S = 0.5  # how often the worker checks for a gap whose records have not come again
+CENSUS_TIMER_S = 0.25  # how often the worker counts a slice of its patients (`PatientCensus`)
 
 # Label children bound once: `.labels()` per reading would cost a dict lookup
 # and a lock on the hot path.
@@ -139,6 +140,7 @@ class Worker:
         self.joined = False  # the group has given this worker its share once (possibly none)
         self.decoded = DecodedStates()
         self.unflushed = Unflushed()
+        self.census = PatientCensus()
         self.flushed_at = time.monotonic()
         self.lock = asyncio.Lock()  # one record, or one flush, at a time
         self.cursors = OffsetCursors()  # the next offset expected per partition (`in_order`)
@@ -171,6 +173,7 @@ class Worker:
             app.page(path)(_page(handler))
         app.timer(interval=FLUSH_TIMER_S, name="flush_states")(self.flush_idle)
         app.timer(interval=RESEEK_TIMER_S, name="reseek_gaps")(self.reseek_gaps)
+        app.timer(interval=CENSUS_TIMER_S, name="count_patients")(self.count_patients)
         app.on_partitions_revoked.connect(self.revoked)
         app.on_partitions_assigned.connect(self.assigned)
         self._serve_web()
@@ -450,11 +453,24 @@ class Worker:
                 await self.app.consumer.commit()
         self.decoded.clear()
         self.cursors.reset()
+        self.census.restart()
 
     async def assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         self.decoded.clear()
         self.cursors.reset()
+        self.census.restart()
         self.joined = True
+
+    async def count_patients(self) -> None:
+        """The next slice of the patients' census (`PatientCensus`)."""
+        try:
+            count = self.census.step(self.patients.data)
+        except Exception as exc:  # noqa: BLE001 - a store closed under the count: start over
+            log.debug("patient census restarted", error=type(exc).__name__)
+            self.census.restart()
+            return
+        if count is not None:
+            metrics.PATIENTS.set(count)
 
     # -- housekeeping ---------------------------------------------------------------
 
@@ -514,7 +530,6 @@ class Worker:
         return web.text("ready\n" if ready else "not ready\n", status=200 if ready else 503)
 
     async def metrics_view(self, web: Any) -> Any:
-        metrics.PATIENTS.set(len(self.patients))
         metrics.WORKER_READY.set(1 if self.ready() else 0)
         self.record_lag()
         body, content_type = metrics.exposition(metrics.WORKER)

@@ -25,7 +25,9 @@ What it does, in one run:
    time to ready and its resident memory; stops it.
 4. Starts the worker over the full changelog: time from process start to
    /readyz 200 (its table recovered), its RSS (VmRSS of /proc/<pid>/status)
-   once ready, and `vigil_worker_patients` from its /metrics.
+   once ready, and `vigil_worker_patients` from its /metrics (the worker
+   counts its table a slice at a time: polled until it shows the patients
+   written, for up to 60 s).
 5. SIGKILLs it (a crash), starts it again and measures the same: this
    includes Kafka waiting for the dead member's session to expire
    (VIGIL_WORKER_SESSION_TIMEOUT_S, default 10 s) before handing its
@@ -56,6 +58,7 @@ import json
 import os
 import random
 import secrets
+import statistics
 import sys
 import time
 from collections.abc import Iterator
@@ -148,8 +151,17 @@ async def write_changelog(
     return count, size, time.perf_counter() - started
 
 
+COUNTED_WITHIN_S = 60.0  # how long the patients gauge may take to show a full table
+SCRAPES = 7  # /metrics requests timed once it does
+
+
 def start_worker(
-    name: str, procs: benchlib.Processes, env: dict[str, str], worker_id: str, timeout: float
+    name: str,
+    procs: benchlib.Processes,
+    env: dict[str, str],
+    worker_id: str,
+    timeout: float,
+    expected: int = 0,
 ) -> tuple[Any, dict[str, Any]]:
     """Start `vigil worker`; wait for /readyz; measure. (process, figures)."""
     ports_file = procs.log_dir / f"{name}.ports.json"  # on port 0: it reports the port it bound
@@ -165,13 +177,26 @@ def start_worker(
     except RuntimeError as exc:
         raise RuntimeError(f"{name}: {exc}\n{procs.log_tail(name)}") from None
     rss, peak = benchlib.rss_bytes(proc.pid)
-    answer = benchlib.http_get(web + "/metrics", timeout=30)
-    if answer is None or answer[0] != 200:
-        raise RuntimeError(f"{name}: no /metrics")
-    patients = benchlib.metric(answer[1].decode(), "vigil_worker_patients").get("")
+    patients, deadline = None, time.monotonic() + COUNTED_WITHIN_S
+    while True:  # the census publishes each complete pass over the table (agents.cache.PatientCensus)
+        answer = benchlib.http_get(web + "/metrics", timeout=30)
+        if answer is None or answer[0] != 200:
+            raise RuntimeError(f"{name}: no /metrics")
+        patients = benchlib.metric(answer[1].decode(), "vigil_worker_patients").get("")
+        if patients == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    counted = time.monotonic()
+    scrapes = []  # what a Prometheus scrape costs the worker (its event loop serves it)
+    for _ in range(SCRAPES):
+        began = time.perf_counter()
+        benchlib.http_get(web + "/metrics", timeout=30)
+        scrapes.append(time.perf_counter() - began)
     return proc, {
         "case": name,
         "ready_s": round(ready - started, 2),
+        "counted_s": round(counted - ready, 2),  # ready to the patients gauge showing the table
+        "scrape_ms": round(statistics.median(scrapes) * 1000, 1),
         "rss_bytes": rss,
         "peak_rss_bytes": peak,
         "patients_metric": int(patients) if patients is not None else None,
@@ -221,11 +246,11 @@ async def bench(
     cases.append(figures)
 
     print(f"worker with {written:,} patients ...", file=sys.stderr)
-    proc, figures = start_worker("full", procs, env, full_id, args.timeout)
+    proc, figures = start_worker("full", procs, env, full_id, args.timeout, written)
     cases.append(figures)
     print("SIGKILL, then restart ...", file=sys.stderr)
     benchlib.Processes.kill(proc)
-    proc, figures = start_worker("after-crash", procs, env, full_id, args.timeout)
+    proc, figures = start_worker("after-crash", procs, env, full_id, args.timeout, written)
     benchlib.Processes.stop(proc)
     cases.append(figures)
 
@@ -260,6 +285,8 @@ def report(out: dict[str, Any]) -> str:
             f"{c['rss_bytes'] / MiB:,.0f}",
             f"{c['peak_rss_bytes'] / MiB:,.0f}",
             f"{c['patients_metric']:,}" if c["patients_metric"] is not None else "-",
+            f"{c['counted_s']:.1f}",
+            f"{c['scrape_ms']:.1f}",
         ]
         for c in out["cases"]
     ]
@@ -270,7 +297,16 @@ def report(out: dict[str, Any]) -> str:
     recovery_met = "met" if crash["ready_s"] < TARGET_RECOVERY_S else "not met"
     lines = [
         benchlib.table(
-            ["worker", "start to ready s", "RSS MiB", "peak RSS MiB", "vigil_worker_patients"], rows
+            [
+                "worker",
+                "start to ready s",
+                "RSS MiB",
+                "peak RSS MiB",
+                "vigil_worker_patients",
+                "counted after s",
+                "/metrics ms (median)",
+            ],
+            rows,
         ),
         (
             f"bytes per patient (RSS with patients - RSS empty) / {n:,}: {out['bytes_per_patient']:,} "

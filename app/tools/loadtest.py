@@ -172,7 +172,7 @@ class LoadRun:
         alerts = await _started(from_start(self.settings, ALERTS_TOPIC))
         scan: AIOKafkaConsumer | None = None
         watcher: asyncio.Future[Any] | None = None
-        closing = asyncio.Event()  # clients stay connected through the drain
+        closing = asyncio.Event()  # clients stay connected through the drain, then close
         connections: list[asyncio.Future[Any]] = []
         try:
             await self._alerts_from_now(alerts)
@@ -180,6 +180,13 @@ class LoadRun:
             connections = [asyncio.ensure_future(c.run(closing)) for c in self.clients.values()]
             await self._wait_connected(stop)
             sent_for, deadline = await self._send_and_drain(stop)
+            # The clients close before the end offsets are taken: every reading
+            # acked by then was stored before it, so it is below them. An ack
+            # that came after them (an overloaded gateway still acking when the
+            # drain ran out) was counted "acked, not stored" although its record
+            # was on the topic, just past the offsets read.
+            closing.set()
+            await asyncio.gather(*connections, return_exceptions=True)
             # A fresh consumer: one that lived through a broker restart may
             # never reach the new broker again (aiokafka: NodeNotReadyError
             # until its requests time out), as seen in the fault suite.
@@ -187,8 +194,6 @@ class LoadRun:
             await _assignment(scan, READINGS_TOPIC)
             end_offsets = await _end_offsets(scan, list(start_offsets))
             processed = await self._processed(end_offsets, deadline)
-            closing.set()
-            await asyncio.gather(*connections, return_exceptions=True)
             stored = await self._stored(scan, start_offsets, end_offsets, processed)
         finally:
             closing.set()

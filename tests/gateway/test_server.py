@@ -15,11 +15,12 @@ import pytest
 from aiokafka.errors import KafkaError
 from websockets.exceptions import ConnectionClosed
 
+from app.core.delivery import SeqWindow
 from app.core.records import decode_frames, partition_for
 from app.gateway.server import Gateway
 from app.infra import metrics
 from app.infra.registry import Device
-from app.infra.settings import READINGS_TOPIC, REJECTED_TOPIC, Settings
+from app.infra.settings import DEVICE_SEQS_TOPIC, READINGS_TOPIC, REJECTED_TOPIC, Settings
 
 SUBJECT = "p-0123456789abcdef0123456789abcdef"
 READING = '{"type": "reading", "seq": 7, "ts": %d, "vitals": {"heart_rate": 72}}'
@@ -252,3 +253,37 @@ async def test_a_full_record_is_written_without_waiting_for_the_window(tmp_path:
     await asyncio.wait_for(asyncio.gather(*(gateway.handle(c) for c in connections)), 10)  # type: ignore[arg-type]
     assert [len(decode_frames(value)) for _, value, _ in producer.records] == [2, 2]
     assert all(c.sent == [{"type": "ack", "seq": 7}] for c in connections)
+
+
+async def test_seq_windows_are_written_by_one_task_in_the_order_they_changed(tmp_path: Path) -> None:
+    # A task per device meant a thousand tasks waiting on one full producer batch;
+    # one task per round, and a round that waits for the one before it, keeps each
+    # device's windows in order on the compacted topic (the last one is what counts).
+    gateway = make_gateway(tmp_path)
+    producer = FakeProducer(stalled=True)
+    gateway.kafka_ok, gateway.producer = True, producer  # type: ignore[assignment]
+    windows = {f"dev-{i}": SeqWindow() for i in range(1000)}
+    for device_id, window in windows.items():
+        window.add(1)
+        gateway._window_changed(SimpleNamespace(device_id=device_id, window=window))  # type: ignore[arg-type]
+    gateway._flush_windows()
+    assert len(gateway._window_writes) == 1
+    async with asyncio.timeout(10):
+        while len(producer.records) < 1000:
+            await asyncio.sleep(0.01)
+
+    windows["dev-7"].add(2)  # changes while the first round is not yet stored
+    gateway._window_changed(SimpleNamespace(device_id="dev-7", window=windows["dev-7"]))  # type: ignore[arg-type]
+    gateway._flush_windows()
+    await asyncio.sleep(0.05)
+    assert len(producer.records) == 1000  # waits for the round before it
+    for delivery in producer.deliveries:
+        delivery.set_result(None)
+    async with asyncio.timeout(10):
+        while len(producer.records) < 1001:
+            await asyncio.sleep(0.01)
+    mine = [SeqWindow.decode(value) for topic, value, key in producer.records if key == b"dev-7"]
+    assert all(topic == DEVICE_SEQS_TOPIC for topic, _, _ in producer.records)
+    assert [w.top for w in mine] == [1, 2]
+    producer.deliveries[-1].set_result(None)
+    await asyncio.wait_for(asyncio.gather(*gateway._window_writes), 10)

@@ -72,6 +72,7 @@ from app.core.session import (
 )
 from app.gateway.coalesce import Coalescer
 from app.gateway.connection import GuardedConnection
+from app.gateway.waits import Slots, done_within
 from app.infra import metrics, ports
 from app.infra.directory import KafkaRegistry
 from app.infra.kafka_security import aiokafka_options
@@ -179,7 +180,7 @@ class Gateway:
         )
         self.key = load_key(settings)
         self.producer: AIOKafkaProducer | None = None
-        self.inflight = asyncio.Semaphore(settings.max_inflight)
+        self.inflight = Slots(settings.max_inflight)
         self.kafka_ok = False
         self.serving = False
         self.live: dict[str, ServerConnection] = {}
@@ -454,8 +455,10 @@ class Gateway:
     ) -> None:
         sent = time.perf_counter()
         try:
-            # shield: on timeout the record may still be stored; keep the future.
-            await asyncio.wait_for(asyncio.shield(delivery), max(0.0, deadline - sent))
+            # On timeout the record may still be stored: the future is kept (`done_within`).
+            if not await done_within(delivery, deadline - sent):
+                raise TimeoutError
+            delivery.result()  # KafkaError: not stored
         except (TimeoutError, KafkaError):
             self._kafka_failed()
             delivery.add_done_callback(lambda done: self._stored_late(link.session, write, done))

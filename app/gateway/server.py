@@ -73,7 +73,7 @@ from app.core.session import (
 from app.gateway.coalesce import Coalescer
 from app.gateway.connection import GuardedConnection
 from app.gateway.waits import Slots, done_within
-from app.infra import metrics, ports
+from app.infra import gc_tuning, metrics, ports
 from app.infra.directory import KafkaRegistry
 from app.infra.kafka_security import aiokafka_options
 from app.infra.pseudonyms import load_key
@@ -788,6 +788,7 @@ class Gateway:
         ) as server:
             self.ws_port = ports.bound_port(server.sockets)
             self._report_ports()
+            gc_tuning.tune()  # once up: startup's objects frozen, young collections rarer
             self.serving = True
             metrics.GATEWAY_READY.set(1)
             scheme = "wss" if context else "ws"

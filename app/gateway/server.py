@@ -138,6 +138,7 @@ def _is_loopback(host: str) -> bool:
 
 
 WINDOW_FLUSH_S = 0.25  # how often changed seq windows are written to vigil.device-seqs
+WRITTEN_KEPT = 8  # window records written and not yet read back, remembered per device
 
 
 @dataclass(slots=True)
@@ -195,7 +196,9 @@ class Gateway:
             )
         )
         self._summaries_due: set[str] = set()  # devices with refusals beyond their budget not yet summarised
-        self._written: dict[str, int] = {}  # hash of the last window record this gateway wrote, per device
+        # Hashes of the window records this gateway wrote and has not read back yet, per device,
+        # oldest first (`_merge_windows`); at most WRITTEN_KEPT each.
+        self._written: dict[str, list[int]] = {}
         self._registry_ok = True
         self._closing: set[asyncio.Future[None]] = set()
         self._kafka_down = asyncio.Event()
@@ -216,6 +219,10 @@ class Gateway:
             )
         self._partitions: tuple[int, dict[bytes, int]] = (0, {})  # (count, partition of each key)
         metrics.RATE_LIMITED_DEVICES.set_function(self._count_rate_limited)
+        metrics.INFLIGHT.set_function(lambda: settings.max_inflight - self.inflight.free)
+        # Counters by label, looked up once: `labels()` on every frame was 3 % of the gateway's CPU.
+        self._frames_counted = {kind: metrics.FRAMES.labels(kind) for kind in metrics.FRAME_KINDS}
+        self._readings_counted = {o: metrics.READINGS.labels(o) for o in metrics.GATEWAY_OUTCOMES}
 
     def _count_rate_limited(self) -> int:
         horizon = time.time() - 60
@@ -329,7 +336,8 @@ class Gateway:
         started = time.perf_counter()
         metrics.BYTES_IN.inc(len(message))
         received = link.session.receive(message, _now_ms())
-        metrics.FRAMES.labels(received.kind).inc()
+        counter = self._frames_counted.get(received.kind)
+        (counter if counter is not None else metrics.FRAMES.labels(received.kind)).inc()
         if received.kind != UNREAD:
             structlog.contextvars.bind_contextvars(trace_id=received.trace)
             log.debug(
@@ -347,7 +355,8 @@ class Gateway:
         for action in actions:
             match action:
                 case Count(outcome, n):
-                    metrics.READINGS.labels(outcome).inc(n)
+                    counter = self._readings_counted.get(outcome)
+                    (counter if counter is not None else metrics.READINGS.labels(outcome)).inc(n)
                 case Send(frame):
                     await link.send(frame)
                 case RecordRejection(key, value):
@@ -374,7 +383,6 @@ class Gateway:
         """Hands the readings to Kafka; the ack waits, in a task, until Kafka has them.
         `ack_timeout_s` counts from here: handing the record over and its delivery."""
         await self.inflight.acquire()
-        metrics.INFLIGHT.inc()
         deadline = time.perf_counter() + self.settings.ack_timeout_s
         if self.coalescer is not None:
             delivery = await self._coalesce(write)
@@ -489,7 +497,6 @@ class Gateway:
 
     def _release(self) -> None:
         self.inflight.release()
-        metrics.INFLIGHT.dec()
 
     def _window_changed(self, session: DeviceSession) -> None:
         # The window goes to `vigil.device-seqs` at most every WINDOW_FLUSH_S
@@ -520,7 +527,10 @@ class Gateway:
         records = []
         for device_id, window in dirty.items():
             encoded = window.encode()
-            self._written[device_id] = hash(encoded)  # not merged again when read back
+            written = self._written.setdefault(device_id, [])
+            written.append(hash(encoded))  # not merged again when read back
+            if len(written) > WRITTEN_KEPT:
+                del written[0]  # never read back (a write failed): forgotten
             records.append((device_id, encoded))
         self._window_round = task = asyncio.ensure_future(self._send_windows(records))
         self._window_writes.add(task)
@@ -632,10 +642,24 @@ class Gateway:
         return consumer
 
     def _merge_windows(self, records: list[Any]) -> None:
+        """Merge windows read from `vigil.device-seqs` into this gateway's,
+        except its own records read back: nothing is new in them, and
+        merging one walks every seq it holds (up to 1,024), which was 8 % of
+        the gateway's CPU at 5,000 frames/s when only the latest record
+        written was recognised (a round is often written before the last
+        one is read back). A device's records come back in the order they
+        were written, so a record recognised also retires the older ones."""
+        written = self._written
         for record in records:
             device_id = record.key.decode()
-            if self._written.get(device_id) == hash(record.value):
-                continue  # this gateway's own latest record: nothing new in it
+            mine = written.get(device_id)
+            if mine is not None:
+                digest = hash(record.value)
+                if digest in mine:
+                    del mine[: mine.index(digest) + 1]
+                    if not mine:
+                        del written[device_id]
+                    continue
             try:
                 window = SeqWindow.decode(record.value)
             except StateError:

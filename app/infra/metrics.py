@@ -191,12 +191,16 @@ CONSUMER_LAG = Gauge(
 WORKER_READY = Gauge("vigil_ready", "1 when this process is ready to serve (see /readyz).", registry=WORKER)
 
 
+FRAME_KINDS = ("reading", "batch", "hello", "invalid", "unread")  # vigil_gateway_frames_total's types
+GATEWAY_OUTCOMES = ("accepted", "duplicate", *(c.value for c in Code))  # vigil_gateway_readings_total's
+
+
 def _initialise() -> None:
     for outcome in ("accepted", "unauthorized", "unavailable", "not_found", "throttled", "capped"):
         HANDSHAKES.labels(outcome)
-    for kind in ("reading", "batch", "hello", "invalid", "unread"):
+    for kind in FRAME_KINDS:
         FRAMES.labels(kind)
-    for outcome in ("accepted", "duplicate", *(c.value for c in Code)):
+    for outcome in GATEWAY_OUTCOMES:
         READINGS.labels(outcome)
     for outcome in ("scored", "artifact", "out_of_order", "duplicate", "future", "undecodable"):
         PROCESSED.labels(outcome)

@@ -287,3 +287,76 @@ async def test_seq_windows_are_written_by_one_task_in_the_order_they_changed(tmp
     assert [w.top for w in mine] == [1, 2]
     producer.deliveries[-1].set_result(None)
     await asyncio.wait_for(asyncio.gather(*gateway._window_writes), 10)
+
+
+async def test_own_window_records_read_back_are_not_merged_again_but_another_gateways_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Merging a window walks every seq it holds; this gateway's own records, read
+    # back from vigil.device-seqs a round or two late, carry nothing new.
+    gateway = make_gateway(tmp_path)
+    producer = FakeProducer()
+    gateway.kafka_ok, gateway.producer = True, producer  # type: ignore[assignment]
+    window = gateway.windows["dev-7"] = SeqWindow()
+    for seq in (1, 2, 3):
+        window.add(seq, 100 + seq)
+        gateway._window_changed(SimpleNamespace(device_id="dev-7", window=window))  # type: ignore[arg-type]
+        gateway._flush_windows()
+        async with asyncio.timeout(10):
+            while len(producer.records) < seq:
+                await asyncio.sleep(0.01)
+    written = [value for _, value, _ in producer.records]
+
+    merged: list[SeqWindow] = []
+    real_merge = SeqWindow.merge
+    monkeypatch.setattr(
+        SeqWindow, "merge", lambda self, other: (merged.append(other), real_merge(self, other))
+    )
+    record = lambda value: SimpleNamespace(key=b"dev-7", value=value)  # noqa: E731
+    gateway._merge_windows([record(written[0])])  # the oldest, read back after two more were written
+    gateway._merge_windows([record(written[2])])
+    assert merged == [] and "dev-7" not in gateway._written  # nothing left to recognise
+
+    elsewhere = SeqWindow()
+    elsewhere.add(9, 999)  # the device, meanwhile connected to another gateway
+    gateway._merge_windows([record(elsewhere.encode()), record(written[1])])  # and an old one of ours
+    assert len(merged) == 2  # ours is no longer known as ours once retired: merged, harmlessly
+    assert window.top == 9 and window.fingerprint(9) == 999 and window.fingerprint(3) == 103
+
+
+async def test_window_records_never_read_back_are_forgotten(tmp_path: Path) -> None:
+    gateway = make_gateway(tmp_path)
+    producer = FakeProducer()
+    gateway.kafka_ok, gateway.producer = True, producer  # type: ignore[assignment]
+    window = SeqWindow()
+    for seq in range(1, 30):
+        window.add(seq)
+        gateway._window_changed(SimpleNamespace(device_id="dev-1", window=window))  # type: ignore[arg-type]
+        gateway._flush_windows()
+        async with asyncio.timeout(10):
+            while len(producer.records) < seq:
+                await asyncio.sleep(0.01)
+    assert len(producer.records) == 29 and len(gateway._written["dev-1"]) == 8  # the latest eight
+
+
+async def test_the_inflight_gauge_counts_frames_handed_to_kafka_and_not_yet_acknowledged(
+    tmp_path: Path,
+) -> None:
+    gateway = make_gateway(tmp_path, ack_timeout_s=30, coalesce_ms=0)
+    producer = FakeProducer(stalled=True)
+    gateway.kafka_ok, gateway.producer = True, producer  # type: ignore[assignment]
+    gauge = lambda: metrics.GATEWAY.get_sample_value("vigil_gateway_inflight_frames")  # noqa: E731
+    connections = [FakeConnection(reading_frame(), device=f"dev-{i}") for i in range(3)]
+    handled = asyncio.gather(*(gateway.handle(c) for c in connections))  # type: ignore[arg-type]
+    async with asyncio.timeout(10):
+        while len(producer.deliveries) < 3:
+            await asyncio.sleep(0.01)
+    assert gauge() == 3
+    producer.deliveries[0].set_result(None)
+    async with asyncio.timeout(10):
+        while gauge() != 2:
+            await asyncio.sleep(0.01)
+    for delivery in producer.deliveries[1:]:
+        delivery.set_result(None)
+    await asyncio.wait_for(handled, 10)
+    assert gauge() == 0 and all(c.sent == [{"type": "ack", "seq": 7}] for c in connections)

@@ -69,7 +69,7 @@ from app.core.model import (
 )
 from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
-from app.core.vitals import DANGER, NUMERIC, SPO2_SCALE2_DANGER
+from app.core.vitals import DANGER, NUMERIC, SPO2_SCALE, SPO2_SCALE2_DANGER
 
 ARTIFACT_ALPHA = 0.2  # smoothing of a channel's share of recent values that were artifacts
 QUALITY_FORGET = 0.01  # a channel's artifact share below which its quality entry is dropped
@@ -363,8 +363,17 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
     ts, clean, artifacts = r.ts, r.clean, r.artifacts
     for name, value in r.raw["vitals"].items():
         bounds = _CHECKED.get(name)
-        if bounds is not None and value.__class__ in _NUMBERS and not bounds[0] <= value <= bounds[1]:
-            artifacts[name] = value  # outside physiology (app.core.vitals.is_artifact), or no signal
+        if bounds is not None:
+            if value.__class__ in _NUMBERS and not bounds[0] <= value <= bounds[1]:
+                artifacts[name] = value  # outside physiology (app.core.vitals.is_artifact), or no signal
+                continue
+        elif name == SPO2_SCALE:
+            # A prescription, not a measurement: it holds until a newer
+            # reading says otherwise, however old, and is neither learned
+            # nor scored (no cadence: it does not say how often the patient is read).
+            held = state.latest.get(name)
+            if held is None or held[1] <= ts:
+                state.latest[name] = [value, ts, 0]
             continue
         clean[name] = value
     if PULSE_RATE in clean or "diastolic_bp" in clean:
@@ -674,7 +683,7 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                 # `_horizon_min`, inline
                 level = baseline.level
                 ahead = level + slope * (horizon_ms if horizon_ms > 2 * cadence else 2 * cadence) / 60_000
-                low, high = danger if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
+                low, high = danger if name != "spo2" or not _scale2(state, config) else SPO2_SCALE2_DANGER
                 if (low is not None and ahead <= low < level) or (high is not None and level < high <= ahead):
                     r.near.append(name)  # heading for danger; _heading checks the rest
         if cadence >= shift_cadence and warm and n >= personal_after:  # a spread known from enough values
@@ -833,7 +842,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             (age <= FRESH_CADENCES * entry[2] or _first_charted(state, entry, ts)) and age <= FRESH_CAP_MS
         ):
             current[name] = entry[0]
-    score = news2.score(current, config.scale2)
+    score = news2.score(current, _scale2(state, config))
     band = score.band
     severity = _NEWS2_SEVERITY.get(band)
     if band == "medium" and score.total >= HIGH_HELD_FROM and _open_high(state):
@@ -867,6 +876,15 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent, marks=marks)
     else:
         _keep_rise_pending(state, r, score.subscores, current, config)
+
+
+def _scale2(state: PatientState, config: Config) -> bool:
+    """Is this patient's SpO2 scored on NEWS2's scale 2? When prescribed a
+    hypercapnic target of 88-92 % (RCP 2017: by a clinician, recorded on the
+    chart): the latest `spo2_scale` a reading sent, or for every patient
+    `Config.scale2`."""
+    prescribed = state.latest.get(SPO2_SCALE)
+    return prescribed[0] == 2 if prescribed is not None else config.scale2
 
 
 def _open_high(state: PatientState) -> bool:
@@ -1302,7 +1320,7 @@ def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, 
         horizon = _horizon_min(config, cadence)
         level, slope = baseline.level, baseline.slope
         departure = (level - baseline.mean) / baseline.sd
-        low, high = DANGER[name] if name != "spo2" or not config.scale2 else SPO2_SCALE2_DANGER
+        low, high = DANGER[name] if name != "spo2" or not _scale2(state, config) else SPO2_SCALE2_DANGER
         if slope < 0 and departure <= -config.trend_z and low is not None:
             limit = low
         elif slope > 0 and departure >= config.trend_z and high is not None:

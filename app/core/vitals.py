@@ -69,6 +69,9 @@ DANGER: dict[str, tuple[float | None, float | None]] = {
     "temperature": (35.0, 39.1),
 }
 SPO2_SCALE2_DANGER = (83, None)
+# A reading may carry the patient's prescribed NEWS2 SpO2 scale (1, or 2 for a
+# hypercapnic target of 88-92 %); it holds until a later reading changes it.
+SPO2_SCALE = "spo2_scale"
 
 # ACVPU: Alert, new Confusion, Voice, Pain, Unresponsive.
 ACVPU = frozenset("ACVPU")

@@ -43,6 +43,7 @@ READING_COLUMNS = [
     "weight",
     "consciousness",
     "on_oxygen",
+    "spo2_scale",
     "artifacts",
 ]
 ALERT_COLUMNS = ["event_time", "alert_id", "kind", "status", "severity", "opened_at", "device_id", "evidence"]

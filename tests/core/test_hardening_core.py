@@ -113,6 +113,10 @@ GOOD = {
             orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"hr": {"x": 1}}}]}),
             "wrong_shape",
         ),
+        (
+            orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"spo2_scale": 3}}]}),
+            "wrong_shape",
+        ),
         (orjson.dumps({**GOOD, "readings": [7]}), "wrong_shape"),
     ],
 )

@@ -373,3 +373,35 @@ def test_a_benign_step_or_a_wobble_raises_no_trend() -> None:
             vitals["heart_rate"] -= 12
         events += run(state, i, T0 + i * MINUTE, vitals).events
     assert [e for e in events if e["kind"] == "trend"] == []
+
+
+def hypercapnic(rng: random.Random) -> dict[str, object]:
+    """A hypercapnic COPD patient's normal: NEWS2 6 (medium, SpO2 alone 3) on scale 1, 3-4 on scale 2."""
+    return around(rng, (95, 2), 90, (22, 0.4), sbp=125) | {"spo2": 90}
+
+
+def news2_openings(events: list[dict[str, object]]) -> list[object]:
+    return [e["severity"] for e in events if e["kind"] == "news2" and e["status"] == "open"]
+
+
+def test_spo2_is_scored_on_scale_2_from_the_reading_that_prescribes_it_until_one_says_otherwise() -> None:
+    rng = random.Random(5)
+    rows = [(T0 + i * MINUTE, hypercapnic(rng)) for i in range(240)]
+    on_scale_1 = replay(rows)
+    assert news2_openings(on_scale_1)[:1] == ["medium"]
+
+    prescribed = [(rows[0][0], rows[0][1] | {"spo2_scale": 2}), *rows[1:]]
+    assert news2_openings(replay(prescribed, encode_every=7)) == []  # held across readings and encodings
+
+    state = patient_state.PatientState()
+    for seq, (ts, vitals) in enumerate(rows[:20]):
+        run(state, seq, ts, vitals | {"spo2_scale": 2})  # said with every observation set, as charts do
+    events = run(
+        state, 999, rows[5][0] + 1, {"spo2_scale": 1}
+    ).events  # said before the latest word: not the last
+    for seq, (ts, vitals) in enumerate(rows[20:40], start=20):
+        events += run(state, seq, ts, vitals).events
+    assert news2_openings(events) == []
+    for seq, (ts, vitals) in enumerate(rows[40:80], start=40):
+        events += run(state, seq, ts, vitals | ({"spo2_scale": 1} if seq == 40 else {})).events
+    assert news2_openings(events) == ["medium"]  # scale 1 again from the reading that says so

@@ -10,7 +10,8 @@ Patients (default 3 days each): post-operative patients who are alert and on
 air; sedated and ventilated patients, who are on oxygen with a responsiveness
 of P or U and a breathing rate set by the ventilator, so that NEWS2 scores
 them 5 or more (the medium band) for days while they are stable; and COPD
-patients on oxygen with SpO2 of 88-91 % (also scored for days). A daily
+patients on oxygen with SpO2 of 88-91 %, prescribed a target of 88-92 %
+and charted on NEWS2's SpO2 scale 2 (`spo2_scale`). A daily
 rhythm, charting noise, and benign lasting shifts (a sedation or vasopressor
 change: heart rate or pressure by 10-12) in a third of them.
 
@@ -154,6 +155,8 @@ def _chart(
             "temperature": round(v["temperature"], 1),
             "on_oxygen": base["on_oxygen"],
         }
+        if profile == "copd":
+            out["spo2_scale"] = 2  # prescribed a hypercapnic target of 88-92 %, charted as such
     if "gas" in what:
         out["spo2"] = round(min(100.0, v["spo2"]))
     if "gcs" in what:

@@ -7,8 +7,8 @@ one patient as `Alarm`s (status, event time, kind), in event-time order.
 - `static_thresholds`: typical bedside-monitor limits, one alarm each time a
   parameter crosses out of its range (on the raw values, as a monitor does).
 - `news2_alone`: an alarm whenever the NEWS2 band (from the latest plausible
-  value of each parameter no older than `max_age_ms`) rises to low-medium or
-  above.
+  value of each parameter no older than `max_age_ms`, SpO2 on the scale the
+  readings' `spo2_scale` prescribes) rises to low-medium or above.
 - `weight_rule`: the usual heart-failure self-care rule, an alarm when weight
   is 2 kg or more above its lowest value of the last 3 days.
 - `windowed_gaussian`: the windowed-Gaussian detector of the Numenta Anomaly
@@ -30,7 +30,7 @@ from typing import Any
 from app.core import news2
 from app.core import patient as core
 from app.core import state as patient_state
-from app.core.vitals import NUMERIC, is_artifact
+from app.core.vitals import NUMERIC, SPO2_SCALE, is_artifact
 from app.tools.evaluation.common import DAY, HOUR, SimPatient
 
 Alarm = tuple[str, int, str]  # status, event time (ms), kind
@@ -78,14 +78,16 @@ def static_thresholds(limits: dict[str, tuple[float, float]] = STATIC_LIMITS) ->
 def news2_alone(max_age_ms: int = HOUR) -> Runner:
     def run(p: SimPatient, sizes: list[int]) -> Iterator[Alarm]:
         latest: dict[str, tuple[Any, int]] = {}
-        band = "low"
+        band, scale2 = "low", False
         for reading in p.readings:
             ts = reading["ts"]
             for name, value in reading["vitals"].items():
                 if name in news2.PARAMETERS and not _implausible(name, value):
                     latest[name] = (value, ts)
+                elif name == SPO2_SCALE:
+                    scale2 = value == 2  # the patient's prescribed scale, as Vigil is told it
             current = {k: v for k, (v, at) in latest.items() if ts - at <= max_age_ms}
-            now = news2.score(current).band
+            now = news2.score(current, scale2).band
             if _RANK[now] > _RANK[band]:
                 yield ("open" if band == "low" else "escalated"), ts, "news2"
             band = now
@@ -122,7 +124,7 @@ def windowed_gaussian(window: int = 288, z: float = 4.0, min_points: int = 36) -
         channels: dict[str, _Window] = {}
         for reading in p.readings:
             for name, value in reading["vitals"].items():
-                if name in NUMERIC or name in news2.PARAMETERS:
+                if name in NUMERIC or name in news2.PARAMETERS or name == SPO2_SCALE:
                     continue  # custom channels only
                 w = channels.setdefault(name, _Window(window))
                 bad = w.count >= min_points and abs(value - w.mean) >= z * max(w.sd, 1e-6)

@@ -4,7 +4,8 @@
 with what makes alarms hard in real wards (../shared/reference/clinical.md): a
 daily rhythm, sensor noise, motion artifacts (single-reading spikes), dropouts,
 benign baseline shifts (new medication), patients whose normal is unusual
-(athletes, COPD), and five kinds of true deterioration with known onsets: a
+(athletes; COPD, whose readings carry their prescribed SpO2 target of 88-92
+%: NEWS2's scale 2, `spo2_scale`), and five kinds of true deterioration with known onsets: a
 sepsis-like slow decline over hours, hypoxic episodes, bradycardia,
 tachycardia and hypotension. It is reachable as the `ward_clean` cohort.
 
@@ -114,6 +115,8 @@ def _patient(i: int, rng: random.Random, days: float, step_s: int, kinds: Iterat
         }
         if len(p.readings) % 5 == 0:
             vitals["temperature"] = round(v["temperature"], 1)
+        if profile == "copd":
+            vitals["spo2_scale"] = 2  # prescribed a hypercapnic target of 88-92 %, as their chart says
         p.add(T0 + t, vitals)
     return p
 

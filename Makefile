@@ -17,10 +17,10 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The compiled core (app/native.py): the per-reading path of app/core built
-# with mypyc (about 20 s), again whenever one of its sources changes. Without
+# The compiled core (app/native.py): the per-reading paths of app/core built
+# with mypyc (about 45 s), again whenever one of its sources changes. Without
 # a C compiler it says so in one line and the pure-Python core runs.
-NATIVE = $(addprefix app/core/,$(addsuffix .py,stats vitals news2 model alerts state patient))
+NATIVE = $(addprefix app/core/,$(addsuffix .py,stats vitals news2 model alerts state patient records protocol delivery session))
 app/core/_native.json: $(NATIVE) $(BIN)/.installed
 	$(BIN)/python -m app.tools.build_core --optional
 	@touch $@

@@ -1,10 +1,16 @@
 """The compiled core: which of app.core's modules load as C extensions.
 
-`make core` (part of `make install`) compiles the per-reading path of the
-pure core (`NATIVE`) with mypyc into extension modules beside their sources,
-and writes a manifest of the sources' SHA-256 (`app/core/_native.json`). The
-extensions make the same decisions from the same code: the golden digests of
-tests/core/test_golden_alerts.py pass on both, and a test runs them on both.
+`make core` (part of `make install`) compiles the per-reading paths of the
+pure core (`NATIVE`: the worker's detection, and the gateway's frames,
+sessions and seq windows) with mypyc into extension modules beside their
+sources, and writes a manifest of the sources' SHA-256
+(`app/core/_native.json`). The extensions make the same decisions from the
+same code: the golden digests of tests/core/test_golden_alerts.py pass on
+both, and tests/tools/test_native.py runs both on the cohorts' readings and
+on thousands of valid and hostile frames, byte for byte. One trap: compiled,
+a value narrowed to `float` (a `TypeGuard[float]`, a `float` annotation) is
+converted to one, so a device's 72 would become 72.0; values passed on as
+the device sent them are typed `Any` (`app.core.protocol._parse_number`).
 
 Python prefers an extension module to a source file of the same name, so a
 stale one would run old code. `select()` (called when `app` is imported,
@@ -30,9 +36,22 @@ import orjson
 
 CORE = Path(__file__).resolve().parent / "core"
 MANIFEST = CORE / "_native.json"
-# The per-reading path, in dependency order. Compiled as one group: one
+# The per-reading paths (the worker's detection; the gateway's frames, sessions
+# and seq windows), in dependency order. Compiled as one group: one
 # shared library (`app/core/_native__mypyc…so`) and a small module each.
-NATIVE = ("stats", "vitals", "news2", "model", "alerts", "state", "patient")
+NATIVE = (
+    "stats",
+    "vitals",
+    "news2",
+    "model",
+    "alerts",
+    "state",
+    "patient",
+    "records",
+    "protocol",
+    "delivery",
+    "session",
+)
 GROUP = "_native__mypyc"  # the group's shared library, which every compiled module loads
 OFF = ("0", "false", "no", "off")
 

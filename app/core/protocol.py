@@ -241,7 +241,10 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> TypeGuard[float]:
+def _is_number(value: object) -> bool:
+    """An int or a float, not a bool. Not a `TypeGuard[float]`: compiled
+    (app/native.py), a value narrowed to float is converted to one, and a
+    device's 72 would be stored as 72.0."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -303,7 +306,8 @@ def _parse_vitals(vitals: Any, seq: int) -> dict[str, Any]:
     return clean
 
 
-def _parse_number(name: str, value: Any, seq: int, field: str) -> float | int:
+def _parse_number(name: str, value: Any, seq: int, field: str) -> Any:
+    """The value as sent, an int or a float (typed `Any`: see `_is_number`)."""
     vital = NUMERIC.get(name)
     if vital is None and (len(name) > CUSTOM_NAME_MAX or not _NAME.match(name)):
         raise Refusal(Code.WRONG_TYPE, "channel names are lower case letters, digits and _", seq, field)

@@ -73,6 +73,79 @@ def test_compiled_and_source_cores_give_the_same_alerts_and_states() -> None:
     assert compiled[:-1] == source[:-1]
 
 
+FRAMES = """
+import hashlib, random
+import orjson
+from app import native
+from app.core.delivery import Budget, SeqWindow, TokenBucket
+from app.core.protocol import Limits
+from app.core.records import decode_frames
+from app.core.session import DeviceSession, StoreReadings
+NOW = 1_767_268_000_000
+NAMES = ["heart_rate", "spo2", "respiratory_rate", "systolic_bp", "temperature", "weight",
+         "consciousness", "on_oxygen", "spo2_scale", "etco2", "Bad-Name", "x" * 70]
+VALUES = [72, 97.5, 0, -1, 401, 1e13, 2, 3, "A", "X", "72", True, False, None, [], {}]
+rng = random.Random(5)
+h = hashlib.sha256()
+window = SeqWindow()
+session = DeviceSession("dev-1", lambda p: p == "patient-1", "p-1", window,
+                        Budget(TokenBucket(50.0, 200.0)), Limits(max_batch=3))
+def told(actions):
+    for a in actions:
+        h.update(repr(type(a).__name__).encode())
+        if isinstance(a, StoreReadings):
+            h.update(a.value)
+            h.update(repr((a.key, a.seqs, a.fingerprints, a.resent, a.batch)).encode())
+            h.update(repr([(b.patient, b.readings) for b in decode_frames(a.value)]).encode())
+        else:
+            h.update(repr(a).encode())
+for i in range(4000):
+    now = NOW + i * 20
+    def reading():
+        r = {
+            "seq": rng.choice([i, i, i, i - 5, -1, "7", True, 10**18]),
+            "ts": rng.choice([now, now - 1000, now + 10**9, "2026-12-01T10:00:00Z", "yesterday", None]),
+            "vitals": {rng.choice(NAMES): rng.choice(VALUES) for _ in range(rng.randint(0, 5))},
+        }
+        if rng.random() < 0.1:
+            r["patient"] = rng.choice(["patient-1", "patient-2"])
+        return r
+    kind = rng.choice(["reading", "reading", "reading", "batch", "hello", "telemetry"])
+    if kind == "batch":
+        frame = {"type": kind, "readings": [reading() for _ in range(rng.randint(0, 4))]}
+    else:
+        frame = {"type": kind, **reading()}
+    broken = b'{"type": "reading", "seq": ' + bytes([255]) + b'}'
+    raw = orjson.dumps(frame) if rng.random() < 0.97 else broken
+    received = session.receive(raw, now)
+    h.update(repr((received.kind, received.accepted, received.refused)).encode())
+    told(received.actions)
+    for a in received.actions:
+        if isinstance(a, StoreReadings):
+            told(session.stored(a) if rng.random() < 0.8 else session.failed(a))
+    if i % 97 == 0:
+        other = SeqWindow()
+        for s in rng.sample(range(max(0, i - 2000), i + 50), 40):
+            other.add(s, rng.randrange(1, 2**32))
+        window.merge(other)
+        h.update(window.encode())
+print(h.hexdigest())
+print("compiled", native.compiled, native.why_not)
+"""
+
+
+def test_compiled_and_source_gateway_paths_parse_and_keep_seqs_alike() -> None:
+    """The device path (a session's frames parsed, refused, rate-limited,
+    written, acknowledged or failed; records read back; seq windows kept and
+    merged) over thousands of valid and hostile frames, byte for byte."""
+    _require_compiled()
+    compiled = _run(FRAMES, ROOT).splitlines()
+    source = _run(FRAMES, ROOT, VIGIL_COMPILED_CORE="0").splitlines()
+    assert compiled[-1] == "compiled True "
+    assert source[-1] == "compiled False VIGIL_COMPILED_CORE=0"
+    assert compiled[:-1] == source[:-1]
+
+
 WHICH = "import app.core.model as m, app.core.patient as p; from app import native; print(m.__file__, p.__file__, native.why_not)"  # noqa: E501
 
 

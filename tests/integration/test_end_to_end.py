@@ -66,9 +66,11 @@ async def test_device_to_alert(vigil, kafka, services) -> None:
         } in replies
         assert {"type": "ack", "seqs": list(range(30, 60))} in replies
 
-        # Then a clearly abnormal one, with an ISO timestamp.
+        # Then a clearly abnormal one, with an ISO timestamp, from a patient
+        # prescribed NEWS2's SpO2 scale 2 (a hypercapnic target of 88-92 %).
         ts_iso = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now / 1000))
-        await ws.send(json.dumps({"type": "reading", "seq": 60, "ts": ts_iso, "vitals": ABNORMAL}))
+        vitals = {**ABNORMAL, "spo2_scale": 2}
+        await ws.send(json.dumps({"type": "reading", "seq": 60, "ts": ts_iso, "vitals": vitals}))
         assert json.loads(await ws.recv()) == {"type": "ack", "seq": 60}
 
     alerts = await read_topic(
@@ -88,6 +90,7 @@ async def test_device_to_alert(vigil, kafka, services) -> None:
     assert alert["event_time"] == ts_iso
     assert alert["evidence"]["vitals"] == ABNORMAL
     assert alert["evidence"]["score"] >= 7
+    assert alert["evidence"]["subscores"]["spo2"] == 2  # 84 % on scale 2; on scale 1 it scores 3
     assert len(alert["alert_id"]) == 36
 
     rejected = await read_topic(

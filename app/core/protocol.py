@@ -27,7 +27,7 @@ import orjson
 
 from app.core import fhir
 from app.core.errors import Code, Refusal
-from app.core.vitals import ACVPU, CUSTOM_ABS_MAX, CUSTOM_NAME_MAX, NUMERIC, SPO2_SCALE
+from app.core.vitals import ACVPU, CUSTOM_ABS_MAX, CUSTOM_NAME_MAX, NAMED, NUMERIC, SPO2_SCALE, SPO2_SCALES
 
 PROTOCOL_VERSION = 1
 # The largest integer an IEEE double (and so every JSON library) holds
@@ -35,7 +35,6 @@ PROTOCOL_VERSION = 1
 SEQ_MAX = 2**53 - 1
 MAX_VITALS = 64
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
-_NAMED = frozenset({"consciousness", "on_oxygen", SPO2_SCALE})  # named vitals that are not numeric channels
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +283,7 @@ def _parse_vitals(vitals: Any, seq: int) -> dict[str, Any]:
     for name, value in vitals.items():
         # Custom channel names are the device's own words: only named vitals
         # are spelled out in `field`.
-        field = f"vitals.{name}" if name in NUMERIC or name in _NAMED else "vitals"
+        field = f"vitals.{name}" if name in NUMERIC or name in NAMED else "vitals"
         if name == "consciousness":
             if not isinstance(value, str):
                 raise Refusal(Code.WRONG_TYPE, "consciousness must be one ACVPU letter", seq, field)
@@ -298,7 +297,7 @@ def _parse_vitals(vitals: Any, seq: int) -> dict[str, Any]:
         elif name == SPO2_SCALE:
             if value.__class__ is not int:  # not a bool, not 2.0
                 raise Refusal(Code.WRONG_TYPE, "spo2_scale must be the whole number 1 or 2", seq, field)
-            if value not in (1, 2):
+            if value not in SPO2_SCALES:
                 raise Refusal(Code.OUT_OF_RANGE, "spo2_scale must be 1 or 2", seq, field)
             clean[name] = value
         else:

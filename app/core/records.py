@@ -49,7 +49,7 @@ import orjson
 
 from app.core.errors import RecordError, Refusal
 from app.core.protocol import Reading
-from app.core.vitals import ACVPU, SPO2_SCALE
+from app.core.vitals import ACVPU, SPO2_SCALE, SPO2_SCALES
 
 READINGS_VERSION = 1
 FRAMES_VERSION = 2  # several version 1 records in one: `encode_frames`
@@ -263,7 +263,7 @@ def _check_reading(reading: Any) -> None:
             if kind is not bool:
                 raise RecordError("wrong_shape", "on_oxygen must be true or false")
         elif name == SPO2_SCALE:
-            if kind is not int or x not in (1, 2):
+            if kind is not int or x not in SPO2_SCALES:
                 raise RecordError("wrong_shape", "spo2_scale must be 1 or 2")
         elif kind is float:
             if not math.isfinite(x):  # orjson reads neither NaN nor inf, but a record may come from elsewhere

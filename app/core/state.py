@@ -66,7 +66,7 @@ from app.core.alerts import Kind, OpenAlert, Severity
 from app.core.errors import StateError
 from app.core.model import GENERIC_FIELDS, Baseline
 from app.core.stats import PageHinkley, RunningVar
-from app.core.vitals import NUMERIC, SPO2_SCALE
+from app.core.vitals import NAMED, NUMERIC
 
 MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
 MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
@@ -82,7 +82,7 @@ _READABLE_VERSIONS = (
     6,
 )  # a v2 baseline starts its trend afresh; v2-3 quality, v2-4 shifts afresh
 _QUALITY_CHANNELS = frozenset(NUMERIC) | {"pulse_rate"}  # channels whose signal quality is judged
-CATALOGUE = frozenset(NUMERIC) | {"consciousness", "on_oxygen", SPO2_SCALE}
+CATALOGUE = frozenset(NUMERIC) | NAMED
 _NONE_YET = 1e300  # v2-3 JSON had no infinity: PageHinkley.min_increase before its first value
 _BASE_FIELDS = 15  # numbers of a baseline ...
 _PROFILE_FIELDS = 5  # ... and of its daily profile, once learning has begun

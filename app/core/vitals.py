@@ -72,6 +72,10 @@ SPO2_SCALE2_DANGER = (83, None)
 # A reading may carry the patient's prescribed NEWS2 SpO2 scale (1, or 2 for a
 # hypercapnic target of 88-92 %); it holds until a later reading changes it.
 SPO2_SCALE = "spo2_scale"
+SPO2_SCALES = (1, 2)  # the values it may take
+# The named vitals that are not numeric channels (what a device may send
+# besides `NUMERIC` and custom channels).
+NAMED = frozenset({"consciousness", "on_oxygen", SPO2_SCALE})
 
 # ACVPU: Alert, new Confusion, Voice, Pain, Unresponsive.
 ACVPU = frozenset("ACVPU")

@@ -31,6 +31,7 @@ import orjson
 import structlog
 from aiohttp import web as aiohttp_web
 from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
 from faust.types import TP
 
 from agents.cache import MAX_UNFLUSHED, Change, DecodedStates, PatientCensus, Unflushed
@@ -247,17 +248,32 @@ class Worker:
             await self.seek_back(TP(READINGS_TOPIC, partition), expected)
 
     async def kafka_committed(self, tp: TP) -> int | None:
-        """The partition's committed offset, asked of Kafka (where the first
-        record after an assignment is expected). Not Faust's copy
-        (`_committed_offset`): for a partition this worker held before, the
-        revocation handler's commit puts a value back after Faust forgot it,
-        and the first records can come before Faust's seek of the new
-        assignment updates it (in worker-join-leave it named offsets hundreds
-        of records behind Kafka's). None, and no check, if Kafka does not say."""
+        """Where the first record of `tp` after an assignment is expected:
+        the partition's committed offset as Kafka has it or, when nothing
+        was ever committed there, its first offset (where a consumer starts
+        with `consumer_auto_offset_reset="earliest"`). A partition never
+        committed is not trusted to start anywhere: in a scale-kill run the
+        worker that died had not yet committed one of its partitions, and
+        the new owner's first record was the first one written after the
+        rebalance, 250 records in; with nothing committed Faust then
+        commits past the skipped ones (docs/reliability.md).
+
+        Kafka's, not Faust's copy (`_committed_offset`): for a partition
+        this worker held before, the revocation handler's commit puts a
+        value back after Faust forgot it, and the first records can come
+        before Faust's seek of the new assignment updates it (in
+        worker-join-leave it named offsets hundreds of records behind
+        Kafka's). None, and no check, if Kafka does not say."""
         thread = self.app.consumer._thread  # type: ignore[attr-defined]  # Faust's consumer thread
         try:
             kafka = thread._ensure_consumer()
-            return await asyncio.wait_for(thread.call_thread(kafka.committed, tp), KAFKA_PROBE_S * 5)
+            wait = KAFKA_PROBE_S * 5
+            committed = await asyncio.wait_for(thread.call_thread(kafka.committed, tp), wait)
+            if committed is None:
+                start = TopicPartition(tp.topic, tp.partition)
+                starts = await asyncio.wait_for(thread.call_thread(kafka.beginning_offsets, [start]), wait)
+                committed = starts.get(start)
+            return committed if isinstance(committed, int) else None
         except Exception as exc:  # noqa: BLE001 - no check for this partition's first record
             log.warning("committed offset not known; first record not checked", error=type(exc).__name__)
             return None

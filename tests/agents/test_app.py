@@ -308,3 +308,64 @@ async def test_a_scrape_of_the_worker_does_not_count_the_table(tmp_path: Path) -
     w.patients.data._size = refuse  # type: ignore[method-assign]
     web = SimpleNamespace(bytes=lambda body, headers=None: body)
     assert b"vigil_worker_patients" in await w.metrics_view(web)
+
+
+class _KafkaConsumerThread:
+    """Faust's consumer thread, as `Worker.kafka_committed` asks it: an
+    aiokafka consumer whose partition 0 was never committed (Kafka answers
+    None) and starts at `first`."""
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+        self.asked: list[str] = []
+
+    def _ensure_consumer(self) -> Any:
+        return self
+
+    async def call_thread(self, method: Any, *args: Any) -> Any:
+        return await method(*args)
+
+    async def committed(self, tp: Any) -> int | None:
+        self.asked.append("committed")
+        return None
+
+    async def beginning_offsets(self, partitions: list[Any]) -> dict[Any, int]:
+        self.asked.append("beginning_offsets")
+        return {tp: self.first for tp in partitions}
+
+
+async def test_a_partition_never_committed_is_read_from_its_first_record(tmp_path: Path) -> None:
+    """Partition 0 was never committed (its worker died before its first
+    commit, scale-kill) and the new owner's first record is 337, written
+    after the rebalance: records 0-336 were skipped on the way. With nothing
+    committed there is no committed offset to check against, and Faust would
+    commit past the skipped records at its next commit; the worker must
+    expect the partition's first offset instead, seek back to it and
+    process from there, in order."""
+    w = worker(tmp_path)
+    consumer = w.app.consumer
+    w.app.topics._acking_topics.add(READINGS_TOPIC)
+    tp = TP(READINGS_TOPIC, 0)
+    thread = _KafkaConsumerThread(first=0)
+    consumer._thread = thread
+    stream = _Stream(consumer, [337, 338])
+    sought: list[tuple[TP, int]] = []
+
+    async def seek_wait(partitions: dict[TP, int]) -> None:
+        sought.extend(partitions.items())
+        stream.offsets[:] = [0, 1, 2]
+
+    processed: list[int] = []
+
+    async def handle_record(value: bytes, message: Any) -> list[bytes]:
+        processed.append(int(value))
+        return []
+
+    consumer.seek_wait = seek_wait  # type: ignore[method-assign]
+    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
+    w.handle_record = handle_record  # type: ignore[method-assign]
+    await w.detect(stream)  # type: ignore[arg-type]
+
+    assert processed == [0, 1, 2]
+    assert sought == [(tp, 0)]
+    assert thread.asked == ["committed", "beginning_offsets"]

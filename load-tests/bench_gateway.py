@@ -13,7 +13,9 @@ and p99.9, readings never acked when the drain ended and readings acked but
 not found on `vigil.readings` (reconciled by device and seq), and the
 gateway's own CPU time per reading (from /proc), which says what one core
 would sustain when the gateway has it to itself: on this shared two-core
-machine the simulator and Kafka compete with it for the same cores.
+machine the simulator and Kafka compete with it for the same cores; and the
+bytes the gateway wrote to `vigil.device-seqs` per reading (its
+`vigil_gateway_seq_window_bytes_total`; 0 for a gateway without that metric).
 
     .venv/bin/python load-tests/bench_gateway.py [--devices 2000] [--duration 15]
     .venv/bin/python load-tests/bench_gateway.py --configs 1:10,50:25   # issue 14's targets
@@ -32,7 +34,7 @@ import sys
 from pathlib import Path
 
 import benchlib  # noqa: F401  (puts the repository root on sys.path)
-from benchlib import machine, machine_line, table, vigil_services
+from benchlib import http_get, machine, machine_line, metric, table, vigil_services
 
 from app.infra.settings import Settings  # noqa: E402
 from app.tools import loadtest  # noqa: E402
@@ -73,10 +75,19 @@ async def measure(
         worker=False,
     )
     run = loadtest.LoadRun(settings, plan, out=open(os.devnull, "w"))
-    before = cpu_seconds(pid)
+    before, windows = cpu_seconds(pid), seq_window_bytes(settings)
     report = await run.run(asyncio.Event())
     report["gateway_cpu_s"] = cpu_seconds(pid) - before
+    report["seq_window_bytes"] = seq_window_bytes(settings) - windows
     return report
+
+
+def seq_window_bytes(settings: Settings) -> float:
+    """Bytes the gateway has written to vigil.device-seqs so far (its metric; 0 if it has none)."""
+    answer = http_get(f"http://127.0.0.1:{settings.gateway_http_port}/metrics")
+    if answer is None or answer[0] != 200:
+        return 0.0
+    return sum(metric(answer[1].decode(), "vigil_gateway_seq_window_bytes_total").values())
 
 
 def main() -> int:
@@ -133,6 +144,7 @@ def main() -> int:
                 str(r["lost_detail"]["acked_not_stored"]),
                 f"{us:.1f}",
                 f"{1e6 / us:,.0f}",
+                f"{r['seq_window_bytes'] / r['acked']:,.0f}" if r["acked"] else "-",
             ]
         )
     print(machine_line(m))
@@ -152,6 +164,7 @@ def main() -> int:
                 "acked, not stored",
                 "gw CPU us/reading",
                 "readings/s per gw core",
+                "device-seqs bytes/reading",
             ],
             rows,
         )

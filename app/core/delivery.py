@@ -16,6 +16,9 @@ while refusing it could lose a reading the device never got an ack for.
 
 Windows only ever gain stored seqs, so two copies can be merged (`merge`) by
 union: the gateway merges what it learns from other gateways into its own.
+What a gateway writes to `vigil.device-seqs` is a whole window (4.2 KB) now
+and then, and in between only the seqs stored since its last record
+(`encode_delta`, 13 bytes a seq), which merge the same way.
 
 `Budget` is what a device may send: every frame it sends costs tokens from
 its `TokenBucket` (a reading frame one per reading, refused ones included; a
@@ -48,6 +51,8 @@ NOTICE_INTERVAL_S = 1.0  # at most one `rate_limited` frame and one summary reco
 _V1_SIZE = 8 + WINDOW // 8
 _V2 = b"\x02"
 _V2_SIZE = 1 + _V1_SIZE + WINDOW * FP_BYTES
+_V3 = b"\x03"
+_ENTRY_SIZE = 8 + FP_BYTES
 
 
 def fingerprint(reading: Reading) -> int:
@@ -124,6 +129,22 @@ class SeqWindow:
         else:
             self._absorb(other)
 
+    def merge_entries(self, entries: list[tuple[int, int]]) -> None:
+        """Union with some stored seqs and their fingerprints (a delta record,
+        `decode_delta`), as `merge` would with a window holding just them."""
+        for seq, fp in entries:
+            if seq > self.top:
+                self.add(seq, fp)
+            elif self.top - seq < WINDOW:
+                bit = 1 << (self.top - seq)
+                if not self.bits & bit:
+                    self.bits |= bit
+                    self._set(seq, fp)
+                elif fp != UNKNOWN:
+                    mine = self._get(seq)
+                    if mine == UNKNOWN or fp > mine:
+                        self._set(seq, fp)
+
     def _absorb(self, lower: SeqWindow) -> None:
         """Union with a window whose top is not above ours; for a seq both
         hold, a known fingerprint wins over UNKNOWN, and the larger of two."""
@@ -189,6 +210,111 @@ class SeqWindow:
         ordered = data[_V1_SIZE + 1 :]
         cut = (WINDOW - (top + 1) % WINDOW) * FP_BYTES
         return cls(top, bits, bytearray(ordered[cut:] + ordered[:cut]))
+
+
+def encode_delta(entries: list[tuple[int, int]]) -> bytes:
+    """Version 3, a delta: the seqs a gateway stored since its last record
+    of the device, not its whole window. A 0x03 byte, then for each `seq + 1`
+    as 8 bytes and its fingerprint as 4 (big-endian). A reader merges it into
+    what it knows (`SeqWindow.merge_entries`); a reader that knows only
+    versions 1 and 2 skips it (best effort: a resend is then stored twice,
+    with the same reading id)."""
+    return _V3 + b"".join((seq + 1).to_bytes(8, "big") + fp.to_bytes(FP_BYTES, "big") for seq, fp in entries)
+
+
+def is_delta(data: bytes) -> bool:
+    return data[:1] == _V3
+
+
+def decode_delta(data: bytes) -> list[tuple[int, int]] | None:
+    """The (seq, fingerprint) pairs of a version 3 record; None for a whole
+    window (versions 1 and 2: `SeqWindow.decode`)."""
+    if data[:1] != _V3:
+        return None
+    body = data[1:]
+    if not body or len(body) % _ENTRY_SIZE:
+        raise StateError("undecodable sequence window")
+    entries = []
+    for i in range(0, len(body), _ENTRY_SIZE):
+        seq = int.from_bytes(body[i : i + 8], "big") - 1
+        if seq < 0:
+            raise StateError("undecodable sequence window")
+        entries.append((seq, int.from_bytes(body[i + 8 : i + _ENTRY_SIZE], "big")))
+    return entries
+
+
+SNAPSHOT_S = 10.0  # a device's whole window is written at least this often while it stores
+# A delta of more seqs than this would be as large as a whole window (4.2 KB).
+DELTA_MAX = WINDOW * FP_BYTES // _ENTRY_SIZE
+
+
+class WindowRecords:
+    """What a gateway writes to `vigil.device-seqs` for each device in a
+    round (every 0.25 s): the seqs it stored since the round before, as a
+    delta, and the whole window now and then.
+
+    A device's run of stores starts with its whole window (merging what
+    other gateways knew), continues with deltas, is written whole again
+    every `SNAPSHOT_S` while it lasts, and ends with the whole window
+    `SNAPSHOT_S` after its last store when its last record was a delta. So
+    the topic's latest record of a device, the one compaction keeps, is its
+    whole window, unless the gateway stopped mid-run. Every window record
+    was 4.2 KB: a device sending five readings a second put 17 KB a second on
+    the topic, five times what its readings take, and every gateway read it
+    back. A delta of one seq is 13 bytes.
+
+    Pure: the caller passes the time (monotonic seconds)."""
+
+    def __init__(self, snapshot_s: float = SNAPSHOT_S) -> None:
+        self.snapshot_s = snapshot_s
+        self._new: dict[str, tuple[SeqWindow, list[tuple[int, int]]]] = {}
+        # When each device's whole window was last written, least recent first;
+        # entries older than `snapshot_s` no longer matter and are dropped.
+        self._whole_at: dict[str, float] = {}
+        # Devices whose last record is a delta: their window and the delta's time, least recent first.
+        self._open: dict[str, tuple[SeqWindow, float]] = {}
+
+    def stored(self, device_id: str, window: SeqWindow, seqs: tuple[int, ...], fps: tuple[int, ...]) -> None:
+        """Seqs entered `window` (the device's, held by its session)."""
+        entry = self._new.get(device_id)
+        if entry is None:
+            self._new[device_id] = (window, list(zip(seqs, fps, strict=True)))
+        else:
+            entry[1].extend(zip(seqs, fps, strict=True))
+
+    def waiting(self) -> bool:
+        """Whether a later round has something to write (new seqs, or a run to close)."""
+        return bool(self._new or self._open)
+
+    def take(self, now: float) -> list[tuple[str, bytes]]:
+        """This round's records, (device id, value), at most one per device."""
+        new, self._new = self._new, {}
+        records = []
+        whole_at, opened = self._whole_at, self._open
+        for device_id, (window, entries) in new.items():
+            opened.pop(device_id, None)
+            last = whole_at.get(device_id)
+            if last is None or now - last >= self.snapshot_s or len(entries) > DELTA_MAX:
+                records.append((device_id, window.encode()))
+                whole_at.pop(device_id, None)
+                whole_at[device_id] = now
+            else:
+                records.append((device_id, encode_delta(entries)))
+                opened[device_id] = (window, now)
+        while opened:  # runs that ended: the whole window, once
+            device_id, (window, at) = next(iter(opened.items()))
+            if now - at < self.snapshot_s:
+                break
+            del opened[device_id]
+            whole_at.pop(device_id, None)
+            whole_at[device_id] = now
+            records.append((device_id, window.encode()))
+        while whole_at:
+            device_id, at = next(iter(whole_at.items()))
+            if now - at < self.snapshot_s:
+                break
+            del whole_at[device_id]
+        return records
 
 
 @dataclass(slots=True)

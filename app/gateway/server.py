@@ -52,7 +52,15 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from app.core.delivery import NOTICE_INTERVAL_S, Budget, SeqWindow, TokenBucket
+from app.core.delivery import (
+    NOTICE_INTERVAL_S,
+    Budget,
+    SeqWindow,
+    TokenBucket,
+    WindowRecords,
+    decode_delta,
+    is_delta,
+)
 from app.core.directory import SamePatient
 from app.core.errors import GatewayConfigError, StateError
 from app.core.handshake import GuardLimits, HandshakeGuard
@@ -205,7 +213,7 @@ class Gateway:
         self._connection_ids = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._window_writes: set[asyncio.Future[Any]] = set()
-        self._dirty_windows: dict[str, SeqWindow] = {}  # stored seqs not yet on vigil.device-seqs
+        self.window_records = WindowRecords()  # stored seqs not yet on vigil.device-seqs
         self._flush_scheduled = False
         self._window_round: asyncio.Future[None] | None = None  # the windows being written (`_flush_windows`)
         self._rate_limited_at: dict[str, float] = {}
@@ -476,7 +484,7 @@ class Gateway:
             self._release()
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - sent)
         actions = link.session.stored(write)
-        self._window_changed(link.session)
+        self._window_changed(link.session, write)
         await self._perform(link, actions, started)
         if link.open:
             metrics.ACK_LATENCY.observe(time.perf_counter() - started)
@@ -493,45 +501,49 @@ class Gateway:
         if delivery.cancelled() or delivery.exception() is not None:
             return
         session.stored(write)  # nothing to send: the session gave up on it
-        self._window_changed(session)
+        self._window_changed(session, write)
 
     def _release(self) -> None:
         self.inflight.release()
 
-    def _window_changed(self, session: DeviceSession) -> None:
-        # The window goes to `vigil.device-seqs` at most every WINDOW_FLUSH_S
-        # per device, not once per frame: a busy device sends many frames a
-        # second, and one record with its latest window says it all.
-        self._dirty_windows[session.device_id] = session.window
+    def _window_changed(self, session: DeviceSession, write: StoreReadings) -> None:
+        # What was stored goes to `vigil.device-seqs` in the next round (at most
+        # every WINDOW_FLUSH_S), not once per frame: a busy device sends many
+        # frames a second, and one record says it all (`WindowRecords`).
+        self.window_records.stored(session.device_id, session.window, write.seqs, write.fingerprints)
+        self._schedule_windows()
+
+    def _schedule_windows(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(WINDOW_FLUSH_S, self._flush_windows)
 
     def _flush_windows(self) -> None:
-        """Write the changed windows, in one task that sends them one after
-        another. A task per device, as before, meant a thousand tasks waiting
-        on the same full producer batch (a window is 4.2 KB), all woken at
-        each drain to find the next batch full: a third of the gateway's CPU
-        at 3,000 frames/s (docs/benchmarks.md, "Seq windows written in one
-        task"). While a round is being written the next waits for it (and
-        takes in every window changed meanwhile, the latest of each): a
-        device's windows reach the topic in the order they changed."""
+        """Write this round's window records, in one task that sends them one
+        after another. A task per device, as before, meant a thousand tasks
+        waiting on the same full producer batch, all woken at each drain to
+        find the next batch full: a third of the gateway's CPU at 3,000
+        frames/s (docs/benchmarks.md, "Seq windows written in one task").
+        While a round is being written the next waits for it (and takes in
+        every seq stored meanwhile): a device's records reach the topic in
+        the order they were taken."""
         self._flush_scheduled = False
         if self._window_round is not None and not self._window_round.done():
-            self._flush_scheduled = True  # this round's windows go with the next, once this one is out
+            self._flush_scheduled = True  # this round's records go with the next, once this one is out
             self._window_round.add_done_callback(lambda _: self._flush_windows())
             return
-        dirty, self._dirty_windows = self._dirty_windows, {}
-        if not dirty:
+        records = self.window_records.take(time.monotonic())
+        if self.window_records.waiting():
+            self._schedule_windows()  # runs still open: their whole windows close them later
+        if not records:
             return
-        records = []
-        for device_id, window in dirty.items():
-            encoded = window.encode()
+        kinds = metrics.SEQ_WINDOW_KINDS
+        for device_id, encoded in records:
+            kinds["delta" if is_delta(encoded) else "whole"].inc(len(encoded))
             written = self._written.setdefault(device_id, [])
             written.append(hash(encoded))  # not merged again when read back
             if len(written) > WRITTEN_KEPT:
                 del written[0]  # never read back (a write failed): forgotten
-            records.append((device_id, encoded))
         self._window_round = task = asyncio.ensure_future(self._send_windows(records))
         self._window_writes.add(task)
         task.add_done_callback(self._window_writes.discard)
@@ -661,10 +673,15 @@ class Gateway:
                         del written[device_id]
                     continue
             try:
-                window = SeqWindow.decode(record.value)
+                entries = decode_delta(record.value)
+                window = SeqWindow.decode(record.value) if entries is None else None
             except StateError:
                 continue
-            self.windows.setdefault(device_id, SeqWindow()).merge(window)
+            known = self.windows.setdefault(device_id, SeqWindow())
+            if window is not None:
+                known.merge(window)
+            elif entries is not None:
+                known.merge_entries(entries)
 
     async def _follow_windows(self, consumer: AIOKafkaConsumer) -> None:
         while True:

@@ -69,6 +69,13 @@ PRODUCE_LATENCY = Histogram(
 INFLIGHT = Gauge(
     "vigil_gateway_inflight_frames", "Frames sent to Kafka and not yet acknowledged.", registry=GATEWAY
 )
+SEQ_WINDOW_BYTES = Counter(
+    "vigil_gateway_seq_window_bytes_total",
+    "Bytes of seq-window records handed to Kafka for vigil.device-seqs, by kind (whole window or delta).",
+    ["kind"],
+    registry=GATEWAY,
+)
+SEQ_WINDOW_KINDS = {kind: SEQ_WINDOW_BYTES.labels(kind) for kind in ("whole", "delta")}
 ACK_LATENCY = Histogram(
     "vigil_gateway_ack_latency_seconds",
     "Time from receiving a frame to sending its acknowledgement.",

@@ -12,7 +12,10 @@ from app.core.delivery import (
     Budget,
     SeqWindow,
     TokenBucket,
+    WindowRecords,
     admit,
+    decode_delta,
+    encode_delta,
     fingerprint,
 )
 from app.core.errors import StateError
@@ -70,6 +73,79 @@ def test_merge_is_the_union(a: list[int], b: list[int]) -> None:
     assert wa == both
     wb_copy.merge(SeqWindow.decode(both.encode()))
     assert wb_copy == both
+
+
+def _read(records: list[tuple[str, bytes]], known: SeqWindow | None = None) -> SeqWindow:
+    """What a gateway learns from these records of one device, merged in order."""
+    known = known if known is not None else SeqWindow()
+    for _, value in records:
+        entries = decode_delta(value)
+        if entries is None:
+            known.merge(SeqWindow.decode(value))
+        else:
+            known.merge_entries(entries)
+    return known
+
+
+@given(
+    st.lists(
+        st.tuples(st.lists(st.integers(min_value=0, max_value=2500), max_size=6), st.floats(0.0, 4.0)),
+        max_size=60,
+    ),
+    st.lists(st.integers(min_value=0, max_value=2500), max_size=20),
+)
+def test_window_records_tell_a_reader_everything_and_the_last_one_alone_once_the_run_ends(
+    rounds: list[tuple[list[int], float]], before: list[int]
+) -> None:
+    """Whole windows and deltas, in rounds `gap` seconds apart: a gateway that
+    read every record knows what the writer's window holds; and once the run
+    has closed, the last record alone (what compaction keeps) does too."""
+    writer, reader = SeqWindow(), SeqWindow()
+    for seq in before:  # what another gateway already wrote, read by both
+        writer.add(seq, fp_of(seq))
+        reader.add(seq, fp_of(seq))
+    log, now = WindowRecords(snapshot_s=10.0), 0.0
+    written: list[tuple[str, bytes]] = []
+    for seqs, gap in rounds:
+        for seq in seqs:
+            writer.add(seq, fp_of(seq))
+        if seqs:
+            log.stored("dev", writer, tuple(seqs), tuple(fp_of(s) for s in seqs))
+        now += gap
+        taken = log.take(now)
+        assert len(taken) <= 1  # at most one record a round
+        written += taken
+    assert _read(written, reader) == writer
+    written += log.take(now + 10.5)  # the run has ended: its close
+    assert not log.waiting()
+    if written:
+        assert decode_delta(written[-1][1]) is None
+        assert SeqWindow.decode(written[-1][1]) == writer
+
+
+def test_a_busy_device_writes_deltas_between_whole_windows() -> None:
+    log, window = WindowRecords(snapshot_s=10.0), SeqWindow()
+    kinds = []
+    for i in range(80):  # five seqs a second for 16 s, a round every 0.25 s
+        now = i * 0.25
+        for seq in range(i * 5 // 4, (i + 1) * 5 // 4):
+            window.add(seq, fp_of(seq))
+            log.stored("dev", window, (seq,), (fp_of(seq),))
+        kinds += ["whole" if decode_delta(v) is None else "delta" for _, v in log.take(now)]
+    assert kinds[0] == "whole" and kinds.count("whole") == 2  # at 0 s and at 10 s
+    assert kinds.count("delta") == 78
+
+
+def test_delta_records_round_trip_and_malformed_ones_are_refused() -> None:
+    entries = [(0, 1), (7, 2**32 - 1), (2**40, 5)]
+    assert decode_delta(encode_delta(entries)) == entries
+    assert decode_delta(SeqWindow(3, 1).encode()) is None  # a whole window: not a delta
+    for bad in (b"\x03", b"\x03" + bytes(5), b"\x03" + bytes(12)):  # empty, truncated, seq -1
+        try:
+            decode_delta(bad)
+        except StateError:
+            continue
+        raise AssertionError("decoded a malformed delta")
 
 
 def test_merge_keeps_a_known_fingerprint_over_an_unknown_one() -> None:

@@ -15,7 +15,7 @@ import pytest
 from aiokafka.errors import KafkaError
 from websockets.exceptions import ConnectionClosed
 
-from app.core.delivery import SeqWindow
+from app.core.delivery import SeqWindow, WindowRecords, decode_delta
 from app.core.records import decode_frames, partition_for
 from app.gateway.server import Gateway
 from app.infra import metrics
@@ -255,25 +255,40 @@ async def test_a_full_record_is_written_without_waiting_for_the_window(tmp_path:
     assert all(c.sent == [{"type": "ack", "seq": 7}] for c in connections)
 
 
+def _stored(gateway: Gateway, device_id: str, window: SeqWindow, seq: int, fp: int = 0) -> None:
+    """The device's session stored `seq`, as `Gateway._store` reports it."""
+    window.add(seq, fp)
+    session = SimpleNamespace(device_id=device_id, window=window)
+    gateway._window_changed(session, SimpleNamespace(seqs=(seq,), fingerprints=(fp,)))  # type: ignore[arg-type]
+
+
+def _read_back(records: list[tuple[str, bytes, bytes]], device_id: str) -> SeqWindow:
+    """What another gateway knows of the device from its records, merged in order."""
+    known = SeqWindow()
+    for _, value, key in records:
+        if key == device_id.encode():
+            entries = decode_delta(value)
+            known.merge(SeqWindow.decode(value)) if entries is None else known.merge_entries(entries)
+    return known
+
+
 async def test_seq_windows_are_written_by_one_task_in_the_order_they_changed(tmp_path: Path) -> None:
     # A task per device meant a thousand tasks waiting on one full producer batch;
     # one task per round, and a round that waits for the one before it, keeps each
-    # device's windows in order on the compacted topic (the last one is what counts).
+    # device's records in order on the compacted topic.
     gateway = make_gateway(tmp_path)
     producer = FakeProducer(stalled=True)
     gateway.kafka_ok, gateway.producer = True, producer  # type: ignore[assignment]
     windows = {f"dev-{i}": SeqWindow() for i in range(1000)}
     for device_id, window in windows.items():
-        window.add(1)
-        gateway._window_changed(SimpleNamespace(device_id=device_id, window=window))  # type: ignore[arg-type]
+        _stored(gateway, device_id, window, 1)
     gateway._flush_windows()
     assert len(gateway._window_writes) == 1
     async with asyncio.timeout(10):
         while len(producer.records) < 1000:
             await asyncio.sleep(0.01)
 
-    windows["dev-7"].add(2)  # changes while the first round is not yet stored
-    gateway._window_changed(SimpleNamespace(device_id="dev-7", window=windows["dev-7"]))  # type: ignore[arg-type]
+    _stored(gateway, "dev-7", windows["dev-7"], 2, 77)  # while the first round is not yet stored
     gateway._flush_windows()
     await asyncio.sleep(0.05)
     assert len(producer.records) == 1000  # waits for the round before it
@@ -282,11 +297,46 @@ async def test_seq_windows_are_written_by_one_task_in_the_order_they_changed(tmp
     async with asyncio.timeout(10):
         while len(producer.records) < 1001:
             await asyncio.sleep(0.01)
-    mine = [SeqWindow.decode(value) for topic, value, key in producer.records if key == b"dev-7"]
     assert all(topic == DEVICE_SEQS_TOPIC for topic, _, _ in producer.records)
-    assert [w.top for w in mine] == [1, 2]
+    mine = [value for _, value, key in producer.records if key == b"dev-7"]
+    assert SeqWindow.decode(mine[0]).top == 1  # the run starts with the whole window
+    assert decode_delta(mine[1]) == [(2, 77)]  # then only what is new: 13 bytes, not 4.2 KB
+    assert len(mine[1]) < 20 < 4000 < len(mine[0])
+    known = _read_back(producer.records, "dev-7")
+    assert known.top == 2 and known.stored(1) and known.fingerprint(2) == 77
     producer.deliveries[-1].set_result(None)
     await asyncio.wait_for(asyncio.gather(*gateway._window_writes), 10)
+
+
+async def test_a_device_whose_run_of_stores_ends_gets_its_whole_window_written_last(tmp_path: Path) -> None:
+    # The topic is compacted: the latest record of a device is the one a gateway
+    # starting later reads, so it must be the whole window, not a delta. The
+    # gateway's own rounds write it, `snapshot_s` after the run's last store.
+    gateway = make_gateway(tmp_path)
+    gateway.window_records = WindowRecords(snapshot_s=0.5)
+    producer = FakeProducer()
+    gateway.kafka_ok, gateway.producer = True, producer  # type: ignore[assignment]
+    written = lambda kind: metrics.GATEWAY.get_sample_value(  # noqa: E731
+        "vigil_gateway_seq_window_bytes_total", {"kind": kind}
+    )
+    whole, delta = written("whole"), written("delta")
+    window = SeqWindow()
+    for seq in range(1, 6):
+        _stored(gateway, "dev-3", window, seq, 100 + seq)
+        gateway._flush_windows()
+        async with asyncio.timeout(10):
+            while len(producer.records) < seq:
+                await asyncio.sleep(0.01)
+    assert [decode_delta(v) is None for _, v, _ in producer.records] == [True, False, False, False, False]
+    assert gateway.window_records.waiting()  # the run is open: its close is still to be written
+    async with asyncio.timeout(10):
+        while len(producer.records) < 6:
+            await asyncio.sleep(0.01)
+    last = SeqWindow.decode(producer.records[-1][1])  # whole, and it alone says everything
+    assert last.top == 5 and all(last.fingerprint(s) == 100 + s for s in range(1, 6))
+    assert not gateway.window_records.waiting()
+    assert written("whole") - whole == 2 * len(producer.records[-1][1])  # what SREs see of the topic
+    assert written("delta") - delta == 4 * 13
 
 
 async def test_own_window_records_read_back_are_not_merged_again_but_another_gateways_are(
@@ -299,18 +349,20 @@ async def test_own_window_records_read_back_are_not_merged_again_but_another_gat
     gateway.kafka_ok, gateway.producer = True, producer  # type: ignore[assignment]
     window = gateway.windows["dev-7"] = SeqWindow()
     for seq in (1, 2, 3):
-        window.add(seq, 100 + seq)
-        gateway._window_changed(SimpleNamespace(device_id="dev-7", window=window))  # type: ignore[arg-type]
+        _stored(gateway, "dev-7", window, seq, 100 + seq)
         gateway._flush_windows()
         async with asyncio.timeout(10):
             while len(producer.records) < seq:
                 await asyncio.sleep(0.01)
     written = [value for _, value, _ in producer.records]
 
-    merged: list[SeqWindow] = []
-    real_merge = SeqWindow.merge
+    merged: list[Any] = []
+    real_merge, real_entries = SeqWindow.merge, SeqWindow.merge_entries
     monkeypatch.setattr(
         SeqWindow, "merge", lambda self, other: (merged.append(other), real_merge(self, other))
+    )
+    monkeypatch.setattr(
+        SeqWindow, "merge_entries", lambda self, other: (merged.append(other), real_entries(self, other))
     )
     record = lambda value: SimpleNamespace(key=b"dev-7", value=value)  # noqa: E731
     gateway._merge_windows([record(written[0])])  # the oldest, read back after two more were written
@@ -330,8 +382,7 @@ async def test_window_records_never_read_back_are_forgotten(tmp_path: Path) -> N
     gateway.kafka_ok, gateway.producer = True, producer  # type: ignore[assignment]
     window = SeqWindow()
     for seq in range(1, 30):
-        window.add(seq)
-        gateway._window_changed(SimpleNamespace(device_id="dev-1", window=window))  # type: ignore[arg-type]
+        _stored(gateway, "dev-1", window, seq)
         gateway._flush_windows()
         async with asyncio.timeout(10):
             while len(producer.records) < seq:

@@ -256,7 +256,8 @@ class WindowRecords:
     A device's run of stores starts with its whole window (merging what
     other gateways knew), continues with deltas, is written whole again
     every `SNAPSHOT_S` while it lasts, and ends with the whole window
-    `SNAPSHOT_S` after its last store when its last record was a delta. So
+    `SNAPSHOT_S` after its last store when its last record was a delta (or
+    at once when the gateway stops: `take(final=True)`). So
     the topic's latest record of a device, the one compaction keeps, is its
     whole window, unless the gateway stopped mid-run. Every window record
     was 4.2 KB: a device sending five readings a second put 17 KB a second on
@@ -286,15 +287,17 @@ class WindowRecords:
         """Whether a later round has something to write (new seqs, or a run to close)."""
         return bool(self._new or self._open)
 
-    def take(self, now: float) -> list[tuple[str, bytes]]:
-        """This round's records, (device id, value), at most one per device."""
+    def take(self, now: float, final: bool = False) -> list[tuple[str, bytes]]:
+        """This round's records, (device id, value), at most one per device.
+        `final` (the gateway stopping): whole windows only, every open run
+        closed, so the topic's latest record of each device is whole."""
         new, self._new = self._new, {}
         records = []
         whole_at, opened = self._whole_at, self._open
         for device_id, (window, entries) in new.items():
             opened.pop(device_id, None)
             last = whole_at.get(device_id)
-            if last is None or now - last >= self.snapshot_s or len(entries) > DELTA_MAX:
+            if final or last is None or now - last >= self.snapshot_s or len(entries) > DELTA_MAX:
                 records.append((device_id, window.encode()))
                 whole_at.pop(device_id, None)
                 whole_at[device_id] = now
@@ -303,7 +306,7 @@ class WindowRecords:
                 opened[device_id] = (window, now)
         while opened:  # runs that ended: the whole window, once
             device_id, (window, at) = next(iter(opened.items()))
-            if now - at < self.snapshot_s:
+            if now - at < self.snapshot_s and not final:
                 break
             del opened[device_id]
             whole_at.pop(device_id, None)

@@ -518,7 +518,7 @@ class Gateway:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(WINDOW_FLUSH_S, self._flush_windows)
 
-    def _flush_windows(self) -> None:
+    def _flush_windows(self, final: bool = False) -> None:
         """Write this round's window records, in one task that sends them one
         after another. A task per device, as before, meant a thousand tasks
         waiting on the same full producer batch, all woken at each drain to
@@ -530,9 +530,9 @@ class Gateway:
         self._flush_scheduled = False
         if self._window_round is not None and not self._window_round.done():
             self._flush_scheduled = True  # this round's records go with the next, once this one is out
-            self._window_round.add_done_callback(lambda _: self._flush_windows())
+            self._window_round.add_done_callback(lambda _: self._flush_windows(final))
             return
-        records = self.window_records.take(time.monotonic())
+        records = self.window_records.take(time.monotonic(), final)
         if self.window_records.waiting():
             self._schedule_windows()  # runs still open: their whole windows close them later
         if not records:
@@ -853,7 +853,7 @@ class Gateway:
         self._write_summaries(final=True)
         if self.coalescer is not None:
             await self.coalescer.flush_all()  # frames waiting for their record: written, then acked
-        self._flush_windows()  # what is stored, for the next gateway to know
+        self._flush_windows(final=True)  # what is stored, whole, for the next gateway to know
         deadline = time.monotonic() + 10
         while self._window_writes and time.monotonic() < deadline:  # a round, then the one waiting for it
             await asyncio.wait(set(self._window_writes), timeout=max(0.0, deadline - time.monotonic()))

@@ -136,6 +136,22 @@ def test_a_busy_device_writes_deltas_between_whole_windows() -> None:
     assert kinds.count("delta") == 78
 
 
+def test_a_stopping_gateway_writes_every_open_run_whole() -> None:
+    """On a stop no later round closes the runs: the last round writes whole
+    windows only, so compaction keeps a whole window of every device."""
+    log, a, b = WindowRecords(snapshot_s=10.0), SeqWindow(), SeqWindow()
+    for now, seq in ((0.0, 1), (0.25, 2)):
+        for device, window in (("a", a), ("b", b)):
+            window.add(seq, fp_of(seq))
+            log.stored(device, window, (seq,), (fp_of(seq),))
+        log.take(now)  # the first round whole, the second deltas: both runs open
+    a.add(3, fp_of(3))
+    log.stored("a", a, (3,), (fp_of(3),))  # stored since the last round
+    final = dict(log.take(0.5, final=True))
+    assert SeqWindow.decode(final["a"]) == a and SeqWindow.decode(final["b"]) == b
+    assert not log.waiting()
+
+
 def test_delta_records_round_trip_and_malformed_ones_are_refused() -> None:
     entries = [(0, 1), (7, 2**32 - 1), (2**40, 5)]
     assert decode_delta(encode_delta(entries)) == entries

@@ -234,6 +234,30 @@ async def test_a_record_past_a_gap_is_processed_after_all_when_seeking_back_fail
     assert metrics.OFFSET_GAPS_UNRECOVERED._value.get() == unrecovered + 1
 
 
+class _Partition:
+    """Partition 0 as the worker meets it in `detect`: the records it
+    processes, where it seeks, and (`refetched`) what Kafka delivers next
+    after a seek."""
+
+    def __init__(self, w: Worker, stream: _Stream, refetched: list[int] | None = None) -> None:
+        self.tp = TP(READINGS_TOPIC, 0)
+        self.sought: list[tuple[TP, int]] = []
+        self.processed: list[int] = []
+
+        async def seek_wait(partitions: dict[TP, int]) -> None:
+            self.sought.extend(partitions.items())
+            if refetched is not None:
+                stream.offsets[:] = refetched
+
+        async def handle_record(value: bytes, message: Any) -> list[bytes]:
+            self.processed.append(int(value))
+            return []
+
+        w.app.consumer.seek_wait = seek_wait
+        w.app.consumer.assignment = lambda: {self.tp}
+        w.handle_record = handle_record  # type: ignore[method-assign]
+
+
 async def test_the_first_record_is_checked_against_kafkas_committed_offset_not_fausts_copy(
     tmp_path: Path,
 ) -> None:
@@ -245,22 +269,10 @@ async def test_the_first_record_is_checked_against_kafkas_committed_offset_not_f
     tp = TP(READINGS_TOPIC, 0)
     consumer._committed_offset[tp] = 5  # stale: another worker has since committed up to 10
     w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
-    sought: list[int] = []
-
-    async def seek_wait(partitions: dict[TP, int]) -> None:
-        sought.extend(partitions.values())
-
-    processed: list[int] = []
-
-    async def handle_record(value: bytes, message: Any) -> list[bytes]:
-        processed.append(int(value))
-        return []
-
-    consumer.seek_wait = seek_wait  # type: ignore[method-assign]
-    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
-    w.handle_record = handle_record  # type: ignore[method-assign]
-    await w.detect(_Stream(consumer, [10, 11]))  # type: ignore[arg-type]
-    assert processed == [10, 11] and sought == []
+    stream = _Stream(consumer, [10, 11])
+    partition = _Partition(w, stream)
+    await w.detect(stream)  # type: ignore[arg-type]
+    assert partition.processed == [10, 11] and partition.sought == []
 
 
 def _rocksdb_worker(tmp_path: Path, active: set[int]) -> Worker:
@@ -349,23 +361,9 @@ async def test_a_partition_never_committed_is_read_from_its_first_record(tmp_pat
     thread = _KafkaConsumerThread(first=0)
     consumer._thread = thread
     stream = _Stream(consumer, [337, 338])
-    sought: list[tuple[TP, int]] = []
-
-    async def seek_wait(partitions: dict[TP, int]) -> None:
-        sought.extend(partitions.items())
-        stream.offsets[:] = [0, 1, 2]
-
-    processed: list[int] = []
-
-    async def handle_record(value: bytes, message: Any) -> list[bytes]:
-        processed.append(int(value))
-        return []
-
-    consumer.seek_wait = seek_wait  # type: ignore[method-assign]
-    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
-    w.handle_record = handle_record  # type: ignore[method-assign]
+    partition = _Partition(w, stream, refetched=[0, 1, 2])
     await w.detect(stream)  # type: ignore[arg-type]
 
-    assert processed == [0, 1, 2]
-    assert sought == [(tp, 0)]
+    assert partition.processed == [0, 1, 2]
+    assert partition.sought == [(tp, 0)]
     assert thread.asked == ["committed", "beginning_offsets"]

@@ -12,13 +12,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.infra import ports
 from app.infra.kafka_local import LocalKafka
@@ -75,6 +76,26 @@ def cluster_fault_suite() -> FaultSuite:
     if "cluster" not in BACKGROUND:
         BACKGROUND["cluster"] = FaultSuite("--cluster")
     return BACKGROUND["cluster"]
+
+
+async def new_topic_with(
+    bootstrap: str, topic: str, partitions: int, records: Iterable[tuple[bytes, bytes | None, int | None]]
+) -> None:
+    """Create `topic` (one replica) and write (key, value, partition or None) to it, all acknowledged."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value, partition in records:
+            await producer.send(topic, value=value, key=key, partition=partition)
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 @pytest.fixture(scope="session")

@@ -137,17 +137,21 @@ class SeqWindow:
                 self.add(seq, fp)
             elif self.top - seq < WINDOW:
                 bit = 1 << (self.top - seq)
-                if not self.bits & bit:
-                    self.bits |= bit
-                    self._set(seq, fp)
-                elif fp != UNKNOWN:
-                    mine = self._get(seq)
-                    if mine == UNKNOWN or fp > mine:
-                        self._set(seq, fp)
+                self._take_in(seq, bool(self.bits & bit), fp)
+                self.bits |= bit
+
+    def merge_record(self, data: bytes) -> None:
+        """Union with a `vigil.device-seqs` record of any version: a whole
+        window (1, 2) or a delta (3). StateError, and nothing merged, if it
+        is none of them."""
+        entries = decode_delta(data)
+        if entries is None:
+            self.merge(SeqWindow.decode(data))
+        else:
+            self.merge_entries(entries)
 
     def _absorb(self, lower: SeqWindow) -> None:
-        """Union with a window whose top is not above ours; for a seq both
-        hold, a known fingerprint wins over UNKNOWN, and the larger of two."""
+        """Union with a window whose top is not above ours."""
         if lower.top < 0:
             return
         shift = self.top - lower.top
@@ -159,14 +163,20 @@ class SeqWindow:
             low = pending & -pending
             pending ^= low
             seq = self.top - (low.bit_length() - 1)
-            theirs = lower._get(seq)
-            if not self.bits & low:
-                self._set(seq, theirs)
-            elif theirs != UNKNOWN:
-                mine = self._get(seq)
-                if mine == UNKNOWN or theirs > mine:
-                    self._set(seq, theirs)
+            self._take_in(seq, bool(self.bits & low), lower._get(seq))
         self.bits |= incoming
+
+    def _take_in(self, seq: int, held: bool, fp: int) -> None:
+        """The fingerprint of a stored seq coming in from another copy
+        (`held`: this window holds the seq already): for a seq both hold, a
+        known fingerprint wins over UNKNOWN, and the larger of two, so every
+        gateway merging the same records agrees. The caller sets the bit."""
+        if not held:
+            self._set(seq, fp)
+        elif fp != UNKNOWN:
+            mine = self._get(seq)
+            if mine == UNKNOWN or fp > mine:
+                self._set(seq, fp)
 
     def _get(self, seq: int) -> int:
         i = seq % WINDOW * FP_BYTES

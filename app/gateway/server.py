@@ -58,7 +58,6 @@ from app.core.delivery import (
     SeqWindow,
     TokenBucket,
     WindowRecords,
-    decode_delta,
     is_delta,
 )
 from app.core.directory import SamePatient
@@ -672,16 +671,16 @@ class Gateway:
                     if not mine:
                         del written[device_id]
                     continue
+            known = self.windows.get(device_id)
+            fresh = known is None
+            if known is None:
+                known = SeqWindow()
             try:
-                entries = decode_delta(record.value)
-                window = SeqWindow.decode(record.value) if entries is None else None
+                known.merge_record(record.value)  # whole or delta; nothing merged if it is neither
             except StateError:
                 continue
-            known = self.windows.setdefault(device_id, SeqWindow())
-            if window is not None:
-                known.merge(window)
-            elif entries is not None:
-                known.merge_entries(entries)
+            if fresh:
+                self.windows[device_id] = known
 
     async def _follow_windows(self, consumer: AIOKafkaConsumer) -> None:
         while True:

@@ -79,11 +79,7 @@ def _read(records: list[tuple[str, bytes]], known: SeqWindow | None = None) -> S
     """What a gateway learns from these records of one device, merged in order."""
     known = known if known is not None else SeqWindow()
     for _, value in records:
-        entries = decode_delta(value)
-        if entries is None:
-            known.merge(SeqWindow.decode(value))
-        else:
-            known.merge_entries(entries)
+        known.merge_record(value)
     return known
 
 

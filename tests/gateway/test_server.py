@@ -267,8 +267,7 @@ def _read_back(records: list[tuple[str, bytes, bytes]], device_id: str) -> SeqWi
     known = SeqWindow()
     for _, value, key in records:
         if key == device_id.encode():
-            entries = decode_delta(value)
-            known.merge(SeqWindow.decode(value)) if entries is None else known.merge_entries(entries)
+            known.merge_record(value)
     return known
 
 
@@ -357,12 +356,9 @@ async def test_own_window_records_read_back_are_not_merged_again_but_another_gat
     written = [value for _, value, _ in producer.records]
 
     merged: list[Any] = []
-    real_merge, real_entries = SeqWindow.merge, SeqWindow.merge_entries
+    real_merge = SeqWindow.merge_record  # where the gateway merges a record, whole or delta
     monkeypatch.setattr(
-        SeqWindow, "merge", lambda self, other: (merged.append(other), real_merge(self, other))
-    )
-    monkeypatch.setattr(
-        SeqWindow, "merge_entries", lambda self, other: (merged.append(other), real_entries(self, other))
+        SeqWindow, "merge_record", lambda self, other: (merged.append(other), real_merge(self, other))
     )
     record = lambda value: SimpleNamespace(key=b"dev-7", value=value)  # noqa: E731
     gateway._merge_windows([record(written[0])])  # the oldest, read back after two more were written

@@ -16,13 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.core.protocol import Reading
 from app.core.records import encode_readings
 from app.infra.kafka_local import LocalKafka
-from tests.conftest import reported_ports, stop
+from tests.conftest import new_topic_with, reported_ports, stop
 
 pytestmark = pytest.mark.integration
 
@@ -52,20 +50,7 @@ def records() -> list[tuple[bytes, bytes]]:
 
 
 async def fill(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 2, 1)])
-    finally:
-        await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, value in records():
-            await producer.send(topic, value=value, key=key)
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await new_topic_with(bootstrap, topic, 2, ((key, value, None) for key, value in records()))
 
 
 async def count_records(bootstrap: str, topic: str) -> int:

@@ -7,32 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
 from app.core.state import PatientState, encode
 from app.infra.kafka_local import LocalKafka
+from tests.conftest import new_topic_with
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "load-tests"))
 
 import kafka_segments  # noqa: E402
-
-
-async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes | None, int]]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 2, 1)])
-    finally:
-        await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, value, partition in records:
-            await producer.send_and_wait(topic, value, key=key, partition=partition)
-    finally:
-        await producer.stop()
 
 
 def test_the_records_a_broker_wrote_are_read_back_from_its_segments(kafka: LocalKafka) -> None:
@@ -44,7 +26,7 @@ def test_the_records_a_broker_wrote_are_read_back_from_its_segments(kafka: Local
         (b"p-1", b'{"v": 1, "device_id": "dev-1", "n": 2}', 0),
         (b"p-3", None, 1),  # a tombstone
     ]
-    asyncio.run(_produce(kafka.bootstrap, "segments-test", records))
+    asyncio.run(new_topic_with(kafka.bootstrap, "segments-test", 2, records))
     skipped = kafka_segments.Skipped()
     read = list(kafka_segments.topic_records(kafka.data_dir / "logs", "segments-test", None, skipped))
     assert [(r.partition, r.offset, r.key, r.value) for r in read] == [

@@ -54,6 +54,7 @@ PHYSIOLOGY = frozenset({Kind.NEWS2, Kind.ANOMALY, Kind.TREND})
 SEVERITIES = tuple(Severity)
 RENOTIFY_READINGS = 4  # reminders at most every this many readings at the patient's cadence
 SETTLE_CADENCES = 2  # a severity follows its condition down after this many cadences lower (`_settle`)
+RESOLVE_CADENCES = 1  # a condition gone for this many cadences resolves, when longer than `resolve_after_ms`
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
@@ -147,20 +148,22 @@ def transition(
       readings at the patient's cadence (`cadence_ms`, the typical time
       between readings): hourly charting is first reminded of after four
       hours, not at every charted value;
-    - "resolved" once the condition has not held for `resolve_after_ms`. The
+    - "resolved" once the condition has not held for `resolve_after_ms`, or
+      for `RESOLVE_CADENCES` of the patient's cadence when that is longer
+      (charted hourly: the second charted value in a row without it). The
       wait damps flapping: a condition that comes and goes keeps one alert
       open instead of opening a new one each time (alarm on onset and
-      resolution, not repeatedly). When readings are further apart than
-      that wait, the first reading without the condition resolves it (it
-      has been gone about that long already).
+      resolution, not repeatedly). Resolving at the first reading without
+      the condition, as before, opened a third of the alerts on public
+      intensive-care charts within two hours of the same kind's resolution
+      (a value charted on a NEWS2 band's edge, in and out of it).
 
     Kinds in `muted` open no new alert unless the finding is urgent; alerts
     already open carry on. `open_alerts` is updated in place.
     """
     changes: list[Change] = []
     settle_ms = max(resolve_after_ms, int(SETTLE_CADENCES * cadence_ms))
-    if cadence_ms >= resolve_after_ms:
-        resolve_after_ms = 0
+    resolve_after_ms = max(resolve_after_ms, int(RESOLVE_CADENCES * cadence_ms))
     if renotify_ms > 0 and RENOTIFY_READINGS * cadence_ms > renotify_ms:
         renotify_ms = int(RENOTIFY_READINGS * cadence_ms)
     for kind in kinds:

@@ -105,6 +105,28 @@ def charted_steps(
     return charted
 
 
+def test_at_a_sparse_cadence_an_alert_resolves_once_its_condition_has_been_gone_a_cadence() -> None:
+    """Charted hourly: the first charted value without the condition does not
+    resolve the alert (the next may bring it back, as charted values near a
+    band's edge do); the second, an hour later, does."""
+    alerts: dict[Kind, OpenAlert] = {}
+
+    def at(minutes: int, holds: bool) -> list[Status]:
+        held = {Kind.ANOMALY: Finding(Kind.ANOMALY, Severity.MEDIUM, {}, urgent=True)} if holds else {}
+        changes = transition(
+            alerts, KINDS, held, minutes * 60 * S, resolve_after_ms=600 * S,
+            confirm_ms=15 * S, renotify_ms=0, cadence_ms=HOUR,
+        )  # fmt: skip
+        return [c.status for c in changes]
+
+    assert at(0, True) == [Status.OPEN]
+    assert at(60, False) == []
+    assert at(120, True) == []  # back again: the same alert, still open
+    assert at(180, False) == []
+    assert at(210, False) == []  # a value charted in between: gone only half a cadence
+    assert at(240, False) == [Status.RESOLVED]
+
+
 def test_at_a_sparse_cadence_one_lower_reading_does_not_make_the_next_rise_news() -> None:
     """Charted hourly: a score that steps down for one charted value and back
     up is the same trigger; only a lower severity held for `SETTLE_CADENCES`

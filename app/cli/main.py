@@ -263,6 +263,17 @@ def _add_evaluate(sub: Any) -> None:
     ev.add_argument(
         "--seeds", type=int, nargs="+", default=[2026, 7, 99], metavar="SEED", help="seeds for --markdown"
     )
+    ev.add_argument(
+        "--physionet2012",
+        metavar="DIR",
+        help="instead of the cohorts: the PhysioNet 2012 challenge's charted ICU stays in DIR (set-a/*.txt "
+        "and Outcomes-a.txt; docs/evaluation.md)",
+    )
+    ev.add_argument(
+        "--nab",
+        metavar="DIR",
+        help="instead of the cohorts: the Numenta Anomaly Benchmark's series in DIR (data/ and labels/)",
+    )
 
 
 def _version() -> str:
@@ -681,6 +692,8 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from app.tools import evaluation
     from app.tools.evaluation import report
 
+    if args.physionet2012 or args.nab:
+        return _evaluate_public(args)
     # The Markdown tables (docs/evaluation.md) also carry ward_clean, the cohort before artifacts.
     chosen = args.cohort or (["all", "ward_clean"] if args.markdown else ["all"])
     names = list(dict.fromkeys(n for c in chosen for n in (evaluation.DEFAULT if c == "all" else [c])))
@@ -692,6 +705,27 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         return Exit.OK
     result = evaluation.evaluate(names, args.patients, args.days, args.seed)
     print(orjson.dumps(result).decode() if args.json else report.table(result))
+    return Exit.OK
+
+
+def _evaluate_public(args: argparse.Namespace) -> int:
+    """Public recordings instead of the synthetic cohorts (`--physionet2012`, `--nab`)."""
+    from app.tools.evaluation import public, report
+
+    if args.cohort or args.markdown:
+        raise BadInput("--physionet2012 and --nab run on their own: leave out --cohort and --markdown")
+    result: dict[str, Any] = {}
+    for name, given in (("physionet2012", args.physionet2012), ("nab", args.nab)):
+        if given is None:
+            continue
+        directory = Path(given)
+        if not directory.is_dir():
+            raise BadInput(f"--{name} {given}: no such folder")
+        if name == "physionet2012":
+            result[name] = public.charted_outcomes(public.physionet2012(directory))
+        else:
+            result[name] = public.nab_scores(public.nab(directory))
+    print(orjson.dumps(result).decode() if args.json else report.public_table(result))
     return Exit.OK
 
 

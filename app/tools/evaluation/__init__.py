@@ -38,7 +38,7 @@ from app.tools.evaluation.methods import (
     static_thresholds,
     weight_rule,
 )
-from app.tools.evaluation.scoring import Rules, nab_score, score
+from app.tools.evaluation.scoring import Rules, best, nab_score, score
 
 # The one-a-minute cohort without artifacts (`ward_clean`), under the name the
 # benchmarks in load-tests/ import it by.
@@ -138,23 +138,12 @@ def evaluate_cohort(c: Cohort, patients: int, days: float | None, seed: int) -> 
     result: dict[str, Any] = {}
     for method, run in c.methods.items():
         result[method], sizes = (
-            _best(population, run, c.rules) if isinstance(run, Tuned) else score(population, run, c.rules)
+            best(population, run, c.rules) if isinstance(run, Tuned) else score(population, run, c.rules)
         )
         if method == "vigil":
             result["state_bytes_max"] = max(sizes, default=0)
     result["cohort"] = _describe(c, population, patients, seed)
     return result
-
-
-def _best(population: list[SimPatient], tuned: Tuned, rules: Rules) -> tuple[dict[str, Any], list[int]]:
-    """The best window score (else the fewest false alerts) over the grid."""
-    results = []
-    for value, run in tuned.grid.items():
-        result, _ = score(population, run, rules)
-        result[tuned.setting] = value
-        results.append(result)
-    # The first of the best, as `max` gives it; an empty grid raises ValueError.
-    return max(results, key=lambda r: r.get("window_score") or -r["false_alerts"]), []
 
 
 def _describe(c: Cohort, population: list[SimPatient], patients: int, seed: int) -> dict[str, Any]:

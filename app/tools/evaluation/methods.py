@@ -77,22 +77,30 @@ def static_thresholds(limits: dict[str, tuple[float, float]] = STATIC_LIMITS) ->
 
 def news2_alone(max_age_ms: int = HOUR) -> Runner:
     def run(p: SimPatient, sizes: list[int]) -> Iterator[Alarm]:
-        latest: dict[str, tuple[Any, int]] = {}
-        band, scale2 = "low", False
-        for reading in p.readings:
-            ts = reading["ts"]
-            for name, value in reading["vitals"].items():
-                if name in news2.PARAMETERS and not _implausible(name, value):
-                    latest[name] = (value, ts)
-                elif name == SPO2_SCALE:
-                    scale2 = value == 2  # the patient's prescribed scale, as Vigil is told it
-            current = {k: v for k, (v, at) in latest.items() if ts - at <= max_age_ms}
-            now = news2.score(current, scale2).band
+        band = "low"
+        for ts, now in news2_bands(p, max_age_ms):
             if _RANK[now] > _RANK[band]:
                 yield ("open" if band == "low" else "escalated"), ts, "news2"
             band = now
 
     return run
+
+
+def news2_bands(p: SimPatient, max_age_ms: int) -> Iterator[tuple[int, str]]:
+    """NEWS2's band after each reading: from the latest plausible value of each
+    parameter no older than `max_age_ms`, SpO2 on the scale the readings'
+    `spo2_scale` prescribes."""
+    latest: dict[str, tuple[Any, int]] = {}
+    scale2 = False
+    for reading in p.readings:
+        ts = reading["ts"]
+        for name, value in reading["vitals"].items():
+            if name in news2.PARAMETERS and not _implausible(name, value):
+                latest[name] = (value, ts)
+            elif name == SPO2_SCALE:
+                scale2 = value == 2  # the patient's prescribed scale, as Vigil is told it
+        current = {k: v for k, (v, at) in latest.items() if ts - at <= max_age_ms}
+        yield ts, news2.score(current, scale2).band
 
 
 def _implausible(name: str, value: Any) -> bool:

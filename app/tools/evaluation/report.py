@@ -140,3 +140,44 @@ def _notes(name: str, runs: dict[int, dict[str, Any]]) -> list[str]:
 
 def _pairs(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+
+
+def public_table(results: dict[str, Any]) -> str:
+    """`vigil evaluate --physionet2012 / --nab`'s text: one block per dataset."""
+    blocks = []
+    if "physionet2012" in results:
+        r = results["physionet2012"]
+        v, n = r["vigil"], r["news2"]
+        blocks.append(
+            "\n".join(
+                [
+                    f"{'physionet2012':<20}{'openings/stay-day':>20}{'AUC death (hours open)':>25}"
+                    f"{'mean hours open':>18}{'notifications/stay-day':>25}{'stays alerting':>16}",
+                    f"{'vigil':<20}{_fmt(v['openings_per_stay_day']):>20}{_fmt(v['auc_hours_open']):>25}"
+                    f"{_fmt(v['mean_hours_open']):>18}{_fmt(v['notifications_per_stay_day']):>25}"
+                    f"{_fmt(v['stays_alerting']):>16}",
+                    f"{'news2 (>= low-med.)':<20}{_fmt(n['openings_per_stay_day']):>20}"
+                    f"{_fmt(n['auc_hours_open']):>25}{_fmt(n['mean_hours_open']):>18}",
+                    f"  {r['stays']} stays ({r['deaths']} died, of {r['stays_with_outcome']} with an "
+                    "outcome), "
+                    f"{r['stay_days']} stay-days, {r['values_refused']} values refused; "
+                    f"vigil's openings by kind {v['openings_by_kind']}",
+                ]
+            )
+        )
+    if "nab" in results:
+        r = results["nab"]
+        columns = _columns("generic")
+        widths = [max(len(title), 8) + 2 for title, _ in columns]
+        rows = [f"{'nab':<20}" + "".join(f"{t:>{w}}" for (t, _), w in zip(columns, widths, strict=True))]
+        for method in ("vigil", "windowed_gaussian"):
+            m = r[method]
+            rows.append(
+                f"{method:<20}" + "".join(f"{f(m):>{w}}" for (_, f), w in zip(columns, widths, strict=True))
+            )
+        rows.append(
+            f"  {r['series']} series, {r['windows']} labelled windows, {r['readings']} readings; "
+            f"windowed Gaussian at its best threshold: z = {r['windowed_gaussian']['threshold_z']}"
+        )
+        blocks.append("\n".join(rows))
+    return "\n\n".join(blocks)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.tools.evaluation.common import DAY, MINUTE, Event, SimPatient, patient_days
-from app.tools.evaluation.methods import Alarm, Runner
+from app.tools.evaluation.methods import Alarm, Runner, Tuned
 
 ONSETS = ("open", "escalated")
 NOTIFICATIONS = ("open", "escalated", "reminder")
@@ -49,6 +49,17 @@ def score(patients: list[SimPatient], run: Runner, rules: Rules) -> tuple[dict[s
         alarms = list(run(p, sizes))
         t.add(p, alarms, rules)
     return t.result(patients, rules), sizes
+
+
+def best(population: list[SimPatient], tuned: Tuned, rules: Rules) -> tuple[dict[str, Any], list[int]]:
+    """The best window score (else the fewest false alerts) over the grid."""
+    results = []
+    for value, run in tuned.grid.items():
+        result, _ = score(population, run, rules)
+        result[tuned.setting] = value
+        results.append(result)
+    # The first of the best, as `max` gives it; an empty grid raises ValueError.
+    return max(results, key=lambda r: r.get("window_score") or -r["false_alerts"]), []
 
 
 class _Tally:

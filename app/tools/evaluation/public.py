@@ -1,0 +1,304 @@
+"""Public recordings Vigil was not built on (`vigil evaluate --physionet2012
+DIR`, `--nab DIR`): real data read from a local copy of each dataset, run
+through the same core code as the cohorts, beside the baselines that apply.
+
+- PhysioNet/Computing in Cardiology Challenge 2012 (`physionet2012`): the
+  first 48 hours of intensive-care stays as charted (`set-a/*.txt`, one
+  `Time,Parameter,Value` file per stay) and each stay's in-hospital death
+  (`Outcomes-a.txt`). There are no labelled events: what can be measured is
+  how often Vigil alerts (openings and notifications per stay-day) and
+  whether its hours with an alert open separate the patients who died from
+  those who survived better than NEWS2 alone (the area under the ROC curve).
+- The Numenta Anomaly Benchmark (`nab`): real metric series
+  (`data/<category>/<name>.csv`, `timestamp,value`) with labelled anomaly
+  windows (`labels/combined_windows.json`), each series one custom channel
+  (`value`), scored like the `generic` cohort (window score, beside the
+  windowed Gaussian at its best threshold).
+
+Neither dataset is part of Vigil (docs/evaluation.md says where to get
+them). A value the gateway would refuse (a -1 for "not measured", a
+temperature of 0) is left out and counted, as the gateway would refuse it
+and take the rest of the reading.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from app.core.errors import BadInput, Refusal
+from app.core.protocol import parse_reading
+from app.tools.evaluation.common import DAY, HOUR, MINUTE, T0, Event, SimPatient
+from app.tools.evaluation.methods import WINDOWED_GAUSSIAN, news2_bands, run_vigil
+from app.tools.evaluation.scoring import NOTIFICATIONS, Rules, best, score
+
+STAY_HOURS = 48  # the challenge's stays: the first 48 hours in intensive care
+NEWS2_MAX_AGE_MS = 6 * HOUR  # NEWS2 alone from charts, as for the `charted` cohort
+
+# Challenge parameter -> Vigil vital. Invasive pressures win over the cuff's
+# when both are charted at one time; SaO2 (the blood gas's saturation) stands
+# for SpO2, which the challenge does not chart.
+_VITALS = {
+    "HR": "heart_rate",
+    "RespRate": "respiratory_rate",
+    "SysABP": "systolic_bp",
+    "NISysABP": "systolic_bp",
+    "DiasABP": "diastolic_bp",
+    "NIDiasABP": "diastolic_bp",
+    "Temp": "temperature",
+    "SaO2": "spo2",
+}
+_INVASIVE = frozenset({"SysABP", "DiasABP"})
+
+
+@dataclass
+class Stay:
+    patient: SimPatient
+    died: bool | None  # None: no outcome for this stay
+    refused: int  # values left out, as the gateway would refuse them
+
+
+def acvpu(gcs: float) -> str:
+    """A Glasgow Coma Scale score as NEWS2's ACVPU: 15 alert, 13-14 confused,
+    9-12 responds to voice, 4-8 to pain, 3 unresponsive."""
+    g = round(gcs)
+    return "A" if g >= 15 else "C" if g >= 13 else "V" if g >= 9 else "P" if g >= 4 else "U"
+
+
+def physionet2012(directory: Path) -> list[Stay]:
+    """Every stay of `directory/set-a` (or of `directory` itself), with its
+    outcome from `directory/Outcomes-a.txt` when there is one."""
+    stays_dir = directory / "set-a" if (directory / "set-a").is_dir() else directory
+    files = sorted(p for p in stays_dir.glob("*.txt") if p.name != "Outcomes-a.txt")
+    if not files:
+        raise BadInput(f"{stays_dir}: no stay files (*.txt); give the folder that holds set-a")
+    outcomes = _outcomes(directory / "Outcomes-a.txt")
+    return [_stay(path, outcomes.get(path.stem)) for path in files]
+
+
+def _outcomes(path: Path) -> dict[str, bool]:
+    if not path.exists():
+        return {}
+    rows = csv.DictReader(path.read_text().splitlines())
+    if not rows.fieldnames or not {"RecordID", "In-hospital_death"} <= set(rows.fieldnames):
+        raise BadInput(f"{path.name}: needs RecordID and In-hospital_death columns")
+    return {row["RecordID"]: row["In-hospital_death"].strip() == "1" for row in rows}
+
+
+def _stay(path: Path, died: bool | None) -> Stay:
+    rows = csv.DictReader(path.read_text().splitlines())
+    if rows.fieldnames != ["Time", "Parameter", "Value"]:
+        raise BadInput(f"{path.name}: not a challenge stay (its header is not Time,Parameter,Value)")
+    charted: dict[int, dict[str, Any]] = {}
+    invasive: set[tuple[int, str]] = set()
+    for row in rows:
+        name, text = row["Parameter"], row["Value"]
+        try:
+            hours, minutes = row["Time"].split(":")
+            at = int(hours) * 60 + int(minutes)
+            value = float(text)
+        except (ValueError, AttributeError):
+            raise BadInput(f"{path.name}: line {rows.line_num} is not HH:MM,parameter,number") from None
+        vitals = charted.setdefault(at, {})
+        if name in _VITALS:
+            vital = _VITALS[name]
+            if (at, vital) in invasive and name not in _INVASIVE:
+                continue
+            if name in _INVASIVE:
+                invasive.add((at, vital))
+            vitals[vital] = int(value) if value.is_integer() and vital != "temperature" else value
+        elif name == "GCS":
+            vitals["consciousness"] = acvpu(value)
+        elif name == "MechVent" and value >= 1:
+            vitals["on_oxygen"] = True
+        elif name == "FiO2" and 0 < value <= 1:
+            vitals["on_oxygen"] = vitals.get("on_oxygen", False) or value > 0.21 + 1e-9
+    patient = SimPatient(path.stem, "physionet2012")
+    refused = 0
+    for at in sorted(charted):
+        ts = T0 + at * MINUTE
+        kept = {}
+        for vital, value in charted[at].items():
+            try:
+                parse_reading({"seq": 0, "ts": ts, "vitals": {vital: value}}, ts)
+            except Refusal:
+                refused += 1
+                continue
+            kept[vital] = value
+        if kept:
+            patient.add(ts, kept)
+    return Stay(patient, died, refused)
+
+
+def charted_outcomes(stays: list[Stay]) -> dict[str, Any]:
+    """How often Vigil and NEWS2 alone alert on the stays, and how well their
+    hours with an alert open (of the first 48) tell who died."""
+    per_method: dict[str, list[tuple[float, int]]] = {"vigil": [], "news2": []}
+    counts: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    died: list[bool] = []
+    days = 0.0
+    alerting = 0
+    for stay in stays:
+        p = stay.patient
+        if not p.readings:
+            continue
+        end = max(p.readings[-1]["ts"], T0 + STAY_HOURS * HOUR)
+        days += (end - T0) / DAY
+        alarms = list(run_vigil(p, []))
+        openings = [kind for status, _, kind in alarms if status == "open"]
+        kinds.update(str(k) for k in openings)
+        counts["vigil_openings"] += len(openings)
+        counts["vigil_notifications"] += sum(status in NOTIFICATIONS for status, _, _ in alarms)
+        alerting += bool(openings)
+        per_method["vigil"].append((_hours_open(_vigil_intervals(alarms, end)), len(openings)))
+        news2_open, news2_intervals = _news2_intervals(p, end)
+        counts["news2_openings"] += news2_open
+        per_method["news2"].append((_hours_open(news2_intervals), news2_open))
+        died.append(bool(stay.died))
+    with_outcome = [s.died is not None for s in stays if s.patient.readings]
+    result: dict[str, Any] = {
+        "stays": len(died),
+        "stays_with_outcome": sum(with_outcome),
+        "deaths": sum(d for d, known in zip(died, with_outcome, strict=True) if known),
+        "stay_days": round(days, 1),
+        "values_refused": sum(s.refused for s in stays),
+    }
+    for method, rows in per_method.items():
+        known = [(row, d) for row, d, k in zip(rows, died, with_outcome, strict=True) if k]
+        result[method] = {
+            "openings_per_stay_day": round(counts[f"{method}_openings"] / days, 2) if days else None,
+            "auc_hours_open": _auc([r[0] for r, d in known if d], [r[0] for r, d in known if not d]),
+            "mean_hours_open": round(sum(r[0] for r in rows) / len(rows), 1) if rows else None,
+        }
+    result["vigil"]["notifications_per_stay_day"] = (
+        round(counts["vigil_notifications"] / days, 2) if days else None
+    )
+    result["vigil"]["stays_alerting"] = round(alerting / len(died), 3) if died else None
+    result["vigil"]["openings_by_kind"] = dict(sorted(kinds.items()))
+    return result
+
+
+def _vigil_intervals(alarms: list[tuple[str, int, str]], end: int) -> list[tuple[int, int]]:
+    """Open stretches of Vigil's alerts: one alert of a kind at a time, from
+    its opening to its resolution (or the end of the stay)."""
+    opened: dict[str, int] = {}
+    intervals = []
+    for status, ts, kind in alarms:
+        if status == "open":
+            opened[kind] = ts
+        elif status == "resolved" and kind in opened:
+            intervals.append((opened.pop(kind), ts))
+    return intervals + [(start, end) for start in opened.values()]
+
+
+def _news2_intervals(p: SimPatient, end: int) -> tuple[int, list[tuple[int, int]]]:
+    """Stretches with NEWS2 alone at low-medium or above (its alarm), and how
+    many there were."""
+    intervals: list[tuple[int, int]] = []
+    since: int | None = None
+    for ts, band in news2_bands(p, NEWS2_MAX_AGE_MS):
+        high = band != "low"
+        if high and since is None:
+            since = ts
+        elif not high and since is not None:
+            intervals.append((since, ts))
+            since = None
+    if since is not None:
+        intervals.append((since, end))
+    return len(intervals), intervals
+
+
+def _hours_open(intervals: list[tuple[int, int]]) -> float:
+    """Hours covered by the union of `intervals`."""
+    total, start, stop = 0, None, None
+    for a, b in sorted(intervals):
+        if stop is None or a > stop:
+            if stop is not None and start is not None:
+                total += stop - start
+            start, stop = a, b
+        else:
+            stop = max(stop, b)
+    if stop is not None and start is not None:
+        total += stop - start
+    return total / HOUR
+
+
+def _auc(positive: list[float], negative: list[float]) -> float | None:
+    """The area under the ROC curve of a score for `positive` against
+    `negative` (Mann-Whitney; ties count half)."""
+    if not positive or not negative:
+        return None
+    wins = sum((a > b) + 0.5 * (a == b) for a in positive for b in negative)
+    return round(wins / (len(positive) * len(negative)), 3)
+
+
+NAB_RULES = Rules(before_ms=0, after_ms=0, probation=0.15, window_score=True)
+
+
+def nab(directory: Path) -> list[SimPatient]:
+    """Every series of `directory/data` that `directory/labels/combined_windows.json`
+    labels, one custom channel (`value`) each, with its anomaly windows."""
+    labels_path = directory / "labels" / "combined_windows.json"
+    try:
+        labels = orjson.loads(labels_path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise BadInput(f"{labels_path}: cannot read the benchmark's windows ({exc})") from None
+    series = []
+    for key, windows in sorted(labels.items()):
+        path = directory / "data" / key
+        if path.exists():
+            series.append(_series(path, key, windows))
+    if not series:
+        raise BadInput(f"{directory / 'data'}: none of the labelled series is there")
+    return series
+
+
+def _nab_ms(text: str, where: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInput(f"{where}: {text!r} is not a time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # the benchmark's times are UTC
+    return int(moment.timestamp() * 1000)
+
+
+def _series(path: Path, key: str, windows: list[list[str]]) -> SimPatient:
+    p = SimPatient(key, "nab")
+    rows = csv.DictReader(path.read_text().splitlines())
+    if rows.fieldnames != ["timestamp", "value"]:
+        raise BadInput(f"{key}: not a benchmark series (its header is not timestamp,value)")
+    last = -1
+    for row in rows:
+        where = f"{key}: line {rows.line_num}"
+        ts = _nab_ms(row["timestamp"], where)
+        try:
+            value = float(row["value"])
+        except ValueError:
+            raise BadInput(f"{where}: the value is not a number") from None
+        if ts > last and math.isfinite(value):
+            p.add(ts, {"value": value})
+            last = ts
+    p.events = [Event("window", _nab_ms(a, key), _nab_ms(b, key)) for a, b in windows]
+    return p
+
+
+def nab_scores(series: list[SimPatient]) -> dict[str, Any]:
+    """Vigil and the windowed Gaussian on the series, scored like `generic`."""
+    vigil, _ = score(series, run_vigil, NAB_RULES)
+    gaussian, _ = best(series, WINDOWED_GAUSSIAN, NAB_RULES)
+    return {
+        "series": len(series),
+        "windows": sum(len(p.events) for p in series),
+        "readings": sum(len(p.readings) for p in series),
+        "vigil": vigil,
+        "windowed_gaussian": gaussian,
+    }

@@ -105,6 +105,11 @@ GENERIC_FIELDS = 7
 # value, with the baseline's memory) is heavy-tailed: one such value alone is
 # not its own confirmation (see `app.core.patient._anomaly`).
 SPIKE_RARE = 1e-3
+# A channel whose values reach the anomaly threshold one time in fifty or more
+# is one its spread does not describe (a periodic spike, a second mode): such a
+# value is its normal, and only the channel's calibrated surprise (its scores
+# against their own history) makes it anomalous.
+SPIKE_ROUTINE = 2e-2
 # Calibrated surprise (anomaly likelihood, as in Numenta's HTM detector): the
 # raw score of a value is its |z| against the forecast (capped), smoothed over
 # about ten readings as Numenta's short window is (SURPRISE_ALPHA); that short mean is compared

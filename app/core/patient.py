@@ -64,6 +64,7 @@ from app.core.model import (
     MEMORY_MS,
     PROFILE_MAX_CADENCE_MS,
     SPIKE_RARE,
+    SPIKE_ROUTINE,
     WARMUP_MIN,
     WARMUP_MS,
     Baseline,
@@ -263,6 +264,7 @@ class _Reading:
     stuck: dict[str, Any] | None = None  # custom channels stuck at one value -> that value (`_repeat`)
     surprised: dict[str, float] | None = None  # custom channels -> their calibrated surprise, when anomalous
     heavy: bool = False  # a custom channel far out now often is (`Baseline.exceeds`)
+    routine: list[str] | None = None  # custom channels far out routinely: only their surprise counts
 
 
 def process_record(
@@ -705,6 +707,10 @@ def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: flo
     generic = baseline.generic
     if far and generic is not None and generic[6] >= SPIKE_RARE:  # far values are no rarity for this channel
         r.heavy = True
+        if generic[6] >= SPIKE_ROUTINE:  # ... they are its normal: only the surprise can tell
+            if r.routine is None:
+                r.routine = []
+            r.routine.append(name)
     surprise = baseline.surprise(z, memory, config.surprise_z, far)
     if surprise >= config.surprise_z:
         if r.surprised is None:
@@ -991,10 +997,11 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         return  # the common case: nothing far out, nothing open
     z_scores, z_alert = r.z, config.z_alert
     surprised = r.surprised or {}
+    routine = r.routine or ()
     anomalous = {
         name: z_scores[name]
         for name, warm in r.scored
-        if warm and (abs(z_scores[name]) >= z_alert or name in surprised)
+        if warm and ((abs(z_scores[name]) >= z_alert and name not in routine) or name in surprised)
     }
     if len(anomalous) < 2 and (r.off >= 2 or r.wide >= 3):
         anomalous = _together(state, r, config) or anomalous

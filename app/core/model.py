@@ -99,16 +99,19 @@ ABSOLUTE_FLOOR = 1e-9
 # detector belongs; each carries a small block of its own (`Baseline.generic`):
 # [short surprise, its long mean, its long variance, how many it has seen,
 #  current run of repeated values, the channel's usual longest run,
-#  its rate of values at the anomaly threshold or beyond].
+#  its rate of runs of values at the anomaly threshold or beyond begun, negative
+#  while the last value was at it (`Baseline.surprise`)].
 GENERIC_FIELDS = 7
-# A channel whose values reach the anomaly threshold more often than this (per
-# value, with the baseline's memory) is heavy-tailed: one such value alone is
-# not its own confirmation (see `app.core.patient._anomaly`).
+# A channel whose runs of values at the anomaly threshold begin more often than
+# this (per value, with the baseline's memory) is heavy-tailed: one such value
+# alone is not its own confirmation (see `app.core.patient._anomaly`).
 SPIKE_RARE = 1e-3
-# A channel whose values reach the anomaly threshold one time in fifty or more
-# is one its spread does not describe (a periodic spike, a second mode): such a
-# value is its normal, and only the channel's calibrated surprise (its scores
-# against their own history) makes it anomalous.
+# A channel where such a run begins at one value in fifty or more (an hourly
+# job's spike, read every 5 minutes: one in twelve) is one its spread does not
+# describe: such values are its normal, and only the channel's calibrated
+# surprise (its scores against their own history) makes it anomalous. Runs, not
+# values: an hour of congestion on one morning is one run, and the next
+# morning's is news again.
 SPIKE_ROUTINE = 2e-2
 # Calibrated surprise (anomaly likelihood, as in Numenta's HTM detector): the
 # raw score of a value is its |z| against the forecast (capped), smoothed over
@@ -412,11 +415,17 @@ class Baseline:
         mean sits at a quarter of it (the new regime is known), and only a further
         change surprises again until the history has forgotten it. `far`:
         the value is at the anomaly threshold or beyond, for the channel's
-        rate of such values (`SPIKE_RARE`)."""
+        rate of runs of such values begun (`SPIKE_RARE`, `SPIKE_ROUTINE`)."""
         g = self.generic
         if g is None:
             return 0.0
-        g[6] += ((1.0 if far else 0.0) - g[6]) / count
+        # The rate is of far runs begun (a far value after one that was not),
+        # its sign whether the last value was far: an hourly job's two-reading
+        # spike begins 24 runs a day, a morning's hour of congestion one.
+        rate = g[6] if g[6] >= 0.0 else -g[6]
+        begun = far and math.copysign(1.0, g[6]) > 0.0
+        rate += ((1.0 if begun else 0.0) - rate) / count
+        g[6] = -rate if far else rate
         raw = z if z >= 0.0 else -z
         short = g[0] + SURPRISE_ALPHA * ((raw if raw < SURPRISE_CAP else SURPRISE_CAP) - g[0])
         g[0] = short

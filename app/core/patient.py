@@ -705,9 +705,10 @@ def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: flo
     memory = memory if memory > MEMORY_MIN else MEMORY_MIN
     far = z >= config.z_alert or z <= -config.z_alert
     generic = baseline.generic
-    if far and generic is not None and generic[6] >= SPIKE_RARE:  # far values are no rarity for this channel
+    rate = 0.0 if generic is None else generic[6] if generic[6] >= 0.0 else -generic[6]
+    if far and rate >= SPIKE_RARE:  # runs of far values are no rarity for this channel
         r.heavy = True
-        if generic[6] >= SPIKE_ROUTINE:  # ... they are its normal: only the surprise can tell
+        if rate >= SPIKE_ROUTINE:  # ... they are its normal: only the surprise can tell
             if r.routine is None:
                 r.routine = []
             r.routine.append(name)

@@ -114,6 +114,35 @@ def test_a_spike_that_comes_every_hour_is_the_channels_normal_not_an_alarm_an_ho
     assert len(p.onsets("anomaly", since=n)) == 1  # the level moved: one alert within half an hour
 
 
+def test_an_episode_on_the_next_morning_alerts_again() -> None:
+    """A road's speed every 5 minutes, with congestion for an hour on two
+    mornings running (as on a public traffic series, NAB realTraffic
+    speed_t4013): each episode is one run of far values, and the second is
+    as much news as the first. What makes far values a channel's normal is
+    how often a run of them begins (an hourly job's spike: 24 a day), not how
+    many there are (an hour of congestion: 12 values, one run)."""
+    rng = random.Random(9)
+    p = Patient()
+    step = 5 * MINUTE
+    congested = set()
+    for day in (4, 5):
+        start = (day * DAY + 7 * HOUR) // step
+        congested |= set(range(start, start + 12))
+    starts = []
+    for i in range(6 * DAY // step):
+        speed = 60 + 3 * math.sin(2 * math.pi * (i * step % DAY) / DAY) + rng.gauss(0, 2)
+        if i in congested:
+            speed = 18 + rng.gauss(0, 3)
+        if i in congested and i - 1 not in congested:
+            starts.append(i)
+        p.read(T0 + i * step, {"road_speed": round(speed, 2)})
+    opened = [int(e["_seq"]) for e in p.onsets("anomaly", since=starts[0] - 1)]
+    # Each episode opens an anomaly within 10 minutes of its start (the second
+    # too). The end of each, back to the usual speed after the congested level
+    # was adopted as a drift, is another far value: not what this test is about.
+    assert [any(s <= seq <= s + 2 for seq in opened) for s in starts] == [True, True]
+
+
 def test_a_stuck_sensor_is_one_signal_quality_alert_naming_it_and_is_not_learned() -> None:
     """A custom channel that stops varying (a stuck sensor: the same value,
     reading after reading) raises one `signal_quality` alert naming it and

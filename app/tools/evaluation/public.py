@@ -16,9 +16,9 @@ through the same core code as the cohorts, beside the baselines that apply.
   windowed Gaussian at its best threshold).
 
 Neither dataset is part of Vigil (docs/evaluation.md says where to get
-them). A value the gateway would refuse (a -1 for "not measured", a
-temperature of 0) is left out and counted, as the gateway would refuse it
-and take the rest of the reading.
+them). A value the gateway would refuse (a -1 for "not measured") is left
+out and counted, as the gateway would refuse it and take the rest of the
+reading; a 0 from a sensor without signal is kept, as the gateway keeps it.
 """
 
 from __future__ import annotations

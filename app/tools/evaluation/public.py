@@ -140,12 +140,12 @@ def _stay(path: Path, died: bool | None) -> Stay:
 def charted_outcomes(stays: list[Stay]) -> dict[str, Any]:
     """How often Vigil and NEWS2 alone alert on the stays, and how well their
     hours with an alert open (of the first 48) tell who died."""
-    per_method: dict[str, list[tuple[float, int]]] = {"vigil": [], "news2": []}
-    counts: Counter[str] = Counter()
+    hours: dict[str, list[float]] = {"vigil": [], "news2": []}
+    openings_of = {"vigil": 0, "news2": 0}
     kinds: Counter[str] = Counter()
-    died: list[bool] = []
+    outcomes: list[bool | None] = []  # per stay read, in the order of `hours`
     days = 0.0
-    alerting = 0
+    notifications = alerting = 0
     for stay in stays:
         p = stay.patient
         if not p.readings:
@@ -155,33 +155,32 @@ def charted_outcomes(stays: list[Stay]) -> dict[str, Any]:
         alarms = list(run_vigil(p, []))
         openings = [kind for status, _, kind in alarms if status == "open"]
         kinds.update(str(k) for k in openings)
-        counts["vigil_openings"] += len(openings)
-        counts["vigil_notifications"] += sum(status in NOTIFICATIONS for status, _, _ in alarms)
+        openings_of["vigil"] += len(openings)
+        notifications += sum(status in NOTIFICATIONS for status, _, _ in alarms)
         alerting += bool(openings)
-        per_method["vigil"].append((_hours_open(_vigil_intervals(alarms, end)), len(openings)))
+        hours["vigil"].append(_hours_open(_vigil_intervals(alarms, end)))
         news2_open, news2_intervals = _news2_intervals(p, end)
-        counts["news2_openings"] += news2_open
-        per_method["news2"].append((_hours_open(news2_intervals), news2_open))
-        died.append(bool(stay.died))
-    with_outcome = [s.died is not None for s in stays if s.patient.readings]
+        openings_of["news2"] += news2_open
+        hours["news2"].append(_hours_open(news2_intervals))
+        outcomes.append(stay.died)
     result: dict[str, Any] = {
-        "stays": len(died),
-        "stays_with_outcome": sum(with_outcome),
-        "deaths": sum(d for d, known in zip(died, with_outcome, strict=True) if known),
+        "stays": len(outcomes),
+        "stays_with_outcome": sum(o is not None for o in outcomes),
+        "deaths": sum(o is True for o in outcomes),
         "stay_days": round(days, 1),
         "values_refused": sum(s.refused for s in stays),
     }
-    for method, rows in per_method.items():
-        known = [(row, d) for row, d, k in zip(rows, died, with_outcome, strict=True) if k]
+    for method, stay_hours in hours.items():
         result[method] = {
-            "openings_per_stay_day": round(counts[f"{method}_openings"] / days, 2) if days else None,
-            "auc_hours_open": _auc([r[0] for r, d in known if d], [r[0] for r, d in known if not d]),
-            "mean_hours_open": round(sum(r[0] for r in rows) / len(rows), 1) if rows else None,
+            "openings_per_stay_day": round(openings_of[method] / days, 2) if days else None,
+            "auc_hours_open": _auc(
+                [h for h, o in zip(stay_hours, outcomes, strict=True) if o is True],
+                [h for h, o in zip(stay_hours, outcomes, strict=True) if o is False],
+            ),
+            "mean_hours_open": round(sum(stay_hours) / len(stay_hours), 1) if stay_hours else None,
         }
-    result["vigil"]["notifications_per_stay_day"] = (
-        round(counts["vigil_notifications"] / days, 2) if days else None
-    )
-    result["vigil"]["stays_alerting"] = round(alerting / len(died), 3) if died else None
+    result["vigil"]["notifications_per_stay_day"] = round(notifications / days, 2) if days else None
+    result["vigil"]["stays_alerting"] = round(alerting / len(outcomes), 3) if outcomes else None
     result["vigil"]["openings_by_kind"] = dict(sorted(kinds.items()))
     return result
 

@@ -75,7 +75,12 @@ from app.core.vitals import DANGER, NUMERIC, SPO2_SCALE, SPO2_SCALE2_DANGER
 
 ARTIFACT_ALPHA = 0.2  # smoothing of a channel's share of recent values that were artifacts
 QUALITY_FORGET = 0.01  # a channel's artifact share below which its quality entry is dropped
-NO_SIGNAL = 0  # what a monitor sends for a channel without signal (a sensor not connected)
+NO_SIGNAL = 0  # what a monitor sends for a channel without signal (a sensor not connected) ...
+# ... or any value under it: no vital can be negative, and monitors export a channel without a value
+# as a negative code (-1, -8, -9)
+# A pressure reading "no signal" is a cuff inflating only for about as long as a measurement takes:
+# a line that stays without signal (never connected) is not measuring (`_pressure_measured`).
+CUFF_MEASURE_MS = 2 * 60 * 1000
 # A pulse oximeter's own pulse rate: a custom channel the core recognises, to
 # check the oximeter against the ECG's heart rate (LOINC 8889-8).
 PULSE_RATE = "pulse_rate"
@@ -480,7 +485,7 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
     the smoothed share of its recent values that were artifacts, when its
     "no signal" run began, and whether a notice said so). A channel is bad
     (`r.bad`) while that share is at least `artifact_share`, or while it
-    sends "no signal" (`NO_SIGNAL`, 0: a disconnected sensor); a bad
+    sends "no signal" (`NO_SIGNAL`: 0, or a negative code; a disconnected sensor); a bad
     channel's values are neither scored nor learned nor fed to NEWS2, and no
     other channel is affected. A "no signal" run lasting `no_signal_ms` is
     a technical notice (`no_signal`), as is the signal's return after it."""
@@ -492,7 +497,7 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
         entry = quality.get(name)
         if entry is None:
             entry = quality[name] = [0.0, 0, 0]
-        if value == NO_SIGNAL and value.__class__ is not bool:
+        if value <= NO_SIGNAL and value.__class__ is not bool:
             # A run of "no signal" (a probe off, a sensor unplugged) counts
             # once in the artifact share: it is one event, whose length says
             # nothing about the signal once it is back; a probe flapping
@@ -568,8 +573,11 @@ def _cuff_dip(state: PatientState, r: _Reading, config: Config) -> None:
 
 def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool:
     """Is a non-invasive pressure measurement under way or just reported in
-    this reading? The systolic pressure reads "no signal" (0: the cuff
-    inflating; a reading that only lacks it proves nothing), steps up from
+    this reading? The systolic pressure reads "no signal" (the cuff
+    inflating; a reading that only lacks it proves nothing) for no longer
+    than a measurement takes (`CUFF_MEASURE_MS`: a line that stays silent,
+    never connected, is not measuring, and must not have every SpO2 dip
+    put down to a cuff), steps up from
     its previous value to one over this patient's normal (both
     `corroborate_z` SDs: a new measurement, not the step back from one; a
     pressure falling with SpO2 is a shock's), comes back after its reading
@@ -580,8 +588,10 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
     name, steps = "systolic_bp", r.steps
     if steps and any(other not in _ONE_ARM for other in steps):
         return False  # another channel stepped too (the ECG's heart rate, the breathing): physiology
-    if r.artifacts.get(name) == NO_SIGNAL:
-        return True
+    silent = r.artifacts.get(name)
+    if silent is not None and silent <= NO_SIGNAL:
+        run = state.quality.get(name)  # when its "no signal" run began (`_quality`)
+        return run is None or not run[1] or r.ts - run[1] < CUFF_MEASURE_MS
     if steps and name in steps and state.baselines[name].z(r.clean[name]) >= config.corroborate_z:
         return True  # a step up to a value over this patient's normal; not the step back, nor a fall
     entry, spo2 = state.latest.get(name), state.latest["spo2"]

@@ -49,6 +49,45 @@ def test_a_never_connected_channel_sending_0_does_not_silence_another_vitals_det
     assert len(notices) == 2  # ...but one technical notice per channel, not one per reading
 
 
+def _desaturating_behind_a_dead_line(dead: float) -> list[dict[str, object]]:
+    """Three hours with the pressure channels sending `dead` throughout (a
+    line never connected), then SpO2 falling from 97 to 85 over eight minutes."""
+    rng = random.Random(17)
+    state = patient_state.PatientState()
+    events = []
+    for i in range(200):
+        vitals = {**normal(rng), "systolic_bp": dead, "diastolic_bp": dead}
+        if i >= 180:
+            vitals["spo2"] = round(97 - min(12.0, (i - 180) * 1.5))
+        events += run(state, i, T0 + i * MINUTE, vitals).events
+    return events
+
+
+def test_a_dead_pressure_line_does_not_hide_a_desaturation_as_a_cuff_measuring() -> None:
+    """A pressure reading "no signal" is how a cuff inflating looks, and an
+    SpO2 dip in that reading is put down to the cuff on its arm. A line that
+    never connected reads "no signal" in every reading: before, every SpO2
+    value under its level was taken for the cuff's and held back, and a fall
+    to 85 % raised nothing at all for as long as the line was dead."""
+    events = _desaturating_behind_a_dead_line(0)
+    assert ("news2", "open") in kinds(events), "the desaturation was muted by a dead pressure line"
+    first = next(e for e in events if e["kind"] == "news2" and e["status"] == "open")
+    assert first["evidence"]["subscores"]["spo2"] >= 2
+
+
+def test_a_negative_no_value_code_is_no_signal_not_an_alarm() -> None:
+    """Monitors export a channel without a value as a negative code (-1,
+    -8, -9: VitalDB's arterial pressure before the line is set up). No vital
+    can be negative: it is "no signal", as 0 is, a technical notice and not a
+    signal-quality alarm, and it mutes nothing else."""
+    events = _desaturating_behind_a_dead_line(-8)
+    seen = kinds(events)
+    assert ("signal_quality", "open") not in seen
+    notices = [e for e in events if e["kind"] == "no_signal"]
+    assert {e["evidence"]["vital"] for e in notices} == {"systolic_bp", "diastolic_bp"}
+    assert ("news2", "open") in seen
+
+
 def test_an_artifact_ridden_channel_drops_out_of_news2_and_leaves_the_others_alerting() -> None:
     rng = random.Random(31)
     state = patient_state.PatientState()

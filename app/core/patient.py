@@ -86,6 +86,8 @@ CUFF_MEASURE_MS = 2 * 60 * 1000
 PULSE_RATE = "pulse_rate"
 PULSE_DISAGREE = 10.0  # beats/min the oximeter's pulse rate may differ from the ECG's heart rate ...
 PULSE_DISAGREE_SHARE = 0.15  # ... and this share of it
+# A disagreement lasting this long is the pulse rate's own (a pulse deficit), not the SpO2 probe's
+PULSE_DEFICIT_MS = 5 * 60 * 1000
 
 CADENCE_ALPHA = 0.2  # smoothing of each channel's cadence (time between its readings)
 CADENCE_CLIP = 10.0  # one interval moves the cadence by at most this many times the estimate
@@ -270,6 +272,7 @@ class _Reading:
     surprised: dict[str, float] | None = None  # custom channels -> their calibrated surprise, when anomalous
     heavy: bool = False  # a custom channel far out now often is (`Baseline.exceeds`)
     routine: list[str] | None = None  # custom channels far out routinely: only their surprise counts
+    doubted: bool = False  # this reading's SpO2 was dropped for the pulse rate's disagreement (`_quality`)
 
 
 def process_record(
@@ -385,7 +388,7 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
             continue
         clean[name] = value
     if PULSE_RATE in clean or "diastolic_bp" in clean:
-        _implausible_together(clean, artifacts)
+        _implausible_together(state, r)
     latest, baselines, corroborate_z = state.latest, state.baselines, config.corroborate_z
     for name, value in clean.items():
         previous = latest.get(name)
@@ -421,22 +424,32 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
     return len(artifacts)
 
 
-def _implausible_together(clean: dict[str, Any], artifacts: dict[str, Any]) -> None:
+def _implausible_together(state: PatientState, r: _Reading) -> None:
     """Values plausible one by one but not together are artifacts:
 
     - a pulse oximeter's pulse rate (`PULSE_RATE`) that disagrees with the
       ECG's heart rate by more than `PULSE_DISAGREE` beats/min (and
       `PULSE_DISAGREE_SHARE` of the heart rate): the oximeter is not reading
-      the pulse (a loose or moving probe, poor perfusion), so its SpO2 is not
-      to be trusted either. The ECG's heart rate is kept;
+      the pulse (a loose or moving probe), so its SpO2 is not to be trusted
+      either. The ECG's heart rate is kept. A disagreement that lasts
+      (`PULSE_DEFICIT_MS` since the pulse rate last agreed, or one that has
+      never agreed) is the pulse rate's own: a pulse deficit (atrial
+      fibrillation, hypotension: beats too weak to reach the finger) or a
+      miscounting channel, and the SpO2 is kept, so that a lasting deficit
+      never mutes a desaturation. The SpO2 dropped for a disagreement does
+      not count in its own artifact share (`r.doubted`): the evidence is
+      against the pulse rate;
     - a systolic pressure not above the diastolic one (a cuff or transducer
       error): both are dropped."""
+    clean, artifacts = r.clean, r.artifacts
     hr, pr = clean.get("heart_rate"), clean.get(PULSE_RATE)
     if isinstance(hr, (int, float)) and isinstance(pr, (int, float)):
         if abs(hr - pr) > max(PULSE_DISAGREE, PULSE_DISAGREE_SHARE * hr):
-            for name in (PULSE_RATE, "spo2"):
-                if name in clean:
-                    artifacts[name] = clean.pop(name)
+            artifacts[PULSE_RATE] = clean.pop(PULSE_RATE)
+            agreed = state.latest.get(PULSE_RATE)  # its latest clean value: the last that agreed
+            if "spo2" in clean and agreed is not None and r.ts - agreed[1] < PULSE_DEFICIT_MS:
+                artifacts["spo2"] = clean.pop("spo2")
+                r.doubted = True
     sbp, dbp = clean.get("systolic_bp"), clean.get("diastolic_bp")
     if isinstance(sbp, (int, float)) and isinstance(dbp, (int, float)) and sbp <= dbp:
         artifacts["systolic_bp"] = clean.pop("systolic_bp")
@@ -494,6 +507,8 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
         return
     ts, vitals = r.ts, r.raw["vitals"]
     for name, value in artifacts.items():
+        if r.doubted and name == "spo2":
+            continue  # dropped for the pulse rate's disagreement: the pulse rate's evidence, not its own
         entry = quality.get(name)
         if entry is None:
             entry = quality[name] = [0.0, 0, 0]

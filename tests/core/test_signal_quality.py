@@ -137,6 +137,54 @@ def test_pulse_oximeter_rate_disagreeing_with_the_ecg_marks_the_spo2_reading_bad
     assert agreeing.artifacts == 0
 
 
+def test_a_lasting_pulse_deficit_does_not_mute_spo2() -> None:
+    """Atrial fibrillation: the ECG counts every beat (about 118/min), the
+    oximeter only those strong enough to reach the finger (20-35 fewer: a
+    pulse deficit, as in hypotension too). Before, every reading's SpO2 was
+    dropped as the disagreement's artifact, the SpO2 channel was bad for as
+    long as the rhythm lasted, and a fall to 84 % two hours later raised
+    nothing. A disagreement that lasts is the pulse rate's own (a deficit, or
+    a miscounting channel): five minutes after the pulse rate last agreed,
+    the SpO2 counts again."""
+    rng = random.Random(2)
+    state = patient_state.PatientState()
+    events = []
+    for i in range(300):
+        vitals = {**normal(rng), "heart_rate": round(rng.gauss(75, 2))}
+        vitals["pulse_rate"] = vitals["heart_rate"]
+        if i >= 120:
+            vitals["heart_rate"] = round(rng.gauss(118, 6))
+            vitals["pulse_rate"] = int(str(vitals["heart_rate"])) - round(rng.uniform(20, 35))
+        if i >= 260:
+            vitals["spo2"] = round(96 - min(12.0, (i - 260) * 1.5))
+        events += run(state, i, T0 + i * MINUTE, vitals).events
+    quality = [e for e in events if e["kind"] == "signal_quality" and e["status"] == "open"]
+    assert all("spo2" not in e["evidence"]["vitals"] for e in quality), "SpO2 was called a bad channel"
+    fall = "2025-11-29T21:20"  # minute 260, as SpO2 begins to fall
+    after = [e for e in events if e["status"] in ("open", "escalated") and e["event_time"] >= fall]
+    assert after, "the desaturation behind a pulse deficit raised nothing"
+    news = [e for e in after if e["kind"] == "news2"]
+    assert news and news[0]["evidence"]["subscores"]["spo2"] == 3
+
+
+def test_a_probe_moving_for_minutes_keeps_its_spo2_out_and_raises_nothing() -> None:
+    """A moving probe: for four readings the oximeter counts 131/min against
+    the ECG's 74 and reads SpO2 82 (NEWS2 3 alone). Those SpO2 values stay
+    out of detection throughout, and the SpO2 channel is not called bad."""
+    rng = random.Random(8)
+    state = patient_state.PatientState()
+    for i in range(120):
+        run(state, i, T0 + i * MINUTE, {**normal(rng), "heart_rate": 74, "pulse_rate": 73})
+    events = []
+    for i in range(120, 140):
+        vitals = {**normal(rng), "heart_rate": 74, "pulse_rate": 73}
+        if i < 124:
+            vitals.update(pulse_rate=131, spo2=82)
+        events += run(state, i, T0 + i * MINUTE, vitals).events
+    assert [e for e in events if e["kind"] in ("news2", "anomaly", "trend")] == []
+    assert all("spo2" not in e["evidence"]["vitals"] for e in events if e["kind"] == "signal_quality")
+
+
 def test_systolic_not_above_diastolic_marks_the_pressure_reading_bad() -> None:
     rng = random.Random(8)
     state = patient_state.PatientState()

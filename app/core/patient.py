@@ -87,6 +87,9 @@ PULSE_RATE = "pulse_rate"
 PULSE_DISAGREE = 10.0  # beats/min the oximeter's pulse rate may differ from the ECG's heart rate ...
 PULSE_DISAGREE_SHARE = 0.15  # ... and this share of it
 # A disagreement lasting this long is the pulse rate's own (a pulse deficit), not the SpO2 probe's
+# A value past physiology's edge continues a fall (or rise) through NEWS2's red range when the
+# vital's previous value is at most this old, or two of its cadences (`_past_the_edge`)
+EDGE_RECENT_MS = 10 * 60 * 1000
 PULSE_DEFICIT_MS = 5 * 60 * 1000
 
 CADENCE_ALPHA = 0.2  # smoothing of each channel's cadence (time between its readings)
@@ -273,6 +276,7 @@ class _Reading:
     heavy: bool = False  # a custom channel far out now often is (`Baseline.exceeds`)
     routine: list[str] | None = None  # custom channels far out routinely: only their surprise counts
     doubted: bool = False  # this reading's SpO2 was dropped for the pulse rate's disagreement (`_quality`)
+    moving: str | None = None  # a dense channel stepping on from a value already off that way (`_step`)
 
 
 def process_record(
@@ -375,7 +379,11 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
     for name, value in r.raw["vitals"].items():
         bounds = _CHECKED.get(name)
         if bounds is not None:
-            if value.__class__ in _NUMBERS and not bounds[0] <= value <= bounds[1]:
+            if (
+                value.__class__ in _NUMBERS
+                and not bounds[0] <= value <= bounds[1]
+                and not _past_the_edge(state, name, value, bounds, ts)
+            ):
                 artifacts[name] = value  # outside physiology (app.core.vitals.is_artifact), or no signal
                 continue
         elif name == SPO2_SCALE:
@@ -415,13 +423,34 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
                         r.judged += 1
                         change = value - previous[0]
                         if (change if change > 0 else -change) >= corroborate_z * baseline.sd:
-                            _step(r, name, change, baseline)
+                            _step(r, name, change, baseline, previous[0], corroborate_z)
                 step = dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
                 cadence = int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
             latest[name] = [value, ts, cadence]
         elif previous[1] == ts:
             previous[0] = value
     return len(artifacts)
+
+
+def _past_the_edge(
+    state: PatientState, name: str, value: float, bounds: tuple[float, float], ts: int
+) -> bool:
+    """Is a value beyond physiology's `plausible` edge (not "no signal")
+    the patient's own? When the vital's latest value, recent (two of its
+    cadences, or `EDGE_RECENT_MS`), was already in NEWS2's red range on the
+    same side (`DANGER`): a fall through 85 % to 45 %, a heart rate through
+    35 to 15, a pressure through 60 to 35 is a patient peri-arrest, who must
+    not drop out of detection because the values are extreme. From a normal
+    value the same number is an artifact, as before."""
+    danger, previous = DANGER.get(name), state.latest.get(name)
+    if danger is None or previous is None or value <= NO_SIGNAL or previous[0].__class__ not in _NUMBERS:
+        return False
+    if ts - previous[1] > max(2 * previous[2], EDGE_RECENT_MS):
+        return False
+    low, high = danger
+    if value < bounds[0]:
+        return low is not None and previous[0] <= low
+    return high is not None and previous[0] >= high
 
 
 def _implausible_together(state: PatientState, r: _Reading) -> None:
@@ -537,12 +566,18 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
     r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
 
 
-def _step(r: _Reading, name: str, change: float, baseline: Baseline) -> None:
+def _step(r: _Reading, name: str, change: float, baseline: Baseline, previous: float, off_z: float) -> None:
     """Note a dense channel's change since its previous value, in its SDs,
-    when it is `corroborate_z` or more (`_hold_steps`)."""
+    when it is `corroborate_z` (`off_z`) or more (`_hold_steps`); and whether
+    it goes on from a previous value already that far off in the same
+    direction (a movement under way, not a sudden step: `r.moving`)."""
     if r.steps is None:
         r.steps = {}
-    r.steps[name] = (change if change > 0 else -change) / baseline.sd
+    sd = baseline.sd
+    r.steps[name] = (change if change > 0 else -change) / sd
+    off = (previous - baseline.mean) / sd
+    if (off >= off_z and change > 0) or (off <= -off_z and change < 0):
+        r.moving = name
 
 
 def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
@@ -554,7 +589,11 @@ def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
     back for this reading: neither scored, learned nor fed to NEWS2. It is
     still the channel's latest value, so a step that persists is no step at
     the next reading and counts from then on (one reading late); one that
-    returns was never alarmed on. Physiology moves channels together (an
+    returns was never alarmed on. A step that goes on from a value already
+    `corroborate_z` SDs off in the same direction is a movement under way,
+    not a sudden step (`r.moving`): a desaturation falling 5 % a minute is a
+    step at every reading, and was held back at every one, alarming on
+    nothing until it stopped falling. Physiology moves channels together (an
     arousal: heart and breathing rate; a bleed: heart rate and pressure).
     Only the catalogue's vitals (whose physiology is known) are judged, and
     only when another channel could have corroborated the step: a custom
@@ -563,7 +602,7 @@ def _hold_steps(state: PatientState, r: _Reading, config: Config) -> None:
     if not steps or len(steps) > 1 or r.judged < 2:
         return  # nothing large, corroborated, or nothing that could have corroborated it
     ((name, size),) = steps.items()
-    if size >= config.step_z and name in NUMERIC and name not in r.bad:
+    if size >= config.step_z and name in NUMERIC and name not in r.bad and name != r.moving:
         r.bad = set(r.bad) | {name}
 
 
@@ -864,7 +903,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     current = {}
     for name in news2.PARAMETERS:
         entry = latest.get(name)
-        if entry is None or (bad and name in bad):
+        if entry is None or (bad and name in bad and not _red_held(state, name, entry[0], config)):
             continue
         # Fresh: `news2_max_age_ms`, or FRESH_CADENCES of the parameter's own
         # cadence when it is charted less often (GCS every three hours stays in
@@ -909,6 +948,28 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent, marks=marks)
     else:
         _keep_rise_pending(state, r, score.subscores, current, config)
+
+
+def _red_held(state: PatientState, name: str, value: Any, config: Config) -> bool:
+    """Does a bad channel's latest clean value still count in NEWS2? Only
+    while a NEWS2 alert is open (confirmed) in which this parameter scored 3
+    when last told (`OpenAlert.marks`), the channel has lost its signal (a
+    "no signal" run, not a channel sending artifacts again and again) and
+    the value is still in the red range (`DANGER`): a channel that loses its
+    signal at the bottom of a fall (breathing slowing to 4/min, then
+    nothing; an oximeter that finds no pulse) does not take its red value out
+    of the open alert, which would then resolve on missing data. It counts
+    for as long as it is fresh. A bad channel never opens or escalates an
+    alert this way (a probe's last value as it slid off is not the alert's)."""
+    danger, open_news, quality = DANGER.get(name), state.alerts.get(_NEWS2), state.quality.get(name)
+    if danger is None or open_news is None or not open_news.confirmed or value.__class__ not in _NUMBERS:
+        return False
+    if not open_news.marks & _NEWS2_BIT[name]:
+        return False
+    if quality is None or not quality[1] or quality[0] >= config.artifact_share:
+        return False
+    low, high = danger if name != "spo2" or not _scale2(state, config) else SPO2_SCALE2_DANGER
+    return (low is not None and value <= low) or (high is not None and value >= high)
 
 
 def _scale2(state: PatientState, config: Config) -> bool:

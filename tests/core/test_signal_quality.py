@@ -228,3 +228,80 @@ def test_a_probe_off_for_minutes_then_back_raises_no_signal_quality_alarm() -> N
         events += run(state, i, T0 + i * MINUTE, vitals).events
     assert ("signal_quality", "open") not in kinds(events)
     assert [e["evidence"]["signal"] for e in events if e["kind"] == "no_signal"] == ["lost", "restored"]
+
+
+def _falling_to(name: str, target: float, then: float | None = None) -> list[dict[str, object]]:
+    """Three quiet hours, then `name` falling to `target` over ten minutes
+    and staying there (at `then` from minute 15, if given) for forty more."""
+    rng = random.Random(23)
+    state = patient_state.PatientState()
+    events = []
+    for i in range(240):
+        vitals = {**normal(rng), "heart_rate": round(rng.gauss(75, 2))}
+        if i >= 180:
+            start = float(str(vitals[name]))
+            vitals[name] = round(start + (target - start) * min(1.0, (i - 180) / 10))
+            if then is not None and i >= 195:
+                vitals[name] = then
+            if name == "systolic_bp":  # in shock the diastolic falls with it
+                vitals["diastolic_bp"] = round(0.6 * float(str(vitals[name])))
+        for e in run(state, i, T0 + i * MINUTE, vitals).events:
+            events.append({**e, "_minute": i - 180})
+    return events
+
+
+def test_a_vital_falling_past_the_edge_of_physiology_keeps_its_alert_open() -> None:
+    """Values beyond `plausible` (SpO2 under 50 %, a heart rate under 20, a
+    systolic under 40, breathing under 3/min) are artifacts when they come
+    from nowhere. Reached by a fall through NEWS2's red range they are the
+    patient's, peri-arrest: before, each such channel turned bad, dropped out
+    of NEWS2 and of the model, and every alert resolved within about 20
+    minutes while the patient stayed there. (An anomaly on the same value
+    may give way to the NEWS2 alert, one alarm per finding, as before.)"""
+    for name, target in (("spo2", 42), ("heart_rate", 15), ("systolic_bp", 35), ("respiratory_rate", 2)):
+        events = _falling_to(name, target)
+        opened_news = [e for e in events if e["kind"] == "news2" and e["status"] == "open"]
+        assert opened_news, name
+        resolved = [e for e in events if e["status"] == "resolved" and e["kind"] == "news2"]
+        assert resolved == [], f"{name}: {[(e['kind'], e['_minute']) for e in resolved]}"
+        quality = [e for e in events if e["kind"] == "signal_quality" and e["status"] == "open"]
+        assert all(name not in e["evidence"]["vitals"] for e in quality), name
+
+
+def test_a_signal_lost_at_the_bottom_of_a_fall_is_no_improvement() -> None:
+    """Breathing slowing to 4/min, then the channel reads 0 (apnoea, or the
+    sensor lost): "no signal". Before, the channel dropped out of NEWS2 and
+    the open alert resolved 10 minutes later. A channel that loses its signal
+    does not take its last red value out of an open alert: the alert stays
+    open (NEWS2 keeps that value for as long as it is fresh)."""
+    events = _falling_to("respiratory_rate", 4, then=0)
+    assert [e for e in events if e["kind"] == "news2" and e["status"] == "open"]
+    assert [e for e in events if e["kind"] == "news2" and e["status"] == "resolved"] == []
+
+
+def test_an_implausible_value_from_a_normal_one_is_still_an_artifact() -> None:
+    """SpO2 97 one minute and 30 the next, then 97 again: a probe, not the patient."""
+    rng = random.Random(29)
+    state = patient_state.PatientState()
+    for i in range(180):
+        run(state, i, T0 + i * MINUTE, normal(rng))
+    out = run(state, 180, T0 + 180 * MINUTE, {**normal(rng), "spo2": 30})
+    assert out.artifacts == 1 and out.events == []
+
+
+def test_a_fast_desaturation_is_not_a_sudden_step_at_every_reading() -> None:
+    """SpO2 falling 5 % a minute (an airway obstructed): every reading is a
+    step of 5 or more of its SDs from the one before, and a step nothing else
+    corroborates is held back for a reading as the sensor's. Before, it was
+    held at every reading and nothing opened until the fall stopped; a step
+    that goes on from a value already off the same way is a movement."""
+    rng = random.Random(31)
+    state = patient_state.PatientState()
+    for i in range(180):
+        run(state, i, T0 + i * MINUTE, {**normal(rng), "spo2": 97})
+    first = None
+    for m in range(1, 9):
+        events = run(state, 180 + m, T0 + (180 + m) * MINUTE, {**normal(rng), "spo2": 97 - 5 * m}).events
+        if first is None and any(e["status"] == "open" for e in events):
+            first = m
+    assert first is not None and first <= 3, first  # NEWS2 at 82 %, as soon as the step is no step

@@ -87,10 +87,10 @@ PULSE_RATE = "pulse_rate"
 PULSE_DISAGREE = 10.0  # beats/min the oximeter's pulse rate may differ from the ECG's heart rate ...
 PULSE_DISAGREE_SHARE = 0.15  # ... and this share of it
 # A disagreement lasting this long is the pulse rate's own (a pulse deficit), not the SpO2 probe's
+PULSE_DEFICIT_MS = 5 * 60 * 1000
 # A value past physiology's edge continues a fall (or rise) through NEWS2's red range when the
 # vital's previous value is at most this old, or two of its cadences (`_past_the_edge`)
 EDGE_RECENT_MS = 10 * 60 * 1000
-PULSE_DEFICIT_MS = 5 * 60 * 1000
 
 CADENCE_ALPHA = 0.2  # smoothing of each channel's cadence (time between its readings)
 CADENCE_CLIP = 10.0  # one interval moves the cadence by at most this many times the estimate

@@ -56,7 +56,7 @@ from pathlib import Path
 
 import benchlib  # noqa: F401  (puts the repository root on sys.path)
 import orjson
-from benchlib import http_get, machine, machine_line, metric, table, vigil_services
+from benchlib import FLEET_CONFIRM_S, http_get, machine, machine_line, metric, table, vigil_services
 
 from app.core.protocol import Reading  # noqa: E402
 from app.core.records import encode_readings, pseudonym  # noqa: E402
@@ -253,6 +253,7 @@ def compare_coalescing(args: argparse.Namespace) -> list[list[str]]:
             DEVICE_RATE="1000",
             DEVICE_BURST="5000",
             GATEWAY_COALESCE_MS=f"{window:g}",
+            CONFIRM_S=FLEET_CONFIRM_S,
         ) as services:
             url = f"{services.worker_url}/metrics"
             gateway_url = f"http://127.0.0.1:{os.environ['VIGIL_GATEWAY_HTTP_PORT']}/metrics"
@@ -369,6 +370,7 @@ def main() -> int:
         WORKER_ID="vigil-bench-e2e",
         DEVICE_RATE="1000",
         DEVICE_BURST="5000",
+        CONFIRM_S=FLEET_CONFIRM_S,
     ) as services:
         broker, settings = services.broker, services.settings
         url = f"{services.worker_url}/metrics"

@@ -241,6 +241,16 @@ def _service(command: str, home: Path) -> list[str]:
     return [sys.executable, "-m", "app.cli", command, "--ports-file", str(home / f"{command}.ports.json")]
 
 
+# The workers' confirmation delay (VIGIL_CONFIRM_S) where a simulated fleet
+# (app.tools.loadtest) streams: none. Its runs last seconds, several readings
+# a second, and its patients deteriorate over 10 s; read that often, every
+# finding holds for the confirmation delay (docs/alerts.md), so the default
+# 15 s would leave a run without the alerts it measures (bench_pipeline.py)
+# or reconciles (faults.py). Their subject is delivery and latency, not
+# clinical timing: with 0 every finding opens at once.
+FLEET_CONFIRM_S = "0"
+
+
 def vigil_env(home: Path, bootstrap: str, devices: int, **settings: str) -> dict[str, str]:
     """Environment for `vigil gateway` / `vigil worker` children (and, once
     copied into os.environ, for this process's `Settings.from_env()`): a

@@ -40,7 +40,7 @@ Scenarios (`--only` takes these names):
   rejected-flood    one device sends valid readings far over its rate (all refused rate_limited)
   handshake-flood   one client fails handshakes as fast as it can and holds idle connections
   future-timestamp  one device sends a reading stamped +290 s, then critical readings stamped now:
-                    an alert must open within the usual delay (confirm_s)
+                    an alert must open within the usual delay (confirm_s; 0 in this suite)
   seq-reset         one device's seq restarts at 0 with new readings (the reference client queuing
                     before its first hello): no acknowledged reading may be lost
   state-bloat       one device sends 300 readings, each with 60 new custom channel names: the
@@ -112,6 +112,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa:
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
 from aiokafka.errors import KafkaError  # noqa: E402
 from benchlib import (
+    FLEET_CONFIRM_S,
     Processes,
     http_get,
     machine,
@@ -237,6 +238,7 @@ class Stack:
             GATEWAY_HTTP_PORT="0",
             PSEUDONYM_KEY=self.key,
             WORKER_ID="vigil-faults-1",
+            CONFIRM_S=FLEET_CONFIRM_S,
         )
         self.env["VIGIL_LOG_LEVEL"] = os.environ.get("FAULTS_LOG_LEVEL", "warning")
         os.environ.update({k: v for k, v in self.env.items() if k.startswith("VIGIL_")})
@@ -465,6 +467,7 @@ class ClusterStack(Stack):
             WORKER_ID="vigil-faults-1",
             REGISTRY="kafka",
             REPLICATION_FACTOR="3",
+            CONFIRM_S=FLEET_CONFIRM_S,
         )
         self.env["VIGIL_LOG_LEVEL"] = os.environ.get("FAULTS_LOG_LEVEL", "warning")
         os.environ.update({k: v for k, v in self.env.items() if k.startswith("VIGIL_")})

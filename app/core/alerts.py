@@ -12,7 +12,7 @@ The schema is `vigil.alert/1`, documented in docs/alerts.md.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -128,7 +128,11 @@ def transition(
       `confirm_ms` of event time (a short confirmation delay: on SpO2, 15 s
       removed 60 % of alarms, ../shared/reference/clinical.md); a condition
       that goes away before that never alarms. An urgent finding, or
-      `confirm_ms` 0, opens at once;
+      `confirm_ms` 0, opens at once; except where the patient is read more
+      often than every `confirm_ms` (`cadence_ms`: a wearable every second
+      or few), where confirming costs seconds, not a reading's wait, and
+      one movement of the wrist moves every value its sensor derives: there
+      an urgent finding also holds for `confirm_ms`;
     - "escalated" when an open alert's severity rises, or when a part of its
       condition reaches its worst that was not there when last told
       (`Finding.marks`: a NEWS2 parameter newly scoring 3 inside a high
@@ -166,17 +170,22 @@ def transition(
     resolve_after_ms = max(resolve_after_ms, int(RESOLVE_CADENCES * cadence_ms))
     if renotify_ms > 0 and RENOTIFY_READINGS * cadence_ms > renotify_ms:
         renotify_ms = int(RENOTIFY_READINGS * cadence_ms)
+    dense = 0 < cadence_ms < confirm_ms
     for kind in kinds:
         finding = findings.get(kind)
         current = open_alerts.get(kind)
         if finding is not None and current is None:
             if kind in muted and not finding.urgent:
                 continue
+            if dense and finding.urgent:
+                finding = replace(finding, urgent=False)
             current = open_alerts[kind] = OpenAlert(
                 ts_ms, finding.severity, confirmed=confirm_ms <= 0 or finding.urgent
             )
             change = _opened(kind, current, finding, ts_ms) if current.confirmed else None
         elif finding is not None and current is not None:
+            if dense and finding.urgent:
+                finding = replace(finding, urgent=False)
             change = _still_holds(
                 kind, current, finding, ts_ms, confirm_ms, settle_ms, renotify_ms, renotify_max_ms
             )

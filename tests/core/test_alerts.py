@@ -212,3 +212,26 @@ def test_an_escalation_is_a_notification_the_back_off_goes_on_from() -> None:
         (Status.ESCALATED, 4),  # told at once; the next reminder 4 hours after it
         (Status.REMINDER, 8),
     ]  # fmt: skip
+
+
+def test_read_every_second_an_urgent_finding_still_holds_for_the_confirmation_delay() -> None:
+    """At one reading a minute an urgent finding (two vitals off at once)
+    opens at once: confirming would cost a minute. Read every second (a
+    wearable), confirming costs 15 s, and one movement of the wrist moves
+    every value its sensor derives: the finding holds for the delay like any
+    other, and a burst shorter than that never alarms."""
+
+    def step_at(alerts: dict[Kind, OpenAlert], ts: int, holds: Finding | None, cadence: int) -> list[Status]:
+        changes = transition(
+            alerts, KINDS, {Kind.ANOMALY: holds} if holds else {}, ts,
+            resolve_after_ms=600 * S, confirm_ms=15 * S, renotify_ms=3600 * S, cadence_ms=cadence,
+        )  # fmt: skip
+        return [c.status for c in changes]
+
+    minute: dict[Kind, OpenAlert] = {}
+    assert step_at(minute, 0, finding(urgent=True), 60 * S) == [Status.OPEN]
+    second: dict[Kind, OpenAlert] = {}
+    assert [step_at(second, t * S, finding(urgent=True), S) for t in range(10)] == [[]] * 10
+    assert step_at(second, 10 * S, None, S) == []
+    assert second == {}  # a 10 s burst: gone before confirmation
+    assert [step_at(second, t * S, finding(urgent=True), S) for t in range(20, 36)][-1] == [Status.OPEN]

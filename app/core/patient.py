@@ -382,7 +382,7 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
             if (
                 value.__class__ in _NUMBERS
                 and not bounds[0] <= value <= bounds[1]
-                and not _past_the_edge(state, name, value, bounds, ts)
+                and not _past_the_edge(state, r, name, value, bounds)
             ):
                 artifacts[name] = value  # outside physiology (app.core.vitals.is_artifact), or no signal
                 continue
@@ -433,7 +433,7 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
 
 
 def _past_the_edge(
-    state: PatientState, name: str, value: float, bounds: tuple[float, float], ts: int
+    state: PatientState, r: _Reading, name: str, value: float, bounds: tuple[float, float]
 ) -> bool:
     """Is a value beyond physiology's `plausible` edge (not "no signal")
     the patient's own? When the vital's latest value, recent (two of its
@@ -441,16 +441,28 @@ def _past_the_edge(
     same side (`DANGER`): a fall through 85 % to 45 %, a heart rate through
     35 to 15, a pressure through 60 to 35 is a patient peri-arrest, who must
     not drop out of detection because the values are extreme. From a normal
-    value the same number is an artifact, as before."""
+    value the same number is an artifact, as before. So is a systolic
+    pressure under the edge while the same reading's SpO2 is above its red
+    range: a pulse oximeter needs a pulse, and it does not find one at a
+    systolic pressure under 40 (an arterial line being flushed or zeroed
+    reads 15-30 mmHg with a steady SpO2 of 100 %, as on VitalDB case 1)."""
     danger, previous = DANGER.get(name), state.latest.get(name)
     if danger is None or previous is None or value <= NO_SIGNAL or previous[0].__class__ not in _NUMBERS:
         return False
-    if ts - previous[1] > max(2 * previous[2], EDGE_RECENT_MS):
+    if r.ts - previous[1] > max(2 * previous[2], EDGE_RECENT_MS):
         return False
     low, high = danger
     if value < bounds[0]:
+        if name == "systolic_bp" and _perfused(r.raw["vitals"].get("spo2")):
+            return False
         return low is not None and previous[0] <= low
     return high is not None and previous[0] >= high
+
+
+def _perfused(spo2: Any) -> bool:
+    """An SpO2 value plausible and above its red range (`DANGER`): the
+    oximeter is finding a pulse."""
+    return spo2.__class__ in _NUMBERS and DANGER["spo2"][0] < spo2 <= _CHECKED["spo2"][1]
 
 
 def _implausible_together(state: PatientState, r: _Reading) -> None:

@@ -243,8 +243,10 @@ def _falling_to(name: str, target: float, then: float | None = None) -> list[dic
             vitals[name] = round(start + (target - start) * min(1.0, (i - 180) / 10))
             if then is not None and i >= 195:
                 vitals[name] = then
-            if name == "systolic_bp":  # in shock the diastolic falls with it
+            if name == "systolic_bp":  # in shock the diastolic falls with it ...
                 vitals["diastolic_bp"] = round(0.6 * float(str(vitals[name])))
+                if float(str(vitals[name])) < 40:  # ... and the oximeter finds no pulse
+                    vitals["spo2"] = 0
         for e in run(state, i, T0 + i * MINUTE, vitals).events:
             events.append({**e, "_minute": i - 180})
     return events
@@ -266,6 +268,31 @@ def test_a_vital_falling_past_the_edge_of_physiology_keeps_its_alert_open() -> N
         assert resolved == [], f"{name}: {[(e['kind'], e['_minute']) for e in resolved]}"
         quality = [e for e in events if e["kind"] == "signal_quality" and e["status"] == "open"]
         assert all(name not in e["evidence"]["vitals"] for e in quality), name
+
+
+def test_an_arterial_line_flushed_with_the_oximeter_reading_is_no_fall_past_the_edge() -> None:
+    """VitalDB case 1, read every 2 s: the arterial line, set up and flushed,
+    read 81/-36, then 15-39 systolic for two minutes while the heart rate
+    stayed at 115 and the oximeter at 100 %. Each value under 40 followed
+    one in NEWS2's red range, so it passed for a fall past the edge and
+    opened NEWS2 (systolic 3). A pulse oximeter finds no pulse at a systolic
+    pressure under 40: with an SpO2 above its red range in the same reading,
+    such a value is the transducer's, and the channel's trouble is a
+    signal-quality matter. The same values with the oximeter lost are a
+    patient in shock (the test above)."""
+    rng = random.Random(37)
+    state = patient_state.PatientState()
+    events = []
+    flush = [(81, -36), (23, -48), (39, 0), (17, 6), (29, 17), (31, 1), (21, 9), (19, 9), (16, 11), (15, 13)]
+    for i in range(600):  # twenty minutes at one reading every 2 s
+        vitals = normal(rng)
+        if 300 <= i < 360:
+            sbp, dbp = flush[i % len(flush)]
+            vitals.update(systolic_bp=sbp, diastolic_bp=dbp, heart_rate=round(rng.gauss(115, 1)), spo2=100)
+        events += run(state, i, T0 + i * 2000, vitals).events
+    opened = {e["kind"] for e in events if e["status"] in ("open", "escalated")}
+    assert "news2" not in opened
+    assert "signal_quality" in opened  # the line is told about, as a technical alert
 
 
 def test_a_signal_lost_at_the_bottom_of_a_fall_is_no_improvement() -> None:

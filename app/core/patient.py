@@ -445,7 +445,10 @@ def _past_the_edge(
     pressure under the edge while the same reading's SpO2 is above its red
     range: a pulse oximeter needs a pulse, and it does not find one at a
     systolic pressure under 40 (an arterial line being flushed or zeroed
-    reads 15-30 mmHg with a steady SpO2 of 100 %, as on VitalDB case 1)."""
+    reads 15-30 mmHg with a steady SpO2 of 100 %, as on VitalDB case 1);
+    and a systolic over the edge while the same reading's diastolic is over
+    its own: a pressure with no pulse in it, the flush bag's 300 mmHg on
+    the transducer (310/293 on the same recording)."""
     danger, previous = DANGER.get(name), state.latest.get(name)
     if danger is None or previous is None or value <= NO_SIGNAL or previous[0].__class__ not in _NUMBERS:
         return False
@@ -456,7 +459,14 @@ def _past_the_edge(
         if name == "systolic_bp" and _perfused(r.raw["vitals"].get("spo2")):
             return False
         return low is not None and previous[0] <= low
+    if name == "systolic_bp" and _past_plausible(r.raw["vitals"].get("diastolic_bp"), "diastolic_bp"):
+        return False
     return high is not None and previous[0] >= high
+
+
+def _past_plausible(value: Any, name: str) -> bool:
+    """A number over the top of `name`'s `plausible` range."""
+    return value.__class__ in _NUMBERS and value > _CHECKED[name][1]
 
 
 def _perfused(spo2: Any) -> bool:

@@ -295,6 +295,34 @@ def test_an_arterial_line_flushed_with_the_oximeter_reading_is_no_fall_past_the_
     assert "signal_quality" in opened  # the line is told about, as a technical alert
 
 
+def test_an_arterial_line_flushed_high_is_no_rise_past_the_edge() -> None:
+    """The same recording two hours on (an arterial line only, heart rate 75
+    and SpO2 100 throughout): no pressure for 20 s, then a flush puts the
+    bag's pressure on the transducer for 30 s, 214/69, 274/192, then 310/277
+    falling to 298/284, then none again for 18 s. Each systolic over 300
+    followed one over 220, so it passed for a rise past the edge and opened
+    an anomaly. Systolic and diastolic both over their edges are one
+    pressure with no pulse in it: the transducer's."""
+    rng = random.Random(41)
+    state = patient_state.PatientState()
+    events = []
+    flush: list[tuple[int, int] | None] = [None] * 10 + [(214, 69), (274, 192)]
+    flush += [(310 - k, 277 + min(k, 16)) for k in range(13)] + [(298, 95)] + [None] * 9
+    for i in range(2400):  # eighty minutes at one reading every 2 s
+        vitals: dict[str, object] = {"heart_rate": round(rng.gauss(75, 2)), "spo2": 100}
+        vitals.update(systolic_bp=round(rng.gauss(150, 6)), diastolic_bp=round(rng.gauss(72, 3)))
+        if 1800 <= i < 1800 + len(flush):
+            pressure = flush[i - 1800]
+            if pressure is None:
+                del vitals["systolic_bp"], vitals["diastolic_bp"]
+            else:
+                vitals.update(systolic_bp=pressure[0], diastolic_bp=pressure[1])
+        events += run(state, i, T0 + i * 2000, vitals).events
+    opened = {e["kind"] for e in events if e["status"] in ("open", "escalated")}
+    assert opened & {"anomaly", "news2", "trend"} == set()
+    assert "signal_quality" in opened
+
+
 def test_a_signal_lost_at_the_bottom_of_a_fall_is_no_improvement() -> None:
     """Breathing slowing to 4/min, then the channel reads 0 (apnoea, or the
     sensor lost): "no signal". Before, the channel dropped out of NEWS2 and

@@ -54,17 +54,22 @@ class PageHinkley:
     max_decrease: float = -1.0  # River's initial value (an int there; packed as the same double)
     drift_detected: bool = False
 
-    def update(self, x: float, min_instances: int, delta: float, threshold: float, alpha: float) -> bool:
+    def update(
+        self, x: float, min_instances: int, delta: float, threshold: float, alpha: float, weight: float = 1.0
+    ) -> bool:
         """Feed one value; True when a shift is detected. The next update
-        after a detection starts the test afresh (as River does)."""
+        after a detection starts the test afresh (as River does). `weight`
+        scales what the value adds to the sums (1: River's test): a value
+        that is worth part of an observation (one of many close together in
+        time) adds that part of the evidence."""
         if self.drift_detected:
             self.n, self.mean, self.sum_increase, self.sum_decrease = 0.0, 0.0, 0.0, 0.0
             self.min_increase, self.max_decrease, self.drift_detected = math.inf, -1.0, False
         self.n += 1.0
         self.mean += (1.0 / self.n) * (x - self.mean)
         dev = x - self.mean
-        self.sum_increase = alpha * self.sum_increase + dev - delta
-        self.sum_decrease = alpha * self.sum_decrease + dev + delta
+        self.sum_increase = alpha * self.sum_increase + weight * dev - weight * delta
+        self.sum_decrease = alpha * self.sum_decrease + weight * dev + weight * delta
         if self.sum_increase < self.min_increase:
             self.min_increase = self.sum_increase
         if self.sum_decrease > self.max_decrease:

@@ -301,3 +301,33 @@ def test_a_wearable_read_every_second_rides_out_motion_and_still_sees_a_desatura
         p.read(T0 + i * SECOND, {"heart_rate": 76, "spo2": round(97 - fall), "respiratory_rate": 16})
     opened = [e for e in p.events if e["status"] == "open"]
     assert opened and iso_ms(opened[0]["event_time"]) - (T0 + start * SECOND) <= 150 * SECOND
+
+
+def _adopted_after(cadence: int) -> int:
+    """Event time from a lasting heart-rate step (75 -> 88, a level NEWS2
+    scores 0) to its adoption as the patient's new normal."""
+    rng = random.Random(43)
+    p = Patient()
+    n = max(120, 2 * HOUR // cadence)  # two hours (warm at any cadence)
+    for i in range(n):
+        p.read(T0 + i * cadence, {**normal(rng), "heart_rate": round(rng.gauss(75, 2))})
+    p.events.clear()
+    for i in range(n, n + 2 * HOUR // cadence):
+        p.read(T0 + i * cadence, {**normal(rng), "heart_rate": round(rng.gauss(88, 2))})
+        adopted = [e for e in p.events if e["kind"] == "baseline_drift" and e["evidence"]["adopted"]]
+        if adopted and adopted[0]["evidence"]["vital"] == "heart_rate":
+            return (i - n) * cadence
+    raise AssertionError("never adopted")
+
+
+def test_a_new_normal_takes_the_same_event_time_to_adopt_at_any_cadence() -> None:
+    """The drift detector counted readings: a step read every 2 s (an
+    operating-room monitor) was adopted as the new normal in about a
+    minute, 15 times sooner than the same step read every minute, so a heart
+    rate on its way up became the normal the rest of its rise was judged
+    against (VitalDB case 1: 78 -> 88 adopted 60 s into a rise to 115). Its
+    evidence now counts per minute of event time."""
+    every_minute = _adopted_after(MINUTE)
+    assert 5 * MINUTE <= every_minute <= 30 * MINUTE  # 8 minutes, as before
+    for cadence in (SECOND, 2 * SECOND, 10 * SECOND):  # before: 6, 14 and 70 s
+        assert every_minute / 2 <= _adopted_after(cadence) <= every_minute * 2, cadence

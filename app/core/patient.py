@@ -127,6 +127,16 @@ _TOGETHER = frozenset({"heart_rate", "spo2", "respiratory_rate", "systolic_bp", 
 # The values from which NEWS2 scores a vital on the side an arousal pushes it
 # (`_transient_rise`): pulse over 90, breathing 21 or more, systolic 220 or more.
 _ONE_ARM = frozenset({"spo2", PULSE_RATE, "systolic_bp", "diastolic_bp"})  # the cuff's and the oximeter's
+# The direction in which a drift of a vital's normal is a deterioration's, as
+# sepsis moves them (SIRS criteria, qSOFA): the heart and breathing rate and
+# the temperature up, the systolic pressure and SpO2 down (`_drifting_together`).
+_DETERIORATES: dict[str, int] = {
+    "heart_rate": 1,
+    "respiratory_rate": 1,
+    "temperature": 1,
+    "systolic_bp": -1,
+    "spo2": -1,
+}
 _STILL = ("respiratory_rate", "spo2", "systolic_bp")  # what moves with a heart rate rising for a reason
 _RISE = {"heart_rate": 91, "respiratory_rate": 21, "systolic_bp": 220}
 # ... and from which (NEWS2 2 or more) a rise still counts while a trigger it made awaits
@@ -214,6 +224,10 @@ class Config:
     # (`_shift_together`): the sum of two independent channels' evidence spreads sqrt(2) times as
     # wide as one's. 0: off.
     shift_together: float = math.sqrt(2)
+    # This many of the vitals in `_DETERIORATES` each drifting in a deterioration's direction
+    # within `drift_together_ms` of one another open a `trend` (`_drifting_together`); 0: off.
+    drift_together: int = 3
+    drift_together_ms: int = 90 * 60 * 1000
 
 
 @dataclass(slots=True)
@@ -360,6 +374,8 @@ def process(
         _trend(state, r, config)
     if state.shifts:
         _shift(state, r, config)
+    if state.drifting:
+        _drifting_together(state, r, config)
     if state.quality or alerts or r.stuck:
         _signal_quality(state, r, config)
     if r.findings or alerts:
@@ -876,6 +892,8 @@ def _drift(
         state.shifts.pop(name, None)  # the new level is the reference: a reported shift ends
     else:
         baseline.reject_drift()
+    if config.drift_together and (level - old_mean) * _DETERIORATES.get(name, 0) > 0:
+        state.drifting[name] = [r.ts, round(old_mean, 2), round(float(level), 2)]
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
     outcome.events.append(_drift_event(r, name, old_mean, level, adopted))
 
@@ -1362,6 +1380,43 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     vitals = evidence["vitals"]
     for name, found in shifted.items():
         vitals[name] = {**vitals.get(name, {}), **found}
+    r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
+
+
+def _drifting_together(state: PatientState, r: _Reading, config: Config) -> None:
+    """Several vitals whose normal drifted in a deterioration's direction
+    (`_DETERIORATES`) within `drift_together_ms` of one another: at least
+    `drift_together` of them (3), a `trend` opens at once and holds while they
+    stay within the window. Each drift is the drift detector's finding (a
+    level held for about 7 minutes of event time, at any cadence), and one
+    alone is adopted as the patient's new normal whenever NEWS2 does not yet
+    score it, so a slow deterioration (sepsis: the heart and breathing rate
+    and the temperature rising, the pressure falling, over hours) used to be
+    learned vital by vital as normal until NEWS2 scored it. Three, not two:
+    the heart rate and the temperature rise together every afternoon (the
+    circadian rhythm), and an arousal moves the heart and breathing rate with
+    the pressure up, not down. While NEWS2 or an anomaly is alarming this adds
+    no alert of its own, as `_trend` does not; it opens on the reading of a
+    drift, so once its alert has resolved (NEWS2 took over) the same drifts
+    do not open it again."""
+    drifting, window = state.drifting, config.drift_together_ms
+    for name in [name for name, entry in drifting.items() if r.ts - entry[0] > window]:
+        del drifting[name]
+    if not config.drift_together or len(drifting) < config.drift_together or _alarming(state):
+        return
+    if _TREND not in state.alerts and max(entry[0] for entry in drifting.values()) != r.ts:
+        return  # opens only with a drift of this reading: once resolved, not again for the same drifts
+    evidence = r.evidence.get(_TREND)
+    if evidence is None:
+        evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
+    vitals = evidence["vitals"]
+    for name, (since, old, new) in drifting.items():
+        vitals[name] = {
+            **vitals.get(name, {}),
+            "drifted_from": old,
+            "drifted_to": new,
+            "drifted_at": iso(since),
+        }
     r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
 
 

@@ -29,10 +29,15 @@ Version 6, one JSON object:
                   (a bitmask, `app.core.alerts.Finding.marks`)]},
      "s" (only when not empty): {channel: [level-shift CUSUM in SDs (> 0 up, < 0 down),
                      event time its run began (ms), 1 once a trend reported it else 0,
-                     latest residual (value - forecast)]}}
+                     latest residual (value - forecast)]},
+     "d" (only when not empty): {vital: [event time of its latest drift in its deteriorating
+                     direction (ms), the mean it drifted from, the level it drifted to]}}
 
-"s" is new in version 5 (only channels read every 6 hours or less often
-with a shift in progress; `app.core.patient._watch_shift`). Version 6 adds
+"d" came within version 6 (`app.core.patient._drifting_together`): a state
+without it reads as no recent drifts, and a worker that predates it reads
+the rest and leaves it out, so it needed no new version. "s" is new in
+version 5 (only channels read every 6 hours or less often with a shift in
+progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
 at 0: the next reminder sets them). Version 4 is
 still read: its alerts had only the first five (the severity never fell, the
@@ -110,6 +115,10 @@ class PatientState:
     #             1 once a `trend` reported it, its latest residual (value - forecast)]; only
     #             slowly read channels with a run in progress (`app.core.patient._watch_shift`)
     shifts: dict[str, list[Any]] = field(default_factory=dict)
+    # vital -> [event time of its latest drift in its deteriorating direction (ms), the mean it
+    #           drifted from, the level it drifted to]; only drifts of the last
+    #           `Config.drift_together_ms` (`app.core.patient._drifting_together`)
+    drifting: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def encode(state: PatientState) -> bytes:
@@ -148,6 +157,7 @@ def decode(data: bytes) -> PatientState:
             latest={name: _latest(entry) for name, entry in obj["l"].items()},
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
             shifts=_shifts(obj.get("s", {})) if obj["v"] >= 5 else {},
+            drifting=_drifting(obj.get("d", {})),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
@@ -178,6 +188,8 @@ def _encode(state: PatientState) -> bytes:
     }
     if state.shifts:  # most patients have none: no key at all
         obj["s"] = {name: [round(e[0], 4), e[1], e[2], round(e[3], 4)] for name, e in state.shifts.items()}
+    if state.drifting:  # as rare
+        obj["d"] = state.drifting
     return orjson.dumps(obj)
 
 
@@ -258,6 +270,17 @@ def _shifts(obj: dict[str, Any]) -> dict[str, list[Any]]:
             raise StateError("level shift of an unknown channel")
         shifts[name] = [float(cusum), int(since_ms), 1 if reported else 0, float(residual)]
     return shifts
+
+
+def _drifting(obj: dict[str, Any]) -> dict[str, list[Any]]:
+    if len(obj) > len(NUMERIC):
+        raise StateError("drifts of too many vitals")
+    drifting: dict[str, list[Any]] = {}
+    for name, (ts, old, new) in obj.items():
+        if name not in NUMERIC:
+            raise StateError("drift of an unknown vital")
+        drifting[name] = [int(ts), float(old), float(new)]
+    return drifting
 
 
 def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:

@@ -1,0 +1,98 @@
+"""A slow deterioration of several vitals at once (sepsis: the heart and
+breathing rate and the temperature rising, the pressure falling, over hours)
+is not learned as the patient's new normal vital by vital: three vitals
+drifting in a deterioration's direction within 90 minutes open a `trend`,
+well before NEWS2 scores them. Two vitals rising together (the heart rate and
+the temperature every afternoon) do not."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from app.core import patient as core
+from app.core import state as patient_state
+from app.core.records import reading_id
+from tests.core.readings import normal
+
+HOUR, MINUTE = 3_600_000, 60_000
+T0 = 1_764_374_400_000  # 2025-11-29 00:00 UTC
+SCHEMA = Path(__file__).parents[2] / "docs" / "alert.schema.json"
+ALERT = Draft202012Validator(json.loads(SCHEMA.read_text()))
+
+
+def run(moves: dict[str, float], *, config: core.Config = core.Config(), seed: int = 5) -> list[Any]:
+    """A bedside monitor read once a minute: 6 hours of the patient's normal,
+    then 4 hours over which each vital in `moves` drifts linearly by that
+    much (the ward cohort's sepsis: +40/min heart rate, +10/min breathing,
+    +2 °C, -35 mmHg). The events, baseline drift notices included."""
+    rng = random.Random(seed)
+    state = patient_state.PatientState()
+    events: list[dict[str, Any]] = []
+    for i in range(10 * 60):
+        vitals = normal(rng)
+        progress = max(0.0, (i - 6 * 60) / (4 * 60))
+        for name, change in moves.items():
+            value = vitals[name]
+            assert isinstance(value, int | float)
+            vitals[name] = round(value + change * progress, 1 if name == "temperature" else 0)
+        reading = {"id": reading_id("monitor-1", i), "seq": i, "ts": T0 + i * MINUTE, "vitals": vitals}
+        events += core.process(state, "p-" + "6" * 32, "monitor-1", reading, config).events
+    return events
+
+
+def minutes_in(event: dict[str, Any]) -> float:
+    """Minutes from the drift's start (6 hours in) to the event."""
+    ts = datetime.fromisoformat(str(event["event_time"]).replace("Z", "+00:00")).timestamp() * 1000
+    return (ts - T0 - 6 * HOUR) / MINUTE
+
+
+def opened(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["kind"] == kind and e["status"] == "open"]
+
+
+SEPSIS = {"heart_rate": 40.0, "respiratory_rate": 10.0, "temperature": 2.0, "systolic_bp": -35.0}
+
+
+def test_a_slow_sepsis_like_decline_opens_a_trend_long_before_news2() -> None:
+    events = run(SEPSIS)
+    trends, news2 = opened(events, "trend"), opened(events, "news2")
+    assert trends and news2
+    first = trends[0]
+    ALERT.validate(first)
+    drifted = {name: v for name, v in first["evidence"]["vitals"].items() if "drifted_at" in v}
+    assert len(drifted) >= 3, first["evidence"]
+    for name, v in drifted.items():  # each moved in its deteriorating direction
+        assert (v["drifted_to"] - v["drifted_from"]) * SEPSIS[name] > 0, (name, v)
+    assert 0 < minutes_in(first) < minutes_in(news2[0]) - 20, (minutes_in(first), minutes_in(news2[0]))
+    # Without the rule the first alert of the decline is NEWS2's, as late as before.
+    off = run(SEPSIS, config=core.Config(drift_together=0))
+    onsets = [e for e in off if e["status"] == "open" and e["kind"] != "baseline_drift"]
+    assert onsets and onsets[0]["kind"] == "news2" and minutes_in(onsets[0]) > minutes_in(first) + 20
+
+
+def test_heart_rate_and_temperature_rising_together_are_no_deterioration() -> None:
+    events = run({"heart_rate": 25.0, "temperature": 1.0})
+    drifts = {e["evidence"]["vital"] for e in events if e["kind"] == "baseline_drift" and minutes_in(e) > 0}
+    assert {"heart_rate", "temperature"} <= drifts  # both drifted, in their deteriorating direction ...
+    assert not opened(events, "trend")  # ... and two are not three
+
+
+def test_a_state_keeps_its_recent_drifts_and_one_written_before_them_reads_with_none() -> None:
+    state = patient_state.PatientState()
+    assert "d" not in json.loads(patient_state.encode(state))
+    state.drifting = {"heart_rate": [T0, 72.5, 81.25], "systolic_bp": [T0 + MINUTE, 121.0, 112.5]}
+    assert patient_state.decode(patient_state.encode(state)).drifting == state.drifting
+    older = json.loads(patient_state.encode(patient_state.PatientState()))  # version 6, before "d"
+    assert patient_state.decode(json.dumps(older).encode()).drifting == {}
+    for bad in ({"consciousness": [T0, 1.0, 2.0]}, {"heart_rate": [T0, 1.0]}):
+        try:
+            patient_state.decode(json.dumps({**older, "d": bad}).encode())
+        except patient_state.StateError:
+            continue
+        raise AssertionError(f"decoded {bad}")

@@ -301,6 +301,11 @@ class Settings:
     excursion_s: float = setting("EXCURSION_S", _DETECTION.excursion_ms / 1000, seconds())
     # A NEWS2 trigger made by a monitored rise (fast heart or breathing) must hold this long; 0: off.
     news2_sustain_s: float = setting("NEWS2_SUSTAIN_S", _DETECTION.news2_sustain_ms / 1000, seconds())
+    # This many vitals drifting in a deterioration's direction within DRIFT_TOGETHER_S open a trend; 0: off.
+    drift_together: int = setting("DRIFT_TOGETHER", _DETECTION.drift_together, whole(0, 5))
+    drift_together_s: float = setting(
+        "DRIFT_TOGETHER_S", _DETECTION.drift_together_ms / 1000, seconds(0, strict=True)
+    )
     ack_timeout_s: float = setting("ACK_TIMEOUT_S", 10.0, seconds(0, strict=True))
     # Frames of one partition wait this long for others to share their vigil.readings record; 0: off.
     gateway_coalesce_ms: float = setting("GATEWAY_COALESCE_MS", 2.0, number(0, strict=False))
@@ -376,6 +381,8 @@ class Settings:
             no_signal_ms=int(self.no_signal_s * 1000),
             excursion_ms=int(self.excursion_s * 1000),
             news2_sustain_ms=int(self.news2_sustain_s * 1000),
+            drift_together=self.drift_together,
+            drift_together_ms=int(self.drift_together_s * 1000),
         )
 
     @property

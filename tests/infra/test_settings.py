@@ -177,6 +177,14 @@ def test_where_the_core_has_a_default_the_setting_has_the_same() -> None:
     )
 
 
+def test_the_detection_settings_reach_the_core() -> None:
+    s = Settings.from_env({"VIGIL_DRIFT_TOGETHER": "0", "VIGIL_DRIFT_TOGETHER_S": "3600"})
+    config = s.detector_config()
+    assert (config.drift_together, config.drift_together_ms) == (0, 3_600_000)
+    with pytest.raises(SettingsError):
+        Settings.from_env({"VIGIL_DRIFT_TOGETHER": "6"})
+
+
 def test_settings_is_the_only_reader_of_the_environment() -> None:
     """Every other module gets its configuration from a `Settings`; passing
     the environment on to a child process (`dict(os.environ, ...)`) is not

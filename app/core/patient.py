@@ -71,7 +71,7 @@ from app.core.model import (
 )
 from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
-from app.core.vitals import DANGER, NUMERIC, SPO2_SCALE, SPO2_SCALE2_DANGER
+from app.core.vitals import DANGER, MOTION, MOVED, NUMERIC, SPO2_SCALE, SPO2_SCALE2_DANGER
 
 ARTIFACT_ALPHA = 0.2  # smoothing of a channel's share of recent values that were artifacts
 QUALITY_FORGET = 0.01  # a channel's artifact share below which its quality entry is dropped
@@ -390,9 +390,16 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
     """Keep the plausible values in `r.clean` and as the patient's latest;
     note the artifacts (per channel) in `r.artifacts` and return how many
     there were. Cross-channel checks (`_implausible_together`) mark values
-    that are each plausible but cannot all be right."""
-    ts, clean, artifacts = r.ts, r.clean, r.artifacts
-    for name, value in r.raw["vitals"].items():
+    that are each plausible but cannot all be right. A reading the device
+    says it took while moving (`motion`: true) has its pulse-derived values
+    (`MOVED`) left out: neither kept nor counted as artifacts (the device
+    knows why they are off, and the probe is not to blame), as is the flag
+    itself, which speaks for this reading only."""
+    ts, clean, artifacts, vitals = r.ts, r.clean, r.artifacts, r.raw["vitals"]
+    moving = vitals.get(MOTION) is True
+    for name, value in vitals.items():
+        if name == MOTION or (moving and name in MOVED):
+            continue
         bounds = _CHECKED.get(name)
         if bounds is not None:
             if (
@@ -472,7 +479,8 @@ def _past_the_edge(
         return False
     low, high = danger
     if value < bounds[0]:
-        if name == "systolic_bp" and _perfused(r.raw["vitals"].get("spo2")):
+        vitals = r.raw["vitals"]
+        if name == "systolic_bp" and vitals.get(MOTION) is not True and _perfused(vitals.get("spo2")):
             return False
         return low is not None and previous[0] <= low
     if name == "systolic_bp" and _past_plausible(r.raw["vitals"].get("diastolic_bp"), "diastolic_bp"):
@@ -593,9 +601,10 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
         else:
             entry[0] += ARTIFACT_ALPHA * (1.0 - entry[0])
             _end_no_signal(r, name, entry, outcome)
+    moving = vitals.get(MOTION) is True
     for name, entry in list(quality.items()):
-        if name in artifacts or name not in vitals:
-            continue
+        if name in artifacts or name not in vitals or (moving and name in MOVED):
+            continue  # no value of this channel to judge (one the device moved for says nothing)
         entry[0] -= ARTIFACT_ALPHA * entry[0]
         _end_no_signal(r, name, entry, outcome)
         if entry[0] < QUALITY_FORGET:

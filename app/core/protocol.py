@@ -27,7 +27,16 @@ import orjson
 
 from app.core import fhir
 from app.core.errors import Code, Refusal
-from app.core.vitals import ACVPU, CUSTOM_ABS_MAX, CUSTOM_NAME_MAX, NAMED, NUMERIC, SPO2_SCALE, SPO2_SCALES
+from app.core.vitals import (
+    ACVPU,
+    CUSTOM_ABS_MAX,
+    CUSTOM_NAME_MAX,
+    MOTION,
+    NAMED,
+    NUMERIC,
+    SPO2_SCALE,
+    SPO2_SCALES,
+)
 
 PROTOCOL_VERSION = 1
 # The largest integer an IEEE double (and so every JSON library) holds
@@ -290,9 +299,9 @@ def _parse_vitals(vitals: Any, seq: int) -> dict[str, Any]:
             if value not in ACVPU:
                 raise Refusal(Code.OUT_OF_RANGE, "consciousness must be one of A, C, V, P, U", seq, field)
             clean[name] = value
-        elif name == "on_oxygen":
+        elif name == "on_oxygen" or name == MOTION:
             if not isinstance(value, bool):
-                raise Refusal(Code.WRONG_TYPE, "on_oxygen must be true or false", seq, field)
+                raise Refusal(Code.WRONG_TYPE, f"{name} must be true or false", seq, field)
             clean[name] = value
         elif name == SPO2_SCALE:
             if value.__class__ is not int:  # not a bool, not 2.0

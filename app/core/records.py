@@ -49,7 +49,7 @@ import orjson
 
 from app.core.errors import RecordError, Refusal
 from app.core.protocol import Reading
-from app.core.vitals import ACVPU, SPO2_SCALE, SPO2_SCALES
+from app.core.vitals import ACVPU, MOTION, SPO2_SCALE, SPO2_SCALES
 
 READINGS_VERSION = 1
 FRAMES_VERSION = 2  # several version 1 records in one: `encode_frames`
@@ -259,9 +259,9 @@ def _check_reading(reading: Any) -> None:
         if name == "consciousness":
             if kind is not str or x not in ACVPU:
                 raise RecordError("wrong_shape", "consciousness must be one ACVPU letter")
-        elif name == "on_oxygen":
+        elif name == "on_oxygen" or name == MOTION:
             if kind is not bool:
-                raise RecordError("wrong_shape", "on_oxygen must be true or false")
+                raise RecordError("wrong_shape", f"{name} must be true or false")
         elif name == SPO2_SCALE:
             if kind is not int or x not in SPO2_SCALES:
                 raise RecordError("wrong_shape", "spo2_scale must be 1 or 2")

@@ -73,9 +73,16 @@ SPO2_SCALE2_DANGER = (83, None)
 # hypercapnic target of 88-92 %); it holds until a later reading changes it.
 SPO2_SCALE = "spo2_scale"
 SPO2_SCALES = (1, 2)  # the values it may take
+# A reading may carry the device's own word that it was taken while the
+# device moved (`true`: an accelerometer's gate judged its pulse-derived
+# values unreliable); it speaks for that reading only.
+MOTION = "motion"
+# The values a device's motion corrupts: those of the optical sensor (SpO2 and
+# its pulse rate) and, on a wearable, the heart rate derived from it.
+MOVED = ("heart_rate", "spo2", "pulse_rate")
 # The named vitals that are not numeric channels (what a device may send
 # besides `NUMERIC` and custom channels).
-NAMED = frozenset({"consciousness", "on_oxygen", SPO2_SCALE})
+NAMED = frozenset({"consciousness", "on_oxygen", SPO2_SCALE, MOTION})
 
 # ACVPU: Alert, new Confusion, Voice, Pain, Unresponsive.
 ACVPU = frozenset("ACVPU")

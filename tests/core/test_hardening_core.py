@@ -117,6 +117,10 @@ GOOD = {
             orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"spo2_scale": 3}}]}),
             "wrong_shape",
         ),
+        (
+            orjson.dumps({**GOOD, "readings": [{"id": "a", "ts": T0, "vitals": {"motion": 1}}]}),
+            "wrong_shape",
+        ),
         (orjson.dumps({**GOOD, "readings": [7]}), "wrong_shape"),
     ],
 )

@@ -54,6 +54,7 @@ def test_every_named_vital_and_a_custom_channel_are_accepted() -> None:
         "consciousness": "A",
         "on_oxygen": False,
         "spo2_scale": 2,
+        "motion": True,
         "etco2": 38.5,
     }
     parsed = parse_frame(frame(**reading(1, NOW, **vitals)), NOW)
@@ -111,6 +112,7 @@ def test_frame_level_errors(raw: str, code: Code) -> None:
         (reading(consciousness="X"), Code.OUT_OF_RANGE),
         (reading(consciousness=1), Code.WRONG_TYPE),
         (reading(on_oxygen="yes"), Code.WRONG_TYPE),
+        (reading(heart_rate=72, motion=1), Code.WRONG_TYPE),
         (reading(spo2_scale=3), Code.OUT_OF_RANGE),
         (reading(spo2_scale=2.0), Code.WRONG_TYPE),
         (reading(spo2_scale="2"), Code.WRONG_TYPE),

@@ -6,13 +6,16 @@ unflagged do, and a desaturation the device does not flag still opens."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime
 from typing import Any
 
 from app.core import patient as core
 from app.core import state as patient_state
-from app.core.records import reading_id
+from app.core.protocol import parse_frame
+from app.core.records import ReadingBatch, decode_frames, encode_readings, reading_id
+from tests.core.test_contracts import validator
 
 T0 = 1_764_435_600_000
 SECOND = 1000
@@ -87,3 +90,23 @@ def test_a_flagged_reading_keeps_its_other_values_and_the_flag_is_not_kept() -> 
     assert latest["heart_rate"][0] == 71 and latest["spo2"][0] == 98  # the moved values left out
     assert latest["respiratory_rate"][0] == 17  # the rest of the reading counts
     assert "pulse_rate" not in latest and "motion" not in latest
+
+
+def test_the_flag_goes_from_the_frame_through_the_record_to_the_worker() -> None:
+    """What the gateway and the worker run, without their sockets and Kafka:
+    a documented frame, parsed, written as a `vigil.readings` record, read
+    back and processed."""
+    frame = {
+        "type": "reading",
+        "seq": 3,
+        "ts": T0,
+        "vitals": {"heart_rate": 150, "spo2": 71, "respiratory_rate": 16, "motion": True},
+    }
+    validator("reading").validate(frame)
+    parsed = parse_frame(json.dumps(frame), T0)
+    assert parsed.refusals == [] and parsed.readings[0].vitals["motion"] is True
+    (batch,) = decode_frames(encode_readings("watch-1", "p-" + "7" * 32, T0, parsed.readings))
+    assert isinstance(batch, ReadingBatch)
+    state = patient_state.PatientState()
+    core.process_record(state, batch)
+    assert set(state.latest) == {"respiratory_rate"}

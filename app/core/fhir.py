@@ -202,13 +202,32 @@ _KIND_TEXT = {
 
 
 def heading(evidence: dict[str, Any]) -> str:
-    """A `trend` alert's evidence in words (also `vigil alerts`' line)."""
-    vitals = ", ".join(
-        f"{name} {v.get('level')} -> {v.get('projected')} "
-        f"(limit {v.get('limit')} in {v.get('minutes_to_limit')} min)"
-        for name, v in evidence.get("vitals", {}).items()
-    )
-    return f"heading for a dangerous range{': ' + vitals if vitals else ''}"
+    """A `trend` alert's evidence in words (also `vigil alerts`' line), per
+    finding behind it (docs/alerts.md): vitals heading for a dangerous range,
+    a slowly read vital whose level has shifted, several vitals whose normal
+    drifted the way a deterioration moves them."""
+    vitals = {name: v for name, v in evidence.get("vitals", {}).items() if isinstance(v, dict)}
+    found: dict[str, list[str]] = {}
+    for name, v in vitals.items():
+        if "projected" in v:
+            found.setdefault("heading for a dangerous range", []).append(
+                f"{name} {v.get('level')} -> {v.get('projected')} "
+                f"(limit {v.get('limit')} in {v.get('minutes_to_limit')} min)"
+            )
+        if "cusum" in v:
+            found.setdefault("level shifted", []).append(
+                f"{name} {v.get('level')} ({_signed(v.get('change'))} since {v.get('since')})"
+            )
+        if "drifted_to" in v:
+            found.setdefault("normal drifting the way a deterioration moves it", []).append(
+                f"{name} {v.get('drifted_from')} -> {v.get('drifted_to')}"
+            )
+    parts = [f"{words}: {', '.join(each)}" for words, each in found.items()]
+    return "; ".join(parts) or "heading for a dangerous range"
+
+
+def _signed(change: Any) -> str:
+    return f"{change:+}" if isinstance(change, int | float) and not isinstance(change, bool) else str(change)
 
 
 def detected_issue(alert: dict[str, Any]) -> dict[str, Any]:
@@ -218,7 +237,9 @@ def detected_issue(alert: dict[str, Any]) -> dict[str, Any]:
     if alert.get("kind") == "baseline_drift":
         values = {evidence.get("vital"): evidence.get("to")}
     elif alert.get("kind") == "trend":
-        values = {name: v.get("level") for name, v in values.items() if isinstance(v, dict)}
+        values = {
+            name: v.get("level", v.get("drifted_to")) for name, v in values.items() if isinstance(v, dict)
+        }
     issue: dict[str, Any] = {
         "resourceType": "DetectedIssue",
         "id": alert["alert_id"],

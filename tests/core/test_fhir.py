@@ -166,6 +166,23 @@ def test_alerts_render_as_detected_issues() -> None:
         trend["detail"]
         == "open: heading for a dangerous range: heart_rate 52.0 -> 14.5 (limit 40 in 4.8 min)"
     )
+    shifted = {"level": 86.1, "slope_per_min": 0.0007, "baseline": 84.0, "change": 2.1}
+    shifted |= {"since": "2026-11-27T07:00:00.000Z", "over_min": 2880, "cusum": 2.6}
+    drifted = {"drifted_from": 72.5, "drifted_to": 81.3, "drifted_at": "2026-11-29T16:40:00.000Z"}
+    both = detected_issue(
+        {
+            **alert,
+            "kind": "trend",
+            "status": "open",
+            "severity": "low",
+            "evidence": {"horizon_min": 15, "vitals": {"weight": shifted, "heart_rate": drifted}},
+        }
+    )
+    assert [e["code"][0]["text"] for e in both["evidence"]] == ["weight 86.1", "heart_rate 81.3"]
+    assert both["detail"] == (
+        "open: level shifted: weight 86.1 (+2.1 since 2026-11-27T07:00:00.000Z); "
+        "normal drifting the way a deterioration moves it: heart_rate 72.5 -> 81.3"
+    )
 
 
 def test_recordings_in_three_formats_read_the_same(tmp_path) -> None:

@@ -349,11 +349,20 @@ def process(
         return outcome
     when = reading["ts"] if ts is None else ts
     r = _Reading(subject, patient, device_id, reading, when, {}, {}, [], [], {}, {}, {})
-    outcome.artifacts = _clean(state, r, config)
-    if r.ts < state.last_ts:
-        outcome.out_of_order = True
-        return outcome
-    _advance(state, r)
+    now = state.last_ts
+    if when < now:  # older than the patient's newest
+        latest = state.latest
+        before = {name: latest[name][1] for name in reading["vitals"] if name in latest}
+        outcome.artifacts = _clean(state, r, config)
+        fresh = _late(r, before, now, config)
+        if not fresh:
+            outcome.out_of_order = True
+            return outcome
+        r.clean = fresh
+    else:
+        outcome.artifacts = _clean(state, r, config)
+        now = when
+    _advance(state, r, now)
     if r.artifacts or state.quality:  # the common case skips these calls: this is the hot path
         _quality(state, r, config, outcome)
     if r.stuck:
@@ -366,6 +375,7 @@ def process(
     if r.steps:
         _hold_steps(state, r, config)
     _model(state, r, config, outcome)
+    r.ts = now  # the rest runs at the patient's newest time: a late value is told now (`_late`)
     _safety_net(state, r, config)
     alerts = state.alerts
     if r.far or r.off >= 2 or r.wide >= 3 or alerts:
@@ -561,9 +571,26 @@ def _repeat(state: PatientState, r: _Reading, name: str, value: Any, previous: A
         r.stuck[name] = value
 
 
-def _advance(state: PatientState, r: _Reading) -> None:
-    """The patient's clock and counters move on to this (current) reading."""
-    state.last_ts = r.ts
+def _late(r: _Reading, before: dict[str, int], now: int, config: Config) -> dict[str, Any]:
+    """Of a reading older than the patient's newest (`now`), the values that
+    are their channel's newest all the same (a cuff stamped when it started
+    measuring, a chart entered after the fact, while a monitor streams other
+    vitals): learned and scored at their own time, their alerts told at the
+    patient's newest. Only within NEWS2's freshness (`news2_max_age_ms`: a
+    value NEWS2 still counts, the model counts too); older, or with no value
+    newer than its channel's, the reading is out of order as before. A
+    reading replayed after a crash, or stored twice, has no such value: its
+    channels already hold it (or newer), so it is never scored twice."""
+    if now - r.ts > config.news2_max_age_ms:
+        return {}
+    ts = r.ts
+    return {name: value for name, value in r.clean.items() if before.get(name, -1) < ts}
+
+
+def _advance(state: PatientState, r: _Reading, now: int) -> None:
+    """The patient's clock and counters move on to this reading (`now`: its
+    time, or the patient's newest for a late one, `_late`)."""
+    state.last_ts = now
     state.last_id = r.raw["id"]
     state.count += 1
 

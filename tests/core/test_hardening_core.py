@@ -194,8 +194,20 @@ def test_a_reading_stamped_after_its_receipt_is_processed_at_the_receipt_time() 
     assert later.counts["scored"] == 1 and state.latest["spo2"][:2] == [96, received + 1000]
 
 
-def test_an_offline_buffer_replayed_late_is_out_of_order() -> None:
+def test_a_critical_reading_a_minute_late_is_told_and_an_old_buffer_is_out_of_order() -> None:
+    """A reading older than the patient's newest whose values are their
+    channels' newest all the same (the heart rate came from another device)
+    is scored, and its alert told at the patient's newest time; a buffer
+    replayed after NEWS2 would no longer count it is out of order."""
     state = patient_state.PatientState()
     core.process(state, "p-subject-1", "dev-1", reading(0, T0 + 30 * MINUTE, {"heart_rate": 70}))
-    late = core.process(state, "p-subject-1", "dev-1", reading(1, T0 + 29 * MINUTE, CRITICAL))
-    assert late.out_of_order and late.events == []
+    late = core.process(state, "p-subject-1", "dev-2", reading(1, T0 + 29 * MINUTE, CRITICAL))
+    assert not late.out_of_order
+    assert [(e["kind"], e["status"], e["event_time"]) for e in late.events] == [
+        ("news2", "open", "2025-11-29T17:30:00.000Z")
+    ]
+    assert state.last_ts == T0 + 30 * MINUTE and state.latest["heart_rate"][0] == 70  # not the older 142
+    state = patient_state.PatientState()
+    core.process(state, "p-subject-1", "dev-1", reading(0, T0 + 3 * 60 * MINUTE, {"heart_rate": 70}))
+    old = core.process(state, "p-subject-1", "dev-2", reading(1, T0 + 30 * MINUTE, CRITICAL))
+    assert old.out_of_order and old.events == []

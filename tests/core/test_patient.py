@@ -165,8 +165,9 @@ def test_artifacts_are_marked_not_learned_and_raise_no_alert() -> None:
 
 def test_out_of_order_reading_is_not_scored() -> None:
     state = patient_state.PatientState()
-    run(state, 0, T0 + 10 * MINUTE, {"heart_rate": 70})
-    late = run(state, 1, T0, dict(ABNORMAL))
+    usual = {"heart_rate": 70, "spo2": 97, "respiratory_rate": 15, "systolic_bp": 120}
+    run(state, 0, T0 + 10 * MINUTE, usual)
+    late = run(state, 1, T0, dict(ABNORMAL))  # every value older than its channel's newest
     assert late.out_of_order and late.events == []
     assert state.latest["heart_rate"][:2] == [70, T0 + 10 * MINUTE]
 

@@ -1,0 +1,85 @@
+"""Several devices for one patient: a monitor streams heart rate, SpO2 and
+breathing rate; a cuff's reading is stamped when it began measuring and
+arrives a minute later, when the monitor has sent newer readings. Its values
+are still the pressure's newest: they are learned and scored (they were
+dropped as out of order, so the pressure was never learned and no personal
+alert could come from it), and what they raise is told at the patient's
+newest time. A reading stored twice is still scored once."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from app.core import patient as core
+from app.core import state as patient_state
+from app.core.records import reading_id
+
+T0 = 1_764_435_600_000
+MINUTE = 60_000
+
+
+class Patient:
+    def __init__(self) -> None:
+        self.state = patient_state.PatientState()
+        self.seq = 0
+        self.events: list[dict[str, Any]] = []
+
+    def read(self, device: str, ts: int, vitals: dict[str, Any]) -> core.Outcome:
+        reading = {"id": reading_id(device, self.seq), "seq": self.seq, "ts": ts, "vitals": vitals}
+        self.seq += 1
+        return self.replay(device, reading)
+
+    def replay(self, device: str, reading: dict[str, Any]) -> core.Outcome:
+        outcome = core.process(self.state, "p-" + "8" * 32, device, reading)
+        self.events += outcome.events
+        return outcome
+
+
+def monitored(hours: int, cuff: Any) -> Patient:
+    """A monitor every minute; every 15 minutes a cuff reading stamped a
+    minute before it arrives, its systolic `cuff(minute)`."""
+    rng = random.Random(12)
+    p = Patient()
+    for i in range(hours * 60):
+        p.read(
+            "monitor-1",
+            T0 + i * MINUTE,
+            {"heart_rate": round(rng.gauss(72, 3)), "spo2": 97, "respiratory_rate": 15},
+        )
+        if i % 15 == 0 and i > 0:
+            systolic = cuff(i)
+            p.read(
+                "cuff-1",
+                T0 + (i - 1) * MINUTE,
+                {"systolic_bp": systolic, "diastolic_bp": round(systolic * 0.6)},
+            )
+    return p
+
+
+def test_a_late_cuff_is_learned_and_a_fall_of_the_patients_own_pressure_alerts() -> None:
+    rng = random.Random(3)
+    p = monitored(12, lambda minute: round(rng.gauss(152, 4)) if minute < 11 * 60 else 114)
+    baseline = p.state.baselines.get("systolic_bp")
+    assert baseline is not None and baseline.var.n >= 40  # every cuff reading learned
+    # 114 scores 0 in NEWS2: only the patient's own normal (about 152) says it is a fall.
+    anomalies = [e for e in p.events if e["kind"] == "anomaly" and e["status"] == "open"]
+    assert anomalies and "systolic_bp" in anomalies[0]["evidence"]["z"]
+    newest = max(r[1] for r in p.state.latest.values())
+    assert p.state.last_ts == newest  # the clock never went back
+
+
+def test_a_late_reading_stored_twice_is_scored_once() -> None:
+    p = monitored(1, lambda minute: 150)
+    cuff = {
+        "id": reading_id("cuff-1", 999),
+        "seq": 999,
+        "ts": T0 + 58 * MINUTE,
+        "vitals": {"systolic_bp": 90},
+    }
+    first = p.replay("cuff-1", cuff)
+    p.read("monitor-1", T0 + 60 * MINUTE, {"heart_rate": 72, "spo2": 97, "respiratory_rate": 15})
+    learned = p.state.baselines["systolic_bp"].var.n
+    again = p.replay("cuff-1", cuff)  # the same reading, stored twice
+    assert not first.out_of_order and again.out_of_order and again.events == []
+    assert p.state.baselines["systolic_bp"].var.n == learned

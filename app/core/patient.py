@@ -349,19 +349,9 @@ def process(
         return outcome
     when = reading["ts"] if ts is None else ts
     r = _Reading(subject, patient, device_id, reading, when, {}, {}, [], [], {}, {}, {})
-    now = state.last_ts
-    if when < now:  # older than the patient's newest
-        latest = state.latest
-        before = {name: latest[name][1] for name in reading["vitals"] if name in latest}
-        outcome.artifacts = _clean(state, r, config)
-        fresh = _late(r, before, now, config)
-        if not fresh:
-            outcome.out_of_order = True
-            return outcome
-        r.clean = fresh
-    else:
-        outcome.artifacts = _clean(state, r, config)
-        now = when
+    now = _clean_in_time(state, r, config, outcome)
+    if now is None:
+        return outcome
     _advance(state, r, now)
     if r.artifacts or state.quality:  # the common case skips these calls: this is the hot path
         _quality(state, r, config, outcome)
@@ -569,6 +559,26 @@ def _repeat(state: PatientState, r: _Reading, name: str, value: Any, previous: A
         if r.stuck is None:
             r.stuck = {}
         r.stuck[name] = value
+
+
+def _clean_in_time(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> int | None:
+    """Clean the reading (`_clean`) and say when its alerts are told: at its
+    own time, or at the patient's newest for a late one with values that are
+    still their channel's newest (`_late`: only those go on); None when it is
+    out of order."""
+    now = state.last_ts
+    if r.ts >= now:
+        outcome.artifacts = _clean(state, r, config)
+        return r.ts
+    latest = state.latest
+    before = {name: latest[name][1] for name in r.raw["vitals"] if name in latest}
+    outcome.artifacts = _clean(state, r, config)
+    fresh = _late(r, before, now, config)
+    if not fresh:
+        outcome.out_of_order = True
+        return None
+    r.clean = fresh
+    return now
 
 
 def _late(r: _Reading, before: dict[str, int], now: int, config: Config) -> dict[str, Any]:

@@ -44,6 +44,7 @@ def test_scoring_counts_detections_delays_false_alerts_and_notifications() -> No
     assert result["median_delay_readings"] == 4
     assert result["caught_in_time"] == 0.0  # after its deadline
     assert result["caught_in_time_by_kind"] == {"hypoxia": 0.0}
+    assert result["median_delay_s_by_kind"] == {"hypoxia": 180.0}
     assert result["false_alerts"] == 1
     assert result["false_alerts_per_patient_day"] == round(1 / ((24 * 60 - 1) / (24 * 60)), 2)
     assert result["notifications"] == 3  # two opens and the reminder; a resolution is not one

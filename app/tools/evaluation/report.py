@@ -28,7 +28,10 @@ def _num(key: str) -> Callable[[dict[str, Any]], str]:
 
 
 def _delay(r: dict[str, Any]) -> str:
-    s = r.get("median_delay_s")
+    return _duration(r.get("median_delay_s"))
+
+
+def _duration(s: float | None) -> str:
     if s is None:
         return "-"
     if s >= 2 * 3600:
@@ -130,6 +133,10 @@ def _notes(name: str, runs: dict[int, dict[str, Any]]) -> list[str]:
                 f"- seed {seed}: artifacts {_pairs(result['cohort']['artifacts'])}; "
                 f"Vigil's false alerts during them {_pairs(during)}"
             )
+        by_kind = result["vigil"].get("median_delay_s_by_kind", {})
+        if by_kind and name != "generic":
+            delays = ", ".join(f"{kind} {_duration(s)}" for kind, s in by_kind.items())
+            notes.append(f"- seed {seed}: Vigil's median delay by kind of event: {delays}")
         if "windowed_gaussian" in result:
             notes.append(
                 f"- seed {seed}: windowed Gaussian at its best threshold, "

@@ -70,6 +70,7 @@ class _Tally:
         self.stable_openings = self.stable_notifications = 0
         self.stable_days = 0.0
         self.delays: list[float] = []
+        self.delays_by_kind: dict[str, list[float]] = {}
         self.delay_readings: list[int] = []
         self.in_artifacts: dict[str, int] = {}
         self.nab = self.nab_null = self.nab_perfect = 0.0
@@ -118,7 +119,9 @@ class _Tally:
             return
         first = min(hits)
         self.detected += 1
-        self.delays.append(max(0, first - event.onset_ms) / 1000)
+        delay = max(0, first - event.onset_ms) / 1000
+        self.delays.append(delay)
+        self.delays_by_kind.setdefault(event.kind, []).append(delay)
         self.delay_readings.append(
             max(0, bisect.bisect_right(times, first) - bisect.bisect_left(times, event.onset_ms))
         )
@@ -145,6 +148,11 @@ class _Tally:
             }
         if rules.per_month:
             r["false_alerts_per_patient_month"] = _per(30 * self.false_alerts, days)
+        if self.delays_by_kind:
+            r["median_delay_s_by_kind"] = {
+                kind: round(statistics.median(delays), 1)
+                for kind, delays in sorted(self.delays_by_kind.items())
+            }
         if self.in_artifacts:
             r["false_alerts_in_artifacts"] = dict(sorted(self.in_artifacts.items()))
         if rules.window_score:

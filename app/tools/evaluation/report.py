@@ -31,6 +31,10 @@ def _delay(r: dict[str, Any]) -> str:
     return _duration(r.get("median_delay_s"))
 
 
+def _by_kind(delays: dict[str, float]) -> str:
+    return ", ".join(f"{kind} {_duration(s)}" for kind, s in delays.items())
+
+
 def _duration(s: float | None) -> str:
     if s is None:
         return "-"
@@ -93,6 +97,9 @@ def _block(name: str, result: dict[str, Any]) -> str:
             f"  artifacts {c['artifacts']}; vigil's false alerts during them "
             f"{result['vigil'].get('false_alerts_in_artifacts', {})}"
         )
+    by_kind = result["vigil"].get("median_delay_s_by_kind", {})
+    if by_kind and name != "generic":
+        rows.append(f"  vigil's median delay by kind of event: {_by_kind(by_kind)}")
     if "windowed_gaussian" in result:
         rows.append(
             f"  windowed Gaussian at its best threshold: z = {result['windowed_gaussian']['threshold_z']}"
@@ -135,8 +142,7 @@ def _notes(name: str, runs: dict[int, dict[str, Any]]) -> list[str]:
             )
         by_kind = result["vigil"].get("median_delay_s_by_kind", {})
         if by_kind and name != "generic":
-            delays = ", ".join(f"{kind} {_duration(s)}" for kind, s in by_kind.items())
-            notes.append(f"- seed {seed}: Vigil's median delay by kind of event: {delays}")
+            notes.append(f"- seed {seed}: Vigil's median delay by kind of event: {_by_kind(by_kind)}")
         if "windowed_gaussian" in result:
             notes.append(
                 f"- seed {seed}: windowed Gaussian at its best threshold, "

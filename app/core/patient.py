@@ -291,6 +291,7 @@ class _Reading:
     routine: list[str] | None = None  # custom channels far out routinely: only their surprise counts
     doubted: bool = False  # this reading's SpO2 was dropped for the pulse rate's disagreement (`_quality`)
     moving: str | None = None  # a dense channel stepping on from a value already off that way (`_step`)
+    drifted: bool = False  # a vital's normal drifted in a deterioration's direction (`_drift`)
 
 
 def process_record(
@@ -940,6 +941,7 @@ def _drift(
         baseline.reject_drift()
     if config.drift_together and (level - old_mean) * _DETERIORATES.get(name, 0) > 0:
         state.drifting[name] = [r.ts, round(old_mean, 2), round(float(level), 2)]
+        r.drifted = True
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
     outcome.events.append(_drift_event(r, name, old_mean, level, adopted))
 
@@ -1450,7 +1452,7 @@ def _drifting_together(state: PatientState, r: _Reading, config: Config) -> None
         del drifting[name]
     if not config.drift_together or len(drifting) < config.drift_together or _alarming(state):
         return
-    if _TREND not in state.alerts and max(entry[0] for entry in drifting.values()) != r.ts:
+    if _TREND not in state.alerts and not r.drifted:
         return  # opens only with a drift of this reading: once resolved, not again for the same drifts
     evidence = r.evidence.get(_TREND)
     if evidence is None:

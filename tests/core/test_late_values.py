@@ -9,6 +9,7 @@ newest time. A reading stored twice is still scored once."""
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from typing import Any
 
 from app.core import patient as core
@@ -83,3 +84,37 @@ def test_a_late_reading_stored_twice_is_scored_once() -> None:
     again = p.replay("cuff-1", cuff)  # the same reading, stored twice
     assert not first.out_of_order and again.out_of_order and again.events == []
     assert p.state.baselines["systolic_bp"].var.n == learned
+
+
+def test_a_late_cuff_can_be_the_third_vital_drifting_together() -> None:
+    """The heart and breathing rate (the monitor) and the systolic pressure
+    (the late cuff, every 5 minutes) drift the way a sepsis moves them; the
+    pressure's drift, found on a late reading, is the third and opens the
+    `trend` on that reading."""
+    rng = random.Random(4)
+    p = Patient()
+    for i in range(10 * 60):
+        progress = max(0.0, (i - 6 * 60) / (4 * 60))
+        p.read(
+            "monitor-1",
+            T0 + i * MINUTE,
+            {
+                "heart_rate": round(rng.gauss(72, 3) + 40 * progress),
+                "spo2": 97,
+                "respiratory_rate": round(rng.gauss(15, 1) + 10 * progress),
+            },
+        )
+        if i % 5 == 0 and i > 0:
+            systolic = round(rng.gauss(125, 4) - 35 * max(0.0, (i - 1 - 6 * 60) / (4 * 60)))
+            outcome = p.read("cuff-1", T0 + (i - 1) * MINUTE, {"systolic_bp": systolic})
+            assert not outcome.out_of_order
+    trends = [e for e in p.events if e["kind"] == "trend" and e["status"] == "open"]
+    drifts = [e for e in p.events if e["kind"] == "baseline_drift"]
+    assert [e["evidence"]["vital"] for e in drifts[:3]] == ["heart_rate", "respiratory_rate", "systolic_bp"]
+    assert trends and "systolic_bp" in trends[0]["evidence"]["vitals"]
+    # Told at the patient's newest time, on the cuff's reading: not at the next drift of another vital.
+    assert 0 < at(trends[0]) - at(drifts[2]) <= MINUTE
+
+
+def at(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(str(event["event_time"]).replace("Z", "+00:00")).timestamp() * 1000

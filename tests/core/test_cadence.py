@@ -12,7 +12,7 @@ from app.core import patient as core
 from app.core import state as patient_state
 from app.core.model import Baseline
 from app.core.records import reading_id
-from tests.core.readings import normal
+from tests.core.readings import normal, wrist
 
 T0 = 1_764_435_600_000
 SECOND, MINUTE, HOUR, DAY = 1000, 60_000, 3_600_000, 86_400_000
@@ -273,26 +273,11 @@ def test_a_wearable_read_every_second_rides_out_motion_and_still_sees_a_desatura
     where waiting costs a reading): each burst was an anomaly and a medium
     NEWS2 alert. Read every second, an urgent finding holds for the 15 s
     confirmation like any other; a real fall of SpO2 still opens."""
-    rng = random.Random(21)
     p = Patient()
-    hr = sp = 0.0
     bursts = 0
-    motion_until, depth = -1, 0.0
-    for i in range(2 * 3600):
-        hr = 0.99 * hr + rng.gauss(0, 0.5)
-        sp = 0.99 * sp + rng.gauss(0, 0.1)
-        vitals: dict[str, object] = {
-            "heart_rate": round(74 + hr),
-            "spo2": min(100, round(97 + sp)),
-            "respiratory_rate": 16,
-        }
-        if i > 1800 and motion_until < i and rng.random() < 1 / 300:
-            motion_until, depth = i + rng.randint(5, 12), rng.uniform(10, 25)
-            bursts += 1
-        if i <= motion_until:
-            vitals["spo2"] = round(97 + sp - depth * rng.uniform(0.5, 1))
-            vitals["heart_rate"] = round(74 + hr + rng.randint(0, 40))
-        p.read(T0 + i * SECOND, vitals)
+    for i, vitals, _, began in wrist(random.Random(21), 2 * 3600, every_s=300, lasting_s=(5, 12)):
+        bursts += began
+        p.read(T0 + i * SECOND, {**vitals, "respiratory_rate": 16})
     assert bursts >= 10
     assert [e for e in p.events if e["status"] in ("open", "escalated")] == []
     start = 2 * 3600

@@ -12,48 +12,27 @@ import random
 from datetime import datetime
 from typing import Any
 
-from app.core import patient as core
-from app.core import state as patient_state
 from app.core.records import reading_id
+from tests.core.readings import Recorder
 
 T0 = 1_764_435_600_000
 MINUTE = 60_000
 
 
-class Patient:
-    def __init__(self) -> None:
-        self.state = patient_state.PatientState()
-        self.seq = 0
-        self.events: list[dict[str, Any]] = []
-
-    def read(self, device: str, ts: int, vitals: dict[str, Any]) -> core.Outcome:
-        reading = {"id": reading_id(device, self.seq), "seq": self.seq, "ts": ts, "vitals": vitals}
-        self.seq += 1
-        return self.replay(device, reading)
-
-    def replay(self, device: str, reading: dict[str, Any]) -> core.Outcome:
-        outcome = core.process(self.state, "p-" + "8" * 32, device, reading)
-        self.events += outcome.events
-        return outcome
-
-
-def monitored(hours: int, cuff: Any) -> Patient:
+def monitored(hours: int, cuff: Any) -> Recorder:
     """A monitor every minute; every 15 minutes a cuff reading stamped a
     minute before it arrives, its systolic `cuff(minute)`."""
     rng = random.Random(12)
-    p = Patient()
+    p = Recorder()
     for i in range(hours * 60):
-        p.read(
-            "monitor-1",
-            T0 + i * MINUTE,
-            {"heart_rate": round(rng.gauss(72, 3)), "spo2": 97, "respiratory_rate": 15},
-        )
+        monitor = {"heart_rate": round(rng.gauss(72, 3)), "spo2": 97, "respiratory_rate": 15}
+        p.read(T0 + i * MINUTE, monitor, "monitor-1")
         if i % 15 == 0 and i > 0:
             systolic = cuff(i)
             p.read(
-                "cuff-1",
                 T0 + (i - 1) * MINUTE,
                 {"systolic_bp": systolic, "diastolic_bp": round(systolic * 0.6)},
+                "cuff-1",
             )
     return p
 
@@ -78,10 +57,10 @@ def test_a_late_reading_stored_twice_is_scored_once() -> None:
         "ts": T0 + 58 * MINUTE,
         "vitals": {"systolic_bp": 90},
     }
-    first = p.replay("cuff-1", cuff)
-    p.read("monitor-1", T0 + 60 * MINUTE, {"heart_rate": 72, "spo2": 97, "respiratory_rate": 15})
+    first = p.replay(cuff, "cuff-1")
+    p.read(T0 + 60 * MINUTE, {"heart_rate": 72, "spo2": 97, "respiratory_rate": 15}, "monitor-1")
     learned = p.state.baselines["systolic_bp"].var.n
-    again = p.replay("cuff-1", cuff)  # the same reading, stored twice
+    again = p.replay(cuff, "cuff-1")  # the same reading, stored twice
     assert not first.out_of_order and again.out_of_order and again.events == []
     assert p.state.baselines["systolic_bp"].var.n == learned
 
@@ -92,21 +71,14 @@ def test_a_late_cuff_can_be_the_third_vital_drifting_together() -> None:
     pressure's drift, found on a late reading, is the third and opens the
     `trend` on that reading."""
     rng = random.Random(4)
-    p = Patient()
+    p = Recorder()
     for i in range(10 * 60):
         progress = max(0.0, (i - 6 * 60) / (4 * 60))
-        p.read(
-            "monitor-1",
-            T0 + i * MINUTE,
-            {
-                "heart_rate": round(rng.gauss(72, 3) + 40 * progress),
-                "spo2": 97,
-                "respiratory_rate": round(rng.gauss(15, 1) + 10 * progress),
-            },
-        )
+        heart, breathing = round(rng.gauss(72, 3) + 40 * progress), round(rng.gauss(15, 1) + 10 * progress)
+        p.read(T0 + i * MINUTE, {"heart_rate": heart, "spo2": 97, "respiratory_rate": breathing}, "monitor-1")
         if i % 5 == 0 and i > 0:
             systolic = round(rng.gauss(125, 4) - 35 * max(0.0, (i - 1 - 6 * 60) / (4 * 60)))
-            outcome = p.read("cuff-1", T0 + (i - 1) * MINUTE, {"systolic_bp": systolic})
+            outcome = p.read(T0 + (i - 1) * MINUTE, {"systolic_bp": systolic}, "cuff-1")
             assert not outcome.out_of_order
     trends = [e for e in p.events if e["kind"] == "trend" and e["status"] == "open"]
     drifts = [e for e in p.events if e["kind"] == "baseline_drift"]

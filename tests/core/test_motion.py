@@ -9,54 +9,29 @@ from __future__ import annotations
 import json
 import random
 from datetime import datetime
-from typing import Any
 
 from app.core import patient as core
 from app.core import state as patient_state
 from app.core.protocol import parse_frame
-from app.core.records import ReadingBatch, decode_frames, encode_readings, reading_id
+from app.core.records import ReadingBatch, decode_frames, encode_readings
+from tests.core.readings import Recorder, wrist
 from tests.core.test_contracts import validator
 
 T0 = 1_764_435_600_000
 SECOND = 1000
 
 
-class Wearer:
-    def __init__(self) -> None:
-        self.state = patient_state.PatientState()
-        self.seq = 0
-        self.events: list[dict[str, Any]] = []
-
-    def read(self, ts: int, vitals: dict[str, Any]) -> None:
-        reading = {"id": reading_id("watch-1", self.seq), "seq": self.seq, "ts": ts, "vitals": vitals}
-        self.seq += 1
-        self.events += core.process(self.state, "p-" + "7" * 32, "watch-1", reading).events
-
-    def onsets(self) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["status"] in ("open", "escalated")]
-
-
-def wear(flagged: bool, seed: int = 8) -> tuple[Wearer, int]:
+def wear(flagged: bool, seed: int = 8) -> tuple[Recorder, int]:
     """Four hours of a wrist wearable read every second; from the second
     half hour on, a movement about every 10 minutes throws its heart rate
-    (up to 40/min high) and SpO2 (10-25 % low) off for 20-45 s, longer than
-    the 15 s confirmation. With `flagged`, the device says so (`motion`)."""
-    rng = random.Random(seed)
-    w = Wearer()
-    hr = sp = 0.0
-    movements, until, depth = 0, -1, 0.0
-    for i in range(4 * 3600):
-        hr = 0.99 * hr + rng.gauss(0, 0.5)
-        sp = 0.99 * sp + rng.gauss(0, 0.1)
-        vitals: dict[str, Any] = {"heart_rate": round(74 + hr), "spo2": min(100, round(97 + sp))}
-        if i > 1800 and until < i and rng.random() < 1 / 600:
-            until, depth = i + rng.randint(20, 45), rng.uniform(10, 25)
-            movements += 1
-        if i <= until:
-            vitals["spo2"] = round(97 + sp - depth * rng.uniform(0.5, 1))
-            vitals["heart_rate"] = round(74 + hr + rng.randint(0, 40))
-        vitals["motion"] = flagged and i <= until
-        w.read(T0 + i * SECOND, vitals)
+    and SpO2 off for 20-45 s, longer than the 15 s confirmation
+    (`tests.core.readings.wrist`). With `flagged`, the device says so
+    (`motion`)."""
+    w = Recorder()
+    movements = 0
+    for i, vitals, moving, began in wrist(random.Random(seed), 4 * 3600, every_s=600, lasting_s=(20, 45)):
+        movements += began
+        w.read(T0 + i * SECOND, {**vitals, "motion": flagged and moving}, "watch-1")
     return w, movements
 
 
@@ -74,7 +49,7 @@ def test_a_desaturation_the_device_does_not_flag_still_opens() -> None:
     start = 4 * 3600
     for i in range(start, start + 300):  # SpO2 falling 12 % over three minutes, the wearer still
         fall = 12 * min(1.0, (i - start) / 180)
-        w.read(T0 + i * SECOND, {"heart_rate": 76, "spo2": round(97 - fall), "motion": False})
+        w.read(T0 + i * SECOND, {"heart_rate": 76, "spo2": round(97 - fall), "motion": False}, "watch-1")
     opened = [e for e in w.events if e["status"] == "open"]
     assert opened
     at = datetime.fromisoformat(str(opened[0]["event_time"]).replace("Z", "+00:00")).timestamp() * 1000
@@ -82,7 +57,7 @@ def test_a_desaturation_the_device_does_not_flag_still_opens() -> None:
 
 
 def test_a_flagged_reading_keeps_its_other_values_and_the_flag_is_not_kept() -> None:
-    w = Wearer()
+    w = Recorder()
     w.read(T0, {"heart_rate": 71, "spo2": 98, "respiratory_rate": 15})
     moved = {"heart_rate": 140, "spo2": 70, "pulse_rate": 150, "respiratory_rate": 17, "motion": True}
     w.read(T0 + SECOND, moved)

@@ -421,6 +421,15 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
         clean[name] = value
     if PULSE_RATE in clean or "diastolic_bp" in clean:
         _implausible_together(state, r)
+    _keep_latest(state, r, config)
+    return len(artifacts)
+
+
+def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
+    """Each clean value newer than its channel's latest becomes the latest,
+    with the channel's cadence updated (and a dense channel's step since its
+    previous value noted: `_step`); a value at the latest's own time replaces it."""
+    ts, clean = r.ts, r.clean
     latest, baselines, corroborate_z = state.latest, state.baselines, config.corroborate_z
     for name, value in clean.items():
         previous = latest.get(name)
@@ -453,7 +462,6 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
             latest[name] = [value, ts, cadence]
         elif previous[1] == ts:
             previous[0] = value
-    return len(artifacts)
 
 
 def _past_the_edge(

@@ -31,7 +31,10 @@ def _delay(r: dict[str, Any]) -> str:
     return _duration(r.get("median_delay_s"))
 
 
-def _by_kind(delays: dict[str, float]) -> str:
+def _by_kind(name: str, result: dict[str, Any]) -> str:
+    """Vigil's median delay per kind of event, in words ("" for `generic`,
+    whose kinds are shapes of a custom channel, not deteriorations)."""
+    delays = result["vigil"].get("median_delay_s_by_kind", {}) if name != "generic" else {}
     return ", ".join(f"{kind} {_duration(s)}" for kind, s in delays.items())
 
 
@@ -97,9 +100,8 @@ def _block(name: str, result: dict[str, Any]) -> str:
             f"  artifacts {c['artifacts']}; vigil's false alerts during them "
             f"{result['vigil'].get('false_alerts_in_artifacts', {})}"
         )
-    by_kind = result["vigil"].get("median_delay_s_by_kind", {})
-    if by_kind and name != "generic":
-        rows.append(f"  vigil's median delay by kind of event: {_by_kind(by_kind)}")
+    if by_kind := _by_kind(name, result):
+        rows.append(f"  vigil's median delay by kind of event: {by_kind}")
     if "windowed_gaussian" in result:
         rows.append(
             f"  windowed Gaussian at its best threshold: z = {result['windowed_gaussian']['threshold_z']}"
@@ -140,9 +142,8 @@ def _notes(name: str, runs: dict[int, dict[str, Any]]) -> list[str]:
                 f"- seed {seed}: artifacts {_pairs(result['cohort']['artifacts'])}; "
                 f"Vigil's false alerts during them {_pairs(during)}"
             )
-        by_kind = result["vigil"].get("median_delay_s_by_kind", {})
-        if by_kind and name != "generic":
-            notes.append(f"- seed {seed}: Vigil's median delay by kind of event: {_by_kind(by_kind)}")
+        if by_kind := _by_kind(name, result):
+            notes.append(f"- seed {seed}: Vigil's median delay by kind of event: {by_kind}")
         if "windowed_gaussian" in result:
             notes.append(
                 f"- seed {seed}: windowed Gaussian at its best threshold, "

@@ -57,7 +57,8 @@ def describe(event: dict[str, Any]) -> str:
         share = f"{ev.get('artifact_share', 0):.0%}"
         return f"{head}  {share} of recent {channels} values are artifacts; kept out of detection"
     if event.get("kind") == "no_signal":
-        return f"{head}  {ev.get('vital')} signal {ev.get('signal')} (no signal since {ev.get('since')})"
+        why = "only values flagged as moving" if ev.get("cause") == "motion" else "no signal"
+        return f"{head}  {ev.get('vital')} signal {ev.get('signal')} ({why} since {ev.get('since')})"
     if event.get("kind") == "baseline_drift":
         verb = "adopted" if ev.get("adopted") else "not adopted (unsafe level)"
         return f"{head}  {ev.get('vital')} {ev.get('from')} -> {ev.get('to')}, {verb}"

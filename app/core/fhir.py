@@ -288,5 +288,6 @@ def _detail(alert: dict[str, Any], evidence: dict[str, Any]) -> str:
         return f"{status}: {share} of recent values of {_channels(evidence)} are artifacts"
     if alert.get("kind") == "no_signal":
         vital, since = evidence.get("vital"), evidence.get("since")
-        return f"{status}: {vital} signal {evidence.get('signal')} (no signal since {since})"
+        why = "only values flagged as moving" if evidence.get("cause") == "motion" else "no signal"
+        return f"{status}: {vital} signal {evidence.get('signal')} ({why} since {since})"
     return f"{status}: {evidence.get('vital')} baseline {evidence.get('from')} -> {evidence.get('to')}"

@@ -356,6 +356,8 @@ def process(
     _advance(state, r, now)
     if r.artifacts or state.quality:  # the common case skips these calls: this is the hot path
         _quality(state, r, config, outcome)
+    if state.moving or MOTION in r.raw["vitals"]:
+        _motion(state, r, config, outcome)
     if r.stuck:
         r.bad = set(r.bad) | r.stuck.keys()
     spo2 = r.clean.get("spo2")
@@ -659,6 +661,31 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
     r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
 
 
+def _motion(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
+    """A channel whose every value for `no_signal_ms` came in readings the
+    device flagged as taken while moving (`motion`: true, `_clean` leaves
+    them out) is out of detection as surely as a probe that is off: one
+    `no_signal` notice (`cause`: `motion`) says so, and another when a value
+    of it arrives unflagged. A device stuck with the flag on does not
+    silence its patient's heart rate and SpO2 unseen (`state.moving`)."""
+    vitals, moving, ts = r.raw["vitals"], state.moving, r.ts
+    if vitals.get(MOTION) is True:
+        for name in MOVED:
+            if name not in vitals:
+                continue
+            entry = moving.get(name)
+            if entry is None:
+                moving[name] = [ts, 0]
+            elif not entry[1] and ts - entry[0] >= config.no_signal_ms:
+                entry[1] = 1
+                outcome.events.append(_no_signal_event(r, name, entry[0], "lost", motion=True))
+        return
+    for name in [name for name in moving if name in vitals and ts >= moving[name][0]]:
+        since, noticed = moving.pop(name)  # a value not flagged: the device no longer says it moves
+        if noticed:
+            outcome.events.append(_no_signal_event(r, name, since, "restored", motion=True))
+
+
 def _step(r: _Reading, name: str, change: float, baseline: Baseline, previous: float, off_z: float) -> None:
     """Note a dense channel's change since its previous value, in its SDs,
     when it is `corroborate_z` (`off_z`) or more (`_hold_steps`); and whether
@@ -756,7 +783,14 @@ def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -
     entry[1] = entry[2] = 0
 
 
-def _no_signal_event(r: _Reading, vital: str, since_ms: int, signal: str) -> dict[str, Any]:
+def _no_signal_event(
+    r: _Reading, vital: str, since_ms: int, signal: str, motion: bool = False
+) -> dict[str, Any]:
+    evidence: dict[str, Any] = {"vital": vital, "since": iso(since_ms), "signal": signal}
+    run = f"no_signal/{vital}"
+    if motion:  # every value since `since` came flagged as taken while moving (`_motion`)
+        evidence["cause"] = "motion"
+        run += "/motion"
     return event(
         subject=r.subject,
         patient=r.patient,
@@ -767,8 +801,8 @@ def _no_signal_event(r: _Reading, vital: str, since_ms: int, signal: str) -> dic
         opened_ms=since_ms,
         event_ms=r.ts,
         reading_id=r.raw["id"],
-        evidence={"vital": vital, "since": iso(since_ms), "signal": signal},
-        episode_id=alert_id(r.subject, f"no_signal/{vital}", since_ms),
+        evidence=evidence,
+        episode_id=alert_id(r.subject, run, since_ms),
     )
 
 

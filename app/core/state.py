@@ -31,11 +31,14 @@ Version 6, one JSON object:
                      event time its run began (ms), 1 once a trend reported it else 0,
                      latest residual (value - forecast)]},
      "d" (only when not empty): {vital: [event time of its latest drift in its deteriorating
-                     direction (ms), the mean it drifted from, the level it drifted to]}}
+                     direction (ms), the mean it drifted from, the level it drifted to]},
+     "m" (only when not empty): {channel the device flags as moving: [event time of the first
+                     value of its run that came only flagged (ms), 1 if a notice said so, else 0]}}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
-the rest and leaves it out, so it needed no new version. "s" is new in
+the rest and leaves it out, so it needed no new version; so did "m"
+(`app.core.patient._motion`), read as no channel moving when absent. "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -71,7 +74,7 @@ from app.core.alerts import Kind, OpenAlert, Severity
 from app.core.errors import StateError
 from app.core.model import GENERIC_FIELDS, Baseline
 from app.core.stats import PageHinkley, RunningVar
-from app.core.vitals import NAMED, NUMERIC
+from app.core.vitals import MOVED, NAMED, NUMERIC
 
 MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
 MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
@@ -119,6 +122,10 @@ class PatientState:
     #           drifted from, the level it drifted to]; only drifts of the last
     #           `Config.drift_together_ms` (`app.core.patient._drifting_together`)
     drifting: dict[str, list[Any]] = field(default_factory=dict)
+    # channel -> [event time of the first value of its run that came only in readings flagged
+    #             `motion` (ms), 1 if a notice said so]; only `MOVED` channels in such a run
+    #             (`app.core.patient._motion`)
+    moving: dict[str, list[int]] = field(default_factory=dict)
 
 
 def encode(state: PatientState) -> bytes:
@@ -158,6 +165,7 @@ def decode(data: bytes) -> PatientState:
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
             shifts=_shifts(obj.get("s", {})) if obj["v"] >= 5 else {},
             drifting=_drifting(obj.get("d", {})),
+            moving=_moving(obj.get("m", {})),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
@@ -190,6 +198,8 @@ def _encode(state: PatientState) -> bytes:
         obj["s"] = {name: [round(e[0], 4), e[1], e[2], round(e[3], 4)] for name, e in state.shifts.items()}
     if state.drifting:  # as rare
         obj["d"] = state.drifting
+    if state.moving:  # as rare: a device stuck with its motion flag on
+        obj["m"] = state.moving
     return orjson.dumps(obj)
 
 
@@ -281,6 +291,15 @@ def _drifting(obj: dict[str, Any]) -> dict[str, list[Any]]:
             raise StateError("drift of an unknown vital")
         drifting[name] = [int(ts), float(old), float(new)]
     return drifting
+
+
+def _moving(obj: dict[str, Any]) -> dict[str, list[int]]:
+    moving: dict[str, list[int]] = {}
+    for name, (since_ms, notified) in obj.items():
+        if name not in MOVED:
+            raise StateError("motion run of a channel no motion flag covers")
+        moving[name] = [int(since_ms), 1 if notified else 0]
+    return moving
 
 
 def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:

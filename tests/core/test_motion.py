@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import random
 from datetime import datetime
+from typing import Any
 
+from app.cli.alert_view import describe
 from app.core import patient as core
 from app.core import state as patient_state
+from app.core.alerts import iso
+from app.core.fhir import detected_issue
 from app.core.protocol import parse_frame
 from app.core.records import ReadingBatch, decode_frames, encode_readings
 from tests.core.readings import Recorder, wrist
@@ -85,3 +89,67 @@ def test_the_flag_goes_from_the_frame_through_the_record_to_the_worker() -> None
     state = patient_state.PatientState()
     core.process_record(state, batch)
     assert set(state.latest) == {"respiratory_rate"}
+
+
+def notices(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return [
+        (e["evidence"]["vital"], e["evidence"]["signal"], e["evidence"].get("cause", ""))
+        for e in events
+        if e["kind"] == "no_signal"
+    ]
+
+
+def test_a_device_stuck_with_its_flag_on_gets_a_notice_and_another_when_it_stops() -> None:
+    """Set on every reading, the flag leaves the patient's heart rate and
+    SpO2 out of detection: after `no_signal_ms` (5 min) each of them gets a
+    `no_signal` notice saying why (`cause`: `motion`), and another when an
+    unflagged value arrives. Nothing else is raised."""
+    w = Recorder()
+    for i in range(0, 1800, 5):  # half an hour unflagged, every 5 s
+        w.read(T0 + i * SECOND, {"heart_rate": 72, "spo2": 97, "respiratory_rate": 15}, "watch-1")
+    stuck_at = T0 + 1800 * SECOND
+    for i in range(1800, 2700, 5):  # 15 minutes, every reading flagged
+        vitals = {"heart_rate": 72, "spo2": 97, "respiratory_rate": 15, "motion": True}
+        w.read(T0 + i * SECOND, vitals, "watch-1")
+        if i == 1800 + 240:  # 4 minutes in: not yet
+            assert notices(w.events) == []
+    lost = [e for e in w.events if e["kind"] == "no_signal"]
+    assert notices(lost) == [("heart_rate", "lost", "motion"), ("spo2", "lost", "motion")]
+    for e in lost:
+        validator("alert").validate(e)
+        assert e["status"] == "notice" and e["severity"] == "low"
+        assert e["evidence"]["since"] == iso(stuck_at)
+        assert e["event_time"] == iso(stuck_at + 300 * SECOND)  # 5 minutes of event time
+    assert "heart_rate signal lost (only values flagged as moving since" in describe(lost[0])  # vigil alerts
+    assert "only values flagged as moving" in detected_issue(lost[0])["detail"]  # the FHIR DetectedIssue
+    # Encoded and read back mid-run (a worker restarted): the run and its notice are kept.
+    w.state = patient_state.decode(patient_state.encode(w.state))
+    w.read(T0 + 2700 * SECOND, {"heart_rate": 73, "spo2": 96, "respiratory_rate": 15}, "watch-1")
+    restored = [e for e in w.events if e["kind"] == "no_signal"][2:]
+    assert notices(restored) == [("heart_rate", "restored", "motion"), ("spo2", "restored", "motion")]
+    assert [e["alert_id"] for e in restored] == [e["alert_id"] for e in lost]  # one run, one id
+    assert w.state.moving == {}
+    assert w.onsets() == []  # a notice, not an alarm
+    assert "m" not in json.loads(patient_state.encode(w.state))
+
+
+def test_short_movements_and_a_flagged_reading_now_and_then_raise_no_notice() -> None:
+    flagged, movements = wear(True)  # four hours, a 20-45 s movement every 10 minutes
+    assert movements >= 10
+    assert notices(flagged.events) == []
+    w = Recorder()
+    for i in range(0, 3600, 60):  # a cuff-only reading in between does not end the run ...
+        vitals: dict[str, Any] = {"heart_rate": 72, "spo2": 97, "motion": True}
+        w.read(T0 + i * SECOND, vitals if i % 600 else {"systolic_bp": 120}, "watch-1")
+    assert notices(w.events) == [("heart_rate", "lost", "motion"), ("spo2", "lost", "motion")]
+
+
+def test_a_state_without_a_motion_run_reads_as_none_and_a_bad_one_is_refused() -> None:
+    older = json.loads(patient_state.encode(patient_state.PatientState()))  # version 6, before "m"
+    assert "m" not in older and patient_state.decode(json.dumps(older).encode()).moving == {}
+    for bad in ({"respiratory_rate": [T0, 0]}, {"spo2": [T0]}, {"spo2": "x"}):
+        try:
+            patient_state.decode(json.dumps({**older, "m": bad}).encode())
+        except patient_state.StateError:
+            continue
+        raise AssertionError(f"decoded {bad}")

@@ -46,6 +46,7 @@ def test_scoring_counts_detections_delays_false_alerts_and_notifications() -> No
     assert result["caught_in_time_by_kind"] == {"hypoxia": 0.0}
     assert result["median_delay_s_by_kind"] == {"hypoxia": 180.0}
     assert result["false_alerts"] == 1
+    assert result["false_alerts_by_alert_kind"] == {"news2": 1}  # the anomaly came within the event
     assert result["false_alerts_per_patient_day"] == round(1 / ((24 * 60 - 1) / (24 * 60)), 2)
     assert result["notifications"] == 3  # two opens and the reminder; a resolution is not one
 
@@ -174,3 +175,19 @@ def test_evaluate_command_refuses_an_empty_cohort_in_one_line() -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
+
+
+def test_the_report_splits_false_alerts_by_kind_of_alert_and_without_news2s_own() -> None:
+    from app.tools.evaluation.report import table
+
+    p = _minutely(2 * 24 * 60 + 1)  # two patient-days
+    fired: list[Alarm] = [
+        ("open", T0 + 100 * MINUTE, "news2"),
+        ("open", T0 + 900 * MINUTE, "trend"),
+        ("open", T0 + 1900 * MINUTE, "news2"),
+    ]
+    result, _ = score([p], _fake(fired), WARD_RULES)
+    assert result["false_alerts_by_alert_kind"] == {"news2": 2, "trend": 1}
+    cohort = {"patients": 1, "patient_days": 2.0, "readings": 2881, "seed": 1, "events": {}}
+    out = table({"ward": {"cohort": cohort, "vigil": result, "state_bytes_max": 1}})
+    assert "false alerts by kind of alert: news2 2, trend 1; without NEWS2's own, 0.50 per patient-day" in out

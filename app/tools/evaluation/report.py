@@ -38,6 +38,25 @@ def _by_kind(name: str, result: dict[str, Any]) -> str:
     return ", ".join(f"{kind} {_duration(s)}" for kind, s in delays.items())
 
 
+def _false_by_alert(result: dict[str, Any]) -> str:
+    """Vigil's false alerts per kind of alert, in words, and what is left
+    without NEWS2's own (the safety net, scored on the readings as they
+    come, artifacts and all)."""
+    vigil = result["vigil"]
+    counts = vigil.get("false_alerts_by_alert_kind", {})
+    if not counts:
+        return ""
+    words = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    days = result["cohort"].get("patient_days")
+    learned = sum(n for kind, n in counts.items() if kind != "news2")
+    if "news2" in counts and days:
+        if "false_alerts_per_patient_month" in vigil:  # home: its target is per patient-month
+            words += f"; without NEWS2's own, {30 * learned / days:.2f} per patient-month"
+        else:
+            words += f"; without NEWS2's own, {learned / days:.2f} per patient-day"
+    return words
+
+
 def _duration(s: float | None) -> str:
     if s is None:
         return "-"
@@ -102,6 +121,8 @@ def _block(name: str, result: dict[str, Any]) -> str:
         )
     if by_kind := _by_kind(name, result):
         rows.append(f"  vigil's median delay by kind of event: {by_kind}")
+    if by_alert := _false_by_alert(result):
+        rows.append(f"  vigil's false alerts by kind of alert: {by_alert}")
     if "windowed_gaussian" in result:
         rows.append(
             f"  windowed Gaussian at its best threshold: z = {result['windowed_gaussian']['threshold_z']}"
@@ -144,6 +165,8 @@ def _notes(name: str, runs: dict[int, dict[str, Any]]) -> list[str]:
             )
         if by_kind := _by_kind(name, result):
             notes.append(f"- seed {seed}: Vigil's median delay by kind of event: {by_kind}")
+        if by_alert := _false_by_alert(result):
+            notes.append(f"- seed {seed}: Vigil's false alerts by kind of alert: {by_alert}")
         if "windowed_gaussian" in result:
             notes.append(
                 f"- seed {seed}: windowed Gaussian at its best threshold, "

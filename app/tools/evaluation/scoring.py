@@ -73,6 +73,7 @@ class _Tally:
         self.delays_by_kind: dict[str, list[float]] = {}
         self.delay_readings: list[int] = []
         self.in_artifacts: dict[str, int] = {}
+        self.false_by_alert: dict[str, int] = {}  # alert kind (or a baseline's vital) -> false alerts
         self.nab = self.nab_null = self.nab_perfect = 0.0
 
     def add(self, p: SimPatient, alarms: list[Alarm], rules: Rules) -> None:
@@ -83,14 +84,17 @@ class _Tally:
         self.notifications += notifications
         for event in p.events:
             self._detect(event, onsets, times, rules)
-        false = [
-            ts
-            for status, ts, _ in alarms
+        false_alarms = [
+            (ts, kind)
+            for status, ts, kind in alarms
             if status == "open"
             and ts >= scored_from
             and not any(e.onset_ms - rules.before_ms <= ts <= e.end_ms + rules.after_ms for e in p.events)
         ]
+        false = [ts for ts, _ in false_alarms]
         self.false_alerts += len(false)
+        for _, kind in false_alarms:
+            self.false_by_alert[str(kind)] = self.false_by_alert.get(str(kind), 0) + 1
         for a in p.artifacts:
             kind = a.kind.split(":", 1)[0]
             hits = sum(a.onset_ms <= ts <= a.end_ms + ARTIFACT_AFTER for ts in false)
@@ -153,6 +157,8 @@ class _Tally:
                 kind: round(statistics.median(delays), 1)
                 for kind, delays in sorted(self.delays_by_kind.items())
             }
+        if self.false_by_alert:
+            r["false_alerts_by_alert_kind"] = dict(sorted(self.false_by_alert.items()))
         if self.in_artifacts:
             r["false_alerts_in_artifacts"] = dict(sorted(self.in_artifacts.items()))
         if rules.window_score:

@@ -137,6 +137,10 @@ _DETERIORATES: dict[str, int] = {
     "systolic_bp": -1,
     "spo2": -1,
 }
+# ... by at least this many of the vital's SDs: the drift detector also
+# fires on a level that barely moved (a systolic "falling" 0.2 mmHg, the
+# daily rhythm's leftovers), which is no deterioration's.
+DRIFT_TOGETHER_SD = 0.5
 _STILL = ("respiratory_rate", "spo2", "systolic_bp")  # what moves with a heart rate rising for a reason
 _RISE = {"heart_rate": 91, "respiratory_rate": 21, "systolic_bp": 220}
 # ... and from which (NEWS2 2 or more) a rise still counts while a trigger it made awaits
@@ -968,6 +972,7 @@ def _drift(
     so."""
     angle = (r.ts % DAY_MS) * _RADIANS_PER_MS  # the level is the forecast's mean, without the daily profile
     level = baseline.drift_level(x, math.cos(angle), math.sin(angle))
+    moved = (level - old_mean) / baseline.sd  # in the vital's SDs, before any adoption
     safe_level = _SAFE_LEVEL.get(name)
     shift = state.shifts.get(name)
     unreported = shift is not None and not shift[2] and (shift[0] > 0) == (level > old_mean)
@@ -981,7 +986,7 @@ def _drift(
         state.shifts.pop(name, None)  # the new level is the reference: a reported shift ends
     else:
         baseline.reject_drift()
-    if config.drift_together and (level - old_mean) * _DETERIORATES.get(name, 0) > 0:
+    if config.drift_together and moved * _DETERIORATES.get(name, 0) >= DRIFT_TOGETHER_SD:
         state.drifting[name] = [r.ts, round(old_mean, 2), round(float(level), 2)]
         r.drifted = True
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded

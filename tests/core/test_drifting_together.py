@@ -96,3 +96,32 @@ def test_a_state_keeps_its_recent_drifts_and_one_written_before_them_reads_with_
         except patient_state.StateError:
             continue
         raise AssertionError(f"decoded {bad}")
+
+
+def test_a_drift_that_barely_moved_the_level_does_not_count_towards_three() -> None:
+    """The drift detector also fires on a level that hardly moved (the
+    held-out seed's systolic "falling" from 143.2 to 143.0 mmHg): only a
+    drift of at least `DRIFT_TOGETHER_SD` of the vital's SDs in the
+    deteriorating direction is one of the three."""
+    import math
+
+    rng = random.Random(3)
+    state = patient_state.PatientState()
+    for i in range(6 * 60):
+        reading = {"id": reading_id("monitor-1", i), "seq": i, "ts": T0 + i * MINUTE, "vitals": normal(rng)}
+        core.process(state, "p-" + "6" * 32, "monitor-1", reading)
+    ts = T0 + 6 * HOUR
+    recorded = {}
+    for fall_sd in (0.05, core.DRIFT_TOGETHER_SD + 0.05):
+        mine = patient_state.decode(patient_state.encode(state))
+        baseline = mine.baselines["systolic_bp"]
+        angle = (ts % core.DAY_MS) * core._RADIANS_PER_MS
+        level = baseline.drift_level(baseline.recent, math.cos(angle), math.sin(angle))
+        raw = {"id": "r", "seq": 0, "ts": ts, "vitals": {"systolic_bp": baseline.recent}}
+        r = core._Reading("p-" + "6" * 32, None, "monitor-1", raw, ts, {}, {}, [], [], {}, {}, {})
+        old_mean = level + fall_sd * baseline.sd  # the level fell this many SDs
+        core._drift(
+            mine, r, "systolic_bp", baseline, baseline.recent, old_mean, MINUTE, core.Outcome(), core.Config()
+        )
+        recorded[fall_sd] = "systolic_bp" in mine.drifting
+    assert recorded == {0.05: False, core.DRIFT_TOGETHER_SD + 0.05: True}

@@ -52,8 +52,8 @@ GOLDEN: dict[str, tuple[int, str, str]] = {
     "charted": (18, "db2086b3d35d95eb", "bd87f24257cf57eb"),
     "generic": (34, "002c95db72c27b0f", "040131402aa24d90"),
     "home": (26, "e68da5b0e49175a8", "426632efeec11067"),
-    "ward": (61, "f316f124cecea965", "aa465d3fe7208840"),
-    "ward_clean": (56, "37b3a5b2c509de86", "0896c88af7d3935b"),
+    "ward": (61, "f316f124cecea965", "30fa30451a55871e"),
+    "ward_clean": (56, "37b3a5b2c509de86", "8587832219c590bf"),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -167,5 +168,69 @@ def tail_alerts(vigil, flag: str, predicate) -> dict:
                 return event
         raise AssertionError("no matching line")
     finally:
+        tail.terminate()
+        assert tail.wait(30) == 0
+
+
+async def test_a_device_stuck_with_its_motion_flag_on_gets_a_notice(vigil, kafka, services) -> None:
+    """A wearable, written from docs/protocol.md, that flags every reading as
+    taken while moving for 10 minutes: its patient's heart rate and SpO2 are
+    out of detection, and `vigil.alerts` says so once per channel (a
+    `no_signal` notice, `cause: motion`), then again when an unflagged
+    reading arrives. No alarm."""
+    added = vigil.run("devices", "add", "wrist-3", "--patient", "MRN-0077")
+    token = json.loads(added.stdout)["token"]
+    start = int(time.time() * 1000) - 45 * 60_000
+    wear = {"heart_rate": 72, "spo2": 97}
+    readings = [
+        {"type": "reading", "seq": i, "ts": start + i * 60_000, "vitals": {**wear, "motion": 30 <= i < 40}}
+        for i in range(41)
+    ]
+    async with connect(vigil.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        await ws.send(json.dumps({"type": "batch", "readings": readings}))
+        assert json.loads(await ws.recv()) == {"type": "ack", "seqs": list(range(41))}
+
+    def mine(v: dict) -> bool:
+        return v.get("patient") == "MRN-0077"
+
+    await read_topic(
+        kafka.bootstrap,
+        "vigil.alerts",
+        lambda r, v: mine(v) and v.get("kind") == "no_signal" and v["evidence"]["signal"] == "restored",
+    )
+    events = alerts_of(vigil, mine, until=lambda seen: sum(e["kind"] == "no_signal" for e in seen) >= 4)
+    notices = [(e["evidence"]["vital"], e["evidence"]["signal"], e["evidence"].get("cause")) for e in events]
+    assert sorted(notices) == sorted(
+        (vital, signal, "motion") for vital in ("heart_rate", "spo2") for signal in ("lost", "restored")
+    ), vigil.log("worker")[-3000:]
+    flagged_from = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((start + 30 * 60_000) / 1000))
+    assert all(e["evidence"]["since"].startswith(flagged_from) for e in events)
+    assert len({e["alert_id"] for e in events}) == 2  # one per channel's run: lost and restored share it
+    assert not [e for e in events if e["status"] in ("open", "escalated")]  # a notice, not an alarm
+
+
+def alerts_of(vigil, predicate, until) -> list[dict]:
+    """The events `vigil alerts --from-beginning --json` prints that match,
+    once `until` holds for them."""
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "alerts", "--from-beginning", "--json"],
+        env=vigil.env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[dict] = []
+    stop = threading.Timer(60, tail.terminate)  # never wait for ever: the assertion below says what came
+    stop.start()
+    try:
+        for line in tail.stdout:
+            event = json.loads(line)
+            if predicate(event):
+                seen.append(event)
+                if until(seen):
+                    return seen
+        raise AssertionError(f"only {seen}")
+    finally:
+        stop.cancel()
         tail.terminate()
         assert tail.wait(30) == 0

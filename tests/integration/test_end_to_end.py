@@ -154,22 +154,7 @@ async def test_device_to_alert(vigil, kafka, services) -> None:
 
 def tail_alerts(vigil, flag: str, predicate) -> dict:
     """The first line `vigil alerts --from-beginning FLAG` prints that matches."""
-    tail = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "alerts", "--from-beginning", flag],
-        env=vigil.env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        for line in tail.stdout:
-            event = json.loads(line)
-            if predicate(event):
-                return event
-        raise AssertionError("no matching line")
-    finally:
-        tail.terminate()
-        assert tail.wait(30) == 0
+    return alerts_of(vigil, predicate, until=lambda seen: True, flag=flag)[0]
 
 
 async def test_a_device_stuck_with_its_motion_flag_on_gets_a_notice(vigil, kafka, services) -> None:
@@ -209,11 +194,11 @@ async def test_a_device_stuck_with_its_motion_flag_on_gets_a_notice(vigil, kafka
     assert not [e for e in events if e["status"] in ("open", "escalated")]  # a notice, not an alarm
 
 
-def alerts_of(vigil, predicate, until) -> list[dict]:
-    """The events `vigil alerts --from-beginning --json` prints that match,
-    once `until` holds for them."""
+def alerts_of(vigil, predicate, until, flag: str = "--json") -> list[dict]:
+    """The lines `vigil alerts --from-beginning FLAG` prints that match, once
+    `until` holds for them."""
     tail = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "alerts", "--from-beginning", "--json"],
+        [sys.executable, "-m", "app.cli", "alerts", "--from-beginning", flag],
         env=vigil.env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

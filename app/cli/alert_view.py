@@ -18,7 +18,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import TopicAuthorizationFailedError
 
-from app.core.fhir import detected_issue, heading
+from app.core.fhir import detected_issue, heading, signal_words
 from app.infra import preflight
 from app.infra.kafka_security import aiokafka_options
 from app.infra.runtime import write_line
@@ -57,8 +57,7 @@ def describe(event: dict[str, Any]) -> str:
         share = f"{ev.get('artifact_share', 0):.0%}"
         return f"{head}  {share} of recent {channels} values are artifacts; kept out of detection"
     if event.get("kind") == "no_signal":
-        why = "only values flagged as moving" if ev.get("cause") == "motion" else "no signal"
-        return f"{head}  {ev.get('vital')} signal {ev.get('signal')} ({why} since {ev.get('since')})"
+        return f"{head}  {signal_words(ev)}"
     if event.get("kind") == "baseline_drift":
         verb = "adopted" if ev.get("adopted") else "not adopted (unsafe level)"
         return f"{head}  {ev.get('vital')} {ev.get('from')} -> {ev.get('to')}, {verb}"

@@ -226,6 +226,13 @@ def heading(evidence: dict[str, Any]) -> str:
     return "; ".join(parts) or "heading for a dangerous range"
 
 
+def signal_words(evidence: dict[str, Any]) -> str:
+    """A `no_signal` notice's evidence in words (also `vigil alerts`' line):
+    the channel, lost or restored, and since when it had no usable value."""
+    why = "only values flagged as moving" if evidence.get("cause") == "motion" else "no signal"
+    return f"{evidence.get('vital')} signal {evidence.get('signal')} ({why} since {evidence.get('since')})"
+
+
 def _signed(change: Any) -> str:
     return f"{change:+}" if isinstance(change, int | float) and not isinstance(change, bool) else str(change)
 
@@ -287,7 +294,5 @@ def _detail(alert: dict[str, Any], evidence: dict[str, Any]) -> str:
         share = evidence.get("artifact_share")
         return f"{status}: {share} of recent values of {_channels(evidence)} are artifacts"
     if alert.get("kind") == "no_signal":
-        vital, since = evidence.get("vital"), evidence.get("since")
-        why = "only values flagged as moving" if evidence.get("cause") == "motion" else "no signal"
-        return f"{status}: {vital} signal {evidence.get('signal')} ({why} since {since})"
+        return f"{status}: {signal_words(evidence)}"
     return f"{status}: {evidence.get('vital')} baseline {evidence.get('from')} -> {evidence.get('to')}"

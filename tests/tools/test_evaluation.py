@@ -85,6 +85,11 @@ def test_window_score_rewards_early_detection_and_penalises_false_positives() ->
     long_after = nab_score(window, [T0 + DAY + 10 * MINUTE, T0 + 2 * DAY])
     assert early > just_after > long_after > before
     assert before == pytest.approx(early - 0.11)
+    # A false positive weeks after a two-hour window costs the whole A_FP
+    # (the sigmoid's exp overflowed there: `vigil evaluate --days 28` crashed).
+    spike = [Event("spike", T0 + DAY, T0 + DAY + 120 * MINUTE)]
+    weeks_after = nab_score(spike, [T0 + DAY + 10 * MINUTE, T0 + 20 * DAY])
+    assert weeks_after == pytest.approx(nab_score(spike, [T0 + DAY + 10 * MINUTE]) - 0.11)
 
 
 def test_normalised_window_score_is_0_for_silence_and_100_for_perfect() -> None:

@@ -174,8 +174,9 @@ def _per(count: float, days: float) -> float | None:
 
 def _sigmoid(y: float) -> float:
     """NAB's scaled sigmoid: 0.987 at y = -1 (a window's start), 0 at its end
-    (y = 0), tending to -1 long after it."""
-    return 2 / (1 + math.exp(5 * y)) - 1
+    (y = 0), tending to -1 long after it (exactly -1 from y = 100 on, where
+    exp would overflow: a false alert days after a two-hour window)."""
+    return 2 / (1 + math.exp(5 * y)) - 1 if y < 100 else -1.0
 
 
 def nab_score(windows: list[Event], detections: list[int]) -> float:

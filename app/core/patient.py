@@ -68,6 +68,7 @@ from app.core.model import (
     WARMUP_MIN,
     WARMUP_MS,
     Baseline,
+    weekday,
 )
 from app.core.records import ReadingBatch
 from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
@@ -841,6 +842,8 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
     scored, z_scores = r.scored, r.z
     angle = (ts % DAY_MS) * _RADIANS_PER_MS  # the time of day, for daily profiles
     cos_t, sin_t = math.cos(angle), math.sin(angle)
+    today = ts // DAY_MS  # for weekly profiles
+    day = weekday(ts)
     for name, x in r.clean.items():
         if x.__class__ not in _NUMBERS or (bad and name in bad):
             continue  # consciousness (a letter), oxygen (a flag), or a bad channel
@@ -850,6 +853,9 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
         baseline = baselines.get(name)
         if baseline is None:
             baseline = baselines[name] = Baseline.prior(name, x)
+        weekly = baseline.weekly
+        if weekly is not None and today > weekly[11]:
+            baseline.roll_week(today)  # a new day: yesterday's mean may put the weekly profile in use
         mean, sd, daily = baseline.mean, baseline.sd, baseline.daily
         cadence = entry[2]
         if cadence >= PROFILE_MAX_CADENCE_MS:
@@ -858,6 +864,9 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
             c, si = cos_t, sin_t
             if daily is not None:  # `Baseline.forecast`, inline
                 mean += daily[0] * cos_t + daily[1] * sin_t
+        week = baseline.week
+        if week is not None:  # ... and its weekly profile
+            mean += week[day]
         n = baseline.var.n
         warm = n >= WARMUP_MIN and n * cadence >= WARMUP_MS  # `Baseline.warm`, inline
         z = (x - mean) / sd
@@ -971,7 +980,7 @@ def _drift(
     can become the normal it is scored against). Either way a notice says
     so."""
     angle = (r.ts % DAY_MS) * _RADIANS_PER_MS  # the level is the forecast's mean, without the daily profile
-    level = baseline.drift_level(x, math.cos(angle), math.sin(angle))
+    level = baseline.drift_level(x, math.cos(angle), math.sin(angle), r.ts)
     moved = (level - old_mean) / baseline.sd  # in the vital's SDs, before any adoption
     safe_level = _SAFE_LEVEL.get(name)
     shift = state.shifts.get(name)

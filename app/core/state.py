@@ -33,12 +33,21 @@ Version 6, one JSON object:
      "d" (only when not empty): {vital: [event time of its latest drift in its deteriorating
                      direction (ms), the mean it drifted from, the level it drifted to]},
      "m" (only when not empty): {channel the device flags as moving: [event time of the first
-                     value of its run that came only flagged (ms), 1 if a notice said so, else 0]}}
+                     value of its run that came only flagged (ms), 1 if a notice said so, else 0]},
+     "w" (only when not empty): {channel whose weekly profile has begun learning: base64 of
+                     little-endian IEEE 754 doubles [its seven offsets (Monday first), the trailing
+                     level, mean squared error of the day deviations without the profile, with it,
+                     days closed (negated while in use), the day being accumulated (days since
+                     1970, UTC), the mean so far of its values less their daily profile, how many]
+                     (`app.core.model.WEEKLY_FIELDS`)}}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
 the rest and leaves it out, so it needed no new version; so did "m"
-(`app.core.patient._motion`), read as no channel moving when absent. "s" is new in
+(`app.core.patient._motion`), read as no channel moving when absent, and "w"
+(`app.core.model.Baseline.weekly`), read as no weekly profile learned yet: a
+worker that predates it leaves it out, and the profile starts learning
+afresh. "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -72,7 +81,7 @@ import orjson
 
 from app.core.alerts import Kind, OpenAlert, Severity
 from app.core.errors import StateError
-from app.core.model import GENERIC_FIELDS, Baseline
+from app.core.model import GENERIC_FIELDS, WEEKLY_FIELDS, Baseline
 from app.core.stats import PageHinkley, RunningVar
 from app.core.vitals import MOVED, NAMED, NUMERIC
 
@@ -101,6 +110,7 @@ _PACK_PROFILE = struct.Struct(f"<{_BASE_FIELDS + _PROFILE_FIELDS}d")
 # and carries its generic block: var.n, var.mean, var.m2, recent level, the six
 # of Page-Hinkley, the profile's five, the generic block's six.
 _PACK_CUSTOM = struct.Struct(f"<{4 + 6 + _PROFILE_FIELDS + GENERIC_FIELDS}d")
+_PACK_WEEKLY = struct.Struct(f"<{WEEKLY_FIELDS}d")
 
 
 @dataclass(slots=True)
@@ -129,13 +139,22 @@ class PatientState:
 
 
 def encode(state: PatientState) -> bytes:
-    """The state's bytes, at most `MAX_STATE_BYTES`. Only custom channels
-    can be dropped to fit: first their learned baselines, least recently
-    updated first (the channel then learns afresh), then their latest
-    values; a state that still does not fit raises `StateError`."""
+    """The state's bytes, at most `MAX_STATE_BYTES`. What can be dropped to
+    fit, in this order: weekly profiles (custom channels' first, then the
+    vitals'; each learns afresh), custom channels' learned baselines, least
+    recently updated first (the channel then learns afresh), then their
+    latest values; a state that still does not fit raises `StateError`."""
     data = _encode(state)
     if len(data) <= MAX_STATE_BYTES:
         return data
+    custom = [k for k in state.latest if k not in CATALOGUE]  # least recently updated first
+    for name in custom + [k for k in state.baselines if k in CATALOGUE]:
+        b = state.baselines.get(name)
+        if b is not None and b.weekly is not None:
+            b.forget_week(state.last_ts)
+            data = _encode(state)
+            if len(data) <= MAX_STATE_BYTES:
+                return data
     for name in [k for k in state.latest if k not in CATALOGUE]:  # least recently updated first
         state.baselines.pop(name, None)
         data = _encode(state)
@@ -155,12 +174,14 @@ def decode(data: bytes) -> PatientState:
         obj = orjson.loads(data)
         if obj.get("v") not in _READABLE_VERSIONS:
             raise StateError("unknown patient state version")
+        baselines = _baselines(obj["b"], obj["v"])
+        _weekly(obj.get("w", {}), baselines)
         return PatientState(
             count=obj["n"],
             last_ts=obj["t"],
             last_id=obj.get("i", ""),
             quality=_quality(obj) if obj["v"] >= 4 else {},
-            baselines=_baselines(obj["b"], obj["v"]),
+            baselines=baselines,
             latest={name: _latest(entry) for name, entry in obj["l"].items()},
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
             shifts=_shifts(obj.get("s", {})) if obj["v"] >= 5 else {},
@@ -200,6 +221,9 @@ def _encode(state: PatientState) -> bytes:
         obj["d"] = state.drifting
     if state.moving:  # as rare: a device stuck with its motion flag on
         obj["m"] = state.moving
+    weekly = {name: _pack_weekly(b.weekly) for name, b in state.baselines.items() if b.weekly is not None}
+    if weekly:  # channels learned for a day or more
+        obj["w"] = weekly
     return orjson.dumps(obj)
 
 
@@ -216,6 +240,26 @@ def _pack(b: Baseline) -> str:
     else:
         data = _PACK_PROFILE.pack(*base, *p) if p[4] else _PACK_BASE.pack(*base)
     return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def _pack_weekly(weekly: list[float]) -> str:
+    return binascii.b2a_base64(_PACK_WEEKLY.pack(*weekly), newline=False).decode("ascii")
+
+
+def _weekly(obj: dict[str, Any], baselines: dict[str, Baseline]) -> None:
+    """Give each baseline its weekly profile ("w"), if it has one."""
+    for name, text in obj.items():
+        b = baselines.get(name)
+        if b is None:
+            raise StateError("weekly profile of a channel without a baseline")
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+        if len(data) != _PACK_WEEKLY.size:
+            raise StateError("weekly profile of an unknown shape")
+        weekly = list(_PACK_WEEKLY.unpack(data))
+        if not all(math.isfinite(v) for v in weekly):
+            raise StateError("weekly profile with a value that is not a number")
+        b.weekly = weekly
+        b.week = weekly if weekly[10] < 0.0 else None
 
 
 def _unpack(text: str) -> list[float]:

@@ -44,10 +44,11 @@ DEFAULTS = {"generic": (20, None), "ward": (3, "heart_rate")}  # cohort -> (seri
 COLOURS = {"anomaly": "tab:red", "signal_quality": "tab:orange", "trend": "tab:purple", "news2": "tab:blue"}
 
 
-def series(cohort: str, seed: int, index: int, patients: int = 60) -> SimPatient:
-    """Series `index` of the cohort as `vigil evaluate` builds it (its default days and size)."""
+def series(cohort: str, seed: int, index: int, patients: int = 60, days: float | None = None) -> SimPatient:
+    """Series `index` of the cohort as `vigil evaluate` builds it (its default size, and days
+    unless given, as `vigil evaluate --days`)."""
     c = evaluation.COHORTS[cohort]
-    population = c.build(max(patients, index + 1), c.days, seed)
+    population = c.build(max(patients, index + 1), c.days if days is None else days, seed)
     return population[index]
 
 
@@ -81,7 +82,7 @@ def _before(state: patient_state.PatientState, channel: str, ts: int) -> dict[st
     angle = (ts % DAY_MS) * 2 * math.pi / DAY_MS
     return {
         "mean": b.mean,
-        "forecast": b.forecast(math.cos(angle), math.sin(angle)),
+        "forecast": b.forecast(math.cos(angle), math.sin(angle), ts),
         "sd": b.sd,
         "copy": _copy(channel, b),  # as it was: its warm-up, and its surprise for this z
         "mark": (b.recent, b.ph.n, id(b.ph)),
@@ -353,10 +354,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--index", type=int, help="which series of the cohort (default: generic 20, ward 3)")
     parser.add_argument("--channel", help="default: the series' custom channel (generic), heart_rate (ward)")
+    parser.add_argument("--days", type=float, help="days per series (default: the cohort's own)")
     parser.add_argument("--out", type=Path, default=OUT, help="the PNG; the JSON goes beside it")
     args = parser.parse_args()
+    if args.days is not None and args.days <= 0:
+        print("--days must be above 0", file=sys.stderr)
+        return 2
     index = DEFAULTS[args.cohort][0] if args.index is None else args.index
-    p = series(args.cohort, args.seed, index)
+    p = series(args.cohort, args.seed, index, days=args.days)
     channel = args.channel or DEFAULTS[args.cohort][1] or p.profile
     if not any(channel in r["vitals"] for r in p.readings):
         print(f"series {index} of {args.cohort} has no channel {channel!r}", file=sys.stderr)
@@ -364,7 +369,8 @@ def main() -> int:
     config = core.Config()
     traced = trace(p, channel, config)
     title = (
-        f"load-tests/model_figure.py: {args.cohort} cohort, seed {args.seed}, series {index} ({channel}); "
+        f"load-tests/model_figure.py: {args.cohort} cohort, seed {args.seed}, series {index} ({channel})"
+        f"{f', {args.days:g} days' if args.days is not None else ''}; "
         f"grey: labelled windows, shaded colour: alerts open"
     )
     plot(p, channel, traced, config, title, args.out)
@@ -374,6 +380,7 @@ def main() -> int:
         "cohort": args.cohort,
         "seed": args.seed,
         "index": index,
+        "days": args.days,
         "channel": channel,
         "config": {
             "z_alert": config.z_alert,

@@ -7,6 +7,7 @@ of Vigil's own code, as an alert consumer would.
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import threading
@@ -14,10 +15,14 @@ import time
 import urllib.request
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from app.core.records import Reading, encode_readings, partition_for, pseudonym
 from tests.conftest import ROOT, read_topic
+from tests.core.test_cadence import iso_ms
+from tests.core.test_weekly import CHANNEL, value
 
 pytestmark = pytest.mark.integration
 
@@ -219,3 +224,54 @@ def alerts_of(vigil, predicate, until, flag: str = "--json") -> list[dict]:
         stop.cancel()
         tail.terminate()
         assert tail.wait(30) == 0
+
+
+@pytest.mark.vigil_env(VIGIL_NEWS2_SUSTAIN_S="0")
+async def test_a_weekly_rhythm_stops_alerting_once_it_has_come_round_twice(vigil, kafka, services) -> None:
+    """Another system writes five weeks of a custom metric to `vigil.readings`
+    (docs/protocol.md: version 1 records keyed by the patient's pseudonym),
+    one record a day, a reading every 10 minutes, the weekend 20 % lower. The
+    worker alerts at the first weekends' edges and, once the weekly profile
+    is in use, at no later one (docs/evaluation.md, "A weekly profile")."""
+    vigil.run("devices", "add", "weekly-feed", "--patient", "WEEKLY-PATIENT")
+    subject = pseudonym(bytes.fromhex((vigil.home / "pseudonym.key").read_text()), "WEEKLY-PATIENT")
+    day_ms, step = 86_400_000, 600_000
+    today = int(time.time() * 1000) // day_ms
+    monday = (today - 42 - (today + 3) % 7) * day_ms  # a Monday 00:00 UTC six weeks ago
+    rng = random.Random(11)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
+    await producer.start()
+    try:
+        seq = 0
+        for day in range(35):
+            readings = []
+            for t in range(monday + day * day_ms, monday + (day + 1) * day_ms, step):
+                readings.append(Reading(seq, t, {CHANNEL: value(rng, t)}))
+                seq += 1
+            if day == 34:  # the end, marked by a reading NEWS2 alerts on at once
+                readings.append(Reading(seq, readings[-1].ts_ms + 60_000, {"heart_rate": 146, "spo2": 84}))
+            record = encode_readings("weekly-feed", subject, readings[-1].ts_ms + 1_000, readings)
+            await producer.send_and_wait(
+                "vigil.readings", record, key=subject.encode(), partition=partition_for(subject.encode(), 4)
+            )
+    finally:
+        await producer.stop()
+
+    events = alerts_of(
+        vigil,
+        lambda e: e["patient"] == "WEEKLY-PATIENT",
+        lambda seen: any(e["kind"] == "news2" and e["status"] == "open" for e in seen),
+    )
+    edges = {
+        week: [
+            e for e in events
+            if e["kind"] == "anomaly" and e["status"] == "open"
+            and any(
+                edge <= iso_ms(e["event_time"]) < edge + 2 * 3_600_000
+                for edge in (monday + (7 * week + 5) * day_ms, monday + 7 * (week + 1) * day_ms)
+            )
+        ]
+        for week in range(5)
+    }  # fmt: skip
+    assert edges[0], f"the first weekend alerts at its edges: {events}"
+    assert edges[2] == edges[3] == edges[4] == [], edges

@@ -94,7 +94,9 @@ DAY_MS = 24 * 60 * 60 * 1000
 # precise enough for one week's offsets to be checked against the next. A
 # scale's one value each morning is not: tried on the `home` cohort, the
 # profile came and went on noise, and decompensations were caught later (in
-# time 0.438 -> 0.375 and 0.231 -> 0.192, seeds 2026 and 7).
+# time 0.438 -> 0.375 and 0.231 -> 0.192, seeds 2026 and 7). A channel
+# whose cadence grows past twice that (a wearable now worn once a day)
+# drops its profile.
 # It begins the day a channel's daily profile comes into use (the channel has
 # been learned for a day). At the end of each day, the mean of its values less
 # their daily profile is compared with a trailing level (the day means less
@@ -412,6 +414,8 @@ class Baseline:
                     self._explain_spread()
                 if wk is None and 0.0 < cadence_ms <= WEEKLY_MAX_CADENCE_MS:  # learned for a day
                     self.weekly = [0.0] * 11 + [float(ts_ms // DAY_MS), 0.0, 0.0]
+                elif wk is not None and cadence_ms > 2 * WEEKLY_MAX_CADENCE_MS:  # now read too seldom
+                    self.forget_week(ts_ms)
         z = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         # `PageHinkley.update(z, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA, w)`, inline (the
         # hot path), the same operations in the same order. Evidence counts per minute of event time

@@ -115,6 +115,19 @@ def test_a_channel_read_once_a_day_has_no_weekly_profile() -> None:
     assert p.state.baselines["weight"].weekly is None
 
 
+def test_a_channel_that_comes_to_be_read_once_a_day_drops_its_weekly_profile() -> None:
+    """Read every 10 minutes for three weeks, the profile is in use; read
+    once a day afterwards, its day means are single values, and it goes."""
+    rng = random.Random(17)
+    p = Timed()
+    run(p, rng, MONDAY, MONDAY + 3 * 7 * DAY)
+    assert p.state.baselines[CHANNEL].week is not None
+    for day in range(21, 35):
+        t = MONDAY + day * DAY + 9 * HOUR
+        p.read(t, {CHANNEL: value(rng, t)})
+    assert p.state.baselines[CHANNEL].weekly is None
+
+
 def test_the_weekly_profile_survives_the_state_round_trip() -> None:
     """A worker that restarts from the changelog mid-day (the day's mean
     half accumulated, the profile in use) raises the very same events."""

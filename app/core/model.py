@@ -615,6 +615,9 @@ class Baseline:
             for k in range(7):
                 w[k] -= shift
             w[7] += shift
+            if on:  # ... and to the forecast's mean, so that no forecast moves
+                self.var.mean += shift
+                self._refresh()
         w[10] = -n if on else n
         if not on and n >= WEEKLY_AFTER_DAYS and w[9] < WEEKLY_GAIN * w[8]:
             self._switch_week(i, True)

@@ -39,13 +39,20 @@ def test_chosen_ports_that_are_taken_are_chosen_again(monkeypatch, tmp_path) -> 
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         taken = busy.getsockname()[1]
-        free = iter([taken, 40001, 40002, 40003])
+        # Ports the system says are free now (fixed numbers such as 40002
+        # were sometimes in use on a shared CI machine, and the test ran out).
+        others: list[int] = []
+        while len(others) < 3:
+            port = kafka_local._choose_port()
+            if port != taken and port not in others:
+                others.append(port)
+        free = iter([taken, *others])
         monkeypatch.setattr(kafka_local, "_choose_port", lambda: next(free))
         broker = LocalKafka(tmp_path)
         assert broker.bootstrap == f"127.0.0.1:{taken}"
         broker.start()
-    assert started == [(40002, 40003)]
-    assert broker.bootstrap == "127.0.0.1:40002"
+    assert started == [(others[1], others[2])]
+    assert broker.bootstrap == f"127.0.0.1:{others[1]}"
 
 
 def test_an_explicit_port_the_broker_cannot_bind_is_one_port_in_use(monkeypatch, tmp_path) -> None:

@@ -174,8 +174,7 @@ def decode(data: bytes) -> PatientState:
         obj = orjson.loads(data)
         if obj.get("v") not in _READABLE_VERSIONS:
             raise StateError("unknown patient state version")
-        baselines = _baselines(obj["b"], obj["v"])
-        _weekly(obj.get("w", {}), baselines)
+        baselines = _baselines(obj["b"], obj["v"], obj.get("w", {}))
         return PatientState(
             count=obj["n"],
             last_ts=obj["t"],
@@ -246,20 +245,14 @@ def _pack_weekly(weekly: list[float]) -> str:
     return binascii.b2a_base64(_PACK_WEEKLY.pack(*weekly), newline=False).decode("ascii")
 
 
-def _weekly(obj: dict[str, Any], baselines: dict[str, Baseline]) -> None:
-    """Give each baseline its weekly profile ("w"), if it has one."""
-    for name, text in obj.items():
-        b = baselines.get(name)
-        if b is None:
-            raise StateError("weekly profile of a channel without a baseline")
-        data = base64.b64decode(text.encode("ascii"), validate=True)
-        if len(data) != _PACK_WEEKLY.size:
-            raise StateError("weekly profile of an unknown shape")
-        weekly = list(_PACK_WEEKLY.unpack(data))
-        if not all(math.isfinite(v) for v in weekly):
-            raise StateError("weekly profile with a value that is not a number")
-        b.weekly = weekly
-        b.week = weekly if weekly[10] < 0.0 else None
+def _unpack_weekly(text: str) -> list[float]:
+    data = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(data) != _PACK_WEEKLY.size:
+        raise StateError("weekly profile of an unknown shape")
+    weekly = list(_PACK_WEEKLY.unpack(data))
+    if not all(math.isfinite(v) for v in weekly):
+        raise StateError("weekly profile with a value that is not a number")
+    return weekly
 
 
 def _unpack(text: str) -> list[float]:
@@ -274,15 +267,23 @@ def _unpack(text: str) -> list[float]:
     raise StateError("baseline of an unknown shape")
 
 
-def _baselines(obj: dict[str, Any], version: int) -> dict[str, Baseline]:
+def _baselines(obj: dict[str, Any], version: int, weekly: dict[str, Any]) -> dict[str, Baseline]:
+    """The baselines ("b"), each with its weekly profile ("w") if it has one."""
     if sum(name not in CATALOGUE for name in obj) > MAX_CUSTOM_CHANNELS:
         raise StateError("baselines of too many custom channels")
+    if any(name not in obj for name in weekly):
+        raise StateError("weekly profile of a channel without a baseline")
     return {
-        name: _baseline(name, _unpack(values) if version >= 4 else values) for name, values in obj.items()
+        name: _baseline(
+            name,
+            _unpack(values) if version >= 4 else values,
+            _unpack_weekly(weekly[name]) if name in weekly else None,
+        )
+        for name, values in obj.items()
     }
 
 
-def _baseline(name: str, values: list[float]) -> Baseline:
+def _baseline(name: str, values: list[float], weekly: list[float] | None = None) -> Baseline:
     if not isinstance(name, str) or not name or name in CATALOGUE and name not in NUMERIC:
         raise StateError("baseline of an unknown vital")
     n, mean, m2, prior_mean, prior_sd, recent, ph_n, ph_mean, inc, dec, min_inc, max_dec = values[:12]
@@ -304,6 +305,7 @@ def _baseline(name: str, values: list[float]) -> Baseline:
         int(t_ms),
         profile,
         generic,
+        weekly,
     )
 
 

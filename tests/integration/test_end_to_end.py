@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from app.core.model import weekday
 from app.core.records import Reading, encode_readings, partition_for, pseudonym
 from tests.conftest import ROOT, read_topic
 from tests.core.test_cadence import iso_ms
@@ -237,7 +238,7 @@ async def test_a_weekly_rhythm_stops_alerting_once_it_has_come_round_twice(vigil
     subject = pseudonym(bytes.fromhex((vigil.home / "pseudonym.key").read_text()), "WEEKLY-PATIENT")
     day_ms, step = 86_400_000, 600_000
     today = int(time.time() * 1000) // day_ms
-    monday = (today - 42 - (today + 3) % 7) * day_ms  # a Monday 00:00 UTC six weeks ago
+    monday = (today - 42 - weekday(today * day_ms)) * day_ms  # a Monday 00:00 UTC six weeks ago
     rng = random.Random(11)
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
     await producer.start()

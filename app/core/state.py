@@ -155,12 +155,12 @@ def encode(state: PatientState) -> bytes:
             data = _encode(state)
             if len(data) <= MAX_STATE_BYTES:
                 return data
-    for name in [k for k in state.latest if k not in CATALOGUE]:  # least recently updated first
+    for name in custom:
         state.baselines.pop(name, None)
         data = _encode(state)
         if len(data) <= MAX_STATE_BYTES:
             return data
-    for name in [k for k in state.latest if k not in CATALOGUE]:
+    for name in custom:
         del state.latest[name]
         state.shifts.pop(name, None)
     data = _encode(state)
@@ -174,13 +174,12 @@ def decode(data: bytes) -> PatientState:
         obj = orjson.loads(data)
         if obj.get("v") not in _READABLE_VERSIONS:
             raise StateError("unknown patient state version")
-        baselines = _baselines(obj["b"], obj["v"], obj.get("w", {}))
         return PatientState(
             count=obj["n"],
             last_ts=obj["t"],
             last_id=obj.get("i", ""),
             quality=_quality(obj) if obj["v"] >= 4 else {},
-            baselines=baselines,
+            baselines=_baselines(obj["b"], obj["v"], obj.get("w", {})),
             latest={name: _latest(entry) for name, entry in obj["l"].items()},
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
             shifts=_shifts(obj.get("s", {})) if obj["v"] >= 5 else {},

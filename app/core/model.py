@@ -359,20 +359,19 @@ class Baseline:
             count = n + 1.0 if n < MEMORY_MIN or cadence_ms <= 0 or n * cadence_ms < MEMORY_MS else n
             a = 1.0 / count
             limit = learn_below * sd
+            day = ts_ms // DAY_MS
             wk = self.weekly
-            if wk is not None and ts_ms // DAY_MS > wk[11]:  # `app.core.patient._model` has rolled it already
-                self.roll_week(ts_ms // DAY_MS)
+            if wk is not None and day > wk[11]:  # `app.core.patient._model` has rolled it already
+                self.roll_week(day)
             mean0 = var.mean
             level = x - mean0
             daily = self.daily
             r0 = level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
-            if (
-                wk is not None and ts_ms // DAY_MS == wk[11]
-            ):  # the day's mean (older days' values are not counted)
+            if wk is not None and day == wk[11]:  # the day's mean (older days' values are not counted)
                 wk[13] += 1.0
                 wk[12] += (r0 + mean0 - wk[12]) / wk[13]
             week = self.week
-            d = r0 - week[(ts_ms // DAY_MS + _EPOCH_WEEKDAY) % 7] if week is not None else r0
+            d = r0 - week[(day + _EPOCH_WEEKDAY) % 7] if week is not None else r0
             if d > limit:
                 d = limit
             elif d < -limit:
@@ -413,7 +412,7 @@ class Baseline:
                 if explain:
                     self._explain_spread()
                 if wk is None and 0.0 < cadence_ms <= WEEKLY_MAX_CADENCE_MS:  # learned for a day
-                    self.weekly = [0.0] * 11 + [float(ts_ms // DAY_MS), 0.0, 0.0]
+                    self.weekly = [0.0] * 11 + [float(day), 0.0, 0.0]
                 elif wk is not None and cadence_ms > 2 * WEEKLY_MAX_CADENCE_MS:  # now read too seldom
                     self.forget_week(ts_ms)
         z = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z

@@ -149,8 +149,9 @@ ABSOLUTE_FLOOR = 1e-9
 #  while the last value was at it (`Baseline.surprise`)].
 GENERIC_FIELDS = 7
 # A channel whose runs of values at the anomaly threshold begin more often than
-# this (per value, with the baseline's memory) is heavy-tailed: one such value
-# alone is not its own confirmation (see `app.core.patient._anomaly`).
+# this (per value, with the memory `SPIKE_MEMORY_MIN` sets) is heavy-tailed:
+# one such value alone is not its own confirmation (see
+# `app.core.patient._anomaly`).
 SPIKE_RARE = 1e-3
 # A channel where such a run begins at one value in fifty or more (an hourly
 # job's spike, read every 5 minutes: one in twelve) is one its spread does not
@@ -159,6 +160,13 @@ SPIKE_RARE = 1e-3
 # values: an hour of congestion on one morning is one run, and the next
 # morning's is news again.
 SPIKE_ROUTINE = 2e-2
+# The rate's memory, in values, is at least this, so that one run is never a
+# rate: with a day's memory, a channel read hourly (24 values, or MEMORY_MIN)
+# took one spike for one value in thirty, "routine", and for the next 15
+# hours a real change raised nothing. At 75 one run counts one in 75, two
+# close together reach SPIKE_ROUTINE. Channels read every 20 minutes or more
+# often have a longer memory and are unaffected.
+SPIKE_MEMORY_MIN = 1.5 / SPIKE_ROUTINE
 # Calibrated surprise (anomaly likelihood, as in Numenta's HTM detector): the
 # raw score of a value is its |z| against the forecast (capped), smoothed over
 # about ten readings as Numenta's short window is (SURPRISE_ALPHA); that short mean is compared
@@ -500,7 +508,7 @@ class Baseline:
         # spike begins 24 runs a day, a morning's hour of congestion one.
         rate = g[6] if g[6] >= 0.0 else -g[6]
         begun = far and math.copysign(1.0, g[6]) > 0.0
-        rate += ((1.0 if begun else 0.0) - rate) / count
+        rate += ((1.0 if begun else 0.0) - rate) / (count if count > SPIKE_MEMORY_MIN else SPIKE_MEMORY_MIN)
         g[6] = -rate if far else rate
         raw = z if z >= 0.0 else -z
         short = g[0] + SURPRISE_ALPHA * ((raw if raw < SURPRISE_CAP else SURPRISE_CAP) - g[0])

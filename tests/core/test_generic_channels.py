@@ -246,3 +246,33 @@ def test_eight_custom_channels_with_their_generic_blocks_fit_the_state_bound() -
     assert len(data) <= patient_state.MAX_STATE_BYTES
     decoded = patient_state.decode(data)
     assert all(decoded.baselines[f"custom_metric_{j}"].generic is not None for j in range(8))
+
+
+def test_one_far_run_on_an_hourly_channel_does_not_make_far_values_its_normal() -> None:
+    """A metric read once an hour: a spike one morning, and that evening the
+    level jumps by six spreads and stays. A run of far values begun at one
+    value in fifty or more makes such values a channel's normal (above), but
+    one run is no rate: on a channel whose memory is a day of values (24 an
+    hour apart), one spike counted as one in thirty, and for the next 15
+    hours a real change raised nothing. The jump opens an anomaly by its
+    second reading."""
+    rng = random.Random(11)
+    p = Patient()
+    step = HOUR
+    n = 4 * DAY // step  # learned, and too young for its calibrated surprise (`SURPRISE_AFTER`)
+    for i in range(n):
+        p.read(T0 + i * step, {"queue_depth": round(metric(rng, T0 + i * step), 3)})
+    assert p.onsets("anomaly") == []
+    spike = n + 2
+    shift = spike + 8
+    for i in range(n, shift + 6):
+        t = T0 + i * step
+        value = metric(rng, t)
+        baseline = p.state.baselines["queue_depth"]
+        if i == spike:
+            value += 6.5 * baseline.sd
+        elif i >= shift:
+            value += 60.0  # six spreads of the values above, and it stays
+        p.read(t, {"queue_depth": round(value, 3)})
+    assert [int(e["_seq"]) for e in p.onsets("anomaly", since=n)][:1] == [spike]
+    assert any(shift <= int(e["_seq"]) <= shift + 1 for e in p.onsets("anomaly", since=spike + 1))

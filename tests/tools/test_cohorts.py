@@ -35,6 +35,19 @@ def test_ward_clean_is_the_cohort_evaluate_always_ran() -> None:
         assert not p.artifacts
 
 
+def test_every_labelled_ward_deterioration_has_readings_to_show_it() -> None:
+    """A deterioration that lies in a dropout (the monitor off for up to an
+    hour) is not in the data: no method could catch it, so it is not
+    labelled, as artifacts in a dropout are not. Seed 7 has one, read once
+    6 s after its onset."""
+    for seed in (2026, 7, 99):
+        for p in ward.cohort(60, 1.0, seed):
+            times = [r["ts"] for r in p.readings]
+            for e in p.events:
+                assert sum(e.onset_ms <= t <= e.end_ms for t in times) >= 2, (seed, p.subject, e)
+    assert sum(len(p.events) for p in ward.cohort(60, 1.0, 7)) == 28  # 29 drawn, one in a dropout
+
+
 def test_ward_artifacts_are_laid_over_the_same_physiology_and_labelled() -> None:
     clean = ward.cohort(30, 1.0, seed=5)
     dirty = ward.with_artifacts(ward.cohort(30, 1.0, seed=5), seed=5)

@@ -317,20 +317,23 @@ class Worker:
             await self.dead_letter(exc, value, message)
             return []
         alerted: list[bytes] = []
+        tally = _Tally()
         for index, frame in enumerate(frames):
             try:
                 if not isinstance(frame, ReadingBatch):
                     raise frame
-                key = await self.handle(frame, partition)
+                key = await self.handle(frame, partition, tally)
             except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
                 await self.dead_letter(exc, value, message, index if len(frames) > 1 else None)
                 continue
             if key is not None:
                 alerted.append(key)
+        tally.record()
         return alerted
 
-    async def handle(self, batch: ReadingBatch, partition: int | None) -> bytes | None:
-        """Process one frame; the patient's key when it sent alert events."""
+    async def handle(self, batch: ReadingBatch, partition: int | None, tally: _Tally) -> bytes | None:
+        """Process one frame, adding its metrics to its record's `tally`; the
+        patient's key when it sent alert events."""
         started = time.perf_counter()
         structlog.contextvars.bind_contextvars(trace_id=batch.trace, partition=partition)
         subject = batch.patient  # the pseudonym; the real identifier never comes here
@@ -340,13 +343,12 @@ class Worker:
             change = self.unflushed.states.get(key)
             state = load_state(EncodedState(change.data) if change else self.patients.get(key))
         decoded = time.perf_counter()
-        _STAGE_DECODE.observe(decoded - started)
+        tally.decode += decoded - started
 
         result = core.process_record(state, batch, self.config, self.directory.patient(subject))
         encoded = patient_state.encode(state)  # bounded (MAX_STATE_BYTES); raises StateError otherwise
         scored = time.perf_counter()
-        _record_outcome(batch.readings, result, scored - decoded)
-        _STAGE_SCORE.observe(scored - decoded)
+        tally.add(batch.readings, result, scored - decoded)
 
         if result.events:
             await self.emit(key, result.events, batch.received_ms)
@@ -356,7 +358,7 @@ class Worker:
             self.unflushed.states[key] = Change(partition, encoded)
         self.decoded.put(key, state)
         log.debug("record processed", count=len(batch.readings), events=len(result.events))
-        _STAGE_EMIT.observe(time.perf_counter() - scored)
+        tally.emit += time.perf_counter() - scored
         return key if result.events else None
 
     # -- the record cache -----------------------------------------------------------
@@ -640,18 +642,49 @@ def _page(handler: Any) -> Any:
     return view
 
 
-def _record_outcome(readings: list[dict[str, Any]], result: core.RecordOutcome, seconds: float) -> None:
-    """Metrics counted in the core, recorded once per record: three
-    Prometheus updates per reading cost about a fifth of the core's time."""
-    if readings:
-        metrics.MODEL_UPDATE.observe(seconds / len(readings))
-        newest = max(r["ts"] for r in readings)
-        metrics.EVENT_TIME_LAG.observe(max(0.0, time.time() - newest / 1000))
-    for outcome_name, n in result.counts.items():
-        if n:
+class _Tally:
+    """One `vigil.readings` record's metrics, added up over its frames (one,
+    or several the gateway coalesced) and recorded once (`record`): the
+    metrics are per record (docs/operations.md), and seven Prometheus
+    updates per frame cost about a tenth of a coalesced record's time."""
+
+    __slots__ = ("frames", "decode", "score", "emit", "readings", "newest", "counts", "drifts")
+
+    def __init__(self) -> None:
+        self.frames = 0  # frames that reached the core
+        self.decode = self.score = self.emit = 0.0  # seconds, by stage
+        self.readings = 0
+        self.newest = 0  # the newest reading's device timestamp (ms)
+        self.counts: dict[str, int] = {}
+        self.drifts: list[str] = []
+
+    def add(self, readings: list[dict[str, Any]], result: core.RecordOutcome, seconds: float) -> None:
+        """A frame's outcome, counted in the core, and its time in the core."""
+        self.frames += 1
+        self.score += seconds
+        if readings:
+            self.readings += len(readings)
+            newest = max(r["ts"] for r in readings)
+            self.newest = newest if newest > self.newest else self.newest
+        counts = self.counts
+        for outcome_name, n in result.counts.items():
+            if n:
+                counts[outcome_name] = counts.get(outcome_name, 0) + n
+        self.drifts += result.drifts
+
+    def record(self) -> None:
+        if not self.frames:
+            return
+        _STAGE_DECODE.observe(self.decode)
+        _STAGE_SCORE.observe(self.score)
+        _STAGE_EMIT.observe(self.emit)
+        if self.readings:
+            metrics.MODEL_UPDATE.observe(self.score / self.readings)
+            metrics.EVENT_TIME_LAG.observe(max(0.0, time.time() - self.newest / 1000))
+        for outcome_name, n in self.counts.items():
             _OUTCOMES[outcome_name].inc(n)
-    for vital in result.drifts:
-        metrics.DRIFTS.labels(vital).inc()
+        for vital in self.drifts:
+            metrics.DRIFTS.labels(vital).inc()
 
 
 def _failure(exc: Exception) -> tuple[str, str]:

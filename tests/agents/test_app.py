@@ -15,6 +15,8 @@ from faust.types import TP
 from agents.app import Worker
 from agents.cache import Change
 from agents.codec import CODEC
+from app.core.protocol import Reading
+from app.core.records import encode_frames, encode_readings
 from app.core.state import PatientState
 from app.infra import metrics
 from app.infra.pseudonyms import PatientDirectory
@@ -367,3 +369,44 @@ async def test_a_partition_never_committed_is_read_from_its_first_record(tmp_pat
     assert partition.processed == [0, 1, 2]
     assert partition.sought == [(tp, 0)]
     assert thread.asked == ["committed", "beginning_offsets"]
+
+
+def _sample(name: str, labels: str = "") -> float:
+    wanted = dict(kv.split("=") for kv in labels.split(",")) if labels else {}
+    return metrics.WORKER.get_sample_value(name, wanted) or 0.0
+
+
+async def test_a_coalesced_record_is_timed_once_and_its_readings_counted_each(tmp_path: Path) -> None:
+    """A record of three frames (three patients the gateway coalesced) is
+    one record to the worker's per-record metrics (`vigil_worker_record_seconds`,
+    `vigil_worker_model_update_seconds`: one observation each), and three
+    readings to `vigil_worker_readings_total`; a frame that cannot be read is
+    dead-lettered alone and its neighbours counted."""
+    w = worker(tmp_path)
+    letters: list[bytes] = []
+
+    async def dead_letter(value: bytes) -> None:
+        letters.append(value)
+
+    w.dead_letters.send = dead_letter  # type: ignore[method-assign,assignment]
+    now = 1_764_435_600_000
+    frames = [
+        encode_readings(f"dev-{i}", f"p-{i}", now, [Reading(1, now - 1000, {"heart_rate": 70 + i})])
+        for i in range(3)
+    ]
+    value = encode_frames([frames[0], b'{"v":1}', frames[1], frames[2]])
+    before = {
+        "score": _sample("vigil_worker_record_seconds_count", "stage=score"),
+        "model": _sample("vigil_worker_model_update_seconds_count"),
+        "lag": _sample("vigil_worker_event_time_lag_seconds_count"),
+        "scored": _sample("vigil_worker_readings_total", "outcome=scored"),
+    }
+    await w.handle_record(value, _Message(5))
+    after = {
+        "score": _sample("vigil_worker_record_seconds_count", "stage=score"),
+        "model": _sample("vigil_worker_model_update_seconds_count"),
+        "lag": _sample("vigil_worker_event_time_lag_seconds_count"),
+        "scored": _sample("vigil_worker_readings_total", "outcome=scored"),
+    }
+    assert {k: after[k] - before[k] for k in before} == {"score": 1, "model": 1, "lag": 1, "scored": 3}
+    assert len(w.unflushed.states) == 3 and len(letters) == 1

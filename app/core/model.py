@@ -164,8 +164,8 @@ SPIKE_ROUTINE = 2e-2
 # rate: with a day's memory, a channel read hourly (24 values, or MEMORY_MIN)
 # took one spike for one value in thirty, "routine", and for the next 15
 # hours a real change raised nothing. At 75 one run counts one in 75, two
-# close together reach SPIKE_ROUTINE. Channels read every 20 minutes or more
-# often have a longer memory and are unaffected.
+# close together reach SPIKE_ROUTINE. Channels read every 19 minutes or more
+# often (75 values a day or more) are unaffected.
 SPIKE_MEMORY_MIN = 1.5 / SPIKE_ROUTINE
 # Calibrated surprise (anomaly likelihood, as in Numenta's HTM detector): the
 # raw score of a value is its |z| against the forecast (capped), smoothed over

@@ -266,18 +266,26 @@ class Progress:
             text = answer[1].decode()
         self.samples.append(((before + time.time()) / 2, readings_done(text)))
 
-    def span(self, total: int) -> tuple[float, float]:
-        """(first record processed, last record processed), epoch seconds."""
+    def span(self, total: int) -> tuple[float, float, int]:
+        """(first record processed, last record processed), epoch seconds,
+        and how many readings were processed before the first (not timed).
+        A worker whose /metrics answered only after it had begun has no
+        sample at 0: its first sample is then the start of the timing, and
+        the readings it already shows are left out of the rate (counted in,
+        60,000 readings once came out at 52,751/s, a run of 1.14 s that had
+        begun unseen)."""
         first = last = None
+        untimed = 0
         before = [None, *(t for t, _ in self.samples)]
         for t0, (t1, n1) in zip(before, self.samples, strict=False):
             if first is None and n1 > 0:
                 first = t1 if t0 is None else (t0 + t1) / 2
+                untimed = n1 if t0 is None else 0
             if last is None and n1 >= total:
                 last = t1 if t0 is None else (t0 + t1) / 2
         if first is None or last is None:
             raise RuntimeError(f"the worker's /metrics never showed {total} readings processed")
-        return first, last
+        return first, last, untimed
 
 
 # -- one variant ------------------------------------------------------------------
@@ -391,7 +399,7 @@ async def run_variant(
             raise RuntimeError(f"{name}: no /metrics")
         text = answer[1].decode()
         await progress.sample(web + "/metrics", text)
-        first, last = progress.span(readings_done(text))
+        first, last, untimed = progress.span(readings_done(text))
         outcomes = benchlib.metric(text, "vigil_worker_readings_total")
         result["readings"] = readings_done(text)
         result["patients"] = int(benchlib.metric(text, "vigil_worker_patients").get("", -1))
@@ -403,7 +411,7 @@ async def run_variant(
         if answer is None or answer[0] != 200:
             raise RuntimeError(f"{name}: no /bench")
         stats = json.loads(answer[1])
-        first, last = stats["first"], stats["last"]
+        first, last, untimed = stats["first"], stats["last"], 0
         result["readings"] = stats["readings"]
         result["patients"] = stats.get("patients")
         if stats["records"] != result["records"]:
@@ -414,8 +422,9 @@ async def run_variant(
         startup_s=round(first - spawned, 2),
         seconds=round(seconds, 3),
         to_commit_s=round(committed_at - first, 2),
-        readings_per_s=round(result["readings"] / seconds, 1),
-        records_per_s=round(result["records"] / seconds, 1),
+        readings_per_s=round((result["readings"] - untimed) / seconds, 1),
+        records_per_s=round(result["records"] * (1 - untimed / max(1, result["readings"])) / seconds, 1),
+        untimed=untimed,
     )
     if profile is not None and profile.exists():
         result["profile_top"] = [
@@ -842,6 +851,9 @@ def group_result(
     first, last = min(s[0] for s in spans), max(s[1] for s in spans)
     seconds = last - first
     readings = sum(each)
+    # Readings a worker had processed before its first sample (`Progress.span`)
+    # are left out of the rate when that sample begins the window.
+    timed = readings - sum(s[2] for s in spans if s[0] == first)
     window_s, cpu = track.window(first, last)
     workers_cpu = sum(v for k, v in cpu.items() if k.startswith("worker-"))
     kafka_cpu = sum(v for k, v in cpu.items() if k.startswith("kafka"))
@@ -855,9 +867,9 @@ def group_result(
         "patients_each": [int(benchlib.metric(t, "vigil_worker_patients").get("", -1)) for t in texts],
         "seconds": round(seconds, 3),
         "to_commit_s": round(committed_at - first, 2),
-        "readings_per_s": round(readings / seconds, 1),
-        "per_worker": round(readings / seconds / n, 1),
-        "per_core": round(readings / seconds / cores, 1),
+        "readings_per_s": round(timed / seconds, 1),
+        "per_worker": round(timed / seconds / n, 1),
+        "per_core": round(timed / seconds / cores, 1),
         "cpu_window_s": round(window_s, 2),
         "cpu_s": cpu,
         # where the cores went over the window, in cores (CPU seconds / wall seconds)

@@ -276,3 +276,26 @@ def test_one_far_run_on_an_hourly_channel_does_not_make_far_values_its_normal() 
         p.read(t, {"queue_depth": round(value, 3)})
     assert [int(e["_seq"]) for e in p.onsets("anomaly", since=n)][:1] == [spike]
     assert any(shift <= int(e["_seq"]) <= shift + 1 for e in p.onsets("anomaly", since=spike + 1))
+
+
+def test_a_nightly_job_on_an_hourly_channel_still_becomes_its_normal() -> None:
+    """The other side of the rule above: two hours of a job every night on a
+    metric read hourly are far values that begin at the same rate night
+    after night (1 in 24 values). One run is not a rate, but a few nights
+    are: the first nights alert, the rest are the channel's normal."""
+    rng = random.Random(12)
+    p = Patient()
+    step = HOUR
+    job = {2, 3}  # hours of the day
+    nights: list[int] = []
+    for i in range(14 * DAY // step):
+        t = T0 + i * step
+        value = metric(rng, t)
+        if i >= 4 * 24 and (t % DAY) // HOUR in job:  # from the fifth night, once the channel is learned
+            value += 80.0
+            if (t % DAY) // HOUR == min(job):
+                nights.append(i)
+        p.read(t, {"queue_depth": round(value, 3)})
+    alerted = {n for n in nights if any(n <= int(e["_seq"]) <= n + 1 for e in p.onsets("anomaly"))}
+    assert nights[0] in alerted  # the first night is news
+    assert not alerted & set(nights[4:])  # from the fifth night on, the channel's normal

@@ -118,18 +118,19 @@ def _patient(i: int, rng: random.Random, days: float, step_s: int, kinds: Iterat
         if profile == "copd":
             vitals["spo2_scale"] = 2  # prescribed a hypercapnic target of 88-92 %, as their chart says
         p.add(T0 + t, vitals)
-    # A label only for what is in the data, as for artifacts (`_overlay`): a
-    # deterioration with fewer than two readings inside it (it lies in a
-    # dropout) shows no change for any method to catch (seed 7 has one: a
-    # 50-minute hypoxia read once, 6 s after its onset, then a 51-minute
-    # dropout; it was counted a miss for every method before 2026-12-02).
-    times = [r["ts"] for r in p.readings]
-    p.events = [
-        e
-        for e in p.events
-        if bisect.bisect_right(times, e.end_ms) - bisect.bisect_left(times, e.onset_ms) >= 2
-    ]
+    p.events = _observed(p.events, [r["ts"] for r in p.readings])
     return p
+
+
+def _observed(events: list[Event], times: list[int]) -> list[Event]:
+    """A label only for what is in the data, as for artifacts (`_overlay`): a
+    deterioration with fewer than two readings inside it (it lies in a
+    dropout) shows no change for any method to catch (seed 7 has one: a
+    50-minute hypoxia read once, 6 s after its onset, then a 51-minute
+    dropout; it was counted a miss for every method before 2026-12-02)."""
+    return [
+        e for e in events if bisect.bisect_right(times, e.end_ms) - bisect.bisect_left(times, e.onset_ms) >= 2
+    ]
 
 
 def _deteriorate(v: dict[str, float], event: Event, t: int) -> str | None:

@@ -139,7 +139,7 @@ class Worker:
         self.config = settings.detector_config()
         self.kafka_up = False
         self.joined = False  # the group has given this worker its share once (possibly none)
-        self.decoded = DecodedStates()
+        self.decoded = DecodedStates(settings.worker_decoded_cache)
         self.unflushed = Unflushed()
         self.census = PatientCensus()
         self.flushed_at = time.monotonic()

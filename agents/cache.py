@@ -30,15 +30,13 @@ from app.core.state import PatientState
 
 MAX_UNFLUSHED = 10_000  # patients changed since the last flush before one is forced
 
-DECODED_CACHE = 10_000  # patients; a decoded state takes about 6.4 KB
-
 CENSUS_SLICE = 2_000  # keys counted per step (about 3 ms of the event loop)
 
 
 class DecodedStates:
     """A bounded map of pseudonym key -> decoded state, least recently seen out first."""
 
-    def __init__(self, size: int = DECODED_CACHE) -> None:
+    def __init__(self, size: int) -> None:  # patients (`VIGIL_WORKER_DECODED_CACHE`)
         self.size = size
         self._states: OrderedDict[bytes, PatientState] = OrderedDict()
 

@@ -500,6 +500,7 @@ async def bench(
                     VIGIL_PARTITIONS=str(args.partitions),
                     VIGIL_PSEUDONYM_KEY=key_hex,
                     VIGIL_COMPILED_CORE="0" if variant == "vigil-source" else "1",
+                    **dict(setting.split("=", 1) for setting in args.worker_setting),
                 )
                 cmd = [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(ports_file)]
             else:
@@ -1199,7 +1200,17 @@ def main() -> None:
         help="py-spy each worker; collapsed stacks to PREFIX-<variant>-<round>.txt",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (worker logs, Kafka data)")
+    parser.add_argument(
+        "--worker-setting",
+        action="append",
+        default=[],
+        metavar="VIGIL_NAME=VALUE",
+        help="a setting for Vigil's worker (repeatable), e.g. VIGIL_WORKER_DECODED_CACHE=30000",
+    )
     args = parser.parse_args()
+    bad = [s for s in args.worker_setting if not s.startswith("VIGIL_") or "=" not in s]
+    if bad:
+        parser.error(f"--worker-setting takes VIGIL_NAME=VALUE, not {bad[0]!r}")
     default = [v for v in VARIANTS[:4] if v != "naive"] if args.curve else list(VARIANTS[:4])
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else default
     unknown = set(args.variants) - set(VARIANTS)

@@ -410,3 +410,19 @@ async def test_a_coalesced_record_is_timed_once_and_its_readings_counted_each(tm
     }
     assert {k: after[k] - before[k] for k in before} == {"score": 1, "model": 1, "lag": 1, "scored": 3}
     assert len(w.unflushed.states) == 3 and len(letters) == 1
+
+
+def test_the_decoded_state_cache_is_sized_by_its_setting(tmp_path: Path) -> None:
+    """`VIGIL_WORKER_DECODED_CACHE`: an operator whose worker serves more
+    patients than the default sizes it to them; beyond it, the least
+    recently seen patient's state is the one decoded again."""
+    environ = {
+        "VIGIL_HOME": str(tmp_path),
+        "VIGIL_WORKER_STORE": "memory://",
+        "VIGIL_WORKER_DECODED_CACHE": "2",
+    }
+    settings = Settings.from_env(environ)
+    w = Worker(settings, PatientDirectory(Registry(tmp_path / "devices.json"), b"k" * 32))
+    for key in (b"p-1", b"p-2", b"p-3"):
+        w.decoded.put(key, PatientState())
+    assert w.decoded.keys() == [b"p-2", b"p-3"]

@@ -72,6 +72,7 @@ def test_port_0_has_a_free_one_chosen() -> None:
         ("VIGIL_LOG_LEVEL", "verbose", "one of 'debug', 'info', 'warning', 'error'"),
         ("VIGIL_LOG_FORMAT", "xml", "one of 'auto', 'json', 'console'"),
         ("VIGIL_WORKER_STORE", "redis://", "'rocksdb://', 'memory://'"),
+        ("VIGIL_WORKER_DECODED_CACHE", "0", "a whole number, at least 1"),
         ("VIGIL_GATEWAY_COMPRESSION", "gzip", "empty, 'deflate'"),
         ("VIGIL_UVLOOP", "maybe", "1, true, yes or on"),
         ("VIGIL_KAFKA_BOOTSTRAP", "broker1", "host:port"),

@@ -276,7 +276,7 @@ class Settings:
     # only then lets Faust commit those records' offsets. 0: after every record.
     worker_flush_interval_s: float = setting("WORKER_FLUSH_INTERVAL_S", 0.5, seconds(0))
     # Patients whose states the worker keeps decoded (about 6.4 KB each):
-    # beyond them, a frame decodes its patient's state again (12-19 µs).
+    # beyond them, a frame decodes its patient's state again (3-4 times an encode).
     worker_decoded_cache: int = setting("WORKER_DECODED_CACHE", 10_000, whole(1))
     # Faust table store: rocksdb:// (on disk) or memory://
     worker_store: str = setting("WORKER_STORE", "rocksdb://", choice("rocksdb://", "memory://"))

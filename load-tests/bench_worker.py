@@ -500,7 +500,7 @@ async def bench(
                     VIGIL_PARTITIONS=str(args.partitions),
                     VIGIL_PSEUDONYM_KEY=key_hex,
                     VIGIL_COMPILED_CORE="0" if variant == "vigil-source" else "1",
-                    **dict(setting.split("=", 1) for setting in args.worker_setting),
+                    **args.worker_env,
                 )
                 cmd = [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(ports_file)]
             else:
@@ -767,6 +767,7 @@ async def run_group(
             VIGIL_LOG_FORMAT="json",
             VIGIL_PARTITIONS=str(ctx["partitions"]),
             VIGIL_PSEUDONYM_KEY=ctx["key_hex"],
+            **args.worker_env,
         )
         ports_file = home / "worker.ports.json"
         command = [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(ports_file)]
@@ -1211,6 +1212,7 @@ def main() -> None:
     bad = [s for s in args.worker_setting if not s.startswith("VIGIL_") or "=" not in s]
     if bad:
         parser.error(f"--worker-setting takes VIGIL_NAME=VALUE, not {bad[0]!r}")
+    args.worker_env = dict(setting.split("=", 1) for setting in args.worker_setting)  # every Vigil worker's
     default = [v for v in VARIANTS[:4] if v != "naive"] if args.curve else list(VARIANTS[:4])
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else default
     unknown = set(args.variants) - set(VARIANTS)

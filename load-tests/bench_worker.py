@@ -291,6 +291,18 @@ class Progress:
 # -- one variant ------------------------------------------------------------------
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """A process's peak resident memory (Linux's VmHWM), in MB; None where
+    /proc does not say."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def find_py_spy() -> str | None:
     local = Path(sys.executable).parent / "py-spy"
     return str(local) if local.exists() else shutil.which("py-spy")
@@ -416,6 +428,7 @@ async def run_variant(
         result["patients"] = stats.get("patients")
         if stats["records"] != result["records"]:
             raise RuntimeError(f"{name} saw {stats['records']} records, expected {result['records']}")
+    result["peak_rss_mb"] = peak_rss_mb(proc.pid)
     benchlib.Processes.stop(proc)
     seconds = last - first
     result.update(
@@ -574,6 +587,7 @@ def summarise(runs: list[dict[str, Any]], variants: list[str]) -> list[dict[str,
                 "records_per_s": round(median([r["records_per_s"] for r in mine]), 1),
                 "to_commit_s": round(median([r["to_commit_s"] for r in mine]), 2),
                 "startup_s": round(median([r["startup_s"] for r in mine]), 2),
+                "peak_rss_mb": max((r.get("peak_rss_mb") or 0 for r in mine), default=0) or None,
                 "each_readings_per_s": [r["readings_per_s"] for r in mine],
                 "ratio_to_vigil": round(median(ratios), 4) if ratios else None,
                 "profile_top": last.get("profile_top"),
@@ -598,6 +612,7 @@ def report(out: dict[str, Any]) -> str:
                 f"{r['to_commit_s']:.1f}",
                 f"{r['startup_s']:.1f}",
                 f"{r['changelog_records']:,}" if "changelog_records" in r else "-",
+                f"{r['peak_rss_mb']:,.0f}" if r.get("peak_rss_mb") else "-",
                 " ".join(f"{x:,.0f}" for x in r["each_readings_per_s"]),
             ]
         )
@@ -614,6 +629,7 @@ def report(out: dict[str, Any]) -> str:
                 "to commit s",
                 "start-up s",
                 "changelog records",
+                "peak MB",
                 "each round's readings/s",
             ],
             rows,

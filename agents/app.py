@@ -34,7 +34,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 from faust.types import TP
 
-from agents.cache import MAX_UNFLUSHED, Change, DecodedStates, PatientCensus, Unflushed
+from agents.cache import MAX_HELD_RECORDS, MAX_UNFLUSHED, Change, DecodedStates, PatientCensus, Unflushed
 from agents.codec import EncodedState, StoredPatientState, load_state
 from app import native
 from app.core import patient as core
@@ -141,6 +141,7 @@ class Worker:
         self.joined = False  # the group has given this worker its share once (possibly none)
         self.decoded = DecodedStates(settings.worker_decoded_cache)
         self.unflushed = Unflushed()
+        self.max_unflushed = max(MAX_UNFLUSHED, settings.worker_decoded_cache)
         self.census = PatientCensus()
         self.flushed_at = time.monotonic()
         self.lock = asyncio.Lock()  # one record, or one flush, at a time
@@ -365,7 +366,8 @@ class Worker:
 
     def flush_due(self) -> bool:
         return (
-            len(self.unflushed) >= MAX_UNFLUSHED
+            len(self.unflushed) >= self.max_unflushed
+            or len(self.unflushed.events) >= MAX_HELD_RECORDS
             or time.monotonic() - self.flushed_at >= self.settings.worker_flush_interval_s
         )
 

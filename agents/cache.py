@@ -28,7 +28,14 @@ from typing import Any, NamedTuple
 
 from app.core.state import PatientState
 
-MAX_UNFLUSHED = 10_000  # patients changed since the last flush before one is forced
+# A flush is forced before the flush interval when the record cache holds
+# this many patients, or as many as the decoded-state cache
+# (`VIGIL_WORKER_DECODED_CACHE`) if that is more: a cap below the patients
+# seen in one interval would write every patient at every reading again.
+MAX_UNFLUSHED = 10_000
+# ... or holds back this many records (Faust events, about 1 KB each with
+# their values): at one reading per record, 20,000 a second, a 5 s interval.
+MAX_HELD_RECORDS = 100_000
 
 CENSUS_SLICE = 2_000  # keys counted per step (about 3 ms of the event loop)
 

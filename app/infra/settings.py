@@ -274,10 +274,14 @@ class Settings:
     # How often the worker writes the patients it has changed to the table
     # and its changelog (once each, however many records changed them), and
     # only then lets Faust commit those records' offsets. 0: after every record.
-    worker_flush_interval_s: float = setting("WORKER_FLUSH_INTERVAL_S", 0.5, seconds(0))
+    # A patient whose device sends every second is written once per interval,
+    # not once per reading; a crash replays at most the interval.
+    worker_flush_interval_s: float = setting("WORKER_FLUSH_INTERVAL_S", 5.0, seconds(0))
     # Patients whose states the worker keeps decoded (about 6.4 KB each):
-    # beyond them, a frame decodes its patient's state again (3-4 times an encode).
-    worker_decoded_cache: int = setting("WORKER_DECODED_CACHE", 10_000, whole(1))
+    # beyond them, a frame decodes its patient's state again (3-4 times an
+    # encode). 30,000: the patients of a worker at 20,000 readings/s from
+    # devices sending every second, with room to spare.
+    worker_decoded_cache: int = setting("WORKER_DECODED_CACHE", 30_000, whole(1))
     # Faust table store: rocksdb:// (on disk) or memory://
     worker_store: str = setting("WORKER_STORE", "rocksdb://", choice("rocksdb://", "memory://"))
     uvloop: bool = setting("UVLOOP", True, FLAG)  # gateway and worker on uvloop's event loop

@@ -426,3 +426,29 @@ def test_the_decoded_state_cache_is_sized_by_its_setting(tmp_path: Path) -> None
     for key in (b"p-1", b"p-2", b"p-3"):
         w.decoded.put(key, PatientState())
     assert w.decoded.keys() == [b"p-2", b"p-3"]
+
+
+def test_a_flush_waits_for_its_interval_until_the_record_cache_holds_every_patient_seen(
+    tmp_path: Path,
+) -> None:
+    """The record cache writes a patient once per flush interval only if it
+    can hold every patient seen in that interval: its cap follows the
+    decoded-state cache (a worker sized for 30,000 patients does not write
+    each of them at every reading once 10,000 have changed), and a flush is
+    still forced by the records held back (their memory)."""
+    environ = {
+        "VIGIL_HOME": str(tmp_path),
+        "VIGIL_WORKER_STORE": "memory://",
+        "VIGIL_WORKER_DECODED_CACHE": "30000",
+        "VIGIL_WORKER_FLUSH_INTERVAL_S": "3600",
+    }
+    w = Worker(Settings.from_env(environ), PatientDirectory(Registry(tmp_path / "devices.json"), b"k" * 32))
+    w.unflushed.states = {f"p-{i}".encode(): Change(0, b"{}") for i in range(20_000)}
+    assert not w.flush_due()  # 20,000 patients changed: not yet
+    w.unflushed.states |= {f"q-{i}".encode(): Change(0, b"{}") for i in range(10_000)}
+    assert w.flush_due()  # 30,000: as many as the decoded cache holds
+    w.unflushed.take()
+    w.unflushed.events = [(None, None)] * 99_999
+    assert not w.flush_due()
+    w.unflushed.events.append((None, None))
+    assert w.flush_due()  # 100,000 records held back

@@ -99,6 +99,9 @@ CADENCE_CLIP = 10.0  # one interval moves the cadence by at most this many times
 # the reading itself is the confirmation, where waiting for the next one would
 # mean waiting that long.
 SPARSE_MS = 5 * 60 * 1000
+# A monitor's breathing count the SpO2 can contradict (`_undercount`): NEWS2's low red range ...
+_SLOW_BREATHING: float = DANGER["respiratory_rate"][0] or 0.0
+_NEAR_APNOEA = 5  # ... down to this: a count under it is near-apnoea, the patient's whatever the SpO2
 FRESH_CADENCES = 1.5  # a NEWS2 parameter is fresh this many of its cadences (or news2_max_age_ms) ...
 FRESH_CAP_MS = 24 * 60 * 60 * 1000  # ... and never older than a day
 # An open high NEWS2 alert stays high while the score is this or more (one
@@ -212,6 +215,9 @@ class Config:
     heart_alone_ms: int = 7 * 60 * 1000  # a dense heart rate's trend up, nothing else moving, holds this long
     trend_together: bool = True  # a trend of heart and breathing rate heading up together waits excursion_ms
     cuff_dip: float = 2.0  # SpO2 this many % under its level as the pressure is measured: the cuff's; 0: off
+    # A monitor's breathing rate in NEWS2's low red range while SpO2 on air (`on_oxygen`: false) stays
+    # within this many % of its learned normal is the sensor under-counting (`_undercount`); 0: off.
+    undercount_spo2: float = 2.0
     breathing_level: bool = True  # a breathing rate whose smoothed level is up counts as up (_excursion)
     # Custom channels (a generic anomaly detector's ground, `app.core.model.GENERIC_FIELDS`):
     surprise_z: float = 5.0  # calibrated surprise (SDs of the channel's own history of scores): anomalous
@@ -437,6 +443,10 @@ def process(
             _cuff_dip(state, r, config)
     if r.steps:
         _hold_steps(state, r, config)
+    breathing = r.clean.get("respiratory_rate")
+    if breathing is not None and breathing.__class__ in _NUMBERS:  # the common case stops here
+        if _NEAR_APNOEA <= breathing <= _SLOW_BREATHING:
+            _undercount(state, r, config)
     _model(state, r, config, outcome)
     r.ts = now  # the rest runs at the patient's newest time: a late value is told now (`_late`)
     _safety_net(state, r, config)
@@ -813,6 +823,40 @@ def _cuff_dip(state: PatientState, r: _Reading, config: Config) -> None:
     r.bad = set(r.bad) | {"spo2"}
     if r.steps:
         r.steps.pop("spo2", None)
+
+
+def _undercount(state: PatientState, r: _Reading, config: Config) -> None:
+    """A breathing rate in NEWS2's low red range (`DANGER`: 8/min or less,
+    down to `_NEAR_APNOEA`, 5/min: slower is near-apnoea and always counts)
+    read by a monitor (densely: the impedance of its ECG leads) is the
+    sensor under-counting, not the patient, when the same reading's SpO2,
+    on air, is still within `undercount_spo2` % of the patient's learned
+    normal: breathing that slow on air halves the ventilation, and the
+    saturation falls within minutes. Impedance counts miss shallow breaths,
+    and a sleeping patient's can read 6-9/min for hours with nothing else
+    moving (seen on real monitor numerics, docs/evaluation.md). The value is
+    held back as a bad channel's (`r.bad`: neither scored, learned nor fed
+    to NEWS2) for this reading only; once the SpO2 sags, it counts again at
+    once, and a fall that goes on below 5/min counts from there (a fall
+    from 16 to 2 over ten minutes still opens a `trend` at minute 5, as
+    without this check; NEWS2 follows at 4/min, three minutes later than
+    without it). Only for a patient the readings say is on air
+    (`on_oxygen`: false, as charted for NEWS2; it holds until a reading
+    changes it): oxygen keeps the SpO2 up while a patient hypoventilates,
+    and a monitor that does not say is not taken to mean air
+    (docs/evaluation.md, "A breathing count the SpO2 contradicts"). Not
+    without an oximeter in the reading, and not for breathing rates charted
+    by hand (counted by a nurse, not a sensor)."""
+    if not config.undercount_spo2 or "respiratory_rate" in r.bad or "spo2" in r.bad:
+        return
+    spo2, baseline = r.clean.get("spo2"), state.baselines.get("spo2")
+    if spo2 is None or spo2.__class__ not in _NUMBERS or baseline is None or baseline.n < WARMUP_MIN:
+        return
+    breathing, oxygen = state.latest.get("respiratory_rate"), state.latest.get("on_oxygen")
+    if breathing is None or not 0 < breathing[2] < SPARSE_MS or oxygen is None or oxygen[0]:
+        return  # not a monitor's count, or not known to be on air
+    if spo2 >= baseline.mean - config.undercount_spo2:
+        r.bad = set(r.bad) | {"respiratory_rate"}
 
 
 def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool:

@@ -176,18 +176,66 @@ def test_a_fever_with_a_fast_heart_and_breathing_opens_news2_at_once() -> None:
     assert "news2" in opened(events)
 
 
-def test_a_breathing_rate_under_counting_for_an_hour_is_one_alert() -> None:
+AIR = {"on_oxygen": False}  # charted: the patient is on air (NEWS2's air-or-oxygen parameter)
+
+
+def test_a_breathing_rate_under_counting_for_an_hour_on_air_raises_nothing() -> None:
     """The chest-impedance breathing rate reads 6-9 for an hour while
-    everything else is unchanged. NEWS2 scores a rate of 8 or less 3 (an
-    urgent review, which is what tells an under-count from hypoventilation):
-    the safety net opens, once. Before: the anomaly on the same value opened
-    a second alert at the same reading."""
+    everything else is unchanged, the SpO2 on air at 97 %. Breathing that
+    slow would halve the patient's ventilation and the saturation would
+    fall within minutes: the sensor is under-counting (`_undercount`).
+    Before: NEWS2 (a rate of 8 or less scores 3) opened at the second
+    reading and stayed open for the hour, as on real monitor numerics."""
+    state, rng = settled(9)
+    events = []
+    for i in range(180, 240):
+        events += run(state, i, {**normal(rng), "respiratory_rate": 6 + i % 4, **AIR})
+    assert opened(events) == []
+    assert state.baselines["respiratory_rate"].mean > 14  # not learned as the normal either
+
+
+def test_a_breathing_rate_under_counting_with_no_word_on_oxygen_is_one_alert() -> None:
+    """The same hour from a monitor that does not say whether the patient is
+    on oxygen (which keeps the SpO2 up while a patient hypoventilates): the
+    SpO2 proves nothing, and NEWS2 opens, once. (Before the check for a
+    reading whose anomaly duplicated it: a second alert at the same reading.)"""
     state, rng = settled(9)
     events = []
     for i in range(180, 240):
         events += run(state, i, {**normal(rng), "respiratory_rate": 6 + i % 4})
-    kinds = opened(events)
-    assert kinds == ["news2"]
+    assert opened(events) == ["news2"]
+
+
+def test_slow_breathing_on_air_with_the_saturation_falling_opens_at_once() -> None:
+    """Slow breathing on air, and after ten readings the SpO2 sags 3 % under
+    its normal (a patient hypoventilating, an opioid's respiratory
+    depression): the breathing rate counts, and NEWS2 opens by the second
+    reading of the sag (a sudden SpO2 step nothing corroborates is held
+    back for one reading, as any is)."""
+    state, rng = settled(9)
+    events = []
+    for i in range(180, 190):
+        events += run(state, i, {**normal(rng), "respiratory_rate": 6 + i % 4, **AIR})
+    assert opened(events) == []
+    first = {}
+    for i in range(190, 200):
+        for kind in opened(run(state, i, {**normal(rng), "respiratory_rate": 7, "spo2": 94, **AIR})):
+            first.setdefault(str(kind), i - 190)
+    assert first.get("news2", 99) <= 1, first
+
+
+def test_slow_breathing_on_oxygen_or_without_an_oximeter_still_opens() -> None:
+    """On oxygen, or in readings without SpO2 (nothing to judge the count
+    by), a breathing rate of 6-9 opens NEWS2 as before the check."""
+    for extra, drop in (({"on_oxygen": True}, None), (AIR, "spo2")):
+        state, rng = settled(9)
+        events = []
+        for i in range(180, 200):
+            vitals = {**normal(rng), "respiratory_rate": 6 + i % 4, **extra}
+            if drop:
+                del vitals[drop]
+            events += run(state, i, vitals)
+        assert "news2" in opened(events), extra
 
 
 def test_a_breathing_rate_climbing_alone_for_minutes_raises_nothing() -> None:
@@ -421,3 +469,19 @@ def test_a_heart_rate_racing_alone_after_an_arousal_still_opens_at_once() -> Non
         if "anomaly" in opened(run(state, 216 + m, v)) and first is None:
             first = m
     assert first is not None and first <= 3
+
+
+def test_breathing_falling_to_near_apnoea_on_air_still_opens() -> None:
+    """Breathing falling from 16 to 2 over ten minutes on air, the SpO2 not
+    yet moving: the trend opens on the way down, before the count reaches
+    NEWS2's red range, and NEWS2 opens once the count is under 5/min (near
+    apnoea counts whatever the SpO2)."""
+    state, rng = settled(9)
+    first: dict[str, int] = {}
+    for m in range(20):
+        vitals = {**normal(rng), **AIR}
+        vitals["respiratory_rate"] = round(16 - 14 * min(1.0, m / 10))
+        for kind in opened(run(state, 180 + m, vitals)):
+            first.setdefault(str(kind), m)
+    assert first.get("trend", 99) <= 6, first
+    assert first.get("news2", 99) <= 11, first

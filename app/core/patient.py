@@ -841,10 +841,11 @@ def _undercount(state: PatientState, r: _Reading, config: Config) -> None:
     from 16 to 2 over ten minutes still opens a `trend` at minute 5, as
     without this check; NEWS2 follows at 4/min, three minutes later than
     without it). Only for a patient the readings say is on air
-    (`on_oxygen`: false, as charted for NEWS2; it holds until a reading
-    changes it): oxygen keeps the SpO2 up while a patient hypoventilates,
-    and a monitor that does not say is not taken to mean air
-    (docs/evaluation.md, "A breathing count the SpO2 contradicts"). Not
+    (`on_oxygen`: false, as charted for NEWS2, and as fresh as NEWS2 needs
+    it: within the hour, or 1.5 of its charting intervals): oxygen keeps
+    the SpO2 up while a patient hypoventilates, and a monitor that does not
+    say is not taken to mean air (docs/evaluation.md, "A breathing count
+    the SpO2 contradicts"). Not
     without an oximeter in the reading, and not for breathing rates charted
     by hand (counted by a nurse, not a sensor)."""
     if not config.undercount_spo2 or "respiratory_rate" in r.bad or "spo2" in r.bad:
@@ -855,6 +856,9 @@ def _undercount(state: PatientState, r: _Reading, config: Config) -> None:
     breathing, oxygen = state.latest.get("respiratory_rate"), state.latest.get("on_oxygen")
     if breathing is None or not 0 < breathing[2] < SPARSE_MS or oxygen is None or oxygen[0]:
         return  # not a monitor's count, or not known to be on air
+    age = r.ts - oxygen[1]  # on air as of a fresh value, as `_safety_net` judges NEWS2's parameters
+    if age > config.news2_max_age_ms and (age > FRESH_CADENCES * oxygen[2] or age > FRESH_CAP_MS):
+        return
     if spo2 >= baseline.mean - config.undercount_spo2:
         r.bad = set(r.bad) | {"respiratory_rate"}
 

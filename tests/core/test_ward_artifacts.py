@@ -485,3 +485,19 @@ def test_breathing_falling_to_near_apnoea_on_air_still_opens() -> None:
             first.setdefault(str(kind), m)
     assert first.get("trend", 99) <= 6, first
     assert first.get("news2", 99) <= 11, first
+
+
+def test_an_old_word_that_the_patient_was_on_air_proves_nothing() -> None:
+    """Air charted once, two hours before the count drops, and not since:
+    the patient may have been put on oxygen meanwhile. As fresh as NEWS2
+    needs its parameters (the hour, for a value charted once), or the count
+    alerts as it does with no word at all."""
+    state, rng = settled(9)
+    run(state, 180, {**normal(rng), **AIR})
+    events = []
+    for i in range(181, 300):
+        vitals = {**normal(rng)}
+        if i >= 300 - 60:
+            vitals["respiratory_rate"] = 6 + i % 4
+        events += run(state, i, vitals)
+    assert opened(events) == ["news2"]

@@ -845,9 +845,8 @@ def _undercount(state: PatientState, r: _Reading, config: Config) -> None:
     it: within the hour, or 1.5 of its charting intervals): oxygen keeps
     the SpO2 up while a patient hypoventilates, and a monitor that does not
     say is not taken to mean air (docs/evaluation.md, "A breathing count
-    the SpO2 contradicts"). Not
-    without an oximeter in the reading, and not for breathing rates charted
-    by hand (counted by a nurse, not a sensor)."""
+    the SpO2 contradicts"). Not without an oximeter in the reading, and not
+    for breathing rates charted by hand (counted by a nurse, not a sensor)."""
     if not config.undercount_spo2 or "respiratory_rate" in r.bad or "spo2" in r.bad:
         return
     spo2, baseline = r.clean.get("spo2"), state.baselines.get("spo2")

@@ -381,6 +381,7 @@ class Worker:
         everything goes back to the cache for the next flush."""
         if not taken:
             return
+        started = time.perf_counter()
         owned = self.owned()
         try:
             if taken.states:
@@ -404,6 +405,7 @@ class Worker:
         for stream, event in taken.events:
             await stream.ack(event)
         _FLUSHED.observe(len(taken.states))
+        metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
 
     def owned(self) -> set[int]:
         """Partitions of `vigil.readings` this worker holds now: a state

@@ -292,15 +292,24 @@ class Progress:
 
 
 def peak_rss_mb(pid: int) -> float | None:
-    """A process's peak resident memory (Linux's VmHWM), in MB; None where
-    /proc does not say."""
+    """A process's peak resident memory (VmHWM), in MB; None where /proc does not say."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+        return round(benchlib.rss_bytes(pid)[1] / 2**20, 1)
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def flush_times(text: str) -> dict[str, float] | None:
+    """From a worker's /metrics: its flushes of the record cache, their mean
+    duration and the bound on the longest (the first bucket holding them all)."""
+    count = benchlib.metric(text, "vigil_worker_state_flush_seconds_count").get("")
+    total = benchlib.metric(text, "vigil_worker_state_flush_seconds_sum").get("")
+    if not count or total is None:
+        return None
+    buckets = benchlib.metric(text, "vigil_worker_state_flush_seconds_bucket")
+    bounds = sorted(float(k.split('"')[1]) for k, v in buckets.items() if v >= count and "+Inf" not in k)
+    longest = bounds[0] if bounds else None
+    return {"flushes": count, "mean_s": round(total / count, 4), "longest_at_most_s": longest}
 
 
 def find_py_spy() -> str | None:
@@ -417,6 +426,7 @@ async def run_variant(
         result["patients"] = int(benchlib.metric(text, "vigil_worker_patients").get("", -1))
         begin, end = await offsets(bootstrap, changelog)
         result["changelog_records"] = sum(end[tp] - begin[tp] for tp in end)
+        result["flush"] = flush_times(text)
         result["outcomes"] = {labels.split('"')[1]: int(v) for labels, v in outcomes.items() if '"' in labels}
     else:  # the baselines: their own counters and times
         answer = benchlib.http_get(web + "/bench")
@@ -658,6 +668,12 @@ def report(out: dict[str, Any]) -> str:
             f"{vigil['changelog_records']:,} changelog records "
             f"in its last round, {vigil['patients']} patients in its table; outcomes {vigil['outcomes']})"
         )
+        if vigil.get("flush"):
+            f = vigil["flush"]
+            lines.append(
+                f"vigil's flushes of the record cache in its last round: {f['flushes']:.0f}, "
+                f"mean {f['mean_s'] * 1000:.1f} ms, the longest at most {f['longest_at_most_s']} s"
+            )
     for r in out["runs"]:
         if r["readings"] != r["expected_readings"]:
             lines.append(

@@ -180,7 +180,14 @@ FLUSH_SIZE = Histogram(
     "vigil_worker_state_flush_patients",
     "Patients written to the table and its changelog per flush of the record cache "
     "(VIGIL_WORKER_FLUSH_INTERVAL_S).",
-    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000),
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000),
+    registry=WORKER,
+)
+FLUSH_SECONDS = Histogram(
+    "vigil_worker_state_flush_seconds",
+    "Time a flush of the record cache took (written to the changelog, acknowledged by Kafka, "
+    "written to the table): no record is processed meanwhile.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=WORKER,
 )
 FLUSH_FAILURES = Counter(

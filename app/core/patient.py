@@ -855,8 +855,7 @@ def _undercount(state: PatientState, r: _Reading, config: Config) -> None:
     breathing, oxygen = state.latest.get("respiratory_rate"), state.latest.get("on_oxygen")
     if breathing is None or not 0 < breathing[2] < SPARSE_MS or oxygen is None or oxygen[0]:
         return  # not a monitor's count, or not known to be on air
-    age = r.ts - oxygen[1]  # on air as of a fresh value, as `_safety_net` judges NEWS2's parameters
-    if age > config.news2_max_age_ms and (age > FRESH_CADENCES * oxygen[2] or age > FRESH_CAP_MS):
+    if not _fresh(oxygen, r.ts, config.news2_max_age_ms):  # as NEWS2 takes its parameters
         return
     if spo2 >= baseline.mean - config.undercount_spo2:
         r.bad = set(r.bad) | {"respiratory_rate"}
@@ -1165,10 +1164,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         # cadence when it is charted less often (GCS every three hours stays in
         # the score until the next one is due), at most FRESH_CAP_MS; a
         # charted parameter's first value until its second (`_first_charted`).
-        age = ts - entry[1]
-        if age <= max_age or (
-            (age <= FRESH_CADENCES * entry[2] or _first_charted(state, entry, ts)) and age <= FRESH_CAP_MS
-        ):
+        if _fresh(entry, ts, max_age) or (ts - entry[1] <= FRESH_CAP_MS and _first_charted(state, entry, ts)):
             current[name] = entry[0]
     score = news2.score(current, _scale2(state, config))
     band = score.band
@@ -1204,6 +1200,16 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent, marks=marks)
     else:
         _keep_rise_pending(state, r, score.subscores, current, config)
+
+
+def _fresh(entry: list[Any], ts: int, max_age_ms: int) -> bool:
+    """Is a latest value ([value, ts, cadence]) still current at `ts`: no
+    older than `max_age_ms`, or than FRESH_CADENCES of its own cadence when it
+    is charted less often (GCS every three hours stays until the next is
+    due), and never older than FRESH_CAP_MS?"""
+    age: int = ts - entry[1]
+    cadence: int = entry[2]
+    return age <= max_age_ms or (age <= FRESH_CADENCES * cadence and age <= FRESH_CAP_MS)
 
 
 def _red_held(state: PatientState, name: str, value: Any, config: Config) -> bool:

@@ -42,7 +42,7 @@ from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, RecordError, StateError, TopicError
 from app.core.offsets import OffsetCursors, Step
 from app.core.records import ReadingBatch, decode_frames, encode_dead_letter
-from app.infra import metrics, ports
+from app.infra import gc_tuning, metrics, ports
 from app.infra.directory import KafkaPatients
 from app.infra.kafka_security import faust_credentials
 from app.infra.preflight import leads
@@ -167,6 +167,7 @@ class Worker:
         app = self.app
         app.agent(self.readings, name="detect", concurrency=1)(self.detect)
         app.task(self.private_datadir)
+        app.task(self.tune_gc)
         app.timer(interval=KAFKA_PROBE_S, name="probe_kafka")(self.probe_kafka)
         # Faust makes a view class of each page function and calls it as a
         # method (view, request): plain functions, not bound methods.
@@ -502,6 +503,16 @@ class Worker:
         datadir = self.settings.home / "worker"
         datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
         datadir.chmod(0o700)
+
+    async def tune_gc(self) -> None:
+        """Once the worker is up, the collector as the gateway has it
+        (`app.infra.gc_tuning`): what exists is frozen and the youngest
+        generation collected every 50,000 allocations. With 20,000 patients
+        the decoded states are millions of long-lived objects, and CPython's
+        default thresholds scanned them in 17 full collections of up to
+        0.2 s each in a 200,000-reading run, every one a pause of the agent
+        (docs/benchmarks.md, "The worker's garbage collector")."""
+        gc_tuning.tune()
 
     async def directory_loaded(self) -> None:
         """With `VIGIL_REGISTRY=kafka`: `vigil.patients` read to its end (and

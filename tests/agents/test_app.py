@@ -4,6 +4,7 @@ wrong for health data set on purpose."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from agents.codec import CODEC
 from app.core.protocol import Reading
 from app.core.records import encode_frames, encode_readings
 from app.core.state import PatientState
-from app.infra import metrics
+from app.infra import gc_tuning, metrics
 from app.infra.pseudonyms import PatientDirectory
 from app.infra.registry import Registry
 from app.infra.settings import READINGS_TOPIC, Settings
@@ -452,3 +453,22 @@ def test_a_flush_waits_for_its_interval_until_the_record_cache_holds_every_patie
     assert not w.flush_due()
     w.unflushed.events.append((None, None))
     assert w.flush_due()  # 100,000 records held back
+
+
+async def test_the_worker_once_up_collects_garbage_as_the_gateway_does(tmp_path: Path) -> None:
+    """The worker's start-up task (`Worker.tune_gc`, run by Faust once the
+    app is up): what exists then is out of every later collection's scan,
+    and the young generation is collected every `GEN0` allocations, so the
+    decoded states of thousands of patients are not scanned again and
+    again, each scan a pause of the agent."""
+    w = worker(tmp_path)
+    tasks = [getattr(task, "__wrapped__", None) for task in w.app._app_tasks]  # type: ignore[attr-defined]
+    assert w.tune_gc in tasks  # started with the app
+    before = gc.get_threshold()
+    try:
+        await w.tune_gc()
+        assert gc.get_threshold() == (gc_tuning.GEN0, before[1], before[2])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -1,4 +1,4 @@
-"""The gateway's collector settings (app.infra.gc_tuning)."""
+"""The collector settings of the gateway and the worker (app.infra.gc_tuning)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@ wrong for health data set on purpose."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import subprocess
 import sys
@@ -109,14 +108,18 @@ async def test_a_record_that_raised_alerts_is_not_committable_before_the_records
     consumer._committed_offset[tp] = 10
     written: list[bytes] = []
 
-    def send_changelog(partition: int, key: bytes, value: Any) -> Any:
-        written.append(key)
-        meta = SimpleNamespace(topic="vigil-patients-changelog", partition=partition, offset=len(written))
-        future = asyncio.get_running_loop().create_future()
-        future.set_result(meta)
-        return future
+    async def write_changelog(changed: list[tuple[bytes, Change]]) -> list[Any]:
+        metas = []
+        for key, change in changed:
+            written.append(key)
+            metas.append(
+                SimpleNamespace(
+                    topic="vigil-patients-changelog", partition=change.partition, offset=len(written)
+                )
+            )
+        return metas
 
-    w.patients.send_changelog = send_changelog  # type: ignore[method-assign]
+    w.write_changelog = write_changelog  # type: ignore[method-assign]
     w.owned = lambda: {0}  # type: ignore[method-assign]
     stream = _Acks(consumer)
 
@@ -193,16 +196,17 @@ async def test_a_record_past_a_gap_is_not_processed_and_the_skipped_records_are_
         w.unflushed.states[b"p-1"] = Change(0, b"{}")
         return []
 
-    def send_changelog(partition: int, key: bytes, value: Any) -> Any:
-        future = asyncio.get_running_loop().create_future()
-        future.set_result(SimpleNamespace(topic="vigil-patients-changelog", partition=partition, offset=1))
-        return future
+    async def write_changelog(changed: list[tuple[bytes, Change]]) -> list[Any]:
+        return [
+            SimpleNamespace(topic="vigil-patients-changelog", partition=c.partition, offset=1)
+            for _, c in changed
+        ]
 
     consumer.seek_wait = seek_wait  # type: ignore[method-assign]
     consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
     w.owned = lambda: {0}  # type: ignore[method-assign]
     w.handle_record = handle_record  # type: ignore[method-assign]
-    w.patients.send_changelog = send_changelog  # type: ignore[method-assign]
+    w.write_changelog = write_changelog  # type: ignore[method-assign]
 
     await w.detect(stream)  # type: ignore[arg-type]
     await w.flush(w.unflushed.take())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -58,3 +59,13 @@ async def test_one_changelog_record_per_flush_not_per_reading(vigil, kafka, serv
     # One record per flush (VIGIL_WORKER_FLUSH_INTERVAL_S, 0.5 s) while the
     # frames arrived, not one per reading as before the cache.
     assert 1 <= len(records) <= FRAMES // 3, len(records)
+    # The SRE's counters count those writes (the worker sends them itself).
+    with urllib.request.urlopen(vigil.worker_url + "/metrics", timeout=5) as response:
+        scraped = response.read().decode()
+    counted = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in scraped.splitlines()
+        if line.startswith(("vigil_worker_changelog_writes_total ", "vigil_worker_changelog_bytes_total "))
+    }
+    assert counted["vigil_worker_changelog_writes_total"] >= len(records)
+    assert counted["vigil_worker_changelog_bytes_total"] >= sum(len(r) for r in records)

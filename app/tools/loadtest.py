@@ -11,8 +11,11 @@ Measured, per reading and per alert:
 
 - ack latency: from handing a frame to the websocket to its ack;
 - alert latency: from sending the reading an alert event names
-  (`reading_id`) to reading that event back from `vigil.alerts`: gateway,
-  Kafka, worker, Kafka and a consumer, end to end;
+  (`reading_id`) to that event being produced to `vigil.alerts` (the time
+  the worker's producer stamped on its record): gateway, Kafka and worker,
+  end to end. Not the time this process reads it back: at a peak offer the
+  simulator itself is saturated sending, and its own consumer's lag (seconds)
+  would count as Vigil's;
 - detection delay of injected events: event time from onset to the first
   `open` or `escalated` alert of that patient;
 - losses, reconciled by device and `seq` once sending stops: readings never
@@ -366,7 +369,10 @@ class LoadRun:
 
     async def _watch_alerts(self, consumer: AIOKafkaConsumer) -> None:
         async for message in consumer:
-            seen = time.time()
+            # When the worker produced it (CreateTime, set by its producer),
+            # not when this process got round to reading it.
+            stamped = message.timestamp_type == 0 and message.timestamp
+            seen = message.timestamp / 1000 if stamped else time.time()
             try:
                 event = orjson.loads(message.value)
                 device_id = event["device_id"]

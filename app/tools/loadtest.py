@@ -14,8 +14,8 @@ Measured, per reading and per alert:
   (`reading_id`) to that event being produced to `vigil.alerts` (the time
   the worker's producer stamped on its record): gateway, Kafka and worker,
   end to end. Not the time this process reads it back: at a peak offer the
-  simulator itself is saturated sending, and its own consumer's lag (seconds)
-  would count as Vigil's;
+  simulator itself is saturated sending, and its own consumer's lag would
+  count as Vigil's;
 - detection delay of injected events: event time from onset to the first
   `open` or `escalated` alert of that patient;
 - losses, reconciled by device and `seq` once sending stops: readings never

@@ -167,6 +167,37 @@ SPIKE_ROUTINE = 2e-2
 # close together reach SPIKE_ROUTINE. Channels read every 19 minutes or more
 # often (75 values a day or more) are unaffected.
 SPIKE_MEMORY_MIN = 1.5 / SPIKE_ROUTINE
+# A far value at a time of day where runs of far values began on `RUNS_DAYS`
+# earlier days, the latest within `RUNS_RECENT_DAYS`, and within as long after
+# that time as those runs lasted (each side `RUNS_WINDOW_MIN` more), belongs
+# to a daily routine (a nightly job, a morning walk's steps): as with
+# `SPIKE_ROUTINE`, only the channel's calibrated surprise makes it anomalous,
+# and it is no evidence of a new level. One or two runs a day are too rare a
+# rate for `SPIKE_ROUTINE` (a nightly job on a metric read every 5 minutes
+# begins one run in 288 values), and a first-harmonic daily profile cannot
+# draw an hour's bump, so without this such a channel alerted every night.
+# What lasts past the routine's usual end (a level that stays up after the
+# job) is news. `Baseline.runs`: [the place of the run in progress (0: none),
+# then per time of day remembered (at most `RUNS_SLOTS`): the minute of the day
+# (UTC) its first run began, how long its runs lasted on earlier days (minutes,
+# at most `RUNS_LONGEST_MIN`), how long today's has so far, the day a run last
+# began there (days since 1970), on how many days one has (at most
+# `RUNS_DAYS_MAX`)].
+RUNS_SLOTS = 3
+RUNS_FIELDS = 5
+RUNS_WINDOW_MIN = 60
+RUNS_LONGEST_MIN = 360  # longer is a daily cycle, the profile's to learn
+RUNS_DAYS = 2
+RUNS_RECENT_DAYS = 7
+RUNS_DAYS_MAX = 7
+_DAY_MIN = 1440
+
+
+def _circular(minutes: int) -> int:
+    """A difference of times of day, in minutes, as -720 to 719."""
+    return (minutes + _DAY_MIN // 2) % _DAY_MIN - _DAY_MIN // 2
+
+
 # Calibrated surprise (anomaly likelihood, as in Numenta's HTM detector): the
 # raw score of a value is its |z| against the forecast (capped), smoothed over
 # about ten readings as Numenta's short window is (SURPRISE_ALPHA); that short mean is compared
@@ -216,6 +247,7 @@ class Baseline:
         "prior_sd",
         "profile",
         "recent",
+        "runs",
         "sd",
         "slope",
         "t_ms",
@@ -238,6 +270,7 @@ class Baseline:
         profile: list[float] | None = None,
         generic: list[float] | None = None,
         weekly: list[float] | None = None,
+        runs: list[int] | None = None,
     ) -> None:
         self.name = name
         vital = NUMERIC.get(name)
@@ -264,6 +297,8 @@ class Baseline:
         # `week`: the same list while the forecast uses it, else None.
         self.weekly = weekly
         self.week = weekly if weekly is not None and weekly[10] < 0.0 else None
+        # Custom channels only: the times of day far runs began (`RUNS_SLOTS`), None until one has.
+        self.runs = runs
         self.mean = self.sd = 0.0  # what values are scored against, kept by `_refresh`
         self._refresh()
         self._set_daily()
@@ -333,6 +368,7 @@ class Baseline:
         cos_t: float = 0.0,
         sin_t: float = 0.0,
         ts_ms: int = 0,
+        routine: bool = False,
     ) -> bool:
         """Feed one clean value (with its z-score); return True on drift.
 
@@ -344,7 +380,8 @@ class Baseline:
         at `learn_below` standard deviations, the mean only from values
         within them, nothing from values at `keep_out` or beyond (an alarm
         is not a new normal: whether a lasting change is adopted is the
-        caller's decision on drift).
+        caller's decision on drift). A `routine` value (a custom channel's
+        daily routine, `daily_routine`) is no evidence of drift either.
         """
         sd = self.sd if sd is None else sd  # the caller usually has it already
         limit = RECENT_CLIP * sd
@@ -423,6 +460,8 @@ class Baseline:
                     self.weekly = [0.0] * 11 + [float(day), 0.0, 0.0]
                 elif wk is not None and cadence_ms > 2 * WEEKLY_MAX_CADENCE_MS:  # now read too seldom
                     self.forget_week(ts_ms)
+        if routine:
+            return False
         z = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
         # `PageHinkley.update(z, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA, w)`, inline (the
         # hot path), the same operations in the same order. Evidence counts per minute of event time
@@ -489,7 +528,65 @@ class Baseline:
         floor = RELATIVE_FLOOR * abs(self.var.mean) + ABSOLUTE_FLOOR
         return self.var.n >= WARMUP_MIN and self.sd >= STUCK_SPREAD * floor
 
-    def surprise(self, z: float, count: float, report: float = math.inf, far: bool = False) -> float:
+    def daily_routine(self, ts_ms: int, far: bool) -> bool:
+        """Whether this value, at the anomaly threshold or beyond (`far`),
+        belongs to the channel's daily routine (`RUNS_SLOTS`). Call it before
+        `surprise`, which marks the value as far. The first value of a run
+        is remembered: the time of day within `RUNS_WINDOW_MIN` of it counts
+        one day more (once a day), or else it takes a new place, or the
+        place whose last run is the oldest; the run's values then say how
+        long that day's run lasted."""
+        g, runs = self.generic, self.runs
+        if g is None or not far:
+            if runs is not None and runs[0]:
+                runs[0] = 0
+            return False
+        day, minute = divmod(ts_ms // 60_000, _DAY_MIN)
+        if runs is None:
+            runs = self.runs = [0]
+        width = RUNS_FIELDS
+        if math.copysign(1.0, g[6]) > 0.0:  # a run begins
+            near, gap = 0, RUNS_WINDOW_MIN + 1
+            for i in range(1, len(runs), width):
+                d = _circular(minute - runs[i])
+                d = d if d >= 0 else -d
+                if d < gap:
+                    near, gap = i, d
+            if near:
+                last, days = runs[near + 3], runs[near + 4]
+                if day > last:
+                    if day - last > RUNS_RECENT_DAYS:  # forgotten: news again
+                        runs[near + 1], days = 0, 0
+                    elif runs[near + 2] > runs[near + 1]:
+                        runs[near + 1] = runs[near + 2]
+                    runs[near + 2], runs[near + 3] = 0, day
+                    runs[near + 4] = days + 1 if days < RUNS_DAYS_MAX else days
+            else:
+                entry = [minute, 0, 0, day, 1]
+                if len(runs) < 1 + width * RUNS_SLOTS:
+                    near = len(runs)
+                    runs += entry
+                else:
+                    near = min(range(1, len(runs), width), key=lambda i: runs[i + 3])
+                    runs[near : near + width] = entry
+            runs[0] = near
+        i = runs[0]
+        if i:
+            lasted = _circular(minute - runs[i])
+            if runs[i + 2] < lasted <= RUNS_LONGEST_MIN:
+                runs[i + 2] = lasted
+        for i in range(1, len(runs), width):
+            last, days = runs[i + 3], runs[i + 4]
+            earlier = days - 1 if last == day else days
+            if earlier >= RUNS_DAYS and day - last <= RUNS_RECENT_DAYS:
+                offset = _circular(minute - runs[i])
+                if -RUNS_WINDOW_MIN <= offset <= runs[i + 1] + RUNS_WINDOW_MIN:
+                    return True
+        return False
+
+    def surprise(
+        self, z: float, count: float, report: float = math.inf, far: bool = False, routine: bool = False
+    ) -> float:
         """The calibrated surprise of a custom channel's value (its z-score
         against the forecast): how many of the channel's own standard
         deviations the short mean of its raw scores (|z|, capped) is above
@@ -499,7 +596,12 @@ class Baseline:
         mean sits at a quarter of it (the new regime is known), and only a further
         change surprises again until the history has forgotten it. `far`:
         the value is at the anomaly threshold or beyond, for the channel's
-        rate of runs of such values begun (`SPIKE_RARE`, `SPIKE_ROUTINE`)."""
+        rate of runs of such values begun (`SPIKE_RARE`, `SPIKE_ROUTINE`).
+        A value of the channel's daily routine (`routine`, `daily_routine`)
+        is counted in that rate and otherwise left out, as a missing value
+        is: its history, which sees the routine an hour a day, would
+        otherwise take each night's a little higher than usual for a new
+        regime, and the short mean would stay raised after it ends."""
         g = self.generic
         if g is None:
             return 0.0
@@ -510,6 +612,8 @@ class Baseline:
         begun = far and math.copysign(1.0, g[6]) > 0.0
         rate += ((1.0 if begun else 0.0) - rate) / (count if count > SPIKE_MEMORY_MIN else SPIKE_MEMORY_MIN)
         g[6] = -rate if far else rate
+        if routine:
+            return 0.0
         raw = z if z >= 0.0 else -z
         short = g[0] + SURPRISE_ALPHA * ((raw if raw < SURPRISE_CAP else SURPRISE_CAP) - g[0])
         g[0] = short

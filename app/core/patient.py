@@ -1006,7 +1006,8 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                     r.near.append(name)  # heading for danger; _heading checks the rest
         if cadence >= shift_cadence and warm and n >= personal_after:  # a spread known from enough values
             _watch_shift(state, r, name, z, x - mean, config)
-        if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, c, si, ts):
+        routine = r.routine is not None and name in r.routine
+        if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, c, si, ts, routine):
             _drift(state, r, name, baseline, x, mean, cadence, outcome, config)
 
 
@@ -1021,13 +1022,15 @@ def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: flo
     far = z >= config.z_alert or z <= -config.z_alert
     generic = baseline.generic
     rate = 0.0 if generic is None else generic[6] if generic[6] >= 0.0 else -generic[6]
-    if far and rate >= SPIKE_RARE:  # runs of far values are no rarity for this channel
+    daily = baseline.daily_routine(r.ts, far)  # before `surprise` marks the value as far
+    if far and (rate >= SPIKE_RARE or daily):  # runs of far values are no rarity for this channel
         r.heavy = True
-        if rate >= SPIKE_ROUTINE:  # ... they are its normal: only the surprise can tell
+        # ... they are its normal (often, or daily at this time): only the surprise can tell
+        if rate >= SPIKE_ROUTINE or daily:
             if r.routine is None:
                 r.routine = []
             r.routine.append(name)
-    surprise = baseline.surprise(z, memory, config.surprise_z, far)
+    surprise = baseline.surprise(z, memory, config.surprise_z, far, daily)
     if surprise >= config.surprise_z:
         if r.surprised is None:
             r.surprised = {}

@@ -39,7 +39,12 @@ Version 6, one JSON object:
                      level, mean squared error of the day deviations without the profile, with it,
                      days closed (negated while in use), the day being accumulated (days since
                      1970, UTC), the mean so far of its values less their daily profile, how many]
-                     (`app.core.model.WEEKLY_FIELDS`)}}
+                     (`app.core.model.WEEKLY_FIELDS`)},
+     "r" (only when not empty): {custom channel whose runs of far values have begun: [the place of
+                     the run in progress (0: none), then per time of day at which runs began (at
+                     most three): its minute of the day (UTC), how long runs lasted on earlier days
+                     (minutes), how long today's, the day one last began (days since 1970), on how
+                     many days one has] (`app.core.model.Baseline.daily_routine`)}}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -47,7 +52,8 @@ the rest and leaves it out, so it needed no new version; so did "m"
 (`app.core.patient._motion`), read as no channel moving when absent, and "w"
 (`app.core.model.Baseline.weekly`), read as no weekly profile learned yet: a
 worker that predates it leaves it out, and the profile starts learning
-afresh. "s" is new in
+afresh. "r" came within version 6 the same way (`app.core.model.RUNS_SLOTS`):
+read as no daily routine known when absent. "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -81,7 +87,7 @@ import orjson
 
 from app.core.alerts import Kind, OpenAlert, Severity
 from app.core.errors import StateError
-from app.core.model import GENERIC_FIELDS, WEEKLY_FIELDS, Baseline
+from app.core.model import GENERIC_FIELDS, RUNS_FIELDS, RUNS_SLOTS, WEEKLY_FIELDS, Baseline
 from app.core.stats import PageHinkley, RunningVar
 from app.core.vitals import MOVED, NAMED, NUMERIC
 
@@ -179,7 +185,7 @@ def decode(data: bytes) -> PatientState:
             last_ts=obj["t"],
             last_id=obj.get("i", ""),
             quality=_quality(obj) if obj["v"] >= 4 else {},
-            baselines=_baselines(obj["b"], obj["v"], obj.get("w", {})),
+            baselines=_baselines(obj["b"], obj["v"], obj.get("w", {}), obj.get("r", {})),
             latest={name: _latest(entry) for name, entry in obj["l"].items()},
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
             shifts=_shifts(obj.get("s", {})) if obj["v"] >= 5 else {},
@@ -222,6 +228,9 @@ def _encode(state: PatientState) -> bytes:
     weekly = {name: _pack_weekly(b.weekly) for name, b in state.baselines.items() if b.weekly is not None}
     if weekly:  # channels learned for a day or more
         obj["w"] = weekly
+    runs = {name: b.runs for name, b in state.baselines.items() if b.runs is not None}
+    if runs:  # custom channels that have had far values
+        obj["r"] = runs
     return orjson.dumps(obj)
 
 
@@ -266,13 +275,16 @@ def _unpack(text: str) -> list[float]:
     raise StateError("baseline of an unknown shape")
 
 
-def _baselines(obj: dict[str, Any], version: int, weekly: dict[str, Any]) -> dict[str, Baseline]:
-    """The baselines ("b"), each with its weekly profile ("w") if it has one."""
+def _baselines(
+    obj: dict[str, Any], version: int, weekly: dict[str, Any], runs: dict[str, Any]
+) -> dict[str, Baseline]:
+    """The baselines ("b"), each with its weekly profile ("w") and its
+    daily routine's runs ("r") if it has them."""
     if sum(name not in CATALOGUE for name in obj) > MAX_CUSTOM_CHANNELS:
         raise StateError("baselines of too many custom channels")
     if any(name not in obj for name in weekly):
         raise StateError("weekly profile of a channel without a baseline")
-    return {
+    baselines = {
         name: _baseline(
             name,
             _unpack(values) if version >= 4 else values,
@@ -280,6 +292,24 @@ def _baselines(obj: dict[str, Any], version: int, weekly: dict[str, Any]) -> dic
         )
         for name, values in obj.items()
     }
+    for name, entry in runs.items():
+        b = baselines.get(name)
+        if b is None or b.generic is None:
+            raise StateError("runs of a channel without a custom channel's baseline")
+        b.runs = _runs(entry)
+    return baselines
+
+
+def _runs(entry: list[Any]) -> list[int]:
+    """A custom channel's daily routine (`app.core.model.Baseline.daily_routine`)."""
+    size = len(entry) if isinstance(entry, list) else 0
+    if not size or (size - 1) % RUNS_FIELDS or size > 1 + RUNS_FIELDS * RUNS_SLOTS:
+        raise StateError("runs of an unknown shape")
+    if not all(type(v) is int for v in entry) or entry[0] % RUNS_FIELDS != 1 and entry[0] != 0:
+        raise StateError("runs with a value that is not a place or a count")
+    if entry[0] >= len(entry) or not all(0 <= entry[i] < 1440 for i in range(1, len(entry), RUNS_FIELDS)):
+        raise StateError("runs with a place or a time of day out of range")
+    return list(entry)
 
 
 def _baseline(name: str, values: list[float], weekly: list[float] | None = None) -> Baseline:

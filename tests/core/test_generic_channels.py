@@ -248,6 +248,26 @@ def test_eight_custom_channels_with_their_generic_blocks_fit_the_state_bound() -
     assert all(decoded.baselines[f"custom_metric_{j}"].generic is not None for j in range(8))
 
 
+def test_eight_custom_channels_with_three_daily_routines_each_fit_the_state_bound() -> None:
+    """The times of day a channel's runs began (three per channel) cost
+    bytes: with eight custom channels each spiking at three times of day for
+    four days the state still fits, every channel keeping its baseline and
+    its routines; weekly profiles, the first thing dropped to fit, go first."""
+    rng = random.Random(9)
+    p = Patient()
+    for i in range(4 * 144):
+        t = T0 + i * STEP
+        spiking = [(i % 144) - j in (10, 40, 80) for j in range(8)]  # at three times of day
+        values = [metric(rng, t) * (j + 1) + 300 * spiking[j] for j in range(8)]
+        p.read(t, {f"custom_metric_{j}": round(v, 3) for j, v in enumerate(values)})
+    baselines = p.state.baselines
+    assert all(len(baselines[f"custom_metric_{j}"].runs or ()) == 16 for j in range(8))
+    data = patient_state.encode(p.state)
+    assert len(data) <= patient_state.MAX_STATE_BYTES
+    decoded = patient_state.decode(data)
+    assert all(decoded.baselines[name].runs == baselines[name].runs for name in baselines)
+
+
 def test_one_far_run_on_an_hourly_channel_does_not_make_far_values_its_normal() -> None:
     """A metric read once an hour: a spike one morning, and that evening the
     level jumps by six spreads and stays. A run of far values begun at one
@@ -299,3 +319,80 @@ def test_a_nightly_job_on_an_hourly_channel_still_becomes_its_normal() -> None:
     alerted = {n for n in nights if any(n <= int(e["_seq"]) <= n + 1 for e in p.onsets("anomaly"))}
     assert nights[0] in alerted  # the first night is news
     assert not alerted & set(nights[4:])  # from the fifth night on, the channel's normal
+
+
+MIDNIGHT = T0 - T0 % DAY
+FIVE_MIN = 5 * MINUTE
+
+
+def _nightly(
+    rng: random.Random, t: int, starts: dict[int, float], minutes: int = 60, extra: float = 0.0
+) -> float:
+    """A metric read every 5 minutes, about 30 with a daily cycle, and a
+    job that adds 40 for an hour from about 3 a.m. (`starts`: the minute it
+    starts on each day, from midnight UTC)."""
+    day, minute = divmod((t - MIDNIGHT) // MINUTE, 1440)
+    value = 30 + 5 * math.sin(2 * math.pi * minute / 1440) + rng.gauss(0, 1.5) + extra
+    if starts[day] <= minute < starts[day] + minutes:
+        value += 40 + rng.gauss(0, 3)
+    return round(value, 2)
+
+
+def _job_nights(p: Patient, rng: random.Random, days: int, extra=lambda t: 0.0) -> list[int]:
+    starts = {d: 180 + rng.uniform(-10, 10) for d in range(days)}
+    for i in range(days * DAY // FIVE_MIN):
+        t = MIDNIGHT + i * FIVE_MIN
+        p.read(t, {"cpu_pct": _nightly(rng, t, starts, extra=extra(t))})
+    return [int(e["_seq"]) * FIVE_MIN // DAY for e in p.onsets("anomaly")]
+
+
+def _opened(p: Patient, since: int) -> list[int]:
+    """Event times of the anomalies opened at or after `since`."""
+    times = [MIDNIGHT + int(e["_seq"]) * FIVE_MIN for e in p.onsets("anomaly")]
+    return [t for t in times if t >= since]
+
+
+def test_a_nightly_job_on_a_five_minute_metric_alerts_its_first_two_nights_only() -> None:
+    """An hour's job every night on a metric read every 5 minutes begins one
+    run of far values in 288: too rare for the rate rule above, and a
+    first-harmonic daily profile cannot draw it, so before, every night
+    opened an anomaly (two: the job, and the fall back once its level had
+    been adopted as a drift; 27-28 in 14 days). Runs that begin at the same
+    time of day on two earlier days make it the channel's daily routine."""
+    for seed in (21, 22, 23):
+        nights = _job_nights(Patient(), random.Random(seed), 14)
+        assert nights and set(nights) <= {0, 1}, (seed, nights)
+
+
+def test_what_outlasts_a_daily_routine_or_comes_at_another_time_is_news() -> None:
+    """The routine covers its time of day, for as long as its runs lasted
+    (an hour either side): a level that rises during the job and stays up
+    after it opens an anomaly within a few hours of the job's usual end; a
+    spike at 3 p.m. opens one at once."""
+    shift = MIDNIGHT + 10 * DAY + 3 * HOUR + 5 * MINUTE
+    p = Patient()
+    nights = _job_nights(p, random.Random(24), 12, lambda t: 20.0 if t >= shift else 0.0)
+    late = _opened(p, shift)
+    assert set(nights) - {0, 1} == {10} and late and late[0] - shift <= 4 * HOUR
+    spike = MIDNIGHT + 10 * DAY + 15 * HOUR
+    p = Patient()
+    _job_nights(p, random.Random(25), 12, lambda t: 25.0 if spike <= t < spike + 10 * MINUTE else 0.0)
+    opened = _opened(p, MIDNIGHT + 2 * DAY)
+    assert len(opened) == 1 and spike <= opened[0] < spike + 10 * MINUTE
+
+
+def test_a_daily_routine_is_kept_in_the_state() -> None:
+    """The worker encodes and decodes the state between readings: the times
+    of day a channel's runs began survive that, and give the same alerts as
+    the state kept in memory."""
+    kept = Patient()
+    nights = _job_nights(kept, random.Random(26), 6)
+    p = Patient()
+    rng = random.Random(26)
+    starts = {d: 180 + rng.uniform(-10, 10) for d in range(6)}
+    for i in range(6 * DAY // FIVE_MIN):
+        t = MIDNIGHT + i * FIVE_MIN
+        p.state = patient_state.decode(patient_state.encode(p.state))
+        p.read(t, {"cpu_pct": _nightly(rng, t, starts)})
+    assert [e["_seq"] for e in p.events] == [e["_seq"] for e in kept.events] and set(nights) <= {0, 1}
+    assert p.state.baselines["cpu_pct"].runs == kept.state.baselines["cpu_pct"].runs is not None

@@ -177,14 +177,22 @@ SPIKE_MEMORY_MIN = 1.5 / SPIKE_ROUTINE
 # begins one run in 288 values), and a first-harmonic daily profile cannot
 # draw an hour's bump, so without this such a channel alerted every night.
 # What lasts past the routine's usual end (a level that stays up after the
-# job) is news. `Baseline.runs`: [the place of the run in progress (0: none),
-# then per time of day remembered (at most `RUNS_SLOTS`): the minute of the day
-# (UTC) its first run began, how long its runs lasted on earlier days (minutes,
-# at most `RUNS_LONGEST_MIN`), how long today's has so far, the day a run last
-# began there (days since 1970), on how many days one has (at most
-# `RUNS_DAYS_MAX`)].
+# job) or goes more than `RUNS_Z_MARGIN` times as far out as its runs did on
+# earlier days is news. `Baseline.runs`: [the place of the run in progress (0:
+# none), then per time of day remembered (at most `RUNS_SLOTS`): the minute of
+# the day (UTC) its first run began, how long its runs lasted on earlier days
+# (minutes, at most `RUNS_LONGEST_MIN`), how long today's has so far, the day
+# a run last began there (days since 1970), on how many days one has (at most
+# `RUNS_DAYS_MAX`), the largest |z| its runs reached on earlier days (rounded
+# up, at most `RUNS_Z_MAX`), today's].
 RUNS_SLOTS = 3
-RUNS_FIELDS = 5
+RUNS_FIELDS = 7
+RUNS_Z_MARGIN = 2
+RUNS_Z_MAX = 1_000_000
+# Routines that cover more of the day than this (their runs and slack) are not
+# a routine but a spread that does not describe the channel: its far values
+# are then judged as any others, and move its level as any others.
+RUNS_COVER_MAX_MIN = 360
 RUNS_WINDOW_MIN = 60
 RUNS_LONGEST_MIN = 360  # longer is a daily cycle, the profile's to learn
 RUNS_DAYS = 2
@@ -528,14 +536,15 @@ class Baseline:
         floor = RELATIVE_FLOOR * abs(self.var.mean) + ABSOLUTE_FLOOR
         return self.var.n >= WARMUP_MIN and self.sd >= STUCK_SPREAD * floor
 
-    def daily_routine(self, ts_ms: int, far: bool) -> bool:
-        """Whether this value, at the anomaly threshold or beyond (`far`),
-        belongs to the channel's daily routine (`RUNS_SLOTS`). Call it before
-        `surprise`, which marks the value as far. The first value of a run
-        is remembered: the time of day within `RUNS_WINDOW_MIN` of it counts
-        one day more (once a day), or else it takes a new place, or the
-        place whose last run is the oldest; the run's values then say how
-        long that day's run lasted."""
+    def daily_routine(self, ts_ms: int, z: float, far: bool) -> bool:
+        """Whether this value (its z-score `z`), at the anomaly threshold or
+        beyond (`far`), belongs to the channel's daily routine
+        (`RUNS_SLOTS`). Call it before `surprise`, which marks the value as
+        far. The first value of a run is remembered: the time of day within
+        `RUNS_WINDOW_MIN` of it counts one day more (once a day), or else it
+        takes a new place, or the place whose last run is the oldest; the
+        run's values then say how long that day's run lasted and how far
+        out it went."""
         g, runs = self.generic, self.runs
         if g is None or not far:
             if runs is not None and runs[0]:
@@ -556,13 +565,16 @@ class Baseline:
                 last, days = runs[near + 3], runs[near + 4]
                 if day > last:
                     if day - last > RUNS_RECENT_DAYS:  # forgotten: news again
-                        runs[near + 1], days = 0, 0
-                    elif runs[near + 2] > runs[near + 1]:
-                        runs[near + 1] = runs[near + 2]
-                    runs[near + 2], runs[near + 3] = 0, day
+                        runs[near + 1], runs[near + 5], days = 0, 0, 0
+                    else:  # the day before's run joins the earlier days'
+                        if runs[near + 2] > runs[near + 1]:
+                            runs[near + 1] = runs[near + 2]
+                        if runs[near + 6] > runs[near + 5]:
+                            runs[near + 5] = runs[near + 6]
+                    runs[near + 2], runs[near + 3], runs[near + 6] = 0, day, 0
                     runs[near + 4] = days + 1 if days < RUNS_DAYS_MAX else days
             else:
-                entry = [minute, 0, 0, day, 1]
+                entry = [minute, 0, 0, day, 1, 0, 0]
                 if len(runs) < 1 + width * RUNS_SLOTS:
                     near = len(runs)
                     runs += entry
@@ -570,19 +582,27 @@ class Baseline:
                     near = min(range(1, len(runs), width), key=lambda i: runs[i + 3])
                     runs[near : near + width] = entry
             runs[0] = near
+        size = math.ceil(z if z >= 0.0 else -z)
         i = runs[0]
         if i:
             lasted = _circular(minute - runs[i])
             if runs[i + 2] < lasted <= RUNS_LONGEST_MIN:
                 runs[i + 2] = lasted
+            if size > runs[i + 6]:
+                runs[i + 6] = size if size < RUNS_Z_MAX else RUNS_Z_MAX
+        routine, covered = False, 0
         for i in range(1, len(runs), width):
             last, days = runs[i + 3], runs[i + 4]
             earlier = days - 1 if last == day else days
             if earlier >= RUNS_DAYS and day - last <= RUNS_RECENT_DAYS:
+                covered += runs[i + 1] + 2 * RUNS_WINDOW_MIN
                 offset = _circular(minute - runs[i])
-                if -RUNS_WINDOW_MIN <= offset <= runs[i + 1] + RUNS_WINDOW_MIN:
-                    return True
-        return False
+                if (
+                    -RUNS_WINDOW_MIN <= offset <= runs[i + 1] + RUNS_WINDOW_MIN
+                    and size <= RUNS_Z_MARGIN * runs[i + 5]
+                ):
+                    routine = True
+        return routine and covered <= RUNS_COVER_MAX_MIN
 
     def surprise(
         self, z: float, count: float, report: float = math.inf, far: bool = False, routine: bool = False

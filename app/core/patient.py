@@ -989,8 +989,7 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                     r.wide += 1
                 if z >= together_z or z <= -together_z:
                     r.off += 1
-        if baseline.generic is not None and warm:
-            _surprise(r, name, baseline, z, cadence, config)
+        routine = baseline.generic is not None and warm and _surprise(r, name, baseline, z, cadence, config)
         scored.append((name, warm))
         z_scores[name] = z
         danger = DANGER.get(name)
@@ -1006,23 +1005,23 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                     r.near.append(name)  # heading for danger; _heading checks the rest
         if cadence >= shift_cadence and warm and n >= personal_after:  # a spread known from enough values
             _watch_shift(state, r, name, z, x - mean, config)
-        routine = r.routine is not None and name in r.routine
         if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, c, si, ts, routine):
             _drift(state, r, name, baseline, x, mean, cadence, outcome, config)
 
 
-def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: float, config: Config) -> None:
+def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: float, config: Config) -> bool:
     """A custom channel's calibrated surprise (`Baseline.surprise`): its
     recent scores against its own history of them, with the baseline's
     memory. A regime change (a level or a variance that moved) raises it at
     once, and it fades as the spread and the history take the new regime in:
-    one alert, then quiet."""
+    one alert, then quiet. True when the value is of the channel's daily
+    routine (`Baseline.daily_routine`), which is no evidence of drift."""
     memory = MEMORY_MS / cadence if cadence > 0 else MEMORY_MIN
     memory = memory if memory > MEMORY_MIN else MEMORY_MIN
     far = z >= config.z_alert or z <= -config.z_alert
     generic = baseline.generic
     rate = 0.0 if generic is None else generic[6] if generic[6] >= 0.0 else -generic[6]
-    daily = baseline.daily_routine(r.ts, far)  # before `surprise` marks the value as far
+    daily = baseline.daily_routine(r.ts, z, far)  # before `surprise` marks the value as far
     if far and (rate >= SPIKE_RARE or daily):  # runs of far values are no rarity for this channel
         r.heavy = True
         # ... they are its normal (often, or daily at this time): only the surprise can tell
@@ -1036,6 +1035,7 @@ def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: flo
             r.surprised = {}
         r.surprised[name] = surprise
         r.far = True
+    return daily
 
 
 def _watch_shift(

@@ -44,7 +44,8 @@ Version 6, one JSON object:
                      the run in progress (0: none), then per time of day at which runs began (at
                      most three): its minute of the day (UTC), how long runs lasted on earlier days
                      (minutes), how long today's, the day one last began (days since 1970), on how
-                     many days one has] (`app.core.model.Baseline.daily_routine`)}}
+                     many days one has, the largest |z| (rounded up) runs reached on earlier days,
+                     today's] (`app.core.model.Baseline.daily_routine`)}}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads

@@ -118,6 +118,7 @@ def test_a_level_shift_in_progress_round_trips_and_none_costs_no_bytes() -> None
 EMPTY = {"v": STATE_VERSION, "n": 0, "t": 0, "b": {}, "l": {}, "a": {}, "q": {}}
 ZEROS = base64.b64encode(bytes(8 * 15)).decode()
 CUSTOM = base64.b64encode(bytes(8 * 22)).decode()  # a custom channel's baseline, its generic block
+RUN = [0, 180, 60, 0, 20000, 2, 9, 0]  # a daily routine: no run in progress, one time of day
 
 
 @pytest.mark.parametrize(
@@ -137,12 +138,20 @@ CUSTOM = base64.b64encode(bytes(8 * 22)).decode()  # a custom channel's baseline
         ),
         orjson.dumps({**EMPTY, "s": {"consciousness": [3.0, 1, 0, 1.0]}}),  # a shift of a letter
         orjson.dumps({**EMPTY, "s": {"weight": [3.0, 1, 0]}}),  # a shift of the wrong length
-        orjson.dumps({**EMPTY, "r": {"c0": [0, 180, 60, 0, 20000, 2]}}),  # runs of a channel with no baseline
-        orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "r": {"c0": [0, 180, 60, 0, 20000]}}),  # too short
-        orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "r": {"c0": [0, 1500, 6, 0, 20000, 2]}}),  # after 23:59
-        orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "r": {"c0": [3, 180, 60, 0, 20000, 2]}}),  # not a place
-        orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "r": {"c0": [1, 180, 60.5, 0, 20000, 2]}}),  # not a count
-        orjson.dumps({**EMPTY, "b": {"spo2": ZEROS}, "r": {"spo2": [0, 180, 60, 0, 20000, 2]}}),  # a vital's
+        orjson.dumps({**EMPTY, "r": {"c0": RUN}}),  # no baseline
+        orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "r": {"c0": RUN[:-1]}}),  # too short
+        orjson.dumps(
+            {**EMPTY, "b": {"c0": CUSTOM}, "r": {"c0": [0, 1500, 6, 0, 20000, 2, 9, 0]}}
+        ),  # after 23:59
+        orjson.dumps(
+            {**EMPTY, "b": {"c0": CUSTOM}, "r": {"c0": [3, 180, 60, 0, 20000, 2, 9, 0]}}
+        ),  # not a place
+        orjson.dumps(
+            {**EMPTY, "b": {"c0": CUSTOM}, "r": {"c0": [1, 180, 60.5, 0, 20000, 2, 9, 0]}}
+        ),  # not a count
+        orjson.dumps(
+            {**EMPTY, "b": {"spo2": ZEROS}, "r": {"spo2": [0, 180, 60, 0, 20000, 2, 9, 0]}}
+        ),  # a vital's
         b"\x00",
     ],
 )

@@ -427,3 +427,23 @@ def test_a_channel_whose_far_values_are_routine_by_rate_still_adopts_a_new_level
         p.read(T0 + i * step, {"cpu_load": round(_hourly_job(rng, i, step, shift=60.0), 3)})
     assert [e for e in p.events if e["kind"] == "baseline_drift" and int(e["_seq"]) >= n]
     assert abs(p.state.baselines["cpu_load"].mean - 91.5) < 5
+
+
+def test_far_values_for_five_hours_a_night_are_no_routine() -> None:
+    """A routine is a short excursion: routines that with their slack would
+    cover more than 6 hours of the day (`RUNS_COVER_MAX_MIN`) are none, and
+    such far values are judged, and move the level, as any others (as before
+    the routine was learned). On a public series whose spread was too narrow
+    for its values (NAB `grok_asg_anomaly`), runs of an hour at two times of
+    night otherwise kept its level from ever being adopted again."""
+    rng = random.Random(28)
+    p = Patient()
+    starts = {d: 180 + rng.uniform(-10, 10) for d in range(14)}
+    for i in range(14 * DAY // FIVE_MIN):
+        t = MIDNIGHT + i * FIVE_MIN
+        day, minute = divmod((t - MIDNIGHT) // MINUTE, 1440)
+        value = 30 + rng.gauss(0, 1.5) + (40 if starts[day] <= minute < starts[day] + 300 else 0)
+        p.read(t, {"cpu_pct": round(value, 2)})
+    nights = {int(e["_seq"]) * FIVE_MIN // DAY for e in p.onsets("anomaly")}
+    assert len(nights) >= 12
+    assert [e for e in p.events if e["kind"] == "baseline_drift" and int(e["_seq"]) * FIVE_MIN >= 10 * DAY]

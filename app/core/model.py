@@ -536,7 +536,7 @@ class Baseline:
         floor = RELATIVE_FLOOR * abs(self.var.mean) + ABSOLUTE_FLOOR
         return self.var.n >= WARMUP_MIN and self.sd >= STUCK_SPREAD * floor
 
-    def daily_routine(self, ts_ms: int, z: float, far: bool) -> bool:
+    def daily_routine(self, ts_ms: int, z: float, far: bool, cadence_ms: float) -> bool:
         """Whether this value (its z-score `z`), at the anomaly threshold or
         beyond (`far`), belongs to the channel's daily routine
         (`RUNS_SLOTS`). Call it before `surprise`, which marks the value as
@@ -544,9 +544,13 @@ class Baseline:
         `RUNS_WINDOW_MIN` of it counts one day more (once a day), or else it
         takes a new place, or the place whose last run is the oldest; the
         run's values then say how long that day's run lasted and how far
-        out it went."""
+        out it went. Only for a channel read at least every two
+        `RUNS_WINDOW_MIN` (`cadence_ms`), whose routine's slack then spans
+        at most a twelfth of its readings: read less often, a time of day
+        says little (a channel read daily at 7 a.m. has every value, far or
+        not, at its one time of day)."""
         g, runs = self.generic, self.runs
-        if g is None or not far:
+        if g is None or not far or not 0.0 < cadence_ms <= 2 * RUNS_WINDOW_MIN * 60_000:
             if runs is not None and runs[0]:
                 runs[0] = 0
             return False

@@ -1021,7 +1021,7 @@ def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: flo
     far = z >= config.z_alert or z <= -config.z_alert
     generic = baseline.generic
     rate = 0.0 if generic is None else generic[6] if generic[6] >= 0.0 else -generic[6]
-    daily = baseline.daily_routine(r.ts, z, far)  # before `surprise` marks the value as far
+    daily = baseline.daily_routine(r.ts, z, far, cadence)  # before `surprise` marks the value as far
     if far and (rate >= SPIKE_RARE or daily):  # runs of far values are no rarity for this channel
         r.heavy = True
         # ... they are its normal (often, or daily at this time): only the surprise can tell

@@ -447,3 +447,19 @@ def test_far_values_for_five_hours_a_night_are_no_routine() -> None:
     nights = {int(e["_seq"]) * FIVE_MIN // DAY for e in p.onsets("anomaly")}
     assert len(nights) >= 12
     assert [e for e in p.events if e["kind"] == "baseline_drift" and int(e["_seq"]) * FIVE_MIN >= 10 * DAY]
+
+
+def test_a_channel_read_once_a_day_keeps_no_daily_routine() -> None:
+    """Read once a day at 7 a.m., every value of a channel is at its one
+    time of day, far or not: a time of day says nothing there, and such a
+    channel keeps no routine (nor its bytes in the state). Its far values
+    are judged by their rate, as before (`SPIKE_ROUTINE`)."""
+    rng = random.Random(29)
+    p = Patient()
+    spikes = {12, 15, 18, 21}
+    for day in range(30):
+        value = 50 + rng.gauss(0, 2) + (30 if day in spikes else 0)
+        p.read(MIDNIGHT + day * DAY + 7 * HOUR, {"sleep_score": round(value, 2)})
+    assert {int(e["_seq"]) for e in p.onsets("anomaly")} >= {12}
+    assert p.state.baselines["sleep_score"].runs is None
+    assert b'"r"' not in patient_state.encode(p.state)

@@ -206,6 +206,63 @@ def _circular(minutes: int) -> int:
     return (minutes + _DAY_MIN // 2) % _DAY_MIN - _DAY_MIN // 2
 
 
+def _run_begun(runs: list[int], day: int, minute: int) -> int:
+    """Remember a run of far values begun at `minute` of `day`
+    (`Baseline.runs`) and return its place: the time of day within
+    `RUNS_WINDOW_MIN` of it counts one day more (once a day; forgotten
+    after `RUNS_RECENT_DAYS`), or else it takes a new place, or the place
+    whose last run is the oldest."""
+    width = RUNS_FIELDS
+    near, gap = 0, RUNS_WINDOW_MIN + 1
+    for i in range(1, len(runs), width):
+        d = _circular(minute - runs[i])
+        d = d if d >= 0 else -d
+        if d < gap:
+            near, gap = i, d
+    if near:
+        last, days = runs[near + 3], runs[near + 4]
+        if day > last:
+            if day - last > RUNS_RECENT_DAYS:  # forgotten: news again
+                runs[near + 1], runs[near + 5], days = 0, 0, 0
+            else:  # the day before's run joins the earlier days'
+                if runs[near + 2] > runs[near + 1]:
+                    runs[near + 1] = runs[near + 2]
+                if runs[near + 6] > runs[near + 5]:
+                    runs[near + 5] = runs[near + 6]
+            runs[near + 2], runs[near + 3], runs[near + 6] = 0, day, 0
+            runs[near + 4] = days + 1 if days < RUNS_DAYS_MAX else days
+        return near
+    entry = [minute, 0, 0, day, 1, 0, 0]
+    if len(runs) < 1 + width * RUNS_SLOTS:
+        runs += entry
+        return len(runs) - width
+    oldest = min(range(1, len(runs), width), key=lambda i: runs[i + 3])
+    runs[oldest : oldest + width] = entry
+    return oldest
+
+
+def _in_routine(runs: list[int], day: int, minute: int, size: int) -> bool:
+    """Whether a far value at `minute` of `day`, `size` spreads out (rounded
+    up), is within a routine of `runs` (`Baseline.runs`): a time of day seen
+    on `RUNS_DAYS` earlier days, the latest within `RUNS_RECENT_DAYS`, no
+    later than its runs lasted and no more than `RUNS_Z_MARGIN` times as far
+    out, each with its slack; none if the routines would cover more than
+    `RUNS_COVER_MAX_MIN` of the day."""
+    routine, covered = False, 0
+    for i in range(1, len(runs), RUNS_FIELDS):
+        last, days = runs[i + 3], runs[i + 4]
+        earlier = days - 1 if last == day else days
+        if earlier >= RUNS_DAYS and day - last <= RUNS_RECENT_DAYS:
+            covered += runs[i + 1] + 2 * RUNS_WINDOW_MIN
+            offset = _circular(minute - runs[i])
+            if (
+                -RUNS_WINDOW_MIN <= offset <= runs[i + 1] + RUNS_WINDOW_MIN
+                and size <= RUNS_Z_MARGIN * runs[i + 5]
+            ):
+                routine = True
+    return routine and covered <= RUNS_COVER_MAX_MIN
+
+
 # Calibrated surprise (anomaly likelihood, as in Numenta's HTM detector): the
 # raw score of a value is its |z| against the forecast (capped), smoothed over
 # about ten readings as Numenta's short window is (SURPRISE_ALPHA); that short mean is compared
@@ -540,9 +597,7 @@ class Baseline:
         """Whether this value (its z-score `z`), at the anomaly threshold or
         beyond (`far`), belongs to the channel's daily routine
         (`RUNS_SLOTS`). Call it before `surprise`, which marks the value as
-        far. The first value of a run is remembered: the time of day within
-        `RUNS_WINDOW_MIN` of it counts one day more (once a day), or else it
-        takes a new place, or the place whose last run is the oldest; the
+        far. The first value of a run is remembered (`_run_begun`); the
         run's values then say how long that day's run lasted and how far
         out it went. Only for a channel read at least every two
         `RUNS_WINDOW_MIN` (`cadence_ms`), whose routine's slack then spans
@@ -557,56 +612,17 @@ class Baseline:
         day, minute = divmod(ts_ms // 60_000, _DAY_MIN)
         if runs is None:
             runs = self.runs = [0]
-        width = RUNS_FIELDS
         if math.copysign(1.0, g[6]) > 0.0:  # a run begins
-            near, gap = 0, RUNS_WINDOW_MIN + 1
-            for i in range(1, len(runs), width):
-                d = _circular(minute - runs[i])
-                d = d if d >= 0 else -d
-                if d < gap:
-                    near, gap = i, d
-            if near:
-                last, days = runs[near + 3], runs[near + 4]
-                if day > last:
-                    if day - last > RUNS_RECENT_DAYS:  # forgotten: news again
-                        runs[near + 1], runs[near + 5], days = 0, 0, 0
-                    else:  # the day before's run joins the earlier days'
-                        if runs[near + 2] > runs[near + 1]:
-                            runs[near + 1] = runs[near + 2]
-                        if runs[near + 6] > runs[near + 5]:
-                            runs[near + 5] = runs[near + 6]
-                    runs[near + 2], runs[near + 3], runs[near + 6] = 0, day, 0
-                    runs[near + 4] = days + 1 if days < RUNS_DAYS_MAX else days
-            else:
-                entry = [minute, 0, 0, day, 1, 0, 0]
-                if len(runs) < 1 + width * RUNS_SLOTS:
-                    near = len(runs)
-                    runs += entry
-                else:
-                    near = min(range(1, len(runs), width), key=lambda i: runs[i + 3])
-                    runs[near : near + width] = entry
-            runs[0] = near
+            runs[0] = _run_begun(runs, day, minute)
         size = math.ceil(z if z >= 0.0 else -z)
         i = runs[0]
-        if i:
+        if i:  # how long today's run has lasted, how far out it went
             lasted = _circular(minute - runs[i])
             if runs[i + 2] < lasted <= RUNS_LONGEST_MIN:
                 runs[i + 2] = lasted
             if size > runs[i + 6]:
                 runs[i + 6] = size if size < RUNS_Z_MAX else RUNS_Z_MAX
-        routine, covered = False, 0
-        for i in range(1, len(runs), width):
-            last, days = runs[i + 3], runs[i + 4]
-            earlier = days - 1 if last == day else days
-            if earlier >= RUNS_DAYS and day - last <= RUNS_RECENT_DAYS:
-                covered += runs[i + 1] + 2 * RUNS_WINDOW_MIN
-                offset = _circular(minute - runs[i])
-                if (
-                    -RUNS_WINDOW_MIN <= offset <= runs[i + 1] + RUNS_WINDOW_MIN
-                    and size <= RUNS_Z_MARGIN * runs[i + 5]
-                ):
-                    routine = True
-        return routine and covered <= RUNS_COVER_MAX_MIN
+        return _in_routine(runs, day, minute, size)
 
     def surprise(
         self, z: float, count: float, report: float = math.inf, far: bool = False, routine: bool = False

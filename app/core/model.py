@@ -126,6 +126,39 @@ WEEKLY_LEVEL_STEP = 0.5  # the trailing level follows a level shift within days
 #  use), the day being accumulated (days since 1 January 1970), the mean so far
 #  of its values less their daily profile, how many]
 WEEKLY_FIELDS = 14
+# The shape of a custom channel's day (`Baseline.shape`), on channels read at
+# least every SHAPE_MAX_CADENCE_MS: the mean of its values in each hour of the
+# day (UTC), each with a memory of SHAPE_DAYS days. It draws a day that is not
+# a sine, which the first harmonic cannot: a business day (low at night, high
+# from 9 to 6, a step at each end), a morning peak. Each value's error is kept
+# against the first harmonic's forecast and against its hour's mean (each at
+# most SHAPE_CLIP spreads, a memory of SHAPE_ERR_DAYS days). The hours' means
+# replace the harmonic in the forecast once SHAPE_AFTER_DAYS days are in, every
+# hour has had values, and their errors are at most SHAPE_GAIN of the
+# harmonic's; they are put away when their errors are the larger (on a sine,
+# the hours' means, quick to learn, stand in while the harmonic converges and
+# give way to it: days 2 to 11 of a cycle of +-20 read every 15 minutes). Only
+# errors counted once the harmonic is in use (a day after it began) compare.
+# An hour's mean learns only values within `keep_out` of the forecast. [the 24 hours' means, their mean,
+# the harmonic's mean squared error, the hours', the first day learned (days
+# since 1970, UTC, plus one; negated while in use), how many errors were
+# counted, then the 24 hours' counts of values]
+SHAPE_BINS = 24
+SHAPE_MS = DAY_MS // SHAPE_BINS
+SHAPE_MAX_CADENCE_MS = 30 * 60 * 1000
+SHAPE_DAYS = 7
+SHAPE_ERR_DAYS = 3
+SHAPE_AFTER_DAYS = 2
+SHAPE_GAIN = 0.5
+SHAPE_CLIP = 5.0
+SHAPE_COUNT_MAX = 65_535  # a count is kept in 16 bits
+SHAPE_FIELDS = 2 * SHAPE_BINS + 5
+_SHAPE_MEAN = SHAPE_BINS  # where the fields after the means are
+_SHAPE_HARMONIC = SHAPE_BINS + 1
+_SHAPE_HOURS = SHAPE_BINS + 2
+_SHAPE_FIRST = SHAPE_BINS + 3
+_SHAPE_ERRORS = SHAPE_BINS + 4
+_SHAPE_COUNTS = SHAPE_BINS + 5
 _EPOCH_WEEKDAY = 3  # 1 January 1970 was a Thursday
 
 
@@ -314,6 +347,8 @@ class Baseline:
         "recent",
         "runs",
         "sd",
+        "shape",
+        "hours",
         "slope",
         "t_ms",
         "var",
@@ -336,6 +371,7 @@ class Baseline:
         generic: list[float] | None = None,
         weekly: list[float] | None = None,
         runs: list[int] | None = None,
+        shape: list[float] | None = None,
     ) -> None:
         self.name = name
         vital = NUMERIC.get(name)
@@ -364,6 +400,10 @@ class Baseline:
         self.week = weekly if weekly is not None and weekly[10] < 0.0 else None
         # Custom channels only: the times of day far runs began (`RUNS_SLOTS`), None until one has.
         self.runs = runs
+        # Custom channels only: the shape of the day (`SHAPE_FIELDS`), None until
+        # it begins learning; `hours`: the same list while the forecast uses it.
+        self.shape = shape
+        self.hours = shape if shape is not None and shape[_SHAPE_FIRST] < 0.0 else None
         self.mean = self.sd = 0.0  # what values are scored against, kept by `_refresh`
         self._refresh()
         self._set_daily()
@@ -449,6 +489,11 @@ class Baseline:
         daily routine, `daily_routine`) is no evidence of drift either.
         """
         sd = self.sd if sd is None else sd  # the caller usually has it already
+        if warm and self.generic is not None and cadence_ms > 0.0 and self.profile[4] < 0.0:
+            if cadence_ms <= SHAPE_MAX_CADENCE_MS:
+                self.learn_shape(x, sd, cos_t, sin_t, ts_ms, cadence_ms, -keep_out < z < keep_out)
+            elif self.shape is not None and cadence_ms > 2 * SHAPE_MAX_CADENCE_MS:  # now read too seldom
+                self.forget_shape()
         limit = RECENT_CLIP * sd
         move = x - self.recent
         self.recent += RECENT_ALPHA * (limit if move > limit else -limit if move < -limit else move)
@@ -476,7 +521,11 @@ class Baseline:
             mean0 = var.mean
             level = x - mean0
             daily = self.daily
-            r0 = level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
+            hours = self.hours
+            if hours is not None:
+                r0 = level - hours[(ts_ms % DAY_MS) // SHAPE_MS] + hours[_SHAPE_MEAN]
+            else:
+                r0 = level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
             if wk is not None and day == wk[11]:  # the day's mean (older days' values are not counted)
                 wk[13] += 1.0
                 wk[12] += (r0 + mean0 - wk[12]) / wk[13]
@@ -720,7 +769,10 @@ class Baseline:
         """The expected value at a time of day (its cosine and sine) and, with
         the weekly profile in use, at event time `ts_ms`'s day of the week."""
         daily, week = self.daily, self.week
-        mean = self.mean + daily[0] * cos_t + daily[1] * sin_t if daily is not None else self.mean
+        if self.hours is not None:
+            mean = self.mean + self.shape_offset(ts_ms)
+        else:
+            mean = self.mean + daily[0] * cos_t + daily[1] * sin_t if daily is not None else self.mean
         return mean + week[weekday(ts_ms)] if week is not None and ts_ms else mean
 
     def roll_week(self, day: int) -> None:
@@ -857,6 +909,101 @@ class Baseline:
         """Where the trend puts this vital `minutes` after its last value."""
         return self.level + self.slope * minutes
 
+    def shape_offset(self, ts_ms: int) -> float:
+        """The shape's part of the forecast at event time `ts_ms`: its hour's
+        mean less the hours' mean (0 when the shape is not in use)."""
+        hours = self.hours
+        return hours[(ts_ms % DAY_MS) // SHAPE_MS] - hours[_SHAPE_MEAN] if hours is not None else 0.0
+
+    def learn_shape(
+        self, x: float, sd: float, cos_t: float, sin_t: float, ts_ms: int, cadence_ms: float, learn: bool
+    ) -> None:
+        """Learn a warmed-up custom channel's value `x` (spread `sd`, event
+        time `ts_ms`, its time of day's cosine and sine) into the shape of its
+        day (`SHAPE_FIELDS`): the two forecasts' errors, then, if `learn` (it
+        is not far out: an anomaly is no hour's normal), its hour's mean; then
+        put the shape in use or away."""
+        s = self.shape
+        day = ts_ms // DAY_MS
+        if s is None:
+            s = self.shape = [0.0] * SHAPE_FIELDS
+            s[_SHAPE_FIRST] = float(day + 1)
+        week = self.week
+        if week is not None:  # the hours are of the value less its day of the week's offset
+            x -= week[(day + _EPOCH_WEEKDAY) % 7]
+        h = (ts_ms % DAY_MS) // SHAPE_MS
+        count = s[_SHAPE_COUNTS + h]
+        limit = SHAPE_CLIP * sd
+        if count > 0.0:
+            daily = self.daily
+            harmonic = x - self.mean - (daily[0] * cos_t + daily[1] * sin_t if daily is not None else 0.0)
+            hourly = x - s[h]
+            harmonic = limit if harmonic > limit else -limit if harmonic < -limit else harmonic
+            hourly = limit if hourly > limit else -limit if hourly < -limit else hourly
+            errors = s[_SHAPE_ERRORS] + 1.0
+            a = cadence_ms / (SHAPE_ERR_DAYS * DAY_MS)
+            if a < 1.0 / errors:  # a mean of all so far, until the memory is full
+                a = 1.0 / errors
+                s[_SHAPE_ERRORS] = errors
+            s[_SHAPE_HARMONIC] += a * (harmonic * harmonic - s[_SHAPE_HARMONIC])
+            s[_SHAPE_HOURS] += a * (hourly * hourly - s[_SHAPE_HOURS])
+        if learn:
+            memory = SHAPE_DAYS * SHAPE_MS / cadence_ms
+            memory = memory if memory < SHAPE_COUNT_MAX else SHAPE_COUNT_MAX
+            if count < memory:
+                count += 1.0
+                s[_SHAPE_COUNTS + h] = count
+            move = x - s[h]
+            if count > 2.0:  # one wild value moves an hour's mean as a value at the limit would
+                move = limit if move > limit else -limit if move < -limit else move
+            step = move / count
+            s[h] += step
+            s[_SHAPE_MEAN] += step / SHAPE_BINS
+        first = s[_SHAPE_FIRST]
+        if first >= 0.0:
+            if (
+                day + 1 - first >= SHAPE_AFTER_DAYS
+                and s[_SHAPE_HOURS] < SHAPE_GAIN * s[_SHAPE_HARMONIC]
+                and min(s[_SHAPE_COUNTS:]) > 0.0
+            ):
+                self._switch_shape(True)
+        elif s[_SHAPE_HOURS] > s[_SHAPE_HARMONIC]:
+            self._switch_shape(False)
+
+    def _switch_shape(self, on: bool) -> None:
+        """Put the shape of the day in use (or away): the spread
+        becomes the new forecast's errors, the mean the hours' mean (the
+        forecast is then each hour's), and the drift detector starts again
+        (the scores it saw were against the other forecast)."""
+        s = self.shape
+        if s is None:
+            return
+        s[_SHAPE_FIRST] = -s[_SHAPE_FIRST]
+        self.hours = s if on else None
+        var = self.var
+        if on:
+            var.mean = s[_SHAPE_MEAN]
+        if var.n > 1:
+            # The new forecast's errors, no larger than the spread now when the
+            # harmonic comes back (its errors were counted before it was learned).
+            own = var.m2 / (var.n - 1)
+            errors = s[_SHAPE_HOURS] if on else min(s[_SHAPE_HARMONIC], own)
+            var.m2 = errors * (var.n - 1)
+        self.ph = PageHinkley()
+        self._refresh()
+
+    def set_shape(self, shape: list[float]) -> None:
+        """A shape of the day as decoded (`SHAPE_FIELDS`), in use if marked so."""
+        self.shape = shape
+        self.hours = shape if shape[_SHAPE_FIRST] < 0.0 else None
+
+    def forget_shape(self) -> None:
+        """Drop the shape of the day (a state over its bound keeps its room
+        for baselines): put away if in use. It learns afresh."""
+        if self.hours is not None:
+            self._switch_shape(False)
+        self.shape = self.hours = None
+
     def drift_level(self, x: float, cos_t: float = 0.0, sin_t: float = 0.0, ts_ms: int = 0) -> float:
         """The level a drift detected at value `x` moved to: the recent level,
         or `x` itself when the recent level (which one value moves by a few
@@ -867,7 +1014,10 @@ class Baseline:
         recent = self.recent
         level = recent if abs(x - recent) <= RECENT_CLIP * self.sd else x
         daily, week = self.daily, self.week
-        level = level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
+        if self.hours is not None:
+            level -= self.shape_offset(ts_ms)
+        else:
+            level = level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
         return level - week[weekday(ts_ms)] if week is not None and ts_ms else level
 
     def adopt(self, cadence_ms: float = 0.0, level: float | None = None) -> None:

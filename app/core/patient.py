@@ -973,7 +973,9 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
             c = si = 0.0  # no daily profile at this cadence (this function's docstring)
         else:
             c, si = cos_t, sin_t
-            if daily is not None:  # `Baseline.forecast`, inline
+            if baseline.hours is not None:
+                mean += baseline.shape_offset(ts)
+            elif daily is not None:  # `Baseline.forecast`, inline
                 mean += daily[0] * cos_t + daily[1] * sin_t
         week = baseline.week
         if week is not None:  # ... and its weekly profile

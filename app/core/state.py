@@ -45,7 +45,13 @@ Version 6, one JSON object:
                      most three): its minute of the day (UTC), how long runs lasted on earlier days
                      (minutes), how long today's, the day one last began (days since 1970), on how
                      many days one has, the largest |z| (rounded up) runs reached on earlier days,
-                     today's] (`app.core.model.Baseline.daily_routine`)}}
+                     today's] (`app.core.model.Baseline.daily_routine`)},
+     "h" (only when not empty): {custom channel whose shape of the day has begun learning: base64
+                     of little-endian IEEE 754 doubles [the means of its values in each hour of the
+                     day (UTC; 24), their mean, the mean squared error of the first harmonic's
+                     forecast, of the hours', the first day learned (days since 1970 plus one,
+                     negated while in use)], then 24 unsigned 16-bit counts of values, one per hour
+                     (`app.core.model.SHAPE_FIELDS`)}}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -54,7 +60,8 @@ the rest and leaves it out, so it needed no new version; so did "m"
 (`app.core.model.Baseline.weekly`), read as no weekly profile learned yet: a
 worker that predates it leaves it out, and the profile starts learning
 afresh. "r" came within version 6 the same way (`app.core.model.RUNS_SLOTS`):
-read as no daily routine known when absent. "s" is new in
+read as no daily routine known when absent, and "h" (`app.core.model.Baseline.shape`):
+read as no shape of the day learned yet. "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -88,7 +95,15 @@ import orjson
 
 from app.core.alerts import Kind, OpenAlert, Severity
 from app.core.errors import StateError
-from app.core.model import GENERIC_FIELDS, RUNS_FIELDS, RUNS_SLOTS, WEEKLY_FIELDS, Baseline
+from app.core.model import (
+    GENERIC_FIELDS,
+    RUNS_FIELDS,
+    RUNS_SLOTS,
+    SHAPE_BINS,
+    SHAPE_FIELDS,
+    WEEKLY_FIELDS,
+    Baseline,
+)
 from app.core.stats import PageHinkley, RunningVar
 from app.core.vitals import MOVED, NAMED, NUMERIC
 
@@ -118,6 +133,7 @@ _PACK_PROFILE = struct.Struct(f"<{_BASE_FIELDS + _PROFILE_FIELDS}d")
 # of Page-Hinkley, the profile's five, the generic block's six.
 _PACK_CUSTOM = struct.Struct(f"<{4 + 6 + _PROFILE_FIELDS + GENERIC_FIELDS}d")
 _PACK_WEEKLY = struct.Struct(f"<{WEEKLY_FIELDS}d")
+_PACK_SHAPE = struct.Struct(f"<{SHAPE_FIELDS - SHAPE_BINS}d{SHAPE_BINS}H")
 
 
 @dataclass(slots=True)
@@ -148,7 +164,8 @@ class PatientState:
 def encode(state: PatientState) -> bytes:
     """The state's bytes, at most `MAX_STATE_BYTES`. What can be dropped to
     fit, in this order: weekly profiles (custom channels' first, then the
-    vitals'; each learns afresh), custom channels' learned baselines, least
+    vitals'; each learns afresh), custom channels' shapes of the day (least
+    recently updated first; each learns afresh), their learned baselines, least
     recently updated first (the channel then learns afresh), then their
     latest values; a state that still does not fit raises `StateError`."""
     data = _encode(state)
@@ -159,6 +176,13 @@ def encode(state: PatientState) -> bytes:
         b = state.baselines.get(name)
         if b is not None and b.weekly is not None:
             b.forget_week(state.last_ts)
+            data = _encode(state)
+            if len(data) <= MAX_STATE_BYTES:
+                return data
+    for name in custom:
+        b = state.baselines.get(name)
+        if b is not None and b.shape is not None:
+            b.forget_shape()
             data = _encode(state)
             if len(data) <= MAX_STATE_BYTES:
                 return data
@@ -186,7 +210,7 @@ def decode(data: bytes) -> PatientState:
             last_ts=obj["t"],
             last_id=obj.get("i", ""),
             quality=_quality(obj) if obj["v"] >= 4 else {},
-            baselines=_baselines(obj["b"], obj["v"], obj.get("w", {}), obj.get("r", {})),
+            baselines=_baselines(obj["b"], obj["v"], obj.get("w", {}), obj.get("r", {}), obj.get("h", {})),
             latest={name: _latest(entry) for name, entry in obj["l"].items()},
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
             shifts=_shifts(obj.get("s", {})) if obj["v"] >= 5 else {},
@@ -232,6 +256,9 @@ def _encode(state: PatientState) -> bytes:
     runs = {name: b.runs for name, b in state.baselines.items() if b.runs is not None}
     if runs:  # custom channels that have had far values
         obj["r"] = runs
+    shapes = {name: _pack_shape(b.shape) for name, b in state.baselines.items() if b.shape is not None}
+    if shapes:  # custom channels read often, learned for a while
+        obj["h"] = shapes
     return orjson.dumps(obj)
 
 
@@ -264,6 +291,23 @@ def _unpack_weekly(text: str) -> list[float]:
     return weekly
 
 
+def _pack_shape(shape: list[float]) -> str:
+    counts = [int(c) for c in shape[SHAPE_FIELDS - SHAPE_BINS :]]
+    data = _PACK_SHAPE.pack(*shape[: SHAPE_FIELDS - SHAPE_BINS], *counts)
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def _unpack_shape(text: Any) -> list[float]:
+    """A custom channel's shape of the day (`app.core.model.Baseline.shape`)."""
+    data = base64.b64decode(text.encode("ascii"), validate=True) if isinstance(text, str) else b""
+    if len(data) != _PACK_SHAPE.size:
+        raise StateError("shape of the day of an unknown size")
+    shape = [float(v) for v in _PACK_SHAPE.unpack(data)]
+    if not all(math.isfinite(v) for v in shape) or abs(shape[SHAPE_BINS + 3]) < 1.0:
+        raise StateError("shape of the day with a value that is not a number or a day")
+    return shape
+
+
 def _unpack(text: str) -> list[float]:
     data = base64.b64decode(text.encode("ascii"), validate=True)
     if len(data) == _PACK_BASE.size:
@@ -277,10 +321,10 @@ def _unpack(text: str) -> list[float]:
 
 
 def _baselines(
-    obj: dict[str, Any], version: int, weekly: dict[str, Any], runs: dict[str, Any]
+    obj: dict[str, Any], version: int, weekly: dict[str, Any], runs: dict[str, Any], shapes: dict[str, Any]
 ) -> dict[str, Baseline]:
-    """The baselines ("b"), each with its weekly profile ("w") and its
-    daily routine's runs ("r") if it has them."""
+    """The baselines ("b"), each with its weekly profile ("w"), its daily
+    routine's runs ("r") and its shape of the day ("h") if it has them."""
     if sum(name not in CATALOGUE for name in obj) > MAX_CUSTOM_CHANNELS:
         raise StateError("baselines of too many custom channels")
     if any(name not in obj for name in weekly):
@@ -298,6 +342,11 @@ def _baselines(
         if b is None or b.generic is None:
             raise StateError("runs of a channel without a custom channel's baseline")
         b.runs = _runs(entry)
+    for name, text in shapes.items():
+        b = baselines.get(name)
+        if b is None or b.generic is None:
+            raise StateError("shape of the day of a channel without a custom channel's baseline")
+        b.set_shape(_unpack_shape(text))
     return baselines
 
 

@@ -242,7 +242,7 @@ def test_a_daily_cycle_is_forecast_so_a_value_normal_at_noon_is_anomalous_at_mid
     assert baseline.daily is not None and 15 < math.hypot(*baseline.daily) < 25
     trough = T0 + n * step
     angle = 2 * math.pi * (trough % DAY) / DAY
-    expected = baseline.forecast(math.cos(angle), math.sin(angle))
+    expected = baseline.forecast(math.cos(angle), math.sin(angle), trough)
     assert abs(expected - (100 + 20 * math.cos(angle))) < 5
     out = p.read(trough, {"load": expected + 38})
     out += p.read(trough + step, {"load": expected + 38})

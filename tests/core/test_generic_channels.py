@@ -432,10 +432,15 @@ def test_a_channel_whose_far_values_are_routine_by_rate_still_adopts_a_new_level
 def test_far_values_for_five_hours_a_night_are_no_routine() -> None:
     """A routine is a short excursion: routines that with their slack would
     cover more than 6 hours of the day (`RUNS_COVER_MAX_MIN`) are none, and
-    such far values are judged, and move the level, as any others (as before
-    the routine was learned). On a public series whose spread was too narrow
-    for its values (NAB `grok_asg_anomaly`), runs of an hour at two times of
-    night otherwise kept its level from ever being adopted again."""
+    such far values are judged as any others. On a public series whose
+    spread was too narrow for its values (NAB `grok_asg_anomaly`), runs of an
+    hour at two times of night otherwise kept its level from ever being
+    adopted again. A five-hour job every night: its level was adopted as a
+    drift on its first three nights; from then on the hours' means draw it
+    (`Baseline.shape`) and nothing is adopted, while its first or last
+    reading, in the hour before its usual start or end as the start moves by
+    ten minutes, is still far out and opens an anomaly on most nights (11 of
+    14 here; only the first three without the bound)."""
     rng = random.Random(28)
     p = Patient()
     starts = {d: 180 + rng.uniform(-10, 10) for d in range(14)}
@@ -445,8 +450,9 @@ def test_far_values_for_five_hours_a_night_are_no_routine() -> None:
         value = 30 + rng.gauss(0, 1.5) + (40 if starts[day] <= minute < starts[day] + 300 else 0)
         p.read(t, {"cpu_pct": round(value, 2)})
     nights = {int(e["_seq"]) * FIVE_MIN // DAY for e in p.onsets("anomaly")}
-    assert len(nights) >= 12
-    assert [e for e in p.events if e["kind"] == "baseline_drift" and int(e["_seq"]) * FIVE_MIN >= 10 * DAY]
+    assert len(nights) >= 10
+    drifts = {int(e["_seq"]) * FIVE_MIN // DAY for e in p.events if e["kind"] == "baseline_drift"}
+    assert drifts == {0, 1, 2} and p.state.baselines["cpu_pct"].hours is not None
 
 
 def test_a_channel_read_once_a_day_keeps_no_daily_routine() -> None:
@@ -463,3 +469,84 @@ def test_a_channel_read_once_a_day_keeps_no_daily_routine() -> None:
     assert {int(e["_seq"]) for e in p.onsets("anomaly")} >= {12}
     assert p.state.baselines["sleep_score"].runs is None
     assert b'"r"' not in patient_state.encode(p.state)
+
+
+def _business_day(rng: random.Random, t: int, extra: float = 0.0) -> float:
+    """A metric read every 5 minutes: about 20 at night, 80 from 9 a.m. to
+    6 p.m. (UTC), noise 2: a desk's power draw, an office's occupancy."""
+    minute = (t - MIDNIGHT) // MINUTE % 1440
+    return round((80.0 if 540 <= minute < 1080 else 20.0) + rng.gauss(0, 2) + extra, 2)
+
+
+def _business_days(p: Patient, rng: random.Random, days: int, extra=lambda t: 0.0) -> list[float]:
+    """Feed `days` business days; the days (from the first midnight) at which anomalies opened."""
+    for i in range(days * DAY // FIVE_MIN):
+        t = MIDNIGHT + i * FIVE_MIN
+        p.read(t, {"desk_power_w": _business_day(rng, t, extra(t))})
+    return [int(e["_seq"]) * FIVE_MIN / DAY for e in p.onsets("anomaly")]
+
+
+def test_a_business_day_alerts_its_first_three_days_only() -> None:
+    """A day that is not a sine (low at night, high from 9 to 6, a step at
+    each end): the first harmonic cannot draw it, each step was a far run and
+    its level was adopted as a drift, and an anomaly opened at 9 a.m. and at
+    6 p.m. every day (28 in 14 days). From the third day the mean of each
+    hour forecasts it (`Baseline.shape`)."""
+    for seed in (31, 32, 33):
+        p = Patient()
+        days = _business_days(p, random.Random(seed), 14)
+        assert days and max(days) < 3, (seed, days)
+        assert p.state.baselines["desk_power_w"].hours is not None
+
+
+def test_a_business_day_that_does_not_come_or_a_spike_at_night_is_news() -> None:
+    """Once the shape is in use: a day whose business hours stay at 40
+    (a public benchmark's "jumps down") opens an anomaly within half an hour
+    of 9 a.m.; a spike of 30 at 3 a.m. opens one at that reading."""
+    day10 = MIDNIGHT + 10 * DAY
+    p = Patient()
+    days = _business_days(
+        p, random.Random(34), 12, lambda t: -40.0 if day10 + 9 * HOUR <= t < day10 + 18 * HOUR else 0.0
+    )
+    late = [d for d in days if d >= 3]
+    assert late and 10 + 9 / 24 <= late[0] <= 10 + 9.5 / 24 and max(late) < 11, days
+    p = Patient()
+    spike = day10 + 3 * HOUR
+    days = _business_days(p, random.Random(35), 12, lambda t: 30.0 if t == spike else 0.0)
+    assert [d for d in days if d >= 3] == [(spike - MIDNIGHT) / DAY], days
+
+
+def test_a_shape_of_the_day_is_kept_in_the_state() -> None:
+    """The worker encodes and decodes the state between readings: the hours'
+    means survive that (in use or not), and give the same alerts as the state
+    kept in memory."""
+    kept = Patient()
+    _business_days(kept, random.Random(36), 5)
+    p = Patient()
+    rng = random.Random(36)
+    for i in range(5 * DAY // FIVE_MIN):
+        t = MIDNIGHT + i * FIVE_MIN
+        p.state = patient_state.decode(patient_state.encode(p.state))
+        p.read(t, {"desk_power_w": _business_day(rng, t)})
+    assert [e["_seq"] for e in p.events] == [e["_seq"] for e in kept.events]
+    shape = p.state.baselines["desk_power_w"].shape
+    assert shape == kept.state.baselines["desk_power_w"].shape is not None
+    assert p.state.baselines["desk_power_w"].hours is not None
+
+
+def test_eight_business_day_channels_fit_the_state_bound_dropping_shapes_first() -> None:
+    """A shape of the day costs about 390 bytes: eight custom channels with
+    one each do not fit 4 KiB with their baselines, so `encode` drops the
+    least recently updated channels' shapes (they learn afresh), then, if
+    need be, their baselines; every channel keeps its baseline here."""
+    rng = random.Random(37)
+    p = Patient()
+    for i in range(4 * DAY // FIVE_MIN):
+        t = MIDNIGHT + i * FIVE_MIN
+        p.read(t, {f"desk_{j}_w": _business_day(rng, t) * (j + 1) for j in range(8)})
+    assert all(p.state.baselines[f"desk_{j}_w"].shape is not None for j in range(8))
+    data = patient_state.encode(p.state)
+    assert len(data) <= patient_state.MAX_STATE_BYTES
+    decoded = patient_state.decode(data)
+    assert all(f"desk_{j}_w" in decoded.baselines for j in range(8))
+    assert 0 < sum(decoded.baselines[f"desk_{j}_w"].shape is not None for j in range(8)) < 8

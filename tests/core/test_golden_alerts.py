@@ -38,7 +38,9 @@ weekend is forecast, and its anomaly, resolution and drift notice at Monday
 begun has a memory of at least 75 values, `SPIKE_MEMORY_MIN`: where a gap
 made a channel's cadence look long, the rate moves less; same events);
 `generic`'s states (a custom channel's daily routine, `Baseline.runs`: the
-times of day its far runs began are kept; same events).
+times of day its far runs began are kept; same events); `generic`'s states
+(a custom channel's shape of the day, `Baseline.shape`: the mean of its values
+in each hour is kept; same events).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ SEED = 2026
 # cohort -> (events, sha256 of the events stream's first 16 hex digits, sha256 of the states' first 16)
 GOLDEN: dict[str, tuple[int, str, str]] = {
     "charted": (18, "db2086b3d35d95eb", "067dd7db96938ce8"),
-    "generic": (31, "db3d3985a6cc898e", "68879cdf7591a7fd"),
+    "generic": (31, "db3d3985a6cc898e", "6b2bed7344f7f778"),
     "home": (26, "e68da5b0e49175a8", "426632efeec11067"),
     "ward": (61, "f316f124cecea965", "30fa30451a55871e"),
     "ward_clean": (56, "37b3a5b2c509de86", "8587832219c590bf"),

@@ -121,6 +121,28 @@ CUSTOM = base64.b64encode(bytes(8 * 22)).decode()  # a custom channel's baseline
 RUN = [0, 180, 60, 0, 20000, 2, 9, 0]  # a daily routine: no run in progress, one time of day
 
 
+def _shape(means: list[float], first: float = 20424.0, count: int = 12) -> str:
+    """A shape of the day: 24 hour means, their mean, two errors, the first day, how many errors."""
+    values = [*means, sum(means) / 24, 90.0, 4.0, first, 500.0]
+    return base64.b64encode(struct.pack("<29d24H", *values, *[count] * 24)).decode()
+
+
+DAY_SHAPE = [20.0] * 9 + [80.0] * 9 + [20.0] * 6  # a business day
+SHAPE = _shape(DAY_SHAPE)
+
+
+def test_a_shape_of_the_day_round_trips_and_a_state_without_one_reads_as_none_learned() -> None:
+    """A custom channel's shape of the day ("h") decodes to the numbers
+    encoded, in use when its first day is negated; a state without "h" (as
+    written before it) reads as no shape learned."""
+    data = orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "h": {"c0": _shape(DAY_SHAPE, first=-20424.0)}})
+    b = decode(data).baselines["c0"]
+    assert b.shape is not None and b.shape[:24] == DAY_SHAPE and b.hours is b.shape
+    assert orjson.loads(encode(decode(data)))["h"] == {"c0": _shape(DAY_SHAPE, first=-20424.0)}
+    b = decode(orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}})).baselines["c0"]
+    assert b.shape is None and b.hours is None
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -152,6 +174,14 @@ RUN = [0, 180, 60, 0, 20000, 2, 9, 0]  # a daily routine: no run in progress, on
         orjson.dumps(
             {**EMPTY, "b": {"spo2": ZEROS}, "r": {"spo2": [0, 180, 60, 0, 20000, 2, 9, 0]}}
         ),  # a vital's
+        orjson.dumps({**EMPTY, "h": {"c0": SHAPE}}),  # no baseline
+        orjson.dumps({**EMPTY, "b": {"spo2": ZEROS}, "h": {"spo2": SHAPE}}),  # a vital's
+        orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "h": {"c0": SHAPE[:-8]}}),  # too short
+        orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "h": {"c0": [20.0] * 24}}),  # not packed
+        orjson.dumps(
+            {**EMPTY, "b": {"c0": CUSTOM}, "h": {"c0": _shape([float("nan")] + DAY_SHAPE[1:])}}
+        ),  # not a number
+        orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "h": {"c0": _shape(DAY_SHAPE, first=0.0)}}),  # no day
         b"\x00",
     ],
 )

@@ -141,7 +141,7 @@ WEEKLY_FIELDS = 14
 # errors counted once the harmonic is in use (a day after it began) compare.
 # An hour's mean learns only values within `keep_out` of the forecast. [the 24 hours' means, their mean,
 # the harmonic's mean squared error, the hours', the first day learned (days
-# since 1970, UTC, plus one; negated while in use), how many errors were
+# since 1970, UTC, plus one, at least 1; negated while in use), how many errors were
 # counted, then the 24 hours' counts of values]
 SHAPE_BINS = 24
 SHAPE_MS = DAY_MS // SHAPE_BINS
@@ -927,7 +927,7 @@ class Baseline:
         day = ts_ms // DAY_MS
         if s is None:
             s = self.shape = [0.0] * SHAPE_FIELDS
-            s[_SHAPE_FIRST] = float(day + 1)
+            s[_SHAPE_FIRST] = float(day + 1 if day >= 0 else 1)  # never 0: its sign is the flag
         week = self.week
         if week is not None:  # the hours are of the value less its day of the week's offset
             x -= week[(day + _EPOCH_WEEKDAY) % 7]

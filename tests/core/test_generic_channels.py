@@ -550,3 +550,22 @@ def test_eight_business_day_channels_fit_the_state_bound_dropping_shapes_first()
     decoded = patient_state.decode(data)
     assert all(f"desk_{j}_w" in decoded.baselines for j in range(8))
     assert 0 < sum(decoded.baselines[f"desk_{j}_w"].shape is not None for j in range(8)) < 8
+
+
+def test_readings_stamped_before_1970_keep_a_state_that_decodes() -> None:
+    """`vigil.readings` takes any integer event time from other systems'
+    producers (the gateway refuses one before 1970). A shape of the day begun
+    on the day before 1970 stored its first day as 0, whose sign (the flag
+    for in use) is lost, and once in use the patient's state was refused as
+    undecodable at every reading. Now it encodes and decodes, and gives the
+    alerts kept in memory."""
+    start = -10 * DAY
+    kept, p = Patient(), Patient()
+    rng_kept, rng = random.Random(38), random.Random(38)
+    for i in range(14 * DAY // FIVE_MIN):
+        t = start + i * FIVE_MIN
+        kept.read(t, {"desk_power_w": _business_day(rng_kept, t)})
+        p.state = patient_state.decode(patient_state.encode(p.state))
+        p.read(t, {"desk_power_w": _business_day(rng, t)})
+    assert [e["_seq"] for e in p.events] == [e["_seq"] for e in kept.events]
+    assert p.state.baselines["desk_power_w"].shape == kept.state.baselines["desk_power_w"].shape is not None

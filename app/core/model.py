@@ -402,8 +402,10 @@ class Baseline:
         self.runs = runs
         # Custom channels only: the shape of the day (`SHAPE_FIELDS`), None until
         # it begins learning; `hours`: the same list while the forecast uses it.
-        self.shape = shape
-        self.hours = shape if shape is not None and shape[_SHAPE_FIRST] < 0.0 else None
+        self.shape: list[float] | None = None
+        self.hours: list[float] | None = None
+        if shape is not None:
+            self.set_shape(shape)
         self.mean = self.sd = 0.0  # what values are scored against, kept by `_refresh`
         self._refresh()
         self._set_daily()

@@ -499,6 +499,36 @@ def test_a_business_day_alerts_its_first_three_days_only() -> None:
         assert p.state.baselines["desk_power_w"].hours is not None
 
 
+def test_a_business_day_without_noise_alerts_its_first_three_days_only() -> None:
+    """The same day exactly, every value 20 or 80 (a public benchmark's
+    perfect square wave, which has no anomaly): its spread is its floor, and
+    each hour's mean draws it all the same from the third day."""
+    p = Patient()
+    for i in range(14 * DAY // FIVE_MIN):
+        t = MIDNIGHT + i * FIVE_MIN
+        minute = (t - MIDNIGHT) // MINUTE % 1440
+        p.read(t, {"occupancy": 80.0 if 540 <= minute < 1080 else 20.0})
+    days = [int(e["_seq"]) * FIVE_MIN / DAY for e in p.onsets("anomaly")]
+    assert days and max(days) < 3, days
+    assert not p.onsets("trend") and not p.onsets("signal_quality")
+
+
+def test_a_flat_channel_and_a_white_noise_channel_raise_nothing() -> None:
+    """A channel at one value for two weeks, and one of independent noise
+    about its mean (a public benchmark's series without anomalies): no
+    alert of any kind, so none is a stuck sensor and no noise value is news."""
+    p = Patient()
+    for i in range(14 * DAY // FIVE_MIN):
+        p.read(MIDNIGHT + i * FIVE_MIN, {"level_pct": 45.0})
+    assert not [e for e in p.events if e["status"] == "open"], p.events[:3]
+    for seed in (41, 42, 43):
+        rng = random.Random(seed)
+        p = Patient()
+        for i in range(14 * DAY // FIVE_MIN):
+            p.read(MIDNIGHT + i * FIVE_MIN, {"noise": round(rng.gauss(15.0, 5.0), 3)})
+        assert not [e for e in p.events if e["status"] == "open"], (seed, p.events[:3])
+
+
 def test_a_business_day_that_does_not_come_or_a_spike_at_night_is_news() -> None:
     """Once the shape is in use: a day whose business hours stay at 40
     (a public benchmark's "jumps down") opens an anomaly within half an hour

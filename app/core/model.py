@@ -335,6 +335,7 @@ class Baseline:
 
     __slots__ = (
         "daily",
+        "far_z",
         "floor",
         "generic",
         "level",
@@ -400,6 +401,9 @@ class Baseline:
         self.week = weekly if weekly is not None and weekly[10] < 0.0 else None
         # Custom channels only: the times of day far runs began (`RUNS_SLOTS`), None until one has.
         self.runs = runs
+        # Custom channels only: how far out (|z|) its far values have lately gone, 0 until
+        # one has (`app.core.patient.FAR_Z_FADE`; kept in the state's "f").
+        self.far_z = 0.0
         # Custom channels only: the shape of the day (`SHAPE_FIELDS`), None until
         # it begins learning; `hours`: the same list while the forecast uses it.
         self.shape: list[float] | None = None

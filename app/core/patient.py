@@ -63,6 +63,7 @@ from app.core.model import (
     MEMORY_MIN,
     MEMORY_MS,
     PROFILE_MAX_CADENCE_MS,
+    RUNS_Z_MARGIN,
     SPIKE_RARE,
     SPIKE_ROUTINE,
     WARMUP_MIN,
@@ -76,6 +77,10 @@ from app.core.vitals import DANGER, MOTION, MOVED, NUMERIC, SPO2_SCALE, SPO2_SCA
 
 ARTIFACT_ALPHA = 0.2  # smoothing of a channel's share of recent values that were artifacts
 QUALITY_FORGET = 0.01  # a channel's artifact share below which its quality entry is dropped
+# A custom channel remembers how far out its far values go (`Baseline.far_z`), fading
+# by this at each run of them begun: on a channel where far values are no rarity, one
+# far value is its own confirmation only RUNS_Z_MARGIN times as far out as that.
+FAR_Z_FADE = 0.8
 NO_SIGNAL = 0  # what a monitor sends for a channel without signal (a sensor not connected) ...
 # ... or any value under it: no vital can be negative, and monitors export a channel without a value
 # as a negative code (-1, -8, -9)
@@ -1024,8 +1029,16 @@ def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: flo
     generic = baseline.generic
     rate = 0.0 if generic is None else generic[6] if generic[6] >= 0.0 else -generic[6]
     daily = baseline.daily_routine(r.ts, z, far, cadence)  # before `surprise` marks the value as far
+    reach = baseline.far_z
+    if far:
+        size = z if z >= 0.0 else -z
+        beyond = size >= RUNS_Z_MARGIN * reach if reach > 0.0 else size >= config.z_medium
+        if generic is not None and generic[6] >= 0.0:  # a run begins: the reach fades a little
+            reach *= FAR_Z_FADE
+        baseline.far_z = size if size > reach else reach
     if far and (rate >= SPIKE_RARE or daily):  # runs of far values are no rarity for this channel
-        r.heavy = True
+        if not beyond:  # ... nor is one this far out: it waits for its confirmation
+            r.heavy = True
         # ... they are its normal (often, or daily at this time): only the surprise can tell
         if rate >= SPIKE_ROUTINE or daily:
             if r.routine is None:
@@ -1382,7 +1395,7 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         urgent = (
             len(anomalous) >= 2
             or (custom and bool(surprised))  # a surprise is a mean over several readings: confirmed
-            or ((severity is _MEDIUM or (custom and not r.heavy)) and _sparse(state, list(anomalous)))
+            or ((not r.heavy if custom else severity is _MEDIUM) and _sparse(state, list(anomalous)))
         )
         if _said_by_news2(state, r, _ANOMALY, anomalous, urgent, config):
             return

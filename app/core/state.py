@@ -51,7 +51,9 @@ Version 6, one JSON object:
                      day (UTC; 24), their mean, the mean squared error of the first harmonic's
                      forecast, of the hours', the first day learned (days since 1970 plus one,
                      negated while in use)], then 24 unsigned 16-bit counts of values, one per hour
-                     (`app.core.model.SHAPE_FIELDS`)}}
+                     (`app.core.model.SHAPE_FIELDS`)},
+     "f" (only when not empty): {custom channel that has had far values: how far out (|z|) they
+                     have lately gone (`app.core.model.Baseline.far_z`)}}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -61,7 +63,7 @@ the rest and leaves it out, so it needed no new version; so did "m"
 worker that predates it leaves it out, and the profile starts learning
 afresh. "r" came within version 6 the same way (`app.core.model.RUNS_SLOTS`):
 read as no daily routine known when absent, and "h" (`app.core.model.Baseline.shape`):
-read as no shape of the day learned yet. "s" is new in
+read as no shape of the day learned yet, and "f": read as no far values seen yet. "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -210,7 +212,9 @@ def decode(data: bytes) -> PatientState:
             last_ts=obj["t"],
             last_id=obj.get("i", ""),
             quality=_quality(obj) if obj["v"] >= 4 else {},
-            baselines=_baselines(obj["b"], obj["v"], obj.get("w", {}), obj.get("r", {}), obj.get("h", {})),
+            baselines=_baselines(
+                obj["b"], obj["v"], obj.get("w", {}), obj.get("r", {}), obj.get("h", {}), obj.get("f", {})
+            ),
             latest={name: _latest(entry) for name, entry in obj["l"].items()},
             alerts={Kind(kind): _alert(*fields) for kind, fields in obj["a"].items()},
             shifts=_shifts(obj.get("s", {})) if obj["v"] >= 5 else {},
@@ -259,6 +263,9 @@ def _encode(state: PatientState) -> bytes:
     shapes = {name: _pack_shape(b.shape) for name, b in state.baselines.items() if b.shape is not None}
     if shapes:  # custom channels read often, learned for a while
         obj["h"] = shapes
+    reach = {name: b.far_z for name, b in state.baselines.items() if b.far_z > 0.0}
+    if reach:  # custom channels that have had far values
+        obj["f"] = reach
     return orjson.dumps(obj)
 
 
@@ -321,10 +328,16 @@ def _unpack(text: str) -> list[float]:
 
 
 def _baselines(
-    obj: dict[str, Any], version: int, weekly: dict[str, Any], runs: dict[str, Any], shapes: dict[str, Any]
+    obj: dict[str, Any],
+    version: int,
+    weekly: dict[str, Any],
+    runs: dict[str, Any],
+    shapes: dict[str, Any],
+    reach: dict[str, Any],
 ) -> dict[str, Baseline]:
     """The baselines ("b"), each with its weekly profile ("w"), its daily
-    routine's runs ("r") and its shape of the day ("h") if it has them."""
+    routine's runs ("r"), its shape of the day ("h") and how far out its far
+    values have gone ("f") if it has them."""
     if sum(name not in CATALOGUE for name in obj) > MAX_CUSTOM_CHANNELS:
         raise StateError("baselines of too many custom channels")
     if any(name not in obj for name in weekly):
@@ -347,6 +360,13 @@ def _baselines(
         if b is None or b.generic is None:
             raise StateError("shape of the day of a channel without a custom channel's baseline")
         b.set_shape(_unpack_shape(text))
+    for name, far_z in reach.items():
+        b = baselines.get(name)
+        if b is None or b.generic is None:
+            raise StateError("far values of a channel without a custom channel's baseline")
+        if type(far_z) not in (int, float) or not 0.0 < far_z < math.inf:
+            raise StateError("far values' reach that is not a positive number")
+        b.far_z = float(far_z)
     return baselines
 
 

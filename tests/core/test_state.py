@@ -143,6 +143,18 @@ def test_a_shape_of_the_day_round_trips_and_a_state_without_one_reads_as_none_le
     assert b.shape is None and b.hours is None
 
 
+def test_how_far_a_channels_far_values_go_round_trips_and_a_state_without_it_reads_as_none_seen() -> None:
+    """A custom channel's reach ("f": how far out its far values have lately
+    gone) decodes to the number encoded; a state without "f" (as written
+    before it) reads as no far value seen, so a value 8 spreads out is its
+    own confirmation, as it was before."""
+    data = orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "f": {"c0": 12.375}})
+    assert decode(data).baselines["c0"].far_z == 12.375
+    assert orjson.loads(encode(decode(data)))["f"] == {"c0": 12.375}
+    state = decode(orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}}))
+    assert state.baselines["c0"].far_z == 0.0 and "f" not in orjson.loads(encode(state))
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -182,6 +194,12 @@ def test_a_shape_of_the_day_round_trips_and_a_state_without_one_reads_as_none_le
             {**EMPTY, "b": {"c0": CUSTOM}, "h": {"c0": _shape([float("nan")] + DAY_SHAPE[1:])}}
         ),  # not a number
         orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "h": {"c0": _shape(DAY_SHAPE, first=0.0)}}),  # no day
+        orjson.dumps({**EMPTY, "f": {"c0": 9.5}}),  # no baseline
+        orjson.dumps({**EMPTY, "b": {"spo2": ZEROS}, "f": {"spo2": 9.5}}),  # a vital's
+        orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "f": {"c0": -9.5}}),  # not positive
+        orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "f": {"c0": "9.5"}}),  # not a number
+        orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "f": {"c0": True}}),  # not a number
+        orjson.dumps({**EMPTY, "b": {"c0": CUSTOM}, "f": {"c0": 1e400}}),  # not finite (null in JSON)
         b"\x00",
     ],
 )

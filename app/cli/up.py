@@ -508,7 +508,9 @@ def _next_run(home: Path) -> int:
     return run
 
 
-async def simulate_fleet(settings: Settings, n: int, speed: float, stop: asyncio.Event) -> simulate.Stats:
+async def simulate_fleet(
+    settings: Settings, n: int, speed: float, stop: asyncio.Event, prefix: str = "sim"
+) -> simulate.Stats:
     """Register N simulated devices (re-issuing their tokens), run them until
     `stop`, and print what they sent and got back.
 
@@ -516,13 +518,16 @@ async def simulate_fleet(settings: Settings, n: int, speed: float, stop: asyncio
     VIGIL_HOME): a run re-creates the last 40 minutes of history, and giving
     an earlier run's patients a second, different history over the same
     times would leave the worker seeing them as out of order and silent.
-    The devices (`sim-<n>`) stay the same, as real ones do."""
+    The devices (`<prefix>-<n>`) stay the same from run to run, as real ones
+    do: `vigil up`'s are `sim-<n>`, `vigil simulate`'s `simulate-<n>`, so
+    that one run beside the other does not re-register (and so disconnect)
+    the other's devices."""
     schedule = simulate.Schedule(speed=speed)
     start_ms = int(time.time() * 1000) - schedule.history_ms
     stats = simulate.Stats()
     patients = simulate.fleet(n, start_ms, schedule)
     run = _next_run(settings.home)
-    devices = {f"sim-{i:04d}": f"SIM-{run}-{i:04d}" for i in range(1, n + 1)}
+    devices = {f"{prefix}-{i:04d}": f"SIM-{run}-{i:04d}" for i in range(1, n + 1)}
     clients = await simulate.clients_for(settings, devices, stats)
     tasks = [
         simulate.run_device(client, patient, start_ms, schedule, stop)

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from app.infra import directory
 from app.infra.settings import Settings
@@ -135,6 +135,9 @@ class DeviceClient:
                     await self._send_unacked(ws)  # what the gateway lacks, and what waited for a seq
                     self._connected.set()
                     await self._receive(ws, stop)
+            except InvalidStatus as exc:  # refused before the websocket opened: say so in the summary
+                status = f"http_{exc.response.status_code}"
+                self.stats.errors[status] = self.stats.errors.get(status, 0) + 1
             except (TimeoutError, OSError, ConnectionClosed, InvalidHandshake):
                 pass
             finally:

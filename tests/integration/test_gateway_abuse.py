@@ -135,11 +135,42 @@ async def test_a_second_simulator_run_after_a_restart_loses_nothing(vigil, gatew
         acked += ok
     try:
         kept = 0
-        for device in ("sim-0001", "sim-0002", "sim-0003"):
+        for device in ("simulate-0001", "simulate-0002", "simulate-0003"):
             kept += len(await stored(vigil, device))  # distinct seqs: one per reading
         assert kept >= acked  # today: the second run's first readings were acked and dropped
     finally:
         assert stop(gateway) == 0
+
+
+async def test_vigil_simulate_beside_vigil_ups_fleet_leaves_its_devices_connected(vigil, gateway) -> None:
+    """`vigil up --simulate` runs its fleet as devices `sim-<n>`; a `vigil
+    simulate` started beside it (an operator's first hour) registered the
+    same ids afresh, and the running fleet's devices were refused (401) from
+    then on, reconnecting forever, while its summary said "errors none".
+    Now `vigil simulate`'s devices are `simulate-<n>`; and a refused
+    handshake is counted in the summary's errors."""
+    from app.cli import up
+
+    vigil.port("gateway", "ws")  # the gateway's ports into vigil.env
+    settings = Settings.from_env(vigil.env)
+    stop_event = asyncio.Event()
+    fleet = asyncio.ensure_future(up.simulate_fleet(settings, 2, 60.0, stop_event))  # as `vigil up` runs it
+    await asyncio.sleep(2)
+    beside = await asyncio.to_thread(vigil.run, "simulate", "--devices", "2", "--duration", "3")
+    await asyncio.sleep(2)
+    stop_event.set()
+    stats = await fleet
+    assert "acknowledged; errors none" in beside.stderr, beside.stderr
+    assert not stats.errors and stats.acked >= stats.sent - 4, stats
+    assert len(await stored(vigil, "sim-0001")) > 0 and len(await stored(vigil, "simulate-0001")) > 0
+
+    client = DeviceClient(vigil.ws_url, "vgl_not-a-token")
+    stop_event = asyncio.Event()
+    running = asyncio.ensure_future(client.run(stop_event))
+    await asyncio.sleep(1.5)
+    stop_event.set()
+    await running
+    assert client.stats.errors.get("http_401", 0) >= 1, client.stats
 
 
 async def test_the_reference_client_renumbers_a_reused_seq_and_loses_nothing(vigil, gateway) -> None:

@@ -139,4 +139,4 @@ def test_prometheus_scrapes_rules_and_dashboard_queries(vigil, prometheus) -> No
     assert float(alerts[0]["value"][1]) > 0
     series = api(prometheus, "series", **{"match[]": '{__name__=~"vigil_.*"}'})
     values = {v for s in series for k, v in s.items() if k != "__name__"}
-    assert not [v for v in values if "SIM-" in v or "sim-" in v or v.startswith("p-")]
+    assert not [v for v in values if "SIM-" in v or "sim-" in v or "simulate-" in v or v.startswith("p-")]

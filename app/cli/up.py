@@ -534,7 +534,8 @@ async def simulate_fleet(
         for client, patient in zip(clients.values(), patients, strict=True)
     ]
     deteriorating = sum(p.onset_ms is not None for p in patients)
-    say(f"simulating {n} devices ({deteriorating} patients deteriorate); alerts follow")
+    follow = "; alerts follow" if deteriorating else ""
+    say(f"simulating {n} devices ({deteriorating} patients deteriorate){follow}")
     if speed > 1:  # simulated time runs `speed` times faster until it meets the clock
         caught_up_s = schedule.history_ms / 1000 / (speed - 1)
         timer = asyncio.get_running_loop().call_later(

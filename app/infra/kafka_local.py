@@ -99,6 +99,9 @@ def java() -> str:
     )
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def ensure_jars(quiet: bool = False, cache: Path | None = None) -> Path:
     """Return the folder holding the broker's jars, downloading them once."""
     libs = cache_dir(cache) / "libs"
@@ -128,13 +131,20 @@ def ensure_jars(quiet: bool = False, cache: Path | None = None) -> Path:
         f"-DoutputDirectory={tmp}",
         "-DincludeScope=runtime",
     ]
-    # Maven's lines go to stderr, so that a command's own output stays clean.
-    result = subprocess.run(
-        cmd, stdout=subprocess.PIPE if quiet else sys.stderr, stderr=subprocess.STDOUT, text=True
-    )
-    if result.returncode != 0:
-        detail = (result.stdout or "")[-2000:] if quiet else ""
-        raise LocalKafkaError(f"Maven could not fetch the Kafka jars (exit {result.returncode}).\n{detail}")
+    # Maven's lines go to stderr, so that a command's own output stays clean, and
+    # without the colour codes Debian's Maven 3.8 writes even in batch mode to a
+    # file or a pipe (ESC[0m, also glued to the next line printed after it).
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as maven:
+        lines = []
+        for line in maven.stdout or ():
+            line = _ANSI.sub("", line)
+            lines.append(line)
+            if not quiet and line.strip():
+                sys.stderr.write(line if line.endswith("\n") else line + "\n")
+        returncode = maven.wait()
+    if returncode != 0:
+        detail = "".join(lines)[-2000:] if quiet else ""
+        raise LocalKafkaError(f"Maven could not fetch the Kafka jars (exit {returncode}).\n{detail}")
     shutil.rmtree(libs, ignore_errors=True)
     tmp.rename(libs)
     done.touch()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -109,3 +110,27 @@ def test_failure_reads_a_log_dir_going_offline_from_the_broker_log(tmp_path) -> 
         log.write(LOG_DIR_FAILED[150:])
     why = broker.failure()
     assert why is not None and "took its log directory" in why and "disk is full" in why
+
+
+def test_mavens_colour_codes_do_not_reach_the_output(monkeypatch, tmp_path, capsys) -> None:
+    """Debian's Maven 3.8 writes ESC[0m even in batch mode to a pipe or a
+    file; `make run > log` showed them, one glued to vigil's next line. What
+    Maven says is passed on to stderr without them."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "mvn"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do case $a in -DoutputDirectory=*) out=${a#-DoutputDirectory=};; esac; done\n'
+        "printf '\\033[0m\\033[0m[INFO] Scanning for projects...\\n'\n"
+        "printf '[INFO] Downloading \\033[1mkafka_2.13\\033[m\\n'\n"
+        'mkdir -p "$out" && touch "$out/kafka.jar"\n'
+        "printf '\\033[0m\\033[0m'\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    libs = kafka_local.ensure_jars(cache=tmp_path / "cache")
+    err = capsys.readouterr().err
+    assert (libs / "kafka.jar").exists()
+    assert "\x1b" not in err
+    assert "[INFO] Scanning for projects...\n" in err and "Downloading kafka_2.13\n" in err

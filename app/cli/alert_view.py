@@ -27,6 +27,9 @@ from app.infra.settings import ALERTS_TOPIC, Settings
 PHYSIOLOGY = ("news2", "anomaly", "trend")
 _BOLD_RED, _BOLD_YELLOW, _BOLD, _RESET = "\x1b[1;31m", "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
 
+_BAND_SEVERITY = {"high": "high", "medium": "medium", "low_medium": "low"}
+_RANK = {"low": 1, "medium": 2, "high": 3}
+
 _STATUS = {
     "open": "OPEN",
     "escalated": "ESCALATE",
@@ -46,7 +49,12 @@ def describe(event: dict[str, Any]) -> str:
     )
     if event.get("kind") == "news2":
         vitals = ", ".join(f"{k} {v}" for k, v in ev.get("vitals", {}).items())
-        return f"{head}  NEWS2 {ev.get('score')} ({ev.get('band')}){': ' + vitals if vitals else ''}"
+        band = str(ev.get("band"))
+        if _RANK.get(str(event.get("severity")), 0) > _RANK.get(_BAND_SEVERITY.get(band, ""), 0):
+            # a high alert stays high while the score is 6, and falls only once it has
+            # held lower for a while (docs/alerts.md): say so beside the lower band
+            band = f"{band}; held {event.get('severity')}"
+        return f"{head}  NEWS2 {ev.get('score')} ({band}){': ' + vitals if vitals else ''}"
     if event.get("kind") == "anomaly":
         zs = ", ".join(f"{k} {ev['vitals'][k]} (z {z:+.1f})" for k, z in ev.get("z", {}).items())
         return f"{head}  score {ev.get('score')}{': ' + zs if zs else ''}"

@@ -74,3 +74,20 @@ def test_status_line() -> None:
     assert status_line(None, None, None, None) == (
         "status: ? devices connected, ? readings/s, ? open alerts, worker lag ? records"
     )
+
+
+def test_a_news2_alert_held_above_its_band_says_so() -> None:
+    """A high NEWS2 alert stays high while the score is 6 (docs/alerts.md):
+    the line said `high ... NEWS2 6 (medium)`, which read as a contradiction
+    on a first run; it now says the severity is held."""
+    out = io.StringIO()
+    screen = Screen(out, colour=False)
+    held = event("news2", "escalated", severity="high")
+    held["evidence"] = {"score": 6, "band": "medium", "vitals": {"spo2": 93}}
+    screen(held)
+    same = event("news2", "open", "a2", severity="medium")
+    same["evidence"] = {"score": 5, "band": "medium", "vitals": {"spo2": 93}}
+    screen(same)
+    first, second = out.getvalue().splitlines()
+    assert first.endswith("NEWS2 6 (medium; held high): spo2 93"), first
+    assert second.endswith("NEWS2 5 (medium): spo2 93"), second

@@ -457,12 +457,15 @@ def test_far_values_for_five_hours_a_night_are_no_routine() -> None:
     assert drifts == {0, 1, 2} and p.state.baselines["cpu_pct"].hours is not None
 
 
-def _spikes_twice_a_day(extra: dict[int, float]) -> list[float]:
+def _spikes_twice_a_day(extra: dict[int, float], stored: bool = False) -> list[float]:
     """A channel at 0 read every 5 minutes, 20 for one reading every 12.5
     hours (a queue that fills and drains), values `extra` at readings;
-    the days at which anomalies opened."""
+    the days at which anomalies opened. `stored`: the state encoded and
+    decoded before each reading, as the worker's changelog has it."""
     p = Patient()
     for i in range(14 * DAY // FIVE_MIN):
+        if stored:
+            p.state = patient_state.decode(patient_state.encode(p.state))
         p.read(MIDNIGHT + i * FIVE_MIN, {"queue_len": extra.get(i, 20.0 if i % 150 == 7 else 0.0)})
     return [int(e["_seq"]) * FIVE_MIN / DAY for e in p.onsets("anomaly")]
 
@@ -481,6 +484,7 @@ def test_a_spike_no_further_out_than_the_channels_spikes_waits_for_a_second_valu
     spike = 10 * DAY // FIVE_MIN + 150
     days = _spikes_twice_a_day({spike: 60.0})
     assert len(days) == 2 and days[1] == spike * FIVE_MIN / DAY, days
+    assert _spikes_twice_a_day({spike: 60.0}, stored=True) == days  # the reach is kept in the state
 
 
 def test_a_channel_read_once_a_day_keeps_no_daily_routine() -> None:

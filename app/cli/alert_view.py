@@ -18,6 +18,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import TopicAuthorizationFailedError
 
+from app.core.alerts import NEWS2_SEVERITY, SEVERITIES, rank
 from app.core.fhir import detected_issue, heading, signal_words
 from app.infra import preflight
 from app.infra.kafka_security import aiokafka_options
@@ -26,9 +27,6 @@ from app.infra.settings import ALERTS_TOPIC, Settings
 
 PHYSIOLOGY = ("news2", "anomaly", "trend")
 _BOLD_RED, _BOLD_YELLOW, _BOLD, _RESET = "\x1b[1;31m", "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
-
-_BAND_SEVERITY = {"high": "high", "medium": "medium", "low_medium": "low"}
-_RANK = {"low": 1, "medium": 2, "high": 3}
 
 _STATUS = {
     "open": "OPEN",
@@ -49,11 +47,12 @@ def describe(event: dict[str, Any]) -> str:
     )
     if event.get("kind") == "news2":
         vitals = ", ".join(f"{k} {v}" for k, v in ev.get("vitals", {}).items())
-        band = str(ev.get("band"))
-        if _RANK.get(str(event.get("severity")), 0) > _RANK.get(_BAND_SEVERITY.get(band, ""), 0):
+        band, severity = str(ev.get("band")), event.get("severity")
+        banded = NEWS2_SEVERITY.get(band)
+        if severity in SEVERITIES and (banded is None or rank(severity) > rank(banded)):
             # a high alert stays high while the score is 6, and falls only once it has
             # held lower for a while (docs/alerts.md): say so beside the lower band
-            band = f"{band}; held {event.get('severity')}"
+            band = f"{band}; held {severity}"
         return f"{head}  NEWS2 {ev.get('score')} ({band}){': ' + vitals if vitals else ''}"
     if event.get("kind") == "anomaly":
         zs = ", ".join(f"{k} {ev['vitals'][k]} (z {z:+.1f})" for k, z in ev.get("z", {}).items())

@@ -56,6 +56,8 @@ RENOTIFY_READINGS = 4  # reminders at most every this many readings at the patie
 SETTLE_CADENCES = 2  # a severity follows its condition down after this many cadences lower (`_settle`)
 RESOLVE_CADENCES = 1  # a condition gone for this many cadences resolves, when longer than `resolve_after_ms`
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
+# The severity of a NEWS2 alert by the score's clinical risk band (`news2.Score.band`; docs/alerts.md).
+NEWS2_SEVERITY = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "low_medium": Severity.LOW}
 
 
 def rank(severity: str) -> int:

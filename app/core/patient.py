@@ -49,6 +49,7 @@ from typing import Any
 from app.core import news2
 from app.core.alerts import (
     LIFECYCLE_KINDS,
+    NEWS2_SEVERITY,
     Finding,
     Kind,
     Severity,
@@ -156,7 +157,6 @@ _RISE = {"heart_rate": 91, "respiratory_rate": 21, "systolic_bp": 220}
 # confirmation (`_keep_rise_pending`).
 _RISE_EDGE = {"heart_rate": 111, "respiratory_rate": 21, "systolic_bp": 220}
 _NEVER = 1 << 62  # a hold no condition outlasts: pending, not opening on this reading
-_NEWS2_SEVERITY = {"high": _HIGH, "medium": _MEDIUM, "low_medium": _LOW}
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
 # when the new level scores 0. Diastolic pressure is not in NEWS2.
 _SAFE_LEVEL: dict[str, Callable[[float], int]] = {
@@ -1186,7 +1186,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             current[name] = entry[0]
     score = news2.score(current, _scale2(state, config))
     band = score.band
-    severity = _NEWS2_SEVERITY.get(band)
+    severity = NEWS2_SEVERITY.get(band)
     if band == "medium" and score.total >= HIGH_HELD_FROM and _open_high(state):
         severity = _HIGH  # one point below the high band's edge: still the same trigger
     if severity is None and _NEWS2 not in state.alerts:

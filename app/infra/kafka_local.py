@@ -138,8 +138,9 @@ def ensure_jars(quiet: bool = False, cache: Path | None = None) -> Path:
         lines = []
         for line in maven.stdout or ():
             line = _ANSI.sub("", line)
-            lines.append(line)
-            if not quiet and line.strip():
+            if quiet:
+                lines.append(line)  # shown only if Maven fails
+            elif line.strip():
                 sys.stderr.write(line if line.endswith("\n") else line + "\n")
         returncode = maven.wait()
     if returncode != 0:

@@ -49,9 +49,11 @@ def describe(event: dict[str, Any]) -> str:
         vitals = ", ".join(f"{k} {v}" for k, v in ev.get("vitals", {}).items())
         band, severity = str(ev.get("band")), event.get("severity")
         banded = NEWS2_SEVERITY.get(band)
-        if severity in SEVERITIES and (banded is None or rank(severity) > rank(banded)):
+        held = severity in SEVERITIES and (banded is None or rank(severity) > rank(banded))
+        if held and event.get("status") != "resolved":
             # a high alert stays high while the score is 6, and falls only once it has
             # held lower for a while (docs/alerts.md): say so beside the lower band
+            # (a resolution's severity is the alert's last, not held)
             band = f"{band}; held {severity}"
         return f"{head}  NEWS2 {ev.get('score')} ({band}){': ' + vitals if vitals else ''}"
     if event.get("kind") == "anomaly":

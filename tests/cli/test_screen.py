@@ -88,6 +88,10 @@ def test_a_news2_alert_held_above_its_band_says_so() -> None:
     same = event("news2", "open", "a2", severity="medium")
     same["evidence"] = {"score": 5, "band": "medium", "vitals": {"spo2": 93}}
     screen(same)
-    first, second = out.getvalue().splitlines()
+    gone = event("news2", "resolved", "a1", severity="high")
+    gone["evidence"] = {"score": 0, "band": "low"}
+    screen(gone)
+    first, second, third = out.getvalue().splitlines()
     assert first.endswith("NEWS2 6 (medium; held high): spo2 93"), first
     assert second.endswith("NEWS2 5 (medium): spo2 93"), second
+    assert third.endswith("NEWS2 0 (low)"), third  # a resolution is not held

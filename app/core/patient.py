@@ -1202,7 +1202,9 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         _keep_rise_pending(state, r, score.subscores, current, config)
         return
     deviating = [
-        name for name, sub in score.subscores.items() if sub and _deviates(state, name, current[name], config)
+        name
+        for name, sub in score.subscores.items()
+        if sub and _deviates(state, name, current[name], config, sub, current)
     ]
     if deviating or band == "high":
         if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
@@ -1342,20 +1344,41 @@ def _sparse(state: PatientState, names: list[str]) -> bool:
     return all(name in latest and latest[name][2] >= SPARSE_MS for name in names)
 
 
-def _deviates(state: PatientState, name: str, value: Any, config: Config) -> bool:
+def _deviates(
+    state: PatientState,
+    name: str,
+    value: Any,
+    config: Config,
+    sub: int = 0,
+    current: dict[str, Any] | None = None,
+) -> bool:
     """Is this value away from the patient's established normal? Parameters
     the model does not learn (consciousness, oxygen), or has learned from fewer
     than `personal_after` readings spanning `personal_after_ms` (two hours:
     120 readings at one a minute, 12 charted hourly), always count as deviating: personalised
     limits apply only to values the patient is known to live with (an
     athlete's slow pulse; SpO2 and breathing rate with COPD, for whom the
-    chart's scale 2 would be prescribed)."""
+    chart's scale 2 would be prescribed).
+
+    A value NEWS2 scores 3 (`sub`, its red range) is the patient's own only
+    when NEWS2 scores the learned normal too: a COPD patient living at an
+    SpO2 of 89, an athlete at 44. Where the normal scores nothing, a red
+    value is a deterioration however wide the learned spread: a heart rate
+    wandering 40-110 after cardiac surgery (its spread 21) does not make 24
+    the patient's normal (PhysioNet 2012 set-b, docs/evaluation.md)."""
     baseline = state.baselines.get(name)
     if baseline is None:
         return True
     n = baseline.n
     personal = n >= config.personal_after and n * state.latest[name][2] >= config.personal_after_ms
-    return not personal or abs(baseline.z(value)) >= 2.5
+    if not personal or abs(baseline.z(value)) >= 2.5:
+        return True
+    if sub < 3:
+        return False
+    normal = {name: baseline.mean}
+    if current is not None and "on_oxygen" in current:
+        normal["on_oxygen"] = current["on_oxygen"]
+    return news2.score(normal, _scale2(state, config)).subscores.get(name, 0) == 0
 
 
 def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:

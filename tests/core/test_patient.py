@@ -247,6 +247,52 @@ def test_a_real_drop_still_alarms_for_a_patient_with_an_unusual_normal() -> None
     assert ("news2", "open", "medium") in [(e["kind"], e["status"], e["severity"]) for e in first]
 
 
+HOUR = 60 * MINUTE
+
+
+def test_a_red_value_is_not_the_normal_of_a_patient_whose_normal_scores_nothing() -> None:
+    # Charted hourly after cardiac surgery, a heart rate wandering anywhere
+    # from 42 to 118 (a learned spread of about 22) and then bradycardic at
+    # 24-30 (PhysioNet 2012 set-b): 24 is within 2.5 spreads of 75, but NEWS2
+    # scores it 3 and the patient's normal 0, so it is no personal normal and
+    # the alert stays open until the rate is back.
+    state = patient_state.PatientState()
+    rng = random.Random(41)
+    seq = 0
+    for seq in range(48):
+        run(state, seq, T0 + seq * HOUR, {"heart_rate": rng.randint(42, 118), "temperature": 36.8})
+    assert state.baselines["heart_rate"].sd > 18  # wide enough to take 24 in under the old rule
+    slow = [30, 25, 35, 27, 24, 28, 29]
+    events = []
+    for i, hr in enumerate(slow, start=seq + 1):
+        events += [
+            (i, e) for e in run(state, i, T0 + i * HOUR, {"heart_rate": hr, "temperature": 36.8}).events
+        ]
+    news = [(i, e["status"]) for i, e in events if e["kind"] == "news2"]
+    assert news[0] == (seq + 1, "open")  # the first red value
+    assert "resolved" not in [status for _, status in news]  # never resolved while red
+    after = seq + len(slow) + 1
+    back = [
+        e for i in range(after, after + 3) for e in run(state, i, T0 + i * HOUR, {"heart_rate": 76}).events
+    ]
+    assert ("news2", "resolved") in [(e["kind"], e["status"]) for e in back]
+
+
+def test_an_athlete_living_at_a_slow_pulse_has_red_values_of_his_own() -> None:
+    # Resting at about 44 (NEWS2 scores 1), his pulse dips to 39-40 (scores 3)
+    # once the model knows him: his normal scores too, so that is his own.
+    state = patient_state.PatientState()
+    rng = random.Random(42)
+
+    def vitals(hr: int) -> dict[str, object]:
+        return {"heart_rate": hr, "spo2": 98, "respiratory_rate": 14, "systolic_bp": 118, "temperature": 36.6}
+
+    for i in range(180):
+        run(state, i, T0 + i * MINUTE, vitals(round(44 + rng.gauss(0, 1.5))))
+    later = [e for i in range(180, 200) for e in run(state, i, T0 + i * MINUTE, vitals(39 + i % 2)).events]
+    assert [e for e in later if e["kind"] == "news2"] == []
+
+
 def test_one_spike_does_not_move_the_baseline_or_alarm_on_top_of_a_chronic_score() -> None:
     state = patient_state.PatientState()
     rng = random.Random(23)

@@ -98,6 +98,13 @@ PULSE_DEFICIT_MS = 5 * 60 * 1000
 # A value past physiology's edge continues a fall (or rise) through NEWS2's red range when the
 # vital's previous value is at most this old, or two of its cadences (`_past_the_edge`)
 EDGE_RECENT_MS = 10 * 60 * 1000
+# A temperature falling faster than a body cools is the probe's, slipped out or
+# taken off and reading the room (`_cooled_too_fast`): more than this (a
+# site's or a device's difference) ...
+TEMP_FALL_C = 1.0
+# ... and this for each minute since the channel's last kept value (15 °C an
+# hour: several times the fastest cooling outside cardiopulmonary bypass)
+TEMP_FALL_C_PER_MIN = 0.25
 
 CADENCE_ALPHA = 0.2  # smoothing of each channel's cadence (time between its readings)
 CADENCE_CLIP = 10.0  # one interval moves the cadence by at most this many times the estimate
@@ -490,10 +497,9 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
             continue
         bounds = _CHECKED.get(name)
         if bounds is not None:
-            if (
-                value.__class__ in _NUMBERS
-                and not bounds[0] <= value <= bounds[1]
-                and not _past_the_edge(state, r, name, value, bounds)
+            if value.__class__ in _NUMBERS and (
+                (not bounds[0] <= value <= bounds[1] and not _past_the_edge(state, r, name, value, bounds))
+                or (name == "temperature" and _cooled_too_fast(state, ts, value))
             ):
                 artifacts[name] = value  # outside physiology (app.core.vitals.is_artifact), or no signal
                 continue
@@ -582,6 +588,23 @@ def _past_the_edge(
     if name == "systolic_bp" and _past_plausible(r.raw["vitals"].get("diastolic_bp"), "diastolic_bp"):
         return False
     return high is not None and previous[0] >= high
+
+
+def _cooled_too_fast(state: PatientState, ts: int, value: float) -> bool:
+    """Is this temperature lower than the channel's last kept value by more
+    than a body can cool in the time between (`TEMP_FALL_C`, and
+    `TEMP_FALL_C_PER_MIN` a minute)? Then it is the probe's: out of place or
+    taken off, it reads the room. On an operating-room recording (VitalDB
+    case 4096) the probe read 35.8, then 29.6, 23.7, 21.3 ... 19.4 a minute
+    apart as the case ended, and NEWS2 escalated to high on it. Each value is
+    judged against the last one kept, so a probe left in the air stays an
+    artifact (a `signal_quality` alert once sustained). A rise is not judged:
+    a probe warming up after it is placed rises as fast, towards the truth."""
+    previous = state.latest.get("temperature")
+    if previous is None or previous[0].__class__ not in _NUMBERS:
+        return False
+    minutes = (ts - previous[1]) / 60_000
+    return bool(previous[0] - value > TEMP_FALL_C + TEMP_FALL_C_PER_MIN * (minutes if minutes > 0 else 0.0))
 
 
 def _past_plausible(value: Any, name: str) -> bool:

@@ -360,3 +360,48 @@ def test_a_fast_desaturation_is_not_a_sudden_step_at_every_reading() -> None:
         if first is None and any(e["status"] == "open" for e in events):
             first = m
     assert first is not None and first <= 3, first  # NEWS2 at 82 %, as soon as the step is no step
+
+
+def _temperature_after_an_hour(tail: list[float], every_ms: int = MINUTE) -> list[dict[str, object]]:
+    """An hour of normal readings a minute (temperature about 36.8), then
+    `tail` as the temperature, the other vitals normal, every `every_ms`."""
+    rng = random.Random(19)
+    state = patient_state.PatientState()
+    for i in range(60):
+        run(state, i, T0 + i * MINUTE, normal(rng))
+    events = []
+    for j, temperature in enumerate(tail):
+        ts = T0 + 59 * MINUTE + (j + 1) * every_ms
+        events += run(state, 60 + j, ts, {**normal(rng), "temperature": temperature}).events
+    return events
+
+
+def test_a_temperature_probe_taken_off_reads_the_room_and_raises_no_physiology_alert() -> None:
+    """VitalDB case 4096, as the operation ended: the probe read 35.8, then
+    29.6, 23.7, 21.3 ... 19.4 a minute apart, and NEWS2 escalated to high on
+    it (and an anomaly opened). No body cools 6 °C in a minute: the probe's,
+    a technical alert once sustained, no NEWS2 or anomaly."""
+    events = _temperature_after_an_hour(
+        [29.6, 23.7, 21.3, 20.4, 19.9, 19.7, 19.6, 19.6, 19.5, 19.5, 19.4, 19.4]
+    )
+    seen = kinds(events)
+    assert [k for k in seen if k[0] in ("news2", "anomaly", "trend")] == []
+    quality = [e for e in events if e["kind"] == "signal_quality" and e["status"] == "open"]
+    assert quality and "temperature" in quality[0]["evidence"]["vitals"]
+
+
+def test_a_patient_cooling_as_a_body_can_is_still_scored() -> None:
+    """Hypothermia at a body's pace (about 0.05 °C a minute for an hour,
+    36.8 to 33.8) is the patient's: NEWS2 scores it once under 35 °C."""
+    events = _temperature_after_an_hour([round(36.8 - 0.05 * k, 2) for k in range(1, 61)])
+    assert ("news2", "open") in kinds(events)
+    opened = next(e for e in events if e["kind"] == "news2" and e["status"] == "open")
+    assert opened["evidence"]["subscores"]["temperature"] == 3
+    assert ("signal_quality", "open") not in kinds(events)
+
+
+def test_a_charted_temperature_hours_apart_may_fall_further() -> None:
+    """Charted every four hours, 36.8 then 33.9: no faster than a body cools
+    in that time, so it is scored (NEWS2 3), not taken for a probe."""
+    events = _temperature_after_an_hour([33.9, 33.8], every_ms=4 * 60 * MINUTE)
+    assert ("news2", "open") in kinds(events)

@@ -1137,6 +1137,8 @@ def _drift(
     safe_level = _SAFE_LEVEL.get(name)
     shift = state.shifts.get(name)
     unreported = shift is not None and not shift[2] and (shift[0] > 0) == (level > old_mean)
+    ph = baseline.ph  # before adopt or reject restarts it: which way did the detector see the values move?
+    seen = 1 if ph.sum_increase - ph.min_increase >= ph.max_decrease - ph.sum_decrease else -1
     adopted = (
         not unreported
         and (safe_level is None or safe_level(level) == 0)
@@ -1147,9 +1149,18 @@ def _drift(
         state.shifts.pop(name, None)  # the new level is the reference: a reported shift ends
     else:
         baseline.reject_drift()
-    if config.drift_together and moved * _DETERIORATES.get(name, 0) >= DRIFT_TOGETHER_SD:
-        state.drifting[name] = [r.ts, round(old_mean, 2), round(float(level), 2)]
-        r.drifted = True
+    if config.drift_together:
+        # A drift counts towards `_drifting_together` when its level moved in a
+        # deterioration's direction and the detector saw the values move that
+        # way. One it saw move back is a recovery, whatever its level against
+        # the old normal (the recent level still lags an excursion's tail):
+        # the vital drifts towards deterioration no longer.
+        towards = _DETERIORATES.get(name, 0)
+        if seen == towards and moved * towards >= DRIFT_TOGETHER_SD:
+            state.drifting[name] = [r.ts, round(old_mean, 2), round(float(level), 2)]
+            r.drifted = True
+        elif seen != towards:
+            state.drifting.pop(name, None)
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
     outcome.events.append(_drift_event(r, name, old_mean, level, adopted))
 

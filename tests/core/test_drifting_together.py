@@ -125,3 +125,32 @@ def test_a_drift_that_barely_moved_the_level_does_not_count_towards_three() -> N
         )
         recorded[fall_sd] = "systolic_bp" in mine.drifting
     assert recorded == {0.05: False, core.DRIFT_TOGETHER_SD + 0.05: True}
+
+
+def test_a_patient_back_to_normal_after_an_alarm_does_not_open_a_trend_on_its_tail() -> None:
+    """Found by a consumer reading the alert topic: a patient acutely ill for
+    25 minutes (heart rate +56, breathing +13, SpO2 -8, systolic -27, the
+    temperature +1.6, over 5 minutes), then back to normal. NEWS2 and an
+    anomaly alarmed and resolved; three minutes later a `trend` opened,
+    naming the heart rate 'drifted to 130' while it was 71: the detector saw
+    the values come back, and the recent level, still lagging the
+    excursion's tail, counted as drifts the wrong way. A vital the detector
+    saw move back drifts towards deterioration no longer."""
+    rng = random.Random(7)
+    state = patient_state.PatientState()
+    events: list[dict[str, Any]] = []
+    change = {"heart_rate": 56, "respiratory_rate": 13, "spo2": -8, "systolic_bp": -27, "temperature": 1.6}
+    for i in range(240):
+        vitals = normal(rng)
+        ill = min(1.0, (i - 89) / 5) if 90 <= i < 115 else min(1.0, (i - 174) / 5) if 175 <= i < 195 else 0.0
+        for name, by in change.items():
+            value = vitals[name]
+            assert isinstance(value, int | float)
+            vitals[name] = round(value + by * ill, 1 if name == "temperature" else 0)
+        reading = {"id": reading_id("monitor-1", i), "seq": i, "ts": T0 + i * MINUTE, "vitals": vitals}
+        events += core.process(state, "p-" + "7" * 32, "monitor-1", reading).events
+    alarms = [(e["kind"], e["status"]) for e in events if e["kind"] in ("news2", "anomaly", "trend")]
+    assert (
+        alarms.count(("news2", "open")) == 2 and alarms.count(("news2", "resolved")) == 2
+    )  # both episodes told
+    assert ("trend", "open") not in alarms, [e["evidence"] for e in opened(events, "trend")]

@@ -144,6 +144,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# A reconnected device waits for its previous connection's writes at most
+# `ack_timeout_s` and this much more (its closing handshake, the last frame in hand).
+SETTLE_MARGIN_S = 5.0
 WINDOW_FLUSH_S = 0.25  # how often changed seq windows are written to vigil.device-seqs
 WRITTEN_KEPT = 8  # window records written and not yet read back, remembered per device
 
@@ -192,6 +195,8 @@ class Gateway:
         self.kafka_ok = False
         self.serving = False
         self.live: dict[str, ServerConnection] = {}
+        # Set when a device's connection handler has finished, its writes settled (`handle`).
+        self.settled: dict[str, asyncio.Event] = {}
         self.windows: dict[str, SeqWindow] = {}
         self.budgets: dict[str, Budget] = {}
         self.guard = HandshakeGuard(
@@ -293,11 +298,15 @@ class Gateway:
         device: Device = connection.device  # type: ignore[attr-defined]
         self._connection_ids += 1
         structlog.contextvars.bind_contextvars(connection=self._connection_ids)
+        previous, settled = self.settled.get(device.device_id), asyncio.Event()
+        self.settled[device.device_id] = settled
         await self._take_over(device.device_id, connection)
         metrics.CONNECTIONS_OPEN.inc()
         log.info("device connected")
         link = _Link(connection, self._session(device, connection.subject))  # type: ignore[attr-defined]
         try:
+            if previous is not None:
+                await self._settle(previous)
             async for message in connection:
                 await self._frame(link, message)
         except ConnectionClosed:
@@ -308,11 +317,27 @@ class Gateway:
         finally:
             if link.pending:
                 await asyncio.gather(*link.pending, return_exceptions=True)
+            settled.set()
+            if self.settled.get(device.device_id) is settled:
+                del self.settled[device.device_id]
             if self.live.get(device.device_id) is connection:
                 del self.live[device.device_id]
             metrics.CONNECTIONS_OPEN.dec()
             log.info("device disconnected", code=connection.close_code)
             structlog.contextvars.unbind_contextvars("connection")
+
+    async def _settle(self, previous: asyncio.Event) -> None:
+        """Before a reconnected device's first frame is read, its previous
+        connection's writes settle (each stored or given up within
+        `ack_timeout_s`): a hello then counts the readings that were still
+        being written when the connection dropped, and their resends are
+        recognised as stored, not stored twice. Found by a firmware writer's
+        client: 30 readings sent, the socket dropped, a hello at once missed
+        the 30 still in flight, and their resends were all stored again."""
+        try:
+            await asyncio.wait_for(previous.wait(), self.settings.ack_timeout_s + SETTLE_MARGIN_S)
+        except TimeoutError:
+            log.warning("previous connection's writes did not settle in time")
 
     async def _take_over(self, device_id: str, connection: ServerConnection) -> None:
         """One live connection per device: a new one closes the one before."""

@@ -346,3 +346,36 @@ async def test_fhir_bundle_through_the_gateway(vigil, kafka, gateway) -> None:
     assert any(r.get("code") == "unauthorized" and r["seq"] == 2 for r in got)
     stored = await read_topic(kafka.bootstrap, "vigil.readings", lambda r, v: v["device_id"] == "dev-fhir")
     assert [(r["seq"], r["vitals"]) for r in stored[0]["value"]["readings"]] == [(1, {"temperature": 38.5})]
+
+
+async def test_a_reconnect_while_readings_are_being_written_stores_each_once(vigil, kafka, gateway) -> None:
+    """Firmware in the field: 30 readings sent one frame each, the socket
+    dropped before their acks, a new connection at once, hello, and a resend
+    of whatever hello did not count (found by a firmware writer's client:
+    hello missed the readings still being written, and their resends were
+    stored again, 30 duplicates in 5 trials of 6). Before the new connection
+    reads a frame, the old one's writes settle: hello counts them, and each
+    seq is stored once."""
+    token = add_device(vigil, "dev-inflight", "P-IN")
+    sent = {seq: {"type": "reading", "seq": seq, "ts": TS + seq, "vitals": VITALS} for seq in range(30)}
+    first = await connect(vigil.ws_url, additional_headers=auth(token))
+    for frame in sent.values():
+        await first.send(json.dumps(frame))
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:  # replaces the first at once
+        await ws.send(json.dumps({"type": "hello"}))
+        hello = (await replies(ws, 1))[0]
+        have = set() if hello["last_seq"] is None else set(range(hello["gaps_from"], hello["last_seq"] + 1))
+        resend = [f for seq, f in sent.items() if seq not in have or seq in hello["gaps"]]
+        if resend:
+            await ws.send(json.dumps({"type": "batch", "readings": resend}))
+            assert (await replies(ws, 1))[0]["seqs"] == [f["seq"] for f in resend]
+    await first.close()
+    await asyncio.sleep(1)  # anything written twice would be on the topic by now
+    records = await read_all(kafka_bootstrap(vigil), "vigil.readings")
+    seqs = sorted(
+        r["seq"]
+        for rec in records
+        if rec["value"]["device_id"] == "dev-inflight"
+        for r in rec["value"]["readings"]
+    )
+    assert seqs == list(range(30)), f"hello {hello}; stored {seqs}"

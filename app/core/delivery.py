@@ -35,6 +35,7 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -57,9 +58,20 @@ _ENTRY_SIZE = 8 + FP_BYTES
 
 def fingerprint(reading: Reading) -> int:
     """4 bytes of a hash of what a reading says (time and vitals, not its
-    seq): a resend of the same reading has the same fingerprint. Never UNKNOWN."""
-    content = orjson.dumps([reading.ts_ms, reading.vitals], option=orjson.OPT_SORT_KEYS)
+    seq): a resend of the same reading has the same fingerprint. Never UNKNOWN.
+    A number is hashed by its value, not its spelling: 65.0 is 65 (firmware
+    that keeps its values as floats resends `65.0` for a `65` it sent, and was
+    told `seq_reused`)."""
+    content = orjson.dumps([reading.ts_ms, _by_value(reading.vitals)], option=orjson.OPT_SORT_KEYS)
     return int.from_bytes(hashlib.blake2b(content, digest_size=FP_BYTES).digest(), "big") or 1
+
+
+def _by_value(vitals: dict[str, Any]) -> dict[str, Any]:
+    """`vitals` with each whole float as an int (the same dict when there is none)."""
+    for value in vitals.values():
+        if value.__class__ is float and value.is_integer():
+            return {k: int(v) if v.__class__ is float and v.is_integer() else v for k, v in vitals.items()}
+    return vitals
 
 
 def _empty_fps() -> bytearray:

@@ -305,3 +305,19 @@ def test_a_frame_too_costly_for_the_budget_pauses_its_device_too() -> None:
     assert budget.charge(0.0, 30).pause_s == 1.0  # 20 tokens short: 1 s at 20/s
     assert budget.charge(0.0, 12).pause_s == 0.1
     assert budget.charge(0.0, 2000).pause_s == 1.0  # never passes: the whole interval
+
+
+def test_a_resend_spelling_a_number_another_way_is_the_same_reading() -> None:
+    """Firmware that keeps its values as floats resends `65.0` for the `65`
+    it sent (found by a firmware writer's client: refused `seq_reused`,
+    renumbered and stored twice). A number's value is what counts; another
+    value is still another reading."""
+    window = SeqWindow()
+    window.add(5, fingerprint(Reading(5, 1_000, {"heart_rate": 65, "temperature": 37.2})))
+    admission = admit([Reading(5, 1_000, {"heart_rate": 65.0, "temperature": 37.2})], "MRN-1", window)
+    assert admission.resent == [5] and not admission.refusals and not admission.new
+    admission = admit([Reading(5, 1_000, {"heart_rate": 65.5, "temperature": 37.2})], "MRN-1", window)
+    assert [r.code.value for r in admission.refusals] == ["seq_reused"]
+    assert fingerprint(Reading(1, 1_000, {"on_oxygen": True})) != fingerprint(
+        Reading(1, 1_000, {"on_oxygen": 1})
+    )

@@ -71,7 +71,7 @@ async def _scan(settings: Settings, topic: str) -> list[Any]:
 
 
 def readings_rows(records: list[Any], subject: str, start: int, end: int) -> list[dict[str, Any]]:
-    rows = []
+    rows: dict[tuple[str, int, bytes], dict[str, Any]] = {}
     for batch in (b for record in records for b in readable_frames(record.value)):
         if batch.patient != subject:
             continue  # a record of several frames is keyed by its first frame's patient only
@@ -94,10 +94,12 @@ def readings_rows(records: list[Any], subject: str, start: int, end: int) -> lis
                 if isinstance(v, (int, float)) and not isinstance(v, bool) and is_artifact(k, v)
             ]
             row["artifacts"] = " ".join(bad)
-            rows.append(row)
+            # A reading stored twice has the same id, time and vitals. The same id
+            # with other content is another reading (a device whose counter went
+            # back further than the gateway's window: docs/protocol.md), kept too.
+            rows[(reading["id"], reading["ts"], orjson.dumps(vitals, option=orjson.OPT_SORT_KEYS))] = row
     # One row per reading, even if it was stored twice; in event-time order.
-    unique = {r["reading_id"]: r for r in rows}
-    return sorted(unique.values(), key=lambda r: (r["ts"], r["seq"]))
+    return sorted(rows.values(), key=lambda r: (r["ts"], r["seq"]))
 
 
 def alert_rows(records: list[Any], subject: str, start: int, end: int) -> list[dict[str, Any]]:

@@ -27,3 +27,16 @@ def test_a_patients_readings_come_out_of_records_keyed_by_another_patient() -> N
     ]
     rows = readings_rows(records, MINE, T0, T0 + 10)
     assert [(r["device_id"], r["seq"], r["heart_rate"]) for r in rows] == [("dev-1", 1, 71), ("dev-1", 2, 72)]
+
+
+def test_a_reading_stored_twice_is_one_row_and_a_reused_seq_with_other_content_is_two() -> None:
+    """A resend stored again (same id, time and vitals) is one row. A device
+    whose counter went back further than the gateway's window of 1024 seqs
+    has a new reading stored under an old seq's id: both were acknowledged,
+    both are rows (found by a firmware writer: the export showed the new one
+    only, the acknowledged original gone)."""
+    original = encode_readings("dev-1", MINE, T0, [Reading(5, T0 + 5, {"heart_rate": 65})])
+    reused = encode_readings("dev-1", MINE, T0, [Reading(5, T0 + 9, {"heart_rate": 99})])
+    records = [SimpleNamespace(key=MINE.encode(), value=v) for v in (original, original, reused)]
+    rows = readings_rows(records, MINE, T0, T0 + 10)
+    assert [(r["seq"], r["heart_rate"]) for r in rows] == [(5, 65), (5, 99)]

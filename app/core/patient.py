@@ -599,12 +599,13 @@ def _cooled_too_fast(state: PatientState, ts: int, value: float) -> bool:
     apart as the case ended, and NEWS2 escalated to high on it. Each value is
     judged against the last one kept, so a probe left in the air stays an
     artifact (a `signal_quality` alert once sustained). A rise is not judged:
-    a probe warming up after it is placed rises as fast, towards the truth."""
+    a probe warming up after it is placed rises as fast, towards the truth.
+    Nor is a value stamped at or before the last kept one (a chart entered
+    late): seen from its own time, the body warmed since."""
     previous = state.latest.get("temperature")
-    if previous is None or previous[0].__class__ not in _NUMBERS:
+    if previous is None or previous[0].__class__ not in _NUMBERS or ts <= previous[1]:
         return False
-    minutes = (ts - previous[1]) / 60_000
-    return bool(previous[0] - value > TEMP_FALL_C + TEMP_FALL_C_PER_MIN * (minutes if minutes > 0 else 0.0))
+    return bool(previous[0] - value > TEMP_FALL_C + TEMP_FALL_C_PER_MIN * (ts - previous[1]) / 60_000)
 
 
 def _past_plausible(value: Any, name: str) -> bool:

@@ -300,6 +300,17 @@ class Gateway:
         structlog.contextvars.bind_contextvars(connection=self._connection_ids)
         previous, settled = self.settled.get(device.device_id), asyncio.Event()
         self.settled[device.device_id] = settled
+        try:
+            await self._connected(device, connection, previous)
+        finally:  # whatever happened, the device's next connection need not wait for this one
+            settled.set()
+            if self.settled.get(device.device_id) is settled:
+                del self.settled[device.device_id]
+            structlog.contextvars.unbind_contextvars("connection")
+
+    async def _connected(
+        self, device: Device, connection: ServerConnection, previous: asyncio.Event | None
+    ) -> None:
         await self._take_over(device.device_id, connection)
         metrics.CONNECTIONS_OPEN.inc()
         log.info("device connected")
@@ -317,14 +328,10 @@ class Gateway:
         finally:
             if link.pending:
                 await asyncio.gather(*link.pending, return_exceptions=True)
-            settled.set()
-            if self.settled.get(device.device_id) is settled:
-                del self.settled[device.device_id]
             if self.live.get(device.device_id) is connection:
                 del self.live[device.device_id]
             metrics.CONNECTIONS_OPEN.dec()
             log.info("device disconnected", code=connection.close_code)
-            structlog.contextvars.unbind_contextvars("connection")
 
     async def _settle(self, previous: asyncio.Event) -> None:
         """Before a reconnected device's first frame is read, its previous

@@ -405,3 +405,15 @@ def test_a_charted_temperature_hours_apart_may_fall_further() -> None:
     in that time, so it is scored (NEWS2 3), not taken for a probe."""
     events = _temperature_after_an_hour([33.9, 33.8], every_ms=4 * 60 * MINUTE)
     assert ("news2", "open") in kinds(events)
+
+
+def test_a_temperature_entered_late_is_not_taken_for_a_probe() -> None:
+    """A temperature stamped before the last one kept (a chart entered late)
+    is not judged against it: 36.5 at 75 minutes arriving after 38.6 at 90
+    is the body warming since, not a probe in the room."""
+    rng = random.Random(23)
+    state = patient_state.PatientState()
+    for i in range(60):
+        run(state, i, T0 + i * MINUTE, normal(rng))
+    assert run(state, 60, T0 + 90 * MINUTE, {**normal(rng), "temperature": 38.6}).artifacts == 0
+    assert run(state, 61, T0 + 75 * MINUTE, {"temperature": 36.5}).artifacts == 0

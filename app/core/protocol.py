@@ -262,6 +262,8 @@ def _parse_ts(ts: Any, seq: int) -> int:
     if isinstance(ts, str):
         if len(ts) > 40:
             raise Refusal(Code.BAD_TIMESTAMP, "ts is not an ISO 8601 time", seq, "ts")
+        if ts[-1:] == "z":  # RFC 3339 allows a lower-case Z; Python's ISO parser does not
+            ts = ts[:-1] + "Z"
         try:
             moment = datetime.fromisoformat(ts)
         except ValueError:

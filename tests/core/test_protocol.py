@@ -42,6 +42,12 @@ def test_epoch_milliseconds_and_offsets_give_the_same_time() -> None:
     assert a.ts_ms == b.ts_ms == NOW
 
 
+def test_an_rfc_3339_time_with_lower_case_t_and_z_is_the_same_time() -> None:
+    # Firmware written to RFC 3339, which allows them (found by a firmware writer's client).
+    parsed = parse_frame(frame(**reading(1, "2025-11-29t17:00:00.000z")), NOW)
+    assert parsed.refusals == [] and parsed.readings[0].ts_ms == NOW
+
+
 def test_every_named_vital_and_a_custom_channel_are_accepted() -> None:
     vitals = {
         "heart_rate": 72,

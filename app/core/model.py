@@ -503,118 +503,121 @@ class Baseline:
         limit = RECENT_CLIP * sd
         move = x - self.recent
         self.recent += RECENT_ALPHA * (limit if move > limit else -limit if move < -limit else move)
-        var = self.var
         if warm is None:
-            warm = var.n >= WARMUP
+            warm = self.var.n >= WARMUP
         if not warm:
-            var.update(x)
+            self.var.update(x)
             self._refresh()
         elif -keep_out < z < keep_out:
-            explain = False
-            # One robust, forgetting step (inline: the hot path). The residual
-            # is winsorised at `learn_below` standard deviations; the count
-            # (the inverse of the step size) stops at the memory's readings.
-            if self.prior_sd >= 0.0 and self.floor:
-                self._fold_prior()
-            n = var.n
-            count = n + 1.0 if n < MEMORY_MIN or cadence_ms <= 0 or n * cadence_ms < MEMORY_MS else n
-            a = 1.0 / count
-            limit = learn_below * sd
-            day = ts_ms // DAY_MS
-            wk = self.weekly
-            if wk is not None and day > wk[11]:  # `app.core.patient._model` has rolled it already
-                self.roll_week(day)
-            mean0 = var.mean
-            level = x - mean0
-            daily = self.daily
-            hours = self.hours
-            if hours is not None:
-                r0 = level - hours[(ts_ms % DAY_MS) // SHAPE_MS] + hours[_SHAPE_MEAN]
-            else:
-                r0 = level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
-            if wk is not None and day == wk[11]:  # the day's mean (older days' values are not counted)
-                wk[13] += 1.0
-                wk[12] += (r0 + mean0 - wk[12]) / wk[13]
-            week = self.week
-            d = r0 - week[(day + _EPOCH_WEEKDAY) % 7] if week is not None else r0
-            if d > limit:
-                d = limit
-            elif d < -limit:
-                d = -limit
-            own = var.m2 / (n - 1) if n > 1 else 0.0
-            own += a * (d * d - own)
-            if -learn_below < z < learn_below:
-                var.mean += a * d
-                # The daily profile: a first harmonic of the time of day, by
-                # least squares on each phase separately (uneven sampling, such
-                # as a cuff at 8 and 20 h, is normalised by the mean of cos^2
-                # and sin^2 actually seen); in use (`_set_daily`) a day after
-                # it began learning (`_profile_begun`), when its amplitude is at
-                # least PROFILE_MIN of the spread.
-                # A profile in use keeps the memory's step when an adoption
-                # restarts the count (`adopt`): the daily cycle did not move.
-                p = self.profile
-                began = p[4]
-                if count * cadence_ms < MEMORY_MS and began < 0.0 and cadence_ms > 0:
-                    a = cadence_ms / MEMORY_MS
-                p[0] += a * (level * cos_t - p[0])
-                p[1] += a * (level * sin_t - p[1])
-                p[2] += a * (cos_t * cos_t - p[2])
-                p[3] += a * (sin_t * sin_t - p[3])
-                if began == 0.0 or 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
-                    explain = self._profile_begun(ts_ms) and self.generic is not None
-            var.n = count
-            var.m2 = own * (count - 1)
-            floor = self.floor
-            if floor:  # `_refresh`, inline (the prior is folded in by now)
-                self.mean = var.mean
-                spread = math.sqrt(own) if own > 0.0 else 0.0
-                self.sd = spread if spread > floor else floor
-            else:
-                self._refresh()
-            if self.profile[4] < 0.0:
-                self._set_daily()
-                if explain:
-                    self._explain_spread()
-                if wk is None and 0.0 < cadence_ms <= WEEKLY_MAX_CADENCE_MS:  # learned for a day
-                    self.weekly = [0.0] * 11 + [float(day), 0.0, 0.0]
-                elif wk is not None and cadence_ms > 2 * WEEKLY_MAX_CADENCE_MS:  # now read too seldom
-                    self.forget_week(ts_ms)
+            self._learn(x, z, learn_below, sd, cadence_ms, cos_t, sin_t, ts_ms)
         if routine:
             return False
         z = PH_CLIP if z > PH_CLIP else -PH_CLIP if z < -PH_CLIP else z
-        # `PageHinkley.update(z, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA, w)`, inline (the
-        # hot path), the same operations in the same order. Evidence counts per minute of event time
-        # (`w`, `PH_PER_MS`): a vital read every 2 s adds a thirtieth of a minute's reading each time.
+        # Evidence counts per minute of event time (`w`, `PH_PER_MS`): a vital
+        # read every 2 s adds a thirtieth of a minute's reading each time.
         w = cadence_ms / PH_PER_MS if 0.0 < cadence_ms < PH_PER_MS else 1.0
-        ph = self.ph
-        if ph.drift_detected:
-            ph.min_increase = math.inf
-            ph.max_decrease = -1.0
-            n = 1.0
-            mean = increase = decrease = 0.0
+        return self.ph.update(z, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA, w)
+
+    def _learn(
+        self,
+        x: float,
+        z: float,
+        learn_below: float,
+        sd: float,
+        cadence_ms: float,
+        cos_t: float,
+        sin_t: float,
+        ts_ms: int,
+    ) -> None:
+        """One robust, forgetting step of a warm baseline (see `update`). The
+        residual from the forecast (level, daily profile or shape of the day,
+        weekly profile) is winsorised at `learn_below` standard deviations;
+        the count (the inverse of the step size) stops at the memory's
+        readings (`MEMORY_MS` at `cadence_ms`)."""
+        var = self.var
+        explain = False
+        if self.prior_sd >= 0.0 and self.floor:
+            self._fold_prior()
+        n = var.n
+        count = n + 1.0 if n < MEMORY_MIN or cadence_ms <= 0 or n * cadence_ms < MEMORY_MS else n
+        a = 1.0 / count
+        limit = learn_below * sd
+        day = ts_ms // DAY_MS
+        wk = self.weekly
+        if wk is not None and day > wk[11]:  # `app.core.patient._model` has rolled it already
+            self.roll_week(day)
+        mean0 = var.mean
+        level = x - mean0
+        daily = self.daily
+        hours = self.hours
+        if hours is not None:
+            r0 = level - hours[(ts_ms % DAY_MS) // SHAPE_MS] + hours[_SHAPE_MEAN]
         else:
-            n = ph.n + 1.0
-            mean = ph.mean
-            increase = ph.sum_increase
-            decrease = ph.sum_decrease
-        mean += (1.0 / n) * (z - mean)
-        dev = z - mean
-        increase = PH_ALPHA * increase + w * dev - w * PH_DELTA
-        decrease = PH_ALPHA * decrease + w * dev + w * PH_DELTA
-        ph.n = n
-        ph.mean = mean
-        ph.sum_increase = increase
-        ph.sum_decrease = decrease
-        if increase < ph.min_increase:
-            ph.min_increase = increase
-        if decrease > ph.max_decrease:
-            ph.max_decrease = decrease
-        drift = n >= PH_MIN_INSTANCES and (
-            increase - ph.min_increase > PH_THRESHOLD or ph.max_decrease - decrease > PH_THRESHOLD
-        )
-        ph.drift_detected = drift
-        return drift
+            r0 = level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
+        if wk is not None and day == wk[11]:  # the day's mean (older days' values are not counted)
+            wk[13] += 1.0
+            wk[12] += (r0 + mean0 - wk[12]) / wk[13]
+        week = self.week
+        d = r0 - week[(day + _EPOCH_WEEKDAY) % 7] if week is not None else r0
+        if d > limit:
+            d = limit
+        elif d < -limit:
+            d = -limit
+        own = var.m2 / (n - 1) if n > 1 else 0.0
+        own += a * (d * d - own)
+        if -learn_below < z < learn_below:
+            var.mean += a * d
+            explain = self._learn_profile(level, a, count, cadence_ms, cos_t, sin_t, ts_ms)
+        var.n = count
+        var.m2 = own * (count - 1)
+        floor = self.floor
+        if floor:  # `_refresh`, inline (the prior is folded in by now)
+            self.mean = var.mean
+            spread = math.sqrt(own) if own > 0.0 else 0.0
+            self.sd = spread if spread > floor else floor
+        else:
+            self._refresh()
+        if self.profile[4] < 0.0:
+            self._profiles_learned(explain, cadence_ms, ts_ms, day)
+
+    def _profiles_learned(self, explain: bool, cadence_ms: float, ts_ms: int, day: int) -> None:
+        """After a step with the daily profile learning: the forecast's daily
+        part follows it (`_set_daily`), a custom channel whose profile has
+        just begun has its spread explained (`explain`), and the weekly
+        profile begins learning once read often enough for a day's mean, or
+        is forgotten once read too seldom for one."""
+        self._set_daily()
+        if explain:
+            self._explain_spread()
+        wk = self.weekly
+        if wk is None and 0.0 < cadence_ms <= WEEKLY_MAX_CADENCE_MS:  # learned for a day
+            self.weekly = [0.0] * 11 + [float(day), 0.0, 0.0]
+        elif wk is not None and cadence_ms > 2 * WEEKLY_MAX_CADENCE_MS:  # now read too seldom
+            self.forget_week(ts_ms)
+
+    def _learn_profile(
+        self, level: float, a: float, count: float, cadence_ms: float, cos_t: float, sin_t: float, ts_ms: int
+    ) -> bool:
+        """The daily profile's step: a first harmonic of the time of day, by
+        least squares on each phase separately (uneven sampling, such as a
+        cuff at 8 and 20 h, is normalised by the mean of cos^2 and sin^2
+        actually seen); in use (`_set_daily`) a day after it began learning
+        (`_profile_begun`), when its amplitude is at least PROFILE_MIN of the
+        spread. A profile in use keeps the memory's step when an adoption
+        restarts the count (`adopt`): the daily cycle did not move. True when
+        a custom channel's profile has just begun and its spread is to be
+        explained (`_explain_spread`)."""
+        p = self.profile
+        began = p[4]
+        if count * cadence_ms < MEMORY_MS and began < 0.0 and cadence_ms > 0:
+            a = cadence_ms / MEMORY_MS
+        p[0] += a * (level * cos_t - p[0])
+        p[1] += a * (level * sin_t - p[1])
+        p[2] += a * (cos_t * cos_t - p[2])
+        p[3] += a * (sin_t * sin_t - p[3])
+        if began == 0.0 or 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
+            return self._profile_begun(ts_ms) and self.generic is not None
+        return False
 
     def repeated(self, same: bool, stuck_readings: int) -> bool:
         """A custom channel's value again (`same`: equal to its previous one)

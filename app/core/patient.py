@@ -966,16 +966,10 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
     - learn and drift: the baseline learns the value; a drift is adopted only
       at a level NEWS2 scores 0, and reported either way.
 
-    A channel read every `PROFILE_MAX_CADENCE_MS` or less often (a scale each
-    morning, a cuff at 8 and 20 h) neither learns nor uses a daily profile:
-    its readings fall at one time of day or at two opposite ones, where the
-    cosine and sine of the time of day are collinear. Fitted phase by phase,
-    the two coefficients each took the whole offset between the value and
-    the mean (the forecast moved twice the real difference), and the mean,
-    learning only what the profile left, wandered off the values while the
-    profile followed it (a daily score at 50 was forecast from a mean of 54)."""
+    A channel read every `PROFILE_MAX_CADENCE_MS` or less often neither
+    learns nor uses a daily profile (`_expected`)."""
     baselines, bad, latest, ts = state.baselines, r.bad, state.latest, r.ts
-    learn_below, z_alert, horizon_ms = config.learn_below, config.z_alert, config.trend_horizon_ms
+    learn_below, z_alert = config.learn_below, config.z_alert
     together_z = min(z_alert, config.together_charted_z or z_alert)
     wide_z = min(together_z, config.three_charted_z or together_z)
     shift_cadence, personal_after = config.shift_cadence_ms, config.personal_after
@@ -996,48 +990,80 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
         weekly = baseline.weekly
         if weekly is not None and today > weekly[11]:
             baseline.roll_week(today)  # a new day: yesterday's mean may put the weekly profile in use
-        mean, sd, daily = baseline.mean, baseline.sd, baseline.daily
-        cadence = entry[2]
+        sd, cadence = baseline.sd, entry[2]
         if cadence >= PROFILE_MAX_CADENCE_MS:
-            c = si = 0.0  # no daily profile at this cadence (this function's docstring)
+            c = si = 0.0  # no daily profile at this cadence (`_expected`)
         else:
             c, si = cos_t, sin_t
-            if baseline.hours is not None:
-                mean += baseline.shape_offset(ts)
-            elif daily is not None:  # `Baseline.forecast`, inline
-                mean += daily[0] * cos_t + daily[1] * sin_t
-        week = baseline.week
-        if week is not None:  # ... and its weekly profile
-            mean += week[day]
+        mean = _expected(baseline, ts, c, si, day)
         n = baseline.var.n
         warm = n >= WARMUP_MIN and n * cadence >= WARMUP_MS  # `Baseline.warm`, inline
         z = (x - mean) / sd
         if z >= wide_z or z <= -wide_z:
-            if z >= z_alert or z <= -z_alert:
-                r.far = True
-            if name in _TOGETHER:
-                if cadence >= SPARSE_MS:  # only charted values can make three together (`_together`)
-                    r.wide += 1
-                if z >= together_z or z <= -together_z:
-                    r.off += 1
+            _count_far(r, name, z, cadence, z_alert, together_z)
         routine = baseline.generic is not None and warm and _surprise(r, name, baseline, z, cadence, config)
         scored.append((name, warm))
         z_scores[name] = z
         danger = DANGER.get(name)
         if danger is not None:
             baseline.track(x, ts, sd, cadence)
-            slope = baseline.slope
-            if slope:
-                # `_horizon_min`, inline
-                level = baseline.level
-                ahead = level + slope * (horizon_ms if horizon_ms > 2 * cadence else 2 * cadence) / 60_000
-                low, high = danger if name != "spo2" or not _scale2(state, config) else SPO2_SCALE2_DANGER
-                if (low is not None and ahead <= low < level) or (high is not None and level < high <= ahead):
-                    r.near.append(name)  # heading for danger; _heading checks the rest
+            if baseline.slope and _heading_for(state, name, baseline, cadence, config):
+                r.near.append(name)  # heading for danger; _heading checks the rest
         if cadence >= shift_cadence and warm and n >= personal_after:  # a spread known from enough values
             _watch_shift(state, r, name, z, x - mean, config)
         if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, c, si, ts, routine):
             _drift(state, r, name, baseline, x, mean, cadence, outcome, config)
+
+
+def _expected(baseline: Baseline, ts: int, cos_t: float, sin_t: float, day: int) -> float:
+    """What the baseline forecasts for a value at `ts`: its level, with the
+    shape of the day or the daily profile (`cos_t`, `sin_t`: the time of
+    day's, both 0 where the channel takes no daily profile) and the weekly
+    profile (`day`: the weekday) where they are in use (`Baseline.forecast`).
+
+    A channel read every `PROFILE_MAX_CADENCE_MS` or less often (a scale each
+    morning, a cuff at 8 and 20 h) takes no daily profile: its readings fall
+    at one time of day or at two opposite ones, where the cosine and sine of
+    the time of day are collinear. Fitted phase by phase, the two
+    coefficients each took the whole offset between the value and the mean
+    (the forecast moved twice the real difference), and the mean, learning
+    only what the profile left, wandered off the values while the profile
+    followed it (a daily score at 50 was forecast from a mean of 54)."""
+    mean = baseline.mean
+    if cos_t or sin_t:
+        if baseline.hours is not None:
+            mean += baseline.shape_offset(ts)
+        else:
+            daily = baseline.daily
+            if daily is not None:
+                mean += daily[0] * cos_t + daily[1] * sin_t
+    week = baseline.week
+    if week is not None:
+        mean += week[day]
+    return mean
+
+
+def _count_far(r: _Reading, name: str, z: float, cadence: float, z_alert: float, together_z: float) -> None:
+    """Count a value `z` standard deviations out (at least the charted rule's
+    widest, `_model`'s `wide_z`) towards the reading's findings: far (at
+    `z_alert`), and, for a vital that counts together (`_TOGETHER`), wide
+    (charted values only: `_together`'s three) and off (at `together_z`)."""
+    if z >= z_alert or z <= -z_alert:
+        r.far = True
+    if name in _TOGETHER:
+        if cadence >= SPARSE_MS:  # only charted values can make three together (`_together`)
+            r.wide += 1
+        if z >= together_z or z <= -together_z:
+            r.off += 1
+
+
+def _heading_for(state: PatientState, name: str, baseline: Baseline, cadence: float, config: Config) -> bool:
+    """Is the vital's trend heading into its dangerous range (`_danger`)
+    within the horizon (`_horizon_min`, inline), not there yet?"""
+    level, horizon_ms = baseline.level, config.trend_horizon_ms
+    ahead = level + baseline.slope * (horizon_ms if horizon_ms > 2 * cadence else 2 * cadence) / 60_000
+    low, high = _danger(state, name, config)
+    return (low is not None and ahead <= low < level) or (high is not None and level < high <= ahead)
 
 
 def _surprise(r: _Reading, name: str, baseline: Baseline, z: float, cadence: float, config: Config) -> bool:
@@ -1278,14 +1304,14 @@ def _red_held(state: PatientState, name: str, value: Any, config: Config) -> boo
     of the open alert, which would then resolve on missing data. It counts
     for as long as it is fresh. A bad channel never opens or escalates an
     alert this way (a probe's last value as it slid off is not the alert's)."""
-    danger, open_news, quality = DANGER.get(name), state.alerts.get(_NEWS2), state.quality.get(name)
-    if danger is None or open_news is None or not open_news.confirmed or value.__class__ not in _NUMBERS:
+    open_news, quality = state.alerts.get(_NEWS2), state.quality.get(name)
+    if name not in DANGER or open_news is None or not open_news.confirmed or value.__class__ not in _NUMBERS:
         return False
     if not open_news.marks & _NEWS2_BIT[name]:
         return False
     if quality is None or not quality[1] or quality[0] >= config.artifact_share:
         return False
-    low, high = danger if name != "spo2" or not _scale2(state, config) else SPO2_SCALE2_DANGER
+    low, high = _danger(state, name, config)
     return (low is not None and value <= low) or (high is not None and value >= high)
 
 
@@ -1790,6 +1816,7 @@ def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, 
         horizon = _horizon_min(config, cadence)
         level, slope = baseline.level, baseline.slope
         departure = (level - baseline.mean) / baseline.sd
+        # Not `_danger`: compiled, its tuple gives an int limit back as a float (40.0 in the evidence).
         low, high = DANGER[name] if name != "spo2" or not _scale2(state, config) else SPO2_SCALE2_DANGER
         if slope < 0 and departure <= -config.trend_z and low is not None:
             limit = low
@@ -1806,6 +1833,12 @@ def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, 
             "_horizon": horizon,
         }
     return found
+
+
+def _danger(state: PatientState, name: str, config: Config) -> tuple[float | None, float | None]:
+    """A vital's dangerous range (`app.core.vitals.DANGER`; SpO2's on NEWS2's
+    scale 2 for a patient prescribed it)."""
+    return DANGER[name] if name != "spo2" or not _scale2(state, config) else SPO2_SCALE2_DANGER
 
 
 def _horizon_min(config: Config, cadence_ms: float) -> float:

@@ -108,6 +108,14 @@ TEMP_FALL_C_PER_MIN = 0.25
 
 CADENCE_ALPHA = 0.2  # smoothing of each channel's cadence (time between its readings)
 CADENCE_CLIP = 10.0  # one interval moves the cadence by at most this many times the estimate
+# A sitting (`_keep_latest`): on a channel read every SITTING_CADENCE_MS or less
+# often (charted, a home cuff or scale), values within SITTING_MS of the first
+# and closer together than a SITTING_RATIO-th of its cadence are one sitting, as
+# home blood pressure is taken (two or three readings a minute apart, ESH 2021):
+# the later ones are re-takes, scored but not learned, and no cadence sample.
+SITTING_CADENCE_MS = 60 * 60 * 1000
+SITTING_MS = 10 * 60 * 1000
+SITTING_RATIO = 12
 # A channel read this rarely or less often is sparse (charted, a spot check):
 # the reading itself is the confirmation, where waiting for the next one would
 # mean waiting that long.
@@ -521,7 +529,11 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
 def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
     """Each clean value newer than its channel's latest becomes the latest,
     with the channel's cadence updated (and a dense channel's step since its
-    previous value noted: `_step`); a value at the latest's own time replaces it."""
+    previous value noted: `_step`); a value at the latest's own time replaces it.
+    A re-take in a sitting (`SITTING_MS`) leaves the cadence as it was and
+    notes the sitting's first time as the entry's fourth element; -1 there
+    says the channel has gone on being read that often for longer than a
+    sitting (a monitor connected), so its cadence follows until a longer step."""
     ts, clean = r.ts, r.clean
     latest, baselines, corroborate_z = state.latest, state.baselines, config.corroborate_z
     for name, value in clean.items():
@@ -540,6 +552,13 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
             # moves a monitor's cadence while a real change (charting hourly
             # from now on) is followed within a few readings.
             cadence, dt = previous[2], ts - previous[1]
+            sitting = 0
+            if cadence >= SITTING_CADENCE_MS and dt * SITTING_RATIO <= cadence:
+                sitting = previous[3] if len(previous) > 3 else previous[1]
+                if sitting > 0 and ts - sitting <= SITTING_MS:  # a re-take: not learned (`_model`)
+                    latest[name] = [value, ts, cadence, sitting]
+                    continue
+                sitting = -1  # read this often for longer than a sitting: no sittings until a longer step
             if cadence <= 0:
                 cadence = dt
             else:
@@ -552,7 +571,7 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
                             _step(r, name, change, baseline, previous[0], corroborate_z)
                 step = dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
                 cadence = int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
-            latest[name] = [value, ts, cadence]
+            latest[name] = [value, ts, cadence] if sitting == 0 else [value, ts, cadence, -1]
         elif previous[1] == ts:
             previous[0] = value
 
@@ -1004,6 +1023,8 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
         routine = baseline.generic is not None and warm and _surprise(r, name, baseline, z, cadence, config)
         scored.append((name, warm))
         z_scores[name] = z
+        if len(entry) > 3 and entry[3] > 0 and entry[1] == ts:
+            continue  # a re-take in a sitting: scored, not learned (`_keep_latest`)
         danger = DANGER.get(name)
         if danger is not None:
             baseline.track(x, ts, sd, cadence)

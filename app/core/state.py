@@ -23,7 +23,9 @@ Version 6, one JSON object:
                    of ph, the profile's five, then its generic block: short mean of its raw scores,
                    their long mean, long variance, how many seen, current run of repeated values,
                    usual longest run]},
-     "l": {channel: [latest value, its event time (ms), its cadence: typical ms between its values]},
+     "l": {channel: [latest value, its event time (ms), its cadence: typical ms between its values,
+                     and for a re-take in a sitting (`app.core.patient.SITTING_MS`) the event
+                     time the sitting began, -1 for a sparse channel read densely for longer]},
      "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null,
                   lower since (ms) or null, reminders sent, parts at their worst when last told
                   (a bitmask, `app.core.alerts.Finding.marks`)]},
@@ -409,9 +411,13 @@ def _baseline(name: str, values: list[float], weekly: list[float] | None = None)
 
 
 def _latest(entry: list[Any]) -> list[Any]:
-    """[value, event time, cadence]; versions 2-3 had no cadence (0: not known yet)."""
+    """[value, event time, cadence] and, for a re-take in a sitting, the
+    sitting's first event time; versions 2-3 had no cadence (0: not known yet)."""
     if len(entry) == 2:
         return [entry[0], int(entry[1]), 0]
+    if len(entry) == 4:
+        value, ts, cadence, began = entry
+        return [value, int(ts), int(cadence), int(began)]
     value, ts, cadence = entry
     return [value, int(ts), int(cadence)]
 

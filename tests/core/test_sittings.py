@@ -1,0 +1,120 @@
+"""A home cuff read as guidelines ask (two or three readings a minute apart,
+morning and evening) or a scale stepped on twice: the readings of one
+sitting are one observation of the patient's level. They are scored, but
+only the sitting's first is learned or counted towards a level shift, and
+they do not make the channel look read every few minutes."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from app.core import patient as core
+from app.core import state as patient_state
+from app.core.records import reading_id
+
+DAY, HOUR, MINUTE = 86_400_000, 3_600_000, 60_000
+MIDNIGHT = 1_764_374_400_000  # 2025-11-29 00:00 UTC
+
+
+class Patient:
+    def __init__(self) -> None:
+        self.state = patient_state.PatientState()
+        self.seq = 0
+        self.events: list[dict[str, Any]] = []
+
+    def read(self, ts: int, vitals: dict[str, Any]) -> None:
+        reading = {"id": reading_id("cuff-1", self.seq), "seq": self.seq, "ts": ts, "vitals": vitals}
+        self.seq += 1
+        self.events += core.process(self.state, "p-" + "6" * 32, "cuff-1", reading).events
+        # What a worker does between readings: the state goes to its table and back.
+        self.state = patient_state.decode(patient_state.encode(self.state))
+
+    def opened(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["kind"] == kind and e["status"] == "open"]
+
+
+def sittings(p: Patient, rng: random.Random, days: range, per_sitting: int, systolic: float = 130.0) -> None:
+    """Morning (08:00) and evening (20:00) sittings of `per_sitting` cuff
+    readings a minute apart: systolic about `systolic`, noise 6 between
+    sittings and 3 within one."""
+    for day in days:
+        for hour in (8, 20):
+            start = MIDNIGHT + day * DAY + hour * HOUR + rng.randint(-30, 30) * MINUTE
+            level = systolic + rng.gauss(0, 6)
+            for i in range(per_sitting):
+                value = round(level + rng.gauss(0, 3))
+                p.read(start + i * MINUTE, {"systolic_bp": value, "diastolic_bp": round(value * 0.6)})
+
+
+def test_three_readings_a_sitting_leave_the_cuff_read_twice_a_day() -> None:
+    """The channel's cadence stays at about 12 hours: a cuff read in threes
+    is still a twice-daily channel (no daily profile at two opposite times
+    of day, watched for level shifts), where without sittings it came to 4-6
+    hours."""
+    p = Patient()
+    sittings(p, random.Random(1), range(30), per_sitting=3)
+    cadence = p.state.latest["systolic_bp"][2]
+    assert 10 * HOUR <= cadence <= 14 * HOUR, cadence / HOUR
+    assert p.state.baselines["systolic_bp"].daily is None
+    assert p.opened("trend") == []
+
+
+def test_one_high_sitting_of_three_readings_does_not_open_a_trend_two_in_a_row_do() -> None:
+    """A level shift needs more than one sitting: three readings of one high
+    sitting (about 2.5 spreads up each) are one observation, not three days'
+    worth of a rising pressure. The next sitting as high opens the trend."""
+    for seed in range(3):
+        p, rng = Patient(), random.Random(seed)
+        sittings(p, rng, range(30), per_sitting=2)
+        assert p.opened("trend") == [], f"seed {seed}: a trend before the rise"
+        sd = p.state.baselines["systolic_bp"].sd
+        start = MIDNIGHT + 30 * DAY + 8 * HOUR
+        for i, value in enumerate((130 + 2.6 * sd, 130 + 2.8 * sd, 130 + 2.7 * sd)):
+            p.read(start + i * MINUTE, {"systolic_bp": round(value), "diastolic_bp": 80})
+        assert p.opened("trend") == [], f"seed {seed}: one sitting opened a trend"
+        for i, value in enumerate((130 + 2.6 * sd, 130 + 2.5 * sd)):
+            p.read(start + 12 * HOUR + i * MINUTE, {"systolic_bp": round(value), "diastolic_bp": 80})
+        trend = p.opened("trend")
+        assert trend, f"seed {seed}: two high sittings in a row opened no trend"
+        assert trend[0]["evidence"]["vitals"]["systolic_bp"]["over_min"] >= 11 * 60
+
+
+def test_a_retaken_reading_is_still_scored() -> None:
+    """A re-take is not learned, but it is a reading like any other for
+    NEWS2: a systolic of 85 re-taken a minute after a normal one opens the
+    NEWS2 alert at once."""
+    p = Patient()
+    sittings(p, random.Random(2), range(10), per_sitting=1)
+    start = MIDNIGHT + 10 * DAY + 8 * HOUR
+    p.read(start, {"systolic_bp": 128, "diastolic_bp": 78})
+    p.read(start + MINUTE, {"systolic_bp": 85, "diastolic_bp": 55})
+    news2 = p.opened("news2")
+    assert news2 and news2[0]["evidence"]["vitals"] == {"systolic_bp": 85}
+
+
+def test_a_cuff_read_every_two_minutes_for_half_an_hour_is_dense_again_after_ten_minutes() -> None:
+    """A sitting lasts at most `SITTING_MS`: a channel that goes on being
+    read every two minutes (a clinic's automated series, a monitor
+    connected) is learned again and its cadence follows within the
+    half-hour."""
+    p = Patient()
+    sittings(p, random.Random(3), range(10), per_sitting=1)
+    learned = p.state.baselines["systolic_bp"].n
+    start = MIDNIGHT + 10 * DAY + 8 * HOUR
+    for i in range(16):
+        p.read(start + i * 2 * MINUTE, {"systolic_bp": 128 + i % 3, "diastolic_bp": 78})
+    assert p.state.baselines["systolic_bp"].n >= learned + 10
+    assert p.state.latest["systolic_bp"][2] < 4 * HOUR
+
+
+def test_a_monitor_read_every_minute_has_no_sittings() -> None:
+    """A dense channel (read more often than `SITTING_CADENCE_MS`) never has
+    re-takes: an extra reading 5 s after one is learned like the rest."""
+    p = Patient()
+    for i in range(120):
+        p.read(MIDNIGHT + i * MINUTE, {"heart_rate": 70 + i % 4})
+    learned = p.state.baselines["heart_rate"].n
+    p.read(MIDNIGHT + 119 * MINUTE + 5_000, {"heart_rate": 71})
+    assert p.state.baselines["heart_rate"].n > learned
+    assert len(p.state.latest["heart_rate"]) == 3

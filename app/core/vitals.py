@@ -2,7 +2,11 @@
 
 `possible` is what the gateway accepts at all: a value outside it cannot come
 from a working device reading a human (negative heart rate, SpO2 above 100 %),
-so the reading is refused with `out_of_range`.
+so the reading is refused with `out_of_range`. A pressure transducer open to
+air (an arterial line not yet connected, or being zeroed) reads a few mmHg
+either side of 0: a working device's value, down to -50, read by the worker
+as "no signal" like a 0, so that the heart rate and SpO2 it comes with are
+not refused with it (VitalDB case 1: -9 to +8 mmHg for ten minutes).
 
 `plausible` is what the worker's cleaning step believes is physiology. A value
 inside `possible` but outside `plausible` (SpO2 of 0 from a probe that fell off,
@@ -37,8 +41,8 @@ NUMERIC: dict[str, Vital] = {
         Vital("heart_rate", "/min", (0, 400), (20, 250), (75.0, 12.0), 3.0),
         Vital("spo2", "%", (0, 100), (50, 100), (97.0, 1.5), 1.0),
         Vital("respiratory_rate", "/min", (0, 200), (3, 70), (16.0, 3.0), 1.5),
-        Vital("systolic_bp", "mm[Hg]", (0, 400), (40, 300), (120.0, 15.0), 5.0),
-        Vital("diastolic_bp", "mm[Hg]", (0, 300), (20, 200), (75.0, 10.0), 4.0),
+        Vital("systolic_bp", "mm[Hg]", (-50, 400), (40, 300), (120.0, 15.0), 5.0),
+        Vital("diastolic_bp", "mm[Hg]", (-50, 300), (20, 200), (75.0, 10.0), 4.0),
         Vital("temperature", "Cel", (0, 50), (25, 45), (36.8, 0.4), 0.2),
         Vital("weight", "kg", (0, 700), (0.3, 400), (75.0, 15.0), 0.5),
     )

@@ -159,6 +159,19 @@ def test_ack_and_error_frames() -> None:
     }
 
 
+def test_a_pressure_line_open_to_air_is_accepted_with_the_rest_of_its_reading() -> None:
+    """A transducer not connected to the patient reads a few mmHg either side
+    of 0 (VitalDB case 1: -9 to +8 for ten minutes). That is a working
+    device's value, not an error: the reading, with its heart rate and SpO2,
+    is accepted (the worker reads the pressures as "no signal"). Below -50,
+    or a negative heart rate, is no device's reading and is refused."""
+    vitals = {"heart_rate": 72, "spo2": 97, "systolic_bp": -9, "diastolic_bp": -3}
+    parsed = parse_frame(frame(**reading(1, NOW, **vitals)), NOW)
+    assert not parsed.refusals and parsed.readings[0].vitals == vitals
+    assert codes(parse_frame(frame(**reading(2, NOW, systolic_bp=-51)), NOW)) == ["out_of_range"]
+    assert codes(parse_frame(frame(**reading(3, NOW, heart_rate=-1, spo2=97)), NOW)) == ["out_of_range"]
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda children: (

@@ -519,30 +519,20 @@ class Baseline:
         return self.ph.update(z, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA, w)
 
     def _learn(
-        self,
-        x: float,
-        z: float,
-        learn_below: float,
-        sd: float,
-        cadence_ms: float,
-        cos_t: float,
-        sin_t: float,
-        ts_ms: int,
+        self, x: float, z: float, below: float, sd: float, cadence: float, cos_t: float, sin_t: float, ts: int
     ) -> None:
-        """One robust, forgetting step of a warm baseline (see `update`). The
-        residual from the forecast (level, daily profile or shape of the day,
-        weekly profile) is winsorised at `learn_below` standard deviations;
-        the count (the inverse of the step size) stops at the memory's
-        readings (`MEMORY_MS` at `cadence_ms`)."""
+        """One robust, forgetting step of a warm baseline (see `update`): the
+        residual from the forecast winsorised at `below` SDs; the count (the
+        inverse of the step) stops at `MEMORY_MS` of readings at `cadence`."""
         var = self.var
         explain = False
         if self.prior_sd >= 0.0 and self.floor:
             self._fold_prior()
         n = var.n
-        count = n + 1.0 if n < MEMORY_MIN or cadence_ms <= 0 or n * cadence_ms < MEMORY_MS else n
+        count = n + 1.0 if n < MEMORY_MIN or cadence <= 0 or n * cadence < MEMORY_MS else n
         a = 1.0 / count
-        limit = learn_below * sd
-        day = ts_ms // DAY_MS
+        limit = below * sd
+        day = ts // DAY_MS
         wk = self.weekly
         if wk is not None and day > wk[11]:  # `app.core.patient._model` has rolled it already
             self.roll_week(day)
@@ -551,7 +541,7 @@ class Baseline:
         daily = self.daily
         hours = self.hours
         if hours is not None:
-            r0 = level - hours[(ts_ms % DAY_MS) // SHAPE_MS] + hours[_SHAPE_MEAN]
+            r0 = level - hours[(ts % DAY_MS) // SHAPE_MS] + hours[_SHAPE_MEAN]
         else:
             r0 = level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
         if wk is not None and day == wk[11]:  # the day's mean (older days' values are not counted)
@@ -565,9 +555,9 @@ class Baseline:
             d = -limit
         own = var.m2 / (n - 1) if n > 1 else 0.0
         own += a * (d * d - own)
-        if -learn_below < z < learn_below:
+        if -below < z < below:
             var.mean += a * d
-            explain = self._learn_profile(level, a, count, cadence_ms, cos_t, sin_t, ts_ms)
+            explain = self._learn_profile(level, a, count, cadence, cos_t, sin_t, ts)
         var.n = count
         var.m2 = own * (count - 1)
         floor = self.floor
@@ -578,9 +568,9 @@ class Baseline:
         else:
             self._refresh()
         if self.profile[4] < 0.0:
-            self._profiles_learned(explain, cadence_ms, ts_ms, day)
+            self._profiles_learned(explain, cadence, ts, day)
 
-    def _profiles_learned(self, explain: bool, cadence_ms: float, ts_ms: int, day: int) -> None:
+    def _profiles_learned(self, explain: bool, cadence: float, ts: int, day: int) -> None:
         """After a step with the daily profile learning: the forecast's daily
         part follows it (`_set_daily`), a custom channel whose profile has
         just begun has its spread explained (`explain`), and the weekly
@@ -590,10 +580,10 @@ class Baseline:
         if explain:
             self._explain_spread()
         wk = self.weekly
-        if wk is None and 0.0 < cadence_ms <= WEEKLY_MAX_CADENCE_MS:  # learned for a day
+        if wk is None and 0.0 < cadence <= WEEKLY_MAX_CADENCE_MS:  # learned for a day
             self.weekly = [0.0] * 11 + [float(day), 0.0, 0.0]
-        elif wk is not None and cadence_ms > 2 * WEEKLY_MAX_CADENCE_MS:  # now read too seldom
-            self.forget_week(ts_ms)
+        elif wk is not None and cadence > 2 * WEEKLY_MAX_CADENCE_MS:  # now read too seldom
+            self.forget_week(ts)
 
     def _learn_profile(
         self, level: float, a: float, count: float, cadence_ms: float, cos_t: float, sin_t: float, ts_ms: int

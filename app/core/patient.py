@@ -982,11 +982,9 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
     - track: its trend moves on (vitals with a dangerous range, `DANGER`);
       those heading there within the horizon, not there yet, are noted in
       `r.near`;
-    - learn and drift: the baseline learns the value; a drift is adopted only
-      at a level NEWS2 scores 0, and reported either way.
-
-    A channel read every `PROFILE_MAX_CADENCE_MS` or less often neither
-    learns nor uses a daily profile (`_expected`)."""
+    - learn and drift: the baseline learns the value (not a re-take in a
+      sitting); a drift is adopted only at a level NEWS2 scores 0, and
+      reported either way (`_drift`)."""
     baselines, bad, latest, ts = state.baselines, r.bad, state.latest, r.ts
     learn_below, z_alert = config.learn_below, config.z_alert
     together_z = min(z_alert, config.together_charted_z or z_alert)

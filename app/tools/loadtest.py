@@ -453,8 +453,9 @@ class LoadRun:
         await read_to_end(consumer, READINGS_TOPIC, count, end)
         return {"stored": stored, "unprocessed": unprocessed}
 
-    def _report(self, sent_for: float, stored: dict[str, Any]) -> dict[str, Any]:
-        plan = self.plan
+    def _losses(self, stored: dict[str, Any]) -> tuple[dict[str, int], int]:
+        """What was lost, by where (`lost_detail`), and how many copies were
+        stored twice, from what was stored and processed per seq (`_stored`)."""
         never_acked = acked_not_stored = not_processed = copies = 0
         for device_id, client in self.clients.items():
             never_acked += client.pending  # numbered and not acked, or still waiting for a seq
@@ -465,15 +466,31 @@ class LoadRun:
                 elif flag and late[index]:
                     not_processed += 1
             copies += sum(c - 1 for c in counts if c > 1)
-        latencies = array("d")
-        for stage in self.stages:
-            latencies.extend(stage.latencies)
+        detail = {
+            "never_acked": never_acked,
+            "acked_not_stored": acked_not_stored,
+            "stored_not_processed": not_processed,
+        }
+        return detail, copies
+
+    def _detected(self) -> tuple[int, dict[str, int]]:
+        """The injected deteriorations, and per device that had one the delay
+        (ms) from its onset to the first alert opened at or after it."""
         injected = {d: p.onset_ms for d, p in self.patients.items() if p.onset_ms is not None}
         detected: dict[str, int] = {}
         for device_id, onset in injected.items():
             after = [t for t in self.onsets.get(device_id, ()) if t >= onset]
             if after:
                 detected[device_id] = min(after) - onset
+        return len(injected), detected
+
+    def _report(self, sent_for: float, stored: dict[str, Any]) -> dict[str, Any]:
+        plan = self.plan
+        lost, copies = self._losses(stored)
+        latencies = array("d")
+        for stage in self.stages:
+            latencies.extend(stage.latencies)
+        injected, detected = self._detected()
         refused = sum(self.stats.errors.values())
         return {
             "devices": plan.devices,
@@ -487,19 +504,15 @@ class LoadRun:
             "acked": self.stats.acked,
             "refused": refused,
             "errors": dict(sorted(self.stats.errors.items())),
-            "lost": never_acked + acked_not_stored + not_processed,
-            "lost_detail": {
-                "never_acked": never_acked,
-                "acked_not_stored": acked_not_stored,
-                "stored_not_processed": not_processed,
-            },
+            "lost": sum(lost.values()),
+            "lost_detail": lost,
             "stored_twice": copies,
             "reconnects": self.stats.reconnects,
             "throughput_rps": round(self.stats.acked / sent_for, 1) if sent_for else 0.0,
             "ack_latency_s": percentiles(latencies),
             "alert_latency_s": percentiles(self.alert_latencies),
             "alerts": dict(sorted(self.alert_kinds.items())),
-            "injected_events": len(injected),
+            "injected_events": injected,
             "detected_events": len(detected),
             "detection_delay_s": percentiles([d / 1000 for d in detected.values()]),
             "stages": [

@@ -48,6 +48,9 @@ def cohort(patients: int = 60, days: float = 1.0, seed: int = 2026, step_s: int 
 
 
 def _patient(i: int, rng: random.Random, days: float, step_s: int, kinds: Iterator[str]) -> SimPatient:
+    """One patient: a profile and personal baselines, then at most one benign
+    lasting change and one deterioration (`_plan`), then the readings
+    (`_read`). The random draws come in that order."""
     profile = rng.choices(["typical", "athlete", "copd"], weights=[8, 1, 1])[0]
     base = {
         "heart_rate": rng.gauss(76, 8) if profile != "athlete" else rng.gauss(52, 3),
@@ -59,8 +62,19 @@ def _patient(i: int, rng: random.Random, days: float, step_s: int, kinds: Iterat
     phase = rng.uniform(0, DAY)
     duration = int(days * DAY)
     p = SimPatient(f"sim-{i:04d}", profile)
+    shifts = _plan(p, rng, duration, kinds)
+    _read(p, rng, base, phase, duration, step_s, shifts)
+    p.events = _observed(p.events, [r["ts"] for r in p.readings])
+    return p
 
-    shifts: list[tuple[int, str, float]] = []  # benign, lasting changes
+
+Shift = tuple[int, str, float]  # a benign lasting change: its relative time, vital and size
+
+
+def _plan(p: SimPatient, rng: random.Random, duration: int, kinds: Iterator[str]) -> list[Shift]:
+    """A benign, lasting change for a quarter of patients (returned) and a deterioration for 45 % of those
+    read for 8 hours or more (added to `p.events`), the kinds in turn."""
+    shifts: list[Shift] = []
     vital: str
     delta: float
     if rng.random() < 0.25:
@@ -79,7 +93,21 @@ def _patient(i: int, rng: random.Random, days: float, step_s: int, kinds: Iterat
             "hypotension": 60 * MINUTE,
         }[kind]
         p.events.append(Event(kind, T0 + onset, T0 + onset + length))
+    return shifts
 
+
+def _read(
+    p: SimPatient,
+    rng: random.Random,
+    base: dict[str, float],
+    phase: float,
+    duration: int,
+    step_s: int,
+    shifts: list[Shift],
+) -> None:
+    """The readings, one every `step_s`: baselines with a daily rhythm and
+    sensor noise, the benign changes and deteriorations laid over them,
+    dropouts of 10-60 minutes and one-reading motion spikes."""
     dropout_until = -1
     for t in range(0, duration, step_s * 1000):
         if t < dropout_until:
@@ -115,11 +143,9 @@ def _patient(i: int, rng: random.Random, days: float, step_s: int, kinds: Iterat
         }
         if len(p.readings) % 5 == 0:
             vitals["temperature"] = round(v["temperature"], 1)
-        if profile == "copd":
+        if p.profile == "copd":
             vitals["spo2_scale"] = 2  # prescribed a hypercapnic target of 88-92 %, as their chart says
         p.add(T0 + t, vitals)
-    p.events = _observed(p.events, [r["ts"] for r in p.readings])
-    return p
 
 
 def _observed(events: list[Event], times: list[int]) -> list[Event]:

@@ -84,7 +84,11 @@ QUALITY_FORGET = 0.01  # a channel's artifact share below which its quality entr
 FAR_Z_FADE = 0.8
 NO_SIGNAL = 0  # what a monitor sends for a channel without signal (a sensor not connected) ...
 # ... or any value under it: no vital can be negative, and monitors export a channel without a value
-# as a negative code (-1, -8, -9)
+# as a negative code (-1, -8, -9). A pressure transducer open to air (a line not
+# connected, or being zeroed) reads the atmosphere, within a few mmHg of 0 (VitalDB
+# case 1: -9 to +8 for ten minutes): a pressure up to this is "no signal" too (`_silent`).
+OPEN_LINE_MMHG = 10
+_PRESSURES = frozenset(("systolic_bp", "diastolic_bp"))
 # A pressure reading "no signal" is a cuff inflating only for about as long as a measurement takes:
 # a line that stays without signal (never connected) is not measuring (`_pressure_measured`).
 CUFF_MEASURE_MS = 2 * 60 * 1000
@@ -594,7 +598,7 @@ def _past_the_edge(
     its own: a pressure with no pulse in it, the flush bag's 300 mmHg on
     the transducer (310/293 on the same recording)."""
     danger, previous = DANGER.get(name), state.latest.get(name)
-    if danger is None or previous is None or value <= NO_SIGNAL or previous[0].__class__ not in _NUMBERS:
+    if danger is None or previous is None or _silent(name, value) or previous[0].__class__ not in _NUMBERS:
         return False
     if r.ts - previous[1] > max(2 * previous[2], EDGE_RECENT_MS):
         return False
@@ -744,12 +748,17 @@ def _advance(state: PatientState, r: _Reading, now: int) -> None:
     state.count += 1
 
 
+def _silent(name: str, value: float) -> bool:
+    """Is this value "no signal" (`NO_SIGNAL`; a pressure up to `OPEN_LINE_MMHG`)?"""
+    return value <= NO_SIGNAL or (value <= OPEN_LINE_MMHG and name in _PRESSURES)
+
+
 def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
     """Judge each channel's signal on its own (`state.quality`: per channel,
     the smoothed share of its recent values that were artifacts, when its
     "no signal" run began, and whether a notice said so). A channel is bad
     (`r.bad`) while that share is at least `artifact_share`, or while it
-    sends "no signal" (`NO_SIGNAL`: 0, or a negative code; a disconnected sensor); a bad
+    sends "no signal" (`_silent`: 0, a negative code, a pressure line open to air); a bad
     channel's values are neither scored nor learned nor fed to NEWS2, and no
     other channel is affected. A "no signal" run lasting `no_signal_ms` is
     a technical notice (`no_signal`), as is the signal's return after it."""
@@ -763,7 +772,7 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
         entry = quality.get(name)
         if entry is None:
             entry = quality[name] = [0.0, 0, 0]
-        if value <= NO_SIGNAL and value.__class__ is not bool:
+        if value.__class__ is not bool and _silent(name, value):
             # A run of "no signal" (a probe off, a sensor unplugged) counts
             # once in the artifact share: it is one event, whose length says
             # nothing about the signal once it is back; a probe flapping
@@ -927,7 +936,7 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
     if steps and any(other not in _ONE_ARM for other in steps):
         return False  # another channel stepped too (the ECG's heart rate, the breathing): physiology
     silent = r.artifacts.get(name)
-    if silent is not None and silent <= NO_SIGNAL:
+    if silent is not None and _silent(name, silent):
         run = state.quality.get(name)  # when its "no signal" run began (`_quality`)
         return run is None or not run[1] or r.ts - run[1] < CUFF_MEASURE_MS
     if steps and name in steps and state.baselines[name].z(r.clean[name]) >= config.corroborate_z:

@@ -27,6 +27,7 @@ from app.core.records import (
     pseudonym,
     reading_id,
 )
+from app.core.vitals import NUMERIC
 from app.infra.settings import (
     ALERTS_TOPIC,
     DEAD_LETTER_TOPIC,
@@ -63,6 +64,14 @@ def test_document_names_the_public_contracts() -> None:
     }
     assert SPEC["components"]["schemas"]["errorCode"]["enum"] == [c.value for c in Code]
     Draft202012Validator.check_schema(ALERT_SCHEMA)
+
+
+def test_documented_vital_ranges_are_the_ones_the_gateway_accepts() -> None:
+    """A device writer reads the ranges off asyncapi.yaml: they are the
+    catalogue's (`app.core.vitals.NUMERIC`, what `parse_reading` checks)."""
+    documented = SPEC["components"]["schemas"]["vitals"]["properties"]
+    for name, vital in NUMERIC.items():
+        assert (documented[name]["minimum"], documented[name]["maximum"]) == vital.possible, name
 
 
 def test_gateway_replies_validate() -> None:

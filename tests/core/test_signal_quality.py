@@ -88,6 +88,32 @@ def test_a_negative_no_value_code_is_no_signal_not_an_alarm() -> None:
     assert ("news2", "open") in seen
 
 
+def test_a_pressure_line_open_to_air_is_one_no_signal_run_until_it_reads_the_patient() -> None:
+    """VitalDB case 1: an arterial line not yet connected reads -9 to +8 mmHg
+    for ten minutes, then the patient. A transducer open to air reads the
+    atmosphere: up to 10 mmHg is "no signal" as 0 is, so the run is one:
+    one notice per channel that the signal is lost, none that it came back
+    at 2 mmHg (before: no notice at all, the run broken at every few mmHg
+    above 0, each an artifact towards a signal-quality alarm). The return
+    is told once the line reads a pressure."""
+    rng = random.Random(5)
+    state = patient_state.PatientState()
+    events = []
+    for i in range(40):  # 20 minutes at one reading every 30 s, the line open to air
+        level = rng.choice([-9, -9, -9, -8, -6, 2, 5, 8])
+        vitals = {**normal(rng), "systolic_bp": level, "diastolic_bp": level - rng.choice([0, 2])}
+        events += run(state, i, T0 + i * 30_000, vitals).events
+    notices = [(e["evidence"]["vital"], e["evidence"]["signal"]) for e in events if e["kind"] == "no_signal"]
+    assert sorted(notices) == [("diastolic_bp", "lost"), ("systolic_bp", "lost")]
+    assert ("signal_quality", "open") not in kinds(events)
+    for i in range(40, 44):  # the line connected
+        vitals = {**normal(rng), "systolic_bp": 118, "diastolic_bp": 72}
+        events += run(state, i, T0 + i * 30_000, vitals).events
+    notices = [(e["evidence"]["vital"], e["evidence"]["signal"]) for e in events if e["kind"] == "no_signal"]
+    assert ("systolic_bp", "restored") in notices and ("diastolic_bp", "restored") in notices
+    assert len(notices) == 4
+
+
 def test_an_artifact_ridden_channel_drops_out_of_news2_and_leaves_the_others_alerting() -> None:
     rng = random.Random(31)
     state = patient_state.PatientState()

@@ -194,7 +194,7 @@ _STATUS = {
 _KIND_TEXT = {
     "news2": "NEWS2 early-warning score in a trigger band",
     "anomaly": "vital signs far from this patient's learned baseline",
-    "trend": "a vital sign heading for a dangerous range",
+    "trend": "a vital sign heading for a dangerous range, or shifting or drifting as deterioration moves it",
     "baseline_drift": "a lasting change in this patient's baseline",
     "signal_quality": "a channel keeps sending artifacts; its values are kept out of detection",
     "no_signal": "a channel sends no signal (sensor not connected)",
@@ -223,7 +223,7 @@ def heading(evidence: dict[str, Any]) -> str:
                 f"{name} {v.get('drifted_from')} -> {v.get('drifted_to')}"
             )
     parts = [f"{words}: {', '.join(each)}" for words, each in found.items()]
-    return "; ".join(parts) or "heading for a dangerous range"
+    return "; ".join(parts) or "no vital heading for danger, shifted or drifting now"  # a resolution's
 
 
 def signal_words(evidence: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from app.cli.alert_view import describe
 from app.core.protocol import parse_frame
 
 NOW = 1_764_435_600_000
@@ -160,7 +161,7 @@ def test_alerts_render_as_detected_issues() -> None:
             "evidence": {"horizon_min": 15, "vitals": {"heart_rate": heading}},
         }
     )
-    assert trend["code"]["text"] == "a vital sign heading for a dangerous range"
+    assert trend["code"]["text"].startswith("a vital sign heading for a dangerous range, or shifting")
     assert [e["code"][0]["text"] for e in trend["evidence"]] == ["heart_rate 52.0"]
     assert (
         trend["detail"]
@@ -183,6 +184,15 @@ def test_alerts_render_as_detected_issues() -> None:
         "open: level shifted: weight 86.1 (+2.1 since 2026-11-27T07:00:00.000Z); "
         "normal drifting the way a deterioration moves it: heart_rate 72.5 -> 81.3"
     )
+    # A resolution's evidence is empty: it says nothing is found any more, not
+    # "heading for a dangerous range" (an outsider read that on every resolved
+    # weight gain).
+    resolved = detected_issue({**alert, "kind": "trend", "status": "resolved", "evidence": {"vitals": {}}})
+    assert resolved["detail"] == "resolved: no vital heading for danger, shifted or drifting now"
+    line = describe(
+        {**alert, "kind": "trend", "status": "resolved", "evidence": {"vitals": {}}}
+    )  # vigil alerts
+    assert line.endswith("MRN-0042  no vital heading for danger, shifted or drifting now")
 
 
 def test_recordings_in_three_formats_read_the_same(tmp_path) -> None:

@@ -224,6 +224,13 @@ def _add_replay(sub: Any) -> None:
     )
     rp.add_argument("--shift-to-now", action="store_true", help="move the recording so that it ends now")
     rp.add_argument("--patient-prefix", default="", help="prepended to every patient id of the recording")
+    rp.add_argument(
+        "--offline",
+        action="store_true",
+        help="run the recording through detection here, without gateway, Kafka or worker, "
+        "and print the alert events (a recording of any age and length)",
+    )
+    rp.add_argument("--json", action="store_true", help="with --offline: print each event as one JSON line")
 
 
 def _add_export(sub: Any) -> None:
@@ -637,14 +644,23 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         rows = replay.read_recording(Path(args.file))
-        replay.check_times(rows, args.shift_to_now, int(time.time() * 1000))
+        if not args.offline:
+            replay.check_times(rows, args.shift_to_now, int(time.time() * 1000))
         replay.device_ids(rows, args.patient_prefix)
     except OSError as exc:
         raise RecordingError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    if args.offline:
+        return _replay_offline(args, settings, rows)
+
+    offset = replay.shift_ms(rows, int(time.time() * 1000)) if args.shift_to_now else 0
+    if offset:
+        days, rest = divmod(offset, 86_400_000)
+        moved = f"{days} days" + (f" {rest / 3_600_000:.2f} hours (times of day moved too)" if rest else "")
+        say("replay", f"--shift-to-now: every reading is sent {moved} later than recorded")
 
     async def run() -> Stats:
         await preflight.gateway(settings)
-        return await replay.replay(settings, rows, args.speed, args.shift_to_now, args.patient_prefix)
+        return await replay.replay(settings, rows, args.speed, offset, args.patient_prefix)
 
     stats = asyncio.run(run())
     errors = dict(sorted(stats.errors.items()))
@@ -659,6 +675,32 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         raise NotStored(
             f"{stats.sent - stats.acked} of {stats.sent} readings were not stored"
             + (f" ({missing} never acknowledged: is the gateway still running?)" if missing > 0 else "")
+        )
+    return Exit.OK
+
+
+def _replay_offline(args: argparse.Namespace, settings: Settings, rows: list[Any]) -> int:
+    """`vigil replay --offline`: the alert events on stdout, totals on stderr."""
+    from app.cli import alert_view
+    from app.infra.pseudonyms import load_key
+    from app.tools import replay
+
+    if args.shift_to_now or args.speed != 60.0:
+        say("replay", "--offline runs on the recorded times at once: --speed and --shift-to-now do not apply")
+    totals = replay.offline(
+        rows, settings, load_key(settings), alert_view.printer(args.json), args.patient_prefix
+    )
+    alerts = dict(sorted(totals.alerts.items()))
+    refused = dict(sorted(totals.refused.items()))
+    say(
+        "replay",
+        f"ran {totals.readings} readings offline (patients: {totals.patients}); "
+        f"alert events {alerts or 'none'}; refused {refused or 'none'}",
+    )
+    if refused:
+        raise NotStored(
+            f"{sum(refused.values())} of {totals.readings} readings would be refused by the gateway "
+            "(docs/protocol.md, error codes)"
         )
     return Exit.OK
 

@@ -10,12 +10,22 @@ Each patient gets a device (`replay-<patient>`, registered afresh) and a
 reference client (`app.tools.simulate.DeviceClient`), so replay uses the real
 protocol: acks, resends, backoff. Readings are sent at their recorded times
 divided by `speed` (0: as fast as acks allow); since detection runs on event
-time, the alerts are the same at any speed. `shift_to_now` moves the whole
-recording so that it ends now (the gateway accepts readings up to 7 days old,
-and `check_times` says so before anything is sent).
+time, the alerts are the same at any speed. `--shift-to-now` moves the whole
+recording by whole days so that it ends within the last day (`shift_ms`; the
+gateway accepts readings up to 7 days old, and `check_times` says so before
+anything is sent).
 
 A recording that cannot be read raises `RecordingError` naming the line and
 what is wrong with it, never the patient identifier it holds.
+
+`offline` runs a recording through the detection core in this process
+instead, with no gateway, Kafka or worker, and hands each alert event over
+as the worker would emit it: the same checks on each reading as the
+gateway's (but for its 7-day window: a recording of any age and length),
+the worker's settings (`Settings.detector_config`), its state bound (the
+state is encoded and read back after each reading, as the worker's table
+does), and the same pseudonym key, so the alert ids are those `vigil.alerts`
+would carry.
 """
 
 from __future__ import annotations
@@ -23,7 +33,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,9 +42,12 @@ from typing import Any
 import orjson
 
 from app.core import fhir
+from app.core import patient as core
+from app.core import state as patient_state
 from app.core.errors import RecordingError as RecordingError  # part of its interface
-from app.core.errors import RegistryError
-from app.core.protocol import Limits
+from app.core.errors import Refusal, RegistryError
+from app.core.protocol import Limits, parse_reading
+from app.core.records import pseudonym, reading_id
 from app.infra.registry import validate_id
 from app.infra.settings import Settings
 from app.tools import simulate
@@ -137,19 +151,35 @@ def read_recording(path: Path) -> list[Row]:
     return sorted(rows, key=lambda r: r.ts_ms)
 
 
+_DAY_MS = 86_400_000
+_MARGIN_MS = 10 * 60_000  # the replay itself takes a while
+
+
+def shift_ms(rows: list[Row], now_ms: int, limits: Limits | None = None) -> int:
+    """How far `--shift-to-now` moves the recording: by whole days, so that
+    each reading keeps its time of day (a morning weighing stays a morning
+    one, and daily profiles learn what they would have), ending within the
+    last day; exactly to a minute ago when whole days would take its start
+    out of the gateway's window."""
+    exact = now_ms - 60_000 - rows[-1].ts_ms
+    days = exact // _DAY_MS * _DAY_MS
+    window = (limits or Limits()).max_past_ms - _MARGIN_MS
+    return days if rows[0].ts_ms + days >= now_ms - window else exact
+
+
 def check_times(rows: list[Row], shift_to_now: bool, now_ms: int, limits: Limits | None = None) -> None:
     """Refuse, before sending anything, a recording the gateway would refuse
     for its times (`bad_timestamp`), with what to do about it."""
     limits = limits or Limits()
-    offset = now_ms - 60_000 - rows[-1].ts_ms if shift_to_now else 0
-    margin_ms = 10 * 60_000  # the replay itself takes a while
+    offset = shift_ms(rows, now_ms, limits) if shift_to_now else 0
+    margin_ms = _MARGIN_MS
     too_old = sum(r.ts_ms + offset < now_ms - limits.max_past_ms + margin_ms for r in rows)
     too_new = sum(r.ts_ms + offset > now_ms + limits.max_future_ms for r in rows)
     days = limits.max_past_ms // 86_400_000
     if too_old and shift_to_now:
         raise RecordingError(
             f"the recording spans more than {days} days and the gateway refuses readings older than that; "
-            "split it into shorter recordings"
+            "run it with --offline (no gateway needed), or split it into shorter recordings"
         )
     if too_old or too_new:
         which = (
@@ -158,7 +188,8 @@ def check_times(rows: list[Row], shift_to_now: bool, now_ms: int, limits: Limits
             else f"{too_new} readings are dated in the future"
         )
         raise RecordingError(
-            f"{which}, which the gateway refuses: replay with --shift-to-now to move the recording to end now"
+            f"{which}, which the gateway refuses: replay with --shift-to-now to move the recording "
+            "to end now, or run it with --offline"
         )
 
 
@@ -175,12 +206,12 @@ async def replay(
     settings: Settings,
     rows: list[Row],
     speed: float,
-    shift_to_now: bool = False,
+    offset: int = 0,
     prefix: str = "",
     settle_s: float = 30.0,
 ) -> simulate.Stats:
-    """Send every row through the gateway; return once all are acknowledged."""
-    offset = int(time.time() * 1000) - 60_000 - rows[-1].ts_ms if shift_to_now else 0
+    """Send every row through the gateway, `offset` ms later than recorded
+    (`shift_ms`); return once all are acknowledged."""
     stats = simulate.Stats()
     stop = asyncio.Event()
     devices = device_ids(rows, prefix)
@@ -200,3 +231,50 @@ async def replay(
     stop.set()
     await asyncio.gather(*connections)
     return stats
+
+
+@dataclass
+class OfflineTotals:
+    readings: int = 0
+    patients: int = 0
+    refused: dict[str, int] = field(default_factory=dict)  # error code -> readings
+    alerts: dict[str, int] = field(default_factory=dict)  # kind -> events
+
+
+def offline(
+    rows: list[Row],
+    settings: Settings,
+    key: bytes,
+    on_event: Callable[[dict[str, Any]], None],
+    prefix: str = "",
+) -> OfflineTotals:
+    """Run the recording (time order) through the detection core here, one
+    state per patient, handing each alert event to `on_event`; see the
+    module's docstring."""
+    config = settings.detector_config()
+    states: dict[str, patient_state.PatientState] = {}
+    subjects: dict[str, str] = {}
+    seqs: dict[str, int] = {}
+    totals = OfflineTotals()
+    devices = {p: d for d, p in device_ids(rows, prefix).items()}
+    for row in rows:
+        name = prefix + row.patient
+        device = devices[name]
+        seq = seqs[name] = seqs.get(name, -1) + 1
+        totals.readings += 1
+        try:  # the gateway's checks, at the reading's own time (no 7-day window)
+            parsed = parse_reading({"seq": seq, "ts": row.ts_ms, "vitals": row.vitals}, row.ts_ms)
+        except Refusal as refusal:
+            totals.refused[refusal.code.value] = totals.refused.get(refusal.code.value, 0) + 1
+            continue
+        if name not in states:
+            states[name], subjects[name] = patient_state.PatientState(), pseudonym(key, name)
+        reading = {"id": reading_id(device, seq), "seq": seq, "ts": parsed.ts_ms, "vitals": parsed.vitals}
+        outcome = core.process(states[name], subjects[name], device, reading, config, name)
+        states[name] = patient_state.decode(patient_state.encode(states[name]))
+        for event in outcome.events:
+            kind = str(event["kind"])
+            totals.alerts[kind] = totals.alerts.get(kind, 0) + 1
+            on_event(event)
+    totals.patients = len(states)
+    return totals

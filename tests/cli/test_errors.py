@@ -213,6 +213,32 @@ def test_replay_refuses_a_bad_recording_in_one_line(
     assert "MRN 0042" not in done.stderr  # never a patient identifier in a message
 
 
+def test_replay_offline_runs_a_long_old_recording_without_kafka(env, tmp_path) -> None:
+    """Two months of morning weighings from a year ago, a 2.4 kg gain over
+    the last three days: the live gateway takes 7 days at most, `--offline`
+    runs it all here (nothing listens where Kafka is said to be) and prints
+    the `trend` as `vigil alerts` would. A reading the gateway would refuse
+    is counted, and makes the exit code 1."""
+    start = now_ms() - 365 * 86_400_000
+    lines = ["patient,ts,weight"]
+    for day in range(60):
+        gain = 0.8 * max(0, day - 56)
+        lines.append(f"HF-1,{start + day * 86_400_000},{80.0 + (day % 3) * 0.3 + gain:.1f}")
+    path = tmp_path / "scale.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert "--offline" in one_line(vigil(env, "replay", str(path)))  # the live replay points there
+    done = vigil(env, "replay", str(path), "--offline")
+    assert done.returncode == 0, done.stderr
+    opened = [line for line in done.stdout.splitlines() if "OPEN" in line]
+    assert len(opened) == 1 and "trend" in opened[0] and "level shifted: weight" in opened[0]
+    assert "ran 60 readings offline (patients: 1)" in done.stderr
+    path.write_text("\n".join([*lines, f"HF-1,{start + 61 * 86_400_000},-3"]) + "\n")
+    done = vigil(env, "replay", str(path), "--offline", "--json")
+    assert done.returncode == 1
+    assert json.loads(done.stdout.splitlines()[0])["kind"] == "trend"
+    assert "refused {'out_of_range': 1}" in done.stderr and "HF-1" not in done.stderr
+
+
 @pytest.mark.parametrize(
     "command", [["replay", "REC"], ["simulate", "--devices", "1", "--duration", "2"]], ids=lambda c: c[0]
 )

@@ -23,8 +23,8 @@ instead, with no gateway, Kafka or worker, and hands each alert event over
 as the worker would emit it: the same checks on each reading as the
 gateway's (but for its 7-day window: a recording of any age and length),
 the worker's settings (`Settings.detector_config`), its state bound (the
-state is encoded and read back after each reading, as the worker's table
-does), and the same pseudonym key, so the alert ids are those `vigil.alerts`
+state is encoded after each reading, which drops what does not fit, as the
+worker does before it writes its table), and the same pseudonym key, so the alert ids are those `vigil.alerts`
 would carry.
 """
 
@@ -271,7 +271,7 @@ def offline(
             states[name], subjects[name] = patient_state.PatientState(), pseudonym(key, name)
         reading = {"id": reading_id(device, seq), "seq": seq, "ts": parsed.ts_ms, "vitals": parsed.vitals}
         outcome = core.process(states[name], subjects[name], device, reading, config, name)
-        states[name] = patient_state.decode(patient_state.encode(states[name]))
+        patient_state.encode(states[name])  # the worker's bound, kept in place as the worker keeps it
         for event in outcome.events:
             kind = str(event["kind"])
             totals.alerts[kind] = totals.alerts.get(kind, 0) + 1

@@ -11,7 +11,7 @@ same on a checkout and on an installed package (deploy/container builds it
 into the image's site-packages).
 
 With `--optional` (as `make install` runs it) a failure (no C compiler, no
-mypyc) prints one line and exits 0: the pure-Python core runs, at about 1.6x
+mypyc) prints one line and exits 0: the pure-Python core runs, at about 2.3x
 the CPU per reading (docs/benchmarks.md).
 """
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         errors = [line for line in output.getvalue().splitlines() if "error:" in line.lower()]
         reason = (errors or str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
         print(f"vigil: the compiled core was not built ({reason}); the pure-Python core "
-              "runs instead, at about 1.6x the CPU per reading", file=sys.stderr)  # fmt: skip
+              "runs instead, at about 2.3x the CPU per reading", file=sys.stderr)  # fmt: skip
         if not args.optional:
             print(output.getvalue(), file=sys.stderr)
         return 0 if args.optional else 1

@@ -306,7 +306,9 @@ class Supervisor:
         s = self.settings
         gateway = f"http://{s.gateway_host}:{s.gateway_http_port}/metrics"
         worker = f"http://{s.worker_web_host}:{s.worker_web_port}/metrics"
-        before: tuple[float, float] | None = None
+        # A rate needs two counts: the first is taken now, so that the first line has one.
+        first = metric(await scrape(gateway), "vigil_gateway_readings_total", outcome="accepted")
+        before = None if first is None else (time.monotonic(), first)
         while not await _sleep_or_stop(stop, self.status_every):
             gw, wk = await asyncio.gather(scrape(gateway), scrape(worker))
             now = time.monotonic()

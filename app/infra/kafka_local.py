@@ -65,6 +65,7 @@ DISK_FULL = "No space left on device"
 PRIVATE = 0o700  # Kafka's data folders: readable by their owner only
 BIND_FAILED = "Address already in use"  # what the broker logs when it cannot bind a port
 PORT_ATTEMPTS = 5  # a broker with chosen ports: how often it tries new ones
+PROGRESS_S = 10.0  # fetching the jars: a progress line this often
 
 
 class _BindFailed(LocalKafkaError):
@@ -102,6 +103,10 @@ def java() -> str:
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+def _say(text: str) -> None:
+    print(f"vigil: {text}", file=sys.stderr, flush=True)
+
+
 def ensure_jars(quiet: bool = False, cache: Path | None = None) -> Path:
     """Return the folder holding the broker's jars, downloading them once."""
     libs = cache_dir(cache) / "libs"
@@ -115,40 +120,55 @@ def ensure_jars(quiet: bool = False, cache: Path | None = None) -> Path:
         "to use an existing Kafka cluster.",
     )
     java()
+    log = cache_dir(cache) / "fetch.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.touch()
+    except OSError as e:
+        raise LocalKafkaError(
+            f"cannot write the jar cache {log.parent} ({e.strerror}); set VIGIL_CACHE to a writable folder"
+        ) from None
     if not quiet:
-        print(
-            f"vigil: fetching Apache Kafka {KAFKA_VERSION} jars into {libs} (first run only)", file=sys.stderr
-        )
+        _say(f"fetching Apache Kafka {KAFKA_VERSION} jars into {libs} (first run only; Maven's log: {log})")
     tmp = cache_dir(cache) / "libs.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     cmd = [
         mvn,
-        "-B",  # batch mode: one "Downloading ..." line per jar is the progress shown
-        *(["-q"] if quiet else []),
+        "-B",
         "-f",
         str(POM),
         "dependency:copy-dependencies",
         f"-DoutputDirectory={tmp}",
         "-DincludeScope=runtime",
     ]
-    # Maven's lines go to stderr, so that a command's own output stays clean, and
-    # without the colour codes Debian's Maven 3.8 writes even in batch mode to a
-    # file or a pipe (ESC[0m, also glued to the next line printed after it).
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as maven:
-        lines = []
+    # Maven's lines go to its log, not the terminal (a newcomer's terminal shows
+    # vigil's own lines), without the colour codes Debian's Maven 3.8 writes even
+    # in batch mode to a file or a pipe; a line every PROGRESS_S says how far it got.
+    started = last = time.monotonic()
+    fetched = 0
+    with (
+        open(log, "w") as out,
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as maven,
+    ):
         for line in maven.stdout or ():
             line = _ANSI.sub("", line)
-            if quiet:
-                lines.append(line)  # shown only if Maven fails
-            elif line.strip():
-                sys.stderr.write(line if line.endswith("\n") else line + "\n")
+            out.write(line if line.endswith("\n") else line + "\n")
+            fetched += "Downloaded from" in line
+            if not quiet and time.monotonic() - last >= PROGRESS_S:
+                last = time.monotonic()
+                _say(f"still fetching Kafka's jars: {fetched} files downloaded so far")
         returncode = maven.wait()
     if returncode != 0:
-        detail = "".join(lines)[-2000:] if quiet else ""
-        raise LocalKafkaError(f"Maven could not fetch the Kafka jars (exit {returncode}).\n{detail}")
+        tail = log.read_text()[-2000:]
+        raise LocalKafkaError(
+            f"Maven could not fetch the Kafka jars (exit {returncode}; its log: {log}).\n{tail}"
+        )
     shutil.rmtree(libs, ignore_errors=True)
     tmp.rename(libs)
     done.touch()
+    if not quiet:
+        jars, took = len(list(libs.glob("*.jar"))), time.monotonic() - started
+        _say(f"Kafka's jars are ready: {jars} jars, {fetched} files downloaded, {took:.0f} s")
     return libs
 
 

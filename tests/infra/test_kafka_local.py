@@ -112,25 +112,48 @@ def test_failure_reads_a_log_dir_going_offline_from_the_broker_log(tmp_path) -> 
     assert why is not None and "took its log directory" in why and "disk is full" in why
 
 
-def test_mavens_colour_codes_do_not_reach_the_output(monkeypatch, tmp_path, capsys) -> None:
-    """Debian's Maven 3.8 writes ESC[0m even in batch mode to a pipe or a
-    file; `make run > log` showed them, one glued to vigil's next line. What
-    Maven says is passed on to stderr without them."""
+def fake_maven(tmp_path, monkeypatch, body: str) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "mvn"
     fake.write_text(
         "#!/bin/sh\n"
-        'for a in "$@"; do case $a in -DoutputDirectory=*) out=${a#-DoutputDirectory=};; esac; done\n'
-        "printf '\\033[0m\\033[0m[INFO] Scanning for projects...\\n'\n"
-        "printf '[INFO] Downloading \\033[1mkafka_2.13\\033[m\\n'\n"
-        'mkdir -p "$out" && touch "$out/kafka.jar"\n'
-        "printf '\\033[0m\\033[0m'\n"
+        'for a in "$@"; do case $a in -DoutputDirectory=*) out=${a#-DoutputDirectory=};; esac; done\n' + body
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+def test_the_first_fetch_shows_vigils_lines_and_keeps_mavens_in_a_log(monkeypatch, tmp_path, capsys) -> None:
+    """A newcomer's first `vigil up` printed Maven's 70 lines of chatter
+    (`[INFO] Scanning for projects...`, a line per download) among vigil's
+    own. They go to a log in the cache now, without the colour codes Debian's
+    Maven 3.8 writes even in batch mode to a pipe or a file (`make run > log`
+    showed them, one glued to vigil's next line)."""
+    fake_maven(
+        tmp_path,
+        monkeypatch,
+        "printf '\\033[0m\\033[0m[INFO] Scanning for projects...\\n'\n"
+        "printf '[INFO] Downloaded from central: \\033[1mkafka_2.13.jar\\033[m\\n'\n"
+        'mkdir -p "$out" && touch "$out/kafka.jar"\n'
+        "printf '\\033[0m\\033[0m'\n",
+    )
     libs = kafka_local.ensure_jars(cache=tmp_path / "cache")
     err = capsys.readouterr().err
     assert (libs / "kafka.jar").exists()
-    assert "\x1b" not in err
-    assert "[INFO] Scanning for projects...\n" in err and "Downloading kafka_2.13\n" in err
+    assert [line for line in err.splitlines() if not line.startswith("vigil: ")] == []
+    assert "Kafka's jars are ready: 1 jars, 1 files downloaded" in err
+    log = (libs.parent / "fetch.log").read_text()
+    assert "\x1b" not in log
+    assert "[INFO] Scanning for projects...\n" in log and "Downloaded from central: kafka_2.13.jar\n" in log
+
+
+def test_a_failed_fetch_says_where_mavens_log_is(monkeypatch, tmp_path) -> None:
+    fake_maven(
+        tmp_path, monkeypatch, "echo '[ERROR] Could not transfer artifact: Network is unreachable'\nexit 1\n"
+    )
+    with pytest.raises(kafka_local.LocalKafkaError) as failed:
+        kafka_local.ensure_jars(cache=tmp_path / "cache")
+    message = str(failed.value)
+    assert "Network is unreachable" in message and str(tmp_path / "cache") in message
+    assert not (tmp_path / "cache" / f"kafka-{kafka_local.KAFKA_VERSION}" / ".complete").exists()

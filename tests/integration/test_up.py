@@ -140,6 +140,9 @@ def test_up_with_simulated_devices_prints_alerts_and_stops_cleanly(tmp_path) -> 
     try:
         up.wait_for(" OPEN ", up.out)
         up.wait_for("vigil: status: 8 devices connected")
+        # Even the first status line has a rate (it used to show `?`: a rate needs two counts).
+        first = up.wait_for("vigil: status:")
+        assert re.search(r", [0-9.]+ readings/s,", first), first
         opened = [line for line in up.out if " OPEN " in line]
         # Simulated patients 4 and 8 deteriorate; the others stay well.
         assert {line.split()[4] for line in opened} <= {"SIM-1-0004", "SIM-1-0008"}

@@ -277,6 +277,12 @@ def _add_evaluate(sub: Any) -> None:
         "and Outcomes-a.txt; docs/evaluation.md)",
     )
     ev.add_argument(
+        "--physionet2019",
+        metavar="DIR",
+        help="instead of the cohorts: the PhysioNet 2019 challenge's hourly ICU stays in DIR (*.psv, "
+        "labelled for sepsis; docs/evaluation.md)",
+    )
+    ev.add_argument(
         "--nab",
         metavar="DIR",
         help="instead of the cohorts: the Numenta Anomaly Benchmark's series in DIR (data/ and labels/)",
@@ -734,7 +740,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from app.tools import evaluation
     from app.tools.evaluation import report
 
-    if args.physionet2012 or args.nab:
+    if args.physionet2012 or args.physionet2019 or args.nab:
         return _evaluate_public(args)
     # The Markdown tables (docs/evaluation.md) also carry ward_clean, the cohort before artifacts.
     chosen = args.cohort or (["all", "ward_clean"] if args.markdown else ["all"])
@@ -751,13 +757,20 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _evaluate_public(args: argparse.Namespace) -> int:
-    """Public recordings instead of the synthetic cohorts (`--physionet2012`, `--nab`)."""
+    """Public recordings instead of the synthetic cohorts (`--physionet2012`, `--physionet2019`, `--nab`)."""
     from app.tools.evaluation import public, report
 
     if args.cohort or args.markdown:
-        raise BadInput("--physionet2012 and --nab run on their own: leave out --cohort and --markdown")
+        raise BadInput(
+            "--physionet2012, --physionet2019 and --nab run on their own: leave out --cohort and --markdown"
+        )
     result: dict[str, Any] = {}
-    for name, given in (("physionet2012", args.physionet2012), ("nab", args.nab)):
+    given_folders = (
+        ("physionet2012", args.physionet2012),
+        ("physionet2019", args.physionet2019),
+        ("nab", args.nab),
+    )
+    for name, given in given_folders:
         if given is None:
             continue
         directory = Path(given)
@@ -765,6 +778,8 @@ def _evaluate_public(args: argparse.Namespace) -> int:
             raise BadInput(f"--{name} {given}: no such folder")
         if name == "physionet2012":
             result[name] = public.charted_outcomes(public.physionet2012(directory))
+        elif name == "physionet2019":
+            result[name] = public.sepsis_outcomes(public.physionet2019(directory))
         else:
             result[name] = public.nab_scores(public.nab(directory))
     print(orjson.dumps(result).decode() if args.json else report.public_table(result))

@@ -89,6 +89,88 @@ def test_vigil_alerts_on_the_stays_that_deteriorate_and_their_hours_open_tell_wh
     assert text.startswith("physionet2012") and "6 stays (2 died" in text
 
 
+P19_HEADER = (
+    "HR|O2Sat|Temp|SBP|MAP|DBP|Resp|EtCO2|BaseExcess|HCO3|FiO2|pH|PaCO2|SaO2|AST|BUN|Alkalinephos|"
+    "Calcium|Chloride|Creatinine|Bilirubin_direct|Glucose|Lactate|Magnesium|Phosphate|Potassium|"
+    "Bilirubin_total|TroponinI|Hct|Hgb|PTT|WBC|Fibrinogen|Platelets|Age|Gender|Unit1|Unit2|HospAdmTime|"
+    "ICULOS|SepsisLabel"
+)
+
+
+def _psv(path: Path, rows: list[dict[str, object]]) -> None:
+    """A stay in the 2019 challenge's layout: pipe-separated, NaN where not measured."""
+    names = P19_HEADER.split("|")
+    lines = [P19_HEADER] + ["|".join(str(row.get(n, "NaN")) for n in names) for row in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _sepsis_stay(path: Path, label_from: int | None, rng: random.Random, hours: int = 48) -> None:
+    """Hourly vitals; a septic stay's heart and breathing rate rise, its
+    pressure falls and a fever starts 8 hours before the onset (its label
+    turns 1 six hours before the onset, as the challenge labels)."""
+    rows = []
+    for hour in range(1, hours + 1):
+        onset = None if label_from is None else label_from + 6
+        sick = onset is not None and hour >= onset - 8
+        rows.append(
+            {
+                "HR": 118 if sick else round(78 + rng.gauss(0, 3)),
+                "O2Sat": 97,
+                "Temp": 39.1 if sick else round(36.9 + rng.gauss(0, 0.1), 1) if hour % 4 == 0 else "NaN",
+                "SBP": 86 if sick else round(124 + rng.gauss(0, 4)),
+                "DBP": 48 if sick else round(72 + rng.gauss(0, 3)),
+                "Resp": 27 if sick else round(16 + rng.gauss(0, 1)),
+                "ICULOS": hour,
+                "SepsisLabel": int(label_from is not None and hour >= label_from),
+            }
+        )
+    _psv(path, rows)
+
+
+def test_a_2019_challenge_stay_is_read_as_hourly_readings(tmp_path: Path) -> None:
+    _psv(
+        tmp_path / "training_setB" / "p100001.psv",
+        [
+            {"ICULOS": 1, "SepsisLabel": 0},  # nothing measured in the first hour
+            {"HR": 88.5, "O2Sat": 96, "FiO2": 0.4, "ICULOS": 2, "SepsisLabel": 0},
+            {"HR": 500, "Temp": 37.25, "Resp": 18, "ICULOS": 3, "SepsisLabel": 1},
+        ],
+    )
+    (stay,) = public.physionet2019(tmp_path)
+    readings = [(r["ts"] - public.T0, r["vitals"]) for r in stay.patient.readings]
+    assert readings == [
+        (3_600_000, {"heart_rate": 88.5, "spo2": 96, "on_oxygen": True}),
+        (7_200_000, {"temperature": 37.25, "respiratory_rate": 18}),
+    ]
+    assert stay.refused == 1  # a heart rate of 500, as the gateway refuses it
+    # The label turns 1 six hours before sepsis began (the challenge's definition).
+    assert stay.sepsis_ms == public.T0 + 2 * 3_600_000 + 6 * 3_600_000 and not stay.from_start
+
+
+def test_vigil_alarms_before_sepsis_and_not_on_the_stable_stays(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = random.Random(11)
+    for i in range(4):
+        _sepsis_stay(tmp_path / "training_setA" / f"p00000{i}.psv", None, rng)
+    _sepsis_stay(tmp_path / "training_setA" / "p000010.psv", 30, rng)
+    _sepsis_stay(tmp_path / "training_setA" / "p000011.psv", 24, rng)
+    _sepsis_stay(tmp_path / "training_setA" / "p000012.psv", 1, rng)  # septic from its first hour
+    assert main(["evaluate", "--physionet2019", str(tmp_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["physionet2019"]
+    assert (result["stays"], result["septic"], result["septic_from_start"]) == (7, 3, 1)
+    vigil, news2 = result["vigil"], result["news2"]
+    # Both septic stays watched before the onset raise an alarm in time, some hours before the onset.
+    assert vigil["septic_alarmed_in_window"] == 1.0 and news2["septic_alarmed_in_window"] == 1.0
+    assert vigil["median_hours_before_onset"] >= 6
+    # The four stable stays raise nothing.
+    assert vigil["other_stays_alarming"] == 0 and vigil["alarms_per_other_stay_day"] == 0
+    assert main(["evaluate", "--physionet2019", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("physionet2019") and "7 stays (3 septic, 1 of them from their first hour" in text
+
+
 def _nab(folder: Path) -> None:
     """Two series in the benchmark's layout: a daily cycle with noise, one
     with a lasting level shift inside its labelled window."""
@@ -135,6 +217,8 @@ def test_benchmark_series_are_scored_like_the_generic_cohort(
         (["--nab", "{empty}"], "combined_windows.json"),
         (["--physionet2012", "{bad}"], "line 3"),
         (["--nab", "{empty}", "--cohort", "ward"], "leave out --cohort"),
+        (["--physionet2019", "{empty}"], "no stay files (*.psv)"),
+        (["--physionet2019", "{bad}"], "line 2"),
     ],
 )
 def test_a_folder_that_is_not_the_dataset_is_one_line_saying_what_is_wrong(
@@ -143,6 +227,7 @@ def test_a_folder_that_is_not_the_dataset_is_one_line_saying_what_is_wrong(
     (tmp_path / "empty").mkdir()
     (tmp_path / "bad" / "set-a").mkdir(parents=True)
     (tmp_path / "bad" / "set-a" / "1.txt").write_text("Time,Parameter,Value\n00:00,RecordID,1\nsoon,HR,80\n")
+    _psv(tmp_path / "bad" / "p000001.psv", [{"HR": "eighty", "ICULOS": 1, "SepsisLabel": 0}])
     args = [a.format(empty=tmp_path / "empty", bad=tmp_path / "bad") for a in args]
     done = vigil(dict(os.environ), "evaluate", *args)
     assert done.returncode == 2

@@ -29,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import orjson
@@ -237,6 +238,138 @@ def _auc(positive: list[float], negative: list[float]) -> float | None:
         return None
     wins = sum((a > b) + 0.5 * (a == b) for a in positive for b in negative)
     return round(wins / (len(positive) * len(negative)), 3)
+
+
+# -- PhysioNet/CinC Challenge 2019: early prediction of sepsis ------------------------------------
+
+# Challenge column -> Vigil vital (hourly values, the hour's median as published).
+_VITALS_2019 = {
+    "HR": "heart_rate",
+    "O2Sat": "spo2",
+    "Temp": "temperature",
+    "SBP": "systolic_bp",
+    "DBP": "diastolic_bp",
+    "Resp": "respiratory_rate",
+}
+SEPSIS_LABEL_LEAD_MS = 6 * HOUR  # the label turns 1 six hours before the onset of sepsis (Sepsis-3)
+SEPSIS_EARLY_MS = 12 * HOUR  # an alarm counts from 12 hours before the onset ...
+SEPSIS_LATE_MS = 3 * HOUR  # ... to 3 hours after, as the challenge's utility rewards it
+_BAND_RANK = {"low": 0, "low_medium": 1, "medium": 2, "high": 3}
+
+
+@dataclass
+class SepsisStay:
+    patient: SimPatient
+    sepsis_ms: int | None  # the onset of sepsis (label + 6 h); None: the stay is not septic
+    from_start: bool  # labelled from its first hour: septic before it could be watched
+    refused: int  # values left out, as the gateway would refuse them
+
+
+def physionet2019(directory: Path) -> list[SepsisStay]:
+    """Every stay (`*.psv`) under `directory` (training_setA/, training_setB/
+    or the files themselves)."""
+    files = sorted(directory.rglob("*.psv"))
+    if not files:
+        raise BadInput(f"{directory}: no stay files (*.psv); give the folder that holds training_setA or B")
+    return [_sepsis_stay(path) for path in files]
+
+
+def _sepsis_stay(path: Path) -> SepsisStay:
+    rows = csv.DictReader(path.read_text().splitlines(), delimiter="|")
+    needed = {"ICULOS", "SepsisLabel", *_VITALS_2019}
+    if not rows.fieldnames or not needed <= set(rows.fieldnames):
+        raise BadInput(f"{path.name}: not a challenge stay (its header lacks ICULOS, SepsisLabel or a vital)")
+    patient = SimPatient(path.stem, "physionet2019")
+    refused, label_ms, first_ms = 0, None, None
+    for row in rows:
+        try:
+            ts = T0 + (int(row["ICULOS"]) - 1) * HOUR
+            values = {v: float(row[k]) for k, v in _VITALS_2019.items() if row[k] != "NaN"}
+            fio2 = float(row["FiO2"]) if row.get("FiO2", "NaN") != "NaN" else None
+            label = int(row["SepsisLabel"])
+        except (ValueError, TypeError):
+            raise BadInput(f"{path.name}: line {rows.line_num} is not a row of numbers or NaN") from None
+        first_ms = ts if first_ms is None else first_ms
+        if label == 1 and label_ms is None:
+            label_ms = ts
+        vitals: dict[str, Any] = {}
+        for vital, value in values.items():
+            value = int(value) if value.is_integer() and vital != "temperature" else value
+            try:
+                parse_reading({"seq": 0, "ts": ts, "vitals": {vital: value}}, ts)
+            except Refusal:
+                refused += 1
+                continue
+            vitals[vital] = value
+        if fio2 is not None and fio2 > 0:
+            vitals["on_oxygen"] = (fio2 / 100 if fio2 > 1 else fio2) > 0.21 + 1e-9
+        if vitals and (not patient.readings or ts > patient.readings[-1]["ts"]):
+            patient.add(ts, vitals)
+    sepsis_ms = None if label_ms is None else label_ms + SEPSIS_LABEL_LEAD_MS
+    return SepsisStay(patient, sepsis_ms, label_ms is not None and label_ms == first_ms, refused)
+
+
+def _news2_rises(p: SimPatient) -> list[int]:
+    """NEWS2 alone's alarms: each time its band rises to low-medium or above."""
+    rises, rank = [], 0
+    for ts, band in news2_bands(p, NEWS2_MAX_AGE_MS):
+        now = _BAND_RANK[band]
+        if now > rank:
+            rises.append(ts)
+        rank = now
+    return rises
+
+
+def sepsis_outcomes(stays: list[SepsisStay]) -> dict[str, Any]:
+    """Of the septic stays watched before sepsis began, the share where each
+    method alarmed (an alert opened or escalated; NEWS2 alone's band rose)
+    from 12 hours before the onset to 3 hours after, and how early; and each
+    method's alarms per stay-day on the stays that were not septic."""
+    alarms_of: dict[str, list[list[int]]] = {"vigil": [], "news2": []}
+    kinds: Counter[str] = Counter()
+    watched = [s for s in stays if s.patient.readings and not s.from_start]
+    days = {"septic": 0.0, "other": 0.0}
+    notifications = 0
+    for stay in watched:
+        p = stay.patient
+        span = (p.readings[-1]["ts"] - p.readings[0]["ts"] + HOUR) / DAY
+        days["septic" if stay.sepsis_ms is not None else "other"] += span
+        alarms = list(run_vigil(p, []))
+        kinds.update(str(kind) for status, _, kind in alarms if status == "open")
+        if stay.sepsis_ms is None:
+            notifications += sum(status in NOTIFICATIONS for status, _, _ in alarms)
+        alarms_of["vigil"].append([ts for status, ts, _ in alarms if status in ("open", "escalated")])
+        alarms_of["news2"].append(_news2_rises(p))
+    septic = [i for i, s in enumerate(watched) if s.sepsis_ms is not None]
+    other = [i for i, s in enumerate(watched) if s.sepsis_ms is None]
+    result: dict[str, Any] = {
+        "stays": len(stays),
+        "septic": sum(s.sepsis_ms is not None for s in stays),
+        "septic_from_start": sum(s.from_start for s in stays),
+        "stay_days": round(days["septic"] + days["other"], 1),
+        "values_refused": sum(s.refused for s in stays),
+    }
+    for method, alarms_per_stay in alarms_of.items():
+        leads = []
+        for i in septic:
+            onset = watched[i].sepsis_ms or 0
+            inside = [t for t in alarms_per_stay[i] if onset - SEPSIS_EARLY_MS <= t <= onset + SEPSIS_LATE_MS]
+            if inside:
+                leads.append((onset - inside[0]) / HOUR)
+        false = sum(len(alarms_per_stay[i]) for i in other)
+        result[method] = {
+            "septic_alarmed_in_window": round(len(leads) / len(septic), 3) if septic else None,
+            "median_hours_before_onset": round(median(leads), 1) if leads else None,
+            "alarms_per_other_stay_day": round(false / days["other"], 2) if days["other"] else None,
+            "other_stays_alarming": (
+                round(sum(bool(alarms_per_stay[i]) for i in other) / len(other), 3) if other else None
+            ),
+        }
+    result["vigil"]["notifications_per_other_stay_day"] = (
+        round(notifications / days["other"], 2) if days["other"] else None
+    )
+    result["vigil"]["openings_by_kind"] = dict(sorted(kinds.items()))
+    return result
 
 
 NAB_RULES = Rules(before_ms=0, after_ms=0, probation=0.15, window_score=True)

@@ -180,7 +180,7 @@ def _pairs(counts: dict[str, int]) -> str:
 
 
 def public_table(results: dict[str, Any]) -> str:
-    """`vigil evaluate --physionet2012 / --nab`'s text: one block per dataset."""
+    """`vigil evaluate --physionet2012 / --physionet2019 / --nab`'s text: one block per dataset."""
     blocks = []
     if "physionet2012" in results:
         r = results["physionet2012"]
@@ -202,6 +202,34 @@ def public_table(results: dict[str, Any]) -> str:
                 ]
             )
         )
+    if "physionet2019" in results:
+        r = results["physionet2019"]
+        head = (
+            "septic alarmed -12h..+3h",
+            "median h before",
+            "alarms/other stay-day",
+            "other stays alarming",
+        )
+        keys = (
+            "septic_alarmed_in_window",
+            "median_hours_before_onset",
+            "alarms_per_other_stay_day",
+            "other_stays_alarming",
+        )
+        rows = [f"{'physionet2019':<20}" + "".join(f"{t:>{len(t) + 2}}" for t in head)]
+        for method, label in (("vigil", "vigil"), ("news2", "news2 (band rises)")):
+            rows.append(
+                f"{label:<20}"
+                + "".join(f"{_fmt(r[method][k]):>{len(t) + 2}}" for k, t in zip(keys, head, strict=True))
+            )
+        v = r["vigil"]
+        rows.append(
+            f"  {r['stays']} stays ({r['septic']} septic, {r['septic_from_start']} of them from their first "
+            f"hour, not counted), {r['stay_days']} stay-days, {r['values_refused']} values refused; "
+            f"vigil's notifications per other stay-day {_fmt(v['notifications_per_other_stay_day'])}, "
+            f"openings by kind {v['openings_by_kind']}"
+        )
+        blocks.append("\n".join(rows))
     if "nab" in results:
         r = results["nab"]
         columns = _columns("generic")

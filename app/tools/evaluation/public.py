@@ -125,17 +125,24 @@ def _stay(path: Path, died: bool | None) -> Stay:
     refused = 0
     for at in sorted(charted):
         ts = T0 + at * MINUTE
-        kept = {}
-        for vital, value in charted[at].items():
-            try:
-                parse_reading({"seq": 0, "ts": ts, "vitals": {vital: value}}, ts)
-            except Refusal:
-                refused += 1
-                continue
-            kept[vital] = value
+        kept = _accepted(charted[at], ts)
+        refused += len(charted[at]) - len(kept)
         if kept:
             patient.add(ts, kept)
     return Stay(patient, died, refused)
+
+
+def _accepted(vitals: dict[str, Any], ts: int) -> dict[str, Any]:
+    """The values the gateway would take: each checked on its own, as the
+    gateway refuses a value and would take the rest of the reading."""
+    kept = {}
+    for vital, value in vitals.items():
+        try:
+            parse_reading({"seq": 0, "ts": ts, "vitals": {vital: value}}, ts)
+        except Refusal:
+            continue
+        kept[vital] = value
+    return kept
 
 
 def charted_outcomes(stays: list[Stay]) -> dict[str, Any]:
@@ -292,15 +299,9 @@ def _sepsis_stay(path: Path) -> SepsisStay:
         first_ms = ts if first_ms is None else first_ms
         if label == 1 and label_ms is None:
             label_ms = ts
-        vitals: dict[str, Any] = {}
-        for vital, value in values.items():
-            value = int(value) if value.is_integer() and vital != "temperature" else value
-            try:
-                parse_reading({"seq": 0, "ts": ts, "vitals": {vital: value}}, ts)
-            except Refusal:
-                refused += 1
-                continue
-            vitals[vital] = value
+        given = {v: int(x) if x.is_integer() and v != "temperature" else x for v, x in values.items()}
+        vitals = _accepted(given, ts)
+        refused += len(given) - len(vitals)
         if fio2 is not None and fio2 > 0:
             vitals["on_oxygen"] = (fio2 / 100 if fio2 > 1 else fio2) > 0.21 + 1e-9
         if vitals and (not patient.readings or ts > patient.readings[-1]["ts"]):

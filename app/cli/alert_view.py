@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from app.core.alerts import NEWS2_SEVERITY, SEVERITIES, rank
-from app.core.fhir import detected_issue, heading, signal_words
+from app.core.fhir import detected_issue, heading, quality_words, signal_words
 from app.infra import preflight
 from app.infra.kafka_security import aiokafka_options
 from app.infra.runtime import write_line
@@ -62,9 +62,7 @@ def describe(event: dict[str, Any]) -> str:
     if event.get("kind") == "trend":
         return f"{head}  {heading(ev)}"
     if event.get("kind") == "signal_quality":
-        channels = ", ".join(ev.get("vitals") or {}) or "a channel"
-        share = f"{ev.get('artifact_share', 0):.0%}"
-        return f"{head}  {share} of recent {channels} values are artifacts; kept out of detection"
+        return f"{head}  {quality_words(ev)}"
     if event.get("kind") == "no_signal":
         return f"{head}  {signal_words(ev)}"
     if event.get("kind") == "baseline_drift":

@@ -233,6 +233,24 @@ def signal_words(evidence: dict[str, Any]) -> str:
     return f"{evidence.get('vital')} signal {evidence.get('signal')} ({why} since {evidence.get('since')})"
 
 
+def quality_words(evidence: dict[str, Any]) -> str:
+    """A `signal_quality` alert's evidence in words (also `vigil alerts`'
+    line): the channels sending artifacts, with their share, and those
+    stuck at one value (docs/alerts.md); a resolution's evidence has none."""
+    vitals, stuck = evidence.get("vitals"), evidence.get("stuck")
+    vitals = vitals if isinstance(vitals, dict) else {}
+    stuck = stuck if isinstance(stuck, dict) else {}
+    parts = [f"{name} stuck at {value} (a flat line)" for name, value in stuck.items()]
+    noisy = [name for name in vitals if name not in stuck]
+    if noisy:
+        share = evidence.get("artifact_share", 0)
+        share = f"{share:.0%}" if isinstance(share, int | float) else str(share)
+        parts.insert(0, f"{share} of recent {', '.join(noisy)} values are artifacts")
+    if not parts:
+        return "no channel sending artifacts or stuck now"  # a resolution's
+    return "; ".join(parts) + "; kept out of detection"
+
+
 def _signed(change: Any) -> str:
     return f"{change:+}" if isinstance(change, int | float) and not isinstance(change, bool) else str(change)
 
@@ -277,11 +295,6 @@ def detected_issue(alert: dict[str, Any]) -> dict[str, Any]:
     return issue
 
 
-def _channels(evidence: dict[str, Any]) -> str:
-    vitals = evidence.get("vitals")
-    return ", ".join(vitals) if isinstance(vitals, dict) and vitals else "a channel"
-
-
 def _detail(alert: dict[str, Any], evidence: dict[str, Any]) -> str:
     status = alert.get("status")
     if alert.get("kind") == "news2":
@@ -291,8 +304,7 @@ def _detail(alert: dict[str, Any], evidence: dict[str, Any]) -> str:
     if alert.get("kind") == "trend":
         return f"{status}: {heading(evidence)}"
     if alert.get("kind") == "signal_quality":
-        share = evidence.get("artifact_share")
-        return f"{status}: {share} of recent values of {_channels(evidence)} are artifacts"
+        return f"{status}: {quality_words(evidence)}"
     if alert.get("kind") == "no_signal":
         return f"{status}: {signal_words(evidence)}"
     return f"{status}: {evidence.get('vital')} baseline {evidence.get('from')} -> {evidence.get('to')}"

@@ -223,3 +223,33 @@ def test_recordings_in_three_formats_read_the_same(tmp_path) -> None:
     (tmp_path / "bad.csv").write_text("who,when\nx,y\n")
     with pytest.raises(RecordingError, match="patient and ts"):
         read_recording(tmp_path / "bad.csv")
+
+
+def test_signal_quality_in_words_names_a_stuck_sensor_and_a_resolution() -> None:
+    """A real CGM trace (glucose the same five readings running) opened a
+    `signal_quality` alert for a stuck sensor that read "0% of recent glucose
+    values are artifacts", and its resolution "0% of recent a channel values
+    are artifacts" (docs/evaluation.md, "Real glucose sensors")."""
+    from app.core.fhir import detected_issue
+
+    base = {"alert_id": "a", "kind": "signal_quality", "severity": "low", "patient": "MRN-0042"}
+    stuck = {**base, "status": "open", "evidence": {"artifact_share": 0.0, "vitals": {"glucose": 0.0}}}
+    stuck["evidence"]["stuck"] = {"glucose": 109}
+    noisy = {**base, "status": "open", "evidence": {"artifact_share": 0.4, "vitals": {"spo2": 0.4}}}
+    both = {**base, "status": "escalated"}
+    both["evidence"] = {
+        "artifact_share": 0.4,
+        "vitals": {"spo2": 0.4, "glucose": 0.0},
+        "stuck": {"glucose": 109},
+    }
+    resolved = {**base, "status": "resolved", "evidence": {"artifact_share": 0.0, "vitals": {}}}
+    assert describe(stuck).endswith("MRN-0042  glucose stuck at 109 (a flat line); kept out of detection")
+    assert describe(noisy).endswith("40% of recent spo2 values are artifacts; kept out of detection")
+    assert describe(both).endswith(
+        "40% of recent spo2 values are artifacts; glucose stuck at 109 (a flat line); kept out of detection"
+    )
+    assert describe(resolved).endswith("MRN-0042  no channel sending artifacts or stuck now")
+    assert (
+        detected_issue(stuck)["detail"] == "open: glucose stuck at 109 (a flat line); kept out of detection"
+    )
+    assert detected_issue(resolved)["detail"] == "resolved: no channel sending artifacts or stuck now"

@@ -1027,8 +1027,12 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
         z = (x - mean) / sd
         if z >= wide_z or z <= -wide_z:
             _count_far(r, name, z, cadence, z_alert, together_z)
-        routine = baseline.generic is not None and warm and _surprise(r, name, baseline, z, cadence, config)
-        scored.append((name, warm))
+        generic = baseline.generic is not None
+        routine = generic and warm and _surprise(r, name, baseline, z, cadence, config)
+        # A custom channel (no prior, no known rhythm) alarms once its daily profile's day is learned.
+        scored.append(
+            (name, warm and (not generic or cadence >= PROFILE_MAX_CADENCE_MS or baseline.profile[4] < 0.0))
+        )
         z_scores[name] = z
         if len(entry) > 3 and entry[3] > 0 and entry[1] == ts:
             continue  # a re-take in a sitting: scored, not learned (`_keep_latest`)

@@ -193,16 +193,36 @@ def test_a_custom_channel_is_learned_and_a_level_shift_is_flagged_once_then_adop
     channel is not scored by NEWS2), instead of flagging the whole stretch."""
     rng = random.Random(9)
     p = Patient()
-    for i in range(600):
-        level = 4200.0 if i < 300 else 5600.0
+    for i in range(600):  # every 5 minutes, a step after 30 hours (a custom channel's first day is learned)
+        level = 4200.0 if i < 360 else 5600.0
         vitals = {"heart_rate": round(72 + rng.gauss(0, 3)), "queue_depth": level + rng.gauss(0, 60)}
-        p.read(T0 + i * MINUTE, vitals)
+        p.read(T0 + i * 5 * MINUTE, vitals)
     anomaly = [(e["status"], e["evidence"]["vitals"]) for e in p.events if e["kind"] == "anomaly"]
     assert [s for s, _ in anomaly] == ["open", "resolved"]
     assert "queue_depth" in anomaly[0][1]
     drift = [e["evidence"] for e in p.events if e["kind"] == "baseline_drift"]
     assert drift and drift[0]["vital"] == "queue_depth" and drift[0]["adopted"] is True
     assert abs(p.state.baselines["queue_depth"].mean - 5600) < 100
+
+
+def test_a_custom_channel_alarms_only_once_its_first_day_is_learned() -> None:
+    """A custom channel has no prior and no known rhythm: its first values
+    say little about its spread (a glucose sensor read every 5 minutes,
+    flat for its first hour, then a meal: z 8.9 on a real trace,
+    docs/evaluation.md). It is learned for a day (its daily profile's
+    requirement) before it alarms; the same step a day later opens one
+    anomaly."""
+    rng = random.Random(14)
+
+    def steps(at_h: float) -> list[str]:
+        p = Patient()
+        for i in range(12 * 40):  # every 5 minutes for 40 hours
+            x = 100 + rng.gauss(0, 1.5) + (40.0 if at_h <= i / 12 < at_h + 1.5 else 0.0)
+            p.read(T0 + i * 5 * MINUTE, {"glucose": round(x)})
+        return [e["status"] for e in p.events if e["kind"] == "anomaly"]
+
+    assert steps(at_h=3) == []  # in its first day: learned, not alarmed on
+    assert steps(at_h=30)[:1] == ["open"]
 
 
 def test_eight_custom_channels_are_all_learned_within_the_state_bound() -> None:

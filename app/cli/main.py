@@ -313,9 +313,11 @@ def main(argv: list[str] | None = None) -> int:
         logs.configure(args.command, settings.log_format, settings.log_level, quiet_libraries=not services)
         return COMMANDS[args.command](args, settings)
     except SettingsError as exc:
-        for problem in exc.problems:
+        # A line per bad setting; the pointer to the rest rides on the last, so that one is one line.
+        *others, last = exc.problems or ["a setting is not valid"]
+        for problem in others:
             say(name, problem)
-        say(name, "`vigil config` shows every setting; docs/configuration.md says what each accepts")
+        say(name, f"{last} (`vigil config` shows every setting; docs/configuration.md what each accepts)")
         return Exit.USAGE
     except BaseException as exc:  # noqa: BLE001 - every way out is one line and an exit code
         return fail(name, exc, settings)

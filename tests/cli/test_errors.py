@@ -72,9 +72,9 @@ def test_a_bad_setting_is_named_with_what_it_accepts(
 ) -> None:
     done = vigil({**env, variable: value}, *command)
     assert done.returncode == 2
-    first, hint = done.stderr.strip().splitlines()
-    assert variable in first and repr(value) in first and "must be" in first
-    assert "vigil config" in hint and "Traceback" not in done.stderr
+    line = one_line(done)  # an SRE found it two lines, the hint apart
+    assert variable in line and repr(value) in line and "must be" in line
+    assert "vigil config" in line
 
 
 def test_every_bad_setting_is_reported_at_once(env) -> None:

@@ -637,10 +637,34 @@ def _load_test(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
         await preflight.gateway(settings)
         await preflight.kafka(settings)
-        await loadtest.run(settings, plan, stop_on_signals(), report, plot)
+        await loadtest.run(settings, plan, stop_twice(f"up to {plan.drain_s:g} s"), report, plot)
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except asyncio.CancelledError:  # a second Ctrl-C: no report
+        raise KeyboardInterrupt from None
     return Exit.OK
+
+
+def stop_twice(drain: str) -> asyncio.Event:
+    """A stop event for a command that drains before it ends (call inside
+    the running loop): the first SIGINT, SIGTERM or SIGHUP sets it, and the
+    command stops sending and drains; a second ends it at once (exit 130)."""
+    from app.infra.runtime import STOP_SIGNALS
+
+    stop = asyncio.Event()
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+
+    def on_signal() -> None:
+        if stop.is_set() and task is not None:
+            task.cancel()
+            return
+        stop.set()
+        say("simulate", f"stopping: draining for {drain} (again to stop at once, without a report)")
+
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_signal)
+    return stop
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:

@@ -288,7 +288,14 @@ class LoadRun:
             if stop.is_set():
                 break
         sending.set()
-        await asyncio.gather(*drivers)
+        # A device blocked in a send (its window full of frames a flooded
+        # gateway has not acked) would hold the run "draining" for as long as
+        # that lasts: the drain bounds the wait, then the rest are cancelled.
+        if drivers:
+            await asyncio.wait(drivers, timeout=plan.drain_s)
+        for driver in drivers:
+            driver.cancel()
+        await asyncio.gather(*drivers, return_exceptions=True)
         return time.perf_counter() - started
 
     async def _processed(self, end_offsets: dict[Any, int], deadline: float) -> dict[int, int]:

@@ -4,8 +4,11 @@ gateway and worker, with network hiccups, reconciled by device and seq."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
+
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -62,3 +65,42 @@ def test_load_test_reports_throughput_latency_and_no_loss(vigil, services, tmp_p
     # gateway stored, so nothing new is mistaken for a resend and dropped.
     second = load_test(vigil, tmp_path / "second.json")
     assert second["acked"] == second["sent"] and second["lost"] == 0, second["lost_detail"]
+
+
+def _started_load_test(vigil, report) -> subprocess.Popen[str]:
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "simulate", "--devices", "6", "--rate", "4", "--duration", "300",
+         "--drain", "5", "--report", str(report)],
+        env=vigil.env, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    for line in proc.stderr or ():
+        if "acked" in line or time.monotonic() > deadline:
+            break  # sending: progress lines come once a second
+    return proc
+
+
+def test_ctrl_c_stops_a_load_test_with_a_report_and_twice_at_once(vigil, services, tmp_path) -> None:
+    """An SRE's load test printed "(draining)" for 25 s through two Ctrl-Cs
+    and a SIGTERM, its devices blocked in sends a flooded gateway did not
+    ack: it needed SIGKILL. The first signal stops sending and drains (the
+    drain bounds every wait), the second ends it at once with 130."""
+    import signal
+    import time
+
+    once = _started_load_test(vigil, tmp_path / "once.json")
+    once.send_signal(signal.SIGINT)
+    assert once.wait(60) == 0
+    assert "again to stop at once" in (once.stderr.read() if once.stderr else "")
+    assert json.loads((tmp_path / "once.json").read_text())["sent"] > 0
+
+    twice = _started_load_test(vigil, tmp_path / "twice.json")
+    twice.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    started = time.monotonic()
+    twice.send_signal(signal.SIGINT)
+    assert twice.wait(30) == 130 and time.monotonic() - started < 10
+    assert not (tmp_path / "twice.json").exists()

@@ -347,6 +347,8 @@ class Worker:
         decoded = time.perf_counter()
         tally.decode += decoded - started
 
+        if not tally.received or batch.received_ms < tally.received:
+            tally.received = batch.received_ms
         result = core.process_record(state, batch, self.config, self.directory.patient(subject))
         encoded = patient_state.encode(state)  # bounded (MAX_STATE_BYTES); raises StateError otherwise
         scored = time.perf_counter()
@@ -680,13 +682,14 @@ class _Tally:
     metrics are per record (docs/operations.md), and seven Prometheus
     updates per frame cost about a tenth of a coalesced record's time."""
 
-    __slots__ = ("frames", "decode", "score", "emit", "readings", "newest", "counts", "drifts")
+    __slots__ = ("frames", "decode", "score", "emit", "readings", "newest", "received", "counts", "drifts")
 
     def __init__(self) -> None:
         self.frames = 0  # frames that reached the core
         self.decode = self.score = self.emit = 0.0  # seconds, by stage
         self.readings = 0
         self.newest = 0  # the newest reading's device timestamp (ms)
+        self.received = 0  # when the gateway received the record's first frame (epoch ms; 0: none)
         self.counts: dict[str, int] = {}
         self.drifts: list[str] = []
 
@@ -710,6 +713,8 @@ class _Tally:
         _STAGE_DECODE.observe(self.decode)
         _STAGE_SCORE.observe(self.score)
         _STAGE_EMIT.observe(self.emit)
+        if self.received:  # read after the frames' alert events were produced (`Worker.handle`)
+            metrics.READING_LATENCY.observe(max(0.0, time.time() - self.received / 1000))
         if self.readings:
             metrics.MODEL_UPDATE.observe(self.score / self.readings)
             metrics.EVENT_TIME_LAG.observe(max(0.0, time.time() - self.newest / 1000))

@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_services(sub)
     _add_devices(sub)
     _add_alerts(sub)
+    _add_lag(sub)
     _add_simulate(sub)
     _add_replay(sub)
     _add_export(sub)
@@ -158,6 +159,16 @@ def _add_alerts(sub: Any) -> None:
     alerts.add_argument(
         "--fhir", action="store_true", help="print each event as a FHIR R4 DetectedIssue (JSON line)"
     )
+
+
+def _add_lag(sub: Any) -> None:
+    lag = _command(
+        sub,
+        "lag",
+        "how many vigil.readings records the workers have not processed yet, per partition, read from "
+        "Kafka (answers while no worker runs)",
+    )
+    lag.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _add_simulate(sub: Any) -> None:
@@ -567,6 +578,38 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     return Exit.OK
 
 
+def cmd_lag(args: argparse.Namespace, settings: Settings) -> int:
+    from app.cli import lag
+
+    async def run() -> list[lag.PartitionLag]:
+        await preflight.kafka(settings)
+        if not await preflight.topic_exists(settings, READINGS_TOPIC):
+            raise BadInput(
+                f"no topic {READINGS_TOPIC} on Kafka at {settings.bootstrap} yet "
+                "(`vigil up` or `vigil gateway` create it)"
+            )
+        return await lag.read(settings)
+
+    lags = asyncio.run(run())
+    if args.json:
+        print(
+            orjson.dumps(
+                {
+                    "topic": READINGS_TOPIC,
+                    "group": settings.worker_id,
+                    "lag": sum(p.lag for p in lags),
+                    "partitions": [
+                        {"partition": p.partition, "end": p.end, "committed": p.committed, "lag": p.lag}
+                        for p in lags
+                    ],
+                }
+            ).decode()
+        )
+    else:
+        print(lag.table(settings, lags))
+    return Exit.OK
+
+
 async def _topic_created(settings: Settings, stop: asyncio.Event) -> bool:
     """Wait (saying so once) until vigil.alerts exists; False if stopped first."""
     said = False
@@ -853,6 +896,7 @@ COMMANDS = {
     "worker": cmd_worker,
     "devices": cmd_devices,
     "alerts": cmd_alerts,
+    "lag": cmd_lag,
     "simulate": cmd_simulate,
     "replay": cmd_replay,
     "export": cmd_export,

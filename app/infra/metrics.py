@@ -118,6 +118,13 @@ END_TO_END = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=WORKER,
 )
+READING_LATENCY = Histogram(
+    "vigil_worker_reading_latency_seconds",
+    "Time from the gateway receiving a record's first reading to the worker being done with the record "
+    "(its alert events, if any, produced): every record, alerting or not.",
+    buckets=LATENCY_BUCKETS,
+    registry=WORKER,
+)
 EVENT_TIME_LAG = Histogram(
     "vigil_worker_event_time_lag_seconds",
     "Time from a reading's device timestamp to its processing (the newest reading of each record).",

@@ -121,6 +121,7 @@ COMMANDS = [
     ["devices", "rotate"],
     ["devices", "revoke"],
     ["alerts"],
+    ["lag"],
     ["simulate"],
     ["replay"],
     ["export"],
@@ -159,6 +160,7 @@ def test_help_shows_defaults_and_where_settings_live(env, command: list[str]) ->
         ],
         ["gateway"],
         ["worker"],
+        ["lag"],
     ],
     ids=lambda c: c[0],
 )

@@ -1,0 +1,65 @@
+"""`vigil lag`: how far the workers are behind `vigil.readings`, read from
+Kafka itself (the end of each partition, and the worker group's committed
+offset), so that it answers while no worker runs, when the workers' own
+`vigil_worker_consumer_lag` gauge is gone with them (docs/operations.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from app.infra import preflight
+from app.infra.kafka_security import aiokafka_options
+from app.infra.settings import READINGS_TOPIC, Settings
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    partition: int
+    end: int  # the offset the next record written will get
+    committed: int | None  # the worker group's; None: it has committed nothing on this partition
+
+    @property
+    def lag(self) -> int:
+        """Records written and not yet processed (all of them when nothing is committed)."""
+        return self.end - (self.committed or 0)
+
+
+async def read(settings: Settings) -> list[PartitionLag]:
+    """Per partition of `vigil.readings`: its end and the worker group's committed offset."""
+    count = await preflight.partition_count(settings, READINGS_TOPIC) or 0
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings), enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
+    await consumer.start()
+    try:
+        await admin.start()
+        tps = [TopicPartition(READINGS_TOPIC, p) for p in range(count)]
+        ends: dict[Any, int] = await consumer.end_offsets(tps) if tps else {}
+        offsets = await admin.list_consumer_group_offsets(settings.worker_id)
+        committed = {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == READINGS_TOPIC}
+        return [
+            PartitionLag(
+                tp.partition,
+                ends[tp],
+                committed.get(tp.partition) if committed.get(tp.partition, -1) >= 0 else None,
+            )
+            for tp in tps
+        ]
+    finally:
+        await admin.close()
+        await consumer.stop()
+
+
+def table(settings: Settings, lags: list[PartitionLag]) -> str:
+    rows = [f"{'partition':>9} {'end':>12} {'committed':>12} {'lag':>10}"]
+    for p in lags:
+        committed = "-" if p.committed is None else str(p.committed)
+        rows.append(f"{p.partition:>9} {p.end:>12} {committed:>12} {p.lag:>10}")
+    total = sum(p.lag for p in lags)
+    rows.append(
+        f"{READINGS_TOPIC}: {total} records not yet processed by the worker group {settings.worker_id!r}"
+    )
+    return "\n".join(rows)

@@ -119,7 +119,7 @@ def faust_app(settings: Settings) -> faust.App:
         web_stats_enabled=False,
         web_graph_enabled=False,
         web_metrics_enabled=False,
-        datadir=str(settings.home / "worker"),
+        datadir=str(settings.worker_dir),
     )
 
 
@@ -519,7 +519,7 @@ class Worker:
     async def private_datadir(self) -> None:
         """The tables' RocksDB files hold patients' states: the folder is the
         owner's alone (created so, and tightened if it already existed)."""
-        datadir = self.settings.home / "worker"
+        datadir = self.settings.worker_dir
         datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
         datadir.chmod(0o700)
 

@@ -284,6 +284,9 @@ class Settings:
     worker_decoded_cache: int = setting("WORKER_DECODED_CACHE", 30_000, whole(1))
     # Faust table store: rocksdb:// (on disk) or memory://
     worker_store: str = setting("WORKER_STORE", "rocksdb://", choice("rocksdb://", "memory://"))
+    # The worker's own folder (its RocksDB store); empty: $VIGIL_HOME/worker. Two workers
+    # on one host share VIGIL_HOME (registry, key) with a folder each (`worker_dir`).
+    worker_data: str = setting("WORKER_DATA", "")
     uvloop: bool = setting("UVLOOP", True, FLAG)  # gateway and worker on uvloop's event loop
     # The compiled core (`make core`, app/native.py) when it is built and current; 0: the sources.
     # Read when `app` is imported, so set it in the environment, not later.
@@ -412,6 +415,11 @@ class Settings:
     @property
     def registry_path(self) -> Path:
         return self.home / "devices.json"
+
+    @property
+    def worker_dir(self) -> Path:
+        """The worker's own folder: VIGIL_WORKER_DATA, or $VIGIL_HOME/worker."""
+        return Path(self.worker_data).expanduser() if self.worker_data else self.home / "worker"
 
     @property
     def debug(self) -> bool:

@@ -65,3 +65,21 @@ async def test_learned_baseline_survives_a_killed_worker(vigil, kafka, services)
     evidence = alerts[0]["value"]["evidence"]
     assert 50 < evidence["baseline"]["heart_rate"] < 54
     assert evidence["z"]["heart_rate"] > 5
+
+
+def test_two_workers_share_a_home_with_a_data_folder_each(vigil, services, tmp_path) -> None:
+    """Scale-out on one host: the workers share VIGIL_HOME (the device
+    registry and the pseudonym key, which the gateway has too) and keep
+    their stores apart with VIGIL_WORKER_DATA. The docs said both "each
+    worker needs a VIGIL_HOME of its own" and "gateways and workers share
+    VIGIL_HOME": an SRE followed the first and got a worker with a new
+    pseudonym key of its own and no registry."""
+    second_data = tmp_path / "worker-b-data"
+    vigil.env["VIGIL_WORKER_DATA"] = str(second_data)
+    services["worker-b"] = vigil.spawn("worker", log_name="worker-b")
+    wait_ready(vigil.worker_url + "/readyz", services["worker-b"])
+    time.sleep(10)  # the group rebalances over both
+    assert services["worker"].poll() is None and services["worker-b"].poll() is None
+    assert "ConsistencyError" not in vigil.log("worker") + vigil.log("worker-b")
+    assert any(second_data.iterdir()) and (vigil.home / "worker").is_dir()
+    assert [p.name for p in vigil.home.glob("pseudonym.key")] == ["pseudonym.key"]  # one key, shared

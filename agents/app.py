@@ -138,6 +138,7 @@ class Worker:
         self.directory = directory
         self.config = settings.detector_config()
         self.kafka_up = False
+        self.kafka_seen = False  # Kafka has answered once: a later "available" is a return
         self.joined = False  # the group has given this worker its share once (possibly none)
         self.decoded = DecodedStates(settings.worker_decoded_cache)
         self.unflushed = Unflushed()
@@ -554,8 +555,13 @@ class Worker:
         """The consumer keeps its partitions while the broker is down (a dead
         broker, a full disk that took its log directory offline), so
         readiness asks Kafka itself every few seconds."""
-        self.kafka_up = await leads(self.settings, READINGS_TOPIC)
+        was, self.kafka_up = self.kafka_up, await leads(self.settings, READINGS_TOPIC)
         metrics.KAFKA_REACHABLE.set(1 if self.kafka_up else 0)
+        if was and not self.kafka_up:
+            log.warning("kafka unavailable; readings wait on vigil.readings until it is back")
+        elif self.kafka_up and not was and self.kafka_seen:
+            log.info("kafka available again")
+        self.kafka_seen = self.kafka_seen or self.kafka_up
 
     def ready(self) -> bool:
         """Kafka reachable, a member of its group with its share of the

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import sys
+import time
 from typing import Any
 
 import structlog
@@ -53,6 +54,39 @@ _SHARED: list[Processor] = [
 ]
 
 
+REPEAT_S = 10.0  # a library's same message: at most once in this long
+
+
+class Repeats(logging.Filter):
+    """A library logging the same message again and again (aiokafka's
+    "Unable connect to node with id %s" while a broker is down: about 60
+    lines a second per worker, 1.2 MB in two minutes of outage, as an SRE
+    measured) is let through once every `REPEAT_S`; the line that comes
+    through says how many were left out since. Vigil's own lines pass."""
+
+    def __init__(self, every_s: float = REPEAT_S) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self.seen: dict[
+            tuple[str, str], list[float]
+        ] = {}  # (logger, message) -> [time let through, left out]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.partition(".")[0] not in LIBRARIES_CAPPED_AT_INFO:
+            return True
+        key, now = (record.name, str(record.msg)), time.monotonic()
+        seen = self.seen.get(key)
+        if seen is not None and now - seen[0] < self.every_s:
+            seen[1] += 1
+            return False
+        if seen is not None and seen[1]:
+            record.msg = f"{record.msg} (and {seen[1]:.0f} more like it in the last {now - seen[0]:.0f} s)"
+        if len(self.seen) >= 1000:  # bounded: many distinct messages forget the older ones
+            self.seen.clear()
+        self.seen[key] = [now, 0.0]
+        return True
+
+
 def stdlib_config(fmt: str = "auto", level: str = "info") -> dict[str, Any]:
     """A `logging.config.dictConfig` that renders the standard library's log
     records (Faust, aiokafka, websockets) like Vigil's own: the same JSON
@@ -70,8 +104,14 @@ def stdlib_config(fmt: str = "auto", level: str = "info") -> dict[str, Any]:
                 "foreign_pre_chain": [structlog.stdlib.add_logger_name, *_SHARED],
             }
         },
+        "filters": {"repeats": {"()": Repeats}},
         "handlers": {
-            "default": {"class": "logging.StreamHandler", "formatter": "vigil", "stream": "ext://sys.stderr"}
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "vigil",
+                "stream": "ext://sys.stderr",
+                "filters": ["repeats"],
+            }
         },
         "root": {"level": _level(level), "handlers": ["default"]},
         # These libraries print whole Kafka messages and frames (patient data)

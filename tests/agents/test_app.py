@@ -476,3 +476,30 @@ async def test_the_worker_once_up_collects_garbage_as_the_gateway_does(tmp_path:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+async def test_the_worker_says_when_kafka_goes_and_comes_back(tmp_path: Path, monkeypatch, capsys) -> None:
+    """An SRE stopped Kafka: the gateway said so, the worker wrote thousands
+    of aiokafka lines and none of its own. Its readiness probe now logs the
+    change, once each way (not at start, before Kafka ever answered)."""
+    import agents.app as worker_module
+    from app.infra import logs
+
+    logs.configure("worker", fmt="json")
+    answers = iter([False, True, True, False, False, True])
+
+    async def leads(settings: Settings, topic: str) -> bool:
+        return next(answers)
+
+    monkeypatch.setattr(worker_module, "leads", leads)
+    w = worker(tmp_path)
+    try:
+        for _ in range(6):
+            await w.probe_kafka()
+    finally:
+        import structlog
+
+        structlog.reset_defaults()
+    lines = [line for line in capsys.readouterr().err.splitlines() if "kafka " in line]
+    assert ["unavailable" in line for line in lines] == [True, False], lines
+    assert "kafka available again" in lines[1]

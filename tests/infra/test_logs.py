@@ -32,3 +32,30 @@ def test_configured_logger_writes_json_without_patient_data(capsys, restore_stru
     err = capsys.readouterr().err
     assert '"component": "test"' in err and '"device_count": 2' in err
     assert "P-123" not in err
+
+
+def test_a_library_repeating_itself_is_let_through_once_every_ten_seconds(
+    capsys, monkeypatch, restore_structlog
+) -> None:
+    """During a two-minute Kafka outage each worker wrote about 6,500 lines
+    of aiokafka's "Unable connect to node with id 1" (1.2 MB: an SRE's
+    finding). The same library message is let through once every 10 s,
+    saying how many were left out; Vigil's own lines all pass."""
+    import logging
+
+    clock = [1000.0]
+    monkeypatch.setattr(logs.time, "monotonic", lambda: clock[0])
+    logs.configure("worker", fmt="json")
+    library, own = logging.getLogger("aiokafka.conn"), structlog.get_logger()
+    for _ in range(300):
+        library.error("Unable connect to node with id %s: %s", 1, "[Errno 111] Connection refused")
+        own.warning("kafka unavailable")
+        clock[0] += 0.02  # 50 a second, for 6 s
+    clock[0] += 5
+    library.error("Unable connect to node with id %s: %s", 1, "[Errno 111] Connection refused")
+    library.error("another message")
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    told = [line for line in lines if "Unable connect" in line]
+    assert len(told) == 2 and "and 299 more like it in the last 11 s" in told[1], told
+    assert len([line for line in lines if "kafka unavailable" in line]) == 300
+    assert any("another message" in line for line in lines)

@@ -139,6 +139,8 @@ class Worker:
         self.config = settings.detector_config()
         self.kafka_up = False
         self.kafka_seen = False  # Kafka has answered once: a later "available" is a return
+        for partition in range(settings.partitions):  # at zero before any gap (docs/operations.md)
+            metrics.OFFSET_GAPS.labels(str(partition))
         self.joined = False  # the group has given this worker its share once (possibly none)
         self.decoded = DecodedStates(settings.worker_decoded_cache)
         self.unflushed = Unflushed()

@@ -503,3 +503,12 @@ async def test_the_worker_says_when_kafka_goes_and_comes_back(tmp_path: Path, mo
     lines = [line for line in capsys.readouterr().err.splitlines() if "kafka " in line]
     assert ["unavailable" in line for line in lines] == [True, False], lines
     assert "kafka available again" in lines[1]
+
+
+def test_offset_gaps_are_exported_at_zero_for_every_partition_before_any_gap(tmp_path: Path) -> None:
+    """docs/operations.md: every label value is created at zero at start; an
+    SRE found `vigil_worker_offset_gaps_total` with no series at all."""
+    worker(tmp_path)
+    page = metrics.exposition(metrics.WORKER)[0].decode()
+    for partition in range(Settings().partitions):
+        assert f'vigil_worker_offset_gaps_total{{partition="{partition}"}}' in page

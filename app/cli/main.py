@@ -8,6 +8,7 @@ import contextlib
 import errno
 import signal
 import sys
+import time
 import traceback
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -885,8 +886,11 @@ def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # so sigwait, not a handler, gets them
     try:
         signal.sigwait(stop_signals)
+        say("kafka", "stopping ...")
     finally:
+        started = time.monotonic()
         kafka.stop()
+    say("kafka", f"stopped in {time.monotonic() - started:.1f} s")
     return Exit.OK
 
 

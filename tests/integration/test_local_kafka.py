@@ -65,3 +65,35 @@ def test_a_broker_whose_chosen_port_is_taken_starts_on_new_ones(tmp_path, monkey
         with LocalKafka(tmp_path) as broker:
             assert attempts == [port, broker.port] and broker.port != port
             assert asyncio.run(produce_and_read(broker.bootstrap, create=True)) == [b"kept"]
+
+
+def test_vigil_kafka_says_where_it_runs_and_when_it_has_stopped(tmp_path) -> None:
+    """`vigil kafka` said nothing when stopped (an SRE's finding): after a
+    SIGTERM it says it is stopping and how long it took, exit code 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")} | {
+        "VIGIL_HOME": str(tmp_path),
+        "VIGIL_LOCAL_KAFKA_PORT": "0",
+        "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT": "0",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "kafka"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        first = proc.stderr.readline() if proc.stderr else ""
+        while first and "Kafka running on" not in first:
+            first = proc.stderr.readline() if proc.stderr else ""
+        assert "Ctrl-C to stop" in first
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rest = (proc.stderr.read() if proc.stderr else "").strip().splitlines()
+    assert rest[0] == "vigil kafka: stopping ..." and rest[-1].startswith("vigil kafka: stopped in "), rest

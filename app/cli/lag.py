@@ -39,15 +39,13 @@ async def read(settings: Settings) -> list[PartitionLag]:
         tps = [TopicPartition(READINGS_TOPIC, p) for p in range(count)]
         ends: dict[Any, int] = await consumer.end_offsets(tps) if tps else {}
         offsets = await admin.list_consumer_group_offsets(settings.worker_id)
-        committed = {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == READINGS_TOPIC}
-        return [
-            PartitionLag(
-                tp.partition,
-                ends[tp],
-                committed.get(tp.partition) if committed.get(tp.partition, -1) >= 0 else None,
-            )
-            for tp in tps
-        ]
+        # Kafka answers -1 for a partition the group has not committed on.
+        committed = {
+            tp.partition: meta.offset
+            for tp, meta in offsets.items()
+            if tp.topic == READINGS_TOPIC and meta.offset >= 0
+        }
+        return [PartitionLag(tp.partition, ends[tp], committed.get(tp.partition)) for tp in tps]
     finally:
         await admin.close()
         await consumer.stop()

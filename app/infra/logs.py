@@ -67,9 +67,8 @@ class Repeats(logging.Filter):
     def __init__(self, every_s: float = REPEAT_S) -> None:
         super().__init__()
         self.every_s = every_s
-        self.seen: dict[
-            tuple[str, str], list[float]
-        ] = {}  # (logger, message) -> [time let through, left out]
+        # (logger, message template) -> [when last let through, how many left out since]
+        self.seen: dict[tuple[str, str], list[float]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.partition(".")[0] not in LIBRARIES_CAPPED_AT_INFO:

@@ -24,7 +24,10 @@ class PartitionLag:
 
     @property
     def lag(self) -> int:
-        """Records written and not yet processed (all of them when nothing is committed)."""
+        """Records written and not yet committed (all of them when nothing is): the
+        worker commits what it processed at each flush of its record cache
+        (`VIGIL_WORKER_FLUSH_INTERVAL_S`), so under traffic it is a few
+        seconds' worth of records, not 0."""
         return self.end - (self.committed or 0)
 
 
@@ -58,6 +61,7 @@ def table(settings: Settings, lags: list[PartitionLag]) -> str:
         rows.append(f"{p.partition:>9} {p.end:>12} {committed:>12} {p.lag:>10}")
     total = sum(p.lag for p in lags)
     rows.append(
-        f"{READINGS_TOPIC}: {total} records not yet processed by the worker group {settings.worker_id!r}"
+        f"{READINGS_TOPIC}: {total} records not yet committed by the worker group {settings.worker_id!r} "
+        "(processed records are committed at each flush of its record cache)"
     )
     return "\n".join(rows)

@@ -122,7 +122,7 @@ READING_LATENCY = Histogram(
     "vigil_worker_reading_latency_seconds",
     "Time from the gateway receiving a record's first reading to the worker being done with the record "
     "(its alert events, if any, produced): every record, alerting or not.",
-    buckets=LATENCY_BUCKETS,
+    buckets=(*LATENCY_BUCKETS, 30.0, 60.0, 300.0, 900.0),  # a backlog's wait, after a worker's outage
     registry=WORKER,
 )
 EVENT_TIME_LAG = Histogram(

@@ -260,18 +260,18 @@ class LoadRun:
         hiccups = asyncio.ensure_future(self._hiccups(sending)) if plan.hiccups > 0 else None
         progress = asyncio.ensure_future(self._progress(sending))
         try:
-            sent_for = await self._send(stop, sending)
+            sent_for, deadline = await self._send(stop, sending)
             if hiccups is not None:
                 await hiccups
-            deadline = time.perf_counter() + plan.drain_s
             while time.perf_counter() < deadline and any(c.pending for c in self.clients.values()):
                 await asyncio.sleep(0.2)
         finally:
             progress.cancel()
         return sent_for, deadline
 
-    async def _send(self, stop: asyncio.Event, sending: asyncio.Event) -> float:
-        """Every device sends, stage after stage of rising load; the seconds it took."""
+    async def _send(self, stop: asyncio.Event, sending: asyncio.Event) -> tuple[float, float]:
+        """Every device sends, stage after stage of rising load; the seconds it
+        took, and the drain's deadline (`drain_s` after sending stopped)."""
         plan = self.plan
         started = time.perf_counter()
         self.sending_started.set()
@@ -288,6 +288,8 @@ class LoadRun:
             if stop.is_set():
                 break
         sending.set()
+        stopped = time.perf_counter()
+        deadline = stopped + plan.drain_s
         # A device blocked in a send (its window full of frames a flooded
         # gateway has not acked) would hold the run "draining" for as long as
         # that lasts: the drain bounds the wait, then the rest are cancelled.
@@ -296,7 +298,7 @@ class LoadRun:
         for driver in drivers:
             driver.cancel()
         await asyncio.gather(*drivers, return_exceptions=True)
-        return time.perf_counter() - started
+        return stopped - started, deadline
 
     async def _processed(self, end_offsets: dict[Any, int], deadline: float) -> dict[int, int]:
         """Per partition of `vigil.readings`, the offset up to which the worker

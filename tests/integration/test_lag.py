@@ -34,4 +34,4 @@ def test_lag_is_read_from_kafka_with_or_without_a_worker(vigil, services) -> Non
     written = [p for p in running["partitions"] if p["end"] > 0]
     assert running["lag"] == 0 and written and all(p["committed"] == p["end"] for p in written), running
     text = vigil.run("lag").stdout
-    assert "partition" in text.splitlines()[0] and "0 records not yet processed" in text
+    assert "partition" in text.splitlines()[0] and "0 records not yet committed" in text

@@ -141,23 +141,8 @@ def ensure_jars(quiet: bool = False, cache: Path | None = None) -> Path:
         f"-DoutputDirectory={tmp}",
         "-DincludeScope=runtime",
     ]
-    # Maven's lines go to its log, not the terminal (a newcomer's terminal shows
-    # vigil's own lines), without the colour codes Debian's Maven 3.8 writes even
-    # in batch mode to a file or a pipe; a line every PROGRESS_S says how far it got.
-    started = last = time.monotonic()
-    fetched = 0
-    with (
-        open(log, "w") as out,
-        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as maven,
-    ):
-        for line in maven.stdout or ():
-            line = _ANSI.sub("", line)
-            out.write(line if line.endswith("\n") else line + "\n")
-            fetched += "Downloaded from" in line
-            if not quiet and time.monotonic() - last >= PROGRESS_S:
-                last = time.monotonic()
-                _say(f"still fetching Kafka's jars: {fetched} files downloaded so far")
-        returncode = maven.wait()
+    started = time.monotonic()
+    returncode, fetched = _maven(cmd, log, quiet)
     if returncode != 0:
         tail = log.read_text()[-2000:]
         raise LocalKafkaError(
@@ -170,6 +155,27 @@ def ensure_jars(quiet: bool = False, cache: Path | None = None) -> Path:
         jars, took = len(list(libs.glob("*.jar"))), time.monotonic() - started
         _say(f"Kafka's jars are ready: {jars} jars, {fetched} files downloaded, {took:.0f} s")
     return libs
+
+
+def _maven(cmd: list[str], log: Path, quiet: bool) -> tuple[int, int]:
+    """Run Maven; its exit code and how many files it downloaded. Its lines
+    go to `log`, not the terminal (a newcomer's terminal shows vigil's own
+    lines), without the colour codes Debian's Maven 3.8 writes even in batch
+    mode to a file or a pipe; a line every PROGRESS_S says how far it got."""
+    last = time.monotonic()
+    fetched = 0
+    with (
+        open(log, "w") as out,
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as maven,
+    ):
+        for line in maven.stdout or ():
+            line = _ANSI.sub("", line)
+            out.write(line if line.endswith("\n") else line + "\n")
+            fetched += "Downloaded from" in line
+            if not quiet and time.monotonic() - last >= PROGRESS_S:
+                last = time.monotonic()
+                _say(f"still fetching Kafka's jars: {fetched} files downloaded so far")
+        return maven.wait(), fetched
 
 
 def new_cluster_id() -> str:

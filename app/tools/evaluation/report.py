@@ -181,68 +181,64 @@ def _pairs(counts: dict[str, int]) -> str:
 
 def public_table(results: dict[str, Any]) -> str:
     """`vigil evaluate --physionet2012 / --physionet2019 / --nab`'s text: one block per dataset."""
-    blocks = []
-    if "physionet2012" in results:
-        r = results["physionet2012"]
-        v, n = r["vigil"], r["news2"]
-        blocks.append(
-            "\n".join(
-                [
-                    f"{'physionet2012':<20}{'openings/stay-day':>20}{'AUC death (hours open)':>25}"
-                    f"{'mean hours open':>18}{'notifications/stay-day':>25}{'stays alerting':>16}",
-                    f"{'vigil':<20}{_fmt(v['openings_per_stay_day']):>20}{_fmt(v['auc_hours_open']):>25}"
-                    f"{_fmt(v['mean_hours_open']):>18}{_fmt(v['notifications_per_stay_day']):>25}"
-                    f"{_fmt(v['stays_alerting']):>16}",
-                    f"{'news2 (>= low-med.)':<20}{_fmt(n['openings_per_stay_day']):>20}"
-                    f"{_fmt(n['auc_hours_open']):>25}{_fmt(n['mean_hours_open']):>18}",
-                    f"  {r['stays']} stays ({r['deaths']} died, of {r['stays_with_outcome']} with an "
-                    "outcome), "
-                    f"{r['stay_days']} stay-days, {r['values_refused']} values refused; "
-                    f"vigil's openings by kind {v['openings_by_kind']}",
-                ]
-            )
-        )
-    if "physionet2019" in results:
-        r = results["physionet2019"]
-        head = (
-            "septic alarmed -12h..+3h",
-            "median h before",
-            "alarms/other stay-day",
-            "other stays alarming",
-        )
-        keys = (
-            "septic_alarmed_in_window",
-            "median_hours_before_onset",
-            "alarms_per_other_stay_day",
-            "other_stays_alarming",
-        )
-        rows = [f"{'physionet2019':<20}" + "".join(f"{t:>{len(t) + 2}}" for t in head)]
-        for method, label in (("vigil", "vigil"), ("news2", "news2 (band rises)")):
-            rows.append(
-                f"{label:<20}"
-                + "".join(f"{_fmt(r[method][k]):>{len(t) + 2}}" for k, t in zip(keys, head, strict=True))
-            )
-        v = r["vigil"]
+    blocks = {"physionet2012": _challenge_2012, "physionet2019": _challenge_2019, "nab": _benchmark}
+    return "\n\n".join(block(results[name]) for name, block in blocks.items() if name in results)
+
+
+def _challenge_2012(r: dict[str, Any]) -> str:
+    v, n = r["vigil"], r["news2"]
+    return "\n".join(
+        [
+            f"{'physionet2012':<20}{'openings/stay-day':>20}{'AUC death (hours open)':>25}"
+            f"{'mean hours open':>18}{'notifications/stay-day':>25}{'stays alerting':>16}",
+            f"{'vigil':<20}{_fmt(v['openings_per_stay_day']):>20}{_fmt(v['auc_hours_open']):>25}"
+            f"{_fmt(v['mean_hours_open']):>18}{_fmt(v['notifications_per_stay_day']):>25}"
+            f"{_fmt(v['stays_alerting']):>16}",
+            f"{'news2 (>= low-med.)':<20}{_fmt(n['openings_per_stay_day']):>20}"
+            f"{_fmt(n['auc_hours_open']):>25}{_fmt(n['mean_hours_open']):>18}",
+            f"  {r['stays']} stays ({r['deaths']} died, of {r['stays_with_outcome']} with an "
+            "outcome), "
+            f"{r['stay_days']} stay-days, {r['values_refused']} values refused; "
+            f"vigil's openings by kind {v['openings_by_kind']}",
+        ]
+    )
+
+
+_SEPSIS_COLUMNS = (  # (title, key) of `sepsis_outcomes`' per-method figures
+    ("septic alarmed -12h..+3h", "septic_alarmed_in_window"),
+    ("median h before", "median_hours_before_onset"),
+    ("alarms/other stay-day", "alarms_per_other_stay_day"),
+    ("other stays alarming", "other_stays_alarming"),
+)
+
+
+def _challenge_2019(r: dict[str, Any]) -> str:
+    rows = [f"{'physionet2019':<20}" + "".join(f"{t:>{len(t) + 2}}" for t, _ in _SEPSIS_COLUMNS)]
+    for method, label in (("vigil", "vigil"), ("news2", "news2 (band rises)")):
         rows.append(
-            f"  {r['stays']} stays ({r['septic']} septic, {r['septic_from_start']} of them from their first "
-            f"hour, not counted), {r['stay_days']} stay-days, {r['values_refused']} values refused; "
-            f"vigil's notifications per other stay-day {_fmt(v['notifications_per_other_stay_day'])}, "
-            f"openings by kind {v['openings_by_kind']}"
+            f"{label:<20}" + "".join(f"{_fmt(r[method][k]):>{len(t) + 2}}" for t, k in _SEPSIS_COLUMNS)
         )
-        blocks.append("\n".join(rows))
-    if "nab" in results:
-        r = results["nab"]
-        columns = _columns("generic")
-        widths = [max(len(title), 8) + 2 for title, _ in columns]
-        rows = [f"{'nab':<20}" + "".join(f"{t:>{w}}" for (t, _), w in zip(columns, widths, strict=True))]
-        for method in ("vigil", "windowed_gaussian"):
-            m = r[method]
-            rows.append(
-                f"{method:<20}" + "".join(f"{f(m):>{w}}" for (_, f), w in zip(columns, widths, strict=True))
-            )
+    v = r["vigil"]
+    rows.append(
+        f"  {r['stays']} stays ({r['septic']} septic, {r['septic_from_start']} of them from their first "
+        f"hour, not counted), {r['stay_days']} stay-days, {r['values_refused']} values refused; "
+        f"vigil's notifications per other stay-day {_fmt(v['notifications_per_other_stay_day'])}, "
+        f"openings by kind {v['openings_by_kind']}"
+    )
+    return "\n".join(rows)
+
+
+def _benchmark(r: dict[str, Any]) -> str:
+    columns = _columns("generic")
+    widths = [max(len(title), 8) + 2 for title, _ in columns]
+    rows = [f"{'nab':<20}" + "".join(f"{t:>{w}}" for (t, _), w in zip(columns, widths, strict=True))]
+    for method in ("vigil", "windowed_gaussian"):
+        m = r[method]
         rows.append(
-            f"  {r['series']} series, {r['windows']} labelled windows, {r['readings']} readings; "
-            f"windowed Gaussian at its best threshold: z = {r['windowed_gaussian']['threshold_z']}"
+            f"{method:<20}" + "".join(f"{f(m):>{w}}" for (_, f), w in zip(columns, widths, strict=True))
         )
-        blocks.append("\n".join(rows))
-    return "\n\n".join(blocks)
+    rows.append(
+        f"  {r['series']} series, {r['windows']} labelled windows, {r['readings']} readings; "
+        f"windowed Gaussian at its best threshold: z = {r['windowed_gaussian']['threshold_z']}"
+    )
+    return "\n".join(rows)

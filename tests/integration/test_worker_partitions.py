@@ -47,7 +47,7 @@ def test_a_readings_topic_with_other_partitions_is_one_line(tmp_path: Path) -> N
         )
     assert done.returncode == 2, done.stderr[-2000:]
     lines = done.stderr.strip().splitlines()
-    assert lines[0] == (
+    assert len(lines) == 1 and lines[0].startswith(
         "vigil worker: VIGIL_PARTITIONS is 4 but vigil.readings has 8 partitions: set VIGIL_PARTITIONS=8 "
         "(the worker's table needs one partition per partition of the topic)"
     ), done.stderr

@@ -54,6 +54,18 @@ async def read(settings: Settings) -> list[PartitionLag]:
         await consumer.stop()
 
 
+def as_json(settings: Settings, lags: list[PartitionLag]) -> dict[str, Any]:
+    """`vigil lag --json`'s document (docs/operations.md)."""
+    return {
+        "topic": READINGS_TOPIC,
+        "group": settings.worker_id,
+        "lag": sum(p.lag for p in lags),
+        "partitions": [
+            {"partition": p.partition, "end": p.end, "committed": p.committed, "lag": p.lag} for p in lags
+        ],
+    }
+
+
 def table(settings: Settings, lags: list[PartitionLag]) -> str:
     rows = [f"{'partition':>9} {'end':>12} {'committed':>12} {'lag':>10}"]
     for p in lags:

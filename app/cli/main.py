@@ -593,19 +593,7 @@ def cmd_lag(args: argparse.Namespace, settings: Settings) -> int:
 
     lags = asyncio.run(run())
     if args.json:
-        print(
-            orjson.dumps(
-                {
-                    "topic": READINGS_TOPIC,
-                    "group": settings.worker_id,
-                    "lag": sum(p.lag for p in lags),
-                    "partitions": [
-                        {"partition": p.partition, "end": p.end, "committed": p.committed, "lag": p.lag}
-                        for p in lags
-                    ],
-                }
-            ).decode()
-        )
+        print(orjson.dumps(lag.as_json(settings, lags)).decode())
     else:
         print(lag.table(settings, lags))
     return Exit.OK

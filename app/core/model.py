@@ -563,6 +563,9 @@ class Baseline:
         floor = self.floor
         if floor:  # `_refresh`, inline (the prior is folded in by now)
             self.mean = var.mean
+            # the variance as `_sd` reads it back from a decoded state, not `own`
+            # itself (they can differ in the last bit: a restart must not)
+            own = var.m2 / (count - 1) if count > 1 else 0.0
             spread = math.sqrt(own) if own > 0.0 else 0.0
             self.sd = spread if spread > floor else floor
         else:

@@ -73,7 +73,7 @@ from app.core.model import (
     weekday,
 )
 from app.core.records import ReadingBatch
-from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, PatientState
+from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, STORED_DIGITS, PatientState
 from app.core.vitals import DANGER, MOTION, MOVED, NUMERIC, SPO2_SCALE, SPO2_SCALE2_DANGER
 
 ARTIFACT_ALPHA = 0.2  # smoothing of a channel's share of recent values that were artifacts
@@ -778,19 +778,19 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
             # nothing about the signal once it is back; a probe flapping
             # between 0 and values counts every time.
             if not entry[1]:
-                entry[0] += ARTIFACT_ALPHA * (1.0 - entry[0])
+                entry[0] = round(entry[0] + ARTIFACT_ALPHA * (1.0 - entry[0]), STORED_DIGITS)
                 entry[1] = ts
             elif not entry[2] and ts - entry[1] >= config.no_signal_ms:
                 entry[2] = 1
                 outcome.events.append(_no_signal_event(r, name, entry[1], "lost"))
         else:
-            entry[0] += ARTIFACT_ALPHA * (1.0 - entry[0])
+            entry[0] = round(entry[0] + ARTIFACT_ALPHA * (1.0 - entry[0]), STORED_DIGITS)
             _end_no_signal(r, name, entry, outcome)
     moving = vitals.get(MOTION) is True
     for name, entry in list(quality.items()):
         if name in artifacts or name not in vitals or (moving and name in MOVED):
             continue  # no value of this channel to judge (one the device moved for says nothing)
-        entry[0] -= ARTIFACT_ALPHA * entry[0]
+        entry[0] = round(entry[0] - ARTIFACT_ALPHA * entry[0], STORED_DIGITS)  # as the state keeps it
         _end_no_signal(r, name, entry, outcome)
         if entry[0] < QUALITY_FORGET:
             del quality[name]
@@ -1163,7 +1163,8 @@ def _watch_shift(
         if entry is not None:
             del shifts[name]
         return
-    new = cap if new > cap else -cap if new < -cap else new
+    new = round(cap if new > cap else -cap if new < -cap else new, STORED_DIGITS)  # as the state keeps it
+    residual = round(residual, STORED_DIGITS)
     if entry is None or (new > 0) != (s > 0):
         shifts[name] = [new, r.ts, 0, residual]
     else:

@@ -113,6 +113,12 @@ from app.core.vitals import MOVED, NAMED, NUMERIC
 
 MAX_STATE_BYTES = 4096  # the bound on one patient's encoded state
 MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state keeps
+# Decimals the state keeps of an artifact share and a level-shift sum (and
+# residual). The core rounds them so as it updates them (`app.core.patient`),
+# so that the state it goes on with is the one it writes: a worker restarted
+# from the written bytes decides as one that ran on (a share or a sum on a
+# threshold's edge, rounded only when written, once crossed it after a restart).
+STORED_DIGITS = 4
 STATE_VERSION = 6  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel;
 # 5: alerts carry when their condition fell below their severity and how many reminders they sent;
 # custom channels' baselines carry their generic block (surprise, repeated values); level-shift watch;
@@ -233,7 +239,7 @@ def _encode(state: PatientState) -> bytes:
         "n": state.count,
         "t": state.last_ts,
         "i": state.last_id,
-        "q": {name: [round(q[0], 4), q[1], q[2]] for name, q in state.quality.items()},
+        "q": {name: [round(q[0], STORED_DIGITS), q[1], q[2]] for name, q in state.quality.items()},
         "b": {name: _pack(b) for name, b in state.baselines.items()},
         "l": state.latest,
         "a": {
@@ -251,7 +257,10 @@ def _encode(state: PatientState) -> bytes:
         },
     }
     if state.shifts:  # most patients have none: no key at all
-        obj["s"] = {name: [round(e[0], 4), e[1], e[2], round(e[3], 4)] for name, e in state.shifts.items()}
+        obj["s"] = {
+            name: [round(e[0], STORED_DIGITS), e[1], e[2], round(e[3], STORED_DIGITS)]
+            for name, e in state.shifts.items()
+        }
     if state.drifting:  # as rare
         obj["d"] = state.drifting
     if state.moving:  # as rare: a device stuck with its motion flag on
@@ -325,7 +334,10 @@ def _unpack(text: str) -> list[float]:
         return list(_PACK_PROFILE.unpack(data))
     if len(data) == _PACK_CUSTOM.size:
         v = _PACK_CUSTOM.unpack(data)  # back to the full layout: no prior (-1: none), no trend
-        return [*v[:3], v[1], -1.0, *v[3:10], 0.0, 0.0, 0.0, *v[10:]]
+        # The prior's mean is the mean of a baseline that has learned nothing
+        # yet (`Baseline.prior`: a custom channel's first value, kept as `recent`).
+        first = v[3] if v[0] == 0 else v[1]
+        return [*v[:3], first, -1.0, *v[3:10], 0.0, 0.0, 0.0, *v[10:]]
     raise StateError("baseline of an unknown shape")
 
 

@@ -482,10 +482,15 @@ async def test_the_worker_says_when_kafka_goes_and_comes_back(tmp_path: Path, mo
     """An SRE stopped Kafka: the gateway said so, the worker wrote thousands
     of aiokafka lines and none of its own. Its readiness probe now logs the
     change, once each way (not at start, before Kafka ever answered)."""
+    import structlog
+
     import agents.app as worker_module
     from app.infra import logs
 
     logs.configure("worker", fmt="json")
+    # The module's logger caches the stderr of its first use (an earlier
+    # test's, in a whole run): a fresh one writes to this test's.
+    monkeypatch.setattr(worker_module, "log", structlog.get_logger())
     answers = iter([False, True, True, False, False, True])
 
     async def leads(settings: Settings, topic: str) -> bool:
@@ -497,8 +502,6 @@ async def test_the_worker_says_when_kafka_goes_and_comes_back(tmp_path: Path, mo
         for _ in range(6):
             await w.probe_kafka()
     finally:
-        import structlog
-
         structlog.reset_defaults()
     lines = [line for line in capsys.readouterr().err.splitlines() if "kafka " in line]
     assert ["unavailable" in line for line in lines] == [True, False], lines

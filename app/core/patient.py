@@ -92,6 +92,20 @@ _PRESSURES = frozenset(("systolic_bp", "diastolic_bp"))
 # A pressure reading "no signal" is a cuff inflating only for about as long as a measurement takes:
 # a line that stays without signal (never connected) is not measuring (`_pressure_measured`).
 CUFF_MEASURE_MS = 2 * 60 * 1000
+# The part of each vital's red range (NEWS2 scores 3) that people live in: an
+# SpO2 of 85-91 or a breathing rate of 25-30 with COPD, a pulse of 30-40 in an
+# athlete or on a beta-blocker, a systolic of 90 or less in a small young
+# woman (no floor: how far below it a value may still be hers is left to the
+# learned normal and spread; a floor of 80 added false alerts on the ward
+# cohort's low-normal patients at 74-79, and no real recording asked for one).
+# Red values there may be the patient's learned normal (`_deviates`); no
+# other red value can (a patient on SpO2 scale 2 has its target prescribed).
+_RED_LIVED_IN: dict[str, tuple[float, float]] = {
+    "spo2": (85.0, 91.0),
+    "heart_rate": (30.0, 40.0),
+    "systolic_bp": (0.0, 90.0),
+    "respiratory_rate": (25.0, 30.0),
+}
 # A pulse oximeter's own pulse rate: a custom channel the core recognises, to
 # check the oximeter against the ECG's heart rate (LOINC 8889-8).
 PULSE_RATE = "pulse_rate"
@@ -1459,7 +1473,14 @@ def _deviates(
     SpO2 of 89, an athlete at 44. Where the normal scores nothing, a red
     value is a deterioration however wide the learned spread: a heart rate
     wandering 40-110 after cardiac surgery (its spread 21) does not make 24
-    the patient's normal (PhysioNet 2012 set-b, docs/evaluation.md)."""
+    the patient's normal (PhysioNet 2012 set-b, docs/evaluation.md). And
+    only in the part of a red range people live in (`_RED_LIVED_IN`): no
+    one's normal is a heart rate of 131 or more, an SpO2 of 73, a
+    breathing rate of 8 or less, a temperature in NEWS2's red range or a
+    systolic of 220 or more. On an eICU stay, a tachycardia of 132 charted
+    for six hours was taken for the patient's normal, and an SpO2 of 73
+    for one within a spread widened by a probe's 53; both alerts resolved
+    while the values lasted (docs/evaluation.md)."""
     baseline = state.baselines.get(name)
     if baseline is None:
         return True
@@ -1469,6 +1490,9 @@ def _deviates(
         return True
     if sub < 3:
         return False
+    lived = _RED_LIVED_IN.get(name)
+    if lived is None or not lived[0] <= value <= lived[1]:
+        return True  # a red value no one lives at: a deterioration whatever was learned
     normal = {name: baseline.mean}
     if current is not None and "on_oxygen" in current:
         normal["on_oxygen"] = current["on_oxygen"]

@@ -293,6 +293,54 @@ def test_an_athlete_living_at_a_slow_pulse_has_red_values_of_his_own() -> None:
     assert [e for e in later if e["kind"] == "news2"] == []
 
 
+def test_a_tachycardia_that_lasts_is_not_taken_for_the_patients_normal() -> None:
+    # An eICU stay: a heart rate of 140 at admission, then 130-134 charted
+    # every 5-15 minutes for hours. The learned normal (about 132) scores 3
+    # too, so the old rule took 132 for the patient's own and NEWS2 resolved
+    # while it lasted; no one lives at a heart rate of 131 or more.
+    state = patient_state.PatientState()
+    rng = random.Random(43)
+    events = []
+    for i in range(60):  # 10 hours, every 10 minutes
+        hr = 140 if i == 0 else rng.choice([131, 132, 133, 134])
+        events += run(state, i, T0 + i * 10 * MINUTE, {"heart_rate": hr, "spo2": 96}).events
+    news = [e["status"] for e in events if e["kind"] == "news2"]
+    assert news[0] == "open"
+    assert "resolved" not in news  # open (with its reminders) while the rate is red
+    back = [e for i in range(60, 66) for e in run(state, i, T0 + i * 10 * MINUTE, {"heart_rate": 96}).events]
+    assert ("news2", "resolved") in [(e["kind"], e["status"]) for e in back]
+
+
+def test_an_spo2_far_below_what_anyone_lives_at_is_never_the_normal() -> None:
+    # The same stay: a learned SpO2 of about 93 (NEWS2 scores 2), its spread
+    # widened to 12-13 by a probe's 53 charted in its first hours; a 73 was
+    # within 2.5 spreads of it, the normal scored, and 73 was taken for the
+    # patient's own. People live at an SpO2 of 85-91, not 73.
+    state = patient_state.PatientState()
+    spo2 = [93, 53, 82, 92, 95, 94, 92, 90, 97, 93, 93, 93, 94, 91, 92, 93]
+    for i, value in enumerate(spo2):
+        run(state, i, T0 + i * HOUR, {"spo2": value, "heart_rate": 80})
+    learned = state.baselines["spo2"]
+    assert learned.mean <= 95 and abs(learned.z(73)) < 2.5  # a normal NEWS2 scores; 73 within its spread
+    low = [e for i in (16, 17) for e in run(state, i, T0 + i * HOUR, {"spo2": 73, "heart_rate": 80}).events]
+    assert [(e["kind"], e["status"]) for e in low if e["kind"] == "news2"] == [("news2", "open")]
+
+
+def test_a_copd_patient_breathing_at_26_lives_there() -> None:
+    # The red range's part people do live in stays personal: breathing at
+    # 25-27 with COPD, once learned, raises nothing; a rate of 8 never is.
+    state = patient_state.PatientState()
+    rng = random.Random(44)
+
+    def vitals(rr: int) -> dict[str, object]:
+        return {"heart_rate": 84, "spo2": 95, "respiratory_rate": rr, "systolic_bp": 128, "temperature": 36.7}
+
+    for i in range(180):
+        run(state, i, T0 + i * MINUTE, vitals(rng.choice([24, 25, 25, 26, 26, 27])))
+    later = [e for i in range(180, 200) for e in run(state, i, T0 + i * MINUTE, vitals(26)).events]
+    assert [e for e in later if e["kind"] == "news2"] == []
+
+
 def test_one_spike_does_not_move_the_baseline_or_alarm_on_top_of_a_chronic_score() -> None:
     state = patient_state.PatientState()
     rng = random.Random(23)

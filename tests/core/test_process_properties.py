@@ -532,19 +532,6 @@ def test_any_flood_of_channel_names_keeps_the_bound(names: list[list[str]]) -> N
 # -- 3, on the evaluation's cohorts: realistic streams, long enough to learn --------------
 
 
-def _straight_and_restarted(readings: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
-    runs = []
-    for restart in (False, True):
-        state, events, written = patient_state.PatientState(), [], []
-        for reading in copy.deepcopy(readings):
-            events += core.process(state, SUBJECT, DEVICE, reading, CONFIG, PATIENT).events
-            written.append(patient_state.encode(state))
-            if restart:
-                state = patient_state.decode(written[-1])
-        runs.append((events, written))
-    return runs[0], runs[1]
-
-
 @pytest.mark.parametrize("name", ["ward", "charted", "home", "generic"])
 def test_a_worker_restarted_after_every_reading_sends_what_one_that_ran_on_sends(name: str) -> None:
     """Six patients of each cohort, a restart after every reading: the same
@@ -552,13 +539,14 @@ def test_a_worker_restarted_after_every_reading_sends_what_one_that_ran_on_sends
     writes it, every ward and home patient's bytes drifted from the first
     day (a spread recomputed from the stored sum of squares differed in its
     last bit), and one home patient's alerts changed."""
-    from app.tools.evaluation import charted, generic, home, ward
+    from app.tools.evaluation import COHORTS, DEFAULT
 
-    cohorts = {"ward": ward, "charted": charted, "home": home, "generic": generic}
-    patients = cohorts[name].cohort(patients=6, seed=2026)
-    if name == "ward":
-        patients = ward.with_artifacts(patients, 2026)
-    for p in patients:
-        (events, written), (restarted, rewritten) = _straight_and_restarted(p.readings)
+    assert name in DEFAULT
+    cohort = COHORTS[name]
+    for p in cohort.build(6, cohort.days, 2026):
+        # one record a reading, received when taken (as `process` alone would see them)
+        records = [ReadingBatch(DEVICE, SUBJECT, r["ts"], [r]) for r in p.readings]
+        events, written, _ = run(records)
+        restarted, rewritten, _ = run(records, restart=True)
         assert restarted == events
         assert rewritten == written

@@ -154,6 +154,50 @@ def test_warm_up_is_in_time_so_hourly_charting_gets_a_personal_baseline_within_a
     assert ("anomaly", "open") in [(e["kind"], e["status"]) for e in p.events]
 
 
+def anomalies_on(events: list[dict[str, object]], vital: str) -> list[dict[str, object]]:
+    return [
+        e
+        for e in events
+        if e["kind"] == "anomaly" and e["status"] == "open" and vital in e["evidence"]["z"]  # type: ignore[index,operator]
+    ]
+
+
+def test_one_far_value_in_warm_up_does_not_blind_the_learned_part_for_a_day() -> None:
+    """Hourly charting whose second SpO2 is a probe's 53 (plausible, so
+    learned: warm-up learns every value). Two days later the SpO2 falls from
+    97 to 92 (NEWS2 2: no NEWS2 alert) and the learned part must see it, as
+    it does without the probe: on the eICU demo stay this one value made a
+    spread of 12-15 that hid every later fall for a day."""
+    for probe in (None, 53):
+        rng = random.Random(11)
+        p = Patient()
+        for hour in range(48):
+            vitals = normal(rng)
+            if hour == 1 and probe is not None:
+                vitals["spo2"] = probe
+            p.read(T0 + hour * HOUR, vitals)
+        assert anomalies_on(p.events, "spo2") == []
+        for hour in range(48, 51):
+            p.read(T0 + hour * HOUR, {**normal(rng), "spo2": 92})
+        found = anomalies_on(p.events, "spo2")
+        assert found, f"no anomaly on the SpO2's fall (probe {probe})"
+        assert found[0]["evidence"]["z"]["spo2"] <= -5  # type: ignore[index]
+
+
+def test_a_fever_from_the_first_reading_is_still_learned_within_the_warm_up() -> None:
+    """The warm-up's far values are winsorised, not dropped: a patient
+    admitted at 39.2 C (six population SDs out) has it as their baseline
+    once warmed up (NEWS2 still scores it: that alarm is independent of
+    anything learned)."""
+    rng = random.Random(12)
+    p = Patient()
+    for hour in range(24):
+        p.read(T0 + hour * HOUR, {**normal(rng), "temperature": round(39.2 + rng.gauss(0, 0.1), 1)})
+    assert anomalies_on(p.events, "temperature") == []
+    baseline = p.state.baselines["temperature"]
+    assert abs(baseline.mean - 39.2) < 0.15 and baseline.sd < 0.3
+
+
 def test_the_trend_does_not_restart_at_every_charted_value() -> None:
     b = Baseline.prior("systolic_bp")
     for hour in range(12):  # hourly: falling 5 mmHg an hour

@@ -47,7 +47,9 @@ longer resolves at a systolic of 79, nor a ward one at a breathing rate of
 7, and a heart rate of 35 in a home patient whose normal is 70 opens one;
 18 -> 19, 26 -> 29, 61 -> 62 events); `ward` and `ward_clean`'s states (a
 drift the detector saw move back, a recovery, removes its vital from the
-recent drifts `_drifting_together` counts; same events).
+recent drifts `_drifting_together` counts; same events); `home`'s states
+(warm-up winsorises a catalogue vital's values: a first systolic of 196
+against the prior's 120 +- 15 is learned as 195; same events).
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ SEED = 2026
 GOLDEN: dict[str, tuple[int, str, str]] = {
     "charted": (19, "b826a65147726aab", "ae4cc6e8ace03f82"),
     "generic": (31, "db3d3985a6cc898e", "708882cda8c58f61"),
-    "home": (29, "0826a6e9b1d94daa", "f9961cc48d1ba4f3"),
+    "home": (29, "0826a6e9b1d94daa", "6080846dd7e98e95"),
     "ward": (62, "6e8f7a81920675e1", "3c5759db9e96c74d"),
     "ward_clean": (56, "37b3a5b2c509de86", "c1557824aa409e72"),
 }

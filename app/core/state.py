@@ -175,9 +175,15 @@ def encode(state: PatientState) -> bytes:
     """The state's bytes, at most `MAX_STATE_BYTES`. What can be dropped to
     fit, in this order: weekly profiles (custom channels' first, then the
     vitals'; each learns afresh), custom channels' shapes of the day (least
-    recently updated first; each learns afresh), their learned baselines, least
-    recently updated first (the channel then learns afresh), then their
-    latest values; a state that still does not fit raises `StateError`."""
+    recently updated first; each learns afresh), their learned baselines,
+    the newest first (the channel then learns afresh, and is dropped again
+    while there is no room: the channels learned first keep learning,
+    whatever their cadence; least recently updated first, an hourly channel
+    beside chatty ones was the one dropped at every write and never
+    learned), then their latest values; a state that still does not fit
+    raises `StateError`. (A channel no longer sent leaves `latest`, and its
+    baseline with it, once a ninth custom channel comes: `_keep_custom` in
+    `app.core.patient`.)"""
     data = _encode(state)
     if len(data) <= MAX_STATE_BYTES:
         return data
@@ -196,8 +202,8 @@ def encode(state: PatientState) -> bytes:
             data = _encode(state)
             if len(data) <= MAX_STATE_BYTES:
                 return data
-    for name in custom:
-        state.baselines.pop(name, None)
+    for name in [k for k in reversed(state.baselines) if k not in CATALOGUE]:  # the newest first
+        del state.baselines[name]
         data = _encode(state)
         if len(data) <= MAX_STATE_BYTES:
             return data

@@ -615,6 +615,31 @@ def test_eight_business_day_channels_fit_the_state_bound_dropping_shapes_first()
     assert 0 < sum(decoded.baselines[f"desk_{j}_w"].shape is not None for j in range(8)) < 8
 
 
+def test_at_the_state_bound_the_channels_learned_first_keep_learning_whatever_their_cadence() -> None:
+    """Eight custom channels of 64-character names beside a monitor do not
+    all fit 4 KiB with their baselines. The one read hourly, learned from
+    the first reading, keeps its baseline and raises an anomaly three days
+    later; dropped least recently updated first, it was the one dropped at
+    every write (the others were read a minute ago) and never learned. The
+    state is written at every reading, as the worker writes it."""
+    rng = random.Random(39)
+    p = Patient()
+    hourly = "hourly_" + "y" * 57
+    chatty = [f"c{j}_" + "x" * 60 for j in range(7)]
+    for i in range(3 * DAY // MINUTE + 1):
+        vitals: dict[str, object] = {}
+        if i % 60 == 0:
+            vitals[hourly] = round(50 + rng.gauss(0, 2), 2) if i < 3 * DAY // MINUTE else 90
+        vitals.update({"heart_rate": round(70 + rng.gauss(0, 3)), "spo2": 97, "respiratory_rate": 16})
+        vitals.update({name: round(100 + rng.gauss(0, 5), 2) for name in chatty})
+        p.read(T0 + i * MINUTE, vitals)
+        assert len(patient_state.encode(p.state)) <= patient_state.MAX_STATE_BYTES
+    assert p.state.baselines[hourly].n >= 30
+    opened = p.onsets("anomaly")
+    assert len(opened) == 1 and list(opened[0]["evidence"]["z"]) == [hourly]  # type: ignore[call-overload]
+    assert opened[0]["_seq"] == 3 * DAY // MINUTE  # the value of 90
+
+
 def test_readings_stamped_before_1970_keep_a_state_that_decodes() -> None:
     """`vigil.readings` takes any integer event time from other systems'
     producers (the gateway refuses one before 1970). A shape of the day begun

@@ -48,6 +48,7 @@ from jsonschema import Draft202012Validator
 
 from app.core import patient as core
 from app.core import state as patient_state
+from app.core.model import Baseline
 from app.core.records import ReadingBatch, pseudonym, reading_id
 from app.core.vitals import ACVPU, CUSTOM_ABS_MAX, DANGER, NAMED, NUMERIC
 
@@ -379,15 +380,12 @@ def test_a_restart_does_not_miss_a_level_shift() -> None:
     assert _kinds(_restarted_before(records, len(records) - 1)) == _kinds(straight)  # restarted: none
 
 
-# A custom channel ("x" * 64) charted hourly beside a monitor and seven more
-# custom channels of long names: the state is over MAX_STATE_BYTES, and
-# `encode` drops the least recently updated custom channel's baseline (the
-# hourly one; app/core/state.py, `encode`). Its next value, a re-take 5
-# minutes after the last (a sitting: scored, not learned), makes a new
-# baseline that has learned nothing (var.n 0), whose mean is its prior, the
+# A custom channel's baseline that has learned nothing (var.n 0): a re-take
+# in a sitting (scored, not learned) after `encode` dropped the channel's
+# baseline to fit MAX_STATE_BYTES makes one, whose mean is its prior, the
 # first value (68). A custom baseline's encoding leaves out the prior
-# (`_PACK_CUSTOM`), and `_unpack` reads it back as var.mean, 0.0: restarted,
-# the channel's next value is scored against 0 (sd 1e-9), not 68.
+# (`_PACK_CUSTOM`), and `_unpack` read it back as var.mean, 0.0: restarted,
+# the channel's next value was scored against 0 (sd 1e-9), not 68.
 LONG = {
     "heart_rate": 72.12345678901234, "spo2": 97.1234567890123, "respiratory_rate": 16.123456789012345,
     "systolic_bp": 121.12345678901234, "diastolic_bp": 75.12345678901234, "temperature": 36.81234567890123,
@@ -399,25 +397,21 @@ LONG = {
 def test_a_restart_keeps_a_new_custom_baselines_mean() -> None:
     hourly = "x" * 64
     state = patient_state.PatientState()
-    for seq, (ts, value) in enumerate(
-        [(T0, 68), (T0 + HOUR, 68), (T0 + HOUR + MINUTE, None), (T0 + HOUR + 5 * MINUTE, 68)]
-    ):
-        vitals = dict(LONG) if value is None else {**LONG, hourly: value}
-        reading = {"id": reading_id(DEVICE, seq), "seq": seq, "ts": ts, "vitals": vitals}
-        core.process_record(state, ReadingBatch(DEVICE, SUBJECT, ts, [reading]), CONFIG, PATIENT)
-        data = patient_state.encode(state)
-    kept = state.baselines[hourly]
-    assert (kept.var.n, kept.mean) == (0.0, 68.0)
-    assert patient_state.decode(data).baselines[hourly].mean == kept.mean  # restarted: 0.0
+    state.baselines[hourly] = Baseline.prior(hourly, 68.0)  # as `_model` makes it for a re-take
+    kept = patient_state.decode(patient_state.encode(state)).baselines[hourly]
+    assert (kept.var.n, kept.mean) == (0.0, 68.0)  # restarted: 0.0
 
 
-# The same, as a user sees it: that monitor and channels read every minute for
-# 75 minutes; the hourly channel at 0 and 60 min, then re-taken every minute
-# from 62 to 69 (each in the sitting begun at 60, its baseline trimmed away at
-# 61); the heart rate 110 from 50 to 55 min opens an anomaly, which resolves
-# at 66. Straight, the resolution's evidence says score 0.0; a worker restarted
-# before the record at 66 (or 63-65) scores the re-take 68 against 0 with an
-# sd of 1e-9 and sends score 68000000000.0 (`_anomaly`: the largest |z| scored).
+# As a user sees it: a monitor and seven custom channels of long names read
+# every minute for 75 minutes (over MAX_STATE_BYTES with their baselines); an
+# hourly custom channel at 0 and 60 min, then re-taken every minute from 62 to
+# 69 (each in the sitting begun at 60, its baseline dropped to fit); the heart
+# rate 110 from 50 to 55 min opens an anomaly, which resolves at 66 with score
+# 0.0, restarted or not. (Until 2026-12-03, when `encode` dropped the least
+# recently updated custom baseline, a worker restarted before the record at 66
+# scored the re-take 68 against 0 with an sd of 1e-9 and sent score
+# 68000000000.0; `encode` now drops the newest, and the test above holds the
+# decoding.)
 def test_a_restart_keeps_the_anomaly_score() -> None:
     hourly, records = "x" * 64, []
     for i in range(75):

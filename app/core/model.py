@@ -632,9 +632,15 @@ class Baseline:
         """A custom channel's value again (`same`: equal to its previous one)
         or not; True while the channel is stuck: a run of `stuck_readings` or
         more identical values, over twice its usual longest run, on a channel
-        whose learned spread makes repeats improbable. Every run that ends
-        lengthens the usual run to its own: a channel that sits at 0 every
-        night (steps) is flagged the first night only."""
+        whose learned spread makes repeats improbable, and which has been
+        learned for a day (its daily profile's day, as before a custom
+        channel raises anomalies): its usual runs are then known. Every run
+        that ends lengthens the usual run to its own: a channel that sits at
+        0 every night (steps) was flagged the first night, and on real
+        recordings, a ring oximeter's motion index at 0 through a night's
+        sleep, a watch's SpO2 confidence holding at 2, a monitor's pulse rate
+        steady at 75 for 42 s at one value a second each opened a
+        `signal_quality` alert within minutes of the first value."""
         g = self.generic
         if g is None:
             return False
@@ -654,7 +660,7 @@ class Baseline:
         if g is None:
             return False
         run = g[4]
-        return run >= stuck_readings and run > 2 * g[5] and self._varies()
+        return run >= stuck_readings and run > 2 * g[5] and self.profile[4] < 0.0 and self._varies()
 
     def _varies(self) -> bool:
         floor = RELATIVE_FLOOR * abs(self.var.mean) + ABSOLUTE_FLOOR

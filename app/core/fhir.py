@@ -235,13 +235,16 @@ def signal_words(evidence: dict[str, Any]) -> str:
 
 def quality_words(evidence: dict[str, Any]) -> str:
     """A `signal_quality` alert's evidence in words (also `vigil alerts`'
-    line): the channels sending artifacts, with their share, and those
-    stuck at one value (docs/alerts.md); a resolution's evidence has none."""
-    vitals, stuck = evidence.get("vitals"), evidence.get("stuck")
+    line): the channels sending artifacts, with their share, those stuck at
+    one value and those whose value came in another unit (docs/alerts.md); a
+    resolution's evidence has none."""
+    vitals, stuck, unit = evidence.get("vitals"), evidence.get("stuck"), evidence.get("unit")
     vitals = vitals if isinstance(vitals, dict) else {}
     stuck = stuck if isinstance(stuck, dict) else {}
+    unit = unit if isinstance(unit, dict) else {}
     parts = [f"{name} stuck at {value} (a flat line)" for name, value in stuck.items()]
-    noisy = [name for name in vitals if name not in stuck]
+    parts += [f"{name} sent in {value}, not kg (the device's setting)" for name, value in unit.items()]
+    noisy = [name for name in vitals if name not in stuck and name not in unit]
     if noisy:
         share = evidence.get("artifact_share", 0)
         share = f"{share:.0%}" if isinstance(share, int | float) else str(share)

@@ -106,6 +106,9 @@ _RED_LIVED_IN: dict[str, tuple[float, float]] = {
     "systolic_bp": (0.0, 90.0),
     "respiratory_rate": (25.0, 30.0),
 }
+# A weight this many times the latest (1 kg = 2.2046 lb, give or take 5 % of
+# the body's own change between weighings) came in pounds (`_in_pounds`).
+POUNDS_RATIO = (2.2046 * 0.95, 2.2046 * 1.05)
 # A pulse oximeter's own pulse rate: a custom channel the core recognises, to
 # check the oximeter against the ECG's heart rate (LOINC 8889-8).
 PULSE_RATE = "pulse_rate"
@@ -335,7 +338,7 @@ class _Reading:
     __slots__ = (
         "subject", "patient", "device_id", "raw", "ts", "clean", "z", "scored", "near", "findings",
         "evidence", "artifacts", "bad", "far", "off", "wide", "steps", "judged", "stuck", "surprised",
-        "heavy", "routine", "doubted", "moving", "drifted",
+        "heavy", "routine", "doubted", "moving", "drifted", "unit",
     )  # fmt: skip
     subject: str  # the patient's pseudonym: keys the state, derives alert ids
     patient: str | None  # the reference alert consumers act on
@@ -365,6 +368,7 @@ class _Reading:
     doubted: bool  # this reading's SpO2 was dropped for the pulse rate's disagreement (`_quality`)
     moving: str | None  # a dense channel stepping on from a value already off that way (`_step`)
     drifted: bool  # a vital's normal drifted in a deterioration's direction (`_drift`)
+    unit: dict[str, str] | None  # channels whose value came in another unit -> that unit (`_in_pounds`)
 
     def __init__(
         self,
@@ -400,6 +404,7 @@ class _Reading:
         self.steps = None
         self.judged = 0
         self.stuck = None
+        self.unit = None
         self.surprised = None
         self.heavy = False
         self.routine = None
@@ -497,7 +502,7 @@ def process(
         _shift(state, r, config)
     if state.drifting:
         _drifting_together(state, r, config)
-    if state.quality or alerts or r.stuck:
+    if state.quality or alerts or r.stuck or r.unit:
         _signal_quality(state, r, config)
     if r.findings or alerts:
         _lifecycle(state, r, config, outcome)
@@ -523,6 +528,9 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
             continue
         bounds = _CHECKED.get(name)
         if bounds is not None:
+            if name == "weight" and value.__class__ in _NUMBERS and _in_pounds(state, value):
+                r.unit = {name: "lb"}  # the scale's unit, not the patient: `signal_quality` says so
+                continue  # neither kept nor counted as an artifact (the probe is not to blame)
             if value.__class__ in _NUMBERS and (
                 (not bounds[0] <= value <= bounds[1] and not _past_the_edge(state, r, name, value, bounds))
                 or (name == "temperature" and _cooled_too_fast(state, ts, value))
@@ -542,6 +550,18 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
         _implausible_together(state, r)
     _keep_latest(state, r, config)
     return len(artifacts)
+
+
+def _in_pounds(state: PatientState, value: float) -> bool:
+    """A weight `POUNDS_RATIO` times the patient's latest one (1 kg is
+    2.2046 lb): the scale sent pounds, as a scale set to them or a weight
+    typed in from one does. No body's weight more than doubles between two
+    weighings; without the check the value was scored as the patient's (an
+    `anomaly` 193 spreads out, and a level the drift detector could adopt)."""
+    latest = state.latest.get("weight")
+    if latest is None or latest[0].__class__ not in _NUMBERS or latest[0] <= 0:
+        return False
+    return POUNDS_RATIO[0] <= value / latest[0] <= POUNDS_RATIO[1]
 
 
 def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
@@ -1910,8 +1930,10 @@ def _signal_quality(state: PatientState, r: _Reading, config: Config) -> None:
     detection (`_quality`) while every other channel carries on. A channel
     sending "no signal" is not part of it: that is a notice, not an alarm.
     A custom channel stuck at one value (`_repeat`) raises it too, named in
-    `vitals` and, with the value it is stuck at, in `stuck`."""
-    if not state.quality and _SIGNAL_QUALITY not in state.alerts and not r.stuck:
+    `vitals` and, with the value it is stuck at, in `stuck`; so does a value
+    that came in another unit (`_in_pounds`), at once, named in `vitals` and,
+    with the unit it looks like, in `unit`."""
+    if not state.quality and _SIGNAL_QUALITY not in state.alerts and not r.stuck and not r.unit:
         return  # the common case: every channel clean
     share = config.artifact_share
     noisy = {
@@ -1920,14 +1942,17 @@ def _signal_quality(state: PatientState, r: _Reading, config: Config) -> None:
         if entry[0] >= share and not entry[1]
     }
     stuck = _stuck(state, r, config) if r.stuck or _SIGNAL_QUALITY in state.alerts else {}
-    if noisy or stuck or _SIGNAL_QUALITY in state.alerts:
+    unit = r.unit or {}
+    if noisy or stuck or unit or _SIGNAL_QUALITY in state.alerts:
         r.evidence[_SIGNAL_QUALITY] = evidence = {
             "artifact_share": max(noisy.values(), default=0.0),
-            "vitals": {**noisy, **{name: noisy.get(name, 0.0) for name in stuck}},
+            "vitals": {**noisy, **{name: noisy.get(name, 0.0) for name in (*stuck, *unit)}},
         }
         if stuck:
             evidence["stuck"] = stuck
-    if noisy or stuck:
+        if unit:
+            evidence["unit"] = unit
+    if noisy or stuck or unit:
         r.findings[_SIGNAL_QUALITY] = Finding(_SIGNAL_QUALITY, _LOW, r.evidence[_SIGNAL_QUALITY], urgent=True)
 
 

@@ -249,6 +249,11 @@ def test_signal_quality_in_words_names_a_stuck_sensor_and_a_resolution() -> None
         "40% of recent spo2 values are artifacts; glucose stuck at 109 (a flat line); kept out of detection"
     )
     assert describe(resolved).endswith("MRN-0042  no channel sending artifacts or stuck now")
+    pounds = {**base, "status": "open", "evidence": {"artifact_share": 0.0, "vitals": {"weight": 0.0}}}
+    pounds["evidence"]["unit"] = {"weight": "lb"}
+    assert describe(pounds).endswith(
+        "MRN-0042  weight sent in lb, not kg (the device's setting); kept out of detection"
+    )
     assert (
         detected_issue(stuck)["detail"] == "open: glucose stuck at 109 (a flat line); kept out of detection"
     )

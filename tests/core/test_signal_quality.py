@@ -443,3 +443,35 @@ def test_a_temperature_entered_late_is_not_taken_for_a_probe() -> None:
         run(state, i, T0 + i * MINUTE, normal(rng))
     assert run(state, 60, T0 + 90 * MINUTE, {**normal(rng), "temperature": 38.6}).artifacts == 0
     assert run(state, 61, T0 + 75 * MINUTE, {"temperature": 36.5}).artifacts == 0
+
+
+def test_a_scale_sending_pounds_is_a_signal_quality_alert_not_a_weight_gain() -> None:
+    """A home scale weighs in kg for three weeks, then is set to pounds for
+    three mornings (182 for 82.6 kg), then back. Each pound value is set
+    aside as the scale's, not the patient's: one `signal_quality` alert
+    opens at the first, naming the weight and the unit it looks like, and
+    resolves once kilograms come back; no anomaly, no trend, and the learned
+    weight stays the patient's. Before, the first pound value opened a
+    medium anomaly 193 spreads out."""
+    rng = random.Random(41)
+    state = patient_state.PatientState()
+    day, events, seq = 24 * 60 * MINUTE, [], 0
+    for d in range(30):
+        kg = 82.6 + rng.gauss(0, 0.3)
+        value = round(kg * 2.2046, 1) if 21 <= d < 24 else round(kg, 1)
+        for ts, vitals in (
+            (T0 + d * day, {"weight": value}),
+            (T0 + d * day + 60 * MINUTE, {"systolic_bp": round(130 + rng.gauss(0, 6)), "heart_rate": 70}),
+        ):
+            out = run(state, seq, ts, vitals).events
+            events += [(d, e) for e in out]
+            seq += 1
+    quality = [(d, e["status"], e["evidence"]) for d, e in events if e["kind"] == "signal_quality"]
+    opened = [(d, ev) for d, status, ev in quality if status == "open"]
+    assert len(opened) == 1 and opened[0][0] == 21
+    assert opened[0][1]["unit"] == {"weight": "lb"} and "weight" in opened[0][1]["vitals"]
+    assert [d for d, status, _ in quality if status == "resolved"] and all(
+        d >= 24 for d, s, _ in quality if s == "resolved"
+    )
+    assert [e for _, e in events if e["kind"] in ("anomaly", "trend") and e["status"] == "open"] == []
+    assert abs(state.baselines["weight"].mean - 82.6) < 1

@@ -561,7 +561,8 @@ def _in_pounds(state: PatientState, value: float) -> bool:
     latest = state.latest.get("weight")
     if latest is None or latest[0].__class__ not in _NUMBERS or latest[0] <= 0:
         return False
-    return POUNDS_RATIO[0] <= value / latest[0] <= POUNDS_RATIO[1]
+    ratio: float = value / latest[0]
+    return POUNDS_RATIO[0] <= ratio <= POUNDS_RATIO[1]
 
 
 def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:

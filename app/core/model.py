@@ -486,15 +486,8 @@ class Baseline:
         The drift detector and the recent level see the value clipped to a few
         standard deviations: one spike (a motion artifact) must not look like
         a lasting change, or be adopted as the new baseline. Until `warm`
-        (by default: `WARMUP` values learned) every value is learned, a
-        catalogue vital's winsorised at `learn_below` SDs (its spread so far,
-        the prior's included) around the mean of its values so far, the
-        first at `keep_out` SDs around the prior's mean: one probe's SpO2 of
-        53 among the first charted values no longer makes a spread of 12
-        that hides every fall for a day, and a patient far from the
-        population (a fever, a COPD patient's SpO2, 140 kg) is still theirs
-        within a few values. After warm-up, values are
-        learned with a memory (`MEMORY_MS` at `cadence_ms`) and winsorised
+        (by default: `WARMUP` values learned) every value is learned
+        (`_warm_up`); after, with a memory (`MEMORY_MS` at `cadence_ms`) and winsorised
         at `learn_below` standard deviations, the mean only from values
         within them, nothing from values at `keep_out` or beyond (an alarm
         is not a new normal: whether a lasting change is adopted is the
@@ -513,17 +506,7 @@ class Baseline:
         if warm is None:
             warm = self.var.n >= WARMUP
         if not warm:
-            var = self.var
-            if self.floor:  # a catalogue vital; a custom channel has no spread to go by yet
-                if var.n:
-                    centre, limit = var.mean, learn_below * sd
-                else:
-                    centre, limit = self.prior_mean, keep_out * sd
-                lo, hi = centre - limit, centre + limit
-                var.update(hi if x > hi else lo if x < lo else x)
-            else:
-                var.update(x)
-            self._refresh()
+            self._warm_up(x, sd, learn_below, keep_out)
         elif -keep_out < z < keep_out:
             self._learn(x, z, learn_below, sd, cadence_ms, cos_t, sin_t, ts_ms)
         if routine:
@@ -533,6 +516,28 @@ class Baseline:
         # read every 2 s adds a thirtieth of a minute's reading each time.
         w = cadence_ms / PH_PER_MS if 0.0 < cadence_ms < PH_PER_MS else 1.0
         return self.ph.update(z, PH_MIN_INSTANCES, PH_DELTA, PH_THRESHOLD, PH_ALPHA, w)
+
+    def _warm_up(self, x: float, sd: float, below: float, keep_out: float) -> None:
+        """One warm-up step (see `update`): every value is learned, a
+        catalogue vital's winsorised at `below` SDs (its spread so far, the
+        prior's included) around the mean of its values so far, the first at
+        `keep_out` SDs around the prior's mean: one probe's SpO2 of 53 among
+        the first charted values no longer makes a spread of 12 that hides
+        every fall for a day, and a patient far from the population (a
+        fever, a COPD patient's SpO2, 140 kg) is still theirs within a few
+        values. A custom channel has no spread to go by yet: its values are
+        learned as they are."""
+        var = self.var
+        if self.floor:
+            if var.n:
+                centre, limit = var.mean, below * sd
+            else:
+                centre, limit = self.prior_mean, keep_out * sd
+            lo, hi = centre - limit, centre + limit
+            var.update(hi if x > hi else lo if x < lo else x)
+        else:
+            var.update(x)
+        self._refresh()
 
     def _learn(
         self, x: float, z: float, below: float, sd: float, cadence: float, cos_t: float, sin_t: float, ts: int

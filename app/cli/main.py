@@ -8,6 +8,7 @@ import contextlib
 import errno
 import signal
 import sys
+import threading
 import time
 import traceback
 from importlib.metadata import PackageNotFoundError, version
@@ -30,7 +31,7 @@ from app.core.errors import (
     VigilError,
 )
 from app.infra import logs, preflight
-from app.infra.runtime import exit_after_parent, silence, stop_on_signals, write_line
+from app.infra.runtime import STOP_SIGNALS, exit_after_parent, silence, stop_on_signals, write_line
 from app.infra.settings import (
     ALERTS_TOPIC,
     DEAD_LETTER_TOPIC,
@@ -43,6 +44,8 @@ from app.infra.settings import (
 from app.infra.topics import ensure_topics
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from app.core.directory import Device
     from app.infra.registry import Registry
 
@@ -863,23 +866,55 @@ def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
             partitions=settings.partitions,
             cache=settings.cache,
         )
-    kafka.start()
-    say("kafka", f"Kafka running on {kafka.bootstrap}; Ctrl-C to stop")
-    if args.brokers >= 3:
-        say(
-            "kafka",
-            f"for Vigil on this cluster: VIGIL_KAFKA_BOOTSTRAP={kafka.bootstrap} VIGIL_REPLICATION_FACTOR=3",
-        )
-    stop_signals = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # so sigwait, not a handler, gets them
+    # Stop signals are caught before the broker starts (a caught signal's
+    # handler is reset in the broker's process, a blocked one would be
+    # inherited): one during the start stops it half-way, one after the
+    # "running" line below stops it at once. Blocking them only after that
+    # line once let a SIGTERM kill this process and orphan the broker.
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            raise _Stopping
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
     try:
-        signal.sigwait(stop_signals)
+        kafka.start()
+        say("kafka", f"Kafka running on {kafka.bootstrap}; Ctrl-C to stop")
+        if args.brokers >= 3:
+            variables = f"VIGIL_KAFKA_BOOTSTRAP={kafka.bootstrap} VIGIL_REPLICATION_FACTOR=3"
+            say("kafka", f"for Vigil on this cluster: {variables}")
+        while not stopping.wait(1.0):
+            pass
+    except _Stopping:
+        pass
+    except BaseException:  # a start that failed half-way leaves no broker behind
+        with _signals_ignored():
+            kafka.stop()
+        raise
+    with _signals_ignored():  # a second Ctrl-C does not cut the broker's stop short
         say("kafka", "stopping ...")
-    finally:
         started = time.monotonic()
         kafka.stop()
     say("kafka", f"stopped in {time.monotonic() - started:.1f} s")
     return Exit.OK
+
+
+class _Stopping(BaseException):
+    """A stop signal reached `vigil kafka` (a BaseException, as KeyboardInterrupt
+    is: no `except Exception` on the way takes it for a failed attempt)."""
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 COMMANDS = {

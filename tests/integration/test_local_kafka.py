@@ -97,3 +97,54 @@ def test_vigil_kafka_says_where_it_runs_and_when_it_has_stopped(tmp_path) -> Non
             proc.kill()
     rest = (proc.stderr.read() if proc.stderr else "").strip().splitlines()
     assert rest[0] == "vigil kafka: stopping ..." and rest[-1].startswith("vigil kafka: stopped in "), rest
+
+
+def test_vigil_kafka_stopped_while_starting_leaves_no_broker(tmp_path) -> None:
+    """A SIGTERM while the broker starts (the JVM launched, not yet serving)
+    stops `vigil kafka` with exit code 0 and takes the broker with it; the
+    signal was once the default one until the "running" line, and a later
+    race let a SIGTERM just after that line kill `vigil kafka` (CI)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+    from tests.integration.test_up import alive, processes, wait_gone
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")} | {
+        "VIGIL_HOME": str(tmp_path),
+        "VIGIL_LOCAL_KAFKA_PORT": "0",
+        "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT": "0",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "kafka"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        broker: list[int] = []
+        while not broker and time.monotonic() < deadline and proc.poll() is None:
+            children = [pid for pid, ppid in processes() if ppid == proc.pid]
+            broker = [pid for pid in children if "kafka.Kafka " in _cmdline(pid)]
+            time.sleep(0.02)
+        assert broker, "no broker process started"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        wait_gone(broker)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    printed = (proc.stderr.read() if proc.stderr else "").strip().splitlines()
+    assert "vigil kafka: stopping ..." in printed, printed
+    assert printed[-1].startswith("vigil kafka: stopped in "), printed
+    assert not alive(broker)
+
+
+def _cmdline(pid: int) -> str:
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -331,8 +331,15 @@ def _parse_number(name: str, value: Any, seq: int, field: str) -> Any:
         return value
     lo, hi = vital.possible
     if not lo <= value <= hi:
-        raise Refusal(Code.OUT_OF_RANGE, f"{name} is outside {lo:g}..{hi:g} {vital.unit}", seq, field)
+        hint = _FAHRENHEIT_HINT if name == "temperature" and _FAHRENHEIT[0] <= value <= _FAHRENHEIT[1] else ""
+        raise Refusal(Code.OUT_OF_RANGE, f"{name} is outside {lo:g}..{hi:g} {vital.unit}{hint}", seq, field)
     return value
+
+
+# A body temperature in Fahrenheit (30-45 C) past the possible Celsius range:
+# the firmware's unit, named in the refusal so that its author finds it.
+_FAHRENHEIT = (86.0, 113.0)
+_FAHRENHEIT_HINT = " (degrees Celsius: this looks like Fahrenheit)"
 
 
 # -- frames the gateway sends back -------------------------------------------

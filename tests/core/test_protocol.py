@@ -159,6 +159,20 @@ def test_ack_and_error_frames() -> None:
     }
 
 
+def test_a_temperature_in_fahrenheit_is_refused_with_the_unit_named() -> None:
+    """Firmware set to Fahrenheit sends 98.6: refused as out of range (the
+    reading is the firmware's to fix, not Vigil's to guess), and the message
+    says which unit is wanted and that this looks like Fahrenheit; a value
+    no unit explains gets the plain message."""
+    fahrenheit = parse_frame(frame(**reading(3, NOW, temperature=98.6, heart_rate=72)), NOW).refusals[0]
+    assert (fahrenheit.code.value, fahrenheit.message) == (
+        "out_of_range",
+        "temperature is outside 0..50 Cel (degrees Celsius: this looks like Fahrenheit)",
+    )
+    absurd = parse_frame(frame(**reading(4, NOW, temperature=500)), NOW).refusals[0]
+    assert absurd.message == "temperature is outside 0..50 Cel"
+
+
 def test_a_pressure_line_open_to_air_is_accepted_with_the_rest_of_its_reading() -> None:
     """A transducer not connected to the patient reads a few mmHg either side
     of 0 (VitalDB case 1: -9 to +8 for ten minutes). That is a working

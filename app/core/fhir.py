@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.errors import Code, Refusal
+from app.core.vitals import NUMERIC
 
 LOINC = "http://loinc.org"
 SEQ_SYSTEM = "urn:vigil:seq"
@@ -233,6 +234,15 @@ def signal_words(evidence: dict[str, Any]) -> str:
     return f"{evidence.get('vital')} signal {evidence.get('signal')} ({why} since {evidence.get('since')})"
 
 
+# `unit` evidence in words: the unit a value looks like, where "in <unit>" is not English.
+_UNIT_WORDS = {"fraction": "as a fraction of 1"}
+
+
+def _catalogue_unit(name: str) -> str:
+    vital = NUMERIC.get(name)
+    return vital.unit if vital is not None else "its unit"
+
+
 def quality_words(evidence: dict[str, Any]) -> str:
     """A `signal_quality` alert's evidence in words (also `vigil alerts`'
     line): the channels sending artifacts, with their share, those stuck at
@@ -243,7 +253,11 @@ def quality_words(evidence: dict[str, Any]) -> str:
     stuck = stuck if isinstance(stuck, dict) else {}
     unit = unit if isinstance(unit, dict) else {}
     parts = [f"{name} stuck at {value} (a flat line)" for name, value in stuck.items()]
-    parts += [f"{name} sent in {value}, not kg (the device's setting)" for name, value in unit.items()]
+    parts += [
+        f"{name} sent {_UNIT_WORDS.get(str(value), f'in {value}')}, not {_catalogue_unit(name)} "
+        "(the device's setting)"
+        for name, value in unit.items()
+    ]
     noisy = [name for name in vitals if name not in stuck and name not in unit]
     if noisy:
         share = evidence.get("artifact_share", 0)

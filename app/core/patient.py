@@ -109,6 +109,9 @@ _RED_LIVED_IN: dict[str, tuple[float, float]] = {
 # A weight this many times the latest (1 kg = 2.2046 lb, give or take 5 % of
 # the body's own change between weighings) came in pounds (`_in_pounds`).
 POUNDS_RATIO = (2.2046 * 0.95, 2.2046 * 1.05)
+# An SpO2 in this range came as a fraction of 1, not percent (`_other_unit`).
+SPO2_FRACTION = (0.5, 1.0)
+_UNITS_CONFUSED = frozenset({"weight", "spo2"})  # the vitals `_other_unit` knows
 # A pulse oximeter's own pulse rate: a custom channel the core recognises, to
 # check the oximeter against the ECG's heart rate (LOINC 8889-8).
 PULSE_RATE = "pulse_rate"
@@ -368,7 +371,7 @@ class _Reading:
     doubted: bool  # this reading's SpO2 was dropped for the pulse rate's disagreement (`_quality`)
     moving: str | None  # a dense channel stepping on from a value already off that way (`_step`)
     drifted: bool  # a vital's normal drifted in a deterioration's direction (`_drift`)
-    unit: dict[str, str] | None  # channels whose value came in another unit -> that unit (`_in_pounds`)
+    unit: dict[str, str] | None  # channels whose value came in another unit -> that unit (`_other_unit`)
 
     def __init__(
         self,
@@ -528,9 +531,11 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
             continue
         bounds = _CHECKED.get(name)
         if bounds is not None:
-            if name == "weight" and value.__class__ in _NUMBERS and _in_pounds(state, value):
-                r.unit = {name: "lb"}  # the scale's unit, not the patient: `signal_quality` says so
-                continue  # neither kept nor counted as an artifact (the probe is not to blame)
+            if name in _UNITS_CONFUSED and value.__class__ in _NUMBERS:
+                unit = _other_unit(state, name, value)
+                if unit is not None:  # the device's setting, not the patient: `signal_quality` says so
+                    r.unit = {**(r.unit or {}), name: unit}
+                    continue  # neither kept nor counted as an artifact (the probe is not to blame)
             if value.__class__ in _NUMBERS and (
                 (not bounds[0] <= value <= bounds[1] and not _past_the_edge(state, r, name, value, bounds))
                 or (name == "temperature" and _cooled_too_fast(state, ts, value))
@@ -550,6 +555,18 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
         _implausible_together(state, r)
     _keep_latest(state, r, config)
     return len(artifacts)
+
+
+def _other_unit(state: PatientState, name: str, value: float) -> str | None:
+    """The unit a value came in when it is plainly not the catalogue's: a
+    weight in pounds (`_in_pounds`), or an SpO2 as a fraction of 1 (0.5-1:
+    FHIR's and some APIs' ratio, where the catalogue's is percent; no
+    oximeter reads 1 %, and "no signal" is 0). None for the rest."""
+    if name == "weight":
+        return "lb" if _in_pounds(state, value) else None
+    if name == "spo2" and SPO2_FRACTION[0] <= value <= SPO2_FRACTION[1]:
+        return "fraction"
+    return None
 
 
 def _in_pounds(state: PatientState, value: float) -> bool:
@@ -1932,7 +1949,7 @@ def _signal_quality(state: PatientState, r: _Reading, config: Config) -> None:
     sending "no signal" is not part of it: that is a notice, not an alarm.
     A custom channel stuck at one value (`_repeat`) raises it too, named in
     `vitals` and, with the value it is stuck at, in `stuck`; so does a value
-    that came in another unit (`_in_pounds`), at once, named in `vitals` and,
+    that came in another unit (`_other_unit`), at once, named in `vitals` and,
     with the unit it looks like, in `unit`."""
     if not state.quality and _SIGNAL_QUALITY not in state.alerts and not r.stuck and not r.unit:
         return  # the common case: every channel clean

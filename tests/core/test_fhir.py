@@ -254,6 +254,11 @@ def test_signal_quality_in_words_names_a_stuck_sensor_and_a_resolution() -> None
     assert describe(pounds).endswith(
         "MRN-0042  weight sent in lb, not kg (the device's setting); kept out of detection"
     )
+    fraction = {**base, "status": "open", "evidence": {"artifact_share": 0.0, "vitals": {"spo2": 0.0}}}
+    fraction["evidence"]["unit"] = {"spo2": "fraction"}
+    assert describe(fraction).endswith(
+        "MRN-0042  spo2 sent as a fraction of 1, not % (the device's setting); kept out of detection"
+    )
     assert (
         detected_issue(stuck)["detail"] == "open: glucose stuck at 109 (a flat line); kept out of detection"
     )

@@ -475,3 +475,30 @@ def test_a_scale_sending_pounds_is_a_signal_quality_alert_not_a_weight_gain() ->
     )
     assert [e for _, e in events if e["kind"] in ("anomaly", "trend") and e["status"] == "open"] == []
     assert abs(state.baselines["weight"].mean - 82.6) < 1
+
+
+def test_an_spo2_sent_as_a_fraction_is_named_and_the_other_vitals_go_on() -> None:
+    """Firmware that sends SpO2 as a fraction of 1 (0.97, as FHIR's ratio or
+    some vendors' APIs do) instead of percent: the value is neither scored
+    nor learned nor counted as the probe's artifact; one `signal_quality`
+    alert names spo2 and the unit it looks like, and the heart rate and
+    breathing of the same readings are still watched (a tachycardia an hour
+    later opens its alert). Before, each value was an artifact ("100% of
+    recent spo2 values are artifacts"), the device's setting unnamed."""
+    rng = random.Random(5)
+    state = patient_state.PatientState()
+    events, seq = [], 0
+    for minute in range(26 * 60):
+        heart = 72 + rng.gauss(0, 2) if minute < 25 * 60 else 135
+        percent = round(97 + rng.gauss(0, 0.5))
+        spo2: float = percent if minute < 24 * 60 else round(percent / 100, 2)
+        vitals = {"heart_rate": round(heart), "spo2": spo2, "respiratory_rate": 16}
+        events += [(minute, e) for e in run(state, seq, T0 + minute * MINUTE, vitals).events]
+        seq += 1
+    quality = [(m, e) for m, e in events if e["kind"] == "signal_quality" and e["status"] == "open"]
+    assert len(quality) == 1 and quality[0][0] == 24 * 60, quality
+    assert quality[0][1]["evidence"]["unit"] == {"spo2": "fraction"}
+    assert quality[0][1]["evidence"]["artifact_share"] == 0.0
+    assert [m for m, e in events if e["kind"] != "signal_quality" and m < 25 * 60] == []
+    assert [e["kind"] for m, e in events if m >= 25 * 60 and e["status"] == "open"]
+    assert abs(state.baselines["spo2"].mean - 97) < 1

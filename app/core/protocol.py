@@ -331,15 +331,20 @@ def _parse_number(name: str, value: Any, seq: int, field: str) -> Any:
         return value
     lo, hi = vital.possible
     if not lo <= value <= hi:
-        hint = _FAHRENHEIT_HINT if name == "temperature" and _FAHRENHEIT[0] <= value <= _FAHRENHEIT[1] else ""
+        hint = _temperature_unit(value) if name == "temperature" else ""
         raise Refusal(Code.OUT_OF_RANGE, f"{name} is outside {lo:g}..{hi:g} {vital.unit}{hint}", seq, field)
     return value
 
 
-# A body temperature in Fahrenheit (30-45 C) past the possible Celsius range:
-# the firmware's unit, named in the refusal so that its author finds it.
-_FAHRENHEIT = (86.0, 113.0)
-_FAHRENHEIT_HINT = " (degrees Celsius: this looks like Fahrenheit)"
+def _temperature_unit(value: float) -> str:
+    """A body temperature (30-45 C) in Fahrenheit or kelvin is past the
+    possible Celsius range: the firmware's unit, named in the refusal so
+    that its author finds it."""
+    if 86.0 <= value <= 113.0:
+        return " (degrees Celsius: this looks like Fahrenheit)"
+    if 303.0 <= value <= 318.0:
+        return " (degrees Celsius: this looks like kelvin)"
+    return ""
 
 
 # -- frames the gateway sends back -------------------------------------------

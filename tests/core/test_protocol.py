@@ -159,8 +159,8 @@ def test_ack_and_error_frames() -> None:
     }
 
 
-def test_a_temperature_in_fahrenheit_is_refused_with_the_unit_named() -> None:
-    """Firmware set to Fahrenheit sends 98.6: refused as out of range (the
+def test_a_temperature_in_fahrenheit_or_kelvin_is_refused_with_the_unit_named() -> None:
+    """Firmware set to Fahrenheit sends 98.6 (or kelvin, 310.1): refused as out of range (the
     reading is the firmware's to fix, not Vigil's to guess), and the message
     says which unit is wanted and that this looks like Fahrenheit; a value
     no unit explains gets the plain message."""
@@ -169,6 +169,8 @@ def test_a_temperature_in_fahrenheit_is_refused_with_the_unit_named() -> None:
         "out_of_range",
         "temperature is outside 0..50 Cel (degrees Celsius: this looks like Fahrenheit)",
     )
+    kelvin = parse_frame(frame(**reading(4, NOW, temperature=310.1)), NOW).refusals[0]
+    assert kelvin.message == "temperature is outside 0..50 Cel (degrees Celsius: this looks like kelvin)"
     absurd = parse_frame(frame(**reading(4, NOW, temperature=500)), NOW).refusals[0]
     assert absurd.message == "temperature is outside 0..50 Cel"
 

@@ -28,6 +28,12 @@ from app.infra.settings import ALERTS_TOPIC, Settings
 PHYSIOLOGY = ("news2", "anomaly", "trend")
 _BOLD_RED, _BOLD_YELLOW, _BOLD, _RESET = "\x1b[1;31m", "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
 
+# Why a drift was not adopted (`held` in its evidence; events before it had none).
+_HELD = {
+    "unsafe_level": "NEWS2 scores that level",
+    "arousal": "heart and breathing rate up together: an arousal",
+    "shift_unreported": "a level shift not yet reported",
+}
 _STATUS = {
     "open": "OPEN",
     "escalated": "ESCALATE",
@@ -66,7 +72,8 @@ def describe(event: dict[str, Any]) -> str:
     if event.get("kind") == "no_signal":
         return f"{head}  {signal_words(ev)}"
     if event.get("kind") == "baseline_drift":
-        verb = "adopted" if ev.get("adopted") else "not adopted (unsafe level)"
+        why = _HELD.get(str(ev.get("held")))
+        verb = "adopted" if ev.get("adopted") else f"not adopted ({why})" if why else "not adopted"
         return f"{head}  {ev.get('vital')} {ev.get('from')} -> {ev.get('to')}, {verb}"
     return head
 

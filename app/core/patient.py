@@ -1251,11 +1251,15 @@ def _drift(
     unreported = shift is not None and not shift[2] and (shift[0] > 0) == (level > old_mean)
     ph = baseline.ph  # before adopt or reject restarts it: which way did the detector see the values move?
     seen = 1 if ph.sum_increase - ph.min_increase >= ph.max_decrease - ph.sum_decrease else -1
-    adopted = (
-        not unreported
-        and (safe_level is None or safe_level(level) == 0)
-        and not _aroused(state, r, name, config)
-    )
+    if unreported:
+        held: str | None = "shift_unreported"
+    elif safe_level is not None and safe_level(level) != 0:
+        held = "unsafe_level"
+    elif _aroused(state, r, name, config):
+        held = "arousal"
+    else:
+        held = None
+    adopted = held is None
     if adopted:
         baseline.adopt(cadence, level)
         state.shifts.pop(name, None)  # the new level is the reference: a reported shift ends
@@ -1274,7 +1278,7 @@ def _drift(
         elif seen != towards:
             state.drifting.pop(name, None)
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
-    outcome.events.append(_drift_event(r, name, old_mean, level, adopted))
+    outcome.events.append(_drift_event(r, name, old_mean, level, held))
 
 
 def _aroused(state: PatientState, r: _Reading, name: str, config: Config) -> bool:
@@ -1286,7 +1290,18 @@ def _aroused(state: PatientState, r: _Reading, name: str, config: Config) -> boo
     return _up(state, r, "heart_rate") >= together and _up(state, r, "respiratory_rate") >= together
 
 
-def _drift_event(r: _Reading, vital: str, old_mean: float, new_level: float, adopted: bool) -> dict[str, Any]:
+def _drift_event(
+    r: _Reading, vital: str, old_mean: float, new_level: float, held: str | None
+) -> dict[str, Any]:
+    """A `baseline_drift` notice; `held`: why the level was not adopted (None: it was)."""
+    evidence: dict[str, Any] = {
+        "vital": vital,
+        "from": round(old_mean, 2),
+        "to": round(float(new_level), 2),  # a float, as sent or not: the same from the compiled core
+        "adopted": held is None,
+    }
+    if held is not None:
+        evidence["held"] = held
     return event(
         subject=r.subject,
         patient=r.patient,
@@ -1297,12 +1312,7 @@ def _drift_event(r: _Reading, vital: str, old_mean: float, new_level: float, ado
         opened_ms=r.ts,
         event_ms=r.ts,
         reading_id=r.raw["id"],
-        evidence={
-            "vital": vital,
-            "from": round(old_mean, 2),
-            "to": round(float(new_level), 2),  # a float, as sent or not: the same from the compiled core
-            "adopted": adopted,
-        },
+        evidence=evidence,
         episode_id=alert_id(r.subject, f"baseline_drift/{vital}", r.ts),
     )
 

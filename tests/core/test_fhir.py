@@ -263,3 +263,24 @@ def test_signal_quality_in_words_names_a_stuck_sensor_and_a_resolution() -> None
         detected_issue(stuck)["detail"] == "open: glucose stuck at 109 (a flat line); kept out of detection"
     )
     assert detected_issue(resolved)["detail"] == "resolved: no channel sending artifacts or stuck now"
+
+
+def test_a_drift_not_adopted_says_why() -> None:
+    """`vigil alerts` said "not adopted (unsafe level)" for every drift held
+    back, also a heart rate of 86 held for an arousal (a real MIMIC-II
+    stay): now the evidence's `held` is in words; an event from before it
+    says only "not adopted"."""
+    base = {"alert_id": "a", "kind": "baseline_drift", "severity": "low", "patient": "MRN-0042"}
+    drift = {"vital": "heart_rate", "from": 76.81, "to": 86.53, "adopted": False}
+    lines = [
+        describe({**base, "status": "notice", "evidence": {**drift, **held}})
+        for held in ({"held": "arousal"}, {"held": "unsafe_level"}, {"held": "shift_unreported"}, {})
+    ]
+    assert [line.split("86.53, ")[1] for line in lines] == [
+        "not adopted (heart and breathing rate up together: an arousal)",
+        "not adopted (NEWS2 scores that level)",
+        "not adopted (a level shift not yet reported)",
+        "not adopted",
+    ]
+    adopted = describe({**base, "status": "notice", "evidence": {**drift, "adopted": True}})
+    assert adopted.endswith("MRN-0042  heart_rate 76.81 -> 86.53, adopted")

@@ -313,6 +313,8 @@ def test_an_arousal_does_not_become_the_patients_normal() -> None:
         events += run(state, i, vitals())
     adopted = [e for e in events if e["kind"] == "baseline_drift" and e["evidence"]["adopted"]]
     assert adopted == [] and opened(events) == []
+    held = {e["evidence"]["vital"]: e["evidence"]["held"] for e in events if e["kind"] == "baseline_drift"}
+    assert held.get("heart_rate") in (None, "arousal") and "arousal" in held.values(), held
 
 
 def cuffed(

@@ -331,19 +331,22 @@ def _parse_number(name: str, value: Any, seq: int, field: str) -> Any:
         return value
     lo, hi = vital.possible
     if not lo <= value <= hi:
-        hint = _temperature_unit(value) if name == "temperature" else ""
+        hint = _unit_hint(name, value)
         raise Refusal(Code.OUT_OF_RANGE, f"{name} is outside {lo:g}..{hi:g} {vital.unit}{hint}", seq, field)
     return value
 
 
-def _temperature_unit(value: float) -> str:
-    """A body temperature (30-45 C) in Fahrenheit or kelvin is past the
-    possible Celsius range: the firmware's unit, named in the refusal so
-    that its author finds it."""
-    if 86.0 <= value <= 113.0:
-        return " (degrees Celsius: this looks like Fahrenheit)"
-    if 303.0 <= value <= 318.0:
-        return " (degrees Celsius: this looks like kelvin)"
+def _unit_hint(name: str, value: float) -> str:
+    """A body temperature (30-45 C) in Fahrenheit or kelvin, or a weight in
+    grams, is past the possible range in the catalogue's unit: the
+    firmware's unit, named in the refusal so that its author finds it."""
+    if name == "temperature":
+        if 86.0 <= value <= 113.0:
+            return " (degrees Celsius: this looks like Fahrenheit)"
+        if 303.0 <= value <= 318.0:
+            return " (degrees Celsius: this looks like kelvin)"
+    elif name == "weight" and 700.0 < value <= 400_000.0:
+        return " (kilograms: this looks like grams)"
     return ""
 
 

@@ -159,8 +159,9 @@ def test_ack_and_error_frames() -> None:
     }
 
 
-def test_a_temperature_in_fahrenheit_or_kelvin_is_refused_with_the_unit_named() -> None:
-    """Firmware set to Fahrenheit sends 98.6 (or kelvin, 310.1): refused as out of range (the
+def test_a_temperature_in_fahrenheit_or_a_weight_in_grams_is_refused_with_the_unit_named() -> None:
+    """Firmware set to Fahrenheit sends 98.6 (or kelvin, 310.1; a weight in
+    grams, 82600): refused as out of range (the
     reading is the firmware's to fix, not Vigil's to guess), and the message
     says which unit is wanted and that this looks like Fahrenheit; a value
     no unit explains gets the plain message."""
@@ -171,6 +172,8 @@ def test_a_temperature_in_fahrenheit_or_kelvin_is_refused_with_the_unit_named() 
     )
     kelvin = parse_frame(frame(**reading(4, NOW, temperature=310.1)), NOW).refusals[0]
     assert kelvin.message == "temperature is outside 0..50 Cel (degrees Celsius: this looks like kelvin)"
+    grams = parse_frame(frame(**reading(4, NOW, weight=82600)), NOW).refusals[0]
+    assert grams.message == "weight is outside 0..700 kg (kilograms: this looks like grams)"
     absurd = parse_frame(frame(**reading(4, NOW, temperature=500)), NOW).refusals[0]
     assert absurd.message == "temperature is outside 0..50 Cel"
 

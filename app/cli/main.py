@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from app.core.directory import Device
+    from app.infra.kafka_local import LocalCluster, LocalKafka
     from app.infra.registry import Registry
 
 SETTINGS_EPILOG = """\
@@ -849,7 +850,7 @@ def _evaluate_public(args: argparse.Namespace) -> int:
 
 def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
     from app.cli.up import local_kafka
-    from app.infra.kafka_local import LocalCluster, LocalKafka, ensure_jars
+    from app.infra.kafka_local import LocalCluster, ensure_jars
 
     if args.action == "fetch":
         print(ensure_jars(cache=settings.cache))
@@ -866,11 +867,18 @@ def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
             partitions=settings.partitions,
             cache=settings.cache,
         )
-    # Stop signals are caught before the broker starts (a caught signal's
-    # handler is reset in the broker's process, a blocked one would be
-    # inherited): one during the start stops it half-way, one after the
-    # "running" line below stops it at once. Blocking them only after that
-    # line once let a SIGTERM kill this process and orphan the broker.
+    _serve(kafka, args.brokers)
+    return Exit.OK
+
+
+def _serve(kafka: LocalKafka | LocalCluster, brokers: int) -> None:
+    """Start the broker(s), say where, and stop them at the first stop signal.
+
+    Stop signals are caught before the broker starts (a caught signal's
+    handler is reset in the broker's process, a blocked one would be
+    inherited): one during the start stops it half-way, one after the
+    "running" line stops it at once. Blocking them only after that line once
+    let a SIGTERM kill `vigil kafka` and orphan the broker."""
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -883,7 +891,7 @@ def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
     try:
         kafka.start()
         say("kafka", f"Kafka running on {kafka.bootstrap}; Ctrl-C to stop")
-        if args.brokers >= 3:
+        if brokers >= 3:
             variables = f"VIGIL_KAFKA_BOOTSTRAP={kafka.bootstrap} VIGIL_REPLICATION_FACTOR=3"
             say("kafka", f"for Vigil on this cluster: {variables}")
         while not stopping.wait(1.0):
@@ -899,7 +907,6 @@ def cmd_kafka(args: argparse.Namespace, settings: Settings) -> int:
         started = time.monotonic()
         kafka.stop()
     say("kafka", f"stopped in {time.monotonic() - started:.1f} s")
-    return Exit.OK
 
 
 class _Stopping(BaseException):

@@ -55,6 +55,11 @@ SEVERITIES = tuple(Severity)
 RENOTIFY_READINGS = 4  # reminders at most every this many readings at the patient's cadence
 SETTLE_CADENCES = 2  # a severity follows its condition down after this many cadences lower (`_settle`)
 RESOLVE_CADENCES = 1  # a condition gone for this many cadences resolves, when longer than `resolve_after_ms`
+# An alert that opens within this many resolution waits of its kind's last
+# resolution is a flap: its own wait to resolve doubles for each flap in a
+# row, up to 2 ** FLAP_DOUBLINGS times (`_flaps`).
+REOPEN_WAITS = 4
+FLAP_DOUBLINGS = 2
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 # The severity of a NEWS2 alert by the score's clinical risk band (`news2.Score.band`; docs/alerts.md).
 NEWS2_SEVERITY = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "low_medium": Severity.LOW}
@@ -121,6 +126,7 @@ def transition(
     muted: frozenset[Kind] = frozenset(),
     cadence_ms: float = 0,
     renotify_max_ms: int = 0,
+    flaps: dict[Kind, list[int]] | None = None,
 ) -> list[Change]:
     """Advance the lifecycle of each kind given what holds now.
 
@@ -162,10 +168,13 @@ def transition(
       resolution, not repeatedly). Resolving at the first reading without
       the condition, as before, opened a third of the alerts on public
       intensive-care charts within two hours of the same kind's resolution
-      (a value charted on a NEWS2 band's edge, in and out of it).
+      (a value charted on a NEWS2 band's edge, in and out of it). An alert
+      that opens soon after its kind last resolved waits longer (`_flaps`).
 
     Kinds in `muted` open no new alert unless the finding is urgent; alerts
-    already open carry on. `open_alerts` is updated in place.
+    already open carry on. `open_alerts` is updated in place, and so is
+    `flaps` (kind -> [event time its last alert resolved, flaps in a row]),
+    when given.
     """
     changes: list[Change] = []
     settle_ms = max(resolve_after_ms, int(SETTLE_CADENCES * cadence_ms))
@@ -192,12 +201,37 @@ def transition(
                 kind, current, finding, ts_ms, confirm_ms, settle_ms, renotify_ms, renotify_max_ms
             )
         elif current is not None:
-            change = _cleared(open_alerts, kind, current, ts_ms, resolve_after_ms)
+            wait = resolve_after_ms << flaps[kind][1] if flaps and kind in flaps else resolve_after_ms
+            change = _cleared(open_alerts, kind, current, ts_ms, wait)
         else:
+            if flaps and kind in flaps and ts_ms - flaps[kind][0] > REOPEN_WAITS * resolve_after_ms:
+                del flaps[kind]  # quiet long enough: the next opening is no flap
             change = None
+        if flaps is not None and change is not None and change.status in (Status.OPEN, Status.RESOLVED):
+            _flaps(flaps, kind, change.status, ts_ms, REOPEN_WAITS * resolve_after_ms)
         if change is not None:
             changes.append(change)
     return changes
+
+
+def _flaps(flaps: dict[Kind, list[int]], kind: Kind, status: Status, ts_ms: int, window_ms: int) -> None:
+    """Keep count of an alert kind's flaps: openings within `window_ms` of
+    its last resolution, in a row. The alert open now waits 2 ** flaps times
+    as long to resolve (at most 2 ** `FLAP_DOUBLINGS`). A patient who sits
+    on a NEWS2 band's edge for hours (a score of 5 to 7, then 3 for a quarter
+    of an hour, then 5 again: MIMIC-II numerics, docs/evaluation.md) has one
+    alert that stays open, escalating when it rises, instead of a new
+    opening every half hour: a third of the NEWS2 openings on those
+    recordings came within 30 minutes of the last resolution. Nothing is
+    lost by the wait: the alert is still open, and what is new escalates.
+    An opening after a quiet `window_ms` starts the count again."""
+    last = flaps.get(kind)
+    if status == Status.RESOLVED:
+        flaps[kind] = [ts_ms, last[1] if last else 0]
+    elif last is not None and ts_ms - last[0] <= window_ms:
+        last[1] = min(last[1] + 1, FLAP_DOUBLINGS)
+    else:
+        flaps.pop(kind, None)
 
 
 def _opened(kind: Kind, current: OpenAlert, finding: Finding, ts_ms: int) -> Change:

@@ -2019,6 +2019,7 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
         renotify_ms=config.renotify_ms,
         renotify_max_ms=config.renotify_max_ms,
         cadence_ms=_patient_cadence(state, r.ts),
+        flaps=state.flaps,
     )
     for change in changes:
         outcome.events.append(

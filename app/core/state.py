@@ -55,7 +55,9 @@ Version 6, one JSON object:
                      negated while in use)], then 24 unsigned 16-bit counts of values, one per hour
                      (`app.core.model.SHAPE_FIELDS`)},
      "f" (only when not empty): {custom channel that has had far values: how far out (|z|) they
-                     have lately gone (`app.core.model.Baseline.far_z`)}}
+                     have lately gone (`app.core.model.Baseline.far_z`)},
+     "k" (only when not empty): {alert kind resolved lately: [event time its last alert resolved
+                     (ms), how many times in a row it opened again soon after] (`app.core.alerts._flaps`)}}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -65,7 +67,9 @@ the rest and leaves it out, so it needed no new version; so did "m"
 worker that predates it leaves it out, and the profile starts learning
 afresh. "r" came within version 6 the same way (`app.core.model.RUNS_SLOTS`):
 read as no daily routine known when absent, and "h" (`app.core.model.Baseline.shape`):
-read as no shape of the day learned yet, and "f": read as no far values seen yet. "s" is new in
+read as no shape of the day learned yet, and "f": read as no far values seen yet, and "k":
+read as no alert resolved lately (a worker that predates it ignores it: an alert
+open after a flap then resolves after the usual wait). "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -169,6 +173,9 @@ class PatientState:
     #             `motion` (ms), 1 if a notice said so]; only `MOVED` channels in such a run
     #             (`app.core.patient._motion`)
     moving: dict[str, list[int]] = field(default_factory=dict)
+    # kind -> [event time its last alert resolved (ms), its flaps in a row]; only kinds
+    #         resolved lately or open after a flap (`app.core.alerts._flaps`)
+    flaps: dict[Kind, list[int]] = field(default_factory=dict)
 
 
 def encode(state: PatientState) -> bytes:
@@ -234,6 +241,7 @@ def decode(data: bytes) -> PatientState:
             shifts=_shifts(obj.get("s", {})) if obj["v"] >= 5 else {},
             drifting=_drifting(obj.get("d", {})),
             moving=_moving(obj.get("m", {})),
+            flaps={Kind(kind): [int(entry[0]), int(entry[1])] for kind, entry in obj.get("k", {}).items()},
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
@@ -271,6 +279,8 @@ def _encode(state: PatientState) -> bytes:
         obj["d"] = state.drifting
     if state.moving:  # as rare: a device stuck with its motion flag on
         obj["m"] = state.moving
+    if state.flaps:  # kinds resolved lately
+        obj["k"] = {kind.value: entry for kind, entry in state.flaps.items()}
     weekly = {name: _pack_weekly(b.weekly) for name, b in state.baselines.items() if b.weekly is not None}
     if weekly:  # channels learned for a day or more
         obj["w"] = weekly

@@ -235,3 +235,52 @@ def test_read_every_second_an_urgent_finding_still_holds_for_the_confirmation_de
     assert step_at(second, 10 * S, None, S) == []
     assert second == {}  # a 10 s burst: gone before confirmation
     assert [step_at(second, t * S, finding(urgent=True), S) for t in range(20, 36)][-1] == [Status.OPEN]
+
+
+def test_an_alert_that_keeps_coming_back_soon_after_it_resolved_waits_longer_to_resolve() -> None:
+    """A condition back within `REOPEN_WAITS` resolution waits of its last
+    resolution is a flap: the alert it opens waits twice as long to resolve,
+    four times after a second flap in a row (a patient on a NEWS2 band's
+    edge for hours has one alert open, not one an hour); after a quiet
+    spell the wait is the usual one again."""
+    alerts: dict[Kind, OpenAlert] = {}
+    flaps: dict[Kind, list[int]] = {}
+    minute = 60 * S
+
+    def at(minutes: int, holds: bool) -> list[Status]:
+        held = {Kind.ANOMALY: Finding(Kind.ANOMALY, Severity.MEDIUM, {}, urgent=True)} if holds else {}
+        changes = transition(
+            alerts, KINDS, held, minutes * minute, resolve_after_ms=10 * minute,
+            confirm_ms=15 * S, renotify_ms=0, flaps=flaps,
+        )  # fmt: skip
+        return [c.status for c in changes]
+
+    def resolves_after(start: int) -> int:
+        """Minutes the condition must be gone from `start` for the alert to resolve."""
+        for m in range(start, start + 200):
+            if at(m, False) == [Status.RESOLVED]:
+                return m - start
+        raise AssertionError("never resolved")
+
+    assert at(0, True) == [Status.OPEN]
+    assert resolves_after(1) == 10  # the first alert: the usual wait
+    assert at(30, True) == [Status.OPEN]  # back 19 minutes later: a flap
+    assert resolves_after(31) == 20
+    assert at(60, True) == [Status.OPEN]  # and again
+    assert resolves_after(61) == 40
+    assert at(130, True) == [Status.OPEN]  # again: at most four times the wait
+    assert resolves_after(131) == 40
+    assert at(300, True) == [Status.OPEN]  # after 129 quiet minutes: no flap
+    assert resolves_after(301) == 10
+    assert at(400, True) == [Status.OPEN]  # 89 quiet minutes: the record of the last is gone
+    assert Kind.ANOMALY not in flaps
+
+
+def test_without_a_record_of_flaps_an_alert_resolves_after_the_usual_wait() -> None:
+    """Callers that keep no `flaps` (the evaluation's baselines) get the
+    lifecycle as before: every alert waits `resolve_after_ms`."""
+    alerts: dict[Kind, OpenAlert] = {}
+    for start in (0, 20, 40):
+        assert step(alerts, start * 60 * S, finding(urgent=True)) == [(Status.OPEN, Severity.MEDIUM)]
+        assert step(alerts, (start + 1) * 60 * S, None) == []
+        assert step(alerts, (start + 11) * 60 * S, None) == [(Status.RESOLVED, Severity.MEDIUM)]

@@ -115,6 +115,21 @@ def test_a_level_shift_in_progress_round_trips_and_none_costs_no_bytes() -> None
     assert decode(encode(state)).shifts == state.shifts
 
 
+def test_alert_kinds_resolved_lately_round_trip_and_none_costs_no_bytes() -> None:
+    """Which kinds resolved lately and how often they came back soon after
+    (`app.core.alerts._flaps`) survive a restart; a state written before
+    they were kept reads as none resolved lately."""
+    state = PatientState()
+    assert "k" not in orjson.loads(encode(state))
+    state.flaps[Kind.NEWS2] = [1_764_435_600_000, 2]
+    copy = decode(encode(state))
+    assert copy.flaps == {Kind.NEWS2: [1_764_435_600_000, 2]}
+    assert copy.flaps.keys() == {Kind.NEWS2} and isinstance(next(iter(copy.flaps)), Kind)
+    older = orjson.loads(encode(state))
+    del older["k"]
+    assert decode(orjson.dumps(older)).flaps == {}
+
+
 EMPTY = {"v": STATE_VERSION, "n": 0, "t": 0, "b": {}, "l": {}, "a": {}, "q": {}}
 ZEROS = base64.b64encode(bytes(8 * 15)).decode()
 CUSTOM = base64.b64encode(bytes(8 * 22)).decode()  # a custom channel's baseline, its generic block

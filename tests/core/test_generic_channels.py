@@ -183,6 +183,29 @@ def test_a_channel_that_rests_at_zero_every_night_is_never_flagged() -> None:
     assert p.onsets("signal_quality") == []
 
 
+def test_a_channel_that_sent_one_value_only_raises_one_alert_when_it_changes_then_learns_afresh() -> None:
+    """A central venous line never connected reads 0, reading after reading,
+    for two days (MIMIC-II numerics); then it is connected and reads 13-19.
+    The change is news: one `anomaly` at its first other value. The values
+    after it are the channel's new normal, learned afresh: the alert resolves
+    within the usual wait, and nothing is reminded. Before, they were scored
+    against a spread of nothing (z = 10-65) and the alert stayed open for
+    five hours, reminded and escalated."""
+    rng = random.Random(13)
+    p = Patient()
+    n = int(2 * DAY / STEP)
+    for i in range(n):
+        p.read(T0 + i * STEP, {"cvp": 0})
+    for i in range(n, n + 36):  # six hours connected
+        p.read(T0 + i * STEP, {"cvp": round(16 + rng.gauss(0, 1.5), 1)})
+    cvp = [e for e in p.events if e["kind"] == "anomaly"]
+    assert [e["status"] for e in cvp] == ["open", "resolved"], [(e["status"], e["_seq"] - n) for e in cvp]
+    assert cvp[0]["_seq"] == n and "cvp" in cvp[0]["evidence"]["z"]
+    assert cvp[1]["_seq"] <= n + 2  # resolved after the usual wait (10 minutes): two readings later
+    assert p.state.baselines["cvp"].n < 40  # learning afresh since the change
+    assert abs(p.state.baselines["cvp"].mean - 16) < 2
+
+
 def test_a_ring_oximeters_motion_index_at_zero_through_a_night_is_no_stuck_sensor() -> None:
     """A real ring oximeter's night (every 4 s): its motion index moves while
     the wearer settles, then sits at 0 for hours of sleep, with a turn now

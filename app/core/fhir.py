@@ -9,7 +9,7 @@ any other:
   no sequence number of its own; the gateway acknowledges by it);
 - `ts`: `effectiveDateTime` (or `effectiveInstant`);
 - the vital: the LOINC code in `code.coding` (table below; the blood-pressure
-  panel 85354-9 carries systolic and diastolic as components);
+  panel 85354-9 carries systolic, diastolic and mean as components);
 - the value: `valueQuantity`, converted from its UCUM unit to Vigil's
   canonical one (°F to °C, lb and g to kg, kPa to mmHg);
 - `subject.reference` `Patient/<id>`, when present, must be the device's own
@@ -29,6 +29,7 @@ from app.core.vitals import NUMERIC
 LOINC = "http://loinc.org"
 SEQ_SYSTEM = "urn:vigil:seq"
 BP_PANEL = "85354-9"
+_PANEL_PARTS = ("8480-6", "8462-4", "8478-0")  # its components: systolic, diastolic, mean
 SEQ_DIGITS = 16  # 2^53-1, the largest seq, has 16 digits
 
 VITAL_BY_LOINC = {
@@ -40,6 +41,7 @@ VITAL_BY_LOINC = {
     "29463-7": "weight",
     "8480-6": "systolic_bp",
     "8462-4": "diastolic_bp",
+    "8478-0": "mean_bp",
 }
 
 _PER_MIN = {"/min": 1.0, "{beats}/min": 1.0, "{breaths}/min": 1.0, "{Beats}/min": 1.0}
@@ -53,6 +55,7 @@ UNITS: dict[str, dict[str, tuple[float, float]]] = {
     "weight": {"kg": (1.0, 0.0), "g": (0.001, 0.0), "[lb_av]": (0.45359237, 0.0)},
     "systolic_bp": {u: (f, 0.0) for u, f in _MMHG.items()},
     "diastolic_bp": {u: (f, 0.0) for u, f in _MMHG.items()},
+    "mean_bp": {u: (f, 0.0) for u, f in _MMHG.items()},
 }
 
 
@@ -140,9 +143,12 @@ def _vitals(obs: dict[str, Any], seq: int) -> dict[str, Any]:
         vitals = {}
         for component in components:
             sub = _loinc(component.get("code")) if isinstance(component, dict) else None
-            if sub not in ("8480-6", "8462-4"):
+            if sub not in _PANEL_PARTS:
                 raise Refusal(
-                    Code.UNKNOWN_TYPE, "blood pressure component must be 8480-6 or 8462-4", seq, "component"
+                    Code.UNKNOWN_TYPE,
+                    "blood pressure component must be 8480-6, 8462-4 or 8478-0",
+                    seq,
+                    "component",
                 )
             name = VITAL_BY_LOINC[sub]
             vitals[name] = _quantity(component.get("valueQuantity"), name, seq)
@@ -182,6 +188,7 @@ LOINC_BY_VITAL = {
     "weight": "29463-7",
     "systolic_bp": "8480-6",
     "diastolic_bp": "8462-4",
+    "mean_bp": "8478-0",
 }
 _SEVERITY = {"low": "low", "medium": "moderate", "high": "high"}
 # DetectedIssue.status takes the Observation status codes.

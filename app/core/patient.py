@@ -88,7 +88,7 @@ NO_SIGNAL = 0  # what a monitor sends for a channel without signal (a sensor not
 # connected, or being zeroed) reads the atmosphere, within a few mmHg of 0 (VitalDB
 # case 1: -9 to +8 for ten minutes): a pressure up to this is "no signal" too (`_silent`).
 OPEN_LINE_MMHG = 10
-_PRESSURES = frozenset(("systolic_bp", "diastolic_bp"))
+_PRESSURES = frozenset(("systolic_bp", "diastolic_bp", "mean_bp"))
 # A pressure reading "no signal" is a cuff inflating only for about as long as a measurement takes:
 # a line that stays without signal (never connected) is not measuring (`_pressure_measured`).
 CUFF_MEASURE_MS = 2 * 60 * 1000
@@ -168,14 +168,15 @@ _BASELINE_DRIFT, _NO_SIGNAL = Kind.BASELINE_DRIFT, Kind.NO_SIGNAL
 _LOW, _MEDIUM, _HIGH = Severity.LOW, Severity.MEDIUM, Severity.HIGH
 # What an arousal (waking, moving, coughing, pain) raises for a few minutes:
 # sympathetic activation speeds the heart and breathing and raises pressure.
-_AROUSAL = frozenset({"heart_rate", "respiratory_rate", "systolic_bp", "diastolic_bp"})
+_AROUSAL = frozenset({"heart_rate", "respiratory_rate", "systolic_bp", "diastolic_bp", "mean_bp"})
 # Vitals measured independently of one another (the ones NEWS2 scores; the
 # diastolic pressure comes from the same cuff reading as the systolic): two
 # of them far from normal at once corroborate each other (`_together`).
 _TOGETHER = frozenset({"heart_rate", "spo2", "respiratory_rate", "systolic_bp", "temperature"})
 # The values from which NEWS2 scores a vital on the side an arousal pushes it
 # (`_transient_rise`): pulse over 90, breathing 21 or more, systolic 220 or more.
-_ONE_ARM = frozenset({"spo2", PULSE_RATE, "systolic_bp", "diastolic_bp"})  # the cuff's and the oximeter's
+# The channels of one arm: the cuff's and the oximeter's (`_pressure_measured`).
+_ONE_ARM = frozenset({"spo2", PULSE_RATE, "systolic_bp", "diastolic_bp", "mean_bp"})
 # The direction in which a drift of a vital's normal is a deterioration's, as
 # sepsis moves them (SIRS criteria, qSOFA): the heart and breathing rate and
 # the temperature up, the systolic pressure and SpO2 down (`_drifting_together`).
@@ -219,6 +220,7 @@ _WORSENS: dict[str, int] = {
     "weight": 1,
     "systolic_bp": 1,
     "diastolic_bp": 1,
+    "mean_bp": 1,
     "heart_rate": 1,
     "respiratory_rate": 1,
     "temperature": 1,
@@ -228,7 +230,7 @@ _WORSENS: dict[str, int] = {
 # diastolic pressure at once, sharing its errors): for the level-shift watch's
 # fusion (`_shift_together`) they are one source of evidence, as for
 # `_TOGETHER`, keyed by the first.
-_SAME_MEASUREMENT = {"diastolic_bp": "systolic_bp"}
+_SAME_MEASUREMENT = {"diastolic_bp": "systolic_bp", "mean_bp": "systolic_bp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,7 +553,7 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
                 state.latest[name] = [value, ts, 0]
             continue
         clean[name] = value
-    if PULSE_RATE in clean or "diastolic_bp" in clean:
+    if PULSE_RATE in clean or "diastolic_bp" in clean or "mean_bp" in clean:
         _implausible_together(state, r)
     _keep_latest(state, r, config)
     return len(artifacts)
@@ -710,7 +712,12 @@ def _implausible_together(state: PatientState, r: _Reading) -> None:
       not count in its own artifact share (`r.doubted`): the evidence is
       against the pulse rate;
     - a systolic pressure not above the diastolic one (a cuff or transducer
-      error): both are dropped."""
+      error): both are dropped;
+    - a mean pressure outside the systolic and diastolic ones it comes with,
+      or beside a systolic and diastolic that read "no signal" (the line
+      flushed or zeroed: on MIMIC-II numerics the mean read the flush bag's
+      224-338 mmHg, or 0, while they read 0): the mean alone is dropped,
+      and counts with the line's "no signal" run (`_quality`)."""
     clean, artifacts = r.clean, r.artifacts
     hr, pr = clean.get("heart_rate"), clean.get(PULSE_RATE)
     if isinstance(hr, (int, float)) and isinstance(pr, (int, float)):
@@ -724,6 +731,23 @@ def _implausible_together(state: PatientState, r: _Reading) -> None:
     if isinstance(sbp, (int, float)) and isinstance(dbp, (int, float)) and sbp <= dbp:
         artifacts["systolic_bp"] = clean.pop("systolic_bp")
         artifacts["diastolic_bp"] = clean.pop("diastolic_bp")
+        sbp = dbp = None
+    mbp = clean.get("mean_bp")
+    if isinstance(mbp, (int, float)):
+        if isinstance(sbp, (int, float)) and isinstance(dbp, (int, float)):
+            if not dbp <= mbp <= sbp:
+                artifacts["mean_bp"] = clean.pop("mean_bp")
+        elif _line_silent(r.raw["vitals"]):
+            artifacts["mean_bp"] = clean.pop("mean_bp")
+
+
+def _line_silent(vitals: dict[str, Any]) -> bool:
+    """Do the systolic and diastolic pressures of this reading both read
+    "no signal" (`_silent`: a line flushed, zeroed or not connected)?"""
+    sbp, dbp = vitals.get("systolic_bp"), vitals.get("diastolic_bp")
+    if not isinstance(sbp, (int, float)) or not isinstance(dbp, (int, float)):
+        return False
+    return _silent("systolic_bp", sbp) and _silent("diastolic_bp", dbp)
 
 
 def _keep_custom(state: PatientState, name: str) -> None:
@@ -824,7 +848,9 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
         entry = quality.get(name)
         if entry is None:
             entry = quality[name] = [0.0, 0, 0]
-        if value.__class__ is not bool and _silent(name, value):
+        if value.__class__ is not bool and (
+            _silent(name, value) or (name == "mean_bp" and _line_silent(vitals))
+        ):
             # A run of "no signal" (a probe off, a sensor unplugged) counts
             # once in the artifact share: it is one event, whose length says
             # nothing about the signal once it is back; a probe flapping

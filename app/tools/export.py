@@ -45,7 +45,9 @@ READING_COLUMNS = [
     "on_oxygen",
     "spo2_scale",
     "artifacts",
+    "mean_bp",  # added after the others: a reader of the columns by position reads them as before
 ]
+_VITAL_COLUMNS = [c for c in READING_COLUMNS[4:] if c != "artifacts"]
 ALERT_COLUMNS = ["event_time", "alert_id", "kind", "status", "severity", "opened_at", "device_id", "evidence"]
 
 
@@ -85,7 +87,7 @@ def readings_rows(records: list[Any], subject: str, start: int, end: int) -> lis
                 "reading_id": reading["id"],
                 "seq": reading.get("seq"),
             }
-            row.update({k: vitals.get(k) for k in READING_COLUMNS[4:-1]})
+            row.update({k: vitals.get(k) for k in _VITAL_COLUMNS})
             custom = {k: v for k, v in vitals.items() if k not in READING_COLUMNS}
             row.update(custom)
             bad = [

@@ -77,6 +77,21 @@ def test_blood_pressure_panel_in_kpa() -> None:
     assert reading.vitals == {"systolic_bp": 120.01, "diastolic_bp": 80}
 
 
+def test_a_blood_pressure_panel_with_its_mean_gives_mean_bp() -> None:
+    """LOINC 8478-0 (mean blood pressure), a component of the panel as
+    monitors export it, is the catalogue's `mean_bp`."""
+    panel = obs("85354-9", seq=4)
+    panel["component"] = [
+        {
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "valueQuantity": {"value": v, "code": "mm[Hg]"},
+        }
+        for code, v in (("8480-6", 150), ("8462-4", 70), ("8478-0", 97))
+    ]
+    (reading,) = parse_frame(json.dumps(panel), NOW).readings
+    assert reading.vitals == {"systolic_bp": 150, "diastolic_bp": 70, "mean_bp": 97}
+
+
 def test_bundle_is_a_batch_and_a_bad_entry_is_refused_alone() -> None:
     bundle = {
         "resourceType": "Bundle",

@@ -221,6 +221,56 @@ def test_systolic_not_above_diastolic_marks_the_pressure_reading_bad() -> None:
     assert state.latest["systolic_bp"][0] != 85
 
 
+def _with_mean(rng: random.Random) -> dict[str, object]:
+    vitals = normal(rng)
+    vitals["mean_bp"] = round((vitals["systolic_bp"] + 2 * vitals["diastolic_bp"]) / 3)  # type: ignore[operator]
+    return vitals
+
+
+def test_a_mean_pressure_outside_the_systolic_and_diastolic_is_the_lines_artifact() -> None:
+    """A mean arterial pressure lies between the systolic and diastolic it
+    comes with; one outside them is the transducer's. The mean alone is
+    dropped: the systolic and diastolic are kept."""
+    rng = random.Random(8)
+    state = patient_state.PatientState()
+    for i in range(60):
+        run(state, i, T0 + i * MINUTE, _with_mean(rng))
+    out = run(
+        state, 60, T0 + 60 * MINUTE, {**normal(rng), "systolic_bp": 124, "diastolic_bp": 75, "mean_bp": 140}
+    )
+    assert out.artifacts == 1
+    assert state.latest["systolic_bp"][0] == 124 and state.latest["mean_bp"][0] != 140
+
+
+def test_a_line_flushed_with_its_mean_on_the_flush_bag_raises_nothing() -> None:
+    """MIMIC-II numerics, a line flushed or zeroed: systolic and diastolic
+    read 0 for four minutes while the mean reads the flush bag's 296, 338,
+    325, 212 (or 0 with them, another time), every few hours. With the mean
+    sent as a custom channel, each flush opened an `anomaly` (14 of 60 on six
+    stays). As `mean_bp` it counts with the line's "no signal" run: no
+    anomaly, no signal-quality alert; and the mean is learned as usual
+    between flushes (a fall of the mean alone still opens an anomaly)."""
+    rng = random.Random(21)
+    state = patient_state.PatientState()
+    events = []
+    flushes = {300: (296, 338, 325, 212), 420: (0, 0, 0, 0), 540: (224, 224, 150, 111)}
+    i = 0
+    for i in range(720):  # twelve hours
+        vitals = _with_mean(rng)
+        for start, means in flushes.items():
+            if start <= i < start + len(means):
+                vitals.update(systolic_bp=0, diastolic_bp=0, mean_bp=means[i - start])
+        events += run(state, i, T0 + i * MINUTE, vitals).events
+    assert [e for e in events if e["status"] in ("open", "escalated")] == [], kinds(events)
+    assert abs(state.baselines["mean_bp"].mean - 91) < 4
+    fall = []
+    for i in range(720, 740):  # the pressure falls to 100/52, its mean to 66: learned, so scored
+        vitals = {**_with_mean(rng), "systolic_bp": 100, "diastolic_bp": 52, "mean_bp": 66}
+        fall += run(state, i, T0 + i * MINUTE, vitals).events
+    opened = [e for e in fall if e["kind"] == "anomaly" and e["status"] == "open"]
+    assert opened and "mean_bp" in opened[0]["evidence"]["z"]
+
+
 def test_a_reading_with_more_new_custom_channels_than_kept_is_scored() -> None:
     """One reading naming 60 new channels (a hostile or broken device): the
     patient keeps the most recent `MAX_CUSTOM_CHANNELS`, and the reading is

@@ -40,3 +40,17 @@ def test_a_reading_stored_twice_is_one_row_and_a_reused_seq_with_other_content_i
     records = [SimpleNamespace(key=MINE.encode(), value=v) for v in (original, original, reused)]
     rows = readings_rows(records, MINE, T0, T0 + 10)
     assert [(r["seq"], r["heart_rate"]) for r in rows] == [(5, 65), (5, 99)]
+
+
+def test_the_mean_pressure_has_its_column_and_the_artifacts_column_still_names_the_artifacts() -> None:
+    """`mean_bp` joined the catalogue after the other columns: it has its own
+    column (last, so that a reader by position reads the others as before),
+    and `artifacts` still lists the reading's artifacts, the mean's included."""
+    from app.tools.export import READING_COLUMNS
+
+    vitals = {"systolic_bp": 120, "diastolic_bp": 70, "mean_bp": 300, "spo2": 0, "cvp": 8}
+    record = encode_readings("dev-1", MINE, T0, [Reading(1, T0 + 1, vitals)])
+    (row,) = readings_rows([SimpleNamespace(key=MINE.encode(), value=record)], MINE, T0, T0 + 10)
+    assert READING_COLUMNS[-1] == "mean_bp" and READING_COLUMNS[-2] == "artifacts"
+    assert (row["mean_bp"], row["systolic_bp"], row["cvp"]) == (300, 120, 8)
+    assert row["artifacts"] == "mean_bp spo2"

@@ -173,8 +173,6 @@ _AROUSAL = frozenset({"heart_rate", "respiratory_rate", "systolic_bp", "diastoli
 # diastolic pressure comes from the same cuff reading as the systolic): two
 # of them far from normal at once corroborate each other (`_together`).
 _TOGETHER = frozenset({"heart_rate", "spo2", "respiratory_rate", "systolic_bp", "temperature"})
-# The values from which NEWS2 scores a vital on the side an arousal pushes it
-# (`_transient_rise`): pulse over 90, breathing 21 or more, systolic 220 or more.
 # The channels of one arm: the cuff's and the oximeter's (`_pressure_measured`).
 _ONE_ARM = frozenset({"spo2", PULSE_RATE, "systolic_bp", "diastolic_bp", "mean_bp"})
 # The direction in which a drift of a vital's normal is a deterioration's, as
@@ -192,6 +190,8 @@ _DETERIORATES: dict[str, int] = {
 # daily rhythm's leftovers), which is no deterioration's.
 DRIFT_TOGETHER_SD = 0.5
 _STILL = ("respiratory_rate", "spo2", "systolic_bp")  # what moves with a heart rate rising for a reason
+# The values from which NEWS2 scores a vital on the side an arousal pushes it
+# (`_transient_rise`): pulse over 90, breathing 21 or more, systolic 220 or more.
 _RISE = {"heart_rate": 91, "respiratory_rate": 21, "systolic_bp": 220}
 # ... and from which (NEWS2 2 or more) a rise still counts while a trigger it made awaits
 # confirmation (`_keep_rise_pending`).

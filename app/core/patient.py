@@ -1114,15 +1114,8 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
         z_scores[name] = z
         if len(entry) > 3 and entry[3] > 0 and entry[1] == ts:
             continue  # a re-take in a sitting: scored, not learned (`_keep_latest`)
-        if generic and warm and x and baseline.var.m2 == 0.0 and baseline.var.mean == 0.0:
-            # A custom channel that has sent only 0 since it began (a central
-            # venous line never connected, for two days: no signal, as a 0 is
-            # for a vital) has no spread: its first other value is scored (the
-            # change is news), then it learns afresh from that value, as a new
-            # channel; before, the values after it scored z = 10-65 against a
-            # spread of nothing for five hours. Once only: the new baseline
-            # starts at that value (a square wave of 20 and 80 keeps learning).
-            baselines[name] = Baseline.prior(name, x)
+        if generic and warm and x and _silent_until_now(baseline):
+            baselines[name] = Baseline.prior(name, x)  # scored above; learns afresh from here
             continue
         danger = DANGER.get(name)
         if danger is not None:
@@ -1133,6 +1126,17 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
             _watch_shift(state, r, name, z, x - mean, config)
         if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, c, si, ts, routine):
             _drift(state, r, name, baseline, x, mean, cadence, outcome, config)
+
+
+def _silent_until_now(baseline: Baseline) -> bool:
+    """Has this custom channel sent only 0 since it began (a central venous
+    line never connected, for two days: no signal, as a 0 is for a vital)?
+    Then it has no spread: `_model` scores its first other value (the change
+    is news) and lets it learn afresh from that value, as a new channel.
+    Before, the values after it scored z = 10-65 against a spread of nothing
+    for five hours. Once only: the new baseline starts at that value (a
+    square wave of 20 and 80 keeps learning)."""
+    return baseline.var.m2 == 0.0 and baseline.var.mean == 0.0
 
 
 def _expected(baseline: Baseline, ts: int, cos_t: float, sin_t: float, day: int) -> float:

@@ -862,14 +862,14 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
                 entry[2] = 1
                 outcome.events.append(_no_signal_event(r, name, entry[1], "lost"))
         else:
-            entry[0] = round(entry[0] + ARTIFACT_ALPHA * (1.0 - entry[0]), STORED_DIGITS)
             _end_no_signal(r, name, entry, outcome)
+            entry[0] = round(entry[0] + ARTIFACT_ALPHA * (1.0 - entry[0]), STORED_DIGITS)
     moving = vitals.get(MOTION) is True
     for name, entry in list(quality.items()):
         if name in artifacts or name not in vitals or (moving and name in MOVED):
             continue  # no value of this channel to judge (one the device moved for says nothing)
-        entry[0] = round(entry[0] - ARTIFACT_ALPHA * entry[0], STORED_DIGITS)  # as the state keeps it
         _end_no_signal(r, name, entry, outcome)
+        entry[0] = round(entry[0] - ARTIFACT_ALPHA * entry[0], STORED_DIGITS)  # as the state keeps it
         if entry[0] < QUALITY_FORGET:
             del quality[name]
     share = config.artifact_share
@@ -1029,8 +1029,16 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
 
 
 def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:
+    """A value other than "no signal" ends the channel's run, if one is in
+    progress. A run long enough for its notice (`no_signal_ms`: a probe
+    taken off, then put back on) also clears the artifact share: the probe
+    now read is a new placement, which its predecessor's artifacts say
+    nothing of (a loose probe taken off and replaced reopened
+    `signal_quality` on a good signal). The value that ended it counts next,
+    for the new placement."""
     if entry[2]:
         outcome.events.append(_no_signal_event(r, name, entry[1], "restored"))
+        entry[0] = 0.0
     entry[1] = entry[2] = 0
 
 

@@ -552,3 +552,45 @@ def test_an_spo2_sent_as_a_fraction_is_named_and_the_other_vitals_go_on() -> Non
     assert [m for m, e in events if e["kind"] != "signal_quality" and m < 25 * 60] == []
     assert [e["kind"] for m, e in events if m >= 25 * 60 and e["status"] == "open"]
     assert abs(state.baselines["spo2"].mean - 97) < 1
+
+
+def test_a_loose_probe_taken_off_then_put_back_is_one_signal_quality_alert() -> None:
+    """A loose probe (every other value an artifact) opens one
+    `signal_quality` alert; the nurse takes it off (the monitor sends 0 for
+    an hour: a `no_signal` notice) and puts it back on, reading well. The
+    replaced probe is a new placement: its predecessor's artifacts say
+    nothing of it. Before, the old share (0.59) came back with the first
+    good value and reopened the alert on a good signal."""
+    rng = random.Random(1)
+    state = patient_state.PatientState()
+    events = []
+    for i in range(320):
+        vitals = normal(rng)
+        if 120 <= i < 135:
+            vitals["spo2"] = (97, 35, 96, 40, 97, 20)[i % 6]
+        elif 135 <= i < 200:
+            vitals["spo2"] = 0
+        for e in run(state, i, T0 + i * MINUTE, vitals).events:
+            events.append({**e, "_minute": i})
+    opened = [e["_minute"] for e in events if (e["kind"], e["status"]) == ("signal_quality", "open")]
+    assert len(opened) == 1 and 120 <= opened[0] < 135
+    assert [e["evidence"]["signal"] for e in events if e["kind"] == "no_signal"] == ["lost", "restored"]
+    assert "spo2" not in state.quality  # the placement reading well is forgotten as noisy
+
+
+def test_a_probe_put_back_that_is_still_loose_reopens_signal_quality() -> None:
+    """The other side: a probe put back on as loose as before is judged
+    afresh, and raises `signal_quality` again within minutes."""
+    rng = random.Random(2)
+    state = patient_state.PatientState()
+    events = []
+    for i in range(260):
+        vitals = normal(rng)
+        if 120 <= i < 135 or 200 <= i < 215:
+            vitals["spo2"] = (97, 35, 96, 40, 97, 20)[i % 6]
+        elif 135 <= i < 200:
+            vitals["spo2"] = 0
+        for e in run(state, i, T0 + i * MINUTE, vitals).events:
+            events.append({**e, "_minute": i})
+    opened = [e["_minute"] for e in events if (e["kind"], e["status"]) == ("signal_quality", "open")]
+    assert len(opened) == 2 and 200 <= opened[1] < 210

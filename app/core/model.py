@@ -758,13 +758,19 @@ class Baseline:
 
     def _profile_begun(self, ts_ms: int) -> bool:
         """Note when the profile began learning; put it in use a day later
-        (and return True then)."""
+        (and return True then). A custom channel's run of repeats under way
+        then is part of the day it learned (a wearer's night of 0 steps as
+        that day ends): it counts as a usual run, not as a sensor stuck at
+        the channel's first look (`repeated`)."""
         p = self.profile
         began = p[4]
         if began == 0.0:
             p[4] = float(ts_ms) or 1.0
         elif 0.0 < began <= ts_ms - PROFILE_AFTER_MS:
             p[4] = -began
+            g = self.generic
+            if g is not None and g[4] > g[5]:
+                g[5] = g[4]
             return True
         return False
 

@@ -183,6 +183,44 @@ def test_a_channel_that_rests_at_zero_every_night_is_never_flagged() -> None:
     assert p.onsets("signal_quality") == []
 
 
+def test_a_wearers_night_under_way_as_the_channels_first_day_ends_is_no_stuck_sensor() -> None:
+    """A wearable's steps, put on at midnight: 0 until the wearer's first
+    steps at 07:00 (an all-zero start: the channel learns from there), then
+    0 every night from 22:00; on the second morning they sleep in until
+    09:00. The channel's first day ends at 07:00 that morning, in the middle
+    of the night's run of zeros, the longest run it has seen: that run is
+    part of the day it learned, not a sensor stuck at its first look. Until
+    2026-12-04 it opened a `signal_quality` alert ("stuck" at 0) that
+    morning."""
+    rng = random.Random(11)
+    p = Patient()
+    midnight = T0 - T0 % DAY
+    for i in range(int(4 * DAY / STEP)):
+        t = midnight + i * STEP
+        hour, day = (t % DAY) / HOUR, (t - midnight) // DAY
+        awake = (9 if day == 1 else 7) <= hour < 22
+        p.read(t, {"steps": round(400 + rng.gauss(0, 80)) if awake else 0})
+    assert p.onsets("signal_quality") == []
+
+
+def test_a_steps_channel_stuck_after_its_first_day_is_still_flagged() -> None:
+    """The other side: the same wearer's steps stuck at one count from the
+    third morning for a day (a band that stopped counting) is a stuck sensor,
+    once the run is twice the channel's usual longest (a night's 9 hours)."""
+    rng = random.Random(12)
+    p = Patient()
+    midnight = T0 - T0 % DAY
+    stuck_from = midnight + 2 * DAY + 10 * HOUR
+    for i in range(int(4 * DAY / STEP)):
+        t = midnight + i * STEP
+        hour, day = (t % DAY) / HOUR, (t - midnight) // DAY
+        awake = (9 if day == 1 else 7) <= hour < 22
+        value = round(400 + rng.gauss(0, 80)) if awake else 0
+        p.read(t, {"steps": 388 if stuck_from <= t < stuck_from + DAY else value})
+    flagged = p.onsets("signal_quality")
+    assert len(flagged) == 1 and flagged[0]["evidence"]["stuck"] == {"steps": 388}
+
+
 def test_a_channel_that_sent_one_value_only_raises_one_alert_when_it_changes_then_learns_afresh() -> None:
     """A central venous line never connected reads 0, reading after reading,
     for two days (MIMIC-II numerics); then it is connected and reads 13-19.

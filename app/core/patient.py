@@ -149,6 +149,7 @@ _SLOW_BREATHING: float = DANGER["respiratory_rate"][0] or 0.0
 _NEAR_APNOEA = 5  # ... down to this: a count under it is near-apnoea, the patient's whatever the SpO2
 FRESH_CADENCES = 1.5  # a NEWS2 parameter is fresh this many of its cadences (or news2_max_age_ms) ...
 FRESH_CAP_MS = 24 * 60 * 60 * 1000  # ... and never older than a day
+_SAID = frozenset({"on_oxygen", SPO2_SCALE})  # what a reading says of the patient, not a measurement
 # An open high NEWS2 alert stays high while the score is this or more (one
 # point below the band's 7): a score sitting on the band's edge is one
 # emergency trigger, not a new one each time it steps back up.
@@ -2049,8 +2050,16 @@ def _stuck(state: PatientState, r: _Reading, config: Config) -> dict[str, Any]:
 def _patient_cadence(state: PatientState, ts: int) -> float:
     """How often this patient is read: the shortest cadence among the
     channels still arriving (their latest value at most three cadences old).
-    The lifecycle's resolution and reminders follow it."""
-    cadences = [entry[2] for entry in state.latest.values() if entry[2] and ts - entry[1] <= 3 * entry[2]]
+    The lifecycle's resolution and reminders follow it. The oxygen status
+    and the SpO2 scale are not read but said: a source that repeats them
+    with each vital charted apart (a round as five readings a minute apart)
+    gave them a cadence of 8-12 minutes: hourly vitals' alerts resolved after
+    10 minutes instead of a round, and reopened at the next value out."""
+    cadences = [
+        entry[2]
+        for name, entry in state.latest.items()
+        if entry[2] and ts - entry[1] <= 3 * entry[2] and name not in _SAID
+    ]
     return min(cadences, default=0)
 
 

@@ -226,3 +226,59 @@ def test_a_stable_charted_patient_is_not_told_more_by_the_three_vital_rule() -> 
         for hour in range(72):
             p.round(hour)
         assert [e for e in p.events if e["kind"] in ("anomaly", "trend")] == [], seed
+
+
+class OneAtATime:
+    """A post-operative patient on oxygen, charted hourly, each round entered
+    a vital at a time a minute apart, the oxygen status sent with each (as a
+    chart export with a row per observation gives it)."""
+
+    ORDER = ("heart_rate", "diastolic_bp", "systolic_bp", "respiratory_rate", "temperature")
+
+    def __init__(self, seed: int) -> None:
+        self.state = patient_state.PatientState()
+        self.rng = random.Random(seed)
+        self.seq = 0
+        self.events: list[dict[str, object]] = []
+
+    def round(self, hour: int, **changes: float) -> None:
+        rng = self.rng
+        vitals: dict[str, float] = {
+            "heart_rate": round(84 + rng.gauss(0, 3)),
+            "diastolic_bp": round(66 + rng.gauss(0, 3)),
+            "systolic_bp": round(122 + rng.gauss(0, 4)),
+            "respiratory_rate": 16,
+            "temperature": round(37.0 + rng.gauss(0, 0.1), 1),
+        }
+        vitals.update(changes)
+        for i, name in enumerate(self.ORDER):
+            ts = T0 + hour * HOUR + i * MINUTE
+            reading = {
+                "id": reading_id("chart", self.seq),
+                "seq": self.seq,
+                "ts": ts,
+                "vitals": {name: vitals[name], "on_oxygen": True},
+            }
+            self.seq += 1
+            for e in core.process(self.state, "p-icu-2", "chart", reading).events:
+                if e["kind"] == "news2":
+                    self.events.append({**e, "_minute": (ts - T0) // MINUTE})
+
+    def told(self) -> list[tuple[object, int]]:
+        return [(e["status"], e["_minute"]) for e in self.events if e["status"] in ("open", "resolved")]
+
+
+def test_a_breathing_rate_out_of_one_round_of_several_charted_a_vital_at_a_time_is_one_alert() -> None:
+    """A breathing rate of 26 (3) in two rounds, 16 in the next, 26 again in
+    the two after: one alert, as for rounds sent whole (a value that dips for
+    one charted round is the same condition). Before, the oxygen status
+    repeated with each vital (five readings a minute apart an hour) made the
+    patient look read every 8 minutes: the alert resolved at the next
+    round's first value, 10 minutes' wait long past, and a second opened
+    three minutes later on the breathing rate."""
+    chart = OneAtATime(4)
+    for hour in range(30):
+        chart.round(hour)
+    for hour, rate in ((30, 26), (31, 26), (32, 16), (33, 26), (34, 26)):
+        chart.round(hour, respiratory_rate=rate)
+    assert chart.told() == [("open", 30 * 60 + 3)]

@@ -102,6 +102,10 @@ class Finding:
     # Parts of the condition at their worst now, one bit each (NEWS2: the
     # parameters scoring 3): one not at its worst when last told escalates.
     marks: int = 0
+    # Made only of values that came before this reading (NEWS2 at a reading of
+    # another device): it holds, but it confirms nothing, so a condition seen
+    # in one value is not confirmed by readings that say nothing of it.
+    stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +195,7 @@ def transition(
             if dense and finding.urgent:
                 finding = replace(finding, urgent=False)
             current = open_alerts[kind] = OpenAlert(
-                ts_ms, finding.severity, confirmed=confirm_ms <= 0 or finding.urgent
+                ts_ms, finding.severity, confirmed=(confirm_ms <= 0 or finding.urgent) and not finding.stale
             )
             change = _opened(kind, current, finding, ts_ms) if current.confirmed else None
         elif finding is not None and current is not None:
@@ -259,6 +263,8 @@ def _still_holds(
     current.clear_since_ms = None
     if not current.confirmed:
         current.severity = max(current.severity, finding.severity, key=rank)
+        if finding.stale:
+            return None  # nothing new of it in this reading: it neither lapses nor confirms
         if ts_ms - current.opened_ms >= max(confirm_ms, finding.hold_ms) or finding.urgent:
             return _opened(kind, current, finding, ts_ms)
         return None

@@ -1412,8 +1412,16 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         if sub and _deviates(state, name, current[name], config, sub, current)
     ]
     if deviating or band == "high":
+        # A trigger none of whose scoring values came in this reading (a reading of
+        # another of the patient's devices) holds, but confirms nothing (`Finding.stale`).
+        clean = r.clean
+        stale = not any(sub and name in clean for name, sub in score.subscores.items())
+        if stale and SPO2_SCALE in r.raw["vitals"]:
+            stale = False  # the scale came: the SpO2 is scored anew
         if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
-            r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms)
+            r.findings[_NEWS2] = Finding(
+                _NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms, stale=stale
+            )
             return
         urgent = (band in ("medium", "high") and len(deviating) >= 2) or _sparse(
             state, deviating or list(score.subscores)
@@ -1422,7 +1430,9 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         for name, sub in score.subscores.items():
             if sub == 3:
                 marks |= _NEWS2_BIT[name]
-        r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, urgent, marks=marks)
+        r.findings[_NEWS2] = Finding(
+            _NEWS2, severity, evidence, urgent and not stale, marks=marks, stale=stale
+        )
     else:
         _keep_rise_pending(state, r, score.subscores, current, config)
 
@@ -1612,6 +1622,19 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         anomalous = _together(state, r, config) or anomalous
     if not anomalous and _ANOMALY not in state.alerts:
         return
+    if not anomalous and not state.alerts[_ANOMALY].confirmed:
+        far = _far_elsewhere(state, r, config)
+        if far:  # awaiting confirmation, and this reading says nothing of it (`Finding.stale`)
+            top = max(abs(z) for z in far.values())
+            r.evidence[_ANOMALY] = evidence = {
+                "score": round(top, 2),
+                "vitals": {k: state.latest[k][0] for k in far},
+                "z": {k: round(z, 2) for k, z in far.items()},
+                "baseline": {k: round(state.baselines[k].mean, 2) for k in far},
+            }
+            severity = _MEDIUM if top >= config.z_medium else _LOW
+            r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, stale=True)
+            return
     worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)
     r.evidence[_ANOMALY] = evidence = {
         "score": round(abs(z_scores[worst]), 2) if worst else 0.0,
@@ -1638,6 +1661,37 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         if _said_by_news2(state, r, _ANOMALY, anomalous, urgent, config):
             return
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent)
+
+
+def _far_elsewhere(state: PatientState, r: _Reading, config: Config) -> dict[str, float]:
+    """The channels not in this reading whose latest value, at most one
+    cadence old, was `z_alert` SDs or more from the patient's normal (scored
+    at its own time; a value that far out was not learned). A patient read by
+    several devices (an ECG monitor, an oximeter, a cuff, each its own
+    reading) has each vital in every few readings: an anomaly awaiting
+    confirmation holds at the others' readings instead of lapsing there, and
+    is confirmed by its own vital's next value, as when one monitor sends
+    them all."""
+    found: dict[str, float] = {}
+    clean, bad, ts, z_alert = r.clean, r.bad, r.ts, config.z_alert
+    for name, entry in state.latest.items():
+        if name in clean or (bad and name in bad):
+            continue
+        baseline = state.baselines.get(name)
+        value, at, cadence = entry[0], entry[1], entry[2]
+        if baseline is None or value.__class__ not in _NUMBERS or not 0 < ts - at <= cadence:
+            continue
+        if not baseline.warm(cadence):
+            continue
+        if cadence >= PROFILE_MAX_CADENCE_MS:
+            c = si = 0.0
+        else:
+            angle = (at % DAY_MS) * _RADIANS_PER_MS
+            c, si = math.cos(angle), math.sin(angle)
+        z = (value - _expected(baseline, at, c, si, weekday(at))) / baseline.sd
+        if z >= z_alert or z <= -z_alert:
+            found[name] = z
+    return found
 
 
 def _together(state: PatientState, r: _Reading, config: Config) -> dict[str, float]:
@@ -1772,6 +1826,14 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
     heading = _heading(state, r.near, config) if r.near and not _alarming(state) else {}
     if not heading and _TREND not in state.alerts:
         return
+    if not heading and not state.alerts[_TREND].confirmed:
+        near = _near_elsewhere(state, r, config)
+        heading = _heading(state, near, config) if near and not _alarming(state) else {}
+        if heading:  # awaiting confirmation, and this reading says nothing of it (`Finding.stale`)
+            horizon = max([config.trend_horizon_ms / 60_000] + [h.pop("_horizon") for h in heading.values()])
+            r.evidence[_TREND] = evidence = {"horizon_min": horizon, "vitals": heading}
+            r.findings[_TREND] = Finding(_TREND, _LOW, evidence, stale=True)
+            return
     horizon = max([config.trend_horizon_ms / 60_000] + [h.pop("_horizon") for h in heading.values()])
     r.evidence[_TREND] = evidence = {"horizon_min": horizon, "vitals": heading}
     if heading:
@@ -1786,6 +1848,23 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
         if not hold and _said_by_news2(state, r, _TREND, rising, False, config):
             return  # the value is there already, and the safety net says so (one alarm)
         r.findings[_TREND] = Finding(_TREND, _LOW, evidence, hold_ms=hold)
+
+
+def _near_elsewhere(state: PatientState, r: _Reading, config: Config) -> list[str]:
+    """The vitals with a dangerous range not in this reading whose trend, at
+    their latest value at most one cadence old, heads there (`_heading_for`):
+    a trend awaiting confirmation holds at another device's reading
+    (`_far_elsewhere`)."""
+    near = []
+    latest, clean, ts = state.latest, r.clean, r.ts
+    for name in DANGER:
+        entry = latest.get(name)
+        if entry is None or name in clean or (r.bad and name in r.bad) or not 0 < ts - entry[1] <= entry[2]:
+            continue
+        baseline = state.baselines.get(name)
+        if baseline is not None and baseline.slope and _heading_for(state, name, baseline, entry[2], config):
+            near.append(name)
+    return near
 
 
 def _heart_alone(state: PatientState, r: _Reading, rising: dict[str, float], config: Config) -> bool:

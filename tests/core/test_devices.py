@@ -1,0 +1,100 @@
+"""A patient read by several devices, each its own reading: an ECG monitor
+(heart and breathing rate), a pulse oximeter, a cuff, a thermometer. A
+condition seen in one vital is confirmed by that vital's next value, not by
+the other devices' readings in between, as when one monitor sends them all."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from app.core import patient as core
+from app.core import state as patient_state
+from app.core.records import reading_id
+
+T0 = 1_764_435_600_000
+MINUTE = 60_000
+DEVICES = {  # device -> (its vitals, its offset within each minute, ms)
+    "ecg": (("heart_rate", "respiratory_rate"), 0),
+    "oximeter": (("spo2",), 10_000),
+    "cuff": (("systolic_bp", "diastolic_bp"), 20_000),
+    "thermometer": (("temperature",), 30_000),
+}
+
+
+def ward(
+    minutes: int, change: Callable[[int, dict[str, float]], None], seed: int = 5
+) -> list[dict[str, object]]:
+    """Three quiet hours, then `minutes` more, each minute's vitals (after
+    `change(minute, vitals)`, minute 0 being the first after the quiet hours)
+    sent by four devices 10 s apart. The events, each with `_minute`."""
+    rng = random.Random(seed)
+    state = patient_state.PatientState()
+    events: list[dict[str, object]] = []
+    seq = 0
+    for m in range(180 + minutes):
+        vitals: dict[str, float] = {
+            "heart_rate": round(72 + rng.gauss(0, 3)),
+            "respiratory_rate": round(16 + rng.gauss(0, 1)),
+            "spo2": round(97 + rng.gauss(0, 0.6)),
+            "systolic_bp": round(122 + rng.gauss(0, 4)),
+            "diastolic_bp": round(76 + rng.gauss(0, 3)),
+            "temperature": round(36.8 + rng.gauss(0, 0.1), 1),
+        }
+        if m >= 180:
+            change(m - 180, vitals)
+        for device, (names, offset) in DEVICES.items():
+            reading = {
+                "id": reading_id(device, seq),
+                "seq": seq,
+                "ts": T0 + m * MINUTE + offset,
+                "vitals": {name: vitals[name] for name in names},
+            }
+            seq += 1
+            for e in core.process(state, "p-ward-1", device, reading).events:
+                events.append({**e, "_minute": m - 180})
+    return events
+
+
+def opened(events: list[dict[str, object]]) -> list[tuple[object, int]]:
+    return [(e["kind"], e["_minute"]) for e in events if e["status"] == "open"]
+
+
+def test_one_low_spo2_value_is_not_confirmed_by_the_other_devices_readings() -> None:
+    """The oximeter reads 86 % once (the probe pressed), then 97 % again. NEWS2
+    scores 86 % 3, but one value never alarms. Before, the ECG's, cuff's and
+    thermometer's readings in the next 50 s carried the 86 % on as the SpO2's
+    latest and confirmed it: a NEWS2 alert at each such value."""
+
+    def dip(minute: int, vitals: dict[str, float]) -> None:
+        if minute in (10, 40):
+            vitals["spo2"] = 86
+
+    assert opened(ward(60, dip)) == []
+
+
+def test_a_desaturation_opens_at_the_oximeters_second_low_value() -> None:
+    """The SpO2 falls to 86 % and stays: NEWS2 opens at the oximeter's second
+    value there, a minute after the first, as from one monitor."""
+
+    def fall(minute: int, vitals: dict[str, float]) -> None:
+        if minute >= 10:
+            vitals["spo2"] = 86
+
+    assert opened(ward(30, fall))[:1] == [("news2", 11)]
+
+
+def test_a_bradycardia_opens_an_anomaly_from_the_ecgs_own_values() -> None:
+    """The heart rate falls from 72 to 47 over five minutes and stays (NEWS2
+    scores 47 only 1). The learned model opens a `trend` (heading for 40)
+    and an `anomaly` at the ECG's second value past their thresholds.
+    Before, each awaiting confirmation lapsed at the oximeter's reading ten
+    seconds later, and neither ever opened."""
+
+    def slow(minute: int, vitals: dict[str, float]) -> None:
+        if minute >= 10:
+            vitals["heart_rate"] = round(72 - 25 * min(1.0, (minute - 10) / 5))
+
+    learned = [(kind, m) for kind, m in opened(ward(40, slow)) if kind in ("anomaly", "trend")]
+    assert [m for kind, m in learned if kind == "anomaly"][:1] in ([14], [15], [16]), learned
+    assert [m for kind, m in learned if kind == "trend"][:1] in ([13], [14], [15]), learned

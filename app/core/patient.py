@@ -1021,7 +1021,15 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
     if steps and name in steps and state.baselines[name].z(r.clean[name]) >= config.corroborate_z:
         return True  # a step up to a value over this patient's normal; not the step back, nor a fall
     entry, spo2 = state.latest.get(name), state.latest["spo2"]
+    if name not in r.raw["vitals"] and state.quality.get(name) is not None:
+        # Sent apart (a cuff of its own): is it inflating now, its "no signal" run
+        # begun no longer ago than a measurement takes?
+        run = state.quality[name][1]
+        if run and r.ts - run < CUFF_MEASURE_MS:
+            return True
     if entry is None or entry[1] != r.ts:
+        if entry is not None and 0 < r.ts - entry[1] <= spo2[2] and entry[2] > 2 * spo2[2] > 0:
+            return True  # a cycling cuff of its own measured since the oximeter's last value
         return False  # not in this reading
     if entry[2] > 2 * spo2[2] > 0:
         return True  # a cuff cycling, read less often than the oximeter: each value is a measurement

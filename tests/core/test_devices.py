@@ -98,3 +98,34 @@ def test_a_bradycardia_opens_an_anomaly_from_the_ecgs_own_values() -> None:
     learned = [(kind, m) for kind, m in opened(ward(40, slow)) if kind in ("anomaly", "trend")]
     assert [m for kind, m in learned if kind == "anomaly"][:1] in ([14], [15], [16]), learned
     assert [m for kind, m in learned if kind == "trend"][:1] in ([13], [14], [15]), learned
+
+
+def test_a_cuff_of_its_own_inflating_on_the_oximeters_arm_raises_nothing() -> None:
+    """A cuff that is a device of its own measures every 15 minutes on the
+    arm that carries the oximeter: it sends "no signal" (0) while it inflates,
+    then the pressure a minute later, and the SpO2 sags to 88 % for those two
+    minutes. Its "no signal" run, begun less than a measurement's time
+    before, says the cuff is measuring, as the pressure missing in the same
+    reading does from one monitor. Before, the oximeter's second low value
+    confirmed the first: a NEWS2 alert at every measurement."""
+
+    def cuff(minute: int, vitals: dict[str, float]) -> None:
+        if minute % 15 == 0:
+            vitals["systolic_bp"] = vitals["diastolic_bp"] = 0
+        if minute % 15 in (0, 1):
+            vitals["spo2"] = 88
+
+    assert opened(ward(90, cuff)) == []
+
+
+def test_a_desaturation_long_after_the_cuff_went_silent_still_opens() -> None:
+    """The cuff's "no signal" has lasted longer than a measurement takes (it
+    was taken off): the SpO2 falling to 86 % and staying is the patient's,
+    and NEWS2 opens at the oximeter's second low value."""
+
+    def off_then_fall(minute: int, vitals: dict[str, float]) -> None:
+        vitals["systolic_bp"] = vitals["diastolic_bp"] = 0
+        if minute >= 10:
+            vitals["spo2"] = 86
+
+    assert opened(ward(20, off_then_fall))[:1] == [("news2", 11)]

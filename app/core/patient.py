@@ -1024,8 +1024,8 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
     if name not in r.raw["vitals"] and state.quality.get(name) is not None:
         # Sent apart (a cuff of its own): is it inflating now, its "no signal" run
         # begun no longer ago than a measurement takes?
-        run = state.quality[name][1]
-        if run and r.ts - run < CUFF_MEASURE_MS:
+        began: int = state.quality[name][1]
+        if began and r.ts - began < CUFF_MEASURE_MS:
             return True
     if entry is None or entry[1] != r.ts:
         if entry is not None and 0 < r.ts - entry[1] <= spo2[2] and entry[2] > 2 * spo2[2] > 0:

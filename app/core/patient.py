@@ -1420,12 +1420,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         if sub and _deviates(state, name, current[name], config, sub, current)
     ]
     if deviating or band == "high":
-        # A trigger none of whose scoring values came in this reading (a reading of
-        # another of the patient's devices) holds, but confirms nothing (`Finding.stale`).
-        clean = r.clean
-        stale = not any(sub and name in clean for name, sub in score.subscores.items())
-        if stale and SPO2_SCALE in r.raw["vitals"]:
-            stale = False  # the scale came: the SpO2 is scored anew
+        stale = _stale_trigger(r, score.subscores)
         if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
             r.findings[_NEWS2] = Finding(
                 _NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms, stale=stale
@@ -1443,6 +1438,21 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         )
     else:
         _keep_rise_pending(state, r, score.subscores, current, config)
+
+
+def _stale_trigger(r: _Reading, subscores: dict[str, int]) -> bool:
+    """Is this NEWS2 trigger made without a new value from this reading (one
+    of another of the patient's devices)? Then it holds, but confirms nothing
+    (`Finding.stale`). What must be new is a parameter the trigger rests on
+    (without it, the others would not trigger: the SpO2 of 63 beside a pulse
+    of 98 scoring 1, not the pulse), or, where none does alone, any that
+    scores. The SpO2 scale coming anew rescores the SpO2."""
+    clean = r.clean
+    if SPO2_SCALE in r.raw["vitals"]:
+        return False
+    scoring = [name for name, sub in subscores.items() if sub]
+    resting = [name for name in scoring if not _triggers([s for k, s in subscores.items() if k != name])]
+    return not any(name in clean for name in (resting or scoring))
 
 
 def _fresh(entry: list[Any], ts: int, max_age_ms: int) -> bool:

@@ -23,7 +23,7 @@ DEVICES = {  # device -> (its vitals, its offset within each minute, ms)
 
 
 def ward(
-    minutes: int, change: Callable[[int, dict[str, float]], None], seed: int = 5
+    minutes: int, change: Callable[[int, dict[str, float]], None], seed: int = 5, pulse: float = 72
 ) -> list[dict[str, object]]:
     """Three quiet hours, then `minutes` more, each minute's vitals (after
     `change(minute, vitals)`, minute 0 being the first after the quiet hours)
@@ -34,7 +34,7 @@ def ward(
     seq = 0
     for m in range(180 + minutes):
         vitals: dict[str, float] = {
-            "heart_rate": round(72 + rng.gauss(0, 3)),
+            "heart_rate": round(pulse + rng.gauss(0, 3)),
             "respiratory_rate": round(16 + rng.gauss(0, 1)),
             "spo2": round(97 + rng.gauss(0, 0.6)),
             "systolic_bp": round(122 + rng.gauss(0, 4)),
@@ -71,6 +71,22 @@ def test_one_low_spo2_value_is_not_confirmed_by_the_other_devices_readings() -> 
             vitals["spo2"] = 86
 
     assert opened(ward(60, dip)) == []
+
+
+def test_one_low_spo2_value_is_not_confirmed_by_a_pulse_that_scores_too() -> None:
+    """A patient whose usual pulse, 96, scores 1; the probe slides and reads
+    63 % once, then nothing (0: no signal) for two minutes. NEWS2 is 4 (the
+    SpO2's 3, the pulse's 1) and rests on the SpO2: the ECG's next pulse
+    says nothing of it. Before, that pulse (a scoring parameter, in the
+    reading) confirmed the trigger: a NEWS2 alert on one value."""
+
+    def slide(minute: int, vitals: dict[str, float]) -> None:
+        if minute == 10:
+            vitals["spo2"] = 63
+        elif minute in (11, 12):
+            vitals["spo2"] = 0
+
+    assert opened(ward(30, slide, pulse=96)) == []
 
 
 def test_a_desaturation_opens_at_the_oximeters_second_low_value() -> None:

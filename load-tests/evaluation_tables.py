@@ -3,7 +3,7 @@
     .venv/bin/python load-tests/evaluation_tables.py            # seeds 2026, 7 and 99 (held out)
     .venv/bin/python load-tests/evaluation_tables.py --seeds 1 2
 
-Runs every cohort of `vigil evaluate` (and `ward_clean`) with its defaults,
+Runs every cohort of `vigil evaluate` (and `ward_clean`, `ward_devices`) with its defaults,
 as `vigil evaluate --markdown` prints them, and replaces what lies between
 the `<!-- evaluate:tables -->` and `<!-- /evaluate:tables -->` markers. The
 numbers are event time and seeded: the same on every machine.
@@ -31,7 +31,7 @@ def main() -> int:
     parser.add_argument("--patients", type=int, default=60)
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "evaluation.md")
     args = parser.parse_args()
-    names = [*evaluation.DEFAULT, "ward_clean"]
+    names = [*evaluation.DEFAULT, "ward_clean", "ward_devices"]
     runs = {seed: evaluation.evaluate(names, args.patients, None, seed) for seed in args.seeds}
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True

@@ -269,9 +269,9 @@ def _add_evaluate(sub: Any) -> None:
     ev.add_argument(
         "--cohort",
         action="append",
-        choices=["all", "ward", "ward_clean", "charted", "home", "generic"],
+        choices=["all", "ward", "ward_clean", "ward_devices", "charted", "home", "generic"],
         help="a cohort to run (repeatable; default all: ward, charted, home, generic; with --markdown "
-        "also ward_clean)",
+        "also ward_clean and ward_devices, the ward read by four devices)",
     )
     ev.add_argument("--patients", type=int, default=60, help="patients (or series) per cohort")
     ev.add_argument(
@@ -804,8 +804,9 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.physionet2012 or args.physionet2019 or args.nab:
         return _evaluate_public(args)
-    # The Markdown tables (docs/evaluation.md) also carry ward_clean, the cohort before artifacts.
-    chosen = args.cohort or (["all", "ward_clean"] if args.markdown else ["all"])
+    # The Markdown tables (docs/evaluation.md) also carry ward_clean, the cohort before artifacts,
+    # and ward_devices, the ward read by four devices.
+    chosen = args.cohort or (["all", "ward_clean", "ward_devices"] if args.markdown else ["all"])
     names = list(dict.fromkeys(n for c in chosen for n in (evaluation.DEFAULT if c == "all" else [c])))
     if args.patients < 1 or (args.days is not None and args.days <= 0):
         raise BadInput("--patients must be at least 1 and --days above 0")

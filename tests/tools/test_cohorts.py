@@ -3,6 +3,7 @@ covering what was injected, and the baselines doing what they should on it."""
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from typing import Any
 
@@ -33,6 +34,29 @@ def test_ward_clean_is_the_cohort_evaluate_always_ran() -> None:
         assert all(e.onset_ms < e.end_ms and ts[0] <= e.onset_ms <= ts[-1] for e in p.events)
         assert statistics.median(_gaps(p, "heart_rate")) == MINUTE
         assert not p.artifacts
+
+
+def test_ward_devices_is_the_ward_read_by_four_devices() -> None:
+    """`ward_devices` carries the `ward` cohort's values, events and
+    artifacts, each minute's values regrouped into one reading per device
+    (ECG monitor, oximeter, cuff, thermometer), each within 20 s of the
+    minute the monitor read them at."""
+    one = COHORTS["ward"].build(8, 1.0, 3)
+    four = COHORTS["ward_devices"].build(8, 1.0, 3)
+    for a, b in zip(one, four, strict=True):
+        assert a.events == b.events and a.artifacts == b.artifacts
+        assert len(b.readings) > 3 * len(a.readings)
+        regrouped: dict[int, dict[str, Any]] = {}  # each device reading back to the monitor's
+        times = [r["ts"] for r in a.readings]
+        for r in b.readings:
+            assert len({ward.DEVICES.get(k, "other") for k in r["vitals"]}) == 1
+            at = times[bisect.bisect_right(times, r["ts"]) - 1]
+            assert 0 <= r["ts"] - at <= ward.DEVICE_SPREAD_S * 1000
+            assert not set(r["vitals"]) & set(regrouped.get(at, {}))
+            regrouped.setdefault(at, {}).update(r["vitals"])
+        assert regrouped == {r["ts"]: r["vitals"] for r in a.readings}
+        assert [r["ts"] for r in b.readings] == sorted(r["ts"] for r in b.readings)
+        assert [r["seq"] for r in b.readings] == list(range(len(b.readings)))
 
 
 def test_every_labelled_ward_deterioration_has_readings_to_show_it() -> None:

@@ -9,6 +9,9 @@ Cohorts (`COHORTS`; the default is every name in `DEFAULT`):
   channels never connected that send 0);
 - `ward_clean`: the same patients without those artifacts, the cohort
   `vigil evaluate` ran before (selected by name only);
+- `ward_devices`: the `ward` cohort read by four devices (ECG monitor,
+  pulse oximeter, cuff, thermometer), each sending its own readings
+  (selected by name only);
 - `charted` (`charted.py`): hourly intensive-care charting, gases every 4
   hours, consciousness every 3, sedated and ventilated patients who sit in
   NEWS2's medium band for days;
@@ -77,6 +80,10 @@ def _ward(patients: int, days: float, seed: int) -> list[SimPatient]:
     return ward.with_artifacts(ward.cohort(patients, days, seed), seed)
 
 
+def _ward_devices(patients: int, days: float, seed: int) -> list[SimPatient]:
+    return ward.as_devices(_ward(patients, days, seed), seed)
+
+
 _WARD_METHODS: dict[str, Runner | Tuned] = {
     "vigil": run_vigil,
     "static_thresholds": static_thresholds(),
@@ -87,6 +94,7 @@ _WARD_RULES = Rules(before_ms=5 * MINUTE, after_ms=30 * MINUTE)
 COHORTS: dict[str, Cohort] = {
     "ward": Cohort("ward", _ward, 1.0, _WARD_METHODS, _WARD_RULES, ward.EVENT_KINDS),
     "ward_clean": Cohort("ward_clean", ward.cohort, 1.0, _WARD_METHODS, _WARD_RULES, ward.EVENT_KINDS),
+    "ward_devices": Cohort("ward_devices", _ward_devices, 1.0, _WARD_METHODS, _WARD_RULES, ward.EVENT_KINDS),
     "charted": Cohort(
         "charted",
         charted.cohort,

@@ -193,6 +193,44 @@ def with_artifacts(patients: list[SimPatient], seed: int) -> list[SimPatient]:
     return patients
 
 
+# The devices of a bedside read as several (`as_devices`): each vital's device.
+DEVICES = {
+    "heart_rate": "ecg",
+    "respiratory_rate": "ecg",
+    "spo2": "oximeter",
+    "pulse_rate": "oximeter",
+    "systolic_bp": "cuff",
+    "diastolic_bp": "cuff",
+    "mean_bp": "cuff",
+    "temperature": "thermometer",
+}
+DEVICE_SPREAD_S = 20  # each device's reading comes up to this many seconds into its minute
+
+
+def as_devices(patients: list[SimPatient], seed: int) -> list[SimPatient]:
+    """The same patients read by four devices instead of one monitor (in
+    place): an ECG monitor (heart and breathing rate), a pulse oximeter, a
+    cuff and a thermometer, each minute's values of each sent as a reading
+    of its own, 0-20 s into the minute (`DEVICE_SPREAD_S`, drawn per device
+    and minute). Same values, same events and artifacts; only how they
+    arrive differs (docs/evaluation.md, "A patient read by several
+    devices")."""
+    for i, p in enumerate(patients):
+        rng = random.Random(f"ward-devices:{seed}:{i}")
+        split: list[tuple[int, dict[str, Any]]] = []
+        for reading in p.readings:
+            devices: dict[str, dict[str, Any]] = {}
+            for name, value in reading["vitals"].items():
+                devices.setdefault(DEVICES.get(name, "other"), {})[name] = value
+            for vitals in devices.values():
+                split.append((reading["ts"] + rng.randint(0, DEVICE_SPREAD_S) * 1000, vitals))
+        split.sort(key=lambda x: x[0])
+        p.readings = []
+        for ts, vitals in split:
+            p.add(ts, vitals)
+    return patients
+
+
 def _overlay(p: SimPatient, rng: random.Random) -> None:
     if not p.readings:
         return

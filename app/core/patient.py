@@ -1446,10 +1446,10 @@ def _stale_trigger(r: _Reading, subscores: dict[str, int]) -> bool:
     (`Finding.stale`). What must be new is a parameter the trigger rests on
     (without it, the others would not trigger: the SpO2 of 63 beside a pulse
     of 98 scoring 1, not the pulse), or, where none does alone, any that
-    scores. The SpO2 scale coming anew rescores the SpO2."""
+    scores. The SpO2 scale is a prescription, not a value: a reading that
+    carries it (as a chart's reading does every time) confirms nothing of
+    an SpO2 read before."""
     clean = r.clean
-    if SPO2_SCALE in r.raw["vitals"]:
-        return False
     scoring = [name for name, sub in subscores.items() if sub]
     resting = [name for name in scoring if not _triggers([s for k, s in subscores.items() if k != name])]
     return not any(name in clean for name in (resting or scoring))

@@ -145,3 +145,33 @@ def test_a_desaturation_long_after_the_cuff_went_silent_still_opens() -> None:
             vitals["spo2"] = 86
 
     assert opened(ward(20, off_then_fall))[:1] == [("news2", 11)]
+
+
+def test_a_charted_spo2_scale_confirms_no_spo2_read_before() -> None:
+    """A COPD patient on scale 2 (prescribed): the chart sends the scale and
+    the patient's consciousness every minute (a reading of its own), the
+    oximeter its SpO2. One value of 80 % (scale 2 scores it 3) between two
+    of 90 %: the chart's reading carries the scale, a prescription, not a
+    new SpO2, and confirms nothing. Before, any reading with the scale in it
+    confirmed the trigger."""
+    rng = random.Random(9)
+    state = patient_state.PatientState()
+    events = []
+    for m in range(240):
+        spo2 = 80 if m == 200 else round(90 + rng.gauss(0, 0.6))
+        for i, vitals in enumerate(
+            (
+                {"heart_rate": round(80 + rng.gauss(0, 3)), "respiratory_rate": round(18 + rng.gauss(0, 1))},
+                {"spo2": spo2},
+                {"consciousness": "A", "spo2_scale": 2},
+            )
+        ):
+            seq = 3 * m + i
+            reading = {
+                "id": reading_id("bed", seq),
+                "seq": seq,
+                "ts": T0 + m * MINUTE + (0, 10_000, 40_000)[i],
+                "vitals": vitals,
+            }
+            events += core.process(state, "p-copd-1", "bed", reading).events
+    assert [e for e in events if e["status"] == "open"] == []

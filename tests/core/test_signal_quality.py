@@ -554,6 +554,31 @@ def test_an_spo2_sent_as_a_fraction_is_named_and_the_other_vitals_go_on() -> Non
     assert abs(state.baselines["spo2"].mean - 97) < 1
 
 
+def _loose_probe_off_and_back(
+    seed: int, minutes: int, loose_again: bool
+) -> tuple[patient_state.PatientState, list[dict[str, object]]]:
+    """A loose probe (every other SpO2 value an artifact) for minutes
+    120-134, taken off (the monitor sends 0) until minute 200, then put back
+    on, reading well or (`loose_again`) as loose as before for 15 minutes.
+    The state, and the events each with `_minute`."""
+    rng = random.Random(seed)
+    state = patient_state.PatientState()
+    events = []
+    for i in range(minutes):
+        vitals = normal(rng)
+        if 120 <= i < 135 or (loose_again and 200 <= i < 215):
+            vitals["spo2"] = (97, 35, 96, 40, 97, 20)[i % 6]
+        elif 135 <= i < 200:
+            vitals["spo2"] = 0
+        for e in run(state, i, T0 + i * MINUTE, vitals).events:
+            events.append({**e, "_minute": i})
+    return state, events
+
+
+def _quality_opened(events: list[dict[str, object]]) -> list[object]:
+    return [e["_minute"] for e in events if (e["kind"], e["status"]) == ("signal_quality", "open")]
+
+
 def test_a_loose_probe_taken_off_then_put_back_is_one_signal_quality_alert() -> None:
     """A loose probe (every other value an artifact) opens one
     `signal_quality` alert; the nurse takes it off (the monitor sends 0 for
@@ -561,18 +586,8 @@ def test_a_loose_probe_taken_off_then_put_back_is_one_signal_quality_alert() -> 
     replaced probe is a new placement: its predecessor's artifacts say
     nothing of it. Before, the old share (0.59) came back with the first
     good value and reopened the alert on a good signal."""
-    rng = random.Random(1)
-    state = patient_state.PatientState()
-    events = []
-    for i in range(320):
-        vitals = normal(rng)
-        if 120 <= i < 135:
-            vitals["spo2"] = (97, 35, 96, 40, 97, 20)[i % 6]
-        elif 135 <= i < 200:
-            vitals["spo2"] = 0
-        for e in run(state, i, T0 + i * MINUTE, vitals).events:
-            events.append({**e, "_minute": i})
-    opened = [e["_minute"] for e in events if (e["kind"], e["status"]) == ("signal_quality", "open")]
+    state, events = _loose_probe_off_and_back(1, 320, loose_again=False)
+    opened = _quality_opened(events)
     assert len(opened) == 1 and 120 <= opened[0] < 135
     assert [e["evidence"]["signal"] for e in events if e["kind"] == "no_signal"] == ["lost", "restored"]
     assert "spo2" not in state.quality  # the placement reading well is forgotten as noisy
@@ -581,16 +596,6 @@ def test_a_loose_probe_taken_off_then_put_back_is_one_signal_quality_alert() -> 
 def test_a_probe_put_back_that_is_still_loose_reopens_signal_quality() -> None:
     """The other side: a probe put back on as loose as before is judged
     afresh, and raises `signal_quality` again within minutes."""
-    rng = random.Random(2)
-    state = patient_state.PatientState()
-    events = []
-    for i in range(260):
-        vitals = normal(rng)
-        if 120 <= i < 135 or 200 <= i < 215:
-            vitals["spo2"] = (97, 35, 96, 40, 97, 20)[i % 6]
-        elif 135 <= i < 200:
-            vitals["spo2"] = 0
-        for e in run(state, i, T0 + i * MINUTE, vitals).events:
-            events.append({**e, "_minute": i})
-    opened = [e["_minute"] for e in events if (e["kind"], e["status"]) == ("signal_quality", "open")]
+    _, events = _loose_probe_off_and_back(2, 260, loose_again=True)
+    opened = _quality_opened(events)
     assert len(opened) == 2 and 200 <= opened[1] < 210

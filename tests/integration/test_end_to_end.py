@@ -276,3 +276,46 @@ async def test_a_weekly_rhythm_stops_alerting_once_it_has_come_round_twice(vigil
     }  # fmt: skip
     assert edges[0], f"the first weekend alerts at its edges: {events}"
     assert edges[2] == edges[3] == edges[4] == [], edges
+
+
+async def test_a_patients_two_devices_are_one_patient_and_one_low_value_does_not_alarm(
+    vigil, kafka, services
+) -> None:
+    """An ECG monitor and a pulse oximeter registered to one patient, each
+    with its own connection, sending a minute apart from each other's
+    readings by 10 s: one patient's state. One SpO2 value of 84 % between
+    97s is not an alarm (the ECG's readings after it say nothing of the
+    SpO2: docs/alerts.md, lifecycle); a fall to 84 % that lasts opens a
+    NEWS2 alert at the oximeter's second low value, naming the oximeter."""
+    tokens = {}
+    for device in ("ecg-12", "oximeter-12"):
+        added = vigil.run("devices", "add", device, "--patient", "MRN-0512")
+        tokens[device] = json.loads(added.stdout)["token"]
+    start = int(time.time() * 1000) - 61 * 60_000
+    headers = {device: {"Authorization": f"Bearer {token}"} for device, token in tokens.items()}
+    async with (
+        connect(vigil.ws_url, additional_headers=headers["ecg-12"]) as ecg,
+        connect(vigil.ws_url, additional_headers=headers["oximeter-12"]) as oximeter,
+    ):
+        for minute in range(60):
+            ts = start + minute * 60_000
+            ecg_vitals = {"heart_rate": 74 + minute % 3, "respiratory_rate": 15}
+            await ecg.send(json.dumps({"type": "reading", "seq": minute, "ts": ts, "vitals": ecg_vitals}))
+            assert json.loads(await ecg.recv()) == {"type": "ack", "seq": minute}
+            spo2 = 84 if minute == 40 or minute >= 50 else 97
+            reading = {"type": "reading", "seq": minute, "ts": ts + 10_000, "vitals": {"spo2": spo2}}
+            await oximeter.send(json.dumps(reading))
+            assert json.loads(await oximeter.recv()) == {"type": "ack", "seq": minute}
+
+    opened = await read_topic(
+        kafka.bootstrap,
+        "vigil.alerts",
+        lambda r, v: (
+            v.get("patient") == "MRN-0512" and v.get("kind") == "news2" and v.get("status") == "open"
+        ),
+    )
+    assert opened, vigil.log("worker")[-3000:]
+    first = opened[0]["value"]
+    assert iso_ms(first["event_time"]) == start + 51 * 60_000 + 10_000  # not minute 41: one value is no alarm
+    assert first["device_id"] == "oximeter-12"
+    assert first["evidence"]["vitals"] == {"spo2": 84}

@@ -2052,14 +2052,14 @@ def _alarming(state: PatientState) -> bool:
     return (news is not None and news.confirmed) or (anomaly is not None and anomaly.confirmed)
 
 
-def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, dict[str, float]]:
+def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, dict[str, Any]]:
     """Of the vitals whose trend reaches a dangerous range
     (`app.core.vitals.DANGER`) within the horizon and that are not there yet
     (`near`), those the patient has a warmed-up baseline for and
     whose smoothed level has already left it by `trend_z` standard deviations
     in that direction: a wobble inside the normal range, or a benign slow
     drift far from danger, does not count."""
-    found: dict[str, dict[str, float]] = {}
+    found: dict[str, dict[str, Any]] = {}
     for name in near:
         baseline, cadence = state.baselines[name], state.latest[name][2]
         if not baseline.warm(cadence):
@@ -2068,18 +2068,22 @@ def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, 
         level, slope = baseline.level, baseline.slope
         departure = (level - baseline.mean) / baseline.sd
         # Not `_danger`: compiled, its tuple gives an int limit back as a float (40.0 in the evidence).
-        low, high = DANGER[name] if name != "spo2" or not _scale2(state, config) else SPO2_SCALE2_DANGER
+        bounds = DANGER[name] if name != "spo2" or not _scale2(state, config) else SPO2_SCALE2_DANGER
+        low, high = bounds
         if slope < 0 and departure <= -config.trend_z and low is not None:
             limit = low
         elif slope > 0 and departure >= config.trend_z and high is not None:
             limit = high
         else:
             continue
+        # The limit as the catalogue has it (131, not 131.0): `limit` is a float, which
+        # the compiled core boxes as one; the tuple's own item is passed on untouched.
+        told: Any = bounds[0] if slope < 0 else bounds[1]
         found[name] = {
             "level": round(level, 1),
             "slope_per_min": round(slope, 2),
             "projected": round(level + slope * horizon, 1),
-            "limit": limit,
+            "limit": told,
             "minutes_to_limit": round((limit - level) / slope, 1),
             "_horizon": horizon,
         }

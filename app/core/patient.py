@@ -92,6 +92,7 @@ _PRESSURES = frozenset(("systolic_bp", "diastolic_bp", "mean_bp"))
 # A pressure reading "no signal" is a cuff inflating only for about as long as a measurement takes:
 # a line that stays without signal (never connected) is not measuring (`_pressure_measured`).
 CUFF_MEASURE_MS = 2 * 60 * 1000
+JUMP_Z = 2.0  # SDs over its recent level a cuff's value stands when it jumped there (`_pressure_measured`)
 # The part of each vital's red range (NEWS2 scores 3) that people live in: an
 # SpO2 of 85-91 or a breathing rate of 25-30 with COPD, a pulse of 30-40 in an
 # athlete or on a beta-blocker, a systolic of 90 or less in a small young
@@ -1009,8 +1010,16 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
     pressure falling with SpO2 is a shock's), comes back after its reading
     went missing (the cuff inflating, then its value), or arrives at all
     when it is measured less often than the oximeter reads (a cuff cycling
-    every 15 minutes beside SpO2 every minute). Not when a channel off that arm
-    (`_ONE_ARM`) stepped in the same reading: that is independent evidence."""
+    every 15 minutes beside SpO2 every minute). A cuff of its own (its values
+    in readings of their own, docs/protocol.md) says the same apart: its
+    value overdue by half its cadence or more, for less than a measurement
+    takes (inflating, its value to come, as a value gone missing from one
+    monitor's readings), or its value since the oximeter's last one a jump
+    to over this patient's normal (`corroborate_z` SDs, and `JUMP_Z` SDs
+    over its recent level, which one value moves little: the step up seen
+    apart; a pressure that has stood high for a while is no jump). Not when
+    a channel off that arm (`_ONE_ARM`) stepped in the same reading: that is
+    independent evidence."""
     name, steps = "systolic_bp", r.steps
     if steps and any(other not in _ONE_ARM for other in steps):
         return False  # another channel stepped too (the ECG's heart rate, the breathing): physiology
@@ -1027,9 +1036,26 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
         began: int = state.quality[name][1]
         if began and r.ts - began < CUFF_MEASURE_MS:
             return True
+    if entry is not None and name not in r.raw["vitals"] and 0 < entry[2] < SPARSE_MS:
+        # Its value overdue (half a cadence late or more), for less than a measurement takes: the
+        # cuff inflating, its value to come (as its value back after going missing, sent together).
+        late = r.ts - entry[1] - entry[2]
+        if 2 * late > entry[2] and late < CUFF_MEASURE_MS:
+            return True
     if entry is None or entry[1] != r.ts:
-        if entry is not None and 0 < r.ts - entry[1] <= spo2[2] and entry[2] > 2 * spo2[2] > 0:
-            return True  # a cycling cuff of its own measured since the oximeter's last value
+        if entry is not None and 0 < r.ts - entry[1] <= spo2[2]:  # its own, since the oximeter's last value
+            if entry[2] > 2 * spo2[2] > 0:
+                return True  # cycling: each value is a measurement
+            # A jump to a value over this patient's normal (its recent level, which one value
+            # moves by a fifth of a few SDs, has not followed): as a step up in the same reading.
+            baseline = state.baselines.get(name)
+            x = entry[0]
+            return (
+                baseline is not None
+                and x.__class__ in _NUMBERS
+                and baseline.z(x) >= config.corroborate_z
+                and x - baseline.recent >= JUMP_Z * baseline.sd
+            )
         return False  # not in this reading
     if entry[2] > 2 * spo2[2] > 0:
         return True  # a cuff cycling, read less often than the oximeter: each value is a measurement
@@ -1299,9 +1325,15 @@ def _drift(
     while a shift in the same direction is accumulating that no `trend` has
     reported yet (a heart-failure patient's weight gain must alert before it
     can become the normal it is scored against). Either way a notice says
-    so."""
+    so. A value that stepped from the channel's previous one (`r.steps`, not
+    a movement under way) is one value, not a level: the drift is to the
+    recent level, never to that value (a cuff of its own, measuring, sends
+    one high pressure that nothing in its reading can hold back; adopted as
+    the normal, every usual pressure after it was an anomaly)."""
     angle = (r.ts % DAY_MS) * _RADIANS_PER_MS  # the level is the forecast's mean, without the daily profile
-    level = baseline.drift_level(x, math.cos(angle), math.sin(angle), r.ts)
+    steps = r.steps
+    one_value = steps is not None and name in steps and name != r.moving
+    level = baseline.drift_level(baseline.recent if one_value else x, math.cos(angle), math.sin(angle), r.ts)
     moved = (level - old_mean) / baseline.sd  # in the vital's SDs, before any adoption
     safe_level = _SAFE_LEVEL.get(name)
     shift = state.shifts.get(name)

@@ -23,11 +23,17 @@ DEVICES = {  # device -> (its vitals, its offset within each minute, ms)
 
 
 def ward(
-    minutes: int, change: Callable[[int, dict[str, float]], None], seed: int = 5, pulse: float = 72
+    minutes: int,
+    change: Callable[[int, dict[str, float]], None],
+    seed: int = 5,
+    pulse: float = 72,
+    devices: dict[str, tuple[tuple[str, ...], int]] = DEVICES,
 ) -> list[dict[str, object]]:
     """Three quiet hours, then `minutes` more, each minute's vitals (after
     `change(minute, vitals)`, minute 0 being the first after the quiet hours)
-    sent by four devices 10 s apart. The events, each with `_minute`."""
+    sent by four devices 10 s apart (or as `devices` says). A device none of
+    whose vitals are left (`change` deleted them) sends nothing that minute.
+    The events, each with `_minute`."""
     rng = random.Random(seed)
     state = patient_state.PatientState()
     events: list[dict[str, object]] = []
@@ -43,12 +49,14 @@ def ward(
         }
         if m >= 180:
             change(m - 180, vitals)
-        for device, (names, offset) in DEVICES.items():
+        for device, (names, offset) in devices.items():
+            if not any(name in vitals for name in names):
+                continue
             reading = {
                 "id": reading_id(device, seq),
                 "seq": seq,
                 "ts": T0 + m * MINUTE + offset,
-                "vitals": {name: vitals[name] for name in names},
+                "vitals": {name: vitals[name] for name in names if name in vitals},
             }
             seq += 1
             for e in core.process(state, "p-ward-1", device, reading).events:
@@ -145,6 +153,110 @@ def test_a_desaturation_long_after_the_cuff_went_silent_still_opens() -> None:
             vitals["spo2"] = 86
 
     assert opened(ward(20, off_then_fall))[:1] == [("news2", 11)]
+
+
+# A cuff that sends the systolic pressure alone, every minute: nothing in its
+# own reading can corroborate or contradict a step of it.
+SYSTOLIC_CUFF_FIRST = {  # ... reading 5 s before the oximeter
+    "ecg": (("heart_rate", "respiratory_rate"), 0),
+    "cuff": (("systolic_bp",), 5_000),
+    "oximeter": (("spo2",), 10_000),
+    "thermometer": (("temperature",), 30_000),
+}
+SYSTOLIC_CUFF_LAST = {  # ... reading 10 s after the oximeter
+    "ecg": (("heart_rate", "respiratory_rate"), 0),
+    "oximeter": (("spo2",), 10_000),
+    "cuff": (("systolic_bp",), 20_000),
+    "thermometer": (("temperature",), 30_000),
+}
+
+
+def test_a_cuffs_high_value_reported_before_the_oximeters_dip_is_the_cuffs() -> None:
+    """The cuff, reading just before the oximeter, sends nothing for a minute
+    while it inflates, then a pressure 40 over the patient's usual one; the
+    SpO2 on its arm sags to 88 % for those two minutes. The high pressure
+    that arrived since the oximeter's last value says the cuff measured, as
+    the same step in the same reading does from one monitor. Before, the
+    oximeter's second low value confirmed the first: a NEWS2 alert at every
+    measurement."""
+
+    def cuff(minute: int, vitals: dict[str, float]) -> None:
+        if minute % 15 == 0:
+            del vitals["systolic_bp"]
+        if minute % 15 == 1:
+            vitals["systolic_bp"] += 40
+        if minute % 15 in (0, 1):
+            vitals["spo2"] = 88
+
+    assert opened(ward(90, cuff, devices=SYSTOLIC_CUFF_FIRST)) == []
+
+
+def test_a_cuff_whose_value_is_overdue_is_measuring() -> None:
+    """The cuff, reading just after the oximeter, sends nothing for a minute
+    while it inflates, then its value (40 high); the SpO2 sags to 88 % for
+    those two minutes. A value half a cadence overdue, for less than a
+    measurement takes, is the cuff at work, as its value back after going
+    missing is from one monitor. Before, the oximeter's second low value
+    confirmed the first: a NEWS2 alert at every measurement."""
+
+    def cuff(minute: int, vitals: dict[str, float]) -> None:
+        if minute % 15 == 0:
+            del vitals["systolic_bp"]
+        if minute % 15 == 1:
+            vitals["systolic_bp"] += 40
+        if minute % 15 in (0, 1):
+            vitals["spo2"] = 88
+
+    assert opened(ward(90, cuff, devices=SYSTOLIC_CUFF_LAST)) == []
+
+
+def test_a_desaturation_as_the_cuff_falls_silent_opens_once_a_measurement_would_be_over() -> None:
+    """The cuff stops sending (taken off) as the SpO2 falls to 86 % and stays
+    there. For as long as a measurement takes (2 minutes past its value's
+    due time) the SpO2 is put down to the cuff; then NEWS2 opens at the
+    oximeter's next low value: at minute 3, a minute later than with the cuff
+    still reading (minute 2), and never missed."""
+
+    def off_and_fall(minute: int, vitals: dict[str, float]) -> None:
+        if minute >= 0:
+            del vitals["systolic_bp"]
+        if minute >= 1:
+            vitals["spo2"] = 86
+
+    assert opened(ward(20, off_and_fall, devices=SYSTOLIC_CUFF_LAST))[:1] == [("news2", 3)]
+
+    def fall(minute: int, vitals: dict[str, float]) -> None:
+        if minute >= 1:
+            vitals["spo2"] = 86
+
+    assert opened(ward(20, fall, devices=SYSTOLIC_CUFF_LAST))[:1] == [("news2", 2)]
+
+
+def test_a_pressure_step_is_adopted_at_its_level_never_at_a_cuffs_one_high_value() -> None:
+    """A new medication puts the pressure up by 7 for good (a benign step the
+    drift detector adopts as the patient's normal); 40 minutes in, as the
+    detector is about to, the cuff sends one value 40 higher still. The
+    normal adopted is the new level (about 130), not that value. Before, the
+    drift was adopted at the value itself (162-176, as the step's timing
+    went), and every usual pressure after it was an anomaly (opened two
+    minutes later)."""
+    for spike_at in range(36, 48):
+
+        def step(minute: int, vitals: dict[str, float], spike_at: int = spike_at) -> None:
+            vitals["systolic_bp"] += 7
+            if minute == spike_at:
+                vitals["systolic_bp"] += 40
+
+        events = ward(80, step, devices=SYSTOLIC_CUFF_FIRST)
+        adopted = [
+            e["evidence"]["to"]  # type: ignore[index]
+            for e in events
+            if e["kind"] == "baseline_drift"
+            and e["evidence"]["vital"] == "systolic_bp"  # type: ignore[index]
+            and e["evidence"]["adopted"]  # type: ignore[index]
+        ]
+        assert adopted and all(125 < level < 135 for level in adopted), (spike_at, adopted)
+        assert opened(events) == []
 
 
 def test_a_charted_spo2_scale_confirms_no_spo2_read_before() -> None:

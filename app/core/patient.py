@@ -1010,16 +1010,9 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
     pressure falling with SpO2 is a shock's), comes back after its reading
     went missing (the cuff inflating, then its value), or arrives at all
     when it is measured less often than the oximeter reads (a cuff cycling
-    every 15 minutes beside SpO2 every minute). A cuff of its own (its values
-    in readings of their own, docs/protocol.md) says the same apart: its
-    value overdue by half its cadence or more, for less than a measurement
-    takes (inflating, its value to come, as a value gone missing from one
-    monitor's readings), or its value since the oximeter's last one a jump
-    to over this patient's normal (`corroborate_z` SDs, and `JUMP_Z` SDs
-    over its recent level, which one value moves little: the step up seen
-    apart; a pressure that has stood high for a while is no jump). Not when
-    a channel off that arm (`_ONE_ARM`) stepped in the same reading: that is
-    independent evidence."""
+    every 15 minutes beside SpO2 every minute). A cuff of its own says the
+    same apart (`_measured_apart`). Not when a channel off that arm
+    (`_ONE_ARM`) stepped in the same reading: that is independent evidence."""
     name, steps = "systolic_bp", r.steps
     if steps and any(other not in _ONE_ARM for other in steps):
         return False  # another channel stepped too (the ECG's heart rate, the breathing): physiology
@@ -1030,37 +1023,49 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
     if steps and name in steps and state.baselines[name].z(r.clean[name]) >= config.corroborate_z:
         return True  # a step up to a value over this patient's normal; not the step back, nor a fall
     entry, spo2 = state.latest.get(name), state.latest["spo2"]
-    if name not in r.raw["vitals"] and state.quality.get(name) is not None:
-        # Sent apart (a cuff of its own): is it inflating now, its "no signal" run
-        # begun no longer ago than a measurement takes?
-        began: int = state.quality[name][1]
-        if began and r.ts - began < CUFF_MEASURE_MS:
-            return True
-    if entry is not None and name not in r.raw["vitals"] and 0 < entry[2] < SPARSE_MS:
-        # Its value overdue (half a cadence late or more), for less than a measurement takes: the
-        # cuff inflating, its value to come (as its value back after going missing, sent together).
-        late = r.ts - entry[1] - entry[2]
-        if 2 * late > entry[2] and late < CUFF_MEASURE_MS:
-            return True
     if entry is None or entry[1] != r.ts:
-        if entry is not None and 0 < r.ts - entry[1] <= spo2[2]:  # its own, since the oximeter's last value
-            if entry[2] > 2 * spo2[2] > 0:
-                return True  # cycling: each value is a measurement
-            # A jump to a value over this patient's normal (its recent level, which one value
-            # moves by a fifth of a few SDs, has not followed): as a step up in the same reading.
-            baseline = state.baselines.get(name)
-            x = entry[0]
-            return (
-                baseline is not None
-                and x.__class__ in _NUMBERS
-                and baseline.z(x) >= config.corroborate_z
-                and x - baseline.recent >= JUMP_Z * baseline.sd
-            )
-        return False  # not in this reading
+        return _measured_apart(state, r, entry, spo2[2], config)  # not in this reading
     if entry[2] > 2 * spo2[2] > 0:
         return True  # a cuff cycling, read less often than the oximeter: each value is a measurement
     since = r.ts - state.baselines[name].t_ms if name in state.baselines else 0
     return bool(1.5 * entry[2] < since <= SPARSE_MS)  # back after its reading(s) went missing: the cuff's
+
+
+def _measured_apart(
+    state: PatientState, r: _Reading, entry: list[Any] | None, spo2_cadence: float, config: Config
+) -> bool:
+    """`_pressure_measured` for a cuff of its own (its values in readings of
+    their own, docs/protocol.md), seen from a reading without the pressure:
+    measuring while its "no signal" run is under way and younger than a
+    measurement takes; while its value (`entry`) is overdue by half its
+    cadence or more, for less than a measurement takes (inflating, its value
+    to come, as a value gone missing from one monitor's readings); or when
+    its value since the oximeter's last one (`spo2_cadence` ago at most) is
+    a measurement's: cycling less often than the oximeter reads, or a jump to
+    over this patient's normal (`corroborate_z` SDs, and `JUMP_Z` SDs over
+    its recent level, which one value moves little: the step up seen apart;
+    a pressure that has stood high for a while is no jump)."""
+    name = "systolic_bp"
+    if name not in r.raw["vitals"]:
+        run = state.quality.get(name)
+        if run is not None and run[1] and r.ts - run[1] < CUFF_MEASURE_MS:
+            return True  # inflating: its "no signal" run begun no longer ago than a measurement takes
+        if entry is not None and 0 < entry[2] < SPARSE_MS:
+            late = r.ts - entry[1] - entry[2]
+            if 2 * late > entry[2] and late < CUFF_MEASURE_MS:
+                return True  # inflating: its value overdue, to come
+    if entry is None or not 0 < r.ts - entry[1] <= spo2_cadence:
+        return False  # nothing since the oximeter's last value
+    if entry[2] > 2 * spo2_cadence > 0:
+        return True  # cycling: each value is a measurement
+    baseline = state.baselines.get(name)
+    x = entry[0]
+    return (
+        baseline is not None
+        and x.__class__ in _NUMBERS
+        and baseline.z(x) >= config.corroborate_z
+        and x - baseline.recent >= JUMP_Z * baseline.sd
+    )
 
 
 def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:

@@ -171,6 +171,18 @@ SYSTOLIC_CUFF_LAST = {  # ... reading 10 s after the oximeter
 }
 
 
+def silent_until_its_result(minute: int, vitals: dict[str, float]) -> None:
+    """Every 15 minutes the cuff sends nothing for a minute while it inflates,
+    then its value, 40 over the patient's usual pressure; the SpO2 on its arm
+    sags to 88 % for those two minutes."""
+    if minute % 15 == 0:
+        del vitals["systolic_bp"]
+    if minute % 15 == 1:
+        vitals["systolic_bp"] += 40
+    if minute % 15 in (0, 1):
+        vitals["spo2"] = 88
+
+
 def test_a_cuffs_high_value_reported_before_the_oximeters_dip_is_the_cuffs() -> None:
     """The cuff, reading just before the oximeter, sends nothing for a minute
     while it inflates, then a pressure 40 over the patient's usual one; the
@@ -180,15 +192,7 @@ def test_a_cuffs_high_value_reported_before_the_oximeters_dip_is_the_cuffs() -> 
     oximeter's second low value confirmed the first: a NEWS2 alert at every
     measurement."""
 
-    def cuff(minute: int, vitals: dict[str, float]) -> None:
-        if minute % 15 == 0:
-            del vitals["systolic_bp"]
-        if minute % 15 == 1:
-            vitals["systolic_bp"] += 40
-        if minute % 15 in (0, 1):
-            vitals["spo2"] = 88
-
-    assert opened(ward(90, cuff, devices=SYSTOLIC_CUFF_FIRST)) == []
+    assert opened(ward(90, silent_until_its_result, devices=SYSTOLIC_CUFF_FIRST)) == []
 
 
 def test_a_cuff_whose_value_is_overdue_is_measuring() -> None:
@@ -199,15 +203,7 @@ def test_a_cuff_whose_value_is_overdue_is_measuring() -> None:
     missing is from one monitor. Before, the oximeter's second low value
     confirmed the first: a NEWS2 alert at every measurement."""
 
-    def cuff(minute: int, vitals: dict[str, float]) -> None:
-        if minute % 15 == 0:
-            del vitals["systolic_bp"]
-        if minute % 15 == 1:
-            vitals["systolic_bp"] += 40
-        if minute % 15 in (0, 1):
-            vitals["spo2"] = 88
-
-    assert opened(ward(90, cuff, devices=SYSTOLIC_CUFF_LAST)) == []
+    assert opened(ward(90, silent_until_its_result, devices=SYSTOLIC_CUFF_LAST)) == []
 
 
 def test_a_desaturation_as_the_cuff_falls_silent_opens_once_a_measurement_would_be_over() -> None:

@@ -605,13 +605,20 @@ async def read_range(bootstrap: str, topic: str, starts: dict[int, int], ends: d
 
 async def committed(bootstrap: str, group: str) -> dict[int, int]:
     """The group's committed offsets on `vigil.readings`; {} if Kafka does not answer."""
+    answer = await committed_or_none(bootstrap, group)
+    return {} if answer is None else answer
+
+
+async def committed_or_none(bootstrap: str, group: str) -> dict[int, int] | None:
+    """The group's committed offsets on `vigil.readings`; None if Kafka does not answer
+    (a broker just restarted can refuse offset requests while it loads its offsets topic)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     try:
         await admin.start()
         offsets = await admin.list_consumer_group_offsets(group)
         return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == READINGS_TOPIC}
     except (TimeoutError, KafkaError, OSError):
-        return {}
+        return None
     finally:
         with contextlib.suppress(Exception):
             await admin.close()
@@ -754,6 +761,7 @@ class FaultRun(loadtest.LoadRun):
         self.alive = alive
         self.ack_log: list[tuple[float, float]] = []  # (perf_counter at ack, latency)
         self.held_at_drain: dict[str, dict[str, Any]] = {}  # device -> FaultClient.snapshot
+        self.unanswered = 0  # polls of the committed offsets Kafka did not answer (`_wait_processed`)
 
     def on_ack(self, latency: float) -> None:
         super().on_ack(latency)
@@ -772,18 +780,25 @@ class FaultRun(loadtest.LoadRun):
     async def _wait_processed(self, end: dict[Any, int], deadline: float) -> dict[int, int]:
         """The worker's committed offsets once they reach `end`; given up
         on at the deadline, at once when no worker runs, and when they have
-        not moved for STALL_S (a worker alive but stuck)."""
+        not moved for STALL_S (a worker alive but stuck). A poll Kafka does
+        not answer says nothing of the worker: it neither counts as not
+        moved nor replaces the last answer. Before, 20 s of unanswered polls
+        read as a stuck worker with nothing committed."""
         last: dict[int, int] | None = None
-        moved = time.perf_counter()
+        moved = polled = time.perf_counter()
         while True:
-            done = await committed(self.settings.bootstrap, self.settings.worker_id)
-            if all(done.get(tp.partition, 0) >= offset for tp, offset in end.items()):
-                return done
+            answer = await committed_or_none(self.settings.bootstrap, self.settings.worker_id)
             now = time.perf_counter()
-            if done != last:
-                last, moved = done, now
+            if answer is None:
+                self.unanswered += 1
+                moved += now - polled  # time without an answer is not time without progress
+            elif all(answer.get(tp.partition, 0) >= offset for tp, offset in end.items()):
+                return answer
+            elif answer != last:
+                last, moved = answer, now
             if now > deadline or now - moved > STALL_S or not self.alive():
-                return done
+                return last or {}
+            polled = now
             await asyncio.sleep(0.5)
 
 
@@ -987,6 +1002,8 @@ async def run_once(stack: Stack, scenario: Scenario, index: int, sizes: Sizes, v
     }
     if run.held_at_drain:
         result.notes["held_at_drain"] = run.held_at_drain
+    if run.unanswered:
+        result.notes["offset_polls_unanswered"] = run.unanswered
     for check in ctx.checks:
         await check()
     if ctx.recoveries:
@@ -1005,6 +1022,11 @@ async def run_once(stack: Stack, scenario: Scenario, index: int, sizes: Sizes, v
         result.fail(f"the gateway exited unexpectedly (code {stack.gateway.returncode})")
     phase("checked")
     judge(result)
+    if not result.passed:
+        # What each worker said last: the logs go with the temp dir (without --keep), and a
+        # failure seen on a clean clone (broker-kill-10s, 2026-12-04: a worker wedged after the
+        # broker's restart, docs/reliability.md) left nothing to read.
+        result.notes["worker_logs"] = {name: stack.procs.log_tail(name, 2500) for name in stack.workers}
     return result
 
 

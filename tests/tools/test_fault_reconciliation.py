@@ -216,3 +216,46 @@ def test_readings_in_a_record_of_several_frames_are_counted_each() -> None:
     coalesced = SimpleNamespace(partition=0, offset=3, value=encode_frames(frames))
     result = reconcile([c], [coalesced], {0: 4})
     assert (result.acked, result.lost, result.stored_twice) == (2, 0, 0)
+
+
+def _waiter(answers: list, monkeypatch: pytest.MonkeyPatch) -> faults.FaultRun:
+    """A fault run whose committed-offset polls get `answers` in turn (None:
+    Kafka did not answer), on a fake clock that moves 1 s per poll."""
+    clock = [0.0]
+    polls = iter(answers)
+
+    async def poll(bootstrap: str, group: str) -> dict[int, int] | None:
+        clock[0] += 1.0
+        return next(polls)
+
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr(faults, "committed_or_none", poll)
+    monkeypatch.setattr(faults.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(faults.asyncio, "sleep", no_sleep)
+    run = object.__new__(faults.FaultRun)
+    run.settings = SimpleNamespace(bootstrap="127.0.0.1:1", worker_id="vigil-worker")
+    run.alive = lambda: True
+    run.unanswered = 0
+    return run
+
+
+def test_unanswered_offset_polls_are_not_a_stuck_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka does not answer for 30 polls (a broker restarting), then the
+    worker's offsets are there, moving on to the end: the wait returns them.
+    Before, 20 s of unanswered polls read as a stuck worker with nothing
+    committed, every record of the run counted unprocessed."""
+    run = _waiter([{0: 5}] + [None] * 30 + [{0: 8}, {0: 10}], monkeypatch)
+    end = {faults.TopicPartition(faults.READINGS_TOPIC, 0): 10}
+    assert faults.asyncio.run(run._wait_processed(end, deadline=1000.0)) == {0: 10}
+    assert run.unanswered == 30
+
+
+def test_offsets_that_do_not_move_are_a_stuck_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answered, but not moving for STALL_S: the wait gives up with the last
+    answer (what the worker did commit), long before the deadline."""
+    run = _waiter([{0: 5}] * 100, monkeypatch)
+    end = {faults.TopicPartition(faults.READINGS_TOPIC, 0): 10}
+    assert faults.asyncio.run(run._wait_processed(end, deadline=1000.0)) == {0: 5}
+    assert run.unanswered == 0

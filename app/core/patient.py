@@ -1345,8 +1345,9 @@ def _drift(
     unreported = shift is not None and not shift[2] and (shift[0] > 0) == (level > old_mean)
     ph = baseline.ph  # before adopt or reject restarts it: which way did the detector see the values move?
     seen = 1 if ph.sum_increase - ph.min_increase >= ph.max_decrease - ph.sum_decrease else -1
+    held: str | None
     if unreported:
-        held: str | None = "shift_unreported"
+        held = "shift_unreported"
     elif safe_level is not None and safe_level(level) != 0:
         held = "unsafe_level"
     elif _aroused(state, r, name, config):
@@ -1360,19 +1361,25 @@ def _drift(
     else:
         baseline.reject_drift()
     if config.drift_together:
-        # A drift counts towards `_drifting_together` when its level moved in a
-        # deterioration's direction and the detector saw the values move that
-        # way. One it saw move back is a recovery, whatever its level against
-        # the old normal (the recent level still lags an excursion's tail):
-        # the vital drifts towards deterioration no longer.
-        towards = _DETERIORATES.get(name, 0)
-        if seen == towards and moved * towards >= DRIFT_TOGETHER_SD:
-            state.drifting[name] = [r.ts, round(old_mean, 2), round(float(level), 2)]
-            r.drifted = True
-        elif seen != towards:
-            state.drifting.pop(name, None)
+        _note_drifting(state, r, name, old_mean, level, moved, seen)
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
     outcome.events.append(_drift_event(r, name, old_mean, level, held))
+
+
+def _note_drifting(
+    state: PatientState, r: _Reading, name: str, old_mean: float, level: float, moved: float, seen: int
+) -> None:
+    """A drift counts towards `_drifting_together` when its level moved
+    (`moved` SDs) in a deterioration's direction and the detector saw the
+    values move that way (`seen`). One it saw move back is a recovery,
+    whatever its level against the old normal (the recent level still lags
+    an excursion's tail): the vital drifts towards deterioration no longer."""
+    towards = _DETERIORATES.get(name, 0)
+    if seen == towards and moved * towards >= DRIFT_TOGETHER_SD:
+        state.drifting[name] = [r.ts, round(old_mean, 2), round(float(level), 2)]
+        r.drifted = True
+    elif seen != towards:
+        state.drifting.pop(name, None)
 
 
 def _aroused(state: PatientState, r: _Reading, name: str, config: Config) -> bool:

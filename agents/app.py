@@ -21,8 +21,11 @@ changelog replication follows VIGIL_REPLICATION_FACTOR.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,9 +42,10 @@ from agents.codec import EncodedState, StoredPatientState, load_state
 from app import native
 from app.core import patient as core
 from app.core import state as patient_state
-from app.core.errors import RECORD_FAILURES, RecordError, StateError, TopicError
+from app.core.errors import RECORD_FAILURES, Exit, RecordError, StateError, TopicError
 from app.core.offsets import OffsetCursors, Step
 from app.core.records import ReadingBatch, decode_frames, encode_dead_letter
+from app.core.watchdog import Watchdog
 from app.infra import gc_tuning, metrics, ports
 from app.infra.directory import KafkaPatients
 from app.infra.kafka_security import faust_credentials
@@ -142,6 +146,8 @@ class Worker:
         for partition in range(settings.partitions):  # at zero before any gap (docs/operations.md)
             metrics.OFFSET_GAPS.labels(str(partition))
         self.joined = False  # the group has given this worker its share once (possibly none)
+        self.handled = 0  # records handled: progress, for the watchdog
+        self.watchdog = Watchdog(settings.worker_stall_s)
         self.decoded = DecodedStates(settings.worker_decoded_cache)
         self.unflushed = Unflushed()
         self.max_unflushed = max(MAX_UNFLUSHED, settings.worker_decoded_cache)
@@ -171,7 +177,6 @@ class Worker:
         app.agent(self.readings, name="detect", concurrency=1)(self.detect)
         app.task(self.private_datadir)
         app.task(self.tune_gc)
-        app.timer(interval=KAFKA_PROBE_S, name="probe_kafka")(self.probe_kafka)
         # Faust makes a view class of each page function and calls it as a
         # method (view, request): plain functions, not bound methods.
         pages = {"/healthz": self.healthz, "/readyz": self.readyz, "/metrics": self.metrics_view}
@@ -316,6 +321,7 @@ class Worker:
         written at once). A frame that fails is dead-lettered alone and its
         neighbours processed."""
         partition = message.partition if message is not None else None
+        self.handled += 1
         try:
             frames = decode_frames(value)
         except Exception as exc:  # noqa: BLE001 - every failure is dead-lettered and counted
@@ -553,6 +559,19 @@ class Worker:
                 await asyncio.sleep(2)
         self.app.add_future(directory.mirror.follow())
 
+    async def watch(self) -> None:
+        """Readiness's Kafka probe and the watchdog, every KAFKA_PROBE_S from
+        the moment the web server is up: Faust starts its timers only once the
+        first recovery is complete, and a worker can stall before that (its
+        first join)."""
+        while True:
+            try:
+                await self.probe_kafka()
+                self.watch_stall()
+            except Exception as exc:  # noqa: BLE001 - a failed look is not a reason to stop looking
+                log.warning("readiness probe failed; trying again", error=type(exc).__name__)
+            await asyncio.sleep(KAFKA_PROBE_S)
+
     async def probe_kafka(self) -> None:
         """The consumer keeps its partitions while the broker is down (a dead
         broker, a full disk that took its log directory offline), so
@@ -564,6 +583,43 @@ class Worker:
         elif self.kafka_up and not was and self.kafka_seen:
             log.info("kafka available again")
         self.kafka_seen = self.kafka_seen or self.kafka_up
+
+    def watch_stall(self) -> None:
+        """A worker that Kafka answers but that has been not ready, without
+        progress, for `VIGIL_WORKER_STALL_S` stops itself, exit code 6
+        (`app.core.watchdog`): it would process nothing for any patient
+        until restarted, and its supervisor restarts it. It exits at once,
+        as a SIGKILL would: a graceful stop would wait on the same stuck
+        consumer, and what it had not committed is replayed after the
+        restart (docs/reliability.md)."""
+        stalled = self.watchdog.observe(
+            time.monotonic(), kafka_up=self.kafka_up, ready=self.ready(), progress=self.progress()
+        )
+        if stalled is None:
+            return
+        consumer_loop = getattr(getattr(self.app.consumer, "_thread", None), "thread_loop", None)
+        log.warning(
+            "stalled worker's tasks",
+            tasks=_awaiting_chains(asyncio.get_running_loop()),
+            consumer_tasks=_awaiting_chains(consumer_loop) if consumer_loop is not None else [],
+        )
+        log.error(
+            "worker stalled: not ready and no progress while Kafka answers; "
+            "exiting with code 6 for its supervisor to restart it",
+            stalled_s=round(stalled),
+            setting="VIGIL_WORKER_STALL_S",
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(Exit.STALLED)
+
+    def progress(self) -> tuple[int, int, int]:
+        """What the worker has done so far: records handled, and changelog
+        records recovered into its tables (a recovery is progress)."""
+        recovery = self.app.tables.recovery  # type: ignore[attr-defined]  # TableManager's, untyped
+        recovered = sum(o for o in recovery.active_offsets.values() if o is not None)
+        standby = sum(o for o in recovery.standby_offsets.values() if o is not None)
+        return self.handled, recovered, standby
 
     def ready(self) -> bool:
         """Kafka reachable, a member of its group with its share of the
@@ -579,7 +635,12 @@ class Worker:
     # -- HTTP -----------------------------------------------------------------------
 
     def _serve_web(self) -> None:
-        serve_web(self.app, self.settings.worker_web_host, self.settings.worker_web_port, self.ports_file)
+        def started() -> None:
+            self.app.add_future(self.watch())
+
+        serve_web(
+            self.app, self.settings.worker_web_host, self.settings.worker_web_port, self.ports_file, started
+        )
 
     async def healthz(self, web: Any) -> Any:
         return web.text("ok\n")
@@ -635,6 +696,25 @@ class _Written(NamedTuple):
     def of(cls, key: bytes, data: bytes, meta: Any) -> _Written:
         tp = TP(meta.topic, meta.partition)
         return cls(key, EncodedState(data), _Message(key, data, meta.partition, meta.offset, tp))
+
+
+def _awaiting_chains(loop: asyncio.AbstractEventLoop) -> list[str]:
+    """Each task of `loop` as the chain of coroutines it waits in (code
+    locations only, never a value): where a stalled worker is stuck. Faust
+    runs its Kafka consumer in a thread with a loop of its own."""
+    chains: list[str] = []
+    for task in asyncio.all_tasks(loop):
+        links: list[str] = []
+        awaited: Any = task.get_coro()
+        while awaited is not None and len(links) < 20:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+            if frame is None:
+                break
+            code = frame.f_code
+            links.append(f"{Path(code.co_filename).name}:{frame.f_lineno} {code.co_name}")
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+        chains.append(" > ".join(links) or repr(type(task.get_coro()).__name__))
+    return sorted(chains)
 
 
 def _report_gap(step: Step, partition: int, expected: int | None, got: int | None) -> None:
@@ -741,11 +821,18 @@ def _failure(exc: Exception) -> tuple[str, str]:
     return "error", f"processing raised {type(exc).__name__}"
 
 
-def serve_web(app: faust.App, host: str, port: int, ports_file: Path | None = None) -> None:
+def serve_web(
+    app: faust.App,
+    host: str,
+    port: int,
+    ports_file: Path | None = None,
+    started: Callable[[], None] | None = None,
+) -> None:
     """Have Faust's web server (aiohttp) started as Faust's `start_server` does,
     but on `port` even when it is 0 (the system chooses; Faust's own setting
-    refuses 0); then log the port bound and write it to `ports_file` as
-    {"web": port} (`app.infra.ports`). The load tests' Faust baselines use it too."""
+    refuses 0); then log the port bound, write it to `ports_file` as
+    {"web": port} (`app.infra.ports`) and call `started`. Faust starts it
+    early, before the consumer. The load tests' Faust baselines use it too."""
     web: Any = app.web
 
     async def start_server() -> None:
@@ -756,6 +843,8 @@ def serve_web(app: faust.App, host: str, port: int, ports_file: Path | None = No
         log.info("worker web server listening", http=f"http://{host}:{bound}", core=native.describe())
         if ports_file is not None:
             ports.write(ports_file, {ports.WORKER_WEB: bound})
+        if started is not None:
+            started()
 
     web.start_server = start_server
 

@@ -128,6 +128,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from app.core import patient as core  # noqa: E402
+from app.core.errors import Exit  # noqa: E402
 from app.core.records import pseudonym, readable_frames  # noqa: E402
 from app.infra.kafka_local import LocalCluster, LocalKafka  # noqa: E402
 from app.infra.kafka_security import aiokafka_options  # noqa: E402
@@ -140,6 +141,11 @@ DEAD_LETTER_TOPIC = "vigil.dead-letter"
 FAILED_METRIC = "vigil_worker_records_failed_total"
 HERE = Path(__file__).resolve().parent
 STALL_S = 20.0  # a worker whose committed offsets have not moved this long, while behind, is stuck
+# The workers' own watchdog (VIGIL_WORKER_STALL_S): a worker not ready and doing nothing this
+# long while Kafka answers it exits with code 6, and the suite starts it again as its supervisor
+# would (`Stack.supervise`). Offsets that have not moved are waited on this long and more.
+WORKER_STALL_S = 30.0
+WAIT_STALL_S = max(STALL_S, WORKER_STALL_S + 15.0)
 REVOKED_CLOSE_S = 5.0  # the gateway re-checks credentials every VIGIL_CREDENTIAL_CHECK_S (1 s)
 PARTITIONS = 4
 
@@ -239,11 +245,13 @@ class Stack:
             PSEUDONYM_KEY=self.key,
             WORKER_ID="vigil-faults-1",
             CONFIRM_S=FLEET_CONFIRM_S,
+            WORKER_STALL_S=f"{WORKER_STALL_S:g}",
         )
         self.env["VIGIL_LOG_LEVEL"] = os.environ.get("FAULTS_LOG_LEVEL", "warning")
         os.environ.update({k: v for k, v in self.env.items() if k.startswith("VIGIL_")})
         self.gateway: subprocess.Popen[bytes] | None = None
         self.workers: dict[str, Worker] = {}  # running workers, by name
+        self.stall_restarts: list[str] = []  # workers that stopped themselves (stalled), started again
         self.worker_id = "vigil-faults-1"
         self._groups = 1
         self._names = 0
@@ -360,7 +368,17 @@ class Stack:
         self.workers.pop(worker.name, None)
 
     def worker_alive(self) -> bool:
+        self.supervise()
         return any(w.proc.poll() is None for w in self.workers.values())
+
+    def supervise(self) -> None:
+        """A worker that stopped itself because it stalled (exit code 6,
+        `app.core.watchdog`) is started again, as `vigil up`, systemd or
+        Kubernetes would; noted in the run (`stall_restarts`), not a failure."""
+        for worker in list(self.workers.values()):
+            if worker.proc.poll() == Exit.STALLED:
+                self.stall_restarts.append(worker.name)
+                self.restart_worker(worker, wait=False)
 
     # the broker
 
@@ -468,6 +486,7 @@ class ClusterStack(Stack):
             REGISTRY="kafka",
             REPLICATION_FACTOR="3",
             CONFIRM_S=FLEET_CONFIRM_S,
+            WORKER_STALL_S=f"{WORKER_STALL_S:g}",
         )
         self.env["VIGIL_LOG_LEVEL"] = os.environ.get("FAULTS_LOG_LEVEL", "warning")
         os.environ.update({k: v for k, v in self.env.items() if k.startswith("VIGIL_")})
@@ -478,6 +497,7 @@ class ClusterStack(Stack):
         self._groups = 1
         self._names = 0
         self.killed: list[Worker] = []  # workers a scenario killed on purpose, for heal()
+        self.stall_restarts = []
 
     @property
     def ws_url(self) -> str:
@@ -780,7 +800,8 @@ class FaultRun(loadtest.LoadRun):
     async def _wait_processed(self, end: dict[Any, int], deadline: float) -> dict[int, int]:
         """The worker's committed offsets once they reach `end`; given up
         on at the deadline, at once when no worker runs, and when they have
-        not moved for STALL_S (a worker alive but stuck). A poll Kafka does
+        not moved for WAIT_STALL_S (a worker alive but stuck, even after its
+        own watchdog had it start again: `Stack.supervise`). A poll Kafka does
         not answer says nothing of the worker: it neither counts as not
         moved nor replaces the last answer. Before, 20 s of unanswered polls
         read as a stuck worker with nothing committed."""
@@ -796,7 +817,7 @@ class FaultRun(loadtest.LoadRun):
                 return answer
             elif answer != last:
                 last, moved = answer, now
-            if now > deadline or now - moved > STALL_S or not self.alive():
+            if now > deadline or now - moved > WAIT_STALL_S or not self.alive():
                 return last or {}
             polled = now
             await asyncio.sleep(0.5)
@@ -951,6 +972,7 @@ async def run_once(stack: Stack, scenario: Scenario, index: int, sizes: Sizes, v
     run = FaultRun(settings, plan, out=out, alive=stack.worker_alive)
     ctx = Ctx(stack, sizes, run, result, prefix, starts)
     workers_before = dict(stack.workers)
+    stalls_before = len(stack.stall_restarts)
     t0 = time.perf_counter()
     phases = result.notes["phases_s"] = {}  # when each stage ended, from the start of the run
 
@@ -1004,6 +1026,14 @@ async def run_once(stack: Stack, scenario: Scenario, index: int, sizes: Sizes, v
         result.notes["held_at_drain"] = run.held_at_drain
     if run.unanswered:
         result.notes["offset_polls_unanswered"] = run.unanswered
+    if len(stack.stall_restarts) > stalls_before:
+        # A worker stalled and was started again (`Stack.supervise`): the designed
+        # recovery, not a failure; the notes say it, with where its tasks waited.
+        stalled = stack.stall_restarts[stalls_before:]
+        result.notes["stall_restarts"] = stalled
+        result.notes["stalled_worker_logs"] = {
+            name: _stalled_lines(stack.procs.log_tail(name, 20000)) for name in set(stalled)
+        }
     for check in ctx.checks:
         await check()
     if ctx.recoveries:
@@ -1028,6 +1058,11 @@ async def run_once(stack: Stack, scenario: Scenario, index: int, sizes: Sizes, v
         # broker's restart, docs/reliability.md) left nothing to read.
         result.notes["worker_logs"] = {name: stack.procs.log_tail(name, 2500) for name in stack.workers}
     return result
+
+
+def _stalled_lines(log: str) -> list[str]:
+    """The watchdog's lines in a worker's log: that it stalled, and where its tasks waited."""
+    return [line for line in log.splitlines() if "stalled" in line]
 
 
 async def _first(waiting: Awaitable[Any], fleet: asyncio.Future[Any]) -> None:

@@ -12,7 +12,10 @@ How it ends (docs/operations.md#vigil-up):
   output going away (`vigil up | head`): devices, gateway, worker and Kafka
   are stopped in that order, each with SIGTERM (SIGKILL after a grace
   period); exit 0.
-- A child exits, or the local Kafka dies or takes its log directory offline
+- The worker stops itself because it stalled (exit code 6: not ready, and
+  doing nothing, while Kafka answered it; `app.core.watchdog`): one line,
+  and it is started again, up to STALL_RESTARTS times in STALL_WINDOW_S.
+- A child exits otherwise, or the local Kafka dies or takes its log directory offline
   (it does on a full disk, and may stay alive meanwhile): one line saying
   which, the rest stopped in order; exit 1.
 - `vigil up` itself is killed, even with SIGKILL: the kernel sends each child
@@ -58,6 +61,10 @@ GRACE_S = {"gateway": 10.0, "worker": 15.0}  # SIGTERM, then SIGKILL after this 
 # consumer retries it until killed: a short grace.
 GRACE_NO_KAFKA_S = 3.0
 KAFKA_SILENT_S = 15.0  # a broker that does not answer this long gets a line
+# A worker that stopped itself because it stalled is started again, this many
+# times in this many seconds; one more stall stops `vigil up` (something else is wrong).
+STALL_RESTARTS = 3
+STALL_WINDOW_S = 900.0
 
 
 def say(message: str) -> None:
@@ -90,6 +97,7 @@ class Supervisor:
         self.children: list[Child] = []
         self.failure: str | None = None  # why we stop, when it is not the user's doing
         self.stopping = False
+        self.restarts: list[float] = []  # when a stalled worker was started again (monotonic)
         self._wake: Any = None  # sets the running loop's stop event, from a signal handler
 
     # -- signals ------------------------------------------------------------------------
@@ -159,10 +167,13 @@ class Supervisor:
         say(f"worker ready (metrics http://{s.worker_web_host}:{s.worker_web_port}/metrics)")
         say(f"logs in {self.logs}; press Ctrl-C to stop")
 
-    def spawn(self, command: str) -> Child:
+    def spawn(self, command: str, **extra: str) -> Child:
         log = self.logs / f"{command}.log"
         env = dict(
-            os.environ, VIGIL_KAFKA_BOOTSTRAP=self.settings.bootstrap, VIGIL_HOME=str(self.settings.home)
+            os.environ,
+            VIGIL_KAFKA_BOOTSTRAP=self.settings.bootstrap,
+            VIGIL_HOME=str(self.settings.home),
+            **extra,
         )
         args = [sys.executable, "-m", "app.cli", command, "--supervisor", str(os.getpid())]
         ports_file = self.ports_file(command)
@@ -273,7 +284,9 @@ class Supervisor:
             if why:
                 self.fail(why, stop)
             for child in self.children:
-                if child.proc.poll() is not None:
+                if child.proc.poll() is not None and self.stalled(child):
+                    self.restart(child)
+                elif child.proc.poll() is not None:
                     self.fail(
                         f"the {child.name} exited with code {child.proc.returncode} "
                         f"({_last_line(child.log)})",
@@ -283,6 +296,29 @@ class Supervisor:
                 say("the reader of the output has gone away; stopping")
                 stop.set()
             await _sleep_or_stop(stop, 0.5)
+
+    def stalled(self, child: Child) -> bool:
+        """The worker stopped itself because it stalled, and may be started again."""
+        now = time.monotonic()
+        self.restarts = [t for t in self.restarts if now - t < STALL_WINDOW_S]
+        return (
+            child.name == "worker"
+            and child.proc.returncode == Exit.STALLED
+            and len(self.restarts) < STALL_RESTARTS
+        )
+
+    def restart(self, child: Child) -> None:
+        """Start the stalled worker again, on the port it had (its metrics and
+        readiness URLs stay as printed): it recovers its patients' states
+        from its folder and the changelog, and processes what it had not."""
+        self.restarts.append(time.monotonic())
+        say(
+            "the worker stopped itself: not ready, and doing nothing, while Kafka answered it "
+            f"(VIGIL_WORKER_STALL_S); starting it again ({len(self.restarts)} of {STALL_RESTARTS} "
+            f"in {STALL_WINDOW_S / 60:.0f} min; {_last_line(child.log)})"
+        )
+        again = self.spawn("worker", VIGIL_WORKER_WEB_PORT=str(self.settings.worker_web_port))
+        child.proc, child.log = again.proc, again.log
 
     async def watch_kafka(self, stop: asyncio.Event) -> None:
         """Ask Kafka for metadata now and then: a broker can be alive and not answering."""

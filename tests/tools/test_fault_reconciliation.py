@@ -253,9 +253,36 @@ def test_unanswered_offset_polls_are_not_a_stuck_worker(monkeypatch: pytest.Monk
 
 
 def test_offsets_that_do_not_move_are_a_stuck_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Answered, but not moving for STALL_S: the wait gives up with the last
+    """Answered, but not moving for WAIT_STALL_S: the wait gives up with the last
     answer (what the worker did commit), long before the deadline."""
     run = _waiter([{0: 5}] * 100, monkeypatch)
     end = {faults.TopicPartition(faults.READINGS_TOPIC, 0): 10}
     assert faults.asyncio.run(run._wait_processed(end, deadline=1000.0)) == {0: 5}
     assert run.unanswered == 0
+
+
+def test_a_worker_that_stopped_itself_stalled_is_started_again() -> None:
+    """Exit code 6 (the worker's watchdog): started again, as a supervisor
+    would, and noted; a worker that crashed or was killed is not."""
+
+    def exited(code: int) -> SimpleNamespace:
+        return SimpleNamespace(poll=lambda: code, returncode=code)
+
+    stack = object.__new__(faults.Stack)
+    stack.workers = {
+        "worker-1": SimpleNamespace(name="worker-1", proc=exited(6)),
+        "worker-2": SimpleNamespace(name="worker-2", proc=exited(-9)),
+    }
+    stack.stall_restarts = []
+    restarted = []
+
+    def restart_worker(worker: SimpleNamespace, wait: bool = True) -> None:
+        restarted.append((worker.name, wait))
+        worker.proc = SimpleNamespace(poll=lambda: None, returncode=None)
+
+    stack.restart_worker = restart_worker
+    assert stack.worker_alive()
+    assert restarted == [("worker-1", False)]
+    assert stack.stall_restarts == ["worker-1"]
+    stack.worker_alive()
+    assert restarted == [("worker-1", False)]  # once

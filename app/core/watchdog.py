@@ -1,0 +1,41 @@
+"""When a worker has stalled: the decision behind the worker's watchdog.
+
+A worker can stay up and never be ready again while Kafka answers it: seen
+after a broker restart (docs/reliability.md, "A worker wedged after a broker
+restart"), when aiokafka's consumer stopped looking for its group
+coordinator. It then processes nothing for any patient until restarted, so
+it stops itself and its supervisor (`vigil up`, systemd, Kubernetes) starts
+it again: a restarted worker recovers its patients from the changelog and
+replays what it had not committed, as after a crash.
+
+Stalled means, for `stall_s` seconds without a break: Kafka answers the
+worker's probe, the worker is not ready, and it makes no progress (no record
+handled, no changelog record recovered). Kafka down is not a stall (nothing
+to do but wait for it), nor is a long recovery (progress), nor is a worker
+left idle by its group (ready with no partitions).
+
+Pure: the caller passes the time (monotonic seconds) and what it sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Watchdog:
+    stall_s: float  # 0: never stalled (the watchdog is off)
+    stuck_since: float | None = None  # the start of the current stretch without progress
+    progress: Hashable = None  # what the worker had done at the last look
+
+    def observe(self, now: float, *, kafka_up: bool, ready: bool, progress: Hashable) -> float | None:
+        """Seconds stalled, once they reach `stall_s`; None until then."""
+        moved, self.progress = progress != self.progress, progress
+        if self.stall_s <= 0 or ready or not kafka_up:
+            self.stuck_since = None
+            return None
+        if self.stuck_since is None or moved:
+            self.stuck_since = now
+        stuck = now - self.stuck_since
+        return stuck if stuck >= self.stall_s else None

@@ -1,0 +1,68 @@
+"""The worker's watchdog: a worker that Kafka answers but that stays not ready
+without progress is stalled (and stops itself, `agents.app`); nothing else
+is."""
+
+from __future__ import annotations
+
+from app.core.watchdog import Watchdog
+
+
+def looks(dog: Watchdog, seconds: range, **seen: object) -> list[float | None]:
+    """What the watchdog says at each of `seconds` (one look a second)."""
+    kafka_up = bool(seen.get("kafka_up", True))
+    ready = bool(seen.get("ready", False))
+    progress = seen.get("progress", 0)
+    return [
+        dog.observe(
+            float(t),
+            kafka_up=kafka_up,
+            ready=ready,
+            progress=progress(t) if callable(progress) else progress,  # type: ignore[arg-type]
+        )
+        for t in seconds
+    ]
+
+
+def test_not_ready_without_progress_while_kafka_answers_is_a_stall_after_stall_s() -> None:
+    said = looks(Watchdog(stall_s=60), range(0, 61))
+    assert said[:60] == [None] * 60
+    assert said[60] == 60.0
+
+
+def test_a_long_recovery_is_not_a_stall() -> None:
+    """Ten minutes not ready while the changelog is read: progress at every look."""
+    assert looks(Watchdog(stall_s=60), range(0, 600), progress=lambda t: t // 10) == [None] * 600
+
+
+def test_progress_restarts_the_count() -> None:
+    dog = Watchdog(stall_s=60)
+    looks(dog, range(0, 50))
+    assert looks(dog, range(50, 51), progress=1) == [None]  # a record handled at 50 s
+    said = looks(dog, range(51, 111), progress=1)
+    assert said[:-1] == [None] * 59
+    assert said[-1] == 60.0  # 60 s after the last progress, not after the first look
+
+
+def test_kafka_down_is_not_a_stall_and_the_count_starts_again_when_it_answers() -> None:
+    dog = Watchdog(stall_s=60)
+    looks(dog, range(0, 50))
+    assert looks(dog, range(50, 300), kafka_up=False) == [None] * 250  # a broker down for minutes
+    said = looks(dog, range(300, 361))
+    assert said[:60] == [None] * 60
+    assert said[60] == 60.0
+
+
+def test_a_ready_worker_is_never_stalled() -> None:
+    """Ready with no partitions (more workers than partitions) handles nothing, for hours."""
+    assert looks(Watchdog(stall_s=60), range(0, 7200, 5), ready=True) == [None] * 1440
+
+
+def test_a_moment_of_readiness_restarts_the_count() -> None:
+    dog = Watchdog(stall_s=60)
+    looks(dog, range(0, 59))
+    looks(dog, range(59, 60), ready=True)
+    assert looks(dog, range(60, 119)) == [None] * 59
+
+
+def test_stall_s_zero_turns_it_off() -> None:
+    assert looks(Watchdog(stall_s=0), range(0, 3600, 10)) == [None] * 360

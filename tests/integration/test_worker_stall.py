@@ -1,0 +1,59 @@
+"""A worker that Kafka answers but that stays not ready without progress stops
+itself with exit code 6, for its supervisor to start it again
+(`app.core.watchdog`, docs/reliability.md)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from tests.conftest import http_status, wait_ready
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_worker_stuck_joining_its_group_exits_with_code_6(vigil, kafka) -> None:
+    """A real stall, made with real processes: worker A is frozen (SIGSTOP)
+    while a member of the group; worker B joins, and Kafka holds B's join
+    until A rejoins or its rebalance timeout (60 s) passes. B is not ready,
+    Kafka answers it, and it does nothing: with VIGIL_WORKER_STALL_S=6 (the
+    default, 120 s, outlasts a rebalance timeout) B stops itself, saying so
+    in one line, and names what its tasks wait on."""
+    vigil.env["VIGIL_WORKER_SESSION_TIMEOUT_S"] = "60"  # A stays a member while frozen
+    first = vigil.spawn("worker", log_name="worker-a")
+    second = None
+    try:
+        wait_ready(vigil.worker_url + "/readyz", first)
+        first.send_signal(signal.SIGSTOP)
+        vigil.env.update(VIGIL_WORKER_STALL_S="6", VIGIL_WORKER_DATA=str(vigil.home / "worker-b"))
+        second = vigil.spawn("worker", log_name="worker-b")
+        url = vigil.worker_url  # B's, once it reports its port
+        started = time.monotonic()
+        seen_not_ready = False
+        while second.poll() is None and time.monotonic() - started < 50:
+            seen_not_ready = seen_not_ready or (http_status(url + "/readyz") == 503)
+            time.sleep(0.5)
+        code = second.wait(10)
+        elapsed = time.monotonic() - started
+        log = vigil.log("worker-b")
+        assert code == 6, log[-3000:]
+        assert seen_not_ready, "B was never seen answering /readyz with 503"
+        assert elapsed < 45, f"B stopped after {elapsed:.0f} s, not within the rebalance timeout"
+        lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        stalled = [line for line in lines if line.get("event", "").startswith("worker stalled")]
+        assert len(stalled) == 1, log[-3000:]
+        assert stalled[0]["level"] == "error" and stalled[0]["stalled_s"] >= 6
+        assert "exiting with code 6" in stalled[0]["event"]
+        tasks = next(line for line in lines if line.get("event") == "stalled worker's tasks")
+        # Where it waits: aiokafka's group coordination, in the consumer's thread.
+        assert any("group_coordinator.py" in chain for chain in tasks["consumer_tasks"]), tasks
+    finally:
+        first.send_signal(signal.SIGCONT)
+        first.kill()
+        first.wait(10)
+        if second is not None and second.poll() is None:
+            second.kill()
+            second.wait(10)

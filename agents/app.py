@@ -46,7 +46,7 @@ from app.core.errors import RECORD_FAILURES, Exit, RecordError, StateError, Topi
 from app.core.offsets import OffsetCursors, Step
 from app.core.records import ReadingBatch, decode_frames, encode_dead_letter
 from app.core.watchdog import Watchdog
-from app.infra import gc_tuning, metrics, ports
+from app.infra import gc_tuning, metrics, ports, preflight
 from app.infra.directory import KafkaPatients
 from app.infra.kafka_security import faust_credentials
 from app.infra.preflight import leads
@@ -63,6 +63,7 @@ from app.infra.settings import (
 log = structlog.get_logger()
 
 KAFKA_PROBE_S = 2.0  # how often readiness asks Kafka whether it is there
+BACKLOG_EVERY = 5  # the watchdog asks Kafka whether records wait on the worker's partitions every 5th probe
 FLUSH_TIMER_S = 0.1  # how often an idle worker checks whether a flush is due
 RESEEK_TIMER_S = 0.5  # how often the worker checks for a gap whose records have not come again
 CENSUS_TIMER_S = 0.25  # how often the worker counts a slice of its patients (`PatientCensus`)
@@ -148,6 +149,7 @@ class Worker:
         self.joined = False  # the group has given this worker its share once (possibly none)
         self.handled = 0  # records handled: progress, for the watchdog
         self.watchdog = Watchdog(settings.worker_stall_s)
+        self.behind = False  # records wait on its partitions past those it handled (`lagging`)
         self.decoded = DecodedStates(settings.worker_decoded_cache)
         self.unflushed = Unflushed()
         self.max_unflushed = max(MAX_UNFLUSHED, settings.worker_decoded_cache)
@@ -564,9 +566,13 @@ class Worker:
         the moment the web server is up: Faust starts its timers only once the
         first recovery is complete, and a worker can stall before that (its
         first join)."""
+        looks = 0
         while True:
             try:
                 await self.probe_kafka()
+                if looks % BACKLOG_EVERY == 0:
+                    self.behind = await self.lagging()
+                looks += 1
                 self.watch_stall()
             except Exception as exc:  # noqa: BLE001 - a failed look is not a reason to stop looking
                 log.warning("readiness probe failed; trying again", error=type(exc).__name__)
@@ -593,7 +599,11 @@ class Worker:
         consumer, and what it had not committed is replayed after the
         restart (docs/reliability.md)."""
         stalled = self.watchdog.observe(
-            time.monotonic(), kafka_up=self.kafka_up, ready=self.ready(), progress=self.progress()
+            time.monotonic(),
+            kafka_up=self.kafka_up,
+            ready=self.ready(),
+            progress=self.progress(),
+            behind=self.behind,
         )
         if stalled is None:
             return
@@ -604,14 +614,36 @@ class Worker:
             consumer_tasks=_awaiting_chains(consumer_loop) if consumer_loop is not None else [],
         )
         log.error(
-            "worker stalled: not ready and no progress while Kafka answers; "
-            "exiting with code 6 for its supervisor to restart it",
+            "worker stalled: "
+            + ("records wait on its partitions" if self.behind and self.ready() else "not ready")
+            + " and no progress while Kafka answers; exiting with code 6 for its supervisor to restart it",
             stalled_s=round(stalled),
             setting="VIGIL_WORKER_STALL_S",
         )
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(Exit.STALLED)
+
+    async def lagging(self) -> bool:
+        """Do records wait, as Kafka has it, on this worker's partitions of
+        `vigil.readings` past those it handled? Asked only of a ready worker
+        (a not-ready one is watched anyway), with a client of its own
+        (`preflight.backlog`); False when Kafka does not say."""
+        if not self.ready():
+            return False
+        try:
+            mine = sorted(tp.partition for tp in self.app.consumer.assignment() if tp.topic == READINGS_TOPIC)
+        except Exception:  # noqa: BLE001 - no consumer yet
+            return False
+        if not mine:
+            return False
+        backlog = await preflight.backlog(self.settings, READINGS_TOPIC, self.settings.worker_id, mine)
+        if backlog is None:
+            return False
+        return any(
+            end > max(floor, self.cursors.expected(partition) or floor)
+            for partition, (end, floor) in backlog.items()
+        )
 
     def progress(self) -> tuple[int, int, int]:
         """What the worker has done so far: records handled, and changelog

@@ -9,10 +9,15 @@ it again: a restarted worker recovers its patients from the changelog and
 replays what it had not committed, as after a crash.
 
 Stalled means, for `stall_s` seconds without a break: Kafka answers the
-worker's probe, the worker is not ready, and it makes no progress (no record
-handled, no changelog record recovered). Kafka down is not a stall (nothing
-to do but wait for it), nor is a long recovery (progress), nor is a worker
-left idle by its group (ready with no partitions).
+worker's probe, the worker is not ready or is behind (records wait on its
+partitions past those it handled, as Kafka has them), and it makes no
+progress (no record handled, no changelog record recovered). Ready and
+behind without progress is the other face of the same trouble: a consumer
+that keeps its partitions and fetches nothing more, as faust-streaming's
+users report after a broker came back (faust-streaming/faust#523, #629).
+Kafka down is not a stall (nothing to do but wait for it), nor is a long
+recovery (progress), nor is a worker left idle by its group (ready with no
+partitions, so never behind), nor a slow one (progress).
 
 Pure: the caller passes the time (monotonic seconds) and what it sees.
 """
@@ -29,10 +34,12 @@ class Watchdog:
     stuck_since: float | None = None  # the start of the current stretch without progress
     progress: Hashable = None  # what the worker had done at the last look
 
-    def observe(self, now: float, *, kafka_up: bool, ready: bool, progress: Hashable) -> float | None:
+    def observe(
+        self, now: float, *, kafka_up: bool, ready: bool, progress: Hashable, behind: bool = False
+    ) -> float | None:
         """Seconds stalled, once they reach `stall_s`; None until then."""
         moved, self.progress = progress != self.progress, progress
-        if self.stall_s <= 0 or ready or not kafka_up:
+        if self.stall_s <= 0 or not kafka_up or (ready and not behind):
             self.stuck_since = None
             return None
         if self.stuck_since is None or moved:

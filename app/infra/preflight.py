@@ -140,6 +140,41 @@ async def leads(settings: Settings, topic: str, timeout: float = 3.0) -> bool:
     )
 
 
+async def backlog(
+    settings: Settings, topic: str, group: str, partitions: list[int], timeout: float = 5.0
+) -> dict[int, tuple[int, int]] | None:
+    """Per partition of `topic` in `partitions`, as Kafka has it: (its end, where `group`
+    would resume: its committed offset, or the partition's first offset when
+    nothing is committed or retention has removed what it committed). None
+    when Kafka does not answer within `timeout`. A client of its own, not
+    the worker's consumer: the worker's watchdog asks it (`agents.app`),
+    and a stuck consumer would not answer or would answer from a stale view."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    wait_ms = int(timeout * 1000)
+    consumer = AIOKafkaConsumer(
+        **aiokafka_options(settings), enable_auto_commit=False, request_timeout_ms=wait_ms
+    )
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings), request_timeout_ms=wait_ms)
+    try:
+        await asyncio.wait_for(consumer.start(), timeout)
+        await asyncio.wait_for(admin.start(), timeout)
+        tps = [TopicPartition(topic, p) for p in partitions]
+        starts = await asyncio.wait_for(consumer.beginning_offsets(tps), timeout)
+        ends = await asyncio.wait_for(consumer.end_offsets(tps), timeout)
+        offsets = await asyncio.wait_for(admin.list_consumer_group_offsets(group), timeout)
+    except (KafkaError, OSError, TimeoutError):
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+    committed = {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+    return {tp.partition: (ends[tp], max(starts[tp], committed.get(tp.partition, -1))) for tp in tps}
+
+
 async def partition_count(settings: Settings, topic: str, timeout: float = 5.0) -> int | None:
     """How many partitions `topic` has, or None if Kafka does not say."""
     cluster = await _cluster(settings, timeout)

@@ -11,12 +11,14 @@ def looks(dog: Watchdog, seconds: range, **seen: object) -> list[float | None]:
     """What the watchdog says at each of `seconds` (one look a second)."""
     kafka_up = bool(seen.get("kafka_up", True))
     ready = bool(seen.get("ready", False))
+    behind = bool(seen.get("behind", False))
     progress = seen.get("progress", 0)
     return [
         dog.observe(
             float(t),
             kafka_up=kafka_up,
             ready=ready,
+            behind=behind,
             progress=progress(t) if callable(progress) else progress,  # type: ignore[arg-type]
         )
         for t in seconds
@@ -66,3 +68,24 @@ def test_a_moment_of_readiness_restarts_the_count() -> None:
 
 def test_stall_s_zero_turns_it_off() -> None:
     assert looks(Watchdog(stall_s=0), range(0, 3600, 10)) == [None] * 360
+
+
+def test_ready_but_behind_without_progress_is_a_stall() -> None:
+    """Records wait on its partitions and it handles none: a consumer that
+    fetches nothing more while it keeps its partitions."""
+    said = looks(Watchdog(stall_s=60), range(0, 61), ready=True, behind=True)
+    assert said[:60] == [None] * 60
+    assert said[60] == 60.0
+
+
+def test_ready_and_behind_but_handling_records_is_no_stall() -> None:
+    """A backlog worked through (after an outage): progress at every look."""
+    said = looks(Watchdog(stall_s=60), range(0, 600), ready=True, behind=True, progress=lambda t: t)
+    assert said == [None] * 600
+
+
+def test_caught_up_restarts_the_count() -> None:
+    dog = Watchdog(stall_s=60)
+    looks(dog, range(0, 59), ready=True, behind=True)
+    looks(dog, range(59, 60), ready=True, behind=False)
+    assert looks(dog, range(60, 119), ready=True, behind=True) == [None] * 59

@@ -7,10 +7,16 @@ from __future__ import annotations
 import json
 import signal
 import time
+import uuid
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.records_to_delete import RecordsToDelete
 
-from tests.conftest import http_status, wait_ready
+from app.infra import preflight
+from app.infra.settings import Settings
+from tests.conftest import http_status, new_topic_with, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -57,3 +63,31 @@ def test_a_worker_stuck_joining_its_group_exits_with_code_6(vigil, kafka) -> Non
         if second is not None and second.poll() is None:
             second.kill()
             second.wait(10)
+
+
+async def test_the_watchdog_reads_the_backlog_from_kafka(kafka) -> None:
+    """`preflight.backlog`, which tells the watchdog whether records wait on
+    a ready worker's partitions: per partition, Kafka's end and where the
+    group resumes (its commit; the first offset when it committed nothing,
+    or when retention removed what it committed)."""
+    topic, group = f"backlog-{uuid.uuid4().hex[:8]}", f"backlog-group-{uuid.uuid4().hex[:8]}"
+    await new_topic_with(kafka.bootstrap, topic, 3, [(b"k", b"v", p) for p in (0, 0, 0, 0, 0, 1, 1, 1)])
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, 0), TopicPartition(topic, 1)])
+        await consumer.commit({TopicPartition(topic, 0): 3, TopicPartition(topic, 1): 1})
+    finally:
+        await consumer.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_records({TopicPartition(topic, 1): RecordsToDelete(2)}, timeout_ms=10_000)
+    finally:
+        await admin.close()
+    settings = Settings.from_env().with_(kafka_bootstrap=kafka.bootstrap)
+    backlog = await preflight.backlog(settings, topic, group, [0, 1, 2])
+    # 0: 5 written, 3 committed; 1: 3 written, committed 1 but records before 2 deleted; 2: empty.
+    assert backlog == {0: (5, 3), 1: (3, 2), 2: (0, 0)}
+    nobody = Settings.from_env().with_(kafka_bootstrap="127.0.0.1:9")  # nothing listens on port 9
+    assert await preflight.backlog(nobody, topic, group, [0], timeout=2.0) is None

@@ -591,8 +591,9 @@ class Worker:
         self.kafka_seen = self.kafka_seen or self.kafka_up
 
     def watch_stall(self) -> None:
-        """A worker that Kafka answers but that has been not ready, without
-        progress, for `VIGIL_WORKER_STALL_S` stops itself, exit code 6
+        """A worker that Kafka answers but that has been not ready, or ready
+        while records wait on its partitions (`lagging`), without progress,
+        for `VIGIL_WORKER_STALL_S` stops itself, exit code 6
         (`app.core.watchdog`): it would process nothing for any patient
         until restarted, and its supervisor restarts it. It exits at once,
         as a SIGKILL would: a graceful stop would wait on the same stuck

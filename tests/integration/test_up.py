@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from app.infra import ports
 from app.infra.preflight import port_free
-from tests.conftest import ROOT
+from tests.conftest import ROOT, http_status
 
 pytestmark = pytest.mark.integration
 
@@ -337,3 +338,73 @@ def test_a_second_run_on_the_same_home_shows_alerts_again(tmp_path) -> None:
             up.proc.send_signal(signal.SIGINT)
             code = up.proc.wait(60)
         assert code == 0, (run, up.err)
+
+
+def _worker_beside(up: Up, home: Path, name: str, **settings: str) -> tuple[subprocess.Popen[str], Path]:
+    """Another `vigil worker` in the group of `vigil up`'s, on its broker and
+    home (a data folder of its own)."""
+    ports_file = home / f"{name}.ports.json"
+    env = dict(
+        up.env,
+        VIGIL_KAFKA_BOOTSTRAP=up.bootstrap(),
+        VIGIL_WORKER_WEB_PORT="0",
+        VIGIL_WORKER_DATA=str(home / name),
+        **settings,
+    )
+    with open(home / f"{name}.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "worker", "--ports-file", str(ports_file)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, ports_file
+
+
+def test_up_starts_a_worker_that_stalled_again(tmp_path) -> None:
+    """A real stall: worker 2 of the group is frozen (SIGSTOP) while a member
+    (its session 60 s), worker 3 joins, and Kafka holds the rebalance for
+    worker 2. `vigil up`'s worker, not ready and doing nothing for
+    VIGIL_WORKER_STALL_S (15 s here), exits with code 6; `vigil up` says so
+    in one line and starts it again on the same port. Worker 2 thawed, the
+    group settles and the restarted worker is ready; `vigil up` ran on."""
+    env = dict(up_env(tmp_path), VIGIL_WORKER_STALL_S="15")
+    up = Up(env)
+    others: list[subprocess.Popen[str]] = []
+    try:
+        up.wait_for("press Ctrl-C to stop")
+        url = re.search(r"worker ready \(metrics (http://[0-9.:]+)/metrics\)", "\n".join(up.err))
+        assert url, up.err
+        second, second_ports = _worker_beside(
+            up, tmp_path, "worker-2", VIGIL_WORKER_SESSION_TIMEOUT_S="60", VIGIL_WORKER_STALL_S="0"
+        )
+        others.append(second)
+        found = ports.wait(second_ports, second, timeout=120)
+        assert found is not None, (tmp_path / "worker-2.log").read_text()[-2000:]
+        deadline = time.monotonic() + 90
+        while http_status(f"http://127.0.0.1:{found[ports.WORKER_WEB]}/readyz") != 200:
+            assert time.monotonic() < deadline, (tmp_path / "worker-2.log").read_text()[-2000:]
+            time.sleep(0.5)
+        second.send_signal(signal.SIGSTOP)
+        third, _ = _worker_beside(up, tmp_path, "worker-3", VIGIL_WORKER_STALL_S="0")
+        others.append(third)
+        said = up.wait_for("the worker stopped itself", timeout=120)
+        assert "starting it again (1 of 3" in said, said
+        second.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 120
+        while http_status(url.group(1) + "/readyz") != 200:
+            assert up.proc.poll() is None, up.err
+            assert time.monotonic() < deadline, up.err
+            time.sleep(0.5)
+        assert up.proc.poll() is None and not [line for line in up.err if "stopping" in line], up.err
+        log = (tmp_path / "logs" / "worker.log").read_text(errors="replace")
+        assert "worker stalled" in log
+    finally:
+        for proc in others:
+            proc.send_signal(signal.SIGCONT)
+            proc.kill()
+            proc.wait(10)
+        up.proc.send_signal(signal.SIGINT)
+        code = up.proc.wait(60)
+    assert code == 0, up.err

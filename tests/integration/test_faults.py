@@ -147,6 +147,8 @@ def test_beyond_one_machine_nothing_acknowledged_is_lost_and_no_alert_event_diff
 
 def test_the_cluster_suite_ran_on_the_cluster(cluster_suite) -> None:
     rows, data, run = cluster_suite
+    for row in rows.values():
+        _report_stalls(row)
     assert list(rows) == CLUSTER and data["stack"] == "cluster"
     assert run.returncode == (0 if all(r["passed"] for r in rows.values()) else 1)
 

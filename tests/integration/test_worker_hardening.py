@@ -5,6 +5,7 @@ Kafka; records are read back with a plain Kafka consumer."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -18,7 +19,9 @@ from websockets.asyncio.client import connect
 
 from app.core.records import pseudonym
 from app.core.state import MAX_STATE_BYTES
+from app.infra import preflight
 from app.infra.kafka_local import LocalKafka
+from app.infra.settings import READINGS_TOPIC, Settings
 from tests.conftest import http_status, read_topic, stop, wait_ready
 
 pytestmark = pytest.mark.integration
@@ -54,10 +57,30 @@ def failed_records(vigil) -> dict[str, float]:
     }
 
 
+async def caught_up(vigil, kafka, timeout: float = 90.0) -> None:
+    """Until the worker's group has committed every record `vigil.readings`
+    held when called: a ready worker may still be reading the backlog."""
+    settings = Settings.from_env().with_(kafka_bootstrap=kafka.bootstrap)
+    group = vigil.env["VIGIL_WORKER_ID"]
+    partitions = list(range(await preflight.partition_count(settings, READINGS_TOPIC) or 0))
+    ends = await preflight.backlog(settings, READINGS_TOPIC, group, partitions)
+    assert ends is not None
+    deadline = time.monotonic() + timeout
+    while True:
+        now = await preflight.backlog(settings, READINGS_TOPIC, group, partitions)
+        if now is not None and all(now[p][1] >= end for p, (end, _) in ends.items()):
+            return
+        assert time.monotonic() < deadline, f"the worker did not catch up: {now} against {ends}"
+        await asyncio.sleep(0.5)
+
+
 async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> None:
     now = int(time.time() * 1000)
     hour_ago = now - 60 * 60_000
-    failed_before = failed_records(vigil)  # its group reads vigil.readings from the start: other tests' too
+    # Its group reads vigil.readings from the start, other tests' malformed records
+    # too: counted once it has read them all (ready is not caught up).
+    await caught_up(vigil, kafka)
+    failed_before = failed_records(vigil)
 
     # 1. Poison: records of the wrong shape written straight to the topic by
     # another producer. Each goes to vigil.dead-letter; the worker goes on.

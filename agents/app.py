@@ -45,7 +45,7 @@ from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, Exit, RecordError, StateError, TopicError
 from app.core.offsets import OffsetCursors, Step
 from app.core.records import ReadingBatch, decode_frames, encode_dead_letter
-from app.core.watchdog import Watchdog
+from app.core.watchdog import Watchdog, records_wait
 from app.infra import gc_tuning, metrics, ports, preflight
 from app.infra.directory import KafkaPatients
 from app.infra.kafka_security import faust_credentials
@@ -641,10 +641,7 @@ class Worker:
         backlog = await preflight.backlog(self.settings, READINGS_TOPIC, self.settings.worker_id, mine)
         if backlog is None:
             return False
-        return any(
-            end > max(floor, self.cursors.expected(partition) or floor)
-            for partition, (end, floor) in backlog.items()
-        )
+        return records_wait(backlog, self.cursors.expected)
 
     def progress(self) -> tuple[int, int, int]:
         """What the worker has done so far: records handled, and changelog

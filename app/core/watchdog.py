@@ -24,7 +24,7 @@ Pure: the caller passes the time (monotonic seconds) and what it sees.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 
@@ -46,3 +46,16 @@ class Watchdog:
             self.stuck_since = now
         stuck = now - self.stuck_since
         return stuck if stuck >= self.stall_s else None
+
+
+def records_wait(backlog: Mapping[int, tuple[int, int]], handled: Callable[[int], int | None]) -> bool:
+    """Do records wait on any of these partitions? `backlog` is Kafka's view,
+    per partition (its end, where the group resumes: its commit or the log's
+    start); `handled(partition)` the offset after the last record the worker
+    handled there since its assignment, or None (nothing yet: it resumes
+    where the group does)."""
+    for partition, (end, resume) in backlog.items():
+        done = handled(partition)
+        if end > max(resume, done if done is not None else resume):
+            return True
+    return False

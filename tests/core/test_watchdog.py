@@ -4,7 +4,7 @@ is."""
 
 from __future__ import annotations
 
-from app.core.watchdog import Watchdog
+from app.core.watchdog import Watchdog, records_wait
 
 
 def looks(dog: Watchdog, seconds: range, **seen: object) -> list[float | None]:
@@ -89,3 +89,13 @@ def test_caught_up_restarts_the_count() -> None:
     looks(dog, range(0, 59), ready=True, behind=True)
     looks(dog, range(59, 60), ready=True, behind=False)
     assert looks(dog, range(60, 119), ready=True, behind=True) == [None] * 59
+
+
+def test_records_wait_past_the_last_handled_or_where_the_group_resumes() -> None:
+    backlog = {0: (100, 90), 1: (50, 50), 2: (7, 7)}  # (Kafka's end, where the group resumes)
+    handled = {0: 100, 1: None, 2: None}.get
+    assert not records_wait(backlog, handled)  # 0 handled to its end; 1 and 2 committed to theirs
+    assert records_wait({**backlog, 0: (101, 90)}, handled)  # one more record on 0
+    assert records_wait({**backlog, 1: (51, 50)}, handled)  # nothing handled on 1 since it came
+    assert not records_wait({1: (50, 50)}, {1: 40}.get)  # handled short of the commit: the commit counts
+    assert not records_wait({}, handled)  # no partitions: an idle worker

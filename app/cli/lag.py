@@ -8,11 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
 from app.infra import preflight
-from app.infra.kafka_security import aiokafka_options
 from app.infra.settings import READINGS_TOPIC, Settings
 
 
@@ -34,24 +30,8 @@ class PartitionLag:
 async def read(settings: Settings) -> list[PartitionLag]:
     """Per partition of `vigil.readings`: its end and the worker group's committed offset."""
     count = await preflight.partition_count(settings, READINGS_TOPIC) or 0
-    consumer = AIOKafkaConsumer(**aiokafka_options(settings), enable_auto_commit=False)
-    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
-    await consumer.start()
-    try:
-        await admin.start()
-        tps = [TopicPartition(READINGS_TOPIC, p) for p in range(count)]
-        ends: dict[Any, int] = await consumer.end_offsets(tps) if tps else {}
-        offsets = await admin.list_consumer_group_offsets(settings.worker_id)
-        # Kafka answers -1 for a partition the group has not committed on.
-        committed = {
-            tp.partition: meta.offset
-            for tp, meta in offsets.items()
-            if tp.topic == READINGS_TOPIC and meta.offset >= 0
-        }
-        return [PartitionLag(tp.partition, ends[tp], committed.get(tp.partition)) for tp in tps]
-    finally:
-        await admin.close()
-        await consumer.stop()
+    found = await preflight.group_offsets(settings, READINGS_TOPIC, settings.worker_id, list(range(count)))
+    return [PartitionLag(p, end, committed) for p, (_, end, committed) in sorted(found.items())]
 
 
 def as_json(settings: Settings, lags: list[PartitionLag]) -> dict[str, Any]:

@@ -12,8 +12,9 @@ How it ends (docs/operations.md#vigil-up):
   output going away (`vigil up | head`): devices, gateway, worker and Kafka
   are stopped in that order, each with SIGTERM (SIGKILL after a grace
   period); exit 0.
-- The worker stops itself because it stalled (exit code 6: not ready, and
-  doing nothing, while Kafka answered it; `app.core.watchdog`): one line,
+- The worker stops itself because it stalled (exit code 6: not ready, or
+  records waiting on its partitions, and doing nothing, while Kafka
+  answered it; `app.core.watchdog`): one line,
   and it is started again, up to STALL_RESTARTS times in STALL_WINDOW_S.
 - A child exits otherwise, or the local Kafka dies or takes its log directory offline
   (it does on a full disk, and may stay alive meanwhile): one line saying
@@ -313,7 +314,8 @@ class Supervisor:
         from its folder and the changelog, and processes what it had not."""
         self.restarts.append(time.monotonic())
         say(
-            "the worker stopped itself: not ready, and doing nothing, while Kafka answered it "
+            "the worker stopped itself: not ready, or records waiting for it, and doing nothing, "
+            "while Kafka answered it "
             f"(VIGIL_WORKER_STALL_S); starting it again ({len(self.restarts)} of {STALL_RESTARTS} "
             f"in {STALL_WINDOW_S / 60:.0f} min; {_last_line(child.log)})"
         )

@@ -48,7 +48,7 @@ class Exit(IntEnum):
     KAFKA_UNREACHABLE = 3
     PORT_IN_USE = 4  # a port (or the VIGIL_HOME of a running `vigil up`) is already in use
     GATEWAY_UNREACHABLE = 5  # replay, simulate
-    STALLED = 6  # the worker stopped itself: not ready, without progress, while Kafka answered
+    STALLED = 6  # the worker stopped itself: not ready or behind, without progress, while Kafka answered
     INTERRUPTED = 130  # interrupted before it could finish (Ctrl-C during a one-shot command)
 
 

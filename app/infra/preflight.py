@@ -140,6 +140,38 @@ async def leads(settings: Settings, topic: str, timeout: float = 3.0) -> bool:
     )
 
 
+async def group_offsets(
+    settings: Settings, topic: str, group: str, partitions: list[int]
+) -> dict[int, tuple[int, int, int | None]]:
+    """Per partition of `topic` in `partitions`, as Kafka has it: its first
+    offset, its end, and `group`'s committed offset (None: nothing
+    committed). Raises KafkaError when Kafka refuses; bound it with a
+    timeout where waiting matters (`backlog`). `vigil lag` and the
+    worker's watchdog read it."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings), enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
+    try:
+        await consumer.start()
+        await admin.start()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        starts = await consumer.beginning_offsets(tps) if tps else {}
+        ends = await consumer.end_offsets(tps) if tps else {}
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+    # Kafka answers -1 for a partition the group has not committed on.
+    committed = {
+        tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0
+    }
+    return {tp.partition: (starts[tp], ends[tp], committed.get(tp.partition)) for tp in tps}
+
+
 async def backlog(
     settings: Settings, topic: str, group: str, partitions: list[int], timeout: float = 5.0
 ) -> dict[int, tuple[int, int]] | None:
@@ -149,30 +181,11 @@ async def backlog(
     when Kafka does not answer within `timeout`. A client of its own, not
     the worker's consumer: the worker's watchdog asks it (`agents.app`),
     and a stuck consumer would not answer or would answer from a stale view."""
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    wait_ms = int(timeout * 1000)
-    consumer = AIOKafkaConsumer(
-        **aiokafka_options(settings), enable_auto_commit=False, request_timeout_ms=wait_ms
-    )
-    admin = AIOKafkaAdminClient(**aiokafka_options(settings), request_timeout_ms=wait_ms)
     try:
-        await asyncio.wait_for(consumer.start(), timeout)
-        await asyncio.wait_for(admin.start(), timeout)
-        tps = [TopicPartition(topic, p) for p in partitions]
-        starts = await asyncio.wait_for(consumer.beginning_offsets(tps), timeout)
-        ends = await asyncio.wait_for(consumer.end_offsets(tps), timeout)
-        offsets = await asyncio.wait_for(admin.list_consumer_group_offsets(group), timeout)
+        found = await asyncio.wait_for(group_offsets(settings, topic, group, partitions), timeout)
     except (KafkaError, OSError, TimeoutError):
         return None
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.close()
-        with contextlib.suppress(Exception):
-            await consumer.stop()
-    committed = {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
-    return {tp.partition: (ends[tp], max(starts[tp], committed.get(tp.partition, -1))) for tp in tps}
+    return {p: (end, max(start, -1 if done is None else done)) for p, (start, end, done) in found.items()}
 
 
 async def partition_count(settings: Settings, topic: str, timeout: float = 5.0) -> int | None:

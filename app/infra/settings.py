@@ -271,9 +271,9 @@ class Settings:
     # How long Kafka waits for a silent worker before handing its partitions
     # to another: the pause after a crash. Faust's default is 60 s.
     worker_session_timeout_s: float = setting("WORKER_SESSION_TIMEOUT_S", 10.0, seconds(0, strict=True))
-    # A worker Kafka answers that stays not ready this long without progress (no record handled,
-    # no changelog record recovered) stops itself, exit code 6, for its supervisor to start it
-    # again (`app.core.watchdog`). 0: never.
+    # A worker Kafka answers that stays not ready, or ready with records waiting on its partitions,
+    # this long without progress (no record handled, no changelog record recovered) stops itself,
+    # exit code 6, for its supervisor to start it again (`app.core.watchdog`). 0: never.
     worker_stall_s: float = setting("WORKER_STALL_S", 120.0, seconds(0))
     # How often the worker writes the patients it has changed to the table
     # and its changelog (once each, however many records changed them), and

@@ -497,6 +497,8 @@ def process(
     if breathing is not None and breathing.__class__ in _NUMBERS:  # the common case stops here
         if _NEAR_APNOEA <= breathing <= _SLOW_BREATHING:
             _undercount(state, r, config)
+    if r.bad or state.held:
+        _hold_latest(state, r)
     _model(state, r, config, outcome)
     r.ts = now  # the rest runs at the patient's newest time: a late value is told now (`_late`)
     _safety_net(state, r, config)
@@ -996,6 +998,32 @@ def _undercount(state: PatientState, r: _Reading, config: Config) -> None:
         return
     if spo2 >= baseline.mean - config.undercount_spo2:
         r.bad = set(r.bad) | {"respiratory_rate"}
+
+
+def _hold_latest(state: PatientState, r: _Reading) -> None:
+    """A value held back at its own reading (`r.bad`: a bad channel's, an
+    uncorroborated step, the cuff's SpO2 dip, an under-counted breathing
+    rate) is still its channel's latest, so that the next value is judged
+    against it (`_step`), but it stays held back at every reading until its
+    channel's next value (`state.held`): a patient read by several devices
+    has the oximeter's dip carried on as the SpO2's latest by the ECG's, the
+    cuff's and the thermometer's readings, where NEWS2, the anomaly and the
+    trend awaiting confirmation would take it up as if it were good. A
+    value of this reading that is its channel's latest sets or clears its
+    channel's mark; the marked channels this reading does not carry are
+    held back here as if bad (`r.bad`)."""
+    held, latest, bad, ts = state.held, state.latest, r.bad, r.ts
+    for name in r.clean:
+        entry = latest.get(name)
+        if entry is None or entry[1] != ts:
+            continue  # a late value, older than its channel's latest: the mark is the latest's
+        if name in bad:
+            held.add(name)
+        else:
+            held.discard(name)
+    elsewhere = [name for name in held if name not in r.clean]
+    if elsewhere:
+        r.bad = set(bad) | set(elsewhere)
 
 
 def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool:

@@ -57,7 +57,9 @@ Version 6, one JSON object:
      "f" (only when not empty): {custom channel that has had far values: how far out (|z|) they
                      have lately gone (`app.core.model.Baseline.far_z`)},
      "k" (only when not empty): {alert kind resolved lately: [event time its last alert resolved
-                     (ms), how many times in a row it opened again soon after] (`app.core.alerts._flaps`)}}
+                     (ms), how many times in a row it opened again soon after] (`app.core.alerts._flaps`)},
+     "x" (only when not empty): [channel whose latest value was held back at its own reading, and
+                     is held back until its next (`app.core.patient._hold_latest`)]}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -69,7 +71,9 @@ afresh. "r" came within version 6 the same way (`app.core.model.RUNS_SLOTS`):
 read as no daily routine known when absent, and "h" (`app.core.model.Baseline.shape`):
 read as no shape of the day learned yet, and "f": read as no far values seen yet, and "k":
 read as no alert resolved lately (a worker that predates it ignores it: an alert
-open after a flap then resolves after the usual wait). "s" is new in
+open after a flap then resolves after the usual wait), and "x": read as no value held
+back (a worker that predates it ignores it: a held value is then carried to NEWS2 by
+other devices' readings, as before). "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -176,6 +180,9 @@ class PatientState:
     # kind -> [event time its last alert resolved (ms), its flaps in a row]; only kinds
     #         resolved lately or open after a flap (`app.core.alerts._flaps`)
     flaps: dict[Kind, list[int]] = field(default_factory=dict)
+    # channels whose latest value was held back at its own reading, held back at every reading
+    # until their next value (`app.core.patient._hold_latest`)
+    held: set[str] = field(default_factory=set)
 
 
 def encode(state: PatientState) -> bytes:
@@ -242,6 +249,7 @@ def decode(data: bytes) -> PatientState:
             drifting=_drifting(obj.get("d", {})),
             moving=_moving(obj.get("m", {})),
             flaps={Kind(kind): [int(entry[0]), int(entry[1])] for kind, entry in obj.get("k", {}).items()},
+            held={str(name) for name in obj.get("x", ())},
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
@@ -281,6 +289,10 @@ def _encode(state: PatientState) -> bytes:
         obj["m"] = state.moving
     if state.flaps:  # kinds resolved lately
         obj["k"] = {kind.value: entry for kind, entry in state.flaps.items()}
+    if state.held:  # a value held back as the channel's latest: rare, and only until its next
+        held = sorted(name for name in state.held if name in state.latest)
+        if held:
+            obj["x"] = held
     weekly = {name: _pack_weekly(b.weekly) for name, b in state.baselines.items() if b.weekly is not None}
     if weekly:  # channels learned for a day or more
         obj["w"] = weekly

@@ -142,6 +142,48 @@ def test_a_cuff_of_its_own_inflating_on_the_oximeters_arm_raises_nothing() -> No
     assert opened(ward(90, cuff)) == []
 
 
+# One monitor sending every vital in one reading, each minute (as the `ward` cohort does).
+ONE_MONITOR = {
+    "monitor": (("heart_rate", "respiratory_rate", "spo2", "systolic_bp", "diastolic_bp", "temperature"), 0)
+}
+
+
+def cuff_then(sag_minutes: int | None) -> Callable[[int, dict[str, float]], None]:
+    """The cuff inflates every 15 minutes on the oximeter's arm ("no signal" at
+    its first minute), and the SpO2 reads 88 % from a measurement's start for
+    `sag_minutes` (None: from the second measurement on, for good)."""
+
+    def change(minute: int, vitals: dict[str, float]) -> None:
+        if minute % 15 == 0:
+            vitals["systolic_bp"] = vitals["diastolic_bp"] = 0
+        if (minute % 15 < sag_minutes) if sag_minutes is not None else minute >= 15:
+            vitals["spo2"] = 88
+
+    return change
+
+
+def test_a_value_held_back_as_the_cuffs_stays_held_back_at_the_other_devices_readings() -> None:
+    """The SpO2 sags to 88 % for three minutes from each measurement's start:
+    the first two values are the cuff's (held back at their own readings),
+    the third stands alone, and one value never alarms. From one monitor:
+    nothing. Before, the ECG's and thermometer's readings carried the second
+    held value on as the SpO2's latest, where NEWS2 began awaiting
+    confirmation, and the third confirmed it: a NEWS2 alert at every
+    measurement."""
+    assert opened(ward(90, cuff_then(3), devices=ONE_MONITOR)) == []
+    assert opened(ward(90, cuff_then(3))) == []
+
+
+def test_a_desaturation_begun_in_a_cuff_measurement_opens_as_from_one_monitor() -> None:
+    """The SpO2 falls to 88 % as a measurement starts and stays there: its
+    first two values are put down to the cuff, and NEWS2 opens at the
+    oximeter's second value after them (minute 18), from four devices as
+    from one monitor. (Before, a minute sooner from four devices, at the
+    held value's cost above.)"""
+    assert opened(ward(40, cuff_then(None), devices=ONE_MONITOR))[:1] == [("news2", 18)]
+    assert opened(ward(40, cuff_then(None)))[:1] == [("news2", 18)]
+
+
 def test_a_desaturation_long_after_the_cuff_went_silent_still_opens() -> None:
     """The cuff's "no signal" has lasted longer than a measurement takes (it
     was taken off): the SpO2 falling to 86 % and staying is the patient's,
@@ -209,9 +251,13 @@ def test_a_cuff_whose_value_is_overdue_is_measuring() -> None:
 def test_a_desaturation_as_the_cuff_falls_silent_opens_once_a_measurement_would_be_over() -> None:
     """The cuff stops sending (taken off) as the SpO2 falls to 86 % and stays
     there. For as long as a measurement takes (2 minutes past its value's
-    due time) the SpO2 is put down to the cuff; then NEWS2 opens at the
-    oximeter's next low value: at minute 3, a minute later than with the cuff
-    still reading (minute 2), and never missed."""
+    due time) the SpO2 is put down to the cuff (minutes 1 and 2, held back
+    at every reading until the oximeter's next value); then NEWS2 opens at
+    the oximeter's second low value after them: at minute 4, two minutes
+    later than with the cuff still reading (minute 2), and never missed.
+    (Minute 3 before the held values stayed held back at the other devices'
+    readings: the ECG's reading carried minute 2's on, and NEWS2 began
+    awaiting confirmation there.)"""
 
     def off_and_fall(minute: int, vitals: dict[str, float]) -> None:
         if minute >= 0:
@@ -219,7 +265,7 @@ def test_a_desaturation_as_the_cuff_falls_silent_opens_once_a_measurement_would_
         if minute >= 1:
             vitals["spo2"] = 86
 
-    assert opened(ward(20, off_and_fall, devices=SYSTOLIC_CUFF_LAST))[:1] == [("news2", 3)]
+    assert opened(ward(20, off_and_fall, devices=SYSTOLIC_CUFF_LAST))[:1] == [("news2", 4)]
 
     def fall(minute: int, vitals: dict[str, float]) -> None:
         if minute >= 1:

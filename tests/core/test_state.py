@@ -130,6 +130,21 @@ def test_alert_kinds_resolved_lately_round_trip_and_none_costs_no_bytes() -> Non
     assert decode(orjson.dumps(older)).flaps == {}
 
 
+def test_a_value_held_back_round_trips_and_none_costs_no_bytes() -> None:
+    """A channel whose latest value was held back at its own reading
+    (`app.core.patient._hold_latest`) is still held back after a restart,
+    until its next value; a state written before reads as none held, and a
+    mark whose channel has left `latest` is not written."""
+    state = PatientState(latest={"spo2": [86, 5, 60_000]})
+    assert "x" not in orjson.loads(encode(state))
+    state.held = {"spo2", "a_channel_gone"}
+    assert orjson.loads(encode(state))["x"] == ["spo2"]
+    assert decode(encode(state)).held == {"spo2"}
+    older = orjson.loads(encode(state))
+    del older["x"]
+    assert decode(orjson.dumps(older)).held == set()
+
+
 EMPTY = {"v": STATE_VERSION, "n": 0, "t": 0, "b": {}, "l": {}, "a": {}, "q": {}}
 ZEROS = base64.b64encode(bytes(8 * 15)).decode()
 CUSTOM = base64.b64encode(bytes(8 * 22)).decode()  # a custom channel's baseline, its generic block

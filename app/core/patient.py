@@ -768,6 +768,7 @@ def _keep_custom(state: PatientState, name: str) -> None:
         state.baselines.pop(custom[0], None)
         state.shifts.pop(custom[0], None)
         state.quality.pop(custom[0], None)
+        state.held.discard(custom[0])
 
 
 def _repeat(state: PatientState, r: _Reading, name: str, value: Any, previous: Any, config: Config) -> None:

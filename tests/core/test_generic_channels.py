@@ -169,6 +169,24 @@ def test_a_stuck_sensor_is_one_signal_quality_alert_naming_it_and_is_not_learned
     assert quality == ["open", "resolved"]
 
 
+def test_a_stuck_channel_forgotten_for_newer_ones_leaves_no_mark_in_the_state() -> None:
+    """A stuck channel's latest value is held back until its next one
+    (`state.held`); when eight newer custom channels push it out of the
+    state (`MAX_CUSTOM_CHANNELS`), its mark goes with it: a device naming
+    ever new channels cannot grow the state's marks."""
+    rng = random.Random(6)
+    p = Patient()
+    n = warm(p, rng)
+    stuck = round(metric(rng, T0 + n * STEP), 3)
+    for i in range(n, n + 6):
+        p.read(T0 + i * STEP, {"cpu_load": stuck})
+    assert p.state.held == {"cpu_load"}
+    for j in range(patient_state.MAX_CUSTOM_CHANNELS):
+        p.read(T0 + (n + 6 + j) * STEP, {f"other_{j}": float(j)})
+    assert "cpu_load" not in p.state.latest
+    assert p.state.held == set()
+
+
 def test_a_channel_that_rests_at_zero_every_night_is_never_flagged() -> None:
     """Steps: 0 all night, every night. The first night falls in the
     channel's first day, before it is judged stuck at all (its usual runs

@@ -33,7 +33,7 @@ import faust
 import orjson
 import structlog
 from aiohttp import web as aiohttp_web
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.structs import TopicPartition
 from faust.types import TP
 
@@ -67,6 +67,10 @@ BACKLOG_EVERY = 5  # the watchdog asks Kafka whether records wait on the worker'
 FLUSH_TIMER_S = 0.1  # how often an idle worker checks whether a flush is due
 RESEEK_TIMER_S = 0.5  # how often the worker checks for a gap whose records have not come again
 CENSUS_TIMER_S = 0.25  # how often the worker counts a slice of its patients (`PatientCensus`)
+# A record's alert events (or its dead letter) that Kafka did not take, for want of a
+# broker or in time, are sent again after this, doubling up to SEND_RETRY_MAX_S (`send_all`).
+SEND_RETRY_S = 0.5
+SEND_RETRY_MAX_S = 30.0
 
 # Label children bound once: `.labels()` per reading would cost a dict lookup
 # and a lock on the hot path.
@@ -463,8 +467,7 @@ class Worker:
         have the record reprocessed against it and its events never sent
         (the fault suite found one so). Kafka acknowledging them first means
         a crash can at worst repeat an event, with the same `alert_id`."""
-        sent = [await self.alerts.send(key=key, value=orjson.dumps(event)) for event in events]
-        await asyncio.gather(*sent)
+        await self.send_all(self.alerts, key, [orjson.dumps(event) for event in events], "alert events")
         for event in events:
             metrics.ALERTS.labels(event["kind"], event["severity"], event["status"]).inc()
         metrics.END_TO_END.observe(max(0.0, time.time() - received_ms / 1000))
@@ -491,7 +494,36 @@ class Worker:
             frames = traceback.extract_tb(exc.__traceback__)
             log.debug("record failure", where=[f"{f.filename}:{f.lineno} {f.name}" for f in frames[-5:]])
         letter = encode_dead_letter(reason, detail, READINGS_TOPIC, partition, offset, value, frame)
-        await self.dead_letters.send(value=letter)
+        await self.send_all(self.dead_letters, None, [letter], "dead letter")
+
+    async def send_all(self, topic: Any, key: bytes | None, values: list[bytes], what: str) -> None:
+        """Send `values` to `topic` and wait until Kafka has every one. Kafka
+        out of reach, timing out or moving a partition's leader (aiokafka's
+        retriable errors and its timeout, as they are or wrapped by Faust) is
+        not the record's fault: the sends are tried again, after
+        `SEND_RETRY_S` doubling up to `SEND_RETRY_MAX_S`, for as long as it
+        lasts, so no record is dead-lettered and no alert lost for an outage
+        (the worker's producer gives up on a send after Faust's
+        `producer_request_timeout`, 20 minutes). A value Kafka took before
+        is sent again: an alert event repeats its `alert_id`, which consumers
+        deduplicate on. Any other error (not authorised, too large) is
+        raised: the record is dead-lettered, or the dead letter's failure
+        stops the agent as before. The log line names the error's class
+        only, never the key (a patient's pseudonym)."""
+        delay = SEND_RETRY_S
+        while True:
+            try:
+                sent = [await topic.send(key=key, value=value) for value in values]
+                await asyncio.gather(*sent)
+                return
+            except Exception as exc:
+                if not _kafka_trouble(exc):
+                    raise
+                log.warning(
+                    f"{what} not written to Kafka; trying again", error=type(exc).__name__, retry_s=delay
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SEND_RETRY_MAX_S)
 
     async def revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Partitions are moving: the patients changed since the last flush
@@ -840,6 +872,17 @@ class _Tally:
             _OUTCOMES[outcome_name].inc(n)
         for vital in self.drifts:
             metrics.DRIFTS.labels(vital).inc()
+
+
+def _kafka_trouble(exc: BaseException | None) -> bool:
+    """Is this Kafka out of reach, slow or moving leaders: one of aiokafka's
+    retriable errors or its timeout, raised as it is or as the cause of
+    Faust's `ProducerSendError`?"""
+    while exc is not None:
+        if isinstance(exc, KafkaError):
+            return bool(exc.retriable) or isinstance(exc, KafkaTimeoutError)
+        exc = exc.__cause__
+    return False
 
 
 def _failure(exc: Exception) -> tuple[str, str]:

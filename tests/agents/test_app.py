@@ -3,6 +3,7 @@ wrong for health data set on purpose."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import subprocess
 import sys
@@ -10,6 +11,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NotLeaderForPartitionError,
+    TopicAuthorizationFailedError,
+)
+from faust.exceptions import ProducerSendError
 from faust.types import TP
 
 from agents.app import Worker
@@ -390,8 +399,9 @@ async def test_a_coalesced_record_is_timed_once_and_its_readings_counted_each(tm
     w = worker(tmp_path)
     letters: list[bytes] = []
 
-    async def dead_letter(value: bytes) -> None:
+    async def dead_letter(key: bytes | None = None, value: bytes = b"") -> Any:
         letters.append(value)
+        return _done()
 
     w.dead_letters.send = dead_letter  # type: ignore[method-assign,assignment]
     now = 1_764_435_600_000
@@ -515,3 +525,93 @@ def test_offset_gaps_are_exported_at_zero_for_every_partition_before_any_gap(tmp
     page = metrics.exposition(metrics.WORKER)[0].decode()
     for partition in range(Settings().partitions):
         assert f'vigil_worker_offset_gaps_total{{partition="{partition}"}}' in page
+
+
+def _done() -> Any:
+    """A send's delivery, Kafka having taken it."""
+    delivered = asyncio.get_running_loop().create_future()
+    delivered.set_result(None)
+    return delivered
+
+
+def _as_faust_raises(error: Exception) -> Exception:
+    """An aiokafka error as Faust's producer raises it from `send`."""
+    try:
+        raise ProducerSendError(f"Error while sending: {error!r}") from error
+    except ProducerSendError as exc:
+        return exc
+
+
+class _Kafka:
+    """A topic's `send` as the worker uses it: each of `failures` in turn
+    (an exception raised by `send`, or one its delivery fails with), then
+    Kafka takes what is sent."""
+
+    def __init__(self, failures: list[tuple[str, Exception]]) -> None:
+        self.failures, self.taken, self.tries = failures, [], 0
+
+    async def send(self, key: bytes | None = None, value: bytes = b"") -> Any:
+        self.tries += 1
+        if self.failures:
+            how, error = self.failures.pop(0)
+            if how == "raised":
+                raise error
+            failed = asyncio.get_running_loop().create_future()
+            failed.set_exception(error)
+            return failed
+        self.taken.append(value)
+        return _done()
+
+
+def _alerting_record(now: int) -> bytes:
+    """One reading NEWS2 scores 9 (high) from three vitals at once: an alert opens at this reading."""
+    vitals = {"heart_rate": 140, "respiratory_rate": 30, "spo2": 88, "systolic_bp": 120, "temperature": 37.0}
+    return encode_frames([encode_readings("dev-1", "p-1", now, [Reading(1, now - 1000, vitals)])])
+
+
+async def test_alert_events_kafka_did_not_take_are_sent_again_until_it_does(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Kafka out of reach for longer than the producer waits (its timeout,
+    as Faust raises it from `send`), then a partition's leader moving (the
+    delivery failing): the record that opened an alert is not dead-lettered
+    (its alert would be lost, its reading left out of the patient's state);
+    its alert events are sent again until Kafka takes them. Before, the
+    record went to `vigil.dead-letter` and its alert was never sent."""
+    import agents.app as worker_module
+
+    monkeypatch.setattr(worker_module, "SEND_RETRY_S", 0.001)
+    w = worker(tmp_path)
+    alerts = _Kafka(
+        [("raised", _as_faust_raises(KafkaTimeoutError())), ("delivery", NotLeaderForPartitionError())]
+    )
+    letters = _Kafka([])
+    w.alerts.send = alerts.send  # type: ignore[method-assign,assignment]
+    w.dead_letters.send = letters.send  # type: ignore[method-assign,assignment]
+    alerted = await w.handle_record(_alerting_record(1_764_435_600_000), _Message(7))
+    assert alerted == [b"p-1"] and letters.taken == []
+    assert alerts.tries >= 3
+    opened = [orjson.loads(v) for v in alerts.taken]
+    assert [(e["kind"], e["status"]) for e in opened] == [("news2", "open")]
+    assert b"p-1" in w.unflushed.states  # the reading is in the patient's state
+
+
+async def test_an_error_kafka_will_give_again_dead_letters_the_record_and_its_letter_waits_for_kafka(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Kafka refusing the alerts topic (not authorised: it will refuse again)
+    is not waited out: the record goes to `vigil.dead-letter`, as before,
+    and the dead letter itself, if Kafka is out of reach a moment, is sent
+    again until Kafka takes it (before, its delivery was never awaited)."""
+    import agents.app as worker_module
+
+    monkeypatch.setattr(worker_module, "SEND_RETRY_S", 0.001)
+    w = worker(tmp_path)
+    alerts = _Kafka([("raised", _as_faust_raises(TopicAuthorizationFailedError()))])
+    letters = _Kafka([("delivery", KafkaConnectionError())])
+    w.alerts.send = alerts.send  # type: ignore[method-assign,assignment]
+    w.dead_letters.send = letters.send  # type: ignore[method-assign,assignment]
+    assert await w.handle_record(_alerting_record(1_764_435_600_000), _Message(8)) == []
+    assert alerts.tries == 1 and alerts.taken == []
+    assert letters.tries == 2 and len(letters.taken) == 1
+    assert orjson.loads(letters.taken[0])["reason"] == "error"

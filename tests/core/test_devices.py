@@ -184,6 +184,29 @@ def test_a_desaturation_begun_in_a_cuff_measurement_opens_as_from_one_monitor() 
     assert opened(ward(40, cuff_then(None)))[:1] == [("news2", 18)]
 
 
+def falling_heart(minutes: int) -> Callable[[int, dict[str, float]], None]:
+    """The heart rate falls from 72 to 44 over `minutes` from minute 10 and stays there."""
+
+    def change(minute: int, vitals: dict[str, float]) -> None:
+        if minute >= 10:
+            vitals["heart_rate"] = round(72 - 28 * min(1.0, (minute - 10) / minutes))
+
+    return change
+
+
+def test_an_anomaly_and_a_trend_about_the_same_fall_at_the_same_moment_are_one_alarm() -> None:
+    """The heart rate falls to 44 over five minutes: far from the patient's
+    normal and heading for 40, both confirmed at minute 14. One `anomaly`
+    opens, from one monitor as from four devices; before, a `trend` opened
+    beside it at the same reading, a second alert about the same values.
+    A trend that comes a reading sooner (a fall over six minutes, on seed 5)
+    still opens first: it is the earlier word."""
+    for seed in (5, 6, 7):
+        assert opened(ward(30, falling_heart(5), seed=seed, devices=ONE_MONITOR)) == [("anomaly", 14)]
+        assert opened(ward(30, falling_heart(5), seed=seed)) == [("anomaly", 14)]
+    assert opened(ward(30, falling_heart(6), seed=5, devices=ONE_MONITOR)) == [("trend", 14), ("anomaly", 15)]
+
+
 def test_a_desaturation_long_after_the_cuff_went_silent_still_opens() -> None:
     """The cuff's "no signal" has lasted longer than a measurement takes (it
     was taken off): the SpO2 falling to 86 % and staying is the patient's,

@@ -985,11 +985,17 @@ def _undercount(state: PatientState, r: _Reading, config: Config) -> None:
     it: within the hour, or 1.5 of its charting intervals): oxygen keeps
     the SpO2 up while a patient hypoventilates, and a monitor that does not
     say is not taken to mean air (docs/evaluation.md, "A breathing count
-    the SpO2 contradicts"). Not without an oximeter in the reading, and not
-    for breathing rates charted by hand (counted by a nurse, not a sensor)."""
+    the SpO2 contradicts"). The SpO2 is the reading's own or, from an
+    oximeter that is a device of its own, its latest value at most one of
+    its cadences old and not held back (`_oximeter_apart`): the same values
+    from an ECG monitor and an oximeter apart are judged as from one
+    monitor. Not without such an SpO2, and not for breathing rates charted
+    by hand (counted by a nurse, not a sensor)."""
     if not config.undercount_spo2 or "respiratory_rate" in r.bad or "spo2" in r.bad:
         return
     spo2, baseline = r.clean.get("spo2"), state.baselines.get("spo2")
+    if spo2 is None:
+        spo2 = _oximeter_apart(state, r)
     if spo2 is None or spo2.__class__ not in _NUMBERS or baseline is None or baseline.n < WARMUP_MIN:
         return
     breathing, oxygen = state.latest.get("respiratory_rate"), state.latest.get("on_oxygen")
@@ -1025,6 +1031,17 @@ def _hold_latest(state: PatientState, r: _Reading) -> None:
     elsewhere = [name for name in held if name not in r.clean]
     if elsewhere:
         r.bad = set(bad) | set(elsewhere)
+
+
+def _oximeter_apart(state: PatientState, r: _Reading) -> Any:
+    """The SpO2 of an oximeter that is a device of its own (`_undercount`):
+    its latest value, when it is at most one of its cadences old and was
+    not held back (`state.held`), as the same reading's SpO2 would be from
+    one monitor; else None."""
+    entry = state.latest.get("spo2")
+    if entry is None or "spo2" in state.held or not 0 <= r.ts - entry[1] <= entry[2]:
+        return None
+    return entry[0]
 
 
 def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool:

@@ -207,6 +207,47 @@ def test_an_anomaly_and_a_trend_about_the_same_fall_at_the_same_moment_are_one_a
     assert opened(ward(30, falling_heart(6), seed=5, devices=ONE_MONITOR)) == [("trend", 14), ("anomaly", 15)]
 
 
+# The four devices and a chart saying, every minute, that the patient is on air.
+WITH_CHART = {**DEVICES, "chart": (("on_oxygen",), 40_000)}
+ONE_MONITOR_ON_AIR = {"monitor": (ONE_MONITOR["monitor"][0] + ("on_oxygen",), 0)}
+
+
+def test_a_breathing_count_the_oximeters_spo2_contradicts_is_held_back_as_from_one_monitor() -> None:
+    """A patient on air whose monitor counts 7 breaths a minute for five
+    minutes while the SpO2 stays at 97 %: an impedance under-count (breathing
+    that slow on air lowers the saturation within minutes). From one monitor
+    the count is held back: nothing opens. From an ECG monitor and an
+    oximeter apart, the oximeter's latest SpO2 (10 s older than the count)
+    now contradicts it the same way; before, the rule read only the count's
+    own reading, which has no SpO2, and NEWS2 opened at minute 12."""
+
+    def undercount(minute: int, vitals: dict[str, float]) -> None:
+        vitals["on_oxygen"] = False
+        if 10 <= minute < 15:
+            vitals["respiratory_rate"] = 7
+
+    assert opened(ward(40, undercount, devices=ONE_MONITOR_ON_AIR)) == []
+    assert opened(ward(40, undercount, devices=WITH_CHART)) == []
+
+
+def test_a_slow_breathing_with_the_spo2_falling_still_opens_from_devices_apart() -> None:
+    """Breathing at 7 a minute on air with the SpO2 falling a point a minute
+    from 97 %: once the SpO2 is 3 points down the count is believed and NEWS2
+    opens, at minute 13 from one monitor and at minute 14 from devices apart
+    (the ECG's count at :00 is judged on the oximeter's SpO2 of the minute
+    before, and the trigger rests on the count, which the oximeter's reading
+    does not carry)."""
+
+    def hypoventilation(minute: int, vitals: dict[str, float]) -> None:
+        vitals["on_oxygen"] = False
+        if minute >= 10:
+            vitals["respiratory_rate"] = 7
+            vitals["spo2"] = max(88, 97 - (minute - 9))
+
+    assert opened(ward(40, hypoventilation, devices=ONE_MONITOR_ON_AIR))[:1] == [("news2", 13)]
+    assert opened(ward(40, hypoventilation, devices=WITH_CHART))[:1] == [("news2", 14)]
+
+
 def test_a_desaturation_long_after_the_cuff_went_silent_still_opens() -> None:
     """The cuff's "no signal" has lasted longer than a measurement takes (it
     was taken off): the SpO2 falling to 86 % and staying is the patient's,

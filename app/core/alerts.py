@@ -12,7 +12,7 @@ The schema is `vigil.alert/1`, documented in docs/alerts.md.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -185,24 +185,18 @@ def transition(
     resolve_after_ms = max(resolve_after_ms, int(RESOLVE_CADENCES * cadence_ms))
     if renotify_ms > 0 and RENOTIFY_READINGS * cadence_ms > renotify_ms:
         renotify_ms = int(RENOTIFY_READINGS * cadence_ms)
-    dense = 0 < cadence_ms < confirm_ms
     for kind in kinds:
         finding = findings.get(kind)
         current = open_alerts.get(kind)
         if finding is not None and current is None:
             if kind in muted and not finding.urgent:
                 continue
-            if dense and finding.urgent:
-                finding = replace(finding, urgent=False)
-            current = open_alerts[kind] = OpenAlert(
-                ts_ms, finding.severity, confirmed=(confirm_ms <= 0 or finding.urgent) and not finding.stale
-            )
-            change = _opened(kind, current, finding, ts_ms) if current.confirmed else None
+            confirmed = opens_now(None, finding, ts_ms, confirm_ms, cadence_ms)
+            current = open_alerts[kind] = OpenAlert(ts_ms, finding.severity, confirmed=confirmed)
+            change = _opened(kind, current, finding, ts_ms) if confirmed else None
         elif finding is not None and current is not None:
-            if dense and finding.urgent:
-                finding = replace(finding, urgent=False)
             change = _still_holds(
-                kind, current, finding, ts_ms, confirm_ms, settle_ms, renotify_ms, renotify_max_ms
+                kind, current, finding, ts_ms, confirm_ms, cadence_ms, settle_ms, renotify_ms, renotify_max_ms
             )
         elif current is not None:
             wait = resolve_after_ms << flaps[kind][1] if flaps and kind in flaps else resolve_after_ms
@@ -247,12 +241,31 @@ def _opened(kind: Kind, current: OpenAlert, finding: Finding, ts_ms: int) -> Cha
     return Change(Status.OPEN, kind, current, finding)
 
 
+def opens_now(
+    current: OpenAlert | None, finding: Finding, ts_ms: int, confirm_ms: int, cadence_ms: float
+) -> bool:
+    """Does `finding` open its kind's alert at this reading (`current`: the
+    alert awaiting confirmation, None when there is none yet)? Once held
+    `confirm_ms` (or the finding's longer `hold_ms`) of event time, at once
+    when urgent or when `confirm_ms` is 0; a finding made only of values
+    from before this reading (`stale`) never does. Where the patient is read
+    more often than every `confirm_ms` (`cadence_ms`), an urgent finding
+    holds for `confirm_ms` too (`transition`)."""
+    if finding.stale:
+        return False
+    urgent = finding.urgent and not 0 < cadence_ms < confirm_ms
+    if current is None:
+        return confirm_ms <= 0 or urgent
+    return urgent or ts_ms - current.opened_ms >= max(confirm_ms, finding.hold_ms)
+
+
 def _still_holds(
     kind: Kind,
     current: OpenAlert,
     finding: Finding,
     ts_ms: int,
     confirm_ms: int,
+    cadence_ms: float,
     settle_ms: int,
     renotify_ms: int,
     renotify_max_ms: int,
@@ -263,11 +276,12 @@ def _still_holds(
     current.clear_since_ms = None
     if not current.confirmed:
         current.severity = max(current.severity, finding.severity, key=rank)
-        if finding.stale:
-            return None  # nothing new of it in this reading: it neither lapses nor confirms
-        if ts_ms - current.opened_ms >= max(confirm_ms, finding.hold_ms) or finding.urgent:
-            return _opened(kind, current, finding, ts_ms)
-        return None
+        # A stale finding (nothing new of it in this reading) neither lapses nor confirms.
+        return (
+            _opened(kind, current, finding, ts_ms)
+            if opens_now(current, finding, ts_ms, confirm_ms, cadence_ms)
+            else None
+        )
     rises = rank(finding.severity) > rank(current.severity)
     if rises or finding.marks & ~current.marks:
         if rises:

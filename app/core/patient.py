@@ -57,6 +57,7 @@ from app.core.alerts import (
     alert_id,
     event,
     iso,
+    opens_now,
     transition,
 )
 from app.core.model import (
@@ -1962,25 +1963,22 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
 
 def _said_by_anomaly(state: PatientState, r: _Reading, heading: dict[str, float], config: Config) -> bool:
     """Does the anomaly this reading found, about every vital of this trend,
-    open at this reading (confirmed now: awaiting confirmation for
-    `confirm_ms`, or urgent where the patient is not read more often than
-    that, as `app.core.alerts.transition` has it)? Then the trend would be a
-    second alert about the same values at the same moment: one alarm per
-    finding. While the anomaly is open the trend adds nothing (`_alarming`);
+    open at this reading (`app.core.alerts.opens_now`)? Then the trend
+    would be a second alert about the same values at the same moment: one
+    alarm per finding. While the anomaly is open the trend adds nothing (`_alarming`);
     a trend that opens a reading or more before the anomaly still opens (it
     is the earlier word), and one whose anomaly waits longer (an arousal's
     hold) or lapses is left as it is."""
     found, trend = r.findings.get(_ANOMALY), state.alerts.get(_TREND)
-    if found is None or found.hold_ms or found.stale or (trend is not None and trend.confirmed):
+    if found is None or found.hold_ms or (trend is not None and trend.confirmed):
         return False  # no anomaly opening here, or the trend is open already: it holds as before
     pending = state.alerts.get(_ANOMALY)
-    at_once = found.urgent and not 0 < _patient_cadence(state, r.ts) < config.confirm_ms
-    if pending is None:
-        opens = at_once
-    else:
-        opens = not pending.confirmed and (at_once or r.ts - pending.opened_ms >= config.confirm_ms)
+    if pending is not None and pending.confirmed:
+        return False
     far = found.evidence.get("z", {})
-    return opens and all(name in far for name in heading)
+    if not all(name in far for name in heading):
+        return False
+    return opens_now(pending, found, r.ts, config.confirm_ms, _patient_cadence(state, r.ts))
 
 
 def _near_elsewhere(state: PatientState, r: _Reading, config: Config) -> list[str]:

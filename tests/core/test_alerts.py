@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.core.alerts import SETTLE_CADENCES, Finding, Kind, OpenAlert, Severity, Status, transition
+from app.core.alerts import SETTLE_CADENCES, Finding, Kind, OpenAlert, Severity, Status, opens_now, transition
 
 KINDS = (Kind.NEWS2, Kind.ANOMALY)
 S = 1000
@@ -284,3 +284,26 @@ def test_without_a_record_of_flaps_an_alert_resolves_after_the_usual_wait() -> N
         assert step(alerts, start * 60 * S, finding(urgent=True)) == [(Status.OPEN, Severity.MEDIUM)]
         assert step(alerts, (start + 1) * 60 * S, None) == []
         assert step(alerts, (start + 11) * 60 * S, None) == [(Status.RESOLVED, Severity.MEDIUM)]
+
+
+def test_whether_a_finding_opens_now() -> None:
+    """`opens_now`, which the core also asks before it lets a second kind of
+    alert open at the same moment about the same values: held 15 s it
+    opens, an urgent finding at once except at a cadence under 15 s, a
+    finding with nothing new in it (stale) never, a longer hold once held
+    that long, and with confirmation off everything at once."""
+    low = Severity.LOW
+    waiting = OpenAlert(0, low, confirmed=False)  # awaiting confirmation since event time 0
+    cases = [
+        (waiting, Finding(Kind.ANOMALY, low, {}), 15_000, 60_000, 15_000, True),
+        (waiting, Finding(Kind.ANOMALY, low, {}), 14_999, 60_000, 15_000, False),
+        (None, Finding(Kind.ANOMALY, low, {}), 0, 60_000, 15_000, False),
+        (None, Finding(Kind.ANOMALY, low, {}, urgent=True), 0, 60_000, 15_000, True),
+        (None, Finding(Kind.ANOMALY, low, {}, urgent=True), 0, 1_000, 15_000, False),
+        (waiting, Finding(Kind.ANOMALY, low, {}, stale=True), 60_000, 60_000, 15_000, False),
+        (waiting, Finding(Kind.ANOMALY, low, {}, hold_ms=420_000), 60_000, 60_000, 15_000, False),
+        (waiting, Finding(Kind.ANOMALY, low, {}, hold_ms=420_000), 420_000, 60_000, 15_000, True),
+        (None, Finding(Kind.ANOMALY, low, {}), 0, 60_000, 0, True),
+    ]
+    for current, finding, ts, cadence, confirm, opens in cases:
+        assert opens_now(current, finding, ts, confirm, cadence) is opens, (current, finding, ts, cadence)

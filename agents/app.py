@@ -21,11 +21,12 @@ changelog replication follows VIGIL_REPLICATION_FACTOR.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -77,6 +78,7 @@ SEND_RETRY_MAX_S = 30.0
 _OUTCOMES = {name: metrics.PROCESSED.labels(name) for name in core.READING_OUTCOMES}
 _UNDECODABLE = metrics.PROCESSED.labels("undecodable")
 _FAILED = {reason: metrics.RECORDS_FAILED.labels(reason) for reason in RECORD_FAILURES}
+_SEND_RETRIES = {topic: metrics.SEND_RETRIES.labels(topic) for topic in (ALERTS_TOPIC, DEAD_LETTER_TOPIC)}
 _STAGE_DECODE = metrics.PROCESS_TIME.labels("decode")
 _STAGE_SCORE = metrics.PROCESS_TIME.labels("score")
 _STAGE_EMIT = metrics.PROCESS_TIME.labels("emit")
@@ -160,6 +162,8 @@ class Worker:
         self.census = PatientCensus()
         self.flushed_at = time.monotonic()
         self.lock = asyncio.Lock()  # one record, or one flush, at a time
+        self.writes = KafkaWrites()  # what waits on Kafka, and since when
+        metrics.KAFKA_WRITE_WAIT.set_function(self.writes.oldest_s)
         self.cursors = OffsetCursors()  # the next offset expected per partition (`in_order`)
         self.app = app = faust_app(settings)
         self.readings = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
@@ -404,7 +408,8 @@ class Worker:
         try:
             changed = [(key, change) for key, change in taken.states.items() if change.partition in owned]
             if changed:
-                written = await self.write_changelog(changed)
+                with self.writes.waiting():
+                    written = await self.write_changelog(changed)
                 records = zip(changed, written, strict=True)
                 self.patients.apply_changelog_batch(
                     [_Written.of(key, change.data, meta) for (key, change), meta in records]  # type: ignore[misc]
@@ -511,19 +516,21 @@ class Worker:
         stops the agent as before. The log line names the error's class
         only, never the key (a patient's pseudonym)."""
         delay = SEND_RETRY_S
-        while True:
-            try:
-                sent = [await topic.send(key=key, value=value) for value in values]
-                await asyncio.gather(*sent)
-                return
-            except Exception as exc:
-                if not _kafka_trouble(exc):
-                    raise
-                log.warning(
-                    f"{what} not written to Kafka; trying again", error=type(exc).__name__, retry_s=delay
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, SEND_RETRY_MAX_S)
+        with self.writes.waiting():
+            while True:
+                try:
+                    sent = [await topic.send(key=key, value=value) for value in values]
+                    await asyncio.gather(*sent)
+                    return
+                except Exception as exc:
+                    if not _kafka_trouble(exc):
+                        raise
+                    _SEND_RETRIES[topic.get_topic_name()].inc()
+                    log.warning(
+                        f"{what} not written to Kafka; trying again", error=type(exc).__name__, retry_s=delay
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, SEND_RETRY_MAX_S)
 
     async def revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Partitions are moving: the patients changed since the last flush
@@ -872,6 +879,33 @@ class _Tally:
             _OUTCOMES[outcome_name].inc(n)
         for vital in self.drifts:
             metrics.DRIFTS.labels(vital).inc()
+
+
+class KafkaWrites:
+    """The worker's writes to Kafka not yet finished (a record's alert
+    events with their retries, a dead letter, a flush of patient states),
+    each with when it began: `oldest_s` is
+    `vigil_worker_kafka_write_wait_seconds`, read at each scrape. A write
+    waits inside the producer too, without failing (on a topic Kafka does
+    not know, up to Faust's `producer_request_timeout`), where no retry is
+    counted and no line logged: the wait is what an SRE can see."""
+
+    def __init__(self) -> None:
+        self.began: dict[int, float] = {}
+        self.count = 0
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        self.count += 1
+        token = self.count
+        self.began[token] = time.monotonic()
+        try:
+            yield
+        finally:
+            del self.began[token]
+
+    def oldest_s(self) -> float:
+        return time.monotonic() - min(self.began.values()) if self.began else 0.0
 
 
 def _kafka_trouble(exc: BaseException | None) -> bool:

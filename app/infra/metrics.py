@@ -203,6 +203,20 @@ FLUSH_FAILURES = Counter(
     "(retried; the records behind them stay uncommitted).",
     registry=WORKER,
 )
+KAFKA_WRITE_WAIT = Gauge(
+    "vigil_worker_kafka_write_wait_seconds",
+    "How long the worker's oldest write to Kafka still unfinished has waited (a record's alert events, "
+    "a dead letter, a flush of patient states), retries included; 0 when none waits. The record stream "
+    "waits with it.",
+    registry=WORKER,
+)
+SEND_RETRIES = Counter(
+    "vigil_worker_send_retries_total",
+    "Sends of a record's alert events or of a dead letter that Kafka did not take (out of reach, no "
+    "partition leader, timed out) and that the worker tries again, by topic.",
+    ["topic"],
+    registry=WORKER,
+)
 CONSUMER_LAG = Gauge(
     "vigil_worker_consumer_lag",
     "Records of vigil.readings not yet processed, per assigned partition.",

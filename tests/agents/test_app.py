@@ -615,3 +615,50 @@ async def test_an_error_kafka_will_give_again_dead_letters_the_record_and_its_le
     assert alerts.tries == 1 and alerts.taken == []
     assert letters.tries == 2 and len(letters.taken) == 1
     assert orjson.loads(letters.taken[0])["reason"] == "error"
+
+
+def _sample(name: str, labels: dict[str, str] | None = None) -> float:
+    value = metrics.WORKER.get_sample_value(name, labels or {})
+    assert value is not None, f"{name} {labels} is not exported"
+    return value
+
+
+async def test_sends_kafka_did_not_take_are_counted_by_topic(tmp_path: Path, monkeypatch) -> None:
+    """docs/operations.md: `vigil_worker_send_retries_total{topic}` counts
+    each send tried again, the alert events' and the dead letter's apart;
+    both series exist before the first retry."""
+    import agents.app as worker_module
+
+    monkeypatch.setattr(worker_module, "SEND_RETRY_S", 0.001)
+    w = worker(tmp_path)
+    alerts_before = _sample("vigil_worker_send_retries_total", {"topic": "vigil.alerts"})
+    letters_before = _sample("vigil_worker_send_retries_total", {"topic": "vigil.dead-letter"})
+    alerts = _Kafka([("raised", _as_faust_raises(KafkaTimeoutError())), ("delivery", KafkaConnectionError())])
+    w.alerts.send = alerts.send  # type: ignore[method-assign,assignment]
+    await w.handle_record(_alerting_record(1_764_435_600_000), _Message(9))
+    assert _sample("vigil_worker_send_retries_total", {"topic": "vigil.alerts"}) == alerts_before + 2
+    assert _sample("vigil_worker_send_retries_total", {"topic": "vigil.dead-letter"}) == letters_before
+
+
+async def test_a_write_kafka_holds_shows_as_the_wait_until_kafka_takes_it(tmp_path: Path) -> None:
+    """A send the producer holds without failing (a topic Kafka does not
+    know is waited on for Faust's `producer_request_timeout`, 20 minutes)
+    counts no retry and logs nothing: `vigil_worker_kafka_write_wait_seconds`
+    is how long it has waited, and 0 again once Kafka has taken it."""
+    w = worker(tmp_path)
+    held = asyncio.get_running_loop().create_future()
+    taken: list[bytes] = []
+
+    async def send(key: bytes | None = None, value: bytes = b"") -> Any:
+        taken.append(value)
+        return held
+
+    w.alerts.send = send  # type: ignore[method-assign,assignment]
+    assert _sample("vigil_worker_kafka_write_wait_seconds") == 0.0
+    handling = asyncio.ensure_future(w.handle_record(_alerting_record(1_764_435_600_000), _Message(10)))
+    await asyncio.sleep(0.2)
+    assert not handling.done()
+    assert _sample("vigil_worker_kafka_write_wait_seconds") >= 0.2
+    held.set_result(None)
+    assert await handling == [b"p-1"] and len(taken) == 1
+    assert _sample("vigil_worker_kafka_write_wait_seconds") == 0.0

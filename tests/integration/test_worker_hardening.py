@@ -15,13 +15,15 @@ import urllib.request
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from websockets.asyncio.client import connect
 
-from app.core.records import pseudonym
+from app.core.protocol import Reading
+from app.core.records import encode_frames, encode_readings, pseudonym
 from app.core.state import MAX_STATE_BYTES
 from app.infra import preflight
 from app.infra.kafka_local import LocalKafka
-from app.infra.settings import READINGS_TOPIC, Settings
+from app.infra.settings import ALERTS_TOPIC, READINGS_TOPIC, Settings
 from tests.conftest import http_status, read_topic, stop, wait_ready
 
 pytestmark = pytest.mark.integration
@@ -204,5 +206,81 @@ def test_worker_readiness_follows_kafka(vigil, tmp_path) -> None:
         ]
         assert worker.poll() is None
     finally:
+        stop(worker)
+        broker.stop()
+
+
+def worker_metric(vigil, name: str) -> float | None:
+    with urllib.request.urlopen(vigil.worker_url + "/metrics") as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+async def until(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.5)
+
+
+async def test_alerts_kafka_will_not_take_show_as_a_stuck_write_then_go_out(vigil, tmp_path) -> None:
+    """`vigil.alerts` deleted under a running worker (on a broker that does
+    not create topics): Kafka still answers, so the worker stays ready and
+    `vigil_worker_kafka_up` is 1, while the alert an alerting record opens
+    waits inside the producer, failing nothing and logging nothing.
+    `vigil_worker_kafka_write_wait_seconds` shows the wait (VigilWorkerWritesStuck
+    pages on it); once the topic is back, the alert goes out and the wait is 0.
+    On a broker of its own: the session's topics are other tests'."""
+    broker = LocalKafka(tmp_path / "kafka")
+    broker.start(quiet=True)
+    vigil.env.update(VIGIL_KAFKA_BOOTSTRAP=broker.bootstrap)
+    worker = vigil.spawn("worker", log_name="worker")
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        wait_ready(vigil.worker_url + "/readyz", worker)
+        assert worker_metric(vigil, "vigil_worker_kafka_write_wait_seconds") == 0.0
+        settings = Settings.from_env().with_(kafka_bootstrap=broker.bootstrap)
+        partitions = await preflight.partition_count(settings, ALERTS_TOPIC)
+        assert partitions
+        await admin.start()
+        await admin.delete_topics([ALERTS_TOPIC])
+        deadline = time.monotonic() + 30
+        while ALERTS_TOPIC in await admin.list_topics():
+            assert time.monotonic() < deadline, "vigil.alerts was not deleted"
+            await asyncio.sleep(0.2)
+
+        now = int(time.time() * 1000)
+        record = encode_frames(
+            [encode_readings("dev-stuck", "p-stuck", now, [Reading(1, now - 1000, CRITICAL)])]
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(READINGS_TOPIC, record, key=b"p-stuck")
+        finally:
+            await producer.stop()
+        await until(
+            lambda: (worker_metric(vigil, "vigil_worker_kafka_write_wait_seconds") or 0.0) >= 10,
+            60,
+            "no write waited: " + vigil.log("worker")[-2000:],
+        )
+        assert worker_metric(vigil, "vigil_worker_kafka_up") == 1.0
+        assert http_status(vigil.worker_url + "/readyz") == 200
+
+        await admin.create_topics([NewTopic(ALERTS_TOPIC, partitions, 1)])
+        alerts = await read_topic(
+            broker.bootstrap, ALERTS_TOPIC, lambda r, v: r.key == b"p-stuck" and v.get("status") == "open"
+        )
+        assert [a["value"]["kind"] for a in alerts] == ["news2"], vigil.log("worker")[-2000:]
+        await until(
+            lambda: worker_metric(vigil, "vigil_worker_kafka_write_wait_seconds") == 0.0,
+            30,
+            "the wait did not end",
+        )
+        assert worker.poll() is None
+    finally:
+        await admin.close()
         stop(worker)
         broker.stop()

@@ -387,7 +387,9 @@ async def test_a_partition_never_committed_is_read_from_its_first_record(tmp_pat
 
 def _sample(name: str, labels: str = "") -> float:
     wanted = dict(kv.split("=") for kv in labels.split(",")) if labels else {}
-    return metrics.WORKER.get_sample_value(name, wanted) or 0.0
+    value = metrics.WORKER.get_sample_value(name, wanted)
+    assert value is not None, f"{name} {labels} is not exported"
+    return value
 
 
 async def test_a_coalesced_record_is_timed_once_and_its_readings_counted_each(tmp_path: Path) -> None:
@@ -617,12 +619,6 @@ async def test_an_error_kafka_will_give_again_dead_letters_the_record_and_its_le
     assert orjson.loads(letters.taken[0])["reason"] == "error"
 
 
-def _sample(name: str, labels: dict[str, str] | None = None) -> float:
-    value = metrics.WORKER.get_sample_value(name, labels or {})
-    assert value is not None, f"{name} {labels} is not exported"
-    return value
-
-
 async def test_sends_kafka_did_not_take_are_counted_by_topic(tmp_path: Path, monkeypatch) -> None:
     """docs/operations.md: `vigil_worker_send_retries_total{topic}` counts
     each send tried again, the alert events' and the dead letter's apart;
@@ -631,13 +627,13 @@ async def test_sends_kafka_did_not_take_are_counted_by_topic(tmp_path: Path, mon
 
     monkeypatch.setattr(worker_module, "SEND_RETRY_S", 0.001)
     w = worker(tmp_path)
-    alerts_before = _sample("vigil_worker_send_retries_total", {"topic": "vigil.alerts"})
-    letters_before = _sample("vigil_worker_send_retries_total", {"topic": "vigil.dead-letter"})
+    alerts_before = _sample("vigil_worker_send_retries_total", "topic=vigil.alerts")
+    letters_before = _sample("vigil_worker_send_retries_total", "topic=vigil.dead-letter")
     alerts = _Kafka([("raised", _as_faust_raises(KafkaTimeoutError())), ("delivery", KafkaConnectionError())])
     w.alerts.send = alerts.send  # type: ignore[method-assign,assignment]
     await w.handle_record(_alerting_record(1_764_435_600_000), _Message(9))
-    assert _sample("vigil_worker_send_retries_total", {"topic": "vigil.alerts"}) == alerts_before + 2
-    assert _sample("vigil_worker_send_retries_total", {"topic": "vigil.dead-letter"}) == letters_before
+    assert _sample("vigil_worker_send_retries_total", "topic=vigil.alerts") == alerts_before + 2
+    assert _sample("vigil_worker_send_retries_total", "topic=vigil.dead-letter") == letters_before
 
 
 async def test_a_write_kafka_holds_shows_as_the_wait_until_kafka_takes_it(tmp_path: Path) -> None:

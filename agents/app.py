@@ -72,6 +72,13 @@ CENSUS_TIMER_S = 0.25  # how often the worker counts a slice of its patients (`P
 # broker or in time, are sent again after this, doubling up to SEND_RETRY_MAX_S (`send_all`).
 SEND_RETRY_S = 0.5
 SEND_RETRY_MAX_S = 30.0
+# How long the worker's producer waits on one send before failing it (Faust's
+# `producer_request_timeout`, 20 minutes by default; aiokafka's own is 40 s).
+# It bounds each wait on Kafka of a record's alert events, of a dead letter and
+# of a flush of patient states, the revocation handler's included, below the
+# group's rebalance timeout (60 s); a send that failed so is tried again
+# (`send_all`, `flush`), its error class logged and counted.
+PRODUCER_REQUEST_TIMEOUT_S = 40.0
 
 # Label children bound once: `.labels()` per reading would cost a dict lookup
 # and a lock on the hot path.
@@ -108,6 +115,7 @@ def faust_app(settings: Settings) -> faust.App:
         # cache": 1.38x at ten readings per record).
         producer_linger=0.0,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        producer_request_timeout=PRODUCER_REQUEST_TIMEOUT_S,
         consumer_auto_offset_reset="earliest",
         # Records are acked only once the states they changed are flushed
         # (`Worker.flush`); Faust waiting for every record to be acked before
@@ -508,8 +516,8 @@ class Worker:
         not the record's fault: the sends are tried again, after
         `SEND_RETRY_S` doubling up to `SEND_RETRY_MAX_S`, for as long as it
         lasts, so no record is dead-lettered and no alert lost for an outage
-        (the worker's producer gives up on a send after Faust's
-        `producer_request_timeout`, 20 minutes). A value Kafka took before
+        (the worker's producer gives up on a send after
+        `PRODUCER_REQUEST_TIMEOUT_S`, 40 s). A value Kafka took before
         is sent again: an alert event repeats its `alert_id`, which consumers
         deduplicate on. Any other error (not authorised, too large) is
         raised: the record is dead-lettered, or the dead letter's failure
@@ -887,8 +895,8 @@ class KafkaWrites:
     each with when it began: `oldest_s` is
     `vigil_worker_kafka_write_wait_seconds`, read at each scrape. A write
     waits inside the producer too, without failing (on a topic Kafka does
-    not know, up to Faust's `producer_request_timeout`), where no retry is
-    counted and no line logged: the wait is what an SRE can see."""
+    not know, up to the producer's request timeout), where no retry is
+    counted and no line logged yet: the wait is what an SRE sees first."""
 
     def __init__(self) -> None:
         self.began: dict[int, float] = {}

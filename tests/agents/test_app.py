@@ -638,8 +638,8 @@ async def test_sends_kafka_did_not_take_are_counted_by_topic(tmp_path: Path, mon
 
 async def test_a_write_kafka_holds_shows_as_the_wait_until_kafka_takes_it(tmp_path: Path) -> None:
     """A send the producer holds without failing (a topic Kafka does not
-    know is waited on for Faust's `producer_request_timeout`, 20 minutes)
-    counts no retry and logs nothing: `vigil_worker_kafka_write_wait_seconds`
+    know is waited on for the producer's request timeout) counts no retry
+    and logs nothing meanwhile: `vigil_worker_kafka_write_wait_seconds`
     is how long it has waited, and 0 again once Kafka has taken it."""
     w = worker(tmp_path)
     held = asyncio.get_running_loop().create_future()

@@ -229,9 +229,11 @@ async def test_alerts_kafka_will_not_take_show_as_a_stuck_write_then_go_out(vigi
     """`vigil.alerts` deleted under a running worker (on a broker that does
     not create topics): Kafka still answers, so the worker stays ready and
     `vigil_worker_kafka_up` is 1, while the alert an alerting record opens
-    waits inside the producer, failing nothing and logging nothing.
-    `vigil_worker_kafka_write_wait_seconds` shows the wait (VigilWorkerWritesStuck
-    pages on it); once the topic is back, the alert goes out and the wait is 0.
+    waits inside the producer. `vigil_worker_kafka_write_wait_seconds` shows
+    the wait (VigilWorkerWritesStuck pages on it); after the producer's
+    request timeout the send fails, and is counted, logged and tried again
+    (with Faust's default timeout it waited 20 minutes, saying nothing).
+    Once the topic is back, the alert goes out and the wait is 0.
     On a broker of its own: the session's topics are other tests'."""
     broker = LocalKafka(tmp_path / "kafka")
     broker.start(quiet=True)
@@ -268,6 +270,15 @@ async def test_alerts_kafka_will_not_take_show_as_a_stuck_write_then_go_out(vigi
         )
         assert worker_metric(vigil, "vigil_worker_kafka_up") == 1.0
         assert http_status(vigil.worker_url + "/readyz") == 200
+        # The producer gives the send up after its request timeout (40 s, not
+        # Faust's 20 minutes): the retry is counted and logged with its error.
+        retries = 'vigil_worker_send_retries_total{topic="vigil.alerts"}'
+        await until(
+            lambda: (worker_metric(vigil, retries) or 0.0) >= 1,
+            60,
+            "no retry: " + vigil.log("worker")[-2000:],
+        )
+        assert "alert events not written to Kafka; trying again" in vigil.log("worker")
 
         await admin.create_topics([NewTopic(ALERTS_TOPIC, partitions, 1)])
         alerts = await read_topic(

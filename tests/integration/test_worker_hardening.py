@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from websockets.asyncio.client import connect
 
+from app.cli.up import metric, scrape
 from app.core.protocol import Reading
 from app.core.records import encode_frames, encode_readings, pseudonym
 from app.core.state import MAX_STATE_BYTES
@@ -210,18 +211,15 @@ def test_worker_readiness_follows_kafka(vigil, tmp_path) -> None:
         broker.stop()
 
 
-def worker_metric(vigil, name: str) -> float | None:
-    with urllib.request.urlopen(vigil.worker_url + "/metrics") as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.rsplit(" ", 1)[1])
-    return None
+WRITE_WAIT = "vigil_worker_kafka_write_wait_seconds"
 
 
-async def until(check, timeout: float, what: str) -> None:
+async def until(vigil, check, timeout: float, what: str) -> None:
+    """Until `check` holds of the worker's /metrics samples; on timeout,
+    `what` and the end of the worker's log."""
     deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what
+    while not check(await scrape(vigil.worker_url + "/metrics")):
+        assert time.monotonic() < deadline, f"{what}: {vigil.log('worker')[-2000:]}"
         await asyncio.sleep(0.5)
 
 
@@ -242,7 +240,7 @@ async def test_alerts_kafka_will_not_take_show_as_a_stuck_write_then_go_out(vigi
     admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
     try:
         wait_ready(vigil.worker_url + "/readyz", worker)
-        assert worker_metric(vigil, "vigil_worker_kafka_write_wait_seconds") == 0.0
+        assert metric(await scrape(vigil.worker_url + "/metrics"), WRITE_WAIT) == 0.0
         settings = Settings.from_env().with_(kafka_bootstrap=broker.bootstrap)
         partitions = await preflight.partition_count(settings, ALERTS_TOPIC)
         assert partitions
@@ -263,20 +261,18 @@ async def test_alerts_kafka_will_not_take_show_as_a_stuck_write_then_go_out(vigi
             await producer.send_and_wait(READINGS_TOPIC, record, key=b"p-stuck")
         finally:
             await producer.stop()
-        await until(
-            lambda: (worker_metric(vigil, "vigil_worker_kafka_write_wait_seconds") or 0.0) >= 10,
-            60,
-            "no write waited: " + vigil.log("worker")[-2000:],
-        )
-        assert worker_metric(vigil, "vigil_worker_kafka_up") == 1.0
+        await until(vigil, lambda samples: (metric(samples, WRITE_WAIT) or 0.0) >= 10, 60, "no write waited")
+        assert metric(await scrape(vigil.worker_url + "/metrics"), "vigil_worker_kafka_up") == 1.0
         assert http_status(vigil.worker_url + "/readyz") == 200
         # The producer gives the send up after its request timeout (40 s, not
         # Faust's 20 minutes): the retry is counted and logged with its error.
-        retries = 'vigil_worker_send_retries_total{topic="vigil.alerts"}'
         await until(
-            lambda: (worker_metric(vigil, retries) or 0.0) >= 1,
+            vigil,
+            lambda samples: (
+                (metric(samples, "vigil_worker_send_retries_total", topic=ALERTS_TOPIC) or 0.0) >= 1
+            ),
             60,
-            "no retry: " + vigil.log("worker")[-2000:],
+            "no retry",
         )
         assert "alert events not written to Kafka; trying again" in vigil.log("worker")
 
@@ -286,7 +282,8 @@ async def test_alerts_kafka_will_not_take_show_as_a_stuck_write_then_go_out(vigi
         )
         assert [a["value"]["kind"] for a in alerts] == ["news2"], vigil.log("worker")[-2000:]
         await until(
-            lambda: worker_metric(vigil, "vigil_worker_kafka_write_wait_seconds") == 0.0,
+            vigil,
+            lambda samples: metric(samples, WRITE_WAIT) == 0.0,
             30,
             "the wait did not end",
         )

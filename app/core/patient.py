@@ -631,7 +631,7 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
                         r.judged += 1
                         change = value - previous[0]
                         if (change if change > 0 else -change) >= corroborate_z * baseline.sd:
-                            _step(r, name, change, baseline, previous[0], corroborate_z)
+                            _step(r, name, change, baseline, previous, corroborate_z)
                 step = dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
                 cadence = int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
             latest[name] = [value, ts, cadence] if sitting == 0 else [value, ts, cadence, -1]
@@ -907,8 +907,11 @@ def _motion(state: PatientState, r: _Reading, config: Config, outcome: Outcome) 
             outcome.events.append(_no_signal_event(r, name, since, "restored", motion=True))
 
 
-def _step(r: _Reading, name: str, change: float, baseline: Baseline, previous: float, off_z: float) -> None:
-    """Note a dense channel's change since its previous value, in its SDs,
+def _step(
+    r: _Reading, name: str, change: float, baseline: Baseline, previous: list[Any], off_z: float
+) -> None:
+    """Note a dense channel's change since its previous value (`previous`,
+    its `latest` entry: value, event time, cadence), in its SDs,
     when it is `corroborate_z` (`off_z`) or more (`_hold_steps`); and whether
     it goes on from a previous value already that far off in the same
     direction (a movement under way, not a sudden step: `r.moving`)."""
@@ -916,7 +919,7 @@ def _step(r: _Reading, name: str, change: float, baseline: Baseline, previous: f
         r.steps = {}
     sd = baseline.sd
     r.steps[name] = (change if change > 0 else -change) / sd
-    off = (previous - baseline.mean) / sd
+    off = (previous[0] - _normal_at(baseline, previous[1], previous[2])) / sd
     if (off >= off_z and change > 0) or (off <= -off_z and change < 0):
         r.moving = name
 
@@ -1004,7 +1007,8 @@ def _undercount(state: PatientState, r: _Reading, config: Config) -> None:
         return  # not a monitor's count, or not known to be on air
     if not _fresh(oxygen, r.ts, config.news2_max_age_ms):  # as NEWS2 takes its parameters
         return
-    if spo2 >= baseline.mean - config.undercount_spo2:
+    entry = state.latest.get("spo2")
+    if spo2 >= _normal_at(baseline, r.ts, entry[2] if entry is not None else 0.0) - config.undercount_spo2:
         r.bad = set(r.bad) | {"respiratory_rate"}
 
 
@@ -1260,6 +1264,25 @@ def _expected(baseline: Baseline, ts: int, cos_t: float, sin_t: float, day: int)
     if week is not None:
         mean += week[day]
     return mean
+
+
+def _normal_at(baseline: Baseline, ts: int, cadence: float) -> float:
+    """The patient's normal for this channel at event time `ts`: what the
+    baseline forecasts then (`_expected`), with the daily profile where the
+    channel's cadence takes one. Not the learned level alone (`Baseline.mean`,
+    the day's average): a pressure that dips by night, as most do, is at its
+    normal at 3 a.m. though 2.5 SDs under the day's average."""
+    if cadence >= PROFILE_MAX_CADENCE_MS:
+        return _expected(baseline, ts, 0.0, 0.0, weekday(ts))
+    angle = (ts % DAY_MS) * _RADIANS_PER_MS
+    return _expected(baseline, ts, math.cos(angle), math.sin(angle), weekday(ts))
+
+
+def _normal_now(state: PatientState, name: str) -> float:
+    """The normal a vital's latest value was scored against (`_normal_at`
+    its time and cadence): an anomaly's evidence."""
+    entry = state.latest[name]
+    return _normal_at(state.baselines[name], entry[1], entry[2])
 
 
 def _count_far(r: _Reading, name: str, z: float, cadence: float, z_alert: float, together_z: float) -> None:
@@ -1739,7 +1762,7 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
                 "score": round(top, 2),
                 "vitals": {k: state.latest[k][0] for k in far},
                 "z": {k: round(z, 2) for k, z in far.items()},
-                "baseline": {k: round(state.baselines[k].mean, 2) for k in far},
+                "baseline": {k: round(_normal_now(state, k), 2) for k in far},
             }
             severity = _MEDIUM if top >= config.z_medium else _LOW
             r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, stale=True)
@@ -1749,7 +1772,7 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         "score": round(abs(z_scores[worst]), 2) if worst else 0.0,
         "vitals": {k: r.clean[k] for k in anomalous},
         "z": {k: round(z, 2) for k, z in anomalous.items()},
-        "baseline": {k: round(state.baselines[k].mean, 2) for k in anomalous},
+        "baseline": {k: round(_normal_now(state, k), 2) for k in anomalous},
     }
     if surprised:
         evidence["surprise"] = {k: round(v, 2) for k, v in surprised.items()}
@@ -1792,12 +1815,7 @@ def _far_elsewhere(state: PatientState, r: _Reading, config: Config) -> dict[str
             continue
         if not baseline.warm(cadence):
             continue
-        if cadence >= PROFILE_MAX_CADENCE_MS:
-            c = si = 0.0
-        else:
-            angle = (at % DAY_MS) * _RADIANS_PER_MS
-            c, si = math.cos(angle), math.sin(angle)
-        z = (value - _expected(baseline, at, c, si, weekday(at))) / baseline.sd
+        z = (value - _normal_at(baseline, at, cadence)) / baseline.sd
         if z >= z_alert or z <= -z_alert:
             found[name] = z
     return found
@@ -1892,7 +1910,7 @@ def _excursion(state: PatientState, r: _Reading, anomalous: dict[str, float], co
     latest, together = state.latest, config.together_z
     if _up(state, r, "heart_rate") < together:
         return False
-    if _up(state, r, "respiratory_rate") < together and not _breathing_level_up(state, config):
+    if _up(state, r, "respiratory_rate") < together and not _breathing_level_up(state, r.ts, config):
         return False
     for name, zn in anomalous.items():
         if zn < 0 or name not in _AROUSAL or latest[name][2] >= SPARSE_MS:
@@ -1900,7 +1918,7 @@ def _excursion(state: PatientState, r: _Reading, anomalous: dict[str, float], co
     return True
 
 
-def _breathing_level_up(state: PatientState, config: Config) -> bool:
+def _breathing_level_up(state: PatientState, ts: int, config: Config) -> bool:
     """Is the breathing rate's smoothed level (`Baseline.track`), densely
     read, `together_z` SDs above this patient's normal? A minute's count of
     breaths is the noisiest vital (impedance, one count a minute): during an
@@ -1912,7 +1930,7 @@ def _breathing_level_up(state: PatientState, config: Config) -> bool:
     entry, baseline = state.latest.get("respiratory_rate"), state.baselines.get("respiratory_rate")
     if entry is None or baseline is None or not 0 < entry[2] < SPARSE_MS or baseline.sd <= 0:
         return False
-    return (baseline.level - baseline.mean) / baseline.sd >= config.together_z
+    return (baseline.level - _normal_at(baseline, ts, entry[2])) / baseline.sd >= config.together_z
 
 
 def _up(state: PatientState, r: _Reading, name: str) -> float:
@@ -1924,7 +1942,7 @@ def _up(state: PatientState, r: _Reading, name: str) -> float:
     baseline, entry = state.baselines.get(name), state.latest.get(name)
     if baseline is None or entry is None or entry[0].__class__ not in _NUMBERS:
         return 0.0
-    return float(baseline.z(entry[0]))
+    return float((entry[0] - _normal_at(baseline, entry[1], entry[2])) / baseline.sd)
 
 
 def _trend(state: PatientState, r: _Reading, config: Config) -> None:
@@ -1932,12 +1950,12 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
     current pace, reaches a dangerous range within the horizon. Once it is
     there, NEWS2 and the anomaly score carry on; while either is already
     alarming, the trend adds no alert of its own."""
-    heading = _heading(state, r.near, config) if r.near and not _alarming(state) else {}
+    heading = _heading(state, r.near, r.ts, config) if r.near and not _alarming(state) else {}
     if not heading and _TREND not in state.alerts:
         return
     if not heading and not state.alerts[_TREND].confirmed:
         near = _near_elsewhere(state, r, config)
-        heading = _heading(state, near, config) if near and not _alarming(state) else {}
+        heading = _heading(state, near, r.ts, config) if near and not _alarming(state) else {}
         if heading:  # awaiting confirmation, and this reading says nothing of it (`Finding.stale`)
             horizon = max([config.trend_horizon_ms / 60_000] + [h.pop("_horizon") for h in heading.values()])
             r.evidence[_TREND] = evidence = {"horizon_min": horizon, "vitals": heading}
@@ -2165,13 +2183,14 @@ def _alarming(state: PatientState) -> bool:
     return (news is not None and news.confirmed) or (anomaly is not None and anomaly.confirmed)
 
 
-def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, dict[str, Any]]:
+def _heading(state: PatientState, near: list[str], ts: int, config: Config) -> dict[str, dict[str, Any]]:
     """Of the vitals whose trend reaches a dangerous range
     (`app.core.vitals.DANGER`) within the horizon and that are not there yet
     (`near`), those the patient has a warmed-up baseline for and
-    whose smoothed level has already left it by `trend_z` standard deviations
-    in that direction: a wobble inside the normal range, or a benign slow
-    drift far from danger, does not count."""
+    whose smoothed level has already left it (its normal at this time of
+    day, `_normal_at`) by `trend_z` standard deviations in that direction: a
+    wobble inside the normal range, or a benign slow drift far from danger,
+    does not count."""
     found: dict[str, dict[str, Any]] = {}
     for name in near:
         baseline, cadence = state.baselines[name], state.latest[name][2]
@@ -2179,7 +2198,7 @@ def _heading(state: PatientState, near: list[str], config: Config) -> dict[str, 
             continue
         horizon = _horizon_min(config, cadence)
         level, slope = baseline.level, baseline.slope
-        departure = (level - baseline.mean) / baseline.sd
+        departure = (level - _normal_at(baseline, ts, cadence)) / baseline.sd
         # Not `_danger`: compiled, its tuple gives an int limit back as a float (40.0 in the evidence).
         bounds = DANGER[name] if name != "spo2" or not _scale2(state, config) else SPO2_SCALE2_DANGER
         low, high = bounds

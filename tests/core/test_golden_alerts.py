@@ -64,7 +64,11 @@ value: an arousal's heart-rate drift notice says 74.61, held as an
 arousal's, where it said 93.0, held as unsafe; same count); `generic`, `ward`
 and `ward_clean`'s states (a value held back at its own reading stays held
 back until its channel's next, `app.core.patient._hold_latest`: the states
-name such channels, "x"; same events).
+name such channels, "x"; same events); `charted` and `generic`'s events (an
+anomaly's `baseline` is the normal its value was scored against, with the
+daily profile in use, where it was the day's average: a charted heart rate
+of 110 at 00:57 against 82.42, not 76.67; same count, same times, the
+states unchanged).
 """
 
 from __future__ import annotations
@@ -83,8 +87,8 @@ SEED = 2026
 
 # cohort -> (events, sha256 of the events stream's first 16 hex digits, sha256 of the states' first 16)
 GOLDEN: dict[str, tuple[int, str, str]] = {
-    "charted": (19, "07ad0b0f3f1f168b", "a64026a9c6d97d98"),
-    "generic": (31, "db3d3985a6cc898e", "391a66bf9961171b"),
+    "charted": (19, "4b427454f1da7373", "a64026a9c6d97d98"),
+    "generic": (31, "bfd8c9dec209a314", "391a66bf9961171b"),
     "home": (29, "0826a6e9b1d94daa", "d3e653c3bfa5a719"),
     "ward": (62, "1c4248773c7a9a02", "0df3767ab7377dd6"),
     "ward_clean": (56, "0fc9e016a6057ce6", "89e48dca05c1aa25"),

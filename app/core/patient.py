@@ -74,7 +74,7 @@ from app.core.model import (
     weekday,
 )
 from app.core.records import ReadingBatch
-from app.core.state import CATALOGUE, MAX_CUSTOM_CHANNELS, STORED_DIGITS, PatientState
+from app.core.state import CATALOGUE, DRIFT_TIMES_KEPT, MAX_CUSTOM_CHANNELS, STORED_DIGITS, PatientState
 from app.core.vitals import DANGER, MOTION, MOVED, NUMERIC, SPO2_SCALE, SPO2_SCALE2_DANGER
 
 ARTIFACT_ALPHA = 0.2  # smoothing of a channel's share of recent values that were artifacts
@@ -192,6 +192,9 @@ _DETERIORATES: dict[str, int] = {
 # fires on a level that barely moved (a systolic "falling" 0.2 mmHg, the
 # daily rhythm's leftovers), which is no deterioration's.
 DRIFT_TOGETHER_SD = 0.5
+# ... and only a vital whose normal had moved fewer than `Config.drift_wander` times
+# (either way) in this long before the window (`_settled`).
+DRIFT_WANDER_MS = 24 * 60 * 60 * 1000
 _STILL = ("respiratory_rate", "spo2", "systolic_bp")  # what moves with a heart rate rising for a reason
 # The values from which NEWS2 scores a vital on the side an arousal pushes it
 # (`_transient_rise`): pulse over 90, breathing 21 or more, systolic 220 or more.
@@ -288,6 +291,9 @@ class Config:
     # within `drift_together_ms` of one another open a `trend` (`_drifting_together`); 0: off.
     drift_together: int = 3
     drift_together_ms: int = 90 * 60 * 1000
+    # ... counting only vitals whose normal moved fewer than this many times, either way, in the
+    # day before the window (`_settled`: one that moves several times a day wanders); 0: off.
+    drift_wander: int = 3
 
 
 # The three classes below are made once or twice per reading. Written as
@@ -1431,25 +1437,65 @@ def _drift(
     else:
         baseline.reject_drift()
     if config.drift_together:
-        _note_drifting(state, r, name, old_mean, level, moved, seen)
+        _note_drifting(state, r, name, old_mean, level, moved, seen, config)
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
     outcome.events.append(_drift_event(r, name, old_mean, level, held))
 
 
 def _note_drifting(
-    state: PatientState, r: _Reading, name: str, old_mean: float, level: float, moved: float, seen: int
+    state: PatientState,
+    r: _Reading,
+    name: str,
+    old_mean: float,
+    level: float,
+    moved: float,
+    seen: int,
+    config: Config,
 ) -> None:
     """A drift counts towards `_drifting_together` when its level moved
-    (`moved` SDs) in a deterioration's direction and the detector saw the
-    values move that way (`seen`). One it saw move back is a recovery,
+    (`moved` SDs) in a deterioration's direction, the detector saw the
+    values move that way (`seen`), and the vital's normal was settled
+    before (`_settled`). One it saw move back is a recovery,
     whatever its level against the old normal (the recent level still lags
     an excursion's tail): the vital drifts towards deterioration no longer."""
     towards = _DETERIORATES.get(name, 0)
-    if seen == towards and moved * towards >= DRIFT_TOGETHER_SD:
+    if not towards:
+        return
+    settled = _settled(state, name, r.ts, config.drift_together_ms, config.drift_wander)
+    if seen == towards and moved * towards >= DRIFT_TOGETHER_SD and settled:
         state.drifting[name] = [r.ts, round(old_mean, 2), round(float(level), 2)]
         r.drifted = True
     elif seen != towards:
         state.drifting.pop(name, None)
+
+
+def _settled(state: PatientState, name: str, ts: int, window_ms: int, wander: int) -> bool:
+    """Note a drift of this vital at `ts` (either way), and say whether its
+    normal was settled before: it moved fewer than `wander` times in the
+    `DRIFT_WANDER_MS` before the window (`window_ms`) this drift counts in
+    (`wander` 0: always, and nothing noted).
+
+    Vitals that wander (a normal that moves every hour or two, as real
+    monitor numerics do) drift the way a deterioration goes by chance:
+    three of them within 90 minutes came about once a patient-day on stable
+    patients whose vitals wander with a 30-minute memory
+    (`app.tools.evaluation.wander`). A vital with at most two drifts a day
+    either way drifts the deteriorating way about once a day, a chance of
+    1 - exp(-1.5 h / 24 h) = 6 % per window; three of the five such vitals
+    together, 10 x 0.06^3 per window, 16 windows a day: about once a
+    patient-month at most. A deterioration's own drifts (a vital drifting
+    again and again as it climbs) fall inside the window and do not count
+    against it."""
+    if not wander:
+        return True
+    minute = ts // 60_000
+    start = minute - window_ms // 60_000
+    oldest = start - DRIFT_WANDER_MS // 60_000
+    times = [t for t in state.drift_times.get(name, ()) if t >= oldest]  # older ones say nothing now
+    before = sum(1 for t in times if t < start)
+    times.append(minute)
+    state.drift_times[name] = times[-DRIFT_TIMES_KEPT:]
+    return before < wander
 
 
 def _aroused(state: PatientState, r: _Reading, name: str, config: Config) -> bool:

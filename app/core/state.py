@@ -34,6 +34,9 @@ Version 6, one JSON object:
                      latest residual (value - forecast)]},
      "d" (only when not empty): {vital: [event time of its latest drift in its deteriorating
                      direction (ms), the mean it drifted from, the level it drifted to]},
+     "u" (only when not empty): {vital with a deteriorating direction whose normal drifted in
+                     the last day and a half: the event times (minutes since 1970) of its latest
+                     drifts either way, at most eight, oldest first (`app.core.patient._settled`)},
      "m" (only when not empty): {channel the device flags as moving: [event time of the first
                      value of its run that came only flagged (ms), 1 if a notice said so, else 0]},
      "w" (only when not empty): {channel whose weekly profile has begun learning: base64 of
@@ -73,7 +76,8 @@ read as no shape of the day learned yet, and "f": read as no far values seen yet
 read as no alert resolved lately (a worker that predates it ignores it: an alert
 open after a flap then resolves after the usual wait), and "x": read as no value held
 back (a worker that predates it ignores it: a held value is then carried to NEWS2 by
-other devices' readings, as before). "s" is new in
+other devices' readings, as before), and "u": read as no drift lately (every vital's
+normal counts as settled; a worker that predates it ignores it). "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -127,6 +131,7 @@ MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state 
 # from the written bytes decides as one that ran on (a share or a sum on a
 # threshold's edge, rounded only when written, once crossed it after a restart).
 STORED_DIGITS = 4
+DRIFT_TIMES_KEPT = 8  # the times of a vital's latest drifts kept ("u"; `app.core.patient._settled`)
 STATE_VERSION = 6  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel;
 # 5: alerts carry when their condition fell below their severity and how many reminders they sent;
 # custom channels' baselines carry their generic block (surprise, repeated values); level-shift watch;
@@ -183,6 +188,10 @@ class PatientState:
     # channels whose latest value was held back at its own reading, held back at every reading
     # until their next value (`app.core.patient._hold_latest`)
     held: set[str] = field(default_factory=set)
+    # vital -> event times (minutes since 1970) of its latest drifts either way, at most
+    #          DRIFT_TIMES_KEPT, oldest first; only those of the last day and a half
+    #          (`app.core.patient._settled`)
+    drift_times: dict[str, list[int]] = field(default_factory=dict)
 
 
 def encode(state: PatientState) -> bytes:
@@ -250,6 +259,7 @@ def decode(data: bytes) -> PatientState:
             moving=_moving(obj.get("m", {})),
             flaps={Kind(kind): [int(entry[0]), int(entry[1])] for kind, entry in obj.get("k", {}).items()},
             held={str(name) for name in obj.get("x", ())},
+            drift_times=_drift_times(obj.get("u", {})),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
@@ -285,6 +295,8 @@ def _encode(state: PatientState) -> bytes:
         }
     if state.drifting:  # as rare
         obj["d"] = state.drifting
+    if state.drift_times:  # dense vitals whose normal drifted lately
+        obj["u"] = state.drift_times
     if state.moving:  # as rare: a device stuck with its motion flag on
         obj["m"] = state.moving
     if state.flaps:  # kinds resolved lately
@@ -482,6 +494,17 @@ def _drifting(obj: dict[str, Any]) -> dict[str, list[Any]]:
             raise StateError("drift of an unknown vital")
         drifting[name] = [int(ts), float(old), float(new)]
     return drifting
+
+
+def _drift_times(obj: dict[str, Any]) -> dict[str, list[int]]:
+    if len(obj) > len(NUMERIC):
+        raise StateError("drifts of too many vitals")
+    times: dict[str, list[int]] = {}
+    for name, minutes in obj.items():
+        if name not in NUMERIC or len(minutes) > DRIFT_TIMES_KEPT:
+            raise StateError("drift times of an unknown vital, or too many")
+        times[name] = [int(t) for t in minutes]
+    return times
 
 
 def _moving(obj: dict[str, Any]) -> dict[str, list[int]]:

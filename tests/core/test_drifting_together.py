@@ -3,7 +3,8 @@ breathing rate and the temperature rising, the pressure falling, over hours)
 is not learned as the patient's new normal vital by vital: three vitals
 drifting in a deterioration's direction within 90 minutes open a `trend`,
 well before NEWS2 scores them. Two vitals rising together (the heart rate and
-the temperature every afternoon) do not."""
+the temperature every afternoon) do not, nor do vitals that wander by
+nature."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from jsonschema import Draft202012Validator
 from app.core import patient as core
 from app.core import state as patient_state
 from app.core.records import reading_id
+from app.tools.evaluation import wander
 from tests.core.readings import normal
 
 HOUR, MINUTE = 3_600_000, 60_000
@@ -154,3 +156,73 @@ def test_a_patient_back_to_normal_after_an_alarm_does_not_open_a_trend_on_its_ta
         alarms.count(("news2", "open")) == 2 and alarms.count(("news2", "resolved")) == 2
     )  # both episodes told
     assert ("trend", "open") not in alarms, [e["evidence"] for e in opened(events, "trend")]
+
+
+def _drift_trends(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `trend`s opened by vitals drifting together (their evidence names
+    where each drifted from)."""
+    return [
+        e
+        for e in opened(events, "trend")
+        if any(isinstance(v, dict) and "drifted_from" in v for v in e["evidence"]["vitals"].values())
+    ]
+
+
+def test_vitals_that_wander_by_nature_do_not_open_a_trend_once_their_wandering_is_known() -> None:
+    """A stable patient whose vitals wander as real monitor numerics do (a
+    normal that moves every hour or two, `app.tools.evaluation.wander`): their drift detectors
+    fire several times a day each, and three of them the way a
+    deterioration goes within 90 minutes came by chance about once a
+    patient-day (25 `trend`s in 24 patient-days,
+    load-tests/wandering.py). A vital whose normal moved
+    three times or more in the day before counts no more: from the second
+    day, none; the first day, before anything is known of the wandering,
+    keeps a few."""
+    after_first_day, first_day, drifts = 0, 0, 0
+    for seed in range(4):
+        rng = random.Random(seed)
+        state = patient_state.PatientState()
+        events: list[dict[str, Any]] = []
+        for i, vitals in enumerate(wander.vitals(rng, 3 * 24 * 60)):
+            reading = {"id": reading_id("monitor-1", i), "seq": i, "ts": T0 + i * MINUTE, "vitals": vitals}
+            events += core.process(state, "p-" + "8" * 32, "monitor-1", reading).events
+        drifts += sum(1 for e in events if e["kind"] == "baseline_drift")
+        for e in _drift_trends(events):
+            ALERT.validate(e)
+            if minutes_in(e) + 6 * 60 >= 24 * 60:
+                after_first_day += 1
+            else:
+                first_day += 1
+    assert drifts >= 4 * 3 * 15, drifts  # they do wander: 15 drift notices a day or more
+    assert after_first_day == 0
+    assert first_day <= 4
+
+
+def test_a_sepsis_after_a_settled_day_opens_the_trend_its_own_drifts_notwithstanding() -> None:
+    """The check looks at the day before the 90-minute window: a sepsis's
+    own drifts (a vital drifting again and again as it climbs) are inside
+    it, and a patient whose normal was settled the day before is caught as
+    before (at the same minute as with the check off)."""
+    without = run(SEPSIS, config=core.Config(drift_together=0))
+    with_check = run(SEPSIS)
+    drifts = [e for e in with_check if e["kind"] == "baseline_drift" and minutes_in(e) > 0]
+    assert len(drifts) > len({e["evidence"]["vital"] for e in drifts})  # some vital drifted more than once
+    trends = _drift_trends(with_check)
+    assert trends and not _drift_trends(without)
+    assert 0 < minutes_in(trends[0]) < 120
+
+
+def test_a_state_keeps_the_times_of_its_vitals_drifts_and_one_written_before_them_reads_with_none() -> None:
+    state = patient_state.PatientState()
+    assert "u" not in json.loads(patient_state.encode(state))
+    minute = T0 // MINUTE
+    state.drift_times = {"heart_rate": [minute - 300, minute - 120, minute], "spo2": [minute]}
+    assert patient_state.decode(patient_state.encode(state)).drift_times == state.drift_times
+    older = json.loads(patient_state.encode(patient_state.PatientState()))  # version 6, before "u"
+    assert patient_state.decode(json.dumps(older).encode()).drift_times == {}
+    for bad in ({"consciousness": [minute]}, {"heart_rate": [minute] * 9}, {"heart_rate": minute}):
+        try:
+            patient_state.decode(json.dumps({**older, "u": bad}).encode())
+        except patient_state.StateError:
+            continue
+        raise AssertionError(f"decoded {bad}")

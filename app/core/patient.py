@@ -1765,7 +1765,14 @@ def _deviates(
     systolic of 220 or more. On an eICU stay, a tachycardia of 132 charted
     for six hours was taken for the patient's normal, and an SpO2 of 73
     for one within a spread widened by a probe's 53; both alerts resolved
-    while the values lasted (docs/evaluation.md)."""
+    while the values lasted (docs/evaluation.md).
+
+    The established normal here is the day's (`Baseline.mean`), not the
+    one at this time of day (`_normal_at`) that the other rules measure
+    from: a value NEWS2 scores is judged against where the patient lives,
+    not against a night dip. Measured from the night's normal, a post-operative
+    patient charted at a systolic of 74-101 mmHg had its 84 at 01:53 taken for
+    its own, and its NEWS2 alert resolved and opened again (`charted`, seed 7)."""
     baseline = state.baselines.get(name)
     if baseline is None:
         return True

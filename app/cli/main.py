@@ -269,9 +269,10 @@ def _add_evaluate(sub: Any) -> None:
     ev.add_argument(
         "--cohort",
         action="append",
-        choices=["all", "ward", "ward_clean", "ward_devices", "charted", "home", "generic"],
+        choices=["all", "ward", "ward_clean", "ward_devices", "ward_wander", "charted", "home", "generic"],
         help="a cohort to run (repeatable; default all: ward, charted, home, generic; with --markdown "
-        "also ward_clean and ward_devices, the ward read by four devices)",
+        "also ward_clean and ward_devices, the ward read by four devices; ward_wander, the ward's vitals "
+        "wandering, only by name)",
     )
     ev.add_argument("--patients", type=int, default=60, help="patients (or series) per cohort")
     ev.add_argument(

@@ -59,6 +59,34 @@ def test_ward_devices_is_the_ward_read_by_four_devices() -> None:
         assert [r["seq"] for r in b.readings] == list(range(len(b.readings)))
 
 
+def test_ward_wander_is_the_ward_with_its_vitals_wandering() -> None:
+    """`ward_wander` has the `ward` cohort's patients, events, artifacts and
+    reading times; its values are the ward's moved by a slow wander of each
+    vital (`app.tools.evaluation.wander`), which is what real monitor
+    numerics have and the ward's independent noise has not: a patient's
+    heart rate, a minute apart, moves about as much, but an hour apart
+    much more."""
+    ward_ = COHORTS["ward"].build(12, 1.0, 3)
+    wandering = COHORTS["ward_wander"].build(12, 1.0, 3)
+    hourly: dict[str, list[float]] = {"ward": [], "ward_wander": []}
+    minutely: dict[str, list[float]] = {"ward": [], "ward_wander": []}
+    for a, b in zip(ward_, wandering, strict=True):
+        assert a.events == b.events and a.artifacts == b.artifacts and a.profile == b.profile
+        assert [r["ts"] for r in a.readings] == [r["ts"] for r in b.readings]
+        assert [set(r["vitals"]) for r in a.readings] == [set(r["vitals"]) for r in b.readings]
+        assert any(r["vitals"] != s["vitals"] for r, s in zip(a.readings, b.readings, strict=True))
+        for name, p in (("ward", a), ("ward_wander", b)):
+            hr = [
+                r["vitals"]["heart_rate"]
+                for r in p.readings[:600]
+                if isinstance(r["vitals"].get("heart_rate"), int)
+            ]
+            minutely[name] += [abs(y - x) for x, y in zip(hr, hr[1:], strict=False)]
+            hourly[name] += [abs(y - x) for x, y in zip(hr, hr[60:], strict=False)]
+    assert statistics.median(minutely["ward_wander"]) <= 1.5 * statistics.median(minutely["ward"])
+    assert statistics.median(hourly["ward_wander"]) >= 1.5 * statistics.median(hourly["ward"])
+
+
 def test_every_labelled_ward_deterioration_has_readings_to_show_it() -> None:
     """A deterioration that lies in a dropout (the monitor off for up to an
     hour) is not in the data: no method could catch it, so it is not

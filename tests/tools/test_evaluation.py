@@ -148,14 +148,25 @@ def test_evaluate_command_prints_one_json_object_keyed_by_cohort(capsys: pytest.
 def test_evaluate_command_selects_cohorts_and_prints_markdown() -> None:
     run = [sys.executable, "-m", "app.cli", "evaluate", "--patients", "3", "--cohort", "charted"]
     out = subprocess.run(
-        [*run, "--cohort", "ward_clean", "--cohort", "ward_devices", "--days", "0.5", "--json"],
+        [
+            *run,
+            "--cohort",
+            "ward_clean",
+            "--cohort",
+            "ward_devices",
+            "--cohort",
+            "ward_wander",
+            "--days",
+            "0.5",
+            "--json",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     ).stdout
-    assert list(json.loads(out)) == ["charted", "ward_clean", "ward_devices"]
+    assert list(json.loads(out)) == ["charted", "ward_clean", "ward_devices", "ward_wander"]
     md = subprocess.run(
         [*run, "--markdown", "--seeds", "1", "2"],
         cwd=ROOT,

@@ -12,6 +12,9 @@ Cohorts (`COHORTS`; the default is every name in `DEFAULT`):
 - `ward_devices`: the `ward` cohort read by four devices (ECG monitor,
   pulse oximeter, cuff, thermometer), each sending its own readings
   (selected by name only);
+- `ward_wander`: the `ward` cohort with each patient's vitals wandering
+  from their normal as real monitor numerics do (`wander.py`, a 30-minute
+  memory; selected by name only);
 - `charted` (`charted.py`): hourly intensive-care charting, gases every 4
   hours, consciousness every 3, sedated and ventilated patients who sit in
   NEWS2's medium band for days;
@@ -84,6 +87,13 @@ def _ward_devices(patients: int, days: float, seed: int) -> list[SimPatient]:
     return ward.as_devices(_ward(patients, days, seed), seed)
 
 
+WANDER_MEMORY_MIN = 30.0  # `ward_wander`'s
+
+
+def _ward_wander(patients: int, days: float, seed: int) -> list[SimPatient]:
+    return ward.with_artifacts(ward.cohort(patients, days, seed, wander_min=WANDER_MEMORY_MIN), seed)
+
+
 _WARD_METHODS: dict[str, Runner | Tuned] = {
     "vigil": run_vigil,
     "static_thresholds": static_thresholds(),
@@ -95,6 +105,7 @@ COHORTS: dict[str, Cohort] = {
     "ward": Cohort("ward", _ward, 1.0, _WARD_METHODS, _WARD_RULES, ward.EVENT_KINDS),
     "ward_clean": Cohort("ward_clean", ward.cohort, 1.0, _WARD_METHODS, _WARD_RULES, ward.EVENT_KINDS),
     "ward_devices": Cohort("ward_devices", _ward_devices, 1.0, _WARD_METHODS, _WARD_RULES, ward.EVENT_KINDS),
+    "ward_wander": Cohort("ward_wander", _ward_wander, 1.0, _WARD_METHODS, _WARD_RULES, ward.EVENT_KINDS),
     "charted": Cohort(
         "charted",
         charted.cohort,

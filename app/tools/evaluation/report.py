@@ -13,6 +13,7 @@ TARGETS = {
     "ward": "sensitivity >= 0.97, <= 0.3 false alerts/patient-day, median delay < 4 min",
     "ward_clean": "sensitivity >= 0.97, <= 0.3 false alerts/patient-day, median delay < 4 min",
     "ward_devices": "as ward (the same patients, read by four devices)",
+    "ward_wander": "as ward (the same patients, their vitals wandering)",
     "charted": "caught by the second charted reading after onset; <= 1 alert opening and <= 2 notifications "
     "per stable patient-day",
     "home": "caught within 2 days; <= 1 false alert per patient-month",

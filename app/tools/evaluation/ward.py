@@ -30,6 +30,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+from app.tools.evaluation import wander
 from app.tools.evaluation.common import DAY, MINUTE, T0, Event, SimPatient
 
 HOUR = 60 * MINUTE
@@ -41,16 +42,25 @@ ARTIFACT_MINUTES = {"arousal": (3, 6), "probe_off": (2, 20), "cuff": (2, 2), "rr
 DISCONNECTED_SHARE = 0.15  # patients with a channel that was never connected
 
 
-def cohort(patients: int = 60, days: float = 1.0, seed: int = 2026, step_s: int = 60) -> list[SimPatient]:
+def cohort(
+    patients: int = 60, days: float = 1.0, seed: int = 2026, step_s: int = 60, wander_min: float = 0.0
+) -> list[SimPatient]:
+    """`wander_min` > 0: each patient's vitals also wander from their normal
+    with that memory (`app.tools.evaluation.wander.Levels`), drawn apart:
+    the same patients, events and readings' times, the values moved."""
     rng = random.Random(seed)
     kinds = itertools.cycle(EVENT_KINDS)  # every kind of event occurs, in turn
-    return [_patient(i, random.Random(rng.getrandbits(64)), days, step_s, kinds) for i in range(patients)]
+    draws = [random.Random(rng.getrandbits(64)) for _ in range(patients)]
+    return [_patient(i, draws[i], days, step_s, kinds, wander_min) for i in range(patients)]
 
 
-def _patient(i: int, rng: random.Random, days: float, step_s: int, kinds: Iterator[str]) -> SimPatient:
+def _patient(
+    i: int, rng: random.Random, days: float, step_s: int, kinds: Iterator[str], wander_min: float = 0.0
+) -> SimPatient:
     """One patient: a profile and personal baselines, then at most one benign
     lasting change and one deterioration (`_plan`), then the readings
-    (`_read`). The random draws come in that order."""
+    (`_read`). The random draws come in that order; a wander's come from a
+    generator of its own."""
     profile = rng.choices(["typical", "athlete", "copd"], weights=[8, 1, 1])[0]
     base = {
         "heart_rate": rng.gauss(76, 8) if profile != "athlete" else rng.gauss(52, 3),
@@ -63,7 +73,10 @@ def _patient(i: int, rng: random.Random, days: float, step_s: int, kinds: Iterat
     duration = int(days * DAY)
     p = SimPatient(f"sim-{i:04d}", profile)
     shifts = _plan(p, rng, duration, kinds)
-    _read(p, rng, base, phase, duration, step_s, shifts)
+    levels = None
+    if wander_min > 0:
+        levels = wander.Levels(random.Random(f"wander:{p.subject}:{phase!r}"), wander_min)
+    _read(p, rng, base, phase, duration, step_s, shifts, levels)
     p.events = _observed(p.events, [r["ts"] for r in p.readings])
     return p
 
@@ -104,12 +117,15 @@ def _read(
     duration: int,
     step_s: int,
     shifts: list[Shift],
+    levels: wander.Levels | None = None,
 ) -> None:
     """The readings, one every `step_s`: baselines with a daily rhythm and
-    sensor noise, the benign changes and deteriorations laid over them,
-    dropouts of 10-60 minutes and one-reading motion spikes."""
+    sensor noise (and the vitals' wander, `levels`), the benign changes and
+    deteriorations laid over them, dropouts of 10-60 minutes and one-reading
+    motion spikes."""
     dropout_until = -1
     for t in range(0, duration, step_s * 1000):
+        offsets = levels.step(step_s / 60) if levels is not None else None
         if t < dropout_until:
             continue
         if rng.random() < 0.002:  # the sensor is off for a while
@@ -123,6 +139,9 @@ def _read(
             "systolic_bp": base["systolic_bp"] + 5 * rhythm + rng.gauss(0, 4),
             "temperature": base["temperature"] + 0.3 * rhythm + rng.gauss(0, 0.08),
         }
+        if offsets is not None:
+            for name, offset in offsets.items():
+                v[name] += offset
         for at, vital, delta in shifts:
             if t >= at:
                 v[vital] += delta

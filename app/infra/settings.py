@@ -320,6 +320,8 @@ class Settings:
     drift_together_s: float = setting(
         "DRIFT_TOGETHER_S", _DETECTION.drift_together_ms / 1000, seconds(0, strict=True)
     )
+    # ... counting only vitals that drifted fewer than this many times in the day before; 0: every vital.
+    drift_wander: int = setting("DRIFT_WANDER", _DETECTION.drift_wander, whole(0, 1000))
     ack_timeout_s: float = setting("ACK_TIMEOUT_S", 10.0, seconds(0, strict=True))
     # Frames of one partition wait this long for others to share their vigil.readings record; 0: off.
     gateway_coalesce_ms: float = setting("GATEWAY_COALESCE_MS", 2.0, number(0, strict=False))
@@ -397,6 +399,7 @@ class Settings:
             news2_sustain_ms=int(self.news2_sustain_s * 1000),
             drift_together=self.drift_together,
             drift_together_ms=int(self.drift_together_s * 1000),
+            drift_wander=self.drift_wander,
         )
 
     @property

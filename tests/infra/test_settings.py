@@ -179,11 +179,15 @@ def test_where_the_core_has_a_default_the_setting_has_the_same() -> None:
 
 
 def test_the_detection_settings_reach_the_core() -> None:
-    s = Settings.from_env({"VIGIL_DRIFT_TOGETHER": "0", "VIGIL_DRIFT_TOGETHER_S": "3600"})
+    s = Settings.from_env(
+        {"VIGIL_DRIFT_TOGETHER": "0", "VIGIL_DRIFT_TOGETHER_S": "3600", "VIGIL_DRIFT_WANDER": "0"}
+    )
     config = s.detector_config()
-    assert (config.drift_together, config.drift_together_ms) == (0, 3_600_000)
-    with pytest.raises(SettingsError):
-        Settings.from_env({"VIGIL_DRIFT_TOGETHER": "6"})
+    assert (config.drift_together, config.drift_together_ms, config.drift_wander) == (0, 3_600_000, 0)
+    assert Settings.from_env({}).detector_config().drift_wander == 3
+    for bad in ({"VIGIL_DRIFT_TOGETHER": "6"}, {"VIGIL_DRIFT_WANDER": "-1"}, {"VIGIL_DRIFT_WANDER": "two"}):
+        with pytest.raises(SettingsError):
+            Settings.from_env(bad)
 
 
 def test_settings_is_the_only_reader_of_the_environment() -> None:

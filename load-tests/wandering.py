@@ -17,9 +17,7 @@ from app.core import patient as core
 from app.core import state as patient_state
 from app.core.records import reading_id
 from app.tools.evaluation import wander
-
-MINUTE, DAY = 60_000, 24 * 60 * 60_000
-T0 = 1_764_547_200_000  # 2025-12-01 00:00 UTC
+from app.tools.evaluation.common import DAY, MINUTE, T0  # T0: a midnight, as `wander.vitals` begins
 
 
 def run(seed: int, days: float, memory_min: float, config: core.Config) -> Counter:

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.tools.evaluation import charted, generic, home, ward
+from app.tools.evaluation import charted, generic, home, wander, ward
 from app.tools.evaluation.common import DAY, HOUR, MINUTE, T0, Event, SimPatient, patient_days
 from app.tools.evaluation.methods import (
     STATIC_LIMITS,
@@ -87,11 +87,8 @@ def _ward_devices(patients: int, days: float, seed: int) -> list[SimPatient]:
     return ward.as_devices(_ward(patients, days, seed), seed)
 
 
-WANDER_MEMORY_MIN = 30.0  # `ward_wander`'s
-
-
 def _ward_wander(patients: int, days: float, seed: int) -> list[SimPatient]:
-    return ward.with_artifacts(ward.cohort(patients, days, seed, wander_min=WANDER_MEMORY_MIN), seed)
+    return ward.with_artifacts(ward.cohort(patients, days, seed, wander_min=wander.MEMORY_MIN), seed)
 
 
 _WARD_METHODS: dict[str, Runner | Tuned] = {

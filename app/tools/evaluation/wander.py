@@ -19,6 +19,7 @@ from collections.abc import Iterator
 # How far each vital's level wanders (its standard deviation), around the daily rhythm.
 WANDER = {"heart_rate": 4.0, "respiratory_rate": 1.5, "systolic_bp": 6.0, "spo2": 0.8}
 TEMPERATURE_WANDER = 0.15
+MEMORY_MIN = 30.0  # how long a wander lasts, by default (`ward_wander`'s)
 
 
 class Levels:
@@ -44,7 +45,9 @@ class Levels:
         return level
 
 
-def vitals(rng: random.Random, minutes: int, *, memory_min: float = 30.0) -> Iterator[dict[str, object]]:
+def vitals(
+    rng: random.Random, minutes: int, *, memory_min: float = MEMORY_MIN
+) -> Iterator[dict[str, object]]:
     """A stable adult read once a minute whose vitals wander, as real
     monitor numerics do: each vital's level wanders from its normal
     (`Levels`: the heart rate by 4/min, the breathing rate by 1.5, the

@@ -50,8 +50,10 @@ def cohort(
     the same patients, events and readings' times, the values moved."""
     rng = random.Random(seed)
     kinds = itertools.cycle(EVENT_KINDS)  # every kind of event occurs, in turn
-    draws = [random.Random(rng.getrandbits(64)) for _ in range(patients)]
-    return [_patient(i, draws[i], days, step_s, kinds, wander_min) for i in range(patients)]
+    return [
+        _patient(i, random.Random(rng.getrandbits(64)), days, step_s, kinds, wander_min)
+        for i in range(patients)
+    ]
 
 
 def _patient(

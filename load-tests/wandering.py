@@ -1,7 +1,9 @@
 """Stable patients whose vitals wander (`app.tools.evaluation.wander`): Vigil's
-alert openings per patient-day by kind, with the settled-normal check of the
-drifting-together rule (`Config.drift_wander`) on and off, side by side.
-Every alert is a false one: the patients have no deterioration.
+alert openings per patient-day by kind, side by side with the two checks for
+a normal that wanders off (`off`), the settled-normal check of vitals
+drifting together on (`together`: `Config.drift_wander`), and with it a
+wandering vital heading for danger judged at `Config.trend_z_wander` (`both`,
+the default). Every alert is a false one: the patients have no deterioration.
 
     .venv/bin/python load-tests/wandering.py [--patients 8] [--days 3] [--memory 30 120]
 """
@@ -59,7 +61,11 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=3.0)
     parser.add_argument("--memory", type=float, nargs="+", default=[30.0, 120.0], help="minutes")
     args = parser.parse_args()
-    configs = {"check off": core.Config(drift_wander=0), "check on": core.Config()}
+    configs = {
+        "off": core.Config(drift_wander=0),  # `_wanders` counts on the drift times `drift_wander` keeps
+        "together": core.Config(trend_z_wander=0),
+        "both": core.Config(),
+    }
     patient_days = args.patients * args.days
     print(f"{args.patients} stable patients x {args.days:g} days, read once a minute; per patient-day")
     for memory in args.memory:

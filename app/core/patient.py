@@ -294,6 +294,9 @@ class Config:
     # ... counting only vitals whose normal moved fewer than this many times, either way, in the
     # day before the window (`_settled`: one that moves several times a day wanders); 0: off.
     drift_wander: int = 3
+    # ... and such a vital (one that wanders, `_wanders`) counts as heading for danger only once its
+    # smoothed level is this many SDs out, not `trend_z`; 0: `trend_z` for every vital.
+    trend_z_wander: float = 2.75
 
 
 # The three classes below are made once or twice per reading. Written as
@@ -1488,14 +1491,31 @@ def _settled(state: PatientState, name: str, ts: int, window_ms: int, wander: in
     against it."""
     if not wander:
         return True
-    minute = ts // 60_000
-    start = minute - window_ms // 60_000
-    oldest = start - DRIFT_WANDER_MS // 60_000
+    start, oldest = _wander_window(ts, window_ms)
     times = [t for t in state.drift_times.get(name, ()) if t >= oldest]  # older ones say nothing now
     before = sum(1 for t in times if t < start)
-    times.append(minute)
+    times.append(ts // 60_000)
     state.drift_times[name] = times[-DRIFT_TIMES_KEPT:]
     return before < wander
+
+
+def _wander_window(ts: int, window_ms: int) -> tuple[int, int]:
+    """The minutes (since 1970, as `PatientState.drift_times` keeps them)
+    where the `DRIFT_WANDER_MS` before a window of `window_ms` ending at `ts`
+    ends and begins: the drifts between them say whether a vital wanders."""
+    start = ts // 60_000 - window_ms // 60_000
+    return start, start - DRIFT_WANDER_MS // 60_000
+
+
+def _wanders(state: PatientState, name: str, ts: int, config: Config) -> bool:
+    """Does this vital's normal wander: did it drift, either way,
+    `drift_wander` times or more in the day before the last
+    `drift_together_ms` (the drifts `_settled` counts)? A deterioration's
+    own drifts, as it moves, fall in those last 90 minutes and do not count."""
+    if not config.drift_wander:
+        return False
+    start, oldest = _wander_window(ts, config.drift_together_ms)
+    return sum(1 for t in state.drift_times.get(name, ()) if oldest <= t < start) >= config.drift_wander
 
 
 def _aroused(state: PatientState, r: _Reading, name: str, config: Config) -> bool:
@@ -2243,7 +2263,13 @@ def _heading(state: PatientState, near: list[str], ts: int, config: Config) -> d
     whose smoothed level has already left it (its normal at this time of
     day, `_normal_at`) by `trend_z` standard deviations in that direction: a
     wobble inside the normal range, or a benign slow drift far from danger,
-    does not count."""
+    does not count. A vital whose normal wanders (`_wanders`: a real
+    patient's, moved about by posture, sleep and visitors) must be out by
+    `trend_z_wander`: its level reaches `trend_z` by chance, heading down at
+    night (on stable patients whose vitals wander with a 30-minute memory,
+    1.2 such `trend`s a patient-day), while an acute fall goes on past it
+    within a minute. The cost is on slow falls: a sepsis whose pressure
+    wobbles down early is caught later, by a later rule."""
     found: dict[str, dict[str, Any]] = {}
     for name in near:
         baseline, cadence = state.baselines[name], state.latest[name][2]
@@ -2252,12 +2278,16 @@ def _heading(state: PatientState, near: list[str], ts: int, config: Config) -> d
         horizon = _horizon_min(config, cadence)
         level, slope = baseline.level, baseline.slope
         departure = (level - _normal_at(baseline, ts, cadence)) / baseline.sd
+        out = config.trend_z
+        far = departure >= out or departure <= -out
+        if far and config.trend_z_wander > out and _wanders(state, name, ts, config):
+            out = config.trend_z_wander  # a normal that wanders reaches `trend_z` by chance
         # Not `_danger`: compiled, its tuple gives an int limit back as a float (40.0 in the evidence).
         bounds = DANGER[name] if name != "spo2" or not _scale2(state, config) else SPO2_SCALE2_DANGER
         low, high = bounds
-        if slope < 0 and departure <= -config.trend_z and low is not None:
+        if slope < 0 and departure <= -out and low is not None:
             limit = low
-        elif slope > 0 and departure >= config.trend_z and high is not None:
+        elif slope > 0 and departure >= out and high is not None:
             limit = high
         else:
             continue

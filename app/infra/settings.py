@@ -309,6 +309,8 @@ class Settings:
     )
     # SDs a vital must have left its normal before its trend counts.
     trend_z: float = setting("TREND_Z", _DETECTION.trend_z, number(0))
+    # ... or, for a vital that wanders (DRIFT_WANDER drifts or more in the day before), this many; 0: TREND_Z.
+    trend_z_wander: float = setting("TREND_Z_WANDER", _DETECTION.trend_z_wander, number(0, strict=False))
     # A channel sending "no signal" (0) this long (event time) gets a technical notice.
     no_signal_s: float = setting("NO_SIGNAL_S", _DETECTION.no_signal_ms / 1000, seconds(0, strict=True))
     # An arousal-like rise (heart and breathing rate up together) must hold this long to open; 0: off.
@@ -394,6 +396,7 @@ class Settings:
             renotify_max_ms=int(self.renotify_max_s * 1000),
             trend_horizon_ms=int(self.trend_horizon_s * 1000),
             trend_z=self.trend_z,
+            trend_z_wander=self.trend_z_wander,
             no_signal_ms=int(self.no_signal_s * 1000),
             excursion_ms=int(self.excursion_s * 1000),
             news2_sustain_ms=int(self.news2_sustain_s * 1000),

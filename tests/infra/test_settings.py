@@ -185,7 +185,15 @@ def test_the_detection_settings_reach_the_core() -> None:
     config = s.detector_config()
     assert (config.drift_together, config.drift_together_ms, config.drift_wander) == (0, 3_600_000, 0)
     assert Settings.from_env({}).detector_config().drift_wander == 3
-    for bad in ({"VIGIL_DRIFT_TOGETHER": "6"}, {"VIGIL_DRIFT_WANDER": "-1"}, {"VIGIL_DRIFT_WANDER": "two"}):
+    assert Settings.from_env({"VIGIL_TREND_Z_WANDER": "3"}).detector_config().trend_z_wander == 3.0
+    assert Settings.from_env({"VIGIL_TREND_Z_WANDER": "0"}).detector_config().trend_z_wander == 0
+    assert Settings.from_env({}).detector_config().trend_z_wander == 2.75
+    for bad in (
+        {"VIGIL_DRIFT_TOGETHER": "6"},
+        {"VIGIL_DRIFT_WANDER": "-1"},
+        {"VIGIL_DRIFT_WANDER": "two"},
+        {"VIGIL_TREND_Z_WANDER": "-1"},
+    ):
         with pytest.raises(SettingsError):
             Settings.from_env(bad)
 

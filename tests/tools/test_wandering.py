@@ -1,6 +1,6 @@
 """load-tests/wandering.py (docs/evaluation.md, "Vitals that wander by
 nature"): stable patients whose vitals wander, Vigil's alerts with the
-settled-normal check on and off."""
+checks for a normal that wanders off and on."""
 
 from __future__ import annotations
 
@@ -36,6 +36,6 @@ def test_the_script_prints_both_columns_per_patient_day(capsys: pytest.CaptureFi
         sys.argv = argv
     out = capsys.readouterr().out
     assert "1 stable patients x 1 days" in out and "120-minute memory" in out
-    header = next(line for line in out.splitlines() if "check off" in line)
-    assert header.index("check off") < header.index("check on")
+    header = next(line for line in out.splitlines() if "together" in line)
+    assert header.index("off") < header.index("together") < header.index("both")
     assert any(line.startswith("| drift notices") for line in out.splitlines())

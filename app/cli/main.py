@@ -712,7 +712,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from app.tools.simulate import Stats
 
     try:
-        rows = replay.read_recording(Path(args.file))
+        rows = replay.read_recording(Path(args.file), warn=lambda hint: say("replay", hint))
         if not args.offline:
             replay.check_times(rows, args.shift_to_now, int(time.time() * 1000))
         replay.device_ids(rows, args.patient_prefix)

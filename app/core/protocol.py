@@ -316,10 +316,16 @@ def _parse_vitals(vitals: Any, seq: int) -> dict[str, Any]:
     return clean
 
 
+def custom_name(name: str) -> bool:
+    """Can `name` be a custom channel's: lower-case letters, digits and `_`,
+    starting with a letter, at most `CUSTOM_NAME_MAX` characters?"""
+    return len(name) <= CUSTOM_NAME_MAX and _NAME.match(name) is not None
+
+
 def _parse_number(name: str, value: Any, seq: int, field: str) -> Any:
     """The value as sent, an int or a float (typed `Any`: see `_is_number`)."""
     vital = NUMERIC.get(name)
-    if vital is None and (len(name) > CUSTOM_NAME_MAX or not _NAME.match(name)):
+    if vital is None and not custom_name(name):
         raise Refusal(Code.WRONG_TYPE, "channel names are lower case letters, digits and _", seq, field)
     if not _is_number(value):
         raise Refusal(Code.WRONG_TYPE, "vital values must be numbers", seq, field)

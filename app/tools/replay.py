@@ -46,8 +46,9 @@ from app.core import patient as core
 from app.core import state as patient_state
 from app.core.errors import RecordingError as RecordingError  # part of its interface
 from app.core.errors import Refusal, RegistryError
-from app.core.protocol import Limits, parse_reading
+from app.core.protocol import Limits, custom_name, parse_reading
 from app.core.records import pseudonym, reading_id
+from app.core.vitals import NAMED, NUMERIC
 from app.infra.registry import validate_id
 from app.infra.settings import Settings
 from app.tools import simulate
@@ -104,11 +105,66 @@ def _text(path: Path) -> str:
         raise RecordingError(f"{path.name}: line {line} is not UTF-8 text; save it as UTF-8") from None
 
 
-def _csv_rows(path: Path, text: str) -> list[Row]:
+# What recordings from other systems call Vigil's vitals (PhysioNet's, MIMIC's,
+# VitalDB's, monitors' exports), written lower case without `_`, spaces or signs:
+# a column under one of these names is taken for a custom channel, or refused, when
+# the vital was meant (`_channel`).
+ALIASES = {
+    "heart_rate": ("hr", "ecghr", "hrecg"),
+    "pulse_rate": ("pulse", "pr", "plethhr", "hrpleth", "spo2hr"),
+    "spo2": ("sao2", "o2sat", "spo2pct", "oxygensaturation"),
+    "respiratory_rate": ("rr", "resp", "resprate", "respiration", "respirationrate", "breathingrate", "awrr"),
+    "systolic_bp": ("sbp", "sys", "systolic", "sysabp", "nisysabp", "abpsys", "nbpsys", "nibpsys", "artsys"),
+    "diastolic_bp": (
+        "dbp",
+        "dia",
+        "diastolic",
+        "diasabp",
+        "nidiasabp",
+        "abpdias",
+        "nbpdias",
+        "nibpdia",
+        "artdia",
+    ),
+    "mean_bp": ("map", "mbp", "meanbp", "nimap", "abpmean", "nbpmean", "nibpmean", "artmean"),
+    "temperature": ("temp", "tempc", "bodytemp", "bodytemperature"),
+    "weight": ("wt", "weightkg", "bodyweight"),
+    "consciousness": ("avpu", "acvpu"),
+    "on_oxygen": ("o2", "oxygen", "ono2", "onoxygen"),
+}
+_MEANT = {alias: vital for vital, aliases in ALIASES.items() for alias in (*aliases, vital.replace("_", ""))}
+
+
+def _channel(name: str, where: str, hints: dict[str, str]) -> None:
+    """Refuse a column (or a JSON line's key) that names no channel the
+    gateway takes (every reading would be refused, `wrong_type`), saying
+    which vital it may have meant. Note in `hints` (once per name) one that
+    is a custom channel's name but another system's for one of Vigil's
+    vitals (`hr`): it would be learned as a custom channel, without NEWS2 or
+    a dangerous range."""
+    if name in ALIASES or name in NUMERIC or name in NAMED or name in ("patient", "ts") or name in hints:
+        return
+    meant = _MEANT.get("".join(c for c in name.lower() if c.isalnum()))
+    if not custom_name(name):
+        hint = f"; name it {meant} if it holds that" if meant else ""
+        raise RecordingError(
+            f"{where} {name!r} is not a channel name (lower-case letters, digits and _, "
+            f"starting with a letter; docs/protocol.md){hint}"
+        )
+    if meant:
+        hints[name] = (
+            f"{where} {name!r} is read as a custom channel (learned, but not scored by NEWS2); "
+            f"name it {meant} if it holds that"
+        )
+
+
+def _csv_rows(path: Path, text: str, hints: dict[str, str]) -> list[Row]:
     rows: list[Row] = []
     reader = csv.DictReader(text.splitlines())
     if not reader.fieldnames or not {"patient", "ts"} <= set(reader.fieldnames):
         raise RecordingError(f"{path.name}: a CSV recording needs patient and ts columns")
+    for name in reader.fieldnames:
+        _channel(name, f"{path.name}: column", hints)
     for record in reader:
         where = f"line {reader.line_num}"
         if None in record:  # DictReader keeps cells beyond the header under the key None
@@ -121,7 +177,7 @@ def _csv_rows(path: Path, text: str) -> list[Row]:
     return rows
 
 
-def _json_row(line: str, where: str) -> Row:
+def _json_row(line: str, where: str, hints: dict[str, str]) -> Row:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -135,17 +191,26 @@ def _json_row(line: str, where: str) -> Row:
             raise RecordingError(f"{where}: the Observation has no subject")
         return Row(_patient(native["patient"], where), _ms(native["ts"], where), native["vitals"])
     if isinstance(obj, dict) and {"patient", "ts", "vitals"} <= set(obj) and isinstance(obj["vitals"], dict):
+        for name in obj["vitals"]:
+            _channel(str(name), f"{where}: vital", hints)
         return Row(_patient(obj["patient"], where), _ms(obj["ts"], where), obj["vitals"])
     raise RecordingError(f"{where}: expected patient, ts and vitals, or a FHIR Observation")
 
 
-def read_recording(path: Path) -> list[Row]:
+def read_recording(path: Path, warn: Callable[[str], None] | None = None) -> list[Row]:
+    """The recording's readings in time order. `warn` hears, once each, of
+    names that are custom channels' but other systems' for Vigil's vitals
+    (`_channel`)."""
     text = _text(path)
+    hints: dict[str, str] = {}
     if path.suffix.lower() == ".csv":
-        rows = _csv_rows(path, text)
+        rows = _csv_rows(path, text, hints)
     else:
         lines = enumerate(text.splitlines(), start=1)
-        rows = [_json_row(line, f"line {n}") for n, line in lines if line.strip()]
+        rows = [_json_row(line, f"line {n}", hints) for n, line in lines if line.strip()]
+    for hint in hints.values():
+        if warn is not None:
+            warn(hint)
     if not rows:
         raise RecordingError(f"{path.name}: no readings")
     return sorted(rows, key=lambda r: r.ts_ms)

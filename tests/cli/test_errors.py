@@ -199,8 +199,16 @@ def now_ms() -> int:
         ("space.csv", "patient,ts,heart_rate\nBED-1,{ts},70\nMRN 0042,{ts},70\n", "line 3: a patient id is"),
         ("space.jsonl", '{{"patient": "MRN 0042", "ts": {ts}, "vitals": {{"heart_rate": 70}}}}\n', "line 1:"),
         ("old.csv", "patient,ts,heart_rate\nBED-1,{old},70\n", "--shift-to-now"),
+        ("upper.csv", "patient,ts,HR\nBED-1,{ts},70\n", "column 'HR' is not a channel name"),
     ],
-    ids=["extra_column", "not_utf8", "space_in_patient_csv", "space_in_patient_jsonl", "older_than_7_days"],
+    ids=[
+        "extra_column",
+        "not_utf8",
+        "space_in_patient_csv",
+        "space_in_patient_jsonl",
+        "older_than_7_days",
+        "not_a_channel_name",
+    ],
 )
 def test_replay_refuses_a_bad_recording_in_one_line(
     env, tmp_path, name: str, content: str, expected: str
@@ -239,6 +247,21 @@ def test_replay_offline_runs_a_long_old_recording_without_kafka(env, tmp_path) -
     assert done.returncode == 1
     assert json.loads(done.stdout.splitlines()[0])["kind"] == "trend"
     assert "refused {'out_of_range': 1}" in done.stderr and "HF-1" not in done.stderr
+
+
+def test_replay_says_once_that_another_systems_name_for_a_vital_is_a_custom_channel(env, tmp_path) -> None:
+    """A monitor's export with a column `hr`: it runs (a custom channel may
+    be called so), and the totals come after one line saying it is not the
+    heart rate to Vigil, and what to call it if it is."""
+    start = now_ms() - 86_400_000
+    path = tmp_path / "export.csv"
+    rows = "".join(f"BED-1,{start + i * 60_000},72,97\n" for i in range(30))
+    path.write_text("patient,ts,hr,spo2\n" + rows)
+    done = vigil(env, "replay", str(path), "--offline")
+    assert done.returncode == 0, done.stderr
+    hints = [line for line in done.stderr.splitlines() if "'hr'" in line]
+    assert len(hints) == 1 and "read as a custom channel" in hints[0] and "name it heart_rate" in hints[0]
+    assert "ran 30 readings offline (patients: 1)" in done.stderr
 
 
 @pytest.mark.parametrize(

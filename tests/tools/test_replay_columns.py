@@ -1,0 +1,74 @@
+"""A recording's columns (and JSON lines' vitals) as other systems name
+them: a name no channel can have (`HR`) is refused before anything is sent,
+saying which vital it may have meant, where every reading used to be
+refused `wrong_type` one by one; a custom channel's name that other systems
+give one of Vigil's vitals (`hr`) runs, with a word that it is learned as a
+custom channel, without NEWS2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.tools import replay
+from app.tools.replay import RecordingError
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("column", "meant"),
+    [("HR", "heart_rate"), ("SpO2", "spo2"), ("NISysABP", "systolic_bp"), ("Resp Rate", "respiratory_rate")],
+)
+def test_a_column_no_channel_can_be_named_is_refused_with_the_vital_it_may_mean(
+    tmp_path: Path, column: str, meant: str
+) -> None:
+    path = _write(tmp_path, "monitor.csv", f"patient,ts,heart_rate,{column}\nBED-1,1764374400000,70,80\n")
+    with pytest.raises(RecordingError) as refused:
+        replay.read_recording(path)
+    message = str(refused.value)
+    assert f"column '{column}' is not a channel name" in message
+    assert f"name it {meant}" in message
+
+
+def test_an_unknown_name_no_channel_can_have_is_refused_without_a_guess(tmp_path: Path) -> None:
+    path = _write(tmp_path, "monitor.csv", "patient,ts,Device Serial\nBED-1,1764374400000,4\n")
+    with pytest.raises(RecordingError, match="'Device Serial' is not a channel name") as refused:
+        replay.read_recording(path)
+    assert "name it" not in str(refused.value)
+
+
+def test_another_systems_name_for_a_vital_runs_as_a_custom_channel_with_a_word_once(tmp_path: Path) -> None:
+    rows = "".join(f"BED-1,{1764374400000 + i * 60_000},{70 + i},{16 + i % 2}\n" for i in range(5))
+    path = _write(tmp_path, "monitor.csv", "patient,ts,hr,respiratory_rate\n" + rows)
+    told: list[str] = []
+    readings = replay.read_recording(path, warn=told.append)
+    assert len(readings) == 5 and readings[0].vitals == {"hr": 70, "respiratory_rate": 16}
+    assert told == [
+        "monitor.csv: column 'hr' is read as a custom channel (learned, but not scored by NEWS2); "
+        "name it heart_rate if it holds that"
+    ]
+
+
+def test_json_lines_are_checked_by_their_vitals_names(tmp_path: Path) -> None:
+    good = '{"patient": "BED-1", "ts": 1764374400000, "vitals": {"temp": 37.1, "heart_rate": 70}}\n'
+    told: list[str] = []
+    assert len(replay.read_recording(_write(tmp_path, "a.jsonl", good * 3), warn=told.append)) == 3
+    assert len(told) == 1 and "line 1: vital 'temp'" in told[0] and "name it temperature" in told[0]
+    bad = good + '{"patient": "BED-1", "ts": 1764374460000, "vitals": {"MAP": 80}}\n'
+    with pytest.raises(RecordingError, match="line 2: vital 'MAP' is not a channel name.*name it mean_bp"):
+        replay.read_recording(_write(tmp_path, "b.jsonl", bad))
+
+
+def test_every_vital_and_named_value_passes_unremarked(tmp_path: Path) -> None:
+    header = "patient,ts,heart_rate,spo2,respiratory_rate,systolic_bp,diastolic_bp,mean_bp,temperature,weight"
+    header += ",consciousness,on_oxygen,spo2_scale,motion,pulse_rate,glucose"
+    row = "BED-1,1764374400000,70,97,16,120,80,93,36.8,70,A,false,1,false,71,5.4\n"
+    told: list[str] = []
+    assert len(replay.read_recording(_write(tmp_path, "all.csv", f"{header}\n{row}"), warn=told.append)) == 1
+    assert told == []

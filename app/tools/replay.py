@@ -1,7 +1,8 @@
 """`vigil replay FILE`: stream a recording through the live gateway.
 
 A recording is CSV (a header with `patient`, `ts` and one column per vital;
-empty cells are skipped), JSON lines (`{"patient": ..., "ts": ...,
+empty cells and other tools' marks of a missing value, `MISSING`, are
+skipped), JSON lines (`{"patient": ..., "ts": ...,
 "vitals": {...}}`), or FHIR Observations, one per line, whose
 `subject.reference` names the patient. Times are ISO 8601 or epoch
 milliseconds.
@@ -158,6 +159,12 @@ def _channel(name: str, where: str, hints: dict[str, str]) -> None:
         )
 
 
+# What spreadsheets, pandas, R and monitors' exports write where a value is
+# missing: skipped as an empty cell is, so the rest of the row goes through (sent,
+# a `NaN` is refused as not finite, and the reading's other values with it).
+MISSING = frozenset({"nan", "na", "n/a", "null", "none", "-", "--", "---", "?"})
+
+
 def _csv_rows(path: Path, text: str, hints: dict[str, str]) -> list[Row]:
     rows: list[Row] = []
     reader = csv.DictReader(text.splitlines())
@@ -170,14 +177,16 @@ def _csv_rows(path: Path, text: str, hints: dict[str, str]) -> list[Row]:
         if None in record:  # DictReader keeps cells beyond the header under the key None
             raise RecordingError(f"{where}: more cells than the header has columns")
         vitals = {
-            k: _number(v) for k, v in record.items() if k not in ("patient", "ts") and v not in ("", None)
+            k: _number(v)
+            for k, v in record.items()
+            if k not in ("patient", "ts") and v is not None and v.strip().lower() not in MISSING and v.strip()
         }
         if vitals:
             rows.append(Row(_patient(record["patient"], where), _ms(record["ts"], where), vitals))
     return rows
 
 
-def _json_row(line: str, where: str, hints: dict[str, str]) -> Row:
+def _json_row(line: str, where: str, hints: dict[str, str]) -> Row | None:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -193,7 +202,10 @@ def _json_row(line: str, where: str, hints: dict[str, str]) -> Row:
     if isinstance(obj, dict) and {"patient", "ts", "vitals"} <= set(obj) and isinstance(obj["vitals"], dict):
         for name in obj["vitals"]:
             _channel(str(name), f"{where}: vital", hints)
-        return Row(_patient(obj["patient"], where), _ms(obj["ts"], where), obj["vitals"])
+        vitals = {name: value for name, value in obj["vitals"].items() if value is not None}  # null: missing
+        if not vitals:
+            return None  # as a CSV row with every cell empty
+        return Row(_patient(obj["patient"], where), _ms(obj["ts"], where), vitals)
     raise RecordingError(f"{where}: expected patient, ts and vitals, or a FHIR Observation")
 
 
@@ -207,7 +219,8 @@ def read_recording(path: Path, warn: Callable[[str], None] | None = None) -> lis
         rows = _csv_rows(path, text, hints)
     else:
         lines = enumerate(text.splitlines(), start=1)
-        rows = [_json_row(line, f"line {n}", hints) for n, line in lines if line.strip()]
+        read = (_json_row(line, f"line {n}", hints) for n, line in lines if line.strip())
+        rows = [row for row in read if row is not None]
     for hint in hints.values():
         if warn is not None:
             warn(hint)

@@ -72,3 +72,31 @@ def test_every_vital_and_named_value_passes_unremarked(tmp_path: Path) -> None:
     told: list[str] = []
     assert len(replay.read_recording(_write(tmp_path, "all.csv", f"{header}\n{row}"), warn=told.append)) == 1
     assert told == []
+
+
+def test_other_tools_marks_of_a_missing_value_are_skipped_and_the_rest_of_the_row_goes_through(
+    tmp_path: Path,
+) -> None:
+    """pandas, R, spreadsheets and monitors' exports write `NaN`, `NA`,
+    `--` where a value is missing: skipped as an empty cell is. Sent, a
+    `NaN` was refused as not finite, and the row's heart rate with it."""
+    text = (
+        "patient,ts,heart_rate,spo2,systolic_bp,consciousness\n"
+        "BED-1,1764374400000,70,NaN,120,A\n"
+        "BED-1,1764374460000,71,97,--,nan\n"
+        "BED-1,1764374520000,NA,N/A,null,-\n"
+        "BED-1,1764374580000,72, 96 ,None,\n"
+    )
+    rows = replay.read_recording(_write(tmp_path, "export.csv", text))
+    assert [r.vitals for r in rows] == [
+        {"heart_rate": 70, "systolic_bp": 120, "consciousness": "A"},
+        {"heart_rate": 71, "spo2": 97},
+        {"heart_rate": 72, "spo2": 96},
+    ]
+
+
+def test_a_json_lines_null_is_a_missing_value(tmp_path: Path) -> None:
+    text = '{"patient": "BED-1", "ts": 1764374400000, "vitals": {"heart_rate": 70, "spo2": null}}\n'
+    assert replay.read_recording(_write(tmp_path, "a.jsonl", text))[0].vitals == {"heart_rate": 70}
+    empty = '{"patient": "BED-1", "ts": 1764374460000, "vitals": {"spo2": null}}\n'
+    assert len(replay.read_recording(_write(tmp_path, "b.jsonl", text + empty))) == 1

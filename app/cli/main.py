@@ -247,6 +247,11 @@ def _add_replay(sub: Any) -> None:
         "and print the alert events (a recording of any age and length)",
     )
     rp.add_argument("--json", action="store_true", help="with --offline: print each event as one JSON line")
+    rp.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="the time zone of times written without one (UTC, Europe/London); without it they are refused",
+    )
 
 
 def _add_export(sub: Any) -> None:
@@ -712,7 +717,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from app.tools.simulate import Stats
 
     try:
-        rows = replay.read_recording(Path(args.file), warn=lambda hint: say("replay", hint))
+        tz = replay.time_zone(args.tz) if args.tz else None
+        rows = replay.read_recording(Path(args.file), warn=lambda hint: say("replay", hint), tz=tz)
         if not args.offline:
             replay.check_times(rows, args.shift_to_now, int(time.time() * 1000))
         replay.device_ids(rows, args.patient_prefix)

@@ -36,9 +36,10 @@ import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
@@ -62,7 +63,9 @@ class Row:
     vitals: dict[str, Any]
 
 
-def _ms(value: Any, where: str) -> int:
+def _ms(value: Any, where: str, tz: tzinfo | None = None) -> int:
+    """A reading's time in epoch milliseconds; an ISO 8601 time without a
+    time zone is read in `tz` (`--tz`), and refused without one."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, str):
@@ -73,9 +76,24 @@ def _ms(value: Any, where: str) -> int:
         except ValueError:
             pass
         else:
+            if moment.tzinfo is None and tz is not None:
+                moment = moment.replace(tzinfo=tz)
             if moment.tzinfo is not None:
                 return int(moment.timestamp() * 1000)
+            raise RecordingError(
+                f"{where}: ts has no time zone: add one (Z for UTC), or give --tz, e.g. --tz UTC"
+            )
     raise RecordingError(f"{where}: ts must be ISO 8601 with a time zone, or epoch milliseconds")
+
+
+def time_zone(name: str) -> tzinfo:
+    """`--tz NAME`: an IANA time zone (`UTC`, `Europe/London`)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RecordingError(
+            f"--tz {name!r} is not a time zone this machine knows: try UTC or Europe/London"
+        ) from None
 
 
 def _number(text: str) -> Any:
@@ -165,7 +183,7 @@ def _channel(name: str, where: str, hints: dict[str, str]) -> None:
 MISSING = frozenset({"nan", "na", "n/a", "null", "none", "-", "--", "---", "?"})
 
 
-def _csv_rows(path: Path, text: str, hints: dict[str, str]) -> list[Row]:
+def _csv_rows(path: Path, text: str, hints: dict[str, str], tz: tzinfo | None) -> list[Row]:
     rows: list[Row] = []
     reader = csv.DictReader(text.splitlines())
     if not reader.fieldnames or not {"patient", "ts"} <= set(reader.fieldnames):
@@ -182,11 +200,11 @@ def _csv_rows(path: Path, text: str, hints: dict[str, str]) -> list[Row]:
             if k not in ("patient", "ts") and v is not None and v.strip().lower() not in MISSING and v.strip()
         }
         if vitals:
-            rows.append(Row(_patient(record["patient"], where), _ms(record["ts"], where), vitals))
+            rows.append(Row(_patient(record["patient"], where), _ms(record["ts"], where, tz), vitals))
     return rows
 
 
-def _json_row(line: str, where: str, hints: dict[str, str]) -> Row | None:
+def _json_row(line: str, where: str, hints: dict[str, str], tz: tzinfo | None) -> Row | None:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -205,28 +223,41 @@ def _json_row(line: str, where: str, hints: dict[str, str]) -> Row | None:
         vitals = {name: value for name, value in obj["vitals"].items() if value is not None}  # null: missing
         if not vitals:
             return None  # as a CSV row with every cell empty
-        return Row(_patient(obj["patient"], where), _ms(obj["ts"], where), vitals)
+        return Row(_patient(obj["patient"], where), _ms(obj["ts"], where, tz), vitals)
     raise RecordingError(f"{where}: expected patient, ts and vitals, or a FHIR Observation")
 
 
-def read_recording(path: Path, warn: Callable[[str], None] | None = None) -> list[Row]:
+def read_recording(
+    path: Path, warn: Callable[[str], None] | None = None, tz: tzinfo | None = None
+) -> list[Row]:
     """The recording's readings in time order. `warn` hears, once each, of
     names that are custom channels' but other systems' for Vigil's vitals
-    (`_channel`)."""
+    (`_channel`); `tz` is the time zone of times written without one."""
     text = _text(path)
     hints: dict[str, str] = {}
     if path.suffix.lower() == ".csv":
-        rows = _csv_rows(path, text, hints)
+        rows = _csv_rows(path, text, hints, tz)
     else:
         lines = enumerate(text.splitlines(), start=1)
-        read = (_json_row(line, f"line {n}", hints) for n, line in lines if line.strip())
+        read = (_json_row(line, f"line {n}", hints, tz) for n, line in lines if line.strip())
         rows = [row for row in read if row is not None]
     for hint in hints.values():
         if warn is not None:
             warn(hint)
     if not rows:
         raise RecordingError(f"{path.name}: no readings")
-    return sorted(rows, key=lambda r: r.ts_ms)
+    rows.sort(key=lambda r: r.ts_ms)
+    if _SECONDS_LIKE[0] <= rows[0].ts_ms and rows[-1].ts_ms < _SECONDS_LIKE[1]:
+        raise RecordingError(
+            f"{path.name}: every ts, read as epoch milliseconds, falls in 1970-1973: if they are epoch "
+            "seconds, write them in milliseconds (times 1000) or as ISO 8601"
+        )
+    return rows
+
+
+# Epoch seconds from 2001-09-09 to 5138, read as milliseconds, fall here (1970-01-12 to
+# 1973-03-03), where no recording's readings do: a minute apart would be 60 ms apart.
+_SECONDS_LIKE = (10**9, 10**11)
 
 
 _DAY_MS = 86_400_000

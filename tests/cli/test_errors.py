@@ -200,6 +200,7 @@ def now_ms() -> int:
         ("space.jsonl", '{{"patient": "MRN 0042", "ts": {ts}, "vitals": {{"heart_rate": 70}}}}\n', "line 1:"),
         ("old.csv", "patient,ts,heart_rate\nBED-1,{old},70\n", "--shift-to-now"),
         ("upper.csv", "patient,ts,HR\nBED-1,{ts},70\n", "column 'HR' is not a channel name"),
+        ("naive.csv", "patient,ts,heart_rate\nBED-1,2026-11-29 10:00:00,70\n", "give --tz"),
     ],
     ids=[
         "extra_column",
@@ -208,6 +209,7 @@ def now_ms() -> int:
         "space_in_patient_jsonl",
         "older_than_7_days",
         "not_a_channel_name",
+        "no_time_zone",
     ],
 )
 def test_replay_refuses_a_bad_recording_in_one_line(
@@ -363,3 +365,15 @@ def test_a_topic_kafka_refuses_to_create_is_one_line_with_exit_1(monkeypatch, ca
     assert main.main(["evaluate"]) == 1
     line = "vigil evaluate: creating topic vigil.readings failed with Kafka error 29"
     assert capsys.readouterr().err == line + "\n"
+
+
+def test_replay_reads_times_without_a_zone_in_the_zone_given(env, tmp_path) -> None:
+    path = tmp_path / "naive.csv"
+    path.write_text(
+        "patient,ts,heart_rate\n" + "".join(f"BED-1,2025-11-29 10:{m:02d}:00,70\n" for m in range(5))
+    )
+    done = vigil(env, "replay", str(path), "--offline", "--tz", "Europe/London")
+    assert done.returncode == 0, done.stderr
+    assert "ran 5 readings offline (patients: 1)" in done.stderr
+    done = vigil(env, "replay", str(path), "--offline", "--tz", "Mars/Olympus")
+    assert done.returncode == 2 and "is not a time zone" in one_line(done)

@@ -1,13 +1,15 @@
-"""A recording's columns (and JSON lines' vitals) as other systems name
-them: a name no channel can have (`HR`) is refused before anything is sent,
+"""A recording as other systems write it. Its columns (and JSON lines'
+vitals) as they name them: a name no channel can have (`HR`) is refused before anything is sent,
 saying which vital it may have meant, where every reading used to be
 refused `wrong_type` one by one; a custom channel's name that other systems
 give one of Vigil's vitals (`hr`) runs, with a word that it is learned as a
-custom channel, without NEWS2."""
+custom channel, without NEWS2. Their marks of a missing value; their
+times without a time zone (`--tz`), or in epoch seconds."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -100,3 +102,27 @@ def test_a_json_lines_null_is_a_missing_value(tmp_path: Path) -> None:
     assert replay.read_recording(_write(tmp_path, "a.jsonl", text))[0].vitals == {"heart_rate": 70}
     empty = '{"patient": "BED-1", "ts": 1764374460000, "vitals": {"spo2": null}}\n'
     assert len(replay.read_recording(_write(tmp_path, "b.jsonl", text + empty))) == 1
+
+
+def test_times_without_a_zone_are_refused_unless_the_zone_is_given(tmp_path: Path) -> None:
+    """A Fitbit export's `2016-04-01 07:54:00`: refused, saying to add a
+    zone or give `--tz`; with one, read in it (summer time in London is an
+    hour ahead of UTC)."""
+    path = _write(tmp_path, "fitbit.csv", "patient,ts,heart_rate\nU1,2016-04-01 07:54:00,70\n")
+    with pytest.raises(RecordingError, match="line 2: ts has no time zone.*--tz UTC"):
+        replay.read_recording(path)
+    utc = replay.read_recording(path, tz=replay.time_zone("UTC"))[0].ts_ms
+    assert utc == 1459497240000  # 2016-04-01T07:54:00Z
+    assert replay.read_recording(path, tz=ZoneInfo("Europe/London"))[0].ts_ms == utc - 3_600_000
+    with_zone = _write(tmp_path, "zoned.csv", "patient,ts,heart_rate\nU1,2016-04-01T07:54:00+02:00,70\n")
+    assert replay.read_recording(with_zone, tz=ZoneInfo("UTC"))[0].ts_ms == utc - 7_200_000  # its own zone
+    with pytest.raises(RecordingError, match="--tz 'Mars/Olympus' is not a time zone"):
+        replay.time_zone("Mars/Olympus")
+
+
+def test_times_in_epoch_seconds_are_refused_not_read_a_thousand_times_too_close(tmp_path: Path) -> None:
+    rows = "".join(f"BED-1,{1764374400 + i * 60},70\n" for i in range(3))
+    with pytest.raises(RecordingError, match="epoch seconds"):
+        replay.read_recording(_write(tmp_path, "seconds.csv", "patient,ts,heart_rate\n" + rows))
+    rows = "".join(f"BED-1,{i * 60_000},70\n" for i in range(3))  # times from 0, as some tools write them
+    assert len(replay.read_recording(_write(tmp_path, "relative.csv", "patient,ts,heart_rate\n" + rows))) == 3

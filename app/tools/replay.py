@@ -118,7 +118,7 @@ def _patient(value: Any, where: str) -> str:
 def _text(path: Path) -> str:
     data = path.read_bytes()
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a spreadsheet's "CSV UTF-8" begins with a byte-order mark
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise RecordingError(f"{path.name}: line {line} is not UTF-8 text; save it as UTF-8") from None

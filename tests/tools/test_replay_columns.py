@@ -126,3 +126,12 @@ def test_times_in_epoch_seconds_are_refused_not_read_a_thousand_times_too_close(
         replay.read_recording(_write(tmp_path, "seconds.csv", "patient,ts,heart_rate\n" + rows))
     rows = "".join(f"BED-1,{i * 60_000},70\n" for i in range(3))  # times from 0, as some tools write them
     assert len(replay.read_recording(_write(tmp_path, "relative.csv", "patient,ts,heart_rate\n" + rows))) == 3
+
+
+def test_a_spreadsheets_csv_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" begins with a byte-order mark: its header's first
+    column read as `\\ufeffpatient`, and the recording was refused as having
+    no patient column."""
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfpatient,ts,heart_rate\nBED-1,1764374400000,70\n")
+    assert replay.read_recording(path)[0].vitals == {"heart_rate": 70}

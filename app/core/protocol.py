@@ -316,6 +316,18 @@ def _parse_vitals(vitals: Any, seq: int) -> dict[str, Any]:
     return clean
 
 
+def type_problem(name: str, value: Any) -> str | None:
+    """Why the vital `name` cannot take a value of `value`'s type (text where
+    a number goes, a number where `true` or `false` goes), as the gateway's
+    `wrong_type` refusal says it; None when it can. A value of the right type
+    but out of range is the gateway's to refuse, not this."""
+    try:
+        _parse_vitals({name: value}, 0)
+    except Refusal as refusal:
+        return refusal.message if refusal.code is Code.WRONG_TYPE else None
+    return None
+
+
 def custom_name(name: str) -> bool:
     """Can `name` be a custom channel's: lower-case letters, digits and `_`,
     starting with a letter, at most `CUSTOM_NAME_MAX` characters?"""

@@ -2,7 +2,7 @@
 
 A recording is CSV (a header with `patient`, `ts` and one column per vital;
 empty cells and other tools' marks of a missing value, `MISSING`, are
-skipped), JSON lines (`{"patient": ..., "ts": ...,
+skipped, and so are values their channels cannot take, `_Cells`), JSON lines (`{"patient": ..., "ts": ...,
 "vitals": {...}}`), or FHIR Observations, one per line, whose
 `subject.reference` names the patient. Times are ISO 8601 or epoch
 milliseconds.
@@ -48,7 +48,7 @@ from app.core import patient as core
 from app.core import state as patient_state
 from app.core.errors import RecordingError as RecordingError  # part of its interface
 from app.core.errors import Refusal, RegistryError
-from app.core.protocol import Limits, custom_name, parse_reading
+from app.core.protocol import Limits, custom_name, parse_reading, type_problem
 from app.core.records import pseudonym, reading_id
 from app.core.vitals import NAMED, NUMERIC
 from app.infra.registry import validate_id
@@ -97,15 +97,16 @@ def time_zone(name: str) -> tzinfo:
 
 
 def _number(text: str) -> Any:
-    if text in ("true", "false"):
-        return text == "true"
+    word = text.strip().lower()
+    if word in ("true", "false"):  # pandas writes True and False
+        return word == "true"
     try:
         return int(text)
     except ValueError:
         try:
             return float(text)
         except ValueError:
-            return text  # consciousness letters
+            return text.strip()  # consciousness letters
 
 
 def _patient(value: Any, where: str) -> str:
@@ -177,13 +178,74 @@ def _channel(name: str, where: str, hints: dict[str, str]) -> None:
         )
 
 
+@dataclass
+class _Unfit:
+    """A column's (a JSON key's) values that its channel cannot take: text
+    where a number goes (`72 bpm`, a comment, a bed), a number where `true`
+    or `false` goes."""
+
+    label: str  # "column" or "vital"
+    values: int = 0  # values seen, missing ones not counted
+    unfit: int = 0
+    first: str = ""  # the line of the first unfit one
+    why: str = ""  # what the channel takes, as the gateway's refusal says it
+
+
+class _Cells:
+    """Skips the values their channels cannot take, so that the rest of the
+    row goes through (sent, such a value is refused `wrong_type` and the
+    reading's other values with it), and says so once per column: a column
+    of text alone is left out, or, under a vital's name, refused."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, _Unfit] = {}
+
+    def keep(self, name: str, value: Any, where: str, label: str) -> bool:
+        seen = self.columns.get(name)
+        if seen is None:
+            seen = self.columns[name] = _Unfit(label)
+        seen.values += 1
+        if value.__class__ in (int, float) and name not in NAMED:
+            return True  # the usual case, without building a refusal
+        why = type_problem(name, value)
+        if why is None:
+            return True
+        seen.unfit += 1
+        if not seen.first:
+            seen.first, seen.why = where, why
+        return False
+
+    def told(self, file: str) -> list[str]:
+        """One line per column with unfit values (never the values: a
+        comment may name anyone); raises for a vital none of whose values
+        fit."""
+        lines = []
+        for name, seen in self.columns.items():
+            if not seen.unfit:
+                continue
+            what = f"{file}: {seen.label} {name!r}"
+            if seen.unfit < seen.values:
+                lines.append(
+                    f"{what}: {seen.unfit} of {seen.values} values are not what it takes ({seen.why}; "
+                    f"the first on {seen.first}): skipped as empty cells, the rest of their rows goes through"
+                )
+            elif name in NUMERIC or name in NAMED:
+                raise RecordingError(
+                    f"{what} holds no value it takes ({seen.why}; {seen.first}): write them so, "
+                    "or leave the column out"
+                )
+            else:
+                lines.append(f"{what} holds no value a channel takes ({seen.why}): it is left out")
+        return lines
+
+
 # What spreadsheets, pandas, R and monitors' exports write where a value is
 # missing: skipped as an empty cell is, so the rest of the row goes through (sent,
 # a `NaN` is refused as not finite, and the reading's other values with it).
 MISSING = frozenset({"nan", "na", "n/a", "null", "none", "-", "--", "---", "?"})
 
 
-def _csv_rows(path: Path, text: str, hints: dict[str, str], tz: tzinfo | None) -> list[Row]:
+def _csv_rows(path: Path, text: str, hints: dict[str, str], cells: _Cells, tz: tzinfo | None) -> list[Row]:
     rows: list[Row] = []
     reader = csv.DictReader(text.splitlines())
     if not reader.fieldnames or not {"patient", "ts"} <= set(reader.fieldnames):
@@ -194,17 +256,18 @@ def _csv_rows(path: Path, text: str, hints: dict[str, str], tz: tzinfo | None) -
         where = f"line {reader.line_num}"
         if None in record:  # DictReader keeps cells beyond the header under the key None
             raise RecordingError(f"{where}: more cells than the header has columns")
-        vitals = {
+        given = {
             k: _number(v)
             for k, v in record.items()
             if k not in ("patient", "ts") and v is not None and v.strip().lower() not in MISSING and v.strip()
         }
+        vitals = {k: v for k, v in given.items() if cells.keep(k, v, where, "column")}
         if vitals:
             rows.append(Row(_patient(record["patient"], where), _ms(record["ts"], where, tz), vitals))
     return rows
 
 
-def _json_row(line: str, where: str, hints: dict[str, str], tz: tzinfo | None) -> Row | None:
+def _json_row(line: str, where: str, hints: dict[str, str], cells: _Cells, tz: tzinfo | None) -> Row | None:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -220,7 +283,11 @@ def _json_row(line: str, where: str, hints: dict[str, str], tz: tzinfo | None) -
     if isinstance(obj, dict) and {"patient", "ts", "vitals"} <= set(obj) and isinstance(obj["vitals"], dict):
         for name in obj["vitals"]:
             _channel(str(name), f"{where}: vital", hints)
-        vitals = {name: value for name, value in obj["vitals"].items() if value is not None}  # null: missing
+        vitals = {
+            name: value
+            for name, value in obj["vitals"].items()
+            if value is not None and cells.keep(str(name), value, where, "vital")  # null: missing
+        }
         if not vitals:
             return None  # as a CSV row with every cell empty
         return Row(_patient(obj["patient"], where), _ms(obj["ts"], where, tz), vitals)
@@ -232,16 +299,18 @@ def read_recording(
 ) -> list[Row]:
     """The recording's readings in time order. `warn` hears, once each, of
     names that are custom channels' but other systems' for Vigil's vitals
-    (`_channel`); `tz` is the time zone of times written without one."""
+    (`_channel`), and of columns with values their channels cannot take
+    (`_Cells`); `tz` is the time zone of times written without one."""
     text = _text(path)
     hints: dict[str, str] = {}
+    cells = _Cells()
     if path.suffix.lower() == ".csv":
-        rows = _csv_rows(path, text, hints, tz)
+        rows = _csv_rows(path, text, hints, cells, tz)
     else:
         lines = enumerate(text.splitlines(), start=1)
-        read = (_json_row(line, f"line {n}", hints, tz) for n, line in lines if line.strip())
+        read = (_json_row(line, f"line {n}", hints, cells, tz) for n, line in lines if line.strip())
         rows = [row for row in read if row is not None]
-    for hint in hints.values():
+    for hint in [*hints.values(), *cells.told(path.name)]:
         if warn is not None:
             warn(hint)
     if not rows:

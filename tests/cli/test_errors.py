@@ -266,6 +266,21 @@ def test_replay_says_once_that_another_systems_name_for_a_vital_is_a_custom_chan
     assert "ran 30 readings offline (patients: 1)" in done.stderr
 
 
+def test_replay_leaves_a_text_column_out_and_runs_the_vitals_beside_it(env, tmp_path) -> None:
+    """A chart export with a bed column: every reading was refused
+    `wrong_type` (exit 1, nothing learned); now one line says the column is
+    left out, and the readings run."""
+    start = now_ms() - 86_400_000
+    path = tmp_path / "chart.csv"
+    path.write_text(
+        "patient,ts,heart_rate,bed\n" + "".join(f"BED-1,{start + i * 60_000},72,4B\n" for i in range(30))
+    )
+    done = vigil(env, "replay", str(path), "--offline")
+    assert done.returncode == 0, done.stderr
+    assert "column 'bed' holds no value a channel takes" in done.stderr
+    assert "ran 30 readings offline (patients: 1)" in done.stderr and "refused none" in done.stderr
+
+
 @pytest.mark.parametrize(
     "command", [["replay", "REC"], ["simulate", "--devices", "1", "--duration", "2"]], ids=lambda c: c[0]
 )

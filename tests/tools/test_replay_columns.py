@@ -3,8 +3,9 @@ vitals) as they name them: a name no channel can have (`HR`) is refused before a
 saying which vital it may have meant, where every reading used to be
 refused `wrong_type` one by one; a custom channel's name that other systems
 give one of Vigil's vitals (`hr`) runs, with a word that it is learned as a
-custom channel, without NEWS2. Their marks of a missing value; their
-times without a time zone (`--tz`), or in epoch seconds."""
+custom channel, without NEWS2. Their marks of a missing value; their text
+where numbers go (a bed, a rhythm, `72 bpm`); their times without a time
+zone (`--tz`), or in epoch seconds."""
 
 from __future__ import annotations
 
@@ -95,6 +96,76 @@ def test_other_tools_marks_of_a_missing_value_are_skipped_and_the_rest_of_the_ro
         {"heart_rate": 71, "spo2": 97},
         {"heart_rate": 72, "spo2": 96},
     ]
+
+
+def test_a_column_of_text_is_left_out_and_the_vitals_beside_it_go_through(tmp_path: Path) -> None:
+    """A chart export with a bed and a rhythm column: sent, every reading
+    was refused `wrong_type`, its heart rate and SpO2 with it. The text
+    itself is never repeated (a comment may name anyone)."""
+    text = "patient,ts,heart_rate,rhythm,spo2,comment\n" + "".join(
+        f"BED-1,{1764374400000 + i * 60_000},{70 + i},SR,97,{'seen by Dr Jones' if i == 1 else ''}\n"
+        for i in range(3)
+    )
+    told: list[str] = []
+    rows = replay.read_recording(_write(tmp_path, "chart.csv", text), warn=told.append)
+    assert [r.vitals for r in rows] == [{"heart_rate": 70 + i, "spo2": 97} for i in range(3)]
+    assert [line.split(" holds")[0] for line in told] == [
+        "chart.csv: column 'rhythm'",
+        "chart.csv: column 'comment'",
+    ]
+    assert all("it is left out" in line and "Jones" not in line for line in told)
+
+
+def test_a_vitals_odd_text_value_is_skipped_and_the_rest_of_its_row_goes_through(tmp_path: Path) -> None:
+    """A nurse charted `irregular` for one heart rate: that value is
+    skipped as an empty cell, the row's SpO2 goes through, and one line
+    says how many and where the first is."""
+    text = (
+        "patient,ts,heart_rate,spo2\n"
+        "BED-1,1764374400000,70,97\n"
+        "BED-1,1764374460000,irregular,96\n"
+        "BED-1,1764374520000,72,95\n"
+        "BED-1,1764374580000,irregular,\n"
+    )
+    told: list[str] = []
+    rows = replay.read_recording(_write(tmp_path, "chart.csv", text), warn=told.append)
+    assert [r.vitals for r in rows] == [
+        {"heart_rate": 70, "spo2": 97},
+        {"spo2": 96},
+        {"heart_rate": 72, "spo2": 95},
+    ]
+    assert len(told) == 1
+    assert (
+        "column 'heart_rate': 2 of 4 values are not what it takes" in told[0] and "first on line 3" in told[0]
+    )
+
+
+def test_a_vital_of_text_alone_is_refused_saying_what_it_takes(tmp_path: Path) -> None:
+    """`72 bpm` in every row, or `1`/`0` for on_oxygen: the vital was meant,
+    and leaving it out would lose it; refused before anything is sent."""
+    text = "patient,ts,heart_rate,spo2\nBED-1,1764374400000,72 bpm,97\nBED-1,1764374460000,73 bpm,97\n"
+    with pytest.raises(RecordingError, match="column 'heart_rate' holds no value it takes .*numbers; line 2"):
+        replay.read_recording(_write(tmp_path, "a.csv", text))
+    text = "patient,ts,spo2,on_oxygen\nBED-1,1764374400000,97,1\n"
+    with pytest.raises(RecordingError, match="column 'on_oxygen' holds no value it takes .*true or false"):
+        replay.read_recording(_write(tmp_path, "b.csv", text))
+
+
+def test_pandas_true_and_false_are_booleans(tmp_path: Path) -> None:
+    text = "patient,ts,spo2,on_oxygen\nBED-1,1764374400000,97,True\nBED-1,1764374460000,97,FALSE\n"
+    rows = replay.read_recording(_write(tmp_path, "a.csv", text))
+    assert [r.vitals["on_oxygen"] for r in rows] == [True, False]
+
+
+def test_a_json_lines_text_value_is_skipped_as_a_csv_cells_is(tmp_path: Path) -> None:
+    text = (
+        '{"patient": "BED-1", "ts": 1764374400000, "vitals": {"heart_rate": "72", "spo2": 97}}\n'
+        '{"patient": "BED-1", "ts": 1764374460000, "vitals": {"heart_rate": 73, "spo2": 97}}\n'
+    )
+    told: list[str] = []
+    rows = replay.read_recording(_write(tmp_path, "a.jsonl", text), warn=told.append)
+    assert [r.vitals for r in rows] == [{"spo2": 97}, {"heart_rate": 73, "spo2": 97}]
+    assert len(told) == 1 and "vital 'heart_rate': 1 of 2 values" in told[0] and "first on line 1" in told[0]
 
 
 def test_a_json_lines_null_is_a_missing_value(tmp_path: Path) -> None:

@@ -252,6 +252,12 @@ def _add_replay(sub: Any) -> None:
         metavar="ZONE",
         help="the time zone of times written without one (UTC, Europe/London); without it they are refused",
     )
+    rp.add_argument(
+        "--ts-format",
+        metavar="FORMAT",
+        help="the layout of times that are not ISO 8601, in strptime's codes (a Fitbit export's "
+        "4/12/2016 7:21:00 AM: '%%m/%%d/%%Y %%I:%%M:%%S %%p'); with --tz when it has no zone",
+    )
 
 
 def _add_export(sub: Any) -> None:
@@ -718,7 +724,9 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         tz = replay.time_zone(args.tz) if args.tz else None
-        rows = replay.read_recording(Path(args.file), warn=lambda hint: say("replay", hint), tz=tz)
+        rows = replay.read_recording(
+            Path(args.file), warn=lambda hint: say("replay", hint), tz=tz, ts_format=args.ts_format
+        )
         if not args.offline:
             replay.check_times(rows, args.shift_to_now, int(time.time() * 1000))
         replay.device_ids(rows, args.patient_prefix)

@@ -63,27 +63,44 @@ class Row:
     vitals: dict[str, Any]
 
 
-def _ms(value: Any, where: str, tz: tzinfo | None = None) -> int:
-    """A reading's time in epoch milliseconds; an ISO 8601 time without a
-    time zone is read in `tz` (`--tz`), and refused without one."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, str):
-        if value.strip().isdigit():
+@dataclass(frozen=True)
+class Times:
+    """How a recording writes its times: ISO 8601 or epoch milliseconds,
+    or `ts_format` (`--ts-format`, strptime's codes: a Fitbit export's
+    `4/12/2016 7:21:00 AM` is `%m/%d/%Y %I:%M:%S %p`); a time without a
+    zone is read in `tz` (`--tz`), and refused without one."""
+
+    tz: tzinfo | None = None
+    ts_format: str | None = None
+
+    def ms(self, value: Any, where: str) -> int:
+        """A reading's time in epoch milliseconds."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             return int(value)
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            pass
+        if not isinstance(value, str):
+            raise RecordingError(f"{where}: ts must be ISO 8601 with a time zone, or epoch milliseconds")
+        if self.ts_format is not None:
+            try:
+                moment = datetime.strptime(value.strip(), self.ts_format)
+            except ValueError:
+                raise RecordingError(f"{where}: ts does not match --ts-format {self.ts_format!r}") from None
+        elif value.strip().isdigit():
+            return int(value)
         else:
-            if moment.tzinfo is None and tz is not None:
-                moment = moment.replace(tzinfo=tz)
-            if moment.tzinfo is not None:
-                return int(moment.timestamp() * 1000)
+            try:
+                moment = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise RecordingError(
+                    f"{where}: ts must be ISO 8601 with a time zone, or epoch milliseconds; for another "
+                    "layout give --ts-format, e.g. --ts-format '%m/%d/%Y %I:%M:%S %p'"
+                ) from None
+        if moment.tzinfo is None and self.tz is not None:
+            moment = moment.replace(tzinfo=self.tz)
+        if moment.tzinfo is None:
             raise RecordingError(
                 f"{where}: ts has no time zone: add one (Z for UTC), or give --tz, e.g. --tz UTC"
             )
-    raise RecordingError(f"{where}: ts must be ISO 8601 with a time zone, or epoch milliseconds")
+        return int(moment.timestamp() * 1000)
 
 
 def time_zone(name: str) -> tzinfo:
@@ -245,7 +262,7 @@ class _Cells:
 MISSING = frozenset({"nan", "na", "n/a", "null", "none", "-", "--", "---", "?"})
 
 
-def _csv_rows(path: Path, text: str, hints: dict[str, str], cells: _Cells, tz: tzinfo | None) -> list[Row]:
+def _csv_rows(path: Path, text: str, hints: dict[str, str], cells: _Cells, times: Times) -> list[Row]:
     rows: list[Row] = []
     reader = csv.DictReader(text.splitlines())
     if not reader.fieldnames or not {"patient", "ts"} <= set(reader.fieldnames):
@@ -263,11 +280,11 @@ def _csv_rows(path: Path, text: str, hints: dict[str, str], cells: _Cells, tz: t
         }
         vitals = {k: v for k, v in given.items() if cells.keep(k, v, where, "column")}
         if vitals:
-            rows.append(Row(_patient(record["patient"], where), _ms(record["ts"], where, tz), vitals))
+            rows.append(Row(_patient(record["patient"], where), times.ms(record["ts"], where), vitals))
     return rows
 
 
-def _json_row(line: str, where: str, hints: dict[str, str], cells: _Cells, tz: tzinfo | None) -> Row | None:
+def _json_row(line: str, where: str, hints: dict[str, str], cells: _Cells, times: Times) -> Row | None:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -279,7 +296,7 @@ def _json_row(line: str, where: str, hints: dict[str, str], cells: _Cells, tz: t
             raise RecordingError(f"{where}: {exc}") from None
         if "patient" not in native:
             raise RecordingError(f"{where}: the Observation has no subject")
-        return Row(_patient(native["patient"], where), _ms(native["ts"], where), native["vitals"])
+        return Row(_patient(native["patient"], where), Times().ms(native["ts"], where), native["vitals"])
     if isinstance(obj, dict) and {"patient", "ts", "vitals"} <= set(obj) and isinstance(obj["vitals"], dict):
         for name in obj["vitals"]:
             _channel(str(name), f"{where}: vital", hints)
@@ -290,25 +307,30 @@ def _json_row(line: str, where: str, hints: dict[str, str], cells: _Cells, tz: t
         }
         if not vitals:
             return None  # as a CSV row with every cell empty
-        return Row(_patient(obj["patient"], where), _ms(obj["ts"], where, tz), vitals)
+        return Row(_patient(obj["patient"], where), times.ms(obj["ts"], where), vitals)
     raise RecordingError(f"{where}: expected patient, ts and vitals, or a FHIR Observation")
 
 
 def read_recording(
-    path: Path, warn: Callable[[str], None] | None = None, tz: tzinfo | None = None
+    path: Path,
+    warn: Callable[[str], None] | None = None,
+    tz: tzinfo | None = None,
+    ts_format: str | None = None,
 ) -> list[Row]:
     """The recording's readings in time order. `warn` hears, once each, of
     names that are custom channels' but other systems' for Vigil's vitals
     (`_channel`), and of columns with values their channels cannot take
-    (`_Cells`); `tz` is the time zone of times written without one."""
+    (`_Cells`); `tz` is the time zone of times written without one, and
+    `ts_format` their layout when it is not ISO 8601 (`Times`)."""
     text = _text(path)
     hints: dict[str, str] = {}
     cells = _Cells()
+    times = Times(tz, ts_format)
     if path.suffix.lower() == ".csv":
-        rows = _csv_rows(path, text, hints, cells, tz)
+        rows = _csv_rows(path, text, hints, cells, times)
     else:
         lines = enumerate(text.splitlines(), start=1)
-        read = (_json_row(line, f"line {n}", hints, cells, tz) for n, line in lines if line.strip())
+        read = (_json_row(line, f"line {n}", hints, cells, times) for n, line in lines if line.strip())
         rows = [row for row in read if row is not None]
     for hint in [*hints.values(), *cells.told(path.name)]:
         if warn is not None:

@@ -392,3 +392,16 @@ def test_replay_reads_times_without_a_zone_in_the_zone_given(env, tmp_path) -> N
     assert "ran 5 readings offline (patients: 1)" in done.stderr
     done = vigil(env, "replay", str(path), "--offline", "--tz", "Mars/Olympus")
     assert done.returncode == 2 and "is not a time zone" in one_line(done)
+
+
+def test_replay_reads_another_layout_of_times_with_ts_format(env, tmp_path) -> None:
+    """Fitbit's export layout, from the command line as a user types it."""
+    path = tmp_path / "fitbit.csv"
+    path.write_text(
+        "patient,ts,heart_rate\n" + "".join(f"U1,11/29/2025 10:{m:02d}:00 AM,70\n" for m in range(5))
+    )
+    done = vigil(env, "replay", str(path), "--offline")
+    assert done.returncode == 2 and "--ts-format" in one_line(done)
+    done = vigil(env, "replay", str(path), "--offline", "--tz", "UTC", "--ts-format", "%m/%d/%Y %I:%M:%S %p")
+    assert done.returncode == 0, done.stderr
+    assert "ran 5 readings offline (patients: 1)" in done.stderr

@@ -191,6 +191,27 @@ def test_times_without_a_zone_are_refused_unless_the_zone_is_given(tmp_path: Pat
         replay.time_zone("Mars/Olympus")
 
 
+def test_times_in_another_layout_are_read_with_ts_format(tmp_path: Path) -> None:
+    """Fitbit's own export writes `4/12/2016 7:21:00 AM`: refused, saying to
+    give `--ts-format`; with it (and `--tz`, as it has no zone), read."""
+    text = "patient,ts,heart_rate\nU1,4/1/2016 7:54:00 AM,70\nU1,4/1/2016 12:05:00 PM,71\n"
+    path = _write(tmp_path, "fitbit.csv", text)
+    with pytest.raises(RecordingError, match="line 2: ts must be ISO 8601.*--ts-format"):
+        replay.read_recording(path)
+    layout = "%m/%d/%Y %I:%M:%S %p"
+    with pytest.raises(RecordingError, match="line 2: ts has no time zone"):
+        replay.read_recording(path, ts_format=layout)
+    rows = replay.read_recording(path, tz=ZoneInfo("UTC"), ts_format=layout)
+    assert [r.ts_ms for r in rows] == [1459497240000, 1459512300000]  # 07:54 and 12:05 UTC
+    zoned = _write(tmp_path, "zoned.csv", "patient,ts,heart_rate\nU1,01.04.2016 09:54 +0200,70\n")
+    assert replay.read_recording(zoned, ts_format="%d.%m.%Y %H:%M %z")[0].ts_ms == 1459497240000
+    mixed = _write(
+        tmp_path, "mixed.csv", "patient,ts,heart_rate\nU1,4/1/2016 7:54:00 AM,70\nU1,2016-04-01,71\n"
+    )
+    with pytest.raises(RecordingError, match="line 3: ts does not match --ts-format '%m/%d/%Y %I:%M:%S %p'"):
+        replay.read_recording(mixed, tz=ZoneInfo("UTC"), ts_format=layout)
+
+
 def test_times_in_epoch_seconds_are_refused_not_read_a_thousand_times_too_close(tmp_path: Path) -> None:
     rows = "".join(f"BED-1,{1764374400 + i * 60},70\n" for i in range(3))
     with pytest.raises(RecordingError, match="epoch seconds"):

@@ -378,14 +378,18 @@ def ack_frame(seqs: list[int], batch: bool) -> str:
     return orjson.dumps({"type": "ack", "seq": seqs[0]}).decode()
 
 
-def hello_frame(last_seq: int | None, gaps: list[int], gaps_from: int | None = None) -> str:
+def hello_frame(
+    last_seq: int | None, gaps: list[int], gaps_from: int | None = None, *, gateway_ts: int
+) -> str:
     """The answer to a device's hello: the highest `seq` stored from it, the
     seqs from `gaps_from` up to it that are not stored (at most 256, the
-    highest), and `gaps_from`. A reconnecting device drops its unacknowledged
-    readings with `gaps_from <= seq <= last_seq` not in `gaps` (they are
-    stored) and resends the rest."""
+    highest), `gaps_from`, and the gateway's clock (`gateway_ts`, epoch ms),
+    against which a device can check its own. A reconnecting device drops
+    its unacknowledged readings with `gaps_from <= seq <= last_seq` not in
+    `gaps` (they are stored) and resends the rest."""
     reply = {"type": "hello", "protocol": PROTOCOL_VERSION, "last_seq": last_seq, "gaps": gaps}
     reply["gaps_from"] = gaps_from
+    reply["gateway_ts"] = gateway_ts
     return orjson.dumps(reply).decode()
 
 

@@ -100,6 +100,7 @@ class Received:
     accepted: int = 0  # readings that parsed
     refused: int = 0  # refusals from parsing
     trace: str = ""  # the frame's trace id; none for a frame refused unread
+    newest_ms: int | None = None  # the newest `ts` among the readings that parsed (epoch ms)
 
 
 class DeviceSession:
@@ -142,6 +143,8 @@ class DeviceSession:
         parsed = parse_frame(frame, now_ms, self.limits)
         accepted, refused = len(parsed.readings), len(parsed.refusals)
         received = Received(parsed.kind, [], accepted, refused, trace)
+        if parsed.readings:
+            received.newest_ms = max([r.ts_ms for r in parsed.readings])
         over = self.budget.charge(now_ms / 1000, accepted + refused)
         if over is not None:
             first = parsed.readings[0].seq if parsed.readings else None
@@ -149,7 +152,7 @@ class DeviceSession:
             received.actions.extend(self._over_budget(over, first))
             return received
         if parsed.kind == "hello":
-            received.actions.append(Send(hello_frame(*self.window.hello())))
+            received.actions.append(Send(hello_frame(*self.window.hello(), gateway_ts=now_ms)))
             return received
         admission = admit(parsed.readings, self._patient, self.window)
         for refusal in parsed.refusals + admission.refusals:

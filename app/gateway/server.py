@@ -374,7 +374,10 @@ class Gateway:
     async def _frame(self, link: _Link, message: str | bytes) -> None:
         started = time.perf_counter()
         metrics.BYTES_IN.inc(len(message))
-        received = link.session.receive(message, _now_ms())
+        now_ms = _now_ms()
+        received = link.session.receive(message, now_ms)
+        if received.newest_ms is not None:
+            metrics.READING_AGE.observe((now_ms - received.newest_ms) / 1000)
         counter = self._frames_counted.get(received.kind)
         (counter if counter is not None else metrics.FRAMES.labels(received.kind)).inc()
         if received.kind != UNREAD:

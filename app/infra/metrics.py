@@ -76,6 +76,14 @@ SEQ_WINDOW_BYTES = Counter(
     registry=GATEWAY,
 )
 SEQ_WINDOW_KINDS = {kind: SEQ_WINDOW_BYTES.labels(kind) for kind in ("whole", "delta")}
+READING_AGE = Histogram(
+    "vigil_gateway_reading_age_seconds",
+    "Age of each frame's newest reading on receipt: the gateway's clock minus the reading's ts. "
+    "Below 0: stamped in the gateway's future, the device's clock ahead; large: sent late "
+    "(buffered by the device) or a clock behind.",
+    buckets=(-300.0, -60.0, -10.0, -5.0, -1.0, 0.0, 1.0, 5.0, 10.0, 60.0, 300.0, 3600.0, 86400.0),
+    registry=GATEWAY,
+)
 ACK_LATENCY = Histogram(
     "vigil_gateway_ack_latency_seconds",
     "Time from receiving a frame to sending its acknowledgement.",

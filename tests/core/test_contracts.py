@@ -79,12 +79,12 @@ def test_gateway_replies_validate() -> None:
     validator("error").validate(orjson.loads(error_frame(refusal)))
     validator("ack").validate(orjson.loads(ack_frame([1], batch=False)))
     validator("ack").validate(orjson.loads(ack_frame([1, 2], batch=True)))
-    validator("helloReply").validate(orjson.loads(hello_frame(5, [2], 0)))
-    validator("helloReply").validate(orjson.loads(hello_frame(None, [], None)))
+    validator("helloReply").validate(orjson.loads(hello_frame(5, [2], 0, gateway_ts=1_764_374_400_000)))
+    validator("helloReply").validate(orjson.loads(hello_frame(None, [], None, gateway_ts=1_764_374_400_000)))
     sparse = SeqWindow()
     for seq in range(0, 4000, 2):
         sparse.add(seq)
-    validator("helloReply").validate(orjson.loads(hello_frame(*sparse.hello())))
+    validator("helloReply").validate(orjson.loads(hello_frame(*sparse.hello(), gateway_ts=1_764_374_400_000)))
     validator("error").validate(orjson.loads(error_frame(rate_limited(None))))
 
 

@@ -221,19 +221,21 @@ def test_any_input_gets_readings_or_documented_errors(data: bytes | str) -> None
 
 def test_hello_frame_and_reply() -> None:
     assert parse_frame('{"type": "hello"}', NOW).kind == "hello"
-    assert orjson.loads(hello_frame(41, [7], 0)) == {
+    assert orjson.loads(hello_frame(41, [7], 0, gateway_ts=NOW)) == {
         "type": "hello",
         "protocol": 1,
         "last_seq": 41,
         "gaps": [7],
         "gaps_from": 0,
+        "gateway_ts": NOW,
     }
-    assert orjson.loads(hello_frame(None, [], None)) == {
+    assert orjson.loads(hello_frame(None, [], None, gateway_ts=NOW)) == {
         "type": "hello",
         "protocol": 1,
         "last_seq": None,
         "gaps": [],
         "gaps_from": None,
+        "gateway_ts": NOW,
     }
 
 

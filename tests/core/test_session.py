@@ -89,7 +89,7 @@ def test_hello_on_a_new_device_says_nothing_is_stored() -> None:
     received = session().receive(frame({"type": "hello"}), NOW)
     assert received.kind == "hello"
     assert sent(received.actions) == [
-        {"type": "hello", "protocol": 1, "last_seq": None, "gaps": [], "gaps_from": None}
+        {"type": "hello", "protocol": 1, "last_seq": None, "gaps": [], "gaps_from": None, "gateway_ts": NOW}
     ]
 
 
@@ -97,8 +97,27 @@ def test_hello_names_the_highest_stored_seq_and_the_gaps_below_it() -> None:
     s = session()
     store(s, batch(reading(0), reading(1), reading(2), reading(5)))
     assert sent(s.receive(frame({"type": "hello"}), NOW).actions) == [
-        {"type": "hello", "protocol": 1, "last_seq": 5, "gaps": [3, 4], "gaps_from": 0}
+        {"type": "hello", "protocol": 1, "last_seq": 5, "gaps": [3, 4], "gaps_from": 0, "gateway_ts": NOW}
     ]
+
+
+def test_hello_tells_the_gateways_clock_so_a_device_can_check_its_own() -> None:
+    """A device whose clock is 45 s off has its readings compared, as
+    stamped, with the patient's other devices'; the hello reply's
+    `gateway_ts` is the gateway's clock when it answered."""
+    later = NOW + 123_456
+    assert sent(session().receive(frame({"type": "hello"}), later).actions)[0]["gateway_ts"] == later
+
+
+def test_a_frame_tells_the_gateway_how_old_its_newest_reading_is() -> None:
+    """The gateway measures each frame's newest reading against its own
+    clock (`vigil_gateway_reading_age_seconds`): a device whose clock is
+    ahead stamps readings in the gateway's future. Every reading whose
+    time parsed counts; a frame without one does not."""
+    ahead = session().receive(batch(reading(0, ts=NOW - 5_000), reading(1, ts=NOW + 40_000)), NOW)
+    assert ahead.newest_ms == NOW + 40_000
+    assert session().receive(frame({"type": "hello"}), NOW).newest_ms is None
+    assert session().receive(frame({"type": "reading", "seq": 0}), NOW).newest_ms is None
 
 
 # -- storing and acknowledging -------------------------------------------------------

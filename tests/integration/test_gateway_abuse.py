@@ -113,6 +113,30 @@ async def test_a_device_that_resets_its_seq_gets_seq_reused_never_a_false_ack(vi
     assert rates == [60 + s for s in range(10)] + [90, 91, 92]
 
 
+async def test_a_device_whose_clock_is_ahead_shows_on_the_gateways_metrics(vigil, gateway) -> None:
+    """A device 60 s ahead of the gateway: its readings are accepted (up to 5
+    minutes ahead), the hello reply's `gateway_ts` lets it see by how much,
+    and `vigil_gateway_reading_age_seconds` counts its frames below -10 s,
+    which VigilDeviceClocksAhead reads; a device on time counts none."""
+    ahead = 'vigil_gateway_reading_age_seconds_bucket{le="-10.0"}'
+    before = metric(vigil, ahead)
+    token = add_device(vigil, "dev-clock", "P-CLOCK")
+    async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:
+        await ws.send(json.dumps({"type": "hello"}))
+        offset_ms = time.time() * 1000 + 60_000 - (await replies(ws, 1))[0]["gateway_ts"]
+        assert 55_000 < offset_ms < 65_000  # what its firmware would learn
+        for seq in range(3):
+            future = int(time.time() * 1000) + 60_000
+            await ws.send(json.dumps({**reading(seq), "ts": future}))
+            assert (await replies(ws, 1))[0] == {"type": "ack", "seq": seq}
+    assert metric(vigil, ahead) == before + 3
+    on_time = add_device(vigil, "dev-clock-ok", "P-CLOCK-OK")
+    async with connect(vigil.ws_url, additional_headers=auth(on_time)) as ws:
+        await ws.send(json.dumps({**reading(0), "ts": int(time.time() * 1000)}))
+        assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 0}
+    assert metric(vigil, ahead) == before + 3
+
+
 async def test_seqs_above_two_to_the_53_are_refused(vigil, gateway) -> None:
     token = add_device(vigil, "dev-big", "P-BIG")
     async with connect(vigil.ws_url, additional_headers=auth(token)) as ws:

@@ -155,6 +155,13 @@ def _add_devices(sub: Any) -> None:
     revoke.add_argument("device_id")
     rotate = _command(dsub, "rotate", "issue a new token and print it once; the old one stops working")
     rotate.add_argument("device_id")
+    clocks = _command(
+        dsub,
+        "clocks",
+        "each device's frames of the last minutes on vigil.readings: their age on arrival (the "
+        "gateway's receipt minus the newest reading's ts) and whether its clock is ahead",
+    )
+    clocks.add_argument("--minutes", type=float, default=15.0, help="how far back to look")
 
 
 def _add_alerts(sub: Any) -> None:
@@ -524,7 +531,9 @@ def _same_partitions(settings: Settings) -> None:
 def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
     """`vigil devices …` on the registry `VIGIL_REGISTRY` names: the file in
     VIGIL_HOME, or Kafka's `vigil.devices` and `vigil.patients`."""
-    if settings.registry == "kafka":
+    if args.action == "clocks":
+        lines = asyncio.run(_device_clocks(settings, args.minutes))
+    elif settings.registry == "kafka":
         lines = asyncio.run(_devices_on_kafka(args, settings))
     else:
         from app.infra.registry import Registry
@@ -533,6 +542,16 @@ def cmd_devices(args: argparse.Namespace, settings: Settings) -> int:
     for line in lines:
         print(orjson.dumps(line).decode())
     return Exit.OK
+
+
+async def _device_clocks(settings: Settings, minutes: float) -> list[dict[str, Any]]:
+    import time
+
+    from app.tools import clocks
+
+    await preflight.kafka(settings)
+    since_ms = int((time.time() - minutes * 60) * 1000)
+    return clocks.report(await clocks.frames_since(settings, since_ms))
 
 
 def _devices_in_file(args: argparse.Namespace, registry: Registry) -> list[dict[str, Any]]:

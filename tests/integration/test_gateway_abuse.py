@@ -135,6 +135,13 @@ async def test_a_device_whose_clock_is_ahead_shows_on_the_gateways_metrics(vigil
         await ws.send(json.dumps({**reading(0), "ts": int(time.time() * 1000)}))
         assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 0}
     assert metric(vigil, ahead) == before + 3
+    # which device: `vigil devices clocks`, from the frames on vigil.readings
+    listed = [
+        json.loads(line) for line in vigil.run("devices", "clocks", "--minutes", "5").stdout.splitlines()
+    ]
+    clocks = {row["device_id"]: row for row in listed}
+    assert clocks["dev-clock"]["ahead"] and -65 < clocks["dev-clock"]["age_s_min"] < -55
+    assert not clocks["dev-clock-ok"]["ahead"] and listed[0]["device_id"] == "dev-clock"
 
 
 async def test_seqs_above_two_to_the_53_are_refused(vigil, gateway) -> None:

@@ -1,0 +1,49 @@
+"""`vigil devices clocks`: which device's clock is off, from the frames on
+`vigil.readings` (the gateway's receipt time against the readings' own)."""
+
+from __future__ import annotations
+
+from app.core.records import ReadingBatch
+from app.tools import clocks
+
+NOW = 1_764_374_400_000
+
+
+def frame(device: str, received_ms: int, *ts: int) -> ReadingBatch:
+    readings = [{"id": f"r{i}", "seq": i, "ts": t, "vitals": {"heart_rate": 70}} for i, t in enumerate(ts)]
+    return ReadingBatch(device, "p-" + "0" * 32, received_ms, readings)
+
+
+def test_a_device_stamping_readings_past_their_receipt_is_ahead_and_listed_first() -> None:
+    frames = [
+        frame("monitor", NOW + i * 60_000, NOW + i * 60_000 - 300)
+        for i in range(5)  # live, 0.3 s old
+    ] + [
+        frame("cuff", NOW + i * 60_000, NOW + i * 60_000 + 45_000)
+        for i in range(3)  # 45 s ahead
+    ]
+    rows = clocks.report(frames)
+    assert [r["device_id"] for r in rows] == ["cuff", "monitor"]
+    assert rows[0] == {
+        "device_id": "cuff",
+        "frames": 3,
+        "age_s_median": -45.0,
+        "age_s_min": -45.0,
+        "ahead": True,
+    }
+    assert rows[1]["ahead"] is False and rows[1]["age_s_median"] == 0.3
+
+
+def test_a_buffered_batch_is_late_not_ahead_and_its_newest_reading_counts() -> None:
+    """A wearable sending ten minutes of readings on reconnecting: its frame's
+    age is its newest reading's, and late is not ahead."""
+    batch = frame("watch", NOW, *(NOW - 600_000 + i * 60_000 for i in range(10)))
+    (row,) = clocks.report([batch])
+    assert row["age_s_min"] == 60.0 and row["ahead"] is False
+
+
+def test_a_clock_a_little_ahead_is_within_tolerance_and_frames_without_readings_are_ignored() -> None:
+    rows = clocks.report([frame("probe", NOW, NOW + 2_000), frame("empty", NOW)])
+    assert rows == [
+        {"device_id": "probe", "frames": 1, "age_s_median": -2.0, "age_s_min": -2.0, "ahead": False}
+    ]

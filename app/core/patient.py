@@ -1943,8 +1943,13 @@ def _said_by_news2(
     news = r.findings.get(_NEWS2)
     if not config.one_alarm or news is None or news.hold_ms or (urgent and not news.urgent):
         return False
-    if kind in state.alerts and _NEWS2 not in state.alerts:
-        return False  # already awaiting confirmation, or open, before the safety net saw it: it stands
+    told = state.alerts.get(kind)
+    if told is not None and (_NEWS2 not in state.alerts or (told.confirmed and kind is _ANOMALY)):
+        # Awaiting confirmation, or open, before the safety net saw it; or an
+        # anomaly told already: it stands while its value is far out, where
+        # a resolution would say the value is back (a medium anomaly at z -11
+        # resolved beside a low NEWS2 alert, the heart rate still 35).
+        return False
     if len(anomalous) != 1:
         return False  # two vitals far out together: the anomaly says more than each score
     (name,) = anomalous

@@ -86,6 +86,21 @@ class Repeats(logging.Filter):
         return True
 
 
+class Retried(logging.Filter):
+    """aiokafka logs at ERROR a request it then retries by itself: "Group
+    Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError"
+    as every worker starts on a broker whose offsets topic is not yet there.
+    Such a line (its error `retriable`) is a WARNING: an error-level log alert
+    would fire at every start, for nothing. If it goes on, the worker's
+    readiness and `vigil_worker_kafka_up` say so."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and record.name.startswith("aiokafka."):
+            if any(getattr(arg, "retriable", False) for arg in record.args or ()):
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def stdlib_config(fmt: str = "auto", level: str = "info") -> dict[str, Any]:
     """A `logging.config.dictConfig` that renders the standard library's log
     records (Faust, aiokafka, websockets) like Vigil's own: the same JSON
@@ -103,13 +118,13 @@ def stdlib_config(fmt: str = "auto", level: str = "info") -> dict[str, Any]:
                 "foreign_pre_chain": [structlog.stdlib.add_logger_name, *_SHARED],
             }
         },
-        "filters": {"repeats": {"()": Repeats}},
+        "filters": {"repeats": {"()": Repeats}, "retried": {"()": Retried}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
                 "formatter": "vigil",
                 "stream": "ext://sys.stderr",
-                "filters": ["repeats"],
+                "filters": ["retried", "repeats"],
             }
         },
         "root": {"level": _level(level), "handlers": ["default"]},

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import orjson
 import pytest
 import structlog
 
@@ -59,3 +60,26 @@ def test_a_library_repeating_itself_is_let_through_once_every_ten_seconds(
     assert len(told) == 2 and "and 299 more like it in the last 11 s" in told[1], told
     assert len([line for line in lines if "kafka unavailable" in line]) == 300
     assert any("another message" in line for line in lines)
+
+
+def test_a_library_error_it_retries_by_itself_is_a_warning(capsys, restore_structlog) -> None:
+    """Every worker starting on a fresh broker logged aiokafka's "Group
+    Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError"
+    at level error (found by an outsider reading the logs): an error-level
+    log alert would fire at every start. A retriable error is a warning; one
+    aiokafka does not retry stays an error."""
+    import logging
+
+    from aiokafka import errors
+
+    logs.configure("worker", fmt="json")
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    coordinator.error("Group Coordinator Request failed: %s", errors.GroupCoordinatorNotAvailableError())
+    logging.getLogger("aiokafka.consumer.fetcher").error(
+        "Failed fetch: %s", errors.TopicAuthorizationFailedError()
+    )
+    lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    assert [(line["level"], "Authorization" in line["event"]) for line in lines] == [
+        ("warning", False),
+        ("error", True),
+    ]

@@ -17,6 +17,7 @@ passes `now_ms`, the receipt time, so the timestamp window is checked against it
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -86,14 +87,30 @@ def parse_frame(data: str | bytes, now_ms: int, limits: Limits = Limits()) -> Pa
     return parsed
 
 
+def with_non_finite(exc: orjson.JSONDecodeError) -> Any:
+    """A frame that is JSON but for `NaN` or `Infinity` where a value goes,
+    as Python's `json.dumps` and many C encoders write a failed measurement,
+    read with those as floats (None for any other fault): the reading holding
+    one is then refused alone (`out_of_range`: not finite) and its
+    neighbours go through, where the whole frame was `malformed_json`."""
+    if not exc.doc.startswith(("NaN", "Infinity"), exc.pos):
+        return None
+    try:
+        return json.loads(exc.doc)  # Python's reader takes NaN, Infinity and -Infinity
+    except (ValueError, RecursionError):
+        return None
+
+
 def _parse(data: str | bytes, now_ms: int, limits: Limits) -> ParsedFrame:
     size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
     if size > limits.max_frame_bytes:
         return _invalid(Code.FRAME_TOO_LARGE, f"frame exceeds {limits.max_frame_bytes} bytes")
     try:
         obj = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return _invalid(Code.MALFORMED_JSON, "frame is not valid JSON text")
+    except orjson.JSONDecodeError as exc:
+        obj = with_non_finite(exc)
+        if obj is None:
+            return _invalid(Code.MALFORMED_JSON, "frame is not valid JSON text")
     if not isinstance(obj, dict):
         return _invalid(Code.WRONG_TYPE, "frame must be a JSON object")
     if fhir.is_fhir(obj):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ from app.core import patient as core
 from app.core import state as patient_state
 from app.core.errors import RecordingError as RecordingError  # part of its interface
 from app.core.errors import Refusal, RegistryError
-from app.core.protocol import Limits, custom_name, parse_reading, type_problem
+from app.core.protocol import Limits, custom_name, parse_reading, type_problem, with_non_finite
 from app.core.records import pseudonym, reading_id
 from app.core.vitals import NAMED, NUMERIC
 from app.infra.registry import validate_id
@@ -287,8 +288,10 @@ def _csv_rows(path: Path, text: str, hints: dict[str, str], cells: _Cells, times
 def _json_row(line: str, where: str, hints: dict[str, str], cells: _Cells, times: Times) -> Row | None:
     try:
         obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        raise RecordingError(f"{where}: not JSON") from None
+    except orjson.JSONDecodeError as exc:
+        obj = with_non_finite(exc)  # Python's json.dumps writes a missing value as NaN
+        if obj is None:
+            raise RecordingError(f"{where}: not JSON") from None
     if isinstance(obj, dict) and obj.get("resourceType") == "Observation":
         try:
             native = fhir.to_reading({**obj, "identifier": [{"system": fhir.SEQ_SYSTEM, "value": "0"}]})
@@ -303,12 +306,18 @@ def _json_row(line: str, where: str, hints: dict[str, str], cells: _Cells, times
         vitals = {
             name: value
             for name, value in obj["vitals"].items()
-            if value is not None and cells.keep(str(name), value, where, "vital")  # null: missing
+            if value is not None and not _nan(value) and cells.keep(str(name), value, where, "vital")
         }
         if not vitals:
             return None  # as a CSV row with every cell empty
         return Row(_patient(obj["patient"], where), times.ms(obj["ts"], where), vitals)
     raise RecordingError(f"{where}: expected patient, ts and vitals, or a FHIR Observation")
+
+
+def _nan(value: Any) -> bool:
+    """A JSON line's `NaN` or `Infinity` (as Python writes a missing value):
+    skipped, as `null` and a CSV cell's `NaN` are."""
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def read_recording(

@@ -76,11 +76,36 @@ def test_batch_with_one_bad_reading_refuses_only_that_one() -> None:
     assert parsed.refusals[0].item == items[1]
 
 
+def test_a_nan_or_infinity_is_refused_with_its_reading_and_the_neighbours_go_through() -> None:
+    """Python's `json.dumps` writes a failed measurement as `NaN` (and many C
+    encoders do too): not JSON, so the whole batch was `malformed_json`, its
+    good readings with it. Read as a number that is not finite, it costs its
+    own reading only (found by an outsider's client written from the docs)."""
+    items = [
+        {"seq": 1, "ts": NOW, "vitals": {"heart_rate": 70}},
+        {"seq": 2, "ts": NOW, "vitals": {"heart_rate": float("nan")}},
+        {"seq": 3, "ts": NOW, "vitals": {"heart_rate": 71, "spo2": float("-inf")}},
+        {"seq": 4, "ts": NOW, "vitals": {"heart_rate": 72}},
+    ]
+    raw = json.dumps({"type": "batch", "readings": items})  # NaN and -Infinity, as Python writes them
+    assert "NaN" in raw and "-Infinity" in raw
+    parsed = parse_frame(raw, NOW)
+    assert [r.seq for r in parsed.readings] == [1, 4]
+    assert [(r.seq, r.code, r.message) for r in parsed.refusals] == [
+        (2, Code.OUT_OF_RANGE, "vital values must be finite"),
+        (3, Code.OUT_OF_RANGE, "vital values must be finite"),
+    ]
+    assert all(r.fingerprint for r in parsed.refusals)
+    one = parse_frame(json.dumps({"type": "reading", **items[1]}), NOW)
+    assert one.readings == [] and [r.code for r in one.refusals] == [Code.OUT_OF_RANGE]
+
+
 @pytest.mark.parametrize(
     ("raw", "code"),
     [
         ("{not json", Code.MALFORMED_JSON),
-        ('{"type": "reading", "seq": 1, "ts": 1, "vitals": {"heart_rate": NaN}}', Code.MALFORMED_JSON),
+        ('{"type": "reading", "seq": 1, "ts": 1, "vitals": {NaN: 70}}', Code.MALFORMED_JSON),
+        ('{"type": "reading", "seq": 1, "ts": 1, "vitals": {"heart_rate": NaNa}}', Code.MALFORMED_JSON),
         ("[1, 2]", Code.WRONG_TYPE),
         ('{"seq": 1}', Code.MISSING_FIELD),
         ('{"type": "telemetry"}', Code.UNKNOWN_TYPE),

@@ -175,6 +175,20 @@ def test_a_json_lines_null_is_a_missing_value(tmp_path: Path) -> None:
     assert len(replay.read_recording(_write(tmp_path, "b.jsonl", text + empty))) == 1
 
 
+def test_a_json_lines_nan_as_python_writes_it_is_a_missing_value(tmp_path: Path) -> None:
+    """Python's `json.dumps` writes a missing value as `NaN`: not JSON, and the
+    recording was refused ("not JSON"); now skipped as `null` is."""
+    import json
+
+    line = json.dumps(
+        {"patient": "BED-1", "ts": 1764374400000, "vitals": {"heart_rate": 70, "spo2": float("nan")}}
+    )
+    assert "NaN" in line
+    assert replay.read_recording(_write(tmp_path, "a.jsonl", line + "\n"))[0].vitals == {"heart_rate": 70}
+    with pytest.raises(RecordingError, match="line 1: not JSON"):
+        replay.read_recording(_write(tmp_path, "b.jsonl", '{"patient": NaNo}\n'))
+
+
 def test_times_without_a_zone_are_refused_unless_the_zone_is_given(tmp_path: Path) -> None:
     """A Fitbit export's `2016-04-01 07:54:00`: refused, saying to add a
     zone or give `--tz`; with one, read in it (summer time in London is an

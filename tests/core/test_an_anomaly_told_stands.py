@@ -8,6 +8,7 @@ low one (found by an outsider's client written from the docs)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from app.core import patient as core
@@ -19,30 +20,40 @@ MINUTE = 60_000
 T0 = 1_764_374_400_000
 
 
-def _bradycardia(seed: int, held_min: int) -> list[dict[str, Any]]:
-    """An hour at a heart rate of about 72, a fall to 35 over 10 minutes,
-    `held_min` minutes there, then back at 72: each event with its minute."""
+def _events(
+    seed: int, minutes: int, heart_rate: Callable[[int, random.Random], float | None]
+) -> list[dict[str, Any]]:
+    """A stable adult read once a minute, the heart rate `heart_rate(minute,
+    rng)` where that is not None: each event with its minute."""
     rng, state, events = random.Random(seed), patient_state.PatientState(), []
-    for minute in range(60 + 10 + held_min + 30):
+    for minute in range(minutes):
         vitals = normal(rng)
-        if 60 <= minute < 70:
-            vitals["heart_rate"] = round(72 - 3.7 * (minute - 59))
-        elif 70 <= minute < 70 + held_min:
-            vitals["heart_rate"] = round(35 + rng.gauss(0, 1))
+        rate = heart_rate(minute, rng)
+        if rate is not None:
+            vitals["heart_rate"] = round(rate)
         reading = {
             "id": reading_id("ecg", minute),
             "seq": minute,
             "ts": T0 + minute * MINUTE,
             "vitals": vitals,
         }
-        for event in core.process(state, "p-" + "7" * 32, "ecg", reading).events:
-            events.append({**event, "_minute": minute})
+        events += [
+            {**e, "_minute": minute} for e in core.process(state, "p-" + "7" * 32, "ecg", reading).events
+        ]
     return events
+
+
+def _bradycardia(minute: int, rng: random.Random) -> float | None:
+    """An hour at about 72, a fall to 35 over 10 minutes, 30 minutes there,
+    then back."""
+    if 60 <= minute < 70:
+        return 72 - 3.7 * (minute - 59)
+    return 35 + rng.gauss(0, 1) if 70 <= minute < 100 else None
 
 
 def test_an_anomaly_told_stays_open_while_its_value_is_far_out() -> None:
     for seed in range(5):
-        events = _bradycardia(seed, held_min=30)
+        events = _events(seed, 130, _bradycardia)
         anomaly = [e for e in events if e["kind"] == "anomaly"]
         assert anomaly and anomaly[0]["status"] == "open", seed
         assert any(e["kind"] == "news2" and e["status"] == "open" for e in events), seed
@@ -54,20 +65,6 @@ def test_an_anomaly_on_the_value_news2_already_alarms_on_is_still_no_second_aler
     """The other half of one alarm per finding: a heart rate falling to 35
     in one minute, NEWS2 opens on it, and the anomaly opens no alert of its
     own (as before)."""
-    rng, state, opened = random.Random(3), patient_state.PatientState(), []
-    for minute in range(150):
-        vitals = normal(rng)
-        if minute >= 120:
-            vitals["heart_rate"] = round(35 + rng.gauss(0, 1))
-        reading = {
-            "id": reading_id("ecg", minute),
-            "seq": minute,
-            "ts": T0 + minute * MINUTE,
-            "vitals": vitals,
-        }
-        opened += [
-            e["kind"]
-            for e in core.process(state, "p-" + "8" * 32, "ecg", reading).events
-            if e["status"] == "open"
-        ]
+    events = _events(3, 150, lambda minute, rng: 35 + rng.gauss(0, 1) if minute >= 120 else None)
+    opened = [e["kind"] for e in events if e["status"] == "open"]
     assert "news2" in opened and "anomaly" not in opened, opened

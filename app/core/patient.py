@@ -152,6 +152,9 @@ _NEAR_APNOEA = 5  # ... down to this: a count under it is near-apnoea, the patie
 FRESH_CADENCES = 1.5  # a NEWS2 parameter is fresh this many of its cadences (or news2_max_age_ms) ...
 FRESH_CAP_MS = 24 * 60 * 60 * 1000  # ... and never older than a day
 _SAID = frozenset({"on_oxygen", SPO2_SCALE})  # what a reading says of the patient, not a measurement
+# A status, not a measurement: it holds until a later reading says otherwise
+# (at most FRESH_CAP_MS), in NEWS2 as everywhere (`_held`).
+_STATUSES = frozenset({"on_oxygen", "consciousness"})
 # An open high NEWS2 alert stays high while the score is this or more (one
 # point below the band's 7): a score sitting on the band's edge is one
 # emergency trigger, not a new one each time it steps back up.
@@ -994,8 +997,10 @@ def _undercount(state: PatientState, r: _Reading, config: Config) -> None:
     from 16 to 2 over ten minutes still opens a `trend` at minute 5, as
     without this check; NEWS2 follows at 4/min, three minutes later than
     without it). Only for a patient the readings say is on air
-    (`on_oxygen`: false, as charted for NEWS2, and as fresh as NEWS2 needs
-    it: within the hour, or 1.5 of its charting intervals): oxygen keeps
+    (`on_oxygen`: false, and said within the hour, or 1.5 of its charting
+    intervals: an older word may no longer be true, and it would keep an
+    alarm back; NEWS2 holds the status longer, `_held`, where holding it
+    keeps nothing back): oxygen keeps
     the SpO2 up while a patient hypoventilates, and a monitor that does not
     say is not taken to mean air (docs/evaluation.md, "A breathing count
     the SpO2 contradicts"). The SpO2 is the reading's own or, from an
@@ -1014,7 +1019,7 @@ def _undercount(state: PatientState, r: _Reading, config: Config) -> None:
     breathing, oxygen = state.latest.get("respiratory_rate"), state.latest.get("on_oxygen")
     if breathing is None or not 0 < breathing[2] < SPARSE_MS or oxygen is None or oxygen[0]:
         return  # not a monitor's count, or not known to be on air
-    if not _fresh(oxygen, r.ts, config.news2_max_age_ms):  # as NEWS2 takes its parameters
+    if not _fresh(oxygen, r.ts, config.news2_max_age_ms):  # a fresh word: it keeps an alarm back
         return
     entry = state.latest.get("spo2")
     if spo2 >= _normal_at(baseline, r.ts, entry[2] if entry is not None else 0.0) - config.undercount_spo2:
@@ -1571,11 +1576,11 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         entry = latest.get(name)
         if entry is None or (bad and name in bad and not _red_held(state, name, entry[0], config)):
             continue
-        # Fresh: `news2_max_age_ms`, or FRESH_CADENCES of the parameter's own
+            # Fresh: `news2_max_age_ms`, or FRESH_CADENCES of the parameter's own
         # cadence when it is charted less often (GCS every three hours stays in
-        # the score until the next one is due), at most FRESH_CAP_MS; a
-        # charted parameter's first value until its second (`_first_charted`).
-        if _fresh(entry, ts, max_age) or (ts - entry[1] <= FRESH_CAP_MS and _first_charted(state, entry, ts)):
+        # the score until the next one is due), at most FRESH_CAP_MS; a status
+        # or a charted parameter's first value until the next (`_held`).
+        if _fresh(entry, ts, max_age) or _held(state, name, entry, ts):
             current[name] = entry[0]
     score = news2.score(current, _scale2(state, config))
     band = score.band
@@ -1735,6 +1740,21 @@ def _transient_rise(
             rest.append(name)
     # Nothing else scores away from this patient's normal: the rise alone makes the alert.
     return rising and not any(name in deviating for name in rest)
+
+
+def _held(state: PatientState, name: str, entry: list[Any], ts: int) -> bool:
+    """Does a value no longer `_fresh` still stand until the next one (at
+    most FRESH_CAP_MS)? A status (`_STATUSES`: the oxygen, the level of
+    consciousness) holds until a later reading says otherwise, as the
+    protocol says: a ventilated patient's GCS of 3, charted at 00:17, 02:02
+    and then 06:02, dropped out of the score at 1.5 of its first interval and
+    the NEWS2 alert resolved at 05:32, to reopen at 06:02; oxygen charted
+    with the FiO2 only dropped out within three hours (a PhysioNet 2012 stay,
+    docs/evaluation.md). So does a charted parameter's first value
+    (`_first_charted`). Missing data is no improvement."""
+    if ts - entry[1] > FRESH_CAP_MS:
+        return False
+    return name in _STATUSES or _first_charted(state, entry, ts)
 
 
 def _first_charted(state: PatientState, entry: list[Any], ts: int) -> bool:

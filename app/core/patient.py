@@ -102,6 +102,11 @@ JUMP_Z = 2.0  # SDs over its recent level a cuff's value stands when it jumped t
 # cohort's low-normal patients at 74-79, and no real recording asked for one).
 # Red values there may be the patient's learned normal (`_deviates`); no
 # other red value can (a patient on SpO2 scale 2 has its target prescribed).
+# ... but not with the arterial line's mean under this (mmHg) in the same
+# reading: the Surviving Sepsis Campaign's target for a patient in shock
+# (Evans et al., Crit Care Med 2021), under which the organs are not
+# perfused whatever the patient's habit (`_deviates`).
+MAP_FLOOR = 65.0
 _RED_LIVED_IN: dict[str, tuple[float, float]] = {
     "spo2": (85.0, 91.0),
     "heart_rate": (30.0, 40.0),
@@ -1757,6 +1762,19 @@ def _held(state: PatientState, name: str, entry: list[Any], ts: int) -> bool:
     return name in _STATUSES or _first_charted(state, entry, ts)
 
 
+def _underperfused(state: PatientState, systolic: Any) -> bool:
+    """Does the arterial line's mean, sent in the systolic's reading, stand
+    under MAP_FLOOR (and between "no signal" and the systolic: a mean
+    outside them is the line's artifact)? A PhysioNet 2012 stay charted at a
+    systolic of 74-90 with a mean of 50-62 for 36 hours was taken for a
+    patient living low, and raised nothing (docs/evaluation.md)."""
+    mean, entry = state.latest.get("mean_bp"), state.latest.get("systolic_bp")
+    if mean is None or entry is None or mean[1] != entry[1] or mean[0].__class__ not in _NUMBERS:
+        return False
+    value = mean[0]
+    return bool(OPEN_LINE_MMHG < value < MAP_FLOOR and value < systolic)
+
+
 def _first_charted(state: PatientState, entry: list[Any], ts: int) -> bool:
     """Is this the only value so far of a parameter (its cadence not known
     yet) of a patient who is charted (read every `SPARSE_MS` or less often)?
@@ -1825,6 +1843,8 @@ def _deviates(
     lived = _RED_LIVED_IN.get(name)
     if lived is None or not lived[0] <= value <= lived[1]:
         return True  # a red value no one lives at: a deterioration whatever was learned
+    if name == "systolic_bp" and _underperfused(state, value):
+        return True  # a low systolic with a mean under MAP_FLOOR: a patient in shock, not a habit
     normal = {name: baseline.mean}
     if current is not None and "on_oxygen" in current:
         normal["on_oxygen"] = current["on_oxygen"]

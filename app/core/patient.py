@@ -145,6 +145,10 @@ CADENCE_CLIP = 10.0  # one interval moves the cadence by at most this many times
 # home blood pressure is taken (two or three readings a minute apart, ESH 2021):
 # the later ones are re-takes, scored but not learned, and no cadence sample.
 SITTING_CADENCE_MS = 60 * 60 * 1000
+# A slowly read channel's level shift (`_shift`) spans at least this: half the
+# cadence its watch begins at (`Config.shift_cadence_ms`, 6 h); readings closer
+# together are one occasion, however many sittings.
+SHIFT_SPAN_MS = 3 * 60 * 60 * 1000
 SITTING_MS = 10 * 60 * 1000
 SITTING_RATIO = 12
 # A channel read this rarely or less often is sparse (charted, a spot check):
@@ -638,7 +642,10 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
                 if sitting > 0 and ts - sitting <= SITTING_MS:  # a re-take: not learned (`_model`)
                     latest[name] = [value, ts, cadence, sitting]
                     continue
-                sitting = -1  # read this often for longer than a sitting: no sittings until a longer step
+                # More than a sitting since the value before: a sitting of its own begins
+                # (its re-takes follow); read this often for longer than a sitting without
+                # such a pause (a monitor connected): no sittings until a longer step.
+                sitting = 0 if dt > SITTING_MS else -1
             if cadence <= 0:
                 cadence = dt
             else:
@@ -2186,13 +2193,16 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     (a heart-failure patient's weight gain, a hypertensive drift), reported
     as a `trend` at once (each reading of such a channel is a spot
     measurement, and the sum already spans two readings or more), with the
-    change and the time it has taken. It holds while the sum stays there."""
-    h, latest = config.shift_h, state.latest
+    change and the time it has taken, once its run spans `SHIFT_SPAN_MS`:
+    readings closer together are one occasion (a home cuff re-taken an hour
+    after a hand-gripper exercise, its pulse still up, opened one on a public
+    log). It holds while the sum stays there."""
+    h, latest, since = config.shift_h, state.latest, r.ts - SHIFT_SPAN_MS
     shifted: dict[str, dict[str, Any]] = {}
     for name, entry in state.shifts.items():
         s = entry[0]
-        if -h < s < h or name not in latest:
-            continue
+        if -h < s < h or name not in latest or entry[1] > since:
+            continue  # not there, or begun too lately to be more than one occasion
         shifted[name] = _shifted(entry, latest[name][0], r.ts)
     if config.shift_together > 0 and len(state.shifts) >= 2:
         _shift_together(state, r, shifted, config)
@@ -2278,7 +2288,11 @@ def _shift_together(
     to the evidence of a change in all of them at once, held to a threshold
     sqrt(2) times one channel's, as the sum of two independent channels'
     evidence spreads sqrt(2) times as wide. A single reading still cannot
-    open it alone: it needs another measurement already in a run."""
+    open it alone: it needs another measurement already in a run. A home
+    cuff's pressure and pulse, each far up in one reading taken after a
+    hand-gripper exercise, both began their runs there and opened it (a
+    public home log, docs/evaluation.md): both move in an exertion, and one
+    reading is one sitting."""
     latest = state.latest
     best: dict[str, tuple[float, str]] = {}  # measurement -> (its CUSUM towards worse, channel)
     for name, entry in state.shifts.items():
@@ -2291,6 +2305,9 @@ def _shift_together(
             best[source] = (s, name)
     if len(best) < 2 or sum(s for s, _ in best.values()) < config.shift_together * config.shift_h:
         return
+    begun = {state.shifts[name][1] for _, name in best.values()}
+    if len(begun) == 1 and min(begun) > r.ts - SHIFT_SPAN_MS:
+        return  # every run begun at one reading, lately: a cuff's pressure and pulse after the stairs
     for _, name in best.values():
         if name not in shifted:  # not already reported on its own
             shifted[name] = {**_shifted(state.shifts[name], latest[name][0], r.ts), "together": True}

@@ -80,6 +80,63 @@ def test_one_high_sitting_of_three_readings_does_not_open_a_trend_two_in_a_row_d
         assert trend[0]["evidence"]["vitals"]["systolic_bp"]["over_min"] >= 11 * 60
 
 
+def test_two_sittings_twenty_minutes_apart_each_count_once() -> None:
+    """A home log (a public one, replayed): two readings at 10:57 and 11:03,
+    then, after a hand-gripper exercise, 11:16 (125/82) and 11:19 (142/98).
+    The second sitting began 19 minutes after the first one's first reading,
+    past `SITTING_MS`, and its re-take at 11:19 was counted as a reading of
+    its own: with 11:16 it opened a level-shift `trend` ("+40 over 3 min")
+    that stayed open four months. Each sitting counts once; the high values
+    are scored, and may raise an anomaly, but one sitting is no shift."""
+    for seed in range(3):
+        p, rng = Patient(), random.Random(seed)
+        sittings(p, rng, range(30), per_sitting=2, systolic=100.0)
+        start = MIDNIGHT + 30 * DAY + 11 * HOUR
+        for minute, systolic in ((0, 97), (6, 99), (19, 125), (22, 142)):
+            p.read(start + minute * MINUTE, {"systolic_bp": systolic, "diastolic_bp": round(systolic * 0.68)})
+        assert p.opened("trend") == [], f"seed {seed}: one sitting opened a level shift"
+        p.read(start + 12 * HOUR, {"systolic_bp": 128, "diastolic_bp": 86})
+        p.read(start + 12 * HOUR + 3 * MINUTE, {"systolic_bp": 131, "diastolic_bp": 88})
+        assert p.opened("trend"), f"seed {seed}: the next sitting as high opened no trend"
+
+
+def test_a_cuffs_pressure_and_pulse_up_after_an_exertion_are_no_level_shift() -> None:
+    """The same log: a sitting of 129/89 with a pulse of 89 (a normal of
+    about 100/66 and 52) opened a level-shift `trend` from that one reading,
+    its pressure and pulse each a run begun there, summed as two independent
+    measurements; and a sitting an hour after an exertion, the pulse still
+    up, was a second one. Both move in an exertion: one reading, or readings
+    within `SHIFT_SPAN_MS`, are one occasion. Twelve hours later still up, it
+    is a shift. (A run already under way from an earlier reading, however
+    small, still lets one reading complete the sum: the price of catching a
+    gain at its second weighing, docs/evaluation.md.)"""
+    for seed in range(3):
+        p, rng = Patient(), random.Random(seed)
+        for day in range(30):
+            for hour in (8, 20):
+                ts = MIDNIGHT + day * DAY + hour * HOUR + rng.randint(-30, 30) * MINUTE
+                systolic = round(rng.gauss(100, 5))
+                p.read(
+                    ts,
+                    {
+                        "systolic_bp": systolic,
+                        "diastolic_bp": round(systolic * 0.66),
+                        "heart_rate": round(rng.gauss(52, 3)),
+                    },
+                )
+        start = MIDNIGHT + 30 * DAY + 12 * HOUR
+        p.read(start - 4 * HOUR, {"systolic_bp": 98, "diastolic_bp": 65, "heart_rate": 50})  # runs end
+        before = len(p.opened("trend"))  # the month's own, by chance
+        p.read(start, {"systolic_bp": 129, "diastolic_bp": 89, "heart_rate": 89})
+        assert len(p.opened("trend")) == before, f"seed {seed}: one reading opened a level shift"
+        p.read(start + 74 * MINUTE, {"systolic_bp": 112, "diastolic_bp": 70, "heart_rate": 73})
+        assert len(p.opened("trend")) == before, f"seed {seed}: one occasion opened a level shift"
+        p.read(start + 12 * HOUR, {"systolic_bp": 118, "diastolic_bp": 80, "heart_rate": 70})
+        assert len(p.opened("trend")) == before + 1, (
+            f"seed {seed}: still up twelve hours later, no level shift"
+        )
+
+
 def test_a_retaken_reading_is_still_scored() -> None:
     """A re-take is not learned, but it is a reading like any other for
     NEWS2: a systolic of 85 re-taken a minute after a normal one opens the

@@ -265,6 +265,15 @@ def _add_replay(sub: Any) -> None:
         help="the layout of times that are not ISO 8601, in strptime's codes (a Fitbit export's "
         "4/12/2016 7:21:00 AM: '%%m/%%d/%%Y %%I:%%M:%%S %%p'); with --tz when it has no zone",
     )
+    rp.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="NAME=VIGIL",
+        help="read the recording's column (or vital) NAME as Vigil's VIGIL, e.g. --map Time=ts "
+        "--map HR=heart_rate; repeatable",
+    )
+    rp.add_argument("--patient", metavar="ID", help="the patient of a recording without a patient column")
 
 
 def _add_export(sub: Any) -> None:
@@ -744,7 +753,11 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     try:
         tz = replay.time_zone(args.tz) if args.tz else None
         rows = replay.read_recording(
-            Path(args.file), warn=lambda hint: say("replay", hint), tz=tz, ts_format=args.ts_format
+            Path(args.file),
+            warn=lambda hint: say("replay", hint),
+            tz=tz,
+            ts_format=args.ts_format,
+            layout=replay.layout(args.map, args.patient),
         )
         if not args.offline:
             replay.check_times(rows, args.shift_to_now, int(time.time() * 1000))

@@ -1,6 +1,8 @@
 """`vigil replay FILE`: stream a recording through the live gateway.
 
-A recording is CSV (a header with `patient`, `ts` and one column per vital;
+A recording is CSV (a header with `patient`, `ts` and one column per vital,
+or the long layout: `patient`, `ts`, `vital`, `value`, a value a row, those
+of one moment one reading; other names mapped with `Layout`;
 empty cells and other tools' marks of a missing value, `MISSING`, are
 skipped, and so are values their channels cannot take, `_Cells`), JSON lines (`{"patient": ..., "ts": ...,
 "vitals": {...}}`), or FHIR Observations, one per line, whose
@@ -263,29 +265,87 @@ class _Cells:
 MISSING = frozenset({"nan", "na", "n/a", "null", "none", "-", "--", "---", "?"})
 
 
-def _csv_rows(path: Path, text: str, hints: dict[str, str], cells: _Cells, times: Times) -> list[Row]:
-    rows: list[Row] = []
+@dataclass(frozen=True)
+class Layout:
+    """How a recording names things, when not as Vigil does: `names` maps
+    its column names (and, in the long layout or JSON lines, its vitals'
+    names) to Vigil's (`--map Time=ts --map HR=heart_rate`; to "": left
+    out, `--map Urine=`); `patient` is
+    the patient of a file without a patient column (`--patient`)."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    patient: str | None = None
+
+    def name(self, name: str) -> str:
+        return self.names.get(name, name)
+
+
+def layout(maps: list[str], patient: str | None) -> Layout:
+    """`--map NAME=VIGIL` (repeatable; `NAME=` leaves it out) and `--patient ID`."""
+    names: dict[str, str] = {}
+    for item in maps:
+        name, sep, vigil = item.partition("=")
+        if not sep or not name.strip():
+            raise RecordingError(f"--map {item!r}: write it NAME=VIGIL, e.g. --map HR=heart_rate")
+        names[name.strip()] = vigil.strip()
+    return Layout(names, None if patient is None else _patient(patient, "--patient"))
+
+
+LONG = ("vital", "value")  # a CSV with these columns holds one value a row (`_long_rows`)
+
+
+def _csv_rows(
+    path: Path, text: str, hints: dict[str, str], cells: _Cells, times: Times, layout: Layout
+) -> list[Row]:
     reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or not {"patient", "ts"} <= set(reader.fieldnames):
-        raise RecordingError(f"{path.name}: a CSV recording needs patient and ts columns")
-    for name in reader.fieldnames:
-        _channel(name, f"{path.name}: column", hints)
+    if reader.fieldnames:
+        reader.fieldnames = [layout.name(f) for f in reader.fieldnames]
+    fields = set(reader.fieldnames or ())
+    if "ts" not in fields or ("patient" not in fields and layout.patient is None):
+        raise RecordingError(
+            f"{path.name}: a CSV recording needs patient and ts columns (or --patient ID for a file of "
+            "one patient; --map NAME=ts to name a column)"
+        )
+    long = set(LONG) <= fields
+    for name in fields - set(LONG) if long else fields:
+        if name:  # "": left out (`--map NAME=`)
+            _channel(name, f"{path.name}: column", hints)
+    rows: dict[tuple[str, int], Row] = {}
     for record in reader:
         where = f"line {reader.line_num}"
         if None in record:  # DictReader keeps cells beyond the header under the key None
             raise RecordingError(f"{where}: more cells than the header has columns")
-        given = {
-            k: _number(v)
-            for k, v in record.items()
-            if k not in ("patient", "ts") and v is not None and v.strip().lower() not in MISSING and v.strip()
-        }
-        vitals = {k: v for k, v in given.items() if cells.keep(k, v, where, "column")}
-        if vitals:
-            rows.append(Row(_patient(record["patient"], where), times.ms(record["ts"], where), vitals))
-    return rows
+        if long:
+            cell = record["value"]
+            vital = layout.name(record["vital"].strip())
+            if vital:
+                _channel(vital, f"{where}: vital", hints)
+            given = {vital: _number(cell)} if vital and _present(cell) else {}
+        else:
+            given = {
+                k: _number(v) for k, v in record.items() if k and k not in ("patient", "ts") and _present(v)
+            }
+        vitals = {k: v for k, v in given.items() if cells.keep(k, v, where, "vital" if long else "column")}
+        if not vitals:
+            continue
+        patient = _patient(record["patient"] if "patient" in record else layout.patient, where)
+        ts_ms = times.ms(record["ts"], where)
+        row = rows.get((patient, ts_ms))
+        if row is None:
+            rows[(patient, ts_ms)] = Row(patient, ts_ms, vitals)
+        else:  # the long layout's values of one moment are one reading
+            row.vitals.update(vitals)
+    return list(rows.values())
 
 
-def _json_row(line: str, where: str, hints: dict[str, str], cells: _Cells, times: Times) -> Row | None:
+def _present(cell: str | None) -> bool:
+    """Does a CSV cell hold a value (not empty, not a mark of a missing one)?"""
+    return cell is not None and bool(cell.strip()) and cell.strip().lower() not in MISSING
+
+
+def _json_row(
+    line: str, where: str, hints: dict[str, str], cells: _Cells, times: Times, layout: Layout
+) -> Row | None:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
@@ -300,13 +360,17 @@ def _json_row(line: str, where: str, hints: dict[str, str], cells: _Cells, times
         if "patient" not in native:
             raise RecordingError(f"{where}: the Observation has no subject")
         return Row(_patient(native["patient"], where), Times().ms(native["ts"], where), native["vitals"])
+    if isinstance(obj, dict) and layout.patient is not None:
+        obj.setdefault("patient", layout.patient)
     if isinstance(obj, dict) and {"patient", "ts", "vitals"} <= set(obj) and isinstance(obj["vitals"], dict):
-        for name in obj["vitals"]:
-            _channel(str(name), f"{where}: vital", hints)
+        given = {layout.name(str(name)): value for name, value in obj["vitals"].items()}
+        given.pop("", None)  # left out (`--map NAME=`)
+        for name in given:
+            _channel(name, f"{where}: vital", hints)
         vitals = {
             name: value
-            for name, value in obj["vitals"].items()
-            if value is not None and not _nan(value) and cells.keep(str(name), value, where, "vital")
+            for name, value in given.items()
+            if value is not None and not _nan(value) and cells.keep(name, value, where, "vital")
         }
         if not vitals:
             return None  # as a CSV row with every cell empty
@@ -325,21 +389,26 @@ def read_recording(
     warn: Callable[[str], None] | None = None,
     tz: tzinfo | None = None,
     ts_format: str | None = None,
+    layout: Layout | None = None,
 ) -> list[Row]:
     """The recording's readings in time order. `warn` hears, once each, of
     names that are custom channels' but other systems' for Vigil's vitals
     (`_channel`), and of columns with values their channels cannot take
     (`_Cells`); `tz` is the time zone of times written without one, and
-    `ts_format` their layout when it is not ISO 8601 (`Times`)."""
+    `ts_format` their layout when it is not ISO 8601 (`Times`); `layout`,
+    the recording's own names for things and its patient (`Layout`)."""
+    layout = layout or Layout()
     text = _text(path)
     hints: dict[str, str] = {}
     cells = _Cells()
     times = Times(tz, ts_format)
     if path.suffix.lower() == ".csv":
-        rows = _csv_rows(path, text, hints, cells, times)
+        rows = _csv_rows(path, text, hints, cells, times, layout)
     else:
         lines = enumerate(text.splitlines(), start=1)
-        read = (_json_row(line, f"line {n}", hints, cells, times) for n, line in lines if line.strip())
+        read = (
+            _json_row(line, f"line {n}", hints, cells, times, layout) for n, line in lines if line.strip()
+        )
         rows = [row for row in read if row is not None]
     for hint in [*hints.values(), *cells.told(path.name)]:
         if warn is not None:

@@ -405,3 +405,19 @@ def test_replay_reads_another_layout_of_times_with_ts_format(env, tmp_path) -> N
     done = vigil(env, "replay", str(path), "--offline", "--tz", "UTC", "--ts-format", "%m/%d/%Y %I:%M:%S %p")
     assert done.returncode == 0, done.stderr
     assert "ran 5 readings offline (patients: 1)" in done.stderr
+
+
+def test_replay_reads_fitbits_own_columns_with_map(env, tmp_path) -> None:
+    """Fitbit's `Id,Time,Value` as exported, named from the command line."""
+    path = tmp_path / "heartrate_seconds_merged.csv"
+    path.write_text(
+        "Id,Time,Value\n" + "".join(f"2022484408,11/29/2025 10:{m:02d}:00 AM,70\n" for m in range(5))
+    )
+    done = vigil(env, "replay", str(path), "--offline")
+    assert done.returncode == 2 and "--map" in one_line(done)
+    layout = ["--map", "Id=patient", "--map", "Time=ts", "--map", "Value=heart_rate"]
+    done = vigil(
+        env, "replay", str(path), "--offline", *layout, "--tz", "UTC", "--ts-format", "%m/%d/%Y %I:%M:%S %p"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ran 5 readings offline (patients: 1)" in done.stderr

@@ -226,6 +226,49 @@ def test_times_in_another_layout_are_read_with_ts_format(tmp_path: Path) -> None
         replay.read_recording(mixed, tz=ZoneInfo("UTC"), ts_format=layout)
 
 
+def test_another_systems_names_are_read_with_map(tmp_path: Path) -> None:
+    """Fitbit's `Id,Time,Value`: refused as having no patient column (with a
+    word of --map); read with `--map Id=patient --map Time=ts --map
+    Value=heart_rate`."""
+    text = "Id,Time,Value\n2022484408,2016-04-01T07:54:00Z,93\n2022484408,2016-04-01T07:54:05Z,91\n"
+    path = _write(tmp_path, "fitbit.csv", text)
+    with pytest.raises(RecordingError, match="needs patient and ts columns.*--patient.*--map"):
+        replay.read_recording(path)
+    layout = replay.layout(["Id=patient", "Time=ts", "Value=heart_rate"], None)
+    rows = replay.read_recording(path, layout=layout)
+    assert [(r.patient, r.ts_ms, r.vitals) for r in rows] == [
+        ("2022484408", 1459497240000, {"heart_rate": 93}),
+        ("2022484408", 1459497245000, {"heart_rate": 91}),
+    ]
+    with pytest.raises(RecordingError, match="--map 'HR': write it NAME=VIGIL"):
+        replay.layout(["HR"], None)
+
+
+def test_the_long_layout_a_value_a_row_makes_one_reading_a_moment(tmp_path: Path) -> None:
+    """A chart export (PhysioNet 2012's `Time,Parameter,Value`, one stay a
+    file): `--patient` names the stay's patient, the parameter column is
+    `vital` and the value column `value`, each parameter mapped or left out
+    (`GCS=`: ACVPU is not a number); the values of one moment are one
+    reading."""
+    text = (
+        "Time,Parameter,Value\n"
+        "2016-01-01T00:00:00Z,HR,70\n"
+        "2016-01-01T00:00:00Z,NISysABP,120\n"
+        "2016-01-01T00:00:00Z,GCS,15\n"
+        "2016-01-01T01:00:00Z,HR,NaN\n"
+        "2016-01-01T01:00:00Z,Temp,37.1\n"
+    )
+    path = _write(tmp_path, "140001.csv", text)
+    maps = ["Time=ts", "Parameter=vital", "Value=value", "HR=heart_rate", "NISysABP=systolic_bp"]
+    with pytest.raises(RecordingError, match="line 4: vital 'GCS' is not a channel name"):
+        replay.read_recording(path, layout=replay.layout([*maps, "Temp=temperature"], "S-140001"))
+    rows = replay.read_recording(path, layout=replay.layout([*maps, "Temp=temperature", "GCS="], "S-140001"))
+    assert [(r.patient, r.vitals) for r in rows] == [
+        ("S-140001", {"heart_rate": 70, "systolic_bp": 120}),
+        ("S-140001", {"temperature": 37.1}),
+    ]
+
+
 def test_times_in_epoch_seconds_are_refused_not_read_a_thousand_times_too_close(tmp_path: Path) -> None:
     rows = "".join(f"BED-1,{1764374400 + i * 60},70\n" for i in range(3))
     with pytest.raises(RecordingError, match="epoch seconds"):

@@ -186,15 +186,15 @@ def _channel(name: str, where: str, hints: dict[str, str]) -> None:
         return
     meant = _MEANT.get("".join(c for c in name.lower() if c.isalnum()))
     if not custom_name(name):
-        hint = f"; name it {meant} if it holds that" if meant else ""
+        hint = f"--map '{name}={meant}' if it holds that, or " if meant else ""
         raise RecordingError(
             f"{where} {name!r} is not a channel name (lower-case letters, digits and _, "
-            f"starting with a letter; docs/protocol.md){hint}"
+            f"starting with a letter; docs/protocol.md): give {hint}--map '{name}=' to leave it out"
         )
     if meant:
         hints[name] = (
             f"{where} {name!r} is read as a custom channel (learned, but not scored by NEWS2); "
-            f"name it {meant} if it holds that"
+            f"give --map '{name}={meant}' if it holds that"
         )
 
 

@@ -262,7 +262,7 @@ def test_replay_says_once_that_another_systems_name_for_a_vital_is_a_custom_chan
     done = vigil(env, "replay", str(path), "--offline")
     assert done.returncode == 0, done.stderr
     hints = [line for line in done.stderr.splitlines() if "'hr'" in line]
-    assert len(hints) == 1 and "read as a custom channel" in hints[0] and "name it heart_rate" in hints[0]
+    assert len(hints) == 1 and "read as a custom channel" in hints[0] and "--map 'hr=heart_rate'" in hints[0]
     assert "ran 30 readings offline (patients: 1)" in done.stderr
 
 

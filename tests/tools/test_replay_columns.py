@@ -36,14 +36,14 @@ def test_a_column_no_channel_can_be_named_is_refused_with_the_vital_it_may_mean(
         replay.read_recording(path)
     message = str(refused.value)
     assert f"column '{column}' is not a channel name" in message
-    assert f"name it {meant}" in message
+    assert f"give --map '{column}={meant}' if it holds that, or --map '{column}=' to leave it out" in message
 
 
 def test_an_unknown_name_no_channel_can_have_is_refused_without_a_guess(tmp_path: Path) -> None:
     path = _write(tmp_path, "monitor.csv", "patient,ts,Device Serial\nBED-1,1764374400000,4\n")
     with pytest.raises(RecordingError, match="'Device Serial' is not a channel name") as refused:
         replay.read_recording(path)
-    assert "name it" not in str(refused.value)
+    assert "if it holds that" not in str(refused.value) and "--map 'Device Serial='" in str(refused.value)
 
 
 def test_another_systems_name_for_a_vital_runs_as_a_custom_channel_with_a_word_once(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_another_systems_name_for_a_vital_runs_as_a_custom_channel_with_a_word_o
     assert len(readings) == 5 and readings[0].vitals == {"hr": 70, "respiratory_rate": 16}
     assert told == [
         "monitor.csv: column 'hr' is read as a custom channel (learned, but not scored by NEWS2); "
-        "name it heart_rate if it holds that"
+        "give --map 'hr=heart_rate' if it holds that"
     ]
 
 
@@ -62,9 +62,11 @@ def test_json_lines_are_checked_by_their_vitals_names(tmp_path: Path) -> None:
     good = '{"patient": "BED-1", "ts": 1764374400000, "vitals": {"temp": 37.1, "heart_rate": 70}}\n'
     told: list[str] = []
     assert len(replay.read_recording(_write(tmp_path, "a.jsonl", good * 3), warn=told.append)) == 3
-    assert len(told) == 1 and "line 1: vital 'temp'" in told[0] and "name it temperature" in told[0]
+    assert len(told) == 1 and "line 1: vital 'temp'" in told[0] and "--map 'temp=temperature'" in told[0]
     bad = good + '{"patient": "BED-1", "ts": 1764374460000, "vitals": {"MAP": 80}}\n'
-    with pytest.raises(RecordingError, match="line 2: vital 'MAP' is not a channel name.*name it mean_bp"):
+    with pytest.raises(
+        RecordingError, match="line 2: vital 'MAP' is not a channel name.*--map 'MAP=mean_bp'"
+    ):
         replay.read_recording(_write(tmp_path, "b.jsonl", bad))
 
 

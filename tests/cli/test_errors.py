@@ -394,21 +394,9 @@ def test_replay_reads_times_without_a_zone_in_the_zone_given(env, tmp_path) -> N
     assert done.returncode == 2 and "is not a time zone" in one_line(done)
 
 
-def test_replay_reads_another_layout_of_times_with_ts_format(env, tmp_path) -> None:
-    """Fitbit's export layout, from the command line as a user types it."""
-    path = tmp_path / "fitbit.csv"
-    path.write_text(
-        "patient,ts,heart_rate\n" + "".join(f"U1,11/29/2025 10:{m:02d}:00 AM,70\n" for m in range(5))
-    )
-    done = vigil(env, "replay", str(path), "--offline")
-    assert done.returncode == 2 and "--ts-format" in one_line(done)
-    done = vigil(env, "replay", str(path), "--offline", "--tz", "UTC", "--ts-format", "%m/%d/%Y %I:%M:%S %p")
-    assert done.returncode == 0, done.stderr
-    assert "ran 5 readings offline (patients: 1)" in done.stderr
-
-
 def test_replay_reads_fitbits_own_columns_with_map(env, tmp_path) -> None:
-    """Fitbit's `Id,Time,Value` as exported, named from the command line."""
+    """Fitbit's `Id,Time,Value` as exported (times `11/29/2025 10:00:00 AM`),
+    named and read from the command line as a user types it."""
     path = tmp_path / "heartrate_seconds_merged.csv"
     path.write_text(
         "Id,Time,Value\n" + "".join(f"2022484408,11/29/2025 10:{m:02d}:00 AM,70\n" for m in range(5))
@@ -416,6 +404,8 @@ def test_replay_reads_fitbits_own_columns_with_map(env, tmp_path) -> None:
     done = vigil(env, "replay", str(path), "--offline")
     assert done.returncode == 2 and "--map" in one_line(done)
     layout = ["--map", "Id=patient", "--map", "Time=ts", "--map", "Value=heart_rate"]
+    done = vigil(env, "replay", str(path), "--offline", *layout)
+    assert done.returncode == 2 and "--ts-format" in one_line(done)  # its times are not ISO 8601
     done = vigil(
         env, "replay", str(path), "--offline", *layout, "--tz", "UTC", "--ts-format", "%m/%d/%Y %I:%M:%S %p"
     )

@@ -4,7 +4,7 @@ recorder of what the core raises for one patient."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from app.core import patient as core
@@ -74,3 +74,18 @@ class Recorder:
 
     def onsets(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e["status"] in ("open", "escalated")]
+
+
+def by_minute(
+    t0: int,
+    minutes: Iterable[int],
+    vitals_at: Callable[[int], dict[str, Any]],
+    subject: str = "p-" + "9" * 32,
+) -> list[dict[str, Any]]:
+    """One patient read at each of `minutes` after `t0` with `vitals_at(minute)`'s
+    vitals: every event the core raised, tagged with its reading's minute (`_minute`)."""
+    recorder, events = Recorder(subject), []
+    for minute in minutes:
+        outcome = recorder.read(t0 + minute * 60_000, vitals_at(minute))
+        events += [{**e, "_minute": minute} for e in outcome.events]
+    return events

@@ -11,12 +11,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from app.core import patient as core
-from app.core import state as patient_state
-from app.core.records import reading_id
-from tests.core.readings import normal
+from tests.core.readings import by_minute, normal
 
-MINUTE = 60_000
 T0 = 1_764_374_400_000
 
 
@@ -25,22 +21,16 @@ def _events(
 ) -> list[dict[str, Any]]:
     """A stable adult read once a minute, the heart rate `heart_rate(minute,
     rng)` where that is not None: each event with its minute."""
-    rng, state, events = random.Random(seed), patient_state.PatientState(), []
-    for minute in range(minutes):
+    rng = random.Random(seed)
+
+    def vitals_at(minute: int) -> dict[str, Any]:
         vitals = normal(rng)
         rate = heart_rate(minute, rng)
         if rate is not None:
             vitals["heart_rate"] = round(rate)
-        reading = {
-            "id": reading_id("ecg", minute),
-            "seq": minute,
-            "ts": T0 + minute * MINUTE,
-            "vitals": vitals,
-        }
-        events += [
-            {**e, "_minute": minute} for e in core.process(state, "p-" + "7" * 32, "ecg", reading).events
-        ]
-    return events
+        return vitals
+
+    return by_minute(T0, range(minutes), vitals_at)
 
 
 def _bradycardia(minute: int, rng: random.Random) -> float | None:

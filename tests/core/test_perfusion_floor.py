@@ -8,11 +8,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from app.core import patient as core
-from app.core import state as patient_state
-from app.core.records import reading_id
+from tests.core.readings import by_minute
 
-MINUTE = 60_000
 T0 = 1_764_374_400_000
 
 
@@ -21,11 +18,12 @@ def _line(diastolic_later: float, minutes: int = 300) -> list[dict[str, Any]]:
     diastolic and mean each minute), the rest of her vitals unremarkable;
     from minute 240 her diastolic sits at `diastolic_later`, her systolic
     unchanged."""
-    rng, state, events = random.Random(11), patient_state.PatientState(), []
-    for minute in range(minutes):
+    rng = random.Random(11)
+
+    def vitals_at(minute: int) -> dict[str, Any]:
         systolic = round(rng.gauss(88, 1.5))
         diastolic = round(rng.gauss(58 if minute < 240 else diastolic_later, 1.5))
-        vitals = {
+        return {
             "heart_rate": round(rng.gauss(72, 3)),
             "spo2": round(rng.gauss(97, 0.6)),
             "respiratory_rate": round(rng.gauss(15, 1)),
@@ -35,16 +33,8 @@ def _line(diastolic_later: float, minutes: int = 300) -> list[dict[str, Any]]:
             "temperature": round(rng.gauss(36.8, 0.1), 1),
             "consciousness": "A",
         }
-        reading = {
-            "id": reading_id("line", minute),
-            "seq": minute,
-            "ts": T0 + minute * MINUTE,
-            "vitals": vitals,
-        }
-        events += [
-            {**e, "_minute": minute} for e in core.process(state, "p-" + "6" * 32, "line", reading).events
-        ]
-    return events
+
+    return by_minute(T0, range(minutes), vitals_at)
 
 
 def _news2(events: list[dict[str, Any]]) -> list[tuple[str, int]]:

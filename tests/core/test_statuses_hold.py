@@ -10,11 +10,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from app.core import patient as core
-from app.core import state as patient_state
-from app.core.records import reading_id
+from tests.core.readings import by_minute
 
-MINUTE = 60_000
 T0 = 1_764_374_400_000
 
 
@@ -22,9 +19,9 @@ def _ventilated(gcs_at: set[int], oxygen_at: set[int], hours: int = 10) -> list[
     """Hourly rounds of a stable heart rate, pressure and temperature (the
     breathing set by the ventilator, not charted); consciousness `U` charted
     at the minutes in `gcs_at`, `on_oxygen` at those in `oxygen_at`."""
-    rng, state, events = random.Random(5), patient_state.PatientState(), []
-    minutes = sorted({h * 60 + 2 for h in range(hours)} | gcs_at | oxygen_at)
-    for seq, minute in enumerate(minutes):
+    rng = random.Random(5)
+
+    def vitals_at(minute: int) -> dict[str, Any]:
         vitals: dict[str, Any] = {}
         if minute % 60 == 2:
             vitals.update(
@@ -36,11 +33,9 @@ def _ventilated(gcs_at: set[int], oxygen_at: set[int], hours: int = 10) -> list[
             vitals["consciousness"] = "U"
         if minute in oxygen_at:
             vitals["on_oxygen"] = True
-        reading = {"id": reading_id("chart", seq), "seq": seq, "ts": T0 + minute * MINUTE, "vitals": vitals}
-        events += [
-            {**e, "_minute": minute} for e in core.process(state, "p-" + "5" * 32, "chart", reading).events
-        ]
-    return events
+        return vitals
+
+    return by_minute(T0, sorted({h * 60 + 2 for h in range(hours)} | gcs_at | oxygen_at), vitals_at)
 
 
 def test_a_level_of_consciousness_charted_irregularly_keeps_one_alert_open() -> None:

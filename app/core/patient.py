@@ -1991,11 +1991,17 @@ def _said_by_news2(
     if not config.one_alarm or news is None or news.hold_ms or (urgent and not news.urgent):
         return False
     told = state.alerts.get(kind)
-    if told is not None and (_NEWS2 not in state.alerts or (told.confirmed and kind is _ANOMALY)):
-        # Awaiting confirmation, or open, before the safety net saw it; or an
-        # anomaly told already: it stands while its value is far out, where
-        # a resolution would say the value is back (a medium anomaly at z -11
-        # resolved beside a low NEWS2 alert, the heart rate still 35).
+    if told is not None and (
+        (told.confirmed and (_NEWS2 not in state.alerts or kind is _ANOMALY))
+        or (not told.confirmed and _NEWS2 not in state.alerts and not news.urgent)
+    ):
+        # Open before the safety net saw it; an anomaly told already: it stands
+        # while its value is far out, where a resolution would say the value is
+        # back (a medium anomaly at z -11 resolved beside a low NEWS2 alert, the
+        # heart rate still 35); or awaiting confirmation, the safety net not
+        # opening at this reading. Awaiting it while NEWS2 opens at once on the
+        # same value, it would be told with it: one alarm (an hourly heart rate
+        # of 98, then 143, opened both on an Apple Watch's log).
         return False
     if len(anomalous) != 1:
         return False  # two vitals far out together: the anomaly says more than each score

@@ -58,3 +58,22 @@ def test_an_anomaly_on_the_value_news2_already_alarms_on_is_still_no_second_aler
     events = _events(3, 150, lambda minute, rng: 35 + rng.gauss(0, 1) if minute >= 120 else None)
     opened = [e["kind"] for e in events if e["status"] == "open"]
     assert "news2" in opened and "anomaly" not in opened, opened
+
+
+def test_an_anomaly_awaiting_confirmation_when_news2_opens_on_its_value_is_one_alarm() -> None:
+    """A watch's hourly heart rate (a public Apple Health log): 98, an
+    anomaly awaiting its confirmation, then 143 an hour later, which NEWS2
+    scores 3 and opens on at once. The anomaly, confirmed at the same
+    reading, was a second alert about the same value."""
+    rng = random.Random(8)
+    hours = 24 * 5
+
+    def vitals_at(minute: int) -> dict[str, Any]:
+        hour = minute // 60
+        rate = 98 if hour == hours else 143 if hour == hours + 1 else rng.gauss(70, 4)
+        return {"heart_rate": round(rate)}
+
+    events = by_minute(T0, range(0, (hours + 3) * 60, 60), vitals_at)
+    opened = [(e["kind"], e["_minute"] // 60) for e in events if e["status"] == "open"]
+    assert ("news2", hours + 1) in opened, opened
+    assert [h for kind, h in opened if kind == "anomaly" and h >= hours] == [], opened

@@ -1439,6 +1439,9 @@ def _drift(
     safe_level = _SAFE_LEVEL.get(name)
     shift = state.shifts.get(name)
     unreported = shift is not None and not shift[2] and (shift[0] > 0) == (level > old_mean)
+    if name in DANGER and _gone_back(baseline, x, level, r.ts, cadence):
+        baseline.reject_drift()  # nothing to adopt, nor to count as drifting
+        return
     ph = baseline.ph  # before adopt or reject restarts it: which way did the detector see the values move?
     seen = 1 if ph.sum_increase - ph.min_increase >= ph.max_decrease - ph.sum_decrease else -1
     held: str | None
@@ -1460,6 +1463,20 @@ def _drift(
         _note_drifting(state, r, name, old_mean, level, moved, seen, config)
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
     outcome.events.append(_drift_event(r, name, old_mean, level, held))
+
+
+def _gone_back(baseline: Baseline, x: float, level: float, ts: int, cadence: float) -> bool:
+    """Have the values gone back before the drift was seen: are the value `x`
+    and the trend's smoothed level both nearer the normal than the drift's
+    `level` (each at this time of day)? The recent level a drift is taken
+    at still holds an excursion's tail for a while: a breathing rate back at
+    14 for ten minutes after an hour at 28, its recent level 19, was adopted
+    at 19, and the usual 14 then opened a `trend` "heading for 8/min" on a
+    recovered patient (found by an outsider's client written from the docs)."""
+    normal = _normal_at(baseline, ts, cadence)
+    to = level + normal - baseline.mean  # the drift's level at this time of day
+    fast = baseline.level
+    return abs(x - normal) < abs(x - to) and abs(fast - normal) < abs(fast - to)
 
 
 def _note_drifting(

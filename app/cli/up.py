@@ -507,9 +507,14 @@ def metric(samples: list[Any], name: str, **labels: str) -> float | None:
 
 
 def _open_from_metrics(samples: list[Any]) -> int | None:
+    """Alerts opened less alerts resolved, as the worker counted them since
+    it started; None (shown `?`) when unknown, or when it resolved more than
+    it opened: after a restart it resolves alerts its predecessor opened,
+    and the count went negative (-2 open alerts, as an SRE saw)."""
     opened = metric(samples, "vigil_worker_alert_events_total", status="open")
     resolved = metric(samples, "vigil_worker_alert_events_total", status="resolved")
-    return None if opened is None else int(opened - (resolved or 0))
+    count = None if opened is None else int(opened - (resolved or 0))
+    return count if count is None or count >= 0 else None
 
 
 def status_line(

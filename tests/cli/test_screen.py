@@ -7,7 +7,7 @@ import io
 import os
 
 from app.cli.alert_view import Screen
-from app.cli.up import status_line
+from app.cli.up import _open_from_metrics, status_line
 
 
 def event(kind: str, status: str, alert_id: str = "a1", severity: str = "high") -> dict:
@@ -74,6 +74,23 @@ def test_status_line() -> None:
     assert status_line(None, None, None, None) == (
         "status: ? devices connected, ? readings/s, ? open alerts, worker lag ? records"
     )
+
+
+def test_open_alerts_from_a_restarted_workers_counts_are_unknown_not_negative() -> None:
+    """Without simulated devices, `vigil up` counts open alerts from the
+    worker's metrics. A worker killed and started again resolves alerts its
+    predecessor opened: the status line said "-2 open alerts" (an SRE
+    following the docs). A negative count is shown as `?`."""
+    from prometheus_client.samples import Sample
+
+    def counts(opened: float, resolved: float) -> list[Sample]:
+        name = "vigil_worker_alert_events_total"
+        return [Sample(name, {"status": "open"}, opened), Sample(name, {"status": "resolved"}, resolved)]
+
+    assert _open_from_metrics(counts(5, 2)) == 3
+    assert _open_from_metrics(counts(0, 2)) is None
+    assert "? open alerts" in status_line(1, 3.0, _open_from_metrics(counts(0, 2)), 0)
+    assert _open_from_metrics([]) is None
 
 
 def test_a_news2_alert_held_above_its_band_says_so() -> None:

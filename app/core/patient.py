@@ -1435,13 +1435,13 @@ def _drift(
     steps = r.steps
     one_value = steps is not None and name in steps and name != r.moving
     level = baseline.drift_level(baseline.recent if one_value else x, math.cos(angle), math.sin(angle), r.ts)
+    if name in DANGER and _gone_back(baseline, x, level, r.ts, cadence):
+        baseline.reject_drift()  # nothing to adopt, nor to count as drifting
+        return
     moved = (level - old_mean) / baseline.sd  # in the vital's SDs, before any adoption
     safe_level = _SAFE_LEVEL.get(name)
     shift = state.shifts.get(name)
     unreported = shift is not None and not shift[2] and (shift[0] > 0) == (level > old_mean)
-    if name in DANGER and _gone_back(baseline, x, level, r.ts, cadence):
-        baseline.reject_drift()  # nothing to adopt, nor to count as drifting
-        return
     ph = baseline.ph  # before adopt or reject restarts it: which way did the detector see the values move?
     seen = 1 if ph.sum_increase - ph.min_increase >= ph.max_decrease - ph.sum_decrease else -1
     held: str | None
@@ -1605,7 +1605,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         entry = latest.get(name)
         if entry is None or (bad and name in bad and not _red_held(state, name, entry[0], config)):
             continue
-            # Fresh: `news2_max_age_ms`, or FRESH_CADENCES of the parameter's own
+        # Fresh: `news2_max_age_ms`, or FRESH_CADENCES of the parameter's own
         # cadence when it is charted less often (GCS every three hours stays in
         # the score until the next one is due), at most FRESH_CAP_MS; a status
         # or a charted parameter's first value until the next (`_held`).
@@ -2007,18 +2007,16 @@ def _said_by_news2(
     news = r.findings.get(_NEWS2)
     if not config.one_alarm or news is None or news.hold_ms or (urgent and not news.urgent):
         return False
-    told = state.alerts.get(kind)
-    if told is not None and (
-        (told.confirmed and (_NEWS2 not in state.alerts or kind is _ANOMALY))
-        or (not told.confirmed and _NEWS2 not in state.alerts and not news.urgent)
-    ):
-        # Open before the safety net saw it; an anomaly told already: it stands
-        # while its value is far out, where a resolution would say the value is
-        # back (a medium anomaly at z -11 resolved beside a low NEWS2 alert, the
-        # heart rate still 35); or awaiting confirmation, the safety net not
-        # opening at this reading. Awaiting it while NEWS2 opens at once on the
-        # same value, it would be told with it: one alarm (an hourly heart rate
-        # of 98, then 143, opened both on an Apple Watch's log).
+    told, news_open = state.alerts.get(kind), _NEWS2 in state.alerts
+    if told is not None and told.confirmed and (not news_open or kind is _ANOMALY):
+        # Open before the safety net saw it; or an anomaly told already: it stands while
+        # its value is far out, where a resolution would say the value is back (a medium
+        # anomaly at z -11 resolved beside a low NEWS2 alert, the heart rate still 35).
+        return False
+    if told is not None and not told.confirmed and not news_open and not news.urgent:
+        # Awaiting confirmation, the safety net not opening at this reading. Awaiting it
+        # while NEWS2 opens at once on the same value, it would be told with it: one alarm
+        # (an hourly heart rate of 98, then 143, opened both on an Apple Watch's log).
         return False
     if len(anomalous) != 1:
         return False  # two vitals far out together: the anomaly says more than each score

@@ -270,8 +270,8 @@ class Layout:
     """How a recording names things, when not as Vigil does: `names` maps
     its column names (and, in the long layout or JSON lines, its vitals'
     names) to Vigil's (`--map Time=ts --map HR=heart_rate`; to "": left
-    out, `--map Urine=`); `patient` is
-    the patient of a file without a patient column (`--patient`)."""
+    out, `--map Urine=`); `patient` is the patient of a file without a
+    patient column (`--patient`)."""
 
     names: dict[str, str] = field(default_factory=dict)
     patient: str | None = None
@@ -291,12 +291,23 @@ def layout(maps: list[str], patient: str | None) -> Layout:
     return Layout(names, None if patient is None else _patient(patient, "--patient"))
 
 
-LONG = ("vital", "value")  # a CSV with these columns holds one value a row (`_long_rows`)
+@dataclass
+class _Recording:
+    """What reading one recording keeps and goes by: the hints for `warn`
+    (`_channel`), the values set aside (`_Cells`), how its times and names
+    are written (`Times`, `Layout`)."""
+
+    times: Times
+    layout: Layout
+    hints: dict[str, str] = field(default_factory=dict)
+    cells: _Cells = field(default_factory=_Cells)
 
 
-def _csv_rows(
-    path: Path, text: str, hints: dict[str, str], cells: _Cells, times: Times, layout: Layout
-) -> list[Row]:
+LONG = ("vital", "value")  # a CSV with these columns holds one value a row (`_csv_rows`)
+
+
+def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
+    hints, cells, times, layout = rd.hints, rd.cells, rd.times, rd.layout
     reader = csv.DictReader(text.splitlines())
     if reader.fieldnames:
         reader.fieldnames = [layout.name(f) for f in reader.fieldnames]
@@ -333,7 +344,7 @@ def _csv_rows(
         row = rows.get((patient, ts_ms))
         if row is None:
             rows[(patient, ts_ms)] = Row(patient, ts_ms, vitals)
-        else:  # the long layout's values of one moment are one reading
+        else:  # one patient's values of one moment are one reading (the long layout's, a row each)
             row.vitals.update(vitals)
     return list(rows.values())
 
@@ -343,9 +354,8 @@ def _present(cell: str | None) -> bool:
     return cell is not None and bool(cell.strip()) and cell.strip().lower() not in MISSING
 
 
-def _json_row(
-    line: str, where: str, hints: dict[str, str], cells: _Cells, times: Times, layout: Layout
-) -> Row | None:
+def _json_row(line: str, where: str, rd: _Recording) -> Row | None:
+    hints, cells, times, layout = rd.hints, rd.cells, rd.times, rd.layout
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
@@ -397,20 +407,15 @@ def read_recording(
     (`_Cells`); `tz` is the time zone of times written without one, and
     `ts_format` their layout when it is not ISO 8601 (`Times`); `layout`,
     the recording's own names for things and its patient (`Layout`)."""
-    layout = layout or Layout()
     text = _text(path)
-    hints: dict[str, str] = {}
-    cells = _Cells()
-    times = Times(tz, ts_format)
+    rd = _Recording(Times(tz, ts_format), layout or Layout())
     if path.suffix.lower() == ".csv":
-        rows = _csv_rows(path, text, hints, cells, times, layout)
+        rows = _csv_rows(path, text, rd)
     else:
         lines = enumerate(text.splitlines(), start=1)
-        read = (
-            _json_row(line, f"line {n}", hints, cells, times, layout) for n, line in lines if line.strip()
-        )
+        read = (_json_row(line, f"line {n}", rd) for n, line in lines if line.strip())
         rows = [row for row in read if row is not None]
-    for hint in [*hints.values(), *cells.told(path.name)]:
+    for hint in [*rd.hints.values(), *rd.cells.told(path.name)]:
         if warn is not None:
             warn(hint)
     if not rows:

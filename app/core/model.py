@@ -37,6 +37,7 @@ explicit, versioned encoding (`app.core.state`) and is never pickled.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from app.core.stats import PageHinkley, RunningVar
 from app.core.vitals import NUMERIC
@@ -328,6 +329,14 @@ PH_CLIP = 4.0  # z fed to the detector is clipped: a drift takes several reading
 # a heart rate began to rise, on VitalDB case 1). Read every minute or less
 # often, each value counts fully, as before.
 PH_PER_MS = 60_000
+
+
+def _beyond(value: Any, level: float, limit: float, above: bool) -> bool:
+    """Is `value` (None: not known, taken as yes) more than `limit` above
+    `level` (`above`), or more than `limit` below it?"""
+    if value is None or value.__class__ not in (int, float):
+        return True
+    return value - level > limit if above else level - value > limit
 
 
 class Baseline:
@@ -1039,15 +1048,23 @@ class Baseline:
             self._switch_shape(False)
         self.shape = self.hours = None
 
-    def drift_level(self, x: float, cos_t: float = 0.0, sin_t: float = 0.0, ts_ms: int = 0) -> float:
+    def drift_level(
+        self, x: float, cos_t: float = 0.0, sin_t: float = 0.0, ts_ms: int = 0, previous: Any = None
+    ) -> float:
         """The level a drift detected at value `x` moved to: the recent level,
         or `x` itself when the recent level (which one value moves by a few
-        standard deviations at most) has not caught up with a large step.
+        standard deviations at most) has not caught up with a large step,
+        one the channel's `previous` value (when known) had taken too. A value
+        far beyond both is one value, not a level: a wearable's heart rate
+        rising from 53 asleep to 60-76 awake, then one 89, was adopted at 89
+        (an outsider's real recording), and every usual value after it was
+        far below the patient's "normal" for six hours.
         Both are values at this time of day (its cosine and sine): the daily
         profile's part is taken out, and with the weekly profile in use that
         of the day of the week of `ts_ms`: the level is the forecast's mean."""
         recent = self.recent
-        level = recent if abs(x - recent) <= RECENT_CLIP * self.sd else x
+        limit = RECENT_CLIP * self.sd
+        level = x if abs(x - recent) > limit and _beyond(previous, recent, limit, x > recent) else recent
         daily, week = self.daily, self.week
         if self.hours is not None:
             level -= self.shape_offset(ts_ms)

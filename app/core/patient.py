@@ -367,7 +367,7 @@ class _Reading:
     __slots__ = (
         "subject", "patient", "device_id", "raw", "ts", "clean", "z", "scored", "near", "findings",
         "evidence", "artifacts", "bad", "far", "off", "wide", "steps", "judged", "stuck", "surprised",
-        "heavy", "routine", "doubted", "moving", "drifted", "unit",
+        "heavy", "routine", "doubted", "moving", "drifted", "unit", "before",
     )  # fmt: skip
     subject: str  # the patient's pseudonym: keys the state, derives alert ids
     patient: str | None  # the reference alert consumers act on
@@ -398,6 +398,7 @@ class _Reading:
     moving: str | None  # a dense channel stepping on from a value already off that way (`_step`)
     drifted: bool  # a vital's normal drifted in a deterioration's direction (`_drift`)
     unit: dict[str, str] | None  # channels whose value came in another unit -> that unit (`_other_unit`)
+    before: dict[str, Any]  # channels with a value before this reading's -> that value (`_keep_latest`)
 
     def __init__(
         self,
@@ -438,6 +439,7 @@ class _Reading:
         self.heavy = False
         self.routine = None
         self.doubted = False
+        self.before = {}
         self.moving = None
         self.drifted = False
 
@@ -627,6 +629,7 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
                 _keep_custom(state, name)
             latest[name] = [value, ts, 0]
         elif previous[1] < ts:
+            r.before[name] = previous[0]
             if name not in CATALOGUE:
                 _keep_custom(state, name)
                 _repeat(state, r, name, value, previous[0], config)
@@ -1434,7 +1437,9 @@ def _drift(
     angle = (r.ts % DAY_MS) * _RADIANS_PER_MS  # the level is the forecast's mean, without the daily profile
     steps = r.steps
     one_value = steps is not None and name in steps and name != r.moving
-    level = baseline.drift_level(baseline.recent if one_value else x, math.cos(angle), math.sin(angle), r.ts)
+    level = baseline.drift_level(
+        baseline.recent if one_value else x, math.cos(angle), math.sin(angle), r.ts, r.before.get(name)
+    )
     if name in DANGER and _gone_back(baseline, x, level, r.ts, cadence):
         baseline.reject_drift()  # nothing to adopt, nor to count as drifting
         return

@@ -274,6 +274,14 @@ def _add_replay(sub: Any) -> None:
         "--map HR=heart_rate; repeatable",
     )
     rp.add_argument("--patient", metavar="ID", help="the patient of a recording without a patient column")
+    rp.add_argument(
+        "--missing",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="a value the recording writes for one not measured, skipped as an empty cell is "
+        "(PhysioNet 2012's --missing -1); repeatable",
+    )
 
 
 def _add_export(sub: Any) -> None:
@@ -758,6 +766,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             tz=tz,
             ts_format=args.ts_format,
             layout=replay.layout(args.map, args.patient),
+            missing=replay.missing(args.missing),
         )
         if not args.offline:
             replay.check_times(rows, args.shift_to_now, int(time.time() * 1000))
@@ -812,6 +821,8 @@ def _replay_offline(args: argparse.Namespace, settings: Settings, rows: list[Any
         f"ran {totals.readings} readings offline (patients: {totals.patients}); "
         f"alert events {alerts or 'none'}; refused {refused or 'none'}",
     )
+    for line in totals.refusals.told():
+        say("replay", line)
     if refused:
         raise NotStored(
             f"{sum(refused.values())} of {totals.readings} readings would be refused by the gateway "

@@ -64,6 +64,7 @@ class Row:
     patient: str
     ts_ms: int
     vitals: dict[str, Any]
+    line: int = 0  # the file's line of the reading's first value (0: not known)
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,41 @@ class Layout:
         return self.names.get(name, name)
 
 
+@dataclass(frozen=True)
+class Missing:
+    """A recording's own marks of a value not measured (`--missing -1`:
+    PhysioNet 2012 writes -1), skipped as an empty cell is: a value equal to
+    one as a number when both are numbers (`-1.0` is `-1`), else as text, in
+    any case."""
+
+    numbers: frozenset[float] = frozenset()
+    words: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.numbers or self.words)
+
+    def __contains__(self, value: Any) -> bool:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value in self.numbers
+        return str(value).strip().lower() in self.words
+
+
+def missing(values: list[str]) -> Missing:
+    """`--missing VALUE` (repeatable)."""
+    numbers, words = set(), set()
+    for item in values:
+        if not item.strip():
+            raise RecordingError(
+                "--missing '': empty cells are skipped already; give the mark, e.g. --missing -1"
+            )
+        value = _number(item)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers.add(float(value))
+        else:
+            words.add(item.strip().lower())
+    return Missing(frozenset(numbers), frozenset(words))
+
+
 def layout(maps: list[str], patient: str | None) -> Layout:
     """`--map NAME=VIGIL` (repeatable; `NAME=` leaves it out) and `--patient ID`."""
     names: dict[str, str] = {}
@@ -295,10 +331,12 @@ def layout(maps: list[str], patient: str | None) -> Layout:
 class _Recording:
     """What reading one recording keeps and goes by: the hints for `warn`
     (`_channel`), the values set aside (`_Cells`), how its times and names
-    are written (`Times`, `Layout`)."""
+    are written (`Times`, `Layout`), its own marks of a missing value
+    (`Missing`)."""
 
     times: Times
     layout: Layout
+    missing: Missing = field(default_factory=Missing)
     hints: dict[str, str] = field(default_factory=dict)
     cells: _Cells = field(default_factory=_Cells)
 
@@ -336,6 +374,8 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             given = {
                 k: _number(v) for k, v in record.items() if k and k not in ("patient", "ts") and _present(v)
             }
+        if rd.missing:
+            given = {k: v for k, v in given.items() if v not in rd.missing}
         vitals = {k: v for k, v in given.items() if cells.keep(k, v, where, "vital" if long else "column")}
         if not vitals:
             continue
@@ -343,7 +383,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
         ts_ms = times.ms(record["ts"], where)
         row = rows.get((patient, ts_ms))
         if row is None:
-            rows[(patient, ts_ms)] = Row(patient, ts_ms, vitals)
+            rows[(patient, ts_ms)] = Row(patient, ts_ms, vitals, reader.line_num)
         else:  # one patient's values of one moment are one reading (the long layout's, a row each)
             row.vitals.update(vitals)
     return list(rows.values())
@@ -354,10 +394,11 @@ def _present(cell: str | None) -> bool:
     return cell is not None and bool(cell.strip()) and cell.strip().lower() not in MISSING
 
 
-def _json_row(line: str, where: str, rd: _Recording) -> Row | None:
+def _json_row(text: str, line: int, rd: _Recording) -> Row | None:
     hints, cells, times, layout = rd.hints, rd.cells, rd.times, rd.layout
+    where = f"line {line}"
     try:
-        obj = orjson.loads(line)
+        obj = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         obj = with_non_finite(exc)  # Python's json.dumps writes a missing value as NaN
         if obj is None:
@@ -369,7 +410,9 @@ def _json_row(line: str, where: str, rd: _Recording) -> Row | None:
             raise RecordingError(f"{where}: {exc}") from None
         if "patient" not in native:
             raise RecordingError(f"{where}: the Observation has no subject")
-        return Row(_patient(native["patient"], where), Times().ms(native["ts"], where), native["vitals"])
+        return Row(
+            _patient(native["patient"], where), Times().ms(native["ts"], where), native["vitals"], line
+        )
     if isinstance(obj, dict) and layout.patient is not None:
         obj.setdefault("patient", layout.patient)
     if isinstance(obj, dict) and {"patient", "ts", "vitals"} <= set(obj) and isinstance(obj["vitals"], dict):
@@ -380,11 +423,14 @@ def _json_row(line: str, where: str, rd: _Recording) -> Row | None:
         vitals = {
             name: value
             for name, value in given.items()
-            if value is not None and not _nan(value) and cells.keep(name, value, where, "vital")
+            if value is not None
+            and not _nan(value)
+            and not (rd.missing and value in rd.missing)
+            and cells.keep(name, value, where, "vital")
         }
         if not vitals:
             return None  # as a CSV row with every cell empty
-        return Row(_patient(obj["patient"], where), times.ms(obj["ts"], where), vitals)
+        return Row(_patient(obj["patient"], where), times.ms(obj["ts"], where), vitals, line)
     raise RecordingError(f"{where}: expected patient, ts and vitals, or a FHIR Observation")
 
 
@@ -400,20 +446,22 @@ def read_recording(
     tz: tzinfo | None = None,
     ts_format: str | None = None,
     layout: Layout | None = None,
+    missing: Missing | None = None,
 ) -> list[Row]:
     """The recording's readings in time order. `warn` hears, once each, of
     names that are custom channels' but other systems' for Vigil's vitals
     (`_channel`), and of columns with values their channels cannot take
     (`_Cells`); `tz` is the time zone of times written without one, and
     `ts_format` their layout when it is not ISO 8601 (`Times`); `layout`,
-    the recording's own names for things and its patient (`Layout`)."""
+    the recording's own names for things and its patient (`Layout`);
+    `missing`, its own marks of a value not measured (`Missing`)."""
     text = _text(path)
-    rd = _Recording(Times(tz, ts_format), layout or Layout())
+    rd = _Recording(Times(tz, ts_format), layout or Layout(), missing or Missing())
     if path.suffix.lower() == ".csv":
         rows = _csv_rows(path, text, rd)
     else:
         lines = enumerate(text.splitlines(), start=1)
-        read = (_json_row(line, f"line {n}", rd) for n, line in lines if line.strip())
+        read = (_json_row(line, n, rd) for n, line in lines if line.strip())
         rows = [row for row in read if row is not None]
     for hint in [*rd.hints.values(), *rd.cells.told(path.name)]:
         if warn is not None:
@@ -517,11 +565,81 @@ async def replay(
 
 
 @dataclass
+class _Refused:
+    """The readings refused with one error code for one vital (`Refusals`)."""
+
+    readings: int = 0
+    line: int = 0  # the file's line of the first (0: not known)
+    message: str = ""  # the gateway's message for that one: it names no patient
+    value: Any = None  # the value refused, while every one is the same
+    same: bool = True
+
+
+class Refusals:
+    """The readings the gateway would refuse, by error code and vital, for
+    a few lines saying where the first is and why (`told`)."""
+
+    SHOWN = 8
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str, str], _Refused] = {}
+
+    def add(self, refusal: Refusal, row: Row) -> None:
+        vital = _refused_vital(refusal, row)
+        group = self.groups.setdefault((refusal.code.value, vital), _Refused(value=row.vitals.get(vital)))
+        group.readings += 1
+        group.same = group.same and _same(row.vitals.get(vital), group.value)
+        if not group.message or 0 < row.line < group.line:
+            group.line, group.message = row.line, refusal.message
+
+    def told(self) -> list[str]:
+        """A line per code and vital, the most refused first; never a patient id."""
+        ranked = sorted(self.groups.items(), key=lambda item: (-item[1].readings, item[1].line))
+        lines = [_refusal_line(code, vital, group) for (code, vital), group in ranked[: self.SHOWN]]
+        if len(ranked) > self.SHOWN:
+            rest = sum(group.readings for _, group in ranked[self.SHOWN :])
+            lines.append(f"and {len(ranked) - self.SHOWN} more codes and vitals ({rest} readings refused)")
+        return lines
+
+
+def _refused_vital(refusal: Refusal, row: Row) -> str:
+    """The vital a refusal is about: its field names a catalogue's vital; a
+    custom channel's is found by trying each alone; else the field (`ts`)."""
+    field = refusal.field or ""
+    if field.startswith("vitals."):
+        return field.removeprefix("vitals.")
+    if field == "vitals":
+        for name, value in row.vitals.items():
+            try:
+                parse_reading({"seq": 0, "ts": row.ts_ms, "vitals": {name: value}}, row.ts_ms)
+            except Refusal:
+                return name
+    return field
+
+
+def _same(value: Any, other: Any) -> bool:
+    """Equal, as numbers when both are (`-1.0` is `-1`, `True` is not `1`)."""
+    return isinstance(value, bool) == isinstance(other, bool) and value == other
+
+
+def _refusal_line(code: str, vital: str, group: _Refused) -> str:
+    what = f" for {vital}" if vital else ""
+    where = f", the first on line {group.line}" if group.line else ""
+    line = f"{group.readings} readings refused {code}{what}{where}: {group.message}"
+    value = group.value
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if code == "out_of_range" and group.same and number and value < 0 and (value == -1 or group.readings > 1):
+        line += f"; each had {value:g}: if {value:g} marks a value not measured, give --missing {value:g}"
+    return line
+
+
+@dataclass
 class OfflineTotals:
     readings: int = 0
     patients: int = 0
     refused: dict[str, int] = field(default_factory=dict)  # error code -> readings
     alerts: dict[str, int] = field(default_factory=dict)  # kind -> events
+    refusals: Refusals = field(default_factory=Refusals)  # by code and vital, for `Refusals.told`
 
 
 def offline(
@@ -549,6 +667,7 @@ def offline(
             parsed = parse_reading({"seq": seq, "ts": row.ts_ms, "vitals": row.vitals}, row.ts_ms)
         except Refusal as refusal:
             totals.refused[refusal.code.value] = totals.refused.get(refusal.code.value, 0) + 1
+            totals.refusals.add(refusal, row)
             continue
         if name not in states:
             states[name], subjects[name] = patient_state.PatientState(), pseudonym(key, name)

@@ -1,0 +1,136 @@
+"""What `vigil replay` tells about a recording it reads, as an outside
+reviewer replaying real public recordings found it silent: readings the
+gateway would refuse (by code and vital, where the first is and the
+gateway's own message for it, `--missing` for a mark of a value not
+measured). Run as a user runs it (`vigil replay FILE --offline`), in this
+process; the lines never name a patient."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+
+START = 1_764_374_400_000  # 2025-11-29T00:00:00Z
+MINUTE = 60_000
+
+
+@pytest.fixture
+def vigil(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """`vigil ARGS...` here: its exit code and its stderr's lines."""
+    for name in [n for n in os.environ if n.startswith("VIGIL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("VIGIL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VIGIL_COMPILED_CORE", "0")
+    monkeypatch.setattr(main.logs, "configure", lambda *args, **kwargs: None)
+
+    def run(*args: str) -> tuple[int, list[str]]:
+        capsys.readouterr()
+        code = main.main(list(args))
+        return code, capsys.readouterr().err.splitlines()
+
+    return run
+
+
+def _csv(tmp_path: Path, name: str, header: str, rows: list[str]) -> str:
+    path = tmp_path / name
+    path.write_text(
+        header + "\n" + "".join(f"MRN-0042,{START + i * MINUTE},{row}\n" for i, row in enumerate(rows))
+    )
+    return str(path)
+
+
+def test_minus_one_for_not_measured_is_told_by_vital_with_the_missing_that_mends_it(vigil, tmp_path) -> None:
+    """PhysioNet 2012 writes -1 where a value was not measured: the only
+    line said "9 of 10 readings would be refused by the gateway"; now a
+    line per vital says how many, where the first is, the gateway's
+    message and `--missing -1`, which then runs them all."""
+    rows = ["70,36.8,-1"] + [f"{70 + i},-1,97" for i in range(6)] + ["72,37.0,-1"] * 3
+    path = _csv(tmp_path, "stay.csv", "patient,ts,heart_rate,temperature,spo2", rows)
+    code, err = vigil("replay", path, "--offline")
+    assert code == 1
+    assert err[1:3] == [
+        "vigil replay: 6 readings refused out_of_range for temperature, the first on line 3: temperature is "
+        "outside 0..50 Cel; each had -1: if -1 marks a value not measured, give --missing -1",
+        "vigil replay: 4 readings refused out_of_range for spo2, the first on line 2: spo2 is outside "
+        "0..100 %; each had -1: if -1 marks a value not measured, give --missing -1",
+    ]
+    assert "10 of 10 readings would be refused" in err[-1]
+    assert not any("MRN-0042" in line for line in err)
+    code, err = vigil("replay", path, "--offline", "--missing", "-1")
+    assert code == 0 and "ran 10 readings offline (patients: 1)" in err[-1] and "refused none" in err[-1]
+
+
+def test_fahrenheit_is_told_in_the_gateways_own_words(vigil, tmp_path) -> None:
+    rows = ["70,36.9"] * 3 + ["71,98.6", "72,99.1"]
+    code, err = vigil(
+        "replay", _csv(tmp_path, "home.csv", "patient,ts,heart_rate,temperature", rows), "--offline"
+    )
+    assert code == 1
+    told = [line for line in err if "refused out_of_range" in line]
+    assert told == [
+        "vigil replay: 2 readings refused out_of_range for temperature, the first on line 5: temperature is "
+        "outside 0..50 Cel (degrees Celsius: this looks like Fahrenheit)"
+    ]
+
+
+def test_a_single_negative_value_is_not_taken_for_a_mark_and_a_repeated_one_is(vigil, tmp_path) -> None:
+    rows = ["70,80.0", "70,-3", "70,80.2", "70,-9999", "70,-9999"]
+    code, err = vigil(
+        "replay", _csv(tmp_path, "scale.csv", "patient,ts,heart_rate,weight", rows), "--offline"
+    )
+    told = [line for line in err if "refused out_of_range" in line]
+    assert code == 1 and len(told) == 1 and "3 readings refused out_of_range for weight" in told[0]
+    assert "--missing" not in told[0]  # -3 once, -9999 twice: not one value
+    code, err = vigil(
+        "replay", _csv(tmp_path, "s2.csv", "patient,ts,weight", ["80.0", "-9999", "-9999.0"]), "--offline"
+    )
+    assert err[1].endswith("each had -9999: if -9999 marks a value not measured, give --missing -9999")
+
+
+def test_refusals_are_told_for_eight_codes_and_vitals_at_most(vigil, tmp_path) -> None:
+    """Ten custom channels, each once too large: the protocol's message does
+    not name a custom channel, the line does (the recording's own column)."""
+    names = [f"c{i}" for i in range(10)]
+    rows = [",".join("2e12" if j == i else "1" for j in range(10)) for i in range(10)]
+    code, err = vigil(
+        "replay", _csv(tmp_path, "many.csv", "patient,ts," + ",".join(names), rows), "--offline"
+    )
+    told = [line for line in err if "refused out_of_range" in line]
+    assert code == 1 and len(told) == 8
+    assert told[0] == (
+        "vigil replay: 1 readings refused out_of_range for c0, the first on line 2: custom channel value is "
+        "out of range"
+    )
+    assert "vigil replay: and 2 more codes and vitals (2 readings refused)" in err
+
+
+def test_missing_values_are_compared_as_numbers_or_as_text(vigil, tmp_path) -> None:
+    """`--missing -1` skips `-1.0` too; `--missing n.m.` skips `N.M.`; a
+    `true` is no number, so `--missing 1` leaves on_oxygen alone."""
+    rows = ["-1.0,97,true", "n.m.,96,false", "N.M.,-1,True", "1,95,true"]
+    path = _csv(tmp_path, "chart.csv", "patient,ts,respiratory_rate,spo2,on_oxygen", rows)
+    code, err = vigil("replay", path, "--offline", "--missing", "-1", "--missing", "n.m.", "--missing", "1")
+    assert code == 0, err
+    assert "ran 4 readings offline" in err[-1] and "refused none" in err[-1]
+    from app.tools import replay
+
+    read = replay.read_recording(Path(path), missing=replay.missing(["-1", "n.m.", "1"]))
+    assert [r.vitals for r in read] == [
+        {"spo2": 97, "on_oxygen": True},
+        {"spo2": 96, "on_oxygen": False},
+        {"on_oxygen": True},
+        {"spo2": 95, "on_oxygen": True},
+    ]
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text(f'{{"patient": "P1", "ts": {START}, "vitals": {{"spo2": -1, "heart_rate": 70}}}}\n')
+    assert replay.read_recording(jsonl, missing=replay.missing(["-1"]))[0].vitals == {"heart_rate": 70}
+
+
+def test_missing_is_in_the_help(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main.main(["replay", "--help"])
+    assert "--missing VALUE" in capsys.readouterr().out

@@ -327,6 +327,54 @@ def layout(maps: list[str], patient: str | None) -> Layout:
     return Layout(names, None if patient is None else _patient(patient, "--patient"))
 
 
+def _same(value: Any, other: Any) -> bool:
+    """Equal, as numbers when both are (`-1.0` is `-1`, `True` is not `1`)."""
+    return isinstance(value, bool) == isinstance(other, bool) and value == other
+
+
+@dataclass
+class _Merges:
+    """CSV rows of a patient and a time an earlier row had, merged into its
+    reading (the later row's value kept where both have one), for one line
+    (`told`)."""
+
+    rows: int = 0  # rows with a value
+    merged: int = 0
+    differed: int = 0  # values a later row changed
+    first: str = ""  # the line of the first merged row
+    changed: str = ""  # the line of the first row that changed a value
+
+    def add(self, vitals: dict[str, Any], later: dict[str, Any], where: str) -> None:
+        self.merged += 1
+        self.first = self.first or where
+        differed = sum(name in vitals and not _same(vitals[name], value) for name, value in later.items())
+        self.differed += differed
+        self.changed = self.changed or (where if differed else "")
+
+    def told(self, file: str, long: bool) -> list[str]:
+        if long:  # a value a row: merging is the layout's; a vital given twice at once is not
+            if not self.differed:
+                return []
+            times = "once" if self.differed == 1 else f"{self.differed} times"
+            return [
+                f"{file}: a vital was given again for a patient and time with another value, "
+                f"{times} (the first on {self.changed}): the later row's kept"
+            ]
+        if not self.merged:
+            return []
+        rows = "1 row has" if self.merged == 1 else f"{self.merged} rows have"
+        line = (
+            f"{file}: {rows} the patient and time of an earlier row, merged into its reading (the first "
+            f"on {self.first}); {self.differed} of their values differed: the later row's kept"
+        )
+        if self.merged * 3 > self.rows:
+            line += (
+                f"; that is {self.merged} of {self.rows} rows: if the ts column holds dates only, "
+                "give one with the time of day too (--map NAME=ts)"
+            )
+        return [line]
+
+
 @dataclass
 class _Recording:
     """What reading one recording keeps and goes by: the hints for `warn`
@@ -339,6 +387,8 @@ class _Recording:
     missing: Missing = field(default_factory=Missing)
     hints: dict[str, str] = field(default_factory=dict)
     cells: _Cells = field(default_factory=_Cells)
+    merges: _Merges = field(default_factory=_Merges)
+    told: list[str] = field(default_factory=list)  # more lines for `warn`
 
 
 LONG = ("vital", "value")  # a CSV with these columns holds one value a row (`_csv_rows`)
@@ -360,6 +410,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
         if name:  # "": left out (`--map NAME=`)
             _channel(name, f"{path.name}: column", hints)
     rows: dict[tuple[str, int], Row] = {}
+    merges = rd.merges
     for record in reader:
         where = f"line {reader.line_num}"
         if None in record:  # DictReader keeps cells beyond the header under the key None
@@ -382,10 +433,13 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
         patient = _patient(record["patient"] if "patient" in record else layout.patient, where)
         ts_ms = times.ms(record["ts"], where)
         row = rows.get((patient, ts_ms))
+        merges.rows += 1
         if row is None:
             rows[(patient, ts_ms)] = Row(patient, ts_ms, vitals, reader.line_num)
         else:  # one patient's values of one moment are one reading (the long layout's, a row each)
+            merges.add(row.vitals, vitals, where)
             row.vitals.update(vitals)
+    rd.told += merges.told(path.name, long)
     return list(rows.values())
 
 
@@ -463,7 +517,7 @@ def read_recording(
         lines = enumerate(text.splitlines(), start=1)
         read = (_json_row(line, n, rd) for n, line in lines if line.strip())
         rows = [row for row in read if row is not None]
-    for hint in [*rd.hints.values(), *rd.cells.told(path.name)]:
+    for hint in [*rd.hints.values(), *rd.cells.told(path.name), *rd.told]:
         if warn is not None:
             warn(hint)
     if not rows:
@@ -615,11 +669,6 @@ def _refused_vital(refusal: Refusal, row: Row) -> str:
             except Refusal:
                 return name
     return field
-
-
-def _same(value: Any, other: Any) -> bool:
-    """Equal, as numbers when both are (`-1.0` is `-1`, `True` is not `1`)."""
-    return isinstance(value, bool) == isinstance(other, bool) and value == other
 
 
 def _refusal_line(code: str, vital: str, group: _Refused) -> str:

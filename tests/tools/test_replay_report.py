@@ -134,3 +134,53 @@ def test_missing_is_in_the_help(capsys) -> None:
     with pytest.raises(SystemExit):
         main.main(["replay", "--help"])
     assert "--missing VALUE" in capsys.readouterr().out
+
+
+def test_rows_of_one_patient_and_time_are_merged_with_one_line_saying_so(vigil, tmp_path) -> None:
+    """A wearable's export had a heart rate of 76 and of 121 at one second:
+    merged silently, 121 kept. Still merged; one line says how many rows
+    and how many values differed."""
+    path = tmp_path / "watch.csv"
+    rows = [f"W-7,{START + i * MINUTE},{70 + i},120\n" for i in range(6)]
+    rows.insert(3, f"W-7,{START + 2 * MINUTE},121,120\n")
+    path.write_text("patient,ts,heart_rate,systolic_bp\n" + "".join(rows))
+    code, err = vigil("replay", str(path), "--offline")
+    assert code == 0, err
+    assert err[0] == (
+        "vigil replay: watch.csv: 1 row has the patient and time of an earlier row, merged into its reading "
+        "(the first on line 5); 1 of their values differed: the later row's kept"
+    )
+    assert "ran 6 readings offline" in err[-1] and "W-7" not in "".join(err)
+
+
+def test_a_merge_of_many_rows_asks_whether_the_times_are_dates_only(vigil, tmp_path) -> None:
+    """Mapping only a date column to ts merged 202 rows into 102."""
+    path = tmp_path / "daily.csv"
+    days = [f"2025-11-{1 + i // 3:02d}T00:00:00Z" for i in range(9)]
+    path.write_text(
+        "patient,ts,heart_rate\n" + "".join(f"W-7,{day},{70 + i}\n" for i, day in enumerate(days))
+    )
+    code, err = vigil("replay", str(path), "--offline")
+    assert code == 0, err
+    assert err[0].endswith(
+        "6 of their values differed: the later row's kept; that is 6 of 9 rows: if the ts column holds dates "
+        "only, give one with the time of day too (--map NAME=ts)"
+    )
+
+
+def test_the_long_layout_tells_only_a_vital_given_twice_at_once(vigil, tmp_path) -> None:
+    path = tmp_path / "chart.csv"
+    text = "patient,ts,vital,value\n" + "".join(
+        f"P-1,{START + i * MINUTE},{vital},{value}\n"
+        for i in range(3)
+        for vital, value in (("heart_rate", 70 + i), ("spo2", 97))
+    )
+    path.write_text(text)
+    code, err = vigil("replay", str(path), "--offline")
+    assert code == 0 and len(err) == 1, err  # the totals alone
+    path.write_text(text + f"P-1,{START + 2 * MINUTE},heart_rate,99\n")
+    code, err = vigil("replay", str(path), "--offline")
+    assert err[0] == (
+        "vigil replay: chart.csv: a vital was given again for a patient and time with another value, once "
+        "(the first on line 8): the later row's kept"
+    )

@@ -259,6 +259,36 @@ class _Cells:
                 lines.append(f"{what} holds no value a channel takes ({seen.why}): it is left out")
         return lines
 
+    def custom(self, file: str, hinted: dict[str, str]) -> list[str]:
+        """One line naming the columns (JSON lines' vitals) read as custom
+        channels, but those `_channel` already spoke of, and Vigil's own
+        (`pulse_rate`): a Welltory export's `robinson_index` was learned and
+        alerted on without a word."""
+        names = [
+            name
+            for name, seen in self.columns.items()
+            if seen.unfit < seen.values
+            and name not in NUMERIC
+            and name not in NAMED
+            and name not in ALIASES
+            and name not in hinted
+        ]
+        if not names:
+            return []
+        shown = ", ".join(repr(name) for name in names[:8]) + (
+            f" and {len(names) - 8} more" if names[8:] else ""
+        )
+        label = self.columns[names[0]].label
+        if names[1:]:
+            what = f"{label}s {shown} are not Vigil's vitals: read as custom channels"
+        else:
+            what = f"{label} {shown} is not one of Vigil's vitals: read as a custom channel"
+        leave = "one" if names[1:] else "it"
+        return [
+            f"{file}: {what} (learned and alerted on, not scored by NEWS2); "
+            f"give --map '{names[0]}=' to leave {leave} out"
+        ]
+
 
 # What spreadsheets, pandas, R and monitors' exports write where a value is
 # missing: skipped as an empty cell is, so the rest of the row goes through (sent,
@@ -517,7 +547,8 @@ def read_recording(
         lines = enumerate(text.splitlines(), start=1)
         read = (_json_row(line, n, rd) for n, line in lines if line.strip())
         rows = [row for row in read if row is not None]
-    for hint in [*rd.hints.values(), *rd.cells.told(path.name), *rd.told]:
+    told = [*rd.hints.values(), *rd.cells.told(path.name), *rd.cells.custom(path.name, rd.hints), *rd.told]
+    for hint in told:
         if warn is not None:
             warn(hint)
     if not rows:

@@ -184,3 +184,31 @@ def test_the_long_layout_tells_only_a_vital_given_twice_at_once(vigil, tmp_path)
         "vigil replay: chart.csv: a vital was given again for a patient and time with another value, once "
         "(the first on line 8): the later row's kept"
     )
+
+
+def test_columns_read_as_custom_channels_are_named_in_one_line(vigil, tmp_path) -> None:
+    """A Welltory export's indices were learned and alerted on as custom
+    channels without a word; now one line names them and gives the --map
+    that leaves one out. A column of text (left out) and another system's
+    name for a vital (its own line) are not in it."""
+    header = "patient,ts,heart_rate,kerdo_vegetation_index,robinson_index,is_resting,hr,note"
+    rows = [f"{70 + i},{i - 2},{90 + i},{i % 2},{70 + i},calm" for i in range(5)]
+    code, err = vigil("replay", _csv(tmp_path, "welltory.csv", header, rows), "--offline")
+    assert code == 0, err
+    named = [line for line in err if "custom channel" in line]
+    assert named[-1] == (
+        "vigil replay: welltory.csv: columns 'kerdo_vegetation_index', 'robinson_index', 'is_resting' are "
+        "not Vigil's vitals: read as custom channels (learned and alerted on, not scored by NEWS2); give "
+        "--map 'kerdo_vegetation_index=' to leave one out"
+    )
+    assert len(named) == 2 and "'hr'" in named[0]  # its own line, with the --map to heart_rate
+    maps = ["--map", "kerdo_vegetation_index=", "--map", "robinson_index=", "--map", "is_resting="]
+    code, err = vigil("replay", _csv(tmp_path, "welltory.csv", header, rows), "--offline", *maps)
+    assert [line for line in err if "custom channel" in line] == named[:1]
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text(f'{{"patient": "P1", "ts": {START}, "vitals": {{"steps": 4, "heart_rate": 70}}}}\n')
+    code, err = vigil("replay", str(jsonl), "--offline")
+    assert err[0] == (
+        "vigil replay: a.jsonl: vital 'steps' is not one of Vigil's vitals: read as a custom channel "
+        "(learned and alerted on, not scored by NEWS2); give --map 'steps=' to leave it out"
+    )

@@ -86,14 +86,16 @@ class Times:
         if self.ts_format is not None:
             try:
                 moment = datetime.strptime(value.strip(), self.ts_format)
-            except ValueError:
+            except ValueError as exc:
+                _no_such_date(exc, where)
                 raise RecordingError(f"{where}: ts does not match --ts-format {self.ts_format!r}") from None
         elif value.strip().isdigit():
             return int(value)
         else:
             try:
                 moment = datetime.fromisoformat(value.strip())
-            except ValueError:
+            except ValueError as exc:
+                _no_such_date(exc, where)
                 raise RecordingError(
                     f"{where}: ts must be ISO 8601 with a time zone, or epoch milliseconds; for another "
                     "layout give --ts-format, e.g. --ts-format '%m/%d/%Y %I:%M:%S %p'"
@@ -105,6 +107,18 @@ class Times:
                 f"{where}: ts has no time zone: add one (Z for UTC), or give --tz, e.g. --tz UTC"
             )
         return int(moment.timestamp() * 1000)
+
+
+def _no_such_date(exc: ValueError, where: str) -> None:
+    """Refuse a time in the right layout whose date or time does not exist
+    (`2020-02-30`, `25:00`), saying so: Python's word for it (`day is out of
+    range for month`) holds no value; its word for a layout it cannot read
+    holds the time itself, and is not repeated."""
+    why = str(exc)
+    if not why.startswith(("Invalid isoformat string", "time data", "unconverted data")):
+        raise RecordingError(
+            f"{where}: ts names a date or time that does not exist ({why}): correct it in the file"
+        ) from None
 
 
 def time_zone(name: str) -> tzinfo:
@@ -424,11 +438,34 @@ class _Recording:
 LONG = ("vital", "value")  # a CSV with these columns holds one value a row (`_csv_rows`)
 
 
+def _header(path: Path, names: list[str], layout: Layout) -> list[str]:
+    """A CSV header's names as Vigil's (`Layout`); refused when it is one
+    of a semicolon-separated file (a European spreadsheet's), or names a
+    column twice (the later cell would go and the earlier one be lost)."""
+    if len(names) == 1 and ";" in names[0]:
+        raise RecordingError(
+            f"{path.name}: the header is separated by ';': the file looks semicolon-separated, and replay "
+            "reads comma-separated CSV; save it with commas between cells (and 36.8, not 36,8)"
+        )
+    vigil = [layout.name(name) for name in names]
+    for name in dict.fromkeys(v for v in vigil if vigil.count(v) > 1 and v):
+        given = sorted({n for n, v in zip(names, vigil, strict=True) if v == name})
+        if len(given) == 1:
+            raise RecordingError(
+                f"{path.name}: column {given[0]!r} is in the header twice: rename or remove one"
+            )
+        raise RecordingError(
+            f"{path.name}: columns {given[0]!r} and {given[1]!r} are both read as {name!r}: "
+            f"leave one out, e.g. --map '{given[0]}='"
+        )
+    return vigil
+
+
 def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     hints, cells, times, layout = rd.hints, rd.cells, rd.times, rd.layout
     reader = csv.DictReader(text.splitlines())
     if reader.fieldnames:
-        reader.fieldnames = [layout.name(f) for f in reader.fieldnames]
+        reader.fieldnames = _header(path, list(reader.fieldnames), layout)
     fields = set(reader.fieldnames or ())
     if "ts" not in fields or ("patient" not in fields and layout.patient is None):
         raise RecordingError(

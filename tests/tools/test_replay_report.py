@@ -1,9 +1,11 @@
-"""What `vigil replay` tells about a recording it reads, as an outside
-reviewer replaying real public recordings found it silent: readings the
-gateway would refuse (by code and vital, where the first is and the
-gateway's own message for it, `--missing` for a mark of a value not
-measured). Run as a user runs it (`vigil replay FILE --offline`), in this
-process; the lines never name a patient."""
+"""What `vigil replay` tells about a recording it reads, where an outside
+reviewer replaying real public recordings found it silent or misleading:
+readings the gateway would refuse (by code and vital, where the first is
+and the gateway's own message for it, `--missing` for a mark of a value not
+measured), rows merged for sharing a patient and a time, columns read as
+custom channels, and files it cannot read as written (semicolon-separated,
+a column twice, a date that does not exist). Run as a user runs it (`vigil
+replay FILE --offline`), in this process; the lines never name a patient."""
 
 from __future__ import annotations
 
@@ -212,3 +214,55 @@ def test_columns_read_as_custom_channels_are_named_in_one_line(vigil, tmp_path) 
         "vigil replay: a.jsonl: vital 'steps' is not one of Vigil's vitals: read as a custom channel "
         "(learned and alerted on, not scored by NEWS2); give --map 'steps=' to leave it out"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "args", "expected"),
+    [
+        (
+            "semicolon.csv",
+            "patient;ts;heart_rate;temperature\nP-1;2025-11-29T10:00:00Z;66;35,1\n",
+            [],
+            "vigil replay: semicolon.csv: the header is separated by ';': the file looks "
+            "semicolon-separated, and replay reads comma-separated CSV; save it with commas between cells "
+            "(and 36.8, not 36,8)",
+        ),
+        (
+            "dupcol.csv",
+            "patient,ts,heart_rate,heart_rate\nP-1,2025-11-29T10:00:00Z,60,61\n",
+            [],
+            "vigil replay: dupcol.csv: column 'heart_rate' is in the header twice: rename or remove one",
+        ),
+        (
+            "mapped.csv",
+            "patient,ts,heart_rate,HR\nP-1,2025-11-29T10:00:00Z,60,61\n",
+            ["--map", "HR=heart_rate"],
+            "vigil replay: mapped.csv: columns 'HR' and 'heart_rate' are both read as 'heart_rate': "
+            "leave one out, e.g. --map 'HR='",
+        ),
+        (
+            "badday.csv",
+            "patient,ts,heart_rate\nP-1,2020-01-01T07:05:00Z,61\nP-1,2020-02-30T07:05:00Z,61\n",
+            [],
+            "vigil replay: line 3: ts names a date or time that does not exist (day is out of range for "
+            "month): correct it in the file",
+        ),
+        (
+            "badday_format.csv",
+            "patient,ts,heart_rate\nP-1,02/30/2020 07:05,61\n",
+            ["--ts-format", "%m/%d/%Y %H:%M", "--tz", "UTC"],
+            "vigil replay: line 2: ts names a date or time that does not exist (day is out of range for "
+            "month): correct it in the file",
+        ),
+    ],
+    ids=["semicolon", "column_twice", "mapped_twice", "no_such_day", "no_such_day_ts_format"],
+)
+def test_a_file_replay_cannot_read_as_written_is_one_line_saying_why(
+    vigil, tmp_path, name: str, text: str, args: list[str], expected: str
+) -> None:
+    """A semicolon-separated file was refused for having no patient and ts
+    columns; a column twice was read silently (the later cell kept); a 30
+    February was refused as not ISO 8601."""
+    path = tmp_path / name
+    path.write_text(text)
+    assert vigil("replay", str(path), "--offline", *args) == (2, [expected])

@@ -4,7 +4,8 @@ A recording is CSV (a header with `patient`, `ts` and one column per vital,
 or the long layout: `patient`, `ts`, `vital`, `value`, a value a row, those
 of one moment one reading; other names mapped with `Layout`;
 empty cells and other tools' marks of a missing value, `MISSING`, are
-skipped, and so are values their channels cannot take, `_Cells`), JSON lines (`{"patient": ..., "ts": ...,
+skipped, and so are the recording's own, `Missing`, and values their
+channels cannot take, `_Cells`), JSON lines (`{"patient": ..., "ts": ...,
 "vitals": {...}}`), or FHIR Observations, one per line, whose
 `subject.reference` names the patient. Times are ISO 8601 or epoch
 milliseconds.
@@ -422,8 +423,9 @@ class _Merges:
 @dataclass
 class _Recording:
     """What reading one recording keeps and goes by: the hints for `warn`
-    (`_channel`), the values set aside (`_Cells`), how its times and names
-    are written (`Times`, `Layout`), its own marks of a missing value
+    (`_channel`), the values set aside (`_Cells`), the rows merged
+    (`_Merges`) and other lines for `warn` (`told`), how its times and
+    names are written (`Times`, `Layout`), its own marks of a missing value
     (`Missing`)."""
 
     times: Times
@@ -571,8 +573,9 @@ def read_recording(
 ) -> list[Row]:
     """The recording's readings in time order. `warn` hears, once each, of
     names that are custom channels' but other systems' for Vigil's vitals
-    (`_channel`), and of columns with values their channels cannot take
-    (`_Cells`); `tz` is the time zone of times written without one, and
+    (`_channel`), of columns with values their channels cannot take, of
+    those read as custom channels (`_Cells`), and of CSV rows merged
+    (`_Merges`); `tz` is the time zone of times written without one, and
     `ts_format` their layout when it is not ISO 8601 (`Times`); `layout`,
     the recording's own names for things and its patient (`Layout`);
     `missing`, its own marks of a value not measured (`Missing`)."""

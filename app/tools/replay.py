@@ -745,7 +745,8 @@ def _refused_vital(refusal: Refusal, row: Row) -> str:
 def _refusal_line(code: str, vital: str, group: _Refused) -> str:
     what = f" for {vital}" if vital else ""
     where = f", the first on line {group.line}" if group.line else ""
-    line = f"{group.readings} readings refused {code}{what}{where}: {group.message}"
+    readings = "1 reading" if group.readings == 1 else f"{group.readings} readings"
+    line = f"{readings} refused {code}{what}{where}: {group.message}"
     value = group.value
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if code == "out_of_range" and group.same and number and value < 0 and (value == -1 or group.readings > 1):

@@ -104,7 +104,7 @@ def test_refusals_are_told_for_eight_codes_and_vitals_at_most(vigil, tmp_path) -
     told = [line for line in err if "refused out_of_range" in line]
     assert code == 1 and len(told) == 8
     assert told[0] == (
-        "vigil replay: 1 readings refused out_of_range for c0, the first on line 2: custom channel value is "
+        "vigil replay: 1 reading refused out_of_range for c0, the first on line 2: custom channel value is "
         "out of range"
     )
     assert "vigil replay: and 2 more codes and vitals (2 readings refused)" in err

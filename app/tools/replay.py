@@ -65,7 +65,7 @@ class Row:
     patient: str
     ts_ms: int
     vitals: dict[str, Any]
-    line: int = 0  # the file's line of the reading's first value (0: not known)
+    line: int = field(default=0, compare=False)  # the file's line of its first value (0: not known)
 
 
 @dataclass(frozen=True)

@@ -291,3 +291,46 @@ def test_a_custom_channel_is_not_fused_it_has_no_deteriorating_direction() -> No
             p.read(ts + HOUR, {"symptom_score": round(50 + 2 * wobble + 3.6 * step, 1)})
         told.append([(at(e), sorted(e["evidence"]["vitals"])) for e in p.opened("trend")])
     assert told[0] == told[1] and told[0]
+
+
+def home_cuff(
+    p: Patient, rng: random.Random, days: range, rise: Callable[[int], float] = lambda day: 0.0
+) -> None:
+    """A home cuff twice a day, as a healthy person's: pressures independent
+    from reading to reading, the pulse with a day's own level (a busy day, a
+    poor night, a cold: SD 5) under each reading's noise (SD 4), so that its
+    readings run together as real home pulses do."""
+    for day in days:
+        today = rng.gauss(0, 3)
+        for hour in (8, 20):
+            ts = MIDNIGHT + day * DAY + hour * HOUR + rng.randint(-40, 40) * MINUTE
+            p.read(ts, {"systolic_bp": round(124 + rng.gauss(0, 8)),
+                        "diastolic_bp": round(76 + rng.gauss(0, 5)),
+                        "heart_rate": round(66 + today + rise(day) + rng.gauss(0, 4.5))})  # fmt: skip
+
+
+def test_a_home_pulse_running_high_for_a_day_or_two_alone_opens_no_trend() -> None:
+    """A public home log's pulse, twice a day, opened a level-shift `trend`
+    1.8 times a month on a healthy person (pulse 78-98 for a day, within
+    normal): its readings run together for days. Alone, a pulse needs as
+    much evidence as two channels together: 20 such patients for 60 days
+    open 5 between them (8 before)."""
+    opened = 0
+    for seed in range(20):
+        p = Patient()
+        home_cuff(p, random.Random(seed), range(60))
+        opened += sum("heart_rate" in e["evidence"]["vitals"] for e in p.opened("trend"))
+    assert opened <= 5, f"{opened} pulse trends in 20 patient-months of a healthy pulse"
+
+
+def test_a_home_pulse_risen_for_days_alone_still_opens_a_trend() -> None:
+    """A resting pulse 20/min higher from day 40 on (a new arrhythmia, an
+    infection), the pressures unchanged: a `trend` on the heart rate within
+    3 days, on at least 8 of 10 patients."""
+    onset, caught = MIDNIGHT + 40 * DAY, 0
+    for seed in range(10):
+        p = Patient()
+        home_cuff(p, random.Random(seed), range(50), lambda day: 20.0 if day >= 40 else 0.0)
+        pulse = [e for e in p.opened("trend") if at(e) >= onset and "heart_rate" in e["evidence"]["vitals"]]
+        caught += bool(pulse) and at(pulse[0]) <= onset + 3 * DAY
+    assert caught >= 8, f"{caught} of 10 caught within 3 days"

@@ -12,13 +12,19 @@ How it ends (docs/operations.md#vigil-up):
   output going away (`vigil up | head`): devices, gateway, worker and Kafka
   are stopped in that order, each with SIGTERM (SIGKILL after a grace
   period); exit 0.
-- The worker stops itself because it stalled (exit code 6: not ready, or
-  records waiting on its partitions, and doing nothing, while Kafka
-  answered it; `app.core.watchdog`): one line,
-  and it is started again, up to STALL_RESTARTS times in STALL_WINDOW_S.
-- A child exits otherwise, or the local Kafka dies or takes its log directory offline
-  (it does on a full disk, and may stay alive meanwhile): one line saying
-  which, the rest stopped in order; exit 1.
+- The worker or the gateway exits on its own, killed (`kill -9`), crashed,
+  or the worker stopped itself because it stalled (exit code 6: not ready,
+  or records waiting on its partitions, and doing nothing, while Kafka
+  answered it; `app.core.watchdog`): one line saying which, with which code
+  and its last log line, and it is started again on the same ports, as
+  systemd's Restart=on-failure would; device intake goes on meanwhile. Up to
+  STALL_RESTARTS times in STALL_WINDOW_S for each child: one more exit stops
+  everything (one line: it keeps crashing); exit 1.
+- A child exits with 0 (it was stopped: `kill PID`), or with the code of a
+  bad setting (2) or a port taken (4), which starting it again would not
+  mend, or the local Kafka dies or takes its log directory offline (it does
+  on a full disk, and may stay alive meanwhile): one line saying which, the
+  rest stopped in order; exit 1.
 - `vigil up` itself is killed, even with SIGKILL: the kernel sends each child
   SIGTERM (Linux's parent-death signal, `app.infra.runtime.die_with_parent`), so no
   child outlives it.
@@ -44,7 +50,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +68,15 @@ GRACE_S = {"gateway": 10.0, "worker": 15.0}  # SIGTERM, then SIGKILL after this 
 # consumer retries it until killed: a short grace.
 GRACE_NO_KAFKA_S = 3.0
 KAFKA_SILENT_S = 15.0  # a broker that does not answer this long gets a line
-# A worker that stopped itself because it stalled is started again, this many
-# times in this many seconds; one more stall stops `vigil up` (something else is wrong).
+# A worker or gateway that exited on its own (killed, crashed, or the worker
+# stopped itself because it stalled) is started again, this many times in this
+# many seconds, each child; one more exit stops `vigil up` (something else is wrong).
 STALL_RESTARTS = 3
 STALL_WINDOW_S = 900.0
+# A child that exits with one of these is not started again: it was stopped
+# (0), or it would stop the same way again (a bad setting, a port taken), and
+# its one line is what the operator needs.
+NOT_RESTARTED = frozenset({Exit.OK, Exit.USAGE, Exit.PORT_IN_USE})
 
 
 def say(message: str) -> None:
@@ -82,6 +93,7 @@ class Child:
     proc: subprocess.Popen[bytes]
     log: Path
     ports_file: Path | None = None  # where it reports the ports it bound, when one is set to 0
+    restarts: list[float] = field(default_factory=list)  # when it was started again (monotonic)
 
 
 class Supervisor:
@@ -98,7 +110,6 @@ class Supervisor:
         self.children: list[Child] = []
         self.failure: str | None = None  # why we stop, when it is not the user's doing
         self.stopping = False
-        self.restarts: list[float] = []  # when a stalled worker was started again (monotonic)
         self._wake: Any = None  # sets the running loop's stop event, from a signal handler
 
     # -- signals ------------------------------------------------------------------------
@@ -220,7 +231,7 @@ class Supervisor:
 
     def exited(self, child: Child) -> ServiceFailed:
         return ServiceFailed(
-            f"the {child.name} exited with code {child.proc.returncode} while starting; "
+            f"the {child.name} exited with code {_code(child.proc.returncode)} while starting; "
             + _last_line(child.log)
         )
 
@@ -284,43 +295,66 @@ class Supervisor:
             why = self.kafka.failure() if self.kafka is not None else None
             if why:
                 self.fail(why, stop)
+                break
             for child in self.children:
-                if child.proc.poll() is not None and self.stalled(child):
+                if stop.is_set() or child.proc.poll() is None:
+                    continue
+                if self.may_restart(child):
                     self.restart(child)
-                elif child.proc.poll() is not None:
-                    self.fail(
-                        f"the {child.name} exited with code {child.proc.returncode} "
-                        f"({_last_line(child.log)})",
-                        stop,
-                    )
+                else:
+                    self.fail(self.gave_up(child), stop)
             if self.screen.closed:
                 say("the reader of the output has gone away; stopping")
                 stop.set()
             await _sleep_or_stop(stop, 0.5)
 
-    def stalled(self, child: Child) -> bool:
-        """The worker stopped itself because it stalled, and may be started again."""
+    def may_restart(self, child: Child) -> bool:
+        """`child` exited on its own with a code that starting it again may mend
+        (killed, crashed, stalled), and has restarts left in its window."""
         now = time.monotonic()
-        self.restarts = [t for t in self.restarts if now - t < STALL_WINDOW_S]
+        child.restarts = [t for t in child.restarts if now - t < STALL_WINDOW_S]
+        return child.proc.returncode not in NOT_RESTARTED and len(child.restarts) < STALL_RESTARTS
+
+    def gave_up(self, child: Child) -> str:
+        """Why `vigil up` stops for `child`, in one line."""
+        code = child.proc.returncode
+        exited = f"the {child.name} exited with code {_code(code)}"
+        if code in NOT_RESTARTED:
+            return f"{exited} ({_last_line(child.log)})"
+        keeps = "stalling" if child.name == "worker" and code == Exit.STALLED else "crashing"
         return (
-            child.name == "worker"
-            and child.proc.returncode == Exit.STALLED
-            and len(self.restarts) < STALL_RESTARTS
+            f"{exited} after {len(child.restarts)} restarts in {STALL_WINDOW_S / 60:.0f} min: "
+            f"it keeps {keeps} ({_last_line(child.log)})"
         )
 
     def restart(self, child: Child) -> None:
-        """Start the stalled worker again, on the port it had (its metrics and
-        readiness URLs stay as printed): it recovers its patients' states
-        from its folder and the changelog, and processes what it had not."""
-        self.restarts.append(time.monotonic())
-        say(
-            "the worker stopped itself: not ready, or records waiting for it, and doing nothing, "
-            "while Kafka answered it "
-            f"(VIGIL_WORKER_STALL_S); starting it again ({len(self.restarts)} of {STALL_RESTARTS} "
-            f"in {STALL_WINDOW_S / 60:.0f} min; {_last_line(child.log)})"
-        )
-        again = self.spawn("worker", VIGIL_WORKER_WEB_PORT=str(self.settings.worker_web_port))
-        child.proc, child.log = again.proc, again.log
+        """Start `child` again, on the ports it had (its URLs stay as printed,
+        devices reconnect to the same address): a worker recovers its
+        patients' states from its folder and the changelog, and processes
+        what it had not; a gateway's devices resend what was not acknowledged."""
+        child.restarts.append(time.monotonic())
+        code, s = child.proc.returncode, self.settings
+        n, window = len(child.restarts), STALL_WINDOW_S / 60
+        again = f"({n} of {STALL_RESTARTS} in {window:.0f} min; {_last_line(child.log)})"
+        if child.name == "worker" and code == Exit.STALLED:
+            say(
+                "the worker stopped itself: not ready, or records waiting for it, and doing nothing, "
+                f"while Kafka answered it (VIGIL_WORKER_STALL_S); starting it again {again}"
+            )
+        else:
+            say(
+                f"the {child.name} exited with code {_code(code)}; "
+                f"starting it again on the same port{'s' if child.name == 'gateway' else ''} {again}"
+            )
+        if child.name == "worker":
+            ports_now = {"VIGIL_WORKER_WEB_PORT": str(s.worker_web_port)}
+        else:
+            ports_now = {
+                "VIGIL_GATEWAY_PORT": str(s.gateway_port),
+                "VIGIL_GATEWAY_HTTP_PORT": str(s.gateway_http_port),
+            }
+        started = self.spawn(child.name, **ports_now)
+        child.proc, child.log = started.proc, started.log
 
     async def watch_kafka(self, stop: asyncio.Event) -> None:
         """Ask Kafka for metadata now and then: a broker can be alive and not answering."""
@@ -451,6 +485,14 @@ def _terminate(proc: subprocess.Popen[bytes], grace: float) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _code(returncode: int | None) -> str:
+    """An exit code as the operator reads it: `1`, or `-9 (killed by SIGKILL)`."""
+    if returncode is not None and returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"{returncode} (killed by {signal.Signals(-returncode).name})"
+    return str(returncode)
 
 
 def _last_line(log: Path) -> str:

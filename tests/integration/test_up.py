@@ -362,6 +362,43 @@ def _worker_beside(up: Up, home: Path, name: str, **settings: str) -> tuple[subp
     return proc, ports_file
 
 
+def test_up_starts_a_killed_worker_and_gateway_again_on_their_ports(tmp_path) -> None:
+    """`kill -9` of the worker, then of the gateway (an outside SRE's first
+    hour: it stopped everything, exit 1): each is named in one line, with
+    its code, and started again on the port `vigil up` printed, where it is
+    ready again; `vigil up` runs on and stops cleanly on Ctrl-C."""
+    up = Up(up_env(tmp_path))
+    try:
+        up.wait_for("press Ctrl-C to stop")
+        printed = "\n".join(up.err)
+        urls = {
+            "worker": re.search(r"worker ready \(metrics (http://[0-9.:]+)/metrics\)", printed),
+            "gateway": re.search(r"gateway ready on \S+ \(metrics (http://[0-9.:]+)/metrics\)", printed),
+        }
+        assert all(urls.values()), up.err
+        for name in ("worker", "gateway"):
+            (pid,) = [
+                pid
+                for pid in up.children()
+                if f"app.cli\0{name}\0" in Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+            ]
+            os.kill(pid, signal.SIGKILL)
+            said = up.wait_for(
+                f"the {name} exited with code -9 (killed by SIGKILL); starting it again", timeout=60
+            )
+            assert "on the same port" in said and "(1 of 3 in 15 min; last log line: " in said, said
+            deadline = time.monotonic() + 120
+            while http_status(urls[name].group(1) + "/readyz") != 200:  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, up.err
+                time.sleep(0.5)
+        assert up.proc.poll() is None and not [line for line in up.err if "stopping" in line], up.err
+    finally:
+        up.proc.send_signal(signal.SIGINT)
+        code = up.proc.wait(60)
+    assert code == 0, up.err
+    assert up.err[-1].startswith("vigil: stopped in ")
+
+
 def test_up_starts_a_worker_that_stalled_again(tmp_path) -> None:
     """A real stall: worker 2 of the group is frozen (SIGSTOP) while a member
     (its session 60 s), worker 3 joins, and Kafka holds the rebalance for

@@ -617,15 +617,35 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
         await preflight.kafka(settings)
         stop = stop_on_signals()
-        if not await _topic_created(settings, stop):
-            return
-        show = alert_view.printer(args.json, fhir=args.fhir)
-        listening = asyncio.Event()
-        waiting = asyncio.ensure_future(_say_waiting(listening, settings))
+        where = f"Kafka at {settings.bootstrap}"
+        # In our own words, as the gateway and the worker do: aiokafka's own
+        # lines about the connections it retries are warnings (logs.Retried).
+        watching = asyncio.ensure_future(
+            preflight.watch(
+                settings,
+                stop,
+                silent=lambda: say(
+                    "alerts",
+                    f"{where} has not answered for {preflight.KAFKA_SILENT_S:.0f} s; "
+                    "alert events show once it is back (Ctrl-C to stop)",
+                ),
+                back=lambda: say("alerts", f"{where} answers again"),
+            )
+        )
         try:
-            await alert_view.tail(settings, show, stop, args.from_beginning, started=listening)
+            if not await _topic_created(settings, stop):
+                return
+            show = alert_view.printer(args.json, fhir=args.fhir)
+            listening = asyncio.Event()
+            waiting = asyncio.ensure_future(_say_waiting(listening, settings))
+            try:
+                await alert_view.tail(settings, show, stop, args.from_beginning, started=listening)
+            finally:
+                waiting.cancel()
         finally:
-            waiting.cancel()
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
 
     asyncio.run(run())
     return Exit.OK

@@ -67,7 +67,7 @@ GRACE_S = {"gateway": 10.0, "worker": 15.0}  # SIGTERM, then SIGKILL after this 
 # With the broker gone there is nothing left to flush or commit, and Faust's
 # consumer retries it until killed: a short grace.
 GRACE_NO_KAFKA_S = 3.0
-KAFKA_SILENT_S = 15.0  # a broker that does not answer this long gets a line
+KAFKA_SILENT_S = preflight.KAFKA_SILENT_S  # a broker that does not answer this long gets a line
 # A worker or gateway that exited on its own (killed, crashed, or the worker
 # stopped itself because it stalled) is started again, this many times in this
 # many seconds, each child; one more exit stops `vigil up` (something else is wrong).
@@ -358,21 +358,17 @@ class Supervisor:
 
     async def watch_kafka(self, stop: asyncio.Event) -> None:
         """Ask Kafka for metadata now and then: a broker can be alive and not answering."""
-        silent_since: float | None = None
-        said = False
-        while not await _sleep_or_stop(stop, 5.0):
-            if await preflight.answers(self.settings, timeout=5.0):
-                if said:
-                    say(f"Kafka at {self.settings.bootstrap} answers again")
-                silent_since, said = None, False
-                continue
-            silent_since = silent_since or time.monotonic()
-            if not said and time.monotonic() - silent_since >= KAFKA_SILENT_S:
-                said = True
-                say(
-                    f"Kafka at {self.settings.bootstrap} has not answered for {KAFKA_SILENT_S:.0f} s; "
-                    "devices get `unavailable` and keep their readings until it is back"
-                )
+        where = f"Kafka at {self.settings.bootstrap}"
+        await preflight.watch(
+            self.settings,
+            stop,
+            silent=lambda: say(
+                f"{where} has not answered for {KAFKA_SILENT_S:.0f} s; "
+                "devices get `unavailable` and keep their readings until it is back"
+            ),
+            back=lambda: say(f"{where} answers again"),
+            silent_s=KAFKA_SILENT_S,
+        )
 
     async def status(self, stop: asyncio.Event) -> None:
         s = self.settings

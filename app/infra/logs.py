@@ -86,17 +86,35 @@ class Repeats(logging.Filter):
         return True
 
 
+# aiokafka's ERROR lines about a connection or a metadata request it tries
+# again by itself, whatever the error (a refused connection is an OSError,
+# with no `retriable`): "Unable connect to node with id 1: [Errno 111] Connect
+# call failed", every 10 s (`Repeats`) while a broker is down.
+RETRIED_MESSAGES = frozenset(
+    {
+        "Unable connect to node with id %s: %s",
+        'Unable connect to "%s:%s": %s',
+        "Unable to update metadata from %s",
+    }
+)
+
+
 class Retried(logging.Filter):
     """aiokafka logs at ERROR a request it then retries by itself: "Group
     Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError"
-    as every worker starts on a broker whose offsets topic is not yet there.
-    Such a line (its error `retriable`) is a WARNING: an error-level log alert
-    would fire at every start, for nothing. If it goes on, the worker's
-    readiness and `vigil_worker_kafka_up` say so."""
+    as every worker starts on a broker whose offsets topic is not yet there,
+    "Unable connect to node with id 1: [Errno 111] ..." while a broker is
+    down. Such a line (its error `retriable`, or one of `RETRIED_MESSAGES`)
+    is a WARNING: an error-level log alert would fire at every start or
+    broker restart, for nothing. If it goes on, the process says so in its
+    own words ("kafka unavailable", "has not answered"), and the worker's
+    readiness and `vigil_worker_kafka_up` do too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.ERROR and record.name.startswith("aiokafka."):
-            if any(getattr(arg, "retriable", False) for arg in record.args or ()):
+        # aiokafka's client logs as "aiokafka", the rest as "aiokafka.<module>"
+        if record.levelno == logging.ERROR and record.name.partition(".")[0] == "aiokafka":
+            retried = record.msg in RETRIED_MESSAGES
+            if retried or any(getattr(arg, "retriable", False) for arg in record.args or ()):
                 record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 

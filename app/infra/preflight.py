@@ -9,7 +9,8 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.client import AIOKafkaClient
@@ -33,22 +34,33 @@ class _Heard(logging.Handler):
             self.lines.append(record.getMessage())
 
 
+# Per logger name: [probes listening now, the level and propagation they found].
+_LISTENING: dict[str, list[Any]] = {}
+
+
 @contextlib.contextmanager
 def _listening(name: str) -> Iterator[_Heard]:
     """aiokafka logs every refused connection at ERROR; the caller reports the
-    outcome once. Its warnings and errors are kept, for `_refusal`."""
+    outcome once. Its warnings and errors are kept, for `_refusal`. Probes
+    may overlap (`vigil alerts` waits for its topic while it watches Kafka):
+    the last one out puts the logger back as the first one found it."""
     logger = logging.getLogger(name)
     heard = _Heard()
-    saved = (logger.level, logger.propagate)
-    logger.setLevel(logging.WARNING)
-    logger.propagate = False
+    state = _LISTENING.setdefault(name, [0, logger.level, logger.propagate])
+    if state[0] == 0:
+        state[1:] = [logger.level, logger.propagate]
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    state[0] += 1
     logger.addHandler(heard)
     try:
         yield heard
     finally:
         logger.removeHandler(heard)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
+        state[0] -= 1
+        if state[0] == 0:
+            logger.setLevel(state[1])
+            logger.propagate = state[2]
 
 
 def _refusal(settings: Settings, heard: list[str]) -> str:
@@ -120,6 +132,47 @@ async def _reach(settings: Settings, timeout: float, topic: str = "") -> tuple[C
 async def answers(settings: Settings, timeout: float = 5.0) -> bool:
     """Whether a Kafka broker at `settings.bootstrap` answers a metadata request within `timeout`."""
     return await _cluster(settings, timeout) is not None
+
+
+KAFKA_SILENT_S = 15.0  # a broker that does not answer this long gets a line
+WATCH_EVERY_S = 5.0  # how often `watch` asks
+
+
+async def watch(
+    settings: Settings,
+    stop: asyncio.Event,
+    silent: Callable[[], None],
+    back: Callable[[], None],
+    every: float | None = None,
+    silent_s: float | None = None,
+) -> None:
+    """Ask Kafka for metadata every `every` seconds (WATCH_EVERY_S) until
+    `stop` (a broker can be alive and not answering, and a client's own
+    retries say nothing in its words): `silent()` once it has not answered
+    for `silent_s` (KAFKA_SILENT_S), and `back()` when it answers again after that."""
+    every = WATCH_EVERY_S if every is None else every
+    silent_s = KAFKA_SILENT_S if silent_s is None else silent_s
+    silent_since: float | None = None
+    said = False
+    while not await _sleep_or_stop(stop, every):
+        if await answers(settings, timeout=min(every, 5.0)):
+            if said:
+                back()
+            silent_since, said = None, False
+            continue
+        silent_since = silent_since or time.monotonic()
+        if not said and time.monotonic() - silent_since >= silent_s:
+            said = True
+            silent()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to `seconds`; True if `stop` was set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def topic_exists(settings: Settings, topic: str, timeout: float = 5.0) -> bool:

@@ -83,3 +83,23 @@ def test_a_library_error_it_retries_by_itself_is_a_warning(capsys, restore_struc
         ("warning", False),
         ("error", True),
     ]
+
+
+def test_a_connection_aiokafka_tries_again_by_itself_is_a_warning(capsys, restore_structlog) -> None:
+    """With Kafka stopped, `vigil alerts` printed aiokafka's "Unable connect
+    to node with id 1: [Errno 111] Connect call failed" at level error every
+    10 s (an outside SRE's finding): aiokafka tries again by itself, and the
+    process says "kafka unavailable" or "has not answered" in its own words.
+    A refused connection is an OSError, with no `retriable`: its message
+    tells. Error stays for what aiokafka gives up on."""
+    import logging
+
+    logs.configure("alerts", fmt="json")
+    refused = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 9092)")
+    client = logging.getLogger("aiokafka")  # aiokafka.client's own logger
+    client.error("Unable connect to node with id %s: %s", 1, refused)
+    client.error('Unable connect to "%s:%s": %s', "127.0.0.1", 9092, refused)
+    client.error("Unable to update metadata from %s", [1])
+    logging.getLogger("aiokafka.cluster").error("Topic %s is not authorized for this client", "vigil.alerts")
+    lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    assert [line["level"] for line in lines] == ["warning", "warning", "warning", "error"], lines

@@ -16,6 +16,7 @@ alerted on.
 from __future__ import annotations
 
 import csv
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,17 @@ def alert_rows(records: list[Any], subject: str, start: int, end: int) -> list[d
     return sorted(rows.values(), key=lambda r: r["event_time"])
 
 
+PRIVATE_FILE = 0o600  # an export holds a patient's readings and alerts: its owner's only
+
+
+def _private(path: Path) -> int:
+    """`path` opened for writing, emptied, readable and writable by its owner
+    only, whether it is new or was there (with wider rights) before."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)
+    return fd
+
+
 def write(rows: list[dict[str, Any]], columns: list[str], path: Path, fmt: str) -> None:
     extra = sorted({k for r in rows for k in r} - set(columns))
     columns = columns[:-1] + extra + columns[-1:] if extra else columns
@@ -126,9 +138,10 @@ def write(rows: list[dict[str, Any]], columns: list[str], path: Path, fmt: str) 
         import pyarrow.parquet as pq
 
         table = pa.table({c: [r.get(c) for r in rows] for c in columns})
-        pq.write_table(table, path)
+        with os.fdopen(_private(path), "wb") as out:
+            pq.write_table(table, out)
         return
-    with open(path, "w", newline="") as f:
+    with open(_private(path), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:

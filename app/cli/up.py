@@ -177,7 +177,11 @@ class Supervisor:
         s = self.settings
         self.wait_ready(self.children[0], f"http://{s.worker_web_host}:{s.worker_web_port}/readyz")
         say(f"worker ready (metrics http://{s.worker_web_host}:{s.worker_web_port}/metrics)")
-        say(f"logs in {self.logs}; press Ctrl-C to stop")
+        kafka = self.kafka
+        theirs = (
+            f", the local Kafka's in {kafka.log_path} and {kafka.data_dir / 'kafka.out'}" if kafka else ""
+        )
+        say(f"logs in {self.logs}{theirs}; press Ctrl-C to stop")
 
     def spawn(self, command: str, **extra: str) -> Child:
         log = self.logs / f"{command}.log"

@@ -49,3 +49,19 @@ def test_every_alert_has_a_runbook_section() -> None:
         assert f"### {rule['alert']}" in operations
         assert rule["annotations"]["runbook"] == f"docs/operations.md#{rule['alert'].lower()}"
         assert f"alertname: {rule['alert']}" in tests
+
+
+def test_every_alert_is_named_in_the_readme() -> None:
+    """The README's list of alerting rules named 9 of 12 (VigilWorkerRestarting,
+    VigilWorkerWritesStuck and VigilDeviceClocksAhead missing: an outside
+    SRE's first hour); it names each, and says how many there are."""
+    import re
+
+    import yaml
+
+    readme = (DEPLOY.parents[1] / "README.md").read_text()
+    rules = yaml.safe_load((DEPLOY / "rules" / "vigil-alerts.yml").read_text())["groups"][0]["rules"]
+    names = [rule["alert"] for rule in rules]
+    assert [name for name in names if f"`{name}`" not in readme] == []
+    assert sorted(set(re.findall(r"`(Vigil[A-Za-z]+)`", readme))) == sorted(names)
+    assert f"{len(names)} alerting rules" in readme

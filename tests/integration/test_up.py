@@ -366,10 +366,18 @@ def test_up_starts_a_killed_worker_and_gateway_again_on_their_ports(tmp_path) ->
     """`kill -9` of the worker, then of the gateway (an outside SRE's first
     hour: it stopped everything, exit 1): each is named in one line, with
     its code, and started again on the port `vigil up` printed, where it is
-    ready again; `vigil up` runs on and stops cleanly on Ctrl-C."""
+    ready again; `vigil up` runs on and stops cleanly on Ctrl-C. Its "logs
+    in" line says where the local Kafka's logs are too (the SRE looked for
+    them in $VIGIL_HOME/logs)."""
     up = Up(up_env(tmp_path))
     try:
-        up.wait_for("press Ctrl-C to stop")
+        said = up.wait_for("press Ctrl-C to stop")
+        kafka = tmp_path / "kafka"
+        assert said == (
+            f"vigil: logs in {tmp_path / 'logs'}, the local Kafka's in {kafka / 'kafka.log'} and "
+            f"{kafka / 'kafka.out'}; press Ctrl-C to stop"
+        ), said
+        assert (kafka / "kafka.log").stat().st_size and (kafka / "kafka.out").exists()
         printed = "\n".join(up.err)
         urls = {
             "worker": re.search(r"worker ready \(metrics (http://[0-9.:]+)/metrics\)", printed),

@@ -387,14 +387,16 @@ class Supervisor:
             accepted = metric(gw, "vigil_gateway_readings_total", outcome="accepted")
             rate = (accepted - before[1]) / (now - before[0]) if before and accepted is not None else None
             before = (now, accepted) if accepted is not None else None
-            opened = len(self.screen.open) if self.devices else _open_from_metrics(wk)
+            # With simulated devices, the alerts open on vigil.alerts as this `vigil up`
+            # read them; without, what the worker counted since it (last) started.
             say(
                 status_line(
                     metric(gw, "vigil_gateway_connections_open"),
                     rate,
-                    opened,
+                    len(self.screen.open) if self.devices else None,
                     metric(wk, "vigil_worker_consumer_lag"),
                     self.screen.hidden_notices,
+                    worker_alerts=None if self.devices else _worker_alerts(wk),
                 )
             )
 
@@ -548,15 +550,14 @@ def metric(samples: list[Any], name: str, **labels: str) -> float | None:
     return sum(values) if values else None
 
 
-def _open_from_metrics(samples: list[Any]) -> int | None:
-    """Alerts opened less alerts resolved, as the worker counted them since
-    it started; None (shown `?`) when unknown, or when it resolved more than
-    it opened: after a restart it resolves alerts its predecessor opened,
-    and the count went negative (-2 open alerts, as an SRE saw)."""
+def _worker_alerts(samples: list[Any]) -> tuple[float | None, float | None]:
+    """Alerts the worker opened, and resolved, since it started (None:
+    unknown). Not the alerts open now: a worker started again counts from 0,
+    and resolves alerts its predecessor opened (the line said "-2 open
+    alerts", then "0 open alerts" with alerts still open, as SREs saw)."""
     opened = metric(samples, "vigil_worker_alert_events_total", status="open")
     resolved = metric(samples, "vigil_worker_alert_events_total", status="resolved")
-    count = None if opened is None else int(opened - (resolved or 0))
-    return count if count is None or count >= 0 else None
+    return opened, resolved
 
 
 def status_line(
@@ -565,13 +566,22 @@ def status_line(
     open_alerts: int | None,
     lag: float | None,
     hidden_notices: int = 0,
+    worker_alerts: tuple[float | None, float | None] | None = None,
 ) -> str:
+    """The status line; `worker_alerts` (opened, resolved since the worker
+    started), when given, stands where the open alerts would."""
+
     def shown(value: float | None, fmt: str = "{:.0f}") -> str:
         return "?" if value is None else fmt.format(value)
 
+    if worker_alerts is None:
+        alerts = f"{shown(open_alerts)} open alerts"
+    else:
+        opened, resolved = worker_alerts
+        alerts = f"{shown(opened)} alerts opened and {shown(resolved)} resolved since the worker started"
     line = (
         f"status: {shown(devices)} devices connected, {shown(rate, '{:.1f}')} readings/s, "
-        f"{shown(open_alerts)} open alerts, worker lag {shown(lag)} records"
+        f"{alerts}, worker lag {shown(lag)} records"
     )
     if hidden_notices:
         line += f"; {hidden_notices} baseline-drift notices not shown (--all shows them)"

@@ -7,7 +7,7 @@ import io
 import os
 
 from app.cli.alert_view import Screen
-from app.cli.up import _open_from_metrics, status_line
+from app.cli.up import _worker_alerts, status_line
 
 
 def event(kind: str, status: str, alert_id: str = "a1", severity: str = "high") -> dict:
@@ -76,21 +76,29 @@ def test_status_line() -> None:
     )
 
 
-def test_open_alerts_from_a_restarted_workers_counts_are_unknown_not_negative() -> None:
-    """Without simulated devices, `vigil up` counts open alerts from the
-    worker's metrics. A worker killed and started again resolves alerts its
-    predecessor opened: the status line said "-2 open alerts" (an SRE
-    following the docs). A negative count is shown as `?`."""
+def test_without_simulated_devices_the_line_says_the_alerts_the_worker_counted_since_it_started() -> None:
+    """Without simulated devices, `vigil up` reads the alerts from the
+    worker's metrics, which count from the worker's start: after a restart
+    the line said "-2 open alerts" (an SRE following the docs), then `?`, or
+    "0 open alerts" while alerts opened before were still open (an outside
+    SRE's first hour). It says what it counts: alerts opened and resolved
+    since the worker started."""
     from prometheus_client.samples import Sample
 
     def counts(opened: float, resolved: float) -> list[Sample]:
         name = "vigil_worker_alert_events_total"
         return [Sample(name, {"status": "open"}, opened), Sample(name, {"status": "resolved"}, resolved)]
 
-    assert _open_from_metrics(counts(5, 2)) == 3
-    assert _open_from_metrics(counts(0, 2)) is None
-    assert "? open alerts" in status_line(1, 3.0, _open_from_metrics(counts(0, 2)), 0)
-    assert _open_from_metrics([]) is None
+    assert status_line(1, 3.0, None, 0, worker_alerts=_worker_alerts(counts(0, 2))) == (
+        "status: 1 devices connected, 3.0 readings/s, "
+        "0 alerts opened and 2 resolved since the worker started, worker lag 0 records"
+    )
+    assert "5 alerts opened and 2 resolved since the worker started" in status_line(
+        1, 3.0, None, 0, worker_alerts=_worker_alerts(counts(5, 2))
+    )
+    assert "? alerts opened and ? resolved since the worker started" in status_line(
+        None, None, None, None, worker_alerts=_worker_alerts([])
+    )
 
 
 def test_a_news2_alert_held_above_its_band_says_so() -> None:

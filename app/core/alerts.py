@@ -54,7 +54,8 @@ PHYSIOLOGY = frozenset({Kind.NEWS2, Kind.ANOMALY, Kind.TREND})
 SEVERITIES = tuple(Severity)
 RENOTIFY_READINGS = 4  # reminders at most every this many readings at the patient's cadence
 SETTLE_CADENCES = 2  # a severity follows its condition down after this many cadences lower (`_settle`)
-RESOLVE_CADENCES = 1  # a condition gone for this many cadences resolves, when longer than `resolve_after_ms`
+RESOLVE_CADENCES = 2  # a condition gone for this many cadences resolves, when longer than `resolve_after_ms`
+# (one let a charted NEWS2 on a band's edge open three times in 8 hours on a real ICU stay)
 # An alert that opens within this many resolution waits of its kind's last
 # resolution is a flap: its own wait to resolve doubles for each flap in a
 # row, up to 2 ** FLAP_DOUBLINGS times (`_flaps`).
@@ -166,7 +167,7 @@ def transition(
       hours, not at every charted value;
     - "resolved" once the condition has not held for `resolve_after_ms`, or
       for `RESOLVE_CADENCES` of the patient's cadence when that is longer
-      (charted hourly: the second charted value in a row without it). The
+      (charted hourly: the third charted value in a row without it). The
       wait damps flapping: a condition that comes and goes keeps one alert
       open instead of opening a new one each time (alarm on onset and
       resolution, not repeatedly). Resolving at the first reading without

@@ -32,7 +32,7 @@ For every reading, in event time, `process` runs these stages:
    held for `confirm_ms` (a single artifact-like reading never alarms; spot
    measurements, read every `SPARSE_MS` or less often, are their own
    confirmation), escalate, remind, and resolve once it has been gone for
-   `resolve_after_ms`, or for one of the patient's cadences when that is
+   `resolve_after_ms`, or for two of the patient's cadences when that is
    longer.
 
 Everything depends only on the readings and their event times, so a replay

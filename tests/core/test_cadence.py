@@ -72,11 +72,11 @@ def test_same_detector_at_any_cadence(cadence: int) -> None:
     news = [e for e in p.events if e["kind"] == "news2"]
     assert news[-1]["status"] == "resolved"
     resolved_after = iso_ms(news[-1]["event_time"]) - (T0 + (onset + sick_for) * cadence)
-    # Gone for ten minutes, or for one cadence when readings are further apart
-    # (the second reading without the condition).
+    # Gone for ten minutes, or for two cadences when readings are further apart
+    # (the third reading without the condition).
     resolve_after = core.Config().resolve_after_ms
-    if cadence >= resolve_after:
-        assert resolved_after == cadence
+    if 2 * cadence >= resolve_after:
+        assert resolved_after == 2 * cadence
     else:
         assert resolve_after <= resolved_after <= resolve_after + cadence
     assert statuses(news, "news2").count("open") == 1
@@ -107,8 +107,9 @@ def test_one_abnormal_spot_reading_opens_without_waiting_for_the_next(cadence: i
 def test_a_charted_value_that_crosses_a_band_at_every_other_reading_keeps_one_alert() -> None:
     """Hourly charting of a breathing rate on a NEWS2 band's edge (as in
     public ICU charts: 25, 21, 26, 20, ...): one alert that stays open while
-    it comes and goes, and resolves once two charted values in a row are
-    clear, instead of an opening and a resolution every other hour."""
+    it comes and goes, and resolves once three charted values in a row are
+    clear (two hours), instead of an opening and a resolution every other
+    hour."""
     rng = random.Random(6)
     p = Patient()
     for hour in range(48):
@@ -119,8 +120,8 @@ def test_a_charted_value_that_crosses_a_band_at_every_other_reading_keeps_one_al
         p.read(T0 + hour * HOUR, normal(rng))
     news = [e for e in p.events if e["kind"] == "news2"]
     assert [e["status"] for e in news if e["status"] != "reminder"] == ["open", "resolved"]
-    # Resolved by the second clear value after the last crossing (hour 56).
-    assert news[-1]["event_time"] == core_iso(T0 + 58 * HOUR)
+    # Resolved by the third clear value after the last crossing (hour 56).
+    assert news[-1]["event_time"] == core_iso(T0 + 59 * HOUR)
 
 
 def test_news2_freshness_follows_each_parameters_cadence() -> None:

@@ -62,7 +62,7 @@ def test_the_alerts_drawn_are_the_events_the_core_emitted(drawn: dict[str, Any])
     assert {s["kind"] for s in spans} >= {"anomaly", "signal_quality"}  # a level shift, and a flat-line
 
 
-@pytest.mark.parametrize("index", [20, 22])  # 22: an anomaly opened by the calibrated surprise
+@pytest.mark.parametrize("index", [20, 21])  # 21: an anomaly opened by the calibrated surprise
 def test_the_z_and_surprise_drawn_are_what_the_core_alerted_on(index: int) -> None:
     """At every anomaly event naming the channel, the figure's z-score (and
     surprise, where the evidence has one) for that reading is the evidence's:

@@ -310,7 +310,7 @@ class Supervisor:
             if self.screen.closed:
                 say("the reader of the output has gone away; stopping")
                 stop.set()
-            await _sleep_or_stop(stop, 0.5)
+            await preflight.sleep_or_stop(stop, 0.5)
 
     def may_restart(self, child: Child) -> bool:
         """`child` exited on its own with a code that starting it again may mend
@@ -381,7 +381,7 @@ class Supervisor:
         # A rate needs two counts: the first is taken now, so that the first line has one.
         first = metric(await scrape(gateway), "vigil_gateway_readings_total", outcome="accepted")
         before = None if first is None else (time.monotonic(), first)
-        while not await _sleep_or_stop(stop, self.status_every):
+        while not await preflight.sleep_or_stop(stop, self.status_every):
             gw, wk = await asyncio.gather(scrape(gateway), scrape(worker))
             now = time.monotonic()
             accepted = metric(gw, "vigil_gateway_readings_total", outcome="accepted")
@@ -503,15 +503,6 @@ def _last_line(log: Path) -> str:
     except OSError:
         lines = []
     return f"last log line: {lines[-1][:300]}" if lines else f"see {log}"
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep up to `seconds`; True if `stop` was set meanwhile."""
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True
 
 
 async def _first(*aws: Any) -> None:

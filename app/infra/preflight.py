@@ -154,7 +154,7 @@ async def watch(
     silent_s = KAFKA_SILENT_S if silent_s is None else silent_s
     silent_since: float | None = None
     said = False
-    while not await _sleep_or_stop(stop, every):
+    while not await sleep_or_stop(stop, every):
         if await answers(settings, timeout=min(every, 5.0)):
             if said:
                 back()
@@ -166,7 +166,7 @@ async def watch(
             silent()
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep up to `seconds`; True if `stop` was set meanwhile."""
     try:
         await asyncio.wait_for(stop.wait(), seconds)

@@ -175,6 +175,12 @@ _NUMBERS: frozenset[Any] = frozenset({int, float})
 _CHECKED = {**_PLAUSIBLE, PULSE_RATE: NUMERIC["heart_rate"].plausible}  # channels whose signal is judged
 _NEWS2_PARAMETERS = frozenset(news2.PARAMETERS)
 _NEWS2_BIT = {name: 1 << i for i, name in enumerate(news2.PARAMETERS)}  # `Finding.marks`
+# Marks beyond the parameters' (`_news2_marks`): each step down ACVPU below confusion, which
+# NEWS2 scores 3 as it does confusion (a GCS falling from 13 to 7 moved no score), and a fever in
+# NEWS2's top band for one (>= 39.1 C scores 2, its most).
+_DEEPER = {"V": 1, "P": 2, "U": 3}  # steps below C
+_DEEPER_BITS = (0, 1 << 7, 3 << 7, 7 << 7)
+_FEVER_BIT = 1 << 10
 _RADIANS_PER_MS = 2 * math.pi / DAY_MS
 # Enum members bound once: looking one up on its class costs four times a
 # plain name on the hot path.
@@ -1652,12 +1658,8 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         urgent = (band in ("medium", "high") and len(deviating) >= 2) or _sparse(
             state, deviating or list(score.subscores)
         )
-        marks = 0
-        for name, sub in score.subscores.items():
-            if sub == 3:
-                marks |= _NEWS2_BIT[name]
         r.findings[_NEWS2] = Finding(
-            _NEWS2, severity, evidence, urgent and not stale, marks=marks, stale=stale
+            _NEWS2, severity, evidence, urgent and not stale, marks=_news2_marks(score, current), stale=stale
         )
     else:
         _keep_rise_pending(state, r, score.subscores, current, config)
@@ -1686,6 +1688,26 @@ def _fresh(entry: list[Any], ts: int, max_age_ms: int) -> bool:
     age: int = ts - entry[1]
     cadence: int = entry[2]
     return age <= max_age_ms or (age <= FRESH_CADENCES * cadence and age <= FRESH_CAP_MS)
+
+
+def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
+    """What an open NEWS2 alert is told again for when it newly holds
+    (`OpenAlert.marks`, `app.core.alerts.transition`): a parameter scoring 3;
+    the level of consciousness a step further down ACVPU (V, P, U: NEWS2
+    scores each 3, as it does new confusion, so a GCS falling from 15 to 13,
+    then 7, then 6 on a real ICU stay escalated nothing after the first);
+    a fever reaching 39.1 C (NEWS2's most for one, 2: a fever climbing to
+    39.3 inside a high alert said nothing)."""
+    marks = 0
+    for name, sub in score.subscores.items():
+        if sub == 3:
+            marks |= _NEWS2_BIT[name]
+    level = current.get("consciousness")
+    if level in _DEEPER:
+        marks |= _DEEPER_BITS[_DEEPER[level]]
+    if score.subscores.get("temperature") == 2:  # 39.1 C or more: no other band scores 2
+        marks |= _FEVER_BIT
+    return marks
 
 
 def _red_held(state: PatientState, name: str, value: Any, config: Config) -> bool:

@@ -62,7 +62,9 @@ def describe(event: dict[str, Any]) -> str:
             # held lower for a while (docs/alerts.md): say so beside the lower band
             # (a resolution's severity is the alert's last, not held)
             band = f"{band}; held {severity}"
-        return f"{head}  NEWS2 {ev.get('score')} ({band}){': ' + vitals if vitals else ''}"
+        newly = ev.get("newly")
+        new = f"; new: {', '.join(map(str, newly))}" if isinstance(newly, list) and newly else ""
+        return f"{head}  NEWS2 {ev.get('score')} ({band}{new}){': ' + vitals if vitals else ''}"
     if event.get("kind") == "anomaly":
         zs = ", ".join(f"{k} {ev['vitals'][k]} (z {z:+.1f})" for k, z in ev.get("z", {}).items())
         return f"{head}  score {ev.get('score')}{': ' + zs if zs else ''}"

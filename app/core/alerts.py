@@ -117,6 +117,7 @@ class Change:
     kind: Kind
     alert: OpenAlert
     finding: Finding | None  # None when resolved
+    told: int = 0  # an escalation's marks not told before (`Finding.marks`): what is new in it
 
 
 def transition(
@@ -284,13 +285,14 @@ def _still_holds(
             else None
         )
     rises = rank(finding.severity) > rank(current.severity)
-    if rises or finding.marks & ~current.marks:
+    told = finding.marks & ~current.marks
+    if rises or told:
         if rises:
             current.severity = finding.severity
         current.notified_ms = ts_ms
         current.lower_since_ms = None
         current.marks |= finding.marks
-        return Change(Status.ESCALATED, kind, current, finding)
+        return Change(Status.ESCALATED, kind, current, finding, told)
     _settle(current, finding, ts_ms, settle_ms)
     if reminder_due(current, ts_ms, renotify_ms, renotify_max_ms):
         current.notified_ms = ts_ms

@@ -2517,6 +2517,9 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
         flaps=state.flaps,
     )
     for change in changes:
+        evidence = change.finding.evidence if change.finding else r.evidence[change.kind]
+        if change.told:
+            evidence = {**evidence, "newly": _newly(change.told)}
         outcome.events.append(
             event(
                 subject=r.subject,
@@ -2528,6 +2531,19 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
                 opened_ms=change.alert.opened_ms,
                 event_ms=r.ts,
                 reading_id=r.raw["id"],
-                evidence=change.finding.evidence if change.finding else r.evidence[change.kind],
+                evidence=evidence,
             )
         )
+
+
+def _newly(marks: int) -> list[str]:
+    """The NEWS2 parameters an escalation tells of anew (`_news2_marks`), in
+    NEWS2's order: those newly scoring 3, the level of consciousness fallen
+    further, a fever reaching 39.1 C. An escalation whose score went down
+    (NEWS2 6 after 7, a systolic newly at 88) says why it is news."""
+    newly = [name for name in news2.PARAMETERS if marks & _NEWS2_BIT[name]]
+    if marks & _DEEPER_BITS[3] and "consciousness" not in newly:
+        newly.append("consciousness")
+    if marks & _FEVER_BIT and "temperature" not in newly:
+        newly.append("temperature")
+    return newly

@@ -120,3 +120,15 @@ def test_a_news2_alert_held_above_its_band_says_so() -> None:
     assert first.endswith("NEWS2 6 (medium; held high): spo2 93"), first
     assert second.endswith("NEWS2 5 (medium): spo2 93"), second
     assert third.endswith("NEWS2 0 (low)"), third  # a resolution is not held
+
+
+def test_an_escalation_says_what_is_new_in_it() -> None:
+    """An escalation whose score went down (NEWS2 6 after 7) read like a bug
+    on a newcomer's first run; the line now names what is new (the event's
+    `evidence.newly`: a systolic newly scoring 3)."""
+    out = io.StringIO()
+    screen = Screen(out, colour=False)
+    told = event("news2", "escalated", severity="high")
+    told["evidence"] = {"score": 6, "band": "medium", "newly": ["systolic_bp"], "vitals": {"systolic_bp": 88}}
+    screen(told)
+    assert out.getvalue().strip().endswith("NEWS2 6 (medium; held high; new: systolic_bp): systolic_bp 88")

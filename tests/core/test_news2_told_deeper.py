@@ -18,7 +18,9 @@ HOUR = 3_600_000
 
 def _charted(rounds: list[dict[str, Any]]) -> list[tuple[int, str, dict[str, Any]]]:
     """A ventilated patient charted hourly: each round's values over a
-    steady background; the NEWS2 events by round (hour, status, vitals)."""
+    steady background; the NEWS2 events by round (hour, status, vitals),
+    an escalation's vitals with what it tells anew (`evidence.newly`) as
+    `newly`."""
     recorder, told = Recorder(), []
     for hour, changes in enumerate(rounds):
         vitals = {
@@ -33,7 +35,8 @@ def _charted(rounds: list[dict[str, Any]]) -> list[tuple[int, str, dict[str, Any
         }
         for e in recorder.read(T0 + hour * HOUR, vitals).events:
             if e["kind"] == "news2":
-                told.append((hour, str(e["status"]), e["evidence"]["vitals"]))
+                newly = {"newly": e["evidence"]["newly"]} if "newly" in e["evidence"] else {}
+                told.append((hour, str(e["status"]), {**e["evidence"]["vitals"], **newly}))
     return told
 
 
@@ -43,6 +46,7 @@ def test_a_level_of_consciousness_falling_further_is_told_each_step() -> None:
     assert told[0][:2] == (0, "open")  # confused, on oxygen: NEWS2 5, medium
     escalated = [(hour, vitals["consciousness"]) for hour, status, vitals in told if status == "escalated"]
     assert escalated == [(4, "V"), (7, "P"), (10, "U")]
+    assert all(vitals["newly"] == ["consciousness"] for _, status, vitals in told if status == "escalated")
 
 
 def test_a_level_of_consciousness_coming_back_is_no_news_and_falling_again_is() -> None:
@@ -59,3 +63,4 @@ def test_a_fever_reaching_the_top_band_is_told_inside_an_open_alert() -> None:
     assert told[0][:2] == (0, "open")
     escalated = [(hour, vitals.get("temperature")) for hour, status, vitals in told if status == "escalated"]
     assert escalated == [(5, 39.2)]
+    assert [vitals["newly"] for _, status, vitals in told if status == "escalated"] == [["temperature"]]

@@ -88,15 +88,17 @@ def parse_frame(data: str | bytes, now_ms: int, limits: Limits = Limits()) -> Pa
 
 
 def with_non_finite(exc: orjson.JSONDecodeError) -> Any:
-    """A frame that is JSON but for `NaN` or `Infinity` where a value goes,
-    as Python's `json.dumps` and many C encoders write a failed measurement,
-    read with those as floats (None for any other fault): the reading holding
-    one is then refused alone (`out_of_range`: not finite) and its
-    neighbours go through, where the whole frame was `malformed_json`."""
-    if not exc.doc.startswith(("NaN", "Infinity"), exc.pos):
-        return None
+    """A frame orjson cannot hold read by Python's reader (None when that
+    cannot either: not JSON text). Valid JSON orjson refuses: a number
+    beyond a double (`1e400`, an integer of 400 digits) and a lone surrogate
+    escape (`"\udc00"`); and not JSON but written by Python's `json.dumps`
+    and many C encoders for a failed measurement: `NaN`, `Infinity`. The
+    reading holding such a value is then refused alone (`out_of_range`: not
+    finite, or out of its range; `wrong_type` for text that is not Unicode,
+    `_unicode`) and its neighbours go through, where the whole frame was
+    `malformed_json` (found by firmware written from these docs)."""
     try:
-        return json.loads(exc.doc)  # Python's reader takes NaN, Infinity and -Infinity
+        return json.loads(exc.doc)  # takes NaN, Infinity, -Infinity, big numbers, lone surrogates
     except (ValueError, RecursionError):
         return None
 
@@ -358,7 +360,7 @@ def _parse_number(name: str, value: Any, seq: int, field: str) -> Any:
         raise Refusal(Code.WRONG_TYPE, "channel names are lower case letters, digits and _", seq, field)
     if not _is_number(value):
         raise Refusal(Code.WRONG_TYPE, "vital values must be numbers", seq, field)
-    if not math.isfinite(value):
+    if value.__class__ is float and not math.isfinite(value):  # an int of any size is finite
         raise Refusal(Code.OUT_OF_RANGE, "vital values must be finite", seq, field)
     if vital is None:
         if abs(value) > CUSTOM_ABS_MAX:

@@ -100,6 +100,34 @@ def test_a_nan_or_infinity_is_refused_with_its_reading_and_the_neighbours_go_thr
     assert one.readings == [] and [r.code for r in one.refusals] == [Code.OUT_OF_RANGE]
 
 
+def test_valid_json_orjson_cannot_hold_costs_only_its_own_reading() -> None:
+    """A number beyond a double (`1e400`, an integer of 400 digits) and a
+    lone surrogate escape are valid JSON (RFC 8259) that orjson refuses: the
+    whole batch was `malformed_json`, and firmware told "do not resend as
+    is" dropped its good readings (found by firmware written from the docs).
+    Each now costs its own reading, with the code its value earns."""
+
+    def good(seq: int) -> str:
+        return f'{{"seq": {seq}, "ts": {NOW}, "vitals": {{"heart_rate": 70}}}}'
+
+    def batch(middle: str) -> str:
+        return f'{{"type": "batch", "readings": [{good(1)}, {middle}, {good(3)}]}}'
+
+    bad = [
+        (f'{{"seq": 2, "ts": {NOW}, "vitals": {{"heart_rate": 1e400}}}}', Code.OUT_OF_RANGE),
+        (f'{{"seq": 2, "ts": {NOW}, "vitals": {{"etco2": {"9" * 400}}}}}', Code.OUT_OF_RANGE),
+        ('{"seq": 2, "ts": 1e400, "vitals": {"heart_rate": 70}}', Code.BAD_TIMESTAMP),
+    ]
+    for item, code in bad:
+        parsed = parse_frame(batch(item), NOW)
+        assert [r.seq for r in parsed.readings] == [1, 3], item
+        assert [(r.seq, r.code) for r in parsed.refusals] == [(2, code)], item
+    # a lone surrogate in a field no reading keeps: the reading goes through
+    noted = f'{{"seq": 2, "ts": {NOW}, "note": "\\udc00", "vitals": {{"heart_rate": 71}}}}'
+    raw = batch(noted)
+    assert [r.seq for r in parse_frame(raw, NOW).readings] == [1, 2, 3]
+
+
 @pytest.mark.parametrize(
     ("raw", "code"),
     [

@@ -345,3 +345,21 @@ def test_the_trace_id_is_drawn_per_frame_read() -> None:
     assert s.receive(frame({"type": "hello"}), NOW).trace == "a"
     (write,) = writes(s.receive(frame(reading(1)), NOW).actions)
     assert decode_readings(write.value).trace == "b"
+
+
+def test_a_lone_surrogate_costs_only_its_reading_and_the_record_is_written() -> None:
+    """Valid JSON orjson cannot hold (a lone surrogate escape) was
+    `malformed_json` for the whole batch; now the reading keeping it in a
+    field no reading stores goes through, the one naming a patient with it
+    is refused as another patient's, and the record for Kafka is written."""
+    s = session()
+    raw = (
+        '{"type": "batch", "readings": ['
+        f'{{"seq": 1, "ts": {NOW}, "vitals": {{"heart_rate": 70}}}}, '
+        f'{{"seq": 2, "ts": {NOW}, "note": "\\udc00", "vitals": {{"heart_rate": 71}}}}, '
+        f'{{"seq": 3, "ts": {NOW}, "patient": "MRN-\\udc00", "vitals": {{"heart_rate": 72}}}}]}}'
+    )
+    actions = store(s, raw)
+    assert counts(actions) == {"accepted": 2, "unauthorized": 1}
+    (write,) = writes(actions)
+    assert [r["seq"] for r in decode_readings(write.value).readings] == [1, 2]

@@ -159,7 +159,8 @@ def _add_devices(sub: Any) -> None:
         dsub,
         "clocks",
         "each device's frames of the last minutes on vigil.readings: their age on arrival (the "
-        "gateway's receipt minus the newest reading's ts) and whether its clock is ahead",
+        "gateway's receipt minus the newest reading's ts), whether its clock is ahead, and how many of "
+        "its readings were stamped before ones it numbered earlier (its clock stepped back)",
     )
     clocks.add_argument("--minutes", type=float, default=15.0, help="how far back to look")
 

@@ -30,6 +30,7 @@ def test_a_device_stamping_readings_past_their_receipt_is_ahead_and_listed_first
         "age_s_median": -45.0,
         "age_s_min": -45.0,
         "ahead": True,
+        "stepped_back": 0,
     }
     assert rows[1]["ahead"] is False and rows[1]["age_s_median"] == 0.3
 
@@ -45,5 +46,37 @@ def test_a_buffered_batch_is_late_not_ahead_and_its_newest_reading_counts() -> N
 def test_a_clock_a_little_ahead_is_within_tolerance_and_frames_without_readings_are_ignored() -> None:
     rows = clocks.report([frame("probe", NOW, NOW + 2_000), frame("empty", NOW)])
     assert rows == [
-        {"device_id": "probe", "frames": 1, "age_s_median": -2.0, "age_s_min": -2.0, "ahead": False}
+        {
+            "device_id": "probe",
+            "frames": 1,
+            "age_s_median": -2.0,
+            "age_s_min": -2.0,
+            "ahead": False,
+            "stepped_back": 0,
+        }
     ]
+
+
+def numbered(device: str, received_ms: int, first_seq: int, *ts: int) -> ReadingBatch:
+    readings = [{"id": f"r{first_seq + i}", "seq": first_seq + i, "ts": t, "vitals": {"heart_rate": 70}}
+                for i, t in enumerate(ts)]  # fmt: skip
+    return ReadingBatch(device, "p-" + "0" * 32, received_ms, readings)
+
+
+def test_a_clock_stepped_back_is_counted_and_listed_first() -> None:
+    """A monitor whose clock stepped back ten minutes while sending (a
+    firmware time-zone bug): its later readings, numbered after ones
+    stamped ten minutes later, are stored and acknowledged but scored only
+    for channels with nothing newer, so the patient's detection waits (found
+    by firmware written from the docs). The device is named first, with how
+    many readings stepped back; a backlog resent newest first, with its own
+    seqs, is not a step."""
+    frames = [numbered("bed-f", NOW + i * 2_000, i, NOW + i * 2_000) for i in range(10)]
+    frames += [numbered("bed-f", NOW + i * 2_000, i, NOW + i * 2_000 - 600_000) for i in range(10, 20)]
+    backlog = [{"id": f"w{k}", "seq": 100 + k, "ts": NOW - 600_000 + k * 60_000, "vitals": {"heart_rate": 70}}
+               for k in range(10)]  # fmt: skip
+    frames += [ReadingBatch("watch", "p-" + "0" * 32, NOW + 20_000, backlog[::-1])]  # newest first
+    frames += [numbered("monitor", NOW + i * 60_000, i, NOW + i * 60_000) for i in range(3)]
+    rows = clocks.report(frames)
+    assert [(r["device_id"], r["stepped_back"]) for r in rows][0] == ("bed-f", 10)
+    assert {r["device_id"]: r["stepped_back"] for r in rows[1:]} == {"watch": 0, "monitor": 0}

@@ -91,12 +91,13 @@ def with_non_finite(exc: orjson.JSONDecodeError) -> Any:
     """A frame orjson cannot hold read by Python's reader (None when that
     cannot either: not JSON text). Valid JSON orjson refuses: a number
     beyond a double (`1e400`, an integer of 400 digits) and a lone surrogate
-    escape (`"\udc00"`); and not JSON but written by Python's `json.dumps`
-    and many C encoders for a failed measurement: `NaN`, `Infinity`. The
-    reading holding such a value is then refused alone (`out_of_range`: not
-    finite, or out of its range; `wrong_type` for text that is not Unicode,
-    `_unicode`) and its neighbours go through, where the whole frame was
-    `malformed_json` (found by firmware written from these docs)."""
+    escape (a backslash-u escape of half a surrogate pair); and not JSON but
+    written by Python's `json.dumps` and many C encoders for a failed
+    measurement: `NaN`, `Infinity`. The reading holding such a number is then
+    refused alone (`out_of_range`: not finite, or out of its range), a lone
+    surrogate in a field no reading keeps is ignored, and the neighbours go
+    through, where the whole frame was `malformed_json` (found by firmware
+    written from these docs)."""
     try:
         return json.loads(exc.doc)  # takes NaN, Infinity, -Infinity, big numbers, lone surrogates
     except (ValueError, RecursionError):

@@ -286,6 +286,32 @@ def test_compose_prometheus_and_grafana_use_the_shipped_rules_and_dashboards(
     assert [{k: d[k] for k in same} for d in mine] == [{k: d[k] for k in same} for d in source]
 
 
+def test_every_metric_vigil_defines_is_on_the_dashboard() -> None:
+    """An SRE sees each of Vigil's metrics on a panel: in a panel's query, or
+    in a recording rule one uses (a metric only in the docs is one nobody looks at)."""
+    from app.infra import metrics
+
+    panels = json.loads((DEPLOY / "grafana" / "dashboards" / "vigil.json").read_text())["panels"]
+    queries = [t["expr"] for p in panels for t in p.get("targets", [])]
+    recorded = {
+        r["record"]: r["expr"]
+        for f in sorted(RULES.glob("*.yml"))
+        for g in yaml.safe_load(f.read_text())["groups"]
+        for r in g["rules"]
+        if "record" in r
+    }
+    shown = " ".join(queries + [expr for name, expr in recorded.items() if any(name in q for q in queries)])
+    defined = {
+        family.name
+        for registry in (metrics.GATEWAY, metrics.WORKER)
+        for family in registry.collect()
+        if family.name.startswith("vigil_")
+    }
+    assert len(defined) > 30
+    on_no_panel = [n for n in defined if not re.search(rf"\b{n}(_total|_bucket|_sum|_count)?\b", shown)]
+    assert sorted(on_no_panel) == []
+
+
 # -- the Helm chart -----------------------------------------------------------
 
 

@@ -703,11 +703,22 @@ class Worker:
         partitions (none, when the group has more workers than partitions or
         Faust's sticky assignor leaves it idle: it is ready to take some),
         and the tables recovered from their changelog."""
+        return not self.not_ready_because()
+
+    def not_ready_because(self) -> str:
+        """Why /readyz says 503, in a few words (`vigil status` prints them); "" when ready."""
         app = self.app
-        assigned = self.joined
-        recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]  # TableManager's, untyped
-        loaded = not isinstance(self.directory, KafkaPatients) or self.directory.mirror.loaded
-        return self.kafka_up and assigned and not app.rebalancing and recovered and loaded
+        if not self.kafka_up:
+            return f"Kafka at {self.settings.bootstrap} does not answer with a leader for every partition"
+        if not self.joined:
+            return "joining its consumer group"
+        if app.rebalancing:
+            return "its consumer group is rebalancing"
+        if not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]  # TableManager's, untyped
+            return "recovering the patients' state from the changelog"
+        if isinstance(self.directory, KafkaPatients) and not self.directory.mirror.loaded:
+            return "loading the patient directory"
+        return ""
 
     # -- HTTP -----------------------------------------------------------------------
 
@@ -725,7 +736,8 @@ class Worker:
     async def readyz(self, web: Any) -> Any:
         ready = self.ready()
         metrics.WORKER_READY.set(1 if ready else 0)
-        return web.text("ready\n" if ready else "not ready\n", status=200 if ready else 503)
+        body = "ready\n" if ready else f"not ready: {self.not_ready_because()}\n"
+        return web.text(body, status=200 if ready else 503)
 
     async def metrics_view(self, web: Any) -> Any:
         metrics.WORKER_READY.set(1 if self.ready() else 0)

@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_devices(sub)
     _add_alerts(sub)
     _add_lag(sub)
+    _add_status(sub)
     _add_simulate(sub)
     _add_replay(sub)
     _add_export(sub)
@@ -182,6 +183,16 @@ def _add_lag(sub: Any) -> None:
         "Kafka (answers while no worker runs)",
     )
     lag.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _add_status(sub: Any) -> None:
+    status = _command(
+        sub,
+        "status",
+        "is the stack up: Kafka (and the worker group's lag), the gateway and the worker these settings "
+        "name, each ready or not and why; exit 0 when all are ready",
+    )
+    status.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _add_simulate(sub: Any) -> None:
@@ -672,6 +683,16 @@ def cmd_lag(args: argparse.Namespace, settings: Settings) -> int:
     return Exit.OK
 
 
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from app.cli import status
+
+    parts = asyncio.run(status.check(settings))
+    print(orjson.dumps(status.as_json(parts)).decode() if args.json else status.table(parts))
+    if all(p.ok for p in parts):
+        return Exit.OK
+    return Exit.KAFKA_UNREACHABLE if parts[0].state == "down" else Exit.RUNTIME
+
+
 async def _topic_created(settings: Settings, stop: asyncio.Event) -> bool:
     """Wait (saying so once) until vigil.alerts exists; False if stopped first."""
     said = False
@@ -1011,6 +1032,7 @@ COMMANDS = {
     "devices": cmd_devices,
     "alerts": cmd_alerts,
     "lag": cmd_lag,
+    "status": cmd_status,
     "simulate": cmd_simulate,
     "replay": cmd_replay,
     "export": cmd_export,

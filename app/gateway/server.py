@@ -244,7 +244,15 @@ class Gateway:
 
     @property
     def ready(self) -> bool:
-        return self.serving and self.kafka_ok
+        return not self.not_ready_because()
+
+    def not_ready_because(self) -> str:
+        """Why /readyz says 503, in a few words (`vigil status` prints them); "" when ready."""
+        if not self.kafka_ok:
+            return f"Kafka at {self.settings.bootstrap} does not answer or acknowledge in time"
+        if not self.serving:
+            return "starting or stopping: not listening for devices"
+        return ""
 
     # -- handshake --------------------------------------------------------------
 
@@ -795,7 +803,7 @@ class Gateway:
         async def readyz(_: web.Request) -> web.Response:
             if self.ready:
                 return web.Response(text="ready\n")
-            return web.Response(status=503, text="not ready\n")
+            return web.Response(status=503, text=f"not ready: {self.not_ready_because()}\n")
 
         async def metrics_view(_: web.Request) -> web.Response:
             body, content_type = metrics.exposition(metrics.GATEWAY)

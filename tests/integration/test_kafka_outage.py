@@ -42,6 +42,12 @@ async def test_no_acknowledged_reading_is_lost_when_kafka_restarts(vigil, tmp_pa
         await asyncio.to_thread(broker.stop)
         await stream(4)  # Kafka is down: nothing new is acknowledged
         assert not ready(vigil.http_url + "/readyz")
+        # `vigil status` says what is wrong: Kafka, and the gateway because of it.
+        outage = vigil.run("status", "--json", check=False)
+        assert outage.returncode == 3, outage.stdout + outage.stderr
+        status = json.loads(outage.stdout)
+        assert status["kafka"]["state"] == "down"
+        assert status["gateway"]["state"] == "not ready" and "Kafka" in status["gateway"]["detail"]
         await asyncio.to_thread(broker.start, 90.0, True)
         await stream(3)
 

@@ -1,0 +1,117 @@
+"""`vigil status`: is the stack up, in one look. Kafka (does it answer; how
+far the worker group is behind on `vigil.readings`), the gateway and the
+worker these settings name (their /readyz, with the reason when not ready,
+and a few figures from their /metrics). Exit 0 when all three are ready, 1
+otherwise, so a script or a cron job can ask it (docs/operations.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.cli import lag
+from app.cli.up import metric, scrape
+from app.infra import preflight
+from app.infra.settings import READINGS_TOPIC, Settings
+
+
+@dataclass
+class Part:
+    name: str  # kafka, gateway, worker
+    state: str  # up / down (kafka); ready / not ready / down (gateway, worker)
+    where: str
+    detail: str = ""  # why not ready, or what it is doing
+    figures: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.state in ("up", "ready")
+
+
+def _readyz(url: str) -> tuple[int | None, str]:
+    """/readyz's status and first line; (None, why) when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.status, response.read().decode(errors="replace").strip()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode(errors="replace").strip()
+    except (OSError, ValueError) as failed:
+        return None, str(getattr(failed, "reason", failed))
+
+
+async def _service(name: str, base: str, start_with: str) -> tuple[Part, list[Any]]:
+    code, text = await asyncio.get_running_loop().run_in_executor(None, _readyz, base + "/readyz")
+    if code is None:
+        return Part(name, "down", base, f"nothing answers ({text}): start it with {start_with}"), []
+    samples = await scrape(base + "/metrics")
+    if code == 200:
+        return Part(name, "ready", base), samples
+    why = text.removeprefix("not ready").lstrip(": ") or f"HTTP {code}"
+    return Part(name, "not ready", base, why), samples
+
+
+async def _kafka(settings: Settings) -> Part:
+    where = settings.bootstrap
+    if not await preflight.answers(settings):
+        return Part("kafka", "down", where, f"does not answer: {preflight.kafka_hint(settings)}")
+    if not await preflight.topic_exists(settings, READINGS_TOPIC):
+        return Part("kafka", "up", where, f"no topic {READINGS_TOPIC} yet (the gateway creates it)")
+    lags = await lag.read(settings)
+    behind = sum(p.lag for p in lags)
+    return Part(
+        "kafka",
+        "up",
+        where,
+        f"{READINGS_TOPIC}: {len(lags)} partitions, {behind} records not yet committed by the worker group",
+        {"partitions": len(lags), "lag": behind},
+    )
+
+
+async def check(settings: Settings) -> list[Part]:
+    """Kafka, the gateway and the worker, looked at together."""
+    s = settings
+    gateway_url = f"http://{s.gateway_host}:{s.gateway_http_port}"
+    worker_url = f"http://{s.worker_web_host}:{s.worker_web_port}"
+    kafka, (gateway, gw), (worker, wk) = await asyncio.gather(
+        _kafka(s),
+        _service("gateway", gateway_url, "`vigil up` or `vigil gateway`"),
+        _service("worker", worker_url, "`vigil up` or `vigil worker`"),
+    )
+    if gw:
+        devices = metric(gw, "vigil_gateway_connections_open")
+        accepted = metric(gw, "vigil_gateway_readings_total", outcome="accepted")
+        gateway.figures = {"devices_connected": devices, "readings_accepted": accepted}
+        gateway.detail = gateway.detail or (
+            f"{_shown(devices)} devices connected, {_shown(accepted)} readings accepted since it started"
+        )
+    if wk:
+        patients = metric(wk, "vigil_worker_patients")
+        opened = metric(wk, "vigil_worker_alert_events_total", status="open")
+        resolved = metric(wk, "vigil_worker_alert_events_total", status="resolved")
+        worker.figures = {"patients": patients, "alerts_opened": opened, "alerts_resolved": resolved}
+        worker.detail = worker.detail or (
+            f"{_shown(patients)} patients with live state, {_shown(opened)} alerts opened and "
+            f"{_shown(resolved)} resolved since it started"
+        )
+    return [kafka, gateway, worker]
+
+
+def _shown(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0f}"
+
+
+def table(parts: list[Part]) -> str:
+    return "\n".join(
+        f"{p.name:<8} {p.state:<10} {p.where}" + (f": {p.detail}" if p.detail else "") for p in parts
+    )
+
+
+def as_json(parts: list[Part]) -> dict[str, Any]:
+    """`vigil status --json`'s document (docs/operations.md)."""
+    document: dict[str, Any] = {"ready": all(p.ok for p in parts)}
+    for p in parts:
+        document[p.name] = {"state": p.state, "where": p.where, "detail": p.detail, **p.figures}
+    return document

@@ -217,9 +217,9 @@ _STILL = ("respiratory_rate", "spo2", "systolic_bp")  # what moves with a heart 
 # The values from which NEWS2 scores a vital on the side an arousal pushes it
 # (`_transient_rise`): pulse over 90, breathing 21 or more, systolic 220 or more.
 _RISE = {"heart_rate": 91, "respiratory_rate": 21, "systolic_bp": 220}
-# ... and from which (NEWS2 2 or more) a rise still counts while a trigger it made awaits
-# confirmation (`_keep_rise_pending`).
-_RISE_EDGE = {"heart_rate": 111, "respiratory_rate": 21, "systolic_bp": 220}
+# The monitored vitals that, still scoring 2 or more (next to or in their red band),
+# keep a NEWS2 trigger awaiting confirmation pending through a dip (`_keep_pending`).
+_HOVERING = ("heart_rate", "respiratory_rate", "systolic_bp", "spo2")
 _NEVER = 1 << 62  # a hold no condition outlasts: pending, not opening on this reading
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
 # when the new level scores 0. Diastolic pressure is not in NEWS2.
@@ -1641,7 +1641,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         "vitals": {k: current[k] for k, s in score.subscores.items() if s > 0},
     }
     if severity is None:
-        _keep_rise_pending(state, r, score.subscores, current, config)
+        _keep_pending(state, r, score.subscores)
         return
     deviating = [
         name
@@ -1661,8 +1661,6 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         r.findings[_NEWS2] = Finding(
             _NEWS2, severity, evidence, urgent and not stale, marks=_news2_marks(score, current), stale=stale
         )
-    else:
-        _keep_rise_pending(state, r, score.subscores, current, config)
 
 
 def _stale_trigger(r: _Reading, subscores: dict[str, int]) -> bool:
@@ -1747,22 +1745,23 @@ def _open_high(state: PatientState) -> bool:
     return current is not None and current.confirmed and current.severity is _HIGH
 
 
-def _keep_rise_pending(
-    state: PatientState, r: _Reading, subscores: dict[str, int], current: dict[str, Any], config: Config
-) -> None:
+def _keep_pending(state: PatientState, r: _Reading, subscores: dict[str, int]) -> None:
     """A NEWS2 trigger awaiting confirmation whose score dips below its band
-    for a reading while a monitored rise still scores 2 or more (`_RISE_EDGE`:
-    breathing 21 or more, the heart over 110) stays pending, without opening
-    on this reading: a rise hovering about a band's edge (a developing
-    sepsis) is one lasting rise, not a string of new ones each waiting
-    `news2_sustain_ms` afresh."""
+    for a reading, while a vital read more often than every `SPARSE_MS`
+    (`_HOVERING`) still scores 2 or more, stays pending, without opening on
+    this reading: a value hovering about a band's edge is one lasting
+    change, not a string of new ones each waiting afresh. A developing
+    sepsis's breathing at 25, 23, 25 (with `news2_sustain_ms` to wait), or
+    a real monitor's systolic at 89, 92, 89 every 2 s, which never held 90
+    or less for 15 s and never alarmed (VitalDB, 7 minutes at a mean
+    pressure of 58-60)."""
     pending = state.alerts.get(_NEWS2)
-    if pending is None or pending.confirmed or config.news2_sustain_ms <= 0:
+    if pending is None or pending.confirmed:
         return
     latest = state.latest
-    for name, edge in _RISE_EDGE.items():
-        value = current.get(name)
-        if value is not None and round(value) >= edge and 0 < latest[name][2] < SPARSE_MS:
+    for name in _HOVERING:
+        held = latest.get(name)
+        if subscores.get(name, 0) >= 2 and held is not None and 0 < held[2] < SPARSE_MS:
             r.findings[_NEWS2] = Finding(_NEWS2, _LOW, r.evidence[_NEWS2], hold_ms=_NEVER)
             return
 

@@ -266,6 +266,32 @@ def test_a_rise_hovering_at_a_band_edge_opens_once_it_has_lasted() -> None:
     assert first is not None and 5 <= first <= 7
 
 
+def test_a_value_hovering_at_its_red_edge_alarms() -> None:
+    """A real monitor (VitalDB) read every 2 s: the systolic at 89, 92, 89,
+    92 for minutes (a mean pressure of 58-60), or an SpO2 at 91, 92. Each
+    value at the red edge's side awaited its 15 s of confirmation and
+    lapsed at the next one: nothing opened in 7 minutes. Hovering is one
+    lasting fall: NEWS2 opens within half a minute. Hovering a band lower
+    (a systolic at 92, 95: NEWS2 2) opens nothing."""
+
+    def first_news2(hover: dict[str, tuple[float, float]]) -> float | None:
+        rng, state = random.Random(14), patient_state.PatientState()
+        for seq in range(1200):  # 40 minutes, a reading every 2 s
+            vitals = normal(rng)
+            if seq >= 900:
+                vitals.update({name: pair[seq % 2] for name, pair in hover.items()})
+            reading = {"id": reading_id("dev-1", seq), "seq": seq, "ts": T0 + seq * 2000, "vitals": vitals}
+            events = core.process(state, "p-subject-1", "dev-1", reading, patient="patient-1").events
+            if "news2" in opened(events):
+                return (seq - 900) * 2.0
+        return None
+
+    for hover in ({"systolic_bp": (89, 92)}, {"spo2": (92, 91)}):
+        after = first_news2(hover)
+        assert after is not None and 15 <= after <= 30, (hover, after)
+    assert first_news2({"systolic_bp": (92, 95)}) is None
+
+
 def test_a_never_connected_channel_changes_no_alert() -> None:
     """An arterial line's diastolic pressure, or a capnograph's `etco2` (a
     custom channel), never connected and sending 0 for the whole stay: the

@@ -40,7 +40,7 @@ import math
 from typing import Any
 
 from app.core.stats import PageHinkley, RunningVar
-from app.core.vitals import NUMERIC
+from app.core.vitals import DANGER, NUMERIC
 
 PRIOR_WEIGHT = 5.0  # the prior counts as this many readings
 WARMUP = 30  # readings an adopted baseline counts as (at least): already warmed up
@@ -539,6 +539,8 @@ class Baseline:
         var = self.var
         if self.floor:
             if var.n:
+                if var.n == 1.0 and self._first_cut_short(x, keep_out):
+                    var.mean = x  # the first was out here too (see `_first_cut_short`)
                 centre, limit = var.mean, below * sd
             else:
                 centre, limit = self.prior_mean, keep_out * sd
@@ -547,6 +549,26 @@ class Baseline:
         else:
             var.update(x)
         self._refresh()
+
+    def _first_cut_short(self, x: float, keep_out: float) -> bool:
+        """Was the one value learned so far winsorised at `keep_out` SDs of
+        the prior (`_warm_up`), and is `x`, the second, beyond that edge on the
+        same side, in no range NEWS2 scores 3 (`DANGER`)? Then the patient is
+        out there, not a first value's artifact: the first is learned as `x`.
+        A 175 kg patient's first weight was learned as 150 (75 + 5 x 15 kg):
+        the 25 kg left a spread of 4-5 kg and a mean 2 kg short after warm-up,
+        and a 4 kg gain in 10 days raised nothing (an outside reviewer: below
+        about 153 kg the same gain was told). A probe's SpO2 of 53, then 52,
+        stays cut short (both score 3)."""
+        edge = keep_out * (self.prior_sd if self.prior_sd > self.floor else self.floor)
+        off = self.var.mean - self.prior_mean
+        if self.prior_sd < 0.0 or abs(abs(off) - edge) > 1e-9 * edge or (x - self.var.mean) * off <= 0.0:
+            return False
+        danger = DANGER.get(self.name)
+        if danger is None:
+            return True
+        low, high = danger
+        return not ((low is not None and x <= low) or (high is not None and x >= high))
 
     def _learn(
         self, x: float, z: float, below: float, sd: float, cadence: float, cos_t: float, sin_t: float, ts: int
@@ -557,7 +579,7 @@ class Baseline:
         var = self.var
         explain = False
         if self.prior_sd >= 0.0 and self.floor:
-            self._fold_prior()
+            self.fold_prior()
         n = var.n
         count = n + 1.0 if n < MEMORY_MIN or cadence <= 0 or n * cadence < MEMORY_MS else n
         a = 1.0 / count
@@ -891,9 +913,11 @@ class Baseline:
             self._switch_week(weekday(ts_ms), False)
         self.weekly = self.week = None
 
-    def _fold_prior(self) -> None:
-        """At the end of warm-up the prior's mean becomes part of the
-        learned mean, so that learning can forget it with everything else;
+    def fold_prior(self) -> None:
+        """At the end of warm-up (before the first value scored as warm: a
+        value then too far from the blend of prior and values to be learned
+        kept a 240 kg patient's baseline at 176 kg for good) the prior's mean
+        becomes part of the learned mean, so that learning can forget it with everything else;
         its spread is dropped (the gap between population and patient is not
         this patient's spread). The two means are weighed by their precision
         (empirical Bayes): the prior's is one over the population's variance
@@ -911,6 +935,7 @@ class Baseline:
         between = self.prior_sd * self.prior_sd
         var.mean = (self.prior_mean * own + n * between * var.mean) / (own + n * between)
         self.prior_mean, self.prior_sd = var.mean, -1.0
+        self._refresh()
 
     def track(self, x: float, ts_ms: int, sd: float, cadence_ms: float = 0.0) -> None:
         """Advance the trend to event time `ts_ms` with one clean value.

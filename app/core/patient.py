@@ -1237,9 +1237,14 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
             c = si = 0.0  # no daily profile at this cadence (`_expected`)
         else:
             c, si = cos_t, sin_t
-        mean = _expected(baseline, ts, c, si, day)
         n = baseline.var.n
         warm = n >= WARMUP_MIN and n * cadence >= WARMUP_MS  # `Baseline.warm`, inline
+        if warm and baseline.prior_sd >= 0.0 and baseline.floor:
+            # Warm-up is over: the prior is folded in before the first value scored
+            # against the patient's own values (`Baseline.fold_prior`).
+            baseline.fold_prior()
+            sd = baseline.sd
+        mean = _expected(baseline, ts, c, si, day)
         z = (x - mean) / sd
         if z >= wide_z or z <= -wide_z:
             _count_far(r, name, z, cadence, z_alert, together_z)

@@ -131,13 +131,30 @@ def test_a_densely_read_channel_is_not_watched_for_level_shifts() -> None:
         assert len(p.opened("trend")) >= trends and (trends or p.opened("trend") == [])
 
 
-def test_a_heavy_patient_leaves_warm_up_with_their_own_weight_as_baseline() -> None:
-    """The population prior (75 kg) must not pull a 118 kg patient's
-    baseline down by kilograms, nor inflate its spread to absorb the gap."""
+@pytest.mark.parametrize("level", [118.0, 175.0, 240.0])
+def test_a_heavy_patient_leaves_warm_up_with_their_own_weight_as_baseline(level: float) -> None:
+    """The population prior (75 kg) must not pull a heavy patient's
+    baseline down by kilograms, nor inflate its spread to absorb the gap;
+    nor may the first weighing be cut short at 150 kg (75 + 5 x 15)."""
     p, rng = Patient(), random.Random(2)
-    morning_weights(p, rng, range(30), 118.0)
+    morning_weights(p, rng, range(30), level)
     b = p.state.baselines["weight"]
-    assert abs(b.mean - 118.2) < 0.6 and b.sd < 1.0
+    assert abs(b.mean - (level + 0.2)) < 0.6 and b.sd < 1.0
+
+
+def test_a_175_kg_patients_gain_is_told_as_an_80_kg_patients_is() -> None:
+    """A real scale's log moved to 175 kg (an outside reviewer): a month
+    steady, then 4 kg in 10 days. Before, only a `baseline_drift` notice
+    (adopted): the first weighing, learned as 150 kg, had left a spread of
+    4-5 kg. Now a `trend` opens within 3 days of the gain's onset, as at 80 kg."""
+    opened_on = {}
+    for level in (80.0, 175.0):
+        p, rng = Patient(), random.Random(3)
+        morning_weights(p, rng, range(40), level, gain=lambda day: 0.0 if day < 30 else 0.4 * (day - 29))
+        trends = p.opened("trend")
+        assert trends, level
+        opened_on[level] = (at(trends[0]) - MIDNIGHT) // DAY
+    assert 30 <= opened_on[80.0] <= 33 and 30 <= opened_on[175.0] <= 33
 
 
 def test_a_daily_custom_channel_is_watched_both_ways() -> None:

@@ -42,7 +42,7 @@ NUMERIC: dict[str, Vital] = {
         Vital("spo2", "%", (0, 100), (50, 100), (97.0, 1.5), 1.0),
         Vital("respiratory_rate", "/min", (0, 200), (3, 70), (16.0, 3.0), 1.5),
         Vital("systolic_bp", "mm[Hg]", (-50, 400), (40, 300), (120.0, 15.0), 5.0),
-        Vital("diastolic_bp", "mm[Hg]", (-50, 300), (20, 200), (75.0, 10.0), 4.0),
+        Vital("diastolic_bp", "mm[Hg]", (-50, 400), (20, 200), (75.0, 10.0), 4.0),
         # The mean arterial pressure a monitor reports beside them (an arterial
         # line's, or a cuff's); a line's flush reads the bag's 300 mmHg.
         Vital("mean_bp", "mm[Hg]", (-50, 400), (25, 230), (90.0, 11.0), 4.0),

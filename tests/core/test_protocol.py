@@ -244,6 +244,18 @@ def test_a_pressure_line_open_to_air_is_accepted_with_the_rest_of_its_reading() 
     assert codes(parse_frame(frame(**reading(3, NOW, heart_rate=-1, spo2=97)), NOW)) == ["out_of_range"]
 
 
+def test_a_line_flushed_high_on_both_pressures_keeps_its_reading() -> None:
+    """VitalDB case 1: an arterial line flushed reads 322/312 (the flush bag's
+    pressure on both) with the heart rate and SpO2 of the same reading. The
+    systolic was accepted up to 400 but the diastolic refused above 300, so
+    the whole reading went, its heart rate and SpO2 with it. Both pressures
+    take up to 400; the worker keeps such a line out of detection."""
+    vitals = {"heart_rate": 77, "spo2": 100, "systolic_bp": 322, "diastolic_bp": 312}
+    parsed = parse_frame(frame(**reading(1, NOW, **vitals)), NOW)
+    assert not parsed.refusals and parsed.readings[0].vitals == vitals
+    assert codes(parse_frame(frame(**reading(2, NOW, diastolic_bp=401)), NOW)) == ["out_of_range"]
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda children: (

@@ -383,7 +383,7 @@ def test_an_arterial_line_flushed_high_is_no_rise_past_the_edge() -> None:
     state = patient_state.PatientState()
     events = []
     flush: list[tuple[int, int] | None] = [None] * 10 + [(214, 69), (274, 192)]
-    flush += [(310 - k, 277 + min(k, 16)) for k in range(13)] + [(298, 95)] + [None] * 9
+    flush += [(322, 312)] + [(310 - k, 277 + min(k, 16)) for k in range(13)] + [(298, 95)] + [None] * 9
     for i in range(2400):  # eighty minutes at one reading every 2 s
         vitals: dict[str, object] = {"heart_rate": round(rng.gauss(75, 2)), "spo2": 100}
         vitals.update(systolic_bp=round(rng.gauss(150, 6)), diastolic_bp=round(rng.gauss(72, 3)))

@@ -2257,7 +2257,11 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     twice a day, opened 1.8 level-shift trends a month on a public log (its
     successive residuals' correlation 0.3, the pressures' 0.02; on another
     log 0.51 against 0.30-0.43), as much evidence as two channels together
-    need (`_shift_together`, where it still counts from `shift_h`)."""
+    need (`_shift_together`, where it still counts from `shift_h`). While
+    NEWS2 or an anomaly is open it opens nothing, as every trend (a resting
+    heart rate of 107, then 105 the next morning on a wearable's log: a
+    medium anomaly, then a `trend` beside it a day later); a shift that
+    outlasts them opens it then."""
     h, latest, since = config.shift_h, state.latest, r.ts - SHIFT_SPAN_MS
     pulse_h = config.shift_pulse_alone * h
     shifted: dict[str, dict[str, Any]] = {}
@@ -2272,6 +2276,9 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
         _shift_together(state, r, shifted, config)
     if not shifted:
         return
+    trend = state.alerts.get(_TREND)
+    if (trend is None or not trend.confirmed) and _alarming(state):
+        return  # as every trend: nothing of its own while NEWS2 or an anomaly is open
     evidence = r.evidence.get(_TREND)
     if evidence is None:
         evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}

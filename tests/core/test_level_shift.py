@@ -351,3 +351,18 @@ def test_a_home_pulse_risen_for_days_alone_still_opens_a_trend() -> None:
         pulse = [e for e in p.opened("trend") if at(e) >= onset and "heart_rate" in e["evidence"]["vitals"]]
         caught += bool(pulse) and at(pulse[0]) <= onset + 3 * DAY
     assert caught >= 8, f"{caught} of 10 caught within 3 days"
+
+
+def test_a_shift_an_open_anomaly_already_tells_opens_no_second_alarm() -> None:
+    """A wearable's morning resting heart rate (an outside reviewer's Whoop
+    log, an illness): about 80 for a month, then 107 and 105. The 107 opens
+    a medium anomaly; the 105 next morning opened a level-shift `trend`
+    beside it, a second alarm for the same values. As every trend, the
+    level-shift watch adds nothing while the anomaly is open."""
+    p, rng = Patient(), random.Random(6)
+    for day in range(30):
+        p.read(MIDNIGHT + day * DAY + 6 * HOUR, {"heart_rate": round(80 + rng.gauss(0, 3))})
+    for day, rate in enumerate([107, 105, 89, 82, 81], start=30):
+        p.read(MIDNIGHT + day * DAY + 6 * HOUR, {"heart_rate": rate})
+    assert [e["kind"] for e in p.opened("anomaly")] == ["anomaly"]
+    assert p.opened("trend") == []

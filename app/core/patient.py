@@ -150,6 +150,10 @@ SITTING_CADENCE_MS = 60 * 60 * 1000
 # together are one occasion, however many sittings.
 SHIFT_SPAN_MS = 3 * 60 * 60 * 1000
 SITTING_MS = 10 * 60 * 1000
+# A custom channel back after this long a silence, and this many of its
+# cadences, is learned afresh (`_keep_latest`): a new sensor, a new wear.
+AFRESH_GAP_MS = 7 * 24 * 60 * 60 * 1000
+AFRESH_GAP_CADENCES = 100
 SITTING_RATIO = 12
 # A channel read this rarely or less often is sparse (charted, a spot check):
 # the reading itself is the confirmation, where waiting for the next one would
@@ -642,6 +646,17 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
             r.before[name] = previous[0]
             if name not in CATALOGUE:
                 _keep_custom(state, name)
+                gap = ts - previous[1]
+                if gap > AFRESH_GAP_MS and gap > AFRESH_GAP_CADENCES * previous[2] > 0 and name in baselines:
+                    # Back after a long silence (a glucose sensor worn for a few
+                    # hours, a new one seven weeks later): what was learned then
+                    # says little of this wear, and its first day would count
+                    # as learned already (a quiet night was judged a stuck
+                    # sensor on a real log). Learned afresh, as a new channel.
+                    baselines[name] = Baseline.prior(name, value)
+                    state.shifts.pop(name, None)
+                    latest[name] = [value, ts, 0]
+                    continue
                 _repeat(state, r, name, value, previous[0], config)
             # The channel's cadence (typical time between its values, ms): an
             # exponentially weighted mean whose steps are clipped to

@@ -758,3 +758,37 @@ def test_readings_stamped_before_1970_keep_a_state_that_decodes() -> None:
         p.read(t, {"desk_power_w": _business_day(rng, t)})
     assert [e["_seq"] for e in p.events] == [e["_seq"] for e in kept.events]
     assert p.state.baselines["desk_power_w"].shape == kept.state.baselines["desk_power_w"].shape is not None
+
+
+def test_a_sensor_back_after_weeks_is_judged_as_a_new_one() -> None:
+    """A glucose sensor worn for half a day, then a new one seven weeks later
+    (an outside reviewer's real log): the channel's first day had passed in
+    the calendar meanwhile, so a quiet night on the new sensor (one value
+    for 50 minutes, on a display of 0.1 mmol/L) was judged a stuck sensor,
+    which the same wear alone never was. Back after a long silence, a custom
+    channel is learned afresh: the new wear's events are the same with or
+    without the old one."""
+    step = 5 * MINUTE
+
+    def glucose(rng: random.Random, t: int) -> float:
+        mmol = (110 + 25 * math.sin(2 * math.pi * t / (6 * HOUR)) + rng.gauss(0, 3)) / 18
+        return round(round(mmol, 1) * 18)
+
+    def wear(p: Patient, rng: random.Random, start: int, hours: int, plateau_at: int | None = None) -> None:
+        for i in range(hours * 12):
+            t = start + i * step
+            value = 86 if plateau_at is not None and plateau_at <= i < plateau_at + 10 else glucose(rng, t)
+            p.read(t, {"glucose_mg_dl": value})
+
+    new_wear = T0 + 49 * DAY
+    alone, both = Patient(), Patient()
+    wear(alone, random.Random(2), new_wear, 30, plateau_at=200)
+    wear(both, random.Random(1), T0, 12)
+    since = both.seq
+    wear(both, random.Random(2), new_wear, 30, plateau_at=200)
+
+    def told(p: Patient, since: int = 0) -> list[tuple[object, ...]]:
+        return [(e["kind"], e["status"], e["event_time"]) for e in p.events if e["_seq"] >= since]
+
+    assert all(kind != "signal_quality" for kind, _, _ in told(alone))
+    assert told(both, since) == told(alone)

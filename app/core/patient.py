@@ -1951,7 +1951,7 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
                 "z": {k: round(z, 2) for k, z in far.items()},
                 "baseline": {k: round(_normal_now(state, k), 2) for k in far},
             }
-            severity = _MEDIUM if top >= config.z_medium else _LOW
+            severity = _MEDIUM if top >= config.z_medium and not _custom_only(far) else _LOW
             r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, stale=True)
             return
     worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)
@@ -1965,13 +1965,14 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         evidence["surprise"] = {k: round(v, 2) for k, v in surprised.items()}
     if anomalous:
         top = max(abs(z) for z in anomalous.values())
-        severity = _MEDIUM if top >= config.z_medium else _LOW
+        custom = _custom_only(anomalous)
+        # Custom channels only: `low` at any distance (`_custom_only`).
+        severity = _MEDIUM if top >= config.z_medium and not custom else _LOW
         # Two vitals far from this patient's normal at once: not one sensor's artifact.
         # A spot measurement far out (medium) is its own confirmation (`_sparse`).
         if _excursion(state, r, anomalous, config):
             r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
             return
-        custom = _custom_only(anomalous)
         urgent = (
             len(anomalous) >= 2
             or (custom and bool(surprised))  # a surprise is a mean over several readings: confirmed
@@ -2086,7 +2087,10 @@ def _custom_only(names: dict[str, float]) -> bool:
     meaning, no NEWS2)? A value far out on a sparse one (read every
     `SPARSE_MS` or less often) is its own confirmation at any severity, as
     any anomaly detector's would be: a spike is one reading, and the next is
-    a cadence away."""
+    a cadence away. Their anomaly is `low` however far out: Vigil knows
+    neither what such a channel means nor which way is worse (on a real
+    wearable's log, a very good night's HRV was `medium` by its z-score,
+    while the illness a week later, told by the heart rate, was `low`)."""
     return all(name not in CATALOGUE for name in names)
 
 

@@ -70,6 +70,30 @@ def test_a_spike_on_a_sparse_custom_channel_alerts_at_that_reading() -> None:
     assert [e["status"] for e in p.events if e["kind"] == "anomaly"] == ["open", "resolved"]
 
 
+def test_a_custom_channels_anomaly_is_low_however_far_out() -> None:
+    """Vigil knows neither what a custom channel means nor which way is
+    worse: a value 12 spreads off opens a `low` anomaly, not a `medium` one
+    by its z-score (on a real wearable's log a very good night's HRV was
+    `medium`, the illness a week later `low`). A catalogue vital as far off
+    stays `medium`."""
+    rng = random.Random(4)
+    p = Patient()
+    n = warm(p, rng)
+    t = T0 + n * STEP
+    baseline = p.state.baselines["cpu_load"]
+    angle = 2 * math.pi * (t % DAY) / DAY
+    out = p.read(t, {"cpu_load": baseline.forecast(math.cos(angle), math.sin(angle)) + 12 * baseline.sd})
+    assert [(e["kind"], e["status"], e["severity"]) for e in out] == [("anomaly", "open", "low")]
+    assert out[0]["evidence"]["score"] >= 8
+
+    q, rng = Patient(), random.Random(5)
+    for i in range(300):
+        q.read(T0 + i * MINUTE, {"heart_rate": round(70 + rng.gauss(0, 3))})
+    out = q.read(T0 + 300 * MINUTE, {"heart_rate": 150, "spo2": 97})
+    q.read(T0 + 301 * MINUTE, {"heart_rate": 152, "spo2": 97})
+    assert [e["severity"] for e in q.onsets("anomaly")] == ["medium"]
+
+
 def test_a_heavy_tailed_channel_does_not_alert_at_each_far_value() -> None:
     """A channel whose values go 6 spreads out several times a day has that
     as its normal: one such value alone is not its own confirmation."""

@@ -749,7 +749,9 @@ def _refusal_line(code: str, vital: str, group: _Refused) -> str:
     line = f"{readings} refused {code}{what}{where}: {group.message}"
     value = group.value
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if code == "out_of_range" and group.same and number and value < 0 and (value == -1 or group.readings > 1):
+    # The same value in every refused reading (or -1 once) is likely the file's
+    # mark of "not measured": -1 (PhysioNet 2012), 255 (an oximeter's export).
+    if code == "out_of_range" and group.same and number and (value == -1 or group.readings > 1):
         line += f"; each had {value:g}: if {value:g} marks a value not measured, give --missing {value:g}"
     return line
 

@@ -93,6 +93,20 @@ def test_a_single_negative_value_is_not_taken_for_a_mark_and_a_repeated_one_is(v
     assert err[1].endswith("each had -9999: if -9999 marks a value not measured, give --missing -9999")
 
 
+def test_an_oximeters_255_for_an_invalid_sample_gets_the_hint(vigil, tmp_path) -> None:
+    """O2 Insight Pro writes 255 where a sample was invalid (the probe off):
+    every such reading was refused, with no word of `--missing 255`, which
+    the hint gave only for negative marks (an outside reviewer)."""
+    rows = ["97,62", "255,255", "255,255", "96,61"]
+    code, err = vigil("replay", _csv(tmp_path, "o2.csv", "patient,ts,spo2,heart_rate", rows), "--offline")
+    told = [line for line in err if "refused out_of_range" in line]
+    assert code == 1 and told and "give --missing 255" in told[0]
+    code, err = vigil(
+        "replay", _csv(tmp_path, "o2.csv", "patient,ts,spo2,heart_rate", rows), "--offline", "--missing", "255"
+    )
+    assert code == 0, err
+
+
 def test_refusals_are_told_for_eight_codes_and_vitals_at_most(vigil, tmp_path) -> None:
     """Ten custom channels, each once too large: the protocol's message does
     not name a custom channel, the line does (the recording's own column)."""

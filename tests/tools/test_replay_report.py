@@ -101,9 +101,8 @@ def test_an_oximeters_255_for_an_invalid_sample_gets_the_hint(vigil, tmp_path) -
     code, err = vigil("replay", _csv(tmp_path, "o2.csv", "patient,ts,spo2,heart_rate", rows), "--offline")
     told = [line for line in err if "refused out_of_range" in line]
     assert code == 1 and told and "give --missing 255" in told[0]
-    code, err = vigil(
-        "replay", _csv(tmp_path, "o2.csv", "patient,ts,spo2,heart_rate", rows), "--offline", "--missing", "255"
-    )
+    o2 = _csv(tmp_path, "o2.csv", "patient,ts,spo2,heart_rate", rows)
+    code, err = vigil("replay", o2, "--offline", "--missing", "255")
     assert code == 0, err
 
 

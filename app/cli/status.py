@@ -14,6 +14,7 @@ from typing import Any
 
 from app.cli import lag
 from app.cli.up import metric, scrape
+from app.core.errors import KafkaUnreachable
 from app.infra import preflight
 from app.infra.settings import READINGS_TOPIC, Settings
 
@@ -55,8 +56,17 @@ async def _service(name: str, base: str, start_with: str) -> tuple[Part, list[An
 
 async def _kafka(settings: Settings) -> Part:
     where = settings.bootstrap
-    if not await preflight.answers(settings):
-        return Part("kafka", "down", where, f"does not answer: {preflight.kafka_hint(settings)}")
+    try:
+        await preflight.kafka(settings)
+    except KafkaUnreachable as silent:  # why, when a broker refused us (SASL, TLS); else how to start it
+        why = str(silent)
+        unreachable = f"cannot reach Kafka at {where}: "
+        return Part(
+            "kafka",
+            "down",
+            where,
+            "does not answer: " + why.removeprefix(unreachable) if why.startswith(unreachable) else why,
+        )
     if not await preflight.topic_exists(settings, READINGS_TOPIC):
         return Part("kafka", "up", where, f"no topic {READINGS_TOPIC} yet (the gateway creates it)")
     lags = await lag.read(settings)

@@ -290,6 +290,11 @@ def test_a_wrong_password_is_one_line_naming_the_login(secured, tmp_path: Path) 
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert "refused the SASL login of User:gateway" in lines[0]
     assert "not-the-password" not in done.stderr
+    # `vigil status` says why Kafka is down for it, not "start it".
+    status = _vigil(env, "status")
+    assert status.returncode == 3, status.stderr
+    kafka = status.stdout.splitlines()[0]
+    assert kafka.startswith("kafka    down") and "refused the SASL login of User:gateway" in kafka
 
 
 def test_a_broker_certificate_from_another_ca_is_one_line(secured, tmp_path: Path) -> None:

@@ -234,7 +234,8 @@ CONSUMER_LAG = Gauge(
 WORKER_READY = Gauge("vigil_ready", "1 when this process is ready to serve (see /readyz).", registry=WORKER)
 
 
-FRAME_KINDS = ("reading", "batch", "hello", "invalid", "unread")  # vigil_gateway_frames_total's types
+# vigil_gateway_frames_total's types; "ping_refused": a ping over the connection's budget, which closes it
+FRAME_KINDS = ("reading", "batch", "hello", "invalid", "unread", "ping", "ping_refused")
 GATEWAY_OUTCOMES = ("accepted", "duplicate", *(c.value for c in Code))  # vigil_gateway_readings_total's
 
 
@@ -265,6 +266,8 @@ def _initialise() -> None:
 
 
 _initialise()
+# Counted at every ping: looked up once.
+PINGS, PINGS_REFUSED = FRAMES.labels("ping"), FRAMES.labels("ping_refused")
 
 
 def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:

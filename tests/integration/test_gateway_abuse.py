@@ -6,8 +6,12 @@ its own connection with parseable input; and readiness follows Kafka."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import re
+import socket
+import struct
 import time
 import urllib.request
 
@@ -280,6 +284,81 @@ async def test_an_invalid_frame_flood_is_summarised(vigil, gateway) -> None:
     summaries = [r for r in records if r["kind"] == "summary"]
     assert len(one_by_one) <= 100 + 50 * elapsed and len(summaries) <= elapsed + 2
     assert counted(records) == 500
+
+
+def _rss_mb(pid: int) -> float:
+    status = open(f"/proc/{pid}/status").read()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
+def _ping_flood(ws_url: str, token: str, pings: int) -> str:
+    """Handshake by hand, then `pings` ping frames, never reading the socket
+    (a small receive buffer: the pongs cannot go anywhere); how it ended."""
+    host, port = ws_url.removeprefix("ws://").split("/")[0].rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /v1 HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert b" 101 " in head.split(b"\r\n")[0], head
+    ping = struct.pack("!BB", 0x89, 0x80 | 125) + b"\0\0\0\0" + b"x" * 125  # masked with a zero key
+    sock.settimeout(10)
+    try:
+        for _ in range(pings // 1000):
+            sock.sendall(ping * 1000)
+        return "sent them all"
+    except OSError as error:
+        return f"stopped: {type(error).__name__}"
+    finally:
+        sock.close()
+
+
+async def test_a_ping_flood_is_closed_and_costs_other_devices_nothing(vigil, gateway) -> None:
+    """An outside tester's firmware flooded pings and never read its socket:
+    websockets answers each with a pong, which waited in the gateway's send
+    buffer, and the pings went on being read: 1.5 GB in 28 s, every other
+    device's acks 13 times slower. Pings beyond a burst of 20 and one a
+    second close the connection (1008), and a peer that does not read what
+    it is sent is not read either."""
+    flooder, steady = add_device(vigil, "pinger", "P-PING"), add_device(vigil, "steady", "P-STEADY")
+    before = _rss_mb(gateway.pid)
+    async with connect(vigil.ws_url, additional_headers=auth(steady)) as ws:
+        flood = asyncio.ensure_future(asyncio.to_thread(_ping_flood, vigil.ws_url, flooder, 1_500_000))
+        waits = []
+        for seq in range(1, 21):
+            sent = time.monotonic()
+            await ws.send(json.dumps(reading(seq)))
+            assert (await replies(ws, 1))[0] == {"type": "ack", "seq": seq}
+            waits.append(time.monotonic() - sent)
+            await asyncio.sleep(0.05)
+        ended = await flood
+    grown = _rss_mb(gateway.pid) - before
+    assert metric(vigil, 'vigil_gateway_frames_total{type="ping_refused"}') >= 1, (ended, grown)
+    assert grown < 50, ended
+    assert sorted(waits)[len(waits) // 2] < 0.5, waits
+
+    # A client's own library, pinging 30 times at once, is told why.
+    async with connect(vigil.ws_url, additional_headers=auth(flooder), ping_interval=None) as ws:
+        for _ in range(30):
+            await ws.ping()
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert closed.value.rcvd.reason == "too many pings"
+    # A keep-alive (here twice a second for 3 s) is never refused.
+    async with connect(vigil.ws_url, additional_headers=auth(flooder), ping_interval=None) as ws:
+        for _ in range(6):
+            await asyncio.wait_for(await ws.ping(), 5)
+            await asyncio.sleep(0.5)
+        await ws.send(json.dumps(reading(1)))
+        assert (await replies(ws, 1))[0]["type"] == "ack"
 
 
 async def test_failed_handshakes_are_throttled_with_429(vigil) -> None:

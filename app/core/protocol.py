@@ -44,6 +44,7 @@ PROTOCOL_VERSION = 1
 # exactly: a seq above it could not be read back the same by a device or a tool.
 SEQ_MAX = 2**53 - 1
 MAX_VITALS = 64
+_INT_DIGITS = 4000  # Python converts at most 4,300 digits (`sys.get_int_max_str_digits`)
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 
@@ -99,9 +100,19 @@ def with_non_finite(exc: orjson.JSONDecodeError) -> Any:
     through, where the whole frame was `malformed_json` (found by firmware
     written from these docs)."""
     try:
-        return json.loads(exc.doc)  # takes NaN, Infinity, -Infinity, big numbers, lone surrogates
+        # takes NaN, Infinity, -Infinity, big numbers, lone surrogates
+        return json.loads(exc.doc, parse_int=_integer)
     except (ValueError, RecursionError):
         return None
+
+
+def _integer(text: str) -> int | float:
+    """A JSON integer; one of more digits than Python converts (4,300) is
+    infinite, refused with its reading as any number out of range is (it
+    made the whole frame `malformed_json`, an outside tester found)."""
+    if len(text) > _INT_DIGITS:
+        return -math.inf if text.startswith("-") else math.inf
+    return int(text)
 
 
 def _parse(data: str | bytes, now_ms: int, limits: Limits) -> ParsedFrame:

@@ -117,6 +117,8 @@ def test_valid_json_orjson_cannot_hold_costs_only_its_own_reading() -> None:
         (f'{{"seq": 2, "ts": {NOW}, "vitals": {{"heart_rate": 1e400}}}}', Code.OUT_OF_RANGE),
         (f'{{"seq": 2, "ts": {NOW}, "vitals": {{"etco2": {"9" * 400}}}}}', Code.OUT_OF_RANGE),
         ('{"seq": 2, "ts": 1e400, "vitals": {"heart_rate": 70}}', Code.BAD_TIMESTAMP),
+        # more digits than Python converts (4,300): the frame was malformed_json
+        (f'{{"seq": 2, "ts": {NOW}, "vitals": {{"etco2": -{"9" * 5000}}}}}', Code.OUT_OF_RANGE),
     ]
     for item, code in bad:
         parsed = parse_frame(batch(item), NOW)
@@ -126,6 +128,9 @@ def test_valid_json_orjson_cannot_hold_costs_only_its_own_reading() -> None:
     noted = f'{{"seq": 2, "ts": {NOW}, "note": "\\udc00", "vitals": {{"heart_rate": 71}}}}'
     raw = batch(noted)
     assert [r.seq for r in parse_frame(raw, NOW).readings] == [1, 2, 3]
+    # ... and an integer of 5,000 digits there
+    huge = f'{{"seq": 2, "ts": {NOW}, "note": {"7" * 5000}, "vitals": {{"heart_rate": 71}}}}'
+    assert [r.seq for r in parse_frame(batch(huge), NOW).readings] == [1, 2, 3]
 
 
 @pytest.mark.parametrize(

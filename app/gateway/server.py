@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import math
 import os
 import ssl
 import time
@@ -104,6 +105,11 @@ HARD_FRAME_LIMIT_FACTOR = 4
 CLOSE_REPLACED = 4001  # a newer connection of the same device took over
 CLOSE_REVOKED = 4003  # the credential was revoked or rotated
 THROTTLE_DELAY_S = 1.0  # a source over its failed-handshake budget waits this long for its 429
+# A connection costs the device a twentieth of its burst of tokens (`VIGIL_DEVICE_BURST`;
+# 50 of 1000, refilled at `VIGIL_DEVICE_RATE`, 20 a second: 20 connections at once, then
+# one every 2.5 s): a handshake is far dearer than a frame. Two copies of one device
+# replacing each other made 21,174 connections in 20 s (an outside tester).
+CONNECTS_PER_BURST = 20
 
 
 class ConfigError(GatewayConfigError):
@@ -290,6 +296,13 @@ class Gateway:
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "unauthorized\n")
             response.headers["WWW-Authenticate"] = 'Bearer realm="vigil"'
             return response
+        bucket = self._budget(device.device_id).bucket
+        cost = bucket.burst / CONNECTS_PER_BURST
+        if not bucket.allow(now_s, cost):
+            metrics.HANDSHAKES.labels("device_throttled").inc()
+            await asyncio.sleep(THROTTLE_DELAY_S)  # a client retrying at once is slowed down too
+            wait_s = math.ceil(bucket.wait_s(time.monotonic(), cost))
+            return _refusal(connection, HTTPStatus.TOO_MANY_REQUESTS, "too many connections", max(1, wait_s))
         if not self.ready or (
             len(self.live) >= self.settings.max_connections and device.device_id not in self.live
         ):
@@ -361,14 +374,20 @@ class Gateway:
         if previous is not None:
             await previous.close(CLOSE_REPLACED, "replaced by a newer connection")
 
+    def _budget(self, device_id: str) -> Budget:
+        """The device's budget of tokens: its frames and its connections draw on it."""
+        budget = self.budgets.get(device_id)
+        if budget is None:
+            budget = self.budgets[device_id] = Budget(
+                TokenBucket(self.settings.device_rate, self.settings.device_burst)
+            )
+        return budget
+
     def _session(self, device: Device, subject: str) -> DeviceSession:
         """The device's window and budget outlive its connections: reconnecting
         does not refill the budget."""
         window = self.windows.setdefault(device.device_id, SeqWindow())
-        budget = self.budgets.get(device.device_id)
-        if budget is None:
-            budget = Budget(TokenBucket(self.settings.device_rate, self.settings.device_burst))
-            self.budgets[device.device_id] = budget
+        budget = self._budget(device.device_id)
         return DeviceSession(
             device.device_id,
             SamePatient(self.key, subject),

@@ -242,6 +242,7 @@ GATEWAY_OUTCOMES = ("accepted", "duplicate", *(c.value for c in Code))  # vigil_
 def _initialise() -> None:
     for outcome in ("accepted", "unauthorized", "unavailable", "not_found", "throttled", "capped"):
         HANDSHAKES.labels(outcome)
+    HANDSHAKES.labels("device_throttled")  # 429: the device's connections over its budget
     for kind in FRAME_KINDS:
         FRAMES.labels(kind)
     for outcome in GATEWAY_OUTCOMES:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, cast
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ProtocolError
 from websockets.frames import CloseCode, Frame, Opcode
 
+from app.core import proxy_header
 from app.core.handshake import HandshakeGuard
 from app.infra import metrics
 
@@ -46,6 +47,9 @@ class GuardedConnection(ServerConnection):
     frames (websockets answers them before Vigil sees them)."""
 
     guard: HandshakeGuard  # set on the subclass each gateway makes
+    # A PROXY protocol header comes first (`VIGIL_GATEWAY_PROXY_PROTOCOL`): the
+    # source address is the client's it names, not the proxy's (`_read_header`).
+    proxy_protocol: bool = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,10 +82,36 @@ class GuardedConnection(ServerConnection):
         self._backlog: bytearray | None = None
         peer = transport.get_extra_info("peername")
         self.source = str(peer[0]) if peer else "unknown"
+        self._header: bytearray | None = bytearray() if self.proxy_protocol else None
+        self.handshaking = False
+        if self._header is None:
+            self._guard_open()
+
+    def _guard_open(self) -> None:
         self.handshaking = self.guard.open(self.source)
         if not self.handshaking:
             metrics.HANDSHAKES.labels("capped").inc()
-            cast(asyncio.Transport, transport).abort()
+            self.transport.abort()
+
+    def _read_header(self, header: bytearray, data: bytes) -> bytes | None:
+        """The bytes after the PROXY protocol header, once it is whole (its
+        client address then the source); None while it is not. A connection
+        that does not begin with one did not come through the proxy: closed."""
+        header += data
+        try:
+            found = proxy_header.parse(bytes(header))
+        except proxy_header.ProxyHeaderError:
+            metrics.HANDSHAKES.labels("no_proxy_header").inc()
+            self._header = None
+            self.transport.abort()
+            return None
+        if found is None:
+            return None
+        client, length = found
+        self._header = None
+        self.source = client or self.source  # none named: the proxy's own connection
+        self._guard_open()
+        return bytes(header[length:]) if self.handshaking else None
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -97,6 +127,11 @@ class GuardedConnection(ServerConnection):
             self._resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        if self._header is not None:
+            rest = self._read_header(self._header, data)
+            if not rest:
+                return
+            data = rest
         if self._backlog is not None or self._writes_paused:
             # Still slicing an earlier read (keep the order), or the peer is not
             # reading what it is sent: kept, and no more read until it does.

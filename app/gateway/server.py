@@ -871,7 +871,11 @@ class Gateway:
         return windows
 
     async def _serve(self, context: ssl.SSLContext | None, stop: asyncio.Event) -> None:
-        guarded = type("Guarded", (GuardedConnection,), {"guard": self.guard})
+        guarded = type(
+            "Guarded",
+            (GuardedConnection,),
+            {"guard": self.guard, "proxy_protocol": self.settings.gateway_proxy_protocol},
+        )
         async with serve(
             self.handle,
             self.settings.gateway_host,

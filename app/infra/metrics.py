@@ -243,6 +243,7 @@ def _initialise() -> None:
     for outcome in ("accepted", "unauthorized", "unavailable", "not_found", "throttled", "capped"):
         HANDSHAKES.labels(outcome)
     HANDSHAKES.labels("device_throttled")  # 429: the device's connections over its budget
+    HANDSHAKES.labels("no_proxy_header")  # closed: no PROXY protocol header (VIGIL_GATEWAY_PROXY_PROTOCOL)
     for kind in FRAME_KINDS:
         FRAMES.labels(kind)
     for outcome in GATEWAY_OUTCOMES:

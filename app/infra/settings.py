@@ -264,6 +264,9 @@ class Settings:
     # Several gateways on one host share the websocket port (SO_REUSEPORT: the kernel spreads new
     # connections over them); each keeps an HTTP port of its own for its metrics.
     gateway_reuse_port: bool = setting("GATEWAY_REUSE_PORT", False, FLAG)
+    # Each connection begins with a PROXY protocol header (v1 or v2) naming the client: the
+    # gateway is reached only through a TCP proxy that sends one (deploy/compose's haproxy).
+    gateway_proxy_protocol: bool = setting("GATEWAY_PROXY_PROTOCOL", False, FLAG)
     # Faust app id: consumer group and changelog topic prefix.
     worker_id: str = setting("WORKER_ID", "vigil-worker", KAFKA_NAME)
     worker_web_host: str = setting("WORKER_WEB_HOST", "127.0.0.1", HOST)

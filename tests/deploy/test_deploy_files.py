@@ -256,8 +256,20 @@ def test_the_load_balancer_config_is_valid_and_balances_both_gateways(haproxy: s
     result = run(haproxy, "-c", "-f", config)
     # The gateways' names resolve only inside compose's network: haproxy warns, and checks the rest.
     assert result.returncode == 0, result.stdout + result.stderr
-    servers = re.findall(r"^\s*server (\S+) (\S+):8765 check port 8766", config.read_text(), re.M)
+    servers = re.findall(r"^\s*server (\S+) (\S+):8765 .*check port 8766", config.read_text(), re.M)
     assert [s[0] for s in servers] == ["gateway-1", "gateway-2"]
+
+
+def test_the_gateways_behind_the_load_balancer_read_each_clients_address(composed: dict[str, Any]) -> None:
+    """haproxy passes each device's address on (PROXY protocol v2) and the
+    gateways read it: their limits per source address then apply to each
+    device, not to haproxy's one address (one client with a bad token got
+    429 for the whole fleet)."""
+    config = (COMPOSE / "haproxy" / "haproxy.cfg").read_text()
+    servers = re.findall(r"^\s*server (gateway-\d) \S+:8765 (.*)$", config, re.M)
+    assert servers and all("send-proxy-v2" in options for _, options in servers)
+    for name in ("gateway-1", "gateway-2"):
+        assert str(composed["services"][name]["environment"]["VIGIL_GATEWAY_PROXY_PROTOCOL"]) in ("1", "true")
 
 
 def test_compose_prometheus_and_grafana_use_the_shipped_rules_and_dashboards(

@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
 from app.infra.kafka_local import LocalKafka
 from app.infra.settings import Settings
@@ -382,6 +382,46 @@ async def test_a_device_reconnecting_in_a_loop_is_throttled_and_others_connect(v
     async with connect(vigil.ws_url, additional_headers=auth(other)) as ws:  # others are not held back
         await ws.send(json.dumps(reading(1)))
         assert (await replies(ws, 1))[0] == {"type": "ack", "seq": 1}
+
+
+def _through_proxy(ws_url: str, client: str, token: str) -> int:
+    """A handshake as haproxy passes it on (`send-proxy` v1, naming `client`);
+    the HTTP status, or 0 when the gateway closed without one."""
+    host, port = ws_url.removeprefix("ws://").split("/")[0].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(
+            f"PROXY TCP4 {client} 10.0.0.2 50000 8765\r\n".encode()
+            + f"GET /v1 HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n".encode()
+        )
+        head = sock.recv(200)
+    return int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else 0
+
+
+async def test_behind_a_proxy_each_clients_address_has_its_own_limits(vigil) -> None:
+    """The shipped haproxy forwards TCP: every device had haproxy's address,
+    so one client retrying a bad token had the gateway answer 429 to the whole
+    fleet, and 64 idle connections held every device back. With the PROXY
+    protocol the gateway reads each client's address from the header haproxy
+    sends, and a connection without one (round the proxy) is closed."""
+    proc = start_gateway(
+        vigil, GATEWAY_PROXY_PROTOCOL="1", HANDSHAKE_FAILURE_BURST="5", HANDSHAKE_FAILURE_RATE="0.25"
+    )
+    try:
+        good = add_device(vigil, "behind-proxy", "P-PROXY")
+        client = "203.0.113.7"
+        bad = [await asyncio.to_thread(_through_proxy, vigil.ws_url, client, "vgl_x") for _ in range(7)]
+        assert bad == [401] * 5 + [429] * 2
+        # another client behind the same proxy is not held back
+        assert await asyncio.to_thread(_through_proxy, vigil.ws_url, "198.51.100.9", good) == 101
+        with pytest.raises(InvalidMessage):  # closed before any answer
+            async with connect(vigil.ws_url, additional_headers=auth(good), open_timeout=5):
+                pass  # no header: not through the proxy
+        assert metric(vigil, 'vigil_gateway_handshakes_total{outcome="no_proxy_header"}') >= 1
+    finally:
+        assert stop(proc) == 0
 
 
 async def test_failed_handshakes_are_throttled_with_429(vigil) -> None:

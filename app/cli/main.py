@@ -176,23 +176,26 @@ def _add_alerts(sub: Any) -> None:
 
 
 def _add_lag(sub: Any) -> None:
-    lag = _command(
+    _with_json(
         sub,
         "lag",
         "how many vigil.readings records the workers have not processed yet, per partition, read from "
         "Kafka (answers while no worker runs)",
     )
-    lag.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _add_status(sub: Any) -> None:
-    status = _command(
+    _with_json(
         sub,
         "status",
         "is the stack up: Kafka (and the worker group's lag), the gateway and the worker these settings "
         "name, each ready or not and why; exit 0 when all are ready",
     )
-    status.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _with_json(sub: Any, name: str, text: str) -> None:
+    """A command whose only option is `--json`."""
+    _command(sub, name, text).add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _add_simulate(sub: Any) -> None:

@@ -22,6 +22,9 @@ READ_SLICE = 16 * 1024  # bytes handed to websockets' frame parser at once
 # closed with 1008 (docs/protocol.md, close codes).
 PING_BURST = 20
 PING_RATE = 1.0
+# A peer that reads nothing of what waits for it this long is closed: its keep-alive
+# ping waits behind the unread data, so websockets' own timeout never starts.
+WRITE_STALL_S = 60.0
 
 
 class GuardedConnection(ServerConnection):
@@ -39,7 +42,9 @@ class GuardedConnection(ServerConnection):
     Reading also stops while the socket's send buffer is over websockets'
     write limit (asyncio's `pause_writing`): a peer that does not read what
     it is sent (acks, or the pongs websockets answers each ping with) is not
-    read either, so what waits for it stays within one read. A ping flood
+    read either, so what waits for it stays within one read, and one that
+    reads nothing for `WRITE_STALL_S` is closed (its keep-alive ping waits
+    behind the unread data: websockets' timeout never started). A ping flood
     from a client that never read its socket grew the gateway to 1.5 GB in
     28 s, and every other device's acks waited (an outside tester). Pings
     beyond `PING_BURST` and `PING_RATE` close the connection with 1008: each
@@ -117,10 +122,17 @@ class GuardedConnection(ServerConnection):
         super().pause_writing()
         self._writes_paused = True
         self.transport.pause_reading()
+        self._stall = self.loop.call_later(WRITE_STALL_S, self._stalled)
+
+    def _stalled(self) -> None:
+        """Nothing of what waits for the peer was read for `WRITE_STALL_S`."""
+        metrics.WRITE_STALLS.inc()
+        self.transport.abort()
 
     def resume_writing(self) -> None:
         super().resume_writing()
         self._writes_paused = False
+        self._stall.cancel()
         if self._backlog is not None:
             self.loop.call_soon(self._feed)
         else:
@@ -173,6 +185,8 @@ class GuardedConnection(ServerConnection):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._backlog = None
+        if self._writes_paused:
+            self._stall.cancel()
         self.handshake_answered()
         super().connection_lost(exc)
 

@@ -268,6 +268,11 @@ def _initialise() -> None:
 
 
 _initialise()
+WRITE_STALLS = Counter(
+    "vigil_gateway_write_stalls_total",
+    "Connections closed because the device read nothing of what waited for it (acks, pongs) for 60 s.",
+    registry=GATEWAY,
+)
 # Counted at every ping: looked up once.
 PINGS, PINGS_REFUSED = FRAMES.labels("ping"), FRAMES.labels("ping_refused")
 

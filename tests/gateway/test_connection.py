@@ -10,6 +10,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection
 from websockets.server import ServerProtocol
 
+from app.gateway import connection
 from app.gateway.connection import READ_SLICE, GuardedConnection
 
 
@@ -18,6 +19,7 @@ class Transport:
 
     def __init__(self) -> None:
         self.reading = True
+        self.aborted = False
 
     def pause_reading(self) -> None:
         self.reading = False
@@ -27,6 +29,9 @@ class Transport:
 
     def is_closing(self) -> bool:
         return False
+
+    def abort(self) -> None:
+        self.aborted = True
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return ("10.0.0.1", 40000) if name == "peername" else default
@@ -87,3 +92,20 @@ async def test_a_peer_that_does_not_read_is_not_read_and_loses_nothing(fed: list
     assert b"".join(fed) == b"a" * 100 + b"b" * 100 + b"c" * (READ_SLICE + 10)
     assert all(len(piece) <= READ_SLICE for piece in fed)
     assert transport.reading
+
+
+async def test_a_peer_that_reads_nothing_for_a_minute_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its keep-alive ping waits behind the unread data, so websockets' own
+    timeout never starts: an outside tester's device that never read kept
+    its connection open for as long as it liked. One that reads again in
+    time is kept."""
+    monkeypatch.setattr(connection, "WRITE_STALL_S", 0.05)
+    guarded = type("Guarded", (GuardedConnection,), {"guard": Guard()})
+    for reads_again, dropped in ((True, False), (False, True)):
+        peer, transport = guarded(ServerProtocol(), Server()), Transport()
+        peer.connection_made(transport)  # type: ignore[arg-type]
+        peer.pause_writing()
+        if reads_again:
+            peer.resume_writing()
+        await asyncio.sleep(0.1)
+        assert transport.aborted is dropped

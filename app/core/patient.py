@@ -646,16 +646,7 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
             r.before[name] = previous[0]
             if name not in CATALOGUE:
                 _keep_custom(state, name)
-                gap = ts - previous[1]
-                if gap > AFRESH_GAP_MS and gap > AFRESH_GAP_CADENCES * previous[2] > 0 and name in baselines:
-                    # Back after a long silence (a glucose sensor worn for a few
-                    # hours, a new one seven weeks later): what was learned then
-                    # says little of this wear, and its first day would count
-                    # as learned already (a quiet night was judged a stuck
-                    # sensor on a real log). Learned afresh, as a new channel.
-                    baselines[name] = Baseline.prior(name, value)
-                    state.shifts.pop(name, None)
-                    latest[name] = [value, ts, 0]
+                if _afresh(state, name, value, ts, previous):
                     continue
                 _repeat(state, r, name, value, previous[0], config)
             # The channel's cadence (typical time between its values, ms): an
@@ -689,6 +680,24 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
             latest[name] = [value, ts, cadence] if sitting == 0 else [value, ts, cadence, -1]
         elif previous[1] == ts:
             previous[0] = value
+
+
+def _afresh(state: PatientState, name: str, value: Any, ts: int, previous: list[Any]) -> bool:
+    """Is this custom channel back after a silence of `AFRESH_GAP_MS` and
+    `AFRESH_GAP_CADENCES` of its cadences (a glucose sensor worn for a few
+    hours, a new one seven weeks later)? Then what was learned says little
+    of this wear, and its first day would count as learned already (a quiet
+    night was judged a stuck sensor on a real log): it is learned afresh
+    from `value`, as a new channel."""
+    gap = ts - previous[1]
+    if gap <= AFRESH_GAP_MS or gap <= AFRESH_GAP_CADENCES * previous[2] or not previous[2]:
+        return False
+    if name not in state.baselines:
+        return False
+    state.baselines[name] = Baseline.prior(name, value)
+    state.shifts.pop(name, None)
+    state.latest[name] = [value, ts, 0]
+    return True
 
 
 def _past_the_edge(

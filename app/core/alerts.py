@@ -133,6 +133,7 @@ def transition(
     cadence_ms: float = 0,
     renotify_max_ms: int = 0,
     flaps: dict[Kind, list[int]] | None = None,
+    pace_ms: float = 0,
 ) -> list[Change]:
     """Advance the lifecycle of each kind given what holds now.
 
@@ -168,7 +169,9 @@ def transition(
       hours, not at every charted value;
     - "resolved" once the condition has not held for `resolve_after_ms`, or
       for `RESOLVE_CADENCES` of the patient's cadence when that is longer
-      (charted hourly: the third charted value in a row without it). The
+      (charted hourly: the third charted value in a row without it), or
+      of `pace_ms` when shorter (the step a sparse channel is read at again
+      after a gap, while its cadence still counts the gap). The
       wait damps flapping: a condition that comes and goes keeps one alert
       open instead of opening a new one each time (alarm on onset and
       resolution, not repeatedly). Resolving at the first reading without
@@ -184,7 +187,8 @@ def transition(
     """
     changes: list[Change] = []
     settle_ms = max(resolve_after_ms, int(SETTLE_CADENCES * cadence_ms))
-    resolve_after_ms = max(resolve_after_ms, int(RESOLVE_CADENCES * cadence_ms))
+    pace = pace_ms if 0 < pace_ms < cadence_ms else cadence_ms
+    resolve_after_ms = max(resolve_after_ms, int(RESOLVE_CADENCES * pace))
     if renotify_ms > 0 and RENOTIFY_READINGS * cadence_ms > renotify_ms:
         renotify_ms = int(RENOTIFY_READINGS * cadence_ms)
     for kind in kinds:

@@ -155,6 +155,13 @@ SITTING_MS = 10 * 60 * 1000
 AFRESH_GAP_MS = 7 * 24 * 60 * 60 * 1000
 AFRESH_GAP_CADENCES = 100
 SITTING_RATIO = 12
+# A sparse channel's step shorter than its cadence, and at least this share of
+# it, is the pace it is read at now: an alert resolves after two such steps
+# (`transition`'s `pace_ms`). A channel's cadence follows a gap slowly (one
+# step of 12 hours made an hourly channel's 2.8 hours, back under 2 hours only
+# at the fourth value after): an hourly SpO2 of 87, 12 hours of nothing, then
+# 97s resolved at the fifth 97, not the third.
+PACE_SHARE = 0.25
 # A channel read this rarely or less often is sparse (charted, a spot check):
 # the reading itself is the confirmation, where waiting for the next one would
 # mean waiting that long.
@@ -381,7 +388,7 @@ class _Reading:
     __slots__ = (
         "subject", "patient", "device_id", "raw", "ts", "clean", "z", "scored", "near", "findings",
         "evidence", "artifacts", "bad", "far", "off", "wide", "steps", "judged", "stuck", "surprised",
-        "heavy", "routine", "doubted", "moving", "drifted", "unit", "before",
+        "heavy", "routine", "doubted", "moving", "drifted", "unit", "before", "pace",
     )  # fmt: skip
     subject: str  # the patient's pseudonym: keys the state, derives alert ids
     patient: str | None  # the reference alert consumers act on
@@ -413,6 +420,8 @@ class _Reading:
     drifted: bool  # a vital's normal drifted in a deterioration's direction (`_drift`)
     unit: dict[str, str] | None  # channels whose value came in another unit -> that unit (`_other_unit`)
     before: dict[str, Any]  # channels with a value before this reading's -> that value (`_keep_latest`)
+    # the shortest regular step, SPARSE_MS or longer, of a channel read at this reading (`_keep_latest`)
+    pace: int
 
     def __init__(
         self,
@@ -454,6 +463,7 @@ class _Reading:
         self.routine = None
         self.doubted = False
         self.before = {}
+        self.pace = 0
         self.moving = None
         self.drifted = False
 
@@ -677,6 +687,8 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
                             _step(r, name, change, baseline, previous, corroborate_z)
                 step = dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
                 cadence = int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
+                if SPARSE_MS <= dt < cadence and dt >= PACE_SHARE * cadence and not 0 < r.pace <= dt:
+                    r.pace = dt  # read at this pace now, whatever a gap did to the cadence (`PACE_SHARE`)
             latest[name] = [value, ts, cadence] if sitting == 0 else [value, ts, cadence, -1]
         elif previous[1] == ts:
             previous[0] = value
@@ -2554,6 +2566,7 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
         renotify_max_ms=config.renotify_max_ms,
         cadence_ms=_patient_cadence(state, r.ts),
         flaps=state.flaps,
+        pace_ms=r.pace,
     )
     for change in changes:
         evidence = change.finding.evidence if change.finding else r.evidence[change.kind]

@@ -124,6 +124,24 @@ def test_a_charted_value_that_crosses_a_band_at_every_other_reading_keeps_one_al
     assert news[-1]["event_time"] == core_iso(T0 + 59 * HOUR)
 
 
+def test_after_a_night_without_values_an_alert_resolves_at_the_charting_pace_again() -> None:
+    """Hourly charting, one SpO2 of 87, nothing for 12 hours (a patient
+    off the ward), then hourly 97s: the alert resolves at the third 97,
+    two hours after the first, as it would have without the gap (the gap
+    stretched the channel's cadence to nearly 3 hours, and resolution
+    waited two of those: the fifth 97)."""
+    rng = random.Random(8)
+    p = Patient()
+    for hour in range(27):
+        p.read(T0 + hour * HOUR, {**normal(rng), "spo2": 96})
+    p.read(T0 + 27 * HOUR, {**normal(rng), "spo2": 87})
+    for hour in range(40, 48):
+        p.read(T0 + hour * HOUR, {**normal(rng), "spo2": 97})
+    news = [e for e in p.events if e["kind"] == "news2" and e["status"] != "reminder"]
+    assert [e["status"] for e in news] == ["open", "resolved"]
+    assert news[-1]["event_time"] == core_iso(T0 + 42 * HOUR)
+
+
 def test_news2_freshness_follows_each_parameters_cadence() -> None:
     """Hourly vitals and a consciousness level charted every three hours
     (voice: NEWS2 3): one alert that stays open, not one that flaps each

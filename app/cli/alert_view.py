@@ -57,7 +57,11 @@ def describe(event: dict[str, Any]) -> str:
         band, severity = str(ev.get("band")), event.get("severity")
         banded = NEWS2_SEVERITY.get(band)
         held = severity in SEVERITIES and (banded is None or rank(severity) > rank(banded))
-        if held and event.get("status") != "resolved":
+        unreliable = ev.get("unreliable")
+        if isinstance(unreliable, list) and unreliable:
+            # held open while a parameter it was told for sends artifacts (docs/alerts.md)
+            band = f"{band}; held open, signal bad: {', '.join(map(str, unreliable))}"
+        elif held and event.get("status") != "resolved":
             # a high alert stays high while the score is 6, and falls only once it has
             # held lower for a while (docs/alerts.md): say so beside the lower band
             # (a resolution's severity is the alert's last, not held)

@@ -1683,6 +1683,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     }
     if severity is None:
         _keep_pending(state, r, score.subscores)
+        _hold_unreliable(state, r, config)
         return
     deviating = [
         name
@@ -1702,6 +1703,40 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         r.findings[_NEWS2] = Finding(
             _NEWS2, severity, evidence, urgent and not stale, marks=_news2_marks(score, current), stale=stale
         )
+    else:
+        _hold_unreliable(state, r, config)
+
+
+def _hold_unreliable(state: PatientState, r: _Reading, config: Config) -> None:
+    """An open NEWS2 alert that no longer triggers does not resolve while a
+    parameter that scored 3 in it when last told (`OpenAlert.marks`) is bad
+    (`_quality`: sending artifacts again and again, or no signal) and its
+    latest clean value, still fresh, is still off normal (NEWS2 scores it):
+    the parameter went unreliable, not better. The alert holds as it is,
+    neither escalating nor settling, `unreliable` in its evidence naming
+    those parameters; it resolves once clean values show the parameter
+    normal, or its latest is no longer fresh. A real monitor's breathing
+    count fell to 4.6/min, then read 0-9.4 for an hour (0 in most minutes,
+    1-2 in others: artifacts): the channel went bad, NEWS2 lost its
+    breathing rate and resolved at 0 while the count still read 2, 7.5,
+    3.5, 0 (MIMIC-II, docs/evaluation.md). A breathing count back at 16
+    resolves it as before; a bad channel never opens or escalates one."""
+    current = state.alerts.get(_NEWS2)
+    if current is None or not current.confirmed or not r.bad:
+        return
+    scale2, latest = _scale2(state, config), state.latest
+    unreliable = []
+    for name in news2.PARAMETERS:
+        entry = latest.get(name)
+        if name not in r.bad or entry is None or not current.marks & _NEWS2_BIT[name]:
+            continue
+        if _fresh(entry, r.ts, config.news2_max_age_ms) and news2.score(
+            {name: entry[0]}, scale2
+        ).subscores.get(name):
+            unreliable.append(name)
+    if unreliable:
+        evidence = {**r.evidence[_NEWS2], "unreliable": unreliable}
+        r.findings[_NEWS2] = Finding(_NEWS2, current.severity, evidence, stale=True)
 
 
 def _stale_trigger(r: _Reading, subscores: dict[str, int]) -> bool:

@@ -132,3 +132,15 @@ def test_an_escalation_says_what_is_new_in_it() -> None:
     told["evidence"] = {"score": 6, "band": "medium", "newly": ["systolic_bp"], "vitals": {"systolic_bp": 88}}
     screen(told)
     assert out.getvalue().strip().endswith("NEWS2 6 (medium; held high; new: systolic_bp): systolic_bp 88")
+
+
+def test_a_news2_alert_held_open_by_a_bad_signal_says_so() -> None:
+    """A NEWS2 alert stays open while a parameter it was told for sends
+    artifacts (docs/alerts.md): its reminder at a score of 0 says why it
+    is still open, instead of reading as an alert that forgot to resolve."""
+    out = io.StringIO()
+    screen = Screen(out, colour=False)
+    held = event("news2", "reminder", severity="low")
+    held["evidence"] = {"score": 0, "band": "low", "vitals": {}, "unreliable": ["respiratory_rate"]}
+    screen(held)
+    assert out.getvalue().strip().endswith("NEWS2 0 (low; held open, signal bad: respiratory_rate)")

@@ -410,6 +410,31 @@ def test_a_signal_lost_at_the_bottom_of_a_fall_is_no_improvement() -> None:
     assert [e for e in events if e["kind"] == "news2" and e["status"] == "resolved"] == []
 
 
+def test_a_breathing_count_gone_ragged_after_a_red_value_keeps_its_alert_open() -> None:
+    """A monitor's breathing count falls to 5/min, then for 40 minutes reads
+    0, 1-2 (under physiology's edge: artifacts) and 4-9 in turn, as on a real
+    MIMIC-II stay: the channel goes bad and drops out of NEWS2. Its values
+    are unreliable, not better: the open alert stays open (it resolved at
+    NEWS2 0 while the count still read 2, 7.5, 3.5, 0, and reopened), and
+    resolves once the count is back at 16, as before."""
+    rng = random.Random(37)
+    state = patient_state.PatientState()
+    for i in range(180):
+        run(state, i, T0 + i * MINUTE, normal(rng))
+    ragged = [5, 0, 0, 1.6, 8.3, 0, 0, 9.4, 4.8, 1.3, 7.0, 0, 0, 0, 8.3, 4.1, 0, 0, 2.1, 2.3]
+    ragged += [1.0, 0, 0, 4.0, 2.0, 0, 6.3, 0, 1.4, 9.2, 9.0, 1.3, 0, 2.0, 7.5, 3.5, 0, 5.4, 1.4, 3.3]
+    events = []
+    for j, count in enumerate(ragged + [16] * 30):
+        vitals = {**normal(rng), "respiratory_rate": count}
+        for e in run(state, 180 + j, T0 + (180 + j) * MINUTE, vitals).events:
+            events.append({**e, "_minute": j})
+    # the channel went bad (signal quality), and NEWS2 stayed one alert
+    assert any(e["kind"] == "signal_quality" and e["status"] == "open" for e in events)
+    news = [(e["status"], e["_minute"]) for e in events if e["kind"] == "news2" and e["status"] != "reminder"]
+    assert [status for status, _ in news] == ["open", "resolved"], news
+    assert news[-1][1] >= len(ragged) + 10  # 10 minutes after the count came back
+
+
 def test_an_implausible_value_from_a_normal_one_is_still_an_artifact() -> None:
     """SpO2 97 one minute and 30 the next, then 97 again: a probe, not the patient."""
     rng = random.Random(29)

@@ -2235,8 +2235,9 @@ def _trend(state: PatientState, r: _Reading, config: Config) -> None:
         r.findings[_TREND] = Finding(_TREND, _LOW, evidence, hold_ms=hold)
 
 
-def _said_by_anomaly(state: PatientState, r: _Reading, heading: dict[str, float], config: Config) -> bool:
-    """Does the anomaly this reading found, about every vital of this trend,
+def _said_by_anomaly(state: PatientState, r: _Reading, heading: dict[str, Any], config: Config) -> bool:
+    """Does the anomaly this reading found, about every vital of this trend
+    (`heading`: those vitals, a heading's or a level shift's),
     open at this reading (`app.core.alerts.opens_now`)? Then the trend
     would be a second alert about the same values at the same moment: one
     alarm per finding. While the anomaly is open the trend adds nothing (`_alarming`);
@@ -2335,8 +2336,12 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     need (`_shift_together`, where it still counts from `shift_h`). While
     NEWS2 or an anomaly is open it opens nothing, as every trend (a resting
     heart rate of 107, then 105 the next morning on a wearable's log: a
-    medium anomaly, then a `trend` beside it a day later); a shift that
-    outlasts them opens it then."""
+    medium anomaly, then a `trend` beside it a day later), nor when an anomaly
+    about the same vitals opens at this reading (`_said_by_anomaly`: a home
+    pulse of 73 against 58 opened both at once on an Omron log). A shift
+    that outlasts them opens it then, unless the anomaly was about it: its
+    run ends there, told (it opened a day later on the Omron log, at a
+    pulse of 60, and seven months later on another log, at 69)."""
     h, latest, since = config.shift_h, state.latest, r.ts - SHIFT_SPAN_MS
     pulse_h = config.shift_pulse_alone * h
     shifted: dict[str, dict[str, Any]] = {}
@@ -2352,8 +2357,17 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     if not shifted:
         return
     trend = state.alerts.get(_TREND)
-    if (trend is None or not trend.confirmed) and _alarming(state):
-        return  # as every trend: nothing of its own while NEWS2 or an anomaly is open
+    if (trend is None or not trend.confirmed) and (
+        _alarming(state) or _said_by_anomaly(state, r, shifted, config)
+    ):
+        # As every trend: nothing of its own while NEWS2 or an anomaly is open, or opens
+        # now. A shift this reading's anomaly is about is told: its run ends here.
+        anomaly = r.findings.get(_ANOMALY)
+        if anomaly is not None:
+            for name in anomaly.evidence.get("z", ()):
+                if name in shifted:
+                    del state.shifts[name]
+        return
     evidence = r.evidence.get(_TREND)
     if evidence is None:
         evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}

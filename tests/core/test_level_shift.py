@@ -366,3 +366,31 @@ def test_a_shift_an_open_anomaly_already_tells_opens_no_second_alarm() -> None:
         p.read(MIDNIGHT + day * DAY + 6 * HOUR, {"heart_rate": rate})
     assert [e["kind"] for e in p.opened("anomaly")] == ["anomaly"]
     assert p.opened("trend") == []
+
+
+# A public Omron log (an outside reviewer's find): sittings of two or three
+# readings, minutes from the first sitting, (systolic, diastolic, pulse).
+OMRON = [
+    (0, 126, 84, 54), (1, 123, 85, 55), (324, 123, 79, 54), (325, 125, 85, 50),
+    (2224, 132, 81, 57), (2225, 130, 71, 55), (3127, 140, 79, 59), (3130, 129, 74, 55),
+    (3131, 138, 69, 54), (3848, 132, 84, 59), (3851, 133, 87, 56), (3852, 124, 79, 61),
+    (6611, 136, 83, 61), (6613, 124, 79, 58), (6617, 119, 78, 58), (10589, 145, 86, 64),
+    (10591, 131, 82, 58), (11435, 137, 90, 60), (11437, 140, 91, 63), (11439, 131, 86, 59),
+    (12755, 128, 88, 65), (12757, 128, 88, 60), (12761, 128, 87, 61), (12864, 140, 89, 63),
+    (12867, 125, 83, 60), (12869, 124, 80, 57), (13325, 104, 74, 73),
+]  # fmt: skip
+
+
+def test_a_shift_an_anomaly_tells_at_the_same_reading_opens_no_second_alarm() -> None:
+    """The log's last reading, a pulse of 73 against 54-65 with a systolic
+    of 104, opened an anomaly about both and, at the same instant, a
+    level-shift `trend` about the pulse: the same value told twice at once.
+    One alarm per finding: the anomaly's."""
+    p = Patient()
+    for minute, systolic, diastolic, pulse in OMRON:
+        p.read(
+            MIDNIGHT + (17 * 60 + 9 + minute) * MINUTE,
+            {"systolic_bp": systolic, "diastolic_bp": diastolic, "heart_rate": pulse},
+        )
+    assert [e["evidence"]["vitals"] for e in p.opened("anomaly")] == [{"systolic_bp": 104, "heart_rate": 73}]
+    assert p.opened("trend") == []

@@ -261,11 +261,12 @@ _WORSENS: dict[str, int] = {
     "temperature": 1,
     "spo2": -1,
 }
-# Channels that come from one measurement (a cuff gives systolic and
-# diastolic pressure at once, sharing its errors): for the level-shift watch's
-# fusion (`_shift_together`) they are one source of evidence, as for
-# `_TOGETHER`, keyed by the first.
-_SAME_MEASUREMENT = {"diastolic_bp": "systolic_bp", "mean_bp": "systolic_bp"}
+# Channels that come from one measurement (a cuff or an arterial line gives
+# systolic, diastolic and mean pressure at once, sharing its errors; a pulse
+# oximeter's probe its SpO2 and pulse rate): for the level-shift watch's
+# fusion (`_shift_together`) and for an anomaly's corroboration (`_anomaly`)
+# they are one source of evidence, as for `_TOGETHER`, keyed by the first.
+_SAME_MEASUREMENT = {"diastolic_bp": "systolic_bp", "mean_bp": "systolic_bp", "pulse_rate": "spo2"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -1997,9 +1998,9 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         anomalous = _together(state, r, config) or anomalous
     if not anomalous and _ANOMALY not in state.alerts:
         return
-    if not anomalous and not state.alerts[_ANOMALY].confirmed:
+    if not anomalous:
         far = _far_elsewhere(state, r, config)
-        if far:  # awaiting confirmation, and this reading says nothing of it (`Finding.stale`)
+        if far:  # open or awaiting confirmation, and this reading says nothing of it (`Finding.stale`)
             top = max(abs(z) for z in far.values())
             r.evidence[_ANOMALY] = evidence = {
                 "score": round(top, 2),
@@ -2024,13 +2025,15 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         custom = _custom_only(anomalous)
         # Custom channels only: `low` at any distance (`_custom_only`).
         severity = _MEDIUM if top >= config.z_medium and not custom else _LOW
-        # Two vitals far from this patient's normal at once: not one sensor's artifact.
-        # A spot measurement far out (medium) is its own confirmation (`_sparse`).
+        # Two vitals far from this patient's normal at once, each of its own measurement:
+        # not one sensor's artifact (an arterial line's diastolic and mean after a flush,
+        # 107/142 against 77/99, are one transducer's). A spot measurement far out
+        # (medium) is its own confirmation (`_sparse`).
         if _excursion(state, r, anomalous, config):
             r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
             return
         urgent = (
-            len(anomalous) >= 2
+            len({_SAME_MEASUREMENT.get(name, name) for name in anomalous}) >= 2
             or (custom and bool(surprised))  # a surprise is a mean over several readings: confirmed
             or ((not r.heavy if custom else severity is _MEDIUM) and _sparse(state, list(anomalous)))
         )
@@ -2041,13 +2044,18 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
 
 def _far_elsewhere(state: PatientState, r: _Reading, config: Config) -> dict[str, float]:
     """The channels not in this reading whose latest value, at most one
-    cadence old, was `z_alert` SDs or more from the patient's normal (scored
+    cadence old (`FRESH_CADENCES` of a sparse channel's: a cuff's reading,
+    stamped when it began measuring, arrives after the monitor's of the next
+    minute), was `z_alert` SDs or more from the patient's normal (scored
     at its own time; a value that far out was not learned). A patient read by
     several devices (an ECG monitor, an oximeter, a cuff, each its own
     reading) has each vital in every few readings: an anomaly awaiting
     confirmation holds at the others' readings instead of lapsing there, and
     is confirmed by its own vital's next value, as when one monitor sends
-    them all."""
+    them all; an open one holds there too, instead of resolving between two
+    cuff readings and opening again at the next. (The longer age for a
+    densely read channel, an oximeter's, held its artifacts pending into
+    `ward_devices`' false alerts.)"""
     found: dict[str, float] = {}
     clean, bad, ts, z_alert = r.clean, r.bad, r.ts, config.z_alert
     for name, entry in state.latest.items():
@@ -2055,7 +2063,11 @@ def _far_elsewhere(state: PatientState, r: _Reading, config: Config) -> dict[str
             continue
         baseline = state.baselines.get(name)
         value, at, cadence = entry[0], entry[1], entry[2]
-        if baseline is None or value.__class__ not in _NUMBERS or not 0 < ts - at <= cadence:
+        if (
+            baseline is None
+            or value.__class__ not in _NUMBERS
+            or not 0 < ts - at <= (FRESH_CADENCES * cadence if cadence >= SPARSE_MS else cadence)
+        ):
             continue
         if not baseline.warm(cadence):
             continue

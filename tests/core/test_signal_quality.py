@@ -624,3 +624,33 @@ def test_a_probe_put_back_that_is_still_loose_reopens_signal_quality() -> None:
     _, events = _loose_probe_off_and_back(2, 260, loose_again=True)
     opened = _quality_opened(events)
     assert len(opened) == 2 and 200 <= opened[1] < 210
+
+
+def test_an_arterial_lines_reading_after_a_flush_is_one_measurement_not_two_vitals() -> None:
+    """An arterial line read every minute at about 122/76, mean 91; flushed
+    (0/0), then one reading of 126/107 with a mean of 125, the mean almost
+    the systolic (a damped trace, MIMIC-II a41137 at 15:20), then normal
+    again. Its diastolic and mean are far out together, and an anomaly on
+    two vitals opened at once as medium: the line's three pressures are one
+    transducer's, one measurement, which confirms nothing of itself. The
+    reading waits for confirmation, and the next one clears it. A fall in
+    SpO2 and a rise in heart rate together, two sensors, still open at once."""
+    rng = random.Random(41)
+    state = patient_state.PatientState()
+
+    def line(systolic: float, diastolic: float, mean: float) -> dict[str, object]:
+        vitals = normal(rng)
+        vitals.update(systolic_bp=systolic, diastolic_bp=diastolic, mean_bp=mean)
+        return vitals
+
+    for i in range(180):
+        systolic, diastolic = 122 + rng.gauss(0, 3), 76 + rng.gauss(0, 2)
+        run(state, i, T0 + i * MINUTE, line(systolic, diastolic, round((systolic + 2 * diastolic) / 3, 1)))
+    events = run(state, 180, T0 + 180 * MINUTE, line(0, 0, 184.3)).events
+    events += run(state, 181, T0 + 181 * MINUTE, line(126.6, 107.5, 125.4)).events
+    for i in range(182, 200):
+        events += run(state, i, T0 + i * MINUTE, line(122, 76, 91.3)).events
+    assert [e for e in events if e["kind"] == "anomaly"] == []
+    # Two sensors far out together: still at once.
+    out = run(state, 200, T0 + 200 * MINUTE, {**line(122, 76, 91.3), "heart_rate": 131, "spo2": 86}).events
+    assert "anomaly" in {e["kind"] for e in out if e["status"] == "open"}

@@ -286,7 +286,7 @@ def _add_replay(sub: Any) -> None:
         default=[],
         metavar="NAME=VIGIL",
         help="read the recording's column (or vital) NAME as Vigil's VIGIL, e.g. --map Time=ts "
-        "--map HR=heart_rate; repeatable",
+        "--map HR=heart_rate; repeatable (a date column and a time column both to ts are joined)",
     )
     rp.add_argument("--patient", metavar="ID", help="the patient of a recording without a patient column")
     rp.add_argument(

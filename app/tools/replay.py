@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -198,20 +199,56 @@ def _channel(name: str, where: str, hints: dict[str, str]) -> None:
     is a custom channel's name but another system's for one of Vigil's
     vitals (`hr`): it would be learned as a custom channel, without NEWS2 or
     a dangerous range."""
-    if name in ALIASES or name in NUMERIC or name in NAMED or name in ("patient", "ts") or name in hints:
+    if _known(name, hints):
         return
-    meant = _MEANT.get("".join(c for c in name.lower() if c.isalnum()))
+    meant = _meant(name)
     if not custom_name(name):
-        hint = f"--map '{name}={meant}' if it holds that, or " if meant else ""
         raise RecordingError(
             f"{where} {name!r} is not a channel name (lower-case letters, digits and _, "
-            f"starting with a letter; docs/protocol.md): give {hint}--map '{name}=' to leave it out"
+            f"starting with a letter; docs/protocol.md): give {_leave_out(name)}"
         )
     if meant:
         hints[name] = (
             f"{where} {name!r} is read as a custom channel (learned, but not scored by NEWS2); "
             f"give --map '{name}={meant}' if it holds that"
         )
+
+
+def _meant(name: str) -> str | None:
+    """The vital another system's column name may mean: `HR`, `Resp Rate`,
+    and with its unit, as a device's export writes it (`Systolic (mmHg)`,
+    `Pulse (bpm)`: Omron Connect's)."""
+    bare = re.sub(r"[(\[][^)\]]*[)\]]", "", name)
+    return _MEANT.get("".join(c for c in bare.lower() if c.isalnum()))
+
+
+def _leave_out(name: str) -> str:
+    """What to give for a column no channel can be named: the vital it may
+    mean, and how to leave it out."""
+    meant = _meant(name)
+    hint = f"--map '{name}={meant}' if it holds that, or " if meant else ""
+    return f"{hint}--map '{name}=' to leave it out"
+
+
+def _columns(path: Path, names: list[str], hints: dict[str, str]) -> None:
+    """Check a CSV header's columns (`_channel`), in the header's order,
+    and refuse every one no channel can be named in one message: an
+    export of 17 columns (a cuff's, in Spanish) took 14 runs to learn them
+    one by one, a different one each run."""
+    refused = [name for name in names if name and not custom_name(name) and _known(name, hints) is False]
+    if len(refused) > 1:
+        raise RecordingError(
+            f"{path.name}: columns {', '.join(repr(n) for n in refused)} are not channel names (lower-case "
+            "letters, digits and _, starting with a letter; docs/protocol.md): give "
+            + "; ".join(_leave_out(name) for name in refused)
+        )
+    for name in names:
+        if name:  # "": left out (`--map NAME=`)
+            _channel(name, f"{path.name}: column", hints)
+
+
+def _known(name: str, hints: dict[str, str]) -> bool:
+    return name in ALIASES or name in NUMERIC or name in NAMED or name in ("patient", "ts") or name in hints
 
 
 @dataclass
@@ -438,6 +475,10 @@ class _Recording:
 
 
 LONG = ("vital", "value")  # a CSV with these columns holds one value a row (`_csv_rows`)
+# Columns after the first that `--map` reads as ts (a date column and a time
+# column, as home devices' exports write them) are named this and a number,
+# which no channel can be: their cells are joined to the first's with a space.
+JOINED_TS = " ts"
 
 
 def _header(path: Path, names: list[str], layout: Layout) -> list[str]:
@@ -450,6 +491,10 @@ def _header(path: Path, names: list[str], layout: Layout) -> list[str]:
             "reads comma-separated CSV; save it with commas between cells (and 36.8, not 36,8)"
         )
     vigil = [layout.name(name) for name in names]
+    joined = [i for i, v in enumerate(vigil) if v == "ts"]
+    if len(joined) > 1 and len({names[i] for i in joined}) == len(joined):
+        for k, i in enumerate(joined[1:], start=1):  # a date and a time column: joined (`_csv_rows`)
+            vigil[i] = f"{JOINED_TS}{k}"
     for name in dict.fromkeys(v for v in vigil if vigil.count(v) > 1 and v):
         given = sorted({n for n, v in zip(names, vigil, strict=True) if v == name})
         if len(given) == 1:
@@ -468,16 +513,17 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     reader = csv.DictReader(text.splitlines())
     if reader.fieldnames:
         reader.fieldnames = _header(path, list(reader.fieldnames), layout)
-    fields = set(reader.fieldnames or ())
+    header = list(dict.fromkeys(reader.fieldnames or ()))  # in the header's order: the same message every run
+    fields = set(header)
     if "ts" not in fields or ("patient" not in fields and layout.patient is None):
         raise RecordingError(
             f"{path.name}: a CSV recording needs patient and ts columns (or --patient ID for a file of "
             "one patient; --map NAME=ts to name a column)"
         )
     long = set(LONG) <= fields
-    for name in fields - set(LONG) if long else fields:
-        if name:  # "": left out (`--map NAME=`)
-            _channel(name, f"{path.name}: column", hints)
+    joined = [name for name in header if name.startswith(JOINED_TS)]
+    header = [name for name in header if not name.startswith(JOINED_TS)]
+    _columns(path, [name for name in header if name not in LONG] if long else header, hints)
     rows: dict[tuple[str, int], Row] = {}
     merges = rd.merges
     for record in reader:
@@ -492,7 +538,9 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             given = {vital: _number(cell)} if vital and _present(cell) else {}
         else:
             given = {
-                k: _number(v) for k, v in record.items() if k and k not in ("patient", "ts") and _present(v)
+                k: _number(v)
+                for k, v in record.items()
+                if k and k not in ("patient", "ts") and not k.startswith(JOINED_TS) and _present(v)
             }
         if rd.missing:
             given = {k: v for k, v in given.items() if v not in rd.missing}
@@ -500,7 +548,8 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
         if not vitals:
             continue
         patient = _patient(record["patient"] if "patient" in record else layout.patient, where)
-        ts_ms = times.ms(record["ts"], where)
+        ts = record["ts"] if not joined else " ".join([record["ts"], *(record[k] for k in joined)]).strip()
+        ts_ms = times.ms(ts, where)
         row = rows.get((patient, ts_ms))
         merges.rows += 1
         if row is None:

@@ -289,3 +289,41 @@ def test_a_spreadsheets_csv_with_a_byte_order_mark_is_read(tmp_path: Path) -> No
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbfpatient,ts,heart_rate\nBED-1,1764374400000,70\n")
     assert replay.read_recording(path)[0].vitals == {"heart_rate": 70}
+
+
+def test_every_column_no_channel_can_be_named_is_refused_at_once_in_the_headers_order(tmp_path: Path) -> None:
+    """An Omron Connect export: its own column names, units and all. The
+    refusal named one column a run, a different one each run (the header
+    was read into a set): a Spanish export of 17 columns took 14 runs. It
+    now names them all in one message, in the header's order, with the
+    vital each may mean, units and all."""
+    header = "Date,Systolic (mmHg),Diastolic (mmHg),Pulse (bpm),Notes\n"
+    path = _write(tmp_path, "omron.csv", header + "2026-01-21 18:09,126,84,54,\n")
+    with pytest.raises(RecordingError) as refused:
+        replay.read_recording(path, layout=replay.Layout({"Date": "ts"}, patient="P"), tz=ZoneInfo("UTC"))
+    message = str(refused.value)
+    assert (
+        "columns 'Systolic (mmHg)', 'Diastolic (mmHg)', 'Pulse (bpm)', 'Notes' are not channel names"
+        in message
+    )
+    assert "--map 'Systolic (mmHg)=systolic_bp' if it holds that" in message
+    assert "--map 'Diastolic (mmHg)=diastolic_bp' if it holds that" in message
+    assert "--map 'Pulse (bpm)=pulse_rate' if it holds that" in message
+    assert "--map 'Notes=' to leave it out" in message and "'Notes=notes'" not in message
+
+
+def test_a_date_column_and_a_time_column_mapped_to_ts_are_read_as_one_time(tmp_path: Path) -> None:
+    """Home devices' exports (Omron's, a cuff log's, the UCI diabetes
+    files) write the date and the time of day in columns of their own:
+    `--map Date=ts --map Time=ts` joins them, in the header's order, with a
+    space, for `--ts-format`. Before, the two were refused as read as one
+    column, and the date alone merged each day's readings into one."""
+    rows = "21/01/2026,18:09,126\n21/01/2026,23:33,123\n23/01/2026,07:13,132\n"
+    path = _write(tmp_path, "cuff.csv", "Date,Time,Systolic\n" + rows)
+    layout = replay.Layout({"Date": "ts", "Time": "ts", "Systolic": "systolic_bp"}, patient="P")
+    readings = replay.read_recording(path, layout=layout, tz=ZoneInfo("UTC"), ts_format="%d/%m/%Y %H:%M")
+    assert [(r.ts_ms, r.vitals) for r in readings] == [
+        (1769018940000, {"systolic_bp": 126}),
+        (1769038380000, {"systolic_bp": 123}),
+        (1769152380000, {"systolic_bp": 132}),
+    ]

@@ -2353,7 +2353,11 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     pulse of 73 against 58 opened both at once on an Omron log). A shift
     that outlasts them opens it then, unless the anomaly was about it: its
     run ends there, told (it opened a day later on the Omron log, at a
-    pulse of 60, and seven months later on another log, at 69)."""
+    pulse of 60, and seven months later on another log, at 69). A shift
+    holds only while its channel's latest value is on the shifted side of
+    the forecast: a weight that rose 1.3 kg in three days and fell back was
+    reminded of at 85.41, 0.19 under its baseline, while the sum still
+    stood over the threshold (a public scale log)."""
     h, latest, since = config.shift_h, state.latest, r.ts - SHIFT_SPAN_MS
     pulse_h = config.shift_pulse_alone * h
     shifted: dict[str, dict[str, Any]] = {}
@@ -2361,6 +2365,8 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
         s = entry[0]
         if -h < s < h or name not in latest or entry[1] > since:
             continue  # not there, or begun too lately to be more than one occasion
+        if (entry[3] > 0.0) != (s > 0.0):
+            continue  # the latest value is back across its forecast: no longer shifted now
         if name == "heart_rate" and -pulse_h < s < pulse_h:
             continue  # a pulse alone: not yet
         shifted[name] = _shifted(entry, latest[name][0], r.ts)

@@ -394,3 +394,29 @@ def test_a_shift_an_anomaly_tells_at_the_same_reading_opens_no_second_alarm() ->
         )
     assert [e["evidence"]["vitals"] for e in p.opened("anomaly")] == [{"systolic_bp": 104, "heart_rate": 73}]
     assert p.opened("trend") == []
+
+
+# A public daily scale log (chris30269/body-stats, its pounds in kilograms), 1 June to 10 July 2018.
+BODY_STATS = [
+    85.75, 85.73, 85.72, 85.7, 85.85, 84.72, 85.3, 84.25, 84.55, 85.19,
+    85.83, 84.8, 85.42, 85.64, 85.69, 85.74, 85.79, 85.84, 85.8, 84.86,
+    84.86, 84.86, 84.72, 85.3, 85.3, 85.2, 85.92, 85.54, 85.92, 85.56,
+    85.56, 85.95, 86.35, 86.35, 86.87, 86.87, 86.72, 85.63, 85.41, 85.79,
+]  # fmt: skip
+
+
+def test_a_level_shift_is_not_reminded_of_at_a_weight_back_at_its_baseline() -> None:
+    """The log's weight rose 1.3 kg in three days (a `trend`, at 86.87),
+    then fell back: a reminder went out at 85.41, "-0.19" from its baseline,
+    while the sum of the shift was still over its threshold. The shift
+    holds only while the latest value is on the shifted side."""
+    p = Patient()
+    start = MIDNIGHT + 7 * HOUR
+    for day, weight in enumerate(BODY_STATS):
+        p.read(start + day * DAY, {"weight": weight})
+    trend = [e for e in p.events if e["kind"] == "trend"]
+    assert trend and trend[0]["status"] == "open"
+    for e in trend:
+        if e["status"] in ("open", "reminder", "escalated"):
+            shifted = e["evidence"]["vitals"]["weight"]
+            assert shifted["level"] > shifted["baseline"], e

@@ -113,6 +113,19 @@ _RED_LIVED_IN: dict[str, tuple[float, float]] = {
     "systolic_bp": (0.0, 90.0),
     "respiratory_rate": (25.0, 30.0),
 }
+# So a value beyond these, in a red range no one lives in, is never learned
+# once the channel is warm (`_model`): a breathing count of 4-8 for an hour
+# (an opioid's, or a failing impedance count) was learned winsorised into the
+# normal, which fell from 13 to 10.9, and the return to 16 read as breathing
+# up, with two other small drifts a `trend` (MIMIC-II a41664). Below the
+# first, or at or over the second.
+_NEVER_NORMAL: dict[str, tuple[float, float]] = {
+    "heart_rate": (30.0, DANGER["heart_rate"][1] or math.inf),
+    "respiratory_rate": ((DANGER["respiratory_rate"][0] or 0.0) + 1e-9, 30.0 + 1e-9),
+    "spo2": (85.0, math.inf),
+    "systolic_bp": (-math.inf, DANGER["systolic_bp"][1] or math.inf),
+    "temperature": ((DANGER["temperature"][0] or 0.0) + 1e-9, math.inf),
+}
 # A weight this many times the latest (1 kg = 2.2046 lb, give or take 5 % of
 # the body's own change between weighings) came in pounds (`_in_pounds`).
 POUNDS_RATIO = (2.2046 * 0.95, 2.2046 * 1.05)
@@ -1304,7 +1317,10 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
                 r.near.append(name)  # heading for danger; _heading checks the rest
         if cadence >= shift_cadence and warm and n >= personal_after:  # a spread known from enough values
             _watch_shift(state, r, name, z, x - mean, config)
-        if baseline.update(x, z, learn_below, sd, warm, cadence, z_alert, c, si, ts, routine):
+        keep_out, never = z_alert, _NEVER_NORMAL.get(name)
+        if never is not None and warm and not never[0] <= x < never[1]:
+            keep_out = 0.0  # a value no one lives at: scored, tracked, never learned
+        if baseline.update(x, z, learn_below, sd, warm, cadence, keep_out, c, si, ts, routine):
             _drift(state, r, name, baseline, x, mean, cadence, outcome, config)
 
 

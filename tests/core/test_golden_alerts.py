@@ -98,7 +98,11 @@ counts, some resolutions sooner); `charted`'s events and states (an open
 anomaly holds at readings without its far vital's value, as one awaiting
 confirmation did, `_far_elsewhere`: two resolutions later, same count);
 `home`'s events and states (a level shift holds only while the latest value
-is on the shifted side of its forecast: a trend resolves a day sooner).
+is on the shifted side of its forecast: a trend resolves a day sooner);
+`ward`'s events and states and `ward_clean`'s states (a value in a red range
+no one lives in is never learned: a breathing rate of 6 is 5.4 SDs from a
+normal of 15.8 and joins the SpO2's anomaly a minute sooner, and two drift
+notices of a normal pulled down by it are gone, 60 -> 58 events).
 """
 
 from __future__ import annotations
@@ -120,8 +124,8 @@ GOLDEN: dict[str, tuple[int, str, str]] = {
     "charted": (17, "6949346d9b29c0bd", "5380c0443f7f68cf"),
     "generic": (31, "82f605edab8320dd", "43b548e734ade21d"),
     "home": (29, "863904df2546e2a3", "328aec63be0881fe"),
-    "ward": (60, "c5807d0373296a7d", "7ed1e1cbd07a8c94"),
-    "ward_clean": (55, "0558be4fdf4521b5", "d261197427e4df5f"),
+    "ward": (58, "482ee1bf29c13648", "51fb77d45cda7060"),
+    "ward_clean": (55, "0558be4fdf4521b5", "2927dc1d78ffa9ce"),
 }
 
 

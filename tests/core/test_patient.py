@@ -326,7 +326,8 @@ def test_an_spo2_far_below_what_anyone_lives_at_is_never_the_normal() -> None:
     for i in range(72, 78):  # steady at 95 (NEWS2 1): whatever was open resolves
         run(state, i, T0 + i * HOUR, {"spo2": 95, "heart_rate": 80})
     learned = state.baselines["spo2"]
-    assert learned.mean <= 93 and abs(learned.z(73)) < 2.5  # a normal NEWS2 scores; 73 within its spread
+    # Its values under 85 are not learned (no one lives there): the spread is still wide.
+    assert learned.sd >= 4 and learned.mean <= 95
     low = [e for i in (78, 79) for e in run(state, i, T0 + i * HOUR, {"spo2": 73, "heart_rate": 80}).events]
     assert [(e["kind"], e["status"]) for e in low if e["kind"] == "news2"] == [("news2", "open")]
 

@@ -654,3 +654,20 @@ def test_an_arterial_lines_reading_after_a_flush_is_one_measurement_not_two_vita
     # Two sensors far out together: still at once.
     out = run(state, 200, T0 + 200 * MINUTE, {**line(122, 76, 91.3), "heart_rate": 131, "spo2": 86}).events
     assert "anomaly" in {e["kind"] for e in out if e["status"] == "open"}
+
+
+def test_breathing_slowed_to_a_rate_no_one_lives_at_is_never_learned_as_normal() -> None:
+    """A breathing count of 4-8/min for an hour (NEWS2's red range, where
+    no one lives), after three hours at about 13: each value was learned,
+    winsorised, and the normal fell to 10.9, so the return to 16 read as
+    breathing up (a `trend` with two other small drifts, MIMIC-II a41664).
+    Values in a red range no one lives in are scored and alarmed on, never
+    learned; the normal stays about 13."""
+    rng = random.Random(43)
+    state = patient_state.PatientState()
+    for i in range(180):  # an impedance count: about 13, give or take 2.5
+        run(state, i, T0 + i * MINUTE, {**normal(rng), "respiratory_rate": round(13 + rng.gauss(0, 2.5))})
+    before = state.baselines["respiratory_rate"].mean
+    for i in range(180, 240):
+        run(state, i, T0 + i * MINUTE, {**normal(rng), "respiratory_rate": rng.choice([4, 5, 6, 7, 8])})
+    assert abs(state.baselines["respiratory_rate"].mean - before) < 0.3

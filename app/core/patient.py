@@ -2041,6 +2041,9 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         custom = _custom_only(anomalous)
         # Custom channels only: `low` at any distance (`_custom_only`).
         severity = _MEDIUM if top >= config.z_medium and not custom else _LOW
+        mean_bp = anomalous.get("mean_bp")
+        if mean_bp is not None and mean_bp < 0 and OPEN_LINE_MMHG < r.clean["mean_bp"] < MAP_FLOOR:
+            severity = _MEDIUM  # a mean pressure fallen under MAP_FLOOR: organs not perfused
         # Two vitals far from this patient's normal at once, each of its own measurement:
         # not one sensor's artifact (an arterial line's diastolic and mean after a flush,
         # 107/142 against 77/99, are one transducer's). A spot measurement far out

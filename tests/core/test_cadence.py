@@ -418,3 +418,22 @@ def test_a_pulse_oximeters_pulse_rate_drifting_half_a_beat_is_no_news() -> None:
         p.read(T0 + i * MINUTE, {"pulse_rate": round(80 + rng.gauss(0, 0.3), 1)})
     drifts = [e["evidence"] for e in p.events if e["kind"] == "baseline_drift"]
     assert drifts and drifts[0]["vital"] == "pulse_rate" and drifts[0]["to"] > 75
+
+
+def test_a_mean_pressure_fallen_under_65_is_a_medium_anomaly_told_at_once() -> None:
+    """Charted hourly for 12 hours at 126/66 (a mean of 86), then 95/38, a
+    mean of 56: NEWS2 scores the systolic 2 and nothing else, so only the
+    learned part can tell it, and it told a `low` anomaly at the second low
+    value. A mean arterial pressure under 65 is organs not perfused (the
+    Surviving Sepsis Campaign's target): `medium`, and as a charted value
+    far out, at once."""
+    rng = random.Random(14)
+    p = Patient()
+    vitals = {"heart_rate": 88, "respiratory_rate": 16, "spo2": 97, "temperature": 37.0, "consciousness": "A"}
+    for hour in range(12):
+        systolic, diastolic = 126 + rng.randint(-2, 2), 66 + rng.randint(-2, 2)
+        p.read(T0 + hour * HOUR, {**vitals, "systolic_bp": systolic, "diastolic_bp": diastolic,
+                                  "mean_bp": round((systolic + 2 * diastolic) / 3)})  # fmt: skip
+    out = p.read(T0 + 12 * HOUR, {**vitals, "systolic_bp": 95, "diastolic_bp": 38, "mean_bp": 56})
+    opened = [(e["kind"], e["severity"]) for e in out if e["status"] == "open"]
+    assert opened == [("anomaly", "medium")], opened

@@ -144,3 +144,11 @@ def score(latest: dict[str, Any], scale2: bool = False) -> News2:
         sub["temperature"] = 0 if 36.1 <= v <= 38.0 else temperature(v)
     # `News2(...)` without its generated `__new__`: a third of this function's time.
     return _new_tuple(News2, (sum(sub.values()), sub, len(sub) == 7))  # 7: every one of PARAMETERS
+
+
+def acvpu(gcs: float) -> str:
+    """A Glasgow Coma Scale score as NEWS2's ACVPU: 15 alert, 13-14 confused,
+    9-12 responds to voice, 4-8 to pain, 3 unresponsive (as charts that
+    record a GCS, not ACVPU, are read: docs/replay.md)."""
+    g = round(gcs)
+    return "A" if g >= 15 else "C" if g >= 13 else "V" if g >= 9 else "P" if g >= 4 else "U"

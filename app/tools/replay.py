@@ -53,6 +53,7 @@ from app.core import patient as core
 from app.core import state as patient_state
 from app.core.errors import RecordingError as RecordingError  # part of its interface
 from app.core.errors import Refusal, RegistryError
+from app.core.news2 import acvpu
 from app.core.protocol import Limits, custom_name, parse_reading, type_problem, with_non_finite
 from app.core.records import pseudonym, reading_id
 from app.core.vitals import NAMED, NUMERIC
@@ -472,6 +473,18 @@ class _Recording:
     cells: _Cells = field(default_factory=_Cells)
     merges: _Merges = field(default_factory=_Merges)
     told: list[str] = field(default_factory=list)  # more lines for `warn`
+    gcs: int = 0  # consciousness values given as a GCS score, read as ACVPU (`_gcs`)
+
+
+def _gcs(given: dict[str, Any], rd: _Recording) -> None:
+    """A consciousness given as a Glasgow Coma Scale score (a whole number
+    from 3 to 15, as intensive-care charts record it) is read as NEWS2's
+    ACVPU (`news2.acvpu`), as `vigil evaluate --physionet2012` reads one:
+    no number is an ACVPU letter, so the column was refused whole."""
+    value = given.get("consciousness")
+    if value.__class__ in (int, float) and 3 <= value <= 15 and value == int(value):
+        given["consciousness"] = acvpu(value)
+        rd.gcs += 1
 
 
 LONG = ("vital", "value")  # a CSV with these columns holds one value a row (`_csv_rows`)
@@ -544,6 +557,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             }
         if rd.missing:
             given = {k: v for k, v in given.items() if v not in rd.missing}
+        _gcs(given, rd)
         vitals = {k: v for k, v in given.items() if cells.keep(k, v, where, "vital" if long else "column")}
         if not vitals:
             continue
@@ -590,6 +604,7 @@ def _json_row(text: str, line: int, rd: _Recording) -> Row | None:
     if isinstance(obj, dict) and {"patient", "ts", "vitals"} <= set(obj) and isinstance(obj["vitals"], dict):
         given = {layout.name(str(name)): value for name, value in obj["vitals"].items()}
         given.pop("", None)  # left out (`--map NAME=`)
+        _gcs(given, rd)
         for name in given:
             _channel(name, f"{where}: vital", hints)
         vitals = {
@@ -636,6 +651,11 @@ def read_recording(
         lines = enumerate(text.splitlines(), start=1)
         read = (_json_row(line, n, rd) for n, line in lines if line.strip())
         rows = [row for row in read if row is not None]
+    if rd.gcs:
+        rd.told.append(
+            f"{path.name}: {rd.gcs} consciousness value{'s' if rd.gcs > 1 else ''} given as a GCS score, "
+            "read as NEWS2's ACVPU (15 A, 13-14 C, 9-12 V, 4-8 P, 3 U)"
+        )
     told = [*rd.hints.values(), *rd.cells.told(path.name), *rd.cells.custom(path.name, rd.hints), *rd.told]
     for hint in told:
         if warn is not None:

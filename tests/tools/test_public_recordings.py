@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.cli.main import main
+from app.core import news2
 from app.tools.evaluation import public
 from tests.cli.test_errors import one_line, vigil
 
@@ -68,7 +69,7 @@ def test_a_challenge_stay_is_read_as_charted_readings(tmp_path: Path) -> None:
     ]
     assert stay.refused == 1  # the temperature of -1 ("not measured"), as the gateway refuses it
     assert stay.died is None  # no Outcomes-a.txt
-    assert [public.acvpu(g) for g in (15, 14, 12, 8, 3)] == ["A", "C", "V", "P", "U"]
+    assert [news2.acvpu(g) for g in (15, 14, 12, 8, 3)] == ["A", "C", "V", "P", "U"]
 
 
 def test_vigil_alerts_on_the_stays_that_deteriorate_and_their_hours_open_tell_who_died(

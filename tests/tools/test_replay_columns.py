@@ -327,3 +327,20 @@ def test_a_date_column_and_a_time_column_mapped_to_ts_are_read_as_one_time(tmp_p
         (1769038380000, {"systolic_bp": 123}),
         (1769152380000, {"systolic_bp": 132}),
     ]
+
+
+def test_a_consciousness_charted_as_a_gcs_score_is_read_as_acvpu(tmp_path: Path) -> None:
+    """Intensive-care charts record a Glasgow Coma Scale score, not ACVPU:
+    no number is an ACVPU letter, so the whole column was refused. A whole
+    number from 3 to 15 is read as NEWS2's ACVPU, as `vigil evaluate
+    --physionet2012` reads one, with a line saying so."""
+    rows = "".join(f"P1,{1764374400000 + i * 3_600_000},80,{g}\n" for i, g in enumerate((15, 14, 10, 7, 3)))
+    told: list[str] = []
+    readings = replay.read_recording(
+        _write(tmp_path, "chart.csv", "patient,ts,heart_rate,consciousness\n" + rows), warn=told.append
+    )
+    assert [r.vitals["consciousness"] for r in readings] == ["A", "C", "V", "P", "U"]
+    assert told == [
+        "chart.csv: 5 consciousness values given as a GCS score, read as NEWS2's ACVPU "
+        "(15 A, 13-14 C, 9-12 V, 4-8 P, 3 U)"
+    ]

@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 
 from app.core.errors import BadInput, Refusal
+from app.core.news2 import acvpu
 from app.core.protocol import parse_reading
 from app.tools.evaluation.common import DAY, HOUR, MINUTE, T0, Event, SimPatient
 from app.tools.evaluation.methods import WINDOWED_GAUSSIAN, news2_bands, run_vigil
@@ -64,13 +65,6 @@ class Stay:
     patient: SimPatient
     died: bool | None  # None: no outcome for this stay
     refused: int  # values left out, as the gateway would refuse them
-
-
-def acvpu(gcs: float) -> str:
-    """A Glasgow Coma Scale score as NEWS2's ACVPU: 15 alert, 13-14 confused,
-    9-12 responds to voice, 4-8 to pain, 3 unresponsive."""
-    g = round(gcs)
-    return "A" if g >= 15 else "C" if g >= 13 else "V" if g >= 9 else "P" if g >= 4 else "U"
 
 
 def physionet2012(directory: Path) -> list[Stay]:

@@ -422,6 +422,11 @@ def explain(exc: BaseException, settings: Settings) -> tuple[int, str]:
         return exc.exit_code, str(exc)
     if isinstance(exc, KafkaConnectionError):
         return Exit.KAFKA_UNREACHABLE, str(preflight.kafka_unreachable(settings))
+    if preflight.coordinator_starting(exc):
+        return (
+            Exit.RUNTIME,
+            f"Kafka at {settings.bootstrap} answers, but is still starting ({exc}): ask again in a moment",
+        )
     if isinstance(exc, KafkaError):
         return (
             Exit.KAFKA_UNREACHABLE,

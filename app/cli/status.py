@@ -25,7 +25,7 @@ class Part:
     state: str  # up / down (kafka); ready / not ready / down (gateway, worker)
     where: str
     detail: str = ""  # why not ready, or what it is doing
-    figures: dict[str, float | None] = field(default_factory=dict)
+    figures: dict[str, int | float | None] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -69,13 +69,28 @@ async def _kafka(settings: Settings) -> Part:
         )
     if not await preflight.topic_exists(settings, READINGS_TOPIC):
         return Part("kafka", "up", where, f"no topic {READINGS_TOPIC} yet (the gateway creates it)")
-    lags = await lag.read(settings)
+    try:
+        lags = await lag.read(settings)
+    except Exception as exc:  # noqa: BLE001 - only Kafka's "still starting" is answered here
+        if not preflight.coordinator_starting(exc):
+            raise
+        # Seconds after a broker starts (`vigil up`): this said "failed ... start it with
+        # `vigil up`", exit 3, while `vigil up` was starting it (a newcomer's finding).
+        return Part(
+            "kafka", "up", where, "starting: the worker group's offsets are not loaded yet; ask again"
+        )
     behind = sum(p.lag for p in lags)
+    if lags and behind and all(p.committed is None for p in lags):
+        # Nothing committed on any partition: a group that never ran, or offsets Kafka
+        # has not loaded yet (the whole topic read as backlog for a second after a start).
+        said = f"{behind} records, none committed by the worker group (yet, or Kafka is loading its offsets)"
+    else:
+        said = f"{behind} records not yet committed by the worker group"
     return Part(
         "kafka",
         "up",
         where,
-        f"{READINGS_TOPIC}: {len(lags)} partitions, {behind} records not yet committed by the worker group",
+        f"{READINGS_TOPIC}: {len(lags)} partitions, {said}",
         {"partitions": len(lags), "lag": behind},
     )
 
@@ -93,7 +108,7 @@ async def check(settings: Settings) -> list[Part]:
     if gw:
         devices = metric(gw, "vigil_gateway_connections_open")
         accepted = metric(gw, "vigil_gateway_readings_total", outcome="accepted")
-        gateway.figures = {"devices_connected": devices, "readings_accepted": accepted}
+        gateway.figures = {"devices_connected": _count(devices), "readings_accepted": _count(accepted)}
         gateway.detail = gateway.detail or (
             f"{_shown(devices)} devices connected, {_shown(accepted)} readings accepted since it started"
         )
@@ -101,12 +116,21 @@ async def check(settings: Settings) -> list[Part]:
         patients = metric(wk, "vigil_worker_patients")
         opened = metric(wk, "vigil_worker_alert_events_total", status="open")
         resolved = metric(wk, "vigil_worker_alert_events_total", status="resolved")
-        worker.figures = {"patients": patients, "alerts_opened": opened, "alerts_resolved": resolved}
+        worker.figures = {
+            "patients": _count(patients),
+            "alerts_opened": _count(opened),
+            "alerts_resolved": _count(resolved),
+        }
         worker.detail = worker.detail or (
             f"{_shown(patients)} patients with live state, {_shown(opened)} alerts opened and "
             f"{_shown(resolved)} resolved since it started"
         )
     return [kafka, gateway, worker]
+
+
+def _count(value: float | None) -> int | float | None:
+    """A counter or gauge of things as a whole number, as --json shows it (20, not 20.0)."""
+    return int(value) if value is not None and value == int(value) else value
 
 
 def _shown(value: float | None) -> str:

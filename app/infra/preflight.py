@@ -85,6 +85,22 @@ def _refusal(settings: Settings, heard: list[str]) -> str:
     return ""
 
 
+def coordinator_starting(exc: BaseException) -> bool:
+    """Is this Kafka's answer while its group coordinator is not ready yet
+    (a broker just started: its consumer-offsets partitions are loading)?
+    Kafka answers then, so it is not down: asked a few seconds later, the
+    same question is answered."""
+    from aiokafka.errors import (
+        CoordinatorLoadInProgressError,
+        CoordinatorNotAvailableError,
+        NotCoordinatorError,
+    )
+
+    return isinstance(
+        exc, CoordinatorLoadInProgressError | CoordinatorNotAvailableError | NotCoordinatorError
+    )
+
+
 def kafka_hint(settings: Settings) -> str:
     if settings.uses_local_kafka:
         return "start it with `vigil up` (or `vigil kafka`), or set VIGIL_KAFKA_BOOTSTRAP to your cluster"

@@ -118,7 +118,8 @@ _RED_LIVED_IN: dict[str, tuple[float, float]] = {
 # (an opioid's, or a failing impedance count) was learned winsorised into the
 # normal, which fell from 13 to 10.9, and the return to 16 read as breathing
 # up, with two other small drifts a `trend` (MIMIC-II a41664). Below the
-# first, or at or over the second.
+# first, or at or over the second. One entry per vital of `DANGER`, which
+# `_model` finds here (tests/core/test_signal_quality.py checks the two agree).
 _NEVER_NORMAL: dict[str, tuple[float, float]] = {
     "heart_rate": (30.0, DANGER["heart_rate"][1] or math.inf),
     "respiratory_rate": ((DANGER["respiratory_rate"][0] or 0.0) + 1e-9, 30.0 + 1e-9),
@@ -1310,16 +1311,16 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
         if generic and warm and x and _silent_until_now(baseline):
             baselines[name] = Baseline.prior(name, x)  # scored above; learns afresh from here
             continue
-        danger = DANGER.get(name)
-        if danger is not None:
+        keep_out = z_alert
+        never = _NEVER_NORMAL.get(name)  # the vitals with a dangerous range (`DANGER`)
+        if never is not None:
             baseline.track(x, ts, sd, cadence)
             if baseline.slope and _heading_for(state, name, baseline, cadence, config):
                 r.near.append(name)  # heading for danger; _heading checks the rest
+            if warm and not never[0] <= x < never[1]:
+                keep_out = 0.0  # a value no one lives at: scored, tracked, never learned
         if cadence >= shift_cadence and warm and n >= personal_after:  # a spread known from enough values
             _watch_shift(state, r, name, z, x - mean, config)
-        keep_out, never = z_alert, _NEVER_NORMAL.get(name)
-        if never is not None and warm and not never[0] <= x < never[1]:
-            keep_out = 0.0  # a value no one lives at: scored, tracked, never learned
         if baseline.update(x, z, learn_below, sd, warm, cadence, keep_out, c, si, ts, routine):
             _drift(state, r, name, baseline, x, mean, cadence, outcome, config)
 

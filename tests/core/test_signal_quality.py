@@ -671,3 +671,11 @@ def test_breathing_slowed_to_a_rate_no_one_lives_at_is_never_learned_as_normal()
     for i in range(180, 240):
         run(state, i, T0 + i * MINUTE, {**normal(rng), "respiratory_rate": rng.choice([4, 5, 6, 7, 8])})
     assert abs(state.baselines["respiratory_rate"].mean - before) < 0.3
+
+
+def test_every_vital_with_a_dangerous_range_has_a_range_no_one_lives_in() -> None:
+    """`_model` tracks a vital's trend towards danger when it has an entry
+    in `_NEVER_NORMAL`: one without would never be told heading there."""
+    from app.core.vitals import DANGER
+
+    assert set(core._NEVER_NORMAL) == set(DANGER)

@@ -206,6 +206,12 @@ _NEWS2_BIT = {name: 1 << i for i, name in enumerate(news2.PARAMETERS)}  # `Findi
 _DEEPER = {"V": 1, "P": 2, "U": 3}  # steps below C
 _DEEPER_BITS = (0, 1 << 7, 3 << 7, 7 << 7)
 _FEVER_BIT = 1 << 10
+# ... and an SpO2 fallen under the part of its red range people live in
+# (`_RED_LIVED_IN`: under 85 %). NEWS2 scores 91 % and 65 % alike: an
+# oximeter's SpO2 falling from 91 to 65 over nine minutes after a `low`
+# alert opened told nothing more (a real induced-hypoxaemia recording).
+_HYPOXIA_BIT = 1 << 11
+_HYPOXIA_UNDER = _RED_LIVED_IN["spo2"][0]
 _RADIANS_PER_MS = 2 * math.pi / DAY_MS
 # Enum members bound once: looking one up on its class costs four times a
 # plain name on the hot path.
@@ -1789,7 +1795,8 @@ def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
     scores each 3, as it does new confusion, so a GCS falling from 15 to 13,
     then 7, then 6 on a real ICU stay escalated nothing after the first);
     a fever reaching 39.1 C (NEWS2's most for one, 2: a fever climbing to
-    39.3 inside a high alert said nothing)."""
+    39.3 inside a high alert said nothing); an SpO2 fallen under 85 %, where
+    no one lives (`_HYPOXIA_BIT`)."""
     marks = 0
     for name, sub in score.subscores.items():
         if sub == 3:
@@ -1799,6 +1806,9 @@ def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
         marks |= _DEEPER_BITS[_DEEPER[level]]
     if score.subscores.get("temperature") == 2:  # 39.1 C or more: no other band scores 2
         marks |= _FEVER_BIT
+    spo2 = current.get("spo2")
+    if spo2 is not None and spo2 < _HYPOXIA_UNDER:
+        marks |= _HYPOXIA_BIT
     return marks
 
 
@@ -2685,4 +2695,6 @@ def _newly(marks: int) -> list[str]:
         newly.append("consciousness")
     if marks & _FEVER_BIT and "temperature" not in newly:
         newly.append("temperature")
+    if marks & _HYPOXIA_BIT and "spo2" not in newly:
+        newly.append("spo2")
     return newly

@@ -679,3 +679,28 @@ def test_every_vital_with_a_dangerous_range_has_a_range_no_one_lives_in() -> Non
     from app.core.vitals import DANGER
 
     assert set(core._NEVER_NORMAL) == set(DANGER)
+
+
+def test_an_spo2_falling_on_under_85_inside_an_open_alert_is_told_again() -> None:
+    """An oximeter's SpO2 falls from 97 to 91 (NEWS2 3: an alert opens),
+    then on to 65 over nine minutes (a real induced-hypoxaemia recording,
+    read every second): NEWS2 scores 91 and 65 alike, so nothing more was
+    told. Under 85, where no one lives, the alert escalates once, naming
+    the SpO2; a fall that stays at 86-91 escalates nothing."""
+    for floor, told in ((65, True), (86, False)):
+        rng = random.Random(47)
+        state = patient_state.PatientState()
+        events: list[dict[str, object]] = []
+        for i in range(600):
+            run(state, i, T0 + i * 1000, {"spo2": round(97 + rng.gauss(0, 0.5)), "heart_rate": 80})
+        for i in range(600, 1200):  # 97 to 91 in a minute, then down to the floor over nine
+            spo2 = max(floor, 91 - (91 - floor) * (i - 660) / 540) if i >= 660 else 97 - 6 * (i - 600) / 60
+            events += run(state, i, T0 + i * 1000, {"spo2": round(spo2, 1), "heart_rate": 80}).events
+        news = [e for e in events if e["kind"] == "news2"]
+        assert [e["status"] for e in news][:1] == ["open"]
+        escalated = [e for e in news if e["status"] == "escalated"]
+        if told:
+            assert len(escalated) == 1 and escalated[0]["evidence"]["newly"] == ["spo2"]
+            assert escalated[0]["evidence"]["vitals"]["spo2"] < 85
+        else:
+            assert escalated == []

@@ -265,6 +265,12 @@ class _Unfit:
     why: str = ""  # what the channel takes, as the gateway's refusal says it
 
 
+# Most of a recording's temperatures under this (°C), of at least SKIN_VALUES,
+# look like a wearable's skin temperature (`_Cells.skin`).
+SKIN_UNDER = 35.5
+SKIN_VALUES = 5
+
+
 class _Cells:
     """Skips the values their channels cannot take, so that the rest of the
     row goes through (sent, such a value is refused `wrong_type` and the
@@ -273,6 +279,7 @@ class _Cells:
 
     def __init__(self) -> None:
         self.columns: dict[str, _Unfit] = {}
+        self.cool = 0  # temperatures under SKIN_UNDER (`skin`)
 
     def keep(self, name: str, value: Any, where: str, label: str) -> bool:
         seen = self.columns.get(name)
@@ -280,6 +287,8 @@ class _Cells:
             seen = self.columns[name] = _Unfit(label)
         seen.values += 1
         if value.__class__ in (int, float) and name not in NAMED:
+            if name == "temperature" and value < SKIN_UNDER:
+                self.cool += 1
             return True  # the usual case, without building a refusal
         why = type_problem(name, value)
         if why is None:
@@ -288,6 +297,21 @@ class _Cells:
         if not seen.first:
             seen.first, seen.why = where, why
         return False
+
+    def skin(self, file: str) -> list[str]:
+        """A line when most temperatures are under `SKIN_UNDER`: a
+        wearable's skin temperature (a Whoop strap's export names its column
+        `temperature`, 32.9-36.2 °C), which NEWS2 would score as the body's
+        hypothermia. Told, not refused: a patient cooled after a cardiac
+        arrest is kept at 33-36 °C."""
+        seen = self.columns.get("temperature")
+        if seen is None or seen.values < SKIN_VALUES or 2 * self.cool <= seen.values:
+            return []
+        return [
+            f"{file}: {self.cool} of {seen.values} temperatures are under {SKIN_UNDER} °C: a wearable's skin "
+            "temperature is not the body temperature NEWS2 scores; if that is what they are, give "
+            "--map 'temperature=skin_temperature' to read them as a custom channel"
+        ]
 
     def told(self, file: str) -> list[str]:
         """One line per column with unfit values (never the values: a
@@ -656,7 +680,13 @@ def read_recording(
             f"{path.name}: {rd.gcs} consciousness value{'s' if rd.gcs > 1 else ''} given as a GCS score, "
             "read as NEWS2's ACVPU (15 A, 13-14 C, 9-12 V, 4-8 P, 3 U)"
         )
-    told = [*rd.hints.values(), *rd.cells.told(path.name), *rd.cells.custom(path.name, rd.hints), *rd.told]
+    told = [
+        *rd.hints.values(),
+        *rd.cells.told(path.name),
+        *rd.cells.custom(path.name, rd.hints),
+        *rd.cells.skin(path.name),
+        *rd.told,
+    ]
     for hint in told:
         if warn is not None:
             warn(hint)

@@ -344,3 +344,28 @@ def test_a_consciousness_charted_as_a_gcs_score_is_read_as_acvpu(tmp_path: Path)
         "chart.csv: 5 consciousness values given as a GCS score, read as NEWS2's ACVPU "
         "(15 A, 13-14 C, 9-12 V, 4-8 P, 3 U)"
     ]
+
+
+def test_a_wearables_skin_temperature_under_the_name_temperature_is_told(tmp_path: Path) -> None:
+    """A Whoop strap's export names its skin temperature `temperature`
+    (32.9-36.2 °C): read as the body's, NEWS2 opened on hypothermia with no
+    word said. Most of a recording's temperatures under 35.5 °C get a line
+    naming the custom channel to read them as (a cooled patient after a
+    cardiac arrest is kept at 33-36 °C: told, not refused)."""
+    rows = "".join(f"P1,{1764374400000 + i * 60_000},60,{33.2 + i / 10:.1f}\n" for i in range(8))
+    told: list[str] = []
+    readings = replay.read_recording(
+        _write(tmp_path, "strap.csv", "patient,ts,heart_rate,temperature\n" + rows), warn=told.append
+    )
+    assert len(readings) == 8
+    assert told == [
+        "strap.csv: 8 of 8 temperatures are under 35.5 °C: a wearable's skin temperature is not the body "
+        "temperature NEWS2 scores; if that is what they are, give --map 'temperature=skin_temperature' to "
+        "read them as a custom channel"
+    ]
+    told.clear()
+    warm = rows.replace(",33.", ",36.").replace(",34.", ",37.")
+    replay.read_recording(
+        _write(tmp_path, "body.csv", "patient,ts,heart_rate,temperature\n" + warm), warn=told.append
+    )
+    assert told == []

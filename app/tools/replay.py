@@ -265,8 +265,10 @@ class _Unfit:
     why: str = ""  # what the channel takes, as the gateway's refusal says it
 
 
-# Most of a recording's temperatures under this (°C), of at least SKIN_VALUES,
-# look like a wearable's skin temperature (`_Cells.skin`).
+# Most of a recording's temperatures from SKIN_FROM to under SKIN_UNDER (°C), at
+# least SKIN_VALUES of them, look like a wearable's skin temperature
+# (`_Cells.skin`); a mark of a value not measured (-1) is none.
+SKIN_FROM = 25.0
 SKIN_UNDER = 35.5
 SKIN_VALUES = 5
 
@@ -287,7 +289,7 @@ class _Cells:
             seen = self.columns[name] = _Unfit(label)
         seen.values += 1
         if value.__class__ in (int, float) and name not in NAMED:
-            if name == "temperature" and value < SKIN_UNDER:
+            if name == "temperature" and SKIN_FROM <= value < SKIN_UNDER:
                 self.cool += 1
             return True  # the usual case, without building a refusal
         why = type_problem(name, value)
@@ -305,7 +307,7 @@ class _Cells:
         hypothermia. Told, not refused: a patient cooled after a cardiac
         arrest is kept at 33-36 °C."""
         seen = self.columns.get("temperature")
-        if seen is None or seen.values < SKIN_VALUES or 2 * self.cool <= seen.values:
+        if seen is None or self.cool < SKIN_VALUES or 2 * self.cool <= seen.values:
             return []
         return [
             f"{file}: {self.cool} of {seen.values} temperatures are under {SKIN_UNDER} °C: a wearable's skin "

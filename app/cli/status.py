@@ -7,6 +7,7 @@ otherwise, so a script or a cron job can ask it (docs/operations.md)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -130,7 +131,7 @@ async def check(settings: Settings) -> list[Part]:
 
 def _count(value: float | None) -> int | float | None:
     """A counter or gauge of things as a whole number, as --json shows it (20, not 20.0)."""
-    return int(value) if value is not None and value == int(value) else value
+    return int(value) if value is not None and math.isfinite(value) and value == int(value) else value
 
 
 def _shown(value: float | None) -> str:

@@ -708,7 +708,12 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
                             _step(r, name, change, baseline, previous, corroborate_z)
                 step = dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
                 cadence = int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
-                if SPARSE_MS <= dt < cadence and dt >= PACE_SHARE * cadence and not 0 < r.pace <= dt:
+                if (
+                    SPARSE_MS <= dt < cadence
+                    and dt >= PACE_SHARE * cadence
+                    and not 0 < r.pace <= dt
+                    and name not in _SAID
+                ):
                     r.pace = dt  # read at this pace now, whatever a gap did to the cadence (`PACE_SHARE`)
             latest[name] = [value, ts, cadence] if sitting == 0 else [value, ts, cadence, -1]
         elif previous[1] == ts:
@@ -1754,9 +1759,10 @@ def _hold_unreliable(state: PatientState, r: _Reading, config: Config) -> None:
         entry = latest.get(name)
         if name not in r.bad or entry is None or not current.marks & _NEWS2_BIT[name]:
             continue
-        if _fresh(entry, r.ts, config.news2_max_age_ms) and news2.score(
-            {name: entry[0]}, scale2
-        ).subscores.get(name):
+        alone = {name: entry[0]}
+        if name == "spo2" and "on_oxygen" in latest:  # scale 2 scores a high SpO2 on oxygen
+            alone["on_oxygen"] = latest["on_oxygen"][0]
+        if _fresh(entry, r.ts, config.news2_max_age_ms) and news2.score(alone, scale2).subscores.get(name):
             unreliable.append(name)
     if unreliable:
         evidence = {**r.evidence[_NEWS2], "unreliable": unreliable}
@@ -1807,8 +1813,8 @@ def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
     if score.subscores.get("temperature") == 2:  # 39.1 C or more: no other band scores 2
         marks |= _FEVER_BIT
     spo2 = current.get("spo2")
-    if spo2 is not None and spo2 < _HYPOXIA_UNDER:
-        marks |= _HYPOXIA_BIT
+    if spo2 is not None and spo2 < _HYPOXIA_UNDER and score.subscores.get("spo2") == 3:
+        marks |= _HYPOXIA_BIT  # red on the scale in use (scale 2: 83 or less)
     return marks
 
 
@@ -2395,8 +2401,8 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
         s = entry[0]
         if -h < s < h or name not in latest or entry[1] > since:
             continue  # not there, or begun too lately to be more than one occasion
-        if (entry[3] > 0.0) != (s > 0.0):
-            continue  # the latest value is back across its forecast: no longer shifted now
+        if entry[3] * s <= 0.0:
+            continue  # the latest value is back at or across its forecast: no longer shifted now
         if name == "heart_rate" and -pulse_h < s < pulse_h:
             continue  # a pulse alone: not yet
         shifted[name] = _shifted(entry, latest[name][0], r.ts)
@@ -2409,9 +2415,12 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
         _alarming(state) or _said_by_anomaly(state, r, shifted, config)
     ):
         # As every trend: nothing of its own while NEWS2 or an anomaly is open, or opens
-        # now. A shift this reading's anomaly is about is told: its run ends here.
-        anomaly = r.findings.get(_ANOMALY)
-        if anomaly is not None:
+        # now. A shift an anomaly tells now or has told is told: its run ends here (not
+        # one only awaiting confirmation, which may lapse: the shift's onset would be lost).
+        anomaly, told = r.findings.get(_ANOMALY), state.alerts.get(_ANOMALY)
+        if anomaly is not None and (
+            (told is not None and told.confirmed) or _said_by_anomaly(state, r, shifted, config)
+        ):
             for name in anomaly.evidence.get("z", ()):
                 if name in shifted:
                     del state.shifts[name]
@@ -2505,8 +2514,8 @@ def _shift_together(
     best: dict[str, tuple[float, str]] = {}  # measurement -> (its CUSUM towards worse, channel)
     for name, entry in state.shifts.items():
         s = entry[0] * _WORSENS.get(name, 0)
-        if s <= 0 or name not in latest:
-            continue
+        if s <= 0 or name not in latest or entry[3] * entry[0] <= 0.0:
+            continue  # not worse, or the latest value back at or across its forecast (`_shift`)
         source = _SAME_MEASUREMENT.get(name, name)
         held = best.get(source)
         if held is None or s > held[0]:

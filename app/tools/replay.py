@@ -300,7 +300,7 @@ class _Cells:
             seen.first, seen.why = where, why
         return False
 
-    def skin(self, file: str) -> list[str]:
+    def skin(self, file: str, column: str | None = None) -> list[str]:
         """A line when most temperatures are under `SKIN_UNDER`: a
         wearable's skin temperature (a Whoop strap's export names its column
         `temperature`, 32.9-36.2 °C), which NEWS2 would score as the body's
@@ -312,7 +312,7 @@ class _Cells:
         return [
             f"{file}: {self.cool} of {seen.values} temperatures are under {SKIN_UNDER} °C: a wearable's skin "
             "temperature is not the body temperature NEWS2 scores; if that is what they are, give "
-            "--map 'temperature=skin_temperature' to read them as a custom channel"
+            f"--map '{column or 'temperature'}=skin_temperature' to read them as a custom channel"
         ]
 
     def told(self, file: str) -> list[str]:
@@ -500,6 +500,8 @@ class _Recording:
     merges: _Merges = field(default_factory=_Merges)
     told: list[str] = field(default_factory=list)  # more lines for `warn`
     gcs: int = 0  # consciousness values given as a GCS score, read as ACVPU (`_gcs`)
+    gcs_top: float = 0.0  # the highest of them
+    gcs_not: int = 0  # numbers in consciousness that are no GCS score (not whole, or outside 3-15)
 
 
 def _gcs(given: dict[str, Any], rd: _Recording) -> None:
@@ -508,9 +510,31 @@ def _gcs(given: dict[str, Any], rd: _Recording) -> None:
     ACVPU (`news2.acvpu`), as `vigil evaluate --physionet2012` reads one:
     no number is an ACVPU letter, so the column was refused whole."""
     value = given.get("consciousness")
-    if value.__class__ in (int, float) and 3 <= value <= 15 and value == int(value):
+    if value.__class__ not in (int, float):
+        return
+    if 3 <= value <= 15 and value == int(value):
         given["consciousness"] = acvpu(value)
         rd.gcs += 1
+        rd.gcs_top = max(rd.gcs_top, value)
+    else:
+        rd.gcs_not += 1
+
+
+def _gcs_told(file: str, rd: _Recording) -> list[str]:
+    """The line saying how many consciousness values were read as a GCS;
+    refused when the column's numbers are not all a GCS (another scale
+    coded 1-4, as some charts code AVPU, would have its 3 read as U)."""
+    if not rd.gcs:
+        return []
+    if rd.gcs_not or rd.gcs_top <= 4:
+        raise RecordingError(
+            f"{file}: column 'consciousness' holds numbers that are not all a GCS score (whole numbers "
+            "from 3 to 15, some over 4): write the levels as ACVPU letters (A, C, V, P, U), or leave it out"
+        )
+    return [
+        f"{file}: {rd.gcs} consciousness value{'s' if rd.gcs > 1 else ''} given as a GCS score, "
+        "read as NEWS2's ACVPU (15 A, 13-14 C, 9-12 V, 4-8 P, 3 U)"
+    ]
 
 
 LONG = ("vital", "value")  # a CSV with these columns holds one value a row (`_csv_rows`)
@@ -531,7 +555,7 @@ def _header(path: Path, names: list[str], layout: Layout) -> list[str]:
         )
     vigil = [layout.name(name) for name in names]
     joined = [i for i, v in enumerate(vigil) if v == "ts"]
-    if len(joined) > 1 and len({names[i] for i in joined}) == len(joined):
+    if len(joined) > 1 and all(names[i] in layout.names for i in joined):  # each given by --map
         for k, i in enumerate(joined[1:], start=1):  # a date and a time column: joined (`_csv_rows`)
             vigil[i] = f"{JOINED_TS}{k}"
     for name in dict.fromkeys(v for v in vigil if vigil.count(v) > 1 and v):
@@ -588,7 +612,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
         if not vitals:
             continue
         patient = _patient(record["patient"] if "patient" in record else layout.patient, where)
-        ts = record["ts"] if not joined else " ".join([record["ts"], *(record[k] for k in joined)]).strip()
+        ts = record["ts"] if not joined else " ".join(record[k] or "" for k in ("ts", *joined)).strip()
         ts_ms = times.ms(ts, where)
         row = rows.get((patient, ts_ms))
         merges.rows += 1
@@ -677,16 +701,12 @@ def read_recording(
         lines = enumerate(text.splitlines(), start=1)
         read = (_json_row(line, n, rd) for n, line in lines if line.strip())
         rows = [row for row in read if row is not None]
-    if rd.gcs:
-        rd.told.append(
-            f"{path.name}: {rd.gcs} consciousness value{'s' if rd.gcs > 1 else ''} given as a GCS score, "
-            "read as NEWS2's ACVPU (15 A, 13-14 C, 9-12 V, 4-8 P, 3 U)"
-        )
+    rd.told += _gcs_told(path.name, rd)
     told = [
         *rd.hints.values(),
         *rd.cells.told(path.name),
         *rd.cells.custom(path.name, rd.hints),
-        *rd.cells.skin(path.name),
+        *rd.cells.skin(path.name, next((k for k, v in rd.layout.names.items() if v == "temperature"), None)),
         *rd.told,
     ]
     for hint in told:

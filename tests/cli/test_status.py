@@ -86,3 +86,8 @@ def test_json_counts_are_whole_numbers() -> None:
     part.figures = {"devices_connected": status._count(20.0), "readings_accepted": status._count(None)}
     assert status.as_json([part])["gateway"]["devices_connected"] == 20
     assert isinstance(status.as_json([part])["gateway"]["devices_connected"], int)
+
+
+def test_a_metric_that_is_not_a_number_is_shown_as_it_is() -> None:
+    assert status._count(float("nan")) != status._count(float("nan"))  # NaN, not a crash
+    assert status._count(float("inf")) == float("inf")

@@ -437,3 +437,31 @@ def test_a_mean_pressure_fallen_under_65_is_a_medium_anomaly_told_at_once() -> N
     out = p.read(T0 + 12 * HOUR, {**vitals, "systolic_bp": 95, "diastolic_bp": 38, "mean_bp": 56})
     opened = [(e["kind"], e["severity"]) for e in out if e["status"] == "open"]
     assert opened == [("anomaly", "medium")], opened
+
+
+def test_a_status_repeated_with_each_vital_of_a_round_sets_no_pace() -> None:
+    """An hourly round charted as three readings 6 minutes apart, each
+    repeating `on_oxygen`: the oxygen is said, not read, so its 6-minute
+    steps are no pace (as they are no cadence, `_patient_cadence`). Taken
+    for one, an SpO2 alert resolved 12 minutes into the first normal round
+    instead of at the third round (an outside review)."""
+    rng = random.Random(3)
+    p = Patient()
+
+    def round_(hour: int, spo2: int) -> None:
+        base = T0 + hour * HOUR
+        p.read(base, {"heart_rate": 75 + rng.randint(-3, 3), "spo2": spo2, "on_oxygen": False})
+        p.read(
+            base + 6 * MINUTE,
+            {"systolic_bp": 125 + rng.randint(-4, 4), "respiratory_rate": 15, "on_oxygen": False},
+        )
+        p.read(base + 12 * MINUTE, {"temperature": 36.9, "consciousness": "A", "on_oxygen": False})
+
+    for hour in range(30):
+        round_(hour, 96)
+    round_(30, 87)
+    for hour in (31, 32, 33):
+        round_(hour, 97)
+    news = [e for e in p.events if e["kind"] == "news2" and e["status"] != "reminder"]
+    assert [e["status"] for e in news] == ["open", "resolved"]
+    assert iso_ms(news[-1]["event_time"]) >= T0 + 33 * HOUR  # the third normal round

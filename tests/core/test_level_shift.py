@@ -331,13 +331,15 @@ def test_a_home_pulse_running_high_for_a_day_or_two_alone_opens_no_trend() -> No
     1.8 times a month on a healthy person (pulse 78-98 for a day, within
     normal): its readings run together for days. Alone, a pulse needs as
     much evidence as two channels together: 20 such patients for 60 days
-    open 5 between them (8 before)."""
+    open 6 between them (8 before; 5 while a cuff's diastolic back across
+    its forecast could still stand for the cuff in `_shift_together`,
+    where it now does not, and a systolic whose run began apart joins one)."""
     opened = 0
     for seed in range(20):
         p = Patient()
         home_cuff(p, random.Random(seed), range(60))
         opened += sum("heart_rate" in e["evidence"]["vitals"] for e in p.opened("trend"))
-    assert opened <= 5, f"{opened} pulse trends in 20 patient-months of a healthy pulse"
+    assert opened <= 6, f"{opened} pulse trends in 20 patient-months of a healthy pulse"
 
 
 def test_a_home_pulse_risen_for_days_alone_still_opens_a_trend() -> None:
@@ -420,3 +422,45 @@ def test_a_level_shift_is_not_reminded_of_at_a_weight_back_at_its_baseline() -> 
         if e["status"] in ("open", "reminder", "escalated"):
             shifted = e["evidence"]["vitals"]["weight"]
             assert shifted["level"] > shifted["baseline"], e
+
+
+def test_channels_shifted_together_are_not_reported_once_one_is_back() -> None:
+    """A weight and a systolic pressure up together (a level-shift `trend`
+    from both); then the weight back under its baseline for two days: it
+    left the trend's evidence when reported alone, but stayed in it as
+    `together`, a weight of 79.5 told as shifted at the cuff's reading (an
+    outside review)."""
+    p = Patient()
+    for day in range(62):
+        step = 1.0 if day >= 45 else 0.0
+        wobble = 1 if day % 2 else -1
+        weight = 79.5 if day in (55, 56) else round(80 + 0.3 * wobble + 0.8 * step, 1)
+        p.read(MIDNIGHT + day * DAY + 7 * HOUR, {"weight": weight})
+        p.read(MIDNIGHT + day * DAY + 8 * HOUR, {"systolic_bp": round(125 + 3 * wobble + 7 * step)})
+    trend = [e for e in p.events if e["kind"] == "trend" and e["status"] != "resolved"]
+    assert trend
+    told = [e["evidence"]["vitals"]["weight"] for e in trend if "weight" in e["evidence"]["vitals"]]
+    assert told and all(w["level"] > w["baseline"] for w in told), told
+
+
+def test_an_anomaly_awaiting_confirmation_ends_no_level_shift() -> None:
+    """A weight up 1 kg from day 45 while NEWS2 is open on another vital
+    (an SpO2 of 91, days 44-47), and one weighing of 83 on day 47: an
+    anomaly awaiting confirmation, never confirmed. It ended the weight's
+    run as if told, and the shift's onset was lost from the trend that
+    followed (an outside review). Only an anomaly that opens, or is open,
+    tells a shift."""
+    p = Patient()
+    for day in range(75):
+        wobble = 1 if day % 2 else -1
+        weight = 83.0 if day == 47 else round(80 + 0.3 * wobble + (1.0 if day >= 45 else 0.0), 1)
+        p.read(MIDNIGHT + day * DAY + 7 * HOUR, {"weight": weight})
+        p.read(MIDNIGHT + day * DAY + 7 * HOUR + 5 * MINUTE, {"spo2": 91 if 44 <= day <= 47 else 97})
+    assert p.opened("anomaly") == []
+    weight = [
+        e["evidence"]["vitals"]["weight"] for e in p.opened("trend") if "weight" in e["evidence"]["vitals"]
+    ]
+    since = (
+        datetime.fromisoformat(weight[0]["since"].replace("Z", "+00:00")).timestamp() * 1000 if weight else 0
+    )
+    assert weight and since <= MIDNIGHT + 46 * DAY, weight

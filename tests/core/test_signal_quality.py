@@ -704,3 +704,26 @@ def test_an_spo2_falling_on_under_85_inside_an_open_alert_is_told_again() -> Non
             assert escalated[0]["evidence"]["vitals"]["spo2"] < 85
         else:
             assert escalated == []
+
+
+def test_an_spo2_of_84_on_scale_2_is_no_deeper_hypoxia() -> None:
+    """A hypercapnic patient on NEWS2's scale 2 (target 88-92 %): 84 scores
+    2 there, not even red (83 or less). The escalation for an SpO2 fallen
+    under 85 % is for a red value on the scale in use: an open alert was
+    escalated at 84 "below the part of its red range people live in" (an
+    outside review)."""
+    rng = random.Random(2)
+    state = patient_state.PatientState()
+
+    def v(spo2: int, rr: int, hr: int = 80) -> dict[str, object]:
+        vitals = {"heart_rate": hr + rng.randint(-2, 2), "respiratory_rate": rr, "spo2": spo2}
+        return {**vitals, "systolic_bp": 125, "temperature": 36.9, "consciousness": "A", "spo2_scale": 2}
+
+    HOUR = 60 * MINUTE
+    for h in range(30):
+        run(state, h, T0 + h * HOUR, v(88 + rng.randint(0, 2), 16))
+    events = []
+    for h, spo2 in ((30, 86), (31, 86), (32, 84)):
+        events += run(state, h, T0 + h * HOUR, v(spo2, 26, 95)).events
+    news = [e for e in events if e["kind"] == "news2"]
+    assert [e["status"] for e in news] == ["open"], [(e["status"], e["evidence"].get("newly")) for e in news]

@@ -369,3 +369,35 @@ def test_a_wearables_skin_temperature_under_the_name_temperature_is_told(tmp_pat
         _write(tmp_path, "body.csv", "patient,ts,heart_rate,temperature\n" + warm), warn=told.append
     )
     assert told == []
+
+
+def test_a_short_row_of_a_date_and_time_recording_is_refused_naming_its_line(tmp_path: Path) -> None:
+    """A row with fewer cells than the header, its time cell missing: it
+    crashed with a TypeError (joining None); its time is now the date
+    alone, refused as any time not in the layout given, naming its line."""
+    rows = "21/01/2026,126,18:09\n22/01/2026,130\n"
+    path = _write(tmp_path, "cuff.csv", "Date,Systolic,Time\n" + rows)
+    layout = replay.Layout({"Date": "ts", "Time": "ts", "Systolic": "systolic_bp"}, patient="P")
+    with pytest.raises(RecordingError, match="line 3"):
+        replay.read_recording(path, layout=layout, tz=ZoneInfo("UTC"), ts_format="%d/%m/%Y %H:%M")
+
+
+def test_a_ts_column_beside_one_mapped_to_ts_is_refused_as_before(tmp_path: Path) -> None:
+    """Only columns each given by --map are joined: a file's own `ts` and
+    another column mapped to it are two columns read as one."""
+    path = _write(tmp_path, "two.csv", "patient,ts,Time,heart_rate\nP,1764374400000,10:00,70\n")
+    with pytest.raises(RecordingError, match="both read as 'ts'"):
+        replay.read_recording(path, layout=replay.Layout({"Time": "ts"}))
+
+
+@pytest.mark.parametrize("levels", [(1, 2, 3, 4, 3), (3, 4, 4, 3, 3)])
+def test_a_consciousness_coded_otherwise_than_a_gcs_is_refused_not_guessed(
+    tmp_path: Path, levels: tuple
+) -> None:
+    """A chart coding AVPU as 1-4: its 3 would be read as the GCS 3 (U) and
+    its 4 as P. Numbers that are not all a GCS (whole, 3-15, some over 4)
+    are refused with what to write instead."""
+    rows = "".join(f"P1,{1764374400000 + i * 3_600_000},80,{g}\n" for i, g in enumerate(levels))
+    path = _write(tmp_path, "avpu.csv", "patient,ts,heart_rate,consciousness\n" + rows)
+    with pytest.raises(RecordingError, match="not all a GCS score.*ACVPU letters"):
+        replay.read_recording(path)

@@ -401,3 +401,17 @@ def test_a_consciousness_coded_otherwise_than_a_gcs_is_refused_not_guessed(
     path = _write(tmp_path, "avpu.csv", "patient,ts,heart_rate,consciousness\n" + rows)
     with pytest.raises(RecordingError, match="not all a GCS score.*ACVPU letters"):
         replay.read_recording(path)
+
+
+def test_the_skin_temperature_line_names_the_recordings_own_column(tmp_path: Path) -> None:
+    """Read with `--map skin=temperature`, the line's `--map` must name
+    `skin`, the column the user can map elsewhere (it named `temperature`,
+    which changed nothing)."""
+    rows = "".join(f"P1,{1764374400000 + i * 60_000},{33.2 + i / 10:.1f}\n" for i in range(6))
+    told: list[str] = []
+    replay.read_recording(
+        _write(tmp_path, "strap.csv", "patient,ts,skin\n" + rows),
+        warn=told.append,
+        layout=replay.Layout({"skin": "temperature"}),
+    )
+    assert len(told) == 1 and "--map 'skin=skin_temperature'" in told[0]

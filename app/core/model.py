@@ -427,7 +427,6 @@ class Baseline:
             self.set_shape(shape)
         self.mean = self.sd = 0.0  # what values are scored against, kept by `_refresh`
         self._refresh()
-        self._set_daily()
 
     @classmethod
     def prior(cls, name: str, first: float = 0.0) -> Baseline:
@@ -447,9 +446,15 @@ class Baseline:
 
     def _refresh(self) -> None:
         """Recompute `mean` and `sd` after learning: scoring reads them for
-        every value, learning changes them less often."""
+        every value, learning changes them less often; and whether the daily
+        profile is in use, which depends on the spread (`_set_daily`), as a
+        decoded baseline computes it: a spread grown in a warm-up after a
+        gap left the daily part in use in memory and not after a restart,
+        and a restarted worker opened an anomaly the running one did not (an
+        outside tester's fuzzing)."""
         self.mean = self._mean()
         self.sd = self._sd()
+        self._set_daily()
 
     def _mean(self) -> float:
         n = self.var.n

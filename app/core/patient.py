@@ -2044,9 +2044,13 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
             severity = _MEDIUM if top >= config.z_medium and not _custom_only(far) else _LOW
             r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, stale=True)
             return
-    worst = max(z_scores, key=lambda k: abs(z_scores[k]), default=None)
+    # The largest |z| of the vitals it is about; with none (a resolution), of the warm
+    # values scored now: never a channel still warming up (a custom channel's first
+    # values scored 9e14 beside a weight's 297).
+    scores = anomalous or {name: z_scores[name] for name, warm in r.scored if warm}
+    top = max((abs(z) for z in scores.values()), default=0.0)
     r.evidence[_ANOMALY] = evidence = {
-        "score": round(abs(z_scores[worst]), 2) if worst else 0.0,
+        "score": round(top, 2),
         "vitals": {k: r.clean[k] for k in anomalous},
         "z": {k: round(z, 2) for k, z in anomalous.items()},
         "baseline": {k: round(_normal_now(state, k), 2) for k in anomalous},

@@ -547,3 +547,25 @@ def test_a_worker_restarted_after_every_reading_sends_what_one_that_ran_on_sends
         restarted, rewritten, _ = run(records, restart=True)
         assert restarted == events
         assert rewritten == written
+
+
+def test_an_anomalys_score_is_the_largest_z_of_what_it_reports() -> None:
+    """docs/alerts.md: `score` is the largest |z|. It was taken over the
+    whole reading, warming-up channels included: an anomaly on a weight of
+    399 (z 297.6) said score 9.3e14, a custom channel's second value's
+    (an outside tester's fuzzing)."""
+    state = patient_state.PatientState()
+    t = 1766378243634
+
+    def read(seq: int, vitals: dict[str, object]) -> list[dict[str, object]]:
+        reading = {"id": reading_id("scale", seq), "seq": seq, "ts": t + seq * 300_000, "vitals": vitals}
+        return core.process(state, "p-subject-1", "scale", reading).events
+
+    for i, w in enumerate([78, 78, 80.0, 80, 80, 81, 80.0, 80.2]):
+        read(i, {"weight": w, "c8": -1} if i == 4 else {"weight": w})
+    out = read(9, {"c8": 932625989293.5496, "weight": 399})
+    anomalies = [e for e in out if e["kind"] == "anomaly"]
+    assert anomalies, out
+    for e in anomalies:
+        ev = e["evidence"]
+        assert ev["score"] == max(abs(z) for z in ev["z"].values()), ev

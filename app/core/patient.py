@@ -708,16 +708,20 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
                             _step(r, name, change, baseline, previous, corroborate_z)
                 step = dt if dt < CADENCE_CLIP * cadence else CADENCE_CLIP * cadence
                 cadence = int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
-                if (
-                    SPARSE_MS <= dt < cadence
-                    and dt >= PACE_SHARE * cadence
-                    and not 0 < r.pace <= dt
-                    and name not in _SAID
-                ):
-                    r.pace = dt  # read at this pace now, whatever a gap did to the cadence (`PACE_SHARE`)
+                if SPARSE_MS <= dt < cadence:
+                    _note_pace(r, name, dt, cadence)
             latest[name] = [value, ts, cadence] if sitting == 0 else [value, ts, cadence, -1]
         elif previous[1] == ts:
             previous[0] = value
+
+
+def _note_pace(r: _Reading, name: str, dt: int, cadence: int) -> None:
+    """A sparse channel's step `dt` shorter than its `cadence` (updated) is
+    the pace it is read at now, whatever a gap did to the cadence, when at
+    least `PACE_SHARE` of it (`transition`'s `pace_ms`: the shortest of the
+    reading's). A status said with each reading (`_SAID`) sets none."""
+    if dt >= PACE_SHARE * cadence and not 0 < r.pace <= dt and name not in _SAID:
+        r.pace = dt
 
 
 def _afresh(state: PatientState, name: str, value: Any, ts: int, previous: list[Any]) -> bool:
@@ -2058,13 +2062,7 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
     if surprised:
         evidence["surprise"] = {k: round(v, 2) for k, v in surprised.items()}
     if anomalous:
-        top = max(abs(z) for z in anomalous.values())
-        custom = _custom_only(anomalous)
-        # Custom channels only: `low` at any distance (`_custom_only`).
-        severity = _MEDIUM if top >= config.z_medium and not custom else _LOW
-        mean_bp = anomalous.get("mean_bp")
-        if mean_bp is not None and mean_bp < 0 and OPEN_LINE_MMHG < r.clean["mean_bp"] < MAP_FLOOR:
-            severity = _MEDIUM  # a mean pressure fallen under MAP_FLOOR: organs not perfused
+        custom, severity = _custom_only(anomalous), _anomaly_severity(r, anomalous, config)
         # Two vitals far from this patient's normal at once, each of its own measurement:
         # not one sensor's artifact (an arterial line's diastolic and mean after a flush,
         # 107/142 against 77/99, are one transducer's). A spot measurement far out
@@ -2080,6 +2078,20 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         if _said_by_news2(state, r, _ANOMALY, anomalous, urgent, config):
             return
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent)
+
+
+def _anomaly_severity(r: _Reading, anomalous: dict[str, float], config: Config) -> Severity:
+    """`medium` from `z_medium` SDs out, but for custom channels only (`low`
+    at any distance: `_custom_only`); and for a mean arterial pressure fallen
+    under MAP_FLOOR however near (organs not perfused, which NEWS2 does not
+    score)."""
+    top = max(abs(z) for z in anomalous.values())
+    if top >= config.z_medium and not _custom_only(anomalous):
+        return _MEDIUM
+    mean_bp = anomalous.get("mean_bp")
+    if mean_bp is not None and mean_bp < 0 and OPEN_LINE_MMHG < r.clean["mean_bp"] < MAP_FLOOR:
+        return _MEDIUM
+    return _LOW
 
 
 def _far_elsewhere(state: PatientState, r: _Reading, config: Config) -> dict[str, float]:
@@ -2415,20 +2427,11 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     if not shifted:
         return
     trend = state.alerts.get(_TREND)
-    if (trend is None or not trend.confirmed) and (
-        _alarming(state) or _said_by_anomaly(state, r, shifted, config)
-    ):
-        # As every trend: nothing of its own while NEWS2 or an anomaly is open, or opens
-        # now. A shift an anomaly tells now or has told is told: its run ends here (not
-        # one only awaiting confirmation, which may lapse: the shift's onset would be lost).
-        anomaly, told = r.findings.get(_ANOMALY), state.alerts.get(_ANOMALY)
-        if anomaly is not None and (
-            (told is not None and told.confirmed) or _said_by_anomaly(state, r, shifted, config)
-        ):
-            for name in anomaly.evidence.get("z", ()):
-                if name in shifted:
-                    del state.shifts[name]
-        return
+    if trend is None or not trend.confirmed:
+        said = _said_by_anomaly(state, r, shifted, config)
+        if said or _alarming(state):  # as every trend: nothing while NEWS2 or an anomaly is open, or opens
+            _end_told_shifts(state, r, shifted, said)
+            return
     evidence = r.evidence.get(_TREND)
     if evidence is None:
         evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
@@ -2436,6 +2439,19 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     for name, found in shifted.items():
         vitals[name] = {**vitals.get(name, {}), **found}
     r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
+
+
+def _end_told_shifts(state: PatientState, r: _Reading, shifted: dict[str, Any], said: bool) -> None:
+    """A shift that this reading's anomaly tells as it opens (`said`), or an
+    open anomaly tells again, is told: its run ends here. Not one only
+    awaiting confirmation, which may lapse: the shift's onset would be lost
+    from the trend that follows."""
+    anomaly, told = r.findings.get(_ANOMALY), state.alerts.get(_ANOMALY)
+    if anomaly is None or not (said or (told is not None and told.confirmed)):
+        return
+    for name in anomaly.evidence.get("z", ()):
+        if name in shifted:
+            del state.shifts[name]
 
 
 def _drifting_together(state: PatientState, r: _Reading, config: Config) -> None:

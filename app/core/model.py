@@ -831,8 +831,7 @@ class Baseline:
         own = var.m2 / (var.n - 1)
         explained = daily[0] ** 2 * p[2] + daily[1] ** 2 * p[3]
         var.m2 = max(own - explained, own / 4) * (var.n - 1)
-        self._refresh()
-        self._set_daily()
+        self._refresh()  # the daily part follows the spread (`_set_daily`)
 
     def _set_daily(self) -> None:
         """Whether the forecast uses the daily profile, and its coefficients:

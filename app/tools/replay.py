@@ -236,7 +236,7 @@ def _columns(path: Path, names: list[str], hints: dict[str, str]) -> None:
     and refuse every one no channel can be named in one message: an
     export of 17 columns (a cuff's, in Spanish) took 14 runs to learn them
     one by one, a different one each run."""
-    refused = [name for name in names if name and not custom_name(name) and _known(name, hints) is False]
+    refused = [name for name in names if name and not custom_name(name) and not _known(name, hints)]
     if len(refused) > 1:
         raise RecordingError(
             f"{path.name}: columns {', '.join(repr(n) for n in refused)} are not channel names (lower-case "

@@ -26,7 +26,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -173,6 +173,10 @@ class Worker:
         self.writes = KafkaWrites()  # what waits on Kafka, and since when
         metrics.KAFKA_WRITE_WAIT.set_function(self.writes.oldest_s)
         self.cursors = OffsetCursors()  # the next offset expected per partition (`in_order`)
+        # Per partition of vigil.readings since its assignment: the offset after
+        # the last record whose patients' states are written (`flush`), which
+        # is what Faust commits (`_commit_what_is_written`).
+        self.written: dict[int, int] = {}
         self.app = app = faust_app(settings)
         self.readings = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
         self.alerts = app.topic(ALERTS_TOPIC, key_serializer="raw", value_serializer="raw")
@@ -192,6 +196,7 @@ class Worker:
 
     def _wire(self) -> None:
         app = self.app
+        _commit_what_is_written(app.consumer, self.written)
         app.agent(self.readings, name="detect", concurrency=1)(self.detect)
         app.task(self.private_datadir)
         app.task(self.tune_gc)
@@ -254,7 +259,11 @@ class Worker:
         partition, offset = message.partition, message.offset
         consumer = self.app.consumer
         tp = TP(READINGS_TOPIC, partition)
-        committed = None if self.cursors.knows(partition) else await self.kafka_committed(tp)
+        committed = None
+        if not self.cursors.knows(partition):
+            committed = await self.kafka_committed(tp)
+            if committed is not None:
+                _align_committed(consumer, tp, committed)
         step = self.cursors.check(partition, offset, committed, time.monotonic())
         if step is Step.PROCESS:
             self.cursors.processed(partition, offset)
@@ -309,16 +318,14 @@ class Worker:
     async def seek_back(self, tp: TP, offset: int | None) -> bool:
         """Seek `tp` to `offset`: aiokafka's position, and Faust's read
         offset, below which it would drop the records fetched again.
-        What Faust counts as acknowledged from `offset` on is forgotten: this
-        worker acks only records it processed, in order, so those are records
-        it never processed, which Faust's next commit must not pass (a stream
-        acks records it skips as fetched before a rebalance, and `_gap`
-        ranges count as acked)."""
+        Commits cannot pass `offset` meanwhile: they take what is written,
+        in order (`_commit_what_is_written`), not what Faust counts as
+        acknowledged (a stream acks records it skips as fetched before a
+        rebalance, and `_gap` ranges count as acked)."""
         consumer = self.app.consumer
         try:
             if offset is None or tp not in consumer.assignment():
                 raise ValueError("partition not assigned")
-            _forget_acks_from(consumer, tp, offset)
             # In the consumer's own thread and loop (`seek` would move
             # aiokafka's position from this one: the partition went silent).
             await asyncio.wait_for(consumer.seek_wait({tp: offset}), KAFKA_PROBE_S * 5)
@@ -429,6 +436,10 @@ class Worker:
             return
         for stream, event in taken.events:
             await stream.ack(event)
+            message = event.message
+            if message.topic == READINGS_TOPIC:  # in order: `in_order` lets no record pass a gap
+                self.written[message.partition] = message.offset + 1
+                self.app.consumer._acked[message.tp]  # type: ignore[attr-defined]  # Faust commits only partitions listed there
         _FLUSHED.observe(len(taken.states))
         metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
 
@@ -553,11 +564,13 @@ class Worker:
                 await self.app.consumer.commit()
         self.decoded.clear()
         self.cursors.reset()
+        self.written.clear()
         self.census.restart()
 
     async def assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         self.decoded.clear()
         self.cursors.reset()
+        self.written.clear()
         self.census.restart()
         self.joined = True
 
@@ -832,18 +845,59 @@ def _report_gap(step: Step, partition: int, expected: int | None, got: int | Non
         )
 
 
-def _forget_acks_from(consumer: Any, tp: TP, offset: int) -> None:
-    """Faust's bookkeeping of what may be committed (`Consumer._new_offset`),
-    from `offset` on: acknowledged offsets and gaps taken as acknowledged."""
-    acked = consumer._acked.get(tp)
-    if acked:
-        acked[:] = [seen for seen in acked if seen < offset]
-    index = consumer._acked_index.get(tp)
-    if index:
-        index.difference_update([seen for seen in index if seen >= offset])
-    gaps = consumer._gap.get(tp)
-    if gaps:
-        gaps.chop(offset, max(offset + 1, gaps.end()))
+def _align_committed(consumer: Any, tp: TP, committed: int) -> None:
+    """Set Faust's copy of `tp`'s committed offset to Kafka's, at the first
+    record after an assignment. Faust's copy can be stale either way after a
+    rebalance (docs/reliability.md, "A partition that never committed again"):
+    its `_commit_offsets` records an offset even when Kafka refused the
+    commit, and the revocation handler's commit can put back a value from
+    before the partition moved. Too low, `Consumer._new_offset` refuses every
+    commit of the partition for good (it takes acknowledged offsets starting
+    more than one past the committed one for a gap at the head); too high,
+    `_should_commit` refuses every commit up to it. Offsets only: no patient data."""
+    faust = consumer._committed_offset.get(tp)
+    if faust is not None and faust != committed:
+        metrics.COMMITTED_REALIGNED.inc()
+        log.warning(
+            "the consumer's copy of a committed offset differed from Kafka's; set to Kafka's",
+            partition=tp.partition,
+            faust=faust,
+            kafka=committed,
+        )
+    consumer._committed_offset[tp] = committed
+
+
+def _commit_what_is_written(consumer: Any, written: Mapping[int, int]) -> None:
+    """Have Faust commit, for each partition of `vigil.readings`, the offset
+    after the last record whose states are written (`written`), and nothing
+    of its own bookkeeping of acknowledged offsets there.
+
+    The worker processes a partition's records strictly in order from its
+    committed offset (`in_order`) and acknowledges them in that order once
+    their states are in the changelog (`flush`), so that offset is exactly
+    what may be committed. Faust's bookkeeping (`Consumer._new_offset`) is
+    wrong after a rebalance in two ways seen in worker-join-leave
+    (docs/reliability.md, "Commits that crawled"): the fetch loop records
+    offsets it saw jump over as a `_gap`, merged into the acknowledged
+    offsets at each commit even when they are acknowledged already, and
+    with an offset twice in the list each commit takes one record (a
+    committed offset crawled one record per commit for 100 s); and a
+    stream acknowledges records it skips as fetched before the rebalance,
+    which the worker never processed. Other topics (none is consumed with
+    acks today) keep Faust's. Faust's lists for the partition are emptied
+    at each commit, so they do not grow."""
+    faust_new_offset = consumer._new_offset
+
+    def new_offset(tp: TP) -> int | None:
+        if tp.topic != READINGS_TOPIC:
+            faust: int | None = faust_new_offset(tp)
+            return faust
+        consumer._acked[tp].clear()
+        consumer._acked_index[tp].clear()
+        consumer._gap.pop(tp, None)
+        return written.get(tp.partition)
+
+    consumer._new_offset = new_offset
 
 
 def _page(handler: Any) -> Any:

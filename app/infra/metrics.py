@@ -163,6 +163,13 @@ OFFSET_GAPS_UNRECOVERED = Counter(
     "failed, or they did not come after 5 seeks): their readings are missing from the patients' states.",
     registry=WORKER,
 )
+COMMITTED_REALIGNED = Counter(
+    "vigil_worker_committed_offset_realigned_total",
+    "Partitions whose committed offset, as the Kafka consumer library kept it, differed from Kafka's at "
+    "the first record after a rebalance and was set to Kafka's (left stale, it could stop the partition's "
+    "commits for good).",
+    registry=WORKER,
+)
 STATE_RESETS = Counter(
     "vigil_worker_state_resets_total",
     "Stored patient states that could not be decoded and were started afresh.",

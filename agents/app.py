@@ -46,7 +46,7 @@ from app.core import state as patient_state
 from app.core.errors import RECORD_FAILURES, Exit, RecordError, StateError, TopicError
 from app.core.offsets import OffsetCursors, Step
 from app.core.records import ReadingBatch, decode_frames, encode_dead_letter
-from app.core.watchdog import Watchdog, records_wait
+from app.core.watchdog import Watchdog, partitions_waiting
 from app.infra import gc_tuning, metrics, ports, preflight
 from app.infra.directory import KafkaPatients
 from app.infra.kafka_security import faust_credentials
@@ -164,6 +164,7 @@ class Worker:
         self.handled = 0  # records handled: progress, for the watchdog
         self.watchdog = Watchdog(settings.worker_stall_s)
         self.behind = False  # records wait on its partitions past those it handled (`lagging`)
+        self.waiting: dict[int, int | None] = {}  # those partitions, each with what it handled there
         self.decoded = DecodedStates(settings.worker_decoded_cache)
         self.unflushed = Unflushed()
         self.max_unflushed = max(MAX_UNFLUSHED, settings.worker_decoded_cache)
@@ -631,7 +632,8 @@ class Worker:
             try:
                 await self.probe_kafka()
                 if looks % BACKLOG_EVERY == 0:
-                    self.behind = await self.lagging()
+                    self.waiting = await self.lagging()
+                    self.behind = bool(self.waiting)
                 looks += 1
                 self.watch_stall()
             except Exception as exc:  # noqa: BLE001 - a failed look is not a reason to stop looking
@@ -659,12 +661,14 @@ class Worker:
         as a SIGKILL would: a graceful stop would wait on the same stuck
         consumer, and what it had not committed is replayed after the
         restart (docs/reliability.md)."""
+        now = time.monotonic()
         stalled = self.watchdog.observe(
-            time.monotonic(),
+            now,
             kafka_up=self.kafka_up,
             ready=self.ready(),
             progress=self.progress(),
             behind=self.behind,
+            waiting=self.waiting,
         )
         if stalled is None:
             return
@@ -676,32 +680,38 @@ class Worker:
         )
         log.error(
             "worker stalled: "
-            + ("records wait on its partitions" if self.behind and self.ready() else "not ready")
-            + " and no progress while Kafka answers; exiting with code 6 for its supervisor to restart it",
+            + (
+                "records wait, none handled, on partitions"
+                if self.behind and self.ready()
+                else "not ready, no progress"
+            )
+            + " while Kafka answers; exiting with code 6 for its supervisor to restart it",
             stalled_s=round(stalled),
+            partitions=self.watchdog.stalled_partitions(now),
             setting="VIGIL_WORKER_STALL_S",
         )
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(Exit.STALLED)
 
-    async def lagging(self) -> bool:
-        """Do records wait, as Kafka has it, on this worker's partitions of
-        `vigil.readings` past those it handled? Asked only of a ready worker
-        (a not-ready one is watched anyway), with a client of its own
-        (`preflight.backlog`); False when Kafka does not say."""
+    async def lagging(self) -> dict[int, int | None]:
+        """This worker's partitions of `vigil.readings` where records wait,
+        as Kafka has it, past those it handled, each with the offset after
+        the last it handled there (`partitions_waiting`). Asked only of a
+        ready worker (a not-ready one is watched anyway), with a client of
+        its own (`preflight.backlog`); none when Kafka does not say."""
         if not self.ready():
-            return False
+            return {}
         try:
             mine = sorted(tp.partition for tp in self.app.consumer.assignment() if tp.topic == READINGS_TOPIC)
         except Exception:  # noqa: BLE001 - no consumer yet
-            return False
+            return {}
         if not mine:
-            return False
+            return {}
         backlog = await preflight.backlog(self.settings, READINGS_TOPIC, self.settings.worker_id, mine)
         if backlog is None:
-            return False
-        return records_wait(backlog, self.cursors.expected)
+            return {}
+        return partitions_waiting(backlog, self.cursors.expected)
 
     def progress(self) -> tuple[int, int, int]:
         """What the worker has done so far: records handled, and changelog

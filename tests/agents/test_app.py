@@ -742,3 +742,51 @@ async def test_a_write_kafka_holds_shows_as_the_wait_until_kafka_takes_it(tmp_pa
     held.set_result(None)
     assert await handling == [b"p-1"] and len(taken) == 1
     assert _sample("vigil_worker_kafka_write_wait_seconds") == 0.0
+
+
+async def test_a_partition_whose_records_wait_with_none_handled_stops_the_worker(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Records wait on partition 1 (Kafka's end 50, committed 40) and the
+    worker handles none there, while partition 0's records go through: the
+    watchdog stops the worker (exit code 6, for its supervisor to start it
+    again, reading partition 1 from its commit) after VIGIL_WORKER_STALL_S,
+    and its line names the partition. Before, progress on partition 0
+    counted for the worker as a whole, and partition 1's patients were
+    watched by nobody."""
+    settings = Settings(
+        home=tmp_path, kafka_bootstrap="127.0.0.1:1", worker_store="memory://", worker_stall_s=60.0
+    )
+    w = Worker(settings, PatientDirectory(Registry(tmp_path / "devices.json"), b"k" * 32))
+    w.kafka_up = True
+    w.ready = lambda: True  # type: ignore[method-assign]
+    w.app.consumer.assignment = lambda: {TP(READINGS_TOPIC, 0), TP(READINGS_TOPIC, 1)}  # type: ignore[method-assign]
+    ends = {0: 100}
+
+    async def backlog(settings: Settings, topic: str, group: str, partitions: list[int]) -> Any:
+        return {0: (ends[0], 90), 1: (50, 40)}
+
+    clock = [0.0]
+    exits: list[int] = []
+
+    def exit_(code: int) -> None:
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr("agents.app.preflight.backlog", backlog)
+    monkeypatch.setattr("agents.app.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("agents.app.os._exit", exit_)
+    lines: list[dict[str, Any]] = []
+    monkeypatch.setattr("agents.app.log.error", lambda event, **kw: lines.append({"event": event, **kw}))
+    with pytest.raises(SystemExit):
+        for look in range(100):  # one look every 2 s, Kafka asked every 5th, as `watch` does
+            clock[0] = 2.0 * look
+            w.cursors.processed(0, ends[0] - 1)  # partition 0: every record handled, more coming
+            w.handled += 1
+            ends[0] += 5
+            if look % 5 == 0:
+                w.waiting = await w.lagging()
+                w.behind = bool(w.waiting)
+            w.watch_stall()
+    assert exits == [6] and 60 <= clock[0] <= 72
+    assert lines[-1]["event"].startswith("worker stalled") and lines[-1]["partitions"] == [1]

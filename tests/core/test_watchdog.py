@@ -4,7 +4,7 @@ is."""
 
 from __future__ import annotations
 
-from app.core.watchdog import Watchdog, records_wait
+from app.core.watchdog import Watchdog, partitions_waiting, records_wait
 
 
 def looks(dog: Watchdog, seconds: range, **seen: object) -> list[float | None]:
@@ -99,3 +99,59 @@ def test_records_wait_past_the_last_handled_or_where_the_group_resumes() -> None
     assert records_wait({**backlog, 1: (51, 50)}, handled)  # nothing handled on 1 since it came
     assert not records_wait({1: (50, 50)}, {1: 40}.get)  # handled short of the commit: the commit counts
     assert not records_wait({}, handled)  # no partitions: an idle worker
+
+
+def test_one_partition_waiting_with_nothing_handled_is_a_stall_while_the_others_go_on() -> None:
+    """Records wait on partition 1 and none is handled there, while partition
+    0's records go through (progress at every look): the patients of
+    partition 1 are watched by nobody. A restart reads them from the commit."""
+    dog = Watchdog(stall_s=60)
+    said = [
+        dog.observe(float(t), kafka_up=True, ready=True, progress=t, behind=True, waiting={0: 100 + t, 1: 40})
+        for t in range(0, 61)
+    ]
+    assert said[:60] == [None] * 60
+    assert said[60] == 60.0
+    assert dog.stalled_partitions(60.0) == [1]
+
+
+def test_partitions_that_move_or_catch_up_are_no_stall() -> None:
+    """Each waiting partition handles a record now and then (a backlog
+    worked through), or catches up for a look: the count starts again."""
+    dog = Watchdog(stall_s=60)
+    moving = [
+        dog.observe(
+            float(t), kafka_up=True, ready=True, progress=t, behind=True, waiting={0: t // 30, 1: t // 50}
+        )
+        for t in range(0, 600)
+    ]
+    assert moving == [None] * 600
+    dog = Watchdog(stall_s=60)
+    for t in range(0, 59):
+        dog.observe(float(t), kafka_up=True, ready=True, progress=t, behind=True, waiting={1: 40})
+    dog.observe(59.0, kafka_up=True, ready=True, progress=59, behind=False, waiting={})  # caught up
+    later = [
+        dog.observe(float(t), kafka_up=True, ready=True, progress=t, behind=True, waiting={1: 40})
+        for t in range(60, 119)
+    ]
+    assert later == [None] * 59
+
+
+def test_a_partition_waiting_while_kafka_is_down_or_the_worker_not_ready_is_no_partition_stall() -> None:
+    dog = Watchdog(stall_s=60)
+    down = [
+        dog.observe(float(t), kafka_up=False, ready=True, progress=t, behind=True, waiting={1: 40})
+        for t in range(0, 300)
+    ]
+    assert down == [None] * 300
+    recovering = [  # not ready, recovering the changelog (progress): the whole-worker rule's case
+        dog.observe(float(t), kafka_up=True, ready=False, progress=t, behind=False, waiting={1: 40})
+        for t in range(300, 600)
+    ]
+    assert recovering == [None] * 300
+
+
+def test_partitions_waiting_names_each_with_what_was_handled_there() -> None:
+    backlog = {0: (100, 90), 1: (51, 50), 2: (7, 7), 3: (30, 10)}
+    handled = {0: 100, 1: None, 2: None, 3: 20}.get
+    assert partitions_waiting(backlog, handled) == {1: None, 3: 20}

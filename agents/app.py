@@ -178,6 +178,7 @@ class Worker:
         # the last record whose patients' states are written (`flush`), which
         # is what Faust commits (`_commit_what_is_written`).
         self.written: dict[int, int] = {}
+        self.generation = 0  # partitions moved this many times (`in_order`)
         self.app = app = faust_app(settings)
         self.readings = app.topic(READINGS_TOPIC, key_serializer="raw", value_serializer="raw")
         self.alerts = app.topic(ALERTS_TOPIC, key_serializer="raw", value_serializer="raw")
@@ -252,9 +253,16 @@ class Worker:
         partition skipped on the way here: a Faust fetch-loop bug seen after
         rebalances, docs/reliability.md) is counted, logged and not
         processed, and the partition is sought back to the expected offset so
-        the skipped records are fetched again; Faust's commits cannot pass
-        them, since they and every record after them are unacked. If seeking
-        fails, the record is processed after all (the old behaviour)."""
+        the skipped records are fetched again; commits cannot pass them (they
+        take what is written, in order: `_commit_what_is_written`). A seek
+        that fails is tried again (`reseek_gaps`); only after `max_seeks`
+        seeks in vain is the record processed, past the gap, and commits
+        then pass the skipped records (a transactional producer's commit
+        marker takes an offset no record has: docs/protocol.md).
+
+        A record whose partition moved while Kafka was asked where it is
+        committed (a rebalance during the wait) is not processed: the
+        partition's new owner, or this worker after the assignment, reads it."""
         if message is None or message.topic != READINGS_TOPIC:
             return True
         partition, offset = message.partition, message.offset
@@ -262,7 +270,10 @@ class Worker:
         tp = TP(READINGS_TOPIC, partition)
         committed = None
         if not self.cursors.knows(partition):
+            generation = self.generation
             committed = await self.kafka_committed(tp)
+            if generation != self.generation:
+                return self._not_processed(message)
             if committed is not None:
                 _align_committed(consumer, tp, committed)
         step = self.cursors.check(partition, offset, committed, time.monotonic())
@@ -271,11 +282,17 @@ class Worker:
             return True
         expected = self.cursors.expected(partition)
         _report_gap(step, partition, expected, offset)
-        if step is Step.GIVE_UP or (step is not Step.SKIP and not await self.seek_back(tp, expected)):
+        if step is Step.GIVE_UP:
             metrics.OFFSET_GAPS_UNRECOVERED.inc()  # the skipped records' readings are not in the states
             self.cursors.processed(partition, offset)
             return True
-        consumer._unacked_messages.discard(message)  # type: ignore[attr-defined]  # never to be acked
+        if step is not Step.SKIP:
+            await self.seek_back(tp, expected)  # if it fails, the timer seeks again (`reseek_gaps`)
+        return self._not_processed(message)
+
+    def _not_processed(self, message: Any) -> bool:
+        """A record left unprocessed and unacknowledged: it comes again."""
+        self.app.consumer._unacked_messages.discard(message)  # type: ignore[attr-defined]  # never to be acked
         return False
 
     async def reseek_gaps(self) -> None:
@@ -316,7 +333,7 @@ class Worker:
             log.warning("committed offset not known; first record not checked", error=type(exc).__name__)
             return None
 
-    async def seek_back(self, tp: TP, offset: int | None) -> bool:
+    async def seek_back(self, tp: TP, offset: int | None) -> None:
         """Seek `tp` to `offset`: aiokafka's position, and Faust's read
         offset, below which it would drop the records fetched again.
         Commits cannot pass `offset` meanwhile: they take what is written,
@@ -331,15 +348,13 @@ class Worker:
             # aiokafka's position from this one: the partition went silent).
             await asyncio.wait_for(consumer.seek_wait({tp: offset}), KAFKA_PROBE_S * 5)
             consumer._read_offset[tp] = offset or None  # type: ignore[attr-defined]  # as Faust's `seek`
-        except Exception as exc:  # noqa: BLE001 - fall back to processing the record
-            log.error(
-                "could not seek back past a gap; processing the record anyway",
+        except Exception as exc:  # noqa: BLE001 - the timer seeks again (`reseek_gaps`)
+            log.warning(
+                "could not seek back past a gap; seeking again",
                 partition=tp.partition,
                 expected=offset,
                 error=type(exc).__name__,
             )
-            return False
-        return True
 
     async def handle_record(self, value: bytes, message: Any) -> list[bytes]:
         """Process each frame of one record (one, or several the gateway
@@ -557,18 +572,20 @@ class Worker:
         are written and their records committed first (Faust's own wait for
         acknowledged records is off: `stream_wait_empty`), then states
         another worker may advance are forgotten."""
+        self.generation += 1
         async with self.lock:
             await self.flush(self.unflushed.take())
             if self.unflushed:  # Kafka refused: the records were never acked, so the new owner replays them
                 self.unflushed.take()
             else:
-                await self.app.consumer.commit()
+                await _commit_now(self.app.consumer)
         self.decoded.clear()
         self.cursors.reset()
         self.written.clear()
         self.census.restart()
 
     async def assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        self.generation += 1
         self.decoded.clear()
         self.cursors.reset()
         self.written.clear()
@@ -875,6 +892,20 @@ def _align_committed(consumer: Any, tp: TP, committed: int) -> None:
             kafka=committed,
         )
     consumer._committed_offset[tp] = committed
+
+
+async def _commit_now(consumer: Any) -> None:
+    """Commit what is written now. Faust's `commit` returns at once, having
+    committed nothing, when a commit of its own timer is under way, whose
+    offsets were taken before this worker's last flush: wait for it first
+    (the revocation's commit would otherwise be lost, and its partitions'
+    records written since read again by their next owner)."""
+    for _ in range(100):  # bounded: a future left done and set would not yield
+        if consumer._commit_fut is None:
+            break
+        await consumer.maybe_wait_for_commit_to_finish()
+        await asyncio.sleep(0)
+    await consumer.commit()
 
 
 def _commit_what_is_written(consumer: Any, written: Mapping[int, int]) -> None:

@@ -159,8 +159,8 @@ OFFSET_GAPS = Counter(
 )
 OFFSET_GAPS_UNRECOVERED = Counter(
     "vigil_worker_offset_gaps_unrecovered_total",
-    "Records past a gap that the worker processed without the skipped records read again (seeking back "
-    "failed, or they did not come after 5 seeks): their readings are missing from the patients' states.",
+    "Records past a gap that the worker processed without the skipped records read again (5 seeks back "
+    "failed, or they did not come after them): their readings are missing from the patients' states.",
     registry=WORKER,
 )
 COMMITTED_REALIGNED = Counter(

@@ -152,6 +152,18 @@ def _committed_at(offset: int) -> Any:
     return committed
 
 
+def _committed_at_10(tmp_path: Path, fausts_copy: int) -> tuple[Worker, Any, TP]:
+    """A worker whose partition 0 Kafka has committed up to offset 10 (and
+    Faust's copy of that offset says `fausts_copy`), acking its records."""
+    w = worker(tmp_path)
+    consumer = w.app.consumer
+    w.app.topics._acking_topics.add(READINGS_TOPIC)  # as Faust's conductor does once the agent subscribes
+    tp = TP(READINGS_TOPIC, 0)
+    consumer._committed_offset[tp] = fausts_copy
+    w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
+    return w, consumer, tp
+
+
 class _Stream(_Acks):
     """The agent's stream as `detect` uses it: records (events) one by one,
     the current one in `current_event`; after the agent seeks a partition
@@ -183,12 +195,7 @@ async def test_a_record_past_a_gap_is_not_processed_and_the_skipped_records_are_
     records 10, 11, 12 are processed once each, in order. Faust's stream
     acks records it skips as fetched before a rebalance: such an ack of
     record 10 must not let a commit pass it before it is processed."""
-    w = worker(tmp_path)
-    consumer = w.app.consumer
-    w.app.topics._acking_topics.add(READINGS_TOPIC)
-    tp = TP(READINGS_TOPIC, 0)
-    consumer._committed_offset[tp] = 10
-    w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
+    w, consumer, tp = _committed_at_10(tmp_path, fausts_copy=10)
     consumer.ack(_Message(10))  # the stream skipped a copy fetched before the rebalance, and acked it
     stream = _Stream(consumer, [11, 12])
     sought: list[tuple[TP, int]] = []
@@ -276,7 +283,9 @@ class _Partition:
     processes, where it seeks, and (`refetched`) what Kafka delivers next
     after a seek."""
 
-    def __init__(self, w: Worker, stream: _Stream, refetched: list[int] | None = None) -> None:
+    def __init__(
+        self, w: Worker, stream: _Stream, refetched: list[int] | None = None, writes: bool = False
+    ) -> None:
         self.tp = TP(READINGS_TOPIC, 0)
         self.sought: list[tuple[TP, int]] = []
         self.processed: list[int] = []
@@ -288,11 +297,16 @@ class _Partition:
 
         async def handle_record(value: bytes, message: Any) -> list[bytes]:
             self.processed.append(int(value))
+            if writes:  # each record changes a patient, whose state Kafka takes at the flush
+                w.unflushed.states[b"p-1"] = Change(0, b"{}")
             return []
 
         w.app.consumer.seek_wait = seek_wait
         w.app.consumer.assignment = lambda: {self.tp}
         w.handle_record = handle_record  # type: ignore[method-assign]
+        if writes:
+            w.write_changelog = _changelog_written  # type: ignore[method-assign]
+            w.owned = lambda: {0}  # type: ignore[method-assign]
 
 
 async def test_the_first_record_is_checked_against_kafkas_committed_offset_not_fausts_copy(
@@ -325,23 +339,9 @@ async def test_a_partition_commits_after_a_rebalance_left_fausts_copy_of_its_off
     partition's records were never committed again (worker-join-leave, a
     clean-clone CI failure: 360 readings not committed by the end of the wait)."""
     realigned = metrics.COMMITTED_REALIGNED._value.get()
-    w = worker(tmp_path)
-    consumer = w.app.consumer
-    w.app.topics._acking_topics.add(READINGS_TOPIC)
-    tp = TP(READINGS_TOPIC, 0)
-    consumer._committed_offset[tp] = faust_copy
-    w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
+    w, consumer, tp = _committed_at_10(tmp_path, fausts_copy=faust_copy)
     stream = _Stream(consumer, [10, 11])
-    partition = _Partition(w, stream)
-
-    async def handle_record(value: bytes, message: Any) -> list[bytes]:
-        partition.processed.append(int(value))
-        w.unflushed.states[b"p-1"] = Change(0, b"{}")
-        return []
-
-    w.handle_record = handle_record  # type: ignore[method-assign]
-    w.write_changelog = _changelog_written  # type: ignore[method-assign]
-    w.owned = lambda: {0}  # type: ignore[method-assign]
+    partition = _Partition(w, stream, writes=True)
     await w.detect(stream)  # type: ignore[arg-type]
     await w.flush(w.unflushed.take())
     assert partition.processed == [10, 11]
@@ -360,24 +360,10 @@ async def test_a_commit_takes_every_record_written_when_fausts_fetch_loop_saw_a_
     twice, and then commits one record per commit: in a worker-join-leave
     run a partition's committed offset crawled one record every 2.5 s for
     100 s (docs/reliability.md, "Commits that crawled")."""
-    w = worker(tmp_path)
-    consumer = w.app.consumer
-    w.app.topics._acking_topics.add(READINGS_TOPIC)
-    tp = TP(READINGS_TOPIC, 0)
-    consumer._committed_offset[tp] = 10
-    w.kafka_committed = _committed_at(10)  # type: ignore[method-assign]
+    w, consumer, tp = _committed_at_10(tmp_path, fausts_copy=10)
     await consumer._add_gap(tp, 11, 14)  # as Faust's `_drain_messages` does on a jump
     stream = _Stream(consumer, [10, 11, 12, 13, 14])
-    partition = _Partition(w, stream)
-
-    async def handle_record(value: bytes, message: Any) -> list[bytes]:
-        partition.processed.append(int(value))
-        w.unflushed.states[b"p-1"] = Change(0, b"{}")
-        return []
-
-    w.handle_record = handle_record  # type: ignore[method-assign]
-    w.write_changelog = _changelog_written  # type: ignore[method-assign]
-    w.owned = lambda: {0}  # type: ignore[method-assign]
+    partition = _Partition(w, stream, writes=True)
     await w.detect(stream)  # type: ignore[arg-type]
     assert consumer._filter_committable_offsets([tp]) == {}  # read, not yet written
     await w.flush(w.unflushed.take())

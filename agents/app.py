@@ -63,6 +63,7 @@ from app.infra.settings import (
 
 log = structlog.get_logger()
 
+COMMIT_WAIT_S = 10.0  # how long the revocation's commit waits for one already under way
 KAFKA_PROBE_S = 2.0  # how often readiness asks Kafka whether it is there
 BACKLOG_EVERY = 5  # the watchdog asks Kafka whether records wait on the worker's partitions every 5th probe
 FLUSH_TIMER_S = 0.1  # how often an idle worker checks whether a flush is due
@@ -165,6 +166,10 @@ class Worker:
         self.watchdog = Watchdog(settings.worker_stall_s)
         self.behind = False  # records wait on its partitions past those it handled (`lagging`)
         self.waiting: dict[int, int | None] = {}  # those partitions, each with what it handled there
+        self.backlog: dict[int, tuple[int, int]] = {}  # Kafka's (end, resume) of its partitions, last asked
+        self.hollow: dict[
+            int, int
+        ] = {}  # partitions found with nothing to read up to this end (`drop_hollow`)
         self.decoded = DecodedStates(settings.worker_decoded_cache)
         self.unflushed = Unflushed()
         self.max_unflushed = max(MAX_UNFLUSHED, settings.worker_decoded_cache)
@@ -286,6 +291,8 @@ class Worker:
             metrics.OFFSET_GAPS_UNRECOVERED.inc()  # the skipped records' readings are not in the states
             self.cursors.processed(partition, offset)
             return True
+        if step is Step.SETTLE:
+            metrics.OFFSET_GAPS_UNRECOVERED.inc()  # those never seen again are given up
         if step is not Step.SKIP:
             await self.seek_back(tp, expected)  # if it fails, the timer seeks again (`reseek_gaps`)
         return self._not_processed(message)
@@ -305,8 +312,10 @@ class Worker:
     async def kafka_committed(self, tp: TP) -> int | None:
         """Where the first record of `tp` after an assignment is expected:
         the partition's committed offset as Kafka has it or, when nothing
-        was ever committed there, its first offset (where a consumer starts
-        with `consumer_auto_offset_reset="earliest"`). A partition never
+        was ever committed there or retention has deleted the records from
+        there on, its first offset (where a consumer starts with
+        `consumer_auto_offset_reset="earliest"`; expecting the deleted
+        offset, the worker sought back 5 times in vain). A partition never
         committed is not trusted to start anywhere: in a scale-kill run the
         worker that died had not yet committed one of its partitions, and
         the new owner's first record was the first one written after the
@@ -324,10 +333,13 @@ class Worker:
             kafka = thread._ensure_consumer()
             wait = KAFKA_PROBE_S * 5
             committed = await asyncio.wait_for(thread.call_thread(kafka.committed, tp), wait)
-            if committed is None:
-                start = TopicPartition(tp.topic, tp.partition)
-                starts = await asyncio.wait_for(thread.call_thread(kafka.beginning_offsets, [start]), wait)
-                committed = starts.get(start)
+            start = TopicPartition(tp.topic, tp.partition)
+            starts = await asyncio.wait_for(thread.call_thread(kafka.beginning_offsets, [start]), wait)
+            first = starts.get(start)
+            if not isinstance(committed, int) or (isinstance(first, int) and first > committed):
+                committed = (
+                    first  # never committed, or retention deleted what was (the consumer reads from `first`)
+                )
             return committed if isinstance(committed, int) else None
         except Exception as exc:  # noqa: BLE001 - no check for this partition's first record
             log.warning("committed offset not known; first record not checked", error=type(exc).__name__)
@@ -578,7 +590,7 @@ class Worker:
             if self.unflushed:  # Kafka refused: the records were never acked, so the new owner replays them
                 self.unflushed.take()
             else:
-                await _commit_now(self.app.consumer)
+                await _commit_now(self.app.consumer, self.written)
         self.decoded.clear()
         self.cursors.reset()
         self.written.clear()
@@ -652,7 +664,7 @@ class Worker:
                     self.waiting = await self.lagging()
                     self.behind = bool(self.waiting)
                 looks += 1
-                self.watch_stall()
+                await self.watch_stall()
             except Exception as exc:  # noqa: BLE001 - a failed look is not a reason to stop looking
                 log.warning("readiness probe failed; trying again", error=type(exc).__name__)
             await asyncio.sleep(KAFKA_PROBE_S)
@@ -669,7 +681,7 @@ class Worker:
             log.info("kafka available again")
         self.kafka_seen = self.kafka_seen or self.kafka_up
 
-    def watch_stall(self) -> None:
+    async def watch_stall(self) -> None:
         """A worker that Kafka answers but that has been not ready, or ready
         while records wait on its partitions (`lagging`), without progress,
         for `VIGIL_WORKER_STALL_S` stops itself, exit code 6
@@ -687,6 +699,16 @@ class Worker:
             behind=self.behind,
             waiting=self.waiting,
         )
+        if stalled is not None and self.behind and self.ready():
+            await self.drop_hollow()
+            stalled = self.watchdog.observe(
+                now,
+                kafka_up=self.kafka_up,
+                ready=self.ready(),
+                progress=self.progress(),
+                behind=self.behind,
+                waiting=self.waiting,
+            )
         if stalled is None:
             return
         consumer_loop = getattr(getattr(self.app.consumer, "_thread", None), "thread_loop", None)
@@ -711,6 +733,28 @@ class Worker:
         sys.stderr.flush()
         os._exit(Exit.STALLED)
 
+    async def drop_hollow(self) -> None:
+        """Before records waiting are called a stall, ask Kafka whether there
+        is a record to read where they wait: an end offset past a partition's
+        last record is none (a transactional producer's commit marker takes
+        an offset, docs/protocol.md), and restarting for it would only find
+        the same (an outside review). Partitions found with nothing to read
+        are left out of `waiting` until their end moves. Kept when Kafka
+        does not say."""
+        starts = {
+            partition: max(self.backlog[partition][1], handled if handled is not None else 0)
+            for partition, handled in self.waiting.items()
+            if partition in self.backlog
+        }
+        holding = await preflight.holding_records(self.settings, READINGS_TOPIC, starts)
+        if holding is None:
+            return
+        for partition in sorted(set(starts) - holding):
+            self.hollow[partition] = self.backlog[partition][0]
+            log.info("nothing to read where records seemed to wait; not a stall", partition=partition)
+        self.waiting = {partition: h for partition, h in self.waiting.items() if partition not in self.hollow}
+        self.behind = bool(self.waiting)
+
     async def lagging(self) -> dict[int, int | None]:
         """This worker's partitions of `vigil.readings` where records wait,
         as Kafka has it, past those it handled, each with the offset after
@@ -728,7 +772,10 @@ class Worker:
         backlog = await preflight.backlog(self.settings, READINGS_TOPIC, self.settings.worker_id, mine)
         if backlog is None:
             return {}
-        return partitions_waiting(backlog, self.cursors.expected)
+        self.backlog = backlog
+        self.hollow = {p: end for p, end in self.hollow.items() if backlog.get(p, (None,))[0] == end}
+        waiting = partitions_waiting(backlog, self.cursors.expected)
+        return {partition: handled for partition, handled in waiting.items() if partition not in self.hollow}
 
     def progress(self) -> tuple[int, int, int]:
         """What the worker has done so far: records handled, and changelog
@@ -863,6 +910,13 @@ def _report_gap(step: Step, partition: int, expected: int | None, got: int | Non
             expected=expected,
             got=got,
         )
+    elif step is Step.SETTLE:
+        log.error(
+            "records past a gap did not come again; reading on from the first record seen past it",
+            partition=partition,
+            expected=expected,
+            got=got,
+        )
     elif step is Step.GIVE_UP:
         log.error(
             "records past a gap did not come again; processing from here",
@@ -894,17 +948,34 @@ def _align_committed(consumer: Any, tp: TP, committed: int) -> None:
     consumer._committed_offset[tp] = committed
 
 
-async def _commit_now(consumer: Any) -> None:
-    """Commit what is written now. Faust's `commit` returns at once, having
-    committed nothing, when a commit of its own timer is under way, whose
-    offsets were taken before this worker's last flush: wait for it first
-    (the revocation's commit would otherwise be lost, and its partitions'
-    records written since read again by their next owner)."""
-    for _ in range(100):  # bounded: a future left done and set would not yield
-        if consumer._commit_fut is None:
-            break
-        await consumer.maybe_wait_for_commit_to_finish()
-        await asyncio.sleep(0)
+async def _commit_now(consumer: Any, written: Mapping[int, int]) -> None:
+    """Commit what is written, every partition of it, now (the revocation's
+    commit: what it leaves out, the partition's next owner reads again and
+    sends its alert events again).
+
+    Faust's `commit` returns at once, having committed nothing, when a
+    commit of its own timer is under way, whose offsets were taken before
+    this worker's last flush: that one is waited for first, for up to
+    `COMMIT_WAIT_S` (aiokafka retries a commit while the group coordinator
+    moves). And Faust commits only the partitions listed in its acknowledged
+    offsets, which it forgets for every revoked partition before the
+    revocation's handlers run: a partition written since the last commit,
+    with no record in the revocation's own flush, would be left out; they
+    are listed again here (an outside review found both)."""
+    deadline = time.monotonic() + COMMIT_WAIT_S
+    while consumer._commit_fut is not None and time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.shield(consumer.maybe_wait_for_commit_to_finish()), deadline - time.monotonic()
+            )
+        await asyncio.sleep(0)  # a future left done and set would not yield
+    if consumer._commit_fut is not None:  # `commit` would wait on it again, without end
+        log.warning(
+            "a commit under way did not end in time; the revocation commits nothing", waited_s=COMMIT_WAIT_S
+        )
+        return
+    for partition in written:
+        consumer._acked[TP(READINGS_TOPIC, partition)]  # listed, for Faust's commit to take
     await consumer.commit()
 
 

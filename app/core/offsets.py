@@ -9,7 +9,10 @@ Such a record is not processed; the shell seeks the partition back to the
 expected offset and skips what arrives until the expected record does,
 seeking again if it does not come within `reseek_after_s`, and giving up
 after `max_seeks` seeks (the records may no longer be there: retention
-deleted them), so that a partition never stalls on a gap.
+deleted them), so that a partition never stalls on a gap. Giving up, it
+goes back once to the first record it saw past the gap (records skipped
+while it sought are there to read, and only the records never seen are
+given up), then processes what comes.
 
 Pure: the shell passes the committed offset and the time.
 """
@@ -25,7 +28,8 @@ class Step(Enum):
     SEEK = "seek"  # a new gap: count it, log it, seek back, do not process
     RESEEK = "reseek"  # still waiting for the expected record: seek again, do not process
     SKIP = "skip"  # still waiting after a recent seek: do not process
-    GIVE_UP = "give_up"  # sought back `max_seeks` times in vain: process from here (the old behaviour)
+    SETTLE = "settle"  # sought back `max_seeks` times in vain: seek to the first record seen past the gap
+    GIVE_UP = "give_up"  # and that did not come either: process from here
 
 
 @dataclass
@@ -33,6 +37,8 @@ class _Cursor:
     expected: int | None
     seeking_since: float | None = None
     seeks: int = 0
+    first_past: int | None = None  # the lowest offset seen past the gap
+    settled: bool = False  # `expected` moved to `first_past`, the records before it given up
 
 
 class OffsetCursors:
@@ -61,12 +67,16 @@ class OffsetCursors:
         cursor = self._cursors.setdefault(partition, _Cursor(committed))
         if cursor.expected is None or offset <= cursor.expected:
             return Step.PROCESS
+        cursor.first_past = offset if cursor.first_past is None else min(cursor.first_past, offset)
         if cursor.seeking_since is None:
             cursor.seeking_since, cursor.seeks = now, 1
             return Step.SEEK
         if now - cursor.seeking_since < self.reseek_after_s:
             return Step.SKIP
         if cursor.seeks >= self.max_seeks:
+            if not cursor.settled and cursor.first_past < offset:
+                cursor.expected, cursor.settled, cursor.seeking_since = cursor.first_past, True, now
+                return Step.SETTLE
             return Step.GIVE_UP
         cursor.seeking_since, cursor.seeks = now, cursor.seeks + 1
         return Step.RESEEK

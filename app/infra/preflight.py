@@ -257,6 +257,41 @@ async def backlog(
     return {p: (end, max(start, -1 if done is None else done)) for p, (start, end, done) in found.items()}
 
 
+async def holding_records(
+    settings: Settings, topic: str, starts: dict[int, int], timeout: float = 5.0
+) -> set[int] | None:
+    """Which of these partitions of `topic` hold a record to read at or after
+    its offset in `starts`. An end offset past a partition's last record is
+    no record to read: a transactional producer's commit marker takes an
+    offset, and so does a record retention has deleted. None when Kafka
+    does not answer within `timeout`. The worker's watchdog asks it before
+    it calls records waiting a stall (`agents.app`)."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        **aiokafka_options(settings), enable_auto_commit=False, auto_offset_reset="earliest"
+    )  # an offset retention has passed reads from the first record left
+    try:
+        await asyncio.wait_for(consumer.start(), timeout)
+        tps = {TopicPartition(topic, p): offset for p, offset in starts.items()}
+        consumer.assign(list(tps))
+        for tp, offset in tps.items():
+            consumer.seek(tp, offset)
+        found: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while len(found) < len(tps) and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=len(tps))
+            found.update(tp.partition for tp, records in batches.items() if records)
+            for tp in found:
+                consumer.pause(TopicPartition(topic, tp))
+        return found
+    except (KafkaError, OSError, TimeoutError):
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+
+
 async def partition_count(settings: Settings, topic: str, timeout: float = 5.0) -> int | None:
     """How many partitions `topic` has, or None if Kafka does not say."""
     cluster = await _cluster(settings, timeout)

@@ -239,8 +239,9 @@ async def test_a_record_past_a_gap_waits_while_seeking_back_fails_until_the_seek
     tmp_path: Path, monkeypatch
 ) -> None:
     """A seek that fails (the consumer's thread busy past the wait) is tried
-    again by the timer every 2 s; the record past the gap is processed only
-    once 5 seeks have failed, and counted where the SREs' alert looks
+    again by the timer every 2 s; after 5 failed seeks the worker goes back
+    once to the first record it saw past the gap, and only then processes
+    what comes, each giving-up counted where the SREs' alert looks
     (VigilWorkerOffsetGap). Before, the first failed seek had it processed
     at once: commits, which take what is written, would then pass the
     skipped records while Kafka still had them (an outside review)."""
@@ -274,8 +275,11 @@ async def test_a_record_past_a_gap_waits_while_seeking_back_fails_until_the_seek
     assert tries == [10] * 5 and processed == []
     clock[0] = 10
     await w.detect(_Stream(consumer, [13]))  # type: ignore[arg-type]
-    assert processed == [13]
-    assert metrics.OFFSET_GAPS_UNRECOVERED._value.get() == unrecovered + 1
+    assert processed == [] and tries == [10] * 5 + [11]  # back to 11, the first seen past the gap
+    clock[0] = 12
+    await w.detect(_Stream(consumer, [14]))  # type: ignore[arg-type]
+    assert processed == [14]
+    assert metrics.OFFSET_GAPS_UNRECOVERED._value.get() == unrecovered + 2
 
 
 class _Partition:
@@ -780,6 +784,7 @@ async def test_a_partition_whose_records_wait_with_none_handled_stops_the_worker
         raise SystemExit(code)
 
     monkeypatch.setattr("agents.app.preflight.backlog", backlog)
+    monkeypatch.setattr("agents.app.preflight.holding_records", _holding({1}))
     monkeypatch.setattr("agents.app.time.monotonic", lambda: clock[0])
     monkeypatch.setattr("agents.app.os._exit", exit_)
     lines: list[dict[str, Any]] = []
@@ -793,7 +798,7 @@ async def test_a_partition_whose_records_wait_with_none_handled_stops_the_worker
             if look % 5 == 0:
                 w.waiting = await w.lagging()
                 w.behind = bool(w.waiting)
-            w.watch_stall()
+            await w.watch_stall()
     assert exits == [6] and 60 <= clock[0] <= 72
     assert lines[-1]["event"].startswith("worker stalled") and lines[-1]["partitions"] == [1]
 
@@ -860,3 +865,107 @@ async def test_a_first_record_whose_partition_moved_while_kafka_was_asked_is_not
     await w.detect(stream)  # type: ignore[arg-type]
     assert partition.processed == []
     assert consumer._committed_offset.get(tp) is None
+
+
+async def test_the_revocation_commits_a_partition_written_before_its_own_flush(tmp_path: Path) -> None:
+    """Partition 0's records 10 and 11 were written by a timer's flush and
+    not yet committed; the revocation's own flush has nothing of partition
+    0. Faust forgets which partitions have acknowledged offsets before the
+    revocation's handlers run, and commits only those listed: partition 0
+    must still be committed at 12 (its next owner would read 10 and 11
+    again, and send their alert events again; an outside review)."""
+    w, consumer, tp = _committed_at_10(tmp_path, fausts_copy=10)
+    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
+    w.write_changelog = _changelog_written  # type: ignore[method-assign]
+    w.owned = lambda: {0}  # type: ignore[method-assign]
+    stream = _Acks(consumer)
+    w.unflushed.states[b"p-1"] = Change(0, b"{}")
+    w.unflushed.events += [(stream, _record(10)), (stream, _record(11))]
+    await w.flush(w.unflushed.take())  # the timer's flush
+    committed: list[dict[TP, int]] = []
+
+    async def commit_offsets(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        committed.append(dict(offsets))
+        return True
+
+    consumer._commit_offsets = commit_offsets  # type: ignore[method-assign]
+    for forgotten in (
+        consumer._acked,
+        consumer._acked_index,
+        consumer._committed_offset,
+        consumer._read_offset,
+    ):
+        forgotten.pop(tp, None)  # as Faust's `Consumer.on_partitions_revoked` does before the signal
+    await w.app.on_partitions_revoked.send({tp})
+    assert committed == [{tp: 12}]
+
+
+def _holding(partitions: set[int]) -> Any:
+    """`preflight.holding_records` as Kafka answers it: these partitions hold a record to read."""
+
+    async def holding_records(settings: Settings, topic: str, starts: dict[int, int]) -> set[int]:
+        return partitions & set(starts)
+
+    return holding_records
+
+
+async def test_records_waiting_where_there_is_nothing_to_read_are_no_stall(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Kafka's end of partition 1 is one past its last record (a
+    transactional producer's commit marker takes that offset), and its
+    devices have gone quiet: records seem to wait there, with none handled.
+    Asked, Kafka has nothing to read there: the worker does not stop (a
+    restart would find the same, and stop again; an outside review), and
+    asks no more until the partition's end moves."""
+    settings = Settings(
+        home=tmp_path, kafka_bootstrap="127.0.0.1:1", worker_store="memory://", worker_stall_s=60.0
+    )
+    w = Worker(settings, PatientDirectory(Registry(tmp_path / "devices.json"), b"k" * 32))
+    w.kafka_up = True
+    w.ready = lambda: True  # type: ignore[method-assign]
+    w.app.consumer.assignment = lambda: {TP(READINGS_TOPIC, 1)}  # type: ignore[method-assign]
+
+    async def backlog(settings: Settings, topic: str, group: str, partitions: list[int]) -> Any:
+        return {1: (51, 50)}  # committed at 50 (the marker), end 51
+
+    asked: list[dict[int, int]] = []
+
+    async def holding_records(settings: Settings, topic: str, starts: dict[int, int]) -> set[int]:
+        asked.append(dict(starts))
+        return set()
+
+    clock = [0.0]
+    monkeypatch.setattr("agents.app.preflight.backlog", backlog)
+    monkeypatch.setattr("agents.app.preflight.holding_records", holding_records)
+    monkeypatch.setattr("agents.app.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("agents.app.os._exit", lambda code: pytest.fail(f"the worker exited {code}"))
+    for look in range(300):  # ten minutes, a look every 2 s, Kafka's backlog every 5th
+        clock[0] = 2.0 * look
+        if look % 5 == 0:
+            w.waiting = await w.lagging()
+            w.behind = bool(w.waiting)
+        await w.watch_stall()
+    assert asked == [{1: 50}]
+
+
+async def test_the_first_record_is_expected_at_the_first_offset_left_when_retention_deleted_the_committed_one(
+    tmp_path: Path,
+) -> None:
+    """The group committed partition 0 at 10, and retention has since deleted
+    records 10-19: the consumer reads from 20, and 20 is no gap. Expected
+    at 10, the worker sought back 5 times in vain and then, with the
+    watchdog watching each partition, a quiet partition stopped the worker
+    at every start (an outside review)."""
+    w = worker(tmp_path)
+    kafka = SimpleNamespace(committed=lambda tp: 10, beginning_offsets=lambda tps: {tp: 20 for tp in tps})
+
+    async def call_thread(fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+    w.app.consumer._thread = SimpleNamespace(_ensure_consumer=lambda: kafka, call_thread=call_thread)  # type: ignore[attr-defined]
+    assert await w.kafka_committed(TP(READINGS_TOPIC, 0)) == 20
+    kafka.beginning_offsets = lambda tps: {tp: 3 for tp in tps}  # nothing deleted past the commit
+    assert await w.kafka_committed(TP(READINGS_TOPIC, 0)) == 10
+    kafka.committed = lambda tp: None  # never committed: the first offset
+    assert await w.kafka_committed(TP(READINGS_TOPIC, 0)) == 3

@@ -68,9 +68,10 @@ def test_a_gap_whose_records_never_come_again_is_given_up_after_max_seeks() -> N
     assert cursors.check(0, 501, committed=10, now=2.0) is Step.RESEEK
     assert cursors.check(0, 502, committed=10, now=4.0) is Step.RESEEK
     assert cursors.check(0, 503, committed=10, now=5.0) is Step.SKIP
-    assert cursors.check(0, 504, committed=10, now=6.0) is Step.GIVE_UP
-    cursors.processed(0, 504)
-    assert cursors.check(0, 505, committed=10, now=6.1) is Step.PROCESS
+    assert cursors.check(0, 504, committed=10, now=6.0) is Step.SETTLE  # 10-499 given up
+    assert cursors.check(0, 500, committed=10, now=6.1) is Step.PROCESS  # read on from the first seen
+    cursors.processed(0, 500)
+    assert cursors.check(0, 501, committed=10, now=6.2) is Step.PROCESS
 
 
 def test_a_gap_whose_partition_goes_quiet_is_sought_again_by_the_timer() -> None:
@@ -84,3 +85,33 @@ def test_a_gap_whose_partition_goes_quiet_is_sought_again_by_the_timer() -> None
     assert cursors.reseeks_due(now=4.0) == [(0, 10)]
     assert cursors.reseeks_due(now=9.0) == []  # three seeks: the next record decides (GIVE_UP)
     assert cursors.check(0, 10, committed=10, now=9.1) is Step.PROCESS
+
+
+def test_giving_up_goes_back_to_the_first_record_seen_past_the_gap() -> None:
+    """Records 10 and 11 never come again; 12-15 came while the worker
+    sought, and were skipped. Giving up, it reads on from 12 (seeking there
+    once), not from the record in hand: only the records never seen are
+    given up (an outside review: 12-15 were lost too). If 12 does not come
+    either, it processes what comes."""
+    cursors = OffsetCursors(reseek_after_s=2.0, max_seeks=2)
+    assert cursors.check(0, 12, committed=10, now=0.0) is Step.SEEK
+    assert cursors.check(0, 13, committed=10, now=1.0) is Step.SKIP
+    assert cursors.check(0, 14, committed=10, now=2.0) is Step.RESEEK
+    assert cursors.check(0, 15, committed=10, now=3.0) is Step.SKIP
+    assert cursors.check(0, 16, committed=10, now=4.0) is Step.SETTLE
+    assert cursors.expected(0) == 12
+    assert cursors.check(0, 12, committed=10, now=4.1) is Step.PROCESS
+    cursors.processed(0, 12)
+    assert cursors.check(0, 13, committed=10, now=4.2) is Step.PROCESS
+
+    cursors = OffsetCursors(reseek_after_s=2.0, max_seeks=1)
+    assert cursors.check(0, 12, committed=10, now=0.0) is Step.SEEK
+    assert cursors.check(0, 14, committed=10, now=2.0) is Step.SETTLE
+    assert cursors.check(0, 15, committed=10, now=3.0) is Step.SKIP  # 12 may yet come
+    assert cursors.check(0, 16, committed=10, now=4.0) is Step.GIVE_UP  # it did not
+
+
+def test_giving_up_on_the_first_record_seen_past_the_gap_processes_it() -> None:
+    cursors = OffsetCursors(reseek_after_s=2.0, max_seeks=1)
+    assert cursors.check(0, 12, committed=10, now=0.0) is Step.SEEK
+    assert cursors.check(0, 12, committed=10, now=2.0) is Step.GIVE_UP  # nothing before it was seen

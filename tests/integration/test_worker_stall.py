@@ -91,3 +91,36 @@ async def test_the_watchdog_reads_the_backlog_from_kafka(kafka) -> None:
     assert backlog == {0: (5, 3), 1: (3, 2), 2: (0, 0)}
     nobody = Settings.from_env().with_(kafka_bootstrap="127.0.0.1:9")  # nothing listens on port 9
     assert await preflight.backlog(nobody, topic, group, [0], timeout=2.0) is None
+
+
+async def test_the_watchdog_asks_kafka_whether_records_wait_to_be_read(kafka) -> None:
+    """`preflight.holding_records`, asked before records waiting are called a
+    stall: a partition whose end is one past its last record (a transactional
+    producer's commit marker, written here by a real one) holds nothing to
+    read there; records there, or from an offset retention has passed, are
+    something to read."""
+    from aiokafka import AIOKafkaProducer
+
+    topic = f"holding-{uuid.uuid4().hex[:8]}"
+    await new_topic_with(kafka.bootstrap, topic, 3, [(b"k", b"v", p) for p in (0, 0, 0, 2, 2)])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, transactional_id=f"t-{topic}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send_and_wait(topic, b"v", key=b"k", partition=1)  # offset 0, its marker 1
+    finally:
+        await producer.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_records({TopicPartition(topic, 2): RecordsToDelete(1)}, timeout_ms=10_000)
+    finally:
+        await admin.close()
+    settings = Settings.from_env().with_(kafka_bootstrap=kafka.bootstrap)
+    ends = await preflight.backlog(settings, topic, "nobody", [0, 1, 2])
+    assert ends is not None and ends[1][0] == 2  # the record and its commit marker
+    # 0 from 1: records 1, 2; 1 from 1: only the marker; 2 from 0: deleted, but record 1 is there
+    assert await preflight.holding_records(settings, topic, {0: 1, 1: 1, 2: 0}, timeout=3.0) == {0, 2}
+    assert await preflight.holding_records(settings, topic, {0: 3}, timeout=2.0) == set()  # the end
+    nobody = Settings.from_env().with_(kafka_bootstrap="127.0.0.1:9")
+    assert await preflight.holding_records(nobody, topic, {0: 0}, timeout=2.0) is None

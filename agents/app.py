@@ -167,9 +167,8 @@ class Worker:
         self.behind = False  # records wait on its partitions past those it handled (`lagging`)
         self.waiting: dict[int, int | None] = {}  # those partitions, each with what it handled there
         self.backlog: dict[int, tuple[int, int]] = {}  # Kafka's (end, resume) of its partitions, last asked
-        self.hollow: dict[
-            int, int
-        ] = {}  # partitions found with nothing to read up to this end (`drop_hollow`)
+        # Partitions found with nothing to read (`drop_hollow`): their (end, start) then.
+        self.hollow: dict[int, tuple[int, int]] = {}
         self.decoded = DecodedStates(settings.worker_decoded_cache)
         self.unflushed = Unflushed()
         self.max_unflushed = max(MAX_UNFLUSHED, settings.worker_decoded_cache)
@@ -333,17 +332,27 @@ class Worker:
             kafka = thread._ensure_consumer()
             wait = KAFKA_PROBE_S * 5
             committed = await asyncio.wait_for(thread.call_thread(kafka.committed, tp), wait)
-            start = TopicPartition(tp.topic, tp.partition)
-            starts = await asyncio.wait_for(thread.call_thread(kafka.beginning_offsets, [start]), wait)
-            first = starts.get(start)
-            if not isinstance(committed, int) or (isinstance(first, int) and first > committed):
-                committed = (
-                    first  # never committed, or retention deleted what was (the consumer reads from `first`)
-                )
+            first = await self._first_offset(tp)
+            if not isinstance(committed, int) or (first is not None and first > committed):
+                committed = first  # nothing committed, or deleted since: the consumer reads from `first`
             return committed if isinstance(committed, int) else None
         except Exception as exc:  # noqa: BLE001 - no check for this partition's first record
             log.warning("committed offset not known; first record not checked", error=type(exc).__name__)
             return None
+
+    async def _first_offset(self, tp: TP) -> int | None:
+        """The partition's first offset, or None if Kafka does not say in time."""
+        thread = self.app.consumer._thread  # type: ignore[attr-defined]  # Faust's consumer thread
+        start = TopicPartition(tp.topic, tp.partition)
+        try:
+            kafka = thread._ensure_consumer()
+            starts = await asyncio.wait_for(
+                thread.call_thread(kafka.beginning_offsets, [start]), KAFKA_PROBE_S * 5
+            )
+        except Exception:  # noqa: BLE001 - the committed offset alone, then
+            return None
+        first = starts.get(start)
+        return first if isinstance(first, int) else None
 
     async def seek_back(self, tp: TP, offset: int | None) -> None:
         """Seek `tp` to `offset`: aiokafka's position, and Faust's read
@@ -594,6 +603,7 @@ class Worker:
         self.decoded.clear()
         self.cursors.reset()
         self.written.clear()
+        self.hollow.clear()
         self.census.restart()
 
     async def assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -601,6 +611,7 @@ class Worker:
         self.decoded.clear()
         self.cursors.reset()
         self.written.clear()
+        self.hollow.clear()
         self.census.restart()
         self.joined = True
 
@@ -750,7 +761,7 @@ class Worker:
         if holding is None:
             return
         for partition in sorted(set(starts) - holding):
-            self.hollow[partition] = self.backlog[partition][0]
+            self.hollow[partition] = (self.backlog[partition][0], starts[partition])
             log.info("nothing to read where records seemed to wait; not a stall", partition=partition)
         self.waiting = {partition: h for partition, h in self.waiting.items() if partition not in self.hollow}
         self.behind = bool(self.waiting)
@@ -773,8 +784,12 @@ class Worker:
         if backlog is None:
             return {}
         self.backlog = backlog
-        self.hollow = {p: end for p, end in self.hollow.items() if backlog.get(p, (None,))[0] == end}
         waiting = partitions_waiting(backlog, self.cursors.expected)
+        self.hollow = {  # still hollow: the same end, looked at from the same start
+            p: (end, start)
+            for p, (end, start) in self.hollow.items()
+            if p in waiting and backlog[p][0] == end and max(backlog[p][1], waiting[p] or 0) == start
+        }
         return {partition: handled for partition, handled in waiting.items() if partition not in self.hollow}
 
     def progress(self) -> tuple[int, int, int]:

@@ -44,9 +44,10 @@ class _Cursor:
 class OffsetCursors:
     """The next expected offset per partition, forgotten on every rebalance."""
 
-    def __init__(self, reseek_after_s: float = 2.0, max_seeks: int = 5) -> None:
+    def __init__(self, reseek_after_s: float = 2.0, max_seeks: int = 5, settle_seeks: int = 2) -> None:
         self.reseek_after_s = reseek_after_s
         self.max_seeks = max_seeks
+        self.settle_seeks = settle_seeks  # seeks to the first record seen past the gap, once settled
         self._cursors: dict[int, _Cursor] = {}
 
     def reset(self) -> None:
@@ -73,13 +74,17 @@ class OffsetCursors:
             return Step.SEEK
         if now - cursor.seeking_since < self.reseek_after_s:
             return Step.SKIP
-        if cursor.seeks >= self.max_seeks:
+        if cursor.seeks >= self._limit(cursor):
             if not cursor.settled and cursor.first_past < offset:
-                cursor.expected, cursor.settled, cursor.seeking_since = cursor.first_past, True, now
+                cursor.expected, cursor.settled = cursor.first_past, True
+                cursor.seeking_since, cursor.seeks = now, 1
                 return Step.SETTLE
             return Step.GIVE_UP
         cursor.seeking_since, cursor.seeks = now, cursor.seeks + 1
         return Step.RESEEK
+
+    def _limit(self, cursor: _Cursor) -> int:
+        return self.settle_seeks if cursor.settled else self.max_seeks
 
     def reseeks_due(self, now: float) -> list[tuple[int, int]]:
         """(partition, expected offset) of the partitions whose records past a
@@ -91,7 +96,7 @@ class OffsetCursors:
         due = []
         for partition, cursor in self._cursors.items():
             waited = cursor.seeking_since is not None and now - cursor.seeking_since >= self.reseek_after_s
-            if waited and cursor.seeks < self.max_seeks and cursor.expected is not None:
+            if waited and cursor.seeks < self._limit(cursor) and cursor.expected is not None:
                 cursor.seeking_since, cursor.seeks = now, cursor.seeks + 1
                 due.append((partition, cursor.expected))
         return due

@@ -263,9 +263,11 @@ async def holding_records(
     """Which of these partitions of `topic` hold a record to read at or after
     its offset in `starts`. An end offset past a partition's last record is
     no record to read: a transactional producer's commit marker takes an
-    offset, and so does a record retention has deleted. None when Kafka
-    does not answer within `timeout`. The worker's watchdog asks it before
-    it calls records waiting a stall (`agents.app`)."""
+    offset, and so does a record retention has deleted. A partition is said
+    to hold none only once read to its end; None when Kafka does not answer
+    within `timeout`, or has not shown every other partition read to its end
+    (a leader moving, a slow fetch). The worker's watchdog asks it before it
+    calls records waiting a stall (`agents.app`)."""
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
@@ -279,12 +281,16 @@ async def holding_records(
             consumer.seek(tp, offset)
         found: set[int] = set()
         deadline = time.monotonic() + timeout
-        while len(found) < len(tps) and time.monotonic() < deadline:
+        read: set[int] = set()  # partitions read to their end with nothing found
+        while len(found) + len(read) < len(tps) and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500, max_records=len(tps))
             found.update(tp.partition for tp, records in batches.items() if records)
-            for tp in found:
-                consumer.pause(TopicPartition(topic, tp))
-        return found
+            for tp in tps:
+                if tp.partition in found:
+                    consumer.pause(tp)
+                elif (end := consumer.highwater(tp)) is not None and await consumer.position(tp) >= end:
+                    read.add(tp.partition)
+        return found if len(found) + len(read) == len(tps) else None
     except (KafkaError, OSError, TimeoutError):
         return None
     finally:

@@ -104,11 +104,13 @@ def test_giving_up_goes_back_to_the_first_record_seen_past_the_gap() -> None:
     cursors.processed(0, 12)
     assert cursors.check(0, 13, committed=10, now=4.2) is Step.PROCESS
 
-    cursors = OffsetCursors(reseek_after_s=2.0, max_seeks=1)
+    cursors = OffsetCursors(reseek_after_s=2.0, max_seeks=1, settle_seeks=2)
     assert cursors.check(0, 12, committed=10, now=0.0) is Step.SEEK
     assert cursors.check(0, 14, committed=10, now=2.0) is Step.SETTLE
     assert cursors.check(0, 15, committed=10, now=3.0) is Step.SKIP  # 12 may yet come
-    assert cursors.check(0, 16, committed=10, now=4.0) is Step.GIVE_UP  # it did not
+    assert cursors.reseeks_due(now=4.0) == [(0, 12)]  # not yet: seek to it again (the timer)
+    assert cursors.reseeks_due(now=6.0) == []  # settle_seeks spent
+    assert cursors.check(0, 16, committed=10, now=6.5) is Step.GIVE_UP  # it did not come
 
 
 def test_giving_up_on_the_first_record_seen_past_the_gap_processes_it() -> None:

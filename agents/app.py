@@ -750,8 +750,9 @@ class Worker:
         last record is none (a transactional producer's commit marker takes
         an offset, docs/protocol.md), and restarting for it would only find
         the same (an outside review). Partitions found with nothing to read
-        are left out of `waiting` until their end moves. Kept when Kafka
-        does not say."""
+        are left out of `waiting` until their end or the offset looked from
+        moves, or the partitions move (`lagging`, `assigned`). Kept when
+        Kafka does not say."""
         starts = {
             partition: max(self.backlog[partition][1], handled if handled is not None else 0)
             for partition, handled in self.waiting.items()
@@ -944,7 +945,7 @@ def _report_gap(step: Step, partition: int, expected: int | None, got: int | Non
 def _align_committed(consumer: Any, tp: TP, committed: int) -> None:
     """Set Faust's copy of `tp`'s committed offset to Kafka's, at the first
     record after an assignment. Faust's copy can be stale either way after a
-    rebalance (docs/reliability.md, "A partition that never committed again"):
+    rebalance (docs/reliability.md, "Commits that crawled"):
     its `_commit_offsets` records an offset even when Kafka refused the
     commit, and the revocation handler's commit can put back a value from
     before the partition moved. Too low, `Consumer._new_offset` refuses every

@@ -702,17 +702,9 @@ class Worker:
         consumer, and what it had not committed is replayed after the
         restart (docs/reliability.md)."""
         now = time.monotonic()
-        stalled = self.watchdog.observe(
-            now,
-            kafka_up=self.kafka_up,
-            ready=self.ready(),
-            progress=self.progress(),
-            behind=self.behind,
-            waiting=self.waiting,
-        )
-        if stalled is not None and self.behind and self.ready():
-            await self.drop_hollow()
-            stalled = self.watchdog.observe(
+
+        def look() -> float | None:
+            return self.watchdog.observe(
                 now,
                 kafka_up=self.kafka_up,
                 ready=self.ready(),
@@ -720,6 +712,11 @@ class Worker:
                 behind=self.behind,
                 waiting=self.waiting,
             )
+
+        stalled = look()
+        if stalled is not None and self.behind and self.ready():
+            await self.drop_hollow()
+            stalled = look()  # again, without the partitions that hold nothing to read
         if stalled is None:
             return
         consumer_loop = getattr(getattr(self.app.consumer, "_thread", None), "thread_loop", None)
@@ -909,37 +906,24 @@ def _awaiting_chains(loop: asyncio.AbstractEventLoop) -> list[str]:
     return sorted(chains)
 
 
+_GAP_LINES = {  # what a gap's step logs, and at what level
+    Step.SEEK: ("warning", "record past a gap in its partition; seeking back"),
+    Step.RESEEK: ("warning", "records past a gap have not come again yet; seeking back again"),
+    Step.SETTLE: (
+        "error",
+        "records past a gap did not come again; reading on from the first record seen past it",
+    ),
+    Step.GIVE_UP: ("error", "records past a gap did not come again; processing from here"),
+}
+
+
 def _report_gap(step: Step, partition: int, expected: int | None, got: int | None) -> None:
     """Count and log a gap (partition and offsets only: no patient data)."""
     if step is Step.SEEK:
         metrics.OFFSET_GAPS.labels(str(partition)).inc()
-        log.warning(
-            "record past a gap in its partition; seeking back",
-            partition=partition,
-            expected=expected,
-            got=got,
-        )
-    elif step is Step.RESEEK:
-        log.warning(
-            "records past a gap have not come again yet; seeking back again",
-            partition=partition,
-            expected=expected,
-            got=got,
-        )
-    elif step is Step.SETTLE:
-        log.error(
-            "records past a gap did not come again; reading on from the first record seen past it",
-            partition=partition,
-            expected=expected,
-            got=got,
-        )
-    elif step is Step.GIVE_UP:
-        log.error(
-            "records past a gap did not come again; processing from here",
-            partition=partition,
-            expected=expected,
-            got=got,
-        )
+    if step in _GAP_LINES:
+        level, line = _GAP_LINES[step]
+        getattr(log, level)(line, partition=partition, expected=expected, got=got)
 
 
 def _align_committed(consumer: Any, tp: TP, committed: int) -> None:

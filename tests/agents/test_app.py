@@ -815,24 +815,7 @@ async def test_the_revocation_commits_what_it_wrote_even_while_a_timer_commit_is
     committing nothing, while another is under way, and what was written is
     then forgotten (its records read again by the next owner, their alert
     events sent again; an outside review)."""
-    w = worker(tmp_path)
-    consumer = w.app.consumer
-    w.app.topics._acking_topics.add(READINGS_TOPIC)
-    tp = TP(READINGS_TOPIC, 0)
-    consumer._committed_offset[tp] = 10
-    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
-    w.write_changelog = _changelog_written  # type: ignore[method-assign]
-    w.owned = lambda: {0}  # type: ignore[method-assign]
-    stream = _Acks(consumer)
-    w.unflushed.states[b"p-1"] = Change(0, b"{}")
-    w.unflushed.events += [(stream, _record(10)), (stream, _record(11))]
-    committed: list[dict[TP, int]] = []
-
-    async def commit_offsets(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
-        committed.append(dict(offsets))
-        return True
-
-    consumer._commit_offsets = commit_offsets  # type: ignore[method-assign]
+    w, consumer, tp, committed = _revoking(tmp_path)
     under_way = asyncio.get_running_loop().create_future()
     consumer._commit_fut = under_way
 
@@ -877,21 +860,8 @@ async def test_the_revocation_commits_a_partition_written_before_its_own_flush(t
     revocation's handlers run, and commits only those listed: partition 0
     must still be committed at 12 (its next owner would read 10 and 11
     again, and send their alert events again; an outside review)."""
-    w, consumer, tp = _committed_at_10(tmp_path, fausts_copy=10)
-    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
-    w.write_changelog = _changelog_written  # type: ignore[method-assign]
-    w.owned = lambda: {0}  # type: ignore[method-assign]
-    stream = _Acks(consumer)
-    w.unflushed.states[b"p-1"] = Change(0, b"{}")
-    w.unflushed.events += [(stream, _record(10)), (stream, _record(11))]
+    w, consumer, tp, committed = _revoking(tmp_path)
     await w.flush(w.unflushed.take())  # the timer's flush
-    committed: list[dict[TP, int]] = []
-
-    async def commit_offsets(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
-        committed.append(dict(offsets))
-        return True
-
-    consumer._commit_offsets = commit_offsets  # type: ignore[method-assign]
     for forgotten in (
         consumer._acked,
         consumer._acked_index,
@@ -980,3 +950,24 @@ async def test_the_first_record_is_expected_at_the_first_offset_left_when_retent
 
     kafka.committed, kafka.beginning_offsets = (lambda tp: 10), no_answer
     assert await w.kafka_committed(TP(READINGS_TOPIC, 0)) == 10  # the committed offset alone, then
+
+
+def _revoking(tmp_path: Path) -> tuple[Worker, Any, TP, list[dict[TP, int]]]:
+    """A worker holding partition 0 (committed up to 10) with records 10 and
+    11 processed, their patient's state not yet written; and the offsets
+    each of Faust's commits would send to Kafka."""
+    w, consumer, tp = _committed_at_10(tmp_path, fausts_copy=10)
+    consumer.assignment = lambda: {tp}  # type: ignore[method-assign]
+    w.write_changelog = _changelog_written  # type: ignore[method-assign]
+    w.owned = lambda: {0}  # type: ignore[method-assign]
+    stream = _Acks(consumer)
+    w.unflushed.states[b"p-1"] = Change(0, b"{}")
+    w.unflushed.events += [(stream, _record(10)), (stream, _record(11))]
+    committed: list[dict[TP, int]] = []
+
+    async def commit_offsets(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        committed.append(dict(offsets))
+        return True
+
+    consumer._commit_offsets = commit_offsets  # type: ignore[method-assign]
+    return w, consumer, tp, committed

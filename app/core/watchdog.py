@@ -100,8 +100,3 @@ def partitions_waiting(
         if end > max(resume, done if done is not None else resume):
             waiting[partition] = done
     return waiting
-
-
-def records_wait(backlog: Mapping[int, tuple[int, int]], handled: Callable[[int], int | None]) -> bool:
-    """Do records wait on any of these partitions (`partitions_waiting`)?"""
-    return bool(partitions_waiting(backlog, handled))

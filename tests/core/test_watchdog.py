@@ -4,7 +4,7 @@ is."""
 
 from __future__ import annotations
 
-from app.core.watchdog import Watchdog, partitions_waiting, records_wait
+from app.core.watchdog import Watchdog, partitions_waiting
 
 
 def looks(dog: Watchdog, seconds: range, **seen: object) -> list[float | None]:
@@ -94,11 +94,11 @@ def test_caught_up_restarts_the_count() -> None:
 def test_records_wait_past_the_last_handled_or_where_the_group_resumes() -> None:
     backlog = {0: (100, 90), 1: (50, 50), 2: (7, 7)}  # (Kafka's end, where the group resumes)
     handled = {0: 100, 1: None, 2: None}.get
-    assert not records_wait(backlog, handled)  # 0 handled to its end; 1 and 2 committed to theirs
-    assert records_wait({**backlog, 0: (101, 90)}, handled)  # one more record on 0
-    assert records_wait({**backlog, 1: (51, 50)}, handled)  # nothing handled on 1 since it came
-    assert not records_wait({1: (50, 50)}, {1: 40}.get)  # handled short of the commit: the commit counts
-    assert not records_wait({}, handled)  # no partitions: an idle worker
+    assert not partitions_waiting(backlog, handled)  # 0 handled to its end; 1 and 2 committed to theirs
+    assert partitions_waiting({**backlog, 0: (101, 90)}, handled)  # one more record on 0
+    assert partitions_waiting({**backlog, 1: (51, 50)}, handled)  # nothing handled on 1 since it came
+    assert not partitions_waiting({1: (50, 50)}, {1: 40}.get)  # handled short of the commit: it counts
+    assert not partitions_waiting({}, handled)  # no partitions: an idle worker
 
 
 def test_one_partition_waiting_with_nothing_handled_is_a_stall_while_the_others_go_on() -> None:

@@ -74,7 +74,14 @@ from app.core.model import (
     weekday,
 )
 from app.core.records import ReadingBatch
-from app.core.state import CATALOGUE, DRIFT_TIMES_KEPT, MAX_CUSTOM_CHANNELS, STORED_DIGITS, PatientState
+from app.core.state import (
+    CATALOGUE,
+    DRIFT_TIMES_KEPT,
+    MAX_CUSTOM_CHANNELS,
+    STORED_DIGITS,
+    PatientState,
+    bound,
+)
 from app.core.vitals import DANGER, MOTION, MOVED, NUMERIC, SPO2_SCALE, SPO2_SCALE2_DANGER
 
 ARTIFACT_ALPHA = 0.2  # smoothing of a channel's share of recent values that were artifacts
@@ -547,6 +554,7 @@ def process(
     r = _Reading(subject, patient, device_id, reading, when, {}, {}, [], [], {}, {}, {})
     now = _clean_in_time(state, r, config, outcome)
     if now is None:
+        bound(state)  # its values may have been kept as their channels' latest
         return outcome
     _advance(state, r, now)
     if r.artifacts or state.quality:  # the common case skips these calls: this is the hot path
@@ -584,6 +592,7 @@ def process(
         _signal_quality(state, r, config)
     if r.findings or alerts:
         _lifecycle(state, r, config, outcome)
+    bound(state)  # here, not when the state is written: what is dropped then depends on the readings alone
     return outcome
 
 

@@ -93,9 +93,10 @@ patient) is dropped: the per-channel shares start afresh at 0.
 The state is bounded whatever a device sends (docs/operations.md#worker-state):
 baselines exist only for the catalogue's numeric vitals and at most
 `MAX_CUSTOM_CHANNELS` custom channels, alerts one per kind, and the latest
-values of at most `MAX_CUSTOM_CHANNELS` custom channels are kept; `encode`
-drops custom channels' baselines, then their latest values, to fit, and
-refuses a state still over `MAX_STATE_BYTES` (`StateError`).
+values of at most `MAX_CUSTOM_CHANNELS` custom channels are kept; `bound`,
+which the core calls after every reading, drops custom channels' baselines,
+then their latest values, to fit, and `encode` refuses a state still over
+`MAX_STATE_BYTES` (`StateError`).
 """
 
 from __future__ import annotations
@@ -195,48 +196,157 @@ class PatientState:
 
 
 def encode(state: PatientState) -> bytes:
-    """The state's bytes, at most `MAX_STATE_BYTES`. What can be dropped to
-    fit, in this order: weekly profiles (custom channels' first, then the
-    vitals'; each learns afresh), custom channels' shapes of the day (least
-    recently updated first; each learns afresh), their learned baselines,
-    the newest first (the channel then learns afresh, and is dropped again
-    while there is no room: the channels learned first keep learning,
-    whatever their cadence; least recently updated first, an hourly channel
-    beside chatty ones was the one dropped at every write and never
-    learned), then their latest values; a state that still does not fit
-    raises `StateError`. (A channel no longer sent leaves `latest`, and its
-    baseline with it, once a ninth custom channel comes: `_keep_custom` in
-    `app.core.patient`.)"""
+    """The state's bytes, at most `MAX_STATE_BYTES`. The core keeps every
+    state it advances within the bound at each reading (`bound`), so this
+    drops nothing from such a state; a state that does not fit is trimmed
+    as `bound` says, and one that still does not fit raises `StateError`."""
     data = _encode(state)
     if len(data) <= MAX_STATE_BYTES:
         return data
+    _trim(state, len(data))
+    return _encode(state)
+
+
+def bound(state: PatientState) -> None:
+    """Keep `state` within `MAX_STATE_BYTES` once encoded, trimming it in
+    place. The core calls this after every reading, so that what is dropped,
+    and when, depends on the readings alone: trimmed when the worker writes
+    the state (once per Kafka record), the same readings grouped into records
+    differently, or replayed by a tool that writes at other times, gave
+    different alerts once a state reached the bound. Most states are far
+    from it: `_size_bound` says so without encoding.
+
+    What is dropped to fit, in this order: weekly profiles (custom channels'
+    first, then the vitals'; each learns afresh), custom channels' shapes of
+    the day (least recently updated first; each learns afresh), their learned
+    baselines, the newest first (the channel then learns afresh, and is
+    dropped again while there is no room: the channels learned first keep
+    learning, whatever their cadence; least recently updated first, an
+    hourly channel beside chatty ones was the one dropped at every write and
+    never learned), then their latest values. (A channel no longer sent
+    leaves `latest`, and its baseline with it, once a ninth custom channel
+    comes: `_keep_custom` in `app.core.patient`.)"""
+    if _size_bound(state) > MAX_STATE_BYTES:
+        size = len(_encode(state))
+        if size > MAX_STATE_BYTES:
+            _trim(state, size)
+
+
+def _trim(state: PatientState, size: int) -> None:
+    """Drop what `bound` says until the state fits; `size` is its encoded
+    size now. An encoding costs more than what is dropped: the size after a
+    drop is worked out from the bytes of the one channel's parts (`_parts`),
+    give or take the separators that go with them, and the state is encoded
+    again only when that cannot tell whether it fits."""
+    baselines = state.baselines
     custom = [k for k in state.latest if k not in CATALOGUE]  # least recently updated first
-    for name in custom + [k for k in state.baselines if k in CATALOGUE]:
-        b = state.baselines.get(name)
-        if b is not None and b.weekly is not None:
+    steps = [(_WEEK, k) for k in custom + [k for k in baselines if k in CATALOGUE] if _has(state, k, _WEEK)]
+    steps += [(_SHAPE_OF_DAY, k) for k in custom if _has(state, k, _SHAPE_OF_DAY)]
+    steps += [(_BASELINE_OF, k) for k in reversed(baselines) if k not in CATALOGUE]  # the newest first
+    high = low = size  # the size now lies within these
+    for step, name in steps:
+        before = _parts(state, name)
+        b = baselines[name]
+        if step == _WEEK:
             b.forget_week(state.last_ts)
-            data = _encode(state)
-            if len(data) <= MAX_STATE_BYTES:
-                return data
-    for name in custom:
-        b = state.baselines.get(name)
-        if b is not None and b.shape is not None:
+        elif step == _SHAPE_OF_DAY:
             b.forget_shape()
-            data = _encode(state)
-            if len(data) <= MAX_STATE_BYTES:
-                return data
-    for name in [k for k in reversed(state.baselines) if k not in CATALOGUE]:  # the newest first
-        del state.baselines[name]
-        data = _encode(state)
-        if len(data) <= MAX_STATE_BYTES:
-            return data
+        else:
+            del baselines[name]
+        gone = before - _parts(state, name)
+        high, low = high - gone, low - gone - _SEPARATORS
+        if high <= MAX_STATE_BYTES:
+            return
+        if low <= MAX_STATE_BYTES:
+            high = low = len(_encode(state))
+            if high <= MAX_STATE_BYTES:
+                return
     for name in custom:
         del state.latest[name]
         state.shifts.pop(name, None)
-    data = _encode(state)
-    if len(data) > MAX_STATE_BYTES:
+    if len(_encode(state)) > MAX_STATE_BYTES:
         raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
-    return data
+
+
+_WEEK, _SHAPE_OF_DAY, _BASELINE_OF = 0, 1, 2  # what `_trim` drops of a channel
+_SEPARATORS = 40  # commas, and a map left empty (`,"w":{}`), of the five maps a channel's parts are in
+
+
+def _has(state: PatientState, name: str, part: int) -> bool:
+    b = state.baselines.get(name)
+    return b is not None and (b.weekly if part == _WEEK else b.shape) is not None
+
+
+def _parts(state: PatientState, name: str) -> int:
+    """The bytes of a channel's baseline, weekly profile, shape of the day,
+    runs and reach in the state's JSON, with their keys, without separators."""
+    b = state.baselines.get(name)
+    if b is None:
+        return 0
+    key = len(orjson.dumps(name)) + 1  # with its colon
+    n = key + len(_pack(b)) + 2
+    if b.weekly is not None:
+        n += key + _WEEKLY + 2
+    if b.shape is not None:
+        n += key + _SHAPE + 2
+    if b.runs is not None:
+        n += key + len(orjson.dumps(b.runs))
+    if b.far_z > 0.0:
+        n += key + len(orjson.dumps(b.far_z))
+    return n
+
+
+# Bytes `_encode` can spend, at most, on ...
+_NUMBER = 26  # ... a number and its comma: an int of 64 bits, a float's shortest repr, null, a bool
+_KEYED = 6  # ... a key's quotes, colon and comma, and a value's quotes or brackets
+_TOP = 160  # ... the top level's keys, braces and version
+_BASELINE = max(4 * math.ceil(s.size / 3) for s in (_PACK_BASE, _PACK_PROFILE, _PACK_CUSTOM))
+_WEEKLY = 4 * math.ceil(_PACK_WEEKLY.size / 3)
+_SHAPE = 4 * math.ceil(_PACK_SHAPE.size / 3)
+
+
+def _key(name: str) -> int:
+    """At most the bytes of a channel's name as a key: the catalogue's are
+    plain ASCII; another system's records may name a custom channel in any
+    characters (`app.core.records`), each escaped as \\uXXXX at worst."""
+    known = _CATALOGUE_KEYS.get(name)
+    return 6 * len(name) + _KEYED if known is None else known
+
+
+_CATALOGUE_KEYS = {name: len(name) + _KEYED for name in CATALOGUE}
+
+
+def _size_bound(state: PatientState) -> int:
+    """An upper bound on `len(_encode(state))`, in a few additions per part
+    (a fraction of an encoding's cost). Loose, never low: a state this
+    says fits does fit (`tests/core/test_process_properties.py`)."""
+    n = _TOP + 2 * _NUMBER + 6 * len(state.last_id)  # a reading id escaped at worst
+    for name in state.quality:
+        n += _key(name) + 3 * _NUMBER
+    for name, b in state.baselines.items():
+        key = _key(name)
+        n += 2 * key + _BASELINE + _NUMBER  # and its reach ("f")
+        if b.weekly is not None:
+            n += key + _WEEKLY
+        if b.shape is not None:
+            n += key + _SHAPE
+        if b.runs is not None:
+            n += key + _NUMBER * len(b.runs)
+    for name, entry in state.latest.items():
+        n += _key(name) + _NUMBER * len(entry)  # a value is a number, a bool or one ACVPU letter
+    n += len(state.alerts) * (_KEYED + 16 + 8 * _NUMBER)  # a kind's name is shorter than 16
+    n += len(state.flaps) * (_KEYED + 16 + 2 * _NUMBER)
+    for name in state.shifts:
+        n += _key(name) + 4 * _NUMBER
+    for name, entry in state.drifting.items():
+        n += _key(name) + _NUMBER * len(entry)
+    for name, times in state.drift_times.items():
+        n += _key(name) + _NUMBER * len(times)
+    for name, entry in state.moving.items():
+        n += _key(name) + _NUMBER * len(entry)
+    for name in state.held:
+        n += _key(name)
+    return n
 
 
 def decode(data: bytes) -> PatientState:

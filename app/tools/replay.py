@@ -917,7 +917,6 @@ def offline(
             states[name], subjects[name] = patient_state.PatientState(), pseudonym(key, name)
         reading = {"id": reading_id(device, seq), "seq": seq, "ts": parsed.ts_ms, "vitals": parsed.vitals}
         outcome = core.process(states[name], subjects[name], device, reading, config, name)
-        patient_state.encode(states[name])  # the worker's bound, kept in place as the worker keeps it
         for event in outcome.events:
             kind = str(event["kind"])
             totals.alerts[kind] = totals.alerts.get(kind, 0) + 1

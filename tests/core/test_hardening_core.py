@@ -4,6 +4,7 @@ and a device clock that ran ahead cannot hide later readings from detection."""
 
 from __future__ import annotations
 
+import math
 import random
 
 import orjson
@@ -47,6 +48,57 @@ def test_new_channel_names_cannot_grow_a_state_past_its_bound() -> None:
     custom = [k for k in state.latest if k.endswith(("xxx", "yyy"))]
     assert len(custom) == patient_state.MAX_CUSTOM_CHANNELS
     assert custom[-1].startswith("d299") and custom[-2].startswith("c299")  # the most recent are kept
+
+
+def test_at_the_state_bound_the_alerts_do_not_depend_on_how_readings_are_grouped() -> None:
+    """A monitor and eight custom channels of 64-character names, each with
+    a daily cycle and a rare spike, read every 15 minutes for ten days,
+    outgrow 4 KiB. The worker writes the state once per Kafka record, and
+    `encode` used to trim it then: the same readings sent one per record or
+    ten per record (or replayed by `vigil replay`, which writes at every
+    reading) raised 36 alert events against 37. The core now keeps the state
+    within the bound at every reading."""
+    rng = random.Random(1)
+    names = [f"c{j}_" + "x" * 60 for j in range(8)]
+    readings = []
+    for i in range(10 * 24 * 4):
+        t = T0 + i * 15 * MINUTE
+        vitals: dict[str, object] = {
+            "heart_rate": round(70 + rng.gauss(0, 3)),
+            "spo2": 97,
+            "respiratory_rate": 16,
+        }
+        for j, name in enumerate(names):
+            value = 100 + 20 * math.sin(2 * math.pi * (t // 3_600_000 % 24) / 24 + j) + rng.gauss(0, 3)
+            vitals[name] = round(value + (60 if rng.random() < 0.002 else 0), 2)
+        readings.append(reading(i, t, vitals))
+
+    def alerts(per_record: int) -> list[tuple[object, ...]]:
+        state, told = patient_state.PatientState(), []
+        for k in range(0, len(readings), per_record):
+            group = readings[k : k + per_record]
+            outcome = core.process_record(state, record(group, group[-1]["ts"]))  # type: ignore[arg-type]
+            told += [(e["kind"], e["status"], e["event_time"], e["alert_id"]) for e in outcome.events]
+            patient_state.encode(state)  # the worker writes the state after each record
+        return told
+
+    one, ten = alerts(1), alerts(10)
+    assert any(kind == "anomaly" for kind, *_ in one)
+    assert one == ten
+
+
+def test_the_state_bound_holds_for_channel_names_that_json_escapes() -> None:
+    """Another system's records may name a custom channel in any characters
+    (app.core.records takes up to 64): each may take six bytes in the
+    state's JSON. The core's cheap size bound allows for it."""
+    state = patient_state.PatientState()
+    names = [f"{j}" + '\x01\u00e9"' * 21 for j in range(patient_state.MAX_CUSTOM_CHANNELS)]
+    for i in range(200):
+        vitals: dict[str, object] = {name: 1000.123456789 + i + j for j, name in enumerate(names)}
+        core.process(state, "p-subject-1", "dev-1", reading(i, T0 + i * MINUTE, vitals))
+        size = len(patient_state._encode(state))
+        assert size <= patient_state.MAX_STATE_BYTES
+        assert patient_state._size_bound(state) >= size
 
 
 def test_worst_case_state_fits_the_bound() -> None:

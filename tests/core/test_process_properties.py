@@ -14,7 +14,8 @@ What a user would check:
 
 1. `process_record` / `process` never raise, and every event validates
    against docs/alert.schema.json (and is plain JSON: no NaN, no infinity);
-2. `encode` after every record never raises and stays within `MAX_STATE_BYTES`;
+2. `encode` after every record never raises and stays within `MAX_STATE_BYTES`,
+   and drops nothing: the core keeps the state within it at every reading;
 3. a worker restart after any record (`decode(encode(state))`) changes no
    alert (which open, escalate, remind, resolve; ids, times), and, where
    `encode` did not have to trim the state, no evidence beyond its last
@@ -279,6 +280,24 @@ def test_process_reading_by_reading_never_raises(records: list[ReadingBatch]) ->
 def test_encode_after_every_record_is_bounded(records: list[ReadingBatch]) -> None:
     _, written, _ = run(records)
     assert all(len(data) <= BOUND for data in written)
+
+
+@PROPS
+@given(streams(customs=12))
+def test_the_core_keeps_the_state_within_its_bound_at_every_reading(records: list[ReadingBatch]) -> None:
+    """So `encode` drops nothing, and the same readings give the same alerts
+    however they are grouped into records and whenever the state is written
+    (the worker writes once per record, `vigil replay` at every reading):
+    the events are those of a run that never writes. `_size_bound`, which
+    spares most readings an encoding, is never below the encoded size."""
+    state = patient_state.PatientState()
+    for batch in copied(records):
+        for reading in batch.readings:
+            core.process(state, SUBJECT, DEVICE, reading, CONFIG, PATIENT)
+            size = len(patient_state._encode(state))
+            assert size <= BOUND
+            assert patient_state._size_bound(state) >= size
+    assert run(records)[0] == run(records, encode_each=False)[0]
 
 
 # -- 3. restart equivalence -------------------------------------------------------------

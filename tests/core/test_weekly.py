@@ -163,11 +163,11 @@ def _learned_state() -> patient_state.PatientState:
 
 
 def test_a_state_over_its_bound_drops_weekly_profiles_before_any_baseline() -> None:
-    state = _learned_state()
-    assert all(b.weekly is not None for b in state.baselines.values())
     saved = patient_state.MAX_STATE_BYTES
     try:
-        patient_state.MAX_STATE_BYTES = 1_000_000
+        patient_state.MAX_STATE_BYTES = 1_000_000  # learned with room for every profile
+        state = _learned_state()
+        assert all(b.weekly is not None for b in state.baselines.values())
         size = len(patient_state.encode(state))
         patient_state.MAX_STATE_BYTES = size - 400  # room for all but about three weekly profiles
         data = patient_state.encode(state)

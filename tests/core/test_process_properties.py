@@ -204,9 +204,10 @@ def run(
     records: list[ReadingBatch], *, restart: bool = False, encode_each: bool = True, subject: str = SUBJECT
 ) -> tuple[list[dict[str, Any]], list[bytes], patient_state.PatientState]:
     """The events of `records` processed in order (on copies), and the state's
-    bytes after each record. `encode_each`: as the worker does (`encode`
-    trims the state in place); `restart`: the worker restarts after every
-    record, going on from the bytes it wrote."""
+    bytes after each record. `encode_each`: as the worker does (the core
+    keeps the state within its bound, so `encode` drops nothing); `restart`:
+    the worker restarts after every record, going on from the bytes it
+    wrote."""
     state = patient_state.PatientState()
     events: list[dict[str, Any]] = []
     written: list[bytes] = []
@@ -288,8 +289,9 @@ def test_the_core_keeps_the_state_within_its_bound_at_every_reading(records: lis
     """So `encode` drops nothing, and the same readings give the same alerts
     however they are grouped into records and whenever the state is written
     (the worker writes once per record, `vigil replay` at every reading):
-    the events are those of a run that never writes. `_size_bound`, which
-    spares most readings an encoding, is never below the encoded size."""
+    each reading a record of its own gives the events of the records as they
+    came. `_size_bound`, which spares most readings an encoding, is never
+    below the encoded size."""
     state = patient_state.PatientState()
     for batch in copied(records):
         for reading in batch.readings:
@@ -297,7 +299,8 @@ def test_the_core_keeps_the_state_within_its_bound_at_every_reading(records: lis
             size = len(patient_state._encode(state))
             assert size <= BOUND
             assert patient_state._size_bound(state) >= size
-    assert run(records)[0] == run(records, encode_each=False)[0]
+    alone = [ReadingBatch(b.device_id, b.patient, b.received_ms, [r]) for b in records for r in b.readings]
+    assert run(alone)[0] == run(records)[0]
 
 
 # -- 3. restart equivalence -------------------------------------------------------------

@@ -219,6 +219,22 @@ _FEVER_BIT = 1 << 10
 # alert opened told nothing more (a real induced-hypoxaemia recording).
 _HYPOXIA_BIT = 1 << 11
 _HYPOXIA_UNDER = _RED_LIVED_IN["spo2"][0]
+# ... and a red parameter gone on past a medical emergency team's calling
+# criteria, beyond NEWS2's red bands (University of Pittsburgh's: any heart
+# rate over 160, a systolic under 80, a breathing rate over 36, and an SpO2
+# under 85 % as above; DeVita et al., Qual Saf Health Care 2004;13:251-4), or
+# a heart rate under 30, where no one lives (`_RED_LIVED_IN`). NEWS2 scores
+# a systolic of 88 and of 45, a heart rate of 135 and of 190 alike: on a real
+# ICU stay (PhysioNet 2012) a pressure falling from 88 to 64/38 after its
+# alert went high told nothing more. A mean arterial pressure under
+# MAP_FLOOR with the systolic red (`_underperfused`) is one more.
+_BEYOND_RED: tuple[tuple[str, float, float, int], ...] = (
+    ("heart_rate", 160.0, -math.inf, 1 << 12),  # (vital, over, under, bit): above over, or below under
+    ("heart_rate", math.inf, 30.0, 1 << 13),
+    ("systolic_bp", math.inf, 80.0, 1 << 14),
+    ("respiratory_rate", 36.0, -math.inf, 1 << 15),
+)
+_SHOCK_BIT = 1 << 16  # the mean under MAP_FLOOR, the systolic red
 _RADIANS_PER_MS = 2 * math.pi / DAY_MS
 # Enum members bound once: looking one up on its class costs four times a
 # plain name on the hot path.
@@ -1743,7 +1759,12 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             state, deviating or list(score.subscores)
         )
         r.findings[_NEWS2] = Finding(
-            _NEWS2, severity, evidence, urgent and not stale, marks=_news2_marks(score, current), stale=stale
+            _NEWS2,
+            severity,
+            evidence,
+            urgent and not stale,
+            marks=_news2_marks(state, score, current),
+            stale=stale,
         )
     else:
         _hold_unreliable(state, r, config)
@@ -1807,7 +1828,7 @@ def _fresh(entry: list[Any], ts: int, max_age_ms: int) -> bool:
     return age <= max_age_ms or (age <= FRESH_CADENCES * cadence and age <= FRESH_CAP_MS)
 
 
-def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
+def _news2_marks(state: PatientState, score: news2.News2, current: dict[str, Any]) -> int:
     """What an open NEWS2 alert is told again for when it newly holds
     (`OpenAlert.marks`, `app.core.alerts.transition`): a parameter scoring 3;
     the level of consciousness a step further down ACVPU (V, P, U: NEWS2
@@ -1815,7 +1836,10 @@ def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
     then 7, then 6 on a real ICU stay escalated nothing after the first);
     a fever reaching 39.1 C (NEWS2's most for one, 2: a fever climbing to
     39.3 inside a high alert said nothing); an SpO2 fallen under 85 %, where
-    no one lives (`_HYPOXIA_BIT`)."""
+    no one lives (`_HYPOXIA_BIT`); a red heart rate, systolic or breathing
+    rate gone on past a medical emergency team's calling criteria, or a mean
+    arterial pressure under MAP_FLOOR with the systolic red (`_BEYOND_RED`,
+    `_SHOCK_BIT`)."""
     marks = 0
     for name, sub in score.subscores.items():
         if sub == 3:
@@ -1828,6 +1852,14 @@ def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
     spo2 = current.get("spo2")
     if spo2 is not None and spo2 < _HYPOXIA_UNDER and score.subscores.get("spo2") == 3:
         marks |= _HYPOXIA_BIT  # red on the scale in use (scale 2: 83 or less)
+    subscores = score.subscores
+    for name, over, under, bit in _BEYOND_RED:
+        if subscores.get(name) == 3:
+            value = current[name]
+            if value > over or value < under:
+                marks |= bit
+    if subscores.get("systolic_bp") == 3 and _underperfused(state, current["systolic_bp"]):
+        marks |= _SHOCK_BIT
     return marks
 
 
@@ -2726,7 +2758,8 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
 def _newly(marks: int) -> list[str]:
     """The NEWS2 parameters an escalation tells of anew (`_news2_marks`), in
     NEWS2's order: those newly scoring 3, the level of consciousness fallen
-    further, a fever reaching 39.1 C. An escalation whose score went down
+    further, a fever reaching 39.1 C, a red vital gone on past a calling
+    criterion (`_BEYOND_RED`, `_SHOCK_BIT`). An escalation whose score went down
     (NEWS2 6 after 7, a systolic newly at 88) says why it is news."""
     newly = [name for name in news2.PARAMETERS if marks & _NEWS2_BIT[name]]
     if marks & _DEEPER_BITS[3] and "consciousness" not in newly:
@@ -2735,4 +2768,9 @@ def _newly(marks: int) -> list[str]:
         newly.append("temperature")
     if marks & _HYPOXIA_BIT and "spo2" not in newly:
         newly.append("spo2")
+    for name, _, _, bit in _BEYOND_RED:
+        if marks & bit and name not in newly:
+            newly.append(name)
+    if marks & _SHOCK_BIT and "systolic_bp" not in newly:
+        newly.append("systolic_bp")
     return newly

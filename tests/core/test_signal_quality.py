@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from app.core import patient as core
 from app.core import state as patient_state
 from app.core.records import reading_id
@@ -704,6 +706,66 @@ def test_an_spo2_falling_on_under_85_inside_an_open_alert_is_told_again() -> Non
             assert escalated[0]["evidence"]["vitals"]["spo2"] < 85
         else:
             assert escalated == []
+
+
+def _charted(rows: list[dict[str, object]], step_ms: int) -> list[dict[str, object]]:
+    """The NEWS2 events of `rows` charted every `step_ms`, the first with
+    consciousness and air."""
+    state = patient_state.PatientState()
+    events: list[dict[str, object]] = []
+    for i, vitals in enumerate(rows):
+        extra = {"consciousness": "A", "on_oxygen": False} if i == 0 else {}
+        events += run(state, i, T0 + i * step_ms, {**vitals, **extra}).events
+    return [e for e in events if e["kind"] == "news2"]
+
+
+@pytest.mark.parametrize(
+    ("vital", "values", "newly_at"),
+    [
+        ("heart_rate", [135, 150, 172, 190], 172),  # on past 160: a calling criterion
+        ("heart_rate", [38, 32, 26, 22], 26),  # under 30, where no one lives
+        ("systolic_bp", [88, 84, 66, 45], 66),  # under 80: a calling criterion
+        ("respiratory_rate", [26, 30, 40, 44], 40),  # on past 36: a calling criterion
+    ],
+)
+def test_a_red_vital_going_on_past_a_calling_criterion_is_told_again(
+    vital: str, values: list[float], newly_at: float
+) -> None:
+    """Charted hourly, a heart rate of 84, then 135, 150, 172, 190 (a real
+    ICU stay's kind of climb): NEWS2 scores 135 and 190 alike, so the alert
+    opened at 135 said nothing more. A red vital that goes on past a medical
+    emergency team's calling criterion (heart rate over 160 or under 30,
+    systolic under 80, breathing over 36) escalates once, naming it; one
+    that stays in NEWS2's red band escalates nothing."""
+    normal_ = {"heart_rate": 84, "systolic_bp": 125, "respiratory_rate": 16, "spo2": 97, "temperature": 36.9}
+    rows = [dict(normal_), dict(normal_)] + [{**normal_, vital: v} for v in values]
+    news = _charted(rows, 60 * MINUTE)
+    assert [e["status"] for e in news][:1] == ["open"]
+    told = [
+        (e["evidence"]["vitals"][vital], e["evidence"]["newly"]) for e in news if e["status"] == "escalated"
+    ]
+    assert told == [(newly_at, [vital])], told
+    kept = [dict(normal_), dict(normal_)] + [{**normal_, vital: values[0]} for _ in values]
+    assert [e["status"] for e in _charted(kept, 60 * MINUTE)] == ["open"]
+
+
+def test_a_mean_pressure_falling_under_65_with_the_systolic_red_is_told_again() -> None:
+    """An arterial line's systolic at 88-86 (NEWS2 3) with its mean falling
+    from 70 to 60: under 65, the Surviving Sepsis Campaign's target, the
+    organs are not perfused; the open alert escalates once, naming the
+    systolic."""
+    base = {"heart_rate": 84, "respiratory_rate": 16, "spo2": 97, "temperature": 36.9}
+    rows = [{**base, "systolic_bp": 125, "diastolic_bp": 75, "mean_bp": 92}] * 2
+    rows += [
+        {**base, "systolic_bp": s, "diastolic_bp": d, "mean_bp": m}
+        for s, d, m in ((88, 62, 70), (87, 60, 68), (86, 48, 60))
+    ]
+    news = _charted(rows, 5 * MINUTE)
+    escalated = [e for e in news if e["status"] == "escalated"]
+    assert [e["status"] for e in news][:1] == ["open"]
+    assert [(e["evidence"]["vitals"]["systolic_bp"], e["evidence"]["newly"]) for e in escalated] == [
+        (86, ["systolic_bp"])
+    ]
 
 
 def test_an_spo2_of_84_on_scale_2_is_no_deeper_hypoxia() -> None:

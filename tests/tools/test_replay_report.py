@@ -279,3 +279,18 @@ def test_a_file_replay_cannot_read_as_written_is_one_line_saying_why(
     path = tmp_path / name
     path.write_text(text)
     assert vigil("replay", str(path), "--offline", *args) == (2, [expected])
+
+
+def test_a_time_before_1970_is_refused_saying_so(vigil, tmp_path) -> None:
+    """A recording of any age runs offline, but event times start at 1970:
+    a weekly series from 1958 (an outside tester's) had its ISO times before
+    1970 refused as "ts is not a plausible epoch time", which the file never
+    wrote."""
+    path = tmp_path / "co2.csv"
+    path.write_text("patient,ts,heart_rate\nP,1969-12-31T23:00:00Z,70\nP,1970-01-01T01:00:00Z,71\n")
+    code, err = vigil("replay", str(path), "--offline")
+    assert code == 1
+    assert [line for line in err if "refused bad_timestamp" in line] == [
+        "vigil replay: 1 reading refused bad_timestamp for ts, the first on line 2: ts is before 1970: "
+        "event times start at 1970"
+    ]

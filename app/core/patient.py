@@ -222,19 +222,26 @@ _HYPOXIA_UNDER = _RED_LIVED_IN["spo2"][0]
 # ... and a red parameter gone on past a medical emergency team's calling
 # criteria, beyond NEWS2's red bands (University of Pittsburgh's: any heart
 # rate over 160, a systolic under 80, a breathing rate over 36, and an SpO2
-# under 85 % as above; DeVita et al., Qual Saf Health Care 2004;13:251-4), or
-# a heart rate under 30, where no one lives (`_RED_LIVED_IN`). NEWS2 scores
-# a systolic of 88 and of 45, a heart rate of 135 and of 190 alike: on a real
-# ICU stay (PhysioNet 2012) a pressure falling from 88 to 64/38 after its
-# alert went high told nothing more. A mean arterial pressure under
-# MAP_FLOOR with the systolic red (`_underperfused`) is one more.
-_BEYOND_RED: tuple[tuple[str, float, float, int], ...] = (
-    ("heart_rate", 160.0, -math.inf, 1 << 12),  # (vital, over, under, bit): above over, or below under
-    ("heart_rate", math.inf, 30.0, 1 << 13),
-    ("systolic_bp", math.inf, 80.0, 1 << 14),
-    ("respiratory_rate", 36.0, -math.inf, 1 << 15),
+# under 85 % as above; DeVita et al., Qual Saf Health Care 2004;13:251-4;
+# its heart rate under 40 and breathing under 8 are NEWS2's red bands
+# themselves), or a heart rate under 30, where no one lives
+# (`_RED_LIVED_IN`). NEWS2 scores a systolic of 88 and of 45, a heart rate
+# of 135 and of 190 alike: on a real ICU stay (PhysioNet 2012) a pressure
+# falling from 88 to 64/38 after its alert went high told nothing more. Once
+# told, a criterion holds while the value stays within its margin of it, so
+# that a value hovering about it is told once, not at each dip after a
+# reminder. (vital, direction past it: 1 over, -1 under; the criterion; the
+# margin; the bit.)
+_BEYOND_RED: tuple[tuple[str, int, float, float, int], ...] = (
+    ("heart_rate", 1, 160.0, 10.0, 1 << 12),
+    ("heart_rate", -1, 30.0, 5.0, 1 << 13),
+    ("systolic_bp", -1, 80.0, 5.0, 1 << 14),
+    ("respiratory_rate", 1, 36.0, 4.0, 1 << 15),
 )
-_SHOCK_BIT = 1 << 16  # the mean under MAP_FLOOR, the systolic red
+# ... and the arterial line's mean under MAP_FLOOR with the systolic red
+# (`_underperfused`), held within this margin once told.
+_SHOCK_BIT = 1 << 16
+_SHOCK_MARGIN = 5.0
 _RADIANS_PER_MS = 2 * math.pi / DAY_MS
 # Enum members bound once: looking one up on its class costs four times a
 # plain name on the hot path.
@@ -1751,8 +1758,9 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     if deviating or band == "high":
         stale = _stale_trigger(r, score.subscores)
         if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
+            marks = _beyond_red(state, score.subscores, current, evidence, monitored=True)
             r.findings[_NEWS2] = Finding(
-                _NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms, stale=stale
+                _NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms, marks=marks, stale=stale
             )
             return
         urgent = (band in ("medium", "high") and len(deviating) >= 2) or _sparse(
@@ -1763,7 +1771,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             severity,
             evidence,
             urgent and not stale,
-            marks=_news2_marks(state, score, current),
+            marks=_news2_marks(score, current) | _beyond_red(state, score.subscores, current, evidence),
             stale=stale,
         )
     else:
@@ -1828,7 +1836,7 @@ def _fresh(entry: list[Any], ts: int, max_age_ms: int) -> bool:
     return age <= max_age_ms or (age <= FRESH_CADENCES * cadence and age <= FRESH_CAP_MS)
 
 
-def _news2_marks(state: PatientState, score: news2.News2, current: dict[str, Any]) -> int:
+def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
     """What an open NEWS2 alert is told again for when it newly holds
     (`OpenAlert.marks`, `app.core.alerts.transition`): a parameter scoring 3;
     the level of consciousness a step further down ACVPU (V, P, U: NEWS2
@@ -1836,10 +1844,7 @@ def _news2_marks(state: PatientState, score: news2.News2, current: dict[str, Any
     then 7, then 6 on a real ICU stay escalated nothing after the first);
     a fever reaching 39.1 C (NEWS2's most for one, 2: a fever climbing to
     39.3 inside a high alert said nothing); an SpO2 fallen under 85 %, where
-    no one lives (`_HYPOXIA_BIT`); a red heart rate, systolic or breathing
-    rate gone on past a medical emergency team's calling criteria, or a mean
-    arterial pressure under MAP_FLOOR with the systolic red (`_BEYOND_RED`,
-    `_SHOCK_BIT`)."""
+    no one lives (`_HYPOXIA_BIT`). And `_beyond_red`'s."""
     marks = 0
     for name, sub in score.subscores.items():
         if sub == 3:
@@ -1852,14 +1857,51 @@ def _news2_marks(state: PatientState, score: news2.News2, current: dict[str, Any
     spo2 = current.get("spo2")
     if spo2 is not None and spo2 < _HYPOXIA_UNDER and score.subscores.get("spo2") == 3:
         marks |= _HYPOXIA_BIT  # red on the scale in use (scale 2: 83 or less)
-    subscores = score.subscores
-    for name, over, under, bit in _BEYOND_RED:
-        if subscores.get(name) == 3:
-            value = current[name]
-            if value > over or value < under:
-                marks |= bit
-    if subscores.get("systolic_bp") == 3 and _underperfused(state, current["systolic_bp"]):
-        marks |= _SHOCK_BIT
+    return marks
+
+
+def _beyond_red(
+    state: PatientState,
+    subscores: dict[str, int],
+    current: dict[str, Any],
+    evidence: dict[str, Any],
+    monitored: bool = False,
+) -> int:
+    """The marks of red vitals gone on past a calling criterion
+    (`_BEYOND_RED`), or of a mean under MAP_FLOOR with the systolic red
+    (`_SHOCK_BIT`), whole numbers as NEWS2 takes them, each held within its
+    margin once told (a systolic wandering about 80 is told once, not at each
+    dip under it after a reminder). The criteria are absolute, as a medical
+    emergency team's are: not judged against what was learned (a septic
+    patient's normal, learned down over hours, put a systolic of 76 within
+    2.5 SDs of it). `monitored`: a rise a monitor reads every minute
+    (`_transient_rise`) counts once the vital's smoothed level is past the
+    criterion too, not for one burst. A mean that marks goes into the
+    evidence's `vitals`, which says why the alert is told again."""
+    news = state.alerts.get(_NEWS2)
+    told = news.marks if news is not None and news.confirmed else 0
+    marks = 0
+    for name, direction, criterion, margin, bit in _BEYOND_RED:
+        if subscores.get(name) != 3:
+            continue
+        past = direction * (round(current[name]) - criterion)
+        if past > 0 or (told & bit and past > -margin):
+            if monitored and not told & bit:
+                baseline = state.baselines.get(name)
+                if (
+                    baseline is not None
+                    and baseline.t_ms > 0
+                    and direction * (baseline.level - criterion) <= 0
+                ):
+                    continue
+            marks |= bit
+    if subscores.get("systolic_bp") == 3:
+        mean = _mean_with_systolic(state, current["systolic_bp"])
+        if mean is not None and (
+            mean < MAP_FLOOR or (told & _SHOCK_BIT and mean < MAP_FLOOR + _SHOCK_MARGIN)
+        ):
+            marks |= _SHOCK_BIT
+            evidence["vitals"] = {**evidence["vitals"], "mean_bp": mean}
     return marks
 
 
@@ -1977,11 +2019,19 @@ def _underperfused(state: PatientState, systolic: Any) -> bool:
     outside them is the line's artifact)? A PhysioNet 2012 stay charted at a
     systolic of 74-90 with a mean of 50-62 for 36 hours was taken for a
     patient living low, and raised nothing (docs/evaluation.md)."""
+    mean = _mean_with_systolic(state, systolic)
+    return mean is not None and mean < MAP_FLOOR
+
+
+def _mean_with_systolic(state: PatientState, systolic: Any) -> float | None:
+    """The arterial line's mean sent in the systolic's reading, when it
+    stands between "no signal" and the systolic (outside them, the line's
+    artifact); else None."""
     mean, entry = state.latest.get("mean_bp"), state.latest.get("systolic_bp")
     if mean is None or entry is None or mean[1] != entry[1] or mean[0].__class__ not in _NUMBERS:
-        return False
+        return None
     value = mean[0]
-    return bool(OPEN_LINE_MMHG < value < MAP_FLOOR and value < systolic)
+    return value if OPEN_LINE_MMHG < value < systolic else None
 
 
 def _first_charted(state: PatientState, entry: list[Any], ts: int) -> bool:
@@ -2768,7 +2818,7 @@ def _newly(marks: int) -> list[str]:
         newly.append("temperature")
     if marks & _HYPOXIA_BIT and "spo2" not in newly:
         newly.append("spo2")
-    for name, _, _, bit in _BEYOND_RED:
+    for name, _, _, _, bit in _BEYOND_RED:
         if marks & bit and name not in newly:
             newly.append(name)
     if marks & _SHOCK_BIT and "systolic_bp" not in newly:

@@ -306,7 +306,7 @@ def _parse_ts(ts: Any, seq: int) -> int:
         except (OverflowError, ValueError):
             raise Refusal(Code.BAD_TIMESTAMP, "ts is not a plausible time", seq, "ts") from None
     if _is_number(ts):
-        if math.isfinite(ts) and ts < 0:  # `vigil replay` sends a recording's ISO times so
+        if math.isfinite(ts) and ts < 0:  # `vigil replay` sends a recording's times as numbers
             raise Refusal(Code.BAD_TIMESTAMP, "ts is before 1970: event times start at 1970", seq, "ts")
         if not math.isfinite(ts) or ts >= 2**53:
             raise Refusal(Code.BAD_TIMESTAMP, "ts is not a plausible epoch time", seq, "ts")

@@ -1720,18 +1720,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     (personalised limits). The medium and high bands alarm at once when two
     or more vitals moved: one faulty sensor cannot do that; otherwise they
     wait for confirmation like the rest."""
-    ts, bad, max_age, latest = r.ts, r.bad, config.news2_max_age_ms, state.latest
-    current = {}
-    for name in news2.PARAMETERS:
-        entry = latest.get(name)
-        if entry is None or (bad and name in bad and not _red_held(state, name, entry[0], config)):
-            continue
-        # Fresh: `news2_max_age_ms`, or FRESH_CADENCES of the parameter's own
-        # cadence when it is charted less often (GCS every three hours stays in
-        # the score until the next one is due), at most FRESH_CAP_MS; a status
-        # or a charted parameter's first value until the next (`_held`).
-        if _fresh(entry, ts, max_age) or _held(state, name, entry, ts):
-            current[name] = entry[0]
+    current = _news2_current(state, r, config)
     score = news2.score(current, _scale2(state, config))
     band = score.band
     severity = NEWS2_SEVERITY.get(band)
@@ -1776,6 +1765,25 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         )
     else:
         _hold_unreliable(state, r, config)
+
+
+def _news2_current(state: PatientState, r: _Reading, config: Config) -> dict[str, Any]:
+    """The value of each NEWS2 parameter that counts now: its latest, when
+    fresh and its channel not bad (or bad, with a red value held:
+    `_red_held`)."""
+    ts, bad, max_age, latest = r.ts, r.bad, config.news2_max_age_ms, state.latest
+    current = {}
+    for name in news2.PARAMETERS:
+        entry = latest.get(name)
+        if entry is None or (bad and name in bad and not _red_held(state, name, entry[0], config)):
+            continue
+        # Fresh: `news2_max_age_ms`, or FRESH_CADENCES of the parameter's own
+        # cadence when it is charted less often (GCS every three hours stays in
+        # the score until the next one is due), at most FRESH_CAP_MS; a status
+        # or a charted parameter's first value until the next (`_held`).
+        if _fresh(entry, ts, max_age) or _held(state, name, entry, ts):
+            current[name] = entry[0]
+    return current
 
 
 def _hold_unreliable(state: PatientState, r: _Reading, config: Config) -> None:

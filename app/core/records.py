@@ -111,6 +111,12 @@ def encode_readings(
     )
 
 
+# Event and receipt times are epoch milliseconds before 2100-01-01 (UTC). A
+# producer writing micro- or nanoseconds passes it by far: its record is
+# refused, not read as times thousands of years ahead, which put the
+# patient's clock there and left every later reading out of order (no alert
+# for that patient again, from any device).
+MAX_EPOCH_MS = 4_102_444_800_000
 MAX_RECORD_READINGS = 10_000  # readings in one record; the gateway writes at most a batch (500)
 _VITALS_MAX = 64  # as app.core.protocol.MAX_VITALS
 _NAME_MAX = 64  # as app.core.vitals.CUSTOM_NAME_MAX
@@ -152,6 +158,8 @@ def _frame(obj: Any) -> ReadingBatch:
         raise RecordError("wrong_shape", "patient must be a string of 1 to 128 characters")
     if not _is_int(received_ms):
         raise RecordError("wrong_shape", "received_ms must be an integer")
+    if not 0 <= received_ms < MAX_EPOCH_MS:
+        raise RecordError("wrong_shape", "received_ms must be epoch milliseconds, from 1970 to 2100")
     if not isinstance(trace, str) or len(trace) > _ID_MAX:
         raise RecordError("wrong_shape", "trace must be a short string")
     if not isinstance(readings, list) or len(readings) > MAX_RECORD_READINGS:
@@ -250,6 +258,8 @@ def _check_reading(reading: Any) -> None:
         raise RecordError("wrong_shape", "a reading's id must be a short string")
     if not _is_int(ts):
         raise RecordError("wrong_shape", "a reading's ts must be an integer (epoch ms)")
+    if not 0 <= ts < MAX_EPOCH_MS:
+        raise RecordError("wrong_shape", "a reading's ts must be epoch milliseconds, from 1970 to 2100")
     if not isinstance(vitals, dict) or len(vitals) > _VITALS_MAX:
         raise RecordError("wrong_shape", f"a reading's vitals must be an object of at most {_VITALS_MAX}")
     for name, x in vitals.items():

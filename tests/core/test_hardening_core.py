@@ -183,6 +183,52 @@ def test_records_of_the_wrong_shape_are_refused_with_a_reason(value: bytes, reas
     assert "p-1" not in refused.value.message and "97" not in refused.value.message
 
 
+def test_a_producer_writing_microseconds_cannot_silence_a_patient() -> None:
+    """Another system writes to `vigil.readings` with its times in
+    microseconds (or nanoseconds). Its record was read as a reading thousands
+    of years ahead: the patient's clock went there, every later reading (from
+    any device) was out of order, and a deterioration an hour later told
+    nothing. Such a record is now refused as a whole, saying why; the
+    patient's readings from the gateway go on being judged."""
+    micro = {
+        **GOOD,
+        "device_id": "feed-1",
+        "received_ms": T0 * 1000,
+        "readings": [reading(0, T0 * 1000, {"heart_rate": 72})],
+    }
+    nano = {**GOOD, "received_ms": T0, "readings": [reading(0, T0 * 1_000_000, {"heart_rate": 72})]}
+    before = {**GOOD, "received_ms": T0, "readings": [reading(0, -1, {"heart_rate": 72})]}
+    for value in (micro, nano, before):
+        with pytest.raises(RecordError) as refused:
+            decode_readings(orjson.dumps(value))
+        assert refused.value.reason == "wrong_shape" and "epoch milliseconds" in refused.value.message
+
+    state, told = patient_state.PatientState(), []
+    for i in range(60):
+        ts = T0 + i * MINUTE
+        if i == 10:
+            try:
+                core.process_record(state, decode_readings(orjson.dumps(micro)))
+            except RecordError:
+                pass  # dead-lettered by the worker
+        vitals = (
+            CRITICAL
+            if i >= 40
+            else {
+                "heart_rate": 72,
+                "spo2": 97,
+                "respiratory_rate": 15,
+                "systolic_bp": 125,
+                "temperature": 36.8,
+            }
+        )
+        batch = decode_readings(
+            orjson.dumps({**GOOD, "received_ms": ts, "readings": [reading(i + 1, ts, vitals)]})
+        )
+        told += [e["kind"] for e in core.process_record(state, batch).events]
+    assert "news2" in told
+
+
 def test_a_well_formed_record_decodes() -> None:
     batch = decode_readings(orjson.dumps(GOOD))
     assert batch.readings[0]["vitals"] == {"spo2": 97} and batch.patient == "p-1"

@@ -87,6 +87,8 @@ async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> Non
 
     # 1. Poison: records of the wrong shape written straight to the topic by
     # another producer. Each goes to vigil.dead-letter; the worker goes on.
+    ahead = register(vigil, "clock-1", "CLOCK-PATIENT")  # the patient of step 3
+    clock_subject = pseudonym(bytes.fromhex((vigil.home / "pseudonym.key").read_text()), "CLOCK-PATIENT")
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
     await producer.start()
     try:
@@ -108,6 +110,17 @@ async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> Non
                     "patient": "p-poisoned-patient",
                     "received_ms": now,
                     "readings": [{"id": "b", "ts": now, "vitals": {"heart_rate": [80]}}],
+                }
+            ),
+            # A feed in microseconds, for the patient of step 3: read as a reading
+            # millennia ahead, it left that patient's later readings out of order.
+            orjson.dumps(
+                {
+                    "v": 1,
+                    "device_id": "feed-in-microseconds",
+                    "patient": clock_subject,
+                    "received_ms": now * 1000,
+                    "readings": [{"id": "c", "ts": now * 1000, "vitals": {"heart_rate": 80}}],
                 }
             ),
         ]
@@ -132,7 +145,6 @@ async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> Non
 
     # 3. A clock that ran ahead: an hour of normal readings, one stamped 290 s
     # in the future, then critical readings stamped correctly.
-    ahead = register(vigil, "clock-1", "CLOCK-PATIENT")
     async with connect(vigil.ws_url, additional_headers=ahead) as ws:
         await send_batch(ws, [{"seq": i, "ts": hour_ago + i * 60_000, "vitals": NORMAL} for i in range(59)])
         await send_batch(ws, [{"seq": 59, "ts": int(time.time() * 1000) + 290_000, "vitals": NORMAL}])
@@ -158,7 +170,9 @@ async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> Non
         "undecodable",
         "wrong_shape",
         "wrong_shape",
+        "wrong_shape",
     ]
+    assert any("epoch milliseconds" in letter["value"]["message"] for letter in letters)
     assert all(isinstance(letter["value"]["offset"], int) for letter in letters)
     assert "poisoned" not in json.dumps([letter["value"] for letter in letters])
 
@@ -172,7 +186,7 @@ async def test_no_record_or_device_stops_alerting(vigil, kafka, services) -> Non
     assert max(len(orjson.dumps(s["value"])) for s in states) <= MAX_STATE_BYTES
 
     failed = failed_records(vigil)
-    assert failed["wrong_shape"] - failed_before.get("wrong_shape", 0.0) == 2
+    assert failed["wrong_shape"] - failed_before.get("wrong_shape", 0.0) == 3
     assert failed["undecodable"] - failed_before.get("undecodable", 0.0) == 1
     assert "poisoned" not in vigil.log("worker")
 

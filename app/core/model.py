@@ -353,6 +353,7 @@ class Baseline:
         "far_z",
         "floor",
         "generic",
+        "grow",
         "level",
         "mean",
         "name",
@@ -425,6 +426,10 @@ class Baseline:
         self.hours: list[float] | None = None
         if shape is not None:
             self.set_shape(shape)
+        # False while the patient's state has lately been trimmed to fit its bound: no weekly
+        # profile or shape of the day begins (`app.core.state.REGROW_AFTER_MS`); set by the
+        # caller at each reading, never stored.
+        self.grow = True
         self.mean = self.sd = 0.0  # what values are scored against, kept by `_refresh`
         self._refresh()
 
@@ -520,7 +525,8 @@ class Baseline:
         sd = self.sd if sd is None else sd  # the caller usually has it already
         if warm and self.generic is not None and cadence_ms > 0.0 and self.profile[4] < 0.0:
             if cadence_ms <= SHAPE_MAX_CADENCE_MS:
-                self.learn_shape(x, sd, cos_t, sin_t, ts_ms, cadence_ms, -keep_out < z < keep_out)
+                if self.shape is not None or self.grow:
+                    self.learn_shape(x, sd, cos_t, sin_t, ts_ms, cadence_ms, -keep_out < z < keep_out)
             elif self.shape is not None and cadence_ms > 2 * SHAPE_MAX_CADENCE_MS:  # now read too seldom
                 self.forget_shape()
         limit = RECENT_CLIP * sd
@@ -643,13 +649,14 @@ class Baseline:
         """After a step with the daily profile learning: the forecast's daily
         part follows it (`_set_daily`), a custom channel whose profile has
         just begun has its spread explained (`explain`), and the weekly
-        profile begins learning once read often enough for a day's mean, or
-        is forgotten once read too seldom for one."""
+        profile begins learning once read often enough for a day's mean (and
+        the state has room: `grow`), or is forgotten once read too seldom for
+        one."""
         self._set_daily()
         if explain:
             self._explain_spread()
         wk = self.weekly
-        if wk is None and 0.0 < cadence <= WEEKLY_MAX_CADENCE_MS:  # learned for a day
+        if wk is None and 0.0 < cadence <= WEEKLY_MAX_CADENCE_MS and self.grow:  # learned for a day
             self.weekly = [0.0] * 11 + [float(day), 0.0, 0.0]
         elif wk is not None and cadence > 2 * WEEKLY_MAX_CADENCE_MS:  # now read too seldom
             self.forget_week(ts)

@@ -78,6 +78,7 @@ from app.core.state import (
     CATALOGUE,
     DRIFT_TIMES_KEPT,
     MAX_CUSTOM_CHANNELS,
+    REGROW_AFTER_MS,
     STORED_DIGITS,
     PatientState,
     bound,
@@ -1318,6 +1319,8 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
     cos_t, sin_t = math.cos(angle), math.sin(angle)
     today = ts // DAY_MS  # for weekly profiles
     day = weekday(ts)
+    full = state.full  # trimmed to fit lately: nothing new grows (`REGROW_AFTER_MS`)
+    grow = not full or ts - full >= REGROW_AFTER_MS
     for name, x in r.clean.items():
         if x.__class__ not in _NUMBERS or (bad and name in bad):
             continue  # consciousness (a letter), oxygen (a flag), or a bad channel
@@ -1326,7 +1329,10 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
             continue  # a custom channel past the cap, forgotten by a later one of this reading
         baseline = baselines.get(name)
         if baseline is None:
+            if not grow and name not in CATALOGUE:
+                continue  # a custom channel's, dropped to fit (`bound`): not learned for now
             baseline = baselines[name] = Baseline.prior(name, x)
+        baseline.grow = grow
         weekly = baseline.weekly
         if weekly is not None and today > weekly[11]:
             baseline.roll_week(today)  # a new day: yesterday's mean may put the weekly profile in use

@@ -62,7 +62,9 @@ Version 6, one JSON object:
      "k" (only when not empty): {alert kind resolved lately: [event time its last alert resolved
                      (ms), how many times in a row it opened again soon after] (`app.core.alerts._flaps`)},
      "x" (only when not empty): [channel whose latest value was held back at its own reading, and
-                     is held back until its next (`app.core.patient._hold_latest`)]}
+                     is held back until its next (`app.core.patient._hold_latest`)],
+     "z" (only within a day of it): event time (ms) the state was last trimmed to fit its bound;
+                     nothing it dropped begins again until a day after (`REGROW_AFTER_MS`)}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -77,7 +79,9 @@ read as no alert resolved lately (a worker that predates it ignores it: an alert
 open after a flap then resolves after the usual wait), and "x": read as no value held
 back (a worker that predates it ignores it: a held value is then carried to NEWS2 by
 other devices' readings, as before), and "u": read as no drift lately (every vital's
-normal counts as settled; a worker that predates it ignores it). "s" is new in
+normal counts as settled; a worker that predates it ignores it), and "z": read as not trimmed
+lately (a worker that predates it ignores it: what was dropped begins again at once, and is
+dropped again). "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -132,6 +136,10 @@ MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state 
 # from the written bytes decides as one that ran on (a share or a sum on a
 # threshold's edge, rounded only when written, once crossed it after a restart).
 STORED_DIGITS = 4
+# A state trimmed to fit its bound (`bound`) begins no weekly profile, shape of the day or
+# custom channel's baseline for a day of event time after: what was dropped began again at
+# the next reading, was dropped again, and a patient at the bound paid a trim at every one.
+REGROW_AFTER_MS = 24 * 60 * 60 * 1000
 DRIFT_TIMES_KEPT = 8  # the times of a vital's latest drifts kept ("u"; `app.core.patient._settled`)
 STATE_VERSION = 6  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel;
 # 5: alerts carry when their condition fell below their severity and how many reminders they sent;
@@ -193,6 +201,8 @@ class PatientState:
     #          DRIFT_TIMES_KEPT, oldest first; only those of the last day and a half
     #          (`app.core.patient._settled`)
     drift_times: dict[str, list[int]] = field(default_factory=dict)
+    # event time (ms) `bound` last dropped something to fit, 0: not within `REGROW_AFTER_MS`
+    full: int = 0
 
 
 def encode(state: PatientState) -> bytes:
@@ -225,9 +235,16 @@ def bound(state: PatientState) -> None:
     hourly channel beside chatty ones was the one dropped at every write and
     never learned), then their latest values. (A channel no longer sent
     leaves `latest`, and its baseline with it, once a ninth custom channel
-    comes: `_keep_custom` in `app.core.patient`.)"""
+    comes: `_keep_custom` in `app.core.patient`.)
+
+    What was dropped does not begin again for `REGROW_AFTER_MS` of event
+    time (`PatientState.full`; the core's `_model` asks): it began again at
+    the next reading and was dropped again, an encoding and a trim at every
+    reading of a patient at the bound."""
+    if state.full and state.last_ts - state.full >= REGROW_AFTER_MS:
+        state.full = 0  # room to grow again; dropped again if there is none
     if _size_bound(state) > MAX_STATE_BYTES:
-        size = len(_encode(state))
+        size = _size(state)
         if size > MAX_STATE_BYTES:
             _trim(state, size)
 
@@ -244,6 +261,7 @@ def _trim(state: PatientState, size: int) -> None:
     steps += [(_SHAPE_OF_DAY, k) for k in custom if _has(state, k, _SHAPE_OF_DAY)]
     steps += [(_BASELINE_OF, k) for k in reversed(baselines) if k not in CATALOGUE]  # the newest first
     high = low = size  # the size now lies within these
+    state.full = state.last_ts
     for step, name in steps:
         before = _parts(state, name)
         b = baselines[name]
@@ -258,13 +276,13 @@ def _trim(state: PatientState, size: int) -> None:
         if high <= MAX_STATE_BYTES:
             return
         if low <= MAX_STATE_BYTES:
-            high = low = len(_encode(state))
+            high = low = _size(state)
             if high <= MAX_STATE_BYTES:
                 return
     for name in custom:
         del state.latest[name]
         state.shifts.pop(name, None)
-    if len(_encode(state)) > MAX_STATE_BYTES:
+    if _size(state) > MAX_STATE_BYTES:
         raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
 
 
@@ -284,7 +302,7 @@ def _parts(state: PatientState, name: str) -> int:
     if b is None:
         return 0
     key = len(orjson.dumps(name)) + 1  # with its colon
-    n = key + len(_pack(b)) + 2
+    n = key + len(_pack_len(b)) + 2
     if b.weekly is not None:
         n += key + _WEEKLY + 2
     if b.shape is not None:
@@ -303,6 +321,11 @@ _TOP = 160  # ... the top level's keys, braces and version
 _BASELINE = max(4 * math.ceil(s.size / 3) for s in (_PACK_BASE, _PACK_PROFILE, _PACK_CUSTOM))
 _WEEKLY = 4 * math.ceil(_PACK_WEEKLY.size / 3)
 _SHAPE = 4 * math.ceil(_PACK_SHAPE.size / 3)
+# Strings as long as a packed part of each layout (`_size`)
+_CUSTOM_LEN, _PROFILE_LEN, _BASE_LEN = (
+    "0" * (4 * math.ceil(p.size / 3)) for p in (_PACK_CUSTOM, _PACK_PROFILE, _PACK_BASE)
+)
+_WEEKLY_LEN, _SHAPE_LEN = "0" * _WEEKLY, "0" * _SHAPE
 
 
 def _key(name: str) -> int:
@@ -321,6 +344,8 @@ def _size_bound(state: PatientState) -> int:
     (a fraction of an encoding's cost). Loose, never low: a state this
     says fits does fit (`tests/core/test_process_properties.py`)."""
     n = _TOP + 2 * _NUMBER + 6 * len(state.last_id)  # a reading id escaped at worst
+    if state.full:
+        n += _KEYED + 1 + _NUMBER  # its own key
     for name in state.quality:
         n += _key(name) + 3 * _NUMBER
     for name, b in state.baselines.items():
@@ -370,19 +395,32 @@ def decode(data: bytes) -> PatientState:
             flaps={Kind(kind): [int(entry[0]), int(entry[1])] for kind, entry in obj.get("k", {}).items()},
             held={str(name) for name in obj.get("x", ())},
             drift_times=_drift_times(obj.get("u", {})),
+            full=int(obj.get("z", 0)),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
 
 
-def _encode(state: PatientState) -> bytes:
+def _size(state: PatientState) -> int:
+    """`len(_encode(state))`, exactly, without packing a baseline, weekly
+    profile or shape (most of an encoding's cost): each packs to a length
+    its layout fixes, and base64 needs no escaping in JSON."""
+    return len(_encode(state, True))
+
+
+def _encode(state: PatientState, sizing: bool = False) -> bytes:
+    """The state's JSON; `sizing`: with each packed part a placeholder as
+    long as it (`_size`)."""
+    pack, pack_weekly, pack_shape = (
+        (_pack_len, _weekly_len, _shape_len) if sizing else (_pack, _pack_weekly, _pack_shape)
+    )
     obj: dict[str, Any] = {
         "v": STATE_VERSION,
         "n": state.count,
         "t": state.last_ts,
         "i": state.last_id,
         "q": {name: [round(q[0], STORED_DIGITS), q[1], q[2]] for name, q in state.quality.items()},
-        "b": {name: _pack(b) for name, b in state.baselines.items()},
+        "b": {name: pack(b) for name, b in state.baselines.items()},
         "l": state.latest,
         "a": {
             kind.value: [
@@ -411,17 +449,19 @@ def _encode(state: PatientState) -> bytes:
         obj["m"] = state.moving
     if state.flaps:  # kinds resolved lately
         obj["k"] = {kind.value: entry for kind, entry in state.flaps.items()}
+    if state.full:  # trimmed to fit within the last day
+        obj["z"] = state.full
     if state.held:  # a value held back as the channel's latest: rare, and only until its next
         held = sorted(name for name in state.held if name in state.latest)
         if held:
             obj["x"] = held
-    weekly = {name: _pack_weekly(b.weekly) for name, b in state.baselines.items() if b.weekly is not None}
+    weekly = {name: pack_weekly(b.weekly) for name, b in state.baselines.items() if b.weekly is not None}
     if weekly:  # channels learned for a day or more
         obj["w"] = weekly
     runs = {name: b.runs for name, b in state.baselines.items() if b.runs is not None}
     if runs:  # custom channels that have had far values
         obj["r"] = runs
-    shapes = {name: _pack_shape(b.shape) for name, b in state.baselines.items() if b.shape is not None}
+    shapes = {name: pack_shape(b.shape) for name, b in state.baselines.items() if b.shape is not None}
     if shapes:  # custom channels read often, learned for a while
         obj["h"] = shapes
     reach = {name: b.far_z for name, b in state.baselines.items() if b.far_z > 0.0}
@@ -443,6 +483,21 @@ def _pack(b: Baseline) -> str:
     else:
         data = _PACK_PROFILE.pack(*base, *p) if p[4] else _PACK_BASE.pack(*base)
     return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def _pack_len(b: Baseline) -> str:
+    """A string as long as `_pack(b)`."""
+    if b.generic is not None:
+        return _CUSTOM_LEN
+    return _PROFILE_LEN if b.profile[4] else _BASE_LEN
+
+
+def _weekly_len(weekly: list[float]) -> str:
+    return _WEEKLY_LEN
+
+
+def _shape_len(shape: list[float]) -> str:
+    return _SHAPE_LEN
 
 
 def _pack_weekly(weekly: list[float]) -> str:

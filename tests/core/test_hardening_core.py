@@ -87,6 +87,71 @@ def test_at_the_state_bound_the_alerts_do_not_depend_on_how_readings_are_grouped
     assert one == ten
 
 
+def _monitor_with_two_custom_channels(days: float) -> list[dict[str, object]]:
+    rng = random.Random(4)
+    readings = []
+    for i in range(int(days * 24 * 60)):
+        t = T0 + i * MINUTE
+        vitals = normal(rng)
+        hour = 2 * math.pi * (t // 3_600_000 % 24) / 24
+        vitals["etco2"] = round(38 + 3 * math.sin(hour) + rng.gauss(0, 1), 1)
+        vitals["pi"] = round(2 + math.cos(hour) + rng.gauss(0, 0.2), 2)
+        readings.append(reading(i, t, vitals))
+    return readings
+
+
+def _parts(state: patient_state.PatientState) -> set[tuple[str, str]]:
+    """What a state has learned that the bound may drop: (channel, part)."""
+    parts = set()
+    for name, b in state.baselines.items():
+        parts.add((name, "baseline"))
+        if b.weekly is not None:
+            parts.add((name, "weekly"))
+        if b.shape is not None:
+            parts.add((name, "shape"))
+    return parts
+
+
+def test_what_the_bound_dropped_does_not_begin_again_for_a_day() -> None:
+    """A monitor's vitals and two custom channels read every minute reach
+    the 4 KiB bound within two days. The weekly profile dropped to fit began
+    again at the next reading of its channel and was dropped again: an
+    encoding and a trim at every reading, 1.6 times the CPU of the same
+    patient (docs/benchmarks.md). The state now records when it was last
+    trimmed (`full`, stored as "z"): for a day after, nothing new begins;
+    then what was dropped begins again, and is dropped again if there is
+    still no room. A worker restarted after every reading writes the same."""
+    readings = _monitor_with_two_custom_channels(3.5)
+    state = patient_state.PatientState()
+    trims: list[int] = []  # event times of the trims
+    after_trim: set[tuple[str, str]] = set()
+    regrown = []
+    for r in readings:
+        core.process(state, "p-subject-1", "dev-1", r)
+        assert len(patient_state._encode(state)) <= patient_state.MAX_STATE_BYTES
+        if state.full and (not trims or state.full != trims[-1]):
+            trims.append(state.full)
+            after_trim = _parts(state)
+        elif trims:
+            new = _parts(state) - after_trim
+            if r["ts"] < trims[-1] + patient_state.REGROW_AFTER_MS:  # type: ignore[operator]
+                assert not new, f"{new} began within a day of a trim"
+            elif new:
+                regrown.append(r["ts"])
+    assert trims and trims[0] < T0 + 2 * patient_state.REGROW_AFTER_MS  # at the bound within two days
+    assert len(trims) <= 5, f"{len(trims)} trims in 3.5 days"  # at every reading, before
+    assert regrown, "nothing began again a day after the trim"
+
+    restarted, told, told_restarted = patient_state.PatientState(), [], []
+    state = patient_state.PatientState()
+    for r in readings:
+        told += core.process(state, "p-subject-1", "dev-1", r).events
+        told_restarted += core.process(restarted, "p-subject-1", "dev-1", r).events
+        restarted = patient_state.decode(patient_state.encode(restarted))
+    assert told_restarted == told
+    assert patient_state.encode(restarted) == patient_state.encode(state)
+
+
 def test_the_state_bound_holds_for_channel_names_that_json_escapes() -> None:
     """Another system's records may name a custom channel in any characters
     (app.core.records takes up to 64): each may take six bytes in the

@@ -291,7 +291,8 @@ def test_the_core_keeps_the_state_within_its_bound_at_every_reading(records: lis
     (the worker writes once per record, `vigil replay` at every reading):
     each reading a record of its own gives the events of the records as they
     came. `_size_bound`, which spares most readings an encoding, is never
-    below the encoded size."""
+    below the encoded size; `_size`, which it asks near the bound, is the
+    encoded size without packing."""
     state = patient_state.PatientState()
     for batch in copied(records):
         for reading in batch.readings:
@@ -299,6 +300,7 @@ def test_the_core_keeps_the_state_within_its_bound_at_every_reading(records: lis
             size = len(patient_state._encode(state))
             assert size <= BOUND
             assert patient_state._size_bound(state) >= size
+            assert patient_state._size(state) == size
     alone = [ReadingBatch(b.device_id, b.patient, b.received_ms, [r]) for b in records for r in b.readings]
     assert run(alone)[0] == run(records)[0]
 

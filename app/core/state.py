@@ -260,8 +260,10 @@ def _trim(state: PatientState, size: int) -> None:
     steps = [(_WEEK, k) for k in custom + [k for k in baselines if k in CATALOGUE] if _has(state, k, _WEEK)]
     steps += [(_SHAPE_OF_DAY, k) for k in custom if _has(state, k, _SHAPE_OF_DAY)]
     steps += [(_BASELINE_OF, k) for k in reversed(baselines) if k not in CATALOGUE]  # the newest first
+    if state.full != state.last_ts:
+        state.full = state.last_ts  # recorded first: its key counts in the size
+        size = _size(state)
     high = low = size  # the size now lies within these
-    state.full = state.last_ts
     for step, name in steps:
         before = _parts(state, name)
         b = baselines[name]

@@ -152,6 +152,32 @@ def test_what_the_bound_dropped_does_not_begin_again_for_a_day() -> None:
     assert patient_state.encode(restarted) == patient_state.encode(state)
 
 
+def test_the_trim_counts_the_mark_it_leaves() -> None:
+    """The trim records when it trimmed ("z", about 20 bytes) in the state
+    it measures: a state whose first dropped part freed just enough before
+    the mark was written passed the bound by a few bytes (found by the
+    property test in tests/core/test_process_properties.py)."""
+    state = patient_state.PatientState()
+    for r in _monitor_with_two_custom_channels(2.0):
+        core.process(state, "p-subject-1", "dev-1", r)
+        if state.full:
+            break
+    state.full = 0
+    # the bytes the part dropped first (a weekly profile, custom channels' first) frees
+    size = len(patient_state._encode(state))
+    copy = patient_state.decode(patient_state.encode(state))
+    custom = [k for k in copy.latest if k not in patient_state.CATALOGUE]
+    first = next(k for k in custom + list(copy.baselines) if k in copy.baselines and copy.baselines[k].weekly)
+    copy.baselines[first].forget_week(copy.last_ts)
+    gone = size - len(patient_state._encode(copy))
+    # pad the state so that after that part goes it is 10 bytes under the bound
+    state.last_id += "x" * (patient_state.MAX_STATE_BYTES - 10 + gone - size)
+    assert len(patient_state._encode(state)) == patient_state.MAX_STATE_BYTES - 10 + gone
+    patient_state.bound(state)
+    assert state.full == state.last_ts
+    assert len(patient_state._encode(state)) <= patient_state.MAX_STATE_BYTES
+
+
 def test_the_state_bound_holds_for_channel_names_that_json_escapes() -> None:
     """Another system's records may name a custom channel in any characters
     (app.core.records takes up to 64): each may take six bytes in the

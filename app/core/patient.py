@@ -1329,8 +1329,8 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
             continue  # a custom channel past the cap, forgotten by a later one of this reading
         baseline = baselines.get(name)
         if baseline is None:
-            if not grow and name not in CATALOGUE:
-                continue  # a custom channel's, dropped to fit (`bound`): not learned for now
+            if not grow and name not in CATALOGUE and not _room_to_make(state):
+                continue  # a custom channel's, with nothing left to drop for it (`bound`): not yet
             baseline = baselines[name] = Baseline.prior(name, x)
         baseline.grow = grow
         weekly = baseline.weekly
@@ -1376,6 +1376,18 @@ def _model(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -
             _watch_shift(state, r, name, z, x - mean, config)
         if baseline.update(x, z, learn_below, sd, warm, cadence, keep_out, c, si, ts, routine):
             _drift(state, r, name, baseline, x, mean, cadence, outcome, config)
+
+
+def _room_to_make(state: PatientState) -> bool:
+    """Can a custom channel's new baseline be kept in a state trimmed to fit
+    lately (`REGROW_AFTER_MS`)? While there is a weekly profile or a shape
+    of the day to drop for it, as there was before the hold (`bound` drops
+    those first); once none is left, the new baseline would be the first
+    dropped, at this very reading."""
+    for b in state.baselines.values():
+        if b.weekly is not None or b.shape is not None:
+            return True
+    return False
 
 
 def _silent_until_now(baseline: Baseline) -> bool:

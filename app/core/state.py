@@ -63,8 +63,10 @@ Version 6, one JSON object:
                      (ms), how many times in a row it opened again soon after] (`app.core.alerts._flaps`)},
      "x" (only when not empty): [channel whose latest value was held back at its own reading, and
                      is held back until its next (`app.core.patient._hold_latest`)],
-     "z" (only within a day of it): event time (ms) the state was last trimmed to fit its bound;
-                     nothing it dropped begins again until a day after (`REGROW_AFTER_MS`)}
+     "z" (only after a trim, until the first reading a day or more later): event time (ms) the
+                     state was last trimmed to fit its bound; until a day after, no weekly profile or
+                     shape of the day begins, nor a custom channel's baseline once there is neither
+                     left to drop for it (`bound`, `REGROW_AFTER_MS`)}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -136,9 +138,10 @@ MAX_CUSTOM_CHANNELS = 8  # custom channels whose latest value a patient's state 
 # from the written bytes decides as one that ran on (a share or a sum on a
 # threshold's edge, rounded only when written, once crossed it after a restart).
 STORED_DIGITS = 4
-# A state trimmed to fit its bound (`bound`) begins no weekly profile, shape of the day or
-# custom channel's baseline for a day of event time after: what was dropped began again at
-# the next reading, was dropped again, and a patient at the bound paid a trim at every one.
+# A state trimmed to fit its bound (`bound`) begins no weekly profile or shape of the day for
+# a day of event time after (nor a custom channel's baseline with neither left to drop for
+# it): what was dropped began again at the next reading, was dropped again, and a patient at
+# the bound paid a trim at every one.
 REGROW_AFTER_MS = 24 * 60 * 60 * 1000
 DRIFT_TIMES_KEPT = 8  # the times of a vital's latest drifts kept ("u"; `app.core.patient._settled`)
 STATE_VERSION = 6  # 2: baselines carry their prior (mean, sd); 3: and a trend; 4: quality per channel;
@@ -214,7 +217,10 @@ def encode(state: PatientState) -> bytes:
     if len(data) <= MAX_STATE_BYTES:
         return data
     _trim(state, len(data))
-    return _encode(state)
+    data = _encode(state)
+    if len(data) > MAX_STATE_BYTES:  # `_trim` says so first; never written over the bound
+        raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
+    return data
 
 
 def bound(state: PatientState) -> None:
@@ -237,10 +243,13 @@ def bound(state: PatientState) -> None:
     leaves `latest`, and its baseline with it, once a ninth custom channel
     comes: `_keep_custom` in `app.core.patient`.)
 
-    What was dropped does not begin again for `REGROW_AFTER_MS` of event
-    time (`PatientState.full`; the core's `_model` asks): it began again at
-    the next reading and was dropped again, an encoding and a trim at every
-    reading of a patient at the bound."""
+    For `REGROW_AFTER_MS` of event time after a trim (`PatientState.full`;
+    the core's `_model` asks) no weekly profile or shape of the day begins,
+    and a custom channel's baseline only while a weekly profile or shape is
+    left to drop for it (`app.core.patient._room_to_make`): what was dropped
+    began again at the next reading and was dropped again, an encoding and
+    a trim at every reading of a patient at the bound. After the day, what
+    can begin does, and is dropped again if there is still no room."""
     if state.full and state.last_ts - state.full >= REGROW_AFTER_MS:
         state.full = 0  # room to grow again; dropped again if there is none
     if _size_bound(state) > MAX_STATE_BYTES:

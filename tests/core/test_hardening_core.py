@@ -118,7 +118,8 @@ def test_what_the_bound_dropped_does_not_begin_again_for_a_day() -> None:
     again at the next reading of its channel and was dropped again: an
     encoding and a trim at every reading, 1.6 times the CPU of the same
     patient (docs/benchmarks.md). The state now records when it was last
-    trimmed (`full`, stored as "z"): for a day after, nothing new begins;
+    trimmed (`full`, stored as "z"): for a day after, no weekly profile or
+    shape begins (nor a custom baseline, with neither left to drop for it);
     then what was dropped begins again, and is dropped again if there is
     still no room. A worker restarted after every reading writes the same."""
     readings = _monitor_with_two_custom_channels(3.5)
@@ -150,6 +151,33 @@ def test_what_the_bound_dropped_does_not_begin_again_for_a_day() -> None:
         restarted = patient_state.decode(patient_state.encode(restarted))
     assert told_restarted == told
     assert patient_state.encode(restarted) == patient_state.encode(state)
+
+
+def test_a_new_custom_channel_at_the_bound_is_learned_at_once() -> None:
+    """Two custom channels of long names keep a monitor's state at its bound
+    from the first day; a glucose sensor joins on day 2 and reads 8 mmol/L
+    high for half an hour on day 3.5. Its baseline is kept at the cost of a
+    weekly profile or a shape of the day, as before the hold: a first
+    version of the hold kept every new baseline out for a day after each
+    trim (the new channel's own arrival made one) and told nothing of the
+    rise (an outside reviewer's finding)."""
+    rng = random.Random(4)
+    state, told = patient_state.PatientState(), []
+    names = [f"c{j}_" + "x" * 61 for j in range(2)]
+    for i in range(int(3.6 * 1440)):
+        t = T0 + i * MINUTE
+        vitals = normal(rng)
+        hour = 2 * math.pi * (t // 3_600_000 % 24) / 24
+        for j, name in enumerate(names):
+            vitals[name] = round(100 + 20 * math.sin(hour + j) + rng.gauss(0, 3), 2)
+        if i >= 2 * 1440:
+            rise = 8 if 3.5 * 1440 <= i < 3.5 * 1440 + 30 else 0
+            vitals["glucose_mmol"] = round(6 + math.sin(hour) + rng.gauss(0, 0.2) + rise, 2)
+        told += core.process(state, "p-subject-1", "dev-1", reading(i, t, vitals)).events
+        if i == 2 * 1440 - 1:
+            assert state.full, "not at the bound before the new channel"
+    rises = [e for e in told if e["kind"] == "anomaly" and e["status"] == "open"]
+    assert any("glucose_mmol" in e["evidence"]["vitals"] for e in rises), rises
 
 
 def test_the_trim_counts_the_mark_it_leaves() -> None:

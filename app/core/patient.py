@@ -42,6 +42,7 @@ at any speed produces the same events.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -974,22 +975,32 @@ def _silent(name: str, value: float) -> bool:
 def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
     """Judge each channel's signal on its own (`state.quality`: per channel,
     the smoothed share of its recent values that were artifacts, when its
-    "no signal" run began, and whether a notice said so). A channel is bad
-    (`r.bad`) while that share is at least `artifact_share`, or while it
-    sends "no signal" (`_silent`: 0, a negative code, a pressure line open to air); a bad
-    channel's values are neither scored nor learned nor fed to NEWS2, and no
-    other channel is affected. A "no signal" run lasting `no_signal_ms` is
-    a technical notice (`no_signal`), as is the signal's return after it."""
+    "no signal" run began, whether a notice said so, the device sending the
+    artifacts (`device_tag`), and whether the channel's latest value is that
+    device's). A channel is bad (`r.bad`) while that share is at least
+    `artifact_share`, or while it sends "no signal" (`_silent`: 0, a
+    negative code, a pressure line open to air), and its latest value is
+    the judged device's; a bad channel's values are neither scored nor
+    learned nor fed to NEWS2, and no other channel is affected. Another
+    device's values of the channel are judged apart: they neither end the
+    judged device's run nor lower its share, and are not muted by it (a
+    spare monitor left unplugged, sending 0 for every vital, muted the
+    patient's working monitor, whose values each ended the spare's run so
+    that its next 0 counted again: an outside tester's finding). A "no
+    signal" run lasting `no_signal_ms` is a technical notice (`no_signal`),
+    as is the signal's return after it."""
     quality, artifacts = state.quality, r.artifacts
     if not artifacts and not quality:
         return
-    ts, vitals = r.ts, r.raw["vitals"]
+    ts, vitals, latest = r.ts, r.raw["vitals"], state.latest
+    device = device_tag(r.device_id)
     for name, value in artifacts.items():
         if r.doubted and name == "spo2":
             continue  # dropped for the pulse rate's disagreement: the pulse rate's evidence, not its own
         entry = quality.get(name)
         if entry is None:
-            entry = quality[name] = [0.0, 0, 0]
+            entry = quality[name] = [0.0, 0, 0, device, 1]
+        entry[3] = device  # the entry judges the device sending the channel's artifacts
         if value.__class__ is not bool and (
             _silent(name, value) or (name == "mean_bp" and _line_silent(vitals))
         ):
@@ -1010,12 +1021,18 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
     for name, entry in list(quality.items()):
         if name in artifacts or name not in vitals or (moving and name in MOVED):
             continue  # no value of this channel to judge (one the device moved for says nothing)
+        judged = entry[3] == device or not entry[3]  # 0: from a state that did not say
+        value = latest.get(name)
+        if value is not None and value[1] == ts and name in r.clean:
+            entry[4] = 1 if judged else 0  # the channel's latest is now this device's
+        if not judged:
+            continue  # another device's value: says nothing of the one this entry judges
         _end_no_signal(r, name, entry, outcome)
         entry[0] = round(entry[0] - ARTIFACT_ALPHA * entry[0], STORED_DIGITS)  # as the state keeps it
         if entry[0] < QUALITY_FORGET:
             del quality[name]
     share = config.artifact_share
-    r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
+    r.bad = {name for name, entry in quality.items() if (entry[0] >= share or entry[1]) and entry[4]}
 
 
 def _motion(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
@@ -1255,6 +1272,12 @@ def _measured_apart(
         and baseline.z(x) >= config.corroborate_z
         and x - baseline.recent >= JUMP_Z * baseline.sd
     )
+
+
+def device_tag(device_id: str) -> int:
+    """A device's short, stable tag in the state (`state.quality`): its
+    id's CRC-32, never 0 (0: a state that did not say)."""
+    return zlib.crc32(device_id.encode("utf-8", "surrogatepass")) or 1
 
 
 def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:

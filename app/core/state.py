@@ -12,6 +12,9 @@ Version 6, one JSON object:
      "i": id of the reading processed last,
      "q": {channel: [smoothed share of its recent values that were artifacts,
                      start of its "no signal" run (ms, 0: none), 1 if a notice said so, else 0]},
+     "e" (when "q" is not empty): {channel of "q": [the tag of the device sending its artifacts
+                     (`app.core.patient.device_tag`), 1 if the channel's latest value is that
+                     device's, else 0]},
      "b": {channel (a numeric vital, or a custom channel): base64 of little-endian IEEE 754 doubles
                   [var.n, var.mean, var.m2, prior mean, prior sd (-1: folded in), recent level,
                    ph.n, ph.mean, ph.sum_increase, ph.sum_decrease, ph.min_increase (inf for none
@@ -83,7 +86,8 @@ back (a worker that predates it ignores it: a held value is then carried to NEWS
 other devices' readings, as before), and "u": read as no drift lately (every vital's
 normal counts as settled; a worker that predates it ignores it), and "z": read as not trimmed
 lately (a worker that predates it ignores it: what was dropped begins again at once, and is
-dropped again). "s" is new in
+dropped again), and "e": read as each "q" entry judging any device, its channel's latest
+value included (as before; a worker that predates it ignores it). "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -177,7 +181,9 @@ class PatientState:
     last_ts: int = 0  # newest event time processed, epoch ms
     last_id: str = ""  # id of the reading processed last, to drop its duplicates
     # channel -> [smoothed share of its recent values that were artifacts,
-    #             event time its "no signal" run began (0: none), 1 if a notice said so]
+    #             event time its "no signal" run began (0: none), 1 if a notice said so,
+    #             the tag of the device sending its artifacts (0: not said),
+    #             1 if the channel's latest value is that device's]
     quality: dict[str, list[Any]] = field(default_factory=dict)
     baselines: dict[str, Baseline] = field(default_factory=dict)
     latest: dict[str, list[Any]] = field(default_factory=dict)  # name -> [value, ts_ms]
@@ -357,8 +363,10 @@ def _size_bound(state: PatientState) -> int:
     n = _TOP + 2 * _NUMBER + 6 * len(state.last_id)  # a reading id escaped at worst
     if state.full:
         n += _KEYED + 1 + _NUMBER  # its own key
+    if state.quality:
+        n += _KEYED + 1  # the key "e"
     for name in state.quality:
-        n += _key(name) + 3 * _NUMBER
+        n += 2 * _key(name) + 5 * _NUMBER  # and its device ("e")
     for name, b in state.baselines.items():
         key = _key(name)
         n += 2 * key + _BASELINE + _NUMBER  # and its reach ("f")
@@ -460,6 +468,8 @@ def _encode(state: PatientState, sizing: bool = False) -> bytes:
         obj["m"] = state.moving
     if state.flaps:  # kinds resolved lately
         obj["k"] = {kind.value: entry for kind, entry in state.flaps.items()}
+    if state.quality:  # which device each entry judges (a worker that predates it ignores it)
+        obj["e"] = {name: [q[3], q[4]] for name, q in state.quality.items()}
     if state.full:  # trimmed to fit within the last day
         obj["z"] = state.full
     if state.held:  # a value held back as the channel's latest: rare, and only until its next
@@ -694,10 +704,12 @@ def _moving(obj: dict[str, Any]) -> dict[str, list[int]]:
 
 def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:
     quality: dict[str, list[Any]] = {}
+    devices = obj.get("e", {})
     for name, (share, since_ms, notified) in obj["q"].items():
         if name not in _QUALITY_CHANNELS:
             raise StateError("signal quality of an unknown channel")
-        quality[name] = [float(share), int(since_ms), int(notified)]
+        device, latest = devices.get(name, (0, 1))
+        quality[name] = [float(share), int(since_ms), int(notified), int(device), int(latest)]
     return quality
 
 

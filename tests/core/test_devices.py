@@ -393,3 +393,52 @@ def test_a_charted_spo2_scale_confirms_no_spo2_read_before() -> None:
             }
             events += core.process(state, "p-copd-1", "bed", reading).events
     assert [e for e in events if e["status"] == "open"] == []
+
+
+def test_a_spare_device_sending_no_signal_does_not_mute_the_working_monitor() -> None:
+    """A second monitor of the patient, left unplugged, sends 0 ("no
+    signal") for every vital every 10 s beside the monitor in use. The
+    signal's quality was judged per channel, not per device: each of the
+    working monitor's values ended the spare's "no signal" run, the spare's
+    next 0 began another and counted again, the share of artifacts settled
+    over its limit, and the working monitor's values were kept out of
+    detection: NEWS2 at 12 for an hour told nothing (an outside tester's
+    finding). The spare is judged apart: its lost signal is a technical
+    notice, and the deterioration opens as without it."""
+    rng = random.Random(6)
+    critical = {"heart_rate": 142, "spo2": 85, "respiratory_rate": 29, "systolic_bp": 86, "temperature": 36.8}
+
+    def run(spare: bool) -> list[dict[str, object]]:
+        state, told, seq = patient_state.PatientState(), [], 0
+        for m in range(70):
+            vitals = (
+                dict(critical)
+                if m >= 60
+                else {
+                    "heart_rate": round(72 + rng.gauss(0, 3)),
+                    "spo2": 97,
+                    "respiratory_rate": 15,
+                    "systolic_bp": round(125 + rng.gauss(0, 4)),
+                    "temperature": 36.8,
+                }
+            )
+            sends = [("monitor", 0, vitals)]
+            if spare:
+                sends += [("spare", 5_000 + k * 10_000, {name: 0 for name in critical}) for k in range(6)]
+            for device, offset, values in sends:
+                seq += 1
+                reading = {
+                    "id": reading_id(device, seq),
+                    "seq": seq,
+                    "ts": T0 + m * MINUTE + offset,
+                    "vitals": values,
+                }
+                told += [{**e, "_minute": m} for e in core.process(state, "p-ward-1", device, reading).events]
+        return told
+
+    alone, beside = run(False), run(True)
+    assert ("news2", 60) in opened(alone)
+    assert ("news2", 60) in opened(beside)
+    notices = [e for e in beside if e["kind"] == "no_signal"]
+    assert notices and all(e["device_id"] == "spare" for e in notices)
+    assert not [e for e in beside if e["kind"] == "signal_quality"]

@@ -865,7 +865,7 @@ def _implausible_together(state: PatientState, r: _Reading) -> None:
     if isinstance(hr, (int, float)) and isinstance(pr, (int, float)):
         if abs(hr - pr) > max(PULSE_DISAGREE, PULSE_DISAGREE_SHARE * hr):
             artifacts[PULSE_RATE] = clean.pop(PULSE_RATE)
-            agreed = state.latest.get(PULSE_RATE)  # its latest clean value: the last that agreed
+            agreed = _agreed(state, r)
             if "spo2" in clean and agreed is not None and r.ts - agreed[1] < PULSE_DEFICIT_MS:
                 artifacts["spo2"] = clean.pop("spo2")
                 r.doubted = True
@@ -881,6 +881,21 @@ def _implausible_together(state: PatientState, r: _Reading) -> None:
                 artifacts["mean_bp"] = clean.pop("mean_bp")
         elif _line_silent(r.raw["vitals"]):
             artifacts["mean_bp"] = clean.pop("mean_bp")
+
+
+def _agreed(state: PatientState, r: _Reading) -> list[Any] | None:
+    """The pulse rate's latest clean value, the last that agreed with the
+    heart rate (`_implausible_together`), when it is this reading's
+    device's: not when the pulse rate's quality entry (`_quality`) judges
+    this device and says the latest is another's. A wearable's own pulse
+    rate every 30 s kept refreshing it, and a monitor's lasting deficit
+    (ECG 100, its oximeter's pulse 80) was never taken as the patient's
+    own: its SpO2 of 85 was doubted for an hour (an outside tester's
+    finding)."""
+    entry = state.quality.get(PULSE_RATE)
+    if entry is not None and entry[3] == device_tag(r.device_id) and not entry[4]:
+        return None
+    return state.latest.get(PULSE_RATE)
 
 
 def _line_silent(vitals: dict[str, Any]) -> bool:

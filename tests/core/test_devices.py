@@ -442,3 +442,37 @@ def test_a_spare_device_sending_no_signal_does_not_mute_the_working_monitor() ->
     notices = [e for e in beside if e["kind"] == "no_signal"]
     assert notices and all(e["device_id"] == "spare" for e in notices)
     assert not [e for e in beside if e["kind"] == "signal_quality"]
+
+
+def test_another_devices_pulse_rate_does_not_keep_a_pulse_deficit_doubting_the_spo2() -> None:
+    """A patient with a lasting pulse deficit (ECG 100, the oximeter's pulse
+    80: atrial fibrillation) is read by a monitor, and a wearable sends its
+    own pulse rate every 30 s. Each of the wearable's values was taken as
+    "the pulse rate last agreed", so the monitor's disagreement never became
+    the pulse rate's own and its SpO2 was doubted at every reading: a
+    desaturation to 85 % for an hour told nothing (an outside tester's
+    finding). It opens as without the wearable."""
+
+    def run(wearable: bool) -> list[dict[str, object]]:
+        state, told, seq = patient_state.PatientState(), [], 0
+        for m in range(75):
+            vitals = {"heart_rate": 100, "pulse_rate": 80, "spo2": 85 if m >= 60 else 97,
+                      "respiratory_rate": 15, "systolic_bp": 125, "temperature": 36.8}  # fmt: skip
+            sends = [("monitor", 0, vitals)]
+            if wearable:
+                sends += [("wearable", 15_000 + k * 30_000, {"pulse_rate": 95}) for k in range(2)]
+            for device, offset, values in sends:
+                seq += 1
+                reading = {
+                    "id": reading_id(device, seq),
+                    "seq": seq,
+                    "ts": T0 + m * MINUTE + offset,
+                    "vitals": values,
+                }
+                told += [{**e, "_minute": m} for e in core.process(state, "p-ward-1", device, reading).events]
+        return told
+
+    alone = [minute for kind, minute in opened(run(False)) if kind == "news2"]
+    beside = [minute for kind, minute in opened(run(True)) if kind == "news2"]
+    assert alone and alone[0] <= 62
+    assert beside == alone

@@ -254,8 +254,10 @@ def _check_reading(reading: Any) -> None:
     if not isinstance(reading, dict):
         raise RecordError("wrong_shape", "a reading is not a JSON object")
     rid, ts, vitals = reading.get("id"), reading.get("ts"), reading.get("vitals")
-    if not isinstance(rid, str) or len(rid) > _ID_MAX:
-        raise RecordError("wrong_shape", "a reading's id must be a short string")
+    if not isinstance(rid, str) or not 0 < len(rid) <= _ID_MAX:
+        # not empty: a new patient's state has read "" as its latest reading's id, and
+        # dropped a first reading of id "" as a duplicate of it
+        raise RecordError("wrong_shape", "a reading's id must be a string of 1 to 128 characters")
     if not _is_int(ts):
         raise RecordError("wrong_shape", "a reading's ts must be an integer (epoch ms)")
     if not 0 <= ts < MAX_EPOCH_MS:

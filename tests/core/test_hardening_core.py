@@ -293,6 +293,8 @@ GOOD = {
             "wrong_shape",
         ),
         (orjson.dumps({**GOOD, "readings": [7]}), "wrong_shape"),
+        # a new patient's first reading of id "" was dropped as a duplicate of its empty state
+        (orjson.dumps({**GOOD, "readings": [{"id": "", "ts": T0, "vitals": {"spo2": 97}}]}), "wrong_shape"),
     ],
 )
 def test_records_of_the_wrong_shape_are_refused_with_a_reason(value: bytes, reason: str) -> None:

@@ -893,8 +893,8 @@ def _agreed(state: PatientState, r: _Reading) -> list[Any] | None:
     own: its SpO2 of 85 was doubted for an hour (an outside tester's
     finding)."""
     entry = state.quality.get(PULSE_RATE)
-    if entry is not None and entry[3] == device_tag(r.device_id) and not entry[4]:
-        return None
+    if entry is not None and entry[3] and entry[3] != device_tag(r.device_id):
+        return None  # the first device in the entry is the latest value's (`_first`)
     return state.latest.get(PULSE_RATE)
 
 
@@ -988,22 +988,22 @@ def _silent(name: str, value: float) -> bool:
 
 
 def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
-    """Judge each channel's signal on its own (`state.quality`: per channel,
-    the smoothed share of its recent values that were artifacts, when its
-    "no signal" run began, whether a notice said so, the device sending the
-    artifacts (`device_tag`), and whether the channel's latest value is that
-    device's). A channel is bad (`r.bad`) while that share is at least
-    `artifact_share`, or while it sends "no signal" (`_silent`: 0, a
-    negative code, a pressure line open to air), and its latest value is
-    the judged device's; a bad channel's values are neither scored nor
-    learned nor fed to NEWS2, and no other channel is affected. Another
-    device's values of the channel are judged apart: they neither end the
-    judged device's run nor lower its share, and are not muted by it (a
-    spare monitor left unplugged, sending 0 for every vital, muted the
-    patient's working monitor, whose values each ended the spare's run so
-    that its next 0 counted again: an outside tester's finding). A "no
-    signal" run lasting `no_signal_ms` is a technical notice (`no_signal`),
-    as is the signal's return after it."""
+    """Judge each channel's signal on its own, per device (`state.quality`:
+    per channel, for each of at most `QUALITY_DEVICES` devices, the smoothed
+    share of its recent values that were artifacts, when its "no signal"
+    run began, whether a notice said so, and its tag, `device_tag`; the
+    device whose value is the channel's latest first). A channel is bad
+    (`r.bad`) while that device's share is at least `artifact_share`, or
+    while it sends "no signal" (`_silent`: 0, a negative code, a pressure
+    line open to air); a bad channel's values are neither scored nor learned
+    nor fed to NEWS2, and no other channel is affected. A device's values
+    judge that device only: a spare monitor left unplugged, sending 0 for
+    every vital beside the one in use, muted the working monitor, whose
+    values each ended the spare's run so that its next 0 counted again (an
+    outside tester's finding); and the working monitor's own loose probe is
+    judged bad beside it as alone (a reviewer's). A "no signal" run lasting
+    `no_signal_ms` is a technical notice (`no_signal`), as is the signal's
+    return after it."""
     quality, artifacts = state.quality, r.artifacts
     if not artifacts and not quality:
         return
@@ -1014,8 +1014,8 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
             continue  # dropped for the pulse rate's disagreement: the pulse rate's evidence, not its own
         entry = quality.get(name)
         if entry is None:
-            entry = quality[name] = [0.0, 0, 0, device, 1]
-        entry[3] = device  # the entry judges the device sending the channel's artifacts
+            entry = quality[name] = [0.0, 0, 0, device]
+        at = _slot(entry, device)
         if value.__class__ is not bool and (
             _silent(name, value) or (name == "mean_bp" and _line_silent(vitals))
         ):
@@ -1023,31 +1023,85 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
             # once in the artifact share: it is one event, whose length says
             # nothing about the signal once it is back; a probe flapping
             # between 0 and values counts every time.
-            if not entry[1]:
-                entry[0] = round(entry[0] + ARTIFACT_ALPHA * (1.0 - entry[0]), STORED_DIGITS)
-                entry[1] = ts
-            elif not entry[2] and ts - entry[1] >= config.no_signal_ms:
-                entry[2] = 1
-                outcome.events.append(_no_signal_event(r, name, entry[1], "lost"))
+            if not entry[at + 1]:
+                entry[at] = round(entry[at] + ARTIFACT_ALPHA * (1.0 - entry[at]), STORED_DIGITS)
+                entry[at + 1] = ts
+            elif not entry[at + 2] and ts - entry[at + 1] >= config.no_signal_ms:
+                entry[at + 2] = 1
+                outcome.events.append(_no_signal_event(r, name, entry[at + 1], "lost"))
         else:
-            _end_no_signal(r, name, entry, outcome)
-            entry[0] = round(entry[0] + ARTIFACT_ALPHA * (1.0 - entry[0]), STORED_DIGITS)
+            _end_no_signal(r, name, entry, outcome, at)
+            entry[at] = round(entry[at] + ARTIFACT_ALPHA * (1.0 - entry[at]), STORED_DIGITS)
     moving = vitals.get(MOTION) is True
     for name, entry in list(quality.items()):
         if name in artifacts or name not in vitals or (moving and name in MOVED):
             continue  # no value of this channel to judge (one the device moved for says nothing)
-        judged = entry[3] == device or not entry[3]  # 0: from a state that did not say
-        value = latest.get(name)
-        if value is not None and value[1] == ts and name in r.clean:
-            entry[4] = 1 if judged else 0  # the channel's latest is now this device's
-        if not judged:
-            continue  # another device's value: says nothing of the one this entry judges
-        _end_no_signal(r, name, entry, outcome)
-        entry[0] = round(entry[0] - ARTIFACT_ALPHA * entry[0], STORED_DIGITS)  # as the state keeps it
-        if entry[0] < QUALITY_FORGET:
-            del quality[name]
+        newest = latest.get(name)
+        if newest is not None and newest[1] == ts and name in r.clean:
+            _first(entry, device)  # the channel's latest is now this device's
+        at = _own(entry, device)
+        if at < 0:
+            continue  # a device with no artifacts of this channel: nothing to judge
+        _end_no_signal(r, name, entry, outcome, at)
+        entry[at] = round(entry[at] - ARTIFACT_ALPHA * entry[at], STORED_DIGITS)  # as the state keeps it
+        if entry[at] < QUALITY_FORGET:
+            _forget(quality, name, entry, at)
     share = config.artifact_share
-    r.bad = {name for name, entry in quality.items() if (entry[0] >= share or entry[1]) and entry[4]}
+    r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
+
+
+QUALITY_DEVICES = (
+    2  # devices a channel's quality entry judges apart (`_quality`); a third takes the second's place
+)
+_SLOT = 4  # numbers a device takes in a quality entry: share, run's start, noticed, tag
+
+
+def _own(entry: list[Any], device: int) -> int:
+    """Where `device`'s numbers start in a quality entry, -1 if not there.
+    Tag 0 (a state that did not say) is any device's, and becomes this one's."""
+    for at in range(0, len(entry), _SLOT):
+        tag = entry[at + 3]
+        if tag == device:
+            return at
+        if not tag:
+            entry[at + 3] = device
+            return at
+    return -1
+
+
+def _slot(entry: list[Any], device: int) -> int:
+    """`_own`, making room for a device not there: after the first, in
+    place of a second (the device of the channel's latest value stays first)."""
+    at = _own(entry, device)
+    if at >= 0:
+        return at
+    del entry[_SLOT:]
+    entry += [0.0, 0, 0, device]
+    return _SLOT
+
+
+def _first(entry: list[Any], device: int) -> None:
+    """Put `device`, whose value is now the channel's latest, first in the
+    entry: its judgment is the channel's (`r.bad`, `_red_held`,
+    `_pressure_measured`); one with none yet starts clean."""
+    at = _own(entry, device)
+    if at == 0:
+        return
+    mine = entry[at : at + _SLOT] if at > 0 else [0.0, 0, 0, device]
+    entry[:] = mine + entry[:_SLOT]
+
+
+def _forget(quality: dict[str, list[Any]], name: str, entry: list[Any], at: int) -> None:
+    """A device's share faded below QUALITY_FORGET (its run ended): its
+    numbers go; the entry with them when no other device's are left."""
+    if len(entry) == _SLOT:
+        del quality[name]
+    elif at:
+        del entry[at:]
+    elif entry[_SLOT] < QUALITY_FORGET and not entry[_SLOT + 1]:
+        del quality[name]
+    else:
+        entry[0] = 0.0  # first stays the device of the latest value, clean
 
 
 def _motion(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
@@ -1295,7 +1349,7 @@ def device_tag(device_id: str) -> int:
     return zlib.crc32(device_id.encode("utf-8", "surrogatepass")) or 1
 
 
-def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -> None:
+def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome, at: int = 0) -> None:
     """A value other than "no signal" ends the channel's run, if one is in
     progress. A run long enough for its notice (`no_signal_ms`: a probe
     taken off, then put back on) also clears the artifact share: the probe
@@ -1303,10 +1357,10 @@ def _end_no_signal(r: _Reading, name: str, entry: list[Any], outcome: Outcome) -
     nothing of (a loose probe taken off and replaced reopened
     `signal_quality` on a good signal). The value that ended it counts next,
     for the new placement."""
-    if entry[2]:
-        outcome.events.append(_no_signal_event(r, name, entry[1], "restored"))
-        entry[0] = 0.0
-    entry[1] = entry[2] = 0
+    if entry[at + 2]:
+        outcome.events.append(_no_signal_event(r, name, entry[at + 1], "restored"))
+        entry[at] = 0.0
+    entry[at + 1] = entry[at + 2] = 0
 
 
 def _no_signal_event(
@@ -2783,10 +2837,10 @@ def _signal_quality(state: PatientState, r: _Reading, config: Config) -> None:
     if not state.quality and _SIGNAL_QUALITY not in state.alerts and not r.stuck and not r.unit:
         return  # the common case: every channel clean
     share = config.artifact_share
-    noisy = {
-        name: round(entry[0], 2)
+    noisy = {  # any device's: a spare sending artifacts again and again is to be seen to
+        name: round(max(entry[at] for at in range(0, len(entry), _SLOT) if not entry[at + 1]), 2)
         for name, entry in state.quality.items()
-        if entry[0] >= share and not entry[1]
+        if any(entry[at] >= share and not entry[at + 1] for at in range(0, len(entry), _SLOT))
     }
     stuck = _stuck(state, r, config) if r.stuck or _SIGNAL_QUALITY in state.alerts else {}
     unit = r.unit or {}

@@ -12,9 +12,9 @@ Version 6, one JSON object:
      "i": id of the reading processed last,
      "q": {channel: [smoothed share of its recent values that were artifacts,
                      start of its "no signal" run (ms, 0: none), 1 if a notice said so, else 0]},
-     "e" (when "q" is not empty): {channel of "q": [the tag of the device sending its artifacts
-                     (`app.core.patient.device_tag`), 1 if the channel's latest value is that
-                     device's, else 0]},
+     "e" (when "q" is not empty): {channel of "q": [the tag of the device "q" judges
+                     (`app.core.patient.device_tag`; the device of the channel's latest value),
+                     and for a second device its share, run, notice and tag as in "q"]},
      "b": {channel (a numeric vital, or a custom channel): base64 of little-endian IEEE 754 doubles
                   [var.n, var.mean, var.m2, prior mean, prior sd (-1: folded in), recent level,
                    ph.n, ph.mean, ph.sum_increase, ph.sum_decrease, ph.min_increase (inf for none
@@ -86,8 +86,8 @@ back (a worker that predates it ignores it: a held value is then carried to NEWS
 other devices' readings, as before), and "u": read as no drift lately (every vital's
 normal counts as settled; a worker that predates it ignores it), and "z": read as not trimmed
 lately (a worker that predates it ignores it: what was dropped begins again at once, and is
-dropped again), and "e": read as each "q" entry judging any device, its channel's latest
-value included (as before; a worker that predates it ignores it). "s" is new in
+dropped again), and "e": read as each "q" entry judging any device (as before; a worker
+that predates it ignores it, and judges the devices of "q" together). "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -182,8 +182,8 @@ class PatientState:
     last_id: str = ""  # id of the reading processed last, to drop its duplicates
     # channel -> [smoothed share of its recent values that were artifacts,
     #             event time its "no signal" run began (0: none), 1 if a notice said so,
-    #             the tag of the device sending its artifacts (0: not said),
-    #             1 if the channel's latest value is that device's]
+    #             the device's tag (0: not said)], per device (`app.core.patient.QUALITY_DEVICES`),
+    #             the device of the channel's latest value first
     quality: dict[str, list[Any]] = field(default_factory=dict)
     baselines: dict[str, Baseline] = field(default_factory=dict)
     latest: dict[str, list[Any]] = field(default_factory=dict)  # name -> [value, ts_ms]
@@ -366,7 +366,7 @@ def _size_bound(state: PatientState) -> int:
     if state.quality:
         n += _KEYED + 1  # the key "e"
     for name in state.quality:
-        n += 2 * _key(name) + 5 * _NUMBER  # and its device ("e")
+        n += 2 * _key(name) + 8 * _NUMBER  # and its devices ("e")
     for name, b in state.baselines.items():
         key = _key(name)
         n += 2 * key + _BASELINE + _NUMBER  # and its reach ("f")
@@ -468,8 +468,11 @@ def _encode(state: PatientState, sizing: bool = False) -> bytes:
         obj["m"] = state.moving
     if state.flaps:  # kinds resolved lately
         obj["k"] = {kind.value: entry for kind, entry in state.flaps.items()}
-    if state.quality:  # which device each entry judges (a worker that predates it ignores it)
-        obj["e"] = {name: [q[3], q[4]] for name, q in state.quality.items()}
+    if state.quality:  # the devices each entry judges (a worker that predates it ignores it)
+        obj["e"] = {
+            name: [q[3], round(q[4], STORED_DIGITS), *q[5:]] if len(q) > 4 else [q[3]]
+            for name, q in state.quality.items()
+        }
     if state.full:  # trimmed to fit within the last day
         obj["z"] = state.full
     if state.held:  # a value held back as the channel's latest: rare, and only until its next
@@ -708,8 +711,13 @@ def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:
     for name, (share, since_ms, notified) in obj["q"].items():
         if name not in _QUALITY_CHANNELS:
             raise StateError("signal quality of an unknown channel")
-        device, latest = devices.get(name, (0, 1))
-        quality[name] = [float(share), int(since_ms), int(notified), int(device), int(latest)]
+        more = devices.get(name, (0,))
+        entry = [float(share), int(since_ms), int(notified), int(more[0])]
+        if len(more) == 5:  # a second device's
+            entry += [float(more[1]), int(more[2]), int(more[3]), int(more[4])]
+        elif len(more) != 1:
+            raise StateError("signal quality of an unknown shape")
+        quality[name] = entry
     return quality
 
 

@@ -476,3 +476,40 @@ def test_another_devices_pulse_rate_does_not_keep_a_pulse_deficit_doubting_the_s
     beside = [minute for kind, minute in opened(run(True)) if kind == "news2"]
     assert alone and alone[0] <= 62
     assert beside == alone
+
+
+def test_a_loose_probe_beside_an_unplugged_spare_is_judged_as_alone() -> None:
+    """The working monitor's SpO2 probe comes loose (no signal, then 89 or
+    90 % between), while a spare left unplugged sends an SpO2 of 0 each
+    minute. The first per-device judgment kept one entry per channel, which
+    the spare's zeros took over: the monitor's loose values were scored,
+    NEWS2 opened on them and they were learned (a reviewer's finding). Each
+    device is judged apart now: the same alerts as without the spare (a
+    `signal_quality` alert on the loose probe, no NEWS2), the spare's lost
+    signal a notice of its own."""
+
+    def run(spare: bool) -> list[dict[str, object]]:
+        rng, state, told, seq = random.Random(1), patient_state.PatientState(), [], 0
+        for m in range(120):
+            vitals = {"heart_rate": round(72 + rng.gauss(0, 2)), "respiratory_rate": 16, "spo2": 97,
+                      "systolic_bp": round(122 + rng.gauss(0, 3)), "temperature": 36.8}  # fmt: skip
+            if m >= 60:
+                vitals["spo2"] = (89, 0, 90, 0)[m % 4]
+            sends = [("monitor", 0, vitals)] + ([("spare", 30_000, {"spo2": 0})] if spare else [])
+            for device, offset, values in sends:
+                seq += 1
+                reading = {
+                    "id": reading_id(device, seq),
+                    "seq": seq,
+                    "ts": T0 + m * MINUTE + offset,
+                    "vitals": values,
+                }
+                told += [{**e, "_minute": m} for e in core.process(state, "p-ward-1", device, reading).events]
+        return told
+
+    alone, beside = run(False), run(True)
+    assert ("signal_quality", 66) in [(str(kind), m) for kind, m in opened(alone)]
+    assert opened(beside) == opened(alone)
+    assert [
+        e["device_id"] for e in beside if e["kind"] == "no_signal" and e["evidence"]["signal"] == "lost"
+    ] == ["spare"]

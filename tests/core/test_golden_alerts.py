@@ -131,7 +131,7 @@ GOLDEN: dict[str, tuple[int, str, str]] = {
     "charted": (18, "dd4337fee26ec919", "5380c0443f7f68cf"),
     "generic": (31, "82f605edab8320dd", "43b548e734ade21d"),
     "home": (29, "863904df2546e2a3", "328aec63be0881fe"),
-    "ward": (58, "b37b5d2b43de4b37", "4e6940924e1ddcf1"),
+    "ward": (58, "b37b5d2b43de4b37", "ca941a8984162906"),
     "ward_clean": (54, "7ea7d9a90dbd9a30", "2927dc1d78ffa9ce"),
 }
 

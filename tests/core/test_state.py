@@ -100,18 +100,20 @@ def test_version_5_alerts_decode_with_no_part_told_at_its_worst() -> None:
 
 def test_signal_quality_per_channel_round_trips() -> None:
     state = PatientState(
-        quality={"spo2": [0.6723, 0, 0, 12345, 0], "systolic_bp": [1.0, 1_764_435_600_000, 1, 678, 1]}
+        quality={
+            "spo2": [0.6723, 0, 0, 12345],
+            "systolic_bp": [1.0, 1_764_435_600_000, 1, 678, 0.36, 0, 0, 91011],  # two devices
+        }
     )
     assert decode(encode(state)).quality == state.quality
 
 
 def test_signal_quality_without_its_device_judges_any_device() -> None:
-    """A state written before each entry kept its device ("e") reads as the
-    entry judging every device, the channel's latest value included: as it
-    was judged before."""
-    data = orjson.loads(encode(PatientState(quality={"spo2": [0.6723, 0, 0, 12345, 0]})))
+    """A state written before each entry kept its devices ("e") reads as the
+    entry judging every device (tag 0), as it was judged before."""
+    data = orjson.loads(encode(PatientState(quality={"spo2": [0.6723, 0, 0, 12345]})))
     del data["e"]
-    assert decode(orjson.dumps(data)).quality == {"spo2": [0.6723, 0, 0, 0, 1]}
+    assert decode(orjson.dumps(data)).quality == {"spo2": [0.6723, 0, 0, 0]}
 
 
 def test_version_4_states_decode_with_no_level_shift_in_progress() -> None:

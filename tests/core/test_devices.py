@@ -395,6 +395,34 @@ def test_a_charted_spo2_scale_confirms_no_spo2_read_before() -> None:
     assert [e for e in events if e["status"] == "open"] == []
 
 
+Vitals = dict[str, object]
+
+
+def beside(
+    minutes: int,
+    monitor: Callable[[int], Vitals],
+    other: Callable[[int], list[tuple[str, int, Vitals]]] | None = None,
+) -> list[dict[str, object]]:
+    """A monitor's readings each minute (`monitor(minute)`, at the minute),
+    and those another device sends within it (`other(minute)`: device,
+    offset in ms, vitals). The events, each with `_minute`."""
+    state, told, seq = patient_state.PatientState(), [], 0
+    for m in range(minutes):
+        for device, offset, values in [("monitor", 0, monitor(m))] + (other(m) if other else []):
+            seq += 1
+            reading = {
+                "id": reading_id(device, seq),
+                "seq": seq,
+                "ts": T0 + m * MINUTE + offset,
+                "vitals": values,
+            }
+            told += [{**e, "_minute": m} for e in core.process(state, "p-ward-1", device, reading).events]
+    return told
+
+
+CRITICAL = {"heart_rate": 142, "spo2": 85, "respiratory_rate": 29, "systolic_bp": 86, "temperature": 36.8}
+
+
 def test_a_spare_device_sending_no_signal_does_not_mute_the_working_monitor() -> None:
     """A second monitor of the patient, left unplugged, sends 0 ("no
     signal") for every vital every 10 s beside the monitor in use. The
@@ -405,43 +433,23 @@ def test_a_spare_device_sending_no_signal_does_not_mute_the_working_monitor() ->
     detection: NEWS2 at 12 for an hour told nothing (an outside tester's
     finding). The spare is judged apart: its lost signal is a technical
     notice, and the deterioration opens as without it."""
-    rng = random.Random(6)
-    critical = {"heart_rate": 142, "spo2": 85, "respiratory_rate": 29, "systolic_bp": 86, "temperature": 36.8}
 
-    def run(spare: bool) -> list[dict[str, object]]:
-        state, told, seq = patient_state.PatientState(), [], 0
-        for m in range(70):
-            vitals = (
-                dict(critical)
-                if m >= 60
-                else {
-                    "heart_rate": round(72 + rng.gauss(0, 3)),
-                    "spo2": 97,
-                    "respiratory_rate": 15,
-                    "systolic_bp": round(125 + rng.gauss(0, 4)),
-                    "temperature": 36.8,
-                }
-            )
-            sends = [("monitor", 0, vitals)]
-            if spare:
-                sends += [("spare", 5_000 + k * 10_000, {name: 0 for name in critical}) for k in range(6)]
-            for device, offset, values in sends:
-                seq += 1
-                reading = {
-                    "id": reading_id(device, seq),
-                    "seq": seq,
-                    "ts": T0 + m * MINUTE + offset,
-                    "vitals": values,
-                }
-                told += [{**e, "_minute": m} for e in core.process(state, "p-ward-1", device, reading).events]
-        return told
+    def monitor(m: int) -> Vitals:
+        rng = random.Random(m)
+        if m >= 60:
+            return dict(CRITICAL)
+        return {"heart_rate": round(72 + rng.gauss(0, 3)), "spo2": 97, "respiratory_rate": 15,
+                "systolic_bp": round(125 + rng.gauss(0, 4)), "temperature": 36.8}  # fmt: skip
 
-    alone, beside = run(False), run(True)
+    def spare(m: int) -> list[tuple[str, int, Vitals]]:
+        return [("spare", 5_000 + k * 10_000, {name: 0 for name in CRITICAL}) for k in range(6)]
+
+    alone, with_spare = beside(70, monitor), beside(70, monitor, spare)
     assert ("news2", 60) in opened(alone)
-    assert ("news2", 60) in opened(beside)
-    notices = [e for e in beside if e["kind"] == "no_signal"]
+    assert ("news2", 60) in opened(with_spare)
+    notices = [e for e in with_spare if e["kind"] == "no_signal"]
     assert notices and all(e["device_id"] == "spare" for e in notices)
-    assert not [e for e in beside if e["kind"] == "signal_quality"]
+    assert not [e for e in with_spare if e["kind"] == "signal_quality"]
 
 
 def test_another_devices_pulse_rate_does_not_keep_a_pulse_deficit_doubting_the_spo2() -> None:
@@ -453,29 +461,17 @@ def test_another_devices_pulse_rate_does_not_keep_a_pulse_deficit_doubting_the_s
     desaturation to 85 % for an hour told nothing (an outside tester's
     finding). It opens as without the wearable."""
 
-    def run(wearable: bool) -> list[dict[str, object]]:
-        state, told, seq = patient_state.PatientState(), [], 0
-        for m in range(75):
-            vitals = {"heart_rate": 100, "pulse_rate": 80, "spo2": 85 if m >= 60 else 97,
-                      "respiratory_rate": 15, "systolic_bp": 125, "temperature": 36.8}  # fmt: skip
-            sends = [("monitor", 0, vitals)]
-            if wearable:
-                sends += [("wearable", 15_000 + k * 30_000, {"pulse_rate": 95}) for k in range(2)]
-            for device, offset, values in sends:
-                seq += 1
-                reading = {
-                    "id": reading_id(device, seq),
-                    "seq": seq,
-                    "ts": T0 + m * MINUTE + offset,
-                    "vitals": values,
-                }
-                told += [{**e, "_minute": m} for e in core.process(state, "p-ward-1", device, reading).events]
-        return told
+    def monitor(m: int) -> Vitals:
+        return {"heart_rate": 100, "pulse_rate": 80, "spo2": 85 if m >= 60 else 97,
+                "respiratory_rate": 15, "systolic_bp": 125, "temperature": 36.8}  # fmt: skip
 
-    alone = [minute for kind, minute in opened(run(False)) if kind == "news2"]
-    beside = [minute for kind, minute in opened(run(True)) if kind == "news2"]
+    def wearable(m: int) -> list[tuple[str, int, Vitals]]:
+        return [("wearable", 15_000 + k * 30_000, {"pulse_rate": 95}) for k in range(2)]
+
+    alone = [minute for kind, minute in opened(beside(75, monitor)) if kind == "news2"]
+    with_wearable = [minute for kind, minute in opened(beside(75, monitor, wearable)) if kind == "news2"]
     assert alone and alone[0] <= 62
-    assert beside == alone
+    assert with_wearable == alone
 
 
 def test_a_loose_probe_beside_an_unplugged_spare_is_judged_as_alone() -> None:
@@ -488,28 +484,21 @@ def test_a_loose_probe_beside_an_unplugged_spare_is_judged_as_alone() -> None:
     `signal_quality` alert on the loose probe, no NEWS2), the spare's lost
     signal a notice of its own."""
 
-    def run(spare: bool) -> list[dict[str, object]]:
-        rng, state, told, seq = random.Random(1), patient_state.PatientState(), [], 0
-        for m in range(120):
-            vitals = {"heart_rate": round(72 + rng.gauss(0, 2)), "respiratory_rate": 16, "spo2": 97,
-                      "systolic_bp": round(122 + rng.gauss(0, 3)), "temperature": 36.8}  # fmt: skip
-            if m >= 60:
-                vitals["spo2"] = (89, 0, 90, 0)[m % 4]
-            sends = [("monitor", 0, vitals)] + ([("spare", 30_000, {"spo2": 0})] if spare else [])
-            for device, offset, values in sends:
-                seq += 1
-                reading = {
-                    "id": reading_id(device, seq),
-                    "seq": seq,
-                    "ts": T0 + m * MINUTE + offset,
-                    "vitals": values,
-                }
-                told += [{**e, "_minute": m} for e in core.process(state, "p-ward-1", device, reading).events]
-        return told
+    def monitor(m: int) -> Vitals:
+        rng = random.Random(m)
+        vitals: Vitals = {"heart_rate": round(72 + rng.gauss(0, 2)), "respiratory_rate": 16, "spo2": 97,
+                          "systolic_bp": round(122 + rng.gauss(0, 3)), "temperature": 36.8}  # fmt: skip
+        if m >= 60:
+            vitals["spo2"] = (89, 0, 90, 0)[m % 4]
+        return vitals
 
-    alone, beside = run(False), run(True)
+    def spare(m: int) -> list[tuple[str, int, Vitals]]:
+        return [("spare", 30_000, {"spo2": 0})]
+
+    alone, with_spare = beside(120, monitor), beside(120, monitor, spare)
     assert ("signal_quality", 66) in [(str(kind), m) for kind, m in opened(alone)]
-    assert opened(beside) == opened(alone)
-    assert [
-        e["device_id"] for e in beside if e["kind"] == "no_signal" and e["evidence"]["signal"] == "lost"
-    ] == ["spare"]
+    assert opened(with_spare) == opened(alone)
+    lost = [
+        e["device_id"] for e in with_spare if e["kind"] == "no_signal" and e["evidence"]["signal"] == "lost"
+    ]
+    assert lost == ["spare"]

@@ -1044,15 +1044,18 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
             continue  # a device with no artifacts of this channel: nothing to judge
         _end_no_signal(r, name, entry, outcome, at)
         entry[at] = round(entry[at] - ARTIFACT_ALPHA * entry[at], STORED_DIGITS)  # as the state keeps it
-        if entry[at] < QUALITY_FORGET:
-            _forget(quality, name, entry, at)
+        if (
+            at == 0
+        ):  # the channel's own device's clean value: the others' shares fade too (one gone, forgotten)
+            for other in range(_SLOT, len(entry), _SLOT):
+                entry[other] = round(entry[other] - ARTIFACT_ALPHA * entry[other], STORED_DIGITS)
+        _forget(quality, name, entry)
     share = config.artifact_share
     r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
 
 
-QUALITY_DEVICES = (
-    2  # devices a channel's quality entry judges apart (`_quality`); a third takes the second's place
-)
+# devices a channel's quality entry judges apart (`_quality`); a fourth takes the last's place
+QUALITY_DEVICES = 3
 _SLOT = 4  # numbers a device takes in a quality entry: share, run's start, noticed, tag
 
 
@@ -1070,14 +1073,16 @@ def _own(entry: list[Any], device: int) -> int:
 
 
 def _slot(entry: list[Any], device: int) -> int:
-    """`_own`, making room for a device not there: after the first, in
-    place of a second (the device of the channel's latest value stays first)."""
+    """`_own`, making room for a device not there: last, in place of the
+    last when the entry is full (the device of the channel's latest value
+    stays first)."""
     at = _own(entry, device)
     if at >= 0:
         return at
-    del entry[_SLOT:]
+    if len(entry) >= QUALITY_DEVICES * _SLOT:
+        del entry[-_SLOT:]
     entry += [0.0, 0, 0, device]
-    return _SLOT
+    return len(entry) - _SLOT
 
 
 def _first(entry: list[Any], device: int) -> None:
@@ -1087,21 +1092,34 @@ def _first(entry: list[Any], device: int) -> None:
     at = _own(entry, device)
     if at == 0:
         return
-    mine = entry[at : at + _SLOT] if at > 0 else [0.0, 0, 0, device]
-    entry[:] = mine + entry[:_SLOT]
-
-
-def _forget(quality: dict[str, list[Any]], name: str, entry: list[Any], at: int) -> None:
-    """A device's share faded below QUALITY_FORGET (its run ended): its
-    numbers go; the entry with them when no other device's are left."""
-    if len(entry) == _SLOT:
-        del quality[name]
-    elif at:
-        del entry[at:]
-    elif entry[_SLOT] < QUALITY_FORGET and not entry[_SLOT + 1]:
-        del quality[name]
+    if at > 0:
+        entry[:] = entry[at : at + _SLOT] + entry[:at] + entry[at + _SLOT :]
     else:
-        entry[0] = 0.0  # first stays the device of the latest value, clean
+        entry[:] = ([0.0, 0, 0, device] + entry)[: QUALITY_DEVICES * _SLOT]
+
+
+def _run_since(entry: list[Any] | None, device: int) -> int:
+    """When `device`'s "no signal" run of a channel began (0: none), from
+    its quality entry; a device a state did not name (tag 0) is any."""
+    if entry is not None:
+        for at in range(0, len(entry), _SLOT):
+            if entry[at + 3] in (device, 0):
+                return int(entry[at + 1])
+    return 0
+
+
+def _forget(quality: dict[str, list[Any]], name: str, entry: list[Any]) -> None:
+    """Devices whose share faded below QUALITY_FORGET with no run in
+    progress leave the entry, after the first (the device of the channel's
+    latest value, kept clean); the entry goes when none is left to judge."""
+    for at in range(len(entry) - _SLOT, 0, -_SLOT):
+        if entry[at] < QUALITY_FORGET and not entry[at + 1]:
+            del entry[at : at + _SLOT]
+    if entry[0] < QUALITY_FORGET and not entry[1]:
+        if len(entry) == _SLOT:
+            del quality[name]
+        else:
+            entry[0] = 0.0
 
 
 def _motion(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
@@ -1293,8 +1311,10 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
         return False  # another channel stepped too (the ECG's heart rate, the breathing): physiology
     silent = r.artifacts.get(name)
     if silent is not None and _silent(name, silent):
-        run = state.quality.get(name)  # when its "no signal" run began (`_quality`)
-        return run is None or not run[1] or r.ts - run[1] < CUFF_MEASURE_MS
+        # when this device's "no signal" run began (`_quality`): another's (a line left
+        # unplugged beside a cuff of its own) says nothing of this one measuring
+        since = _run_since(state.quality.get(name), device_tag(r.device_id))
+        return not since or r.ts - since < CUFF_MEASURE_MS
     if steps and name in steps and state.baselines[name].z(r.clean[name]) >= config.corroborate_z:
         return True  # a step up to a value over this patient's normal; not the step back, nor a fall
     entry, spo2 = state.latest.get(name), state.latest["spo2"]
@@ -1322,9 +1342,9 @@ def _measured_apart(
     a pressure that has stood high for a while is no jump)."""
     name = "systolic_bp"
     if name not in r.raw["vitals"]:
-        run = state.quality.get(name)
-        if run is not None and run[1] and r.ts - run[1] < CUFF_MEASURE_MS:
-            return True  # inflating: its "no signal" run begun no longer ago than a measurement takes
+        runs = state.quality.get(name, ())
+        if any(runs[at + 1] and r.ts - runs[at + 1] < CUFF_MEASURE_MS for at in range(0, len(runs), _SLOT)):
+            return True  # inflating: a "no signal" run begun no longer ago than a measurement takes
         if entry is not None and 0 < entry[2] < SPARSE_MS:
             late = r.ts - entry[1] - entry[2]
             if 2 * late > entry[2] and late < CUFF_MEASURE_MS:
@@ -2837,10 +2857,10 @@ def _signal_quality(state: PatientState, r: _Reading, config: Config) -> None:
     if not state.quality and _SIGNAL_QUALITY not in state.alerts and not r.stuck and not r.unit:
         return  # the common case: every channel clean
     share = config.artifact_share
-    noisy = {  # any device's: a spare sending artifacts again and again is to be seen to
-        name: round(max(entry[at] for at in range(0, len(entry), _SLOT) if not entry[at + 1]), 2)
+    noisy = {  # the device of each channel's latest value (`_quality`): the values in use
+        name: round(entry[0], 2)
         for name, entry in state.quality.items()
-        if any(entry[at] >= share and not entry[at + 1] for at in range(0, len(entry), _SLOT))
+        if entry[0] >= share and not entry[1]
     }
     stuck = _stuck(state, r, config) if r.stuck or _SIGNAL_QUALITY in state.alerts else {}
     unit = r.unit or {}

@@ -14,7 +14,7 @@ Version 6, one JSON object:
                      start of its "no signal" run (ms, 0: none), 1 if a notice said so, else 0]},
      "e" (when "q" is not empty): {channel of "q": [the tag of the device "q" judges
                      (`app.core.patient.device_tag`; the device of the channel's latest value),
-                     and for a second device its share, run, notice and tag as in "q"]},
+                     and for each other device, at most two, its share, run, notice and tag]},
      "b": {channel (a numeric vital, or a custom channel): base64 of little-endian IEEE 754 doubles
                   [var.n, var.mean, var.m2, prior mean, prior sd (-1: folded in), recent level,
                    ph.n, ph.mean, ph.sum_increase, ph.sum_decrease, ph.min_increase (inf for none
@@ -366,7 +366,7 @@ def _size_bound(state: PatientState) -> int:
     if state.quality:
         n += _KEYED + 1  # the key "e"
     for name in state.quality:
-        n += 2 * _key(name) + 8 * _NUMBER  # and its devices ("e")
+        n += 2 * _key(name) + 12 * _NUMBER  # and its devices ("e")
     for name, b in state.baselines.items():
         key = _key(name)
         n += 2 * key + _BASELINE + _NUMBER  # and its reach ("f")
@@ -469,10 +469,7 @@ def _encode(state: PatientState, sizing: bool = False) -> bytes:
     if state.flaps:  # kinds resolved lately
         obj["k"] = {kind.value: entry for kind, entry in state.flaps.items()}
     if state.quality:  # the devices each entry judges (a worker that predates it ignores it)
-        obj["e"] = {
-            name: [q[3], round(q[4], STORED_DIGITS), *q[5:]] if len(q) > 4 else [q[3]]
-            for name, q in state.quality.items()
-        }
+        obj["e"] = {name: _devices(q) for name, q in state.quality.items()}
     if state.full:  # trimmed to fit within the last day
         obj["z"] = state.full
     if state.held:  # a value held back as the channel's latest: rare, and only until its next
@@ -712,13 +709,21 @@ def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:
         if name not in _QUALITY_CHANNELS:
             raise StateError("signal quality of an unknown channel")
         more = devices.get(name, (0,))
-        entry = [float(share), int(since_ms), int(notified), int(more[0])]
-        if len(more) == 5:  # a second device's
-            entry += [float(more[1]), int(more[2]), int(more[3]), int(more[4])]
-        elif len(more) != 1:
+        if len(more) % 4 != 1 or len(more) > 9:
             raise StateError("signal quality of an unknown shape")
+        entry = [float(share), int(since_ms), int(notified), int(more[0])]
+        for at in range(1, len(more), 4):  # the other devices'
+            entry += [float(more[at]), int(more[at + 1]), int(more[at + 2]), int(more[at + 3])]
         quality[name] = entry
     return quality
+
+
+def _devices(entry: list[Any]) -> list[Any]:
+    """A quality entry's "e": the first device's tag, then the others' four."""
+    out = [entry[3]]
+    for at in range(4, len(entry), 4):
+        out += [round(entry[at], STORED_DIGITS), entry[at + 1], entry[at + 2], entry[at + 3]]
+    return out
 
 
 def _alert(

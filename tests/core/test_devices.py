@@ -502,3 +502,54 @@ def test_a_loose_probe_beside_an_unplugged_spare_is_judged_as_alone() -> None:
         e["device_id"] for e in with_spare if e["kind"] == "no_signal" and e["evidence"]["signal"] == "lost"
     ]
     assert lost == ["spare"]
+
+
+def test_a_desaturation_beside_an_unplugged_line_and_a_cuff_of_its_own_opens() -> None:
+    """A monitor whose pressure module is not connected (systolic and
+    diastolic 0 every minute: a line that stays silent) beside a cuff of its
+    own every 15 minutes; from minute 120 the SpO2 reads 86 %. The pressure's
+    judgment went to the cuff, whose value is the latest, and the monitor's
+    silent line, found with no run of the cuff's, was taken for a cuff
+    measuring: every dip was held back as the cuff's and NEWS2 never opened
+    (a reviewer's finding). A device's own run says whether it measures."""
+
+    def monitor(m: int) -> Vitals:
+        rng = random.Random(m)
+        spo2 = 86 if m >= 120 else round(97 + rng.gauss(0, 0.5))
+        return {"heart_rate": round(72 + rng.gauss(0, 2)), "respiratory_rate": 16, "temperature": 36.8,
+                "spo2": spo2, "systolic_bp": 0, "diastolic_bp": 0}  # fmt: skip
+
+    def cuff(m: int) -> list[tuple[str, int, Vitals]]:
+        return [("cuff", 20_000, {"systolic_bp": 122, "diastolic_bp": 76})] if m % 15 == 7 else []
+
+    alone = [m for kind, m in opened(beside(180, monitor)) if kind == "news2"]
+    with_cuff = [m for kind, m in opened(beside(180, monitor, cuff)) if kind == "news2"]
+    assert alone and 120 <= alone[0] <= 123
+    assert with_cuff == alone
+
+
+def test_a_device_gone_leaves_no_signal_quality_alert_behind() -> None:
+    """A transport monitor sends an SpO2 of 150 (an artifact) every 10 s for
+    20 minutes beside the monitor in use, then is unplugged for good. Its
+    share stayed in the patient's state with nothing to fade it, and a
+    `signal_quality` alert stayed open for good (a reviewer's finding). The
+    other devices' shares fade with the values in use: nothing is open an
+    hour later, and nothing of it is left in the state."""
+    state, seq = patient_state.PatientState(), 0
+    for m in range(120):
+        sends: list[tuple[str, int, Vitals]] = [
+            ("monitor", 0, {"heart_rate": 72, "spo2": 97, "respiratory_rate": 15})
+        ]
+        if 10 <= m < 30:
+            sends += [("transport", 5_000 + k * 10_000, {"spo2": 150}) for k in range(6)]
+        for device, offset, values in sends:
+            seq += 1
+            reading = {
+                "id": reading_id(device, seq),
+                "seq": seq,
+                "ts": T0 + m * MINUTE + offset,
+                "vitals": values,
+            }
+            core.process(state, "p-ward-1", device, reading)
+    assert "signal_quality" not in [str(kind) for kind in state.alerts]
+    assert "spo2" not in state.quality

@@ -402,11 +402,13 @@ def beside(
     minutes: int,
     monitor: Callable[[int], Vitals],
     other: Callable[[int], list[tuple[str, int, Vitals]]] | None = None,
+    state: patient_state.PatientState | None = None,
 ) -> list[dict[str, object]]:
     """A monitor's readings each minute (`monitor(minute)`, at the minute),
     and those another device sends within it (`other(minute)`: device,
-    offset in ms, vitals). The events, each with `_minute`."""
-    state, told, seq = patient_state.PatientState(), [], 0
+    offset in ms, vitals), into `state` (a new one by default). The events,
+    each with `_minute`."""
+    state, told, seq = state or patient_state.PatientState(), [], 0
     for m in range(minutes):
         for device, offset, values in [("monitor", 0, monitor(m))] + (other(m) if other else []):
             seq += 1
@@ -535,21 +537,11 @@ def test_a_device_gone_leaves_no_signal_quality_alert_behind() -> None:
     `signal_quality` alert stayed open for good (a reviewer's finding). The
     other devices' shares fade with the values in use: nothing is open an
     hour later, and nothing of it is left in the state."""
-    state, seq = patient_state.PatientState(), 0
-    for m in range(120):
-        sends: list[tuple[str, int, Vitals]] = [
-            ("monitor", 0, {"heart_rate": 72, "spo2": 97, "respiratory_rate": 15})
-        ]
-        if 10 <= m < 30:
-            sends += [("transport", 5_000 + k * 10_000, {"spo2": 150}) for k in range(6)]
-        for device, offset, values in sends:
-            seq += 1
-            reading = {
-                "id": reading_id(device, seq),
-                "seq": seq,
-                "ts": T0 + m * MINUTE + offset,
-                "vitals": values,
-            }
-            core.process(state, "p-ward-1", device, reading)
+    state = patient_state.PatientState()
+
+    def transport(m: int) -> list[tuple[str, int, Vitals]]:
+        return [("transport", 5_000 + k * 10_000, {"spo2": 150}) for k in range(6)] if 10 <= m < 30 else []
+
+    beside(120, lambda m: {"heart_rate": 72, "spo2": 97, "respiratory_rate": 15}, transport, state)
     assert "signal_quality" not in [str(kind) for kind in state.alerts]
     assert "spo2" not in state.quality

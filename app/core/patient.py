@@ -1044,9 +1044,8 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
             continue  # a device with no artifacts of this channel: nothing to judge
         _end_no_signal(r, name, entry, outcome, at)
         entry[at] = round(entry[at] - ARTIFACT_ALPHA * entry[at], STORED_DIGITS)  # as the state keeps it
-        if (
-            at == 0
-        ):  # the channel's own device's clean value: the others' shares fade too (one gone, forgotten)
+        # the value in use is this device's: the others' shares fade too (a device gone is forgotten)
+        if at == 0:
             for other in range(_SLOT, len(entry), _SLOT):
                 entry[other] = round(entry[other] - ARTIFACT_ALPHA * entry[other], STORED_DIGITS)
         _forget(quality, name, entry)

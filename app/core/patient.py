@@ -1007,8 +1007,18 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
     quality, artifacts = state.quality, r.artifacts
     if not artifacts and not quality:
         return
-    ts, vitals, latest = r.ts, r.raw["vitals"], state.latest
     device = device_tag(r.device_id)
+    _count_artifacts(state, r, config, outcome, device)
+    _judge_values(state, r, outcome, device)
+    share = config.artifact_share
+    r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
+
+
+def _count_artifacts(state: PatientState, r: _Reading, config: Config, outcome: Outcome, device: int) -> None:
+    """`_quality`'s first stage: each artifact of this reading counts in
+    its device's share, a "no signal" once a run, which is told once it
+    lasts `no_signal_ms`."""
+    quality, artifacts, ts, vitals = state.quality, r.artifacts, r.ts, r.raw["vitals"]
     for name, value in artifacts.items():
         if r.doubted and name == "spo2":
             continue  # dropped for the pulse rate's disagreement: the pulse rate's evidence, not its own
@@ -1032,6 +1042,14 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
         else:
             _end_no_signal(r, name, entry, outcome, at)
             entry[at] = round(entry[at] + ARTIFACT_ALPHA * (1.0 - entry[at]), STORED_DIGITS)
+
+
+def _judge_values(state: PatientState, r: _Reading, outcome: Outcome, device: int) -> None:
+    """`_quality`'s second stage: each clean value of a channel with an
+    entry puts its device first when it is the channel's latest, ends that
+    device's run and fades its share (and, for the value in use, the
+    others'); devices faded out leave the entry."""
+    quality, artifacts, ts, vitals, latest = state.quality, r.artifacts, r.ts, r.raw["vitals"], state.latest
     moving = vitals.get(MOTION) is True
     for name, entry in list(quality.items()):
         if name in artifacts or name not in vitals or (moving and name in MOVED):
@@ -1049,8 +1067,6 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
             for other in range(_SLOT, len(entry), _SLOT):
                 entry[other] = round(entry[other] - ARTIFACT_ALPHA * entry[other], STORED_DIGITS)
         _forget(quality, name, entry)
-    share = config.artifact_share
-    r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
 
 
 # devices a channel's quality entry judges apart (`_quality`); a fourth takes the last's place

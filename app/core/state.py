@@ -455,6 +455,28 @@ def _encode(state: PatientState, sizing: bool = False) -> bytes:
             for kind, a in state.alerts.items()
         },
     }
+    _optional(obj, state, pack_weekly, pack_shape)
+    return orjson.dumps(obj)
+
+
+def _pack(b: Baseline) -> str:
+    """A baseline's numbers (the layout in this module's docstring) as
+    little-endian IEEE 754 doubles in base64: exact, as JSON's shortest
+    round-trip decimals are, in about half the bytes (room for every channel
+    within the bound). The profile's five follow once its learning began."""
+    var, ph, p = b.var, b.ph, b.profile
+    base = (var.n, var.mean, var.m2, b.prior_mean, b.prior_sd, b.recent, ph.n, ph.mean, ph.sum_increase,
+            ph.sum_decrease, ph.min_increase, ph.max_decrease, b.level, b.slope, b.t_ms)  # fmt: skip
+    if b.generic is not None:
+        data = _PACK_CUSTOM.pack(*base[:3], *base[5:12], *p, *b.generic)
+    else:
+        data = _PACK_PROFILE.pack(*base, *p) if p[4] else _PACK_BASE.pack(*base)
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def _optional(obj: dict[str, Any], state: PatientState, pack_weekly: Any, pack_shape: Any) -> None:
+    """`_encode`'s keys present only when they hold something (most
+    patients have none of them)."""
     if state.shifts:  # most patients have none: no key at all
         obj["s"] = {
             name: [round(e[0], STORED_DIGITS), e[1], e[2], round(e[3], STORED_DIGITS)]
@@ -488,22 +510,6 @@ def _encode(state: PatientState, sizing: bool = False) -> bytes:
     reach = {name: b.far_z for name, b in state.baselines.items() if b.far_z > 0.0}
     if reach:  # custom channels that have had far values
         obj["f"] = reach
-    return orjson.dumps(obj)
-
-
-def _pack(b: Baseline) -> str:
-    """A baseline's numbers (the layout in this module's docstring) as
-    little-endian IEEE 754 doubles in base64: exact, as JSON's shortest
-    round-trip decimals are, in about half the bytes (room for every channel
-    within the bound). The profile's five follow once its learning began."""
-    var, ph, p = b.var, b.ph, b.profile
-    base = (var.n, var.mean, var.m2, b.prior_mean, b.prior_sd, b.recent, ph.n, ph.mean, ph.sum_increase,
-            ph.sum_decrease, ph.min_increase, ph.max_decrease, b.level, b.slope, b.t_ms)  # fmt: skip
-    if b.generic is not None:
-        data = _PACK_CUSTOM.pack(*base[:3], *base[5:12], *p, *b.generic)
-    else:
-        data = _PACK_PROFILE.pack(*base, *p) if p[4] else _PACK_BASE.pack(*base)
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _pack_len(b: Baseline) -> str:

@@ -441,11 +441,12 @@ class _Reading:
     __slots__ = (
         "subject", "patient", "device_id", "raw", "ts", "clean", "z", "scored", "near", "findings",
         "evidence", "artifacts", "bad", "far", "off", "wide", "steps", "judged", "stuck", "surprised",
-        "heavy", "routine", "doubted", "moving", "drifted", "unit", "before", "pace",
+        "heavy", "routine", "doubted", "moving", "drifted", "unit", "before", "pace", "tag",
     )  # fmt: skip
     subject: str  # the patient's pseudonym: keys the state, derives alert ids
     patient: str | None  # the reference alert consumers act on
     device_id: str
+    tag: int  # the device's tag in the state (`device_tag`)
     raw: dict[str, Any]
     ts: int
     clean: dict[str, Any]
@@ -494,6 +495,7 @@ class _Reading:
         self.subject = subject
         self.patient = patient
         self.device_id = device_id
+        self.tag = device_tag(device_id)
         self.raw = raw
         self.ts = ts
         self.clean = clean
@@ -663,7 +665,42 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
     if PULSE_RATE in clean or "diastolic_bp" in clean or "mean_bp" in clean:
         _implausible_together(state, r)
     _keep_latest(state, r, config)
+    if r.tag != state.device or state.sources:  # the common case, one device, stops here
+        _note_source(state, r)
     return len(artifacts)
+
+
+def _note_source(state: PatientState, r: _Reading) -> None:
+    """Note which device sent each judged vital's latest value: the
+    patient's device (`state.device`), or another (`state.sources`). A
+    device's first artifact of a vital is judged against it (`_quality`):
+    a spare left unplugged beside a cuff read every 30 minutes, its first 0
+    taken for the device of the pressure's latest value, kept the cuff's
+    pressure out of NEWS2 until its next reading (NEWS2 5 instead of 8).
+    Once one device sent the latest value of every judged vital (a monitor
+    replaced), it is the patient's device."""
+    tag, ts, latest, sources = r.tag, r.ts, state.latest, state.sources
+    if not state.device:
+        state.device = tag  # the first reading's (or a state from before "g")
+        return
+    for name in r.clean:
+        entry = latest.get(name) if name in _CHECKED else None
+        if entry is not None and entry[1] == ts:  # this value is the channel's latest
+            if tag == state.device:
+                sources.pop(name, None)
+            else:
+                sources[name] = tag
+    if sources and all(sources.get(name) == tag for name in latest if name in _CHECKED):
+        state.device = tag
+        sources.clear()
+
+
+def _source(state: PatientState, name: str) -> int:
+    """The tag of the device that sent the latest value of `name`, a vital
+    judged for signal quality; 0 when it has none or the state did not say."""
+    if name not in state.latest:
+        return 0
+    return state.sources.get(name, state.device)
 
 
 def _other_unit(state: PatientState, name: str, value: float) -> str | None:
@@ -892,9 +929,8 @@ def _agreed(state: PatientState, r: _Reading) -> list[Any] | None:
     (ECG 100, its oximeter's pulse 80) was never taken as the patient's
     own: its SpO2 of 85 was doubted for an hour (an outside tester's
     finding)."""
-    entry = state.quality.get(PULSE_RATE)
-    if entry is not None and entry[3] and entry[3] != device_tag(r.device_id):
-        return None  # the first device in the entry is the latest value's (`_first`)
+    if _source(state, PULSE_RATE) not in (0, r.tag):
+        return None
     return state.latest.get(PULSE_RATE)
 
 
@@ -921,6 +957,7 @@ def _keep_custom(state: PatientState, name: str) -> None:
         state.baselines.pop(custom[0], None)
         state.shifts.pop(custom[0], None)
         state.quality.pop(custom[0], None)
+        state.sources.pop(custom[0], None)
         state.held.discard(custom[0])
 
 
@@ -1007,9 +1044,8 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
     quality, artifacts = state.quality, r.artifacts
     if not artifacts and not quality:
         return
-    device = device_tag(r.device_id)
-    _count_artifacts(state, r, config, outcome, device)
-    _judge_values(state, r, outcome, device)
+    _count_artifacts(state, r, config, outcome, r.tag)
+    _judge_values(state, r, outcome, r.tag)
     share = config.artifact_share
     r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
 
@@ -1024,7 +1060,9 @@ def _count_artifacts(state: PatientState, r: _Reading, config: Config, outcome: 
             continue  # dropped for the pulse rate's disagreement: the pulse rate's evidence, not its own
         entry = quality.get(name)
         if entry is None:
-            entry = quality[name] = [0.0, 0, 0, device]
+            # judged against the device of the channel's latest value, when another's (`_note_source`)
+            source = _source(state, name)
+            entry = quality[name] = [0.0, 0, 0, source if source else device]
         at = _slot(entry, device)
         if value.__class__ is not bool and (
             _silent(name, value) or (name == "mean_bp" and _line_silent(vitals))
@@ -1328,7 +1366,7 @@ def _pressure_measured(state: PatientState, r: _Reading, config: Config) -> bool
     if silent is not None and _silent(name, silent):
         # when this device's "no signal" run began (`_quality`): another's (a line left
         # unplugged beside a cuff of its own) says nothing of this one measuring
-        since = _run_since(state.quality.get(name), device_tag(r.device_id))
+        since = _run_since(state.quality.get(name), r.tag)
         return not since or r.ts - since < CUFF_MEASURE_MS
     if steps and name in steps and state.baselines[name].z(r.clean[name]) >= config.corroborate_z:
         return True  # a step up to a value over this patient's normal; not the step back, nor a fall

@@ -69,7 +69,12 @@ Version 6, one JSON object:
      "z" (only after a trim, until the first reading a day or more later): event time (ms) the
                      state was last trimmed to fit its bound; until a day after, no weekly profile or
                      shape of the day begins, nor a custom channel's baseline once there is neither
-                     left to drop for it (`bound`, `REGROW_AFTER_MS`)}
+                     left to drop for it (`bound`, `REGROW_AFTER_MS`),
+     "g" (once a reading came): the tag (`app.core.patient.device_tag`) of the patient's device:
+                     the device of its first reading, or the one that since sent the latest value of
+                     every vital judged for signal quality,
+     "o" (only when not empty): {vital judged for signal quality whose latest value another device
+                     sent: that device's tag} (`app.core.patient._note_source`)}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -212,6 +217,12 @@ class PatientState:
     drift_times: dict[str, list[int]] = field(default_factory=dict)
     # event time (ms) `bound` last dropped something to fit, 0: not within `REGROW_AFTER_MS`
     full: int = 0
+    # the tag (`app.core.patient.device_tag`) of the device that sent the latest value of each
+    # vital judged for signal quality, unless `sources` names another (0: none yet)
+    device: int = 0
+    # vital judged for signal quality -> the tag of the device that sent its latest value, when
+    # not `device` (`app.core.patient._note_source`)
+    sources: dict[str, int] = field(default_factory=dict)
 
 
 def encode(state: PatientState) -> bytes:
@@ -299,6 +310,7 @@ def _trim(state: PatientState, size: int) -> None:
     for name in custom:
         del state.latest[name]
         state.shifts.pop(name, None)
+        state.sources.pop(name, None)  # the pulse rate's, kept as a custom channel's
     if _size(state) > MAX_STATE_BYTES:
         raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
 
@@ -363,6 +375,11 @@ def _size_bound(state: PatientState) -> int:
     n = _TOP + 2 * _NUMBER + 6 * len(state.last_id)  # a reading id escaped at worst
     if state.full:
         n += _KEYED + 1 + _NUMBER  # its own key
+    n += _KEYED + 1 + _NUMBER  # the patient's device ("g")
+    if state.sources:
+        n += _KEYED + 1
+    for name in state.sources:
+        n += _key(name) + _NUMBER
     if state.quality:
         n += _KEYED + 1  # the key "e"
     for name in state.quality:
@@ -415,6 +432,8 @@ def decode(data: bytes) -> PatientState:
             held={str(name) for name in obj.get("x", ())},
             drift_times=_drift_times(obj.get("u", {})),
             full=int(obj.get("z", 0)),
+            device=int(obj.get("g", 0)),
+            sources=_sources(obj.get("o", {})),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
@@ -494,6 +513,10 @@ def _optional(obj: dict[str, Any], state: PatientState, pack_weekly: Any, pack_s
         obj["e"] = {name: _devices(q) for name, q in state.quality.items()}
     if state.full:  # trimmed to fit within the last day
         obj["z"] = state.full
+    if state.device:  # the patient's device (a worker that predates it ignores it)
+        obj["g"] = state.device
+    if state.sources:  # vitals another device sent last: a patient read by several
+        obj["o"] = state.sources
     if state.held:  # a value held back as the channel's latest: rare, and only until its next
         held = sorted(name for name in state.held if name in state.latest)
         if held:
@@ -722,6 +745,15 @@ def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:
             entry += [float(more[at]), int(more[at + 1]), int(more[at + 2]), int(more[at + 3])]
         quality[name] = entry
     return quality
+
+
+def _sources(obj: dict[str, Any]) -> dict[str, int]:
+    sources: dict[str, int] = {}
+    for name, tag in obj.items():
+        if name not in _QUALITY_CHANNELS:
+            raise StateError("source device of an unknown channel")
+        sources[name] = int(tag)
+    return sources
 
 
 def _devices(entry: list[Any]) -> list[Any]:

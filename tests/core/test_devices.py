@@ -545,3 +545,59 @@ def test_a_device_gone_leaves_no_signal_quality_alert_behind() -> None:
     beside(120, lambda m: {"heart_rate": 72, "spo2": 97, "respiratory_rate": 15}, transport, state)
     assert "signal_quality" not in [str(kind) for kind in state.alerts]
     assert "spo2" not in state.quality
+
+
+def test_a_spares_first_no_signal_does_not_keep_a_cuffs_pressure_out_of_news2() -> None:
+    """A monitor reads the heart and breathing rate, SpO2 and temperature each
+    minute, and a cuff of its own the pressure every 30 minutes; at minute
+    30 it reads 95 systolic (NEWS2 2 for it). From minute 35 a spare left
+    unplugged sends a pressure of 0 each minute, and at minute 40 the
+    monitor's values worsen (NEWS2 7 with the cuff's pressure: high). The
+    spare's first 0 was judged as the device of the pressure's latest
+    value, since the state did not keep which device that was: the cuff's
+    pressure was kept out of NEWS2 until its next reading, at minute 60
+    (NEWS2 5: medium; an outside tester's finding). It is judged as the
+    spare's: the alerts are those without it."""
+
+    def monitor(m: int) -> Vitals:
+        rng = random.Random(m)
+        if m >= 40:
+            return {"heart_rate": 118, "respiratory_rate": 22, "spo2": 95, "temperature": 36.8}
+        return {"heart_rate": round(72 + rng.gauss(0, 3)), "respiratory_rate": 15, "spo2": 97,
+                "temperature": 36.8}  # fmt: skip
+
+    def cuff(m: int) -> list[tuple[str, int, Vitals]]:
+        if m % 30:
+            return []
+        return [("cuff", 20_000, {"systolic_bp": 95, "diastolic_bp": 60} if m >= 30 else
+                 {"systolic_bp": 124, "diastolic_bp": 78})]  # fmt: skip
+
+    def cuff_and_spare(m: int) -> list[tuple[str, int, Vitals]]:
+        spare = [("spare", 40_000, {"systolic_bp": 0, "diastolic_bp": 0})] if m >= 35 else []
+        return cuff(m) + spare
+
+    def told(events: list[dict[str, object]]) -> list[tuple[object, object, object, int]]:
+        return [(e["kind"], e["status"], e["severity"], e["_minute"]) for e in events if e["kind"] == "news2"]
+
+    alone, with_spare = told(beside(59, monitor, cuff)), told(beside(59, monitor, cuff_and_spare))
+    assert [(status, severity, m) for _, status, severity, m in alone] == [("open", "high", 40)]
+    assert with_spare == alone
+
+
+def test_a_monitor_replaced_leaves_no_list_of_devices_in_the_state() -> None:
+    """The patient's monitor is swapped for another at minute 60 (the same
+    vitals). Once the new one has sent every vital, the state names it as
+    the patient's device, and keeps no list of which device sent what: its
+    size is that of a patient read by one monitor."""
+    vitals = {"heart_rate": 72, "respiratory_rate": 15, "spo2": 97, "systolic_bp": 122, "temperature": 36.8}
+    swapped, alone = patient_state.PatientState(), patient_state.PatientState()
+    for m in range(120):
+        for state, device in ((swapped, "monitor-a" if m < 60 else "monitor-b"), (alone, "monitor-a")):
+            reading = {"id": reading_id(device, m), "seq": m, "ts": T0 + m * MINUTE, "vitals": vitals}
+            core.process(state, "p-ward-1", device, reading)
+        if m == 59:
+            core.process(swapped, "p-ward-1", "monitor-b", {"id": reading_id("monitor-b", 999), "seq": 999,
+                         "ts": T0 + m * MINUTE + 30_000, "vitals": {"spo2": 97}})  # fmt: skip
+            assert swapped.sources == {"spo2": core.device_tag("monitor-b")}
+    assert swapped.device == core.device_tag("monitor-b") and not swapped.sources
+    assert abs(len(patient_state.encode(swapped)) - len(patient_state.encode(alone))) <= 2

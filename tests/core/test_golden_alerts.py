@@ -109,7 +109,9 @@ escalation's `newly` naming the SpO2 on `ward_clean`); `charted`'s, `ward`'s
 and `ward_clean`'s events (a red vital gone on past a medical emergency
 team's calling criterion escalates: on `ward` a septic patient's systolic at
 76 is told at 15:30, so its reminder at 16:22 and a second escalation at
-16:23 are not sent, 59 -> 58 events; one escalation more on `charted`).
+16:23 are not sent, 59 -> 58 events; one escalation more on `charted`);
+every cohort's states (each names the patient's device, "g",
+`app.core.patient._note_source`; the same events).
 """
 
 from __future__ import annotations
@@ -128,11 +130,11 @@ SEED = 2026
 
 # cohort -> (events, sha256 of the events stream's first 16 hex digits, sha256 of the states' first 16)
 GOLDEN: dict[str, tuple[int, str, str]] = {
-    "charted": (18, "dd4337fee26ec919", "5380c0443f7f68cf"),
-    "generic": (31, "82f605edab8320dd", "43b548e734ade21d"),
-    "home": (29, "863904df2546e2a3", "328aec63be0881fe"),
-    "ward": (58, "b37b5d2b43de4b37", "ca941a8984162906"),
-    "ward_clean": (54, "7ea7d9a90dbd9a30", "2927dc1d78ffa9ce"),
+    "charted": (18, "dd4337fee26ec919", "59f53f3242cf540e"),
+    "generic": (31, "82f605edab8320dd", "9b83f555a5e9b286"),
+    "home": (29, "863904df2546e2a3", "eebe8e428c7d075a"),
+    "ward": (58, "b37b5d2b43de4b37", "c399e45628d804d4"),
+    "ward_clean": (54, "7ea7d9a90dbd9a30", "f57470b8f7ce1c88"),
 }
 
 

@@ -60,6 +60,7 @@ MAX_PAST_MS = 7 * DAY
 PATIENT = "PT-SECRET-123"  # the reference alert consumers act on (a hospital number)
 SUBJECT = pseudonym(b"k" * 32, PATIENT)  # what the gateway keys the records by
 DEVICE = "dev-prop-1"
+OTHER_DEVICES = ["dev-prop-spare", "dev-prop-wearable"]  # a patient's other devices, now and then
 CONFIG = core.Config()
 BOUND = patient_state.MAX_STATE_BYTES
 
@@ -148,6 +149,8 @@ def streams(draw: st.DrawFn, max_records: int = 60, customs: int = 4) -> list[Re
     second, or days; each reading's time is within the gateway's window
     around it (up to 7 days back, 5 minutes ahead), the same as the one before,
     or a clock that jumped back; ids are the gateway's, resent or repeated.
+    Most records are one device's; now and then another device of the
+    patient's (a spare monitor, a wearable) sends one.
     Each reading's vitals are one of a few drawn for the stream (so that
     baselines learn and alerts open), with now and then one value replaced."""
     cadence = draw(st.sampled_from(CADENCES))
@@ -168,10 +171,12 @@ def streams(draw: st.DrawFn, max_records: int = 60, customs: int = 4) -> list[Re
     pool = draw(st.lists(vitals(customs), min_size=1, max_size=6))
     pick = st.integers(0, len(pool) - 1)
     override = st.one_of(*[st.none()] * 4, st.sampled_from(sorted(VALUES)))
+    devices = st.sampled_from([DEVICE] * 4 + OTHER_DEVICES[: draw(st.integers(0, len(OTHER_DEVICES)))])
     now, seq, previous = T0, 0, None
     records = []
     for _ in range(draw(st.integers(1, max_records))):
         now += draw(step)
+        device = draw(devices)
         readings = []
         for _ in range(draw(st.integers(1, 4))):
             how = draw(st.sampled_from(HOW))
@@ -186,9 +191,9 @@ def streams(draw: st.DrawFn, max_records: int = 60, customs: int = 4) -> list[Re
             name = draw(override)
             if name is not None:
                 values[name] = draw(VALUES[name])
-            previous = {"id": reading_id(DEVICE, s), "seq": s, "ts": ts, "vitals": values}
+            previous = {"id": reading_id(device, s), "seq": s, "ts": ts, "vitals": values}
             readings.append(previous)
-        records.append(ReadingBatch(DEVICE, SUBJECT, now, readings))
+        records.append(ReadingBatch(device, SUBJECT, now, readings))
     return records
 
 
@@ -232,7 +237,8 @@ def _byte_diff(a: list[bytes], b: list[bytes]) -> str:
 def check_event(event: dict[str, Any]) -> None:
     CHECK.validate(event)
     assert orjson.loads(orjson.dumps(event)) == event, "not plain JSON (NaN or infinity)"
-    assert event["subject"] == SUBJECT and event["patient"] == PATIENT and event["device_id"] == DEVICE
+    assert event["subject"] == SUBJECT and event["patient"] == PATIENT
+    assert event["device_id"] in (DEVICE, *OTHER_DEVICES)
 
 
 def differences(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> str:
@@ -269,7 +275,7 @@ def test_process_reading_by_reading_never_raises(records: list[ReadingBatch]) ->
     state = patient_state.PatientState()
     for batch in copied(records):
         for reading in batch.readings:
-            for event in core.process(state, SUBJECT, DEVICE, reading, CONFIG, PATIENT).events:
+            for event in core.process(state, SUBJECT, batch.device_id, reading, CONFIG, PATIENT).events:
                 check_event(event)
 
 
@@ -296,7 +302,7 @@ def test_the_core_keeps_the_state_within_its_bound_at_every_reading(records: lis
     state = patient_state.PatientState()
     for batch in copied(records):
         for reading in batch.readings:
-            core.process(state, SUBJECT, DEVICE, reading, CONFIG, PATIENT)
+            core.process(state, SUBJECT, batch.device_id, reading, CONFIG, PATIENT)
             size = len(patient_state._encode(state))
             assert size <= BOUND
             assert patient_state._size_bound(state) >= size

@@ -89,6 +89,9 @@ class OpenAlert:
     lower_since_ms: int | None = None  # event time the condition fell below `severity` (still holding)
     reminders: int = 0  # reminders since it opened (`reminder_due`)
     marks: int = 0  # parts of the condition at their worst when last told (`Finding.marks`)
+    # the severity last told, when not `severity` (which settled lower since, `_settle`, and may
+    # have risen again as far as it); None: `severity`
+    told: Severity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +160,10 @@ def transition(
       `SETTLE_CADENCES` of the patient's cadence when that is longer
       (`_settle`): a NEWS2 alert whose band went back from high to medium is
       medium again, and the next rise to high escalates again (a new
-      emergency trigger), as NEWS2 on its own would call it. A score that
+      emergency trigger), as NEWS2 on its own would call it. A rise that
+      stays below the severity last told is not told (a high alert settled
+      to low, then medium: its consumers have high); the next reminder
+      carries it. A score that
       dips for one charted value and comes back is the same trigger, not a
       new one;
     - "reminder" while it still holds (`renotify_ms` 0: never): the first
@@ -244,6 +250,7 @@ def _opened(kind: Kind, current: OpenAlert, finding: Finding, ts_ms: int) -> Cha
     current.notified_ms = ts_ms
     current.reminders = 0
     current.marks = finding.marks
+    current.told = None
     return Change(Status.OPEN, kind, current, finding)
 
 
@@ -290,18 +297,25 @@ def _still_holds(
         )
     rises = rank(finding.severity) > rank(current.severity)
     told = finding.marks & ~current.marks
+    if rises:
+        current.severity = finding.severity
+        current.lower_since_ms = None
+        # A rise back from a settled severity is news only as far as the
+        # severity last told: a high alert settled to low and risen to medium
+        # was told as `escalated` at `medium`, below what its consumers had.
+        rises = current.told is None or rank(finding.severity) >= rank(current.told)
     if rises or told:
-        if rises:
-            current.severity = finding.severity
         current.notified_ms = ts_ms
         current.lower_since_ms = None
         current.marks |= finding.marks
+        current.told = None
         return Change(Status.ESCALATED, kind, current, finding, told)
     _settle(current, finding, ts_ms, settle_ms)
     if reminder_due(current, ts_ms, renotify_ms, renotify_max_ms):
         current.notified_ms = ts_ms
         current.reminders += 1
         current.marks = finding.marks
+        current.told = None
         return Change(Status.REMINDER, kind, current, finding)
     return None
 
@@ -320,6 +334,8 @@ def _settle(current: OpenAlert, finding: Finding, ts_ms: int, settle_ms: int) ->
     if current.lower_since_ms is None:
         current.lower_since_ms = ts_ms
     if ts_ms - current.lower_since_ms >= settle_ms:
+        if current.told is None:
+            current.told = current.severity
         current.severity = finding.severity
         current.lower_since_ms = None
 

@@ -31,7 +31,8 @@ Version 6, one JSON object:
                      time the sitting began, -1 for a sparse channel read densely for longer]},
      "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null,
                   lower since (ms) or null, reminders sent, parts at their worst when last told
-                  (a bitmask, `app.core.alerts.Finding.marks`)]},
+                  (a bitmask, `app.core.alerts.Finding.marks`), and only when the severity settled
+                  lower since it was last told, the severity last told (`OpenAlert.told`)]},
      "s" (only when not empty): {channel: [level-shift CUSUM in SDs (> 0 up, < 0 down),
                      event time its run began (ms), 1 once a trend reported it else 0,
                      latest residual (value - forecast)]},
@@ -395,7 +396,7 @@ def _size_bound(state: PatientState) -> int:
             n += key + _NUMBER * len(b.runs)
     for name, entry in state.latest.items():
         n += _key(name) + _NUMBER * len(entry)  # a value is a number, a bool or one ACVPU letter
-    n += len(state.alerts) * (_KEYED + 16 + 8 * _NUMBER)  # a kind's name is shorter than 16
+    n += len(state.alerts) * (_KEYED + 16 + 9 * _NUMBER)  # a kind's name is shorter than 16
     n += len(state.flaps) * (_KEYED + 16 + 2 * _NUMBER)
     for name in state.shifts:
         n += _key(name) + 4 * _NUMBER
@@ -470,6 +471,7 @@ def _encode(state: PatientState, sizing: bool = False) -> bytes:
                 a.lower_since_ms,
                 a.reminders,
                 a.marks,
+                *((a.told,) if a.told is not None else ()),
             ]
             for kind, a in state.alerts.items()
         },
@@ -773,6 +775,7 @@ def _alert(
     lower_since_ms: int | None = None,  # version 4 had neither
     reminders: int = 0,
     marks: int = 0,  # version 5 had none
+    told: str | None = None,  # only when not the severity
 ) -> OpenAlert:
     return OpenAlert(
         opened_ms,
@@ -783,4 +786,5 @@ def _alert(
         lower_since_ms,
         int(reminders),
         int(marks),
+        Severity(told) if told is not None else None,
     )

@@ -88,6 +88,33 @@ def test_the_severity_follows_the_condition_down_and_a_new_rise_escalates_again(
     assert step(alerts, 800 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
 
 
+def test_a_rise_back_below_the_severity_last_told_is_not_told_as_an_escalation() -> None:
+    """Told "high", the condition settles to low, then rises to medium: its
+    consumers have high, so `escalated` at medium was news lower than they
+    had (an outside tester's finding: a NEWS2 alert told high, at 3 for 15
+    minutes, then 5). Nothing is told; the next reminder carries medium, and
+    a rise to high again escalates, as after any settling."""
+    alerts: dict[Kind, OpenAlert] = {}
+    step(alerts, 0, finding(Severity.HIGH))
+    assert step(alerts, 15 * S, finding(Severity.HIGH)) == [(Status.OPEN, Severity.HIGH)]
+    assert step(alerts, 20 * S, finding(Severity.LOW)) == []
+    assert step(alerts, 700 * S, finding(Severity.LOW)) == []  # low for the resolution wait: settled
+    assert alerts[Kind.ANOMALY].severity is Severity.LOW
+    assert step(alerts, 800 * S, finding(Severity.MEDIUM)) == []
+    assert step(alerts, 3700 * S, finding(Severity.MEDIUM)) == [(Status.REMINDER, Severity.MEDIUM)]
+    assert step(alerts, 3800 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
+
+
+def test_a_rise_back_to_the_severity_last_told_after_settling_escalates() -> None:
+    alerts: dict[Kind, OpenAlert] = {}
+    step(alerts, 0, finding(Severity.HIGH))
+    assert step(alerts, 15 * S, finding(Severity.HIGH)) == [(Status.OPEN, Severity.HIGH)]
+    assert step(alerts, 20 * S, finding(Severity.LOW)) == []
+    assert step(alerts, 700 * S, finding(Severity.LOW)) == []
+    assert step(alerts, 800 * S, finding(Severity.MEDIUM)) == []
+    assert step(alerts, 900 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
+
+
 def charted_steps(
     alerts: dict[Kind, OpenAlert], renotify_ms: int = HOUR
 ) -> Callable[..., list[tuple[Status, Severity]]]:

@@ -263,9 +263,24 @@ def differences(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> str:
 @PROPS
 @given(streams())
 def test_process_record_never_raises_and_events_validate(records: list[ReadingBatch]) -> None:
+    """Every event validates, and each alert's events follow its lifecycle
+    as a consumer reads it: it opens first, says nothing after it resolved,
+    and an escalation is never below the severity last told."""
     events, _, _ = run(records, encode_each=False)
+    told: dict[str, str | None] = {}  # alert id -> severity last told (None: resolved)
+    rank = {"low": 0, "medium": 1, "high": 2}
     for event in events:
         check_event(event)
+        status, alert = event["status"], event["alert_id"]
+        if status == "notice":
+            continue
+        assert (alert in told) == (status != "open"), (
+            f"{status} of an alert {'told' if alert in told else 'never opened'}"
+        )
+        assert told.get(alert, "low") is not None, f"{status} after the alert resolved"
+        if status == "escalated":
+            assert rank[event["severity"]] >= rank[told[alert]], "escalated below the severity last told"
+        told[alert] = None if status == "resolved" else event["severity"]
 
 
 @PROPS

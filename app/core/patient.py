@@ -88,6 +88,10 @@ from app.core.vitals import DANGER, MOTION, MOVED, NUMERIC, SPO2_SCALE, SPO2_SCA
 
 ARTIFACT_ALPHA = 0.2  # smoothing of a channel's share of recent values that were artifacts
 QUALITY_FORGET = 0.01  # a channel's artifact share below which its quality entry is dropped
+# A channel no device has sent for this long, and this many of its cadences, has its quality
+# entry dropped (`_gone`): a probe unplugged for good is not a bad signal for good.
+QUALITY_GONE_MS = 60 * 60 * 1000
+QUALITY_GONE_CADENCES = 3
 # A custom channel remembers how far out its far values go (`Baseline.far_z`), fading
 # by this at each run of them begun: on a channel where far values are no rarity, one
 # far value is its own confirmation only RUNS_Z_MARGIN times as far out as that.
@@ -1046,6 +1050,7 @@ def _quality(state: PatientState, r: _Reading, config: Config, outcome: Outcome)
         return
     _count_artifacts(state, r, config, outcome, r.tag)
     _judge_values(state, r, outcome, r.tag)
+    _gone(state, r)
     share = config.artifact_share
     r.bad = {name for name, entry in quality.items() if entry[0] >= share or entry[1]}
 
@@ -1105,6 +1110,31 @@ def _judge_values(state: PatientState, r: _Reading, outcome: Outcome, device: in
             for other in range(_SLOT, len(entry), _SLOT):
                 entry[other] = round(entry[other] - ARTIFACT_ALPHA * entry[other], STORED_DIGITS)
         _forget(quality, name, entry)
+
+
+def _gone(state: PatientState, r: _Reading) -> None:
+    """`_quality`'s last stage: a channel with a quality entry that no
+    device has sent (a value or an artifact) for `QUALITY_GONE_MS` and
+    `QUALITY_GONE_CADENCES` of its cadence has its entry dropped; it is
+    judged afresh if it comes back. An oximeter's pulse rate that disagreed
+    with the ECG for 15 minutes and was then unplugged, or a thermometer
+    whose probe slipped and was taken away, kept its channel bad, and a
+    `signal_quality` alert open and reminding, for good (an outside
+    tester's finding). `state.seen` keeps when each was last sent."""
+    quality, seen, vitals, ts = state.quality, state.seen, r.raw["vitals"], r.ts
+    for name in list(quality):
+        if name in vitals:
+            if seen.get(name, 0) < ts:
+                seen[name] = ts
+            continue
+        since = seen.setdefault(name, ts)  # a state from before "y": from now
+        latest = state.latest.get(name)
+        cadence = latest[2] if latest is not None else 0
+        if ts - since > max(QUALITY_GONE_MS, QUALITY_GONE_CADENCES * cadence):
+            del quality[name], seen[name]
+    if len(seen) > len(quality):  # entries `_forget` dropped
+        for name in [name for name in seen if name not in quality]:
+            del seen[name]
 
 
 # devices a channel's quality entry judges apart (`_quality`); a fourth takes the last's place

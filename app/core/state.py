@@ -75,7 +75,9 @@ Version 6, one JSON object:
                      the device of its first reading, or the one that since sent the latest value of
                      every vital judged for signal quality,
      "o" (only when not empty): {vital judged for signal quality whose latest value another device
-                     sent: that device's tag} (`app.core.patient._note_source`)}
+                     sent: that device's tag} (`app.core.patient._note_source`),
+     "y" (only when not empty): {channel of "q": event time (ms) any device last sent it, a value
+                     or an artifact} (`app.core.patient._gone`)}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -224,6 +226,9 @@ class PatientState:
     # vital judged for signal quality -> the tag of the device that sent its latest value, when
     # not `device` (`app.core.patient._note_source`)
     sources: dict[str, int] = field(default_factory=dict)
+    # channel of `quality` -> event time (ms) any device last sent it, a value or an artifact
+    # (`app.core.patient._gone`)
+    seen: dict[str, int] = field(default_factory=dict)
 
 
 def encode(state: PatientState) -> bytes:
@@ -381,6 +386,10 @@ def _size_bound(state: PatientState) -> int:
         n += _KEYED + 1
     for name in state.sources:
         n += _key(name) + _NUMBER
+    if state.seen:
+        n += _KEYED + 1
+    for name in state.seen:
+        n += _key(name) + _NUMBER
     if state.quality:
         n += _KEYED + 1  # the key "e"
     for name in state.quality:
@@ -435,6 +444,7 @@ def decode(data: bytes) -> PatientState:
             full=int(obj.get("z", 0)),
             device=int(obj.get("g", 0)),
             sources=_sources(obj.get("o", {})),
+            seen=_sources(obj.get("y", {})),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
@@ -519,6 +529,8 @@ def _optional(obj: dict[str, Any], state: PatientState, pack_weekly: Any, pack_s
         obj["g"] = state.device
     if state.sources:  # vitals another device sent last: a patient read by several
         obj["o"] = state.sources
+    if state.seen:  # when the channels judged for signal quality were last sent
+        obj["y"] = state.seen
     if state.held:  # a value held back as the channel's latest: rare, and only until its next
         held = sorted(name for name in state.held if name in state.latest)
         if held:
@@ -750,11 +762,12 @@ def _quality(obj: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 def _sources(obj: dict[str, Any]) -> dict[str, int]:
+    """ "o" or "y": a number per channel judged for signal quality."""
     sources: dict[str, int] = {}
-    for name, tag in obj.items():
+    for name, number in obj.items():
         if name not in _QUALITY_CHANNELS:
-            raise StateError("source device of an unknown channel")
-        sources[name] = int(tag)
+            raise StateError("a number of a channel not judged for signal quality")
+        sources[name] = int(number)
     return sources
 
 

@@ -111,7 +111,9 @@ team's calling criterion escalates: on `ward` a septic patient's systolic at
 76 is told at 15:30, so its reminder at 16:22 and a second escalation at
 16:23 are not sent, 59 -> 58 events; one escalation more on `charted`);
 every cohort's states (each names the patient's device, "g",
-`app.core.patient._note_source`; the same events).
+`app.core.patient._note_source`; the same events); `ward`'s states (when
+each channel judged for signal quality was last sent, "y",
+`app.core.patient._gone`; the same events).
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ GOLDEN: dict[str, tuple[int, str, str]] = {
     "charted": (18, "dd4337fee26ec919", "59f53f3242cf540e"),
     "generic": (31, "82f605edab8320dd", "9b83f555a5e9b286"),
     "home": (29, "863904df2546e2a3", "eebe8e428c7d075a"),
-    "ward": (58, "b37b5d2b43de4b37", "c399e45628d804d4"),
+    "ward": (58, "b37b5d2b43de4b37", "996d6d5dbfa9e3f5"),
     "ward_clean": (54, "7ea7d9a90dbd9a30", "f57470b8f7ce1c88"),
 }
 

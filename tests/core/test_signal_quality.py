@@ -852,3 +852,28 @@ def test_an_spo2_of_84_on_scale_2_is_no_deeper_hypoxia() -> None:
         events += run(state, h, T0 + h * HOUR, v(spo2, 26, 95)).events
     news = [e for e in events if e["kind"] == "news2"]
     assert [e["status"] for e in news] == ["open"], [(e["status"], e["evidence"].get("newly")) for e in news]
+
+
+@pytest.mark.parametrize("gone", ["pulse_rate", "temperature"])
+def test_a_bad_channel_no_longer_sent_leaves_no_signal_quality_alert_open(gone: str) -> None:
+    """An oximeter's pulse rate disagrees with the ECG for 15 minutes and is
+    then unplugged; or a thermometer whose probe slipped reads the room now
+    and then, then is taken away. Every other vital is read clean each
+    minute. The channel stayed bad, and its `signal_quality` alert open and
+    reminding, for days (an outside tester's finding). A channel no device
+    sends for an hour is judged afresh: the alert resolves."""
+    rng = random.Random(3)
+    state = patient_state.PatientState()
+    events: list[dict[str, object]] = []
+    for i in range(24 * 60):
+        heart = 75 + rng.choice([-2, -1, 0, 1, 2])
+        vitals: dict[str, object] = {"heart_rate": heart, "spo2": 97, "respiratory_rate": 16}
+        if 120 <= i < 135 and gone == "pulse_rate":
+            vitals["pulse_rate"] = heart + 30
+        if i < 300 and i % 15 == 0 and gone == "temperature":
+            vitals["temperature"] = 37.0 if i < 120 or (i // 15) % 2 == 0 else 25.0
+        events += [{**e, "_i": i} for e in run(state, i, T0 + i * MINUTE, vitals).events]
+    told = [(e["status"], e["_i"]) for e in events if e["kind"] == "signal_quality"]
+    assert told and told[0][0] == "open"
+    assert told[-1][0] == "resolved" and told[-1][1] < 8 * 60
+    assert "signal_quality" not in state.alerts and gone not in state.quality

@@ -176,6 +176,7 @@ SITTING_CADENCE_MS = 60 * 60 * 1000
 # cadence its watch begins at (`Config.shift_cadence_ms`, 6 h); readings closer
 # together are one occasion, however many sittings.
 SHIFT_SPAN_MS = 3 * 60 * 60 * 1000
+SHIFT_STALE_CADENCES = 3  # a shift holds only while its channel was read within this many of its cadences
 SITTING_MS = 10 * 60 * 1000
 # A custom channel back after this long a silence, and this many of its
 # cadences, is learned afresh (`_keep_latest`): a new sensor, a new wear.
@@ -2721,16 +2722,19 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     holds only while its channel's latest value is on the shifted side of
     the forecast: a weight that rose 1.3 kg in three days and fell back was
     reminded of at 85.41, 0.19 under its baseline, while the sum still
-    stood over the threshold (a public scale log)."""
+    stood over the threshold (a public scale log). Nor once its channel has
+    gone unread for `SHIFT_STALE_CADENCES` of its cadence: a scale no longer
+    used kept a weight's trend reminding every two days with its last
+    weighing (an outside tester's finding), and a home cuff's trend opened
+    on one systolic of 142 was reminded of for a year of pulse-only readings
+    (a public log)."""
     h, latest, since = config.shift_h, state.latest, r.ts - SHIFT_SPAN_MS
     pulse_h = config.shift_pulse_alone * h
     shifted: dict[str, dict[str, Any]] = {}
     for name, entry in state.shifts.items():
         s = entry[0]
-        if -h < s < h or name not in latest or entry[1] > since:
-            continue  # not there, or begun too lately to be more than one occasion
-        if entry[3] * s <= 0.0:
-            continue  # the latest value is back at or across its forecast: no longer shifted now
+        if -h < s < h or entry[1] > since or not _still_shifted(state, name, entry, r.ts):
+            continue  # not there, begun too lately to be more than one occasion, or no longer
         if name == "heart_rate" and -pulse_h < s < pulse_h:
             continue  # a pulse alone: not yet
         shifted[name] = _shifted(entry, latest[name][0], r.ts)
@@ -2846,8 +2850,8 @@ def _shift_together(
     best: dict[str, tuple[float, str]] = {}  # measurement -> (its CUSUM towards worse, channel)
     for name, entry in state.shifts.items():
         s = entry[0] * _WORSENS.get(name, 0)
-        if s <= 0 or name not in latest or entry[3] * entry[0] <= 0.0:
-            continue  # not worse, or the latest value back at or across its forecast (`_shift`)
+        if s <= 0 or not _still_shifted(state, name, entry, r.ts):
+            continue  # not worse, or no longer shifted (`_shift`)
         source = _SAME_MEASUREMENT.get(name, name)
         held = best.get(source)
         if held is None or s > held[0]:
@@ -2860,6 +2864,14 @@ def _shift_together(
     for _, name in best.values():
         if name not in shifted:  # not already reported on its own
             shifted[name] = {**_shifted(state.shifts[name], latest[name][0], r.ts), "together": True}
+
+
+def _still_shifted(state: PatientState, name: str, entry: list[Any], ts: int) -> bool:
+    """Is a channel with a level-shift run (`entry`, `state.shifts`) still
+    shifted at `ts`: its latest value on the shifted side of its forecast,
+    and read within `SHIFT_STALE_CADENCES` of its cadence (`_shift`)?"""
+    read = state.latest.get(name)
+    return read is not None and entry[3] * entry[0] > 0.0 and ts - read[1] <= SHIFT_STALE_CADENCES * read[2]
 
 
 def _alarming(state: PatientState) -> bool:

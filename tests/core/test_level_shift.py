@@ -464,3 +464,26 @@ def test_an_anomaly_awaiting_confirmation_ends_no_level_shift() -> None:
         datetime.fromisoformat(weight[0]["since"].replace("Z", "+00:00")).timestamp() * 1000 if weight else 0
     )
     assert weight and since <= MIDNIGHT + 46 * DAY, weight
+
+
+def test_a_weight_trend_does_not_stay_open_once_the_scale_is_no_longer_used() -> None:
+    """A weight gain of 3 kg over four days opens a `trend`; the patient then
+    stops weighing, while the home cuff reads twice a day, normal. The trend
+    was reminded of every two days with the last weighing, for as long as
+    the cuff went on (an outside tester's finding). It holds only while the
+    scale is read within three of its cadences: it resolves within days,
+    and nothing about it is told after."""
+    rng, patient = random.Random(1), Patient()
+    for d in range(60):
+        day = MIDNIGHT + d * DAY
+        gain = 0.8 * (d - 20) if 20 <= d < 24 else 3.2 if d >= 24 else 0.0
+        if d < 26:
+            patient.read(day + 7 * HOUR, {"weight": round(80 + rng.gauss(0, 0.3) + gain, 1)})
+        for hour in (8, 20):
+            systolic = 125 + rng.gauss(0, 5)
+            cuff = {"systolic_bp": round(systolic), "diastolic_bp": round(systolic * 0.63)}
+            patient.read(day + hour * HOUR, {**cuff, "heart_rate": round(68 + rng.gauss(0, 3))})
+    trend = [e for e in patient.events if e["kind"] == "trend"]
+    assert trend and trend[0]["status"] == "open" and "weight" in trend[0]["evidence"]["vitals"]
+    assert at(trend[0]) < MIDNIGHT + 26 * DAY
+    assert trend[-1]["status"] == "resolved" and at(trend[-1]) < MIDNIGHT + 32 * DAY

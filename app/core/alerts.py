@@ -163,7 +163,8 @@ def transition(
       emergency trigger), as NEWS2 on its own would call it. A rise that
       stays below the severity last told is not told (a high alert settled
       to low, then medium: its consumers have high); the next reminder
-      carries it. A score that
+      carries it. A part newly at its worst is told all the same, at the
+      severity the condition has settled to. A score that
       dips for one charted value and comes back is the same trigger, not a
       new one;
     - "reminder" while it still holds (`renotify_ms` 0: never): the first

@@ -681,21 +681,25 @@ def _note_source(state: PatientState, r: _Reading) -> None:
     device's first artifact of a vital is judged against it (`_quality`):
     a spare left unplugged beside a cuff read every 30 minutes, its first 0
     taken for the device of the pressure's latest value, kept the cuff's
-    pressure out of NEWS2 until its next reading (NEWS2 5 instead of 8).
+    pressure out of NEWS2 until its next reading (NEWS2 5 instead of 7).
     Once one device sent the latest value of every judged vital (a monitor
-    replaced), it is the patient's device."""
+    replaced), it is the patient's device. A state from before "g" knows
+    no vital's device (0) until its next value."""
     tag, ts, latest, sources = r.tag, r.ts, state.latest, state.sources
     if not state.device:
-        state.device = tag  # the first reading's (or a state from before "g")
-        return
+        state.device = tag  # the first reading's device
+        for name in latest:
+            if name in _CHECKED:
+                sources[name] = 0  # this reading's own are known below; a new patient has no other
+    own = tag == state.device
     for name in r.clean:
         entry = latest.get(name) if name in _CHECKED else None
         if entry is not None and entry[1] == ts:  # this value is the channel's latest
-            if tag == state.device:
+            if own:
                 sources.pop(name, None)
             else:
                 sources[name] = tag
-    if sources and all(sources.get(name) == tag for name in latest if name in _CHECKED):
+    if not own and all(sources.get(name) == tag for name in latest if name in _CHECKED):
         state.device = tag
         sources.clear()
 
@@ -928,8 +932,7 @@ def _implausible_together(state: PatientState, r: _Reading) -> None:
 def _agreed(state: PatientState, r: _Reading) -> list[Any] | None:
     """The pulse rate's latest clean value, the last that agreed with the
     heart rate (`_implausible_together`), when it is this reading's
-    device's: not when the pulse rate's quality entry (`_quality`) judges
-    this device and says the latest is another's. A wearable's own pulse
+    device's: not when another device sent it (`_source`). A wearable's own pulse
     rate every 30 s kept refreshing it, and a monitor's lasting deficit
     (ECG 100, its oximeter's pulse 80) was never taken as the patient's
     own: its SpO2 of 85 was doubted for an hour (an outside tester's

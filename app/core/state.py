@@ -95,7 +95,11 @@ other devices' readings, as before), and "u": read as no drift lately (every vit
 normal counts as settled; a worker that predates it ignores it), and "z": read as not trimmed
 lately (a worker that predates it ignores it: what was dropped begins again at once, and is
 dropped again), and "e": read as each "q" entry judging any device (as before; a worker
-that predates it ignores it, and judges the devices of "q" together). "s" is new in
+that predates it ignores it, and judges the devices of "q" together), and "g" with "o":
+read as the device of each vital's latest value not known until its next value (the
+first device to send one is the patient's; a worker that predates them ignores them), and
+"y": read as each channel of "q" sent at the next reading, and an alert's ninth
+element (`OpenAlert.told`): read as told at its severity. "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start

@@ -399,6 +399,9 @@ class Baseline:
         else:
             self.generic = generic if generic is not None else [0.0] * GENERIC_FIELDS
         self.var = var
+        # Once folded in (`prior_sd` < 0: `fold_prior`, `adopt`), `prior_mean` is
+        # the normal as warm-up left it or as a drift was adopted, which learning
+        # does not move (`app.core.patient._deviates` reads it).
         self.prior_mean = prior_mean
         self.prior_sd = prior_sd
         self.ph = ph

@@ -2314,7 +2314,26 @@ def _deviates(
     from: a value NEWS2 scores is judged against where the patient lives,
     not against a night dip. Measured from the night's normal, a post-operative
     patient charted at a systolic of 74-101 mmHg had its 84 at 01:53 taken for
-    its own, and its NEWS2 alert resolved and opened again (`charted`, seed 7)."""
+    its own, and its NEWS2 alert resolved and opened again (`charted`, seed 7).
+
+    While a NEWS2 alert is open in which this parameter scored 3 when last
+    told (`OpenAlert.marks`), the normal must also score as it was
+    established: where warm-up left it, or where a drift was last adopted
+    (`Baseline.prior_mean` once the prior is folded in; a drift is adopted
+    only at a level NEWS2 scores 0, `_drift`). The learning that follows
+    the patient follows a lasting deterioration too: its values 3-5 SDs out
+    widen the spread, winsorised, and then move the mean from within it. A
+    systolic of 88 +- 5 after six hours at 120 +- 5, read every minute,
+    widened the spread from 5 to 17 and took the mean to 110 (NEWS2 1) in
+    six hours, learned from the hypotension itself: its NEWS2 alert
+    resolved while the systolic read 83, nothing reopening for three days;
+    a heart rate of 38 charted hourly, at 16 hours (an outside tester). So
+    the alert a red value raised stays open while the value is red, however
+    the normal was learned since; a COPD patient's SpO2 of 89, learned from
+    admission, is still hers, and the alert it opened before it was learned
+    resolves. Once such an alert has resolved (the value out of its red
+    range for the resolution wait), a red value is judged against the
+    normal as learned again."""
     baseline = state.baselines.get(name)
     if baseline is None:
         return True
@@ -2332,7 +2351,14 @@ def _deviates(
     normal = {name: baseline.mean}
     if current is not None and "on_oxygen" in current:
         normal["on_oxygen"] = current["on_oxygen"]
-    return news2.score(normal, _scale2(state, config)).subscores.get(name, 0) == 0
+    scale2 = _scale2(state, config)
+    if not news2.score(normal, scale2).subscores.get(name, 0):
+        return True
+    told = state.alerts.get(_NEWS2)  # an open alert in which this parameter was red when last told ...
+    if told is None or not told.confirmed or not told.marks & _NEWS2_BIT[name] or baseline.prior_sd >= 0.0:
+        return False
+    normal[name] = baseline.prior_mean  # ... stays open while the normal as established scores nothing
+    return news2.score(normal, scale2).subscores.get(name, 0) == 0
 
 
 def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:

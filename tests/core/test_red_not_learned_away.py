@@ -1,0 +1,100 @@
+"""A red value stays a deterioration however the model has learned it: a
+NEWS2 alert raised by a parameter scoring 3 against a normal that scored
+nothing does not resolve while that parameter still scores 3.
+
+An outside tester's patient read every minute, six hours at a systolic of
+120 +- 5, then 88 +- 5 for good: NEWS2 opened at once and resolved after
+six hours with the systolic at 83, nothing reopening for three days. The
+learning that follows the patient had followed the hypotension (its values
+3-5 SDs out widened the spread from 5 to 17, then moved the mean to 110,
+which NEWS2 scores 1), and the personalised limits took a red value beside
+a normal that scores for the patient's own. A heart rate of 38 charted
+hourly resolved the same way at 16 hours. A COPD patient whose SpO2 of 90 is
+learned from admission still has it for her own."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from app.core import news2
+from tests.core.readings import Recorder, normal
+
+T0 = 1_764_374_400_000
+MINUTE = 60_000
+HOUR = 60 * MINUTE
+
+
+def _news2(recorder: Recorder, vital: str) -> list[tuple[int, str, int]]:
+    """The NEWS2 alert's events: (hour since the first reading, status, the
+    vital's subscore in its evidence)."""
+    return [
+        ((e["_ts"] - T0) // HOUR, e["status"], e["evidence"]["subscores"][vital])
+        for e in recorder.events
+        if e["kind"] == "news2"
+    ]
+
+
+def _read(
+    recorder: Recorder,
+    rng: random.Random,
+    every: int,
+    hours: range,
+    vitals_at: Callable[[int, random.Random], Any],
+) -> Recorder:
+    """Read the patient every `every` ms through `hours`, `vitals_at(hour, rng)`
+    each time; each event stamped with its reading's time (`_ts`)."""
+    for ts in range(T0 + hours.start * HOUR, T0 + hours.stop * HOUR, every):
+        before = len(recorder.events)
+        recorder.read(ts, vitals_at((ts - T0) // HOUR, rng))
+        for e in recorder.events[before:]:
+            e["_ts"] = ts
+    return recorder
+
+
+def _patient(every: int, hours: int, vitals_at: Callable[[int, random.Random], Any]) -> Recorder:
+    return _read(Recorder(), random.Random(11), every, range(hours), vitals_at)
+
+
+def test_a_lasting_hypotension_keeps_its_news2_alert_open_as_the_normal_learns_it() -> None:
+    def vitals_at(hour: int, rng: random.Random) -> dict[str, Any]:
+        vitals = normal(rng)
+        level = 88 if 6 <= hour < 30 else 120
+        vitals["systolic_bp"] = round(level + rng.gauss(0, 5))
+        return vitals
+
+    rng = random.Random(11)
+    recorder = _read(Recorder(), rng, MINUTE, range(30), vitals_at)
+    # The learned normal followed the hypotension (as it did before): 110 or less, which NEWS2 scores.
+    assert recorder.state.baselines["systolic_bp"].mean < 110.5
+    _read(recorder, rng, MINUTE, range(30, 31), vitals_at)  # back at 120
+    news = _news2(recorder, "systolic_bp")
+    assert news[0][:2] == (6, "open")  # at once, as before
+    # The alert stayed open for the whole day of it, and resolves once the systolic is back.
+    assert [(hour, status) for hour, status, _ in news if status == "resolved"] == [(30, "resolved")]
+    assert [status for _, status, _ in news].count("open") == 1
+
+
+def test_a_heart_rate_of_38_charted_hourly_is_no_normal_of_a_patient_whose_normal_was_75() -> None:
+    def vitals_at(hour: int, rng: random.Random) -> dict[str, Any]:
+        vitals = normal(rng)
+        vitals["heart_rate"] = round(38 + rng.gauss(0, 3)) if hour >= 6 else round(75 + rng.gauss(0, 3))
+        return vitals
+
+    recorder = _patient(HOUR, 6 + 96, vitals_at)
+    news = _news2(recorder, "heart_rate")
+    assert news[0][:2] == (6, "open")
+    # Resolved, if at all, only once the heart rate no longer scores 3 (41 or more for two hours).
+    assert all(sub < 3 for _, status, sub in news if status == "resolved"), news
+    assert recorder.state.baselines["heart_rate"].mean < 51  # learned down into a range NEWS2 scores
+
+
+def test_a_copd_patients_spo2_learned_from_admission_is_still_hers() -> None:
+    """The other half: an SpO2 of about 90 from the first reading opens NEWS2
+    (nothing is learned yet), and once the model has learned it as her
+    normal, the alert resolves (as before)."""
+    recorder = _patient(MINUTE, 4, lambda hour, rng: {**normal(rng), "spo2": round(90 + rng.gauss(0, 0.6))})
+    statuses = [e["status"] for e in recorder.events if e["kind"] == "news2"]
+    assert statuses[0] == "open" and statuses[-1] == "resolved", statuses
+    assert news2.spo2_scale1(recorder.state.latest["spo2"][0]) == 3  # still red: hers

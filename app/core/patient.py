@@ -2044,9 +2044,16 @@ def _stale_trigger(r: _Reading, subscores: dict[str, int]) -> bool:
     of 98 scoring 1, not the pulse), or, where none does alone, any that
     scores. The SpO2 scale is a prescription, not a value: a reading that
     carries it (as a chart's reading does every time) confirms nothing of
-    an SpO2 read before."""
+    an SpO2 read before. A status (`_STATUSES`) holds as if said again at
+    every reading until one says otherwise (`_held`): charted, it is its own
+    confirmation, so a trigger the statuses make alone is never stale, and
+    one they help make needs a new value of the measurements it rests on. A
+    first "U" charted once, then hourly rounds at NEWS2 7 without one, never
+    opened."""
     clean = r.clean
-    scoring = [name for name, sub in subscores.items() if sub]
+    if _triggers([sub for name, sub in subscores.items() if name in _STATUSES]):
+        return False
+    scoring = [name for name, sub in subscores.items() if sub and name not in _STATUSES]
     resting = [name for name in scoring if not _triggers([s for k, s in subscores.items() if k != name])]
     return not any(name in clean for name in (resting or scoring))
 

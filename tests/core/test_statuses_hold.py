@@ -10,9 +10,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from tests.core.readings import by_minute
+from app.core.alerts import iso
+from tests.core.readings import Recorder, by_minute
 
 T0 = 1_764_374_400_000
+HOUR = 3_600_000
 
 
 def _ventilated(gcs_at: set[int], oxygen_at: set[int], hours: int = 10) -> list[dict[str, Any]]:
@@ -49,11 +51,42 @@ def test_a_level_of_consciousness_charted_irregularly_keeps_one_alert_open() -> 
 
 
 def test_a_status_charted_once_still_ages_out_after_a_day() -> None:
-    """The bound: a GCS of 3 charted twice (the second confirms it), then
-    nothing said of it for more than a day, no longer scores: the alert
-    resolves once the last one is a day old, as any value gone that long
-    (and the condition gone two charting rounds)."""
+    """The bound: a GCS of 3 charted twice (the alert opens at the round
+    after the first), then nothing said of it for more than a day, no longer
+    scores: the alert resolves once the last one is a day old, as any value
+    gone that long (and the condition gone two charting rounds)."""
     events = _ventilated(gcs_at={17, 122}, oxygen_at=set(), hours=30)
     news = [(e["status"], e["_minute"]) for e in events if e["kind"] == "news2"]
-    assert news[0] == ("open", 122) and news[-1][0] == "resolved", news
+    assert news[0] == ("open", 62) and news[-1][0] == "resolved", news
     assert 122 + 24 * 60 <= news[-1][1] <= 122 + 27 * 60, news
+
+
+def _rounds(first: dict[str, Any], then: dict[str, Any], charted_again: bool) -> list[tuple[str, str, str]]:
+    """A chart's round at 00:30 (`first`), then hourly rounds (`then`, with
+    `first`'s consciousness when `charted_again`) until 05:00. The NEWS2
+    alert's openings and escalations: (status, severity, event time)."""
+    chart = Recorder()
+    chart.read(T0 + HOUR // 2, first)
+    again = {"consciousness": first["consciousness"]} if charted_again else {}
+    for h in range(1, 6):
+        chart.read(T0 + h * HOUR, {**then, **again})
+    return [(e["status"], e["severity"], e["event_time"]) for e in chart.onsets() if e["kind"] == "news2"]
+
+
+def test_a_level_of_consciousness_charted_once_is_its_own_confirmation() -> None:
+    """A chart's first round says "U" (NEWS2 3 for it alone), and the hourly
+    rounds after it a pulse of 102, a systolic of 93 and a temperature of
+    38.1, the consciousness not charted again: NEWS2 is 7 at every round and
+    opens high at the first, at 01:00, as when the "U" is charted at every
+    round. A "V" charted once among normal rounds opens at the next round.
+    Before, a trigger resting on the held status was taken for one made of
+    values from before each round, which no round confirmed: no alert in 5
+    hours (a reviewer replaying PhysioNet 2012 charts)."""
+    unresponsive = {"heart_rate": 105, "systolic_bp": 112, "temperature": 37.9, "consciousness": "U"}
+    failing = {"heart_rate": 102, "systolic_bp": 93, "temperature": 38.1}
+    once = _rounds(unresponsive, failing, charted_again=False)
+    assert once == [("open", "high", iso(T0 + HOUR))], once
+    assert once == _rounds(unresponsive, failing, charted_again=True)
+    normal = {"heart_rate": 80, "systolic_bp": 125, "temperature": 37.0, "respiratory_rate": 16}
+    voice = _rounds({**normal, "consciousness": "V"}, normal, charted_again=False)
+    assert voice == [("open", "low", iso(T0 + HOUR))], voice

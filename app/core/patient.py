@@ -171,6 +171,9 @@ CADENCE_CLIP = 10.0  # one interval moves the cadence by at most this many times
 # and closer together than a SITTING_RATIO-th of its cadence are one sitting, as
 # home blood pressure is taken (two or three readings a minute apart, ESH 2021):
 # the later ones are re-takes, scored but not learned, and no cadence sample.
+# A channel's first values (no cadence yet) within SITTING_MS of the first are
+# one sitting when the pause after them is SITTING_RATIO times their span or
+# more: the channel's first cadence sample is from the first to the pause's end.
 SITTING_CADENCE_MS = 60 * 60 * 1000
 # A slowly read channel's level shift (`_shift`) spans at least this: half the
 # cadence its watch begins at (`Config.shift_cadence_ms`, 6 h); readings closer
@@ -744,7 +747,18 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
     A re-take in a sitting (`SITTING_MS`) leaves the cadence as it was and
     notes the sitting's first time as the entry's fourth element; -1 there
     says the channel has gone on being read that often for longer than a
-    sitting (a monitor connected), so its cadence follows until a longer step."""
+    sitting (a monitor connected), so its cadence follows until a longer step.
+    A channel's first values, its cadence not known, may be a sitting too:
+    while they are (within `SITTING_MS` of the first), minus the first's
+    time is the fourth element; a pause after them of `SITTING_RATIO` times
+    their span or more makes the time from the first the channel's first
+    cadence sample, their steps forgotten. A spot-check device sending each
+    check as quick re-takes (5 readings 1 s apart every 4 hours) had a
+    first cadence of a second, its re-takes a sample each while under
+    `SITTING_CADENCE_MS`: the channel looked read every minute, and a fall
+    was confirmed only at the next check, 4 hours late. A monitor's first
+    minutes before a dropout are no sitting: their span is too long for the
+    pause."""
     ts, clean = r.ts, r.clean
     latest, baselines, corroborate_z = state.latest, state.baselines, config.corroborate_z
     for name, value in clean.items():
@@ -767,6 +781,12 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
             # from now on) is followed within a few readings.
             cadence, dt = previous[2], ts - previous[1]
             sitting = 0
+            if len(previous) > 3 and previous[3] < -1:  # the channel's values so far may be one sitting
+                began = -previous[3]
+                if dt > SITTING_MS and (previous[1] - began) * SITTING_RATIO <= ts - began:
+                    cadence, dt = 0, ts - began  # they were: the first cadence sample is from its first
+                elif ts - began <= SITTING_MS:
+                    sitting = previous[3]
             if cadence >= SITTING_CADENCE_MS and dt * SITTING_RATIO <= cadence:
                 sitting = previous[3] if len(previous) > 3 else previous[1]
                 if sitting > 0 and ts - sitting <= SITTING_MS:  # a re-take: not learned (`_model`)
@@ -778,6 +798,8 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
                 sitting = 0 if dt > SITTING_MS else -1
             if cadence <= 0:
                 cadence = dt
+                if dt <= SITTING_MS:  # the first step may be a re-take in a sitting begun at the first value
+                    sitting = -previous[1]
             else:
                 baseline = baselines.get(name) if dt <= 2 * cadence < 2 * SPARSE_MS else None
                 if baseline is not None and baseline.var.n >= WARMUP_MIN:  # `_step`, inline
@@ -790,7 +812,7 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
                 cadence = int(cadence + CADENCE_ALPHA * (step - cadence) + 0.5)
                 if SPARSE_MS <= dt < cadence:
                     _note_pace(r, name, dt, cadence)
-            latest[name] = [value, ts, cadence] if sitting == 0 else [value, ts, cadence, -1]
+            latest[name] = [value, ts, cadence] if sitting == 0 else [value, ts, cadence, min(sitting, -1)]
         elif previous[1] == ts:
             previous[0] = value
 

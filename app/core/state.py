@@ -28,7 +28,9 @@ Version 6, one JSON object:
                    usual longest run]},
      "l": {channel: [latest value, its event time (ms), its cadence: typical ms between its values,
                      and for a re-take in a sitting (`app.core.patient.SITTING_MS`) the event
-                     time the sitting began, -1 for a sparse channel read densely for longer]},
+                     time the sitting began, -1 for a sparse channel read densely for longer,
+                     minus the event time of its first value while its values so far may be
+                     one sitting (the cadence not known yet)]},
      "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null,
                   lower since (ms) or null, reminders sent, parts at their worst when last told
                   (a bitmask, `app.core.alerts.Finding.marks`), and only when the severity settled

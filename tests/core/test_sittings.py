@@ -9,12 +9,16 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
+
 from app.core import patient as core
 from app.core import state as patient_state
+from app.core.alerts import iso
 from app.core.records import reading_id
 
 DAY, HOUR, MINUTE = 86_400_000, 3_600_000, 60_000
 MIDNIGHT = 1_764_374_400_000  # 2025-11-29 00:00 UTC
+PRESSURE = {"systolic_bp", "diastolic_bp"}
 
 
 class Patient:
@@ -36,12 +40,17 @@ class Patient:
 
 def still_told(p: Patient, before: int = 0) -> bool:
     """A level shift is told: a `trend` opened (more than `before` of them),
-    or an anomaly about the pressure is open, which tells the same values
-    (a trend adds nothing while an anomaly is open: one alarm per finding)."""
+    or an anomaly about the pressure (the cuff's systolic or diastolic, one
+    measurement) is open, which tells the same values (a trend adds nothing
+    while an anomaly is open: one alarm per finding)."""
     if len(p.opened("trend")) > before:
         return True
     anomaly = [e for e in p.events if e["kind"] == "anomaly" and e["status"] in ("open", "resolved")]
-    return bool(anomaly) and anomaly[-1]["status"] == "open" and "systolic_bp" in anomaly[-1]["evidence"]["z"]
+    return (
+        bool(anomaly)
+        and anomaly[-1]["status"] == "open"
+        and bool(PRESSURE & anomaly[-1]["evidence"]["z"].keys())
+    )
 
 
 def sittings(p: Patient, rng: random.Random, days: range, per_sitting: int, systolic: float = 130.0) -> None:
@@ -185,3 +194,38 @@ def test_a_monitor_read_every_minute_has_no_sittings() -> None:
     p.read(MIDNIGHT + 119 * MINUTE + 5_000, {"heart_rate": 71})
     assert p.state.baselines["heart_rate"].n > learned
     assert len(p.state.latest["heart_rate"]) == 3
+
+
+@pytest.mark.parametrize(("every_h", "per_check", "apart_s"), [(4, 5, 1), (12, 3, 2), (24, 3, 5), (12, 1, 0)])
+def test_a_spot_checks_fall_opens_at_the_check_that_shows_it_however_it_is_sent(
+    every_h: int, per_check: int, apart_s: int
+) -> None:
+    """A spot-check device measures every 4, 12 or 24 hours and sends each
+    check as quick re-takes (5 readings 1 s apart, 3 readings 2 s or 5 s
+    apart; or one reading). The SpO2 falls from 97 to 85 and stays: NEWS2
+    opens at the first reading of the check that shows it. Before, the
+    first check's re-takes made the channel's first cadence a second or
+    two, and its later re-takes kept it under the hour from which re-takes
+    are a sitting's: the channel looked read every minute or so, and the
+    alert waited for the next check to confirm it, one whole check
+    interval late."""
+    p = Patient()
+    normal = {"heart_rate": 75, "spo2": 97, "respiratory_rate": 16, "systolic_bp": 120, "temperature": 37.0}
+    checks = 3 * 24 // every_h
+    for check in range(checks + 2):
+        for i in range(per_check):
+            vitals = {**normal, "heart_rate": 75 + check % 3} if check < checks else {**normal, "spo2": 85}
+            p.read(MIDNIGHT + check * every_h * HOUR + i * apart_s * 1000, vitals)
+    assert [e["event_time"] for e in p.opened("news2")] == [iso(MIDNIGHT + checks * every_h * HOUR)]
+
+
+def test_a_monitors_first_minutes_before_a_dropout_are_no_sitting() -> None:
+    """A monitor sends a reading a minute for 7 minutes, drops out for an
+    hour, and goes on: its first minutes were no sitting (the hour is not
+    twelve times their span), so its cadence is not taken for an hour's,
+    and it is dense again at once."""
+    p = Patient()
+    for minute in [*range(8), *range(67, 80)]:
+        p.read(MIDNIGHT + minute * MINUTE, {"heart_rate": 80 + minute % 3})
+    assert len(p.state.latest["heart_rate"]) == 3
+    assert p.state.latest["heart_rate"][2] < core.SPARSE_MS

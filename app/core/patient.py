@@ -66,6 +66,7 @@ from app.core.model import (
     MEMORY_MIN,
     MEMORY_MS,
     PROFILE_MAX_CADENCE_MS,
+    RECENT_CLIP,
     RUNS_Z_MARGIN,
     SPIKE_RARE,
     SPIKE_ROUTINE,
@@ -2950,14 +2951,28 @@ def _heading(state: PatientState, near: list[str], ts: int, config: Config) -> d
     night (on stable patients whose vitals wander with a 30-minute memory,
     1.2 such `trend`s a patient-day), while an acute fall goes on past it
     within a minute. The cost is on slow falls: a sepsis whose pressure
-    wobbles down early is caught later, by a later rule."""
+    wobbles down early is caught later, by a later rule.
+
+    Nor one whose latest value is back more than `RECENT_CLIP` SDs on the
+    safe side of the smoothed level: one value moves the level by a few SDs
+    at most (`Baseline.track`), so after a step back to normal the level
+    follows over many readings, its slope still the climb's. An hour after
+    a heart rate of 130 went back to 75, charted every 15 minutes, its level
+    was still 128 and rising: a `trend` "heading for 131/min" opened on a
+    recovered patient (an outside tester's finding). A value on the
+    danger side of the level (a climb, which the level trails) never
+    contradicts it."""
     found: dict[str, dict[str, Any]] = {}
     for name in near:
-        baseline, cadence = state.baselines[name], state.latest[name][2]
+        entry = state.latest[name]
+        baseline, cadence = state.baselines[name], entry[2]
         if not baseline.warm(cadence):
             continue
         horizon = _horizon_min(config, cadence)
         level, slope = baseline.level, baseline.slope
+        back = (level - entry[0] if slope > 0 else entry[0] - level) / baseline.sd
+        if back > RECENT_CLIP:
+            continue  # the values went back: the level and slope are a step's lag, not a heading
         departure = (level - _normal_at(baseline, ts, cadence)) / baseline.sd
         out = config.trend_z
         far = departure >= out or departure <= -out

@@ -2844,7 +2844,18 @@ def _drifting_together(state: PatientState, r: _Reading, config: Config) -> None
     the pressure up, not down. While NEWS2 or an anomaly is alarming this adds
     no alert of its own, as `_trend` does not; it opens on the reading of a
     drift, so once its alert has resolved (NEWS2 took over) the same drifts
-    do not open it again."""
+    do not open it again.
+
+    Nor does a drift count towards opening it once its vital's latest value
+    is back: nearer
+    the mean it drifted from than the level it drifted to, and more than
+    `RECENT_CLIP` SDs from that level (`_drifted_back`). A drift held as
+    unsafe never moved the normal, so the values' return is no drift back
+    to remove it: two hours at a heart rate of 130, SpO2 92 and a breathing
+    rate of 26 (NEWS2 high, the three drifts held) then back to normal, a
+    systolic pressure easing 10 mmHg after the recovery drifted and opened a
+    `trend` naming the episode's three drifts beside it. Once open, it holds
+    on its drifts as before."""
     drifting, window = state.drifting, config.drift_together_ms
     for name in [name for name, entry in drifting.items() if r.ts - entry[0] > window]:
         del drifting[name]
@@ -2852,11 +2863,17 @@ def _drifting_together(state: PatientState, r: _Reading, config: Config) -> None
         return
     if _TREND not in state.alerts and not r.drifted:
         return  # opens only with a drift of this reading: once resolved, not again for the same drifts
+    trend = state.alerts.get(_TREND)
+    counted = drifting
+    if trend is None or not trend.confirmed:
+        counted = {name: entry for name, entry in drifting.items() if not _drifted_back(state, name, entry)}
+        if len(counted) < config.drift_together:
+            return  # the values went back: drifts they contradict open nothing
     evidence = r.evidence.get(_TREND)
     if evidence is None:
         evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
     vitals = evidence["vitals"]
-    for name, (since, old, new) in drifting.items():
+    for name, (since, old, new) in counted.items():
         vitals[name] = {
             **vitals.get(name, {}),
             "drifted_from": old,
@@ -2864,6 +2881,18 @@ def _drifting_together(state: PatientState, r: _Reading, config: Config) -> None
             "drifted_at": iso(since),
         }
     r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
+
+
+def _drifted_back(state: PatientState, name: str, entry: list[Any]) -> bool:
+    """Is this drifting vital's latest value back (`_drifting_together`):
+    nearer the mean it drifted from (`entry[1]`) than the level it drifted
+    to (`entry[2]`), and more than `RECENT_CLIP` SDs from that level (not a
+    noisy value about a small drift)?"""
+    latest, baseline = state.latest.get(name), state.baselines.get(name)
+    if latest is None or baseline is None or latest[0].__class__ not in _NUMBERS:
+        return False
+    x, old, new = float(latest[0]), float(entry[1]), float(entry[2])
+    return abs(x - old) < abs(x - new) and abs(x - new) > RECENT_CLIP * baseline.sd
 
 
 def _shifted(entry: list[Any], value: Any, ts: int) -> dict[str, Any]:

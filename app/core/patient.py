@@ -783,11 +783,7 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
             cadence, dt = previous[2], ts - previous[1]
             sitting = 0
             if len(previous) > 3 and previous[3] < -1:  # the channel's values so far may be one sitting
-                began = -previous[3]
-                if dt > SITTING_MS and (previous[1] - began) * SITTING_RATIO <= ts - began:
-                    cadence, dt = 0, ts - began  # they were: the first cadence sample is from its first
-                elif ts - began <= SITTING_MS:
-                    sitting = previous[3]
+                cadence, dt, sitting = _first_sitting(previous, ts, cadence, dt)
             if cadence >= SITTING_CADENCE_MS and dt * SITTING_RATIO <= cadence:
                 sitting = previous[3] if len(previous) > 3 else previous[1]
                 if sitting > 0 and ts - sitting <= SITTING_MS:  # a re-take: not learned (`_model`)
@@ -816,6 +812,21 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
             latest[name] = [value, ts, cadence] if sitting == 0 else [value, ts, cadence, min(sitting, -1)]
         elif previous[1] == ts:
             previous[0] = value
+
+
+def _first_sitting(previous: list[Any], ts: int, cadence: int, dt: int) -> tuple[int, int, int]:
+    """`_keep_latest` for a channel whose values so far may be one sitting
+    (`previous[3]`: minus its first value's time): its cadence, the step to
+    this value and the sitting to note. A pause of `SITTING_RATIO` times
+    their span or more after them says they were: the first cadence sample
+    is from the first value. Within `SITTING_MS` of the first they still
+    may be; later, without such a pause, they were not."""
+    began = -previous[3]
+    if dt > SITTING_MS and (previous[1] - began) * SITTING_RATIO <= ts - began:
+        return 0, ts - began, 0
+    if ts - began <= SITTING_MS:
+        return cadence, dt, previous[3]
+    return cadence, dt, 0
 
 
 def _note_pace(r: _Reading, name: str, dt: int, cadence: int) -> None:

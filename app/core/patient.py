@@ -187,6 +187,9 @@ SITTING_MS = 10 * 60 * 1000
 AFRESH_GAP_MS = 7 * 24 * 60 * 60 * 1000
 AFRESH_GAP_CADENCES = 100
 SITTING_RATIO = 12
+# A channel's first values are one sitting only when quick re-takes: within this of the first
+# (a monitor connected for minutes, then unplugged for hours, is not one: `_first_sitting`).
+FIRST_SITTING_MS = 90 * 1000
 # A sparse channel's step shorter than its cadence, and at least this share of
 # it, is the pace it is read at now: an alert resolves after two such steps
 # (`transition`'s `pace_ms`). A channel's cadence follows a gap slowly (one
@@ -795,7 +798,7 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
                 sitting = 0 if dt > SITTING_MS else -1
             if cadence <= 0:
                 cadence = dt
-                if dt <= SITTING_MS:  # the first step may be a re-take in a sitting begun at the first value
+                if dt <= FIRST_SITTING_MS:  # the first step may be a re-take of a sitting begun at the first
                     sitting = -previous[1]
             else:
                 baseline = baselines.get(name) if dt <= 2 * cadence < 2 * SPARSE_MS else None
@@ -819,12 +822,16 @@ def _first_sitting(previous: list[Any], ts: int, cadence: int, dt: int) -> tuple
     (`previous[3]`: minus its first value's time): its cadence, the step to
     this value and the sitting to note. A pause of `SITTING_RATIO` times
     their span or more after them says they were: the first cadence sample
-    is from the first value. Within `SITTING_MS` of the first they still
-    may be; later, without such a pause, they were not."""
+    is from the first value. Within `FIRST_SITTING_MS` of the first they
+    still may be; later, without such a pause, they were not. A monitor on
+    for five minutes, then unplugged for two hours, was taken for a spot
+    check every two hours: once plugged in again, its values were spot
+    measurements for half an hour, each its own confirmation, and one SpO2
+    artifact opened NEWS2 (a reviewer's finding)."""
     began = -previous[3]
     if dt > SITTING_MS and (previous[1] - began) * SITTING_RATIO <= ts - began:
         return 0, ts - began, 0
-    if ts - began <= SITTING_MS:
+    if ts - began <= FIRST_SITTING_MS:
         return cadence, dt, previous[3]
     return cadence, dt, 0
 

@@ -30,7 +30,7 @@ Version 6, one JSON object:
                      and for a re-take in a sitting (`app.core.patient.SITTING_MS`) the event
                      time the sitting began, -1 for a sparse channel read densely for longer,
                      minus the event time of its first value while its values so far may be
-                     one sitting (the cadence not known yet)]},
+                     one sitting (its cadence only their first step)]},
      "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null,
                   lower since (ms) or null, reminders sent, parts at their worst when last told
                   (a bitmask, `app.core.alerts.Finding.marks`), and only when the severity settled

@@ -222,10 +222,32 @@ def test_a_spot_checks_fall_opens_at_the_check_that_shows_it_however_it_is_sent(
 def test_a_monitors_first_minutes_before_a_dropout_are_no_sitting() -> None:
     """A monitor sends a reading a minute for 7 minutes, drops out for an
     hour, and goes on: its first minutes were no sitting (the hour is not
-    twelve times their span), so its cadence is not taken for an hour's,
+    eleven times their span), so its cadence is not taken for an hour's,
     and it is dense again at once."""
     p = Patient()
     for minute in [*range(8), *range(67, 80)]:
         p.read(MIDNIGHT + minute * MINUTE, {"heart_rate": 80 + minute % 3})
     assert len(p.state.latest["heart_rate"]) == 3
     assert p.state.latest["heart_rate"][2] < core.SPARSE_MS
+
+
+@pytest.mark.parametrize(("on_min", "off_min"), [(5, 130), (9, 240), (3, 90)])
+def test_a_monitor_on_for_minutes_then_unplugged_is_no_spot_check(on_min: int, off_min: int) -> None:
+    """A monitor sends a reading a minute for a few minutes, is unplugged for
+    hours, then goes on; three minutes after it is plugged in again the
+    SpO2 reads 82 once (an artifact of a probe being put back). A first
+    version of the rule that takes a channel's first values for one sitting
+    took these minutes for a spot check every two hours: plugged in again,
+    each value was a spot measurement, its own confirmation, and the one
+    82 opened NEWS2 (a reviewer's finding). Nothing opens. (Values within
+    90 seconds of the first, a minute's monitoring, are still taken for a
+    spot check's re-takes.)"""
+    p, rng = Patient(), random.Random(1)
+    start = on_min - 1 + off_min
+    for minute in [*range(on_min), *range(start, start + 60)]:
+        vitals = {"heart_rate": round(72 + rng.gauss(0, 3)), "spo2": min(100, round(97 + rng.gauss(0, 0.6))),
+                  "respiratory_rate": round(16 + rng.gauss(0, 1)), "temperature": 36.9}  # fmt: skip
+        if minute == start + 3:
+            vitals["spo2"] = 82
+        p.read(MIDNIGHT + minute * MINUTE, vitals)
+    assert p.opened("news2") == [] and p.opened("trend") == []

@@ -91,7 +91,7 @@ ARTIFACT_ALPHA = 0.2  # smoothing of a channel's share of recent values that wer
 QUALITY_FORGET = 0.01  # a channel's artifact share below which its quality entry is dropped
 # A channel no device has sent for this long, and this many of its cadences, has its quality
 # entry dropped (`_gone`): a probe unplugged for good is not a bad signal for good.
-QUALITY_GONE_MS = 60 * 60 * 1000
+QUALITY_GONE_MS = 6 * 60 * 60 * 1000
 QUALITY_GONE_CADENCES = 3
 # A custom channel remembers how far out its far values go (`Baseline.far_z`), fading
 # by this at each run of them begun: on a channel where far values are no rarity, one
@@ -181,15 +181,17 @@ SITTING_CADENCE_MS = 60 * 60 * 1000
 # together are one occasion, however many sittings.
 SHIFT_SPAN_MS = 3 * 60 * 60 * 1000
 SHIFT_STALE_CADENCES = 3  # a shift holds only while its channel was read within this many of its cadences
+SHIFT_STALE_MS = 4 * 24 * 60 * 60 * 1000  # ... or this long: a cuff's weekend off is no end of a shift
 SITTING_MS = 10 * 60 * 1000
 # A custom channel back after this long a silence, and this many of its
 # cadences, is learned afresh (`_keep_latest`): a new sensor, a new wear.
 AFRESH_GAP_MS = 7 * 24 * 60 * 60 * 1000
 AFRESH_GAP_CADENCES = 100
 SITTING_RATIO = 12
-# A channel's first values are one sitting only when quick re-takes: within this of the first
-# (a monitor connected for minutes, then unplugged for hours, is not one: `_first_sitting`).
-FIRST_SITTING_MS = 90 * 1000
+# A channel's first values are one sitting only within this of the first (`_first_sitting`);
+# 90 s (a first version's remedy for a monitor on for minutes, then unplugged for hours) told a
+# spot check taken as three re-takes a minute apart, as home blood pressure is, a check late.
+FIRST_SITTING_MS = SITTING_MS
 # A sparse channel's step shorter than its cadence, and at least this share of
 # it, is the pace it is read at now: an alert resolves after two such steps
 # (`transition`'s `pace_ms`). A channel's cadence follows a gap slowly (one
@@ -823,11 +825,15 @@ def _first_sitting(previous: list[Any], ts: int, cadence: int, dt: int) -> tuple
     this value and the sitting to note. A pause of `SITTING_RATIO` times
     their span or more after them says they were: the first cadence sample
     is from the first value. Within `FIRST_SITTING_MS` of the first they
-    still may be; later, without such a pause, they were not. A monitor on
-    for five minutes, then unplugged for two hours, was taken for a spot
-    check every two hours: once plugged in again, its values were spot
-    measurements for half an hour, each its own confirmation, and one SpO2
-    artifact opened NEWS2 (a reviewer's finding)."""
+    still may be; later, without such a pause, they were not. The price: a
+    monitor on for five minutes, then unplugged for two hours, is taken for
+    a spot check every two hours, and once plugged in again its values are
+    spot measurements for up to half an hour, each its own confirmation
+    (one SpO2 artifact opened NEWS2: a reviewer's finding). Re-takes cannot
+    be told from a monitor's first minutes by their spacing: home blood
+    pressure is three readings a minute apart (ESH 2021), and limiting the
+    sitting to 90 s told such checks a whole check late (a second
+    reviewer's)."""
     began = -previous[3]
     if dt > SITTING_MS and (previous[1] - began) * SITTING_RATIO <= ts - began:
         return 0, ts - began, 0
@@ -1165,9 +1171,14 @@ def _gone(state: PatientState, r: _Reading) -> None:
     with the ECG for 15 minutes and was then unplugged, or a thermometer
     whose probe slipped and was taken away, kept its channel bad, and a
     `signal_quality` alert open and reminding, for good (an outside
-    tester's finding). `state.seen` keeps when each was last sent."""
+    tester's finding). `state.seen` keeps when each was last sent. Six
+    hours at least: a thermometer charted every two hours whose every value
+    was an artifact (no cadence known) was dropped between its readings and
+    never judged bad; and an entry with a "no signal" run in progress stays,
+    so that the signal's return is told after its loss (a reviewer's
+    findings)."""
     quality, seen, vitals, ts = state.quality, state.seen, r.raw["vitals"], r.ts
-    for name in list(quality):
+    for name, entry in list(quality.items()):
         if name in vitals:
             if seen.get(name, 0) < ts:
                 seen[name] = ts
@@ -1175,8 +1186,8 @@ def _gone(state: PatientState, r: _Reading) -> None:
         since = seen.setdefault(name, ts)  # a state from before "y": from now
         latest = state.latest.get(name)
         cadence = latest[2] if latest is not None else 0
-        if ts - since > max(QUALITY_GONE_MS, QUALITY_GONE_CADENCES * cadence):
-            del quality[name], seen[name]
+        if ts - since > max(QUALITY_GONE_MS, QUALITY_GONE_CADENCES * cadence) and not any(entry[1::_SLOT]):
+            del quality[name], seen[name]  # (a "no signal" run in progress stays, to be told back)
     if len(seen) > len(quality):  # entries `_forget` dropped
         for name in [name for name in seen if name not in quality]:
             del seen[name]
@@ -2800,7 +2811,7 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     the forecast: a weight that rose 1.3 kg in three days and fell back was
     reminded of at 85.41, 0.19 under its baseline, while the sum still
     stood over the threshold (a public scale log). Nor once its channel has
-    gone unread for `SHIFT_STALE_CADENCES` of its cadence: a scale no longer
+    gone unread for `SHIFT_STALE_CADENCES` of its cadence and `SHIFT_STALE_MS`: a scale no longer
     used kept a weight's trend reminding every two days with its last
     weighing (an outside tester's finding), and a home cuff's trend opened
     on one systolic of 142 was reminded of for a year of pulse-only readings
@@ -2975,9 +2986,16 @@ def _shift_together(
 def _still_shifted(state: PatientState, name: str, entry: list[Any], ts: int) -> bool:
     """Is a channel with a level-shift run (`entry`, `state.shifts`) still
     shifted at `ts`: its latest value on the shifted side of its forecast,
-    and read within `SHIFT_STALE_CADENCES` of its cadence (`_shift`)?"""
+    and read within `SHIFT_STALE_CADENCES` of its cadence or `SHIFT_STALE_MS`
+    (`_shift`)? Three cadences of a cuff read twice a day are 36 hours, and
+    a weekend without it resolved its trend and opened another on Monday (a
+    reviewer's finding)."""
     read = state.latest.get(name)
-    return read is not None and entry[3] * entry[0] > 0.0 and ts - read[1] <= SHIFT_STALE_CADENCES * read[2]
+    if read is None or entry[3] * entry[0] <= 0.0:
+        return False
+    age: int = ts - read[1]
+    cadence: int = read[2]
+    return age <= max(SHIFT_STALE_CADENCES * cadence, SHIFT_STALE_MS)
 
 
 def _alarming(state: PatientState) -> bool:

@@ -487,3 +487,26 @@ def test_a_weight_trend_does_not_stay_open_once_the_scale_is_no_longer_used() ->
     assert trend and trend[0]["status"] == "open" and "weight" in trend[0]["evidence"]["vitals"]
     assert at(trend[0]) < MIDNIGHT + 26 * DAY
     assert trend[-1]["status"] == "resolved" and at(trend[-1]) < MIDNIGHT + 32 * DAY
+
+
+def test_a_pressure_trend_holds_over_a_weekend_without_the_cuff() -> None:
+    """A home cuff read at 08:00 and 20:00 beside a watch's hourly heart rate;
+    the systolic moves from 125 to about 145 on day 9 and a `trend` opens.
+    The cuff is not used from Friday evening to Monday morning. A first
+    version of the rule that ends a trend once its channel goes unread
+    (three cadences: 36 hours) resolved it on Sunday, the pressure as high
+    as ever, and opened a second alert on Monday (a reviewer's finding).
+    One trend holds throughout."""
+    rng, state, events = random.Random(4), patient_state.PatientState(), []
+    for hour in range(21 * 24):
+        ts, (day, h) = MIDNIGHT + hour * HOUR, divmod(hour, 24)
+        readings = [("watch-1", ts + 30 * MINUTE, {"heart_rate": round(rng.gauss(70, 3))})]
+        if h in (8, 20) and not (day in (13, 14) or (day == 12 and h == 20)):
+            readings.insert(0, ("cuff-1", ts, {"systolic_bp": round(rng.gauss(125 if day < 9 else 145, 4)),
+                                               "diastolic_bp": 80}))  # fmt: skip
+        for device, at, vitals in readings:
+            reading = {"id": reading_id(device, hour), "seq": hour, "ts": at, "vitals": vitals}
+            events += core.process(state, "p-" + "5" * 32, device, reading).events
+    trend = [e for e in events if e["kind"] == "trend"]
+    assert trend and len({e["alert_id"] for e in trend}) == 1
+    assert all(e["status"] != "resolved" for e in trend)

@@ -61,6 +61,10 @@ def describe(event: dict[str, Any]) -> str:
         if isinstance(unreliable, list) and unreliable:
             # held open while a parameter it was told for sends artifacts (docs/alerts.md)
             band = f"{band}; held open, signal bad: {', '.join(map(str, unreliable))}"
+        elif isinstance(unrecovered := ev.get("not_recovered"), list) and unrecovered:
+            # held open while a parameter it was told red for is still off the normal
+            # established before it (docs/alerts.md)
+            band = f"{band}; held open, not recovered: {', '.join(map(str, unrecovered))}"
         elif held and event.get("status") != "resolved":
             # a high alert stays high while the score is 6, and falls only once it has
             # held lower for a while (docs/alerts.md): say so beside the lower band

@@ -2007,6 +2007,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     if severity is None:
         _keep_pending(state, r, score.subscores)
         _hold_unreliable(state, r, config)
+        _hold_unrecovered(state, r, current, config)
         return
     deviating = [
         name
@@ -2034,6 +2035,59 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         )
     else:
         _hold_unreliable(state, r, config)
+        _hold_unrecovered(state, r, current, config)
+
+
+def _hold_unrecovered(state: PatientState, r: _Reading, current: dict[str, Any], config: Config) -> None:
+    """An open NEWS2 alert that no longer triggers does not resolve while a
+    parameter that scored 3 in it when last told (`OpenAlert.marks`) still
+    scores, on the side of its red range people live in (`_RED_LIVED_IN`: a
+    low SpO2, pulse or systolic, a fast breathing rate), where the patient's
+    normal as established (warm-up's, or the last adopted drift's:
+    `Baseline.prior_mean`) scores nothing but the normal learned since
+    (`Baseline.mean`) does. Then what ends the trigger is the learning, not
+    the patient: the learned normal followed the deterioration into a band
+    NEWS2 scores, and its values there count as the patient's own
+    (`_deviates`). A systolic of 88 after six hours at 120 opened the alert,
+    sat at 91-99 for ten minutes, and the alert resolved; the learned normal
+    at 95, a systolic of 80-88 reopened nothing for 22 hours (an outside
+    reviewer). A septic patient's SpO2 of 90 opened it, sat at 92-94 with
+    the pulse at 105-110 and the systolic at 94-102 (NEWS2 5), and it
+    resolved; a red SpO2 of 90.6 an hour later raised nothing (MIMIC
+    numerics, docs/evaluation.md). The alert holds, settling to `low` (one
+    parameter off its normal, no longer red), `not_recovered` in its
+    evidence naming those parameters; it resolves once the parameter is back in the band its
+    established normal scores, or the learned normal is (the patient has
+    recovered), or its value is no longer fresh. A hold, never an opening:
+    a patient who comes to live at a scored level without an alert keeps
+    the personalised limits."""
+    alert = state.alerts.get(_NEWS2)
+    if alert is None or not alert.confirmed or _NEWS2 in r.findings:
+        return
+    scale2, baselines, evidence = _scale2(state, config), state.baselines, r.evidence[_NEWS2]
+    held, marks = [], 0
+    for name, sub in evidence["subscores"].items():
+        lived = _RED_LIVED_IN.get(name)
+        baseline = baselines.get(name)
+        if not sub or lived is None or baseline is None or baseline.prior_sd >= 0.0:
+            continue
+        if not alert.marks & _NEWS2_BIT[name]:
+            continue
+        established = baseline.prior_mean
+        if (current[name] - established) * (lived[0] - established) <= 0:
+            continue  # on the other side of the normal: not the red range's
+        normal = {name: baseline.mean}
+        if "on_oxygen" in current:
+            normal["on_oxygen"] = current["on_oxygen"]
+        if not news2.score(normal, scale2).subscores.get(name):
+            continue  # the learned normal scores nothing: the personalised limits do not apply
+        normal[name] = established
+        if not news2.score(normal, scale2).subscores.get(name):
+            held.append(name)
+            marks |= _NEWS2_BIT[name]
+    if held:  # still marked when reminded: a red value back is judged as it was when told
+        evidence = {**evidence, "not_recovered": held}
+        r.findings[_NEWS2] = Finding(_NEWS2, _LOW, evidence, marks=marks, stale=True)
 
 
 def _news2_current(state: PatientState, r: _Reading, config: Config) -> dict[str, Any]:

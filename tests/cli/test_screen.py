@@ -144,3 +144,17 @@ def test_a_news2_alert_held_open_by_a_bad_signal_says_so() -> None:
     held["evidence"] = {"score": 0, "band": "low", "vitals": {}, "unreliable": ["respiratory_rate"]}
     screen(held)
     assert out.getvalue().strip().endswith("NEWS2 0 (low; held open, signal bad: respiratory_rate)")
+
+
+def test_a_news2_alert_held_open_until_recovered_says_so() -> None:
+    """A NEWS2 alert a red systolic opened stays open while the systolic is
+    still off the normal established before it (docs/alerts.md): its
+    reminder at a score of 2 says why."""
+    out = io.StringIO()
+    screen = Screen(out, colour=False)
+    held = event("news2", "reminder", severity="low")
+    vitals = {"systolic_bp": 96}
+    held["evidence"] = {"score": 2, "band": "low", "vitals": vitals, "not_recovered": ["systolic_bp"]}
+    screen(held)
+    line = out.getvalue().strip()
+    assert line.endswith("NEWS2 2 (low; held open, not recovered: systolic_bp): systolic_bp 96")

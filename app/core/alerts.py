@@ -94,6 +94,11 @@ class OpenAlert:
     told: Severity | None = None
 
 
+# The bits of `Finding.marks` that are news when newly set; those above are kept with the
+# alert's marks but never told (`app.core.patient._HELD_SHIFT`: what may hold it open).
+NEWS_MARKS = (1 << 20) - 1
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """A condition that holds for the current reading."""
@@ -297,7 +302,7 @@ def _still_holds(
             else None
         )
     rises = rank(finding.severity) > rank(current.severity)
-    told = finding.marks & ~current.marks
+    told = finding.marks & ~current.marks & NEWS_MARKS
     if rises:
         current.severity = finding.severity
         current.lower_since_ms = None

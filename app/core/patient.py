@@ -257,6 +257,17 @@ _BEYOND_RED: tuple[tuple[str, int, float, float, int], ...] = (
 # ... and the arterial line's mean under MAP_FLOOR with the systolic red
 # (`_underperfused`), held within this margin once told.
 _SHOCK_BIT = 1 << 16
+# ... and, beside a parameter's bit, its bit this far up when its red value was in the part of
+# the range people live in (`_RED_LIVED_IN`): what may hold the alert once it is no longer red
+# (`_hold_unrecovered`). Never told as news (`_newly`), never news itself: set with the red bit.
+_HELD_SHIFT = 20  # `app.core.alerts.NEWS_MARKS`: the bits under it are news
+# An open NEWS2 alert holds on a parameter not recovered (`_hold_unrecovered`) for at most this long
+# after a red value in the part of its range people live in last counted as a deterioration (not
+# as the patient's own, `_deviates`; `PatientState.red_at`).
+UNRECOVERED_MS = 24 * 60 * 60 * 1000
+# ... and a red value back after this long without one (or two of the patient's cadences) is a
+# relapse, told as an escalation (`_hold_unrecovered`)
+RELAPSE_MS = 60 * 60 * 1000
 _SHOCK_MARGIN = 5.0
 _RADIANS_PER_MS = 2 * math.pi / DAY_MS
 # Enum members bound once: looking one up on its class costs four times a
@@ -2014,6 +2025,9 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         for name, sub in score.subscores.items()
         if sub and _deviates(state, name, current[name], config, sub, current)
     ]
+    for name in deviating:
+        if score.subscores[name] == 3 and _lived_in(name, current[name]):
+            state.red_at = r.ts  # a red value people may live at, not this one's own (`_hold_unrecovered`)
     if deviating or band == "high":
         stale = _stale_trigger(r, score.subscores)
         if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
@@ -2040,54 +2054,89 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
 
 def _hold_unrecovered(state: PatientState, r: _Reading, current: dict[str, Any], config: Config) -> None:
     """An open NEWS2 alert that no longer triggers does not resolve while a
-    parameter that scored 3 in it when last told (`OpenAlert.marks`) still
-    scores, on the side of its red range people live in (`_RED_LIVED_IN`: a
-    low SpO2, pulse or systolic, a fast breathing rate), where the patient's
-    normal as established (warm-up's, or the last adopted drift's:
-    `Baseline.prior_mean`) scores nothing but the normal learned since
-    (`Baseline.mean`) does. Then what ends the trigger is the learning, not
-    the patient: the learned normal followed the deterioration into a band
-    NEWS2 scores, and its values there count as the patient's own
-    (`_deviates`). A systolic of 88 after six hours at 120 opened the alert,
-    sat at 91-99 for ten minutes, and the alert resolved; the learned normal
-    at 95, a systolic of 80-88 reopened nothing for 22 hours (an outside
-    reviewer). A septic patient's SpO2 of 90 opened it, sat at 92-94 with
-    the pulse at 105-110 and the systolic at 94-102 (NEWS2 5), and it
-    resolved; a red SpO2 of 90.6 an hour later raised nothing (MIMIC
-    numerics, docs/evaluation.md). The alert holds, settling to `low` (one
-    parameter off its normal, no longer red), `not_recovered` in its
-    evidence naming those parameters; it resolves once the parameter is back in the band its
-    established normal scores, or the learned normal is (the patient has
-    recovered), or its value is no longer fresh. A hold, never an opening:
-    a patient who comes to live at a scored level without an alert keeps
-    the personalised limits."""
+    parameter that was red in it, in the part of its range people live in
+    (`_RED_LIVED_IN`: a low SpO2, pulse or systolic, a fast breathing rate;
+    its bit `_HELD_SHIFT` up in `OpenAlert.marks`), still scores on that
+    side, where the patient's normal as established (warm-up's, or the last
+    adopted drift's: `Baseline.prior_mean`) scores nothing but the normal
+    learned since (`Baseline.mean`) does, on that side too (`_same_side`),
+    and such a red value counted as a deterioration (`_deviates`) within
+    `UNRECOVERED_MS` (`state.red_at`).
+    Then what ends the trigger is the learning, not the patient: the learned
+    normal followed the deterioration into a band NEWS2 scores, and its
+    values there count as the patient's own (`_deviates`). A systolic of 88
+    after six hours at 120 opened the alert, sat at 91-99 for ten minutes,
+    and the alert resolved; the learned normal at 95, a systolic of 80-90
+    then went untold for hours (an outside reviewer). A septic patient's
+    SpO2 of 90 opened it, sat at 92-94 with the pulse at 105-110 and the
+    systolic at 94-102 (NEWS2 5), and it resolved; a red SpO2 of 90.6 an
+    hour later raised nothing (MIMIC numerics, docs/evaluation.md).
+
+    The alert holds at its band's severity (`low` below the medium band),
+    settling to it as it would, `not_recovered` in its evidence naming
+    those parameters. The red bits are not held, only the held ones: a red
+    value back after a reminder is told at once as an escalation naming it
+    (`newly`), as a new episode is. It resolves once the parameter is back
+    in the band its established normal scores, or the learned normal is
+    (the patient recovered), or a day has passed without a red value that
+    deviates (the patient lives at the new level: a systolic of 104 after a
+    red 88 held the alert for ten days, reminded of daily, and an SpO2 at
+    94 after a pneumonia, with a stray 91 now and then taken for its own,
+    held it for days, so a new desaturation inside it was not told as one,
+    before a reviewer of this rule). A hold, never an opening: a patient who comes to live at a
+    scored level without an alert keeps the personalised limits."""
     alert = state.alerts.get(_NEWS2)
-    if alert is None or not alert.confirmed or _NEWS2 in r.findings:
+    if alert is None or not alert.confirmed or _NEWS2 in r.findings or r.ts - state.red_at > UNRECOVERED_MS:
         return
     scale2, baselines, evidence = _scale2(state, config), state.baselines, r.evidence[_NEWS2]
     held, marks = [], 0
     for name, sub in evidence["subscores"].items():
         lived = _RED_LIVED_IN.get(name)
-        baseline = baselines.get(name)
-        if not sub or lived is None or baseline is None or baseline.prior_sd >= 0.0:
+        if not sub or lived is None or not alert.marks & (_NEWS2_BIT[name] << _HELD_SHIFT):
             continue
-        if not alert.marks & _NEWS2_BIT[name]:
+        baseline = baselines.get(name)
+        if baseline is None or baseline.prior_sd >= 0.0:
             continue
         established = baseline.prior_mean
         if (current[name] - established) * (lived[0] - established) <= 0:
             continue  # on the other side of the normal: not the red range's
-        normal = {name: baseline.mean}
+        if not _same_side(name, current[name], baseline.mean, scale2, current):
+            continue  # the learned normal scores nothing, or on the other side: the limits do not apply
+        normal = {name: established}
         if "on_oxygen" in current:
             normal["on_oxygen"] = current["on_oxygen"]
         if not news2.score(normal, scale2).subscores.get(name):
-            continue  # the learned normal scores nothing: the personalised limits do not apply
-        normal[name] = established
-        if not news2.score(normal, scale2).subscores.get(name):
             held.append(name)
-            marks |= _NEWS2_BIT[name]
-    if held:  # still marked when reminded: a red value back is judged as it was when told
+            marks |= _NEWS2_BIT[name] << _HELD_SHIFT
+    if held:
+        # Out of red for RELAPSE_MS: no longer at their worst, and a red value back is a relapse,
+        # told at once (`newly`). Not sooner: an athlete's pulse at 37-43 all night is one episode.
+        if r.ts - state.red_at >= max(RELAPSE_MS, 2 * _patient_cadence(state, r.ts)):
+            alert.marks &= ~(marks >> _HELD_SHIFT)
+        severity = NEWS2_SEVERITY.get(evidence["band"]) or _LOW
         evidence = {**evidence, "not_recovered": held}
-        r.findings[_NEWS2] = Finding(_NEWS2, _LOW, evidence, marks=marks, stale=True)
+        r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, marks=marks, stale=True)
+
+
+def _lived_in(name: str, value: Any) -> bool:
+    """Is this value in the part of its red range people live in (`_RED_LIVED_IN`)?"""
+    lived = _RED_LIVED_IN.get(name)
+    return lived is not None and value.__class__ in _NUMBERS and lived[0] <= value <= lived[1]
+
+
+def _same_side(name: str, value: Any, normal: float, scale2: bool, current: dict[str, Any]) -> bool:
+    """Does NEWS2 score this learned normal on the side of its range that
+    `value` is on: the normal, and the point midway to the value, both
+    scored (NEWS2's bands are contiguous on each side of the band that
+    scores nothing, which lies between a pulse of 37 and a normal of 94
+    learned from a tachycardia: 65, scored nothing)?"""
+    probe = {name: normal}
+    if "on_oxygen" in current:
+        probe["on_oxygen"] = current["on_oxygen"]
+    if not news2.score(probe, scale2).subscores.get(name):
+        return False
+    probe[name] = (normal + value) / 2
+    return bool(news2.score(probe, scale2).subscores.get(name))
 
 
 def _news2_current(state: PatientState, r: _Reading, config: Config) -> dict[str, Any]:
@@ -2187,6 +2236,8 @@ def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
     for name, sub in score.subscores.items():
         if sub == 3:
             marks |= _NEWS2_BIT[name]
+            if _lived_in(name, current[name]):
+                marks |= _NEWS2_BIT[name] << _HELD_SHIFT
     level = current.get("consciousness")
     if level in _DEEPER:
         marks |= _DEEPER_BITS[_DEEPER[level]]
@@ -2446,7 +2497,12 @@ def _deviates(
     admission, is still hers, and the alert it opened before it was learned
     resolves. Once such an alert has resolved (the value out of its red
     range for the resolution wait), a red value is judged against the
-    normal as learned again."""
+    normal as learned again. So it is while the alert is held on the
+    parameter, no longer red (`_hold_unrecovered`), unless the red value
+    is a run's: the parameter's recent level (`Baseline.recent`, about its
+    last five values) red too. A lone red value among the usual ones (an
+    SpO2 of 91 now and then at 94 after a pneumonia) is then the patient's
+    own, and holds the alert; a run of them is a relapse, told at once."""
     baseline = state.baselines.get(name)
     if baseline is None:
         return True
@@ -2465,11 +2521,19 @@ def _deviates(
     if current is not None and "on_oxygen" in current:
         normal["on_oxygen"] = current["on_oxygen"]
     scale2 = _scale2(state, config)
-    if not news2.score(normal, scale2).subscores.get(name, 0):
-        return True
+    if not _same_side(name, value, baseline.mean, scale2, normal):
+        return True  # the normal scores nothing, or on the other side (a pulse of 37 beside 94)
     told = state.alerts.get(_NEWS2)  # an open alert in which this parameter was red when last told ...
-    if told is None or not told.confirmed or not told.marks & _NEWS2_BIT[name] or baseline.prior_sd >= 0.0:
+    if told is None or not told.confirmed or baseline.prior_sd >= 0.0:
         return False
+    if not told.marks & _NEWS2_BIT[name]:
+        # ... or held since (`_hold_unrecovered`), the red value now a run's, not a stray among
+        # the patient's usual values: its recent level red too
+        if not told.marks & _NEWS2_BIT[name] << _HELD_SHIFT:
+            return False
+        normal[name] = baseline.recent
+        if news2.score(normal, scale2).subscores.get(name, 0) < 3:
+            return False
     normal[name] = baseline.prior_mean  # ... stays open while the normal as established scores nothing
     return news2.score(normal, scale2).subscores.get(name, 0) == 0
 

@@ -79,7 +79,9 @@ Version 6, one JSON object:
      "o" (only when not empty): {vital judged for signal quality whose latest value another device
                      sent: that device's tag} (`app.core.patient._note_source`),
      "y" (only when not empty): {channel of "q": event time (ms) any device last sent it, a value
-                     or an artifact} (`app.core.patient._gone`)}
+                     or an artifact} (`app.core.patient._gone`),
+     "p" (once one came): event time (ms) a NEWS2 parameter last scored 3 in the part of its red
+                     range people live in, judged a deterioration (`app.core.patient._hold_unrecovered`)}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -100,7 +102,8 @@ dropped again), and "e": read as each "q" entry judging any device (as before; a
 that predates it ignores it, and judges the devices of "q" together), and "g" with "o":
 read as the device of each vital's latest value not known until its next value (the
 first device to send one is the patient's; a worker that predates them ignores them), and
-"y": read as each channel of "q" sent at the next reading, and an alert's ninth
+"y": read as each channel of "q" sent at the next reading, and "p": read as no such red value
+seen (a worker that predates it ignores it), and an alert's ninth
 element (`OpenAlert.told`): read as told at its severity. "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
@@ -235,6 +238,9 @@ class PatientState:
     # channel of `quality` -> event time (ms) any device last sent it, a value or an artifact
     # (`app.core.patient._gone`)
     seen: dict[str, int] = field(default_factory=dict)
+    # event time (ms) a NEWS2 parameter last scored 3 in the part of its red range people live in,
+    # judged a deterioration (`app.core.patient._hold_unrecovered`); 0: never
+    red_at: int = 0
 
 
 def encode(state: PatientState) -> bytes:
@@ -396,6 +402,8 @@ def _size_bound(state: PatientState) -> int:
         n += _KEYED + 1
     for name in state.seen:
         n += _key(name) + _NUMBER
+    if state.red_at:
+        n += _KEYED + 1 + _NUMBER
     if state.quality:
         n += _KEYED + 1  # the key "e"
     for name in state.quality:
@@ -451,6 +459,7 @@ def decode(data: bytes) -> PatientState:
             device=int(obj.get("g", 0)),
             sources=_sources(obj.get("o", {})),
             seen=_sources(obj.get("y", {})),
+            red_at=int(obj.get("p", 0)),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
@@ -537,6 +546,8 @@ def _optional(obj: dict[str, Any], state: PatientState, pack_weekly: Any, pack_s
         obj["o"] = state.sources
     if state.seen:  # when the channels judged for signal quality were last sent
         obj["y"] = state.seen
+    if state.red_at:  # a red value people may live at was seen (a worker that predates it ignores it)
+        obj["p"] = state.red_at
     if state.held:  # a value held back as the channel's latest: rare, and only until its next
         held = sorted(name for name in state.held if name in state.latest)
         if held:

@@ -212,8 +212,9 @@ _KIND_TEXT = {
 def heading(evidence: dict[str, Any]) -> str:
     """A `trend` alert's evidence in words (also `vigil alerts`' line), per
     finding behind it (docs/alerts.md): vitals heading for a dangerous range,
-    a slowly read vital whose level has shifted, several vitals whose normal
-    drifted the way a deterioration moves them."""
+    a slowly read vital whose level has shifted, a weight gain by the
+    heart-failure rule, several vitals whose normal drifted the way a
+    deterioration moves them."""
     vitals = {name: v for name, v in evidence.get("vitals", {}).items() if isinstance(v, dict)}
     found: dict[str, list[str]] = {}
     for name, v in vitals.items():
@@ -225,6 +226,11 @@ def heading(evidence: dict[str, Any]) -> str:
         if "cusum" in v:
             found.setdefault("level shifted", []).append(
                 f"{name} {v.get('level')} ({_signed(v.get('change'))} since {v.get('since')})"
+            )
+        if "lowest" in v:
+            gained = f"{_signed(v.get('gain'))} kg on {v.get('lowest')} at {v.get('lowest_at')}"
+            found.setdefault("weight gain over 2 kg in 3 days", []).append(
+                f"{name} {v.get('level')} ({gained})"
             )
         if "drifted_to" in v:
             found.setdefault("normal drifting the way a deterioration moves it", []).append(

@@ -182,6 +182,13 @@ SITTING_CADENCE_MS = 60 * 60 * 1000
 SHIFT_SPAN_MS = 3 * 60 * 60 * 1000
 SHIFT_STALE_CADENCES = 3  # a shift holds only while its channel was read within this many of its cadences
 SHIFT_STALE_MS = 4 * 24 * 60 * 60 * 1000  # ... or this long: a cuff's weekend off is no end of a shift
+# The heart-failure self-care rule (the Heart Failure Association of the ESC,
+# Jaarsma et al., Eur J Heart Fail 2021;23:157-174; heartfailurematters.org):
+# report a weight gain of more than 2 kg in 3 days. Model-free, as NEWS2 is
+# for the vitals (`_weigh`, `_weight_gain`) ...
+WEIGHT_GAIN_KG = 2.0
+WEIGHT_GAIN_MS = 3 * 24 * 60 * 60 * 1000
+WEIGHT_LOWS = 6  # the sliding minimum's entries kept (`PatientState.gain`): a daily scale needs four
 SITTING_MS = 10 * 60 * 1000
 # A custom channel back after this long a silence, and this many of its
 # cadences, is learned afresh (`_keep_latest`): a new sensor, a new wear.
@@ -629,6 +636,8 @@ def process(
     if r.bad or state.held:
         _hold_latest(state, r)
     _model(state, r, config, outcome)
+    if "weight" in r.clean:
+        _weigh(state, r)
     r.ts = now  # the rest runs at the patient's newest time: a late value is told now (`_late`)
     _safety_net(state, r, config)
     alerts = state.alerts
@@ -638,6 +647,8 @@ def process(
         _trend(state, r, config)
     if state.shifts:
         _shift(state, r, config)
+    if state.gain and state.gain[0] == 2:
+        _weight_gain(state, r, config)
     if state.drifting:
         _drifting_together(state, r, config)
     if state.quality or alerts or r.stuck or r.unit:
@@ -2960,6 +2971,76 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     vitals = evidence["vitals"]
     for name, found in shifted.items():
         vitals[name] = {**vitals.get(name, {}), **found}
+    r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
+
+
+def _weigh(state: PatientState, r: _Reading) -> None:
+    """Note a weighing for the heart-failure rule (`WEIGHT_GAIN_KG` in
+    `WEIGHT_GAIN_MS`; `_weight_gain` tells it): does it stand that far
+    above the lowest weighing of the three days before it? It counts when
+    the weighing before did too: one weighing in clothes and shoes (1-2 kg
+    over a weekend's meals) is no gain, and a gain of 0.8 kg a day meets
+    the rule at two weighings in a row (a re-take within `SHIFT_SPAN_MS` is
+    the same occasion, and confirms nothing). What the learned normal cannot see,
+    the rule does: after a loss of 10 kg on diuretics and a plateau, a
+    regain of 4 kg in five days told nothing, the learned spread (3.2 kg)
+    having taken the loss in (a public scale log, docs/evaluation.md). Only
+    the channel's newest value counts (a late weighing is history), and
+    only a clean one in kilograms (pounds are refused, `_other_unit`)."""
+    entry = state.latest.get("weight")
+    weight = r.clean["weight"]
+    if entry is None or entry[1] != r.ts or weight.__class__ not in _NUMBERS or "weight" in r.bad:
+        return
+    x, ts, gain = float(weight), r.ts, state.gain
+    if not gain:
+        gain[:] = [0, ts, x, ts, x]
+        return
+    if ts <= gain[1]:
+        return  # the same weighing again (a re-take at the same time): the first stands
+    since = ts - WEIGHT_GAIN_MS
+    lows = [(gain[at], gain[at + 1]) for at in range(3, len(gain), 2) if gain[at] >= since]
+    met = 0  # 1: this weighing meets the rule; 2: and the one before did too, so it counts
+    if lows and x - lows[0][1] >= WEIGHT_GAIN_KG:
+        # A re-take within SHIFT_SPAN_MS is the same occasion: it confirms nothing.
+        met = int(gain[0]) if ts - gain[1] < SHIFT_SPAN_MS else 2 if gain[0] else 1
+    while lows and lows[-1][1] >= x:
+        lows.pop()  # no longer the lowest of any window to come
+    lows.append((ts, x))
+    if len(lows) > WEIGHT_LOWS:  # a scale read more often than daily, rising: the one before goes
+        del lows[-2]
+    gain[:] = [met, ts, x]
+    for low_ts, low in lows:
+        gain += [low_ts, low]
+
+
+def _weight_gain(state: PatientState, r: _Reading, config: Config) -> None:
+    """A `trend` for the heart-failure rule while the latest weighing is a
+    gain it counts (`_weigh`) and the scale is still in use (read within
+    `SHIFT_STALE_CADENCES` of its cadence or `SHIFT_STALE_MS`, as a level
+    shift). As every trend, nothing opens while NEWS2 or an anomaly is open.
+    Evidence for the weight: its `level`, the `gain` in kg over the
+    `lowest` weighing of the three days before and when that was
+    (`lowest_at`)."""
+    gain, entry = state.gain, state.latest.get("weight")
+    if entry is None or entry[1] != gain[1] or len(gain) < 5:
+        return
+    stale = max(SHIFT_STALE_CADENCES * entry[2], SHIFT_STALE_MS)
+    if r.ts - entry[1] > stale:
+        return
+    trend = state.alerts.get(_TREND)
+    if (trend is None or not trend.confirmed) and _alarming(state):
+        return
+    since = gain[1] - WEIGHT_GAIN_MS
+    lows = [(gain[at], gain[at + 1]) for at in range(3, len(gain), 2) if gain[at] >= since]
+    if not lows:
+        return
+    low_ts, low = lows[0]
+    evidence = r.evidence.get(_TREND)
+    if evidence is None:
+        evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
+    vitals = evidence["vitals"]
+    found = {"level": entry[0], "gain": round(gain[2] - low, 2), "lowest": low, "lowest_at": iso(int(low_ts))}
+    vitals["weight"] = {**vitals.get("weight", {}), **found}
     r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
 
 

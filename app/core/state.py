@@ -81,7 +81,12 @@ Version 6, one JSON object:
      "y" (only when not empty): {channel of "q": event time (ms) any device last sent it, a value
                      or an artifact} (`app.core.patient._gone`),
      "p" (once one came): event time (ms) a NEWS2 parameter last scored 3 in the part of its red
-                     range people live in, judged a deterioration (`app.core.patient._hold_unrecovered`)}
+                     range people live in, judged a deterioration (`app.core.patient._hold_unrecovered`),
+     "c" (once a weight came): [2 when the latest weighing is a gain the heart-failure rule tells,
+                     1 when it meets the rule alone, else 0; that weighing's event time (ms) and kg;
+                     then the weight's
+                     sliding minimum over three days, oldest first: event time (ms) and kg of each
+                     weighing lower than every later one, at most six] (`app.core.patient._weigh`)}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -103,7 +108,8 @@ that predates it ignores it, and judges the devices of "q" together), and "g" wi
 read as the device of each vital's latest value not known until its next value (the
 first device to send one is the patient's; a worker that predates them ignores them), and
 "y": read as each channel of "q" sent at the next reading, and "p": read as no such red value
-seen (a worker that predates it ignores it), and an alert's ninth
+seen (a worker that predates it ignores it), and "c": read as no weighing yet (a worker
+that predates it ignores it), and an alert's ninth
 element (`OpenAlert.told`): read as told at its severity. "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
@@ -241,6 +247,11 @@ class PatientState:
     # event time (ms) a NEWS2 parameter last scored 3 in the part of its red range people live in,
     # judged a deterioration (`app.core.patient._hold_unrecovered`); 0: never
     red_at: int = 0
+    # the weight's last three days for the heart-failure rule (`app.core.patient._weigh`): 2 when
+    # its latest weighing is a gain the rule tells, 1 when it meets the rule alone, else 0; that
+    # weighing (event time in ms, kg); then its sliding minimum, oldest first: (event time, kg) of
+    # each weighing lower than every later one, at most `app.core.patient.WEIGHT_LOWS`
+    gain: list[float] = field(default_factory=list)
 
 
 def encode(state: PatientState) -> bytes:
@@ -404,6 +415,8 @@ def _size_bound(state: PatientState) -> int:
         n += _key(name) + _NUMBER
     if state.red_at:
         n += _KEYED + 1 + _NUMBER
+    if state.gain:
+        n += _KEYED + 1 + _NUMBER * len(state.gain)
     if state.quality:
         n += _KEYED + 1  # the key "e"
     for name in state.quality:
@@ -460,6 +473,7 @@ def decode(data: bytes) -> PatientState:
             sources=_sources(obj.get("o", {})),
             seen=_sources(obj.get("y", {})),
             red_at=int(obj.get("p", 0)),
+            gain=_gain(obj.get("c", [])),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
@@ -548,6 +562,8 @@ def _optional(obj: dict[str, Any], state: PatientState, pack_weekly: Any, pack_s
         obj["y"] = state.seen
     if state.red_at:  # a red value people may live at was seen (a worker that predates it ignores it)
         obj["p"] = state.red_at
+    if state.gain:  # a patient weighed: the weight's last three days (a worker that predates it ignores it)
+        obj["c"] = state.gain
     if state.held:  # a value held back as the channel's latest: rare, and only until its next
         held = sorted(name for name in state.held if name in state.latest)
         if held:
@@ -786,6 +802,15 @@ def _sources(obj: dict[str, Any]) -> dict[str, int]:
             raise StateError("a number of a channel not judged for signal quality")
         sources[name] = int(number)
     return sources
+
+
+def _gain(obj: list[Any]) -> list[float]:
+    """ "c": a flag, a weighing, then pairs of (event time, kg), every one a number."""
+    if not isinstance(obj, list) or (obj and (len(obj) < 3 or len(obj) % 2 == 0)):
+        raise StateError("a weight's window that is not a flag, a weighing and lows")
+    if any(x.__class__ not in (int, float) for x in obj):
+        raise StateError("a weight's window with a value that is not a number")
+    return list(obj)
 
 
 def _devices(entry: list[Any]) -> list[Any]:

@@ -199,6 +199,14 @@ def test_alerts_render_as_detected_issues() -> None:
         "open: level shifted: weight 86.1 (+2.1 since 2026-11-27T07:00:00.000Z); "
         "normal drifting the way a deterioration moves it: heart_rate 72.5 -> 81.3"
     )
+    # The heart-failure rule's weight gain, beside the level shift it often comes with.
+    ruled = {**shifted, "gain": 2.4, "lowest": 83.7, "lowest_at": "2026-11-26T07:02:00.000Z"}
+    gain = detected_issue({**alert, "kind": "trend", "status": "open", "severity": "low", "evidence": {
+        "horizon_min": 15, "vitals": {"weight": ruled}}})  # fmt: skip
+    assert gain["detail"] == (
+        "open: level shifted: weight 86.1 (+2.1 since 2026-11-27T07:00:00.000Z); "
+        "weight gain over 2 kg in 3 days: weight 86.1 (+2.4 kg on 83.7 at 2026-11-26T07:02:00.000Z)"
+    )
     # A resolution's evidence is empty: it says nothing is found any more, not
     # "heading for a dangerous range" (an outsider read that on every resolved
     # weight gain).

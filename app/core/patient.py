@@ -265,16 +265,14 @@ _BEYOND_RED: tuple[tuple[str, int, float, float, int], ...] = (
 # (`_underperfused`), held within this margin once told.
 _SHOCK_BIT = 1 << 16
 # ... and, beside a parameter's bit, its bit this far up when its red value was in the part of
-# the range people live in (`_RED_LIVED_IN`): what may hold the alert once it is no longer red
-# (`_hold_unrecovered`). Never told as news (`_newly`), never news itself: set with the red bit.
+# the range people live in (`_RED_LIVED_IN`) while NEWS2 scored nothing of the normal learned
+# (`_held_marks`): what may hold the alert once it is no longer red (`_hold_unrecovered`).
+# Never news (`app.core.alerts.NEWS_MARKS`).
 _HELD_SHIFT = 20  # `app.core.alerts.NEWS_MARKS`: the bits under it are news
 # An open NEWS2 alert holds on a parameter not recovered (`_hold_unrecovered`) for at most this long
 # after a red value in the part of its range people live in last counted as a deterioration (not
 # as the patient's own, `_deviates`; `PatientState.red_at`).
 UNRECOVERED_MS = 24 * 60 * 60 * 1000
-# ... and a red value back after this long without one (or two of the patient's cadences) is a
-# relapse, told as an escalation (`_hold_unrecovered`)
-RELAPSE_MS = 60 * 60 * 1000
 _SHOCK_MARGIN = 5.0
 _RADIANS_PER_MS = 2 * math.pi / DAY_MS
 # Enum members bound once: looking one up on its class costs four times a
@@ -2043,6 +2041,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         stale = _stale_trigger(r, score.subscores)
         if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
             marks = _beyond_red(state, score.subscores, current, evidence, monitored=True)
+            marks |= _held_marks(state, score.subscores, current, config)
             r.findings[_NEWS2] = Finding(
                 _NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms, marks=marks, stale=stale
             )
@@ -2055,7 +2054,9 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             severity,
             evidence,
             urgent and not stale,
-            marks=_news2_marks(score, current) | _beyond_red(state, score.subscores, current, evidence),
+            marks=_news2_marks(score, current)
+            | _beyond_red(state, score.subscores, current, evidence)
+            | _held_marks(state, score.subscores, current, config),
             stale=stale,
         )
     else:
@@ -2083,18 +2084,25 @@ def _hold_unrecovered(state: PatientState, r: _Reading, current: dict[str, Any],
     systolic at 94-102 (NEWS2 5), and it resolved; a red SpO2 of 90.6 an
     hour later raised nothing (MIMIC numerics, docs/evaluation.md).
 
-    The alert holds at its band's severity (`low` below the medium band),
-    settling to it as it would, `not_recovered` in its evidence naming
-    those parameters. The red bits are not held, only the held ones: a red
-    value back after a reminder is told at once as an escalation naming it
-    (`newly`), as a new episode is. It resolves once the parameter is back
-    in the band its established normal scores, or the learned normal is
-    (the patient recovered), or a day has passed without a red value that
-    deviates (the patient lives at the new level: a systolic of 104 after a
-    red 88 held the alert for ten days, reminded of daily, and an SpO2 at
-    94 after a pneumonia, with a stray 91 now and then taken for its own,
-    held it for days, so a new desaturation inside it was not told as one,
-    before a reviewer of this rule). A hold, never an opening: a patient who comes to live at a
+    Only a normal the learning took into a scored band after the alert
+    opened (`_held_marks`): one the patient lived at before it keeps its
+    limits (an SpO2 of 94 for two days, then a desaturation, held a day
+    where it had resolved in 40 minutes, before a second reviewer).
+
+    The alert holds at its band's severity (`low` below the medium band; a
+    high one stays high at 6), `not_recovered` in its evidence naming those
+    parameters. Once a held parameter has been out of red for a
+    resolution's wait, its recent level (`Baseline.recent`) out of red too,
+    its red mark goes: a run of red values back is a relapse, told at once
+    as an escalation naming it (`newly`), where a new alert opened before
+    the hold (a second drop a quarter of an hour after an SpO2's recovery
+    went untold for an hour, and a COPD patient's charted 92s between 90s
+    escalated every few hours, before a second reviewer). It resolves once
+    the parameter is back in the band its established normal scores, or the
+    learned normal is (the patient recovered), or a day has passed without
+    a red value that deviates (the patient lives at the new level: a
+    systolic of 104 after a red 88 held the alert for ten days, reminded of
+    daily, before a reviewer). A hold, never an opening: a patient who comes to live at a
     scored level without an alert keeps the personalised limits."""
     alert = state.alerts.get(_NEWS2)
     if alert is None or not alert.confirmed or _NEWS2 in r.findings or r.ts - state.red_at > UNRECOVERED_MS:
@@ -2120,13 +2128,47 @@ def _hold_unrecovered(state: PatientState, r: _Reading, current: dict[str, Any],
             held.append(name)
             marks |= _NEWS2_BIT[name] << _HELD_SHIFT
     if held:
-        # Out of red for RELAPSE_MS: no longer at their worst, and a red value back is a relapse,
-        # told at once (`newly`). Not sooner: an athlete's pulse at 37-43 all night is one episode.
-        if r.ts - state.red_at >= max(RELAPSE_MS, 2 * _patient_cadence(state, r.ts)):
-            alert.marks &= ~(marks >> _HELD_SHIFT)
+        # Out of red for a resolution's wait, its recent level too: no longer at their worst, and
+        # a red value back is a relapse, told at once (`newly`), as a new alert was before the hold.
+        # Not a value out of red between two red ones: a pulse flickering about 40 is one episode.
+        if r.ts - state.red_at >= max(config.resolve_after_ms, 2 * _patient_cadence(state, r.ts)):
+            for name in held:
+                recent = {name: baselines[name].recent}
+                if news2.score(recent, scale2).subscores.get(name, 0) < 3:
+                    alert.marks &= ~_NEWS2_BIT[name]
         severity = NEWS2_SEVERITY.get(evidence["band"]) or _LOW
+        if severity is _MEDIUM and evidence["score"] >= HIGH_HELD_FROM and _open_high(state):
+            severity = _HIGH  # a high alert stays high at 6, as ever
         evidence = {**evidence, "not_recovered": held}
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, marks=marks, stale=True)
+
+
+def _held_marks(
+    state: PatientState, subscores: dict[str, int], current: dict[str, Any], config: Config
+) -> int:
+    """The held marks (`_HELD_SHIFT`) of a NEWS2 finding: each red
+    parameter in the part of its range people live in that already has one
+    in the open alert, or whose learned normal NEWS2 scores nothing on its
+    side (`_same_side`) now: a hold is for a normal the learning took into a
+    scored band after the alert, not one the patient lived at before it (an
+    SpO2 of 94 for two days, then a desaturation: held a day, where it
+    resolved in 40 minutes, before a reviewer)."""
+    alert, marks = state.alerts.get(_NEWS2), 0
+    told = alert.marks if alert is not None else 0
+    scale2 = None
+    for name, sub in subscores.items():
+        if sub != 3 or not _lived_in(name, current[name]):
+            continue
+        bit = _NEWS2_BIT[name] << _HELD_SHIFT
+        if told & bit:
+            marks |= bit
+            continue
+        baseline = state.baselines.get(name)
+        if scale2 is None:
+            scale2 = _scale2(state, config)
+        if baseline is None or not _same_side(name, current[name], baseline.mean, scale2, current):
+            marks |= bit
+    return marks
 
 
 def _lived_in(name: str, value: Any) -> bool:
@@ -2247,8 +2289,6 @@ def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
     for name, sub in score.subscores.items():
         if sub == 3:
             marks |= _NEWS2_BIT[name]
-            if _lived_in(name, current[name]):
-                marks |= _NEWS2_BIT[name] << _HELD_SHIFT
     level = current.get("consciousness")
     if level in _DEEPER:
         marks |= _DEEPER_BITS[_DEEPER[level]]

@@ -228,8 +228,9 @@ def heading(evidence: dict[str, Any]) -> str:
                 f"{name} {v.get('level')} ({_signed(v.get('change'))} since {v.get('since')})"
             )
         if "lowest" in v:
-            gained = f"{_signed(v.get('gain'))} kg on {v.get('lowest')} at {v.get('lowest_at')}"
-            found.setdefault("weight gain over 2 kg in 3 days", []).append(
+            low = f"the lowest, {v.get('lowest')}, at {v.get('lowest_at')}"
+            gained = f"{_signed(v.get('gain'))} kg over {low}"
+            found.setdefault("weight gain of 2 kg or more in 3 days", []).append(
                 f"{name} {v.get('level')} ({gained})"
             )
         if "drifted_to" in v:

@@ -3017,38 +3017,45 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
 def _weigh(state: PatientState, r: _Reading) -> None:
     """Note a weighing for the heart-failure rule (`WEIGHT_GAIN_KG` in
     `WEIGHT_GAIN_MS`; `_weight_gain` tells it): does it stand that far
-    above the lowest weighing of the three days before it? It counts when
-    the weighing before did too: one weighing in clothes and shoes (1-2 kg
-    over a weekend's meals) is no gain, and a gain of 0.8 kg a day meets
-    the rule at two weighings in a row (a re-take within `SHIFT_SPAN_MS` is
-    the same occasion, and confirms nothing). What the learned normal cannot see,
-    the rule does: after a loss of 10 kg on diuretics and a plateau, a
-    regain of 4 kg in five days told nothing, the learned spread (3.2 kg)
-    having taken the loss in (a public scale log, docs/evaluation.md). Only
-    the channel's newest value counts (a late weighing is history), and
-    only a clean one in kilograms (pounds are refused, `_other_unit`)."""
+    above the lowest of the three days before it? It counts once the
+    weighings meeting it have done so for `SHIFT_SPAN_MS` on end: one
+    occasion (a weighing in clothes and shoes over a weekend's meals, a
+    re-take a minute later) is no gain, two mornings in a row or a scale
+    read hourly for three hours are. Each weighing's low is the higher of
+    it and the one before: one light weighing (a household member, the
+    clothes left off) is no low to gain over. What the learned normal
+    cannot see, the rule does: after a loss of 10 kg on diuretics and a
+    plateau, a regain of 4 kg in five days told nothing, the learned
+    spread (3.2 kg) having taken the loss in (a public scale log,
+    docs/evaluation.md). Only the channel's newest value counts (a late
+    weighing is history), and only a clean one in kilograms (pounds are
+    refused, `_other_unit`)."""
     entry = state.latest.get("weight")
     weight = r.clean["weight"]
     if entry is None or entry[1] != r.ts or weight.__class__ not in _NUMBERS or "weight" in r.bad:
         return
     x, ts, gain = float(weight), r.ts, state.gain
     if not gain:
-        gain[:] = [0, ts, x, ts, x]
+        gain[:] = [0, ts, ts, x, ts, x]
         return
-    if ts <= gain[1]:
+    if ts <= gain[2]:
         return  # the same weighing again (a re-take at the same time): the first stands
-    since = ts - WEIGHT_GAIN_MS
-    lows = [(gain[at], gain[at + 1]) for at in range(3, len(gain), 2) if gain[at] >= since]
-    met = 0  # 1: this weighing meets the rule; 2: and the one before did too, so it counts
-    if lows and x - lows[0][1] >= WEIGHT_GAIN_KG:
-        # A re-take within SHIFT_SPAN_MS is the same occasion: it confirms nothing.
-        met = int(gain[0]) if ts - gain[1] < SHIFT_SPAN_MS else 2 if gain[0] else 1
-    while lows and lows[-1][1] >= x:
+    lows = [(gain[at], gain[at + 1]) for at in range(4, len(gain), 2) if gain[at] >= ts - WEIGHT_GAIN_MS]
+    met, since = 0, ts  # 1: this weighing meets the rule; 2: weighings meeting it since `since` count
+    if lows and round(x - lows[0][1], 2) >= WEIGHT_GAIN_KG:
+        if gain[0]:
+            since = int(gain[1])  # the run of weighings meeting it goes on
+        met = 2 if ts - since >= SHIFT_SPAN_MS else 1  # a run within SHIFT_SPAN_MS is one occasion
+    # The low kept is the higher of this weighing and the one before (within the three days): one
+    # weighing lighter than the rest (another member of the household, the clothes left off) is
+    # no low to gain over; two in a row are.
+    robust = max(x, gain[3]) if gain[2] >= ts - WEIGHT_GAIN_MS else x
+    while lows and lows[-1][1] >= robust:
         lows.pop()  # no longer the lowest of any window to come
-    lows.append((ts, x))
+    lows.append((ts, robust))
     if len(lows) > WEIGHT_LOWS:  # a scale read more often than daily, rising: the one before goes
         del lows[-2]
-    gain[:] = [met, ts, x]
+    gain[:] = [met, since, ts, x]
     for low_ts, low in lows:
         gain += [low_ts, low]
 
@@ -3062,7 +3069,7 @@ def _weight_gain(state: PatientState, r: _Reading, config: Config) -> None:
     `lowest` weighing of the three days before and when that was
     (`lowest_at`)."""
     gain, entry = state.gain, state.latest.get("weight")
-    if entry is None or entry[1] != gain[1] or len(gain) < 5:
+    if entry is None or entry[1] != gain[2] or len(gain) < 6:
         return
     stale = max(SHIFT_STALE_CADENCES * entry[2], SHIFT_STALE_MS)
     if r.ts - entry[1] > stale:
@@ -3070,8 +3077,7 @@ def _weight_gain(state: PatientState, r: _Reading, config: Config) -> None:
     trend = state.alerts.get(_TREND)
     if (trend is None or not trend.confirmed) and _alarming(state):
         return
-    since = gain[1] - WEIGHT_GAIN_MS
-    lows = [(gain[at], gain[at + 1]) for at in range(3, len(gain), 2) if gain[at] >= since]
+    lows = [(gain[at], gain[at + 1]) for at in range(4, len(gain), 2) if gain[at] >= gain[2] - WEIGHT_GAIN_MS]
     if not lows:
         return
     low_ts, low = lows[0]
@@ -3079,7 +3085,7 @@ def _weight_gain(state: PatientState, r: _Reading, config: Config) -> None:
     if evidence is None:
         evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
     vitals = evidence["vitals"]
-    found = {"level": entry[0], "gain": round(gain[2] - low, 2), "lowest": low, "lowest_at": iso(int(low_ts))}
+    found = {"level": entry[0], "gain": round(gain[3] - low, 2), "lowest": low, "lowest_at": iso(int(low_ts))}
     vitals["weight"] = {**vitals.get("weight", {}), **found}
     r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
 

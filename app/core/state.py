@@ -83,10 +83,11 @@ Version 6, one JSON object:
      "p" (once one came): event time (ms) a NEWS2 parameter last scored 3 in the part of its red
                      range people live in, judged a deterioration (`app.core.patient._hold_unrecovered`),
      "c" (once a weight came): [2 when the latest weighing is a gain the heart-failure rule tells,
-                     1 when it meets the rule alone, else 0; that weighing's event time (ms) and kg;
-                     then the weight's
-                     sliding minimum over three days, oldest first: event time (ms) and kg of each
-                     weighing lower than every later one, at most six] (`app.core.patient._weigh`)}
+                     1 when it meets the rule alone, else 0; the event time (ms) of the first weighing
+                     of the run meeting it; the latest weighing's event time (ms) and kg; then the
+                     weight's sliding minimum over three days, oldest first: event time (ms) and kg
+                     (the higher of that weighing and the one before it) of each lower than every
+                     later one, at most six] (`app.core.patient._weigh`)}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -248,9 +249,10 @@ class PatientState:
     # judged a deterioration (`app.core.patient._hold_unrecovered`); 0: never
     red_at: int = 0
     # the weight's last three days for the heart-failure rule (`app.core.patient._weigh`): 2 when
-    # its latest weighing is a gain the rule tells, 1 when it meets the rule alone, else 0; that
-    # weighing (event time in ms, kg); then its sliding minimum, oldest first: (event time, kg) of
-    # each weighing lower than every later one, at most `app.core.patient.WEIGHT_LOWS`
+    # its latest weighing is a gain the rule tells, 1 when it meets the rule alone, else 0; when the
+    # run of weighings meeting it began (ms); the latest weighing (event time in ms, kg); then its
+    # sliding minimum, oldest first: (event time, kg: the higher of that weighing and the one
+    # before) of each lower than every later one, at most `app.core.patient.WEIGHT_LOWS`
     gain: list[float] = field(default_factory=list)
 
 
@@ -805,9 +807,9 @@ def _sources(obj: dict[str, Any]) -> dict[str, int]:
 
 
 def _gain(obj: list[Any]) -> list[float]:
-    """ "c": a flag, a weighing, then pairs of (event time, kg), every one a number."""
-    if not isinstance(obj, list) or (obj and (len(obj) < 3 or len(obj) % 2 == 0)):
-        raise StateError("a weight's window that is not a flag, a weighing and lows")
+    """ "c": a flag, a time, a weighing, then pairs of (event time, kg), every one a number."""
+    if not isinstance(obj, list) or (obj and (len(obj) < 4 or len(obj) % 2)):
+        raise StateError("a weight's window that is not a flag, a time, a weighing and lows")
     if any(x.__class__ not in (int, float) for x in obj):
         raise StateError("a weight's window with a value that is not a number")
     return list(obj)

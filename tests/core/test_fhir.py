@@ -205,7 +205,8 @@ def test_alerts_render_as_detected_issues() -> None:
         "horizon_min": 15, "vitals": {"weight": ruled}}})  # fmt: skip
     assert gain["detail"] == (
         "open: level shifted: weight 86.1 (+2.1 since 2026-11-27T07:00:00.000Z); "
-        "weight gain over 2 kg in 3 days: weight 86.1 (+2.4 kg on 83.7 at 2026-11-26T07:02:00.000Z)"
+        "weight gain of 2 kg or more in 3 days: weight 86.1 (+2.4 kg over the lowest, 83.7, "
+        "at 2026-11-26T07:02:00.000Z)"
     )
     # A resolution's evidence is empty: it says nothing is found any more, not
     # "heading for a dangerous range" (an outsider read that on every resolved

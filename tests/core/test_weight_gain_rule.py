@@ -111,7 +111,7 @@ def test_the_rule_survives_a_restart_at_every_weighing() -> None:
     assert any(e["kind"] == "trend" for e in straight)
 
 
-@pytest.mark.parametrize("window", [[1, 2], [0, "x", 80.0], [0, 1, 80.0, 2], {"a": 1}])
+@pytest.mark.parametrize("window", [[1, 2, 3], [0, 1, "x", 80.0], [0, 1, 1, 80.0, 2], {"a": 1}])
 def test_a_malformed_weight_window_is_refused(window: Any) -> None:
     recorder = Recorder()
     _weigh(recorder, [(T0, 80.0)])
@@ -119,3 +119,41 @@ def test_a_malformed_weight_window_is_refused(window: Any) -> None:
     raw["c"] = window
     with pytest.raises(StateError):
         patient_state.decode(orjson.dumps(raw))
+
+
+def _steady(days: int, rng: random.Random) -> list[tuple[int, float]]:
+    return [(T0 + day * DAY, round(80 + rng.gauss(0, 0.3), 1)) for day in range(days)]
+
+
+def test_a_scale_read_every_hour_tells_a_gain_once_it_has_lasted_three_hours() -> None:
+    """In hospital a scale may send every hour: a gain of 1.5 kg a day after
+    three weeks at 80 is told within the day, not never (a second reviewer:
+    every weighing under three hours after the one before was taken for a
+    re-take, so the rule never counted)."""
+    rng = random.Random(4)
+    weighings = _steady(8, rng)  # too few for the level-shift watch (12): the rule alone
+    start = T0 + 8 * DAY
+    weighings += [(start + hour * 3_600_000, round(80 + 1.5 * hour / 24, 2)) for hour in range(72)]
+    opened = [e for e in _trends(_weigh(Recorder(), weighings)) if e["status"] == "open"]
+    # 2 kg over the lowest (about 79.6) near hour 30, counted three hours later.
+    assert len(opened) == 1 and opened[0]["_ts"] <= start + 40 * 3_600_000, opened
+    assert opened[0]["evidence"]["vitals"]["weight"]["gain"] >= 2.0
+
+
+def test_one_light_weighing_is_no_low_to_gain_over() -> None:
+    """Another member of the household at 77.7 among the patient's 80s, or
+    the usual clothes left off: the next two weighings at 80 are no gain of
+    2 kg (a second reviewer found the rule open four days on them)."""
+    rng = random.Random(6)
+    weighings = _steady(21, rng)
+    weighings += [(T0 + 20 * DAY + 12 * 3_600_000, 77.7), (T0 + 21 * DAY, 80.4), (T0 + 22 * DAY, 80.7)]
+    weighings += [(T0 + day * DAY, round(80 + rng.gauss(0, 0.3), 1)) for day in range(23, 30)]
+    assert _trends(_weigh(Recorder(), sorted(weighings))) == []
+
+
+def test_a_gain_of_exactly_2_kg_counts() -> None:
+    """2.0 kg in floating point: 64.1 over 62.1 is 1.9999999999999929."""
+    weighings = [(T0 + day * DAY, 62.1) for day in range(5)]  # too few for the level-shift watch
+    weighings += [(T0 + 5 * DAY, 63.2), (T0 + 6 * DAY, 64.1), (T0 + 7 * DAY, 64.1)]
+    opened = [e for e in _trends(_weigh(Recorder(), weighings)) if e["status"] == "open"]
+    assert len(opened) == 1 and opened[0]["evidence"]["vitals"]["weight"]["gain"] == 2.0

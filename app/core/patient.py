@@ -3036,7 +3036,7 @@ def _weigh(state: PatientState, r: _Reading) -> None:
         return
     x, ts, gain = float(weight), r.ts, state.gain
     if not gain:
-        gain[:] = [0, ts, ts, x, ts, x]
+        gain[:] = [0.0, float(ts), float(ts), x, float(ts), x]  # floats: the same bytes compiled
         return
     if ts <= gain[2]:
         return  # the same weighing again (a re-take at the same time): the first stands
@@ -3055,9 +3055,9 @@ def _weigh(state: PatientState, r: _Reading) -> None:
     lows.append((ts, robust))
     if len(lows) > WEIGHT_LOWS:  # a scale read more often than daily, rising: the one before goes
         del lows[-2]
-    gain[:] = [met, since, ts, x]
+    gain[:] = [float(met), float(since), float(ts), x]
     for low_ts, low in lows:
-        gain += [low_ts, low]
+        gain += [float(low_ts), low]
 
 
 def _weight_gain(state: PatientState, r: _Reading, config: Config) -> None:

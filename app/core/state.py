@@ -812,7 +812,7 @@ def _gain(obj: list[Any]) -> list[float]:
         raise StateError("a weight's window that is not a flag, a time, a weighing and lows")
     if any(x.__class__ not in (int, float) for x in obj):
         raise StateError("a weight's window with a value that is not a number")
-    return list(obj)
+    return [float(x) for x in obj]
 
 
 def _devices(entry: list[Any]) -> list[Any]:

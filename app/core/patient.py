@@ -3022,8 +3022,9 @@ def _weigh(state: PatientState, r: _Reading) -> None:
     occasion (a weighing in clothes and shoes over a weekend's meals, a
     re-take a minute later) is no gain, two mornings in a row or a scale
     read hourly for three hours are. Each weighing's low is the higher of
-    it and the one before: one light weighing (a household member, the
-    clothes left off) is no low to gain over. What the learned normal
+    it and the last weighing of the occasion before: one light occasion (a
+    household member, the clothes left off, a weighing the scale saved
+    twice seconds apart: a real Renpho log) is no low to gain over. What the learned normal
     cannot see, the rule does: after a loss of 10 kg on diuretics and a
     plateau, a regain of 4 kg in five days told nothing, the learned
     spread (3.2 kg) having taken the loss in (a public scale log,
@@ -3036,26 +3037,32 @@ def _weigh(state: PatientState, r: _Reading) -> None:
         return
     x, ts, gain = float(weight), r.ts, state.gain
     if not gain:
-        gain[:] = [0.0, float(ts), float(ts), x, float(ts), x]  # floats: the same bytes compiled
+        t = float(ts)  # floats, all of them: the same bytes from the compiled core
+        gain[:] = [0.0, t, t, x, t, x, t, x]
         return
     if ts <= gain[2]:
         return  # the same weighing again (a re-take at the same time): the first stands
-    lows = [(gain[at], gain[at + 1]) for at in range(4, len(gain), 2) if gain[at] >= ts - WEIGHT_GAIN_MS]
+    lows = [(gain[at], gain[at + 1]) for at in range(6, len(gain), 2) if gain[at] >= ts - WEIGHT_GAIN_MS]
     met, since = 0, ts  # 1: this weighing meets the rule; 2: weighings meeting it since `since` count
     if lows and round(x - lows[0][1], 2) >= WEIGHT_GAIN_KG:
         if gain[0]:
             since = int(gain[1])  # the run of weighings meeting it goes on
         met = 2 if ts - since >= SHIFT_SPAN_MS else 1  # a run within SHIFT_SPAN_MS is one occasion
-    # The low kept is the higher of this weighing and the one before (within the three days): one
-    # weighing lighter than the rest (another member of the household, the clothes left off) is
-    # no low to gain over; two in a row are.
-    robust = max(x, gain[3]) if gain[2] >= ts - WEIGHT_GAIN_MS else x
+    # The low kept is the higher of this weighing and the last of the occasion before (within the
+    # three days): one occasion lighter than the rest (another member of the household, the clothes
+    # left off; a scale that saves a weighing twice, seconds apart) is no low to gain over; two in a
+    # row are. An occasion: weighings within SHIFT_SPAN_MS of its first.
+    if ts - gain[4] < SHIFT_SPAN_MS:
+        began, before = gain[4], gain[5]
+    else:
+        began, before = float(ts), (gain[3] if gain[2] >= ts - WEIGHT_GAIN_MS else x)
+    robust = max(x, before)
     while lows and lows[-1][1] >= robust:
         lows.pop()  # no longer the lowest of any window to come
     lows.append((ts, robust))
     if len(lows) > WEIGHT_LOWS:  # a scale read more often than daily, rising: the one before goes
         del lows[-2]
-    gain[:] = [float(met), float(since), float(ts), x]
+    gain[:] = [float(met), float(since), float(ts), x, began, before]
     for low_ts, low in lows:
         gain += [float(low_ts), low]
 
@@ -3069,7 +3076,7 @@ def _weight_gain(state: PatientState, r: _Reading, config: Config) -> None:
     `lowest` weighing of the three days before and when that was
     (`lowest_at`)."""
     gain, entry = state.gain, state.latest.get("weight")
-    if entry is None or entry[1] != gain[2] or len(gain) < 6:
+    if entry is None or entry[1] != gain[2] or len(gain) < 8:
         return
     stale = max(SHIFT_STALE_CADENCES * entry[2], SHIFT_STALE_MS)
     if r.ts - entry[1] > stale:
@@ -3077,7 +3084,7 @@ def _weight_gain(state: PatientState, r: _Reading, config: Config) -> None:
     trend = state.alerts.get(_TREND)
     if (trend is None or not trend.confirmed) and _alarming(state):
         return
-    lows = [(gain[at], gain[at + 1]) for at in range(4, len(gain), 2) if gain[at] >= gain[2] - WEIGHT_GAIN_MS]
+    lows = [(gain[at], gain[at + 1]) for at in range(6, len(gain), 2) if gain[at] >= gain[2] - WEIGHT_GAIN_MS]
     if not lows:
         return
     low_ts, low = lows[0]

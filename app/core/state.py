@@ -84,10 +84,12 @@ Version 6, one JSON object:
                      range people live in, judged a deterioration (`app.core.patient._hold_unrecovered`),
      "c" (once a weight came): [2 when the latest weighing is a gain the heart-failure rule tells,
                      1 when it meets the rule alone, else 0; the event time (ms) of the first weighing
-                     of the run meeting it; the latest weighing's event time (ms) and kg; then the
-                     weight's sliding minimum over three days, oldest first: event time (ms) and kg
-                     (the higher of that weighing and the one before it) of each lower than every
-                     later one, at most six] (`app.core.patient._weigh`)}
+                     of the run meeting it; the latest weighing's event time (ms) and kg; the event
+                     time its occasion began (ms) and the kg of the last weighing of the occasion
+                     before; then the weight's sliding minimum over three days, oldest first: event
+                     time (ms) and kg (the higher of that weighing and the last of the occasion
+                     before) of each lower than every later one, at most six]
+                     (`app.core.patient._weigh`)}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -250,9 +252,10 @@ class PatientState:
     red_at: int = 0
     # the weight's last three days for the heart-failure rule (`app.core.patient._weigh`): 2 when
     # its latest weighing is a gain the rule tells, 1 when it meets the rule alone, else 0; when the
-    # run of weighings meeting it began (ms); the latest weighing (event time in ms, kg); then its
-    # sliding minimum, oldest first: (event time, kg: the higher of that weighing and the one
-    # before) of each lower than every later one, at most `app.core.patient.WEIGHT_LOWS`
+    # run of weighings meeting it began (ms); the latest weighing (event time in ms, kg); when its
+    # occasion began (ms) and the last weighing of the occasion before (kg); then its sliding
+    # minimum, oldest first: (event time, kg: the higher of that weighing and the last of the
+    # occasion before) of each lower than every later one, at most `app.core.patient.WEIGHT_LOWS`
     gain: list[float] = field(default_factory=list)
 
 
@@ -287,7 +290,9 @@ def bound(state: PatientState) -> None:
     dropped again while there is no room: the channels learned first keep
     learning, whatever their cadence; least recently updated first, an
     hourly channel beside chatty ones was the one dropped at every write and
-    never learned), then their latest values. (A channel no longer sent
+    never learned), then their latest values, then the weight rule's three
+    days ("c": a property test's patient with every vital, a weight and
+    twelve custom channels did not fit with it). (A channel no longer sent
     leaves `latest`, and its baseline with it, once a ninth custom channel
     comes: `_keep_custom` in `app.core.patient`.)
 
@@ -342,6 +347,8 @@ def _trim(state: PatientState, size: int) -> None:
         del state.latest[name]
         state.shifts.pop(name, None)
         state.sources.pop(name, None)  # the pulse rate's, kept as a custom channel's
+    if state.gain and _size(state) > MAX_STATE_BYTES:
+        state.gain.clear()  # the weight rule's three days: it starts again from the next weighing
     if _size(state) > MAX_STATE_BYTES:
         raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
 
@@ -807,9 +814,9 @@ def _sources(obj: dict[str, Any]) -> dict[str, int]:
 
 
 def _gain(obj: list[Any]) -> list[float]:
-    """ "c": a flag, a time, a weighing, then pairs of (event time, kg), every one a number."""
-    if not isinstance(obj, list) or (obj and (len(obj) < 4 or len(obj) % 2)):
-        raise StateError("a weight's window that is not a flag, a time, a weighing and lows")
+    """ "c": a flag, a time, a weighing, an occasion's, then pairs of (event time, kg), all numbers."""
+    if not isinstance(obj, list) or (obj and (len(obj) < 6 or len(obj) % 2)):
+        raise StateError("a weight's window that is not a flag, a time, two weighings and lows")
     if any(x.__class__ not in (int, float) for x in obj):
         raise StateError("a weight's window with a value that is not a number")
     return [float(x) for x in obj]

@@ -144,7 +144,7 @@ SEED = 2026
 GOLDEN: dict[str, tuple[int, str, str]] = {
     "charted": (20, "5873cedccd72d1c1", "d154f11d0ec46347"),
     "generic": (31, "82f605edab8320dd", "9b83f555a5e9b286"),
-    "home": (29, "863904df2546e2a3", "d414b2c4503278a7"),
+    "home": (29, "863904df2546e2a3", "771556bb9a5f1e08"),
     "ward": (58, "b37b5d2b43de4b37", "a688429b9c55d362"),
     "ward_clean": (54, "7ea7d9a90dbd9a30", "346a740129b9f0ea"),
 }

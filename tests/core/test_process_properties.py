@@ -622,3 +622,14 @@ def test_an_anomalys_score_is_the_largest_z_of_what_it_reports() -> None:
     for e in anomalies:
         ev = e["evidence"]
         assert ev["score"] == max(abs(z) for z in ev["z"].values()), ev
+
+
+def test_a_patient_at_the_bound_with_a_weight_window_fits() -> None:
+    """A stream hypothesis found (tests/core/data/bound_weight_window.json):
+    every vital, a weight and twelve custom channels, whose state did not
+    fit once the weight rule's three days ("c") were kept beside the rest:
+    `bound` raised StateError. The window is the last thing dropped now."""
+    data = orjson.loads((Path(__file__).resolve().parent / "data" / "bound_weight_window.json").read_bytes())
+    records = [ReadingBatch(**batch) for batch in data]
+    _, written, _ = run(records)
+    assert all(len(data) <= BOUND for data in written)

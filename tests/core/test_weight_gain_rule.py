@@ -111,7 +111,10 @@ def test_the_rule_survives_a_restart_at_every_weighing() -> None:
     assert any(e["kind"] == "trend" for e in straight)
 
 
-@pytest.mark.parametrize("window", [[1, 2, 3], [0, 1, "x", 80.0], [0, 1, 1, 80.0, 2], {"a": 1}])
+MALFORMED = [[1, 2, 3, 4], [0, 1, 1, 80.0, 1, "x"], [0, 1, 1, 80.0, 1, 80.0, 2], {"a": 1}]
+
+
+@pytest.mark.parametrize("window", MALFORMED)
 def test_a_malformed_weight_window_is_refused(window: Any) -> None:
     recorder = Recorder()
     _weigh(recorder, [(T0, 80.0)])
@@ -157,3 +160,14 @@ def test_a_gain_of_exactly_2_kg_counts() -> None:
     weighings += [(T0 + 5 * DAY, 63.2), (T0 + 6 * DAY, 64.1), (T0 + 7 * DAY, 64.1)]
     opened = [e for e in _trends(_weigh(Recorder(), weighings)) if e["status"] == "open"]
     assert len(opened) == 1 and opened[0]["evidence"]["vitals"]["weight"]["gain"] == 2.0
+
+
+def test_a_light_weighing_saved_twice_is_still_one_occasion() -> None:
+    """A scale that saves one weighing twice, seconds apart (a real Renpho
+    log does, dozens of times): a light weighing saved so is one occasion,
+    no low to gain over; the next morning's usual 89.6 is no gain of 2 kg
+    (an outside reviewer's probe of that log opened the rule on it)."""
+    weighings = [(T0 + day * DAY, 89.5 + 0.1 * (day % 3)) for day in range(6)]
+    light = T0 + 5 * DAY + 3 * 3_600_000
+    weighings += [(light, 87.2), (light + 5_000, 87.2), (T0 + 6 * DAY, 89.6), (T0 + 7 * DAY, 89.7)]
+    assert _trends(_weigh(Recorder(), sorted(weighings))) == []

@@ -53,6 +53,7 @@ from app.core.alerts import (
     NEWS2_SEVERITY,
     Finding,
     Kind,
+    OpenAlert,
     Severity,
     Status,
     alert_id,
@@ -269,6 +270,7 @@ _SHOCK_BIT = 1 << 16
 # (`_held_marks`): what may hold the alert once it is no longer red (`_hold_unrecovered`).
 # Never news (`app.core.alerts.NEWS_MARKS`).
 _HELD_SHIFT = 20  # `app.core.alerts.NEWS_MARKS`: the bits under it are news
+_HELD_BIT = {name: bit << _HELD_SHIFT for name, bit in _NEWS2_BIT.items()}
 # An open NEWS2 alert holds on a parameter not recovered (`_hold_unrecovered`) for at most this long
 # after a red value in the part of its range people live in last counted as a deterioration (not
 # as the patient's own, `_deviates`; `PatientState.red_at`).
@@ -2073,21 +2075,14 @@ def _hold_unrecovered(state: PatientState, r: _Reading, current: dict[str, Any],
     adopted drift's: `Baseline.prior_mean`) scores nothing but the normal
     learned since (`Baseline.mean`) does, on that side too (`_same_side`),
     and such a red value counted as a deterioration (`_deviates`) within
-    `UNRECOVERED_MS` (`state.red_at`).
-    Then what ends the trigger is the learning, not the patient: the learned
-    normal followed the deterioration into a band NEWS2 scores, and its
-    values there count as the patient's own (`_deviates`). A systolic of 88
-    after six hours at 120 opened the alert, sat at 91-99 for ten minutes,
-    and the alert resolved; the learned normal at 95, a systolic of 80-90
-    then went untold for hours (an outside reviewer). A septic patient's
-    SpO2 of 90 opened it, sat at 92-94 with the pulse at 105-110 and the
-    systolic at 94-102 (NEWS2 5), and it resolved; a red SpO2 of 90.6 an
-    hour later raised nothing (MIMIC numerics, docs/evaluation.md).
-
-    Only a normal the learning took into a scored band after the alert
-    opened (`_held_marks`): one the patient lived at before it keeps its
-    limits (an SpO2 of 94 for two days, then a desaturation, held a day
-    where it had resolved in 40 minutes, before a second reviewer).
+    `UNRECOVERED_MS` (`state.red_at`); only for a normal the learning took
+    into a scored band after the alert opened (`_held_marks`). Then what
+    ends the trigger is the learning, not the patient: the learned normal
+    followed the deterioration into a band NEWS2 scores, and its values
+    there count as the patient's own (`_deviates`). A hypotension settled
+    in ambers, and a septic chart at NEWS2 5, resolved so, and their red
+    values then went untold (docs/evaluation.md, "A normal learned from the
+    illness, held to account": the findings, and two reviews of this rule).
 
     The alert holds at its band's severity (`low` below the medium band; a
     high one stays high at 6), `not_recovered` in its evidence naming those
@@ -2095,38 +2090,21 @@ def _hold_unrecovered(state: PatientState, r: _Reading, current: dict[str, Any],
     resolution's wait, its recent level (`Baseline.recent`) out of red too,
     its red mark goes: a run of red values back is a relapse, told at once
     as an escalation naming it (`newly`), where a new alert opened before
-    the hold (a second drop a quarter of an hour after an SpO2's recovery
-    went untold for an hour, and a COPD patient's charted 92s between 90s
-    escalated every few hours, before a second reviewer). It resolves once
-    the parameter is back in the band its established normal scores, or the
-    learned normal is (the patient recovered), or a day has passed without
-    a red value that deviates (the patient lives at the new level: a
-    systolic of 104 after a red 88 held the alert for ten days, reminded of
-    daily, before a reviewer). A hold, never an opening: a patient who comes to live at a
-    scored level without an alert keeps the personalised limits."""
+    the hold. It resolves once the parameter is back in the band its
+    established normal scores, or the learned normal is (the patient
+    recovered), or a day has passed without a red value that deviates (the
+    patient lives at the new level). A hold, never an opening: a patient
+    who comes to live at a scored level without an alert keeps the
+    personalised limits."""
     alert = state.alerts.get(_NEWS2)
     if alert is None or not alert.confirmed or _NEWS2 in r.findings or r.ts - state.red_at > UNRECOVERED_MS:
         return
     scale2, baselines, evidence = _scale2(state, config), state.baselines, r.evidence[_NEWS2]
-    held, marks = [], 0
-    for name, sub in evidence["subscores"].items():
-        lived = _RED_LIVED_IN.get(name)
-        if not sub or lived is None or not alert.marks & (_NEWS2_BIT[name] << _HELD_SHIFT):
-            continue
-        baseline = baselines.get(name)
-        if baseline is None or baseline.prior_sd >= 0.0:
-            continue
-        established = baseline.prior_mean
-        if (current[name] - established) * (lived[0] - established) <= 0:
-            continue  # on the other side of the normal: not the red range's
-        if not _same_side(name, current[name], baseline.mean, scale2, current):
-            continue  # the learned normal scores nothing, or on the other side: the limits do not apply
-        normal = {name: established}
-        if "on_oxygen" in current:
-            normal["on_oxygen"] = current["on_oxygen"]
-        if not news2.score(normal, scale2).subscores.get(name):
-            held.append(name)
-            marks |= _NEWS2_BIT[name] << _HELD_SHIFT
+    marked = [name for name, sub in evidence["subscores"].items() if sub and alert.marks & _HELD_BIT[name]]
+    held = [name for name in marked if _unrecovered(state, name, current, scale2)]
+    marks = 0
+    for name in held:
+        marks |= _HELD_BIT[name]
     if held:
         # Out of red for a resolution's wait, its recent level too: no longer at their worst, and
         # a red value back is a relapse, told at once (`newly`), as a new alert was before the hold.
@@ -2141,6 +2119,25 @@ def _hold_unrecovered(state: PatientState, r: _Reading, current: dict[str, Any],
             severity = _HIGH  # a high alert stays high at 6, as ever
         evidence = {**evidence, "not_recovered": held}
         r.findings[_NEWS2] = Finding(_NEWS2, severity, evidence, marks=marks, stale=True)
+
+
+def _unrecovered(state: PatientState, name: str, current: dict[str, Any], scale2: bool) -> bool:
+    """Is this parameter, held in an open NEWS2 alert (`_hold_unrecovered`),
+    still off the normal as established on its red range's side, where NEWS2
+    scores the normal learned since (on that side: `_same_side`) but not
+    the one established?"""
+    lived, baseline = _RED_LIVED_IN.get(name), state.baselines.get(name)
+    if lived is None or baseline is None or baseline.prior_sd >= 0.0:
+        return False
+    value, established = current[name], baseline.prior_mean
+    if (value - established) * (lived[0] - established) <= 0:
+        return False  # on the other side of the normal: not the red range's
+    if not _same_side(name, value, baseline.mean, scale2, current):
+        return False  # the learned normal scores nothing, or on the other side: the limits do not apply
+    normal = {name: established}
+    if "on_oxygen" in current:
+        normal["on_oxygen"] = current["on_oxygen"]
+    return not news2.score(normal, scale2).subscores.get(name)
 
 
 def _held_marks(
@@ -2159,7 +2156,7 @@ def _held_marks(
     for name, sub in subscores.items():
         if sub != 3 or not _lived_in(name, current[name]):
             continue
-        bit = _NEWS2_BIT[name] << _HELD_SHIFT
+        bit = _HELD_BIT[name]
         if told & bit:
             marks |= bit
             continue
@@ -2577,16 +2574,19 @@ def _deviates(
     told = state.alerts.get(_NEWS2)  # an open alert in which this parameter was red when last told ...
     if told is None or not told.confirmed or baseline.prior_sd >= 0.0:
         return False
-    if not told.marks & _NEWS2_BIT[name]:
-        # ... or held since (`_hold_unrecovered`), the red value now a run's, not a stray among
-        # the patient's usual values: its recent level red too
-        if not told.marks & _NEWS2_BIT[name] << _HELD_SHIFT:
-            return False
-        normal[name] = baseline.recent
-        if news2.score(normal, scale2).subscores.get(name, 0) < 3:
-            return False
+    if not told.marks & _NEWS2_BIT[name] and not _red_run(told, name, baseline, normal, scale2):
+        return False
     normal[name] = baseline.prior_mean  # ... stays open while the normal as established scores nothing
     return news2.score(normal, scale2).subscores.get(name, 0) == 0
+
+
+def _red_run(told: OpenAlert, name: str, baseline: Baseline, normal: dict[str, Any], scale2: bool) -> bool:
+    """Is a red value of a parameter the open alert holds on, no longer red
+    (`_hold_unrecovered`), a run's: its recent level (`Baseline.recent`)
+    red too, not a stray among the patient's usual values (`_deviates`)?"""
+    if not told.marks & _HELD_BIT[name]:
+        return False
+    return news2.score({**normal, name: baseline.recent}, scale2).subscores.get(name, 0) >= 3
 
 
 def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:

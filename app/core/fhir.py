@@ -213,8 +213,8 @@ def heading(evidence: dict[str, Any]) -> str:
     """A `trend` alert's evidence in words (also `vigil alerts`' line), per
     finding behind it (docs/alerts.md): vitals heading for a dangerous range,
     a slowly read vital whose level has shifted, a weight gain by the
-    heart-failure rule, several vitals whose normal drifted the way a
-    deterioration moves them."""
+    heart-failure rule, a blood pressure at its severe limit, several vitals
+    whose normal drifted the way a deterioration moves them."""
     vitals = {name: v for name, v in evidence.get("vitals", {}).items() if isinstance(v, dict)}
     found: dict[str, list[str]] = {}
     for name, v in vitals.items():
@@ -232,6 +232,10 @@ def heading(evidence: dict[str, Any]) -> str:
             gained = f"{_signed(v.get('gain'))} kg over {low}"
             found.setdefault("weight gain of 2 kg or more in 3 days", []).append(
                 f"{name} {v.get('level')} ({gained})"
+            )
+        if "severe_since" in v:
+            found.setdefault("blood pressure at or above 180/120, confirmed", []).append(
+                f"{name} {v.get('level')} (limit {v.get('limit')}, since {v.get('severe_since')})"
             )
         if "drifted_to" in v:
             found.setdefault("normal drifting the way a deterioration moves it", []).append(

@@ -190,6 +190,14 @@ SHIFT_STALE_MS = 4 * 24 * 60 * 60 * 1000  # ... or this long: a cuff's weekend o
 WEIGHT_GAIN_KG = 2.0
 WEIGHT_GAIN_MS = 3 * 24 * 60 * 60 * 1000
 WEIGHT_LOWS = 6  # the sliding minimum's entries kept (`PatientState.gain`): a daily scale needs four
+# Severe blood pressure (`_pressure`, `_severe_pressure`): a systolic of 180 or
+# more and/or a diastolic of 120 or more (the ACC/AHA 2017 guideline, Whelton
+# et al., Hypertension 2018;71:e13-e115, section 11.2), confirmed by a re-take at
+# least five minutes later (the AHA's advice to patients: wait five minutes and
+# test again). Model-free, as NEWS2 (which scores no high pressure below 220)
+# and the weight rule are.
+SEVERE_PRESSURE = {"systolic_bp": 180.0, "diastolic_bp": 120.0}
+SEVERE_RETAKE_MS = 5 * 60 * 1000
 SITTING_MS = 10 * 60 * 1000
 # A custom channel back after this long a silence, and this many of its
 # cadences, is learned afresh (`_keep_latest`): a new sensor, a new wear.
@@ -638,6 +646,8 @@ def process(
     _model(state, r, config, outcome)
     if "weight" in r.clean:
         _weigh(state, r)
+    if "systolic_bp" in r.clean or "diastolic_bp" in r.clean:
+        _pressure(state, r)
     r.ts = now  # the rest runs at the patient's newest time: a late value is told now (`_late`)
     _safety_net(state, r, config)
     alerts = state.alerts
@@ -649,6 +659,8 @@ def process(
         _shift(state, r, config)
     if state.gain and state.gain[0] == 2:
         _weight_gain(state, r, config)
+    if state.severe:
+        _severe_pressure(state, r, config)
     if state.drifting:
         _drifting_together(state, r, config)
     if state.quality or alerts or r.stuck or r.unit:
@@ -3094,6 +3106,71 @@ def _weight_gain(state: PatientState, r: _Reading, config: Config) -> None:
     vitals = evidence["vitals"]
     found = {"level": entry[0], "gain": round(gain[3] - low, 2), "lowest": low, "lowest_at": iso(int(low_ts))}
     vitals["weight"] = {**vitals.get("weight", {}), **found}
+    r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
+
+
+def _pressure(state: PatientState, r: _Reading) -> None:
+    """Note a blood pressure for the severe pressure rule (`SEVERE_PRESSURE`;
+    `_severe_pressure` tells it): per pressure, the run of its newest values
+    at or above its limit, [when it began, its latest's event time and value]
+    (`PatientState.severe`). A value under the limit ends its run; a late
+    value (not its channel's newest), an artifact or a value held back for
+    bad signal leaves it as it is."""
+    severe = state.severe
+    for name, limit in SEVERE_PRESSURE.items():
+        value = r.clean.get(name)
+        if value is None or value.__class__ not in _NUMBERS or name in r.bad:
+            continue
+        entry = state.latest.get(name)
+        if entry is None or entry[1] != r.ts:
+            continue  # a late value is history
+        run = severe.get(name)
+        if value < limit:
+            if run is not None:
+                del severe[name]
+        elif run is None:
+            t = float(r.ts)  # floats, all of them: the same bytes from the compiled core
+            severe[name] = [t, t, float(value)]
+        elif r.ts > run[1]:
+            run[1], run[2] = float(r.ts), float(value)
+
+
+def _severe_pressure(state: PatientState, r: _Reading, config: Config) -> None:
+    """A `trend` while a pressure's newest values have stood at or above its
+    severe limit (`SEVERE_PRESSURE`) for `SEVERE_RETAKE_MS` or more: two
+    readings at least five minutes apart and none under it between (a home
+    cuff's re-take, the evening's reading after the morning's; five minutes
+    of a monitor's), whatever was learned: a patient who lives at 175 has a
+    normal that takes 185 in its stride, and one who arrived at 190 has
+    learned 190. One reading alone is no finding (a cuff's error, a
+    patient just in from the stairs). It holds while the run does and the
+    cuff is in use (read within `SHIFT_STALE_CADENCES` of its cadence or
+    `SHIFT_STALE_MS`, as a level shift), and resolves once a value comes
+    under the limit. As every trend, nothing opens while NEWS2 (a systolic
+    of 220 or more) or an anomaly is open. Evidence per pressure: its
+    latest `level` in the run, the `limit` and when the run began
+    (`severe_since`)."""
+    found = {}
+    for name, (since, last, value) in state.severe.items():
+        entry = state.latest.get(name)
+        cadence = entry[2] if entry is not None else 0
+        if last - since < SEVERE_RETAKE_MS or r.ts - last > max(
+            SHIFT_STALE_CADENCES * cadence, SHIFT_STALE_MS
+        ):
+            continue
+        level = int(value) if value == int(value) else value
+        found[name] = {"level": level, "limit": int(SEVERE_PRESSURE[name]), "severe_since": iso(int(since))}
+    if not found:
+        return
+    trend = state.alerts.get(_TREND)
+    if (trend is None or not trend.confirmed) and _alarming(state):
+        return
+    evidence = r.evidence.get(_TREND)
+    if evidence is None:
+        evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
+    vitals = evidence["vitals"]
+    for name, each in found.items():
+        vitals[name] = {**vitals.get(name, {}), **each}
     r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
 
 

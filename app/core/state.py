@@ -89,7 +89,10 @@ Version 6, one JSON object:
                      before; then the weight's sliding minimum over three days, oldest first: event
                      time (ms) and kg (the higher of that weighing and the last of the occasion
                      before) of each lower than every later one, at most six]
-                     (`app.core.patient._weigh`)}
+                     (`app.core.patient._weigh`),
+     "j" (only when not empty): {pressure whose newest values stand at or above its severe limit:
+                     [event time (ms) the run began, its latest's event time (ms) and value]}
+                     (`app.core.patient._pressure`)}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -112,7 +115,8 @@ read as the device of each vital's latest value not known until its next value (
 first device to send one is the patient's; a worker that predates them ignores them), and
 "y": read as each channel of "q" sent at the next reading, and "p": read as no such red value
 seen (a worker that predates it ignores it), and "c": read as no weighing yet (a worker
-that predates it ignores it), and an alert's ninth
+that predates it ignores it), and "j": read as no pressure at its severe limit (a worker that
+predates it ignores it: a run begins again at its next value), and an alert's ninth
 element (`OpenAlert.told`): read as told at its severity. "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
@@ -257,6 +261,10 @@ class PatientState:
     # minimum, oldest first: (event time, kg: the higher of that weighing and the last of the
     # occasion before) of each lower than every later one, at most `app.core.patient.WEIGHT_LOWS`
     gain: list[float] = field(default_factory=list)
+    # pressure at or above its severe limit (`app.core.patient.SEVERE_PRESSURE`) at its newest
+    # values -> [event time (ms) the run began, its latest's event time (ms) and value]
+    # (`app.core.patient._pressure`)
+    severe: dict[str, list[float]] = field(default_factory=dict)
 
 
 def encode(state: PatientState) -> bytes:
@@ -349,6 +357,8 @@ def _trim(state: PatientState, size: int) -> None:
         state.sources.pop(name, None)  # the pulse rate's, kept as a custom channel's
     if state.gain and _size(state) > MAX_STATE_BYTES:
         state.gain.clear()  # the weight rule's three days: it starts again from the next weighing
+    if state.severe and _size(state) > MAX_STATE_BYTES:
+        state.severe.clear()  # the severe pressure rule's runs: they start again from the next value
     if _size(state) > MAX_STATE_BYTES:
         raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
 
@@ -426,6 +436,10 @@ def _size_bound(state: PatientState) -> int:
         n += _KEYED + 1 + _NUMBER
     if state.gain:
         n += _KEYED + 1 + _NUMBER * len(state.gain)
+    if state.severe:
+        n += _KEYED + 1
+    for name in state.severe:
+        n += _key(name) + 3 * _NUMBER
     if state.quality:
         n += _KEYED + 1  # the key "e"
     for name in state.quality:
@@ -483,6 +497,7 @@ def decode(data: bytes) -> PatientState:
             seen=_sources(obj.get("y", {})),
             red_at=int(obj.get("p", 0)),
             gain=_gain(obj.get("c", [])),
+            severe=_severe(obj.get("j", {})),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
@@ -573,6 +588,8 @@ def _optional(obj: dict[str, Any], state: PatientState, pack_weekly: Any, pack_s
         obj["p"] = state.red_at
     if state.gain:  # a patient weighed: the weight's last three days (a worker that predates it ignores it)
         obj["c"] = state.gain
+    if state.severe:  # a pressure at its severe limit (a worker that predates it ignores it)
+        obj["j"] = state.severe
     if state.held:  # a value held back as the channel's latest: rare, and only until its next
         held = sorted(name for name in state.held if name in state.latest)
         if held:
@@ -820,6 +837,20 @@ def _gain(obj: list[Any]) -> list[float]:
     if any(x.__class__ not in (int, float) for x in obj):
         raise StateError("a weight's window with a value that is not a number")
     return [float(x) for x in obj]
+
+
+def _severe(obj: dict[str, Any]) -> dict[str, list[float]]:
+    """ "j": per pressure, a run's start, its latest's time and value, all numbers."""
+    if not isinstance(obj, dict):
+        raise StateError("severe pressures that are not a map")
+    out: dict[str, list[float]] = {}
+    for name, run in obj.items():
+        if name not in ("systolic_bp", "diastolic_bp"):
+            raise StateError("a severe pressure of a channel that is not a pressure")
+        if not isinstance(run, list) or len(run) != 3 or any(x.__class__ not in (int, float) for x in run):
+            raise StateError("a severe pressure's run that is not two times and a value")
+        out[str(name)] = [float(x) for x in run]
+    return out
 
 
 def _devices(entry: list[Any]) -> list[Any]:

@@ -148,8 +148,11 @@ async def _stop(consumer: AIOKafkaConsumer) -> None:
                 await client.close()
 
 
-def printer(as_json: bool, out: TextIO = sys.stdout, fhir: bool = False) -> Callable[[dict[str, Any]], None]:
-    """One line per event: readable text, the event's JSON, or a FHIR DetectedIssue."""
+def printer(as_json: bool, out: TextIO | None = None, fhir: bool = False) -> Callable[[dict[str, Any]], None]:
+    """One line per event: readable text, the event's JSON, or a FHIR DetectedIssue,
+    on `out` (the standard output of the time, not of this module's import:
+    a second `vigil replay --offline` in one process wrote to the first's,
+    closed, and failed with ValueError)."""
 
     def show(event: dict[str, Any]) -> None:
         if fhir:
@@ -158,7 +161,7 @@ def printer(as_json: bool, out: TextIO = sys.stdout, fhir: bool = False) -> Call
             line = orjson.dumps(event).decode()
         else:
             line = describe(event)
-        if not write_line(out, line):
+        if not write_line(out or sys.stdout, line):
             raise BrokenPipeError("the reader of the output has gone away")
 
     return show

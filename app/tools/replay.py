@@ -39,7 +39,7 @@ import csv
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -191,43 +191,108 @@ ALIASES = {
     "on_oxygen": ("o2", "oxygen", "ono2", "onoxygen"),
 }
 _MEANT = {alias: vital for vital, aliases in ALIASES.items() for alias in (*aliases, vital.replace("_", ""))}
+# A pulse under these names beside a blood pressure, with no SpO2 and no heart
+# rate, is a cuff's (Omron Connect's `Pulse (bpm)`): the heart rate, NEWS2's
+# pulse. Beside an SpO2 it is an oximeter's, `pulse_rate` (docs/alerts.md:
+# checked against the ECG's `heart_rate`); so is a pulse alone.
+_CUFF_PULSE = ("pulse", "pr")
+_PRESSURES = ("systolic_bp", "diastolic_bp", "mean_bp")
 
 
-def _channel(name: str, where: str, hints: dict[str, str]) -> None:
+@dataclass(frozen=True)
+class _Unit:
+    """A unit a column's name may say its values are in (`Weight (lb)`,
+    `Temperature (°F)`, as home devices' exports write them) that is not
+    its vital's: read under that vital, its numbers are converted
+    (`convert`), rounded to 0.01."""
+
+    vital: str
+    words: frozenset[str]  # the name's words that say it, lower case
+    name: str  # as told: "lb"
+    to: str  # the vital's: "kg"
+    how: str  # the conversion, as told
+    convert: Callable[[float], float]
+
+
+UNITS = (
+    _Unit(
+        "weight",
+        frozenset({"lb", "lbs", "pound", "pounds"}),
+        "lb",
+        "kg",
+        "1 lb = 0.45359237 kg",
+        lambda value: value * 0.45359237,
+    ),
+    _Unit(
+        "temperature",
+        frozenset({"f", "degf", "fahrenheit"}),
+        "°F",
+        "°C",
+        "(°F - 32) × 5/9",
+        lambda value: (value - 32) * 5 / 9,
+    ),
+)
+
+
+def _unit(name: str, vital: str) -> _Unit | None:
+    """The unit, other than `vital`'s own, that a column's name says its
+    values are in: `Weight (lb)`, `weight_lbs`, `Temperature (°F)`, `Temp F`."""
+    words = set(re.split(r"[^a-z0-9]+", name.lower()))
+    return next((unit for unit in UNITS if unit.vital == vital and words & unit.words), None)
+
+
+def _channel(name: str, where: str, hints: dict[str, str], others: Iterable[str] = ()) -> None:
     """Refuse a column (or a JSON line's key) that names no channel the
     gateway takes (every reading would be refused, `wrong_type`), saying
     which vital it may have meant. Note in `hints` (once per name) one that
     is a custom channel's name but another system's for one of Vigil's
     vitals (`hr`): it would be learned as a custom channel, without NEWS2 or
-    a dangerous range."""
+    a dangerous range. `others`: the names beside it (the header's, the
+    JSON line's), for what a pulse is (`_meant`)."""
     if _known(name, hints):
         return
-    meant = _meant(name)
     if not custom_name(name):
         raise RecordingError(
             f"{where} {name!r} is not a channel name (lower-case letters, digits and _, "
-            f"starting with a letter; docs/protocol.md): give {_leave_out(name)}"
+            f"starting with a letter; docs/protocol.md): give {_leave_out(name, others)}"
         )
-    if meant:
+    if _meant(name, others):
         hints[name] = (
             f"{where} {name!r} is read as a custom channel (learned, but not scored by NEWS2); "
-            f"give --map '{name}={meant}' if it holds that"
+            f"give {_map(name, others)} if it holds that"
         )
 
 
-def _meant(name: str) -> str | None:
+def _meant(name: str, others: Iterable[str] = ()) -> str | None:
     """The vital another system's column name may mean: `HR`, `Resp Rate`,
     and with its unit, as a device's export writes it (`Systolic (mmHg)`,
-    `Pulse (bpm)`: Omron Connect's)."""
-    bare = re.sub(r"[(\[][^)\]]*[)\]]", "", name)
-    return _MEANT.get("".join(c for c in bare.lower() if c.isalnum()))
+    `Pulse (bpm)`: Omron Connect's). A pulse beside a blood pressure, with
+    no SpO2 or heart rate beside it, is a cuff's: `heart_rate` (`_CUFF_PULSE`)."""
+    bare = "".join(c for c in re.sub(r"[(\[][^)\]]*[)\]]", "", name).lower() if c.isalnum())
+    meant = _MEANT.get(bare)
+    if meant == "pulse_rate" and bare in _CUFF_PULSE:
+        beside = {_meant(other) for other in others if other != name}
+        if beside & set(_PRESSURES) and not beside & {"spo2", "heart_rate", "pulse_rate"}:
+            return "heart_rate"
+    return meant
 
 
-def _leave_out(name: str) -> str:
+def _map(name: str, others: Iterable[str] = ()) -> str:
+    """The `--map` that reads a column as the vital it may mean, with the
+    conversion of a unit its name says (`Weight (lb)`), or "" for none."""
+    meant = _meant(name, others)
+    if meant is None:
+        return ""
+    unit = _unit(name, meant)
+    converted = f" (read as {unit.name}, converted to {unit.to})" if unit else ""
+    return f"--map '{name}={meant}'{converted}"
+
+
+def _leave_out(name: str, others: Iterable[str] = ()) -> str:
     """What to give for a column no channel can be named: the vital it may
     mean, and how to leave it out."""
-    meant = _meant(name)
-    hint = f"--map '{name}={meant}' if it holds that, or " if meant else ""
+    meant = _map(name, others)
+    hint = f"{meant} if it holds that, or " if meant else ""
     return f"{hint}--map '{name}=' to leave it out"
 
 
@@ -241,11 +306,11 @@ def _columns(path: Path, names: list[str], hints: dict[str, str]) -> None:
         raise RecordingError(
             f"{path.name}: columns {', '.join(repr(n) for n in refused)} are not channel names (lower-case "
             "letters, digits and _, starting with a letter; docs/protocol.md): give "
-            + "; ".join(_leave_out(name) for name in refused)
+            + "; ".join(_leave_out(name, names) for name in refused)
         )
     for name in names:
         if name:  # "": left out (`--map NAME=`)
-            _channel(name, f"{path.name}: column", hints)
+            _channel(name, f"{path.name}: column", hints, names)
 
 
 def _known(name: str, hints: dict[str, str]) -> bool:
@@ -502,6 +567,29 @@ class _Recording:
     gcs: int = 0  # consciousness values given as a GCS score, read as ACVPU (`_gcs`)
     gcs_top: float = 0.0  # the highest of them
     gcs_not: int = 0  # numbers in consciousness that are no GCS score (not whole, or outside 3-15)
+    converted: dict[str, tuple[_Unit, int]] = field(default_factory=dict)  # by the name read (`_converted`)
+
+
+def _convert(name: str, vital: str, value: Any, rd: _Recording) -> Any:
+    """A value of a column (a vital) `name`, read as `vital`, in Vigil's
+    unit: a number in a unit its name says (`Weight (lb)`, `_unit`)
+    converted, counted for `_converted`; else as given."""
+    if value.__class__ not in (int, float) or vital not in ("weight", "temperature"):
+        return value
+    unit = _unit(name, vital)
+    if unit is None:
+        return value
+    rd.converted[name] = (unit, rd.converted.get(name, (unit, 0))[1] + 1)
+    return round(unit.convert(value), 2)
+
+
+def _converted(file: str, rd: _Recording) -> list[str]:
+    """A line per column whose values were converted from the unit its name says."""
+    return [
+        f"{file}: {name!r} is in {unit.name}, as its name says: its {count} value{'s' if count > 1 else ''} "
+        f"converted to {unit.to} for {unit.vital} ({unit.how}, to 0.01 {unit.to})"
+        for name, (unit, count) in rd.converted.items()
+    ]
 
 
 def _gcs(given: dict[str, Any], rd: _Recording) -> None:
@@ -574,8 +662,11 @@ def _header(path: Path, names: list[str], layout: Layout) -> list[str]:
 def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     hints, cells, times, layout = rd.hints, rd.cells, rd.times, rd.layout
     reader = csv.DictReader(text.splitlines())
+    source: dict[str, str] = {}  # Vigil's name of a column -> the file's (`_convert`)
     if reader.fieldnames:
-        reader.fieldnames = _header(path, list(reader.fieldnames), layout)
+        names = list(reader.fieldnames)
+        reader.fieldnames = _header(path, names, layout)
+        source = dict(zip(reader.fieldnames, names, strict=True))
     header = list(dict.fromkeys(reader.fieldnames or ()))  # in the header's order: the same message every run
     fields = set(header)
     if "ts" not in fields or ("patient" not in fields and layout.patient is None):
@@ -589,16 +680,20 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     _columns(path, [name for name in header if name not in LONG] if long else header, hints)
     rows: dict[tuple[str, int], Row] = {}
     merges = rd.merges
+    named: list[str] = []  # the long layout's vitals, read when one needs them (`_channel`)
     for record in reader:
         where = f"line {reader.line_num}"
         if None in record:  # DictReader keeps cells beyond the header under the key None
             raise RecordingError(f"{where}: more cells than the header has columns")
         if long:
             cell = record["value"]
-            vital = layout.name(record["vital"].strip())
-            if vital:
-                _channel(vital, f"{where}: vital", hints)
+            name = record["vital"].strip()
+            vital = layout.name(name)
+            if vital and not _known(vital, hints):
+                named = named or _long_vitals(text, layout)
+                _channel(vital, f"{where}: vital", hints, named)
             given = {vital: _number(cell)} if vital and _present(cell) else {}
+            source = {vital: name}
         else:
             given = {
                 k: _number(v)
@@ -607,6 +702,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             }
         if rd.missing:
             given = {k: v for k, v in given.items() if v not in rd.missing}
+        given = {k: _convert(source.get(k, k), k, v, rd) for k, v in given.items()}
         _gcs(given, rd)
         vitals = {k: v for k, v in given.items() if cells.keep(k, v, where, "vital" if long else "column")}
         if not vitals:
@@ -623,6 +719,13 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             row.vitals.update(vitals)
     rd.told += merges.told(path.name, long)
     return list(rows.values())
+
+
+def _long_vitals(text: str, layout: Layout) -> list[str]:
+    """The vitals a recording in the long layout names, as Vigil's."""
+    return list(
+        dict.fromkeys(layout.name((r.get("vital") or "").strip()) for r in csv.DictReader(text.splitlines()))
+    )
 
 
 def _present(cell: str | None) -> bool:
@@ -652,19 +755,18 @@ def _json_row(text: str, line: int, rd: _Recording) -> Row | None:
     if isinstance(obj, dict) and layout.patient is not None:
         obj.setdefault("patient", layout.patient)
     if isinstance(obj, dict) and {"patient", "ts", "vitals"} <= set(obj) and isinstance(obj["vitals"], dict):
+        source = {layout.name(str(name)): str(name) for name in obj["vitals"]}
         given = {layout.name(str(name)): value for name, value in obj["vitals"].items()}
         given.pop("", None)  # left out (`--map NAME=`)
         _gcs(given, rd)
         for name in given:
-            _channel(name, f"{where}: vital", hints)
-        vitals = {
-            name: value
+            _channel(name, f"{where}: vital", hints, given)
+        present = {
+            name: _convert(source[name], name, value, rd)
             for name, value in given.items()
-            if value is not None
-            and not _nan(value)
-            and not (rd.missing and value in rd.missing)
-            and cells.keep(name, value, where, "vital")
+            if value is not None and not _nan(value) and not (rd.missing and value in rd.missing)
         }
+        vitals = {name: value for name, value in present.items() if cells.keep(name, value, where, "vital")}
         if not vitals:
             return None  # as a CSV row with every cell empty
         return Row(_patient(obj["patient"], where), times.ms(obj["ts"], where), vitals, line)
@@ -688,7 +790,8 @@ def read_recording(
     """The recording's readings in time order. `warn` hears, once each, of
     names that are custom channels' but other systems' for Vigil's vitals
     (`_channel`), of columns with values their channels cannot take, of
-    those read as custom channels (`_Cells`), and of CSV rows merged
+    those read as custom channels (`_Cells`), of values converted from a
+    unit their column's name says (`_convert`), and of CSV rows merged
     (`_Merges`); `tz` is the time zone of times written without one, and
     `ts_format` their layout when it is not ISO 8601 (`Times`); `layout`,
     the recording's own names for things and its patient (`Layout`);
@@ -701,7 +804,7 @@ def read_recording(
         lines = enumerate(text.splitlines(), start=1)
         read = (_json_row(line, n, rd) for n, line in lines if line.strip())
         rows = [row for row in read if row is not None]
-    rd.told += _gcs_told(path.name, rd)
+    rd.told += _gcs_told(path.name, rd) + _converted(path.name, rd)
     told = [
         *rd.hints.values(),
         *rd.cells.told(path.name),

@@ -308,7 +308,7 @@ def test_every_column_no_channel_can_be_named_is_refused_at_once_in_the_headers_
     )
     assert "--map 'Systolic (mmHg)=systolic_bp' if it holds that" in message
     assert "--map 'Diastolic (mmHg)=diastolic_bp' if it holds that" in message
-    assert "--map 'Pulse (bpm)=pulse_rate' if it holds that" in message
+    assert "--map 'Pulse (bpm)=heart_rate' if it holds that" in message  # a cuff's pulse
     assert "--map 'Notes=' to leave it out" in message and "'Notes=notes'" not in message
 
 
@@ -415,3 +415,95 @@ def test_the_skin_temperature_line_names_the_recordings_own_column(tmp_path: Pat
         layout=replay.Layout({"skin": "temperature"}),
     )
     assert len(told) == 1 and "--map 'skin=skin_temperature'" in told[0]
+
+
+def test_a_pulse_beside_a_blood_pressure_is_hinted_as_the_heart_rate_and_an_oximeters_as_pulse_rate(
+    tmp_path: Path,
+) -> None:
+    """Omron Connect's `Pulse (bpm)` is a cuff's pulse, the heart rate: the
+    hint steered it to `pulse_rate`, a custom channel NEWS2 does not score.
+    Beside an SpO2 a pulse is an oximeter's, `pulse_rate` (checked against
+    the ECG's heart rate, docs/alerts.md), and so it stays; so does one
+    beside a heart rate, which would else be read twice. The same in the
+    long layout and in JSON lines, and for a legal custom name (`pulse`)."""
+    layout = replay.Layout({"Date": "ts"}, patient="P")
+
+    def hint(header: str, cells: str) -> str:
+        path = _write(tmp_path, "export.csv", f"Date,{header}\n2026-01-21 18:09,{cells}\n")
+        with pytest.raises(RecordingError) as refused:
+            replay.read_recording(path, layout=layout, tz=ZoneInfo("UTC"))
+        return str(refused.value)
+
+    assert "--map 'Pulse (bpm)=heart_rate' if" in hint(
+        "Systolic (mmHg),Diastolic (mmHg),Pulse (bpm)", "126,84,54"
+    )
+    assert "--map 'Pulse (bpm)=pulse_rate' if" in hint("SpO2 (%),Pulse (bpm)", "97,54")
+    assert "--map 'Pulse (bpm)=pulse_rate' if" in hint("SYS,SpO2 (%),Pulse (bpm)", "126,97,54")
+    assert "--map 'Pulse (bpm)=pulse_rate' if" in hint("SYS,HR,Pulse (bpm)", "126,60,54")
+    long = "patient,ts,vital,value\n" + "".join(
+        f"P,1764374400000,{vital},{value}\n" for vital, value in (("Pulse (bpm)", 54), ("Systolic", 126))
+    )
+    with pytest.raises(RecordingError, match=r"--map 'Pulse \(bpm\)=heart_rate' if"):
+        replay.read_recording(_write(tmp_path, "long.csv", long))
+    told: list[str] = []
+    line = '{"patient": "P", "ts": 1764374400000, "vitals": {"sys": 126, "dia": 84, "pulse": 54}}\n'
+    replay.read_recording(_write(tmp_path, "cuff.jsonl", line), warn=told.append)
+    assert any("vital 'pulse'" in hint and "--map 'pulse=heart_rate'" in hint for hint in told)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "vital", "read"),
+    [
+        ("Weight (lb)", "176.0", "weight", 79.83),
+        ("weight_lbs", "179.2", "weight", 81.28),
+        ("Body Weight [pounds]", "1", "weight", 0.45),
+        ("Temperature (°F)", "98.6", "temperature", 37.0),
+        ("Temp (F)", "101.3", "temperature", 38.5),
+        ("Body Temperature (Fahrenheit)", "95", "temperature", 35.0),
+    ],
+)
+def test_a_column_whose_name_says_pounds_or_fahrenheit_is_read_in_kg_or_celsius(
+    tmp_path: Path, column: str, value: str, vital: str, read: float
+) -> None:
+    """An Apple Health export's `Weight (lb)`, read as `weight` as replay's
+    own hint said, was read as kg: a 2 lb gain opened the heart-failure
+    rule's 2 kg in 3 days. Its values are converted (1 lb = 0.45359237 kg;
+    °F to °C), to 0.01, with a line saying so; the hint says it too."""
+    path = _write(tmp_path, "export.csv", f"ts,{column}\n2024-01-01T07:00:00Z,{value}\n")
+    told: list[str] = []
+    [row] = replay.read_recording(path, warn=told.append, layout=replay.Layout({column: vital}, patient="P"))
+    assert row.vitals == {vital: read}
+    assert (
+        len(told) == 1 and f"export.csv: {column!r} is in " in told[0] and "1 value converted to" in told[0]
+    )
+    if not replay.custom_name(column):
+        with pytest.raises(RecordingError) as refused:
+            replay.read_recording(path, layout=replay.Layout(patient="P"))
+        unit = "lb, converted to kg" if vital == "weight" else "°F, converted to °C"
+        assert f"--map '{column}={vital}' (read as {unit}) if it holds that" in str(refused.value)
+
+
+def test_a_unit_is_converted_only_into_its_vital_and_after_the_recordings_missing_marks(
+    tmp_path: Path,
+) -> None:
+    """Kilograms and Celsius are read as given; a column in pounds read as a
+    custom channel keeps its pounds; `--missing` marks are the file's own
+    numbers, before conversion; JSON lines' vitals are converted too."""
+    text = "ts,Weight (kg),Weight (lb),Temperature (°C)\n"
+    text += "2024-01-01T07:00:00Z,80.1,176.0,36.9\n2024-01-02T07:00:00Z,80.2,-1,37.0\n"
+    path = _write(tmp_path, "scale.csv", text)
+    names = {"Weight (kg)": "weight", "Weight (lb)": "weight_lb", "Temperature (°C)": "temperature"}
+    told: list[str] = []
+    rows = replay.read_recording(path, warn=told.append, layout=replay.Layout(names, patient="P"))
+    assert rows[0].vitals == {"weight": 80.1, "weight_lb": 176.0, "temperature": 36.9}
+    assert not any("converted" in line for line in told)
+    names = {"Weight (kg)": "", "Weight (lb)": "weight", "Temperature (°C)": ""}
+    rows = replay.read_recording(
+        path, layout=replay.Layout(names, patient="P"), missing=replay.missing(["-1"])
+    )
+    assert [row.vitals for row in rows] == [{"weight": 79.83}]
+    line = '{"patient": "P", "ts": 1764374400000, "vitals": {"Temp (°F)": 98.6, "heart_rate": 70}}\n'
+    [row] = replay.read_recording(
+        _write(tmp_path, "t.jsonl", line), layout=replay.Layout({"Temp (°F)": "temperature"})
+    )
+    assert row.vitals == {"temperature": 37.0, "heart_rate": 70}

@@ -10,8 +10,10 @@ replay FILE --offline`), in this process; the lines never name a patient."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
+import orjson
 import pytest
 
 from app.cli import main
@@ -293,4 +295,63 @@ def test_a_time_before_1970_is_refused_saying_so(vigil, tmp_path) -> None:
     assert [line for line in err if "refused bad_timestamp" in line] == [
         "vigil replay: 1 reading refused bad_timestamp for ts, the first on line 2: ts is before 1970: "
         "event times start at 1970"
+    ]
+
+
+def _hinted_maps(line: str) -> list[str]:
+    """The `--map`s a refusal's line gives for what each column holds."""
+    return [
+        f"{name}={vital}"
+        for name, vital in re.findall(r"--map '([^=']+)=(\w+)'[^;]*? if it holds that", line)
+    ]
+
+
+def test_a_scale_export_in_pounds_run_as_the_hint_says_is_weighed_in_kg(vigil, tmp_path) -> None:
+    """An Apple Health export's `Weight (lb)`: replay's hint gave
+    `--map 'Weight (lb)=weight'`, which read 179.2 lb as 179.2 kg, and the
+    heart-failure rule (2 kg in 3 days) opened on a gain of 2.8 lb (1.3 kg).
+    Run as the hint says, the pounds are converted to kg, with a line saying
+    so, and that gain opens no weight-gain trend."""
+    weights = ["176.0", "176.4", "175.8", "176.2", "176.0", "176.4", "176.0", "178.2", "179.2", "179.4"]
+    path = tmp_path / "health.csv"
+    path.write_text(
+        "ts,Weight (lb)\n" + "".join(f"2024-01-{i + 1:02d}T07:00:00Z,{w}\n" for i, w in enumerate(weights))
+    )
+    code, err = vigil("replay", str(path), "--offline", "--patient", "p1")
+    assert code == 2 and _hinted_maps(err[-1]) == ["Weight (lb)=weight"]
+    assert "--map 'Weight (lb)=weight' (read as lb, converted to kg) if it holds that" in err[-1]
+    code, err = vigil("replay", str(path), "--offline", "--patient", "p1", "--map", "Weight (lb)=weight")
+    assert code == 0, err
+    assert err[0] == (
+        "vigil replay: health.csv: 'Weight (lb)' is in lb, as its name says: its 10 values converted to kg "
+        "for weight (1 lb = 0.45359237 kg, to 0.01 kg)"
+    )
+    assert not any("2 kg or more" in line for line in err), err
+
+
+def test_a_cuffs_pulse_run_as_the_hint_says_is_the_heart_rate_news2_scores(
+    vigil, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Omron Connect's export (`Date,Time,Systolic (mmHg),Diastolic
+    (mmHg),Pulse (bpm)`): the hint steered the pulse to `pulse_rate`, a
+    custom channel, so a pulse of 142 scored nothing in NEWS2. Run with the
+    maps the hint gives, it is the heart rate, and NEWS2 scores it."""
+    pulses = [63, 64, 66, 65, 62, 64, 63, 65, 64, 66, 142]
+    path = tmp_path / "omron.csv"
+    path.write_text(
+        "Date,Time,Systolic (mmHg),Diastolic (mmHg),Pulse (bpm)\n"
+        + "".join(
+            f"May {i // 2 + 1:02d} 2024,{7 + 12 * (i % 2):02d}:00,128,80,{p}\n" for i, p in enumerate(pulses)
+        )
+    )
+    args = ["replay", str(path), "--offline", "--patient", "p5", "--map", "Date=ts", "--map", "Time=ts"]
+    args += ["--ts-format", "%b %d %Y %H:%M", "--tz", "UTC"]
+    code, err = vigil(*args)
+    maps = _hinted_maps(err[-1])
+    assert code == 2 and "Pulse (bpm)=heart_rate" in maps and "Pulse (bpm)=pulse_rate" not in maps
+    capsys.readouterr()
+    assert main.main([*args, *[arg for m in maps for arg in ("--map", m)], "--json"]) == 0
+    events = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["kind"], e["evidence"]["subscores"]) for e in events] == [
+        ("news2", {"systolic_bp": 0, "heart_rate": 3})
     ]

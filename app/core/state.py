@@ -830,12 +830,17 @@ def _sources(obj: dict[str, Any]) -> dict[str, int]:
     return sources
 
 
+_LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last event time written as ISO 8601 (`iso`)
+
+
 def _gain(obj: list[Any]) -> list[float]:
     """ "c": a flag, a time, a weighing, an occasion's, then pairs of (event time, kg), all numbers."""
     if not isinstance(obj, list) or (obj and (len(obj) < 6 or len(obj) % 2)):
         raise StateError("a weight's window that is not a flag, a time, two weighings and lows")
     if any(x.__class__ not in (int, float) for x in obj):
         raise StateError("a weight's window with a value that is not a number")
+    if not all(0 <= x <= _LAST_MS for x in obj):
+        raise StateError("a weight's window with a time or weight out of range")
     return [float(x) for x in obj]
 
 
@@ -849,6 +854,8 @@ def _severe(obj: dict[str, Any]) -> dict[str, list[float]]:
             raise StateError("a severe pressure of a channel that is not a pressure")
         if not isinstance(run, list) or len(run) != 3 or any(x.__class__ not in (int, float) for x in run):
             raise StateError("a severe pressure's run that is not two times and a value")
+        if not all(0 <= x <= _LAST_MS for x in run):
+            raise StateError("a severe pressure's run with a time or value out of range")
         out[str(name)] = [float(x) for x in run]
     return out
 

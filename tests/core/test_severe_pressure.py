@@ -172,3 +172,54 @@ def test_the_state_keeps_a_run_and_refuses_a_bad_one() -> None:
     for bad in ({"heart_rate": [1, 2, 3]}, {"systolic_bp": [1, 2]}, {"systolic_bp": [1, "2", 3]}, [1, 2, 3]):
         with pytest.raises(StateError):
             patient_state.decode(orjson.dumps({**obj, "j": bad}))
+
+
+def test_an_alert_about_another_vital_does_not_hide_it() -> None:
+    """A new atrial fibrillation: an anomaly of a heart rate of 118 opened,
+    and a confirmed 188/106 beside it went untold for 8 days (a second
+    reviewer). An alert about the pressure itself tells it instead."""
+    recorder = _living_at(176, 104)
+    rng = random.Random(9)
+    start = T0 + 21 * DAY
+    events = []
+    for half_day in range(6):
+        for minutes in (0, 6):
+            ts = start + half_day * 12 * HOUR + minutes * MINUTE
+            sbp, dbp = round(188 + rng.gauss(0, 2)), round(106 + rng.gauss(0, 2))
+            events += _cuff(recorder, ts, sbp, dbp, pulse=round(118 + rng.gauss(0, 4)))
+    assert [e for e in events if e["kind"] == "anomaly" and e["status"] == "open"]  # the pulse's
+    opened = _trends(events, "open")
+    assert len(opened) == 1 and "systolic_bp" in opened[0]["evidence"]["vitals"], events
+    assert opened[0]["_ts"] == start + 6 * MINUTE
+
+
+def test_an_arterial_line_read_every_second_is_judged_on_its_level() -> None:
+    """A line read every second at 188 +- 4 dips under 180 with each
+    breath: no run of single values at the limit lasts five minutes (a
+    second reviewer: told nothing in an hour). Its recent level stands
+    there; at 172 +- 4 nothing is told."""
+
+    def line(level: float, seconds: int) -> list[int]:
+        recorder, rng, opened = Recorder(), random.Random(4), []
+        for second in range(seconds):
+            ts = T0 + second * 1000
+            events = recorder.read(
+                ts, {"systolic_bp": round(level + rng.gauss(0, 4)), "heart_rate": 80}
+            ).events
+            opened += [ts for e in events if e["kind"] == "trend" and e["status"] == "open"]
+        return opened
+
+    opened = line(188, 900)
+    assert len(opened) == 1 and opened[0] <= T0 + 7 * MINUTE, opened
+    assert line(172, 900) == []
+
+
+def test_a_run_with_a_time_out_of_range_is_refused() -> None:
+    """The state is Vigil's own, but a time no event has (before 1970,
+    after 9999) raised OverflowError at the next reading, not StateError."""
+    recorder = _living_at(172, 100)
+    _cuff(recorder, T0 + 21 * DAY, 186, 104)
+    obj = orjson.loads(patient_state.encode(recorder.state))
+    for bad in ([-1e17, 1.0, 186.0], [1.0, 9e15, 186.0], [1.0, 2.0, -5.0]):
+        with pytest.raises(StateError):
+            patient_state.decode(orjson.dumps({**obj, "j": {"systolic_bp": bad}}))

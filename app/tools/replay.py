@@ -5,7 +5,7 @@ or the long layout: `patient`, `ts`, `vital`, `value`, a value a row, those
 of one moment one reading; other names mapped with `Layout`;
 empty cells and other tools' marks of a missing value, `MISSING`, are
 skipped, and so are the recording's own, `Missing`, and values their
-channels cannot take, `_Cells`), JSON lines (`{"patient": ..., "ts": ...,
+channels cannot take or numbers out of their range, `_Cells`), JSON lines (`{"patient": ..., "ts": ...,
 "vitals": {...}}`), or FHIR Observations, one per line, whose
 `subject.reference` names the patient. Times are ISO 8601 or epoch
 milliseconds.
@@ -51,8 +51,8 @@ import orjson
 from app.core import fhir
 from app.core import patient as core
 from app.core import state as patient_state
+from app.core.errors import Code, Refusal, RegistryError
 from app.core.errors import RecordingError as RecordingError  # part of its interface
-from app.core.errors import Refusal, RegistryError
 from app.core.news2 import acvpu
 from app.core.protocol import Limits, custom_name, parse_reading, type_problem, with_non_finite
 from app.core.records import pseudonym, reading_id
@@ -321,13 +321,18 @@ def _known(name: str, hints: dict[str, str]) -> bool:
 class _Unfit:
     """A column's (a JSON key's) values that its channel cannot take: text
     where a number goes (`72 bpm`, a comment, a bed), a number where `true`
-    or `false` goes."""
+    or `false` goes; and numbers out of its range (`385` for 38.5 °C)."""
 
     label: str  # "column" or "vital"
     values: int = 0  # values seen, missing ones not counted
     unfit: int = 0
     first: str = ""  # the line of the first unfit one
     why: str = ""  # what the channel takes, as the gateway's refusal says it
+    outside: int = 0  # numbers out of the channel's range (`_Cells._within`)
+    outside_first: str = ""  # the line of the first
+    outside_why: str = ""  # the gateway's `out_of_range` message for it: it names no patient
+    outside_value: Any = None  # the first, and whether every one is the same (`_Cells.outside`)
+    same: bool = True
 
 
 # Most of a recording's temperatures from SKIN_FROM to under SKIN_UNDER (°C), at
@@ -342,11 +347,14 @@ class _Cells:
     """Skips the values their channels cannot take, so that the rest of the
     row goes through (sent, such a value is refused `wrong_type` and the
     reading's other values with it), and says so once per column: a column
-    of text alone is left out, or, under a vital's name, refused."""
+    of text alone is left out, or, under a vital's name, refused. A number
+    out of its channel's range (refused `out_of_range`, with the reading's
+    other values) is left out the same way, and told (`outside`)."""
 
     def __init__(self) -> None:
         self.columns: dict[str, _Unfit] = {}
         self.cool = 0  # temperatures under SKIN_UNDER (`skin`)
+        self.left_out = 0  # numbers out of range, of every column (`outside`)
 
     def keep(self, name: str, value: Any, where: str, label: str) -> bool:
         seen = self.columns.get(name)
@@ -356,14 +364,38 @@ class _Cells:
         if value.__class__ in (int, float) and name not in NAMED:
             if name == "temperature" and SKIN_FROM <= value < SKIN_UNDER:
                 self.cool += 1
-            return True  # the usual case, without building a refusal
+            vital = NUMERIC.get(name)
+            if vital is not None and vital.possible[0] <= value <= vital.possible[1]:
+                return True  # the usual case, without building a refusal
+            return self._within(name, value, where, seen)
         why = type_problem(name, value)
         if why is None:
-            return True
+            return self._within(name, value, where, seen)
         seen.unfit += 1
         if not seen.first:
             seen.first, seen.why = where, why
         return False
+
+    def _within(self, name: str, value: Any, where: str, seen: _Unfit) -> bool:
+        """Would the gateway take `value` (of the right type) for `name`?
+        A number out of its range is refused `out_of_range` with the whole
+        reading: left out, counted for `outside` (a chart's `385` for 38.5
+        took a NEWS2 of 12 with it). The protocol's own check says so, and
+        its message is told."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return True  # a consciousness letter outside ACVPU: the gateway's to refuse
+        try:
+            parse_reading({"seq": 0, "ts": 0, "vitals": {name: value}}, 0)
+        except Refusal as refusal:
+            if refusal.code is not Code.OUT_OF_RANGE:
+                return True
+            if not seen.outside:
+                seen.outside_first, seen.outside_why, seen.outside_value = where, refusal.message, value
+            seen.outside += 1
+            self.left_out += 1
+            seen.same = seen.same and _same(value, seen.outside_value)
+            return False
+        return True
 
     def skin(self, file: str, column: str | None = None) -> list[str]:
         """A line when most temperatures are under `SKIN_UNDER`: a
@@ -401,6 +433,37 @@ class _Cells:
                 )
             else:
                 lines.append(f"{what} holds no value a channel takes ({seen.why}): it is left out")
+        return lines
+
+    def outside(self, file: str, unsent: list[str]) -> list[str]:
+        """One line per column with numbers out of its range: how many, the
+        gateway's message for the first (its range, and the unit it looks
+        like), its line, and `--missing` for one value throughout (`-1`,
+        an oximeter's 255); then one for the rows (`unsent`: their lines)
+        left with no value, which are not sent. Never a patient id."""
+        lines = []
+        for name, seen in self.columns.items():
+            if not seen.outside:
+                continue
+            one = seen.outside == 1
+            line = (
+                f"{file}: {seen.label} {name!r}: {seen.outside} value{'' if one else 's'} outside what the "
+                f"gateway takes ({seen.outside_why}; the first on {seen.outside_first}): left out, the rest "
+                f"of {'its reading' if one else 'their readings'} goes through"
+            )
+            value = seen.outside_value
+            if seen.same and (value == -1 or not one):
+                each = "it was" if one else "each was"
+                line += (
+                    f"; {each} {value:g}: if {value:g} marks a value not measured, give --missing {value:g}"
+                )
+            lines.append(line)
+        if unsent:
+            readings = "1 reading" if len(unsent) == 1 else f"{len(unsent)} readings"
+            lines.append(
+                f"{file}: {readings} had no value left once those were left out (the first on {unsent[0]}): "
+                "not sent, as a row with every cell empty is not"
+            )
         return lines
 
     def custom(self, file: str, hinted: dict[str, str]) -> list[str]:
@@ -568,6 +631,7 @@ class _Recording:
     gcs_top: float = 0.0  # the highest of them
     gcs_not: int = 0  # numbers in consciousness that are no GCS score (not whole, or outside 3-15)
     converted: dict[str, tuple[_Unit, int]] = field(default_factory=dict)  # by the name read (`_converted`)
+    unsent: list[str] = field(default_factory=list)  # rows left with no value (`_Cells.outside`): their lines
 
 
 def _convert(name: str, vital: str, value: Any, rd: _Recording) -> Any:
@@ -679,6 +743,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     header = [name for name in header if not name.startswith(JOINED_TS)]
     _columns(path, [name for name in header if name not in LONG] if long else header, hints)
     rows: dict[tuple[str, int], Row] = {}
+    emptied: dict[tuple[str, int], str] = {}  # readings whose values were all out of range: the first line
     merges = rd.merges
     named: list[str] = []  # the long layout's vitals, read when one needs them (`_channel`)
     for record in reader:
@@ -704,12 +769,16 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             given = {k: v for k, v in given.items() if v not in rd.missing}
         given = {k: _convert(source.get(k, k), k, v, rd) for k, v in given.items()}
         _gcs(given, rd)
+        left_out = cells.left_out
         vitals = {k: v for k, v in given.items() if cells.keep(k, v, where, "vital" if long else "column")}
-        if not vitals:
+        if not vitals and cells.left_out == left_out:
             continue
         patient = _patient(record["patient"] if "patient" in record else layout.patient, where)
         ts = record["ts"] if not joined else " ".join(record[k] or "" for k in ("ts", *joined)).strip()
         ts_ms = times.ms(ts, where)
+        if not vitals:  # not sent, unless another row of the long layout gives it a value
+            emptied.setdefault((patient, ts_ms), where)
+            continue
         row = rows.get((patient, ts_ms))
         merges.rows += 1
         if row is None:
@@ -718,6 +787,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             merges.add(row.vitals, vitals, where)
             row.vitals.update(vitals)
     rd.told += merges.told(path.name, long)
+    rd.unsent += [where for key, where in emptied.items() if key not in rows]
     return list(rows.values())
 
 
@@ -766,8 +836,11 @@ def _json_row(text: str, line: int, rd: _Recording) -> Row | None:
             for name, value in given.items()
             if value is not None and not _nan(value) and not (rd.missing and value in rd.missing)
         }
+        left_out = cells.left_out
         vitals = {name: value for name, value in present.items() if cells.keep(name, value, where, "vital")}
         if not vitals:
+            if cells.left_out > left_out:
+                rd.unsent.append(where)
             return None  # as a CSV row with every cell empty
         return Row(_patient(obj["patient"], where), times.ms(obj["ts"], where), vitals, line)
     raise RecordingError(f"{where}: expected patient, ts and vitals, or a FHIR Observation")
@@ -790,8 +863,10 @@ def read_recording(
     """The recording's readings in time order. `warn` hears, once each, of
     names that are custom channels' but other systems' for Vigil's vitals
     (`_channel`), of columns with values their channels cannot take, of
-    those read as custom channels (`_Cells`), of values converted from a
-    unit their column's name says (`_convert`), and of CSV rows merged
+    those read as custom channels, of numbers out of their channels' range
+    left out and of readings left with no value (`_Cells`), of values
+    converted from a unit their column's name says (`_convert`), and of CSV
+    rows merged
     (`_Merges`); `tz` is the time zone of times written without one, and
     `ts_format` their layout when it is not ISO 8601 (`Times`); `layout`,
     the recording's own names for things and its patient (`Layout`);
@@ -808,6 +883,7 @@ def read_recording(
     told = [
         *rd.hints.values(),
         *rd.cells.told(path.name),
+        *rd.cells.outside(path.name, rd.unsent),
         *rd.cells.custom(path.name, rd.hints),
         *rd.cells.skin(path.name, next((k for k, v in rd.layout.names.items() if v == "temperature"), None)),
         *rd.told,

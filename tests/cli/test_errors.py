@@ -229,8 +229,9 @@ def test_replay_offline_runs_a_long_old_recording_without_kafka(env, tmp_path) -
     """Two months of morning weighings from a year ago, a 2.4 kg gain over
     the last three days: the live gateway takes 7 days at most, `--offline`
     runs it all here (nothing listens where Kafka is said to be) and prints
-    the `trend` as `vigil alerts` would. A reading the gateway would refuse
-    is counted, and makes the exit code 1."""
+    the `trend` as `vigil alerts` would. A weighing of -3, the gateway
+    would refuse: left out, and its row, with no value left, not sent,
+    with a line for each."""
     start = now_ms() - 365 * 86_400_000
     lines = ["patient,ts,weight"]
     for day in range(60):
@@ -246,9 +247,12 @@ def test_replay_offline_runs_a_long_old_recording_without_kafka(env, tmp_path) -
     assert "ran 60 readings offline (patients: 1)" in done.stderr
     path.write_text("\n".join([*lines, f"HF-1,{start + 61 * 86_400_000},-3"]) + "\n")
     done = vigil(env, "replay", str(path), "--offline", "--json")
-    assert done.returncode == 1
+    assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[0])["kind"] == "trend"
-    assert "refused {'out_of_range': 1}" in done.stderr and "HF-1" not in done.stderr
+    assert "column 'weight': 1 value outside what the gateway takes" in done.stderr
+    assert "1 reading had no value left once those were left out (the first on line 62)" in done.stderr
+    assert "ran 60 readings offline" in done.stderr and "refused none" in done.stderr
+    assert "HF-1" not in done.stderr
 
 
 def test_replay_says_once_that_another_systems_name_for_a_vital_is_a_custom_channel(env, tmp_path) -> None:

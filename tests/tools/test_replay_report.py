@@ -1,8 +1,9 @@
 """What `vigil replay` tells about a recording it reads, where an outside
 reviewer replaying real public recordings found it silent or misleading:
-readings the gateway would refuse (by code and vital, where the first is
-and the gateway's own message for it, `--missing` for a mark of a value not
-measured), rows merged for sharing a patient and a time, columns read as
+numbers out of their vital's range, left out of their readings (by vital,
+where the first is and the gateway's own message for it, `--missing` for a
+mark of a value not measured), readings the gateway would refuse (by code
+and vital), rows merged for sharing a patient and a time, columns read as
 custom channels, and files it cannot read as written (semicolon-separated,
 a column twice, a date that does not exist). Run as a user runs it (`vigil
 replay FILE --offline`), in this process; the lines never name a patient."""
@@ -47,25 +48,124 @@ def _csv(tmp_path: Path, name: str, header: str, rows: list[str]) -> str:
     return str(path)
 
 
+def _outside(err: list[str]) -> list[str]:
+    """The lines telling of numbers out of range left out (`_Cells.outside`)."""
+    return [line for line in err if "outside what the gateway takes" in line or "no value left" in line]
+
+
+def test_a_red_round_with_one_impossible_cell_raises_its_news2_alert(
+    vigil, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An ICU chart's round of HR 135, RR 28, SpO2 84, systolic 86 with a
+    temperature typed `385` (for 38.5): the whole reading was refused
+    `out_of_range` and no alert was raised, though the other values score
+    NEWS2 12 (an outside reviewer). A hand-entered chart has no device to
+    resend it: the impossible cell is left out, as text in a numeric cell
+    is, the rest of the round goes through and raises the alert, and one
+    line says so in the gateway's words, naming no patient."""
+    path = tmp_path / "chart.csv"
+    path.write_text(
+        "patient,ts,heart_rate,respiratory_rate,spo2,systolic_bp,temperature\n"
+        "P5,2157-11-21 08:00:00,80,16,97,125,36.8\n"
+        "P5,2157-11-21 09:00:00,82,17,97,124,36.9\n"
+        "P5,2157-11-21 10:00:00,135,28,84,86,385\n"
+        "P5,2157-11-21 11:00:00,84,18,96,122,37.0\n"
+    )
+    capsys.readouterr()
+    code = main.main(["replay", str(path), "--offline", "--tz", "UTC", "--json"])
+    out, err = capsys.readouterr()
+    events = [orjson.loads(line) for line in out.splitlines()]
+    assert [(e["kind"], e["evidence"]["score"]) for e in events if e["status"] == "open"] == [("news2", 12)]
+    assert code == 0, err
+    assert err.splitlines() == [
+        "vigil replay: chart.csv: column 'temperature': 1 value outside what the gateway takes (temperature "
+        "is outside 0..50 Cel; the first on line 4): left out, the rest of its reading goes through",
+        "vigil replay: ran 4 readings offline (patients: 1); alert events {'news2': 1}; refused none",
+    ]
+    assert "P5" not in err
+    # The live replay sends the same readings: each one the gateway takes, where the round was refused.
+    from app.core.protocol import parse_frame
+    from app.tools import replay
+
+    rows = replay.read_recording(path, tz=replay.time_zone("UTC"))
+    assert rows[2].vitals == {"heart_rate": 135, "respiratory_rate": 28, "spo2": 84, "systolic_bp": 86}
+    for seq, row in enumerate(rows):
+        frame = orjson.dumps({"type": "reading", "seq": seq, "ts": row.ts_ms, "vitals": row.vitals})
+        assert parse_frame(frame, row.ts_ms).refusals == []
+    refused = {
+        "type": "reading",
+        "seq": 2,
+        "ts": rows[2].ts_ms,
+        "vitals": {**rows[2].vitals, "temperature": 385},
+    }
+    assert [r.code.value for r in parse_frame(orjson.dumps(refused), rows[2].ts_ms).refusals] == [
+        "out_of_range"
+    ]
+
+
+def test_a_row_whose_only_value_is_out_of_range_is_told_and_not_sent(vigil, tmp_path) -> None:
+    """A weighing of -3 alone on its row: left out, the row has no value
+    left, and is not sent, as a row with every cell empty is not; both are
+    said, with its line, and the gateway refuses nothing. In JSON lines,
+    and in the long layout (a reading whose every row was left out), too."""
+    path = _csv(tmp_path, "scale.csv", "patient,ts,weight", ["80.1", "-3", "80.4"])
+    code, err = vigil("replay", path, "--offline")
+    assert code == 0, err
+    assert _outside(err) == [
+        "vigil replay: scale.csv: column 'weight': 1 value outside what the gateway takes (weight is outside "
+        "0..700 kg; the first on line 3): left out, the rest of its reading goes through",
+        "vigil replay: scale.csv: 1 reading had no value left once those were left out (the first on line "
+        "3): not sent, as a row with every cell empty is not",
+    ]
+    assert "ran 2 readings offline" in err[-1] and "refused none" in err[-1]
+    assert not any("would be refused" in line or "MRN-0042" in line for line in err)
+    jsonl = tmp_path / "scale.jsonl"
+    jsonl.write_text(
+        f'{{"patient": "P1", "ts": {START}, "vitals": {{"weight": 80.1}}}}\n'
+        f'{{"patient": "P1", "ts": {START + MINUTE}, "vitals": {{"weight": -3}}}}\n'
+    )
+    code, err = vigil("replay", str(jsonl), "--offline")
+    assert code == 0 and _outside(err)[1].startswith("vigil replay: scale.jsonl: 1 reading had no value left")
+    long = tmp_path / "long.csv"
+    long.write_text(
+        "patient,ts,vital,value\n"
+        f"P1,{START},heart_rate,70\nP1,{START},spo2,-1\n"  # the heart rate goes through
+        f"P1,{START + MINUTE},spo2,-1\nP1,{START + MINUTE},heart_rate,500\n"  # nothing left
+    )
+    code, err = vigil("replay", str(long), "--offline")
+    assert code == 0 and "ran 1 readings offline" in err[-1]
+    assert _outside(err)[-1] == (
+        "vigil replay: long.csv: 1 reading had no value left once those were left out (the first on line 4): "
+        "not sent, as a row with every cell empty is not"
+    )
+    only = _csv(tmp_path, "only.csv", "patient,ts,weight", ["-3"])
+    code, err = vigil("replay", only, "--offline")
+    assert code == 2 and err[-1] == "vigil replay: only.csv: no readings" and len(_outside(err)) == 2
+
+
 def test_minus_one_for_not_measured_is_told_by_vital_with_the_missing_that_mends_it(vigil, tmp_path) -> None:
     """PhysioNet 2012 writes -1 where a value was not measured: the only
-    line said "9 of 10 readings would be refused by the gateway"; now a
-    line per vital says how many, where the first is, the gateway's
-    message and `--missing -1`, which then runs them all."""
+    line said "9 of 10 readings would be refused by the gateway"; then a
+    line per vital said how many, where the first is, the gateway's
+    message and `--missing -1`, which then runs them all. Now the -1s are
+    left out of their readings (the rest of each goes through) with those
+    lines; `--missing -1` skips them without a word."""
     rows = ["70,36.8,-1"] + [f"{70 + i},-1,97" for i in range(6)] + ["72,37.0,-1"] * 3
     path = _csv(tmp_path, "stay.csv", "patient,ts,heart_rate,temperature,spo2", rows)
     code, err = vigil("replay", path, "--offline")
-    assert code == 1
-    assert err[1:3] == [
-        "vigil replay: 6 readings refused out_of_range for temperature, the first on line 3: temperature is "
-        "outside 0..50 Cel; each had -1: if -1 marks a value not measured, give --missing -1",
-        "vigil replay: 4 readings refused out_of_range for spo2, the first on line 2: spo2 is outside "
-        "0..100 %; each had -1: if -1 marks a value not measured, give --missing -1",
+    assert code == 0, err
+    assert err[:2] == [
+        "vigil replay: stay.csv: column 'temperature': 6 values outside what the gateway takes (temperature "
+        "is outside 0..50 Cel; the first on line 3): left out, the rest of their readings goes through; each "
+        "was -1: if -1 marks a value not measured, give --missing -1",
+        "vigil replay: stay.csv: column 'spo2': 4 values outside what the gateway takes (spo2 is outside "
+        "0..100 %; the first on line 2): left out, the rest of their readings goes through; each was -1: if "
+        "-1 marks a value not measured, give --missing -1",
     ]
-    assert "10 of 10 readings would be refused" in err[-1]
+    assert "ran 10 readings offline (patients: 1)" in err[-1] and "refused none" in err[-1]
     assert not any("MRN-0042" in line for line in err)
     code, err = vigil("replay", path, "--offline", "--missing", "-1")
-    assert code == 0 and "ran 10 readings offline (patients: 1)" in err[-1] and "refused none" in err[-1]
+    assert code == 0 and len(err) == 1 and "ran 10 readings offline (patients: 1)" in err[-1]
 
 
 def test_fahrenheit_is_told_in_the_gateways_own_words(vigil, tmp_path) -> None:
@@ -73,11 +173,11 @@ def test_fahrenheit_is_told_in_the_gateways_own_words(vigil, tmp_path) -> None:
     code, err = vigil(
         "replay", _csv(tmp_path, "home.csv", "patient,ts,heart_rate,temperature", rows), "--offline"
     )
-    assert code == 1
-    told = [line for line in err if "refused out_of_range" in line]
-    assert told == [
-        "vigil replay: 2 readings refused out_of_range for temperature, the first on line 5: temperature is "
-        "outside 0..50 Cel (degrees Celsius: this looks like Fahrenheit)"
+    assert code == 0, err
+    assert _outside(err) == [
+        "vigil replay: home.csv: column 'temperature': 2 values outside what the gateway takes (temperature "
+        "is outside 0..50 Cel (degrees Celsius: this looks like Fahrenheit); the first on line 5): left out, "
+        "the rest of their readings goes through"
     ]
 
 
@@ -86,13 +186,13 @@ def test_a_single_negative_value_is_not_taken_for_a_mark_and_a_repeated_one_is(v
     code, err = vigil(
         "replay", _csv(tmp_path, "scale.csv", "patient,ts,heart_rate,weight", rows), "--offline"
     )
-    told = [line for line in err if "refused out_of_range" in line]
-    assert code == 1 and len(told) == 1 and "3 readings refused out_of_range for weight" in told[0]
+    told = _outside(err)
+    assert code == 0 and len(told) == 1 and "column 'weight': 3 values outside" in told[0]
     assert "--missing" not in told[0]  # -3 once, -9999 twice: not one value
     code, err = vigil(
         "replay", _csv(tmp_path, "s2.csv", "patient,ts,weight", ["80.0", "-9999", "-9999.0"]), "--offline"
     )
-    assert err[1].endswith("each had -9999: if -9999 marks a value not measured, give --missing -9999")
+    assert err[0].endswith("each was -9999: if -9999 marks a value not measured, give --missing -9999")
 
 
 def test_an_oximeters_255_for_an_invalid_sample_gets_the_hint(vigil, tmp_path) -> None:
@@ -101,14 +201,14 @@ def test_an_oximeters_255_for_an_invalid_sample_gets_the_hint(vigil, tmp_path) -
     the hint gave only for negative marks (an outside reviewer)."""
     rows = ["97,62", "255,255", "255,255", "96,61"]
     code, err = vigil("replay", _csv(tmp_path, "o2.csv", "patient,ts,spo2,heart_rate", rows), "--offline")
-    told = [line for line in err if "refused out_of_range" in line]
-    assert code == 1 and told and "give --missing 255" in told[0]
+    told = _outside(err)
+    assert code == 0 and told and "column 'spo2': 2 values" in told[0] and "give --missing 255" in told[0]
     o2 = _csv(tmp_path, "o2.csv", "patient,ts,spo2,heart_rate", rows)
     code, err = vigil("replay", o2, "--offline", "--missing", "255")
-    assert code == 0, err
+    assert code == 0 and not _outside(err), err
 
 
-def test_refusals_are_told_for_eight_codes_and_vitals_at_most(vigil, tmp_path) -> None:
+def test_custom_channels_out_of_range_are_left_out_each_named(vigil, tmp_path) -> None:
     """Ten custom channels, each once too large: the protocol's message does
     not name a custom channel, the line does (the recording's own column)."""
     names = [f"c{i}" for i in range(10)]
@@ -116,13 +216,35 @@ def test_refusals_are_told_for_eight_codes_and_vitals_at_most(vigil, tmp_path) -
     code, err = vigil(
         "replay", _csv(tmp_path, "many.csv", "patient,ts," + ",".join(names), rows), "--offline"
     )
-    told = [line for line in err if "refused out_of_range" in line]
-    assert code == 1 and len(told) == 8
+    told = _outside(err)
+    assert code == 0 and len(told) == 10 and "refused none" in err[-1]
     assert told[0] == (
-        "vigil replay: 1 reading refused out_of_range for c0, the first on line 2: custom channel value is "
-        "out of range"
+        "vigil replay: many.csv: column 'c0': 1 value outside what the gateway takes (custom channel value "
+        "is out of range; the first on line 2): left out, the rest of its reading goes through"
     )
-    assert "vigil replay: and 2 more codes and vitals (2 readings refused)" in err
+
+
+def test_refusals_are_told_for_eight_codes_and_vitals_at_most() -> None:
+    """What reaches the gateway's checks offline and is refused (a
+    recording's numbers out of range no longer do: `_Cells`): ten custom
+    channels, each once too large, as readings handed to `offline` as they
+    are; the protocol's message does not name a custom channel, the line
+    does."""
+    from app.infra.settings import Settings
+    from app.tools import replay
+
+    names = [f"c{i}" for i in range(10)]
+    rows = [
+        replay.Row("P1", START + i * MINUTE, {n: 2e12 if j == i else 1 for j, n in enumerate(names)}, i + 2)
+        for i in range(10)
+    ]
+    totals = replay.offline(rows, Settings.from_env({}), b"k" * 32, lambda event: None)
+    told = totals.refusals.told()
+    assert totals.refused == {"out_of_range": 10} and len(told) == 9
+    assert told[0] == (
+        "1 reading refused out_of_range for c0, the first on line 2: custom channel value is out of range"
+    )
+    assert told[-1] == "and 2 more codes and vitals (2 readings refused)"
 
 
 def test_missing_values_are_compared_as_numbers_or_as_text(vigil, tmp_path) -> None:

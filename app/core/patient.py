@@ -190,6 +190,12 @@ SHIFT_STALE_MS = 4 * 24 * 60 * 60 * 1000  # ... or this long: a cuff's weekend o
 WEIGHT_GAIN_KG = 2.0
 WEIGHT_GAIN_MS = 3 * 24 * 60 * 60 * 1000
 WEIGHT_LOWS = 6  # the sliding minimum's entries kept (`PatientState.gain`): a daily scale needs four
+# The same weight to the last digit again, a new occasion (`SHIFT_SPAN_MS`) later but within this
+# long, is a copy, not a weighing (`_weigh`): an Apple Health export writes each day's weighing
+# twice, at midnight and when it was taken. (Within an occasion it is one occasion anyway: a bed
+# scale read hourly at a steady weight still counts hour by hour; and the next morning's weighing,
+# however like the last, is a weighing.)
+WEIGHT_COPY_MS = 18 * 60 * 60 * 1000
 # Severe blood pressure (`_pressure`, `_severe_pressure`): a systolic of 180 or
 # more and/or a diastolic of 120 or more (the ACC/AHA 2017 guideline, Whelton
 # et al., Hypertension 2018;71:e13-e115, section 11.2), confirmed by a re-take at
@@ -3068,7 +3074,12 @@ def _weigh(state: PatientState, r: _Reading) -> None:
     spread (3.2 kg) having taken the loss in (a public scale log,
     docs/evaluation.md). Only the channel's newest value counts (a late
     weighing is history), and only a clean one in kilograms (pounds are
-    refused, `_other_unit`)."""
+    refused, `_other_unit`). The same weight to the last digit again, hours
+    later within `WEIGHT_COPY_MS`, is a copy, not a second occasion: an Apple
+    Health export writes each day's weighing at midnight and when it was
+    taken, and one light day's copy made it a low, the next day a gain (an
+    outside reviewer, 2026-12-06). A real weighing that happens to repeat
+    the last waits for the next to count."""
     entry = state.latest.get("weight")
     weight = r.clean["weight"]
     if entry is None or entry[1] != r.ts or weight.__class__ not in _NUMBERS or "weight" in r.bad:
@@ -3080,6 +3091,9 @@ def _weigh(state: PatientState, r: _Reading) -> None:
         return
     if ts <= gain[2]:
         return  # the same weighing again (a re-take at the same time): the first stands
+    if x == gain[3] and SHIFT_SPAN_MS <= ts - gain[2] < WEIGHT_COPY_MS:
+        gain[2] = float(ts)  # the same weight again hours later, within the day: a copy (an export's),
+        return  # the latest weighing as it was, and no new occasion
     lows = [(gain[at], gain[at + 1]) for at in range(6, len(gain), 2) if gain[at] >= ts - WEIGHT_GAIN_MS]
     met, since = 0, ts  # 1: this weighing meets the rule; 2: weighings meeting it since `since` count
     if lows and round(x - lows[0][1], 2) >= WEIGHT_GAIN_KG:

@@ -171,3 +171,36 @@ def test_a_light_weighing_saved_twice_is_still_one_occasion() -> None:
     light = T0 + 5 * DAY + 3 * 3_600_000
     weighings += [(light, 87.2), (light + 5_000, 87.2), (T0 + 6 * DAY, 89.6), (T0 + 7 * DAY, 89.7)]
     assert _trends(_weigh(Recorder(), sorted(weighings))) == []
+
+
+def _copied_daily(days: list[float], start: int) -> list[tuple[int, float]]:
+    """An Apple Health export's weighings: each day's at midnight and again
+    when it was taken, 07:00."""
+    out = []
+    for day, kg in enumerate(days):
+        out += [(start + day * DAY - 7 * 3_600_000, kg), (start + day * DAY, kg)]
+    return out
+
+
+def test_a_light_days_copy_is_no_low() -> None:
+    """One light day (77.8 among the patient's 80s), written twice by the
+    export, seven hours apart, opened a gain at the next day's 80.3 and
+    reminded of it at 80.0 (an outside reviewer's Health Auto Export)."""
+    recorder = Recorder()
+    usual = [80.0, 80.2, 79.9, 80.1, 80.0, 80.2, 79.8, 80.1, 80.0, 79.9, 80.1, 80.0, 80.2, 80.0]
+    events = _weigh(recorder, _copied_daily([*usual, 77.8, 80.3, 80.1, 80.0], T0))
+    assert _trends(events) == []
+
+
+def test_a_regain_written_twice_is_told_at_the_same_weighing() -> None:
+    """The reviewer's regain after a loss, each day's weighing written
+    twice: told at the regain's fourth weighing as when written once, not
+    at the third's copy (a second occasion it was not)."""
+    recorder = Recorder()
+    plateau = _loss_then_plateau()
+    _weigh(recorder, plateau)
+    start = plateau[-1][0] + DAY
+    regain = [round(80.0 + 0.8 * (day + 1), 1) for day in range(6)]  # 80.8 ... 84.8
+    opened = [e for e in _trends(_weigh(recorder, _copied_daily(regain, start))) if e["status"] == "open"]
+    assert len(opened) == 1, opened
+    assert opened[0]["evidence"]["vitals"]["weight"]["level"] == 83.2

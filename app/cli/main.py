@@ -288,6 +288,12 @@ def _add_replay(sub: Any) -> None:
         help="read the recording's column (or vital) NAME as Vigil's VIGIL, e.g. --map Time=ts "
         "--map HR=heart_rate; repeatable (a date column and a time column both to ts are joined)",
     )
+    rp.add_argument(
+        "--leave-out-unnamed",
+        action="store_true",
+        help="leave out every vital of the long layout or JSON lines under a name no channel can have "
+        "(a chart's item ids), with one line counting them, instead of refusing the recording",
+    )
     rp.add_argument("--patient", metavar="ID", help="the patient of a recording without a patient column")
     rp.add_argument(
         "--missing",
@@ -815,7 +821,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             warn=lambda hint: say("replay", hint),
             tz=tz,
             ts_format=args.ts_format,
-            layout=replay.layout(args.map, args.patient),
+            layout=replay.layout(args.map, args.patient, args.leave_out_unnamed),
             missing=replay.missing(args.missing),
         )
         if not args.offline:

@@ -317,6 +317,48 @@ def _known(name: str, hints: dict[str, str]) -> bool:
     return name in ALIASES or name in NUMERIC or name in NAMED or name in ("patient", "ts") or name in hints
 
 
+LEAVE_OUT = "--leave-out-unnamed"
+
+
+def _unnamed(file: str, names: list[str], where: str, others: Iterable[str]) -> RecordingError:
+    """The refusal of the vitals (long layout, JSON lines) no channel can be
+    named, all in one message, in the order the file first names them, with
+    the `--map` for each and `--leave-out-unnamed` for every one: a MIMIC
+    chart export names over a hundred item ids, and the refusal named the
+    first alone, a run each. `where`: the first's line; one alone keeps
+    `_channel`'s words."""
+    if len(names) == 1:
+        return RecordingError(
+            f"{where}: vital {names[0]!r} is not a channel name (lower-case letters, digits and _, "
+            f"starting with a letter; docs/protocol.md): give {_leave_out(names[0], others)}"
+        )
+    return RecordingError(
+        f"{file}: {len(names)} vitals {', '.join(repr(n) for n in names)} are not channel names (lower-case "
+        f"letters, digits and _, starting with a letter; docs/protocol.md; the first on {where}): give "
+        + "; ".join(_leave_out(name, others) for name in names)
+        + f"; or give {LEAVE_OUT} to leave out every vital no channel can be named"
+    )
+
+
+def _unnamed_told(file: str, rd: _Recording) -> list[str]:
+    """The line saying what `--leave-out-unnamed` left out: how many values
+    of how many vitals, the first eight named (never a patient id), and the
+    `--map` for those that may be one of Vigil's vitals (`HR`)."""
+    if not rd.unnamed:
+        return []
+    names = list(rd.unnamed)
+    values = sum(rd.unnamed.values())
+    shown = ", ".join(repr(name) for name in names[:8]) + (f" and {len(names) - 8} more" if names[8:] else "")
+    line = (
+        f"{file}: {LEAVE_OUT} left out {values} value{'' if values == 1 else 's'} of {len(names)} "
+        f"vital{'' if len(names) == 1 else 's'} no channel can be named ({shown})"
+    )
+    meant = [hint for hint in (_map(name, names) for name in names) if hint]
+    if meant:
+        line += f"; give {'; '.join(meant)} for what one of Vigil's vitals holds"
+    return [line]
+
+
 @dataclass
 class _Unfit:
     """A column's (a JSON key's) values that its channel cannot take: text
@@ -513,6 +555,10 @@ class Layout:
 
     names: dict[str, str] = field(default_factory=dict)
     patient: str | None = None
+    # `--leave-out-unnamed`: the vitals of the long layout and JSON lines under a
+    # name no channel can have (a chart's item ids) are left out, counted
+    # (`_unnamed_told`), instead of refusing the recording
+    leave_out_unnamed: bool = False
 
     def name(self, name: str) -> str:
         return self.names.get(name, name)
@@ -553,15 +599,16 @@ def missing(values: list[str]) -> Missing:
     return Missing(frozenset(numbers), frozenset(words))
 
 
-def layout(maps: list[str], patient: str | None) -> Layout:
-    """`--map NAME=VIGIL` (repeatable; `NAME=` leaves it out) and `--patient ID`."""
+def layout(maps: list[str], patient: str | None, leave_out_unnamed: bool = False) -> Layout:
+    """`--map NAME=VIGIL` (repeatable; `NAME=` leaves it out), `--patient ID`
+    and `--leave-out-unnamed`."""
     names: dict[str, str] = {}
     for item in maps:
         name, sep, vigil = item.partition("=")
         if not sep or not name.strip():
             raise RecordingError(f"--map {item!r}: write it NAME=VIGIL, e.g. --map HR=heart_rate")
         names[name.strip()] = vigil.strip()
-    return Layout(names, None if patient is None else _patient(patient, "--patient"))
+    return Layout(names, None if patient is None else _patient(patient, "--patient"), leave_out_unnamed)
 
 
 def _same(value: Any, other: Any) -> bool:
@@ -632,6 +679,11 @@ class _Recording:
     gcs_not: int = 0  # numbers in consciousness that are no GCS score (not whole, or outside 3-15)
     converted: dict[str, tuple[_Unit, int]] = field(default_factory=dict)  # by the name read (`_converted`)
     unsent: list[str] = field(default_factory=list)  # rows left with no value (`_Cells.outside`): their lines
+    # vitals (long layout, JSON lines) no channel can be named: values left out by
+    # `--leave-out-unnamed` (`_unnamed_told`); without it, JSON lines' first line
+    # and the names beside them, for one refusal once all are read (`_unnamed`)
+    unnamed: dict[str, int] = field(default_factory=dict)
+    unnamed_at: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
 
 def _convert(name: str, vital: str, value: Any, rd: _Recording) -> Any:
@@ -746,6 +798,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     emptied: dict[tuple[str, int], str] = {}  # readings whose values were all out of range: the first line
     merges = rd.merges
     named: list[str] = []  # the long layout's vitals, read when one needs them (`_channel`)
+    column = source.get("vital", "vital")  # the file's name of the long layout's vital column
     for record in reader:
         where = f"line {reader.line_num}"
         if None in record:  # DictReader keeps cells beyond the header under the key None
@@ -754,9 +807,19 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             cell = record["value"]
             name = record["vital"].strip()
             vital = layout.name(name)
-            if vital and not _known(vital, hints):
-                named = named or _long_vitals(text, layout)
-                _channel(vital, f"{where}: vital", hints, named)
+            if vital in rd.unnamed:  # `--leave-out-unnamed`
+                rd.unnamed[vital] += _present(cell)
+                vital = ""
+            elif vital and not _known(vital, hints):
+                named = named or _long_vitals(text, layout, column)
+                if not custom_name(vital) and layout.leave_out_unnamed:
+                    rd.unnamed[vital] = int(_present(cell))
+                    vital = ""
+                elif not custom_name(vital):
+                    unnamed = [n for n in named if n and not custom_name(n) and not _known(n, hints)]
+                    raise _unnamed(path.name, unnamed, where, named)
+                else:
+                    _channel(vital, f"{where}: vital", hints, named)
             given = {vital: _number(cell)} if vital and _present(cell) else {}
             source = {vital: name}
         else:
@@ -791,10 +854,12 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     return list(rows.values())
 
 
-def _long_vitals(text: str, layout: Layout) -> list[str]:
-    """The vitals a recording in the long layout names, as Vigil's."""
+def _long_vitals(text: str, layout: Layout, column: str) -> list[str]:
+    """The vitals a recording in the long layout names, as Vigil's, in the
+    order it first names them; `column`: the file's name of its `vital`
+    column (`--map ITEMID=vital`)."""
     return list(
-        dict.fromkeys(layout.name((r.get("vital") or "").strip()) for r in csv.DictReader(text.splitlines()))
+        dict.fromkeys(layout.name((r.get(column) or "").strip()) for r in csv.DictReader(text.splitlines()))
     )
 
 
@@ -828,6 +893,13 @@ def _json_row(text: str, line: int, rd: _Recording) -> Row | None:
         source = {layout.name(str(name)): str(name) for name in obj["vitals"]}
         given = {layout.name(str(name)): value for name, value in obj["vitals"].items()}
         given.pop("", None)  # left out (`--map NAME=`)
+        others = list(given)
+        for name in [n for n in others if not custom_name(n) and not _known(n, hints)]:
+            value = given.pop(name)  # `--leave-out-unnamed`, or refused once every line is read
+            if layout.leave_out_unnamed:
+                rd.unnamed[name] = rd.unnamed.get(name, 0) + (value is not None and not _nan(value))
+            else:
+                rd.unnamed_at.setdefault(name, (where, others))
         _gcs(given, rd)
         for name in given:
             _channel(name, f"{where}: vital", hints, given)
@@ -879,7 +951,10 @@ def read_recording(
         lines = enumerate(text.splitlines(), start=1)
         read = (_json_row(line, n, rd) for n, line in lines if line.strip())
         rows = [row for row in read if row is not None]
-    rd.told += _gcs_told(path.name, rd) + _converted(path.name, rd)
+        if rd.unnamed_at:
+            where, others = next(iter(rd.unnamed_at.values()))
+            raise _unnamed(path.name, list(rd.unnamed_at), where, others)
+    rd.told += _unnamed_told(path.name, rd) + _gcs_told(path.name, rd) + _converted(path.name, rd)
     told = [
         *rd.hints.values(),
         *rd.cells.told(path.name),

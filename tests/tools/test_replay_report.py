@@ -477,3 +477,111 @@ def test_a_cuffs_pulse_run_as_the_hint_says_is_the_heart_rate_news2_scores(
     assert [(e["kind"], e["evidence"]["subscores"]) for e in events] == [
         ("news2", {"systolic_bp": 0, "heart_rate": 3})
     ]
+
+
+def _chart(tmp_path: Path) -> Path:
+    """A MIMIC `chartevents` export as an outside tester replayed it: item ids
+    for vitals, two patients, and charted items no channel can be named (a
+    rhythm, an oxygen device, an alarm setting), each first on its own line."""
+    path = tmp_path / "chartevents.csv"
+    items = [
+        ("220045", "88"),
+        ("220210", "18"),
+        ("220048", "AF (Atrial Fibrillation)"),
+        ("226732", "Nasal cannula"),
+        ("220277", "95"),
+        ("220046", "120"),
+        ("220048", "SR (Sinus Rhythm)"),
+        ("HR Alarm - High", "120"),
+    ]
+    rows = [
+        f"{subject},{START + i * MINUTE},{item},{value},unit\n"
+        for subject in ("10000032", "10000980")
+        for i, (item, value) in enumerate(items)
+    ]
+    path.write_text("SUBJECT_ID,CHARTTIME,ITEMID,VALUE,VALUEUOM\n" + "".join(rows))
+    return path
+
+
+CHART_MAPS = [
+    *("--map", "SUBJECT_ID=patient", "--map", "CHARTTIME=ts", "--map", "ITEMID=vital"),
+    *("--map", "VALUE=value", "--map", "VALUEUOM=", "--map", "220045=heart_rate"),
+    *("--map", "220210=respiratory_rate", "--map", "220277=spo2"),
+]
+
+
+def test_every_vital_no_channel_can_be_named_in_the_long_layout_is_named_in_one_line(vigil, tmp_path) -> None:
+    """A MIMIC chart export names well over a hundred item ids: the refusal
+    named the first alone (`line 4: vital '220048' ...`), and the next run
+    the next one, a run each. It now names every one in one line, in the
+    order the file first names them, with the `--map` that leaves each out
+    (and the one that reads a vital it may mean), and the option that leaves
+    out all; run with those maps, the recording runs."""
+    path = _chart(tmp_path)
+    code, err = vigil("replay", str(path), "--offline", *CHART_MAPS)
+    assert code == 2 and err == [
+        "vigil replay: chartevents.csv: 4 vitals '220048', '226732', '220046', 'HR Alarm - High' are not "
+        "channel names (lower-case letters, digits and _, starting with a letter; docs/protocol.md; the "
+        "first on line 4): give --map '220048=' to leave it out; --map '226732=' to leave it out; "
+        "--map '220046=' to leave it out; --map 'HR Alarm - High=' to leave it out; or give "
+        "--leave-out-unnamed to leave out every vital no channel can be named"
+    ]
+    maps = [arg for m in re.findall(r"--map '([^']+=)'", err[0]) for arg in ("--map", m)]
+    code, err = vigil("replay", str(path), "--offline", *CHART_MAPS, *maps)
+    assert code == 0 and err == [
+        "vigil replay: ran 6 readings offline (patients: 2); alert events none; refused none"
+    ]
+    code, err = vigil("replay", str(path), "--offline", *CHART_MAPS, *maps[:-2])
+    assert code == 2 and err == [
+        "vigil replay: line 9: vital 'HR Alarm - High' is not a channel name (lower-case letters, digits "
+        "and _, starting with a letter; docs/protocol.md): give --map 'HR Alarm - High=' to leave it out"
+    ]
+
+
+def test_leave_out_unnamed_leaves_every_such_vital_out_with_one_line_counting_them(vigil, tmp_path) -> None:
+    """`--leave-out-unnamed`: one run, whatever the ids, and one line saying
+    how many values of how many vitals it left out (never a patient id);
+    the readings are those the maps for each give."""
+    path = _chart(tmp_path)
+    code, err = vigil("replay", str(path), "--offline", *CHART_MAPS, "--leave-out-unnamed")
+    assert code == 0 and err == [
+        "vigil replay: chartevents.csv: --leave-out-unnamed left out 10 values of 4 vitals no channel can "
+        "be named ('220048', '226732', '220046', 'HR Alarm - High')",
+        "vigil replay: ran 6 readings offline (patients: 2); alert events none; refused none",
+    ]
+    assert not any("10000032" in line or "10000980" in line for line in err)
+    names = "".join(f"P,{START + i * MINUTE},item_{i}x,{i}\n" for i in range(12))
+    many = tmp_path / "many.csv"
+    many.write_text("patient,ts,vital,value\nP,0,heart_rate,70\n" + names.replace("item_", "Item "))
+    code, err = vigil("replay", str(many), "--offline", "--leave-out-unnamed", "--map", "Item 3x=")
+    assert code == 0 and err[0] == (
+        "vigil replay: many.csv: --leave-out-unnamed left out 11 values of 11 vitals no channel can be "
+        "named ('Item 0x', 'Item 1x', 'Item 2x', 'Item 4x', 'Item 5x', 'Item 6x', 'Item 7x', 'Item 8x' "
+        "and 3 more)"
+    )
+
+
+def test_json_lines_vitals_no_channel_can_be_named_are_named_in_one_line(vigil, tmp_path) -> None:
+    """JSON lines' vitals were refused one a run too, the first line's first."""
+    path = tmp_path / "chart.jsonl"
+    lines = [
+        {"patient": "MRN-7", "ts": START, "vitals": {"heart_rate": 70, "Rhythm": "SR"}},
+        {"patient": "MRN-7", "ts": START + MINUTE, "vitals": {"heart_rate": 71, "HR": 71}},
+        {"patient": "MRN-7", "ts": START + 2 * MINUTE, "vitals": {"O2 Device": None, "Rhythm": "AF"}},
+    ]
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    code, err = vigil("replay", str(path), "--offline")
+    assert code == 2 and err == [
+        "vigil replay: chart.jsonl: 3 vitals 'Rhythm', 'HR', 'O2 Device' are not channel names (lower-case "
+        "letters, digits and _, starting with a letter; docs/protocol.md; the first on line 1): give "
+        "--map 'Rhythm=' to leave it out; --map 'HR=heart_rate' if it holds that, or --map 'HR=' to leave "
+        "it out; --map 'O2 Device=' to leave it out; or give --leave-out-unnamed to leave out every vital "
+        "no channel can be named"
+    ]
+    code, err = vigil("replay", str(path), "--offline", "--leave-out-unnamed")
+    assert code == 0 and err == [
+        "vigil replay: chart.jsonl: --leave-out-unnamed left out 3 values of 3 vitals no channel can be "
+        "named ('Rhythm', 'HR', 'O2 Device'); give --map 'HR=heart_rate' for what one of Vigil's vitals "
+        "holds",
+        "vigil replay: ran 2 readings offline (patients: 1); alert events none; refused none",
+    ]

@@ -1,11 +1,11 @@
-"""A patient's first values, when nothing says the patient is read more
-often than every 5 minutes, are spot measurements, each its own
-confirmation: the next value may be hours away. A real MIMIC-IV admission
-charted its pressure of 84/48 at 14:11, the pulse of 91 and the breathing
-rate of 24 at 14:12, the SpO2 at 14:13 (NEWS2 6): the trigger waited for
-the systolic's own next value, and was told at 14:30 without the 84, or
-never when that value was normal (an outside reviewer, 2026-12-06); a
-triage round's lone systolic of 84 was never told (a second reviewer)."""
+"""A patient's first round entered a vital at a time (a chart export's row
+per observation): a red value the round rests on is corroborated by the
+round's other values, as when the round comes in one reading. A real
+MIMIC-IV admission charted its pressure of 84/48 at 14:11, the pulse of 91
+and the breathing rate of 24 at 14:12, the SpO2 at 14:13 (NEWS2 6): the
+trigger waited for the systolic's own next value, and was told at 14:30
+without the 84, or never when that value was normal (an outside reviewer,
+2026-12-06)."""
 
 from __future__ import annotations
 
@@ -40,14 +40,9 @@ ADMISSION = [
 
 def test_an_admission_round_split_over_minutes_is_told_at_once() -> None:
     events = _news2(_read(Recorder(), ADMISSION))
-    # The pressure's red value at once (a first value: a spot measurement), the round's score a
-    # minute later.
-    assert [(e["status"], e["severity"], e["_minute"]) for e in events] == [
-        ("open", "low", 0),
-        ("escalated", "medium", 1),
-    ]
-    assert events[1]["evidence"]["score"] == 6
-    assert events[1]["evidence"]["vitals"]["systolic_bp"] == 84
+    assert [(e["status"], e["severity"], e["_minute"]) for e in events] == [("open", "medium", 1)]
+    assert events[0]["evidence"]["score"] == 6
+    assert events[0]["evidence"]["vitals"]["systolic_bp"] == 84
 
 
 def test_it_is_told_when_the_next_round_is_normal() -> None:
@@ -58,27 +53,25 @@ def test_it_is_told_when_the_next_round_is_normal() -> None:
         (61, {"heart_rate": 84, "respiratory_rate": 17}),
     ]
     events = _news2(_read(Recorder(), rows))
-    assert [(e["status"], e["_minute"]) for e in events][:2] == [("open", 0), ("escalated", 1)]
+    assert [(e["status"], e["_minute"]) for e in events][:1] == [("open", 1)]
 
 
-def test_a_first_rounds_lone_red_value_is_told_at_once() -> None:
-    """A triage round in one reading, its systolic of 84 the only value
-    NEWS2 scores (3: red, an urgent ward-based response), the next round
-    four hours later at 96: it waited for the pressure's next value, and
-    was never told (real MIMIC-IV-ED triage rows, a second reviewer)."""
-    round_ = {"heart_rate": 88, "respiratory_rate": 18, "spo2": 97, "systolic_bp": 84, "temperature": 37.0}
-    later = {**round_, "systolic_bp": 96}
-    events = _news2(_read(Recorder(), [(0, {**round_, "consciousness": "A"}), (240, later)]))
-    assert [(e["status"], e["severity"], e["_minute"]) for e in events][:1] == [("open", "low", 0)]
-    assert events[0]["evidence"]["vitals"] == {"systolic_bp": 84}
+def test_one_other_value_does_not_corroborate_a_first_red_value() -> None:
+    """A first systolic of 84 and a pulse of 95 (NEWS2 4): one other value
+    scoring 1 is not a round's corroboration; the pressure's next value
+    confirms or drops it, as before."""
+    rows = [(0, {"systolic_bp": 84}), (1, {"heart_rate": 95}), (20, {"systolic_bp": 121})]
+    assert _news2(_read(Recorder(), rows)) == []
 
 
-def test_a_new_probe_on_a_monitored_patient_still_waits_for_its_next_value() -> None:
-    """A patient read every minute: an oximeter's first value of 84 (a probe
-    just clipped on) is confirmed or dropped by its next, a minute later,
-    as before."""
-    recorder = Recorder()
-    rows = [(m, {"heart_rate": 78, "systolic_bp": 124, "respiratory_rate": 16}) for m in range(60)]
-    rows += [(60, {"heart_rate": 78, "systolic_bp": 124, "respiratory_rate": 16, "spo2": 84})]
-    rows += [(61, {"heart_rate": 78, "systolic_bp": 124, "respiratory_rate": 16, "spo2": 97})]
-    assert _news2(_read(recorder, rows)) == []
+def test_a_red_value_an_hour_old_is_no_round() -> None:
+    """A round is minutes, not an hour: a first systolic of 84, then a pulse
+    of 91 and a breathing rate of 24 forty minutes later, waits for the
+    pressure's own next value."""
+    rows = [
+        (0, {"systolic_bp": 84}),
+        (40, {"heart_rate": 91, "respiratory_rate": 24}),
+        (50, {"systolic_bp": 122}),
+    ]
+    events = _news2(_read(Recorder(), rows))
+    assert all("systolic_bp" not in e["evidence"].get("vitals", {}) for e in events)

@@ -115,8 +115,10 @@ JUMP_Z = 2.0  # SDs over its recent level a cuff's value stands when it jumped t
 # woman (no floor: how far below it a value may still be hers is left to the
 # learned normal and spread; a floor of 80 added false alerts on the ward
 # cohort's low-normal patients at 74-79, and no real recording asked for one).
-# Red values there may be the patient's learned normal (`_deviates`); no
-# other red value can (a patient on SpO2 scale 2 has its target prescribed).
+# Red values there may be the patient's learned normal (`_deviates`), but
+# for the SpO2: its range here is what is learned (`_model`), never what
+# excuses a red value (scale 2 is prescribed, `spo2_scale`); no other red
+# value can.
 # ... but not with the arterial line's mean under this (mmHg) in the same
 # reading: the Surviving Sepsis Campaign's target for a patient in shock
 # (Evans et al., Crit Care Med 2021), under which the organs are not
@@ -2552,8 +2554,11 @@ def _deviates(
     chart's scale 2 would be prescribed).
 
     A value NEWS2 scores 3 (`sub`, its red range) is the patient's own only
-    when NEWS2 scores the learned normal too: a COPD patient living at an
-    SpO2 of 89, an athlete at 44. Where the normal scores nothing, a red
+    when NEWS2 scores the learned normal too: an athlete living at 44. Never
+    a red SpO2: scale 2, which scores a COPD patient's 88-92 % as her
+    target, is a clinician's prescription (`spo2_scale`; RCP 2017), not a
+    habit learned; a ward chart's SpO2 of 90-91 on air, learned, went
+    untold for 36 hours (an outside reviewer, 2026-12-06). Where the normal scores nothing, a red
     value is a deterioration however wide the learned spread: a heart rate
     wandering 40-110 after cardiac surgery (its spread 21) does not make 24
     the patient's normal (PhysioNet 2012 set-b, docs/evaluation.md). And
@@ -2585,15 +2590,13 @@ def _deviates(
     resolved while the systolic read 83, nothing reopening for three days;
     a heart rate of 38 charted hourly, at 16 hours (an outside tester). So
     the alert a red value raised stays open while the value is red, however
-    the normal was learned since; a COPD patient's SpO2 of 89, learned from
-    admission, is still hers, and the alert it opened before it was learned
-    resolves. Once such an alert has resolved (the value out of its red
+    the normal was learned since. Once such an alert has resolved (the value out of its red
     range for the resolution wait), a red value is judged against the
     normal as learned again. So it is while the alert is held on the
     parameter, no longer red (`_hold_unrecovered`), unless the red value
     is a run's: the parameter's recent level (`Baseline.recent`, about its
-    last five values) red too. A lone red value among the usual ones (an
-    SpO2 of 91 now and then at 94 after a pneumonia) is then the patient's
+    last five values) red too. A lone red value among the usual ones (a
+    systolic of 89 now and then at 94 after a bleed) is then the patient's
     own, and holds the alert; a run of them is a relapse, told at once."""
     baseline = state.baselines.get(name)
     if baseline is None:
@@ -2604,6 +2607,8 @@ def _deviates(
         return True
     if sub < 3:
         return False
+    if name == "spo2":
+        return True  # a red SpO2: scale 2 is a clinician's prescription, not a habit learned
     lived = _RED_LIVED_IN.get(name)
     if lived is None or not lived[0] <= value <= lived[1]:
         return True  # a red value no one lives at: a deterioration whatever was learned

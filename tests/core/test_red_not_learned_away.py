@@ -91,14 +91,20 @@ def test_a_heart_rate_of_38_charted_hourly_is_no_normal_of_a_patient_whose_norma
     assert recorder.state.baselines["heart_rate"].mean < 51  # learned down into a range NEWS2 scores
 
 
-def test_a_copd_patients_spo2_learned_from_admission_is_still_hers() -> None:
-    """The other half: an SpO2 of about 90 from the first reading opens NEWS2
-    (nothing is learned yet), and once the model has learned it as her
-    normal, the alert resolves (as before)."""
+def test_a_red_spo2_learned_from_admission_is_not_hers_without_scale_2() -> None:
+    """An SpO2 of about 90 on air from the first reading opens NEWS2, and the
+    alert stays open while it stays red: scale 2 is prescribed, not learned
+    (RCP 2017). Before 2026-12-06 the learned normal resolved it, and a ward
+    chart's SpO2 of 90-91 on air at every round then went untold for 36
+    hours (an outside reviewer). Prescribed scale 2, it scores nothing."""
     recorder = _patient(MINUTE, 4, lambda hour, rng: {**normal(rng), "spo2": round(90 + rng.gauss(0, 0.6))})
     statuses = [e["status"] for e in recorder.events if e["kind"] == "news2"]
-    assert statuses[0] == "open" and statuses[-1] == "resolved", statuses
-    assert news2.spo2_scale1(recorder.state.latest["spo2"][0]) == 3  # still red: hers
+    assert statuses[0] == "open" and "resolved" not in statuses, statuses
+    assert news2.spo2_scale1(recorder.state.latest["spo2"][0]) == 3  # still red
+    prescribed = _patient(
+        MINUTE, 4, lambda hour, rng: {**normal(rng), "spo2": round(90 + rng.gauss(0, 0.6)), "spo2_scale": 2}
+    )
+    assert [e for e in prescribed.events if e["kind"] == "news2"] == []
 
 
 def test_a_hypotension_settled_in_ambers_keeps_its_alert_open_while_the_normal_learned_follows_it() -> None:

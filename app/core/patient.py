@@ -2060,7 +2060,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         if score.subscores[name] == 3 and _lived_in(name, current[name]):
             state.red_at = r.ts  # a red value people may live at, not this one's own (`_hold_unrecovered`)
     if deviating or band == "high":
-        stale = _stale_trigger(r, score.subscores) and not _first_round(state, r, score.subscores, deviating)
+        stale = _stale_trigger(r, score.subscores)
         if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
             marks = _beyond_red(state, score.subscores, current, evidence, monitored=True)
             marks |= _held_marks(state, score.subscores, current, config)
@@ -2281,32 +2281,6 @@ def _stale_trigger(r: _Reading, subscores: dict[str, int]) -> bool:
     scoring = [name for name, sub in subscores.items() if sub and name not in _STATUSES]
     resting = [name for name in scoring if not _triggers([s for k, s in subscores.items() if k != name])]
     return not any(name in clean for name in (resting or scoring))
-
-
-def _first_round(state: PatientState, r: _Reading, subscores: dict[str, int], deviating: list[str]) -> bool:
-    """Is this trigger, made without a new value of what it rests on
-    (`_stale_trigger`), a patient's first round entered a vital at a time?
-    What it rests on are each their channel's first value (no cadence yet:
-    nothing says a monitor streams it), taken within `SITTING_MS`, and this
-    reading brings new values of two or more other parameters away from the
-    normal: one faulty sensor cannot do that, as for a round in one reading.
-    An admission's systolic of 84 charted at 14:11, a pulse of 91 and a
-    breathing rate of 24 at 14:12 (NEWS2 6) waited for the systolic's next
-    value: told at 14:30 without it, or never when that was 118 (a real
-    MIMIC-IV chart, before 2026-12-06), where the same round in one
-    reading opened at once."""
-    clean, latest = r.clean, state.latest
-    if sum(1 for name in deviating if name in clean and name not in _STATUSES) < 2:
-        return False
-    scoring = [name for name, sub in subscores.items() if sub and name not in _STATUSES]
-    resting = [name for name in scoring if not _triggers([s for k, s in subscores.items() if k != name])]
-    for name in resting or scoring:
-        if name in clean:
-            continue
-        entry = latest.get(name)
-        if entry is None or entry[2] or r.ts - entry[1] > SITTING_MS:
-            return False
-    return True
 
 
 def _fresh(entry: list[Any], ts: int, max_age_ms: int) -> bool:

@@ -3028,12 +3028,20 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
         if said or _alarming(state):  # as every trend: nothing while NEWS2 or an anomaly is open, or opens
             _end_told_shifts(state, r, shifted, said)
             return
+    _tell_trend(r, config, shifted)
+
+
+def _tell_trend(r: _Reading, config: Config, found: dict[str, dict[str, Any]]) -> None:
+    """Add what a rule found (per vital, its evidence) to this reading's
+    `trend` finding, which opens at once (`urgent`): the level-shift watch,
+    the weight and pressure rules and the drifts together each add theirs,
+    a vital's evidence from several merged."""
     evidence = r.evidence.get(_TREND)
     if evidence is None:
         evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
     vitals = evidence["vitals"]
-    for name, found in shifted.items():
-        vitals[name] = {**vitals.get(name, {}), **found}
+    for name, each in found.items():
+        vitals[name] = {**vitals.get(name, {}), **each}
     r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
 
 
@@ -3119,13 +3127,8 @@ def _weight_gain(state: PatientState, r: _Reading, config: Config) -> None:
     if not lows:
         return
     low_ts, low = lows[0]
-    evidence = r.evidence.get(_TREND)
-    if evidence is None:
-        evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
-    vitals = evidence["vitals"]
     found = {"level": entry[0], "gain": round(gain[3] - low, 2), "lowest": low, "lowest_at": iso(int(low_ts))}
-    vitals["weight"] = {**vitals.get("weight", {}), **found}
-    r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
+    _tell_trend(r, config, {"weight": found})
 
 
 def _pressure(state: PatientState, r: _Reading) -> None:
@@ -3197,15 +3200,8 @@ def _severe_pressure(state: PatientState, r: _Reading, config: Config) -> None:
             continue
         level = int(value) if value == int(value) else value
         found[name] = {"level": level, "limit": int(SEVERE_PRESSURE[name]), "severe_since": iso(int(since))}
-    if not found:
-        return
-    evidence = r.evidence.get(_TREND)
-    if evidence is None:
-        evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
-    vitals = evidence["vitals"]
-    for name, each in found.items():
-        vitals[name] = {**vitals.get(name, {}), **each}
-    r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
+    if found:
+        _tell_trend(r, config, found)
 
 
 def _end_told_shifts(state: PatientState, r: _Reading, shifted: dict[str, Any], said: bool) -> None:
@@ -3261,18 +3257,11 @@ def _drifting_together(state: PatientState, r: _Reading, config: Config) -> None
         counted = {name: entry for name, entry in drifting.items() if not _drifted_back(state, name, entry)}
         if len(counted) < config.drift_together:
             return  # the values went back: drifts they contradict open nothing
-    evidence = r.evidence.get(_TREND)
-    if evidence is None:
-        evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
-    vitals = evidence["vitals"]
-    for name, (since, old, new) in counted.items():
-        vitals[name] = {
-            **vitals.get(name, {}),
-            "drifted_from": old,
-            "drifted_to": new,
-            "drifted_at": iso(since),
-        }
-    r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
+    drifted = {
+        name: {"drifted_from": old, "drifted_to": new, "drifted_at": iso(since)}
+        for name, (since, old, new) in counted.items()
+    }
+    _tell_trend(r, config, drifted)
 
 
 def _drifted_back(state: PatientState, name: str, entry: list[Any]) -> bool:

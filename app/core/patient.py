@@ -1879,7 +1879,7 @@ def _drift(
     held: str | None
     if unreported:
         held = "shift_unreported"
-    elif safe_level is not None and safe_level(level) != 0:
+    elif safe_level is not None and _level_scores(state, name, level, safe_level, config):
         held = "unsafe_level"
     elif _aroused(state, r, name, config):
         held = "arousal"
@@ -1895,6 +1895,22 @@ def _drift(
         _note_drifting(state, r, name, old_mean, level, moved, seen, config)
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
     outcome.events.append(_drift_event(r, name, old_mean, level, held))
+
+
+def _level_scores(
+    state: PatientState, name: str, level: float, safe_level: Callable[[float], int], config: Config
+) -> bool:
+    """Does NEWS2 score this level of the vital (so that a drift to it is a
+    deterioration, not a new normal)? An SpO2 on the scale the patient is
+    prescribed (`_scale2`), with the oxygen status last said: on scale 2 a
+    COPD patient's 89 on air scores nothing and is adopted, and 97 on
+    oxygen scores 3 and is not. On scale 1 for everyone before 2026-12-06
+    (a reviewer: a scale-2 patient's drift to 93 held as unsafe, 4-6
+    notices a day from a wearable, and a drift to 97 on oxygen adopted)."""
+    if name == "spo2" and _scale2(state, config):
+        oxygen = state.latest.get("on_oxygen")
+        return news2.spo2_scale2(level, oxygen is not None and oxygen[0] is True) != 0
+    return safe_level(level) != 0
 
 
 def _gone_back(baseline: Baseline, x: float, level: float, ts: int, cadence: float) -> bool:

@@ -804,22 +804,8 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
         if None in record:  # DictReader keeps cells beyond the header under the key None
             raise RecordingError(f"{where}: more cells than the header has columns")
         if long:
-            cell = record["value"]
-            name = record["vital"].strip()
-            vital = layout.name(name)
-            if vital in rd.unnamed:  # `--leave-out-unnamed`
-                rd.unnamed[vital] += _present(cell)
-                vital = ""
-            elif vital and not _known(vital, hints):
-                named = named or _long_vitals(text, layout, column)
-                if not custom_name(vital) and layout.leave_out_unnamed:
-                    rd.unnamed[vital] = int(_present(cell))
-                    vital = ""
-                elif not custom_name(vital):
-                    unnamed = [n for n in named if n and not custom_name(n) and not _known(n, hints)]
-                    raise _unnamed(path.name, unnamed, where, named)
-                else:
-                    _channel(vital, f"{where}: vital", hints, named)
+            cell, name = record["value"], record["vital"].strip()
+            vital = _long_vital(path.name, text, rd, name, cell, where, column, named)
             given = {vital: _number(cell)} if vital and _present(cell) else {}
             source = {vital: name}
         else:
@@ -852,6 +838,33 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     rd.told += merges.told(path.name, long)
     rd.unsent += [where for key, where in emptied.items() if key not in rows]
     return list(rows.values())
+
+
+def _long_vital(
+    file: str, text: str, rd: _Recording, name: str, cell: str, where: str, column: str, named: list[str]
+) -> str:
+    """The channel a long-layout row's vital `name` is read as, or "" when
+    it is left out (`--leave-out-unnamed`, counting its value). A name no
+    channel can have is refused with every such name of the recording in
+    one line (`_unnamed`); `named`, the recording's vitals in order, is
+    read into the list the first time one is needed (`_long_vitals`)."""
+    layout, hints = rd.layout, rd.hints
+    vital = layout.name(name)
+    if vital in rd.unnamed:  # `--leave-out-unnamed`
+        rd.unnamed[vital] += _present(cell)
+        return ""
+    if not vital or _known(vital, hints):
+        return vital
+    if not named:
+        named += _long_vitals(text, layout, column)
+    if custom_name(vital):
+        _channel(vital, f"{where}: vital", hints, named)
+        return vital
+    if layout.leave_out_unnamed:
+        rd.unnamed[vital] = int(_present(cell))
+        return ""
+    unnamed = [n for n in named if n and not custom_name(n) and not _known(n, hints)]
+    raise _unnamed(file, unnamed, where, named)
 
 
 def _long_vitals(text: str, layout: Layout, column: str) -> list[str]:

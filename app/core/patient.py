@@ -3,8 +3,8 @@ reading, or by every reading of one `vigil.readings` record.
 
 For every reading, in event time, `process` runs these stages:
 
-1. `_clean`. A duplicate of the reading processed last (same id: a resend
-   stored twice) is dropped. Values outside physiology
+1. `_clean`. A duplicate of the reading processed last (same id and time: a
+   resend stored twice) is dropped. Values outside physiology
    (`app.core.vitals.is_artifact`) are marked as artifacts and go no further.
    A reading older than the newest one already seen (a resend, or a device
    replaying its buffer) updates the latest values it is newest for, and is
@@ -622,8 +622,11 @@ def process(
     the reading's own (see `process_record`).
     """
     outcome = Outcome()
-    if reading["id"] == state.last_id:
-        outcome.duplicate = True  # the same reading stored twice (a resend): already counted
+    if reading["id"] == state.last_id and reading["ts"] == _stamp(state):
+        # the same reading stored twice (a resend): already counted. The same id at another
+        # time is another reading: a producer that repeats an id, or writes the next id a
+        # device will send, must not have a patient's readings dropped
+        outcome.duplicate = True
         return outcome
     when = reading["ts"] if ts is None else ts
     r = _Reading(subject, patient, device_id, reading, when, {}, {}, [], [], {}, {}, {})
@@ -1108,11 +1111,19 @@ def _late(r: _Reading, before: dict[str, int], now: int, config: Config) -> dict
     return {name: value for name, value in r.clean.items() if before.get(name, -1) < ts}
 
 
+def _stamp(state: PatientState) -> int:
+    """The event time the reading processed last carried (`PatientState.last_stamp`)."""
+    stamp = state.last_stamp
+    return state.last_ts if stamp < 0 else stamp
+
+
 def _advance(state: PatientState, r: _Reading, now: int) -> None:
     """The patient's clock and counters move on to this reading (`now`: its
     time, or the patient's newest for a late one, `_late`)."""
     state.last_ts = now
     state.last_id = r.raw["id"]
+    stamp = r.raw["ts"]
+    state.last_stamp = -1 if stamp == now else stamp
     state.count += 1
 
 

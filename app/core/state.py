@@ -10,6 +10,8 @@ Version 6, one JSON object:
 
     {"v": 6, "n": readings processed, "t": newest event time (ms),
      "i": id of the reading processed last,
+     "it" (only when it is not "t"): the event time that reading carried (ms): a late reading's or
+                     one stamped after its record was received (`app.core.patient.process`),
      "q": {channel: [smoothed share of its recent values that were artifacts,
                      start of its "no signal" run (ms, 0: none), 1 if a notice said so, else 0]},
      "e" (when "q" is not empty): {channel of "q": [the tag of the device "q" judges
@@ -116,7 +118,8 @@ first device to send one is the patient's; a worker that predates them ignores t
 "y": read as each channel of "q" sent at the next reading, and "p": read as no such red value
 seen (a worker that predates it ignores it), and "c": read as no weighing yet (a worker
 that predates it ignores it), and "j": read as no pressure at its severe limit (a worker that
-predates it ignores it: a run begins again at its next value), and an alert's ninth
+predates it ignores it: a run begins again at its next value), and "it": read as "t" (a worker
+that predates it ignores it, and drops a reading as a duplicate on its id alone), and an alert's ninth
 element (`OpenAlert.told`): read as told at its severity. "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
@@ -210,6 +213,7 @@ class PatientState:
     count: int = 0  # readings processed
     last_ts: int = 0  # newest event time processed, epoch ms
     last_id: str = ""  # id of the reading processed last, to drop its duplicates
+    last_stamp: int = -1  # the event time that reading carried when not `last_ts` (late or clamped), else -1
     # channel -> [smoothed share of its recent values that were artifacts,
     #             event time its "no signal" run began (0: none), 1 if a notice said so,
     #             the device's tag (0: not said)], per device (`app.core.patient.QUALITY_DEVICES`),
@@ -432,6 +436,8 @@ def _size_bound(state: PatientState) -> int:
         n += _KEYED + 1
     for name in state.seen:
         n += _key(name) + _NUMBER
+    if state.last_stamp >= 0:
+        n += _KEYED + 2 + _NUMBER
     if state.red_at:
         n += _KEYED + 1 + _NUMBER
     if state.gain:
@@ -479,6 +485,7 @@ def decode(data: bytes) -> PatientState:
             count=obj["n"],
             last_ts=obj["t"],
             last_id=obj.get("i", ""),
+            last_stamp=int(obj.get("it", -1)),
             quality=_quality(obj) if obj["v"] >= 4 else {},
             baselines=_baselines(
                 obj["b"], obj["v"], obj.get("w", {}), obj.get("r", {}), obj.get("h", {}), obj.get("f", {})
@@ -584,6 +591,8 @@ def _optional(obj: dict[str, Any], state: PatientState, pack_weekly: Any, pack_s
         obj["o"] = state.sources
     if state.seen:  # when the channels judged for signal quality were last sent
         obj["y"] = state.seen
+    if state.last_stamp >= 0:  # the last reading was late or clamped (a worker that predates it ignores it)
+        obj["it"] = state.last_stamp
     if state.red_at:  # a red value people may live at was seen (a worker that predates it ignores it)
         obj["p"] = state.red_at
     if state.gain:  # a patient weighed: the weight's last three days (a worker that predates it ignores it)

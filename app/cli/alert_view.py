@@ -53,7 +53,10 @@ def describe(event: dict[str, Any]) -> str:
         f"{event.get('kind', '?'):<14} {event.get('patient', '?')}"
     )
     if event.get("kind") == "news2":
-        vitals = ", ".join(f"{k} {v}" for k, v in ev.get("vitals", {}).items())
+        vitals = ", ".join(
+            f"{k} {v}{' (scale 2)' if k == 'spo2' and ev.get('spo2_scale') == 2 else ''}"
+            for k, v in ev.get("vitals", {}).items()
+        )
         band, severity = str(ev.get("band")), event.get("severity")
         banded = NEWS2_SEVERITY.get(band)
         held = severity in SEVERITIES and (banded is None or rank(severity) > rank(banded))

@@ -2059,7 +2059,8 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     or more vitals moved: one faulty sensor cannot do that; otherwise they
     wait for confirmation like the rest."""
     current = _news2_current(state, r, config)
-    score = news2.score(current, _scale2(state, config))
+    scale2 = _scale2(state, config)
+    score = news2.score(current, scale2)
     band = score.band
     severity = NEWS2_SEVERITY.get(band)
     if band == "medium" and score.total >= HIGH_HELD_FROM and _open_high(state):
@@ -2073,6 +2074,8 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         "subscores": score.subscores,
         "vitals": {k: current[k] for k, s in score.subscores.items() if s > 0},
     }
+    if "spo2" in score.subscores:  # the scale its SpO2 was scored on: 92 scores 2 on one, 0 on the other
+        evidence["spo2_scale"] = 2 if scale2 else 1
     if severity is None:
         _keep_pending(state, r, score.subscores)
         _hold_unreliable(state, r, config)

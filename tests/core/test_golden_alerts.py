@@ -123,7 +123,9 @@ normal learned before the alert holding nothing, `_held_marks`); `charted`, `hom
 last judged a deterioration, "p", and the alerts' marks of the parameters
 that may hold them, `_HELD_SHIFT`; the same events); `home`'s states (the
 weight's last three days for the heart-failure rule, "c", `_weigh`; the
-same events).
+same events); `charted`, `ward` and `ward_clean`'s events (a `news2`
+alert's evidence says which SpO2 scale it scored, `spo2_scale`; as many
+events, the same states).
 """
 
 from __future__ import annotations
@@ -142,11 +144,11 @@ SEED = 2026
 
 # cohort -> (events, sha256 of the events stream's first 16 hex digits, sha256 of the states' first 16)
 GOLDEN: dict[str, tuple[int, str, str]] = {
-    "charted": (20, "5873cedccd72d1c1", "d154f11d0ec46347"),
+    "charted": (20, "b01e9fdcc2b4373c", "d154f11d0ec46347"),
     "generic": (31, "82f605edab8320dd", "9b83f555a5e9b286"),
     "home": (29, "863904df2546e2a3", "771556bb9a5f1e08"),
-    "ward": (58, "b37b5d2b43de4b37", "a688429b9c55d362"),
-    "ward_clean": (54, "7ea7d9a90dbd9a30", "346a740129b9f0ea"),
+    "ward": (58, "b214bfff6a692609", "a688429b9c55d362"),
+    "ward_clean": (54, "32e81c5e556f0095", "346a740129b9f0ea"),
 }
 
 

@@ -6,6 +6,7 @@ import random
 
 import orjson
 
+from app.cli.alert_view import describe
 from app.core import news2
 from app.core import patient as core
 from app.core import state as patient_state
@@ -523,3 +524,18 @@ def test_spo2_is_scored_on_scale_2_from_the_reading_that_prescribes_it_until_one
     for seq, (ts, vitals) in enumerate(rows[40:80], start=40):
         events += run(state, seq, ts, vitals | ({"spo2_scale": 1} if seq == 40 else {})).events
     assert news2_openings(events) == ["medium"]  # scale 1 again from the reading that says so
+
+
+def test_a_news2_alert_says_which_spo2_scale_it_scored() -> None:
+    """92 % scores 2 on scale 1 and 0 on scale 2: the consumer (and `vigil
+    alerts`) sees which one an alert was scored on."""
+    rng = random.Random(5)
+    on_oxygen = [(T0 + i * MINUTE, hypercapnic(rng) | {"spo2": 97, "on_oxygen": True}) for i in range(60)]
+    prescribed = [(on_oxygen[0][0], on_oxygen[0][1] | {"spo2_scale": 2}), *on_oxygen[1:]]
+    told = [e for e in replay(prescribed) if e["kind"] == "news2" and e["status"] == "open"]
+    assert told, "97 % on oxygen scores 3 on scale 2"
+    assert told[0]["evidence"]["spo2_scale"] == 2 and told[0]["evidence"]["subscores"]["spo2"] == 3
+    assert "spo2 97 (scale 2)" in describe(told[0])
+    on_air = [e for e in replay([(ts, v | {"spo2": 90}) for ts, v in on_oxygen]) if e["kind"] == "news2"]
+    assert on_air and on_air[0]["evidence"]["spo2_scale"] == 1
+    assert "spo2 90," in describe(on_air[0]) and "scale" not in describe(on_air[0])

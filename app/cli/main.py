@@ -303,6 +303,12 @@ def _add_replay(sub: Any) -> None:
         help="a value the recording writes for one not measured, skipped as an empty cell is "
         "(PhysioNet 2012's --missing -1); repeatable",
     )
+    rp.add_argument(
+        "--gcs",
+        action="store_true",
+        help="the consciousness numbers are Glasgow Coma Scale scores: read them as ACVPU (3 U) even when "
+        "none is over 4 (without it such a column is refused: it may be AVPU coded 1-4)",
+    )
 
 
 def _add_export(sub: Any) -> None:
@@ -821,7 +827,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             warn=lambda hint: say("replay", hint),
             tz=tz,
             ts_format=args.ts_format,
-            layout=replay.layout(args.map, args.patient, args.leave_out_unnamed),
+            layout=replay.layout(args.map, args.patient, args.leave_out_unnamed, args.gcs),
             missing=replay.missing(args.missing),
         )
         if not args.offline:

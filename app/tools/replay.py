@@ -551,7 +551,8 @@ class Layout:
     its column names (and, in the long layout or JSON lines, its vitals'
     names) to Vigil's (`--map Time=ts --map HR=heart_rate`; to "": left
     out, `--map Urine=`); `patient` is the patient of a file without a
-    patient column (`--patient`)."""
+    patient column (`--patient`); `gcs`, that its consciousness numbers are
+    a GCS even when none is over 4 (`--gcs`, `_gcs_told`)."""
 
     names: dict[str, str] = field(default_factory=dict)
     patient: str | None = None
@@ -559,6 +560,7 @@ class Layout:
     # name no channel can have (a chart's item ids) are left out, counted
     # (`_unnamed_told`), instead of refusing the recording
     leave_out_unnamed: bool = False
+    gcs: bool = False
 
     def name(self, name: str) -> str:
         return self.names.get(name, name)
@@ -599,16 +601,18 @@ def missing(values: list[str]) -> Missing:
     return Missing(frozenset(numbers), frozenset(words))
 
 
-def layout(maps: list[str], patient: str | None, leave_out_unnamed: bool = False) -> Layout:
-    """`--map NAME=VIGIL` (repeatable; `NAME=` leaves it out), `--patient ID`
-    and `--leave-out-unnamed`."""
+def layout(
+    maps: list[str], patient: str | None, leave_out_unnamed: bool = False, gcs: bool = False
+) -> Layout:
+    """`--map NAME=VIGIL` (repeatable; `NAME=` leaves it out), `--patient ID`,
+    `--leave-out-unnamed` and `--gcs`."""
     names: dict[str, str] = {}
     for item in maps:
         name, sep, vigil = item.partition("=")
         if not sep or not name.strip():
             raise RecordingError(f"--map {item!r}: write it NAME=VIGIL, e.g. --map HR=heart_rate")
         names[name.strip()] = vigil.strip()
-    return Layout(names, None if patient is None else _patient(patient, "--patient"), leave_out_unnamed)
+    return Layout(names, None if patient is None else _patient(patient, "--patient"), leave_out_unnamed, gcs)
 
 
 def _same(value: Any, other: Any) -> bool:
@@ -726,14 +730,21 @@ def _gcs(given: dict[str, Any], rd: _Recording) -> None:
 
 def _gcs_told(file: str, rd: _Recording) -> list[str]:
     """The line saying how many consciousness values were read as a GCS;
-    refused when the column's numbers are not all a GCS (another scale
-    coded 1-4, as some charts code AVPU, would have its 3 read as U)."""
+    refused when the column's numbers are not all a GCS, or when none is
+    over 4 and `--gcs` was not given: AVPU coded 1-4 (in either direction)
+    would have its 3 read as U and its 4, maybe alert, as P."""
     if not rd.gcs:
         return []
-    if rd.gcs_not or rd.gcs_top <= 4:
+    if rd.gcs_not:
         raise RecordingError(
             f"{file}: column 'consciousness' holds numbers that are not all a GCS score (whole numbers "
-            "from 3 to 15, some over 4): write the levels as ACVPU letters (A, C, V, P, U), or leave it out"
+            "from 3 to 15): write the levels as ACVPU letters (A, C, V, P, U), or leave it out"
+        )
+    if rd.gcs_top <= 4 and not rd.layout.gcs:
+        raise RecordingError(
+            f"{file}: column 'consciousness' has no number over 4, so it may be AVPU coded 1-4 as well as "
+            "a GCS score and is not guessed: give --gcs if it is a GCS (3 is U), or write the levels as "
+            "ACVPU letters (A, C, V, P, U)"
         )
     return [
         f"{file}: {rd.gcs} consciousness value{'s' if rd.gcs > 1 else ''} given as a GCS score, "

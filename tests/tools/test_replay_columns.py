@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.core import news2
 from app.tools import replay
 from app.tools.replay import RecordingError
 
@@ -390,17 +391,61 @@ def test_a_ts_column_beside_one_mapped_to_ts_is_refused_as_before(tmp_path: Path
         replay.read_recording(path, layout=replay.Layout({"Time": "ts"}))
 
 
-@pytest.mark.parametrize("levels", [(1, 2, 3, 4, 3), (3, 4, 4, 3, 3)])
-def test_a_consciousness_coded_otherwise_than_a_gcs_is_refused_not_guessed(
-    tmp_path: Path, levels: tuple
-) -> None:
+def test_a_consciousness_coded_otherwise_than_a_gcs_is_refused_not_guessed(tmp_path: Path) -> None:
     """A chart coding AVPU as 1-4: its 3 would be read as the GCS 3 (U) and
-    its 4 as P. Numbers that are not all a GCS (whole, 3-15, some over 4)
-    are refused with what to write instead."""
-    rows = "".join(f"P1,{1764374400000 + i * 3_600_000},80,{g}\n" for i, g in enumerate(levels))
+    its 4 as P. Numbers that are not all a GCS (whole, 3-15) are refused
+    with what to write instead, `--gcs` or not."""
+    rows = "".join(f"P1,{1764374400000 + i * 3_600_000},80,{g}\n" for i, g in enumerate((1, 2, 3, 4, 3)))
     path = _write(tmp_path, "avpu.csv", "patient,ts,heart_rate,consciousness\n" + rows)
     with pytest.raises(RecordingError, match="not all a GCS score.*ACVPU letters"):
         replay.read_recording(path)
+    with pytest.raises(RecordingError, match="not all a GCS score.*ACVPU letters"):
+        replay.read_recording(path, layout=replay.layout([], None, gcs=True))
+
+
+@pytest.mark.parametrize("levels", [(3, 3, 3, 3), (3, 4, 4, 3, 3)])
+def test_a_consciousness_with_no_number_over_4_is_refused_saying_it_may_be_avpu(
+    tmp_path: Path, levels: tuple
+) -> None:
+    """A ventilated, sedated patient's GCS 3 throughout (PhysioNet 2012, an
+    outside tester) was refused as "numbers that are not all a GCS score":
+    every one is. The reason is that AVPU coded 1-4, in either direction,
+    may put 4 for alert, and read as a GCS that is a red score invented: the
+    refusal says so, in one line, with `--gcs` and the letters to write
+    instead, naming no patient and no value."""
+    rows = "".join(f"ICU-3,{1764374400000 + i * 3_600_000},80,{g}\n" for i, g in enumerate(levels))
+    path = _write(tmp_path, "stay.csv", "patient,ts,heart_rate,consciousness\n" + rows)
+    with pytest.raises(RecordingError) as refused:
+        replay.read_recording(path)
+    assert str(refused.value) == (
+        "stay.csv: column 'consciousness' has no number over 4, so it may be AVPU coded 1-4 as well as a "
+        "GCS score and is not guessed: give --gcs if it is a GCS (3 is U), or write the levels as ACVPU "
+        "letters (A, C, V, P, U)"
+    )
+
+
+def test_gcs_reads_a_consciousness_with_no_number_over_4_as_a_gcs(tmp_path: Path) -> None:
+    """With `--gcs` the column is a GCS: 3 is U (NEWS2 consciousness 3), 4
+    is P, with the line saying how many were read; a column with numbers
+    over 4 reads as it does without it."""
+    rows = "".join(f"P1,{1764374400000 + i * 3_600_000},80,{g}\n" for i, g in enumerate((3, 3, 4, 3)))
+    told: list[str] = []
+    readings = replay.read_recording(
+        _write(tmp_path, "stay.csv", "patient,ts,heart_rate,consciousness\n" + rows),
+        warn=told.append,
+        layout=replay.layout([], None, gcs=True),
+    )
+    assert [r.vitals["consciousness"] for r in readings] == ["U", "U", "P", "U"]
+    assert [news2.consciousness(r.vitals["consciousness"]) for r in readings] == [3, 3, 3, 3]
+    assert told == [
+        "stay.csv: 4 consciousness values given as a GCS score, read as NEWS2's ACVPU "
+        "(15 A, 13-14 C, 9-12 V, 4-8 P, 3 U)"
+    ]
+    mixed = "".join(f"P1,{1764374400000 + i * 3_600_000},80,{g}\n" for i, g in enumerate((15, 14, 10, 7, 3)))
+    path = _write(tmp_path, "chart.csv", "patient,ts,heart_rate,consciousness\n" + mixed)
+    for layout in (None, replay.layout([], None, gcs=True)):
+        readings = replay.read_recording(path, layout=layout)
+        assert [r.vitals["consciousness"] for r in readings] == ["A", "C", "V", "P", "U"]
 
 
 def test_the_skin_temperature_line_names_the_recordings_own_column(tmp_path: Path) -> None:

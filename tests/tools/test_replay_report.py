@@ -585,3 +585,48 @@ def test_json_lines_vitals_no_channel_can_be_named_are_named_in_one_line(vigil, 
         "holds",
         "vigil replay: ran 2 readings offline (patients: 1); alert events none; refused none",
     ]
+
+
+def test_a_ventilated_patients_gcs_3_throughout_is_refused_then_replays_as_u_with_gcs(
+    vigil, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real PhysioNet 2012 stay of a ventilated, sedated patient, GCS 3
+    in every row (an outside tester): refused, exit 2, as numbers "not all
+    a GCS score", which they are. The line now says why (no number over 4:
+    AVPU coded 1-4 may be meant) and what to give; with `--gcs` the stay
+    replays, 3 read as U, NEWS2's consciousness scoring 3."""
+    path = _csv(
+        tmp_path,
+        "stay.csv",
+        "patient,ts,heart_rate,systolic_bp,consciousness,on_oxygen",
+        ["76,104,3,true", "80,112,3,true", "82,108,3,true"],
+    )
+    code, err = vigil("replay", path, "--offline")
+    assert code == 2
+    assert err == [
+        "vigil replay: stay.csv: column 'consciousness' has no number over 4, so it may be AVPU coded 1-4 as "
+        "well as a GCS score and is not guessed: give --gcs if it is a GCS (3 is U), or write the levels as "
+        "ACVPU letters (A, C, V, P, U)"
+    ]
+    capsys.readouterr()
+    code = main.main(["replay", path, "--offline", "--gcs", "--json"])
+    out, text = capsys.readouterr()
+    err = text.splitlines()
+    assert code == 0, err
+    events = [orjson.loads(line) for line in out.splitlines()]
+    assert [(e["kind"], e["evidence"]["vitals"]["consciousness"]) for e in events] == [("news2", "U")]
+    assert events[0]["evidence"]["subscores"]["consciousness"] == 3
+    assert err == [
+        "vigil replay: stay.csv: 3 consciousness values given as a GCS score, read as NEWS2's ACVPU "
+        "(15 A, 13-14 C, 9-12 V, 4-8 P, 3 U)",
+        "vigil replay: ran 3 readings offline (patients: 1); alert events {'news2': 1}; refused none",
+    ]
+    assert "MRN-0042" not in " ".join(err)
+
+
+def test_replays_help_shows_gcs(vigil, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--gcs` is in `vigil replay --help`, with what it does."""
+    with pytest.raises(SystemExit):
+        main.main(["replay", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--gcs" in text and "Glasgow Coma Scale" in text and "AVPU coded 1-4" in text

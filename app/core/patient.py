@@ -60,6 +60,7 @@ from app.core.alerts import (
     event,
     iso,
     opens_now,
+    rank,
     transition,
 )
 from app.core.model import (
@@ -2669,6 +2670,13 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
                 "baseline": {k: round(_normal_now(state, k), 2) for k in far},
             }
             severity = _MEDIUM if top >= config.z_medium and not _custom_only(far) else _LOW
+            # It holds the alert at no more than its severity now: a value its own reading told
+            # (or, in warm-up or said by NEWS2, did not) is no news at a reading without it.
+            # An SpO2 of 87 charted once escalated a low anomaly about a fever at two later
+            # rounds (an outside tester, PhysioNet 2012).
+            held = state.alerts[_ANOMALY].severity
+            if rank(severity) > rank(held):
+                severity = held
             r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, stale=True)
             return
     # The largest |z| of the vitals it is about; with none (a resolution), of the warm

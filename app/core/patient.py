@@ -207,6 +207,10 @@ WEIGHT_COPY_MS = 18 * 60 * 60 * 1000
 # and the weight rule are.
 SEVERE_PRESSURE = {"systolic_bp": 180.0, "diastolic_bp": 120.0}
 SEVERE_RETAKE_MS = 5 * 60 * 1000
+# The mark of a severe pressure confirmed (`Finding.marks` of a `trend`): newly
+# confirmed in a `trend` already open (a level shift of the same pressure), it
+# is told as an escalation (`app.core.alerts.transition`).
+_SEVERE_BIT = 1
 SITTING_MS = 10 * 60 * 1000
 # A custom channel back after this long a silence, and this many of its
 # cadences, is learned afresh (`_keep_latest`): a new sensor, a new wear.
@@ -3069,18 +3073,22 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     _tell_trend(r, config, shifted)
 
 
-def _tell_trend(r: _Reading, config: Config, found: dict[str, dict[str, Any]]) -> None:
+def _tell_trend(r: _Reading, config: Config, found: dict[str, dict[str, Any]], marks: int = 0) -> None:
     """Add what a rule found (per vital, its evidence) to this reading's
     `trend` finding, which opens at once (`urgent`): the level-shift watch,
     the weight and pressure rules and the drifts together each add theirs,
-    a vital's evidence from several merged."""
+    a vital's evidence from several merged, and their `marks` (what is news
+    when newly found in an open `trend`)."""
     evidence = r.evidence.get(_TREND)
     if evidence is None:
         evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
     vitals = evidence["vitals"]
     for name, each in found.items():
         vitals[name] = {**vitals.get(name, {}), **each}
-    r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True)
+    before = r.findings.get(_TREND)
+    if before is not None:
+        marks |= before.marks
+    r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True, marks=marks)
 
 
 def _weigh(state: PatientState, r: _Reading) -> None:
@@ -3179,16 +3187,23 @@ def _pressure(state: PatientState, r: _Reading) -> None:
     a line read every second at 188 +- 4 dips under 180 with each breath,
     and no run of single values lasted five minutes (an outside reviewer).
     A late value (not its channel's newest), an artifact or a value held
-    back for bad signal leaves it as it is."""
+    back for bad signal leaves it as it is. The guideline's limit is "180
+    and/or 120": a value under its limit ends nothing while the reading's
+    other pressure stands at its own (187/109, re-taken 170/122: both
+    readings severe, and the two runs are one, `_severe_pressure`; an
+    outside tester's real cuff log)."""
     severe = state.severe
+    clean = r.clean
     for name, limit in SEVERE_PRESSURE.items():
-        value = r.clean.get(name)
+        value = clean.get(name)
         if value is None or value.__class__ not in _NUMBERS or name in r.bad:
             continue
         entry = state.latest.get(name)
         if entry is None or entry[1] != r.ts:
             continue  # a late value is history
         run = severe.get(name)
+        if value < limit and run is not None and _other_severe(clean, name, r.bad):
+            continue  # the reading is severe by its other pressure
         if value >= limit:
             if run is None:
                 t = float(r.ts)  # floats, all of them: the same bytes from the compiled core
@@ -3202,6 +3217,16 @@ def _pressure(state: PatientState, r: _Reading) -> None:
                     run[1], run[2] = float(r.ts), round(baseline.recent, 1)  # the level the run stands at
             else:
                 del severe[name]
+
+
+def _other_severe(clean: dict[str, Any], name: str, bad: Any) -> bool:
+    """Does this reading's other pressure than `name` stand at its severe limit?"""
+    for other, limit in SEVERE_PRESSURE.items():
+        value = clean.get(other)
+        if other != name and value is not None and value.__class__ in _NUMBERS and other not in bad:
+            if value >= limit:
+                return True
+    return False
 
 
 def _severe_pressure(state: PatientState, r: _Reading, config: Config) -> None:
@@ -3223,9 +3248,13 @@ def _severe_pressure(state: PatientState, r: _Reading, config: Config) -> None:
     anomaly of a heart rate of 118 (a new atrial fibrillation) kept a
     confirmed 188/106 untold for 8 days (an outside reviewer). Evidence per
     pressure: the run's latest `level`, the `limit` and when the run began
-    (`severe_since`)."""
+    (`severe_since`): the two pressures' runs are one (`_pressure`), begun
+    with the earlier. Newly confirmed while a `trend` is open (a level
+    shift of the same pressure told the first reading), it is told as an
+    escalation (`_SEVERE_BIT`): the re-take confirming 180 or more was
+    told by nothing (an outside tester)."""
     anomaly, news = r.findings.get(_ANOMALY), r.findings.get(_NEWS2)
-    found = {}
+    current: dict[str, tuple[float, float, float]] = {}
     for name, (since, last, value) in state.severe.items():
         if anomaly is not None and abs(anomaly.evidence.get("z", {}).get(name, 0.0)) >= config.z_alert:
             continue  # the anomaly tells it: the pressure alone is as far out as an anomaly opens at
@@ -3233,13 +3262,18 @@ def _severe_pressure(state: PatientState, r: _Reading, config: Config) -> None:
             continue  # NEWS2 scores it
         entry = state.latest.get(name)
         cadence = entry[2] if entry is not None else 0
-        stale = max(SHIFT_STALE_CADENCES * cadence, SHIFT_STALE_MS)
-        if last - since < SEVERE_RETAKE_MS or r.ts - last > stale:
-            continue
+        if r.ts - last <= max(SHIFT_STALE_CADENCES * cadence, SHIFT_STALE_MS):
+            current[name] = (since, last, value)
+    if not current:
+        return
+    since = min(run[0] for run in current.values())
+    if max(run[1] for run in current.values()) - since < SEVERE_RETAKE_MS:
+        return
+    found = {}
+    for name, (_, _, value) in current.items():
         level = int(value) if value == int(value) else value
         found[name] = {"level": level, "limit": int(SEVERE_PRESSURE[name]), "severe_since": iso(int(since))}
-    if found:
-        _tell_trend(r, config, found)
+    _tell_trend(r, config, found, _SEVERE_BIT)
 
 
 def _end_told_shifts(state: PatientState, r: _Reading, shifted: dict[str, Any], said: bool) -> None:

@@ -223,3 +223,46 @@ def test_a_run_with_a_time_out_of_range_is_refused() -> None:
     for bad in ([-1e17, 1.0, 186.0], [1.0, 9e15, 186.0], [1.0, 2.0, -5.0]):
         with pytest.raises(StateError):
             patient_state.decode(orjson.dumps({**obj, "j": {"systolic_bp": bad}}))
+
+
+def test_a_re_take_severe_by_its_other_pressure_confirms_it() -> None:
+    """ "180 and/or 120": 187/109 re-taken 170/122 five minutes later is two
+    severe readings (a real home cuff log), told at the re-take; a re-take
+    under both limits ends it."""
+    recorder = _living_at(172, 112)
+    start = T0 + 21 * DAY
+    events = _cuff(recorder, start, 187, 109) + _cuff(recorder, start + 5 * MINUTE, 170, 122)
+    opened = _trends(events, "open")
+    assert len(opened) == 1 and opened[0]["_ts"] == start + 5 * MINUTE, events
+    since = "2024-01-22T07:00:00.000Z"
+    assert opened[0]["evidence"]["vitals"]["diastolic_bp"] == {
+        "level": 122,
+        "limit": 120,
+        "severe_since": since,
+    }
+    assert opened[0]["evidence"]["vitals"]["systolic_bp"]["severe_since"] == since
+
+    other = _living_at(172, 112)
+    events = _cuff(other, start, 187, 109) + _cuff(other, start + 5 * MINUTE, 170, 115)
+    events += _cuff(other, start + 10 * MINUTE, 172, 121)
+    assert [e for e in _trends(events) if "severe_since" in str(e["evidence"])] == []
+
+
+def test_a_severe_pressure_confirmed_in_an_open_trend_is_told() -> None:
+    """A level shift of the systolic told at the first severe reading keeps
+    the `trend` open; the re-take confirming 180 or more is news of its own
+    (an escalation carrying the rule's evidence), not a silent update."""
+    recorder = _living_at(160, 100)
+    start = T0 + 21 * DAY
+    risen = _twice_a_day(recorder, start, 3, 176, 106)
+    assert len(_trends(risen, "open")) == 1, "the level shift opens the trend"
+    assert "severe_since" not in str(risen)
+    start += 3 * DAY
+    assert _trends(_cuff(recorder, start, 187, 109), "open") == []
+    events = _cuff(recorder, start + 5 * MINUTE, 182, 110)
+    escalated = _trends(events, "escalated")
+    assert len(escalated) == 1, events
+    assert escalated[0]["evidence"]["vitals"]["systolic_bp"]["limit"] == 180
+    assert "blood pressure at or above 180/120, confirmed" in heading(escalated[0]["evidence"])
+    later = _cuff(recorder, start + 12 * HOUR, 184, 108)
+    assert _trends(later, "escalated") == []  # told once: the next news is a reminder

@@ -87,6 +87,8 @@ def describe(event: dict[str, Any]) -> str:
         return f"{head}  {signal_words(ev)}"
     if event.get("kind") == "baseline_drift":
         why = _HELD.get(str(ev.get("held")))
+        if ev.get("held") == "unsafe_level" and ev.get("vital") == "mean_bp":
+            why = "a mean pressure under 65"
         verb = "adopted" if ev.get("adopted") else f"not adopted ({why})" if why else "not adopted"
         return f"{head}  {ev.get('vital')} {ev.get('from')} -> {ev.get('to')}, {verb}"
     return head

@@ -337,14 +337,28 @@ _RISE = {"heart_rate": 91, "respiratory_rate": 21, "systolic_bp": 220}
 # keep a NEWS2 trigger awaiting confirmation pending through a dip (`_keep_pending`).
 _HOVERING = ("heart_rate", "respiratory_rate", "systolic_bp", "spo2")
 _NEVER = 1 << 62  # a hold no condition outlasts: pending, not opening on this reading
+
+
 # The NEWS2 parameter scorer for each modelled vital; a drift is only adopted
 # when the new level scores 0. Diastolic pressure is not in NEWS2.
+def _under_map_floor(level: float) -> int:
+    """A mean arterial pressure under MAP_FLOOR is no one's normal (3, as a
+    red score; else 0): NEWS2 does not score it, and a chart that records
+    the arterial line's mean without a systolic had a fall to 42-48 adopted
+    as the patient's normal, its anomaly resolved and 24 hours of shock
+    told by nothing (a PhysioNet 2012 stay; an outside tester)."""
+    return 3 if level < MAP_FLOOR else 0
+
+
+# What NEWS2 scores a level of each vital (`_level_scores`): a drift to a level
+# scored is a deterioration, not a new normal; the mean pressure's floor likewise.
 _SAFE_LEVEL: dict[str, Callable[[float], int]] = {
     "heart_rate": news2.pulse,
     "spo2": news2.spo2_scale1,
     "respiratory_rate": news2.respiratory_rate,
     "systolic_bp": news2.systolic_bp,
     "temperature": news2.temperature,
+    "mean_bp": _under_map_floor,
 }
 # The direction in which a vital's sustained shift is a deterioration, for
 # the level-shift watch on slowly read channels (`_watch_shift`): +1 up, -1

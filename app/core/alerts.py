@@ -169,7 +169,8 @@ def transition(
       stays below the severity last told is not told (a high alert settled
       to low, then medium: its consumers have high); the next reminder
       carries it. A part newly at its worst is told all the same, at the
-      severity the condition has settled to. A score that
+      severity the condition has settled to; a part no longer at its worst
+      when the severity settles is news again when it comes back. A score that
       dips for one charted value and comes back is the same trigger, not a
       new one;
     - "reminder" while it still holds (`renotify_ms` 0: never): the first
@@ -344,6 +345,12 @@ def _settle(current: OpenAlert, finding: Finding, ts_ms: int, settle_ms: int) ->
             current.told = current.severity
         current.severity = finding.severity
         current.lower_since_ms = None
+        # The parts no longer at their worst settle with it (the held marks, above
+        # `NEWS_MARKS`, are kept): one at its worst again is news. A heart rate under
+        # 30 told a day before stayed marked through a settle and a rise back that
+        # told 44, and its fall to 25 in the same open alert was told by nothing
+        # (an outside tester, PhysioNet 2012).
+        current.marks &= finding.marks | ~NEWS_MARKS
 
 
 def reminder_due(current: OpenAlert, ts_ms: int, renotify_ms: int, renotify_max_ms: int) -> bool:

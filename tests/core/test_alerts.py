@@ -197,6 +197,26 @@ def test_a_part_of_the_condition_newly_at_its_worst_escalates_without_a_higher_s
     assert charted(7, Severity.HIGH, consciousness | spo2) == [(Status.ESCALATED, Severity.HIGH)]
 
 
+def test_a_part_no_longer_at_its_worst_when_the_severity_settles_is_news_again() -> None:
+    """A high alert told for a heart rate under 30 settles to medium once
+    the rate is up and the score lower for two rounds, and rises back to
+    high on other parameters (told: the rate is 44 then); the rate's fall
+    to 25 in that same open alert is news (a PhysioNet 2012 stay, where it
+    was told by nothing for 3.5 hours). Held marks (above `NEWS_MARKS`)
+    stay with the alert."""
+    alerts: dict[Kind, OpenAlert] = {}
+    charted = charted_steps(alerts, renotify_ms=0)  # no reminders here
+    slow_pulse, held = 1, 1 << 24
+    assert charted(0, Severity.HIGH, slow_pulse | held) == [(Status.OPEN, Severity.HIGH)]
+    for hour in (1, 2, 3):
+        assert charted(hour, Severity.MEDIUM, held) == []
+    assert alerts[Kind.ANOMALY].severity is Severity.MEDIUM  # settled
+    assert alerts[Kind.ANOMALY].marks == held
+    assert charted(4, Severity.HIGH, held) == [(Status.ESCALATED, Severity.HIGH)]
+    assert charted(5, Severity.HIGH, slow_pulse | held) == [(Status.ESCALATED, Severity.HIGH)]
+    assert charted(6, Severity.HIGH, slow_pulse | held) == []  # told once
+
+
 def reminders_over(hours: int, renotify_max_ms: int, cadence_ms: float = 60 * S) -> list[int]:
     """The hours at which an alert whose condition holds unchanged is reminded of."""
     alerts: dict[Kind, OpenAlert] = {}

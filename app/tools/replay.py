@@ -366,8 +366,10 @@ class _Unfit:
     or `false` goes; and numbers out of its range (`385` for 38.5 °C)."""
 
     label: str  # "column" or "vital"
+    given: list[str] = field(default_factory=list)  # the recording's names for it (`--map`), as first seen
     values: int = 0  # values seen, missing ones not counted
     unfit: int = 0
+    listed: int = 0  # unfit values that look like lists in brackets (`[64]`, a Withings export's)
     first: str = ""  # the line of the first unfit one
     why: str = ""  # what the channel takes, as the gateway's refusal says it
     outside: int = 0  # numbers out of the channel's range (`_Cells._within`)
@@ -375,6 +377,26 @@ class _Unfit:
     outside_why: str = ""  # the gateway's `out_of_range` message for it: it names no patient
     outside_value: Any = None  # the first, and whether every one is the same (`_Cells.outside`)
     same: bool = True
+
+    def named(self, name: str, label: str | None = None) -> str:
+        """`column 'heart_rate'`; a column `--map` reads as another name, by
+        the recording's name for it and the name it is read as (`column
+        'HRx' (read as heart_rate)`): the user looks for it in the file."""
+        return f"{label or self.label} {self.shown(name)}"
+
+    def shown(self, name: str) -> str:
+        """`'heart_rate'`, or `'HRx' (read as heart_rate)` (`named`)."""
+        given = self.given or [name]
+        if given == [name]:
+            return repr(name)
+        return f"{' or '.join(repr(n) for n in given)} (read as {name})"
+
+    def why_unfit(self) -> str:
+        """What the channel takes, and, when every unfit value looks like a
+        list in brackets, that they do (never the values)."""
+        if self.listed == self.unfit:
+            return f"{self.why}, and they look like lists in brackets"
+        return self.why
 
 
 # Most of a recording's temperatures from SKIN_FROM to under SKIN_UNDER (°C), at
@@ -398,10 +420,14 @@ class _Cells:
         self.cool = 0  # temperatures under SKIN_UNDER (`skin`)
         self.left_out = 0  # numbers out of range, of every column (`outside`)
 
-    def keep(self, name: str, value: Any, where: str, label: str) -> bool:
+    def keep(self, name: str, value: Any, where: str, label: str, given: str) -> bool:
+        """`given`: the recording's name for the column (the vital) `name`
+        is read as (`Layout`)."""
         seen = self.columns.get(name)
         if seen is None:
             seen = self.columns[name] = _Unfit(label)
+        if given not in seen.given:
+            seen.given.append(given)
         seen.values += 1
         if value.__class__ in (int, float) and name not in NAMED:
             if name == "temperature" and SKIN_FROM <= value < SKIN_UNDER:
@@ -414,6 +440,7 @@ class _Cells:
         if why is None:
             return self._within(name, value, where, seen)
         seen.unfit += 1
+        seen.listed += _listed(value)
         if not seen.first:
             seen.first, seen.why = where, why
         return False
@@ -462,19 +489,19 @@ class _Cells:
         for name, seen in self.columns.items():
             if not seen.unfit:
                 continue
-            what = f"{file}: {seen.label} {name!r}"
+            what, why = f"{file}: {seen.named(name)}", seen.why_unfit()
             if seen.unfit < seen.values:
                 lines.append(
-                    f"{what}: {seen.unfit} of {seen.values} values are not what it takes ({seen.why}; "
+                    f"{what}: {seen.unfit} of {seen.values} values are not what it takes ({why}; "
                     f"the first on {seen.first}): skipped as empty cells, the rest of their rows goes through"
                 )
             elif name in NUMERIC or name in NAMED:
                 raise RecordingError(
-                    f"{what} holds no value it takes ({seen.why}; {seen.first}): write them so, "
+                    f"{what} holds no value it takes ({why}; {seen.first}): write them so, "
                     "or leave the column out"
                 )
             else:
-                lines.append(f"{what} holds no value a channel takes ({seen.why}): it is left out")
+                lines.append(f"{what} holds no value a channel takes ({why}): it is left out")
         return lines
 
     def outside(self, file: str, unsent: list[str]) -> list[str]:
@@ -489,7 +516,7 @@ class _Cells:
                 continue
             one = seen.outside == 1
             line = (
-                f"{file}: {seen.label} {name!r}: {seen.outside} value{'' if one else 's'} outside what the "
+                f"{file}: {seen.named(name)}: {seen.outside} value{'' if one else 's'} outside what the "
                 f"gateway takes ({seen.outside_why}; the first on {seen.outside_first}): left out, the rest "
                 f"of {'its reading' if one else 'their readings'} goes through"
             )
@@ -524,10 +551,10 @@ class _Cells:
         ]
         if not names:
             return []
-        shown = ", ".join(repr(name) for name in names[:8]) + (
+        shown = ", ".join(self.columns[name].shown(name) for name in names[:8]) + (
             f" and {len(names) - 8} more" if names[8:] else ""
         )
-        label = self.columns[names[0]].label
+        label, first = self.columns[names[0]].label, (self.columns[names[0]].given or names)[0]
         if names[1:]:
             what = f"{label}s {shown} are not Vigil's vitals: read as custom channels"
         else:
@@ -535,8 +562,16 @@ class _Cells:
         leave = "one" if names[1:] else "it"
         return [
             f"{file}: {what} (learned and alerted on, not scored by NEWS2); "
-            f"give --map '{names[0]}=' to leave {leave} out"
+            f"give --map '{first}=' to leave {leave} out"
         ]
+
+
+def _listed(value: Any) -> bool:
+    """Does a value look like a list in brackets (a Withings export's `[64]`
+    or `[88,89]`, a JSON line's array)?"""
+    if isinstance(value, list):
+        return True
+    return isinstance(value, str) and value.startswith("[") and value.endswith("]")
 
 
 # What spreadsheets, pandas, R and monitors' exports write where a value is
@@ -735,14 +770,16 @@ def _gcs_told(file: str, rd: _Recording) -> list[str]:
     would have its 3 read as U and its 4, maybe alert, as P."""
     if not rd.gcs:
         return []
+    seen = rd.cells.columns.get("consciousness")
+    column = seen.named("consciousness", "column") if seen else "column 'consciousness'"
     if rd.gcs_not:
         raise RecordingError(
-            f"{file}: column 'consciousness' holds numbers that are not all a GCS score (whole numbers "
+            f"{file}: {column} holds numbers that are not all a GCS score (whole numbers "
             "from 3 to 15): write the levels as ACVPU letters (A, C, V, P, U), or leave it out"
         )
     if rd.gcs_top <= 4 and not rd.layout.gcs:
         raise RecordingError(
-            f"{file}: column 'consciousness' has no number over 4, so it may be AVPU coded 1-4 as well as "
+            f"{file}: {column} has no number over 4, so it may be AVPU coded 1-4 as well as "
             "a GCS score and is not guessed: give --gcs if it is a GCS (3 is U), or write the levels as "
             "ACVPU letters (A, C, V, P, U)"
         )
@@ -830,7 +867,8 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
         given = {k: _convert(source.get(k, k), k, v, rd) for k, v in given.items()}
         _gcs(given, rd)
         left_out = cells.left_out
-        vitals = {k: v for k, v in given.items() if cells.keep(k, v, where, "vital" if long else "column")}
+        label = "vital" if long else "column"
+        vitals = {k: v for k, v in given.items() if cells.keep(k, v, where, label, source.get(k, k))}
         if not vitals and cells.left_out == left_out:
             continue
         patient = _patient(record["patient"] if "patient" in record else layout.patient, where)
@@ -933,7 +971,7 @@ def _json_row(text: str, line: int, rd: _Recording) -> Row | None:
             if value is not None and not _nan(value) and not (rd.missing and value in rd.missing)
         }
         left_out = cells.left_out
-        vitals = {name: value for name, value in present.items() if cells.keep(name, value, where, "vital")}
+        vitals = {k: v for k, v in present.items() if cells.keep(k, v, where, "vital", source[k])}
         if not vitals:
             if cells.left_out > left_out:
                 rd.unsent.append(where)

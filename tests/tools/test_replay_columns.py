@@ -552,3 +552,91 @@ def test_a_unit_is_converted_only_into_its_vital_and_after_the_recordings_missin
         _write(tmp_path, "t.jsonl", line), layout=replay.Layout({"Temp (°F)": "temperature"})
     )
     assert row.vitals == {"temperature": 37.0, "heart_rate": 70}
+
+
+def test_a_mapped_columns_unfit_values_are_told_by_the_files_column_and_the_vital(tmp_path: Path) -> None:
+    """Text in a column `--map` reads as a vital was told under the vital's
+    name (`column 'heart_rate'`), which the file does not have (an outside
+    tester): the line names the file's column and the vital it is read as.
+    An unmapped column's line is as it was; so is a JSON line's unmapped
+    vital, and a mapped one is named as the column is."""
+    text = (
+        "when,HRx,spo2\n"
+        "2026-01-01T00:00:00Z,irregular,97\n"
+        "2026-01-01T01:00:00Z,80,probe off\n"
+        "2026-01-01T02:00:00Z,82,96\n"
+    )
+    told: list[str] = []
+    layout = replay.layout(["when=ts", "HRx=heart_rate"], "W1")
+    replay.read_recording(_write(tmp_path, "map_text.csv", text), warn=told.append, layout=layout)
+    assert told == [
+        "map_text.csv: column 'HRx' (read as heart_rate): 1 of 3 values are not what it takes (vital values "
+        "must be numbers; the first on line 2): skipped as empty cells, the rest of their rows goes through",
+        "map_text.csv: column 'spo2': 1 of 3 values are not what it takes (vital values must be numbers; the "
+        "first on line 3): skipped as empty cells, the rest of their rows goes through",
+    ]
+    text = "when,HRx\n2026-01-01T00:00:00Z,72 bpm\n2026-01-01T01:00:00Z,73 bpm\n"
+    with pytest.raises(RecordingError) as refused:
+        replay.read_recording(_write(tmp_path, "all_text.csv", text), layout=layout)
+    assert str(refused.value) == (
+        "all_text.csv: column 'HRx' (read as heart_rate) holds no value it takes (vital values must be "
+        "numbers; line 2): write them so, or leave the column out"
+    )
+    jsonl = _write(
+        tmp_path,
+        "watch.jsonl",
+        '{"patient": "W1", "ts": 1764374400000, "vitals": {"HRx": "irregular", "spo2": "off"}}\n'
+        '{"patient": "W1", "ts": 1764374460000, "vitals": {"HRx": 80, "spo2": 97}}\n',
+    )
+    told = []
+    replay.read_recording(jsonl, warn=told.append, layout=replay.layout(["HRx=heart_rate"], None))
+    assert [line.split(":")[1] for line in told] == [" vital 'HRx' (read as heart_rate)", " vital 'spo2'"]
+
+
+def test_a_column_of_lists_in_brackets_is_refused_saying_they_look_like_lists(tmp_path: Path) -> None:
+    """A Withings export's `raw_tracker_hr.csv` writes each heart rate as a
+    list (`[64]`, `"[88,89]"`): refused under the vital's name with no word
+    of why (an outside tester). The refusal names the file's column, the
+    vital, and that the values look like lists in brackets, without them."""
+    text = (
+        "start,duration,value\n"
+        "2019-12-28T11:55:16+01:00,[115],[64]\n"
+        '2019-12-28T11:59:46+01:00,"[86,3]","[88,89]"\n'
+    )
+    layout = replay.layout(["start=ts", "duration=", "value=heart_rate"], "W1")
+    with pytest.raises(RecordingError) as refused:
+        replay.read_recording(_write(tmp_path, "raw_tracker_hr.csv", text), layout=layout)
+    assert str(refused.value) == (
+        "raw_tracker_hr.csv: column 'value' (read as heart_rate) holds no value it takes (vital values must "
+        "be numbers, and they look like lists in brackets; line 2): write them so, or leave the column out"
+    )
+    text = "patient,ts,heart_rate\nW1,1764374400000,[64]\nW1,1764374460000,irregular\nW1,1764374520000,70\n"
+    told: list[str] = []
+    replay.read_recording(_write(tmp_path, "mixed.csv", text), warn=told.append)
+    assert "(vital values must be numbers; the first on line 2)" in told[0]  # not every one a list: no word
+
+
+def test_a_mapped_gcs_column_is_refused_by_its_own_name(tmp_path: Path) -> None:
+    """PhysioNet 2012's `GCS`, read as consciousness (`--map GCS=consciousness`),
+    was refused as `column 'consciousness'`: the refusal names `GCS`."""
+    rows = "".join(f"ICU-3,{1764374400000 + i * 3_600_000},80,3\n" for i in range(3))
+    path = _write(tmp_path, "stay.csv", "patient,ts,heart_rate,GCS\n" + rows)
+    with pytest.raises(RecordingError) as refused:
+        replay.read_recording(path, layout=replay.layout(["GCS=consciousness"], None))
+    assert str(refused.value).startswith(
+        "stay.csv: column 'GCS' (read as consciousness) has no number over 4, so it may be AVPU coded 1-4"
+    )
+
+
+def test_a_column_mapped_to_a_custom_channel_is_told_by_its_own_name(tmp_path: Path) -> None:
+    """The line naming custom channels gave `--map 'hr_x='` for a column
+    `HRx` read as `hr_x`, which leaves nothing out: it names the file's
+    column and gives the `--map` that does."""
+    text = "when,HRx\n2026-01-01T00:00:00Z,80\n"
+    told: list[str] = []
+    layout = replay.layout(["when=ts", "HRx=hr_x"], "W1")
+    replay.read_recording(_write(tmp_path, "watch.csv", text), warn=told.append, layout=layout)
+    assert told == [
+        "watch.csv: column 'HRx' (read as hr_x) is not one of Vigil's vitals: read as a custom channel "
+        "(learned and alerted on, not scored by NEWS2); give --map 'HRx=' to leave it out"
+    ]

@@ -103,6 +103,26 @@ def test_a_red_round_with_one_impossible_cell_raises_its_news2_alert(
     ]
 
 
+def test_a_mapped_columns_number_out_of_range_is_told_by_the_files_column(vigil, tmp_path) -> None:
+    """A `385` in the file's `Temp`, read as temperature (`--map
+    Temp=temperature`), was told as `column 'temperature'`, a column the
+    file does not have (an outside tester): the line names `Temp` and the
+    vital it is read as. An unmapped column beside it is told as before."""
+    path = tmp_path / "map_temp.csv"
+    path.write_text("when,Temp,spo2\n2026-01-01T00:00:00Z,385,97\n2026-01-01T01:00:00Z,37.0,101\n")
+    code, err = vigil(
+        "replay", str(path), "--offline", "--patient", "W1", "--map", "when=ts", "--map", "Temp=temperature"
+    )
+    assert code == 0, err
+    assert _outside(err) == [
+        "vigil replay: map_temp.csv: column 'Temp' (read as temperature): 1 value outside what the gateway "
+        "takes (temperature is outside 0..50 Cel; the first on line 2): left out, the rest of its reading "
+        "goes through",
+        "vigil replay: map_temp.csv: column 'spo2': 1 value outside what the gateway takes (spo2 is outside "
+        "0..100 %; the first on line 3): left out, the rest of its reading goes through",
+    ]
+
+
 def test_a_row_whose_only_value_is_out_of_range_is_told_and_not_sent(vigil, tmp_path) -> None:
     """A weighing of -3 alone on its row: left out, the row has no value
     left, and is not sent, as a row with every cell empty is not; both are

@@ -97,6 +97,12 @@ class OpenAlert:
 # The bits of `Finding.marks` that are news when newly set; those above are kept with the
 # alert's marks but never told (`app.core.patient._HELD_SHIFT`: what may hold it open).
 NEWS_MARKS = (1 << 20) - 1
+# Per kind, the parts told once an alert's episode, whatever it says after (the
+# severe blood pressure rule's inside a `trend`, `app.core.patient._SEVERE_BIT`):
+# neither a reminder nor a settle re-arms them. A patient at 178-192 for weeks had
+# the re-take after each reminder at 179 told as a new escalation (an outside
+# reviewer). Low bits: a state at its bound has no bytes to spare for a long number.
+ONCE_MARKS: dict[Kind, int] = {Kind.TREND: 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +327,7 @@ def _still_holds(
     if reminder_due(current, ts_ms, renotify_ms, renotify_max_ms):
         current.notified_ms = ts_ms
         current.reminders += 1
-        current.marks = finding.marks
+        current.marks = finding.marks | (current.marks & ONCE_MARKS.get(kind, 0))
         current.told = None
         return Change(Status.REMINDER, kind, current, finding)
     return None
@@ -350,7 +356,7 @@ def _settle(current: OpenAlert, finding: Finding, ts_ms: int, settle_ms: int) ->
         # 30 told a day before stayed marked through a settle and a rise back that
         # told 44, and its fall to 25 in the same open alert was told by nothing
         # (an outside tester, PhysioNet 2012).
-        current.marks &= finding.marks | ~NEWS_MARKS
+        current.marks &= finding.marks | ONCE_MARKS.get(finding.kind, 0) | ~NEWS_MARKS
 
 
 def reminder_due(current: OpenAlert, ts_ms: int, renotify_ms: int, renotify_max_ms: int) -> bool:

@@ -51,6 +51,7 @@ from app.core import news2
 from app.core.alerts import (
     LIFECYCLE_KINDS,
     NEWS2_SEVERITY,
+    ONCE_MARKS,
     Finding,
     Kind,
     OpenAlert,
@@ -209,8 +210,9 @@ SEVERE_PRESSURE = {"systolic_bp": 180.0, "diastolic_bp": 120.0}
 SEVERE_RETAKE_MS = 5 * 60 * 1000
 # The mark of a severe pressure confirmed (`Finding.marks` of a `trend`): newly
 # confirmed in a `trend` already open (a level shift of the same pressure), it
-# is told as an escalation (`app.core.alerts.transition`).
-_SEVERE_BIT = 1
+# is told as an escalation (`app.core.alerts.transition`), once an episode
+# (`app.core.alerts.ONCE_MARKS`).
+_SEVERE_BIT = ONCE_MARKS[Kind.TREND]
 SITTING_MS = 10 * 60 * 1000
 # A custom channel back after this long a silence, and this many of its
 # cadences, is learned afresh (`_keep_latest`): a new sensor, a new wear.

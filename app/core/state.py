@@ -485,7 +485,7 @@ def decode(data: bytes) -> PatientState:
             count=obj["n"],
             last_ts=obj["t"],
             last_id=obj.get("i", ""),
-            last_stamp=int(obj.get("it", -1)),
+            last_stamp=_stamp(obj.get("it", -1)),
             quality=_quality(obj) if obj["v"] >= 4 else {},
             baselines=_baselines(
                 obj["b"], obj["v"], obj.get("w", {}), obj.get("r", {}), obj.get("h", {}), obj.get("f", {})
@@ -851,6 +851,13 @@ def _gain(obj: list[Any]) -> list[float]:
     if not all(0 <= x <= _LAST_MS for x in obj):
         raise StateError("a weight's window with a time or weight out of range")
     return [float(x) for x in obj]
+
+
+def _stamp(x: Any) -> int:
+    """ "it": the event time the reading processed last carried (ms), or -1 (absent: "t")."""
+    if x.__class__ is not int or not (x == -1 or 0 <= x <= _LAST_MS):
+        raise StateError("the last reading's time that is not a time")
+    return int(x)
 
 
 def _severe(obj: dict[str, Any]) -> dict[str, list[float]]:

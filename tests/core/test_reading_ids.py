@@ -10,6 +10,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import orjson
+import pytest
+
 from app.core import patient as core
 from app.core import state as patient_state
 from app.core.records import ReadingBatch, reading_id
@@ -110,3 +113,14 @@ def test_the_time_a_late_reading_carried_survives_encoding() -> None:
     plain = patient_state.PatientState(count=3, last_ts=T0, last_id="x")
     assert "it" not in patient_state.encode(plain).decode()
     assert patient_state.decode(patient_state.encode(plain)).last_stamp == -1
+
+
+@pytest.mark.parametrize("bad", [True, 1.5, -5, "1", 10**23])
+def test_a_state_whose_last_readings_time_is_not_a_time_is_refused(bad: object) -> None:
+    obj = orjson.loads(patient_state.encode(patient_state.PatientState(count=3, last_ts=T0, last_id="x")))
+    obj["it"] = bad
+    data = orjson.dumps({**obj, "it": 0}).replace(
+        b'"it":0', b'"it":' + orjson.dumps(bad) if bad != 10**23 else b'"it":' + str(bad).encode()
+    )
+    with pytest.raises(patient_state.StateError):
+        patient_state.decode(data)

@@ -266,3 +266,25 @@ def test_a_severe_pressure_confirmed_in_an_open_trend_is_told() -> None:
     assert "blood pressure at or above 180/120, confirmed" in heading(escalated[0]["evidence"])
     later = _cuff(recorder, start + 12 * HOUR, 184, 108)
     assert _trends(later, "escalated") == []  # told once: the next news is a reminder
+
+
+def test_weeks_about_the_limit_escalate_at_most_once() -> None:
+    """A patient at 178-192 for four weeks, each sitting re-taken six
+    minutes later: readings under 180 now and then end a run and the next
+    sitting confirms a new one, but that is no news in an episode that has
+    told it (an outside reviewer's run escalated after each reminder that
+    fell on a reading of 179)."""
+    recorder = Recorder()
+    rng = random.Random(1)
+    events: list[dict[str, Any]] = []
+    for day in range(38):
+        for hour in (0, 12):
+            for minute in (0, 6):
+                systolic, diastolic = (150, 92) if day < 10 else (184, 104)
+                ts = T0 + day * DAY + hour * HOUR + minute * MINUTE
+                events += _cuff(
+                    recorder, ts, round(systolic + rng.gauss(0, 6)), round(diastolic + rng.gauss(0, 4))
+                )
+    trends = _trends(events)
+    assert any("severe_since" in str(e["evidence"]) for e in trends)
+    assert len(_trends(events, "escalated")) <= 1, [e["event_time"] for e in _trends(events, "escalated")]

@@ -234,7 +234,8 @@ def heading(evidence: dict[str, Any]) -> str:
                 f"{name} {v.get('level')} ({gained})"
             )
         if "severe_since" in v:
-            found.setdefault("blood pressure at or above 180/120, confirmed", []).append(
+            words = "mean pressure under 65, confirmed" if name == "mean_bp" else None
+            found.setdefault(words or "blood pressure at or above 180/120, confirmed", []).append(
                 f"{name} {v.get('level')} (limit {v.get('limit')}, since {v.get('severe_since')})"
             )
         if "drifted_to" in v:

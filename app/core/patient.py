@@ -678,7 +678,8 @@ def process(
     _model(state, r, config, outcome)
     if "weight" in r.clean:
         _weigh(state, r)
-    if "systolic_bp" in r.clean or "diastolic_bp" in r.clean:
+    clean = r.clean
+    if "systolic_bp" in clean or "diastolic_bp" in clean or "mean_bp" in clean:
         _pressure(state, r)
     r.ts = now  # the rest runs at the patient's newest time: a late value is told now (`_late`)
     _safety_net(state, r, config)
@@ -693,6 +694,8 @@ def process(
         _weight_gain(state, r, config)
     if state.severe:
         _severe_pressure(state, r, config)
+    if state.low_mean:
+        _low_mean(state, r, config)
     if state.drifting:
         _drifting_together(state, r, config)
     if state.quality or alerts or r.stuck or r.unit:
@@ -3089,12 +3092,15 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     _tell_trend(r, config, shifted)
 
 
-def _tell_trend(r: _Reading, config: Config, found: dict[str, dict[str, Any]], marks: int = 0) -> None:
+def _tell_trend(
+    r: _Reading, config: Config, found: dict[str, dict[str, Any]], marks: int = 0, severity: Severity = _LOW
+) -> None:
     """Add what a rule found (per vital, its evidence) to this reading's
     `trend` finding, which opens at once (`urgent`): the level-shift watch,
     the weight and pressure rules and the drifts together each add theirs,
     a vital's evidence from several merged, and their `marks` (what is news
-    when newly found in an open `trend`)."""
+    when newly found in an open `trend`), at the highest `severity` of them
+    (`low`; a mean under its floor, `medium`)."""
     evidence = r.evidence.get(_TREND)
     if evidence is None:
         evidence = r.evidence[_TREND] = {"horizon_min": config.trend_horizon_ms / 60_000, "vitals": {}}
@@ -3104,7 +3110,8 @@ def _tell_trend(r: _Reading, config: Config, found: dict[str, dict[str, Any]], m
     before = r.findings.get(_TREND)
     if before is not None:
         marks |= before.marks
-    r.findings[_TREND] = Finding(_TREND, _LOW, evidence, urgent=True, marks=marks)
+        severity = max(severity, before.severity, key=rank)
+    r.findings[_TREND] = Finding(_TREND, severity, evidence, urgent=True, marks=marks)
 
 
 def _weigh(state: PatientState, r: _Reading) -> None:
@@ -3233,6 +3240,66 @@ def _pressure(state: PatientState, r: _Reading) -> None:
                     run[1], run[2] = float(r.ts), round(baseline.recent, 1)  # the level the run stands at
             else:
                 del severe[name]
+    if "mean_bp" in clean:
+        _mean_under_floor(state, r)
+
+
+def _mean_under_floor(state: PatientState, r: _Reading) -> None:
+    """Note the arterial line's mean for the floor (`MAP_FLOOR`; `_low_mean`
+    tells it): the run of its newest values under it, [when it began, its
+    latest's event time and value] (`PatientState.low_mean`), as
+    `_pressure` keeps a severe pressure's: a value at the floor or over ends
+    it, on a channel read every `SPARSE_MS` or more often only once its
+    recent level is there too. "No signal" (`OPEN_LINE_MMHG` or under), an
+    artifact or a value held back for bad signal leaves it as it is."""
+    value = r.clean["mean_bp"]
+    entry = state.latest.get("mean_bp")
+    if value.__class__ not in _NUMBERS or "mean_bp" in r.bad or entry is None or entry[1] != r.ts:
+        return
+    run = state.low_mean
+    if OPEN_LINE_MMHG < value < MAP_FLOOR:
+        if not run:
+            t = float(r.ts)
+            run.extend((t, t, float(value)))
+        elif r.ts > run[1]:
+            run[1], run[2] = float(r.ts), float(value)
+    elif run and value > OPEN_LINE_MMHG:
+        baseline = state.baselines.get("mean_bp")
+        if entry[2] < SPARSE_MS and baseline is not None and baseline.recent < MAP_FLOOR:
+            if r.ts > run[1]:
+                run[1], run[2] = float(r.ts), round(baseline.recent, 1)
+        else:
+            run.clear()
+
+
+def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
+    """A `trend`, `medium`, while the arterial line's mean has stood under
+    `MAP_FLOOR` for `SEVERE_RETAKE_MS` or more (two values five minutes or
+    more apart, none at the floor between; five minutes of a monitor's),
+    whatever was learned: the Surviving Sepsis Campaign's target in shock,
+    which NEWS2 does not score. A mean that fell slowly was learned under
+    65 (2-3 mmHg an hour, charted hourly: nothing told on 12 of 12 runs of
+    an outside reviewer's), and a monitor's fall from 80 to 55 in an hour
+    adopted 70 and followed it down. It holds while the run does and the
+    line is read (as a severe pressure), and resolves once a value is at
+    the floor or over. An alert that tells it already tells it instead:
+    NEWS2 scoring the systolic red (its evidence carries the mean), an
+    anomaly at this reading with the mean itself `z_alert` out. Evidence:
+    the run's latest `level`, the `limit` and when it began
+    (`severe_since`)."""
+    since, last, value = state.low_mean
+    anomaly, news = r.findings.get(_ANOMALY), r.findings.get(_NEWS2)
+    if anomaly is not None and abs(anomaly.evidence.get("z", {}).get("mean_bp", 0.0)) >= config.z_alert:
+        return
+    if news is not None and news.evidence["subscores"].get("systolic_bp") == 3:
+        return
+    entry = state.latest.get("mean_bp")
+    cadence = entry[2] if entry is not None else 0
+    if last - since < SEVERE_RETAKE_MS or r.ts - last > max(SHIFT_STALE_CADENCES * cadence, SHIFT_STALE_MS):
+        return
+    level = int(value) if value == int(value) else value
+    found = {"mean_bp": {"level": level, "limit": int(MAP_FLOOR), "severe_since": iso(int(since))}}
+    _tell_trend(r, config, found, severity=_MEDIUM)
 
 
 def _other_severe(clean: dict[str, Any], name: str, bad: Any) -> bool:

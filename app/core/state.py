@@ -94,7 +94,9 @@ Version 6, one JSON object:
                      (`app.core.patient._weigh`),
      "j" (only when not empty): {pressure whose newest values stand at or above its severe limit:
                      [event time (ms) the run began, its latest's event time (ms) and value]}
-                     (`app.core.patient._pressure`)}
+                     (`app.core.patient._pressure`),
+     "jm" (only while one runs): the arterial line's mean standing under 65 mmHg: [event time (ms)
+                     the run began, its latest's event time (ms) and value] (`app.core.patient._pressure`)}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -117,7 +119,8 @@ read as the device of each vital's latest value not known until its next value (
 first device to send one is the patient's; a worker that predates them ignores them), and
 "y": read as each channel of "q" sent at the next reading, and "p": read as no such red value
 seen (a worker that predates it ignores it), and "c": read as no weighing yet (a worker
-that predates it ignores it), and "j": read as no pressure at its severe limit (a worker that
+that predates it ignores it), and "jm": read as no mean under its floor (a worker that predates
+it ignores it), and "j": read as no pressure at its severe limit (a worker that
 predates it ignores it: a run begins again at its next value), and "it": read as "t" (a worker
 that predates it ignores it, and drops a reading as a duplicate on its id alone), and an alert's ninth
 element (`OpenAlert.told`): read as told at its severity. "s" is new in
@@ -269,6 +272,9 @@ class PatientState:
     # values -> [event time (ms) the run began, its latest's event time (ms) and value]
     # (`app.core.patient._pressure`)
     severe: dict[str, list[float]] = field(default_factory=dict)
+    # the arterial line's mean under `app.core.patient.MAP_FLOOR`: [when its run began, its latest's
+    # event time (ms) and value], or empty (`app.core.patient._pressure`)
+    low_mean: list[float] = field(default_factory=list)
 
 
 def encode(state: PatientState) -> bytes:
@@ -361,8 +367,9 @@ def _trim(state: PatientState, size: int) -> None:
         state.sources.pop(name, None)  # the pulse rate's, kept as a custom channel's
     if state.gain and _size(state) > MAX_STATE_BYTES:
         state.gain.clear()  # the weight rule's three days: it starts again from the next weighing
-    if state.severe and _size(state) > MAX_STATE_BYTES:
+    if (state.severe or state.low_mean) and _size(state) > MAX_STATE_BYTES:
         state.severe.clear()  # the severe pressure rule's runs: they start again from the next value
+        state.low_mean.clear()
     if _size(state) > MAX_STATE_BYTES:
         raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
 
@@ -442,6 +449,8 @@ def _size_bound(state: PatientState) -> int:
         n += _KEYED + 1 + _NUMBER
     if state.gain:
         n += _KEYED + 1 + _NUMBER * len(state.gain)
+    if state.low_mean:
+        n += _KEYED + 2 + 3 * _NUMBER
     if state.severe:
         n += _KEYED + 1
     for name in state.severe:
@@ -505,6 +514,7 @@ def decode(data: bytes) -> PatientState:
             red_at=int(obj.get("p", 0)),
             gain=_gain(obj.get("c", [])),
             severe=_severe(obj.get("j", {})),
+            low_mean=_low_mean(obj.get("jm", [])),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
@@ -599,6 +609,8 @@ def _optional(obj: dict[str, Any], state: PatientState, pack_weekly: Any, pack_s
         obj["c"] = state.gain
     if state.severe:  # a pressure at its severe limit (a worker that predates it ignores it)
         obj["j"] = state.severe
+    if state.low_mean:  # the line's mean under its floor (a worker that predates it ignores it)
+        obj["jm"] = state.low_mean
     if state.held:  # a value held back as the channel's latest: rare, and only until its next
         held = sorted(name for name in state.held if name in state.latest)
         if held:
@@ -858,6 +870,17 @@ def _stamp(x: Any) -> int:
     if x.__class__ is not int or not (x == -1 or 0 <= x <= _LAST_MS):
         raise StateError("the last reading's time that is not a time")
     return int(x)
+
+
+def _low_mean(run: Any) -> list[float]:
+    """ "jm": the mean's run under its floor, two times and a value, or empty."""
+    if not isinstance(run, list) or len(run) not in (0, 3):
+        raise StateError("a mean pressure's run that is not two times and a value")
+    if any(x.__class__ not in (int, float) for x in run):
+        raise StateError("a mean pressure's run that is not two times and a value")
+    if not all(0 <= x <= _LAST_MS for x in run):
+        raise StateError("a mean pressure's run with a time or value out of range")
+    return [float(x) for x in run]
 
 
 def _severe(obj: dict[str, Any]) -> dict[str, list[float]]:

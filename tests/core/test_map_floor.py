@@ -9,6 +9,12 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import orjson
+import pytest
+
+from app.core import state as patient_state
+from app.core.alerts import iso
+from app.core.fhir import heading
 from tests.core.readings import Recorder
 
 T0 = 1_772_352_000_000  # 2026-03-01 08:00 UTC
@@ -59,3 +65,58 @@ def test_a_mean_pressure_settling_lower_above_65_is_adopted() -> None:
     assert not any(e["evidence"].get("held") == "unsafe_level" for e in events)
     assert "anomaly" not in recorder.state.alerts
     assert recorder.state.baselines["mean_bp"].mean < 80  # learned, as before the floor
+
+
+def _trend_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["kind"] == "trend"]
+
+
+def test_a_mean_fallen_slowly_under_65_is_told_whatever_was_learned() -> None:
+    """2 mmHg an hour, charted hourly: the learned normal follows it down
+    (an outside reviewer: nothing told on 12 of 12 runs), the floor does
+    not. Told at the second value under 65, `medium`, and open at the end."""
+    rng = random.Random(7)
+    means = [rng.randint(80, 88) for _ in range(24)] + list(range(84, 44, -2)) + [46] * 24
+    recorder = Recorder()
+    events = _rounds(recorder, means)
+    trends = _trend_events(events)
+    assert trends and trends[0]["status"] == "open" and trends[0]["severity"] == "medium"
+    first_under = 24 + next(i for i, m in enumerate(range(84, 44, -2)) if m < 65)
+    assert trends[0]["event_time"] == iso(T0 + (first_under + 1) * HOUR)
+    assert trends[0]["evidence"]["vitals"]["mean_bp"]["limit"] == 65
+    assert heading(trends[0]["evidence"]).startswith("mean pressure under 65, confirmed: mean_bp 62")
+    assert "trend" in recorder.state.alerts and recorder.state.low_mean
+    again = patient_state.decode(patient_state.encode(recorder.state))
+    assert again.low_mean == recorder.state.low_mean
+
+
+def test_a_line_flushed_once_or_a_mean_back_over_65_opens_nothing() -> None:
+    rng = random.Random(8)
+    means = [rng.randint(78, 86) for _ in range(30)]
+    means[10], means[20], means[21] = 40, 63, 70  # a flush; one low value re-charted at 70
+    events = _rounds(Recorder(), means)
+    assert _trend_events(events) == []
+
+
+def test_a_monitors_mean_falling_to_55_within_an_hour_is_told() -> None:
+    """Every minute: 80 for 8 hours, then down to 55 in an hour and held
+    (an outside reviewer: a drift to 70 was adopted and followed it down)."""
+    recorder = Recorder()
+    rng = random.Random(9)
+    events = []
+    for minute in range(12 * 60):
+        mean = 80 if minute < 480 else max(55, 80 - (minute - 480) * 25 / 60)
+        vitals = {"heart_rate": 80 + rng.randint(-2, 2), "mean_bp": round(mean + rng.gauss(0, 1.5))}
+        events += recorder.read(T0 + minute * 60_000, vitals, "monitor").events
+    opened = [e for e in _trend_events(events) if e["status"] == "open"]
+    assert opened and opened[0]["severity"] == "medium"
+    assert iso(T0 + 480 * 60_000) < opened[0]["event_time"] <= iso(T0 + 560 * 60_000)
+    assert "trend" in recorder.state.alerts
+
+
+@pytest.mark.parametrize("bad", [[1, 2], ["a", 1, 2], [1, 2, -3], {"a": 1}])
+def test_a_state_with_a_bad_run_of_the_mean_is_refused(bad: object) -> None:
+    obj = orjson.loads(patient_state.encode(patient_state.PatientState(count=1, last_ts=T0, last_id="x")))
+    obj["jm"] = bad
+    with pytest.raises(patient_state.StateError):
+        patient_state.decode(orjson.dumps(obj))

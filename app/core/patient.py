@@ -3283,16 +3283,19 @@ def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
     adopted 70 and followed it down. It holds while the run does and the
     line is read (as a severe pressure), and resolves once a value is at
     the floor or over. An alert that tells it already tells it instead:
-    NEWS2 scoring the systolic red (its evidence carries the mean), an
-    anomaly at this reading with the mean itself `z_alert` out. Evidence:
+    NEWS2 scoring the systolic red at `medium` or over (its evidence carries
+    the mean; a `low` one, the systolic alone red, told a real MIMIC-II
+    stay's 10 minutes at a mean of 60-64 at low, and this opened only when
+    the systolic rose to 91, an outside tester), an anomaly at this reading
+    with the mean itself `z_alert` out. Evidence:
     the run's latest `level`, the `limit` and when it began
     (`severe_since`)."""
     since, last, value = state.low_mean
     anomaly, news = r.findings.get(_ANOMALY), r.findings.get(_NEWS2)
     if anomaly is not None and abs(anomaly.evidence.get("z", {}).get("mean_bp", 0.0)) >= config.z_alert:
         return
-    if news is not None and news.evidence["subscores"].get("systolic_bp") == 3:
-        return
+    if news is not None and news.evidence["subscores"].get("systolic_bp") == 3 and news.severity is not _LOW:
+        return  # a low NEWS2 alert (the systolic alone red) would tell shock at low: a real stay's was
     entry = state.latest.get("mean_bp")
     cadence = entry[2] if entry is not None else 0
     if last - since < SEVERE_RETAKE_MS or r.ts - last > max(SHIFT_STALE_CADENCES * cadence, SHIFT_STALE_MS):

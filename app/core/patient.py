@@ -213,6 +213,8 @@ SEVERE_RETAKE_MS = 5 * 60 * 1000
 # is told as an escalation (`app.core.alerts.transition`), once an episode
 # (`app.core.alerts.ONCE_MARKS`).
 _SEVERE_BIT = ONCE_MARKS[Kind.TREND]
+# ... and again once no run has stood for this long (`_severe_again`).
+SEVERE_REARM_MS = DAY_MS
 SITTING_MS = 10 * 60 * 1000
 # A custom channel back after this long a silence, and this many of its
 # cadences, is learned afresh (`_keep_latest`): a new sensor, a new wear.
@@ -3217,6 +3219,7 @@ def _pressure(state: PatientState, r: _Reading) -> None:
     outside tester's real cuff log)."""
     severe = state.severe
     clean = r.clean
+    had = bool(severe)
     for name, limit in SEVERE_PRESSURE.items():
         value = clean.get(name)
         if value is None or value.__class__ not in _NUMBERS or name in r.bad:
@@ -3229,6 +3232,8 @@ def _pressure(state: PatientState, r: _Reading) -> None:
             continue  # the reading is severe by its other pressure
         if value >= limit:
             if run is None:
+                if not severe:
+                    _severe_again(state, r.ts)
                 t = float(r.ts)  # floats, all of them: the same bytes from the compiled core
                 severe[name] = [t, t, float(value)]
             elif r.ts > run[1]:
@@ -3240,66 +3245,98 @@ def _pressure(state: PatientState, r: _Reading) -> None:
                     run[1], run[2] = float(r.ts), round(baseline.recent, 1)  # the level the run stands at
             else:
                 del severe[name]
+    if had and not severe:
+        state.severe_ended = r.ts
     if "mean_bp" in clean:
         _mean_under_floor(state, r)
 
 
+def _severe_again(state: PatientState, ts: int) -> None:
+    """A severe pressure's run begins: one a day or more after the last run
+    ended is news again inside a `trend` still open (its mark re-armed,
+    `_SEVERE_BIT`): told once an episode, a relapse after days back under
+    the limit inside a weight's trend open for weeks was told by nothing (an
+    outside reviewer). A run ended by one re-take under the limit is not."""
+    ended = state.severe_ended
+    if ended and ts - ended >= SEVERE_REARM_MS:
+        told = state.alerts.get(_TREND)
+        if told is not None:
+            told.marks &= ~_SEVERE_BIT
+    state.severe_ended = 0
+
+
 def _mean_under_floor(state: PatientState, r: _Reading) -> None:
     """Note the arterial line's mean for the floor (`MAP_FLOOR`; `_low_mean`
-    tells it): the run of its newest values under it, [when it began, its
-    latest's event time and value] (`PatientState.low_mean`), as
-    `_pressure` keeps a severe pressure's: a value at the floor or over ends
-    it, on a channel read every `SPARSE_MS` or more often only once its
-    recent level is there too. "No signal" (`OPEN_LINE_MMHG` or under), an
+    tells it): the run of its values under it, [when it began, its latest
+    low value's event time and value, when the mean came back to the floor
+    or over (0: it has not)] (`PatientState.low_mean`). The run ends once
+    the mean has stood at the floor or over for `SEVERE_RETAKE_MS` (two
+    values five minutes apart; a monitor's five minutes): a line read every
+    second at 63 +- 3 crosses 65 for a few seconds again and again, and an
+    outside reviewer's opened and resolved 11 times in 12 hours when one
+    value (a five-second level) ended it. A run whose last low value is
+    older than `_low_mean_stale` (a line taken out) is over: the next low
+    value begins a new one. "No signal" (`OPEN_LINE_MMHG` or under), an
     artifact or a value held back for bad signal leaves it as it is."""
     value = r.clean["mean_bp"]
     entry = state.latest.get("mean_bp")
     if value.__class__ not in _NUMBERS or "mean_bp" in r.bad or entry is None or entry[1] != r.ts:
         return
-    run = state.low_mean
-    if OPEN_LINE_MMHG < value < MAP_FLOOR:
+    if value <= OPEN_LINE_MMHG:
+        return
+    run, t = state.low_mean, float(r.ts)
+    if run and t - run[1] > _low_mean_stale(entry[2]):
+        run.clear()
+    if value < MAP_FLOOR:
         if not run:
-            t = float(r.ts)
-            run.extend((t, t, float(value)))
-        elif r.ts > run[1]:
-            run[1], run[2] = float(r.ts), float(value)
-    elif run and value > OPEN_LINE_MMHG:
-        baseline = state.baselines.get("mean_bp")
-        if entry[2] < SPARSE_MS and baseline is not None and baseline.recent < MAP_FLOOR:
-            if r.ts > run[1]:
-                run[1], run[2] = float(r.ts), round(baseline.recent, 1)
-        else:
+            run.extend((t, t, float(value), 0.0))
+        elif t > run[1]:
+            run[1], run[2], run[3] = t, float(value), 0.0
+    elif run:
+        if not run[3]:
+            run[3] = t
+        elif t - run[3] >= SEVERE_RETAKE_MS:
             run.clear()
+
+
+def _low_mean_stale(cadence: float) -> float:
+    """How long after its last low value a run of the mean under its floor
+    is over: three of the line's cadences, and at least ten minutes (a line
+    zeroed or flushed for a minute is still the same run; one taken out
+    kept a `medium` alert open four days, an outside reviewer)."""
+    return max(SHIFT_STALE_CADENCES * cadence, 10 * 60_000)
 
 
 def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
     """A `trend`, `medium`, while the arterial line's mean has stood under
     `MAP_FLOOR` for `SEVERE_RETAKE_MS` or more (two values five minutes or
-    more apart, none at the floor between; five minutes of a monitor's),
-    whatever was learned: the Surviving Sepsis Campaign's target in shock,
-    which NEWS2 does not score. A mean that fell slowly was learned under
-    65 (2-3 mmHg an hour, charted hourly: nothing told on 12 of 12 runs of
-    an outside reviewer's), and a monitor's fall from 80 to 55 in an hour
-    adopted 70 and followed it down. It holds while the run does and the
-    line is read (as a severe pressure), and resolves once a value is at
-    the floor or over. An alert that tells it already tells it instead:
-    NEWS2 scoring the systolic red at `medium` or over (its evidence carries
-    the mean; a `low` one, the systolic alone red, told a real MIMIC-II
-    stay's 10 minutes at a mean of 60-64 at low, and this opened only when
-    the systolic rose to 91, an outside tester), an anomaly at this reading
-    with the mean itself `z_alert` out. Evidence:
-    the run's latest `level`, the `limit` and when it began
+    more apart, no five minutes at the floor or over between), whatever was
+    learned: the Surviving Sepsis Campaign's target in shock, which NEWS2
+    does not score. A mean that fell slowly was learned under 65 (2-3 mmHg
+    an hour, charted hourly: nothing told on 12 of 12 runs of an outside
+    reviewer's), and a monitor's fall from 80 to 55 in an hour adopted 70
+    and followed it down. It holds while the run does (`_mean_under_floor`)
+    and resolves once it is over. Before it opens, an alert that tells it
+    already tells it instead: NEWS2 scoring the systolic red at `medium` or
+    over (its evidence carries the mean; a `low` one, the systolic alone
+    red, told a real MIMIC-II stay's 10 minutes at a mean of 60-64 at low,
+    an outside tester), an anomaly at this reading with the mean itself
+    `z_alert` out; once open, it holds whatever else is told (a reviewer's
+    opened and resolved around NEWS2's readings while the mean stood at 60).
+    Evidence: the run's latest low `level`, the `limit` and when it began
     (`severe_since`)."""
-    since, last, value = state.low_mean
-    anomaly, news = r.findings.get(_ANOMALY), r.findings.get(_NEWS2)
-    if anomaly is not None and abs(anomaly.evidence.get("z", {}).get("mean_bp", 0.0)) >= config.z_alert:
-        return
-    if news is not None and news.evidence["subscores"].get("systolic_bp") == 3 and news.severity is not _LOW:
-        return  # a low NEWS2 alert (the systolic alone red) would tell shock at low: a real stay's was
+    since, last, value, _ = state.low_mean
     entry = state.latest.get("mean_bp")
-    cadence = entry[2] if entry is not None else 0
-    if last - since < SEVERE_RETAKE_MS or r.ts - last > max(SHIFT_STALE_CADENCES * cadence, SHIFT_STALE_MS):
+    if last - since < SEVERE_RETAKE_MS or entry is None or r.ts - last > _low_mean_stale(entry[2]):
         return
+    told = state.alerts.get(_TREND)
+    if told is None or not told.confirmed:
+        anomaly, news = r.findings.get(_ANOMALY), r.findings.get(_NEWS2)
+        if anomaly is not None and abs(anomaly.evidence.get("z", {}).get("mean_bp", 0.0)) >= config.z_alert:
+            return
+        red = news is not None and news.evidence["subscores"].get("systolic_bp") == 3
+        if red and news is not None and news.severity is not _LOW:
+            return
     level = int(value) if value == int(value) else value
     found = {"mean_bp": {"level": level, "limit": int(MAP_FLOOR), "severe_since": iso(int(since))}}
     _tell_trend(r, config, found, severity=_MEDIUM)

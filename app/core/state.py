@@ -95,8 +95,11 @@ Version 6, one JSON object:
      "j" (only when not empty): {pressure whose newest values stand at or above its severe limit:
                      [event time (ms) the run began, its latest's event time (ms) and value]}
                      (`app.core.patient._pressure`),
+     "je" (only after a run ended, until the next begins): event time (ms) the last run of "j" ended
+                     (`app.core.patient._severe_again`),
      "jm" (only while one runs): the arterial line's mean standing under 65 mmHg: [event time (ms)
-                     the run began, its latest's event time (ms) and value] (`app.core.patient._pressure`)}
+                     the run began, its latest low value's event time (ms) and value, the event time
+                     (ms) it came back to 65 or over, 0 if it has not] (`app.core.patient._mean_under_floor`)}
 
 "d" came within version 6 (`app.core.patient._drifting_together`): a state
 without it reads as no recent drifts, and a worker that predates it reads
@@ -120,7 +123,8 @@ first device to send one is the patient's; a worker that predates them ignores t
 "y": read as each channel of "q" sent at the next reading, and "p": read as no such red value
 seen (a worker that predates it ignores it), and "c": read as no weighing yet (a worker
 that predates it ignores it), and "jm": read as no mean under its floor (a worker that predates
-it ignores it), and "j": read as no pressure at its severe limit (a worker that
+it ignores it), and "je": read as no run ended (a worker that predates it ignores it), and
+"j": read as no pressure at its severe limit (a worker that
 predates it ignores it: a run begins again at its next value), and "it": read as "t" (a worker
 that predates it ignores it, and drops a reading as a duplicate on its id alone), and an alert's ninth
 element (`OpenAlert.told`): read as told at its severity. "s" is new in
@@ -272,9 +276,10 @@ class PatientState:
     # values -> [event time (ms) the run began, its latest's event time (ms) and value]
     # (`app.core.patient._pressure`)
     severe: dict[str, list[float]] = field(default_factory=dict)
-    # the arterial line's mean under `app.core.patient.MAP_FLOOR`: [when its run began, its latest's
-    # event time (ms) and value], or empty (`app.core.patient._pressure`)
+    # the arterial line's mean under `app.core.patient.MAP_FLOOR`: [when its run began, its latest low
+    # value's event time (ms) and value, when it came back (0: not)], or empty (`_mean_under_floor`)
     low_mean: list[float] = field(default_factory=list)
+    severe_ended: int = 0  # event time (ms) the last severe pressure's run ended (0: none since one began)
 
 
 def encode(state: PatientState) -> bytes:
@@ -449,8 +454,10 @@ def _size_bound(state: PatientState) -> int:
         n += _KEYED + 1 + _NUMBER
     if state.gain:
         n += _KEYED + 1 + _NUMBER * len(state.gain)
+    if state.severe_ended:
+        n += _KEYED + 2 + _NUMBER
     if state.low_mean:
-        n += _KEYED + 2 + 3 * _NUMBER
+        n += _KEYED + 2 + 4 * _NUMBER
     if state.severe:
         n += _KEYED + 1
     for name in state.severe:
@@ -515,6 +522,7 @@ def decode(data: bytes) -> PatientState:
             gain=_gain(obj.get("c", [])),
             severe=_severe(obj.get("j", {})),
             low_mean=_low_mean(obj.get("jm", [])),
+            severe_ended=_time(obj.get("je", 0), "a severe pressure's end"),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError("undecodable patient state") from exc
@@ -611,6 +619,8 @@ def _optional(obj: dict[str, Any], state: PatientState, pack_weekly: Any, pack_s
         obj["j"] = state.severe
     if state.low_mean:  # the line's mean under its floor (a worker that predates it ignores it)
         obj["jm"] = state.low_mean
+    if state.severe_ended:  # when the last severe pressure's run ended (a worker that predates it ignores it)
+        obj["je"] = state.severe_ended
     if state.held:  # a value held back as the channel's latest: rare, and only until its next
         held = sorted(name for name in state.held if name in state.latest)
         if held:
@@ -872,12 +882,19 @@ def _stamp(x: Any) -> int:
     return int(x)
 
 
+def _time(x: Any, what: str) -> int:
+    """An event time (ms) of the state's, an integer from 1970 to 9999."""
+    if x.__class__ is not int or not 0 <= x <= _LAST_MS:
+        raise StateError(f"{what} that is not a time")
+    return int(x)
+
+
 def _low_mean(run: Any) -> list[float]:
-    """ "jm": the mean's run under its floor, two times and a value, or empty."""
-    if not isinstance(run, list) or len(run) not in (0, 3):
-        raise StateError("a mean pressure's run that is not two times and a value")
+    """ "jm": the mean's run under its floor, two times, a value and a time, or empty."""
+    if not isinstance(run, list) or len(run) not in (0, 4):
+        raise StateError("a mean pressure's run that is not two times, a value and a time")
     if any(x.__class__ not in (int, float) for x in run):
-        raise StateError("a mean pressure's run that is not two times and a value")
+        raise StateError("a mean pressure's run that is not two times, a value and a time")
     if not all(0 <= x <= _LAST_MS for x in run):
         raise StateError("a mean pressure's run with a time or value out of range")
     return [float(x) for x in run]

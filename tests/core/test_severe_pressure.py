@@ -288,3 +288,33 @@ def test_weeks_about_the_limit_escalate_at_most_once() -> None:
     trends = _trends(events)
     assert any("severe_since" in str(e["evidence"]) for e in trends)
     assert len(_trends(events, "escalated")) <= 1, [e["event_time"] for e in _trends(events, "escalated")]
+
+
+def test_a_relapse_after_days_under_the_limit_is_told_again_inside_an_open_trend() -> None:
+    """A heart-failure patient's weight climbs for weeks (its `trend` stays
+    open); severe pressure for two days, then four days back at 166/100,
+    then severe again, twice, inside the same open trend: each relapse is
+    an escalation of its own (an outside reviewer's run: told by nothing, the
+    mark kept for the whole episode)."""
+    rng = random.Random(1)
+    recorder = Recorder()
+    events: list[dict[str, Any]] = []
+    start = T0 - 7 * HOUR  # a midnight
+    severe_days = {30, 31, 36, 37, 42, 43}
+    for day in range(46):
+        weight = 80 + (0.5 * (day - 21) if day >= 21 else 0) + rng.gauss(0, 0.2)
+        events += recorder.read(start + day * DAY + 7 * HOUR, {"weight": round(weight, 1)}, "scale").events
+        for hour in (8, 20):
+            for minute in (0, 6):
+                severe = day in severe_days
+                systolic = 186 + rng.gauss(0, 3) if severe else 166 + rng.gauss(0, 6)
+                diastolic = 106 + rng.gauss(0, 3) if severe else 100 + rng.gauss(0, 4)
+                ts = start + day * DAY + hour * HOUR + minute * MINUTE
+                events += _cuff(recorder, ts, round(systolic), round(diastolic))
+    told = [
+        (ts - start) // DAY
+        for e in _trends(events)
+        if e["status"] in ("open", "escalated") and "severe_since" in str(e["evidence"])
+        for ts in [e["_ts"] if "_ts" in e else 0]
+    ]
+    assert {30, 36, 42} <= set(told), told

@@ -372,9 +372,10 @@ def _trim(state: PatientState, size: int) -> None:
         state.sources.pop(name, None)  # the pulse rate's, kept as a custom channel's
     if state.gain and _size(state) > MAX_STATE_BYTES:
         state.gain.clear()  # the weight rule's three days: it starts again from the next weighing
-    if (state.severe or state.low_mean) and _size(state) > MAX_STATE_BYTES:
+    if (state.severe or state.low_mean or state.severe_ended) and _size(state) > MAX_STATE_BYTES:
         state.severe.clear()  # the severe pressure rule's runs: they start again from the next value
         state.low_mean.clear()
+        state.severe_ended = 0
     if _size(state) > MAX_STATE_BYTES:
         raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
 

@@ -376,11 +376,22 @@ def _trim(state: PatientState, size: int) -> None:
         state.severe.clear()  # the severe pressure rule's runs: they start again from the next value
         state.low_mean.clear()
         state.severe_ended = 0
+    if (state.seen or state.sources or state.quality) and _size(state) > MAX_STATE_BYTES:
+        # A patient of three devices sending every vital: what each device sent last ("y", "o")
+        # and the other devices' signal quality (all of "e" but the first device's) go last;
+        # each is learned again from the next readings. Before, a state of every vital from
+        # three devices did not fit once the custom channels were gone: `bound` raised, and
+        # every record of the patient after it was dead-lettered (a random property, 2026-12-06).
+        state.seen.clear()
+        state.sources.clear()
+        for entry in state.quality.values():
+            del entry[_QUALITY_SLOT:]
     if _size(state) > MAX_STATE_BYTES:
         raise StateError(f"patient state exceeds {MAX_STATE_BYTES} bytes")
 
 
 _WEEK, _SHAPE_OF_DAY, _BASELINE_OF = 0, 1, 2  # what `_trim` drops of a channel
+_QUALITY_SLOT = 4  # a quality entry's first device: share, run, notice, tag (`app.core.patient._SLOT`)
 _SEPARATORS = 40  # commas, and a map left empty (`,"w":{}`), of the five maps a channel's parts are in
 
 
@@ -869,18 +880,21 @@ def _gain(obj: list[Any]) -> list[float]:
     """ "c": a flag, a time, a weighing, an occasion's, then pairs of (event time, kg), all numbers."""
     if not isinstance(obj, list) or (obj and (len(obj) < 6 or len(obj) % 2)):
         raise StateError("a weight's window that is not a flag, a time, two weighings and lows")
+    return _numbers(obj, "a weight's window")
+
+
+def _numbers(obj: list[Any], what: str) -> list[float]:
+    """A list of the state's numbers (times, values), each from 0 to `_LAST_MS`, as floats."""
     if any(x.__class__ not in (int, float) for x in obj):
-        raise StateError("a weight's window with a value that is not a number")
+        raise StateError(f"{what} with a value that is not a number")
     if not all(0 <= x <= _LAST_MS for x in obj):
-        raise StateError("a weight's window with a time or weight out of range")
+        raise StateError(f"{what} with a time or value out of range")
     return [float(x) for x in obj]
 
 
 def _stamp(x: Any) -> int:
     """ "it": the event time the reading processed last carried (ms), or -1 (absent: "t")."""
-    if x.__class__ is not int or not (x == -1 or 0 <= x <= _LAST_MS):
-        raise StateError("the last reading's time that is not a time")
-    return int(x)
+    return -1 if x.__class__ is int and x == -1 else _time(x, "the last reading's time")
 
 
 def _time(x: Any, what: str) -> int:
@@ -894,11 +908,7 @@ def _low_mean(run: Any) -> list[float]:
     """ "jm": the mean's run under its floor, two times, a value and a time, or empty."""
     if not isinstance(run, list) or len(run) not in (0, 4):
         raise StateError("a mean pressure's run that is not two times, a value and a time")
-    if any(x.__class__ not in (int, float) for x in run):
-        raise StateError("a mean pressure's run that is not two times, a value and a time")
-    if not all(0 <= x <= _LAST_MS for x in run):
-        raise StateError("a mean pressure's run with a time or value out of range")
-    return [float(x) for x in run]
+    return _numbers(run, "a mean pressure's run")
 
 
 def _severe(obj: dict[str, Any]) -> dict[str, list[float]]:
@@ -909,11 +919,9 @@ def _severe(obj: dict[str, Any]) -> dict[str, list[float]]:
     for name, run in obj.items():
         if name not in ("systolic_bp", "diastolic_bp"):
             raise StateError("a severe pressure of a channel that is not a pressure")
-        if not isinstance(run, list) or len(run) != 3 or any(x.__class__ not in (int, float) for x in run):
+        if not isinstance(run, list) or len(run) != 3:
             raise StateError("a severe pressure's run that is not two times and a value")
-        if not all(0 <= x <= _LAST_MS for x in run):
-            raise StateError("a severe pressure's run with a time or value out of range")
-        out[str(name)] = [float(x) for x in run]
+        out[str(name)] = _numbers(run, "a severe pressure's run")
     return out
 
 

@@ -3334,9 +3334,9 @@ def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
         anomaly, news = r.findings.get(_ANOMALY), r.findings.get(_NEWS2)
         if anomaly is not None and abs(anomaly.evidence.get("z", {}).get("mean_bp", 0.0)) >= config.z_alert:
             return
-        red = news is not None and news.evidence["subscores"].get("systolic_bp") == 3
-        if red and news is not None and news.severity is not _LOW:
-            return
+        if news is not None and news.severity is not _LOW:
+            if news.evidence["subscores"].get("systolic_bp") == 3:
+                return  # NEWS2 at medium or over, the systolic red: it carries the mean
     level = int(value) if value == int(value) else value
     found = {"mean_bp": {"level": level, "limit": int(MAP_FLOOR), "severe_since": iso(int(since))}}
     _tell_trend(r, config, found, severity=_MEDIUM)

@@ -54,6 +54,7 @@ PHYSIOLOGY = frozenset({Kind.NEWS2, Kind.ANOMALY, Kind.TREND})
 SEVERITIES = tuple(Severity)
 RENOTIFY_READINGS = 4  # reminders at most every this many readings at the patient's cadence
 SETTLE_CADENCES = 2  # a severity follows its condition down after this many cadences lower (`_settle`)
+RISE_CADENCES = 2  # a rise not seen again within this many cadences lapses unconfirmed (`_rise_confirmed`)
 RESOLVE_CADENCES = 2  # a condition gone for this many cadences resolves, when longer than `resolve_after_ms`
 # (one let a charted NEWS2 on a band's edge open three times in 8 hours on a real ICU stay)
 # An alert that opens within this many resolution waits of its kind's last
@@ -92,6 +93,9 @@ class OpenAlert:
     # the severity last told, when not `severity` (which settled lower since, `_settle`, and may
     # have risen again as far as it); None: `severity`
     told: Severity | None = None
+    # a rise above what was last told (a higher severity, or a part newly at its worst) awaiting
+    # confirmation (`_rise_confirmed`): [event time first seen, event time last seen]; None: none
+    rise: list[int] | None = None
 
 
 # The bits of `Finding.marks` that are news when newly set; those above are kept with the
@@ -121,6 +125,10 @@ class Finding:
     # another device): it holds, but it confirms nothing, so a condition seen
     # in one value is not confirmed by readings that say nothing of it.
     stale: bool = False
+    # Its own confirmation: spot measurements (charted, a home device: waiting
+    # for the next would mean waiting that long), or a rule that confirmed
+    # its run itself. A rise in it escalates at once (`_rise_confirmed`).
+    spot: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +272,7 @@ def _opened(kind: Kind, current: OpenAlert, finding: Finding, ts_ms: int) -> Cha
     current.reminders = 0
     current.marks = finding.marks
     current.told = None
+    current.rise = None
     return Change(Status.OPEN, kind, current, finding)
 
 
@@ -310,16 +319,28 @@ def _still_holds(
         )
     rises = rank(finding.severity) > rank(current.severity)
     told = finding.marks & ~current.marks & NEWS_MARKS
+    gap = max(RISE_CADENCES * cadence_ms, confirm_ms)
+    if rises or told:
+        current.lower_since_ms = None
+        # A rise back to a severity told before it settled (`current.told`) holds as long
+        # as the settle took; a first rise, or a part newly at its worst, as an opening.
+        last = current.told
+        back = rises and not told and last is not None and rank(finding.severity) <= rank(last)
+        need = max(confirm_ms, finding.hold_ms, settle_ms if back else 0)
+        if told and finding.urgent and not finding.stale and not 0 < cadence_ms < confirm_ms:
+            current.rise = None  # a part newly at its worst, urgent: a new trigger, told as it opens
+        elif not _rise_confirmed(current, finding, ts_ms, need, gap):
+            return None  # awaiting confirmation: nothing else is told meanwhile
+    elif current.rise is not None and ts_ms - current.rise[1] > gap:
+        current.rise = None  # lapsed
     if rises:
         current.severity = finding.severity
-        current.lower_since_ms = None
         # A rise back from a settled severity is news only as far as the
         # severity last told: a high alert settled to low and risen to medium
         # was told as `escalated` at `medium`, below what its consumers had.
         rises = current.told is None or rank(finding.severity) >= rank(current.told)
     if rises or told:
         current.notified_ms = ts_ms
-        current.lower_since_ms = None
         current.marks |= finding.marks
         current.told = None
         return Change(Status.ESCALATED, kind, current, finding, told)
@@ -331,6 +352,46 @@ def _still_holds(
         current.told = None
         return Change(Status.REMINDER, kind, current, finding)
     return None
+
+
+def _rise_confirmed(current: OpenAlert, finding: Finding, ts_ms: int, need_ms: int, gap_ms: float) -> bool:
+    """Is a rise in an open alert's condition (a higher severity, or a part
+    newly at its worst) confirmed at this reading? It runs from the first
+    reading that showed it (`OpenAlert.rise`) through each later one that
+    shows it again within `gap_ms` (`RISE_CADENCES` of the patient's
+    cadence) of the one before, readings between at a lower severity
+    notwithstanding (another device's, which does not measure the risen
+    vital); it is confirmed once it has run `need_ms`: the opening's
+    confirmation (`confirm_ms`, or the finding's longer `hold_ms`: two
+    readings or more), or, for a rise back to a severity told before it
+    settled, as long as the settle took (hysteresis in time, both ways).
+    At once when the finding is its own confirmation (`Finding.spot`: spot
+    measurements, or a rule that confirmed its run) or `need_ms` is 0. A
+    finding made only of values from before this reading (`stale`) neither
+    begins nor confirms one.
+
+    One reading escalated before: on a patient with an SpO2 of 90-91 read
+    every minute (a `low` alert open), each single minute the breathing
+    count read 21 made NEWS2 5 and an `escalated` to medium, six times in
+    2.4 hours; an anomaly about a heart rate near 8 SDs out escalated to
+    medium 8-11 times in 5 hours, each after its severity settled (outside
+    testers). A rise that lasts is told a reading later, a rise back after
+    a settle once it has lasted as long; a charted rise at its reading."""
+    if finding.spot or need_ms <= 0:
+        current.rise = None
+        return not finding.stale
+    run = current.rise
+    if run is None or ts_ms - run[1] > gap_ms:
+        if finding.stale:
+            current.rise = None
+            return False
+        run = current.rise = [ts_ms, ts_ms]  # the first reading of a rise, or the last run lapsed
+    else:
+        run[1] = ts_ms
+    if finding.stale or ts_ms - run[0] < need_ms:
+        return False
+    current.rise = None
+    return True
 
 
 def _settle(current: OpenAlert, finding: Finding, ts_ms: int, settle_ms: int) -> None:

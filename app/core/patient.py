@@ -2119,7 +2119,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         stale = _stale_trigger(r, score.subscores)
         if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
             marks = _beyond_red(state, score.subscores, current, evidence, monitored=True)
-            marks |= _held_marks(state, score.subscores, current, config)
+            marks |= _held_marks(state, score.subscores, current, config) | _near_red(state, score.subscores)
             r.findings[_NEWS2] = Finding(
                 _NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms, marks=marks, stale=stale
             )
@@ -2127,6 +2127,10 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         urgent = (band in ("medium", "high") and len(deviating) >= 2) or _sparse(
             state, deviating or list(score.subscores)
         )
+        # A rise in it escalates at once when its vitals are spot measurements; the level of
+        # consciousness and the oxygen are charted (a status said, not read: its first value
+        # has no cadence, and a ventilated patient's escalation to high waited 47 minutes).
+        spot = _sparse(state, [name for name in deviating or score.subscores if name not in _STATUSES])
         r.findings[_NEWS2] = Finding(
             _NEWS2,
             severity,
@@ -2134,8 +2138,10 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             urgent and not stale,
             marks=_news2_marks(score, current)
             | _beyond_red(state, score.subscores, current, evidence)
-            | _held_marks(state, score.subscores, current, config),
+            | _held_marks(state, score.subscores, current, config)
+            | _near_red(state, score.subscores),
             stale=stale,
+            spot=spot,
         )
     else:
         _hold_unreliable(state, r, config)
@@ -2370,6 +2376,28 @@ def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
     spo2 = current.get("spo2")
     if spo2 is not None and spo2 < _HYPOXIA_UNDER and score.subscores.get("spo2") == 3:
         marks |= _HYPOXIA_BIT  # red on the scale in use (scale 2: 83 or less)
+    return marks
+
+
+def _near_red(state: PatientState, subscores: dict[str, int]) -> int:
+    """The parameters the open NEWS2 alert told at their worst (scoring 3:
+    `OpenAlert.marks`) that still score 2, next to their red band
+    (`_HOVERING`): marked still, so that a reminder or a settle at such a
+    value does not make the next red one news. A heart rate of 140 +- 15 in
+    atrial fibrillation was told `newly: heart_rate` at 133, 140 and 142
+    after hours at 131 or more, each after a reminder read at 125-130; a
+    charted pulse alternating 128 and 132 after each reminder (outside
+    testers, a PhysioNet 2012 stay). A parameter back in a band scoring 1
+    or 0 (a systolic recovered to 104-110 for a day) is unmarked at the next
+    reminder as before, and its next red value is news."""
+    told = state.alerts.get(_NEWS2)
+    if told is None or not told.marks:
+        return 0
+    marks = 0
+    for name in _HOVERING:
+        bit = _NEWS2_BIT[name]
+        if told.marks & bit and subscores.get(name) == 2:
+            marks |= bit
     return marks
 
 
@@ -2726,14 +2754,15 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         if _excursion(state, r, anomalous, config):
             r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
             return
+        spot = _sparse(state, list(anomalous))
         urgent = (
             len({_SAME_MEASUREMENT.get(name, name) for name in anomalous}) >= 2
             or (custom and bool(surprised))  # a surprise is a mean over several readings: confirmed
-            or ((not r.heavy if custom else severity is _MEDIUM) and _sparse(state, list(anomalous)))
+            or ((not r.heavy if custom else severity is _MEDIUM) and spot)
         )
         if _said_by_news2(state, r, _ANOMALY, anomalous, urgent, config):
             return
-        r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent)
+        r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent, spot=spot)
 
 
 def _anomaly_severity(r: _Reading, anomalous: dict[str, float], config: Config) -> Severity:
@@ -3113,7 +3142,7 @@ def _tell_trend(
     if before is not None:
         marks |= before.marks
         severity = max(severity, before.severity, key=rank)
-    r.findings[_TREND] = Finding(_TREND, severity, evidence, urgent=True, marks=marks)
+    r.findings[_TREND] = Finding(_TREND, severity, evidence, urgent=True, marks=marks, spot=True)
 
 
 def _weigh(state: PatientState, r: _Reading) -> None:

@@ -36,7 +36,9 @@ Version 6, one JSON object:
      "a": {kind: [opened (ms), severity, clear since (ms) or null, confirmed, notified (ms) or null,
                   lower since (ms) or null, reminders sent, parts at their worst when last told
                   (a bitmask, `app.core.alerts.Finding.marks`), and only when the severity settled
-                  lower since it was last told, the severity last told (`OpenAlert.told`)]},
+                  lower since it was last told, the severity last told (`OpenAlert.told`), then
+                  only while a rise awaits confirmation, [first seen, last seen] (ms;
+                  `OpenAlert.rise`; the told severity null when there is none)]},
      "s" (only when not empty): {channel: [level-shift CUSUM in SDs (> 0 up, < 0 down),
                      event time its run began (ms), 1 once a trend reported it else 0,
                      latest residual (value - forecast)]},
@@ -127,7 +129,9 @@ it ignores it), and "je": read as no run ended (a worker that predates it ignore
 "j": read as no pressure at its severe limit (a worker that
 predates it ignores it: a run begins again at its next value), and "it": read as "t" (a worker
 that predates it ignores it, and drops a reading as a duplicate on its id alone), and an alert's ninth
-element (`OpenAlert.told`): read as told at its severity. "s" is new in
+element (`OpenAlert.told`): read as told at its severity, and its tenth (`OpenAlert.rise`): read as
+no rise awaiting confirmation (a worker that predates either cannot read an alert that has it, and
+starts that patient's state afresh). "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -571,7 +575,7 @@ def _encode(state: PatientState, sizing: bool = False) -> bytes:
                 a.lower_since_ms,
                 a.reminders,
                 a.marks,
-                *((a.told,) if a.told is not None else ()),
+                *((a.told, a.rise) if a.rise is not None else (a.told,) if a.told is not None else ()),
             ]
             for kind, a in state.alerts.items()
         },
@@ -942,7 +946,8 @@ def _alert(
     lower_since_ms: int | None = None,  # version 4 had neither
     reminders: int = 0,
     marks: int = 0,  # version 5 had none
-    told: str | None = None,  # only when not the severity
+    told: str | None = None,  # only when not the severity (or a rise follows: null)
+    rise: list[int] | None = None,  # only while a rise awaits confirmation
 ) -> OpenAlert:
     return OpenAlert(
         opened_ms,
@@ -954,4 +959,5 @@ def _alert(
         int(reminders),
         int(marks),
         Severity(told) if told is not None else None,
+        [int(rise[0]), int(rise[1])] if rise is not None else None,
     )

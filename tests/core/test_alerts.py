@@ -61,9 +61,10 @@ def test_escalation_reminder_and_resolution() -> None:
     alerts: dict[Kind, OpenAlert] = {}
     step(alerts, 0, finding())
     assert step(alerts, 15 * S, finding()) == [(Status.OPEN, Severity.MEDIUM)]
-    assert step(alerts, 20 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
-    assert step(alerts, 30 * S, finding(Severity.HIGH)) == []
-    assert step(alerts, 3620 * S, finding(Severity.HIGH)) == [(Status.REMINDER, Severity.HIGH)]
+    assert step(alerts, 20 * S, finding(Severity.HIGH)) == []  # a rise, confirmed as an opening is
+    assert step(alerts, 35 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
+    assert step(alerts, 45 * S, finding(Severity.HIGH)) == []
+    assert step(alerts, 3635 * S, finding(Severity.HIGH)) == [(Status.REMINDER, Severity.HIGH)]
     assert step(alerts, 3700 * S, None) == []  # gone: the resolution wait starts
     assert step(alerts, 3800 * S, finding()) == []  # back: the wait starts over
     assert step(alerts, 3900 * S, None) == []
@@ -74,18 +75,80 @@ def test_escalation_reminder_and_resolution() -> None:
 
 def test_the_severity_follows_the_condition_down_and_a_new_rise_escalates_again() -> None:
     """A clinician told "high" once must be told again when the patient, back
-    at medium for a while, is high again: that is a new emergency trigger."""
+    at medium for a while, is high again: that is a new emergency trigger,
+    once it has lasted as long as the settle took (hysteresis in time)."""
     alerts: dict[Kind, OpenAlert] = {}
     step(alerts, 0, finding())
     assert step(alerts, 15 * S, finding()) == [(Status.OPEN, Severity.MEDIUM)]
-    assert step(alerts, 20 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
+    assert step(alerts, 20 * S, finding(Severity.HIGH)) == []
+    assert step(alerts, 35 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
     assert step(alerts, 60 * S, finding()) == []  # lower for a moment: still high (damped as a resolution is)
     assert step(alerts, 90 * S, finding(Severity.HIGH)) == []  # so this is no news
     assert alerts[Kind.ANOMALY].severity is Severity.HIGH
     assert step(alerts, 100 * S, finding()) == []
     assert step(alerts, 700 * S, finding()) == []  # medium for the resolution wait: settled, silently
     assert alerts[Kind.ANOMALY].severity is Severity.MEDIUM
-    assert step(alerts, 800 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
+    for t in range(800, 1400, 10):  # high again, read every 10 s: not yet as long as the settle took
+        assert step(alerts, t * S, finding(Severity.HIGH)) == []
+    assert step(alerts, 1400 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
+
+
+def test_a_rise_seen_at_one_reading_escalates_nothing() -> None:
+    """A monitor's single minute at a higher severity is no escalation: on a
+    patient with an SpO2 of 90-91 read every minute (a `low` alert open),
+    each single minute the breathing count read 21 made NEWS2 5 and an
+    `escalated` to medium, six times in 2.4 hours (an outside tester). A
+    rise seen again within two cadences is confirmed, as an opening is;
+    readings between at the lower severity (another device's) do not undo
+    it; a finding made only of earlier values (`stale`) confirms nothing."""
+    minute = 60 * S
+
+    def at(alerts: dict[Kind, OpenAlert], m: float, severity: Severity, stale: bool = False) -> list[Status]:
+        held = Finding(Kind.ANOMALY, severity, {}, stale=stale)
+        changes = transition(
+            alerts, KINDS, {Kind.ANOMALY: held}, int(m * minute), resolve_after_ms=600 * S,
+            confirm_ms=15 * S, renotify_ms=0, cadence_ms=minute,
+        )  # fmt: skip
+        return [c.status for c in changes]
+
+    alerts: dict[Kind, OpenAlert] = {}
+    assert at(alerts, 0, Severity.LOW) == []
+    assert at(alerts, 1, Severity.LOW) == [Status.OPEN]
+    for m in range(2, 120):  # a single minute medium every 20 minutes
+        assert at(alerts, m, Severity.MEDIUM if m % 20 == 0 else Severity.LOW) == []
+    assert alerts[Kind.ANOMALY].severity is Severity.LOW
+    assert at(alerts, 120, Severity.MEDIUM) == []
+    assert at(alerts, 120.2, Severity.LOW) == []  # another device's reading between
+    assert at(alerts, 120.5, Severity.MEDIUM, stale=True) == []  # says nothing new of it
+    assert at(alerts, 121, Severity.MEDIUM) == [Status.ESCALATED]
+    assert alerts[Kind.ANOMALY].severity is Severity.MEDIUM
+
+
+def test_a_spot_finding_or_a_part_newly_at_its_worst_urgent_escalates_at_once() -> None:
+    """A charted value is its own confirmation (`Finding.spot`), and a part
+    newly at its worst (a new red parameter) with the evidence of two vitals
+    (`urgent`) is a new trigger, told as it would open: neither waits for a
+    next reading on a patient read every minute."""
+    minute = 60 * S
+
+    def at(alerts: dict[Kind, OpenAlert], m: int, held: Finding) -> list[Status]:
+        changes = transition(
+            alerts, KINDS, {Kind.ANOMALY: held}, m * minute, resolve_after_ms=600 * S,
+            confirm_ms=15 * S, renotify_ms=0, cadence_ms=minute,
+        )  # fmt: skip
+        return [c.status for c in changes]
+
+    alerts: dict[Kind, OpenAlert] = {}
+    assert at(alerts, 0, Finding(Kind.ANOMALY, Severity.LOW, {}, urgent=True)) == [Status.OPEN]
+    assert at(alerts, 1, Finding(Kind.ANOMALY, Severity.MEDIUM, {}, spot=True)) == [Status.ESCALATED]
+    red, redder = 1, 2
+    assert at(alerts, 2, Finding(Kind.ANOMALY, Severity.MEDIUM, {}, urgent=True, marks=red)) == [
+        Status.ESCALATED
+    ]
+    assert (
+        at(alerts, 3, Finding(Kind.ANOMALY, Severity.MEDIUM, {}, marks=red | redder)) == []
+    )  # not urgent: waits
+    assert at(alerts, 4, Finding(Kind.ANOMALY, Severity.MEDIUM, {}, marks=red | redder)) == [Status.ESCALATED]
 
 
 def test_a_rise_back_below_the_severity_last_told_is_not_told_as_an_escalation() -> None:
@@ -100,9 +163,12 @@ def test_a_rise_back_below_the_severity_last_told_is_not_told_as_an_escalation()
     assert step(alerts, 20 * S, finding(Severity.LOW)) == []
     assert step(alerts, 700 * S, finding(Severity.LOW)) == []  # low for the resolution wait: settled
     assert alerts[Kind.ANOMALY].severity is Severity.LOW
-    assert step(alerts, 800 * S, finding(Severity.MEDIUM)) == []
+    for t in range(800, 1410, 10):  # medium, as long as the settle took: below what was told, silent
+        assert step(alerts, t * S, finding(Severity.MEDIUM)) == []
+    assert alerts[Kind.ANOMALY].severity is Severity.MEDIUM
     assert step(alerts, 3700 * S, finding(Severity.MEDIUM)) == [(Status.REMINDER, Severity.MEDIUM)]
-    assert step(alerts, 3800 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
+    assert step(alerts, 3800 * S, finding(Severity.HIGH)) == []
+    assert step(alerts, 3815 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
 
 
 def test_a_rise_back_to_the_severity_last_told_after_settling_escalates() -> None:
@@ -112,17 +178,19 @@ def test_a_rise_back_to_the_severity_last_told_after_settling_escalates() -> Non
     assert step(alerts, 20 * S, finding(Severity.LOW)) == []
     assert step(alerts, 700 * S, finding(Severity.LOW)) == []
     assert step(alerts, 800 * S, finding(Severity.MEDIUM)) == []
-    assert step(alerts, 900 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
+    for t in range(900, 1500, 10):
+        assert step(alerts, t * S, finding(Severity.HIGH)) == []
+    assert step(alerts, 1500 * S, finding(Severity.HIGH)) == [(Status.ESCALATED, Severity.HIGH)]
 
 
 def charted_steps(
     alerts: dict[Kind, OpenAlert], renotify_ms: int = HOUR
 ) -> Callable[..., list[tuple[Status, Severity]]]:
-    """One finding a charted hour (urgent: each charted value is its own
-    confirmation); the first reminder after four charted rounds."""
+    """One finding a charted hour (urgent and spot: each charted value is its
+    own confirmation); the first reminder after four charted rounds."""
 
     def charted(hours: int, severity: Severity, marks: int = 0) -> list[tuple[Status, Severity]]:
-        held = Finding(Kind.ANOMALY, severity, {}, urgent=True, marks=marks)
+        held = Finding(Kind.ANOMALY, severity, {}, urgent=True, marks=marks, spot=True)
         changes = transition(
             alerts, KINDS, {Kind.ANOMALY: held}, hours * HOUR, resolve_after_ms=600 * S,
             confirm_ms=15 * S, renotify_ms=renotify_ms, cadence_ms=HOUR,
@@ -255,12 +323,13 @@ def test_an_escalation_is_a_notification_the_back_off_goes_on_from() -> None:
         changes = transition(
             alerts, KINDS, {Kind.ANOMALY: finding(severity, urgent=True)}, minute * 60 * S,
             resolve_after_ms=600 * S, confirm_ms=15 * S, renotify_ms=hour, renotify_max_ms=24 * hour,
+            cadence_ms=60 * S,
         )  # fmt: skip
-        events += [(c.status, minute / 60) for c in changes]
+        events += [(c.status, minute) for c in changes]
     assert events == [
-        (Status.OPEN, 0), (Status.REMINDER, 1), (Status.REMINDER, 3),
-        (Status.ESCALATED, 4),  # told at once; the next reminder 4 hours after it
-        (Status.REMINDER, 8),
+        (Status.OPEN, 0), (Status.REMINDER, 60), (Status.REMINDER, 180),
+        (Status.ESCALATED, 241),  # confirmed at the next reading; the next reminder 4 hours after it
+        (Status.REMINDER, 481),
     ]  # fmt: skip
 
 

@@ -98,6 +98,21 @@ def test_version_5_alerts_decode_with_no_part_told_at_its_worst() -> None:
     assert orjson.loads(encode(told))["a"] == {"news2": [0, "high", None, True, 4, None, 1, 10]}
 
 
+def test_a_rise_awaiting_confirmation_survives_a_restart() -> None:
+    """A rise seen at one reading is confirmed at the next one after a
+    restart as it would be without (`OpenAlert.rise`); an alert with none
+    stores nothing more."""
+    alerts = {
+        Kind.ANOMALY: OpenAlert(0, Severity.LOW, None, True, 4, None, 0, 0, None, [60_000, 75_000]),
+        Kind.NEWS2: OpenAlert(0, Severity.LOW, None, True, 4, None, 0, 0, Severity.HIGH, [60_000, 60_000]),
+    }
+    state = PatientState(alerts=alerts)
+    assert decode(encode(state)).alerts == alerts
+    stored = orjson.loads(encode(state))["a"]
+    assert stored["anomaly"][8:] == [None, [60_000, 75_000]]
+    assert stored["news2"][8:] == ["high", [60_000, 60_000]]
+
+
 def test_signal_quality_per_channel_round_trips() -> None:
     state = PatientState(
         quality={

@@ -524,8 +524,9 @@ def inspect(environ: Mapping[str, str] | None = None) -> tuple[list[Row], list[s
         value = values.get(name, getattr(defaults, name))
         problem = next((p for p in problems if p.startswith(spec.var + " ")), "")
         shown = _show(value)
-        if spec.secret and shown:
-            shown = MASK
+        if spec.secret:
+            # Masked whether valid or not: a secret with a typo is still almost all of the secret.
+            shown = MASK if shown or env.get(spec.var) else ""
         elif problem:
             shown = env[spec.var]
         rows.append(Row(spec.var, shown, "environment" if from_env else "default", problem))

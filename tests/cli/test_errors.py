@@ -94,6 +94,19 @@ def test_config_shows_values_sources_and_masks_secrets(env) -> None:
     assert KEY not in done.stdout and "********" in rows["VIGIL_PSEUDONYM_KEY"]
 
 
+def test_config_masks_a_secret_that_is_not_valid(env) -> None:
+    typo = KEY[:-2] + "zz"
+    done = vigil({**env, "VIGIL_PSEUDONYM_KEY": typo}, "config")
+    assert done.returncode == 2
+    (row,) = [line for line in done.stdout.splitlines() if line.startswith("VIGIL_PSEUDONYM_KEY ")]
+    assert "********" in row and "invalid: must be hexadecimal" in row
+    assert typo[:16] not in done.stdout + done.stderr
+    # ... and the one-line error of any other command does not echo it either.
+    done = vigil({**env, "VIGIL_PSEUDONYM_KEY": typo}, "devices", "list")
+    assert done.returncode == 2 and "VIGIL_PSEUDONYM_KEY must be" in done.stderr
+    assert typo[:16] not in done.stdout + done.stderr
+
+
 def test_config_flags_a_bad_setting_and_a_typo(env) -> None:
     done = vigil({**env, "VIGIL_GATEWAY_PORT": "99999", "VIGIL_GATEWAY_PROT": "1"}, "config")
     assert done.returncode == 2

@@ -112,6 +112,17 @@ def test_inspect_gives_value_and_source_with_secrets_masked() -> None:
     assert [row.var for row in rows] == [spec.var for _, spec in specs()]
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("VIGIL_PSEUDONYM_KEY", "ab" * 32 + "zz"), ("VIGIL_PSEUDONYM_KEY", "cd" * 8)],
+)
+def test_inspect_masks_a_secret_that_is_not_valid(variable: str, value: str) -> None:
+    rows, _ = inspect({variable: value})
+    (row,) = [row for row in rows if row.var == variable]
+    assert row.problem and row.value == MASK
+    assert value not in row.problem
+
+
 def test_every_secret_is_masked() -> None:
     secret = [spec.var for _, spec in specs() if spec.secret]
     assert secret == ["VIGIL_KAFKA_SASL_PASSWORD", "VIGIL_PSEUDONYM_KEY"]

@@ -467,7 +467,8 @@ def cmd_config(args: argparse.Namespace) -> int:
     width = max(len(row.var) for row in rows)
     for row in rows:
         line = f"{row.var:<{width}}  {row.value or '(empty)'}  [{row.source}]"
-        print(f"{line}  <- invalid: must be {row.problem.split(' must be ', 1)[1]}" if row.problem else line)
+        # The problem without the variable's name: "must be ...", or "is set, but ..." (Kafka security).
+        print(f"{line}  <- invalid: {row.problem.removeprefix(row.var).lstrip()}" if row.problem else line)
     for variable in unknown:
         print(f"{variable:<{width}}  (not a Vigil setting; ignored)")
     return Exit.USAGE if any(row.problem for row in rows) else Exit.OK

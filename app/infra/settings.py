@@ -527,7 +527,7 @@ def inspect(environ: Mapping[str, str] | None = None) -> tuple[list[Row], list[s
         if spec.secret:
             # Masked whether valid or not: a secret with a typo is still almost all of the secret.
             shown = MASK if shown or env.get(spec.var) else ""
-        elif problem:
+        elif problem and spec.var in env:
             shown = env[spec.var]
         rows.append(Row(spec.var, shown, "environment" if from_env else "default", problem))
     return rows, unknown_variables(env)

@@ -107,6 +107,20 @@ def test_config_masks_a_secret_that_is_not_valid(env) -> None:
     assert typo[:16] not in done.stdout + done.stderr
 
 
+def test_config_flags_kafka_security_problems(env) -> None:
+    """A problem that names a setting left unset, or one that is not "must be ...": flagged, one line."""
+    done = vigil(
+        {**env, "VIGIL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "VIGIL_KAFKA_CA": "/etc/hosts"}, "config"
+    )
+    assert done.returncode == 2 and done.stderr == ""
+    rows = {line.split()[0]: line for line in done.stdout.splitlines()}
+    assert (
+        "(empty)  [default]  <- invalid: (or VIGIL_KAFKA_SASL_PASSWORD_FILE) must be set when"
+        in rows["VIGIL_KAFKA_SASL_PASSWORD"]
+    )
+    assert "<- invalid: is set, but SASL_PLAINTEXT does not use TLS" in rows["VIGIL_KAFKA_CA"]
+
+
 def test_config_flags_a_bad_setting_and_a_typo(env) -> None:
     done = vigil({**env, "VIGIL_GATEWAY_PORT": "99999", "VIGIL_GATEWAY_PROT": "1"}, "config")
     assert done.returncode == 2

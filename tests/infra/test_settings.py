@@ -123,6 +123,19 @@ def test_inspect_masks_a_secret_that_is_not_valid(variable: str, value: str) -> 
     assert value not in row.problem
 
 
+def test_inspect_flags_a_missing_setting_without_a_value() -> None:
+    """A Kafka security problem may name a setting that is not set at all."""
+    rows, _ = inspect(
+        {
+            "VIGIL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "VIGIL_KAFKA_BOOTSTRAP": "kafka:9092",
+        }
+    )
+    by_var = {row.var: row for row in rows}
+    assert by_var["VIGIL_KAFKA_SASL_USERNAME"].problem and by_var["VIGIL_KAFKA_SASL_USERNAME"].value == ""
+    assert by_var["VIGIL_KAFKA_SASL_PASSWORD"].problem and by_var["VIGIL_KAFKA_SASL_PASSWORD"].value == ""
+
+
 def test_every_secret_is_masked() -> None:
     secret = [spec.var for _, spec in specs() if spec.secret]
     assert secret == ["VIGIL_KAFKA_SASL_PASSWORD", "VIGIL_PSEUDONYM_KEY"]

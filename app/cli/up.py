@@ -385,7 +385,7 @@ class Supervisor:
             gw, wk = await asyncio.gather(scrape(gateway), scrape(worker))
             now = time.monotonic()
             accepted = metric(gw, "vigil_gateway_readings_total", outcome="accepted")
-            rate = (accepted - before[1]) / (now - before[0]) if before and accepted is not None else None
+            rate = readings_rate(before, now, accepted)
             before = (now, accepted) if accepted is not None else None
             # With simulated devices, the alerts open on vigil.alerts as this `vigil up`
             # read them; without, what the worker counted since it (last) started.
@@ -549,6 +549,15 @@ def _worker_alerts(samples: list[Any]) -> tuple[float | None, float | None]:
     opened = metric(samples, "vigil_worker_alert_events_total", status="open")
     resolved = metric(samples, "vigil_worker_alert_events_total", status="resolved")
     return opened, resolved
+
+
+def readings_rate(before: tuple[float, float] | None, now: float, accepted: float | None) -> float | None:
+    """Readings accepted per second since `before` (when, the gateway's count then); None
+    when unknown. A count lower than before is a gateway started again, its counter from
+    0 somewhere in the interval: no rate for that interval (it showed -631.9 readings/s)."""
+    if before is None or accepted is None or now <= before[0] or accepted < before[1]:
+        return None
+    return (accepted - before[1]) / (now - before[0])
 
 
 def status_line(

@@ -7,7 +7,7 @@ import io
 import os
 
 from app.cli.alert_view import Screen
-from app.cli.up import _worker_alerts, status_line
+from app.cli.up import _worker_alerts, readings_rate, status_line
 
 
 def event(kind: str, status: str, alert_id: str = "a1", severity: str = "high") -> dict:
@@ -64,6 +64,16 @@ def test_a_reader_that_goes_away_is_noticed_not_raised() -> None:
         screen(event("news2", "open"))
         screen(event("news2", "resolved"))
         assert screen.closed
+
+
+def test_readings_rate_is_never_negative_across_a_gateway_restart() -> None:
+    assert readings_rate((100.0, 500), 110.0, 520) == 2.0
+    assert readings_rate(None, 110.0, 520) is None  # no count before
+    assert readings_rate((100.0, 500), 110.0, None) is None  # no count now
+    # The gateway started again: its counter went back to 0 in the interval.
+    assert readings_rate((100.0, 6500), 110.0, 181) is None
+    # The next interval counts from the new gateway's count.
+    assert readings_rate((110.0, 181), 120.0, 381) == 20.0
 
 
 def test_status_line() -> None:

@@ -747,7 +747,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         await preflight.gateway(settings)
         stop = stop_on_signals()
         asyncio.get_running_loop().call_later(args.duration, stop.set)
-        await up.simulate_fleet(settings, args.devices, args.speed, stop, prefix="simulate")
+        await up.simulate_fleet(settings, args.devices, args.speed, stop, prefix="simulate", alerts_here=False)
 
     asyncio.run(run())
     return Exit.OK

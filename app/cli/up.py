@@ -59,7 +59,7 @@ from app.core.errors import Exit, InUse, ServiceFailed
 from app.infra import ports, preflight
 from app.infra.kafka_local import PRIVATE, LocalKafka
 from app.infra.runtime import STOP_SIGNALS, die_with_parent, write_line
-from app.infra.settings import Settings
+from app.infra.settings import ALERTS_TOPIC, Settings
 from app.infra.topics import ensure_topics
 from app.tools import simulate
 
@@ -605,8 +605,24 @@ def _next_run(home: Path) -> int:
     return run
 
 
+def fleet_line(n: int, deteriorating: int, alerts_here: bool) -> str:
+    """The first line of a simulation: how many devices, how many patients
+    deteriorate, and where their alerts show."""
+    line = f"simulating {n} devices ({deteriorating} patients deteriorate)"
+    if not deteriorating:
+        return line
+    if alerts_here:
+        return line + "; alerts follow"
+    return line + f"; their alerts go to {ALERTS_TOPIC} (`vigil alerts` in another terminal prints them)"
+
+
 async def simulate_fleet(
-    settings: Settings, n: int, speed: float, stop: asyncio.Event, prefix: str = "sim"
+    settings: Settings,
+    n: int,
+    speed: float,
+    stop: asyncio.Event,
+    prefix: str = "sim",
+    alerts_here: bool = True,
 ) -> simulate.Stats:
     """Register N simulated devices (re-issuing their tokens), run them until
     `stop`, and print what they sent and got back.
@@ -618,7 +634,8 @@ async def simulate_fleet(
     The devices (`<prefix>-<n>`) stay the same from run to run, as real ones
     do: `vigil up`'s are `sim-<n>`, `vigil simulate`'s `simulate-<n>`, so
     that one run beside the other does not re-register (and so disconnect)
-    the other's devices."""
+    the other's devices. `alerts_here`: this process prints the alerts
+    (`vigil up`), or not (`vigil simulate`: the first line says where)."""
     schedule = simulate.Schedule(speed=speed)
     start_ms = int(time.time() * 1000) - schedule.history_ms
     stats = simulate.Stats()
@@ -631,8 +648,7 @@ async def simulate_fleet(
         for client, patient in zip(clients.values(), patients, strict=True)
     ]
     deteriorating = sum(p.onset_ms is not None for p in patients)
-    follow = "; alerts follow" if deteriorating else ""
-    say(f"simulating {n} devices ({deteriorating} patients deteriorate){follow}")
+    say(fleet_line(n, deteriorating, alerts_here))
     if speed > 1:  # simulated time runs `speed` times faster until it meets the clock
         caught_up_s = schedule.history_ms / 1000 / (speed - 1)
         timer = asyncio.get_running_loop().call_later(

@@ -7,7 +7,7 @@ import io
 import os
 
 from app.cli.alert_view import Screen
-from app.cli.up import _worker_alerts, readings_rate, status_line
+from app.cli.up import _worker_alerts, fleet_line, readings_rate, status_line
 
 
 def event(kind: str, status: str, alert_id: str = "a1", severity: str = "high") -> dict:
@@ -74,6 +74,15 @@ def test_readings_rate_is_never_negative_across_a_gateway_restart() -> None:
     assert readings_rate((100.0, 6500), 110.0, 181) is None
     # The next interval counts from the new gateway's count.
     assert readings_rate((110.0, 181), 120.0, 381) == 20.0
+
+
+def test_the_first_line_of_a_simulation_says_where_its_alerts_show() -> None:
+    # `vigil up --simulate` prints the alerts itself.
+    assert fleet_line(20, 6, alerts_here=True).endswith("; alerts follow")
+    # `vigil simulate` prints none: the line says where they are.
+    line = fleet_line(5, 2, alerts_here=False)
+    assert "alerts follow" not in line and "vigil.alerts" in line and "`vigil alerts`" in line
+    assert "alert" not in fleet_line(5, 0, alerts_here=False)
 
 
 def test_status_line() -> None:

@@ -39,28 +39,42 @@ _LISTENING: dict[str, list[Any]] = {}
 
 
 @contextlib.contextmanager
-def _listening(name: str) -> Iterator[_Heard]:
-    """aiokafka logs every refused connection at ERROR; the caller reports the
-    outcome once. Its warnings and errors are kept, for `_refusal`. Probes
-    may overlap (`vigil alerts` waits for its topic while it watches Kafka):
-    the last one out puts the logger back as the first one found it."""
+def quiet(name: str) -> Iterator[logging.Logger]:
+    """The logger `name` (and those under it) prints nothing while inside:
+    a command that says in its own words what Kafka is doing (`vigil alerts`
+    with Kafka gone) keeps aiokafka's lines about it off the terminal.
+    Uses may overlap (`vigil alerts` waits for its topic while it watches
+    Kafka): the last one out puts the logger back as the first one found it."""
     logger = logging.getLogger(name)
-    heard = _Heard()
+    nothing = logging.NullHandler()  # else logging's last resort prints the warnings
     state = _LISTENING.setdefault(name, [0, logger.level, logger.propagate])
     if state[0] == 0:
         state[1:] = [logger.level, logger.propagate]
         logger.setLevel(logging.WARNING)
         logger.propagate = False
     state[0] += 1
-    logger.addHandler(heard)
+    logger.addHandler(nothing)
     try:
-        yield heard
+        yield logger
     finally:
-        logger.removeHandler(heard)
+        logger.removeHandler(nothing)
         state[0] -= 1
         if state[0] == 0:
             logger.setLevel(state[1])
             logger.propagate = state[2]
+
+
+@contextlib.contextmanager
+def _listening(name: str) -> Iterator[_Heard]:
+    """aiokafka logs every refused connection at ERROR; the caller reports the
+    outcome once. Its warnings and errors are kept, for `_refusal`."""
+    heard = _Heard()
+    with quiet(name) as logger:
+        logger.addHandler(heard)
+        try:
+            yield heard
+        finally:
+            logger.removeHandler(heard)
 
 
 def _refusal(settings: Settings, heard: list[str]) -> str:

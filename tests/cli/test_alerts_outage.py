@@ -7,6 +7,7 @@ the consumer and the probes are stand-ins."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import time
@@ -42,6 +43,11 @@ class ConsumerOfAGoneKafka:
 
     async def getmany(self, timeout_ms: int = 0) -> dict[TopicPartition, list[object]]:
         await asyncio.sleep(timeout_ms / 1000)
+        # What aiokafka's fetcher and client log meanwhile.
+        logging.getLogger("aiokafka.consumer.fetcher").warning(
+            "Failed fetch messages from %s: %s", 1, "KafkaConnectionError: Connection at 127.0.0.1:9092 closed"
+        )
+        logging.getLogger("aiokafka").error("Unable connect to node with id %s: %s", 1, "[Errno 111] refused")
         if time.monotonic() - self.started > self.ctrl_c_after and not self.stopped:
             self.stopped = True
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, as the loop's handler gets it
@@ -100,6 +106,25 @@ def test_alerts_says_when_kafka_answers_again(kafka_gone, capsys) -> None:
     assert len(lines) == 2, lines
     assert lines[0].startswith("vigil alerts: Kafka at 127.0.0.1:19092 has not answered for "), lines
     assert lines[1] == "vigil alerts: Kafka at 127.0.0.1:19092 answers again", lines
+
+
+def test_aiokafkas_lines_about_the_outage_stay_off_the_terminal(kafka_gone, capsys) -> None:
+    """Its own "has not answered" line, not aiokafka's JSON warnings beside it
+    (a newcomer saw about 3 every 10 s); and the logger is put back after."""
+    code = main.main(["alerts"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "has not answered" in err, err
+    assert "Failed fetch messages" not in err and "Unable connect" not in err, err
+    assert logging.getLogger("aiokafka").propagate
+
+
+def test_aiokafkas_lines_show_at_debug_level(kafka_gone, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("VIGIL_LOG_LEVEL", "debug")
+    code = main.main(["alerts"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Failed fetch messages" in err, err
 
 
 def test_a_cancellation_of_the_task_itself_still_goes_through(monkeypatch) -> None:

@@ -45,7 +45,9 @@ class ConsumerOfAGoneKafka:
         await asyncio.sleep(timeout_ms / 1000)
         # What aiokafka's fetcher and client log meanwhile.
         logging.getLogger("aiokafka.consumer.fetcher").warning(
-            "Failed fetch messages from %s: %s", 1, "KafkaConnectionError: Connection at 127.0.0.1:9092 closed"
+            "Failed fetch messages from %s: %s",
+            1,
+            "KafkaConnectionError: Connection at 127.0.0.1:9092 closed",
         )
         logging.getLogger("aiokafka").error("Unable connect to node with id %s: %s", 1, "[Errno 111] refused")
         if time.monotonic() - self.started > self.ctrl_c_after and not self.stopped:

@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=SETTINGS_EPILOG,
         formatter_class=_Help,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_up(sub)
     _add_services(sub)
@@ -392,14 +392,41 @@ def main(argv: list[str] | None = None) -> int:
         logs.configure(args.command, settings.log_format, settings.log_level, quiet_libraries=not services)
         return COMMANDS[args.command](args, settings)
     except SettingsError as exc:
-        # A line per bad setting; the pointer to the rest rides on the last, so that one is one line.
-        *others, last = exc.problems or ["a setting is not valid"]
-        for problem in others:
-            say(name, problem)
-        say(name, f"{last} (`vigil config` shows every setting; docs/configuration.md what each accepts)")
-        return Exit.USAGE
+        return _bad_settings(name, exc)
     except BaseException as exc:  # noqa: BLE001 - every way out is one line and an exit code
         return fail(name, exc, settings)
+
+
+def _bad_settings(name: str, exc: SettingsError) -> int:
+    # A line per bad setting; the pointer to the rest rides on the last, so that one is one line.
+    *others, last = exc.problems or ["a setting is not valid"]
+    for problem in others:
+        say(name, problem)
+    say(name, f"{last} (`vigil config` shows every setting; docs/configuration.md what each accepts)")
+    return Exit.USAGE
+
+
+class _Version(argparse.Action):
+    """`vigil --version`, after the settings are checked as every command
+    checks them: the core it names follows VIGIL_COMPILED_CORE, and with
+    `banana` it said "core: compiled", exit 0, where every command refused it."""
+
+    def __init__(self, option_strings: list[str], dest: str, **_kwargs: Any) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show program's version number and exit",
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
+        try:
+            Settings.from_env()
+        except SettingsError as exc:
+            parser.exit(_bad_settings("--version", exc))
+        print(f"{parser.prog} {_version()}")  # on stdout, as argparse's own version action
+        parser.exit(Exit.OK)
 
 
 def say(command: str, message: str) -> None:
@@ -751,7 +778,9 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         await preflight.gateway(settings)
         stop = stop_on_signals()
         asyncio.get_running_loop().call_later(args.duration, stop.set)
-        await up.simulate_fleet(settings, args.devices, args.speed, stop, prefix="simulate", alerts_here=False)
+        await up.simulate_fleet(
+            settings, args.devices, args.speed, stop, prefix="simulate", alerts_here=False
+        )
 
     asyncio.run(run())
     return Exit.OK

@@ -138,6 +138,14 @@ def test_version(env) -> None:
     assert done.returncode == 0 and done.stdout.startswith("vigil 0.")
 
 
+def test_version_refuses_a_bad_setting_as_every_command_does(env) -> None:
+    """`VIGIL_COMPILED_CORE=banana vigil --version` said "core: compiled", exit 0."""
+    done = vigil({**env, "VIGIL_COMPILED_CORE": "banana"}, "--version")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("vigil --version: VIGIL_COMPILED_CORE must be "), done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
 COMMANDS = [
     ["up"],
     ["gateway"],

@@ -31,7 +31,7 @@ from app.core.errors import (
     VigilError,
 )
 from app.infra import logs, preflight
-from app.infra.runtime import STOP_SIGNALS, exit_after_parent, silence, stop_on_signals, write_line
+from app.infra.runtime import STOP_SIGNALS, counted, exit_after_parent, silence, stop_on_signals, write_line
 from app.infra.settings import (
     ALERTS_TOPIC,
     DEAD_LETTER_TOPIC,
@@ -948,7 +948,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         return await export.export(settings, key, args.patient, start, end, Path(args.out), args.format)
 
     readings, alerts, n_readings, n_alerts = asyncio.run(run())
-    say("export", f"{n_readings} readings to {readings}, {n_alerts} alert events to {alerts}")
+    events = counted(n_alerts, "alert event")
+    say("export", f"{counted(n_readings, 'reading')} to {readings}, {events} to {alerts}")
     return Exit.OK
 
 

@@ -17,6 +17,7 @@ from app.cli import lag
 from app.cli.up import metric, scrape
 from app.core.errors import KafkaUnreachable
 from app.infra import preflight
+from app.infra.runtime import counted
 from app.infra.settings import READINGS_TOPIC, Settings
 
 
@@ -111,7 +112,8 @@ async def check(settings: Settings) -> list[Part]:
         accepted = metric(gw, "vigil_gateway_readings_total", outcome="accepted")
         gateway.figures = {"devices_connected": _count(devices), "readings_accepted": _count(accepted)}
         gateway.detail = gateway.detail or (
-            f"{_shown(devices)} devices connected, {_shown(accepted)} readings accepted since it started"
+            f"{counted(devices, 'device')} connected, "
+            f"{counted(accepted, 'reading')} accepted since it started"
         )
     if wk:
         patients = metric(wk, "vigil_worker_patients")
@@ -123,7 +125,7 @@ async def check(settings: Settings) -> list[Part]:
             "alerts_resolved": _count(resolved),
         }
         worker.detail = worker.detail or (
-            f"{_shown(patients)} patients with live state, {_shown(opened)} alerts opened and "
+            f"{counted(patients, 'patient')} with live state, {counted(opened, 'alert')} opened and "
             f"{_shown(resolved)} resolved since it started"
         )
     return [kafka, gateway, worker]

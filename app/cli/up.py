@@ -58,7 +58,7 @@ from app.cli import alert_view
 from app.core.errors import Exit, InUse, ServiceFailed
 from app.infra import ports, preflight
 from app.infra.kafka_local import PRIVATE, LocalKafka
-from app.infra.runtime import STOP_SIGNALS, die_with_parent, write_line
+from app.infra.runtime import STOP_SIGNALS, counted, die_with_parent, write_line
 from app.infra.settings import ALERTS_TOPIC, Settings
 from app.infra.topics import ensure_topics
 from app.tools import simulate
@@ -575,16 +575,16 @@ def status_line(
         return "?" if value is None else fmt.format(value)
 
     if worker_alerts is None:
-        alerts = f"{shown(open_alerts)} open alerts"
+        alerts = counted(open_alerts, "open alert")
     else:
         opened, resolved = worker_alerts
-        alerts = f"{shown(opened)} alerts opened and {shown(resolved)} resolved since the worker started"
+        alerts = f"{counted(opened, 'alert')} opened and {shown(resolved)} resolved since the worker started"
     line = (
-        f"status: {shown(devices)} devices connected, {shown(rate, '{:.1f}')} readings/s, "
-        f"{alerts}, worker lag {shown(lag)} records"
+        f"status: {counted(devices, 'device')} connected, {shown(rate, '{:.1f}')} readings/s, "
+        f"{alerts}, worker lag {counted(lag, 'record')}"
     )
     if hidden_notices:
-        line += f"; {hidden_notices} baseline-drift notices not shown (--all shows them)"
+        line += f"; {counted(hidden_notices, 'baseline-drift notice')} not shown (--all shows them)"
     return line
 
 
@@ -608,7 +608,8 @@ def _next_run(home: Path) -> int:
 def fleet_line(n: int, deteriorating: int, alerts_here: bool) -> str:
     """The first line of a simulation: how many devices, how many patients
     deteriorate, and where their alerts show."""
-    line = f"simulating {n} devices ({deteriorating} patients deteriorate)"
+    verb = "deteriorates" if deteriorating == 1 else "deteriorate"
+    line = f"simulating {counted(n, 'device')} ({counted(deteriorating, 'patient')} {verb})"
     if not deteriorating:
         return line
     if alerts_here:

@@ -1,6 +1,6 @@
 """Small helpers shared by the long-running commands: stopping on signals,
-children that die with their parent, and output streams that may be closed
-under us (`vigil up | tee` after Ctrl-C)."""
+children that die with their parent, output streams that may be closed
+under us (`vigil up | tee` after Ctrl-C), and counts in words."""
 
 from __future__ import annotations
 
@@ -78,6 +78,15 @@ def silence(stream: TextIO) -> None:
         os.dup2(devnull, fd)
     finally:
         os.close(devnull)
+
+
+def counted(n: float | None, one: str, many: str = "") -> str:
+    """`1 reading`, `2 readings`, `0 readings`; `? readings` for a count not
+    known. `many` when the plural is not `one` + "s"."""
+    many = many or one + "s"
+    if n is None:
+        return f"? {many}"
+    return f"{n:.0f} {one if n == 1 else many}"
 
 
 def write_line(stream: TextIO, line: str) -> bool:

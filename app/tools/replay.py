@@ -58,6 +58,7 @@ from app.core.protocol import Limits, custom_name, parse_reading, type_problem, 
 from app.core.records import pseudonym, reading_id
 from app.core.vitals import NAMED, NUMERIC
 from app.infra.registry import validate_id
+from app.infra.runtime import counted
 from app.infra.settings import Settings
 from app.tools import simulate
 
@@ -1076,9 +1077,9 @@ def check_times(rows: list[Row], shift_to_now: bool, now_ms: int, limits: Limits
         )
     if too_old or too_new:
         which = (
-            f"{too_old} readings are older than {days} days"
+            f"{counted(too_old, 'reading')} {'is' if too_old == 1 else 'are'} older than {days} days"
             if too_old
-            else f"{too_new} readings are dated in the future"
+            else f"{counted(too_new, 'reading')} {'is' if too_new == 1 else 'are'} dated in the future"
         )
         raise RecordingError(
             f"{which}, which the gateway refuses: replay with --shift-to-now to move the recording "

@@ -76,6 +76,17 @@ def test_readings_rate_is_never_negative_across_a_gateway_restart() -> None:
     assert readings_rate((110.0, 181), 120.0, 381) == 20.0
 
 
+def test_counts_of_one_are_singular() -> None:
+    """A newcomer saw `1 alerts opened` and `(1 patients deteriorate)`."""
+    assert status_line(1, 0.1, 1, 1, 1) == (
+        "status: 1 device connected, 0.1 readings/s, 1 open alert, worker lag 1 record; "
+        "1 baseline-drift notice not shown (--all shows them)"
+    )
+    assert "1 alert opened and 0 resolved" in status_line(1, 0.1, None, 0, worker_alerts=(1, 0))
+    assert fleet_line(1, 1, alerts_here=True) == "simulating 1 device (1 patient deteriorates); alerts follow"
+    assert fleet_line(2, 0, alerts_here=True) == "simulating 2 devices (0 patients deteriorate)"
+
+
 def test_the_first_line_of_a_simulation_says_where_its_alerts_show() -> None:
     # `vigil up --simulate` prints the alerts itself.
     assert fleet_line(20, 6, alerts_here=True).endswith("; alerts follow")
@@ -109,7 +120,7 @@ def test_without_simulated_devices_the_line_says_the_alerts_the_worker_counted_s
         return [Sample(name, {"status": "open"}, opened), Sample(name, {"status": "resolved"}, resolved)]
 
     assert status_line(1, 3.0, None, 0, worker_alerts=_worker_alerts(counts(0, 2))) == (
-        "status: 1 devices connected, 3.0 readings/s, "
+        "status: 1 device connected, 3.0 readings/s, "
         "0 alerts opened and 2 resolved since the worker started, worker lag 0 records"
     )
     assert "5 alerts opened and 2 resolved since the worker started" in status_line(

@@ -5,7 +5,9 @@ would take its start out of the gateway's 7-day window."""
 
 from __future__ import annotations
 
-from app.tools.replay import Row, check_times, shift_ms
+import pytest
+
+from app.tools.replay import RecordingError, Row, check_times, shift_ms
 
 DAY, HOUR = 86_400_000, 3_600_000
 NOW = 1_800_000_000_000 + 15 * HOUR  # some afternoon
@@ -28,3 +30,12 @@ def test_one_spanning_nearly_the_whole_window_ends_a_minute_ago() -> None:
     offset = shift_ms(recording, NOW)
     assert recording[-1].ts_ms + offset == NOW - 60_000
     check_times(recording, True, NOW)
+
+
+def test_the_refusal_counts_one_reading_as_one() -> None:
+    """`1 readings are older than 7 days`, as a newcomer saw it."""
+    one_old = [Row("HF-1", NOW - 10 * DAY, {"weight": 80.0}), Row("HF-1", NOW - HOUR, {"weight": 80.2})]
+    with pytest.raises(RecordingError, match=r"^1 reading is older than 7 days, "):
+        check_times(one_old, False, NOW)
+    with pytest.raises(RecordingError, match=r"^2 readings are older than 7 days, "):
+        check_times(rows(NOW - 10 * DAY, NOW - 9 * DAY), False, NOW)

@@ -60,6 +60,19 @@ class ConsumerOfAGoneKafka:
         raise asyncio.CancelledError
 
 
+@pytest.fixture(autouse=True)
+def _logging_put_back():
+    """`vigil alerts` configures logging to the stderr of its test, which
+    pytest closes after it: a later test whose code logs (with logging's
+    configuration stubbed out) printed "--- Logging error ---" into its own
+    one-line stderr. The root logger is put back as it was."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.fixture
 def kafka_gone(monkeypatch, tmp_path):
     """`vigil alerts` past its start-up checks, on a Kafka that stops

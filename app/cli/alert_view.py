@@ -45,7 +45,18 @@ _STATUS = {
 
 
 def describe(event: dict[str, Any]) -> str:
-    """One line for a terminal."""
+    """One line for a terminal; a resolution names what it could not see
+    (`evidence.unmeasured`: scored vitals no longer measured)."""
+    line = _describe(event)
+    unmeasured = event.get("evidence", {}).get("unmeasured")
+    if event.get("status") == "resolved" and isinstance(unmeasured, dict) and unmeasured:
+        each = [(name, v) for name, v in unmeasured.items() if isinstance(v, dict)]
+        last = ", ".join(f"{name} {v.get('value')} at {v.get('at')}" for name, v in each)
+        line += f" (not measured since: {last})"
+    return line
+
+
+def _describe(event: dict[str, Any]) -> str:
     ev = event.get("evidence", {})
     status = _STATUS.get(event.get("status", ""), event.get("status", "?"))
     head = (

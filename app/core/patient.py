@@ -52,6 +52,7 @@ from app.core.alerts import (
     LIFECYCLE_KINDS,
     NEWS2_SEVERITY,
     ONCE_MARKS,
+    PHYSIOLOGY,
     Finding,
     Kind,
     OpenAlert,
@@ -3736,6 +3737,10 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
         evidence = change.finding.evidence if change.finding else r.evidence[change.kind]
         if change.told:
             evidence = {**evidence, "newly": _newly(change.told)}
+        if change.status is Status.RESOLVED and change.kind in PHYSIOLOGY:
+            unmeasured = _unmeasured(state, change.alert.clear_since_ms or r.ts, config)
+            if unmeasured:
+                evidence = {**evidence, "unmeasured": unmeasured}
         outcome.events.append(
             event(
                 subject=r.subject,
@@ -3750,6 +3755,26 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
                 evidence=evidence,
             )
         )
+
+
+def _unmeasured(state: PatientState, since_ms: int, config: Config) -> dict[str, dict[str, Any]]:
+    """At a physiology alert's resolution, the vitals NEWS2 scores (and the
+    mean pressure, under its floor) not read since its condition stopped
+    holding (`since_ms`) whose last value was scored: each with that value
+    and when. A resolution says the condition is gone from what is
+    measured; a consumer must tell "recovered" from "no longer measured". A
+    real ICU stay's mean pressure of 49.67, its line then unread for 3.5
+    hours, had its `trend` resolve with empty evidence, read as a recovery
+    (an outside tester, PhysioNet 2012)."""
+    found: dict[str, dict[str, Any]] = {}
+    latest = state.latest
+    for name, safe_level in _SAFE_LEVEL.items():
+        entry = latest.get(name)
+        if entry is None or entry[1] >= since_ms or entry[0].__class__ not in _NUMBERS:
+            continue
+        if _level_scores(state, name, entry[0], safe_level, config):
+            found[name] = {"value": entry[0], "at": iso(entry[1])}
+    return found
 
 
 def _newly(marks: int) -> list[str]:

@@ -1,0 +1,54 @@
+"""A resolution names the scored vitals no longer measured
+(`evidence.unmeasured`, `app.core.patient._unmeasured`): "recovered" and
+"no longer measured" are told apart."""
+
+from __future__ import annotations
+
+from app.cli.alert_view import describe
+from app.core import patient as core
+from app.core import state as patient_state
+from app.core.alerts import iso
+from app.core.records import reading_id
+
+T0 = 1_764_435_600_000
+MINUTE = 60_000
+
+
+def _run(rows: list[tuple[int, dict[str, object]]]) -> list[dict[str, object]]:
+    state = patient_state.PatientState()
+    told: list[dict[str, object]] = []
+    for seq, (ts, vitals) in enumerate(rows):
+        reading = {"id": reading_id("dev-1", seq), "seq": seq, "ts": ts, "vitals": vitals}
+        told += core.process(state, "p-subject-1", "dev-1", reading, patient="patient-1").events
+    return told
+
+
+def test_a_mean_pressure_no_longer_charted_resolves_saying_so() -> None:
+    """A real ICU stay (PhysioNet 2012, an outside tester): a mean pressure
+    of 44-50 charted every 5 minutes, then not at all for hours while the
+    temperature is still charted: its `trend` resolved with empty evidence,
+    which reads as a recovery. The resolution says the mean was last 49 and
+    when."""
+    rows: list[tuple[int, dict[str, object]]] = []
+    for k in range(12):  # an hour of a mean under 65
+        rows.append((T0 + k * 5 * MINUTE, {"mean_bp": 44 + k % 6, "temperature": 37.1}))
+    last = rows[-1][0]
+    rows += [(last + k * 5 * MINUTE, {"temperature": 37.1}) for k in range(1, 60)]  # the line unread
+    trend = [e for e in _run(rows) if e["kind"] == "trend"]
+    assert [e["status"] for e in trend][:1] == ["open"]
+    resolved = [e for e in trend if e["status"] == "resolved"]
+    assert len(resolved) == 1
+    evidence = resolved[0]["evidence"]
+    assert evidence["unmeasured"] == {"mean_bp": {"value": 49, "at": iso(last)}}  # type: ignore[index]
+    assert f"not measured since: mean_bp 49 at {iso(last)}" in describe(resolved[0])
+
+
+def test_a_recovery_measured_resolves_without_it() -> None:
+    rows: list[tuple[int, dict[str, object]]] = []
+    for k in range(12):
+        rows.append((T0 + k * 5 * MINUTE, {"mean_bp": 44 + k % 6, "temperature": 37.1}))
+    rows += [(T0 + (12 + k) * 5 * MINUTE, {"mean_bp": 80, "temperature": 37.1}) for k in range(24)]
+    resolved = [e for e in _run(rows) if e["kind"] == "trend" and e["status"] == "resolved"]
+    assert len(resolved) == 1
+    assert "unmeasured" not in resolved[0]["evidence"]  # type: ignore[operator]
+    assert "not measured" not in describe(resolved[0])

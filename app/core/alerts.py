@@ -322,11 +322,18 @@ def _still_holds(
     gap = max(RISE_CADENCES * cadence_ms, confirm_ms)
     if rises or told:
         current.lower_since_ms = None
-        # A rise back to a severity told before it settled (`current.told`) holds as long
-        # as the settle took; a first rise, or a part newly at its worst, as an opening.
+        # A part newly at its worst is confirmed at a second reading (its rule has waited
+        # already: a calling criterion's smoothed level; an arousal's hold is not added on top,
+        # which told a heart rate over 160 five minutes late); a rise back to a severity told
+        # before it settled (`current.told`) holds as long as the settle took; a first rise
+        # as an opening.
         last = current.told
-        back = rises and not told and last is not None and rank(finding.severity) <= rank(last)
-        need = max(confirm_ms, finding.hold_ms, settle_ms if back else 0)
+        if told:
+            need = confirm_ms
+        elif last is not None and rank(finding.severity) <= rank(last):
+            need = max(confirm_ms, finding.hold_ms, settle_ms)
+        else:
+            need = max(confirm_ms, finding.hold_ms)
         if told and finding.urgent and not finding.stale and not 0 < cadence_ms < confirm_ms:
             current.rise = None  # a part newly at its worst, urgent: a new trigger, told as it opens
         elif not _rise_confirmed(current, finding, ts_ms, need, gap):

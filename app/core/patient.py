@@ -341,6 +341,9 @@ _RISE = {"heart_rate": 91, "respiratory_rate": 21, "systolic_bp": 220}
 # The monitored vitals that, still scoring 2 or more (next to or in their red band),
 # keep a NEWS2 trigger awaiting confirmation pending through a dip (`_keep_pending`).
 _HOVERING = ("heart_rate", "respiratory_rate", "systolic_bp", "spo2")
+# How near its red band (`DANGER`) a parameter told red holds its mark at a reminder or a
+# settle (`_near_red`): about a reading's noise, as the calling criteria hold theirs.
+_NEAR_RED = {"heart_rate": 5, "respiratory_rate": 2, "systolic_bp": 5, "spo2": 1}
 _NEVER = 1 << 62  # a hold no condition outlasts: pending, not opening on this reading
 
 
@@ -513,7 +516,7 @@ class _Reading:
     __slots__ = (
         "subject", "patient", "device_id", "raw", "ts", "clean", "z", "scored", "near", "findings",
         "evidence", "artifacts", "bad", "far", "off", "wide", "steps", "judged", "stuck", "surprised",
-        "heavy", "routine", "doubted", "moving", "drifted", "unit", "before", "pace", "tag",
+        "heavy", "routine", "doubted", "moving", "drifted", "unit", "before", "pace", "tag", "spaced",
     )  # fmt: skip
     subject: str  # the patient's pseudonym: keys the state, derives alert ids
     patient: str | None  # the reference alert consumers act on
@@ -548,6 +551,8 @@ class _Reading:
     before: dict[str, Any]  # channels with a value before this reading's -> that value (`_keep_latest`)
     # the shortest regular step, SPARSE_MS or longer, of a channel read at this reading (`_keep_latest`)
     pace: int
+    # channels read at this reading SPARSE_MS or more after their value before (`_keep_latest`)
+    spaced: list[str] | None
 
     def __init__(
         self,
@@ -591,6 +596,7 @@ class _Reading:
         self.doubted = False
         self.before = {}
         self.pace = 0
+        self.spaced = None
         self.moving = None
         self.drifted = False
 
@@ -858,6 +864,11 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
             # moves a monitor's cadence while a real change (charting hourly
             # from now on) is followed within a few readings.
             cadence, dt = previous[2], ts - previous[1]
+            if dt >= SPARSE_MS:
+                if r.spaced is None:
+                    r.spaced = [name]
+                else:
+                    r.spaced.append(name)
             sitting = 0
             if len(previous) > 3 and previous[3] < -1:  # the channel's values so far may be one sitting
                 cadence, dt, sitting = _first_sitting(previous, ts, cadence, dt)
@@ -2120,7 +2131,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         stale = _stale_trigger(r, score.subscores)
         if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
             marks = _beyond_red(state, score.subscores, current, evidence, monitored=True)
-            marks |= _held_marks(state, score.subscores, current, config) | _near_red(state, score.subscores)
+            marks |= _held_marks(state, score.subscores, current, config) | _near_red(state, current, config)
             r.findings[_NEWS2] = Finding(
                 _NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms, marks=marks, stale=stale
             )
@@ -2131,7 +2142,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         # A rise in it escalates at once when its vitals are spot measurements; the level of
         # consciousness and the oxygen are charted (a status said, not read: its first value
         # has no cadence, and a ventilated patient's escalation to high waited 47 minutes).
-        spot = _sparse(state, [name for name in deviating or score.subscores if name not in _STATUSES])
+        spot = _spot(state, r, [name for name in deviating or score.subscores if name not in _STATUSES])
         r.findings[_NEWS2] = Finding(
             _NEWS2,
             severity,
@@ -2140,7 +2151,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
             marks=_news2_marks(score, current)
             | _beyond_red(state, score.subscores, current, evidence)
             | _held_marks(state, score.subscores, current, config)
-            | _near_red(state, score.subscores),
+            | _near_red(state, current, config),
             stale=stale,
             spot=spot,
         )
@@ -2380,24 +2391,30 @@ def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
     return marks
 
 
-def _near_red(state: PatientState, subscores: dict[str, int]) -> int:
+def _near_red(state: PatientState, current: dict[str, Any], config: Config) -> int:
     """The parameters the open NEWS2 alert told at their worst (scoring 3:
-    `OpenAlert.marks`) that still score 2, next to their red band
-    (`_HOVERING`): marked still, so that a reminder or a settle at such a
+    `OpenAlert.marks`) whose value now is within `_NEAR_RED` of their red
+    band (`_danger`): marked still, so that a reminder or a settle at such a
     value does not make the next red one news. A heart rate of 140 +- 15 in
     atrial fibrillation was told `newly: heart_rate` at 133, 140 and 142
     after hours at 131 or more, each after a reminder read at 125-130; a
     charted pulse alternating 128 and 132 after each reminder (outside
-    testers, a PhysioNet 2012 stay). A parameter back in a band scoring 1
-    or 0 (a systolic recovered to 104-110 for a day) is unmarked at the next
-    reminder as before, and its next red value is news."""
+    testers, a PhysioNet 2012 stay). One further off (a systolic recovered
+    to 104-110 for a day; a pulse at 117 for 12 hours) is unmarked at the
+    next reminder as before, and its next red value is news: held while it
+    scored 2 at all, a pulse at 111-130 for a day, then 150, was told by
+    nothing new (an outside reviewer)."""
     told = state.alerts.get(_NEWS2)
     if told is None or not told.marks:
         return 0
     marks = 0
-    for name in _HOVERING:
+    for name, margin in _NEAR_RED.items():
         bit = _NEWS2_BIT[name]
-        if told.marks & bit and subscores.get(name) == 2:
+        value: Any = current.get(name)
+        if not told.marks & bit or value.__class__ not in _NUMBERS:
+            continue
+        low, high = _danger(state, name, config)
+        if (low is not None and value <= low + margin) or (high is not None and value >= high - margin):
             marks |= bit
     return marks
 
@@ -2587,6 +2604,22 @@ def _first_charted(state: PatientState, entry: list[Any], ts: int) -> bool:
     return not entry[2] and _patient_cadence(state, ts) >= SPARSE_MS
 
 
+def _spot(state: PatientState, r: _Reading, names: list[str]) -> bool:
+    """Are all these channels spot measurements (`_sparse`), or read at this
+    reading `SPARSE_MS` or more after their value before (`_Reading.spaced`)?
+    A rise in such a finding escalates at its reading (`Finding.spot`). A
+    monitor taken off and the patient charted from then on: the channels'
+    cadences still said a minute at the first charted rounds (a cadence
+    follows a gap slowly), and a charted NEWS2 of 7 escalated a round late,
+    an hour on hourly charting (an outside reviewer)."""
+    latest, spaced = state.latest, r.spaced
+    for name in names:
+        entry = latest.get(name)
+        if entry is None or (entry[2] < SPARSE_MS and (spaced is None or name not in spaced)):
+            return False
+    return True
+
+
 def _sparse(state: PatientState, names: list[str]) -> bool:
     """Are all these channels read every `SPARSE_MS` or less often? Then
     their values are spot measurements (charted, a home device), each one
@@ -2755,12 +2788,12 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         if _excursion(state, r, anomalous, config):
             r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
             return
-        spot = _sparse(state, list(anomalous))
         urgent = (
             len({_SAME_MEASUREMENT.get(name, name) for name in anomalous}) >= 2
             or (custom and bool(surprised))  # a surprise is a mean over several readings: confirmed
-            or ((not r.heavy if custom else severity is _MEDIUM) and spot)
+            or ((not r.heavy if custom else severity is _MEDIUM) and _sparse(state, list(anomalous)))
         )
+        spot = _spot(state, r, list(anomalous))
         if _said_by_news2(state, r, _ANOMALY, anomalous, urgent, config):
             return
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent, spot=spot)

@@ -114,3 +114,65 @@ def test_a_red_part_back_after_a_day_in_a_band_scoring_1_is_told_again() -> None
     systolics = [125] + [88] * 4 + [104, 110] * 12 + [86] * 3
     news = _charted([80] * len(systolics), systolics)
     assert _newly(news, "systolic_bp") == [iso(T0 + 29 * HOUR)]  # at its first charted value
+
+
+BASE = {"heart_rate": 74, "respiratory_rate": 16, "spo2": 97, "systolic_bp": 122, "temperature": 36.8}
+
+
+def _every(
+    start: int, minutes: int, step_min: int, vitals: dict[str, object]
+) -> list[tuple[int, dict[str, object]]]:
+    """A row every `step_min` from `start` (ms) for `minutes`, the pulse
+    wobbling by one so that it does not repeat for long (a stuck sensor)."""
+    return [
+        (start + m * MINUTE, {**vitals, "heart_rate": int(vitals["heart_rate"]) + (m // step_min) % 2})  # type: ignore[call-overload]
+        for m in range(0, minutes, step_min)
+    ]
+
+
+def test_a_red_pulse_back_after_12_hours_two_bands_under_red_is_news() -> None:
+    """An outside reviewer: an SpO2 of 90 holds the alert open, a pulse of
+    140 is told, then 117 for 12 hours (NEWS2 2), then 150: the new red
+    pulse is told `newly: heart_rate` at its first charted value, not held
+    as told for as long as it scored 2."""
+    spo2 = {**BASE, "heart_rate": 88, "spo2": 90, "consciousness": "A", "on_oxygen": False}
+    rows = _every(T0, 3 * 60, 15, {**BASE, "consciousness": "A", "on_oxygen": False})
+    rows += _every(T0 + 3 * HOUR, 30, 15, spo2)
+    rows += _every(T0 + 3 * HOUR + 30 * MINUTE, 30, 15, {**spo2, "heart_rate": 140})
+    rows += _every(T0 + 4 * HOUR, 12 * 60, 15, {**spo2, "heart_rate": 117})
+    back = T0 + 16 * HOUR
+    rows += _every(back, 60, 15, {**spo2, "heart_rate": 150})
+    assert iso(back) in _newly(_run(rows), "heart_rate")
+
+
+def test_a_charted_rise_after_the_monitor_is_taken_off_escalates_at_its_round() -> None:
+    """An outside reviewer: a `medium` alert open on a monitor read every
+    minute; the monitor is taken off and the nurse charts hourly, NEWS2 7.
+    The channels' cadences still said a minute at the first round (a
+    cadence follows a gap slowly): the escalation to high waited for the
+    second round, an hour. Read an hour after its value before, each value
+    is a spot measurement: told at the first round."""
+    medium = {"heart_rate": 115, "respiratory_rate": 23, "spo2": 95, "systolic_bp": 112, "temperature": 37.6}
+    seven = {"heart_rate": 125, "respiratory_rate": 23, "spo2": 93, "systolic_bp": 105, "temperature": 37.6}
+    rows = _every(T0, 3 * 60, 1, {**BASE, "consciousness": "A", "on_oxygen": False})
+    rows += _every(T0 + 3 * HOUR, 40, 1, medium)
+    first = T0 + 3 * HOUR + 40 * MINUTE + HOUR
+    rows += _every(first, 4 * 60, 60, seven)
+    news = _run(rows)
+    assert any(e["status"] == "open" and e["severity"] == "medium" for e in news)
+    high = [e["event_time"] for e in news if e["status"] == "escalated" and e["severity"] == "high"]
+    assert high[:1] == [iso(first)]
+
+
+def test_a_pulse_past_160_on_a_monitor_is_told_within_minutes() -> None:
+    """A heart rate of 135 told red, then 165 read every minute: the calling
+    criterion counts once the smoothed level is past 160 (about 4 minutes);
+    it escalates a reading after that, not after an arousal's 5-minute hold
+    added on top (9 minutes in the first version of the confirmation)."""
+    rows = _every(T0, 3 * 60, 1, {**BASE, "consciousness": "A", "on_oxygen": False})
+    rows += _every(T0 + 3 * HOUR, 40, 1, {**BASE, "heart_rate": 135})
+    fast = T0 + 3 * HOUR + 40 * MINUTE
+    rows += _every(fast, 30, 1, {**BASE, "heart_rate": 165})
+    told = _newly(_run(rows), "heart_rate")
+    late = [t for t in told if t >= iso(fast)]
+    assert late and late[0] <= iso(fast + 6 * MINUTE), told

@@ -885,6 +885,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     stats = asyncio.run(run())
     errors = dict(sorted(stats.errors.items()))
     say("replay", f"replayed {stats.sent} readings, {stats.acked} acknowledged; errors {errors or 'none'}")
+    for line in _replay_resends(stats):
+        say("replay", line)
     if "bad_timestamp" in errors:
         say(
             "replay",
@@ -897,6 +899,31 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             + (f" ({missing} never acknowledged: is the gateway still running?)" if missing > 0 else "")
         )
     return Exit.OK
+
+
+def _replay_resends(stats: Any) -> list[str]:
+    """What the gateway had of the recording before (a second replay of it),
+    and what it could not tell of or told apart (docs/replay.md)."""
+    lines = []
+    if stats.already_stored:
+        lines.append(
+            f"{counted(stats.already_stored, 'reading')} had been stored before (this recording was "
+            "replayed already): acknowledged again, not stored twice"
+        )
+    if stats.not_told:
+        lines.append(
+            f"{counted(stats.not_told, 'reading')} lay below the last 1024 seqs the gateway remembers of "
+            "their patient's replay device: if they were stored before, they are stored again, under the "
+            "same reading ids (vigil export lists each once; the worker does not score them again)"
+        )
+    reused = stats.errors.get("seq_reused", 0)
+    if reused:
+        lines.append(
+            f"seq_reused: {counted(reused, 'reading')} differed from what their patient's replay device "
+            "stored under the same seqs (an edited recording of times replayed before): sent again under "
+            "new seqs and stored beside the old; replaying it again stores them again"
+        )
+    return lines
 
 
 def _replay_offline(args: argparse.Namespace, settings: Settings, rows: list[Any]) -> int:

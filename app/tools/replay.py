@@ -1096,6 +1096,33 @@ def device_ids(rows: list[Row], prefix: str) -> dict[str, str]:
         raise RecordingError(f"with --patient-prefix {prefix!r}: {exc}") from None
 
 
+_SEQ_TOP = 2**53 - 1  # the protocol's highest seq
+
+
+def seqs(rows: list[Row], offset: int = 0, prefix: str = "") -> list[int]:
+    """Each row's seq under its patient's replay device (rows in time
+    order): the time its patient's first reading is sent at, in epoch
+    milliseconds (`offset`: `shift_ms`), then up by one a reading. Taken
+    from the recording, so a second replay of it resends the seqs the
+    first stored, with the same content, and the gateway acknowledges them
+    without storing them again (docs/protocol.md, "Delivery"); and a later
+    recording of the same patient starts above an earlier one's (its
+    readings are at least a millisecond apart), so neither takes the
+    other's seqs. The live replay and `offline` number alike: an alert
+    event's reading id is the same."""
+    first: dict[str, int] = {}
+    count: dict[str, int] = {}
+    numbered = []
+    for row in rows:
+        name = prefix + row.patient
+        start = row.ts_ms + offset
+        # a time the gateway refuses (before 1970, or beyond any date) starts from 0
+        base = first.setdefault(name, start if 0 <= start <= _SEQ_TOP // 2 else 0)
+        n = count[name] = count.get(name, -1) + 1
+        numbered.append(base + n)
+    return numbered
+
+
 async def replay(
     settings: Settings,
     rows: list[Row],
@@ -1105,25 +1132,39 @@ async def replay(
     settle_s: float = 30.0,
 ) -> simulate.Stats:
     """Send every row through the gateway, `offset` ms later than recorded
-    (`shift_ms`); return once all are acknowledged."""
+    (`shift_ms`), under the seqs `seqs` gives; return once all are
+    acknowledged, with `already_stored` counting those the gateway's first
+    hello said it had (a replay of this recording before), and `not_told`
+    those below the last 1024 seqs its hello speaks for, which it stores
+    again if it had them (under the same reading ids)."""
     stats = simulate.Stats()
     stop = asyncio.Event()
     devices = device_ids(rows, prefix)
     by_device = await simulate.clients_for(settings, devices, stats)
     clients = {p: by_device[d] for d, p in devices.items()}
+    numbered = seqs(rows, offset, prefix)
+    by_patient: dict[str, list[int]] = {}
+    for row, seq in zip(rows, numbered, strict=True):
+        by_patient.setdefault(prefix + row.patient, []).append(seq)
+    for name, client in clients.items():  # a reading renumbered (`seq_reused`) goes above the recording's
+        client.next_seq = max(client.next_seq, by_patient[name][-1] + 1)
     connections = [asyncio.ensure_future(c.run(stop)) for c in clients.values()]
     started, first = time.monotonic(), rows[0].ts_ms
-    for row in rows:
+    for row, seq in zip(rows, numbered, strict=True):
         if speed > 0:
             delay = (row.ts_ms - first) / 1000 / speed - (time.monotonic() - started)
             if delay > 0:
                 await asyncio.sleep(delay)
-        await clients[prefix + row.patient].send(row.ts_ms + offset, row.vitals)
+        await clients[prefix + row.patient].send(row.ts_ms + offset, row.vitals, seq)
     deadline = time.monotonic() + settle_s
     while any(c.pending for c in clients.values()) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     stop.set()
     await asyncio.gather(*connections)
+    for name, numbers in by_patient.items():
+        stored, not_told = clients[name].stored_before(numbers)
+        stats.already_stored += stored
+        stats.not_told += not_told
     return stats
 
 
@@ -1216,13 +1257,11 @@ def offline(
     config = settings.detector_config()
     states: dict[str, patient_state.PatientState] = {}
     subjects: dict[str, str] = {}
-    seqs: dict[str, int] = {}
     totals = OfflineTotals()
     devices = {p: d for d, p in device_ids(rows, prefix).items()}
-    for row in rows:
+    for row, seq in zip(rows, seqs(rows, 0, prefix), strict=True):
         name = prefix + row.patient
         device = devices[name]
-        seq = seqs[name] = seqs.get(name, -1) + 1
         totals.readings += 1
         try:  # the gateway's checks, at the reading's own time (no 7-day window)
             parsed = parse_reading({"seq": seq, "ts": row.ts_ms, "vitals": row.vitals}, row.ts_ms)

@@ -78,6 +78,8 @@ class Stats:
     acked: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     reconnects: int = 0
+    already_stored: int = 0  # `vigil replay`: readings the gateway said it had before the run
+    not_told: int = 0  # `vigil replay`: readings below the seqs the gateway's hello spoke for
 
 
 class DeviceClient:
@@ -94,6 +96,14 @@ class DeviceClient:
       still unacknowledged;
     - on `seq_reused`, say hello and give that reading a new seq above the
       gateway's `last_seq`, then resend it: nothing is lost.
+
+    A caller that numbers its readings itself (`send`'s `seq`: `vigil replay`,
+    whose seqs come from the recording, so that a second run resends what
+    the first stored) has them sent under that seq whatever the hello
+    says: the gateway compares their content with what it stored under it,
+    and acknowledges a resend, or refuses other content `seq_reused` (then
+    renumbered as above). `first_hello` keeps the first reply, for
+    `stored_before`.
     """
 
     PAUSE_S = 1.0  # after `rate_limited`
@@ -111,6 +121,8 @@ class DeviceClient:
         self.numbered = False  # True once a hello reply said where to start
         self.unnumbered: list[dict[str, Any]] = []  # readings waiting for a seq
         self.unacked: dict[int, dict[str, Any]] = {}  # seq -> reading, until acked
+        self.pinned: set[int] = set()  # seqs the caller gave (`send`): not dropped on a hello's word
+        self.first_hello: dict[str, Any] | None = None  # the first hello reply (`stored_before`)
         self._ws: Any = None
         self._connected = asyncio.Event()
         self._resume: asyncio.TimerHandle | None = None  # set while paused after rate_limited
@@ -169,14 +181,18 @@ class DeviceClient:
         self._apply_hello(frame)
 
     def _apply_hello(self, frame: dict[str, Any]) -> list[dict[str, Any]]:
-        """Drop buffered readings the gateway says it stored; carry on after
+        """Drop buffered readings the gateway says it stored (not those the
+        caller numbered, `send`: their content decides); carry on after
         its `last_seq`; number the readings that were waiting for a seq (returned)."""
+        if self.first_hello is None:
+            self.first_hello = frame
         last, gaps = frame.get("last_seq"), set(frame.get("gaps") or ())
         if last is not None:
             lowest = frame.get("gaps_from")
             if lowest is None:
                 lowest = last - 1023  # a gateway that did not say: its whole window
-            for seq in [s for s in self.unacked if lowest <= s <= last and s not in gaps]:
+            held = [s for s in self.unacked if lowest <= s <= last and s not in gaps]
+            for seq in [s for s in held if s not in self.pinned]:
                 del self.unacked[seq]
                 self._acked(seq)
             self.next_seq = max(self.next_seq, last + 1)
@@ -218,6 +234,7 @@ class DeviceClient:
         if kind == "ack":
             for seq in frame.get("seqs") or [frame["seq"]]:
                 if self.unacked.pop(seq, None) is not None:
+                    self.pinned.discard(seq)
                     self._acked(seq)
         elif kind == "hello" and self._hello_pending:  # asked for after a seq_reused
             self._hello_pending = False
@@ -230,6 +247,7 @@ class DeviceClient:
                 self._pause()  # every unacknowledged reading is resent after it
             elif code == "seq_reused" and refused is not None:
                 reading = self.unacked.pop(refused, None)
+                self.pinned.discard(refused)
                 if reading is not None:
                     self.unnumbered.append(reading)
                     self._ask_hello()
@@ -303,11 +321,36 @@ class DeviceClient:
         await self._send_now(readings)
         return seqs
 
-    async def send(self, ts_ms: int, vitals: dict[str, Any]) -> int | None:
+    def stored_before(self, seqs: list[int]) -> tuple[int, int]:
+        """Of `seqs`, how many the first hello reply said were stored
+        already, and how many it could not tell of (at or below its
+        `last_seq` but below the seqs it speaks for: a gateway remembers a
+        device's last 1024)."""
+        frame = self.first_hello or {}
+        last, gaps = frame.get("last_seq"), set(frame.get("gaps") or ())
+        if last is None:
+            return 0, 0
+        lowest = frame.get("gaps_from")
+        lowest = max(0, last - 1023) if lowest is None else lowest
+        stored = sum(lowest <= s <= last and s not in gaps for s in seqs)
+        return stored, sum(s < lowest for s in seqs)
+
+    async def send(self, ts_ms: int, vitals: dict[str, Any], seq: int | None = None) -> int | None:
         """Queue one reading; it is sent now if connected, else on reconnect.
-        Returns its seq, or None while waiting for the first hello reply."""
+        Returns its seq, or None while waiting for the first hello reply.
+        `seq`: the caller's own number for it (a resend of what may be
+        stored), sent as it is once the first hello reply is in; numbers
+        the client gives later go above it."""
         reading = {"type": "reading", "ts": ts_ms, "vitals": vitals}
         self.stats.sent += 1
+        if seq is not None:
+            reading["seq"] = seq
+            self.pinned.add(seq)
+            self.unacked[seq] = reading
+            self.next_seq = max(self.next_seq, seq + 1)
+            if self.numbered:
+                await self._send_now([reading])
+            return seq
         if not self.numbered:
             self.unnumbered.append(reading)
             return None

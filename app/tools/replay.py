@@ -113,6 +113,26 @@ class Times:
         return int(moment.timestamp() * 1000)
 
 
+_YEAR_CODES = frozenset("YyGcx")  # strptime's codes that give a year (%c and %x: a whole date)
+_DAY_CODES = frozenset("djmbBUWV")  # and those that give a day or a month
+
+
+def dated(ts_format: str) -> None:
+    """Refuse, before anything is read, a `--ts-format` with no year: strptime
+    reads such a time (`%H:%M:%S`, a lab oximeter's time of day alone) in
+    1900, and every reading would be refused after the run, `ts is before
+    1970`, with no word of the format."""
+    codes = set(re.findall(r"%[-#]?(.)", ts_format.replace("%%", "")))
+    if codes & _YEAR_CODES:
+        return
+    what = "year (no %Y or %y)" if codes & _DAY_CODES else "date (a time of day alone)"
+    raise RecordingError(
+        f"--ts-format {ts_format!r} has no {what}: each time would be read as in 1900, which the gateway "
+        "refuses; write the date into the times (a date column of their own is joined to them by --map "
+        "DATE=ts --map TIME=ts) and give it in the format, e.g. --ts-format '%Y-%m-%d %H:%M:%S'"
+    )
+
+
 def _no_such_date(exc: ValueError, where: str) -> None:
     """Refuse a time in the right layout whose date or time does not exist
     (`2020-02-30`, `25:00`), saying so: Python's word for it (`day is out of
@@ -1006,6 +1026,8 @@ def read_recording(
     `ts_format` their layout when it is not ISO 8601 (`Times`); `layout`,
     the recording's own names for things and its patient (`Layout`);
     `missing`, its own marks of a value not measured (`Missing`)."""
+    if ts_format is not None:
+        dated(ts_format)
     text = _text(path)
     rd = _Recording(Times(tz, ts_format), layout or Layout(), missing or Missing())
     if path.suffix.lower() == ".csv":

@@ -640,3 +640,27 @@ def test_a_column_mapped_to_a_custom_channel_is_told_by_its_own_name(tmp_path: P
         "watch.csv: column 'HRx' (read as hr_x) is not one of Vigil's vitals: read as a custom channel "
         "(learned and alerted on, not scored by NEWS2); give --map 'HRx=' to leave it out"
     ]
+
+
+@pytest.mark.parametrize(
+    ("ts_format", "missing"), [("%H:%M:%S", "date"), (" %H:%M", "date"), ("%d/%m %H:%M", "year")]
+)
+def test_a_ts_format_without_a_date_is_refused_before_anything_is_read(
+    tmp_path: Path, ts_format: str, missing: str
+) -> None:
+    """A lab oximeter's export writes times of day alone (` 13:11:55`):
+    `--ts-format '%H:%M:%S'` read each as 1 January 1900, and every reading
+    was refused after the run (`ts is before 1970`, patients: 0, exit 1),
+    with no word of the format. Refused at once, saying what it lacks and
+    what to do; a format with a year is read as before."""
+    text = "time,spo2,pulse_rate\n 13:11:55,96.9,45\n 13:11:56,96.9,45\n"
+    path = _write(tmp_path, "min_timeofday.csv", text)
+    layout = replay.layout(["time=ts"], "S4")
+    with pytest.raises(RecordingError) as refused:
+        replay.read_recording(path, tz=ZoneInfo("UTC"), ts_format=ts_format, layout=layout)
+    message = str(refused.value)
+    assert message.startswith(f"--ts-format {ts_format!r} has no {missing}")
+    assert "1900" in message and "--map DATE=ts --map TIME=ts" in message and "\n" not in message
+    dated = _write(tmp_path, "dated.csv", "time,spo2\n2026-01-01 13:11:55,96\n")
+    rows = replay.read_recording(dated, tz=ZoneInfo("UTC"), ts_format="%Y-%m-%d %H:%M:%S", layout=layout)
+    assert rows[0].ts_ms == 1767273115000

@@ -286,7 +286,8 @@ def _add_replay(sub: Any) -> None:
         default=[],
         metavar="NAME=VIGIL",
         help="read the recording's column (or vital) NAME as Vigil's VIGIL, e.g. --map Time=ts "
-        "--map HR=heart_rate; repeatable (a date column and a time column both to ts are joined)",
+        "--map HR=heart_rate; repeatable (a date column and a time column both to ts are joined; "
+        "=ts: the column with no name in the header)",
     )
     rp.add_argument(
         "--leave-out-unnamed",

@@ -619,7 +619,9 @@ class Layout:
     gcs: bool = False
 
     def name(self, name: str) -> str:
-        return self.names.get(name, name)
+        """Vigil's name for a column or vital; a column with no name in the
+        header is `_header`'s (`--map '=ts'`), not an empty vital's."""
+        return self.names.get(name, name) if name else name
 
 
 @dataclass(frozen=True)
@@ -665,9 +667,12 @@ def layout(
     names: dict[str, str] = {}
     for item in maps:
         name, sep, vigil = item.partition("=")
-        if not sep or not name.strip():
-            raise RecordingError(f"--map {item!r}: write it NAME=VIGIL, e.g. --map HR=heart_rate")
-        names[name.strip()] = vigil.strip()
+        if not sep or not (name.strip() or vigil.strip()):
+            raise RecordingError(
+                f"--map {item!r}: write it NAME=VIGIL, e.g. --map HR=heart_rate (--map '=ts' for a column "
+                "with no name in the header, as pandas writes its index)"
+            )
+        names[name.strip()] = vigil.strip()  # "": the header's first column with no name (`_header`)
     return Layout(names, None if patient is None else _patient(patient, "--patient"), leave_out_unnamed, gcs)
 
 
@@ -827,6 +832,8 @@ def _header(path: Path, names: list[str], layout: Layout) -> list[str]:
             "reads comma-separated CSV; save it with commas between cells (and 36.8, not 36,8)"
         )
     vigil = [layout.name(name) for name in names]
+    if "" in names and "" in layout.names:  # `--map '=ts'`: the first column with no name (pandas' index)
+        vigil[names.index("")] = layout.names[""]
     joined = [i for i, v in enumerate(vigil) if v == "ts"]
     if len(joined) > 1 and all(names[i] in layout.names for i in joined):  # each given by --map
         for k, i in enumerate(joined[1:], start=1):  # a date and a time column: joined (`_csv_rows`)
@@ -855,9 +862,15 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     header = list(dict.fromkeys(reader.fieldnames or ()))  # in the header's order: the same message every run
     fields = set(header)
     if "ts" not in fields or ("patient" not in fields and layout.patient is None):
+        unnamed = ""
+        if "" in header and "ts" not in fields:  # pandas' index, a lab oximeter's times
+            unnamed = (
+                f"; its column {header.index('') + 1} has no name in the header: if it holds the times, "
+                "give --map '=ts'"
+            )
         raise RecordingError(
             f"{path.name}: a CSV recording needs patient and ts columns (or --patient ID for a file of "
-            "one patient; --map NAME=ts to name a column)"
+            f"one patient; --map NAME=ts to name a column){unnamed}"
         )
     long = set(LONG) <= fields
     joined = [name for name in header if name.startswith(JOINED_TS)]

@@ -664,3 +664,30 @@ def test_a_ts_format_without_a_date_is_refused_before_anything_is_read(
     dated = _write(tmp_path, "dated.csv", "time,spo2\n2026-01-01 13:11:55,96\n")
     rows = replay.read_recording(dated, tz=ZoneInfo("UTC"), ts_format="%Y-%m-%d %H:%M:%S", layout=layout)
     assert rows[0].ts_ms == 1767273115000
+
+
+def test_a_time_column_with_no_name_in_the_header_is_read_with_map_equals_ts(tmp_path: Path) -> None:
+    """pandas writes its index, and a lab oximeter's export its times, under
+    an empty header name: the refusal said `needs patient and ts columns`,
+    and `--map '=ts'` was refused as `write it NAME=VIGIL`. The refusal now
+    names the column with no name and the `--map '=ts'` that reads it."""
+    text = ",spo2,pulse_rate\n2026-01-01 13:11:55,96.9,45\n2026-01-01 13:11:56,96.9,45\n"
+    path = _write(tmp_path, "min_unnamed.csv", text)
+    with pytest.raises(RecordingError) as refused:
+        replay.read_recording(path, tz=ZoneInfo("UTC"), layout=replay.layout([], "S4"))
+    message = str(refused.value)
+    assert "needs patient and ts columns" in message
+    assert "column 1 has no name in the header" in message and "give --map '=ts'" in message
+    rows = replay.read_recording(path, tz=ZoneInfo("UTC"), layout=replay.layout(["=ts"], "S4"))
+    assert [(r.ts_ms, r.vitals) for r in rows] == [
+        (1767273115000, {"spo2": 96.9, "pulse_rate": 45}),
+        (1767273116000, {"spo2": 96.9, "pulse_rate": 45}),
+    ]
+    trailing = _write(
+        tmp_path, "trailing.csv", ",spo2,\n2026-01-01 13:11:55,96,\n"
+    )  # an empty column at the end
+    assert replay.read_recording(trailing, tz=ZoneInfo("UTC"), layout=replay.layout(["=ts"], "S4"))[
+        0
+    ].vitals == {"spo2": 96}
+    with pytest.raises(RecordingError, match=r"--map '=': write it NAME=VIGIL.*--map '=ts' for a column"):
+        replay.layout(["="], "S4")

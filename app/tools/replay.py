@@ -288,9 +288,16 @@ def _meant(name: str, others: Iterable[str] = ()) -> str | None:
     """The vital another system's column name may mean: `HR`, `Resp Rate`,
     and with its unit, as a device's export writes it (`Systolic (mmHg)`,
     `Pulse (bpm)`: Omron Connect's). A pulse beside a blood pressure, with
-    no SpO2 or heart rate beside it, is a cuff's: `heart_rate` (`_CUFF_PULSE`)."""
-    bare = "".join(c for c in re.sub(r"[(\[][^)\]]*[)\]]", "", name).lower() if c.isalnum())
+    no SpO2 or heart rate beside it, is a cuff's: `heart_rate` (`_CUFF_PULSE`);
+    and with a device's number after it (`SpO2 1`, `Pulse_2`, `HR2`), as a
+    lab oximeter's export numbers its devices."""
+    plain = re.sub(r"[(\[][^)\]]*[)\]]", "", name).strip()
+    bare = "".join(c for c in plain.lower() if c.isalnum())
     meant = _MEANT.get(bare)
+    if meant is None:
+        numbered = "".join(c for c in re.sub(r"[\s_#.-]*\d+$", "", plain).lower() if c.isalnum())
+        if numbered != bare and numbered in _MEANT:
+            bare, meant = numbered, _MEANT[numbered]
     if meant == "pulse_rate" and bare in _CUFF_PULSE:
         beside = {_meant(other) for other in others if other != name}
         if beside & set(_PRESSURES) and not beside & {"spo2", "heart_rate", "pulse_rate"}:

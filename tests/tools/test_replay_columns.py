@@ -691,3 +691,28 @@ def test_a_time_column_with_no_name_in_the_header_is_read_with_map_equals_ts(tmp
     ].vitals == {"spo2": 96}
     with pytest.raises(RecordingError, match=r"--map '=': write it NAME=VIGIL.*--map '=ts' for a column"):
         replay.layout(["="], "S4")
+
+
+@pytest.mark.parametrize(
+    ("header", "hints"),
+    [
+        ("SpO2 1,Pulse 1", ["--map 'SpO2 1=spo2'", "--map 'Pulse 1=pulse_rate'"]),
+        ("HR_2,Resp Rate-2", ["--map 'HR_2=heart_rate'", "--map 'Resp Rate-2=respiratory_rate'"]),
+        (
+            "Systolic (mmHg) 1,Pulse 1",
+            ["--map 'Systolic (mmHg) 1=systolic_bp'", "--map 'Pulse 1=heart_rate'"],
+        ),
+    ],
+)
+def test_a_device_numbered_name_gets_the_map_its_name_without_the_number_gets(
+    tmp_path: Path, header: str, hints: list[str]
+) -> None:
+    """A lab oximeter's export numbers its devices (`SpO2 1`, `Pulse 1`):
+    they got only "leave it out", where `SpO2` and `Pulse` get the `--map`
+    for the vital they hold."""
+    path = _write(tmp_path, "min_suffix.csv", f"patient,ts,{header}\nS4,2026-01-01T00:00:00Z,97,45\n")
+    with pytest.raises(RecordingError) as refused:
+        replay.read_recording(path)
+    message = str(refused.value)
+    for hint in hints:
+        assert f"{hint} if it holds that" in message

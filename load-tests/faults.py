@@ -716,9 +716,9 @@ class FaultClient(loadtest.LoadClient):
 
     # Readings are noted when handed to the client too: a client may hold
     # them unnumbered (out of `unacked`) until the gateway's hello reply.
-    async def send(self, ts_ms: int, vitals: dict[str, Any]) -> Any:
+    async def send(self, ts_ms: int, vitals: dict[str, Any], seq: int | None = None) -> Any:
         self.queued.add(fingerprint(ts_ms, vitals))
-        return await super().send(ts_ms, vitals)
+        return await super().send(ts_ms, vitals, seq)
 
     async def send_batch(self, items: list[tuple[int, dict[str, Any]]]) -> Any:
         self.queued.update(fingerprint(ts, vitals) for ts, vitals in items)

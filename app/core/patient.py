@@ -250,6 +250,7 @@ _STATUSES = frozenset({"on_oxygen", "consciousness"})
 # point below the band's 7): a score sitting on the band's edge is one
 # emergency trigger, not a new one each time it steps back up.
 HIGH_HELD_FROM = 6
+HIGH_FROM, MEDIUM_FROM = 7, 5  # NEWS2's aggregates for the high and medium bands (`news2.News2.band`)
 
 _PLAUSIBLE = {name: vital.plausible for name, vital in NUMERIC.items()}
 # A number is a value of exactly these classes (bool, a subclass of int, is not).
@@ -2128,7 +2129,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         if score.subscores[name] == 3 and _lived_in(name, current[name]):
             state.red_at = r.ts  # a red value people may live at, not this one's own (`_hold_unrecovered`)
     if deviating or band == "high":
-        stale = _stale_trigger(r, score.subscores)
+        stale = _stale_trigger(r, score.subscores) and not _rise_read_now(state, r, score, severity)
         if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
             marks = _beyond_red(state, score.subscores, current, evidence, monitored=True)
             marks |= _held_marks(state, score.subscores, current, config) | _near_red(state, current, config)
@@ -2333,6 +2334,27 @@ def _hold_unreliable(state: PatientState, r: _Reading, config: Config) -> None:
     if unreliable:
         evidence = {**r.evidence[_NEWS2], "unreliable": unreliable}
         r.findings[_NEWS2] = Finding(_NEWS2, current.severity, evidence, stale=True)
+
+
+def _rise_read_now(state: PatientState, r: _Reading, score: news2.News2, severity: Severity) -> bool:
+    """Inside an open NEWS2 alert, is this score's rise above the alert's
+    severity read at this reading: a value its band rests on (without it
+    the aggregate would fall under the band's 7, or 5 for medium), or any
+    scoring one where none does alone, new now? Then the finding is no
+    stale one for that rise, whatever older value the trigger itself rests
+    on (`_stale_trigger`). A systolic of 88 read an hour before, then a
+    pulse of 114 and a breathing rate of 23 charted now, NEWS2 7: the rise
+    to high waited for the systolic's next reading, 25-90 minutes on a
+    monitor beside a cuff, and with the pressure not charted again it was
+    never told (an outside reviewer of real charts, MIMIC-IV)."""
+    told = state.alerts.get(_NEWS2)
+    if told is None or not told.confirmed or rank(severity) <= rank(told.severity):
+        return False
+    floor = HIGH_FROM if severity is _HIGH else MEDIUM_FROM
+    subscores, total, clean = score.subscores, score.total, r.clean
+    scoring = [name for name, sub in subscores.items() if sub and name not in _STATUSES]
+    resting = [name for name in scoring if total - subscores[name] < floor]
+    return any(name in clean for name in (resting or scoring))
 
 
 def _stale_trigger(r: _Reading, subscores: dict[str, int]) -> bool:
@@ -3771,7 +3793,8 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
         if change.told:
             evidence = {**evidence, "newly": _newly(change.told)}
         if change.status is Status.RESOLVED and change.kind in PHYSIOLOGY:
-            unmeasured = _unmeasured(state, change.alert.clear_since_ms or r.ts, config)
+            alert = change.alert
+            unmeasured = _unmeasured(state, alert.opened_ms, alert.clear_since_ms or r.ts, config)
             if unmeasured:
                 evidence = {**evidence, "unmeasured": unmeasured}
         outcome.events.append(
@@ -3790,20 +3813,25 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
         )
 
 
-def _unmeasured(state: PatientState, since_ms: int, config: Config) -> dict[str, dict[str, Any]]:
+def _unmeasured(
+    state: PatientState, opened_ms: int, since_ms: int, config: Config
+) -> dict[str, dict[str, Any]]:
     """At a physiology alert's resolution, the vitals NEWS2 scores (and the
-    mean pressure, under its floor) not read since its condition stopped
-    holding (`since_ms`) whose last value was scored: each with that value
-    and when. A resolution says the condition is gone from what is
-    measured; a consumer must tell "recovered" from "no longer measured". A
-    real ICU stay's mean pressure of 49.67, its line then unread for 3.5
-    hours, had its `trend` resolve with empty evidence, read as a recovery
-    (an outside tester, PhysioNet 2012)."""
+    mean pressure, under its floor) read during its episode (from
+    `opened_ms`) but not since its condition stopped holding (`since_ms`),
+    whose last value was scored: each with that value and when. A
+    resolution says the condition is gone from what is measured; a consumer
+    must tell "recovered" from "no longer measured". A real ICU stay's mean
+    pressure of 49.67, its line then unread for 3.5 hours, had its `trend`
+    resolve with empty evidence, read as a recovery (an outside tester,
+    PhysioNet 2012). One read before the episode is no part of it (a
+    temperature of 35.8 an hour before a hypotension was named at its
+    resolution: an outside reviewer)."""
     found: dict[str, dict[str, Any]] = {}
     latest = state.latest
     for name, safe_level in _SAFE_LEVEL.items():
         entry = latest.get(name)
-        if entry is None or entry[1] >= since_ms or entry[0].__class__ not in _NUMBERS:
+        if entry is None or not opened_ms <= entry[1] < since_ms or entry[0].__class__ not in _NUMBERS:
             continue
         if _level_scores(state, name, entry[0], safe_level, config):
             found[name] = {"value": entry[0], "at": iso(entry[1])}

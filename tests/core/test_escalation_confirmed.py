@@ -176,3 +176,21 @@ def test_a_pulse_past_160_on_a_monitor_is_told_within_minutes() -> None:
     told = _newly(_run(rows), "heart_rate")
     late = [t for t in told if t >= iso(fast)]
     assert late and late[0] <= iso(fast + 6 * MINUTE), told
+
+
+def test_a_rise_to_high_made_by_values_read_now_escalates_whatever_older_value_the_trigger_rests_on() -> None:
+    """An outside reviewer of real charts: a systolic of 88 charted at 10:00
+    (NEWS2 3, a `low` alert), then at 11:00 a pulse of 115 and a breathing
+    rate of 23 with the pressure not charted again (NEWS2 7). The alert's
+    trigger rests on the systolic, read before, so the finding was stale
+    and the rise to high waited for the pressure's next value: never, on
+    this chart. The rise rests on the pulse and the breathing rate, read
+    now: told at 11:00."""
+    rows = _every(T0, 3 * 60, 60, {**BASE, "consciousness": "A", "on_oxygen": False})
+    low = T0 + 3 * HOUR
+    rows.append((low, {**BASE, "systolic_bp": 88}))
+    rows.append((low + HOUR, {"heart_rate": 115, "respiratory_rate": 23}))
+    rows.append((low + 2 * HOUR, {"heart_rate": 116, "respiratory_rate": 23}))
+    news = _run(rows)
+    assert [(e["status"], e["severity"]) for e in news][:2] == [("open", "low"), ("escalated", "high")]
+    assert news[1]["event_time"] == iso(low + HOUR)

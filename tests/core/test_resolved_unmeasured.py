@@ -52,3 +52,17 @@ def test_a_recovery_measured_resolves_without_it() -> None:
     assert len(resolved) == 1
     assert "unmeasured" not in resolved[0]["evidence"]  # type: ignore[operator]
     assert "not measured" not in describe(resolved[0])
+
+
+def test_a_value_read_before_the_episode_is_not_named() -> None:
+    """A temperature of 35.8 (NEWS2 1) read an hour before a hypotension,
+    and not since, was named at its resolution (an outside reviewer): it
+    was no part of the episode."""
+    rows: list[tuple[int, dict[str, object]]] = [(T0 - 60 * MINUTE, {"temperature": 35.8})]
+    for k in range(12):
+        rows.append((T0 + k * 5 * MINUTE, {"mean_bp": 44 + k % 6}))
+    last = rows[-1][0]
+    rows += [(last + k * 5 * MINUTE, {"heart_rate": 80}) for k in range(1, 60)]
+    resolved = [e for e in _run(rows) if e["kind"] == "trend" and e["status"] == "resolved"]
+    assert len(resolved) == 1
+    assert resolved[0]["evidence"]["unmeasured"] == {"mean_bp": {"value": 49, "at": iso(last)}}  # type: ignore[index]

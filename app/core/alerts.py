@@ -322,21 +322,7 @@ def _still_holds(
     gap = max(RISE_CADENCES * cadence_ms, confirm_ms)
     if rises or told:
         current.lower_since_ms = None
-        # A part newly at its worst is confirmed at a second reading (its rule has waited
-        # already: a calling criterion's smoothed level; an arousal's hold is not added on top,
-        # which told a heart rate over 160 five minutes late); a rise back to a severity told
-        # before it settled (`current.told`) holds as long as the settle took; a first rise
-        # as an opening.
-        last = current.told
-        if told:
-            need = confirm_ms
-        elif last is not None and rank(finding.severity) <= rank(last):
-            need = max(confirm_ms, finding.hold_ms, settle_ms)
-        else:
-            need = max(confirm_ms, finding.hold_ms)
-        if told and finding.urgent and not finding.stale and not 0 < cadence_ms < confirm_ms:
-            current.rise = None  # a part newly at its worst, urgent: a new trigger, told as it opens
-        elif not _rise_confirmed(current, finding, ts_ms, need, gap):
+        if not _rise_told_now(current, finding, bool(told), ts_ms, confirm_ms, cadence_ms, settle_ms, gap):
             return None  # awaiting confirmation: nothing else is told meanwhile
     elif current.rise is not None and ts_ms - current.rise[1] > gap:
         current.rise = None  # lapsed
@@ -359,6 +345,37 @@ def _still_holds(
         current.told = None
         return Change(Status.REMINDER, kind, current, finding)
     return None
+
+
+def _rise_told_now(
+    current: OpenAlert,
+    finding: Finding,
+    told: bool,
+    ts_ms: int,
+    confirm_ms: int,
+    cadence_ms: float,
+    settle_ms: int,
+    gap_ms: float,
+) -> bool:
+    """Is a rise in an open alert's condition (`told`: a part newly at its
+    worst) told at this reading? A part newly at its worst is confirmed at a
+    second reading (its rule has waited already: a calling criterion's
+    smoothed level; an arousal's hold is not added on top, which told a
+    heart rate over 160 five minutes late), and at once when urgent, as it
+    would open: a new trigger. A rise back to a severity told before it
+    settled (`OpenAlert.told`) holds as long as the settle took; a first
+    rise is confirmed as an opening (`_rise_confirmed`)."""
+    last = current.told
+    if told:
+        if finding.urgent and not finding.stale and not 0 < cadence_ms < confirm_ms:
+            current.rise = None
+            return True
+        need = confirm_ms
+    elif last is not None and rank(finding.severity) <= rank(last):
+        need = max(confirm_ms, finding.hold_ms, settle_ms)
+    else:
+        need = max(confirm_ms, finding.hold_ms)
+    return _rise_confirmed(current, finding, ts_ms, need, gap_ms)
 
 
 def _rise_confirmed(current: OpenAlert, finding: Finding, ts_ms: int, need_ms: int, gap_ms: float) -> bool:

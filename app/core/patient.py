@@ -865,11 +865,10 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
             # moves a monitor's cadence while a real change (charting hourly
             # from now on) is followed within a few readings.
             cadence, dt = previous[2], ts - previous[1]
-            if dt >= SPARSE_MS:
+            if dt >= SPARSE_MS:  # read as a spot measurement (`_sparse`)
                 if r.spaced is None:
-                    r.spaced = [name]
-                else:
-                    r.spaced.append(name)
+                    r.spaced = []
+                r.spaced.append(name)
             sitting = 0
             if len(previous) > 3 and previous[3] < -1:  # the channel's values so far may be one sitting
                 cadence, dt, sitting = _first_sitting(previous, ts, cadence, dt)
@@ -2143,7 +2142,8 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         # A rise in it escalates at once when its vitals are spot measurements; the level of
         # consciousness and the oxygen are charted (a status said, not read: its first value
         # has no cadence, and a ventilated patient's escalation to high waited 47 minutes).
-        spot = _spot(state, r, [name for name in deviating or score.subscores if name not in _STATUSES])
+        measured = [name for name in deviating or score.subscores if name not in _STATUSES]
+        spot = _sparse(state, measured, r.spaced)
         r.findings[_NEWS2] = Finding(
             _NEWS2,
             severity,
@@ -2626,29 +2626,24 @@ def _first_charted(state: PatientState, entry: list[Any], ts: int) -> bool:
     return not entry[2] and _patient_cadence(state, ts) >= SPARSE_MS
 
 
-def _spot(state: PatientState, r: _Reading, names: list[str]) -> bool:
-    """Are all these channels spot measurements (`_sparse`), or read at this
-    reading `SPARSE_MS` or more after their value before (`_Reading.spaced`)?
-    A rise in such a finding escalates at its reading (`Finding.spot`). A
-    monitor taken off and the patient charted from then on: the channels'
-    cadences still said a minute at the first charted rounds (a cadence
-    follows a gap slowly), and a charted NEWS2 of 7 escalated a round late,
-    an hour on hourly charting (an outside reviewer)."""
-    latest, spaced = state.latest, r.spaced
+def _sparse(state: PatientState, names: list[str], spaced: list[str] | None = None) -> bool:
+    """Are all these channels read every `SPARSE_MS` or less often (or, of
+    `spaced`, read at this reading `SPARSE_MS` or more after their value
+    before: `_Reading.spaced`)? Then their values are spot measurements
+    (charted, a home device), each one its own confirmation. A channel with
+    one value so far has no cadence and is not sparse.
+
+    `spaced` is for a rise in an open alert (`Finding.spot`): a monitor
+    taken off and the patient charted from then on, the channels' cadences
+    still said a minute at the first charted rounds (a cadence follows a
+    gap slowly), and a charted NEWS2 of 7 escalated a round late, an hour on
+    hourly charting (an outside reviewer)."""
+    latest = state.latest
     for name in names:
         entry = latest.get(name)
         if entry is None or (entry[2] < SPARSE_MS and (spaced is None or name not in spaced)):
             return False
     return True
-
-
-def _sparse(state: PatientState, names: list[str]) -> bool:
-    """Are all these channels read every `SPARSE_MS` or less often? Then
-    their values are spot measurements (charted, a home device), each one
-    its own confirmation. A channel with one value so far has no cadence and
-    is not sparse."""
-    latest = state.latest
-    return all(name in latest and latest[name][2] >= SPARSE_MS for name in names)
 
 
 def _deviates(
@@ -2815,7 +2810,7 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
             or (custom and bool(surprised))  # a surprise is a mean over several readings: confirmed
             or ((not r.heavy if custom else severity is _MEDIUM) and _sparse(state, list(anomalous)))
         )
-        spot = _spot(state, r, list(anomalous))
+        spot = _sparse(state, list(anomalous), r.spaced)
         if _said_by_news2(state, r, _ANOMALY, anomalous, urgent, config):
             return
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent, spot=spot)

@@ -2346,7 +2346,15 @@ def _rise_read_now(state: PatientState, r: _Reading, score: news2.News2, severit
     pulse of 114 and a breathing rate of 23 charted now, NEWS2 7: the rise
     to high waited for the systolic's next reading, 25-90 minutes on a
     monitor beside a cuff, and with the pressure not charted again it was
-    never told (an outside reviewer of real charts, MIMIC-IV)."""
+    never told (an outside reviewer of real charts, MIMIC-IV).
+
+    Left: at an aggregate of exactly 7 every scoring value is one the band
+    rests on, so a second device's unchanged pulse and breathing rate
+    confirm a rise that one SpO2 of 88 from another device made once (a
+    second reviewer): told a reading later, where before 2026-12-06 any
+    single reading escalated at once. Telling the values that moved from
+    those that were re-read needs the score as last told, which the state
+    does not keep."""
     told = state.alerts.get(_NEWS2)
     if told is None or not told.confirmed or rank(severity) <= rank(told.severity):
         return False
@@ -3789,7 +3797,8 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
             evidence = {**evidence, "newly": _newly(change.told)}
         if change.status is Status.RESOLVED and change.kind in PHYSIOLOGY:
             alert = change.alert
-            unmeasured = _unmeasured(state, alert.opened_ms, alert.clear_since_ms or r.ts, config)
+            since = alert.clear_since_ms or r.ts
+            unmeasured = _unmeasured(state, alert.opened_ms, since, change.kind is _NEWS2, config)
             if unmeasured:
                 evidence = {**evidence, "unmeasured": unmeasured}
         outcome.events.append(
@@ -3809,7 +3818,7 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
 
 
 def _unmeasured(
-    state: PatientState, opened_ms: int, since_ms: int, config: Config
+    state: PatientState, opened_ms: int, since_ms: int, news: bool, config: Config
 ) -> dict[str, dict[str, Any]]:
     """At a physiology alert's resolution, the vitals NEWS2 scores (and the
     mean pressure, under its floor) read during its episode (from
@@ -3820,14 +3829,20 @@ def _unmeasured(
     pressure of 49.67, its line then unread for 3.5 hours, had its `trend`
     resolve with empty evidence, read as a recovery (an outside tester,
     PhysioNet 2012). One read before the episode is no part of it (a
-    temperature of 35.8 an hour before a hypotension was named at its
-    resolution: an outside reviewer)."""
+    temperature of 35.8 read before an anomaly's episode was named at its
+    resolution: an outside reviewer), but for a NEWS2 alert (`news`) one
+    still in the score it opened on is (`_fresh` then): a cuff's systolic
+    of 95 read just before its alert opened and the cuff taken off, the
+    alert resolving as the value aged out of the score, resolved with no
+    word of it (a second reviewer)."""
     found: dict[str, dict[str, Any]] = {}
     latest = state.latest
     for name, safe_level in _SAFE_LEVEL.items():
         entry = latest.get(name)
-        if entry is None or not opened_ms <= entry[1] < since_ms or entry[0].__class__ not in _NUMBERS:
+        if entry is None or entry[1] >= since_ms or entry[0].__class__ not in _NUMBERS:
             continue
+        if entry[1] < opened_ms and not (news and _fresh(entry, opened_ms, config.news2_max_age_ms)):
+            continue  # read before the episode, and no part of the score it opened on
         if _level_scores(state, name, entry[0], safe_level, config):
             found[name] = {"value": entry[0], "at": iso(entry[1])}
     return found

@@ -66,3 +66,30 @@ def test_a_value_read_before_the_episode_is_not_named() -> None:
     resolved = [e for e in _run(rows) if e["kind"] == "trend" and e["status"] == "resolved"]
     assert len(resolved) == 1
     assert resolved[0]["evidence"]["unmeasured"] == {"mean_bp": {"value": 49, "at": iso(last)}}  # type: ignore[index]
+
+
+def test_a_value_in_the_score_a_news2_alert_opened_on_is_named() -> None:
+    """A second reviewer: a cuff's systolic of 95 (NEWS2 2) read, the cuff
+    taken off; ten minutes later a pulse of 112 and a breathing rate of 22
+    (2 each) open a `medium` NEWS2 alert on that systolic's points. The
+    alert resolves as the systolic ages out of the score: its resolution
+    says so, though the value was read before the alert opened."""
+    rows: list[tuple[int, dict[str, object]]] = [
+        (
+            T0,
+            {
+                "systolic_bp": 95,
+                "heart_rate": 80,
+                "respiratory_rate": 16,
+                "consciousness": "A",
+                "on_oxygen": False,
+            },
+        )
+    ]
+    rows += [(T0 + m * MINUTE, {"heart_rate": 112, "respiratory_rate": 22}) for m in range(10, 100)]
+    news = [e for e in _run(rows) if e["kind"] == "news2"]
+    assert [e["status"] for e in news][0] == "open"
+    assert news[0]["evidence"]["vitals"]["systolic_bp"] == 95  # type: ignore[index]
+    resolved = [e for e in news if e["status"] == "resolved"]
+    assert len(resolved) == 1
+    assert resolved[0]["evidence"]["unmeasured"] == {"systolic_bp": {"value": 95, "at": iso(T0)}}  # type: ignore[index]

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import random
 
-from app.core import patient as core
-from app.core import state as patient_state
 from app.core.alerts import iso
-from app.core.records import reading_id
+from tests.core.readings import Recorder
 
 T0 = 1_764_435_600_000
 MINUTE = 60_000
@@ -19,13 +17,10 @@ HOUR = 60 * MINUTE
 
 def _run(rows: list[tuple[int, dict[str, object]]]) -> list[dict[str, object]]:
     """NEWS2 events of one patient read at (event time, vitals)."""
-    state = patient_state.PatientState()
-    told: list[dict[str, object]] = []
-    for seq, (ts, vitals) in enumerate(rows):
-        reading = {"id": reading_id("dev-1", seq), "seq": seq, "ts": ts, "vitals": vitals}
-        out = core.process(state, "p-subject-1", "dev-1", reading, patient="patient-1")
-        told += [e for e in out.events if e["kind"] == "news2"]
-    return told
+    patient = Recorder()
+    for ts, vitals in rows:
+        patient.read(ts, vitals)
+    return [e for e in patient.events if e["kind"] == "news2"]
 
 
 def _hypoxic(blips: set[int], sustained: range = range(0)) -> list[tuple[int, dict[str, object]]]:

@@ -5,22 +5,18 @@
 from __future__ import annotations
 
 from app.cli.alert_view import describe
-from app.core import patient as core
-from app.core import state as patient_state
 from app.core.alerts import iso
-from app.core.records import reading_id
+from tests.core.readings import Recorder
 
 T0 = 1_764_435_600_000
 MINUTE = 60_000
 
 
 def _run(rows: list[tuple[int, dict[str, object]]]) -> list[dict[str, object]]:
-    state = patient_state.PatientState()
-    told: list[dict[str, object]] = []
-    for seq, (ts, vitals) in enumerate(rows):
-        reading = {"id": reading_id("dev-1", seq), "seq": seq, "ts": ts, "vitals": vitals}
-        told += core.process(state, "p-subject-1", "dev-1", reading, patient="patient-1").events
-    return told
+    patient = Recorder()
+    for ts, vitals in rows:
+        patient.read(ts, vitals)
+    return patient.events
 
 
 def test_a_mean_pressure_no_longer_charted_resolves_saying_so() -> None:

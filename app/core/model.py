@@ -452,6 +452,14 @@ class Baseline:
         """Readings learned since the last reset."""
         return self.var.n
 
+    def remembers(self, cadence: float) -> bool:
+        """Is learning's memory full: `MEMORY_MS` of readings at `cadence`
+        (ms), and at least `MEMORY_MIN`, learned since the last reset? Until
+        then the mean is the average of every value since, and a change
+        lasting those hours moves it as far as the patient's normal."""
+        n = self.var.n
+        return n >= MEMORY_MIN and cadence > 0 and n * cadence >= MEMORY_MS
+
     def _refresh(self) -> None:
         """Recompute `mean` and `sd` after learning: scoring reads them for
         every value, learning changes them less often; and whether the daily
@@ -604,7 +612,7 @@ class Baseline:
         if self.prior_sd >= 0.0 and self.floor:
             self.fold_prior()
         n = var.n
-        count = n + 1.0 if n < MEMORY_MIN or cadence <= 0 or n * cadence < MEMORY_MS else n
+        count = n if self.remembers(cadence) else n + 1.0
         a = 1.0 / count
         limit = below * sd
         day = ts // DAY_MS

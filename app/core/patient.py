@@ -2694,11 +2694,19 @@ def _deviates(
     patient charted at a systolic of 74-101 mmHg had its 84 at 01:53 taken for
     its own, and its NEWS2 alert resolved and opened again (`charted`, seed 7).
 
-    While a NEWS2 alert is open in which this parameter scored 3 when last
-    told (`OpenAlert.marks`), the normal must also score as it was
-    established: where warm-up left it, or where a drift was last adopted
-    (`Baseline.prior_mean` once the prior is folded in; a drift is adopted
-    only at a level NEWS2 scores 0, `_drift`). The learning that follows
+    The normal as established must score on that side too (where warm-up
+    left it, or where a drift was last adopted: `Baseline.prior_mean` once
+    the prior is folded in; a drift is adopted only at a level NEWS2 scores
+    0, `_drift`) while the learning's memory is not yet full
+    (`Baseline.remembers`: a day of readings), when its mean is the average
+    of the hours since admission: a systolic sliding from 122 to 84 over
+    eight hours, read every minute, six hours after admission, took the
+    learned normal to 93 (NEWS2 2) and its red values for the patient's
+    own, and nothing at all was told, NEWS2 included (an outside tester;
+    a breathing rate from 16 to 27 and a pulse from 72 to 38 the same).
+    With a day's memory, a change over hours moves the mean a fraction of
+    the way; the check then holds only while a NEWS2 alert is open in which
+    this parameter scored 3 when last told (`OpenAlert.marks`). The learning that follows
     the patient follows a lasting deterioration too: its values 3-5 SDs out
     widen the spread, winsorised, and then move the mean from within it. A
     systolic of 88 +- 5 after six hours at 120 +- 5, read every minute,
@@ -2737,13 +2745,16 @@ def _deviates(
     scale2 = _scale2(state, config)
     if not _same_side(name, value, baseline.mean, scale2, normal):
         return True  # the normal scores nothing, or on the other side (a pulse of 37 beside 94)
-    told = state.alerts.get(_NEWS2)  # an open alert in which this parameter was red when last told ...
-    if told is None or not told.confirmed or baseline.prior_sd >= 0.0:
+    if baseline.prior_sd >= 0.0:
         return False
-    if not told.marks & _NEWS2_BIT[name] and not _red_run(told, name, baseline, normal, scale2):
-        return False
-    normal[name] = baseline.prior_mean  # ... stays open while the normal as established scores nothing
-    return news2.score(normal, scale2).subscores.get(name, 0) == 0
+    if baseline.remembers(state.latest[name][2]):  # a day's memory: the learned normal is the patient's,
+        told = state.alerts.get(_NEWS2)  # unless an open alert has this parameter red when last told
+        if told is None or not told.confirmed:
+            return False
+        if not told.marks & _NEWS2_BIT[name] and not _red_run(told, name, baseline, normal, scale2):
+            return False
+    # The normal as established: a slide over the hours a young memory holds was learned as normal.
+    return not _same_side(name, value, baseline.prior_mean, scale2, normal)
 
 
 def _red_run(told: OpenAlert, name: str, baseline: Baseline, normal: dict[str, Any], scale2: bool) -> bool:

@@ -342,3 +342,39 @@ def test_charted_values_about_a_red_edge_do_not_escalate_again_and_again() -> No
         recorder = _read(Recorder(), random.Random(seed), HOUR, range(14 * 24), vitals_at)
         escalations += sum(e["kind"] == "news2" and e["status"] == "escalated" for e in recorder.events)
     assert escalations <= 10
+
+
+def _slide(vital: str, start: float, end: float, seed: int) -> Recorder:
+    """A patient read every minute by one monitor: six hours at the usual
+    values, then `vital` sliding from `start` to `end` over eight hours (a
+    straight line, with a reading's noise), and held there six hours more."""
+    rng, recorder = random.Random(seed), Recorder()
+    noise = {"systolic_bp": 4.0, "respiratory_rate": 1.0, "heart_rate": 2.0}[vital]
+    for minute in range(20 * 60):
+        vitals = normal(rng)
+        part = min(max((minute - 6 * 60) / (8 * 60), 0.0), 1.0)
+        vitals[vital] = round(start + part * (end - start) + rng.gauss(0, noise))
+        before = len(recorder.events)
+        recorder.read(T0 + minute * MINUTE, vitals)
+        for e in recorder.events[before:]:
+            e["_ts"] = T0 + minute * MINUTE
+    return recorder
+
+
+def test_a_slide_into_red_over_eight_hours_is_told_by_news2() -> None:
+    # An outside tester's patients, one vital each sliding over 8 hours into
+    # NEWS2's red range: nothing at all was told. The learned normal, a few
+    # hours old, followed the slide into a band NEWS2 scores (a systolic of
+    # 93, a breathing rate of 24.6, a pulse of 43), and a red value beside a
+    # normal that scores was taken for the patient's own; the normal as
+    # established at admission (115, 18.6, 55) scores nothing.
+    for vital, start, end in (("systolic_bp", 122, 84), ("respiratory_rate", 16, 27), ("heart_rate", 72, 38)):
+        for seed in (1, 2):
+            recorder = _slide(vital, start, end, seed)
+            learned = {vital: recorder.state.baselines[vital].mean}
+            assert news2.score(learned).subscores[vital] > 0  # the learned normal followed, as it did
+            news = _news2(recorder, vital)
+            opened = [hour for hour, status, sub in news if status == "open" and sub == 3]
+            assert opened and opened[0] <= 14, (vital, seed, news)  # told as it turned red
+            # ... and open at the end, red values still coming: a resolution was followed by a reopening.
+            assert news[-1][1] != "resolved", (vital, seed, news)

@@ -378,3 +378,53 @@ def test_a_slide_into_red_over_eight_hours_is_told_by_news2() -> None:
             assert opened and opened[0] <= 14, (vital, seed, news)  # told as it turned red
             # ... and open at the end, red values still coming: a resolution was followed by a reopening.
             assert news[-1][1] != "resolved", (vital, seed, news)
+
+
+def _sepsis(every: int, seed: int) -> Recorder:
+    """An outside tester's slow sepsis, read every `every` ms by one device:
+    six hours at the usual values, then over ten hours a pulse from 75 to
+    116, breathing from 16 to 22.5, a systolic from 122 to 104 and a
+    temperature from 36.8 to 38.6 (each amber at most: NEWS2 6-7 at the
+    end), held eight hours more."""
+    rng, recorder = random.Random(seed), Recorder()
+
+    def at(minute: int, start: float, end: float) -> float:
+        return start + min(max((minute - 360) / 600, 0.0), 1.0) * (end - start)
+
+    for ts in range(T0, T0 + 24 * HOUR, every):
+        m = (ts - T0) // MINUTE
+        systolic = at(m, 122, 104)
+        vitals = {
+            "heart_rate": round(at(m, 75, 116) + rng.gauss(0, 2)),
+            "respiratory_rate": round(at(m, 16, 22.5) + rng.gauss(0, 0.7)),
+            "spo2": min(100, round(96 + rng.gauss(0, 0.5))),
+            "systolic_bp": round(systolic + rng.gauss(0, 4)),
+            "diastolic_bp": round(systolic * 0.62 + rng.gauss(0, 2)),
+            "temperature": round(at(m, 36.8, 38.6) + rng.gauss(0, 0.05), 1),
+            "consciousness": "A",
+        }
+        before = len(recorder.events)
+        recorder.read(ts, vitals)
+        for e in recorder.events[before:]:
+            e["_ts"] = ts
+    return recorder
+
+
+def test_a_news2_alert_of_ambers_does_not_resolve_in_the_medium_band_as_the_normal_learns_them() -> None:
+    # The tester's slow sepsis: the NEWS2 alert resolved with the score at 5
+    # or 6 (the medium band, an urgent review), at every cadence from one
+    # reading a minute to one an hour, and opened again minutes to hours
+    # later. Each scoring value was amber and within 2.5 SDs of a normal
+    # learned from the sepsis itself, a few hours old, so none counted.
+    for every in (MINUTE, 5 * MINUTE, 15 * MINUTE, HOUR):
+        for seed in (1, 2, 3):
+            recorder = _sepsis(every, seed)
+            news = [e for e in recorder.events if e["kind"] == "news2"]
+            assert news, (every, seed)
+            at_medium = [
+                ((e["_ts"] - T0) / HOUR, e["evidence"]["score"])
+                for e in news
+                if e["status"] == "resolved" and e["evidence"]["score"] >= 5
+            ]
+            assert at_medium == [], (every, seed, at_medium)
+            assert news[-1]["status"] != "resolved", (every, seed)  # open at the end, the sepsis lasting

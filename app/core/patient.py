@@ -2130,7 +2130,9 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     if deviating or band == "high":
         stale = _stale_trigger(r, score.subscores) and not _rise_read_now(state, r, score, severity)
         if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
-            marks = _beyond_red(state, score.subscores, current, evidence, monitored=True)
+            # Its red parts marked as any opening's are: a full memory holds only a marked part (`_deviates`).
+            marks = _news2_marks(score, current)
+            marks |= _beyond_red(state, score.subscores, current, evidence, monitored=True)
             marks |= _held_marks(state, score.subscores, current, config) | _near_red(state, current, config)
             r.findings[_NEWS2] = Finding(
                 _NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms, marks=marks, stale=stale
@@ -2206,8 +2208,10 @@ def _hold_unrecovered(state: PatientState, r: _Reading, current: dict[str, Any],
         # Not a value out of red between two red ones: a pulse flickering about 40 is one episode.
         if r.ts - state.red_at >= max(config.resolve_after_ms, 2 * _patient_cadence(state, r.ts)):
             for name in held:
-                recent = {name: baselines[name].recent}
-                if news2.score(recent, scale2).subscores.get(name, 0) < 3:
+                recent = baselines[name].recent
+                if news2.score({name: recent}, scale2).subscores.get(name, 0) < 3 and not (
+                    name in _NEAR_RED and _within_red_margin(state, name, recent, config)
+                ):  # a recent level flickering about the edge (a pulse of 38-45) is no recovery
                     alert.marks &= ~_NEWS2_BIT[name]
         severity = NEWS2_SEVERITY.get(evidence["band"]) or _LOW
         if severity is _MEDIUM and evidence["score"] >= HIGH_HELD_FROM and _open_high(state):
@@ -2438,15 +2442,20 @@ def _near_red(state: PatientState, current: dict[str, Any], config: Config) -> i
     if told is None or not told.marks:
         return 0
     marks = 0
-    for name, margin in _NEAR_RED.items():
+    for name in _NEAR_RED:
         bit = _NEWS2_BIT[name]
-        value: Any = current.get(name)
-        if not told.marks & bit or value.__class__ not in _NUMBERS:
-            continue
-        low, high = _danger(state, name, config)
-        if (low is not None and value <= low + margin) or (high is not None and value >= high - margin):
+        if told.marks & bit and _within_red_margin(state, name, current.get(name), config):
             marks |= bit
     return marks
+
+
+def _within_red_margin(state: PatientState, name: str, value: Any, config: Config) -> bool:
+    """Is this value within `_NEAR_RED` of the vital's red band (`_danger`)?"""
+    if value.__class__ not in _NUMBERS:
+        return False
+    margin = _NEAR_RED[name]
+    low, high = _danger(state, name, config)
+    return (low is not None and value <= low + margin) or (high is not None and value >= high - margin)
 
 
 def _beyond_red(
@@ -2671,16 +2680,17 @@ def _deviates(
     chart's scale 2 would be prescribed).
 
     A value NEWS2 scores 1 or 2 within 2.5 SDs of the normal is the
-    patient's own; but while a NEWS2 alert at medium or high is open and
-    the learning's memory is under a day (`Baseline.remembers`), only if
-    the normal as established (`Baseline.prior_mean`) scores on its side
+    patient's own; but while a NEWS2 alert at medium or high is open, only
+    if the normal as established (`Baseline.prior_mean`) scores on its side
     too. An outside tester's slow sepsis (over ten hours a pulse from 75
     to 116, breathing from 16 to 22.5, a systolic from 122 to 104, a
     temperature to 38.6) had its alert resolve at NEWS2 5 and 6, at every
     cadence from a minute to an hour, each amber value near a normal a few
-    hours old learned from the sepsis, and open again later. Not for an
-    opening: measured so, ambers the normal of the first day learned
-    raised 15-35 % more false alerts on `ward` (docs/evaluation.md).
+    hours old learned from the sepsis, and open again later; held only
+    while the learning's memory was under a day, it resolved at 5-6 once
+    the memory was full (a reviewer). Not for an opening: measured so,
+    ambers the normal of the first day learned raised 15-35 % more false
+    alerts on `ward` (docs/evaluation.md).
 
     A value NEWS2 scores 3 (`sub`, its red range) is the patient's own only
     when NEWS2 scores the learned normal too: an athlete living at 44. Never
@@ -2743,10 +2753,8 @@ def _deviates(
     if not personal or abs(baseline.z(value)) >= 2.5:
         return True
     if sub < 3:
-        if baseline.prior_sd >= 0.0 or baseline.remembers(state.latest[name][2]):
-            return False
         told = state.alerts.get(_NEWS2)  # held, not opened: see above
-        if told is None or not told.confirmed or told.severity is _LOW:
+        if baseline.prior_sd >= 0.0 or told is None or not told.confirmed or told.severity is _LOW:
             return False
         established = {name: baseline.prior_mean}
         if current is not None and "on_oxygen" in current:

@@ -209,8 +209,28 @@ ALIASES = {
     "temperature": ("temp", "tempc", "bodytemp", "bodytemperature"),
     "weight": ("wt", "weightkg", "bodyweight"),
     "consciousness": ("avpu", "acvpu"),
-    "on_oxygen": ("o2", "oxygen", "ono2", "onoxygen"),
+    "on_oxygen": ("o2", "oxygen", "ono2", "onoxygen"),  # and FIO2_NAMES, VENTILATED_NAMES, below
 }
+# A column (a vital of the long layout or of JSON lines) read as `on_oxygen`
+# under a name that says it holds the fraction of inspired oxygen (PhysioNet
+# 2012's `FiO2`, 0.21-1, or a percentage, 21-100) or mechanical ventilation
+# (its `MechVent`, 1) has its numbers read as the oxygen (`_Oxygen`): NEWS2
+# scores supplemental oxygen 2, and an intubation round on an FiO2 of 1.0
+# scored 3 where it is 5 (an outside tester's PhysioNet 2012 stay 132551).
+FIO2_NAMES = frozenset(
+    {
+        "fio2",
+        "fio2pct",
+        "fio2percent",
+        "fio2set",
+        "fractioninspiredoxygen",
+        "fractionofinspiredoxygen",
+        "inspiredo2fraction",
+        "inspiredoxygenfraction",
+    }
+)
+VENTILATED_NAMES = frozenset({"mechvent", "mechanicalventilation", "ventilated", "onventilator"})
+ALIASES["on_oxygen"] += tuple(sorted(FIO2_NAMES | VENTILATED_NAMES))
 _MEANT = {alias: vital for vital, aliases in ALIASES.items() for alias in (*aliases, vital.replace("_", ""))}
 # A pulse under these names beside a blood pressure, with no SpO2 and no heart
 # rate, is a cuff's (Omron Connect's `Pulse (bpm)`): the heart rate, NEWS2's
@@ -291,8 +311,7 @@ def _meant(name: str, others: Iterable[str] = ()) -> str | None:
     no SpO2 or heart rate beside it, is a cuff's: `heart_rate` (`_CUFF_PULSE`);
     and with a device's number after it (`SpO2 1`, `Pulse_2`, `HR2`), as a
     lab oximeter's export numbers its devices."""
-    plain = re.sub(r"[(\[][^)\]]*[)\]]", "", name).strip()
-    bare = "".join(c for c in plain.lower() if c.isalnum())
+    plain, bare = _bare(name)
     meant = _MEANT.get(bare)
     if meant is None:
         numbered = "".join(c for c in re.sub(r"[\s_#.-]*\d+$", "", plain).lower() if c.isalnum())
@@ -305,6 +324,13 @@ def _meant(name: str, others: Iterable[str] = ()) -> str | None:
     return meant
 
 
+def _bare(name: str) -> tuple[str, str]:
+    """A name without what it says in brackets (`Systolic (mmHg)`), and that
+    lower case, letters and digits alone (`systolic`)."""
+    plain = re.sub(r"[(\[][^)\]]*[)\]]", "", name).strip()
+    return plain, "".join(c for c in plain.lower() if c.isalnum())
+
+
 def _map(name: str, others: Iterable[str] = ()) -> str:
     """The `--map` that reads a column as the vital it may mean, with the
     conversion of a unit its name says (`Weight (lb)`), or "" for none."""
@@ -313,6 +339,9 @@ def _map(name: str, others: Iterable[str] = ()) -> str:
         return ""
     unit = _unit(name, meant)
     converted = f" (read as {unit.name}, converted to {unit.to})" if unit else ""
+    kind = _oxygen_kind(name) if meant == "on_oxygen" else None
+    if kind is not None:
+        converted = f" ({_OXYGEN_READ[kind]})"
     return f"--map '{name}={meant}'{converted}"
 
 
@@ -342,6 +371,8 @@ def _columns(path: Path, names: list[str], hints: dict[str, str]) -> None:
 
 
 def _known(name: str, hints: dict[str, str]) -> bool:
+    if name.startswith(OXYGEN_FROM):  # an FiO2 or a ventilation read as on_oxygen (`_read_as`)
+        return True
     return name in ALIASES or name in NUMERIC or name in NAMED or name in ("patient", "ts") or name in hints
 
 
@@ -731,6 +762,181 @@ class _Merges:
         return [line]
 
 
+# The key, within a reading being read, of a value of a column (a vital) that
+# `_read_as` reads as `on_oxygen` from an FiO2 or a ventilation: this and the
+# recording's name for it, which no channel can be; `_Oxygen.resolve` makes
+# them the reading's `on_oxygen`.
+OXYGEN_FROM = " o2 "
+_OXYGEN_READ = {  # how each kind's numbers are read (`_Oxygen.value`), as told
+    "fio2": "an FiO2 over 0.21 or 21 % read as on oxygen, 0.21 or 21 % as room air",
+    "ventilated": "1 read as on oxygen, 0 as saying nothing of it",
+}
+_OXYGEN_TAKES = {  # what a value that is neither is not, and what they may be, as told
+    "fio2": "no FiO2 (a fraction from 0.21 to 1, or a percentage from 21 to 100",
+    "ventilated": "no mechanical ventilation (1, ventilated, or 0",
+}
+_OXYGEN_LINES = 5  # the lines of values that are not, named one by one
+
+
+def _oxygen_kind(name: str) -> str | None:
+    """What a column's (a vital's) name says it holds, when that is the
+    oxygen given another way: `fio2` (`FiO2`, `FiO2 (%)`) or `ventilated`
+    (`MechVent`)."""
+    bare = _bare(name)[1]
+    if bare in FIO2_NAMES:
+        return "fio2"
+    return "ventilated" if bare in VENTILATED_NAMES else None
+
+
+def _read_as(name: str, layout: Layout) -> str:
+    """Vigil's name for a column or vital (`Layout.name`), but for one read as
+    `on_oxygen` (`--map FiO2=on_oxygen`) whose name says it holds an FiO2 or
+    a ventilation (`_oxygen_kind`): a key of its own (`OXYGEN_FROM`), so that
+    its numbers are read as the oxygen (`_Oxygen`) and two such columns, or
+    one beside `on_oxygen` itself, are not one column read twice."""
+    vital = layout.name(name)
+    if vital == "on_oxygen" and name != vital and _oxygen_kind(name) is not None:
+        return OXYGEN_FROM + name
+    return vital
+
+
+def _vital(key: str) -> str:
+    """The channel a reading's key is sent as (`_read_as`)."""
+    return "on_oxygen" if key.startswith(OXYGEN_FROM) else key
+
+
+@dataclass
+class _OxygenSource:
+    """One column's (vital's) FiO2 or ventilation values read as `on_oxygen`."""
+
+    kind: str
+    label: str  # "column" or "vital"
+    read: int = 0  # numbers read as the oxygen
+    oxygen: int = 0  # of them, read as on oxygen
+    nothing: int = 0  # a ventilation's 0: it says nothing of the oxygen
+    outside: list[str] = field(default_factory=list)  # the lines of values that are no FiO2 (ventilation)
+
+
+@dataclass
+class _Oxygen:
+    """The FiO2s and ventilations read as `on_oxygen` (`_read_as`), each
+    value on its own: an FiO2 over 0.21 (21 %) is oxygen, 0.21 (21 %) room
+    air; a ventilation's 1 is oxygen, its 0 says nothing (a patient off the
+    ventilator may be on a mask). A number that is neither (an FiO2 of 0.1,
+    5 or 150) is left out, named by its line, and the rest of its reading
+    goes through. At one moment, what they and an `on_oxygen` of its own
+    say is one value, `resolve`: on oxygen when any of them says so."""
+
+    sources: dict[str, _OxygenSource] = field(default_factory=dict)
+    disagreed: int = 0  # readings said both on oxygen and on room air
+    disagreed_first: int = 0  # the line of the first
+    disagreeing: list[str] = field(default_factory=list)  # the recording's names of what said so
+
+    def read(self, given: dict[str, Any], where: str, cells: _Cells, label: str) -> dict[str, Any]:
+        """`given` with its FiO2s and ventilations read as true or false, and
+        those that are neither left out (counted in `cells.left_out`, so
+        that a reading left with no value is told as not sent)."""
+        if not any(key.startswith(OXYGEN_FROM) for key in given):
+            return given
+        kept = {}
+        for key, value in given.items():
+            if not key.startswith(OXYGEN_FROM) or value.__class__ not in (int, float):
+                kept[key] = value  # true or false as given; text is `_Cells`' to skip
+                continue
+            name = key.removeprefix(OXYGEN_FROM)
+            kind = _oxygen_kind(name) or "fio2"
+            source = self.sources.setdefault(name, _OxygenSource(kind, label))
+            said = self.value(kind, value)
+            if said is None:
+                source.outside.append(where)
+                cells.left_out += 1
+                continue
+            source.read += 1
+            if said == "":
+                source.nothing += 1
+                continue
+            source.oxygen += said is True
+            kept[key] = said
+        return kept
+
+    @staticmethod
+    def value(kind: str, value: float) -> bool | str | None:
+        """An FiO2 (`fio2`: a fraction 0.21-1 or a percentage 21-100) or a
+        ventilation (1 or 0) as the oxygen: true or false, "" for a
+        ventilation's 0 (nothing said), None for a number that is neither."""
+        if kind == "ventilated":
+            return True if value == 1 else "" if value == 0 else None
+        if 0.21 <= value <= 1:
+            return value > 0.21 + 1e-9
+        if 21 <= value <= 100:
+            return value > 21 + 1e-7
+        return None
+
+    def resolve(self, rows: list[Row]) -> None:
+        """Each reading's FiO2s and ventilations, and its `on_oxygen` if it
+        has one, as its one `on_oxygen`: true when any of them says so (a
+        ventilated patient on an FiO2 of 0.21, an `on_oxygen` of false beside
+        an FiO2 of 0.4: NEWS2's 2 points are not dropped on one word against
+        another), counted for `told` when they differ."""
+        for row in rows:
+            keys = [key for key in row.vitals if key.startswith(OXYGEN_FROM)]
+            if not keys:
+                continue
+            said = {key: row.vitals.pop(key) for key in keys}
+            if "on_oxygen" in row.vitals:
+                said["on_oxygen"] = row.vitals["on_oxygen"]
+            if len(set(said.values())) > 1:
+                self.disagreed += 1
+                self.disagreed_first = self.disagreed_first or row.line
+                for key in said:
+                    if key.removeprefix(OXYGEN_FROM) not in self.disagreeing:
+                        self.disagreeing.append(key.removeprefix(OXYGEN_FROM))
+            row.vitals["on_oxygen"] = True in said.values()
+
+    def told(self, file: str) -> list[str]:
+        """A line per column (vital) saying how its numbers were read, one for
+        the numbers that were neither an FiO2 nor a ventilation (the file and
+        their lines), and one for the readings said both ways."""
+        lines = []
+        for name, source in self.sources.items():
+            what = f"{file}: {source.label} {name!r} (read as on_oxygen)"
+            if source.read:
+                values = f"{source.read} value{'' if source.read == 1 else 's'}"
+                if source.kind == "fio2":
+                    parts = [(source.oxygen, "over 0.21 (21 %), on oxygen")]
+                    parts.append((source.read - source.oxygen, "at 0.21 (21 %), room air"))
+                    how = "read as an FiO2"
+                else:
+                    parts = [
+                        (source.oxygen, "at 1, on oxygen"),
+                        (source.nothing, "at 0, saying nothing of it"),
+                    ]
+                    how = "read as mechanical ventilation"
+                how += ": " + "; ".join(f"{count} {part}" for count, part in parts if count)
+                lines.append(f"{what}: {values} {how}")
+            if source.outside:
+                n = len(source.outside)
+                shown = ("line " if n == 1 else "lines ") + ", ".join(
+                    where.removeprefix("line ") for where in source.outside[:_OXYGEN_LINES]
+                )
+                if n > _OXYGEN_LINES:
+                    shown += f" and {n - _OXYGEN_LINES} more"
+                rest = "its reading" if n == 1 else "their readings"
+                lines.append(
+                    f"{what}: {n} value{' is' if n == 1 else 's are'} {_OXYGEN_TAKES[source.kind]}; "
+                    f"{shown}): left out, the rest of {rest} goes through"
+                )
+        if self.disagreed:
+            readings = "1 reading was" if self.disagreed == 1 else f"{self.disagreed} readings were"
+            quoted = [repr(name) for name in self.disagreeing]
+            names = f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+            lines.append(
+                f"{file}: {readings} said both on oxygen and on room air by {names} (the first on line "
+                f"{self.disagreed_first}): read as on oxygen, as one of them said"
+            )
+        return lines
+
+
 @dataclass
 class _Recording:
     """What reading one recording keeps and goes by: the hints for `warn`
@@ -756,6 +962,7 @@ class _Recording:
     # and the names beside them, for one refusal once all are read (`_unnamed`)
     unnamed: dict[str, int] = field(default_factory=dict)
     unnamed_at: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    oxygen: _Oxygen = field(default_factory=_Oxygen)  # FiO2s and ventilations read as on_oxygen
 
 
 def _convert(name: str, vital: str, value: Any, rd: _Recording) -> Any:
@@ -838,7 +1045,7 @@ def _header(path: Path, names: list[str], layout: Layout) -> list[str]:
             f"{path.name}: the header is separated by ';': the file looks semicolon-separated, and replay "
             "reads comma-separated CSV; save it with commas between cells (and 36.8, not 36,8)"
         )
-    vigil = [layout.name(name) for name in names]
+    vigil = [_read_as(name, layout) for name in names]
     if "" in names and "" in layout.names:  # `--map '=ts'`: the first column with no name (pandas' index)
         vigil[names.index("")] = layout.names[""]
     joined = [i for i, v in enumerate(vigil) if v == "ts"]
@@ -895,6 +1102,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
         if long:
             cell, name = record["value"], record["vital"].strip()
             vital = _long_vital(path.name, text, rd, name, cell, where, column, named)
+            vital = _read_as(name, layout) if vital == "on_oxygen" else vital
             given = {vital: _number(cell)} if vital and _present(cell) else {}
             source = {vital: name}
         else:
@@ -909,7 +1117,8 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
         _gcs(given, rd)
         left_out = cells.left_out
         label = "vital" if long else "column"
-        vitals = {k: v for k, v in given.items() if cells.keep(k, v, where, label, source.get(k, k))}
+        given = rd.oxygen.read(given, where, cells, label)
+        vitals = {k: v for k, v in given.items() if cells.keep(_vital(k), v, where, label, source.get(k, k))}
         if not vitals and cells.left_out == left_out:
             continue
         patient = _patient(record["patient"] if "patient" in record else layout.patient, where)
@@ -993,8 +1202,8 @@ def _json_row(text: str, line: int, rd: _Recording) -> Row | None:
     if isinstance(obj, dict) and layout.patient is not None:
         obj.setdefault("patient", layout.patient)
     if isinstance(obj, dict) and {"patient", "ts", "vitals"} <= set(obj) and isinstance(obj["vitals"], dict):
-        source = {layout.name(str(name)): str(name) for name in obj["vitals"]}
-        given = {layout.name(str(name)): value for name, value in obj["vitals"].items()}
+        source = {_read_as(str(name), layout): str(name) for name in obj["vitals"]}
+        given = {_read_as(str(name), layout): value for name, value in obj["vitals"].items()}
         given.pop("", None)  # left out (`--map NAME=`)
         others = list(given)
         for name in [n for n in others if not custom_name(n) and not _known(n, hints)]:
@@ -1012,7 +1221,8 @@ def _json_row(text: str, line: int, rd: _Recording) -> Row | None:
             if value is not None and not _nan(value) and not (rd.missing and value in rd.missing)
         }
         left_out = cells.left_out
-        vitals = {k: v for k, v in present.items() if cells.keep(k, v, where, "vital", source[k])}
+        present = rd.oxygen.read(present, where, cells, "vital")
+        vitals = {k: v for k, v in present.items() if cells.keep(_vital(k), v, where, "vital", source[k])}
         if not vitals:
             if cells.left_out > left_out:
                 rd.unsent.append(where)
@@ -1059,7 +1269,9 @@ def read_recording(
         if rd.unnamed_at:
             where, others = next(iter(rd.unnamed_at.values()))
             raise _unnamed(path.name, list(rd.unnamed_at), where, others)
+    rd.oxygen.resolve(rows)
     rd.told += _unnamed_told(path.name, rd) + _gcs_told(path.name, rd) + _converted(path.name, rd)
+    rd.told += rd.oxygen.told(path.name)
     told = [
         *rd.hints.values(),
         *rd.cells.told(path.name),

@@ -290,6 +290,47 @@ def test_replay_offline_runs_a_long_old_recording_without_kafka(env, tmp_path) -
     assert "HF-1" not in done.stderr
 
 
+def test_replay_offline_scores_an_fio2_charted_in_the_long_layout_as_oxygen(env, tmp_path) -> None:
+    """An outside tester's PhysioNet 2012 stay in the long layout: an FiO2 of
+    1.0 and a ventilation charted at intubation, the GCS of 8 half an hour
+    later. `--map FiO2=on_oxygen` was refused as not true or false; read as
+    the oxygen, held to the next round, the round scores NEWS2 5, medium,
+    where it scored 3."""
+    rows = [
+        ("17:40", "HR", "70"), ("17:40", "SysABP", "130"), ("17:40", "GCS", "15"),
+        ("18:10", "FiO2", "1"), ("18:10", "MechVent", "1"), ("18:10", "HR", "63"),
+        ("18:40", "HR", "65"), ("18:40", "SysABP", "143"), ("18:40", "GCS", "8"),
+    ]  # fmt: skip
+    path = tmp_path / "stay.csv"
+    path.write_text(
+        "patient,ts,vital,value\n" + "".join(f"P1,2026-01-01T{at}:00Z,{v},{x}\n" for at, v, x in rows)
+    )
+    maps = ["--gcs", "--map", "HR=heart_rate", "--map", "SysABP=systolic_bp", "--map", "GCS=consciousness"]
+    refused = vigil(env, "replay", str(path), "--offline", *maps, "--map", "FiO2=on_oxygen")
+    assert refused.returncode == 2 and "--map 'MechVent=on_oxygen' (1 read as on oxygen" in one_line(refused)
+    done = vigil(
+        env,
+        "replay",
+        str(path),
+        "--offline",
+        "--json",
+        *maps,
+        "--map",
+        "FiO2=on_oxygen",
+        "--map",
+        "MechVent=",
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(e["event_time"], e["severity"], e["evidence"]["score"]) for e in events] == [
+        ("2026-01-01T18:40:00.000Z", "medium", 5)
+    ]
+    assert (
+        "vital 'FiO2' (read as on_oxygen): 1 value read as an FiO2: 1 over 0.21 (21 %), on oxygen"
+        in done.stderr
+    )
+
+
 def test_replay_says_once_that_another_systems_name_for_a_vital_is_a_custom_channel(env, tmp_path) -> None:
     """A monitor's export with a column `hr`: it runs (a custom channel may
     be called so), and the totals come after one line saying it is not the

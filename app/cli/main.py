@@ -855,21 +855,29 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from app.tools import replay
     from app.tools.simulate import Stats
 
+    # The options' refusals name the option; the recording's name the file.
+    tz = replay.time_zone(args.tz) if args.tz else None
+    layout = replay.layout(args.map, args.patient, args.leave_out_unnamed, args.gcs)
+    marks = replay.missing(args.missing)
+    if args.ts_format is not None:
+        replay.dated(args.ts_format)
+    path = Path(args.file)
     try:
-        tz = replay.time_zone(args.tz) if args.tz else None
         rows = replay.read_recording(
-            Path(args.file),
+            path,
             warn=lambda hint: say("replay", hint),
             tz=tz,
             ts_format=args.ts_format,
-            layout=replay.layout(args.map, args.patient, args.leave_out_unnamed, args.gcs),
-            missing=replay.missing(args.missing),
+            layout=layout,
+            missing=marks,
         )
         if not args.offline:
             replay.check_times(rows, args.shift_to_now, int(time.time() * 1000))
         replay.device_ids(rows, args.patient_prefix)
     except OSError as exc:
         raise RecordingError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    except RecordingError as exc:
+        raise replay.named(path.name, exc) from None
     if args.offline:
         return _replay_offline(args, settings, rows)
 

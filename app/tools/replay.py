@@ -1258,6 +1258,29 @@ def read_recording(
     `missing`, its own marks of a value not measured (`Missing`)."""
     if ts_format is not None:
         dated(ts_format)
+    try:
+        return _read(path, warn, tz, ts_format, layout, missing)
+    except RecordingError as exc:
+        raise named(path.name, exc) from None
+
+
+def named(file: str, exc: RecordingError) -> RecordingError:
+    """`exc`, its message naming the recording `file` first (`bad.csv: line
+    2: ts must be ...`) where it does not already: every refusal of one
+    file names it, as some did and others (`line 1: not JSON`) did not."""
+    message = str(exc)
+    return exc if message.startswith(f"{file}: ") else RecordingError(f"{file}: {message}")
+
+
+def _read(
+    path: Path,
+    warn: Callable[[str], None] | None,
+    tz: tzinfo | None,
+    ts_format: str | None,
+    layout: Layout | None,
+    missing: Missing | None,
+) -> list[Row]:
+    """`read_recording`, its refusals not all naming the file yet."""
     text = _text(path)
     rd = _Recording(Times(tz, ts_format), layout or Layout(), missing or Missing())
     if path.suffix.lower() == ".csv":

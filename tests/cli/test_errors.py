@@ -236,6 +236,9 @@ def now_ms() -> int:
         ("old.csv", "patient,ts,heart_rate\nBED-1,{old},70\n", "--shift-to-now"),
         ("upper.csv", "patient,ts,HR\nBED-1,{ts},70\n", "column 'HR' is not a channel name"),
         ("naive.csv", "patient,ts,heart_rate\nBED-1,2026-11-29 10:00:00,70\n", "give --tz"),
+        ("when.csv", "patient,ts,heart_rate\nBED-1,yesterday,70\n", "line 2: ts must be ISO 8601"),
+        ("notjson.jsonl", "heart_rate 70\n", "line 1: not JSON"),
+        ("empty.csv", "patient,ts,heart_rate\n", "no readings"),
     ],
     ids=[
         "extra_column",
@@ -245,6 +248,9 @@ def now_ms() -> int:
         "older_than_7_days",
         "not_a_channel_name",
         "no_time_zone",
+        "ts_not_a_time",
+        "not_json",
+        "no_readings",
     ],
 )
 def test_replay_refuses_a_bad_recording_in_one_line(
@@ -257,7 +263,19 @@ def test_replay_refuses_a_bad_recording_in_one_line(
     assert done.returncode == 2
     line = one_line(done)
     assert expected in line
+    # Each names the file, once (`line 2: ts must be ...` and `line 1: not JSON` did not).
+    assert line.startswith(f"vigil replay: {name}: ") and line.count(name) == 1, line
     assert "MRN 0042" not in done.stderr  # never a patient identifier in a message
+
+
+def test_replay_names_the_option_not_the_file_for_a_bad_option(env, tmp_path) -> None:
+    path = tmp_path / "fine.csv"
+    path.write_text(f"patient,ts,heart_rate\nBED-1,{now_ms() - 3_600_000},70\n")
+    line = one_line(vigil(env, "replay", str(path), "--tz", "Mars/Olympus"))
+    assert line.startswith("vigil replay: --tz 'Mars/Olympus' is not a time zone"), line
+    assert "fine.csv" not in one_line(vigil(env, "replay", str(path), "--ts-format", "%H"))
+    line = one_line(vigil(env, "replay", str(path), "--patient-prefix", "a b "))
+    assert line.startswith("vigil replay: fine.csv: with --patient-prefix 'a b '"), line
 
 
 def test_replay_offline_runs_a_long_old_recording_without_kafka(env, tmp_path) -> None:

@@ -401,15 +401,15 @@ def test_columns_read_as_custom_channels_are_named_in_one_line(vigil, tmp_path) 
             "badday.csv",
             "patient,ts,heart_rate\nP-1,2020-01-01T07:05:00Z,61\nP-1,2020-02-30T07:05:00Z,61\n",
             [],
-            "vigil replay: line 3: ts names a date or time that does not exist (day is out of range for "
-            "month): correct it in the file",
+            "vigil replay: badday.csv: line 3: ts names a date or time that does not exist "
+            "(day is out of range for month): correct it in the file",
         ),
         (
             "badday_format.csv",
             "patient,ts,heart_rate\nP-1,02/30/2020 07:05,61\n",
             ["--ts-format", "%m/%d/%Y %H:%M", "--tz", "UTC"],
-            "vigil replay: line 2: ts names a date or time that does not exist (day is out of range for "
-            "month): correct it in the file",
+            "vigil replay: badday_format.csv: line 2: ts names a date or time that does not exist "
+            "(day is out of range for month): correct it in the file",
         ),
     ],
     ids=["semicolon", "column_twice", "mapped_twice", "no_such_day", "no_such_day_ts_format"],
@@ -553,8 +553,9 @@ def test_every_vital_no_channel_can_be_named_in_the_long_layout_is_named_in_one_
     ]
     code, err = vigil("replay", str(path), "--offline", *CHART_MAPS, *maps[:-2])
     assert code == 2 and err == [
-        "vigil replay: line 9: vital 'HR Alarm - High' is not a channel name (lower-case letters, digits "
-        "and _, starting with a letter; docs/protocol.md): give --map 'HR Alarm - High=' to leave it out"
+        "vigil replay: chartevents.csv: line 9: vital 'HR Alarm - High' is not a channel name "
+        "(lower-case letters, digits and _, starting with a letter; docs/protocol.md): "
+        "give --map 'HR Alarm - High=' to leave it out"
     ]
 
 

@@ -54,6 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from app.cli import alert_view
 from app.core.errors import Exit, InUse, ServiceFailed
 from app.infra import ports, preflight
@@ -498,11 +500,31 @@ def _code(returncode: int | None) -> str:
 
 
 def _last_line(log: Path) -> str:
+    """A child's last log line, as its restart line ends with it: a JSON log
+    event's event and level alone (`last log line: [^Worker]: Ready (info)`),
+    none of its other fields, which the raw line showed; another line (a
+    crash's traceback) as written, cut at 300 characters; else where the
+    log is."""
     try:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         lines = []
-    return f"last log line: {lines[-1][:300]}" if lines else f"see {log}"
+    shown = _readable(lines[-1]) if lines else None
+    return f"last log line: {shown}" if shown else f"see {log}"
+
+
+def _readable(line: str) -> str | None:
+    """A log line as an operator reads it; None for JSON with no event to give."""
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return line[:300]
+    if not isinstance(event, dict):
+        return line[:300]
+    text, level = event.get("event"), event.get("level")
+    if not isinstance(text, str):
+        return None
+    return text[:300] + (f" ({level})" if isinstance(level, str) and level else "")
 
 
 async def _first(*aws: Any) -> None:

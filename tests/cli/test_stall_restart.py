@@ -6,6 +6,7 @@ port, stops the stack with one line."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,16 +16,19 @@ import pytest
 from app.cli import up
 from app.infra.settings import Settings
 
+LAST_WORDS = "last words"  # what a child that exits writes last to its log
+
 
 def child(tmp_path: Path, name: str, code: int | None) -> up.Child:
     """A process that exits with `code` at once (below 0: killed by that
-    signal, as `kill -9` does; None: runs until stopped)."""
+    signal, as `kill -9` does; None: runs until stopped), `LAST_WORDS` its
+    log's last line."""
     log = tmp_path / f"{name}.log"
     script = "import time; time.sleep(60)"
     if code is not None and code < 0:
-        script = f"import os; print('last words', flush=True); os.kill(os.getpid(), {-code})"
+        script = f"import os; print({LAST_WORDS!r}, flush=True); os.kill(os.getpid(), {-code})"
     elif code is not None:
-        script = f"print('last words'); raise SystemExit({code})"
+        script = f"print({LAST_WORDS!r}); raise SystemExit({code})"
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-c", script], stdout=out, stderr=subprocess.STDOUT)
     return up.Child(name, proc, log)
@@ -101,6 +105,49 @@ def test_a_worker_killed_with_sigkill_is_started_again_on_its_port(tmp_path, mon
         "(1 of 3 in 15 min; last log line: last words)"
     ) in said, said
     assert "stopping" not in said
+
+
+def test_the_restart_line_gives_a_json_log_lines_event_and_level_alone(tmp_path, monkeypatch, capsys) -> None:
+    """The restart line ended with the child's last log line as written, a
+    JSON object (`last log line: {"event": "[^Worker]: Ready", "logger":
+    ...}`: a newcomer's report). It gives its event and level, none of its
+    other fields."""
+    line = {
+        "event": "[^Worker]: Ready",
+        "logger": "faust.worker",
+        "component": "worker",
+        "level": "info",
+        "timestamp": "2026-12-06T10:40:00Z",
+        "subject": "pseudonym-1f3a",
+        "patient": "[redacted]",
+    }
+    monkeypatch.setattr(sys.modules[__name__], "LAST_WORDS", json.dumps(line))
+    sup = supervise(tmp_path, monkeypatch, [-9, None])
+    assert sup.failure is None
+    said = capsys.readouterr().err
+    assert (
+        "vigil: the worker exited with code -9 (killed by SIGKILL); starting it again on the same port "
+        "(1 of 3 in 15 min; last log line: [^Worker]: Ready (info))"
+    ) in said, said
+    assert "{" not in said and "pseudonym" not in said and "redacted" not in said
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        (
+            '{"event": "Kafka went away", "level": "warning", "frame": "[redacted]"}',
+            "Kafka went away (warning)",
+        ),
+        ('{"event": "no level"}', "no level"),
+        ("Traceback ... ValueError: bad", "Traceback ... ValueError: bad"),  # not JSON: as written
+        ('{"no": "event", "device_id": "bed-1"}', None),  # JSON, but no event to give: the log named
+    ],
+)
+def test_a_log_line_is_shown_readably(tmp_path, written: str, shown: str | None) -> None:
+    log = tmp_path / "worker.log"
+    log.write_text(f"earlier\n{written}\n\n")
+    assert up._last_line(log) == (f"last log line: {shown}" if shown else f"see {log}")
 
 
 def test_a_gateway_that_crashed_is_started_again_on_its_ports(tmp_path, monkeypatch, capsys) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.cli import lag
-from app.cli.up import metric, scrape
+from app.cli.up import metric, scrape, supervisor_state
 from app.core.errors import KafkaUnreachable
 from app.infra import preflight
 from app.infra.runtime import counted
@@ -24,7 +24,9 @@ from app.infra.settings import READINGS_TOPIC, Settings
 @dataclass
 class Part:
     name: str  # kafka, gateway, worker
-    state: str  # up / down (kafka); ready / not ready / down (gateway, worker)
+    state: (
+        str  # up / down (kafka); ready / not ready / down (gateway, worker); starting / stopping (`vigil up`)
+    )
     where: str
     detail: str = ""  # why not ready, or what it is doing
     figures: dict[str, int | float | None] = field(default_factory=dict)
@@ -128,7 +130,22 @@ async def check(settings: Settings) -> list[Part]:
             f"{counted(patients, 'patient')} with live state, {counted(opened, 'alert')} opened and "
             f"{_shown(resolved)} resolved since it started"
         )
-    return [kafka, gateway, worker]
+    parts = [kafka, gateway, worker]
+    running = supervisor_state(s.home)
+    if running is not None and running[1] in ("starting", "stopping"):
+        # `vigil up` on this VIGIL_HOME is bringing the stack up (or down): what does not
+        # answer yet is not down. It said `kafka down ... start it with vigil up` (a newcomer's report).
+        pid, doing = running
+        for part in parts:
+            if part.state == "down":
+                part.state = doing
+                part.detail = (
+                    f"not answering yet: `vigil up` (pid {pid}) is starting the stack; "
+                    "ask again in a few seconds"
+                    if doing == "starting"
+                    else f"not answering: `vigil up` (pid {pid}) is stopping the stack"
+                )
+    return parts
 
 
 def _count(value: float | None) -> int | float | None:

@@ -444,17 +444,53 @@ def run(
             sup.logs = logs
             sup.check_ports()
             try:
+                _tell(settings.home, "starting")
                 sup.start()
+                _tell(settings.home, "up")
                 asyncio.run(sup.serve())
             except Stopping:
                 pass
             finally:
                 sup.stopping = True
+                _tell(settings.home, "stopping")
                 sup.stop_all()
+                with contextlib.suppress(OSError):
+                    (settings.home / STATE_FILE).unlink()
         return Exit.RUNTIME if sup.failure else Exit.OK
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+STATE_FILE = "up.state"  # under VIGIL_HOME: {"pid", "state"} of the `vigil up` running on it
+
+
+def _tell(home: Path, state: str) -> None:
+    """Say, for `vigil status`, what this `vigil up` is doing: `starting`
+    (until its children are ready), `up`, `stopping`."""
+    path = home / STATE_FILE
+    spare = path.with_name(STATE_FILE + ".new")
+    with contextlib.suppress(OSError):
+        spare.write_bytes(orjson.dumps({"pid": os.getpid(), "state": state}))
+        spare.replace(path)
+
+
+def supervisor_state(home: Path) -> tuple[int, str] | None:
+    """The `vigil up` running on VIGIL_HOME `home` and what it is doing
+    (`_tell`), or None: none runs (a file left by one killed with SIGKILL
+    names a process that is gone)."""
+    try:
+        told = orjson.loads((home / STATE_FILE).read_bytes())
+        pid, state = int(told["pid"]), str(told["state"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # another user's process, alive
+    return pid, state
 
 
 @contextlib.contextmanager

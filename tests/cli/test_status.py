@@ -6,14 +6,20 @@ gives them while it starts."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from aiokafka.errors import GroupCoordinatorNotAvailableError, KafkaConnectionError
 
-from app.cli import lag, status
-from app.cli.main import explain
+from app.cli import lag, status, up
+from app.cli.main import cmd_status, explain
+from app.core.errors import KafkaUnreachable
 from app.infra import preflight
 from app.infra.settings import Settings
 
@@ -91,3 +97,57 @@ def test_json_counts_are_whole_numbers() -> None:
 def test_a_metric_that_is_not_a_number_is_shown_as_it_is() -> None:
     assert status._count(float("nan")) != status._count(float("nan"))  # NaN, not a crash
     assert status._count(float("inf")) == float("inf")
+
+
+def _kafka_silent(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def silent(settings: Settings) -> None:
+        raise KafkaUnreachable(f"cannot reach Kafka at {settings.bootstrap}: [Errno 111] Connect call failed")
+
+    monkeypatch.setattr(preflight, "kafka", silent)
+
+
+def test_what_a_starting_vigil_up_has_not_brought_up_yet_is_starting_not_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`vigil status` while `vigil up` was still starting said `kafka down
+    ... start it with vigil up`, exit 3 (a newcomer's report). `vigil up`
+    says in VIGIL_HOME that it is starting: what does not answer yet is
+    `starting`, exit 1."""
+    _kafka_silent(monkeypatch)
+    (tmp_path / "up.state").write_text(json.dumps({"pid": os.getpid(), "state": "starting"}))
+    parts = asyncio.run(status.check(_settings(tmp_path)))
+    assert [(p.name, p.state) for p in parts] == [
+        ("kafka", "starting"),
+        ("gateway", "starting"),
+        ("worker", "starting"),
+    ]
+    for part in parts:
+        assert f"`vigil up` (pid {os.getpid()}) is starting" in part.detail and "start it" not in part.detail
+    assert cmd_status(argparse.Namespace(json=True), _settings(tmp_path)) == 1
+    assert json.loads(capsys.readouterr().out)["kafka"]["state"] == "starting"
+
+
+def test_a_vigil_up_that_is_gone_or_up_leaves_down_as_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A state file left by a `vigil up` killed with SIGKILL (its pid gone),
+    or one that is up (its children then answer, or are down): down."""
+    _kafka_silent(monkeypatch)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    for pid, state in ((int(gone.stdout), "starting"), (os.getpid(), "up")):
+        (tmp_path / "up.state").write_text(json.dumps({"pid": pid, "state": state}))
+        parts = asyncio.run(status.check(_settings(tmp_path)))
+        assert [p.state for p in parts] == ["down", "down", "down"]
+        assert "start it with `vigil up`" in parts[1].detail
+    assert cmd_status(argparse.Namespace(json=False), _settings(tmp_path)) == 3
+
+
+def test_vigil_up_says_in_its_home_what_it_is_doing(tmp_path: Path) -> None:
+    up._tell(tmp_path, "starting")
+    assert up.supervisor_state(tmp_path) == (os.getpid(), "starting")
+    up._tell(tmp_path, "up")
+    assert up.supervisor_state(tmp_path) == (os.getpid(), "up")
+    (tmp_path / "up.state").write_text("{not json")
+    assert up.supervisor_state(tmp_path) is None

@@ -687,20 +687,24 @@ async def simulate_fleet(
     `stop`, and print what they sent and got back.
 
     Each run simulates new patients (`SIM-<run>-<n>`, the run counted in
-    VIGIL_HOME): a run re-creates the last 40 minutes of history, and giving
-    an earlier run's patients a second, different history over the same
-    times would leave the worker seeing them as out of order and silent.
-    The devices (`<prefix>-<n>`) stay the same from run to run, as real ones
-    do: `vigil up`'s are `sim-<n>`, `vigil simulate`'s `simulate-<n>`, so
-    that one run beside the other does not re-register (and so disconnect)
-    the other's devices. `alerts_here`: this process prints the alerts
-    (`vigil up`), or not (`vigil simulate`: the first line says where)."""
+    VIGIL_HOME) on new devices (`<prefix>-<run>-<n>`: `vigil up`'s
+    `sim-<run>-<n>`, `vigil simulate`'s `simulate-<run>-<n>`): a run
+    re-creates the last 40 minutes of history, and giving an earlier run's
+    patients a second, different history over the same times would leave
+    the worker seeing them as out of order and silent; sent by an earlier
+    run's devices it would be a clock stepped back 40 minutes
+    (`vigil devices clocks`' `stepped_back`, which the runbook reads as a
+    device fault: a newcomer's report, every `sim-<n>` after a few `make
+    run`s). Nor does one run, beside another, re-register (and so
+    disconnect) the other's devices. `alerts_here`: this process prints the
+    alerts (`vigil up`), or not (`vigil simulate`: the first line says
+    where)."""
     schedule = simulate.Schedule(speed=speed)
     start_ms = int(time.time() * 1000) - schedule.history_ms
     stats = simulate.Stats()
     patients = simulate.fleet(n, start_ms, schedule)
     run = _next_run(settings.home)
-    devices = {f"{prefix}-{i:04d}": f"SIM-{run}-{i:04d}" for i in range(1, n + 1)}
+    devices = {f"{prefix}-{run}-{i:04d}": f"SIM-{run}-{i:04d}" for i in range(1, n + 1)}
     clients = await simulate.clients_for(settings, devices, stats)
     tasks = [
         simulate.run_device(client, patient, start_ms, schedule, stop)

@@ -182,8 +182,9 @@ async def test_vigil_simulate_beside_vigil_ups_fleet_leaves_its_devices_connecte
     simulate` started beside it (an operator's first hour) registered the
     same ids afresh, and the running fleet's devices were refused (401) from
     then on, reconnecting forever, while its summary said "errors none".
-    Now `vigil simulate`'s devices are `simulate-<n>`; and a refused
-    handshake is counted in the summary's errors."""
+    Now `vigil simulate`'s devices are `simulate-<run>-<n>` (and `vigil
+    up`'s `sim-<run>-<n>`, new each run); and a refused handshake is
+    counted in the summary's errors."""
     from app.cli import up
 
     vigil.port("gateway", "ws")  # the gateway's ports into vigil.env
@@ -197,7 +198,11 @@ async def test_vigil_simulate_beside_vigil_ups_fleet_leaves_its_devices_connecte
     stats = await fleet
     assert "acknowledged; errors none" in beside.stderr, beside.stderr
     assert not stats.errors and stats.acked >= stats.sent - 4, stats
-    assert len(await stored(vigil, "sim-0001")) > 0 and len(await stored(vigil, "simulate-0001")) > 0
+    run = int(
+        (settings.home / "simulated-runs").read_text()
+    )  # `vigil simulate`'s; the fleet's the one before
+    assert len(await stored(vigil, f"sim-{run - 1}-0001")) > 0
+    assert len(await stored(vigil, f"simulate-{run}-0001")) > 0
 
     client = DeviceClient(vigil.ws_url, "vgl_not-a-token")
     stop_event = asyncio.Event()

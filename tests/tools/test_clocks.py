@@ -80,3 +80,56 @@ def test_a_clock_stepped_back_is_counted_and_listed_first() -> None:
     rows = clocks.report(frames)
     assert [(r["device_id"], r["stepped_back"]) for r in rows][0] == ("bed-f", 10)
     assert {r["device_id"]: r["stepped_back"] for r in rows[1:]} == {"watch": 0, "monitor": 0}
+
+
+def test_simulated_devices_do_not_step_back_from_one_run_to_the_next(tmp_path, monkeypatch) -> None:
+    """Each simulation run re-creates 40 minutes of history. Sent under the
+    same device ids as the run before (`sim-<n>`), it was a clock stepped
+    back 40 minutes: after a few `make run`s `vigil devices clocks` gave
+    every simulated device `stepped_back` in the hundreds, which the
+    runbook (VigilReadingsNotScored) reads as a device to have fixed (a
+    newcomer's report). Two runs here, their devices numbering their
+    readings on from what the gateway stored of them (as its hello says),
+    as the reference client does: none steps back."""
+    import asyncio
+
+    from app.cli import up
+    from app.infra.settings import Settings
+    from app.tools import simulate
+
+    stored: dict[str, list[tuple[int, int]]] = {}  # device -> (seq, ts), as the gateway keeps them
+
+    class Device:
+        def __init__(self, device_id: str) -> None:
+            self.device_id = device_id
+
+        async def run(self, stop: asyncio.Event) -> None:
+            await stop.wait()
+
+        async def send(self, ts_ms: int, vitals: dict, seq: int | None = None) -> int:
+            held = stored.setdefault(self.device_id, [])
+            held.append((len(held), ts_ms))  # numbered after the gateway's last_seq
+            return len(held) - 1
+
+    async def clients_for(_settings, devices, _stats):
+        return {d: Device(d) for d in devices}
+
+    monkeypatch.setattr(simulate, "clients_for", clients_for)
+    settings = Settings.from_env().with_(home=tmp_path)
+
+    async def one_run() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.5, stop.set)
+        await up.simulate_fleet(settings, 3, 1e6, stop)  # 40 minutes of history at once
+
+    for _ in range(2):
+        asyncio.run(one_run())
+    now = max(ts for held in stored.values() for _, ts in held)
+    frames = [
+        ReadingBatch(d, "p-" + "0" * 32, now, [{"id": f"{d}-{s}", "seq": s, "ts": t, "vitals": {}}])
+        for d, held in stored.items()
+        for s, t in held
+    ]
+    rows = clocks.report(frames)
+    assert {r["device_id"]: r["stepped_back"] for r in rows if r["stepped_back"]} == {}
+    assert len(rows) == 6 and all(r["frames"] >= 240 for r in rows), rows  # 3 devices a run, 40 min each

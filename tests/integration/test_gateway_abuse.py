@@ -170,7 +170,10 @@ async def test_a_second_simulator_run_after_a_restart_loses_nothing(vigil, gatew
         acked += ok
     try:
         kept = 0
-        for device in ("simulate-0001", "simulate-0002", "simulate-0003"):
+        # Each run's devices are its own (`simulate-<run>-<n>`: a run re-creates 40 minutes of
+        # history, which the devices of the run before would send as a clock stepped back).
+        last = int((Settings.from_env(vigil.env).home / "simulated-runs").read_text())
+        for device in (f"simulate-{r}-{n:04d}" for r in (last - 1, last) for n in (1, 2, 3)):
             kept += len(await stored(vigil, device))  # distinct seqs: one per reading
         assert kept >= acked  # today: the second run's first readings were acked and dropped
     finally:

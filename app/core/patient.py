@@ -2093,9 +2093,8 @@ def _drift_event(
 def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     """NEWS2 from the latest value of each parameter. Below the high band, a
     trigger made only of this patient's established normals does not alarm
-    (personalised limits), nor end an alarm at medium or high
-    (`_hold_band`). The medium and high bands alarm at once when two or
-    more vitals moved: one faulty sensor cannot do that; otherwise they
+    (personalised limits). The medium and high bands alarm at once when two
+    or more vitals moved: one faulty sensor cannot do that; otherwise they
     wait for confirmation like the rest."""
     current = _news2_current(state, r, config)
     scale2 = _scale2(state, config)
@@ -2162,24 +2161,6 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     else:
         _hold_unreliable(state, r, config)
         _hold_unrecovered(state, r, current, config)
-        _hold_band(state, r, severity)
-
-
-def _hold_band(state: PatientState, r: _Reading, severity: Severity) -> None:
-    """An open NEWS2 alert at medium or high does not resolve while the
-    aggregate stays in the medium band or over, whatever the personalised
-    limits say of its parameters (`_deviates`): they decide whether such a
-    score opens an alert, not that an alert told is over. A reviewer's
-    patient admitted at NEWS2 8 and recovering over 36 hours: warm-up
-    learned the illness as the normal as established, its ambers then
-    counted as the patient's own, and the alert resolved at NEWS2 5-6
-    within 5-8 hours and opened again, at every cadence."""
-    if _NEWS2 in r.findings or severity is _LOW:
-        return
-    alert = state.alerts.get(_NEWS2)
-    if alert is None or not alert.confirmed or alert.severity is _LOW:
-        return
-    r.findings[_NEWS2] = Finding(_NEWS2, severity, r.evidence[_NEWS2], stale=True)
 
 
 def _hold_unrecovered(state: PatientState, r: _Reading, current: dict[str, Any], config: Config) -> None:

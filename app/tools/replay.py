@@ -730,13 +730,23 @@ class _Merges:
     differed: int = 0  # values a later row changed
     first: str = ""  # the line of the first merged row
     changed: str = ""  # the line of the first row that changed a value
+    what: str = ""  # that value: its vital, and the recording's names and values before and after
 
-    def add(self, vitals: dict[str, Any], later: dict[str, Any], where: str) -> None:
+    def add(
+        self, vitals: dict[str, Any], later: dict[str, Any], where: str, names: dict[str, tuple[str, str]]
+    ) -> None:
+        """Merge `later` (a row at `where`) into `vitals`, an earlier row's
+        reading; `names[vital]`: the recording's names of its value there
+        and in `later` (a cuff's `NISysABP` and a line's `SysABP`, both
+        mapped to `systolic_bp`)."""
         self.merged += 1
         self.first = self.first or where
-        differed = sum(name in vitals and not _same(vitals[name], value) for name, value in later.items())
-        self.differed += differed
-        self.changed = self.changed or (where if differed else "")
+        differed = [k for k, value in later.items() if k in vitals and not _same(vitals[k], value)]
+        self.differed += len(differed)
+        if differed and not self.changed:
+            self.changed, name = where, differed[0]
+            was, now = names[name]
+            self.what = f"{_vital(name)}: {was!r} {vitals[name]}, then {now!r} {later[name]}"
 
     def told(self, file: str, long: bool) -> list[str]:
         if long:  # a value a row: merging is the layout's; a vital given twice at once is not
@@ -745,7 +755,8 @@ class _Merges:
             times = "once" if self.differed == 1 else f"{self.differed} times"
             return [
                 f"{file}: a vital was given again for a patient and time with another value, "
-                f"{times} (the first on {self.changed}): the later row's kept"
+                f"{times} (the first on {self.changed}, {self.what}): the later row's kept; "
+                "if two of the recording's vitals were mapped to one, map one of them away (--map NAME=)"
             ]
         if not self.merged:
             return []
@@ -1093,6 +1104,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     rows: dict[tuple[str, int], Row] = {}
     emptied: dict[tuple[str, int], str] = {}  # readings whose values were all out of range: the first line
     merges = rd.merges
+    origin: dict[tuple[str, int, str], str] = {}  # the long layout's name of each value read
     named: list[str] = []  # the long layout's vitals, read when one needs them (`_channel`)
     column = source.get("vital", "vital")  # the file's name of the long layout's vital column
     for record in reader:
@@ -1132,8 +1144,13 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
         if row is None:
             rows[(patient, ts_ms)] = Row(patient, ts_ms, vitals, reader.line_num)
         else:  # one patient's values of one moment are one reading (the long layout's, a row each)
-            merges.add(row.vitals, vitals, where)
+            given_by = {
+                k: (origin.get((patient, ts_ms, k), source.get(k, k)), source.get(k, k)) for k in vitals
+            }
+            merges.add(row.vitals, vitals, where, given_by)
             row.vitals.update(vitals)
+        if long:  # the recording's name of each value, for `_Merges.what`
+            origin[(patient, ts_ms, vital)] = name
     rd.told += merges.told(path.name, long)
     rd.unsent += [where for key, where in emptied.items() if key not in rows]
     return list(rows.values())

@@ -341,8 +341,30 @@ def test_the_long_layout_tells_only_a_vital_given_twice_at_once(vigil, tmp_path)
     code, err = vigil("replay", str(path), "--offline")
     assert err[0] == (
         "vigil replay: chart.csv: a vital was given again for a patient and time with another value, once "
-        "(the first on line 8): the later row's kept"
+        "(the first on line 8, heart_rate: 'heart_rate' 72, then 'heart_rate' 99): the later row's kept; "
+        "if two of the recording's vitals were mapped to one, map one of them away (--map NAME=)"
     )
+
+
+def test_two_vitals_mapped_to_one_are_named_with_their_values(vigil, tmp_path) -> None:
+    # An outside tester's PhysioNet 2012 stay, a cuff's and a line's systolic
+    # both mapped to systolic_bp: the line's 66 was kept over the cuff's 72
+    # (rows in alphabetical order), and the line said only "a vital".
+    path = tmp_path / "stay.csv"
+    path.write_text(
+        "Time,Parameter,Value\n"
+        f"{START},HR,88\n{START},NISysABP,72\n{START},SysABP,66\n"
+        f"{START + MINUTE},HR,86\n{START + MINUTE},SysABP,120\n"
+    )
+    code, err = vigil(
+        "replay", str(path), "--offline", "--patient", "S-1",
+        "--map", "Time=ts", "--map", "Parameter=vital", "--map", "Value=value",
+        "--map", "HR=heart_rate", "--map", "NISysABP=systolic_bp", "--map", "SysABP=systolic_bp",
+    )  # fmt: skip
+    assert code == 0, err
+    assert (
+        "(the first on line 4, systolic_bp: 'NISysABP' 72, then 'SysABP' 66): the later row's kept" in err[0]
+    ), err
 
 
 def test_columns_read_as_custom_channels_are_named_in_one_line(vigil, tmp_path) -> None:

@@ -2756,10 +2756,7 @@ def _deviates(
         told = state.alerts.get(_NEWS2)  # held, not opened: see above
         if baseline.prior_sd >= 0.0 or told is None or not told.confirmed or told.severity is _LOW:
             return False
-        established = {name: baseline.prior_mean}
-        if current is not None and "on_oxygen" in current:
-            established["on_oxygen"] = current["on_oxygen"]
-        return not _same_side(name, value, baseline.prior_mean, _scale2(state, config), established)
+        return not _same_side(name, value, baseline.prior_mean, _scale2(state, config), current or {})
     if name == "spo2":
         return True  # a red SpO2: scale 2 is a clinician's prescription, not a habit learned
     lived = _RED_LIVED_IN.get(name)

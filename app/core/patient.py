@@ -2118,6 +2118,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         _keep_pending(state, r, score.subscores)
         _hold_unreliable(state, r, config)
         _hold_unrecovered(state, r, current, config)
+        _hold_near_red(state, r, current, config)
         return
     deviating = [
         name
@@ -2161,6 +2162,34 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     else:
         _hold_unreliable(state, r, config)
         _hold_unrecovered(state, r, current, config)
+        _hold_near_red(state, r, current, config)
+
+
+def _hold_near_red(state: PatientState, r: _Reading, current: dict[str, Any], config: Config) -> None:
+    """An open NEWS2 alert that no longer triggers does not resolve while a
+    parameter told red in it is still within a reading's noise of red
+    (`_near_red`: 5/min of a pulse's, 2/min of a breathing rate's, 5 mmHg,
+    1 % SpO2): a breathing rate sliding to 24-25 opened and resolved four
+    times in five hours, each 22-24 a resolution and each 25 a new alert (an
+    outside reviewer). It holds at `low`, `not_recovered` in its evidence
+    naming those parameters, and resolves once they are further from red."""
+    alert = state.alerts.get(_NEWS2)
+    if alert is None or not alert.confirmed or _NEWS2 in r.findings:
+        return
+    marks, near = _near_red(state, current, config), []
+    for name in _NEAR_RED:
+        bit = _NEWS2_BIT[name]
+        if marks & bit:
+            baseline = state.baselines.get(name)
+            if baseline is not None and baseline.prior_sd < 0.0 and _within_red_margin(
+                state, name, baseline.prior_mean, config
+            ):  # the patient lives there (a COPD breathing rate of 26): the limits' judgement stands
+                marks &= ~bit
+            else:
+                near.append(name)
+    if near:
+        evidence = {**r.evidence[_NEWS2], "not_recovered": near}
+        r.findings[_NEWS2] = Finding(_NEWS2, _LOW, evidence, marks=marks, stale=True)
 
 
 def _hold_unrecovered(state: PatientState, r: _Reading, current: dict[str, Any], config: Config) -> None:

@@ -463,3 +463,22 @@ def test_a_pulse_flickering_about_the_red_edge_is_one_alert_not_an_escalation_ev
     news = _news2(recorder, "heart_rate")
     assert news and news[0][1] == "open"
     assert [status for _, status, _ in news].count("escalated") <= 2, news
+
+
+def test_a_value_back_just_short_of_red_does_not_resolve_the_alert_its_red_opened() -> None:
+    # A reviewer's patients: a systolic sliding from 122 to 91 (then 87-95)
+    # charted hourly opened, resolved and opened again three times in a
+    # day, each 91-95 a resolution and each 86-89 a new alert; a breathing
+    # rate sliding to 24.5 read every 5 minutes, four times in five hours.
+    # A part told red stays so while within a reading's noise of red.
+    rng, recorder = random.Random(2), Recorder()
+    for hour in range(36):
+        vitals = normal(rng)
+        part = min(max((hour - 4) / 6, 0.0), 1.0)
+        vitals["systolic_bp"] = round(122 + part * (91 - 122) + rng.gauss(0, 4))
+        before = len(recorder.events)
+        recorder.read(T0 + hour * HOUR, vitals)
+        for e in recorder.events[before:]:
+            e["_ts"] = T0 + hour * HOUR
+    news = _news2(recorder, "systolic_bp")
+    assert [status for _, status, _ in news].count("open") == 1, news

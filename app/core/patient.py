@@ -2181,8 +2181,10 @@ def _hold_near_red(state: PatientState, r: _Reading, current: dict[str, Any], co
         bit = _NEWS2_BIT[name]
         if marks & bit:
             baseline = state.baselines.get(name)
-            if baseline is not None and baseline.prior_sd < 0.0 and _within_red_margin(
-                state, name, baseline.prior_mean, config
+            if (
+                baseline is not None
+                and baseline.prior_sd < 0.0
+                and _within_red_margin(state, name, baseline.prior_mean, config)
             ):  # the patient lives there (a COPD breathing rate of 26): the limits' judgement stands
                 marks &= ~bit
             else:

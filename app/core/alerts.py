@@ -54,8 +54,6 @@ PHYSIOLOGY = frozenset({Kind.NEWS2, Kind.ANOMALY, Kind.TREND})
 SEVERITIES = tuple(Severity)
 RENOTIFY_READINGS = 4  # reminders at most every this many readings at the patient's cadence
 SETTLE_CADENCES = 2  # a severity follows its condition down after this many cadences lower (`_settle`)
-SETTLE_AGE_PARTS = 4  # ... or this part of the alert's age, when longer ...
-SETTLE_MAX_MS = 60 * 60 * 1000  # ... up to this
 RISE_CADENCES = 2  # a rise not seen again within this many cadences lapses unconfirmed (`_rise_confirmed`)
 RESOLVE_CADENCES = 2  # a condition gone for this many cadences resolves, when longer than `resolve_after_ms`
 # (one let a charted NEWS2 on a band's edge open three times in 8 hours on a real ICU stay)
@@ -178,9 +176,8 @@ def transition(
       alert, a new hypoxia in a sedated patient). The severity follows the
       condition down as well, without an event of its own, once the
       condition has held only at a lower severity for `resolve_after_ms`, or
-      `SETTLE_CADENCES` of the patient's cadence when that is longer (a high
-      alert's for a quarter of its age, up to an hour, when longer still:
-      `_settle`): a NEWS2 alert whose band went back from high to medium is
+      `SETTLE_CADENCES` of the patient's cadence when that is longer
+      (`_settle`): a NEWS2 alert whose band went back from high to medium is
       medium again, and the next rise to high escalates again (a new
       emergency trigger), as NEWS2 on its own would call it. A rise that
       stays below the severity last told is not told (a high alert settled
@@ -425,25 +422,15 @@ def _settle(current: OpenAlert, finding: Finding, ts_ms: int, settle_ms: int) ->
     """An open alert's severity follows its condition down once the condition
     has held only at a lower severity for `settle_ms` (the wait that damps a
     resolution damps this too: a band flickering down for one reading of a
-    dense monitor, or for one charted value, changes nothing); a high
-    alert's, for `SETTLE_AGE_PARTS` of its age when longer, up to
-    `SETTLE_MAX_MS`. No event says so (the next reminder or resolution
-    carries the severity); what it changes is that a rise back escalates
-    again, instead of hiding behind the severity reached once. An outside
-    reviewer's patient at NEWS2 5 (a breathing rate of 21-24, a systolic of
-    92-99) beside a pulse flickering between 38 and 44 was told `escalated`
-    to high 23-28 times a day: each 20 minutes above 40 settled the alert
-    to medium, each return under 41 was a new emergency. A rise back needs
-    only `settle_ms` still (`_rise_told_now`): after an hour lower, a new
-    emergency is told as before."""
+    dense monitor, or for one charted value, changes nothing). No event says
+    so (the next reminder or resolution carries the severity); what it
+    changes is that a rise back escalates again, instead of hiding behind
+    the severity reached once."""
     if rank(finding.severity) >= rank(current.severity):
         current.lower_since_ms = None
         return
     if current.lower_since_ms is None:
         current.lower_since_ms = ts_ms
-    if current.severity is Severity.HIGH:  # an emergency's: the longer it has been open, the longer
-        age = (ts_ms - current.opened_ms) // SETTLE_AGE_PARTS
-        settle_ms = max(settle_ms, age if age < SETTLE_MAX_MS else SETTLE_MAX_MS)
     if ts_ms - current.lower_since_ms >= settle_ms:
         if current.told is None:
             current.told = current.severity

@@ -2172,9 +2172,18 @@ def _hold_near_red(state: PatientState, r: _Reading, current: dict[str, Any], co
     1 % SpO2): a breathing rate sliding to 24-25 opened and resolved four
     times in five hours, each 22-24 a resolution and each 25 a new alert (an
     outside reviewer). It holds at `low`, `not_recovered` in its evidence
-    naming those parameters, and resolves once they are further from red."""
+    naming those parameters, and resolves once they are further from red,
+    or a day after the alert opened (`UNRECOVERED_MS`: a pulse back at 43-47
+    after 36-40 was otherwise held for days). Only an alert never told
+    above `low`: one told `high`, held at `low`, would take a new medium
+    score for less than it had told and say nothing (a third reviewer: a
+    pulse and breathing rate rising at NEWS2 6 went untold for 13 hours)."""
     alert = state.alerts.get(_NEWS2)
     if alert is None or not alert.confirmed or _NEWS2 in r.findings:
+        return
+    if alert.severity is not _LOW or alert.told not in (None, _LOW):
+        return  # told higher: held at low, a new medium would be less than told, and go untold
+    if r.ts - alert.opened_ms > UNRECOVERED_MS:
         return
     marks, near = _near_red(state, current, config), []
     for name in _NEAR_RED:

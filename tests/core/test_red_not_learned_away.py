@@ -482,3 +482,56 @@ def test_a_value_back_just_short_of_red_does_not_resolve_the_alert_its_red_opene
             e["_ts"] = T0 + hour * HOUR
     news = _news2(recorder, "systolic_bp")
     assert [status for _, status, _ in news].count("open") == 1, news
+
+
+def _minutes(hours: int, vitals_at: Callable[[float, random.Random], dict[str, Any]]) -> Recorder:
+    """Read every minute for `hours`, `vitals_at(hour, rng)` each time; each
+    event stamped with its reading's time (`_ts`)."""
+    rng, recorder = random.Random(4), Recorder()
+    for ts in range(T0, T0 + hours * HOUR, MINUTE):
+        before = len(recorder.events)
+        recorder.read(ts, vitals_at((ts - T0) / HOUR, rng))
+        for e in recorder.events[before:]:
+            e["_ts"] = ts
+    return recorder
+
+
+def test_a_new_medium_score_after_a_high_alert_is_back_near_red_is_told_at_once() -> None:
+    # A third reviewer: NEWS2 8 (a systolic of 85-90, breathing 25-27, a
+    # pulse of 112-118), then the systolic at 91-95 alone (NEWS2 2): held
+    # open as near red, the alert, told high, took the NEWS2 6 that came at
+    # 20 hours (breathing 21-24, a pulse of 112-120) for less than it had
+    # told, and said nothing until a reminder 13 hours later.
+    def vitals_at(hour: float, rng: random.Random) -> dict[str, Any]:
+        vitals = normal(rng)
+        if 2 <= hour < 17.5:
+            vitals.update(systolic_bp=rng.randint(85, 90), respiratory_rate=rng.randint(25, 27))
+            vitals["heart_rate"] = rng.randint(112, 118)
+        elif hour >= 17.5:
+            vitals["systolic_bp"] = rng.randint(91, 95)
+        if hour >= 20:
+            vitals.update(respiratory_rate=rng.randint(21, 24), heart_rate=rng.randint(112, 120))
+        return vitals
+
+    news = [e for e in _minutes(24, vitals_at).events if e["kind"] == "news2"]
+    told = [
+        (e["_ts"] - T0) / HOUR
+        for e in news
+        if e["status"] in ("open", "escalated") and e["severity"] == "medium"
+    ]
+    assert any(20 <= hour <= 20.5 for hour in told), [((e["_ts"] - T0) / HOUR, e["status"]) for e in news]
+
+
+def test_a_pulse_back_near_red_is_held_a_day_at_most() -> None:
+    # The reviewer's recovery: a pulse of 36-40, then 43-47 for days; held
+    # as near red, its alert never resolved (a reminder a day).
+    def vitals_at(hour: float, rng: random.Random) -> dict[str, Any]:
+        vitals = normal(rng)
+        vitals["heart_rate"] = (
+            rng.randint(36, 40) if 2 <= hour < 8 else rng.randint(43, 47) if hour >= 8 else 72
+        )
+        return vitals
+
+    news = [e for e in _minutes(40, vitals_at).events if e["kind"] == "news2"]
+    resolved = [(e["_ts"] - T0) / HOUR for e in news if e["status"] == "resolved"]
+    assert resolved and resolved[0] <= 27, [((e["_ts"] - T0) / HOUR, e["status"]) for e in news]

@@ -2185,19 +2185,18 @@ def _hold_near_red(state: PatientState, r: _Reading, current: dict[str, Any], co
         return  # told higher: held at low, a new medium would be less than told, and go untold
     if r.ts - alert.opened_ms > UNRECOVERED_MS:
         return
-    marks, near = _near_red(state, current, config), []
+    marks, near = 0, []
     for name in _NEAR_RED:
         bit = _NEWS2_BIT[name]
-        if marks & bit:
-            baseline = state.baselines.get(name)
-            if (
-                baseline is not None
-                and baseline.prior_sd < 0.0
-                and _within_red_margin(state, name, baseline.prior_mean, config)
-            ):  # the patient lives there (a COPD breathing rate of 26): the limits' judgement stands
-                marks &= ~bit
-            else:
-                near.append(name)
+        if not alert.marks & bit or not _within_red_margin(state, name, current.get(name), config):
+            continue
+        # Not where the patient lives (a COPD breathing rate of 26): the limits' judgement stands.
+        baseline = state.baselines.get(name)
+        if baseline is not None and baseline.prior_sd < 0.0:
+            if _within_red_margin(state, name, baseline.prior_mean, config):
+                continue
+        marks |= bit
+        near.append(name)
     if near:
         evidence = {**r.evidence[_NEWS2], "not_recovered": near}
         r.findings[_NEWS2] = Finding(_NEWS2, _LOW, evidence, marks=marks, stale=True)

@@ -535,3 +535,61 @@ def test_a_pulse_back_near_red_is_held_a_day_at_most() -> None:
     news = [e for e in _minutes(40, vitals_at).events if e["kind"] == "news2"]
     resolved = [(e["_ts"] - T0) / HOUR for e in news if e["status"] == "resolved"]
     assert resolved and resolved[0] <= 27, [((e["_ts"] - T0) / HOUR, e["status"]) for e in news]
+
+
+def _slow_slide(
+    vital: str, start: float, end: float, every: int, seed: int, over_h: int
+) -> tuple[float, Recorder]:
+    """Six hours at the usual values, then `vital` sliding from `start` to
+    `end` over `over_h` hours and held there a day, read every `every` ms.
+    Returns the hour of the first red value and the recorder."""
+    rng, recorder, first_red = random.Random(seed), Recorder(), -1.0
+    noise = {"systolic_bp": 4.0, "respiratory_rate": 1.0, "heart_rate": 2.0}[vital]
+    for ts in range(T0, T0 + (6 + over_h + 24) * HOUR, every):
+        hour = (ts - T0) / HOUR
+        vitals = normal(rng)
+        part = min(max((hour - 6) / over_h, 0.0), 1.0)
+        vitals[vital] = round(start + part * (end - start) + rng.gauss(0, noise))
+        if first_red < 0 and news2.score({vital: vitals[vital]}).subscores[vital] == 3:
+            first_red = hour
+        before = len(recorder.events)
+        recorder.read(ts, vitals)
+        for e in recorder.events[before:]:
+            e["_ts"] = ts
+    return first_red, recorder
+
+
+def test_a_slide_into_red_slower_than_the_learnings_memory_is_told_by_news2() -> None:
+    # A systolic from 122 to 84 over 30, 48 or 72 hours, charted hourly or
+    # every 15 minutes: the learned normal, a day's memory, followed it into
+    # NEWS2's amber bands (108 at the first red value, charted hourly), and
+    # with the memory full its red values were taken for the patient's own:
+    # nothing at all was told, NEWS2 included, in 10 of 12 runs. Only a
+    # normal the patient was established at scores a red value as his own.
+    for every, over_h in ((HOUR, 30), (HOUR, 48), (15 * MINUTE, 48), (15 * MINUTE, 72)):
+        for seed in (1, 2):
+            first_red, recorder = _slow_slide("systolic_bp", 122, 84, every, seed, over_h)
+            news = _news2(recorder, "systolic_bp")
+            news2_events = [e for e in recorder.events if e["kind"] == "news2"]
+            opened = [(e["_ts"] - T0) / HOUR for e in news2_events if e["status"] == "open"]
+            assert opened and opened[0] <= first_red + every / HOUR, (every, over_h, seed, first_red, news)
+            assert news[-1][1] != "resolved", (every, over_h, seed, news)  # red to the end
+
+
+def test_lone_red_values_while_an_alert_holds_the_part_are_no_relapse_at_any_memory() -> None:
+    # A bleed (a systolic of 80 for four hours after six at 120), then 95 +- 3
+    # for two days, read every minute: about one value in twenty is 90 or
+    # less. Measured from the normal as established, each such value after
+    # a settle was a relapse: 18 escalations on seed 3. The alert holds the
+    # part (`not_recovered`); a lone red value among the usual ones is not
+    # news; a run of them would be (`_stray_red`).
+    escalations = 0
+    for seed in (1, 2, 3):
+        rng, recorder = random.Random(seed), Recorder()
+        for minute in range(60 * 60):
+            vitals = normal(rng)
+            level = 120 if minute < 360 else 80 if minute < 600 else 95
+            vitals["systolic_bp"] = round(level + rng.gauss(0, 4 if minute < 600 else 3))
+            recorder.read(T0 + minute * MINUTE, vitals)
+        escalations += sum(e["kind"] == "news2" and e["status"] == "escalated" for e in recorder.events)
+    assert escalations <= 4  # the fall under 80 (a calling criterion), told once or twice a seed

@@ -2101,8 +2101,8 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     score = news2.score(current, scale2)
     band = score.band
     severity = NEWS2_SEVERITY.get(band)
-    if band == "medium" and score.total >= HIGH_HELD_FROM and _open_high(state):
-        severity = _HIGH  # one point below the high band's edge: still the same trigger
+    if band == "medium" and _open_high(state) and _high_held(state, score, current, config):
+        severity = _HIGH  # one point below the high band's edge, or a red part within noise of red
     if severity is None and _NEWS2 not in state.alerts:
         return
     r.evidence[_NEWS2] = evidence = {
@@ -2571,6 +2571,29 @@ def _scale2(state: PatientState, config: Config) -> bool:
     `Config.scale2`."""
     prescribed = state.latest.get(SPO2_SCALE)
     return prescribed[0] == 2 if prescribed is not None else config.scale2
+
+
+def _high_held(state: PatientState, score: news2.News2, current: dict[str, Any], config: Config) -> bool:
+    """Does an open high NEWS2 alert's score in the medium band still hold
+    it high: one point below the band's edge (`HIGH_HELD_FROM`), or in the
+    band with each part told red (`OpenAlert.marks`) and now within a
+    reading's noise of red (`_near_red`) counted as red? A pulse flickering
+    at 38-44 beside a breathing rate of 21-24 and a systolic of 92-99 (NEWS2
+    5 and 7 in turn, at 5-minute readings) settled to medium at each twenty
+    minutes over 40 and was told `escalated` to high at the next 40: 40-45
+    times in two days (an outside reviewer's, 2026-12-06). A relapse after a
+    real recovery is still told at once: a breathing rate back at 22-24
+    beside a pulse scoring 1 is NEWS2 6 counted so, and settles."""
+    if score.total >= HIGH_HELD_FROM:
+        return True
+    told = state.alerts[_NEWS2]
+    total = score.total
+    for name in _NEAR_RED:
+        sub = score.subscores.get(name, 0)
+        if sub < 3 and told.marks & _NEWS2_BIT[name]:
+            if _within_red_margin(state, name, current.get(name), config):
+                total += 3 - sub
+    return total >= HIGH_FROM
 
 
 def _open_high(state: PatientState) -> bool:

@@ -36,3 +36,31 @@ def test_a_relapse_to_high_after_fifty_minutes_at_five_is_told_at_once() -> None
     assert told and told[0] < T0 + HOUR  # the first high, at once
     after = [ts for ts in told if ts >= T0 + relapse_at]
     assert after and after[0] - (T0 + relapse_at) <= 15 * MINUTE, [(t - T0) / HOUR for t in told]
+
+
+def test_a_pulse_flickering_on_the_red_edge_beside_ambers_is_one_high_alert() -> None:
+    # An outside reviewer: four normal hours, then a pulse of 38-44 beside a
+    # breathing rate of 21-24 and a systolic of 92-99, read every 5 minutes
+    # (NEWS2 7 and 5 in turn): each twenty minutes at 41-44 settled the
+    # alert to medium, and each next 38-40 was told `escalated` to high:
+    # 40-45 times in 44 hours. A part told red within a reading's noise of
+    # red (5/min of a pulse's) counts as red for the settle.
+    for seed in (1, 2, 3):
+        rng, recorder = random.Random(seed), Recorder()
+        for minute in range(0, 48 * 60, 5):
+            vitals = {
+                "heart_rate": round(72 + rng.gauss(0, 3)),
+                "respiratory_rate": round(16 + rng.gauss(0, 1)),
+                "systolic_bp": round(122 + rng.gauss(0, 4)),
+                "spo2": 97,
+                "temperature": 36.8,
+                "consciousness": "A",
+            }
+            if minute >= 4 * 60:
+                vitals.update(heart_rate=rng.randint(38, 44), respiratory_rate=rng.randint(21, 24))
+                vitals["systolic_bp"] = rng.randint(92, 99)
+            recorder.read(T0 + minute * MINUTE, vitals)
+        news = [e for e in recorder.events if e["kind"] == "news2"]
+        assert [e["status"] for e in news].count("open") == 1
+        assert sum(e["status"] == "escalated" for e in news) <= 2, seed
+        assert any(e["severity"] == "high" for e in news)  # told high, at its first 7

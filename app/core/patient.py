@@ -302,6 +302,9 @@ _HELD_BIT = {name: bit << _HELD_SHIFT for name, bit in _NEWS2_BIT.items()}
 # after a red value in the part of its range people live in last counted as a deterioration (not
 # as the patient's own, `_deviates`; `PatientState.red_at`).
 UNRECOVERED_MS = 24 * 60 * 60 * 1000
+# A high alert held high by a part within a reading's noise of red (`_high_held`) only
+# while a red value was seen within this (or two of the patient's cadences, if longer).
+HIGH_NEAR_RED_MS = 60 * 60 * 1000
 _SHOCK_MARGIN = 5.0
 _RADIANS_PER_MS = 2 * math.pi / DAY_MS
 # Enum members bound once: looking one up on its class costs four times a
@@ -2101,7 +2104,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     score = news2.score(current, scale2)
     band = score.band
     severity = NEWS2_SEVERITY.get(band)
-    if band == "medium" and _open_high(state) and _high_held(state, score, current, config):
+    if band == "medium" and _open_high(state) and _high_held(state, r.ts, score, current, config):
         severity = _HIGH  # one point below the high band's edge, or a red part within noise of red
     if severity is None and _NEWS2 not in state.alerts:
         return
@@ -2573,7 +2576,9 @@ def _scale2(state: PatientState, config: Config) -> bool:
     return prescribed[0] == 2 if prescribed is not None else config.scale2
 
 
-def _high_held(state: PatientState, score: news2.News2, current: dict[str, Any], config: Config) -> bool:
+def _high_held(
+    state: PatientState, ts: int, score: news2.News2, current: dict[str, Any], config: Config
+) -> bool:
     """Does an open high NEWS2 alert's score in the medium band still hold
     it high: one point below the band's edge (`HIGH_HELD_FROM`), or in the
     band with each part told red (`OpenAlert.marks`) and now within a
@@ -2583,9 +2588,16 @@ def _high_held(state: PatientState, score: news2.News2, current: dict[str, Any],
     minutes over 40 and was told `escalated` to high at the next 40: 40-45
     times in two days (an outside reviewer's, 2026-12-06). A relapse after a
     real recovery is still told at once: a breathing rate back at 22-24
-    beside a pulse scoring 1 is NEWS2 6 counted so, and settles."""
+    beside a pulse scoring 1 is NEWS2 6 counted so, and settles. And only
+    while a red value (`state.red_at`) was seen within `HIGH_NEAR_RED_MS`,
+    or two of the patient's cadences: held for good, a pulse back at 42-45
+    for six hours, then 31-34, was told nothing new, nor a shock's return
+    after a day at NEWS2 5 (a reviewer); an hour after the last red value
+    the alert settles, and a relapse is told at once."""
     if score.total >= HIGH_HELD_FROM:
         return True
+    if ts - state.red_at > max(HIGH_NEAR_RED_MS, 2 * _patient_cadence(state, ts)):
+        return False
     told = state.alerts[_NEWS2]
     total = score.total
     for name in _NEAR_RED:

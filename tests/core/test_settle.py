@@ -64,3 +64,23 @@ def test_a_pulse_flickering_on_the_red_edge_beside_ambers_is_one_high_alert() ->
         assert [e["status"] for e in news].count("open") == 1
         assert sum(e["status"] == "escalated" for e in news) <= 2, seed
         assert any(e["severity"] == "high" for e in news)  # told high, at its first 7
+
+
+def test_a_relapse_after_hours_just_outside_red_is_told_at_once() -> None:
+    # The reviewer of the hold above: a pulse of 36-39 beside the same
+    # ambers (NEWS2 7), six hours at 42-45 (NEWS2 5, within a reading's
+    # noise of red), then 31-34: held high for good, the alert told nothing
+    # of the fall. The hold lasts an hour after the last red value.
+    rng, recorder = random.Random(1), Recorder()
+    told = []
+    for minute in range(0, 14 * 60, 5):
+        pulse = rng.randint(36, 39) if minute < 6 * 60 else rng.randint(42, 45) if minute < 12 * 60 else 33
+        vitals = {"heart_rate": pulse, "respiratory_rate": rng.randint(21, 24)}
+        vitals.update(systolic_bp=rng.randint(92, 99), spo2=97, temperature=36.8, consciousness="A")
+        if minute < 4 * 60:
+            vitals.update(heart_rate=72, respiratory_rate=16, systolic_bp=122)
+        for e in recorder.read(T0 + minute * MINUTE, vitals).events:
+            if e["kind"] == "news2" and e["status"] in ("open", "escalated") and e["severity"] == "high":
+                told.append((T0 + minute * MINUTE - T0) / HOUR)
+    assert told and told[0] < 4.5
+    assert any(12 <= hour <= 12.25 for hour in told), told

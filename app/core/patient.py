@@ -127,6 +127,12 @@ JUMP_Z = 2.0  # SDs over its recent level a cuff's value stands when it jumped t
 # (Evans et al., Crit Care Med 2021), under which the organs are not
 # perfused whatever the patient's habit (`_deviates`).
 MAP_FLOOR = 65.0
+# ... and only for a patient whose normal was established in that red range or in
+# the band next to it (`_deviates`): what NEWS2 scores a pulse of 41-50, a
+# systolic of 91-100, a breathing rate of 21-24 (PhysioNet 2012 set-a 132540,
+# established at a systolic of 105 in a post-operative hypotension, had its 66-88
+# taken for its own).
+_NEXT_TO_RED = {"heart_rate": 1, "systolic_bp": 2, "respiratory_rate": 2}  # the score of that band
 _RED_LIVED_IN: dict[str, tuple[float, float]] = {
     "spo2": (85.0, 91.0),
     "heart_rate": (30.0, 40.0),
@@ -2804,7 +2810,13 @@ def _deviates(
     27 and a pulse from 72 to 38 the same). Asked only while the memory was
     under a day (2026-12-06, evening), slides slower than that were still
     missed. A new level NEWS2 scores is a deterioration, not a new normal
-    (issue 13), whatever the learning made of it.
+    (issue 13), whatever the learning made of it. And only a normal
+    established in the red range or in the band next to it (`_NEXT_TO_RED`:
+    a pulse of 41-50, a systolic of 91-100, a breathing rate of 21-24): one
+    established at a systolic of 105 (NEWS2 1) made a slide to 85 the
+    patient's own, its alert resolving at 85 (a reviewer), and a real ICU
+    stay established at 105 in a post-operative hypotension had its 66-88
+    taken for its own (PhysioNet 2012 set-a 132540).
 
     One exception, for an open alert that holds the parameter no longer red
     (`_hold_unrecovered`): a red value that is not a run's (the
@@ -2844,6 +2856,9 @@ def _deviates(
     if told is not None and told.confirmed and _stray_red(told, name, baseline, normal, scale2):
         return False  # a lone red value while the alert holds the part: no relapse
     # The normal as established: the learned one follows a slide slower than its memory.
+    established = {**normal, name: baseline.prior_mean}
+    if news2.score(established, scale2).subscores.get(name, 0) < _NEXT_TO_RED[name]:
+        return True  # established further from red than the band next to it (a systolic of 105)
     return not _same_side(name, value, baseline.prior_mean, scale2, normal)
 
 

@@ -593,3 +593,26 @@ def test_lone_red_values_while_an_alert_holds_the_part_are_no_relapse_at_any_mem
             recorder.read(T0 + minute * MINUTE, vitals)
         escalations += sum(e["kind"] == "news2" and e["status"] == "escalated" for e in recorder.events)
     assert escalations <= 4  # the fall under 80 (a calling criterion), told once or twice a seed
+
+
+def test_a_normal_established_at_105_does_not_make_a_systolic_of_85_the_patients_own() -> None:
+    # A reviewer: a systolic established at 105 +- 4 (NEWS2 1: an amber
+    # admission), from hour 24 sliding to 85 over two days, charted hourly.
+    # The normal as established scored on the red value's side, so the red
+    # values became the patient's own and the alert resolved at 82 hours with
+    # the systolic at 85. A patient lives at red only if established in it or
+    # in the band next to it (a systolic of 91-100).
+    for seed in (1, 2):
+        rng, recorder = random.Random(seed), Recorder()
+        for ts in range(T0, T0 + 96 * HOUR, HOUR):
+            hour = (ts - T0) / HOUR
+            vitals = normal(rng)
+            part = min(max((hour - 24) / 48, 0.0), 1.0)
+            vitals["systolic_bp"] = round(105 + part * (85 - 105) + rng.gauss(0, 4))
+            before = len(recorder.events)
+            recorder.read(ts, vitals)
+            for e in recorder.events[before:]:
+                e["_ts"] = ts
+        news = _news2(recorder, "systolic_bp")
+        assert [s for _, s, _ in news].count("open") >= 1, (seed, news)
+        assert news[-1][1] != "resolved", (seed, news)  # red to the end

@@ -2110,7 +2110,8 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     score = news2.score(current, scale2)
     band = score.band
     severity = NEWS2_SEVERITY.get(band)
-    if band == "medium" and _open_high(state) and _high_held(state, r.ts, score, current, config):
+    held_high = band == "medium" and _open_high(state) and _high_held(state, r.ts, score, current, config)
+    if held_high:
         severity = _HIGH  # one point below the high band's edge, or a red part within noise of red
     if severity is None and _NEWS2 not in state.alerts:
         return
@@ -2137,7 +2138,12 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
     for name in deviating:
         if score.subscores[name] == 3 and _lived_in(name, current[name]):
             state.red_at = r.ts  # a red value people may live at, not this one's own (`_hold_unrecovered`)
-    if deviating or band == "high":
+    if band == "high" and 3 in score.subscores.values():  # it alarms whatever the limits say of them
+        state.high_red_at = r.ts
+    # Held high, within the hour of a red value (`_high_held`), is the high band's: it alarms too. A
+    # patient admitted with a pulse of 38-44 beside ambers (NEWS2 7 and 5 in turn, every part learned
+    # as his own) had his alert resolve at each stretch of 5 and open again minutes later at 7.
+    if deviating or band == "high" or held_high:
         stale = _stale_trigger(r, score.subscores) and not _rise_read_now(state, r, score, severity)
         if band != "high" and _transient_rise(state, score.subscores, current, deviating, config):
             # Its red parts marked as any opening's are: a full memory holds only a marked part (`_deviates`).
@@ -2602,7 +2608,7 @@ def _high_held(
     the alert settles, and a relapse is told at once."""
     if score.total >= HIGH_HELD_FROM:
         return True
-    if ts - state.red_at > max(HIGH_NEAR_RED_MS, 2 * _patient_cadence(state, ts)):
+    if ts - max(state.red_at, state.high_red_at) > _high_window(state, ts):
         return False
     told = state.alerts[_NEWS2]
     total = score.total
@@ -2612,6 +2618,13 @@ def _high_held(
             if _within_red_margin(state, name, current.get(name), config):
                 total += 3 - sub
     return total >= HIGH_FROM
+
+
+def _high_window(state: PatientState, ts: int) -> float:
+    """How long after its last red value a score within noise of the high
+    band holds it (`_high_held`): `HIGH_NEAR_RED_MS`, or two of the
+    patient's cadences when that is longer."""
+    return max(HIGH_NEAR_RED_MS, 2 * _patient_cadence(state, ts))
 
 
 def _open_high(state: PatientState) -> bool:

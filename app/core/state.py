@@ -86,6 +86,8 @@ Version 6, one JSON object:
                      or an artifact} (`app.core.patient._gone`),
      "p" (once one came): event time (ms) a NEWS2 parameter last scored 3 in the part of its red
                      range people live in, judged a deterioration (`app.core.patient._hold_unrecovered`),
+     "ph" (once one came): event time (ms) a NEWS2 parameter last scored 3 in the high band, the
+                     patient's own or not (`app.core.patient._high_held`),
      "c" (once a weight came): [2 when the latest weighing is a gain the heart-failure rule tells,
                      1 when it meets the rule alone, else 0; the event time (ms) of the first weighing
                      of the run meeting it; the latest weighing's event time (ms) and kg; the event
@@ -123,7 +125,8 @@ that predates it ignores it, and judges the devices of "q" together), and "g" wi
 read as the device of each vital's latest value not known until its next value (the
 first device to send one is the patient's; a worker that predates them ignores them), and
 "y": read as each channel of "q" sent at the next reading, and "p": read as no such red value
-seen (a worker that predates it ignores it), and "c": read as no weighing yet (a worker
+seen (a worker that predates it ignores it), and "ph": read as none in the high band
+(a worker that predates it ignores it), and "c": read as no weighing yet (a worker
 that predates it ignores it), and "jm": read as no mean under its floor (a worker that predates
 it ignores it), and "je": read as no run ended (a worker that predates it ignores it), and
 "j": read as no pressure at its severe limit (a worker that
@@ -269,6 +272,9 @@ class PatientState:
     # event time (ms) a NEWS2 parameter last scored 3 in the part of its red range people live in,
     # judged a deterioration (`app.core.patient._hold_unrecovered`); 0: never
     red_at: int = 0
+    # event time (ms) a NEWS2 parameter last scored 3 in NEWS2's high band, the patient's own
+    # value or not (`app.core.patient._high_held`); 0: never
+    high_red_at: int = 0
     # the weight's last three days for the heart-failure rule (`app.core.patient._weigh`): 2 when
     # its latest weighing is a gain the rule tells, 1 when it meets the rule alone, else 0; when the
     # run of weighings meeting it began (ms); the latest weighing (event time in ms, kg); when its
@@ -468,6 +474,8 @@ def _size_bound(state: PatientState) -> int:
         n += _KEYED + 2 + _NUMBER
     if state.red_at:
         n += _KEYED + 1 + _NUMBER
+    if state.high_red_at:
+        n += _KEYED + 2 + _NUMBER
     if state.gain:
         n += _KEYED + 1 + _NUMBER * len(state.gain)
     if state.severe_ended:
@@ -535,6 +543,7 @@ def decode(data: bytes) -> PatientState:
             sources=_sources(obj.get("o", {})),
             seen=_sources(obj.get("y", {})),
             red_at=int(obj.get("p", 0)),
+            high_red_at=int(obj.get("ph", 0)),
             gain=_gain(obj.get("c", [])),
             severe=_severe(obj.get("j", {})),
             low_mean=_low_mean(obj.get("jm", [])),
@@ -629,6 +638,8 @@ def _optional(obj: dict[str, Any], state: PatientState, pack_weekly: Any, pack_s
         obj["it"] = state.last_stamp
     if state.red_at:  # a red value people may live at was seen (a worker that predates it ignores it)
         obj["p"] = state.red_at
+    if state.high_red_at:  # a red value in the high band was seen (a worker that predates it ignores it)
+        obj["ph"] = state.high_red_at
     if state.gain:  # a patient weighed: the weight's last three days (a worker that predates it ignores it)
         obj["c"] = state.gain
     if state.severe:  # a pressure at its severe limit (a worker that predates it ignores it)

@@ -84,3 +84,28 @@ def test_a_relapse_after_hours_just_outside_red_is_told_at_once() -> None:
                 told.append((T0 + minute * MINUTE - T0) / HOUR)
     assert told and told[0] < 4.5
     assert any(12 <= hour <= 12.25 for hour in told), told
+
+
+def test_a_patient_admitted_flickering_on_the_red_edge_has_one_alert_until_he_recovers() -> None:
+    # Admitted with a pulse of 38-44 beside a breathing rate of 21-24 and a
+    # systolic of 92-99 (NEWS2 7 and 5 in turn, every 5 minutes): every part
+    # learned as his own, the alert resolved at each stretch of NEWS2 5 and
+    # opened again at the next 7, minutes later, 3-5 times in two days. The
+    # high band alarms whatever the limits say; within the hour of its last
+    # red value, so does a score within a reading's noise of it.
+    for seed in (1, 2, 3):
+        rng, recorder = random.Random(seed), Recorder()
+        for minute in range(0, 52 * 60, 5):
+            vitals = {"heart_rate": rng.randint(38, 44), "respiratory_rate": rng.randint(21, 24)}
+            vitals.update(systolic_bp=rng.randint(92, 99), spo2=97, temperature=36.8, consciousness="A")
+            if minute >= 48 * 60:  # recovered
+                vitals.update(heart_rate=rng.randint(62, 70), respiratory_rate=16)
+                vitals["systolic_bp"] = rng.randint(118, 124)
+            for e in recorder.read(T0 + minute * MINUTE, vitals).events:
+                if e["kind"] == "news2":
+                    e["_hour"] = minute / 60
+        news = [e for e in recorder.events if e["kind"] == "news2"]
+        statuses = [e["status"] for e in news]
+        assert statuses.count("open") == 1, (seed, statuses)
+        resolved = [e["_hour"] for e in news if e["status"] == "resolved"]
+        assert len(resolved) == 1 and 48 <= resolved[0] <= 49.5, (seed, resolved)

@@ -2601,8 +2601,9 @@ def _high_held(
     times in two days (an outside reviewer's, 2026-12-06). A relapse after a
     real recovery is still told at once: a breathing rate back at 22-24
     beside a pulse scoring 1 is NEWS2 6 counted so, and settles. And only
-    while a red value (`state.red_at`) was seen within `HIGH_NEAR_RED_MS`,
-    or two of the patient's cadences: held for good, a pulse back at 42-45
+    while a red value was seen within `HIGH_NEAR_RED_MS`, or two of the
+    patient's cadences (`state.red_at`, one judged a deterioration, or
+    `state.high_red_at`, one in the high band): held for good, a pulse back at 42-45
     for six hours, then 31-34, was told nothing new, nor a shock's return
     after a day at NEWS2 5 (a reviewer); an hour after the last red value
     the alert settles, and a relapse is told at once."""

@@ -2135,11 +2135,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         for name, sub in score.subscores.items()
         if sub and _deviates(state, name, current[name], config, sub, current)
     ]
-    for name in deviating:
-        if score.subscores[name] == 3 and _lived_in(name, current[name]):
-            state.red_at = r.ts  # a red value people may live at, not this one's own (`_hold_unrecovered`)
-    if band == "high" and 3 in score.subscores.values():  # it alarms whatever the limits say of them
-        state.high_red_at = r.ts
+    _note_red(state, r.ts, score, current, deviating)
     # Held high, within the hour of a red value (`_high_held`), is the high band's: it alarms too. A
     # patient admitted with a pulse of 38-44 beside ambers (NEWS2 7 and 5 in turn, every part learned
     # as his own) had his alert resolve at each stretch of 5 and open again minutes later at 7.
@@ -2178,6 +2174,20 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         _hold_unreliable(state, r, config)
         _hold_unrecovered(state, r, current, config)
         _hold_near_red(state, r, current, config)
+
+
+def _note_red(
+    state: PatientState, ts: int, score: news2.News2, current: dict[str, Any], deviating: list[str]
+) -> None:
+    """When a red value was last read: one people may live at, judged a
+    deterioration, not this patient's own (`state.red_at`,
+    `_hold_unrecovered`), and any in the high band, which alarms whatever
+    the limits say of its parts (`state.high_red_at`, `_high_held`)."""
+    for name in deviating:
+        if score.subscores[name] == 3 and _lived_in(name, current[name]):
+            state.red_at = ts
+    if score.band == "high" and 3 in score.subscores.values():
+        state.high_red_at = ts
 
 
 def _hold_near_red(state: PatientState, r: _Reading, current: dict[str, Any], config: Config) -> None:

@@ -474,6 +474,8 @@ def _cleared(
         return None
     if current.clear_since_ms is None:
         current.clear_since_ms = ts_ms
+    if current.lower_since_ms is None:  # gone is lower too: the severity settles over both (`_settle`)
+        current.lower_since_ms = ts_ms
     if ts_ms - current.clear_since_ms >= resolve_after_ms:
         del open_alerts[kind]
         return Change(Status.RESOLVED, kind, current, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from tests.core.readings import Recorder
+from tests.core.readings import Recorder, normal
 
 T0 = 1_764_374_400_000
 MINUTE = 60_000
@@ -109,3 +109,28 @@ def test_a_patient_admitted_flickering_on_the_red_edge_has_one_alert_until_he_re
         assert statuses.count("open") == 1, (seed, statuses)
         resolved = [e["_hour"] for e in news if e["status"] == "resolved"]
         assert len(resolved) == 1 and 48 <= resolved[0] <= 49.5, (seed, resolved)
+
+
+def test_a_relapse_after_an_hour_lower_read_every_fifteen_minutes_is_told_at_once() -> None:
+    # The reviewer of the flicker's hold: NEWS2 7 (breathing 25-27, a pulse
+    # of 112-118), an hour at 3-5 (breathing 20-22, a pulse of 104), then 7
+    # again, read every 15 minutes: the relapse was told by nothing. Each
+    # score of 3 (nothing deviating: no finding at all) broke the settle's
+    # wait, which counted only readings found lower; a condition gone is
+    # lower too.
+    for seed in (1, 2):
+        rng, recorder = random.Random(seed), Recorder()
+        lower = iter((20, 22, 21, 20))  # NEWS2 3, 5, 5, 3
+        told = []
+        for minute in range(0, 9 * 60, 15):
+            vitals = {**normal(rng), "spo2": 95, "temperature": 37.0}
+            if minute >= 4 * 60:
+                gap = 6 * 60 <= minute < 7 * 60
+                vitals["respiratory_rate"] = next(lower) if gap else rng.randint(25, 27)
+                vitals["heart_rate"] = 104 if gap else rng.randint(112, 118)
+                vitals["systolic_bp"] = rng.randint(102, 110)
+            for e in recorder.read(T0 + minute * MINUTE, vitals).events:
+                if e["kind"] == "news2" and e["status"] in ("open", "escalated") and e["severity"] == "high":
+                    told.append(minute / 60)
+        assert told and told[0] < 4.5, (seed, told)
+        assert any(7 <= hour <= 7.25 for hour in told), (seed, told)

@@ -2621,14 +2621,9 @@ def _high_held(
         return True
     if ts - max(state.red_at, state.high_red_at) > _high_window(state, ts):
         return False
-    told = state.alerts[_NEWS2]
-    total = score.total
-    for name in _NEAR_RED:
-        sub = score.subscores.get(name, 0)
-        if sub < 3 and told.marks & _NEWS2_BIT[name]:
-            if _within_red_margin(state, name, current.get(name), config):
-                total += 3 - sub
-    return total >= HIGH_FROM
+    near = _near_red(state, current, config)
+    lift = sum(3 - sub for name, sub in score.subscores.items() if sub < 3 and near & _NEWS2_BIT[name])
+    return score.total + lift >= HIGH_FROM
 
 
 def _high_window(state: PatientState, ts: int) -> float:

@@ -506,6 +506,14 @@ class Baseline:
     def z(self, x: float) -> float:
         return (x - self.mean) / self.sd
 
+    def established_sd(self) -> float:
+        """The spread of the normal as established (`prior_mean`, once the
+        prior is folded in): warm-up's, or the adopted drift's, kept as
+        `-prior_sd`; the spread learned since where none was kept (-1: a
+        state from before it was, a custom channel's)."""
+        kept = self.prior_sd
+        return -kept if kept < 0.0 and kept != -1.0 else self.sd
+
     def update(
         self,
         x: float,
@@ -967,6 +975,7 @@ class Baseline:
         var.mean = (self.prior_mean * own + n * between * var.mean) / (own + n * between)
         self.prior_mean, self.prior_sd = var.mean, -1.0
         self._refresh()
+        self.prior_sd = -self.sd  # the spread it was established with (`established_sd`)
 
     def track(self, x: float, ts_ms: int, sd: float, cadence_ms: float = 0.0) -> None:
         """Advance the trend to event time `ts_ms` with one clean value.
@@ -1143,7 +1152,9 @@ class Baseline:
         """
         level = self.recent if level is None else level
         sd = self.sd
-        self.prior_mean, self.prior_sd = level, -1.0  # no prior to blend: the new level is this patient's
+        # No prior to blend: the new level is this patient's, established with the old spread
+        # (`established_sd`; a custom channel keeps none: it has no NEWS2 score to judge).
+        self.prior_mean, self.prior_sd = level, -sd if self.generic is None else -1.0
         n = max(WARMUP, math.ceil(WARMUP_MS / cadence_ms)) if cadence_ms > 0 else WARMUP
         self.var = RunningVar.of(n, level, sd)
         self.recent = level

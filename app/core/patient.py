@@ -133,6 +133,8 @@ MAP_FLOOR = 65.0
 # established at a systolic of 105 in a post-operative hypotension, had its 66-88
 # taken for its own).
 _NEXT_TO_RED = {"heart_rate": 1, "systolic_bp": 2, "respiratory_rate": 2}  # the score of that band
+# ... and which way is deeper into that red range (`_deviates`).
+_INTO_RED = {"heart_rate": -1.0, "systolic_bp": -1.0, "respiratory_rate": 1.0}
 _RED_LIVED_IN: dict[str, tuple[float, float]] = {
     "spo2": (85.0, 91.0),
     "heart_rate": (30.0, 40.0),
@@ -2835,7 +2837,20 @@ def _deviates(
     established at a systolic of 105 (NEWS2 1) made a slide to 85 the
     patient's own, its alert resolving at 85 (a reviewer), and a real ICU
     stay established at 105 in a post-operative hypotension had its 66-88
-    taken for its own (PhysioNet 2012 set-a 132540).
+    taken for its own (PhysioNet 2012 set-a 132540). Nor a run of red
+    values deeper into red than the normal as established (`_INTO_RED`),
+    by 2.5 of the spreads it was established with
+    (`Baseline.established_sd`): its recent level that far, or the value
+    that far with the recent level 1.5 of them. A patient established at a
+    systolic of 95 +- 3 (his 88-90s his own) fell to 78 +- 3 on day four;
+    the learning followed (its spread from 5 to 8 in five hours, its mean
+    still 93), the 78s came within 2.5 of its spreads, and the alert
+    resolved five hours into the fall, read every minute, 15 minutes or
+    hour (2026-12-06, late). A lone value alone is not enough: measured
+    so, a COPD breathing rate established at 25.5 +- 1 and wandering +- 2
+    after warm-up opened twice as many alerts (an outside reviewer); and
+    the recent level alone, about five values, lags five hours charted
+    hourly, the alert resolving and opening again in the fall.
 
     One exception, for an open alert that holds the parameter no longer red
     (`_hold_unrecovered`): a red value that is not a run's (the
@@ -2878,6 +2893,12 @@ def _deviates(
     established = {**normal, name: baseline.prior_mean}
     if news2.score(established, scale2).subscores.get(name, 0) < _NEXT_TO_RED[name]:
         return True  # established further from red than the band next to it (a systolic of 105)
+    # A run deeper into red than where he was established (`Baseline.recent`, about the last five
+    # values): a fall from there (95 to 78), however the learning followed it.
+    spread, into, established_at = baseline.established_sd(), _INTO_RED[name], baseline.prior_mean
+    run = (baseline.recent - established_at) * into
+    if run >= 2.5 * spread or (run >= 1.5 * spread and (value - established_at) * into >= 2.5 * spread):
+        return True
     return not _same_side(name, value, baseline.prior_mean, scale2, normal)
 
 

@@ -18,7 +18,8 @@ Version 6, one JSON object:
                      (`app.core.patient.device_tag`; the device of the channel's latest value),
                      and for each other device, at most two, its share, run, notice and tag]},
      "b": {channel (a numeric vital, or a custom channel): base64 of little-endian IEEE 754 doubles
-                  [var.n, var.mean, var.m2, prior mean, prior sd (-1: folded in), recent level,
+                  [var.n, var.mean, var.m2, prior mean, prior sd (negative once folded in: minus
+                   the spread established with, -1 where none was kept), recent level,
                    ph.n, ph.mean, ph.sum_increase, ph.sum_decrease, ph.min_increase (inf for none
                    yet), ph.max_decrease, trend level, trend slope per minute, trend time (ms),
                    and once learning has begun the daily profile: mean of (value - level) x cos,

@@ -56,6 +56,27 @@ def test_the_spread_grows_as_well_as_shrinks() -> None:
     assert b.sd < 5.5
 
 
+def test_the_spread_established_stays_as_the_learned_spread_widens() -> None:
+    # The normal as established keeps the spread it was established with
+    # (`app.core.patient._deviates` measures a fall into red from it): a
+    # fall the learning follows widens the learned spread, not that one.
+    rng = random.Random(6)
+    b = Baseline.prior("systolic_bp")
+    for _ in range(300):
+        x = 95 + rng.gauss(0, 3)
+        b.update(x, b.z(x), learn_below=3.0, warm=b.n >= 30, cadence_ms=60_000, keep_out=5.0)
+    assert b.prior_sd < 0.0 and b.established_sd() == b.sd == 5.0  # folded in; the floor
+    for _ in range(600):
+        x = 78 + rng.gauss(0, 3)
+        b.update(x, b.z(x), learn_below=3.0, warm=True, cadence_ms=60_000, keep_out=5.0)
+    assert b.sd > 6.0 and b.established_sd() == 5.0
+    b.recent = 80.0
+    b.adopt()
+    assert (b.prior_mean, b.established_sd()) == (80.0, b.sd)  # adopted with the spread it had
+    b.prior_sd = -1.0  # a state from before the spread was kept: the learned one
+    assert b.established_sd() == b.sd
+
+
 def test_a_custom_channel_is_learned_from_its_own_values_at_any_scale() -> None:
     for scale in (1e-3, 1.0, 1e6):
         rng = random.Random(7)

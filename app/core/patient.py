@@ -2846,40 +2846,8 @@ def _deviates(
     patient charted at a systolic of 74-101 mmHg had its 84 at 01:53 taken for
     its own, and its NEWS2 alert resolved and opened again (`charted`, seed 7).
 
-    The normal as established must score on that side too, at any age
-    (where warm-up left it, or where a drift was last adopted:
-    `Baseline.prior_mean` once the prior is folded in; a drift is adopted
-    only at a level NEWS2 scores 0, `_drift`): a patient lives at a red
-    value only if he was established there. The learned normal follows a
-    deterioration slower than its memory (a day): a systolic sliding from
-    122 to 84 over eight hours, six hours after admission, took it to 93
-    (NEWS2 2); one sliding over 30-72 hours, charted hourly or every 15
-    minutes, to 108 at its first red value, its spread widened by the slide
-    itself; and its red values were taken for the patient's own, nothing at
-    all told, NEWS2 included (outside testers; a breathing rate from 16 to
-    27 and a pulse from 72 to 38 the same). Asked only while the memory was
-    under a day (2026-12-06, evening), slides slower than that were still
-    missed. A new level NEWS2 scores is a deterioration, not a new normal
-    (issue 13), whatever the learning made of it. And only a normal
-    established in the red range or in the band next to it (`_NEXT_TO_RED`:
-    a pulse of 41-50, a systolic of 91-100, a breathing rate of 21-24): one
-    established at a systolic of 105 (NEWS2 1) made a slide to 85 the
-    patient's own, its alert resolving at 85 (a reviewer), and a real ICU
-    stay established at 105 in a post-operative hypotension had its 66-88
-    taken for its own (PhysioNet 2012 set-a 132540). Nor a run of red
-    values deeper into red than the normal as established (`_INTO_RED`),
-    by 2.5 of the spreads it was established with
-    (`Baseline.established_sd`): its recent level that far, or the value
-    that far with the recent level 1.5 of them. A patient established at a
-    systolic of 95 +- 3 (his 88-90s his own) fell to 78 +- 3 on day four;
-    the learning followed (its spread from 5 to 8 in five hours, its mean
-    still 93), the 78s came within 2.5 of its spreads, and the alert
-    resolved five hours into the fall, read every minute, 15 minutes or
-    hour (2026-12-06, late). A lone value alone is not enough: measured
-    so, a COPD breathing rate established at 25.5 +- 1 and wandering +- 2
-    after warm-up opened twice as many alerts (an outside reviewer); and
-    the recent level alone, about five values, lags five hours charted
-    hourly, the alert resolving and opening again in the fall.
+    The normal as established must score on that side too, at any age, and
+    the value and its run lie near it (`_off_established`).
 
     One exception, for an open alert that holds the parameter no longer red
     (`_hold_unrecovered`): a red value that is not a run's (the
@@ -2919,6 +2887,47 @@ def _deviates(
     if told is not None and told.confirmed and _stray_red(told, name, baseline, normal, scale2):
         return False  # a lone red value while the alert holds the part: no relapse
     # The normal as established: the learned one follows a slide slower than its memory.
+    return _off_established(name, value, baseline, normal, scale2)
+
+
+def _off_established(name: str, value: Any, baseline: Baseline, normal: dict[str, Any], scale2: bool) -> bool:
+    """Is a red value, in the part of its range people live in, that the
+    learned normal scores on its side (`_deviates`), off the normal as
+    established (`Baseline.prior_mean`, folded in), not the patient's own?
+
+    It must score on that side too, at any age (where warm-up left it, or
+    where a drift was last adopted; a drift is adopted only at a level
+    NEWS2 scores 0, `_drift`): a patient lives at a red
+    value only if he was established there. The learned normal follows a
+    deterioration slower than its memory (a day): a systolic sliding from
+    122 to 84 over eight hours, six hours after admission, took it to 93
+    (NEWS2 2); one sliding over 30-72 hours, charted hourly or every 15
+    minutes, to 108 at its first red value, its spread widened by the slide
+    itself; and its red values were taken for the patient's own, nothing at
+    all told, NEWS2 included (outside testers; a breathing rate from 16 to
+    27 and a pulse from 72 to 38 the same). Asked only while the memory was
+    under a day (2026-12-06, evening), slides slower than that were still
+    missed. A new level NEWS2 scores is a deterioration, not a new normal
+    (issue 13), whatever the learning made of it. And only a normal
+    established in the red range or in the band next to it (`_NEXT_TO_RED`:
+    a pulse of 41-50, a systolic of 91-100, a breathing rate of 21-24): one
+    established at a systolic of 105 (NEWS2 1) made a slide to 85 the
+    patient's own, its alert resolving at 85 (a reviewer), and a real ICU
+    stay established at 105 in a post-operative hypotension had its 66-88
+    taken for its own (PhysioNet 2012 set-a 132540). Nor a run of red
+    values deeper into red than the normal as established (`_INTO_RED`),
+    by 2.5 of the spreads it was established with
+    (`Baseline.established_sd`): its recent level that far, or the value
+    that far with the recent level 1.5 of them. A patient established at a
+    systolic of 95 +- 3 (his 88-90s his own) fell to 78 +- 3 on day four;
+    the learning followed (its spread from 5 to 8 in five hours, its mean
+    still 93), the 78s came within 2.5 of its spreads, and the alert
+    resolved five hours into the fall, read every minute, 15 minutes or
+    hour (2026-12-06, late). A lone value alone is not enough: measured
+    so, a COPD breathing rate established at 25.5 +- 1 and wandering +- 2
+    after warm-up opened twice as many alerts (an outside reviewer); and
+    the recent level alone, about five values, lags five hours charted
+    hourly, the alert resolving and opening again in the fall."""
     established = {**normal, name: baseline.prior_mean}
     if news2.score(established, scale2).subscores.get(name, 0) < _NEXT_TO_RED[name]:
         return True  # established further from red than the band next to it (a systolic of 105)
@@ -2928,7 +2937,7 @@ def _deviates(
     run = (baseline.recent - established_at) * into
     if run >= 2.5 * spread or (run >= 1.5 * spread and (value - established_at) * into >= 2.5 * spread):
         return True
-    return not _same_side(name, value, baseline.prior_mean, scale2, normal)
+    return not _same_side(name, value, established_at, scale2, normal)
 
 
 def _stray_red(told: OpenAlert, name: str, baseline: Baseline, normal: dict[str, Any], scale2: bool) -> bool:

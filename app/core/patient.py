@@ -51,7 +51,6 @@ from app.core import news2
 from app.core.alerts import (
     LIFECYCLE_KINDS,
     NEWS2_SEVERITY,
-    NEWS_MARKS,
     ONCE_MARKS,
     PHYSIOLOGY,
     Finding,
@@ -2138,7 +2137,7 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         for name, sub in score.subscores.items()
         if sub and _deviates(state, name, current[name], config, sub, current)
     ]
-    _note_red(state, r.ts, score, current, deviating, config)
+    _note_red(state, r.ts, score, current, deviating)
     # Held high, within the hour of a red value (`_high_held`), is the high band's: it alarms too. A
     # patient admitted with a pulse of 38-44 beside ambers (NEWS2 7 and 5 in turn, every part learned
     # as his own) had his alert resolve at each stretch of 5 and open again minutes later at 7.
@@ -2180,38 +2179,15 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
 
 
 def _note_red(
-    state: PatientState,
-    ts: int,
-    score: news2.News2,
-    current: dict[str, Any],
-    deviating: list[str],
-    config: Config,
+    state: PatientState, ts: int, score: news2.News2, current: dict[str, Any], deviating: list[str]
 ) -> None:
     """When a red value was last read: one people may live at, judged a
     deterioration, not this patient's own (`state.red_at`,
-    `_hold_unrecovered`), or a stray (`_stray_red`) of a part the open
-    alert holds on while its recent level is within a reading's noise of
-    red (`_NEAR_RED`); and any in the high band, which alarms whatever the
-    limits say of its parts (`state.high_red_at`, `_high_held`). A patient
-    at a systolic of 95 +- 3 after a bleed, read every minute, had his hold
-    end a day after the last red value that deviated, though his strays of
-    89-90 went on, his alert resolve, and the next 89-90 open it again,
-    minutes later: 5 alerts and 19 reminders in five days, where the hold
-    now keeps one open (1-2 alerts, 8-10 reminders). Not a stray among
-    values further off (a lone 90 beside 104 +- 4): the hold still ends a
-    day on."""
+    `_hold_unrecovered`), and any in the high band, which alarms whatever
+    the limits say of its parts (`state.high_red_at`, `_high_held`)."""
     for name in deviating:
         if score.subscores[name] == 3 and _lived_in(name, current[name]):
             state.red_at = ts
-    told = state.alerts.get(_NEWS2)
-    if told is not None and told.confirmed and told.marks >> _HELD_SHIFT:
-        for name, sub in score.subscores.items():
-            if sub != 3 or not _lived_in(name, current[name]) or not told.marks & _HELD_BIT[name]:
-                continue
-            # A stray (`_stray_red`) among values within a reading's noise of red: not over.
-            baseline = state.baselines.get(name)
-            if baseline is not None and _within_red_margin(state, name, baseline.recent, config):
-                state.red_at = ts
     if score.band == "high" and 3 in score.subscores.values():
         state.high_red_at = ts
 
@@ -2225,13 +2201,10 @@ def _hold_near_red(state: PatientState, r: _Reading, current: dict[str, Any], co
     outside reviewer). It holds at `low`, `not_recovered` in its evidence
     naming those parameters, and resolves once they are further from red,
     or a day after the alert opened (`UNRECOVERED_MS`: a pulse back at 43-47
-    after 36-40 was otherwise held for days). Its finding carries the
-    alert's held marks (`_HELD_SHIFT`), which a reminder, taking its
-    finding's marks, otherwise dropped, and with them the hold on a part
-    not recovered (`_hold_unrecovered`). Only an alert never told above
-    `low`: one told `high`, held at `low`, would take a new medium score
-    for less than it had told and say nothing (a third reviewer: a pulse
-    and breathing rate rising at NEWS2 6 went untold for 13 hours)."""
+    after 36-40 was otherwise held for days). Only an alert never told
+    above `low`: one told `high`, held at `low`, would take a new medium
+    score for less than it had told and say nothing (a third reviewer: a
+    pulse and breathing rate rising at NEWS2 6 went untold for 13 hours)."""
     alert = state.alerts.get(_NEWS2)
     if alert is None or not alert.confirmed or _NEWS2 in r.findings:
         return
@@ -2253,7 +2226,6 @@ def _hold_near_red(state: PatientState, r: _Reading, current: dict[str, Any], co
         near.append(name)
     if near:
         evidence = {**r.evidence[_NEWS2], "not_recovered": near}
-        marks |= alert.marks & ~NEWS_MARKS  # its held marks too: a reminder keeps what it holds on
         r.findings[_NEWS2] = Finding(_NEWS2, _LOW, evidence, marks=marks, stale=True)
 
 
@@ -2284,10 +2256,9 @@ def _hold_unrecovered(state: PatientState, r: _Reading, current: dict[str, Any],
     the hold. It resolves once the parameter is back in the band its
     established normal scores, or the learned normal is (the patient
     recovered), or a day has passed without a red value that deviates (the
-    patient lives at the new level; a stray red value among values within
-    a reading's noise of red counts, `_note_red`). A hold, never an
-    opening: a patient who comes to live at a scored level without an
-    alert keeps the personalised limits."""
+    patient lives at the new level). A hold, never an opening: a patient
+    who comes to live at a scored level without an alert keeps the
+    personalised limits."""
     alert = state.alerts.get(_NEWS2)
     if alert is None or not alert.confirmed or _NEWS2 in r.findings or r.ts - state.red_at > UNRECOVERED_MS:
         return

@@ -510,7 +510,10 @@ class Baseline:
         """The spread of the normal as established (`prior_mean`, once the
         prior is folded in): warm-up's, or the adopted drift's, kept as
         `-prior_sd`; the spread learned since where none was kept (-1: a
-        state from before it was, a custom channel's)."""
+        state from before it was, a custom channel's). A spread kept of
+        exactly 1 reads as none kept: no vital judged by it (pulse,
+        systolic, breathing rate; `app.core.patient._off_established`) has
+        a floor that low."""
         kept = self.prior_sd
         return -kept if kept < 0.0 and kept != -1.0 else self.sd
 

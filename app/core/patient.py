@@ -2334,9 +2334,16 @@ def _held_marks(
 
 
 def _lived_in(name: str, value: Any) -> bool:
-    """Is this value in the part of its red range people live in (`_RED_LIVED_IN`)?"""
+    """Is this value in the part of its red range people live in
+    (`_RED_LIVED_IN`), as a whole number, the way NEWS2 scores it? A
+    breathing rate of 24.8 (an hourly mean of a monitor's counts) scores 3
+    as 25 does; compared as it came, it lay under the range, so it was red
+    where no one lives, a deterioration whatever was learned: a septic
+    patient charted at 25-30 from admission, his 26-27s his own, had an
+    alert open at each of his lowest values, 24.6-24.8, and none while he
+    was worse (MIMIC-II, an outside tester)."""
     lived = _RED_LIVED_IN.get(name)
-    return lived is not None and value.__class__ in _NUMBERS and lived[0] <= value <= lived[1]
+    return lived is not None and value.__class__ in _NUMBERS and lived[0] <= round(value) <= lived[1]
 
 
 def _same_side(name: str, value: Any, normal: float, scale2: bool, current: dict[str, Any]) -> bool:
@@ -2841,8 +2848,7 @@ def _deviates(
         return not _same_side(name, value, baseline.prior_mean, _scale2(state, config), current or {})
     if name == "spo2":
         return True  # a red SpO2: scale 2 is a clinician's prescription, not a habit learned
-    lived = _RED_LIVED_IN.get(name)
-    if lived is None or not lived[0] <= value <= lived[1]:
+    if not _lived_in(name, value):
         return True  # a red value no one lives at: a deterioration whatever was learned
     if name == "systolic_bp" and _underperfused(state, value):
         return True  # a low systolic with a mean under MAP_FLOOR: a patient in shock, not a habit

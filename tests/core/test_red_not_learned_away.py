@@ -669,3 +669,25 @@ def test_a_slide_from_a_normal_established_next_to_red_deeper_into_red_is_told_t
                     recorder.read(ts, vitals)
                 news = [e["status"] for e in recorder.events if e["kind"] == "news2"]
                 assert "open" in news and "resolved" not in news, (vital, every, seed, news)
+
+
+def test_a_red_range_lived_in_is_judged_in_whole_numbers_as_news2_scores_it() -> None:
+    # A septic patient charted from admission at a breathing rate of 25-30,
+    # as hourly means to a decimal (MIMIC-II): his 26-27s are his own. A
+    # 24.8 scores 3 as 25 does, but compared as it came it lay under the
+    # range people live in, red where no one lives: an alert opened at each
+    # of his lowest values (24.6-24.9) and at each 30.1-30.4, five to seven
+    # after the first day, read every 15 minutes. A 33 is still no one's.
+    def vitals_at(hour: int, rng: random.Random) -> dict[str, Any]:
+        level, noise = (33, 0.5) if hour >= 60 else (27, 1.2)
+        return {**normal(rng), "respiratory_rate": round(level + rng.gauss(0, noise), 1)}
+
+    for every in (15 * MINUTE, HOUR):
+        for seed in (1, 2, 3):
+            recorder = _read(Recorder(), random.Random(seed), every, range(66), vitals_at)
+            news = [e for e in recorder.events if e["kind"] == "news2"]
+            onsets = [e["_ts"] for e in news if e["status"] in ("open", "escalated")]
+            lived = [t for t in onsets if T0 + 24 * HOUR <= t < T0 + 60 * HOUR]
+            assert lived == [], (every, seed, [(t - T0) / HOUR for t in lived])
+            told = [t for t in onsets if T0 + 60 * HOUR <= t <= T0 + 60 * HOUR + max(every, 30 * MINUTE)]
+            assert told, (every, seed)

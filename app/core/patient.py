@@ -3582,14 +3582,20 @@ def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
     an outside tester), an anomaly at this reading with the mean itself
     `z_alert` out; once open, it holds whatever else is told (a reviewer's
     opened and resolved around NEWS2's readings while the mean stood at 60).
+    Nor once the mean is back at the floor or over (the run ending): a
+    charted stay's 62 and 64 told by NEWS2 (high, the systolic red) had the
+    `trend` open at the next round, an hour later, the mean back at 76,
+    naming the 64 (PhysioNet 2012 set-a 132547, an outside tester).
     Evidence: the run's latest low `level`, the `limit` and when it began
     (`severe_since`)."""
-    since, last, value, _ = state.low_mean
+    since, last, value, back = state.low_mean
     entry = state.latest.get("mean_bp")
     if last - since < SEVERE_RETAKE_MS or entry is None or r.ts - last > _low_mean_stale(entry[2]):
         return
     told = state.alerts.get(_TREND)
     if told is None or not told.confirmed:
+        if back:
+            return  # back at the floor or over since its last low value: a run ending is no news
         anomaly, news = r.findings.get(_ANOMALY), r.findings.get(_NEWS2)
         if anomaly is not None and abs(anomaly.evidence.get("z", {}).get("mean_bp", 0.0)) >= config.z_alert:
             return

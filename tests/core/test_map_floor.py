@@ -197,3 +197,26 @@ def test_a_line_taken_out_ends_the_run() -> None:
     events = recorder.read(later, {"mean_bp": 63}, "cuff").events
     events += recorder.read(later + 15 * 60_000, {"mean_bp": 72}, "cuff").events
     assert _trend_events(events) == []
+
+
+def test_a_mean_back_over_65_opens_no_trend_for_the_run_news2_told() -> None:
+    """Charted: a systolic of 73 and 77 with means of 62 and 64 a quarter
+    of an hour apart in a ventilated patient responding to voice, told by
+    NEWS2 (high: the systolic red, its evidence the mean), then 95 / 76 at
+    the next round. The mean's `trend` opened at
+    that round, the mean back at 76, naming the 64 of an hour before
+    (PhysioNet 2012 set-a 132547, an outside tester): a run the mean has
+    come back from is no news."""
+    recorder = Recorder()
+    rng = random.Random(5)
+    rounds: list[tuple[int, int, int]] = [(h * 60, round(118 + rng.gauss(0, 4)), 80) for h in range(10)]
+    rounds += [(600, 73, 62), (615, 77, 64), (675, 95, 76), (735, 100, 80), (795, 104, 83)]
+    events = []
+    for minute, systolic, mean in rounds:
+        vitals = {"heart_rate": 80, "systolic_bp": systolic, "mean_bp": mean, "consciousness": "V"}
+        outcome = recorder.read(T0 + minute * 60_000, {**vitals, "on_oxygen": True}, "chart")
+        events += [{**e, "_minute": minute} for e in outcome.events]
+    news = [e for e in events if e["kind"] == "news2" and e["status"] in ("open", "escalated")]
+    told = [e for e in news if e["_minute"] >= 600]
+    assert told and told[0]["_minute"] == 600 and told[0]["evidence"]["vitals"]["mean_bp"] < 65
+    assert [(e["_minute"], e["status"]) for e in _trend_events(events)] == []

@@ -691,3 +691,68 @@ def test_a_red_range_lived_in_is_judged_in_whole_numbers_as_news2_scores_it() ->
             assert lived == [], (every, seed, [(t - T0) / HOUR for t in lived])
             told = [t for t in onsets if T0 + 60 * HOUR <= t <= T0 + 60 * HOUR + max(every, 30 * MINUTE)]
             assert told, (every, seed)
+
+
+def test_a_run_into_red_from_a_normal_established_next_to_it_is_held_while_it_lasts() -> None:
+    # Established at a systolic of 95 +- 3 (NEWS2 2, next to red): a slide to
+    # 80 over a day, or over three, read every minute or 15 minutes. Its
+    # alert opened once the run was 2.5 established spreads deep (spread 5)
+    # and resolved whenever the recent level wandered back above that edge,
+    # the values still red, and opened again later. Once told, the run
+    # lasts while its recent level is a spread deep: no resolution once the
+    # slide is 1.5 spreads down.
+    def slide(hours: int) -> Callable[[int, random.Random], dict[str, Any]]:
+        def vitals_at(hour: int, rng: random.Random) -> dict[str, Any]:
+            level = 95 - 15 * min(max(hour - 24, 0), hours) / hours
+            return {**normal(rng), "systolic_bp": round(level + rng.gauss(0, 3))}
+
+        return vitals_at
+
+    for hours in (24, 72):
+        for every in (MINUTE, 15 * MINUTE):
+            for seed in (1, 2, 3):
+                recorder = _read(Recorder(), random.Random(seed), every, range(24 + hours + 12), slide(hours))
+                news = [(e["_ts"], e["status"]) for e in recorder.events if e["kind"] == "news2"]
+                opened = [t for t, status in news if status == "open" and t >= T0 + 24 * HOUR]
+                assert opened, (hours, every, seed)
+                deep = T0 + (24 + hours // 2) * HOUR  # the slide 7.5 mmHg down: 1.5 established spreads
+                resolved = [
+                    (t - T0) / HOUR for t, status in news if status == "resolved" and t > max(opened[0], deep)
+                ]
+                assert resolved == [], (hours, every, seed, resolved)
+
+
+def test_a_fall_deep_into_red_charted_hourly_is_told_at_its_second_value() -> None:
+    # Charted hourly at a systolic of 98 +- 5 for a day (NEWS2 2, next to
+    # red), then wider, +- 8, for a day and a half (the learned spread
+    # widens to 8-9), then 80 +- 3 from hour 60, an SpO2 read every 15
+    # minutes between. The 80s lie within 2.5 learned spreads, so they were
+    # the patient's own until the recent level, about five charted values,
+    # had followed them: told at the third or fourth value on 3 seeds of
+    # these 10, at none within four hours on one. Two values in a row 2.5
+    # established spreads under are a run.
+    told = []
+    for seed in range(1, 11):
+        rng, recorder = random.Random(seed), Recorder()
+        for ts in range(T0, T0 + 64 * HOUR, 15 * MINUTE):
+            hour = (ts - T0) // HOUR
+            vitals: dict[str, Any] = {"spo2": round(97 + rng.gauss(0, 0.6))}
+            if not (ts - T0) % HOUR:
+                vitals = normal(rng)
+                del vitals["spo2"]
+                spread = 5 if hour < 24 else 8
+                vitals["systolic_bp"] = round(
+                    80 + rng.gauss(0, 3) if hour >= 60 else 98 + rng.gauss(0, spread)
+                )
+            before = len(recorder.events)
+            recorder.read(ts, vitals)
+            for e in recorder.events[before:]:
+                e["_ts"] = ts
+        fall = [
+            e["_ts"]
+            for e in recorder.events
+            if e["kind"] == "news2" and e["status"] in ("open", "escalated") and e["_ts"] >= T0 + 60 * HOUR
+        ]
+        if fall:
+            told.append((seed, (fall[0] - T0) / HOUR))
+    assert len(told) >= 8 and all(hour <= 61 for _, hour in told), told

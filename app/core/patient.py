@@ -196,6 +196,9 @@ SITTING_CADENCE_MS = 60 * 60 * 1000
 SHIFT_SPAN_MS = 3 * 60 * 60 * 1000
 SHIFT_STALE_CADENCES = 3  # a shift holds only while its channel was read within this many of its cadences
 SHIFT_STALE_MS = 4 * 24 * 60 * 60 * 1000  # ... or this long: a cuff's weekend off is no end of a shift
+# Channels' level-shift runs begun further apart than this do not move together (`_shift_together`):
+# the heart-failure rule's three days (`_weigh`).
+TOGETHER_SPAN_MS = 3 * 24 * 60 * 60 * 1000
 # The heart-failure self-care rule (the Heart Failure Association of the ESC,
 # Jaarsma et al., Eur J Heart Fail 2021;23:157-174; heartfailurematters.org):
 # report a weight gain of more than 2 kg in 3 days. Model-free, as NEWS2 is
@@ -3822,7 +3825,13 @@ def _shift_together(
     cuff's pressure and pulse, each far up in one reading taken after a
     hand-gripper exercise, both began their runs there and opened it (a
     public home log, docs/evaluation.md): both move in an exertion, and one
-    reading is one sitting."""
+    reading is one sitting. Nor, to open it, a run begun days before the
+    other's (`TOGETHER_SPAN_MS`): a pulse 1.6/min up for 24 days, its CUSUM
+    1.4, and one diastolic of 94 among re-takes of 70 and 68 opened it on a
+    real home log (LeeKennedy/Health, an outside tester, 2026-12-06). An
+    open `trend` holds on them as before: asked of the hold too, a weight's
+    run and a pulse's begun three and a half days later let it resolve, and
+    the pulse opened another an hour later (`home`, seed 60606)."""
     latest = state.latest
     best: dict[str, tuple[float, str]] = {}  # measurement -> (its CUSUM towards worse, channel)
     for name, entry in state.shifts.items():
@@ -3833,6 +3842,10 @@ def _shift_together(
         held = best.get(source)
         if held is None or s > held[0]:
             best[source] = (s, name)
+    told = state.alerts.get(_TREND)
+    if len(best) >= 2 and (told is None or not told.confirmed):  # to open: runs begun within days
+        latest_begun = max(state.shifts[name][1] for _, name in best.values())
+        best = {k: v for k, v in best.items() if state.shifts[v[1]][1] >= latest_begun - TOGETHER_SPAN_MS}
     if len(best) < 2 or sum(s for s, _ in best.values()) < config.shift_together * config.shift_h:
         return
     begun = {state.shifts[name][1] for _, name in best.values()}

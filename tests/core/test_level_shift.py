@@ -510,3 +510,49 @@ def test_a_pressure_trend_holds_over_a_weekend_without_the_cuff() -> None:
     trend = [e for e in events if e["kind"] == "trend"]
     assert trend and len({e["alert_id"] for e in trend}) == 1
     assert all(e["status"] != "resolved" for e in trend)
+
+
+def test_a_run_begun_weeks_before_does_not_move_together_with_one_reading() -> None:
+    """A weekly home cuff log, three re-takes a sitting: the pulse a little
+    up at four sittings (a CUSUM run begun four weeks before, never enough
+    alone), then one sitting whose first diastolic is 94 and whose re-takes
+    read 70 and 68. The two runs summed to the threshold of channels moving
+    together and a `trend` opened on that one reading (a real home log,
+    LeeKennedy/Health, an outside tester): runs begun more than three days
+    apart do not move together."""
+    pulses = [60, 68, 55, 63, 57, 70, 59, 64, 54, 66, 58, 69, 61, 56, 65, 59, 74, 62, 66, 80, 64]
+    systolics = [
+        112,
+        116,
+        109,
+        114,
+        111,
+        118,
+        110,
+        113,
+        115,
+        108,
+        112,
+        117,
+        110,
+        114,
+        111,
+        116,
+        112,
+        113,
+        111,
+        110,
+        107,
+    ]
+    diastolics = [70, 72, 68, 73, 69, 71, 67, 72, 70, 74, 68, 71, 69, 72, 70, 71, 66, 74, 76, 67, 94]
+    p = Patient()
+    for week, (pulse, systolic, diastolic) in enumerate(zip(pulses, systolics, diastolics, strict=True)):
+        sitting = MIDNIGHT + week * 7 * DAY + 8 * HOUR
+        p.read(sitting, {"systolic_bp": systolic, "diastolic_bp": diastolic, "heart_rate": pulse})
+        p.read(
+            sitting + 2 * MINUTE, {"systolic_bp": systolic + 8, "diastolic_bp": 70, "heart_rate": pulse - 7}
+        )
+        p.read(
+            sitting + 4 * MINUTE, {"systolic_bp": systolic + 3, "diastolic_bp": 68, "heart_rate": pulse - 5}
+        )
+    assert p.opened("trend") == []

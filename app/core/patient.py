@@ -2807,9 +2807,45 @@ def _deviates(
     ambers the normal of the first day learned raised 15-35 % more false
     alerts on `ward` (docs/evaluation.md).
 
-    A value NEWS2 scores 3 (`sub`, its red range) is the patient's own only
-    when NEWS2 scores the learned normal too: an athlete living at 44. Never
-    a red SpO2: scale 2, which scores a COPD patient's 88-92 % as her
+    A value NEWS2 scores 3 (`sub`, its red range) is judged by
+    `_red_deviates`, with `before` (the value this one follows on its
+    channel, when this reading carries it: `_Reading.before`).
+
+    The established normal here is the day's (`Baseline.mean`), not the
+    one at this time of day (`_normal_at`) that the other rules measure
+    from: a value NEWS2 scores is judged against where the patient lives,
+    not against a night dip. Measured from the night's normal, a post-operative
+    patient charted at a systolic of 74-101 mmHg had its 84 at 01:53 taken for
+    its own, and its NEWS2 alert resolved and opened again (`charted`, seed 7)."""
+    baseline = state.baselines.get(name)
+    if baseline is None:
+        return True
+    n = baseline.n
+    personal = n >= config.personal_after and n * state.latest[name][2] >= config.personal_after_ms
+    if not personal or abs(baseline.z(value)) >= 2.5:
+        return True
+    if sub < 3:
+        told = state.alerts.get(_NEWS2)  # held, not opened: see above
+        if baseline.prior_sd >= 0.0 or told is None or not told.confirmed or told.severity is _LOW:
+            return False
+        return not _same_side(name, value, baseline.prior_mean, _scale2(state, config), current or {})
+    return _red_deviates(state, name, value, baseline, config, current, before)
+
+
+def _red_deviates(
+    state: PatientState,
+    name: str,
+    value: Any,
+    baseline: Baseline,
+    config: Config,
+    current: dict[str, Any] | None,
+    before: Any,
+) -> bool:
+    """Is a red value (NEWS2 scores it 3) within 2.5 SDs of a personal
+    normal away from it (`_deviates`)?
+
+    It is the patient's own only when NEWS2 scores the learned normal too:
+    an athlete living at 44. Never a red SpO2: scale 2, which scores a COPD patient's 88-92 % as her
     target, is a clinician's prescription (`spo2_scale`; RCP 2017), not a
     habit learned; a ward chart's SpO2 of 90-91 on air, learned, went
     untold for 36 hours (an outside reviewer, 2026-12-06). Where the normal scores nothing, a red
@@ -2824,19 +2860,12 @@ def _deviates(
     for one within a spread widened by a probe's 53; both alerts resolved
     while the values lasted (docs/evaluation.md).
 
-    The established normal here is the day's (`Baseline.mean`), not the
-    one at this time of day (`_normal_at`) that the other rules measure
-    from: a value NEWS2 scores is judged against where the patient lives,
-    not against a night dip. Measured from the night's normal, a post-operative
-    patient charted at a systolic of 74-101 mmHg had its 84 at 01:53 taken for
-    its own, and its NEWS2 alert resolved and opened again (`charted`, seed 7).
-
     The normal as established must score on that side too, at any age, and
     the value and its run lie near it (`_off_established`).
 
     `before`: the value this one follows on its channel, when this reading
-    carries it (`_Reading.before`): two deep values in a row are a charted
-    run (`_off_established`).
+    carries it: two deep values in a row are a charted run
+    (`_off_established`).
 
     One exception, for an open alert that holds the parameter no longer red
     (`_hold_unrecovered`): a red value that is not a run's (the
@@ -2845,18 +2874,6 @@ def _deviates(
     relapse (`_stray_red`). A patient at 95 +- 3 after a bleed, read every
     minute, had each 89-90 after a settle told as an escalation, 18 in two
     days; a run of them is still told at once."""
-    baseline = state.baselines.get(name)
-    if baseline is None:
-        return True
-    n = baseline.n
-    personal = n >= config.personal_after and n * state.latest[name][2] >= config.personal_after_ms
-    if not personal or abs(baseline.z(value)) >= 2.5:
-        return True
-    if sub < 3:
-        told = state.alerts.get(_NEWS2)  # held, not opened: see above
-        if baseline.prior_sd >= 0.0 or told is None or not told.confirmed or told.severity is _LOW:
-            return False
-        return not _same_side(name, value, baseline.prior_mean, _scale2(state, config), current or {})
     if name == "spo2":
         return True  # a red SpO2: scale 2 is a clinician's prescription, not a habit learned
     if not _lived_in(name, value):

@@ -285,10 +285,14 @@ def opens_now(
     when urgent or when `confirm_ms` is 0; a finding made only of values
     from before this reading (`stale`) never does. Where the patient is read
     more often than every `confirm_ms` (`cadence_ms`), an urgent finding
-    holds for `confirm_ms` too (`transition`)."""
+    holds for `confirm_ms` too (`transition`), unless all its values are
+    spot measurements (`Finding.spot`): a wrist's motion throws off the
+    wearable's own values, not a cuff's or a finger probe's, and a cuff's
+    84/50 beside a heart rate every 5 seconds waited for the cuff's next
+    value, 12 hours on (an outside reviewer)."""
     if finding.stale:
         return False
-    urgent = finding.urgent and not 0 < cadence_ms < confirm_ms
+    urgent = finding.urgent and (finding.spot or not 0 < cadence_ms < confirm_ms)
     if current is None:
         return confirm_ms <= 0 or urgent
     return urgent or ts_ms - current.opened_ms >= max(confirm_ms, finding.hold_ms)

@@ -465,3 +465,28 @@ def test_a_status_repeated_with_each_vital_of_a_round_sets_no_pace() -> None:
     news = [e for e in p.events if e["kind"] == "news2" and e["status"] != "reminder"]
     assert [e["status"] for e in news] == ["open", "resolved"]
     assert iso_ms(news[-1]["event_time"]) >= T0 + 33 * HOUR  # the third normal round
+
+
+@pytest.mark.parametrize("vital, value", [("systolic_bp", 84), ("spo2", 88)])
+def test_a_spot_value_scoring_3_opens_at_once_beside_a_wearable_read_every_5_seconds(
+    vital: str, value: int
+) -> None:
+    """A wrist wearable sends the heart rate every 5 seconds; a cuff (or a
+    finger oximeter) is read twice a day. Its red value opens NEWS2 at its
+    own reading, as it does without the wearable: the wrist's motion does
+    not move a cuff's or a finger probe's values, and the spot value's next
+    reading is 12 hours away."""
+    rng = random.Random(5)
+    p = Patient()
+    spot_every = 12 * HOUR
+    opened_at = None
+    for i in range(int(2.5 * DAY / (5 * SECOND))):
+        ts = T0 + i * 5 * SECOND
+        vitals: dict[str, object] = {"heart_rate": round(72 + rng.gauss(0, 3))}
+        if (ts - T0) % spot_every == 0:
+            normal_spot = {"systolic_bp": round(124 + rng.gauss(0, 4)), "spo2": round(97 + rng.gauss(0, 0.6))}
+            vitals[vital] = value if ts - T0 == 2 * DAY else normal_spot[vital]
+        events = p.read(ts, vitals)
+        if opened_at is None and any(e["kind"] == "news2" and e["status"] == "open" for e in events):
+            opened_at = ts - T0
+    assert opened_at == 2 * DAY

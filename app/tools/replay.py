@@ -56,7 +56,7 @@ from app.core.errors import RecordingError as RecordingError  # part of its inte
 from app.core.news2 import acvpu
 from app.core.protocol import Limits, custom_name, parse_reading, type_problem, with_non_finite
 from app.core.records import pseudonym, reading_id
-from app.core.vitals import NAMED, NUMERIC
+from app.core.vitals import ACVPU, NAMED, NUMERIC
 from app.infra.registry import validate_id
 from app.infra.runtime import counted
 from app.infra.settings import Settings
@@ -496,6 +496,8 @@ class _Cells:
                 return True  # the usual case, without building a refusal
             return self._within(name, value, where, seen)
         why = type_problem(name, value)
+        if why is None and name == "consciousness" and value not in ACVPU:
+            why = _NO_LEVEL
         if why is None:
             return self._within(name, value, where, seen)
         seen.unfit += 1
@@ -511,7 +513,7 @@ class _Cells:
         took a NEWS2 of 12 with it). The protocol's own check says so, and
         its message is told."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return True  # a consciousness letter outside ACVPU: the gateway's to refuse
+            return True  # a status of the right type (an ACVPU letter, true or false)
         try:
             parse_reading({"seq": 0, "ts": 0, "vitals": {name: value}}, 0)
         except Refusal as refusal:
@@ -966,6 +968,7 @@ class _Recording:
     gcs: int = 0  # consciousness values given as a GCS score, read as ACVPU (`_gcs`)
     gcs_top: float = 0.0  # the highest of them
     gcs_not: int = 0  # numbers in consciousness that are no GCS score (not whole, or outside 3-15)
+    words: int = 0  # consciousness values written as words or lower-case letters (`_consciousness`)
     converted: dict[str, tuple[_Unit, int]] = field(default_factory=dict)  # by the name read (`_converted`)
     unsent: list[str] = field(default_factory=list)  # rows left with no value (`_Cells.outside`): their lines
     # vitals (long layout, JSON lines) no channel can be named: values left out by
@@ -998,12 +1001,49 @@ def _converted(file: str, rd: _Recording) -> list[str]:
     ]
 
 
-def _gcs(given: dict[str, Any], rd: _Recording) -> None:
+# The words charts write for a level of consciousness (MIMIC-IV's "Level of
+# Consciousness": Alert, Arouse to Voice, Arouse to Pain, Unresponsive), in any
+# case, and the letters in lower case, read as NEWS2's ACVPU (`_consciousness`).
+# Words that say no level (Sleeping, Lethargic) are not guessed.
+ACVPU_WORDS = {
+    **{letter.lower(): letter for letter in ACVPU},
+    "alert": "A",
+    "confused": "C",
+    "confusion": "C",
+    "new confusion": "C",
+    "voice": "V",
+    "verbal": "V",
+    "responds to voice": "V",
+    "arouse to voice": "V",
+    "pain": "P",
+    "responds to pain": "P",
+    "arouse to pain": "P",
+    "unresponsive": "U",
+    "no response": "U",
+}
+
+
+_NO_LEVEL = (
+    "consciousness takes an ACVPU level: A, C, V, P or U, or Alert, Confused, Voice, Pain, Unresponsive"
+)
+
+
+def _consciousness(given: dict[str, Any], rd: _Recording) -> None:
     """A consciousness given as a Glasgow Coma Scale score (a whole number
     from 3 to 15, as intensive-care charts record it) is read as NEWS2's
     ACVPU (`news2.acvpu`), as `vigil evaluate --physionet2012` reads one:
-    no number is an ACVPU letter, so the column was refused whole."""
+    no number is an ACVPU letter, so the column was refused whole. One
+    written as a word or a lower-case letter (`ACVPU_WORDS`) is read as its
+    letter, counted for `_words_told`: sent as it was, the gateway refused
+    it with the reading's other values (an outside tester's round of a pulse
+    of 135, SpO2 88 and "Arouse to Voice", NEWS2 16, was lost whole)."""
     value = given.get("consciousness")
+    if value.__class__ is str:
+        letter = ACVPU_WORDS.get(" ".join(value.lower().split()))
+        if letter is not None and letter != value:
+            given["consciousness"] = letter
+            rd.words += 1
+        return
     if value.__class__ not in (int, float):
         return
     if 3 <= value <= 15 and value == int(value):
@@ -1012,6 +1052,18 @@ def _gcs(given: dict[str, Any], rd: _Recording) -> None:
         rd.gcs_top = max(rd.gcs_top, value)
     else:
         rd.gcs_not += 1
+
+
+def _words_told(file: str, rd: _Recording) -> list[str]:
+    """The line saying how many consciousness values were read from words."""
+    if not rd.words:
+        return []
+    seen = rd.cells.columns.get("consciousness")
+    column = seen.named("consciousness") if seen else "column 'consciousness'"
+    return [
+        f"{file}: {rd.words} value{'s' if rd.words > 1 else ''} of {column} written as words or lower-case "
+        "letters, read as NEWS2's ACVPU (Alert A, Confused C, Voice V, Pain P, Unresponsive U)"
+    ]
 
 
 def _gcs_told(file: str, rd: _Recording) -> list[str]:
@@ -1126,7 +1178,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
         if rd.missing:
             given = {k: v for k, v in given.items() if v not in rd.missing}
         given = {k: _convert(source.get(k, k), k, v, rd) for k, v in given.items()}
-        _gcs(given, rd)
+        _consciousness(given, rd)
         left_out = cells.left_out
         label = "vital" if long else "column"
         given = rd.oxygen.read(given, where, cells, label)
@@ -1229,7 +1281,7 @@ def _json_row(text: str, line: int, rd: _Recording) -> Row | None:
                 rd.unnamed[name] = rd.unnamed.get(name, 0) + (value is not None and not _nan(value))
             else:
                 rd.unnamed_at.setdefault(name, (where, others))
-        _gcs(given, rd)
+        _consciousness(given, rd)
         for name in given:
             _channel(name, f"{where}: vital", hints, given)
         present = {
@@ -1310,7 +1362,8 @@ def _read(
             where, others = next(iter(rd.unnamed_at.values()))
             raise _unnamed(path.name, list(rd.unnamed_at), where, others)
     rd.oxygen.resolve(rows)
-    rd.told += _unnamed_told(path.name, rd) + _gcs_told(path.name, rd) + _converted(path.name, rd)
+    rd.told += _unnamed_told(path.name, rd) + _gcs_told(path.name, rd) + _words_told(path.name, rd)
+    rd.told += _converted(path.name, rd)
     rd.told += rd.oxygen.told(path.name)
     told = [
         *rd.hints.values(),

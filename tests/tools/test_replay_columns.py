@@ -347,6 +347,49 @@ def test_a_consciousness_charted_as_a_gcs_score_is_read_as_acvpu(tmp_path: Path)
     ]
 
 
+def test_a_consciousness_written_as_words_or_lower_case_is_read_as_acvpu(tmp_path: Path) -> None:
+    """Charts write the level as words (MIMIC-IV's "Alert", "Arouse to
+    Voice") or letters in lower case: sent as they were, the gateway refused
+    each such reading whole, its pulse of 135 and SpO2 of 88 with it (a round
+    scoring NEWS2 16 lost). They are read as their letters, with a line
+    saying how many; in JSON lines as well."""
+    levels = ("Alert", "new  confusion", "Arouse to Voice", "arouse to pain", "Unresponsive", "v", " p ")
+    rows = "".join(f"P1,{1764374400000 + i * 3_600_000},135,88,{g}\n" for i, g in enumerate(levels))
+    told: list[str] = []
+    readings = replay.read_recording(
+        _write(tmp_path, "chart.csv", "patient,ts,heart_rate,spo2,consciousness\n" + rows), warn=told.append
+    )
+    assert [r.vitals for r in readings] == [
+        {"heart_rate": 135, "spo2": 88, "consciousness": letter} for letter in "ACVPUVP"
+    ]
+    assert told == [
+        "chart.csv: 7 values of column 'consciousness' written as words or lower-case letters, read as "
+        "NEWS2's ACVPU (Alert A, Confused C, Voice V, Pain P, Unresponsive U)"
+    ]
+    line = '{"patient": "P1", "ts": 1764374400000, "vitals": {"heart_rate": 135, "consciousness": "v"}}\n'
+    (reading,) = replay.read_recording(_write(tmp_path, "chart.jsonl", line))
+    assert reading.vitals == {"heart_rate": 135, "consciousness": "V"}
+
+
+def test_a_consciousness_no_level_can_be_read_from_is_skipped_and_its_row_goes_through(
+    tmp_path: Path,
+) -> None:
+    """A word that says no ACVPU level ("Sleeping") is not guessed: its cell
+    is skipped as empty, with a line naming the column and the first line,
+    and the rest of its row (a pulse of 135) goes through."""
+    rows = "P1,1764374400000,80,A\nP1,1764378000000,135,Sleeping\n"
+    told: list[str] = []
+    readings = replay.read_recording(
+        _write(tmp_path, "chart.csv", "patient,ts,heart_rate,consciousness\n" + rows), warn=told.append
+    )
+    assert [r.vitals for r in readings] == [{"heart_rate": 80, "consciousness": "A"}, {"heart_rate": 135}]
+    assert told == [
+        "chart.csv: column 'consciousness': 1 of 2 values are not what it takes (consciousness takes an "
+        "ACVPU level: A, C, V, P or U, or Alert, Confused, Voice, Pain, Unresponsive; the first on line 3): "
+        "skipped as empty cells, the rest of their rows goes through"
+    ]
+
+
 def test_a_wearables_skin_temperature_under_the_name_temperature_is_told(tmp_path: Path) -> None:
     """A Whoop strap's export names its skin temperature `temperature`
     (32.9-36.2 °C): read as the body's, NEWS2 opened on hypothermia with no

@@ -220,3 +220,28 @@ def test_a_mean_back_over_65_opens_no_trend_for_the_run_news2_told() -> None:
     told = [e for e in news if e["_minute"] >= 600]
     assert told and told[0]["_minute"] == 600 and told[0]["evidence"]["vitals"]["mean_bp"] < 65
     assert [(e["_minute"], e["status"]) for e in _trend_events(events)] == []
+
+
+@pytest.mark.parametrize("back", [[93], [93, 90]], ids=["one-value-back", "two-values-back"])
+def test_a_mean_back_over_65_for_hours_between_two_lows_ends_their_run(back: list[int]) -> None:
+    """Charted means of 60, then 93 eight hours later, then 58 five hours
+    after that: the 93 stood five hours, so the 58 begins a run of its own
+    and a lone low value opens nothing. One value back (not two) made one
+    run "since" the 60, and the 58 opened a `trend`, medium, "confirmed"
+    (an outside tester's MIMIC-IV stay)."""
+    recorder = Recorder()
+    hours = [0.0, 8.0, *([8.5] if len(back) > 1 else []), 13.0, 20.0, 21.0]
+    means = [60, *back, 58, 74, 75]
+    events = []
+    for hour, mean in zip(hours, means, strict=True):
+        events += recorder.read(T0 + round(hour * HOUR), {"mean_bp": mean}, "chart").events
+    assert _trend_events(events) == []
+
+
+def test_hourly_means_under_65_at_every_other_round_are_one_run_and_told() -> None:
+    """62, 66, 62, 66 ... charted hourly: one value back at 65 or over for
+    an hour is the same run (two in a row end it), and it is told."""
+    means = [80 + k % 3 for k in range(24)] + [62, 66] * 4
+    trends = _trend_events(_rounds(Recorder(), means))
+    assert [e["status"] for e in trends][:1] == ["open"]
+    assert trends[0]["evidence"]["vitals"]["mean_bp"]["limit"] == 65

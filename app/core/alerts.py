@@ -101,12 +101,14 @@ class OpenAlert:
 # The bits of `Finding.marks` that are news when newly set; those above are kept with the
 # alert's marks but never told (`app.core.patient._HELD_SHIFT`: what may hold it open).
 NEWS_MARKS = (1 << 20) - 1
-# Per kind, the parts told once an alert's episode, whatever it says after (the
-# severe blood pressure rule's inside a `trend`, `app.core.patient._SEVERE_BIT`):
-# neither a reminder nor a settle re-arms them. A patient at 178-192 for weeks had
-# the re-take after each reminder at 179 told as a new escalation (an outside
-# reviewer). Low bits: a state at its bound has no bytes to spare for a long number.
-ONCE_MARKS: dict[Kind, int] = {Kind.TREND: 1}
+# Per kind, the parts told once an alert's episode, whatever it says after (inside
+# a `trend`: the severe blood pressure rule's, the heart-failure weight rule's, each
+# channel's level shift; `app.core.patient._TREND_MARKS`): neither a reminder nor a
+# settle re-arms them (the severe pressure's and the weight's rules do, when a run
+# ends). A patient at 178-192 for weeks had the re-take after each reminder at 179
+# told as a new escalation (an outside reviewer). Low bits: a state at its bound has
+# no bytes to spare for a long number.
+ONCE_MARKS: dict[Kind, int] = {Kind.TREND: (1 << 9) - 1}
 
 
 @dataclass(frozen=True, slots=True)

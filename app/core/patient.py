@@ -51,7 +51,6 @@ from app.core import news2
 from app.core.alerts import (
     LIFECYCLE_KINDS,
     NEWS2_SEVERITY,
-    ONCE_MARKS,
     PHYSIOLOGY,
     Finding,
     Kind,
@@ -223,11 +222,21 @@ SEVERE_RETAKE_MS = 5 * 60 * 1000
 # One value of the mean back at the floor or over that stood this long (until the
 # next value) ends its run (`_mean_under_floor`): as long as two hourly rounds.
 MAP_BACK_MS = 2 * 60 * 60 * 1000
-# The mark of a severe pressure confirmed (`Finding.marks` of a `trend`): newly
-# confirmed in a `trend` already open (a level shift of the same pressure), it
-# is told as an escalation (`app.core.alerts.transition`), once an episode
-# (`app.core.alerts.ONCE_MARKS`).
-_SEVERE_BIT = ONCE_MARKS[Kind.TREND]
+# The marks of a `trend`'s rules (`Finding.marks`): a severe pressure confirmed,
+# the heart-failure rule's weight gain, a level shift of each measurement
+# (`_shift_bit`: a cuff's or a line's pressures are one; every custom channel,
+# one). Newly found in a `trend` already open (a level shift of the same
+# pressure; one of the diastolic, for the weight), each is told as an escalation
+# (`app.core.alerts.transition`), once an episode (`app.core.alerts.ONCE_MARKS`;
+# `_trend_newly` names its vitals; a severe pressure again a day after its run
+# ended, `_severe_again`, the weight rule after a run of gains ends, `_weigh`): a
+# weight gain of 3.6 kg in three mornings inside a diastolic's `trend` was told
+# only by its reminders (an outside reviewer's mixed-cadence patients).
+_SEVERE_BIT, _GAIN_BIT = 1, 2
+_SHIFT_MEASURED = ("weight", "systolic_bp", "heart_rate", "respiratory_rate", "temperature", "spo2")
+_SHIFT_BIT = {name: 4 << i for i, name in enumerate(_SHIFT_MEASURED)}
+_CUSTOM_SHIFT_BIT = 4 << len(_SHIFT_BIT)
+_TREND_MARKS = _SEVERE_BIT | _GAIN_BIT | sum(_SHIFT_BIT.values()) | _CUSTOM_SHIFT_BIT  # ONCE_MARKS[TREND]
 # ... and again once no run has stood for this long (`_severe_again`).
 SEVERE_REARM_MS = DAY_MS
 SITTING_MS = 10 * 60 * 1000
@@ -3421,7 +3430,17 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
         if said or _alarming(state):  # as every trend: nothing while NEWS2 or an anomaly is open, or opens
             _end_told_shifts(state, r, shifted, said)
             return
-    _tell_trend(r, config, shifted)
+    marks = 0
+    for name in shifted:
+        marks |= _shift_bit(name)
+    _tell_trend(r, config, shifted, marks)
+
+
+def _shift_bit(name: str) -> int:
+    """A channel's level-shift mark in a `trend` (`_SHIFT_BIT`): one per
+    measurement (`_SAME_MEASUREMENT`): a diastolic shifting beside the
+    systolic is the same cuff, no news."""
+    return _SHIFT_BIT.get(_SAME_MEASUREMENT.get(name, name), _CUSTOM_SHIFT_BIT)
 
 
 def _tell_trend(
@@ -3502,6 +3521,10 @@ def _weigh(state: PatientState, r: _Reading) -> None:
     lows.append((ts, robust))
     if len(lows) > WEIGHT_LOWS:  # a scale read more often than daily, rising: the one before goes
         del lows[-2]
+    if gain[0] == 2 and met != 2:  # a counted gain ends: the next is news again in a `trend` still open
+        told = state.alerts.get(_TREND)
+        if told is not None:
+            told.marks &= ~_GAIN_BIT
     gain[:] = [float(met), float(since), float(ts), x, began, before]
     for low_ts, low in lows:
         gain += [float(low_ts), low]
@@ -3529,7 +3552,7 @@ def _weight_gain(state: PatientState, r: _Reading, config: Config) -> None:
         return
     low_ts, low = lows[0]
     found = {"level": entry[0], "gain": round(gain[3] - low, 2), "lowest": low, "lowest_at": iso(int(low_ts))}
-    _tell_trend(r, config, {"weight": found})
+    _tell_trend(r, config, {"weight": found}, _GAIN_BIT)
 
 
 def _pressure(state: PatientState, r: _Reading) -> None:
@@ -4056,7 +4079,8 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
     for change in changes:
         evidence = change.finding.evidence if change.finding else r.evidence[change.kind]
         if change.told:
-            evidence = {**evidence, "newly": _newly(change.told)}
+            told = _newly(change.told) if change.kind is _NEWS2 else _trend_newly(change.told, evidence)
+            evidence = {**evidence, "newly": told}
         if change.status is Status.RESOLVED and change.kind in PHYSIOLOGY:
             alert = change.alert
             since = alert.clear_since_ms or r.ts
@@ -4108,6 +4132,24 @@ def _unmeasured(
         if _level_scores(state, name, entry[0], safe_level, config):
             found[name] = {"value": entry[0], "at": iso(entry[1])}
     return found
+
+
+def _trend_newly(marks: int, evidence: dict[str, Any]) -> list[str]:
+    """The vitals a `trend`'s escalation tells of anew: the pressures of a
+    severe run confirmed (`_SEVERE_BIT`), the weight of the heart-failure
+    rule (`_GAIN_BIT`), the channels newly shifted (`_SHIFT_BIT`). Before
+    2026-12-07 they were read as NEWS2's marks, and a confirmed 182/110 was
+    told "new: respiratory_rate"."""
+    vitals = evidence.get("vitals", {})
+    newly = []
+    if marks & _SEVERE_BIT:
+        newly += [name for name in SEVERE_PRESSURE if "severe_since" in vitals.get(name, {})]
+    if marks & _GAIN_BIT:
+        newly.append("weight")
+    for name, each in vitals.items():
+        if "cusum" in each and marks & _shift_bit(name) and name not in newly:
+            newly.append(name)
+    return newly
 
 
 def _newly(marks: int) -> list[str]:

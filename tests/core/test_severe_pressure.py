@@ -263,6 +263,7 @@ def test_a_severe_pressure_confirmed_in_an_open_trend_is_told() -> None:
     escalated = _trends(events, "escalated")
     assert len(escalated) == 1, events
     assert escalated[0]["evidence"]["vitals"]["systolic_bp"]["limit"] == 180
+    assert escalated[0]["evidence"]["newly"] == ["systolic_bp"]  # was "respiratory_rate", NEWS2's first mark
     assert "blood pressure at or above 180/120, confirmed" in heading(escalated[0]["evidence"])
     later = _cuff(recorder, start + 12 * HOUR, 184, 108)
     assert _trends(later, "escalated") == []  # told once: the next news is a reminder

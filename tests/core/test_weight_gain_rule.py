@@ -22,6 +22,7 @@ from tests.core.readings import Recorder
 
 T0 = 1_704_092_400_000  # 2024-01-01 07:00 UTC, a Monday
 DAY = 86_400_000
+HOUR = 3_600_000
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "alert.schema.json"
 
 
@@ -204,3 +205,51 @@ def test_a_regain_written_twice_is_told_at_the_same_weighing() -> None:
     opened = [e for e in _trends(_weigh(recorder, _copied_daily(regain, start))) if e["status"] == "open"]
     assert len(opened) == 1, opened
     assert opened[0]["evidence"]["vitals"]["weight"]["level"] == 83.2
+
+
+def _home(gain_from_day: int | None) -> list[dict[str, Any]]:
+    """A home patient: a cuff morning and evening, a scale each morning, for
+    21 days. The diastolic rises by 14 from day 14 (its level shift opens a
+    `trend`); from `gain_from_day` the weight climbs 1.1 kg a morning."""
+    rng = random.Random(11)
+    recorder, events = Recorder(), []
+    for day in range(21):
+        morning = T0 + day * DAY
+        kg = 80.0 + rng.gauss(0, 0.15)
+        if gain_from_day is not None and day >= gain_from_day:
+            kg += 1.1 * (day - gain_from_day + 1)
+        events += _weigh(recorder, [(morning, round(kg, 1))])
+        for at in (HOUR, 13 * HOUR):
+            diastolic = 78 + rng.gauss(0, 3) + (14 if day >= 14 else 0)
+            vitals = {"systolic_bp": round(127 + rng.gauss(0, 5)), "diastolic_bp": round(diastolic)}
+            events += [{**e, "_ts": morning + at} for e in recorder.read(morning + at, vitals, "cuff").events]
+    return events
+
+
+def test_a_weight_gain_inside_an_open_trend_is_told_as_an_escalation() -> None:
+    """A diastolic's level shift keeps a `trend` open; the weight then climbs
+    3.3 kg in three mornings. Its level shift and the heart-failure rule,
+    new in the open alert, are each told once as an `escalated` event
+    naming the weight (`evidence.newly`), not only inside the reminders (an
+    outside reviewer's mixed-cadence patient)."""
+    quiet = _trends(_home(None))
+    assert [e["status"] for e in quiet if e["status"] in ("open", "escalated")] == ["open"]
+    trends = _trends(_home(17))
+    opened = [e for e in trends if e["status"] == "open"]
+    assert len(opened) == 1 and "diastolic_bp" in opened[0]["evidence"]["vitals"]
+    escalated = [e for e in trends if e["status"] == "escalated"]
+    assert escalated, [(e["status"], sorted(e["evidence"]["vitals"])) for e in trends]
+    assert all(e["evidence"]["newly"] == ["weight"] for e in escalated)
+    assert escalated[0]["_ts"] <= T0 + 19 * DAY  # by the third morning of the climb
+    assert len(escalated) <= 2  # the shift, then the rule: each once
+    assert any("gain" in e["evidence"]["vitals"]["weight"] for e in escalated)
+
+
+def test_every_mark_of_a_trend_is_told_once_an_episode() -> None:
+    """The trend's marks (a severe pressure, the weight rule, each level
+    shift) are those `ONCE_MARKS` keeps through reminders and settles."""
+    from app.core import patient as core
+    from app.core.alerts import NEWS_MARKS, ONCE_MARKS, Kind
+
+    assert ONCE_MARKS[Kind.TREND] == core._TREND_MARKS
+    assert core._TREND_MARKS & ~NEWS_MARKS == 0

@@ -243,6 +243,10 @@ def test_a_weight_gain_inside_an_open_trend_is_told_as_an_escalation() -> None:
     assert escalated[0]["_ts"] <= T0 + 19 * DAY  # by the third morning of the climb
     assert len(escalated) <= 2  # the shift, then the rule: each once
     assert any("gain" in e["evidence"]["vitals"]["weight"] for e in escalated)
+    with open(SCHEMA_PATH) as f:
+        schema = json.load(f)
+    for e in escalated:
+        jsonschema.validate({k: v for k, v in e.items() if k != "_ts"}, schema)
 
 
 def test_every_mark_of_a_trend_is_told_once_an_episode() -> None:

@@ -587,6 +587,12 @@ class _Cells:
                 line += (
                     f"; {each} {value:g}: if {value:g} marks a value not measured, give --missing {value:g}"
                 )
+            elif "Fahrenheit" in seen.outside_why:
+                line += (
+                    f"; if {'it is' if one else 'they are'} in °F, a column name saying so "
+                    "('Temperature (°F)'), or in a file of one value a row a unit column "
+                    f"(--map UNITCOLUMN=unit), has {'it' if one else 'them'} converted"
+                )
             lines.append(line)
         if unsent:
             readings = "1 reading" if len(unsent) == 1 else f"{len(unsent)} readings"
@@ -969,7 +975,8 @@ class _Recording:
     gcs_top: float = 0.0  # the highest of them
     gcs_not: int = 0  # numbers in consciousness that are no GCS score (not whole, or outside 3-15)
     words: int = 0  # consciousness values written as words or lower-case letters (`_consciousness`)
-    converted: dict[str, tuple[_Unit, int]] = field(default_factory=dict)  # by the name read (`_converted`)
+    # by the name read and what said the unit (`_converted`)
+    converted: dict[tuple[str, str], tuple[_Unit, int]] = field(default_factory=dict)
     unsent: list[str] = field(default_factory=list)  # rows left with no value (`_Cells.outside`): their lines
     # vitals (long layout, JSON lines) no channel can be named: values left out by
     # `--leave-out-unnamed` (`_unnamed_told`); without it, JSON lines' first line
@@ -979,25 +986,31 @@ class _Recording:
     oxygen: _Oxygen = field(default_factory=_Oxygen)  # FiO2s and ventilations read as on_oxygen
 
 
-def _convert(name: str, vital: str, value: Any, rd: _Recording) -> Any:
+def _convert(name: str, vital: str, value: Any, rd: _Recording, unit_cell: str = "") -> Any:
     """A value of a column (a vital) `name`, read as `vital`, in Vigil's
-    unit: a number in a unit its name says (`Weight (lb)`, `_unit`)
-    converted, counted for `_converted`; else as given."""
+    unit: a number in a unit its name says (`Weight (lb)`, `_unit`), or, in
+    the long layout, its row's `unit` cell (a MIMIC chart's `VALUEUOM` of
+    °F under the item id 223761), converted, counted for `_converted`; else
+    as given."""
     if value.__class__ not in (int, float) or vital not in ("weight", "temperature"):
         return value
-    unit = _unit(name, vital)
+    unit, said = (_unit(unit_cell, vital), "its unit column says") if unit_cell else (None, "")
+    if unit is None:
+        unit, said = _unit(name, vital), "its name says"
     if unit is None:
         return value
-    rd.converted[name] = (unit, rd.converted.get(name, (unit, 0))[1] + 1)
+    key = (name, said)
+    rd.converted[key] = (unit, rd.converted.get(key, (unit, 0))[1] + 1)
     return round(unit.convert(value), 2)
 
 
 def _converted(file: str, rd: _Recording) -> list[str]:
-    """A line per column whose values were converted from the unit its name says."""
+    """A line per column (a vital) whose values were converted from the
+    unit its name, or its rows' unit cells, say."""
     return [
-        f"{file}: {name!r} is in {unit.name}, as its name says: its {count} value{'s' if count > 1 else ''} "
+        f"{file}: {name!r} is in {unit.name}, as {said}: its {count} value{'s' if count > 1 else ''} "
         f"converted to {unit.to} for {unit.vital} ({unit.how}, to 0.01 {unit.to})"
-        for name, (unit, count) in rd.converted.items()
+        for (name, said), (unit, count) in rd.converted.items()
     ]
 
 
@@ -1093,6 +1106,7 @@ def _gcs_told(file: str, rd: _Recording) -> list[str]:
 
 
 LONG = ("vital", "value")  # a CSV with these columns holds one value a row (`_csv_rows`)
+LONG_UNIT = "unit"  # ... and, with this column, each value's unit (`_convert`)
 # Columns after the first that `--map` reads as ts (a date column and a time
 # column, as home devices' exports write them) are named this and a number,
 # which no channel can be: their cells are joined to the first's with a space.
@@ -1152,7 +1166,8 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     long = set(LONG) <= fields
     joined = [name for name in header if name.startswith(JOINED_TS)]
     header = [name for name in header if not name.startswith(JOINED_TS)]
-    _columns(path, [name for name in header if name not in LONG] if long else header, hints)
+    _columns(path, [name for name in header if name not in (*LONG, LONG_UNIT)] if long else header, hints)
+    units = long and LONG_UNIT in fields
     rows: dict[tuple[str, int], Row] = {}
     emptied: dict[tuple[str, int], str] = {}  # readings whose values were all out of range: the first line
     merges = rd.merges
@@ -1163,12 +1178,14 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
         where = f"line {reader.line_num}"
         if None in record:  # DictReader keeps cells beyond the header under the key None
             raise RecordingError(f"{where}: more cells than the header has columns")
+        unit_cell = ""
         if long:
             cell, name = record["value"], record["vital"].strip()
             vital = _long_vital(path.name, text, rd, name, cell, where, column, named)
             vital = _read_as(name, layout) if vital == "on_oxygen" else vital
             given = {vital: _number(cell)} if vital and _present(cell) else {}
             source = {vital: name}
+            unit_cell = (record[LONG_UNIT] or "").strip() if units else ""
         else:
             given = {
                 k: _number(v)
@@ -1177,7 +1194,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             }
         if rd.missing:
             given = {k: v for k, v in given.items() if v not in rd.missing}
-        given = {k: _convert(source.get(k, k), k, v, rd) for k, v in given.items()}
+        given = {k: _convert(source.get(k, k), k, v, rd, unit_cell) for k, v in given.items()}
         _consciousness(given, rd)
         left_out = cells.left_out
         label = "vital" if long else "column"

@@ -197,8 +197,47 @@ def test_fahrenheit_is_told_in_the_gateways_own_words(vigil, tmp_path) -> None:
     assert _outside(err) == [
         "vigil replay: home.csv: column 'temperature': 2 values outside what the gateway takes (temperature "
         "is outside 0..50 Cel (degrees Celsius: this looks like Fahrenheit); the first on line 5): left out, "
-        "the rest of their readings goes through"
+        "the rest of their readings goes through; if they are in °F, a column name saying so ('Temperature "
+        "(°F)'), or in a file of one value a row a unit column (--map UNITCOLUMN=unit), has them converted"
     ]
+
+
+def test_a_chart_of_one_value_a_row_has_its_fahrenheit_converted_by_its_unit_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A MIMIC chart export: one value a row under an item id, its unit in a
+    column of its own (`VALUEUOM`). Its temperatures in °F (223761) were left
+    out as out of range, a fever of 103.1 and a hypothermia of 94.6 with
+    them, and no map could have them read (an outside tester). With the unit
+    column mapped (`--map VALUEUOM=unit`) they are converted, with a line
+    saying so, and NEWS2 scores them."""
+    path = tmp_path / "chartevents.csv"
+    rows = [
+        ("08:00", "220045", "118", "bpm"),
+        ("08:00", "223761", "103.1", "°F"),
+        ("08:00", "220210", "22", "insp/min"),
+        ("12:00", "220045", "121", "bpm"),
+        ("12:00", "223761", "94.6", "°F"),
+        ("12:00", "220210", "23", "insp/min"),
+    ]
+    path.write_text(
+        "SUBJECT_ID,CHARTTIME,ITEMID,VALUE,VALUEUOM\n"
+        + "".join(f"s1,2026-11-19T{t}:00Z,{item},{value},{unit}\n" for t, item, value, unit in rows)
+    )
+    maps = ["SUBJECT_ID=patient", "CHARTTIME=ts", "ITEMID=vital", "VALUE=value", "VALUEUOM=unit"]
+    maps += ["220045=heart_rate", "220210=respiratory_rate", "223761=temperature"]
+    args = [arg for m in maps for arg in ("--map", m)]
+    capsys.readouterr()
+    code = main.main(["replay", str(path), "--offline", "--json", *args])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert err.splitlines()[0] == (
+        "vigil replay: chartevents.csv: '223761' is in °F, as its unit column says: its 2 values converted "
+        "to °C for temperature ((°F - 32) × 5/9, to 0.01 °C)"
+    )
+    events = [orjson.loads(line) for line in out.splitlines()]
+    news = [e for e in events if e["kind"] == "news2"]
+    assert [e["evidence"]["vitals"]["temperature"] for e in news] == [39.5, 34.78]
 
 
 def test_a_single_negative_value_is_not_taken_for_a_mark_and_a_repeated_one_is(vigil, tmp_path) -> None:

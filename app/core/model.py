@@ -1140,7 +1140,7 @@ class Baseline:
             level = level - daily[0] * cos_t - daily[1] * sin_t if daily is not None else level
         return level - week[weekday(ts_ms)] if week is not None and ts_ms else level
 
-    def adopt(self, cadence_ms: float = 0.0, level: float | None = None) -> None:
+    def adopt(self, cadence_ms: float = 0.0, level: float | None = None, span_ms: float = WARMUP_MS) -> None:
         """Take `level` (by default the recent level) as the new baseline,
         spread as the old one.
 
@@ -1158,7 +1158,7 @@ class Baseline:
         # No prior to blend: the new level is this patient's, established with the old spread
         # (`established_sd`; a custom channel keeps none: it has no NEWS2 score to judge).
         self.prior_mean, self.prior_sd = level, -sd if self.generic is None else -1.0
-        n = max(WARMUP, math.ceil(WARMUP_MS / cadence_ms)) if cadence_ms > 0 else WARMUP
+        n = max(WARMUP, math.ceil(span_ms / cadence_ms)) if cadence_ms > 0 else WARMUP
         self.var = RunningVar.of(n, level, sd)
         self.recent = level
         self.ph = PageHinkley(n=float(PH_MIN_INSTANCES))

@@ -260,6 +260,12 @@ PACE_SHARE = 0.25
 # the reading itself is the confirmation, where waiting for the next one would
 # mean waiting that long.
 SPARSE_MS = 5 * 60 * 1000
+# A dense vital's drift whose trend would take it one SD further, the way a
+# deterioration goes, within this is still moving: not adopted (`_still_moving`).
+MOVING_MS = 30 * 60 * 1000
+# ... and its adopted baseline counts this long of readings, not `WARMUP_MS`: it learns slowly
+# from there, so that the rest of a climb is judged against where it began.
+MOVING_MEMORY_MS = 4 * 60 * 60 * 1000
 # A monitor's breathing count the SpO2 can contradict (`_undercount`): NEWS2's low red range ...
 _SLOW_BREATHING: float = DANGER["respiratory_rate"][0] or 0.0
 _NEAR_APNOEA = 5  # ... down to this: a count under it is near-apnoea, the patient's whatever the SpO2
@@ -1965,7 +1971,9 @@ def _drift(
         held = None
     adopted = held is None
     if adopted:
-        baseline.adopt(cadence, level)
+        baseline.adopt(
+            cadence, level, MOVING_MEMORY_MS if _still_moving(name, baseline, cadence) else WARMUP_MS
+        )
         state.shifts.pop(name, None)  # the new level is the reference: a reported shift ends
     else:
         baseline.reject_drift()
@@ -1973,6 +1981,27 @@ def _drift(
         _note_drifting(state, r, name, old_mean, level, moved, seen, config)
     outcome.drifts.append(name if name in CATALOGUE else "custom")  # metric labels stay bounded
     outcome.events.append(_drift_event(r, name, old_mean, level, held))
+
+
+def _still_moving(name: str, baseline: Baseline, cadence: float) -> bool:
+    """Is a densely read vital's level still moving, as its drift is
+    adopted, the way a deterioration moves it (`_DETERIORATES`), at a pace
+    that takes it one of its SDs further within `MOVING_MS` (its trend's
+    slope, `Baseline.track`)? Then its adopted baseline counts
+    `MOVING_MEMORY_MS` of readings, not `WARMUP_MS`: half an hour at a
+    minute's cadence learned a climb on as fast as it went. A heart rate
+    climbing from 75 to 125 in 100 minutes, read every minute, was adopted
+    at 82 and learned all the way up (its spread 3 to 16), and nothing but
+    NEWS2 at 131 told it; read every 5 or 15 minutes (an adopted baseline
+    counts 30 readings, hours of them), an anomaly told it at 95-111. A
+    benign step (waking, a meal) is adopted as before: its level is right,
+    and the slower learning after it costs nothing (holding its adoption
+    instead, as a level not yet reached, left a step from 62 to 80 an
+    anomaly for the hour). Not for sparsely read vitals."""
+    towards = _DETERIORATES.get(name, 0)
+    return (
+        bool(towards) and cadence < SPARSE_MS and baseline.slope * towards * MOVING_MS / 60_000 >= baseline.sd
+    )
 
 
 def _level_scores(

@@ -490,3 +490,26 @@ def test_a_spot_value_scoring_3_opens_at_once_beside_a_wearable_read_every_5_sec
         if opened_at is None and any(e["kind"] == "news2" and e["status"] == "open" for e in events):
             opened_at = ts - T0
     assert opened_at == 2 * DAY
+
+
+@pytest.mark.parametrize("cadence", [MINUTE, 5 * MINUTE, 15 * MINUTE], ids=["1min", "5min", "15min"])
+def test_a_heart_rate_climbing_50_in_100_minutes_is_told_before_news2_at_any_cadence(cadence: int) -> None:
+    """Six hours at 75, then a climb to 125 over 100 minutes (a sepsis, a
+    bleed), nothing else moving. Read every 5 or 15 minutes, an anomaly told
+    it; read every minute, its drift was adopted at 82 and learned all the
+    way up (the spread 3 to 16), and only NEWS2 told it, at a noisy 131,
+    2-3 hours in. A drift still moving the way a deterioration goes is
+    adopted with a memory of hours, not half an hour, and the learned part
+    tells the climb by its end, before NEWS2, at every cadence."""
+    for seed in (1, 2, 3):
+        rng = random.Random(seed)
+        p = Patient()
+        first = None
+        for minute in range(0, 6 * 60 + 100 + 60, cadence // MINUTE):
+            vitals = normal(rng)
+            climbed = min(max(minute - 360, 0) / 100, 1.0)
+            vitals["heart_rate"] = round(75 + 50 * climbed + rng.gauss(0, 3))
+            told = [e for e in p.read(T0 + minute * MINUTE, vitals) if e["status"] in ("open", "escalated")]
+            if first is None and told:
+                first = (minute - 360, told[0]["kind"])
+        assert first is not None and first[1] in ("anomaly", "trend") and 0 <= first[0] <= 100, (seed, first)

@@ -3459,9 +3459,15 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
         if said or _alarming(state):  # as every trend: nothing while NEWS2 or an anomaly is open, or opens
             _end_told_shifts(state, r, shifted, said)
             return
+    # Each vital's shift is its mark (`_shift_bit`): all of them as the `trend` opens; once it is
+    # open, only a shift that stands on its own (`shift_h`, over `SHIFT_SPAN_MS`) is news, not one
+    # reported beside it for moving with the others (`together`: a single reading's run, a pulse
+    # of 79 against 72, was told as "newly" shifted; an outside reviewer).
+    opening = trend is None or not trend.confirmed
     marks = 0
-    for name in shifted:
-        marks |= _shift_bit(name)
+    for name, each in shifted.items():
+        if opening or "together" not in each:
+            marks |= _shift_bit(name)
     _tell_trend(r, config, shifted, marks)
 
 

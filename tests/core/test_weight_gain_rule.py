@@ -257,3 +257,32 @@ def test_every_mark_of_a_trend_is_told_once_an_episode() -> None:
 
     assert ONCE_MARKS[Kind.TREND] == core._TREND_MARKS
     assert core._TREND_MARKS & ~NEWS_MARKS == 0
+
+
+def test_a_single_readings_run_beside_an_open_trend_is_no_news() -> None:
+    """A systolic's level shift keeps a `trend` open for weeks; the pulse
+    and the weight stay where they were, with their noise. A run one
+    reading long, reported beside the shift for moving with it (`together`,
+    a pulse of 79 against 72), was told as an `escalated` event naming
+    it ("newly" shifted; an outside reviewer, 43 of 45 such escalations on
+    its weight scenarios): only a shift that stands on its own is news
+    inside an open `trend`."""
+    escalated = []
+    for seed in range(1, 6):
+        rng = random.Random(seed)
+        recorder = Recorder()
+        for day in range(60):
+            morning = T0 + day * DAY
+            recorder.read(morning, {"weight": round(82 + rng.gauss(0, 0.35), 1)}, device="scale")
+            for at in (HOUR, 13 * HOUR):
+                systolic = 128 + rng.gauss(0, 6) + (25 if day >= 20 else 0)
+                vitals = {
+                    "systolic_bp": round(systolic),
+                    "diastolic_bp": round(80 + rng.gauss(0, 4)),
+                    "heart_rate": round(72 + rng.gauss(0, 5)),
+                }
+                recorder.read(morning + at, vitals, "cuff")
+        trends = _trends(recorder.events)
+        assert any(e["status"] == "open" and "systolic_bp" in e["evidence"]["vitals"] for e in trends), seed
+        escalated += [e for e in trends if e["status"] == "escalated"]
+    assert escalated == []

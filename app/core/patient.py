@@ -261,7 +261,7 @@ PACE_SHARE = 0.25
 # mean waiting that long.
 SPARSE_MS = 5 * 60 * 1000
 # A dense vital's drift whose trend would take it one SD further, the way a
-# deterioration goes, within this is still moving: not adopted (`_still_moving`).
+# deterioration goes, within this is still moving (`_still_moving`).
 MOVING_MS = 30 * 60 * 1000
 # ... and its adopted baseline counts this long of readings, not `WARMUP_MS`: it learns slowly
 # from there, so that the rest of a climb is judged against where it began.

@@ -971,7 +971,7 @@ class _Recording:
     cells: _Cells = field(default_factory=_Cells)
     merges: _Merges = field(default_factory=_Merges)
     told: list[str] = field(default_factory=list)  # more lines for `warn`
-    gcs: int = 0  # consciousness values given as a GCS score, read as ACVPU (`_gcs`)
+    gcs: int = 0  # consciousness values given as a GCS score, read as ACVPU (`_consciousness`)
     gcs_top: float = 0.0  # the highest of them
     gcs_not: int = 0  # numbers in consciousness that are no GCS score (not whole, or outside 3-15)
     words: int = 0  # consciousness values written as words or lower-case letters (`_consciousness`)

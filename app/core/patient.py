@@ -3454,21 +3454,26 @@ def _shift(state: PatientState, r: _Reading, config: Config) -> None:
     if not shifted:
         return
     trend = state.alerts.get(_TREND)
-    if trend is None or not trend.confirmed:
+    opening = trend is None or not trend.confirmed
+    if opening:
         said = _said_by_anomaly(state, r, shifted, config)
         if said or _alarming(state):  # as every trend: nothing while NEWS2 or an anomaly is open, or opens
             _end_told_shifts(state, r, shifted, said)
             return
-    # Each vital's shift is its mark (`_shift_bit`): all of them as the `trend` opens; once it is
-    # open, only a shift that stands on its own (`shift_h`, over `SHIFT_SPAN_MS`) is news, not one
-    # reported beside it for moving with the others (`together`: a single reading's run, a pulse
-    # of 79 against 72, was told as "newly" shifted; an outside reviewer).
-    opening = trend is None or not trend.confirmed
+    _tell_trend(r, config, shifted, _shift_marks(shifted, opening))
+
+
+def _shift_marks(shifted: dict[str, dict[str, Any]], opening: bool) -> int:
+    """The marks of these shifts (`_shift_bit`): all of them as the `trend`
+    opens; once it is open, only a shift that stands on its own (`shift_h`,
+    over `SHIFT_SPAN_MS`) is news, not one reported beside it for moving
+    with the others (`together`: a single reading's run, a pulse of 79
+    against 72, was told as "newly" shifted; an outside reviewer)."""
     marks = 0
     for name, each in shifted.items():
         if opening or "together" not in each:
             marks |= _shift_bit(name)
-    _tell_trend(r, config, shifted, marks)
+    return marks
 
 
 def _shift_bit(name: str) -> int:
@@ -3556,13 +3561,19 @@ def _weigh(state: PatientState, r: _Reading) -> None:
     lows.append((ts, robust))
     if len(lows) > WEIGHT_LOWS:  # a scale read more often than daily, rising: the one before goes
         del lows[-2]
-    if gain[0] == 2 and met != 2:  # a counted gain ends: the next is news again in a `trend` still open
-        told = state.alerts.get(_TREND)
-        if told is not None:
-            told.marks &= ~_GAIN_BIT
+    if gain[0] == 2 and met != 2:
+        _gain_ended(state)
     gain[:] = [float(met), float(since), float(ts), x, began, before]
     for low_ts, low in lows:
         gain += [float(low_ts), low]
+
+
+def _gain_ended(state: PatientState) -> None:
+    """A counted weight gain ends (`_weigh`): the next is news again in a
+    `trend` still open (its mark re-armed, `_GAIN_BIT`)."""
+    told = state.alerts.get(_TREND)
+    if told is not None:
+        told.marks &= ~_GAIN_BIT
 
 
 def _weight_gain(state: PatientState, r: _Reading, config: Config) -> None:

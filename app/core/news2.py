@@ -146,6 +146,34 @@ def score(latest: dict[str, Any], scale2: bool = False) -> News2:
     return _new_tuple(News2, (sum(sub.values()), sub, len(sub) == 7))  # 7: every one of PARAMETERS
 
 
+# The step each measured parameter is charted in. A monitor's 20.6 breaths a
+# minute scores 2 as 21 and its 20.4 scores 0 as 20: a value one step from a
+# lower score sits on its band's edge, where noise alone crosses it.
+STEP = {"respiratory_rate": 1.0, "spo2": 1.0, "systolic_bp": 1.0, "heart_rate": 1.0, "temperature": 0.1}
+
+
+def edge_score(name: str, value: Any, sub: int, scale2: bool = False, on_oxygen: bool = False) -> int:
+    """What a part scores for certain: the least of its score `sub` and the
+    scores of its value one step (`STEP`) either way. A status (consciousness,
+    oxygen) is said, not measured: its score."""
+    step = STEP.get(name)
+    if step is None:
+        return sub
+    scorer = _SCORERS[name]
+    if name == "spo2" and scale2:
+        return min(sub, spo2_scale2(value - step, on_oxygen), spo2_scale2(value + step, on_oxygen))
+    return min(sub, scorer(value - step), scorer(value + step))
+
+
+_SCORERS: dict[str, Callable[[float], int]] = {
+    "respiratory_rate": respiratory_rate,
+    "spo2": spo2_scale1,
+    "systolic_bp": systolic_bp,
+    "heart_rate": pulse,
+    "temperature": temperature,
+}
+
+
 def acvpu(gcs: float) -> str:
     """A Glasgow Coma Scale score as NEWS2's ACVPU: 15 alert, 13-14 confused,
     9-12 responds to voice, 4-8 to pain, 3 unresponsive (as charts that

@@ -3721,6 +3721,17 @@ def _mean_under_floor(state: PatientState, r: _Reading) -> None:
             run.clear()
 
 
+def _low_again(told: OpenAlert | None, last: float, ts: int) -> bool:
+    """Is this reading's mean under the floor while a `trend` told of an
+    earlier run is still open (`medium`: a mean under its floor is the one
+    `trend` at that severity)? That run over (means of 65 and 67 for hours),
+    the alert was resolving, and resolved at a reading of 58, to open again
+    15 minutes later at 56: a patient still hypotensive told as recovered (a
+    real PhysioNet 2012 stay, an outside tester). It holds instead; the
+    evidence names the new run."""
+    return last == ts and told is not None and told.confirmed and told.severity is _MEDIUM
+
+
 def _low_mean_stale(cadence: float) -> float:
     """How long after its last low value a run of the mean under its floor
     is over: three of the line's cadences, and at least ten minutes (a line
@@ -3753,9 +3764,11 @@ def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
     (`severe_since`)."""
     since, last, value, back = state.low_mean
     entry = state.latest.get("mean_bp")
-    if last - since < SEVERE_RETAKE_MS or entry is None or r.ts - last > _low_mean_stale(entry[2]):
+    if entry is None or r.ts - last > _low_mean_stale(entry[2]):
         return
     told = state.alerts.get(_TREND)
+    if last - since < SEVERE_RETAKE_MS and not _low_again(told, last, r.ts):
+        return
     if told is None or not told.confirmed:
         if back:
             return  # back at the floor or over since its last low value: a run ending is no news

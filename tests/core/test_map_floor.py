@@ -245,3 +245,26 @@ def test_hourly_means_under_65_at_every_other_round_are_one_run_and_told() -> No
     trends = _trend_events(_rounds(Recorder(), means))
     assert [e["status"] for e in trends][:1] == ["open"]
     assert trends[0]["evidence"]["vitals"]["mean_bp"]["limit"] == 65
+
+
+def test_a_mean_under_65_again_while_its_alert_resolves_holds_it_open() -> None:
+    """A ventilated patient's charted means (PhysioNet 2012 set-a 132635,
+    an outside tester's): 59-62 for hours, then 65, 67 and 65 over two and
+    a half hours (the run over, the alert resolving), then 58 and 56. The
+    `trend` resolved at the reading of 58 and opened again at the 56, a
+    quarter of an hour later, under a new id: one alert, held open."""
+    minutes = [0, 60, 120, 180, 240, 270, 300, 330, 360, 390, 420, 450, 480, 540, 600, 615]
+    means = [74, 76, 59, 60, 58, 62, 75, 64, 69, 63, 61, 65, 67, 65, 58, 56]
+    recorder, events = Recorder(), []
+    for minute, mean in zip(minutes, means, strict=True):
+        vitals = {"heart_rate": 78, "systolic_bp": 100 + mean // 2, "mean_bp": mean}
+        events += recorder.read(T0 + minute * 60_000, vitals, "chart").events
+    trends = _trend_events(events)
+    assert [(e["status"], e["severity"]) for e in trends if e["status"] != "reminder"] == [("open", "medium")]
+    assert len({e["alert_id"] for e in trends}) == 1
+    assert "trend" in recorder.state.alerts
+    # Back at the floor or over for good, it resolves.
+    for k in range(1, 5):
+        vitals = {"heart_rate": 78, "systolic_bp": 140, "mean_bp": 72}
+        recorder.read(T0 + (615 + 30 * k) * 60_000, vitals, "chart")
+    assert "trend" not in recorder.state.alerts

@@ -327,6 +327,14 @@ _SHOCK_BIT = 1 << 16
 # Never news (`app.core.alerts.NEWS_MARKS`).
 _HELD_SHIFT = 20  # `app.core.alerts.NEWS_MARKS`: the bits under it are news
 _HELD_BIT = {name: bit << _HELD_SHIFT for name, bit in _NEWS2_BIT.items()}
+# ... and the side of its range a parameter was red on, under or over its normal band
+# (`_red_side`): a value near red is near that red band (`_within_red_margin`), not the
+# other. A breathing rate told red at 7 held its alert open at 23, near 25, its
+# reminder saying "not_recovered" (a PhysioNet 2012 stay, an outside tester). Neither
+# bit (an alert told before they were kept): either side. Never news.
+_RED_UNDER_SHIFT, _RED_OVER_SHIFT = 27, 34
+_RED_UNDER_BIT = {name: bit << _RED_UNDER_SHIFT for name, bit in _NEWS2_BIT.items()}
+_RED_OVER_BIT = {name: bit << _RED_OVER_SHIFT for name, bit in _NEWS2_BIT.items()}
 # An open NEWS2 alert holds on a parameter not recovered (`_hold_unrecovered`) for at most this long
 # after a red value in the part of its range people live in last counted as a deterioration (not
 # as the patient's own, `_deviates`; `PatientState.red_at`).
@@ -2281,14 +2289,16 @@ def _hold_near_red(state: PatientState, r: _Reading, current: dict[str, Any], co
     marks, near = 0, []
     for name in _NEAR_RED:
         bit = _NEWS2_BIT[name]
-        if not alert.marks & bit or not _within_red_margin(state, name, current.get(name), config):
+        if not alert.marks & bit:
+            continue
+        if not _within_red_margin(state, name, current.get(name), config, alert.marks):
             continue
         # Not where the patient lives (a COPD breathing rate of 26): the limits' judgement stands.
         baseline = state.baselines.get(name)
         if baseline is not None and baseline.prior_sd < 0.0:
-            if _within_red_margin(state, name, baseline.prior_mean, config):
+            if _within_red_margin(state, name, baseline.prior_mean, config, alert.marks):
                 continue
-        marks |= bit
+        marks |= bit | alert.marks & (_RED_UNDER_BIT[name] | _RED_OVER_BIT[name])
         near.append(name)
     if near:
         evidence = {**r.evidence[_NEWS2], "not_recovered": near}
@@ -2342,7 +2352,7 @@ def _hold_unrecovered(state: PatientState, r: _Reading, current: dict[str, Any],
             for name in held:
                 recent = baselines[name].recent
                 if news2.score({name: recent}, scale2).subscores.get(name, 0) < 3 and not (
-                    name in _NEAR_RED and _within_red_margin(state, name, recent, config)
+                    name in _NEAR_RED and _within_red_margin(state, name, recent, config, alert.marks)
                 ):  # a recent level flickering about the edge (a pulse of 38-45) is no recovery
                     alert.marks &= ~_NEWS2_BIT[name]
         severity = NEWS2_SEVERITY.get(evidence["band"]) or _LOW
@@ -2552,7 +2562,7 @@ def _news2_marks(score: news2.News2, current: dict[str, Any]) -> int:
     marks = 0
     for name, sub in score.subscores.items():
         if sub == 3:
-            marks |= _NEWS2_BIT[name]
+            marks |= _NEWS2_BIT[name] | _red_side(name, current[name])
     level = current.get("consciousness")
     if level in _DEEPER:
         marks |= _DEEPER_BITS[_DEEPER[level]]
@@ -2583,17 +2593,34 @@ def _near_red(state: PatientState, current: dict[str, Any], config: Config) -> i
     marks = 0
     for name in _NEAR_RED:
         bit = _NEWS2_BIT[name]
-        if told.marks & bit and _within_red_margin(state, name, current.get(name), config):
-            marks |= bit
+        if told.marks & bit and _within_red_margin(state, name, current.get(name), config, told.marks):
+            marks |= bit | told.marks & (_RED_UNDER_BIT[name] | _RED_OVER_BIT[name])
     return marks
 
 
-def _within_red_margin(state: PatientState, name: str, value: Any, config: Config) -> bool:
-    """Is this value within `_NEAR_RED` of the vital's red band (`_danger`)?"""
+def _red_side(name: str, value: Any) -> int:
+    """The bit saying which side of its range a red value is on
+    (`_RED_UNDER_BIT`, `_RED_OVER_BIT`); 0 for a status."""
+    bounds = DANGER.get(name)
+    if bounds is None or value.__class__ not in _NUMBERS:
+        return 0
+    low, high = bounds
+    under = high is None or (low is not None and value <= (low + high) / 2)
+    return _RED_UNDER_BIT[name] if under else _RED_OVER_BIT[name]
+
+
+def _within_red_margin(state: PatientState, name: str, value: Any, config: Config, marks: int) -> bool:
+    """Is this value within `_NEAR_RED` of the vital's red band (`_danger`)
+    on the side the open alert told it red (`marks`, `_red_side`)?"""
     if value.__class__ not in _NUMBERS:
         return False
     margin = _NEAR_RED[name]
     low, high = _danger(state, name, config)
+    side = marks & (_RED_UNDER_BIT[name] | _RED_OVER_BIT[name])
+    if side == _RED_OVER_BIT[name]:
+        low = None
+    elif side == _RED_UNDER_BIT[name]:
+        high = None
     return (low is not None and value <= low + margin) or (high is not None and value >= high - margin)
 
 

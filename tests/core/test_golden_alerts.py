@@ -167,8 +167,8 @@ GOLDEN: dict[str, tuple[int, str, str]] = {
     "charted": (20, "b01e9fdcc2b4373c", "ed9db89281b47dea"),
     "generic": (31, "82f605edab8320dd", "9b83f555a5e9b286"),
     "home": (29, "7007158f9e57bc2f", "5ee3dd8d6beddac2"),
-    "ward": (56, "33f6c3e930e8be17", "73ccc95884c1bc06"),
-    "ward_clean": (53, "413f3e3229d3c5ea", "4c23975e5fcc1659"),
+    "ward": (56, "33f6c3e930e8be17", "f507dbea5340a2e7"),
+    "ward_clean": (53, "413f3e3229d3c5ea", "380baababa73bd5e"),
 }
 
 

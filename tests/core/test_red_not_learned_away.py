@@ -756,3 +756,24 @@ def test_a_fall_deep_into_red_charted_hourly_is_told_at_its_second_value() -> No
         if fall:
             told.append((seed, (fall[0] - T0) / HOUR))
     assert len(told) >= 8 and all(hour <= 61 for _, hour in told), told
+
+
+def test_a_slow_breathing_rate_is_not_held_by_a_fast_one() -> None:
+    """A breathing rate of 7 (red on the slow side), then 13, 15, 23, 14,
+    14, 23, charted hourly (a PhysioNet 2012 stay, an outside tester): the
+    23s, near the fast side's red (25), held the alert open with reminders
+    saying `not_recovered: respiratory_rate` until nine hours on. Near red is
+    near the red the alert told; with 20 in place of each 23 (the same
+    score) it resolved at once."""
+    rates = [14, 15, 14, 16, 14, 15, 14, 15, 7, 13, 15, 23, 14, 14, 23, 14, 11, 14, 17, 15]
+    results = {}
+    for fast in (23, 20):
+        recorder = Recorder()
+        for hour, rate in enumerate(rates):
+            vitals = {"heart_rate": 95, "systolic_bp": 120, "respiratory_rate": fast if rate == 23 else rate}
+            recorder.read(T0 + hour * HOUR, vitals, "chart")
+        news = [e for e in recorder.events if e["kind"] == "news2"]
+        assert not any("not_recovered" in e["evidence"] for e in news)
+        results[fast] = [(e["event_time"], e["status"]) for e in news]
+    assert [status for _, status in results[23]] == ["open", "resolved"]
+    assert results[23] == results[20]

@@ -281,6 +281,12 @@ def _add_replay(sub: Any) -> None:
         "4/12/2016 7:21:00 AM: '%%m/%%d/%%Y %%I:%%M:%%S %%p'); with --tz when it has no zone",
     )
     rp.add_argument(
+        "--since",
+        metavar="MOMENT",
+        help="times are hours and minutes since MOMENT (H:MM or H:MM:SS; hours may pass 24, as PhysioNet "
+        "2012's times since admission), e.g. --since 2026-01-01T00:00:00Z",
+    )
+    rp.add_argument(
         "--map",
         action="append",
         default=[],
@@ -861,6 +867,9 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     marks = replay.missing(args.missing)
     if args.ts_format is not None:
         replay.dated(args.ts_format)
+    if args.since is not None and args.ts_format is not None:
+        raise RecordingError("--since and --ts-format are two ways to read the times: give one")
+    since_ms = replay.since(args.since, tz) if args.since is not None else None
     path = Path(args.file)
     try:
         rows = replay.read_recording(
@@ -870,6 +879,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             ts_format=args.ts_format,
             layout=layout,
             missing=marks,
+            since_ms=since_ms,
         )
         if not args.offline:
             replay.check_times(rows, args.shift_to_now, int(time.time() * 1000))

@@ -75,14 +75,18 @@ class Row:
 class Times:
     """How a recording writes its times: ISO 8601 or epoch milliseconds,
     or `ts_format` (`--ts-format`, strptime's codes: a Fitbit export's
-    `4/12/2016 7:21:00 AM` is `%m/%d/%Y %I:%M:%S %p`); a time without a
+    `4/12/2016 7:21:00 AM` is `%m/%d/%Y %I:%M:%S %p`), or hours and minutes
+    since `since_ms` (`--since`: PhysioNet 2012's `25:20`); a time without a
     zone is read in `tz` (`--tz`), and refused without one."""
 
     tz: tzinfo | None = None
     ts_format: str | None = None
+    since_ms: int | None = None
 
     def ms(self, value: Any, where: str) -> int:
         """A reading's time in epoch milliseconds."""
+        if self.since_ms is not None:
+            return self.since_ms + _elapsed(value, where)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return int(value)
         if not isinstance(value, str):
@@ -100,6 +104,12 @@ class Times:
                 moment = datetime.fromisoformat(value.strip())
             except ValueError as exc:
                 _no_such_date(exc, where)
+                if ELAPSED.fullmatch(value.strip()):
+                    raise RecordingError(
+                        f"{where}: ts {value.strip()!r} looks like hours and minutes since a start "
+                        "(PhysioNet 2012's times since admission): give the start with --since, e.g. "
+                        "--since 2026-01-01T00:00:00Z"
+                    ) from None
                 raise RecordingError(
                     f"{where}: ts must be ISO 8601 with a time zone, or epoch milliseconds; for another "
                     "layout give --ts-format, e.g. --ts-format '%m/%d/%Y %I:%M:%S %p'"
@@ -111,6 +121,36 @@ class Times:
                 f"{where}: ts has no time zone: add one (Z for UTC), or give --tz, e.g. --tz UTC"
             )
         return int(moment.timestamp() * 1000)
+
+
+# Hours (any number of them), minutes and maybe seconds since a start: `--since`.
+ELAPSED = re.compile(r"(\d+):([0-5]\d)(?::([0-5]\d))?")
+
+
+def _elapsed(value: Any, where: str) -> int:
+    """`H:MM` or `H:MM:SS` (hours may pass 24) in milliseconds."""
+    match = ELAPSED.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise RecordingError(
+            f"{where}: ts must be hours and minutes since --since (H:MM or H:MM:SS, e.g. 25:20), as given"
+        )
+    hours, minutes, seconds = match.groups()
+    return ((int(hours) * 60 + int(minutes)) * 60 + int(seconds or 0)) * 1000
+
+
+def since(text: str, tz: tzinfo | None) -> int:
+    """`--since MOMENT`: ISO 8601, with a zone or read in `tz`, in epoch milliseconds."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise RecordingError(
+            f"--since {text!r} is not ISO 8601: give e.g. --since 2026-01-01T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None and tz is not None:
+        moment = moment.replace(tzinfo=tz)
+    if moment.tzinfo is None:
+        raise RecordingError(f"--since {text!r} has no time zone: add one (Z for UTC), or give --tz")
+    return int(moment.timestamp() * 1000)
 
 
 _YEAR_CODES = frozenset("YyGcx")  # strptime's codes that give a year (%c and %x: a whole date)
@@ -1330,6 +1370,7 @@ def read_recording(
     ts_format: str | None = None,
     layout: Layout | None = None,
     missing: Missing | None = None,
+    since_ms: int | None = None,
 ) -> list[Row]:
     """The recording's readings in time order. `warn` hears, once each, of
     names that are custom channels' but other systems' for Vigil's vitals
@@ -1341,13 +1382,31 @@ def read_recording(
     (`_Merges`); `tz` is the time zone of times written without one, and
     `ts_format` their layout when it is not ISO 8601 (`Times`); `layout`,
     the recording's own names for things and its patient (`Layout`);
-    `missing`, its own marks of a value not measured (`Missing`)."""
+    `missing`, its own marks of a value not measured (`Missing`);
+    `since_ms`, the start its times are hours and minutes after (`Times`)."""
     if ts_format is not None:
         dated(ts_format)
     try:
-        return _read(path, warn, tz, ts_format, layout, missing)
+        return _read(path, warn, Times(tz, ts_format, since_ms), layout, missing)
     except RecordingError as exc:
         raise named(path.name, exc) from None
+
+
+# Endings that say JSON lines; `.csv` says CSV; any other is told by its first line (`_is_csv`).
+JSON_ENDINGS = frozenset({".json", ".jsonl", ".ndjson", ".ldjson"})
+
+
+def _is_csv(path: Path, text: str) -> bool:
+    """Is the recording CSV? By its ending, `.csv`, or JSON lines' own
+    (`JSON_ENDINGS`); with any other ending, by its first line that is not
+    blank: one that does not begin `{` and has a comma is a CSV header.
+    PhysioNet 2012's files end `.txt` (`Time,Parameter,Value`): read as JSON
+    lines, each was refused "line 1: not JSON" (an outside tester)."""
+    ending = path.suffix.lower()
+    if ending == ".csv" or ending in JSON_ENDINGS:
+        return ending == ".csv"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return not first.startswith("{") and "," in first
 
 
 def named(file: str, exc: RecordingError) -> RecordingError:
@@ -1361,15 +1420,14 @@ def named(file: str, exc: RecordingError) -> RecordingError:
 def _read(
     path: Path,
     warn: Callable[[str], None] | None,
-    tz: tzinfo | None,
-    ts_format: str | None,
+    times: Times,
     layout: Layout | None,
     missing: Missing | None,
 ) -> list[Row]:
     """`read_recording`, its refusals not all naming the file yet."""
     text = _text(path)
-    rd = _Recording(Times(tz, ts_format), layout or Layout(), missing or Missing())
-    if path.suffix.lower() == ".csv":
+    rd = _Recording(times, layout or Layout(), missing or Missing())
+    if _is_csv(path, text):
         rows = _csv_rows(path, text, rd)
     else:
         lines = enumerate(text.splitlines(), start=1)

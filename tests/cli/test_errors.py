@@ -509,3 +509,28 @@ def test_replay_reads_fitbits_own_columns_with_map(env, tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "ran 5 readings offline (patients: 1)" in done.stderr
+
+
+def test_replay_reads_a_physionet_2012_stay_as_published(env, tmp_path) -> None:
+    """A PhysioNet 2012 file as published: `.txt`, `Time,Parameter,Value`,
+    times hours and minutes since admission (past 24). Read as JSON lines,
+    it was refused "line 1: not JSON"; its times, as they are, were met
+    with a --ts-format hint that cannot read them (an outside tester). Its
+    times are told to need --since, and with it the stay runs: a pulse of
+    135 and a breathing rate of 28 on the second day open NEWS2."""
+    path = tmp_path / "132592.txt"
+    rows = ["Time,Parameter,Value", "00:00,RecordID,132592", "00:00,Age,35"]
+    for hour in range(0, 30, 2):
+        sick = hour >= 26
+        rows += [f"{hour:02d}:20,HR,{135 if sick else 80}", f"{hour:02d}:20,RespRate,{28 if sick else 16}"]
+    path.write_text("\n".join(rows) + "\n")
+    layout = ["--patient", "S-1", "--map", "Time=ts", "--map", "Parameter=vital", "--map", "Value=value"]
+    layout += ["--map", "HR=heart_rate", "--map", "RespRate=respiratory_rate", "--leave-out-unnamed"]
+    done = vigil(env, "replay", str(path), "--offline", *layout)
+    assert done.returncode == 2 and "--since" in one_line(done) and "not JSON" not in done.stderr
+    done = vigil(env, "replay", str(path), "--offline", *layout, "--since", "2026-01-01T00:00")
+    assert done.returncode == 2 and "has no time zone" in one_line(done)
+    done = vigil(env, "replay", str(path), "--offline", "--json", *layout, "--since", "2026-01-01T00:00:00Z")
+    assert done.returncode == 0, done.stderr
+    opened = [json.loads(line) for line in done.stdout.splitlines() if '"news2"' in line]
+    assert opened and opened[0]["status"] == "open" and opened[0]["event_time"] == "2026-01-02T02:20:00.000Z"

@@ -759,3 +759,39 @@ def test_a_device_numbered_name_gets_the_map_its_name_without_the_number_gets(
     message = str(refused.value)
     for hint in hints:
         assert f"{hint} if it holds that" in message
+
+
+def test_a_recording_whose_ending_says_neither_is_read_by_its_first_line(tmp_path: Path) -> None:
+    """PhysioNet 2012's files end `.txt` and are CSV (`Time,Parameter,Value`):
+    read as JSON lines, each was refused "line 1: not JSON" (an outside
+    tester). Any ending but `.csv` and JSON lines' own is told by its first
+    line."""
+    csv_text = "patient,ts,heart_rate\nBED-1,1764374400000,70\n"
+    jsonl_text = '{"patient": "BED-1", "ts": 1764374400000, "vitals": {"heart_rate": 70}}\n'
+    cases = [("a.txt", csv_text), ("b.txt", jsonl_text), ("c", csv_text), ("d.log", "\n" + jsonl_text)]
+    for name, text in cases:
+        rows = replay.read_recording(_write(tmp_path, name, text))
+        assert [(row.patient, row.vitals) for row in rows] == [("BED-1", {"heart_rate": 70})], name
+    with pytest.raises(RecordingError, match="line 1: not JSON"):
+        replay.read_recording(_write(tmp_path, "e.jsonl", csv_text))  # the ending says JSON lines
+
+
+def test_times_since_a_start_are_read_with_since(tmp_path: Path) -> None:
+    """Hours (past 24), minutes and maybe seconds since `--since`; any other
+    time, with it, is refused saying what it takes."""
+    start = replay.since("2026-01-01T00:00:00Z", None)
+    text = "patient,ts,heart_rate\nS-1,0:00,70\nS-1,25:20,71\nS-1,100:05:30,72\n"
+    rows = replay.read_recording(_write(tmp_path, "a.csv", text), since_ms=start)
+    hour = 3_600_000
+    assert [row.ts_ms - start for row in rows] == [
+        0,
+        25 * hour + 20 * 60_000,
+        100 * hour + 5 * 60_000 + 30_000,
+    ]
+    with pytest.raises(RecordingError, match="line 2: ts must be hours and minutes since --since"):
+        replay.read_recording(
+            _write(tmp_path, "b.csv", "patient,ts,heart_rate\nS-1,2026-01-01T00:00Z,70\n"), since_ms=start
+        )
+    assert replay.since("2026-01-01T01:00", ZoneInfo("Europe/London")) == start + hour
+    with pytest.raises(RecordingError, match="is not ISO 8601"):
+        replay.since("yesterday", None)

@@ -322,11 +322,6 @@ SURPRISE_MIN_SD = 0.1  # the history's smallest spread, in units of the raw scor
 # or more (a channel that is constant by nature is never stuck).
 RUN_FORGET = 0.999
 STUCK_SPREAD = 10.0
-# ... and a run chance gives less often than once in STUCK_CHANCE runs (`chance_run`): whole
-# numbers a spread of 2 apart repeat one time in seven, and a runner's daily resting heart
-# rate of 46-55 sat at 49 four days running on a real Garmin log (an outside tester).
-STUCK_CHANCE = 1e-4
-_STEPS = (1.0, 0.1, 0.01, 0.001)
 
 PH_MIN_INSTANCES = 30
 PH_DELTA = 0.5
@@ -348,26 +343,6 @@ def _beyond(value: Any, level: float, limit: float, above: bool) -> bool:
     if value is None or value.__class__ not in (int, float):
         return True
     return value - level > limit if above else level - value > limit
-
-
-def chance_run(value: float, sd: float, least: int) -> int:
-    """The run of repeats (`Baseline.repeated`) that would make `value`
-    stuck, at least `least`: one chance gives less often than once in
-    `STUCK_CHANCE` runs. Two values drawn with spread `sd` and written to the
-    step `value` is written to (a whole number's 1, a tenth's 0.1, down to
-    0.001) are the same about step / (2 sqrt(pi) sd) of the time."""
-    step = 0.0
-    for each in _STEPS:
-        ratio = value / each
-        if abs(ratio - round(ratio)) <= 1e-9 * max(1.0, abs(ratio)):
-            step = each
-            break
-    if step <= 0.0 or sd <= 0.0:
-        return least
-    p = step / (2.0 * math.sqrt(math.pi) * sd)
-    if p >= 1.0:
-        return 1 << 30  # repeats are all this channel's values can do: never stuck
-    return max(least, math.ceil(math.log(STUCK_CHANCE) / math.log(p)))
 
 
 class Baseline:

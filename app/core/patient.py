@@ -76,7 +76,6 @@ from app.core.model import (
     WARMUP_MIN,
     WARMUP_MS,
     Baseline,
-    chance_run,
     weekday,
 )
 from app.core.records import ReadingBatch
@@ -1149,13 +1148,9 @@ def _repeat(state: PatientState, r: _Reading, name: str, value: Any, previous: A
     stuck sensor (a flat-line): a signal-quality matter, not the patient's
     or the process's. Its values are kept out of detection while it lasts
     (`r.bad`), so the flat stretch is neither learned nor scored, and
-    `_signal_quality` names it. The run it takes is one chance gives seldom
-    at the step the value is written to (`chance_run`)."""
+    `_signal_quality` names it."""
     baseline = state.baselines.get(name)
-    if baseline is None:
-        return
-    same, least = value == previous, config.stuck_readings
-    if baseline.repeated(same, chance_run(value, baseline.sd, least) if same else least):
+    if baseline is not None and baseline.repeated(value == previous, config.stuck_readings):
         if r.stuck is None:
             r.stuck = {}
         r.stuck[name] = value
@@ -4146,12 +4141,8 @@ def _stuck(state: PatientState, r: _Reading, config: Config) -> dict[str, Any]:
     stuck = dict(r.stuck or {})
     vitals = r.raw["vitals"]
     for name, baseline in state.baselines.items():
-        if name in vitals or name in stuck or baseline.generic is None:
-            continue
-        value = state.latest[name][0] if name in state.latest else None
-        least = config.stuck_readings
-        if baseline.stuck(least if value is None else chance_run(value, baseline.sd, least)):
-            stuck[name] = value
+        if name not in vitals and name not in stuck and baseline.stuck(config.stuck_readings):
+            stuck[name] = state.latest[name][0] if name in state.latest else None
     return stuck
 
 

@@ -10,7 +10,6 @@ import random
 
 from app.core import patient as core
 from app.core import state as patient_state
-from app.core.model import chance_run
 from app.core.records import reading_id
 
 T0 = 1_764_435_600_000
@@ -819,37 +818,3 @@ def test_a_sensor_back_after_weeks_is_judged_as_a_new_one() -> None:
 
     assert all(kind != "signal_quality" for kind, _, _ in told(alone))
     assert told(both, since) == told(alone)
-
-
-def test_a_whole_number_repeated_as_often_as_chance_repeats_it_is_no_stuck_sensor() -> None:
-    """A daily resting heart rate of 46-55, whole numbers: four days at 49
-    is chance (whole numbers a spread of 2 apart repeat one time in seven),
-    and opened a `signal_quality` alert, "stuck 49", on a runner's real
-    Garmin log (an outside tester). Nine days at one value is a stuck
-    sensor all the same."""
-    rng = random.Random(11)
-    p = Patient()
-    day = 0
-    for _ in range(40):
-        p.read(T0 + day * DAY, {"resting_hr": float(round(rng.gauss(50, 2)))})
-        day += 1
-    for _ in range(4):
-        p.read(T0 + day * DAY, {"resting_hr": 49.0})
-        day += 1
-    for _ in range(3):
-        p.read(T0 + day * DAY, {"resting_hr": float(round(rng.gauss(50, 2)))})
-        day += 1
-    assert p.onsets("signal_quality") == []
-    for _ in range(9):
-        p.read(T0 + day * DAY, {"resting_hr": 51.0})
-        day += 1
-    quality = p.onsets("signal_quality")
-    assert len(quality) == 1 and quality[0]["evidence"]["stuck"] == {"resting_hr": 51.0}
-
-
-def test_the_run_a_stuck_sensor_takes_grows_with_the_chance_of_a_repeat() -> None:
-    assert chance_run(12.345, 0.5, 3) == 3  # thousandths: a repeat is rare
-    assert chance_run(49.0, 2.0, 3) == 5  # whole numbers 2 apart: one repeat in seven
-    assert chance_run(49.0, 20.0, 3) == 3
-    assert chance_run(49.0, 0.2, 3) > 10**6  # all such a channel does is repeat
-    assert chance_run(49.0, 0.0, 3) == 3

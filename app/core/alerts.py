@@ -158,6 +158,7 @@ def transition(
     renotify_max_ms: int = 0,
     flaps: dict[Kind, list[int]] | None = None,
     pace_ms: float = 0,
+    waits: frozenset[Kind] = frozenset(),
 ) -> list[Change]:
     """Advance the lifecycle of each kind given what holds now.
 
@@ -210,7 +211,9 @@ def transition(
       that opens soon after its kind last resolved waits longer (`_flaps`).
 
     Kinds in `muted` open no new alert unless the finding is urgent; alerts
-    already open carry on. `open_alerts` is updated in place, and so is
+    already open carry on. An alert of a kind in `waits` does not resolve at
+    this reading (one that shows its condition's value, not yet its
+    condition); its wait goes on. `open_alerts` is updated in place, and so is
     `flaps` (kind -> [event time its last alert resolved, flaps in a row]),
     when given.
     """
@@ -235,7 +238,7 @@ def transition(
             )
         elif current is not None:
             wait = resolve_after_ms << flaps[kind][1] if flaps and kind in flaps else resolve_after_ms
-            change = _cleared(open_alerts, kind, current, ts_ms, wait)
+            change = _cleared(open_alerts, kind, current, ts_ms, wait, kind in waits)
         else:
             if flaps and kind in flaps and ts_ms - flaps[kind][0] > REOPEN_WAITS * resolve_after_ms:
                 del flaps[kind]  # quiet long enough: the next opening is no flap
@@ -471,10 +474,16 @@ def reminder_due(current: OpenAlert, ts_ms: int, renotify_ms: int, renotify_max_
 
 
 def _cleared(
-    open_alerts: dict[Kind, OpenAlert], kind: Kind, current: OpenAlert, ts_ms: int, resolve_after_ms: int
+    open_alerts: dict[Kind, OpenAlert],
+    kind: Kind,
+    current: OpenAlert,
+    ts_ms: int,
+    resolve_after_ms: int,
+    waits: bool = False,
 ) -> Change | None:
     """The condition of an alert does not hold: it resolves once gone for
-    `resolve_after_ms`; one never confirmed is dropped without a word."""
+    `resolve_after_ms`, not at a reading it `waits` at; one never confirmed
+    is dropped without a word."""
     if not current.confirmed:
         del open_alerts[kind]  # gone before it was confirmed: never alarmed
         return None
@@ -482,7 +491,7 @@ def _cleared(
         current.clear_since_ms = ts_ms
     if current.lower_since_ms is None:  # gone is lower too: the severity settles over both (`_settle`)
         current.lower_since_ms = ts_ms
-    if ts_ms - current.clear_since_ms >= resolve_after_ms:
+    if ts_ms - current.clear_since_ms >= resolve_after_ms and not waits:
         del open_alerts[kind]
         return Change(Status.RESOLVED, kind, current, None)
     return None

@@ -3748,17 +3748,6 @@ def _mean_under_floor(state: PatientState, r: _Reading) -> None:
             run.clear()
 
 
-def _low_again(told: OpenAlert | None, last: float, ts: int) -> bool:
-    """Is this reading's mean under the floor while a `trend` told of an
-    earlier run is still open (`medium`: a mean under its floor is the one
-    `trend` at that severity)? That run over (means of 65 and 67 for hours),
-    the alert was resolving, and resolved at a reading of 58, to open again
-    15 minutes later at 56: a patient still hypotensive told as recovered (a
-    real PhysioNet 2012 stay, an outside tester). It holds instead; the
-    evidence names the new run."""
-    return last == ts and told is not None and told.confirmed and told.severity is _MEDIUM
-
-
 def _low_mean_stale(cadence: float) -> float:
     """How long after its last low value a run of the mean under its floor
     is over: three of the line's cadences, and at least ten minutes (a line
@@ -3793,9 +3782,9 @@ def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
     entry = state.latest.get("mean_bp")
     if entry is None or r.ts - last > _low_mean_stale(entry[2]):
         return
-    told = state.alerts.get(_TREND)
-    if last - since < SEVERE_RETAKE_MS and not _low_again(told, last, r.ts):
+    if last - since < SEVERE_RETAKE_MS:
         return
+    told = state.alerts.get(_TREND)
     if told is None or not told.confirmed:
         if back:
             return  # back at the floor or over since its last low value: a run ending is no news
@@ -4149,6 +4138,9 @@ def _stuck(state: PatientState, r: _Reading, config: Config) -> dict[str, Any]:
 # -- 6. lifecycle -------------------------------------------------------------------------
 
 
+_TREND_WAITS = frozenset({_TREND})
+
+
 def _patient_cadence(state: PatientState, ts: int) -> float:
     """How often this patient is read: the shortest cadence among the
     channels still arriving (their latest value at most three cadences old).
@@ -4168,6 +4160,13 @@ def _patient_cadence(state: PatientState, ts: int) -> float:
 def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
     if not r.findings and not state.alerts:
         return
+    # A mean under its floor again, not yet a run (`_mean_under_floor`), is no reading to resolve a
+    # `trend` at: its run over (means of 65, 67 and 65 for two and a half hours, charted), the alert
+    # resolved at the next round's 58 and opened again at 56 a quarter of an hour later, a patient
+    # still hypotensive told as recovered (a real PhysioNet 2012 stay, an outside tester). Its wait
+    # goes on: on a line read every minute, an isolated 63 every few minutes does not hold it open.
+    run = state.low_mean
+    waits = _TREND_WAITS if run and run[1] == r.ts and _TREND in state.alerts else frozenset()
     changes = transition(
         state.alerts,
         LIFECYCLE_KINDS,
@@ -4180,6 +4179,7 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
         cadence_ms=_patient_cadence(state, r.ts),
         flaps=state.flaps,
         pace_ms=r.pace,
+        waits=waits,
     )
     for change in changes:
         evidence = change.finding.evidence if change.finding else r.evidence[change.kind]

@@ -268,3 +268,26 @@ def test_a_mean_under_65_again_while_its_alert_resolves_holds_it_open() -> None:
         vitals = {"heart_rate": 78, "systolic_bp": 140, "mean_bp": 72}
         recorder.read(T0 + (615 + 30 * k) * 60_000, vitals, "chart")
     assert "trend" not in recorder.state.alerts
+
+
+@pytest.mark.parametrize("every", [8, 9, 11])
+def test_a_line_back_at_70_with_an_isolated_63_every_few_minutes_resolves(every: int) -> None:
+    """A line read every minute: 20 minutes at a mean of 58-62 (told),
+    then back at 70 +- 1 with one 63 every `every` minutes for three hours
+    (an outside reviewer's). The alert resolves as it did before a low value
+    held it: such a value defers the resolution, it does not restart it.
+    (One every 6 minutes is one run: the mean never stands 5 minutes back.)"""
+    rng, recorder = random.Random(5), Recorder()
+    t = T0
+    for _ in range(20):
+        recorder.read(t, {"heart_rate": 80, "systolic_bp": 84, "mean_bp": 60 + rng.choice([-2, -1, 0, 1, 2])})
+        t += 60_000
+    assert "trend" in recorder.state.alerts
+    for k in range(1, 180):
+        mean = 63 if k % every == 0 else round(70 + rng.gauss(0, 1))
+        outcome = recorder.read(t, {"heart_rate": 80, "systolic_bp": round(mean * 1.4), "mean_bp": mean})
+        for e in outcome.events:
+            if e["kind"] == "trend" and e["status"] == "resolved":
+                assert mean >= 65, "resolved at a reading of a mean under 65"
+        t += 60_000
+    assert "trend" not in recorder.state.alerts

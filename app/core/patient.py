@@ -2234,16 +2234,23 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
 
 
 def _moved_clear(score: news2.News2, current: dict[str, Any], deviating: list[str], scale2: bool) -> bool:
-    """Did two or more vitals move, clear of their bands' edges, into the
-    medium band or above? The band and two moved parts hold with every value
-    one charting step toward normal (`news2.edge_score`): one faulty sensor
-    cannot move two vitals, but noise at two edges can. An outside reviewer's
-    real monitor numerics (MIMIC-II a40802n) opened a medium alert at once on
-    one reading, a breathing rate of 20.6 scored as 21 and a systolic of 100.1
-    as 100 beside hours at 20-21 and 100-105, minutes after the last one
-    resolved; the next reading scored 3."""
+    """Did two or more vitals move into NEWS2's medium band or above, in
+    the medium band clear of their bands' edges? A part is clear when it
+    still scores with its value one charting step toward normal
+    (`news2.edge_score`): one faulty sensor cannot move two vitals, but noise
+    at two edges can. An outside reviewer's real monitor numerics (MIMIC-II
+    a40802n) opened a medium alert at once on one reading, a breathing rate
+    of 20.6 scored as 21 and a systolic of 100.1 as 100 beside hours at
+    20-21 and 100-105, minutes after the last one resolved; the next reading
+    scored 3. The high band, and a trigger with a status in it (new
+    confusion, oxygen: said, not measured), open at once as before: a high
+    score on five edges as a monitor's last reading, and new confusion with
+    a breathing rate of 21, waited for a next reading that never came (a
+    second reviewer)."""
     if len(deviating) < 2:
         return False
+    if score.band == "high" or any(name in _STATUSES for name in deviating):
+        return True
     on_oxygen = bool(current.get("on_oxygen", False))
     subscores = score.subscores
     moved = 0

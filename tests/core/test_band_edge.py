@@ -86,3 +86,20 @@ def test_two_vitals_moved_clear_of_their_edges_open_at_once(seed: int) -> None:
     rng, n = random.Random(seed), len(rec.events)
     rec.read(T0 + 180 * MINUTE, {**normal(rng), "respiratory_rate": 23, "systolic_bp": 95, "spo2": 95})
     assert news(rec, n) == [("open", "medium")]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_high_band_and_new_confusion_open_at_once_on_the_edges(seed: int) -> None:
+    """A monitor's last reading before it is disconnected (a second
+    reviewer's): NEWS2 7 with every part one step from a lower score, and
+    new confusion beside a breathing rate of 21. Each waited for a next
+    reading that never came."""
+    rec = settled(seed)
+    rng, n = random.Random(seed), len(rec.events)
+    edges = {"respiratory_rate": 21, "systolic_bp": 100, "spo2": 95, "heart_rate": 91, "temperature": 38.1}
+    rec.read(T0 + 180 * MINUTE, {**normal(rng), **edges})
+    assert news(rec, n) == [("open", "high")]
+    rec = settled(seed)
+    n = len(rec.events)
+    rec.read(T0 + 180 * MINUTE, {**normal(rng), "consciousness": "C", "respiratory_rate": 21})
+    assert news(rec, n) == [("open", "medium")]

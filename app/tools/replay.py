@@ -106,9 +106,10 @@ class Times:
                 _no_such_date(exc, where)
                 if ELAPSED.fullmatch(value.strip()):
                     raise RecordingError(
-                        f"{where}: ts {value.strip()!r} looks like hours and minutes since a start "
-                        "(PhysioNet 2012's times since admission): give the start with --since, e.g. "
-                        "--since 2026-01-01T00:00:00Z"
+                        f"{where}: ts {value.strip()!r} has no date: hours and minutes since a start "
+                        "(PhysioNet 2012's, since admission) are read with --since, e.g. --since "
+                        "2026-01-01T00:00:00Z; times of day need their date (a date column is joined "
+                        "to them by --map DATE=ts --map TIME=ts, with --ts-format)"
                     ) from None
                 raise RecordingError(
                     f"{where}: ts must be ISO 8601 with a time zone, or epoch milliseconds; for another "
@@ -136,6 +137,31 @@ def _elapsed(value: Any, where: str) -> int:
         )
     hours, minutes, seconds = match.groups()
     return ((int(hours) * 60 + int(minutes)) * 60 + int(seconds or 0)) * 1000
+
+
+# With `--since`, a time this far before an earlier line's (of the same patient) is a
+# time of day past midnight (23:59, then 00:01), not hours since a start (`_forward`).
+SINCE_BACK_MS = 12 * 3_600_000
+
+
+def _forward(rows: list[Row]) -> None:
+    """Refuse times read with `--since` that go back by `SINCE_BACK_MS` or
+    more in the file: times of day across midnight, which `--since` would
+    put a day apart in the wrong order (an outside reviewer's 23:57 ...
+    00:01, the 00:00 heart rate of 140 placed a day before 23:57)."""
+    latest: dict[str, Row] = {}
+    for row in sorted(rows, key=lambda r: r.line):
+        before = latest.get(row.patient)
+        if before is not None and row.ts_ms <= before.ts_ms - SINCE_BACK_MS:
+            back = (before.ts_ms - row.ts_ms) / 3_600_000
+            raise RecordingError(
+                f"line {row.line}: its time is {back:.1f} hours before line "
+                f"{before.line}'s: with --since, times are hours and minutes since a start and go forward; "
+                "these look like times of day: write the date into them (a date column is joined to them "
+                "by --map DATE=ts --map TIME=ts, with --ts-format) and leave out --since"
+            )
+        if before is None or row.ts_ms > before.ts_ms:
+            latest[row.patient] = row
 
 
 def since(text: str, tz: tzinfo | None) -> int:
@@ -1436,6 +1462,8 @@ def _read(
         if rd.unnamed_at:
             where, others = next(iter(rd.unnamed_at.values()))
             raise _unnamed(path.name, list(rd.unnamed_at), where, others)
+    if times.since_ms is not None:
+        _forward(rows)
     rd.oxygen.resolve(rows)
     rd.told += _unnamed_told(path.name, rd) + _gcs_told(path.name, rd) + _words_told(path.name, rd)
     rd.told += _converted(path.name, rd)

@@ -795,3 +795,19 @@ def test_times_since_a_start_are_read_with_since(tmp_path: Path) -> None:
     assert replay.since("2026-01-01T01:00", ZoneInfo("Europe/London")) == start + hour
     with pytest.raises(RecordingError, match="is not ISO 8601"):
         replay.since("yesterday", None)
+
+
+def test_times_of_day_across_midnight_are_refused_with_since(tmp_path: Path) -> None:
+    """23:57 ... 00:01 read with `--since` went a day back: the 00:00 heart
+    rate of 140 was placed a day before 23:57 (an outside reviewer). Times
+    that go back 12 hours or more are refused, naming both lines; without
+    `--since` the line says what either reading of them needs."""
+    text = "patient,ts,heart_rate\nP1,23:57,70\nP1,23:59,72\nP1,00:00,140\nP1,00:01,138\n"
+    path = _write(tmp_path, "tod.csv", text)
+    start = replay.since("2026-01-01T00:00:00Z", None)
+    with pytest.raises(RecordingError, match=r"line 4: its time is .* hours before line 3's.*times of day"):
+        replay.read_recording(path, since_ms=start)
+    with pytest.raises(RecordingError, match="has no date.*--since.*times of day need their date"):
+        replay.read_recording(path)
+    late = "patient,ts,heart_rate\nP1,25:00,70\nP1,24:30,72\nP2,0:10,80\n"  # a value entered late is kept
+    assert len(replay.read_recording(_write(tmp_path, "late.csv", late), since_ms=start)) == 3

@@ -296,7 +296,29 @@ FIO2_NAMES = frozenset(
     }
 )
 VENTILATED_NAMES = frozenset({"mechvent", "mechanicalventilation", "ventilated", "onventilator"})
-ALIASES["on_oxygen"] += tuple(sorted(FIO2_NAMES | VENTILATED_NAMES))
+# ... or the oxygen's flow (MIMIC-IV's `O2 Flow`, L/min: over 0 is oxygen, 0 room air), or
+# the device it is given by, as text (MIMIC-IV's `O2 Delivery Device(s)`: `Nasal
+# cannula`, `Non-rebreather`; `None` and `Room air` say room air): NEWS2 scores
+# supplemental oxygen 2 whatever gives it.
+FLOW_NAMES = frozenset({"o2flow", "o2flowrate", "oxygenflow", "oxygenflowrate", "o2lmin", "o2flowlmin"})
+DEVICE_NAMES = frozenset(
+    {
+        "o2deliverydevice",
+        "o2deliverydevices",
+        "o2device",
+        "o2delivery",
+        "oxygendevice",
+        "oxygendeliverydevice",
+        "oxygendelivery",
+        "o2deliverymethod",
+        "oxygentherapy",
+    }
+)
+# What a device column writes for no device: room air (`on_oxygen` false). "None" is
+# read so here, not skipped as a missing value, as it is in any other column.
+ROOM_AIR_WORDS = frozenset({"none", "room air", "ra", "air", "no", "no device", "off"})
+FLOW_TOP = 80.0  # L/min: a high-flow nasal cannula's most is 60-70
+ALIASES["on_oxygen"] += tuple(sorted(FIO2_NAMES | VENTILATED_NAMES | FLOW_NAMES | DEVICE_NAMES))
 _MEANT = {alias: vital for vital, aliases in ALIASES.items() for alias in (*aliases, vital.replace("_", ""))}
 # A pulse under these names beside a blood pressure, with no SpO2 and no heart
 # rate, is a cuff's (Omron Connect's `Pulse (bpm)`): the heart rate, NEWS2's
@@ -852,13 +874,17 @@ class _Merges:
 # recording's name for it, which no channel can be; `_Oxygen.resolve` makes
 # them the reading's `on_oxygen`.
 OXYGEN_FROM = " o2 "
-_OXYGEN_READ = {  # how each kind's numbers are read (`_Oxygen.value`), as told
+_OXYGEN_READ = {  # how each kind's values are read (`_Oxygen.value`), as told
     "fio2": "an FiO2 over 0.21 or 21 % read as on oxygen, 0.21 or 21 % as room air",
     "ventilated": "1 read as on oxygen, 0 as saying nothing of it",
+    "flow": "a flow over 0 L/min read as on oxygen, 0 as room air",
+    "device": "a device named read as on oxygen, None or Room air as room air",
 }
 _OXYGEN_TAKES = {  # what a value that is neither is not, and what they may be, as told
     "fio2": "no FiO2 (a fraction from 0.21 to 1, or a percentage from 21 to 100",
     "ventilated": "no mechanical ventilation (1, ventilated, or 0",
+    "flow": "no oxygen flow (0 to 80 L/min",
+    "device": "no device (a device's name, or None or Room air for none",
 }
 _OXYGEN_LINES = 5  # the lines of values that are not, named one by one
 
@@ -870,6 +896,10 @@ def _oxygen_kind(name: str) -> str | None:
     bare = _bare(name)[1]
     if bare in FIO2_NAMES:
         return "fio2"
+    if bare in FLOW_NAMES:
+        return "flow"
+    if bare in DEVICE_NAMES:
+        return "device"
     return "ventilated" if bare in VENTILATED_NAMES else None
 
 
@@ -925,11 +955,14 @@ class _Oxygen:
             return given
         kept = {}
         for key, value in given.items():
-            if not key.startswith(OXYGEN_FROM) or value.__class__ not in (int, float):
-                kept[key] = value  # true or false as given; text is `_Cells`' to skip
+            if not key.startswith(OXYGEN_FROM):
+                kept[key] = value
                 continue
             name = key.removeprefix(OXYGEN_FROM)
             kind = _oxygen_kind(name) or "fio2"
+            if value.__class__ is bool or (value.__class__ not in (int, float) and kind != "device"):
+                kept[key] = value  # true or false as given; text is `_Cells`' to skip
+                continue
             source = self.sources.setdefault(name, _OxygenSource(kind, label))
             said = self.value(kind, value)
             if said is None:
@@ -945,16 +978,24 @@ class _Oxygen:
         return kept
 
     @staticmethod
-    def value(kind: str, value: float) -> bool | str | None:
-        """An FiO2 (`fio2`: a fraction 0.21-1 or a percentage 21-100) or a
-        ventilation (1 or 0) as the oxygen: true or false, "" for a
-        ventilation's 0 (nothing said), None for a number that is neither."""
+    def value(kind: str, value: Any) -> bool | str | None:
+        """An FiO2 (`fio2`: a fraction 0.21-1 or a percentage 21-100), a
+        ventilation (1 or 0), a flow (0-80 L/min) or a device (its name;
+        `ROOM_AIR_WORDS` for none) as the oxygen: true or false, "" for a
+        ventilation's 0 (nothing said), None for a value that is neither."""
+        if kind == "device":
+            if not isinstance(value, str):
+                return None
+            return " ".join(value.lower().split()) not in ROOM_AIR_WORDS
+        number = float(value)
+        if kind == "flow":
+            return number > 0 if 0 <= number <= FLOW_TOP else None
         if kind == "ventilated":
-            return True if value == 1 else "" if value == 0 else None
-        if 0.21 <= value <= 1:
-            return value > 0.21 + 1e-9
-        if 21 <= value <= 100:
-            return value > 21 + 1e-7
+            return True if number == 1 else "" if number == 0 else None
+        if 0.21 <= number <= 1:
+            return number > 0.21 + 1e-9
+        if 21 <= number <= 100:
+            return number > 21 + 1e-7
         return None
 
     def resolve(self, rows: list[Row]) -> None:
@@ -979,9 +1020,9 @@ class _Oxygen:
             row.vitals["on_oxygen"] = True in said.values()
 
     def told(self, file: str) -> list[str]:
-        """A line per column (vital) saying how its numbers were read, one for
-        the numbers that were neither an FiO2 nor a ventilation (the file and
-        their lines), and one for the readings said both ways."""
+        """A line per column (vital) saying how its values were read, one for
+        the values that were none of its kind (the file and their lines), and
+        one for the readings said both ways."""
         lines = []
         for name, source in self.sources.items():
             what = f"{file}: {source.label} {name!r} (read as on_oxygen)"
@@ -991,6 +1032,14 @@ class _Oxygen:
                     parts = [(source.oxygen, "over 0.21 (21 %), on oxygen")]
                     parts.append((source.read - source.oxygen, "at 0.21 (21 %), room air"))
                     how = "read as an FiO2"
+                elif source.kind == "flow":
+                    parts = [(source.oxygen, "over 0 L/min, on oxygen")]
+                    parts.append((source.read - source.oxygen, "at 0, room air"))
+                    how = "read as the oxygen's flow"
+                elif source.kind == "device":
+                    parts = [(source.oxygen, "a device, on oxygen")]
+                    parts.append((source.read - source.oxygen, "none (room air)"))
+                    how = "read as the oxygen's delivery device"
                 else:
                     parts = [
                         (source.oxygen, "at 1, on oxygen"),
@@ -1249,14 +1298,17 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             cell, name = record["value"], record["vital"].strip()
             vital = _long_vital(path.name, text, rd, name, cell, where, column, named)
             vital = _read_as(name, layout) if vital == "on_oxygen" else vital
-            given = {vital: _number(cell)} if vital and _present(cell) else {}
+            given = {vital: _number(cell)} if vital and (_present(cell) or _room_air(vital, cell)) else {}
             source = {vital: name}
             unit_cell = (record[LONG_UNIT] or "").strip() if units else ""
         else:
             given = {
                 k: _number(v)
                 for k, v in record.items()
-                if k and k not in ("patient", "ts") and not k.startswith(JOINED_TS) and _present(v)
+                if k
+                and k not in ("patient", "ts")
+                and not k.startswith(JOINED_TS)
+                and (_present(v) or _room_air(k, v))
             }
         if rd.missing:
             given = {k: v for k, v in given.items() if v not in rd.missing}
@@ -1325,6 +1377,15 @@ def _long_vitals(text: str, layout: Layout, column: str) -> list[str]:
     return list(
         dict.fromkeys(layout.name((r.get(column) or "").strip()) for r in csv.DictReader(text.splitlines()))
     )
+
+
+def _room_air(key: str, cell: str | None) -> bool:
+    """Is this cell a device column's word for none (`ROOM_AIR_WORDS`:
+    `None` is room air there, not a missing value)?"""
+    if cell is None or not key.startswith(OXYGEN_FROM):
+        return False
+    word = " ".join(cell.lower().split())
+    return word in ROOM_AIR_WORDS and _oxygen_kind(key.removeprefix(OXYGEN_FROM)) == "device"
 
 
 def _present(cell: str | None) -> bool:

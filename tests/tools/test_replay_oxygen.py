@@ -219,3 +219,76 @@ def test_the_intubation_round_scores_oxygen_held_from_the_fio2_charted_before(tm
         ("18:40", "medium", 5)
     ]
     assert after[0]["evidence"]["subscores"]["on_oxygen"] == 2
+
+
+def test_an_oxygen_delivery_device_and_flow_as_mimic_iv_charts_them_are_read_as_on_oxygen(
+    tmp_path: Path,
+) -> None:
+    """MIMIC-IV charts the oxygen as `O2 Delivery Device(s)` (text: `Nasal
+    cannula`, `Non-rebreather`; `None` for room air) and `O2 Flow` (L/min).
+    They could not be read as `on_oxygen`: a patient on a non-rebreather
+    scored NEWS2 2 fewer. A device named is oxygen, `None` and `Room air`
+    are room air (`None` is no missing value there), a flow over 0 is
+    oxygen; a number as a device, or a flow of 200, is left out, told."""
+    path = _long(
+        tmp_path,
+        "P1,2026-01-01T08:00:00Z,O2 Delivery Device(s),Nasal cannula\n"
+        "P1,2026-01-01T08:00:00Z,O2 Flow,4\n"
+        "P1,2026-01-01T08:00:00Z,HR,88\n"
+        "P1,2026-01-01T09:00:00Z,O2 Delivery Device(s),None\n"
+        "P1,2026-01-01T09:00:00Z,HR,84\n"
+        "P1,2026-01-01T10:00:00Z,O2 Delivery Device(s),Room Air\n"
+        "P1,2026-01-01T10:00:00Z,O2 Flow,0\n"
+        "P1,2026-01-01T11:00:00Z,O2 Delivery Device(s),Non-rebreather\n"
+        "P1,2026-01-01T12:00:00Z,O2 Delivery Device(s),2\n"
+        "P1,2026-01-01T12:00:00Z,O2 Flow,200\n"
+        "P1,2026-01-01T12:00:00Z,HR,90\n",
+    )
+    maps = [*LONG_MAPS, "O2 Delivery Device(s)=on_oxygen", "O2 Flow=on_oxygen"]
+    told: list[str] = []
+    rows = _read(path, maps, told)
+    assert [r.vitals for r in rows] == [
+        {"heart_rate": 88, "on_oxygen": True},
+        {"heart_rate": 84, "on_oxygen": False},
+        {"on_oxygen": False},
+        {"on_oxygen": True},
+        {"heart_rate": 90},
+    ]
+    assert told[:2] == [
+        "stay.csv: vital 'O2 Delivery Device(s)' (read as on_oxygen): 4 values read as the oxygen's "
+        "delivery device: 2 a device, on oxygen; 2 none (room air)",
+        "stay.csv: vital 'O2 Delivery Device(s)' (read as on_oxygen): 1 value is no device (a device's "
+        "name, or None or Room air for none; line 10): left out, the rest of its reading goes through",
+    ]
+    assert any("'O2 Flow'" in line and "1 over 0 L/min, on oxygen; 1 at 0, room air" in line for line in told)
+    assert any("'O2 Flow'" in line and "no oxygen flow (0 to 80 L/min; line 11)" in line for line in told)
+
+
+def test_a_device_column_in_the_wide_layout_reads_none_as_room_air(tmp_path: Path) -> None:
+    text = "patient,ts,heart_rate,O2 Device\nP1,1764374400000,80,Venti mask\nP1,1764378000000,82,none\n"
+    rows = replay.read_recording(
+        _write(tmp_path, "w.csv", text), layout=replay.layout(["O2 Device=on_oxygen"], None)
+    )
+    assert [r.vitals for r in rows] == [
+        {"heart_rate": 80, "on_oxygen": True},
+        {"heart_rate": 82, "on_oxygen": False},
+    ]
+
+
+def test_a_round_on_a_non_rebreather_scores_its_oxygen(tmp_path: Path) -> None:
+    """A round charted with a pulse of 95 and a systolic of 98 (NEWS2 3)
+    on a non-rebreather: medium (5) with the device read, nothing without
+    (3, no part red)."""
+    text = (
+        "P1,2026-01-01T08:00:00Z,HR,72\nP1,2026-01-01T08:00:00Z,SysABP,128\n"
+        "P1,2026-01-01T09:00:00Z,O2 Delivery Device(s),Non-rebreather\n"
+        "P1,2026-01-01T09:00:00Z,HR,95\nP1,2026-01-01T09:00:00Z,SysABP,98\n"
+        "P1,2026-01-01T10:00:00Z,O2 Delivery Device(s),None\n"
+        "P1,2026-01-01T10:00:00Z,HR,95\nP1,2026-01-01T10:00:00Z,SysABP,98\n"
+    )
+    path = _long(tmp_path, text)
+    before = _events(_read(path, [*LONG_MAPS, "O2 Delivery Device(s)="]))
+    after = _events(_read(path, [*LONG_MAPS, "O2 Delivery Device(s)=on_oxygen"]))
+    told = [(e["event_time"][11:16], e["status"], e["severity"], e["evidence"]["score"]) for e in after]
+    assert told[0] == ("09:00", "open", "medium", 5)
+    assert before == []

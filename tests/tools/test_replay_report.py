@@ -657,14 +657,15 @@ def test_json_lines_vitals_no_channel_can_be_named_are_named_in_one_line(vigil, 
         "vigil replay: chart.jsonl: 3 vitals 'Rhythm', 'HR', 'O2 Device' are not channel names (lower-case "
         "letters, digits and _, starting with a letter; docs/protocol.md; the first on line 1): give "
         "--map 'Rhythm=' to leave it out; --map 'HR=heart_rate' if it holds that, or --map 'HR=' to leave "
-        "it out; --map 'O2 Device=' to leave it out; or give --leave-out-unnamed to leave out every vital "
-        "no channel can be named"
+        "it out; --map 'O2 Device=on_oxygen' (a device named read as on oxygen, None or Room air as room "
+        "air) if it holds that, or --map 'O2 Device=' to leave it out; or give --leave-out-unnamed to leave "
+        "out every vital no channel can be named"
     ]
     code, err = vigil("replay", str(path), "--offline", "--leave-out-unnamed")
     assert code == 0 and err == [
         "vigil replay: chart.jsonl: --leave-out-unnamed left out 3 values of 3 vitals no channel can be "
-        "named ('Rhythm', 'HR', 'O2 Device'); give --map 'HR=heart_rate' for what one of Vigil's vitals "
-        "holds",
+        "named ('Rhythm', 'HR', 'O2 Device'); give --map 'HR=heart_rate'; --map 'O2 Device=on_oxygen' (a "
+        "device named read as on oxygen, None or Room air as room air) for what one of Vigil's vitals holds",
         "vigil replay: ran 2 readings offline (patients: 1); alert events none; refused none",
     ]
 

@@ -3755,6 +3755,23 @@ def _mean_under_floor(state: PatientState, r: _Reading) -> None:
             run.clear()
 
 
+def _mean_low_now(state: PatientState, ts: int) -> bool:
+    """Is the line's latest mean under its floor, not yet a run
+    (`_mean_under_floor`), and not stale? No reading then resolves a `trend`
+    (`_lifecycle`'s `waits`): its run over (means of 65, 67 and 65 for two
+    and a half hours, charted), the alert resolved at the next round's 58
+    and opened again at 56 a quarter of an hour later, a patient still
+    hypotensive told as recovered (a real PhysioNet 2012 stay, an outside
+    tester); and at a heart rate charted apart 5 minutes after the 58, or
+    an oximeter's SpO2 between a line's values (a second reviewer). Its
+    wait goes on: on a line read every minute, an isolated 63 every few
+    minutes does not hold it open."""
+    run, entry = state.low_mean, state.latest.get("mean_bp")
+    if not run or entry is None or run[1] != entry[1]:
+        return False
+    return ts - run[1] <= _low_mean_stale(entry[2])
+
+
 def _low_mean_stale(cadence: float) -> float:
     """How long after its last low value a run of the mean under its floor
     is over: three of the line's cadences, and at least ten minutes (a line
@@ -4167,13 +4184,7 @@ def _patient_cadence(state: PatientState, ts: int) -> float:
 def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
     if not r.findings and not state.alerts:
         return
-    # A mean under its floor again, not yet a run (`_mean_under_floor`), is no reading to resolve a
-    # `trend` at: its run over (means of 65, 67 and 65 for two and a half hours, charted), the alert
-    # resolved at the next round's 58 and opened again at 56 a quarter of an hour later, a patient
-    # still hypotensive told as recovered (a real PhysioNet 2012 stay, an outside tester). Its wait
-    # goes on: on a line read every minute, an isolated 63 every few minutes does not hold it open.
-    run = state.low_mean
-    waits = _TREND_WAITS if run and run[1] == r.ts and _TREND in state.alerts else frozenset()
+    waits = _TREND_WAITS if _TREND in state.alerts and _mean_low_now(state, r.ts) else frozenset()
     changes = transition(
         state.alerts,
         LIFECYCLE_KINDS,

@@ -311,12 +311,16 @@ DEVICE_NAMES = frozenset(
         "oxygendeliverydevice",
         "oxygendelivery",
         "o2deliverymethod",
-        "oxygentherapy",
     }
 )
 # What a device column writes for no device: room air (`on_oxygen` false). "None" is
 # read so here, not skipped as a missing value, as it is in any other column.
 ROOM_AIR_WORDS = frozenset({"none", "room air", "ra", "air", "no", "no device", "off"})
+# ... and what names no device: a flag (`Y`, `N`, `Yes`) or a word for not knowing, left out
+# with a line, never read as a device (`_device`).
+NOT_A_DEVICE = frozenset(
+    {"y", "n", "yes", "t", "f", "other", "unknown", "not applicable", "na", "n a", "nan"}
+)
 FLOW_TOP = 80.0  # L/min: a high-flow nasal cannula's most is 60-70
 ALIASES["on_oxygen"] += tuple(sorted(FIO2_NAMES | VENTILATED_NAMES | FLOW_NAMES | DEVICE_NAMES))
 _MEANT = {alias: vital for vital, aliases in ALIASES.items() for alias in (*aliases, vital.replace("_", ""))}
@@ -754,8 +758,20 @@ class Layout:
 
     def name(self, name: str) -> str:
         """Vigil's name for a column or vital; a column with no name in the
-        header is `_header`'s (`--map '=ts'`), not an empty vital's."""
-        return self.names.get(name, name) if name else name
+        header is `_header`'s (`--map '=ts'`), not an empty vital's. A name
+        mapped to a name no channel can have, itself mapped (`--map
+        '226732=O2 Delivery Device(s)' --map 'O2 Delivery Device(s)=on_oxygen'`:
+        a MIMIC item id given the name that says how it is read), is read as
+        that one's (`said`)."""
+        return self.names.get(self.said(name), name) if name else name
+
+    def said(self, name: str) -> str:
+        """The name a column or vital is read by: its own, or the name it is
+        mapped to when that is no channel's and is mapped in turn (`name`)."""
+        given = self.names.get(name)
+        if given and given != name and given in self.names and not custom_name(given):
+            return given
+        return name
 
 
 @dataclass(frozen=True)
@@ -910,8 +926,9 @@ def _read_as(name: str, layout: Layout) -> str:
     its numbers are read as the oxygen (`_Oxygen`) and two such columns, or
     one beside `on_oxygen` itself, are not one column read twice."""
     vital = layout.name(name)
-    if vital == "on_oxygen" and name != vital and _oxygen_kind(name) is not None:
-        return OXYGEN_FROM + name
+    said = layout.said(name)
+    if vital == "on_oxygen" and said != vital and _oxygen_kind(said) is not None:
+        return OXYGEN_FROM + said
     return vital
 
 
@@ -963,6 +980,8 @@ class _Oxygen:
             if value.__class__ is bool or (value.__class__ not in (int, float) and kind != "device"):
                 kept[key] = value  # true or false as given; text is `_Cells`' to skip
                 continue
+            if isinstance(value, str) and not _present(value) and not _room_air(key, value):
+                continue  # JSON lines' "" or "N/A": not measured, as in a CSV cell (not a device)
             source = self.sources.setdefault(name, _OxygenSource(kind, label))
             said = self.value(kind, value)
             if said is None:
@@ -984,9 +1003,7 @@ class _Oxygen:
         `ROOM_AIR_WORDS` for none) as the oxygen: true or false, "" for a
         ventilation's 0 (nothing said), None for a value that is neither."""
         if kind == "device":
-            if not isinstance(value, str):
-                return None
-            return " ".join(value.lower().split()) not in ROOM_AIR_WORDS
+            return _device(value)
         number = float(value)
         if kind == "flow":
             return number > 0 if 0 <= number <= FLOW_TOP else None
@@ -1379,13 +1396,32 @@ def _long_vitals(text: str, layout: Layout, column: str) -> list[str]:
     )
 
 
+def _device_words(text: str) -> str:
+    """A device cell's words: lower case, letters and digits, one space apart."""
+    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+
+
+def _device(value: Any) -> bool | None:
+    """A delivery device's cell as the oxygen: a device named is on oxygen,
+    a word for none (`ROOM_AIR_WORDS`, or one beginning so: `Room air
+    (none)`) room air, and a number, a flag or a word for not knowing
+    (`NOT_A_DEVICE`: `Y`, `N`, `Other`, `Unknown`) None, left out. A column
+    named `Oxygen therapy` holding `N` read every such `N` as oxygen in a
+    first version (an outside reviewer)."""
+    if not isinstance(value, str):
+        return None
+    words = _device_words(value)
+    if words in ROOM_AIR_WORDS or words.startswith(("room air ", "none ")):
+        return False
+    return None if words in NOT_A_DEVICE else True
+
+
 def _room_air(key: str, cell: str | None) -> bool:
     """Is this cell a device column's word for none (`ROOM_AIR_WORDS`:
     `None` is room air there, not a missing value)?"""
     if cell is None or not key.startswith(OXYGEN_FROM):
         return False
-    word = " ".join(cell.lower().split())
-    return word in ROOM_AIR_WORDS and _oxygen_kind(key.removeprefix(OXYGEN_FROM)) == "device"
+    return _device(cell) is False and _oxygen_kind(key.removeprefix(OXYGEN_FROM)) == "device"
 
 
 def _present(cell: str | None) -> bool:

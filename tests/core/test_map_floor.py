@@ -291,3 +291,21 @@ def test_a_line_back_at_70_with_an_isolated_63_every_few_minutes_resolves(every:
                 assert mean >= 65, "resolved at a reading of a mean under 65"
         t += 60_000
     assert "trend" not in recorder.state.alerts
+
+
+def test_a_mean_under_65_again_holds_its_alert_with_the_pulse_charted_apart() -> None:
+    """The same stay with the heart rate charted 5 minutes after each mean
+    (a second reviewer's): the alert resolved at the heart rate's line
+    after the 58, the mean's latest value under 65, and opened again at the
+    56 under a new id. One alert, held open."""
+    minutes = [0, 60, 120, 180, 240, 270, 300, 330, 360, 390, 420, 450, 480, 540, 600, 615]
+    means = [74, 76, 59, 60, 58, 62, 75, 64, 69, 63, 61, 65, 67, 65, 58, 56]
+    recorder, events = Recorder(), []
+    for minute, mean in zip(minutes, means, strict=True):
+        events += recorder.read(
+            T0 + minute * 60_000, {"systolic_bp": 100 + mean // 2, "mean_bp": mean}, "line"
+        ).events
+        events += recorder.read(T0 + (minute + 5) * 60_000, {"heart_rate": 78}, "chart").events
+    trends = _trend_events(events)
+    assert [(e["status"], e["severity"]) for e in trends if e["status"] != "reminder"] == [("open", "medium")]
+    assert "trend" in recorder.state.alerts

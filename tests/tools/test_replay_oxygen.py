@@ -292,3 +292,51 @@ def test_a_round_on_a_non_rebreather_scores_its_oxygen(tmp_path: Path) -> None:
     told = [(e["event_time"][11:16], e["status"], e["severity"], e["evidence"]["score"]) for e in after]
     assert told[0] == ("09:00", "open", "medium", 5)
     assert before == []
+
+
+def test_a_device_cell_that_names_no_device_is_never_read_as_oxygen(tmp_path: Path) -> None:
+    """An outside reviewer's: JSON lines' `""`, `" "`, `"N/A"`, `"-"` as a
+    device were read as a device named, on oxygen (a CSV's empty cells are
+    skipped); `Y`, `N`, `Other`, `Unknown` likewise; `Room air (none)` as
+    oxygen. A value not measured is skipped, a flag or a word for not
+    knowing is left out with its line, and a word for none is room air."""
+    lines = ["", " ", "N/A", "-", "Room air (none)", "Y", "N", "Other", "Unknown", "Face tent"]
+    text = "".join(
+        f'{{"patient": "P1", "ts": {1764374400000 + i * 3_600_000}, '
+        f'"vitals": {{"heart_rate": 80, "O2 Delivery Device(s)": "{device}"}}}}\n'
+        for i, device in enumerate(lines)
+    )
+    told: list[str] = []
+    rows = _read(_write(tmp_path, "chart.jsonl", text), ["O2 Delivery Device(s)=on_oxygen"], told)
+    assert [r.vitals.get("on_oxygen") for r in rows] == [None] * 4 + [False] + [None] * 4 + [True]
+    assert any("4 values are no device" in line and "lines 6, 7, 8, 9" in line for line in told), told
+
+
+def test_a_yes_or_no_column_of_oxygen_therapy_is_not_read_as_a_device(tmp_path: Path) -> None:
+    """`Oxygen therapy (Y/N)` read as a device column in a first version had
+    every `N` read as oxygen; it is refused as before, as any `Y`/`N` under
+    `on_oxygen` is."""
+    text = "patient,ts,HR,Oxygen therapy (Y/N)\nP1,1764374400000,80,N\nP1,1764378000000,82,Y\n"
+    with pytest.raises(RecordingError, match="on_oxygen must be true or false"):
+        _read(_write(tmp_path, "yn.csv", text), ["HR=heart_rate", "Oxygen therapy (Y/N)=on_oxygen"])
+
+
+def test_a_mimic_item_id_named_as_a_device_column_is_read_as_one(tmp_path: Path) -> None:
+    """MIMIC-IV's chart names its device by item id (226732): `--map
+    226732=on_oxygen` cannot say how its text is read, and renaming it
+    `--map '226732=O2 Delivery Device(s)'` beside that name's own map was
+    refused asking for the map already given (a second reviewer). The name
+    an item id is mapped to is read as that name's map says."""
+    path = _long(
+        tmp_path,
+        "P1,2026-01-01T10:00:00Z,220045,88\nP1,2026-01-01T10:00:00Z,226732,Nasal cannula\n"
+        "P1,2026-01-01T11:00:00Z,220045,90\nP1,2026-01-01T11:00:00Z,226732,None\n",
+    )
+    maps = ["220045=heart_rate", "226732=O2 Delivery Device(s)", "O2 Delivery Device(s)=on_oxygen"]
+    told: list[str] = []
+    rows = _read(path, maps, told)
+    assert [r.vitals for r in rows] == [
+        {"heart_rate": 88, "on_oxygen": True},
+        {"heart_rate": 90, "on_oxygen": False},
+    ]
+    assert told[0].startswith("stay.csv: vital 'O2 Delivery Device(s)' (read as on_oxygen): 2 values")

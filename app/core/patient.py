@@ -3756,8 +3756,8 @@ def _mean_under_floor(state: PatientState, r: _Reading) -> None:
 
 
 def _mean_low_now(state: PatientState, ts: int) -> bool:
-    """Is the line's latest mean under its floor, not yet a run
-    (`_mean_under_floor`), and not stale? No reading then resolves a `trend`
+    """Is the line's latest mean under its floor (`_mean_under_floor`), and
+    not stale? No reading then resolves a `trend`
     (`_lifecycle`'s `waits`): its run over (means of 65, 67 and 65 for two
     and a half hours, charted), the alert resolved at the next round's 58
     and opened again at 56 a quarter of an hour later, a patient still
@@ -3804,9 +3804,7 @@ def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
     (`severe_since`)."""
     since, last, value, back = state.low_mean
     entry = state.latest.get("mean_bp")
-    if entry is None or r.ts - last > _low_mean_stale(entry[2]):
-        return
-    if last - since < SEVERE_RETAKE_MS:
+    if last - since < SEVERE_RETAKE_MS or entry is None or r.ts - last > _low_mean_stale(entry[2]):
         return
     told = state.alerts.get(_TREND)
     if told is None or not told.confirmed:

@@ -903,6 +903,12 @@ _OXYGEN_TAKES = {  # what a value that is neither is not, and what they may be, 
     "device": "no device (a device's name, or None or Room air for none",
 }
 _OXYGEN_LINES = 5  # the lines of values that are not, named one by one
+_OXYGEN_PARTS = {  # each kind's values told (`_Oxygen.told`): read as what; those on oxygen; the rest
+    "fio2": ("an FiO2", "over 0.21 (21 %), on oxygen", "at 0.21 (21 %), room air"),
+    "ventilated": ("mechanical ventilation", "at 1, on oxygen", "at 0, saying nothing of it"),
+    "flow": ("the oxygen's flow", "over 0 L/min, on oxygen", "at 0, room air"),
+    "device": ("the oxygen's delivery device", "a device, on oxygen", "none (room air)"),
+}
 
 
 def _oxygen_kind(name: str) -> str | None:
@@ -939,14 +945,14 @@ def _vital(key: str) -> str:
 
 @dataclass
 class _OxygenSource:
-    """One column's (vital's) FiO2 or ventilation values read as `on_oxygen`."""
+    """One column's (vital's) FiO2, ventilation, flow or device values read
+    as `on_oxygen` (`kind`, `_oxygen_kind`)."""
 
     kind: str
     label: str  # "column" or "vital"
-    read: int = 0  # numbers read as the oxygen
+    read: int = 0  # values read as the oxygen
     oxygen: int = 0  # of them, read as on oxygen
-    nothing: int = 0  # a ventilation's 0: it says nothing of the oxygen
-    outside: list[str] = field(default_factory=list)  # the lines of values that are no FiO2 (ventilation)
+    outside: list[str] = field(default_factory=list)  # the lines of values none of its kind
 
 
 @dataclass
@@ -990,8 +996,7 @@ class _Oxygen:
                 continue
             source.read += 1
             if said == "":
-                source.nothing += 1
-                continue
+                continue  # a ventilation's 0: read, saying nothing of the oxygen
             source.oxygen += said is True
             kept[key] = said
         return kept
@@ -1045,26 +1050,10 @@ class _Oxygen:
             what = f"{file}: {source.label} {name!r} (read as on_oxygen)"
             if source.read:
                 values = f"{source.read} value{'' if source.read == 1 else 's'}"
-                if source.kind == "fio2":
-                    parts = [(source.oxygen, "over 0.21 (21 %), on oxygen")]
-                    parts.append((source.read - source.oxygen, "at 0.21 (21 %), room air"))
-                    how = "read as an FiO2"
-                elif source.kind == "flow":
-                    parts = [(source.oxygen, "over 0 L/min, on oxygen")]
-                    parts.append((source.read - source.oxygen, "at 0, room air"))
-                    how = "read as the oxygen's flow"
-                elif source.kind == "device":
-                    parts = [(source.oxygen, "a device, on oxygen")]
-                    parts.append((source.read - source.oxygen, "none (room air)"))
-                    how = "read as the oxygen's delivery device"
-                else:
-                    parts = [
-                        (source.oxygen, "at 1, on oxygen"),
-                        (source.nothing, "at 0, saying nothing of it"),
-                    ]
-                    how = "read as mechanical ventilation"
-                how += ": " + "; ".join(f"{count} {part}" for count, part in parts if count)
-                lines.append(f"{what}: {values} {how}")
+                read_as, on, off = _OXYGEN_PARTS[source.kind]
+                parts = [(source.oxygen, on), (source.read - source.oxygen, off)]
+                how = "; ".join(f"{count} {part}" for count, part in parts if count)
+                lines.append(f"{what}: {values} read as {read_as}: {how}")
             if source.outside:
                 n = len(source.outside)
                 shown = ("line " if n == 1 else "lines ") + ", ".join(

@@ -986,7 +986,7 @@ class _Oxygen:
             if value.__class__ is bool or (value.__class__ not in (int, float) and kind != "device"):
                 kept[key] = value  # true or false as given; text is `_Cells`' to skip
                 continue
-            if isinstance(value, str) and not _present(value) and not _room_air(key, value):
+            if isinstance(value, str) and not _present(value) and _device(value) is not False:
                 continue  # JSON lines' "" or "N/A": not measured, as in a CSV cell (not a device)
             source = self.sources.setdefault(name, _OxygenSource(kind, label))
             said = self.value(kind, value)

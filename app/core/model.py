@@ -643,12 +643,36 @@ class Baseline:
             wk[12] += (r0 + mean0 - wk[12]) / wk[13]
         week = self.week
         d = r0 - week[(day + _EPOCH_WEEKDAY) % 7] if week is not None else r0
+        # A one-sided run: the recent level is as far from the forecast as a
+        # value is learned from (`below` SDs), on this value's side. Its
+        # spread is the values' about that level, not about the forecast: a
+        # run held out of the mean (an alarm is not a new normal) must not
+        # widen the spread until it fits in (a heart rate of 89-106 for a
+        # day, 20 above its normal, took the spread from 3.6 to 22 and hid
+        # the next day's 102-126). A change in variance has values on both
+        # sides: its recent level stays near the forecast, and it still widens.
+        # (Whichever is nearer: a recent level still on its way from the
+        # prior after warm-up, a weight's 75 kg, is no run's.) A custom
+        # channel's spread still widens: it has no alarm to hold a run out of
+        # its mean, and its daily cycle, before its profile is in use, is such
+        # a run that the profile learns from (`_learn_profile`: values within
+        # `below` SDs).
+        v = d
+        off = self.recent - (x - d)
+        if self.floor and ((off >= limit and d > 0.0) or (off <= -limit and d < 0.0)):
+            v = x - self.recent
+            if v * v > d * d:
+                v = d
         if d > limit:
             d = limit
         elif d < -limit:
             d = -limit
+        if v > limit:
+            v = limit
+        elif v < -limit:
+            v = -limit
         own = var.m2 / (n - 1) if n > 1 else 0.0
-        own += a * (d * d - own)
+        own += a * (v * v - own)
         if -below < z < below:
             var.mean += a * d
             explain = self._learn_profile(level, a, count, cadence, cos_t, sin_t, ts)

@@ -3144,7 +3144,8 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         # 107/142 against 77/99, are one transducer's). A spot measurement far out
         # (medium) is its own confirmation (`_sparse`).
         if _excursion(state, r, anomalous, config):
-            r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
+            if not _said_by_news2(state, r, _ANOMALY, anomalous, False, config):
+                r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
             return
         urgent = (
             len({_SAME_MEASUREMENT.get(name, name) for name in anomalous}) >= 2
@@ -3248,14 +3249,19 @@ def _said_by_news2(
     later than the anomaly would? Then the anomaly would be a second alert
     about the same value (a breathing rate at 7 is NEWS2's 3 and 6 SDs below
     this patient's normal): one alarm per finding, the safety net's, whose
-    band is the clinical severity. An anomaly on a vital NEWS2 does not
-    score 3, on two or more vitals, beside a NEWS2 alert held up by other
-    parameters (a sedated patient in a band for days), or that would open
-    sooner, stands."""
+    band is the clinical severity. So is one beside an open NEWS2 alert,
+    whatever else holds it up: the alert has told the vital red, or
+    escalates for it (a parameter newly scoring 3). An anomaly on a vital
+    NEWS2 does not score 3, on two or more vitals, or that would open
+    sooner than the safety net (its trigger waiting on a dense rise,
+    `news2_sustain_ms`, and no NEWS2 alert open), stands."""
     news = r.findings.get(_NEWS2)
-    if not config.one_alarm or news is None or news.hold_ms or (urgent and not news.urgent):
+    if not config.one_alarm or news is None:
         return False
-    told, news_open = state.alerts.get(kind), _NEWS2 in state.alerts
+    told, news_told = state.alerts.get(kind), state.alerts.get(_NEWS2)
+    news_open, news_held = news_told is not None, news_told is not None and news_told.confirmed
+    if not news_held and (news.hold_ms or (urgent and not news.urgent)):
+        return False  # the safety net would open later (a dense rise it waits on): it stands
     if told is not None and told.confirmed and (not news_open or kind is _ANOMALY):
         # Open before the safety net saw it; or an anomaly told already: it stands while
         # its value is far out, where a resolution would say the value is back (a medium
@@ -3270,7 +3276,15 @@ def _said_by_news2(
         return False  # two vitals far out together: the anomaly says more than each score
     (name,) = anomalous
     subscores = r.evidence[_NEWS2]["subscores"]
-    return subscores.get(name) == 3 and not _triggers([sub for k, sub in subscores.items() if k != name])
+    if subscores.get(name) != 3:
+        return False
+    if news_held:
+        # An open NEWS2 alert tells this vital's red: it has, or it escalates for it (a parameter
+        # newly scoring 3). The anomaly would be the same value told twice (a desaturation to 84 %
+        # escalated NEWS2 to high at 85 and 84, then opened a medium anomaly at 84, beside a
+        # breathing rate of 27 that held the alert up: real MIMIC-II numerics).
+        return True
+    return not _triggers([sub for k, sub in subscores.items() if k != name])
 
 
 def _triggers(subscores: list[int]) -> bool:

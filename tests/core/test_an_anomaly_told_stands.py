@@ -7,11 +7,14 @@ low one (found by an outsider's client written from the docs)."""
 
 from __future__ import annotations
 
+import csv
 import random
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from tests.core.readings import by_minute, normal
+from tests.core.readings import Recorder, by_minute, normal
 
 T0 = 1_764_374_400_000
 
@@ -77,3 +80,47 @@ def test_an_anomaly_awaiting_confirmation_when_news2_opens_on_its_value_is_one_a
     opened = [(e["kind"], e["_minute"] // 60) for e in events if e["status"] == "open"]
     assert ("news2", hours + 1) in opened, opened
     assert [h for kind, h in opened if kind == "anomaly" and h >= hours] == [], opened
+
+
+def test_a_vital_the_open_news2_alert_told_red_opens_no_anomaly_beside_it() -> None:
+    """Real MIMIC-II numerics (a41495n): a breathing rate of 25-27 held a
+    NEWS2 alert open; the SpO2 fell to 85 (NEWS2 escalated to high, red)
+    and to 84 (escalated again, under 85), and a `medium` anomaly opened on
+    the same 84: the desaturation told three times in two minutes. The
+    breathing rate alone would trigger NEWS2, so the anomaly stood; now a
+    vital the open alert has told red is said by it."""
+    for seed in range(5):
+        rng = random.Random(seed)
+
+        def vitals_at(minute: int, rng: random.Random = rng) -> dict[str, Any]:
+            vitals = normal(rng)
+            vitals["respiratory_rate"] = round((23.0 if minute < 120 else 26.0) + rng.gauss(0, 0.8))
+            if minute >= 150:
+                vitals["spo2"] = round(max(83.0, 96 - 2.0 * (minute - 149)) + rng.gauss(0, 0.4))
+            return vitals
+
+        events = by_minute(T0, range(180), vitals_at)
+        news = [e for e in events if e["kind"] == "news2" and e["status"] in ("open", "escalated")]
+        assert news and news[0]["_minute"] < 150, (seed, news)  # open on the breathing rate
+        assert any("spo2" in e["evidence"]["vitals"] and e["_minute"] >= 150 for e in news), (seed, news)
+        assert [e for e in events if e["kind"] == "anomaly" and e["status"] == "open"] == [], seed
+
+
+def test_a_heart_rate_the_open_news2_alert_told_red_opens_no_anomaly_as_it_climbs() -> None:
+    """Real MIMIC-II numerics, a value a minute (eseuteo/MasterThesis
+    `data_preprocessing/signals_55638.csv`, 16:50-19:10, verbatim): NEWS2
+    opened at 16:56 and escalated at 17:25 for a heart rate of 133.7 (red).
+    The heart rate climbed on to 144 and opened a `low` anomaly at 18:31
+    that resolved at 19:05, the rate still 140: the same tachycardia told
+    twice. The anomaly's trigger waited on a dense rise
+    (`news2_sustain_ms`), which let it stand beside the open alert."""
+    path = Path(__file__).parent / "data" / "mimic2_55638_numerics.csv"
+    names = {"HR": "heart_rate", "RESP": "respiratory_rate", "SPO2": "spo2", "ABPSYS": "systolic_bp"}
+    recorder = Recorder()
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            ts = int(datetime.fromisoformat(row["TIME"] + "+00:00").timestamp() * 1000)
+            recorder.read(ts, {names[k]: float(v) for k, v in row.items() if k in names and v})
+    told = [(e["kind"], e["status"], e["event_time"][11:16]) for e in recorder.events]
+    assert ("news2", "escalated", "17:25") in told, told
+    assert [t for t in told if t[0] == "anomaly"] == [], told

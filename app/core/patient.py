@@ -798,7 +798,12 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
                 state.latest[name] = [value, ts, 0]
             continue
         clean[name] = value
-    if PULSE_RATE in clean or "diastolic_bp" in clean or "mean_bp" in clean:
+    if (
+        PULSE_RATE in clean
+        or "diastolic_bp" in clean
+        or "mean_bp" in clean
+        or (artifacts and "systolic_bp" in clean)
+    ):
         _implausible_together(state, r)
     _keep_latest(state, r, config)
     if r.tag != state.device or state.sources:  # the common case, one device, stops here
@@ -1072,6 +1077,10 @@ def _implausible_together(state: PatientState, r: _Reading) -> None:
       never mutes a desaturation. The SpO2 dropped for a disagreement does
       not count in its own artifact share (`r.doubted`): the evidence is
       against the pulse rate;
+    - a pressure beside a diastolic or mean of the same reading past its
+      plausible top (`_flushed`: a line flushed, 260/251 mean 251 on a real
+      PhysioNet 2012 stay, whose systolic of 260 was told as NEWS2's red):
+      all are dropped;
     - a systolic pressure not above the diastolic one (a cuff or transducer
       error): both are dropped;
     - a mean pressure outside the systolic and diastolic ones it comes with,
@@ -1089,6 +1098,11 @@ def _implausible_together(state: PatientState, r: _Reading) -> None:
                 artifacts["spo2"] = clean.pop("spo2")
                 r.doubted = True
     sbp, dbp = clean.get("systolic_bp"), clean.get("diastolic_bp")
+    if (sbp is not None or dbp is not None) and _flushed(artifacts):
+        for name in ("systolic_bp", "diastolic_bp"):
+            if name in clean:
+                artifacts[name] = clean.pop(name)
+        sbp = dbp = None
     if isinstance(sbp, (int, float)) and isinstance(dbp, (int, float)) and sbp <= dbp:
         artifacts["systolic_bp"] = clean.pop("systolic_bp")
         artifacts["diastolic_bp"] = clean.pop("diastolic_bp")
@@ -1100,6 +1114,17 @@ def _implausible_together(state: PatientState, r: _Reading) -> None:
                 artifacts["mean_bp"] = clean.pop("mean_bp")
         elif _line_silent(r.raw["vitals"]):
             artifacts["mean_bp"] = clean.pop("mean_bp")
+
+
+def _flushed(artifacts: dict[str, Any]) -> bool:
+    """Was this reading's diastolic or mean pressure dropped as past its
+    plausible top (a diastolic over 200, a mean over 230: no circulation's,
+    the flush bag's pressure on the line)?"""
+    for name in ("diastolic_bp", "mean_bp"):
+        value = artifacts.get(name)
+        if value is not None and value.__class__ in _NUMBERS and value > _PLAUSIBLE[name][1]:
+            return True
+    return False
 
 
 def _agreed(state: PatientState, r: _Reading) -> list[Any] | None:
@@ -3786,6 +3811,22 @@ def _mean_low_now(state: PatientState, ts: int) -> bool:
     return ts - run[1] <= _low_mean_stale(entry[2])
 
 
+def _severe_now(state: PatientState, ts: int) -> bool:
+    """Is a pressure's newest value at or above its severe limit
+    (`SEVERE_PRESSURE`: its run in `PatientState.severe` holds it), and not
+    stale? No reading then resolves a `trend` (`_lifecycle`'s `waits`), as
+    for a mean under its floor (`_mean_low_now`): a line's severe run ended
+    at 179, the alert resolved at the next 208, a run begun but not yet
+    confirmed, and opened again at 197 ten minutes later under a new id (a
+    real PhysioNet 2012 stay, an outside tester)."""
+    for name, run in state.severe.items():
+        entry = state.latest.get(name)
+        if entry is not None and run[1] == entry[1]:
+            if ts - run[1] <= max(SHIFT_STALE_CADENCES * entry[2], SHIFT_STALE_MS):
+                return True
+    return False
+
+
 def _low_mean_stale(cadence: float) -> float:
     """How long after its last low value a run of the mean under its floor
     is over: three of the line's cadences, and at least ten minutes (a line
@@ -3862,7 +3903,10 @@ def _severe_pressure(state: PatientState, r: _Reading, config: Config) -> None:
     NEWS2 scoring it: a systolic of 220 or more) tells it instead; one about
     other vitals does not: an
     anomaly of a heart rate of 118 (a new atrial fibrillation) kept a
-    confirmed 188/106 untold for 8 days (an outside reviewer). Evidence per
+    confirmed 188/106 untold for 8 days (an outside reviewer). Nor does one
+    still awaiting its confirmation (`_anomaly_told_now`): 187/95 re-taken
+    170/122, the diastolic's anomaly awaiting the next reading, which
+    lapsed it at 150/85, was told by nothing (an outside tester). Evidence per
     pressure: the run's latest `level`, the `limit` and when the run began
     (`severe_since`): the two pressures' runs are one (`_pressure`), begun
     with the earlier. Newly confirmed while a `trend` is open (a level
@@ -3870,6 +3914,8 @@ def _severe_pressure(state: PatientState, r: _Reading, config: Config) -> None:
     escalation (`_SEVERE_BIT`): the re-take confirming 180 or more was
     told by nothing (an outside tester)."""
     anomaly, news = r.findings.get(_ANOMALY), r.findings.get(_NEWS2)
+    if anomaly is not None and not _anomaly_told_now(state, r, anomaly, config):
+        anomaly = None  # awaiting its confirmation, which the next re-take may lapse: not told yet
     current: dict[str, tuple[float, float, float]] = {}
     for name, (since, last, value) in state.severe.items():
         if anomaly is not None and abs(anomaly.evidence.get("z", {}).get(name, 0.0)) >= config.z_alert:
@@ -3890,6 +3936,16 @@ def _severe_pressure(state: PatientState, r: _Reading, config: Config) -> None:
         level = int(value) if value == int(value) else value
         found[name] = {"level": level, "limit": int(SEVERE_PRESSURE[name]), "severe_since": iso(int(since))}
     _tell_trend(r, config, found, _SEVERE_BIT)
+
+
+def _anomaly_told_now(state: PatientState, r: _Reading, anomaly: Finding, config: Config) -> bool:
+    """Is this reading's anomaly told: its alert open already, or opening
+    now (`app.core.alerts.opens_now`), not awaiting a confirmation that a
+    later reading may lapse?"""
+    told = state.alerts.get(_ANOMALY)
+    if told is not None and told.confirmed:
+        return True
+    return opens_now(told, anomaly, r.ts, config.confirm_ms, _patient_cadence(state, r.ts))
 
 
 def _end_told_shifts(state: PatientState, r: _Reading, shifted: dict[str, Any], said: bool) -> None:
@@ -4196,7 +4252,9 @@ def _patient_cadence(state: PatientState, ts: int) -> float:
 def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
     if not r.findings and not state.alerts:
         return
-    waits = _TREND_WAITS if _TREND in state.alerts and _mean_low_now(state, r.ts) else frozenset()
+    waits = frozenset()
+    if _TREND in state.alerts and (_mean_low_now(state, r.ts) or (state.severe and _severe_now(state, r.ts))):
+        waits = _TREND_WAITS
     changes = transition(
         state.alerts,
         LIFECYCLE_KINDS,

@@ -914,3 +914,20 @@ def test_a_probe_off_then_no_spo2_for_two_hours_tells_the_signal_back() -> None:
         events += run(state, i, T0 + i * MINUTE, vitals).events
     told = [e["evidence"]["signal"] for e in events if e["kind"] == "no_signal"]
     assert told == ["lost", "restored"]
+
+
+def test_a_line_flushed_to_260_over_251_is_no_red_systolic() -> None:
+    """PhysioNet 2012 set-b 142727, an arterial line charted half-hourly:
+    126/57, then 260/251 mean 251 (the flush bag's pressure: no pulse in
+    it), then 134/89. The diastolic and mean were dropped as past their
+    plausible tops, the systolic of the same reading kept: NEWS2 told a red
+    systolic of 260. A real 260/130 is still told."""
+    rows = [[126, 57, 77], [148, 64, 89], [152, 63, 91], [148, 64, 89], [154, 73, 97], [126, 57, 77]]
+    for flush, told in (([260, 251, 251], False), ([260, 130, 173], True)):
+        state = patient_state.PatientState()
+        events: list[dict[str, object]] = []
+        for i, (sbp, dbp, mbp) in enumerate([*rows, flush, [134, 89, 104], [145, 78, 98]]):
+            vitals = {"systolic_bp": sbp, "diastolic_bp": dbp, "mean_bp": mbp, "heart_rate": 55}
+            events += run(state, i, T0 + i * 30 * MINUTE, vitals).events
+        news = [e for e in events if e["kind"] == "news2" and e["status"] == "open"]
+        assert bool(news) is told, (flush, news)

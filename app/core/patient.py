@@ -4252,7 +4252,7 @@ def _patient_cadence(state: PatientState, ts: int) -> float:
 def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
     if not r.findings and not state.alerts:
         return
-    waits = frozenset()
+    waits: frozenset[Kind] = frozenset()
     if _TREND in state.alerts and (_mean_low_now(state, r.ts) or (state.severe and _severe_now(state, r.ts))):
         waits = _TREND_WAITS
     changes = transition(

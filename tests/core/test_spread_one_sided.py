@@ -71,3 +71,35 @@ def test_a_noisier_patient_still_widens_the_spread() -> None:
     assert after > 1.6 * before, (before, after)
     anomalies = [e for e in recorder.events if e["kind"] == "anomaly"]
     assert not anomalies or anomalies[-1]["status"] == "resolved", anomalies[-3:]
+
+
+def test_a_benign_rise_nothing_scores_is_still_taken_in_and_hides_no_later_fall() -> None:
+    """An outside reviewer's patient up and about: at 08:00 the heart rate
+    goes from 65 to 80 and the breathing rate from 14 to 17 for good (NEWS2
+    scores neither), read every minute. Its drift is held while both are up
+    together (an arousal's); the spread widening is how it is taken in. A
+    first version held every run out of the spread: the heart rate's
+    anomaly stayed open for days, and a fall of the systolic from 124 to 98
+    the next morning opened nothing beside it."""
+    rng = random.Random(2)
+    recorder = Recorder()
+    for minute in range(34 * 60):
+        up = minute >= 8 * 60
+        fall = min(max(0.0, (minute - 34 * 60 + 8 * 60) / 40), 1.0)  # day 2, 10:00-10:40
+        vitals = {
+            "heart_rate": round((80 if up else 65) + rng.gauss(0, 3)),
+            "respiratory_rate": round((17 if up else 14) + rng.gauss(0, 1)),
+            "systolic_bp": round(124 - 26 * fall + rng.gauss(0, 4)),
+            "spo2": round(97 + rng.gauss(0, 0.6)),
+        }
+        recorder.read(T0 + minute * MINUTE, vitals)
+        if minute == 34 * 60 - 8 * 60 - 1:  # day 2, 09:59: the rise is taken in
+            assert "anomaly" not in {k.value for k in recorder.state.alerts}, minute
+    told = [
+        e
+        for e in recorder.events
+        if e["status"] in ("open", "escalated") and "systolic_bp" in e["evidence"].get("vitals", {})
+    ]
+    assert told, [
+        (e["kind"], e["status"], e["event_time"]) for e in recorder.events if e["kind"] != "baseline_drift"
+    ]

@@ -1233,6 +1233,12 @@ def _advance(state: PatientState, r: _Reading, now: int) -> None:
     state.count += 1
 
 
+def no_signal(name: str, value: float) -> bool:
+    """Is this number what a device sends for a channel without signal
+    (`_silent`)? For the shells (`vigil replay` merging rows)."""
+    return _silent(name, value)
+
+
 def _silent(name: str, value: float) -> bool:
     """Is this value "no signal" (`NO_SIGNAL`; a pressure up to `OPEN_LINE_MMHG`)?"""
     return value <= NO_SIGNAL or (value <= OPEN_LINE_MMHG and name in _PRESSURES)

@@ -826,6 +826,21 @@ def layout(
     return Layout(names, None if patient is None else _patient(patient, "--patient"), leave_out_unnamed, gcs)
 
 
+def _silenced(key: str, value: Any, later: Any) -> bool:
+    """Would `later`, a "no signal" value (0, a negative code, a pressure
+    line open to air: `core.no_signal`), replace `value`, a measured one of
+    the same vital and moment? Then the measured one is kept: PhysioNet
+    2012 charts two probes' temperatures at one time, 37.1 and then 0, and
+    keeping the later lost the reading's 37.1 (an outside tester's 34.8
+    told by nothing)."""
+    return (
+        value.__class__ in (int, float)
+        and later.__class__ in (int, float)
+        and core.no_signal(_vital(key), later)
+        and not core.no_signal(_vital(key), value)
+    )
+
+
 def _same(value: Any, other: Any) -> bool:
     """Equal, as numbers when both are (`-1.0` is `-1`, `True` is not `1`)."""
     return isinstance(value, bool) == isinstance(other, bool) and value == other
@@ -843,6 +858,7 @@ class _Merges:
     first: str = ""  # the line of the first merged row
     changed: str = ""  # the line of the first row that changed a value
     what: str = ""  # that value: its vital, and the recording's names and values before and after
+    silenced: int = 0  # "no signal" values of later rows that did not replace a measured one (`_silenced`)
 
     def add(
         self, vitals: dict[str, Any], later: dict[str, Any], where: str, names: dict[str, tuple[str, str]]
@@ -854,6 +870,9 @@ class _Merges:
         self.merged += 1
         self.first = self.first or where
         differed = [k for k, value in later.items() if k in vitals and not _same(vitals[k], value)]
+        silenced = [k for k in differed if _silenced(k, vitals[k], later[k])]
+        self.silenced += len(silenced)
+        differed = [k for k in differed if k not in silenced]
         self.differed += len(differed)
         if differed and not self.changed:
             self.changed, name = where, differed[0]
@@ -861,6 +880,17 @@ class _Merges:
             self.what = f"{_vital(name)}: {was!r} {vitals[name]}, then {now!r} {later[name]}"
 
     def told(self, file: str, long: bool) -> list[str]:
+        lines = []
+        if self.silenced:
+            times = "once" if self.silenced == 1 else f"{self.silenced} times"
+            lines.append(
+                f'{file}: a vital was given again for a patient and time as "no signal" '
+                "(0, a negative code, a pressure line open to air) where it had a measured value, "
+                f"{times}: the measured value kept"
+            )
+        return lines + self._told(file, long)
+
+    def _told(self, file: str, long: bool) -> list[str]:
         if long:  # a value a row: merging is the layout's; a vital given twice at once is not
             if not self.differed:
                 return []
@@ -1341,7 +1371,9 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
                 k: (origin.get((patient, ts_ms, k), source.get(k, k)), source.get(k, k)) for k in vitals
             }
             merges.add(row.vitals, vitals, where, given_by)
-            row.vitals.update(vitals)
+            for k, value in vitals.items():
+                if not _silenced(k, row.vitals.get(k), value):
+                    row.vitals[k] = value
         if long:  # the recording's name of each value, for `_Merges.what`
             origin[(patient, ts_ms, vital)] = name
     rd.told += merges.told(path.name, long)

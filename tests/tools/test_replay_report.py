@@ -385,6 +385,33 @@ def test_the_long_layout_tells_only_a_vital_given_twice_at_once(vigil, tmp_path)
     )
 
 
+def test_a_no_signal_zero_given_again_keeps_the_measured_value(vigil, tmp_path) -> None:
+    # An outside tester's PhysioNet 2012 stay (set-a 132642) charts two probes'
+    # temperatures at one time, 37.1 and then 0: the later 0 ("no signal")
+    # replaced the measured value. Here 34.8 (NEWS2 3) and 0 at one time, in
+    # either order: the 34.8 opens NEWS2; a 0 given after it is told in a line.
+    for first, then in (("34.8", "0"), ("0", "34.8")):
+        path = tmp_path / "chart.csv"
+        path.write_text(
+            "patient,ts,vital,value\n"
+            f"P-1,{START},temperature,37.0\nP-1,{START + 60 * MINUTE},temperature,37.1\n"
+            f"P-1,{START + 120 * MINUTE},temperature,{first}\nP-1,{START + 120 * MINUTE},temperature,{then}\n"
+            f"P-1,{START + 120 * MINUTE},heart_rate,80\n"
+        )
+        code, err = vigil("replay", str(path), "--offline")
+        assert code == 0 and "alert events {'news2': 1}" in err[-1], err
+        silenced = [line for line in err if "no signal" in line]
+        assert silenced == (
+            [
+                'vigil replay: chart.csv: a vital was given again for a patient and time as "no signal" '
+                "(0, a negative code, a pressure line open to air) where it had a measured value, once: "
+                "the measured value kept"
+            ]
+            if then == "0"
+            else []
+        ), err
+
+
 def test_two_vitals_mapped_to_one_are_named_with_their_values(vigil, tmp_path) -> None:
     # An outside tester's PhysioNet 2012 stay, a cuff's and a line's systolic
     # both mapped to systolic_bp: the line's 66 was kept over the cuff's 72

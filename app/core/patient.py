@@ -913,6 +913,15 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
             # moves a monitor's cadence while a real change (charting hourly
             # from now on) is followed within a few readings.
             cadence, dt = previous[2], ts - previous[1]
+            if (
+                state.shifts
+                and name in state.shifts
+                and dt > max(SHIFT_STALE_CADENCES * cadence, SHIFT_STALE_MS)
+            ):
+                # Unread as long as a shift holds (`_shift`): its run is over, this value
+                # begins any new one (a home pulse's run was kept across 133 days unread
+                # and told a pulse of 69 as shifted since 203 days before, an outside tester).
+                del state.shifts[name]
             if dt >= SPARSE_MS:  # read as a spot measurement (`_sparse`)
                 if r.spaced is None:
                     r.spaced = []

@@ -6,6 +6,7 @@ before it has alerted; dense channels are not watched at all."""
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 from collections.abc import Callable
@@ -556,3 +557,18 @@ def test_a_run_begun_weeks_before_does_not_move_together_with_one_reading() -> N
             sitting + 4 * MINUTE, {"systolic_bp": systolic + 3, "diastolic_bp": 68, "heart_rate": pulse - 5}
         )
     assert p.opened("trend") == []
+
+
+def test_a_run_does_not_last_across_months_unread() -> None:
+    """A public home log (dhelsby/HealthData `bp.csv`, its 35 readings in
+    time order, times read as UTC): the level-shift watch's run on the
+    pulse began in January and was kept across 133 days unread; a pulse of
+    69 in July opened a `trend` "since" 203 days before (an outside
+    tester). A channel unread as long as a shift holds (three cadences,
+    four days) begins a new run."""
+    p = Patient()
+    with (Path(__file__).parent / "data" / "dhelsby_home_bp.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            ts = int(datetime.fromisoformat(row["ts"]).replace(tzinfo=UTC).timestamp() * 1000)
+            p.read(ts, {k: int(v) for k, v in row.items() if k not in ("patient", "ts") and v})
+    assert p.opened("trend") == [], [e["evidence"] for e in p.opened("trend")]

@@ -106,6 +106,7 @@ NO_SIGNAL = 0  # what a monitor sends for a channel without signal (a sensor not
 # connected, or being zeroed) reads the atmosphere, within a few mmHg of 0 (VitalDB
 # case 1: -9 to +8 for ten minutes): a pressure up to this is "no signal" too (`_silent`).
 OPEN_LINE_MMHG = 10
+PULSE_PRESSURE_MIN = 20  # mmHg between systolic and diastolic: a pressure with a pulse in it (`_pulsatile`)
 _PRESSURES = frozenset(("systolic_bp", "diastolic_bp", "mean_bp"))
 # A pressure reading "no signal" is a cuff inflating only for about as long as a measurement takes:
 # a line that stays without signal (never connected) is not measuring (`_pressure_measured`).
@@ -1023,6 +1024,10 @@ def _past_the_edge(
     range: a pulse oximeter needs a pulse, and it does not find one at a
     systolic pressure under 40 (an arterial line being flushed or zeroed
     reads 15-30 mmHg with a steady SpO2 of 100 %, as on VitalDB case 1);
+    and a heart rate under the edge while the same reading's pressure is
+    pulsatile and out of red (`_pulsatile`: a PhysioNet 2012 stay charted
+    a heart rate of 11 beside an arterial 167/64, kept after a red 33 and
+    told as NEWS2's new red, an outside tester);
     and a systolic over the edge while the same reading's diastolic is over
     its own: a pressure with no pulse in it, the flush bag's 300 mmHg on
     the transducer (310/293 on the same recording)."""
@@ -1035,6 +1040,8 @@ def _past_the_edge(
     if value < bounds[0]:
         vitals = r.raw["vitals"]
         if name == "systolic_bp" and vitals.get(MOTION) is not True and _perfused(vitals.get("spo2")):
+            return False
+        if name == "heart_rate" and _pulsatile(vitals):
             return False
         return low is not None and previous[0] <= low
     if name == "systolic_bp" and _past_plausible(r.raw["vitals"].get("diastolic_bp"), "diastolic_bp"):
@@ -1063,6 +1070,21 @@ def _cooled_too_fast(state: PatientState, ts: int, value: float) -> bool:
 def _past_plausible(value: Any, name: str) -> bool:
     """A number over the top of `name`'s `plausible` range."""
     return value.__class__ in _NUMBERS and value > _CHECKED[name][1]
+
+
+def _pulsatile(vitals: dict[str, Any]) -> bool:
+    """A systolic above NEWS2's red range (`DANGER`) and at least
+    `PULSE_PRESSURE_MIN` over its diastolic, both plausible: a heart that
+    beats, at a rate no slower than physiology's edge."""
+    sbp, dbp = vitals.get("systolic_bp"), vitals.get("diastolic_bp")
+    if sbp.__class__ not in _NUMBERS or dbp.__class__ not in _NUMBERS:
+        return False
+    low, high = _CHECKED["diastolic_bp"]
+    return (
+        DANGER["systolic_bp"][0] < sbp <= _CHECKED["systolic_bp"][1]
+        and low <= dbp <= high
+        and (sbp - dbp >= PULSE_PRESSURE_MIN)
+    )
 
 
 def _perfused(spo2: Any) -> bool:

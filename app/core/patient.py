@@ -106,6 +106,8 @@ NO_SIGNAL = 0  # what a monitor sends for a channel without signal (a sensor not
 # connected, or being zeroed) reads the atmosphere, within a few mmHg of 0 (VitalDB
 # case 1: -9 to +8 for ten minutes): a pressure up to this is "no signal" too (`_silent`).
 OPEN_LINE_MMHG = 10
+TOLD_LATELY_MS = 10 * 60 * 1000  # an alert's parts told this recently are still told (`_red_before`) ...
+TOLD_LATELY_CADENCES = 4  # ... or within this many of the part's cadences
 PULSE_PRESSURE_MIN = 20  # mmHg between systolic and diastolic: a pressure with a pulse in it (`_pulsatile`)
 _PRESSURES = frozenset(("systolic_bp", "diastolic_bp", "mean_bp"))
 # A pressure reading "no signal" is a cuff inflating only for about as long as a measurement takes:
@@ -1125,7 +1127,7 @@ def _implausible_together(state: PatientState, r: _Reading) -> None:
                 artifacts["spo2"] = clean.pop("spo2")
                 r.doubted = True
     sbp, dbp = clean.get("systolic_bp"), clean.get("diastolic_bp")
-    if (sbp is not None or dbp is not None) and _flushed(artifacts):
+    if (sbp is not None or dbp is not None) and _flushed(artifacts, sbp):
         for name in ("systolic_bp", "diastolic_bp"):
             if name in clean:
                 artifacts[name] = clean.pop(name)
@@ -1143,14 +1145,17 @@ def _implausible_together(state: PatientState, r: _Reading) -> None:
             artifacts["mean_bp"] = clean.pop("mean_bp")
 
 
-def _flushed(artifacts: dict[str, Any]) -> bool:
+def _flushed(artifacts: dict[str, Any], sbp: Any) -> bool:
     """Was this reading's diastolic or mean pressure dropped as past its
-    plausible top (a diastolic over 200, a mean over 230: no circulation's,
-    the flush bag's pressure on the line)?"""
+    plausible top (a diastolic over 200, a mean over 230), with no pulse in
+    the pressure (the systolic within `PULSE_PRESSURE_MIN` of it, or none):
+    the flush bag's pressure on the line? A crisis of 290/205, mean 233,
+    has a pulse, and is the patient's (a reviewer's)."""
     for name in ("diastolic_bp", "mean_bp"):
         value = artifacts.get(name)
         if value is not None and value.__class__ in _NUMBERS and value > _PLAUSIBLE[name][1]:
-            return True
+            if sbp.__class__ not in _NUMBERS or sbp - value < PULSE_PRESSURE_MIN:
+                return True
     return False
 
 
@@ -3336,13 +3341,42 @@ def _said_by_news2(
     subscores = r.evidence[_NEWS2]["subscores"]
     if subscores.get(name) != 3:
         return False
-    if news_held:
-        # An open NEWS2 alert tells this vital's red: it has, or it escalates for it (a parameter
-        # newly scoring 3). The anomaly would be the same value told twice (a desaturation to 84 %
-        # escalated NEWS2 to high at 85 and 84, then opened a medium anomaly at 84, beside a
-        # breathing rate of 27 that held the alert up: real MIMIC-II numerics).
+    if (
+        news_told is not None
+        and news_held
+        and (not news_told.marks & _NEWS2_BIT[name] or (told is None and _red_before(state, r, name, config)))
+    ):
+        # An open NEWS2 alert tells this vital's red: it escalates for it (a parameter newly
+        # scoring 3), or has told it and it has stayed red since. The anomaly would be the same
+        # value told twice (a desaturation to 84 % escalated NEWS2 to high at 85 and 84, then
+        # opened a medium anomaly at 84, beside a breathing rate of 27 that held the alert up:
+        # real MIMIC-II numerics). A relapse, red again after a value that was not, inside an
+        # alert held high by other parameters for days, has no escalation to tell it (its mark
+        # stays set): its anomaly stands, and once awaiting its confirmation confirms at the next
+        # red value (a reviewer's septic patient's second bout of 145 told by nothing).
         return True
     return not _triggers([sub for k, sub in subscores.items() if k != name])
+
+
+def _red_before(state: PatientState, r: _Reading, name: str, config: Config) -> bool:
+    """Has this vital stayed in NEWS2's red since the open NEWS2 alert told
+    it: its value before this reading (`_Reading.before`) scoring 3 too,
+    and the alert told within `TOLD_LATELY_MS` (or `TOLD_LATELY_CADENCES`
+    of the vital's cadences: an hour of values charted every 15 minutes),
+    or the vital's recent level (`Baseline.recent`, about its last five
+    values) scoring 3 as well? A relapse's first red values,
+    after values that were not, do not: on a monitor, a step from 110 to
+    81 held for a reading (`_hold_steps`) had a red value before the next."""
+    before, baseline = r.before.get(name), state.baselines.get(name)
+    if before is None or before.__class__ not in _NUMBERS or baseline is None:
+        return False
+    told, entry = state.alerts.get(_NEWS2), state.latest.get(name)
+    if told is not None and told.notified_ms is not None and entry is not None:
+        if r.ts - told.notified_ms <= max(TOLD_LATELY_CADENCES * entry[2], TOLD_LATELY_MS):
+            return news2.score({name: before}, _scale2(state, config)).subscores.get(name) == 3
+    scale2 = _scale2(state, config)
+    subscores = news2.score({name: before}, scale2).subscores
+    return subscores.get(name) == 3 and news2.score({name: baseline.recent}, scale2).subscores.get(name) == 3
 
 
 def _triggers(subscores: list[int]) -> bool:
@@ -3844,14 +3878,19 @@ def _mean_low_now(state: PatientState, ts: int) -> bool:
     return ts - run[1] <= _low_mean_stale(entry[2])
 
 
-def _severe_now(state: PatientState, ts: int) -> bool:
+def _severe_now(state: PatientState, trend: OpenAlert, ts: int) -> bool:
     """Is a pressure's newest value at or above its severe limit
     (`SEVERE_PRESSURE`: its run in `PatientState.severe` holds it), and not
-    stale? No reading then resolves a `trend` (`_lifecycle`'s `waits`), as
-    for a mean under its floor (`_mean_low_now`): a line's severe run ended
-    at 179, the alert resolved at the next 208, a run begun but not yet
-    confirmed, and opened again at 197 ten minutes later under a new id (a
-    real PhysioNet 2012 stay, an outside tester)."""
+    stale, while the open `trend` has told a severe pressure (`_SEVERE_BIT`)?
+    No reading then resolves it (`_lifecycle`'s `waits`), as for a mean
+    under its floor (`_mean_low_now`): a line's severe run ended at 179, the
+    alert resolved at the next 208, a run begun but not yet confirmed, and
+    opened again at 197 ten minutes later under a new id (a real PhysioNet
+    2012 stay, an outside tester). A trend about another vital is not held
+    by a pressure (a reviewer's SpO2 trend held four days by one cuff
+    reading of 183)."""
+    if not state.severe or not trend.marks & _SEVERE_BIT:
+        return False
     for name, run in state.severe.items():
         entry = state.latest.get(name)
         if entry is not None and run[1] == entry[1]:
@@ -4286,7 +4325,8 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
     if not r.findings and not state.alerts:
         return
     waits: frozenset[Kind] = frozenset()
-    if _TREND in state.alerts and (_mean_low_now(state, r.ts) or (state.severe and _severe_now(state, r.ts))):
+    trend = state.alerts.get(_TREND)
+    if trend is not None and (_mean_low_now(state, r.ts) or _severe_now(state, trend, r.ts)):
         waits = _TREND_WAITS
     changes = transition(
         state.alerts,

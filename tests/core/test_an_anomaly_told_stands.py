@@ -17,6 +17,7 @@ from typing import Any
 from tests.core.readings import Recorder, by_minute, normal
 
 T0 = 1_764_374_400_000
+MINUTE = 60_000
 
 
 def _events(
@@ -124,3 +125,44 @@ def test_a_heart_rate_the_open_news2_alert_told_red_opens_no_anomaly_as_it_climb
     told = [(e["kind"], e["status"], e["event_time"][11:16]) for e in recorder.events]
     assert ("news2", "escalated", "17:25") in told, told
     assert [t for t in told if t[0] == "anomaly"] == [], told
+
+
+def test_a_relapse_inside_a_news2_alert_held_open_for_days_is_told() -> None:
+    """An outside reviewer's sedated, ventilated patient charted every 15
+    minutes: unresponsive and on oxygen (NEWS2 held open for days), a fever
+    of 38.5 from the second day (held high), and three hours of atrial
+    fibrillation at 145 six hours apart, normal between. The first bout
+    escalates NEWS2 for the heart rate. With a vital the alert had told red
+    said by it whenever it scored 3 again, the second and third bouts were
+    told by nothing (the alert's mark for the heart rate stays set while it
+    stays high); each now opens an anomaly at its first reading."""
+    rng = random.Random(3)
+    recorder = Recorder()
+    bouts = (34, 40, 46)  # hours since the start: day 2's 10:00, 16:00 and 22:00
+    for quarter in range(54 * 4):
+        hour = quarter / 4
+        bout = any(start <= hour < start + 1 for start in bouts)
+        vitals: dict[str, Any] = {
+            "heart_rate": round((145 if bout else 84) + rng.gauss(0, 2)),
+            "spo2": round(97 + rng.gauss(0, 0.6)),
+            "respiratory_rate": round(16 + rng.gauss(0, 1)),
+            "systolic_bp": round(118 + rng.gauss(0, 4)),
+            "temperature": round((38.5 if hour >= 24 else 37.0) + rng.gauss(0, 0.1), 1),
+            "consciousness": "U",
+            "on_oxygen": True,
+        }
+        recorder.read(T0 + quarter * 15 * MINUTE, vitals)
+    told = [
+        (e["kind"], e["status"], (_ms(e) - T0) // (60 * MINUTE))
+        for e in recorder.events
+        if e["status"] in ("open", "escalated")
+        and "heart_rate" in e["evidence"].get("vitals", {})
+        and e["evidence"]["vitals"]["heart_rate"] > 130
+    ]
+    for start in bouts:
+        assert any(hour == start for _, _, hour in told), (start, told)
+    assert len([t for t in told if t[2] == bouts[0]]) == 1, told  # the first bout: one alarm
+
+
+def _ms(event: dict[str, Any]) -> int:
+    return int(datetime.fromisoformat(str(event["event_time"]).replace("Z", "+00:00")).timestamp() * 1000)

@@ -358,3 +358,36 @@ def test_a_line_back_at_the_limit_holds_the_alert_through_its_new_run() -> None:
     assert [e["status"] for e in trends][:1] == ["open"] and trends[0]["_ts"] == t0 + 120 * MINUTE, trends
     assert "resolved" not in [e["status"] for e in trends], [(e["status"], e["_ts"]) for e in trends]
     assert len({e["alert_id"] for e in trends}) == 1
+
+
+def test_one_unconfirmed_severe_reading_holds_no_other_trend() -> None:
+    """An outside reviewer's ward patient on a monitor every minute and a
+    cuff every 4 hours (about 150/85): one cuff reading of 183/95, no
+    re-take, then the cuff taken off. Sixteen hours later the SpO2 slides
+    from 97 to 92 and back: its `trend` was held open four days by the 183
+    (a trend does not resolve while a pressure stands at its limit), not
+    resolved once the SpO2 was back. Only a trend that told a severe
+    pressure is held so."""
+    rng = random.Random(5)
+    recorder = Recorder()
+    events: list[dict[str, Any]] = []
+    for minute in range(30 * 60):
+        hour = minute / 60
+        slide = max(0.0, 1 - abs(hour - 21) / 1.0)  # 20:00-22:00, deepest at 21:00
+        vitals: dict[str, Any] = {
+            "heart_rate": round(75 + rng.gauss(0, 2)),
+            "respiratory_rate": round(16 + rng.gauss(0, 1)),
+            "spo2": round(97 - 5.5 * slide + rng.gauss(0, 0.4)),
+        }
+        if minute % 240 == 0 and hour < 5:
+            vitals.update(systolic_bp=round(150 + rng.gauss(0, 4)), diastolic_bp=round(85 + rng.gauss(0, 3)))
+        if minute == 270:  # 04:30, once
+            vitals.update(systolic_bp=183, diastolic_bp=95)
+        events += [
+            {**e, "_ts": T0 + minute * MINUTE} for e in recorder.read(T0 + minute * MINUTE, vitals).events
+        ]
+    trends = _trends(events)
+    assert trends and trends[0]["status"] == "open", trends
+    assert "severe_since" not in str(trends[0]["evidence"])
+    resolved = [e["_ts"] for e in trends if e["status"] == "resolved"]
+    assert resolved and resolved[0] <= T0 + 24 * HOUR, [(e["status"], (e["_ts"] - T0) / HOUR) for e in trends]

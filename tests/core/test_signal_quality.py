@@ -926,9 +926,12 @@ def test_a_line_flushed_to_260_over_251_is_no_red_systolic() -> None:
     126/57, then 260/251 mean 251 (the flush bag's pressure: no pulse in
     it), then 134/89. The diastolic and mean were dropped as past their
     plausible tops, the systolic of the same reading kept: NEWS2 told a red
-    systolic of 260. A real 260/130 is still told."""
+    systolic of 260. A real 260/130 is still told, and so is a crisis of
+    290/205, mean 233: its diastolic and mean are past their tops too, but
+    its pressure has a pulse in it (a reviewer's: a first version dropped
+    it)."""
     rows = [[126, 57, 77], [148, 64, 89], [152, 63, 91], [148, 64, 89], [154, 73, 97], [126, 57, 77]]
-    for flush, told in (([260, 251, 251], False), ([260, 130, 173], True)):
+    for flush, told in (([260, 251, 251], False), ([260, 130, 173], True), ([290, 205, 233], True)):
         state = patient_state.PatientState()
         events: list[dict[str, object]] = []
         for i, (sbp, dbp, mbp) in enumerate([*rows, flush, [134, 89, 104], [145, 78, 98]]):

@@ -103,3 +103,19 @@ def test_a_benign_rise_nothing_scores_is_still_taken_in_and_hides_no_later_fall(
     assert told, [
         (e["kind"], e["status"], e["event_time"]) for e in recorder.events if e["kind"] != "baseline_drift"
     ]
+
+
+def test_a_monitors_waking_heart_rate_that_nothing_but_news2_scores_does_not_alarm_every_day() -> None:
+    """An outside reviewer's patient read every minute: awake (06:00-22:00)
+    at a heart rate of 96 (NEWS2 1), asleep at 84, for three days. With a
+    run into what NEWS2 scores held out of the spread at any cadence, the
+    spread measured about the minute values' own recent level fell under
+    the patient's, and each morning opened anomalies again (26 in four
+    days). Read this often, a run widens the spread as before."""
+    rng = random.Random(4)
+    recorder = Recorder()
+    for minute in range(3 * 24 * 60):
+        awake = 6 <= (minute // 60) % 24 < 22
+        recorder.read(T0 + minute * MINUTE, {"heart_rate": round((96 if awake else 84) + rng.gauss(0, 2))})
+    opened = [e for e in recorder.events if e["kind"] == "anomaly" and e["status"] == "open"]
+    assert len(opened) <= 2, [e["event_time"] for e in opened]

@@ -3313,8 +3313,9 @@ def _said_by_news2(
     about the same value (a breathing rate at 7 is NEWS2's 3 and 6 SDs below
     this patient's normal): one alarm per finding, the safety net's, whose
     band is the clinical severity. So is one beside an open NEWS2 alert,
-    whatever else holds it up: the alert has told the vital red, or
-    escalates for it (a parameter newly scoring 3). An anomaly on a vital
+    whatever else holds it up, when the alert escalates for it (a parameter
+    newly scoring 3) or has told it and it has stayed red since
+    (`_red_before`); a relapse stands. An anomaly on a vital
     NEWS2 does not score 3, on two or more vitals, or that would open
     sooner than the safety net (its trigger waiting on a dense rise,
     `news2_sustain_ms`, and no NEWS2 alert open), stands."""
@@ -3364,19 +3365,20 @@ def _red_before(state: PatientState, r: _Reading, name: str, config: Config) -> 
     and the alert told within `TOLD_LATELY_MS` (or `TOLD_LATELY_CADENCES`
     of the vital's cadences: an hour of values charted every 15 minutes),
     or the vital's recent level (`Baseline.recent`, about its last five
-    values) scoring 3 as well? A relapse's first red values,
-    after values that were not, do not: on a monitor, a step from 110 to
-    81 held for a reading (`_hold_steps`) had a red value before the next."""
+    values) scoring 3 as well? A relapse's first red values, after values
+    that were not, do not: on a monitor, a step from 110 to 81 held for a
+    reading (`_hold_steps`) had a red value before the next."""
     before, baseline = r.before.get(name), state.baselines.get(name)
     if before is None or before.__class__ not in _NUMBERS or baseline is None:
+        return False
+    scale2 = _scale2(state, config)
+    if news2.score({name: before}, scale2).subscores.get(name) != 3:
         return False
     told, entry = state.alerts.get(_NEWS2), state.latest.get(name)
     if told is not None and told.notified_ms is not None and entry is not None:
         if r.ts - told.notified_ms <= max(TOLD_LATELY_CADENCES * entry[2], TOLD_LATELY_MS):
-            return news2.score({name: before}, _scale2(state, config)).subscores.get(name) == 3
-    scale2 = _scale2(state, config)
-    subscores = news2.score({name: before}, scale2).subscores
-    return subscores.get(name) == 3 and news2.score({name: baseline.recent}, scale2).subscores.get(name) == 3
+            return True
+    return news2.score({name: baseline.recent}, scale2).subscores.get(name) == 3
 
 
 def _triggers(subscores: list[int]) -> bool:

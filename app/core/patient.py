@@ -1043,7 +1043,7 @@ def _past_the_edge(
         vitals = r.raw["vitals"]
         if name == "systolic_bp" and vitals.get(MOTION) is not True and _perfused(vitals.get("spo2")):
             return False
-        if name == "heart_rate" and _pulsatile(vitals.get("systolic_bp"), vitals.get("diastolic_bp")):
+        if name == "heart_rate" and _pulsatile(vitals):
             return False
         return low is not None and previous[0] <= low
     if name == "systolic_bp" and _past_plausible(r.raw["vitals"].get("diastolic_bp"), "diastolic_bp"):
@@ -1074,15 +1074,19 @@ def _past_plausible(value: Any, name: str) -> bool:
     return value.__class__ in _NUMBERS and value > _CHECKED[name][1]
 
 
-def _pulsatile(sbp: Any, dbp: Any) -> bool:
+def _pulsatile(vitals: dict[str, Any]) -> bool:
     """A systolic above NEWS2's red range (`DANGER`) and at least
     `PULSE_PRESSURE_MIN` over its diastolic, both plausible: a heart that
     beats, at a rate no slower than physiology's edge."""
+    sbp, dbp = vitals.get("systolic_bp"), vitals.get("diastolic_bp")
     if sbp.__class__ not in _NUMBERS or dbp.__class__ not in _NUMBERS:
         return False
     low, high = _CHECKED["diastolic_bp"]
-    red, top = DANGER["systolic_bp"][0] or 0.0, _CHECKED["systolic_bp"][1]
-    return bool(red < sbp <= top and low <= dbp <= high and sbp - dbp >= PULSE_PRESSURE_MIN)
+    return (
+        DANGER["systolic_bp"][0] < sbp <= _CHECKED["systolic_bp"][1]
+        and low <= dbp <= high
+        and (sbp - dbp >= PULSE_PRESSURE_MIN)
+    )
 
 
 def _perfused(spo2: Any) -> bool:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from app.core import news2
 from app.core.stats import PageHinkley, RunningVar
 from app.core.vitals import DANGER, NUMERIC
 
@@ -53,18 +52,6 @@ WARMUP_MIN = 8
 WARMUP_MS = 30 * 60 * 1000
 RECENT_ALPHA = 0.2  # smoothing of the recent level used when a drift is adopted
 RECENT_CLIP = 3.0  # standard deviations one value may move the recent level by
-# A channel read at least this far apart: charted, whose five latest values (its recent level)
-# span hours (`Baseline._learn`: a run into what NEWS2 scores does not widen its spread).
-RUN_HELD_CADENCE_MS = 30 * 60 * 1000
-# NEWS2's score of each parameter it scores by a number (`Baseline._learn`: a run
-# into what it scores does not widen the spread).
-_SCORER = {
-    "heart_rate": news2.pulse,
-    "respiratory_rate": news2.respiratory_rate,
-    "systolic_bp": news2.systolic_bp,
-    "spo2": news2.spo2_scale1,
-    "temperature": news2.temperature,
-}
 
 # PageHinkley on z-scores (unit variance by construction). River's defaults
 # (delta=0.005, threshold=50 on raw values) raise drift constantly on steady
@@ -656,47 +643,12 @@ class Baseline:
             wk[12] += (r0 + mean0 - wk[12]) / wk[13]
         week = self.week
         d = r0 - week[(day + _EPOCH_WEEKDAY) % 7] if week is not None else r0
-        # A one-sided run into what NEWS2 scores: the recent level is as far
-        # from the forecast as a value is learned from (`below` SDs), on this
-        # value's side, and NEWS2 scores it (`_SCORER`: on SpO2's scale 1).
-        # Its spread is the values' about that level, not about the forecast:
-        # a deterioration is not a new normal, by the mean or by the spread,
-        # which must not widen until the run fits in (a heart rate of 89-106
-        # for a day, 20 above its normal, took the spread from 3.6 to 22 and
-        # hid the next day's 102-126). A run NEWS2 scores nothing (a patient
-        # up and about, awake after sleep, a pulse a new drug moved) widens
-        # it as before: where its drift is not adopted (held as an arousal,
-        # or a home level shift not yet told) that is how it is taken in,
-        # and a first version without this kept such anomalies open for days
-        # (an outside reviewer). A change in variance has values on both
-        # sides: its recent level stays near the forecast, and it still
-        # widens. (Whichever is nearer: a recent level still on its way from
-        # the prior after warm-up is no run's.) A custom channel's spread
-        # widens as before: NEWS2 does not score it. So does a channel read
-        # more often than `RUN_HELD_CADENCE_MS`: its successive values are
-        # not independent, its recent level (five readings, minutes) follows
-        # their own wander, and the spread about it fell under the patient's
-        # own (5.4 to 3.8 over two days at a heart rate of 106, read every
-        # minute); a waking heart rate of 96 (NEWS2 1) against 84 asleep
-        # then opened 26 anomalies in four days (an outside reviewer).
-        v = d
-        off = self.recent - (x - d)
-        if cadence >= RUN_HELD_CADENCE_MS and ((off >= limit and d > 0.0) or (off <= -limit and d < 0.0)):
-            scorer = _SCORER.get(self.name)
-            if scorer is not None and scorer(self.recent):
-                v = x - self.recent
-                if v * v > d * d:
-                    v = d
         if d > limit:
             d = limit
         elif d < -limit:
             d = -limit
-        if v > limit:
-            v = limit
-        elif v < -limit:
-            v = -limit
         own = var.m2 / (n - 1) if n > 1 else 0.0
-        own += a * (v * v - own)
+        own += a * (d * d - own)
         if -below < z < below:
             var.mean += a * d
             explain = self._learn_profile(level, a, count, cadence, cos_t, sin_t, ts)

@@ -106,9 +106,7 @@ NO_SIGNAL = 0  # what a monitor sends for a channel without signal (a sensor not
 # connected, or being zeroed) reads the atmosphere, within a few mmHg of 0 (VitalDB
 # case 1: -9 to +8 for ten minutes): a pressure up to this is "no signal" too (`_silent`).
 OPEN_LINE_MMHG = 10
-TOLD_LATELY_MS = 10 * 60 * 1000  # an alert's parts told this recently are still told (`_red_before`) ...
-TOLD_LATELY_CADENCES = 4  # ... or within this many of the part's cadences
-PULSE_PRESSURE_MIN = 20  # mmHg between systolic and diastolic: a pressure with a pulse in it (`_pulsatile`)
+PULSE_PRESSURE_MIN = 20  # mmHg between systolic and diastolic: a pressure with a pulse in it (`_flushed`)
 _PRESSURES = frozenset(("systolic_bp", "diastolic_bp", "mean_bp"))
 # A pressure reading "no signal" is a cuff inflating only for about as long as a measurement takes:
 # a line that stays without signal (never connected) is not measuring (`_pressure_measured`).
@@ -920,10 +918,13 @@ def _keep_latest(state: PatientState, r: _Reading, config: Config) -> None:
                 state.shifts
                 and name in state.shifts
                 and dt > max(SHIFT_STALE_CADENCES * cadence, SHIFT_STALE_MS)
+                and _TREND not in state.alerts
             ):
-                # Unread as long as a shift holds (`_shift`): its run is over, this value
-                # begins any new one (a home pulse's run was kept across 133 days unread
-                # and told a pulse of 69 as shifted since 203 days before, an outside tester).
+                # Unread as long as a shift holds (`_shift`), and no `trend` open: its run is
+                # over, this value begins any new one (a home pulse's run was kept across 133
+                # days unread and told a pulse of 69 as shifted since 203 days before, an
+                # outside tester). A trend open holds it: a reviewer's pressure trend resolved
+                # at 153/90 a day after a week unread, the pressure still up.
                 del state.shifts[name]
             if dt >= SPARSE_MS:  # read as a spot measurement (`_sparse`)
                 if r.spaced is None:
@@ -1026,10 +1027,6 @@ def _past_the_edge(
     range: a pulse oximeter needs a pulse, and it does not find one at a
     systolic pressure under 40 (an arterial line being flushed or zeroed
     reads 15-30 mmHg with a steady SpO2 of 100 %, as on VitalDB case 1);
-    and a heart rate under the edge while the same reading's pressure is
-    pulsatile and out of red (`_pulsatile`: a PhysioNet 2012 stay charted
-    a heart rate of 11 beside an arterial 167/64, kept after a red 33 and
-    told as NEWS2's new red, an outside tester);
     and a systolic over the edge while the same reading's diastolic is over
     its own: a pressure with no pulse in it, the flush bag's 300 mmHg on
     the transducer (310/293 on the same recording)."""
@@ -1042,8 +1039,6 @@ def _past_the_edge(
     if value < bounds[0]:
         vitals = r.raw["vitals"]
         if name == "systolic_bp" and vitals.get(MOTION) is not True and _perfused(vitals.get("spo2")):
-            return False
-        if name == "heart_rate" and _pulsatile(vitals):
             return False
         return low is not None and previous[0] <= low
     if name == "systolic_bp" and _past_plausible(r.raw["vitals"].get("diastolic_bp"), "diastolic_bp"):
@@ -1072,21 +1067,6 @@ def _cooled_too_fast(state: PatientState, ts: int, value: float) -> bool:
 def _past_plausible(value: Any, name: str) -> bool:
     """A number over the top of `name`'s `plausible` range."""
     return value.__class__ in _NUMBERS and value > _CHECKED[name][1]
-
-
-def _pulsatile(vitals: dict[str, Any]) -> bool:
-    """A systolic above NEWS2's red range (`DANGER`) and at least
-    `PULSE_PRESSURE_MIN` over its diastolic, both plausible: a heart that
-    beats, at a rate no slower than physiology's edge."""
-    sbp, dbp = vitals.get("systolic_bp"), vitals.get("diastolic_bp")
-    if sbp.__class__ not in _NUMBERS or dbp.__class__ not in _NUMBERS:
-        return False
-    low, high = _CHECKED["diastolic_bp"]
-    return (
-        DANGER["systolic_bp"][0] < sbp <= _CHECKED["systolic_bp"][1]
-        and low <= dbp <= high
-        and (sbp - dbp >= PULSE_PRESSURE_MIN)
-    )
 
 
 def _perfused(spo2: Any) -> bool:
@@ -1152,13 +1132,15 @@ def _implausible_together(state: PatientState, r: _Reading) -> None:
 def _flushed(artifacts: dict[str, Any], sbp: Any) -> bool:
     """Was this reading's diastolic or mean pressure dropped as past its
     plausible top (a diastolic over 200, a mean over 230), with no pulse in
-    the pressure (the systolic within `PULSE_PRESSURE_MIN` of it, or none):
-    the flush bag's pressure on the line? A crisis of 290/205, mean 233,
-    has a pulse, and is the patient's (a reviewer's)."""
+    the pressure (the systolic at most `PULSE_PRESSURE_MIN` over it, or
+    none): the flush bag's pressure on the line? A crisis of 290/205, mean
+    233, has a pulse, and is the patient's (a reviewer's); a mean over the
+    systolic is not this pressure's (another source's, merged into the
+    reading: a reviewer's 232/128 beside a line's mean of 250)."""
     for name in ("diastolic_bp", "mean_bp"):
         value = artifacts.get(name)
         if value is not None and value.__class__ in _NUMBERS and value > _PLAUSIBLE[name][1]:
-            if sbp.__class__ not in _NUMBERS or sbp - value < PULSE_PRESSURE_MIN:
+            if sbp.__class__ not in _NUMBERS or 0 <= sbp - value < PULSE_PRESSURE_MIN:
                 return True
     return False
 
@@ -3317,9 +3299,8 @@ def _said_by_news2(
     about the same value (a breathing rate at 7 is NEWS2's 3 and 6 SDs below
     this patient's normal): one alarm per finding, the safety net's, whose
     band is the clinical severity. So is one beside an open NEWS2 alert,
-    whatever else holds it up, when the alert escalates for it (a parameter
-    newly scoring 3) or has told it and it has stayed red since
-    (`_red_before`); a relapse stands. An anomaly on a vital
+    whatever else holds it up, when the alert escalates for it at this
+    reading (a parameter newly scoring 3). An anomaly on a vital
     NEWS2 does not score 3, on two or more vitals, or that would open
     sooner than the safety net (its trigger waiting on a dense rise,
     `news2_sustain_ms`, and no NEWS2 alert open), stands."""
@@ -3346,43 +3327,15 @@ def _said_by_news2(
     subscores = r.evidence[_NEWS2]["subscores"]
     if subscores.get(name) != 3:
         return False
-    if (
-        news_told is not None
-        and news_held
-        and (not news_told.marks & _NEWS2_BIT[name] or (told is None and _red_before(state, r, name, config)))
-    ):
-        # An open NEWS2 alert tells this vital's red: it escalates for it (a parameter newly
-        # scoring 3), or has told it and it has stayed red since. The anomaly would be the same
-        # value told twice (a desaturation to 84 % escalated NEWS2 to high at 85 and 84, then
-        # opened a medium anomaly at 84, beside a breathing rate of 27 that held the alert up:
-        # real MIMIC-II numerics). A relapse, red again after a value that was not, inside an
-        # alert held high by other parameters for days, has no escalation to tell it (its mark
-        # stays set): its anomaly stands, and once awaiting its confirmation confirms at the next
-        # red value (a reviewer's septic patient's second bout of 145 told by nothing).
+    if news_told is not None and news_held and not news_told.marks & _NEWS2_BIT[name]:
+        # The open NEWS2 alert escalates for this vital at this reading (a parameter newly
+        # scoring 3): the anomaly would be the same value told twice at once. One the alert has
+        # told red before stands, as it did: a relapse inside an alert held high for days has
+        # no escalation to tell it (its mark stays set), and a first version that said such
+        # anomalies by the alert while the vital had "stayed red" missed relapses whose anomaly
+        # lapsed for a reading (two reviewers).
         return True
     return not _triggers([sub for k, sub in subscores.items() if k != name])
-
-
-def _red_before(state: PatientState, r: _Reading, name: str, config: Config) -> bool:
-    """Has this vital stayed in NEWS2's red since the open NEWS2 alert told
-    it: its value before this reading (`_Reading.before`) scoring 3 too,
-    and the alert told within `TOLD_LATELY_MS` (or `TOLD_LATELY_CADENCES`
-    of the vital's cadences: an hour of values charted every 15 minutes),
-    or the vital's recent level (`Baseline.recent`, about its last five
-    values) scoring 3 as well? A relapse's first red values, after values
-    that were not, do not: on a monitor, a step from 110 to 81 held for a
-    reading (`_hold_steps`) had a red value before the next."""
-    before, baseline = r.before.get(name), state.baselines.get(name)
-    if before is None or before.__class__ not in _NUMBERS or baseline is None:
-        return False
-    scale2 = _scale2(state, config)
-    if news2.score({name: before}, scale2).subscores.get(name) != 3:
-        return False
-    told, entry = state.alerts.get(_NEWS2), state.latest.get(name)
-    if told is not None and told.notified_ms is not None and entry is not None:
-        if r.ts - told.notified_ms <= max(TOLD_LATELY_CADENCES * entry[2], TOLD_LATELY_MS):
-            return True
-    return news2.score({name: baseline.recent}, scale2).subscores.get(name) == 3
 
 
 def _triggers(subscores: list[int]) -> bool:

@@ -83,30 +83,6 @@ def test_an_anomaly_awaiting_confirmation_when_news2_opens_on_its_value_is_one_a
     assert [h for kind, h in opened if kind == "anomaly" and h >= hours] == [], opened
 
 
-def test_a_vital_the_open_news2_alert_told_red_opens_no_anomaly_beside_it() -> None:
-    """Real MIMIC-II numerics (a41495n): a breathing rate of 25-27 held a
-    NEWS2 alert open; the SpO2 fell to 85 (NEWS2 escalated to high, red)
-    and to 84 (escalated again, under 85), and a `medium` anomaly opened on
-    the same 84: the desaturation told three times in two minutes. The
-    breathing rate alone would trigger NEWS2, so the anomaly stood; now a
-    vital the open alert has told red is said by it."""
-    for seed in range(5):
-        rng = random.Random(seed)
-
-        def vitals_at(minute: int, rng: random.Random = rng) -> dict[str, Any]:
-            vitals = normal(rng)
-            vitals["respiratory_rate"] = round((23.0 if minute < 120 else 26.0) + rng.gauss(0, 0.8))
-            if minute >= 150:
-                vitals["spo2"] = round(max(83.0, 96 - 2.0 * (minute - 149)) + rng.gauss(0, 0.4))
-            return vitals
-
-        events = by_minute(T0, range(180), vitals_at)
-        news = [e for e in events if e["kind"] == "news2" and e["status"] in ("open", "escalated")]
-        assert news and news[0]["_minute"] < 150, (seed, news)  # open on the breathing rate
-        assert any("spo2" in e["evidence"]["vitals"] and e["_minute"] >= 150 for e in news), (seed, news)
-        assert [e for e in events if e["kind"] == "anomaly" and e["status"] == "open"] == [], seed
-
-
 def test_a_heart_rate_the_open_news2_alert_told_red_opens_no_anomaly_as_it_climbs() -> None:
     """Real MIMIC-II numerics, a value a minute (eseuteo/MasterThesis
     `data_preprocessing/signals_55638.csv`, 16:50-19:10, verbatim): NEWS2
@@ -135,7 +111,7 @@ def test_a_relapse_inside_a_news2_alert_held_open_for_days_is_told() -> None:
     escalates NEWS2 for the heart rate. With a vital the alert had told red
     said by it whenever it scored 3 again, the second and third bouts were
     told by nothing (the alert's mark for the heart rate stays set while it
-    stays high); each now opens an anomaly at its first reading."""
+    stays high); each opens an anomaly at its first reading, as before."""
     rng = random.Random(3)
     recorder = Recorder()
     bouts = (34, 40, 46)  # hours since the start: day 2's 10:00, 16:00 and 22:00
@@ -161,7 +137,6 @@ def test_a_relapse_inside_a_news2_alert_held_open_for_days_is_told() -> None:
     ]
     for start in bouts:
         assert any(hour == start for _, _, hour in told), (start, told)
-    assert len([t for t in told if t[2] == bouts[0]]) == 1, told  # the first bout: one alarm
 
 
 def _ms(event: dict[str, Any]) -> int:

@@ -572,3 +572,21 @@ def test_a_run_does_not_last_across_months_unread() -> None:
             ts = int(datetime.fromisoformat(row["ts"]).replace(tzinfo=UTC).timestamp() * 1000)
             p.read(ts, {k: int(v) for k, v in row.items() if k not in ("patient", "ts") and v})
     assert p.opened("trend") == [], [e["evidence"] for e in p.opened("trend")]
+
+
+def test_a_week_unread_does_not_end_a_shift_a_trend_told() -> None:
+    """A reviewer's home cuff twice a day (synthetic, seeded): the pressure
+    shifts up and a level-shift `trend` is told; then a week unread, and
+    the pressure still up when the cuff is used again. A first version
+    ended the run at the gap, and the trend resolved at 153/90 and never
+    reopened. A run ends after a gap only with no trend open."""
+    p = Patient()
+    with (Path(__file__).parent / "data" / "home_bp_shift_then_week_gap.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            ts = int(datetime.fromisoformat(row["ts"].replace("Z", "+00:00")).timestamp() * 1000)
+            p.read(ts, {k: int(v) for k, v in row.items() if k not in ("patient", "ts") and v})
+    trends = [e for e in p.events if e["kind"] == "trend"]
+    assert trends and trends[0]["status"] == "open", trends
+    resolved = [e["event_time"] for e in trends if e["status"] == "resolved"]
+    # Held through the week after the gap (the first version: resolved 2026-02-15, the pressure at 153/90).
+    assert not resolved or resolved[0] >= "2026-02-20", [(e["status"], e["event_time"]) for e in trends]

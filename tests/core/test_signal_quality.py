@@ -325,8 +325,6 @@ def _falling_to(name: str, target: float, then: float | None = None) -> list[dic
                 vitals["diastolic_bp"] = round(0.6 * float(str(vitals[name])))
                 if float(str(vitals[name])) < 40:  # ... and the oximeter finds no pulse
                     vitals["spo2"] = 0
-            if name == "heart_rate":  # a heart failing to 15 a minute takes the pressure with it
-                vitals["systolic_bp"], vitals["diastolic_bp"] = 70, 45
         for e in run(state, i, T0 + i * MINUTE, vitals).events:
             events.append({**e, "_minute": i - 180})
     return events
@@ -339,10 +337,7 @@ def test_a_vital_falling_past_the_edge_of_physiology_keeps_its_alert_open() -> N
     patient's, peri-arrest: before, each such channel turned bad, dropped out
     of NEWS2 and of the model, and every alert resolved within about 20
     minutes while the patient stayed there. (An anomaly on the same value
-    may give way to the NEWS2 alert, one alarm per finding, as before.) A
-    heart rate under 20 beside a pulsatile pressure out of red is not such
-    a fall (`test_a_heart_rate_under_physiology_beside_a_pulsatile_pressure_is_an_artifact`):
-    here the pressure falls with it."""
+    may give way to the NEWS2 alert, one alarm per finding, as before.)"""
     for name, target in (("spo2", 42), ("heart_rate", 15), ("systolic_bp", 35), ("respiratory_rate", 2)):
         events = _falling_to(name, target)
         opened_news = [e for e in events if e["kind"] == "news2" and e["status"] == "open"]
@@ -931,7 +926,13 @@ def test_a_line_flushed_to_260_over_251_is_no_red_systolic() -> None:
     its pressure has a pulse in it (a reviewer's: a first version dropped
     it)."""
     rows = [[126, 57, 77], [148, 64, 89], [152, 63, 91], [148, 64, 89], [154, 73, 97], [126, 57, 77]]
-    for flush, told in (([260, 251, 251], False), ([260, 130, 173], True), ([290, 205, 233], True)):
+    # ... and a pressure under a mean past its top: that mean is another source's (a reviewer's).
+    for flush, told in (
+        ([260, 251, 251], False),
+        ([260, 130, 173], True),
+        ([290, 205, 233], True),
+        ([232, 128, 250], True),
+    ):
         state = patient_state.PatientState()
         events: list[dict[str, object]] = []
         for i, (sbp, dbp, mbp) in enumerate([*rows, flush, [134, 89, 104], [145, 78, 98]]):
@@ -939,24 +940,3 @@ def test_a_line_flushed_to_260_over_251_is_no_red_systolic() -> None:
             events += run(state, i, T0 + i * 30 * MINUTE, vitals).events
         news = [e for e in events if e["kind"] == "news2" and e["status"] == "open"]
         assert bool(news) is told, (flush, news)
-
-
-def test_a_heart_rate_under_physiology_beside_a_pulsatile_pressure_is_an_artifact() -> None:
-    """PhysioNet 2012 set-b 142675's pattern, charted half-hourly: a heart
-    rate falling 63 -> 33 (red, told), then 11 beside an arterial 167/64
-    and 10 beside 137/63. Kept as a fall through red, the 11 escalated
-    NEWS2 ("new: heart_rate") and opened an anomaly with the systolic. A
-    pressure with a pulse in it says the heart beats: the 11 and 10 are
-    artifacts. The same fall beside a pressure falling to 60/45 is kept."""
-    rates = [63, 61, 59, 51, 49, 42, 41, 39, 33, 33]
-    for tail, kept in (([(11, 167, 64), (10, 137, 63)], False), ([(15, 70, 45), (12, 60, 45)], True)):
-        state = patient_state.PatientState()
-        events: list[dict[str, object]] = []
-        rows = [(hr, 125, 60) for hr in rates] + tail
-        for i, (hr, sbp, dbp) in enumerate(rows):
-            vitals = {"heart_rate": hr, "systolic_bp": sbp, "diastolic_bp": dbp}
-            events += run(state, i, T0 + i * 30 * MINUTE, vitals).events
-        escalated = [e for e in events if e["kind"] == "news2" and e["status"] == "escalated"]
-        told_low = [e for e in escalated if e["evidence"]["vitals"].get("heart_rate", 99) < 20]
-        assert bool(told_low) is kept, (tail, escalated)
-        assert state.latest["heart_rate"][0] == (tail[-1][0] if kept else 33)

@@ -1,56 +1,17 @@
-"""A run held out of the learned normal does not widen the learned spread:
-an alarm is not a new normal, by the mean or by the spread. A change in
-variance (values on both sides of the normal) still widens it."""
+"""The learned spread widens as values spread, and a benign run is taken in
+through it. Three versions of holding a run into what NEWS2 scores out of
+the spread were tried on 2026-12-07 and taken back (docs/evaluation.md,
+"A third review, and what was taken back"): these are the reviewers'
+cases that each broke, kept so that a fourth does not break them again."""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 
-from app.core.alerts import iso
 from tests.core.readings import Recorder
 
 MINUTE, HOUR = 60_000, 3_600_000
-
-# PhysioNet 2012 set-b stay 150014's heart rate as charted (times since
-# admission from 2026-01-01 00:00 UTC): 66-77 through a hypothermic night,
-# 87-106 for a day, then 100-126 for thirteen hours after extubation.
-STAY_150014 = """01:50 77, 02:05 66, 02:20 69, 02:35 69, 02:50 66, 03:50 70, 04:20 69, 04:50 68,
-05:50 74, 06:50 99, 08:50 89, 09:50 95, 10:50 95, 11:50 106, 12:50 89, 13:50 95, 14:50 97, 15:50 99,
-16:50 100, 17:50 100, 18:50 103, 19:50 91, 20:50 95, 21:50 97, 22:50 97, 23:50 97, 24:50 89, 25:50 87,
-26:50 90, 27:50 92, 28:50 93, 29:50 90, 32:50 102, 33:45 108, 33:50 113, 34:00 114, 34:35 111,
-34:50 117, 35:50 120, 36:20 126, 36:50 102, 36:55 100, 37:50 106, 38:50 111, 39:50 115, 40:50 117,
-41:50 116, 42:50 119, 43:50 104, 44:50 109, 45:50 110"""
-T0 = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000)
-
-
-def _stay() -> list[tuple[int, int]]:
-    rows = []
-    for item in STAY_150014.replace("\n", " ").split(","):
-        at, value = item.split()
-        hours, minutes = at.split(":")
-        rows.append((T0 + int(hours) * HOUR + int(minutes) * MINUTE, int(value)))
-    return rows
-
-
-def test_a_day_held_out_of_the_normal_does_not_hide_the_next_days_tachycardia() -> None:
-    """Before: the day at 87-106 took the spread from 3.6 to 8 (each value
-    inside 5 SDs learned, winsorised at 3), the anomaly resolved at 92 and
-    the spread went on to 22: 102-126 the next day were told by nothing."""
-    recorder = Recorder()
-    spread_at_onset = 0.0
-    for ts, value in _stay():
-        recorder.read(ts, {"heart_rate": value})
-        anomalies = [e for e in recorder.events if e["kind"] == "anomaly"]
-        if anomalies and not spread_at_onset:
-            spread_at_onset = recorder.state.baselines["heart_rate"].sd
-    anomalies = [e for e in recorder.events if e["kind"] == "anomaly"]
-    assert anomalies[0]["status"] == "open" and anomalies[0]["evidence"]["vitals"] == {"heart_rate": 99}
-    # Told through the second day's tachycardia: open to the end, escalated at its first 102.
-    assert [e["status"] for e in anomalies].count("resolved") == 0, anomalies
-    second_day = iso(T0 + 32 * HOUR + 50 * MINUTE)
-    assert any(e["event_time"] == second_day and e["status"] == "escalated" for e in anomalies), anomalies
-    assert recorder.state.baselines["heart_rate"].sd < 1.5 * spread_at_onset
+T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 
 
 def test_a_noisier_patient_still_widens_the_spread() -> None:

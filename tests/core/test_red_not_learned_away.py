@@ -68,8 +68,6 @@ def test_a_lasting_hypotension_keeps_its_news2_alert_open_as_the_normal_learns_i
     rng = random.Random(11)
     recorder = _read(Recorder(), rng, MINUTE, range(30), vitals_at)
     # The learned normal followed the hypotension (as it did before): 110 or less, which NEWS2 scores.
-    # (Read every minute, a run widens the spread until the mean learns it; charted, a run into what
-    # NEWS2 scores does not: tests/core/test_spread_one_sided.py.)
     assert recorder.state.baselines["systolic_bp"].mean < 110.5
     _read(recorder, rng, MINUTE, range(30, 31), vitals_at)  # back at 120
     news = _news2(recorder, "systolic_bp")

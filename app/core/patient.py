@@ -1253,8 +1253,10 @@ def _advance(state: PatientState, r: _Reading, now: int) -> None:
 
 def no_signal(name: str, value: float) -> bool:
     """Is this number what a device sends for a channel without signal
-    (`_silent`)? For the shells (`vigil replay` merging rows)."""
-    return _silent(name, value)
+    (`_silent`), on a channel whose signal is judged (`_CHECKED`: a custom
+    channel's 0 or -1.1 is a value, an ECG's ST deviation)? For the shells
+    (`vigil replay` merging rows)."""
+    return name in _CHECKED and _silent(name, value)
 
 
 def _silent(name: str, value: float) -> bool:
@@ -3193,8 +3195,7 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         # 107/142 against 77/99, are one transducer's). A spot measurement far out
         # (medium) is its own confirmation (`_sparse`).
         if _excursion(state, r, anomalous, config):
-            if not _said_by_news2(state, r, _ANOMALY, anomalous, False, config):
-                r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
+            r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, hold_ms=config.excursion_ms)
             return
         urgent = (
             len({_SAME_MEASUREMENT.get(name, name) for name in anomalous}) >= 2
@@ -3298,19 +3299,14 @@ def _said_by_news2(
     later than the anomaly would? Then the anomaly would be a second alert
     about the same value (a breathing rate at 7 is NEWS2's 3 and 6 SDs below
     this patient's normal): one alarm per finding, the safety net's, whose
-    band is the clinical severity. So is one beside an open NEWS2 alert,
-    whatever else holds it up, when the alert escalates for it at this
-    reading (a parameter newly scoring 3). An anomaly on a vital
-    NEWS2 does not score 3, on two or more vitals, or that would open
-    sooner than the safety net (its trigger waiting on a dense rise,
-    `news2_sustain_ms`, and no NEWS2 alert open), stands."""
+    band is the clinical severity. An anomaly on a vital NEWS2 does not
+    score 3, on two or more vitals, beside a NEWS2 alert held up by other
+    parameters (a sedated patient in a band for days), or that would open
+    sooner, stands."""
     news = r.findings.get(_NEWS2)
-    if not config.one_alarm or news is None:
+    if not config.one_alarm or news is None or news.hold_ms or (urgent and not news.urgent):
         return False
-    told, news_told = state.alerts.get(kind), state.alerts.get(_NEWS2)
-    news_open, news_held = news_told is not None, news_told is not None and news_told.confirmed
-    if not news_held and (news.hold_ms or (urgent and not news.urgent)):
-        return False  # the safety net would open later (a dense rise it waits on): it stands
+    told, news_open = state.alerts.get(kind), _NEWS2 in state.alerts
     if told is not None and told.confirmed and (not news_open or kind is _ANOMALY):
         # Open before the safety net saw it; or an anomaly told already: it stands while
         # its value is far out, where a resolution would say the value is back (a medium
@@ -3325,17 +3321,7 @@ def _said_by_news2(
         return False  # two vitals far out together: the anomaly says more than each score
     (name,) = anomalous
     subscores = r.evidence[_NEWS2]["subscores"]
-    if subscores.get(name) != 3:
-        return False
-    if news_told is not None and news_held and not news_told.marks & _NEWS2_BIT[name]:
-        # The open NEWS2 alert escalates for this vital at this reading (a parameter newly
-        # scoring 3): the anomaly would be the same value told twice at once. One the alert has
-        # told red before stands, as it did: a relapse inside an alert held high for days has
-        # no escalation to tell it (its mark stays set), and a first version that said such
-        # anomalies by the alert while the vital had "stayed red" missed relapses whose anomaly
-        # lapsed for a reading (two reviewers).
-        return True
-    return not _triggers([sub for k, sub in subscores.items() if k != name])
+    return subscores.get(name) == 3 and not _triggers([sub for k, sub in subscores.items() if k != name])
 
 
 def _triggers(subscores: list[int]) -> bool:

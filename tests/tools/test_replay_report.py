@@ -412,6 +412,22 @@ def test_a_no_signal_zero_given_again_keeps_the_measured_value(vigil, tmp_path) 
         ), err
 
 
+def test_a_custom_channels_negative_value_given_again_is_a_value(vigil, tmp_path) -> None:
+    # A fourth reviewer: an ECG's ST deviation given 0.4 and then -1.1 at one
+    # time kept the 0.4 and was told as "no signal". A custom channel's 0 or
+    # negative number is a measurement (the core keeps it): the later row's kept.
+    path = tmp_path / "st.csv"
+    path.write_text(
+        "patient,ts,vital,value\n"
+        + "".join(f"P-1,{START + i * MINUTE},st_ii,0.{i % 5}\n" for i in range(40))
+        + f"P-1,{START + 40 * MINUTE},st_ii,0.4\nP-1,{START + 40 * MINUTE},st_ii,-1.1\n"
+    )
+    code, err = vigil("replay", str(path), "--offline")
+    assert code == 0, err
+    assert [line for line in err if "no signal" in line] == [], err
+    assert any("st_ii: 'st_ii' 0.4, then 'st_ii' -1.1): the later row's kept" in line for line in err), err
+
+
 def test_two_vitals_mapped_to_one_are_named_with_their_values(vigil, tmp_path) -> None:
     # An outside tester's PhysioNet 2012 stay, a cuff's and a line's systolic
     # both mapped to systolic_bp: the line's 66 was kept over the cuff's 72

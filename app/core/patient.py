@@ -1091,9 +1091,9 @@ def _implausible_together(state: PatientState, r: _Reading) -> None:
       not count in its own artifact share (`r.doubted`): the evidence is
       against the pulse rate;
     - a pressure beside a diastolic or mean of the same reading past its
-      plausible top (`_flushed`: a line flushed, 260/251 mean 251 on a real
-      PhysioNet 2012 stay, whose systolic of 260 was told as NEWS2's red):
-      all are dropped;
+      plausible top with no pulse in it (`_flushed`: a line flushed, 260/251
+      mean 251 on a real PhysioNet 2012 stay, whose systolic of 260 was told
+      as NEWS2's red): all are dropped;
     - a systolic pressure not above the diastolic one (a cuff or transducer
       error): both are dropped;
     - a mean pressure outside the systolic and diastolic ones it comes with,

@@ -803,7 +803,7 @@ def _clean(state: PatientState, r: _Reading, config: Config) -> int:
         PULSE_RATE in clean
         or "diastolic_bp" in clean
         or "mean_bp" in clean
-        or (artifacts and "systolic_bp" in clean)
+        or ("systolic_bp" in clean and ("diastolic_bp" in artifacts or "mean_bp" in artifacts))  # `_flushed`
     ):
         _implausible_together(state, r)
     _keep_latest(state, r, config)
@@ -3838,10 +3838,17 @@ def _severe_now(state: PatientState, trend: OpenAlert, ts: int) -> bool:
         return False
     for name, run in state.severe.items():
         entry = state.latest.get(name)
-        if entry is not None and run[1] == entry[1]:
-            if ts - run[1] <= max(SHIFT_STALE_CADENCES * entry[2], SHIFT_STALE_MS):
-                return True
+        if entry is not None and run[1] == entry[1] and _in_use(entry, run[1], ts):
+            return True
     return False
+
+
+def _in_use(entry: list[Any] | None, last: float, ts: int) -> bool:
+    """Was a channel (`entry`: its latest value, time, cadence) last read,
+    at `last`, within `SHIFT_STALE_CADENCES` of its cadences or
+    `SHIFT_STALE_MS` of `ts`: still in use, as a level shift holds?"""
+    cadence = entry[2] if entry is not None else 0
+    return ts - last <= max(SHIFT_STALE_CADENCES * cadence, SHIFT_STALE_MS)
 
 
 def _low_mean_stale(cadence: float) -> float:
@@ -3939,9 +3946,7 @@ def _severe_pressure(state: PatientState, r: _Reading, config: Config) -> None:
             continue  # the anomaly tells it: the pressure alone is as far out as an anomaly opens at
         if news is not None and news.evidence["subscores"].get(name):
             continue  # NEWS2 scores it
-        entry = state.latest.get(name)
-        cadence = entry[2] if entry is not None else 0
-        if r.ts - last <= max(SHIFT_STALE_CADENCES * cadence, SHIFT_STALE_MS):
+        if _in_use(state.latest.get(name), last, r.ts):
             current[name] = (since, last, value)
     if not current:
         return

@@ -864,8 +864,9 @@ class _Merges:
         self, vitals: dict[str, Any], later: dict[str, Any], where: str, names: dict[str, tuple[str, str]]
     ) -> None:
         """Merge `later` (a row at `where`) into `vitals`, an earlier row's
-        reading; `names[vital]`: the recording's names of its value there
-        and in `later` (a cuff's `NISysABP` and a line's `SysABP`, both
+        reading, but for its "no signal" values where `vitals` has a measured
+        one (`_silenced`); `names[vital]`: the recording's names of its value
+        there and in `later` (a cuff's `NISysABP` and a line's `SysABP`, both
         mapped to `systolic_bp`)."""
         self.merged += 1
         self.first = self.first or where
@@ -878,6 +879,7 @@ class _Merges:
             self.changed, name = where, differed[0]
             was, now = names[name]
             self.what = f"{_vital(name)}: {was!r} {vitals[name]}, then {now!r} {later[name]}"
+        vitals.update({k: value for k, value in later.items() if k not in silenced})
 
     def told(self, file: str, long: bool) -> list[str]:
         lines = []
@@ -1371,9 +1373,6 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
                 k: (origin.get((patient, ts_ms, k), source.get(k, k)), source.get(k, k)) for k in vitals
             }
             merges.add(row.vitals, vitals, where, given_by)
-            for k, value in vitals.items():
-                if not _silenced(k, row.vitals.get(k), value):
-                    row.vitals[k] = value
         if long:  # the recording's name of each value, for `_Merges.what`
             origin[(patient, ts_ms, vital)] = name
     rd.told += merges.told(path.name, long)

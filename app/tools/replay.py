@@ -1295,9 +1295,20 @@ def _header(path: Path, names: list[str], layout: Layout) -> list[str]:
     return vigil
 
 
+def _csv_reader(text: str) -> csv.DictReader[str]:
+    """A CSV recording's rows, its header's names without the spaces around
+    them: `date, heartRate` (an Apple Health export) was refused, saying to
+    give `--map ' heartRate=heart_rate'`, and refused again when given it,
+    as `--map` reads its names without them (an outside tester)."""
+    reader = csv.DictReader(text.splitlines())
+    if reader.fieldnames:
+        reader.fieldnames = [name.strip() for name in reader.fieldnames]
+    return reader
+
+
 def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     hints, cells, times, layout = rd.hints, rd.cells, rd.times, rd.layout
-    reader = csv.DictReader(text.splitlines())
+    reader = _csv_reader(text)
     source: dict[str, str] = {}  # Vigil's name of a column -> the file's (`_convert`)
     if reader.fieldnames:
         names = list(reader.fieldnames)
@@ -1411,9 +1422,7 @@ def _long_vitals(text: str, layout: Layout, column: str) -> list[str]:
     """The vitals a recording in the long layout names, as Vigil's, in the
     order it first names them; `column`: the file's name of its `vital`
     column (`--map ITEMID=vital`)."""
-    return list(
-        dict.fromkeys(layout.name((r.get(column) or "").strip()) for r in csv.DictReader(text.splitlines()))
-    )
+    return list(dict.fromkeys(layout.name((r.get(column) or "").strip()) for r in _csv_reader(text)))
 
 
 def _device_words(text: str) -> str:

@@ -811,3 +811,21 @@ def test_times_of_day_across_midnight_are_refused_with_since(tmp_path: Path) -> 
         replay.read_recording(path)
     late = "patient,ts,heart_rate\nP1,25:00,70\nP1,24:30,72\nP2,0:10,80\n"  # a value entered late is kept
     assert len(replay.read_recording(_write(tmp_path, "late.csv", late), since_ms=start)) == 3
+
+
+def test_a_header_with_spaces_after_its_commas_is_read_by_its_names(tmp_path: Path) -> None:
+    """An Apple Health export's header is `date, heartRate`: its column was
+    refused, saying to give `--map ' heartRate=heart_rate'`, and refused
+    again when given that (an outside tester). The spaces around a header's
+    names are not part of them."""
+    text = "date, heartRate\n2015-12-01 22:00:10 -0500, 82\n2015-12-01 23:00:10 -0500, 72\n"
+    path = _write(tmp_path, "heart_rate.csv", text)
+    with pytest.raises(RecordingError) as refused:
+        replay.read_recording(path, layout=replay.layout(["date=ts"], "AH1"))
+    assert "give --map 'heartRate=heart_rate' if it holds that" in str(refused.value)
+    for given in ("heartRate=heart_rate", " heartRate=heart_rate"):
+        rows = replay.read_recording(path, layout=replay.layout(["date=ts", given], "AH1"))
+        assert [(r.ts_ms, r.vitals) for r in rows] == [
+            (1449025210000, {"heart_rate": 82}),
+            (1449028810000, {"heart_rate": 72}),
+        ]

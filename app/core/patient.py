@@ -106,6 +106,7 @@ NO_SIGNAL = 0  # what a monitor sends for a channel without signal (a sensor not
 # connected, or being zeroed) reads the atmosphere, within a few mmHg of 0 (VitalDB
 # case 1: -9 to +8 for ten minutes): a pressure up to this is "no signal" too (`_silent`).
 OPEN_LINE_MMHG = 10
+MEDIUM_HOLD_SD = 1.0  # an open `medium` anomaly stays `medium` this much nearer than `Config.z_medium`
 PULSE_PRESSURE_MIN = 20  # mmHg between systolic and diastolic: a pressure with a pulse in it (`_flushed`)
 _PRESSURES = frozenset(("systolic_bp", "diastolic_bp", "mean_bp"))
 # A pressure reading "no signal" is a cuff inflating only for about as long as a measurement takes:
@@ -3165,7 +3166,7 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
                 "z": {k: round(z, 2) for k, z in far.items()},
                 "baseline": {k: round(_normal_now(state, k), 2) for k in far},
             }
-            severity = _MEDIUM if top >= config.z_medium and not _custom_only(far) else _LOW
+            severity = _MEDIUM if top >= _medium_from(state, config) and not _custom_only(far) else _LOW
             # It holds the alert at no more than its severity now: a value its own reading told
             # (or, in warm-up or said by NEWS2, did not) is no news at a reading without it.
             # An SpO2 of 87 charted once escalated a low anomaly about a fever at two later
@@ -3189,7 +3190,8 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
     if surprised:
         evidence["surprise"] = {k: round(v, 2) for k, v in surprised.items()}
     if anomalous:
-        custom, severity = _custom_only(anomalous), _anomaly_severity(r, anomalous, config)
+        custom = _custom_only(anomalous)
+        severity = _anomaly_severity(r, anomalous, _medium_from(state, config))
         # Two vitals far from this patient's normal at once, each of its own measurement:
         # not one sensor's artifact (an arterial line's diastolic and mean after a flush,
         # 107/142 against 77/99, are one transducer's). A spot measurement far out
@@ -3208,13 +3210,29 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent, spot=spot)
 
 
-def _anomaly_severity(r: _Reading, anomalous: dict[str, float], config: Config) -> Severity:
-    """`medium` from `z_medium` SDs out, but for custom channels only (`low`
-    at any distance: `_custom_only`); and for a mean arterial pressure fallen
-    under MAP_FLOOR however near (organs not perfused, which NEWS2 does not
-    score)."""
+def _medium_from(state: PatientState, config: Config) -> float:
+    """The |z| from which an anomaly is `medium`: `Config.z_medium`, or,
+    while the open anomaly is `medium`, `MEDIUM_HOLD_SD` nearer. Its
+    severity settles only once its vitals have been nearer than that for
+    the settle's wait (`app.core.alerts._settle`): an anomaly of a systolic
+    hovering about 8 SDs out, its noise an SD a reading, settled to `low`
+    at each dip and was told `escalated` to `medium` at each rise back, 8
+    to 11 times in 5 hours (outside testers). Only the severity holds so:
+    the alert resolves as before (holding it open, tried, hid other vitals'
+    deteriorations behind it: docs/evaluation.md)."""
+    told = state.alerts.get(_ANOMALY)
+    if told is not None and told.confirmed and told.severity is _MEDIUM:
+        return config.z_medium - MEDIUM_HOLD_SD
+    return config.z_medium
+
+
+def _anomaly_severity(r: _Reading, anomalous: dict[str, float], z_medium: float) -> Severity:
+    """`medium` from `z_medium` SDs out (`_medium_from`), but for custom
+    channels only (`low` at any distance: `_custom_only`); and for a mean
+    arterial pressure fallen under MAP_FLOOR however near (organs not
+    perfused, which NEWS2 does not score)."""
     top = max(abs(z) for z in anomalous.values())
-    if top >= config.z_medium and not _custom_only(anomalous):
+    if top >= z_medium and not _custom_only(anomalous):
         return _MEDIUM
     mean_bp = anomalous.get("mean_bp")
     if mean_bp is not None and mean_bp < 0 and OPEN_LINE_MMHG < r.clean["mean_bp"] < MAP_FLOOR:

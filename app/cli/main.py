@@ -384,7 +384,11 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)  # `--help` and `--version` print here, and exit
+    except BrokenPipeError:  # their reader went away (`vigil --help | head -1`): done
+        silence(sys.stdout)
+        return Exit.OK
     name = args.command if args.command != "devices" else f"devices {args.action}"
     settings = Settings()  # the defaults, until the environment's are known to be valid
     try:
@@ -446,9 +450,9 @@ def fail(command: str, exc: BaseException, settings: Settings) -> int:
     (`app.core.errors.Exit`); a traceback first only with VIGIL_LOG_LEVEL=debug."""
     if isinstance(exc, SystemExit):
         raise exc
-    if isinstance(exc, BrokenPipeError):  # our reader went away (`vigil alerts | head`)
+    if isinstance(exc, BrokenPipeError):  # our reader went away (`vigil alerts | head`): done, as `vigil up`
         silence(sys.stdout)
-        return Exit.RUNTIME
+        return Exit.OK
     if isinstance(exc, KeyboardInterrupt):
         return Exit.INTERRUPTED
     code, message = explain(exc, settings)

@@ -534,3 +534,26 @@ def test_replay_reads_a_physionet_2012_stay_as_published(env, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     opened = [json.loads(line) for line in done.stdout.splitlines() if '"news2"' in line]
     assert opened and opened[0]["status"] == "open" and opened[0]["event_time"] == "2026-01-02T02:20:00.000Z"
+
+
+@pytest.mark.parametrize("command", [["config"], ["--version"], ["replay", "--help"]])
+def test_a_reader_that_goes_away_ends_the_command_as_done(env, command: list[str]) -> None:
+    """`vigil config | head -1` exited 1, saying nothing, where `vigil up |
+    head` exits 0 (docs/operations.md): a script under `set -o pipefail`
+    saw a failure (a newcomer); `vigil --version` so piped printed a
+    traceback. The reader going away is the end of it."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", *command],
+            env=env,
+            cwd=ROOT,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (0, "")

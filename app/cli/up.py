@@ -127,26 +127,26 @@ class Supervisor:
     # -- starting -----------------------------------------------------------------------
 
     def check_ports(self) -> None:
+        """Every port the stack binds, all named in one line when several are
+        taken (another `vigil up` holds five: they were named one a try)."""
         s = self.settings
-        preflight.ports_free(
-            s.gateway_host,
-            [(s.gateway_port, "VIGIL_GATEWAY_PORT"), (s.gateway_http_port, "VIGIL_GATEWAY_HTTP_PORT")],
-            " (another gateway, or another `vigil up`?)",
-        )
-        preflight.ports_free(
-            s.worker_web_host,
-            [(s.worker_web_port, "VIGIL_WORKER_WEB_PORT")],
-            " (another worker, or another `vigil up`?)",
-        )
+        wanted = [
+            (s.gateway_host, s.gateway_port, "VIGIL_GATEWAY_PORT"),
+            (s.gateway_host, s.gateway_http_port, "VIGIL_GATEWAY_HTTP_PORT"),
+            (s.worker_web_host, s.worker_web_port, "VIGIL_WORKER_WEB_PORT"),
+        ]
         if s.uses_local_kafka:
-            preflight.ports_free(
-                "127.0.0.1",
-                [
-                    (s.local_kafka_port, "VIGIL_LOCAL_KAFKA_PORT"),
-                    (s.local_kafka_controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT"),
-                ],
-                " (another Kafka, or another `vigil up`?)",
-            )
+            wanted.append(("127.0.0.1", s.local_kafka_port, "VIGIL_LOCAL_KAFKA_PORT"))
+            wanted.append(("127.0.0.1", s.local_kafka_controller_port, "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT"))
+        taken = preflight.ports_taken(wanted)
+        if not taken:
+            return
+        whose = {"VIGIL_GATEWAY_PORT": "gateway", "VIGIL_GATEWAY_HTTP_PORT": "gateway"}
+        what = {whose.get(v, "worker" if v == "VIGIL_WORKER_WEB_PORT" else "Kafka") for _, _, v in taken}
+        hint = (
+            f" (another {what.pop()}, or another `vigil up`?)" if len(what) == 1 else " (another `vigil up`?)"
+        )
+        raise preflight.in_use(taken, hint)
 
     def start(self) -> None:
         s = self.settings

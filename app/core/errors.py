@@ -194,11 +194,32 @@ class InUse(VigilError):
 
 
 class PortInUse(InUse):
-    def __init__(self, port: int, host: str, variable: str, hint: str = "") -> None:
-        super().__init__(
-            f"port {port} on {host} is already in use{hint}: "
-            f"stop what holds it, or choose another with {variable}"
-        )
+    """A port Vigil needs is taken; `others` (more (port, host, VIGIL_* variable)
+    taken at once) are named in the same line, so that a second stack beside
+    a running one is not a chase, one port a try (a newcomer)."""
+
+    def __init__(
+        self,
+        port: int,
+        host: str,
+        variable: str,
+        hint: str = "",
+        others: tuple[tuple[int, str, str], ...] = (),
+    ) -> None:
+        if others:
+            taken = [(port, host, variable), *others]
+            named = ", ".join(f"{p} on {h} ({v})" for p, h, v in taken[:-1])
+            last = "{} on {} ({})".format(*taken[-1])
+            message = (
+                f"ports {named} and {last} are already in use{hint}: "
+                "stop what holds them, or choose others with those settings"
+            )
+        else:
+            message = (
+                f"port {port} on {host} is already in use{hint}: "
+                f"stop what holds it, or choose another with {variable}"
+            )
+        super().__init__(message)
         self.port = port
         self.variable = variable
 

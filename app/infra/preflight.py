@@ -350,11 +350,25 @@ def port_free(host: str, port: int) -> bool:
 
 
 def ports_free(host: str, ports: list[tuple[int, str]], hint: str = "") -> None:
-    """Raise `PortInUse` for the first (port, VIGIL_* variable) that is taken;
+    """Raise `PortInUse` naming every (port, VIGIL_* variable) that is taken;
     port 0 (the system chooses one when binding) is never taken."""
-    for port, variable in ports:
-        if port != 0 and not port_free(host, port):
-            raise PortInUse(port, host, variable, hint)
+    taken = ports_taken([(host, port, variable) for port, variable in ports])
+    if taken:
+        raise in_use(taken, hint)
+
+
+def ports_taken(ports: list[tuple[str, int, str]]) -> list[tuple[int, str, str]]:
+    """The (port, host, VIGIL_* variable) of `ports` ((host, port, variable))
+    that are taken now; port 0 never is."""
+    return [
+        (port, host, variable) for host, port, variable in ports if port != 0 and not port_free(host, port)
+    ]
+
+
+def in_use(taken: list[tuple[int, str, str]], hint: str = "") -> PortInUse:
+    """One `PortInUse` naming every port of `taken` (`ports_taken`)."""
+    (port, host, variable), *others = taken
+    return PortInUse(port, host, variable, hint, tuple(others))
 
 
 def gateway_url(settings: Settings) -> str:

@@ -453,3 +453,26 @@ def test_up_starts_a_worker_that_stalled_again(tmp_path) -> None:
         up.proc.send_signal(signal.SIGINT)
         code = up.proc.wait(60)
     assert code == 0, up.err
+
+
+def test_every_busy_port_is_named_in_the_one_line(tmp_path) -> None:
+    """A second stack beside a running one (its own VIGIL_HOME) was told its
+    ports one at a time: the gateway's, then the gateway's HTTP port, then
+    the worker's (a newcomer chasing them). All that are taken are named at once."""
+    env = up_env(tmp_path)
+    with socket.socket() as gateway, socket.socket() as worker:
+        for holder in (gateway, worker):
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+        env["VIGIL_GATEWAY_PORT"] = str(gateway.getsockname()[1])
+        env["VIGIL_WORKER_WEB_PORT"] = str(worker.getsockname()[1])
+        env["VIGIL_WORKER_WEB_HOST"] = "127.0.0.1"
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", "up"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 4
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    for variable in ("VIGIL_GATEWAY_PORT", "VIGIL_WORKER_WEB_PORT"):
+        assert f"{env[variable]} on 127.0.0.1 ({variable})" in lines[0], lines[0]
+    assert "VIGIL_GATEWAY_HTTP_PORT" not in lines[0]  # free: port 0

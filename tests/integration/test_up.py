@@ -468,7 +468,12 @@ def test_every_busy_port_is_named_in_the_one_line(tmp_path) -> None:
         env["VIGIL_WORKER_WEB_PORT"] = str(worker.getsockname()[1])
         env["VIGIL_WORKER_WEB_HOST"] = "127.0.0.1"
         done = subprocess.run(
-            [sys.executable, "-m", "app.cli", "up"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "app.cli", "up"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert done.returncode == 4
     lines = done.stderr.strip().splitlines()

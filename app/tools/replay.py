@@ -867,13 +867,14 @@ class _Merges:
         reading, but for its "no signal" values where `vitals` has a measured
         one (`_silenced`); `names[vital]`: the recording's names of its value
         there and in `later` (a cuff's `NISysABP` and a line's `SysABP`, both
-        mapped to `systolic_bp`)."""
+        mapped to `systolic_bp`: not counted as a value given again, as
+        `_Pressures` keeps one source's)."""
         self.merged += 1
         self.first = self.first or where
         differed = [k for k, value in later.items() if k in vitals and not _same(vitals[k], value)]
         silenced = [k for k in differed if _silenced(k, vitals[k], later[k])]
         self.silenced += len(silenced)
-        differed = [k for k in differed if k not in silenced]
+        differed = [k for k in differed if k not in silenced and not _two_sources(k, *names[k])]
         self.differed += len(differed)
         if differed and not self.changed:
             self.changed, name = where, differed[0]
@@ -915,6 +916,62 @@ class _Merges:
                 "give one with the time of day too (--map NAME=ts)"
             )
         return [line]
+
+
+PRESSURES = ("systolic_bp", "diastolic_bp", "mean_bp")
+# A long layout's name of a pressure taken by a cuff, not an arterial line:
+# PhysioNet 2012's `NISysABP`, MIMIC's `Non Invasive Blood Pressure systolic`
+# and `NBP [Systolic]`, eICU's `noninvasivesystolic`.
+CUFF_NAME = re.compile(r"^ni|non.?invasive|\bn?ibp\b|\bnbp|cuff", re.IGNORECASE)
+
+
+def _two_sources(vital: str, name: str, other: str) -> bool:
+    """Are these a line's and a cuff's names of a pressure (`CUFF_NAME`)?"""
+    return vital in PRESSURES and bool(CUFF_NAME.search(name)) != bool(CUFF_NAME.search(other))
+
+
+@dataclass
+class _Pressures:
+    """A long layout's pressures of each moment, by source: an arterial
+    line's (`SysABP`) and a cuff's (`NISysABP`, `CUFF_NAME`), both mapped
+    to `systolic_bp` and charted at the same minute, were merged into a
+    reading neither gave (a line's 88/65 and a cuff's 116/39 read as 88/39,
+    the mean the cuff's: an outside tester, PhysioNet 2012 stay 132567).
+    Where both gave pressures, the reading's are one source's (`kept`)."""
+
+    by_moment: dict[tuple[str, int], dict[bool, dict[str, Any]]] = field(default_factory=dict)
+    first: dict[tuple[str, int], str] = field(default_factory=dict)  # where the moment's second source began
+
+    def given(self, moment: tuple[str, int], name: str, vital: str, value: Any, where: str) -> None:
+        if value.__class__ not in (int, float) or core.no_signal(vital, value):
+            return  # no pressure: nothing to choose between
+        sources = self.by_moment.setdefault(moment, {})
+        cuff = bool(CUFF_NAME.search(name))
+        if sources and cuff not in sources:
+            self.first.setdefault(moment, where)
+        sources.setdefault(cuff, {})[vital] = value
+
+    def kept(self, rows: dict[tuple[str, int], Row], file: str) -> list[str]:
+        """Make each reading's pressures one source's: the one that gave a
+        systolic (NEWS2 scores it), the line's when both did, as `vigil
+        evaluate --physionet2012` reads them; one line says how often."""
+        both = [moment for moment, sources in self.by_moment.items() if len(sources) == 2]
+        for moment in both:
+            line, cuff = self.by_moment[moment][False], self.by_moment[moment][True]
+            keep = cuff if "systolic_bp" in cuff and "systolic_bp" not in line else line
+            vitals = rows[moment].vitals
+            for vital in PRESSURES:
+                vitals.pop(vital, None)
+            vitals.update(keep)
+        if not both:
+            return []
+        times = "once" if len(both) == 1 else f"{len(both)} times"
+        where = self.first[both[0]]  # the moments in the order the recording first gave them
+        return [
+            f"{file}: an arterial line's and a cuff's pressures were given for a patient and time, {times} "
+            f"(the first on {where}): each such reading's pressures are one source's, the line's unless "
+            "only the cuff gave a systolic, so that no reading mixes the two (--map NAME= leaves one out)"
+        ]
 
 
 # The key, within a reading being read, of a value of a column (a vital) that
@@ -1337,6 +1394,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     merges = rd.merges
     origin: dict[tuple[str, int, str], str] = {}  # the long layout's name of each value read
     named: list[str] = []  # the long layout's vitals, read when one needs them (`_channel`)
+    pressures = _Pressures()  # a line's and a cuff's at one moment: one of them kept
     column = source.get("vital", "vital")  # the file's name of the long layout's vital column
     for record in reader:
         where = f"line {reader.line_num}"
@@ -1386,7 +1444,10 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             merges.add(row.vitals, vitals, where, given_by)
         if long:  # the recording's name of each value, for `_Merges.what`
             origin[(patient, ts_ms, vital)] = name
+            if vital in PRESSURES and vital in vitals:
+                pressures.given((patient, ts_ms), name, vital, vitals[vital], where)
     rd.told += merges.told(path.name, long)
+    rd.told += pressures.kept(rows, path.name)
     rd.unsent += [where for key, where in emptied.items() if key not in rows]
     return list(rows.values())
 

@@ -829,3 +829,38 @@ def test_a_header_with_spaces_after_its_commas_is_read_by_its_names(tmp_path: Pa
             (1449025210000, {"heart_rate": 82}),
             (1449028810000, {"heart_rate": 72}),
         ]
+
+
+def test_a_lines_and_a_cuffs_pressures_at_one_moment_are_not_mixed(tmp_path: Path) -> None:
+    """PhysioNet 2012 charts an arterial line's pressures (`SysABP`,
+    `DiasABP`, `MAP`) and a cuff's (`NISysABP`, ...) at the same minute; both
+    mapped to Vigil's pressures, each vital kept the later row's value, and
+    a line's 88/65 and a cuff's 116/39 became a reading of 88/39 with the
+    cuff's mean of 64.67 (an outside tester, set-a 132567). Each reading's
+    pressures are now one source's: the line's, unless only the cuff gave a
+    systolic; a moment with one source keeps it, so no cuff value is lost."""
+    text = (
+        "Time,Parameter,Value\n"
+        "00:05,DiasABP,65\n00:05,MAP,75\n00:05,NIDiasABP,39\n00:05,NIMAP,64.67\n"
+        "00:05,NISysABP,116\n00:05,SysABP,88\n00:05,HR,95\n"
+        "01:05,MAP,70\n01:05,NISysABP,110\n01:05,NIDiasABP,60\n"  # the line's mean only: the cuff's kept
+        "02:05,NISysABP,96\n02:05,NIDiasABP,55\n02:05,NIMAP,56\n"  # the cuff alone: kept
+    )
+    path = _write(tmp_path, "132567.txt", text)
+    maps = ["Time=ts", "Parameter=vital", "Value=value", "HR=heart_rate"]
+    maps += ["SysABP=systolic_bp", "DiasABP=diastolic_bp", "MAP=mean_bp"]
+    maps += ["NISysABP=systolic_bp", "NIDiasABP=diastolic_bp", "NIMAP=mean_bp"]
+    told: list[str] = []
+    rows = replay.read_recording(
+        path, warn=told.append, layout=replay.layout(maps, "S-132567"), since_ms=1_767_225_600_000
+    )
+    assert [r.vitals for r in rows] == [
+        {"systolic_bp": 88, "diastolic_bp": 65, "mean_bp": 75, "heart_rate": 95},
+        {"systolic_bp": 110, "diastolic_bp": 60},
+        {"systolic_bp": 96, "diastolic_bp": 55, "mean_bp": 56},
+    ]
+    assert [line for line in told if "given" in line] == [
+        "132567.txt: an arterial line's and a cuff's pressures were given for a patient and time, 2 times "
+        "(the first on line 4): each such reading's pressures are one source's, the line's unless only the "
+        "cuff gave a systolic, so that no reading mixes the two (--map NAME= leaves one out)"
+    ]  # and not as a value given again, the later row's kept

@@ -922,7 +922,7 @@ PRESSURES = ("systolic_bp", "diastolic_bp", "mean_bp")
 # A long layout's name of a pressure taken by a cuff, not an arterial line:
 # PhysioNet 2012's `NISysABP`, MIMIC's `Non Invasive Blood Pressure systolic`
 # and `NBP [Systolic]`, eICU's `noninvasivesystolic`.
-CUFF_NAME = re.compile(r"^ni|non.?invasive|\bn?ibp\b|\bnbp|cuff", re.IGNORECASE)
+CUFF_NAME = re.compile(r"^ni|non.?invasive|\bnibp|\bnbp|cuff", re.IGNORECASE)  # not IBP: a line's
 
 
 def _two_sources(vital: str, name: str, other: str) -> bool:

@@ -429,23 +429,24 @@ def test_a_custom_channels_negative_value_given_again_is_a_value(vigil, tmp_path
 
 
 def test_two_vitals_mapped_to_one_are_named_with_their_values(vigil, tmp_path) -> None:
-    # An outside tester's PhysioNet 2012 stay, a cuff's and a line's systolic
-    # both mapped to systolic_bp: the line's 66 was kept over the cuff's 72
-    # (rows in alphabetical order), and the line said only "a vital".
+    # An outside tester's PhysioNet 2012 stay, two of its vitals both mapped
+    # to one: the later row's value was kept, and the line said only "a
+    # vital". (A cuff's and a line's pressures so mapped are one source's a
+    # reading since 2026-12-07: test_replay_columns.py.)
     path = tmp_path / "stay.csv"
     path.write_text(
         "Time,Parameter,Value\n"
-        f"{START},HR,88\n{START},NISysABP,72\n{START},SysABP,66\n"
-        f"{START + MINUTE},HR,86\n{START + MINUTE},SysABP,120\n"
+        f"{START},RespRate,18\n{START},HR,72\n{START},PulseRate,66\n"
+        f"{START + MINUTE},RespRate,17\n{START + MINUTE},PulseRate,70\n"
     )
     code, err = vigil(
         "replay", str(path), "--offline", "--patient", "S-1",
         "--map", "Time=ts", "--map", "Parameter=vital", "--map", "Value=value",
-        "--map", "HR=heart_rate", "--map", "NISysABP=systolic_bp", "--map", "SysABP=systolic_bp",
+        "--map", "RespRate=respiratory_rate", "--map", "HR=heart_rate", "--map", "PulseRate=heart_rate",
     )  # fmt: skip
     assert code == 0, err
     assert (
-        "(the first on line 4, systolic_bp: 'NISysABP' 72, then 'SysABP' 66): the later row's kept" in err[0]
+        "(the first on line 4, heart_rate: 'HR' 72, then 'PulseRate' 66): the later row's kept" in err[0]
     ), err
 
 

@@ -861,20 +861,26 @@ class _Merges:
     silenced: int = 0  # "no signal" values of later rows that did not replace a measured one (`_silenced`)
 
     def add(
-        self, vitals: dict[str, Any], later: dict[str, Any], where: str, names: dict[str, tuple[str, str]]
+        self,
+        vitals: dict[str, Any],
+        later: dict[str, Any],
+        where: str,
+        names: dict[str, tuple[str, str]],
+        apart: Iterable[str] = (),
     ) -> None:
         """Merge `later` (a row at `where`) into `vitals`, an earlier row's
         reading, but for its "no signal" values where `vitals` has a measured
         one (`_silenced`); `names[vital]`: the recording's names of its value
         there and in `later` (a cuff's `NISysABP` and a line's `SysABP`, both
-        mapped to `systolic_bp`: not counted as a value given again, as
-        `_Pressures` keeps one source's)."""
+        mapped to `systolic_bp`); `apart`: vitals given by two sources
+        (a line's and a cuff's pressure), not counted as given again, as
+        `_Pressures` keeps one source's."""
         self.merged += 1
         self.first = self.first or where
         differed = [k for k, value in later.items() if k in vitals and not _same(vitals[k], value)]
         silenced = [k for k in differed if _silenced(k, vitals[k], later[k])]
         self.silenced += len(silenced)
-        differed = [k for k in differed if k not in silenced and not _two_sources(k, *names[k])]
+        differed = [k for k in differed if k not in silenced and k not in apart]
         self.differed += len(differed)
         if differed and not self.changed:
             self.changed, name = where, differed[0]
@@ -922,12 +928,15 @@ PRESSURES = ("systolic_bp", "diastolic_bp", "mean_bp")
 # A long layout's name of a pressure taken by a cuff, not an arterial line:
 # PhysioNet 2012's `NISysABP`, MIMIC's `Non Invasive Blood Pressure systolic`
 # and `NBP [Systolic]`, eICU's `noninvasivesystolic`.
-CUFF_NAME = re.compile(r"^ni|non.?invasive|\bnibp|\bnbp|cuff", re.IGNORECASE)  # not IBP: a line's
+CUFF_NAME = re.compile(
+    r"^ni|non.?invasive|(?<![a-z])n(?:i)?bp|cuff|manual", re.IGNORECASE
+)  # not IBP: a line's
 
 
-def _two_sources(vital: str, name: str, other: str) -> bool:
-    """Are these a line's and a cuff's names of a pressure (`CUFF_NAME`)?"""
-    return vital in PRESSURES and bool(CUFF_NAME.search(name)) != bool(CUFF_NAME.search(other))
+def _cuff(name: str, layout: Layout) -> bool:
+    """Is this a cuff's name of a pressure (`CUFF_NAME`), by itself or by
+    the name it is mapped through (a MIMIC item id's label)?"""
+    return bool(CUFF_NAME.search(name) or CUFF_NAME.search(layout.said(name)))
 
 
 @dataclass
@@ -940,38 +949,57 @@ class _Pressures:
     Where both gave pressures, the reading's are one source's (`kept`)."""
 
     by_moment: dict[tuple[str, int], dict[bool, dict[str, Any]]] = field(default_factory=dict)
-    first: dict[tuple[str, int], str] = field(default_factory=dict)  # where the moment's second source began
+    first: dict[tuple[str, int], int] = field(
+        default_factory=dict
+    )  # the line the moment's second source began on
+    again: int = 0  # a pressure given twice by one source at one moment, with another value
 
-    def given(self, moment: tuple[str, int], name: str, vital: str, value: Any, where: str) -> None:
+    def given(
+        self, moment: tuple[str, int], name: str, layout: Layout, vital: str, value: Any, line: int
+    ) -> None:
+        """A pressure at `moment`, by the recording's `name` for it (`_cuff`)."""
         if value.__class__ not in (int, float) or core.no_signal(vital, value):
             return  # no pressure: nothing to choose between
         sources = self.by_moment.setdefault(moment, {})
-        cuff = bool(CUFF_NAME.search(name))
+        cuff = _cuff(name, layout)
         if sources and cuff not in sources:
-            self.first.setdefault(moment, where)
-        sources.setdefault(cuff, {})[vital] = value
+            self.first.setdefault(moment, line)
+        source = sources.setdefault(cuff, {})
+        self.again += vital in source and not _same(source[vital], value)
+        source[vital] = value
 
     def kept(self, rows: dict[tuple[str, int], Row], file: str) -> list[str]:
-        """Make each reading's pressures one source's: the one that gave a
-        systolic (NEWS2 scores it), the line's when both did, as `vigil
-        evaluate --physionet2012` reads them; one line says how often."""
+        """Make each reading's pressures one source's: the one that gave
+        more of them, the line's when as many (as `vigil evaluate
+        --physionet2012` reads them); one line says how often, and how many
+        of the other's values were left out."""
+        lines = []
         both = [moment for moment, sources in self.by_moment.items() if len(sources) == 2]
+        left = 0
         for moment in both:
             line, cuff = self.by_moment[moment][False], self.by_moment[moment][True]
-            keep = cuff if "systolic_bp" in cuff and "systolic_bp" not in line else line
+            keep, other = (cuff, line) if len(cuff) > len(line) else (line, cuff)
             vitals = rows[moment].vitals
             for vital in PRESSURES:
                 vitals.pop(vital, None)
             vitals.update(keep)
-        if not both:
-            return []
-        times = "once" if len(both) == 1 else f"{len(both)} times"
-        where = self.first[both[0]]  # the moments in the order the recording first gave them
-        return [
-            f"{file}: an arterial line's and a cuff's pressures were given for a patient and time, {times} "
-            f"(the first on {where}): each such reading's pressures are one source's, the line's unless "
-            "only the cuff gave a systolic, so that no reading mixes the two (--map NAME= leaves one out)"
-        ]
+            left += len(other)
+        if both:
+            times = "once" if len(both) == 1 else f"{len(both)} times"
+            first = min(self.first[moment] for moment in both)
+            lines.append(
+                f"{file}: an arterial line's and a cuff's pressures were given for a patient and time, "
+                f"{times} (the first on line {first}): each such reading's pressures are one source's, "
+                "the one that gave more of them (the line's when as many), so that no reading mixes the "
+                f"two; {counted(left, 'value')} of the other left out (--map NAME= leaves a source out)"
+            )
+        if self.again:
+            times = "once" if self.again == 1 else f"{self.again} times"
+            lines.append(
+                f"{file}: a pressure was given again by one source for a patient and time with another "
+                f"value, {times}: the later row's kept"
+            )
+        return lines
 
 
 # The key, within a reading being read, of a value of a column (a vital) that
@@ -1441,11 +1469,16 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             given_by = {
                 k: (origin.get((patient, ts_ms, k), source.get(k, k)), source.get(k, k)) for k in vitals
             }
-            merges.add(row.vitals, vitals, where, given_by)
+            apart = [
+                k
+                for k in vitals
+                if k in PRESSURES and _cuff(given_by[k][0], layout) != _cuff(given_by[k][1], layout)
+            ]
+            merges.add(row.vitals, vitals, where, given_by, apart)
         if long:  # the recording's name of each value, for `_Merges.what`
             origin[(patient, ts_ms, vital)] = name
             if vital in PRESSURES and vital in vitals:
-                pressures.given((patient, ts_ms), name, vital, vitals[vital], where)
+                pressures.given((patient, ts_ms), name, layout, vital, vitals[vital], reader.line_num)
     rd.told += merges.told(path.name, long)
     rd.told += pressures.kept(rows, path.name)
     rd.unsent += [where for key, where in emptied.items() if key not in rows]

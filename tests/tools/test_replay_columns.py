@@ -837,14 +837,17 @@ def test_a_lines_and_a_cuffs_pressures_at_one_moment_are_not_mixed(tmp_path: Pat
     mapped to Vigil's pressures, each vital kept the later row's value, and
     a line's 88/65 and a cuff's 116/39 became a reading of 88/39 with the
     cuff's mean of 64.67 (an outside tester, set-a 132567). Each reading's
-    pressures are now one source's: the line's, unless only the cuff gave a
-    systolic; a moment with one source keeps it, so no cuff value is lost."""
+    pressures are now one source's: the one that gave more of them (a
+    line's lone systolic beside a cuff's 94/34 with a mean of 50 lost the
+    cuff's mean under 65 in a first version: a reviewer), the line's when
+    as many; a moment with one source keeps it, so no cuff value is lost."""
     text = (
         "Time,Parameter,Value\n"
         "00:05,DiasABP,65\n00:05,MAP,75\n00:05,NIDiasABP,39\n00:05,NIMAP,64.67\n"
         "00:05,NISysABP,116\n00:05,SysABP,88\n00:05,HR,95\n"
         "01:05,MAP,70\n01:05,NISysABP,110\n01:05,NIDiasABP,60\n"  # the line's mean only: the cuff's kept
-        "02:05,NISysABP,96\n02:05,NIDiasABP,55\n02:05,NIMAP,56\n"  # the cuff alone: kept
+        "02:05,SysABP,96\n02:05,NISysABP,94\n02:05,NIDiasABP,34\n02:05,NIMAP,50\n"  # a lone line systolic
+        "03:05,NISysABP,96\n03:05,NIDiasABP,55\n03:05,NIMAP,56\n"  # the cuff alone: kept
     )
     path = _write(tmp_path, "132567.txt", text)
     maps = ["Time=ts", "Parameter=vital", "Value=value", "HR=heart_rate"]
@@ -857,10 +860,36 @@ def test_a_lines_and_a_cuffs_pressures_at_one_moment_are_not_mixed(tmp_path: Pat
     assert [r.vitals for r in rows] == [
         {"systolic_bp": 88, "diastolic_bp": 65, "mean_bp": 75, "heart_rate": 95},
         {"systolic_bp": 110, "diastolic_bp": 60},
+        {"systolic_bp": 94, "diastolic_bp": 34, "mean_bp": 50},
         {"systolic_bp": 96, "diastolic_bp": 55, "mean_bp": 56},
     ]
     assert [line for line in told if "given" in line] == [
-        "132567.txt: an arterial line's and a cuff's pressures were given for a patient and time, 2 times "
-        "(the first on line 4): each such reading's pressures are one source's, the line's unless only the "
-        "cuff gave a systolic, so that no reading mixes the two (--map NAME= leaves one out)"
+        "132567.txt: an arterial line's and a cuff's pressures were given for a patient and time, 3 times "
+        "(the first on line 4): each such reading's pressures are one source's, the one that gave more of "
+        "them (the line's when as many), so that no reading mixes the two; 5 values of the other left out "
+        "(--map NAME= leaves a source out)"
     ]  # and not as a value given again, the later row's kept
+
+
+def test_a_cuff_named_by_an_item_id_mapped_through_its_label_is_a_cuffs(tmp_path: Path) -> None:
+    """MIMIC charts by item id: `--map '220179=Non Invasive Blood Pressure
+    systolic'` then that label to `systolic_bp` names it a cuff's (a
+    reviewer: the ids alone were not, and the reading was mixed)."""
+    text = (
+        "patient,ts,vital,value\n"
+        "P,2026-01-01T00:00:00Z,220050,90\nP,2026-01-01T00:00:00Z,220051,60\n"
+        "P,2026-01-01T00:00:00Z,220179,120\nP,2026-01-01T00:00:00Z,220180,40\n"
+    )
+    path = _write(tmp_path, "chartevents.csv", text)
+    maps = ["220050=Arterial Blood Pressure systolic", "Arterial Blood Pressure systolic=systolic_bp"]
+    maps += ["220051=Arterial Blood Pressure diastolic", "Arterial Blood Pressure diastolic=diastolic_bp"]
+    maps += [
+        "220179=Non Invasive Blood Pressure systolic",
+        "Non Invasive Blood Pressure systolic=systolic_bp",
+    ]
+    maps += [
+        "220180=Non Invasive Blood Pressure diastolic",
+        "Non Invasive Blood Pressure diastolic=diastolic_bp",
+    ]
+    rows = replay.read_recording(path, layout=replay.layout(maps, None))
+    assert [r.vitals for r in rows] == [{"systolic_bp": 90, "diastolic_bp": 60}]

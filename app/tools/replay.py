@@ -928,15 +928,22 @@ PRESSURES = ("systolic_bp", "diastolic_bp", "mean_bp")
 # A long layout's name of a pressure taken by a cuff, not an arterial line:
 # PhysioNet 2012's `NISysABP`, MIMIC's `Non Invasive Blood Pressure systolic`
 # and `NBP [Systolic]`, eICU's `noninvasivesystolic`.
-CUFF_NAME = re.compile(
-    r"^ni|non.?invasive|(?<![a-z])n(?:i)?bp|cuff|manual", re.IGNORECASE
-)  # not IBP: a line's
+# `NBP` and `NIBP` not after a letter (`VS_NIBP_SYS` is a cuff's; `IBP1` a line's).
+CUFF_NAME = re.compile(r"^ni|non.?invasive|(?<![a-z])ni?bp|cuff|manual", re.IGNORECASE)
 
 
 def _cuff(name: str, layout: Layout) -> bool:
     """Is this a cuff's name of a pressure (`CUFF_NAME`), by itself or by
     the name it is mapped through (a MIMIC item id's label)?"""
     return bool(CUFF_NAME.search(name) or CUFF_NAME.search(layout.said(name)))
+
+
+def _two_sources(names: dict[str, tuple[str, str]], layout: Layout) -> list[str]:
+    """The pressures of `names` (a vital's recording's names in an earlier
+    row and a later one, `_Merges.add`) given one by a line, one by a cuff."""
+    return [
+        k for k, (was, now) in names.items() if k in PRESSURES and _cuff(was, layout) != _cuff(now, layout)
+    ]
 
 
 @dataclass
@@ -948,10 +955,9 @@ class _Pressures:
     the mean the cuff's: an outside tester, PhysioNet 2012 stay 132567).
     Where both gave pressures, the reading's are one source's (`kept`)."""
 
+    # each moment's pressures by source (True: the cuff's), and the line its second source began on
     by_moment: dict[tuple[str, int], dict[bool, dict[str, Any]]] = field(default_factory=dict)
-    first: dict[tuple[str, int], int] = field(
-        default_factory=dict
-    )  # the line the moment's second source began on
+    first: dict[tuple[str, int], int] = field(default_factory=dict)
     again: int = 0  # a pressure given twice by one source at one moment, with another value
 
     def given(
@@ -1469,12 +1475,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             given_by = {
                 k: (origin.get((patient, ts_ms, k), source.get(k, k)), source.get(k, k)) for k in vitals
             }
-            apart = [
-                k
-                for k in vitals
-                if k in PRESSURES and _cuff(given_by[k][0], layout) != _cuff(given_by[k][1], layout)
-            ]
-            merges.add(row.vitals, vitals, where, given_by, apart)
+            merges.add(row.vitals, vitals, where, given_by, _two_sources(given_by, layout))
         if long:  # the recording's name of each value, for `_Merges.what`
             origin[(patient, ts_ms, vital)] = name
             if vital in PRESSURES and vital in vitals:

@@ -207,11 +207,9 @@ class PortInUse(InUse):
         others: tuple[tuple[int, str, str], ...] = (),
     ) -> None:
         if others:
-            taken = [(port, host, variable), *others]
-            named = ", ".join(f"{p} on {h} ({v})" for p, h, v in taken[:-1])
-            last = "{} on {} ({})".format(*taken[-1])
+            *named, last = [f"{p} on {h} ({v})" for p, h, v in ((port, host, variable), *others)]
             message = (
-                f"ports {named} and {last} are already in use{hint}: "
+                f"ports {', '.join(named)} and {last} are already in use{hint}: "
                 "stop what holds them, or choose others with those settings"
             )
         else:

@@ -35,12 +35,16 @@ def env(tmp_path: Path, nobody_listens) -> dict[str, str]:
     )
 
 
-def vigil(env: dict[str, str], *args: str, preexec_fn=None) -> subprocess.CompletedProcess[str]:
+def vigil(
+    env: dict[str, str], *args: str, preexec_fn=None, stdout=subprocess.PIPE
+) -> subprocess.CompletedProcess[str]:
+    """`vigil ARGS`, its stderr (and, unless `stdout` is given, its stdout) captured."""
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         env=env,
         cwd=ROOT,
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         timeout=60,
         preexec_fn=preexec_fn,
@@ -545,15 +549,7 @@ def test_a_reader_that_goes_away_ends_the_command_as_done(env, command: list[str
     read, write = os.pipe()
     os.close(read)  # the reader is gone before the first line
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "app.cli", *command],
-            env=env,
-            cwd=ROOT,
-            stdout=write,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=60,
-        )
+        done = vigil(env, *command, stdout=write)
     finally:
         os.close(write)
     assert (done.returncode, done.stderr) == (0, "")

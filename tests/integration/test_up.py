@@ -203,20 +203,20 @@ def test_no_child_outlives_vigil_up(tmp_path, ending: str) -> None:
     assert_ports_free(up)
 
 
+def refused_up(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`vigil up` run once, as a user runs it, where it is expected to refuse to start."""
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "up"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
 def test_busy_port_is_one_line_naming_the_setting(tmp_path) -> None:
     env = up_env(tmp_path)
     with socket.socket() as holder:  # another gateway on the same port
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         env["VIGIL_GATEWAY_PORT"] = str(holder.getsockname()[1])
-        done = subprocess.run(
-            [sys.executable, "-m", "app.cli", "up"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = refused_up(env)
     assert done.returncode == 4
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, lines
@@ -227,14 +227,7 @@ def test_busy_port_is_one_line_naming_the_setting(tmp_path) -> None:
 def test_second_up_on_the_same_home_is_refused(tmp_path) -> None:
     with open(tmp_path / "up.lock", "w") as lock:  # as a running `vigil up` holds it
         fcntl.flock(lock, fcntl.LOCK_EX)
-        done = subprocess.run(
-            [sys.executable, "-m", "app.cli", "up"],
-            env=up_env(tmp_path),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = refused_up(up_env(tmp_path))
     assert done.returncode == 4
     assert "another `vigil up`" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
@@ -467,14 +460,7 @@ def test_every_busy_port_is_named_in_the_one_line(tmp_path) -> None:
         env["VIGIL_GATEWAY_PORT"] = str(gateway.getsockname()[1])
         env["VIGIL_WORKER_WEB_PORT"] = str(worker.getsockname()[1])
         env["VIGIL_WORKER_WEB_HOST"] = "127.0.0.1"
-        done = subprocess.run(
-            [sys.executable, "-m", "app.cli", "up"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = refused_up(env)
     assert done.returncode == 4
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, lines

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +19,7 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.cluster import ClusterMetadata
 from aiokafka.errors import KafkaError
 
-from app.core.errors import GatewayUnreachable, KafkaDenied, KafkaUnreachable, PortInUse
+from app.core.errors import GatewayUnreachable, KafkaDenied, KafkaUnreachable, PortInUse, SettingsError
 from app.infra.kafka_security import aiokafka_options
 from app.infra.settings import Settings
 
@@ -335,18 +337,55 @@ async def kafka(settings: Settings, within: float = 0.0) -> None:
 
 def port_free(host: str, port: int) -> bool:
     """Whether a server could bind `port` on `host` now (as servers do, with SO_REUSEADDR)."""
+    return _bind_errno(host, port) == 0
+
+
+def _bind_errno(host: str, port: int) -> int:
+    """0 when a server could bind `port` on `host` now (as servers do, with
+    SO_REUSEADDR), else the errno binding it failed with."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror:
-        return True  # the service reports the bad address itself
+        return 0  # the service reports the bad address itself
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(address)
-        except OSError:
-            return False
-    return True
+        except OSError as exc:
+            return exc.errno or errno.EADDRINUSE
+    return 0
+
+
+# The setting that names the address a port's server listens on.
+_HOST_SETTING = {
+    "VIGIL_GATEWAY_PORT": "VIGIL_GATEWAY_HOST",
+    "VIGIL_GATEWAY_HTTP_PORT": "VIGIL_GATEWAY_HOST",
+    "VIGIL_WORKER_WEB_PORT": "VIGIL_WORKER_WEB_HOST",
+}
+
+
+def _unbindable(host: str, port: int, variable: str, code: int) -> SettingsError:
+    """A port that cannot be bound for a reason other than being taken: an
+    address that is not this machine's was told "port in use"."""
+    where = _HOST_SETTING.get(variable, "its host")
+    if code == errno.EADDRNOTAVAIL:
+        return SettingsError(
+            [
+                f"cannot listen on {host} ({where}): it is not an address of this machine; "
+                f"set {where} to one of its addresses, or 0.0.0.0 for all of them"
+            ]
+        )
+    if code == errno.EACCES:
+        return SettingsError(
+            [
+                f"cannot listen on port {port} on {host} ({variable}): this user may not "
+                f"(ports under 1024 need privileges); choose another with {variable}"
+            ]
+        )
+    return SettingsError(
+        [f"cannot listen on port {port} on {host} ({variable}, {where}): {os.strerror(code)}"]
+    )
 
 
 def ports_free(host: str, ports: list[tuple[int, str]], hint: str = "") -> None:
@@ -359,10 +398,17 @@ def ports_free(host: str, ports: list[tuple[int, str]], hint: str = "") -> None:
 
 def ports_taken(ports: list[tuple[str, int, str]]) -> list[tuple[int, str, str]]:
     """The (port, host, VIGIL_* variable) of `ports` ((host, port, variable))
-    that are taken now; port 0 never is."""
-    return [
-        (port, host, variable) for host, port, variable in ports if port != 0 and not port_free(host, port)
-    ]
+    that are taken now; port 0 never is. Raise `SettingsError` for one that
+    cannot be bound for another reason (an address not this machine's, a
+    port under 1024 without the privilege)."""
+    taken = []
+    for host, port, variable in ports:
+        code = _bind_errno(host, port)  # port 0: never taken, but the host is checked
+        if code == errno.EADDRINUSE:
+            taken.append((port, host, variable))
+        elif code:
+            raise _unbindable(host, port, variable, code)
+    return taken
 
 
 def in_use(taken: list[tuple[int, str, str]], hint: str = "") -> PortInUse:

@@ -226,6 +226,25 @@ def test_busy_port_on_the_gateway_is_one_line(env) -> None:
     assert port in line and "VIGIL_GATEWAY_HTTP_PORT" in line
 
 
+@pytest.mark.parametrize(
+    ("command", "setting", "extra"),
+    [
+        ("gateway", "VIGIL_GATEWAY_HOST", {"VIGIL_PSEUDONYM_KEY": KEY, "VIGIL_GATEWAY_ALLOW_PLAINTEXT": "1"}),
+        ("worker", "VIGIL_WORKER_WEB_HOST", {}),
+    ],
+)
+def test_an_address_not_of_this_machine_is_named_with_its_setting_not_as_a_busy_port(
+    env, command: str, setting: str, extra: dict[str, str]
+) -> None:
+    """An outside tester: a host setting naming an address this machine does
+    not have was told "port 6066 on 192.0.2.7 is already in use: stop what
+    holds it", sending the operator after a process that does not exist."""
+    done = vigil({**env, **extra, setting: "192.0.2.7"}, command)
+    assert done.returncode == 2
+    line = one_line(done)
+    assert "192.0.2.7" in line and f"set {setting}" in line and "in use" not in line
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 

@@ -224,6 +224,17 @@ def test_busy_port_is_one_line_naming_the_setting(tmp_path) -> None:
     assert "gateway ready" not in done.stderr  # nothing was started, nothing else's readiness trusted
 
 
+def test_an_address_not_of_this_machine_is_one_line_naming_its_setting(tmp_path) -> None:
+    """Told "already in use" before 2026-12-07, exit 4: nothing holds the port."""
+    env = {**up_env(tmp_path), "VIGIL_WORKER_WEB_HOST": "192.0.2.7"}
+    done = refused_up(env)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "192.0.2.7" in lines[0] and "set VIGIL_WORKER_WEB_HOST" in lines[0] and "in use" not in lines[0]
+    assert "starting" not in done.stdout + done.stderr  # refused before anything started
+
+
 def test_second_up_on_the_same_home_is_refused(tmp_path) -> None:
     with open(tmp_path / "up.lock", "w") as lock:  # as a running `vigil up` holds it
         fcntl.flock(lock, fcntl.LOCK_EX)

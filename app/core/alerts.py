@@ -54,6 +54,10 @@ PHYSIOLOGY = frozenset({Kind.NEWS2, Kind.ANOMALY, Kind.TREND})
 SEVERITIES = tuple(Severity)
 RENOTIFY_READINGS = 4  # reminders at most every this many readings at the patient's cadence
 SETTLE_CADENCES = 2  # a severity follows its condition down after this many cadences lower (`_settle`)
+# A patient or a channel read this rarely or less often is sparse (charted, a spot check):
+# the reading itself is the confirmation, where waiting for the next one would
+# mean waiting that long.
+SPARSE_MS = 5 * 60 * 1000
 RISE_CADENCES = 2  # a rise not seen again within this many cadences lapses unconfirmed (`_rise_confirmed`)
 RESOLVE_CADENCES = 2  # a condition gone for this many cadences resolves, when longer than `resolve_after_ms`
 # (one let a charted NEWS2 on a band's edge open three times in 8 hours on a real ICU stay)
@@ -375,12 +379,14 @@ def _rise_told_now(
     settled (`OpenAlert.told`) holds as long as the settle took; a first
     rise is confirmed as an opening (`_rise_confirmed`)."""
     last = current.told
+    back = not told and last is not None and rank(finding.severity) <= rank(last)
+    urgent = finding.urgent and not finding.stale and not 0 < cadence_ms < confirm_ms
+    if urgent and (told or (not back and cadence_ms >= SPARSE_MS)):
+        current.rise = None
+        return True
     if told:
-        if finding.urgent and not finding.stale and not 0 < cadence_ms < confirm_ms:
-            current.rise = None
-            return True
         need = confirm_ms
-    elif last is not None and rank(finding.severity) <= rank(last):
+    elif back:
         need = max(confirm_ms, finding.hold_ms, settle_ms)
     else:
         need = max(confirm_ms, finding.hold_ms)

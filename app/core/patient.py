@@ -52,6 +52,7 @@ from app.core.alerts import (
     LIFECYCLE_KINDS,
     NEWS2_SEVERITY,
     PHYSIOLOGY,
+    SPARSE_MS,
     Finding,
     Kind,
     OpenAlert,
@@ -258,10 +259,6 @@ FIRST_SITTING_MS = SITTING_MS
 # at the fourth value after): an hourly SpO2 of 87, 12 hours of nothing, then
 # 97s resolved at the fifth 97, not the third.
 PACE_SHARE = 0.25
-# A channel read this rarely or less often is sparse (charted, a spot check):
-# the reading itself is the confirmation, where waiting for the next one would
-# mean waiting that long.
-SPARSE_MS = 5 * 60 * 1000
 # A dense vital's drift whose trend would take it one SD further, the way a
 # deterioration goes, within this is still moving (`_still_moving`).
 MOVING_MS = 30 * 60 * 1000
@@ -2259,13 +2256,18 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
                 _NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms, marks=marks, stale=stale
             )
             return
-        urgent = (band in ("medium", "high") and _moved_clear(score, current, deviating, scale2)) or _sparse(
-            state, deviating or list(score.subscores)
-        )
-        # A rise in it escalates at once when its vitals are spot measurements; the level of
-        # consciousness and the oxygen are charted (a status said, not read: its first value
-        # has no cadence, and a ventilated patient's escalation to high waited 47 minutes).
+        # Spot measurements are their own confirmation, and so is a status: the level of
+        # consciousness and the oxygen are charted (said, not read by a sensor that can
+        # spike), and a status's first value has no cadence. A first charted GCS of 7 beside
+        # a pulse of 100 waited 45 minutes for the next round (PhysioNet 2012), and a
+        # ventilated patient's escalation to high 47. A rise in an open alert escalates at
+        # once on the same terms.
         measured = [name for name in deviating or score.subscores if name not in _STATUSES]
+        urgent = (
+            (band in ("medium", "high") and _moved_clear(score, current, deviating, scale2))
+            or _sparse(state, measured)
+            or _said_alone(score, band)
+        )
         spot = _sparse(state, measured, r.spaced)
         r.findings[_NEWS2] = Finding(
             _NEWS2,
@@ -2283,6 +2285,14 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         _hold_unreliable(state, r, config)
         _hold_unrecovered(state, r, current, config)
         _hold_near_red(state, r, current, config)
+
+
+def _said_alone(score: news2.News2, band: str) -> bool:
+    """Do the statuses (`_STATUSES`: the level of consciousness, the oxygen)
+    alone make this band, whatever the measurements beside them? Said by
+    whoever assessed the patient, they are their own confirmation."""
+    said = {name: sub for name, sub in score.subscores.items() if name in _STATUSES}
+    return bool(said) and news2.News2(sum(said.values()), said, False).band == band
 
 
 def _moved_clear(score: news2.News2, current: dict[str, Any], deviating: list[str], scale2: bool) -> bool:

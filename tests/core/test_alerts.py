@@ -333,6 +333,27 @@ def test_an_escalation_is_a_notification_the_back_off_goes_on_from() -> None:
     ]  # fmt: skip
 
 
+def test_an_urgent_first_rise_of_a_charted_patient_is_told_at_its_round() -> None:
+    """An urgent rise (a status said, two vitals clear of their edges) is told
+    at once as it would open, where the patient is charted: a PhysioNet 2012
+    stay's first GCS of 8 opened `low`, and the next round, 15 minutes on,
+    said ventilated with a pulse and a temperature scoring (NEWS2 7); its
+    escalation to high waited for the round after, and came at medium then.
+    At a monitor's minute a first rise still waits a reading (above)."""
+    for cadence_min, escalated_at in ((15, 15), (1, 2)):
+        alerts: dict[Kind, OpenAlert] = {}
+        events = []
+        for minute in range(0, 4 * cadence_min, cadence_min):
+            severity = Severity.HIGH if minute >= cadence_min else Severity.LOW
+            holds = {Kind.NEWS2: Finding(Kind.NEWS2, severity, {}, urgent=True)}
+            changes = transition(
+                alerts, KINDS, holds, minute * 60 * S, resolve_after_ms=600 * S, confirm_ms=15 * S,
+                renotify_ms=HOUR, cadence_ms=cadence_min * 60 * S,
+            )  # fmt: skip
+            events += [(c.status, minute) for c in changes]
+        assert events == [(Status.OPEN, 0), (Status.ESCALATED, escalated_at)], (cadence_min, events)
+
+
 def test_read_every_second_an_urgent_finding_still_holds_for_the_confirmation_delay() -> None:
     """At one reading a minute an urgent finding (two vitals off at once)
     opens at once: confirming would cost a minute. Read every second (a

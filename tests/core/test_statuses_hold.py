@@ -51,13 +51,13 @@ def test_a_level_of_consciousness_charted_irregularly_keeps_one_alert_open() -> 
 
 
 def test_a_status_charted_once_still_ages_out_after_a_day() -> None:
-    """The bound: a GCS of 3 charted twice (the alert opens at the round
-    after the first), then nothing said of it for more than a day, no longer
+    """The bound: a GCS of 3 charted twice (the alert opens at the first: a
+    status is its own confirmation), then nothing said of it for more than a day, no longer
     scores: the alert resolves once the last one is a day old, as any value
     gone that long (and the condition gone two charting rounds)."""
     events = _ventilated(gcs_at={17, 122}, oxygen_at=set(), hours=30)
     news = [(e["status"], e["_minute"]) for e in events if e["kind"] == "news2"]
-    assert news[0] == ("open", 62) and news[-1][0] == "resolved", news
+    assert news[0] == ("open", 17) and news[-1][0] == "resolved", news
     assert 122 + 24 * 60 <= news[-1][1] <= 122 + 27 * 60, news
 
 
@@ -76,17 +76,47 @@ def _rounds(first: dict[str, Any], then: dict[str, Any], charted_again: bool) ->
 def test_a_level_of_consciousness_charted_once_is_its_own_confirmation() -> None:
     """A chart's first round says "U" (NEWS2 3 for it alone), and the hourly
     rounds after it a pulse of 102, a systolic of 93 and a temperature of
-    38.1, the consciousness not charted again: NEWS2 is 7 at every round and
-    opens high at the first, at 01:00, as when the "U" is charted at every
-    round. A "V" charted once among normal rounds opens at the next round.
-    Before, a trigger resting on the held status was taken for one made of
+    38.1, the consciousness not charted again: the "U" opens the alert at
+    once (`low`), and NEWS2 7 escalates it to high at the first round, at
+    01:00, as when the "U" is charted at every round. A "V" charted once
+    among normal rounds opens at once: a level of consciousness is said by
+    whoever assessed it, not read by a sensor that can spike, and it is its
+    own confirmation (a first charted GCS of 7 waited 45 minutes for the
+    next round, PhysioNet 2012). Before, a trigger resting on the held status was taken for one made of
     values from before each round, which no round confirmed: no alert in 5
     hours (a reviewer replaying PhysioNet 2012 charts)."""
     unresponsive = {"heart_rate": 105, "systolic_bp": 112, "temperature": 37.9, "consciousness": "U"}
     failing = {"heart_rate": 102, "systolic_bp": 93, "temperature": 38.1}
     once = _rounds(unresponsive, failing, charted_again=False)
-    assert once == [("open", "high", iso(T0 + HOUR))], once
+    assert once == [("open", "low", iso(T0 + HOUR // 2)), ("escalated", "high", iso(T0 + HOUR))], once
     assert once == _rounds(unresponsive, failing, charted_again=True)
     normal = {"heart_rate": 80, "systolic_bp": 125, "temperature": 37.0, "respiratory_rate": 16}
     voice = _rounds({**normal, "consciousness": "V"}, normal, charted_again=False)
-    assert voice == [("open", "low", iso(T0 + HOUR))], voice
+    assert voice == [("open", "low", iso(T0 + HOUR // 2))], voice
+
+
+def _first_round(first: dict[str, Any], then: dict[str, Any] | None = None) -> list[tuple[str, str, str]]:
+    """A chart's first round (00:02), then a round at 00:47 (normal values
+    and `then`): the NEWS2 alert's openings and escalations."""
+    chart = Recorder()
+    chart.read(T0 + 2 * 60_000, first)
+    chart.read(T0 + 47 * 60_000, {"heart_rate": 78, "systolic_bp": 131, "temperature": 37.4, **(then or {})})
+    return [(e["status"], e["severity"], e["event_time"]) for e in chart.onsets() if e["kind"] == "news2"]
+
+
+def test_a_first_charted_gcs_of_7_is_told_at_once_beside_a_pulse_scoring_1() -> None:
+    """A PhysioNet 2012 stay's first round (an outside tester): GCS 7 ("U",
+    NEWS2 3 alone), a pulse of 100 (1) and 133 systolic. The level of
+    consciousness alone makes the trigger, and it is its own confirmation:
+    told at 00:02, not at the next round 45 minutes on."""
+    gcs7 = {"consciousness": "U", "heart_rate": 100, "systolic_bp": 133, "temperature": 37.8}
+    assert _first_round(gcs7) == [("open", "low", iso(T0 + 2 * 60_000))]
+
+
+def test_a_first_reading_a_sensor_scores_3_waits_for_the_next() -> None:
+    """An SpO2 of 85 in a first reading (NEWS2 3 alone) is a measurement a
+    probe can get wrong: it waits for the next reading, as before, and is
+    told there when the next says so too."""
+    low = {"spo2": 85, "heart_rate": 80}
+    assert _first_round(low) == []  # the next round has no SpO2: nothing confirmed it
+    assert _first_round(low, {"spo2": 86}) == [("open", "low", iso(T0 + 47 * 60_000))]

@@ -2263,10 +2263,11 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         # ventilated patient's escalation to high 47. A rise in an open alert escalates at
         # once on the same terms.
         measured = [name for name in deviating or score.subscores if name not in _STATUSES]
+        charted = _charted_statuses(state, deviating or list(score.subscores))
         urgent = (
             (band in ("medium", "high") and _moved_clear(score, current, deviating, scale2))
-            or _sparse(state, measured)
-            or _said_alone(score, band)
+            or (charted and _sparse(state, measured))
+            or (charted and _said_alone(score, band))
         )
         spot = _sparse(state, measured, r.spaced)
         r.findings[_NEWS2] = Finding(
@@ -2285,6 +2286,21 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         _hold_unreliable(state, r, config)
         _hold_unrecovered(state, r, current, config)
         _hold_near_red(state, r, current, config)
+
+
+def _charted_statuses(state: PatientState, names: list[str]) -> bool:
+    """Is every status among `names` charted, not streamed: its first value
+    (no cadence yet) or one said every `SPARSE_MS` or less often? A status a
+    feed repeats every minute (an FiO2 numeric read as the oxygen, a device's
+    ACVPU) can be wrong for one reading like any sampled value, and waits for
+    the next as a measurement does (reviewer's mend)."""
+    latest = state.latest
+    for name in names:
+        if name in _STATUSES:
+            entry = latest.get(name)
+            if entry is not None and 0 < entry[2] < SPARSE_MS:
+                return False
+    return True
 
 
 def _said_alone(score: news2.News2, band: str) -> bool:

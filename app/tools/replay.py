@@ -930,12 +930,23 @@ PRESSURES = ("systolic_bp", "diastolic_bp", "mean_bp")
 # and `NBP [Systolic]`, eICU's `noninvasivesystolic`.
 # `NBP` and `NIBP` not after a letter (`VS_NIBP_SYS` is a cuff's; `IBP1` a line's).
 CUFF_NAME = re.compile(r"^ni|non.?invasive|(?<![a-z])ni?bp|cuff|manual", re.IGNORECASE)
+# MIMIC's item ids of a cuff's pressures, for an id mapped straight to a vital
+# (`--map 220179=systolic_bp`): MIMIC-III CareVue's NBP (455, 8441, 456) and
+# Manual BP (442, 8440); MetaVision's (MIMIC-III and IV) Non Invasive Blood
+# Pressure (220179, 220180, 220181) and Manual Blood Pressure, left and right
+# (224167, 224643, 227243, 227242). Any other id is a line's (Arterial BP 51,
+# 8368, 52; Arterial Blood Pressure 220050-220052; ART BP 225309-225312).
+CUFF_ITEMS = frozenset(
+    ("455", "8441", "456", "442", "8440")
+    + ("220179", "220180", "220181", "224167", "224643", "227243", "227242")
+)
 
 
 def _cuff(name: str, layout: Layout) -> bool:
-    """Is this a cuff's name of a pressure (`CUFF_NAME`), by itself or by
-    the name it is mapped through (a MIMIC item id's label)?"""
-    return bool(CUFF_NAME.search(name) or CUFF_NAME.search(layout.said(name)))
+    """Is this a cuff's name of a pressure (`CUFF_NAME`, `CUFF_ITEMS`), by
+    itself or by the name it is mapped through (a MIMIC item id's label)?"""
+    said = layout.said(name)
+    return bool(CUFF_NAME.search(name) or CUFF_NAME.search(said) or name.strip() in CUFF_ITEMS)
 
 
 def _two_sources(names: dict[str, tuple[str, str]], layout: Layout) -> list[str]:

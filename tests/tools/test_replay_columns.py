@@ -893,3 +893,28 @@ def test_a_cuff_named_by_an_item_id_mapped_through_its_label_is_a_cuffs(tmp_path
     ]
     rows = replay.read_recording(path, layout=replay.layout(maps, None))
     assert [r.vitals for r in rows] == [{"systolic_bp": 90, "diastolic_bp": 60}]
+
+
+def test_a_cuffs_item_id_mapped_straight_to_a_vital_is_a_cuffs(tmp_path: Path) -> None:
+    """An outside tester's MIMIC chart replayed with ids mapped straight to
+    Vigil's vitals (`--map 220179=systolic_bp`): neither id names a cuff or a
+    line, and a line's 90/60 and a cuff's 120/40 charted at one minute were
+    merged, each vital the later row's. MIMIC's cuff ids are known (both
+    databases, NBP, Non Invasive and Manual Blood Pressure): the reading is
+    one source's, as with the labels."""
+    text = (
+        "patient,ts,vital,value\n"
+        "P,2026-01-01T00:00:00Z,220050,90\nP,2026-01-01T00:00:00Z,220051,60\n"
+        "P,2026-01-01T00:00:00Z,220179,120\nP,2026-01-01T00:00:00Z,220180,40\n"
+        "P,2026-01-01T01:00:00Z,51,95\nP,2026-01-01T01:00:00Z,455,130\nP,2026-01-01T01:00:00Z,8441,45\n"
+    )
+    path = _write(tmp_path, "chartevents.csv", text)
+    maps = ["220050=systolic_bp", "220051=diastolic_bp", "220179=systolic_bp", "220180=diastolic_bp"]
+    maps += ["51=systolic_bp", "455=systolic_bp", "8441=diastolic_bp"]
+    told: list[str] = []
+    rows = replay.read_recording(path, warn=told.append, layout=replay.layout(maps, None))
+    assert [r.vitals for r in rows] == [
+        {"systolic_bp": 90, "diastolic_bp": 60},  # as many: the line's
+        {"systolic_bp": 130, "diastolic_bp": 45},  # the cuff gave more
+    ]
+    assert any("an arterial line's and a cuff's pressures were given" in line for line in told)

@@ -3939,9 +3939,28 @@ def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
         if news is not None and news.severity is not _LOW:
             if news.evidence["subscores"].get("systolic_bp") == 3:
                 return  # NEWS2 at medium or over, the systolic red: it carries the mean
+        if _news2_tells_pressure(state, r):
+            return
     level = int(value) if value == int(value) else value
     found = {"mean_bp": {"level": level, "limit": int(MAP_FLOOR), "severe_since": iso(int(since))}}
     _tell_trend(r, config, found, severity=_MEDIUM)
+
+
+def _news2_tells_pressure(state: PatientState, r: _Reading) -> bool:
+    """Is a NEWS2 alert open, confirmed at `medium` or over (as told), while
+    this reading's NEWS2 scores the systolic 2 or more (100 or under)? It
+    tells the low pressure (its evidence carries the mean), and the mean's
+    `trend` would be a second alarm for it: a charted NEWS2 alert opened at a
+    systolic of 86 and a mean of 58, and the `trend` opened beside it at the
+    next round's 92 and 62, as the patient recovered, or at its escalation on
+    a systolic of 78, its score 4 (the finding `low`, the alert told at
+    `medium`): 6 of 11 PhysioNet 2012 stays (an outside tester)."""
+    told = state.alerts.get(_NEWS2)
+    scored = r.evidence.get(_NEWS2)
+    if told is None or not told.confirmed or told.severity is _LOW or scored is None:
+        return False
+    systolic: int = scored["subscores"].get("systolic_bp", 0)
+    return systolic >= 2
 
 
 def _other_severe(clean: dict[str, Any], name: str, bad: Any) -> bool:

@@ -274,7 +274,7 @@ ALIASES = {
     "mean_bp": ("map", "mbp", "meanbp", "nimap", "abpmean", "nbpmean", "nibpmean", "artmean"),
     "temperature": ("temp", "tempc", "bodytemp", "bodytemperature"),
     "weight": ("wt", "weightkg", "bodyweight"),
-    "consciousness": ("avpu", "acvpu"),
+    "consciousness": ("avpu", "acvpu", "gcs", "gcstotal", "glasgowcomascale"),
     "on_oxygen": ("o2", "oxygen", "ono2", "onoxygen"),  # and FIO2_NAMES, VENTILATED_NAMES, below
 }
 # A column (a vital of the long layout or of JSON lines) read as `on_oxygen`

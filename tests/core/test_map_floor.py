@@ -309,3 +309,35 @@ def test_a_mean_under_65_again_holds_its_alert_with_the_pulse_charted_apart() ->
     trends = _trend_events(events)
     assert [(e["status"], e["severity"]) for e in trends if e["status"] != "reminder"] == [("open", "medium")]
     assert "trend" in recorder.state.alerts
+
+
+def _charted(rows: list[tuple[int, int, int, int]]) -> list[dict[str, Any]]:
+    """Rounds every 15 minutes from 06:00 after six hourly ones at 120/85:
+    (pulse, systolic, diastolic, mean) each; the alerts' events."""
+    recorder = Recorder()
+    events = []
+    times = [T0 + h * HOUR for h in range(6)] + [T0 + 6 * HOUR + k * 15 * 60_000 for k in range(len(rows))]
+    for ts, (pulse, systolic, diastolic, mean) in zip(times, [(90, 120, 68, 85)] * 6 + rows, strict=True):
+        vitals = {"heart_rate": pulse, "systolic_bp": systolic, "diastolic_bp": diastolic, "mean_bp": mean}
+        events += recorder.read(ts, {**vitals, "temperature": 37.0}, "chart").events
+    return events
+
+
+@pytest.mark.parametrize(
+    "after",
+    [(112, 92, 47, 62), (105, 78, 50, 61)],
+    ids=["recovering_to_92", "escalating_on_78"],
+)
+def test_a_medium_news2_alert_open_on_a_low_systolic_is_the_one_alarm_for_the_mean(
+    after: tuple[int, int, int, int],
+) -> None:
+    """An outside tester's PhysioNet 2012 stays (6 of 11): NEWS2 opened
+    `medium` on a systolic of 86 with a mean of 58, and at the next round,
+    15 minutes on, the mean's `trend` opened beside it: on a systolic of 92
+    (NEWS2 2, the score 4 and the alert still told `medium`) as the patient
+    recovered, or on 78 as NEWS2 escalated. The open alert tells the low
+    pressure, its evidence the mean: one alarm."""
+    events = _charted([(115, 86, 45, 58), after, (105, 108, 60, 76), (100, 112, 62, 79)])
+    news = [e for e in events if e["kind"] == "news2" and e["status"] == "open"]
+    assert news and news[0]["severity"] == "medium" and news[0]["evidence"]["vitals"]["mean_bp"] == 58
+    assert _trend_events(events) == []

@@ -714,6 +714,23 @@ def test_json_lines_vitals_no_channel_can_be_named_are_named_in_one_line(vigil, 
     ]
 
 
+def test_a_gcs_refused_is_given_its_map_to_the_level_of_consciousness(vigil, tmp_path) -> None:
+    """An outside tester's PhysioNet 2012 file: the refusal gave `HR`, `FiO2`
+    and `NISysABP` each their `--map` to a vital, and `GCS` only `--map
+    'GCS=' to leave it out`; followed, a stay's GCS of 6 throughout (NEWS2 3
+    for it alone) was left out, and its alert open for 26 hours with it."""
+    path = tmp_path / "133017.txt"
+    path.write_text("Time,Parameter,Value\n00:57,GCS,6\n00:57,HR,88\n01:57,GCS,6\n01:57,HR,90\n")
+    given = ["--map", "Time=ts", "--map", "Parameter=vital", "--map", "Value=value", "--patient", "G1"]
+    given += ["--since", "2026-01-01T00:00:00Z"]
+    code, err = vigil("replay", str(path), "--offline", *given)
+    assert code == 2 and "--map 'GCS=consciousness' if it holds that" in err[0]
+    code, err = vigil(
+        "replay", str(path), "--offline", *given, "--map", "GCS=consciousness", "--map", "HR=heart_rate"
+    )
+    assert code == 0 and "alert events {'news2': 1}" in err[-1]
+
+
 def test_a_ventilated_patients_gcs_3_throughout_is_refused_then_replays_as_u_with_gcs(
     vigil, tmp_path, capsys: pytest.CaptureFixture[str]
 ) -> None:

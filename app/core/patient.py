@@ -2256,19 +2256,8 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
                 _NEWS2, severity, evidence, hold_ms=config.news2_sustain_ms, marks=marks, stale=stale
             )
             return
-        # Spot measurements are their own confirmation, and so is a status: the level of
-        # consciousness and the oxygen are charted (said, not read by a sensor that can
-        # spike), and a status's first value has no cadence. A first charted GCS of 7 beside
-        # a pulse of 100 waited 45 minutes for the next round (PhysioNet 2012), and a
-        # ventilated patient's escalation to high 47. A rise in an open alert escalates at
-        # once on the same terms.
         measured = [name for name in deviating or score.subscores if name not in _STATUSES]
-        charted = _charted_statuses(state, deviating or list(score.subscores))
-        urgent = (
-            (band in ("medium", "high") and _moved_clear(score, current, deviating, scale2))
-            or (charted and _sparse(state, measured))
-            or (charted and _said_alone(score, band))
-        )
+        urgent = _urgent(state, score, current, deviating, measured, scale2)
         spot = _sparse(state, measured, r.spaced)
         r.findings[_NEWS2] = Finding(
             _NEWS2,
@@ -2288,12 +2277,38 @@ def _safety_net(state: PatientState, r: _Reading, config: Config) -> None:
         _hold_near_red(state, r, current, config)
 
 
+def _urgent(
+    state: PatientState,
+    score: news2.News2,
+    current: dict[str, Any],
+    deviating: list[str],
+    measured: list[str],
+    scale2: bool,
+) -> bool:
+    """Does a NEWS2 trigger open (or a rise in an open alert escalate) at
+    once, without waiting for the next reading? When two or more vitals moved
+    into the medium band or above (`_moved_clear`); when its measurements are
+    spot measurements (`_sparse`) and its statuses charted; or when charted
+    statuses alone make its band (`_said_alone`). A charted status (the level
+    of consciousness, the oxygen: said, not read by a sensor that can spike;
+    its first value has no cadence) is its own confirmation: a first charted
+    GCS of 7 beside a pulse of 100 waited 45 minutes for the next round
+    (PhysioNet 2012), and a ventilated patient's escalation to high 47."""
+    band = score.band
+    if band in ("medium", "high") and _moved_clear(score, current, deviating, scale2):
+        return True
+    if not _charted_statuses(state, deviating or list(score.subscores)):
+        return False
+    return _sparse(state, measured) or _said_alone(score, band)
+
+
 def _charted_statuses(state: PatientState, names: list[str]) -> bool:
     """Is every status among `names` charted, not streamed: its first value
     (no cadence yet) or one said every `SPARSE_MS` or less often? A status a
     feed repeats every minute (an FiO2 numeric read as the oxygen, a device's
     ACVPU) can be wrong for one reading like any sampled value, and waits for
-    the next as a measurement does (reviewer's mend)."""
+    the next as a measurement does: taken as its own confirmation, one wrong
+    "V" a minute opened an alert (an outside reviewer)."""
     latest = state.latest
     for name in names:
         if name in _STATUSES:

@@ -141,12 +141,7 @@ class Supervisor:
         taken = preflight.ports_taken(wanted)
         if not taken:
             return
-        whose = {
-            "VIGIL_GATEWAY_PORT": "gateway",
-            "VIGIL_GATEWAY_HTTP_PORT": "gateway",
-            "VIGIL_WORKER_WEB_PORT": "worker",
-        }
-        what = {whose.get(variable, "Kafka") for _, _, variable in taken}
+        what = {preflight.PORT_OWNERS[variable][0] for _, _, variable in taken}
         hint = (
             f" (another {what.pop()}, or another `vigil up`?)" if len(what) == 1 else " (another `vigil up`?)"
         )

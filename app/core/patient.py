@@ -3948,12 +3948,9 @@ def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
     if told is None or not told.confirmed:
         if back:
             return  # back at the floor or over since its last low value: a run ending is no news
-        anomaly, news = r.findings.get(_ANOMALY), r.findings.get(_NEWS2)
+        anomaly = r.findings.get(_ANOMALY)
         if anomaly is not None and abs(anomaly.evidence.get("z", {}).get("mean_bp", 0.0)) >= config.z_alert:
             return
-        if news is not None and news.severity is not _LOW:
-            if news.evidence["subscores"].get("systolic_bp") == 3:
-                return  # NEWS2 at medium or over, the systolic red: it carries the mean
         if _news2_tells_pressure(state, r):
             return
     level = int(value) if value == int(value) else value
@@ -3962,14 +3959,19 @@ def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
 
 
 def _news2_tells_pressure(state: PatientState, r: _Reading) -> bool:
-    """Is a NEWS2 alert open, confirmed at `medium` or over (as told), while
-    this reading's NEWS2 scores the systolic 2 or more (100 or under)? It
-    tells the low pressure (its evidence carries the mean), and the mean's
-    `trend` would be a second alarm for it: a charted NEWS2 alert opened at a
-    systolic of 86 and a mean of 58, and the `trend` opened beside it at the
-    next round's 92 and 62, as the patient recovered, or at its escalation on
-    a systolic of 78, its score 4 (the finding `low`, the alert told at
-    `medium`): 6 of 11 PhysioNet 2012 stays (an outside tester)."""
+    """Does NEWS2 tell the low pressure (its evidence carries the mean), so
+    that the mean's `trend` would be a second alarm for it? This reading's
+    finding at `medium` or over with the systolic red; or an alert open,
+    confirmed at `medium` or over (as told), while this reading's NEWS2
+    scores the systolic 2 or more (100 or under): a charted NEWS2 alert
+    opened at a systolic of 86 and a mean of 58, and the `trend` opened
+    beside it at the next round's 92 and 62, as the patient recovered, or at
+    its escalation on a systolic of 78, its score 4 (the finding `low`, the
+    alert told at `medium`): 6 of 11 PhysioNet 2012 stays (an outside
+    tester)."""
+    news = r.findings.get(_NEWS2)
+    if news is not None and news.severity is not _LOW and news.evidence["subscores"].get("systolic_bp") == 3:
+        return True
     told = state.alerts.get(_NEWS2)
     scored = r.evidence.get(_NEWS2)
     if told is None or not told.confirmed or told.severity is _LOW or scored is None:

@@ -357,18 +357,21 @@ def _bind_errno(host: str, port: int) -> int:
     return 0
 
 
-# The setting that names the address a port's server listens on.
-_HOST_SETTING = {
-    "VIGIL_GATEWAY_PORT": "VIGIL_GATEWAY_HOST",
-    "VIGIL_GATEWAY_HTTP_PORT": "VIGIL_GATEWAY_HOST",
-    "VIGIL_WORKER_WEB_PORT": "VIGIL_WORKER_WEB_HOST",
+# What listens on the port each setting names, and the setting that names the
+# address it listens on (the local Kafka's: 127.0.0.1, no setting).
+PORT_OWNERS = {
+    "VIGIL_GATEWAY_PORT": ("gateway", "VIGIL_GATEWAY_HOST"),
+    "VIGIL_GATEWAY_HTTP_PORT": ("gateway", "VIGIL_GATEWAY_HOST"),
+    "VIGIL_WORKER_WEB_PORT": ("worker", "VIGIL_WORKER_WEB_HOST"),
+    "VIGIL_LOCAL_KAFKA_PORT": ("Kafka", "its host"),
+    "VIGIL_LOCAL_KAFKA_CONTROLLER_PORT": ("Kafka", "its host"),
 }
 
 
 def _unbindable(host: str, port: int, variable: str, code: int) -> SettingsError:
     """A port that cannot be bound for a reason other than being taken: an
     address that is not this machine's was told "port in use"."""
-    where = _HOST_SETTING.get(variable, "its host")
+    where = PORT_OWNERS.get(variable, ("", "its host"))[1]
     if code == errno.EADDRNOTAVAIL:
         return SettingsError(
             [

@@ -924,7 +924,6 @@ class _Merges:
         return [line]
 
 
-PRESSURES = ("systolic_bp", "diastolic_bp", "mean_bp")
 # A long layout's name of a pressure taken by a cuff, not an arterial line:
 # PhysioNet 2012's `NISysABP`, MIMIC's `Non Invasive Blood Pressure systolic`
 # and `NBP [Systolic]`, eICU's `noninvasivesystolic`.
@@ -953,7 +952,7 @@ def _two_sources(names: dict[str, tuple[str, str]], layout: Layout) -> list[str]
     """The pressures of `names` (a vital's recording's names in an earlier
     row and a later one, `_Merges.add`) given one by a line, one by a cuff."""
     return [
-        k for k, (was, now) in names.items() if k in PRESSURES and _cuff(was, layout) != _cuff(now, layout)
+        k for k, (was, now) in names.items() if k in _PRESSURES and _cuff(was, layout) != _cuff(now, layout)
     ]
 
 
@@ -997,7 +996,7 @@ class _Pressures:
             line, cuff = self.by_moment[moment][False], self.by_moment[moment][True]
             keep, other = (cuff, line) if len(cuff) > len(line) else (line, cuff)
             vitals = rows[moment].vitals
-            for vital in PRESSURES:
+            for vital in _PRESSURES:
                 vitals.pop(vital, None)
             vitals.update(keep)
             left += len(other)
@@ -1408,10 +1407,24 @@ def _csv_reader(text: str) -> csv.DictReader[str]:
     return reader
 
 
-def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
-    hints, cells, times, layout = rd.hints, rd.cells, rd.times, rd.layout
+@dataclass
+class _CsvHeader:
+    """A CSV recording's header, its names read as Vigil's and checked (`_csv_header`)."""
+
+    reader: csv.DictReader[str]  # its rows, under Vigil's names
+    source: dict[str, str]  # Vigil's name of a column -> the file's (`_convert`)
+    long: bool  # the long layout: a row a value, `vital` and `value` columns
+    joined: list[str]  # more columns of the time, joined to `ts` (`JOINED_TS`)
+    units: bool  # the long layout with a column of units (`LONG_UNIT`)
+
+
+def _csv_header(path: Path, text: str, rd: _Recording) -> _CsvHeader:
+    """Read a CSV recording's header as Vigil's names; refuse one without
+    patient and time columns, or with columns no channel can be named
+    (`_columns`), in one message."""
+    layout = rd.layout
     reader = _csv_reader(text)
-    source: dict[str, str] = {}  # Vigil's name of a column -> the file's (`_convert`)
+    source: dict[str, str] = {}
     if reader.fieldnames:
         names = list(reader.fieldnames)
         reader.fieldnames = _header(path, names, layout)
@@ -1432,8 +1445,14 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
     long = set(LONG) <= fields
     joined = [name for name in header if name.startswith(JOINED_TS)]
     header = [name for name in header if not name.startswith(JOINED_TS)]
-    _columns(path, [name for name in header if name not in (*LONG, LONG_UNIT)] if long else header, hints)
-    units = long and LONG_UNIT in fields
+    _columns(path, [name for name in header if name not in (*LONG, LONG_UNIT)] if long else header, rd.hints)
+    return _CsvHeader(reader, source, long, joined, long and LONG_UNIT in fields)
+
+
+def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
+    cells, times, layout = rd.cells, rd.times, rd.layout
+    head = _csv_header(path, text, rd)
+    reader, source, long, joined, units = head.reader, head.source, head.long, head.joined, head.units
     rows: dict[tuple[str, int], Row] = {}
     emptied: dict[tuple[str, int], str] = {}  # readings whose values were all out of range: the first line
     merges = rd.merges
@@ -1489,7 +1508,7 @@ def _csv_rows(path: Path, text: str, rd: _Recording) -> list[Row]:
             merges.add(row.vitals, vitals, where, given_by, _two_sources(given_by, layout))
         if long:  # the recording's name of each value, for `_Merges.what`
             origin[(patient, ts_ms, vital)] = name
-            if vital in PRESSURES and vital in vitals:
+            if vital in _PRESSURES and vital in vitals:
                 pressures.given((patient, ts_ms), name, layout, vital, vitals[vital], reader.line_num)
     rd.told += merges.told(path.name, long)
     rd.told += pressures.kept(rows, path.name)

@@ -4351,6 +4351,18 @@ def _patient_cadence(state: PatientState, ts: int) -> float:
     return min(cadences, default=0)
 
 
+def _retaken(state: PatientState, r: _Reading) -> int:
+    """The first reading's time of the earliest sitting this reading
+    re-takes a channel of (`_keep_latest`), 0 when it re-takes none: an
+    alert opened since whose condition it clears is refuted (`transition`)."""
+    since = 0
+    for name in r.clean:
+        entry = state.latest.get(name)
+        if entry is not None and len(entry) > 3 and entry[3] > 0 and entry[1] == r.ts:
+            since = entry[3] if since == 0 else min(since, entry[3])
+    return since
+
+
 def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
     if not r.findings and not state.alerts:
         return
@@ -4371,6 +4383,7 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
         flaps=state.flaps,
         pace_ms=r.pace,
         waits=waits,
+        retaken_ms=_retaken(state, r),
     )
     for change in changes:
         evidence = change.finding.evidence if change.finding else r.evidence[change.kind]

@@ -163,7 +163,7 @@ def transition(
     flaps: dict[Kind, list[int]] | None = None,
     pace_ms: float = 0,
     waits: frozenset[Kind] = frozenset(),
-    retaken_ms: int = 0,
+    refuted: frozenset[Kind] = frozenset(),
 ) -> list[Change]:
     """Advance the lifecycle of each kind given what holds now.
 
@@ -214,13 +214,11 @@ def transition(
       intensive-care charts within two hours of the same kind's resolution
       (a value charted on a NEWS2 band's edge, in and out of it). An alert
       that opens soon after its kind last resolved waits longer (`_flaps`).
-      A re-take refutes, though: where the patient is read every `SPARSE_MS`
-      or less often, an alert opened at or after `retaken_ms` (the first
-      reading of a sitting this reading re-takes, 0: none) resolves at once
-      when its condition does not hold now. A home cuff's 75/55 re-taken at
-      120/70 56 s later held a NEWS2 alert for two days, and 185/100
-      re-taken at 120/70 an anomaly for a day (an outside tester's real
-      log): the re-take is the measurement, the first reading a mistake.
+      An alert of a kind in `refuted` resolves at once when its condition
+      does not hold: a re-take refuted the reading it opened at
+      (`app.core.patient._refuted`). A home cuff's 75/55 re-taken at 120/70
+      56 s later held a NEWS2 alert for two days (an outside tester's real
+      log). Its resolution counts for `_flaps` as any.
 
     Kinds in `muted` open no new alert unless the finding is urgent; alerts
     already open carry on. An alert of a kind in `waits` does not resolve at
@@ -235,7 +233,6 @@ def transition(
     resolve_after_ms = max(resolve_after_ms, int(RESOLVE_CADENCES * pace))
     if renotify_ms > 0 and RENOTIFY_READINGS * cadence_ms > renotify_ms:
         renotify_ms = int(RENOTIFY_READINGS * cadence_ms)
-    refutes = 0 < retaken_ms and cadence_ms >= SPARSE_MS
     for kind in kinds:
         finding = findings.get(kind)
         current = open_alerts.get(kind)
@@ -251,8 +248,8 @@ def transition(
             )
         elif current is not None:
             wait = resolve_after_ms << flaps[kind][1] if flaps and kind in flaps else resolve_after_ms
-            if refutes and current.opened_ms >= retaken_ms:
-                wait = 0  # refuted by a re-take in the sitting it opened at
+            if kind in refuted:
+                wait = 0
             change = _cleared(open_alerts, kind, current, ts_ms, wait, kind in waits)
         else:
             if flaps and kind in flaps and ts_ms - flaps[kind][0] > REOPEN_WAITS * resolve_after_ms:

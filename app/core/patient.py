@@ -243,6 +243,10 @@ _TREND_MARKS = _SEVERE_BIT | _GAIN_BIT | sum(_SHIFT_BIT.values()) | _CUSTOM_SHIF
 # ... and again once no run has stood for this long (`_severe_again`).
 SEVERE_REARM_MS = DAY_MS
 SITTING_MS = 10 * 60 * 1000
+# A re-take refutes an alert opened at its sitting's first reading only when
+# clear by this margin (`_clear_by_far`): within this many SDs of the learned
+# normal, as a value the personalised limits take for the patient's own.
+REFUTE_Z = 2.5
 # A custom channel back after this long a silence, and this many of its
 # cadences, is learned afresh (`_keep_latest`): a new sensor, a new wear.
 AFRESH_GAP_MS = 7 * 24 * 60 * 60 * 1000
@@ -349,6 +353,7 @@ _RADIANS_PER_MS = 2 * math.pi / DAY_MS
 # Enum members bound once: looking one up on its class costs four times a
 # plain name on the hot path.
 _NEWS2, _ANOMALY, _TREND, _SIGNAL_QUALITY = Kind.NEWS2, Kind.ANOMALY, Kind.TREND, Kind.SIGNAL_QUALITY
+_REFUTABLE = (_NEWS2, _ANOMALY)  # the kinds a re-take may refute (`_refuted`)
 _BASELINE_DRIFT, _NO_SIGNAL = Kind.BASELINE_DRIFT, Kind.NO_SIGNAL
 _LOW, _MEDIUM, _HIGH = Severity.LOW, Severity.MEDIUM, Severity.HIGH
 # What an arousal (waking, moving, coughing, pain) raises for a few minutes:
@@ -4351,16 +4356,50 @@ def _patient_cadence(state: PatientState, ts: int) -> float:
     return min(cadences, default=0)
 
 
-def _retaken(state: PatientState, r: _Reading) -> int:
-    """The first reading's time of the earliest sitting this reading
-    re-takes a channel of (`_keep_latest`), 0 when it re-takes none: an
-    alert opened since whose condition it clears is refuted (`transition`)."""
-    since = 0
-    for name in r.clean:
-        entry = state.latest.get(name)
-        if entry is not None and len(entry) > 3 and entry[3] > 0 and entry[1] == r.ts:
-            since = entry[3] if since == 0 else min(since, entry[3])
-    return since
+def _refuted(state: PatientState, r: _Reading, cadence: float, config: Config) -> frozenset[Kind]:
+    """The kinds whose alert this reading refutes (`transition`'s `refuted`):
+    a re-take (`_keep_latest`) of every channel read at the first reading of
+    its sitting, each now clear by a margin (`_clear_by_far`), refutes a
+    `news2` or `anomaly` alert opened at that first reading. Only for a
+    patient read every `SPARSE_MS` or less often (`cadence`), and not an
+    alert that opened as a flap (`state.flaps`): a first reading low at
+    every sitting, re-taken normal, is told once, then held as any flap.
+    An outside reviewer's cases for each limit: a blood pressure re-charted
+    unchanged at 00:05 resolved an anomaly of the heart rate and temperature
+    charted at 00:00; a sitting's 196/117, 187/118, 183/110 resolved at the
+    183 (its z 4.97 against 5), and 87/54 re-taken at 88/53 (NEWS2 3); a
+    severe pressure confirmed by its re-take, and a level shift of days,
+    resolved by one lower reading (a `trend` is never refuted)."""
+    if cadence < SPARSE_MS or not (_NEWS2 in state.alerts or _ANOMALY in state.alerts):
+        return frozenset()
+    began, latest = 0, state.latest
+    for name, value in r.clean.items():
+        entry = latest.get(name)
+        if entry is None or entry[1] != r.ts or len(entry) < 4 or entry[3] <= 0:
+            continue
+        if (began and entry[3] != began) or not _clear_by_far(state, r, name, value, config):
+            return frozenset()
+        began = entry[3]
+    if not began or any(entry[1] == began and name not in _STATUSES for name, entry in latest.items()):
+        return frozenset()  # no re-take, or a channel read at the sitting's first reading not re-taken
+    alerts, flaps = state.alerts, state.flaps
+    return frozenset(
+        kind
+        for kind in _REFUTABLE
+        if (alert := alerts.get(kind)) is not None and alert.opened_ms == began and kind not in flaps
+    )
+
+
+def _clear_by_far(state: PatientState, r: _Reading, name: str, value: Any, config: Config) -> bool:
+    """Is a re-taken value clear of any alert by a margin: within `REFUTE_Z`
+    of the learned normal (when scored), and, for a part of NEWS2, scoring 0?"""
+    z = r.z.get(name, 0.0)
+    if z >= REFUTE_Z or z <= -REFUTE_Z:
+        return False
+    if name not in news2.STEP or value.__class__ not in _NUMBERS:
+        return True
+    said = {"on_oxygen": latest[0]} if name == "spo2" and (latest := state.latest.get("on_oxygen")) else {}
+    return news2.score({name: value, **said}, _scale2(state, config)).total == 0
 
 
 def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcome) -> None:
@@ -4370,6 +4409,7 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
     trend = state.alerts.get(_TREND)
     if trend is not None and (_mean_low_now(state, r.ts) or _severe_now(state, trend, r.ts)):
         waits = _TREND_WAITS
+    cadence = _patient_cadence(state, r.ts)
     changes = transition(
         state.alerts,
         LIFECYCLE_KINDS,
@@ -4379,11 +4419,11 @@ def _lifecycle(state: PatientState, r: _Reading, config: Config, outcome: Outcom
         confirm_ms=config.confirm_ms,
         renotify_ms=config.renotify_ms,
         renotify_max_ms=config.renotify_max_ms,
-        cadence_ms=_patient_cadence(state, r.ts),
+        cadence_ms=cadence,
         flaps=state.flaps,
         pace_ms=r.pace,
         waits=waits,
-        retaken_ms=_retaken(state, r),
+        refuted=_refuted(state, r, cadence, config),
     )
     for change in changes:
         evidence = change.finding.evidence if change.finding else r.evidence[change.kind]

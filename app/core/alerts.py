@@ -100,6 +100,8 @@ class OpenAlert:
     # a rise above what was last told (a higher severity, or a part newly at its worst) awaiting
     # confirmation (`_rise_confirmed`): [event time first seen, event time last seen]; None: none
     rise: list[int] | None = None
+    # event time a part told at its worst (of `LAPSING_MARKS`) stopped being so (`_lapse`); None: none
+    lapsed_ms: int | None = None
 
 
 # The bits of `Finding.marks` that are news when newly set; those above are kept with the
@@ -113,6 +115,17 @@ NEWS_MARKS = (1 << 20) - 1
 # told as a new escalation (an outside reviewer). Low bits: a state at its bound has
 # no bytes to spare for a long number.
 ONCE_MARKS: dict[Kind, int] = {Kind.TREND: (1 << 9) - 1}
+# Per kind, the parts that are news again when they come back after `LAPSE_MS` no
+# longer at their worst, even while the severity holds (`_lapse`): NEWS2's calling
+# criteria past red and a mean under its floor with the systolic red
+# (`app.core.patient._BEYOND_RED`, `_SHOCK_BIT`). Each is held within a margin once
+# told, so a value hovering about one lapses only once clear of it. A parameter's own
+# red (scoring 3) has no margin: a pulse flickering at 38-44 about red at 40 would be
+# told at each dip.
+LAPSING_MARKS: dict[Kind, int] = {Kind.NEWS2: 0b11111 << 12}
+# ... after this long, or a settle's wait when longer (two charted rounds): a monitor's
+# systolic wandering 82-99 for 13 minutes between two dips to 76 is one hypotension.
+LAPSE_MS = 60 * 60 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +372,7 @@ def _still_holds(
         current.told = None
         return Change(Status.ESCALATED, kind, current, finding, told)
     _settle(current, finding, ts_ms, settle_ms)
+    _lapse(kind, current, finding, ts_ms, settle_ms)
     if reminder_due(current, ts_ms, renotify_ms, renotify_max_ms):
         current.notified_ms = ts_ms
         current.reminders += 1
@@ -465,6 +479,24 @@ def _settle(current: OpenAlert, finding: Finding, ts_ms: int, settle_ms: int) ->
         # told 44, and its fall to 25 in the same open alert was told by nothing
         # (an outside tester, PhysioNet 2012).
         current.marks &= finding.marks | ONCE_MARKS.get(finding.kind, 0) | ~NEWS_MARKS
+
+
+def _lapse(kind: Kind, current: OpenAlert, finding: Finding, ts_ms: int, settle_ms: int) -> None:
+    """A part told at its worst (of `LAPSING_MARKS`) no longer so for
+    `LAPSE_MS`, or `settle_ms` when longer, is news again when it comes back,
+    though the severity holds: a systolic told under 80, back at 89-91 for
+    three hourly rounds, then at 52, 44, 41 in an alert held high by the rest
+    of its score, was told by nothing for 14 hours (an outside tester,
+    PhysioNet 2012 stay 133079). One settle of the severity (`_settle`)
+    re-arms every part not at its worst at once, as before."""
+    lapsed = current.marks & LAPSING_MARKS.get(kind, 0) & ~finding.marks
+    if not lapsed:
+        current.lapsed_ms = None
+    elif current.lapsed_ms is None:
+        current.lapsed_ms = ts_ms
+    elif ts_ms - current.lapsed_ms >= max(settle_ms, LAPSE_MS):
+        current.marks &= ~lapsed
+        current.lapsed_ms = None
 
 
 def reminder_due(current: OpenAlert, ts_ms: int, renotify_ms: int, renotify_max_ms: int) -> bool:

@@ -39,7 +39,9 @@ Version 6, one JSON object:
                   (a bitmask, `app.core.alerts.Finding.marks`), and only when the severity settled
                   lower since it was last told, the severity last told (`OpenAlert.told`), then
                   only while a rise awaits confirmation, [first seen, last seen] (ms;
-                  `OpenAlert.rise`; the told severity null when there is none)]},
+                  `OpenAlert.rise`; the told severity null when there is none), then only
+                  while a part told at its worst is no longer so, the event time it stopped
+                  (ms; `OpenAlert.lapsed_ms`; the two before null when there are none)]},
      "s" (only when not empty): {channel: [level-shift CUSUM in SDs (> 0 up, < 0 down),
                      event time its run began (ms), 1 once a trend reported it else 0,
                      latest residual (value - forecast)]},
@@ -134,8 +136,9 @@ it ignores it), and "je": read as no run ended (a worker that predates it ignore
 predates it ignores it: a run begins again at its next value), and "it": read as "t" (a worker
 that predates it ignores it, and drops a reading as a duplicate on its id alone), and an alert's ninth
 element (`OpenAlert.told`): read as told at its severity, and its tenth (`OpenAlert.rise`): read as
-no rise awaiting confirmation (a worker that predates either cannot read an alert that has it, and
-starts that patient's state afresh). "s" is new in
+no rise awaiting confirmation, and its eleventh (`OpenAlert.lapsed_ms`): read as no lapse (a
+worker that predates any of them cannot read an alert that has it, and starts that patient's state
+afresh). "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
 progress; `app.core.patient._watch_shift`). Version 6 adds
 the alerts' eighth number; version 5 is still read (its alerts' parts start
@@ -585,7 +588,7 @@ def _encode(state: PatientState, sizing: bool = False) -> bytes:
                 a.lower_since_ms,
                 a.reminders,
                 a.marks,
-                *((a.told, a.rise) if a.rise is not None else (a.told,) if a.told is not None else ()),
+                *_alert_tail(a),
             ]
             for kind, a in state.alerts.items()
         },
@@ -959,7 +962,8 @@ def _alert(
     reminders: int = 0,
     marks: int = 0,  # version 5 had none
     told: str | None = None,  # only when not the severity (or a rise follows: null)
-    rise: list[int] | None = None,  # only while a rise awaits confirmation
+    rise: list[int] | None = None,  # only while a rise awaits confirmation (or a lapse follows: null)
+    lapsed_ms: int | None = None,  # only while a part told at its worst is not
 ) -> OpenAlert:
     return OpenAlert(
         opened_ms,
@@ -972,4 +976,16 @@ def _alert(
         int(marks),
         Severity(told) if told is not None else None,
         [int(rise[0]), int(rise[1])] if rise is not None else None,
+        int(lapsed_ms) if lapsed_ms is not None else None,
     )
+
+
+def _alert_tail(a: OpenAlert) -> tuple[Any, ...]:
+    """An alert's optional elements, as few as say them: the severity last
+    told, a rise awaiting confirmation, a lapse (`OpenAlert.lapsed_ms`),
+    each null when an element after it is said."""
+    if a.lapsed_ms is not None:
+        return (a.told, a.rise, a.lapsed_ms)
+    if a.rise is not None:
+        return (a.told, a.rise)
+    return (a.told,) if a.told is not None else ()

@@ -1376,6 +1376,11 @@ def _header(path: Path, names: list[str], layout: Layout) -> list[str]:
             f"{path.name}: the header is separated by ';': the file looks semicolon-separated, and replay "
             "reads comma-separated CSV; save it with commas between cells (and 36.8, not 36,8)"
         )
+    if len(names) == 1 and "\t" in names[0]:
+        raise RecordingError(
+            f"{path.name}: the header is separated by tabs: the file looks tab-separated, and replay "
+            "reads comma-separated CSV; save it with commas between cells (and 36.8, not 36,8)"
+        )
     vigil = [_read_as(name, layout) for name in names]
     if "" in names and "" in layout.names:  # `--map '=ts'`: the first column with no name (pandas' index)
         vigil[names.index("")] = layout.names[""]
@@ -1676,14 +1681,16 @@ JSON_ENDINGS = frozenset({".json", ".jsonl", ".ndjson", ".ldjson"})
 def _is_csv(path: Path, text: str) -> bool:
     """Is the recording CSV? By its ending, `.csv`, or JSON lines' own
     (`JSON_ENDINGS`); with any other ending, by its first line that is not
-    blank: one that does not begin `{` and has a comma is a CSV header.
-    PhysioNet 2012's files end `.txt` (`Time,Parameter,Value`): read as JSON
-    lines, each was refused "line 1: not JSON" (an outside tester)."""
+    blank: one that does not begin `{` and has a comma, a tab or a semicolon
+    is a CSV header (the last two refused as such by `_header`). PhysioNet
+    2012's files end `.txt` (`Time,Parameter,Value`): read as JSON lines,
+    each was refused "line 1: not JSON", as was a tab-separated glucose
+    sensor's export (outside testers)."""
     ending = path.suffix.lower()
     if ending == ".csv" or ending in JSON_ENDINGS:
         return ending == ".csv"
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return not first.startswith("{") and "," in first
+    return not first.startswith("{") and any(mark in first for mark in ",\t;")
 
 
 def named(file: str, exc: RecordingError) -> RecordingError:

@@ -490,6 +490,30 @@ def test_columns_read_as_custom_channels_are_named_in_one_line(vigil, tmp_path) 
             "(and 36.8, not 36,8)",
         ),
         (
+            "tabs.csv",
+            "patient\tts\tglucose\nP-1\t2025-11-29T10:00:00Z\t6.9\n",
+            [],
+            "vigil replay: tabs.csv: the header is separated by tabs: the file looks "
+            "tab-separated, and replay reads comma-separated CSV; save it with commas between cells "
+            "(and 36.8, not 36,8)",
+        ),
+        (
+            "tabs.txt",
+            "ts\tglucose\n2025-11-29T10:00:00Z\t6.9\n",
+            ["--patient", "P-1"],
+            "vigil replay: tabs.txt: the header is separated by tabs: the file looks "
+            "tab-separated, and replay reads comma-separated CSV; save it with commas between cells "
+            "(and 36.8, not 36,8)",
+        ),
+        (
+            "semicolon.txt",
+            "ts;glucose\n2025-11-29T10:00:00Z;6,9\n",
+            ["--patient", "P-1"],
+            "vigil replay: semicolon.txt: the header is separated by ';': the file looks "
+            "semicolon-separated, and replay reads comma-separated CSV; save it with commas between cells "
+            "(and 36.8, not 36,8)",
+        ),
+        (
             "dupcol.csv",
             "patient,ts,heart_rate,heart_rate\nP-1,2025-11-29T10:00:00Z,60,61\n",
             [],
@@ -517,14 +541,25 @@ def test_columns_read_as_custom_channels_are_named_in_one_line(vigil, tmp_path) 
             "(day is out of range for month): correct it in the file",
         ),
     ],
-    ids=["semicolon", "column_twice", "mapped_twice", "no_such_day", "no_such_day_ts_format"],
+    ids=[
+        "semicolon",
+        "tabs",
+        "tabs_any_ending",
+        "semicolon_any_ending",
+        "column_twice",
+        "mapped_twice",
+        "no_such_day",
+        "no_such_day_ts_format",
+    ],
 )
 def test_a_file_replay_cannot_read_as_written_is_one_line_saying_why(
     vigil, tmp_path, name: str, text: str, args: list[str], expected: str
 ) -> None:
     """A semicolon-separated file was refused for having no patient and ts
-    columns; a column twice was read silently (the later cell kept); a 30
-    February was refused as not ISO 8601."""
+    columns, and so was a tab-separated one (a glucose sensor's export: an
+    outside tester), or "line 1: not JSON" when its name ended `.txt`; a
+    column twice was read silently (the later cell kept); a 30 February was
+    refused as not ISO 8601."""
     path = tmp_path / name
     path.write_text(text)
     assert vigil("replay", str(path), "--offline", *args) == (2, [expected])

@@ -940,3 +940,26 @@ def test_a_line_flushed_to_260_over_251_is_no_red_systolic() -> None:
             events += run(state, i, T0 + i * 30 * MINUTE, vitals).events
         news = [e for e in events if e["kind"] == "news2" and e["status"] == "open"]
         assert bool(news) is told, (flush, news)
+
+
+def test_a_flushed_lines_mean_under_its_top_is_dropped_with_it() -> None:
+    """PhysioNet 2012 (an outside tester): a line charted hourly at about
+    135/63, mean 87, then 219/215 mean 218, the flush bag's pressure. The
+    systolic and diastolic were dropped as a flush, the mean of 218 (under
+    its plausible top of 230) kept, and it opened a `medium` anomaly for
+    2.5 hours. Nothing opens now."""
+    rng = random.Random(4)
+    state = patient_state.PatientState()
+    events: list[dict[str, object]] = []
+    for i in range(30):
+        sbp, dbp = round(136 + rng.gauss(0, 5)), round(63 + rng.gauss(0, 2))
+        vitals = {
+            "heart_rate": 88,
+            "systolic_bp": sbp,
+            "diastolic_bp": dbp,
+            "mean_bp": round((sbp + 2 * dbp) / 3),
+        }
+        if i == 24:
+            vitals.update(systolic_bp=219, diastolic_bp=215, mean_bp=218)
+        events += run(state, i, T0 + i * 60 * MINUTE, vitals).events
+    assert [e for e in events if e["status"] == "open"] == []

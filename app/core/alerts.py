@@ -60,6 +60,11 @@ SETTLE_CADENCES = 2  # a severity follows its condition down after this many cad
 SPARSE_MS = 5 * 60 * 1000
 RISE_CADENCES = 2  # a rise not seen again within this many cadences lapses unconfirmed (`_rise_confirmed`)
 RESOLVE_CADENCES = 2  # a condition gone for this many cadences resolves, when longer than `resolve_after_ms`
+# ... but for no longer than this, nor `resolve_after_ms` when longer: a channel read every few
+# months, a pulse of 147 re-taken at 100 and 94 three days on and 49 a week on, held its alert
+# open 16 months, to the next reading (an outside tester's home log). A daily scale's two
+# cadences are this.
+RESOLVE_MAX_MS = 2 * 24 * 60 * 60 * 1000
 # (one let a charted NEWS2 on a band's edge open three times in 8 hours on a real ICU stay)
 # An alert that opens within this many resolution waits of its kind's last
 # resolution is a flap: its own wait to resolve doubles for each flap in a
@@ -219,7 +224,8 @@ def transition(
       for `RESOLVE_CADENCES` of the patient's cadence when that is longer
       (charted hourly: the third charted value in a row without it), or
       of `pace_ms` when shorter (the step a sparse channel is read at again
-      after a gap, while its cadence still counts the gap). The
+      after a gap, while its cadence still counts the gap), and at most
+      `RESOLVE_MAX_MS` (two days) of them. The
       wait damps flapping: a condition that comes and goes keeps one alert
       open instead of opening a new one each time (alarm on onset and
       resolution, not repeatedly). Resolving at the first reading without
@@ -243,7 +249,7 @@ def transition(
     changes: list[Change] = []
     settle_ms = max(resolve_after_ms, int(SETTLE_CADENCES * cadence_ms))
     pace = pace_ms if 0 < pace_ms < cadence_ms else cadence_ms
-    resolve_after_ms = max(resolve_after_ms, int(RESOLVE_CADENCES * pace))
+    resolve_after_ms = max(resolve_after_ms, min(int(RESOLVE_CADENCES * pace), RESOLVE_MAX_MS))
     if renotify_ms > 0 and RENOTIFY_READINGS * cadence_ms > renotify_ms:
         renotify_ms = int(RENOTIFY_READINGS * cadence_ms)
     for kind in kinds:

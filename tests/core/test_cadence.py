@@ -142,6 +142,26 @@ def test_after_a_night_without_values_an_alert_resolves_at_the_charting_pace_aga
     assert news[-1]["event_time"] == core_iso(T0 + 42 * HOUR)
 
 
+def test_a_channel_read_every_few_months_resolves_within_days_of_normal_values() -> None:
+    """A pulse checked every two months or so (an outside tester's home
+    log): 147 opens NEWS2; 100 three days on, 94, and 49 a week on are
+    back, and the alert resolves at the first of them two days or more
+    after the first, not two of the channel's cadences (four months) later
+    at the next check, as it did."""
+    p = Patient()
+    for month in range(12):
+        p.read(T0 + month * 60 * DAY, {"heart_rate": 70 + month % 3})
+    sick = T0 + 12 * 60 * DAY
+    p.read(sick, {"heart_rate": 147})
+    for day, pulse in ((3, 100), (3.01, 94), (7, 49), (120, 72)):
+        p.read(sick + int(day * DAY), {"heart_rate": pulse})
+    news = [e for e in p.events if e["kind"] == "news2" and e["status"] != "reminder"]
+    assert [(e["status"], e["event_time"]) for e in news] == [
+        ("open", core_iso(sick)),
+        ("resolved", core_iso(sick + 7 * DAY)),
+    ]
+
+
 def test_news2_freshness_follows_each_parameters_cadence() -> None:
     """Hourly vitals and a consciousness level charted every three hours
     (voice: NEWS2 3): one alert that stays open, not one that flaps each

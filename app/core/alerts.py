@@ -105,8 +105,9 @@ class OpenAlert:
     # a rise above what was last told (a higher severity, or a part newly at its worst) awaiting
     # confirmation (`_rise_confirmed`): [event time first seen, event time last seen]; None: none
     rise: list[int] | None = None
-    # event time a part told at its worst (of `LAPSING_MARKS`) stopped being so (`_lapse`); None: none
-    lapsed_ms: int | None = None
+    # parts told at their worst (of `LAPSING_MARKS`) no longer so: [event time since, those
+    # parts] (`_lapse`); None: none
+    lapsed: list[int] | None = None
 
 
 # The bits of `Finding.marks` that are news when newly set; those above are kept with the
@@ -357,6 +358,7 @@ def _still_holds(
             if opens_now(current, finding, ts_ms, confirm_ms, cadence_ms)
             else None
         )
+    _lapse(kind, current, finding, ts_ms, settle_ms)
     rises = rank(finding.severity) > rank(current.severity)
     told = finding.marks & ~current.marks & NEWS_MARKS
     gap = max(RISE_CADENCES * cadence_ms, confirm_ms)
@@ -378,7 +380,6 @@ def _still_holds(
         current.told = None
         return Change(Status.ESCALATED, kind, current, finding, told)
     _settle(current, finding, ts_ms, settle_ms)
-    _lapse(kind, current, finding, ts_ms, settle_ms)
     if reminder_due(current, ts_ms, renotify_ms, renotify_max_ms):
         current.notified_ms = ts_ms
         current.reminders += 1
@@ -488,21 +489,26 @@ def _settle(current: OpenAlert, finding: Finding, ts_ms: int, settle_ms: int) ->
 
 
 def _lapse(kind: Kind, current: OpenAlert, finding: Finding, ts_ms: int, settle_ms: int) -> None:
-    """A part told at its worst (of `LAPSING_MARKS`) no longer so for
-    `LAPSE_MS`, or `settle_ms` when longer, is news again when it comes back,
-    though the severity holds: a systolic told under 80, back at 89-91 for
-    three hourly rounds, then at 52, 44, 41 in an alert held high by the rest
-    of its score, was told by nothing for 14 hours (an outside tester,
-    PhysioNet 2012 stay 133079). One settle of the severity (`_settle`)
-    re-arms every part not at its worst at once, as before."""
+    """Parts told at their worst (of `LAPSING_MARKS`) no longer so for
+    `LAPSE_MS`, or `settle_ms` when longer, are news again when they come
+    back, though the severity holds: a systolic told under 80, back at 89-91
+    for three hourly rounds, then at 52, 44, 41 in an alert held high by the
+    rest of its score, was told by nothing for 14 hours (an outside tester,
+    PhysioNet 2012 stay 133079). The wait begins again whenever the parts
+    lapsed change: a heart rate back under 160 for an hour does not re-arm a
+    systolic back over 85 for 15 minutes (an outside reviewer). Run at every
+    reading the alert holds at, an escalation's too. A part whose vital is
+    not measured now is neither (`app.core.patient._beyond_red` holds it).
+    One settle of the severity (`_settle`) re-arms every part not at its
+    worst at once, as before."""
     lapsed = current.marks & LAPSING_MARKS.get(kind, 0) & ~finding.marks
     if not lapsed:
-        current.lapsed_ms = None
-    elif current.lapsed_ms is None:
-        current.lapsed_ms = ts_ms
-    elif ts_ms - current.lapsed_ms >= max(settle_ms, LAPSE_MS):
+        current.lapsed = None
+    elif current.lapsed is None or current.lapsed[1] != lapsed:
+        current.lapsed = [ts_ms, lapsed]
+    elif ts_ms - current.lapsed[0] >= max(settle_ms, LAPSE_MS):
         current.marks &= ~lapsed
-        current.lapsed_ms = None
+        current.lapsed = None
 
 
 def reminder_due(current: OpenAlert, ts_ms: int, renotify_ms: int, renotify_max_ms: int) -> bool:

@@ -2759,7 +2759,11 @@ def _beyond_red(
     (`_BEYOND_RED`), or of a mean under MAP_FLOOR with the systolic red
     (`_SHOCK_BIT`), whole numbers as NEWS2 takes them, each held within its
     margin once told (a systolic wandering about 80 is told once, not at each
-    dip under it after a reminder). The criteria are absolute, as a medical
+    dip under it after a reminder); the mean's is held so whatever the
+    systolic scores once told (a mean of 61 beside a systolic of 89, then
+    93, told the mean again at each 89: an outside reviewer); and each
+    told is held while its vital is not measured now (missing data is no
+    recovery: `app.core.alerts._lapse`). The criteria are absolute, as a medical
     emergency team's are: not judged against what was learned (a septic
     patient's normal, learned down over hours, put a systolic of 76 within
     2.5 SDs of it). `monitored`: a rise a monitor reads every minute
@@ -2770,7 +2774,10 @@ def _beyond_red(
     told = news.marks if news is not None and news.confirmed else 0
     marks = 0
     for name, direction, criterion, margin, bit in _BEYOND_RED:
-        if subscores.get(name) != 3:
+        if name not in subscores:  # not measured now: neither past it nor clear of it
+            marks |= told & bit
+            continue
+        if subscores[name] != 3:
             continue
         past = direction * (round(current[name]) - criterion)
         if past > 0 or (told & bit and past > -margin):
@@ -2783,13 +2790,16 @@ def _beyond_red(
                 ):
                     continue
             marks |= bit
-    if subscores.get("systolic_bp") == 3:
+    systolic, shock = subscores.get("systolic_bp"), told & _SHOCK_BIT
+    if systolic == 3 or (shock and systolic is not None):
         mean = _mean_with_systolic(state, current["systolic_bp"])
-        if mean is not None and (
-            mean < MAP_FLOOR or (told & _SHOCK_BIT and mean < MAP_FLOOR + _SHOCK_MARGIN)
-        ):
+        if mean is None:  # no mean read with it: neither
+            marks |= shock
+        elif mean < MAP_FLOOR or (shock and mean < MAP_FLOOR + _SHOCK_MARGIN):
             marks |= _SHOCK_BIT
             evidence["vitals"] = {**evidence["vitals"], "mean_bp": mean}
+    elif systolic is None:
+        marks |= shock
     return marks
 
 

@@ -40,8 +40,9 @@ Version 6, one JSON object:
                   lower since it was last told, the severity last told (`OpenAlert.told`), then
                   only while a rise awaits confirmation, [first seen, last seen] (ms;
                   `OpenAlert.rise`; the told severity null when there is none), then only
-                  while a part told at its worst is no longer so, the event time it stopped
-                  (ms; `OpenAlert.lapsed_ms`; the two before null when there are none)]},
+                  while parts told at their worst are no longer so, [the event time they
+                  stopped (ms), those parts (a bitmask)] (`OpenAlert.lapsed`; the two
+                  before null when there are none)]},
      "s" (only when not empty): {channel: [level-shift CUSUM in SDs (> 0 up, < 0 down),
                      event time its run began (ms), 1 once a trend reported it else 0,
                      latest residual (value - forecast)]},
@@ -136,7 +137,7 @@ it ignores it), and "je": read as no run ended (a worker that predates it ignore
 predates it ignores it: a run begins again at its next value), and "it": read as "t" (a worker
 that predates it ignores it, and drops a reading as a duplicate on its id alone), and an alert's ninth
 element (`OpenAlert.told`): read as told at its severity, and its tenth (`OpenAlert.rise`): read as
-no rise awaiting confirmation, and its eleventh (`OpenAlert.lapsed_ms`): read as no lapse (a
+no rise awaiting confirmation, and its eleventh (`OpenAlert.lapsed`): read as no lapse (a
 worker that predates any of them cannot read an alert that has it, and starts that patient's state
 afresh). "s" is new in
 version 5 (only channels read every 6 hours or less often with a shift in
@@ -963,7 +964,7 @@ def _alert(
     marks: int = 0,  # version 5 had none
     told: str | None = None,  # only when not the severity (or a rise follows: null)
     rise: list[int] | None = None,  # only while a rise awaits confirmation (or a lapse follows: null)
-    lapsed_ms: int | None = None,  # only while a part told at its worst is not
+    lapsed: list[int] | None = None,  # only while a part told at its worst is not
 ) -> OpenAlert:
     return OpenAlert(
         opened_ms,
@@ -976,16 +977,16 @@ def _alert(
         int(marks),
         Severity(told) if told is not None else None,
         [int(rise[0]), int(rise[1])] if rise is not None else None,
-        int(lapsed_ms) if lapsed_ms is not None else None,
+        [int(lapsed[0]), int(lapsed[1])] if lapsed is not None else None,
     )
 
 
 def _alert_tail(a: OpenAlert) -> tuple[Any, ...]:
     """An alert's optional elements, as few as say them: the severity last
-    told, a rise awaiting confirmation, a lapse (`OpenAlert.lapsed_ms`),
+    told, a rise awaiting confirmation, a lapse (`OpenAlert.lapsed`),
     each null when an element after it is said."""
-    if a.lapsed_ms is not None:
-        return (a.told, a.rise, a.lapsed_ms)
+    if a.lapsed is not None:
+        return (a.told, a.rise, a.lapsed)
     if a.rise is not None:
         return (a.told, a.rise)
     return (a.told,) if a.told is not None else ()

@@ -91,3 +91,82 @@ def test_the_parts_that_lapse_are_the_calling_criteria_and_the_shock() -> None:
     for *_, bit in patient._BEYOND_RED:
         criteria |= bit
     assert LAPSING_MARKS[Kind.NEWS2] == criteria | patient._SHOCK_BIT
+
+
+def _charted(every_min: int, rounds: list[dict[str, Any]]) -> list[tuple[int, list[str]]]:
+    """An unresponsive patient on oxygen (NEWS2 high throughout once a red
+    part comes) charted every `every_min` minutes: each round's changes;
+    the escalations (minute, what each tells anew)."""
+    recorder, told = Recorder(), []
+    for k, changes in enumerate(rounds):
+        vitals = {
+            "consciousness": "U",
+            "on_oxygen": True,
+            "spo2": 96,
+            "temperature": 37.0,
+            "heart_rate": 90,
+            "respiratory_rate": 20,
+            "systolic_bp": 120,
+            **changes,
+        }
+        vitals = {name: value for name, value in vitals.items() if value is not None}  # None: not charted
+        for e in _read(recorder, T0 + k * every_min * MINUTE, vitals):
+            if e["status"] == "escalated":
+                told.append((k * every_min, e["evidence"].get("newly", [])))
+    return told
+
+
+# An outside reviewer's cases against a first version, each told once as before it.
+
+
+def test_two_criteria_taking_turns_are_never_clear_for_an_hour() -> None:
+    """Charted every 15 minutes: a heart rate of 165 and a systolic of 76
+    take turns with 140 and 88. Neither is clear of its criterion for an
+    hour, and neither is told again (a shared clock re-armed both: 9
+    escalations in 14 hours for 4)."""
+    rounds = [{}] * 8 + [
+        {"heart_rate": 165, "systolic_bp": 88} if k % 2 == 0 else {"heart_rate": 140, "systolic_bp": 76}
+        for k in range(48)
+    ]
+    assert len(_charted(15, rounds)) == 4
+
+
+def test_a_systolic_clear_for_15_minutes_is_not_re_armed_by_a_pulse_clear_for_an_hour() -> None:
+    rounds = [{}] * 8 + [
+        {"heart_rate": 165 if k == 0 else 140, "systolic_bp": 88 if k == 5 else 76} for k in range(16)
+    ]
+    assert [minute for minute, newly in _charted(15, rounds) if "systolic_bp" in newly] == [120]
+
+
+def test_a_systolic_under_80_again_at_an_escalation_restarts_the_clock() -> None:
+    """76 told, 88, then 76 at the reading a breathing rate newly red is
+    told: the systolic was not clear from then, and 45 minutes at 88
+    afterwards re-arm nothing."""
+    systolics = {0: 76, 1: 88, 2: 76, 3: 88, 4: 88, 5: 88, 6: 76, 7: 76}
+    rounds = [{}] * 8 + [
+        {"systolic_bp": systolics[k], "respiratory_rate": 26 if k >= 2 else 20} for k in range(8)
+    ]
+    told = _charted(15, rounds)
+    assert [minute for minute, newly in told if "systolic_bp" in newly] == [120]
+
+
+def test_a_systolic_not_charted_for_hours_is_no_recovery() -> None:
+    """76 charted hourly, then not charted for four hours (the rest is),
+    then 76 again: never seen clear of 80, not told again."""
+    rounds = [{"heart_rate": 135}] * 4 + [
+        {"heart_rate": 135, "systolic_bp": None if 5 <= k < 9 else 76} for k in range(14)
+    ]
+    told = _charted(60, rounds)
+    assert [minute for minute, newly in told if "systolic_bp" in newly] == [240]
+
+
+def test_a_mean_under_65_held_while_the_systolic_moves_about_90_is_told_once() -> None:
+    """A line's mean steady at 61, its systolic 89 for an hour, then 93 for
+    three, over and over: the mean never cleared 65 (its margin 70), and is
+    told once (it was again at each 89: 6 escalations)."""
+    rounds = [{"heart_rate": 95, "systolic_bp": 120, "mean_bp": 85, "diastolic_bp": 68}] * 2 + [
+        {"heart_rate": 95, "systolic_bp": 89 if k % 4 == 0 else 93, "mean_bp": 61, "diastolic_bp": 47}
+        for k in range(24)
+    ]
+    told = _charted(60, rounds)
+    assert len(told) == 1

@@ -53,6 +53,10 @@ LIFECYCLE_KINDS = (Kind.NEWS2, Kind.ANOMALY, Kind.TREND, Kind.SIGNAL_QUALITY)
 PHYSIOLOGY = frozenset({Kind.NEWS2, Kind.ANOMALY, Kind.TREND})
 SEVERITIES = tuple(Severity)
 RENOTIFY_READINGS = 4  # reminders at most every this many readings at the patient's cadence
+# ... backing off up to this many readings when that is longer than `renotify_max_ms`: a daily
+# scale's gain open for weeks was reminded of every four days, 6-14 times, and a scale's BMI read
+# twice a week 8 times in 25 days (outside testers' home logs); they back off to 16 days.
+RENOTIFY_MAX_READINGS = 16
 SETTLE_CADENCES = 2  # a severity follows its condition down after this many cadences lower (`_settle`)
 # A patient or a channel read this rarely or less often is sparse (charted, a spot check):
 # the reading itself is the confirmation, where waiting for the next one would
@@ -220,7 +224,9 @@ def transition(
       (`reminder_due`), and no more often than every `RENOTIFY_READINGS`
       readings at the patient's cadence (`cadence_ms`, the typical time
       between readings): hourly charting is first reminded of after four
-      hours, not at every charted value;
+      hours, not at every charted value; backing off up to
+      `RENOTIFY_MAX_READINGS` readings when that is longer (a daily scale:
+      4, 8, then 16 days);
     - "resolved" once the condition has not held for `resolve_after_ms`, or
       for `RESOLVE_CADENCES` of the patient's cadence when that is longer
       (charted hourly: the third charted value in a row without it), or
@@ -253,6 +259,7 @@ def transition(
     resolve_after_ms = max(resolve_after_ms, min(int(RESOLVE_CADENCES * pace), RESOLVE_MAX_MS))
     if renotify_ms > 0 and RENOTIFY_READINGS * cadence_ms > renotify_ms:
         renotify_ms = int(RENOTIFY_READINGS * cadence_ms)
+    renotify_max_ms = max(renotify_max_ms, int(RENOTIFY_MAX_READINGS * cadence_ms))
     for kind in kinds:
         finding = findings.get(kind)
         current = open_alerts.get(kind)

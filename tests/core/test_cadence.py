@@ -5,6 +5,7 @@ resolution, reminders and NEWS2 freshness follow each channel's cadence."""
 from __future__ import annotations
 
 import random
+from datetime import datetime
 
 import pytest
 
@@ -533,3 +534,27 @@ def test_a_heart_rate_climbing_50_in_100_minutes_is_told_before_news2_at_any_cad
             if first is None and told:
                 first = (minute - 360, told[0]["kind"])
         assert first is not None and first[1] in ("anomaly", "trend") and 0 <= first[0] <= 100, (seed, first)
+
+
+def test_a_daily_scales_gain_open_for_weeks_is_reminded_of_less_and_less_often() -> None:
+    """A weight climbing 0.15 kg a day, weighed each morning: its `trend`
+    stays open for weeks, and its reminders back off (4, then 8 days, up to
+    16 of the scale's readings apart), where they came every four days, as
+    many as 14 times on a real log (an outside tester's)."""
+    rng = random.Random(2)
+    p = Patient()
+    for day in range(80):
+        weight = 80.0 + (0.15 * (day - 30) if day >= 30 else 0.0) + rng.gauss(0, 0.3)
+        p.read(T0 + day * DAY + rng.randint(-20, 20) * MINUTE, {"weight": round(weight, 1)})
+    episode = []
+    for e in p.events:
+        if e["kind"] == "trend":
+            if e["status"] == "resolved":
+                break
+            episode.append(_ms(e["event_time"]))
+    gaps = [(b - a) / DAY for a, b in zip(episode, episode[1:], strict=False)]
+    assert len(gaps) >= 2 and gaps[1] >= 1.5 * gaps[0], gaps
+
+
+def _ms(text: object) -> int:
+    return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1000)

@@ -145,7 +145,10 @@ prior's spread, `app.core.model.Baseline.established_sd`; the same events);
 moving the way a deterioration goes is adopted with a memory of 4 hours,
 `app.core.patient._still_moving`: a sepsis patient's heart rate drifts
 differently, and NEWS2 opens at 12:56, not at 12:43 and escalating at
-12:56, the `trend` open since 12:18 in both; 57 -> 56 and 54 -> 53 events).
+12:56, the `trend` open since 12:18 in both; 57 -> 56 and 54 -> 53 events);
+`home`'s events (reminders at a slow cadence back off up to 16 readings,
+`app.core.alerts.RENOTIFY_MAX_READINGS`: three reminders of weight trends
+fewer, one a little later; 29 -> 27 events, the states unchanged).
 """
 
 from __future__ import annotations
@@ -166,7 +169,7 @@ SEED = 2026
 GOLDEN: dict[str, tuple[int, str, str]] = {
     "charted": (20, "b01e9fdcc2b4373c", "ed9db89281b47dea"),
     "generic": (31, "82f605edab8320dd", "9b83f555a5e9b286"),
-    "home": (29, "7007158f9e57bc2f", "5ee3dd8d6beddac2"),
+    "home": (27, "a837a88e5909f417", "5ee3dd8d6beddac2"),
     "ward": (56, "33f6c3e930e8be17", "f507dbea5340a2e7"),
     "ward_clean": (53, "413f3e3229d3c5ea", "380baababa73bd5e"),
 }

@@ -3999,6 +3999,11 @@ def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
     _tell_trend(r, config, found, severity=_MEDIUM)
 
 
+# The marks of an open NEWS2 alert that told a low pressure (`_news2_tells_pressure`): the
+# systolic red, past 80, or with the mean under MAP_FLOOR.
+_TOLD_PRESSURE = _NEWS2_BIT["systolic_bp"] | (1 << 14) | _SHOCK_BIT
+
+
 def _news2_tells_pressure(state: PatientState, r: _Reading) -> bool:
     """Does NEWS2 tell the low pressure (its evidence carries the mean), so
     that the mean's `trend` would be a second alarm for it? This reading's
@@ -4009,7 +4014,10 @@ def _news2_tells_pressure(state: PatientState, r: _Reading) -> bool:
     beside it at the next round's 92 and 62, as the patient recovered, or at
     its escalation on a systolic of 78, its score 4 (the finding `low`, the
     alert told at `medium`): 6 of 11 PhysioNet 2012 stays (an outside
-    tester)."""
+    tester). Only an alert that told the pressure (`_TOLD_PRESSURE` in its
+    marks): one open 41 hours for the level of consciousness and the
+    ventilator, which told nothing of it, held back means of 58 and 56 an
+    hour, and 60 and 57 two (a second tester, PhysioNet 2012 stay 133227)."""
     news = r.findings.get(_NEWS2)
     if news is not None and news.severity is not _LOW and news.evidence["subscores"].get("systolic_bp") == 3:
         return True
@@ -4017,6 +4025,8 @@ def _news2_tells_pressure(state: PatientState, r: _Reading) -> bool:
     scored = r.evidence.get(_NEWS2)
     if told is None or not told.confirmed or told.severity is _LOW or scored is None:
         return False
+    if not told.marks & _TOLD_PRESSURE:
+        return False  # open for something else: the low mean is news
     systolic: int = scored["subscores"].get("systolic_bp", 0)
     return systolic >= 2
 

@@ -341,3 +341,32 @@ def test_a_medium_news2_alert_open_on_a_low_systolic_is_the_one_alarm_for_the_me
     news = [e for e in events if e["kind"] == "news2" and e["status"] == "open"]
     assert news and news[0]["severity"] == "medium" and news[0]["evidence"]["vitals"]["mean_bp"] == 58
     assert _trend_events(events) == []
+
+
+def test_a_news2_alert_open_for_something_else_does_not_hold_the_mean_back() -> None:
+    """A ventilated patient responding to voice, cool, a pulse of 46: NEWS2
+    has been open at `high` for hours on that. Then the line's mean falls to
+    60 and 57 with a systolic of 100 and 96 (NEWS2 2). The alert told nothing
+    of the pressure, and the mean's `trend` opens at the second low mean, as
+    it would without it; it was held back an hour, and two on another day
+    (an outside tester, PhysioNet 2012 stay 133227)."""
+    pressures = [(115, 58, 70), (123, 66, 78), (111, 54, 66), (119, 62, 74), (127, 70, 82), (113, 56, 68)]
+    pressures += [(121, 64, 76), (117, 60, 72), (125, 68, 80), (112, 55, 67), (120, 63, 75)]
+    pressures += [(100, 45, 60), (96, 44, 57), (102, 45, 62), (104, 46, 63), (120, 60, 80)]
+    recorder, events = Recorder(), []
+    for h, (systolic, diastolic, mean) in enumerate(pressures):
+        vitals = {
+            "heart_rate": 46,
+            "systolic_bp": systolic,
+            "diastolic_bp": diastolic,
+            "mean_bp": mean,
+            "temperature": 35.5,
+            "consciousness": "V",
+            "on_oxygen": True,
+        }
+        events += recorder.read(T0 + h * HOUR, vitals, "chart").events
+    news = [e for e in events if e["kind"] == "news2" and e["status"] == "open"]
+    assert [(e["severity"], e["event_time"]) for e in news] == [("high", iso(T0))]
+    assert [(e["status"], e["event_time"]) for e in _trend_events(events)][:1] == [
+        ("open", iso(T0 + 12 * HOUR))
+    ]

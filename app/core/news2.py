@@ -68,6 +68,16 @@ def temperature(t: float) -> int:
     return _band(round(t, 1), ((35.0, 3), (36.0, 1), (38.0, 0), (39.0, 1)), 2)
 
 
+# The values each measured part scores 0 at, both ends in (SpO2's depend on its scale and the
+# oxygen: not here).
+ZERO_BAND: dict[str, tuple[float, float]] = {
+    "respiratory_rate": (12, 20),
+    "systolic_bp": (111, 219),
+    "heart_rate": (51, 90),
+    "temperature": (36.1, 38.0),
+}
+
+
 # The whole-number parameters' scores looked up by value (0-400, what the
 # gateway accepts), built from the functions above: `score` runs per reading.
 _TABLE_SIZE = 401

@@ -3236,6 +3236,8 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
     }
     if len(anomalous) < 2 and (r.off >= 2 or r.wide >= 3):
         anomalous = _together(state, r, config) or anomalous
+    if anomalous:
+        anomalous = {name: z for name, z in anomalous.items() if not _recovering(state, name, r.clean[name])}
     if not anomalous and _ANOMALY not in state.alerts:
         return
     if not anomalous:
@@ -3290,6 +3292,27 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         if _said_by_news2(state, r, _ANOMALY, anomalous, urgent, config):
             return
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent, spot=spot)
+
+
+def _recovering(state: PatientState, name: str, value: Any) -> bool:
+    """Is this value on its way back to normal, no anomaly: this patient's
+    learned normal outside the band NEWS2 scores 0 (`news2.ZERO_BAND`), and
+    the value moved from it towards that band, no deeper into the band than
+    the normal is from it? A patient cooled after a cardiac arrest,
+    34.2-35.0 C from admission, learned that as his normal, and rewarming to
+    36.1 and 36.7 opened `medium` anomalies (z 8.5) while NEWS2 resolved (a
+    PhysioNet 2012 stay, an outside tester); a heart rate back from 124 to
+    90 opened one too. A move deeper than that is a move of its own, still
+    scored: a systolic of 140 at night against a normal of 104, a pulse of
+    45 after a day at 124."""
+    band = news2.ZERO_BAND.get(name)
+    if band is None or value.__class__ not in _NUMBERS:
+        return False
+    low, high = band
+    normal, x = _normal_now(state, name), float(value)
+    if normal < low:
+        return normal < x <= 2 * low - normal
+    return normal > high and 2 * high - normal <= x < normal
 
 
 def _medium_from(state: PatientState, config: Config) -> float:

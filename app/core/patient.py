@@ -3440,11 +3440,42 @@ def _said_by_news2(
         # while NEWS2 opens at once on the same value, it would be told with it: one alarm
         # (an hourly heart rate of 98, then 143, opened both on an Apple Watch's log).
         return False
-    if len(anomalous) != 1:
-        return False  # two vitals far out together: the anomaly says more than each score
-    (name,) = anomalous
+    measured = {_SAME_MEASUREMENT.get(name, name) for name in anomalous}
+    if len(measured) != 1:
+        return False  # two measurements far out together: the anomaly says more than each score
+    (name,) = measured
     subscores = r.evidence[_NEWS2]["subscores"]
-    return subscores.get(name) == 3 and not _triggers([sub for k, sub in subscores.items() if k != name])
+    if subscores.get(name) == 3 and not _triggers([sub for k, sub in subscores.items() if k != name]):
+        return True
+    return _told_by_news2(state, r, name, anomalous.get(name), config)
+
+
+def _told_by_news2(state: PatientState, r: _Reading, name: str, z: float | None, config: Config) -> bool:
+    """Has the open NEWS2 alert told this measurement at its worst (its red
+    in `OpenAlert.marks`, on the side the anomaly says, when the alert knows
+    it), and did NEWS2 score its value before this one too, and this one?
+    Then an anomaly about it is the same news: a home cuff's 88/52 opened
+    NEWS2, and its re-take a minute later, 92/56 (NEWS2 2), opened an
+    anomaly about the same low pressure, both held a day and a half (an
+    outside tester). A value back to one NEWS2 scores 0 in between ends it:
+    a relapse inside an alert held open for days is news (a bout of atrial
+    fibrillation at 145 hours after the last, normal between: a reviewer).
+    Spot measurements only (`_sparse`): a monitor's systolic fallen 34 mmHg
+    opens its `medium` anomaly beside NEWS2's `low`, as before."""
+    alert = state.alerts.get(_NEWS2)
+    bit = _NEWS2_BIT.get(name)
+    if alert is None or not alert.confirmed or bit is None or not alert.marks & bit:
+        return False
+    if not _sparse(state, [name]):
+        return False
+    scale2 = _scale2(state, config)
+    for value in (r.clean.get(name), r.before.get(name)):
+        if value.__class__ not in _NUMBERS or not news2.score({name: value}, scale2).subscores.get(name):
+            return False
+    sides = alert.marks & (_RED_UNDER_BIT[name] | _RED_OVER_BIT[name])
+    if not sides or z is None:
+        return True
+    return bool(sides & (_RED_UNDER_BIT[name] if z < 0 else _RED_OVER_BIT[name]))
 
 
 def _triggers(subscores: list[int]) -> bool:

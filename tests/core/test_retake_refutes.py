@@ -176,3 +176,16 @@ def test_a_monitor_read_every_minute_waits_to_resolve() -> None:
         p.read(at + i * MINUTE, {"heart_rate": 72, "spo2": 88})
     p.read(at + 4 * MINUTE, {"heart_rate": 72, "spo2": 97})
     assert [s for s, _ in p.of("news2")] == ["open"]
+
+
+def test_a_low_re_take_still_scored_is_told_by_news2_alone() -> None:
+    """88/52 opens NEWS2; its re-take a minute later, 92/56 (NEWS2 still
+    scores it 2), is the same low pressure: no anomaly beside it (one
+    opened, and both were held a day and a half: an outside tester), with
+    the systolic and diastolic as one measurement (87/53 too)."""
+    for retake in ({"systolic_bp": 92, "diastolic_bp": 56}, {"systolic_bp": 87, "diastolic_bp": 53}):
+        p, at = home_cuff(14)
+        p.read(at, {"systolic_bp": 88, "diastolic_bp": 52, "heart_rate": 66})
+        p.read(at + MINUTE, {**retake, "heart_rate": 66})
+        assert p.of("news2") == [("open", iso(at))]
+        assert p.of("anomaly") == [], retake

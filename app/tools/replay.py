@@ -1428,6 +1428,7 @@ def _csv_header(path: Path, text: str, rd: _Recording) -> _CsvHeader:
     patient and time columns, or with columns no channel can be named
     (`_columns`), in one message."""
     layout = rd.layout
+    _title_line(path, text)
     reader = _csv_reader(text)
     source: dict[str, str] = {}
     if reader.fieldnames:
@@ -1682,15 +1683,50 @@ def _is_csv(path: Path, text: str) -> bool:
     """Is the recording CSV? By its ending, `.csv`, or JSON lines' own
     (`JSON_ENDINGS`); with any other ending, by its first line that is not
     blank: one that does not begin `{` and has a comma, a tab or a semicolon
-    is a CSV header (the last two refused as such by `_header`). PhysioNet
+    is a CSV header (the last two refused as such by `_header`), and so is
+    one with none over such a line (a title, refused by `_title_line`). PhysioNet
     2012's files end `.txt` (`Time,Parameter,Value`): read as JSON lines,
     each was refused "line 1: not JSON", as was a tab-separated glucose
     sensor's export (outside testers)."""
     ending = path.suffix.lower()
     if ending == ".csv" or ending in JSON_ENDINGS:
         return ending == ".csv"
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return not first.startswith("{") and any(mark in first for mark in ",\t;")
+    first, second = (_first_lines(text) + ["", ""])[:2]
+    if first.startswith("{"):
+        return False
+    return _separated(first) or (bool(second) and _separated(second) and not second.startswith("{"))
+
+
+SEPARATORS = ",\t;"
+
+
+def _separated(line: str) -> bool:
+    return any(mark in line for mark in SEPARATORS)
+
+
+def _first_lines(text: str) -> list[str]:
+    """The first two lines of `text` that are not blank, stripped."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.strip():
+            lines.append(line.strip())
+            if len(lines) == 2:
+                break
+    return lines
+
+
+def _title_line(path: Path, text: str) -> None:
+    """Refuse a CSV whose first line has no separator while its second
+    has: a title over the header (a glucose sensor's export puts the
+    patient's name there, never repeated here), which would be read as a
+    header of one column and refused for having no patient and ts
+    columns (an outside tester)."""
+    lines = _first_lines(text)
+    if len(lines) == 2 and not _separated(lines[0]) and _separated(lines[1]):
+        raise RecordingError(
+            f"{path.name}: line 1 has no ',' while the next line has separators: a title over the header? "
+            "remove the lines before the header"
+        )
 
 
 def named(file: str, exc: RecordingError) -> RecordingError:

@@ -514,6 +514,20 @@ def test_columns_read_as_custom_channels_are_named_in_one_line(vigil, tmp_path) 
             "(and 36.8, not 36,8)",
         ),
         (
+            "titled.txt",
+            "Jane Doe\nts\tglucose\n2025-11-29T10:00:00Z\t6.9\n",
+            ["--patient", "P-1"],
+            "vigil replay: titled.txt: line 1 has no ',' while the next line has separators: a title over "
+            "the header? remove the lines before the header",
+        ),
+        (
+            "titled.csv",
+            "Jane Doe\nts,glucose\n2025-11-29T10:00:00Z,6.9\n",
+            ["--patient", "P-1"],
+            "vigil replay: titled.csv: line 1 has no ',' while the next line has separators: a title over "
+            "the header? remove the lines before the header",
+        ),
+        (
             "dupcol.csv",
             "patient,ts,heart_rate,heart_rate\nP-1,2025-11-29T10:00:00Z,60,61\n",
             [],
@@ -546,6 +560,8 @@ def test_columns_read_as_custom_channels_are_named_in_one_line(vigil, tmp_path) 
         "tabs",
         "tabs_any_ending",
         "semicolon_any_ending",
+        "title_line",
+        "title_line_csv",
         "column_twice",
         "mapped_twice",
         "no_such_day",
@@ -557,7 +573,9 @@ def test_a_file_replay_cannot_read_as_written_is_one_line_saying_why(
 ) -> None:
     """A semicolon-separated file was refused for having no patient and ts
     columns, and so was a tab-separated one (a glucose sensor's export: an
-    outside tester), or "line 1: not JSON" when its name ended `.txt`; a
+    outside tester), or "line 1: not JSON" when its name ended `.txt`, and
+    one with a title line (the patient's name, never repeated) over its
+    header; a
     column twice was read silently (the later cell kept); a 30 February was
     refused as not ISO 8601."""
     path = tmp_path / name

@@ -963,3 +963,28 @@ def test_a_flushed_lines_mean_under_its_top_is_dropped_with_it() -> None:
             vitals.update(systolic_bp=219, diastolic_bp=215, mean_bp=218)
         events += run(state, i, T0 + i * 60 * MINUTE, vitals).events
     assert [e for e in events if e["status"] == "open"] == []
+
+
+def test_a_pressure_whose_own_mean_contradicts_it_raises_nothing() -> None:
+    """PhysioNet 2012 (an outside tester): a cuff charted hourly at about
+    120/60, mean 77, then 274/67 with its own mean of 81 (computed from a
+    systolic of about 110: the 274 mistyped), which opened NEWS2 `high`
+    and a `medium` anomaly. A mean in the bottom tenth of its pulse
+    pressure says one of the three is wrong: all are dropped, nothing
+    opens. A real crisis, 230/120 mean 157, is still told."""
+    rng = random.Random(5)
+    for crisis, told in (((274, 67, 81), False), ((230, 120, 157), True)):
+        state = patient_state.PatientState()
+        events: list[dict[str, object]] = []
+        for i in range(30):
+            sbp, dbp = round(120 + rng.gauss(0, 5)), round(60 + rng.gauss(0, 3))
+            vitals = {
+                "heart_rate": 80,
+                "systolic_bp": sbp,
+                "diastolic_bp": dbp,
+                "mean_bp": round((sbp + 2 * dbp) / 3),
+            }
+            if i == 24:
+                vitals.update(systolic_bp=crisis[0], diastolic_bp=crisis[1], mean_bp=crisis[2])
+            events += run(state, i, T0 + i * 60 * MINUTE, vitals).events
+        assert bool([e for e in events if e["status"] == "open"]) is told, (crisis, events)

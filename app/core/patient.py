@@ -279,7 +279,6 @@ _SLOW_BREATHING: float = DANGER["respiratory_rate"][0] or 0.0
 _NEAR_APNOEA = 5  # ... down to this: a count under it is near-apnoea, the patient's whatever the SpO2
 FRESH_CADENCES = 1.5  # a NEWS2 parameter is fresh this many of its cadences (or news2_max_age_ms) ...
 FRESH_CAP_MS = 24 * 60 * 60 * 1000  # ... and never older than a day
-FIRST_HELD_READINGS = 4  # a charted parameter's lone first value stands this many of the patient's cadences
 _SAID = frozenset({"on_oxygen", SPO2_SCALE})  # what a reading says of the patient, not a measurement
 # A status, not a measurement: it holds until a later reading says otherwise
 # (at most FRESH_CAP_MS), in NEWS2 as everywhere (`_held`).
@@ -2954,16 +2953,10 @@ def _held(state: PatientState, name: str, entry: list[Any], ts: int) -> bool:
     the NEWS2 alert resolved at 05:32, to reopen at 06:02; oxygen charted
     with the FiO2 only dropped out within three hours (a PhysioNet 2012 stay,
     docs/evaluation.md). So does a charted parameter's first value
-    (`_first_charted`), for at most `FIRST_HELD_READINGS` of the patient's
-    cadence: a blood gas's SaO2 of 76, charted once and read as the SpO2,
-    stood in NEWS2 and in a reminder 16 hours on (an outside tester,
-    PhysioNet 2012). Missing data is no improvement."""
-    age = ts - entry[1]
-    if age > FRESH_CAP_MS:
+    (`_first_charted`). Missing data is no improvement."""
+    if ts - entry[1] > FRESH_CAP_MS:
         return False
-    if name in _STATUSES:
-        return True
-    return _first_charted(state, entry, ts) and age <= FIRST_HELD_READINGS * _patient_cadence(state, ts)
+    return name in _STATUSES or _first_charted(state, entry, ts)
 
 
 def _underperfused(state: PatientState, systolic: Any) -> bool:

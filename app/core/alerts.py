@@ -53,9 +53,12 @@ LIFECYCLE_KINDS = (Kind.NEWS2, Kind.ANOMALY, Kind.TREND, Kind.SIGNAL_QUALITY)
 PHYSIOLOGY = frozenset({Kind.NEWS2, Kind.ANOMALY, Kind.TREND})
 SEVERITIES = tuple(Severity)
 RENOTIFY_READINGS = 4  # reminders at most every this many readings at the patient's cadence
-# ... backing off up to this many readings when that is longer than `renotify_max_ms`: a daily
-# scale's gain open for weeks was reminded of every four days, 6-14 times, and a scale's BMI read
-# twice a week 8 times in 25 days (outside testers' home logs); they back off to 16 days.
+# ... a `trend`'s backing off up to this many readings when that is longer than
+# `renotify_max_ms` (not when that is a fixed interval): a daily scale's gain open for weeks was
+# reminded of every four days, 6-14 times, and a scale's BMI read twice a week 8 times in 25 days
+# (outside testers' home logs); they back off to 16 days. Not a NEWS2 alert's: its reminder
+# re-arms the parts told at their worst, and a relapse to an SpO2 of 86 twice a day was told only
+# by a reminder 84 hours on (an outside reviewer).
 RENOTIFY_MAX_READINGS = 16
 SETTLE_CADENCES = 2  # a severity follows its condition down after this many cadences lower (`_settle`)
 # A patient or a channel read this rarely or less often is sparse (charted, a spot check):
@@ -67,7 +70,8 @@ RESOLVE_CADENCES = 2  # a condition gone for this many cadences resolves, when l
 # ... but for no longer than this, nor `resolve_after_ms` when longer: a channel read every few
 # months, a pulse of 147 re-taken at 100 and 94 three days on and 49 a week on, held its alert
 # open 16 months, to the next reading (an outside tester's home log). A daily scale's two
-# cadences are this.
+# cadences are this. A flap's wait doubles the uncapped one: a weekly pulse of 140 at every
+# third check opened three times where it opened once (an outside reviewer).
 RESOLVE_MAX_MS = 2 * 24 * 60 * 60 * 1000
 # (one let a charted NEWS2 on a band's edge open three times in 8 hours on a real ICU stay)
 # An alert that opens within this many resolution waits of its kind's last
@@ -224,7 +228,7 @@ def transition(
       (`reminder_due`), and no more often than every `RENOTIFY_READINGS`
       readings at the patient's cadence (`cadence_ms`, the typical time
       between readings): hourly charting is first reminded of after four
-      hours, not at every charted value; backing off up to
+      hours, not at every charted value; a `trend`'s backing off up to
       `RENOTIFY_MAX_READINGS` readings when that is longer (a daily scale:
       4, 8, then 16 days);
     - "resolved" once the condition has not held for `resolve_after_ms`, or
@@ -232,7 +236,7 @@ def transition(
       (charted hourly: the third charted value in a row without it), or
       of `pace_ms` when shorter (the step a sparse channel is read at again
       after a gap, while its cadence still counts the gap), and at most
-      `RESOLVE_MAX_MS` (two days) of them. The
+      `RESOLVE_MAX_MS` (two days) of them, but for a flap. The
       wait damps flapping: a condition that comes and goes keeps one alert
       open instead of opening a new one each time (alarm on onset and
       resolution, not repeatedly). Resolving at the first reading without
@@ -256,10 +260,15 @@ def transition(
     changes: list[Change] = []
     settle_ms = max(resolve_after_ms, int(SETTLE_CADENCES * cadence_ms))
     pace = pace_ms if 0 < pace_ms < cadence_ms else cadence_ms
-    resolve_after_ms = max(resolve_after_ms, min(int(RESOLVE_CADENCES * pace), RESOLVE_MAX_MS))
+    uncapped = max(resolve_after_ms, int(RESOLVE_CADENCES * pace))  # a flap's wait doubles this
+    resolve_after_ms = min(uncapped, max(resolve_after_ms, RESOLVE_MAX_MS))
+    backs_off = renotify_max_ms > renotify_ms  # an operator's fixed interval stays fixed
     if renotify_ms > 0 and RENOTIFY_READINGS * cadence_ms > renotify_ms:
         renotify_ms = int(RENOTIFY_READINGS * cadence_ms)
-    renotify_max_ms = max(renotify_max_ms, int(RENOTIFY_MAX_READINGS * cadence_ms))
+    # A `trend`'s reminders back off to 16 readings; a NEWS2 alert's reminder re-arms its marks.
+    trend_max_ms = renotify_max_ms
+    if backs_off:
+        trend_max_ms = max(renotify_max_ms, int(RENOTIFY_MAX_READINGS * cadence_ms))
     for kind in kinds:
         finding = findings.get(kind)
         current = open_alerts.get(kind)
@@ -270,11 +279,12 @@ def transition(
             current = open_alerts[kind] = OpenAlert(ts_ms, finding.severity, confirmed=confirmed)
             change = _opened(kind, current, finding, ts_ms) if confirmed else None
         elif finding is not None and current is not None:
+            most = trend_max_ms if kind is Kind.TREND else renotify_max_ms
             change = _still_holds(
-                kind, current, finding, ts_ms, confirm_ms, cadence_ms, settle_ms, renotify_ms, renotify_max_ms
+                kind, current, finding, ts_ms, confirm_ms, cadence_ms, settle_ms, renotify_ms, most
             )
         elif current is not None:
-            wait = resolve_after_ms << flaps[kind][1] if flaps and kind in flaps else resolve_after_ms
+            wait = uncapped << flaps[kind][1] if flaps and kind in flaps else resolve_after_ms
             if kind in refuted:
                 wait = 0
             change = _cleared(open_alerts, kind, current, ts_ms, wait, kind in waits)

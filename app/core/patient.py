@@ -3309,16 +3309,17 @@ def _recovering(state: PatientState, name: str, value: Any) -> bool:
     36.1 and 36.7 opened `medium` anomalies (z 8.5) while NEWS2 resolved (a
     PhysioNet 2012 stay, an outside tester); a heart rate back from 124 to
     90 opened one too. A move deeper than that is a move of its own, still
-    scored: a systolic of 140 at night against a normal of 104, a pulse of
-    45 after a day at 124."""
+    scored: a systolic of 140 at night against a normal of 104; and so is
+    one past the band's far edge (a pulse of 45 after a day at 140, which a
+    first version took for a recovery: an outside reviewer)."""
     band = news2.ZERO_BAND.get(name)
     if band is None or value.__class__ not in _NUMBERS:
         return False
     low, high = band
     normal, x = _normal_now(state, name), float(value)
     if normal < low:
-        return normal < x <= 2 * low - normal
-    return normal > high and 2 * high - normal <= x < normal
+        return normal < x <= min(high, 2 * low - normal)
+    return normal > high and max(low, 2 * high - normal) <= x < normal
 
 
 def _medium_from(state: PatientState, config: Config) -> float:
@@ -3467,13 +3468,19 @@ def _told_by_news2(state: PatientState, r: _Reading, name: str, z: float | None,
     a relapse inside an alert held open for days is news (a bout of atrial
     fibrillation at 145 hours after the last, normal between: a reviewer).
     Spot measurements only (`_sparse`): a monitor's systolic fallen 34 mmHg
-    opens its `medium` anomaly beside NEWS2's `low`, as before."""
+    opens its `medium` anomaly beside NEWS2's `low`, as before. And only
+    within `SITTING_MS` of NEWS2's last notification: a COPD patient's
+    alert open for days at a breathing rate of 26, an SpO2 of 91 told, then
+    85-86 two days later, had that anomaly held back 36 hours (an outside
+    reviewer)."""
     alert = state.alerts.get(_NEWS2)
     bit = _NEWS2_BIT.get(name)
     if alert is None or not alert.confirmed or bit is None or not alert.marks & bit:
         return False
     if not _sparse(state, [name]):
         return False
+    if r.ts - (alert.notified_ms or alert.opened_ms) > SITTING_MS:
+        return False  # told before this sitting: a value worse since is news (a reviewer's COPD patient)
     scale2 = _scale2(state, config)
     for value in (r.clean.get(name), r.before.get(name)):
         if value.__class__ not in _NUMBERS or not news2.score({name: value}, scale2).subscores.get(name):

@@ -558,3 +558,40 @@ def test_a_daily_scales_gain_open_for_weeks_is_reminded_of_less_and_less_often()
 
 def _ms(text: object) -> int:
     return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def test_a_news2_relapse_read_twice_a_day_is_escalated_at_its_reading() -> None:
+    """An outside reviewer's case against a first version, which backed off
+    every kind's reminders to 16 readings: a high NEWS2 alert read twice a
+    day, its SpO2 back to 96 for four days and then at 86 again, escalated
+    at the 86 (a reminder re-arms what is told at its worst); with fewer
+    reminders it was told only by one 84 hours on. Only a `trend` backs off
+    so far."""
+    p = Patient()
+    for i in range(32):
+        hour = 12 * i
+        spo2 = 90 if hour < 156 else (96 if hour < 252 else 86)
+        vitals = {
+            "respiratory_rate": 26,
+            "heart_rate": 115,
+            "temperature": 39.2,
+            "systolic_bp": 124,
+            "spo2": spo2,
+        }
+        p.read(T0 + hour * HOUR, vitals)
+    escalated = [e for e in p.events if e["kind"] == "news2" and e["status"] == "escalated"]
+    assert core_iso(T0 + 252 * HOUR) in [e["event_time"] for e in escalated]
+
+
+def test_a_weekly_pulse_high_at_every_third_check_is_one_flapping_alert() -> None:
+    """An outside reviewer's case against the two-day cap on the wait to
+    resolve: a pulse checked weekly, 140 at every third check. Its first
+    resolution is two days after a normal check; the next opening is a flap,
+    and a flap's wait doubles the uncapped wait (two weeks), so it is held:
+    two openings, where the cap alone made three."""
+    rng = random.Random(1)
+    p = Patient()
+    for week in range(24):
+        pulse = 140 if week >= 12 and (week - 12) % 3 == 0 else rng.randint(68, 76)
+        p.read(T0 + week * 7 * DAY, {"heart_rate": pulse})
+    assert statuses(p.events, "news2").count("open") <= 2

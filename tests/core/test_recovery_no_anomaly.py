@@ -54,3 +54,13 @@ def test_a_heart_rate_back_from_a_day_at_120_opens_no_anomaly_and_a_fall_to_40_d
     assert _charted(temperatures, fast + [100, 92, 88, 86, 85, 84]) == []
     told = _charted(temperatures, fast + [100, 92, 60, 45, 40, 38])
     assert told and "heart_rate" in told[0]["evidence"]["vitals"]
+
+
+def test_a_fall_past_the_normal_band_from_a_day_at_140_is_still_an_anomaly() -> None:
+    """An outside reviewer's case against a first version: a heart rate
+    about 140 for 30 hours, then 46, 45, 44. The way back to normal ends at
+    the band's far edge (51): past it, the fall is an anomaly as before."""
+    rng = random.Random(3)
+    pulses = [rng.randint(135, 145) for _ in range(30)] + [46, 45, 44, 45, 46, 45]
+    told = _charted([37.0] * len(pulses), pulses)
+    assert told and "heart_rate" in told[0]["evidence"]["vitals"]

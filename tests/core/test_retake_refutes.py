@@ -189,3 +189,25 @@ def test_a_low_re_take_still_scored_is_told_by_news2_alone() -> None:
         p.read(at + MINUTE, {**retake, "heart_rate": 66})
         assert p.of("news2") == [("open", iso(at))]
         assert p.of("anomaly") == [], retake
+
+
+def test_a_spo2_worse_days_after_news2_told_it_is_an_anomaly_again() -> None:
+    """An outside reviewer's COPD patient: NEWS2 open for days on a
+    breathing rate of 26, an SpO2 of 91 told at one check, then 85-86 two
+    days later, twice a day: told by an anomaly at its second value, not
+    held back as the same news (it waited 36 hours for a reminder)."""
+    p, rng = Patient(), random.Random(7)
+    start = MIDNIGHT + 9 * HOUR
+    for i in range(30):
+        hour = 12 * i
+        spo2 = 91 if hour == 156 else (rng.choice([92, 93]) if hour < 204 else rng.choice([85, 86]))
+        vitals = {
+            "respiratory_rate": 26,
+            "spo2": spo2,
+            "heart_rate": rng.randint(93, 97),
+            "systolic_bp": rng.randint(124, 132),
+            "temperature": 36.8,
+        }
+        p.read(start + hour * HOUR + rng.randint(-15, 15) * MINUTE, vitals)
+    told = [at for status, at in p.of("anomaly") if status in ("open", "escalated")]
+    assert told and told[0] <= iso(start + 216 * HOUR + 15 * MINUTE), told

@@ -3246,26 +3246,8 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         anomalous = {name: z for name, z in anomalous.items() if not _recovering(state, name, r.clean[name])}
     if not anomalous and _ANOMALY not in state.alerts:
         return
-    if not anomalous:
-        far = _far_elsewhere(state, r, config)
-        if far:  # open or awaiting confirmation, and this reading says nothing of it (`Finding.stale`)
-            top = max(abs(z) for z in far.values())
-            r.evidence[_ANOMALY] = evidence = {
-                "score": round(top, 2),
-                "vitals": {k: state.latest[k][0] for k in far},
-                "z": {k: round(z, 2) for k, z in far.items()},
-                "baseline": {k: round(_normal_now(state, k), 2) for k in far},
-            }
-            severity = _MEDIUM if top >= _medium_from(state, config) and not _custom_only(far) else _LOW
-            # It holds the alert at no more than its severity now: a value its own reading told
-            # (or, in warm-up or said by NEWS2, did not) is no news at a reading without it.
-            # An SpO2 of 87 charted once escalated a low anomaly about a fever at two later
-            # rounds (an outside tester, PhysioNet 2012).
-            held = state.alerts[_ANOMALY].severity
-            if rank(severity) > rank(held):
-                severity = held
-            r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, stale=True)
-            return
+    if not anomalous and _held_elsewhere(state, r, config):
+        return
     # The largest |z| of the vitals it is about; with none (a resolution), of the warm
     # values scored now: never a channel still warming up (a custom channel's first
     # values scored 9e14 beside a weight's 297).
@@ -3298,6 +3280,32 @@ def _anomaly(state: PatientState, r: _Reading, config: Config) -> None:
         if _said_by_news2(state, r, _ANOMALY, anomalous, urgent, config):
             return
         r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, urgent=urgent, spot=spot)
+
+
+def _held_elsewhere(state: PatientState, r: _Reading, config: Config) -> bool:
+    """An anomaly open or awaiting confirmation that this reading says
+    nothing of, its vitals still far out at their own readings
+    (`_far_elsewhere`): it holds (`Finding.stale`), at no more than its
+    severity now. A value its own reading told (or, in warm-up or said by
+    NEWS2, did not) is no news at a reading without it: an SpO2 of 87
+    charted once escalated a low anomaly about a fever at two later rounds
+    (an outside tester, PhysioNet 2012)."""
+    far = _far_elsewhere(state, r, config)
+    if not far:
+        return False
+    top = max(abs(z) for z in far.values())
+    r.evidence[_ANOMALY] = evidence = {
+        "score": round(top, 2),
+        "vitals": {k: state.latest[k][0] for k in far},
+        "z": {k: round(z, 2) for k, z in far.items()},
+        "baseline": {k: round(_normal_now(state, k), 2) for k in far},
+    }
+    severity = _MEDIUM if top >= _medium_from(state, config) and not _custom_only(far) else _LOW
+    held = state.alerts[_ANOMALY].severity
+    if rank(severity) > rank(held):
+        severity = held
+    r.findings[_ANOMALY] = Finding(_ANOMALY, severity, evidence, stale=True)
+    return True
 
 
 def _recovering(state: PatientState, name: str, value: Any) -> bool:

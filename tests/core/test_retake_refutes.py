@@ -12,28 +12,17 @@ which is a flap and waits as any."""
 from __future__ import annotations
 
 import random
-from typing import Any
 
-from app.core import patient as core
-from app.core import state as patient_state
 from app.core.alerts import iso
-from app.core.records import reading_id
+from tests.core import test_sittings as sittings
 
 DAY, HOUR, MINUTE, SECOND = 86_400_000, 3_600_000, 60_000, 1000
 MIDNIGHT = 1_764_374_400_000  # 2025-11-29 00:00 UTC
 
 
-class Patient:
-    def __init__(self) -> None:
-        self.state = patient_state.PatientState()
-        self.seq = 0
-        self.events: list[dict[str, Any]] = []
-
-    def read(self, ts: int, vitals: dict[str, Any]) -> None:
-        reading = {"id": reading_id("cuff-1", self.seq), "seq": self.seq, "ts": ts, "vitals": vitals}
-        self.seq += 1
-        self.events += core.process(self.state, "p-" + "7" * 32, "cuff-1", reading).events
-        self.state = patient_state.decode(patient_state.encode(self.state))
+class Patient(sittings.Patient):
+    """A home cuff's patient (tests/core/test_sittings.py), with each
+    kind's events as (status, event time)."""
 
     def of(self, kind: str) -> list[tuple[str, str]]:
         return [(e["status"], e["event_time"]) for e in self.events if e["kind"] == kind]

@@ -942,26 +942,36 @@ def test_a_line_flushed_to_260_over_251_is_no_red_systolic() -> None:
         assert bool(news) is told, (flush, news)
 
 
+def _hourly_pressures(
+    level: tuple[int, int], odd: tuple[int, int, int], seed: int
+) -> list[dict[str, object]]:
+    """A line or cuff charted hourly for 30 hours about `level` (systolic,
+    diastolic; the mean a third of the way up), the 25th reading `odd`
+    (systolic, diastolic, mean): the alert events."""
+    rng = random.Random(seed)
+    state = patient_state.PatientState()
+    events: list[dict[str, object]] = []
+    for i in range(30):
+        sbp, dbp = round(level[0] + rng.gauss(0, 5)), round(level[1] + rng.gauss(0, 2))
+        vitals = {
+            "heart_rate": 85,
+            "systolic_bp": sbp,
+            "diastolic_bp": dbp,
+            "mean_bp": round((sbp + 2 * dbp) / 3),
+        }
+        if i == 24:
+            vitals.update(systolic_bp=odd[0], diastolic_bp=odd[1], mean_bp=odd[2])
+        events += run(state, i, T0 + i * 60 * MINUTE, vitals).events
+    return events
+
+
 def test_a_flushed_lines_mean_under_its_top_is_dropped_with_it() -> None:
     """PhysioNet 2012 (an outside tester): a line charted hourly at about
     135/63, mean 87, then 219/215 mean 218, the flush bag's pressure. The
     systolic and diastolic were dropped as a flush, the mean of 218 (under
     its plausible top of 230) kept, and it opened a `medium` anomaly for
     2.5 hours. Nothing opens now."""
-    rng = random.Random(4)
-    state = patient_state.PatientState()
-    events: list[dict[str, object]] = []
-    for i in range(30):
-        sbp, dbp = round(136 + rng.gauss(0, 5)), round(63 + rng.gauss(0, 2))
-        vitals = {
-            "heart_rate": 88,
-            "systolic_bp": sbp,
-            "diastolic_bp": dbp,
-            "mean_bp": round((sbp + 2 * dbp) / 3),
-        }
-        if i == 24:
-            vitals.update(systolic_bp=219, diastolic_bp=215, mean_bp=218)
-        events += run(state, i, T0 + i * 60 * MINUTE, vitals).events
+    events = _hourly_pressures((136, 63), (219, 215, 218), seed=4)
     assert [e for e in events if e["status"] == "open"] == []
 
 
@@ -972,19 +982,6 @@ def test_a_pressure_whose_own_mean_contradicts_it_raises_nothing() -> None:
     and a `medium` anomaly. A mean in the bottom tenth of its pulse
     pressure says one of the three is wrong: all are dropped, nothing
     opens. A real crisis, 230/120 mean 157, is still told."""
-    rng = random.Random(5)
     for crisis, told in (((274, 67, 81), False), ((230, 120, 157), True)):
-        state = patient_state.PatientState()
-        events: list[dict[str, object]] = []
-        for i in range(30):
-            sbp, dbp = round(120 + rng.gauss(0, 5)), round(60 + rng.gauss(0, 3))
-            vitals = {
-                "heart_rate": 80,
-                "systolic_bp": sbp,
-                "diastolic_bp": dbp,
-                "mean_bp": round((sbp + 2 * dbp) / 3),
-            }
-            if i == 24:
-                vitals.update(systolic_bp=crisis[0], diastolic_bp=crisis[1], mean_bp=crisis[2])
-            events += run(state, i, T0 + i * 60 * MINUTE, vitals).events
+        events = _hourly_pressures((120, 60), crisis, seed=5)
         assert bool([e for e in events if e["status"] == "open"]) is told, (crisis, events)

@@ -3876,7 +3876,13 @@ def _weight_gain(state: PatientState, r: _Reading, config: Config) -> None:
     if not lows:
         return
     low_ts, low = lows[0]
-    found = {"level": entry[0], "gain": round(gain[3] - low, 2), "lowest": low, "lowest_at": iso(int(low_ts))}
+    gained = round(gain[3] - low, 2)
+    if gained < WEIGHT_GAIN_KG:
+        # The window has moved past the low the rule was met over (a copy of the weighing,
+        # hours later, moves it without weighing again): the schema's `gain` is 2 kg or more,
+        # and a property test found a `trend` telling 0.0.
+        return
+    found = {"level": entry[0], "gain": gained, "lowest": low, "lowest_at": iso(int(low_ts))}
     _tell_trend(r, config, {"weight": found}, _GAIN_BIT)
 
 

@@ -286,3 +286,36 @@ def test_a_single_readings_run_beside_an_open_trend_is_no_news() -> None:
         assert any(e["status"] == "open" and "systolic_bp" in e["evidence"]["vitals"] for e in trends), seed
         escalated += [e for e in trends if e["status"] == "escalated"]
     assert escalated == []
+
+
+def test_a_gain_the_window_has_moved_past_is_not_told() -> None:
+    """A property test found a weight `trend` telling a gain of 0.0 kg (the
+    schema's least is 2): the rule met, then the three-day window moved past
+    the low it was met over (a copy of the weighing hours later moves it
+    without a new weighing), and the gain was told over the weighing
+    itself. A gain under the rule's 2 kg is never told."""
+    from app.core import patient as core_patient
+    from app.core import state as patient_state
+    from app.core.patient import Config, _Reading
+
+    state = patient_state.PatientState()
+    day, now = 86_400_000, 1_764_374_400_000 + 10 * 86_400_000
+    state.latest["weight"] = [82.6, now, day]
+    # met (2) since two days ago, the latest weighing now at 82.6, its only low in the window itself
+    state.gain[:] = [2.0, float(now - 2 * day), float(now), 82.6, float(now), 82.6, float(now), 82.6]
+    r = _Reading(
+        "p-" + "5" * 32,
+        None,
+        "scale-1",
+        {"id": "x", "vitals": {"weight": 82.6}},
+        now,
+        {"weight": 82.6},
+        {},
+        [],
+        [],
+        {},
+        {},
+        {},
+    )
+    core_patient._weight_gain(state, r, Config())
+    assert r.findings == {}

@@ -4082,7 +4082,11 @@ def _low_mean(state: PatientState, r: _Reading, config: Config) -> None:
 
 # The marks of an open NEWS2 alert that told a low pressure (`_news2_tells_pressure`): the
 # systolic red, past 80, or with the mean under MAP_FLOOR.
-_TOLD_PRESSURE = _NEWS2_BIT["systolic_bp"] | (1 << 14) | _SHOCK_BIT
+_TOLD_PRESSURE = (
+    _NEWS2_BIT["systolic_bp"]
+    | sum(bit for name, _, _, _, bit in _BEYOND_RED if name == "systolic_bp")
+    | _SHOCK_BIT
+)
 
 
 def _news2_tells_pressure(state: PatientState, r: _Reading) -> bool:

@@ -1367,20 +1367,22 @@ LONG_UNIT = "unit"  # ... and, with this column, each value's unit (`_convert`)
 JOINED_TS = " ts"
 
 
+# The separators a CSV header may have instead of commas, refused (`_header`): as the
+# refusal says them, and the file's kind.
+_OTHER_SEPARATORS = {";": ("';'", "semicolon"), "\t": ("tabs", "tab")}
+
+
 def _header(path: Path, names: list[str], layout: Layout) -> list[str]:
     """A CSV header's names as Vigil's (`Layout`); refused when it is one
-    of a semicolon-separated file (a European spreadsheet's), or names a
+    of a semicolon- or tab-separated file (a European spreadsheet's, a
+    glucose sensor's export), or names a
     column twice (the later cell would go and the earlier one be lost)."""
-    if len(names) == 1 and ";" in names[0]:
-        raise RecordingError(
-            f"{path.name}: the header is separated by ';': the file looks semicolon-separated, and replay "
-            "reads comma-separated CSV; save it with commas between cells (and 36.8, not 36,8)"
-        )
-    if len(names) == 1 and "\t" in names[0]:
-        raise RecordingError(
-            f"{path.name}: the header is separated by tabs: the file looks tab-separated, and replay "
-            "reads comma-separated CSV; save it with commas between cells (and 36.8, not 36,8)"
-        )
+    for mark, (said, kind) in _OTHER_SEPARATORS.items():
+        if len(names) == 1 and mark in names[0]:
+            raise RecordingError(
+                f"{path.name}: the header is separated by {said}: the file looks {kind}-separated, and "
+                "replay reads comma-separated CSV; save it with commas between cells (and 36.8, not 36,8)"
+            )
     vigil = [_read_as(name, layout) for name in names]
     if "" in names and "" in layout.names:  # `--map '=ts'`: the first column with no name (pandas' index)
         vigil[names.index("")] = layout.names[""]
